@@ -1,0 +1,93 @@
+# kvstore - a SQLite virtual table over an LSM-tree engine.
+#
+#   make            build engine/libkv.a and kvstore.so
+#   make demo       run the demo script through the sqlite3 shell
+#   make test       every test (unit, SQL, differential, crash)
+#   make asan       the test suite under AddressSanitizer + UBSan
+#   make static     libkvstore.a and the example that links it
+#   make clean
+#
+# Objects go to $(BUILD) (build/, or build-asan/ for the sanitizer run), so
+# both variants can coexist. Missing Debian packages are installed when
+# running as root with apt-get; otherwise the exact command is printed.
+
+VERSION   := 0.1.0
+BUILD     ?= build
+CC        ?= cc
+PYTHON    := /usr/bin/python3
+SQLITE3   := sqlite3
+
+WARN      := -std=c11 -Wall -Wextra -Werror
+OPT       ?= -O2 -g
+SANFLAGS  ?=
+CFLAGS_ALL = $(WARN) $(OPT) $(SANFLAGS) -fPIC -D_GNU_SOURCE \
+             -DKV_VERSION_STRING='"$(VERSION)"' -Iengine
+LDLIBS    := -lz -lpthread
+
+ENGINE_SRC := $(sort $(wildcard engine/*.c))
+ENGINE_OBJ := $(patsubst engine/%.c,$(BUILD)/engine/%.o,$(ENGINE_SRC))
+EXT_SRC    := $(sort $(wildcard ext/*.c))
+VTAB_SRC   := kvvtab.c $(EXT_SRC)
+VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
+UNIT_SRC   := $(sort $(wildcard engine/test/test_*.c))
+UNIT_BIN   := $(patsubst engine/test/%.c,$(BUILD)/test/%,$(UNIT_SRC))
+LIBKV      := $(BUILD)/libkv.a
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps test unit sqltest pytest demo asan static clean
+
+all: deps kvstore.so
+
+# ---------------------------------------------------------------- packages
+# Debian package -> a file it installs, checked before building.
+PKG_FILES := libsqlite3-dev:/usr/include/sqlite3.h \
+             sqlite3:/usr/bin/sqlite3 \
+             zlib1g-dev:/usr/include/zlib.h \
+             libcmocka-dev:/usr/include/cmocka.h \
+             python3:/usr/bin/python3
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	@missing=""; for pf in $(PKG_FILES); do \
+	  pkg=$${pf%%:*}; f=$${pf#*:}; [ -e "$$f" ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+# ---------------------------------------------------------------- build
+$(BUILD)/engine/%.o: engine/%.c engine/kv.h engine/kvInt.h | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIBKV): $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+kvstore.so: $(VTAB_OBJ) $(LIBKV)
+	$(CC) $(SANFLAGS) -shared -o $@ $(VTAB_OBJ) $(LIBKV) $(LDLIBS)
+
+# ---------------------------------------------------------------- tests
+$(BUILD)/test/%: engine/test/%.c $(LIBKV) $(wildcard engine/test/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Iengine/test $< -o $@ $(LIBKV) -lcmocka $(LDLIBS)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
+
+test: all unit
+
+clean:
+	rm -rf build build-asan kvstore.so libkvstore.a

@@ -1,0 +1,351 @@
+/*
+** env_posix.c - the POSIX file system behind the KvEnv function table.
+**
+** Every operation records a message naming the file and the operation when
+** it fails. close() failures are reported (a failed close can hide a lost
+** write on NFS and some local file systems). The LOCK file is locked with
+** flock(), whose locks belong to the open file description: classic fcntl
+** locks would be dropped when any descriptor of the process closes.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "kvInt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct PosixFile PosixFile;
+struct PosixFile {
+  KvFile base;
+  int fd;                       /* descriptor */
+  char *zPath;                  /* for messages */
+};
+
+static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
+                     KvFile **ppFile){
+  PosixFile *p;
+  int fd;
+  int oflags;
+  *ppFile = 0;
+  if( flags & KV_OPEN_WRITE ){
+    oflags = O_WRONLY | O_CREAT | O_TRUNC;
+  }else if( flags & KV_OPEN_APPEND ){
+    oflags = O_WRONLY | O_CREAT | O_APPEND;
+  }else{
+    oflags = O_RDONLY;
+  }
+  do{
+    fd = open(zPath, oflags | O_CLOEXEC, 0644);
+  }while( fd<0 && errno==EINTR );
+  if( fd<0 ) return kvErrno(errno, "open", zPath);
+  p = kvMallocZero(sizeof(*p));
+  if( p ) p->zPath = kvStrdup(zPath);
+  if( p==0 || p->zPath==0 ){
+    close(fd);
+    if( p ) kvFree(p);
+    return kvErr(KV_NOMEM, "kvstore: out of memory opening '%s'", zPath);
+  }
+  p->base.pEnv = pEnv;
+  p->fd = fd;
+  *ppFile = &p->base;
+  return KV_OK;
+}
+
+static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
+                     size_t *pnRead){
+  PosixFile *p = (PosixFile*)pFile;
+  size_t nDone = 0;
+  while( nDone<n ){
+    ssize_t r = pread(p->fd, (u8*)pBuf + nDone, n - nDone,
+                      (off_t)(off + nDone));
+    if( r<0 ){
+      if( errno==EINTR ) continue;
+      *pnRead = nDone;
+      return kvErrno(errno, "read", p->zPath);
+    }
+    if( r==0 ) break;
+    nDone += (size_t)r;
+  }
+  *pnRead = nDone;
+  return KV_OK;
+}
+
+static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
+  PosixFile *p = (PosixFile*)pFile;
+  const u8 *a = (const u8*)pBuf;
+  while( n>0 ){
+    ssize_t w = write(p->fd, a, n);
+    if( w<0 ){
+      if( errno==EINTR ) continue;
+      return kvErrno(errno, "write", p->zPath);
+    }
+    a += w;
+    n -= (size_t)w;
+  }
+  return KV_OK;
+}
+
+static int posixSync(KvFile *pFile){
+  PosixFile *p = (PosixFile*)pFile;
+  if( fdatasync(p->fd)!=0 ) return kvErrno(errno, "fsync", p->zPath);
+  return KV_OK;
+}
+
+static int posixSize(KvFile *pFile, u64 *pnByte){
+  PosixFile *p = (PosixFile*)pFile;
+  struct stat st;
+  if( fstat(p->fd, &st)!=0 ) return kvErrno(errno, "stat", p->zPath);
+  *pnByte = (u64)st.st_size;
+  return KV_OK;
+}
+
+static int posixTruncate(KvFile *pFile, u64 nByte){
+  PosixFile *p = (PosixFile*)pFile;
+  if( ftruncate(p->fd, (off_t)nByte)!=0 ){
+    return kvErrno(errno, "truncate", p->zPath);
+  }
+  return KV_OK;
+}
+
+static int posixClose(KvFile *pFile){
+  PosixFile *p = (PosixFile*)pFile;
+  int rc = KV_OK;
+  if( p==0 ) return KV_OK;
+  if( close(p->fd)!=0 && errno!=EINTR ) rc = kvErrno(errno, "close", p->zPath);
+  kvFree(p->zPath);
+  kvFree(p);
+  return rc;
+}
+
+static int posixRename(KvEnv *pEnv, const char *zFrom, const char *zTo){
+  (void)pEnv;
+  if( rename(zFrom, zTo)!=0 ) return kvErrno(errno, "rename", zFrom);
+  return KV_OK;
+}
+
+static int posixUnlink(KvEnv *pEnv, const char *zPath){
+  (void)pEnv;
+  if( unlink(zPath)!=0 && errno!=ENOENT ) return kvErrno(errno, "unlink", zPath);
+  return KV_OK;
+}
+
+static int posixExists(KvEnv *pEnv, const char *zPath){
+  (void)pEnv;
+  return access(zPath, F_OK)==0;
+}
+
+static int posixMkdir(KvEnv *pEnv, const char *zPath){
+  struct stat st;
+  (void)pEnv;
+  if( mkdir(zPath, 0755)!=0 ){
+    if( errno==EEXIST && stat(zPath, &st)==0 && S_ISDIR(st.st_mode) ){
+      return KV_OK;
+    }
+    return kvErrno(errno, "mkdir", zPath);
+  }
+  return KV_OK;
+}
+
+static int posixRmdir(KvEnv *pEnv, const char *zPath){
+  (void)pEnv;
+  if( rmdir(zPath)!=0 ) return kvErrno(errno, "rmdir", zPath);
+  return KV_OK;
+}
+
+static int posixSyncDir(KvEnv *pEnv, const char *zDir){
+  int fd;
+  int rc = KV_OK;
+  (void)pEnv;
+  fd = open(zDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if( fd<0 ) return kvErrno(errno, "open directory", zDir);
+  if( fsync(fd)!=0 ) rc = kvErrno(errno, "fsync directory", zDir);
+  if( close(fd)!=0 && rc==KV_OK && errno!=EINTR ){
+    rc = kvErrno(errno, "close directory", zDir);
+  }
+  return rc;
+}
+
+void kvFreeList(char **azName, int nName){
+  int i;
+  if( azName==0 ) return;
+  for(i=0; i<nName; i++) kvFree(azName[i]);
+  kvFree(azName);
+}
+
+static int posixList(KvEnv *pEnv, const char *zDir, char ***pazName,
+                     int *pnName){
+  DIR *d;
+  struct dirent *e;
+  char **az = 0;
+  int n = 0, nAlloc = 0;
+  (void)pEnv;
+  *pazName = 0;
+  *pnName = 0;
+  d = opendir(zDir);
+  if( d==0 ) return kvErrno(errno, "list", zDir);
+  while( (e = readdir(d))!=0 ){
+    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
+    if( n==nAlloc ){
+      int nNew = nAlloc ? nAlloc*2 : 16;
+      char **azNew = kvRealloc(az, sizeof(char*)*(size_t)nNew);
+      if( azNew==0 ) goto oom;
+      az = azNew;
+      nAlloc = nNew;
+    }
+    az[n] = kvStrdup(e->d_name);
+    if( az[n]==0 ) goto oom;
+    n++;
+  }
+  closedir(d);
+  *pazName = az;
+  *pnName = n;
+  return KV_OK;
+oom:
+  closedir(d);
+  kvFreeList(az, n);
+  return kvErr(KV_NOMEM, "kvstore: out of memory listing '%s'", zDir);
+}
+
+static int posixLock(KvEnv *pEnv, const char *zPath, KvFile **ppLock){
+  PosixFile *p;
+  int fd;
+  *ppLock = 0;
+  fd = open(zPath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if( fd<0 ) return kvErrno(errno, "open", zPath);
+  if( flock(fd, LOCK_EX | LOCK_NB)!=0 ){
+    int e = errno;
+    close(fd);
+    if( e==EWOULDBLOCK ){
+      /* Name the directory, not the LOCK file: that is what the user
+      ** chose and what another process has open. */
+      char *zDir = kvStrdup(zPath);
+      char *zSlash = zDir ? strrchr(zDir, '/') : 0;
+      if( zSlash ) *zSlash = 0;
+      kvErr(KV_BUSY, "kvstore: '%s' is locked by another process",
+            zDir ? zDir : zPath);
+      kvFree(zDir);
+      return KV_BUSY;
+    }
+    return kvErrno(e, "lock", zPath);
+  }
+  p = kvMallocZero(sizeof(*p));
+  if( p ) p->zPath = kvStrdup(zPath);
+  if( p==0 || p->zPath==0 ){
+    close(fd);
+    kvFree(p);
+    return kvErr(KV_NOMEM, "kvstore: out of memory locking '%s'", zPath);
+  }
+  p->base.pEnv = pEnv;
+  p->fd = fd;
+  *ppLock = &p->base;
+  return KV_OK;
+}
+
+static int posixUnlock(KvFile *pLock){
+  PosixFile *p = (PosixFile*)pLock;
+  if( p==0 ) return KV_OK;
+  flock(p->fd, LOCK_UN);
+  return posixClose(pLock);
+}
+
+static int posixFileId(KvEnv *pEnv, const char *zPath, u64 *pDev, u64 *pIno){
+  struct stat st;
+  (void)pEnv;
+  if( stat(zPath, &st)!=0 ) return kvErrno(errno, "stat", zPath);
+  *pDev = (u64)st.st_dev;
+  *pIno = (u64)st.st_ino;
+  return KV_OK;
+}
+
+static u64 posixNowMicros(KvEnv *pEnv){
+  struct timespec ts;
+  (void)pEnv;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (u64)ts.tv_sec*1000000 + (u64)ts.tv_nsec/1000;
+}
+
+static u64 posixMonoMicros(KvEnv *pEnv){
+  struct timespec ts;
+  (void)pEnv;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (u64)ts.tv_sec*1000000 + (u64)ts.tv_nsec/1000;
+}
+
+static void posixSleepMicros(KvEnv *pEnv, u64 nMicros){
+  struct timespec ts;
+  (void)pEnv;
+  ts.tv_sec = (time_t)(nMicros/1000000);
+  ts.tv_nsec = (long)(nMicros%1000000)*1000;
+  while( nanosleep(&ts, &ts)!=0 && errno==EINTR ){}
+}
+
+static KvEnv gPosixEnv = {
+  "posix",
+  posixOpen, posixRead, posixAppend, posixSync, posixSize, posixTruncate,
+  posixClose, posixRename, posixUnlink, posixExists, posixMkdir, posixRmdir,
+  posixSyncDir, posixList, posixLock, posixUnlock, posixFileId,
+  posixNowMicros, posixMonoMicros, posixSleepMicros
+};
+
+KvEnv *kvEnvPosix(void){
+  return &gPosixEnv;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Helpers over any env.                                                   */
+
+int kvEnvReadAll(KvEnv *pEnv, const char *zPath, KvBuf *pBuf){
+  KvFile *pFile = 0;
+  u64 nSize = 0;
+  size_t nRead = 0;
+  int rc;
+  pBuf->n = 0;
+  rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_READ, &pFile);
+  if( rc==KV_OK ) rc = pEnv->xSize(pFile, &nSize);
+  if( rc==KV_OK ) rc = kvBufReserve(pBuf, (size_t)nSize + 1);
+  if( rc==KV_OK ) rc = pEnv->xRead(pFile, 0, pBuf->a, (size_t)nSize, &nRead);
+  if( rc==KV_OK ){
+    pBuf->n = nRead;
+    pBuf->a[nRead] = 0;       /* convenience terminator, not counted */
+  }
+  if( pFile ){
+    int rc2 = pEnv->xClose(pFile);
+    if( rc==KV_OK ) rc = rc2;
+  }
+  return rc;
+}
+
+int kvEnvWriteAtomic(KvEnv *pEnv, const char *zDir, const char *zName,
+                     const void *p, size_t n){
+  char *zTmp = kvMprintf("%s/%s.tmp", zDir, zName);
+  char *zFinal = kvMprintf("%s/%s", zDir, zName);
+  KvFile *pFile = 0;
+  int rc = KV_OK;
+  if( zTmp==0 || zFinal==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( rc==KV_OK ) rc = pEnv->xOpen(pEnv, zTmp, KV_OPEN_WRITE, &pFile);
+  if( rc==KV_OK ) rc = pEnv->xAppend(pFile, p, n);
+  if( rc==KV_OK ) rc = pEnv->xSync(pFile);
+  if( pFile ){
+    int rc2 = pEnv->xClose(pFile);
+    if( rc==KV_OK ) rc = rc2;
+  }
+  if( rc==KV_OK ) rc = pEnv->xRename(pEnv, zTmp, zFinal);
+  if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zDir);
+  if( rc!=KV_OK && zTmp ){
+    char aSave[1024];
+    memcpy(aSave, kvErrMsg(), sizeof(aSave));
+    pEnv->xUnlink(pEnv, zTmp);
+    kvErr(rc, "%s", aSave);
+  }
+  kvFree(zTmp);
+  kvFree(zFinal);
+  return rc;
+}

@@ -1,0 +1,246 @@
+/*
+** kv.h - public API of the kvstore LSM engine.
+**
+** The engine is a standalone C11 library (engine/libkv.a); it knows nothing
+** of SQLite. Conventions, in the manner of LevelDB's c.h and lmdb.h:
+**
+**   - Handles are opaque; every constructor has a destructor, and
+**     destructors accept NULL.
+**   - Keys and values are (pointer, length) pairs of bytes. Keys order by
+**     memcmp, a shorter key first when one is a prefix of the other.
+**   - Every fallible function returns an int result code: KV_OK (0) on
+**     success, otherwise one of the KV_* codes below, numerically equal to
+**     SQLite's code of the same meaning. The detailed message of the most
+**     recent failure on the calling thread is returned by kv_errmsg();
+**     engine messages start with "kvstore: " and name the file, option or
+**     key involved.
+**   - Memory the engine returns to the caller is freed with kv_free()
+**     unless documented otherwise.
+**   - A kv_db may be used from several threads at once. Batches, iterators
+**     and snapshots belong to one thread at a time.
+*/
+#ifndef KV_H
+#define KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Result codes. Equal to SQLite's primary codes of the same meaning. */
+#define KV_OK          0   /* success */
+#define KV_ERROR       1   /* generic error (bad option, misuse of a name) */
+#define KV_BUSY        5   /* store locked by another process; rate limit */
+#define KV_NOMEM       7   /* allocation failed */
+#define KV_READONLY    8   /* store turned read-only after a failed fsync */
+#define KV_IOERR      10   /* an I/O operation failed */
+#define KV_CORRUPT    11   /* a checksum or format check failed */
+#define KV_NOTFOUND   12   /* key not present (kv_get) */
+#define KV_FULL       13   /* disk full (ENOSPC) */
+#define KV_CANTOPEN   14   /* directory or file cannot be opened */
+#define KV_TOOBIG     18   /* key or value larger than the configured max */
+#define KV_CONSTRAINT 19   /* constraint violation (reserved for callers) */
+#define KV_MISUSE     21   /* API used wrongly */
+
+typedef struct kv_options kv_options;   /* engine parameters */
+typedef struct kv_db kv_db;             /* an open store (shared instance) */
+typedef struct kv_batch kv_batch;       /* an atomic group of writes */
+typedef struct kv_snapshot kv_snapshot; /* a read point in time */
+typedef struct kv_iter kv_iter;         /* an ordered cursor */
+
+/* Free memory returned by the engine (messages, values, JSON). NULL ok. */
+void kv_free(void *p);
+
+/* Version string of the library, e.g. "0.1.0". Static storage. */
+const char *kv_version(void);
+
+/* Message of the most recent failing kv_* call on this thread. Never
+** NULL; "" when there was none. Valid until the thread's next kv_* call.
+** The db argument may be NULL (kv_open failures). */
+const char *kv_errmsg(kv_db *db);
+
+/*
+** Options.
+**
+** kv_options_new() returns options holding every default (DESIGN.md §2).
+** kv_options_set() sets one option by name from its text form, the way
+** CREATE VIRTUAL TABLE arguments and the JSON config file give them:
+**
+**   rc = kv_options_set(opts, "memtable_size", "4MB", &zErr);
+**
+** Names: dir config key_type sync memtable_size wal_segment_size
+** wal_segment_records block_size compression compression_level
+** bloom_bits_per_key summary_interval cache_size compaction levels
+** level0_trigger level_size_multiplier target_file_size background
+** rate_limit rate_burst rate_wait_ms max_key_size max_value_size.
+** Sizes accept a plain byte count or a suffix KB MB GB (powers of 1024, as
+** KiB MiB GiB). On failure returns KV_ERROR and, when pzErr is not NULL,
+** sets *pzErr to a message (free with kv_free) that names the option and
+** the value and lists what is accepted. Setting an option twice keeps the
+** last value: callers that must refuse duplicates check kv_options_is_set().
+*/
+kv_options *kv_options_new(void);                 /* NULL on OOM */
+void kv_options_free(kv_options *opts);
+kv_options *kv_options_copy(const kv_options *opts); /* NULL on OOM */
+int kv_options_set(kv_options *opts, const char *zName, const char *zValue,
+                   char **pzErr);
+/* 1 if zName was given to kv_options_set(), 0 if it holds its default,
+** -1 if zName is not an option name. */
+int kv_options_is_set(const kv_options *opts, const char *zName);
+/* Current value of option zName in text form (sizes as plain byte counts,
+** "" for an unset dir or config). Returns a string owned by the caller
+** (kv_free), or NULL for an unknown name or on OOM. */
+char *kv_options_get(const kv_options *opts, const char *zName);
+/* Comma-separated list of every option name. Static storage. */
+const char *kv_options_names(void);
+
+/* Values of the key_type option, also returned by kv_key_type(). */
+#define KV_KEY_TEXT    0
+#define KV_KEY_BLOB    1
+#define KV_KEY_INTEGER 2
+
+/*
+** Open or create the store in directory zDir (created if missing, parent
+** must exist). If this process already has the directory open (same device
+** and inode), the shared instance is returned with its reference count
+** raised, after checking that the options which shape files agree.
+**
+** Errors: KV_BUSY if another process holds the directory's lock;
+** KV_ERROR if the directory holds something that is not a kvstore store,
+** or an option that shapes the files (key_type, block_size, compression,
+** format version) disagrees with the one saved in the store;
+** KV_CANTOPEN, KV_IOERR, KV_CORRUPT, KV_NOMEM as the cause says.
+** On failure *ppDb is NULL.
+*/
+int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb);
+
+/* Drop one reference; the last one flushes nothing (the WAL holds
+** everything), stops background work, releases the lock and frees. Returns
+** the first error seen while closing (a failed close() of a file). */
+int kv_close(kv_db *db);
+
+/* Delete the store in zDir: only the files its manifest lists and the
+** store's own fixed names (CURRENT, MANIFEST-*, wal-*.log, *.sst, LOCK,
+** the identity file, temporaries), and then the directory if it is empty.
+** Refuses (KV_ERROR) a directory without the store's identity file, and
+** (KV_BUSY) one that is open in this or another process. A missing
+** directory is KV_OK. */
+int kv_destroy(const char *zDir);
+
+/* The options the store runs with (the first opener's, with the values
+** saved in the store for the shaping ones). Owned by db. */
+const kv_options *kv_db_options(kv_db *db);
+/* KV_KEY_TEXT, KV_KEY_BLOB or KV_KEY_INTEGER as saved in the store. */
+int kv_key_type(kv_db *db);
+/* Number of connections sharing this instance (kv_open count). */
+int kv_db_refcount(kv_db *db);
+
+/*
+** Writes. kv_put/kv_delete write one key as a batch of one. kv_write
+** commits a batch atomically: on KV_OK every operation of the batch is in
+** the WAL (fsynced first when sync=full; concurrent writers share one
+** fsync) and visible to reads; on failure none is. Keys longer than
+** max_key_size or values longer than max_value_size fail with KV_TOOBIG.
+** After a failed WAL fsync every later write fails with KV_READONLY until
+** the store is reopened.
+*/
+int kv_put(kv_db *db, const void *pKey, size_t nKey,
+           const void *pVal, size_t nVal);
+int kv_delete(kv_db *db, const void *pKey, size_t nKey);
+int kv_write(kv_db *db, kv_batch *batch);
+
+/*
+** Batches. A batch records puts and deletes in order; a later write of a
+** key overrides an earlier one. It can be read back (kv_batch_get and
+** iterators created with it), and cut back to an earlier mark, which is
+** how savepoints are built on it. kv_batch_new returns NULL on OOM.
+*/
+kv_batch *kv_batch_new(void);
+void kv_batch_free(kv_batch *b);
+int kv_batch_put(kv_batch *b, const void *pKey, size_t nKey,
+                 const void *pVal, size_t nVal);
+int kv_batch_delete(kv_batch *b, const void *pKey, size_t nKey);
+void kv_batch_clear(kv_batch *b);
+/* Number of operations recorded so far; usable as a mark. */
+size_t kv_batch_count(const kv_batch *b);
+/* Drop every operation recorded after the first `mark` ones. */
+void kv_batch_truncate(kv_batch *b, size_t mark);
+/* Look key up in the batch alone: returns 1 and sets *ppVal and *pnVal (owned
+** by the batch, valid until it next changes) for a put, returns 0 and sets
+** *ppVal NULL for a delete, returns -1 if the batch does not hold the key.
+** ppVal and pnVal may be NULL. */
+int kv_batch_get(const kv_batch *b, const void *pKey, size_t nKey,
+                 const void **ppVal, size_t *pnVal);
+
+/*
+** Reads. A snapshot pins a sequence number: reads through it see exactly
+** the writes committed before it was taken. NULL snapshot = latest.
+**
+** kv_get looks up a key as seen by snapshot snap (or latest) with the
+** writes of batch b (may be NULL) laid over it. On KV_OK *ppVal is a copy
+** (kv_free) and *pnVal its length; pass ppVal NULL to test existence only.
+** Returns KV_NOTFOUND if the key is absent or deleted.
+*/
+kv_snapshot *kv_snapshot_new(kv_db *db);          /* NULL on OOM */
+void kv_snapshot_free(kv_db *db, kv_snapshot *snap);
+int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
+           const void *pKey, size_t nKey, void **ppVal, size_t *pnVal);
+
+/*
+** Iterators walk the live keys in key order, as seen by snapshot snap (or
+** a snapshot taken now when NULL) with the batch b (or NULL) laid over it.
+** The batch's contents are captured when the iterator is created: later
+** changes to the batch are not seen. The iterator pins the files it reads:
+** they outlive compactions until kv_iter_free.
+**
+** Positioning functions return KV_OK (check kv_iter_valid) or an error;
+** an error leaves the iterator invalid. Key and value pointers are owned
+** by the iterator and valid until it next moves.
+*/
+int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
+                kv_iter **ppIter);
+void kv_iter_free(kv_iter *it);
+int kv_iter_first(kv_iter *it);
+int kv_iter_last(kv_iter *it);
+int kv_iter_seek(kv_iter *it, const void *pKey, size_t nKey);  /* >= key */
+int kv_iter_seek_for_prev(kv_iter *it, const void *pKey, size_t nKey);
+                                                               /* <= key */
+int kv_iter_next(kv_iter *it);
+int kv_iter_prev(kv_iter *it);
+int kv_iter_valid(const kv_iter *it);
+const void *kv_iter_key(const kv_iter *it, size_t *pnKey);
+const void *kv_iter_value(const kv_iter *it, size_t *pnVal);
+
+/*
+** Maintenance and introspection.
+**
+** kv_flush writes the memtable (and any immutable one) to level-0 SSTables
+** and returns when they are in the manifest.
+** kv_stats sets *pzJson to a JSON object (kv_free) describing the store.
+** kv_verify reads every SSTable on disk (every block checksum, the filter
+** and index checksums, the Merkle root recomputed from the data blocks) and
+** the WAL; sets *pzReport (kv_free) to "ok" or to the first problem found,
+** naming the file and the part. Returns KV_OK when the check ran (whatever
+** it found), an error code when it could not run.
+*/
+int kv_flush(kv_db *db);
+int kv_stats(kv_db *db, char **pzJson);
+int kv_verify(kv_db *db, char **pzReport);
+
+/*
+** Writer lock for callers that buffer a transaction and must not lose
+** updates to another connection writing the same store: held from the
+** first write of a transaction to its commit or rollback. Waits up to
+** timeout_ms milliseconds (0 = try once), then returns KV_BUSY. Owner is
+** an opaque token (the caller's connection); acquiring again with the same
+** owner succeeds at once. kv_writer_release with a non-owner is a no-op.
+*/
+int kv_writer_acquire(kv_db *db, const void *owner, int timeout_ms);
+void kv_writer_release(kv_db *db, const void *owner);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KV_H */

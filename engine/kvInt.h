@@ -1,0 +1,666 @@
+/*
+** kvInt.h - internal interfaces of the kvstore engine, grouped by file.
+**
+** Nothing here is part of the public API (kv.h). Conventions:
+**   - Functions that can fail return an int KV_* code; KV_OK is 0. On
+**     failure they record a message with kvErr() (thread-local, returned by
+**     kv_errmsg()) that starts "kvstore: " and names the file, part, option
+**     or key. A caller that adds context calls kvErr() again.
+**   - All engine memory comes from kvMalloc()/kvRealloc()/kvFree(), so
+**     tests can make allocations fail (kvSetAllocHooks()).
+**   - All file I/O goes through a KvEnv (env_posix.c, env_test.c).
+**   - Internal keys are a user key followed by an 8-byte little-endian
+**     trailer (seq << 8 | type). They order by user key ascending (memcmp,
+**     shorter first on a tie), then by trailer descending, so the newest
+**     version of a key comes first.
+*/
+#ifndef KVINT_H
+#define KVINT_H
+
+#include "kv.h"
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+#include <assert.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int64_t i64;
+
+#define KV_VERSION_STRING_DEFAULT "0.1.0"
+#define KV_FORMAT_VERSION 1        /* SSTable/WAL/manifest format version */
+#define KV_MAX_LEVELS 16           /* hard upper bound of the levels option */
+
+/* Entry types, stored in the low byte of an internal key's trailer. */
+#define KV_TYPE_DEL 0
+#define KV_TYPE_PUT 1
+#define KV_MAX_SEQ  ((((u64)1) << 56) - 1)
+/* Sequence used for a transaction batch laid over a snapshot in an
+** iterator: above every committed sequence. */
+#define KV_BATCH_SEQ KV_MAX_SEQ
+
+/****************************** alloc.c ***********************************/
+/* Allocation, error messages and growable buffers. */
+
+void *kvMalloc(size_t n);                 /* NULL on failure (or n==0) */
+void *kvMallocZero(size_t n);
+void *kvRealloc(void *p, size_t n);
+void kvFree(void *p);
+char *kvStrdup(const char *z);            /* NULL in, NULL out */
+char *kvMprintf(const char *zFmt, ...);   /* NULL on OOM */
+char *kvVmprintf(const char *zFmt, va_list ap);
+
+typedef struct KvAllocHooks KvAllocHooks;
+struct KvAllocHooks {
+  void *(*xMalloc)(size_t);
+  void *(*xRealloc)(void*, size_t);
+  void (*xFree)(void*);
+};
+/* Replace the allocator (tests). NULL restores malloc/realloc/free.
+** REQUIRES: no engine object allocated under one set of hooks is freed
+** under another that is incompatible. */
+void kvSetAllocHooks(const KvAllocHooks *pHooks);
+
+/* Record a message (printf-style) for this thread and return rc. The
+** message is truncated to 1000 bytes; it never allocates. */
+int kvErr(int rc, const char *zFmt, ...);
+const char *kvErrMsg(void);
+void kvErrClear(void);
+/* Map errno e of operation zOp ("write", "fsync", ...) on file zPath to a
+** KV_* code (ENOSPC/EDQUOT->KV_FULL, ENOMEM->KV_NOMEM, ENOENT->KV_CANTOPEN
+** for opens, everything else KV_IOERR) and record "kvstore: <zOp> failed
+** on '<zPath>': <strerror>". */
+int kvErrno(int e, const char *zOp, const char *zPath);
+
+/* Growable byte buffer. Zero-initialise; kvBufFree releases. */
+typedef struct KvBuf KvBuf;
+struct KvBuf {
+  u8 *a;          /* bytes (may be NULL when n==0) */
+  size_t n;       /* bytes used */
+  size_t nAlloc;  /* bytes allocated */
+};
+int kvBufReserve(KvBuf *p, size_t nExtra);        /* room for nExtra more */
+int kvBufAppend(KvBuf *p, const void *a, size_t n);
+int kvBufAppendVarint(KvBuf *p, u64 v);
+int kvBufAppend32(KvBuf *p, u32 v);               /* little-endian */
+int kvBufAppend64(KvBuf *p, u64 v);
+int kvBufSet(KvBuf *p, const void *a, size_t n);  /* replace contents */
+void kvBufFree(KvBuf *p);
+
+/****************************** coding ************************************/
+/* Portable integer encodings (little-endian fixed, LEB128 varints). */
+
+static inline void kvPut32(u8 *p, u32 v){
+  p[0] = (u8)v; p[1] = (u8)(v>>8); p[2] = (u8)(v>>16); p[3] = (u8)(v>>24);
+}
+static inline u32 kvGet32(const u8 *p){
+  return (u32)p[0] | ((u32)p[1]<<8) | ((u32)p[2]<<16) | ((u32)p[3]<<24);
+}
+static inline void kvPut64(u8 *p, u64 v){
+  kvPut32(p, (u32)v); kvPut32(p+4, (u32)(v>>32));
+}
+static inline u64 kvGet64(const u8 *p){
+  return (u64)kvGet32(p) | ((u64)kvGet32(p+4)<<32);
+}
+#define KV_MAX_VARINT 10
+/* Write v at p; returns the number of bytes written (1..10). */
+static inline int kvPutVarint(u8 *p, u64 v){
+  int i = 0;
+  while( v>=0x80 ){ p[i++] = (u8)(v | 0x80); v >>= 7; }
+  p[i++] = (u8)v;
+  return i;
+}
+/* Read a varint from [p, pEnd). Returns bytes consumed, or 0 if the
+** varint is truncated or longer than 10 bytes. */
+static inline int kvGetVarint(const u8 *p, const u8 *pEnd, u64 *pv){
+  u64 v = 0;
+  int i;
+  for(i=0; i<KV_MAX_VARINT && p+i<pEnd; i++){
+    v |= (u64)(p[i] & 0x7f) << (7*i);
+    if( (p[i] & 0x80)==0 ){ *pv = v; return i+1; }
+  }
+  return 0;
+}
+static inline int kvVarintLen(u64 v){
+  int n = 1;
+  while( v>=0x80 ){ v >>= 7; n++; }
+  return n;
+}
+/* CRC32 (zlib's polynomial), implemented by zlib. */
+u32 kvCrc32(const void *p, size_t n);
+u32 kvCrc32Extend(u32 crc, const void *p, size_t n);
+
+/****************************** ikey (iter.c) ******************************/
+/* Internal keys and the internal iterator interface. */
+
+#define KV_TRAILER 8
+static inline u64 kvPackTrailer(u64 seq, int eType){
+  return (seq<<8) | (u64)(eType & 0xff);
+}
+/* Append user key + trailer to p. */
+int kvIKeyAppend(KvBuf *p, const u8 *pKey, size_t nKey, u64 seq, int eType);
+/* Compare internal keys (see the top of this file). */
+int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb);
+/* Compare user keys: memcmp, shorter first on a tie. */
+int kvUKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb);
+/* Split an internal key (REQUIRES n >= 8). */
+static inline u64 kvIKeySeq(const u8 *p, size_t n){ return kvGet64(p+n-8)>>8; }
+static inline int kvIKeyType(const u8 *p, size_t n){ return (int)(p[n-8]); }
+
+/*
+** Internal iterator: walks internal keys in order. Every engine source
+** (memtable, batch, SSTable, merge) implements it. Movement returns KV_OK
+** or an error code (with kvErr message); after an error xValid is 0.
+** Key and value pointers stay valid until the next movement or close.
+*/
+typedef struct KvIter KvIter;
+typedef struct KvIterMethods KvIterMethods;
+struct KvIterMethods {
+  int (*xFirst)(KvIter*);
+  int (*xLast)(KvIter*);
+  int (*xSeek)(KvIter*, const u8 *pIKey, size_t nIKey);  /* first >= key */
+  int (*xNext)(KvIter*);                                 /* REQUIRES valid */
+  int (*xPrev)(KvIter*);                                 /* REQUIRES valid */
+  int (*xValid)(KvIter*);
+  void (*xKey)(KvIter*, const u8 **pp, size_t *pn);      /* internal key */
+  void (*xValue)(KvIter*, const u8 **pp, size_t *pn);
+  void (*xClose)(KvIter*);
+};
+struct KvIter {
+  const KvIterMethods *pMethods;
+};
+/* Merge nChild iterators into one ordered by internal key. Takes ownership
+** of the children (closed by the merge, also on failure). */
+int kvMergeIterNew(KvIter **apChild, int nChild, KvIter **ppOut);
+
+/****************************** env_posix.c / env_test.c ******************/
+/*
+** The file system. Every function records a kvErr() message naming the
+** file and the operation on failure. Paths are full paths.
+*/
+typedef struct KvEnv KvEnv;
+typedef struct KvFile KvFile;
+struct KvFile {
+  KvEnv *pEnv;                  /* env that opened it */
+};
+
+#define KV_OPEN_READ   0x01     /* read-only; fails if missing */
+#define KV_OPEN_WRITE  0x02     /* create or truncate; write-only append */
+#define KV_OPEN_APPEND 0x04     /* open existing (create if missing) for
+                                ** append, keeping its contents */
+
+struct KvEnv {
+  const char *zName;            /* "posix", "test" */
+  int (*xOpen)(KvEnv*, const char *zPath, int flags, KvFile **ppFile);
+  /* Read up to n bytes at off; *pnRead < n only at end of file. */
+  int (*xRead)(KvFile*, u64 off, void *p, size_t n, size_t *pnRead);
+  int (*xAppend)(KvFile*, const void *p, size_t n);  /* all or error */
+  int (*xSync)(KvFile*);                             /* fdatasync/fsync */
+  int (*xSize)(KvFile*, u64 *pnByte);
+  int (*xTruncate)(KvFile*, u64 nByte);
+  int (*xClose)(KvFile*);       /* always frees; reports close() failure */
+  int (*xRename)(KvEnv*, const char *zFrom, const char *zTo);
+  int (*xUnlink)(KvEnv*, const char *zPath);     /* missing = KV_OK */
+  int (*xExists)(KvEnv*, const char *zPath);     /* 1, 0 */
+  int (*xMkdir)(KvEnv*, const char *zPath);      /* exists = KV_OK */
+  int (*xRmdir)(KvEnv*, const char *zPath);
+  int (*xSyncDir)(KvEnv*, const char *zDir);
+  /* Names in zDir (no "." or ".."), free with kvFreeList(). */
+  int (*xList)(KvEnv*, const char *zDir, char ***pazName, int *pnName);
+  /* Create zPath if needed and take an exclusive flock on it without
+  ** waiting: KV_BUSY "kvstore: '<dir>' is locked by another process" if
+  ** another open file description holds it. */
+  int (*xLock)(KvEnv*, const char *zPath, KvFile **ppLock);
+  int (*xUnlock)(KvFile *pLock);                 /* releases and closes */
+  int (*xFileId)(KvEnv*, const char *zPath, u64 *pDev, u64 *pIno);
+  u64 (*xNowMicros)(KvEnv*);    /* wall clock, microseconds since epoch */
+  u64 (*xMonoMicros)(KvEnv*);   /* monotonic clock, microseconds */
+  void (*xSleepMicros)(KvEnv*, u64 nMicros);
+};
+KvEnv *kvEnvPosix(void);        /* process-wide singleton */
+void kvFreeList(char **azName, int nName);
+/* Convenience: read a whole small file; *pBuf receives it. */
+int kvEnvReadAll(KvEnv *pEnv, const char *zPath, KvBuf *pBuf);
+/* Write a small file atomically: temp name, fsync, rename, fsync dir. */
+int kvEnvWriteAtomic(KvEnv *pEnv, const char *zDir, const char *zName,
+                     const void *p, size_t n);
+
+/*
+** Test env (env_test.c): wraps another env (normally kvEnvPosix()).
+**
+** Fault injection: kvTestEnvFail(env, kind, n, err, bPersist) makes the
+** n-th operation of `kind` from now (1 = the next one) fail with errno err
+** (EIO, ENOSPC); with bPersist every later one of that kind fails too.
+** KV_TOP_ANY counts every mutating operation (append, sync, syncdir,
+** rename, unlink, truncate, open for write).
+**
+** Crash points: kvTestEnvCrashAfter(env, n) lets n mutating operations
+** succeed and then turns the env "dead": every operation fails with EIO
+** (as if the process had died there). Combine with kvTestEnvPowerLoss().
+**
+** Power loss: kvTestEnvPowerLoss(env, mode) applies what a power cut does
+** to everything not made durable: every file is truncated to the length it
+** had at its last successful fsync (mode KV_PL_GARBAGE: then extended back
+** to its written length with garbage bytes), and every file created or
+** renamed since the last fsync of its directory is removed (or returns to
+** its old name). Then the env is reset to healthy, counters kept.
+** kvTestEnvSetDirSync(env, 0) makes xSyncDir a no-op that reports success
+** (so tests can show that a missing directory fsync loses data).
+*/
+#define KV_TOP_ANY      0
+#define KV_TOP_OPEN     1   /* opens for writing */
+#define KV_TOP_READ     2
+#define KV_TOP_APPEND   3
+#define KV_TOP_SYNC     4
+#define KV_TOP_SYNCDIR  5
+#define KV_TOP_RENAME   6
+#define KV_TOP_UNLINK   7
+#define KV_TOP_TRUNCATE 8
+#define KV_TOP_CLOSE    9
+#define KV_TOP_NKIND   10
+#define KV_PL_TRUNCATE  0
+#define KV_PL_GARBAGE   1
+KvEnv *kvTestEnvNew(KvEnv *pBase);              /* NULL on OOM */
+void kvTestEnvFree(KvEnv *pEnv);
+void kvTestEnvFail(KvEnv *pEnv, int eKind, int n, int err, int bPersist);
+void kvTestEnvCrashAfter(KvEnv *pEnv, int n);
+void kvTestEnvHeal(KvEnv *pEnv);                /* clear faults and death */
+int kvTestEnvIsDead(KvEnv *pEnv);
+u64 kvTestEnvCount(KvEnv *pEnv, int eKind);     /* operations so far */
+int kvTestEnvPowerLoss(KvEnv *pEnv, int eMode);
+void kvTestEnvSetDirSync(KvEnv *pEnv, int bOn);
+/* Injected monotonic clock for rate-limiter tests: when set (non-zero),
+** xMonoMicros returns it and xSleepMicros advances it. */
+void kvTestEnvSetClock(KvEnv *pEnv, u64 nMicros);
+
+/****************************** options.c **********************************/
+
+#define KV_SYNC_OFF     0
+#define KV_SYNC_NORMAL  1
+#define KV_SYNC_FULL    2
+#define KV_COMPRESS_NONE 0
+#define KV_COMPRESS_ZLIB 1
+#define KV_COMPACT_LEVELED 0
+#define KV_COMPACT_TIERED  1
+
+struct kv_options {
+  char *zDir;                   /* dir= as given (resolved by the caller) */
+  char *zConfig;                /* config= as given */
+  int eKeyType;                 /* KV_KEY_* */
+  int eSync;                    /* KV_SYNC_* */
+  u64 nMemtable;                /* memtable_size */
+  u64 nWalSegment;              /* wal_segment_size */
+  u64 nWalRecords;              /* wal_segment_records (0 = no limit) */
+  u32 nBlock;                   /* block_size */
+  int eCompression;             /* KV_COMPRESS_* */
+  int iCompressionLevel;        /* compression_level 0..9 */
+  int nBloomBits;               /* bloom_bits_per_key (0 = no filter) */
+  int nSummaryInterval;         /* summary_interval */
+  u64 nCache;                   /* cache_size */
+  int eCompaction;              /* KV_COMPACT_* */
+  int nLevel;                   /* levels */
+  int nL0Trigger;               /* level0_trigger */
+  int nLevelMultiplier;         /* level_size_multiplier */
+  u64 nTargetFile;              /* target_file_size */
+  int bBackground;              /* background */
+  double rRateLimit;            /* rate_limit ops/s (0 = off) */
+  double rRateBurst;            /* rate_burst (0 = same as rate_limit) */
+  u64 nRateWaitMs;              /* rate_wait_ms */
+  u64 nMaxKey;                  /* max_key_size */
+  u64 nMaxValue;                /* max_value_size */
+  u32 mSet;                     /* bit i set: option i given explicitly */
+  KvEnv *pEnv;                  /* file system; NULL = kvEnvPosix() */
+};
+/* Use env pEnv (tests). */
+void kvOptionsSetEnv(kv_options *opts, KvEnv *pEnv);
+
+/****************************** sha256.c ***********************************/
+
+typedef struct KvSha256 KvSha256;
+struct KvSha256 {
+  u32 h[8];                     /* chaining state */
+  u64 nByte;                    /* bytes hashed so far */
+  u8 aBuf[64];                  /* partial block */
+  u32 nBuf;                     /* bytes in aBuf */
+};
+void kvSha256Init(KvSha256 *p);
+void kvSha256Update(KvSha256 *p, const void *a, size_t n);
+void kvSha256Final(KvSha256 *p, u8 aOut[32]);
+void kvSha256(const void *a, size_t n, u8 aOut[32]);
+/* Merkle root over nLeaf 32-byte leaf hashes: a parent is
+** SHA-256(0x01 || left || right); an odd node at the end of a level is
+** promoted unchanged; zero leaves give SHA-256 of the empty string; one
+** leaf is its own root. */
+void kvMerkleRoot(const u8 *aLeaf, size_t nLeaf, u8 aOut[32]);
+
+/****************************** memtable.c *********************************/
+/*
+** Memtable: a skip list over an arena. One writer at a time (the caller
+** serializes kvMemAdd); any number of concurrent readers without locks
+** (C11 acquire/release on the next pointers). Reference counted, starting
+** at 1.
+*/
+typedef struct KvMem KvMem;
+int kvMemNew(KvMem **ppMem);
+void kvMemRef(KvMem *pMem);
+void kvMemUnref(KvMem *pMem);
+int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
+             const u8 *pVal, size_t nVal);
+/* Newest entry for pKey with sequence <= seq: returns 1 and sets *peType
+** and (for a put) *ppVal and *pnVal (owned by the memtable, valid while it is
+** referenced); returns 0 when there is none. */
+int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
+             int *peType, const u8 **ppVal, size_t *pnVal);
+size_t kvMemUsage(KvMem *pMem);       /* bytes of arena in use */
+u64 kvMemCount(KvMem *pMem);          /* entries */
+/* Iterator over internal keys; holds a reference on the memtable. */
+int kvMemIterNew(KvMem *pMem, KvIter **ppIter);
+
+/****************************** batch.c ************************************/
+/*
+** kv_batch (public functions in kv.h). The representation that goes into
+** the WAL is a sequence of operations:
+**     type (1 byte: KV_TYPE_PUT or KV_TYPE_DEL)
+**     varint key length, key bytes
+**     varint value length, value bytes          (puts only)
+** kvBatchRep returns it; kvBatchDecode walks such a representation (from a
+** batch or from a WAL record) and calls xOp for each operation in order.
+*/
+const u8 *kvBatchRep(const kv_batch *b, size_t *pnRep);
+int kvBatchDecode(const u8 *pRep, size_t nRep, u32 nCount,
+                  int (*xOp)(void *pCtx, int eType, const u8 *pKey,
+                             size_t nKey, const u8 *pVal, size_t nVal),
+                  void *pCtx);
+/* Largest key and value lengths in the batch (for max_*_size checks). */
+void kvBatchMaxLens(const kv_batch *b, size_t *pnMaxKey, size_t *pnMaxVal);
+/* Iterator over the batch's live contents as captured now: one entry per
+** key (its last operation), internal keys with sequence KV_BATCH_SEQ.
+** Independent of later changes to the batch. */
+int kvBatchIterNew(const kv_batch *b, KvIter **ppIter);
+
+/****************************** log.c / wal.c *****************************/
+/*
+** log.c: framed records, shared by the WAL and the manifest. Format at the
+** top of log.c. A writer appends whole records; after a failed append it
+** truncates the file back to the end of the last good record (or, if that
+** fails, refuses further appends) so a bad record is never followed by a
+** good one. A failed sync is sticky: every later append or sync fails with
+** KV_READONLY.
+**
+** A reader returns records in order. A torn or garbage tail (nothing valid
+** after the first bad byte) ends the file cleanly: *pbTorn is set. A bad
+** record followed by a valid one is KV_CORRUPT naming the file and offset.
+*/
+typedef struct KvLogWriter KvLogWriter;
+typedef struct KvLogReader KvLogReader;
+int kvLogWriterOpen(KvEnv *pEnv, const char *zPath, KvLogWriter **ppW);
+int kvLogAppend(KvLogWriter *pW, const void *p, size_t n);
+int kvLogSync(KvLogWriter *pW);
+u64 kvLogSize(KvLogWriter *pW);
+int kvLogWriterClose(KvLogWriter *pW);      /* frees; reports close error */
+int kvLogReaderOpen(KvEnv *pEnv, const char *zPath, KvLogReader **ppR);
+/* Next record: *pp and *pn (valid until next call), *pp NULL at the end. */
+int kvLogRead(KvLogReader *pR, const u8 **pp, size_t *pn);
+u64 kvLogReaderGoodOffset(KvLogReader *pR); /* end of last good record */
+int kvLogReaderTorn(KvLogReader *pR);       /* 1 if a tail was cut off */
+void kvLogReaderClose(KvLogReader *pR);
+
+/*
+** wal.c: the segmented write-ahead log in a directory, files
+** "wal-<n>.log" (n decimal, 6+ digits). Each record is one batch:
+**     fixed64 first sequence, fixed64 timestamp (micros), fixed32 count,
+**     then the batch representation (batch.c).
+** The writer rotates to segment n+1 when the current one reaches
+** nSegmentSize bytes or nSegmentRecords records (0 = no limit), and when
+** kvWalRotate is called. Before rotating it syncs the segment unless
+** eSync is KV_SYNC_OFF; after creating a segment it syncs the directory.
+*/
+typedef struct KvWal KvWal;
+typedef struct KvWalConfig KvWalConfig;
+struct KvWalConfig {
+  u64 nSegmentSize;
+  u64 nSegmentRecords;
+  int eSync;                    /* KV_SYNC_* */
+};
+/* Start writing a new segment number iSeg in zDir. */
+int kvWalOpen(KvEnv *pEnv, const char *zDir, u64 iSeg,
+              const KvWalConfig *pCfg, KvWal **ppWal);
+/* Append one batch record; sync it when bSync. Rotates first if due. */
+int kvWalAppend(KvWal *pWal, u64 firstSeq, u64 nowMicros, u32 nCount,
+                const u8 *pRep, size_t nRep, int bSync);
+int kvWalSync(KvWal *pWal);
+/* Close the current segment (synced unless sync=off) and start the next.
+** Returns the new segment number in *piSeg. */
+int kvWalRotate(KvWal *pWal, u64 *piSeg);
+u64 kvWalSegment(KvWal *pWal);        /* current segment number */
+u64 kvWalBytes(KvWal *pWal);          /* bytes in the current segment */
+int kvWalClose(KvWal *pWal);
+/* Segment numbers present in zDir, ascending (free with kvFree). */
+int kvWalList(KvEnv *pEnv, const char *zDir, u64 **paSeg, int *pnSeg);
+char *kvWalPath(const char *zDir, u64 iSeg);    /* kvFree; NULL on OOM */
+/*
+** Replay every segment >= iFrom in order, calling xBatch per record.
+** Replay stops at the first torn tail (pInfo->bTorn, pInfo->iTornSeg,
+** pInfo->iTornOffset): later segments are not replayed, so what is
+** recovered is always a prefix of the history. A bad record followed by
+** valid ones fails with KV_CORRUPT naming the segment and offset.
+*/
+typedef struct KvWalReplayInfo KvWalReplayInfo;
+struct KvWalReplayInfo {
+  u64 nRecord;                  /* records replayed */
+  u64 maxSeq;                   /* last sequence replayed (0 if none) */
+  u64 iLastSeg;                 /* highest segment number present */
+  int bTorn;                    /* a torn/garbage tail was cut */
+  u64 iTornSeg, iTornOffset;
+};
+int kvWalReplay(KvEnv *pEnv, const char *zDir, u64 iFrom,
+                int (*xBatch)(void *pCtx, u64 firstSeq, u32 nCount,
+                              const u8 *pRep, size_t nRep),
+                void *pCtx, KvWalReplayInfo *pInfo);
+
+/****************************** cache.c ************************************/
+/*
+** LRU cache of decompressed blocks keyed by (file number, offset),
+** capacity in bytes, sharded by key hash, each shard with its own mutex.
+** Entries are reference counted: a handle returned by lookup or insert
+** holds one reference and the entry is never freed while referenced, even
+** when evicted or replaced. Capacity 0 disables caching (inserts return a
+** handle to an entry that is freed when released).
+*/
+typedef struct KvCache KvCache;
+typedef struct KvCacheHandle KvCacheHandle;
+int kvCacheNew(u64 nCapacity, KvCache **ppCache);
+void kvCacheFree(KvCache *pCache);    /* REQUIRES: no handle outstanding */
+KvCacheHandle *kvCacheLookup(KvCache *pCache, u64 iFile, u64 iOff);
+/* Insert (replacing any entry of that key); on KV_OK *ppH holds a
+** reference; on failure xDelete(pValue) has been called. */
+int kvCacheInsert(KvCache *pCache, u64 iFile, u64 iOff, void *pValue,
+                  size_t nCharge, void (*xDelete)(void*),
+                  KvCacheHandle **ppH);
+void *kvCacheValue(KvCacheHandle *pH);
+void kvCacheRelease(KvCache *pCache, KvCacheHandle *pH);
+typedef struct KvCacheStats KvCacheStats;
+struct KvCacheStats {
+  u64 nHit, nMiss, nInsert, nEvict;
+  u64 nByte;                    /* charge currently held */
+  u64 nEntry;
+  u64 nCapacity;
+};
+void kvCacheStats(KvCache *pCache, KvCacheStats *pStats);
+
+/****************************** bloom.c ************************************/
+
+u32 kvBloomHash(const u8 *p, size_t n);
+/* Build a filter for nKey key hashes with nBitsPerKey bits each; appends
+** to pOut (the last byte of the filter holds the probe count). */
+int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut);
+/* 0 if the key is certainly absent; 1 if it may be present (also for a
+** malformed filter). */
+int kvBloomMayContain(const u8 *pFilter, size_t nFilter, u32 hash);
+
+/****************************** sstable (block.c, sst.c) *******************/
+/*
+** SSTables: format documented at the top of sst.c. A file is written by a
+** builder to "<n>.sst.tmp", fsynced, renamed to "<n>.sst", and the
+** directory fsynced. Readers keep the summary, filter and metadata in
+** memory and read index chunks and data blocks through the block cache.
+*/
+typedef struct KvSstConfig KvSstConfig;
+struct KvSstConfig {
+  u32 nBlock;                   /* target uncompressed data block size */
+  int eCompression;             /* KV_COMPRESS_* */
+  int iLevel;                   /* zlib level */
+  int nBloomBits;               /* 0 = no filter */
+  int nSummaryInterval;         /* index entries per summary entry */
+  int nRestart;                 /* entries per restart point (16) */
+};
+typedef struct KvSstMeta KvSstMeta;
+struct KvSstMeta {
+  u64 nEntry;                   /* entries (puts and tombstones) */
+  u64 nTombstone;               /* tombstones among them */
+  u64 minSeq, maxSeq;
+  u64 nCreated;                 /* creation time, micros since epoch */
+  u64 nFileSize;
+  u64 nDataBlock;               /* data blocks */
+  u64 nRawBytes;                /* keys+values before compression */
+  u8 aMerkle[32];               /* Merkle root of the data blocks */
+  KvBuf smallest;               /* smallest internal key */
+  KvBuf largest;                /* largest internal key */
+};
+void kvSstMetaFree(KvSstMeta *p);    /* frees the key buffers only */
+
+typedef struct KvSstBuilder KvSstBuilder;
+/* Start a table that will be named zPath (written as zPath".tmp"). */
+int kvSstBuilderNew(KvEnv *pEnv, const char *zPath, const KvSstConfig *pCfg,
+                    u64 nCreated, KvSstBuilder **ppB);
+/* REQUIRES: internal keys strictly ascending. */
+int kvSstBuilderAdd(KvSstBuilder *pB, const u8 *pIKey, size_t nIKey,
+                    const u8 *pVal, size_t nVal);
+u64 kvSstBuilderSize(KvSstBuilder *pB);     /* bytes written so far */
+u64 kvSstBuilderCount(KvSstBuilder *pB);    /* entries added */
+/* Write the remaining parts and footer, fsync, rename, fsync the dir.
+** Fills *pMeta (caller frees with kvSstMetaFree). Frees the builder. */
+int kvSstBuilderFinish(KvSstBuilder *pB, KvSstMeta *pMeta);
+/* Give up: close and remove the temporary file. Frees the builder. */
+void kvSstBuilderAbandon(KvSstBuilder *pB);
+
+/* Read counters shared by every table of a store. */
+typedef struct KvReadCounters KvReadCounters;
+struct KvReadCounters {
+  _Atomic u64 nBloomCheck;      /* filter consulted */
+  _Atomic u64 nBloomNegative;   /* filter said absent */
+  _Atomic u64 nBlockRead;       /* data blocks read from disk */
+  _Atomic u64 nFileProbe;       /* tables searched by point reads */
+};
+typedef struct KvSst KvSst;
+/* Open a table: reads and checks footer, summary, filter and metadata.
+** KV_CORRUPT / KV_IOERR name the file and the part. pCache and
+** pCounters may be NULL. */
+int kvSstOpen(KvEnv *pEnv, const char *zPath, u64 iFile, KvCache *pCache,
+              KvReadCounters *pCounters, KvSst **ppSst);
+void kvSstClose(KvSst *pSst);
+const KvSstMeta *kvSstGetMeta(KvSst *pSst);
+/* Newest entry of user key pKey with sequence <= seq. Returns KV_OK with
+** *pbFound 0 or 1; when found sets *peType and copies a put's value into
+** pVal (replacing its contents). */
+int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
+             int *pbFound, int *peType, KvBuf *pVal);
+/* Iterator over the table's internal keys. The table must outlive it. */
+int kvSstIterNew(KvSst *pSst, KvIter **ppIter);
+/* Read every byte of the file at zPath and check every part: returns
+** KV_OK if sound, else KV_CORRUPT (or KV_IOERR) with a message naming
+** the file and the part ("data block at offset N", "index", "summary",
+** "filter", "metadata", "footer", "merkle root"). */
+int kvSstVerify(KvEnv *pEnv, const char *zPath);
+
+/****************************** version.c **********************************/
+/*
+** Manifest and versions. "CURRENT" holds the name of the live manifest
+** ("MANIFEST-<n>\n"), a log (log.c records) of version edits. A version
+** is the set of live SSTables per level; versions and file descriptors are
+** reference counted (starting at 1 for their creator). A file removed by
+** an edit is unlinked when the last version holding it is released.
+*/
+typedef struct KvFileMeta KvFileMeta;
+typedef struct KvVersion KvVersion;
+typedef struct KvVersionEdit KvVersionEdit;
+typedef struct KvVersionSet KvVersionSet;
+
+struct KvFileMeta {
+  _Atomic int nRef;
+  u64 iFile;                    /* file number: "<iFile>.sst" */
+  u64 nByte;                    /* file size */
+  u64 nEntry, nTombstone;
+  u64 minSeq, maxSeq;
+  KvBuf smallest, largest;      /* internal keys */
+  u8 aMerkle[32];
+  int bObsolete;                /* removed by an edit: unlink at last unref */
+  int bCompacting;              /* being compacted (under db mutex) */
+  KvSst *pSst;                  /* opened on first use (lazily) */
+  int rcOpen;                   /* sticky error of a failed open */
+  KvVersionSet *pSet;
+};
+
+struct KvVersion {
+  _Atomic int nRef;
+  KvVersionSet *pSet;
+  int nLevel;
+  int anFile[KV_MAX_LEVELS];
+  KvFileMeta **aaFile[KV_MAX_LEVELS];   /* L0 newest first; L1+ by key */
+};
+
+struct KvVersionEdit {
+  int bLogNumber;  u64 iLogNumber;   /* first WAL segment still needed */
+  int bNextFile;   u64 iNextFile;
+  int bLastSeq;    u64 iLastSeq;
+  int nAdd;  struct { int iLevel; KvFileMeta *pMeta; } *aAdd;  /* owned */
+  int nDel;  struct { int iLevel; u64 iFile; } *aDel;
+};
+int kvEditAddFile(KvVersionEdit *p, int iLevel, const KvSstMeta *pSrc,
+                  u64 iFile);
+int kvEditDelFile(KvVersionEdit *p, int iLevel, u64 iFile);
+void kvEditClear(KvVersionEdit *p);
+int kvEditEncode(const KvVersionEdit *p, KvBuf *pOut);
+int kvEditDecode(const u8 *a, size_t n, KvVersionEdit *p);
+
+struct KvVersionSet {
+  KvEnv *pEnv;
+  char *zDir;
+  int nLevel;
+  KvCache *pCache;              /* for opening tables */
+  KvReadCounters *pCounters;
+  KvVersion *pCurrent;          /* holds one reference */
+  u64 iNextFile;                /* next file number (SST and manifest) */
+  u64 iLastSeq;                 /* last sequence recorded */
+  u64 iLogNumber;               /* first WAL segment still needed */
+  u64 iManifest;                /* number of the live manifest */
+  KvLogWriter *pManifest;
+  u64 nManifestEdit;            /* edits in the live manifest */
+  void *pMutex;                 /* pthread_mutex_t* guarding refcounts of
+                                ** versions/files and pCurrent */
+};
+/* Create a new store's manifest (iLogNumber = 1). */
+int kvVsetCreate(KvVersionSet *p);
+/* Read CURRENT and the manifest; a bad manifest fails with KV_CORRUPT
+** naming it. Then starts a fresh manifest holding a snapshot. */
+int kvVsetRecover(KvVersionSet *p);
+/* Apply the edit to the current version, append it to the manifest and
+** fsync it, then install the new version. REQUIRES: the caller serializes
+** calls (db mutex or single writer). Fills in next file / last seq. */
+int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit);
+void kvVsetClose(KvVersionSet *p);
+u64 kvVsetNewFileNumber(KvVersionSet *p);
+KvVersion *kvVersionCurrent(KvVersionSet *p);  /* with a reference */
+void kvVersionRef(KvVersion *v);
+void kvVersionUnref(KvVersion *v);
+void kvFileRef(KvFileMeta *f);
+void kvFileUnref(KvFileMeta *f);
+/* The opened table of f (opening it on first use). */
+int kvFileTable(KvFileMeta *f, KvSst **ppSst);
+char *kvSstPath(const char *zDir, u64 iFile);    /* "<dir>/<n>.sst" */
+
+#endif /* KVINT_H */
