@@ -1,0 +1,190 @@
+/*
+** sha256.c - SHA-256 (FIPS 180-4) and the Merkle root of an SSTable.
+**
+** The dependency list of the project is sqlite3 and zlib, neither of which
+** exports a SHA-256, so the hash is written here from the specification and
+** checked against the NIST example vectors in engine/test/test_sha256.c.
+** Speed matters little: it runs once per data block at build and verify.
+**
+** Merkle tree (used by the SSTable metadata and by kvstore_merkle()):
+**
+**   leaves   the 32-byte SHA-256 of each data block, in file order
+**   parent   SHA-256(0x01 || left || right)
+**   odd      a node left alone at the end of a level is promoted unchanged
+**   empty    zero leaves: SHA-256 of the empty string
+**
+** The 0x01 prefix keeps an inner node from ever being mistaken for a leaf
+** hash of 64 bytes of data. Pairing level by level with promotion yields
+** the same tree as splitting n leaves at the largest power of two below n
+** (the RFC 6962 shape), which is what lets kvMerkleRoot fold the leaves
+** with a small fixed stack and no allocation.
+*/
+#include "kvInt.h"
+
+/* Round constants: first 32 bits of the fractional parts of the cube
+** roots of the first 64 primes (FIPS 180-4, 4.2.2). */
+static const u32 aK[64] = {
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5,
+  0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+  0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+  0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+  0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3,
+  0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5,
+  0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+#define ROTR(x,n)  (((x)>>(n)) | ((x)<<(32-(n))))
+#define CH(x,y,z)  (((x) & (y)) ^ (~(x) & (z)))
+#define MAJ(x,y,z) (((x) & (y)) ^ ((x) & (z)) ^ ((y) & (z)))
+#define BSIG0(x)   (ROTR(x,2) ^ ROTR(x,13) ^ ROTR(x,22))
+#define BSIG1(x)   (ROTR(x,6) ^ ROTR(x,11) ^ ROTR(x,25))
+#define SSIG0(x)   (ROTR(x,7) ^ ROTR(x,18) ^ ((x)>>3))
+#define SSIG1(x)   (ROTR(x,17) ^ ROTR(x,19) ^ ((x)>>10))
+
+static u32 getBE32(const u8 *p){
+  return ((u32)p[0]<<24) | ((u32)p[1]<<16) | ((u32)p[2]<<8) | (u32)p[3];
+}
+static void putBE32(u8 *p, u32 v){
+  p[0] = (u8)(v>>24); p[1] = (u8)(v>>16); p[2] = (u8)(v>>8); p[3] = (u8)v;
+}
+
+/* Process one 64-byte block (FIPS 180-4, 6.2.2). */
+static void sha256Block(u32 h[8], const u8 *p){
+  u32 w[64];
+  u32 a, b, c, d, e, f, g, hh;
+  int t;
+  for(t=0; t<16; t++) w[t] = getBE32(p + 4*t);
+  for(t=16; t<64; t++){
+    w[t] = SSIG1(w[t-2]) + w[t-7] + SSIG0(w[t-15]) + w[t-16];
+  }
+  a = h[0]; b = h[1]; c = h[2]; d = h[3];
+  e = h[4]; f = h[5]; g = h[6]; hh = h[7];
+  for(t=0; t<64; t++){
+    u32 t1 = hh + BSIG1(e) + CH(e,f,g) + aK[t] + w[t];
+    u32 t2 = BSIG0(a) + MAJ(a,b,c);
+    hh = g; g = f; f = e; e = d + t1;
+    d = c; c = b; b = a; a = t1 + t2;
+  }
+  h[0] += a; h[1] += b; h[2] += c; h[3] += d;
+  h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+}
+
+void kvSha256Init(KvSha256 *p){
+  /* First 32 bits of the fractional parts of the square roots of the
+  ** first 8 primes (FIPS 180-4, 5.3.3). */
+  static const u32 aInit[8] = {
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+  };
+  memcpy(p->h, aInit, sizeof(aInit));
+  p->nByte = 0;
+  p->nBuf = 0;
+}
+
+void kvSha256Update(KvSha256 *p, const void *a, size_t n){
+  const u8 *z = (const u8*)a;
+  assert( p->nBuf<64 );
+  assert( z!=0 || n==0 );
+  p->nByte += n;
+  if( p->nBuf>0 ){
+    size_t nTake = 64 - p->nBuf;
+    if( nTake>n ) nTake = n;
+    memcpy(p->aBuf + p->nBuf, z, nTake);
+    p->nBuf += (u32)nTake;
+    z += nTake;
+    n -= nTake;
+    if( p->nBuf<64 ) return;
+    sha256Block(p->h, p->aBuf);
+    p->nBuf = 0;
+  }
+  /* Whole blocks straight from the caller's memory, no copy. */
+  while( n>=64 ){
+    sha256Block(p->h, z);
+    z += 64;
+    n -= 64;
+  }
+  if( n>0 ){
+    memcpy(p->aBuf, z, n);
+    p->nBuf = (u32)n;
+  }
+}
+
+void kvSha256Final(KvSha256 *p, u8 aOut[32]){
+  u64 nBit = p->nByte * 8;
+  int i;
+  /* Padding (FIPS 180-4, 5.1.1): a 1 bit, zeros up to 56 mod 64, then the
+  ** message length in bits as a big-endian 64-bit integer. */
+  p->aBuf[p->nBuf++] = 0x80;
+  if( p->nBuf>56 ){
+    memset(p->aBuf + p->nBuf, 0, 64 - p->nBuf);
+    sha256Block(p->h, p->aBuf);
+    p->nBuf = 0;
+  }
+  memset(p->aBuf + p->nBuf, 0, 56 - p->nBuf);
+  putBE32(p->aBuf + 56, (u32)(nBit>>32));
+  putBE32(p->aBuf + 60, (u32)nBit);
+  sha256Block(p->h, p->aBuf);
+  for(i=0; i<8; i++) putBE32(aOut + 4*i, p->h[i]);
+  /* Leave no trace of the data in the context. */
+  memset(p, 0, sizeof(*p));
+}
+
+void kvSha256(const void *a, size_t n, u8 aOut[32]){
+  KvSha256 ctx;
+  kvSha256Init(&ctx);
+  kvSha256Update(&ctx, a, n);
+  kvSha256Final(&ctx, aOut);
+}
+
+/* SHA-256(0x01 || left || right) into aOut (may alias either input). */
+static void merkleParent(const u8 *pLeft, const u8 *pRight, u8 aOut[32]){
+  static const u8 prefix = 0x01;
+  KvSha256 ctx;
+  kvSha256Init(&ctx);
+  kvSha256Update(&ctx, &prefix, 1);
+  kvSha256Update(&ctx, pLeft, 32);
+  kvSha256Update(&ctx, pRight, 32);
+  kvSha256Final(&ctx, aOut);
+}
+
+void kvMerkleRoot(const u8 *aLeaf, size_t nLeaf, u8 aOut[32]){
+  /* aStack[i] is the root of a complete subtree of 2^aHeight[i] leaves;
+  ** heights strictly decrease towards the top, as the bits of a binary
+  ** counter do, so 64 slots cover any size_t leaf count. */
+  u8 aStack[64][32];
+  int aHeight[64];
+  int nStack = 0;
+  size_t i;
+
+  assert( aLeaf!=0 || nLeaf==0 );
+  if( nLeaf==0 ){
+    kvSha256("", 0, aOut);
+    return;
+  }
+  for(i=0; i<nLeaf; i++){
+    memcpy(aStack[nStack], aLeaf + 32*i, 32);
+    aHeight[nStack] = 0;
+    nStack++;
+    while( nStack>=2 && aHeight[nStack-2]==aHeight[nStack-1] ){
+      merkleParent(aStack[nStack-2], aStack[nStack-1], aStack[nStack-2]);
+      aHeight[nStack-2]++;
+      nStack--;
+    }
+  }
+  /* The leftover subtrees, smallest on top, join from the right: that is
+  ** where promotion of odd nodes puts them. */
+  while( nStack>=2 ){
+    merkleParent(aStack[nStack-2], aStack[nStack-1], aStack[nStack-2]);
+    nStack--;
+  }
+  memcpy(aOut, aStack[0], 32);
+}
