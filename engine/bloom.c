@@ -1,0 +1,155 @@
+/*
+** bloom.c - the bloom filter of an SSTable, and the key hash it uses.
+**
+** Filter format (the bytes of the SSTable's filter part, before the
+** SSTable adds its own checksum around them):
+**
+**   bits[nByte]   bit i of the filter is bit (i % 8) of byte i / 8
+**   k  (1 byte)   number of probes, 1..30
+**
+** nByte*8 is at least 64, so a handful of keys does not make a filter that
+** says "maybe" to everything. A key with 32-bit hash h (kvBloomHash of the
+** user key) sets k bits by double hashing: probe j tests bit
+** (h + j*delta) mod nBits with delta = h rotated right by 17, all in 32-bit
+** unsigned arithmetic. One hash per key simulates k independent ones well
+** enough for a filter (Kirsch and Mitzenmacher), and readers hash each
+** key once.
+**
+** A probe count above 30 is left free for future encodings: readers treat
+** such a filter, like one too short to be ours, as "may contain", so a
+** filter that cannot be understood never hides a key.
+**
+** kvBloomHash is part of the format: it reads bytes in a fixed order, so a
+** file written on one machine is read correctly on any other.
+*/
+#include "kvInt.h"
+
+#define BLOOM_MIN_BITS  64
+#define BLOOM_MAX_PROBE 30
+
+/*
+** 32-bit hash in the style of MurmurHash3: four bytes at a time mixed in
+** with multiply-rotate-multiply, the tail likewise, then a finalizer that
+** makes every input bit affect every output bit. The seed is arbitrary but
+** fixed forever (it is part of the on-disk format).
+*/
+u32 kvBloomHash(const u8 *p, size_t n){
+  const u32 c1 = 0xcc9e2d51;
+  const u32 c2 = 0x1b873593;
+  u32 h = 0x6b43a9b5u ^ (u32)n;
+  size_t i = 0;
+  u32 k;
+
+  assert( p!=0 || n==0 );
+  for(; i+4<=n; i+=4){
+    k = kvGet32(p + i);
+    k *= c1;
+    k = (k<<15) | (k>>17);
+    k *= c2;
+    h ^= k;
+    h = (h<<13) | (h>>19);
+    h = h*5 + 0xe6546b64;
+  }
+  k = 0;
+  switch( n - i ){
+    case 3: k ^= (u32)p[i+2] << 16;  /* fall through */
+    case 2: k ^= (u32)p[i+1] << 8;   /* fall through */
+    case 1:
+      k ^= (u32)p[i];
+      k *= c1;
+      k = (k<<15) | (k>>17);
+      k *= c2;
+      h ^= k;
+      break;
+    default:
+      break;
+  }
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35;
+  h ^= h >> 16;
+  return h;
+}
+
+/* Probe count for nBitsPerKey: bits*ln(2) minimises the false-positive
+** rate; rounded to the nearest integer and clamped. Integer arithmetic
+** (ln 2 ~ 0.693147) so no floating-point rounding can make two machines
+** pick different counts. */
+static int bloomProbes(int nBitsPerKey){
+  long k = ((long)nBitsPerKey * 693147L + 500000L) / 1000000L;
+  if( k<1 ) k = 1;
+  if( k>BLOOM_MAX_PROBE ) k = BLOOM_MAX_PROBE;
+  return (int)k;
+}
+
+int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut){
+  size_t nBit, nByte, i;
+  size_t iStart;
+  u8 *aBit;
+  int k;
+  int rc;
+
+  assert( aHash!=0 || nKey==0 );
+  assert( pOut!=0 );
+  if( nBitsPerKey<1 ) nBitsPerKey = 1;
+  k = bloomProbes(nBitsPerKey);
+
+  /* Bit positions are computed modulo a u32-sized nBit below, so the
+  ** filter may not exceed 2^32 bits (512 MiB); also guards the multiply. */
+  if( nKey > (size_t)0xffffffffu / (size_t)nBitsPerKey ){
+    return kvErr(KV_TOOBIG, "kvstore: bloom filter for %llu keys at %d bits "
+                 "per key exceeds 2^32 bits",
+                 (unsigned long long)nKey, nBitsPerKey);
+  }
+  nBit = nKey * (size_t)nBitsPerKey;
+  if( nBit<BLOOM_MIN_BITS ) nBit = BLOOM_MIN_BITS;
+  nByte = (nBit + 7) / 8;
+  nBit = nByte * 8;
+  if( nBit > (size_t)0xffffffffu ){
+    nByte = (size_t)0xffffffffu / 8;
+    nBit = nByte * 8;
+  }
+
+  iStart = pOut->n;
+  rc = kvBufReserve(pOut, nByte + 1);
+  if( rc!=KV_OK ){
+    return kvErr(rc, "kvstore: out of memory building a bloom filter of "
+                 "%llu bytes", (unsigned long long)nByte);
+  }
+  aBit = pOut->a + iStart;
+  memset(aBit, 0, nByte);
+  aBit[nByte] = (u8)k;
+  for(i=0; i<nKey; i++){
+    u32 h = aHash[i];
+    u32 delta = (h>>17) | (h<<15);
+    int j;
+    for(j=0; j<k; j++){
+      u32 iBit = (u32)(h % (u32)nBit);
+      aBit[iBit/8] |= (u8)(1 << (iBit%8));
+      h += delta;
+    }
+  }
+  pOut->n = iStart + nByte + 1;
+  return KV_OK;
+}
+
+int kvBloomMayContain(const u8 *pFilter, size_t nFilter, u32 hash){
+  size_t nBit;
+  u32 delta;
+  int k, j;
+
+  if( pFilter==0 || nFilter < BLOOM_MIN_BITS/8 + 1 ) return 1;
+  k = pFilter[nFilter-1];
+  if( k<1 || k>BLOOM_MAX_PROBE ) return 1;
+  nBit = (nFilter-1) * 8;
+  if( nBit > (size_t)0xffffffffu ) return 1;
+
+  delta = (hash>>17) | (hash<<15);
+  for(j=0; j<k; j++){
+    u32 iBit = (u32)(hash % (u32)nBit);
+    if( (pFilter[iBit/8] & (1 << (iBit%8)))==0 ) return 0;
+    hash += delta;
+  }
+  return 1;
+}

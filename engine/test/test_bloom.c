@@ -1,0 +1,234 @@
+/*
+** test_bloom.c - bloom filter: no false negatives, a false-positive rate
+** close to theory, the empty key set, the probe count byte, and malformed
+** filters that must answer "may contain".
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "kvInt.h"
+
+static u32 keyHash(const char *zPrefix, int i){
+  char z[64];
+  int n = snprintf(z, sizeof(z), "%s%d", zPrefix, i);
+  return kvBloomHash((const u8*)z, (size_t)n);
+}
+
+/* Build a filter over keys "key0".."key<n-1>". */
+static void buildFilter(int nKey, int nBits, KvBuf *pOut){
+  u32 *aHash = malloc(sizeof(u32) * (size_t)(nKey>0 ? nKey : 1));
+  int i;
+  assert_non_null(aHash);
+  for(i=0; i<nKey; i++) aHash[i] = keyHash("key", i);
+  assert_int_equal(kvBloomBuild(aHash, (size_t)nKey, nBits, pOut), KV_OK);
+  free(aHash);
+}
+
+/* exp(x) without libm (the Makefile links tests without -lm): Taylor
+** series on x/1024, then squared ten times. Plenty for x in [-50, 0]. */
+static double myExp(double x){
+  double y = x / 1024.0, term = 1.0, sum = 1.0;
+  int i;
+  for(i=1; i<20; i++){
+    term *= y / i;
+    sum += term;
+  }
+  for(i=0; i<10; i++) sum *= sum;
+  return sum;
+}
+
+static int expectedProbes(int nBits){
+  int k = (int)(nBits * 0.69314718 + 0.5);
+  if( k<1 ) k = 1;
+  if( k>30 ) k = 30;
+  return k;
+}
+
+/* Fraction of nProbe absent keys the filter admits. */
+static double fpRate(const KvBuf *p, int nProbe){
+  int i, nFp = 0;
+  for(i=0; i<nProbe; i++){
+    nFp += kvBloomMayContain(p->a, p->n, keyHash("absent", i));
+  }
+  return (double)nFp / nProbe;
+}
+
+static double fpTheory(const KvBuf *p, int nKey){
+  double m = (double)(p->n - 1) * 8;
+  int k = p->a[p->n-1];
+  double base = 1.0 - myExp(-(double)k * nKey / m);
+  double r = 1.0;
+  int i;
+  for(i=0; i<k; i++) r *= base;
+  return r;
+}
+
+static void test_hash(void **state){
+  u32 h1, h2;
+  (void)state;
+  /* Deterministic, sensitive to every byte and to the length. */
+  h1 = kvBloomHash((const u8*)"hello", 5);
+  h2 = kvBloomHash((const u8*)"hello", 5);
+  assert_int_equal(h1, h2);
+  assert_int_not_equal(kvBloomHash((const u8*)"hello", 5),
+                       kvBloomHash((const u8*)"hellp", 5));
+  assert_int_not_equal(kvBloomHash((const u8*)"hello", 5),
+                       kvBloomHash((const u8*)"hello", 4));
+  assert_int_not_equal(kvBloomHash((const u8*)"\0", 1),
+                       kvBloomHash((const u8*)"", 0));
+  assert_int_not_equal(kvBloomHash((const u8*)"\0\0\0\0\0", 5),
+                       kvBloomHash((const u8*)"\0\0\0\0", 4));
+  (void)kvBloomHash(NULL, 0);
+  /* The helper used for the theory is accurate. */
+  assert_true(myExp(0.0) == 1.0);
+  assert_true(myExp(-1.0) > 0.367879 && myExp(-1.0) < 0.367880);
+  assert_true(myExp(-10.0) > 4.53999e-5 && myExp(-10.0) < 4.54000e-5);
+}
+
+static void test_no_false_negatives(void **state){
+  KvBuf f = {0};
+  int i;
+  (void)state;
+  buildFilter(10000, 10, &f);
+  assert_int_equal(f.n, 10000*10/8 + 1);
+  assert_int_equal(f.a[f.n-1], 7);
+  for(i=0; i<10000; i++){
+    assert_int_equal(kvBloomMayContain(f.a, f.n, keyHash("key", i)), 1);
+  }
+  kvBufFree(&f);
+}
+
+static void test_false_positive_rate(void **state){
+  KvBuf f = {0};
+  double rate, theory;
+  (void)state;
+  buildFilter(10000, 10, &f);
+  rate = fpRate(&f, 100000);
+  theory = fpTheory(&f, 10000);
+  /* About 0.8% at 10 bits per key. */
+  assert_true(rate <= 2.0 * theory);
+  assert_true(rate >= theory / 2.0);
+  assert_true(rate < 0.02);
+  kvBufFree(&f);
+}
+
+static void test_empty_set(void **state){
+  KvBuf f = {0};
+  int i;
+  (void)state;
+  buildFilter(0, 10, &f);
+  assert_int_equal(f.n, 64/8 + 1);        /* the 64-bit minimum */
+  for(i=0; i<1000; i++){
+    assert_int_equal(kvBloomMayContain(f.a, f.n, keyHash("absent", i)), 0);
+  }
+  kvBufFree(&f);
+
+  /* NULL array with zero keys is allowed too. */
+  assert_int_equal(kvBloomBuild(NULL, 0, 10, &f), KV_OK);
+  assert_int_equal(f.n, 9);
+  kvBufFree(&f);
+}
+
+static void test_bits_per_key(void **state){
+  static const int aBits[] = { 1, 2, 4, 5, 8, 10, 15, 20, 44, 64 };
+  size_t t;
+  (void)state;
+  for(t=0; t<sizeof(aBits)/sizeof(aBits[0]); t++){
+    KvBuf f = {0};
+    int nBits = aBits[t];
+    int nKey = 5000;
+    int i;
+    double rate, theory;
+    buildFilter(nKey, nBits, &f);
+    assert_true(f.n >= (size_t)nKey*nBits/8 + 1);
+    assert_int_equal(f.a[f.n-1], expectedProbes(nBits));
+    for(i=0; i<nKey; i++){
+      assert_int_equal(kvBloomMayContain(f.a, f.n, keyHash("key", i)), 1);
+    }
+    rate = fpRate(&f, 50000);
+    theory = fpTheory(&f, nKey);
+    /* Where the expected count of false positives is large enough for the
+    ** ratio to mean something, hold it to within 2x of theory. */
+    if( theory*50000 >= 50 ){
+      assert_true(rate <= 2.0*theory);
+      assert_true(rate >= theory/2.0);
+    }else{
+      assert_true(rate*50000 <= 50);
+    }
+    kvBufFree(&f);
+  }
+}
+
+/* A few keys get at least 64 bits; appending keeps what pOut held. */
+static void test_small_and_append(void **state){
+  KvBuf f = {0};
+  u32 aHash[3];
+  int i;
+  (void)state;
+  assert_int_equal(kvBufAppend(&f, "hdr", 3), KV_OK);
+  for(i=0; i<3; i++) aHash[i] = keyHash("key", i);
+  assert_int_equal(kvBloomBuild(aHash, 3, 10, &f), KV_OK);
+  assert_int_equal(f.n, 3 + 8 + 1);
+  assert_memory_equal(f.a, "hdr", 3);
+  for(i=0; i<3; i++){
+    assert_int_equal(kvBloomMayContain(f.a+3, f.n-3, aHash[i]), 1);
+  }
+  kvBufFree(&f);
+
+  /* bits_per_key 0 or negative is treated as 1, never a zero-size filter */
+  assert_int_equal(kvBloomBuild(aHash, 3, 0, &f), KV_OK);
+  assert_int_equal(f.n, 9);
+  assert_int_equal(f.a[8], 1);
+  kvBufFree(&f);
+}
+
+static void test_malformed(void **state){
+  KvBuf f = {0};
+  u8 aZero[9];
+  int i;
+  (void)state;
+  buildFilter(100, 10, &f);
+
+  /* Too short. */
+  assert_int_equal(kvBloomMayContain(NULL, 0, 123), 1);
+  assert_int_equal(kvBloomMayContain(f.a, 0, 123), 1);
+  assert_int_equal(kvBloomMayContain(f.a, 1, 123), 1);
+  assert_int_equal(kvBloomMayContain(f.a, 8, 123), 1);
+
+  /* A zeroed filter with a valid k rejects; with k 0 or > 30 it cannot be
+  ** understood, so everything may be present. */
+  memset(aZero, 0, sizeof(aZero));
+  aZero[8] = 7;
+  assert_int_equal(kvBloomMayContain(aZero, 9, 123), 0);
+  aZero[8] = 31;
+  assert_int_equal(kvBloomMayContain(aZero, 9, 123), 1);
+  aZero[8] = 255;
+  assert_int_equal(kvBloomMayContain(aZero, 9, 123), 1);
+  aZero[8] = 0;
+  assert_int_equal(kvBloomMayContain(aZero, 9, 123), 1);
+
+  /* Damage the probe count of a real filter: no key is hidden. */
+  f.a[f.n-1] = 200;
+  for(i=0; i<1000; i++){
+    assert_int_equal(kvBloomMayContain(f.a, f.n, keyHash("absent", i)), 1);
+  }
+  kvBufFree(&f);
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_hash),
+    cmocka_unit_test(test_no_false_negatives),
+    cmocka_unit_test(test_false_positive_rate),
+    cmocka_unit_test(test_empty_set),
+    cmocka_unit_test(test_bits_per_key),
+    cmocka_unit_test(test_small_and_append),
+    cmocka_unit_test(test_malformed),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
