@@ -1,0 +1,334 @@
+/*
+** iter.c - internal keys and the merging iterator.
+**
+** An internal key is a user key followed by an 8-byte little-endian trailer
+** (seq << 8 | type); see the top of kvInt.h. Internal keys order by user
+** key ascending, then by trailer descending, so that for one user key the
+** newest version comes first and a seek to (key, seq, KV_TYPE_PUT) lands on
+** the newest version visible at seq.
+**
+** The merging iterator presents N child iterators (memtables, batch,
+** SSTables) as one stream in internal-key order. It orders entries by the
+** pair (internal key, child index): children are not expected to hold equal
+** internal keys, but if they do the lower-numbered child comes first going
+** forward and last going backward, so both directions visit exactly the
+** same sequence reversed.
+**
+** The children that are not current are kept in a binary heap: a min-heap
+** while moving forward, a max-heap while moving backward. Every child that
+** is valid is either the current one (heap root) or somewhere in the heap;
+** exhausted children are kept out of the heap. Changing direction
+** repositions every non-current child on the other side of the current
+** key (the LevelDB approach) and rebuilds the heap for the new direction.
+*/
+#include "kvInt.h"
+
+/* ---------------------------------------------------------------------- */
+/* Internal keys.                                                          */
+
+int kvIKeyAppend(KvBuf *p, const u8 *pKey, size_t nKey, u64 seq, int eType){
+  int rc;
+  assert( seq<=KV_MAX_SEQ );
+  rc = kvBufReserve(p, nKey + KV_TRAILER);
+  if( rc==KV_OK ){
+    if( nKey>0 ) memcpy(p->a + p->n, pKey, nKey);
+    kvPut64(p->a + p->n + nKey, kvPackTrailer(seq, eType));
+    p->n += nKey + KV_TRAILER;
+  }
+  return rc;
+}
+
+int kvUKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
+  size_t n = na<nb ? na : nb;
+  int c = n>0 ? memcmp(a, b, n) : 0;
+  if( c==0 ){
+    c = na<nb ? -1 : (na>nb ? 1 : 0);
+  }
+  return c;
+}
+
+int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
+  int c;
+  assert( na>=KV_TRAILER && nb>=KV_TRAILER );
+  c = kvUKeyCmp(a, na-KV_TRAILER, b, nb-KV_TRAILER);
+  if( c==0 ){
+    u64 ta = kvGet64(a + na - KV_TRAILER);
+    u64 tb = kvGet64(b + nb - KV_TRAILER);
+    /* Larger trailer (newer) sorts first. */
+    c = ta>tb ? -1 : (ta<tb ? 1 : 0);
+  }
+  return c;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Merging iterator.                                                       */
+
+#define MERGE_FORWARD  0
+#define MERGE_BACKWARD 1
+
+typedef struct MergeIter MergeIter;
+struct MergeIter {
+  KvIter base;                  /* must be first */
+  int nChild;
+  KvIter **apChild;             /* owned children */
+  int *aHeap;                   /* heap of child indices; aHeap[0] current */
+  int nHeap;                    /* valid children in aHeap */
+  int eDir;                     /* MERGE_FORWARD or MERGE_BACKWARD */
+  int rc;                       /* sticky error of the last movement */
+  KvBuf key;                    /* copy of the current key while the other
+                                ** children are repositioned */
+};
+
+static void childKey(MergeIter *p, int i, const u8 **pp, size_t *pn){
+  KvIter *c = p->apChild[i];
+  c->pMethods->xKey(c, pp, pn);
+}
+
+/* Compare children i and j (both valid) by (internal key, index). */
+static int childCmp(MergeIter *p, int i, int j){
+  const u8 *a, *b;
+  size_t na, nb;
+  int c;
+  childKey(p, i, &a, &na);
+  childKey(p, j, &b, &nb);
+  c = kvIKeyCmp(a, na, b, nb);
+  if( c==0 ) c = i<j ? -1 : (i>j ? 1 : 0);
+  return c;
+}
+
+/* True if heap entry i must sit above heap entry j in the current
+** direction. */
+static int heapBefore(MergeIter *p, int i, int j){
+  int c = childCmp(p, p->aHeap[i], p->aHeap[j]);
+  return p->eDir==MERGE_FORWARD ? c<0 : c>0;
+}
+
+static void heapSiftDown(MergeIter *p, int i){
+  for(;;){
+    int l = 2*i + 1;
+    int r = l + 1;
+    int best = i;
+    int t;
+    if( l<p->nHeap && heapBefore(p, l, best) ) best = l;
+    if( r<p->nHeap && heapBefore(p, r, best) ) best = r;
+    if( best==i ) break;
+    t = p->aHeap[i]; p->aHeap[i] = p->aHeap[best]; p->aHeap[best] = t;
+    i = best;
+  }
+}
+
+/* Put every valid child in the heap and heapify for the current
+** direction. */
+static void heapBuild(MergeIter *p){
+  int i;
+  p->nHeap = 0;
+  for(i=0; i<p->nChild; i++){
+    KvIter *c = p->apChild[i];
+    if( c->pMethods->xValid(c) ) p->aHeap[p->nHeap++] = i;
+  }
+  for(i=p->nHeap/2 - 1; i>=0; i--) heapSiftDown(p, i);
+}
+
+/* The root child moved (or became invalid): restore the heap. */
+static void heapFixRoot(MergeIter *p){
+  KvIter *c = p->apChild[p->aHeap[0]];
+  if( !c->pMethods->xValid(c) ){
+    p->aHeap[0] = p->aHeap[--p->nHeap];
+  }
+  if( p->nHeap>0 ) heapSiftDown(p, 0);
+}
+
+/* Record the result of a movement: on error the iterator is invalid. */
+static int mergeDone(MergeIter *p, int rc){
+  p->rc = rc;
+  if( rc!=KV_OK ) p->nHeap = 0;
+  return rc;
+}
+
+static int mergeFirst(KvIter *pIter){
+  MergeIter *p = (MergeIter*)pIter;
+  int rc = KV_OK;
+  int i;
+  for(i=0; rc==KV_OK && i<p->nChild; i++){
+    KvIter *c = p->apChild[i];
+    rc = c->pMethods->xFirst(c);
+  }
+  p->eDir = MERGE_FORWARD;
+  if( rc==KV_OK ) heapBuild(p);
+  return mergeDone(p, rc);
+}
+
+static int mergeLast(KvIter *pIter){
+  MergeIter *p = (MergeIter*)pIter;
+  int rc = KV_OK;
+  int i;
+  for(i=0; rc==KV_OK && i<p->nChild; i++){
+    KvIter *c = p->apChild[i];
+    rc = c->pMethods->xLast(c);
+  }
+  p->eDir = MERGE_BACKWARD;
+  if( rc==KV_OK ) heapBuild(p);
+  return mergeDone(p, rc);
+}
+
+static int mergeSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
+  MergeIter *p = (MergeIter*)pIter;
+  int rc = KV_OK;
+  int i;
+  for(i=0; rc==KV_OK && i<p->nChild; i++){
+    KvIter *c = p->apChild[i];
+    rc = c->pMethods->xSeek(c, pIKey, nIKey);
+  }
+  p->eDir = MERGE_FORWARD;
+  if( rc==KV_OK ) heapBuild(p);
+  return mergeDone(p, rc);
+}
+
+/*
+** Position every child other than iCur just after (eDir==MERGE_FORWARD)
+** or just before (MERGE_BACKWARD) the current entry (pKey, iCur) in the
+** (internal key, child index) order. The key is copied first: a child
+** may share state with another (two views of one memtable, say), so the
+** current key is not trusted to survive the other children's moves.
+*/
+static int mergeReposition(MergeIter *p, int iCur, int eDir){
+  const u8 *pKey;
+  size_t nKey;
+  KvBuf *pBuf = &p->key;
+  int rc;
+  int i;
+
+  childKey(p, iCur, &pKey, &nKey);
+  rc = kvBufSet(pBuf, pKey, nKey);
+  for(i=0; rc==KV_OK && i<p->nChild; i++){
+    KvIter *c = p->apChild[i];
+    if( i==iCur ) continue;
+    rc = c->pMethods->xSeek(c, pBuf->a, pBuf->n);
+    if( rc!=KV_OK ) break;
+    if( c->pMethods->xValid(c) ){
+      const u8 *a;
+      size_t n;
+      int bEq;
+      c->pMethods->xKey(c, &a, &n);
+      bEq = kvIKeyCmp(a, n, pBuf->a, pBuf->n)==0;
+      if( eDir==MERGE_FORWARD ){
+        /* Now at the first entry >= key. An equal entry of a lower child
+        ** sorts before the current one, so step over it. */
+        if( bEq && i<iCur ) rc = c->pMethods->xNext(c);
+      }else{
+        /* Want the last entry < (key, iCur): an equal entry of a lower
+        ** child qualifies; anything else found by the seek is too far. */
+        if( !(bEq && i<iCur) ) rc = c->pMethods->xPrev(c);
+      }
+    }else if( eDir==MERGE_BACKWARD ){
+      /* Every entry of this child is < key. */
+      rc = c->pMethods->xLast(c);
+    }
+  }
+  return rc;
+}
+
+/*
+** Step in direction eDir. The current child is the heap root. When the
+** direction changes, the other children are repositioned around the
+** current key and the heap is rebuilt for the new order; otherwise only
+** the root moved and one sift restores the heap.
+*/
+static int mergeStep(MergeIter *p, int eDir){
+  int rc = KV_OK;
+  int iCur;
+  KvIter *c;
+  assert( p->rc==KV_OK && p->nHeap>0 );
+  iCur = p->aHeap[0];
+  c = p->apChild[iCur];
+  if( p->eDir!=eDir ){
+    rc = mergeReposition(p, iCur, eDir);
+    p->eDir = eDir;
+    if( rc==KV_OK ){
+      rc = eDir==MERGE_FORWARD ? c->pMethods->xNext(c) : c->pMethods->xPrev(c);
+    }
+    if( rc==KV_OK ) heapBuild(p);
+  }else{
+    rc = eDir==MERGE_FORWARD ? c->pMethods->xNext(c) : c->pMethods->xPrev(c);
+    if( rc==KV_OK ) heapFixRoot(p);
+  }
+  return mergeDone(p, rc);
+}
+
+static int mergeNext(KvIter *pIter){
+  return mergeStep((MergeIter*)pIter, MERGE_FORWARD);
+}
+
+static int mergePrev(KvIter *pIter){
+  return mergeStep((MergeIter*)pIter, MERGE_BACKWARD);
+}
+
+static int mergeValid(KvIter *pIter){
+  MergeIter *p = (MergeIter*)pIter;
+  return p->rc==KV_OK && p->nHeap>0;
+}
+
+static void mergeKey(KvIter *pIter, const u8 **pp, size_t *pn){
+  MergeIter *p = (MergeIter*)pIter;
+  assert( mergeValid(pIter) );
+  childKey(p, p->aHeap[0], pp, pn);
+}
+
+static void mergeValue(KvIter *pIter, const u8 **pp, size_t *pn){
+  MergeIter *p = (MergeIter*)pIter;
+  KvIter *c;
+  assert( mergeValid(pIter) );
+  c = p->apChild[p->aHeap[0]];
+  c->pMethods->xValue(c, pp, pn);
+}
+
+static void closeChildren(KvIter **apChild, int nChild){
+  int i;
+  for(i=0; i<nChild; i++){
+    if( apChild[i] ) apChild[i]->pMethods->xClose(apChild[i]);
+  }
+}
+
+static void mergeClose(KvIter *pIter){
+  MergeIter *p = (MergeIter*)pIter;
+  if( p ){
+    closeChildren(p->apChild, p->nChild);
+    kvFree(p->apChild);
+    kvFree(p->aHeap);
+    kvBufFree(&p->key);
+    kvFree(p);
+  }
+}
+
+static const KvIterMethods mergeMethods = {
+  mergeFirst, mergeLast, mergeSeek, mergeNext, mergePrev,
+  mergeValid, mergeKey, mergeValue, mergeClose
+};
+
+int kvMergeIterNew(KvIter **apChild, int nChild, KvIter **ppOut){
+  MergeIter *p;
+  int rc = KV_OK;
+  assert( nChild>=0 );
+  *ppOut = 0;
+  p = kvMallocZero(sizeof(*p));
+  if( p ){
+    p->base.pMethods = &mergeMethods;
+    p->apChild = kvMalloc(sizeof(KvIter*) * (size_t)(nChild>0 ? nChild : 1));
+    p->aHeap = kvMalloc(sizeof(int) * (size_t)(nChild>0 ? nChild : 1));
+  }
+  if( p==0 || p->apChild==0 || p->aHeap==0 ){
+    rc = kvErr(KV_NOMEM, "kvstore: out of memory creating a merging "
+                         "iterator of %d children", nChild);
+    if( p ){
+      kvFree(p->apChild);
+      kvFree(p->aHeap);
+      kvFree(p);
+    }
+    closeChildren(apChild, nChild);
+  }else{
+    if( nChild>0 ) memcpy(p->apChild, apChild, sizeof(KvIter*)*(size_t)nChild);
+    p->nChild = nChild;
+    *ppOut = &p->base;
+  }
+  return rc;
+}
