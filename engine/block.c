@@ -1,0 +1,304 @@
+/*
+** block.c - one block of sorted key/value entries: builder and cursor.
+**
+** SSTable data blocks and index chunks (sst.c) share this layout. A block,
+** before sst.c compresses and frames it, is:
+**
+**     entry 0, entry 1, ... entry n-1
+**     restart[0..nRestart)          fixed32 each: offset of a restart entry
+**     nRestart                      fixed32, >= 1
+**
+** and each entry is
+**
+**     varint shared     bytes of key in common with the previous entry's key
+**     varint unshared   bytes of key that follow
+**     varint nVal
+**     key[shared..shared+unshared)
+**     value[0..nVal)
+**
+** Prefix compression would force a reader to decode from the start of the
+** block to learn any key; so every nRestart-th entry (a restart point)
+** stores its key whole (shared==0) and the restart array lists their
+** offsets. A search binary-searches the restart keys and then scans at
+** most nRestart entries; stepping backwards restarts from the nearest
+** restart point before the current entry.
+**
+** The block's bytes come from disk, so nothing in them is trusted: every
+** varint, length and offset is checked against the block's end and
+** inconsistencies are reported as KV_CORRUPT, never read past.
+*/
+#include "sst_int.h"
+
+/* ---------------------------------------------------------------------- */
+/* Builder.                                                                */
+
+void kvBlockBuilderInit(KvBlockBuilder *p, int nRestart){
+  memset(p, 0, sizeof(*p));
+  p->nRestart = nRestart<1 ? 1 : nRestart;
+}
+
+size_t kvBlockEntryBound(size_t nKey, size_t nVal){
+  /* three varints, the bytes, and possibly one more restart slot */
+  return 3*KV_MAX_VARINT + nKey + nVal + 4;
+}
+
+size_t kvBlockBuilderSize(const KvBlockBuilder *p){
+  return p->buf.n + p->aRestart.n + 4;
+}
+
+int kvBlockBuilderAdd(KvBlockBuilder *p, const u8 *pKey, size_t nKey,
+                      const u8 *pVal, size_t nVal){
+  size_t nShared = 0;
+  int rc = KV_OK;
+  assert( p->bFinished==0 );
+  if( p->buf.n + kvBlockEntryBound(nKey, nVal) > 0xffffffffu ){
+    return kvErr(KV_TOOBIG, "kvstore: block entry too large (%zu bytes)",
+                 nKey + nVal);
+  }
+  if( p->nEntry>0 && p->nSinceRestart<p->nRestart ){
+    size_t nMax = nKey<p->lastKey.n ? nKey : p->lastKey.n;
+    while( nShared<nMax && pKey[nShared]==p->lastKey.a[nShared] ) nShared++;
+  }else{
+    rc = kvBufAppend32(&p->aRestart, (u32)p->buf.n);
+    p->nSinceRestart = 0;
+  }
+  if( rc==KV_OK ) rc = kvBufAppendVarint(&p->buf, nShared);
+  if( rc==KV_OK ) rc = kvBufAppendVarint(&p->buf, nKey - nShared);
+  if( rc==KV_OK ) rc = kvBufAppendVarint(&p->buf, nVal);
+  if( rc==KV_OK ) rc = kvBufAppend(&p->buf, pKey + nShared, nKey - nShared);
+  if( rc==KV_OK ) rc = kvBufAppend(&p->buf, pVal, nVal);
+  if( rc==KV_OK ) rc = kvBufSet(&p->lastKey, pKey, nKey);
+  if( rc==KV_OK ){
+    p->nSinceRestart++;
+    p->nEntry++;
+  }
+  /* A failure leaves a half-written entry: the builder is then unusable,
+  ** which the sst builder honours by failing for good. */
+  return rc;
+}
+
+int kvBlockBuilderFinish(KvBlockBuilder *p){
+  int rc;
+  assert( p->nEntry>0 && p->bFinished==0 );
+  rc = kvBufAppend(&p->buf, p->aRestart.a, p->aRestart.n);
+  if( rc==KV_OK ) rc = kvBufAppend32(&p->buf, (u32)(p->aRestart.n/4));
+  if( rc==KV_OK ) p->bFinished = 1;
+  return rc;
+}
+
+void kvBlockBuilderReset(KvBlockBuilder *p){
+  p->buf.n = 0;
+  p->aRestart.n = 0;
+  p->lastKey.n = 0;
+  p->nSinceRestart = 0;
+  p->nEntry = 0;
+  p->bFinished = 0;
+}
+
+void kvBlockBuilderFree(KvBlockBuilder *p){
+  kvBufFree(&p->buf);
+  kvBufFree(&p->aRestart);
+  kvBufFree(&p->lastKey);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Parsing.                                                                */
+
+static int blockCorrupt(const char *zWhy){
+  return kvErr(KV_CORRUPT, "kvstore: corrupt block: %s", zWhy);
+}
+
+int kvBlockParse(const u8 *a, size_t n, KvBlock *pBlock){
+  u32 nRestart;
+  size_t nData;
+  u32 i;
+  u32 iPrev = 0;
+  memset(pBlock, 0, sizeof(*pBlock));
+  if( n<8 ) return blockCorrupt("too short");
+  nRestart = kvGet32(a + n - 4);
+  if( nRestart==0 || nRestart>(n-4)/4 ){
+    return blockCorrupt("bad restart count");
+  }
+  nData = n - 4 - (size_t)nRestart*4;
+  for(i=0; i<nRestart; i++){
+    u32 iOff = kvGet32(a + nData + (size_t)i*4);
+    if( (i==0 && iOff!=0) || (i>0 && iOff<=iPrev) || iOff>=nData ){
+      return blockCorrupt("bad restart offset");
+    }
+    iPrev = iOff;
+  }
+  pBlock->a = a;
+  pBlock->nData = nData;
+  pBlock->nRestart = nRestart;
+  pBlock->aRestart = a + nData;
+  return KV_OK;
+}
+
+static size_t restartOffset(const KvBlock *pBlock, u32 i){
+  assert( i<pBlock->nRestart );
+  return kvGet32(pBlock->aRestart + (size_t)i*4);
+}
+
+/*
+** Decode the header of the entry at iOff: shared and unshared key lengths,
+** value length and the offset of the key suffix. Checks that the entry
+** lies inside the entry area.
+*/
+static int decodeHeader(const KvBlock *pBlock, size_t iOff, u64 *pnShared,
+                        u64 *pnUnshared, u64 *pnVal, size_t *piKey){
+  const u8 *p = pBlock->a + iOff;
+  const u8 *pEnd = pBlock->a + pBlock->nData;
+  int n;
+  if( iOff>=pBlock->nData ) return blockCorrupt("entry offset out of range");
+  n = kvGetVarint(p, pEnd, pnShared);
+  if( n>0 ){ p += n; n = kvGetVarint(p, pEnd, pnUnshared); }
+  if( n>0 ){ p += n; n = kvGetVarint(p, pEnd, pnVal); }
+  if( n==0 ) return blockCorrupt("bad entry header");
+  p += n;
+  if( *pnUnshared>(u64)(pEnd - p) || *pnVal>(u64)(pEnd - p) - *pnUnshared ){
+    return blockCorrupt("entry overruns block");
+  }
+  *piKey = (size_t)(p - pBlock->a);
+  return KV_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Cursor.                                                                 */
+
+void kvBlockIterInit(KvBlockIter *p, const KvBlock *pBlock, KvKeyCmp xCmp){
+  memset(p, 0, sizeof(*p));
+  p->pBlock = pBlock;
+  p->xCmp = xCmp;
+}
+
+void kvBlockIterClear(KvBlockIter *p){
+  kvBufFree(&p->key);
+  p->bValid = 0;
+}
+
+static int iterFail(KvBlockIter *p, int rc){
+  p->bValid = 0;
+  return rc;
+}
+
+/*
+** Make the entry at iOff current. The key buffer must hold the previous
+** entry's key (or nothing, at a restart point). iRestart must already be
+** the restart region holding iOff.
+*/
+static int decodeAt(KvBlockIter *p, size_t iOff){
+  const KvBlock *pBlock = p->pBlock;
+  u64 nShared, nUnshared, nVal;
+  size_t iKey;
+  int rc = decodeHeader(pBlock, iOff, &nShared, &nUnshared, &nVal, &iKey);
+  if( rc==KV_OK ){
+    int bRestart = restartOffset(pBlock, p->iRestart)==iOff;
+    if( nShared>p->key.n || (bRestart && nShared!=0) ){
+      rc = blockCorrupt("bad shared key length");
+    }
+  }
+  if( rc==KV_OK ){
+    p->key.n = (size_t)nShared;
+    /* one spare byte keeps key.a non-NULL even for an empty key */
+    rc = kvBufReserve(&p->key, (size_t)nUnshared + 1);
+  }
+  if( rc==KV_OK ){
+    rc = kvBufAppend(&p->key, pBlock->a + iKey, (size_t)nUnshared);
+  }
+  if( rc!=KV_OK ) return iterFail(p, rc);
+  p->iOff = iOff;
+  p->pVal = pBlock->a + iKey + nUnshared;
+  p->nVal = (size_t)nVal;
+  p->iNext = iKey + (size_t)nUnshared + (size_t)nVal;
+  p->bValid = 1;
+  return KV_OK;
+}
+
+/* Position on restart point i (its key is stored whole). */
+static int seekRestart(KvBlockIter *p, u32 i){
+  p->iRestart = i;
+  p->key.n = 0;
+  return decodeAt(p, restartOffset(p->pBlock, i));
+}
+
+int kvBlockIterFirst(KvBlockIter *p){
+  return seekRestart(p, 0);
+}
+
+int kvBlockIterNext(KvBlockIter *p){
+  const KvBlock *pBlock = p->pBlock;
+  size_t iOff = p->iNext;
+  assert( p->bValid );
+  if( iOff>=pBlock->nData ){
+    p->bValid = 0;
+    return KV_OK;
+  }
+  if( p->iRestart+1<pBlock->nRestart ){
+    size_t iR = restartOffset(pBlock, p->iRestart+1);
+    if( iR<iOff ) return iterFail(p, blockCorrupt("restart inside entry"));
+    if( iR==iOff ) p->iRestart++;
+  }
+  return decodeAt(p, iOff);
+}
+
+/* Scan forward from restart point iRestart to the last entry that ends at
+** or before iEnd (the entry area's end, or the start of the current entry).
+*/
+static int scanTo(KvBlockIter *p, u32 iRestart, size_t iEnd){
+  int rc = seekRestart(p, iRestart);
+  while( rc==KV_OK && p->iNext<iEnd ){
+    rc = kvBlockIterNext(p);
+    if( rc==KV_OK && !p->bValid ) rc = blockCorrupt("lost entry boundary");
+  }
+  if( rc==KV_OK && p->iNext!=iEnd ) rc = blockCorrupt("lost entry boundary");
+  return rc==KV_OK ? KV_OK : iterFail(p, rc);
+}
+
+int kvBlockIterLast(KvBlockIter *p){
+  return scanTo(p, p->pBlock->nRestart-1, p->pBlock->nData);
+}
+
+int kvBlockIterPrev(KvBlockIter *p){
+  const KvBlock *pBlock = p->pBlock;
+  u32 i = p->iRestart;
+  size_t iCur = p->iOff;
+  assert( p->bValid );
+  if( iCur==0 ){
+    p->bValid = 0;
+    return KV_OK;
+  }
+  while( restartOffset(pBlock, i)>=iCur ){
+    assert( i>0 );   /* restart[0]==0 < iCur */
+    i--;
+  }
+  return scanTo(p, i, iCur);
+}
+
+int kvBlockIterSeek(KvBlockIter *p, const u8 *pKey, size_t nKey){
+  const KvBlock *pBlock = p->pBlock;
+  u32 lo = 0;
+  u32 hi = pBlock->nRestart - 1;
+  int rc = KV_OK;
+
+  /* Last restart point whose key is < the target (or the first one). */
+  while( lo<hi ){
+    u32 mid = lo + (hi - lo + 1)/2;
+    u64 nShared, nUnshared, nVal;
+    size_t iKey;
+    rc = decodeHeader(pBlock, restartOffset(pBlock, mid),
+                      &nShared, &nUnshared, &nVal, &iKey);
+    if( rc==KV_OK && nShared!=0 ) rc = blockCorrupt("bad restart entry");
+    if( rc!=KV_OK ) return iterFail(p, rc);
+    if( p->xCmp(pBlock->a + iKey, (size_t)nUnshared, pKey, nKey)<0 ){
+      lo = mid;
+    }else{
+      hi = mid - 1;
+    }
+  }
+  rc = seekRestart(p, lo);
+  while( rc==KV_OK && p->bValid
+      && p->xCmp(p->key.a, p->key.n, pKey, nKey)<0 ){
+    rc = kvBlockIterNext(p);
+  }
+  return rc;
+}

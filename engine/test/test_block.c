@@ -1,0 +1,249 @@
+/*
+** test_block.c - the block layout of block.c: round trip with prefix
+** compression and several restart intervals, seek to every key and between
+** keys, backwards iteration, and malformed blocks that must fail with
+** KV_CORRUPT (never crash) when parsed or walked.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "sst_int.h"
+
+/* Plain bytewise order, shorter first on a tie (user-key order). */
+static int byteCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
+  size_t n = na<nb ? na : nb;
+  int c = n ? memcmp(a, b, n) : 0;
+  if( c ) return c;
+  return na<nb ? -1 : (na>nb ? 1 : 0);
+}
+
+typedef struct Entry Entry;
+struct Entry {
+  char zKey[40];
+  int nKey;
+  char zVal[40];
+  int nVal;
+};
+
+/* Sorted keys with long shared prefixes; entry 0 has an empty key and
+** every 7th value is empty. */
+static Entry *makeEntries(int n){
+  Entry *a = calloc((size_t)n, sizeof(Entry));
+  int i;
+  assert_non_null(a);
+  for(i=0; i<n; i++){
+    if( i==0 ){
+      a[i].nKey = 0;
+    }else{
+      a[i].nKey = snprintf(a[i].zKey, sizeof(a[i].zKey),
+                           "user:%03d:profile:%05d", i/10, i);
+    }
+    a[i].nVal = (i%7==0) ? 0 : snprintf(a[i].zVal, sizeof(a[i].zVal),
+                                        "value-%d", i*31);
+  }
+  return a;
+}
+
+static void buildBlock(const Entry *a, int n, int nRestart,
+                       KvBlockBuilder *pB){
+  int i;
+  kvBlockBuilderInit(pB, nRestart);
+  for(i=0; i<n; i++){
+    assert_int_equal(kvBlockBuilderAdd(pB, (const u8*)a[i].zKey,
+                     (size_t)a[i].nKey, (const u8*)a[i].zVal,
+                     (size_t)a[i].nVal), KV_OK);
+  }
+  assert_int_equal(kvBlockBuilderFinish(pB), KV_OK);
+}
+
+static void checkEntry(KvBlockIter *pIt, const Entry *e){
+  assert_true(pIt->bValid);
+  assert_int_equal(pIt->key.n, e->nKey);
+  if( e->nKey ) assert_memory_equal(pIt->key.a, e->zKey, (size_t)e->nKey);
+  assert_int_equal(pIt->nVal, e->nVal);
+  if( e->nVal ) assert_memory_equal(pIt->pVal, e->zVal, (size_t)e->nVal);
+}
+
+static void roundTrip(int n, int nRestart){
+  Entry *a = makeEntries(n);
+  KvBlockBuilder b;
+  KvBlock blk;
+  KvBlockIter it;
+  size_t nRaw = 0;
+  int i;
+
+  buildBlock(a, n, nRestart, &b);
+  assert_int_equal(kvBlockParse(b.buf.a, b.buf.n, &blk), KV_OK);
+  assert_int_equal(blk.nRestart, (u32)((n + nRestart - 1)/nRestart));
+  for(i=0; i<n; i++) nRaw += (size_t)(a[i].nKey + a[i].nVal);
+  if( nRestart>1 && n>10 ){
+    /* prefix compression must pay for the headers and restart array */
+    assert_true(b.buf.n < nRaw);
+  }
+
+  kvBlockIterInit(&it, &blk, byteCmp);
+
+  /* forwards */
+  assert_int_equal(kvBlockIterFirst(&it), KV_OK);
+  for(i=0; i<n; i++){
+    checkEntry(&it, &a[i]);
+    assert_int_equal(kvBlockIterNext(&it), KV_OK);
+  }
+  assert_false(it.bValid);
+
+  /* backwards */
+  assert_int_equal(kvBlockIterLast(&it), KV_OK);
+  for(i=n-1; i>=0; i--){
+    checkEntry(&it, &a[i]);
+    assert_int_equal(kvBlockIterPrev(&it), KV_OK);
+  }
+  assert_false(it.bValid);
+
+  /* seek to every key, and just after every key (key + "\0") */
+  for(i=0; i<n; i++){
+    char z[48];
+    assert_int_equal(kvBlockIterSeek(&it, (const u8*)a[i].zKey,
+                                      (size_t)a[i].nKey), KV_OK);
+    checkEntry(&it, &a[i]);
+    /* Prev then Next from a seek position lands back */
+    if( i>0 ){
+      assert_int_equal(kvBlockIterPrev(&it), KV_OK);
+      checkEntry(&it, &a[i-1]);
+      assert_int_equal(kvBlockIterNext(&it), KV_OK);
+      checkEntry(&it, &a[i]);
+    }
+    memcpy(z, a[i].zKey, (size_t)a[i].nKey);
+    z[a[i].nKey] = 0;
+    assert_int_equal(kvBlockIterSeek(&it, (const u8*)z,
+                                      (size_t)a[i].nKey + 1), KV_OK);
+    if( i+1<n ){
+      checkEntry(&it, &a[i+1]);
+    }else{
+      assert_false(it.bValid);
+    }
+  }
+  /* past the end */
+  assert_int_equal(kvBlockIterSeek(&it, (const u8*)"\xff", 1), KV_OK);
+  assert_false(it.bValid);
+
+  kvBlockIterClear(&it);
+  kvBlockBuilderFree(&b);
+  free(a);
+}
+
+static void test_roundtrip(void **state){
+  static const int aN[] = { 1, 2, 15, 16, 17, 100, 1000 };
+  static const int aR[] = { 1, 2, 3, 16, 1000 };
+  size_t i, j;
+  (void)state;
+  for(i=0; i<sizeof(aN)/sizeof(aN[0]); i++){
+    for(j=0; j<sizeof(aR)/sizeof(aR[0]); j++){
+      roundTrip(aN[i], aR[j]);
+    }
+  }
+}
+
+/* Keys stored whole only at restart points; elsewhere only the suffix. */
+static void test_prefix_compression(void **state){
+  KvBlockBuilder b;
+  (void)state;
+  kvBlockBuilderInit(&b, 4);
+  assert_int_equal(kvBlockBuilderAdd(&b, (const u8*)"abcdef", 6,
+                                     (const u8*)"1", 1), KV_OK);
+  assert_int_equal(kvBlockBuilderAdd(&b, (const u8*)"abcdxy", 6,
+                                     (const u8*)"2", 1), KV_OK);
+  /* entry 2: shared=4, unshared=2 */
+  assert_int_equal(b.buf.n, 3+6+1 + 3+2+1);
+  assert_int_equal(b.buf.a[10], 4);
+  assert_int_equal(b.buf.a[11], 2);
+  assert_int_equal(kvBlockBuilderFinish(&b), KV_OK);
+  assert_int_equal(kvBlockBuilderSize(&b), b.buf.n + 4 + 4);
+  /* restart array: one offset (0), count 1 */
+  assert_int_equal(kvGet32(b.buf.a + b.buf.n - 4), 1);
+  assert_int_equal(kvGet32(b.buf.a + b.buf.n - 8), 0);
+
+  /* Reset keeps working */
+  kvBlockBuilderReset(&b);
+  assert_int_equal(b.nEntry, 0);
+  assert_int_equal(kvBlockBuilderAdd(&b, (const u8*)"z", 1, 0, 0), KV_OK);
+  assert_int_equal(kvBlockBuilderFinish(&b), KV_OK);
+  assert_int_equal(b.buf.n, 3+1 + 4+4);
+  kvBlockBuilderFree(&b);
+}
+
+/* Walk everything in both directions and seek; return the first error. */
+static int walkAll(const u8 *a, size_t n){
+  KvBlock blk;
+  KvBlockIter it;
+  int rc = kvBlockParse(a, n, &blk);
+  int nStep = 0;
+  if( rc!=KV_OK ) return rc;
+  kvBlockIterInit(&it, &blk, byteCmp);
+  rc = kvBlockIterFirst(&it);
+  while( rc==KV_OK && it.bValid && nStep++<10000 ) rc = kvBlockIterNext(&it);
+  if( rc==KV_OK ) rc = kvBlockIterLast(&it);
+  while( rc==KV_OK && it.bValid && nStep++<20000 ) rc = kvBlockIterPrev(&it);
+  if( rc==KV_OK ) rc = kvBlockIterSeek(&it, (const u8*)"user:005", 8);
+  if( rc==KV_OK ) rc = kvBlockIterSeek(&it, (const u8*)"\xff", 1);
+  assert_true(nStep<20000);     /* no endless loop */
+  assert_false(rc!=KV_OK && it.bValid);
+  kvBlockIterClear(&it);
+  return rc;
+}
+
+static void test_malformed(void **state){
+  Entry *a = makeEntries(60);
+  KvBlockBuilder b;
+  u8 *p;
+  size_t i;
+  int bit;
+  int nCorrupt = 0;
+  (void)state;
+  buildBlock(a, 60, 4, &b);
+  assert_int_equal(walkAll(b.buf.a, b.buf.n), KV_OK);
+
+  /* truncated */
+  assert_int_equal(walkAll(b.buf.a, 0), KV_CORRUPT);
+  assert_int_equal(walkAll(b.buf.a, 7), KV_CORRUPT);
+  assert_int_equal(walkAll(b.buf.a, b.buf.n - 1), KV_CORRUPT);
+
+  /* restart count too large / zero */
+  p = malloc(b.buf.n);
+  assert_non_null(p);
+  memcpy(p, b.buf.a, b.buf.n);
+  kvPut32(p + b.buf.n - 4, 0x7fffffff);
+  assert_int_equal(walkAll(p, b.buf.n), KV_CORRUPT);
+  kvPut32(p + b.buf.n - 4, 0);
+  assert_int_equal(walkAll(p, b.buf.n), KV_CORRUPT);
+  assert_non_null(strstr(kvErrMsg(), "corrupt block"));
+
+  /* every single-bit flip: OK or KV_CORRUPT, never a crash (ASan) */
+  for(i=0; i<b.buf.n; i++){
+    for(bit=0; bit<8; bit++){
+      int rc;
+      memcpy(p, b.buf.a, b.buf.n);
+      p[i] ^= (u8)(1<<bit);
+      rc = walkAll(p, b.buf.n);
+      assert_true(rc==KV_OK || rc==KV_CORRUPT);
+      nCorrupt += rc==KV_CORRUPT;
+    }
+  }
+  assert_true(nCorrupt>0);
+  free(p);
+  kvBlockBuilderFree(&b);
+  free(a);
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_roundtrip),
+    cmocka_unit_test(test_prefix_compression),
+    cmocka_unit_test(test_malformed),
+  };
+  return cmocka_run_group_tests(tests, 0, 0);
+}
