@@ -1,0 +1,438 @@
+/*
+** memtable.c - the in-memory write buffer: a skip list of internal keys
+** (user key + 8-byte trailer, ordered as kvIKeyCmp says) with their values,
+** allocated from an arena that is freed all at once.
+**
+** Thread safety. The invariants that make lock-free reads sound:
+**
+**   1. One writer at a time. Callers serialize kvMemAdd (the db write path
+**      holds its mutex or is the single writer); nothing else mutates.
+**   2. Nodes are never removed or changed once linked. A node's key, value
+**      and height are written before the node is published, and the
+**      arena memory lives until the last reference is dropped.
+**   3. A node is published by a release store of the predecessor's next
+**      pointer, level 0 first and then upward. Readers load next pointers
+**      with acquire, so a reader that reaches a node sees its contents and
+**      its own next pointers as they were when it was linked (or newer).
+**      Level 0 always holds every linked node, so a reader that follows
+**      level 0 sees a sorted list; higher levels are only shortcuts.
+**   4. The list height is read and written relaxed: a reader that sees a
+**      new height before the head's new next pointers finds NULL there and
+**      just drops down a level; one that sees an old height misses only
+**      shortcuts.
+**   5. The reference count (starting at 1 for the creator) is atomic; each
+**      iterator holds a reference, so the arena outlives every reader that
+**      took one.
+**
+** Entry counts and arena usage are atomic counters so that other threads
+** can read them (statistics, flush decisions) without taking a lock.
+*/
+#include "kvInt.h"
+
+#include <stdalign.h>
+
+#define MEM_MAX_HEIGHT 12         /* 4^12 entries before heights saturate */
+#define MEM_BRANCH     4          /* 1 in 4 nodes rises a level */
+#define MEM_BLOCK      (64*1024)  /* arena block size */
+#define MEM_BIG        (MEM_BLOCK/4)  /* larger requests get their own block */
+
+typedef struct MemNode MemNode;
+typedef struct MemBlock MemBlock;
+
+/*
+** A node is followed in memory by nHeight next pointers, then the internal
+** key, then the value.
+*/
+struct MemNode {
+  size_t nIKey;                 /* bytes of internal key */
+  size_t nVal;                  /* bytes of value */
+  int nHeight;                  /* levels this node is linked at */
+  _Atomic(MemNode*) apNext[];   /* nHeight next pointers */
+};
+
+/* Arena blocks are chained so they can be freed together. The union keeps
+** the payload aligned for MemNode. */
+struct MemBlock {
+  union {
+    MemBlock *pNext;
+    max_align_t align;
+  } u;
+};
+
+struct KvMem {
+  _Atomic int nRef;             /* references; starts at 1 */
+  _Atomic int nHeight;          /* levels in use (1..MEM_MAX_HEIGHT) */
+  MemNode *pHead;               /* sentinel, MEM_MAX_HEIGHT levels */
+  _Atomic size_t nUsage;        /* bytes of arena blocks allocated */
+  _Atomic u64 nEntry;           /* entries linked */
+  /* Writer-only state (invariant 1). */
+  u64 iRand;                    /* PRNG state for node heights */
+  MemBlock *pBlock;             /* every arena block, newest first */
+  u8 *pFree;                    /* free space in the current block */
+  size_t nFree;                 /* bytes at pFree */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Arena.                                                                  */
+
+#define MEM_ALIGN (alignof(MemNode))
+
+static size_t roundUp(size_t n){
+  return (n + MEM_ALIGN - 1) & ~(MEM_ALIGN - 1);
+}
+
+static MemBlock *newBlock(KvMem *pMem, size_t nPayload){
+  MemBlock *p = kvMalloc(sizeof(MemBlock) + nPayload);
+  if( p ){
+    p->u.pNext = pMem->pBlock;
+    pMem->pBlock = p;
+    atomic_fetch_add_explicit(&pMem->nUsage, sizeof(MemBlock) + nPayload,
+                              memory_order_relaxed);
+  }
+  return p;
+}
+
+/* Allocate n bytes aligned for a MemNode; NULL on OOM. A big request gets
+** a block of its own so the current block's free space is not wasted. */
+static void *arenaAlloc(KvMem *pMem, size_t n){
+  u8 *p;
+  n = roundUp(n);
+  if( n>MEM_BIG ){
+    MemBlock *pBlk = newBlock(pMem, n);
+    return pBlk ? (void*)&pBlk[1] : 0;
+  }
+  if( n>pMem->nFree ){
+    MemBlock *pBlk = newBlock(pMem, MEM_BLOCK);
+    if( pBlk==0 ) return 0;
+    pMem->pFree = (u8*)&pBlk[1];
+    pMem->nFree = MEM_BLOCK;
+  }
+  p = pMem->pFree;
+  pMem->pFree += n;
+  pMem->nFree -= n;
+  return p;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Skip list.                                                              */
+
+static const u8 *nodeKey(const MemNode *p){
+  return (const u8*)&p->apNext[p->nHeight];
+}
+
+static const u8 *nodeVal(const MemNode *p){
+  return nodeKey(p) + p->nIKey;
+}
+
+static MemNode *nextAt(MemNode *p, int i){
+  return atomic_load_explicit(&p->apNext[i], memory_order_acquire);
+}
+
+static int listHeight(KvMem *pMem){
+  return atomic_load_explicit(&pMem->nHeight, memory_order_relaxed);
+}
+
+/* Compare node p with the internal key (pUKey/nUKey, trailer). Taking the
+** target split lets kvMemGet search without building a key. */
+static int nodeCmp(const MemNode *p, const u8 *pUKey, size_t nUKey,
+                   u64 trailer){
+  const u8 *a = nodeKey(p);
+  size_t na = p->nIKey - KV_TRAILER;
+  int c = kvUKeyCmp(a, na, pUKey, nUKey);
+  if( c==0 ){
+    u64 t = kvGet64(a + na);
+    c = t>trailer ? -1 : (t<trailer ? 1 : 0);
+  }
+  return c;
+}
+
+/* First node >= target, or NULL. When apPrev is not NULL it receives the
+** last node < target at every level (the writer's insertion points). */
+static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
+                       u64 trailer, MemNode **apPrev){
+  MemNode *x = pMem->pHead;
+  int i = listHeight(pMem) - 1;
+  for(;;){
+    MemNode *pNext = nextAt(x, i);
+    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer)<0 ){
+      x = pNext;
+    }else{
+      if( apPrev ) apPrev[i] = x;
+      if( i==0 ) return pNext;
+      i--;
+    }
+  }
+}
+
+/* Last node < target, or the head if there is none. */
+static MemNode *findLT(KvMem *pMem, const u8 *pUKey, size_t nUKey,
+                       u64 trailer){
+  MemNode *x = pMem->pHead;
+  int i = listHeight(pMem) - 1;
+  for(;;){
+    MemNode *pNext = nextAt(x, i);
+    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer)<0 ){
+      x = pNext;
+    }else{
+      if( i==0 ) return x;
+      i--;
+    }
+  }
+}
+
+/* Last node of the list, or the head if it is empty. */
+static MemNode *findLast(KvMem *pMem){
+  MemNode *x = pMem->pHead;
+  int i = listHeight(pMem) - 1;
+  for(;;){
+    MemNode *pNext = nextAt(x, i);
+    if( pNext ){
+      x = pNext;
+    }else{
+      if( i==0 ) return x;
+      i--;
+    }
+  }
+}
+
+static int randomHeight(KvMem *pMem){
+  int h = 1;
+  for(;;){
+    u64 r;
+    /* xorshift64: cheap, and deterministic per memtable for tests. */
+    pMem->iRand ^= pMem->iRand << 13;
+    pMem->iRand ^= pMem->iRand >> 7;
+    pMem->iRand ^= pMem->iRand << 17;
+    r = pMem->iRand;
+    if( h>=MEM_MAX_HEIGHT || (r % MEM_BRANCH)!=0 ) break;
+    h++;
+  }
+  return h;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Public (engine-internal) interface.                                     */
+
+int kvMemNew(KvMem **ppMem){
+  KvMem *p = kvMallocZero(sizeof(*p));
+  int rc = KV_OK;
+  *ppMem = 0;
+  if( p==0 ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory creating a memtable");
+  }
+  atomic_init(&p->nRef, 1);
+  atomic_init(&p->nHeight, 1);
+  atomic_init(&p->nUsage, 0);
+  atomic_init(&p->nEntry, 0);
+  p->iRand = 0x2545F4914F6CDD1DULL;
+  p->pHead = arenaAlloc(p, sizeof(MemNode)
+                           + MEM_MAX_HEIGHT*sizeof(_Atomic(MemNode*)));
+  if( p->pHead==0 ){
+    rc = kvErr(KV_NOMEM, "kvstore: out of memory creating a memtable");
+    kvMemUnref(p);
+  }else{
+    int i;
+    p->pHead->nIKey = 0;
+    p->pHead->nVal = 0;
+    p->pHead->nHeight = MEM_MAX_HEIGHT;
+    for(i=0; i<MEM_MAX_HEIGHT; i++) atomic_init(&p->pHead->apNext[i], 0);
+    *ppMem = p;
+  }
+  return rc;
+}
+
+void kvMemRef(KvMem *pMem){
+  atomic_fetch_add_explicit(&pMem->nRef, 1, memory_order_relaxed);
+}
+
+void kvMemUnref(KvMem *pMem){
+  if( pMem==0 ) return;
+  /* acq_rel: the last holder must see every other holder's use finished
+  ** before it frees the arena. */
+  if( atomic_fetch_sub_explicit(&pMem->nRef, 1, memory_order_acq_rel)==1 ){
+    MemBlock *p = pMem->pBlock;
+    while( p ){
+      MemBlock *pNext = p->u.pNext;
+      kvFree(p);
+      p = pNext;
+    }
+    kvFree(pMem);
+  }
+}
+
+int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
+             const u8 *pVal, size_t nVal){
+  MemNode *apPrev[MEM_MAX_HEIGHT];
+  MemNode *pNode;
+  size_t nIKey = nKey + KV_TRAILER;
+  u64 trailer = kvPackTrailer(seq, eType);
+  int h = randomHeight(pMem);
+  int nOld;
+  int i;
+  u8 *pData;
+
+  assert( seq<=KV_MAX_SEQ );
+  assert( eType==KV_TYPE_PUT || eType==KV_TYPE_DEL );
+  assert( nKey==0 || pKey!=0 );
+  assert( nVal==0 || pVal!=0 );
+
+  /* Allocate before touching the list so that failure changes nothing. */
+  if( nKey>((size_t)-1)/2 || nVal>((size_t)-1)/2 ){
+    return kvErr(KV_TOOBIG, "kvstore: memtable entry too large");
+  }
+  pNode = arenaAlloc(pMem, sizeof(MemNode) + (size_t)h*sizeof(pNode->apNext[0])
+                           + nIKey + nVal);
+  if( pNode==0 ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory adding a %zu-byte entry "
+                 "to the memtable", nIKey + nVal);
+  }
+  pNode->nIKey = nIKey;
+  pNode->nVal = nVal;
+  pNode->nHeight = h;
+  pData = (u8*)&pNode->apNext[h];
+  if( nKey>0 ) memcpy(pData, pKey, nKey);
+  kvPut64(pData + nKey, trailer);
+  if( nVal>0 ) memcpy(pData + nIKey, pVal, nVal);
+
+  findGE(pMem, pKey, nKey, trailer, apPrev);
+  nOld = listHeight(pMem);
+  if( h>nOld ){
+    for(i=nOld; i<h; i++) apPrev[i] = pMem->pHead;
+    atomic_store_explicit(&pMem->nHeight, h, memory_order_relaxed);
+  }
+  for(i=0; i<h; i++){
+    /* The node is not reachable yet: a relaxed store suffices for its own
+    ** pointer; the release store below publishes it together with its
+    ** contents (invariant 3). */
+    MemNode *pSucc = atomic_load_explicit(&apPrev[i]->apNext[i],
+                                          memory_order_relaxed);
+    atomic_init(&pNode->apNext[i], pSucc);
+    atomic_store_explicit(&apPrev[i]->apNext[i], pNode, memory_order_release);
+  }
+  atomic_fetch_add_explicit(&pMem->nEntry, 1, memory_order_relaxed);
+  return KV_OK;
+}
+
+int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
+             int *peType, const u8 **ppVal, size_t *pnVal){
+  MemNode *p;
+  assert( seq<=KV_MAX_SEQ );
+  /* (key, seq, PUT) is the largest trailer a visible entry can have, so
+  ** the first node >= it is the newest version with sequence <= seq. */
+  p = findGE(pMem, pKey, nKey, kvPackTrailer(seq, KV_TYPE_PUT), 0);
+  if( p==0 || kvUKeyCmp(nodeKey(p), p->nIKey - KV_TRAILER, pKey, nKey)!=0 ){
+    return 0;
+  }
+  if( peType ) *peType = kvIKeyType(nodeKey(p), p->nIKey);
+  if( ppVal ) *ppVal = nodeVal(p);
+  if( pnVal ) *pnVal = p->nVal;
+  return 1;
+}
+
+size_t kvMemUsage(KvMem *pMem){
+  return atomic_load_explicit(&pMem->nUsage, memory_order_relaxed);
+}
+
+u64 kvMemCount(KvMem *pMem){
+  return atomic_load_explicit(&pMem->nEntry, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Iterator.                                                               */
+
+typedef struct MemIter MemIter;
+struct MemIter {
+  KvIter base;                  /* must be first */
+  KvMem *pMem;                  /* holds a reference */
+  MemNode *pNode;               /* current node; NULL when invalid */
+};
+
+/* The head sentinel stands for "before the first": report it as NULL. */
+static MemNode *notHead(MemIter *p, MemNode *pNode){
+  return pNode==p->pMem->pHead ? 0 : pNode;
+}
+
+static int memIterFirst(KvIter *pIter){
+  MemIter *p = (MemIter*)pIter;
+  p->pNode = nextAt(p->pMem->pHead, 0);
+  return KV_OK;
+}
+
+static int memIterLast(KvIter *pIter){
+  MemIter *p = (MemIter*)pIter;
+  p->pNode = notHead(p, findLast(p->pMem));
+  return KV_OK;
+}
+
+static int memIterSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
+  MemIter *p = (MemIter*)pIter;
+  assert( nIKey>=KV_TRAILER );
+  p->pNode = findGE(p->pMem, pIKey, nIKey - KV_TRAILER,
+                    kvGet64(pIKey + nIKey - KV_TRAILER), 0);
+  return KV_OK;
+}
+
+static int memIterNext(KvIter *pIter){
+  MemIter *p = (MemIter*)pIter;
+  assert( p->pNode );
+  p->pNode = nextAt(p->pNode, 0);
+  return KV_OK;
+}
+
+/* There are no back pointers (they could not be published atomically with
+** the forward ones): search for the last node before the current key. */
+static int memIterPrev(KvIter *pIter){
+  MemIter *p = (MemIter*)pIter;
+  MemNode *pCur = p->pNode;
+  size_t nUKey;
+  assert( pCur );
+  nUKey = pCur->nIKey - KV_TRAILER;
+  p->pNode = notHead(p, findLT(p->pMem, nodeKey(pCur), nUKey,
+                               kvGet64(nodeKey(pCur) + nUKey)));
+  return KV_OK;
+}
+
+static int memIterValid(KvIter *pIter){
+  return ((MemIter*)pIter)->pNode!=0;
+}
+
+static void memIterKey(KvIter *pIter, const u8 **pp, size_t *pn){
+  MemIter *p = (MemIter*)pIter;
+  assert( p->pNode );
+  *pp = nodeKey(p->pNode);
+  *pn = p->pNode->nIKey;
+}
+
+static void memIterValue(KvIter *pIter, const u8 **pp, size_t *pn){
+  MemIter *p = (MemIter*)pIter;
+  assert( p->pNode );
+  *pp = nodeVal(p->pNode);
+  *pn = p->pNode->nVal;
+}
+
+static void memIterClose(KvIter *pIter){
+  MemIter *p = (MemIter*)pIter;
+  if( p ){
+    kvMemUnref(p->pMem);
+    kvFree(p);
+  }
+}
+
+static const KvIterMethods memIterMethods = {
+  memIterFirst, memIterLast, memIterSeek, memIterNext, memIterPrev,
+  memIterValid, memIterKey, memIterValue, memIterClose
+};
+
+int kvMemIterNew(KvMem *pMem, KvIter **ppIter){
+  MemIter *p = kvMallocZero(sizeof(*p));
+  *ppIter = 0;
+  if( p==0 ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory creating a memtable "
+                           "iterator");
+  }
+  p->base.pMethods = &memIterMethods;
+  p->pMem = pMem;
+  kvMemRef(pMem);
+  *ppIter = &p->base;
+  return KV_OK;
+}

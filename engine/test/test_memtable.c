@@ -1,0 +1,536 @@
+/*
+** test_memtable.c - unit tests of memtable.c: ordering, versions and
+** snapshot reads, the iterator, concurrent readers with one writer, and
+** allocation failure.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kvInt.h"
+
+static u64 gRand = 0x9E3779B97F4A7C15ULL;
+static u64 rnd(void){
+  gRand ^= gRand >> 12; gRand ^= gRand << 25; gRand ^= gRand >> 27;
+  return gRand * 2685821657736338717ULL;
+}
+static u32 rndN(u32 n){ return (u32)(rnd() % n); }
+
+/* A reference entry: internal key and value, heap-allocated. */
+typedef struct Ref Ref;
+struct Ref {
+  KvBuf ikey;
+  KvBuf val;
+};
+static int refCmp(const void *a, const void *b){
+  const Ref *x = a, *y = b;
+  return kvIKeyCmp(x->ikey.a, x->ikey.n, y->ikey.a, y->ikey.n);
+}
+static void refFree(Ref *a, int n){
+  int i;
+  for(i=0; i<n; i++){ kvBufFree(&a[i].ikey); kvBufFree(&a[i].val); }
+  free(a);
+}
+
+static void put(KvMem *m, const char *zKey, u64 seq, int eType,
+                const char *zVal){
+  assert_int_equal(kvMemAdd(m, seq, eType, (const u8*)zKey, strlen(zKey),
+                            (const u8*)zVal, zVal ? strlen(zVal) : 0), KV_OK);
+}
+
+/* Expect kvMemGet(zKey, seq) to find eType/zVal, or nothing (eType -1). */
+static void expectGet(KvMem *m, const char *zKey, u64 seq, int eType,
+                      const char *zVal){
+  int t = -1;
+  const u8 *v = 0;
+  size_t n = 0;
+  int r = kvMemGet(m, (const u8*)zKey, strlen(zKey), seq, &t, &v, &n);
+  if( eType<0 ){
+    assert_int_equal(r, 0);
+    return;
+  }
+  assert_int_equal(r, 1);
+  assert_int_equal(t, eType);
+  if( eType==KV_TYPE_PUT ){
+    assert_int_equal(n, strlen(zVal));
+    assert_memory_equal(v, zVal, n);
+  }
+}
+
+static void test_versions(void **state){
+  KvMem *m = 0;
+  u64 s;
+  (void)state;
+  assert_int_equal(kvMemNew(&m), KV_OK);
+  expectGet(m, "a", KV_MAX_SEQ, -1, 0);
+  put(m, "a", 1, KV_TYPE_PUT, "v1");
+  put(m, "a", 9, KV_TYPE_PUT, "v9");
+  put(m, "a", 5, KV_TYPE_DEL, 0);
+  put(m, "ab", 3, KV_TYPE_PUT, "ab3");
+  put(m, "", 2, KV_TYPE_PUT, "empty");
+  put(m, "A", 7, KV_TYPE_PUT, "");
+  assert_int_equal(kvMemCount(m), 6);
+
+  expectGet(m, "a", 0, -1, 0);
+  for(s=1; s<5; s++) expectGet(m, "a", s, KV_TYPE_PUT, "v1");
+  for(s=5; s<9; s++) expectGet(m, "a", s, KV_TYPE_DEL, 0);
+  expectGet(m, "a", 9, KV_TYPE_PUT, "v9");
+  expectGet(m, "a", KV_MAX_SEQ, KV_TYPE_PUT, "v9");
+  /* A prefix or extension of a key is a different key. */
+  expectGet(m, "ab", 2, -1, 0);
+  expectGet(m, "ab", 3, KV_TYPE_PUT, "ab3");
+  expectGet(m, "abc", KV_MAX_SEQ, -1, 0);
+  expectGet(m, "", 1, -1, 0);
+  expectGet(m, "", 2, KV_TYPE_PUT, "empty");
+  expectGet(m, "A", 7, KV_TYPE_PUT, "");
+  expectGet(m, "B", KV_MAX_SEQ, -1, 0);
+  /* NULL out-parameters are allowed. */
+  assert_int_equal(kvMemGet(m, (const u8*)"a", 1, 9, 0, 0, 0), 1);
+  kvMemUnref(m);
+}
+
+/* Build a memtable and a sorted reference of nEnt random entries. Keys are
+** drawn from nUser user keys so that many have several versions. */
+static KvMem *randomMem(int nEnt, int nUser, Ref **paRef){
+  KvMem *m = 0;
+  Ref *aRef = calloc((size_t)nEnt + 1, sizeof(Ref));
+  int i;
+  assert_non_null(aRef);
+  assert_int_equal(kvMemNew(&m), KV_OK);
+  for(i=0; i<nEnt; i++){
+    char zKey[32], zVal[64];
+    int nKey = snprintf(zKey, sizeof(zKey), "key%u", rndN((u32)nUser));
+    int nVal = snprintf(zVal, sizeof(zVal), "val-%d-%u", i, rndN(1000));
+    int eType = rndN(4)==0 ? KV_TYPE_DEL : KV_TYPE_PUT;
+    u64 seq = (u64)i + 1;
+    if( eType==KV_TYPE_DEL ) nVal = 0;
+    assert_int_equal(kvMemAdd(m, seq, eType, (u8*)zKey, (size_t)nKey,
+                              (u8*)zVal, (size_t)nVal), KV_OK);
+    assert_int_equal(kvIKeyAppend(&aRef[i].ikey, (u8*)zKey, (size_t)nKey,
+                                  seq, eType), KV_OK);
+    assert_int_equal(kvBufSet(&aRef[i].val, zVal, (size_t)nVal), KV_OK);
+  }
+  qsort(aRef, (size_t)nEnt, sizeof(Ref), refCmp);
+  *paRef = aRef;
+  return m;
+}
+
+static void checkAt(KvIter *it, Ref *aRef, int nRef, int i){
+  if( i<0 || i>=nRef ){
+    assert_int_equal(it->pMethods->xValid(it), 0);
+  }else{
+    const u8 *k, *v;
+    size_t nk, nv;
+    assert_int_equal(it->pMethods->xValid(it), 1);
+    it->pMethods->xKey(it, &k, &nk);
+    it->pMethods->xValue(it, &v, &nv);
+    assert_int_equal(nk, aRef[i].ikey.n);
+    assert_memory_equal(k, aRef[i].ikey.a, nk);
+    assert_int_equal(nv, aRef[i].val.n);
+    if( nv ) assert_memory_equal(v, aRef[i].val.a, nv);
+  }
+}
+
+static void test_order_and_iter(void **state){
+  const int nEnt = 3000;
+  Ref *aRef;
+  KvMem *m = randomMem(nEnt, 700, &aRef);
+  KvIter *it = 0;
+  int i, op, iPos;
+  (void)state;
+
+  assert_int_equal(kvMemCount(m), (u64)nEnt);
+  assert_int_equal(kvMemIterNew(m, &it), KV_OK);
+  /* Dropping the creator's reference: the iterator keeps it alive. */
+  kvMemUnref(m);
+
+  assert_int_equal(it->pMethods->xFirst(it), KV_OK);
+  for(i=0; i<nEnt; i++){
+    checkAt(it, aRef, nEnt, i);
+    assert_int_equal(it->pMethods->xNext(it), KV_OK);
+  }
+  checkAt(it, aRef, nEnt, nEnt);
+  assert_int_equal(it->pMethods->xLast(it), KV_OK);
+  for(i=nEnt-1; i>=0; i--){
+    checkAt(it, aRef, nEnt, i);
+    assert_int_equal(it->pMethods->xPrev(it), KV_OK);
+  }
+  checkAt(it, aRef, nEnt, -1);
+
+  iPos = -1;
+  for(op=0; op<20000; op++){
+    u32 e = rndN(10);
+    int bValid = iPos>=0 && iPos<nEnt;
+    if( e==0 ){
+      assert_int_equal(it->pMethods->xFirst(it), KV_OK);
+      iPos = 0;
+    }else if( e==1 ){
+      assert_int_equal(it->pMethods->xLast(it), KV_OK);
+      iPos = nEnt - 1;
+    }else if( e<4 ){
+      KvBuf t = {0, 0, 0};
+      char zKey[32];
+      int n = snprintf(zKey, sizeof(zKey), "key%u", rndN(720));
+      int j = 0;
+      assert_int_equal(kvIKeyAppend(&t, (u8*)zKey, (size_t)n,
+                       rndN((u32)nEnt + 2), (int)rndN(2)), KV_OK);
+      /* Binary search of the reference for the first entry >= t. */
+      {
+        int lo = 0, hi = nEnt;
+        while( lo<hi ){
+          int mid = (lo + hi)/2;
+          if( kvIKeyCmp(aRef[mid].ikey.a, aRef[mid].ikey.n, t.a, t.n)<0 ){
+            lo = mid + 1;
+          }else{
+            hi = mid;
+          }
+        }
+        j = lo;
+      }
+      assert_int_equal(it->pMethods->xSeek(it, t.a, t.n), KV_OK);
+      kvBufFree(&t);
+      iPos = j;
+    }else if( e<7 ){
+      if( !bValid ) continue;
+      assert_int_equal(it->pMethods->xNext(it), KV_OK);
+      iPos++;
+    }else{
+      if( !bValid ) continue;
+      assert_int_equal(it->pMethods->xPrev(it), KV_OK);
+      iPos--;
+    }
+    if( iPos>nEnt ) iPos = nEnt;
+    if( iPos<-1 ) iPos = -1;
+    checkAt(it, aRef, nEnt, iPos);
+  }
+  it->pMethods->xClose(it);
+  refFree(aRef, nEnt);
+}
+
+/* kvMemGet at every snapshot agrees with a scan of the reference. */
+static void test_get_snapshots(void **state){
+  const int nEnt = 600;
+  Ref *aRef;
+  KvMem *m = randomMem(nEnt, 50, &aRef);
+  int u;
+  (void)state;
+  for(u=0; u<52; u++){
+    char zKey[32];
+    int nKey = snprintf(zKey, sizeof(zKey), "key%d", u);
+    u64 seq;
+    for(seq=0; seq<=(u64)nEnt+1; seq+=7){
+      int t = -1, r, i, iWant = -1;
+      const u8 *v = 0;
+      size_t nv = 0;
+      /* Reference: first entry of this user key with sequence <= seq. */
+      for(i=0; i<nEnt; i++){
+        if( kvUKeyCmp(aRef[i].ikey.a, aRef[i].ikey.n - 8,
+                      (u8*)zKey, (size_t)nKey)==0
+         && kvIKeySeq(aRef[i].ikey.a, aRef[i].ikey.n)<=seq ){
+          iWant = i;
+          break;
+        }
+      }
+      r = kvMemGet(m, (u8*)zKey, (size_t)nKey, seq, &t, &v, &nv);
+      if( iWant<0 ){
+        assert_int_equal(r, 0);
+      }else{
+        assert_int_equal(r, 1);
+        assert_int_equal(t, kvIKeyType(aRef[iWant].ikey.a,
+                                       aRef[iWant].ikey.n));
+        assert_int_equal(nv, aRef[iWant].val.n);
+        if( nv ) assert_memory_equal(v, aRef[iWant].val.a, nv);
+      }
+    }
+  }
+  kvMemUnref(m);
+  refFree(aRef, nEnt);
+}
+
+static void test_empty_and_big(void **state){
+  KvMem *m = 0;
+  KvIter *it = 0;
+  size_t nUsage0, nUsage1;
+  u8 *aBig;
+  const size_t nBig = 1000000;
+  const u8 *v;
+  size_t nv;
+  int t;
+  (void)state;
+  assert_int_equal(kvMemNew(&m), KV_OK);
+  assert_int_equal(kvMemIterNew(m, &it), KV_OK);
+  assert_int_equal(it->pMethods->xFirst(it), KV_OK);
+  assert_int_equal(it->pMethods->xValid(it), 0);
+  assert_int_equal(it->pMethods->xLast(it), KV_OK);
+  assert_int_equal(it->pMethods->xValid(it), 0);
+
+  nUsage0 = kvMemUsage(m);
+  assert_true( nUsage0>0 );
+  aBig = malloc(nBig);
+  assert_non_null(aBig);
+  memset(aBig, 'x', nBig);
+  aBig[nBig-1] = 'y';
+  put(m, "small", 1, KV_TYPE_PUT, "s");
+  assert_int_equal(kvMemUsage(m), nUsage0);  /* fits in the first block */
+  assert_int_equal(kvMemAdd(m, 2, KV_TYPE_PUT, (u8*)"big", 3, aBig, nBig),
+                   KV_OK);
+  nUsage1 = kvMemUsage(m);
+  assert_true( nUsage1>=nUsage0 + nBig );
+  assert_true( nUsage1<nUsage0 + nBig + 1024 );
+  /* The current block keeps serving small entries. */
+  put(m, "small2", 3, KV_TYPE_PUT, "s");
+  assert_int_equal(kvMemUsage(m), nUsage1);
+  assert_int_equal(kvMemGet(m, (u8*)"big", 3, 5, &t, &v, &nv), 1);
+  assert_int_equal(nv, nBig);
+  assert_memory_equal(v, aBig, nBig);
+  assert_int_equal(it->pMethods->xLast(it), KV_OK);
+  assert_int_equal(it->pMethods->xValid(it), 1);
+  it->pMethods->xValue(it, &v, &nv);
+  assert_int_equal(nv, 1);                   /* "small2" */
+  it->pMethods->xClose(it);
+  kvMemUnref(m);
+  free(aBig);
+}
+
+/* ---------------------------------------------------------------------- */
+/* One writer, two readers.                                                */
+
+#define CONC_N 20000
+typedef struct Conc Conc;
+struct Conc {
+  KvMem *m;
+  _Atomic int nDone;            /* entries the writer has added */
+  _Atomic int bStop;
+  _Atomic int nReady;           /* readers started */
+  int nScan;                    /* per reader: scans completed */
+  int nBad;                     /* per reader: violations seen */
+};
+
+/* Key i maps to a scrambled key so inserts land all over the list. */
+static int concKey(int i, char *z){
+  return sprintf(z, "%08x", (unsigned)((u32)i * 2654435761u));
+}
+
+static void *concWriter(void *pArg){
+  Conc *p = pArg;
+  int i;
+  /* Start only when both readers run, and yield now and then, so that
+  ** the reads really overlap the inserts. */
+  while( atomic_load(&p->nReady)<2 ) sched_yield();
+  for(i=0; i<CONC_N; i++){
+    char zKey[16];
+    int n = concKey(i, zKey);
+    /* The value repeats the key: readers check that they match. */
+    if( kvMemAdd(p->m, (u64)i + 1, KV_TYPE_PUT, (u8*)zKey, (size_t)n,
+                 (u8*)zKey, (size_t)n)!=KV_OK ) break;
+    atomic_store_explicit(&p->nDone, i + 1, memory_order_release);
+    if( (i % 64)==0 ) sched_yield();
+  }
+  atomic_store(&p->bStop, 1);
+  return 0;
+}
+
+typedef struct Reader Reader;
+struct Reader {
+  Conc *p;
+  int nScan;
+  int nBad;
+  u64 iRand;
+};
+
+static void *concReader(void *pArg){
+  Reader *r = pArg;
+  Conc *p = r->p;
+  KvIter *it = 0;
+  int nLast = 0;
+  if( kvMemIterNew(p->m, &it)!=KV_OK ){ r->nBad++; return 0; }
+  atomic_fetch_add(&p->nReady, 1);
+  for(;;){
+    int bStop = atomic_load(&p->bStop);
+    int nBefore = atomic_load_explicit(&p->nDone, memory_order_acquire);
+    int nSeen = 0;
+    u8 aPrev[64];
+    size_t nPrev = 0;
+    int j;
+    /* A scan in one direction or the other: must be sorted and hold at
+    ** least everything published before it started. */
+    if( r->nScan & 1 ){
+      it->pMethods->xFirst(it);
+    }else{
+      it->pMethods->xLast(it);
+    }
+    while( it->pMethods->xValid(it) ){
+      const u8 *k, *v;
+      size_t nk, nv;
+      it->pMethods->xKey(it, &k, &nk);
+      it->pMethods->xValue(it, &v, &nv);
+      if( nk!=16 || nv!=8 || memcmp(k, v, 8)!=0 ) r->nBad++;
+      if( nPrev>0 ){
+        int c = kvIKeyCmp(aPrev, nPrev, k, nk);
+        if( (r->nScan & 1) ? c>=0 : c<=0 ) r->nBad++;
+      }
+      if( nk<=sizeof(aPrev) ){ memcpy(aPrev, k, nk); nPrev = nk; }
+      nSeen++;
+      if( r->nScan & 1 ) it->pMethods->xNext(it);
+      else it->pMethods->xPrev(it);
+    }
+    if( nSeen<nBefore || nSeen<nLast ) r->nBad++;
+    nLast = nSeen;
+    /* Point reads of published keys must succeed. */
+    for(j=0; j<50 && nBefore>0; j++){
+      char zKey[16];
+      int i, n, t = -1;
+      const u8 *v = 0;
+      size_t nv = 0;
+      r->iRand = r->iRand*6364136223846793005ULL + 1442695040888963407ULL;
+      i = (int)((r->iRand >> 33) % (u64)nBefore);
+      n = concKey(i, zKey);
+      if( kvMemGet(p->m, (u8*)zKey, (size_t)n, KV_MAX_SEQ, &t, &v, &nv)!=1
+       || t!=KV_TYPE_PUT || nv!=(size_t)n || memcmp(v, zKey, nv)!=0 ){
+        r->nBad++;
+      }
+    }
+    r->nScan++;
+    if( bStop ) break;
+  }
+  it->pMethods->xClose(it);
+  if( nLast!=CONC_N ) r->nBad++;
+  return 0;
+}
+
+static void test_concurrent(void **state){
+  Conc c;
+  Reader ar[2];
+  pthread_t w, rt[2];
+  int i;
+  (void)state;
+  memset(&c, 0, sizeof(c));
+  assert_int_equal(kvMemNew(&c.m), KV_OK);
+  for(i=0; i<2; i++){
+    memset(&ar[i], 0, sizeof(ar[i]));
+    ar[i].p = &c;
+    ar[i].iRand = (u64)i + 17;
+    assert_int_equal(pthread_create(&rt[i], 0, concReader, &ar[i]), 0);
+  }
+  assert_int_equal(pthread_create(&w, 0, concWriter, &c), 0);
+  assert_int_equal(pthread_join(w, 0), 0);
+  for(i=0; i<2; i++){
+    assert_int_equal(pthread_join(rt[i], 0), 0);
+    assert_int_equal(ar[i].nBad, 0);
+    assert_true( ar[i].nScan>=2 );
+  }
+  assert_int_equal(kvMemCount(c.m), CONC_N);
+  kvMemUnref(c.m);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Allocation failure.                                                     */
+
+static int gnFailAfter = -1;    /* allocations that succeed; -1 = all */
+static long gnLive = 0;         /* allocations not yet freed */
+
+static void *failMalloc(size_t n){
+  void *p;
+  if( gnFailAfter==0 ) return 0;
+  if( gnFailAfter>0 ) gnFailAfter--;
+  p = malloc(n);
+  if( p ) gnLive++;
+  return p;
+}
+static void *failRealloc(void *p, size_t n){
+  void *pNew;
+  if( gnFailAfter==0 ) return 0;
+  if( gnFailAfter>0 ) gnFailAfter--;
+  pNew = realloc(p, n);
+  if( pNew && p==0 ) gnLive++;
+  return pNew;
+}
+static void countFree(void *p){
+  if( p ){ gnLive--; free(p); }
+}
+
+static void test_oom(void **state){
+  KvAllocHooks h = { failMalloc, failRealloc, countFree };
+  KvMem *m = 0;
+  KvIter *it = 0;
+  int nFail, rc, i;
+  size_t nUsage;
+  u8 aVal[100];
+  (void)state;
+  memset(aVal, 'v', sizeof(aVal));
+  kvSetAllocHooks(&h);
+
+  /* kvMemNew fails cleanly at every allocation. */
+  for(nFail=0; ; nFail++){
+    gnFailAfter = nFail;
+    rc = kvMemNew(&m);
+    gnFailAfter = -1;
+    if( rc==KV_OK ) break;
+    assert_int_equal(rc, KV_NOMEM);
+    assert_null(m);
+    assert_int_equal(gnLive, 0);
+  }
+  assert_true( nFail>=1 );
+
+  /* Fill the first block until an add needs a new one, with allocation
+  ** failing: the add fails and the memtable is unchanged. */
+  nUsage = kvMemUsage(m);
+  gnFailAfter = 0;
+  for(i=0; ; i++){
+    char zKey[16];
+    int n = snprintf(zKey, sizeof(zKey), "k%05d", i);
+    rc = kvMemAdd(m, (u64)i + 1, KV_TYPE_PUT, (u8*)zKey, (size_t)n,
+                  aVal, sizeof(aVal));
+    if( rc!=KV_OK ) break;
+  }
+  assert_int_equal(rc, KV_NOMEM);
+  assert_non_null(strstr(kvErrMsg(), "out of memory"));
+  assert_int_equal(kvMemCount(m), (u64)i);
+  assert_int_equal(kvMemUsage(m), nUsage);
+  /* A big entry needs its own block: fails too. */
+  {
+    static u8 aBig[100000];
+    assert_int_equal(kvMemAdd(m, 1000000, KV_TYPE_PUT, (u8*)"big2", 4,
+                              aBig, sizeof(aBig)), KV_NOMEM);
+  }
+  assert_int_equal(kvMemIterNew(m, &it), KV_NOMEM);
+  assert_null(it);
+  gnFailAfter = -1;
+
+  /* Everything that was added is intact and in order. */
+  assert_int_equal(kvMemIterNew(m, &it), KV_OK);
+  assert_int_equal(it->pMethods->xFirst(it), KV_OK);
+  {
+    int nSeen = 0;
+    while( it->pMethods->xValid(it) ){
+      nSeen++;
+      assert_int_equal(it->pMethods->xNext(it), KV_OK);
+    }
+    assert_int_equal(nSeen, i);
+  }
+  /* Adding works again once memory is back. */
+  assert_int_equal(kvMemAdd(m, 1000001, KV_TYPE_PUT, (u8*)"zz", 2,
+                            aVal, sizeof(aVal)), KV_OK);
+  it->pMethods->xClose(it);
+  kvMemUnref(m);
+  assert_int_equal(gnLive, 0);
+  kvSetAllocHooks(0);
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_versions),
+    cmocka_unit_test(test_order_and_iter),
+    cmocka_unit_test(test_get_snapshots),
+    cmocka_unit_test(test_empty_and_big),
+    cmocka_unit_test(test_concurrent),
+    cmocka_unit_test(test_oom),
+  };
+  return cmocka_run_group_tests(tests, 0, 0);
+}
