@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <assert.h>
+#include <pthread.h>
 
 typedef uint8_t u8;
 typedef uint16_t u16;
@@ -602,6 +603,7 @@ struct KvFileMeta {
   int bCompacting;              /* being compacted (under db mutex) */
   KvSst *pSst;                  /* opened on first use (lazily) */
   int rcOpen;                   /* sticky error of a failed open */
+  char *zOpenErr;               /* its message (kvMalloc) */
   KvVersionSet *pSet;
 };
 
@@ -662,5 +664,90 @@ void kvFileUnref(KvFileMeta *f);
 /* The opened table of f (opening it on first use). */
 int kvFileTable(KvFileMeta *f, KvSst **ppSst);
 char *kvSstPath(const char *zDir, u64 iFile);    /* "<dir>/<n>.sst" */
+
+/****************************** db.c / dbiter.c ****************************/
+/*
+** An open store. One instance per directory per process, shared by every
+** kv_open of it (reference counted in the registry). Locking: `mutex`
+** guards every field marked (M); the write path's leader inserts into pMem
+** without the mutex (it is the memtable's single writer).
+*/
+typedef struct KvWriter KvWriter;
+typedef struct KvSnapLink KvSnapLink;
+struct KvSnapLink {             /* doubly linked list of live read points */
+  u64 seq;
+  KvSnapLink *pPrev, *pNext;
+};
+struct kv_snapshot {
+  KvSnapLink link;              /* must be first */
+};
+
+struct kv_db {
+  char *zDir;                   /* canonical directory path */
+  u64 iDev, iIno;               /* registry key */
+  int nRef;                     /* kv_open count (registry mutex) */
+  kv_db *pNextDb;               /* registry list (registry mutex) */
+  kv_options *pOpts;            /* private copy, shaping options from disk */
+  KvEnv *pEnv;
+  KvFile *pLock;                /* LOCK file with flock held */
+  KvCache *pCache;
+  KvReadCounters counters;
+  KvVersionSet vset;            /* (M) except refcounts */
+  pthread_mutex_t mutex;        /* the store's mutex (M) */
+  pthread_mutex_t vsetMutex;    /* vset.pMutex: pCurrent and lazy opens;
+                                ** taken after `mutex`, never before it */
+  pthread_cond_t cvWork;        /* background work done or wanted */
+  pthread_cond_t cvWriterLock;  /* kv_writer_release */
+
+  /* Memtables and WAL (M) */
+  KvMem *pMem;                  /* active memtable */
+  KvMem *pImm;                  /* immutable memtable awaiting flush */
+  u64 iImmLogNumber;            /* first WAL segment not in pImm */
+  KvWal *pWal;
+  _Atomic u64 lastSeq;          /* last sequence visible to readers */
+  KvWriter *pWriterHead;        /* group commit queue (M) */
+  KvWriter *pWriterTail;
+  KvSnapLink snapHead;          /* circular list of live snapshots (M) */
+
+  /* Background work (M) */
+  pthread_t bgThread;
+  int bBgThread;                /* bgThread runs (background=on) */
+  int bShutdown;
+  int bBgActive;                /* flush/compaction in progress */
+  int rcBg;                     /* sticky background error */
+  char *zBgErr;                 /* its message */
+  int rcWal;                    /* sticky WAL error (failed fsync) */
+  char *zWalErr;
+
+  /* kv_writer_acquire (M) */
+  const void *pWriterOwner;
+
+  /* Statistics (M unless atomic) */
+  u64 nFlush;                   /* memtable flushes */
+  u64 nFlushBytes;              /* bytes written by flushes */
+  u64 nCompactBytes;            /* bytes written by compaction */
+  u64 nCompactions;
+  _Atomic u64 nUserBytes;       /* key+value bytes committed by users */
+  _Atomic u64 nWrites;          /* batches committed */
+  _Atomic u64 nSyncs;           /* WAL fsyncs by commits */
+  _Atomic u64 nGets;            /* point reads */
+  u64 nStallMicros;             /* writers delayed by level-0 pressure */
+};
+
+void kvDbLock(kv_db *db);
+void kvDbUnlock(kv_db *db);
+/* Oldest sequence any snapshot or iterator may read (M). */
+u64 kvDbOldestSnapshot(kv_db *db);
+/* Register/unregister a read point (M taken inside). */
+void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
+void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
+/* A level iterator: the non-overlapping files aFile[0..nFile) of one level
+** read as one sorted run, opening each table when reached. Takes a
+** reference on each file (released on close). */
+int kvLevelIterNew(KvFileMeta **aFile, int nFile, KvIter **ppIter);
+/* Children for a full merge of what version v and the memtables hold:
+** appends iterators to *papIter (kvRealloc'd array) and *pnIter. */
+int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
+                     KvIter ***papIter, int *pnIter);
 
 #endif /* KVINT_H */

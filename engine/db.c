@@ -1,0 +1,1295 @@
+/*
+** db.c - the store: open and recovery, the write path with group commit,
+** memtable switching and flushing (on a background thread or inline),
+** point reads, snapshots, statistics, verification, destroy, and the
+** per-process registry of shared instances.
+**
+** Files in a store's directory:
+**
+**   KVSTORE          identity marker: "kvstore <format version>" and the
+**                    options that shape the files (key_type, block_size,
+**                    compression), one "name=value" per line. kvstore
+**                    never deletes or overwrites files in a directory that
+**                    lacks it (unless the directory was empty).
+**   LOCK             flock()ed by the process that has the store open.
+**   CURRENT, MANIFEST-<n>          see version.c
+**   wal-<n>.log      write-ahead log segments, see wal.c
+**   <n>.sst          SSTables, see sst.c
+**
+** Write path (kv_write): writers queue up; the writer at the head is the
+** leader: it makes room in the memtable, then appends its own batch and
+** those queued behind it to the WAL as one record each, fsyncs once for
+** all of them (sync=full), inserts them into the memtable, publishes the
+** new last sequence and wakes the followers. That is group commit: N
+** concurrent writers share one fsync.
+**
+** Read path: a read point is a sequence number. Readers take references on
+** the memtable, the immutable memtable and the current version under the
+** mutex, then read without it.
+*/
+#include "kvInt.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define IDENTITY_NAME "KVSTORE"
+#define GROUP_MAX_BYTES (1u<<20)    /* largest group commit */
+
+/* Registry of open stores in this process, keyed by (device, inode). */
+static pthread_mutex_t gRegistryMutex = PTHREAD_MUTEX_INITIALIZER;
+static kv_db *gRegistry = 0;
+
+struct KvWriter {
+  kv_batch *pBatch;             /* NULL: kv_flush's forced switch */
+  int bDone;                    /* finished by a leader */
+  int rc;                       /* its result */
+  char zErr[512];               /* message when rc!=KV_OK */
+  pthread_cond_t cv;
+  KvWriter *pNext;
+};
+
+const char *kv_version(void){
+#ifdef KV_VERSION_STRING
+  return KV_VERSION_STRING;
+#else
+  return KV_VERSION_STRING_DEFAULT;
+#endif
+}
+
+void kvDbLock(kv_db *db){ pthread_mutex_lock(&db->mutex); }
+void kvDbUnlock(kv_db *db){ pthread_mutex_unlock(&db->mutex); }
+
+static char *savedErr(void){
+  return kvStrdup(kvErrMsg());
+}
+
+/* ---------------------------------------------------------------------- */
+/* Snapshots.                                                              */
+
+void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink){
+  kvDbLock(db);
+  pLink->seq = atomic_load(&db->lastSeq);
+  pLink->pNext = &db->snapHead;
+  pLink->pPrev = db->snapHead.pPrev;
+  db->snapHead.pPrev->pNext = pLink;
+  db->snapHead.pPrev = pLink;
+  kvDbUnlock(db);
+}
+
+void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink){
+  kvDbLock(db);
+  pLink->pPrev->pNext = pLink->pNext;
+  pLink->pNext->pPrev = pLink->pPrev;
+  kvDbUnlock(db);
+}
+
+u64 kvDbOldestSnapshot(kv_db *db){
+  /* Iterators made with an old snapshot join the list late, so the list
+  ** is not in sequence order: take the minimum. */
+  u64 seq = atomic_load(&db->lastSeq);
+  KvSnapLink *p;
+  for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext){
+    if( p->seq<seq ) seq = p->seq;
+  }
+  return seq;
+}
+
+kv_snapshot *kv_snapshot_new(kv_db *db){
+  kv_snapshot *s = kvMallocZero(sizeof(*s));
+  if( s==0 ){
+    kvErr(KV_NOMEM, "kvstore: out of memory");
+    return 0;
+  }
+  kvDbSnapAdd(db, &s->link);
+  return s;
+}
+
+void kv_snapshot_free(kv_db *db, kv_snapshot *s){
+  if( s==0 ) return;
+  kvDbSnapRemove(db, &s->link);
+  kvFree(s);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The identity file.                                                      */
+
+static const char *keyTypeName(int e){
+  return e==KV_KEY_BLOB ? "blob" : e==KV_KEY_INTEGER ? "integer" : "text";
+}
+
+static char *identityText(const kv_options *o){
+  return kvMprintf("kvstore %d\nkey_type=%s\nblock_size=%u\ncompression=%s\n",
+                   KV_FORMAT_VERSION, keyTypeName(o->eKeyType), o->nBlock,
+                   o->eCompression==KV_COMPRESS_ZLIB ? "zlib" : "none");
+}
+
+/* Value of "name=" in identity text z, copied into zOut. */
+static int identityField(const char *z, const char *zName, char *zOut,
+                         size_t nOut){
+  size_t nName = strlen(zName);
+  const char *p = z;
+  while( p && *p ){
+    if( strncmp(p, zName, nName)==0 && p[nName]=='=' ){
+      const char *zVal = p + nName + 1;
+      size_t n = strcspn(zVal, "\n");
+      if( n>=nOut ) return 0;
+      memcpy(zOut, zVal, n);
+      zOut[n] = 0;
+      return 1;
+    }
+    p = strchr(p, '\n');
+    if( p ) p++;
+  }
+  return 0;
+}
+
+/* Compare the saved identity with the options; KV_ERROR names the first
+** option that disagrees. */
+static int identityCheck(kv_db *db, const char *zText){
+  static const char *azName[] = { "key_type", "block_size", "compression" };
+  char zWant[64];
+  char zHave[64];
+  size_t i;
+  int iVersion = 0;
+  if( sscanf(zText, "kvstore %d", &iVersion)!=1 ){
+    return kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged",
+                 db->zDir, IDENTITY_NAME);
+  }
+  if( iVersion!=KV_FORMAT_VERSION ){
+    return kvErr(KV_ERROR, "kvstore: the store in '%s' has format version %d;"
+                 " this build reads version %d", db->zDir, iVersion,
+                 KV_FORMAT_VERSION);
+  }
+  for(i=0; i<sizeof(azName)/sizeof(azName[0]); i++){
+    char *zOpt = kv_options_get(db->pOpts, azName[i]);
+    if( zOpt==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    snprintf(zWant, sizeof(zWant), "%s", zOpt);
+    kvFree(zOpt);
+    if( !identityField(zText, azName[i], zHave, sizeof(zHave)) ){
+      return kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged: "
+                   "no %s", db->zDir, IDENTITY_NAME, azName[i]);
+    }
+    if( strcmp(zWant, zHave)!=0 ){
+      return kvErr(KV_ERROR, "kvstore: option '%s' is '%s' but the store in "
+                   "'%s' was created with '%s'", azName[i], zWant, db->zDir,
+                   zHave);
+    }
+  }
+  return KV_OK;
+}
+
+/* Is this one of the names a store creates? (Used to refuse foreign
+** directories and by kv_destroy.) */
+static int isStoreName(const char *z){
+  size_t n = strlen(z);
+  size_t nDigit = strspn(z, "0123456789");
+  if( strcmp(z, IDENTITY_NAME)==0 || strcmp(z, "LOCK")==0
+   || strcmp(z, "CURRENT")==0 ) return 1;
+  if( strcmp(z, IDENTITY_NAME ".tmp")==0 || strcmp(z, "CURRENT.tmp")==0 ){
+    return 1;
+  }
+  if( strncmp(z, "MANIFEST-", 9)==0 && n>9 && strspn(z+9, "0123456789")==n-9 ){
+    return 1;
+  }
+  if( strncmp(z, "wal-", 4)==0 && n>8 && strcmp(z+n-4, ".log")==0
+   && strspn(z+4, "0123456789")==n-8 ) return 1;
+  if( nDigit>0 && (strcmp(z+nDigit, ".sst")==0 || strcmp(z+nDigit, ".sst.tmp")==0) ){
+    return 1;
+  }
+  return 0;
+}
+
+/* Check or create the identity file. REQUIRES: LOCK held. */
+static int identityOpen(kv_db *db){
+  char *zPath = kvMprintf("%s/%s", db->zDir, IDENTITY_NAME);
+  KvBuf buf = {0, 0, 0};
+  int rc = KV_OK;
+  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( db->pEnv->xExists(db->pEnv, zPath) ){
+    rc = kvEnvReadAll(db->pEnv, zPath, &buf);
+    if( rc==KV_OK ) rc = identityCheck(db, (const char*)buf.a);
+  }else{
+    char **az = 0;
+    int n = 0, i;
+    rc = db->pEnv->xList(db->pEnv, db->zDir, &az, &n);
+    for(i=0; rc==KV_OK && i<n; i++){
+      /* A crash while creating the store can leave LOCK or a temporary
+      ** identity file; anything else belongs to someone else. */
+      if( strcmp(az[i], "LOCK")!=0 && strcmp(az[i], IDENTITY_NAME ".tmp")!=0 ){
+        rc = kvErr(KV_ERROR, "kvstore: '%s' is not empty and does not hold a "
+                   "kvstore store (no %s file)", db->zDir, IDENTITY_NAME);
+      }
+    }
+    kvFreeList(az, n);
+    if( rc==KV_OK ){
+      char *zText = identityText(db->pOpts);
+      if( zText==0 ){
+        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      }else{
+        rc = kvEnvWriteAtomic(db->pEnv, db->zDir, IDENTITY_NAME, zText,
+                              strlen(zText));
+      }
+      kvFree(zText);
+    }
+  }
+  kvBufFree(&buf);
+  kvFree(zPath);
+  return rc;
+}
+
+/* Refuse a directory that holds files but no identity, before taking the
+** lock: a LevelDB or RocksDB directory has a LOCK file of its own. */
+static int foreignCheck(KvEnv *pEnv, const char *zDir){
+  char *zPath = kvMprintf("%s/%s", zDir, IDENTITY_NAME);
+  char **az = 0;
+  int n = 0, i;
+  int rc = KV_OK;
+  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( !pEnv->xExists(pEnv, zPath) ){
+    rc = pEnv->xList(pEnv, zDir, &az, &n);
+    for(i=0; rc==KV_OK && i<n; i++){
+      if( strcmp(az[i], "LOCK")!=0 && strcmp(az[i], IDENTITY_NAME ".tmp")!=0 ){
+        rc = kvErr(KV_ERROR, "kvstore: '%s' is not empty and does not hold a "
+                   "kvstore store (no %s file)", zDir, IDENTITY_NAME);
+      }
+    }
+    kvFreeList(az, n);
+  }
+  kvFree(zPath);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writing level-0 tables.                                                 */
+
+static void sstConfig(const kv_options *o, KvSstConfig *pCfg){
+  pCfg->nBlock = o->nBlock;
+  pCfg->eCompression = o->eCompression;
+  pCfg->iLevel = o->iCompressionLevel;
+  pCfg->nBloomBits = o->nBloomBits;
+  pCfg->nSummaryInterval = o->nSummaryInterval;
+  pCfg->nRestart = 16;
+}
+
+/* Write every entry of pMem to table iFile and add it to level 0 of pEdit.
+** An empty memtable writes nothing. Runs without the mutex. */
+static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
+                       u64 *pnByte){
+  KvSstConfig cfg;
+  KvSstBuilder *pB = 0;
+  KvIter *pIt = 0;
+  KvSstMeta meta;
+  char *zPath;
+  int rc;
+  *pnByte = 0;
+  if( kvMemCount(pMem)==0 ) return KV_OK;
+  memset(&meta, 0, sizeof(meta));
+  sstConfig(db->pOpts, &cfg);
+  zPath = kvSstPath(db->zDir, iFile);
+  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  rc = kvMemIterNew(pMem, &pIt);
+  if( rc==KV_OK ){
+    rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
+                         db->pEnv->xNowMicros(db->pEnv), &pB);
+  }
+  if( rc==KV_OK ) rc = pIt->pMethods->xFirst(pIt);
+  while( rc==KV_OK && pIt->pMethods->xValid(pIt) ){
+    const u8 *k, *v;
+    size_t nk, nv;
+    pIt->pMethods->xKey(pIt, &k, &nk);
+    pIt->pMethods->xValue(pIt, &v, &nv);
+    rc = kvSstBuilderAdd(pB, k, nk, v, nv);
+    if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
+  }
+  if( pIt ) pIt->pMethods->xClose(pIt);
+  if( rc==KV_OK ){
+    rc = kvSstBuilderFinish(pB, &meta);
+    pB = 0;
+    if( rc==KV_OK ){
+      *pnByte = meta.nFileSize;
+      rc = kvEditAddFile(pEdit, 0, &meta, iFile);
+    }
+  }
+  if( pB ) kvSstBuilderAbandon(pB);
+  kvSstMetaFree(&meta);
+  kvFree(zPath);
+  return rc;
+}
+
+/* Remove WAL segments older than iLogNumber. Failures are harmless (the
+** next open removes them) and are not reported. */
+static void deleteOldSegments(kv_db *db, u64 iLogNumber){
+  u64 *aSeg = 0;
+  int nSeg = 0, i;
+  char aSave[1024];
+  memcpy(aSave, kvErrMsg(), sizeof(aSave));
+  if( kvWalList(db->pEnv, db->zDir, &aSeg, &nSeg)==KV_OK ){
+    for(i=0; i<nSeg; i++){
+      if( aSeg[i]<iLogNumber ){
+        char *z = kvWalPath(db->zDir, aSeg[i]);
+        if( z ) db->pEnv->xUnlink(db->pEnv, z);
+        kvFree(z);
+      }
+    }
+  }
+  kvFree(aSeg);
+  kvErr(0, "%s", aSave);
+}
+
+/* Flush pImm to a level-0 table. REQUIRES: mutex held, pImm!=0. The mutex
+** is released while the table is written. */
+static void flushImm(kv_db *db){
+  KvMem *pImm = db->pImm;
+  KvVersionEdit edit;
+  u64 iFile, nByte = 0;
+  int rc;
+  assert( pImm );
+  memset(&edit, 0, sizeof(edit));
+  db->bBgActive = 1;
+  kvMemRef(pImm);
+  iFile = kvVsetNewFileNumber(&db->vset);
+  kvDbUnlock(db);
+  rc = writeLevel0(db, pImm, iFile, &edit, &nByte);
+  kvDbLock(db);
+  if( rc==KV_OK ){
+    edit.bLogNumber = 1;
+    edit.iLogNumber = db->iImmLogNumber;
+    edit.bLastSeq = 1;
+    edit.iLastSeq = atomic_load(&db->lastSeq);
+    rc = kvVsetApply(&db->vset, &edit);
+  }
+  if( rc==KV_OK ){
+    db->pImm = 0;
+    kvMemUnref(pImm);
+    db->nFlush++;
+    db->nFlushBytes += nByte;
+    deleteOldSegments(db, edit.iLogNumber);
+  }else if( db->rcBg==KV_OK ){
+    /* Sticky: the memtable stays in memory and its data in the WAL; new
+    ** writes are refused until the store is reopened. */
+    db->rcBg = rc;
+    db->zBgErr = savedErr();
+  }
+  kvEditClear(&edit);
+  kvMemUnref(pImm);
+  db->bBgActive = 0;
+  pthread_cond_broadcast(&db->cvWork);
+}
+
+static void *bgMain(void *pArg){
+  kv_db *db = (kv_db*)pArg;
+  kvDbLock(db);
+  while( !db->bShutdown ){
+    if( db->pImm && db->rcBg==KV_OK ){
+      flushImm(db);
+    }else{
+      pthread_cond_wait(&db->cvWork, &db->mutex);
+    }
+  }
+  kvDbUnlock(db);
+  return 0;
+}
+
+static int stickyError(kv_db *db){
+  if( db->rcWal ) return kvErr(db->rcWal, "%s", db->zWalErr ? db->zWalErr : "kvstore: WAL failed");
+  if( db->rcBg ) return kvErr(db->rcBg, "%s", db->zBgErr ? db->zBgErr : "kvstore: background work failed");
+  return KV_OK;
+}
+
+/* Make sure the memtable has room for a write (bForce: switch it now if
+** it holds anything, for kv_flush). REQUIRES: mutex held, caller is the
+** write leader. */
+static int makeRoom(kv_db *db, int bForce){
+  int rc = KV_OK;
+  while( rc==KV_OK ){
+    KvMem *pNew = 0;
+    u64 iSeg = 0;
+    rc = stickyError(db);
+    if( rc!=KV_OK ) break;
+    if( !bForce && kvMemUsage(db->pMem)<db->pOpts->nMemtable ) break;
+    if( bForce && kvMemCount(db->pMem)==0 ) break;
+    if( db->pImm ){
+      /* The previous memtable is still being flushed. */
+      if( db->bBgThread ){
+        pthread_cond_wait(&db->cvWork, &db->mutex);
+      }else{
+        flushImm(db);
+      }
+      continue;
+    }
+    rc = kvMemNew(&pNew);
+    if( rc==KV_OK ) rc = kvWalRotate(db->pWal, &iSeg);
+    if( rc!=KV_OK ){
+      kvMemUnref(pNew);
+      break;
+    }
+    db->pImm = db->pMem;
+    db->iImmLogNumber = iSeg;
+    db->pMem = pNew;
+    bForce = 0;
+    if( db->bBgThread ){
+      pthread_cond_broadcast(&db->cvWork);
+    }else{
+      flushImm(db);
+    }
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writes.                                                                 */
+
+typedef struct MemInsert MemInsert;
+struct MemInsert {
+  KvMem *pMem;
+  u64 seq;                      /* sequence of the next operation */
+};
+
+static int memInsertOp(void *pCtx, int eType, const u8 *pKey, size_t nKey,
+                       const u8 *pVal, size_t nVal){
+  MemInsert *p = (MemInsert*)pCtx;
+  return kvMemAdd(p->pMem, p->seq++, eType, pKey, nKey, pVal, nVal);
+}
+
+static int checkSizes(kv_db *db, kv_batch *b){
+  size_t nKey = 0, nVal = 0;
+  kvBatchMaxLens(b, &nKey, &nVal);
+  if( nKey>db->pOpts->nMaxKey ){
+    return kvErr(KV_TOOBIG, "kvstore: key of %zu bytes exceeds max_key_size "
+                 "(%" PRIu64 ")", nKey, db->pOpts->nMaxKey);
+  }
+  if( nVal>db->pOpts->nMaxValue ){
+    return kvErr(KV_TOOBIG, "kvstore: value of %zu bytes exceeds "
+                 "max_value_size (%" PRIu64 ")", nVal, db->pOpts->nMaxValue);
+  }
+  return KV_OK;
+}
+
+/* Queue w and run the write path for it (and, as leader, for those queued
+** behind it). */
+static int writeQueued(kv_db *db, KvWriter *w){
+  KvWriter *pLast = w;
+  KvWriter *p;
+  int bSticky = 0;
+  int rc;
+
+  pthread_cond_init(&w->cv, 0);
+  w->bDone = 0;
+  w->rc = KV_OK;
+  w->pNext = 0;
+  kvDbLock(db);
+  if( db->pWriterTail ) db->pWriterTail->pNext = w; else db->pWriterHead = w;
+  db->pWriterTail = w;
+  while( !w->bDone && db->pWriterHead!=w ){
+    pthread_cond_wait(&w->cv, &db->mutex);
+  }
+  if( w->bDone ){
+    kvDbUnlock(db);
+    pthread_cond_destroy(&w->cv);
+    if( w->rc ) kvErr(w->rc, "%s", w->zErr);
+    return w->rc;
+  }
+
+  /* Leader. */
+  rc = makeRoom(db, w->pBatch==0);
+  if( rc==KV_OK && w->pBatch ){
+    size_t nGroup = 0;
+    u64 seq = atomic_load(&db->lastSeq) + 1;
+    u64 nUser = 0;
+    KvWal *pWal = db->pWal;
+    KvMem *pMem = db->pMem;
+    MemInsert ins;
+    /* Take the batches queued behind us, up to a size limit, stopping at a
+    ** kv_flush request. */
+    for(p=w; p && p->pBatch; p=p->pNext){
+      size_t n = 0;
+      kvBatchRep(p->pBatch, &n);
+      if( p!=w && nGroup+n>GROUP_MAX_BYTES ) break;
+      nGroup += n;
+      pLast = p;
+    }
+    kvDbUnlock(db);
+
+    ins.pMem = pMem;
+    ins.seq = seq;
+    for(p=w; rc==KV_OK; p=p->pNext){
+      size_t n = 0;
+      const u8 *a = kvBatchRep(p->pBatch, &n);
+      u32 nOp = (u32)kv_batch_count(p->pBatch);
+      rc = kvWalAppend(pWal, ins.seq, db->pEnv->xNowMicros(db->pEnv), nOp,
+                       a, n, 0);
+      ins.seq += nOp;
+      nUser += n;
+      if( p==pLast ) break;
+    }
+    /* A failed append was cut back out of the WAL by wal.c: that commit
+    ** fails and later ones may succeed. Failures past this point are
+    ** sticky. */
+    if( rc==KV_OK && db->pOpts->eSync==KV_SYNC_FULL ){
+      rc = kvWalSync(pWal);
+      atomic_fetch_add(&db->nSyncs, 1);
+      bSticky = rc!=KV_OK;
+    }
+    ins.seq = seq;
+    for(p=w; rc==KV_OK; p=p->pNext){
+      size_t n = 0;
+      const u8 *a = kvBatchRep(p->pBatch, &n);
+      rc = kvBatchDecode(a, n, (u32)kv_batch_count(p->pBatch), memInsertOp,
+                         &ins);
+      bSticky = rc!=KV_OK;
+      if( p==pLast ) break;
+    }
+
+    kvDbLock(db);
+    if( rc==KV_OK ){
+      atomic_store(&db->lastSeq, ins.seq - 1);
+      atomic_fetch_add(&db->nUserBytes, nUser);
+      atomic_fetch_add(&db->nWrites, 1);
+    }else if( (bSticky || rc==KV_READONLY) && db->rcWal==KV_OK ){
+      /* After a failed fsync (whose pages the kernel may have dropped), or
+      ** a memtable holding half a batch, no later commit may report
+      ** success: the sequence is not published and the store refuses
+      ** writes until it is reopened, which replays what the WAL holds. */
+      db->rcWal = rc==KV_NOMEM ? KV_NOMEM : KV_READONLY;
+      db->zWalErr = kvMprintf("kvstore: '%s' is read-only until reopened "
+                              "after a failed commit (%s)", db->zDir,
+                              kvErrMsg());
+    }
+  }
+
+  /* Finish the group and hand leadership to the next writer. */
+  for(;;){
+    KvWriter *pHead = db->pWriterHead;
+    db->pWriterHead = pHead->pNext;
+    if( db->pWriterHead==0 ) db->pWriterTail = 0;
+    if( pHead!=w ){
+      pHead->rc = rc;
+      if( rc ) snprintf(pHead->zErr, sizeof(pHead->zErr), "%s", kvErrMsg());
+      pHead->bDone = 1;
+      pthread_cond_signal(&pHead->cv);
+    }
+    if( pHead==pLast ) break;
+  }
+  if( db->pWriterHead ) pthread_cond_signal(&db->pWriterHead->cv);
+  kvDbUnlock(db);
+  pthread_cond_destroy(&w->cv);
+  return rc;
+}
+
+int kv_write(kv_db *db, kv_batch *b){
+  KvWriter w;
+  int rc;
+  if( db==0 || b==0 ) return kvErr(KV_MISUSE, "kvstore: kv_write: NULL argument");
+  if( kv_batch_count(b)==0 ) return KV_OK;
+  rc = checkSizes(db, b);
+  if( rc ) return rc;
+  memset(&w, 0, sizeof(w));
+  w.pBatch = b;
+  return writeQueued(db, &w);
+}
+
+int kv_put(kv_db *db, const void *pKey, size_t nKey, const void *pVal,
+           size_t nVal){
+  kv_batch *b = kv_batch_new();
+  int rc;
+  if( b==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  rc = kv_batch_put(b, pKey, nKey, pVal, nVal);
+  if( rc==KV_OK ) rc = kv_write(db, b);
+  kv_batch_free(b);
+  return rc;
+}
+
+int kv_delete(kv_db *db, const void *pKey, size_t nKey){
+  kv_batch *b = kv_batch_new();
+  int rc;
+  if( b==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  rc = kv_batch_delete(b, pKey, nKey);
+  if( rc==KV_OK ) rc = kv_write(db, b);
+  kv_batch_free(b);
+  return rc;
+}
+
+int kv_flush(kv_db *db){
+  KvWriter w;
+  int rc;
+  memset(&w, 0, sizeof(w));
+  rc = writeQueued(db, &w);
+  if( rc==KV_OK ){
+    kvDbLock(db);
+    while( db->pImm && db->rcBg==KV_OK && db->bBgThread ){
+      pthread_cond_wait(&db->cvWork, &db->mutex);
+    }
+    rc = stickyError(db);
+    kvDbUnlock(db);
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Point reads.                                                            */
+
+/* Does user key k fall in file f's key range? */
+static int fileCovers(const KvFileMeta *f, const u8 *k, size_t n){
+  return kvUKeyCmp(k, n, f->smallest.a, f->smallest.n - KV_TRAILER)>=0
+      && kvUKeyCmp(k, n, f->largest.a, f->largest.n - KV_TRAILER)<=0;
+}
+
+static int probeFile(KvFileMeta *f, const u8 *k, size_t n, u64 seq,
+                     int *pbFound, int *peType, KvBuf *pVal){
+  KvSst *pSst = 0;
+  int rc = kvFileTable(f, &pSst);
+  if( rc==KV_OK ) rc = kvSstGet(pSst, k, n, seq, pbFound, peType, pVal);
+  return rc;
+}
+
+/* Search version v. Level 0 files are ordered newest first and hold
+** disjoint sequence ranges (each flush is newer than every earlier file),
+** so the first file that has the key has its newest version. */
+static int versionGet(KvVersion *v, const u8 *k, size_t n, u64 seq,
+                      int *pbFound, int *peType, KvBuf *pVal){
+  int rc = KV_OK;
+  int i, iLevel;
+  *pbFound = 0;
+  for(i=0; rc==KV_OK && !*pbFound && i<v->anFile[0]; i++){
+    KvFileMeta *f = v->aaFile[0][i];
+    if( f->minSeq>seq || !fileCovers(f, k, n) ) continue;
+    rc = probeFile(f, k, n, seq, pbFound, peType, pVal);
+  }
+  for(iLevel=1; rc==KV_OK && !*pbFound && iLevel<KV_MAX_LEVELS; iLevel++){
+    KvFileMeta **a = v->aaFile[iLevel];
+    int lo = 0, hi = v->anFile[iLevel];
+    /* First file whose largest user key is >= k. */
+    while( lo<hi ){
+      int mid = (lo+hi)/2;
+      KvFileMeta *f = a[mid];
+      if( kvUKeyCmp(f->largest.a, f->largest.n - KV_TRAILER, k, n)<0 ){
+        lo = mid+1;
+      }else{
+        hi = mid;
+      }
+    }
+    if( lo<v->anFile[iLevel] && fileCovers(a[lo], k, n) ){
+      rc = probeFile(a[lo], k, n, seq, pbFound, peType, pVal);
+    }
+  }
+  return rc;
+}
+
+int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
+           const void *pKey, size_t nKey, void **ppVal, size_t *pnVal){
+  const u8 *k = (const u8*)pKey;
+  KvMem *pMem, *pImm;
+  KvVersion *v;
+  u64 seq;
+  int bFound = 0, eType = KV_TYPE_DEL;
+  const u8 *pV = 0;
+  size_t nV = 0;
+  KvBuf buf = {0, 0, 0};
+  int rc = KV_OK;
+
+  if( ppVal ) *ppVal = 0;
+  if( pnVal ) *pnVal = 0;
+  if( b ){
+    const void *pB = 0;
+    size_t nB = 0;
+    int r = kv_batch_get(b, pKey, nKey, &pB, &nB);
+    if( r==0 ) return KV_NOTFOUND;
+    if( r==1 ){
+      pV = pB;
+      nV = nB;
+      bFound = 1;
+      eType = KV_TYPE_PUT;
+    }
+  }
+  if( !bFound ){
+    kvDbLock(db);
+    pMem = db->pMem;
+    kvMemRef(pMem);
+    pImm = db->pImm;
+    if( pImm ) kvMemRef(pImm);
+    v = kvVersionCurrent(&db->vset);
+    seq = snap ? snap->link.seq : atomic_load(&db->lastSeq);
+    kvDbUnlock(db);
+    atomic_fetch_add(&db->nGets, 1);
+
+    bFound = kvMemGet(pMem, k, nKey, seq, &eType, &pV, &nV);
+    if( !bFound && pImm ) bFound = kvMemGet(pImm, k, nKey, seq, &eType, &pV, &nV);
+    if( !bFound ){
+      rc = versionGet(v, k, nKey, seq, &bFound, &eType, &buf);
+      pV = buf.a;
+      nV = buf.n;
+    }
+    if( rc==KV_OK && bFound && eType==KV_TYPE_PUT && ppVal ){
+      *ppVal = kvMalloc(nV);
+      if( *ppVal==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      else{ memcpy(*ppVal, pV, nV); if( pnVal ) *pnVal = nV; }
+    }else if( rc==KV_OK && bFound && eType==KV_TYPE_PUT && pnVal ){
+      *pnVal = nV;
+    }
+    kvMemUnref(pMem);
+    kvMemUnref(pImm);
+    kvVersionUnref(v);
+    kvBufFree(&buf);
+    if( rc ) return rc;
+    return (bFound && eType==KV_TYPE_PUT) ? KV_OK : KV_NOTFOUND;
+  }
+  if( ppVal ){
+    *ppVal = kvMalloc(nV);
+    if( *ppVal==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    memcpy(*ppVal, pV, nV);
+  }
+  if( pnVal ) *pnVal = nV;
+  return KV_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Open, recovery, close.                                                  */
+
+typedef struct Replay Replay;
+struct Replay {
+  KvMem *pMem;
+  u64 maxSeq;
+};
+
+static int replayBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
+                       size_t nRep){
+  Replay *r = (Replay*)pCtx;
+  MemInsert ins;
+  int rc;
+  ins.pMem = r->pMem;
+  ins.seq = firstSeq;
+  rc = kvBatchDecode(pRep, nRep, nCount, memInsertOp, &ins);
+  if( rc==KV_OK && nCount>0 && firstSeq+nCount-1>r->maxSeq ){
+    r->maxSeq = firstSeq + nCount - 1;
+  }
+  return rc;
+}
+
+/* Replay the WAL into a memtable, write it to a level-0 table, and start
+** a new WAL segment. Every recovered write is then in an SSTable, so the
+** old segments (including one whose torn tail was cut) can go. */
+static int recoverWal(kv_db *db){
+  KvWalReplayInfo info;
+  KvWalConfig cfg;
+  KvVersionEdit edit;
+  Replay r;
+  u64 iNewSeg, nByte = 0;
+  int rc;
+
+  memset(&info, 0, sizeof(info));
+  memset(&edit, 0, sizeof(edit));
+  r.maxSeq = 0;
+  r.pMem = 0;
+  rc = kvMemNew(&r.pMem);
+  if( rc==KV_OK ){
+    rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
+                     &info);
+  }
+  iNewSeg = info.iLastSeg + 1;
+  if( iNewSeg<db->vset.iLogNumber ) iNewSeg = db->vset.iLogNumber;
+  if( rc==KV_OK ){
+    u64 seq = db->vset.iLastSeq;
+    if( r.maxSeq>seq ) seq = r.maxSeq;
+    atomic_store(&db->lastSeq, seq);
+    rc = writeLevel0(db, r.pMem, kvVsetNewFileNumber(&db->vset), &edit, &nByte);
+    db->nFlushBytes += nByte;
+  }
+  if( rc==KV_OK ){
+    edit.bLogNumber = 1;
+    edit.iLogNumber = iNewSeg;
+    edit.bLastSeq = 1;
+    edit.iLastSeq = atomic_load(&db->lastSeq);
+    rc = kvVsetApply(&db->vset, &edit);
+  }
+  if( rc==KV_OK ){
+    cfg.nSegmentSize = db->pOpts->nWalSegment;
+    cfg.nSegmentRecords = db->pOpts->nWalRecords;
+    cfg.eSync = db->pOpts->eSync;
+    rc = kvWalOpen(db->pEnv, db->zDir, iNewSeg, &cfg, &db->pWal);
+  }
+  if( rc==KV_OK ) deleteOldSegments(db, iNewSeg);
+  kvEditClear(&edit);
+  kvMemUnref(r.pMem);
+  return rc;
+}
+
+/* Remove what a crash can leave behind: tables no version names, temporary
+** files, manifests other than the live one. */
+static void deleteObsoleteFiles(kv_db *db){
+  char **az = 0;
+  int n = 0, i;
+  KvVersion *v = db->vset.pCurrent;
+  char aSave[1024];
+  memcpy(aSave, kvErrMsg(), sizeof(aSave));
+  if( db->pEnv->xList(db->pEnv, db->zDir, &az, &n)!=KV_OK ){
+    kvErr(0, "%s", aSave);
+    return;
+  }
+  for(i=0; i<n; i++){
+    const char *z = az[i];
+    size_t nDigit = strspn(z, "0123456789");
+    int bDel = 0;
+    if( nDigit>0 && strcmp(z+nDigit, ".sst")==0 ){
+      u64 iFile = strtoull(z, 0, 10);
+      int iLevel, j, bLive = 0;
+      for(iLevel=0; iLevel<KV_MAX_LEVELS && !bLive; iLevel++){
+        for(j=0; j<v->anFile[iLevel]; j++){
+          if( v->aaFile[iLevel][j]->iFile==iFile ){ bLive = 1; break; }
+        }
+      }
+      bDel = !bLive;
+    }else if( nDigit>0 && strcmp(z+nDigit, ".sst.tmp")==0 ){
+      bDel = 1;
+    }else if( strncmp(z, "MANIFEST-", 9)==0 && isStoreName(z) ){
+      bDel = strtoull(z+9, 0, 10)!=db->vset.iManifest;
+    }else if( strcmp(z, "CURRENT.tmp")==0 || strcmp(z, IDENTITY_NAME ".tmp")==0 ){
+      bDel = 1;
+    }
+    if( bDel ){
+      char *zPath = kvMprintf("%s/%s", db->zDir, z);
+      if( zPath ) db->pEnv->xUnlink(db->pEnv, zPath);
+      kvFree(zPath);
+    }
+  }
+  kvFreeList(az, n);
+  kvErr(0, "%s", aSave);
+}
+
+static void dbFree(kv_db *db){
+  if( db==0 ) return;
+  if( db->bBgThread ){
+    kvDbLock(db);
+    db->bShutdown = 1;
+    pthread_cond_broadcast(&db->cvWork);
+    kvDbUnlock(db);
+    pthread_join(db->bgThread, 0);
+    db->bBgThread = 0;
+  }
+  if( db->pWal ){
+    if( db->pOpts->eSync!=KV_SYNC_OFF && db->rcWal==KV_OK ) kvWalSync(db->pWal);
+    kvWalClose(db->pWal);
+  }
+  kvMemUnref(db->pMem);
+  kvMemUnref(db->pImm);
+  kvVsetClose(&db->vset);
+  kvCacheFree(db->pCache);
+  if( db->pLock ) db->pEnv->xUnlock(db->pLock);
+  kv_options_free(db->pOpts);
+  kvFree(db->zBgErr);
+  kvFree(db->zWalErr);
+  kvFree(db->zDir);
+  pthread_mutex_destroy(&db->mutex);
+  pthread_mutex_destroy(&db->vsetMutex);
+  pthread_cond_destroy(&db->cvWork);
+  pthread_cond_destroy(&db->cvWriterLock);
+  kvFree(db);
+}
+
+static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
+                  const kv_options *opts, kv_db **ppDb){
+  kv_db *db = kvMallocZero(sizeof(*db));
+  char *zCurrent = 0;
+  char *zLock = 0;
+  int rc = KV_OK;
+
+  *ppDb = 0;
+  if( db==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  pthread_mutex_init(&db->mutex, 0);
+  pthread_mutex_init(&db->vsetMutex, 0);
+  pthread_cond_init(&db->cvWork, 0);
+  pthread_cond_init(&db->cvWriterLock, 0);
+  db->snapHead.pNext = db->snapHead.pPrev = &db->snapHead;
+  db->pEnv = pEnv;
+  db->iDev = iDev;
+  db->iIno = iIno;
+  db->nRef = 1;
+  db->zDir = kvStrdup(zDir);
+  db->pOpts = opts ? kv_options_copy(opts) : kv_options_new();
+  zLock = kvMprintf("%s/LOCK", zDir);
+  zCurrent = kvMprintf("%s/CURRENT", zDir);
+  if( !db->zDir || !db->pOpts || !zLock || !zCurrent ){
+    rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  if( rc==KV_OK ) rc = foreignCheck(pEnv, zDir);
+  if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &db->pLock);
+  if( rc==KV_OK ) rc = identityOpen(db);
+  if( rc==KV_OK ) rc = kvCacheNew(db->pOpts->nCache, &db->pCache);
+  if( rc==KV_OK ){
+    db->vset.pEnv = pEnv;
+    db->vset.zDir = db->zDir;
+    db->vset.nLevel = db->pOpts->nLevel;
+    db->vset.pCache = db->pCache;
+    db->vset.pCounters = &db->counters;
+    db->vset.pMutex = &db->vsetMutex;
+    if( pEnv->xExists(pEnv, zCurrent) ){
+      rc = kvVsetRecover(&db->vset);
+    }else{
+      rc = kvVsetCreate(&db->vset);
+    }
+  }
+  if( rc==KV_OK ) rc = recoverWal(db);
+  if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
+  if( rc==KV_OK ) deleteObsoleteFiles(db);
+  if( rc==KV_OK && db->pOpts->bBackground ){
+    if( pthread_create(&db->bgThread, 0, bgMain, db)!=0 ){
+      rc = kvErr(KV_ERROR, "kvstore: cannot start the background thread "
+                 "for '%s'", zDir);
+    }else{
+      db->bBgThread = 1;
+    }
+  }
+  kvFree(zCurrent);
+  kvFree(zLock);
+  if( rc!=KV_OK ){
+    char aSave[1024];
+    memcpy(aSave, kvErrMsg(), sizeof(aSave));
+    dbFree(db);
+    kvErr(rc, "%s", aSave);
+    return rc;
+  }
+  *ppDb = db;
+  return KV_OK;
+}
+
+/* Canonical path of an existing directory (kvFree). */
+static int canonicalDir(const char *zDir, char **pzOut){
+  char *z = realpath(zDir, 0);
+  *pzOut = 0;
+  if( z==0 ) return kvErrno(errno, "open", zDir);
+  *pzOut = kvStrdup(z);
+  free(z);
+  if( *pzOut==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  return KV_OK;
+}
+
+static kv_db *registryFind(u64 iDev, u64 iIno){
+  kv_db *p;
+  for(p=gRegistry; p; p=p->pNextDb){
+    if( p->iDev==iDev && p->iIno==iIno ) return p;
+  }
+  return 0;
+}
+
+int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
+  KvEnv *pEnv = (opts && opts->pEnv) ? opts->pEnv : kvEnvPosix();
+  char *zCanon = 0;
+  u64 iDev = 0, iIno = 0;
+  kv_db *db = 0;
+  int rc;
+
+  kvErrClear();
+  *ppDb = 0;
+  if( zDir==0 || zDir[0]==0 ){
+    return kvErr(KV_MISUSE, "kvstore: no directory given");
+  }
+  rc = pEnv->xMkdir(pEnv, zDir);
+  if( rc==KV_OK ) rc = canonicalDir(zDir, &zCanon);
+  if( rc==KV_OK ) rc = pEnv->xFileId(pEnv, zCanon, &iDev, &iIno);
+  if( rc!=KV_OK ){
+    kvFree(zCanon);
+    return rc;
+  }
+  pthread_mutex_lock(&gRegistryMutex);
+  db = registryFind(iDev, iIno);
+  if( db ){
+    /* Shared instance: the shaping options must agree with the store's. */
+    kv_options *pTmp = opts ? kv_options_copy(opts) : kv_options_new();
+    if( pTmp==0 ){
+      rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    }else{
+      static const char *azName[] = { "key_type", "block_size", "compression" };
+      size_t i;
+      for(i=0; rc==KV_OK && i<sizeof(azName)/sizeof(azName[0]); i++){
+        char *zA = kv_options_get(pTmp, azName[i]);
+        char *zB = kv_options_get(db->pOpts, azName[i]);
+        if( zA==0 || zB==0 ){
+          rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+        }else if( strcmp(zA, zB)!=0 ){
+          rc = kvErr(KV_ERROR, "kvstore: option '%s' is '%s' but the store in "
+                     "'%s' was created with '%s'", azName[i], zA, zCanon, zB);
+        }
+        kvFree(zA);
+        kvFree(zB);
+      }
+      kv_options_free(pTmp);
+    }
+    if( rc==KV_OK ){
+      db->nRef++;
+      *ppDb = db;
+    }
+  }else{
+    rc = dbOpen(pEnv, zCanon, iDev, iIno, opts, &db);
+    if( rc==KV_OK ){
+      db->pNextDb = gRegistry;
+      gRegistry = db;
+      *ppDb = db;
+    }
+  }
+  pthread_mutex_unlock(&gRegistryMutex);
+  kvFree(zCanon);
+  return rc;
+}
+
+int kv_close(kv_db *db){
+  kv_db **pp;
+  if( db==0 ) return KV_OK;
+  pthread_mutex_lock(&gRegistryMutex);
+  if( --db->nRef>0 ){
+    pthread_mutex_unlock(&gRegistryMutex);
+    return KV_OK;
+  }
+  for(pp=&gRegistry; *pp; pp=&(*pp)->pNextDb){
+    if( *pp==db ){ *pp = db->pNextDb; break; }
+  }
+  pthread_mutex_unlock(&gRegistryMutex);
+  dbFree(db);
+  return KV_OK;
+}
+
+const kv_options *kv_db_options(kv_db *db){
+  return db->pOpts;
+}
+
+int kv_key_type(kv_db *db){
+  return db->pOpts->eKeyType;
+}
+
+int kv_db_refcount(kv_db *db){
+  int n;
+  pthread_mutex_lock(&gRegistryMutex);
+  n = db->nRef;
+  pthread_mutex_unlock(&gRegistryMutex);
+  return n;
+}
+
+int kv_destroy(const char *zDir){
+  KvEnv *pEnv = kvEnvPosix();
+  char *zCanon = 0;
+  char *zId = 0;
+  char *zLock = 0;
+  KvFile *pLock = 0;
+  u64 iDev, iIno;
+  char **az = 0;
+  int n = 0, i;
+  int rc;
+
+  kvErrClear();
+  if( !pEnv->xExists(pEnv, zDir) ) return KV_OK;
+  rc = canonicalDir(zDir, &zCanon);
+  if( rc==KV_OK ) rc = pEnv->xFileId(pEnv, zCanon, &iDev, &iIno);
+  if( rc==KV_OK ){
+    pthread_mutex_lock(&gRegistryMutex);
+    if( registryFind(iDev, iIno) ){
+      rc = kvErr(KV_BUSY, "kvstore: '%s' is open in this process", zCanon);
+    }
+    pthread_mutex_unlock(&gRegistryMutex);
+  }
+  if( rc==KV_OK ){
+    zId = kvMprintf("%s/%s", zCanon, IDENTITY_NAME);
+    zLock = kvMprintf("%s/LOCK", zCanon);
+    if( zId==0 || zLock==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  if( rc==KV_OK && !pEnv->xExists(pEnv, zId) ){
+    rc = kvErr(KV_ERROR, "kvstore: '%s' does not hold a kvstore store (no %s "
+               "file); nothing was removed", zCanon, IDENTITY_NAME);
+  }
+  if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
+  if( rc==KV_OK ) rc = pEnv->xList(pEnv, zCanon, &az, &n);
+  for(i=0; rc==KV_OK && i<n; i++){
+    /* The identity goes last, so an interrupted destroy can be redone. */
+    if( isStoreName(az[i]) && strcmp(az[i], "LOCK")!=0
+     && strcmp(az[i], IDENTITY_NAME)!=0 ){
+      char *zPath = kvMprintf("%s/%s", zCanon, az[i]);
+      if( zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      else rc = pEnv->xUnlink(pEnv, zPath);
+      kvFree(zPath);
+    }
+  }
+  if( rc==KV_OK ) rc = pEnv->xUnlink(pEnv, zId);
+  if( pLock ){
+    pEnv->xUnlock(pLock);
+    if( rc==KV_OK ) rc = pEnv->xUnlink(pEnv, zLock);
+  }
+  if( rc==KV_OK ){
+    /* Only an empty directory goes; anything the user put there stays. */
+    kvFreeList(az, n);
+    az = 0;
+    n = 0;
+    if( pEnv->xList(pEnv, zCanon, &az, &n)==KV_OK && n==0 ){
+      rc = pEnv->xRmdir(pEnv, zCanon);
+    }
+  }
+  kvFreeList(az, n);
+  kvFree(zId);
+  kvFree(zLock);
+  kvFree(zCanon);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writer lock.                                                            */
+
+int kv_writer_acquire(kv_db *db, const void *owner, int timeout_ms){
+  int rc = KV_OK;
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += timeout_ms/1000;
+  deadline.tv_nsec += (long)(timeout_ms%1000)*1000000L;
+  if( deadline.tv_nsec>=1000000000L ){
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  kvDbLock(db);
+  while( db->pWriterOwner && db->pWriterOwner!=owner ){
+    if( timeout_ms<=0
+     || pthread_cond_timedwait(&db->cvWriterLock, &db->mutex, &deadline)==ETIMEDOUT ){
+      if( db->pWriterOwner && db->pWriterOwner!=owner ){
+        rc = kvErr(KV_BUSY, "kvstore: '%s' is being written by another "
+                   "connection", db->zDir);
+      }
+      break;
+    }
+  }
+  if( rc==KV_OK ) db->pWriterOwner = owner;
+  kvDbUnlock(db);
+  return rc;
+}
+
+void kv_writer_release(kv_db *db, const void *owner){
+  kvDbLock(db);
+  if( db->pWriterOwner==owner ){
+    db->pWriterOwner = 0;
+    pthread_cond_broadcast(&db->cvWriterLock);
+  }
+  kvDbUnlock(db);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Statistics and verification.                                            */
+
+int kv_stats(kv_db *db, char **pzJson){
+  KvBuf b = {0, 0, 0};
+  KvCacheStats cs;
+  KvVersion *v;
+  char aTmp[512];
+  u64 nMem, nMemEntry, nImm = 0, nSst = 0, nWalSeg = 0, nWalBytes, iSeg;
+  u64 *aSeg = 0;
+  int nSeg = 0, i, j;
+  u64 nUser, nFlushBytes, nCompactBytes, nFlush, nComp;
+  int bImm, bBg, rcBg;
+  int rc = KV_OK;
+
+  *pzJson = 0;
+  kvDbLock(db);
+  nMem = kvMemUsage(db->pMem);
+  nMemEntry = kvMemCount(db->pMem);
+  bImm = db->pImm!=0;
+  if( db->pImm ) nImm = kvMemUsage(db->pImm);
+  iSeg = kvWalSegment(db->pWal);
+  nWalBytes = kvWalBytes(db->pWal);
+  nFlush = db->nFlush;
+  nFlushBytes = db->nFlushBytes;
+  nCompactBytes = db->nCompactBytes;
+  nComp = db->nCompactions;
+  bBg = db->bBgActive;
+  rcBg = db->rcBg ? db->rcBg : db->rcWal;
+  v = kvVersionCurrent(&db->vset);
+  kvDbUnlock(db);
+  nUser = atomic_load(&db->nUserBytes);
+  kvCacheStats(db->pCache, &cs);
+  if( kvWalList(db->pEnv, db->zDir, &aSeg, &nSeg)==KV_OK ) nWalSeg = (u64)nSeg;
+  kvFree(aSeg);
+
+#define EMIT(...) do{ snprintf(aTmp, sizeof(aTmp), __VA_ARGS__); \
+    if( rc==KV_OK ) rc = kvBufAppend(&b, aTmp, strlen(aTmp)); }while(0)
+  EMIT("{\"version\":\"%s\",\"sequence\":%" PRIu64 ",", kv_version(),
+       (u64)atomic_load(&db->lastSeq));
+  EMIT("\"memtable\":{\"bytes\":%" PRIu64 ",\"entries\":%" PRIu64
+       ",\"limit\":%" PRIu64 "},", nMem, nMemEntry, db->pOpts->nMemtable);
+  EMIT("\"immutable_memtables\":%d,\"immutable_bytes\":%" PRIu64 ",",
+       bImm, nImm);
+  EMIT("\"wal\":{\"segments\":%" PRIu64 ",\"current_segment\":%" PRIu64
+       ",\"current_bytes\":%" PRIu64 ",\"syncs\":%" PRIu64 ",\"commits\":%"
+       PRIu64 "},", nWalSeg, iSeg, nWalBytes, (u64)atomic_load(&db->nSyncs),
+       (u64)atomic_load(&db->nWrites));
+  EMIT("\"levels\":[");
+  for(i=0; i<db->pOpts->nLevel && i<KV_MAX_LEVELS; i++){
+    u64 nByte = 0;
+    for(j=0; j<v->anFile[i]; j++) nByte += v->aaFile[i][j]->nByte;
+    nSst += nByte;
+    EMIT("%s{\"level\":%d,\"files\":%d,\"bytes\":%" PRIu64 "}", i ? "," : "",
+         i, v->anFile[i], nByte);
+  }
+  EMIT("],\"sstable_bytes\":%" PRIu64 ",", nSst);
+  EMIT("\"cache\":{\"capacity\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"entries\":%"
+       PRIu64 ",\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 "},", cs.nCapacity,
+       cs.nByte, cs.nEntry, cs.nHit, cs.nMiss);
+  EMIT("\"bloom\":{\"checks\":%" PRIu64 ",\"negatives\":%" PRIu64 "},",
+       (u64)atomic_load(&db->counters.nBloomCheck),
+       (u64)atomic_load(&db->counters.nBloomNegative));
+  EMIT("\"reads\":{\"gets\":%" PRIu64 ",\"files_probed\":%" PRIu64
+       ",\"blocks_read\":%" PRIu64 "},", (u64)atomic_load(&db->nGets),
+       (u64)atomic_load(&db->counters.nFileProbe),
+       (u64)atomic_load(&db->counters.nBlockRead));
+  EMIT("\"flushes\":%" PRIu64 ",\"compactions\":%" PRIu64 ",", nFlush, nComp);
+  EMIT("\"user_bytes\":%" PRIu64 ",\"flush_bytes\":%" PRIu64
+       ",\"compaction_bytes\":%" PRIu64 ",", nUser, nFlushBytes, nCompactBytes);
+  EMIT("\"write_amplification\":%.3f,",
+       nUser ? (double)(nFlushBytes + nCompactBytes + nUser)/(double)nUser : 0.0);
+  EMIT("\"background\":{\"active\":%d,\"error\":%d}}", bBg, rcBg);
+#undef EMIT
+  kvVersionUnref(v);
+  if( rc==KV_OK ) rc = kvBufAppend(&b, "", 1);
+  if( rc==KV_OK ){
+    *pzJson = (char*)b.a;
+  }else{
+    kvBufFree(&b);
+  }
+  return rc;
+}
+
+static int verifyBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
+                       size_t nRep){
+  (void)pCtx;
+  (void)firstSeq;
+  return kvBatchDecode(pRep, nRep, nCount, 0, 0);
+}
+
+int kv_verify(kv_db *db, char **pzReport){
+  KvVersion *v = kvVersionCurrent(&db->vset);
+  KvWalReplayInfo info;
+  u64 iLog;
+  int rc = KV_OK;
+  int i, j;
+  *pzReport = 0;
+  for(i=0; rc==KV_OK && *pzReport==0 && i<KV_MAX_LEVELS; i++){
+    for(j=0; rc==KV_OK && *pzReport==0 && j<v->anFile[i]; j++){
+      char *zPath = kvSstPath(db->zDir, v->aaFile[i][j]->iFile);
+      int rc2;
+      if( zPath==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+      rc2 = kvSstVerify(db->pEnv, zPath);
+      if( rc2==KV_NOMEM ) rc = rc2;
+      else if( rc2!=KV_OK ) *pzReport = savedErr();
+      kvFree(zPath);
+    }
+  }
+  kvVersionUnref(v);
+  if( rc==KV_OK && *pzReport==0 ){
+    kvDbLock(db);
+    iLog = db->vset.iLogNumber;
+    kvDbUnlock(db);
+    memset(&info, 0, sizeof(info));
+    /* Segments being written may end in a torn record right now: only
+    ** corruption followed by valid records counts as a problem. */
+    if( kvWalReplay(db->pEnv, db->zDir, iLog, verifyBatch, 0, &info)!=KV_OK ){
+      *pzReport = savedErr();
+    }
+  }
+  if( rc==KV_OK && *pzReport==0 ) *pzReport = kvStrdup("ok");
+  if( rc==KV_OK && *pzReport==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  return rc;
+}

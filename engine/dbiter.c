@@ -1,0 +1,536 @@
+/*
+** dbiter.c - iterators over a whole store.
+**
+** A kv_iter merges a transaction's batch, the memtable, the immutable
+** memtable, every level-0 table and one level iterator per deeper level
+** into one stream of internal keys (kvMergeIterNew), then turns that into
+** user keys: it hides entries newer than its read point, shows only the
+** newest version of each key, and skips keys whose newest version is a
+** tombstone. Batch entries carry KV_BATCH_SEQ and are always visible.
+**
+** Direction, in the manner of LevelDB's DBIter: moving forward, the merged
+** iterator sits on the entry that is the current user key's newest
+** version. Moving backward, it sits just before every entry of the current
+** key, and the current key and value are copies held in savedKey/savedVal.
+**
+** The iterator holds references on the memtables and the version it reads
+** (so their files outlive compactions) and registers its read point as a
+** snapshot (so compaction keeps what it may still see).
+*/
+#include "kvInt.h"
+
+/* ---------------------------------------------------------------------- */
+/* Level iterator: the sorted, non-overlapping files of one level.         */
+
+typedef struct LevelIter LevelIter;
+struct LevelIter {
+  KvIter base;
+  KvFileMeta **aFile;           /* files, by smallest key (referenced) */
+  int nFile;
+  int iCur;                     /* file of pCur, or -1 */
+  KvIter *pCur;                 /* iterator of file iCur */
+};
+
+static int levelOpen(LevelIter *p, int iFile){
+  KvSst *pSst = 0;
+  int rc;
+  if( p->pCur && p->iCur==iFile ) return KV_OK;
+  if( p->pCur ){
+    p->pCur->pMethods->xClose(p->pCur);
+    p->pCur = 0;
+  }
+  p->iCur = -1;
+  rc = kvFileTable(p->aFile[iFile], &pSst);
+  if( rc==KV_OK ) rc = kvSstIterNew(pSst, &p->pCur);
+  if( rc==KV_OK ) p->iCur = iFile;
+  return rc;
+}
+
+static int levelValid(KvIter *pIt){
+  LevelIter *p = (LevelIter*)pIt;
+  return p->pCur && p->pCur->pMethods->xValid(p->pCur);
+}
+
+/* Move forward over files whose iterator is exhausted. */
+static int levelSkipForward(LevelIter *p){
+  int rc = KV_OK;
+  while( rc==KV_OK && p->pCur && !p->pCur->pMethods->xValid(p->pCur) ){
+    if( p->iCur+1>=p->nFile ){
+      p->pCur->pMethods->xClose(p->pCur);
+      p->pCur = 0;
+      p->iCur = -1;
+      break;
+    }
+    rc = levelOpen(p, p->iCur+1);
+    if( rc==KV_OK ) rc = p->pCur->pMethods->xFirst(p->pCur);
+  }
+  return rc;
+}
+
+static int levelSkipBackward(LevelIter *p){
+  int rc = KV_OK;
+  while( rc==KV_OK && p->pCur && !p->pCur->pMethods->xValid(p->pCur) ){
+    if( p->iCur==0 ){
+      p->pCur->pMethods->xClose(p->pCur);
+      p->pCur = 0;
+      p->iCur = -1;
+      break;
+    }
+    rc = levelOpen(p, p->iCur-1);
+    if( rc==KV_OK ) rc = p->pCur->pMethods->xLast(p->pCur);
+  }
+  return rc;
+}
+
+static int levelFirst(KvIter *pIt){
+  LevelIter *p = (LevelIter*)pIt;
+  int rc;
+  if( p->nFile==0 ) return KV_OK;
+  rc = levelOpen(p, 0);
+  if( rc==KV_OK ) rc = p->pCur->pMethods->xFirst(p->pCur);
+  if( rc==KV_OK ) rc = levelSkipForward(p);
+  return rc;
+}
+
+static int levelLast(KvIter *pIt){
+  LevelIter *p = (LevelIter*)pIt;
+  int rc;
+  if( p->nFile==0 ) return KV_OK;
+  rc = levelOpen(p, p->nFile-1);
+  if( rc==KV_OK ) rc = p->pCur->pMethods->xLast(p->pCur);
+  if( rc==KV_OK ) rc = levelSkipBackward(p);
+  return rc;
+}
+
+static int levelSeek(KvIter *pIt, const u8 *k, size_t n){
+  LevelIter *p = (LevelIter*)pIt;
+  int lo = 0, hi = p->nFile;
+  int rc;
+  /* First file whose largest key is >= k. */
+  while( lo<hi ){
+    int mid = (lo+hi)/2;
+    KvFileMeta *f = p->aFile[mid];
+    if( kvIKeyCmp(f->largest.a, f->largest.n, k, n)<0 ) lo = mid+1;
+    else hi = mid;
+  }
+  if( lo>=p->nFile ){
+    if( p->pCur ) p->pCur->pMethods->xClose(p->pCur);
+    p->pCur = 0;
+    p->iCur = -1;
+    return KV_OK;
+  }
+  rc = levelOpen(p, lo);
+  if( rc==KV_OK ) rc = p->pCur->pMethods->xSeek(p->pCur, k, n);
+  if( rc==KV_OK ) rc = levelSkipForward(p);
+  return rc;
+}
+
+static int levelNext(KvIter *pIt){
+  LevelIter *p = (LevelIter*)pIt;
+  int rc = p->pCur->pMethods->xNext(p->pCur);
+  if( rc==KV_OK ) rc = levelSkipForward(p);
+  return rc;
+}
+
+static int levelPrev(KvIter *pIt){
+  LevelIter *p = (LevelIter*)pIt;
+  int rc = p->pCur->pMethods->xPrev(p->pCur);
+  if( rc==KV_OK ) rc = levelSkipBackward(p);
+  return rc;
+}
+
+static void levelKey(KvIter *pIt, const u8 **pp, size_t *pn){
+  LevelIter *p = (LevelIter*)pIt;
+  p->pCur->pMethods->xKey(p->pCur, pp, pn);
+}
+
+static void levelValue(KvIter *pIt, const u8 **pp, size_t *pn){
+  LevelIter *p = (LevelIter*)pIt;
+  p->pCur->pMethods->xValue(p->pCur, pp, pn);
+}
+
+static void levelClose(KvIter *pIt){
+  LevelIter *p = (LevelIter*)pIt;
+  int i;
+  if( p==0 ) return;
+  if( p->pCur ) p->pCur->pMethods->xClose(p->pCur);
+  for(i=0; i<p->nFile; i++) kvFileUnref(p->aFile[i]);
+  kvFree(p->aFile);
+  kvFree(p);
+}
+
+static const KvIterMethods levelMethods = {
+  levelFirst, levelLast, levelSeek, levelNext, levelPrev, levelValid,
+  levelKey, levelValue, levelClose
+};
+
+int kvLevelIterNew(KvFileMeta **aFile, int nFile, KvIter **ppIter){
+  LevelIter *p = kvMallocZero(sizeof(*p));
+  int i;
+  *ppIter = 0;
+  if( p==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  p->aFile = kvMalloc(sizeof(KvFileMeta*)*(size_t)(nFile ? nFile : 1));
+  if( p->aFile==0 ){
+    kvFree(p);
+    return kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  for(i=0; i<nFile; i++){
+    p->aFile[i] = aFile[i];
+    kvFileRef(aFile[i]);
+  }
+  p->nFile = nFile;
+  p->iCur = -1;
+  p->base.pMethods = &levelMethods;
+  *ppIter = &p->base;
+  return KV_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Collecting the sources of a store.                                      */
+
+static int pushIter(KvIter ***papIter, int *pnIter, KvIter *pIt){
+  KvIter **aNew = kvRealloc(*papIter, sizeof(KvIter*)*(size_t)(*pnIter+1));
+  if( aNew==0 ){
+    pIt->pMethods->xClose(pIt);
+    return kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  aNew[(*pnIter)++] = pIt;
+  *papIter = aNew;
+  return KV_OK;
+}
+
+int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
+                     KvIter ***papIter, int *pnIter){
+  KvIter *pIt = 0;
+  int rc = KV_OK;
+  int i;
+  (void)db;
+  if( pMem ){
+    rc = kvMemIterNew(pMem, &pIt);
+    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+  }
+  if( rc==KV_OK && pImm ){
+    rc = kvMemIterNew(pImm, &pIt);
+    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+  }
+  /* Level-0 tables may overlap: one iterator each, opened lazily like the
+  ** deeper levels (a level iterator over a single file). */
+  for(i=0; rc==KV_OK && i<v->anFile[0]; i++){
+    rc = kvLevelIterNew(&v->aaFile[0][i], 1, &pIt);
+    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+  }
+  for(i=1; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    if( v->anFile[i]==0 ) continue;
+    rc = kvLevelIterNew(v->aaFile[i], v->anFile[i], &pIt);
+    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* kv_iter.                                                                */
+
+struct kv_iter {
+  kv_db *db;
+  KvIter *pMerged;
+  KvMem *pMem, *pImm;           /* referenced */
+  KvVersion *pVersion;          /* referenced */
+  KvSnapLink link;              /* registered read point */
+  u64 seq;                      /* read point */
+  int bValid;
+  int bReverse;                 /* direction: see the top of this file */
+  KvBuf savedKey;               /* reverse: current key; forward: skip key */
+  KvBuf savedVal;               /* reverse: current value */
+  KvBuf seekKey;                /* scratch for internal seek keys */
+};
+
+static int visible(kv_iter *it, u64 seq){
+  return seq<=it->seq || seq==KV_BATCH_SEQ;
+}
+
+static void mKey(kv_iter *it, const u8 **pp, size_t *pn){
+  it->pMerged->pMethods->xKey(it->pMerged, pp, pn);
+}
+
+/* Forward: settle on the next entry that is the newest visible version of
+** a live key. When bSkipping, keys <= savedKey are hidden. */
+static int findNextUserEntry(kv_iter *it, int bSkipping){
+  KvIter *m = it->pMerged;
+  int rc = KV_OK;
+  while( m->pMethods->xValid(m) ){
+    const u8 *k;
+    size_t n;
+    mKey(it, &k, &n);
+    if( visible(it, kvIKeySeq(k, n)) ){
+      size_t nu = n - KV_TRAILER;
+      if( bSkipping && kvUKeyCmp(k, nu, it->savedKey.a, it->savedKey.n)<=0 ){
+        /* an older version of a key already passed or deleted */
+      }else if( kvIKeyType(k, n)==KV_TYPE_DEL ){
+        rc = kvBufSet(&it->savedKey, k, nu);
+        if( rc ) break;
+        bSkipping = 1;
+      }else{
+        it->bValid = 1;
+        return KV_OK;
+      }
+    }
+    rc = m->pMethods->xNext(m);
+    if( rc ) break;
+  }
+  it->bValid = 0;
+  return rc;
+}
+
+/* Backward: settle on the previous live key, leaving the merged iterator
+** before all its entries and its newest visible version in saved*. */
+static int findPrevUserEntry(kv_iter *it){
+  KvIter *m = it->pMerged;
+  int eType = KV_TYPE_DEL;
+  int rc = KV_OK;
+  while( m->pMethods->xValid(m) ){
+    const u8 *k, *v;
+    size_t n, nv;
+    mKey(it, &k, &n);
+    if( visible(it, kvIKeySeq(k, n)) ){
+      size_t nu = n - KV_TRAILER;
+      if( eType!=KV_TYPE_DEL
+       && kvUKeyCmp(k, nu, it->savedKey.a, it->savedKey.n)<0 ){
+        break;                  /* passed every entry of savedKey */
+      }
+      eType = kvIKeyType(k, n);
+      if( eType==KV_TYPE_DEL ){
+        it->savedKey.n = 0;
+        it->savedVal.n = 0;
+      }else{
+        m->pMethods->xValue(m, &v, &nv);
+        rc = kvBufSet(&it->savedKey, k, nu);
+        if( rc==KV_OK ) rc = kvBufSet(&it->savedVal, v, nv);
+        if( rc ) break;
+      }
+    }
+    rc = m->pMethods->xPrev(m);
+    if( rc ) break;
+  }
+  if( rc ){
+    it->bValid = 0;
+    return rc;
+  }
+  if( eType==KV_TYPE_DEL ){
+    it->bValid = 0;
+    it->savedKey.n = 0;
+    it->savedVal.n = 0;
+    it->bReverse = 0;
+  }else{
+    it->bValid = 1;
+  }
+  return KV_OK;
+}
+
+static int iterFail(kv_iter *it, int rc){
+  it->bValid = 0;
+  return rc;
+}
+
+int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
+                kv_iter **ppIter){
+  kv_iter *it = kvMallocZero(sizeof(*it));
+  KvIter **apChild = 0;
+  int nChild = 0;
+  int rc = KV_OK;
+
+  *ppIter = 0;
+  if( it==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  it->db = db;
+  if( b && kv_batch_count(b)>0 ){
+    KvIter *pB = 0;
+    rc = kvBatchIterNew(b, &pB);
+    if( rc==KV_OK ) rc = pushIter(&apChild, &nChild, pB);
+  }
+  if( rc==KV_OK ){
+    kvDbLock(db);
+    it->pMem = db->pMem;
+    kvMemRef(it->pMem);
+    it->pImm = db->pImm;
+    if( it->pImm ) kvMemRef(it->pImm);
+    it->pVersion = kvVersionCurrent(&db->vset);
+    /* Register the read point under the same lock, so nothing committed
+    ** after the memtables were taken is visible and nothing it needs can
+    ** be compacted away. */
+    it->link.seq = snap ? snap->link.seq : atomic_load(&db->lastSeq);
+    it->link.pNext = &db->snapHead;
+    it->link.pPrev = db->snapHead.pPrev;
+    db->snapHead.pPrev->pNext = &it->link;
+    db->snapHead.pPrev = &it->link;
+    kvDbUnlock(db);
+    it->seq = it->link.seq;
+    rc = kvDbCollectIters(db, it->pMem, it->pImm, it->pVersion, &apChild,
+                          &nChild);
+  }
+  if( rc==KV_OK ){
+    rc = kvMergeIterNew(apChild, nChild, &it->pMerged);
+    apChild = 0;
+    nChild = 0;
+  }
+  if( rc!=KV_OK ){
+    int i;
+    for(i=0; i<nChild; i++) apChild[i]->pMethods->xClose(apChild[i]);
+    kvFree(apChild);
+    kv_iter_free(it);
+    return rc;
+  }
+  *ppIter = it;
+  return KV_OK;
+}
+
+void kv_iter_free(kv_iter *it){
+  if( it==0 ) return;
+  if( it->pMerged ) it->pMerged->pMethods->xClose(it->pMerged);
+  if( it->link.pNext ) kvDbSnapRemove(it->db, &it->link);
+  kvMemUnref(it->pMem);
+  kvMemUnref(it->pImm);
+  kvVersionUnref(it->pVersion);
+  kvBufFree(&it->savedKey);
+  kvBufFree(&it->savedVal);
+  kvBufFree(&it->seekKey);
+  kvFree(it);
+}
+
+int kv_iter_first(kv_iter *it){
+  int rc;
+  it->bReverse = 0;
+  rc = it->pMerged->pMethods->xFirst(it->pMerged);
+  if( rc ) return iterFail(it, rc);
+  return findNextUserEntry(it, 0);
+}
+
+int kv_iter_last(kv_iter *it){
+  int rc;
+  it->bReverse = 1;
+  rc = it->pMerged->pMethods->xLast(it->pMerged);
+  if( rc ) return iterFail(it, rc);
+  return findPrevUserEntry(it);
+}
+
+int kv_iter_seek(kv_iter *it, const void *pKey, size_t nKey){
+  int rc;
+  it->bReverse = 0;
+  /* The largest trailer sorts first among a key's entries, so the seek
+  ** lands on the newest (batch) version. */
+  it->seekKey.n = 0;
+  rc = kvIKeyAppend(&it->seekKey, pKey, nKey, KV_MAX_SEQ, KV_TYPE_PUT);
+  if( rc==KV_OK ){
+    rc = it->pMerged->pMethods->xSeek(it->pMerged, it->seekKey.a, it->seekKey.n);
+  }
+  if( rc ) return iterFail(it, rc);
+  return findNextUserEntry(it, 0);
+}
+
+int kv_iter_seek_for_prev(kv_iter *it, const void *pKey, size_t nKey){
+  KvIter *m = it->pMerged;
+  int rc;
+  it->bReverse = 1;
+  /* Position after every entry of pKey: sequence 0 with the smallest type
+  ** sorts last among them (no entry has sequence 0). */
+  it->seekKey.n = 0;
+  rc = kvIKeyAppend(&it->seekKey, pKey, nKey, 0, KV_TYPE_DEL);
+  if( rc==KV_OK ) rc = m->pMethods->xSeek(m, it->seekKey.a, it->seekKey.n);
+  if( rc==KV_OK ){
+    if( m->pMethods->xValid(m) ){
+      rc = m->pMethods->xPrev(m);
+    }else{
+      rc = m->pMethods->xLast(m);
+    }
+  }
+  if( rc ) return iterFail(it, rc);
+  return findPrevUserEntry(it);
+}
+
+int kv_iter_next(kv_iter *it){
+  KvIter *m = it->pMerged;
+  int rc = KV_OK;
+  if( !it->bValid ) return KV_OK;
+  if( it->bReverse ){
+    /* The merged iterator is before the current key's entries: step into
+    ** them; savedKey (the current key) is then skipped below. */
+    it->bReverse = 0;
+    if( !m->pMethods->xValid(m) ){
+      rc = m->pMethods->xFirst(m);
+    }else{
+      rc = m->pMethods->xNext(m);
+    }
+    if( rc ) return iterFail(it, rc);
+    if( !m->pMethods->xValid(m) ){
+      it->bValid = 0;
+      it->savedKey.n = 0;
+      return KV_OK;
+    }
+  }else{
+    const u8 *k;
+    size_t n;
+    mKey(it, &k, &n);
+    rc = kvBufSet(&it->savedKey, k, n - KV_TRAILER);
+    if( rc==KV_OK ) rc = m->pMethods->xNext(m);
+    if( rc ) return iterFail(it, rc);
+  }
+  return findNextUserEntry(it, 1);
+}
+
+int kv_iter_prev(kv_iter *it){
+  KvIter *m = it->pMerged;
+  int rc = KV_OK;
+  if( !it->bValid ) return KV_OK;
+  if( !it->bReverse ){
+    /* On the current key's newest entry: back up past all its entries. */
+    const u8 *k;
+    size_t n;
+    mKey(it, &k, &n);
+    rc = kvBufSet(&it->savedKey, k, n - KV_TRAILER);
+    while( rc==KV_OK ){
+      rc = m->pMethods->xPrev(m);
+      if( rc ) break;
+      if( !m->pMethods->xValid(m) ){
+        it->bValid = 0;
+        it->savedKey.n = 0;
+        it->savedVal.n = 0;
+        return KV_OK;
+      }
+      mKey(it, &k, &n);
+      if( kvUKeyCmp(k, n - KV_TRAILER, it->savedKey.a, it->savedKey.n)<0 ){
+        break;
+      }
+    }
+    if( rc ) return iterFail(it, rc);
+    it->bReverse = 1;
+  }
+  return findPrevUserEntry(it);
+}
+
+int kv_iter_valid(const kv_iter *it){
+  return it && it->bValid;
+}
+
+const void *kv_iter_key(const kv_iter *it, size_t *pnKey){
+  const u8 *k;
+  size_t n;
+  assert( it->bValid );
+  if( it->bReverse ){
+    *pnKey = it->savedKey.n;
+    return it->savedKey.a ? (const void*)it->savedKey.a : (const void*)"";
+  }
+  it->pMerged->pMethods->xKey(it->pMerged, &k, &n);
+  *pnKey = n - KV_TRAILER;
+  return k;
+}
+
+const void *kv_iter_value(const kv_iter *it, size_t *pnVal){
+  const u8 *v;
+  size_t n;
+  assert( it->bValid );
+  if( it->bReverse ){
+    *pnVal = it->savedVal.n;
+    return it->savedVal.a ? (const void*)it->savedVal.a : (const void*)"";
+  }
+  it->pMerged->pMethods->xValue(it->pMerged, &v, &n);
+  *pnVal = n;
+  return v;
+}

@@ -1,0 +1,699 @@
+/*
+** version.c - the manifest, versions and the files they reference.
+**
+** A version is the set of live SSTables, per level. Every change (a flush,
+** a compaction, recovery) is a version edit: it is appended to the live
+** manifest and fsynced before the new version is installed, so the
+** manifest always describes a state whose files are all on disk.
+**
+** Files on disk:
+**
+**   CURRENT          "MANIFEST-<n>\n": the live manifest. Replaced
+**                    atomically (temp file, fsync, rename, fsync dir).
+**   MANIFEST-<n>     log.c records, each one encoded version edit. The
+**                    first record of a manifest is a snapshot (every live
+**                    file plus the counters), so older manifests can go.
+**
+** Version edit encoding: a sequence of tagged fields, each a varint tag
+** then its fields:
+**
+**   1 log number     varint  first WAL segment whose data is not in an SST
+**   2 next file      varint  next unused file number
+**   3 last sequence  varint
+**   4 add file       varint level, file number, size, entries, tombstones,
+**                    min seq, max seq; varint length + smallest internal
+**                    key; varint length + largest internal key; 32 bytes
+**                    Merkle root
+**   5 delete file    varint level, file number
+**
+** Unknown tags make the edit corrupt (there is one format version, saved
+** in the store's identity file).
+**
+** Reference counts: a KvVersion starts at 1 (held by whoever made it; the
+** set's pCurrent holds one). A KvFileMeta starts at 1 for the edit that
+** adds it; each version holding it adds one. When an edit deletes a file
+** it is marked obsolete and unlinked when its last reference goes, so a
+** file is never deleted while a version (and so an iterator) still uses
+** it. All reference counts are atomic; pCurrent is read and replaced
+** under the set's mutex.
+*/
+#include "kvInt.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define TAG_LOG_NUMBER 1
+#define TAG_NEXT_FILE  2
+#define TAG_LAST_SEQ   3
+#define TAG_ADD_FILE   4
+#define TAG_DEL_FILE   5
+
+/* Start a fresh manifest when the live one holds this many edits, so
+** recovery stays quick. */
+#define MANIFEST_MAX_EDITS 10000
+
+char *kvSstPath(const char *zDir, u64 iFile){
+  return kvMprintf("%s/%06" PRIu64 ".sst", zDir, iFile);
+}
+
+static char *manifestName(u64 iNum){
+  return kvMprintf("MANIFEST-%06" PRIu64, iNum);
+}
+
+/* ---------------------------------------------------------------------- */
+/* File metadata.                                                          */
+
+void kvFileRef(KvFileMeta *f){
+  atomic_fetch_add(&f->nRef, 1);
+}
+
+static void fileFree(KvFileMeta *f){
+  kvSstClose(f->pSst);
+  kvBufFree(&f->smallest);
+  kvBufFree(&f->largest);
+  kvFree(f->zOpenErr);
+  kvFree(f);
+}
+
+void kvFileUnref(KvFileMeta *f){
+  if( f==0 ) return;
+  if( atomic_fetch_sub(&f->nRef, 1)==1 ){
+    if( f->bObsolete && f->pSet ){
+      /* Close before unlinking, and ignore a failure to unlink: the file
+      ** is no longer in the manifest, and the next open removes it. */
+      char *zPath = kvSstPath(f->pSet->zDir, f->iFile);
+      kvSstClose(f->pSst);
+      f->pSst = 0;
+      if( zPath ){
+        char aSave[1024];
+        memcpy(aSave, kvErrMsg(), sizeof(aSave));
+        f->pSet->pEnv->xUnlink(f->pSet->pEnv, zPath);
+        kvErr(0, "%s", aSave);
+      }
+      kvFree(zPath);
+    }
+    fileFree(f);
+  }
+}
+
+static KvFileMeta *fileNew(KvVersionSet *pSet){
+  KvFileMeta *f = kvMallocZero(sizeof(*f));
+  if( f ){
+    atomic_init(&f->nRef, 1);
+    f->pSet = pSet;
+  }
+  return f;
+}
+
+int kvFileTable(KvFileMeta *f, KvSst **ppSst){
+  KvVersionSet *pSet = f->pSet;
+  pthread_mutex_t *pMutex = (pthread_mutex_t*)pSet->pMutex;
+  int rc = KV_OK;
+  pthread_mutex_lock(pMutex);
+  if( f->pSst==0 ){
+    if( f->rcOpen ){
+      rc = kvErr(f->rcOpen, "%s", f->zOpenErr ? f->zOpenErr : "kvstore: table unreadable");
+    }else{
+      char *zPath = kvSstPath(pSet->zDir, f->iFile);
+      if( zPath==0 ){
+        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      }else{
+        rc = kvSstOpen(pSet->pEnv, zPath, f->iFile, pSet->pCache,
+                       pSet->pCounters, &f->pSst);
+        kvFree(zPath);
+        /* Corruption is permanent for an immutable file: remember it so
+        ** every later read fails the same way without re-reading. I/O
+        ** errors and OOM may pass, so they are retried. */
+        if( rc==KV_CORRUPT ){
+          f->rcOpen = rc;
+          f->zOpenErr = kvStrdup(kvErrMsg());
+        }
+      }
+    }
+  }
+  *ppSst = f->pSst;
+  pthread_mutex_unlock(pMutex);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Version edits.                                                          */
+
+int kvEditAddFile(KvVersionEdit *p, int iLevel, const KvSstMeta *pSrc,
+                  u64 iFile){
+  KvFileMeta *f;
+  void *aNew = kvRealloc(p->aAdd, sizeof(p->aAdd[0])*(size_t)(p->nAdd+1));
+  if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  p->aAdd = aNew;
+  f = fileNew(0);
+  if( f==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  f->iFile = iFile;
+  f->nByte = pSrc->nFileSize;
+  f->nEntry = pSrc->nEntry;
+  f->nTombstone = pSrc->nTombstone;
+  f->minSeq = pSrc->minSeq;
+  f->maxSeq = pSrc->maxSeq;
+  memcpy(f->aMerkle, pSrc->aMerkle, 32);
+  if( kvBufSet(&f->smallest, pSrc->smallest.a, pSrc->smallest.n)
+   || kvBufSet(&f->largest, pSrc->largest.a, pSrc->largest.n) ){
+    fileFree(f);
+    return KV_NOMEM;
+  }
+  p->aAdd[p->nAdd].iLevel = iLevel;
+  p->aAdd[p->nAdd].pMeta = f;
+  p->nAdd++;
+  return KV_OK;
+}
+
+int kvEditDelFile(KvVersionEdit *p, int iLevel, u64 iFile){
+  void *aNew = kvRealloc(p->aDel, sizeof(p->aDel[0])*(size_t)(p->nDel+1));
+  if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  p->aDel = aNew;
+  p->aDel[p->nDel].iLevel = iLevel;
+  p->aDel[p->nDel].iFile = iFile;
+  p->nDel++;
+  return KV_OK;
+}
+
+void kvEditClear(KvVersionEdit *p){
+  int i;
+  for(i=0; i<p->nAdd; i++) kvFileUnref(p->aAdd[i].pMeta);
+  kvFree(p->aAdd);
+  kvFree(p->aDel);
+  memset(p, 0, sizeof(*p));
+}
+
+static int appendKey(KvBuf *pOut, const KvBuf *pKey){
+  int rc = kvBufAppendVarint(pOut, pKey->n);
+  if( rc==KV_OK ) rc = kvBufAppend(pOut, pKey->a, pKey->n);
+  return rc;
+}
+
+int kvEditEncode(const KvVersionEdit *p, KvBuf *pOut){
+  int rc = KV_OK;
+  int i;
+  if( p->bLogNumber ){
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, TAG_LOG_NUMBER);
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, p->iLogNumber);
+  }
+  if( p->bNextFile ){
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, TAG_NEXT_FILE);
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, p->iNextFile);
+  }
+  if( p->bLastSeq ){
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, TAG_LAST_SEQ);
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, p->iLastSeq);
+  }
+  for(i=0; rc==KV_OK && i<p->nDel; i++){
+    rc = kvBufAppendVarint(pOut, TAG_DEL_FILE);
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, (u64)p->aDel[i].iLevel);
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, p->aDel[i].iFile);
+  }
+  for(i=0; rc==KV_OK && i<p->nAdd; i++){
+    const KvFileMeta *f = p->aAdd[i].pMeta;
+    u64 aField[7];
+    int j;
+    aField[0] = (u64)p->aAdd[i].iLevel;
+    aField[1] = f->iFile;
+    aField[2] = f->nByte;
+    aField[3] = f->nEntry;
+    aField[4] = f->nTombstone;
+    aField[5] = f->minSeq;
+    aField[6] = f->maxSeq;
+    rc = kvBufAppendVarint(pOut, TAG_ADD_FILE);
+    for(j=0; rc==KV_OK && j<7; j++) rc = kvBufAppendVarint(pOut, aField[j]);
+    if( rc==KV_OK ) rc = appendKey(pOut, &f->smallest);
+    if( rc==KV_OK ) rc = appendKey(pOut, &f->largest);
+    if( rc==KV_OK ) rc = kvBufAppend(pOut, f->aMerkle, 32);
+  }
+  return rc;
+}
+
+/* Decoding cursor over an edit record. */
+typedef struct EditReader EditReader;
+struct EditReader {
+  const u8 *p;
+  const u8 *pEnd;
+  int bBad;                     /* malformed input seen */
+};
+
+static u64 readVarint(EditReader *r){
+  u64 v = 0;
+  int n;
+  if( r->bBad ) return 0;
+  n = kvGetVarint(r->p, r->pEnd, &v);
+  if( n==0 ){ r->bBad = 1; return 0; }
+  r->p += n;
+  return v;
+}
+
+static int readBytes(EditReader *r, KvBuf *pOut, u64 n){
+  if( r->bBad ) return KV_OK;
+  if( n>(u64)(r->pEnd - r->p) ){ r->bBad = 1; return KV_OK; }
+  if( kvBufSet(pOut, r->p, (size_t)n) ) return KV_NOMEM;
+  r->p += n;
+  return KV_OK;
+}
+
+int kvEditDecode(const u8 *a, size_t n, KvVersionEdit *p){
+  EditReader r;
+  int rc = KV_OK;
+  r.p = a;
+  r.pEnd = a + n;
+  r.bBad = 0;
+  memset(p, 0, sizeof(*p));
+  while( rc==KV_OK && !r.bBad && r.p<r.pEnd ){
+    u64 tag = readVarint(&r);
+    switch( tag ){
+      case TAG_LOG_NUMBER:
+        p->bLogNumber = 1;
+        p->iLogNumber = readVarint(&r);
+        break;
+      case TAG_NEXT_FILE:
+        p->bNextFile = 1;
+        p->iNextFile = readVarint(&r);
+        break;
+      case TAG_LAST_SEQ:
+        p->bLastSeq = 1;
+        p->iLastSeq = readVarint(&r);
+        break;
+      case TAG_DEL_FILE: {
+        u64 iLevel = readVarint(&r);
+        u64 iFile = readVarint(&r);
+        if( r.bBad || iLevel>=KV_MAX_LEVELS ){ r.bBad = 1; break; }
+        rc = kvEditDelFile(p, (int)iLevel, iFile);
+        break;
+      }
+      case TAG_ADD_FILE: {
+        KvFileMeta *f;
+        u64 iLevel = readVarint(&r);
+        void *aNew;
+        if( r.bBad || iLevel>=KV_MAX_LEVELS ){ r.bBad = 1; break; }
+        aNew = kvRealloc(p->aAdd, sizeof(p->aAdd[0])*(size_t)(p->nAdd+1));
+        f = aNew ? fileNew(0) : 0;
+        if( aNew ) p->aAdd = aNew;
+        if( f==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+        p->aAdd[p->nAdd].iLevel = (int)iLevel;
+        p->aAdd[p->nAdd].pMeta = f;
+        p->nAdd++;
+        f->iFile = readVarint(&r);
+        f->nByte = readVarint(&r);
+        f->nEntry = readVarint(&r);
+        f->nTombstone = readVarint(&r);
+        f->minSeq = readVarint(&r);
+        f->maxSeq = readVarint(&r);
+        rc = readBytes(&r, &f->smallest, readVarint(&r));
+        if( rc==KV_OK ) rc = readBytes(&r, &f->largest, readVarint(&r));
+        if( rc==KV_OK && !r.bBad ){
+          if( r.pEnd - r.p < 32 ){
+            r.bBad = 1;
+          }else{
+            memcpy(f->aMerkle, r.p, 32);
+            r.p += 32;
+          }
+        }
+        if( f->smallest.n<KV_TRAILER || f->largest.n<KV_TRAILER ) r.bBad = 1;
+        break;
+      }
+      default:
+        r.bBad = 1;
+        break;
+    }
+  }
+  if( rc==KV_OK && r.bBad ) rc = KV_CORRUPT;
+  if( rc!=KV_OK ) kvEditClear(p);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Versions.                                                               */
+
+void kvVersionRef(KvVersion *v){
+  atomic_fetch_add(&v->nRef, 1);
+}
+
+static void versionFree(KvVersion *v){
+  int i, j;
+  for(i=0; i<KV_MAX_LEVELS; i++){
+    for(j=0; j<v->anFile[i]; j++) kvFileUnref(v->aaFile[i][j]);
+    kvFree(v->aaFile[i]);
+  }
+  kvFree(v);
+}
+
+void kvVersionUnref(KvVersion *v){
+  if( v && atomic_fetch_sub(&v->nRef, 1)==1 ) versionFree(v);
+}
+
+KvVersion *kvVersionCurrent(KvVersionSet *p){
+  KvVersion *v;
+  pthread_mutex_lock((pthread_mutex_t*)p->pMutex);
+  v = p->pCurrent;
+  kvVersionRef(v);
+  pthread_mutex_unlock((pthread_mutex_t*)p->pMutex);
+  return v;
+}
+
+static KvVersion *versionNew(KvVersionSet *pSet){
+  KvVersion *v = kvMallocZero(sizeof(*v));
+  if( v ){
+    atomic_init(&v->nRef, 1);
+    v->pSet = pSet;
+    v->nLevel = pSet->nLevel;
+  }
+  return v;
+}
+
+/* Order of files within a level. Level 0 files may overlap: newest data
+** first (largest max sequence). Other levels: by smallest key. */
+static int cmpL0(const void *a, const void *b){
+  const KvFileMeta *fa = *(KvFileMeta*const*)a;
+  const KvFileMeta *fb = *(KvFileMeta*const*)b;
+  if( fa->maxSeq!=fb->maxSeq ) return fa->maxSeq > fb->maxSeq ? -1 : 1;
+  if( fa->iFile!=fb->iFile ) return fa->iFile > fb->iFile ? -1 : 1;
+  return 0;
+}
+static int cmpLn(const void *a, const void *b){
+  const KvFileMeta *fa = *(KvFileMeta*const*)a;
+  const KvFileMeta *fb = *(KvFileMeta*const*)b;
+  int c = kvIKeyCmp(fa->smallest.a, fa->smallest.n,
+                    fb->smallest.a, fb->smallest.n);
+  if( c ) return c;
+  return fa->iFile < fb->iFile ? -1 : (fa->iFile > fb->iFile);
+}
+
+static int levelAppend(KvVersion *v, int iLevel, KvFileMeta *f){
+  KvFileMeta **aNew = kvRealloc(v->aaFile[iLevel],
+                           sizeof(KvFileMeta*)*(size_t)(v->anFile[iLevel]+1));
+  if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  v->aaFile[iLevel] = aNew;
+  aNew[v->anFile[iLevel]++] = f;
+  kvFileRef(f);
+  return KV_OK;
+}
+
+/* 1 if the edit adds file iFile (a move to another level re-adds it). */
+static int editAdds(const KvVersionEdit *e, u64 iFile){
+  int i;
+  for(i=0; i<e->nAdd; i++){
+    if( e->aAdd[i].pMeta->iFile==iFile ) return 1;
+  }
+  return 0;
+}
+
+static int editDeletes(const KvVersionEdit *e, int iLevel, u64 iFile){
+  int i;
+  for(i=0; i<e->nDel; i++){
+    if( e->aDel[i].iLevel==iLevel && e->aDel[i].iFile==iFile ) return 1;
+  }
+  return 0;
+}
+
+/* Build the version base + edit into *ppOut. */
+static int versionApply(KvVersionSet *pSet, KvVersion *pBase,
+                        const KvVersionEdit *e, KvVersion **ppOut){
+  KvVersion *v = versionNew(pSet);
+  int rc = KV_OK;
+  int i, j;
+  *ppOut = 0;
+  if( v==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    for(j=0; pBase && rc==KV_OK && j<pBase->anFile[i]; j++){
+      KvFileMeta *f = pBase->aaFile[i][j];
+      if( !editDeletes(e, i, f->iFile) ) rc = levelAppend(v, i, f);
+    }
+  }
+  for(i=0; rc==KV_OK && i<e->nAdd; i++){
+    KvFileMeta *f = e->aAdd[i].pMeta;
+    f->pSet = pSet;
+    rc = levelAppend(v, e->aAdd[i].iLevel, f);
+  }
+  if( rc==KV_OK ){
+    for(i=0; i<KV_MAX_LEVELS; i++){
+      if( v->anFile[i]>1 ){
+        qsort(v->aaFile[i], (size_t)v->anFile[i], sizeof(KvFileMeta*),
+              i==0 ? cmpL0 : cmpLn);
+      }
+    }
+    *ppOut = v;
+  }else{
+    versionFree(v);
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The version set.                                                        */
+
+u64 kvVsetNewFileNumber(KvVersionSet *p){
+  return p->iNextFile++;
+}
+
+/* An edit describing the whole of version v and the counters. */
+static int snapshotEdit(KvVersionSet *p, KvVersion *v, KvBuf *pOut){
+  KvVersionEdit e;
+  int rc = KV_OK;
+  int i, j;
+  memset(&e, 0, sizeof(e));
+  e.bLogNumber = 1; e.iLogNumber = p->iLogNumber;
+  e.bNextFile = 1;  e.iNextFile = p->iNextFile;
+  e.bLastSeq = 1;   e.iLastSeq = p->iLastSeq;
+  for(i=0; v && rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      void *aNew = kvRealloc(e.aAdd, sizeof(e.aAdd[0])*(size_t)(e.nAdd+1));
+      if( aNew==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+      e.aAdd = aNew;
+      e.aAdd[e.nAdd].iLevel = i;
+      e.aAdd[e.nAdd].pMeta = v->aaFile[i][j];
+      kvFileRef(v->aaFile[i][j]);
+      e.nAdd++;
+    }
+  }
+  if( rc==KV_OK ) rc = kvEditEncode(&e, pOut);
+  kvEditClear(&e);
+  return rc;
+}
+
+/* Start manifest number iNum holding a snapshot of pCurrent, then point
+** CURRENT at it. On success the previous manifest writer is closed and its
+** file removed. */
+static int newManifest(KvVersionSet *p, u64 iNum){
+  char *zName = manifestName(iNum);
+  char *zPath = zName ? kvMprintf("%s/%s", p->zDir, zName) : 0;
+  char *zCurrent = zName ? kvMprintf("%s\n", zName) : 0;
+  KvLogWriter *pW = 0;
+  KvBuf snap = {0, 0, 0};
+  int rc = KV_OK;
+  if( zPath==0 || zCurrent==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( rc==KV_OK ) rc = snapshotEdit(p, p->pCurrent, &snap);
+  if( rc==KV_OK ) rc = kvLogWriterOpen(p->pEnv, zPath, &pW);
+  if( rc==KV_OK ) rc = kvLogAppend(pW, snap.a, snap.n);
+  if( rc==KV_OK ) rc = kvLogSync(pW);
+  if( rc==KV_OK ) rc = p->pEnv->xSyncDir(p->pEnv, p->zDir);
+  if( rc==KV_OK ){
+    rc = kvEnvWriteAtomic(p->pEnv, p->zDir, "CURRENT", zCurrent,
+                          strlen(zCurrent));
+  }
+  if( rc==KV_OK ){
+    u64 iOld = p->iManifest;
+    int bOld = p->pManifest!=0 || iOld!=0;
+    if( p->pManifest ) kvLogWriterClose(p->pManifest);
+    p->pManifest = pW;
+    p->iManifest = iNum;
+    p->nManifestEdit = 1;
+    pW = 0;
+    if( bOld && iOld!=iNum ){
+      char *zOld = kvMprintf("%s/MANIFEST-%06" PRIu64, p->zDir, iOld);
+      if( zOld ) p->pEnv->xUnlink(p->pEnv, zOld);
+      kvFree(zOld);
+    }
+  }else if( pW ){
+    char aSave[1024];
+    memcpy(aSave, kvErrMsg(), sizeof(aSave));
+    kvLogWriterClose(pW);
+    p->pEnv->xUnlink(p->pEnv, zPath);
+    kvErr(rc, "%s", aSave);
+  }
+  kvBufFree(&snap);
+  kvFree(zName);
+  kvFree(zPath);
+  kvFree(zCurrent);
+  return rc;
+}
+
+static int vsetInit(KvVersionSet *p){
+  if( p->pCurrent==0 ){
+    p->pCurrent = versionNew(p);
+    if( p->pCurrent==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  return KV_OK;
+}
+
+int kvVsetCreate(KvVersionSet *p){
+  int rc = vsetInit(p);
+  p->iLogNumber = 1;
+  p->iLastSeq = 0;
+  if( p->iNextFile<2 ) p->iNextFile = 2;
+  if( rc==KV_OK ) rc = newManifest(p, kvVsetNewFileNumber(p));
+  return rc;
+}
+
+int kvVsetRecover(KvVersionSet *p){
+  KvBuf cur = {0, 0, 0};
+  char *zCurPath = kvMprintf("%s/CURRENT", p->zDir);
+  char *zPath = 0;
+  KvLogReader *pR = 0;
+  KvVersion *v = 0;
+  int rc = vsetInit(p);
+  u64 iManifest = 0;
+  int bLog = 0, bNext = 0, bSeq = 0;
+
+  if( zCurPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( rc==KV_OK ) rc = kvEnvReadAll(p->pEnv, zCurPath, &cur);
+  if( rc==KV_OK ){
+    /* "MANIFEST-<digits>\n" and nothing else. */
+    size_t i = 9;
+    int bOk = cur.n>10 && memcmp(cur.a, "MANIFEST-", 9)==0
+              && cur.a[cur.n-1]=='\n';
+    for(; bOk && i<cur.n-1; i++){
+      if( cur.a[i]<'0' || cur.a[i]>'9' || i>28 ) bOk = 0;
+      else iManifest = iManifest*10 + (u64)(cur.a[i]-'0');
+    }
+    if( !bOk ){
+      rc = kvErr(KV_CORRUPT, "kvstore: corrupt CURRENT file '%s'", zCurPath);
+    }
+  }
+  if( rc==KV_OK ){
+    zPath = kvMprintf("%s/MANIFEST-%06" PRIu64, p->zDir, iManifest);
+    if( zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  if( rc==KV_OK ){
+    rc = kvLogReaderOpen(p->pEnv, zPath, &pR);
+    if( rc==KV_CANTOPEN ){
+      rc = kvErr(KV_CORRUPT, "kvstore: manifest '%s' named by CURRENT is "
+                 "missing", zPath);
+    }
+  }
+  while( rc==KV_OK ){
+    const u8 *a = 0;
+    size_t n = 0;
+    KvVersionEdit e;
+    rc = kvLogRead(pR, &a, &n);
+    if( rc!=KV_OK || a==0 ) break;
+    rc = kvEditDecode(a, n, &e);
+    if( rc==KV_CORRUPT ){
+      rc = kvErr(KV_CORRUPT, "kvstore: corrupt manifest '%s': bad version "
+                 "edit", zPath);
+      break;
+    }
+    if( rc!=KV_OK ) break;
+    if( e.bLogNumber ){ p->iLogNumber = e.iLogNumber; bLog = 1; }
+    if( e.bNextFile ){ p->iNextFile = e.iNextFile; bNext = 1; }
+    if( e.bLastSeq ){ p->iLastSeq = e.iLastSeq; bSeq = 1; }
+    rc = versionApply(p, p->pCurrent, &e, &v);
+    kvEditClear(&e);
+    if( rc==KV_OK ){
+      kvVersionUnref(p->pCurrent);
+      p->pCurrent = v;
+    }
+  }
+  if( rc==KV_CORRUPT && strstr(kvErrMsg(), "MANIFEST")==0 && zPath ){
+    rc = kvErr(KV_CORRUPT, "kvstore: corrupt manifest '%s': %s", zPath,
+               kvErrMsg());
+  }
+  if( rc==KV_OK && (!bLog || !bNext || !bSeq) ){
+    rc = kvErr(KV_CORRUPT, "kvstore: corrupt manifest '%s': missing "
+               "counters", zPath);
+  }
+  kvLogReaderClose(pR);
+  if( rc==KV_OK ){
+    int i, j;
+    /* A file number at or above the recorded next number would be reused
+    ** by the next flush: the manifest is inconsistent. */
+    for(i=0; i<KV_MAX_LEVELS; i++){
+      for(j=0; j<p->pCurrent->anFile[i]; j++){
+        if( p->pCurrent->aaFile[i][j]->iFile>=p->iNextFile ){
+          rc = kvErr(KV_CORRUPT, "kvstore: corrupt manifest '%s': file "
+                     "number out of range", zPath);
+        }
+      }
+    }
+  }
+  if( rc==KV_OK ){
+    if( p->iNextFile<=iManifest ) p->iNextFile = iManifest+1;
+    p->iManifest = iManifest;
+    rc = newManifest(p, kvVsetNewFileNumber(p));
+  }
+  kvBufFree(&cur);
+  kvFree(zCurPath);
+  kvFree(zPath);
+  return rc;
+}
+
+int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit){
+  KvVersion *v = 0;
+  KvBuf rec = {0, 0, 0};
+  int rc;
+  pEdit->bNextFile = 1;
+  pEdit->iNextFile = p->iNextFile;
+  if( !pEdit->bLastSeq ){
+    pEdit->bLastSeq = 1;
+    pEdit->iLastSeq = p->iLastSeq;
+  }
+  if( !pEdit->bLogNumber ){
+    pEdit->bLogNumber = 1;
+    pEdit->iLogNumber = p->iLogNumber;
+  }
+  rc = versionApply(p, p->pCurrent, pEdit, &v);
+  if( rc==KV_OK ) rc = kvEditEncode(pEdit, &rec);
+  if( rc==KV_OK ){
+    if( p->pManifest==0 ){
+      rc = kvErr(KV_READONLY, "kvstore: manifest of '%s' is not writable",
+                 p->zDir);
+    }else{
+      rc = kvLogAppend(p->pManifest, rec.a, rec.n);
+      if( rc==KV_OK ) rc = kvLogSync(p->pManifest);
+    }
+  }
+  if( rc==KV_OK ){
+    KvVersion *pOld;
+    int i, j;
+    /* Durable: mark the deleted files obsolete and install. */
+    for(i=0; i<KV_MAX_LEVELS; i++){
+      for(j=0; j<p->pCurrent->anFile[i]; j++){
+        KvFileMeta *f = p->pCurrent->aaFile[i][j];
+        if( editDeletes(pEdit, i, f->iFile) && !editAdds(pEdit, f->iFile) ){
+          f->bObsolete = 1;
+        }
+      }
+    }
+    pthread_mutex_lock((pthread_mutex_t*)p->pMutex);
+    pOld = p->pCurrent;
+    p->pCurrent = v;
+    pthread_mutex_unlock((pthread_mutex_t*)p->pMutex);
+    kvVersionUnref(pOld);
+    p->iLogNumber = pEdit->iLogNumber;
+    p->iLastSeq = pEdit->iLastSeq;
+    p->nManifestEdit++;
+    if( p->nManifestEdit>MANIFEST_MAX_EDITS ){
+      /* A failure here leaves the old manifest live and complete. */
+      newManifest(p, kvVsetNewFileNumber(p));
+      kvErrClear();
+    }
+    v = 0;
+  }
+  kvVersionUnref(v);
+  kvBufFree(&rec);
+  return rc;
+}
+
+void kvVsetClose(KvVersionSet *p){
+  if( p->pManifest ){
+    kvLogWriterClose(p->pManifest);
+    p->pManifest = 0;
+  }
+  kvVersionUnref(p->pCurrent);
+  p->pCurrent = 0;
+}
