@@ -1,0 +1,790 @@
+/*
+** test_env.c - unit tests of the fault-injecting test env (env_test.c)
+** and of the allocation-failure helper (failalloc.h).
+**
+** Every test works in its own mkdtemp() directory under /tmp and removes
+** it. The files are inspected with plain POSIX calls, not through the env,
+** so the tests check what is really on disk.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "kvInt.h"
+#include "failalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct Fixture Fixture;
+struct Fixture {
+  char zDir[64];                /* temp directory */
+  KvEnv *pEnv;                  /* test env over kvEnvPosix() */
+};
+
+static int setupFixture(void **state){
+  Fixture *f = calloc(1, sizeof(*f));
+  if( f==0 ) return -1;
+  strcpy(f->zDir, "/tmp/kvtest_env_XXXXXX");
+  if( mkdtemp(f->zDir)==0 ){ free(f); return -1; }
+  f->pEnv = kvTestEnvNew(kvEnvPosix());
+  if( f->pEnv==0 ){ rmdir(f->zDir); free(f); return -1; }
+  *state = f;
+  return 0;
+}
+
+static void removeTree(const char *zDir){
+  DIR *d = opendir(zDir);
+  struct dirent *e;
+  char zPath[512];
+  if( d==0 ) return;
+  while( (e = readdir(d))!=0 ){
+    struct stat st;
+    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
+    snprintf(zPath, sizeof(zPath), "%s/%s", zDir, e->d_name);
+    if( lstat(zPath, &st)==0 && S_ISDIR(st.st_mode) ){
+      removeTree(zPath);
+    }else{
+      unlink(zPath);
+    }
+  }
+  closedir(d);
+  rmdir(zDir);
+}
+
+static int teardownFixture(void **state){
+  Fixture *f = *state;
+  kvTestEnvFree(f->pEnv);
+  removeTree(f->zDir);
+  free(f);
+  return 0;
+}
+
+/* "<dir>/<name>" in one of a few rotating static buffers. */
+static const char *P(Fixture *f, const char *zName){
+  static char azBuf[4][512];
+  static int i = 0;
+  char *z = azBuf[i++ % 4];
+  snprintf(z, 512, "%s/%s", f->zDir, zName);
+  return z;
+}
+
+/* Fill a with a pattern that depends on iSeed. */
+static void pattern(u8 *a, size_t n, int iSeed){
+  size_t i;
+  for(i=0; i<n; i++) a[i] = (u8)(i*7 + (size_t)iSeed*31 + 1);
+}
+
+/* Write n pattern bytes to zPath through the env; sync the file when
+** bSync. Returns the first error. */
+static int envWrite(KvEnv *pEnv, const char *zPath, int flags, size_t n,
+                    int iSeed, int bSync){
+  u8 a[4096];
+  KvFile *pFile = 0;
+  int rc;
+  assert_true( n<=sizeof(a) );
+  pattern(a, n, iSeed);
+  rc = pEnv->xOpen(pEnv, zPath, flags, &pFile);
+  if( rc==KV_OK ) rc = pEnv->xAppend(pFile, a, n);
+  if( rc==KV_OK && bSync ) rc = pEnv->xSync(pFile);
+  if( pFile ){
+    int rc2 = pEnv->xClose(pFile);
+    if( rc==KV_OK ) rc = rc2;
+  }
+  return rc;
+}
+
+static long diskSize(const char *zPath){
+  struct stat st;
+  if( stat(zPath, &st)!=0 ) return -1;
+  return (long)st.st_size;
+}
+
+/* Read the whole file with POSIX calls; returns bytes read, -1 if none. */
+static long diskRead(const char *zPath, u8 *a, size_t nMax){
+  int fd = open(zPath, O_RDONLY);
+  ssize_t n;
+  if( fd<0 ) return -1;
+  n = read(fd, a, nMax);
+  close(fd);
+  return (long)n;
+}
+
+/* Does zPath hold exactly n pattern bytes of seed iSeed? */
+static int diskHasPattern(const char *zPath, size_t n, int iSeed){
+  u8 aWant[4096], aGot[8192];
+  long nGot = diskRead(zPath, aGot, sizeof(aGot));
+  pattern(aWant, n, iSeed);
+  return nGot==(long)n && memcmp(aWant, aGot, n)==0;
+}
+
+/* Create a file directly on disk (not through the env). */
+static void diskWrite(const char *zPath, size_t n, int iSeed){
+  u8 a[4096];
+  int fd = open(zPath, O_WRONLY|O_CREAT|O_TRUNC, 0644);
+  assert_true( fd>=0 );
+  pattern(a, n, iSeed);
+  assert_int_equal( write(fd, a, n), (ssize_t)n );
+  close(fd);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_counts(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  u8 a[16];
+  size_t nRead = 0;
+  int i;
+  for(i=0; i<KV_TOP_NKIND; i++) assert_int_equal(kvTestEnvCount(e, i), 0);
+
+  assert_int_equal(e->xOpen(e, P(f,"a"), KV_OPEN_WRITE, &pFile), KV_OK);
+  assert_int_equal(e->xAppend(pFile, "hello", 5), KV_OK);
+  assert_int_equal(e->xAppend(pFile, "world", 5), KV_OK);
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_int_equal(e->xTruncate(pFile, 8), KV_OK);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  assert_int_equal(e->xOpen(e, P(f,"a"), KV_OPEN_READ, &pFile), KV_OK);
+  assert_int_equal(e->xRead(pFile, 0, a, sizeof(a), &nRead), KV_OK);
+  assert_int_equal(nRead, 8);
+  assert_memory_equal(a, "hellowor", 8);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  assert_int_equal(e->xRename(e, P(f,"a"), P(f,"b")), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(e->xUnlink(e, P(f,"b")), KV_OK);
+
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_OPEN), 1);   /* writes only */
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_APPEND), 2);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_SYNC), 1);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_TRUNCATE), 1);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_READ), 1);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_CLOSE), 2);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_RENAME), 1);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_SYNCDIR), 1);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_UNLINK), 1);
+  /* open-for-write, 2 appends, sync, truncate, rename, syncdir, unlink */
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_ANY), 8);
+  assert_int_equal(e->xExists(e, P(f,"b")), 0);
+  assert_string_equal(e->zName, "test");
+}
+
+static void test_fail_nth_eio(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  assert_int_equal(e->xOpen(e, P(f,"wal"), KV_OPEN_WRITE, &pFile), KV_OK);
+  kvTestEnvFail(e, KV_TOP_APPEND, 2, EIO, 0);
+  assert_int_equal(e->xAppend(pFile, "aa", 2), KV_OK);
+  assert_int_equal(e->xAppend(pFile, "bb", 2), KV_IOERR);
+  assert_non_null(strstr(kvErrMsg(), "kvstore: write failed on '"));
+  assert_non_null(strstr(kvErrMsg(), P(f,"wal")));
+  assert_int_equal(e->xAppend(pFile, "cc", 2), KV_OK);   /* not persistent */
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  /* The failed append tore: one of its two bytes reached the file. */
+  assert_int_equal(diskSize(P(f,"wal")), 5);
+}
+
+static void test_fail_enospc(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  assert_int_equal(e->xOpen(e, P(f,"x"), KV_OPEN_WRITE, &pFile), KV_OK);
+  kvTestEnvFail(e, KV_TOP_APPEND, 1, ENOSPC, 0);
+  assert_int_equal(e->xAppend(pFile, "abcd", 4), KV_FULL);
+  assert_non_null(strstr(kvErrMsg(), "write failed on"));
+  assert_non_null(strstr(kvErrMsg(), P(f,"x")));
+  kvTestEnvFail(e, KV_TOP_SYNC, 1, ENOSPC, 0);
+  assert_int_equal(e->xSync(pFile), KV_FULL);
+  assert_non_null(strstr(kvErrMsg(), "fsync failed on"));
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+
+  kvTestEnvFail(e, KV_TOP_OPEN, 1, EIO, 0);
+  assert_int_equal(e->xOpen(e, P(f,"y"), KV_OPEN_WRITE, &pFile), KV_IOERR);
+  assert_null(pFile);
+  assert_non_null(strstr(kvErrMsg(), "open failed on"));
+  assert_non_null(strstr(kvErrMsg(), P(f,"y")));
+  assert_int_equal(diskSize(P(f,"y")), -1);        /* nothing was created */
+
+  kvTestEnvFail(e, KV_TOP_SYNCDIR, 1, EIO, 0);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_IOERR);
+  assert_non_null(strstr(kvErrMsg(), f->zDir));
+}
+
+static void test_fail_persistent(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  int i;
+  assert_int_equal(envWrite(e, P(f,"a"), KV_OPEN_WRITE, 10, 1, 1), KV_OK);
+  kvTestEnvFail(e, KV_TOP_RENAME, 2, EIO, 1);
+  assert_int_equal(e->xRename(e, P(f,"a"), P(f,"b")), KV_OK);
+  for(i=0; i<5; i++){
+    assert_int_equal(e->xRename(e, P(f,"b"), P(f,"c")), KV_IOERR);
+    assert_non_null(strstr(kvErrMsg(), "rename failed on"));
+  }
+  assert_int_equal(diskSize(P(f,"b")), 10);     /* refused = not done */
+  /* Other kinds are unaffected. */
+  assert_int_equal(e->xUnlink(e, P(f,"zz")), KV_OK);
+  kvTestEnvHeal(e);
+  assert_int_equal(e->xRename(e, P(f,"b"), P(f,"c")), KV_OK);
+  assert_int_equal(diskSize(P(f,"c")), 10);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_RENAME), 7);
+}
+
+static void test_fail_any(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  u8 a[4];
+  size_t nRead;
+  /* The 3rd mutating operation fails, whatever its kind. */
+  kvTestEnvFail(e, KV_TOP_ANY, 3, EIO, 0);
+  assert_int_equal(e->xOpen(e, P(f,"a"), KV_OPEN_WRITE, &pFile), KV_OK);
+  assert_int_equal(e->xAppend(pFile, "abcd", 4), KV_OK);
+  /* Read-only opens, reads and closes are not mutating: they do not move
+  ** the count. */
+  {
+    KvFile *pRead = 0;
+    assert_int_equal(e->xOpen(e, P(f,"a"), KV_OPEN_READ, &pRead), KV_OK);
+    assert_int_equal(e->xRead(pRead, 0, a, 4, &nRead), KV_OK);
+    assert_int_equal(e->xClose(pRead), KV_OK);
+  }
+  assert_int_equal(e->xSync(pFile), KV_IOERR);
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+
+  /* Read failures. */
+  assert_int_equal(e->xOpen(e, P(f,"a"), KV_OPEN_READ, &pFile), KV_OK);
+  kvTestEnvFail(e, KV_TOP_READ, 1, EIO, 0);
+  assert_int_equal(e->xRead(pFile, 0, a, 4, &nRead), KV_IOERR);
+  assert_int_equal(nRead, 0);
+  assert_non_null(strstr(kvErrMsg(), "read failed on"));
+  assert_int_equal(e->xRead(pFile, 0, a, 4, &nRead), KV_OK);
+  assert_int_equal(nRead, 4);
+  /* A failing close still releases the handle (ASan checks the leak). */
+  kvTestEnvFail(e, KV_TOP_CLOSE, 1, EIO, 0);
+  assert_int_equal(e->xClose(pFile), KV_IOERR);
+}
+
+static void test_partial_append(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  u8 a[100], b[200];
+  pattern(a, sizeof(a), 3);
+  assert_int_equal(e->xOpen(e, P(f,"p"), KV_OPEN_WRITE, &pFile), KV_OK);
+  kvTestEnvFail(e, KV_TOP_APPEND, 1, EIO, 0);
+  assert_int_equal(e->xAppend(pFile, a, sizeof(a)), KV_IOERR);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  assert_int_equal(diskRead(P(f,"p"), b, sizeof(b)), 50);
+  assert_memory_equal(a, b, 50);
+}
+
+static void test_crash_after(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  KvFile *pRead = 0;
+  u8 a[8];
+  size_t nRead;
+  char **az = 0;
+  int nName = 0;
+
+  assert_int_equal(envWrite(e, P(f,"old"), KV_OPEN_WRITE, 4, 1, 1), KV_OK);
+  assert_int_equal(e->xOpen(e, P(f,"old"), KV_OPEN_READ, &pRead), KV_OK);
+  kvTestEnvCrashAfter(e, 2);
+  assert_int_equal(e->xOpen(e, P(f,"c"), KV_OPEN_WRITE, &pFile), KV_OK);
+  assert_int_equal(kvTestEnvIsDead(e), 0);
+  assert_int_equal(e->xRead(pRead, 0, a, 4, &nRead), KV_OK);  /* not mut. */
+  assert_int_equal(e->xAppend(pFile, "abc", 3), KV_OK);
+  /* The process "died" right after the second operation. */
+  assert_int_equal(kvTestEnvIsDead(e), 1);
+  assert_int_equal(e->xAppend(pFile, "def", 3), KV_IOERR);
+  assert_int_equal(e->xSync(pFile), KV_IOERR);
+  assert_int_equal(e->xRead(pRead, 0, a, 4, &nRead), KV_IOERR);
+  {
+    KvFile *p2 = 0;
+    assert_int_equal(e->xOpen(e, P(f,"old"), KV_OPEN_READ, &p2), KV_IOERR);
+    assert_null(p2);
+  }
+  assert_int_equal(e->xRename(e, P(f,"c"), P(f,"d")), KV_IOERR);
+  assert_int_equal(e->xUnlink(e, P(f,"old")), KV_IOERR);
+  assert_int_equal(e->xList(e, f->zDir, &az, &nName), KV_IOERR);
+  assert_int_equal(e->xExists(e, P(f,"old")), 0);
+  /* Nothing after the crash reached the disk. */
+  assert_int_equal(diskSize(P(f,"c")), 3);
+  assert_int_equal(diskSize(P(f,"old")), 4);
+  assert_int_equal(diskSize(P(f,"d")), -1);
+  /* Handles can still be released. */
+  assert_int_equal(e->xClose(pFile), KV_IOERR);
+  assert_int_equal(e->xClose(pRead), KV_IOERR);
+
+  kvTestEnvHeal(e);
+  assert_int_equal(kvTestEnvIsDead(e), 0);
+  assert_int_equal(e->xExists(e, P(f,"old")), 1);
+  kvTestEnvCrashAfter(e, 0);
+  assert_int_equal(kvTestEnvIsDead(e), 1);
+  kvTestEnvHeal(e);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Power loss.                                                             */
+
+static void test_pl_unsynced_tail(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  u8 a[300];
+  pattern(a, sizeof(a), 5);
+  assert_int_equal(e->xOpen(e, P(f,"log"), KV_OPEN_WRITE, &pFile), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(e->xAppend(pFile, a, 100), KV_OK);
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_int_equal(e->xAppend(pFile, a+100, 50), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"log"), 100, 5));
+  /* The old handle is stale: it fails without crashing; close works. */
+  assert_int_equal(e->xAppend(pFile, a, 10), KV_IOERR);
+  assert_non_null(strstr(kvErrMsg(), "power loss"));
+  assert_int_equal(e->xSync(pFile), KV_IOERR);
+  assert_int_equal(diskSize(P(f,"log")), 100);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+}
+
+static void test_pl_created_files(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  /* Synced file, directory not synced: the name is lost. */
+  assert_int_equal(envWrite(e, P(f,"lost"), KV_OPEN_WRITE, 64, 1, 1), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(P(f,"lost")), -1);
+
+  /* Synced file and directory: kept whole. Directory synced but file not:
+  ** kept, empty. */
+  assert_int_equal(envWrite(e, P(f,"kept"), KV_OPEN_WRITE, 64, 2, 1), KV_OK);
+  assert_int_equal(envWrite(e, P(f,"empty"), KV_OPEN_APPEND, 64, 3, 0),
+                   KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(envWrite(e, P(f,"late"), KV_OPEN_WRITE, 64, 4, 1), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"kept"), 64, 2));
+  assert_int_equal(diskSize(P(f,"empty")), 0);
+  assert_int_equal(diskSize(P(f,"late")), -1);
+}
+
+static void test_pl_preexisting(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  /* Files the env never saw are durable; unsynced appends to them go. */
+  diskWrite(P(f,"pre1"), 40, 6);
+  diskWrite(P(f,"pre2"), 40, 7);
+  assert_int_equal(envWrite(e, P(f,"pre1"), KV_OPEN_APPEND, 20, 8, 0), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"pre1"), 40, 6));
+  assert_true(diskHasPattern(P(f,"pre2"), 40, 7));
+}
+
+static void test_pl_unlink(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  diskWrite(P(f,"u1"), 30, 1);
+  diskWrite(P(f,"u2"), 30, 2);
+  assert_int_equal(e->xUnlink(e, P(f,"u1")), KV_OK);
+  assert_int_equal(e->xUnlink(e, P(f,"u2")), KV_OK);
+  assert_int_equal(diskSize(P(f,"u1")), -1);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  /* Not made durable by a directory fsync: both come back. */
+  assert_true(diskHasPattern(P(f,"u1"), 30, 1));
+  assert_true(diskHasPattern(P(f,"u2"), 30, 2));
+  assert_int_equal(e->xUnlink(e, P(f,"u1")), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(P(f,"u1")), -1);
+}
+
+static void test_pl_rename(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  /* A durable file renamed without a directory fsync goes back. */
+  assert_int_equal(envWrite(e, P(f,"A"), KV_OPEN_WRITE, 50, 1, 1), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(e->xRename(e, P(f,"A"), P(f,"B")), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"A"), 50, 1));
+  assert_int_equal(diskSize(P(f,"B")), -1);
+
+  /* Write tmp, fsync, rename over a durable file, no directory fsync:
+  ** the old content survives and the temporary is gone. */
+  diskWrite(P(f,"CURRENT"), 20, 2);
+  assert_int_equal(envWrite(e, P(f,"CURRENT.tmp"), KV_OPEN_WRITE, 25, 3, 1),
+                   KV_OK);
+  assert_int_equal(e->xRename(e, P(f,"CURRENT.tmp"), P(f,"CURRENT")), KV_OK);
+  assert_true(diskHasPattern(P(f,"CURRENT"), 25, 3));
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"CURRENT"), 20, 2));
+  assert_int_equal(diskSize(P(f,"CURRENT.tmp")), -1);
+
+  /* The same with the directory fsync: the new content is durable. */
+  assert_int_equal(kvEnvWriteAtomic(e, f->zDir, "CURRENT", "new!", 4), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  {
+    u8 a[16];
+    assert_int_equal(diskRead(P(f,"CURRENT"), a, sizeof(a)), 4);
+    assert_memory_equal(a, "new!", 4);
+  }
+  assert_int_equal(diskSize(P(f,"CURRENT.tmp")), -1);
+
+  /* Rename of a file whose data was never synced: after the directory
+  ** fsync the name exists but holds nothing. */
+  assert_int_equal(envWrite(e, P(f,"t"), KV_OPEN_WRITE, 40, 4, 0), KV_OK);
+  assert_int_equal(e->xRename(e, P(f,"t"), P(f,"u")), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(P(f,"u")), 0);
+  assert_int_equal(diskSize(P(f,"t")), -1);
+}
+
+static void test_pl_truncating_open(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  /* Reopening a durable file with KV_OPEN_WRITE: until the next fsync,
+  ** the old bytes are what survives. */
+  diskWrite(P(f,"f"), 60, 1);
+  assert_int_equal(envWrite(e, P(f,"f"), KV_OPEN_WRITE, 10, 2, 0), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"f"), 60, 1));
+  assert_int_equal(envWrite(e, P(f,"f"), KV_OPEN_WRITE, 10, 2, 1), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"f"), 10, 2));
+}
+
+static void test_pl_garbage(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  u8 a[300], b[600];
+  int i, nDiff = 0;
+  pattern(a, sizeof(a), 9);
+  assert_int_equal(e->xOpen(e, P(f,"g"), KV_OPEN_WRITE, &pFile), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(e->xAppend(pFile, a, 100), KV_OK);
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_int_equal(e->xAppend(pFile, a+100, 200), KV_OK);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  /* A fully synced file is left alone. */
+  assert_int_equal(envWrite(e, P(f,"ok"), KV_OPEN_WRITE, 80, 1, 1), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_GARBAGE), KV_OK);
+  assert_int_equal(diskRead(P(f,"g"), b, sizeof(b)), 300);
+  assert_memory_equal(a, b, 100);
+  for(i=100; i<300; i++) nDiff += a[i]!=b[i];
+  assert_true(nDiff>150);
+  assert_true(diskHasPattern(P(f,"ok"), 80, 1));
+}
+
+static void test_pl_no_dirsync(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  kvTestEnvSetDirSync(e, 0);
+  assert_int_equal(envWrite(e, P(f,"n"), KV_OPEN_WRITE, 64, 1, 1), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);    /* reports success */
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_SYNCDIR), 1);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(P(f,"n")), -1);
+  kvTestEnvSetDirSync(e, 1);
+  assert_int_equal(envWrite(e, P(f,"n"), KV_OPEN_WRITE, 64, 1, 1), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"n"), 64, 1));
+}
+
+static void test_pl_heals(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  kvTestEnvFail(e, KV_TOP_SYNC, 1, EIO, 1);
+  assert_int_equal(envWrite(e, P(f,"h"), KV_OPEN_WRITE, 10, 1, 0), KV_OK);
+  kvTestEnvCrashAfter(e, 0);
+  assert_int_equal(kvTestEnvIsDead(e), 1);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(kvTestEnvIsDead(e), 0);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_OPEN), 1);     /* kept */
+  /* Faults are gone, and the loss made everything on disk durable. */
+  assert_int_equal(envWrite(e, P(f,"h2"), KV_OPEN_WRITE, 10, 2, 1), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(e->xOpen(e, P(f,"h2"), KV_OPEN_APPEND, &pFile), KV_OK);
+  assert_int_equal(e->xAppend(pFile, "zz", 2), KV_OK);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"h2"), 10, 2));
+  assert_int_equal(diskSize(P(f,"h")), -1);     /* removed by first loss */
+}
+
+static void test_pl_crash_then_loss(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  /* The crash-point pattern of the engine tests: die mid-way, lose
+  ** power, and find exactly the durable prefix. */
+  assert_int_equal(e->xOpen(e, P(f,"w"), KV_OPEN_WRITE, &pFile), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  kvTestEnvCrashAfter(e, 3);
+  assert_int_equal(e->xAppend(pFile, "0123456789", 10), KV_OK);
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_int_equal(e->xAppend(pFile, "abcdefghij", 10), KV_OK);
+  assert_int_equal(e->xSync(pFile), KV_IOERR);
+  assert_int_equal(diskSize(P(f,"w")), 20);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(P(f,"w")), 10);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+}
+
+static void test_pl_subdir_and_paths(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  char zSub[512], zFile[600], zAlias[600];
+  /* The directory fsync of one directory does not cover another, and
+  ** differently spelled paths of one file are the same file. */
+  snprintf(zSub, sizeof(zSub), "%s/sub", f->zDir);
+  assert_int_equal(e->xMkdir(e, zSub), KV_OK);
+  snprintf(zFile, sizeof(zFile), "%s/x", zSub);
+  snprintf(zAlias, sizeof(zAlias), "%s//sub/./x", f->zDir);
+  assert_int_equal(envWrite(e, zFile, KV_OPEN_WRITE, 32, 1, 1), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(zFile), -1);
+  assert_int_equal(envWrite(e, zFile, KV_OPEN_WRITE, 32, 1, 1), KV_OK);
+  assert_int_equal(e->xSyncDir(e, zSub), KV_OK);
+  assert_int_equal(envWrite(e, zAlias, KV_OPEN_APPEND, 8, 2, 0), KV_OK);
+  assert_int_equal(diskSize(zFile), 40);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(zFile, 32, 1));
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_clock(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  u64 t0, t1;
+  kvTestEnvSetClock(e, 1000);
+  assert_int_equal(e->xMonoMicros(e), 1000);
+  e->xSleepMicros(e, 60*1000000ULL);      /* a minute, instantly */
+  assert_int_equal(e->xMonoMicros(e), 1000 + 60*1000000ULL);
+  kvTestEnvSetClock(e, 0);
+  t0 = e->xMonoMicros(e);
+  e->xSleepMicros(e, 2000);
+  t1 = e->xMonoMicros(e);
+  assert_true(t1>=t0+2000);
+  assert_true(e->xNowMicros(e) > 1600000000ULL*1000000ULL);
+}
+
+typedef struct ThreadArg ThreadArg;
+struct ThreadArg {
+  KvEnv *pEnv;
+  char zPath[512];
+  int rc;
+};
+
+static void *appendThread(void *pArg){
+  ThreadArg *t = pArg;
+  KvFile *pFile = 0;
+  int i;
+  t->rc = t->pEnv->xOpen(t->pEnv, t->zPath, KV_OPEN_WRITE, &pFile);
+  for(i=0; t->rc==KV_OK && i<500; i++){
+    t->rc = t->pEnv->xAppend(pFile, "0123456789", 10);
+    if( t->rc==KV_OK && i%50==0 ) t->rc = t->pEnv->xSync(pFile);
+  }
+  if( pFile ) t->pEnv->xClose(pFile);
+  return 0;
+}
+
+static void test_threads(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  pthread_t aThread[4];
+  ThreadArg aArg[4];
+  int i;
+  for(i=0; i<4; i++){
+    char zName[16];
+    snprintf(zName, sizeof(zName), "t%d", i);
+    aArg[i].pEnv = e;
+    snprintf(aArg[i].zPath, sizeof(aArg[i].zPath), "%s", P(f, zName));
+    assert_int_equal(pthread_create(&aThread[i], 0, appendThread, &aArg[i]),
+                     0);
+  }
+  for(i=0; i<4; i++){
+    pthread_join(aThread[i], 0);
+    assert_int_equal(aArg[i].rc, KV_OK);
+    assert_int_equal(diskSize(aArg[i].zPath), 5000);
+  }
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_APPEND), 2000);
+  assert_int_equal(kvTestEnvCount(e, KV_TOP_SYNC), 40);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  /* Last sync at i=450, after 451 appends. */
+  for(i=0; i<4; i++) assert_int_equal(diskSize(aArg[i].zPath), 4510);
+}
+
+/* ---------------------------------------------------------------------- */
+/* failalloc.h                                                             */
+
+static void test_failalloc_nth(void **state){
+  void *a[6];
+  (void)state;
+  failallocInstall(3, 0);
+  a[0] = kvMalloc(10);
+  a[1] = kvMalloc(10);
+  a[2] = kvMalloc(10);
+  a[3] = kvMalloc(10);
+  assert_non_null(a[0]);
+  assert_non_null(a[1]);
+  assert_null(a[2]);
+  assert_non_null(a[3]);
+  assert_int_equal(failallocCount(), 4);
+  assert_int_equal(failallocFailed(), 1);
+  assert_int_equal(failallocOutstanding(), 3);
+  /* kvRealloc counts as an allocation and keeps the block on failure. */
+  failallocArm(1, 0);
+  assert_null(kvRealloc(a[0], 100));
+  a[0] = kvRealloc(a[0], 100);
+  assert_non_null(a[0]);
+  assert_int_equal(failallocOutstanding(), 3);
+  kvFree(a[0]);
+  kvFree(a[1]);
+  kvFree(a[3]);
+  assert_int_equal(failallocOutstanding(), 0);
+  failallocRemove();
+  assert_int_equal(failallocCount(), 6);
+  assert_int_equal(failallocFailed(), 2);
+}
+
+static void test_failalloc_persist(void **state){
+  void *a[5];
+  int i;
+  (void)state;
+  failallocInstall(3, 1);
+  for(i=0; i<5; i++) a[i] = kvMalloc(8);
+  assert_non_null(a[0]);
+  assert_non_null(a[1]);
+  for(i=2; i<5; i++) assert_null(a[i]);
+  assert_null(kvStrdup("x"));
+  assert_int_equal(failallocFailed(), 4);
+  assert_int_equal(failallocOutstanding(), 2);
+  for(i=0; i<5; i++) kvFree(a[i]);
+  assert_int_equal(failallocOutstanding(), 0);
+  failallocRemove();
+}
+
+static void test_failalloc_leak_and_mix(void **state){
+  KvBuf buf = {0, 0, 0};
+  void *pBefore;
+  void *pDuring;
+  int i;
+  (void)state;
+  /* Blocks from before Install may be freed under it, and blocks live at
+  ** Remove stay ordinary heap blocks. */
+  pBefore = kvMalloc(32);
+  failallocInstall(0, 0);
+  for(i=0; i<5000; i++){
+    assert_int_equal(kvBufAppend32(&buf, (u32)i), KV_OK);
+  }
+  pDuring = kvMalloc(16);
+  kvFree(pBefore);
+  assert_int_equal(failallocOutstanding(), 2);   /* buf and pDuring */
+  kvBufFree(&buf);
+  assert_int_equal(failallocOutstanding(), 1);
+  assert_int_equal(failallocFailed(), 0);
+  failallocRemove();
+  kvFree(pDuring);
+
+  /* Many live blocks: the set grows and shrinks correctly. */
+  {
+    void **ap;
+    failallocInstall(0, 0);
+    ap = kvMalloc(sizeof(void*)*10000);
+    for(i=0; i<10000; i++) ap[i] = kvMalloc((size_t)(i%64) + 1);
+    assert_int_equal(failallocOutstanding(), 10001);
+    for(i=0; i<10000; i+=2) kvFree(ap[i]);
+    assert_int_equal(failallocOutstanding(), 5001);
+    for(i=1; i<10000; i+=2) kvFree(ap[i]);
+    kvFree(ap);
+    assert_int_equal(failallocOutstanding(), 0);
+    failallocRemove();
+  }
+}
+
+static void test_failalloc_env(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  int n, i, nFail = 0;
+  (void)state;
+  /* Count the allocations of an open, then fail each in turn: the open
+  ** fails cleanly with KV_NOMEM and leaks nothing. */
+  failallocInstall(0, 0);
+  assert_int_equal(e->xOpen(e, P(f,"m"), KV_OPEN_WRITE, &pFile), KV_OK);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  n = failallocCount();
+  assert_true(n>=1);
+  assert_int_equal(failallocOutstanding(), 0);
+  for(i=1; i<=n; i++){
+    failallocInstall(i, 0);
+    pFile = 0;
+    if( e->xOpen(e, P(f,"m"), KV_OPEN_WRITE, &pFile)==KV_NOMEM ){
+      nFail++;
+      assert_null(pFile);
+    }else{
+      e->xClose(pFile);
+    }
+    assert_int_equal(failallocOutstanding(), 0);
+  }
+  failallocRemove();
+  assert_int_equal(nFail, n);
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+#define T(x) cmocka_unit_test_setup_teardown(x, setupFixture, teardownFixture)
+    T(test_counts),
+    T(test_fail_nth_eio),
+    T(test_fail_enospc),
+    T(test_fail_persistent),
+    T(test_fail_any),
+    T(test_partial_append),
+    T(test_crash_after),
+    T(test_pl_unsynced_tail),
+    T(test_pl_created_files),
+    T(test_pl_preexisting),
+    T(test_pl_unlink),
+    T(test_pl_rename),
+    T(test_pl_truncating_open),
+    T(test_pl_garbage),
+    T(test_pl_no_dirsync),
+    T(test_pl_heals),
+    T(test_pl_crash_then_loss),
+    T(test_pl_subdir_and_paths),
+    T(test_clock),
+    T(test_threads),
+    cmocka_unit_test(test_failalloc_nth),
+    cmocka_unit_test(test_failalloc_persist),
+    cmocka_unit_test(test_failalloc_leak_and_mix),
+    T(test_failalloc_env),
+#undef T
+  };
+  return cmocka_run_group_tests(tests, 0, 0);
+}
