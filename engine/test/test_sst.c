@@ -1,0 +1,823 @@
+/*
+** test_sst.c - SSTables (sst.c): round trips under several configurations
+** (compression, block sizes, bloom bits, 0 / 1 / 50k entries, empty and
+** 1 MiB values), versions and tombstones read at different sequences,
+** iterators against the input, the block cache, metadata and the Merkle
+** root recomputed from the file by an independent parser of the documented
+** format, and damage: a flipped byte in every part and truncation must
+** give KV_CORRUPT naming the part, never a wrong value.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "sst_int.h"
+
+/* ---------------------------------------------------------------------- */
+/* Entries.                                                                */
+
+typedef struct Ent Ent;
+struct Ent {
+  u8 *k; size_t nk;             /* internal key */
+  u8 *v; size_t nv;             /* value (puts) */
+};
+typedef struct Set Set;
+struct Set {
+  Ent *a;
+  int n, nAlloc;
+};
+
+static void setAdd(Set *s, const char *zUser, u64 seq, int eType,
+                   const u8 *v, size_t nv){
+  KvBuf b = {0, 0, 0};
+  Ent *e;
+  if( s->n==s->nAlloc ){
+    s->nAlloc = s->nAlloc ? s->nAlloc*2 : 64;
+    s->a = realloc(s->a, sizeof(Ent) * (size_t)s->nAlloc);
+    assert_non_null(s->a);
+  }
+  assert_int_equal(kvIKeyAppend(&b, (const u8*)zUser, strlen(zUser), seq,
+                                eType), KV_OK);
+  e = &s->a[s->n++];
+  e->k = malloc(b.n);
+  assert_non_null(e->k);
+  memcpy(e->k, b.a, b.n);
+  e->nk = b.n;
+  kvBufFree(&b);
+  e->nv = eType==KV_TYPE_PUT ? nv : 0;
+  e->v = malloc(e->nv ? e->nv : 1);
+  assert_non_null(e->v);
+  if( e->nv ) memcpy(e->v, v, nv);
+}
+
+static void setFree(Set *s){
+  int i;
+  for(i=0; i<s->n; i++){ free(s->a[i].k); free(s->a[i].v); }
+  free(s->a);
+  memset(s, 0, sizeof(*s));
+}
+
+static void userKey(char *z, int i){ sprintf(z, "key%08d", i); }
+
+/*
+** nUser user keys "key%08d" with even numbers (odd ones are absent);
+** when bVersions, key i has 1 + i%3 versions with descending sequences
+** and some tombstones. Values vary in length, some are empty.
+*/
+static void makeSet(Set *s, int nUser, int bVersions){
+  int i, j;
+  memset(s, 0, sizeof(*s));
+  for(i=0; i<nUser; i++){
+    char z[32], zv[64];
+    int nVer = bVersions ? 1 + i%3 : 1;
+    userKey(z, i*2);
+    for(j=0; j<nVer; j++){
+      u64 seq = 1000 + (u64)i*4 + (u64)(nVer - 1 - j);
+      int eType = (bVersions && (i+j)%5==0) ? KV_TYPE_DEL : KV_TYPE_PUT;
+      int nv = (i%11==0) ? 0 : snprintf(zv, sizeof(zv), "v%d.%d-%.*s",
+                                        i, j, i%29, "abcdefghijklmnopqrstuvwxyz012");
+      setAdd(s, z, seq, eType, (const u8*)zv, (size_t)nv);
+    }
+  }
+}
+
+/* Reference lookup: first entry >= (user, seq, PUT), if same user key. */
+static const Ent *refGet(const Set *s, const char *zUser, u64 seq){
+  KvBuf t = {0, 0, 0};
+  int lo = 0, hi = s->n;
+  const Ent *e = 0;
+  assert_int_equal(kvIKeyAppend(&t, (const u8*)zUser, strlen(zUser), seq,
+                                KV_TYPE_PUT), KV_OK);
+  while( lo<hi ){
+    int mid = (lo+hi)/2;
+    if( kvIKeyCmp(s->a[mid].k, s->a[mid].nk, t.a, t.n)<0 ) lo = mid+1;
+    else hi = mid;
+  }
+  if( lo<s->n && kvUKeyCmp(s->a[lo].k, s->a[lo].nk - 8, t.a, t.n - 8)==0 ){
+    e = &s->a[lo];
+  }
+  kvBufFree(&t);
+  return e;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Files.                                                                  */
+
+static char gDir[64];
+static char gPath[128];
+
+static int setupDir(void **state){
+  (void)state;
+  strcpy(gDir, "/tmp/test_sst_XXXXXX");
+  assert_non_null(mkdtemp(gDir));
+  snprintf(gPath, sizeof(gPath), "%s/000007.sst", gDir);
+  return 0;
+}
+
+static int teardownDir(void **state){
+  char z[160];
+  (void)state;
+  unlink(gPath);
+  snprintf(z, sizeof(z), "%s.tmp", gPath);
+  unlink(z);
+  snprintf(z, sizeof(z), "%s/copy.sst", gDir);
+  unlink(z);
+  assert_int_equal(rmdir(gDir), 0);
+  return 0;
+}
+
+static KvSstConfig config(u32 nBlock, int eComp, int nBloom, int nSum){
+  KvSstConfig c;
+  memset(&c, 0, sizeof(c));
+  c.nBlock = nBlock;
+  c.eCompression = eComp;
+  c.iLevel = 1;
+  c.nBloomBits = nBloom;
+  c.nSummaryInterval = nSum;
+  c.nRestart = 16;
+  return c;
+}
+
+static void buildTable(const char *zPath, const KvSstConfig *pCfg,
+                       const Set *s, KvSstMeta *pMeta){
+  KvSstBuilder *pB = 0;
+  char zTmp[160];
+  int i;
+  assert_int_equal(kvSstBuilderNew(kvEnvPosix(), zPath, pCfg, 123456789,
+                                   &pB), KV_OK);
+  for(i=0; i<s->n; i++){
+    assert_int_equal(kvSstBuilderAdd(pB, s->a[i].k, s->a[i].nk,
+                                     s->a[i].v, s->a[i].nv), KV_OK);
+  }
+  assert_int_equal(kvSstBuilderCount(pB), (u64)s->n);
+  assert_int_equal(kvSstBuilderFinish(pB, pMeta), KV_OK);
+  snprintf(zTmp, sizeof(zTmp), "%s.tmp", zPath);
+  assert_int_equal(access(zTmp, F_OK), -1);
+  assert_int_equal(access(zPath, F_OK), 0);
+}
+
+static u8 *readFile(const char *zPath, size_t *pn){
+  FILE *f = fopen(zPath, "rb");
+  u8 *a;
+  long n;
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  a = malloc((size_t)n + 1);
+  assert_non_null(a);
+  assert_int_equal(fread(a, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  *pn = (size_t)n;
+  return a;
+}
+
+static void writeFile(const char *zPath, const u8 *a, size_t n){
+  FILE *f = fopen(zPath, "wb");
+  assert_non_null(f);
+  if( n ) assert_int_equal(fwrite(a, 1, n, f), n);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* An independent reading of the documented layout.                       */
+
+typedef struct Region Region;
+struct Region { u64 iOff, n; const char *zPart; };
+typedef struct Layout Layout;
+struct Layout {
+  u64 aPart[8];                 /* footer: index, filter, meta, summary */
+  Region *aBlock; int nBlock;   /* data blocks */
+  Region *aChunk; int nChunk;   /* index chunks */
+  u8 aRoot[32];                 /* Merkle root recomputed from the blocks */
+};
+
+static int anyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
+  (void)a; (void)na; (void)b; (void)nb;
+  return 0;
+}
+
+static u64 getVarint(const u8 **pp, const u8 *pEnd){
+  u64 v = 0;
+  int n = kvGetVarint(*pp, pEnd, &v);
+  assert_true(n>0);
+  *pp += n;
+  return v;
+}
+
+static void parseLayout(const u8 *a, size_t n, Layout *L){
+  const u8 *f = a + n - 80;
+  const u8 *p, *pEnd;
+  u8 *aLeaf;
+  int i;
+  memset(L, 0, sizeof(*L));
+  assert_int_equal(kvGet32(f+64), KV_FORMAT_VERSION);
+  assert_int_equal(kvGet32(f+68), kvCrc32(f, 68));
+  for(i=0; i<8; i++) L->aPart[i] = kvGet64(f + i*8);
+  /* summary: chunk list */
+  p = a + L->aPart[6];
+  pEnd = p + L->aPart[7] - 4;
+  assert_int_equal(kvCrc32(p, L->aPart[7]-4), kvGet32(pEnd));
+  L->nChunk = (int)getVarint(&p, pEnd);
+  L->aChunk = calloc((size_t)L->nChunk + 1, sizeof(Region));
+  for(i=0; i<L->nChunk; i++){
+    u64 nKey = getVarint(&p, pEnd);
+    p += nKey;
+    L->aChunk[i].iOff = L->aPart[0] + getVarint(&p, pEnd);
+    L->aChunk[i].n = getVarint(&p, pEnd);
+    L->aChunk[i].zPart = "index";
+  }
+  /* index chunks: data block handles */
+  L->aBlock = calloc(1, sizeof(Region));
+  for(i=0; i<L->nChunk; i++){
+    KvBlock blk;
+    KvBlockIter it;
+    const u8 *c = a + L->aChunk[i].iOff;
+    size_t nc = (size_t)L->aChunk[i].n - 5;
+    assert_int_equal(c[nc], 0);                       /* raw */
+    assert_int_equal(kvCrc32(c, nc+1), kvGet32(c+nc+1));
+    assert_int_equal(kvBlockParse(c, nc, &blk), KV_OK);
+    kvBlockIterInit(&it, &blk, anyCmp);
+    assert_int_equal(kvBlockIterFirst(&it), KV_OK);
+    while( it.bValid ){
+      const u8 *v = it.pVal;
+      Region *r;
+      L->aBlock = realloc(L->aBlock, sizeof(Region) * (size_t)(L->nBlock+1));
+      r = &L->aBlock[L->nBlock++];
+      r->iOff = getVarint(&v, it.pVal + it.nVal);
+      r->n = getVarint(&v, it.pVal + it.nVal);
+      r->zPart = "data block";
+      assert_int_equal(kvBlockIterNext(&it), KV_OK);
+    }
+    kvBlockIterClear(&it);
+  }
+  /* Merkle root over SHA-256 of each block's stored bytes */
+  aLeaf = malloc(32 * (size_t)(L->nBlock + 1));
+  for(i=0; i<L->nBlock; i++){
+    if( i>0 ){
+      assert_int_equal(L->aBlock[i].iOff,
+                       L->aBlock[i-1].iOff + L->aBlock[i-1].n);
+    }
+    kvSha256(a + L->aBlock[i].iOff, (size_t)L->aBlock[i].n, aLeaf + 32*i);
+  }
+  kvMerkleRoot(aLeaf, (size_t)L->nBlock, L->aRoot);
+  free(aLeaf);
+}
+
+static void layoutFree(Layout *L){
+  free(L->aBlock);
+  free(L->aChunk);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Checking a table against its input.                                     */
+
+static void checkEntry(KvIter *pIt, const Ent *e){
+  const u8 *p;
+  size_t n;
+  assert_true(pIt->pMethods->xValid(pIt));
+  pIt->pMethods->xKey(pIt, &p, &n);
+  assert_int_equal(n, e->nk);
+  assert_memory_equal(p, e->k, n);
+  pIt->pMethods->xValue(pIt, &p, &n);
+  assert_int_equal(n, e->nv);
+  if( n ) assert_memory_equal(p, e->v, n);
+}
+
+static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
+  KvIter *pIt = 0;
+  const KvIterMethods *m;
+  int i;
+  assert_int_equal(kvSstIterNew(pSst, &pIt), KV_OK);
+  m = pIt->pMethods;
+
+  assert_int_equal(m->xFirst(pIt), KV_OK);
+  for(i=0; i<s->n; i++){
+    checkEntry(pIt, &s->a[i]);
+    assert_int_equal(m->xNext(pIt), KV_OK);
+  }
+  assert_false(m->xValid(pIt));
+
+  assert_int_equal(m->xLast(pIt), KV_OK);
+  for(i=s->n-1; i>=0; i--){
+    checkEntry(pIt, &s->a[i]);
+    assert_int_equal(m->xPrev(pIt), KV_OK);
+  }
+  assert_false(m->xValid(pIt));
+
+  for(i=0; i<s->n; i+=nSeekStep){
+    KvBuf t = {0, 0, 0};
+    const Ent *e = &s->a[i];
+    /* exactly the key, then a step each way */
+    assert_int_equal(m->xSeek(pIt, e->k, e->nk), KV_OK);
+    checkEntry(pIt, e);
+    if( i>0 ){
+      assert_int_equal(m->xPrev(pIt), KV_OK);
+      checkEntry(pIt, &s->a[i-1]);
+      assert_int_equal(m->xNext(pIt), KV_OK);
+      checkEntry(pIt, e);
+    }
+    if( i+1<s->n ){
+      assert_int_equal(m->xNext(pIt), KV_OK);
+      checkEntry(pIt, &s->a[i+1]);
+    }
+    /* just after the key: (user key, seq-1) if seq>0, else next entry */
+    if( kvIKeySeq(e->k, e->nk)>0 ){
+      assert_int_equal(kvIKeyAppend(&t, e->k, e->nk-8,
+                       kvIKeySeq(e->k, e->nk)-1, KV_TYPE_PUT), KV_OK);
+      assert_int_equal(m->xSeek(pIt, t.a, t.n), KV_OK);
+      if( i+1<s->n ) checkEntry(pIt, &s->a[i+1]);
+      else assert_false(m->xValid(pIt));
+    }
+    /* between user keys: user key + "\0" */
+    t.n = 0;
+    assert_int_equal(kvBufAppend(&t, e->k, e->nk-8), KV_OK);
+    assert_int_equal(kvBufAppend(&t, "", 1), KV_OK);
+    assert_int_equal(kvBufAppend64(&t, kvPackTrailer(KV_MAX_SEQ, 1)), KV_OK);
+    assert_int_equal(m->xSeek(pIt, t.a, t.n), KV_OK);
+    {
+      int j = i;
+      while( j<s->n && kvUKeyCmp(s->a[j].k, s->a[j].nk-8, e->k, e->nk-8)==0 ){
+        j++;
+      }
+      if( j<s->n ) checkEntry(pIt, &s->a[j]);
+      else assert_false(m->xValid(pIt));
+    }
+    kvBufFree(&t);
+  }
+  /* before everything, after everything */
+  {
+    u8 aLow[8] = {0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff};
+    u8 aHigh[9] = {0xff, 0,0,0,0,0,0,0,0};
+    assert_int_equal(m->xSeek(pIt, aLow, 8), KV_OK);
+    if( s->n ) checkEntry(pIt, &s->a[0]);
+    else assert_false(m->xValid(pIt));
+    assert_int_equal(m->xSeek(pIt, aHigh, 9), KV_OK);
+    assert_false(m->xValid(pIt));
+  }
+  m->xClose(pIt);
+}
+
+static void checkGet(KvSst *pSst, const Set *s, const char *zUser, u64 seq){
+  const Ent *e = refGet(s, zUser, seq);
+  KvBuf v = {0, 0, 0};
+  int bFound = -1, eType = -1;
+  assert_int_equal(kvSstGet(pSst, (const u8*)zUser, strlen(zUser), seq,
+                            &bFound, &eType, &v), KV_OK);
+  assert_int_equal(bFound, e!=0);
+  if( e ){
+    assert_int_equal(eType, kvIKeyType(e->k, e->nk));
+    if( eType==KV_TYPE_PUT ){
+      assert_int_equal(v.n, e->nv);
+      if( v.n ) assert_memory_equal(v.a, e->v, v.n);
+    }
+  }
+  kvBufFree(&v);
+}
+
+/* Every user key at several sequences, and absent keys around them. */
+static void checkGets(KvSst *pSst, const Set *s, int nStep){
+  int i;
+  char z[32];
+  for(i=0; i<s->n; i+=nStep){
+    const Ent *e = &s->a[i];
+    u64 seq = kvIKeySeq(e->k, e->nk);
+    memcpy(z, e->k, e->nk-8);
+    z[e->nk-8] = 0;
+    checkGet(pSst, s, z, seq);
+    checkGet(pSst, s, z, seq+1);
+    if( seq>0 ) checkGet(pSst, s, z, seq-1);
+    checkGet(pSst, s, z, 0);
+    checkGet(pSst, s, z, KV_MAX_SEQ);
+  }
+  for(i=-1; i<2*s->n+2; i+=2*nStep+1){
+    userKey(z, i);
+    checkGet(pSst, s, z, KV_MAX_SEQ);
+  }
+  checkGet(pSst, s, "", KV_MAX_SEQ);
+  checkGet(pSst, s, "zzz", KV_MAX_SEQ);
+}
+
+static void checkMeta(const KvSstMeta *m, const Set *s, const char *zPath){
+  u64 nTomb = 0, minSeq = s->n ? KV_MAX_SEQ : 0, maxSeq = 0, nRaw = 0;
+  size_t nFile;
+  u8 *a;
+  Layout L;
+  int i;
+  for(i=0; i<s->n; i++){
+    u64 seq = kvIKeySeq(s->a[i].k, s->a[i].nk);
+    nTomb += kvIKeyType(s->a[i].k, s->a[i].nk)==KV_TYPE_DEL;
+    if( seq<minSeq ) minSeq = seq;
+    if( seq>maxSeq ) maxSeq = seq;
+    nRaw += s->a[i].nk + s->a[i].nv;
+  }
+  assert_int_equal(m->nEntry, (u64)s->n);
+  assert_int_equal(m->nTombstone, nTomb);
+  assert_int_equal(m->minSeq, minSeq);
+  assert_int_equal(m->maxSeq, maxSeq);
+  assert_int_equal(m->nRawBytes, nRaw);
+  assert_int_equal(m->nCreated, 123456789);
+  if( s->n ){
+    assert_int_equal(m->smallest.n, s->a[0].nk);
+    assert_memory_equal(m->smallest.a, s->a[0].k, s->a[0].nk);
+    assert_int_equal(m->largest.n, s->a[s->n-1].nk);
+    assert_memory_equal(m->largest.a, s->a[s->n-1].k, s->a[s->n-1].nk);
+  }
+  a = readFile(zPath, &nFile);
+  assert_int_equal(m->nFileSize, (u64)nFile);
+  parseLayout(a, nFile, &L);
+  assert_int_equal(m->nDataBlock, (u64)L.nBlock);
+  assert_memory_equal(m->aMerkle, L.aRoot, 32);
+  layoutFree(&L);
+  free(a);
+}
+
+/* Build, then read back every way, with and without a cache. */
+static void roundTrip(const KvSstConfig *pCfg, const Set *s, int nStep){
+  KvSstMeta meta;
+  KvSst *pSst = 0;
+  KvCache *pCache = 0;
+  KvReadCounters cnt;
+  int iCache;
+  buildTable(gPath, pCfg, s, &meta);
+  checkMeta(&meta, s, gPath);
+  for(iCache=0; iCache<3; iCache++){
+    memset(&cnt, 0, sizeof(cnt));
+    if( iCache>0 ){
+      assert_int_equal(kvCacheNew(iCache==1 ? 6000 : 0, &pCache), KV_OK);
+    }
+    assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 7, pCache, &cnt, &pSst),
+                     KV_OK);
+    checkMeta(kvSstGetMeta(pSst), s, gPath);
+    checkIter(pSst, s, nStep);
+    checkGets(pSst, s, nStep);
+    assert_true(cnt.nFileProbe>0);
+    if( pCfg->nBloomBits>0 && s->n>0 ){
+      assert_true(cnt.nBloomCheck>0);
+      /* absent keys inside the key range: the filter rejects most */
+      if( s->n>=100 ) assert_true(cnt.nBloomNegative>0);
+    }else{
+      assert_int_equal(cnt.nBloomCheck, 0);
+    }
+    kvSstClose(pSst);
+    kvCacheFree(pCache);
+    pCache = 0;
+  }
+  assert_int_equal(kvSstVerify(kvEnvPosix(), gPath), KV_OK);
+  kvSstMetaFree(&meta);
+}
+
+static void test_roundtrip_configs(void **state){
+  static const u32 aBlock[] = { 1, 64, 4096 };
+  Set s;
+  size_t i;
+  int eComp, nBloom;
+  (void)state;
+  makeSet(&s, 700, 1);
+  for(i=0; i<sizeof(aBlock)/sizeof(aBlock[0]); i++){
+    for(eComp=0; eComp<2; eComp++){
+      for(nBloom=0; nBloom<=10; nBloom+=10){
+        KvSstConfig c = config(aBlock[i], eComp, nBloom, i==0 ? 3 : 16);
+        roundTrip(&c, &s, 3);
+      }
+    }
+  }
+  setFree(&s);
+}
+
+static void test_small_tables(void **state){
+  KvSstConfig c = config(4096, KV_COMPRESS_ZLIB, 10, 16);
+  Set s;
+  (void)state;
+  memset(&s, 0, sizeof(s));
+  roundTrip(&c, &s, 1);                 /* empty */
+  setAdd(&s, "only", 5, KV_TYPE_PUT, (const u8*)"one", 3);
+  roundTrip(&c, &s, 1);                 /* one entry */
+  setFree(&s);
+  setAdd(&s, "gone", 9, KV_TYPE_DEL, 0, 0);
+  roundTrip(&c, &s, 1);                 /* one tombstone */
+  setFree(&s);
+  setAdd(&s, "", 3, KV_TYPE_PUT, 0, 0);  /* empty user key and value */
+  roundTrip(&c, &s, 1);
+  setFree(&s);
+}
+
+static void test_large_values(void **state){
+  Set s;
+  u8 *aBig = malloc(1<<20);
+  int i;
+  (void)state;
+  assert_non_null(aBig);
+  for(i=0; i<(1<<20); i++) aBig[i] = (u8)((i*7) ^ (i>>9));
+  memset(&s, 0, sizeof(s));
+  setAdd(&s, "a", 10, KV_TYPE_PUT, (const u8*)"x", 1);
+  setAdd(&s, "b", 11, KV_TYPE_PUT, aBig, 1<<20);
+  setAdd(&s, "c", 12, KV_TYPE_PUT, 0, 0);
+  setAdd(&s, "d", 13, KV_TYPE_PUT, aBig, 1000);
+  setAdd(&s, "e", 14, KV_TYPE_PUT, aBig + 77, (1<<20) - 77);
+  for(i=0; i<2; i++){
+    KvSstConfig c = config(4096, i, 10, 2);
+    roundTrip(&c, &s, 1);
+  }
+  setFree(&s);
+  free(aBig);
+}
+
+static void test_50k(void **state){
+  Set s;
+  KvSstConfig c = config(4096, KV_COMPRESS_ZLIB, 10, 16);
+  KvSstMeta meta;
+  KvSst *pSst = 0;
+  KvCache *pCache = 0;
+  KvReadCounters cnt;
+  u64 nRead;
+  (void)state;
+  makeSet(&s, 25500, 1);
+  assert_true(s.n>=50000);
+  buildTable(gPath, &c, &s, &meta);
+  checkMeta(&meta, &s, gPath);
+  assert_true(meta.nDataBlock>10);
+  /* compressed, and index + summary much smaller than the data */
+  assert_true(meta.nFileSize < meta.nRawBytes);
+
+  memset(&cnt, 0, sizeof(cnt));
+  assert_int_equal(kvCacheNew(1<<20, &pCache), KV_OK);
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 7, pCache, &cnt, &pSst),
+                   KV_OK);
+  checkIter(pSst, &s, 97);
+  checkGets(pSst, &s, 13);
+  /* a repeated lookup of a cached block reads nothing from disk */
+  checkGet(pSst, &s, "key00000100", KV_MAX_SEQ);
+  nRead = cnt.nBlockRead;
+  checkGet(pSst, &s, "key00000100", KV_MAX_SEQ);
+  assert_int_equal(cnt.nBlockRead, nRead);
+  kvSstClose(pSst);
+  kvCacheFree(pCache);
+
+  /* without a cache every lookup reads its block */
+  memset(&cnt, 0, sizeof(cnt));
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 7, 0, &cnt, &pSst), KV_OK);
+  checkGet(pSst, &s, "key00000100", KV_MAX_SEQ);
+  checkGet(pSst, &s, "key00000100", KV_MAX_SEQ);
+  assert_int_equal(cnt.nBlockRead, 2);
+  assert_int_equal(cnt.nFileProbe, 2);
+  kvSstClose(pSst);
+
+  assert_int_equal(kvSstVerify(kvEnvPosix(), gPath), KV_OK);
+  kvSstMetaFree(&meta);
+  setFree(&s);
+}
+
+static void test_abandon(void **state){
+  KvSstConfig c = config(4096, KV_COMPRESS_NONE, 10, 16);
+  KvSstBuilder *pB = 0;
+  char zTmp[160];
+  (void)state;
+  snprintf(zTmp, sizeof(zTmp), "%s.tmp", gPath);
+  unlink(gPath);
+  assert_int_equal(kvSstBuilderNew(kvEnvPosix(), gPath, &c, 1, &pB), KV_OK);
+  assert_int_equal(kvSstBuilderAdd(pB, (const u8*)"k\1\0\0\0\0\0\0\0", 9,
+                                   (const u8*)"v", 1), KV_OK);
+  assert_int_equal(access(zTmp, F_OK), 0);
+  kvSstBuilderAbandon(pB);
+  assert_int_equal(access(zTmp, F_OK), -1);
+  assert_int_equal(access(gPath, F_OK), -1);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Damage.                                                                 */
+
+/*
+** Open the damaged copy and read everything: the result is KV_CORRUPT
+** somewhere (open, iteration or a lookup), and nothing read before that
+** differs from the input.
+*/
+static int readDamaged(const char *zPath, const Set *s){
+  KvSst *pSst = 0;
+  KvIter *pIt = 0;
+  int rc = kvSstOpen(kvEnvPosix(), zPath, 1, 0, 0, &pSst);
+  int rcFinal = rc;
+  int i;
+  if( rc!=KV_OK ) return rc;
+  assert_int_equal(kvSstIterNew(pSst, &pIt), KV_OK);
+  rc = pIt->pMethods->xFirst(pIt);
+  for(i=0; rc==KV_OK && pIt->pMethods->xValid(pIt); i++){
+    assert_true(i<s->n);
+    checkEntry(pIt, &s->a[i]);
+    rc = pIt->pMethods->xNext(pIt);
+  }
+  if( rc==KV_OK ) assert_int_equal(i, s->n);
+  else assert_false(pIt->pMethods->xValid(pIt));
+  rcFinal = rc;
+  rc = pIt->pMethods->xLast(pIt);
+  for(i=s->n-1; rc==KV_OK && pIt->pMethods->xValid(pIt); i--){
+    checkEntry(pIt, &s->a[i]);
+    rc = pIt->pMethods->xPrev(pIt);
+  }
+  if( rcFinal==KV_OK ) rcFinal = rc;
+  pIt->pMethods->xClose(pIt);
+  for(i=0; i<s->n; i++){
+    const Ent *e = &s->a[i];
+    KvBuf v = {0, 0, 0};
+    int bFound = 0, eType = 0;
+    rc = kvSstGet(pSst, e->k, e->nk-8, kvIKeySeq(e->k, e->nk), &bFound,
+                  &eType, &v);
+    if( rc==KV_OK ){
+      /* a damaged filter may only make a key look absent if that is
+      ** detected elsewhere; a found key must be right */
+      if( bFound ){
+        assert_int_equal(eType, kvIKeyType(e->k, e->nk));
+        if( eType==KV_TYPE_PUT ){
+          assert_int_equal(v.n, e->nv);
+          if( v.n ) assert_memory_equal(v.a, e->v, v.n);
+        }
+      }else{
+        rc = -1;   /* missing: only acceptable if damage is reported */
+      }
+    }else{
+      assert_int_equal(rc, KV_CORRUPT);
+    }
+    kvBufFree(&v);
+    if( rcFinal==KV_OK && rc!=KV_OK ) rcFinal = rc;
+  }
+  kvSstClose(pSst);
+  return rcFinal;
+}
+
+static void flipAndCheck(const u8 *a, size_t n, u64 iOff, const char *zPart,
+                         const char *zCopy, const Set *s){
+  u8 *b = malloc(n);
+  int rc;
+  memcpy(b, a, n);
+  b[iOff] ^= 0x5a;
+  writeFile(zCopy, b, n);
+  rc = readDamaged(zCopy, s);
+  if( rc!=KV_CORRUPT ){
+    fail_msg("flip at %llu (%s): read gave %d", (unsigned long long)iOff,
+             zPart, rc);
+  }
+  assert_int_equal(kvSstVerify(kvEnvPosix(), zCopy), KV_CORRUPT);
+  if( strstr(kvErrMsg(), zPart)==0 || strstr(kvErrMsg(), zCopy)==0 ){
+    fail_msg("flip at %llu (%s): verify said: %s",
+             (unsigned long long)iOff, zPart, kvErrMsg());
+  }
+  free(b);
+}
+
+/* First, last, middle and a couple more bytes of a region. */
+static void flipRegion(const u8 *a, size_t n, const Region *r,
+                       const char *zCopy, const Set *s){
+  u64 aOff[5];
+  int i;
+  aOff[0] = r->iOff;
+  aOff[1] = r->iOff + r->n - 1;
+  aOff[2] = r->iOff + r->n/2;
+  aOff[3] = r->iOff + r->n - 5;        /* type byte of a framed block */
+  aOff[4] = r->iOff + 1;
+  for(i=0; i<5; i++){
+    if( aOff[i]>=r->iOff && aOff[i]<r->iOff + r->n ){
+      flipAndCheck(a, n, aOff[i], r->zPart, zCopy, s);
+    }
+  }
+}
+
+static void test_corruption(void **state){
+  KvSstConfig c = config(512, KV_COMPRESS_ZLIB, 10, 4);
+  KvSstMeta meta;
+  Set s;
+  u8 *a;
+  size_t n;
+  Layout L;
+  char zCopy[160];
+  Region r;
+  int i;
+  (void)state;
+  snprintf(zCopy, sizeof(zCopy), "%s/copy.sst", gDir);
+  makeSet(&s, 300, 1);
+  buildTable(gPath, &c, &s, &meta);
+  a = readFile(gPath, &n);
+  parseLayout(a, n, &L);
+  assert_true(L.nBlock>8);
+  assert_true(L.nChunk>2);
+
+  for(i=0; i<L.nBlock; i++) flipRegion(a, n, &L.aBlock[i], zCopy, &s);
+  for(i=0; i<L.nChunk; i++) flipRegion(a, n, &L.aChunk[i], zCopy, &s);
+  r.iOff = L.aPart[2]; r.n = L.aPart[3]; r.zPart = "filter";
+  flipRegion(a, n, &r, zCopy, &s);
+  r.iOff = L.aPart[4]; r.n = L.aPart[5]; r.zPart = "metadata";
+  flipRegion(a, n, &r, zCopy, &s);
+  r.iOff = L.aPart[6]; r.n = L.aPart[7]; r.zPart = "summary";
+  flipRegion(a, n, &r, zCopy, &s);
+  r.iOff = n - 80; r.n = 80; r.zPart = "footer";
+  flipRegion(a, n, &r, zCopy, &s);
+  for(i=0; i<80; i+=7) flipAndCheck(a, n, n-80+i, "footer", zCopy, &s);
+
+  /* truncation at several lengths */
+  {
+    size_t aLen[] = { 0, 1, 79, 80, 81, 100, 0, 0, 0, 0 };
+    int j;
+    aLen[6] = n/2;
+    aLen[7] = n - 1;
+    aLen[8] = n - 80;
+    aLen[9] = n - 81;
+    for(j=0; j<10; j++){
+      KvSst *pSst = 0;
+      writeFile(zCopy, a, aLen[j]);
+      assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst),
+                       KV_CORRUPT);
+      assert_null(pSst);
+      assert_non_null(strstr(kvErrMsg(), zCopy));
+      assert_int_equal(kvSstVerify(kvEnvPosix(), zCopy), KV_CORRUPT);
+    }
+  }
+
+  /* consistent-looking metadata whose leaves do not match the blocks:
+  ** only the Merkle check sees it */
+  {
+    u8 *b = malloc(n);
+    u8 *m;
+    u64 nMeta = L.aPart[5];
+    u64 nLeaf;
+    KvSst *pSst = 0;
+    memcpy(b, a, n);
+    m = b + L.aPart[4];
+    nLeaf = kvGet64(m + 48);
+    m[56 + 3] ^= 1;                               /* leaf 0 */
+    kvMerkleRoot(m + 56, (size_t)nLeaf, m + 56 + nLeaf*32);
+    kvPut32(m + nMeta - 4, kvCrc32(m, (size_t)nMeta - 4));
+    writeFile(zCopy, b, n);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst), KV_OK);
+    kvSstClose(pSst);
+    assert_int_equal(kvSstVerify(kvEnvPosix(), zCopy), KV_CORRUPT);
+    assert_non_null(strstr(kvErrMsg(), "merkle root mismatch"));
+    /* and a root that does not match its leaves fails at open */
+    m[56 + nLeaf*32] ^= 1;
+    kvPut32(m + nMeta - 4, kvCrc32(m, (size_t)nMeta - 4));
+    writeFile(zCopy, b, n);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst),
+                     KV_CORRUPT);
+    assert_non_null(strstr(kvErrMsg(), "merkle root mismatch"));
+    free(b);
+  }
+
+  /* an index chunk (re-checksummed) claiming a huge uncompressed size:
+  ** refused before inflating */
+  {
+    u8 *b = malloc(n);
+    KvSst *pSst = 0;
+    KvBuf v = {0, 0, 0};
+    int bFound = 0, eType = 0;
+    u8 *c;
+    size_t nc = (size_t)L.aChunk[0].n - 5;
+    KvBlock blk;
+    KvBlockIter it;
+    memcpy(b, a, n);
+    c = b + L.aChunk[0].iOff;
+    assert_int_equal(kvBlockParse(c, nc, &blk), KV_OK);
+    kvBlockIterInit(&it, &blk, anyCmp);
+    assert_int_equal(kvBlockIterFirst(&it), KV_OK);
+    /* the third varint of the first entry's value is the raw size; make
+    ** its continuation bits claim more without changing the length when
+    ** possible (set the top bits of the varint's last byte) */
+    {
+      u8 *pv = (u8*)it.pVal;
+      u8 *pLast = pv + it.nVal - 1;
+      *pLast |= 0x7f;                           /* >= 127 << 7k */
+      if( it.nVal>=3 && (pLast[-1] & 0x80) ) *pLast = 0x7f;
+    }
+    kvPut32(c + nc + 1, kvCrc32(c, nc + 1));
+    kvBlockIterClear(&it);
+    writeFile(zCopy, b, n);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst), KV_OK);
+    assert_int_equal(kvSstGet(pSst, s.a[0].k, s.a[0].nk - 8, KV_MAX_SEQ,
+                              &bFound, &eType, &v), KV_CORRUPT);
+    assert_non_null(strstr(kvErrMsg(), "data block at offset 0"));
+    assert_int_equal(bFound, 0);
+    kvSstClose(pSst);
+    kvBufFree(&v);
+    free(b);
+  }
+
+  layoutFree(&L);
+  free(a);
+  kvSstMetaFree(&meta);
+  setFree(&s);
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_roundtrip_configs, setupDir,
+                                    teardownDir),
+    cmocka_unit_test_setup_teardown(test_small_tables, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_large_values, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_50k, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_abandon, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_corruption, setupDir, teardownDir),
+  };
+  return cmocka_run_group_tests(tests, 0, 0);
+}
