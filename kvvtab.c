@@ -1,0 +1,2368 @@
+/*
+** kvvtab.c - the `kvstore` SQLite virtual table and the extension's entry
+** point.
+**
+** Usage, from the sqlite3 shell:
+**
+**   .load ./kvstore
+**   CREATE VIRTUAL TABLE kv USING kvstore(dir='kv-data', key_type=text);
+**   INSERT INTO kv(key, value) VALUES ('user:1', 'alice');
+**   SELECT value FROM kv WHERE key = 'user:1';
+**   SELECT * FROM kv WHERE key >= 'user:' AND key < 'user;' ORDER BY key;
+**   DELETE FROM kv WHERE key = 'user:1';
+**
+** Every CREATE argument is `name=value` and goes through kv_options_set();
+** the table is declared as
+**
+**   CREATE TABLE x(key <TEXT|BLOB|INTEGER> PRIMARY KEY NOT NULL, value)
+**   WITHOUT ROWID
+**
+** and its rows live in the LSM engine of engine/kv.h, one store (directory)
+** per table. This file only translates between SQL and that API; it knows
+** nothing of the engine's internals.
+**
+** ENCODING OF ROWS IN THE ENGINE
+**
+** Keys (the engine orders keys by memcmp, so each encoding preserves the SQL
+** order of its key type):
+**
+**   key_type=text     the UTF-8 bytes of the text, nothing else. memcmp order
+**                     is SQLite's BINARY collation.
+**   key_type=blob     the bytes of the blob.
+**   key_type=integer  8 bytes, big-endian, of the two's complement value with
+**                     its sign bit flipped (x ^ 0x8000000000000000), so that
+**                     INT64_MIN encodes as 00..00 and INT64_MAX as ff..ff.
+**
+** Values: one type byte, equal to SQLite's fundamental type code, then a
+** payload whose length is the rest of the value:
+**
+**   0x01 INTEGER  1 to 8 bytes: the value in big-endian two's complement,
+**                 shortest form that sign-extends back to it
+**   0x02 REAL     8 bytes: the IEEE-754 binary64 bits, big-endian (so -0.0
+**                 and the infinities round-trip; SQLite has no NaN values)
+**   0x03 TEXT     the UTF-8 bytes (may be empty, may hold NUL bytes)
+**   0x04 BLOB     the bytes (may be empty)
+**   0x05 NULL     no payload
+**
+** Nothing depends on the host's byte order or float layout, so a store
+** copied to another machine reads the same.
+**
+** TRANSACTIONS
+**
+** Writes of an open SQL transaction go to a kv_batch owned by the table
+** object of this connection; reads lay that batch over the store, so the
+** connection sees its own writes. Savepoints are marks in the batch
+** (kv_batch_count / kv_batch_truncate). xSync is the commit point: it writes
+** the batch with one kv_write (one atomic WAL record, fsynced under
+** sync=full); xCommit only forgets it. SQLite ignores what xCommit returns,
+** so nothing that can fail is left for it. A writer lock of the engine is
+** held from the first write of a transaction to its end, so connections
+** sharing one engine cannot lose each other's updates.
+*/
+#include "sqlite3ext.h"
+SQLITE_EXTENSION_INIT1
+
+#include "kv.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef unsigned char u8;
+typedef sqlite3_int64 i64;
+typedef sqlite3_uint64 u64;
+
+/* Value type bytes (SQLite's fundamental type codes). */
+#define KVV_INTEGER 0x01
+#define KVV_REAL    0x02
+#define KVV_TEXT    0x03
+#define KVV_BLOB    0x04
+#define KVV_NULL    0x05
+
+/* How long a write waits for another connection sharing the engine to end
+** its transaction before failing with SQLITE_BUSY. */
+#define KVVTAB_WRITER_TIMEOUT_MS 5000
+
+/* Row count assumed by xBestIndex: the engine keeps no exact count, and
+** SQLite assumes about a million rows for an ordinary table without
+** ANALYZE, so joins against ordinary tables weigh both sides alike. */
+#define KVVTAB_EST_ROWS 1000000.0
+
+/* Columns of the declared table. */
+#define KVVTAB_COL_KEY   0
+#define KVVTAB_COL_VALUE 1
+
+typedef struct KvConn KvConn;
+typedef struct KvPrivateDir KvPrivateDir;
+typedef struct KvVtab KvVtab;
+typedef struct KvCursor KvCursor;
+typedef struct KvKey KvKey;
+typedef struct KvSavepoint KvSavepoint;
+
+/*
+** Per-connection state, shared by every kvstore table of one sqlite3*.
+** It is the module's client data, and found again through a process-wide
+** list when the extension is loaded twice on one connection (so a second
+** .load does not forget the private directories of the first).
+**
+** Private directories belong to tables of in-memory and temporary
+** databases created without dir=. SQLite disconnects and reconnects tables
+** on every schema reset, so the directory must outlive xDisconnect: it is
+** removed when the module is destroyed, which happens when the connection
+** closes, after every table is disconnected.
+*/
+struct KvPrivateDir {
+  char *zSchema;              /* "main", "temp", or an attached name */
+  char *zTable;               /* table name */
+  char *zDir;                 /* mkdtemp() directory holding the store */
+  KvPrivateDir *pNext;
+};
+struct KvConn {
+  sqlite3 *db;                /* the connection */
+  int nRef;                   /* registrations of the module (starts at 1) */
+  KvPrivateDir *pDirs;        /* private directories of this connection */
+  KvConn *pNext;              /* next in the process-wide list */
+};
+
+static pthread_mutex_t kvConnMutex = PTHREAD_MUTEX_INITIALIZER;
+static KvConn *kvConnList = 0;
+
+/* One savepoint mark: savepoint iSave began when the batch held nMark
+** operations. Marks are kept in increasing iSave order. */
+struct KvSavepoint {
+  int iSave;
+  size_t nMark;
+};
+
+/* A kvstore table as seen by one connection. */
+struct KvVtab {
+  sqlite3_vtab base;          /* base class; must be first */
+  sqlite3 *db;                /* connection owning this table */
+  KvConn *pConn;              /* per-connection state */
+  char *zSchema;              /* database name: "main", "temp", ... */
+  char *zName;                /* table name (changes on RENAME) */
+  char *zDir;                 /* resolved data directory */
+  int bDefaultDir;            /* zDir derived from the table name */
+  int bPrivateDir;            /* zDir is a private temporary directory */
+  kv_options *pOpts;          /* options as parsed (for reopening) */
+  kv_db *pKv;                 /* the engine (shared between connections) */
+  int eKeyType;               /* KV_KEY_TEXT, KV_KEY_BLOB or KV_KEY_INTEGER */
+  u64 nMaxKey;                /* max_key_size of the store */
+  u64 nMaxValue;              /* max_value_size of the store */
+  /* Transaction state. */
+  kv_batch *pBatch;           /* writes of the open transaction, or NULL */
+  int bInTrans;               /* between xBegin and xCommit/xRollback */
+  int bSynced;                /* xSync wrote the batch: it is committed */
+  int bWriter;                /* this table holds the engine's writer lock */
+  KvSavepoint *aSave;         /* savepoint marks, increasing iSave */
+  int nSave;                  /* entries used in aSave */
+  int nSaveAlloc;             /* entries allocated in aSave */
+};
+
+/*
+** An encoded key. p points either into aInt, into a value owned by SQLite
+** (valid while that value is), or into pDup.
+*/
+struct KvKey {
+  const u8 *p;                /* encoded bytes */
+  int n;                      /* their number */
+  u8 aInt[8];                 /* storage for an integer key */
+  sqlite3_value *pDup;        /* converted copy owning p, or NULL */
+};
+
+/* Cursor modes, chosen by xFilter. */
+#define CUR_EMPTY 0           /* no row can match */
+#define CUR_POINT 1           /* one key, read with kv_get at xFilter */
+#define CUR_LIST  2           /* sorted list of keys (IN), via the iterator */
+#define CUR_SCAN  3           /* range scan between lo and hi */
+
+/* A bound of a range: bytes owned by the cursor (sqlite3_malloc). */
+typedef struct KvBound KvBound;
+struct KvBound {
+  u8 *a;                      /* encoded key, NULL when there is no bound */
+  int n;                      /* bytes in a */
+  int bIncl;                  /* bound itself included */
+};
+
+/* An owned encoded key of an IN list. */
+typedef struct KvListKey KvListKey;
+struct KvListKey {
+  u8 *a;
+  int n;
+};
+
+struct KvCursor {
+  sqlite3_vtab_cursor base;   /* base class; must be first */
+  int eMode;                  /* CUR_* */
+  int bDesc;                  /* return rows in descending key order */
+  int bEof;                   /* no current row */
+  kv_iter *pIter;             /* CUR_LIST and CUR_SCAN */
+  KvBound lo;                 /* lower bound (all modes check it) */
+  KvBound hi;                 /* upper bound */
+  u8 *aPointKey;              /* CUR_POINT: the key */
+  int nPointKey;
+  void *pPointVal;            /* CUR_POINT: its value (kv_free) */
+  size_t nPointVal;
+  KvListKey *aList;           /* CUR_LIST: keys, ascending, distinct */
+  int nList;
+  int iList;                  /* next entry of aList to try */
+  const u8 *pKey;             /* current row's key, valid until a move */
+  size_t nKey;
+  const u8 *pVal;             /* current row's value */
+  size_t nVal;
+  i64 nLeft;                  /* LIMIT: rows still to return; <0 = no limit */
+  i64 iRowid;                 /* row counter for xRowid */
+};
+
+/****************************************************************************
+** Small helpers.
+*/
+
+/* Replace the error message of a table. The old one is freed first; the
+** new one comes from sqlite3_mprintf because SQLite frees it. */
+static void setError(sqlite3_vtab *pVtab, const char *zFmt, ...){
+  va_list ap;
+  sqlite3_free(pVtab->zErrMsg);
+  va_start(ap, zFmt);
+  pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+}
+
+/* Report a failed engine call: its code (numerically SQLite's) and the
+** engine's message, or a message naming the operation when it left none. */
+static int engineError(sqlite3_vtab *pVtab, int rc, const char *zWhat){
+  const char *zMsg = kv_errmsg(0);
+  assert( rc!=KV_OK && rc!=KV_NOTFOUND );
+  if( zMsg && zMsg[0] ){
+    setError(pVtab, "%s", zMsg);
+  }else{
+    setError(pVtab, "kvstore: %s failed: %s", zWhat, sqlite3_errstr(rc));
+  }
+  return rc;
+}
+
+/* Same for constructor errors, which go through *pzErr. */
+static char *engineErrorMsg(int rc, const char *zWhat){
+  const char *zMsg = kv_errmsg(0);
+  if( zMsg && zMsg[0] ) return sqlite3_mprintf("%s", zMsg);
+  return sqlite3_mprintf("kvstore: %s failed: %s", zWhat, sqlite3_errstr(rc));
+}
+
+/* memcmp order, a proper prefix first: the engine's key order. */
+static int keyCompare(const u8 *a, size_t na, const u8 *b, size_t nb){
+  size_t n = na<nb ? na : nb;
+  int c = n ? memcmp(a, b, n) : 0;
+  if( c==0 ) c = (na<nb) ? -1 : (na>nb);
+  return c;
+}
+
+static void putBigEndian64(u8 *a, u64 x){
+  int i;
+  for(i=7; i>=0; i--){ a[i] = (u8)(x & 0xff); x >>= 8; }
+}
+static u64 getBigEndian64(const u8 *a){
+  u64 x = 0;
+  int i;
+  for(i=0; i<8; i++) x = (x<<8) | a[i];
+  return x;
+}
+
+static void encodeIntKey(u8 *a, i64 v){
+  putBigEndian64(a, ((u64)v) ^ ((u64)1<<63));
+}
+static i64 decodeIntKey(const u8 *a){
+  return (i64)(getBigEndian64(a) ^ ((u64)1<<63));
+}
+
+static const char *typeName(int eType){
+  switch( eType ){
+    case SQLITE_INTEGER: return "INTEGER";
+    case SQLITE_FLOAT:   return "REAL";
+    case SQLITE_TEXT:    return "TEXT";
+    case SQLITE_BLOB:    return "BLOB";
+    default:             return "NULL";
+  }
+}
+static const char *keyTypeName(int eKeyType){
+  switch( eKeyType ){
+    case KV_KEY_BLOB:    return "BLOB";
+    case KV_KEY_INTEGER: return "INTEGER";
+    default:             return "TEXT";
+  }
+}
+
+/*
+** SQLite's rule for storing a REAL in an INTEGER column: it becomes an
+** integer when the conversion is exact and the result is neither of the
+** two extreme int64 values (which SQLite leaves as REAL). Returns 1 and sets
+** *piOut when the REAL converts.
+*/
+static int realIsStoredAsInt(double r, i64 *piOut){
+  const double two63 = 9223372036854775808.0;
+  i64 i;
+  if( !(r>-two63 && r<two63) ) return 0;     /* also false for NaN */
+  i = (i64)r;
+  if( (double)i!=r || i==INT64_MIN || i==INT64_MAX ) return 0;
+  *piOut = i;
+  return 1;
+}
+
+static void keyFree(KvKey *pKey){
+  sqlite3_value_free(pKey->pDup);
+  pKey->pDup = 0;
+}
+
+/* Outcome of converting a value to a key for storage. */
+#define KEY_OK      0
+#define KEY_NULL    1         /* NULL key */
+#define KEY_BADTYPE 2         /* the key type cannot hold this value */
+#define KEY_NOMEM   3
+
+/*
+** Encode pVal as a key of type eKeyType, the way an ordinary table column
+** of that declared type would store it (its affinity), refusing what the
+** key type cannot hold. On KEY_OK the caller must keyFree(pKey).
+*/
+static int keyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
+  int eType = sqlite3_value_type(pVal);
+  memset(pKey, 0, sizeof(*pKey));
+  if( eType==SQLITE_NULL ) return KEY_NULL;
+  switch( eKeyType ){
+    case KV_KEY_TEXT: {
+      if( eType==SQLITE_BLOB ) return KEY_BADTYPE;
+      if( eType!=SQLITE_TEXT ){
+        /* TEXT affinity: SQLite's own text form of the number. */
+        pKey->pDup = sqlite3_value_dup(pVal);
+        if( pKey->pDup==0 ) return KEY_NOMEM;
+        pVal = pKey->pDup;
+      }
+      pKey->p = sqlite3_value_text(pVal);
+      pKey->n = sqlite3_value_bytes(pVal);
+      if( pKey->p==0 ){ keyFree(pKey); return KEY_NOMEM; }
+      return KEY_OK;
+    }
+    case KV_KEY_BLOB: {
+      if( eType!=SQLITE_BLOB && eType!=SQLITE_TEXT ) return KEY_BADTYPE;
+      if( eType==SQLITE_TEXT ){
+        pKey->p = sqlite3_value_text(pVal);
+        if( pKey->p==0 ) return KEY_NOMEM;
+      }else{
+        pKey->p = sqlite3_value_blob(pVal);
+      }
+      pKey->n = sqlite3_value_bytes(pVal);
+      if( pKey->p==0 ) pKey->p = (const u8*)"";
+      return KEY_OK;
+    }
+    default: {
+      i64 iVal;
+      assert( eKeyType==KV_KEY_INTEGER );
+      if( eType==SQLITE_TEXT ){
+        /* INTEGER affinity: text that looks like a number becomes one. */
+        sqlite3_value *pDup = sqlite3_value_dup(pVal);
+        int eNum;
+        double r;
+        if( pDup==0 ) return KEY_NOMEM;
+        eNum = sqlite3_value_numeric_type(pDup);
+        iVal = sqlite3_value_int64(pDup);
+        r = sqlite3_value_double(pDup);
+        sqlite3_value_free(pDup);
+        if( eNum==SQLITE_FLOAT ){
+          if( !realIsStoredAsInt(r, &iVal) ) return KEY_BADTYPE;
+        }else if( eNum!=SQLITE_INTEGER ){
+          return KEY_BADTYPE;
+        }
+      }else if( eType==SQLITE_FLOAT ){
+        if( !realIsStoredAsInt(sqlite3_value_double(pVal), &iVal) ){
+          return KEY_BADTYPE;
+        }
+      }else if( eType==SQLITE_INTEGER ){
+        iVal = sqlite3_value_int64(pVal);
+      }else{
+        return KEY_BADTYPE;
+      }
+      encodeIntKey(pKey->aInt, iVal);
+      pKey->p = pKey->aInt;
+      pKey->n = 8;
+      return KEY_OK;
+    }
+  }
+}
+
+/*
+** Encode a value for the engine (format at the top of the file). Returns
+** a buffer from sqlite3_malloc64 in *paOut, or SQLITE_NOMEM.
+*/
+static int valueEncode(sqlite3_value *pVal, u8 **paOut, size_t *pnOut){
+  int eType = sqlite3_value_type(pVal);
+  size_t nPay = 0;
+  const void *pPay = 0;
+  u8 aNum[8];
+  u8 *a;
+  switch( eType ){
+    case SQLITE_INTEGER: {
+      i64 v = sqlite3_value_int64(pVal);
+      int i;
+      putBigEndian64(aNum, (u64)v);
+      /* Drop leading bytes that are pure sign extension. */
+      for(i=0; i<7; i++){
+        u8 fill = (v<0) ? 0xff : 0x00;
+        if( aNum[i]!=fill || ((aNum[i+1] ^ fill) & 0x80) ) break;
+      }
+      pPay = &aNum[i];
+      nPay = 8 - i;
+      break;
+    }
+    case SQLITE_FLOAT: {
+      double r = sqlite3_value_double(pVal);
+      u64 bits;
+      memcpy(&bits, &r, 8);
+      putBigEndian64(aNum, bits);
+      pPay = aNum;
+      nPay = 8;
+      break;
+    }
+    case SQLITE_TEXT:
+      pPay = sqlite3_value_text(pVal);
+      nPay = (size_t)sqlite3_value_bytes(pVal);
+      if( pPay==0 ) return SQLITE_NOMEM;
+      break;
+    case SQLITE_BLOB:
+      pPay = sqlite3_value_blob(pVal);
+      nPay = (size_t)sqlite3_value_bytes(pVal);
+      if( pPay==0 && nPay>0 ) return SQLITE_NOMEM;
+      break;
+    default:
+      eType = KVV_NULL;
+      break;
+  }
+  a = sqlite3_malloc64(1 + nPay);
+  if( a==0 ) return SQLITE_NOMEM;
+  a[0] = (u8)eType;
+  if( nPay ) memcpy(&a[1], pPay, nPay);
+  *paOut = a;
+  *pnOut = 1 + nPay;
+  return SQLITE_OK;
+}
+
+/* Set the SQL result to the decoded value. Returns SQLITE_CORRUPT for a
+** value that does not follow the format. */
+static int valueResult(sqlite3_context *ctx, const u8 *a, size_t n){
+  size_t nPay;
+  if( n<1 ) return SQLITE_CORRUPT;
+  nPay = n - 1;
+  switch( a[0] ){
+    case KVV_INTEGER: {
+      u64 x;
+      size_t i;
+      if( nPay<1 || nPay>8 ) return SQLITE_CORRUPT;
+      x = (a[1] & 0x80) ? ~(u64)0 : 0;
+      for(i=1; i<=nPay; i++) x = (x<<8) | a[i];
+      sqlite3_result_int64(ctx, (i64)x);
+      return SQLITE_OK;
+    }
+    case KVV_REAL: {
+      u64 bits;
+      double r;
+      if( nPay!=8 ) return SQLITE_CORRUPT;
+      bits = getBigEndian64(&a[1]);
+      memcpy(&r, &bits, 8);
+      sqlite3_result_double(ctx, r);
+      return SQLITE_OK;
+    }
+    case KVV_TEXT:
+      if( nPay>0x7fffffff ) return SQLITE_TOOBIG;
+      sqlite3_result_text(ctx, (const char*)&a[1], (int)nPay,
+                          SQLITE_TRANSIENT);
+      return SQLITE_OK;
+    case KVV_BLOB:
+      if( nPay>0x7fffffff ) return SQLITE_TOOBIG;
+      if( nPay==0 ){
+        sqlite3_result_zeroblob(ctx, 0);
+      }else{
+        sqlite3_result_blob(ctx, &a[1], (int)nPay, SQLITE_TRANSIENT);
+      }
+      return SQLITE_OK;
+    case KVV_NULL:
+      if( nPay!=0 ) return SQLITE_CORRUPT;
+      sqlite3_result_null(ctx);
+      return SQLITE_OK;
+    default:
+      return SQLITE_CORRUPT;
+  }
+}
+
+/* Parse an unsigned decimal option value as kv_options_get returns it. */
+static u64 optionU64(const kv_options *pOpts, const char *zName, u64 dflt){
+  char *z = kv_options_get(pOpts, zName);
+  u64 v = 0;
+  const char *p;
+  if( z==0 ) return dflt;
+  for(p=z; *p>='0' && *p<='9'; p++) v = v*10 + (u64)(*p - '0');
+  if( p==z || *p ) v = dflt;
+  kv_free(z);
+  return v;
+}
+
+/****************************************************************************
+** Per-connection state and private directories.
+*/
+
+/* Find or create the KvConn of db, raising its reference count. */
+static KvConn *kvConnAcquire(sqlite3 *db){
+  KvConn *p;
+  pthread_mutex_lock(&kvConnMutex);
+  for(p=kvConnList; p && p->db!=db; p=p->pNext){}
+  if( p ){
+    p->nRef++;
+  }else{
+    p = sqlite3_malloc(sizeof(*p));
+    if( p ){
+      memset(p, 0, sizeof(*p));
+      p->db = db;
+      p->nRef = 1;
+      p->pNext = kvConnList;
+      kvConnList = p;
+    }
+  }
+  pthread_mutex_unlock(&kvConnMutex);
+  return p;
+}
+
+/* Module destructor: the last release removes the private directories
+** (every table is disconnected by then) and frees the state. */
+static void kvConnRelease(void *pArg){
+  KvConn *p = (KvConn*)pArg;
+  KvConn **pp;
+  KvPrivateDir *pDir, *pNextDir;
+  int bLast;
+  if( p==0 ) return;
+  pthread_mutex_lock(&kvConnMutex);
+  bLast = (--p->nRef==0);
+  if( bLast ){
+    for(pp=&kvConnList; *pp && *pp!=p; pp=&(*pp)->pNext){}
+    if( *pp ) *pp = p->pNext;
+  }
+  pthread_mutex_unlock(&kvConnMutex);
+  if( !bLast ) return;
+  for(pDir=p->pDirs; pDir; pDir=pNextDir){
+    pNextDir = pDir->pNext;
+    /* Removes the store's files, then the (now empty) directory. */
+    kv_destroy(pDir->zDir);
+    rmdir(pDir->zDir);
+    sqlite3_free(pDir->zSchema);
+    sqlite3_free(pDir->zTable);
+    sqlite3_free(pDir->zDir);
+    sqlite3_free(pDir);
+  }
+  sqlite3_free(p);
+}
+
+static KvPrivateDir *privateDirFind(KvConn *pConn, const char *zSchema,
+                                    const char *zTable){
+  KvPrivateDir *p;
+  for(p=pConn->pDirs; p; p=p->pNext){
+    if( sqlite3_stricmp(p->zSchema, zSchema)==0
+     && sqlite3_stricmp(p->zTable, zTable)==0 ){
+      return p;
+    }
+  }
+  return 0;
+}
+
+/* Forget (and remove from disk, if still there) a private directory. */
+static void privateDirDrop(KvConn *pConn, const char *zSchema,
+                           const char *zTable){
+  KvPrivateDir **pp;
+  for(pp=&pConn->pDirs; *pp; pp=&(*pp)->pNext){
+    KvPrivateDir *p = *pp;
+    if( sqlite3_stricmp(p->zSchema, zSchema)==0
+     && sqlite3_stricmp(p->zTable, zTable)==0 ){
+      *pp = p->pNext;
+      rmdir(p->zDir);
+      sqlite3_free(p->zSchema);
+      sqlite3_free(p->zTable);
+      sqlite3_free(p->zDir);
+      sqlite3_free(p);
+      return;
+    }
+  }
+}
+
+/* Make a new private directory for table zSchema.zTable. Returns its path
+** (owned by pConn) or NULL with *pzErr set. */
+static const char *privateDirCreate(KvConn *pConn, const char *zSchema,
+                                    const char *zTable, char **pzErr){
+  const char *zTmp = getenv("TMPDIR");
+  KvPrivateDir *p;
+  char *zTemplate;
+  if( zTmp==0 || zTmp[0]==0 ) zTmp = "/tmp";
+  zTemplate = sqlite3_mprintf("%s/kvstore-XXXXXX", zTmp);
+  p = sqlite3_malloc(sizeof(*p));
+  if( zTemplate==0 || p==0 ){
+    sqlite3_free(zTemplate);
+    sqlite3_free(p);
+    *pzErr = sqlite3_mprintf("kvstore: out of memory");
+    return 0;
+  }
+  if( mkdtemp(zTemplate)==0 ){
+    *pzErr = sqlite3_mprintf(
+        "kvstore: cannot create a private directory %s for table %s: %s",
+        zTemplate, zTable, strerror(errno));
+    sqlite3_free(zTemplate);
+    sqlite3_free(p);
+    return 0;
+  }
+  p->zSchema = sqlite3_mprintf("%s", zSchema);
+  p->zTable = sqlite3_mprintf("%s", zTable);
+  p->zDir = zTemplate;
+  if( p->zSchema==0 || p->zTable==0 ){
+    rmdir(zTemplate);
+    sqlite3_free(p->zSchema);
+    sqlite3_free(p->zTable);
+    sqlite3_free(zTemplate);
+    sqlite3_free(p);
+    *pzErr = sqlite3_mprintf("kvstore: out of memory");
+    return 0;
+  }
+  p->pNext = pConn->pDirs;
+  pConn->pDirs = p;
+  return p->zDir;
+}
+
+/****************************************************************************
+** CREATE arguments and the data directory.
+*/
+
+/*
+** Hook for the `config` option (a JSON file of options, loaded by ext/;
+** DESIGN.md §2). Applies the file's options to pOpts before the CREATE
+** arguments, which override it. zPath is already resolved like dir=.
+** Until the loader exists, refuse the option clearly rather than ignore it.
+*/
+static int kvvtabLoadConfig(kv_options *pOpts, const char *zPath,
+                            char **pzErr){
+  (void)pOpts;
+  (void)zPath;
+  *pzErr = sqlite3_mprintf("kvstore: option 'config' is not supported yet");
+  return SQLITE_ERROR;
+}
+
+/* Copy of z[0..n) without surrounding whitespace. */
+static char *trimCopy(const char *z, size_t n){
+  while( n>0 && (z[0]==' ' || z[0]=='\t' || z[0]=='\n' || z[0]=='\r') ){
+    z++; n--;
+  }
+  while( n>0 && (z[n-1]==' ' || z[n-1]=='\t' || z[n-1]=='\n'
+                 || z[n-1]=='\r') ){
+    n--;
+  }
+  return sqlite3_mprintf("%.*s", (int)n, z);
+}
+
+/* An option name may be written quoted like an identifier: strip one pair
+** of matching "", '', `` or []. */
+static void dequoteName(char *z){
+  size_t n = strlen(z);
+  if( n>=2 && ((z[0]=='"' && z[n-1]=='"') || (z[0]=='\'' && z[n-1]=='\'')
+            || (z[0]=='`' && z[n-1]=='`') || (z[0]=='[' && z[n-1]==']')) ){
+    memmove(z, z+1, n-2);
+    z[n-2] = 0;
+  }
+}
+
+/* Resolve option path zPath: absolute as is; relative against the folder
+** of the database file zDbFile, or as given (the working directory) when
+** the database has no file. Returns sqlite3_malloc memory or NULL (OOM). */
+static char *resolvePath(const char *zPath, const char *zDbFile){
+  const char *zSlash;
+  if( zPath[0]=='/' || zDbFile==0 || zDbFile[0]==0 ){
+    return sqlite3_mprintf("%s", zPath);
+  }
+  zSlash = strrchr(zDbFile, '/');
+  if( zSlash==0 ) return sqlite3_mprintf("%s", zPath);
+  return sqlite3_mprintf("%.*s/%s", (int)(zSlash - zDbFile), zDbFile, zPath);
+}
+
+/*
+** Parse the CREATE arguments (azArg[0..nArg)) into a new kv_options.
+** Duplicates are refused here, because a config file's options must not
+** count as the first occurrence. Sets *ppOpts, *pzDirOpt (dir= as given,
+** or NULL) and returns SQLITE_OK, or an error with *pzErr set.
+*/
+static int parseArguments(int nArg, const char *const *azArg,
+                          const char *zDbFile, kv_options **ppOpts,
+                          char **pzDirOpt, char **pzErr){
+  kv_options *pOpts = kv_options_new();
+  char **azName = 0;
+  char **azValue = 0;
+  char *zConfig = 0;
+  int nOpt = 0;
+  int rc = SQLITE_OK;
+  int i, j;
+
+  *ppOpts = 0;
+  *pzDirOpt = 0;
+  azName = sqlite3_malloc64(sizeof(char*) * (nArg+1));
+  azValue = sqlite3_malloc64(sizeof(char*) * (nArg+1));
+  if( pOpts==0 || azName==0 || azValue==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: out of memory");
+    rc = SQLITE_NOMEM;
+  }
+
+  /* Split every argument into a name and a value. */
+  for(i=0; rc==SQLITE_OK && i<nArg; i++){
+    const char *zArg = azArg[i];
+    const char *zEq = strchr(zArg, '=');
+    if( zEq==0 ){
+      char *zTrim = trimCopy(zArg, strlen(zArg));
+      *pzErr = sqlite3_mprintf("kvstore: malformed argument '%s' "
+          "(expected name=value); accepted options: %s",
+          zTrim ? zTrim : zArg, kv_options_names());
+      sqlite3_free(zTrim);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    azName[nOpt] = trimCopy(zArg, (size_t)(zEq - zArg));
+    azValue[nOpt] = trimCopy(zEq+1, strlen(zEq+1));
+    if( azName[nOpt]==0 || azValue[nOpt]==0 ){
+      sqlite3_free(azName[nOpt]);
+      sqlite3_free(azValue[nOpt]);
+      *pzErr = sqlite3_mprintf("kvstore: out of memory");
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    nOpt++;
+    dequoteName(azName[nOpt-1]);
+    if( kv_options_is_set(pOpts, azName[nOpt-1])<0 ){
+      *pzErr = sqlite3_mprintf("kvstore: unknown option '%s'; accepted "
+          "options: %s", azName[nOpt-1], kv_options_names());
+      rc = SQLITE_ERROR;
+      break;
+    }
+    for(j=0; j<nOpt-1; j++){
+      if( sqlite3_stricmp(azName[j], azName[nOpt-1])==0 ){
+        *pzErr = sqlite3_mprintf("kvstore: duplicate option '%s'",
+                                 azName[nOpt-1]);
+        rc = SQLITE_ERROR;
+        break;
+      }
+    }
+  }
+
+  /* The config file first, so that CREATE arguments override it. */
+  for(i=0; rc==SQLITE_OK && i<nOpt; i++){
+    if( sqlite3_stricmp(azName[i], "config")==0 ){
+      char *zErr = 0;
+      if( kv_options_set(pOpts, azName[i], azValue[i], &zErr)!=KV_OK ){
+        *pzErr = sqlite3_mprintf("%s", zErr ? zErr : "kvstore: bad config");
+        kv_free(zErr);
+        rc = SQLITE_ERROR;
+        break;
+      }
+      zConfig = kv_options_get(pOpts, "config");
+      if( zConfig==0 ){
+        *pzErr = sqlite3_mprintf("kvstore: out of memory");
+        rc = SQLITE_NOMEM;
+      }else{
+        char *zPath = resolvePath(zConfig, zDbFile);
+        if( zPath==0 ){
+          *pzErr = sqlite3_mprintf("kvstore: out of memory");
+          rc = SQLITE_NOMEM;
+        }else{
+          rc = kvvtabLoadConfig(pOpts, zPath, pzErr);
+          sqlite3_free(zPath);
+        }
+      }
+    }
+  }
+
+  for(i=0; rc==SQLITE_OK && i<nOpt; i++){
+    char *zErr = 0;
+    if( sqlite3_stricmp(azName[i], "config")==0 ) continue;
+    if( kv_options_set(pOpts, azName[i], azValue[i], &zErr)!=KV_OK ){
+      *pzErr = sqlite3_mprintf("%s", zErr ? zErr : kv_errmsg(0));
+      kv_free(zErr);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    if( sqlite3_stricmp(azName[i], "dir")==0 ){
+      char *zDir = kv_options_get(pOpts, "dir");
+      if( zDir ){
+        *pzDirOpt = sqlite3_mprintf("%s", zDir);
+        kv_free(zDir);
+      }
+      if( *pzDirOpt==0 ){
+        *pzErr = sqlite3_mprintf("kvstore: out of memory");
+        rc = SQLITE_NOMEM;
+      }
+    }
+  }
+
+  for(i=0; i<nOpt; i++){
+    sqlite3_free(azName[i]);
+    sqlite3_free(azValue[i]);
+  }
+  sqlite3_free(azName);
+  sqlite3_free(azValue);
+  kv_free(zConfig);
+  if( rc!=SQLITE_OK ){
+    kv_options_free(pOpts);
+    sqlite3_free(*pzDirOpt);
+    *pzDirOpt = 0;
+  }else{
+    *ppOpts = pOpts;
+  }
+  return rc;
+}
+
+/****************************************************************************
+** Constructors and destructors.
+*/
+
+static void vtabFree(KvVtab *p){
+  if( p==0 ) return;
+  if( p->pKv ){
+    if( p->bWriter ) kv_writer_release(p->pKv, p);
+    kv_close(p->pKv);
+  }
+  kv_batch_free(p->pBatch);
+  kv_options_free(p->pOpts);
+  sqlite3_free(p->aSave);
+  sqlite3_free(p->zSchema);
+  sqlite3_free(p->zName);
+  sqlite3_free(p->zDir);
+  sqlite3_free(p->base.zErrMsg);
+  sqlite3_free(p);
+}
+
+/* Open (or reopen) the engine of p, read what the table needs from it. */
+static int vtabOpenEngine(KvVtab *p, char **pzErr){
+  const kv_options *pRun;
+  int rc = kv_open(p->zDir, p->pOpts, &p->pKv);
+  if( rc!=KV_OK ){
+    p->pKv = 0;
+    *pzErr = engineErrorMsg(rc, "opening the store");
+    return rc;
+  }
+  p->eKeyType = kv_key_type(p->pKv);
+  pRun = kv_db_options(p->pKv);
+  p->nMaxKey = optionU64(pRun, "max_key_size", 65536);
+  p->nMaxValue = optionU64(pRun, "max_value_size", 64*1024*1024);
+  return SQLITE_OK;
+}
+
+/*
+** xCreate and xConnect. argv[0] is the module name, argv[1] the database,
+** argv[2] the table, argv[3..] the CREATE arguments. Both open (or create)
+** the store: the arguments are kept in sqlite_schema, so a reconnect finds
+** the same directory from them.
+*/
+static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
+                      const char *const *argv, sqlite3_vtab **ppVtab,
+                      char **pzErr, int bCreate){
+  KvConn *pConn = (KvConn*)pAux;
+  KvVtab *p = 0;
+  char *zDirOpt = 0;
+  const char *zDbFile;
+  int rc = SQLITE_OK;
+
+  *ppVtab = 0;
+  assert( argc>=3 );
+  zDbFile = sqlite3_db_filename(db, argv[1]);
+  if( zDbFile && zDbFile[0]==0 ) zDbFile = 0;
+
+  p = sqlite3_malloc(sizeof(*p));
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->db = db;
+  p->pConn = pConn;
+  p->zSchema = sqlite3_mprintf("%s", argv[1]);
+  p->zName = sqlite3_mprintf("%s", argv[2]);
+  if( p->zSchema==0 || p->zName==0 ) rc = SQLITE_NOMEM;
+
+  if( rc==SQLITE_OK ){
+    rc = parseArguments(argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
+  }
+
+  /* Resolve the data directory. */
+  if( rc==SQLITE_OK ){
+    if( zDirOpt ){
+      p->zDir = resolvePath(zDirOpt, zDbFile);
+      if( p->zDir==0 ) rc = SQLITE_NOMEM;
+    }else if( zDbFile ){
+      if( strchr(p->zName, '/') ){
+        *pzErr = sqlite3_mprintf("kvstore: table name %s contains '/', so "
+            "it cannot name a default directory; give dir=", p->zName);
+        rc = SQLITE_ERROR;
+      }else{
+        p->zDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile, p->zName);
+        p->bDefaultDir = 1;
+        if( p->zDir==0 ) rc = SQLITE_NOMEM;
+      }
+    }else{
+      /* In-memory or temporary database: a private directory, the same
+      ** one again when SQLite reconnects the table. */
+      KvPrivateDir *pDir = privateDirFind(pConn, p->zSchema, p->zName);
+      const char *zDir;
+      if( pDir && bCreate ){
+        /* A leftover of a CREATE rolled back: start afresh. */
+        kv_destroy(pDir->zDir);
+        privateDirDrop(pConn, p->zSchema, p->zName);
+        pDir = 0;
+      }
+      zDir = pDir ? pDir->zDir
+                  : privateDirCreate(pConn, p->zSchema, p->zName, pzErr);
+      if( zDir==0 ){
+        rc = SQLITE_CANTOPEN;
+      }else{
+        p->zDir = sqlite3_mprintf("%s", zDir);
+        p->bPrivateDir = 1;
+        if( p->zDir==0 ) rc = SQLITE_NOMEM;
+      }
+    }
+  }
+
+  if( rc==SQLITE_OK ){
+    rc = vtabOpenEngine(p, pzErr);
+  }
+  if( rc==SQLITE_OK ){
+    char *zSql = sqlite3_mprintf(
+        "CREATE TABLE x(key %s PRIMARY KEY NOT NULL, value) WITHOUT ROWID",
+        keyTypeName(p->eKeyType));
+    if( zSql==0 ){
+      rc = SQLITE_NOMEM;
+    }else{
+      rc = sqlite3_declare_vtab(db, zSql);
+      sqlite3_free(zSql);
+      if( rc!=SQLITE_OK ){
+        *pzErr = sqlite3_mprintf("kvstore: cannot declare table %s: %s",
+                                 p->zName, sqlite3_errmsg(db));
+      }
+    }
+  }
+  if( rc==SQLITE_OK ){
+    /* xUpdate honours OR IGNORE / OR REPLACE itself. */
+    sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
+    /* The table reads and writes files: a database file from an untrusted
+    ** source must not reach it through a trigger or a view. */
+    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  }
+
+  sqlite3_free(zDirOpt);
+  if( rc!=SQLITE_OK ){
+    if( rc==SQLITE_NOMEM && *pzErr==0 ){
+      *pzErr = sqlite3_mprintf("kvstore: out of memory");
+    }
+    if( bCreate && p->bPrivateDir && p->pKv==0 ){
+      privateDirDrop(pConn, p->zSchema, p->zName);
+    }
+    vtabFree(p);
+    return rc;
+  }
+  *ppVtab = &p->base;
+  return SQLITE_OK;
+}
+
+static int kvvtabCreate(sqlite3 *db, void *pAux, int argc,
+                        const char *const *argv, sqlite3_vtab **ppVtab,
+                        char **pzErr){
+  return kvvtabInit(db, pAux, argc, argv, ppVtab, pzErr, 1);
+}
+static int kvvtabConnect(sqlite3 *db, void *pAux, int argc,
+                         const char *const *argv, sqlite3_vtab **ppVtab,
+                         char **pzErr){
+  return kvvtabInit(db, pAux, argc, argv, ppVtab, pzErr, 0);
+}
+
+static int kvvtabDisconnect(sqlite3_vtab *pVtab){
+  vtabFree((KvVtab*)pVtab);
+  return SQLITE_OK;
+}
+
+/*
+** DROP TABLE. SQLite runs xDestroy at once, even inside a transaction, and
+** a ROLLBACK could not bring deleted files back; another connection using
+** the store would lose it under its feet. Both are refused.
+*/
+static int kvvtabDestroy(sqlite3_vtab *pVtab){
+  KvVtab *p = (KvVtab*)pVtab;
+  char *zErr = 0;
+  int rc;
+  if( !sqlite3_get_autocommit(p->db) || p->bInTrans ){
+    setError(pVtab, "kvstore: cannot drop table %s inside a transaction "
+        "(a ROLLBACK could not restore its files); COMMIT first", p->zName);
+    return SQLITE_ERROR;
+  }
+  if( p->pKv && kv_db_refcount(p->pKv)>1 ){
+    setError(pVtab, "kvstore: cannot drop table %s while another connection "
+        "uses its store '%s'", p->zName, p->zDir);
+    return SQLITE_BUSY;
+  }
+  if( p->pKv ){
+    rc = kv_close(p->pKv);
+    p->pKv = 0;
+    if( rc!=KV_OK ){
+      engineError(pVtab, rc, "closing the store");
+      vtabOpenEngine(p, &zErr);
+      sqlite3_free(zErr);
+      return rc;
+    }
+  }
+  rc = kv_destroy(p->zDir);
+  if( rc!=KV_OK ){
+    engineError(pVtab, rc, "removing the store");
+    /* Keep the table usable: the DROP fails and the table stays. */
+    vtabOpenEngine(p, &zErr);
+    sqlite3_free(zErr);
+    return rc;
+  }
+  if( p->bPrivateDir ) privateDirDrop(p->pConn, p->zSchema, p->zName);
+  vtabFree(p);
+  return SQLITE_OK;
+}
+
+/*
+** ALTER TABLE ... RENAME. A default directory carries the table's name, so
+** it moves with it; that needs the engine closed, which is only safe with
+** no transaction open and no other connection using the store.
+*/
+static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
+  KvVtab *p = (KvVtab*)pVtab;
+  char *zNewName = sqlite3_mprintf("%s", zNew);
+  char *zNewDir = 0;
+  char *zErr = 0;
+  const char *zDbFile;
+  struct stat st;
+  int rc = SQLITE_OK;
+
+  if( zNewName==0 ) return SQLITE_NOMEM;
+  if( p->bPrivateDir ){
+    KvPrivateDir *pDir = privateDirFind(p->pConn, p->zSchema, p->zName);
+    if( pDir ){
+      sqlite3_free(pDir->zTable);
+      pDir->zTable = sqlite3_mprintf("%s", zNew);
+      if( pDir->zTable==0 ){
+        sqlite3_free(zNewName);
+        return SQLITE_NOMEM;
+      }
+    }
+  }
+  if( !p->bDefaultDir ){
+    sqlite3_free(p->zName);
+    p->zName = zNewName;
+    return SQLITE_OK;
+  }
+
+  if( !sqlite3_get_autocommit(p->db) || p->bInTrans ){
+    setError(pVtab, "kvstore: cannot rename table %s inside a transaction: "
+        "its data directory '%s' is renamed with it; COMMIT first",
+        p->zName, p->zDir);
+    rc = SQLITE_ERROR;
+  }else if( p->pKv && kv_db_refcount(p->pKv)>1 ){
+    setError(pVtab, "kvstore: cannot rename table %s while another "
+        "connection uses its store '%s'", p->zName, p->zDir);
+    rc = SQLITE_BUSY;
+  }else if( strchr(zNew, '/') ){
+    setError(pVtab, "kvstore: cannot rename table %s to %s: the name "
+        "contains '/' and names its data directory", p->zName, zNew);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK ){
+    zDbFile = sqlite3_db_filename(p->db, p->zSchema);
+    zNewDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile ? zDbFile : "", zNew);
+    if( zNewDir==0 ){
+      rc = SQLITE_NOMEM;
+    }else if( stat(zNewDir, &st)==0 ){
+      setError(pVtab, "kvstore: cannot rename table %s to %s: '%s' already "
+          "exists", p->zName, zNew, zNewDir);
+      rc = SQLITE_ERROR;
+    }
+  }
+  if( rc==SQLITE_OK && p->pKv ){
+    rc = kv_close(p->pKv);
+    p->pKv = 0;
+    if( rc!=KV_OK ) engineError(pVtab, rc, "closing the store");
+  }
+  if( rc==SQLITE_OK ){
+    if( rename(p->zDir, zNewDir)!=0 && errno!=ENOENT ){
+      setError(pVtab, "kvstore: cannot rename '%s' to '%s': %s",
+               p->zDir, zNewDir, strerror(errno));
+      rc = SQLITE_IOERR;
+    }else{
+      sqlite3_free(p->zDir);
+      p->zDir = zNewDir;
+      zNewDir = 0;
+      sqlite3_free(p->zName);
+      p->zName = zNewName;
+      zNewName = 0;
+    }
+  }
+  if( p->pKv==0 ){
+    int rc2 = vtabOpenEngine(p, &zErr);
+    if( rc2!=SQLITE_OK && rc==SQLITE_OK ){
+      setError(pVtab, "%s", zErr ? zErr : "kvstore: cannot reopen the store");
+      rc = rc2;
+    }
+    sqlite3_free(zErr);
+  }
+  sqlite3_free(zNewName);
+  sqlite3_free(zNewDir);
+  return rc;
+}
+
+/****************************************************************************
+** Query planning.
+**
+** xBestIndex describes its plan in idxStr, a list of terms separated by
+** ", ", one per argv value of xFilter in the same order, which also makes
+** EXPLAIN QUERY PLAN readable:
+**
+**   key=?          argv is a value the key must equal (= or IS)
+**   key IN(...)    argv is an IN list, processed all at once
+**   key>?  key>=?  key<?  key<=?
+**                  argv is a bound
+**   key GLOB ?     argv is a GLOB pattern; its literal prefix bounds the
+**                  scan, and SQLite still checks the pattern
+**   LIMIT ?        argv is the LIMIT (only when every WHERE term is
+**   OFFSET ?       handled exactly and the order is ours)
+**
+** idxNum bits: KVIDX_DESC (scan in descending key order) and KVIDX_EMPTY
+** (a `key IS NULL` term: no row matches a NOT NULL key).
+*/
+#define KVIDX_DESC  0x01
+#define KVIDX_EMPTY 0x02
+
+static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
+  KvVtab *p = (KvVtab*)pVtab;
+  sqlite3_str *pStr = sqlite3_str_new(p->db);
+  int nArg = 0;
+  int bExact = 1;             /* every WHERE term handled exactly */
+  int bEq = 0, bIn = 0, bEmpty = 0, nBound = 0, bGlob = 0;
+  int bLo = 0, bHi = 0;
+  int iLimit = -1, iOffset = -1;
+  double nRow;
+  int i;
+
+  for(i=0; i<pInfo->nConstraint; i++){
+    const struct sqlite3_index_constraint *pCons = &pInfo->aConstraint[i];
+    const char *zTerm = 0;
+    int bOmit = 1;
+    int op = pCons->op;
+
+    if( op==SQLITE_INDEX_CONSTRAINT_LIMIT ){ iLimit = i; continue; }
+    if( op==SQLITE_INDEX_CONSTRAINT_OFFSET ){ iOffset = i; continue; }
+    if( pCons->iColumn!=KVVTAB_COL_KEY || !pCons->usable ){
+      bExact = 0;
+      continue;
+    }
+    if( op==SQLITE_INDEX_CONSTRAINT_ISNOTNULL ){
+      continue;               /* always true of a NOT NULL key */
+    }
+    if( op==SQLITE_INDEX_CONSTRAINT_ISNULL ){
+      bEmpty = 1;             /* never true; SQLite's check rejects all */
+      continue;
+    }
+    /* Only BINARY comparisons of text are memcmp order. Numbers and blobs
+    ** compare the same whatever the collation. */
+    if( p->eKeyType==KV_KEY_TEXT && op!=SQLITE_INDEX_CONSTRAINT_GLOB
+     && sqlite3_stricmp(sqlite3_vtab_collation(pInfo, i), "BINARY")!=0 ){
+      bExact = 0;
+      continue;
+    }
+    switch( op ){
+      case SQLITE_INDEX_CONSTRAINT_EQ:
+        if( i<32 && sqlite3_vtab_in(pInfo, i, -1) ){
+          if( bIn ){
+            /* One IN list is enough; SQLite checks the others. */
+            bExact = 0;
+            break;
+          }
+          sqlite3_vtab_in(pInfo, i, 1);
+          zTerm = "key IN(...)";
+          bIn = 1;
+          break;
+        }
+        /* fall through */
+      case SQLITE_INDEX_CONSTRAINT_IS:
+        zTerm = "key=?";
+        bEq = 1;
+        break;
+      case SQLITE_INDEX_CONSTRAINT_GT:
+        zTerm = "key>?";  bLo = 1; nBound++; break;
+      case SQLITE_INDEX_CONSTRAINT_GE:
+        zTerm = "key>=?"; bLo = 1; nBound++; break;
+      case SQLITE_INDEX_CONSTRAINT_LT:
+        zTerm = "key<?";  bHi = 1; nBound++; break;
+      case SQLITE_INDEX_CONSTRAINT_LE:
+        zTerm = "key<=?"; bHi = 1; nBound++; break;
+      case SQLITE_INDEX_CONSTRAINT_GLOB:
+        /* An integer key's text form has no useful order. */
+        bExact = 0;
+        if( p->eKeyType!=KV_KEY_INTEGER ){
+          zTerm = "key GLOB ?";
+          bGlob = 1;
+          bOmit = 0;
+        }
+        break;
+      default:
+        bExact = 0;
+        break;
+    }
+    if( zTerm ){
+      if( nArg ) sqlite3_str_appendall(pStr, ", ");
+      sqlite3_str_appendall(pStr, zTerm);
+      pInfo->aConstraintUsage[i].argvIndex = ++nArg;
+      pInfo->aConstraintUsage[i].omit = (unsigned char)bOmit;
+    }
+  }
+
+  /* Keys are unique, so an ORDER BY that starts with the key is ours,
+  ** whatever follows it. */
+  if( pInfo->nOrderBy>=1 && pInfo->aOrderBy[0].iColumn==KVVTAB_COL_KEY ){
+    pInfo->orderByConsumed = 1;
+    if( pInfo->aOrderBy[0].desc ) pInfo->idxNum |= KVIDX_DESC;
+  }
+
+  /* LIMIT/OFFSET count rows after every WHERE term and in the final
+  ** order, so they are ours only when both are. Beyond 32 constraints
+  ** sqlite3_vtab_in() cannot tell an IN that SQLite iterates (one xFilter
+  ** per value, which would repeat the OFFSET) from an =. */
+  if( iLimit>=0 && bExact && pInfo->nConstraint<=32
+   && (pInfo->nOrderBy==0 || pInfo->orderByConsumed) ){
+    if( nArg ) sqlite3_str_appendall(pStr, ", ");
+    sqlite3_str_appendall(pStr, "LIMIT ?");
+    pInfo->aConstraintUsage[iLimit].argvIndex = ++nArg;
+    pInfo->aConstraintUsage[iLimit].omit = 1;
+    if( iOffset>=0 ){
+      sqlite3_str_appendall(pStr, ", OFFSET ?");
+      pInfo->aConstraintUsage[iOffset].argvIndex = ++nArg;
+      pInfo->aConstraintUsage[iOffset].omit = 1;
+    }
+  }
+
+  if( bEmpty ) pInfo->idxNum |= KVIDX_EMPTY;
+
+  /* Costs: a seek costs about as much as reading 20 rows, as with a b-tree
+  ** of a million rows; each range bound keeps a quarter of the rows and a
+  ** two-sided range (or a prefix) a sixty-fourth, as SQLite assumes for an
+  ** ordinary index without statistics. */
+  if( bEmpty ){
+    nRow = 1;
+    pInfo->estimatedCost = 1.0;
+  }else if( bEq ){
+    nRow = 1;
+    pInfo->estimatedCost = 20.0;
+    pInfo->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+  }else if( bIn ){
+    nRow = 10;
+    pInfo->estimatedCost = 200.0;
+  }else{
+    nRow = KVVTAB_EST_ROWS;
+    if( (bLo && bHi) || bGlob ){
+      nRow /= 64;
+    }else if( bLo || bHi ){
+      nRow /= 4;
+    }
+    pInfo->estimatedCost = nRow + ((bLo || bHi || bGlob) ? 20.0 : 0.0);
+  }
+  (void)nBound;
+  pInfo->estimatedRows = (sqlite3_int64)nRow;
+
+  if( sqlite3_str_length(pStr)>0 ){
+    pInfo->idxStr = sqlite3_str_finish(pStr);
+    if( pInfo->idxStr==0 ) return SQLITE_NOMEM;
+    pInfo->needToFreeIdxStr = 1;
+  }else{
+    int rc = sqlite3_str_errcode(pStr);
+    sqlite3_free(sqlite3_str_finish(pStr));
+    if( rc!=SQLITE_OK ) return rc;
+  }
+  return SQLITE_OK;
+}
+
+/****************************************************************************
+** Cursors.
+*/
+
+static int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
+  KvCursor *pCur = sqlite3_malloc(sizeof(*pCur));
+  (void)pVtab;
+  if( pCur==0 ) return SQLITE_NOMEM;
+  memset(pCur, 0, sizeof(*pCur));
+  pCur->bEof = 1;
+  *ppCur = &pCur->base;
+  return SQLITE_OK;
+}
+
+/* Forget everything a previous xFilter set up. */
+static void cursorReset(KvCursor *pCur){
+  int i;
+  kv_iter_free(pCur->pIter);
+  pCur->pIter = 0;
+  sqlite3_free(pCur->lo.a);
+  sqlite3_free(pCur->hi.a);
+  memset(&pCur->lo, 0, sizeof(pCur->lo));
+  memset(&pCur->hi, 0, sizeof(pCur->hi));
+  sqlite3_free(pCur->aPointKey);
+  pCur->aPointKey = 0;
+  pCur->nPointKey = 0;
+  kv_free(pCur->pPointVal);
+  pCur->pPointVal = 0;
+  for(i=0; i<pCur->nList; i++) sqlite3_free(pCur->aList[i].a);
+  sqlite3_free(pCur->aList);
+  pCur->aList = 0;
+  pCur->nList = 0;
+  pCur->iList = 0;
+  pCur->pKey = 0;
+  pCur->pVal = 0;
+  pCur->bEof = 1;
+  pCur->eMode = CUR_EMPTY;
+  pCur->bDesc = 0;
+  pCur->nLeft = -1;
+}
+
+static int kvvtabClose(sqlite3_vtab_cursor *pCursor){
+  KvCursor *pCur = (KvCursor*)pCursor;
+  cursorReset(pCur);
+  sqlite3_free(pCur);
+  return SQLITE_OK;
+}
+
+/* What a comparison term means for the keys of a table. */
+#define TERM_NONE  0          /* no key satisfies it */
+#define TERM_ALL   1          /* every key satisfies it */
+#define TERM_BOUND 2          /* keys on one side of (or equal to) a key */
+
+/* Comparison operators, as parsed from idxStr. */
+#define OP_EQ 0
+#define OP_GT 1
+#define OP_GE 2
+#define OP_LT 3
+#define OP_LE 4
+
+/*
+** Translate `key <op> pVal` into a bound on encoded keys, by SQLite's rules
+** for comparing a column of the declared key type with a value that has no
+** affinity of its own: the column's affinity is applied to the value
+** (TEXT: numbers become their text; INTEGER: text that looks like a number
+** becomes one; BLOB: nothing), then values of different types order NULL <
+** numbers < TEXT < BLOB, and a NULL compares as nothing.
+**
+** On TERM_BOUND, *paKey (sqlite3_malloc) holds the key and *pOp the
+** operator, which for integer keys is normalised to OP_EQ, OP_GE or OP_LE.
+*/
+static int termBound(int eKeyType, int op, sqlite3_value *pVal,
+                     u8 **paKey, int *pnKey, int *pOp, int *pRc){
+  int eType = sqlite3_value_type(pVal);
+  int bHigh = (op==OP_LT || op==OP_LE);   /* value is above the keys */
+  /* When the value's type sorts entirely above every key (bAbove) or
+  ** below, the term keeps all keys or none. */
+  int bAbove;
+
+  *paKey = 0;
+  *pnKey = 0;
+  *pOp = op;
+  if( eType==SQLITE_NULL ) return TERM_NONE;
+
+  switch( eKeyType ){
+    case KV_KEY_TEXT: {
+      sqlite3_value *pDup;
+      const unsigned char *z;
+      int n;
+      if( eType==SQLITE_BLOB ){
+        bAbove = 1;
+        break;
+      }
+      pDup = sqlite3_value_dup(pVal);
+      z = pDup ? sqlite3_value_text(pDup) : 0;
+      n = pDup ? sqlite3_value_bytes(pDup) : 0;
+      *paKey = z ? sqlite3_malloc(n ? n : 1) : 0;
+      if( *paKey==0 ){
+        sqlite3_value_free(pDup);
+        *pRc = SQLITE_NOMEM;
+        return TERM_NONE;
+      }
+      if( n ) memcpy(*paKey, z, n);
+      *pnKey = n;
+      sqlite3_value_free(pDup);
+      return TERM_BOUND;
+    }
+    case KV_KEY_BLOB: {
+      const void *pBlob;
+      int n;
+      if( eType!=SQLITE_BLOB ){
+        bAbove = 0;
+        break;
+      }
+      pBlob = sqlite3_value_blob(pVal);
+      n = sqlite3_value_bytes(pVal);
+      *paKey = sqlite3_malloc(n ? n : 1);
+      if( *paKey==0 ){
+        *pRc = SQLITE_NOMEM;
+        return TERM_NONE;
+      }
+      if( n ) memcpy(*paKey, pBlob, n);
+      *pnKey = n;
+      return TERM_BOUND;
+    }
+    default: {
+      const double two63 = 9223372036854775808.0;
+      sqlite3_value *pDup;
+      int eNum;
+      i64 iVal = 0;
+      double r = 0.0;
+      int bInt;
+      assert( eKeyType==KV_KEY_INTEGER );
+      if( eType==SQLITE_BLOB ){
+        bAbove = 1;
+        break;
+      }
+      pDup = sqlite3_value_dup(pVal);
+      if( pDup==0 ){
+        *pRc = SQLITE_NOMEM;
+        return TERM_NONE;
+      }
+      eNum = (eType==SQLITE_TEXT) ? sqlite3_value_numeric_type(pDup) : eType;
+      iVal = sqlite3_value_int64(pDup);
+      r = sqlite3_value_double(pDup);
+      sqlite3_value_free(pDup);
+      if( eNum!=SQLITE_INTEGER && eNum!=SQLITE_FLOAT ){
+        bAbove = 1;           /* text that is not a number */
+        break;
+      }
+      bInt = (eNum==SQLITE_INTEGER);
+      if( !bInt && r!=r ) return TERM_NONE;
+      /* Turn every operator into an inclusive bound on an int64. SQLite
+      ** compares an integer with a REAL exactly, so a REAL bound becomes
+      ** the nearest integer on the inside. */
+      switch( op ){
+        case OP_EQ:
+          if( !bInt ){
+            if( !(r>=-two63 && r<two63) ) return TERM_NONE;
+            iVal = (i64)r;
+            if( (double)iVal!=r ) return TERM_NONE;
+          }
+          break;
+        case OP_GT:
+          if( !bInt ){
+            if( r>=two63 ) return TERM_NONE;
+            if( r<-two63 ) return TERM_ALL;
+            iVal = (i64)floor(r);
+          }
+          if( iVal==INT64_MAX ) return TERM_NONE;
+          iVal++;
+          *pOp = OP_GE;
+          break;
+        case OP_GE:
+          if( !bInt ){
+            if( r>=two63 ) return TERM_NONE;
+            if( r<=-two63 ) return TERM_ALL;
+            iVal = (i64)ceil(r);
+          }
+          break;
+        case OP_LT:
+          if( !bInt ){
+            if( r<=-two63 ) return TERM_NONE;
+            if( r>=two63 ) return TERM_ALL;
+            iVal = (i64)ceil(r);
+          }
+          if( iVal==INT64_MIN ) return TERM_NONE;
+          iVal--;
+          *pOp = OP_LE;
+          break;
+        default:
+          assert( op==OP_LE );
+          if( !bInt ){
+            if( r<-two63 ) return TERM_NONE;
+            if( r>=two63 ) return TERM_ALL;
+            iVal = (i64)floor(r);
+          }
+          break;
+      }
+      *paKey = sqlite3_malloc(8);
+      if( *paKey==0 ){
+        *pRc = SQLITE_NOMEM;
+        return TERM_NONE;
+      }
+      encodeIntKey(*paKey, iVal);
+      *pnKey = 8;
+      return TERM_BOUND;
+    }
+  }
+
+  /* The value's type sorts above (bAbove) or below every key. */
+  if( op==OP_EQ ) return TERM_NONE;
+  return (bHigh==bAbove) ? TERM_ALL : TERM_NONE;
+}
+
+/* Tighten bound pB (lower if bLower) with key a[0..n). Takes a. */
+static void boundMerge(KvBound *pB, int bLower, u8 *a, int n, int bIncl){
+  if( pB->a ){
+    int c = keyCompare(a, n, pB->a, pB->n);
+    int bTighter = bLower ? (c>0) : (c<0);
+    if( c==0 ){
+      pB->bIncl = pB->bIncl && bIncl;
+      sqlite3_free(a);
+      return;
+    }
+    if( !bTighter ){
+      sqlite3_free(a);
+      return;
+    }
+    sqlite3_free(pB->a);
+  }
+  pB->a = a;
+  pB->n = n;
+  pB->bIncl = bIncl;
+}
+
+/* True if key a[0..n) is within the cursor's bounds. */
+static int cursorInBounds(KvCursor *pCur, const u8 *a, size_t n){
+  if( pCur->lo.a ){
+    int c = keyCompare(a, n, pCur->lo.a, (size_t)pCur->lo.n);
+    if( c<0 || (c==0 && !pCur->lo.bIncl) ) return 0;
+  }
+  if( pCur->hi.a ){
+    int c = keyCompare(a, n, pCur->hi.a, (size_t)pCur->hi.n);
+    if( c>0 || (c==0 && !pCur->hi.bIncl) ) return 0;
+  }
+  return 1;
+}
+
+/* Bytes of the literal prefix of GLOB pattern z: up to the first wildcard.
+** It stops at the first non-ASCII byte too: GLOB compares characters, and
+** malformed UTF-8 in a key reads as U+FFFD, which a pattern may hold
+** literally without the key holding its bytes. */
+static int globPrefix(const unsigned char *z){
+  int n = 0;
+  while( z[n] && z[n]!='*' && z[n]!='?' && z[n]!='[' && z[n]<0x80 ) n++;
+  return n;
+}
+
+static int listKeyCmp(const void *a, const void *b){
+  const KvListKey *pA = (const KvListKey*)a;
+  const KvListKey *pB = (const KvListKey*)b;
+  return keyCompare(pA->a, (size_t)pA->n, pB->a, (size_t)pB->n);
+}
+
+/*
+** Move to the first row at or after the current position that the cursor
+** returns, or set bEof. The iterator is already positioned (CUR_SCAN) or
+** iList names the next list entry to try (CUR_LIST).
+*/
+static int cursorSettle(KvCursor *pCur){
+  sqlite3_vtab *pVtab = pCur->base.pVtab;
+  int rc;
+  switch( pCur->eMode ){
+    case CUR_SCAN:
+      if( !kv_iter_valid(pCur->pIter) ){
+        pCur->bEof = 1;
+        return SQLITE_OK;
+      }
+      pCur->pKey = kv_iter_key(pCur->pIter, &pCur->nKey);
+      pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
+      /* The start was sought; only the far bound can end the scan. */
+      if( !cursorInBounds(pCur, pCur->pKey, pCur->nKey) ) pCur->bEof = 1;
+      return SQLITE_OK;
+    case CUR_LIST:
+      while( pCur->iList<pCur->nList ){
+        int i = pCur->bDesc ? pCur->nList-1-pCur->iList : pCur->iList;
+        KvListKey *pK = &pCur->aList[i];
+        rc = kv_iter_seek(pCur->pIter, pK->a, (size_t)pK->n);
+        if( rc!=KV_OK ) return engineError(pVtab, rc, "seeking");
+        if( kv_iter_valid(pCur->pIter) ){
+          const u8 *a;
+          size_t n;
+          a = kv_iter_key(pCur->pIter, &n);
+          if( keyCompare(a, n, pK->a, (size_t)pK->n)==0 ){
+            pCur->pKey = a;
+            pCur->nKey = n;
+            pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
+            return SQLITE_OK;
+          }
+        }
+        pCur->iList++;
+      }
+      pCur->bEof = 1;
+      return SQLITE_OK;
+    default:
+      pCur->bEof = 1;
+      return SQLITE_OK;
+  }
+}
+
+/* Advance to the next row, ignoring LIMIT. */
+static int cursorStep(KvCursor *pCur){
+  int rc = KV_OK;
+  if( pCur->bEof ) return SQLITE_OK;
+  switch( pCur->eMode ){
+    case CUR_SCAN:
+      rc = pCur->bDesc ? kv_iter_prev(pCur->pIter) : kv_iter_next(pCur->pIter);
+      if( rc!=KV_OK ){
+        pCur->bEof = 1;
+        return engineError(pCur->base.pVtab, rc, "iterating");
+      }
+      return cursorSettle(pCur);
+    case CUR_LIST:
+      pCur->iList++;
+      return cursorSettle(pCur);
+    default:
+      pCur->bEof = 1;
+      return SQLITE_OK;
+  }
+}
+
+/* Position a CUR_SCAN cursor on its first row. */
+static int cursorStartScan(KvCursor *pCur){
+  sqlite3_vtab *pVtab = pCur->base.pVtab;
+  kv_iter *it = pCur->pIter;
+  int rc;
+  if( !pCur->bDesc ){
+    if( pCur->lo.a ){
+      rc = kv_iter_seek(it, pCur->lo.a, (size_t)pCur->lo.n);
+      if( rc==KV_OK && !pCur->lo.bIncl && kv_iter_valid(it) ){
+        size_t n;
+        const u8 *a = kv_iter_key(it, &n);
+        if( keyCompare(a, n, pCur->lo.a, (size_t)pCur->lo.n)==0 ){
+          rc = kv_iter_next(it);
+        }
+      }
+    }else{
+      rc = kv_iter_first(it);
+    }
+  }else{
+    if( pCur->hi.a ){
+      rc = kv_iter_seek_for_prev(it, pCur->hi.a, (size_t)pCur->hi.n);
+      if( rc==KV_OK && !pCur->hi.bIncl && kv_iter_valid(it) ){
+        size_t n;
+        const u8 *a = kv_iter_key(it, &n);
+        if( keyCompare(a, n, pCur->hi.a, (size_t)pCur->hi.n)==0 ){
+          rc = kv_iter_prev(it);
+        }
+      }
+    }else{
+      rc = kv_iter_last(it);
+    }
+  }
+  if( rc!=KV_OK ) return engineError(pVtab, rc, "seeking");
+  return cursorSettle(pCur);
+}
+
+/* Parse the next term of idxStr at *pz; returns its code or 0 at the end. */
+#define TERM_EQ     1
+#define TERM_IN     2
+#define TERM_GT     3
+#define TERM_GE     4
+#define TERM_LT     5
+#define TERM_LE     6
+#define TERM_GLOB   7
+#define TERM_LIMIT  8
+#define TERM_OFFSET 9
+static int nextTerm(const char **pz){
+  static const struct { const char *zName; int eTerm; } aTerm[] = {
+    { "key=?",       TERM_EQ },
+    { "key IN(...)", TERM_IN },
+    { "key>=?",      TERM_GE },
+    { "key>?",       TERM_GT },
+    { "key<=?",      TERM_LE },
+    { "key<?",       TERM_LT },
+    { "key GLOB ?",  TERM_GLOB },
+    { "LIMIT ?",     TERM_LIMIT },
+    { "OFFSET ?",    TERM_OFFSET },
+  };
+  const char *z = *pz;
+  size_t i;
+  while( *z==',' || *z==' ' ) z++;
+  for(i=0; i<sizeof(aTerm)/sizeof(aTerm[0]); i++){
+    size_t n = strlen(aTerm[i].zName);
+    if( strncmp(z, aTerm[i].zName, n)==0 && (z[n]==0 || z[n]==',') ){
+      *pz = z + n;
+      return aTerm[i].eTerm;
+    }
+  }
+  return 0;
+}
+
+/* Collect the IN list argument pList into pCur->aList: encoded, sorted,
+** distinct. Values that match no key are dropped. */
+static int cursorLoadList(KvVtab *pTab, KvCursor *pCur, sqlite3_value *pList){
+  sqlite3_value *pVal = 0;
+  int nAlloc = 0;
+  int rc;
+  int i, j;
+  for(rc=sqlite3_vtab_in_first(pList, &pVal); rc==SQLITE_OK;
+      rc=sqlite3_vtab_in_next(pList, &pVal)){
+    u8 *a;
+    int n, op;
+    int eTerm = termBound(pTab->eKeyType, OP_EQ, pVal, &a, &n, &op, &rc);
+    if( rc!=SQLITE_OK ) return rc;
+    if( eTerm!=TERM_BOUND ) continue;
+    if( pCur->nList>=nAlloc ){
+      int nNew = nAlloc ? nAlloc*2 : 16;
+      KvListKey *aNew = sqlite3_realloc64(pCur->aList, sizeof(KvListKey)*nNew);
+      if( aNew==0 ){
+        sqlite3_free(a);
+        return SQLITE_NOMEM;
+      }
+      pCur->aList = aNew;
+      nAlloc = nNew;
+    }
+    pCur->aList[pCur->nList].a = a;
+    pCur->aList[pCur->nList].n = n;
+    pCur->nList++;
+  }
+  if( rc!=SQLITE_DONE ) return rc;
+  if( pCur->nList>1 ){
+    qsort(pCur->aList, (size_t)pCur->nList, sizeof(KvListKey), listKeyCmp);
+  }
+  /* Drop duplicates and keys outside the bounds. */
+  for(i=j=0; i<pCur->nList; i++){
+    KvListKey *pK = &pCur->aList[i];
+    if( (j>0 && listKeyCmp(pK, &pCur->aList[j-1])==0)
+     || !cursorInBounds(pCur, pK->a, (size_t)pK->n) ){
+      sqlite3_free(pK->a);
+    }else{
+      pCur->aList[j++] = *pK;
+    }
+  }
+  pCur->nList = j;
+  return SQLITE_OK;
+}
+
+/* The batch the connection's reads lay over the store, or NULL. */
+static const kv_batch *readBatch(KvVtab *pTab){
+  if( pTab->bInTrans && !pTab->bSynced && pTab->pBatch
+   && kv_batch_count(pTab->pBatch)>0 ){
+    return pTab->pBatch;
+  }
+  return 0;
+}
+
+static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
+                        const char *idxStr, int argc, sqlite3_value **argv){
+  KvCursor *pCur = (KvCursor*)pCursor;
+  KvVtab *pTab = (KvVtab*)pCursor->pVtab;
+  const char *z = idxStr ? idxStr : "";
+  u8 *aEq = 0;                /* key of the = terms, if any */
+  int nEq = 0;
+  int bEmpty = (idxNum & KVIDX_EMPTY)!=0;
+  int iListArg = -1;          /* argv index of the IN list, if any */
+  i64 nOffset = 0;
+  int rc = SQLITE_OK;
+  int iArg;
+
+  cursorReset(pCur);
+  pCur->bDesc = (idxNum & KVIDX_DESC)!=0;
+  pCur->iRowid = 0;
+  if( pTab->pKv==0 ){
+    setError(pCursor->pVtab, "kvstore: the store of table %s is not open",
+             pTab->zName);
+    return SQLITE_ERROR;
+  }
+
+  for(iArg=0; rc==SQLITE_OK && iArg<argc; iArg++){
+    int eTerm = nextTerm(&z);
+    sqlite3_value *pVal = argv[iArg];
+    u8 *a = 0;
+    int n = 0;
+    int op = OP_EQ, eRes;
+    switch( eTerm ){
+      case TERM_IN:
+        iListArg = iArg;
+        break;
+      case TERM_EQ: case TERM_GT: case TERM_GE: case TERM_LT: case TERM_LE:
+        op = eTerm==TERM_EQ ? OP_EQ : eTerm==TERM_GT ? OP_GT :
+             eTerm==TERM_GE ? OP_GE : eTerm==TERM_LT ? OP_LT : OP_LE;
+        eRes = termBound(pTab->eKeyType, op, pVal, &a, &n, &op, &rc);
+        if( rc!=SQLITE_OK ) break;
+        if( eRes==TERM_NONE ){
+          bEmpty = 1;
+        }else if( eRes==TERM_BOUND ){
+          if( op==OP_EQ ){
+            if( aEq && keyCompare(aEq, nEq, a, n)!=0 ) bEmpty = 1;
+            sqlite3_free(aEq);
+            aEq = a;
+            nEq = n;
+          }else{
+            int bLower = (op==OP_GT || op==OP_GE);
+            int bIncl = (op==OP_GE || op==OP_LE);
+            boundMerge(bLower ? &pCur->lo : &pCur->hi, bLower, a, n, bIncl);
+          }
+        }
+        break;
+      case TERM_GLOB:
+        /* Only a range hint: SQLite checks the pattern itself. */
+        if( sqlite3_value_type(pVal)==SQLITE_TEXT ){
+          const unsigned char *zPat = sqlite3_value_text(pVal);
+          int nPre = zPat ? globPrefix(zPat) : 0;
+          if( nPre>0 ){
+            u8 *aLo = sqlite3_malloc(nPre);
+            u8 *aHi = sqlite3_malloc(nPre);
+            int nHi = nPre;
+            if( aLo==0 || aHi==0 ){
+              sqlite3_free(aLo);
+              sqlite3_free(aHi);
+              rc = SQLITE_NOMEM;
+              break;
+            }
+            memcpy(aLo, zPat, nPre);
+            memcpy(aHi, zPat, nPre);
+            boundMerge(&pCur->lo, 1, aLo, nPre, 1);
+            /* Keys with the prefix are below the prefix with its last
+            ** byte raised (all bytes are < 0x80, so no carry). */
+            aHi[nHi-1]++;
+            boundMerge(&pCur->hi, 0, aHi, nHi, 0);
+          }
+        }
+        break;
+      case TERM_LIMIT:
+        pCur->nLeft = sqlite3_value_int64(pVal);
+        if( pCur->nLeft<0 ) pCur->nLeft = -1;
+        break;
+      case TERM_OFFSET:
+        nOffset = sqlite3_value_int64(pVal);
+        if( nOffset<0 ) nOffset = 0;
+        break;
+      default:
+        setError(pCursor->pVtab, "kvstore: bad plan '%s'", idxStr);
+        rc = SQLITE_INTERNAL;
+        break;
+    }
+  }
+  if( rc!=SQLITE_OK ) goto filter_out;
+
+  /* An empty range. */
+  if( pCur->lo.a && pCur->hi.a ){
+    int c = keyCompare(pCur->lo.a, pCur->lo.n, pCur->hi.a, pCur->hi.n);
+    if( c>0 || (c==0 && !(pCur->lo.bIncl && pCur->hi.bIncl)) ) bEmpty = 1;
+  }
+  if( aEq && !cursorInBounds(pCur, aEq, nEq) ) bEmpty = 1;
+  if( pCur->nLeft==0 ) bEmpty = 1;
+  if( bEmpty ){
+    pCur->eMode = CUR_EMPTY;
+    pCur->bEof = 1;
+    goto filter_out;
+  }
+
+  if( iListArg>=0 ){
+    if( aEq ){
+      /* Both = and IN: the = key, if the list holds it; as bounds, the
+      ** list is cut down to it. */
+      u8 *aCopy = sqlite3_malloc(nEq ? nEq : 1);
+      if( aCopy==0 ){ rc = SQLITE_NOMEM; goto filter_out; }
+      if( nEq ) memcpy(aCopy, aEq, nEq);
+      boundMerge(&pCur->lo, 1, aEq, nEq, 1);
+      boundMerge(&pCur->hi, 0, aCopy, nEq, 1);
+      aEq = 0;
+    }
+    rc = cursorLoadList(pTab, pCur, argv[iListArg]);
+    if( rc!=SQLITE_OK ) goto filter_out;
+    if( pCur->nList==0 ){
+      pCur->bEof = 1;
+      goto filter_out;
+    }
+    pCur->eMode = CUR_LIST;
+  }else if( aEq ){
+    pCur->eMode = CUR_POINT;
+    rc = kv_get(pTab->pKv, 0, readBatch(pTab), aEq, (size_t)nEq,
+                &pCur->pPointVal, &pCur->nPointVal);
+    if( rc==KV_NOTFOUND ){
+      rc = SQLITE_OK;
+      pCur->bEof = 1;
+    }else if( rc!=KV_OK ){
+      rc = engineError(pCursor->pVtab, rc, "reading");
+    }else{
+      pCur->aPointKey = aEq;
+      pCur->nPointKey = nEq;
+      aEq = 0;
+      pCur->pKey = pCur->aPointKey;
+      pCur->nKey = (size_t)pCur->nPointKey;
+      pCur->pVal = (const u8*)pCur->pPointVal;
+      pCur->bEof = 0;
+    }
+    goto filter_out;
+  }else{
+    pCur->eMode = CUR_SCAN;
+  }
+
+  /* CUR_LIST and CUR_SCAN read through an iterator, which captures the
+  ** batch and a snapshot now: rows written while the statement runs (an
+  ** UPDATE or DELETE over its own range) are not seen by it. */
+  rc = kv_iter_new(pTab->pKv, 0, readBatch(pTab), &pCur->pIter);
+  if( rc!=KV_OK ){
+    pCur->pIter = 0;
+    rc = engineError(pCursor->pVtab, rc, "opening an iterator");
+    goto filter_out;
+  }
+  pCur->bEof = 0;
+  if( pCur->eMode==CUR_SCAN ){
+    rc = cursorStartScan(pCur);
+  }else{
+    pCur->iList = 0;
+    rc = cursorSettle(pCur);
+  }
+
+  /* OFFSET: every row counts, since every term is ours (xBestIndex). */
+  while( rc==SQLITE_OK && nOffset>0 && !pCur->bEof ){
+    rc = cursorStep(pCur);
+    nOffset--;
+  }
+
+filter_out:
+  sqlite3_free(aEq);
+  if( rc!=SQLITE_OK ){
+    pCur->bEof = 1;
+    if( rc==SQLITE_NOMEM && pCursor->pVtab->zErrMsg==0 ){
+      setError(pCursor->pVtab, "kvstore: out of memory");
+    }
+  }
+  return rc;
+}
+
+static int kvvtabNext(sqlite3_vtab_cursor *pCursor){
+  KvCursor *pCur = (KvCursor*)pCursor;
+  pCur->iRowid++;
+  if( pCur->nLeft>0 ){
+    pCur->nLeft--;
+    if( pCur->nLeft==0 ){
+      pCur->bEof = 1;
+      return SQLITE_OK;
+    }
+  }
+  if( pCur->eMode==CUR_POINT ){
+    pCur->bEof = 1;
+    return SQLITE_OK;
+  }
+  return cursorStep(pCur);
+}
+
+static int kvvtabEof(sqlite3_vtab_cursor *pCursor){
+  return ((KvCursor*)pCursor)->bEof;
+}
+
+static int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
+                        int iCol){
+  KvCursor *pCur = (KvCursor*)pCursor;
+  KvVtab *pTab = (KvVtab*)pCursor->pVtab;
+  int rc = SQLITE_OK;
+  if( pCur->bEof ) return SQLITE_OK;
+  if( iCol==KVVTAB_COL_KEY ){
+    size_t n = pCur->nKey;
+    switch( pTab->eKeyType ){
+      case KV_KEY_INTEGER:
+        if( n!=8 ){
+          rc = SQLITE_CORRUPT;
+        }else{
+          sqlite3_result_int64(ctx, decodeIntKey(pCur->pKey));
+        }
+        break;
+      case KV_KEY_BLOB:
+        if( n>0x7fffffff ){ rc = SQLITE_TOOBIG; break; }
+        if( n==0 ){
+          sqlite3_result_zeroblob(ctx, 0);
+        }else{
+          sqlite3_result_blob(ctx, pCur->pKey, (int)n, SQLITE_TRANSIENT);
+        }
+        break;
+      default:
+        if( n>0x7fffffff ){ rc = SQLITE_TOOBIG; break; }
+        sqlite3_result_text(ctx, (const char*)pCur->pKey, (int)n,
+                            SQLITE_TRANSIENT);
+        break;
+    }
+    if( rc!=SQLITE_OK ){
+      char *zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes "
+          "in '%s' (table %s has %s keys)", (unsigned long long)n,
+          pTab->zDir, pTab->zName, keyTypeName(pTab->eKeyType));
+      sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: malformed key", -1);
+      sqlite3_result_error_code(ctx, rc);
+      sqlite3_free(zMsg);
+    }
+  }else{
+    rc = valueResult(ctx, pCur->pVal, pCur->nVal);
+    if( rc!=SQLITE_OK ){
+      char *zMsg = sqlite3_mprintf("kvstore: malformed value (%llu bytes) "
+          "in '%s', table %s", (unsigned long long)pCur->nVal, pTab->zDir,
+          pTab->zName);
+      sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: malformed value", -1);
+      sqlite3_result_error_code(ctx, rc);
+      sqlite3_free(zMsg);
+    }
+  }
+  return rc;
+}
+
+/* Never called for a WITHOUT ROWID table; numbers the rows anyway. */
+static int kvvtabRowid(sqlite3_vtab_cursor *pCursor, sqlite_int64 *pRowid){
+  *pRowid = ((KvCursor*)pCursor)->iRowid;
+  return SQLITE_OK;
+}
+
+/****************************************************************************
+** Writes and transactions.
+*/
+
+/* Make sure a batch exists and this table holds the writer lock. */
+static int writeBegin(KvVtab *p){
+  if( p->pKv==0 ){
+    setError(&p->base, "kvstore: the store of table %s is not open",
+             p->zName);
+    return SQLITE_ERROR;
+  }
+  if( p->pBatch==0 ){
+    p->pBatch = kv_batch_new();
+    if( p->pBatch==0 ) return SQLITE_NOMEM;
+  }
+  if( !p->bInTrans ){
+    /* Should not happen (SQLite calls xBegin first); be a transaction. */
+    p->bInTrans = 1;
+    p->bSynced = 0;
+    p->nSave = 0;
+  }
+  if( !p->bWriter ){
+    int rc = kv_writer_acquire(p->pKv, p, KVVTAB_WRITER_TIMEOUT_MS);
+    if( rc!=KV_OK ){
+      const char *zMsg = kv_errmsg(0);
+      if( zMsg && zMsg[0] ){
+        setError(&p->base, "%s", zMsg);
+      }else{
+        setError(&p->base, "kvstore: store '%s' is being written by another "
+            "connection", p->zDir);
+      }
+      return rc;
+    }
+    p->bWriter = 1;
+  }
+  return SQLITE_OK;
+}
+
+/* End the transaction state (after commit or rollback). */
+static void transEnd(KvVtab *p){
+  if( p->pBatch ) kv_batch_clear(p->pBatch);
+  if( p->bWriter && p->pKv ) kv_writer_release(p->pKv, p);
+  p->bWriter = 0;
+  p->bInTrans = 0;
+  p->bSynced = 0;
+  p->nSave = 0;
+}
+
+/*
+** Report a constraint violation, or skip the row quietly under OR IGNORE
+** (returning SQLITE_CONSTRAINT with SQLITE_IGNORE as the conflict mode
+** makes SQLite skip the row).
+*/
+static int constraintError(KvVtab *p, int eCode, sqlite3_value *pKey,
+                           int eWhy){
+  if( sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ) return eCode;
+  switch( eWhy ){
+    case KEY_NULL:
+      setError(&p->base, "NOT NULL constraint failed: %s.key", p->zName);
+      break;
+    case KEY_BADTYPE:
+      setError(&p->base, "cannot store %s value in %s column %s.key",
+               typeName(sqlite3_value_type(pKey)),
+               keyTypeName(p->eKeyType), p->zName);
+      break;
+    default:
+      setError(&p->base, "UNIQUE constraint failed: %s.key", p->zName);
+      break;
+  }
+  return eCode;
+}
+
+/* Encode the key of an INSERT or UPDATE, reporting why it cannot be. */
+static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
+  int e = keyFromValue(p->eKeyType, pVal, pKey);
+  switch( e ){
+    case KEY_OK:
+      if( (u64)pKey->n>p->nMaxKey ){
+        setError(&p->base, "kvstore: key of %d bytes is larger than "
+            "max_key_size (%llu) of table %s", pKey->n,
+            (unsigned long long)p->nMaxKey, p->zName);
+        keyFree(pKey);
+        return SQLITE_TOOBIG;
+      }
+      return SQLITE_OK;
+    case KEY_NULL:
+      return constraintError(p, SQLITE_CONSTRAINT_NOTNULL, pVal, KEY_NULL);
+    case KEY_BADTYPE:
+      return constraintError(p, SQLITE_CONSTRAINT_DATATYPE, pVal,
+                             KEY_BADTYPE);
+    default:
+      setError(&p->base, "kvstore: out of memory");
+      return SQLITE_NOMEM;
+  }
+}
+
+/* Does the key exist, as this transaction sees it? Sets *pbExists. */
+static int keyExists(KvVtab *p, const KvKey *pKey, int *pbExists){
+  int rc = kv_get(p->pKv, 0, readBatch(p), pKey->p, (size_t)pKey->n, 0, 0);
+  if( rc==KV_OK ){
+    *pbExists = 1;
+    return SQLITE_OK;
+  }
+  *pbExists = 0;
+  if( rc==KV_NOTFOUND ) return SQLITE_OK;
+  return engineError(&p->base, rc, "reading");
+}
+
+/*
+** xUpdate. For this WITHOUT ROWID table:
+**   argc==1                    DELETE; argv[0] is the key
+**   argc>1, argv[0] NULL       INSERT; argv[2] key, argv[3] value
+**   argc>1, argv[0] not NULL   UPDATE of the row with key argv[0]; argv[2]
+**                              (also in argv[1]) is the new key, argv[3]
+**                              the new value
+** Each call is all-or-nothing: checks come before any write, and a failed
+** second write cuts the batch back to where the call began.
+*/
+static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
+                        sqlite_int64 *pRowid){
+  KvVtab *p = (KvVtab*)pVtab;
+  KvKey key, oldKey;
+  u8 *aVal = 0;
+  size_t nVal = 0;
+  size_t nMark;
+  int bOldKey = 0, bKey = 0;
+  int rc;
+
+  (void)pRowid;
+  memset(&key, 0, sizeof(key));
+  memset(&oldKey, 0, sizeof(oldKey));
+  rc = writeBegin(p);
+  if( rc!=SQLITE_OK ) return rc;
+  nMark = kv_batch_count(p->pBatch);
+
+  if( sqlite3_value_type(argv[0])!=SQLITE_NULL ){
+    int e = keyFromValue(p->eKeyType, argv[0], &oldKey);
+    if( e!=KEY_OK ){
+      setError(pVtab, e==KEY_NOMEM ? "kvstore: out of memory"
+                      : "kvstore: bad key of a row of table %s", p->zName);
+      return e==KEY_NOMEM ? SQLITE_NOMEM : SQLITE_MISMATCH;
+    }
+    bOldKey = 1;
+  }
+
+  if( argc==1 ){
+    rc = kv_batch_delete(p->pBatch, oldKey.p, (size_t)oldKey.n);
+    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "deleting");
+    goto update_out;
+  }
+
+  rc = writeKey(p, argv[2], &key);
+  if( rc!=SQLITE_OK ) goto update_out;
+  bKey = 1;
+  rc = valueEncode(argv[3], &aVal, &nVal);
+  if( rc!=SQLITE_OK ){
+    setError(pVtab, "kvstore: out of memory");
+    goto update_out;
+  }
+  if( nVal>p->nMaxValue ){
+    setError(pVtab, "kvstore: value of %llu bytes (encoded) is larger than "
+        "max_value_size (%llu) of table %s", (unsigned long long)nVal,
+        (unsigned long long)p->nMaxValue, p->zName);
+    rc = SQLITE_TOOBIG;
+    goto update_out;
+  }
+
+  if( bOldKey && keyCompare(oldKey.p, oldKey.n, key.p, key.n)==0 ){
+    /* UPDATE that keeps the key: a put. */
+    rc = kv_batch_put(p->pBatch, key.p, (size_t)key.n, aVal, nVal);
+    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "writing");
+    goto update_out;
+  }
+
+  /* INSERT, or UPDATE that moves the row to another key: the new key must
+  ** be free unless the conflict mode is REPLACE (a blind put). */
+  if( sqlite3_vtab_on_conflict(p->db)!=SQLITE_REPLACE ){
+    int bExists = 0;
+    rc = keyExists(p, &key, &bExists);
+    if( rc!=SQLITE_OK ) goto update_out;
+    if( bExists ){
+      rc = constraintError(p, SQLITE_CONSTRAINT_PRIMARYKEY, argv[2], 0);
+      goto update_out;
+    }
+  }
+  if( bOldKey ){
+    rc = kv_batch_delete(p->pBatch, oldKey.p, (size_t)oldKey.n);
+    if( rc!=KV_OK ){
+      rc = engineError(pVtab, rc, "deleting");
+      goto update_out;
+    }
+  }
+  rc = kv_batch_put(p->pBatch, key.p, (size_t)key.n, aVal, nVal);
+  if( rc!=KV_OK ) rc = engineError(pVtab, rc, "writing");
+
+update_out:
+  if( rc!=SQLITE_OK && p->pBatch ) kv_batch_truncate(p->pBatch, nMark);
+  if( bKey ) keyFree(&key);
+  if( bOldKey ) keyFree(&oldKey);
+  sqlite3_free(aVal);
+  return rc;
+}
+
+static int kvvtabBegin(sqlite3_vtab *pVtab){
+  KvVtab *p = (KvVtab*)pVtab;
+  if( p->bInTrans ) transEnd(p);
+  if( p->pBatch ) kv_batch_clear(p->pBatch);
+  p->bInTrans = 1;
+  p->bSynced = 0;
+  p->nSave = 0;
+  return SQLITE_OK;
+}
+
+/*
+** The commit point. SQLite calls xSync on every table of the transaction
+** before committing any, and ignores what xCommit returns, so the batch is
+** written here. It may be called twice (a COMMIT retried after SQLite's own
+** lock failed): the second call writes nothing.
+*/
+static int kvvtabSync(sqlite3_vtab *pVtab){
+  KvVtab *p = (KvVtab*)pVtab;
+  int rc;
+  if( !p->bInTrans || p->bSynced ) return SQLITE_OK;
+  if( p->pBatch && kv_batch_count(p->pBatch)>0 ){
+    if( p->pKv==0 ){
+      setError(pVtab, "kvstore: the store of table %s is not open", p->zName);
+      return SQLITE_ERROR;
+    }
+    rc = kv_write(p->pKv, p->pBatch);
+    if( rc!=KV_OK ) return engineError(pVtab, rc, "committing");
+  }
+  p->bSynced = 1;
+  return SQLITE_OK;
+}
+
+static int kvvtabCommit(sqlite3_vtab *pVtab){
+  KvVtab *p = (KvVtab*)pVtab;
+  int rc = SQLITE_OK;
+  if( p->bInTrans && !p->bSynced ){
+    /* No xSync came (not expected): commit here, as the last chance. */
+    rc = kvvtabSync(pVtab);
+  }
+  transEnd(p);
+  return rc;
+}
+
+/* After a successful xSync the batch is committed: nothing to undo. */
+static int kvvtabRollback(sqlite3_vtab *pVtab){
+  transEnd((KvVtab*)pVtab);
+  return SQLITE_OK;
+}
+
+/*
+** Savepoints. SQLite numbers them from 0 in the order they were opened; a
+** table joining a transaction late gets only the newest number, so marks
+** are sparse (DESIGN.md §2, protocol notes).
+*/
+static int kvvtabSavepoint(sqlite3_vtab *pVtab, int iSave){
+  KvVtab *p = (KvVtab*)pVtab;
+  size_t nMark = p->pBatch ? kv_batch_count(p->pBatch) : 0;
+  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
+  if( p->nSave>=p->nSaveAlloc ){
+    int nNew = p->nSaveAlloc ? p->nSaveAlloc*2 : 8;
+    KvSavepoint *aNew = sqlite3_realloc64(p->aSave, sizeof(KvSavepoint)*nNew);
+    if( aNew==0 ) return SQLITE_NOMEM;
+    p->aSave = aNew;
+    p->nSaveAlloc = nNew;
+  }
+  p->aSave[p->nSave].iSave = iSave;
+  p->aSave[p->nSave].nMark = nMark;
+  p->nSave++;
+  return SQLITE_OK;
+}
+
+static int kvvtabRelease(sqlite3_vtab *pVtab, int iSave){
+  KvVtab *p = (KvVtab*)pVtab;
+  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
+  return SQLITE_OK;
+}
+
+/* Back to the newest mark <= iSave, or to the start of the transaction;
+** the savepoint itself stays open. */
+static int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSave){
+  KvVtab *p = (KvVtab*)pVtab;
+  size_t nMark = 0;
+  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>iSave ) p->nSave--;
+  if( p->nSave>0 ) nMark = p->aSave[p->nSave-1].nMark;
+  if( p->pBatch && !p->bSynced ) kv_batch_truncate(p->pBatch, nMark);
+  return SQLITE_OK;
+}
+
+/****************************************************************************
+** Registration.
+*/
+
+static sqlite3_module kvvtabModule = {
+  /* iVersion    */ 2,
+  /* xCreate     */ kvvtabCreate,
+  /* xConnect    */ kvvtabConnect,
+  /* xBestIndex  */ kvvtabBestIndex,
+  /* xDisconnect */ kvvtabDisconnect,
+  /* xDestroy    */ kvvtabDestroy,
+  /* xOpen       */ kvvtabOpen,
+  /* xClose      */ kvvtabClose,
+  /* xFilter     */ kvvtabFilter,
+  /* xNext       */ kvvtabNext,
+  /* xEof        */ kvvtabEof,
+  /* xColumn     */ kvvtabColumn,
+  /* xRowid      */ kvvtabRowid,
+  /* xUpdate     */ kvvtabUpdate,
+  /* xBegin      */ kvvtabBegin,
+  /* xSync       */ kvvtabSync,
+  /* xCommit     */ kvvtabCommit,
+  /* xRollback   */ kvvtabRollback,
+  /* xFindMethod */ 0,
+  /* xRename     */ kvvtabRename,
+  /* xSavepoint  */ kvvtabSavepoint,
+  /* xRelease    */ kvvtabRelease,
+  /* xRollbackTo */ kvvtabRollbackTo,
+  /* xShadowName */ 0
+};
+
+/* Register the module on db. */
+static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
+  KvConn *pConn = kvConnAcquire(db);
+  int rc;
+  if( pConn==0 ) return SQLITE_NOMEM;
+  /* On failure SQLite calls the destructor, which drops our reference. */
+  rc = sqlite3_create_module_v2(db, "kvstore", &kvvtabModule, pConn,
+                                kvConnRelease);
+  if( rc!=SQLITE_OK ){
+    *pzErrMsg = sqlite3_mprintf("kvstore: cannot register the module: %s",
+                                sqlite3_errmsg(db));
+  }
+  return rc;
+}
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_kvstore_init(sqlite3 *db, char **pzErrMsg,
+                         const sqlite3_api_routines *pApi){
+  int rc;
+  SQLITE_EXTENSION_INIT2(pApi);
+  if( sqlite3_libversion_number()<3038000 ){
+    *pzErrMsg = sqlite3_mprintf("kvstore: needs SQLite 3.38.0 or later "
+        "(this is %s)", sqlite3_libversion());
+    return SQLITE_ERROR;
+  }
+  rc = kvvtabRegister(db, pzErrMsg);
+  if( rc!=SQLITE_OK ) return rc;
+#ifdef SQLITE_CORE
+  /* Linked into the application (sqlite3_auto_extension): plain OK, which
+  ** is all an auto-extension may return. */
+  return SQLITE_OK;
+#else
+  /* The engine may run a background thread inside this library: it must
+  ** never be unloaded while that thread runs. */
+  return SQLITE_OK_LOAD_PERMANENTLY;
+#endif
+}
