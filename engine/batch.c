@@ -1,0 +1,643 @@
+/*
+** batch.c - kv_batch: an ordered group of puts and deletes that is
+** committed atomically, read back by its own transaction, and cut back to
+** earlier marks (savepoints).
+**
+** A batch keeps three things in step:
+**
+**   rep    the representation written to the WAL (format in kvInt.h, under
+**          "batch.c"): per operation a type byte, varint key length, key,
+**          and for a put a varint value length and value.
+**   aOp    one entry per operation: where its key and value sit in rep,
+**          and the index of the previous operation on the same key.
+**   aSlot  an open-addressing (linear probing) hash table from key to the
+**          latest operation on that key, for O(1) kv_batch_get.
+**
+** Because each operation remembers the one it shadowed, truncating back to
+** a mark walks only the dropped operations, newest first, pointing each
+** key's slot back at its previous operation (or removing the slot), so a
+** savepoint rollback costs O(dropped), not O(batch).
+**
+** Iterators see a sorted copy of the live contents (the latest operation
+** per key) taken when they are created. The copy is reference counted and
+** cached in the batch until the batch next changes, so creating many
+** iterators over an unchanged batch (one per SQL statement, say) sorts it
+** once.
+*/
+#include "kvInt.h"
+
+#include <stdlib.h>
+
+#define BATCH_NONE ((size_t)-1)        /* no previous operation */
+#define BATCH_MIN_SLOTS 16
+#define BATCH_KEEP_BYTES (1024*1024)   /* clear keeps buffers up to this */
+
+typedef struct BatchOp BatchOp;
+typedef struct BatchView BatchView;
+typedef struct BatchEnt BatchEnt;
+
+struct BatchOp {
+  size_t iStart;                /* offset of the type byte in rep */
+  size_t iKey, nKey;            /* key bytes in rep */
+  size_t iVal, nVal;            /* value bytes in rep (0 for a delete) */
+  size_t iPrev;                 /* earlier op on the same key, or NONE */
+  u32 hash;                     /* hash of the key */
+  u8 eType;                     /* KV_TYPE_PUT or KV_TYPE_DEL */
+};
+
+/* One entry of a view: internal key and value in the view's aData. */
+struct BatchEnt {
+  size_t iKey, nIKey;
+  size_t iVal, nVal;
+};
+
+/* Sorted copy of a batch's live contents; one allocation holding the
+** header, aEnt and aData. Reference counted (starting at 1 for its
+** creator); shared by the batch's cache and its iterators. */
+struct BatchView {
+  _Atomic int nRef;
+  size_t nEnt;
+  BatchEnt *aEnt;
+  u8 *aData;
+};
+
+struct kv_batch {
+  KvBuf rep;                    /* WAL representation */
+  BatchOp *aOp;                 /* operations in order */
+  size_t nOp;                   /* operations recorded */
+  size_t nOpAlloc;              /* allocated entries of aOp */
+  size_t *aSlot;                /* hash table: op index + 1, 0 = empty */
+  size_t nSlot;                 /* slots (power of two, or 0) */
+  size_t nLive;                 /* occupied slots = distinct keys */
+  BatchView *pView;             /* cached capture, or NULL; holds a ref */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Views.                                                                  */
+
+static void viewUnref(BatchView *p){
+  if( p && atomic_fetch_sub_explicit(&p->nRef, 1, memory_order_acq_rel)==1 ){
+    kvFree(p);
+  }
+}
+
+/* The batch changed: its cached view no longer describes it. */
+static void batchChanged(kv_batch *b){
+  viewUnref(b->pView);
+  b->pView = 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hash table.                                                             */
+
+static u32 keyHash(const u8 *a, size_t n){
+  /* FNV-1a, then a final mix so that the low bits (the slot) depend on
+  ** every byte. */
+  u64 h = 0xcbf29ce484222325ULL;
+  size_t i;
+  for(i=0; i<n; i++){
+    h ^= a[i];
+    h *= 0x100000001b3ULL;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return (u32)h;
+}
+
+static const u8 *opKey(const kv_batch *b, const BatchOp *pOp){
+  return b->rep.a + pOp->iKey;
+}
+
+/* Slot holding pKey, or the empty slot where it would go.
+** REQUIRES: the table has at least one empty slot. */
+static size_t findSlot(const kv_batch *b, const u8 *pKey, size_t nKey,
+                       u32 hash){
+  size_t mask = b->nSlot - 1;
+  size_t i = hash & mask;
+  assert( b->nSlot>0 && b->nLive<b->nSlot );
+  for(;;){
+    size_t v = b->aSlot[i];
+    if( v==0 ) return i;
+    {
+      const BatchOp *pOp = &b->aOp[v-1];
+      if( pOp->hash==hash && pOp->nKey==nKey
+       && (nKey==0 || memcmp(opKey(b, pOp), pKey, nKey)==0) ){
+        return i;
+      }
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+/* Make room for one more key (load factor at most 1/2). */
+static int growSlots(kv_batch *b){
+  size_t nNew;
+  size_t *aNew;
+  size_t i;
+  if( (b->nLive + 1)*2<=b->nSlot ) return KV_OK;
+  nNew = b->nSlot ? b->nSlot*2 : BATCH_MIN_SLOTS;
+  aNew = kvMallocZero(nNew * sizeof(size_t));
+  if( aNew==0 ) return KV_NOMEM;
+  for(i=0; i<b->nSlot; i++){
+    size_t v = b->aSlot[i];
+    if( v ){
+      size_t j = b->aOp[v-1].hash & (nNew - 1);
+      while( aNew[j] ) j = (j + 1) & (nNew - 1);
+      aNew[j] = v;
+    }
+  }
+  kvFree(b->aSlot);
+  b->aSlot = aNew;
+  b->nSlot = nNew;
+  return KV_OK;
+}
+
+/* Empty slot i, shifting later entries of its probe run back so that every
+** key stays reachable from its home slot without tombstones. */
+static void deleteSlot(kv_batch *b, size_t i){
+  size_t mask = b->nSlot - 1;
+  size_t j = i;
+  b->aSlot[i] = 0;
+  for(;;){
+    size_t v, k;
+    j = (j + 1) & mask;
+    v = b->aSlot[j];
+    if( v==0 ) break;
+    k = b->aOp[v-1].hash & mask;
+    /* The entry at j may move to i only if its home k is not cyclically
+    ** within (i, j]. */
+    if( i<=j ? (i<k && k<=j) : (i<k || k<=j) ) continue;
+    b->aSlot[i] = v;
+    b->aSlot[j] = 0;
+    i = j;
+  }
+  b->nLive--;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Public batch API.                                                       */
+
+kv_batch *kv_batch_new(void){
+  kv_batch *b = kvMallocZero(sizeof(*b));
+  if( b==0 ) kvErr(KV_NOMEM, "kvstore: out of memory creating a batch");
+  return b;
+}
+
+void kv_batch_free(kv_batch *b){
+  if( b ){
+    batchChanged(b);
+    kvBufFree(&b->rep);
+    kvFree(b->aOp);
+    kvFree(b->aSlot);
+    kvFree(b);
+  }
+}
+
+/* Record one operation. Every allocation happens before anything changes,
+** so on KV_NOMEM the batch is as it was. */
+static int batchAdd(kv_batch *b, int eType, const u8 *pKey, size_t nKey,
+                    const u8 *pVal, size_t nVal){
+  size_t nEnc;
+  int rc = KV_OK;
+  BatchOp *pOp;
+  u32 hash;
+  size_t iSlot;
+  u8 *p;
+
+  assert( b );
+  assert( nKey==0 || pKey );
+  assert( nVal==0 || pVal );
+  nEnc = 1 + (size_t)kvVarintLen(nKey) + nKey;
+  if( eType==KV_TYPE_PUT ) nEnc += (size_t)kvVarintLen(nVal) + nVal;
+  if( nEnc<nKey || nEnc<nVal ){
+    return kvErr(KV_TOOBIG, "kvstore: batch operation too large");
+  }
+
+  rc = kvBufReserve(&b->rep, nEnc);
+  if( rc==KV_OK && b->nOp==b->nOpAlloc ){
+    size_t nNew = b->nOpAlloc ? b->nOpAlloc*2 : 16;
+    BatchOp *aNew = kvRealloc(b->aOp, nNew*sizeof(BatchOp));
+    if( aNew==0 ){
+      rc = KV_NOMEM;
+    }else{
+      b->aOp = aNew;
+      b->nOpAlloc = nNew;
+    }
+  }
+  if( rc==KV_OK ) rc = growSlots(b);
+  if( rc!=KV_OK ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory adding a %s of a "
+                 "%zu-byte key to a batch",
+                 eType==KV_TYPE_PUT ? "put" : "delete", nKey);
+  }
+
+  batchChanged(b);
+  pOp = &b->aOp[b->nOp];
+  pOp->iStart = b->rep.n;
+  pOp->eType = (u8)eType;
+  p = b->rep.a + b->rep.n;
+  *p++ = (u8)eType;
+  p += kvPutVarint(p, nKey);
+  pOp->iKey = (size_t)(p - b->rep.a);
+  pOp->nKey = nKey;
+  if( nKey>0 ) memcpy(p, pKey, nKey);
+  p += nKey;
+  if( eType==KV_TYPE_PUT ){
+    p += kvPutVarint(p, nVal);
+    if( nVal>0 ) memcpy(p, pVal, nVal);
+    pOp->iVal = (size_t)(p - b->rep.a);
+    pOp->nVal = nVal;
+    p += nVal;
+  }else{
+    pOp->iVal = (size_t)(p - b->rep.a);
+    pOp->nVal = 0;
+  }
+  b->rep.n = (size_t)(p - b->rep.a);
+  assert( b->rep.n - pOp->iStart==nEnc );
+
+  hash = keyHash(pKey, nKey);
+  pOp->hash = hash;
+  iSlot = findSlot(b, pKey, nKey, hash);
+  if( b->aSlot[iSlot] ){
+    pOp->iPrev = b->aSlot[iSlot] - 1;
+  }else{
+    pOp->iPrev = BATCH_NONE;
+    b->nLive++;
+  }
+  b->aSlot[iSlot] = b->nOp + 1;
+  b->nOp++;
+  return KV_OK;
+}
+
+int kv_batch_put(kv_batch *b, const void *pKey, size_t nKey,
+                 const void *pVal, size_t nVal){
+  return batchAdd(b, KV_TYPE_PUT, pKey, nKey, pVal, nVal);
+}
+
+int kv_batch_delete(kv_batch *b, const void *pKey, size_t nKey){
+  return batchAdd(b, KV_TYPE_DEL, pKey, nKey, 0, 0);
+}
+
+void kv_batch_clear(kv_batch *b){
+  if( b==0 ) return;
+  batchChanged(b);
+  if( b->rep.nAlloc>BATCH_KEEP_BYTES ){
+    /* Do not hold on to the memory of one huge transaction for the life
+    ** of the connection. */
+    kvBufFree(&b->rep);
+    kvFree(b->aOp);
+    kvFree(b->aSlot);
+    b->aOp = 0;
+    b->nOpAlloc = 0;
+    b->aSlot = 0;
+    b->nSlot = 0;
+  }else{
+    b->rep.n = 0;
+    if( b->nSlot ) memset(b->aSlot, 0, b->nSlot*sizeof(size_t));
+  }
+  b->nOp = 0;
+  b->nLive = 0;
+}
+
+size_t kv_batch_count(const kv_batch *b){
+  return b ? b->nOp : 0;
+}
+
+void kv_batch_truncate(kv_batch *b, size_t mark){
+  size_t i;
+  if( b==0 || mark>=b->nOp ) return;
+  batchChanged(b);
+  for(i=b->nOp; i>mark; i--){
+    const BatchOp *pOp = &b->aOp[i-1];
+    size_t mask = b->nSlot - 1;
+    size_t s = pOp->hash & mask;
+    /* Walking newest first, op i-1 is the latest remaining on its key,
+    ** so its key's slot points at it. */
+    while( b->aSlot[s]!=i ){
+      assert( b->aSlot[s]!=0 );
+      s = (s + 1) & mask;
+    }
+    if( pOp->iPrev!=BATCH_NONE ){
+      b->aSlot[s] = pOp->iPrev + 1;
+    }else{
+      deleteSlot(b, s);
+    }
+  }
+  b->rep.n = b->aOp[mark].iStart;
+  b->nOp = mark;
+}
+
+int kv_batch_get(const kv_batch *b, const void *pKey, size_t nKey,
+                 const void **ppVal, size_t *pnVal){
+  size_t s;
+  const BatchOp *pOp;
+  if( ppVal ) *ppVal = 0;
+  if( pnVal ) *pnVal = 0;
+  if( b==0 || b->nLive==0 ) return -1;
+  s = findSlot(b, pKey, nKey, keyHash(pKey, nKey));
+  if( b->aSlot[s]==0 ) return -1;
+  pOp = &b->aOp[b->aSlot[s]-1];
+  if( pOp->eType==KV_TYPE_DEL ) return 0;
+  if( ppVal ) *ppVal = b->rep.a + pOp->iVal;
+  if( pnVal ) *pnVal = pOp->nVal;
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Engine-internal interface.                                              */
+
+const u8 *kvBatchRep(const kv_batch *b, size_t *pnRep){
+  *pnRep = b->rep.n;
+  return b->rep.n ? b->rep.a : (const u8*)"";
+}
+
+void kvBatchMaxLens(const kv_batch *b, size_t *pnMaxKey, size_t *pnMaxVal){
+  size_t nKey = 0, nVal = 0;
+  size_t i;
+  for(i=0; i<b->nOp; i++){
+    if( b->aOp[i].nKey>nKey ) nKey = b->aOp[i].nKey;
+    if( b->aOp[i].nVal>nVal ) nVal = b->aOp[i].nVal;
+  }
+  if( pnMaxKey ) *pnMaxKey = nKey;
+  if( pnMaxVal ) *pnMaxVal = nVal;
+}
+
+/*
+** Parse the operation at pRep[*piOff]. On success advances *piOff and
+** fills the out-parameters (pointing into pRep); otherwise returns
+** KV_CORRUPT naming the offset and what is wrong.
+*/
+static int decodeOp(const u8 *pRep, size_t nRep, size_t *piOff, int *peType,
+                    const u8 **ppKey, size_t *pnKey,
+                    const u8 **ppVal, size_t *pnVal){
+  const u8 *pEnd = pRep + nRep;
+  size_t iOp = *piOff;
+  size_t i = iOp;
+  u64 n;
+  int nByte;
+  int eType = pRep[i++];
+
+  if( eType!=KV_TYPE_PUT && eType!=KV_TYPE_DEL ){
+    return kvErr(KV_CORRUPT, "kvstore: corrupt batch: bad operation type "
+                 "%d at offset %zu", eType, iOp);
+  }
+  nByte = kvGetVarint(pRep + i, pEnd, &n);
+  if( nByte==0 ){
+    return kvErr(KV_CORRUPT, "kvstore: corrupt batch: bad or truncated key "
+                 "length at offset %zu", i);
+  }
+  i += (size_t)nByte;
+  if( n>(u64)(nRep - i) ){
+    return kvErr(KV_CORRUPT, "kvstore: corrupt batch: key of %llu bytes at "
+                 "offset %zu runs past the end (%zu bytes)",
+                 (unsigned long long)n, i, nRep);
+  }
+  *ppKey = pRep + i;
+  *pnKey = (size_t)n;
+  i += (size_t)n;
+  *ppVal = 0;
+  *pnVal = 0;
+  if( eType==KV_TYPE_PUT ){
+    nByte = kvGetVarint(pRep + i, pEnd, &n);
+    if( nByte==0 ){
+      return kvErr(KV_CORRUPT, "kvstore: corrupt batch: bad or truncated "
+                   "value length at offset %zu", i);
+    }
+    i += (size_t)nByte;
+    if( n>(u64)(nRep - i) ){
+      return kvErr(KV_CORRUPT, "kvstore: corrupt batch: value of %llu bytes "
+                   "at offset %zu runs past the end (%zu bytes)",
+                   (unsigned long long)n, i, nRep);
+    }
+    *ppVal = pRep + i;
+    *pnVal = (size_t)n;
+    i += (size_t)n;
+  }
+  *peType = eType;
+  *piOff = i;
+  return KV_OK;
+}
+
+/*
+** Validate the whole representation first and only then call xOp, so a
+** damaged batch is never half applied (a WAL record is all or nothing).
+*/
+int kvBatchDecode(const u8 *pRep, size_t nRep, u32 nCount,
+                  int (*xOp)(void *pCtx, int eType, const u8 *pKey,
+                             size_t nKey, const u8 *pVal, size_t nVal),
+                  void *pCtx){
+  int rc = KV_OK;
+  int bApply;
+  for(bApply=0; rc==KV_OK && bApply<2; bApply++){
+    size_t iOff = 0;
+    u64 nOp = 0;
+    while( rc==KV_OK && iOff<nRep ){
+      int eType = 0;
+      const u8 *pKey = 0, *pVal = 0;
+      size_t nKey = 0, nVal = 0;
+      rc = decodeOp(pRep, nRep, &iOff, &eType, &pKey, &nKey, &pVal, &nVal);
+      if( rc==KV_OK ){
+        nOp++;
+        if( bApply && xOp ) rc = xOp(pCtx, eType, pKey, nKey, pVal, nVal);
+      }
+    }
+    if( rc==KV_OK && nOp!=nCount ){
+      rc = kvErr(KV_CORRUPT, "kvstore: corrupt batch: holds %llu operations "
+                 "but its header says %u", (unsigned long long)nOp, nCount);
+    }
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Iterator.                                                               */
+
+typedef struct SortKey SortKey;
+struct SortKey {
+  const u8 *pKey;
+  size_t nKey;
+  size_t iOp;
+};
+
+static int sortKeyCmp(const void *a, const void *b){
+  const SortKey *x = a, *y = b;
+  return kvUKeyCmp(x->pKey, x->nKey, y->pKey, y->nKey);
+}
+
+/* Build a view of b's live contents in *ppView (one reference). */
+static int viewBuild(const kv_batch *b, BatchView **ppView){
+  SortKey *aSort = 0;
+  BatchView *pView = 0;
+  size_t nEnt = b->nLive;
+  size_t nData = 0;
+  size_t i, j;
+  int rc = KV_OK;
+
+  *ppView = 0;
+  aSort = kvMalloc((nEnt ? nEnt : 1)*sizeof(SortKey));
+  if( aSort==0 ) rc = KV_NOMEM;
+  for(i=0, j=0; rc==KV_OK && i<b->nSlot; i++){
+    if( b->aSlot[i] ){
+      const BatchOp *pOp = &b->aOp[b->aSlot[i]-1];
+      aSort[j].pKey = opKey(b, pOp);
+      aSort[j].nKey = pOp->nKey;
+      aSort[j].iOp = b->aSlot[i] - 1;
+      nData += pOp->nKey + KV_TRAILER + pOp->nVal;
+      j++;
+    }
+  }
+  if( rc==KV_OK ){
+    assert( j==nEnt );
+    qsort(aSort, nEnt, sizeof(SortKey), sortKeyCmp);
+    pView = kvMalloc(sizeof(BatchView) + nEnt*sizeof(BatchEnt) + nData);
+    if( pView==0 ) rc = KV_NOMEM;
+  }
+  if( rc==KV_OK ){
+    size_t iData = 0;
+    atomic_init(&pView->nRef, 1);
+    pView->nEnt = nEnt;
+    pView->aEnt = (BatchEnt*)&pView[1];
+    pView->aData = (u8*)&pView->aEnt[nEnt];
+    for(i=0; i<nEnt; i++){
+      const BatchOp *pOp = &b->aOp[aSort[i].iOp];
+      BatchEnt *pEnt = &pView->aEnt[i];
+      u8 *p = pView->aData + iData;
+      if( pOp->nKey ) memcpy(p, opKey(b, pOp), pOp->nKey);
+      kvPut64(p + pOp->nKey, kvPackTrailer(KV_BATCH_SEQ, pOp->eType));
+      pEnt->iKey = iData;
+      pEnt->nIKey = pOp->nKey + KV_TRAILER;
+      iData += pEnt->nIKey;
+      if( pOp->nVal ) memcpy(pView->aData + iData, b->rep.a + pOp->iVal,
+                             pOp->nVal);
+      pEnt->iVal = iData;
+      pEnt->nVal = pOp->nVal;
+      iData += pOp->nVal;
+    }
+    assert( iData==nData );
+    *ppView = pView;
+  }
+  kvFree(aSort);
+  if( rc!=KV_OK ){
+    rc = kvErr(rc, "kvstore: out of memory creating an iterator over a "
+                   "batch of %zu keys", nEnt);
+  }
+  return rc;
+}
+
+typedef struct BatchIter BatchIter;
+struct BatchIter {
+  KvIter base;                  /* must be first */
+  BatchView *pView;             /* holds a reference */
+  size_t iEnt;                  /* current entry; >= nEnt when invalid */
+};
+
+static int batchIterFirst(KvIter *pIter){
+  BatchIter *p = (BatchIter*)pIter;
+  p->iEnt = 0;
+  return KV_OK;
+}
+
+static int batchIterLast(KvIter *pIter){
+  BatchIter *p = (BatchIter*)pIter;
+  /* An empty view wraps to BATCH_NONE: invalid either way. */
+  p->iEnt = p->pView->nEnt - 1;
+  return KV_OK;
+}
+
+static int batchIterSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
+  BatchIter *p = (BatchIter*)pIter;
+  const BatchView *v = p->pView;
+  size_t lo = 0, hi = v->nEnt;
+  while( lo<hi ){
+    size_t mid = lo + (hi - lo)/2;
+    const BatchEnt *e = &v->aEnt[mid];
+    if( kvIKeyCmp(v->aData + e->iKey, e->nIKey, pIKey, nIKey)<0 ){
+      lo = mid + 1;
+    }else{
+      hi = mid;
+    }
+  }
+  p->iEnt = lo;
+  return KV_OK;
+}
+
+static int batchIterNext(KvIter *pIter){
+  BatchIter *p = (BatchIter*)pIter;
+  assert( p->iEnt<p->pView->nEnt );
+  p->iEnt++;
+  return KV_OK;
+}
+
+static int batchIterPrev(KvIter *pIter){
+  BatchIter *p = (BatchIter*)pIter;
+  assert( p->iEnt<p->pView->nEnt );
+  p->iEnt = p->iEnt ? p->iEnt - 1 : BATCH_NONE;
+  return KV_OK;
+}
+
+static int batchIterValid(KvIter *pIter){
+  BatchIter *p = (BatchIter*)pIter;
+  return p->iEnt<p->pView->nEnt;
+}
+
+static void batchIterKey(KvIter *pIter, const u8 **pp, size_t *pn){
+  BatchIter *p = (BatchIter*)pIter;
+  const BatchEnt *e = &p->pView->aEnt[p->iEnt];
+  assert( p->iEnt<p->pView->nEnt );
+  *pp = p->pView->aData + e->iKey;
+  *pn = e->nIKey;
+}
+
+static void batchIterValue(KvIter *pIter, const u8 **pp, size_t *pn){
+  BatchIter *p = (BatchIter*)pIter;
+  const BatchEnt *e = &p->pView->aEnt[p->iEnt];
+  assert( p->iEnt<p->pView->nEnt );
+  *pp = p->pView->aData + e->iVal;
+  *pn = e->nVal;
+}
+
+static void batchIterClose(KvIter *pIter){
+  BatchIter *p = (BatchIter*)pIter;
+  if( p ){
+    viewUnref(p->pView);
+    kvFree(p);
+  }
+}
+
+static const KvIterMethods batchIterMethods = {
+  batchIterFirst, batchIterLast, batchIterSeek, batchIterNext,
+  batchIterPrev, batchIterValid, batchIterKey, batchIterValue,
+  batchIterClose
+};
+
+int kvBatchIterNew(const kv_batch *b, KvIter **ppIter){
+  BatchIter *p;
+  BatchView *pView = b->pView;
+  int rc = KV_OK;
+
+  *ppIter = 0;
+  if( pView==0 ){
+    rc = viewBuild(b, &pView);
+    if( rc==KV_OK ){
+      /* Cache it. The batch is never a const object (kv_batch_new makes
+      ** them), and the cache does not change what the batch holds, so
+      ** casting away const here is sound. */
+      ((kv_batch*)b)->pView = pView;
+    }
+  }
+  if( rc==KV_OK ){
+    p = kvMalloc(sizeof(*p));
+    if( p==0 ){
+      rc = kvErr(KV_NOMEM, "kvstore: out of memory creating a batch "
+                           "iterator");
+    }else{
+      atomic_fetch_add_explicit(&pView->nRef, 1, memory_order_relaxed);
+      p->base.pMethods = &batchIterMethods;
+      p->pView = pView;
+      p->iEnt = BATCH_NONE;
+      *ppIter = &p->base;
+    }
+  }
+  return rc;
+}
