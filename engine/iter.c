@@ -187,9 +187,9 @@ static int mergeSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
 /*
 ** Position every child other than iCur just after (eDir==MERGE_FORWARD)
 ** or just before (MERGE_BACKWARD) the current entry (pKey, iCur) in the
-** (internal key, child index) order. The key is copied first: a child
-** may share state with another (two views of one memtable, say), so the
-** current key is not trusted to survive the other children's moves.
+** (internal key, child index) order. The key is copied first because the
+** interface only promises that a child's key stays valid until that child
+** moves; copying keeps this correct even for children that share buffers.
 */
 static int mergeReposition(MergeIter *p, int iCur, int eDir){
   const u8 *pKey;
