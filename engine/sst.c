@@ -78,6 +78,7 @@
 */
 #include "sst_int.h"
 
+#include <stdio.h>
 #include <zlib.h>
 
 #define SST_MAGIC       0x3174737376766bULL   /* "kvvsst1" */
@@ -440,6 +441,7 @@ int kvSstBuilderFinish(KvSstBuilder *pB, KvSstMeta *pMeta){
   KvBuf part = {0, 0, 0};
   u8 aFoot[SST_FOOTER];
   char *zDir = 0;
+  int bRenamed = 0;             /* the file has its final name */
   int i;
 
   memset(pMeta, 0, sizeof(*pMeta));
@@ -509,6 +511,7 @@ int kvSstBuilderFinish(KvSstBuilder *pB, KvSstMeta *pMeta){
   }
   if( rc==KV_OK ) rc = p->pEnv->xRename(p->pEnv, p->zTmp, p->zPath);
   if( rc==KV_OK ){
+    bRenamed = 1;
     zDir = dirOf(p->zPath);
     if( zDir==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
   }
@@ -523,12 +526,16 @@ int kvSstBuilderFinish(KvSstBuilder *pB, KvSstMeta *pMeta){
     pMeta->nFileSize = p->iOff;
   }else{
     /* Keep the first error's message: cleanup failures are secondary. */
+    char zMsg[1024];
+    snprintf(zMsg, sizeof(zMsg), "%s", kvErrMsg());
     if( p->pFile ){
       p->pEnv->xClose(p->pFile);
       p->pFile = 0;
     }
-    p->pEnv->xUnlink(p->pEnv, p->zTmp);
-    kvErr(rc, "%s", kvErrMsg());
+    /* A table whose directory entry may not be durable is not handed
+    ** out: the caller never records it, so it must not linger either. */
+    p->pEnv->xUnlink(p->pEnv, bRenamed ? p->zPath : p->zTmp);
+    kvErr(rc, "%s", zMsg);
   }
   kvBufFree(&part);
   kvFree(zDir);
@@ -670,7 +677,8 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex, u8 *aLeaf,
 
   *ppBlock = 0;
   if( pH->iOff<iStart || pH->iOff>iEnd || pH->nStored>iEnd - pH->iOff
-   || pH->nStored<=SST_TRAILER || pH->nRaw>SST_MAX_BLOCK || pH->nRaw<8 ){
+   || pH->nStored<=SST_TRAILER || pH->nStored>SST_MAX_BLOCK+SST_TRAILER
+   || pH->nRaw>SST_MAX_BLOCK || pH->nRaw<8 ){
     return corruptBlock(p, bIndex, pH->iOff, "bad block handle");
   }
   nPay = (size_t)(pH->nStored - SST_TRAILER);
@@ -698,8 +706,11 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex, u8 *aLeaf,
         aStored = 0;
       }
     }else if( eType==SST_TYPE_ZLIB && !bIndex ){
-      pBlock->a = kvMalloc((size_t)pH->nRaw);
-      if( pBlock->a==0 ){
+      /* the builder keeps zlib output only when it is smaller */
+      pBlock->a = (u64)nPay<pH->nRaw ? kvMalloc((size_t)pH->nRaw) : 0;
+      if( (u64)nPay>=pH->nRaw ){
+        rc = corruptBlock(p, bIndex, pH->iOff, "size mismatch");
+      }else if( pBlock->a==0 ){
         rc = kvErr(KV_NOMEM, "kvstore: out of memory");
       }else{
         rc = sstInflate(aStored, nPay, pBlock->a, (size_t)pH->nRaw);
@@ -1287,7 +1298,10 @@ static int verifyBlock(KvSst *p, const SstHandle *pH, const u8 *pSep,
   }
   rc = readBlock(p, pH, 0, aLeaf, &pBlock);
   if( rc==KV_OK ) rc = kvBufAppend(&v->leaves, aLeaf, 32);
-  if( rc!=KV_OK ) return rc;
+  if( rc!=KV_OK ){
+    sstBlockFree(pBlock);
+    return rc;
+  }
   v->iNextOff += pH->nStored;
   v->nBlock++;
 
@@ -1321,7 +1335,7 @@ static int verifyBlock(KvSst *p, const SstHandle *pH, const u8 *pSep,
     if( kvIKeySeq(k, nk)<v->minSeq ) v->minSeq = kvIKeySeq(k, nk);
     if( kvIKeySeq(k, nk)>v->maxSeq ) v->maxSeq = kvIKeySeq(k, nk);
     v->nRawBytes += nk + it.nVal;
-    rc = kvBufSet(&v->prevKey, k, nk);
+    if( rc==KV_OK ) rc = kvBufSet(&v->prevKey, k, nk);
     if( rc==KV_OK ) rc = kvBlockIterNext(&it);
   }
   if( rc==KV_CORRUPT && strstr(kvErrMsg(), "corrupt block") ){

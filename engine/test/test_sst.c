@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include "sst_int.h"
+#include "failalloc.h"
+#include <errno.h>
 
 /* ---------------------------------------------------------------------- */
 /* Entries.                                                                */
@@ -590,6 +592,179 @@ static void test_abandon(void **state){
 }
 
 /* ---------------------------------------------------------------------- */
+/* Failures while building and reading.                                    */
+
+/* Build s through env, expecting failure rc somewhere; nothing remains. */
+static void buildFails(KvEnv *pEnv, const KvSstConfig *pCfg, const Set *s,
+                       int rcExpect){
+  KvSstBuilder *pB = 0;
+  KvSstMeta meta;
+  char zTmp[160];
+  int rc;
+  int i;
+  snprintf(zTmp, sizeof(zTmp), "%s.tmp", gPath);
+  rc = kvSstBuilderNew(pEnv, gPath, pCfg, 1, &pB);
+  for(i=0; rc==KV_OK && i<s->n; i++){
+    rc = kvSstBuilderAdd(pB, s->a[i].k, s->a[i].nk, s->a[i].v, s->a[i].nv);
+  }
+  if( rc==KV_OK ){
+    rc = kvSstBuilderFinish(pB, &meta);
+    assert_int_equal(meta.smallest.a, 0);
+  }else if( pB ){
+    /* sticky: a later (well-ordered) add fails the same way */
+    assert_int_equal(kvSstBuilderAdd(pB, (const u8*)"\xff\xff\1\0\0\0\0\0\0\0",
+                                     10, 0, 0), rc);
+    kvSstBuilderAbandon(pB);
+  }
+  assert_int_equal(rc, rcExpect);
+  assert_non_null(strstr(kvErrMsg(), "kvstore: "));
+  assert_int_equal(access(zTmp, F_OK), -1);
+  assert_int_equal(access(gPath, F_OK), -1);
+}
+
+static void test_io_faults(void **state){
+  KvSstConfig c = config(256, KV_COMPRESS_ZLIB, 10, 4);
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  Set s;
+  int n;
+  int aKind[] = { KV_TOP_OPEN, KV_TOP_SYNC, KV_TOP_RENAME, KV_TOP_SYNCDIR };
+  u64 nAppend;
+  (void)state;
+  assert_non_null(pEnv);
+  makeSet(&s, 150, 1);
+  unlink(gPath);
+
+  /* count the appends of a good build, then fail each in turn */
+  {
+    KvSstMeta meta;
+    u64 n0 = kvTestEnvCount(pEnv, KV_TOP_APPEND);
+    KvSstBuilder *pB = 0;
+    int i;
+    assert_int_equal(kvSstBuilderNew(pEnv, gPath, &c, 1, &pB), KV_OK);
+    for(i=0; i<s.n; i++){
+      assert_int_equal(kvSstBuilderAdd(pB, s.a[i].k, s.a[i].nk,
+                                       s.a[i].v, s.a[i].nv), KV_OK);
+    }
+    assert_int_equal(kvSstBuilderFinish(pB, &meta), KV_OK);
+    kvSstMetaFree(&meta);
+    nAppend = kvTestEnvCount(pEnv, KV_TOP_APPEND) - n0;
+    assert_true(nAppend>10);
+    unlink(gPath);
+  }
+  for(n=1; n<=(int)nAppend; n++){
+    kvTestEnvFail(pEnv, KV_TOP_APPEND, n, n%2 ? EIO : ENOSPC, 0);
+    buildFails(pEnv, &c, &s, n%2 ? KV_IOERR : KV_FULL);
+    kvTestEnvHeal(pEnv);
+  }
+  for(n=0; n<(int)(sizeof(aKind)/sizeof(aKind[0])); n++){
+    kvTestEnvFail(pEnv, aKind[n], 1, EIO, 0);
+    buildFails(pEnv, &c, &s, aKind[n]==KV_TOP_OPEN ? KV_IOERR : KV_IOERR);
+    kvTestEnvHeal(pEnv);
+  }
+
+  /* read errors surface as KV_IOERR, not as corruption or "not found" */
+  {
+    KvSstMeta meta;
+    KvSst *pSst = 0;
+    KvBuf v = {0, 0, 0};
+    int bFound = 0, eType = 0;
+    buildTable(gPath, &c, &s, &meta);
+    kvSstMetaFree(&meta);
+    for(n=1; n<=4; n++){
+      kvTestEnvFail(pEnv, KV_TOP_READ, n, EIO, 0);
+      assert_int_equal(kvSstOpen(pEnv, gPath, 1, 0, 0, &pSst), KV_IOERR);
+      assert_null(pSst);
+      kvTestEnvHeal(pEnv);
+    }
+    assert_int_equal(kvSstOpen(pEnv, gPath, 1, 0, 0, &pSst), KV_OK);
+    kvTestEnvFail(pEnv, KV_TOP_READ, 1, EIO, 1);
+    assert_int_equal(kvSstGet(pSst, s.a[5].k, s.a[5].nk-8, KV_MAX_SEQ,
+                              &bFound, &eType, &v), KV_IOERR);
+    assert_int_equal(bFound, 0);
+    assert_int_equal(kvSstVerify(pEnv, gPath), KV_IOERR);
+    kvTestEnvHeal(pEnv);
+    kvSstClose(pSst);
+    kvBufFree(&v);
+  }
+  kvTestEnvFree(pEnv);
+  setFree(&s);
+}
+
+/* Read everything once; returns the first error. */
+static int readAll(const char *zPath, KvCache *pCache, const Set *s){
+  KvSst *pSst = 0;
+  KvIter *pIt = 0;
+  KvBuf v = {0, 0, 0};
+  int rc = kvSstOpen(kvEnvPosix(), zPath, 3, pCache, 0, &pSst);
+  int i;
+  if( rc==KV_OK ) rc = kvSstIterNew(pSst, &pIt);
+  if( rc==KV_OK ) rc = pIt->pMethods->xLast(pIt);
+  while( rc==KV_OK && pIt->pMethods->xValid(pIt) ){
+    rc = pIt->pMethods->xPrev(pIt);
+  }
+  if( rc==KV_OK ) rc = pIt->pMethods->xSeek(pIt, s->a[7].k, s->a[7].nk);
+  if( rc==KV_OK ) checkEntry(pIt, &s->a[7]);
+  for(i=0; rc==KV_OK && i<s->n; i+=17){
+    int bFound = 0, eType = 0;
+    rc = kvSstGet(pSst, s->a[i].k, s->a[i].nk-8, KV_MAX_SEQ, &bFound,
+                  &eType, &v);
+    if( rc==KV_OK ) assert_true(bFound);
+  }
+  if( rc==KV_OK ) rc = kvSstVerify(kvEnvPosix(), zPath);
+  if( pIt ) pIt->pMethods->xClose(pIt);
+  kvSstClose(pSst);
+  kvBufFree(&v);
+  return rc;
+}
+
+static void test_alloc_faults(void **state){
+  KvSstConfig c = config(300, KV_COMPRESS_ZLIB, 10, 3);
+  Set s;
+  int n;
+  int rc;
+  (void)state;
+  makeSet(&s, 60, 1);
+  unlink(gPath);
+  /* building: the n-th allocation fails, for every n until it succeeds */
+  for(n=1; ; n++){
+    KvSstBuilder *pB = 0;
+    KvSstMeta meta;
+    int i;
+    failallocInstall(n, 0);
+    rc = kvSstBuilderNew(kvEnvPosix(), gPath, &c, 1, &pB);
+    for(i=0; rc==KV_OK && i<s.n; i++){
+      rc = kvSstBuilderAdd(pB, s.a[i].k, s.a[i].nk, s.a[i].v, s.a[i].nv);
+    }
+    if( rc==KV_OK ){
+      rc = kvSstBuilderFinish(pB, &meta);
+      if( rc==KV_OK ) kvSstMetaFree(&meta);
+    }else{
+      kvSstBuilderAbandon(pB);
+    }
+    failallocRemove();
+    assert_int_equal(failallocOutstanding(), 0);
+    if( rc==KV_OK ) break;
+    assert_int_equal(rc, KV_NOMEM);
+    assert_int_equal(access(gPath, F_OK), -1);
+  }
+  assert_true(n>5);
+  /* reading, with and without a cache */
+  for(n=1; ; n++){
+    KvCache *pCache = 0;
+    assert_int_equal(kvCacheNew(4000, &pCache), KV_OK);
+    failallocInstall(n, 0);
+    rc = readAll(gPath, n%2 ? pCache : 0, &s);
+    kvCacheFree(pCache);          /* its blocks count as ours */
+    failallocRemove();
+    assert_int_equal(failallocOutstanding(), 0);
+    if( rc==KV_OK ) break;
+    if( rc!=KV_NOMEM ) fail_msg("alloc %d: rc=%d %s", n, rc, kvErrMsg());
+  }
+  assert_true(n>5);
+  setFree(&s);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Damage.                                                                 */
 
 /*
@@ -817,6 +992,9 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_large_values, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_50k, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_abandon, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_io_faults, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_alloc_faults, setupDir,
+                                    teardownDir),
     cmocka_unit_test_setup_teardown(test_corruption, setupDir, teardownDir),
   };
   return cmocka_run_group_tests(tests, 0, 0);
