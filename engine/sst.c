@@ -986,7 +986,8 @@ typedef struct SstIter SstIter;
 struct SstIter {
   KvIter base;
   KvSst *pSst;
-  int iChunk;                   /* chunk held in idxRef, -1 if none */
+  int iChunk;                   /* chunk held in idxRef; with nothing held,
+                                ** -1 or nChunk (before / after all) */
   SstRef idxRef;
   KvBlockIter idx;              /* cursor in the index chunk */
   SstRef dataRef;               /* data block, pBlock NULL if none */
