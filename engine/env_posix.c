@@ -36,7 +36,7 @@ static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
   int oflags;
   *ppFile = 0;
   if( flags & KV_OPEN_WRITE ){
-    oflags = O_WRONLY | O_CREAT | O_TRUNC;
+    oflags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND;
   }else if( flags & KV_OPEN_APPEND ){
     oflags = O_WRONLY | O_CREAT | O_APPEND;
   }else{

@@ -63,7 +63,9 @@ struct KvMem {
   _Atomic int nRef;             /* references; starts at 1 */
   _Atomic int nHeight;          /* levels in use (1..MEM_MAX_HEIGHT) */
   MemNode *pHead;               /* sentinel, MEM_MAX_HEIGHT levels */
-  _Atomic size_t nUsage;        /* bytes of arena blocks allocated */
+  _Atomic size_t nUsage;        /* arena bytes handed out to nodes (not
+                                ** the unused tail of the current block, so
+                                ** a fresh memtable is not already "full") */
   _Atomic u64 nEntry;           /* entries linked */
   /* Writer-only state (invariant 1). */
   u64 iRand;                    /* PRNG state for node heights */
@@ -86,8 +88,6 @@ static MemBlock *newBlock(KvMem *pMem, size_t nPayload){
   if( p ){
     p->u.pNext = pMem->pBlock;
     pMem->pBlock = p;
-    atomic_fetch_add_explicit(&pMem->nUsage, sizeof(MemBlock) + nPayload,
-                              memory_order_relaxed);
   }
   return p;
 }
@@ -99,7 +99,9 @@ static void *arenaAlloc(KvMem *pMem, size_t n){
   n = roundUp(n);
   if( n>MEM_BIG ){
     MemBlock *pBlk = newBlock(pMem, n);
-    return pBlk ? (void*)&pBlk[1] : 0;
+    if( pBlk==0 ) return 0;
+    atomic_fetch_add_explicit(&pMem->nUsage, n, memory_order_relaxed);
+    return (void*)&pBlk[1];
   }
   if( n>pMem->nFree ){
     MemBlock *pBlk = newBlock(pMem, MEM_BLOCK);
@@ -110,6 +112,7 @@ static void *arenaAlloc(KvMem *pMem, size_t n){
   p = pMem->pFree;
   pMem->pFree += n;
   pMem->nFree -= n;
+  atomic_fetch_add_explicit(&pMem->nUsage, n, memory_order_relaxed);
   return p;
 }
 

@@ -1,0 +1,80 @@
+/*
+** testutil.h - helpers shared by the engine's store-level tests: temporary
+** directories and option shortcuts. Header-only (static functions).
+*/
+#ifndef KV_TESTUTIL_H
+#define KV_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kvInt.h"
+
+/* A fresh empty directory under /tmp (static buffer per call site). */
+static void tuTempDir(char *zBuf, size_t nBuf, const char *zTag){
+  snprintf(zBuf, nBuf, "/tmp/kvtest-%s-XXXXXX", zTag);
+  assert_non_null(mkdtemp(zBuf));
+}
+
+/* rm -rf of a test directory (flat: stores have no subdirectories). */
+static void tuRemoveDir(const char *zDir){
+  char zCmd[1200];
+  snprintf(zCmd, sizeof(zCmd), "rm -rf '%s'", zDir);
+  assert_int_equal(system(zCmd), 0);
+}
+
+/* Options from "name=value" pairs, NULL-terminated. */
+static kv_options *tuOptions(const char *zFirst, ...){
+  kv_options *o = kv_options_new();
+  va_list ap;
+  const char *z;
+  assert_non_null(o);
+  va_start(ap, zFirst);
+  for(z=zFirst; z; z=va_arg(ap, const char*)){
+    char zName[64];
+    const char *zEq = strchr(z, '=');
+    char *zErr = 0;
+    assert_non_null(zEq);
+    snprintf(zName, sizeof(zName), "%.*s", (int)(zEq - z), z);
+    if( kv_options_set(o, zName, zEq+1, &zErr)!=KV_OK ){
+      fail_msg("option %s: %s", z, zErr ? zErr : "?");
+    }
+  }
+  va_end(ap);
+  return o;
+}
+
+static kv_db *tuOpen(const char *zDir, const kv_options *o){
+  kv_db *db = 0;
+  int rc = kv_open(zDir, o, &db);
+  if( rc!=KV_OK ) fail_msg("kv_open(%s): %d %s", zDir, rc, kv_errmsg(0));
+  return db;
+}
+
+static void tuPut(kv_db *db, const char *zKey, const char *zVal){
+  int rc = kv_put(db, zKey, strlen(zKey), zVal, strlen(zVal));
+  if( rc!=KV_OK ) fail_msg("kv_put(%s): %d %s", zKey, rc, kv_errmsg(db));
+}
+
+/* Value of zKey as a NUL-terminated string (static buffer), or NULL. */
+static const char *tuGet(kv_db *db, const kv_snapshot *s, const kv_batch *b,
+                         const char *zKey){
+  static char zOut[4096];
+  void *p = 0;
+  size_t n = 0;
+  int rc = kv_get(db, s, b, zKey, strlen(zKey), &p, &n);
+  if( rc==KV_NOTFOUND ) return 0;
+  if( rc!=KV_OK ) fail_msg("kv_get(%s): %d %s", zKey, rc, kv_errmsg(db));
+  assert_true(n<sizeof(zOut));
+  memcpy(zOut, p, n);
+  zOut[n] = 0;
+  kv_free(p);
+  return zOut;
+}
+
+#endif
