@@ -1132,6 +1132,9 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
 **                  scan, and SQLite still checks the pattern
 **   LIMIT ?        argv is the LIMIT (only when every WHERE term is
 **   OFFSET ?       handled exactly and the order is ours)
+**   ORDER BY key [DESC]
+**                  last, no argv: the order is ours (for EXPLAIN QUERY
+**                  PLAN's sake; xFilter reads KVIDX_DESC)
 **
 ** idxNum bits: KVIDX_DESC (scan in descending key order) and KVIDX_EMPTY
 ** (a `key IS NULL` term: no row matches a NOT NULL key).
@@ -1248,6 +1251,12 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   }
 
   if( bEmpty ) pInfo->idxNum |= KVIDX_EMPTY;
+  if( pInfo->orderByConsumed ){
+    /* Shown by EXPLAIN QUERY PLAN; xFilter reads idxNum instead. */
+    if( nArg ) sqlite3_str_appendall(pStr, ", ");
+    sqlite3_str_appendall(pStr, (pInfo->idxNum & KVIDX_DESC)
+                                ? "ORDER BY key DESC" : "ORDER BY key");
+  }
 
   /* Costs: a seek costs about as much as reading 20 rows, as with a b-tree
   ** of a million rows; each range bound keeps a quarter of the rows and a
@@ -1871,6 +1880,12 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     pCur->eMode = CUR_LIST;
   }else if( aEq ){
     pCur->eMode = CUR_POINT;
+  }else{
+    pCur->eMode = CUR_SCAN;
+  }
+
+  if( pCur->eMode==CUR_POINT ){
+    /* One key: read it now, which is as much a snapshot as an iterator. */
     rc = kv_get(pTab->pKv, 0, readBatch(pTab), aEq, (size_t)nEq,
                 &pCur->pPointVal, &pCur->nPointVal);
     if( rc==KV_NOTFOUND ){
@@ -1885,28 +1900,26 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
       pCur->pKey = pCur->aPointKey;
       pCur->nKey = (size_t)pCur->nPointKey;
       pCur->pVal = (const u8*)pCur->pPointVal;
+      pCur->nVal = pCur->nPointVal;
       pCur->bEof = 0;
     }
-    goto filter_out;
   }else{
-    pCur->eMode = CUR_SCAN;
-  }
-
-  /* CUR_LIST and CUR_SCAN read through an iterator, which captures the
-  ** batch and a snapshot now: rows written while the statement runs (an
-  ** UPDATE or DELETE over its own range) are not seen by it. */
-  rc = kv_iter_new(pTab->pKv, 0, readBatch(pTab), &pCur->pIter);
-  if( rc!=KV_OK ){
-    pCur->pIter = 0;
-    rc = engineError(pCursor->pVtab, rc, "opening an iterator");
-    goto filter_out;
-  }
-  pCur->bEof = 0;
-  if( pCur->eMode==CUR_SCAN ){
-    rc = cursorStartScan(pCur);
-  }else{
-    pCur->iList = 0;
-    rc = cursorSettle(pCur);
+    /* CUR_LIST and CUR_SCAN read through an iterator, which captures the
+    ** batch and a snapshot now: rows written while the statement runs (an
+    ** UPDATE or DELETE over its own range) are not seen by it. */
+    rc = kv_iter_new(pTab->pKv, 0, readBatch(pTab), &pCur->pIter);
+    if( rc!=KV_OK ){
+      pCur->pIter = 0;
+      rc = engineError(pCursor->pVtab, rc, "opening an iterator");
+      goto filter_out;
+    }
+    pCur->bEof = 0;
+    if( pCur->eMode==CUR_SCAN ){
+      rc = cursorStartScan(pCur);
+    }else{
+      pCur->iList = 0;
+      rc = cursorSettle(pCur);
+    }
   }
 
   /* OFFSET: every row counts, since every term is ours (xBestIndex). */

@@ -1,0 +1,477 @@
+#!/usr/bin/python3
+"""Differential test: a kvstore table against an ordinary WITHOUT ROWID
+table with the same declared key type.
+
+Both tables live in one database file and are driven by one connection, so
+BEGIN / COMMIT / ROLLBACK / SAVEPOINT apply to both alike. Every random
+statement runs once against each table; the results (rows with their types,
+or the error with the table name normalised) must be equal, and the whole
+contents are compared every few hundred operations and at the end.
+
+The kvstore table gets a small memtable so that the data spans many
+SSTables and reads merge the memtable, immutable memtable and several
+levels.
+
+Keys inserted are limited to what both tables store alike: a text key table
+gets TEXT and numbers (TEXT affinity turns them into text), an integer key
+table gets integers, integral REALs and integer-looking TEXT, a blob key
+table gets BLOBs (kvstore would return TEXT inserted there as BLOB). Values
+compared against the key in WHERE clauses are of every type.
+
+    /usr/bin/python3 tests/difftest.py [--ops N] [--seed S] [--types text,blob,integer]
+"""
+import argparse
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvtest  # noqa: E402
+
+INT_MIN = -(1 << 63)
+INT_MAX = (1 << 63) - 1
+RANGE_OPS = [">", ">=", "<", "<=", "="]
+
+
+class Mismatch(Exception):
+    pass
+
+
+class KeyDomain:
+    """Random keys and comparison values for one key type."""
+
+    def __init__(self, key_type, rng):
+        self.key_type = key_type
+        self.rng = rng
+        if key_type == "integer":
+            base = list(range(-300, 301, 1))
+            base += [INT_MIN, INT_MIN + 1, INT_MAX, INT_MAX - 1,
+                     1 << 40, -(1 << 40), (1 << 53) + 1, 1 << 62]
+            self.keys = base
+        elif key_type == "text":
+            alphabet = "abcAB09:/~\u00e9\u4e2d"
+            keys = set([""])
+            while len(keys) < 2500:
+                n = rng.randint(1, 5)
+                keys.add("".join(rng.choice(alphabet) for _ in range(n)))
+            keys.update(["1", "10", "2", "-5", "5.5", "1.0e+20", "a\x00b"])
+            self.keys = sorted(keys)
+        else:
+            alphabet = [0x00, 0x01, 0x41, 0x61, 0x7f, 0x80, 0xfe, 0xff]
+            keys = set([b""])
+            while len(keys) < 2500:
+                n = rng.randint(1, 5)
+                keys.add(bytes(rng.choice(alphabet) for _ in range(n)))
+            keys.update([b"abc", b"ab", b"abd"])
+            self.keys = sorted(keys)
+
+    def key(self):
+        """A key to insert, in a form both tables store the same way."""
+        k = self.rng.choice(self.keys)
+        r = self.rng.random()
+        if self.key_type == "integer":
+            if r < 0.05 and -(1 << 52) < k < (1 << 52):
+                return float(k)              # integral REAL becomes INTEGER
+            if r < 0.10:
+                return str(k)                # integer-looking TEXT
+            return k
+        if self.key_type == "text":
+            if r < 0.05:
+                return self.rng.randint(-20, 20)      # TEXT affinity
+            if r < 0.07:
+                return self.rng.choice([5.5, -0.25, 1e20, 3.0])
+            return k
+        return k
+
+    def probe(self):
+        """A value to compare the key with: usually a key, often another
+        type."""
+        r = self.rng.random()
+        if r < 0.55:
+            return self.key()
+        if r < 0.60:
+            return None
+        if r < 0.70:
+            return self.rng.choice([0, 1, -1, 5, 10, 299, -301, INT_MIN,
+                                    INT_MAX, 1 << 40])
+        if r < 0.80:
+            return self.rng.choice([0.5, -0.5, 5.5, 1e19, -1e19, 9.3e18,
+                                    -9.3e18, 2.0, float("inf"),
+                                    float("-inf"), 1e20, 9223372036854775807.0,
+                                    -9223372036854775808.0, 299.99])
+        if r < 0.90:
+            return self.rng.choice(["", "5", " 7 ", "10", "abc", "a", "B",
+                                    "1e3", "-3.5", "\u00e9", "zzz", "0x10"])
+        return self.rng.choice([b"", b"\x00", b"abc", b"a", b"\xff\xff",
+                                b"\x80"])
+
+
+def value(rng):
+    r = rng.random()
+    if r < 0.10:
+        return None
+    if r < 0.30:
+        return rng.choice([0, 1, -1, 127, 128, -128, -129, 255, 256, 65535,
+                           INT_MIN, INT_MAX, rng.randint(INT_MIN, INT_MAX),
+                           rng.randint(-100000, 100000)])
+    if r < 0.45:
+        return rng.choice([0.0, -0.0, 1.5, -2.25, 1e300, -1e-300,
+                           float("inf"), float("-inf"), rng.random()])
+    if r < 0.75:
+        n = rng.randint(0, 40)
+        return "".join(rng.choice("xyz \u00e9\u4e2d\x00") for _ in range(n))
+    if r < 0.995:
+        return bytes(rng.randint(0, 255) for _ in range(rng.randint(0, 40)))
+    # A large value now and then (spans blocks).
+    return os.urandom(rng.randint(5000, 150000))
+
+
+class Driver:
+    def __init__(self, key_type, seed, workdir, verbose):
+        self.key_type = key_type
+        self.rng = random.Random(seed)
+        self.dom = KeyDomain(key_type, self.rng)
+        self.workdir = workdir
+        self.path = os.path.join(workdir, "diff.db")
+        self.verbose = verbose
+        self.conn = None
+        self.savepoints = []
+        self.nstmt = 0
+        self.nerr = 0
+        self.nrows = 0
+        self.history = []
+
+    # -------------------------------------------------------------- setup
+    def open(self):
+        self.conn = kvtest.connect(self.path)
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.savepoints = []
+
+    def create(self):
+        self.open()
+        ktype = self.key_type.upper()
+        self.conn.execute(
+            "CREATE VIRTUAL TABLE kv USING kvstore(key_type=%s, "
+            "memtable_size='128KB', sync=off, block_size='1KB')"
+            % self.key_type)
+        self.conn.execute(
+            "CREATE TABLE ref(key %s PRIMARY KEY NOT NULL, value) "
+            "WITHOUT ROWID" % ktype)
+        self.conn.execute("CREATE TABLE probe(x %s)" % ktype)
+        self.refill_probe()
+
+    def reconnect(self):
+        self.conn.close()
+        self.open()
+
+    def refill_probe(self):
+        self.exec_once("DELETE FROM probe")
+        for _ in range(self.rng.randint(0, 12)):
+            self.exec_once("INSERT INTO probe VALUES(?)", (self.dom.key(),))
+
+    # -------------------------------------------------------------- running
+    def exec_once(self, sql, params=()):
+        self.history.append((sql, params))
+        return self.conn.execute(sql, params).fetchall()
+
+    def run(self, sql, params=(), ordered=True):
+        """Run sql (with {t} for the table) against both tables."""
+        self.nstmt += 1
+        self.history.append((sql, params))
+        if len(self.history) > 60:
+            del self.history[:20]
+        out = []
+        for t in ("kv", "ref"):
+            try:
+                rows = self.conn.execute(sql.format(t=t), params).fetchall()
+                rows = kvtest.tag_rows(rows)
+                if not ordered:
+                    rows.sort(key=repr)
+                out.append(("ok", rows))
+            except sqlite3.Error as e:
+                msg = str(e).replace(t + ".", "T.").replace('"%s"' % t, "T")
+                out.append(("error", type(e).__name__, msg))
+        if out[0] != out[1]:
+            raise Mismatch("statement %d: %s %r\n  kvstore:  %r\n  ordinary: %r"
+                           % (self.nstmt, sql, params, out[0], out[1]))
+        if out[0][0] == "error":
+            self.nerr += 1
+            # A failed OR ROLLBACK ended the transaction.
+            if not self.conn.in_transaction:
+                self.savepoints = []
+        else:
+            self.nrows += len(out[0][1])
+        return out[0]
+
+    def compare_all(self):
+        self.run("SELECT key, value FROM {t} ORDER BY key")
+        self.run("SELECT count(*), min(key), max(key) FROM {t}")
+
+    # -------------------------------------------------------------- ops
+    def op_insert(self):
+        verb = self.rng.choice(["INSERT", "INSERT", "INSERT OR REPLACE",
+                                "REPLACE", "INSERT OR IGNORE",
+                                "INSERT OR ABORT", "INSERT OR FAIL"])
+        k = None if self.rng.random() < 0.01 else self.dom.key()
+        self.run(verb + " INTO {t}(key, value) VALUES(?, ?)",
+                 (k, value(self.rng)))
+
+    def op_insert_multi(self):
+        verb = self.rng.choice(["INSERT", "INSERT OR REPLACE",
+                                "INSERT OR IGNORE", "INSERT OR FAIL",
+                                "INSERT OR ABORT", "INSERT OR ROLLBACK"])
+        if verb == "INSERT OR ROLLBACK" and self.conn.in_transaction:
+            # Its failure on the first table would roll back the second
+            # table's part of the transaction too: only in autocommit mode
+            # do the two runs start from equal states.
+            verb = "INSERT OR ABORT"
+        n = self.rng.randint(2, 8)
+        params = []
+        for _ in range(n):
+            params.append(self.dom.key())
+            params.append(value(self.rng))
+        self.run(verb + " INTO {t}(key, value) VALUES "
+                 + ", ".join(["(?, ?)"] * n), tuple(params))
+
+    def op_insert_select(self):
+        # A multi-row statement whose source is the other table's keys.
+        self.run("INSERT OR IGNORE INTO {t}(key, value) "
+                 "SELECT x, 'from-probe' FROM probe")
+
+    def op_update_value(self):
+        r = self.rng.random()
+        if r < 0.6:
+            self.run("UPDATE {t} SET value = ? WHERE key = ?",
+                     (value(self.rng), self.dom.key()))
+        elif r < 0.8:
+            lo, hi = self.dom.probe(), self.dom.probe()
+            self.run("UPDATE {t} SET value = ? WHERE key >= ? AND key < ?",
+                     (value(self.rng), lo, hi))
+        else:
+            self.run("UPDATE {t} SET value = typeof(value) || ':' || "
+                     "coalesce(length(value), 0) WHERE key > ? AND key <= ?",
+                     (self.dom.probe(), self.dom.probe()))
+
+    def op_update_key(self):
+        verb = self.rng.choice(["UPDATE", "UPDATE", "UPDATE OR REPLACE",
+                                "UPDATE OR IGNORE", "UPDATE OR FAIL"])
+        new = None if self.rng.random() < 0.02 else self.dom.key()
+        if self.rng.random() < 0.5:
+            self.run(verb + " {t} SET key = ? WHERE key = ?",
+                     (new, self.dom.key()))
+        else:
+            self.run(verb + " {t} SET key = ?, value = ? WHERE key = ?",
+                     (new, value(self.rng), self.dom.key()))
+
+    def op_delete(self):
+        r = self.rng.random()
+        if r < 0.5:
+            self.run("DELETE FROM {t} WHERE key = ?", (self.dom.key(),))
+        elif r < 0.75:
+            a, b = self.rng.sample(RANGE_OPS[:4], 2)
+            self.run("DELETE FROM {t} WHERE key %s ? AND key %s ?" % (a, b),
+                     (self.dom.probe(), self.dom.probe()))
+        elif r < 0.9:
+            ks = [self.dom.key() for _ in range(self.rng.randint(1, 5))]
+            self.run("DELETE FROM {t} WHERE key IN (%s)"
+                     % ",".join("?" * len(ks)), tuple(ks))
+        else:
+            self.run("DELETE FROM {t} WHERE key > ? AND typeof(value) = ?",
+                     (self.dom.probe(), self.rng.choice(
+                         ["null", "integer", "real", "text", "blob"])))
+
+    def order_limit(self):
+        r = self.rng.random()
+        s = ""
+        if r < 0.35:
+            s = " ORDER BY key"
+        elif r < 0.7:
+            s = " ORDER BY key DESC"
+        if self.rng.random() < 0.4:
+            s += " LIMIT %d" % self.rng.randint(-1, 12)
+            if self.rng.random() < 0.5:
+                s += " OFFSET %d" % self.rng.randint(-1, 8)
+        return s
+
+    def op_select(self):
+        r = self.rng.random()
+        tail = self.order_limit()
+        if r < 0.15:
+            self.run("SELECT key, value FROM {t} WHERE key = ?",
+                     (self.dom.probe(),))
+        elif r < 0.22:
+            self.run("SELECT key, value FROM {t} WHERE key IS ?",
+                     (self.dom.probe(),))
+        elif r < 0.35:
+            vals = [self.dom.probe() for _ in range(self.rng.randint(1, 6))]
+            self.run("SELECT key, value FROM {t} WHERE key IN (%s)%s"
+                     % (",".join("?" * len(vals)), tail), tuple(vals))
+        elif r < 0.70:
+            a = self.rng.choice(RANGE_OPS)
+            b = self.rng.choice(RANGE_OPS)
+            self.run("SELECT key, value FROM {t} WHERE key %s ? AND key %s ?%s"
+                     % (a, b, tail), (self.dom.probe(), self.dom.probe()))
+        elif r < 0.76:
+            a = self.rng.choice(RANGE_OPS)
+            self.run("SELECT key FROM {t} WHERE key %s ?%s" % (a, tail),
+                     (self.dom.probe(),))
+        elif r < 0.82:
+            self.op_glob(tail)
+        elif r < 0.86:
+            self.run("SELECT count(*), min(key), max(key), "
+                     "sum(length(value)) FROM {t} WHERE key > ?",
+                     (self.dom.probe(),))
+        elif r < 0.90:
+            self.run("SELECT p.x, t.key, t.value FROM probe p JOIN {t} t "
+                     "ON t.key = p.x ORDER BY p.rowid")
+            if self.rng.random() < 0.5:
+                self.run("SELECT p.x, t.value FROM probe p LEFT JOIN {t} t "
+                         "ON t.key = p.x ORDER BY p.rowid")
+        elif r < 0.93:
+            self.run("SELECT key FROM {t} WHERE key IN (SELECT x FROM probe)"
+                     "%s" % tail)
+        elif r < 0.96:
+            # Terms kvstore cannot use: SQLite must still filter them.
+            self.run("SELECT key FROM {t} WHERE key > ? AND "
+                     "typeof(value) = 'text'%s" % tail, (self.dom.probe(),))
+            self.run("SELECT key FROM {t} WHERE key = ? COLLATE NOCASE",
+                     (self.dom.probe(),), ordered=False)
+            self.run("SELECT key FROM {t} WHERE key != ? AND key < ?%s"
+                     % tail, (self.dom.probe(), self.dom.probe()))
+        else:
+            self.run("SELECT key, value FROM {t} WHERE key BETWEEN ? AND ?"
+                     "%s" % tail, (self.dom.probe(), self.dom.probe()))
+
+    def op_glob(self, tail):
+        k = self.dom.key()
+        if isinstance(k, bytes):
+            try:
+                k = k.decode("ascii")
+            except UnicodeDecodeError:
+                k = "ab"
+        k = str(k)
+        pre = k[:self.rng.randint(0, len(k))]
+        pat = self.rng.choice([pre + "*", pre + "?*", pre, pre + "[ab]*",
+                               "*" + pre])
+        self.run("SELECT key FROM {t} WHERE key GLOB ?%s" % tail, (pat,))
+        if self.rng.random() < 0.3:
+            self.run("SELECT key FROM {t} WHERE key LIKE ?%s" % tail,
+                     (pre + "%",))
+
+    def op_txn(self):
+        c = self.conn
+        r = self.rng.random()
+        if not c.in_transaction:
+            self.savepoints = []
+            if r < 0.7:
+                self.exec_once("BEGIN")
+            else:
+                name = "s%d" % self.nstmt
+                self.exec_once("SAVEPOINT " + name)
+                self.savepoints.append(name)
+            return
+        if r < 0.30:
+            name = "s%d" % self.nstmt
+            self.exec_once("SAVEPOINT " + name)
+            self.savepoints.append(name)
+        elif r < 0.45 and self.savepoints:
+            i = self.rng.randrange(len(self.savepoints))
+            self.exec_once("ROLLBACK TO " + self.savepoints[i])
+            del self.savepoints[i + 1:]
+        elif r < 0.55 and self.savepoints:
+            i = self.rng.randrange(len(self.savepoints))
+            self.exec_once("RELEASE " + self.savepoints[i])
+            del self.savepoints[i:]
+        elif r < 0.80:
+            self.exec_once("COMMIT")
+            self.savepoints = []
+        else:
+            self.exec_once("ROLLBACK")
+            self.savepoints = []
+
+    # -------------------------------------------------------------- main
+    def step(self, i):
+        r = self.rng.random()
+        if r < 0.20:
+            self.op_insert()
+        elif r < 0.27:
+            self.op_insert_multi()
+        elif r < 0.28:
+            self.op_insert_select()
+        elif r < 0.35:
+            self.op_update_value()
+        elif r < 0.40:
+            self.op_update_key()
+        elif r < 0.48:
+            self.op_delete()
+        elif r < 0.88:
+            self.op_select()
+        elif r < 0.97:
+            self.op_txn()
+        elif r < 0.985:
+            self.refill_probe()
+        else:
+            self.reconnect()
+        if i % 500 == 0:
+            self.compare_all()
+
+
+def run_type(key_type, nops, seed, verbose):
+    workdir = tempfile.mkdtemp(prefix="kvdiff-")
+    d = Driver(key_type, seed, workdir, verbose)
+    t0 = time.time()
+    ok = False
+    try:
+        d.create()
+        for i in range(1, nops + 1):
+            d.step(i)
+        if d.conn.in_transaction:
+            d.exec_once("COMMIT")
+        d.compare_all()
+        d.reconnect()
+        d.compare_all()
+        sst = [f for f in os.listdir(workdir + "/diff.db-kv.kvstore")
+               if f.endswith(".sst")]
+        print("difftest %-7s seed=%d: %d ops, %d statements, %d errors "
+              "(equal), %d rows compared, %d SSTables, %.1fs: 0 differences"
+              % (key_type, seed, nops, d.nstmt, d.nerr, d.nrows, len(sst),
+                 time.time() - t0))
+        ok = True
+    except Mismatch as e:
+        print("difftest %s seed=%d: DIFFERENCE\n%s" % (key_type, seed, e))
+        print("recent statements:")
+        for sql, params in d.history[-15:]:
+            print("   ", sql, params)
+    finally:
+        try:
+            d.conn.close()
+        except Exception:
+            pass
+        if ok or not verbose:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print("kept", workdir)
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ops", type=int, default=50000)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--types", default="text,blob,integer")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the work directory of a failing run")
+    args = ap.parse_args()
+    seed = args.seed if args.seed is not None else int(time.time()) % 100000
+    ok = True
+    for i, kt in enumerate(args.types.split(",")):
+        ok = run_type(kt, args.ops, seed + i, args.keep) and ok
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
