@@ -78,11 +78,12 @@ static void makeUniverse(void){
   }
   aKey[0].n = 0;              /* the empty key */
   qsort(aKey, NKEY, sizeof(Key), keyCmp);
-  /* Drop duplicates by making them unique with a suffix. */
-  for(i=1; i<NKEY; i++){
-    if( keyCmp(&aKey[i-1], &aKey[i])==0 ){
-      aKey[i].a[aKey[i].n++] = (u8)'~';
-    }
+  /* Replace duplicates by keys of a form no generator above makes. */
+  for(i=1, j=1; i<NKEY; i++){
+    if( keyCmp(&aKey[j-1], &aKey[i])!=0 ) aKey[j++] = aKey[i];
+  }
+  for(i=j; i<NKEY; i++){
+    aKey[i].n = snprintf((char*)aKey[i].a, sizeof(aKey[i].a), "dup%05d", i);
   }
   qsort(aKey, NKEY, sizeof(Key), keyCmp);
   for(i=1; i<NKEY; i++) assert_true(keyCmp(&aKey[i-1], &aKey[i])<0);
@@ -103,7 +104,7 @@ static void valDel(Val *v){
 }
 
 static size_t randomValue(u8 *a, int iOp){
-  size_t n = (size_t)(rndInt(10)==0 ? 1000 + rndInt(3000) : rndInt(64));
+  size_t n = (size_t)(rndInt(50)==0 ? 1000 + rndInt(3000) : rndInt(64));
   size_t i;
   for(i=0; i<n; i++) a[i] = (u8)(iOp + i*7);
   return n;
@@ -209,7 +210,7 @@ static void runModel(const char *zBackground, u64 seed){
   tuTempDir(zDir, sizeof(zDir), "model");
   snprintf(zBg, sizeof(zBg), "background=%s", zBackground);
   o = tuOptions(zBg, "memtable_size=64KB", "block_size=512",
-                "cache_size=256KB", "sync=off", NULL);
+                "cache_size=8MB", "sync=off", NULL);
   db = tuOpen(zDir, o);
 
   for(iOp=0; iOp<NOP; iOp++){

@@ -16,20 +16,20 @@
 #include "kvInt.h"
 
 /* A fresh empty directory under /tmp (static buffer per call site). */
-static void tuTempDir(char *zBuf, size_t nBuf, const char *zTag){
+static inline void tuTempDir(char *zBuf, size_t nBuf, const char *zTag){
   snprintf(zBuf, nBuf, "/tmp/kvtest-%s-XXXXXX", zTag);
   assert_non_null(mkdtemp(zBuf));
 }
 
 /* rm -rf of a test directory (flat: stores have no subdirectories). */
-static void tuRemoveDir(const char *zDir){
+static inline void tuRemoveDir(const char *zDir){
   char zCmd[1200];
   snprintf(zCmd, sizeof(zCmd), "rm -rf '%s'", zDir);
   assert_int_equal(system(zCmd), 0);
 }
 
 /* Options from "name=value" pairs, NULL-terminated. */
-static kv_options *tuOptions(const char *zFirst, ...){
+static inline kv_options *tuOptions(const char *zFirst, ...){
   kv_options *o = kv_options_new();
   va_list ap;
   const char *z;
@@ -49,20 +49,20 @@ static kv_options *tuOptions(const char *zFirst, ...){
   return o;
 }
 
-static kv_db *tuOpen(const char *zDir, const kv_options *o){
+static inline kv_db *tuOpen(const char *zDir, const kv_options *o){
   kv_db *db = 0;
   int rc = kv_open(zDir, o, &db);
   if( rc!=KV_OK ) fail_msg("kv_open(%s): %d %s", zDir, rc, kv_errmsg(0));
   return db;
 }
 
-static void tuPut(kv_db *db, const char *zKey, const char *zVal){
+static inline void tuPut(kv_db *db, const char *zKey, const char *zVal){
   int rc = kv_put(db, zKey, strlen(zKey), zVal, strlen(zVal));
   if( rc!=KV_OK ) fail_msg("kv_put(%s): %d %s", zKey, rc, kv_errmsg(db));
 }
 
 /* Value of zKey as a NUL-terminated string (static buffer), or NULL. */
-static const char *tuGet(kv_db *db, const kv_snapshot *s, const kv_batch *b,
+static inline const char *tuGet(kv_db *db, const kv_snapshot *s, const kv_batch *b,
                          const char *zKey){
   static char zOut[4096];
   void *p = 0;
