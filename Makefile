@@ -35,7 +35,7 @@ LIBKV      := $(BUILD)/libkv.a
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test unit sqltest pytest demo asan static clean
+.PHONY: all deps test unit sqltest pytest demo asan asan-run static clean
 
 all: deps kvstore.so
 
@@ -64,7 +64,7 @@ $(DEPS_STAMP):
 	@mkdir -p $(BUILD) && touch $@
 
 # ---------------------------------------------------------------- build
-$(BUILD)/engine/%.o: engine/%.c engine/kv.h engine/kvInt.h | $(DEPS_STAMP)
+$(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -85,6 +85,17 @@ $(BUILD)/test/%: engine/test/%.c $(LIBKV) $(wildcard engine/test/*.h)
 	$(CC) $(CFLAGS_ALL) -Iengine/test $< -o $@ $(LIBKV) -lcmocka $(LDLIBS)
 
 unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
+
+# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer, built
+# apart in build-asan/. Any report fails the run.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g" SANFLAGS="$(ASAN_FLAGS)" \
+	  ASAN_OPTIONS=detect_leaks=1 asan-run
+
+asan-run: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
 test: all unit
