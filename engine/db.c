@@ -726,7 +726,10 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     if( rc==KV_OK && bFound && eType==KV_TYPE_PUT && ppVal ){
       *ppVal = kvMalloc(nV);
       if( *ppVal==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
-      else{ memcpy(*ppVal, pV, nV); if( pnVal ) *pnVal = nV; }
+      else{
+        if( nV ) memcpy(*ppVal, pV, nV);
+        if( pnVal ) *pnVal = nV;
+      }
     }else if( rc==KV_OK && bFound && eType==KV_TYPE_PUT && pnVal ){
       *pnVal = nV;
     }
@@ -740,7 +743,7 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
   if( ppVal ){
     *ppVal = kvMalloc(nV);
     if( *ppVal==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
-    memcpy(*ppVal, pV, nV);
+    if( nV ) memcpy(*ppVal, pV, nV);
   }
   if( pnVal ) *pnVal = nV;
   return KV_OK;
