@@ -367,7 +367,9 @@ int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
                           &nChild);
   }
   if( rc==KV_OK ){
+    /* The merge owns the children from here on, but not the array. */
     rc = kvMergeIterNew(apChild, nChild, &it->pMerged);
+    kvFree(apChild);
     apChild = 0;
     nChild = 0;
   }
