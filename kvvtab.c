@@ -128,6 +128,7 @@ struct KvConn {
   sqlite3 *db;                /* the connection */
   int nRef;                   /* registrations of the module (starts at 1) */
   KvPrivateDir *pDirs;        /* private directories of this connection */
+  KvVtab *pTabs;              /* open kvstore tables of this connection */
   KvConn *pNext;              /* next in the process-wide list */
 };
 
@@ -164,6 +165,7 @@ struct KvVtab {
   KvSavepoint *aSave;         /* savepoint marks, increasing iSave */
   int nSave;                  /* entries used in aSave */
   int nSaveAlloc;             /* entries allocated in aSave */
+  KvVtab *pNextTab;           /* next table of the same connection */
 };
 
 /*
@@ -827,7 +829,12 @@ static int parseArguments(int nArg, const char *const *azArg,
 */
 
 static void vtabFree(KvVtab *p){
+  KvVtab **pp;
   if( p==0 ) return;
+  if( p->pConn ){
+    for(pp=&p->pConn->pTabs; *pp && *pp!=p; pp=&(*pp)->pNextTab){}
+    if( *pp ) *pp = p->pNextTab;
+  }
   if( p->pKv ){
     if( p->bWriter ) kv_writer_release(p->pKv, p);
     kv_close(p->pKv);
@@ -966,8 +973,20 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
     vtabFree(p);
     return rc;
   }
+  p->pNextTab = pConn->pTabs;
+  pConn->pTabs = p;
   *ppVtab = &p->base;
   return SQLITE_OK;
+}
+
+/* Number of other tables of p's connection open on p's engine. */
+static int sameEngineTables(KvVtab *p){
+  KvVtab *pOther;
+  int n = 0;
+  for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
+    if( pOther!=p && pOther->pKv==p->pKv ) n++;
+  }
+  return n;
 }
 
 static int kvvtabCreate(sqlite3 *db, void *pAux, int argc,
@@ -989,27 +1008,45 @@ static int kvvtabDisconnect(sqlite3_vtab *pVtab){
 /*
 ** DROP TABLE. SQLite runs xDestroy at once, even inside a transaction, and
 ** a ROLLBACK could not bring deleted files back; another connection using
-** the store would lose it under its feet. Both are refused.
+** the store would lose it under its feet. Both are refused. When another
+** table of this connection names the same directory, the files stay for
+** it and only this table goes.
+**
+** SQLite does not read zErrMsg after xDestroy (3.40), so the refusal shows
+** as the code's generic message: SQLITE_LOCKED, "database table is locked",
+** inside a transaction, SQLITE_BUSY, "database is locked", when the store
+** is shared. The full message goes to sqlite3_log(), and zErrMsg stays
+** empty so that no later statement picks it up.
 */
 static int kvvtabDestroy(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
   char *zErr = 0;
   int rc;
   if( !sqlite3_get_autocommit(p->db) || p->bInTrans ){
-    setError(pVtab, "kvstore: cannot drop table %s inside a transaction "
-        "(a ROLLBACK could not restore its files); COMMIT first", p->zName);
-    return SQLITE_ERROR;
+    sqlite3_log(SQLITE_LOCKED, "kvstore: cannot drop table %s inside a "
+        "transaction (a ROLLBACK could not restore its files); COMMIT first",
+        p->zName);
+    return SQLITE_LOCKED;
   }
-  if( p->pKv && kv_db_refcount(p->pKv)>1 ){
-    setError(pVtab, "kvstore: cannot drop table %s while another connection "
-        "uses its store '%s'", p->zName, p->zDir);
-    return SQLITE_BUSY;
+  if( p->pKv ){
+    int nSame = sameEngineTables(p);
+    if( kv_db_refcount(p->pKv)>1+nSame ){
+      sqlite3_log(SQLITE_BUSY, "kvstore: cannot drop table %s while another "
+          "connection uses its store '%s'", p->zName, p->zDir);
+      return SQLITE_BUSY;
+    }
+    if( nSame>0 ){
+      /* Another table of this connection names the same directory: the
+      ** store stays for it; this table only lets go of it. */
+      vtabFree(p);
+      return SQLITE_OK;
+    }
   }
   if( p->pKv ){
     rc = kv_close(p->pKv);
     p->pKv = 0;
     if( rc!=KV_OK ){
-      engineError(pVtab, rc, "closing the store");
+      sqlite3_log(rc, "%s", kv_errmsg(0));
       vtabOpenEngine(p, &zErr);
       sqlite3_free(zErr);
       return rc;
@@ -1017,7 +1054,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
   }
   rc = kv_destroy(p->zDir);
   if( rc!=KV_OK ){
-    engineError(pVtab, rc, "removing the store");
+    sqlite3_log(rc, "%s", kv_errmsg(0));
     /* Keep the table usable: the DROP fails and the table stays. */
     vtabOpenEngine(p, &zErr);
     sqlite3_free(zErr);
@@ -1066,8 +1103,8 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
         p->zName, p->zDir);
     rc = SQLITE_ERROR;
   }else if( p->pKv && kv_db_refcount(p->pKv)>1 ){
-    setError(pVtab, "kvstore: cannot rename table %s while another "
-        "connection uses its store '%s'", p->zName, p->zDir);
+    setError(pVtab, "kvstore: cannot rename table %s while another table "
+        "or connection uses its store '%s'", p->zName, p->zDir);
     rc = SQLITE_BUSY;
   }else if( strchr(zNew, '/') ){
     setError(pVtab, "kvstore: cannot rename table %s to %s: the name "
