@@ -203,46 +203,10 @@ static int isStoreName(const char *z){
   return 0;
 }
 
-/* Check or create the identity file. REQUIRES: LOCK held. */
-static int identityOpen(kv_db *db){
-  char *zPath = kvMprintf("%s/%s", db->zDir, IDENTITY_NAME);
-  KvBuf buf = {0, 0, 0};
-  int rc = KV_OK;
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
-  if( db->pEnv->xExists(db->pEnv, zPath) ){
-    rc = kvEnvReadAll(db->pEnv, zPath, &buf);
-    if( rc==KV_OK ) rc = identityCheck(db, (const char*)buf.a);
-  }else{
-    char **az = 0;
-    int n = 0, i;
-    rc = db->pEnv->xList(db->pEnv, db->zDir, &az, &n);
-    for(i=0; rc==KV_OK && i<n; i++){
-      /* A crash while creating the store can leave LOCK or a temporary
-      ** identity file; anything else belongs to someone else. */
-      if( strcmp(az[i], "LOCK")!=0 && strcmp(az[i], IDENTITY_NAME ".tmp")!=0 ){
-        rc = kvErr(KV_ERROR, "kvstore: '%s' is not empty and does not hold a "
-                   "kvstore store (no %s file)", db->zDir, IDENTITY_NAME);
-      }
-    }
-    kvFreeList(az, n);
-    if( rc==KV_OK ){
-      char *zText = identityText(db->pOpts);
-      if( zText==0 ){
-        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
-      }else{
-        rc = kvEnvWriteAtomic(db->pEnv, db->zDir, IDENTITY_NAME, zText,
-                              strlen(zText));
-      }
-      kvFree(zText);
-    }
-  }
-  kvBufFree(&buf);
-  kvFree(zPath);
-  return rc;
-}
-
-/* Refuse a directory that holds files but no identity, before taking the
-** lock: a LevelDB or RocksDB directory has a LOCK file of its own. */
+/* Refuse a directory that holds files but no identity: it belongs to
+** someone else (a LevelDB or RocksDB directory looks alike, LOCK included).
+** A crash while creating a store can leave LOCK or a temporary identity
+** file, which do not count. */
 static int foreignCheck(KvEnv *pEnv, const char *zDir){
   char *zPath = kvMprintf("%s/%s", zDir, IDENTITY_NAME);
   char **az = 0;
@@ -259,6 +223,35 @@ static int foreignCheck(KvEnv *pEnv, const char *zDir){
     }
     kvFreeList(az, n);
   }
+  kvFree(zPath);
+  return rc;
+}
+
+/* Check or create the identity file. REQUIRES: LOCK held. */
+static int identityOpen(kv_db *db){
+  char *zPath = kvMprintf("%s/%s", db->zDir, IDENTITY_NAME);
+  KvBuf buf = {0, 0, 0};
+  int rc = KV_OK;
+  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( db->pEnv->xExists(db->pEnv, zPath) ){
+    rc = kvEnvReadAll(db->pEnv, zPath, &buf);
+    if( rc==KV_OK ) rc = identityCheck(db, (const char*)buf.a);
+  }else{
+    /* Checked before the lock too; again now that no one else can be
+    ** creating files here. */
+    rc = foreignCheck(db->pEnv, db->zDir);
+    if( rc==KV_OK ){
+      char *zText = identityText(db->pOpts);
+      if( zText==0 ){
+        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      }else{
+        rc = kvEnvWriteAtomic(db->pEnv, db->zDir, IDENTITY_NAME, zText,
+                              strlen(zText));
+      }
+      kvFree(zText);
+    }
+  }
+  kvBufFree(&buf);
   kvFree(zPath);
   return rc;
 }
