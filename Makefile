@@ -98,7 +98,47 @@ asan:
 asan-run: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
-test: all unit
+test: all unit sqltest pytest
 
 clean:
 	rm -rf build build-asan kvstore.so libkvstore.a
+
+# ---------------------------------------------------------------- SQL surface
+# sqltest: sql-tests/NNN_topic.sql through the sqlite3 shell, diffed with
+#          NNN_topic.expected (sql-tests/run.sh -u rewrites them)
+# pytest:  differential test against an ordinary WITHOUT ROWID table
+#          (50,000 operations per key type) and the SIGKILL crash test (100
+#          kills), with Debian's python3 (its sqlite3 module loads extensions)
+# demo:    a short tour in the sqlite3 shell (demo/demo.sql)
+# static:  libkvstore.a (the extension compiled with SQLITE_CORE, for
+#          applications that link SQLite in) and example/example, which
+#          registers it with sqlite3_auto_extension; runs the example
+DIFF_OPS    ?= 50000
+CRASH_KILLS ?= 100
+STATIC_SRC  := kvvtab.c $(EXT_SRC)
+STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
+
+sqltest: all
+	SQLITE3=$(SQLITE3) sh sql-tests/run.sh
+
+pytest: all
+	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
+	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
+
+demo: all
+	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
+	$(SQLITE3) -batch -echo $(BUILD)/demo/demo.db < demo/demo.sql
+
+$(BUILD)/static/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
+
+libkvstore.a: $(STATIC_OBJ) $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/example: example/example.c libkvstore.a
+	$(CC) $(CFLAGS_ALL) $< -o $@ libkvstore.a -lsqlite3 $(LDLIBS)
+
+static: libkvstore.a $(BUILD)/example
+	cd $(BUILD) && ./example

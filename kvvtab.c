@@ -66,7 +66,6 @@ SQLITE_EXTENSION_INIT1
 
 #include <assert.h>
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -314,6 +313,17 @@ static int realIsStoredAsInt(double r, i64 *piOut){
   if( (double)i!=r || i==INT64_MIN || i==INT64_MAX ) return 0;
   *piOut = i;
   return 1;
+}
+
+/* floor() and ceil() of r as an int64. REQUIRES: -2^63 <= r < 2^63.
+** (Done by hand so that the library needs no libm.) */
+static i64 floorToInt(double r){
+  i64 i = (i64)r;                 /* truncates toward zero */
+  return ((double)i>r) ? i-1 : i;
+}
+static i64 ceilToInt(double r){
+  i64 i = (i64)r;
+  return ((double)i<r) ? i+1 : i;
 }
 
 static void keyFree(KvKey *pKey){
@@ -1500,7 +1510,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
           if( !bInt ){
             if( r>=two63 ) return TERM_NONE;
             if( r<-two63 ) return TERM_ALL;
-            iVal = (i64)floor(r);
+            iVal = floorToInt(r);
           }
           if( iVal==INT64_MAX ) return TERM_NONE;
           iVal++;
@@ -1510,14 +1520,14 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
           if( !bInt ){
             if( r>=two63 ) return TERM_NONE;
             if( r<=-two63 ) return TERM_ALL;
-            iVal = (i64)ceil(r);
+            iVal = ceilToInt(r);
           }
           break;
         case OP_LT:
           if( !bInt ){
             if( r<=-two63 ) return TERM_NONE;
             if( r>=two63 ) return TERM_ALL;
-            iVal = (i64)ceil(r);
+            iVal = ceilToInt(r);
           }
           if( iVal==INT64_MIN ) return TERM_NONE;
           iVal--;
@@ -1528,7 +1538,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
           if( !bInt ){
             if( r<-two63 ) return TERM_NONE;
             if( r>=two63 ) return TERM_ALL;
-            iVal = (i64)floor(r);
+            iVal = floorToInt(r);
           }
           break;
       }
