@@ -122,6 +122,7 @@ sqltest: all
 	SQLITE3=$(SQLITE3) sh sql-tests/run.sh
 
 pytest: all
+	$(PYTHON) tests/apitest.py
 	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 
@@ -142,3 +143,69 @@ $(BUILD)/example: example/example.c libkvstore.a
 
 static: libkvstore.a $(BUILD)/example
 	cd $(BUILD) && ./example
+
+# ---------------------------------------------------------------- benchmarks
+#   make bench         kvbench (engine level, against LevelDB, RocksDB, LMDB,
+#                      SQLite) and sqlbench (SQL level), BENCH_KEYS=1000000
+#                      by default (about 15 minutes on 2 cores); results in
+#                      bench/results/ (Markdown, CSV, PNG)
+#   make bench-quick   the same at 100000 keys (about 2 minutes)
+#   make bench-large   BENCH_KEYS=10000000 (sqlbench at 10M rows; long)
+# Any bench/run.sh variable (BENCH_ENGINES, BENCH_WORKLOADS, ...) passes
+# through the environment.
+BENCH_KEYS      ?= 1000000
+BENCH_ENGINES   := kvstore leveldb rocksdb lmdb sqlite
+BENCH_DIR       := $(BUILD)/bench
+BENCH_BINS      := $(patsubst %,$(BENCH_DIR)/kvbench_%,$(BENCH_ENGINES)) \
+                   $(BENCH_DIR)/sqlbench
+BENCH_STAMP     := $(BUILD)/.bench-deps-ok
+BENCH_PKG_FILES := libleveldb-dev:/usr/include/leveldb/c.h \
+                   librocksdb-dev:/usr/include/rocksdb/c.h \
+                   liblmdb-dev:/usr/include/lmdb.h \
+                   libsqlite3-dev:/usr/include/sqlite3.h \
+                   gnuplot-nox:/usr/bin/gnuplot \
+                   python3:/usr/bin/python3
+BENCH_CFLAGS     = $(WARN) -O2 -g -D_GNU_SOURCE -Iengine
+LIBS_kvstore    := $(LIBKV) -lz
+LIBS_leveldb    := -lleveldb
+LIBS_rocksdb    := -lrocksdb
+LIBS_lmdb       := -llmdb
+LIBS_sqlite     := -lsqlite3
+
+.PHONY: bench bench-quick bench-large bench-build bench-deps
+
+bench-deps: $(BENCH_STAMP)
+$(BENCH_STAMP): | $(DEPS_STAMP)
+	@missing=""; for pf in $(BENCH_PKG_FILES); do \
+	  pkg=$${pf%%:*}; f=$${pf#*:}; [ -e "$$f" ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+$(BENCH_DIR)/kvbench_%: bench/kvbench.c engine/kv.h $(LIBKV) | $(BENCH_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -DENGINE_$(shell echo $* | tr a-z A-Z) $< -o $@ \
+	  $(LIBS_$*) -lpthread -lm
+
+$(BENCH_DIR)/sqlbench: bench/sqlbench.c | $(BENCH_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< -o $@ -lsqlite3 -lpthread -lm
+
+bench-build: $(BENCH_BINS) kvstore.so
+
+bench: bench-build
+	BENCH_KEYS=$(BENCH_KEYS) BENCH_BIN=$(BENCH_DIR) bench/run.sh
+
+bench-quick: bench-build
+	BENCH_KEYS=100000 BENCH_BIN=$(BENCH_DIR) bench/run.sh
+
+bench-large: bench-build
+	BENCH_KEYS=10000000 BENCH_BIN=$(BENCH_DIR) bench/run.sh

@@ -12,7 +12,8 @@
 # the message: the shell's prefix ("Runtime error near line N:",
 # "Parse error near line N:", "Error: near line N:", all versions) becomes
 # "Error:", the trailing " (code)" some versions add is dropped, and the
-# temporary directory's path reads "$DIR".
+# temporary directory's path reads "$DIR". KVSTORE_SO names another build
+# of the extension (a sanitizer build, say).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -20,8 +21,9 @@ SQLITE3=${SQLITE3:-sqlite3}
 update=0
 if [ "${1:-}" = "-u" ]; then update=1; shift; fi
 
-if [ ! -f "$root/kvstore.so" ]; then
-  echo "sql-tests: $root/kvstore.so is missing; run make first" >&2
+so=${KVSTORE_SO:-$root/kvstore.so}
+if [ ! -f "$so" ]; then
+  echo "sql-tests: $so is missing; run make first" >&2
   exit 2
 fi
 
@@ -38,7 +40,7 @@ for sql in $tests; do
   name=$(basename "$sql" .sql)
   expected="$here/$name.expected"
   work=$(mktemp -d "${TMPDIR:-/tmp}/kvsql-XXXXXX")
-  ln -s "$root/kvstore.so" "$work/kvstore.so"
+  ln -s "$so" "$work/kvstore.so"
   actual="$work/actual.out"
   ( cd "$work" && stdbuf -o0 -e0 "$SQLITE3" -batch test.db < "$sql" 2>&1 ) \
     | sed -E \
