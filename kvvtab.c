@@ -846,7 +846,7 @@ static void vtabFree(KvVtab *p){
     if( *pp ) *pp = p->pNextTab;
   }
   if( p->pKv ){
-    if( p->bWriter ) kv_writer_release(p->pKv, p);
+    if( p->bWriter ) kv_writer_release(p->pKv, p->db);
     kv_close(p->pKv);
   }
   kv_batch_free(p->pBatch);
@@ -2087,7 +2087,9 @@ static int writeBegin(KvVtab *p){
     p->nSave = 0;
   }
   if( !p->bWriter ){
-    int rc = kv_writer_acquire(p->pKv, p, KVVTAB_WRITER_TIMEOUT_MS);
+    /* The owner is the connection: its tables on one store (two tables
+    ** naming one directory) join one SQL transaction and end together. */
+    int rc = kv_writer_acquire(p->pKv, p->db, KVVTAB_WRITER_TIMEOUT_MS);
     if( rc!=KV_OK ){
       const char *zMsg = kv_errmsg(0);
       if( zMsg && zMsg[0] ){
@@ -2106,7 +2108,7 @@ static int writeBegin(KvVtab *p){
 /* End the transaction state (after commit or rollback). */
 static void transEnd(KvVtab *p){
   if( p->pBatch ) kv_batch_clear(p->pBatch);
-  if( p->bWriter && p->pKv ) kv_writer_release(p->pKv, p);
+  if( p->bWriter && p->pKv ) kv_writer_release(p->pKv, p->db);
   p->bWriter = 0;
   p->bInTrans = 0;
   p->bSynced = 0;
@@ -2402,6 +2404,19 @@ static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
   return rc;
 }
 
+/*
+** The rest of the SQL surface lives in ext/ (DESIGN.md §1): each file
+** exports kvextXxxInit(sqlite3*), returning an SQLite code, and is
+** registered here, after the module, on every connection.
+*/
+static int kvvtabRegisterExt(sqlite3 *db, char **pzErrMsg){
+  int rc = SQLITE_OK;
+  (void)db;
+  (void)pzErrMsg;
+  /* e.g.: if( rc==SQLITE_OK ) rc = kvextFunctionsInit(db); */
+  return rc;
+}
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
@@ -2415,6 +2430,7 @@ int sqlite3_kvstore_init(sqlite3 *db, char **pzErrMsg,
     return SQLITE_ERROR;
   }
   rc = kvvtabRegister(db, pzErrMsg);
+  if( rc==SQLITE_OK ) rc = kvvtabRegisterExt(db, pzErrMsg);
   if( rc!=SQLITE_OK ) return rc;
 #ifdef SQLITE_CORE
   /* Linked into the application (sqlite3_auto_extension): plain OK, which

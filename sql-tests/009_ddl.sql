@@ -37,6 +37,12 @@ CREATE VIRTUAL TABLE s1 USING kvstore(dir='shared');
 CREATE VIRTUAL TABLE s2 USING kvstore(dir='shared');
 INSERT INTO s1 VALUES ('from s1', 1);
 SELECT * FROM s2;
+BEGIN;
+INSERT INTO s1 VALUES ('s1 in txn', 3);
+INSERT INTO s2 VALUES ('s2 in txn', 4);
+COMMIT;
+SELECT * FROM s1;
+DELETE FROM s2 WHERE key GLOB '*txn';
 -- Another connection of this process shares it too; while it is open,
 -- DROP is refused ("database is locked", SQLITE_BUSY).
 .connection 1
