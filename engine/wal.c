@@ -31,7 +31,8 @@
 ** directory) every later append, sync and rotation fails with KV_READONLY
 ** until the WAL is reopened; a failed fsync is never retried, since the
 ** kernel may already have dropped the pages it could not write. A failed
-** close or creation of a segment also stops the WAL (KV_IOERR): moving on
+** close or creation of a segment also stops the WAL (KV_IOERR, or KV_NOMEM
+** or KV_FULL when that was the cause): moving on
 ** to a new segment behind a damaged one would put good records after a
 ** bad one, which recovery would then never reach. A failed append that
 ** log.c could truncate away is not sticky.
@@ -91,7 +92,10 @@ static void walCloseLogQuietly(KvLogWriter *pLog){
 static int walStop(KvWal *pWal, int rc, int bFsync){
   assert( rc!=KV_OK );
   if( pWal->rcSticky==KV_OK ){
-    pWal->rcSticky = bFsync ? KV_READONLY : KV_IOERR;
+    /* Out of memory and disk full keep their own codes, so a caller can
+    ** tell them (and the user what to do) from a failing device. */
+    pWal->rcSticky = bFsync ? KV_READONLY
+                   : (rc==KV_NOMEM || rc==KV_FULL) ? rc : KV_IOERR;
     snprintf(pWal->zSticky, sizeof(pWal->zSticky),
              bFsync ? "kvstore: write-ahead log in '%s' is read-only after "
                       "a failed fsync (%s)"
