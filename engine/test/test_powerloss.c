@@ -45,14 +45,16 @@ static int modelValue(int iKey, int j){
 static int writeBatch(kv_db *db, int i, int nPad){
   kv_batch *b = kv_batch_new();
   char zKey[32], zVal[600];
+  size_t nVal;
   int rc;
   assert_non_null(b);
   snprintf(zVal, sizeof(zVal), "%d", i);
   kv_batch_put(b, "last", 4, zVal, strlen(zVal));
   snprintf(zKey, sizeof(zKey), "k%d", i%NKEYS);
   /* Padding makes memtables fill and flush now and then. */
-  memset(zVal + strlen(zVal), ' ', (size_t)nPad);
-  kv_batch_put(b, zKey, strlen(zKey), zVal, strlen(zVal) + (size_t)nPad);
+  nVal = strlen(zVal);
+  memset(zVal + nVal, ' ', (size_t)nPad);
+  kv_batch_put(b, zKey, strlen(zKey), zVal, nVal + (size_t)nPad);
   snprintf(zKey, sizeof(zKey), "k%d", (i+25)%NKEYS);
   kv_batch_delete(b, zKey, strlen(zKey));
   rc = kv_write(db, b);
