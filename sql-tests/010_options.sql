@@ -16,7 +16,7 @@ SELECT count(*) FROM sqlite_schema WHERE name = 'b';
 CREATE VIRTUAL TABLE c USING kvstore( "key_type" = 'integer' , dir = "c data" );
 INSERT INTO c VALUES (-5, 'neg');
 SELECT * FROM c;
--- Options that shape the files must agree with the store's.
+-- Options that shape the files must agree with the store's, defaults too.
 CREATE VIRTUAL TABLE d USING kvstore(dir='c data', key_type=text);
 CREATE VIRTUAL TABLE d USING kvstore(dir='c data');
 SELECT * FROM d;

@@ -48,30 +48,35 @@ class KeyDomain:
         self.key_type = key_type
         self.rng = rng
         if key_type == "integer":
-            base = list(range(-300, 301, 1))
+            base = list(range(-3000, 3001, 1))
             base += [INT_MIN, INT_MIN + 1, INT_MAX, INT_MAX - 1,
                      1 << 40, -(1 << 40), (1 << 53) + 1, 1 << 62]
             self.keys = base
         elif key_type == "text":
             alphabet = "abcAB09:/~\u00e9\u4e2d"
             keys = set([""])
-            while len(keys) < 2500:
-                n = rng.randint(1, 5)
+            while len(keys) < 8000:
+                n = rng.randint(1, 6)
                 keys.add("".join(rng.choice(alphabet) for _ in range(n)))
             keys.update(["1", "10", "2", "-5", "5.5", "1.0e+20", "a\x00b"])
             self.keys = sorted(keys)
         else:
             alphabet = [0x00, 0x01, 0x41, 0x61, 0x7f, 0x80, 0xfe, 0xff]
             keys = set([b""])
-            while len(keys) < 2500:
-                n = rng.randint(1, 5)
+            while len(keys) < 8000:
+                n = rng.randint(1, 6)
                 keys.add(bytes(rng.choice(alphabet) for _ in range(n)))
             keys.update([b"abc", b"ab", b"abd"])
             self.keys = sorted(keys)
 
     def key(self):
-        """A key to insert, in a form both tables store the same way."""
-        k = self.rng.choice(self.keys)
+        """A key to insert, in a form both tables store the same way. Half
+        come from a small hot set, so that conflicts are frequent while the
+        table still grows large enough to span many SSTables."""
+        if self.rng.random() < 0.5:
+            k = self.keys[self.rng.randrange(0, len(self.keys), 25)]
+        else:
+            k = self.rng.choice(self.keys)
         r = self.rng.random()
         if self.key_type == "integer":
             if r < 0.05 and -(1 << 52) < k < (1 << 52):
@@ -96,7 +101,7 @@ class KeyDomain:
         if r < 0.60:
             return None
         if r < 0.70:
-            return self.rng.choice([0, 1, -1, 5, 10, 299, -301, INT_MIN,
+            return self.rng.choice([0, 1, -1, 5, 10, 2999, -3001, INT_MIN,
                                     INT_MAX, 1 << 40])
         if r < 0.80:
             return self.rng.choice([0.5, -0.5, 5.5, 1e19, -1e19, 9.3e18,
@@ -122,10 +127,10 @@ def value(rng):
         return rng.choice([0.0, -0.0, 1.5, -2.25, 1e300, -1e-300,
                            float("inf"), float("-inf"), rng.random()])
     if r < 0.75:
-        n = rng.randint(0, 40)
+        n = rng.randint(0, 120)
         return "".join(rng.choice("xyz \u00e9\u4e2d\x00") for _ in range(n))
     if r < 0.995:
-        return bytes(rng.randint(0, 255) for _ in range(rng.randint(0, 40)))
+        return rng.randbytes(rng.randint(0, 300))
     # A large value now and then (spans blocks).
     return os.urandom(rng.randint(5000, 150000))
 
@@ -144,6 +149,7 @@ class Driver:
         self.nerr = 0
         self.nrows = 0
         self.history = []
+        self.max_sst = 0
 
     # -------------------------------------------------------------- setup
     def open(self):
@@ -156,7 +162,8 @@ class Driver:
         ktype = self.key_type.upper()
         self.conn.execute(
             "CREATE VIRTUAL TABLE kv USING kvstore(key_type=%s, "
-            "memtable_size='128KB', sync=off, block_size='1KB')"
+            "memtable_size='128KB', target_file_size='16KB', sync=off, "
+            "block_size='1KB', compression=none)"
             % self.key_type)
         self.conn.execute(
             "CREATE TABLE ref(key %s PRIMARY KEY NOT NULL, value) "
@@ -271,7 +278,7 @@ class Driver:
         r = self.rng.random()
         if r < 0.5:
             self.run("DELETE FROM {t} WHERE key = ?", (self.dom.key(),))
-        elif r < 0.75:
+        elif r < 0.65:
             a, b = self.rng.sample(RANGE_OPS[:4], 2)
             self.run("DELETE FROM {t} WHERE key %s ? AND key %s ?" % (a, b),
                      (self.dom.probe(), self.dom.probe()))
@@ -418,6 +425,11 @@ class Driver:
             self.reconnect()
         if i % 500 == 0:
             self.compare_all()
+            self.max_sst = max(self.max_sst, self.count_sst())
+
+    def count_sst(self):
+        d = self.path + "-kv.kvstore"
+        return len([f for f in os.listdir(d) if f.endswith(".sst")])
 
 
 def run_type(key_type, nops, seed, verbose):
@@ -434,12 +446,11 @@ def run_type(key_type, nops, seed, verbose):
         d.compare_all()
         d.reconnect()
         d.compare_all()
-        sst = [f for f in os.listdir(workdir + "/diff.db-kv.kvstore")
-               if f.endswith(".sst")]
         print("difftest %-7s seed=%d: %d ops, %d statements, %d errors "
-              "(equal), %d rows compared, %d SSTables, %.1fs: 0 differences"
-              % (key_type, seed, nops, d.nstmt, d.nerr, d.nrows, len(sst),
-                 time.time() - t0))
+              "(equal), %d rows compared, %d SSTables at the end (up to %d), "
+              "%.1fs: 0 differences"
+              % (key_type, seed, nops, d.nstmt, d.nerr, d.nrows,
+                 d.count_sst(), d.max_sst, time.time() - t0))
         ok = True
     except Mismatch as e:
         print("difftest %s seed=%d: DIFFERENCE\n%s" % (key_type, seed, e))
