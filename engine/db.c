@@ -361,6 +361,9 @@ static void flushImm(kv_db *db){
     db->nFlush++;
     db->nFlushBytes += nByte;
     deleteOldSegments(db, edit.iLogNumber);
+    /* background=off: the flush that may have made compaction due runs it
+    ** (compact.c); with a background thread, bgMain does. */
+    if( !db->bBgThread ) kvCompactInline(db);
   }else if( db->rcBg==KV_OK ){
     /* Sticky: the memtable stays in memory and its data in the WAL; new
     ** writes are refused until the store is reopened. */
@@ -373,12 +376,18 @@ static void flushImm(kv_db *db){
   pthread_cond_broadcast(&db->cvWork);
 }
 
+void kvDbFlushPending(kv_db *db){
+  if( db->pImm && db->rcBg==KV_OK ) flushImm(db);
+}
+
 static void *bgMain(void *pArg){
   kv_db *db = (kv_db*)pArg;
   kvDbLock(db);
   while( !db->bShutdown ){
     if( db->pImm && db->rcBg==KV_OK ){
       flushImm(db);
+    }else if( db->rcBg==KV_OK && kvCompactBackground(db) ){
+      /* one compaction ran (flushes have priority: loop again) */
     }else{
       pthread_cond_wait(&db->cvWork, &db->mutex);
     }
@@ -398,11 +407,14 @@ static int stickyError(kv_db *db){
 ** write leader. */
 static int makeRoom(kv_db *db, int bForce){
   int rc = KV_OK;
+  int bSlowed = 0;
   while( rc==KV_OK ){
     KvMem *pNew = 0;
     u64 iSeg = 0;
     rc = stickyError(db);
     if( rc!=KV_OK ) break;
+    /* Level 0 piling up: slow writers down, then stop them (compact.c). */
+    if( !bForce && kvCompactSlowdown(db, &bSlowed) ) continue;
     if( !bForce && kvMemUsage(db->pMem)<db->pOpts->nMemtable ) break;
     if( bForce && kvMemCount(db->pMem)==0 ) break;
     if( db->pImm ){
@@ -414,6 +426,7 @@ static int makeRoom(kv_db *db, int bForce){
       }
       continue;
     }
+    if( kvCompactStop(db) ) continue;
     rc = kvMemNew(&pNew);
     if( rc==KV_OK ) rc = kvWalRotate(db->pWal, &iSeg);
     if( rc!=KV_OK ){
@@ -873,6 +886,7 @@ static void dbFree(kv_db *db){
   kvMemUnref(db->pImm);
   kvVsetClose(&db->vset);
   kvCacheFree(db->pCache);
+  kvCompactorFree(db->pCompactor);
   if( db->pLock ) db->pEnv->xUnlock(db->pLock);
   kv_options_free(db->pOpts);
   kvFree(db->zBgErr);
@@ -929,6 +943,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   }
   if( rc==KV_OK ) rc = recoverWal(db);
   if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
+  if( rc==KV_OK ) rc = kvCompactorNew(&db->pCompactor);
   if( rc==KV_OK ) deleteObsoleteFiles(db);
   if( rc==KV_OK && db->pOpts->bBackground ){
     if( pthread_create(&db->bgThread, 0, bgMain, db)!=0 ){
@@ -1236,6 +1251,7 @@ int kv_stats(kv_db *db, char **pzJson){
        ",\"compaction_bytes\":%" PRIu64 ",", nUser, nFlushBytes, nCompactBytes);
   EMIT("\"write_amplification\":%.3f,",
        nUser ? (double)(nFlushBytes + nCompactBytes + nUser)/(double)nUser : 0.0);
+  if( rc==KV_OK ) rc = kvCompactStatsJson(db, &b);
   EMIT("\"background\":{\"active\":%d,\"error\":%d}}", bBg, rcBg);
 #undef EMIT
   kvVersionUnref(v);

@@ -227,6 +227,30 @@ const void *kv_iter_value(const kv_iter *it, size_t *pnVal);
 */
 int kv_flush(kv_db *db);
 int kv_stats(kv_db *db, char **pzJson);
+
+/*
+** kv_compact runs compaction now, in the calling thread, after any
+** compaction already running has finished.
+**
+**   bFull==0  runs every compaction that is due (level over its budget,
+**             too many level-0 runs, a file full of garbage) until none
+**             is; does nothing when none is.
+**   bFull!=0  flushes the memtable, then merges every SSTable into one
+**             sorted run at the last level, dropping every overwritten
+**             version and every tombstone that no snapshot or iterator
+**             can still see, and installs it. Input files are deleted as
+**             soon as no iterator or snapshot read uses them (at once
+**             when none is open).
+**
+** When pzJson is not NULL, *pzJson receives (kv_free) a summary of the
+** work done by this call:
+**   {"files_in":N,"files_out":N,"bytes_in":N,"bytes_out":N,
+**    "tombstones_dropped":N,"entries_dropped":N,"ms":N}
+** Errors: KV_IOERR, KV_FULL, KV_CORRUPT (a damaged input table), KV_NOMEM,
+** or the store's sticky error. A failed compaction leaves every input in
+** place and is sticky, like a failed flush: writes fail until reopen.
+*/
+int kv_compact(kv_db *db, int bFull, char **pzJson);
 int kv_verify(kv_db *db, char **pzReport);
 
 /*

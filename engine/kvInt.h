@@ -732,6 +732,7 @@ struct kv_db {
   _Atomic u64 nSyncs;           /* WAL fsyncs by commits */
   _Atomic u64 nGets;            /* point reads */
   u64 nStallMicros;             /* writers delayed by level-0 pressure */
+  struct KvCompactor *pCompactor;  /* compaction state (compact.c) (M) */
 };
 
 void kvDbLock(kv_db *db);
@@ -749,5 +750,119 @@ int kvLevelIterNew(KvFileMeta **aFile, int nFile, KvIter **ppIter);
 ** appends iterators to *papIter (kvRealloc'd array) and *pnIter. */
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter);
+
+/****************************** compact.c **********************************/
+/*
+** Compaction (design at the top of compact.c). Picking is a pure function
+** of a version, the options and the compactor's memory (round-robin
+** pointers, per-file snapshot-only entry counts), so tests can drive it
+** with hand-built versions. REQUIRES for everything taking a kv_db: the
+** db mutex held, unless stated otherwise.
+*/
+typedef struct KvCompactor KvCompactor;     /* per-store state */
+typedef struct KvCompaction KvCompaction;   /* one picked compaction */
+typedef struct KvCompactStats KvCompactStats;
+typedef struct KvDropFilter KvDropFilter;
+
+struct KvCompactStats {
+  u64 nFileIn, nFileOut;        /* tables read, tables written */
+  u64 nByteIn, nByteOut;        /* their bytes */
+  u64 nTombDrop;                /* tombstones dropped */
+  u64 nEntryDrop;               /* entries dropped (tombstones included) */
+  u64 nMicros;                  /* time taken */
+};
+
+/* Why a compaction was picked. */
+#define KV_CREASON_SIZE    1    /* leveled: level over its budget */
+#define KV_CREASON_TIER    2    /* tiered: adjacent runs of similar size */
+#define KV_CREASON_COUNT   3    /* tiered: too many runs, newest merged */
+#define KV_CREASON_GARBAGE 4    /* a file's garbage share passed the limit */
+#define KV_CREASON_FULL    5    /* kv_compact(db, 1, ..) */
+
+struct KvCompaction {
+  int eReason;                  /* KV_CREASON_* */
+  int iLevel;                   /* level picked (first input's level) */
+  int iOutLevel;                /* where the outputs go */
+  int bTrivial;                 /* move the inputs, no rewrite */
+  int bSplit;                   /* cut outputs (level >= 1 outputs) */
+  u64 nTarget;                  /* target output size */
+  u64 nMaxGrand;                /* cut when overlapping this many bytes of
+                                ** iOutLevel+1 */
+  double rScore;                /* score of the level picked */
+  int nIn;                      /* inputs (referenced): L0 newest first, */
+  KvFileMeta **apIn;            /* then deeper levels, each by key */
+  int *aiInLevel;               /* level of each input */
+  u64 nByteIn;
+  int nOld, nOldRun;            /* files outside the compaction that may */
+  KvFileMeta **apOld;           /* hold older versions of its keys, as */
+  int *aiOldRun;                /* runs (each by key); referenced */
+  int nGrand;                   /* files of iOutLevel+1 it overlaps */
+  KvFileMeta **apGrand;         /* (referenced) */
+};
+
+int kvCompactorNew(KvCompactor **pp);
+void kvCompactorFree(KvCompactor *p);                  /* NULL ok */
+/* The due compaction of v, or *ppC NULL when none is due. p may be NULL
+** (no pointers, no snapshot-only counts). oldestSnap: kvDbOldestSnapshot.
+** p's round-robin pointer moves when a leveled file is picked. */
+int kvCompactPick(const KvVersion *v, const kv_options *o, KvCompactor *p,
+                  u64 oldestSnap, KvCompaction **ppC);
+/* Everything into one run at the bottom level (NULL when v is empty). */
+int kvCompactPickFull(const KvVersion *v, const kv_options *o,
+                      KvCompaction **ppC);
+void kvCompactionFree(KvCompaction *c);                /* NULL ok */
+double kvCompactLevelScore(const KvVersion *v, const kv_options *o,
+                           int iLevel);
+u64 kvCompactLevelTarget(const kv_options *o, int iLevel); /* bytes, L>=1 */
+/* Share of f's entries that are garbage (0 below the minimum size). */
+double kvCompactGarbage(const KvCompactor *p, const KvFileMeta *f);
+
+/*
+** The drop rule, fed every entry of a merge in internal-key order. aSnap:
+** the live snapshot and iterator sequences, ascending (not copied; may be
+** NULL when nSnap is 0); oldestSnap: kvDbOldestSnapshot (<= aSnap[0]).
+** An entry is dropped when no read point lies between it and a newer
+** version of its key (same "stripe"); a tombstone at or below oldestSnap
+** is dropped when xOlder(pCtx, userKey) says no run older than the output
+** may hold the key (xOlder NULL: none may). After each step bNewest tells
+** whether the entry was the newest of its user key in the merge.
+*/
+#define KV_KEEP           0
+#define KV_DROP_SHADOWED  1     /* a newer version hides it from everyone */
+#define KV_DROP_TOMBSTONE 2     /* a tombstone nothing older needs */
+struct KvDropFilter {
+  const u64 *aSnap;             /* read points, ascending */
+  int nSnap;
+  u64 oldestSnap;               /* oldest sequence any reader uses */
+  int (*xOlder)(void*, const u8*, size_t);
+  void *pCtx;
+  KvBuf key;                    /* user key of the current entry */
+  int bKey;
+  int bHaveLast;                /* iLastStripe valid for key */
+  int iLastStripe;              /* stripe of the previous entry of key */
+  int bNewest;
+};
+void kvDropFilterInit(KvDropFilter *p, const u64 *aSnap, int nSnap,
+                      u64 oldestSnap,
+                      int (*xOlder)(void*, const u8*, size_t), void *pCtx);
+int kvDropFilterStep(KvDropFilter *p, const u8 *pIKey, size_t nIKey,
+                     int *peVerdict);
+void kvDropFilterFree(KvDropFilter *p);
+
+/* Background thread: run one due compaction; 1 if one ran. */
+int kvCompactBackground(kv_db *db);
+/* background=off: run due compactions until none is due. */
+void kvCompactInline(kv_db *db);
+/* Write stalls for the write leader (background=on only). Slowdown: sleep
+** 1 ms once per write when L0 holds 2*level0_trigger files (*pbSlowed
+** records it); Stop: wait for a compaction when L0 holds
+** 3*level0_trigger. Each returns 1 if it released the mutex. */
+int kvCompactSlowdown(kv_db *db, int *pbSlowed);
+int kvCompactStop(kv_db *db);
+/* Append the compaction fields of kv_stats (mutex NOT held). */
+int kvCompactStatsJson(kv_db *db, KvBuf *pOut);
+/* Defined in db.c: flush the immutable memtable if one waits (mutex held;
+** released while writing). */
+void kvDbFlushPending(kv_db *db);
 
 #endif /* KVINT_H */

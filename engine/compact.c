@@ -1,0 +1,1309 @@
+/*
+** compact.c - compaction: choosing what to merge (leveled or tiered),
+** merging it into new SSTables while dropping what no reader can see,
+** installing the result, write stalls, kv_compact() and its statistics.
+**
+** Shape of the tree. Both strategies keep the same three invariants, so a
+** store may be reopened with the other strategy:
+**
+**   I1  Level-0 files hold disjoint sequence ranges and are ordered newest
+**       first (versionGet in db.c stops at the first L0 file holding a key).
+**   I2  The files of a level >= 1 hold disjoint user-key ranges; the
+**       versions of one user key never straddle two files of a level.
+**   I3  For any user key, a shallower level holds newer versions than a
+**       deeper one.
+**
+** A "sorted run" is one L0 file or one whole non-empty level >= 1. Runs in
+** age order, newest first: the L0 files (version order), then L1, L2, ...
+** The bottom level is max(levels-1, deepest non-empty level).
+**
+** Leveled (compaction=leveled), in the manner of LevelDB. Scores: L0 =
+** files / level0_trigger; level n in 1..bottom-1 = bytes / target(n), with
+** target(1) = level_size_multiplier * target_file_size and target(n+1) =
+** target(n) * level_size_multiplier. The level with the highest score >= 1
+** is compacted. From L0, every L0 file (so I1/I3 hold for what stays) plus
+** the L1 files overlapping them go to L1. From level n >= 1, one file
+** (round-robin by key through the level, so every key range is visited)
+** plus the overlapping files of n+1 go to n+1. Outputs are cut at
+** target_file_size and where an output would overlap more than
+** GRANDPARENT_FACTOR * target_file_size of level n+2 (so a later compaction
+** of it stays small), never between two versions of one user key (I2). A
+** lone input that overlaps nothing below moves down by a manifest edit
+** alone ("trivial move").
+**
+** Tiered (compaction=tiered), size-tiered in the manner of RocksDB's
+** universal compaction: flushes stay in L0 as runs; when L0 holds
+** level0_trigger runs, the newest window of adjacent runs of similar size
+** is merged: starting at an L0 run, the window grows while the next older
+** run is at most (1 + TIER_SIZE_RATIO) times the window's total, so sizes
+** grow geometrically and each byte is rewritten O(log n) times. When no
+** such window of two runs exists, the newest runs are merged to bring L0
+** back under the trigger. Only adjacent runs are merged, which keeps I1.
+** The output goes to L0 (one file, no split: I1), unless the window holds
+** the oldest run, in which case it becomes the bottom level's run (split
+** at target_file_size), or the window ends at a level-n run (it goes to
+** level n). So a tiered store is L0 runs plus one bottom run; `levels`
+** bounds only where that run lives.
+**
+** Garbage trigger. A file's garbage is its tombstones plus the entries it
+** holds only because a snapshot needed them when it was written (older
+** versions of a key in the same file; counted when compaction writes a
+** file, kept in memory, so files written before the last open count their
+** tombstones only). When garbage / entries reaches GARBAGE_RATIO (and the
+** file has at least GARBAGE_MIN_ENTRIES entries) the file is compacted even
+** though its level is within budget: leveled pushes it one level down (the
+** tombstones meet the data they delete); tiered merges its run with the
+** next older run. At the bottom (no older run) it is rewritten in place,
+** but only once every entry is older than every snapshot, so each such
+** rewrite removes all of it and the trigger cannot loop. (Bitcask merges
+** a data file once its dead bytes pass a threshold; this is the same idea.)
+**
+** What a merge drops (KvDropFilter). Entries come in internal-key order:
+** user key ascending, newest first. The read points (live snapshots and
+** iterators, plus "latest") cut each key's history into stripes; a reader
+** sees the newest version at or below its read point, so of several
+** versions with no read point between them only the newest can be seen:
+** the others are dropped. (LevelDB compares with the oldest read point
+** only, which keeps versions between two snapshots.) A tombstone at or
+** below the oldest read point is dropped when no run older than the
+** compaction's output may hold the key (checked against the key ranges of
+** those runs); the older entries it hid go with it by the first rule.
+** Deleted data thus leaves the disk once it reaches the bottom.
+**
+** Concurrency. One compaction at a time (KvCompactor.bRunning, under the
+** db mutex). With background=on the background thread flushes first and
+** compacts when nothing is waiting to be flushed; a running compaction
+** flushes a waiting memtable every CHECK_EVERY entries, so writers are not
+** held up behind a long merge. With background=off a flush runs the due
+** compactions inline (deterministic for tests). kv_compact() runs in the
+** caller's thread, after any running compaction. Files are numbered under
+** the db mutex; merging runs without it.
+**
+** Write stalls (background=on only; inline work cannot fall behind): a
+** write that finds L0 at 2 * level0_trigger files sleeps 1 ms once (the
+** slowdown spreads the delay over many writes instead of one long stop);
+** a write that needs a memtable switch while L0 holds 3 * level0_trigger
+** files waits for a compaction to finish. So L0 never grows past the stop
+** threshold plus the one flush that may be in flight.
+**
+** Crash safety. Outputs are written by the SSTable builder (temporary name,
+** fsync, rename, directory fsync); then the version edit (outputs added,
+** inputs deleted) is appended to the manifest and fsynced by kvVsetApply;
+** only then is the new version installed, and inputs are unlinked when the
+** last version using them (an iterator's, a running read's) lets go. A
+** crash before the manifest sync leaves outputs no manifest names: the next
+** open deletes them. Outputs are unlinked here only if the edit was never
+** attempted; after a failed manifest write they are left for the next open
+** to judge, since the record may have reached the disk. Any compaction
+** failure is sticky (like a failed flush): writes fail until reopen.
+*/
+#include "kvInt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define GARBAGE_RATIO        0.5
+#define GARBAGE_MIN_ENTRIES  16
+#define TIER_SIZE_RATIO      0.2
+#define GRANDPARENT_FACTOR   10
+#define CHECK_EVERY          1024
+#define MAX_ROUNDS           1000   /* kv_compact(.., 0): compactions per call */
+
+typedef struct ShadowCount ShadowCount;
+struct ShadowCount {
+  u64 iFile;                    /* file number */
+  u64 n;                        /* entries kept only for a snapshot */
+};
+
+struct KvCompactor {
+  int bRunning;                 /* a compaction is in progress (M) */
+  KvBuf aPointer[KV_MAX_LEVELS];/* leveled: largest key of the last file
+                                ** compacted from each level (M) */
+  ShadowCount *aShadow;         /* per-file snapshot-only entries (M) */
+  int nShadow;
+  KvCompactStats total;         /* all compactions so far (M) */
+  u64 nTrivial;                 /* trivial moves among them */
+  u64 nGarbage;                 /* picked by the garbage trigger */
+  u64 nFull;                    /* full compactions */
+  u64 nSlowdown;                /* writes delayed 1 ms */
+  u64 nStop;                    /* writes that waited for a compaction */
+};
+
+int kvCompactorNew(KvCompactor **pp){
+  *pp = kvMallocZero(sizeof(KvCompactor));
+  if( *pp==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  return KV_OK;
+}
+
+void kvCompactorFree(KvCompactor *p){
+  int i;
+  if( p==0 ) return;
+  for(i=0; i<KV_MAX_LEVELS; i++) kvBufFree(&p->aPointer[i]);
+  kvFree(p->aShadow);
+  kvFree(p);
+}
+
+static u64 shadowGet(const KvCompactor *p, u64 iFile){
+  int i;
+  if( p==0 ) return 0;
+  for(i=0; i<p->nShadow; i++){
+    if( p->aShadow[i].iFile==iFile ) return p->aShadow[i].n;
+  }
+  return 0;
+}
+
+/* Record n snapshot-only entries for iFile. Losing one on OOM only delays
+** a garbage compaction, so failure is silent. */
+static void shadowSet(KvCompactor *p, u64 iFile, u64 n){
+  ShadowCount *aNew;
+  if( n==0 ) return;
+  aNew = kvRealloc(p->aShadow, sizeof(ShadowCount)*(size_t)(p->nShadow+1));
+  if( aNew==0 ) return;
+  p->aShadow = aNew;
+  aNew[p->nShadow].iFile = iFile;
+  aNew[p->nShadow].n = n;
+  p->nShadow++;
+}
+
+static void shadowRemove(KvCompactor *p, u64 iFile){
+  int i;
+  for(i=0; i<p->nShadow; i++){
+    if( p->aShadow[i].iFile==iFile ){
+      p->aShadow[i] = p->aShadow[--p->nShadow];
+      return;
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Key ranges of files.                                                    */
+
+static size_t ukeyLen(const KvBuf *pIKey){ return pIKey->n - KV_TRAILER; }
+
+/* Is file f entirely before user key k? */
+static int fileBefore(const KvFileMeta *f, const u8 *k, size_t n){
+  return kvUKeyCmp(f->largest.a, ukeyLen(&f->largest), k, n)<0;
+}
+/* Is file f entirely after user key k? */
+static int fileAfter(const KvFileMeta *f, const u8 *k, size_t n){
+  return kvUKeyCmp(f->smallest.a, ukeyLen(&f->smallest), k, n)>0;
+}
+
+/* A user-key range [lo, hi], grown file by file. */
+typedef struct KeyRange KeyRange;
+struct KeyRange {
+  KvBuf lo, hi;
+  int bSet;
+};
+
+static int rangeAdd(KeyRange *r, const KvFileMeta *f){
+  int rc = KV_OK;
+  const u8 *a = f->smallest.a, *b = f->largest.a;
+  size_t na = ukeyLen(&f->smallest), nb = ukeyLen(&f->largest);
+  if( !r->bSet || kvUKeyCmp(a, na, r->lo.a, r->lo.n)<0 ){
+    rc = kvBufSet(&r->lo, a, na);
+  }
+  if( rc==KV_OK && (!r->bSet || kvUKeyCmp(b, nb, r->hi.a, r->hi.n)>0) ){
+    rc = kvBufSet(&r->hi, b, nb);
+  }
+  if( rc==KV_OK ) r->bSet = 1;
+  return rc;
+}
+
+static int rangeOverlaps(const KeyRange *r, const KvFileMeta *f){
+  return r->bSet && !fileBefore(f, r->lo.a, r->lo.n)
+      && !fileAfter(f, r->hi.a, r->hi.n);
+}
+
+static void rangeFree(KeyRange *r){
+  kvBufFree(&r->lo);
+  kvBufFree(&r->hi);
+}
+
+static u64 levelBytes(const KvVersion *v, int iLevel){
+  u64 n = 0;
+  int i;
+  for(i=0; i<v->anFile[iLevel]; i++) n += v->aaFile[iLevel][i]->nByte;
+  return n;
+}
+
+/* Deepest level compaction writes to: levels-1, or deeper if the store
+** was written with more levels. */
+static int bottomLevel(const KvVersion *v, const kv_options *o){
+  int i, iBottom = o->nLevel - 1;
+  for(i=KV_MAX_LEVELS-1; i>iBottom; i--){
+    if( v->anFile[i]>0 ){ iBottom = i; break; }
+  }
+  return iBottom;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Compaction descriptions.                                                */
+
+void kvCompactionFree(KvCompaction *c){
+  int i;
+  if( c==0 ) return;
+  for(i=0; i<c->nIn; i++) kvFileUnref(c->apIn[i]);
+  for(i=0; i<c->nOld; i++) kvFileUnref(c->apOld[i]);
+  for(i=0; i<c->nGrand; i++) kvFileUnref(c->apGrand[i]);
+  kvFree(c->apIn);
+  kvFree(c->aiInLevel);
+  kvFree(c->apOld);
+  kvFree(c->aiOldRun);
+  kvFree(c->apGrand);
+  kvFree(c);
+}
+
+static int compAddIn(KvCompaction *c, int iLevel, KvFileMeta *f){
+  KvFileMeta **ap = kvRealloc(c->apIn, sizeof(*ap)*(size_t)(c->nIn+1));
+  int *ai;
+  if( ap==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  c->apIn = ap;
+  ai = kvRealloc(c->aiInLevel, sizeof(int)*(size_t)(c->nIn+1));
+  if( ai==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  c->aiInLevel = ai;
+  ap[c->nIn] = f;
+  ai[c->nIn] = iLevel;
+  c->nIn++;
+  kvFileRef(f);
+  c->nByteIn += f->nByte;
+  return KV_OK;
+}
+
+/* Add f to the older runs; bNewRun starts a new run with it. */
+static int compAddOld(KvCompaction *c, KvFileMeta *f, int bNewRun){
+  KvFileMeta **ap = kvRealloc(c->apOld, sizeof(*ap)*(size_t)(c->nOld+1));
+  int *ai;
+  if( ap==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  c->apOld = ap;
+  ai = kvRealloc(c->aiOldRun, sizeof(int)*(size_t)(c->nOld+1));
+  if( ai==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  c->aiOldRun = ai;
+  if( bNewRun || c->nOld==0 ) c->nOldRun++;
+  ap[c->nOld] = f;
+  ai[c->nOld] = c->nOldRun - 1;
+  c->nOld++;
+  kvFileRef(f);
+  return KV_OK;
+}
+
+static int compAddGrand(KvCompaction *c, KvFileMeta *f){
+  KvFileMeta **ap = kvRealloc(c->apGrand, sizeof(*ap)*(size_t)(c->nGrand+1));
+  if( ap==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  c->apGrand = ap;
+  ap[c->nGrand++] = f;
+  kvFileRef(f);
+  return KV_OK;
+}
+
+static KvCompaction *compNew(const kv_options *o, int eReason){
+  KvCompaction *c = kvMallocZero(sizeof(*c));
+  if( c==0 ){
+    kvErr(KV_NOMEM, "kvstore: out of memory");
+    return 0;
+  }
+  c->eReason = eReason;
+  c->nTarget = o->nTargetFile;
+  c->nMaxGrand = o->nTargetFile * GRANDPARENT_FACTOR;
+  return c;
+}
+
+/* Add the files of levels > iOut overlapping r as older runs, and those of
+** iOut+1 as grandparents when bGrand. */
+static int compAddBelow(KvCompaction *c, const KvVersion *v, int iOut,
+                        const KeyRange *r, int bGrand){
+  int rc = KV_OK;
+  int i, j;
+  for(i=iOut+1; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    int bNew = 1;
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      KvFileMeta *f = v->aaFile[i][j];
+      if( !rangeOverlaps(r, f) ) continue;
+      rc = compAddOld(c, f, bNew);
+      bNew = 0;
+      if( rc==KV_OK && bGrand && i==iOut+1 ) rc = compAddGrand(c, f);
+    }
+  }
+  return rc;
+}
+
+static u64 grandBytes(const KvCompaction *c){
+  u64 n = 0;
+  int i;
+  for(i=0; i<c->nGrand; i++) n += c->apGrand[i]->nByte;
+  return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scores and garbage.                                                     */
+
+u64 kvCompactLevelTarget(const kv_options *o, int iLevel){
+  u64 n = o->nTargetFile * (u64)o->nLevelMultiplier;
+  int i;
+  for(i=1; i<iLevel; i++) n *= (u64)o->nLevelMultiplier;
+  return n ? n : 1;
+}
+
+double kvCompactLevelScore(const KvVersion *v, const kv_options *o,
+                           int iLevel){
+  if( iLevel==0 ) return (double)v->anFile[0] / (double)o->nL0Trigger;
+  if( iLevel>=bottomLevel(v, o) ) return 0.0;
+  return (double)levelBytes(v, iLevel)
+       / (double)kvCompactLevelTarget(o, iLevel);
+}
+
+double kvCompactGarbage(const KvCompactor *p, const KvFileMeta *f){
+  u64 nGarbage;
+  if( f->nEntry<GARBAGE_MIN_ENTRIES ) return 0.0;
+  nGarbage = f->nTombstone + shadowGet(p, f->iFile);
+  if( nGarbage>f->nEntry ) nGarbage = f->nEntry;
+  return (double)nGarbage / (double)f->nEntry;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Leveled picking.                                                        */
+
+/* Every L0 file, the L1 files they overlap, into L1 (L0 when the tree has
+** one level). */
+static int pickLevel0(const KvVersion *v, const kv_options *o, int eReason,
+                      int bAllowMove, KvCompaction **ppC){
+  int iOut = bottomLevel(v, o)==0 ? 0 : 1;
+  KvCompaction *c = compNew(o, eReason);
+  KeyRange r;
+  int rc = c ? KV_OK : KV_NOMEM;
+  int i, nL1 = 0;
+  memset(&r, 0, sizeof(r));
+  for(i=0; rc==KV_OK && i<v->anFile[0]; i++){
+    rc = compAddIn(c, 0, v->aaFile[0][i]);
+    if( rc==KV_OK ) rc = rangeAdd(&r, v->aaFile[0][i]);
+  }
+  if( rc==KV_OK && iOut==1 ){
+    KeyRange r0;
+    memset(&r0, 0, sizeof(r0));
+    for(i=0; rc==KV_OK && i<v->anFile[1]; i++){
+      if( rangeOverlaps(&r, v->aaFile[1][i]) ){
+        rc = compAddIn(c, 1, v->aaFile[1][i]);
+        if( rc==KV_OK ) rc = rangeAdd(&r0, v->aaFile[1][i]);
+        nL1++;
+      }
+    }
+    for(i=0; rc==KV_OK && i<v->anFile[0]; i++) rc = rangeAdd(&r0, v->aaFile[0][i]);
+    if( rc==KV_OK ) rc = compAddBelow(c, v, iOut, &r0, 1);
+    rangeFree(&r0);
+  }else if( rc==KV_OK ){
+    rc = compAddBelow(c, v, iOut, &r, 0);
+  }
+  if( rc==KV_OK ){
+    c->iLevel = 0;
+    c->iOutLevel = iOut;
+    c->bSplit = iOut>=1;
+    c->rScore = kvCompactLevelScore(v, o, 0);
+    c->bTrivial = bAllowMove && iOut==1 && v->anFile[0]==1 && nL1==0
+               && grandBytes(c)<=c->nMaxGrand;
+  }
+  rangeFree(&r);
+  if( rc!=KV_OK ){ kvCompactionFree(c); c = 0; }
+  *ppC = c;
+  return rc;
+}
+
+/* File f of level iLevel >= 1 and the files of iLevel+1 it overlaps, into
+** iLevel+1; or f alone rewritten in place when iLevel is the bottom. */
+static int pickFile(const KvVersion *v, const kv_options *o, int iLevel,
+                    KvFileMeta *f, int eReason, int bAllowMove,
+                    KvCompaction **ppC){
+  int iOut = iLevel<bottomLevel(v, o) ? iLevel+1 : iLevel;
+  KvCompaction *c = compNew(o, eReason);
+  KeyRange r;
+  int rc = c ? KV_OK : KV_NOMEM;
+  int i, nNext = 0;
+  memset(&r, 0, sizeof(r));
+  if( rc==KV_OK ) rc = compAddIn(c, iLevel, f);
+  if( rc==KV_OK ) rc = rangeAdd(&r, f);
+  if( rc==KV_OK && iOut!=iLevel ){
+    KeyRange r0;
+    memset(&r0, 0, sizeof(r0));
+    rc = rangeAdd(&r0, f);
+    for(i=0; rc==KV_OK && i<v->anFile[iOut]; i++){
+      if( rangeOverlaps(&r, v->aaFile[iOut][i]) ){
+        rc = compAddIn(c, iOut, v->aaFile[iOut][i]);
+        if( rc==KV_OK ) rc = rangeAdd(&r0, v->aaFile[iOut][i]);
+        nNext++;
+      }
+    }
+    if( rc==KV_OK ) rc = compAddBelow(c, v, iOut, &r0, 1);
+    rangeFree(&r0);
+  }
+  if( rc==KV_OK ){
+    c->iLevel = iLevel;
+    c->iOutLevel = iOut;
+    c->bSplit = iOut>=1;
+    c->rScore = kvCompactLevelScore(v, o, iLevel);
+    c->bTrivial = bAllowMove && iOut!=iLevel && nNext==0
+               && grandBytes(c)<=c->nMaxGrand;
+  }
+  rangeFree(&r);
+  if( rc!=KV_OK ){ kvCompactionFree(c); c = 0; }
+  *ppC = c;
+  return rc;
+}
+
+/* The file of level iLevel after the compaction pointer (wrapping). */
+static KvFileMeta *pointerFile(const KvVersion *v, KvCompactor *p,
+                               int iLevel){
+  int i;
+  if( p && p->aPointer[iLevel].n>0 ){
+    for(i=0; i<v->anFile[iLevel]; i++){
+      KvFileMeta *f = v->aaFile[iLevel][i];
+      if( kvIKeyCmp(f->smallest.a, f->smallest.n, p->aPointer[iLevel].a,
+                    p->aPointer[iLevel].n)>0 ){
+        return f;
+      }
+    }
+  }
+  return v->aaFile[iLevel][0];
+}
+
+static int pickLeveled(const KvVersion *v, const kv_options *o,
+                       KvCompactor *p, u64 oldestSnap, KvCompaction **ppC){
+  int iBottom = bottomLevel(v, o);
+  int iBest = -1;
+  double rBest = 0.0;
+  int i, j;
+  int rc = KV_OK;
+
+  *ppC = 0;
+  for(i=0; i<=iBottom; i++){
+    double s = kvCompactLevelScore(v, o, i);
+    /* A one-level tree merges L0 into one file: it needs two. */
+    if( i==0 && iBottom==0 && v->anFile[0]<2 ) s = 0.0;
+    if( s>=1.0 && s>rBest ){ rBest = s; iBest = i; }
+  }
+  if( iBest==0 ) return pickLevel0(v, o, KV_CREASON_SIZE, 1, ppC);
+  if( iBest>0 ){
+    KvFileMeta *f = pointerFile(v, p, iBest);
+    rc = pickFile(v, o, iBest, f, KV_CREASON_SIZE, 1, ppC);
+    if( rc==KV_OK && p ) rc = kvBufSet(&p->aPointer[iBest], f->largest.a, f->largest.n);
+    return rc;
+  }
+
+  /* Nothing over budget: the file with the most garbage, if any passes. */
+  {
+    KvFileMeta *pBest = 0;
+    int iLevel = 0;
+    rBest = 0.0;
+    for(i=0; i<=iBottom; i++){
+      for(j=0; j<v->anFile[i]; j++){
+        KvFileMeta *f = v->aaFile[i][j];
+        double g = kvCompactGarbage(p, f);
+        if( g<GARBAGE_RATIO || g<=rBest ) continue;
+        if( i==iBottom && f->maxSeq>oldestSnap ) continue;
+        if( i==0 && iBottom==0 && f->maxSeq>oldestSnap && v->anFile[0]<2 ){
+          continue;
+        }
+        rBest = g;
+        pBest = f;
+        iLevel = i;
+      }
+    }
+    if( pBest==0 ) return KV_OK;
+    if( iLevel==0 ) return pickLevel0(v, o, KV_CREASON_GARBAGE, 0, ppC);
+    return pickFile(v, o, iLevel, pBest, KV_CREASON_GARBAGE, 0, ppC);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tiered picking.                                                         */
+
+typedef struct Run Run;
+struct Run {
+  int iLevel;
+  KvFileMeta **ap;              /* its files (in the version) */
+  int n;
+  u64 nByte, nEntry, nGarbage, maxSeq;
+};
+
+/* The runs of v, newest first (kvFree the array). */
+static int collectRuns(const KvVersion *v, const KvCompactor *p, Run **paRun,
+                       int *pnRun){
+  Run *a = kvMallocZero(sizeof(Run)*(size_t)(v->anFile[0] + KV_MAX_LEVELS));
+  int n = 0, i, j;
+  *paRun = a;
+  *pnRun = 0;
+  if( a==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  for(i=0; i<KV_MAX_LEVELS; i++){
+    for(j=0; j<v->anFile[i]; j++){
+      KvFileMeta *f = v->aaFile[i][j];
+      Run *r = &a[n];
+      if( i==0 || j==0 ){
+        r->iLevel = i;
+        r->ap = &v->aaFile[i][j];
+      }
+      r->n++;
+      r->nByte += f->nByte;
+      r->nEntry += f->nEntry;
+      if( f->nEntry>=GARBAGE_MIN_ENTRIES ){
+        r->nGarbage += (u64)(kvCompactGarbage(p, f) * (double)f->nEntry);
+      }
+      if( f->maxSeq>r->maxSeq ) r->maxSeq = f->maxSeq;
+      if( i==0 || j==v->anFile[i]-1 ) n++;
+    }
+  }
+  *pnRun = n;
+  return KV_OK;
+}
+
+/* Compaction of runs [iFirst, iEnd). */
+static int pickWindow(const KvVersion *v, const kv_options *o, Run *aRun,
+                      int nRun, int iFirst, int iEnd, int eReason,
+                      KvCompaction **ppC){
+  KvCompaction *c = compNew(o, eReason);
+  int rc = c ? KV_OK : KV_NOMEM;
+  int i, j, iOut;
+  assert( iFirst>=0 && iFirst<iEnd && iEnd<=nRun );
+  iOut = iEnd==nRun ? bottomLevel(v, o) : aRun[iEnd-1].iLevel;
+  for(i=iFirst; rc==KV_OK && i<iEnd; i++){
+    for(j=0; rc==KV_OK && j<aRun[i].n; j++){
+      rc = compAddIn(c, aRun[i].iLevel, aRun[i].ap[j]);
+    }
+  }
+  for(i=iEnd; rc==KV_OK && i<nRun; i++){
+    for(j=0; rc==KV_OK && j<aRun[i].n; j++){
+      rc = compAddOld(c, aRun[i].ap[j], j==0);
+    }
+  }
+  if( rc==KV_OK ){
+    c->iLevel = aRun[iFirst].iLevel;
+    c->iOutLevel = iOut;
+    c->bSplit = iOut>=1;
+    c->rScore = kvCompactLevelScore(v, o, 0);
+    c->bTrivial = iEnd-iFirst==1 && aRun[iFirst].iLevel!=iOut
+               && eReason!=KV_CREASON_GARBAGE;
+  }else{
+    kvCompactionFree(c);
+    c = 0;
+  }
+  *ppC = c;
+  return rc;
+}
+
+static int pickTiered(const KvVersion *v, const kv_options *o,
+                      KvCompactor *p, u64 oldestSnap, KvCompaction **ppC){
+  Run *aRun = 0;
+  int nRun = 0, nL0 = v->anFile[0];
+  int i, rc;
+  *ppC = 0;
+  rc = collectRuns(v, p, &aRun, &nRun);
+  if( rc==KV_OK && nL0>=o->nL0Trigger && nRun>=2 ){
+    int iFirst = -1, iEnd = -1;
+    for(i=0; i<nL0 && iFirst<0; i++){
+      u64 nSum = aRun[i].nByte;
+      int e = i+1;
+      while( e<nRun
+          && (double)aRun[e].nByte<=(double)nSum*(1.0+TIER_SIZE_RATIO) ){
+        nSum += aRun[e].nByte;
+        e++;
+      }
+      if( e-i>=2 ){ iFirst = i; iEnd = e; }
+    }
+    if( iFirst>=0 ){
+      rc = pickWindow(v, o, aRun, nRun, iFirst, iEnd, KV_CREASON_TIER, ppC);
+    }else{
+      /* No similar sizes: merge the newest runs until L0 is back under the
+      ** trigger. */
+      int k = nL0 - o->nL0Trigger + 2;
+      if( k>nRun ) k = nRun;
+      rc = pickWindow(v, o, aRun, nRun, 0, k, KV_CREASON_COUNT, ppC);
+    }
+  }else if( rc==KV_OK && nL0>=o->nL0Trigger && nL0==1
+         && bottomLevel(v, o)>0 ){
+    /* level0_trigger=1: the lone run moves to the bottom. */
+    rc = pickWindow(v, o, aRun, nRun, 0, 1, KV_CREASON_COUNT, ppC);
+  }else if( rc==KV_OK ){
+    int iBest = -1;
+    double rBest = 0.0;
+    for(i=0; i<nRun; i++){
+      double g;
+      if( aRun[i].nEntry==0 ) continue;
+      g = (double)aRun[i].nGarbage / (double)aRun[i].nEntry;
+      if( g<GARBAGE_RATIO || g<=rBest ) continue;
+      if( i==nRun-1 && aRun[i].maxSeq>oldestSnap ) continue;
+      iBest = i;
+      rBest = g;
+    }
+    if( iBest>=0 ){
+      int iEnd = iBest==nRun-1 ? nRun : iBest+2;
+      rc = pickWindow(v, o, aRun, nRun, iBest, iEnd, KV_CREASON_GARBAGE, ppC);
+    }
+  }
+  kvFree(aRun);
+  return rc;
+}
+
+int kvCompactPick(const KvVersion *v, const kv_options *o, KvCompactor *p,
+                  u64 oldestSnap, KvCompaction **ppC){
+  if( o->eCompaction==KV_COMPACT_TIERED ){
+    return pickTiered(v, o, p, oldestSnap, ppC);
+  }
+  return pickLeveled(v, o, p, oldestSnap, ppC);
+}
+
+int kvCompactPickFull(const KvVersion *v, const kv_options *o,
+                      KvCompaction **ppC){
+  KvCompaction *c;
+  int rc = KV_OK;
+  int i, j;
+  *ppC = 0;
+  c = compNew(o, KV_CREASON_FULL);
+  if( c==0 ) return KV_NOMEM;
+  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      rc = compAddIn(c, i, v->aaFile[i][j]);
+    }
+  }
+  if( rc!=KV_OK || c->nIn==0 ){
+    kvCompactionFree(c);
+    return rc;
+  }
+  c->iLevel = 0;
+  c->iOutLevel = bottomLevel(v, o);
+  c->bSplit = c->iOutLevel>=1;
+  *ppC = c;
+  return KV_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The drop rule.                                                          */
+
+void kvDropFilterInit(KvDropFilter *p, const u64 *aSnap, int nSnap,
+                      u64 oldestSnap,
+                      int (*xOlder)(void*, const u8*, size_t), void *pCtx){
+  memset(p, 0, sizeof(*p));
+  p->aSnap = aSnap;
+  p->nSnap = nSnap;
+  p->oldestSnap = oldestSnap;
+  p->xOlder = xOlder;
+  p->pCtx = pCtx;
+}
+
+void kvDropFilterFree(KvDropFilter *p){
+  kvBufFree(&p->key);
+}
+
+/* Index of the first read point >= seq (nSnap: only the latest state
+** sees it). Two versions of a key in one stripe are seen by the same
+** readers, so only the newer matters. */
+static int stripeOf(const KvDropFilter *p, u64 seq){
+  int lo = 0, hi = p->nSnap;
+  while( lo<hi ){
+    int mid = (lo+hi)/2;
+    if( p->aSnap[mid]<seq ) lo = mid+1; else hi = mid;
+  }
+  return lo;
+}
+
+int kvDropFilterStep(KvDropFilter *p, const u8 *pIKey, size_t nIKey,
+                     int *peVerdict){
+  size_t nKey = nIKey - KV_TRAILER;
+  u64 seq = kvIKeySeq(pIKey, nIKey);
+  int iStripe = stripeOf(p, seq);
+  assert( nIKey>=KV_TRAILER );
+  *peVerdict = KV_KEEP;
+  if( !p->bKey || kvUKeyCmp(pIKey, nKey, p->key.a, p->key.n)!=0 ){
+    int rc = kvBufSet(&p->key, pIKey, nKey);
+    if( rc ) return rc;
+    p->bKey = 1;
+    p->bHaveLast = 0;
+  }
+  p->bNewest = !p->bHaveLast;
+  if( p->bHaveLast && p->iLastStripe==iStripe ){
+    *peVerdict = KV_DROP_SHADOWED;
+  }else if( kvIKeyType(pIKey, nIKey)==KV_TYPE_DEL && seq<=p->oldestSnap
+         && (p->xOlder==0 || !p->xOlder(p->pCtx, pIKey, nKey)) ){
+    /* Every reader sees the tombstone; everything older in this merge is
+    ** in its stripe (or an older one that no reader separates), and goes
+    ** by the rule above (seq <= oldestSnap puts it in stripe 0). */
+    *peVerdict = KV_DROP_TOMBSTONE;
+  }
+  p->iLastStripe = iStripe;
+  p->bHaveLast = 1;
+  return KV_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Running a compaction.                                                   */
+
+/* Cursor over the older runs, for xOlder: keys arrive ascending, so each
+** run's position only moves forward. */
+typedef struct OlderCursor OlderCursor;
+struct OlderCursor {
+  KvCompaction *c;
+  int *aPos;                    /* per run: index into c->apOld */
+  int *aEnd;                    /* per run: one past its last file */
+};
+
+static int olderMayHold(void *pCtx, const u8 *k, size_t n){
+  OlderCursor *p = (OlderCursor*)pCtx;
+  KvCompaction *c = p->c;
+  int r;
+  for(r=0; r<c->nOldRun; r++){
+    while( p->aPos[r]<p->aEnd[r] && fileBefore(c->apOld[p->aPos[r]], k, n) ){
+      p->aPos[r]++;
+    }
+    if( p->aPos[r]<p->aEnd[r] && !fileAfter(c->apOld[p->aPos[r]], k, n) ){
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int olderInit(OlderCursor *p, KvCompaction *c){
+  int i;
+  int nRun = c->nOldRun ? c->nOldRun : 1;
+  p->c = c;
+  p->aPos = kvMallocZero(sizeof(int)*(size_t)nRun);
+  p->aEnd = kvMallocZero(sizeof(int)*(size_t)nRun);
+  if( p->aPos==0 || p->aEnd==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  for(i=c->nOld-1; i>=0; i--) p->aPos[c->aiOldRun[i]] = i;
+  for(i=0; i<c->nOld; i++) p->aEnd[c->aiOldRun[i]] = i+1;
+  return KV_OK;
+}
+
+static void olderFree(OlderCursor *p){
+  kvFree(p->aPos);
+  kvFree(p->aEnd);
+}
+
+/* Output files of a running compaction. */
+typedef struct Output Output;
+struct Output {
+  kv_db *db;
+  KvCompaction *c;
+  KvSstConfig cfg;
+  KvSstBuilder *pB;             /* table being written, or NULL */
+  u64 iFile;                    /* its number */
+  u64 nShadow;                  /* its snapshot-only entries */
+  KvVersionEdit edit;           /* finished outputs, then the deletions */
+  ShadowCount *aDone;           /* finished outputs and their shadows */
+  int nDone;
+  KvBuf lastKey;                /* user key of the last entry added */
+  int bLastKey;
+  int iGrand;                   /* grandparent cursor */
+  u64 nGrandOverlap;            /* bytes of grandparents the output spans */
+  KvCompactStats *pSt;
+  int bBg;                      /* on the background thread: may flush */
+};
+
+static int outputOpen(Output *p){
+  kv_db *db = p->db;
+  char *zPath;
+  int rc;
+  kvDbLock(db);
+  p->iFile = kvVsetNewFileNumber(&db->vset);
+  /* Each finished output cost fsyncs: a memtable that filled meanwhile is
+  ** flushed now rather than after the whole merge. */
+  if( p->bBg ) kvDbFlushPending(db);
+  kvDbUnlock(db);
+  zPath = kvSstPath(db->zDir, p->iFile);
+  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  rc = kvSstBuilderNew(db->pEnv, zPath, &p->cfg,
+                       db->pEnv->xNowMicros(db->pEnv), &p->pB);
+  kvFree(zPath);
+  p->nShadow = 0;
+  p->nGrandOverlap = 0;
+  return rc;
+}
+
+static int outputFinish(Output *p){
+  KvSstMeta meta;
+  ShadowCount *aNew;
+  KvSstBuilder *pB = p->pB;
+  int rc;
+  memset(&meta, 0, sizeof(meta));
+  p->pB = 0;
+  aNew = kvRealloc(p->aDone, sizeof(ShadowCount)*(size_t)(p->nDone+1));
+  if( aNew==0 ){
+    kvSstBuilderAbandon(pB);
+    return kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  p->aDone = aNew;
+  rc = kvSstBuilderFinish(pB, &meta);
+  if( rc==KV_OK ){
+    /* From here the file exists under its final name: remember it so a
+    ** failure before the manifest edit removes it. */
+    aNew[p->nDone].iFile = p->iFile;
+    aNew[p->nDone].n = p->nShadow;
+    p->nDone++;
+    p->pSt->nFileOut++;
+    p->pSt->nByteOut += meta.nFileSize;
+    rc = kvEditAddFile(&p->edit, p->c->iOutLevel, &meta, p->iFile);
+  }
+  kvSstMetaFree(&meta);
+  return rc;
+}
+
+/* Should the output be cut before user key k (which differs from the
+** last key added)? */
+static int outputCutBefore(Output *p, const u8 *k, size_t n){
+  KvCompaction *c = p->c;
+  int bCut = 0;
+  while( p->iGrand<c->nGrand && fileBefore(c->apGrand[p->iGrand], k, n) ){
+    if( p->pB ) p->nGrandOverlap += c->apGrand[p->iGrand]->nByte;
+    p->iGrand++;
+  }
+  if( p->pB && c->bSplit ){
+    if( kvSstBuilderSize(p->pB)>=c->nTarget ) bCut = 1;
+    if( p->nGrandOverlap>c->nMaxGrand ) bCut = 1;
+  }
+  return bCut;
+}
+
+static int outputAdd(Output *p, const u8 *k, size_t nk, const u8 *v,
+                     size_t nv, int bShadow){
+  size_t nUser = nk - KV_TRAILER;
+  int rc = KV_OK;
+  if( !p->bLastKey || kvUKeyCmp(k, nUser, p->lastKey.a, p->lastKey.n)!=0 ){
+    if( outputCutBefore(p, k, nUser) ) rc = outputFinish(p);
+    if( rc==KV_OK ) rc = kvBufSet(&p->lastKey, k, nUser);
+    p->bLastKey = 1;
+  }
+  if( rc==KV_OK && p->pB==0 ) rc = outputOpen(p);
+  if( rc==KV_OK ) rc = kvSstBuilderAdd(p->pB, k, nk, v, nv);
+  if( rc==KV_OK && bShadow ) p->nShadow++;
+  return rc;
+}
+
+/* Remove finished outputs after a failure that happened before the
+** manifest was touched. Errors are ignored: the next open removes any
+** table no manifest names. */
+static void outputRemoveAll(Output *p){
+  char aSave[1024];
+  int i;
+  memcpy(aSave, kvErrMsg(), sizeof(aSave));
+  for(i=0; i<p->nDone; i++){
+    char *z = kvSstPath(p->db->zDir, p->aDone[i].iFile);
+    if( z ) p->db->pEnv->xUnlink(p->db->pEnv, z);
+    kvFree(z);
+  }
+  kvErr(0, "%s", aSave);
+}
+
+static void setSticky(kv_db *db, int rc){
+  if( db->rcBg==KV_OK ){
+    db->rcBg = rc;
+    kvFree(db->zBgErr);
+    db->zBgErr = kvMprintf("kvstore: compaction failed in '%s': %s",
+                           db->zDir, kvErrMsg());
+  }
+}
+
+/* Merge the inputs of c into outputs. Runs without the mutex. *pbAbort is
+** set when the store is shutting down. */
+static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
+                       int nSnap, u64 oldestSnap, int bBg, Output *pOut,
+                       int *pbAbort){
+  KvIter **ap = 0;
+  KvIter *pMerge = 0;
+  KvDropFilter drop;
+  OlderCursor older;
+  int nIter = 0;
+  int rc = KV_OK;
+  int i = 0;
+  u64 nStep = 0;
+
+  memset(&older, 0, sizeof(older));
+  rc = olderInit(&older, c);
+  kvDropFilterInit(&drop, aSnap, nSnap, oldestSnap, olderMayHold, &older);
+  ap = kvMallocZero(sizeof(KvIter*)*(size_t)(c->nIn ? c->nIn : 1));
+  if( ap==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  /* L0 files one iterator each; a level's files (adjacent, by key) one
+  ** level iterator. */
+  while( rc==KV_OK && i<c->nIn ){
+    int n = 1;
+    if( c->aiInLevel[i]>0 ){
+      while( i+n<c->nIn && c->aiInLevel[i+n]==c->aiInLevel[i] ) n++;
+    }
+    rc = kvLevelIterNew(&c->apIn[i], n, &ap[nIter]);
+    if( rc==KV_OK ) nIter++;
+    i += n;
+  }
+  if( rc==KV_OK ){
+    rc = kvMergeIterNew(ap, nIter, &pMerge);
+    nIter = 0;
+  }
+  for(i=0; i<nIter; i++) ap[i]->pMethods->xClose(ap[i]);
+  kvFree(ap);
+
+  if( rc==KV_OK ) rc = pMerge->pMethods->xFirst(pMerge);
+  while( rc==KV_OK && pMerge->pMethods->xValid(pMerge) ){
+    const u8 *k, *v;
+    size_t nk, nv;
+    int eVerdict;
+    pMerge->pMethods->xKey(pMerge, &k, &nk);
+    rc = kvDropFilterStep(&drop, k, nk, &eVerdict);
+    if( rc ) break;
+    if( eVerdict==KV_KEEP ){
+      pMerge->pMethods->xValue(pMerge, &v, &nv);
+      rc = outputAdd(pOut, k, nk, v, nv, !drop.bNewest);
+    }else{
+      pOut->pSt->nEntryDrop++;
+      if( kvIKeyType(k, nk)==KV_TYPE_DEL ) pOut->pSt->nTombDrop++;
+    }
+    if( rc==KV_OK ) rc = pMerge->pMethods->xNext(pMerge);
+    if( rc==KV_OK && ++nStep%CHECK_EVERY==0 ){
+      kvDbLock(db);
+      if( db->bShutdown ){
+        *pbAbort = 1;
+      }else if( bBg && db->pImm && db->rcBg==KV_OK ){
+        kvDbFlushPending(db);
+      }
+      kvDbUnlock(db);
+      if( *pbAbort ) break;
+    }
+  }
+  if( rc==KV_OK && !*pbAbort && pOut->pB ) rc = outputFinish(pOut);
+  if( pMerge ) pMerge->pMethods->xClose(pMerge);
+  kvDropFilterFree(&drop);
+  olderFree(&older);
+  return rc;
+}
+
+static int cmpU64(const void *a, const void *b){
+  u64 x = *(const u64*)a, y = *(const u64*)b;
+  return x<y ? -1 : x>y;
+}
+
+/* The read points of live snapshots and iterators, ascending (kvFree).
+** Readers registered later read at or above the current last sequence, so
+** they see the newest version of everything being merged. REQUIRES:
+** mutex held. */
+static int snapshotList(kv_db *db, u64 **paSnap, int *pnSnap){
+  KvSnapLink *p;
+  u64 *a;
+  int n = 0;
+  *paSnap = 0;
+  *pnSnap = 0;
+  for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) n++;
+  if( n==0 ) return KV_OK;
+  a = kvMalloc(sizeof(u64)*(size_t)n);
+  if( a==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  n = 0;
+  for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) a[n++] = p->seq;
+  qsort(a, (size_t)n, sizeof(u64), cmpU64);
+  *paSnap = a;
+  *pnSnap = n;
+  return KV_OK;
+}
+
+static void sstConfig(const kv_options *o, KvSstConfig *pCfg){
+  pCfg->nBlock = o->nBlock;
+  pCfg->eCompression = o->eCompression;
+  pCfg->iLevel = o->iCompressionLevel;
+  pCfg->nBloomBits = o->nBloomBits;
+  pCfg->nSummaryInterval = o->nSummaryInterval;
+  pCfg->nRestart = 16;
+}
+
+/* Run compaction c and install its result. REQUIRES: mutex held and
+** db->pCompactor->bRunning set by the caller. The mutex is released while
+** tables are written. Adds what was done to *pSt. A failure is sticky. */
+static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
+                         KvCompactStats *pSt){
+  KvCompactor *pC = db->pCompactor;
+  KvCompactStats st;
+  Output out;
+  u64 tStart = db->pEnv->xMonoMicros(db->pEnv);
+  int bAbort = 0, bApplied = 0;
+  int rc = KV_OK;
+  int i;
+
+  assert( pC->bRunning );
+  memset(&st, 0, sizeof(st));
+  memset(&out, 0, sizeof(out));
+  out.db = db;
+  out.c = c;
+  out.pSt = &st;
+  out.bBg = bBg;
+  sstConfig(db->pOpts, &out.cfg);
+  st.nFileIn = (u64)c->nIn;
+  st.nByteIn = c->nByteIn;
+
+  if( c->bTrivial ){
+    /* Same files, deeper level: only the manifest changes. */
+    for(i=0; rc==KV_OK && i<c->nIn; i++){
+      KvFileMeta *f = c->apIn[i];
+      KvSstMeta m;
+      memset(&m, 0, sizeof(m));
+      m.nEntry = f->nEntry;
+      m.nTombstone = f->nTombstone;
+      m.minSeq = f->minSeq;
+      m.maxSeq = f->maxSeq;
+      m.nFileSize = f->nByte;
+      memcpy(m.aMerkle, f->aMerkle, 32);
+      m.smallest = f->smallest;   /* borrowed: kvEditAddFile copies */
+      m.largest = f->largest;
+      rc = kvEditAddFile(&out.edit, c->iOutLevel, &m, f->iFile);
+    }
+    st.nByteIn = 0;
+    st.nFileIn = 0;
+  }else{
+    u64 oldestSnap = kvDbOldestSnapshot(db);
+    u64 *aSnap = 0;
+    int nSnap = 0;
+    rc = snapshotList(db, &aSnap, &nSnap);
+    kvDbUnlock(db);
+    if( rc==KV_OK ){
+      rc = mergeInputs(db, c, aSnap, nSnap, oldestSnap, bBg, &out, &bAbort);
+    }
+    kvFree(aSnap);
+    if( out.pB ){
+      kvSstBuilderAbandon(out.pB);
+      out.pB = 0;
+    }
+    kvDbLock(db);
+  }
+
+  for(i=0; rc==KV_OK && !bAbort && i<c->nIn; i++){
+    rc = kvEditDelFile(&out.edit, c->aiInLevel[i], c->apIn[i]->iFile);
+  }
+  if( rc==KV_OK && !bAbort ){
+    bApplied = 1;
+    rc = kvVsetApply(&db->vset, &out.edit);
+  }
+  if( rc==KV_OK && !bAbort ){
+    for(i=0; i<c->nIn; i++){
+      if( !c->bTrivial ) shadowRemove(pC, c->apIn[i]->iFile);
+    }
+    for(i=0; i<out.nDone; i++) shadowSet(pC, out.aDone[i].iFile, out.aDone[i].n);
+    st.nMicros = db->pEnv->xMonoMicros(db->pEnv) - tStart;
+    pC->total.nFileIn += st.nFileIn;
+    pC->total.nFileOut += st.nFileOut;
+    pC->total.nByteIn += st.nByteIn;
+    pC->total.nByteOut += st.nByteOut;
+    pC->total.nTombDrop += st.nTombDrop;
+    pC->total.nEntryDrop += st.nEntryDrop;
+    pC->total.nMicros += st.nMicros;
+    if( c->bTrivial ) pC->nTrivial++;
+    if( c->eReason==KV_CREASON_GARBAGE ) pC->nGarbage++;
+    if( c->eReason==KV_CREASON_FULL ) pC->nFull++;
+    db->nCompactions++;
+    db->nCompactBytes += st.nByteOut;
+    if( pSt ){
+      pSt->nFileIn += st.nFileIn;
+      pSt->nFileOut += st.nFileOut;
+      pSt->nByteIn += st.nByteIn;
+      pSt->nByteOut += st.nByteOut;
+      pSt->nTombDrop += st.nTombDrop;
+      pSt->nEntryDrop += st.nEntryDrop;
+    }
+  }else{
+    if( !bApplied ) outputRemoveAll(&out);
+    if( rc!=KV_OK ) setSticky(db, rc);
+  }
+  kvEditClear(&out.edit);
+  kvFree(out.aDone);
+  kvBufFree(&out.lastKey);
+  return rc;
+}
+
+/* Pick and run one due compaction. REQUIRES: mutex held, none running.
+** Returns KV_OK with *pbRan 0 when nothing is due. */
+static int compactOne(kv_db *db, int bBg, KvCompactStats *pSt, int *pbRan){
+  KvCompactor *pC = db->pCompactor;
+  KvCompaction *c = 0;
+  KvVersion *v;
+  int rc;
+  *pbRan = 0;
+  v = kvVersionCurrent(&db->vset);
+  rc = kvCompactPick(v, db->pOpts, pC, kvDbOldestSnapshot(db), &c);
+  kvVersionUnref(v);
+  if( rc!=KV_OK ){
+    setSticky(db, rc);
+    return rc;
+  }
+  if( c==0 ) return KV_OK;
+  *pbRan = 1;
+  pC->bRunning = 1;
+  rc = runCompaction(db, c, bBg, pSt);
+  pC->bRunning = 0;
+  kvCompactionFree(c);
+  pthread_cond_broadcast(&db->cvWork);
+  return rc;
+}
+
+int kvCompactBackground(kv_db *db){
+  int bRan = 0;
+  if( db->pCompactor==0 || db->pCompactor->bRunning || db->rcBg!=KV_OK ){
+    return 0;
+  }
+  db->bBgActive = 1;
+  compactOne(db, 1, 0, &bRan);
+  db->bBgActive = 0;
+  return bRan;
+}
+
+void kvCompactInline(kv_db *db){
+  int n;
+  if( db->pCompactor==0 || db->pCompactor->bRunning ) return;
+  for(n=0; n<MAX_ROUNDS && db->rcBg==KV_OK && !db->bShutdown; n++){
+    int bRan = 0;
+    if( compactOne(db, 0, 0, &bRan)!=KV_OK || !bRan ) break;
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Write stalls.                                                           */
+
+int kvCompactSlowdown(kv_db *db, int *pbSlowed){
+  KvVersion *v = db->vset.pCurrent;
+  u64 t;
+  if( !db->bBgThread || *pbSlowed || v==0 ) return 0;
+  if( v->anFile[0] < 2*db->pOpts->nL0Trigger ) return 0;
+  *pbSlowed = 1;
+  t = db->pEnv->xMonoMicros(db->pEnv);
+  kvDbUnlock(db);
+  db->pEnv->xSleepMicros(db->pEnv, 1000);
+  kvDbLock(db);
+  db->nStallMicros += db->pEnv->xMonoMicros(db->pEnv) - t;
+  if( db->pCompactor ) db->pCompactor->nSlowdown++;
+  return 1;
+}
+
+int kvCompactStop(kv_db *db){
+  KvVersion *v = db->vset.pCurrent;
+  u64 t;
+  if( !db->bBgThread || v==0 || db->rcBg!=KV_OK ) return 0;
+  if( v->anFile[0] < 3*db->pOpts->nL0Trigger ) return 0;
+  t = db->pEnv->xMonoMicros(db->pEnv);
+  pthread_cond_broadcast(&db->cvWork);
+  pthread_cond_wait(&db->cvWork, &db->mutex);
+  db->nStallMicros += db->pEnv->xMonoMicros(db->pEnv) - t;
+  if( db->pCompactor ) db->pCompactor->nStop++;
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* kv_compact and statistics.                                              */
+
+static int statsJson(const KvCompactStats *p, char **pzJson){
+  *pzJson = kvMprintf("{\"files_in\":%" PRIu64 ",\"files_out\":%" PRIu64
+                      ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+                      ",\"tombstones_dropped\":%" PRIu64
+                      ",\"entries_dropped\":%" PRIu64 ",\"ms\":%" PRIu64 "}",
+                      p->nFileIn, p->nFileOut, p->nByteIn, p->nByteOut,
+                      p->nTombDrop, p->nEntryDrop, p->nMicros/1000);
+  if( *pzJson==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  return KV_OK;
+}
+
+static int stickyRc(kv_db *db){
+  if( db->rcWal ){
+    return kvErr(db->rcWal, "%s", db->zWalErr ? db->zWalErr : "kvstore: WAL failed");
+  }
+  if( db->rcBg ){
+    return kvErr(db->rcBg, "%s", db->zBgErr ? db->zBgErr : "kvstore: background work failed");
+  }
+  return KV_OK;
+}
+
+int kv_compact(kv_db *db, int bFull, char **pzJson){
+  KvCompactStats st;
+  u64 tStart;
+  int rc = KV_OK;
+  int n;
+
+  if( pzJson ) *pzJson = 0;
+  if( db==0 ) return kvErr(KV_MISUSE, "kvstore: kv_compact: NULL store");
+  kvErrClear();
+  memset(&st, 0, sizeof(st));
+  tStart = db->pEnv->xMonoMicros(db->pEnv);
+  if( bFull ) rc = kv_flush(db);
+  if( rc==KV_OK ){
+    kvDbLock(db);
+    for(n=0; rc==KV_OK && n<MAX_ROUNDS; n++){
+      KvCompactor *pC = db->pCompactor;
+      KvCompaction *c = 0;
+      int bRan = 0;
+      while( pC->bRunning && db->rcBg==KV_OK ){
+        pthread_cond_wait(&db->cvWork, &db->mutex);
+      }
+      rc = stickyRc(db);
+      if( rc!=KV_OK ) break;
+      if( !bFull ){
+        rc = compactOne(db, 0, &st, &bRan);
+        if( !bRan ) break;
+        continue;
+      }
+      {
+        KvVersion *v = kvVersionCurrent(&db->vset);
+        rc = kvCompactPickFull(v, db->pOpts, &c);
+        kvVersionUnref(v);
+      }
+      if( rc==KV_OK && c ){
+        pC->bRunning = 1;
+        rc = runCompaction(db, c, 0, &st);
+        pC->bRunning = 0;
+        pthread_cond_broadcast(&db->cvWork);
+      }
+      kvCompactionFree(c);
+      break;
+    }
+    kvDbUnlock(db);
+  }
+  st.nMicros = db->pEnv->xMonoMicros(db->pEnv) - tStart;
+  if( rc==KV_OK && pzJson ) rc = statsJson(&st, pzJson);
+  return rc;
+}
+
+int kvCompactStatsJson(kv_db *db, KvBuf *pOut){
+  KvCompactor *pC = db->pCompactor;
+  KvCompactor copy;
+  KvVersion *v;
+  char aTmp[1024];
+  u64 nSst = 0, nRunMax = 0;
+  u64 nGets, nProbe;
+  int i, j, bRunning;
+  int rc = KV_OK;
+
+  memset(&copy, 0, sizeof(copy));
+  kvDbLock(db);
+  if( pC ) copy = *pC;
+  bRunning = pC ? pC->bRunning : 0;
+  v = kvVersionCurrent(&db->vset);
+  kvDbUnlock(db);
+  /* Space amplification: SSTable bytes over an estimate of the live data,
+  ** the largest sorted run (the bottom level once the tree has settled,
+  ** which is what a full compaction would keep when it holds the live
+  ** data; an overestimate while the data is spread over L0). */
+  for(i=0; i<KV_MAX_LEVELS; i++){
+    u64 nLevel = 0;
+    for(j=0; j<v->anFile[i]; j++){
+      KvFileMeta *f = v->aaFile[i][j];
+      nLevel += f->nByte;
+      if( i==0 && f->nByte>nRunMax ) nRunMax = f->nByte;
+    }
+    nSst += nLevel;
+    if( i>0 && nLevel>nRunMax ) nRunMax = nLevel;
+  }
+  kvVersionUnref(v);
+  nGets = atomic_load(&db->nGets);
+  nProbe = atomic_load(&db->counters.nFileProbe);
+  snprintf(aTmp, sizeof(aTmp),
+    "\"compaction\":{\"strategy\":\"%s\",\"running\":%d,\"files_in\":%" PRIu64
+    ",\"files_out\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+    ",\"tombstones_dropped\":%" PRIu64 ",\"entries_dropped\":%" PRIu64
+    ",\"trivial_moves\":%" PRIu64 ",\"garbage_triggered\":%" PRIu64
+    ",\"full\":%" PRIu64 ",\"ms\":%" PRIu64 ",\"stall_slowdowns\":%" PRIu64
+    ",\"stall_stops\":%" PRIu64 ",\"stall_micros\":%" PRIu64 "},"
+    "\"space_amplification\":%.3f,\"files_per_get\":%.3f,",
+    db->pOpts->eCompaction==KV_COMPACT_TIERED ? "tiered" : "leveled",
+    bRunning, copy.total.nFileIn, copy.total.nFileOut, copy.total.nByteIn,
+    copy.total.nByteOut, copy.total.nTombDrop, copy.total.nEntryDrop,
+    copy.nTrivial, copy.nGarbage, copy.nFull, copy.total.nMicros/1000,
+    copy.nSlowdown, copy.nStop, db->nStallMicros,
+    nRunMax ? (double)nSst/(double)nRunMax : (nSst ? 1.0 : 0.0),
+    nGets ? (double)nProbe/(double)nGets : 0.0);
+  rc = kvBufAppend(pOut, aTmp, strlen(aTmp));
+  return rc;
+}
