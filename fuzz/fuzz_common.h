@@ -22,8 +22,12 @@ static void fuzzRemoveDir(void){
 }
 static const char *fuzzDir(void){
   if( fuzzDirBuf[0]==0 ){
-    snprintf(fuzzDirBuf, sizeof(fuzzDirBuf), "/tmp/kvfuzz-XXXXXX");
-    if( mkdtemp(fuzzDirBuf)==0 ){ perror("mkdtemp"); abort(); }
+    /* tmpfs when there is one: every input is written to a file. */
+    snprintf(fuzzDirBuf, sizeof(fuzzDirBuf), "/dev/shm/kvfuzz-XXXXXX");
+    if( mkdtemp(fuzzDirBuf)==0 ){
+      snprintf(fuzzDirBuf, sizeof(fuzzDirBuf), "/tmp/kvfuzz-XXXXXX");
+      if( mkdtemp(fuzzDirBuf)==0 ){ perror("mkdtemp"); abort(); }
+    }
     atexit(fuzzRemoveDir);
   }
   return fuzzDirBuf;
