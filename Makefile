@@ -202,13 +202,16 @@ $(BENCH_DIR)/sqlbench: bench/sqlbench.c | $(BENCH_STAMP)
 bench-build: $(BENCH_BINS) kvstore.so
 
 bench: bench-build
-	BENCH_KEYS=$(BENCH_KEYS) BENCH_BIN=$(BENCH_DIR) bench/run.sh
+	BENCH_KEYS=$(BENCH_KEYS) BENCH_BIN=$(BENCH_DIR) \
+	  BENCH_COMMAND="make bench BENCH_KEYS=$(BENCH_KEYS)" bench/run.sh
 
 bench-quick: bench-build
-	BENCH_KEYS=100000 BENCH_BIN=$(BENCH_DIR) bench/run.sh
+	BENCH_KEYS=100000 BENCH_BIN=$(BENCH_DIR) \
+	  BENCH_COMMAND="make bench-quick" bench/run.sh
 
 bench-large: bench-build
-	BENCH_KEYS=10000000 BENCH_BIN=$(BENCH_DIR) bench/run.sh
+	BENCH_KEYS=10000000 BENCH_BIN=$(BENCH_DIR) BENCH_DURATION=120 \
+	  BENCH_SQL_DURATION=600 BENCH_COMMAND="make bench-large" bench/run.sh
 
 # ---------------------------------------------------------------- reliability
 # The engine's reliability tests (engine/test/test_{crashpoints,ioerr,oom,

@@ -17,9 +17,12 @@
 ** interleaving engines), so the peak RSS reported is that workload's own.
 **
 **   kvbench --workload=NAME --db=DIR [--num=N] [--ops=N] [--threads=T]
-**           [--duration=SECONDS] [--value_size=100] [--header]
+**           [--duration=SECONDS] [--value_size=100] [--stats] [--header]
+**           [--opt=NAME=VALUE ...]   (kvstore only: any kv_options_set name)
 **
-** It prints one CSV line (the columns of CSV_HEADER) on stdout.
+** It prints one CSV line (the columns of CSV_HEADER) on stdout; --stats
+** also prints the engine's own statistics (kvstore: kv_stats JSON; LevelDB,
+** RocksDB: their "stats" property) on stderr after the workload.
 **
 ** Workloads (n = --num; keys are "%016d" of an integer, 16 bytes; values
 ** are 100 bytes, half compressible, cut from a 1 MiB buffer in the manner
@@ -50,9 +53,9 @@
 **                   F 50% read 50% read-modify-write
 **                 Inserts append new keys n, n+1, ...
 **
-** Workloads other than the fills stop early after --duration seconds
-** (default 60), reporting what they did, so a slow engine cannot blow the
-** time budget of `make bench`.
+** Every workload but fillrandom (whose store the reads use) stops early
+** after --duration seconds (default 60), reporting what it did, so a slow
+** engine cannot blow the time budget of `make bench`.
 **
 ** Measurements: ops/s and MB/s (key+value bytes moved per second) over the
 ** timed loop only (not open/close); p50/p99 latency from a log-linear
@@ -62,7 +65,10 @@
 ** bytes on disk = allocated blocks of the directory after close; write
 ** amplification = (write_bytes - cancelled_write_bytes of /proc/self/io,
 ** open to close) / user bytes written, for every engine alike, plus
-** kvstore's own figure from kv_stats; fsyncs per commit from kv_stats.
+** kvstore's own figure from kv_stats; fsyncs per commit from kv_stats;
+** CPU microseconds per op = user+sys time of the whole process (all
+** threads, open and close included) over the ops done, a figure that other
+** load on the machine disturbs far less than ops/s.
 */
 #ifndef _GNU_SOURCE
 # define _GNU_SOURCE
@@ -85,7 +91,7 @@
 
 #define CSV_HEADER "engine,workload,num,ops,found,seconds,ops_per_sec," \
   "mb_per_sec,p50_us,p99_us,peak_rss_mb,disk_mb,user_mb,wamp_io," \
-  "wamp_engine,fsyncs_per_commit"
+  "wamp_engine,fsyncs_per_commit,cpu_us_per_op"
 
 /* Comparable sizes for every engine (stated in the results). */
 #define WRITE_BUFFER  (4u<<20)     /* memtable / write buffer */
@@ -131,6 +137,8 @@ typedef struct Iter Iter;
 #include "kv.h"
 #define ENGINE_NAME "kvstore"
 struct Db { kv_db *db; kv_batch *batch; };
+static const char *azKvOpt[16];   /* --opt=name=value, applied last */
+static int nKvOpt = 0;
 struct Iter { Db *p; kv_iter *it; int bRev; };
 
 static void kvCheck(int rc, const char *zOp){
@@ -144,12 +152,21 @@ static Db *dbOpen(const char *zDir, int bSync){
   Db *p = calloc(1, sizeof(*p));
   kv_options *o = kv_options_new();
   char z[32];
+  int i;
   /* sync=normal is the counterpart of the peers' unsynced writes: the
   ** write reaches the OS at once, fsync happens at WAL rotation/flush. */
   setOpt(o, "sync", bSync ? "full" : "normal");
   snprintf(z, sizeof(z), "%u", WRITE_BUFFER); setOpt(o, "memtable_size", z);
   snprintf(z, sizeof(z), "%u", CACHE_SIZE);   setOpt(o, "cache_size", z);
   snprintf(z, sizeof(z), "%d", BLOOM_BITS);   setOpt(o, "bloom_bits_per_key", z);
+  for(i=0; i<nKvOpt; i++){
+    char zName[64];
+    const char *zEq = strchr(azKvOpt[i], '=');
+    if( !zEq || zEq-azKvOpt[i]>=(int)sizeof(zName) ) die("bad --opt");
+    memcpy(zName, azKvOpt[i], (size_t)(zEq-azKvOpt[i]));
+    zName[zEq-azKvOpt[i]] = 0;
+    setOpt(o, zName, zEq+1);
+  }
   kvCheck(kv_open(zDir, o, &p->db), "open");
   kv_options_free(o);
   p->batch = kv_batch_new();
@@ -362,8 +379,10 @@ static void dbIterFree(Iter *it){
   L(iter_destroy)(it->it);
   free(it);
 }
-static char *dbEngineStats(Db *p){ (void)p; return 0; }
-static void dbEngineStatsFree(char *z){ (void)z; }
+static char *dbEngineStats(Db *p){
+  return L(property_value)(p->db, ENGINE_NAME ".stats");
+}
+static void dbEngineStatsFree(char *z){ L(free)(z); }
 
 #elif defined(ENGINE_LMDB)
 /* ------------------------------------------------------------------- LMDB
@@ -759,6 +778,14 @@ static double histPct(const Hist *h, double pct){   /* nanoseconds */
   return histLow(HBUCKETS-1);
 }
 
+/* CPU seconds of the process (all threads, background work included):
+** unlike ops/s, barely moved by other load on the machine. Measured from
+** process start, so it includes open and close. */
+static double cpuSecs(const struct rusage *ru){
+  return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec*1e-6
+       + (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec*1e-6;
+}
+
 static void ioBytes(uint64_t *pWrite, uint64_t *pCancel){
   FILE *f = fopen("/proc/self/io", "r");
   char z[128];
@@ -866,7 +893,7 @@ static void runWorkload(Bench *b){
   char k[KEY_SIZE+1];
   uint64_t i, t0;
   double tEnd = nowSec() + b->duration;
-  int bTimed = !isFill(w);
+  int bTimed = strcmp(w, "fillrandom")!=0;  /* the base store must be whole */
   size_t nv;
 
   valInit(&g, b->nVal);
@@ -896,6 +923,7 @@ static void runWorkload(Bench *b){
     permInit(&perm, b->n);
     for(i=0; i<b->nOps; ){
       uint64_t j, nb = b->nOps - i < BATCH_SIZE ? b->nOps - i : BATCH_SIZE;
+      if( nowSec()>tEnd ) break;
       OP_BEGIN();
       for(j=0; j<nb; j++){
         keyFmt(k, permAt(&perm, i+j));
@@ -1051,7 +1079,7 @@ static const char *argVal(const char *zArg, const char *zName){
 int main(int argc, char **argv){
   Bench b;
   const char *zDb = 0, *v;
-  int i, bSync;
+  int i, bSync, bStats = 0;
   uint64_t w0, c0, w1, c1;
   double t0, secs, wampEngine = -1, fsyncs = -1;
   struct rusage ru;
@@ -1063,6 +1091,10 @@ int main(int argc, char **argv){
     const char *a = argv[i];
     if( strncmp(a, "--", 2)==0 ) a += 2;
     if( strcmp(a, "header")==0 ){ printf("%s\n", CSV_HEADER); return 0; }
+    else if( strcmp(a, "stats")==0 ) bStats = 1;
+#ifdef ENGINE_KVSTORE
+    else if( (v = argVal(a, "opt")) && nKvOpt<16 ) azKvOpt[nKvOpt++] = v;
+#endif
     else if( (v = argVal(a, "workload")) ) b.zWork = v;
     else if( (v = argVal(a, "db")) ) zDb = v;
     else if( (v = argVal(a, "num")) ) b.n = strtoull(v, 0, 10);
@@ -1092,6 +1124,7 @@ int main(int argc, char **argv){
   runWorkload(&b);
   secs = nowSec() - t0;
   zStats = dbEngineStats(b.db);
+  if( bStats ) fprintf(stderr, "%s\n", zStats ? zStats : "(no stats)");
   if( zStats ){
     double s = jsonNum(zStats, "syncs"), c = jsonNum(zStats, "commits");
     if( b.nUserByte ) wampEngine = jsonNum(zStats, "write_amplification");
@@ -1117,6 +1150,7 @@ int main(int argc, char **argv){
     printf(",");
   }
   if( wampEngine>=0 ) printf("%.2f,", wampEngine); else printf(",");
-  if( fsyncs>=0 ) printf("%.3f\n", fsyncs); else printf("\n");
+  if( fsyncs>=0 ) printf("%.3f,", fsyncs); else printf(",");
+  printf("%.2f\n", b.nDone ? cpuSecs(&ru)*1e6/(double)b.nDone : 0.0);
   return 0;
 }

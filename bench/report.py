@@ -32,7 +32,11 @@ CONFIG_NOTE = (
     "MDB_NOSYNC, SQLite WAL + synchronous=NORMAL; fillsync: kvstore "
     "sync=full, sync=true, LMDB default (synced), SQLite synchronous=FULL. "
     "Keys 16 bytes, values 100 bytes half compressible. Each workload runs "
-    "in a fresh process per engine, engines interleaved.")
+    "in a fresh process per engine, engines interleaved. ops/s counts "
+    "key-value operations (fillbatch: rows, whose p50/p99 are per batch of "
+    "1000; seekrandom: one seek + 10 nexts; ycsbe: a scan of 1-100 entries "
+    "or an insert). Workloads other than the fills stop after the duration "
+    "cap (see the run line) and report the ops done.")
 WAMP_NOTE = (
     "Write amplification `WA io` = (write_bytes - cancelled_write_bytes) of "
     "/proc/self/io from open to close, over the user bytes (key + value) "
@@ -92,8 +96,8 @@ def kv_table(rows):
             order.append(r["workload"])
         by[r["workload"]][r["engine"]] = r
     out = ["| workload | engine | ops/s | MB/s | p50 µs | p99 µs | peak RSS MB "
-           "| disk MB | WA io | WA eng | fsync/commit | kvstore ÷ engine |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| disk MB | WA io | WA eng | fsync/commit | CPU µs/op | kvstore ÷ engine |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for w in order:
         kv = num(by[w].get("kvstore", {}).get("ops_per_sec"))
         for e in ENGINES:
@@ -107,7 +111,7 @@ def kv_table(rows):
                     "fillsync", "seekrandom") and not w.startswith("ycsb"):
                 note = " (stopped at {} ops)".format(r["ops"])
             out.append("| {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} "
-                       "| {} | {} |".format(
+                       "| {} | {} | {} |".format(
                            w, mark(e), fmt_ops(ops), note,
                            fmt(num(r["mb_per_sec"]), 1),
                            fmt(num(r["p50_us"])), fmt(num(r["p99_us"])),
@@ -115,6 +119,7 @@ def kv_table(rows):
                            fmt(num(r["disk_mb"]), 1),
                            fmt(num(r["wamp_io"])), fmt(num(r["wamp_engine"])),
                            fmt(num(r["fsyncs_per_commit"]), 3),
+                           fmt(num(r.get("cpu_us_per_op"))),
                            "1.00" if e == "kvstore" else
                            (fmt(ratio) + "x" if ratio else "-")))
     return out, by
@@ -130,8 +135,8 @@ def sql_table(rows):
         by[r["test"]][r["backend"]] = r
     out = ["| test | rows | kvstore ops/s | table ops/s | kvstore ÷ table "
            "| kvstore p50/p99 µs | table p50/p99 µs | RSS MB kv/table "
-           "| disk MB kv/table |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| disk MB kv/table | CPU µs/op kv/table |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for t in order:
         k, b = by[t].get("kvstore"), by[t].get("table")
         ko = num(k["ops_per_sec"]) if k else None
@@ -142,13 +147,15 @@ def sql_table(rows):
                                     fmt(num(r["p99_us"]))) if r else "-"
 
         def two(field, nd=1):
-            return "{} / {}".format(fmt(num(k[field]) if k else None, nd),
-                                    fmt(num(b[field]) if b else None, nd))
+            return "{} / {}".format(
+                fmt(num(k.get(field)) if k else None, nd),
+                fmt(num(b.get(field)) if b else None, nd))
         n = (k or b)["ops"]
-        out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-            t, n, fmt_ops(ko), fmt_ops(bo),
-            (fmt(ko / bo) + "x") if ko and bo else "-", pp(k), pp(b),
-            two("peak_rss_mb"), two("disk_mb")))
+        out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |"
+                   .format(t, n, fmt_ops(ko), fmt_ops(bo),
+                           (fmt(ko / bo) + "x") if ko and bo else "-", pp(k),
+                           pp(b), two("peak_rss_mb"), two("disk_mb"),
+                           two("cpu_us_per_op", 2)))
     return out, by
 
 
@@ -289,7 +296,30 @@ def main():
                             plot], check=True)
         except (OSError, subprocess.CalledProcessError) as e:
             print("report: no chart ({})".format(e), file=sys.stderr)
+    readme = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "README.md")
+    if (os.path.abspath(d) == os.path.join(os.path.dirname(readme), "results")
+            and os.path.exists(readme)):
+        update_readme(readme, d, env)
     print("report: wrote {}/kvbench.md sqlbench.md summary.md".format(d))
+
+
+def update_readme(readme, d, env):
+    """Replace the text between the results markers of bench/README.md with
+    the summary of this run and the command that produced it."""
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    text = open(readme).read()
+    if begin not in text or end not in text:
+        return
+    summary = open(os.path.join(d, "summary.md")).read()
+    body = ("\n## Last run\n\nProduced by `{}` (at the repository root); "
+            "CSVs, Markdown and the chart are in `bench/results/`.\n\n"
+            "![ops/s per workload and engine](results/kvbench.png)\n\n"
+            .format(env.get("command", "bench/run.sh")) + summary)
+    pre = text.split(begin)[0]
+    post = text.split(end, 1)[1]
+    with open(readme, "w") as f:
+        f.write(pre + begin + "\n" + body + "\n" + end + post)
 
 
 if __name__ == "__main__":

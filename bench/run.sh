@@ -9,7 +9,8 @@
 #   BENCH_SQL_ROWS   rows of sqlbench (default = BENCH_KEYS)
 #   BENCH_ENGINES    subset of "kvstore leveldb rocksdb lmdb sqlite"
 #   BENCH_WORKLOADS  subset of the kvbench workloads, in run order
-#   BENCH_DURATION   seconds after which a non-fill workload stops (30)
+#   BENCH_DURATION   seconds after which a workload other than fillrandom
+#                    stops and reports what it did (20)
 #   BENCH_SQL_DURATION  the same for sqlbench's scratch fills and reads (60)
 #   BENCH_SKIP_SQL   1 to skip sqlbench; BENCH_SKIP_KV 1 to skip kvbench
 #   BENCH_BIN        directory of the kvbench_* and sqlbench binaries
@@ -27,7 +28,7 @@ KEYS=${BENCH_KEYS:-1000000}
 SQL_ROWS=${BENCH_SQL_ROWS:-$KEYS}
 ENGINES=${BENCH_ENGINES:-"kvstore leveldb rocksdb lmdb sqlite"}
 WORKLOADS=${BENCH_WORKLOADS:-"fillseq fillrandom fillbatch overwrite readrandom readmissing readhot readseq readreverse seekrandom ycsba ycsbb ycsbc ycsbd ycsbe ycsbf fillsync deleterandom"}
-DURATION=${BENCH_DURATION:-30}
+DURATION=${BENCH_DURATION:-20}
 SQL_DURATION=${BENCH_SQL_DURATION:-60}
 BIN=${BENCH_BIN:-build/bench}
 DATA=${BENCH_DATA:-build/bench/data}
@@ -41,6 +42,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "keys=$KEYS"
+  echo "command=${BENCH_COMMAND:-BENCH_KEYS=$KEYS bench/run.sh}"
   echo "sql_rows=$SQL_ROWS"
   echo "duration_cap=$DURATION"
   echo "cpu=$cpu x $(nproc)"
@@ -58,7 +60,7 @@ if [ "${BENCH_SKIP_KV:-0}" != 1 ]; then
     ops=0; threads=1
     case $w in
       fillsync) threads=4; ops=10000 ;;
-      ycsb?) ops=$((KEYS / 2)) ;;
+      ycsb?) ops=$((KEYS / 4)) ;;
     esac
     for e in $ENGINES; do
       case $w in
