@@ -234,10 +234,6 @@ FUZZ_CC       ?= clang
 FUZZ_DIR      := build-fuzz
 STRESS_TIMEOUT ?= 1800
 REL_TESTS     := test_crashpoints test_ioerr test_oom test_corrupt test_threads
-# KNOWN BUG (reported, dbiter.c:390): kv_iter_free reads it->link.pNext
-# without the store mutex while another thread's kvDbSnapAdd/Remove writes
-# it. Suppressed until dbiter.c tests a flag of its own instead.
-TSAN_SUPP     := race:kv_iter_free
 
 .PHONY: fuzz fuzz-replay fuzz-corpus tsan stress
 
@@ -299,9 +295,7 @@ fuzz-corpus: $(LIBKV)
 tsan:
 	$(MAKE) --no-print-directory BUILD=build-tsan CC=gcc OPT="-O1 -g" \
 	  SANFLAGS="-fsanitize=thread" build-tsan/test/test_threads
-	@printf '%s\n' $(TSAN_SUPP) > build-tsan/tsan.supp
-	TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=build-tsan/tsan.supp" \
-	  ./build-tsan/test/test_threads
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/test/test_threads
 
 stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS))
 	@set -e; for t in $(REL_TESTS); do \

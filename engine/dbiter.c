@@ -235,7 +235,9 @@ struct kv_iter {
   KvIter *pMerged;
   KvMem *pMem, *pImm;           /* referenced */
   KvVersion *pVersion;          /* referenced */
-  KvSnapLink link;              /* registered read point */
+  KvSnapLink link;              /* registered read point (its pointers
+                                ** belong to the store's list: mutex) */
+  int bLinked;                  /* link is in the store's list */
   u64 seq;                      /* read point */
   int bValid;
   int bReverse;                 /* direction: see the top of this file */
@@ -361,6 +363,7 @@ int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     it->link.pPrev = db->snapHead.pPrev;
     db->snapHead.pPrev->pNext = &it->link;
     db->snapHead.pPrev = &it->link;
+    it->bLinked = 1;
     kvDbUnlock(db);
     it->seq = it->link.seq;
     rc = kvDbCollectIters(db, it->pMem, it->pImm, it->pVersion, &apChild,
@@ -387,7 +390,7 @@ int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
 void kv_iter_free(kv_iter *it){
   if( it==0 ) return;
   if( it->pMerged ) it->pMerged->pMethods->xClose(it->pMerged);
-  if( it->link.pNext ) kvDbSnapRemove(it->db, &it->link);
+  if( it->bLinked ) kvDbSnapRemove(it->db, &it->link);
   kvMemUnref(it->pMem);
   kvMemUnref(it->pImm);
   kvVersionUnref(it->pVersion);
