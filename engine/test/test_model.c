@@ -9,8 +9,12 @@
 ** reopen every 10,000 operations. Every read is compared with the model;
 ** any difference fails the test with the operation number.
 **
-** Runs twice: background=off (deterministic) and background=on (flushes
-** racing the operations).
+** Runs four times: compaction=leveled and compaction=tiered, each with
+** background=off (deterministic) and background=on (flushes and
+** compactions racing the operations). The tree is kept small (level0
+** trigger 2, 16 KB tables, multiplier 4) so compactions reach every level,
+** and some operations are explicit compactions (due ones, or a full one)
+** run while the random snapshot is held, so snapshots live across them.
 */
 #include <stdint.h>
 #include <unistd.h>
@@ -195,9 +199,11 @@ static void checkIter(kv_db *db, int iOp){
   kv_iter_free(it);
 }
 
-static void runModel(const char *zBackground, u64 seed){
+static void runModel(const char *zBackground, const char *zCompaction,
+                     u64 seed){
   char zDir[256];
   char zBg[64];
+  char zComp[64];
   kv_options *o;
   kv_db *db;
   kv_snapshot *pSnap = 0;
@@ -209,8 +215,10 @@ static void runModel(const char *zBackground, u64 seed){
   memset(aSnapModel, 0, sizeof(aSnapModel));
   tuTempDir(zDir, sizeof(zDir), "model");
   snprintf(zBg, sizeof(zBg), "background=%s", zBackground);
-  o = tuOptions(zBg, "memtable_size=64KB", "block_size=512",
-                "cache_size=8MB", "sync=off", NULL);
+  snprintf(zComp, sizeof(zComp), "compaction=%s", zCompaction);
+  o = tuOptions(zBg, zComp, "memtable_size=64KB", "block_size=512",
+                "cache_size=8MB", "sync=off", "levels=4", "level0_trigger=2",
+                "target_file_size=16KB", "level_size_multiplier=4", NULL);
   db = tuOpen(zDir, o);
 
   for(iOp=0; iOp<NOP; iOp++){
@@ -266,8 +274,13 @@ static void runModel(const char *zBackground, u64 seed){
           else valDel(&aSnapModel[i]);
         }
       }
-    }else if( r<84 ){                             /* explicit flush */
-      assert_int_equal(kv_flush(db), KV_OK);
+    }else if( r<84 && rndInt(4)==0 ){             /* flush, compact */
+      int e = rndInt(4);
+      int rc = e<2 ? kv_flush(db) : kv_compact(db, e==3, 0);
+      if( rc ) fail_msg("op %d: %s: %d %s", iOp, e<2 ? "flush" : "compact",
+                        rc, kv_errmsg(db));
+    }else if( r<84 ){
+      checkGet(db, 0, aModel, k, iOp);
     }else{                                        /* iterate */
       checkIter(db, iOp);
     }
@@ -286,6 +299,17 @@ static void runModel(const char *zBackground, u64 seed){
   }
   if( pSnap ) kv_snapshot_free(db, pSnap);
   {
+    /* Compaction really ran in this run (counts since the last reopen). */
+    char *z = 0;
+    const char *p;
+    assert_int_equal(kv_stats(db, &z), KV_OK);
+    p = strstr(z, "\"compactions\":");
+    assert_non_null(p);
+    assert_true(strtoull(p + 14, 0, 10) > 0);
+    print_message("%s/%s: %.60s\n", zCompaction, zBackground, p);
+    kv_free(z);
+  }
+  {
     char *z = 0;
     assert_int_equal(kv_verify(db, &z), KV_OK);
     assert_string_equal(z, "ok");
@@ -300,19 +324,33 @@ static void runModel(const char *zBackground, u64 seed){
 static void test_model_inline(void **state){
   (void)state;
   makeUniverse();
-  runModel("off", 0x9E3779B97F4A7C15ULL);
+  runModel("off", "leveled", 0x9E3779B97F4A7C15ULL);
 }
 
 static void test_model_background(void **state){
   (void)state;
   makeUniverse();
-  runModel("on", 0xD1B54A32D192ED03ULL);
+  runModel("on", "leveled", 0xD1B54A32D192ED03ULL);
+}
+
+static void test_model_tiered_inline(void **state){
+  (void)state;
+  makeUniverse();
+  runModel("off", "tiered", 0x94D049BB133111EBULL);
+}
+
+static void test_model_tiered_background(void **state){
+  (void)state;
+  makeUniverse();
+  runModel("on", "tiered", 0xBF58476D1CE4E5B9ULL);
 }
 
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_model_inline),
     cmocka_unit_test(test_model_background),
+    cmocka_unit_test(test_model_tiered_inline),
+    cmocka_unit_test(test_model_tiered_background),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
