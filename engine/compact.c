@@ -1262,7 +1262,7 @@ int kvCompactStatsJson(kv_db *db, KvBuf *pOut){
   KvVersion *v;
   char aTmp[1024];
   u64 nSst = 0, nRunMax = 0;
-  u64 nGets, nProbe;
+  u64 nGets, nProbe, nStall;
   int i, j, bRunning;
   int rc = KV_OK;
 
@@ -1270,6 +1270,7 @@ int kvCompactStatsJson(kv_db *db, KvBuf *pOut){
   kvDbLock(db);
   if( pC ) copy = *pC;
   bRunning = pC ? pC->bRunning : 0;
+  nStall = db->nStallMicros;
   v = kvVersionCurrent(&db->vset);
   kvDbUnlock(db);
   /* Space amplification: SSTable bytes over an estimate of the live data,
@@ -1301,7 +1302,7 @@ int kvCompactStatsJson(kv_db *db, KvBuf *pOut){
     bRunning, copy.total.nFileIn, copy.total.nFileOut, copy.total.nByteIn,
     copy.total.nByteOut, copy.total.nTombDrop, copy.total.nEntryDrop,
     copy.nTrivial, copy.nGarbage, copy.nFull, copy.total.nMicros/1000,
-    copy.nSlowdown, copy.nStop, db->nStallMicros,
+    copy.nSlowdown, copy.nStop, nStall,
     nRunMax ? (double)nSst/(double)nRunMax : (nSst ? 1.0 : 0.0),
     nGets ? (double)nProbe/(double)nGets : 0.0);
   rc = kvBufAppend(pOut, aTmp, strlen(aTmp));
