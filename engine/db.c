@@ -147,13 +147,69 @@ static int identityField(const char *z, const char *zName, char *zOut,
   return 0;
 }
 
-/* Compare the saved identity with the options; KV_ERROR names the first
-** option that disagrees. */
-static int identityCheck(kv_db *db, const char *zText){
-  static const char *azName[] = { "key_type", "block_size", "compression" };
-  char zWant[64];
+/* Options that shape the files, saved in the identity file. */
+static const char *const azShaping[] = { "key_type", "block_size", "compression" };
+#define N_SHAPING ((int)(sizeof(azShaping)/sizeof(azShaping[0])))
+
+/* Reconcile options pOpts with the shaping values of an existing store,
+** got by xValue(pCtx, name) (NULL if missing: a damaged identity). An
+** option the caller set must agree (KV_ERROR names the first that does
+** not); one left at its default takes the store's value, so a copied
+** store opens with dir= alone. */
+static int shapingAdopt(kv_options *pOpts, const char *zDir,
+                        const char *(*xValue)(void*, const char*, char*, size_t),
+                        void *pCtx){
   char zHave[64];
-  size_t i;
+  int rc = KV_OK;
+  int i;
+  for(i=0; rc==KV_OK && i<N_SHAPING; i++){
+    const char *zName = azShaping[i];
+    const char *zStore = xValue(pCtx, zName, zHave, sizeof(zHave));
+    char *zWant;
+    if( zStore==0 ){
+      return kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged: "
+                   "no %s", zDir, IDENTITY_NAME, zName);
+    }
+    zWant = kv_options_get(pOpts, zName);
+    if( zWant==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( strcmp(zWant, zStore)!=0 ){
+      if( kv_options_is_set(pOpts, zName)==1 ){
+        rc = kvErr(KV_ERROR, "kvstore: option '%s' is '%s' but the store in "
+                   "'%s' was created with '%s'", zName, zWant, zDir, zStore);
+      }else{
+        char *zErr = 0;
+        rc = kv_options_set(pOpts, zName, zStore, &zErr);
+        if( rc ){
+          rc = kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged: "
+                     "%s", zDir, IDENTITY_NAME, zErr ? zErr : zName);
+        }
+        kvFree(zErr);
+        /* Adopted, not chosen: a later opener may still set it. */
+        pOpts->mSet &= ~kvOptionBit(zName);
+      }
+    }
+    kvFree(zWant);
+  }
+  return rc;
+}
+
+static const char *identityValue(void *pCtx, const char *zName, char *zOut,
+                                 size_t nOut){
+  return identityField((const char*)pCtx, zName, zOut, nOut) ? zOut : 0;
+}
+
+static const char *optionsValue(void *pCtx, const char *zName, char *zOut,
+                                size_t nOut){
+  char *z = kv_options_get((const kv_options*)pCtx, zName);
+  if( z==0 ) return 0;
+  snprintf(zOut, nOut, "%s", z);
+  kvFree(z);
+  return zOut;
+}
+
+/* Check the saved identity against the options, adopting the store's
+** shaping values for options not given. */
+static int identityCheck(kv_db *db, const char *zText){
   int iVersion = 0;
   if( sscanf(zText, "kvstore %d", &iVersion)!=1 ){
     return kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged",
@@ -164,22 +220,7 @@ static int identityCheck(kv_db *db, const char *zText){
                  " this build reads version %d", db->zDir, iVersion,
                  KV_FORMAT_VERSION);
   }
-  for(i=0; i<sizeof(azName)/sizeof(azName[0]); i++){
-    char *zOpt = kv_options_get(db->pOpts, azName[i]);
-    if( zOpt==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
-    snprintf(zWant, sizeof(zWant), "%s", zOpt);
-    kvFree(zOpt);
-    if( !identityField(zText, azName[i], zHave, sizeof(zHave)) ){
-      return kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged: "
-                   "no %s", db->zDir, IDENTITY_NAME, azName[i]);
-    }
-    if( strcmp(zWant, zHave)!=0 ){
-      return kvErr(KV_ERROR, "kvstore: option '%s' is '%s' but the store in "
-                   "'%s' was created with '%s'", azName[i], zWant, db->zDir,
-                   zHave);
-    }
-  }
-  return KV_OK;
+  return shapingAdopt(db->pOpts, db->zDir, identityValue, (void*)zText);
 }
 
 /* Is this one of the names a store creates? (Used to refuse foreign
@@ -1007,25 +1048,13 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
   pthread_mutex_lock(&gRegistryMutex);
   db = registryFind(iDev, iIno);
   if( db ){
-    /* Shared instance: the shaping options must agree with the store's. */
+    /* Shared instance: the shaping options given must agree with the
+    ** store's (those not given are the store's anyway). */
     kv_options *pTmp = opts ? kv_options_copy(opts) : kv_options_new();
     if( pTmp==0 ){
       rc = kvErr(KV_NOMEM, "kvstore: out of memory");
     }else{
-      static const char *azName[] = { "key_type", "block_size", "compression" };
-      size_t i;
-      for(i=0; rc==KV_OK && i<sizeof(azName)/sizeof(azName[0]); i++){
-        char *zA = kv_options_get(pTmp, azName[i]);
-        char *zB = kv_options_get(db->pOpts, azName[i]);
-        if( zA==0 || zB==0 ){
-          rc = kvErr(KV_NOMEM, "kvstore: out of memory");
-        }else if( strcmp(zA, zB)!=0 ){
-          rc = kvErr(KV_ERROR, "kvstore: option '%s' is '%s' but the store in "
-                     "'%s' was created with '%s'", azName[i], zA, zCanon, zB);
-        }
-        kvFree(zA);
-        kvFree(zB);
-      }
+      rc = shapingAdopt(pTmp, zCanon, optionsValue, db->pOpts);
       kv_options_free(pTmp);
     }
     if( rc==KV_OK ){

@@ -318,6 +318,8 @@ struct kv_options {
 };
 /* Use env pEnv (tests). */
 void kvOptionsSetEnv(kv_options *opts, KvEnv *pEnv);
+/* The bit of kv_options.mSet that stands for option zName (0 if none). */
+u32 kvOptionBit(const char *zName);
 
 /****************************** sha256.c ***********************************/
 

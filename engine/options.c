@@ -578,6 +578,11 @@ int kv_options_is_set(const kv_options *opts, const char *zName){
   return (opts->mSet >> iOpt) & 1;
 }
 
+u32 kvOptionBit(const char *zName){
+  int iOpt = 0;
+  return findOption(zName, &iOpt) ? (u32)1 << iOpt : 0;
+}
+
 /* "%.15g" with a '.' even under a locale whose decimal point is ','. */
 static void formatReal(double r, char *zBuf, size_t nBuf){
   char *z;

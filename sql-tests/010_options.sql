@@ -16,10 +16,11 @@ SELECT count(*) FROM sqlite_schema WHERE name = 'b';
 CREATE VIRTUAL TABLE c USING kvstore( "key_type" = 'integer' , dir = "c data" );
 INSERT INTO c VALUES (-5, 'neg');
 SELECT * FROM c;
--- Options that shape the files must agree with the store's, defaults too.
+-- Options that shape the files must agree with the store's when given;
+-- when not given, the store's own values are taken (the key is INTEGER).
 CREATE VIRTUAL TABLE d USING kvstore(dir='c data', key_type=text);
 CREATE VIRTUAL TABLE d USING kvstore(dir='c data');
-SELECT * FROM d;
+SELECT key, typeof(key), value FROM d;
 -- Sizes: too large keys and values fail with SQLITE_TOOBIG.
 CREATE VIRTUAL TABLE small USING kvstore(max_key_size=8, max_value_size=100);
 INSERT INTO small VALUES ('12345678', zeroblob(99));

@@ -196,6 +196,24 @@ static void test_sharing_and_identity(void **state){
   assert_int_equal(kv_open(zDir, oInt, &db3), KV_ERROR);
   assert_non_null(strstr(kv_errmsg(0), "'integer'"));
   assert_non_null(strstr(kv_errmsg(0), "'text'"));
+  /* Options not given take the store's values: a copy opens with dir
+  ** alone. */
+  {
+    char zInt[300];
+    kv_options *oDefault = tuOptions("background=off", NULL);
+    snprintf(zInt, sizeof(zInt), "%s-int", zDir);
+    db3 = tuOpen(zInt, oInt);
+    assert_int_equal(kv_key_type(db3), KV_KEY_INTEGER);
+    kv_close(db3);
+    db3 = tuOpen(zInt, oDefault);
+    assert_int_equal(kv_key_type(db3), KV_KEY_INTEGER);
+    /* ... and the shared instance accepts both forms too. */
+    assert_int_equal(kv_open(zInt, oInt, &db2), KV_OK);
+    kv_close(db2);
+    kv_close(db3);
+    assert_int_equal(kv_destroy(zInt), KV_OK);
+    kv_options_free(oDefault);
+  }
   /* Destroy removes the store and the then-empty directory. */
   assert_int_equal(kv_destroy(zDir), KV_OK);
   assert_int_equal(access(zDir, F_OK), -1);
