@@ -928,6 +928,7 @@ static void dbFree(kv_db *db){
   kvVsetClose(&db->vset);
   kvCacheFree(db->pCache);
   kvCompactorFree(db->pCompactor);
+  kvRateFree(db->pRate);
   if( db->pLock ) db->pEnv->xUnlock(db->pLock);
   kv_options_free(db->pOpts);
   kvFree(db->zBgErr);
@@ -985,6 +986,10 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   if( rc==KV_OK ) rc = recoverWal(db);
   if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
   if( rc==KV_OK ) rc = kvCompactorNew(&db->pCompactor);
+  if( rc==KV_OK ){
+    rc = kvRateNew(pEnv, db->pOpts->rRateLimit, db->pOpts->rRateBurst,
+                   db->pOpts->nRateWaitMs, &db->pRate);
+  }
   if( rc==KV_OK ) deleteObsoleteFiles(db);
   if( rc==KV_OK && db->pOpts->bBackground ){
     if( pthread_create(&db->bgThread, 0, bgMain, db)!=0 ){
@@ -1281,7 +1286,18 @@ int kv_stats(kv_db *db, char **pzJson){
   EMIT("\"write_amplification\":%.3f,",
        nUser ? (double)(nFlushBytes + nCompactBytes + nUser)/(double)nUser : 0.0);
   if( rc==KV_OK ) rc = kvCompactStatsJson(db, &b);
-  EMIT("\"background\":{\"active\":%d,\"error\":%d}}", bBg, rcBg);
+  if( rc==KV_OK ) rc = kvRateStatsJson(db->pRate, &b);
+  {
+    /* Work waiting: an immutable memtable to flush, levels over budget. */
+    int nDue = 0;
+    for(i=0; i<db->pOpts->nLevel && i<KV_MAX_LEVELS; i++){
+      if( kvCompactLevelScore(v, db->pOpts, i)>=1.0 ) nDue++;
+    }
+    EMIT("\"background\":{\"thread\":%d,\"active\":%d,\"flushes_queued\":%d,"
+         "\"compactions_due\":%d,\"flushes_done\":%" PRIu64
+         ",\"compactions_done\":%" PRIu64 ",\"error\":%d}}",
+         db->bBgThread, bBg, bImm, nDue, nFlush, nComp, rcBg);
+  }
 #undef EMIT
   kvVersionUnref(v);
   if( rc==KV_OK ) rc = kvBufAppend(&b, "", 1);
@@ -1332,5 +1348,113 @@ int kv_verify(kv_db *db, char **pzReport){
   }
   if( rc==KV_OK && *pzReport==0 ) *pzReport = kvStrdup("ok");
   if( rc==KV_OK && *pzReport==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Introspection of the live SSTables.                                     */
+
+int kv_sstables(kv_db *db, kv_sstable_info **paInfo, int *pnInfo){
+  KvVersion *v;
+  kv_sstable_info *aInfo = 0;
+  unsigned char *pKeys;
+  size_t nAlloc;
+  int nInfo = 0, i, j, k;
+
+  *paInfo = 0;
+  *pnInfo = 0;
+  kvDbLock(db);
+  v = kvVersionCurrent(&db->vset);
+  kvDbUnlock(db);
+  /* One allocation: the array, then the user keys it points to. */
+  nAlloc = sizeof(kv_sstable_info);
+  for(i=0; i<KV_MAX_LEVELS; i++){
+    for(j=0; j<v->anFile[i]; j++){
+      KvFileMeta *f = v->aaFile[i][j];
+      nAlloc += sizeof(kv_sstable_info) + f->smallest.n + f->largest.n;
+      nInfo++;
+    }
+  }
+  aInfo = kvMallocZero(nAlloc);
+  if( aInfo==0 ){
+    kvVersionUnref(v);
+    return kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  pKeys = (unsigned char*)&aInfo[nInfo];
+  k = 0;
+  for(i=0; i<KV_MAX_LEVELS; i++){
+    for(j=0; j<v->anFile[i]; j++){
+      KvFileMeta *f = v->aaFile[i][j];
+      kv_sstable_info *p = &aInfo[k++];
+      size_t nS = f->smallest.n>=KV_TRAILER ? f->smallest.n-KV_TRAILER : 0;
+      size_t nL = f->largest.n>=KV_TRAILER ? f->largest.n-KV_TRAILER : 0;
+      p->iLevel = i;
+      snprintf(p->zFile, sizeof(p->zFile), "%06" PRIu64 ".sst", f->iFile);
+      p->iFile = f->iFile;
+      p->nByte = f->nByte;
+      p->nEntry = f->nEntry;
+      p->nTombstone = f->nTombstone;
+      p->minSeq = f->minSeq;
+      p->maxSeq = f->maxSeq;
+      memcpy(p->aMerkle, f->aMerkle, 32);
+      if( nS ) memcpy(pKeys, f->smallest.a, nS);
+      p->pSmallest = pKeys;
+      p->nSmallest = nS;
+      pKeys += nS;
+      if( nL ) memcpy(pKeys, f->largest.a, nL);
+      p->pLargest = pKeys;
+      p->nLargest = nL;
+      pKeys += nL;
+    }
+  }
+  kvVersionUnref(v);
+  *paInfo = aInfo;
+  *pnInfo = nInfo;
+  return KV_OK;
+}
+
+/* Order of tables for kv_merkle: key range, then root (never a file
+** number, so that the order is a property of the contents). */
+static int merkleFileCmp(const void *pA, const void *pB){
+  const KvFileMeta *a = *(const KvFileMeta *const*)pA;
+  const KvFileMeta *b = *(const KvFileMeta *const*)pB;
+  int c = kvIKeyCmp(a->smallest.a, a->smallest.n, b->smallest.a,
+                    b->smallest.n);
+  if( c==0 ){
+    c = kvIKeyCmp(a->largest.a, a->largest.n, b->largest.a, b->largest.n);
+  }
+  if( c==0 ) c = memcmp(a->aMerkle, b->aMerkle, 32);
+  return c;
+}
+
+int kv_merkle(kv_db *db, unsigned char aRoot[32]){
+  KvVersion *v;
+  KvFileMeta **apFile = 0;
+  u8 *aLeaf = 0;
+  int nFile = 0, i, j, k;
+  int rc = KV_OK;
+
+  kvDbLock(db);
+  v = kvVersionCurrent(&db->vset);
+  kvDbUnlock(db);
+  for(i=0; i<KV_MAX_LEVELS; i++) nFile += v->anFile[i];
+  if( nFile>0 ){
+    apFile = kvMalloc(sizeof(KvFileMeta*) * (size_t)nFile);
+    aLeaf = kvMalloc((size_t)32 * (size_t)nFile);
+    if( apFile==0 || aLeaf==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  if( rc==KV_OK ){
+    for(i=k=0; i<KV_MAX_LEVELS; i++){
+      for(j=0; j<v->anFile[i]; j++) apFile[k++] = v->aaFile[i][j];
+    }
+    if( nFile>1 ){
+      qsort(apFile, (size_t)nFile, sizeof(KvFileMeta*), merkleFileCmp);
+    }
+    for(k=0; k<nFile; k++) memcpy(&aLeaf[32*k], apFile[k]->aMerkle, 32);
+    kvMerkleRoot(aLeaf, (size_t)nFile, aRoot);
+  }
+  kvFree(apFile);
+  kvFree(aLeaf);
+  kvVersionUnref(v);
   return rc;
 }

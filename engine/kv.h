@@ -254,6 +254,54 @@ int kv_compact(kv_db *db, int bFull, char **pzJson);
 int kv_verify(kv_db *db, char **pzReport);
 
 /*
+** Rate limiter (options rate_limit, rate_burst, rate_wait_ms): one token
+** bucket per store, shared by every kv_open of it and configured by the
+** first opener's options. kv_rate_acquire takes nTokens tokens, waiting
+** up to rate_wait_ms for them to accrue; returns KV_OK, or KV_BUSY with
+** "kvstore: rate limit exceeded (...)" (nothing taken) when waiting that
+** long would not be enough. Always KV_OK when rate_limit is 0. The engine
+** never takes tokens itself: callers decide what an operation is (the SQL
+** layer takes one per row read or written).
+*/
+int kv_rate_acquire(kv_db *db, uint64_t nTokens);
+
+/*
+** Introspection of the live SSTables.
+**
+** kv_sstables sets *paInfo to an array of *pnInfo entries, one per live
+** SSTable: level 0 first (newest table first), then each deeper level in
+** key order. The array and the keys it points to are one allocation: free
+** with kv_free(*paInfo). Keys are user keys (the bytes given to kv_put).
+**
+** kv_merkle sets aRoot to the Merkle root (SHA-256; a parent is
+** SHA-256(0x01 || left || right), an odd node is promoted, one leaf is
+** its own root) over the Merkle roots of the live SSTables ordered by key range
+** (smallest internal key, then largest, then the root itself), so it does
+** not depend on file numbers or levels. Each table's root covers the stored
+** bytes of its data blocks, so the root identifies the SSTable contents:
+** a copy of the store's directory has the same root; any change to the
+** data (once flushed) or a compaction that rewrites files changes it. The
+** memtable is not covered: call kv_flush first. No table: SHA-256("").
+*/
+typedef struct kv_sstable_info kv_sstable_info;
+struct kv_sstable_info {
+  int iLevel;                     /* level, 0 = newest */
+  char zFile[32];                 /* file name in the directory, "<n>.sst" */
+  uint64_t iFile;                 /* file number */
+  uint64_t nByte;                 /* file size */
+  uint64_t nEntry;                /* entries (puts and tombstones) */
+  uint64_t nTombstone;            /* tombstones among them */
+  uint64_t minSeq, maxSeq;        /* sequence range */
+  const unsigned char *pSmallest; /* smallest user key */
+  size_t nSmallest;
+  const unsigned char *pLargest;  /* largest user key */
+  size_t nLargest;
+  unsigned char aMerkle[32];      /* Merkle root of its data blocks */
+};
+int kv_sstables(kv_db *db, kv_sstable_info **paInfo, int *pnInfo);
+int kv_merkle(kv_db *db, unsigned char aRoot[32]);
+
+/*
 ** Writer lock for callers that buffer a transaction and must not lose
 ** updates to another connection writing the same store: held from the
 ** first write of a transaction to its commit or rollback. Waits up to

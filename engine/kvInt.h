@@ -667,6 +667,35 @@ void kvFileUnref(KvFileMeta *f);
 int kvFileTable(KvFileMeta *f, KvSst **ppSst);
 char *kvSstPath(const char *zDir, u64 iFile);    /* "<dir>/<n>.sst" */
 
+/****************************** ratelimit.c ********************************/
+/*
+** Token bucket of a store (design at the top of ratelimit.c). NULL is a
+** valid limiter that never limits (rate_limit=0). Thread-safe.
+*/
+typedef struct KvRateLimiter KvRateLimiter;
+typedef struct KvRateStats KvRateStats;
+struct KvRateStats {
+  int bEnabled;                 /* 0 when the limiter is off */
+  double rRate, rBurst;         /* tokens per second, bucket size */
+  u64 nWaitMs;                  /* rate_wait_ms */
+  double rTokens;               /* tokens in the bucket now (< 0: owed) */
+  u64 nAcquired;                /* tokens granted */
+  u64 nCalls;                   /* requests granted */
+  u64 nWaited;                  /* requests granted after waiting */
+  u64 nWaitMicros;              /* time waited, all requests */
+  u64 nRejected;                /* requests refused with KV_BUSY */
+};
+/* *ppRate is NULL (and KV_OK) when rRate <= 0. rBurst 0 = rRate. */
+int kvRateNew(KvEnv *pEnv, double rRate, double rBurst, u64 nWaitMs,
+              KvRateLimiter **ppRate);
+void kvRateFree(KvRateLimiter *p);                     /* NULL ok */
+/* Take nToken tokens, sleeping (xSleepMicros) up to the configured wait;
+** KV_BUSY "kvstore: rate limit exceeded (...)" when that is not enough. */
+int kvRateAcquire(KvRateLimiter *p, u64 nToken);
+void kvRateStats(KvRateLimiter *p, KvRateStats *pStats);
+/* Append "\"rate_limiter\":{...}," for kv_stats. */
+int kvRateStatsJson(KvRateLimiter *p, KvBuf *pOut);
+
 /****************************** db.c / dbiter.c ****************************/
 /*
 ** An open store. One instance per directory per process, shared by every
@@ -735,6 +764,7 @@ struct kv_db {
   _Atomic u64 nGets;            /* point reads */
   u64 nStallMicros;             /* writers delayed by level-0 pressure */
   struct KvCompactor *pCompactor;  /* compaction state (compact.c) (M) */
+  KvRateLimiter *pRate;         /* token bucket (ratelimit.c); NULL = off */
 };
 
 void kvDbLock(kv_db *db);
