@@ -58,11 +58,22 @@
 ** so nothing that can fail is left for it. A writer lock of the engine is
 ** held from the first write of a transaction to its end, so connections
 ** sharing one engine cannot lose each other's updates.
+**
+** RATE LIMITER
+**
+** When the store has rate_limit set, every row the table reads or writes
+** takes one token of the engine's bucket (kv_rate_acquire): each row a
+** cursor lands on (xFilter's first row, each xNext's row, rows skipped for
+** OFFSET included; a lookup that finds nothing takes none) and each call
+** of xUpdate (one row inserted, updated or deleted, before any check, so
+** a row then skipped by OR IGNORE counts too). Over the limit, the method
+** fails with SQLITE_BUSY and SQLite undoes the statement.
 */
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
 
 #include "kv.h"
+#include "ext/kvext.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -653,17 +664,14 @@ static const char *privateDirCreate(KvConn *pConn, const char *zSchema,
 */
 
 /*
-** Hook for the `config` option (a JSON file of options, loaded by ext/;
-** DESIGN.md §2). Applies the file's options to pOpts before the CREATE
-** arguments, which override it. zPath is already resolved like dir=.
-** Until the loader exists, refuse the option clearly rather than ignore it.
+** Hook for the `config` option (a JSON file of options, loaded by
+** ext/config.c; DESIGN.md §2). Applies the file's options to pOpts before
+** the CREATE arguments, which override it. zPath is already resolved like
+** dir=.
 */
 static int kvvtabLoadConfig(kv_options *pOpts, const char *zPath,
                             char **pzErr){
-  (void)pOpts;
-  (void)zPath;
-  *pzErr = sqlite3_mprintf("kvstore: option 'config' is not supported yet");
-  return SQLITE_ERROR;
+  return kvextConfigLoad(pOpts, zPath, pzErr);
 }
 
 /* Copy of z[0..n) without surrounding whitespace. */
@@ -814,6 +822,19 @@ static int parseArguments(int nArg, const char *const *azArg,
         *pzErr = sqlite3_mprintf("kvstore: out of memory");
         rc = SQLITE_NOMEM;
       }
+    }
+  }
+
+  /* A dir given by the config file alone resolves like an argument. */
+  if( rc==SQLITE_OK && *pzDirOpt==0 && kv_options_is_set(pOpts, "dir")==1 ){
+    char *zDir = kv_options_get(pOpts, "dir");
+    if( zDir ){
+      *pzDirOpt = sqlite3_mprintf("%s", zDir);
+      kv_free(zDir);
+    }
+    if( *pzDirOpt==0 ){
+      *pzErr = sqlite3_mprintf("kvstore: out of memory");
+      rc = SQLITE_NOMEM;
     }
   }
 
@@ -1608,6 +1629,17 @@ static int listKeyCmp(const void *a, const void *b){
   return keyCompare(pA->a, (size_t)pA->n, pB->a, (size_t)pB->n);
 }
 
+/* Take the rate limiter's token for the row the cursor landed on. */
+static int cursorToken(KvCursor *pCur){
+  KvVtab *pTab = (KvVtab*)pCur->base.pVtab;
+  int rc = kv_rate_acquire(pTab->pKv, 1);
+  if( rc!=KV_OK ){
+    pCur->bEof = 1;
+    return engineError(&pTab->base, rc, "rate limiting");
+  }
+  return SQLITE_OK;
+}
+
 /*
 ** Move to the first row at or after the current position that the cursor
 ** returns, or set bEof. The iterator is already positioned (CUR_SCAN) or
@@ -1625,8 +1657,11 @@ static int cursorSettle(KvCursor *pCur){
       pCur->pKey = kv_iter_key(pCur->pIter, &pCur->nKey);
       pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
       /* The start was sought; only the far bound can end the scan. */
-      if( !cursorInBounds(pCur, pCur->pKey, pCur->nKey) ) pCur->bEof = 1;
-      return SQLITE_OK;
+      if( !cursorInBounds(pCur, pCur->pKey, pCur->nKey) ){
+        pCur->bEof = 1;
+        return SQLITE_OK;
+      }
+      return cursorToken(pCur);
     case CUR_LIST:
       while( pCur->iList<pCur->nList ){
         int i = pCur->bDesc ? pCur->nList-1-pCur->iList : pCur->iList;
@@ -1641,7 +1676,7 @@ static int cursorSettle(KvCursor *pCur){
             pCur->pKey = a;
             pCur->nKey = n;
             pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
-            return SQLITE_OK;
+            return cursorToken(pCur);
           }
         }
         pCur->iList++;
@@ -1949,6 +1984,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
       pCur->pVal = (const u8*)pCur->pPointVal;
       pCur->nVal = pCur->nPointVal;
       pCur->bEof = 0;
+      rc = cursorToken(pCur);
     }
   }else{
     /* CUR_LIST and CUR_SCAN read through an iterator, which captures the
@@ -2007,6 +2043,43 @@ static int kvvtabEof(sqlite3_vtab_cursor *pCursor){
   return ((KvCursor*)pCursor)->bEof;
 }
 
+/* Set the result to key a[0..n) as the key column shows it. */
+static int keyResult(sqlite3_context *ctx, int eKeyType, const u8 *a,
+                     size_t n){
+  switch( eKeyType ){
+    case KV_KEY_INTEGER:
+      if( n!=8 ) return SQLITE_CORRUPT;
+      sqlite3_result_int64(ctx, decodeIntKey(a));
+      return SQLITE_OK;
+    case KV_KEY_BLOB:
+      if( n>0x7fffffff ) return SQLITE_TOOBIG;
+      if( n==0 ){
+        sqlite3_result_zeroblob(ctx, 0);
+      }else{
+        sqlite3_result_blob(ctx, a, (int)n, SQLITE_TRANSIENT);
+      }
+      return SQLITE_OK;
+    default:
+      if( n>0x7fffffff ) return SQLITE_TOOBIG;
+      sqlite3_result_text(ctx, (const char*)a, (int)n, SQLITE_TRANSIENT);
+      return SQLITE_OK;
+  }
+}
+
+/* For ext/ (kvext.h): the same, with an error result on failure. */
+int kvvtabKeyResult(sqlite3_context *ctx, int eKeyType,
+                    const unsigned char *a, size_t n){
+  int rc = keyResult(ctx, eKeyType, a, n);
+  if( rc!=SQLITE_OK ){
+    char *zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes "
+        "(%s keys)", (unsigned long long)n, keyTypeName(eKeyType));
+    sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: malformed key", -1);
+    sqlite3_result_error_code(ctx, rc);
+    sqlite3_free(zMsg);
+  }
+  return rc;
+}
+
 static int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
                         int iCol){
   KvCursor *pCur = (KvCursor*)pCursor;
@@ -2014,32 +2087,10 @@ static int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   int rc = SQLITE_OK;
   if( pCur->bEof ) return SQLITE_OK;
   if( iCol==KVVTAB_COL_KEY ){
-    size_t n = pCur->nKey;
-    switch( pTab->eKeyType ){
-      case KV_KEY_INTEGER:
-        if( n!=8 ){
-          rc = SQLITE_CORRUPT;
-        }else{
-          sqlite3_result_int64(ctx, decodeIntKey(pCur->pKey));
-        }
-        break;
-      case KV_KEY_BLOB:
-        if( n>0x7fffffff ){ rc = SQLITE_TOOBIG; break; }
-        if( n==0 ){
-          sqlite3_result_zeroblob(ctx, 0);
-        }else{
-          sqlite3_result_blob(ctx, pCur->pKey, (int)n, SQLITE_TRANSIENT);
-        }
-        break;
-      default:
-        if( n>0x7fffffff ){ rc = SQLITE_TOOBIG; break; }
-        sqlite3_result_text(ctx, (const char*)pCur->pKey, (int)n,
-                            SQLITE_TRANSIENT);
-        break;
-    }
+    rc = keyResult(ctx, pTab->eKeyType, pCur->pKey, pCur->nKey);
     if( rc!=SQLITE_OK ){
       char *zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes "
-          "in '%s' (table %s has %s keys)", (unsigned long long)n,
+          "in '%s' (table %s has %s keys)", (unsigned long long)pCur->nKey,
           pTab->zDir, pTab->zName, keyTypeName(pTab->eKeyType));
       sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: malformed key", -1);
       sqlite3_result_error_code(ctx, rc);
@@ -2200,6 +2251,9 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   memset(&oldKey, 0, sizeof(oldKey));
   rc = writeBegin(p);
   if( rc!=SQLITE_OK ) return rc;
+  /* One token per row written, before anything changes. */
+  rc = kv_rate_acquire(p->pKv, 1);
+  if( rc!=KV_OK ) return engineError(pVtab, rc, "rate limiting");
   nMark = kv_batch_count(p->pBatch);
 
   if( sqlite3_value_type(argv[0])!=SQLITE_NULL ){
@@ -2359,6 +2413,162 @@ static int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSave){
 }
 
 /****************************************************************************
+** Finding a table by name, for ext/ (kvext.h).
+*/
+
+/* Does schema zSchema hold a table or view named zTable? Sets *pbHas. */
+static int schemaHasTable(sqlite3 *db, const char *zSchema,
+                          const char *zTable, int *pbHas){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
+      "type IN ('table','view') AND name=?1 COLLATE NOCASE", zSchema);
+  int rc;
+  *pbHas = 0;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTable, -1,
+                                             SQLITE_STATIC);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      *pbHas = 1;
+      rc = SQLITE_OK;
+    }else if( rc==SQLITE_DONE ){
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+/*
+** Resolve zName to (schema, table) as SQLite resolves a table name: an
+** unqualified name in temp, then main, then the attached databases in
+** order; "schema.table" when no table is named zName itself. Sets
+** *pzSchema and *pzTable (sqlite3_malloc), or leaves them NULL when no
+** such table exists.
+*/
+static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
+                            char **pzTable){
+  sqlite3_stmt *pStmt = 0;
+  const char *zDot = strchr(zName, '.');
+  int rc, bHas = 0;
+  *pzSchema = 0;
+  *pzTable = 0;
+  rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_database_list "
+                          "ORDER BY seq<>1, seq", -1, &pStmt, 0);
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *zSchema = (const char*)sqlite3_column_text(pStmt, 0);
+    if( zSchema==0 ){ rc = SQLITE_NOMEM; break; }
+    rc = schemaHasTable(db, zSchema, zName, &bHas);
+    if( rc==SQLITE_OK && bHas ){
+      *pzSchema = sqlite3_mprintf("%s", zSchema);
+      *pzTable = sqlite3_mprintf("%s", zName);
+      break;
+    }
+    if( rc==SQLITE_OK && zDot
+     && sqlite3_strnicmp(zSchema, zName, (int)(zDot - zName))==0
+     && zSchema[zDot - zName]==0 ){
+      rc = schemaHasTable(db, zSchema, zDot+1, &bHas);
+      if( rc==SQLITE_OK && bHas && *pzSchema==0 ){
+        /* Kept unless a table named zName itself turns up later. */
+        *pzSchema = sqlite3_mprintf("%s", zSchema);
+        *pzTable = sqlite3_mprintf("%s", zDot+1);
+        if( *pzSchema==0 || *pzTable==0 ) rc = SQLITE_NOMEM;
+      }
+    }
+  }
+  sqlite3_finalize(pStmt);
+  if( rc==SQLITE_OK && *pzSchema && *pzTable==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK && *pzTable && *pzSchema==0 ) rc = SQLITE_NOMEM;
+  if( rc!=SQLITE_OK ){
+    sqlite3_free(*pzSchema);
+    sqlite3_free(*pzTable);
+    *pzSchema = 0;
+    *pzTable = 0;
+  }
+  return rc;
+}
+
+/* The open kvstore table zSchema.zTable of connection db, or NULL. */
+static KvVtab *findOpenTable(sqlite3 *db, const char *zSchema,
+                             const char *zTable){
+  KvConn *pConn;
+  KvVtab *p = 0;
+  pthread_mutex_lock(&kvConnMutex);
+  for(pConn=kvConnList; pConn && pConn->db!=db; pConn=pConn->pNext){}
+  pthread_mutex_unlock(&kvConnMutex);
+  if( pConn==0 ) return 0;
+  for(p=pConn->pTabs; p; p=p->pNextTab){
+    if( sqlite3_stricmp(p->zSchema, zSchema)==0
+     && sqlite3_stricmp(p->zName, zTable)==0 ){
+      break;
+    }
+  }
+  return p;
+}
+
+int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
+                 int *peKeyType, char **pzErr){
+  char *zSchema = 0, *zTable = 0;
+  KvVtab *p = 0;
+  int rc;
+
+  *ppKv = 0;
+  *pzErr = 0;
+  if( zName==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: no table name given");
+    return SQLITE_ERROR;
+  }
+  rc = resolveTableName(db, zName, &zSchema, &zTable);
+  if( rc==SQLITE_OK && zSchema==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: no such table: '%s'", zName);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK ){
+    p = findOpenTable(db, zSchema, zTable);
+    if( p==0 ){
+      /* Not used by this connection yet: preparing a statement over it
+      ** connects it (xConnect), which adds it to the connection's list. */
+      sqlite3_stmt *pStmt = 0;
+      char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w\" LIMIT 0",
+                                   zSchema, zTable);
+      if( zSql==0 ){
+        rc = SQLITE_NOMEM;
+      }else{
+        rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+        if( rc!=SQLITE_OK ){
+          *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+        }
+        sqlite3_finalize(pStmt);
+        sqlite3_free(zSql);
+      }
+      if( rc==SQLITE_OK ) p = findOpenTable(db, zSchema, zTable);
+    }
+  }
+  if( rc==SQLITE_OK && p==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: '%s' is not a kvstore table", zName);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK && p->pKv==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: the store of table %s is not open",
+                             p->zName);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK ){
+    *ppKv = p->pKv;
+    *peKeyType = p->eKeyType;
+  }else if( *pzErr==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot find table '%s': %s", zName,
+                             sqlite3_errstr(rc));
+  }
+  sqlite3_free(zSchema);
+  sqlite3_free(zTable);
+  return rc;
+}
+
+/****************************************************************************
 ** Registration.
 */
 
@@ -2410,10 +2620,12 @@ static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
 ** registered here, after the module, on every connection.
 */
 static int kvvtabRegisterExt(sqlite3 *db, char **pzErrMsg){
-  int rc = SQLITE_OK;
-  (void)db;
-  (void)pzErrMsg;
-  /* e.g.: if( rc==SQLITE_OK ) rc = kvextFunctionsInit(db); */
+  int rc = kvextFunctionsInit(db);
+  if( rc==SQLITE_OK ) rc = kvextSstablesInit(db);
+  if( rc!=SQLITE_OK ){
+    *pzErrMsg = sqlite3_mprintf("kvstore: cannot register the SQL "
+        "functions: %s", sqlite3_errmsg(db));
+  }
   return rc;
 }
 

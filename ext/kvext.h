@@ -1,0 +1,56 @@
+/*
+** kvext.h - private interface between kvvtab.c and the files of ext/ (the
+** SQL functions, the kvstore_sstables table-valued function and the JSON
+** config-file loader).
+**
+** Each ext/ file uses SQLITE_EXTENSION_INIT3 (only kvvtab.c holds INIT1
+** and the entry point) and exports one kvextXxxInit(sqlite3*), called by
+** kvvtab.c on every connection the extension is registered on; it returns
+** an SQLite result code.
+*/
+#ifndef KVEXT_H
+#define KVEXT_H
+
+#include "sqlite3ext.h"
+#include "kv.h"
+
+/*
+** Provided by kvvtab.c.
+**
+** kvvtabLookup finds the kvstore table zName ("table" or "schema.table",
+** resolved the way SQLite resolves an unqualified name: temp, main, then
+** attached databases) of connection db and returns its engine in *ppKv
+** (owned by the table, valid while the table stays connected: do not keep
+** it past the current call) and its key type (KV_KEY_*) in *peKeyType. A
+** table this connection has not used yet is connected first. On failure
+** returns an SQLite code with *pzErr (sqlite3_free) set:
+**   "kvstore: no such table: 'x'" or "kvstore: 'x' is not a kvstore table".
+*/
+int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
+                 int *peKeyType, char **pzErr);
+
+/* Set the result of ctx to the SQL value of an engine key a[0..n) of a
+** table with key type eKeyType (TEXT, BLOB or INTEGER), as the key column
+** of that table shows it. Returns SQLITE_OK, or SQLITE_CORRUPT (an integer
+** key that is not 8 bytes) / SQLITE_TOOBIG with an error result set. */
+int kvvtabKeyResult(sqlite3_context *ctx, int eKeyType,
+                    const unsigned char *a, size_t n);
+
+/*
+** ext/config.c: apply the options of the JSON config file zPath (already
+** resolved like dir=) to pOpts. The file must hold one JSON object whose
+** members are option names with string, number or boolean values; it is
+** parsed with SQLite's JSON functions (json_valid, json_type, json_each).
+** On failure returns an SQLite code and sets *pzErr (sqlite3_free) to a
+** message naming the file and, when one is at fault, the member.
+*/
+int kvextConfigLoad(kv_options *pOpts, const char *zPath, char **pzErr);
+
+/* ext/functions.c: kvstore_compact, kvstore_flush, kvstore_stats,
+** kvstore_verify, kvstore_merkle, kvstore_version. */
+int kvextFunctionsInit(sqlite3 *db);
+
+/* ext/sstables.c: the eponymous table-valued function kvstore_sstables. */
+int kvextSstablesInit(sqlite3 *db);
+
+#endif /* KVEXT_H */
