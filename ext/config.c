@@ -24,6 +24,7 @@ SQLITE_EXTENSION_INIT3
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Larger files are refused: an option file is a few hundred bytes. */
 #define CONFIG_MAX_BYTES (1024*1024)
@@ -32,6 +33,7 @@ SQLITE_EXTENSION_INIT3
 static int configRead(const char *zPath, char **pzText, int *pnText,
                       char **pzErr){
   FILE *f = fopen(zPath, "rb");
+  struct stat st;
   char *zText = 0;
   long nSize = 0;
   size_t nRead;
@@ -39,6 +41,13 @@ static int configRead(const char *zPath, char **pzText, int *pnText,
   if( f==0 ){
     *pzErr = sqlite3_mprintf("kvstore: cannot read config file '%s': %s",
                              zPath, strerror(errno));
+    return SQLITE_CANTOPEN;
+  }
+  /* fopen() opens a directory too; reading it would fail obscurely. */
+  if( fstat(fileno(f), &st)==0 && !S_ISREG(st.st_mode) ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot read config file '%s': not a "
+                             "regular file", zPath);
+    fclose(f);
     return SQLITE_CANTOPEN;
   }
   if( fseek(f, 0, SEEK_END)!=0 || (nSize = ftell(f))<0
