@@ -123,6 +123,7 @@ sqltest: all
 
 pytest: all
 	$(PYTHON) tests/apitest.py
+	$(PYTHON) tests/integritytest.py
 	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 
