@@ -7,6 +7,9 @@ kvstore_verify names the file and the part; every read either returns the
 right value or fails with SQLITE_CORRUPT, and reads that touch the damaged
 part fail; no read returns a wrong value.
 
+Rate limiter: a refused statement fails with SQLITE_BUSY and leaves
+nothing.
+
 Merkle: a copy of a store's directory has the same kvstore_merkle (also
 when the copy was taken with rows still only in the WAL); changing one
 value and flushing makes it differ; two stores built by the same commits
@@ -242,6 +245,20 @@ class Merkle(Base):
         self.assertEqual(
             self.one(c, "SELECT kvstore_merkle('e')"),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
+
+class RateLimit(Base):
+    def test_busy_code_and_atomicity(self):
+        c = self.connect()
+        c.execute("CREATE VIRTUAL TABLE r USING kvstore(dir='r', "
+                  "rate_limit=0.0001, rate_burst=3, background=off)")
+        with self.assertRaises(sqlite3.OperationalError) as cm:
+            c.execute("INSERT INTO r VALUES ('a',1),('b',2),('c',3),('d',4)")
+        self.assertEqual(cm.exception.sqlite_errorcode, 5)   # SQLITE_BUSY
+        self.assertIn("kvstore: rate limit exceeded (", str(cm.exception))
+        self.assertEqual(c.execute("SELECT count(*) FROM r").fetchone()[0], 0)
+        self.assertEqual(self.one(c, "SELECT json_extract(kvstore_stats('r'),"
+                                  " '$.sequence')"), 0)
 
 
 if __name__ == "__main__":
