@@ -228,9 +228,10 @@ static void openDb(const char *zDir, const char *zBackend, const char *zName,
       die("load %s: %s", zExt, zErr ? zErr : "?");
     }
     if( bCreate ){
+      /* kvstore resolves a relative dir against the database's folder */
       snprintf(zSql, sizeof(zSql),
-        "CREATE VIRTUAL TABLE t USING kvstore(dir='%s', sync=normal,"
-        " memtable_size='4MiB', cache_size='8MiB')", zKvDir);
+        "CREATE VIRTUAL TABLE t USING kvstore(dir='%s-%s.kv', sync=normal,"
+        " memtable_size='4MiB', cache_size='8MiB')", zBackend, zName);
       execSql(zSql);
     }
   }else if( bCreate ){
