@@ -21,7 +21,7 @@
 **   - with a damaged SSTable, kv_verify reports a problem.
 ** The sweep covers every byte of CURRENT, the manifest, the WAL, the
 ** identity file and every SSTable part but the data blocks, and every 7th
-** byte of the data blocks. make test runs one in 2 of those offsets;
+** byte of the data blocks. make test runs one in 3 of those offsets;
 ** STRESS=1 runs them all.
 **
 ** A second test plants a zlib bomb (256 MB of zeros in 256 KB) in a data
@@ -331,7 +331,7 @@ static void runTrial(const char *zDir, int iFile, size_t iOff, int bWal,
 static void test_corruption_sweep(void **s){
   char zSrc[256], zDir[256];
   int i;
-  int nStep = stressLevel()>0 ? 1 : 2;
+  int nStep = stressLevel()>0 ? 1 : 3;
   int nByte = 0;
   struct timespec t0, t1;
   (void)s;
