@@ -495,6 +495,19 @@ static int newManifest(KvVersionSet *p, u64 iNum){
   if( rc==KV_OK ){
     rc = kvEnvWriteAtomic(p->pEnv, p->zDir, "CURRENT", zCurrent,
                           strlen(zCurrent));
+    if( rc!=KV_OK ){
+      /* CURRENT may name either manifest now (the rename may have happened
+      ** before the failure): keep both, and stop writing manifests, so the
+      ** next open follows whichever CURRENT is on disk and finds it whole.
+      ** Version edits fail with KV_READONLY until then. */
+      char aSave[1024];
+      memcpy(aSave, kvErrMsg(), sizeof(aSave));
+      kvLogWriterClose(pW);
+      pW = 0;
+      if( p->pManifest ) kvLogWriterClose(p->pManifest);
+      p->pManifest = 0;
+      kvErr(rc, "%s", aSave);
+    }
   }
   if( rc==KV_OK ){
     u64 iOld = p->iManifest;
@@ -510,6 +523,7 @@ static int newManifest(KvVersionSet *p, u64 iNum){
       kvFree(zOld);
     }
   }else if( pW ){
+    /* Failed before CURRENT was touched: the new manifest is unused. */
     char aSave[1024];
     memcpy(aSave, kvErrMsg(), sizeof(aSave));
     kvLogWriterClose(pW);
@@ -537,6 +551,46 @@ int kvVsetCreate(KvVersionSet *p){
   p->iLastSeq = 0;
   if( p->iNextFile<2 ) p->iNextFile = 2;
   if( rc==KV_OK ) rc = newManifest(p, kvVsetNewFileNumber(p));
+  return rc;
+}
+
+/* After reading manifest zPath, check that the files it relies on are
+** there. A manifest whose last edit was damaged reads like one with a torn
+** tail, but a torn tail only ever loses an edit that was never synced,
+** after which nothing was deleted. So a missing table, or a missing first
+** WAL segment to replay while later ones exist, means edits were lost:
+** fail rather than open without the data they held (and before the
+** manifest is rewritten, so the damaged one stays for inspection). */
+static int checkManifestFiles(KvVersionSet *p, const char *zPath){
+  KvVersion *v = p->pCurrent;
+  u64 *aSeg = 0;
+  int nSeg = 0, i, j;
+  int rc = KV_OK;
+  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      char *zSst = kvSstPath(p->zDir, v->aaFile[i][j]->iFile);
+      if( zSst==0 ){
+        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      }else if( !p->pEnv->xExists(p->pEnv, zSst) ){
+        rc = kvErr(KV_CORRUPT, "kvstore: corrupt manifest '%s': the table "
+                   "'%s' it lists is missing", zPath, zSst);
+      }
+      kvFree(zSst);
+    }
+  }
+  if( rc==KV_OK ) rc = kvWalList(p->pEnv, p->zDir, &aSeg, &nSeg);
+  if( rc==KV_OK && nSeg>0 && aSeg[nSeg-1]>p->iLogNumber ){
+    int bFirst = 0;
+    for(i=0; i<nSeg; i++){
+      if( aSeg[i]==p->iLogNumber ) bFirst = 1;
+    }
+    if( !bFirst ){
+      rc = kvErr(KV_CORRUPT, "kvstore: corrupt manifest '%s': it lost edits "
+                 "(WAL segment %" PRIu64 " it names is gone, later ones "
+                 "exist)", zPath, p->iLogNumber);
+    }
+  }
+  kvFree(aSeg);
   return rc;
 }
 
@@ -621,6 +675,7 @@ int kvVsetRecover(KvVersionSet *p){
       }
     }
   }
+  if( rc==KV_OK ) rc = checkManifestFiles(p, zPath);
   if( rc==KV_OK ){
     if( p->iNextFile<=iManifest ) p->iNextFile = iManifest+1;
     p->iManifest = iManifest;

@@ -184,7 +184,7 @@ static void restore(const char *zDir, int iFile, size_t iOff, int iBit){
 }
 
 /* Sweep figures. */
-static int nTrial, nOpenFail, nReadCorrupt, nVerifyCaught, nKnownBug;
+static int nTrial, nOpenFail, nReadCorrupt, nVerifyCaught;
 
 /* Candidate prefixes j (1 = still possible). */
 typedef struct Trial Trial;
@@ -304,14 +304,7 @@ static void runTrial(const char *zDir, int iFile, size_t iOff, int bWal,
   }
   kv_iter_free(it);
   for(j=0; j<=NBATCH; j++) nCand += t.aCand[j];
-  if( nCand==0 && strstr(t.zFile, "MANIFEST") && getenv("KNOWN_BUGS")==0 ){
-    /* KNOWN BUG (version.c, kvVsetRecover): a damaged last manifest
-    ** record reads as a torn tail and is dropped with the edit it held,
-    ** although the WAL segments that edit retired are gone: the store
-    ** opens without the flushed data. Counted and reported until fixed;
-    ** KNOWN_BUGS=1 makes it fail. */
-    nKnownBug++;
-  }else if( nCand==0 ){
+  if( nCand==0 ){
     trialFail(&t, "reads match no prefix of the history", "wrong values");
   }
 
@@ -341,7 +334,7 @@ static void test_corruption_sweep(void **s){
   tuTempDir(zDir, sizeof(zDir), "corrupt");
   writeStore(zSrc);
   loadFiles(zSrc);
-  nTrial = nOpenFail = nReadCorrupt = nVerifyCaught = nKnownBug = 0;
+  nTrial = nOpenFail = nReadCorrupt = nVerifyCaught = 0;
   for(i=0; i<nFile; i++){
     const char *z = aFile[i].zName;
     int bWal = strncmp(z, "wal-", 4)==0;
@@ -371,10 +364,6 @@ static void test_corruption_sweep(void **s){
                 nByte, nOpenFail, nReadCorrupt, nVerifyCaught,
                 (double)(t1.tv_sec - t0.tv_sec)
                 + (double)(t1.tv_nsec - t0.tv_nsec)/1e9);
-  if( nKnownBug ){
-    print_message("KNOWN BUG: %d damaged manifest bytes lost flushed data "
-                  "silently (version.c kvVsetRecover)\n", nKnownBug);
-  }
   freeFiles();
   tuRemoveDir(zSrc);
   tuRemoveDir(zDir);

@@ -68,7 +68,6 @@ static const char *kindName(int eKind){
 }
 
 /* Runs that met the known manifest bug (see checkRecovered). */
-static int nKnownBug = 0;
 
 /* State of one run. */
 typedef struct Run Run;
@@ -268,14 +267,6 @@ static void checkRecovered(Run *p, const kv_options *o){
   const char *z;
 
   rc = kv_open(p->zDir, o, &db);
-  if( rc!=KV_OK && strstr(kv_errmsg(0), "named by CURRENT is missing") ){
-    /* KNOWN BUG (version.c, newManifest): when the directory fsync after
-    ** CURRENT's rename fails, the new manifest is unlinked although
-    ** CURRENT already names it; one transient EIO leaves a store that
-    ** cannot open. Counted and reported until fixed. */
-    nKnownBug++;
-    return;
-  }
   if( rc!=KV_OK ) runFail(p, "reopen", "%d %s", rc, kv_errmsg(0));
   memset(aHere, 0, sizeof(aHere));
   for(i=1; i<=NBATCH; i++){
@@ -404,11 +395,6 @@ static void runKind(int eKind){
                 "checked, %.1fs\n", kindName(eKind), nOp, nRun, nFault,
                 (double)(t1.tv_sec - t0.tv_sec)
                 + (double)(t1.tv_nsec - t0.tv_nsec)/1e9);
-  if( nKnownBug ){
-    print_message("KNOWN BUG: %d runs left a store whose CURRENT names a "
-                  "deleted manifest (version.c newManifest)\n", nKnownBug);
-    nKnownBug = 0;
-  }
 }
 
 static void test_open(void **s){ (void)s; runKind(KV_TOP_OPEN); }

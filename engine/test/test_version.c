@@ -190,9 +190,11 @@ static void makeStore(const char *zDir, int nEdit){
   vsetInit(&s, zDir);
   assert_int_equal(kvVsetCreate(&s), KV_OK);
   for(i=0; i<nEdit; i++){
+    u64 iFile = kvVsetNewFileNumber(&s);
     memset(&e, 0, sizeof(e));
+    touchSst(zDir, iFile);
     fakeMeta(&m, "k", "z", (u64)i+1, (u64)i+1);
-    assert_int_equal(kvEditAddFile(&e, 0, &m, kvVsetNewFileNumber(&s)), KV_OK);
+    assert_int_equal(kvEditAddFile(&e, 0, &m, iFile), KV_OK);
     assert_int_equal(kvVsetApply(&s, &e), KV_OK);
     kvEditClear(&e);
     kvSstMetaFree(&m);
@@ -219,6 +221,38 @@ static void test_torn_and_damaged(void **state){
   vsetInit(&r, zDir);
   assert_int_equal(kvVsetRecover(&r), KV_OK);
   assert_int_equal(r.pCurrent->anFile[0], 2);
+  kvVsetClose(&r);
+  tuRemoveDir(zDir);
+
+  /* A table the manifest lists is gone: edits were lost, not torn. */
+  tuTempDir(zDir, sizeof(zDir), "vmissing");
+  makeStore(zDir, 3);
+  {
+    char *z = kvSstPath(zDir, 3);
+    assert_int_equal(unlink(z), 0);
+    kvFree(z);
+  }
+  vsetInit(&r, zDir);
+  assert_int_equal(kvVsetRecover(&r), KV_CORRUPT);
+  assert_non_null(strstr(kv_errmsg(0), "is missing"));
+  assert_non_null(strstr(kv_errmsg(0), "MANIFEST-"));
+  kvVsetClose(&r);
+  tuRemoveDir(zDir);
+
+  /* The first WAL segment to replay is gone while later ones exist. */
+  tuTempDir(zDir, sizeof(zDir), "vwal");
+  makeStore(zDir, 1);
+  {
+    char zWal[300];
+    FILE *fw;
+    snprintf(zWal, sizeof(zWal), "%s/wal-000009.log", zDir);
+    fw = fopen(zWal, "w");
+    assert_non_null(fw);
+    fclose(fw);
+  }
+  vsetInit(&r, zDir);
+  assert_int_equal(kvVsetRecover(&r), KV_CORRUPT);
+  assert_non_null(strstr(kv_errmsg(0), "lost edits"));
   kvVsetClose(&r);
   tuRemoveDir(zDir);
 
