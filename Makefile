@@ -107,14 +107,17 @@ clean:
 # sqltest: sql-tests/NNN_topic.sql through the sqlite3 shell, diffed with
 #          NNN_topic.expected (sql-tests/run.sh -u rewrites them)
 # pytest:  differential test against an ordinary WITHOUT ROWID table
-#          (50,000 operations per key type) and the SIGKILL crash test (100
-#          kills), with Debian's python3 (its sqlite3 module loads extensions)
+#          (50,000 operations per key type), the SIGKILL crash test (100
+#          kills) and the kill -9 loop under busy compaction (KILL_CYCLES,
+#          30; 300 in make stress), with Debian's python3 (its sqlite3
+#          module loads extensions)
 # demo:    a short tour in the sqlite3 shell (demo/demo.sql)
 # static:  libkvstore.a (the extension compiled with SQLITE_CORE, for
 #          applications that link SQLite in) and example/example, which
 #          registers it with sqlite3_auto_extension; runs the example
 DIFF_OPS    ?= 50000
 CRASH_KILLS ?= 100
+KILL_CYCLES ?= 30
 STATIC_SRC  := kvvtab.c $(EXT_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
 
@@ -126,6 +129,7 @@ pytest: all
 	$(PYTHON) tests/integritytest.py
 	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
+	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 
 demo: all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
@@ -227,13 +231,15 @@ bench-large: bench-build
 #                in build-tsan/ and run; any report fails
 #   stress       the long versions (STRESS=1: every crash point, fault site,
 #                allocation and corrupted byte; 10x the thread test), each
-#                bounded by STRESS_TIMEOUT seconds (default 1800)
+#                bounded by STRESS_TIMEOUT seconds (default 1800); the kill
+#                -9 loop (tests/killtest.py) for STRESS_KILL_CYCLES (300)
 #   fuzz-corpus  regenerate the seed corpora from real stores (commit them)
 FUZZ_TARGETS  := wal sst manifest
 FUZZ_SECONDS  ?= 600
 FUZZ_CC       ?= clang
 FUZZ_DIR      := build-fuzz
 STRESS_TIMEOUT ?= 1800
+STRESS_KILL_CYCLES ?= 300
 REL_TESTS     := test_crashpoints test_ioerr test_oom test_corrupt test_threads
 
 .PHONY: fuzz fuzz-replay fuzz-corpus tsan stress
@@ -298,10 +304,12 @@ tsan:
 	  SANFLAGS="-fsanitize=thread" build-tsan/test/test_threads
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/test/test_threads
 
-stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS))
+stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	@set -e; for t in $(REL_TESTS); do \
 	  echo "== STRESS=1 $$t"; \
 	  STRESS=1 timeout $(STRESS_TIMEOUT) ./$(BUILD)/test/$$t; \
 	done
 	$(MAKE) --no-print-directory fuzz-replay
 	STRESS=1 $(MAKE) --no-print-directory tsan
+	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/killtest.py \
+	  --cycles $(STRESS_KILL_CYCLES)
