@@ -1336,14 +1336,29 @@ int kv_verify(kv_db *db, char **pzReport){
   }
   kvVersionUnref(v);
   if( rc==KV_OK && *pzReport==0 ){
+    int nTry;
     kvDbLock(db);
     iLog = db->vset.iLogNumber;
     kvDbUnlock(db);
-    memset(&info, 0, sizeof(info));
     /* Segments being written may end in a torn record right now: only
-    ** corruption followed by valid records counts as a problem. */
-    if( kvWalReplay(db->pEnv, db->zDir, iLog, verifyBatch, 0, &info)!=KV_OK ){
+    ** corruption followed by valid records counts as a problem. A flush
+    ** that ends meanwhile deletes the segments it retired, so a failed
+    ** replay is retried from the new log number when it moved; only a
+    ** failure with the log number unchanged is a problem. */
+    for(nTry=0; nTry<100; nTry++){
+      u64 iNow;
+      memset(&info, 0, sizeof(info));
+      if( kvWalReplay(db->pEnv, db->zDir, iLog, verifyBatch, 0, &info)==KV_OK ){
+        break;
+      }
       *pzReport = savedErr();
+      kvDbLock(db);
+      iNow = db->vset.iLogNumber;
+      kvDbUnlock(db);
+      if( iNow==iLog || nTry==99 ) break;
+      kvFree(*pzReport);
+      *pzReport = 0;
+      iLog = iNow;
     }
   }
   if( rc==KV_OK && *pzReport==0 ) *pzReport = kvStrdup("ok");
