@@ -234,7 +234,9 @@ bench-large: bench-build
 #                bounded by STRESS_TIMEOUT seconds (default 1800); the kill
 #                -9 loop (tests/killtest.py) for STRESS_KILL_CYCLES (300)
 #   fuzz-corpus  regenerate the seed corpora from real stores (commit them)
-FUZZ_TARGETS  := wal sst manifest
+# fuzz_sql runs SQL on kvstore tables: it links kvvtab.c and ext/ (compiled
+# with SQLITE_CORE, as for libkvstore.a) and the system libsqlite3.
+FUZZ_TARGETS  := wal sst manifest sql
 FUZZ_SECONDS  ?= 600
 FUZZ_CC       ?= clang
 FUZZ_DIR      := build-fuzz
@@ -267,6 +269,15 @@ $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_DIR)/.clang-ok $(ENG
 	  -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
 	  $< $(FUZZ_DIR)/libkv.a $(LDLIBS) -o $@
 
+FUZZ_SQL_OBJ := $(patsubst %.c,$(FUZZ_DIR)/static/%.o,$(STATIC_SRC))
+$(FUZZ_DIR)/fuzz_sql: fuzz/fuzz_sql.c fuzz/fuzz_common.h $(FUZZ_DIR)/.clang-ok $(ENGINE_SRC) $(STATIC_SRC) $(wildcard engine/*.h ext/*.h)
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) CC=$(FUZZ_CC) OPT="-O1 -g" \
+	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	  $(FUZZ_DIR)/libkv.a $(FUZZ_SQL_OBJ)
+	$(FUZZ_CC) $(WARN) -O1 -g -D_GNU_SOURCE -Iengine \
+	  -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+	  $< $(FUZZ_SQL_OBJ) $(FUZZ_DIR)/libkv.a -lsqlite3 $(LDLIBS) -o $@
+
 fuzz: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/corpus-$$t; \
@@ -288,6 +299,15 @@ $(REPLAY_BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz_common.h $(
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE -Iengine $(ASAN_FLAGS) \
 	  fuzz/replay.c $< $(REPLAY_BUILD)/libkv.a $(LDLIBS) -o $@
+
+REPLAY_SQL_OBJ := $(patsubst %.c,$(REPLAY_BUILD)/static/%.o,$(STATIC_SRC))
+$(REPLAY_BUILD)/fuzz/replay_sql: fuzz/fuzz_sql.c fuzz/replay.c fuzz/fuzz_common.h $(ENGINE_SRC) $(STATIC_SRC) $(wildcard engine/*.h ext/*.h)
+	$(MAKE) --no-print-directory BUILD=$(REPLAY_BUILD) OPT="-O1 -g" \
+	  SANFLAGS="$(ASAN_FLAGS)" $(REPLAY_BUILD)/libkv.a $(REPLAY_SQL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE -Iengine $(ASAN_FLAGS) \
+	  fuzz/replay.c $< $(REPLAY_SQL_OBJ) $(REPLAY_BUILD)/libkv.a -lsqlite3 \
+	  $(LDLIBS) -o $@
 
 fuzz-replay: $(patsubst %,$(REPLAY_BUILD)/fuzz/replay_%,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \
