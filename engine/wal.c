@@ -67,6 +67,11 @@ struct KvWal {
   int rcSticky;                 /* once set, every write returns it */
   char zSticky[600];            /* message returned with rcSticky */
   KvBuf rec;                    /* scratch: the record being appended */
+  /* iSeg and the current segment's size as kvWalSegment and kvWalBytes
+  ** report them: statistics read these from any thread while the writer
+  ** appends and rotates (freeing pLog) without the caller's lock. */
+  _Atomic u64 iSegShown;
+  _Atomic u64 nByteShown;
 };
 
 char *kvWalPath(const char *zDir, u64 iSeg){
@@ -142,6 +147,8 @@ static int walNewSegment(KvWal *pWal, u64 iSeg, int *pbFsync){
     pWal->pLog = pLog;
     pWal->iSeg = iSeg;
     pWal->nRecord = 0;
+    atomic_store(&pWal->iSegShown, iSeg);
+    atomic_store(&pWal->nByteShown, kvLogSize(pLog));
   }
   return rc;
 }
@@ -233,7 +240,10 @@ int kvWalAppend(KvWal *pWal, u64 firstSeq, u64 nowMicros, u32 nCount,
     kvPut32(a+16, nCount);
     if( nRep>0 ) memcpy(a + WAL_REC_HEADER, pRep, nRep);
     rc = kvLogAppend(pWal->pLog, a, nPayload);
-    if( rc==KV_OK ) pWal->nRecord++;
+    if( rc==KV_OK ){
+      pWal->nRecord++;
+      atomic_store(&pWal->nByteShown, kvLogSize(pWal->pLog));
+    }
   }
   if( pWal->rec.nAlloc>WAL_KEEP_BUFFER ) kvBufFree(&pWal->rec);
   if( rc==KV_OK && bSync ) rc = kvWalSync(pWal);
@@ -257,11 +267,11 @@ int kvWalRotate(KvWal *pWal, u64 *piSeg){
 }
 
 u64 kvWalSegment(KvWal *pWal){
-  return pWal->iSeg;
+  return atomic_load(&pWal->iSegShown);
 }
 
 u64 kvWalBytes(KvWal *pWal){
-  return pWal->pLog ? kvLogSize(pWal->pLog) : 0;
+  return atomic_load(&pWal->nByteShown);
 }
 
 /*
