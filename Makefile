@@ -319,10 +319,18 @@ fuzz-corpus: $(LIBKV)
 	rm -rf fuzz/corpus/wal fuzz/corpus/sst fuzz/corpus/manifest
 	./$(BUILD)/gen_corpus fuzz/corpus
 
+# tests/sqlthreads.c: the same at SQL level (connections in threads on two
+# database files sharing a store), kvstore linked as in libkvstore.a.
+TSAN_SQL_OBJ := $(patsubst %.c,build-tsan/static/%.o,$(STATIC_SRC))
 tsan:
 	$(MAKE) --no-print-directory BUILD=build-tsan CC=gcc OPT="-O1 -g" \
-	  SANFLAGS="-fsanitize=thread" build-tsan/test/test_threads
+	  SANFLAGS="-fsanitize=thread" build-tsan/test/test_threads \
+	  $(TSAN_SQL_OBJ)
+	gcc $(WARN) -O1 -g -D_GNU_SOURCE -fsanitize=thread tests/sqlthreads.c \
+	  $(TSAN_SQL_OBJ) build-tsan/libkv.a -lsqlite3 $(LDLIBS) \
+	  -o build-tsan/sqlthreads
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/test/test_threads
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/sqlthreads
 
 stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	@set -e; for t in $(REL_TESTS); do \
