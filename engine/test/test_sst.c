@@ -631,7 +631,7 @@ static void test_io_faults(void **state){
   u64 nAppend;
   (void)state;
   assert_non_null(pEnv);
-  makeSet(&s, 150, 1);
+  makeSet(&s, 6000, 1);   /* several 64 KiB writes */
   unlink(gPath);
 
   /* count the appends of a good build, then fail each in turn */
@@ -648,7 +648,7 @@ static void test_io_faults(void **state){
     assert_int_equal(kvSstBuilderFinish(pB, &meta), KV_OK);
     kvSstMetaFree(&meta);
     nAppend = kvTestEnvCount(pEnv, KV_TOP_APPEND) - n0;
-    assert_true(nAppend>10);
+    assert_true(nAppend>=3);
     unlink(gPath);
   }
   for(n=1; n<=(int)nAppend; n++){
