@@ -44,7 +44,8 @@ WAMP_NOTE = (
     "once), so B-trees in place (LMDB, SQLite) can read low on overwrites and "
     "high on small commits. `WA eng` is kvstore's own figure from kv_stats "
     "((WAL + flush + compaction bytes) / user bytes). `fsync/commit` is "
-    "kv_stats syncs / commits (kvstore only).")
+    "kv_stats WAL syncs over the commits the driver made (kvstore only; "
+    "kv_stats' own `commits` counts commit groups).")
 
 
 def read_csv(path):
