@@ -547,6 +547,7 @@ static int writeQueued(kv_db *db, KvWriter *w){
     size_t nGroup = 0;
     u64 seq = atomic_load(&db->lastSeq) + 1;
     u64 nUser = 0;
+    u64 nCommit = 0;              /* batches in this group */
     KvWal *pWal = db->pWal;
     KvMem *pMem = db->pMem;
     MemInsert ins;
@@ -571,6 +572,7 @@ static int writeQueued(kv_db *db, KvWriter *w){
                        a, n, 0);
       ins.seq += nOp;
       nUser += n;
+      nCommit++;
       if( p==pLast ) break;
     }
     /* A failed append was cut back out of the WAL by wal.c: that commit
@@ -595,7 +597,7 @@ static int writeQueued(kv_db *db, KvWriter *w){
     if( rc==KV_OK ){
       atomic_store(&db->lastSeq, ins.seq - 1);
       atomic_fetch_add(&db->nUserBytes, nUser);
-      atomic_fetch_add(&db->nWrites, 1);
+      atomic_fetch_add(&db->nWrites, nCommit);
     }else if( (bSticky || rc==KV_READONLY) && db->rcWal==KV_OK ){
       /* After a failed fsync (whose pages the kernel may have dropped), or
       ** a memtable holding half a batch, no later commit may report

@@ -342,6 +342,7 @@ static void test_group_commit(void **state){
   z = strstr(zJson, "\"commits\":");
   assert_non_null(z);
   nCommit = strtoull(z+10, 0, 10);
+  assert_int_equal(nCommit, 1200);      /* every batch, not every group */
   /* Every commit was fsynced (sync=full), and leaders took followers'
   ** batches along, so there were fewer fsyncs than commits... unless the
   ** threads never overlapped, which 4 threads x 300 fsyncs make unlikely
