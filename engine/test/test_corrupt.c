@@ -43,24 +43,6 @@
 #define NBATCH   80
 #define NFLUSHED 60
 
-static int noSync(KvFile *pFile){ (void)pFile; return KV_OK; }
-static int noSyncDir(KvEnv *pEnv, const char *zDir){
-  (void)pEnv; (void)zDir;
-  return KV_OK;
-}
-static KvEnv *fastPosix(void){
-  static KvEnv env;
-  env = *kvEnvPosix();
-  env.zName = "posix-nosync";
-  env.xSync = noSync;
-  env.xSyncDir = noSyncDir;
-  return &env;
-}
-
-static int stressLevel(void){
-  const char *z = getenv("STRESS");
-  return z ? atoi(z) : 0;
-}
 
 /* aState[j][k]: value number of key k after batch j (-1 absent). The value
 ** of number v is valueText(v). */

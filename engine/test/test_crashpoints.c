@@ -38,26 +38,6 @@
 /* Option that differs between the test cases (compression). */
 static const char *zExtraOpt = "compression=none";
 
-/* The POSIX env without fsync, as the test env's base: the power-loss
-** model decides what survives, so real fsyncs would only cost time. */
-static int noSync(KvFile *pFile){ (void)pFile; return KV_OK; }
-static int noSyncDir(KvEnv *pEnv, const char *zDir){
-  (void)pEnv; (void)zDir;
-  return KV_OK;
-}
-static KvEnv *fastPosix(void){
-  static KvEnv env;
-  env = *kvEnvPosix();
-  env.zName = "posix-nosync";
-  env.xSync = noSync;
-  env.xSyncDir = noSyncDir;
-  return &env;
-}
-
-static int stressLevel(void){
-  const char *z = getenv("STRESS");
-  return z ? atoi(z) : 0;
-}
 
 /* Value of "k<iKey>" after batches 1..j, or -1 if absent. Batch i puts
 ** k<i%NKEYS> and deletes k<(i+17)%NKEYS>. */

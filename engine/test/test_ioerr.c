@@ -41,25 +41,6 @@
 #define NBATCH  40
 #define FLUSH_EVERY 7
 
-static int noSync(KvFile *pFile){ (void)pFile; return KV_OK; }
-static int noSyncDir(KvEnv *pEnv, const char *zDir){
-  (void)pEnv; (void)zDir;
-  return KV_OK;
-}
-/* POSIX without real fsyncs: the test env still counts and fails them. */
-static KvEnv *fastPosix(void){
-  static KvEnv env;
-  env = *kvEnvPosix();
-  env.zName = "posix-nosync";
-  env.xSync = noSync;
-  env.xSyncDir = noSyncDir;
-  return &env;
-}
-
-static int stressLevel(void){
-  const char *z = getenv("STRESS");
-  return z ? atoi(z) : 0;
-}
 
 static const char *kindName(int eKind){
   static const char *az[] = { "any", "open", "read", "append", "sync",

@@ -29,25 +29,6 @@
 
 #define NBATCH 16
 
-static int noSync(KvFile *pFile){ (void)pFile; return KV_OK; }
-static int noSyncDir(KvEnv *pEnv, const char *zDir){
-  (void)pEnv; (void)zDir;
-  return KV_OK;
-}
-/* POSIX without real fsyncs (their cost is not what this test is about). */
-static KvEnv *fastPosix(void){
-  static KvEnv env;
-  env = *kvEnvPosix();
-  env.zName = "posix-nosync";
-  env.xSync = noSync;
-  env.xSyncDir = noSyncDir;
-  return &env;
-}
-
-static int stressLevel(void){
-  const char *z = getenv("STRESS");
-  return z ? atoi(z) : 0;
-}
 
 typedef struct Run Run;
 struct Run {

@@ -77,4 +77,27 @@ static inline const char *tuGet(kv_db *db, const kv_snapshot *s, const kv_batch 
   return zOut;
 }
 
+/* The POSIX env without real fsyncs, as a test env's base or for tests
+** whose subject is not fsync cost: the test env still counts and fails
+** syncs, and its power-loss model decides what survives. */
+static inline int tuNoSync(KvFile *pFile){ (void)pFile; return KV_OK; }
+static inline int tuNoSyncDir(KvEnv *pEnv, const char *zDir){
+  (void)pEnv; (void)zDir;
+  return KV_OK;
+}
+static inline KvEnv *fastPosix(void){
+  static KvEnv env;
+  env = *kvEnvPosix();
+  env.zName = "posix-nosync";
+  env.xSync = tuNoSync;
+  env.xSyncDir = tuNoSyncDir;
+  return &env;
+}
+
+/* STRESS=N in the environment: the long versions of the tests. */
+static inline int stressLevel(void){
+  const char *z = getenv("STRESS");
+  return z ? atoi(z) : 0;
+}
+
 #endif
