@@ -47,21 +47,28 @@ PKG_FILES := libsqlite3-dev:/usr/include/sqlite3.h \
              libcmocka-dev:/usr/include/cmocka.h \
              python3:/usr/bin/python3
 
+# $(call install_missing,package:file ...): install, with apt-get when
+# running as root, every package whose file is missing (or stop with the
+# command to run), then touch the target stamp.
+define install_missing
+@missing=""; for pf in $(1); do \
+  pkg=$${pf%%:*}; f=$${pf#*:}; [ -e "$$f" ] || missing="$$missing $$pkg"; \
+done; \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    echo "installing:$$missing"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq $$missing >/dev/null || exit 1; \
+  else \
+    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+  fi; \
+fi
+@mkdir -p $(BUILD) && touch $@
+endef
+
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP):
-	@missing=""; for pf in $(PKG_FILES); do \
-	  pkg=$${pf%%:*}; f=$${pf#*:}; [ -e "$$f" ] || missing="$$missing $$pkg"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
-	@mkdir -p $(BUILD) && touch $@
+	$(call install_missing,$(PKG_FILES))
 
 # ---------------------------------------------------------------- build
 $(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h) | $(DEPS_STAMP)
@@ -181,19 +188,7 @@ LIBS_sqlite     := -lsqlite3
 
 bench-deps: $(BENCH_STAMP)
 $(BENCH_STAMP): | $(DEPS_STAMP)
-	@missing=""; for pf in $(BENCH_PKG_FILES); do \
-	  pkg=$${pf%%:*}; f=$${pf#*:}; [ -e "$$f" ] || missing="$$missing $$pkg"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
-	@mkdir -p $(BUILD) && touch $@
+	$(call install_missing,$(BENCH_PKG_FILES))
 
 $(BENCH_DIR)/kvbench_%: bench/kvbench.c engine/kv.h $(LIBKV) | $(BENCH_STAMP)
 	@mkdir -p $(dir $@)
