@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "kvInt.h"
+#include "testutil.h"
 
 #define LOG_HEADER 13             /* record header size documented in log.c */
 
@@ -96,29 +96,6 @@ static void writeRecords(const char *zPath, u64 *aOff){
   assert_int_equal(kvLogSync(pW), KV_OK);
   assert_int_equal(kvLogWriterClose(pW), KV_OK);
   free(a);
-}
-
-static u8 *readFile(const char *zPath, size_t *pn){
-  FILE *fp = fopen(zPath, "rb");
-  u8 *a;
-  long n;
-  assert_non_null(fp);
-  fseek(fp, 0, SEEK_END);
-  n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  a = malloc((size_t)n + 1);
-  assert_non_null(a);
-  assert_int_equal(fread(a, 1, (size_t)n, fp), (size_t)n);
-  fclose(fp);
-  *pn = (size_t)n;
-  return a;
-}
-
-static void writeFile(const char *zPath, const u8 *a, size_t n){
-  FILE *fp = fopen(zPath, "wb");
-  assert_non_null(fp);
-  if( n>0 ) assert_int_equal(fwrite(a, 1, n, fp), n);
-  assert_int_equal(fclose(fp), 0);
 }
 
 /*
@@ -280,12 +257,12 @@ static void test_torn_tail_every_offset(void **state){
   size_t nFile, L;
   u8 *aFile;
   writeRecords(f->zPath, aOff);
-  aFile = readFile(f->zPath, &nFile);
+  aFile = tuReadFile(f->zPath, &nFile);
   assert_int_equal(nFile, aOff[NREC]);
   for(L=aOff[NREC-1]; L<=nFile; L++){
     int nRec, bTorn;
     u64 iGood;
-    writeFile(f->zCopy, aFile, L);
+    tuWriteFile(f->zCopy, aFile, L);
     assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_OK);
     if( L==nFile ){
       assert_int_equal(nRec, NREC);
@@ -310,8 +287,8 @@ static void test_torn_early(void **state){
   int nRec, bTorn;
   u64 iGood;
   writeRecords(f->zPath, aOff);
-  aFile = readFile(f->zPath, &nFile);
-  writeFile(f->zCopy, aFile, aOff[5] + 20);
+  aFile = tuReadFile(f->zPath, &nFile);
+  tuWriteFile(f->zCopy, aFile, aOff[5] + 20);
   assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_OK);
   assert_int_equal(nRec, 5);
   assert_int_equal(bTorn, 1);
@@ -327,7 +304,7 @@ static void test_zero_tail(void **state){
   static const size_t aZero[] = { 1, 5, 12, 13, 14, 30, 4096, 100000 };
   size_t i;
   writeRecords(f->zPath, aOff);
-  aFile = readFile(f->zPath, &nFile);
+  aFile = tuReadFile(f->zPath, &nFile);
   aFile = realloc(aFile, nFile + 100000);
   assert_non_null(aFile);
   for(i=0; i<sizeof(aZero)/sizeof(aZero[0]); i++){
@@ -335,7 +312,7 @@ static void test_zero_tail(void **state){
     u64 iGood;
     nZero = aZero[i];
     memset(aFile + nFile, 0, nZero);
-    writeFile(f->zCopy, aFile, nFile + nZero);
+    tuWriteFile(f->zCopy, aFile, nFile + nZero);
     assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_OK);
     assert_int_equal(nRec, NREC);
     assert_int_equal(bTorn, 1);
@@ -346,7 +323,7 @@ static void test_zero_tail(void **state){
     int nRec, bTorn;
     u64 iGood;
     memset(aFile, 0, 5000);
-    writeFile(f->zCopy, aFile, 5000);
+    tuWriteFile(f->zCopy, aFile, 5000);
     assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_OK);
     assert_int_equal(nRec, 0);
     assert_int_equal(bTorn, 1);
@@ -362,7 +339,7 @@ static void test_garbage_tail(void **state){
   u8 *aFile;
   int iTry;
   writeRecords(f->zPath, aOff);
-  aFile = readFile(f->zPath, &nFile);
+  aFile = tuReadFile(f->zPath, &nFile);
   aFile = realloc(aFile, nFile + 20000);
   assert_non_null(aFile);
   gSeed = 42;
@@ -374,7 +351,7 @@ static void test_garbage_tail(void **state){
     /* Half the time, start with the magic byte so the header check is what
     ** rejects it. */
     if( iTry&1 ) aFile[nFile] = 0xA1;
-    writeFile(f->zCopy, aFile, nFile + nGarbage);
+    tuWriteFile(f->zCopy, aFile, nFile + nGarbage);
     assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_OK);
     assert_int_equal(nRec, NREC);
     assert_int_equal(bTorn, 1);
@@ -392,7 +369,7 @@ static void test_corrupt_middle_every_byte(void **state){
   const int iBad = 7;             /* 255-byte payload, valid records after */
   char zExp[256];
   writeRecords(f->zPath, aOff);
-  aFile = readFile(f->zPath, &nFile);
+  aFile = tuReadFile(f->zPath, &nFile);
   snprintf(zExp, sizeof(zExp), "kvstore: corrupt record in '%s' at offset %llu",
            f->zCopy, (unsigned long long)aOff[iBad]);
   for(k=aOff[iBad]; k<aOff[iBad+1]; k++){
@@ -402,7 +379,7 @@ static void test_corrupt_middle_every_byte(void **state){
       int nRec, bTorn;
       u64 iGood;
       aFile[k] ^= aMask[m];
-      writeFile(f->zCopy, aFile, nFile);
+      tuWriteFile(f->zCopy, aFile, nFile);
       assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood),
                        KV_CORRUPT);
       assert_string_equal(kvErrMsg(), zExp);
@@ -425,9 +402,9 @@ static void test_corrupt_is_sticky(void **state){
   size_t n;
   int i;
   writeRecords(f->zPath, aOff);
-  aFile = readFile(f->zPath, &nFile);
+  aFile = tuReadFile(f->zPath, &nFile);
   aFile[aOff[2] + 3] ^= 0x10;
-  writeFile(f->zCopy, aFile, nFile);
+  tuWriteFile(f->zCopy, aFile, nFile);
   assert_int_equal(kvLogReaderOpen(kvEnvPosix(), f->zCopy, &pR), KV_OK);
   for(i=0; i<2; i++){
     assert_int_equal(kvLogRead(pR, &p, &n), KV_OK);
@@ -457,17 +434,17 @@ static void test_absurd_length(void **state){
   kvPut32(aBad+5, 0);
   kvPut32(aBad+9, kvCrc32(aBad, 9));
   writeRecords(f->zPath, 0);
-  aFile = readFile(f->zPath, &nFile);
+  aFile = tuReadFile(f->zPath, &nFile);
   aAll = malloc(nFile + LOG_HEADER);
   assert_non_null(aAll);
   memcpy(aAll, aBad, LOG_HEADER);
   memcpy(aAll + LOG_HEADER, aFile, nFile);
-  writeFile(f->zCopy, aAll, nFile + LOG_HEADER);
+  tuWriteFile(f->zCopy, aAll, nFile + LOG_HEADER);
   assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_CORRUPT);
   assert_int_equal(nRec, 0);
   memcpy(aAll, aFile, nFile);
   memcpy(aAll + nFile, aBad, LOG_HEADER);
-  writeFile(f->zCopy, aAll, nFile + LOG_HEADER);
+  tuWriteFile(f->zCopy, aAll, nFile + LOG_HEADER);
   assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_OK);
   assert_int_equal(nRec, NREC);
   assert_int_equal(bTorn, 1);
@@ -612,7 +589,7 @@ static void test_record_size(void **state){
   assert_int_equal(kvLogWriterClose(pW), KV_OK);
   {
     size_t nFile;
-    u8 *aFile = readFile(f->zPath, &nFile);
+    u8 *aFile = tuReadFile(f->zPath, &nFile);
     assert_int_equal(nFile, nExp);
     free(aFile);
   }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "sst_int.h"
+#include "testutil.h"
 #include "failalloc.h"
 #include <errno.h>
 
@@ -161,29 +162,6 @@ static void buildTable(const char *zPath, const KvSstConfig *pCfg,
   snprintf(zTmp, sizeof(zTmp), "%s.tmp", zPath);
   assert_int_equal(access(zTmp, F_OK), -1);
   assert_int_equal(access(zPath, F_OK), 0);
-}
-
-static u8 *readFile(const char *zPath, size_t *pn){
-  FILE *f = fopen(zPath, "rb");
-  u8 *a;
-  long n;
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  a = malloc((size_t)n + 1);
-  assert_non_null(a);
-  assert_int_equal(fread(a, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  *pn = (size_t)n;
-  return a;
-}
-
-static void writeFile(const char *zPath, const u8 *a, size_t n){
-  FILE *f = fopen(zPath, "wb");
-  assert_non_null(f);
-  if( n ) assert_int_equal(fwrite(a, 1, n, f), n);
-  assert_int_equal(fclose(f), 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -430,7 +408,7 @@ static void checkMeta(const KvSstMeta *m, const Set *s, const char *zPath){
     assert_int_equal(m->largest.n, s->a[s->n-1].nk);
     assert_memory_equal(m->largest.a, s->a[s->n-1].k, s->a[s->n-1].nk);
   }
-  a = readFile(zPath, &nFile);
+  a = tuReadFile(zPath, &nFile);
   assert_int_equal(m->nFileSize, (u64)nFile);
   parseLayout(a, nFile, &L);
   assert_int_equal(m->nDataBlock, (u64)L.nBlock);
@@ -830,7 +808,7 @@ static void flipAndCheck(const u8 *a, size_t n, u64 iOff, const char *zPart,
   int rc;
   memcpy(b, a, n);
   b[iOff] ^= 0x5a;
-  writeFile(zCopy, b, n);
+  tuWriteFile(zCopy, b, n);
   rc = readDamaged(zCopy, s);
   if( rc!=KV_CORRUPT ){
     fail_msg("flip at %llu (%s): read gave %d", (unsigned long long)iOff,
@@ -875,7 +853,7 @@ static void test_corruption(void **state){
   snprintf(zCopy, sizeof(zCopy), "%s/copy.sst", gDir);
   makeSet(&s, 300, 1);
   buildTable(gPath, &c, &s, &meta);
-  a = readFile(gPath, &n);
+  a = tuReadFile(gPath, &n);
   parseLayout(a, n, &L);
   assert_true(L.nBlock>8);
   assert_true(L.nChunk>2);
@@ -902,7 +880,7 @@ static void test_corruption(void **state){
     aLen[9] = n - 81;
     for(j=0; j<10; j++){
       KvSst *pSst = 0;
-      writeFile(zCopy, a, aLen[j]);
+      tuWriteFile(zCopy, a, aLen[j]);
       assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst),
                        KV_CORRUPT);
       assert_null(pSst);
@@ -925,7 +903,7 @@ static void test_corruption(void **state){
     m[56 + 3] ^= 1;                               /* leaf 0 */
     kvMerkleRoot(m + 56, (size_t)nLeaf, m + 56 + nLeaf*32);
     kvPut32(m + nMeta - 4, kvCrc32(m, (size_t)nMeta - 4));
-    writeFile(zCopy, b, n);
+    tuWriteFile(zCopy, b, n);
     assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst), KV_OK);
     kvSstClose(pSst);
     assert_int_equal(kvSstVerify(kvEnvPosix(), zCopy), KV_CORRUPT);
@@ -933,7 +911,7 @@ static void test_corruption(void **state){
     /* and a root that does not match its leaves fails at open */
     m[56 + nLeaf*32] ^= 1;
     kvPut32(m + nMeta - 4, kvCrc32(m, (size_t)nMeta - 4));
-    writeFile(zCopy, b, n);
+    tuWriteFile(zCopy, b, n);
     assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst),
                      KV_CORRUPT);
     assert_non_null(strstr(kvErrMsg(), "merkle root mismatch"));
@@ -967,7 +945,7 @@ static void test_corruption(void **state){
     }
     kvPut32(c + nc + 1, kvCrc32(c, nc + 1));
     kvBlockIterClear(&it);
-    writeFile(zCopy, b, n);
+    tuWriteFile(zCopy, b, n);
     assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst), KV_OK);
     assert_int_equal(kvSstGet(pSst, s.a[0].k, s.a[0].nk - 8, KV_MAX_SEQ,
                               &bFound, &eType, &v), KV_CORRUPT);

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kvInt.h"
+#include "testutil.h"
 
 #define LOG_HEADER 13          /* log.c record header */
 #define WAL_HEADER 20          /* wal.c record header */
@@ -70,32 +70,9 @@ static void segPath(const Fixture *f, u64 iSeg, char *z, size_t n){
   snprintf(z, n, "%s/wal-%06llu.log", f->zDir, (unsigned long long)iSeg);
 }
 
-static u8 *readFile(const char *zPath, size_t *pn){
-  FILE *fp = fopen(zPath, "rb");
-  u8 *a;
-  long n;
-  assert_non_null(fp);
-  fseek(fp, 0, SEEK_END);
-  n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  a = malloc((size_t)n + 1);
-  assert_non_null(a);
-  assert_int_equal(fread(a, 1, (size_t)n, fp), (size_t)n);
-  fclose(fp);
-  *pn = (size_t)n;
-  return a;
-}
-
-static void writeFile(const char *zPath, const u8 *a, size_t n){
-  FILE *fp = fopen(zPath, "wb");
-  assert_non_null(fp);
-  if( n>0 ) assert_int_equal(fwrite(a, 1, n, fp), n);
-  assert_int_equal(fclose(fp), 0);
-}
-
 static size_t fileSize(const char *zPath){
   size_t n;
-  u8 *a = readFile(zPath, &n);
+  u8 *a = tuReadFile(zPath, &n);
   free(a);
   return n;
 }
@@ -455,7 +432,7 @@ static void test_list_and_gaps(void **state){
   assert_int_equal(kvWalClose(pWal), KV_OK);
   for(i=0; i<sizeof(azForeign)/sizeof(azForeign[0]); i++){
     snprintf(z, sizeof(z), "%s/%s", f->zDir, azForeign[i]);
-    writeFile(z, (const u8*)"junk", 4);
+    tuWriteFile(z, (const u8*)"junk", 4);
   }
   assert_int_equal(kvWalList(kvEnvPosix(), f->zDir, &aSeg, &nSeg), KV_OK);
   assert_int_equal(nSeg, 4);
@@ -501,9 +478,9 @@ static void test_torn_last_segment(void **state){
   assert_int_equal(kvWalClose(pWal), KV_OK);
   assert_int_equal(w.aSeg[N-1], 4);
   segPath(f, 4, z, sizeof(z));
-  aFile = readFile(z, &nFile);
+  aFile = tuReadFile(z, &nFile);
   for(L=w.aOff[N-1]; L<=nFile; L++){
-    writeFile(z, aFile, L);
+    tuWriteFile(z, aFile, L);
     assert_int_equal(replay(f, 0, 0, &r, &info), KV_OK);
     assert_int_equal(r.nBad, 0);
     if( L==nFile ){
@@ -524,7 +501,7 @@ static void test_torn_last_segment(void **state){
   aFile = realloc(aFile, nFile + 500);
   assert_non_null(aFile);
   memset(aFile + nFile, 0, 500);
-  writeFile(z, aFile, nFile + 500);
+  tuWriteFile(z, aFile, nFile + 500);
   assert_int_equal(replay(f, 0, 0, &r, &info), KV_OK);
   assert_int_equal(r.n, N);
   assert_int_equal(info.bTorn, 1);
@@ -551,8 +528,8 @@ static void test_torn_earlier_segment(void **state){
   /* Cut segment 2 in the middle of its last record (record 5). */
   assert_int_equal(w.aSeg[5], 2);
   segPath(f, 2, z, sizeof(z));
-  aFile = readFile(z, &nFile);
-  writeFile(z, aFile, w.aOff[5] + 17);
+  aFile = tuReadFile(z, &nFile);
+  tuWriteFile(z, aFile, w.aOff[5] + 17);
   assert_int_equal(replay(f, 0, 0, &r, &info), KV_OK);
   assert_int_equal(r.n, 5);
   assert_int_equal(r.nBad, 0);
@@ -584,11 +561,11 @@ static void test_corrupt_middle_record(void **state){
   segPath(f, 2, z, sizeof(z));
   snprintf(zExp, sizeof(zExp), "kvstore: corrupt record in '%s' at offset %llu",
            z, (unsigned long long)w.aOff[iBad]);
-  aFile = readFile(z, &nFile);
+  aFile = tuReadFile(z, &nFile);
   kEnd = w.aOff[iBad+1];
   for(k=w.aOff[iBad]; k<kEnd; k++){
     aFile[k] ^= 0x20;
-    writeFile(z, aFile, nFile);
+    tuWriteFile(z, aFile, nFile);
     assert_int_equal(replay(f, 0, 0, &r, &info), KV_CORRUPT);
     assert_string_equal(kvErrMsg(), zExp);
     assert_non_null(strstr(kvErrMsg(), "wal-000002.log"));

@@ -100,4 +100,31 @@ static inline int stressLevel(void){
   return z ? atoi(z) : 0;
 }
 
+/* The whole file zPath (malloc'd, free with free()); *pn its size. */
+static inline u8 *tuReadFile(const char *zPath, size_t *pn){
+  FILE *fp = fopen(zPath, "rb");
+  u8 *a;
+  long n;
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  n = ftell(fp);
+  assert_true(n>=0);
+  if( n<0 ) n = 0;    /* (for the compiler's bounds analysis) */
+  fseek(fp, 0, SEEK_SET);
+  a = malloc((size_t)n + 1);
+  assert_non_null(a);
+  assert_int_equal(fread(a, 1, (size_t)n, fp), (size_t)n);
+  fclose(fp);
+  *pn = (size_t)n;
+  return a;
+}
+
+/* Replace the contents of zPath with a[0..n). */
+static inline void tuWriteFile(const char *zPath, const u8 *a, size_t n){
+  FILE *fp = fopen(zPath, "wb");
+  assert_non_null(fp);
+  if( n>0 ) assert_int_equal(fwrite(a, 1, n, fp), n);
+  assert_int_equal(fclose(fp), 0);
+}
+
 #endif
