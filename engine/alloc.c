@@ -90,7 +90,6 @@ char *kvMprintf(const char *zFmt, ...){
 /* ---------------------------------------------------------------------- */
 /* Thread-local error messages.                                            */
 
-#define KV_ERRMSG_MAX 1024
 static _Thread_local char tlsErr[KV_ERRMSG_MAX];
 
 int kvErr(int rc, const char *zFmt, ...){
@@ -102,6 +101,15 @@ int kvErr(int rc, const char *zFmt, ...){
   vsnprintf(aTmp, sizeof(aTmp), zFmt, ap);
   va_end(ap);
   memcpy(tlsErr, aTmp, sizeof(tlsErr));
+  return rc;
+}
+
+void kvErrSave(KvErrSave *p){
+  memcpy(p->z, tlsErr, sizeof(p->z));
+}
+
+int kvErrRestore(const KvErrSave *p, int rc){
+  memcpy(tlsErr, p->z, sizeof(tlsErr));
   return rc;
 }
 

@@ -878,15 +878,15 @@ static int outputAdd(Output *p, const u8 *k, size_t nk, const u8 *v,
 ** manifest was touched. Errors are ignored: the next open removes any
 ** table no manifest names. */
 static void outputRemoveAll(Output *p){
-  char aSave[1024];
+  KvErrSave save;
   int i;
-  memcpy(aSave, kvErrMsg(), sizeof(aSave));
+  kvErrSave(&save);
   for(i=0; i<p->nDone; i++){
     char *z = kvSstPath(p->db->zDir, p->aDone[i].iFile);
     if( z ) p->db->pEnv->xUnlink(p->db->pEnv, z);
     kvFree(z);
   }
-  kvErr(0, "%s", aSave);
+  kvErrRestore(&save, 0);
 }
 
 static void setSticky(kv_db *db, int rc){

@@ -359,8 +359,8 @@ static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
 static void deleteOldSegments(kv_db *db, u64 iLogNumber){
   u64 *aSeg = 0;
   int nSeg = 0, i;
-  char aSave[1024];
-  memcpy(aSave, kvErrMsg(), sizeof(aSave));
+  KvErrSave save;
+  kvErrSave(&save);
   if( kvWalList(db->pEnv, db->zDir, &aSeg, &nSeg)==KV_OK ){
     for(i=0; i<nSeg; i++){
       if( aSeg[i]<iLogNumber ){
@@ -371,7 +371,7 @@ static void deleteOldSegments(kv_db *db, u64 iLogNumber){
     }
   }
   kvFree(aSeg);
-  kvErr(0, "%s", aSave);
+  kvErrRestore(&save, 0);
 }
 
 /* Flush pImm to a level-0 table. REQUIRES: mutex held, pImm!=0. The mutex
@@ -875,10 +875,10 @@ static void deleteObsoleteFiles(kv_db *db){
   char **az = 0;
   int n = 0, i;
   KvVersion *v = db->vset.pCurrent;
-  char aSave[1024];
-  memcpy(aSave, kvErrMsg(), sizeof(aSave));
+  KvErrSave save;
+  kvErrSave(&save);
   if( db->pEnv->xList(db->pEnv, db->zDir, &az, &n)!=KV_OK ){
-    kvErr(0, "%s", aSave);
+    kvErrRestore(&save, 0);
     return;
   }
   for(i=0; i<n; i++){
@@ -908,7 +908,7 @@ static void deleteObsoleteFiles(kv_db *db){
     }
   }
   kvFreeList(az, n);
-  kvErr(0, "%s", aSave);
+  kvErrRestore(&save, 0);
 }
 
 static void dbFree(kv_db *db){
@@ -1004,10 +1004,10 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   kvFree(zCurrent);
   kvFree(zLock);
   if( rc!=KV_OK ){
-    char aSave[1024];
-    memcpy(aSave, kvErrMsg(), sizeof(aSave));
+    KvErrSave save;
+    kvErrSave(&save);
     dbFree(db);
-    kvErr(rc, "%s", aSave);
+    kvErrRestore(&save, rc);
     return rc;
   }
   *ppDb = db;

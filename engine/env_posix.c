@@ -340,10 +340,10 @@ int kvEnvWriteAtomic(KvEnv *pEnv, const char *zDir, const char *zName,
   if( rc==KV_OK ) rc = pEnv->xRename(pEnv, zTmp, zFinal);
   if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zDir);
   if( rc!=KV_OK && zTmp ){
-    char aSave[1024];
-    memcpy(aSave, kvErrMsg(), sizeof(aSave));
+    KvErrSave save;
+    kvErrSave(&save);
     pEnv->xUnlink(pEnv, zTmp);
-    kvErr(rc, "%s", aSave);
+    kvErrRestore(&save, rc);
   }
   kvFree(zTmp);
   kvFree(zFinal);

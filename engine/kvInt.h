@@ -67,10 +67,20 @@ struct KvAllocHooks {
 void kvSetAllocHooks(const KvAllocHooks *pHooks);
 
 /* Record a message (printf-style) for this thread and return rc. The
-** message is truncated to 1000 bytes; it never allocates. */
+** message is truncated to KV_ERRMSG_MAX-1 bytes; it never allocates. */
 int kvErr(int rc, const char *zFmt, ...);
 const char *kvErrMsg(void);
 void kvErrClear(void);
+/* Cleanup after a failure (closing, unlinking) may record messages of its
+** own: save this thread's message first and put it back afterwards.
+** kvErrRestore returns rc. */
+#define KV_ERRMSG_MAX 1024
+typedef struct KvErrSave KvErrSave;
+struct KvErrSave {
+  char z[KV_ERRMSG_MAX];        /* the saved message */
+};
+void kvErrSave(KvErrSave *p);
+int kvErrRestore(const KvErrSave *p, int rc);
 /* Map errno e of operation zOp ("write", "fsync", ...) on file zPath to a
 ** KV_* code (ENOSPC/EDQUOT->KV_FULL, ENOMEM->KV_NOMEM, ENOENT->KV_CANTOPEN
 ** for opens, everything else KV_IOERR) and record "kvstore: <zOp> failed

@@ -143,12 +143,11 @@ static int logGoodRecordFollows(const u8 *a, u64 nData, u64 off, int eBad,
 /* Close pFile without letting a close() error replace the message of the
 ** failure that made the caller give up. */
 static void logCloseQuietly(KvEnv *pEnv, KvFile *pFile){
-  char aSave[1024];
+  KvErrSave save;
   if( pFile==0 ) return;
-  memcpy(aSave, kvErrMsg(), sizeof(aSave));
-  aSave[sizeof(aSave)-1] = 0;
+  kvErrSave(&save);
   pEnv->xClose(pFile);
-  kvErr(KV_OK, "%s", aSave);
+  kvErrRestore(&save, KV_OK);
 }
 
 /*************************** writer ***************************************/
@@ -206,18 +205,17 @@ static int logWriterUsable(KvLogWriter *pW){
 
 /* An append failed with rc: cut the file back to the last whole record. */
 static int logUndoAppend(KvLogWriter *pW, int rc){
-  char aSave[1024];
+  KvErrSave save;
   int rc2;
-  memcpy(aSave, kvErrMsg(), sizeof(aSave));
-  aSave[sizeof(aSave)-1] = 0;
+  kvErrSave(&save);
   rc2 = pW->pEnv->xTruncate(pW->pFile, pW->nGood);
   if( rc2!=KV_OK ){
     pW->bBroken = 1;
     return kvErr(rc, "%s; truncating '%s' back to %llu bytes also failed, "
-                 "so the log refuses further appends", aSave, pW->zPath,
+                 "so the log refuses further appends", save.z, pW->zPath,
                  (unsigned long long)pW->nGood);
   }
-  return kvErr(rc, "%s", aSave);
+  return kvErrRestore(&save, rc);
 }
 
 int kvLogAppend(KvLogWriter *pW, const void *p, size_t n){

@@ -87,10 +87,10 @@ void kvFileUnref(KvFileMeta *f){
       kvSstClose(f->pSst);
       f->pSst = 0;
       if( zPath ){
-        char aSave[1024];
-        memcpy(aSave, kvErrMsg(), sizeof(aSave));
+        KvErrSave save;
+        kvErrSave(&save);
         f->pSet->pEnv->xUnlink(f->pSet->pEnv, zPath);
-        kvErr(0, "%s", aSave);
+        kvErrRestore(&save, 0);
       }
       kvFree(zPath);
     }
@@ -500,13 +500,13 @@ static int newManifest(KvVersionSet *p, u64 iNum){
       ** before the failure): keep both, and stop writing manifests, so the
       ** next open follows whichever CURRENT is on disk and finds it whole.
       ** Version edits fail with KV_READONLY until then. */
-      char aSave[1024];
-      memcpy(aSave, kvErrMsg(), sizeof(aSave));
+      KvErrSave save;
+      kvErrSave(&save);
       kvLogWriterClose(pW);
       pW = 0;
       if( p->pManifest ) kvLogWriterClose(p->pManifest);
       p->pManifest = 0;
-      kvErr(rc, "%s", aSave);
+      kvErrRestore(&save, rc);
     }
   }
   if( rc==KV_OK ){
@@ -524,11 +524,11 @@ static int newManifest(KvVersionSet *p, u64 iNum){
     }
   }else if( pW ){
     /* Failed before CURRENT was touched: the new manifest is unused. */
-    char aSave[1024];
-    memcpy(aSave, kvErrMsg(), sizeof(aSave));
+    KvErrSave save;
+    kvErrSave(&save);
     kvLogWriterClose(pW);
     p->pEnv->xUnlink(p->pEnv, zPath);
-    kvErr(rc, "%s", aSave);
+    kvErrRestore(&save, rc);
   }
   kvBufFree(&snap);
   kvFree(zName);

@@ -81,12 +81,11 @@ char *kvWalPath(const char *zDir, u64 iSeg){
 /* Close pLog without letting a close() error replace the message of the
 ** failure that made the caller give up. */
 static void walCloseLogQuietly(KvLogWriter *pLog){
-  char aSave[1024];
+  KvErrSave save;
   if( pLog==0 ) return;
-  memcpy(aSave, kvErrMsg(), sizeof(aSave));
-  aSave[sizeof(aSave)-1] = 0;
+  kvErrSave(&save);
   kvLogWriterClose(pLog);
-  kvErr(KV_OK, "%s", aSave);
+  kvErrRestore(&save, KV_OK);
 }
 
 /*
