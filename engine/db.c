@@ -728,6 +728,18 @@ static int versionGet(KvVersion *v, const u8 *k, size_t n, u64 seq,
   return rc;
 }
 
+/* Hand a found value to kv_get's caller: a copy in *ppVal (if asked for)
+** and its length in *pnVal (if asked for). */
+static int valueOut(const u8 *pV, size_t nV, void **ppVal, size_t *pnVal){
+  if( ppVal ){
+    *ppVal = kvMalloc(nV);
+    if( *ppVal==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( nV ) memcpy(*ppVal, pV, nV);
+  }
+  if( pnVal ) *pnVal = nV;
+  return KV_OK;
+}
+
 int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
            const void *pKey, size_t nKey, void **ppVal, size_t *pnVal){
   const u8 *k = (const u8*)pKey;
@@ -772,15 +784,8 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
       pV = buf.a;
       nV = buf.n;
     }
-    if( rc==KV_OK && bFound && eType==KV_TYPE_PUT && ppVal ){
-      *ppVal = kvMalloc(nV);
-      if( *ppVal==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
-      else{
-        if( nV ) memcpy(*ppVal, pV, nV);
-        if( pnVal ) *pnVal = nV;
-      }
-    }else if( rc==KV_OK && bFound && eType==KV_TYPE_PUT && pnVal ){
-      *pnVal = nV;
+    if( rc==KV_OK && bFound && eType==KV_TYPE_PUT ){
+      rc = valueOut(pV, nV, ppVal, pnVal);
     }
     kvMemUnref(pMem);
     kvMemUnref(pImm);
@@ -789,13 +794,7 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     if( rc ) return rc;
     return (bFound && eType==KV_TYPE_PUT) ? KV_OK : KV_NOTFOUND;
   }
-  if( ppVal ){
-    *ppVal = kvMalloc(nV);
-    if( *ppVal==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
-    if( nV ) memcpy(*ppVal, pV, nV);
-  }
-  if( pnVal ) *pnVal = nV;
-  return KV_OK;
+  return valueOut(pV, nV, ppVal, pnVal);
 }
 
 /* ---------------------------------------------------------------------- */
