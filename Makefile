@@ -17,7 +17,7 @@ CC        ?= cc
 PYTHON    := /usr/bin/python3
 SQLITE3   := sqlite3
 
-WARN      := -std=c11 -Wall -Wextra -Werror
+WARN      := -std=c11 -Wall -Wextra -Werror -Winit-self
 OPT       ?= -O2 -g
 SANFLAGS  ?=
 CFLAGS_ALL = $(WARN) $(OPT) $(SANFLAGS) -fPIC -D_GNU_SOURCE \

@@ -924,7 +924,7 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
     if( c->aiInLevel[i]>0 ){
       while( i+n<c->nIn && c->aiInLevel[i+n]==c->aiInLevel[i] ) n++;
     }
-    rc = kvLevelIterNew(&c->apIn[i], n, &ap[nIter]);
+    rc = kvLevelIterNew(&c->apIn[i], n, KV_SST_BULK, &ap[nIter]);
     if( rc==KV_OK ) nIter++;
     i += n;
   }

@@ -29,6 +29,7 @@ struct LevelIter {
   int nFile;
   int iCur;                     /* file of pCur, or -1 */
   KvIter *pCur;                 /* iterator of file iCur */
+  int flags;                    /* for kvSstIterNew */
 };
 
 static int levelOpen(LevelIter *p, int iFile){
@@ -41,7 +42,7 @@ static int levelOpen(LevelIter *p, int iFile){
   }
   p->iCur = -1;
   rc = kvFileTable(p->aFile[iFile], &pSst);
-  if( rc==KV_OK ) rc = kvSstIterNew(pSst, &p->pCur);
+  if( rc==KV_OK ) rc = kvSstIterNew(pSst, p->flags, &p->pCur);
   if( rc==KV_OK ) p->iCur = iFile;
   return rc;
 }
@@ -164,7 +165,8 @@ static const KvIterMethods levelMethods = {
   levelKey, levelValue, levelClose
 };
 
-int kvLevelIterNew(KvFileMeta **aFile, int nFile, KvIter **ppIter){
+int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
+                   KvIter **ppIter){
   LevelIter *p = kvMallocZero(sizeof(*p));
   int i;
   *ppIter = 0;
@@ -179,6 +181,7 @@ int kvLevelIterNew(KvFileMeta **aFile, int nFile, KvIter **ppIter){
     kvFileRef(aFile[i]);
   }
   p->nFile = nFile;
+  p->flags = flags;
   p->iCur = -1;
   p->base.pMethods = &levelMethods;
   *ppIter = &p->base;
@@ -216,12 +219,12 @@ int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
   /* Level-0 tables may overlap: one iterator each, opened lazily like the
   ** deeper levels (a level iterator over a single file). */
   for(i=0; rc==KV_OK && i<v->anFile[0]; i++){
-    rc = kvLevelIterNew(&v->aaFile[0][i], 1, &pIt);
+    rc = kvLevelIterNew(&v->aaFile[0][i], 1, 0, &pIt);
     if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
   }
   for(i=1; rc==KV_OK && i<KV_MAX_LEVELS; i++){
     if( v->anFile[i]==0 ) continue;
-    rc = kvLevelIterNew(v->aaFile[i], v->anFile[i], &pIt);
+    rc = kvLevelIterNew(v->aaFile[i], v->anFile[i], 0, &pIt);
     if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
   }
   return rc;

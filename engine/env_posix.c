@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -27,6 +28,8 @@ struct PosixFile {
   KvFile base;
   int fd;                       /* descriptor */
   char *zPath;                  /* for messages */
+  void *pMap;                   /* posixMap's mapping, or NULL */
+  size_t nMap;
 };
 
 static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
@@ -119,10 +122,26 @@ static int posixClose(KvFile *pFile){
   PosixFile *p = (PosixFile*)pFile;
   int rc = KV_OK;
   if( p==0 ) return KV_OK;
+  if( p->pMap ) munmap(p->pMap, p->nMap);
   if( close(p->fd)!=0 && errno!=EINTR ) rc = kvErrno(errno, "close", p->zPath);
   kvFree(p->zPath);
   kvFree(p);
   return rc;
+}
+
+/* A failed mmap() is not an error: the caller falls back to pread(). */
+static int posixMap(KvFile *pFile, u64 nByte, const u8 **pp){
+  PosixFile *p = (PosixFile*)pFile;
+  *pp = 0;
+  if( p->pMap==0 && nByte>0 && nByte<=(u64)SIZE_MAX ){
+    void *pMap = mmap(0, (size_t)nByte, PROT_READ, MAP_SHARED, p->fd, 0);
+    if( pMap!=MAP_FAILED ){
+      p->pMap = pMap;
+      p->nMap = (size_t)nByte;
+    }
+  }
+  if( p->pMap && nByte<=p->nMap ) *pp = (const u8*)p->pMap;
+  return KV_OK;
 }
 
 static int posixRename(KvEnv *pEnv, const char *zFrom, const char *zTo){
@@ -292,7 +311,7 @@ static KvEnv gPosixEnv = {
   posixOpen, posixRead, posixAppend, posixSync, posixSize, posixTruncate,
   posixClose, posixRename, posixUnlink, posixExists, posixMkdir, posixRmdir,
   posixSyncDir, posixList, posixLock, posixUnlock, posixFileId,
-  posixNowMicros, posixMonoMicros, posixSleepMicros
+  posixNowMicros, posixMonoMicros, posixSleepMicros, posixMap
 };
 
 KvEnv *kvEnvPosix(void){

@@ -231,6 +231,11 @@ struct KvEnv {
   u64 (*xNowMicros)(KvEnv*);    /* wall clock, microseconds since epoch */
   u64 (*xMonoMicros)(KvEnv*);   /* monotonic clock, microseconds */
   void (*xSleepMicros)(KvEnv*, u64 nMicros);
+  /* Optional (NULL: the env does not map files). Map the first nByte
+  ** bytes of a file opened KV_OPEN_READ into memory, read-only, for as
+  ** long as the file is open (xClose unmaps). KV_OK with *pp NULL means
+  ** "not mapped" (no address space, say): the caller reads with xRead. */
+  int (*xMap)(KvFile*, u64 nByte, const u8 **pp);
 };
 KvEnv *kvEnvPosix(void);        /* process-wide singleton */
 void kvFreeList(char **azName, int nName);
@@ -572,8 +577,11 @@ struct KvReadCounters {
 typedef struct KvSst KvSst;
 /* Open a table: reads and checks footer, summary, filter and metadata.
 ** KV_CORRUPT / KV_IOERR name the file and the part. pCache and
-** pCounters may be NULL. */
-int kvSstOpen(KvEnv *pEnv, const char *zPath, u64 iFile, KvCache *pCache,
+** pCounters may be NULL. Blocks are cached under an id unique to this
+** open table, not the file number: a block used in place points into this
+** table's mapping, which goes when it closes, while the same file may be
+** opened again (a file moved to another level gets a new KvFileMeta). */
+int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
               KvReadCounters *pCounters, KvSst **ppSst);
 void kvSstClose(KvSst *pSst);
 const KvSstMeta *kvSstGetMeta(KvSst *pSst);
@@ -582,8 +590,14 @@ const KvSstMeta *kvSstGetMeta(KvSst *pSst);
 ** pVal (replacing its contents). */
 int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
              int *pbFound, int *peType, KvBuf *pVal);
-/* Iterator over the table's internal keys. The table must outlive it. */
-int kvSstIterNew(KvSst *pSst, KvIter **ppIter);
+/* Iterator over the table's internal keys. The table must outlive it.
+** flags: 0, or KV_SST_BULK for a one-pass read of much of the table
+** (compaction): blocks are read with xRead into private buffers, never
+** from the map (whose touched pages would count in the process's RSS)
+** and never through the cache (which they would flush), as LevelDB's
+** fill_cache=false. */
+#define KV_SST_BULK 0x01
+int kvSstIterNew(KvSst *pSst, int flags, KvIter **ppIter);
 /* Read every byte of the file at zPath and check every part: returns
 ** KV_OK if sound, else KV_CORRUPT (or KV_IOERR) with a message naming
 ** the file and the part ("data block at offset N", "index", "summary",
@@ -786,8 +800,9 @@ void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
 /* A level iterator: the non-overlapping files aFile[0..nFile) of one level
 ** read as one sorted run, opening each table when reached. Takes a
-** reference on each file (released on close). */
-int kvLevelIterNew(KvFileMeta **aFile, int nFile, KvIter **ppIter);
+** reference on each file (released on close). flags: kvSstIterNew's. */
+int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
+                   KvIter **ppIter);
 /* Children for a full merge of what version v and the memtables hold:
 ** appends iterators to *papIter (kvRealloc'd array) and *pnIter. */
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,

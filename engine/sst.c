@@ -595,8 +595,9 @@ struct SstChunk {
 struct KvSst {
   KvEnv *pEnv;
   char *zPath;                  /* for messages */
-  u64 iFile;                    /* cache key */
+  u64 iCacheId;                 /* cache key: unique per open table */
   KvFile *pFile;
+  const u8 *aMap;               /* the whole file mapped, or NULL: pread */
   KvCache *pCache;              /* may be NULL */
   KvReadCounters *pCounters;    /* may be NULL */
   u64 nFile;                    /* file size */
@@ -617,12 +618,13 @@ typedef struct SstBlock SstBlock;
 struct SstBlock {
   u8 *a;                        /* decoded bytes */
   u64 nRaw;
+  int bMapped;                  /* a points into KvSst.aMap: not ours */
   KvBlock blk;
 };
 static void sstBlockFree(void *pArg){
   SstBlock *p = (SstBlock*)pArg;
   if( p ){
-    kvFree(p->a);
+    if( !p->bMapped ) kvFree(p->a);
     kvFree(p);
   }
 }
@@ -692,13 +694,17 @@ static int sstInflate(const u8 *a, size_t n, u8 *aOut, size_t nOut){
 
 /*
 ** Read, check and decode the framed block at pH from the file (never the
-** cache). If aLeaf is not NULL, also hash the stored bytes into it.
+** cache). If aLeaf is not NULL, also hash the stored bytes into it. With
+** the file mapped, the stored bytes are not copied, and an uncompressed
+** block is used in place (SstBlock.bMapped).
 */
-static int readBlock(KvSst *p, const SstHandle *pH, int bIndex, u8 *aLeaf,
-                     SstBlock **ppBlock){
+static int readBlock(KvSst *p, const SstHandle *pH, int bIndex,
+                     int bUseMap, u8 *aLeaf, SstBlock **ppBlock){
   u64 iEnd = bIndex ? p->iIndexOff + p->nIndex : p->iIndexOff;
   u64 iStart = bIndex ? p->iIndexOff : 0;
-  u8 *aStored = 0;
+  u8 *aRead = 0;                /* our copy of the stored bytes, if any */
+  const u8 *aMap = bUseMap ? p->aMap : 0;
+  const u8 *aStored = 0;
   size_t nPay;
   SstBlock *pBlock = 0;
   int rc = KV_OK;
@@ -710,11 +716,14 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex, u8 *aLeaf,
     return corruptBlock(p, bIndex, pH->iOff, "bad block handle");
   }
   nPay = (size_t)(pH->nStored - SST_TRAILER);
-  aStored = kvMalloc((size_t)pH->nStored);
+  if( aMap==0 ) aStored = aRead = kvMalloc((size_t)pH->nStored);
   pBlock = kvMallocZero(sizeof(*pBlock));
-  if( aStored==0 || pBlock==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
-  if( rc==KV_OK ){
-    rc = readExact(p, pH->iOff, aStored, (size_t)pH->nStored,
+  if( (aMap==0 && aRead==0) || pBlock==0 ){
+    rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  }else if( aMap ){
+    aStored = aMap + pH->iOff;
+  }else{
+    rc = readExact(p, pH->iOff, aRead, (size_t)pH->nStored,
                    bIndex ? "index" : "data block");
   }
   if( rc==KV_OK ){
@@ -729,9 +738,12 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex, u8 *aLeaf,
     if( eType==SST_TYPE_RAW ){
       if( (u64)nPay!=pH->nRaw ){
         rc = corruptBlock(p, bIndex, pH->iOff, "size mismatch");
+      }else if( aRead ){
+        pBlock->a = aRead;            /* the payload is the block */
+        aRead = 0;
       }else{
-        pBlock->a = aStored;          /* the payload is the block */
-        aStored = 0;
+        pBlock->a = (u8*)aStored;     /* read-only use only */
+        pBlock->bMapped = 1;
       }
     }else if( eType==SST_TYPE_ZLIB && !bIndex ){
       /* the builder keeps zlib output only when it is smaller */
@@ -755,7 +767,7 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex, u8 *aLeaf,
     rc = kvBlockParse(pBlock->a, (size_t)pH->nRaw, &pBlock->blk);
     if( rc!=KV_OK ) rc = corruptBlock(p, bIndex, pH->iOff, "bad layout");
   }
-  kvFree(aStored);
+  kvFree(aRead);
   if( rc!=KV_OK ){
     sstBlockFree(pBlock);
     pBlock = 0;
@@ -764,15 +776,16 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex, u8 *aLeaf,
   return rc;
 }
 
-/* Get the block at pH, through the cache when there is one. */
-static int loadBlock(KvSst *p, const SstHandle *pH, int bIndex,
+/* Get the block at pH, through the cache when there is one, unless bBulk
+** (see KV_SST_BULK). */
+static int loadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
                      SstRef *pRef){
   SstBlock *pBlock = 0;
   int rc;
   memset(pRef, 0, sizeof(*pRef));
   pRef->iOff = pH->iOff;
-  if( p->pCache ){
-    KvCacheHandle *pHit = kvCacheLookup(p->pCache, p->iFile, pH->iOff);
+  if( p->pCache && !bBulk ){
+    KvCacheHandle *pHit = kvCacheLookup(p->pCache, p->iCacheId, pH->iOff);
     if( pHit ){
       pBlock = (SstBlock*)kvCacheValue(pHit);
       if( pBlock->nRaw!=pH->nRaw ){
@@ -784,14 +797,18 @@ static int loadBlock(KvSst *p, const SstHandle *pH, int bIndex,
       return KV_OK;
     }
   }
-  rc = readBlock(p, pH, bIndex, 0, &pBlock);
+  rc = readBlock(p, pH, bIndex, !bBulk, 0, &pBlock);
   if( rc==KV_OK && !bIndex && p->pCounters ){
     atomic_fetch_add_explicit(&p->pCounters->nBlockRead, 1,
                               memory_order_relaxed);
   }
-  if( rc==KV_OK && p->pCache ){
-    rc = kvCacheInsert(p->pCache, p->iFile, pH->iOff, pBlock,
-                       sizeof(SstBlock) + (size_t)pBlock->nRaw,
+  if( rc==KV_OK && p->pCache && !bBulk ){
+    /* A block used in place in the map costs the cache only its
+    ** descriptor: the bytes are the OS page cache's. Caching it still
+    ** saves checking its CRC and restart array again. */
+    size_t nCharge = sizeof(SstBlock);
+    if( !pBlock->bMapped ) nCharge += (size_t)pBlock->nRaw;
+    rc = kvCacheInsert(p->pCache, p->iCacheId, pH->iOff, pBlock, nCharge,
                        sstBlockFree, &pRef->pH);
     if( rc!=KV_OK ) pBlock = 0;         /* freed by the cache */
   }
@@ -952,7 +969,9 @@ void kvSstClose(KvSst *pSst){
   kvFree(pSst);
 }
 
-int kvSstOpen(KvEnv *pEnv, const char *zPath, u64 iFile, KvCache *pCache,
+static _Atomic u64 gSstCacheId;    /* last id given to an open table */
+
+int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
               KvReadCounters *pCounters, KvSst **ppSst){
   KvSst *p;
   u8 aFoot[SST_FOOTER];
@@ -963,7 +982,7 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, u64 iFile, KvCache *pCache,
   p = kvMallocZero(sizeof(*p));
   if( p==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
   p->pEnv = pEnv;
-  p->iFile = iFile;
+  p->iCacheId = atomic_fetch_add(&gSstCacheId, 1) + 1;
   p->pCache = pCache;
   p->pCounters = pCounters;
   p->zPath = kvStrdup(zPath);
@@ -994,6 +1013,7 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, u64 iFile, KvCache *pCache,
     rc = readPart(p, aPart[4], aPart[5], "metadata", &p->aMetaPart);
   }
   if( rc==KV_OK ) rc = parseMeta(p, aPart[5]);
+  if( rc==KV_OK && pEnv->xMap ) rc = pEnv->xMap(p->pFile, p->nFile, &p->aMap);
   if( rc==KV_OK ){
     p->meta.nFileSize = p->nFile;
     *ppSst = p;
@@ -1021,6 +1041,7 @@ struct SstIter {
   SstRef dataRef;               /* data block, pBlock NULL if none */
   KvBlockIter data;             /* cursor in the data block */
   int bValid;
+  int bBulk;                    /* KV_SST_BULK */
 };
 
 static void iterReleaseData(SstIter *p){
@@ -1049,7 +1070,7 @@ static int iterLoadChunk(SstIter *p, int iChunk){
   h.iOff = pSst->aChunk[iChunk].iOff;
   h.nStored = pSst->aChunk[iChunk].nStored;
   h.nRaw = h.nStored - SST_TRAILER;
-  rc = loadBlock(pSst, &h, 1, &p->idxRef);
+  rc = loadBlock(pSst, &h, 1, p->bBulk, &p->idxRef);
   if( rc==KV_OK ){
     p->iChunk = iChunk;
     p->idx.pBlock = &p->idxRef.pBlock->blk;
@@ -1068,7 +1089,7 @@ static int iterLoadData(SstIter *p){
     return KV_OK;
   }
   iterReleaseData(p);
-  if( rc==KV_OK ) rc = loadBlock(p->pSst, &h, 0, &p->dataRef);
+  if( rc==KV_OK ) rc = loadBlock(p->pSst, &h, 0, p->bBulk, &p->dataRef);
   if( rc==KV_OK ){
     p->data.pBlock = &p->dataRef.pBlock->blk;
     p->data.bValid = 0;
@@ -1238,11 +1259,12 @@ static void iterInit(SstIter *p, KvSst *pSst){
   kvBlockIterInit(&p->data, 0, sstCmp);
 }
 
-int kvSstIterNew(KvSst *pSst, KvIter **ppIter){
+int kvSstIterNew(KvSst *pSst, int flags, KvIter **ppIter){
   SstIter *p = kvMalloc(sizeof(*p));
   *ppIter = 0;
   if( p==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
   iterInit(p, pSst);
+  p->bBulk = (flags & KV_SST_BULK)!=0;
   *ppIter = &p->base;
   return KV_OK;
 }
@@ -1325,7 +1347,7 @@ static int verifyBlock(KvSst *p, const SstHandle *pH, const u8 *pSep,
   if( pH->iOff!=v->iNextOff ){
     return corruptPart(p, "index", "data blocks do not tile the data part");
   }
-  rc = readBlock(p, pH, 0, aLeaf, &pBlock);
+  rc = readBlock(p, pH, 0, 0, aLeaf, &pBlock);
   if( rc==KV_OK ) rc = kvBufAppend(&v->leaves, aLeaf, 32);
   if( rc!=KV_OK ){
     sstBlockFree(pBlock);
@@ -1418,7 +1440,7 @@ int kvSstVerify(KvEnv *pEnv, const char *zPath){
   int rc;
   memset(&v, 0, sizeof(v));
   v.minSeq = KV_MAX_SEQ;
-  rc = kvSstOpen(pEnv, zPath, 0, 0, 0, &p);
+  rc = kvSstOpen(pEnv, zPath, 0, 0, &p);
   if( rc==KV_OK ) rc = verifyWalk(p, &v);
   if( rc==KV_OK ){
     const KvSstMeta *m = &p->meta;

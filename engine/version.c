@@ -120,7 +120,7 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
       if( zPath==0 ){
         rc = kvErr(KV_NOMEM, "kvstore: out of memory");
       }else{
-        rc = kvSstOpen(pSet->pEnv, zPath, f->iFile, pSet->pCache,
+        rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache,
                        pSet->pCounters, &f->pSst);
         kvFree(zPath);
         /* Corruption is permanent for an immutable file: remember it so

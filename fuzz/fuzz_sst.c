@@ -23,10 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *a, size_t n){
   fuzzWrite("000001.sst", a, n);
   snprintf(zPath, sizeof(zPath), "%s/000001.sst", fuzzDir());
   rc = kvCacheNew(64*1024, &pCache);
-  if( rc==KV_OK ) rc = kvSstOpen(pEnv, zPath, 1, pCache, 0, &pSst);
+  if( rc==KV_OK ) rc = kvSstOpen(pEnv, zPath, pCache, 0, &pSst);
   if( rc==KV_OK ){
     kvSstGetMeta(pSst);
-    rc = kvSstIterNew(pSst, &pIt);
+    rc = kvSstIterNew(pSst, 0, &pIt);
   }
   if( rc==KV_OK ){
     for(rc=pIt->pMethods->xFirst(pIt);

@@ -429,7 +429,7 @@ static void scanFiles(kv_db *db, Scan *s, const char *zKey){
       KvIter *it = 0;
       KvBuf prev = {0, 0, 0};
       assert_int_equal(kvFileTable(f, &pSst), KV_OK);
-      assert_int_equal(kvSstIterNew(pSst, &it), KV_OK);
+      assert_int_equal(kvSstIterNew(pSst, 0, &it), KV_OK);
       assert_int_equal(it->pMethods->xFirst(it), KV_OK);
       while( it->pMethods->xValid(it) ){
         const u8 *k;

@@ -757,6 +757,34 @@ static void test_failalloc_env(void **state){
   assert_int_equal(nFail, n);
 }
 
+/*
+** posix xMap: the mapping shows the file's bytes, asking again (for no
+** more bytes) returns the same mapping, asking past it returns NULL (the
+** caller reads instead). The test env does not map, so its fault
+** injection sees every read.
+*/
+static void test_posix_map(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  KvFile *pFile = 0;
+  const u8 *a = 0, *a2 = 0;
+  u8 aWant[3000];
+  diskWrite(P(f, "m"), sizeof(aWant), 5);
+  pattern(aWant, sizeof(aWant), 5);
+  assert_non_null(pPosix->xMap);
+  assert_int_equal(pPosix->xOpen(pPosix, P(f, "m"), KV_OPEN_READ, &pFile),
+                   KV_OK);
+  assert_int_equal(pPosix->xMap(pFile, sizeof(aWant), &a), KV_OK);
+  assert_non_null(a);
+  assert_memory_equal(a, aWant, sizeof(aWant));
+  assert_int_equal(pPosix->xMap(pFile, 100, &a2), KV_OK);
+  assert_ptr_equal(a2, a);
+  assert_int_equal(pPosix->xMap(pFile, sizeof(aWant)+1, &a2), KV_OK);
+  assert_null(a2);
+  assert_int_equal(pPosix->xClose(pFile), KV_OK);
+  assert_null(f->pEnv->xMap);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setupFixture, teardownFixture)
@@ -780,6 +808,7 @@ int main(void){
     T(test_pl_subdir_and_paths),
     T(test_clock),
     T(test_threads),
+    T(test_posix_map),
     cmocka_unit_test(test_failalloc_nth),
     cmocka_unit_test(test_failalloc_persist),
     cmocka_unit_test(test_failalloc_leak_and_mix),

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <cmocka.h>
 
 #include "sst_int.h"
@@ -273,7 +274,7 @@ static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
   KvIter *pIt = 0;
   const KvIterMethods *m;
   int i;
-  assert_int_equal(kvSstIterNew(pSst, &pIt), KV_OK);
+  assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
   m = pIt->pMethods;
 
   assert_int_equal(m->xFirst(pIt), KV_OK);
@@ -424,15 +425,17 @@ static void roundTrip(const KvSstConfig *pCfg, const Set *s, int nStep){
   KvCache *pCache = 0;
   KvReadCounters cnt;
   int iCache;
+  KvEnv noMap = *kvEnvPosix();
+  noMap.xMap = 0;                       /* blocks read with pread */
   buildTable(gPath, pCfg, s, &meta);
   checkMeta(&meta, s, gPath);
-  for(iCache=0; iCache<3; iCache++){
+  for(iCache=0; iCache<6; iCache++){
+    KvEnv *pEnv = iCache<3 ? kvEnvPosix() : &noMap;
     memset(&cnt, 0, sizeof(cnt));
-    if( iCache>0 ){
-      assert_int_equal(kvCacheNew(iCache==1 ? 6000 : 0, &pCache), KV_OK);
+    if( iCache%3>0 ){
+      assert_int_equal(kvCacheNew(iCache%3==1 ? 6000 : 0, &pCache), KV_OK);
     }
-    assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 7, pCache, &cnt, &pSst),
-                     KV_OK);
+    assert_int_equal(kvSstOpen(pEnv, gPath, pCache, &cnt, &pSst), KV_OK);
     checkMeta(kvSstGetMeta(pSst), s, gPath);
     checkIter(pSst, s, nStep);
     checkGets(pSst, s, nStep);
@@ -487,6 +490,90 @@ static void test_small_tables(void **state){
   setFree(&s);
 }
 
+/*
+** Mapped reads: an uncompressed block is used in place, so the cache is
+** charged its descriptor only, far less than the block; an inflated
+** block is charged whole either way. A KV_SST_BULK iterator (compaction)
+** reads every entry without inserting into (or evicting from) the cache.
+*/
+static void test_mapped_and_bulk(void **state){
+  static const int aComp[] = { KV_COMPRESS_NONE, KV_COMPRESS_ZLIB };
+  KvEnv noMap = *kvEnvPosix();
+  Set s;
+  int iComp, bMap;
+  (void)state;
+  noMap.xMap = 0;
+  makeSet(&s, 2000, 0);
+  for(iComp=0; iComp<2; iComp++){
+    KvSstConfig c = config(4096, aComp[iComp], 10, 16);
+    KvSstMeta meta;
+    u64 aByte[2];
+    buildTable(gPath, &c, &s, &meta);
+    assert_true(meta.nDataBlock>4);
+    for(bMap=0; bMap<2; bMap++){
+      KvCache *pCache = 0;
+      KvSst *pSst = 0;
+      KvIter *pIt = 0;
+      KvCacheStats st;
+      int n = 0;
+      assert_int_equal(kvCacheNew(1<<20, &pCache), KV_OK);
+      assert_int_equal(kvSstOpen(bMap ? kvEnvPosix() : &noMap, gPath,
+                                 pCache, 0, &pSst), KV_OK);
+      /* bulk: every entry, nothing cached */
+      assert_int_equal(kvSstIterNew(pSst, KV_SST_BULK, &pIt), KV_OK);
+      assert_int_equal(pIt->pMethods->xFirst(pIt), KV_OK);
+      while( pIt->pMethods->xValid(pIt) ){
+        checkEntry(pIt, &s.a[n++]);
+        assert_int_equal(pIt->pMethods->xNext(pIt), KV_OK);
+      }
+      pIt->pMethods->xClose(pIt);
+      assert_int_equal(n, s.n);
+      kvCacheStats(pCache, &st);
+      assert_int_equal(st.nInsert, 0);
+      assert_int_equal(st.nEntry, 0);
+      /* normal: every data block and index chunk cached */
+      checkIter(pSst, &s, 97);
+      kvCacheStats(pCache, &st);
+      assert_true(st.nEntry>=meta.nDataBlock);
+      aByte[bMap] = st.nByte;
+      kvSstClose(pSst);
+      kvCacheFree(pCache);
+    }
+    /* The same file opened again with the same cache after the first
+    ** open closed (a file moved to another level does that): nothing
+    ** cached by the first, whose mapping is gone, may be used. */
+    {
+      KvCache *pCache = 0;
+      KvSst *pSst = 0;
+      assert_int_equal(kvCacheNew(1<<20, &pCache), KV_OK);
+      assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, pCache, 0, &pSst),
+                       KV_OK);
+      void *pHole;
+      checkIter(pSst, &s, 97);
+      kvSstClose(pSst);
+      /* occupy the address range just unmapped, so the second mapping
+      ** lands elsewhere and a stale block would point into PROT_NONE */
+      pHole = mmap(0, (size_t)meta.nFileSize, PROT_NONE,
+                   MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
+      assert_true(pHole!=MAP_FAILED);
+      assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, pCache, 0, &pSst),
+                       KV_OK);
+      checkIter(pSst, &s, 97);
+      kvSstClose(pSst);
+      kvCacheFree(pCache);
+      munmap(pHole, (size_t)meta.nFileSize);
+    }
+    if( aComp[iComp]==KV_COMPRESS_NONE ){
+      assert_true(aByte[1]*8 < aByte[0]);
+    }else{
+      /* only the (never compressed) index chunks are used in place */
+      assert_true(aByte[1]<aByte[0] && aByte[1]*10 > aByte[0]*9);
+    }
+    kvSstMetaFree(&meta);
+  }
+  setFree(&s);
+}
+
 static void test_large_values(void **state){
   Set s;
   u8 *aBig = malloc(1<<20);
@@ -527,7 +614,7 @@ static void test_50k(void **state){
 
   memset(&cnt, 0, sizeof(cnt));
   assert_int_equal(kvCacheNew(1<<20, &pCache), KV_OK);
-  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 7, pCache, &cnt, &pSst),
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, pCache, &cnt, &pSst),
                    KV_OK);
   checkIter(pSst, &s, 97);
   checkGets(pSst, &s, 13);
@@ -541,7 +628,7 @@ static void test_50k(void **state){
 
   /* without a cache every lookup reads its block */
   memset(&cnt, 0, sizeof(cnt));
-  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 7, 0, &cnt, &pSst), KV_OK);
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
   checkGet(pSst, &s, "key00000100", KV_MAX_SEQ);
   checkGet(pSst, &s, "key00000100", KV_MAX_SEQ);
   assert_int_equal(cnt.nBlockRead, 2);
@@ -650,11 +737,11 @@ static void test_io_faults(void **state){
     kvSstMetaFree(&meta);
     for(n=1; n<=4; n++){
       kvTestEnvFail(pEnv, KV_TOP_READ, n, EIO, 0);
-      assert_int_equal(kvSstOpen(pEnv, gPath, 1, 0, 0, &pSst), KV_IOERR);
+      assert_int_equal(kvSstOpen(pEnv, gPath, 0, 0, &pSst), KV_IOERR);
       assert_null(pSst);
       kvTestEnvHeal(pEnv);
     }
-    assert_int_equal(kvSstOpen(pEnv, gPath, 1, 0, 0, &pSst), KV_OK);
+    assert_int_equal(kvSstOpen(pEnv, gPath, 0, 0, &pSst), KV_OK);
     kvTestEnvFail(pEnv, KV_TOP_READ, 1, EIO, 1);
     assert_int_equal(kvSstGet(pSst, s.a[5].k, s.a[5].nk-8, KV_MAX_SEQ,
                               &bFound, &eType, &v), KV_IOERR);
@@ -673,9 +760,9 @@ static int readAll(const char *zPath, KvCache *pCache, const Set *s){
   KvSst *pSst = 0;
   KvIter *pIt = 0;
   KvBuf v = {0, 0, 0};
-  int rc = kvSstOpen(kvEnvPosix(), zPath, 3, pCache, 0, &pSst);
+  int rc = kvSstOpen(kvEnvPosix(), zPath, pCache, 0, &pSst);
   int i;
-  if( rc==KV_OK ) rc = kvSstIterNew(pSst, &pIt);
+  if( rc==KV_OK ) rc = kvSstIterNew(pSst, 0, &pIt);
   if( rc==KV_OK ) rc = pIt->pMethods->xLast(pIt);
   while( rc==KV_OK && pIt->pMethods->xValid(pIt) ){
     rc = pIt->pMethods->xPrev(pIt);
@@ -753,11 +840,11 @@ static void test_alloc_faults(void **state){
 static int readDamaged(const char *zPath, const Set *s){
   KvSst *pSst = 0;
   KvIter *pIt = 0;
-  int rc = kvSstOpen(kvEnvPosix(), zPath, 1, 0, 0, &pSst);
+  int rc = kvSstOpen(kvEnvPosix(), zPath, 0, 0, &pSst);
   int rcFinal = rc;
   int i;
   if( rc!=KV_OK ) return rc;
-  assert_int_equal(kvSstIterNew(pSst, &pIt), KV_OK);
+  assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
   rc = pIt->pMethods->xFirst(pIt);
   for(i=0; rc==KV_OK && pIt->pMethods->xValid(pIt); i++){
     assert_true(i<s->n);
@@ -881,7 +968,7 @@ static void test_corruption(void **state){
     for(j=0; j<10; j++){
       KvSst *pSst = 0;
       tuWriteFile(zCopy, a, aLen[j]);
-      assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst),
+      assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 0, 0, &pSst),
                        KV_CORRUPT);
       assert_null(pSst);
       assert_non_null(strstr(kvErrMsg(), zCopy));
@@ -904,7 +991,7 @@ static void test_corruption(void **state){
     kvMerkleRoot(m + 56, (size_t)nLeaf, m + 56 + nLeaf*32);
     kvPut32(m + nMeta - 4, kvCrc32(m, (size_t)nMeta - 4));
     tuWriteFile(zCopy, b, n);
-    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst), KV_OK);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 0, 0, &pSst), KV_OK);
     kvSstClose(pSst);
     assert_int_equal(kvSstVerify(kvEnvPosix(), zCopy), KV_CORRUPT);
     assert_non_null(strstr(kvErrMsg(), "merkle root mismatch"));
@@ -912,7 +999,7 @@ static void test_corruption(void **state){
     m[56 + nLeaf*32] ^= 1;
     kvPut32(m + nMeta - 4, kvCrc32(m, (size_t)nMeta - 4));
     tuWriteFile(zCopy, b, n);
-    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst),
+    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 0, 0, &pSst),
                      KV_CORRUPT);
     assert_non_null(strstr(kvErrMsg(), "merkle root mismatch"));
     free(b);
@@ -946,7 +1033,7 @@ static void test_corruption(void **state){
     kvPut32(c + nc + 1, kvCrc32(c, nc + 1));
     kvBlockIterClear(&it);
     tuWriteFile(zCopy, b, n);
-    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 1, 0, 0, &pSst), KV_OK);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 0, 0, &pSst), KV_OK);
     assert_int_equal(kvSstGet(pSst, s.a[0].k, s.a[0].nk - 8, KV_MAX_SEQ,
                               &bFound, &eType, &v), KV_CORRUPT);
     assert_non_null(strstr(kvErrMsg(), "data block at offset 0"));
@@ -968,6 +1055,8 @@ int main(void){
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_small_tables, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_large_values, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_mapped_and_bulk, setupDir,
+                                    teardownDir),
     cmocka_unit_test_setup_teardown(test_50k, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_abandon, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_io_faults, setupDir, teardownDir),
