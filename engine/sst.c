@@ -592,12 +592,18 @@ struct SstChunk {
   u64 nStored;
 };
 
+typedef struct SstBlock SstBlock;
 struct KvSst {
   KvEnv *pEnv;
   char *zPath;                  /* for messages */
   u64 iCacheId;                 /* cache key: unique per open table */
   KvFile *pFile;
   const u8 *aMap;               /* the whole file mapped, or NULL: pread */
+  /* With the file mapped (see "Mapped reads" below): */
+  _Atomic(SstBlock*) *apChunk;  /* nChunk index chunks, parsed on first use */
+  _Atomic u64 *aSeen;           /* offsets + 1 of data blocks whose CRC was
+                                ** checked: open addressing, mSeen+1 slots */
+  u64 mSeen;
   KvCache *pCache;              /* may be NULL */
   KvReadCounters *pCounters;    /* may be NULL */
   u64 nFile;                    /* file size */
@@ -614,7 +620,6 @@ struct KvSst {
 
 /* A block read from the file: decoded bytes and their parsed view. It is
 ** the value held by the block cache. */
-typedef struct SstBlock SstBlock;
 struct SstBlock {
   u8 *a;                        /* decoded bytes */
   u64 nRaw;
@@ -629,20 +634,25 @@ static void sstBlockFree(void *pArg){
   }
 }
 
-/* A block in use: either a cache handle or a private copy. */
+/* A block in use: a cache handle, a private copy, or borrowed (an index
+** chunk the table keeps, or a mapped block described in `local`). */
 typedef struct SstRef SstRef;
 struct SstRef {
   SstBlock *pBlock;
   KvCacheHandle *pH;
+  int bBorrowed;                /* pBlock is not ours to free */
   u64 iOff;                     /* offset it was read from */
+  SstBlock local;               /* pBlock for a mapped block used in place */
 };
 static void refRelease(KvSst *p, SstRef *pRef){
   if( pRef->pH ){
     kvCacheRelease(p->pCache, pRef->pH);
-  }else{
+  }else if( !pRef->bBorrowed ){
     sstBlockFree(pRef->pBlock);
   }
-  memset(pRef, 0, sizeof(*pRef));
+  pRef->pBlock = 0;
+  pRef->pH = 0;
+  pRef->bBorrowed = 0;
 }
 
 static int corruptPart(const KvSst *p, const char *zPart, const char *zWhy){
@@ -776,14 +786,130 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex,
   return rc;
 }
 
+/*
+** Mapped reads. With the file mapped, uncompressed blocks are used where
+** they lie, and what the block cache would save (the copy, the CRC check)
+** is saved without it: index chunks are parsed once and kept by the table
+** (apChunk), and the table remembers which data blocks it has checked
+** (aSeen), so a block's CRC is computed the first time the table reads
+** it. The bytes themselves are the OS page cache's. Compressed blocks still
+** go through the block cache, which holds them inflated.
+*/
+static u64 seenSlot(const KvSst *p, u64 iOff){
+  return (iOff * 0x9e3779b97f4a7c15ull >> 20) & p->mSeen;
+}
+#define SST_SEEN_PROBES 32      /* a full neighbourhood: just check again */
+static int seenHas(const KvSst *p, u64 iOff){
+  u64 i = seenSlot(p, iOff);
+  int n;
+  for(n=0; n<SST_SEEN_PROBES; n++, i=(i+1) & p->mSeen){
+    u64 v = atomic_load_explicit(&p->aSeen[i], memory_order_acquire);
+    if( v==iOff+1 ) return 1;
+    if( v==0 ) return 0;
+  }
+  return 0;
+}
+static void seenAdd(KvSst *p, u64 iOff){
+  u64 i = seenSlot(p, iOff);
+  int n;
+  for(n=0; n<SST_SEEN_PROBES; n++, i=(i+1) & p->mSeen){
+    u64 v = 0;
+    if( atomic_compare_exchange_strong_explicit(&p->aSeen[i], &v, iOff+1,
+            memory_order_acq_rel, memory_order_acquire) || v==iOff+1 ){
+      return;
+    }
+  }
+}
+
+/* Set up mapped reads for a table whose file is mapped (at open). */
+static int mappedInit(KvSst *p){
+  u64 nSlot = 64;
+  u64 i;
+  while( nSlot < 2*p->meta.nDataBlock ) nSlot *= 2;
+  p->apChunk = kvMallocZero(sizeof(p->apChunk[0]) * (size_t)(p->nChunk + 1));
+  p->aSeen = kvMalloc(sizeof(p->aSeen[0]) * (size_t)nSlot);
+  if( p->apChunk==0 || p->aSeen==0 ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  for(i=0; i<nSlot; i++) atomic_init(&p->aSeen[i], 0);
+  for(i=0; i<(u64)p->nChunk; i++) atomic_init(&p->apChunk[i], 0);
+  p->mSeen = nSlot - 1;
+  return KV_OK;
+}
+
+/*
+** Use the mapped data block at pH in place if it is stored uncompressed:
+** sets *pbDone and fills pRef. Otherwise (*pbDone 0) the caller reads it.
+*/
+static int loadMapped(KvSst *p, const SstHandle *pH, int *pbDone,
+                      SstRef *pRef){
+  SstBlock *pB = &pRef->local;
+  int rc;
+  *pbDone = 0;
+  if( pH->nStored<=SST_TRAILER || pH->iOff>p->iIndexOff
+   || pH->nStored>p->iIndexOff - pH->iOff
+   || p->aMap[pH->iOff + pH->nStored - SST_TRAILER]!=SST_TYPE_RAW ){
+    return KV_OK;               /* compressed, or readBlock() reports it */
+  }
+  if( !seenHas(p, pH->iOff) ){
+    SstBlock *pRead = 0;
+    rc = readBlock(p, pH, 0, 1, 0, &pRead);     /* checks, in place */
+    if( rc!=KV_OK ) return rc;
+    sstBlockFree(pRead);
+    seenAdd(p, pH->iOff);
+    if( p->pCounters ){
+      atomic_fetch_add_explicit(&p->pCounters->nBlockRead, 1,
+                                memory_order_relaxed);
+    }
+  }
+  memset(pB, 0, sizeof(*pB));
+  pB->a = (u8*)(p->aMap + pH->iOff);
+  pB->nRaw = pH->nRaw;
+  pB->bMapped = 1;
+  rc = kvBlockParse(pB->a, (size_t)pB->nRaw, &pB->blk);
+  if( rc!=KV_OK ) return corruptBlock(p, 0, pH->iOff, "bad layout");
+  pRef->pBlock = pB;
+  pRef->bBorrowed = 1;
+  *pbDone = 1;
+  return KV_OK;
+}
+
+/* Index chunk iChunk of a mapped table, parsed once and kept. */
+static int loadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
+                           SstRef *pRef){
+  SstBlock *pB = atomic_load_explicit(&p->apChunk[iChunk],
+                                      memory_order_acquire);
+  if( pB==0 ){
+    SstBlock *pOld = 0;
+    int rc = readBlock(p, pH, 1, 1, 0, &pB);
+    if( rc!=KV_OK ) return rc;
+    if( !atomic_compare_exchange_strong_explicit(&p->apChunk[iChunk], &pOld,
+            pB, memory_order_acq_rel, memory_order_acquire) ){
+      sstBlockFree(pB);         /* another reader was first */
+      pB = pOld;
+    }
+  }
+  pRef->pBlock = pB;
+  pRef->bBorrowed = 1;
+  pRef->iOff = pH->iOff;
+  return KV_OK;
+}
+
 /* Get the block at pH, through the cache when there is one, unless bBulk
 ** (see KV_SST_BULK). */
 static int loadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
                      SstRef *pRef){
   SstBlock *pBlock = 0;
   int rc;
-  memset(pRef, 0, sizeof(*pRef));
+  pRef->pBlock = 0;
+  pRef->pH = 0;
+  pRef->bBorrowed = 0;
   pRef->iOff = pH->iOff;
+  if( p->aMap && !bBulk && !bIndex ){
+    int bDone = 0;
+    rc = loadMapped(p, pH, &bDone, pRef);
+    if( rc!=KV_OK || bDone ) return rc;
+  }
   if( p->pCache && !bBulk ){
     KvCacheHandle *pHit = kvCacheLookup(p->pCache, p->iCacheId, pH->iOff);
     if( pHit ){
@@ -959,6 +1085,15 @@ static int parseMeta(KvSst *p, u64 nSize){
 
 void kvSstClose(KvSst *pSst){
   if( pSst==0 ) return;
+  if( pSst->apChunk ){
+    int i;
+    for(i=0; i<pSst->nChunk; i++){
+      sstBlockFree(atomic_load_explicit(&pSst->apChunk[i],
+                                        memory_order_relaxed));
+    }
+    kvFree((void*)pSst->apChunk);
+  }
+  kvFree((void*)pSst->aSeen);
   if( pSst->pFile ) pSst->pEnv->xClose(pSst->pFile);
   kvFree(pSst->zPath);
   kvFree(pSst->aSummary);
@@ -1014,6 +1149,7 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
   }
   if( rc==KV_OK ) rc = parseMeta(p, aPart[5]);
   if( rc==KV_OK && pEnv->xMap ) rc = pEnv->xMap(p->pFile, p->nFile, &p->aMap);
+  if( rc==KV_OK && p->aMap ) rc = mappedInit(p);
   if( rc==KV_OK ){
     p->meta.nFileSize = p->nFile;
     *ppSst = p;
@@ -1070,7 +1206,11 @@ static int iterLoadChunk(SstIter *p, int iChunk){
   h.iOff = pSst->aChunk[iChunk].iOff;
   h.nStored = pSst->aChunk[iChunk].nStored;
   h.nRaw = h.nStored - SST_TRAILER;
-  rc = loadBlock(pSst, &h, 1, p->bBulk, &p->idxRef);
+  if( pSst->apChunk && !p->bBulk ){
+    rc = loadMappedChunk(pSst, iChunk, &h, &p->idxRef);
+  }else{
+    rc = loadBlock(pSst, &h, 1, p->bBulk, &p->idxRef);
+  }
   if( rc==KV_OK ){
     p->iChunk = iChunk;
     p->idx.pBlock = &p->idxRef.pBlock->blk;
