@@ -349,6 +349,10 @@ void kvSha256Init(KvSha256 *p);
 void kvSha256Update(KvSha256 *p, const void *a, size_t n);
 void kvSha256Final(KvSha256 *p, u8 aOut[32]);
 void kvSha256(const void *a, size_t n, u8 aOut[32]);
+/* Use the processor's SHA extensions when bAccel and it has them, else
+** the portable code; returns 1 if the extensions are in use. The default
+** (chosen at first use) is kvSha256SetAccel(1). For tests. */
+int kvSha256SetAccel(int bAccel);
 /* Merkle root over nLeaf 32-byte leaf hashes: a parent is
 ** SHA-256(0x01 || left || right); an odd node at the end of a level is
 ** promoted unchanged; zero leaves give SHA-256 of the empty string; one
@@ -760,6 +764,7 @@ struct kv_db {
   u64 iImmLogNumber;            /* first WAL segment not in pImm */
   KvWal *pWal;
   _Atomic u64 lastSeq;          /* last sequence visible to readers */
+  _Atomic(kv_batch*) pSpareBatch; /* reused by kv_put/kv_delete, or NULL */
   KvWriter *pWriterHead;        /* group commit queue (M) */
   KvWriter *pWriterTail;
   KvSnapLink snapHead;          /* circular list of live snapshots (M) */

@@ -222,6 +222,25 @@ static void test_merkle(void **state){
   }
 }
 
+/* The accelerated block function against the portable one, on every
+** length across a few block boundaries and on misaligned input. */
+static void test_accel_matches_portable(void **state){
+  u8 aData[1100];
+  u8 aWant[32], aGot[32];
+  size_t n, iAlign;
+  (void)state;
+  for(n=0; n<sizeof(aData); n++) aData[n] = (u8)(n*131 + (n>>3)*7 + 5);
+  for(iAlign=0; iAlign<4; iAlign++){
+    for(n=0; n+iAlign<=sizeof(aData); n+=(n<300 ? 1 : 37)){
+      kvSha256SetAccel(0);
+      kvSha256(aData + iAlign, n, aWant);
+      kvSha256SetAccel(1);
+      kvSha256(aData + iAlign, n, aGot);
+      assert_memory_equal(aWant, aGot, 32);
+    }
+  }
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_empty),
@@ -232,5 +251,18 @@ int main(void){
     cmocka_unit_test(test_incremental),
     cmocka_unit_test(test_merkle),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  const struct CMUnitTest cross[] = {
+    cmocka_unit_test(test_accel_matches_portable),
+  };
+  int nFail = 0;
+  int bAccel;
+  /* Every vector with the portable code, then with the processor's SHA
+  ** extensions where it has them. */
+  for(bAccel=0; bAccel<2; bAccel++){
+    int bOn = kvSha256SetAccel(bAccel);
+    printf("SHA-256 block function: %s\n", bOn ? "SHA extensions" : "portable");
+    nFail += cmocka_run_group_tests(tests, NULL, NULL);
+  }
+  nFail += cmocka_run_group_tests(cross, NULL, NULL);
+  return nFail;
 }
