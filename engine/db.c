@@ -641,24 +641,39 @@ int kv_write(kv_db *db, kv_batch *b){
   return writeQueued(db, &w);
 }
 
+/* kv_put and kv_delete write one-operation batches: rather than allocate
+** and free one (and its buffers) each time, they reuse a spare batch. Two
+** threads writing at once each get a batch; the loser of the race to give
+** one back frees it. */
+static kv_batch *spareTake(kv_db *db){
+  kv_batch *b = atomic_exchange_explicit(&db->pSpareBatch, 0,
+                                         memory_order_acquire);
+  return b ? b : kv_batch_new();
+}
+static void spareGive(kv_db *db, kv_batch *b){
+  kv_batch_clear(b);
+  kv_batch_free(atomic_exchange_explicit(&db->pSpareBatch, b,
+                                         memory_order_acq_rel));
+}
+
 int kv_put(kv_db *db, const void *pKey, size_t nKey, const void *pVal,
            size_t nVal){
-  kv_batch *b = kv_batch_new();
+  kv_batch *b = spareTake(db);
   int rc;
   if( b==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
   rc = kv_batch_put(b, pKey, nKey, pVal, nVal);
   if( rc==KV_OK ) rc = kv_write(db, b);
-  kv_batch_free(b);
+  spareGive(db, b);
   return rc;
 }
 
 int kv_delete(kv_db *db, const void *pKey, size_t nKey){
-  kv_batch *b = kv_batch_new();
+  kv_batch *b = spareTake(db);
   int rc;
   if( b==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
   rc = kv_batch_delete(b, pKey, nKey);
   if( rc==KV_OK ) rc = kv_write(db, b);
-  kv_batch_free(b);
+  spareGive(db, b);
   return rc;
 }
 
@@ -924,6 +939,7 @@ static void dbFree(kv_db *db){
     if( db->pOpts->eSync!=KV_SYNC_OFF && db->rcWal==KV_OK ) kvWalSync(db->pWal);
     kvWalClose(db->pWal);
   }
+  kv_batch_free(atomic_load_explicit(&db->pSpareBatch, memory_order_relaxed));
   kvMemUnref(db->pMem);
   kvMemUnref(db->pImm);
   kvVsetClose(&db->vset);
