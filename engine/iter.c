@@ -66,11 +66,19 @@ int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
 #define MERGE_FORWARD  0
 #define MERGE_BACKWARD 1
 
+/* A child's current internal key, as its xKey last reported it. */
+typedef struct MergeKey MergeKey;
+struct MergeKey {
+  const u8 *a;
+  size_t n;
+};
+
 typedef struct MergeIter MergeIter;
 struct MergeIter {
   KvIter base;                  /* must be first */
   int nChild;
   KvIter **apChild;             /* owned children */
+  MergeKey *aKey;               /* aKey[i]: key of child i, if it is valid */
   int *aHeap;                   /* heap of child indices; aHeap[0] current */
   int nHeap;                    /* valid children in aHeap */
   int eDir;                     /* MERGE_FORWARD or MERGE_BACKWARD */
@@ -79,26 +87,63 @@ struct MergeIter {
                                 ** children are repositioned */
 };
 
-static void childKey(MergeIter *p, int i, const u8 **pp, size_t *pn){
+/*
+** The heap compares keys on every step, several times: aKey[] keeps each
+** valid child's key so that costs no call through the child's methods.
+** A child's key stays valid until that child moves, so an entry is
+** reloaded after each movement of its child (and only read while the
+** child is valid).
+*/
+static void childLoadKey(MergeIter *p, int i){
   KvIter *c = p->apChild[i];
-  c->pMethods->xKey(c, pp, pn);
+  c->pMethods->xKey(c, &p->aKey[i].a, &p->aKey[i].n);
+}
+
+/* Bytes a[0..8) as a big-endian number: comparing two of those is
+** comparing the bytes with memcmp. */
+static inline u64 loadBE64(const u8 *a){
+  return ((u64)a[0]<<56) | ((u64)a[1]<<48) | ((u64)a[2]<<40)
+       | ((u64)a[3]<<32) | ((u64)a[4]<<24) | ((u64)a[5]<<16)
+       | ((u64)a[6]<<8) | (u64)a[7];
+}
+
+/* kvIKeyCmp, inlined here because the heap spends its time in it, and
+** comparing eight bytes at a time: keys are short, so a call to memcmp
+** costs more than the comparison. */
+static inline int mergeKeyCmp(const MergeKey *x, const MergeKey *y){
+  size_t na = x->n - KV_TRAILER;
+  size_t nb = y->n - KV_TRAILER;
+  size_t n = na<nb ? na : nb;
+  size_t i = 0;
+  for(; i+8<=n; i+=8){
+    u64 wa = loadBE64(x->a + i);
+    u64 wb = loadBE64(y->a + i);
+    if( wa!=wb ) return wa<wb ? -1 : 1;
+  }
+  for(; i<n; i++){
+    if( x->a[i]!=y->a[i] ) return x->a[i]<y->a[i] ? -1 : 1;
+  }
+  if( na!=nb ) return na<nb ? -1 : 1;
+  {
+    u64 ta = kvGet64(x->a + na);
+    u64 tb = kvGet64(y->a + nb);
+    /* Larger trailer (newer) sorts first. */
+    return ta>tb ? -1 : (ta<tb ? 1 : 0);
+  }
 }
 
 /* Compare children i and j (both valid) by (internal key, index). */
-static int childCmp(MergeIter *p, int i, int j){
-  const u8 *a, *b;
-  size_t na, nb;
+static inline int childCmp(MergeIter *p, int i, int j){
   int c;
-  childKey(p, i, &a, &na);
-  childKey(p, j, &b, &nb);
-  c = kvIKeyCmp(a, na, b, nb);
+  assert( p->aKey[i].n>=KV_TRAILER && p->aKey[j].n>=KV_TRAILER );
+  c = mergeKeyCmp(&p->aKey[i], &p->aKey[j]);
   if( c==0 ) c = i<j ? -1 : (i>j ? 1 : 0);
   return c;
 }
 
 /* True if heap entry i must sit above heap entry j in the current
 ** direction. */
-static int heapBefore(MergeIter *p, int i, int j){
+static inline int heapBefore(MergeIter *p, int i, int j){
   int c = childCmp(p, p->aHeap[i], p->aHeap[j]);
   return p->eDir==MERGE_FORWARD ? c<0 : c>0;
 }
@@ -124,16 +169,22 @@ static void heapBuild(MergeIter *p){
   p->nHeap = 0;
   for(i=0; i<p->nChild; i++){
     KvIter *c = p->apChild[i];
-    if( c->pMethods->xValid(c) ) p->aHeap[p->nHeap++] = i;
+    if( c->pMethods->xValid(c) ){
+      childLoadKey(p, i);
+      p->aHeap[p->nHeap++] = i;
+    }
   }
   for(i=p->nHeap/2 - 1; i>=0; i--) heapSiftDown(p, i);
 }
 
 /* The root child moved (or became invalid): restore the heap. */
 static void heapFixRoot(MergeIter *p){
-  KvIter *c = p->apChild[p->aHeap[0]];
+  int iRoot = p->aHeap[0];
+  KvIter *c = p->apChild[iRoot];
   if( !c->pMethods->xValid(c) ){
     p->aHeap[0] = p->aHeap[--p->nHeap];
+  }else{
+    childLoadKey(p, iRoot);
   }
   if( p->nHeap>0 ) heapSiftDown(p, 0);
 }
@@ -198,7 +249,8 @@ static int mergeReposition(MergeIter *p, int iCur, int eDir){
   int rc;
   int i;
 
-  childKey(p, iCur, &pKey, &nKey);
+  pKey = p->aKey[iCur].a;
+  nKey = p->aKey[iCur].n;
   rc = kvBufSet(pBuf, pKey, nKey);
   for(i=0; rc==KV_OK && i<p->nChild; i++){
     KvIter *c = p->apChild[i];
@@ -271,7 +323,8 @@ static int mergeValid(KvIter *pIter){
 static void mergeKey(KvIter *pIter, const u8 **pp, size_t *pn){
   MergeIter *p = (MergeIter*)pIter;
   assert( mergeValid(pIter) );
-  childKey(p, p->aHeap[0], pp, pn);
+  *pp = p->aKey[p->aHeap[0]].a;
+  *pn = p->aKey[p->aHeap[0]].n;
 }
 
 static void mergeValue(KvIter *pIter, const u8 **pp, size_t *pn){
@@ -294,6 +347,7 @@ static void mergeClose(KvIter *pIter){
   if( p ){
     closeChildren(p->apChild, p->nChild);
     kvFree(p->apChild);
+    kvFree(p->aKey);
     kvFree(p->aHeap);
     kvBufFree(&p->key);
     kvFree(p);
@@ -314,13 +368,15 @@ int kvMergeIterNew(KvIter **apChild, int nChild, KvIter **ppOut){
   if( p ){
     p->base.pMethods = &mergeMethods;
     p->apChild = kvMalloc(sizeof(KvIter*) * (size_t)(nChild>0 ? nChild : 1));
+    p->aKey = kvMallocZero(sizeof(MergeKey) * (size_t)(nChild>0 ? nChild : 1));
     p->aHeap = kvMalloc(sizeof(int) * (size_t)(nChild>0 ? nChild : 1));
   }
-  if( p==0 || p->apChild==0 || p->aHeap==0 ){
+  if( p==0 || p->apChild==0 || p->aKey==0 || p->aHeap==0 ){
     rc = kvErr(KV_NOMEM, "kvstore: out of memory creating a merging "
                          "iterator of %d children", nChild);
     if( p ){
       kvFree(p->apChild);
+      kvFree(p->aKey);
       kvFree(p->aHeap);
       kvFree(p);
     }
