@@ -150,11 +150,20 @@ static int decodeHeader(const KvBlock *pBlock, size_t iOff, u64 *pnShared,
   const u8 *pEnd = pBlock->a + pBlock->nData;
   int n;
   if( iOff>=pBlock->nData ) return blockCorrupt("entry offset out of range");
-  n = kvGetVarint(p, pEnd, pnShared);
-  if( n>0 ){ p += n; n = kvGetVarint(p, pEnd, pnUnshared); }
-  if( n>0 ){ p += n; n = kvGetVarint(p, pEnd, pnVal); }
-  if( n==0 ) return blockCorrupt("bad entry header");
-  p += n;
+  if( pEnd - p>=3 && (p[0] | p[1] | p[2])<0x80 ){
+    /* Three one-byte varints: every entry of a block of short keys and
+    ** values. Decoding them inline is most of the cost of a step. */
+    *pnShared = p[0];
+    *pnUnshared = p[1];
+    *pnVal = p[2];
+    p += 3;
+  }else{
+    n = kvGetVarint(p, pEnd, pnShared);
+    if( n>0 ){ p += n; n = kvGetVarint(p, pEnd, pnUnshared); }
+    if( n>0 ){ p += n; n = kvGetVarint(p, pEnd, pnVal); }
+    if( n==0 ) return blockCorrupt("bad entry header");
+    p += n;
+  }
   if( *pnUnshared>(u64)(pEnd - p) || *pnVal>(u64)(pEnd - p) - *pnUnshared ){
     return blockCorrupt("entry overruns block");
   }
@@ -199,13 +208,17 @@ static int decodeAt(KvBlockIter *p, size_t iOff){
   }
   if( rc==KV_OK ){
     p->key.n = (size_t)nShared;
-    /* one spare byte keeps key.a non-NULL even for an empty key */
-    rc = kvBufReserve(&p->key, (size_t)nUnshared + 1);
-  }
-  if( rc==KV_OK ){
-    rc = kvBufAppend(&p->key, pBlock->a + iKey, (size_t)nUnshared);
+    /* one spare byte keeps key.a non-NULL even for an empty key; the
+    ** buffer only grows, so the test below almost always passes */
+    if( p->key.nAlloc<=p->key.n + (size_t)nUnshared ){
+      rc = kvBufReserve(&p->key, (size_t)nUnshared + 1);
+    }
   }
   if( rc!=KV_OK ) return iterFail(p, rc);
+  if( nUnshared>0 ){
+    memcpy(p->key.a + p->key.n, pBlock->a + iKey, (size_t)nUnshared);
+    p->key.n += (size_t)nUnshared;
+  }
   p->iOff = iOff;
   p->pVal = pBlock->a + iKey + nUnshared;
   p->nVal = (size_t)nVal;
