@@ -449,7 +449,8 @@ static int tenvOpen(KvEnv *pEnv, const char *zPath, int flags,
     if( pNew==0 ) rc = tenvNoMem(zPath);
   }
   if( rc==KV_OK && bTrunc ) rc = tenvSave(p, pN->pCur, 0);
-  if( rc==KV_OK ) rc = p->pBase->xOpen(p->pBase, zPath, flags, &pReal);
+  if( rc==KV_OK ) rc = p->pBase->xOpen(p->pBase, zPath, flags|KV_OPEN_PLAIN,
+                                       &pReal);
   if( rc==KV_OK ){
     if( bWrite ){
       if( pN->pCur==0 ){

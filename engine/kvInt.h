@@ -203,6 +203,10 @@ struct KvFile {
 #define KV_OPEN_WRITE  0x02     /* create or truncate; write-only append */
 #define KV_OPEN_APPEND 0x04     /* open existing (create if missing) for
                                 ** append, keeping its contents */
+#define KV_OPEN_PLAIN  0x08     /* with KV_OPEN_APPEND: write() every
+                                ** append, never through a mapping (the
+                                ** test env, whose model edits files by
+                                ** path under open handles) */
 
 struct KvEnv {
   const char *zName;            /* "posix", "test" */

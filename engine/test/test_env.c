@@ -785,6 +785,77 @@ static void test_posix_map(void **state){
   assert_null(f->pEnv->xMap);
 }
 
+/*
+** posix KV_OPEN_APPEND files are written through a mapping: what was
+** appended is in the file at once (another descriptor reads it while the
+** writer is open, as after write()), the file may be longer, with zeros,
+** until xTruncate or xClose cut it to the bytes appended; appends that
+** cross the allocation steps and a truncation followed by more appends
+** land where write() would have put them. KV_OPEN_PLAIN files never have
+** a zero tail.
+*/
+static void test_posix_append(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  int bPlain;
+  for(bPlain=0; bPlain<2; bPlain++){
+    const char *zPath = P(f, bPlain ? "plain" : "mapped");
+    size_t nTotal = 9<<20;                /* crosses several 4 MiB steps */
+    u8 *aWant = malloc(nTotal);
+    u8 *aGot = malloc(nTotal + (8<<20));
+    KvFile *pFile = 0;
+    size_t n = 0, nStep = 1;
+    u64 nSize = 0;
+    int fd;
+    long nDisk;
+    assert_non_null(aWant);
+    assert_non_null(aGot);
+    pattern(aWant, nTotal, 3);
+    assert_int_equal(pPosix->xOpen(pPosix, zPath,
+        KV_OPEN_APPEND | (bPlain ? KV_OPEN_PLAIN : 0), &pFile), KV_OK);
+    while( n<nTotal ){
+      size_t nThis = nStep<nTotal-n ? nStep : nTotal-n;
+      assert_int_equal(pPosix->xAppend(pFile, aWant+n, nThis), KV_OK);
+      n += nThis;
+      nStep = nStep*3 + 1;
+      if( nStep>300000 ) nStep = 7;
+    }
+    assert_int_equal(pPosix->xSize(pFile, &nSize), KV_OK);
+    assert_int_equal(nSize, nTotal);
+    /* visible to a reader now, then zeros if anything */
+    fd = open(zPath, O_RDONLY);
+    assert_true(fd>=0);
+    nDisk = (long)read(fd, aGot, nTotal + (8<<20));
+    close(fd);
+    assert_true(nDisk>=(long)nTotal);
+    if( bPlain ) assert_int_equal(nDisk, (long)nTotal);
+    assert_memory_equal(aGot, aWant, nTotal);
+    for(n=nTotal; n<(size_t)nDisk; n++) assert_int_equal(aGot[n], 0);
+    /* cut back, append again */
+    assert_int_equal(pPosix->xTruncate(pFile, 1000), KV_OK);
+    assert_int_equal(diskSize(zPath), 1000);
+    assert_int_equal(pPosix->xAppend(pFile, aWant+5000, 3000), KV_OK);
+    assert_int_equal(pPosix->xSize(pFile, &nSize), KV_OK);
+    assert_int_equal(nSize, 4000);
+    assert_int_equal(pPosix->xSync(pFile), KV_OK);
+    assert_int_equal(pPosix->xClose(pFile), KV_OK);
+    assert_int_equal(diskRead(zPath, aGot, nTotal), 4000);
+    assert_memory_equal(aGot, aWant, 1000);
+    assert_memory_equal(aGot+1000, aWant+5000, 3000);
+    /* reopened for append: keeps its bytes, appends after them */
+    assert_int_equal(pPosix->xOpen(pPosix, zPath,
+        KV_OPEN_APPEND | (bPlain ? KV_OPEN_PLAIN : 0), &pFile), KV_OK);
+    assert_int_equal(pPosix->xSize(pFile, &nSize), KV_OK);
+    assert_int_equal(nSize, 4000);
+    assert_int_equal(pPosix->xAppend(pFile, aWant, 10), KV_OK);
+    assert_int_equal(pPosix->xClose(pFile), KV_OK);
+    assert_int_equal(diskRead(zPath, aGot, nTotal), 4010);
+    assert_memory_equal(aGot+4000, aWant, 10);
+    free(aWant);
+    free(aGot);
+  }
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setupFixture, teardownFixture)
@@ -809,6 +880,7 @@ int main(void){
     T(test_clock),
     T(test_threads),
     T(test_posix_map),
+    T(test_posix_append),
     cmocka_unit_test(test_failalloc_nth),
     cmocka_unit_test(test_failalloc_persist),
     cmocka_unit_test(test_failalloc_leak_and_mix),

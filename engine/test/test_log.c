@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -332,6 +334,45 @@ static void test_zero_tail(void **state){
   free(aFile);
 }
 
+/*
+** A process killed while writing: the posix env writes log records
+** through a mapping of a file allocated ahead, so the file it leaves has
+** every appended record, then zeros up to the allocation step. The reader
+** returns all the records and calls the rest a torn tail.
+*/
+static void test_killed_writer(void **state){
+  Fixture *f = *state;
+  int nRec, bTorn, status = 0;
+  u64 iGood;
+  size_t nFile;
+  u8 *aFile;
+  pid_t pid = fork();
+  assert_true(pid>=0);
+  if( pid==0 ){
+    KvLogWriter *pW = 0;
+    u8 *a = malloc(70000);
+    int i;
+    if( a==0 || kvLogWriterOpen(kvEnvPosix(), f->zPath, &pW)!=KV_OK ){
+      _exit(2);
+    }
+    for(i=0; i<NREC; i++){
+      makePayload(i, a);
+      if( kvLogAppend(pW, a, aSize[i])!=KV_OK ) _exit(3);
+    }
+    kill(getpid(), SIGKILL);
+    _exit(4);
+  }
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status) && WTERMSIG(status)==SIGKILL);
+  aFile = tuReadFile(f->zPath, &nFile);
+  free(aFile);
+  assert_int_equal(readAndCheck(f->zPath, &nRec, &bTorn, &iGood), KV_OK);
+  assert_int_equal(nRec, NREC);
+  assert_true(iGood<=nFile);
+  assert_int_equal(bTorn, iGood<nFile);
+  assert_true(bTorn);                   /* the posix env allocates ahead */
+}
+
 static void test_garbage_tail(void **state){
   Fixture *f = *state;
   u64 aOff[NREC+1];
@@ -606,6 +647,7 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_torn_early, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_zero_tail, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_garbage_tail, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_killed_writer, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_corrupt_middle_every_byte,
                                     setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_corrupt_is_sticky,
