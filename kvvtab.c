@@ -1457,9 +1457,16 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
         bAbove = 1;
         break;
       }
-      pDup = sqlite3_value_dup(pVal);
-      z = pDup ? sqlite3_value_text(pDup) : 0;
-      n = pDup ? sqlite3_value_bytes(pDup) : 0;
+      /* A number gets the column's TEXT affinity: converted in a copy, so
+      ** that the caller's value keeps its type. Text is read as it is. */
+      pDup = eType==SQLITE_TEXT ? 0 : sqlite3_value_dup(pVal);
+      if( eType==SQLITE_TEXT ){
+        z = sqlite3_value_text(pVal);
+        n = sqlite3_value_bytes(pVal);
+      }else{
+        z = pDup ? sqlite3_value_text(pDup) : 0;
+        n = pDup ? sqlite3_value_bytes(pDup) : 0;
+      }
       *paKey = z ? sqlite3_malloc(n ? n : 1) : 0;
       if( *paKey==0 ){
         sqlite3_value_free(pDup);
