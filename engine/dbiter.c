@@ -253,6 +253,17 @@ static int visible(kv_iter *it, u64 seq){
   return seq<=it->seq || seq==KV_BATCH_SEQ;
 }
 
+/* kvBufSet for savedKey, which every forward step sets: once the buffer
+** is big enough a plain copy, without a call. */
+static int saveKey(KvBuf *p, const u8 *a, size_t n){
+  if( n<p->nAlloc ){
+    if( n>0 ) memcpy(p->a, a, n);
+    p->n = n;
+    return KV_OK;
+  }
+  return kvBufSet(p, a, n);
+}
+
 static void mKey(kv_iter *it, const u8 **pp, size_t *pn){
   it->pMerged->pMethods->xKey(it->pMerged, pp, pn);
 }
@@ -271,7 +282,7 @@ static int findNextUserEntry(kv_iter *it, int bSkipping){
       if( bSkipping && kvUKeyCmp(k, nu, it->savedKey.a, it->savedKey.n)<=0 ){
         /* an older version of a key already passed or deleted */
       }else if( kvIKeyType(k, n)==KV_TYPE_DEL ){
-        rc = kvBufSet(&it->savedKey, k, nu);
+        rc = saveKey(&it->savedKey, k, nu);
         if( rc ) break;
         bSkipping = 1;
       }else{
@@ -476,7 +487,7 @@ int kv_iter_next(kv_iter *it){
     const u8 *k;
     size_t n;
     mKey(it, &k, &n);
-    rc = kvBufSet(&it->savedKey, k, n - KV_TRAILER);
+    rc = saveKey(&it->savedKey, k, n - KV_TRAILER);
     if( rc==KV_OK ) rc = m->pMethods->xNext(m);
     if( rc ) return iterFail(it, rc);
   }
