@@ -1420,7 +1420,10 @@ int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
              int *pbFound, int *peType, KvBuf *pVal){
   KvSst *p = pSst;
   const KvSstMeta *m = &p->meta;
-  KvBuf target = {0, 0, 0};
+  KvBuf target = {0, 0, 0};     /* the internal key sought, if too long */
+  u8 aTarget[128];              /* ... for aTarget, the usual case */
+  const u8 *pTarget = aTarget;
+  size_t nTarget = nKey + KV_TRAILER;
   SstIter it;
   int rc = KV_OK;
 
@@ -1440,9 +1443,15 @@ int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
   }
 
   if( seq>KV_MAX_SEQ ) seq = KV_MAX_SEQ;
-  rc = kvIKeyAppend(&target, pKey, nKey, seq, KV_TYPE_PUT);
+  if( nTarget<=sizeof(aTarget) ){
+    if( nKey>0 ) memcpy(aTarget, pKey, nKey);
+    kvPut64(aTarget + nKey, kvPackTrailer(seq, KV_TYPE_PUT));
+  }else{
+    rc = kvIKeyAppend(&target, pKey, nKey, seq, KV_TYPE_PUT);
+    pTarget = target.a;
+  }
   iterInit(&it, p);
-  if( rc==KV_OK ) rc = sstIterSeek(&it.base, target.a, target.n);
+  if( rc==KV_OK ) rc = sstIterSeek(&it.base, pTarget, nTarget);
   if( rc==KV_OK && it.bValid ){
     const u8 *pK = it.data.key.a;
     size_t nK = it.data.key.n;
