@@ -798,6 +798,7 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex,
 static u64 seenSlot(const KvSst *p, u64 iOff){
   return (iOff * 0x9e3779b97f4a7c15ull >> 20) & p->mSeen;
 }
+#define SST_PREFETCH_MAX (16*1024)
 #define SST_SEEN_PROBES 32      /* a full neighbourhood: just check again */
 static int seenHas(const KvSst *p, u64 iOff){
   u64 i = seenSlot(p, iOff);
@@ -847,9 +848,19 @@ static int loadMapped(KvSst *p, const SstHandle *pH, int *pbDone,
   int rc;
   *pbDone = 0;
   if( pH->nStored<=SST_TRAILER || pH->iOff>p->iIndexOff
-   || pH->nStored>p->iIndexOff - pH->iOff
-   || p->aMap[pH->iOff + pH->nStored - SST_TRAILER]!=SST_TYPE_RAW ){
-    return KV_OK;               /* compressed, or readBlock() reports it */
+   || pH->nStored>p->iIndexOff - pH->iOff ){
+    return KV_OK;               /* readBlock() reports it */
+  }
+  if( pH->nStored<=SST_PREFETCH_MAX ){
+    /* The block is most likely not in the CPU's caches: ask for all of
+    ** it at once, so the misses of the restart array, the restart points
+    ** and the scan overlap instead of following one another. */
+    const u8 *a = p->aMap + pH->iOff;
+    u64 i;
+    for(i=0; i<pH->nStored; i+=64) __builtin_prefetch(a + i);
+  }
+  if( p->aMap[pH->iOff + pH->nStored - SST_TRAILER]!=SST_TYPE_RAW ){
+    return KV_OK;               /* compressed: through the cache */
   }
   if( !seenHas(p, pH->iOff) ){
     SstBlock *pRead = 0;
