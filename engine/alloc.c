@@ -1,6 +1,5 @@
 /*
-** alloc.c - allocation, thread-local error messages, growable buffers and
-** the CRC32 wrapper.
+** alloc.c - allocation, thread-local error messages and growable buffers.
 **
 ** Every engine allocation goes through kvMalloc/kvRealloc/kvFree so tests
 ** can make the N-th allocation fail (kvSetAllocHooks). Error messages are
@@ -13,7 +12,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 static void *libcMalloc(size_t n){ return malloc(n); }
 static void *libcRealloc(void *p, size_t n){ return realloc(p, n); }
@@ -205,23 +203,4 @@ void kvBufFree(KvBuf *p){
   p->a = 0;
   p->n = 0;
   p->nAlloc = 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* CRC32, by zlib. zlib takes uInt lengths: feed it in pieces.             */
-
-u32 kvCrc32Extend(u32 crc, const void *p, size_t n){
-  const u8 *a = (const u8*)p;
-  uLong c = crc;
-  while( n>0 ){
-    uInt nPiece = n>0x40000000 ? 0x40000000 : (uInt)n;
-    c = crc32(c, a, nPiece);
-    a += nPiece;
-    n -= nPiece;
-  }
-  return (u32)c;
-}
-
-u32 kvCrc32(const void *p, size_t n){
-  return kvCrc32Extend(0, p, n);
 }

@@ -141,9 +141,14 @@ static inline int kvVarintLen(u64 v){
   while( v>=0x80 ){ v >>= 7; n++; }
   return n;
 }
-/* CRC32 (zlib's polynomial), implemented by zlib. */
+/* CRC32: zlib's crc32() values (crc32.c). */
 u32 kvCrc32(const void *p, size_t n);
 u32 kvCrc32Extend(u32 crc, const void *p, size_t n);
+/* crc32.c: use carry-less multiplication (PCLMULQDQ) for long inputs when
+** bAccel and the processor has it, else zlib alone; returns 1 if it is in
+** use. The default (chosen at first use) is kvCrc32SetAccel(1). For
+** tests: the values are zlib's either way. */
+int kvCrc32SetAccel(int bAccel);
 
 /****************************** ikey (iter.c) ******************************/
 /* Internal keys and the internal iterator interface. */

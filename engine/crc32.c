@@ -1,0 +1,159 @@
+/*
+** crc32.c - CRC32 with zlib's polynomial and values.
+**
+** Every WAL record, SSTable block and file part carries one, and every
+** block is checked the first time it is read, so the CRC runs over every
+** byte written and read. zlib's crc32() does about one and a half bytes a
+** cycle. On x86-64 processors with carry-less multiplication (PCLMULQDQ,
+** every one since 2010) long inputs are instead folded 64 bytes at a time:
+** the running remainder, as four 128-bit lanes, is multiplied by x^k mod P
+** for the distance k it moves and added (xor) to the data k bits further
+** on; at the end the lanes are folded into one, reduced to 64 and 32 bits,
+** and a Barrett reduction gives the remainder. Everything works on the
+** bit-reflected representation zlib uses, so the constants below are the
+** reflected values of x^k mod P (P = 0x104C11DB7) for the fold distances,
+** and of P and floor(x^64 / P) for the reduction. The tail (n mod 16
+** bytes, or all of an input shorter than 64) goes to zlib. test_crc32.c
+** compares both paths with zlib on every length up to a few blocks.
+*/
+#include "kvInt.h"
+
+#include <zlib.h>
+
+/* zlib takes uInt lengths: feed it in pieces. */
+static u32 zlibCrc(u32 crc, const u8 *a, size_t n){
+  uLong c = crc;
+  while( n>0 ){
+    uInt nPiece = n>0x40000000 ? 0x40000000 : (uInt)n;
+    c = crc32(c, a, nPiece);
+    a += nPiece;
+    n -= nPiece;
+  }
+  return (u32)c;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+# define KV_CRC_CLMUL 1
+# include <cpuid.h>
+# include <immintrin.h>
+
+/* Fold constants (bit-reflected, as zlib's CRC): K1, K2 move a lane 512
+** bits on (four lanes ahead), K3, K4 move it 128 bits (one lane), K5
+** folds 64 bits into 32; KP is P and KU floor(x^64 / P), for the Barrett
+** reduction. Published with Intel's white paper on CRC computation with
+** PCLMULQDQ; checked here by test_crc32.c against zlib. */
+#define K1 0x154442bd4ull
+#define K2 0x1c6e41596ull
+#define K3 0x1751997d0ull
+#define K4 0x0ccaa009eull
+#define K5 0x163cd6124ull
+#define KP 0x1db710641ull
+#define KU 0x1f7011641ull
+
+/* Raw (not inverted) CRC state s over a[0..n), n >= 64, n % 16 == 0. */
+__attribute__((target("pclmul,sse4.1")))
+static u32 foldCrc(u32 s, const u8 *a, size_t n){
+  const __m128i k12 = _mm_set_epi64x((long long)K2, (long long)K1);
+  const __m128i k34 = _mm_set_epi64x((long long)K4, (long long)K3);
+  const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
+  __m128i x0, x1, x2, x3, t;
+
+  x0 = _mm_xor_si128(_mm_loadu_si128((const __m128i*)a),
+                     _mm_cvtsi32_si128((int)s));
+  x1 = _mm_loadu_si128((const __m128i*)(a + 16));
+  x2 = _mm_loadu_si128((const __m128i*)(a + 32));
+  x3 = _mm_loadu_si128((const __m128i*)(a + 48));
+  a += 64;
+  n -= 64;
+
+  /* Four lanes, 64 bytes a round. */
+  while( n>=64 ){
+#define FOLD(x, k, off) \
+    t = _mm_clmulepi64_si128(x, k, 0x11); \
+    x = _mm_clmulepi64_si128(x, k, 0x00); \
+    x = _mm_xor_si128(_mm_xor_si128(x, t), \
+                      _mm_loadu_si128((const __m128i*)(a + off)))
+    FOLD(x0, k12, 0);
+    FOLD(x1, k12, 16);
+    FOLD(x2, k12, 32);
+    FOLD(x3, k12, 48);
+    a += 64;
+    n -= 64;
+  }
+
+  /* Four lanes into one. */
+#define FOLD1(x, y) \
+    t = _mm_clmulepi64_si128(x, k34, 0x11); \
+    x = _mm_clmulepi64_si128(x, k34, 0x00); \
+    x = _mm_xor_si128(_mm_xor_si128(x, t), y)
+  FOLD1(x0, x1);
+  FOLD1(x0, x2);
+  FOLD1(x0, x3);
+
+  /* The remaining 16-byte pieces. */
+  while( n>=16 ){
+    FOLD1(x0, _mm_loadu_si128((const __m128i*)a));
+    a += 16;
+    n -= 16;
+  }
+#undef FOLD
+#undef FOLD1
+
+  /* 128 -> 64 bits (appending the 32 zero bits the remainder needs). */
+  t = _mm_clmulepi64_si128(x0, k34, 0x10);      /* low half * K4 */
+  x0 = _mm_xor_si128(_mm_srli_si128(x0, 8), t);
+  /* 64 -> 32 bits */
+  t = _mm_clmulepi64_si128(_mm_and_si128(x0, mask32),
+                           _mm_cvtsi64_si128((long long)K5), 0x00);
+  x0 = _mm_xor_si128(_mm_srli_si128(x0, 4), t);
+  /* Barrett reduction to the 32-bit remainder. */
+  {
+    const __m128i kpu = _mm_set_epi64x((long long)KU, (long long)KP);
+    t = _mm_clmulepi64_si128(_mm_and_si128(x0, mask32), kpu, 0x10);
+    t = _mm_clmulepi64_si128(_mm_and_si128(t, mask32), kpu, 0x00);
+    x0 = _mm_xor_si128(x0, t);
+  }
+  return (u32)_mm_extract_epi32(x0, 1);
+}
+
+static int cpuHasClmul(void){
+  unsigned a, b, c, d;
+  if( !__get_cpuid(1, &a, &b, &c, &d) ) return 0;
+  return (c & bit_PCLMUL) && (c & bit_SSE4_1);
+}
+#endif
+
+/* 1: fold with PCLMULQDQ; 0: zlib only; -1: not chosen yet. */
+static _Atomic int eAccel = -1;
+
+int kvCrc32SetAccel(int bAccel){
+  int e = 0;
+#ifdef KV_CRC_CLMUL
+  e = bAccel && cpuHasClmul();
+#else
+  (void)bAccel;
+#endif
+  atomic_store_explicit(&eAccel, e, memory_order_relaxed);
+  return e;
+}
+
+u32 kvCrc32Extend(u32 crc, const void *p, size_t n){
+  const u8 *a = (const u8*)p;
+#ifdef KV_CRC_CLMUL
+  if( n>=64 ){
+    int e = atomic_load_explicit(&eAccel, memory_order_relaxed);
+    if( e<0 ) e = kvCrc32SetAccel(1);
+    if( e ){
+      size_t nFold = n & ~(size_t)15;
+      crc = ~foldCrc(~crc, a, nFold);
+      a += nFold;
+      n -= nFold;
+    }
+  }
+#endif
+  return zlibCrc(crc, a, n);
+}
+
+u32 kvCrc32(const void *p, size_t n){
+  return kvCrc32Extend(0, p, n);
+}
