@@ -640,7 +640,8 @@ struct KvFileMeta {
   u8 aMerkle[32];
   int bObsolete;                /* removed by an edit: unlink at last unref */
   int bCompacting;              /* being compacted (under db mutex) */
-  KvSst *pSst;                  /* opened on first use (lazily) */
+  _Atomic(KvSst*) pSst;         /* opened on first use (lazily); set once
+                                ** under the vset mutex, read without it */
   int rcOpen;                   /* sticky error of a failed open */
   char *zOpenErr;               /* its message (kvMalloc) */
   KvVersionSet *pSet;

@@ -70,7 +70,7 @@ void kvFileRef(KvFileMeta *f){
 }
 
 static void fileFree(KvFileMeta *f){
-  kvSstClose(f->pSst);
+  kvSstClose(atomic_load_explicit(&f->pSst, memory_order_relaxed));
   kvBufFree(&f->smallest);
   kvBufFree(&f->largest);
   kvFree(f->zOpenErr);
@@ -84,8 +84,8 @@ void kvFileUnref(KvFileMeta *f){
       /* Close before unlinking, and ignore a failure to unlink: the file
       ** is no longer in the manifest, and the next open removes it. */
       char *zPath = kvSstPath(f->pSet->zDir, f->iFile);
-      kvSstClose(f->pSst);
-      f->pSst = 0;
+      kvSstClose(atomic_load_explicit(&f->pSst, memory_order_relaxed));
+      atomic_store_explicit(&f->pSst, 0, memory_order_relaxed);
       if( zPath ){
         KvErrSave save;
         kvErrSave(&save);
@@ -110,9 +110,19 @@ static KvFileMeta *fileNew(KvVersionSet *pSet){
 int kvFileTable(KvFileMeta *f, KvSst **ppSst){
   KvVersionSet *pSet = f->pSet;
   pthread_mutex_t *pMutex = (pthread_mutex_t*)pSet->pMutex;
+  KvSst *pSst;
   int rc = KV_OK;
+  /* Opened already (the usual case): no lock. A table is opened once and
+  ** stays open while the file is referenced, so a non-NULL pointer is
+  ** good for as long as the caller holds its reference on f. */
+  pSst = atomic_load_explicit(&f->pSst, memory_order_acquire);
+  if( pSst ){
+    *ppSst = pSst;
+    return KV_OK;
+  }
   pthread_mutex_lock(pMutex);
-  if( f->pSst==0 ){
+  pSst = atomic_load_explicit(&f->pSst, memory_order_relaxed);
+  if( pSst==0 ){
     if( f->rcOpen ){
       rc = kvErr(f->rcOpen, "%s", f->zOpenErr ? f->zOpenErr : "kvstore: table unreadable");
     }else{
@@ -121,7 +131,7 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
         rc = kvErr(KV_NOMEM, "kvstore: out of memory");
       }else{
         rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache,
-                       pSet->pCounters, &f->pSst);
+                       pSet->pCounters, &pSst);
         kvFree(zPath);
         /* Corruption is permanent for an immutable file: remember it so
         ** every later read fails the same way without re-reading. I/O
@@ -130,10 +140,13 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
           f->rcOpen = rc;
           f->zOpenErr = kvStrdup(kvErrMsg());
         }
+        if( rc==KV_OK ){
+          atomic_store_explicit(&f->pSst, pSst, memory_order_release);
+        }
       }
     }
   }
-  *ppSst = f->pSst;
+  *ppSst = pSst;
   pthread_mutex_unlock(pMutex);
   return rc;
 }
