@@ -125,6 +125,10 @@ struct KvCompactor {
   KvCompactStats total;         /* all compactions so far (M) */
   u64 nTrivial;                 /* trivial moves among them */
   u64 nGarbage;                 /* picked by the garbage trigger */
+  u64 nSeek;                    /* picked by the seek trigger */
+  KvFileMeta *pSeek;            /* file whose seeks ran out (referenced),
+                                ** or NULL (M) */
+  int iSeekLevel;
   u64 nFull;                    /* full compactions */
   u64 nSlowdown;                /* writes delayed 1 ms */
   u64 nStop;                    /* writes that waited for a compaction */
@@ -137,6 +141,7 @@ int kvCompactorNew(KvCompactor **pp){
 }
 
 void kvCompactorFree(KvCompactor *p){
+  if( p ) kvFileUnref(p->pSeek);
   int i;
   if( p==0 ) return;
   for(i=0; i<KV_MAX_LEVELS; i++) kvBufFree(&p->aPointer[i]);
@@ -486,6 +491,20 @@ static int pickLeveled(const KvVersion *v, const kv_options *o,
     rc = pickFile(v, o, iBest, f, KV_CREASON_SIZE, 1, ppC);
     if( rc==KV_OK && p ) rc = kvBufSet(&p->aPointer[iBest], f->largest.a, f->largest.n);
     return rc;
+  }
+
+  /* A file reads keep probing in vain, if it is still where it was. */
+  if( p && p->pSeek ){
+    KvFileMeta *f = p->pSeek;
+    int iLevel = p->iSeekLevel;
+    p->pSeek = 0;
+    for(j=0; j<v->anFile[iLevel] && v->aaFile[iLevel][j]!=f; j++){}
+    if( j<v->anFile[iLevel] && iLevel<iBottom ){
+      kvFileUnref(f);
+      if( iLevel==0 ) return pickLevel0(v, o, KV_CREASON_SEEK, 1, ppC);
+      return pickFile(v, o, iLevel, f, KV_CREASON_SEEK, 1, ppC);
+    }
+    kvFileUnref(f);
   }
 
   /* Nothing over budget: the file with the most garbage, if any passes. */
@@ -1086,6 +1105,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     pC->total.nMicros += st.nMicros;
     if( c->bTrivial ) pC->nTrivial++;
     if( c->eReason==KV_CREASON_GARBAGE ) pC->nGarbage++;
+    if( c->eReason==KV_CREASON_SEEK ) pC->nSeek++;
     if( c->eReason==KV_CREASON_FULL ) pC->nFull++;
     db->nCompactions++;
     db->nCompactBytes += st.nByteOut;
@@ -1150,6 +1170,23 @@ void kvCompactInline(kv_db *db){
     int bRan = 0;
     if( compactOne(db, 0, 0, &bRan)!=KV_OK || !bRan ) break;
   }
+}
+
+void kvCompactSeekCharge(kv_db *db, KvFileMeta *f, int iLevel){
+  u64 nAllowed = f->nByte / (16*1024);
+  u32 n;
+  if( nAllowed<100 ) nAllowed = 100;
+  n = atomic_fetch_add_explicit(&f->nSeeks, 1, memory_order_relaxed) + 1;
+  if( n!=nAllowed ) return;             /* exactly one reader gets here */
+  kvDbLock(db);
+  if( db->pCompactor && db->pCompactor->pSeek==0
+   && db->pOpts->eCompaction==KV_COMPACT_LEVELED ){
+    kvFileRef(f);
+    db->pCompactor->pSeek = f;
+    db->pCompactor->iSeekLevel = iLevel;
+    pthread_cond_broadcast(&db->cvWork);
+  }
+  kvDbUnlock(db);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1295,13 +1332,14 @@ int kvCompactStatsJson(kv_db *db, KvBuf *pOut){
     ",\"files_out\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
     ",\"tombstones_dropped\":%" PRIu64 ",\"entries_dropped\":%" PRIu64
     ",\"trivial_moves\":%" PRIu64 ",\"garbage_triggered\":%" PRIu64
+    ",\"seek_triggered\":%" PRIu64
     ",\"full\":%" PRIu64 ",\"ms\":%" PRIu64 ",\"stall_slowdowns\":%" PRIu64
     ",\"stall_stops\":%" PRIu64 ",\"stall_micros\":%" PRIu64 "},"
     "\"space_amplification\":%.3f,\"files_per_get\":%.3f,",
     db->pOpts->eCompaction==KV_COMPACT_TIERED ? "tiered" : "leveled",
     bRunning, copy.total.nFileIn, copy.total.nFileOut, copy.total.nByteIn,
     copy.total.nByteOut, copy.total.nTombDrop, copy.total.nEntryDrop,
-    copy.nTrivial, copy.nGarbage, copy.nFull, copy.total.nMicros/1000,
+    copy.nTrivial, copy.nGarbage, copy.nSeek, copy.nFull, copy.total.nMicros/1000,
     copy.nSlowdown, copy.nStop, nStall,
     nRunMax ? (double)nSst/(double)nRunMax : (nSst ? 1.0 : 0.0),
     nGets ? (double)nProbe/(double)nGets : 0.0);

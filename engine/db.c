@@ -713,14 +713,18 @@ static int probeFile(KvFileMeta *f, const u8 *k, size_t n, u64 seq,
 /* Search version v. Level 0 files are ordered newest first and hold
 ** disjoint sequence ranges (each flush is newer than every earlier file),
 ** so the first file that has the key has its newest version. */
-static int versionGet(KvVersion *v, const u8 *k, size_t n, u64 seq,
-                      int *pbFound, int *peType, KvBuf *pVal){
+static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
+                      u64 seq, int *pbFound, int *peType, KvBuf *pVal){
   int rc = KV_OK;
   int i, iLevel;
+  KvFileMeta *pFirst = 0;       /* first file probed, and its level */
+  int iFirstLevel = 0;
+  int nProbe = 0;
   *pbFound = 0;
   for(i=0; rc==KV_OK && !*pbFound && i<v->anFile[0]; i++){
     KvFileMeta *f = v->aaFile[0][i];
     if( f->minSeq>seq || !fileCovers(f, k, n) ) continue;
+    if( nProbe++==0 ) pFirst = f;
     rc = probeFile(f, k, n, seq, pbFound, peType, pVal);
   }
   for(iLevel=1; rc==KV_OK && !*pbFound && iLevel<KV_MAX_LEVELS; iLevel++){
@@ -737,8 +741,15 @@ static int versionGet(KvVersion *v, const u8 *k, size_t n, u64 seq,
       }
     }
     if( lo<v->anFile[iLevel] && fileCovers(a[lo], k, n) ){
+      if( nProbe++==0 ){
+        pFirst = a[lo];
+        iFirstLevel = iLevel;
+      }
       rc = probeFile(a[lo], k, n, seq, pbFound, peType, pVal);
     }
+  }
+  if( nProbe>1 && rc==KV_OK && iFirstLevel==0 ){
+    kvCompactSeekCharge(db, pFirst, iFirstLevel);
   }
   return rc;
 }
@@ -795,7 +806,7 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     bFound = kvMemGet(pMem, k, nKey, seq, &eType, &pV, &nV);
     if( !bFound && pImm ) bFound = kvMemGet(pImm, k, nKey, seq, &eType, &pV, &nV);
     if( !bFound ){
-      rc = versionGet(v, k, nKey, seq, &bFound, &eType, &buf);
+      rc = versionGet(db, v, k, nKey, seq, &bFound, &eType, &buf);
       pV = buf.a;
       nV = buf.n;
     }
@@ -942,9 +953,9 @@ static void dbFree(kv_db *db){
   kv_batch_free(atomic_load_explicit(&db->pSpareBatch, memory_order_relaxed));
   kvMemUnref(db->pMem);
   kvMemUnref(db->pImm);
+  kvCompactorFree(db->pCompactor);      /* may hold a file: before the vset */
   kvVsetClose(&db->vset);
   kvCacheFree(db->pCache);
-  kvCompactorFree(db->pCompactor);
   kvRateFree(db->pRate);
   if( db->pLock ) db->pEnv->xUnlock(db->pLock);
   kv_options_free(db->pOpts);

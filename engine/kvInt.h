@@ -640,6 +640,8 @@ struct KvFileMeta {
   u8 aMerkle[32];
   int bObsolete;                /* removed by an edit: unlink at last unref */
   int bCompacting;              /* being compacted (under db mutex) */
+  _Atomic u32 nSeeks;           /* point reads that probed it in vain while
+                                ** a deeper file had to be probed too */
   _Atomic(KvSst*) pSst;         /* opened on first use (lazily); set once
                                 ** under the vset mutex, read without it */
   int rcOpen;                   /* sticky error of a failed open */
@@ -850,6 +852,7 @@ struct KvCompactStats {
 #define KV_CREASON_COUNT   3    /* tiered: too many runs, newest merged */
 #define KV_CREASON_GARBAGE 4    /* a file's garbage share passed the limit */
 #define KV_CREASON_FULL    5    /* kv_compact(db, 1, ..) */
+#define KV_CREASON_SEEK    6    /* leveled: reads keep probing a file in vain */
 
 struct KvCompaction {
   int eReason;                  /* KV_CREASON_* */
@@ -931,6 +934,17 @@ void kvCompactInline(kv_db *db);
 ** 3*level0_trigger. Each returns 1 if it released the mutex. */
 int kvCompactSlowdown(kv_db *db, int *pbSlowed);
 int kvCompactStop(kv_db *db);
+/* A point read probed file f of level iLevel without finding its key and
+** then had to probe another file (mutex NOT held). Once a file has cost
+** max(100, size / 16 KiB) such probes, a compaction of it is scheduled
+** even though no level is over its budget (LevelDB's seek compaction):
+** a store that is only read stops paying for the level-0 pile-up its
+** writers left. db.c charges level-0 files only: below level 0 a
+** compaction rewrites about ten times the file's size, far more than the
+** bloom-filter probes it would save cost when the data is in memory
+** (measured: charging every level slowed kvbench readrandom by a fifth
+** while the compactions ran). */
+void kvCompactSeekCharge(kv_db *db, KvFileMeta *f, int iLevel);
 /* Append the compaction fields of kv_stats (mutex NOT held). */
 int kvCompactStatsJson(kv_db *db, KvBuf *pOut);
 /* Defined in db.c: flush the immutable memtable if one waits (mutex held;

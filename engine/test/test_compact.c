@@ -942,6 +942,52 @@ static void test_flushes_inline(void **state){
   tuRemoveDir(zDir);
 }
 
+/*
+** Seek compaction: level-0 files below the trigger stay put while the
+** store is written; once point reads have probed the newest of them in
+** vain (and gone on to older files) max(100, size/16 KiB) times, the
+** background thread compacts level 0 although no level is over budget.
+** Every key still reads its newest value afterwards; the stats count it.
+*/
+static void test_seek_compaction(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=on", "memtable_size=64KB",
+                            "level0_trigger=8", "sync=off", NULL);
+  kv_db *db;
+  Scan s;
+  char *z = 0;
+  int i, r, nWait;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "cseek");
+  db = tuOpen(zDir, o);
+  for(r=0; r<3; r++){
+    for(i=0; i<600; i++) putKey(db, i*3 + r, r);   /* disjoint key sets */
+    assert_int_equal(kv_flush(db), KV_OK);
+  }
+  scanFiles(db, &s, 0);
+  assert_int_equal(s.anFile[0], 3);
+  /* keys of the oldest file: every read probes the two newer ones first */
+  for(i=0; i<150; i++) checkKey(db, 0, (i%600)*3, 0);
+  for(nWait=0; nWait<500; nWait++){
+    scanFiles(db, &s, 0);
+    if( s.anFile[0]==0 ) break;
+    {
+      struct timespec ts = { 0, 10*1000*1000 };
+      nanosleep(&ts, 0);
+    }
+  }
+  assert_int_equal(s.anFile[0], 0);
+  for(r=0; r<3; r++){
+    for(i=0; i<600; i++) checkKey(db, 0, i*3 + r, r);
+  }
+  assert_int_equal(kv_stats(db, &z), KV_OK);
+  assert_true(jsonField(z, "seek_triggered")>=1);
+  kv_free(z);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_drop_rule),
@@ -956,6 +1002,7 @@ int main(void){
     cmocka_unit_test(test_iterator_pins_files),
     cmocka_unit_test(test_delete_heavy_load),
     cmocka_unit_test(test_flushes_inline),
+    cmocka_unit_test(test_seek_compaction),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
