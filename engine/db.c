@@ -702,11 +702,13 @@ static int fileCovers(const KvFileMeta *f, const u8 *k, size_t n){
       && kvUKeyCmp(k, n, f->largest.a, f->largest.n - KV_TRAILER)<=0;
 }
 
-static int probeFile(KvFileMeta *f, const u8 *k, size_t n, u64 seq,
-                     int *pbFound, int *peType, KvBuf *pVal){
+static int probeFile(KvFileMeta *f, const u8 *k, size_t n, u32 hash,
+                     u64 seq, int *pbFound, int *peType, KvBuf *pVal){
   KvSst *pSst = 0;
   int rc = kvFileTable(f, &pSst);
-  if( rc==KV_OK ) rc = kvSstGet(pSst, k, n, seq, pbFound, peType, pVal);
+  if( rc==KV_OK ){
+    rc = kvSstGetHashed(pSst, k, n, hash, seq, pbFound, peType, pVal);
+  }
   return rc;
 }
 
@@ -720,12 +722,13 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
   KvFileMeta *pFirst = 0;       /* first file probed, and its level */
   int iFirstLevel = 0;
   int nProbe = 0;
+  u32 hash = kvBloomHash(k, n);  /* one for every table probed */
   *pbFound = 0;
   for(i=0; rc==KV_OK && !*pbFound && i<v->anFile[0]; i++){
     KvFileMeta *f = v->aaFile[0][i];
     if( f->minSeq>seq || !fileCovers(f, k, n) ) continue;
     if( nProbe++==0 ) pFirst = f;
-    rc = probeFile(f, k, n, seq, pbFound, peType, pVal);
+    rc = probeFile(f, k, n, hash, seq, pbFound, peType, pVal);
   }
   for(iLevel=1; rc==KV_OK && !*pbFound && iLevel<KV_MAX_LEVELS; iLevel++){
     KvFileMeta **a = v->aaFile[iLevel];
@@ -745,7 +748,7 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
         pFirst = a[lo];
         iFirstLevel = iLevel;
       }
-      rc = probeFile(a[lo], k, n, seq, pbFound, peType, pVal);
+      rc = probeFile(a[lo], k, n, hash, seq, pbFound, peType, pVal);
     }
   }
   if( nProbe>1 && rc==KV_OK && iFirstLevel==0 ){

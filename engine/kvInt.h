@@ -603,6 +603,10 @@ const KvSstMeta *kvSstGetMeta(KvSst *pSst);
 ** pVal (replacing its contents). */
 int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
              int *pbFound, int *peType, KvBuf *pVal);
+/* The same with the key's kvBloomHash() already computed (a point read
+** probes several tables with one key). */
+int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
+                   u64 seq, int *pbFound, int *peType, KvBuf *pVal);
 /* Iterator over the table's internal keys. The table must outlive it.
 ** flags: 0, or KV_SST_BULK for a one-pass read of much of the table
 ** (compaction): blocks are read with xRead into private buffers, never

@@ -1429,6 +1429,12 @@ static void counterAdd(_Atomic u64 *p){
 
 int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
              int *pbFound, int *peType, KvBuf *pVal){
+  return kvSstGetHashed(pSst, pKey, nKey, kvBloomHash(pKey, nKey), seq,
+                        pbFound, peType, pVal);
+}
+
+int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
+                   u64 seq, int *pbFound, int *peType, KvBuf *pVal){
   KvSst *p = pSst;
   const KvSstMeta *m = &p->meta;
   KvBuf target = {0, 0, 0};     /* the internal key sought, if too long */
@@ -1447,7 +1453,7 @@ int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
   }
   if( p->aFilter ){
     if( p->pCounters ) counterAdd(&p->pCounters->nBloomCheck);
-    if( !kvBloomMayContain(p->aFilter, p->nFilter, kvBloomHash(pKey, nKey)) ){
+    if( !kvBloomMayContain(p->aFilter, p->nFilter, hash) ){
       if( p->pCounters ) counterAdd(&p->pCounters->nBloomNegative);
       return KV_OK;
     }
