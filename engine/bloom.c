@@ -134,6 +134,41 @@ int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut){
   return KV_OK;
 }
 
+void kvBloomPrepare(KvBloom *p, const u8 *pFilter, size_t nFilter){
+  int k;
+  memset(p, 0, sizeof(*p));
+  /* A malformed filter answers "may contain", as kvBloomMayContain does. */
+  if( pFilter==0 || nFilter < BLOOM_MIN_BITS/8 + 1 ) return;
+  k = pFilter[nFilter-1];
+  if( k<1 || k>BLOOM_MAX_PROBE ) return;
+  if( (nFilter-1) * 8 > (size_t)0xffffffffu ) return;
+  p->a = pFilter;
+  p->nBit = (u32)((nFilter-1) * 8);
+  p->nProbe = k;
+  p->mRecip = UINT64_MAX / p->nBit + 1;
+}
+
+/* hash % p->nBit by multiplication (Lemire, Kaser and Kurz, "Faster
+** remainder by direct computation", 2019): exact for every 32-bit hash
+** and divisor. */
+static u32 bloomMod(const KvBloom *p, u32 hash){
+  u64 lowbits = p->mRecip * hash;
+  return (u32)(((unsigned __int128)lowbits * p->nBit) >> 64);
+}
+
+int kvBloomCheck(const KvBloom *p, u32 hash){
+  u32 delta;
+  int j;
+  if( p->a==0 ) return 1;
+  delta = (hash>>17) | (hash<<15);
+  for(j=0; j<p->nProbe; j++){
+    u32 iBit = bloomMod(p, hash);
+    if( (p->a[iBit/8] & (1 << (iBit%8)))==0 ) return 0;
+    hash += delta;
+  }
+  return 1;
+}
+
 int kvBloomMayContain(const u8 *pFilter, size_t nFilter, u32 hash){
   size_t nBit;
   u32 delta;

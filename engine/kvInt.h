@@ -532,6 +532,18 @@ int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut);
 /* 0 if the key is certainly absent; 1 if it may be present (also for a
 ** malformed filter). */
 int kvBloomMayContain(const u8 *pFilter, size_t nFilter, u32 hash);
+/* The same for repeated probes of one filter: kvBloomPrepare checks the
+** filter's shape and computes the reciprocal of its bit count once, so a
+** probe multiplies instead of dividing (the same bits either way). */
+typedef struct KvBloom KvBloom;
+struct KvBloom {
+  const u8 *a;                  /* filter bits; NULL: always "may contain" */
+  u32 nBit;
+  int nProbe;
+  u64 mRecip;                   /* floor((2^64 - 1) / nBit) + 1 */
+};
+void kvBloomPrepare(KvBloom *p, const u8 *pFilter, size_t nFilter);
+int kvBloomCheck(const KvBloom *p, u32 hash);
 
 /****************************** sstable (block.c, sst.c) *******************/
 /*

@@ -613,6 +613,7 @@ struct KvSst {
   SstChunk *aChunk;
   u8 *aFilter;                  /* Filter part, NULL if none */
   size_t nFilter;               /* bytes of filter (CRC excluded) */
+  KvBloom bloom;                /* aFilter ready for probing */
   u8 *aMetaPart;                /* Metadata part */
   const u8 *aLeaf;              /* meta.nDataBlock leaves, in aMetaPart */
   KvSstMeta meta;
@@ -1159,6 +1160,7 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
     rc = readPart(p, aPart[4], aPart[5], "metadata", &p->aMetaPart);
   }
   if( rc==KV_OK ) rc = parseMeta(p, aPart[5]);
+  if( rc==KV_OK && p->aFilter ) kvBloomPrepare(&p->bloom, p->aFilter, p->nFilter);
   if( rc==KV_OK && pEnv->xMap ) rc = pEnv->xMap(p->pFile, p->nFile, &p->aMap);
   if( rc==KV_OK && p->aMap ) rc = mappedInit(p);
   if( rc==KV_OK ){
@@ -1453,7 +1455,7 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
   }
   if( p->aFilter ){
     if( p->pCounters ) counterAdd(&p->pCounters->nBloomCheck);
-    if( !kvBloomMayContain(p->aFilter, p->nFilter, hash) ){
+    if( !kvBloomCheck(&p->bloom, hash) ){
       if( p->pCounters ) counterAdd(&p->pCounters->nBloomNegative);
       return KV_OK;
     }

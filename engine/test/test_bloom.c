@@ -220,6 +220,77 @@ static void test_malformed(void **state){
   kvBufFree(&f);
 }
 
+/* Reference probe with a plain division: the bit positions of the
+** filter format (hash % nBit, then double hashing). */
+static int refMayContain(const u8 *a, size_t n, u32 hash){
+  u32 nBit, delta;
+  int k, j;
+  if( a==0 || n<9 ) return 1;
+  k = a[n-1];
+  if( k<1 || k>30 ) return 1;
+  nBit = (u32)((n-1)*8);
+  delta = (hash>>17) | (hash<<15);
+  for(j=0; j<k; j++){
+    u32 iBit = hash % nBit;
+    if( (a[iBit/8] & (1<<(iBit%8)))==0 ) return 0;
+    hash += delta;
+  }
+  return 1;
+}
+
+/* kvBloomPrepare + kvBloomCheck (multiplication instead of division)
+** answer exactly as the plain probe, for filters of many sizes (bit
+** counts that are and are not powers of two) and extreme hashes, and a
+** malformed filter prepared answers "may contain". */
+static void test_prepared_equals_plain(void **state){
+  static const int aKeys[] = { 1, 7, 64, 100, 1000, 33333 };
+  static const u32 aEdge[] = { 0, 1, 0x7fffffffu, 0x80000000u, 0xfffffffeu,
+                               0xffffffffu };
+  size_t iSet;
+  int i;
+  (void)state;
+  for(iSet=0; iSet<sizeof(aKeys)/sizeof(aKeys[0]); iSet++){
+    KvBuf f = {0};
+    KvBloom b;
+    int nYes = 0;
+    buildFilter(aKeys[iSet], 10, &f);
+    kvBloomPrepare(&b, f.a, f.n);
+    assert_non_null(b.a);
+    for(i=0; i<20000; i++){
+      u32 h = keyHash(i%2 ? "key" : "absent", i);
+      int r = kvBloomCheck(&b, h);
+      assert_int_equal(r, refMayContain(f.a, f.n, h));
+      assert_int_equal(r, kvBloomMayContain(f.a, f.n, h));
+      nYes += r;
+    }
+    assert_true(nYes>0 && nYes<20000);
+    for(i=0; i<(int)(sizeof(aEdge)/sizeof(aEdge[0])); i++){
+      assert_int_equal(kvBloomCheck(&b, aEdge[i]),
+                       refMayContain(f.a, f.n, aEdge[i]));
+    }
+    /* a filter one byte longer: a bit count that is no power of two */
+    assert_int_equal(kvBufAppend(&f, "\x5a", 1), KV_OK);
+    f.a[f.n-2] ^= f.a[f.n-1];
+    f.a[f.n-1] = 6;
+    kvBloomPrepare(&b, f.a, f.n);
+    for(i=0; i<5000; i++){
+      u32 h = keyHash("x", i) * 2654435761u;
+      assert_int_equal(kvBloomCheck(&b, h), refMayContain(f.a, f.n, h));
+    }
+    kvBufFree(&f);
+  }
+  {
+    KvBloom b;
+    u8 aBad[9] = {0};
+    aBad[8] = 0;
+    kvBloomPrepare(&b, aBad, 9);
+    assert_null(b.a);
+    assert_int_equal(kvBloomCheck(&b, 123), 1);
+    kvBloomPrepare(&b, 0, 0);
+    assert_int_equal(kvBloomCheck(&b, 123), 1);
+  }
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hash),
@@ -229,6 +300,7 @@ int main(void){
     cmocka_unit_test(test_bits_per_key),
     cmocka_unit_test(test_small_and_append),
     cmocka_unit_test(test_malformed),
+    cmocka_unit_test(test_prepared_equals_plain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
