@@ -988,6 +988,36 @@ static void test_seek_compaction(void **state){
   tuRemoveDir(zDir);
 }
 
+/*
+** Point reads over many level-0 files (more than a get lists on its
+** stack): every key is found in its own file, the key written in every
+** flush reads its newest value, and absent keys stay absent.
+*/
+static void test_many_level0(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", "memtable_size=64KB",
+                            "level0_trigger=64", "sync=off", NULL);
+  kv_db *db;
+  Scan s;
+  int i;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "cmany");
+  db = tuOpen(zDir, o);
+  for(i=0; i<60; i++){
+    putKey(db, i, i);
+    putKey(db, 99999, i);                 /* in every file */
+    assert_int_equal(kv_flush(db), KV_OK);
+  }
+  scanFiles(db, &s, 0);
+  assert_int_equal(s.anFile[0], 60);
+  for(i=0; i<60; i++) checkKey(db, 0, i, i);
+  checkKey(db, 0, 99999, 59);
+  for(i=60; i<70; i++) checkKey(db, 0, i, -1);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_drop_rule),
@@ -1003,6 +1033,7 @@ int main(void){
     cmocka_unit_test(test_delete_heavy_load),
     cmocka_unit_test(test_flushes_inline),
     cmocka_unit_test(test_seek_compaction),
+    cmocka_unit_test(test_many_level0),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
