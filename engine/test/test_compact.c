@@ -989,9 +989,9 @@ static void test_seek_compaction(void **state){
 }
 
 /*
-** Point reads over many level-0 files (more than a get lists on its
-** stack): every key is found in its own file, the key written in every
-** flush reads its newest value, and absent keys stay absent.
+** Point reads over 60 level-0 files: every key is found in its own file,
+** the key written in every flush reads its newest value (from the newest
+** file), and absent keys stay absent.
 */
 static void test_many_level0(void **state){
   char zDir[256];
