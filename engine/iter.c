@@ -47,17 +47,42 @@ int kvUKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
   return c;
 }
 
-int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
-  int c;
-  assert( na>=KV_TRAILER && nb>=KV_TRAILER );
-  c = kvUKeyCmp(a, na-KV_TRAILER, b, nb-KV_TRAILER);
-  if( c==0 ){
-    u64 ta = kvGet64(a + na - KV_TRAILER);
-    u64 tb = kvGet64(b + nb - KV_TRAILER);
-    /* Larger trailer (newer) sorts first. */
-    c = ta>tb ? -1 : (ta<tb ? 1 : 0);
+/* Bytes a[0..8) as a big-endian number: comparing two of those is
+** comparing the bytes with memcmp. */
+static inline u64 loadBE64(const u8 *a){
+  return ((u64)a[0]<<56) | ((u64)a[1]<<48) | ((u64)a[2]<<40)
+       | ((u64)a[3]<<32) | ((u64)a[4]<<24) | ((u64)a[5]<<16)
+       | ((u64)a[6]<<8) | (u64)a[7];
+}
+
+/* Internal key order, inline for the merging iterator's heap, which
+** spends its time here, and comparing eight bytes at a time: keys are
+** short, so a call to memcmp costs more than the comparison. */
+static inline int ikeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
+  size_t nua = na - KV_TRAILER;
+  size_t nub = nb - KV_TRAILER;
+  size_t n = nua<nub ? nua : nub;
+  size_t i = 0;
+  for(; i+8<=n; i+=8){
+    u64 wa = loadBE64(a + i);
+    u64 wb = loadBE64(b + i);
+    if( wa!=wb ) return wa<wb ? -1 : 1;
   }
-  return c;
+  for(; i<n; i++){
+    if( a[i]!=b[i] ) return a[i]<b[i] ? -1 : 1;
+  }
+  if( nua!=nub ) return nua<nub ? -1 : 1;
+  {
+    u64 ta = kvGet64(a + nua);
+    u64 tb = kvGet64(b + nub);
+    /* Larger trailer (newer) sorts first. */
+    return ta>tb ? -1 : (ta<tb ? 1 : 0);
+  }
+}
+
+int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
+  assert( na>=KV_TRAILER && nb>=KV_TRAILER );
+  return ikeyCmp(a, na, b, nb);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -99,44 +124,11 @@ static void childLoadKey(MergeIter *p, int i){
   c->pMethods->xKey(c, &p->aKey[i].a, &p->aKey[i].n);
 }
 
-/* Bytes a[0..8) as a big-endian number: comparing two of those is
-** comparing the bytes with memcmp. */
-static inline u64 loadBE64(const u8 *a){
-  return ((u64)a[0]<<56) | ((u64)a[1]<<48) | ((u64)a[2]<<40)
-       | ((u64)a[3]<<32) | ((u64)a[4]<<24) | ((u64)a[5]<<16)
-       | ((u64)a[6]<<8) | (u64)a[7];
-}
-
-/* kvIKeyCmp, inlined here because the heap spends its time in it, and
-** comparing eight bytes at a time: keys are short, so a call to memcmp
-** costs more than the comparison. */
-static inline int mergeKeyCmp(const MergeKey *x, const MergeKey *y){
-  size_t na = x->n - KV_TRAILER;
-  size_t nb = y->n - KV_TRAILER;
-  size_t n = na<nb ? na : nb;
-  size_t i = 0;
-  for(; i+8<=n; i+=8){
-    u64 wa = loadBE64(x->a + i);
-    u64 wb = loadBE64(y->a + i);
-    if( wa!=wb ) return wa<wb ? -1 : 1;
-  }
-  for(; i<n; i++){
-    if( x->a[i]!=y->a[i] ) return x->a[i]<y->a[i] ? -1 : 1;
-  }
-  if( na!=nb ) return na<nb ? -1 : 1;
-  {
-    u64 ta = kvGet64(x->a + na);
-    u64 tb = kvGet64(y->a + nb);
-    /* Larger trailer (newer) sorts first. */
-    return ta>tb ? -1 : (ta<tb ? 1 : 0);
-  }
-}
-
 /* Compare children i and j (both valid) by (internal key, index). */
 static inline int childCmp(MergeIter *p, int i, int j){
   int c;
   assert( p->aKey[i].n>=KV_TRAILER && p->aKey[j].n>=KV_TRAILER );
-  c = mergeKeyCmp(&p->aKey[i], &p->aKey[j]);
+  c = ikeyCmp(p->aKey[i].a, p->aKey[i].n, p->aKey[j].a, p->aKey[j].n);
   if( c==0 ) c = i<j ? -1 : (i>j ? 1 : 0);
   return c;
 }
