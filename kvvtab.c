@@ -1450,7 +1450,8 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
 
   switch( eKeyType ){
     case KV_KEY_TEXT: {
-      sqlite3_value *pDup;
+      sqlite3_value *pDup = 0;
+      sqlite3_value *pText = pVal;
       const unsigned char *z;
       int n;
       if( eType==SQLITE_BLOB ){
@@ -1459,14 +1460,9 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
       }
       /* A number gets the column's TEXT affinity: converted in a copy, so
       ** that the caller's value keeps its type. Text is read as it is. */
-      pDup = eType==SQLITE_TEXT ? 0 : sqlite3_value_dup(pVal);
-      if( eType==SQLITE_TEXT ){
-        z = sqlite3_value_text(pVal);
-        n = sqlite3_value_bytes(pVal);
-      }else{
-        z = pDup ? sqlite3_value_text(pDup) : 0;
-        n = pDup ? sqlite3_value_bytes(pDup) : 0;
-      }
+      if( eType!=SQLITE_TEXT ) pText = pDup = sqlite3_value_dup(pVal);
+      z = pText ? sqlite3_value_text(pText) : 0;
+      n = pText ? sqlite3_value_bytes(pText) : 0;
       *paKey = z ? sqlite3_malloc(n ? n : 1) : 0;
       if( *paKey==0 ){
         sqlite3_value_free(pDup);
