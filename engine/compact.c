@@ -497,14 +497,15 @@ static int pickLeveled(const KvVersion *v, const kv_options *o,
   if( p && p->pSeek ){
     KvFileMeta *f = p->pSeek;
     int iLevel = p->iSeekLevel;
+    int bThere;
     p->pSeek = 0;
     for(j=0; j<v->anFile[iLevel] && v->aaFile[iLevel][j]!=f; j++){}
-    if( j<v->anFile[iLevel] && iLevel<iBottom ){
-      kvFileUnref(f);
+    bThere = j<v->anFile[iLevel];
+    kvFileUnref(f);             /* still referenced by v if bThere */
+    if( bThere && iLevel<iBottom ){
       if( iLevel==0 ) return pickLevel0(v, o, KV_CREASON_SEEK, 1, ppC);
       return pickFile(v, o, iLevel, f, KV_CREASON_SEEK, 1, ppC);
     }
-    kvFileUnref(f);
   }
 
   /* Nothing over budget: the file with the most garbage, if any passes. */
