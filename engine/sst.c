@@ -707,20 +707,20 @@ static int sstInflate(const u8 *a, size_t n, u8 *aOut, size_t nOut){
 ** Read, check and decode the framed block at pH from the file (never the
 ** cache). If aLeaf is not NULL, also hash the stored bytes into it. With
 ** the file mapped, the stored bytes are not copied, and an uncompressed
-** block is used in place (SstBlock.bMapped).
+** block is used in place (SstBlock.bMapped). *pBlock is the caller's; on
+** failure it is left empty.
 */
-static int readBlock(KvSst *p, const SstHandle *pH, int bIndex,
-                     int bUseMap, u8 *aLeaf, SstBlock **ppBlock){
+static int readBlockInto(KvSst *p, const SstHandle *pH, int bIndex,
+                         int bUseMap, u8 *aLeaf, SstBlock *pBlock){
   u64 iEnd = bIndex ? p->iIndexOff + p->nIndex : p->iIndexOff;
   u64 iStart = bIndex ? p->iIndexOff : 0;
   u8 *aRead = 0;                /* our copy of the stored bytes, if any */
   const u8 *aMap = bUseMap ? p->aMap : 0;
   const u8 *aStored = 0;
   size_t nPay;
-  SstBlock *pBlock = 0;
   int rc = KV_OK;
 
-  *ppBlock = 0;
+  memset(pBlock, 0, sizeof(*pBlock));
   if( pH->iOff<iStart || pH->iOff>iEnd || pH->nStored>iEnd - pH->iOff
    || pH->nStored<=SST_TRAILER || pH->nStored>SST_MAX_BLOCK+SST_TRAILER
    || pH->nRaw>SST_MAX_BLOCK || pH->nRaw<8 ){
@@ -728,8 +728,7 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex,
   }
   nPay = (size_t)(pH->nStored - SST_TRAILER);
   if( aMap==0 ) aStored = aRead = kvMalloc((size_t)pH->nStored);
-  pBlock = kvMallocZero(sizeof(*pBlock));
-  if( (aMap==0 && aRead==0) || pBlock==0 ){
+  if( aMap==0 && aRead==0 ){
     rc = kvErr(KV_NOMEM, "kvstore: out of memory");
   }else if( aMap ){
     aStored = aMap + pH->iOff;
@@ -780,10 +779,25 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex,
   }
   kvFree(aRead);
   if( rc!=KV_OK ){
-    sstBlockFree(pBlock);
-    pBlock = 0;
+    if( !pBlock->bMapped ) kvFree(pBlock->a);
+    memset(pBlock, 0, sizeof(*pBlock));
   }
-  *ppBlock = pBlock;
+  return rc;
+}
+
+/* readBlockInto() a new SstBlock (*ppBlock, NULL on failure). */
+static int readBlock(KvSst *p, const SstHandle *pH, int bIndex,
+                     int bUseMap, u8 *aLeaf, SstBlock **ppBlock){
+  SstBlock *pBlock = kvMalloc(sizeof(*pBlock));
+  int rc;
+  *ppBlock = 0;
+  if( pBlock==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  rc = readBlockInto(p, pH, bIndex, bUseMap, aLeaf, pBlock);
+  if( rc==KV_OK ){
+    *ppBlock = pBlock;
+  }else{
+    kvFree(pBlock);
+  }
   return rc;
 }
 
@@ -863,23 +877,22 @@ static int loadMapped(KvSst *p, const SstHandle *pH, int *pbDone,
   if( p->aMap[pH->iOff + pH->nStored - SST_TRAILER]!=SST_TYPE_RAW ){
     return KV_OK;               /* compressed: through the cache */
   }
-  if( !seenHas(p, pH->iOff) ){
-    SstBlock *pRead = 0;
-    rc = readBlock(p, pH, 0, 1, 0, &pRead);     /* checks, in place */
+  if( seenHas(p, pH->iOff) ){
+    memset(pB, 0, sizeof(*pB));
+    pB->a = (u8*)(p->aMap + pH->iOff);
+    pB->nRaw = pH->nRaw;
+    pB->bMapped = 1;
+    rc = kvBlockParse(pB->a, (size_t)pB->nRaw, &pB->blk);
+    if( rc!=KV_OK ) return corruptBlock(p, 0, pH->iOff, "bad layout");
+  }else{
+    rc = readBlockInto(p, pH, 0, 1, 0, pB);     /* checks, in place */
     if( rc!=KV_OK ) return rc;
-    sstBlockFree(pRead);
     seenAdd(p, pH->iOff);
     if( p->pCounters ){
       atomic_fetch_add_explicit(&p->pCounters->nBlockRead, 1,
                                 memory_order_relaxed);
     }
   }
-  memset(pB, 0, sizeof(*pB));
-  pB->a = (u8*)(p->aMap + pH->iOff);
-  pB->nRaw = pH->nRaw;
-  pB->bMapped = 1;
-  rc = kvBlockParse(pB->a, (size_t)pB->nRaw, &pB->blk);
-  if( rc!=KV_OK ) return corruptBlock(p, 0, pH->iOff, "bad layout");
   pRef->pBlock = pB;
   pRef->bBorrowed = 1;
   *pbDone = 1;
