@@ -166,39 +166,28 @@ static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
 static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
   PosixFile *p = (PosixFile*)pFile;
   const u8 *a = (const u8*)pBuf;
-  if( p->bAppendMap ){
-    u64 iOff = p->nLogical;
-    if( n==0 ) return KV_OK;
-    if( iOff + n > p->nCap ){
-      int rc = appendGrow(p, iOff + n);
+  if( p->bAppendMap && n>0 ){
+    if( p->nLogical + n > p->nCap ){
+      int rc = appendGrow(p, p->nLogical + n);
       if( rc!=KV_OK ) return rc;
     }
     if( p->aApp ){
-      memcpy(p->aApp + iOff, a, n);
+      memcpy(p->aApp + p->nLogical, a, n);
       p->nLogical += n;
       return KV_OK;
     }
-    while( n>0 ){
-      ssize_t w = pwrite(p->fd, a, n, (off_t)iOff);
-      if( w<0 ){
-        if( errno==EINTR ) continue;
-        return kvErrno(errno, "write", p->zPath);
-      }
-      a += w;
-      n -= (size_t)w;
-      iOff += (u64)w;
-      p->nLogical = iOff;
-    }
-    return KV_OK;
+    /* no mapping: pwrite() at the logical end, below */
   }
   while( n>0 ){
-    ssize_t w = write(p->fd, a, n);
+    ssize_t w = p->bAppendMap ? pwrite(p->fd, a, n, (off_t)p->nLogical)
+                              : write(p->fd, a, n);
     if( w<0 ){
       if( errno==EINTR ) continue;
       return kvErrno(errno, "write", p->zPath);
     }
     a += w;
     n -= (size_t)w;
+    if( p->bAppendMap ) p->nLogical += (u64)w;
   }
   return KV_OK;
 }
