@@ -144,8 +144,9 @@ static size_t restartOffset(const KvBlock *pBlock, u32 i){
 ** value length and the offset of the key suffix. Checks that the entry
 ** lies inside the entry area.
 */
-static int decodeHeader(const KvBlock *pBlock, size_t iOff, u64 *pnShared,
-                        u64 *pnUnshared, u64 *pnVal, size_t *piKey){
+static inline int decodeHeader(const KvBlock *pBlock, size_t iOff,
+                               u64 *pnShared, u64 *pnUnshared, u64 *pnVal,
+                               size_t *piKey){
   const u8 *p = pBlock->a + iOff;
   const u8 *pEnd = pBlock->a + pBlock->nData;
   int n;
@@ -192,16 +193,15 @@ static int iterFail(KvBlockIter *p, int rc){
 
 /*
 ** Make the entry at iOff current. The key buffer must hold the previous
-** entry's key (or nothing, at a restart point). iRestart must already be
-** the restart region holding iOff.
+** entry's key (or nothing, at a restart point: bRestart). iRestart and
+** iRestartEnd must already describe the restart region holding iOff.
 */
-static int decodeAt(KvBlockIter *p, size_t iOff){
+static inline int decodeAt(KvBlockIter *p, size_t iOff, int bRestart){
   const KvBlock *pBlock = p->pBlock;
   u64 nShared, nUnshared, nVal;
   size_t iKey;
   int rc = decodeHeader(pBlock, iOff, &nShared, &nUnshared, &nVal, &iKey);
   if( rc==KV_OK ){
-    int bRestart = restartOffset(pBlock, p->iRestart)==iOff;
     if( nShared>p->key.n || (bRestart && nShared!=0) ){
       rc = blockCorrupt("bad shared key length");
     }
@@ -227,31 +227,69 @@ static int decodeAt(KvBlockIter *p, size_t iOff){
   return KV_OK;
 }
 
+/* Make restart region i current: its bounds, and an empty key. */
+static void setRestart(KvBlockIter *p, u32 i){
+  const KvBlock *pBlock = p->pBlock;
+  p->iRestart = i;
+  p->iRestartEnd = i+1<pBlock->nRestart ? restartOffset(pBlock, i+1)
+                                         : pBlock->nData;
+  p->key.n = 0;
+}
+
 /* Position on restart point i (its key is stored whole). */
 static int seekRestart(KvBlockIter *p, u32 i){
-  p->iRestart = i;
-  p->key.n = 0;
-  return decodeAt(p, restartOffset(p->pBlock, i));
+  setRestart(p, i);
+  return decodeAt(p, restartOffset(p->pBlock, i), 1);
 }
 
 int kvBlockIterFirst(KvBlockIter *p){
   return seekRestart(p, 0);
 }
 
+/* kvBlockIterNext() the long way: a new restart region, long lengths,
+** or anything to report. */
+static __attribute__((noinline)) int nextSlow(KvBlockIter *p, size_t iOff){
+  int bRestart = 0;
+  if( iOff>=p->pBlock->nData ){
+    p->bValid = 0;
+    return KV_OK;
+  }
+  if( iOff>=p->iRestartEnd ){
+    /* iRestartEnd < nData here: a next region starts at iRestartEnd */
+    if( iOff>p->iRestartEnd ){
+      return iterFail(p, blockCorrupt("restart inside entry"));
+    }
+    setRestart(p, p->iRestart+1);
+    bRestart = 1;
+  }
+  return decodeAt(p, iOff, bRestart);
+}
+
 int kvBlockIterNext(KvBlockIter *p){
   const KvBlock *pBlock = p->pBlock;
   size_t iOff = p->iNext;
   assert( p->bValid );
-  if( iOff>=pBlock->nData ){
-    p->bValid = 0;
-    return KV_OK;
+  if( iOff<p->iRestartEnd && pBlock->nData - iOff>=3 ){
+    /* The usual step, decodeAt() cut short: inside a restart region
+    ** (which ends within the entry area), an entry whose three lengths
+    ** are one byte each and that passes every check of decodeAt(). */
+    const u8 *h = pBlock->a + iOff;
+    if( (h[0] | h[1] | h[2])<0x80 ){
+      size_t nShared = h[0], nUnshared = h[1], nVal = h[2];
+      size_t iKey = iOff + 3;
+      if( nShared<=p->key.n && nUnshared + nVal<=pBlock->nData - iKey
+       && nShared + nUnshared<p->key.nAlloc ){
+        memcpy(p->key.a + nShared, pBlock->a + iKey, nUnshared);
+        p->key.n = nShared + nUnshared;
+        p->iOff = iOff;
+        p->pVal = pBlock->a + iKey + nUnshared;
+        p->nVal = nVal;
+        p->iNext = iKey + nUnshared + nVal;
+        return KV_OK;
+      }
+    }
   }
-  if( p->iRestart+1<pBlock->nRestart ){
-    size_t iR = restartOffset(pBlock, p->iRestart+1);
-    if( iR<iOff ) return iterFail(p, blockCorrupt("restart inside entry"));
-    if( iR==iOff ) p->iRestart++;
-  }
-  return decodeAt(p, iOff);
+  return nextSlow(p, iOff);
 }
 
 /* Scan forward from restart point iRestart to the last entry that ends at

@@ -68,6 +68,8 @@ struct KvBlockIter {
   size_t iOff;                  /* offset of the current entry */
   size_t iNext;                 /* offset just past the current entry */
   u32 iRestart;                 /* restart region holding the current one */
+  size_t iRestartEnd;           /* where that region ends: the next restart
+                                ** point, or nData */
   KvBuf key;                    /* current key, prefix expanded */
   const u8 *pVal;               /* current value */
   size_t nVal;
