@@ -1616,6 +1616,18 @@ static int cursorInBounds(KvCursor *pCur, const u8 *a, size_t n){
   return 1;
 }
 
+/* True if key a[0..n), reached by a scan that started inside the near
+** bound (the seek saw to that), is still inside the far one: the upper
+** bound going up, the lower going down. */
+static int cursorBeforeEnd(KvCursor *pCur, const u8 *a, size_t n){
+  const KvBound *pB = pCur->bDesc ? &pCur->lo : &pCur->hi;
+  int c;
+  if( pB->a==0 ) return 1;
+  c = keyCompare(a, n, pB->a, (size_t)pB->n);
+  if( pCur->bDesc ) c = -c;
+  return c<0 || (c==0 && pB->bIncl);
+}
+
 /* Bytes of the literal prefix of GLOB pattern z: up to the first wildcard.
 ** It stops at the first non-ASCII byte too: GLOB compares characters, and
 ** malformed UTF-8 in a key reads as U+FFFD, which a pattern may hold
@@ -1660,7 +1672,7 @@ static int cursorSettle(KvCursor *pCur){
       pCur->pKey = kv_iter_key(pCur->pIter, &pCur->nKey);
       pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
       /* The start was sought; only the far bound can end the scan. */
-      if( !cursorInBounds(pCur, pCur->pKey, pCur->nKey) ){
+      if( !cursorBeforeEnd(pCur, pCur->pKey, pCur->nKey) ){
         pCur->bEof = 1;
         return SQLITE_OK;
       }
