@@ -532,17 +532,28 @@ struct BatchIter {
   size_t iEnt;                  /* current entry; >= nEnt when invalid */
 };
 
-static int batchIterFirst(KvIter *pIter){
-  BatchIter *p = (BatchIter*)pIter;
-  p->iEnt = 0;
+/* Make entry iEnt (invalid if out of range) current and publish it. */
+static int batchIterAt(BatchIter *p, size_t iEnt){
+  const BatchView *v = p->pView;
+  p->iEnt = iEnt;
+  if( iEnt<v->nEnt ){
+    const BatchEnt *e = &v->aEnt[iEnt];
+    kvIterSet(&p->base, v->aData + e->iKey, e->nIKey, v->aData + e->iVal,
+              e->nVal);
+  }else{
+    kvIterSetInvalid(&p->base);
+  }
   return KV_OK;
+}
+
+static int batchIterFirst(KvIter *pIter){
+  return batchIterAt((BatchIter*)pIter, 0);
 }
 
 static int batchIterLast(KvIter *pIter){
   BatchIter *p = (BatchIter*)pIter;
   /* An empty view wraps to BATCH_NONE: invalid either way. */
-  p->iEnt = p->pView->nEnt - 1;
-  return KV_OK;
+  return batchIterAt(p, p->pView->nEnt - 1);
 }
 
 static int batchIterSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
@@ -558,43 +569,19 @@ static int batchIterSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
       hi = mid;
     }
   }
-  p->iEnt = lo;
-  return KV_OK;
+  return batchIterAt(p, lo);
 }
 
 static int batchIterNext(KvIter *pIter){
   BatchIter *p = (BatchIter*)pIter;
   assert( p->iEnt<p->pView->nEnt );
-  p->iEnt++;
-  return KV_OK;
+  return batchIterAt(p, p->iEnt + 1);
 }
 
 static int batchIterPrev(KvIter *pIter){
   BatchIter *p = (BatchIter*)pIter;
   assert( p->iEnt<p->pView->nEnt );
-  p->iEnt = p->iEnt ? p->iEnt - 1 : BATCH_NONE;
-  return KV_OK;
-}
-
-static int batchIterValid(KvIter *pIter){
-  BatchIter *p = (BatchIter*)pIter;
-  return p->iEnt<p->pView->nEnt;
-}
-
-static void batchIterKey(KvIter *pIter, const u8 **pp, size_t *pn){
-  BatchIter *p = (BatchIter*)pIter;
-  const BatchEnt *e = &p->pView->aEnt[p->iEnt];
-  assert( p->iEnt<p->pView->nEnt );
-  *pp = p->pView->aData + e->iKey;
-  *pn = e->nIKey;
-}
-
-static void batchIterValue(KvIter *pIter, const u8 **pp, size_t *pn){
-  BatchIter *p = (BatchIter*)pIter;
-  const BatchEnt *e = &p->pView->aEnt[p->iEnt];
-  assert( p->iEnt<p->pView->nEnt );
-  *pp = p->pView->aData + e->iVal;
-  *pn = e->nVal;
+  return batchIterAt(p, p->iEnt ? p->iEnt - 1 : BATCH_NONE);
 }
 
 static void batchIterClose(KvIter *pIter){
@@ -607,8 +594,7 @@ static void batchIterClose(KvIter *pIter){
 
 static const KvIterMethods batchIterMethods = {
   batchIterFirst, batchIterLast, batchIterSeek, batchIterNext,
-  batchIterPrev, batchIterValid, batchIterKey, batchIterValue,
-  batchIterClose
+  batchIterPrev, batchIterClose
 };
 
 int kvBatchIterNew(const kv_batch *b, KvIter **ppIter){
@@ -627,7 +613,7 @@ int kvBatchIterNew(const kv_batch *b, KvIter **ppIter){
     }
   }
   if( rc==KV_OK ){
-    p = kvMalloc(sizeof(*p));
+    p = kvMallocZero(sizeof(*p));
     if( p==0 ){
       rc = kvErr(KV_NOMEM, "kvstore: out of memory creating a batch "
                            "iterator");

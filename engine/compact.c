@@ -956,15 +956,15 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
   kvFree(ap);
 
   if( rc==KV_OK ) rc = pMerge->pMethods->xFirst(pMerge);
-  while( rc==KV_OK && pMerge->pMethods->xValid(pMerge) ){
+  while( rc==KV_OK && kvIterValid(pMerge) ){
     const u8 *k, *v;
     size_t nk, nv;
     int eVerdict;
-    pMerge->pMethods->xKey(pMerge, &k, &nk);
+    kvIterKey(pMerge, &k, &nk);
     rc = kvDropFilterStep(&drop, k, nk, &eVerdict);
     if( rc ) break;
     if( eVerdict==KV_KEEP ){
-      pMerge->pMethods->xValue(pMerge, &v, &nv);
+      kvIterValue(pMerge, &v, &nv);
       rc = outputAdd(pOut, k, nk, v, nv, !drop.bNewest);
     }else{
       pOut->pSt->nEntryDrop++;

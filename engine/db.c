@@ -331,11 +331,11 @@ static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
                          db->pEnv->xNowMicros(db->pEnv), &pB);
   }
   if( rc==KV_OK ) rc = pIt->pMethods->xFirst(pIt);
-  while( rc==KV_OK && pIt->pMethods->xValid(pIt) ){
+  while( rc==KV_OK && kvIterValid(pIt) ){
     const u8 *k, *v;
     size_t nk, nv;
-    pIt->pMethods->xKey(pIt, &k, &nk);
-    pIt->pMethods->xValue(pIt, &v, &nv);
+    kvIterKey(pIt, &k, &nk);
+    kvIterValue(pIt, &v, &nv);
     rc = kvSstBuilderAdd(pB, k, nk, v, nv);
     if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
   }

@@ -25,60 +25,50 @@
 typedef struct LevelIter LevelIter;
 struct LevelIter {
   KvIter base;
-  KvFileMeta **aFile;           /* files, by smallest key (referenced) */
+  KvFileMeta **aFile;           /* files, by smallest key (borrowed) */
   int nFile;
   int iCur;                     /* file of pCur, or -1 */
   KvIter *pCur;                 /* iterator of file iCur */
   int flags;                    /* for kvSstIterNew */
 };
 
+static void levelCloseCur(LevelIter *p){
+  if( p->pCur ) p->pCur->pMethods->xClose(p->pCur);
+  p->pCur = 0;
+  p->iCur = -1;
+  kvIterSetInvalid(&p->base);
+}
+
 static int levelOpen(LevelIter *p, int iFile){
   KvSst *pSst = 0;
   int rc;
   if( p->pCur && p->iCur==iFile ) return KV_OK;
-  if( p->pCur ){
-    p->pCur->pMethods->xClose(p->pCur);
-    p->pCur = 0;
-  }
-  p->iCur = -1;
+  levelCloseCur(p);
   rc = kvFileTable(p->aFile[iFile], &pSst);
   if( rc==KV_OK ) rc = kvSstIterNew(pSst, p->flags, &p->pCur);
   if( rc==KV_OK ) p->iCur = iFile;
   return rc;
 }
 
-static int levelValid(KvIter *pIt){
-  LevelIter *p = (LevelIter*)pIt;
-  return p->pCur && p->pCur->pMethods->xValid(p->pCur);
-}
-
-/* Move forward over files whose iterator is exhausted. */
-static int levelSkipForward(LevelIter *p){
-  int rc = KV_OK;
-  while( rc==KV_OK && p->pCur && !p->pCur->pMethods->xValid(p->pCur) ){
-    if( p->iCur+1>=p->nFile ){
-      p->pCur->pMethods->xClose(p->pCur);
-      p->pCur = 0;
-      p->iCur = -1;
-      break;
+/* After a movement of the current table's iterator (result rc): step
+** into the next (bForward) or previous file while it is exhausted, then
+** publish where it is. */
+static int levelSettle(LevelIter *p, int rc, int bForward){
+  while( rc==KV_OK && p->pCur && !kvIterValid(p->pCur) ){
+    if( bForward ? p->iCur+1>=p->nFile : p->iCur==0 ){
+      levelCloseCur(p);
+      return KV_OK;
     }
-    rc = levelOpen(p, p->iCur+1);
-    if( rc==KV_OK ) rc = p->pCur->pMethods->xFirst(p->pCur);
+    rc = levelOpen(p, p->iCur + (bForward ? 1 : -1));
+    if( rc==KV_OK ){
+      rc = bForward ? p->pCur->pMethods->xFirst(p->pCur)
+                    : p->pCur->pMethods->xLast(p->pCur);
+    }
   }
-  return rc;
-}
-
-static int levelSkipBackward(LevelIter *p){
-  int rc = KV_OK;
-  while( rc==KV_OK && p->pCur && !p->pCur->pMethods->xValid(p->pCur) ){
-    if( p->iCur==0 ){
-      p->pCur->pMethods->xClose(p->pCur);
-      p->pCur = 0;
-      p->iCur = -1;
-      break;
-    }
-    rc = levelOpen(p, p->iCur-1);
-    if( rc==KV_OK ) rc = p->pCur->pMethods->xLast(p->pCur);
+  if( rc==KV_OK && p->pCur ){
+    kvIterCopy(&p->base, p->pCur);
+  }else{
+    kvIterSetInvalid(&p->base);
   }
   return rc;
 }
@@ -89,8 +79,7 @@ static int levelFirst(KvIter *pIt){
   if( p->nFile==0 ) return KV_OK;
   rc = levelOpen(p, 0);
   if( rc==KV_OK ) rc = p->pCur->pMethods->xFirst(p->pCur);
-  if( rc==KV_OK ) rc = levelSkipForward(p);
-  return rc;
+  return levelSettle(p, rc, 1);
 }
 
 static int levelLast(KvIter *pIt){
@@ -99,8 +88,7 @@ static int levelLast(KvIter *pIt){
   if( p->nFile==0 ) return KV_OK;
   rc = levelOpen(p, p->nFile-1);
   if( rc==KV_OK ) rc = p->pCur->pMethods->xLast(p->pCur);
-  if( rc==KV_OK ) rc = levelSkipBackward(p);
-  return rc;
+  return levelSettle(p, rc, 0);
 }
 
 static int levelSeek(KvIter *pIt, const u8 *k, size_t n){
@@ -115,71 +103,47 @@ static int levelSeek(KvIter *pIt, const u8 *k, size_t n){
     else hi = mid;
   }
   if( lo>=p->nFile ){
-    if( p->pCur ) p->pCur->pMethods->xClose(p->pCur);
-    p->pCur = 0;
-    p->iCur = -1;
+    levelCloseCur(p);
     return KV_OK;
   }
   rc = levelOpen(p, lo);
   if( rc==KV_OK ) rc = p->pCur->pMethods->xSeek(p->pCur, k, n);
-  if( rc==KV_OK ) rc = levelSkipForward(p);
-  return rc;
+  return levelSettle(p, rc, 1);
 }
 
 static int levelNext(KvIter *pIt){
   LevelIter *p = (LevelIter*)pIt;
-  int rc = p->pCur->pMethods->xNext(p->pCur);
-  if( rc==KV_OK ) rc = levelSkipForward(p);
-  return rc;
+  KvIter *c = p->pCur;
+  int rc = c->pMethods->xNext(c);
+  if( rc==KV_OK && c->bValid ){
+    kvIterCopy(&p->base, c);    /* still in the same file */
+    return KV_OK;
+  }
+  return levelSettle(p, rc, 1);
 }
 
 static int levelPrev(KvIter *pIt){
   LevelIter *p = (LevelIter*)pIt;
-  int rc = p->pCur->pMethods->xPrev(p->pCur);
-  if( rc==KV_OK ) rc = levelSkipBackward(p);
-  return rc;
-}
-
-static void levelKey(KvIter *pIt, const u8 **pp, size_t *pn){
-  LevelIter *p = (LevelIter*)pIt;
-  p->pCur->pMethods->xKey(p->pCur, pp, pn);
-}
-
-static void levelValue(KvIter *pIt, const u8 **pp, size_t *pn){
-  LevelIter *p = (LevelIter*)pIt;
-  p->pCur->pMethods->xValue(p->pCur, pp, pn);
+  return levelSettle(p, p->pCur->pMethods->xPrev(p->pCur), 0);
 }
 
 static void levelClose(KvIter *pIt){
   LevelIter *p = (LevelIter*)pIt;
-  int i;
   if( p==0 ) return;
   if( p->pCur ) p->pCur->pMethods->xClose(p->pCur);
-  for(i=0; i<p->nFile; i++) kvFileUnref(p->aFile[i]);
-  kvFree(p->aFile);
   kvFree(p);
 }
 
 static const KvIterMethods levelMethods = {
-  levelFirst, levelLast, levelSeek, levelNext, levelPrev, levelValid,
-  levelKey, levelValue, levelClose
+  levelFirst, levelLast, levelSeek, levelNext, levelPrev, levelClose
 };
 
 int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
                    KvIter **ppIter){
   LevelIter *p = kvMallocZero(sizeof(*p));
-  int i;
   *ppIter = 0;
   if( p==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
-  p->aFile = kvMalloc(sizeof(KvFileMeta*)*(size_t)(nFile ? nFile : 1));
-  if( p->aFile==0 ){
-    kvFree(p);
-    return kvErr(KV_NOMEM, "kvstore: out of memory");
-  }
-  for(i=0; i<nFile; i++){
-    p->aFile[i] = aFile[i];
-    kvFileRef(aFile[i]);
-  }
+  p->aFile = aFile;
   p->nFile = nFile;
   p->flags = flags;
   p->iCur = -1;
@@ -254,10 +218,15 @@ static int visible(kv_iter *it, u64 seq){
 }
 
 /* kvBufSet for savedKey, which every forward step sets: once the buffer
-** is big enough a plain copy, without a call. */
+** is big enough a plain copy, without a call for a short key. */
 static int saveKey(KvBuf *p, const u8 *a, size_t n){
   if( n<p->nAlloc ){
-    if( n>0 ) memcpy(p->a, a, n);
+    u8 *d = p->a;
+    size_t i = 0;
+    for(; i+8<=n; i+=8) memcpy(d + i, a + i, 8);
+    if( i+4<=n ){ memcpy(d + i, a + i, 4); i += 4; }
+    if( i+2<=n ){ memcpy(d + i, a + i, 2); i += 2; }
+    if( i<n ) d[i] = a[i];
     p->n = n;
     return KV_OK;
   }
@@ -265,7 +234,7 @@ static int saveKey(KvBuf *p, const u8 *a, size_t n){
 }
 
 static void mKey(kv_iter *it, const u8 **pp, size_t *pn){
-  it->pMerged->pMethods->xKey(it->pMerged, pp, pn);
+  kvIterKey(it->pMerged, pp, pn);
 }
 
 /* Forward: settle on the next entry that is the newest visible version of
@@ -273,13 +242,14 @@ static void mKey(kv_iter *it, const u8 **pp, size_t *pn){
 static int findNextUserEntry(kv_iter *it, int bSkipping){
   KvIter *m = it->pMerged;
   int rc = KV_OK;
-  while( m->pMethods->xValid(m) ){
+  while( kvIterValid(m) ){
     const u8 *k;
     size_t n;
     mKey(it, &k, &n);
     if( visible(it, kvIKeySeq(k, n)) ){
       size_t nu = n - KV_TRAILER;
-      if( bSkipping && kvUKeyCmp(k, nu, it->savedKey.a, it->savedKey.n)<=0 ){
+      if( bSkipping
+       && kvUKeyCmpShort(k, nu, it->savedKey.a, it->savedKey.n)<=0 ){
         /* an older version of a key already passed or deleted */
       }else if( kvIKeyType(k, n)==KV_TYPE_DEL ){
         rc = saveKey(&it->savedKey, k, nu);
@@ -303,7 +273,7 @@ static int findPrevUserEntry(kv_iter *it){
   KvIter *m = it->pMerged;
   int eType = KV_TYPE_DEL;
   int rc = KV_OK;
-  while( m->pMethods->xValid(m) ){
+  while( kvIterValid(m) ){
     const u8 *k, *v;
     size_t n, nv;
     mKey(it, &k, &n);
@@ -318,7 +288,7 @@ static int findPrevUserEntry(kv_iter *it){
         it->savedKey.n = 0;
         it->savedVal.n = 0;
       }else{
-        m->pMethods->xValue(m, &v, &nv);
+        kvIterValue(m, &v, &nv);
         rc = kvBufSet(&it->savedKey, k, nu);
         if( rc==KV_OK ) rc = kvBufSet(&it->savedVal, v, nv);
         if( rc ) break;
@@ -454,7 +424,7 @@ int kv_iter_seek_for_prev(kv_iter *it, const void *pKey, size_t nKey){
   rc = kvIKeyAppend(&it->seekKey, pKey, nKey, 0, KV_TYPE_DEL);
   if( rc==KV_OK ) rc = m->pMethods->xSeek(m, it->seekKey.a, it->seekKey.n);
   if( rc==KV_OK ){
-    if( m->pMethods->xValid(m) ){
+    if( kvIterValid(m) ){
       rc = m->pMethods->xPrev(m);
     }else{
       rc = m->pMethods->xLast(m);
@@ -472,13 +442,13 @@ int kv_iter_next(kv_iter *it){
     /* The merged iterator is before the current key's entries: step into
     ** them; savedKey (the current key) is then skipped below. */
     it->bReverse = 0;
-    if( !m->pMethods->xValid(m) ){
+    if( !kvIterValid(m) ){
       rc = m->pMethods->xFirst(m);
     }else{
       rc = m->pMethods->xNext(m);
     }
     if( rc ) return iterFail(it, rc);
-    if( !m->pMethods->xValid(m) ){
+    if( !kvIterValid(m) ){
       it->bValid = 0;
       it->savedKey.n = 0;
       return KV_OK;
@@ -507,7 +477,7 @@ int kv_iter_prev(kv_iter *it){
     while( rc==KV_OK ){
       rc = m->pMethods->xPrev(m);
       if( rc ) break;
-      if( !m->pMethods->xValid(m) ){
+      if( !kvIterValid(m) ){
         it->bValid = 0;
         it->savedKey.n = 0;
         it->savedVal.n = 0;
@@ -536,7 +506,7 @@ const void *kv_iter_key(const kv_iter *it, size_t *pnKey){
     *pnKey = it->savedKey.n;
     return it->savedKey.a ? (const void*)it->savedKey.a : (const void*)"";
   }
-  it->pMerged->pMethods->xKey(it->pMerged, &k, &n);
+  kvIterKey(it->pMerged, &k, &n);
   *pnKey = n - KV_TRAILER;
   return k;
 }
@@ -549,7 +519,7 @@ const void *kv_iter_value(const kv_iter *it, size_t *pnVal){
     *pnVal = it->savedVal.n;
     return it->savedVal.a ? (const void*)it->savedVal.a : (const void*)"";
   }
-  it->pMerged->pMethods->xValue(it->pMerged, &v, &n);
+  kvIterValue(it->pMerged, &v, &n);
   *pnVal = n;
   return v;
 }

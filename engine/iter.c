@@ -47,37 +47,20 @@ int kvUKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
   return c;
 }
 
-/* Bytes a[0..8) as a big-endian number: comparing two of those is
-** comparing the bytes with memcmp. */
-static inline u64 loadBE64(const u8 *a){
-  return ((u64)a[0]<<56) | ((u64)a[1]<<48) | ((u64)a[2]<<40)
-       | ((u64)a[3]<<32) | ((u64)a[4]<<24) | ((u64)a[5]<<16)
-       | ((u64)a[6]<<8) | (u64)a[7];
-}
-
 /* Internal key order, inline for the merging iterator's heap, which
-** spends its time here, and comparing eight bytes at a time: keys are
-** short, so a call to memcmp costs more than the comparison. */
-static inline int ikeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
+** spends its time here. */
+static inline __attribute__((always_inline))
+int ikeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
   size_t nua = na - KV_TRAILER;
   size_t nub = nb - KV_TRAILER;
-  size_t n = nua<nub ? nua : nub;
-  size_t i = 0;
-  for(; i+8<=n; i+=8){
-    u64 wa = loadBE64(a + i);
-    u64 wb = loadBE64(b + i);
-    if( wa!=wb ) return wa<wb ? -1 : 1;
-  }
-  for(; i<n; i++){
-    if( a[i]!=b[i] ) return a[i]<b[i] ? -1 : 1;
-  }
-  if( nua!=nub ) return nua<nub ? -1 : 1;
-  {
+  int c = kvUKeyCmpShort(a, nua, b, nub);
+  if( c==0 ){
     u64 ta = kvGet64(a + nua);
     u64 tb = kvGet64(b + nub);
     /* Larger trailer (newer) sorts first. */
-    return ta>tb ? -1 : (ta<tb ? 1 : 0);
+    c = ta>tb ? -1 : (ta<tb ? 1 : 0);
   }
+  return c;
 }
 
 int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
@@ -91,66 +74,64 @@ int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
 #define MERGE_FORWARD  0
 #define MERGE_BACKWARD 1
 
-/* A child's current internal key, as its xKey last reported it. */
-typedef struct MergeKey MergeKey;
-struct MergeKey {
-  const u8 *a;
-  size_t n;
-};
-
 typedef struct MergeIter MergeIter;
 struct MergeIter {
   KvIter base;                  /* must be first */
   int nChild;
   KvIter **apChild;             /* owned children */
-  MergeKey *aKey;               /* aKey[i]: key of child i, if it is valid */
   int *aHeap;                   /* heap of child indices; aHeap[0] current */
   int nHeap;                    /* valid children in aHeap */
   int eDir;                     /* MERGE_FORWARD or MERGE_BACKWARD */
-  int rc;                       /* sticky error of the last movement */
   KvBuf key;                    /* copy of the current key while the other
                                 ** children are repositioned */
 };
 
 /*
-** The heap compares keys on every step, several times: aKey[] keeps each
-** valid child's key so that costs no call through the child's methods.
-** A child's key stays valid until that child moves, so an entry is
-** reloaded after each movement of its child (and only read while the
-** child is valid).
+** The heap compares the keys the children published (see KvIter), so a
+** comparison costs no call through a child's methods.
 */
-static void childLoadKey(MergeIter *p, int i){
-  KvIter *c = p->apChild[i];
-  c->pMethods->xKey(c, &p->aKey[i].a, &p->aKey[i].n);
-}
 
 /* Compare children i and j (both valid) by (internal key, index). */
 static inline int childCmp(MergeIter *p, int i, int j){
+  const KvIter *a = p->apChild[i];
+  const KvIter *b = p->apChild[j];
   int c;
-  assert( p->aKey[i].n>=KV_TRAILER && p->aKey[j].n>=KV_TRAILER );
-  c = ikeyCmp(p->aKey[i].a, p->aKey[i].n, p->aKey[j].a, p->aKey[j].n);
+  assert( a->bValid && b->bValid );
+  assert( a->nKey>=KV_TRAILER && b->nKey>=KV_TRAILER );
+  c = ikeyCmp(a->pKey, a->nKey, b->pKey, b->nKey);
   if( c==0 ) c = i<j ? -1 : (i>j ? 1 : 0);
   return c;
 }
 
-/* True if heap entry i must sit above heap entry j in the current
-** direction. */
-static inline int heapBefore(MergeIter *p, int i, int j){
+/* True if heap entry i must sit above heap entry j in the direction
+** (bForward or not). */
+static inline int heapBefore(MergeIter *p, int i, int j, int bForward){
   int c = childCmp(p, p->aHeap[i], p->aHeap[j]);
-  return p->eDir==MERGE_FORWARD ? c<0 : c>0;
+  return bForward ? c<0 : c>0;
 }
 
 static void heapSiftDown(MergeIter *p, int i){
+  const int bForward = p->eDir==MERGE_FORWARD;
+  const int n = p->nHeap;
   for(;;){
     int l = 2*i + 1;
-    int r = l + 1;
     int best = i;
     int t;
-    if( l<p->nHeap && heapBefore(p, l, best) ) best = l;
-    if( r<p->nHeap && heapBefore(p, r, best) ) best = r;
+    if( l>=n ) break;
+    if( heapBefore(p, l, best, bForward) ) best = l;
+    if( l+1<n && heapBefore(p, l+1, best, bForward) ) best = l+1;
     if( best==i ) break;
     t = p->aHeap[i]; p->aHeap[i] = p->aHeap[best]; p->aHeap[best] = t;
     i = best;
+  }
+}
+
+/* Publish the root child's entry as the merge's, or none. */
+static void mergePublish(MergeIter *p){
+  if( p->nHeap>0 ){
+    kvIterCopy(&p->base, p->apChild[p->aHeap[0]]);
+  }else{
+    kvIterSetInvalid(&p->base);
   }
 }
 
@@ -160,31 +141,27 @@ static void heapBuild(MergeIter *p){
   int i;
   p->nHeap = 0;
   for(i=0; i<p->nChild; i++){
-    KvIter *c = p->apChild[i];
-    if( c->pMethods->xValid(c) ){
-      childLoadKey(p, i);
-      p->aHeap[p->nHeap++] = i;
-    }
+    if( kvIterValid(p->apChild[i]) ) p->aHeap[p->nHeap++] = i;
   }
   for(i=p->nHeap/2 - 1; i>=0; i--) heapSiftDown(p, i);
+  mergePublish(p);
 }
 
 /* The root child moved (or became invalid): restore the heap. */
 static void heapFixRoot(MergeIter *p){
-  int iRoot = p->aHeap[0];
-  KvIter *c = p->apChild[iRoot];
-  if( !c->pMethods->xValid(c) ){
+  if( !kvIterValid(p->apChild[p->aHeap[0]]) ){
     p->aHeap[0] = p->aHeap[--p->nHeap];
-  }else{
-    childLoadKey(p, iRoot);
   }
-  if( p->nHeap>0 ) heapSiftDown(p, 0);
+  if( p->nHeap>1 ) heapSiftDown(p, 0);
+  mergePublish(p);
 }
 
 /* Record the result of a movement: on error the iterator is invalid. */
 static int mergeDone(MergeIter *p, int rc){
-  p->rc = rc;
-  if( rc!=KV_OK ) p->nHeap = 0;
+  if( rc!=KV_OK ){
+    p->nHeap = 0;
+    kvIterSetInvalid(&p->base);
+  }
   return rc;
 }
 
@@ -235,26 +212,18 @@ static int mergeSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
 ** moves; copying keeps this correct even for children that share buffers.
 */
 static int mergeReposition(MergeIter *p, int iCur, int eDir){
-  const u8 *pKey;
-  size_t nKey;
   KvBuf *pBuf = &p->key;
   int rc;
   int i;
 
-  pKey = p->aKey[iCur].a;
-  nKey = p->aKey[iCur].n;
-  rc = kvBufSet(pBuf, pKey, nKey);
+  rc = kvBufSet(pBuf, p->apChild[iCur]->pKey, p->apChild[iCur]->nKey);
   for(i=0; rc==KV_OK && i<p->nChild; i++){
     KvIter *c = p->apChild[i];
     if( i==iCur ) continue;
     rc = c->pMethods->xSeek(c, pBuf->a, pBuf->n);
     if( rc!=KV_OK ) break;
-    if( c->pMethods->xValid(c) ){
-      const u8 *a;
-      size_t n;
-      int bEq;
-      c->pMethods->xKey(c, &a, &n);
-      bEq = kvIKeyCmp(a, n, pBuf->a, pBuf->n)==0;
+    if( kvIterValid(c) ){
+      int bEq = kvIKeyCmp(c->pKey, c->nKey, pBuf->a, pBuf->n)==0;
       if( eDir==MERGE_FORWARD ){
         /* Now at the first entry >= key. An equal entry of a lower child
         ** sorts before the current one, so step over it. */
@@ -282,7 +251,7 @@ static int mergeStep(MergeIter *p, int eDir){
   int rc = KV_OK;
   int iCur;
   KvIter *c;
-  assert( p->rc==KV_OK && p->nHeap>0 );
+  assert( p->base.bValid && p->nHeap>0 );
   iCur = p->aHeap[0];
   c = p->apChild[iCur];
   if( p->eDir!=eDir ){
@@ -307,26 +276,6 @@ static int mergePrev(KvIter *pIter){
   return mergeStep((MergeIter*)pIter, MERGE_BACKWARD);
 }
 
-static int mergeValid(KvIter *pIter){
-  MergeIter *p = (MergeIter*)pIter;
-  return p->rc==KV_OK && p->nHeap>0;
-}
-
-static void mergeKey(KvIter *pIter, const u8 **pp, size_t *pn){
-  MergeIter *p = (MergeIter*)pIter;
-  assert( mergeValid(pIter) );
-  *pp = p->aKey[p->aHeap[0]].a;
-  *pn = p->aKey[p->aHeap[0]].n;
-}
-
-static void mergeValue(KvIter *pIter, const u8 **pp, size_t *pn){
-  MergeIter *p = (MergeIter*)pIter;
-  KvIter *c;
-  assert( mergeValid(pIter) );
-  c = p->apChild[p->aHeap[0]];
-  c->pMethods->xValue(c, pp, pn);
-}
-
 static void closeChildren(KvIter **apChild, int nChild){
   int i;
   for(i=0; i<nChild; i++){
@@ -339,7 +288,6 @@ static void mergeClose(KvIter *pIter){
   if( p ){
     closeChildren(p->apChild, p->nChild);
     kvFree(p->apChild);
-    kvFree(p->aKey);
     kvFree(p->aHeap);
     kvBufFree(&p->key);
     kvFree(p);
@@ -347,8 +295,7 @@ static void mergeClose(KvIter *pIter){
 }
 
 static const KvIterMethods mergeMethods = {
-  mergeFirst, mergeLast, mergeSeek, mergeNext, mergePrev,
-  mergeValid, mergeKey, mergeValue, mergeClose
+  mergeFirst, mergeLast, mergeSeek, mergeNext, mergePrev, mergeClose
 };
 
 int kvMergeIterNew(KvIter **apChild, int nChild, KvIter **ppOut){
@@ -360,15 +307,13 @@ int kvMergeIterNew(KvIter **apChild, int nChild, KvIter **ppOut){
   if( p ){
     p->base.pMethods = &mergeMethods;
     p->apChild = kvMalloc(sizeof(KvIter*) * (size_t)(nChild>0 ? nChild : 1));
-    p->aKey = kvMallocZero(sizeof(MergeKey) * (size_t)(nChild>0 ? nChild : 1));
     p->aHeap = kvMalloc(sizeof(int) * (size_t)(nChild>0 ? nChild : 1));
   }
-  if( p==0 || p->apChild==0 || p->aKey==0 || p->aHeap==0 ){
+  if( p==0 || p->apChild==0 || p->aHeap==0 ){
     rc = kvErr(KV_NOMEM, "kvstore: out of memory creating a merging "
                          "iterator of %d children", nChild);
     if( p ){
       kvFree(p->apChild);
-      kvFree(p->aKey);
       kvFree(p->aHeap);
       kvFree(p);
     }

@@ -163,15 +163,44 @@ int kvIKeyAppend(KvBuf *p, const u8 *pKey, size_t nKey, u64 seq, int eType);
 int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb);
 /* Compare user keys: memcmp, shorter first on a tie. */
 int kvUKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb);
+/* Bytes a[0..8) as a big-endian number: comparing two of those is
+** comparing the bytes with memcmp. */
+static inline u64 kvLoadBE64(const u8 *a){
+  return ((u64)a[0]<<56) | ((u64)a[1]<<48) | ((u64)a[2]<<40)
+       | ((u64)a[3]<<32) | ((u64)a[4]<<24) | ((u64)a[5]<<16)
+       | ((u64)a[6]<<8) | (u64)a[7];
+}
+/* kvUKeyCmp inline and eight bytes at a time, for the iterators'
+** per-entry comparisons: keys are short, so a call to memcmp costs more
+** than the comparison. */
+static inline int kvUKeyCmpShort(const u8 *a, size_t na, const u8 *b,
+                                 size_t nb){
+  size_t n = na<nb ? na : nb;
+  size_t i = 0;
+  for(; i+8<=n; i+=8){
+    u64 wa = kvLoadBE64(a + i);
+    u64 wb = kvLoadBE64(b + i);
+    if( wa!=wb ) return wa<wb ? -1 : 1;
+  }
+  for(; i<n; i++){
+    if( a[i]!=b[i] ) return a[i]<b[i] ? -1 : 1;
+  }
+  return na<nb ? -1 : (na>nb ? 1 : 0);
+}
 /* Split an internal key (REQUIRES n >= 8). */
 static inline u64 kvIKeySeq(const u8 *p, size_t n){ return kvGet64(p+n-8)>>8; }
 static inline int kvIKeyType(const u8 *p, size_t n){ return (int)(p[n-8]); }
 
 /*
 ** Internal iterator: walks internal keys in order. Every engine source
-** (memtable, batch, SSTable, merge) implements it. Movement returns KV_OK
-** or an error code (with kvErr message); after an error xValid is 0.
-** Key and value pointers stay valid until the next movement or close.
+** (memtable, batch, SSTable, level, merge) implements it. Movement returns
+** KV_OK or an error code (with kvErr message); after an error the iterator
+** is invalid.
+**
+** Every movement also publishes the entry it lands on in the base struct
+** (bValid, key, value), so that readers, the merging iterator above all,
+** get at it with a load instead of a call through each layer. The key and
+** value pointers stay valid until the next movement or close.
 */
 typedef struct KvIter KvIter;
 typedef struct KvIterMethods KvIterMethods;
@@ -181,14 +210,45 @@ struct KvIterMethods {
   int (*xSeek)(KvIter*, const u8 *pIKey, size_t nIKey);  /* first >= key */
   int (*xNext)(KvIter*);                                 /* REQUIRES valid */
   int (*xPrev)(KvIter*);                                 /* REQUIRES valid */
-  int (*xValid)(KvIter*);
-  void (*xKey)(KvIter*, const u8 **pp, size_t *pn);      /* internal key */
-  void (*xValue)(KvIter*, const u8 **pp, size_t *pn);
   void (*xClose)(KvIter*);
 };
 struct KvIter {
   const KvIterMethods *pMethods;
+  int bValid;                   /* on an entry */
+  const u8 *pKey;               /* its internal key, if bValid */
+  size_t nKey;
+  const u8 *pVal;               /* its value, if bValid */
+  size_t nVal;
 };
+static inline int kvIterValid(const KvIter *p){ return p->bValid; }
+static inline void kvIterKey(const KvIter *p, const u8 **pp, size_t *pn){
+  assert( p->bValid );
+  *pp = p->pKey;
+  *pn = p->nKey;
+}
+static inline void kvIterValue(const KvIter *p, const u8 **pp, size_t *pn){
+  assert( p->bValid );
+  *pp = p->pVal;
+  *pn = p->nVal;
+}
+/* Publish entry (k, v) as the current one, or no entry. */
+static inline void kvIterSet(KvIter *p, const u8 *pKey, size_t nKey,
+                             const u8 *pVal, size_t nVal){
+  p->bValid = 1;
+  p->pKey = pKey;
+  p->nKey = nKey;
+  p->pVal = pVal;
+  p->nVal = nVal;
+}
+static inline void kvIterSetInvalid(KvIter *p){ p->bValid = 0; }
+/* Publish what iterator pFrom is on (a wrapper over one child). */
+static inline void kvIterCopy(KvIter *p, const KvIter *pFrom){
+  p->bValid = pFrom->bValid;
+  p->pKey = pFrom->pKey;
+  p->nKey = pFrom->nKey;
+  p->pVal = pFrom->pVal;
+  p->nVal = pFrom->nVal;
+}
 /* Merge nChild iterators into one ordered by internal key. Takes ownership
 ** of the children (closed by the merge, also on failure). */
 int kvMergeIterNew(KvIter **apChild, int nChild, KvIter **ppOut);
@@ -832,8 +892,9 @@ u64 kvDbOldestSnapshot(kv_db *db);
 void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
 /* A level iterator: the non-overlapping files aFile[0..nFile) of one level
-** read as one sorted run, opening each table when reached. Takes a
-** reference on each file (released on close). flags: kvSstIterNew's. */
+** read as one sorted run, opening each table when reached. It borrows the
+** array and the files: the caller keeps them (a version, a compaction's
+** inputs) until the iterator is closed. flags: kvSstIterNew's. */
 int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
                    KvIter **ppIter);
 /* Children for a full merge of what version v and the memtables hold:

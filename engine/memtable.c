@@ -355,31 +355,39 @@ static MemNode *notHead(MemIter *p, MemNode *pNode){
   return pNode==p->pMem->pHead ? 0 : pNode;
 }
 
+/* Make pNode (or none) current and publish it. */
+static int memIterAt(MemIter *p, MemNode *pNode){
+  p->pNode = pNode;
+  if( pNode ){
+    kvIterSet(&p->base, nodeKey(pNode), pNode->nIKey, nodeVal(pNode),
+              pNode->nVal);
+  }else{
+    kvIterSetInvalid(&p->base);
+  }
+  return KV_OK;
+}
+
 static int memIterFirst(KvIter *pIter){
   MemIter *p = (MemIter*)pIter;
-  p->pNode = nextAt(p->pMem->pHead, 0);
-  return KV_OK;
+  return memIterAt(p, nextAt(p->pMem->pHead, 0));
 }
 
 static int memIterLast(KvIter *pIter){
   MemIter *p = (MemIter*)pIter;
-  p->pNode = notHead(p, findLast(p->pMem));
-  return KV_OK;
+  return memIterAt(p, notHead(p, findLast(p->pMem)));
 }
 
 static int memIterSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
   MemIter *p = (MemIter*)pIter;
   assert( nIKey>=KV_TRAILER );
-  p->pNode = findGE(p->pMem, pIKey, nIKey - KV_TRAILER,
-                    kvGet64(pIKey + nIKey - KV_TRAILER), 0);
-  return KV_OK;
+  return memIterAt(p, findGE(p->pMem, pIKey, nIKey - KV_TRAILER,
+                             kvGet64(pIKey + nIKey - KV_TRAILER), 0));
 }
 
 static int memIterNext(KvIter *pIter){
   MemIter *p = (MemIter*)pIter;
   assert( p->pNode );
-  p->pNode = nextAt(p->pNode, 0);
-  return KV_OK;
+  return memIterAt(p, nextAt(p->pNode, 0));
 }
 
 /* There are no back pointers (they could not be published atomically with
@@ -390,27 +398,8 @@ static int memIterPrev(KvIter *pIter){
   size_t nUKey;
   assert( pCur );
   nUKey = pCur->nIKey - KV_TRAILER;
-  p->pNode = notHead(p, findLT(p->pMem, nodeKey(pCur), nUKey,
-                               kvGet64(nodeKey(pCur) + nUKey)));
-  return KV_OK;
-}
-
-static int memIterValid(KvIter *pIter){
-  return ((MemIter*)pIter)->pNode!=0;
-}
-
-static void memIterKey(KvIter *pIter, const u8 **pp, size_t *pn){
-  MemIter *p = (MemIter*)pIter;
-  assert( p->pNode );
-  *pp = nodeKey(p->pNode);
-  *pn = p->pNode->nIKey;
-}
-
-static void memIterValue(KvIter *pIter, const u8 **pp, size_t *pn){
-  MemIter *p = (MemIter*)pIter;
-  assert( p->pNode );
-  *pp = nodeVal(p->pNode);
-  *pn = p->pNode->nVal;
+  return memIterAt(p, notHead(p, findLT(p->pMem, nodeKey(pCur), nUKey,
+                                        kvGet64(nodeKey(pCur) + nUKey))));
 }
 
 static void memIterClose(KvIter *pIter){
@@ -423,7 +412,7 @@ static void memIterClose(KvIter *pIter){
 
 static const KvIterMethods memIterMethods = {
   memIterFirst, memIterLast, memIterSeek, memIterNext, memIterPrev,
-  memIterValid, memIterKey, memIterValue, memIterClose
+  memIterClose
 };
 
 int kvMemIterNew(KvMem *pMem, KvIter **ppIter){

@@ -1202,7 +1202,6 @@ struct SstIter {
   KvBlockIter idx;              /* cursor in the index chunk */
   SstRef dataRef;               /* data block, pBlock NULL if none */
   KvBlockIter data;             /* cursor in the data block */
-  int bValid;
   int bBulk;                    /* KV_SST_BULK */
 };
 
@@ -1219,8 +1218,14 @@ static void iterReleaseAll(SstIter *p){
 
 static int iterFail(SstIter *p, int rc){
   iterReleaseAll(p);
-  p->bValid = 0;
+  kvIterSetInvalid(&p->base);
   return rc;
+}
+
+/* Publish the data cursor's entry. */
+static void iterPublish(SstIter *p){
+  kvIterSet(&p->base, p->data.key.a, p->data.key.n, p->data.pVal,
+            p->data.nVal);
 }
 
 static int iterLoadChunk(SstIter *p, int iChunk){
@@ -1285,7 +1290,7 @@ static int iterSettle(SstIter *p, int bForward){
       int iNext = p->iChunk + (bForward ? 1 : -1);
       if( iNext<0 || iNext>=p->pSst->nChunk ){
         iterReleaseAll(p);
-        p->bValid = 0;
+        kvIterSetInvalid(&p->base);
         return KV_OK;
       }
       rc = iterLoadChunk(p, iNext);
@@ -1304,14 +1309,14 @@ static int iterSettle(SstIter *p, int bForward){
     rc = corruptBlock(p->pSst, 0, p->dataRef.iOff, "key too short");
   }
   if( rc!=KV_OK ) return iterFail(p, rc);
-  p->bValid = 1;
+  iterPublish(p);
   return KV_OK;
 }
 
 static int sstIterFirst(KvIter *pIter){
   SstIter *p = (SstIter*)pIter;
   iterReleaseAll(p);
-  p->bValid = 0;
+  kvIterSetInvalid(&p->base);
   if( p->pSst->nChunk==0 ) return KV_OK;
   /* iChunk -1 is "before the first chunk": settling steps into chunk 0 */
   return iterSettle(p, 1);
@@ -1320,7 +1325,7 @@ static int sstIterFirst(KvIter *pIter){
 static int sstIterLast(KvIter *pIter){
   SstIter *p = (SstIter*)pIter;
   iterReleaseAll(p);
-  p->bValid = 0;
+  kvIterSetInvalid(&p->base);
   if( p->pSst->nChunk==0 ) return KV_OK;
   p->iChunk = p->pSst->nChunk;   /* "after the last chunk" */
   return iterSettle(p, 0);
@@ -1341,7 +1346,7 @@ static int sstIterSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
       hi = mid;
     }
   }
-  p->bValid = 0;
+  kvIterSetInvalid(&p->base);
   if( lo>=pSst->nChunk ){
     iterReleaseAll(p);
     return KV_OK;
@@ -1363,37 +1368,23 @@ static int sstIterSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
 static int sstIterNext(KvIter *pIter){
   SstIter *p = (SstIter*)pIter;
   int rc;
-  assert( p->bValid );
+  assert( p->base.bValid );
   rc = iterBlockRc(p, kvBlockIterNext(&p->data), 0);
   if( rc!=KV_OK ) return iterFail(p, rc);
+  if( p->data.bValid && p->data.key.n>=KV_TRAILER ){
+    iterPublish(p);             /* still in the block: the usual step */
+    return KV_OK;
+  }
   return iterSettle(p, 1);
 }
 
 static int sstIterPrev(KvIter *pIter){
   SstIter *p = (SstIter*)pIter;
   int rc;
-  assert( p->bValid );
+  assert( p->base.bValid );
   rc = iterBlockRc(p, kvBlockIterPrev(&p->data), 0);
   if( rc!=KV_OK ) return iterFail(p, rc);
   return iterSettle(p, 0);
-}
-
-static int sstIterValid(KvIter *pIter){
-  return ((SstIter*)pIter)->bValid;
-}
-
-static void sstIterKey(KvIter *pIter, const u8 **pp, size_t *pn){
-  SstIter *p = (SstIter*)pIter;
-  assert( p->bValid );
-  *pp = p->data.key.a;
-  *pn = p->data.key.n;
-}
-
-static void sstIterValue(KvIter *pIter, const u8 **pp, size_t *pn){
-  SstIter *p = (SstIter*)pIter;
-  assert( p->bValid );
-  *pp = p->data.pVal;
-  *pn = p->data.nVal;
 }
 
 /* Release the blocks and cursors (for iterators on the stack too). */
@@ -1413,7 +1404,7 @@ static void sstIterClose(KvIter *pIter){
 
 static const KvIterMethods sstIterMethods = {
   sstIterFirst, sstIterLast, sstIterSeek, sstIterNext, sstIterPrev,
-  sstIterValid, sstIterKey, sstIterValue, sstIterClose
+  sstIterClose
 };
 
 static void iterInit(SstIter *p, KvSst *pSst){
@@ -1484,7 +1475,7 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
   }
   iterInit(&it, p);
   if( rc==KV_OK ) rc = sstIterSeek(&it.base, pTarget, nTarget);
-  if( rc==KV_OK && it.bValid ){
+  if( rc==KV_OK && it.base.bValid ){
     const u8 *pK = it.data.key.a;
     size_t nK = it.data.key.n;
     if( kvUKeyCmp(pK, nK - KV_TRAILER, pKey, nKey)==0 ){

@@ -30,16 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *a, size_t n){
   }
   if( rc==KV_OK ){
     for(rc=pIt->pMethods->xFirst(pIt);
-        rc==KV_OK && pIt->pMethods->xValid(pIt) && nStep<100000;
+        rc==KV_OK && kvIterValid(pIt) && nStep<100000;
         rc=pIt->pMethods->xNext(pIt), nStep++){
       const u8 *k, *v;
       size_t nk, nv;
-      pIt->pMethods->xKey(pIt, &k, &nk);
-      pIt->pMethods->xValue(pIt, &v, &nv);
+      kvIterKey(pIt, &k, &nk);
+      kvIterValue(pIt, &v, &nv);
       if( key.n==0 && nk>=KV_TRAILER ) kvBufAppend(&key, k, nk - KV_TRAILER);
     }
     for(rc=pIt->pMethods->xLast(pIt), nStep=0;
-        rc==KV_OK && pIt->pMethods->xValid(pIt) && nStep<100000;
+        rc==KV_OK && kvIterValid(pIt) && nStep<100000;
         rc=pIt->pMethods->xPrev(pIt), nStep++){}
     if( key.n ){
       int bFound = 0, eType = 0;

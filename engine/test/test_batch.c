@@ -75,9 +75,9 @@ static void expectIter(KvIter *it, const char *zExpect){
   for(i=0; i<n; i++){
     const u8 *k, *v;
     size_t nk, nv;
-    assert_int_equal(it->pMethods->xValid(it), 1);
-    it->pMethods->xKey(it, &k, &nk);
-    it->pMethods->xValue(it, &v, &nv);
+    assert_int_equal(kvIterValid(it), 1);
+    kvIterKey(it, &k, &nk);
+    kvIterValue(it, &v, &nv);
     assert_int_equal(nk, strlen(aKey[i]) + 8);
     assert_memory_equal(k, aKey[i], nk - 8);
     assert_true( kvIKeySeq(k, nk)==KV_BATCH_SEQ );
@@ -86,17 +86,17 @@ static void expectIter(KvIter *it, const char *zExpect){
     if( nv ) assert_memory_equal(v, aVal[i], nv);
     assert_int_equal(it->pMethods->xNext(it), KV_OK);
   }
-  assert_int_equal(it->pMethods->xValid(it), 0);
+  assert_int_equal(kvIterValid(it), 0);
   assert_int_equal(it->pMethods->xLast(it), KV_OK);
   for(i=n-1; i>=0; i--){
     const u8 *k;
     size_t nk;
-    assert_int_equal(it->pMethods->xValid(it), 1);
-    it->pMethods->xKey(it, &k, &nk);
+    assert_int_equal(kvIterValid(it), 1);
+    kvIterKey(it, &k, &nk);
     assert_memory_equal(k, aKey[i], nk - 8);
     assert_int_equal(it->pMethods->xPrev(it), KV_OK);
   }
-  assert_int_equal(it->pMethods->xValid(it), 0);
+  assert_int_equal(kvIterValid(it), 0);
 }
 
 static void expectBatchIter(kv_batch *b, const char *zExpect){
@@ -291,12 +291,12 @@ static void test_random_model(void **state){
       }
       assert_int_equal(kvBatchIterNew(b, &it), KV_OK);
       assert_int_equal(it->pMethods->xFirst(it), KV_OK);
-      while( it->pMethods->xValid(it) ){
+      while( kvIterValid(it) ){
         const u8 *key;
         size_t nk;
         int iKey = -1, iVal = -1, want;
         char zBuf[32];
-        it->pMethods->xKey(it, &key, &nk);
+        kvIterKey(it, &key, &nk);
         if( prev.n ) assert_true( kvIKeyCmp(prev.a, prev.n, key, nk)<0 );
         assert_int_equal(kvBufSet(&prev, key, nk), KV_OK);
         assert_true( nk-8<sizeof(zBuf) );
@@ -377,7 +377,7 @@ static void test_hash_truncate(void **state){
       int nSeen = 0;
       assert_int_equal(kvBatchIterNew(b, &it), KV_OK);
       assert_int_equal(it->pMethods->xFirst(it), KV_OK);
-      while( it->pMethods->xValid(it) ){
+      while( kvIterValid(it) ){
         nSeen++;
         assert_int_equal(it->pMethods->xNext(it), KV_OK);
       }
@@ -452,38 +452,38 @@ static void test_iter_seek_and_capture(void **state){
   bput(b, "d", "2");
   bdel(b, "f");
   assert_int_equal(kvBatchIterNew(b, &it), KV_OK);
-  assert_int_equal(it->pMethods->xValid(it), 0);
+  assert_int_equal(kvIterValid(it), 0);
 
   /* Seek between, at and past entries, with various trailers. */
   assert_int_equal(kvIKeyAppend(&t, (const u8*)"c", 1, 5, KV_TYPE_PUT), 0);
   assert_int_equal(it->pMethods->xSeek(it, t.a, t.n), KV_OK);
-  it->pMethods->xKey(it, &k, &nk);
+  kvIterKey(it, &k, &nk);
   assert_memory_equal(k, "d", 1);
   t.n = 0;
   /* (d, KV_MAX_SEQ, PUT) is the batch's own entry: found. */
   assert_int_equal(kvIKeyAppend(&t, (const u8*)"d", 1, KV_BATCH_SEQ,
                                 KV_TYPE_PUT), 0);
   assert_int_equal(it->pMethods->xSeek(it, t.a, t.n), KV_OK);
-  it->pMethods->xKey(it, &k, &nk);
+  kvIterKey(it, &k, &nk);
   assert_memory_equal(k, "d", 1);
   /* (d, KV_MAX_SEQ, DEL) sorts after the PUT entry: lands on f. */
   t.n = 0;
   assert_int_equal(kvIKeyAppend(&t, (const u8*)"d", 1, KV_BATCH_SEQ,
                                 KV_TYPE_DEL), 0);
   assert_int_equal(it->pMethods->xSeek(it, t.a, t.n), KV_OK);
-  it->pMethods->xKey(it, &k, &nk);
+  kvIterKey(it, &k, &nk);
   assert_memory_equal(k, "f", 1);
   assert_int_equal(it->pMethods->xPrev(it), KV_OK);
-  it->pMethods->xKey(it, &k, &nk);
+  kvIterKey(it, &k, &nk);
   assert_memory_equal(k, "d", 1);
   t.n = 0;
   assert_int_equal(kvIKeyAppend(&t, (const u8*)"g", 1, 1, KV_TYPE_PUT), 0);
   assert_int_equal(it->pMethods->xSeek(it, t.a, t.n), KV_OK);
-  assert_int_equal(it->pMethods->xValid(it), 0);
+  assert_int_equal(kvIterValid(it), 0);
   t.n = 0;
   assert_int_equal(kvIKeyAppend(&t, (const u8*)"", 0, 1, KV_TYPE_PUT), 0);
   assert_int_equal(it->pMethods->xSeek(it, t.a, t.n), KV_OK);
-  it->pMethods->xKey(it, &k, &nk);
+  kvIterKey(it, &k, &nk);
   assert_memory_equal(k, "b", 1);
   kvBufFree(&t);
 
@@ -516,13 +516,13 @@ static void test_iter_seek_and_capture(void **state){
   {
     int n = 0;
     assert_int_equal(it2->pMethods->xFirst(it2), KV_OK);
-    it2->pMethods->xKey(it2, &k, &nk);
+    kvIterKey(it2, &k, &nk);
     assert_memory_equal(k, "a", 1);
     assert_int_equal(it2->pMethods->xNext(it2), KV_OK);
-    it2->pMethods->xKey(it2, &k, &nk);
+    kvIterKey(it2, &k, &nk);
     assert_memory_equal(k, "b", 1);
     assert_int_equal(kvIKeyType(k, nk), KV_TYPE_DEL);
-    while( it2->pMethods->xValid(it2) ){
+    while( kvIterValid(it2) ){
       n++;
       assert_int_equal(it2->pMethods->xNext(it2), KV_OK);
     }
@@ -799,7 +799,7 @@ static void test_oom(void **state){
     gnFailAfter = -1;
     if( rc==KV_OK ){
       assert_int_equal(it->pMethods->xFirst(it), KV_OK);
-      assert_int_equal(it->pMethods->xValid(it), 1);
+      assert_int_equal(kvIterValid(it), 1);
       it->pMethods->xClose(it);
       break;
     }

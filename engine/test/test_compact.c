@@ -431,10 +431,10 @@ static void scanFiles(kv_db *db, Scan *s, const char *zKey){
       assert_int_equal(kvFileTable(f, &pSst), KV_OK);
       assert_int_equal(kvSstIterNew(pSst, 0, &it), KV_OK);
       assert_int_equal(it->pMethods->xFirst(it), KV_OK);
-      while( it->pMethods->xValid(it) ){
+      while( kvIterValid(it) ){
         const u8 *k;
         size_t n;
-        it->pMethods->xKey(it, &k, &n);
+        kvIterKey(it, &k, &n);
         if( prev.n ) assert_true(kvIKeyCmp(prev.a, prev.n, k, n)<0);
         assert_int_equal(kvBufSet(&prev, k, n), KV_OK);
         s->nEntry++;

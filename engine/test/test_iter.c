@@ -48,17 +48,30 @@ struct ArrIter {
 ** its child moved would see another key. */
 static int gScratchKeys = 0;
 
+static int arrValid(ArrIter *p){
+  return p->i>=0 && p->i<p->nEnt;
+}
+/* After every move: maybe fail, then publish the current entry. */
 static int arrFail(ArrIter *p){
+  int rc = KV_OK;
   memset(p->aScratch, 0xee, sizeof(p->aScratch));
-  if( p->i>=0 && p->i<p->nEnt ){
+  if( arrValid(p) ){
     memcpy(p->aScratch, p->aEnt[p->i].aKey, p->aEnt[p->i].nKey);
   }
   if( p->nFailAfter==0 ){
     p->i = -1;
-    return kvErr(KV_IOERR, "kvstore: injected failure");
+    rc = kvErr(KV_IOERR, "kvstore: injected failure");
+  }else if( p->nFailAfter>0 ){
+    p->nFailAfter--;
   }
-  if( p->nFailAfter>0 ) p->nFailAfter--;
-  return KV_OK;
+  if( arrValid(p) ){
+    const Ent *e = &p->aEnt[p->i];
+    kvIterSet(&p->base, gScratchKeys ? p->aScratch : e->aKey, e->nKey,
+              e->aVal, e->nVal);
+  }else{
+    kvIterSetInvalid(&p->base);
+  }
+  return rc;
 }
 static int arrFirst(KvIter *pI){
   ArrIter *p = (ArrIter*)pI;
@@ -91,22 +104,6 @@ static int arrPrev(KvIter *pI){
   p->i--;
   return arrFail(p);
 }
-static int arrValid(KvIter *pI){
-  ArrIter *p = (ArrIter*)pI;
-  return p->i>=0 && p->i<p->nEnt;
-}
-static void arrKey(KvIter *pI, const u8 **pp, size_t *pn){
-  ArrIter *p = (ArrIter*)pI;
-  assert_true( arrValid(pI) );
-  *pp = gScratchKeys ? p->aScratch : p->aEnt[p->i].aKey;
-  *pn = p->aEnt[p->i].nKey;
-}
-static void arrValue(KvIter *pI, const u8 **pp, size_t *pn){
-  ArrIter *p = (ArrIter*)pI;
-  assert_true( arrValid(pI) );
-  *pp = p->aEnt[p->i].aVal;
-  *pn = p->aEnt[p->i].nVal;
-}
 static void arrClose(KvIter *pI){
   ArrIter *p = (ArrIter*)pI;
   if( p->pnClosed ) (*p->pnClosed)++;
@@ -114,8 +111,7 @@ static void arrClose(KvIter *pI){
   free(p);
 }
 static const KvIterMethods arrMethods = {
-  arrFirst, arrLast, arrSeek, arrNext, arrPrev,
-  arrValid, arrKey, arrValue, arrClose
+  arrFirst, arrLast, arrSeek, arrNext, arrPrev, arrClose
 };
 
 static int entCmp(const void *a, const void *b){
@@ -205,13 +201,13 @@ static void test_ikey_order(void **state){
 ** range). */
 static void checkAt(KvIter *m, Ent *aRef, int nRef, int i){
   if( i<0 || i>=nRef ){
-    assert_int_equal(m->pMethods->xValid(m), 0);
+    assert_int_equal(kvIterValid(m), 0);
   }else{
     const u8 *k, *v;
     size_t nk, nv;
-    assert_int_equal(m->pMethods->xValid(m), 1);
-    m->pMethods->xKey(m, &k, &nk);
-    m->pMethods->xValue(m, &v, &nv);
+    assert_int_equal(kvIterValid(m), 1);
+    kvIterKey(m, &k, &nk);
+    kvIterValue(m, &v, &nv);
     assert_int_equal(nk, aRef[i].nKey);
     assert_memory_equal(k, aRef[i].aKey, nk);
     assert_int_equal(nv, aRef[i].nVal);
@@ -363,12 +359,12 @@ static void test_merge_edge(void **state){
   /* No children at all. */
   assert_int_equal(kvMergeIterNew(0, 0, &m), KV_OK);
   assert_int_equal(m->pMethods->xFirst(m), KV_OK);
-  assert_int_equal(m->pMethods->xValid(m), 0);
+  assert_int_equal(kvIterValid(m), 0);
   assert_int_equal(m->pMethods->xLast(m), KV_OK);
-  assert_int_equal(m->pMethods->xValid(m), 0);
+  assert_int_equal(kvIterValid(m), 0);
   makeEnt(&e, 1, 1, KV_TYPE_PUT, 0);
   assert_int_equal(m->pMethods->xSeek(m, e.aKey, e.nKey), KV_OK);
-  assert_int_equal(m->pMethods->xValid(m), 0);
+  assert_int_equal(kvIterValid(m), 0);
   m->pMethods->xClose(m);
 
   /* Only empty children. */
@@ -376,9 +372,9 @@ static void test_merge_edge(void **state){
   apChild[1] = &arrNew(0, 0, &nClosed)->base;
   assert_int_equal(kvMergeIterNew(apChild, 2, &m), KV_OK);
   assert_int_equal(m->pMethods->xFirst(m), KV_OK);
-  assert_int_equal(m->pMethods->xValid(m), 0);
+  assert_int_equal(kvIterValid(m), 0);
   assert_int_equal(m->pMethods->xLast(m), KV_OK);
-  assert_int_equal(m->pMethods->xValid(m), 0);
+  assert_int_equal(kvIterValid(m), 0);
   m->pMethods->xClose(m);
   assert_int_equal(nClosed, 2);
 
@@ -397,21 +393,21 @@ static void test_merge_edge(void **state){
     assert_int_equal(m->pMethods->xNext(m), KV_OK);          /* k3 */
     {
       const u8 *k; size_t n;
-      m->pMethods->xKey(m, &k, &n);
+      kvIterKey(m, &k, &n);
       assert_int_equal(kvIKeyCmp(k, n, a[1].aKey, a[1].nKey), 0);
     }
     assert_int_equal(m->pMethods->xNext(m), KV_OK);
-    assert_int_equal(m->pMethods->xValid(m), 0);
+    assert_int_equal(kvIterValid(m), 0);
     assert_int_equal(m->pMethods->xFirst(m), KV_OK);         /* k1 */
     assert_int_equal(m->pMethods->xNext(m), KV_OK);          /* k2 */
     assert_int_equal(m->pMethods->xPrev(m), KV_OK);          /* k1 */
     {
       const u8 *k; size_t n;
-      m->pMethods->xKey(m, &k, &n);
+      kvIterKey(m, &k, &n);
       assert_int_equal(kvIKeyCmp(k, n, a[0].aKey, a[0].nKey), 0);
     }
     assert_int_equal(m->pMethods->xPrev(m), KV_OK);
-    assert_int_equal(m->pMethods->xValid(m), 0);
+    assert_int_equal(kvIterValid(m), 0);
     m->pMethods->xClose(m);
     assert_int_equal(nClosed, 2);
   }
@@ -440,18 +436,18 @@ static void test_merge_error(void **state){
   assert_int_equal(m->pMethods->xFirst(m), KV_OK);
   assert_int_equal(m->pMethods->xNext(m), KV_OK);   /* a0 -> b0: a moves */
   assert_int_equal(m->pMethods->xNext(m), KV_IOERR); /* b moves: fails */
-  assert_int_equal(m->pMethods->xValid(m), 0);
+  assert_int_equal(kvIterValid(m), 0);
   assert_string_equal(kvErrMsg(), "kvstore: injected failure");
   pB->nFailAfter = -1;
   assert_int_equal(m->pMethods->xLast(m), KV_OK);
-  assert_int_equal(m->pMethods->xValid(m), 1);
+  assert_int_equal(kvIterValid(m), 1);
   /* Failure of a non-current child repositioned on a direction switch:
   ** Prev moves b from k5 to k3 and leaves a (k4) current; Next then seeks
   ** b, which fails. */
   assert_int_equal(m->pMethods->xPrev(m), KV_OK);
   pB->nFailAfter = 0;
   assert_int_equal(m->pMethods->xNext(m), KV_IOERR);
-  assert_int_equal(m->pMethods->xValid(m), 0);
+  assert_int_equal(kvIterValid(m), 0);
   m->pMethods->xClose(m);
   assert_int_equal(nClosed, 2);
 }

@@ -123,13 +123,13 @@ static KvMem *randomMem(int nEnt, int nUser, Ref **paRef){
 
 static void checkAt(KvIter *it, Ref *aRef, int nRef, int i){
   if( i<0 || i>=nRef ){
-    assert_int_equal(it->pMethods->xValid(it), 0);
+    assert_int_equal(kvIterValid(it), 0);
   }else{
     const u8 *k, *v;
     size_t nk, nv;
-    assert_int_equal(it->pMethods->xValid(it), 1);
-    it->pMethods->xKey(it, &k, &nk);
-    it->pMethods->xValue(it, &v, &nv);
+    assert_int_equal(kvIterValid(it), 1);
+    kvIterKey(it, &k, &nk);
+    kvIterValue(it, &v, &nv);
     assert_int_equal(nk, aRef[i].ikey.n);
     assert_memory_equal(k, aRef[i].ikey.a, nk);
     assert_int_equal(nv, aRef[i].val.n);
@@ -266,9 +266,9 @@ static void test_empty_and_big(void **state){
   assert_int_equal(kvMemNew(&m), KV_OK);
   assert_int_equal(kvMemIterNew(m, &it), KV_OK);
   assert_int_equal(it->pMethods->xFirst(it), KV_OK);
-  assert_int_equal(it->pMethods->xValid(it), 0);
+  assert_int_equal(kvIterValid(it), 0);
   assert_int_equal(it->pMethods->xLast(it), KV_OK);
-  assert_int_equal(it->pMethods->xValid(it), 0);
+  assert_int_equal(kvIterValid(it), 0);
 
   nUsage0 = kvMemUsage(m);
   assert_true( nUsage0>0 );
@@ -293,8 +293,8 @@ static void test_empty_and_big(void **state){
   assert_int_equal(nv, nBig);
   assert_memory_equal(v, aBig, nBig);
   assert_int_equal(it->pMethods->xLast(it), KV_OK);
-  assert_int_equal(it->pMethods->xValid(it), 1);
-  it->pMethods->xValue(it, &v, &nv);
+  assert_int_equal(kvIterValid(it), 1);
+  kvIterValue(it, &v, &nv);
   assert_int_equal(nv, 1);                   /* "small2" */
   it->pMethods->xClose(it);
   kvMemUnref(m);
@@ -368,11 +368,11 @@ static void *concReader(void *pArg){
     }else{
       it->pMethods->xLast(it);
     }
-    while( it->pMethods->xValid(it) ){
+    while( kvIterValid(it) ){
       const u8 *k, *v;
       size_t nk, nv;
-      it->pMethods->xKey(it, &k, &nk);
-      it->pMethods->xValue(it, &v, &nv);
+      kvIterKey(it, &k, &nk);
+      kvIterValue(it, &v, &nv);
       if( nk!=16 || nv!=8 || memcmp(k, v, 8)!=0 ) r->nBad++;
       if( nPrev>0 ){
         int c = kvIKeyCmp(aPrev, nPrev, k, nk);
@@ -512,7 +512,7 @@ static void test_oom(void **state){
   assert_int_equal(it->pMethods->xFirst(it), KV_OK);
   {
     int nSeen = 0;
-    while( it->pMethods->xValid(it) ){
+    while( kvIterValid(it) ){
       nSeen++;
       assert_int_equal(it->pMethods->xNext(it), KV_OK);
     }

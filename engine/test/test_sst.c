@@ -261,11 +261,11 @@ static void layoutFree(Layout *L){
 static void checkEntry(KvIter *pIt, const Ent *e){
   const u8 *p;
   size_t n;
-  assert_true(pIt->pMethods->xValid(pIt));
-  pIt->pMethods->xKey(pIt, &p, &n);
+  assert_true(kvIterValid(pIt));
+  kvIterKey(pIt, &p, &n);
   assert_int_equal(n, e->nk);
   assert_memory_equal(p, e->k, n);
-  pIt->pMethods->xValue(pIt, &p, &n);
+  kvIterValue(pIt, &p, &n);
   assert_int_equal(n, e->nv);
   if( n ) assert_memory_equal(p, e->v, n);
 }
@@ -282,14 +282,14 @@ static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
     checkEntry(pIt, &s->a[i]);
     assert_int_equal(m->xNext(pIt), KV_OK);
   }
-  assert_false(m->xValid(pIt));
+  assert_false(kvIterValid(pIt));
 
   assert_int_equal(m->xLast(pIt), KV_OK);
   for(i=s->n-1; i>=0; i--){
     checkEntry(pIt, &s->a[i]);
     assert_int_equal(m->xPrev(pIt), KV_OK);
   }
-  assert_false(m->xValid(pIt));
+  assert_false(kvIterValid(pIt));
 
   for(i=0; i<s->n; i+=nSeekStep){
     KvBuf t = {0, 0, 0};
@@ -313,7 +313,7 @@ static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
                        kvIKeySeq(e->k, e->nk)-1, KV_TYPE_PUT), KV_OK);
       assert_int_equal(m->xSeek(pIt, t.a, t.n), KV_OK);
       if( i+1<s->n ) checkEntry(pIt, &s->a[i+1]);
-      else assert_false(m->xValid(pIt));
+      else assert_false(kvIterValid(pIt));
     }
     /* between user keys: user key + "\0" */
     t.n = 0;
@@ -327,7 +327,7 @@ static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
         j++;
       }
       if( j<s->n ) checkEntry(pIt, &s->a[j]);
-      else assert_false(m->xValid(pIt));
+      else assert_false(kvIterValid(pIt));
     }
     kvBufFree(&t);
   }
@@ -337,9 +337,9 @@ static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
     u8 aHigh[9] = {0xff, 0,0,0,0,0,0,0,0};
     assert_int_equal(m->xSeek(pIt, aLow, 8), KV_OK);
     if( s->n ) checkEntry(pIt, &s->a[0]);
-    else assert_false(m->xValid(pIt));
+    else assert_false(kvIterValid(pIt));
     assert_int_equal(m->xSeek(pIt, aHigh, 9), KV_OK);
-    assert_false(m->xValid(pIt));
+    assert_false(kvIterValid(pIt));
   }
   m->xClose(pIt);
 }
@@ -522,7 +522,7 @@ static void test_mapped_and_bulk(void **state){
       /* bulk: every entry, nothing cached */
       assert_int_equal(kvSstIterNew(pSst, KV_SST_BULK, &pIt), KV_OK);
       assert_int_equal(pIt->pMethods->xFirst(pIt), KV_OK);
-      while( pIt->pMethods->xValid(pIt) ){
+      while( kvIterValid(pIt) ){
         checkEntry(pIt, &s.a[n++]);
         assert_int_equal(pIt->pMethods->xNext(pIt), KV_OK);
       }
@@ -771,7 +771,7 @@ static int readAll(const char *zPath, KvCache *pCache, const Set *s){
   int i;
   if( rc==KV_OK ) rc = kvSstIterNew(pSst, 0, &pIt);
   if( rc==KV_OK ) rc = pIt->pMethods->xLast(pIt);
-  while( rc==KV_OK && pIt->pMethods->xValid(pIt) ){
+  while( rc==KV_OK && kvIterValid(pIt) ){
     rc = pIt->pMethods->xPrev(pIt);
   }
   if( rc==KV_OK ) rc = pIt->pMethods->xSeek(pIt, s->a[7].k, s->a[7].nk);
@@ -853,16 +853,16 @@ static int readDamaged(const char *zPath, const Set *s){
   if( rc!=KV_OK ) return rc;
   assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
   rc = pIt->pMethods->xFirst(pIt);
-  for(i=0; rc==KV_OK && pIt->pMethods->xValid(pIt); i++){
+  for(i=0; rc==KV_OK && kvIterValid(pIt); i++){
     assert_true(i<s->n);
     checkEntry(pIt, &s->a[i]);
     rc = pIt->pMethods->xNext(pIt);
   }
   if( rc==KV_OK ) assert_int_equal(i, s->n);
-  else assert_false(pIt->pMethods->xValid(pIt));
+  else assert_false(kvIterValid(pIt));
   rcFinal = rc;
   rc = pIt->pMethods->xLast(pIt);
-  for(i=s->n-1; rc==KV_OK && pIt->pMethods->xValid(pIt); i--){
+  for(i=s->n-1; rc==KV_OK && kvIterValid(pIt); i--){
     checkEntry(pIt, &s->a[i]);
     rc = pIt->pMethods->xPrev(pIt);
   }
