@@ -269,7 +269,33 @@ static int mergeStep(MergeIter *p, int eDir){
 }
 
 static int mergeNext(KvIter *pIter){
-  return mergeStep((MergeIter*)pIter, MERGE_FORWARD);
+  MergeIter *p = (MergeIter*)pIter;
+  if( p->eDir==MERGE_FORWARD && p->nHeap<=2 ){
+    /* One or two children left (a store whose data sits in one or two
+    ** levels): a single comparison places the root, without the heap. */
+    int iCur = p->aHeap[0];
+    KvIter *c = p->apChild[iCur];
+    int rc;
+    assert( p->base.bValid && p->nHeap>0 );
+    rc = c->pMethods->xNext(c);
+    if( rc!=KV_OK ) return mergeDone(p, rc);
+    if( !c->bValid ){
+      p->nHeap--;
+      if( p->nHeap ) p->aHeap[0] = p->aHeap[1];
+      c = p->nHeap ? p->apChild[p->aHeap[0]] : 0;
+    }else if( p->nHeap==2 && childCmp(p, iCur, p->aHeap[1])>0 ){
+      p->aHeap[0] = p->aHeap[1];
+      p->aHeap[1] = iCur;
+      c = p->apChild[p->aHeap[0]];
+    }
+    if( c ){
+      kvIterCopy(&p->base, c);
+    }else{
+      kvIterSetInvalid(&p->base);
+    }
+    return KV_OK;
+  }
+  return mergeStep(p, MERGE_FORWARD);
 }
 
 static int mergePrev(KvIter *pIter){
