@@ -179,11 +179,30 @@ void kvBlockIterInit(KvBlockIter *p, const KvBlock *pBlock, KvKeyCmp xCmp){
   memset(p, 0, sizeof(*p));
   p->pBlock = pBlock;
   p->xCmp = xCmp;
+  p->key.a = p->aKeySpace;
+  p->key.nAlloc = sizeof(p->aKeySpace);
 }
 
 void kvBlockIterClear(KvBlockIter *p){
-  kvBufFree(&p->key);
+  if( p->key.a!=p->aKeySpace ) kvBufFree(&p->key);
+  p->key.a = p->aKeySpace;
+  p->key.nAlloc = sizeof(p->aKeySpace);
+  p->key.n = 0;
   p->bValid = 0;
+}
+
+/* Room for nExtra more bytes of key: the first time out of aKeySpace. */
+static int keyReserve(KvBlockIter *p, size_t nExtra){
+  if( p->key.a==p->aKeySpace ){
+    KvBuf b = {0, 0, 0};
+    int rc = kvBufReserve(&b, p->key.n + nExtra);
+    if( rc!=KV_OK ) return rc;
+    memcpy(b.a, p->aKeySpace, p->key.n);
+    b.n = p->key.n;
+    p->key = b;
+    return KV_OK;
+  }
+  return kvBufReserve(&p->key, nExtra);
 }
 
 static int iterFail(KvBlockIter *p, int rc){
@@ -211,7 +230,7 @@ static inline int decodeAt(KvBlockIter *p, size_t iOff, int bRestart){
     /* one spare byte keeps key.a non-NULL even for an empty key; the
     ** buffer only grows, so the test below almost always passes */
     if( p->key.nAlloc<=p->key.n + (size_t)nUnshared ){
-      rc = kvBufReserve(&p->key, (size_t)nUnshared + 1);
+      rc = keyReserve(p, (size_t)nUnshared + 1);
     }
   }
   if( rc!=KV_OK ) return iterFail(p, rc);

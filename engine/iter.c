@@ -47,25 +47,9 @@ int kvUKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
   return c;
 }
 
-/* Internal key order, inline for the merging iterator's heap, which
-** spends its time here. */
-static inline __attribute__((always_inline))
-int ikeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
-  size_t nua = na - KV_TRAILER;
-  size_t nub = nb - KV_TRAILER;
-  int c = kvUKeyCmpShort(a, nua, b, nub);
-  if( c==0 ){
-    u64 ta = kvGet64(a + nua);
-    u64 tb = kvGet64(b + nub);
-    /* Larger trailer (newer) sorts first. */
-    c = ta>tb ? -1 : (ta<tb ? 1 : 0);
-  }
-  return c;
-}
-
 int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
   assert( na>=KV_TRAILER && nb>=KV_TRAILER );
-  return ikeyCmp(a, na, b, nb);
+  return kvIKeyCmpInline(a, na, b, nb);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -98,7 +82,7 @@ static inline int childCmp(MergeIter *p, int i, int j){
   int c;
   assert( a->bValid && b->bValid );
   assert( a->nKey>=KV_TRAILER && b->nKey>=KV_TRAILER );
-  c = ikeyCmp(a->pKey, a->nKey, b->pKey, b->nKey);
+  c = kvIKeyCmpInline(a->pKey, a->nKey, b->pKey, b->nKey);
   if( c==0 ) c = i<j ? -1 : (i>j ? 1 : 0);
   return c;
 }

@@ -103,7 +103,7 @@ struct SstHandle {
 ** a damaged block holds them; cursors report those as corrupt). */
 static int sstCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
   if( na<KV_TRAILER || nb<KV_TRAILER ) return kvUKeyCmp(a, na, b, nb);
-  return kvIKeyCmp(a, na, b, nb);
+  return kvIKeyCmpInline(a, na, b, nb);
 }
 
 static voidpf sstZAlloc(voidpf opaque, uInt nItem, uInt nSize){

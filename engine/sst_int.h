@@ -70,10 +70,13 @@ struct KvBlockIter {
   u32 iRestart;                 /* restart region holding the current one */
   size_t iRestartEnd;           /* where that region ends: the next restart
                                 ** point, or nData */
-  KvBuf key;                    /* current key, prefix expanded */
+  KvBuf key;                    /* current key, prefix expanded; in
+                                ** aKeySpace until a key outgrows it */
   const u8 *pVal;               /* current value */
   size_t nVal;
   int bValid;
+  u8 aKeySpace[64];             /* so short keys cost no allocation (the
+                                ** cursor must stay where it was set up) */
 };
 void kvBlockIterInit(KvBlockIter *p, const KvBlock *pBlock, KvKeyCmp xCmp);
 void kvBlockIterClear(KvBlockIter *p);            /* frees the key buffer */
