@@ -698,8 +698,8 @@ int kv_flush(kv_db *db){
 
 /* Does user key k fall in file f's key range? */
 static int fileCovers(const KvFileMeta *f, const u8 *k, size_t n){
-  return kvUKeyCmp(k, n, f->smallest.a, f->smallest.n - KV_TRAILER)>=0
-      && kvUKeyCmp(k, n, f->largest.a, f->largest.n - KV_TRAILER)<=0;
+  return kvUKeyCmpShort(k, n, f->smallest.a, f->smallest.n - KV_TRAILER)>=0
+      && kvUKeyCmpShort(k, n, f->largest.a, f->largest.n - KV_TRAILER)<=0;
 }
 
 static int probeFile(KvFileMeta *f, const u8 *k, size_t n, u32 hash,
@@ -737,7 +737,7 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
     while( lo<hi ){
       int mid = (lo+hi)/2;
       KvFileMeta *f = a[mid];
-      if( kvUKeyCmp(f->largest.a, f->largest.n - KV_TRAILER, k, n)<0 ){
+      if( kvUKeyCmpShort(f->largest.a, f->largest.n - KV_TRAILER, k, n)<0 ){
         lo = mid+1;
       }else{
         hi = mid;
@@ -814,7 +814,15 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
       nV = buf.n;
     }
     if( rc==KV_OK && bFound && eType==KV_TYPE_PUT ){
-      rc = valueOut(pV, nV, ppVal, pnVal);
+      if( pV==buf.a && buf.a && ppVal ){
+        /* read from a table into buf: hand over the buffer, no copy */
+        *ppVal = buf.a;
+        if( pnVal ) *pnVal = buf.n;
+        buf.a = 0;
+        buf.n = buf.nAlloc = 0;
+      }else{
+        rc = valueOut(pV, nV, ppVal, pnVal);
+      }
     }
     kvMemUnref(pMem);
     kvMemUnref(pImm);
