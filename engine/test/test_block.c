@@ -176,6 +176,63 @@ static void test_prefix_compression(void **state){
   kvBlockBuilderFree(&b);
 }
 
+/* Keys that grow past the cursor's inline key space, shared prefixes
+** and all: every step, both ways, and every seek still sees whole keys. */
+static void test_long_keys(void **state){
+  enum { N = 300 };
+  static char azKey[N][N+1];
+  KvBlockBuilder b;
+  KvBlock blk;
+  KvBlockIter it;
+  int i, nRestart;
+  (void)state;
+  for(i=0; i<N; i++){
+    /* "a", "aa", "aaa", ...: each a prefix of the next, so sorted */
+    memset(azKey[i], 'a', (size_t)i + 1);
+    azKey[i][i+1] = 0;
+  }
+  for(nRestart=1; nRestart<=32; nRestart*=4){
+    kvBlockBuilderInit(&b, nRestart);
+    for(i=0; i<N; i++){
+      assert_int_equal(kvBlockBuilderAdd(&b, (const u8*)azKey[i],
+                       (size_t)i + 1, (const u8*)"v", 1), KV_OK);
+    }
+    assert_int_equal(kvBlockBuilderFinish(&b), KV_OK);
+    assert_int_equal(kvBlockParse(b.buf.a, b.buf.n, &blk), KV_OK);
+    kvBlockIterInit(&it, &blk, byteCmp);
+    assert_int_equal(kvBlockIterFirst(&it), KV_OK);
+    for(i=0; i<N; i++){
+      assert_true(it.bValid);
+      assert_int_equal(it.key.n, i + 1);
+      assert_memory_equal(it.key.a, azKey[i], (size_t)i + 1);
+      assert_int_equal(kvBlockIterNext(&it), KV_OK);
+    }
+    assert_false(it.bValid);
+    assert_int_equal(kvBlockIterLast(&it), KV_OK);
+    for(i=N-1; i>=0; i--){
+      assert_true(it.bValid);
+      assert_int_equal(it.key.n, i + 1);
+      assert_memory_equal(it.key.a, azKey[i], (size_t)i + 1);
+      assert_int_equal(kvBlockIterPrev(&it), KV_OK);
+    }
+    assert_false(it.bValid);
+    for(i=N-1; i>=0; i-=7){
+      assert_int_equal(kvBlockIterSeek(&it, (const u8*)azKey[i],
+                                       (size_t)i + 1), KV_OK);
+      assert_true(it.bValid);
+      assert_int_equal(it.key.n, i + 1);
+      assert_memory_equal(it.key.a, azKey[i], (size_t)i + 1);
+    }
+    /* cleared, the cursor starts over in its own space */
+    kvBlockIterClear(&it);
+    assert_int_equal(kvBlockIterFirst(&it), KV_OK);
+    assert_int_equal(it.key.n, 1);
+    assert_ptr_equal(it.key.a, it.aKeySpace);
+    kvBlockIterClear(&it);
+    kvBlockBuilderFree(&b);
+  }
+}
+
 /* Walk everything in both directions and seek; return the first error. */
 static int walkAll(const u8 *a, size_t n){
   KvBlock blk;
@@ -243,6 +300,7 @@ int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_roundtrip),
     cmocka_unit_test(test_prefix_compression),
+    cmocka_unit_test(test_long_keys),
     cmocka_unit_test(test_malformed),
   };
   return cmocka_run_group_tests(tests, 0, 0);
