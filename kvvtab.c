@@ -868,7 +868,12 @@ static void vtabFree(KvVtab *p){
   }
   if( p->pKv ){
     if( p->bWriter ) kv_writer_release(p->pKv, p->db);
-    kv_close(p->pKv);
+    /* A private store goes with its connection: no compaction for it. */
+    if( p->bPrivateDir ){
+      kv_close_nowait(p->pKv);
+    }else{
+      kv_close(p->pKv);
+    }
   }
   kv_batch_free(p->pBatch);
   kv_options_free(p->pOpts);
@@ -1074,7 +1079,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     }
   }
   if( p->pKv ){
-    rc = kv_close(p->pKv);
+    rc = kv_close_nowait(p->pKv);     /* its files go next */
     p->pKv = 0;
     if( rc!=KV_OK ){
       sqlite3_log(rc, "%s", kv_errmsg(0));
@@ -1154,7 +1159,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     }
   }
   if( rc==SQLITE_OK && p->pKv ){
-    rc = kv_close(p->pKv);
+    rc = kv_close_nowait(p->pKv);     /* reopened under the new name */
     p->pKv = 0;
     if( rc!=KV_OK ) engineError(pVtab, rc, "closing the store");
   }

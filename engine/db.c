@@ -430,11 +430,30 @@ static void *bgMain(void *pArg){
     }else if( db->rcBg==KV_OK && kvCompactBackground(db) ){
       /* one compaction ran (flushes have priority: loop again) */
     }else{
+      /* Nothing is due: say so to a closing kv_close() that waits. */
+      db->bBgIdle = 1;
+      pthread_cond_broadcast(&db->cvWork);
       pthread_cond_wait(&db->cvWork, &db->mutex);
+      db->bBgIdle = 0;
     }
   }
   kvDbUnlock(db);
   return 0;
+}
+
+/* Should the last kv_close() wait for background work (see kv.h)? While
+** a flush is pending, or while level 0 is at its trigger and the
+** background thread compacts or has not yet found nothing to do.
+** REQUIRES: mutex held. */
+static int closeWaits(kv_db *db){
+  KvVersion *v;
+  int bL0;
+  if( db->rcBg!=KV_OK || db->rcWal!=KV_OK ) return 0;
+  if( db->pImm ) return 1;
+  v = kvVersionCurrent(&db->vset);
+  bL0 = v && v->anFile[0]>=db->pOpts->nL0Trigger;
+  kvVersionUnref(v);
+  return bL0 && (db->bBgActive || !db->bBgIdle);
 }
 
 static int stickyError(kv_db *db){
@@ -947,10 +966,14 @@ static void deleteObsoleteFiles(kv_db *db){
   kvErrRestore(&save, 0);
 }
 
-static void dbFree(kv_db *db){
+static void dbFree(kv_db *db, int bFinish){
   if( db==0 ) return;
   if( db->bBgThread ){
     kvDbLock(db);
+    if( bFinish ){
+      pthread_cond_broadcast(&db->cvWork);
+      while( closeWaits(db) ) pthread_cond_wait(&db->cvWork, &db->mutex);
+    }
     db->bShutdown = 1;
     pthread_cond_broadcast(&db->cvWork);
     kvDbUnlock(db);
@@ -1043,7 +1066,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   if( rc!=KV_OK ){
     KvErrSave save;
     kvErrSave(&save);
-    dbFree(db);
+    dbFree(db, 0);
     kvErrRestore(&save, rc);
     return rc;
   }
@@ -1118,7 +1141,7 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
   return rc;
 }
 
-int kv_close(kv_db *db){
+static int closeDb(kv_db *db, int bFinish){
   kv_db **pp;
   if( db==0 ) return KV_OK;
   pthread_mutex_lock(&gRegistryMutex);
@@ -1130,8 +1153,16 @@ int kv_close(kv_db *db){
     if( *pp==db ){ *pp = db->pNextDb; break; }
   }
   pthread_mutex_unlock(&gRegistryMutex);
-  dbFree(db);
+  dbFree(db, bFinish);
   return KV_OK;
+}
+
+int kv_close(kv_db *db){
+  return closeDb(db, 1);
+}
+
+int kv_close_nowait(kv_db *db){
+  return closeDb(db, 0);
 }
 
 const kv_options *kv_db_options(kv_db *db){

@@ -118,8 +118,18 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb);
 
 /* Drop one reference; the last one flushes nothing (the WAL holds
 ** everything), stops background work, releases the lock and frees. Returns
-** the first error seen while closing (a failed close() of a file). */
+** the first error seen while closing (a failed close() of a file).
+**
+** With background work on, the last close first lets a pending memtable
+** flush finish and, while level 0 holds level0_trigger tables or more,
+** the background compactions run (as SQLite checkpoints its WAL when the
+** last connection closes): the next open then reads a compacted level 0
+** instead of probing every table of a backlog. Other compactions that are
+** running are abandoned and picked again after the next open. */
 int kv_close(kv_db *db);
+/* kv_close without waiting for level-0 compaction: for a store about to
+** be destroyed (kv_destroy), whose backlog would be thrown away. */
+int kv_close_nowait(kv_db *db);
 
 /* Delete the store in zDir: only the files its manifest lists and the
 ** store's own fixed names (CURRENT, MANIFEST-*, wal-*.log, *.sst, LOCK,

@@ -877,6 +877,7 @@ struct kv_db {
   int bBgThread;                /* bgThread runs (background=on) */
   int bShutdown;
   int bBgActive;                /* flush/compaction in progress */
+  int bBgIdle;                  /* bgThread waits: nothing was due */
   int rcBg;                     /* sticky background error */
   char *zBgErr;                 /* its message */
   int rcWal;                    /* sticky WAL error (failed fsync) */

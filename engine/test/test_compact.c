@@ -1018,6 +1018,51 @@ static void test_many_level0(void **state){
   tuRemoveDir(zDir);
 }
 
+/* The last kv_close() with background work on waits while level 0 is at
+** its trigger: a store opened with a backlog and closed at once is left
+** with level 0 compacted, every key intact. kv_close_nowait() does not
+** wait (what it leaves depends on timing; only the data is checked). */
+static void test_close_compacts_level0(void **state){
+  char zDir[256];
+  kv_options *oFill = tuOptions("background=off", "memtable_size=64KB",
+                                "level0_trigger=64", "sync=off", NULL);
+  kv_options *oBg = tuOptions("background=on", "level0_trigger=4",
+                              "sync=off", NULL);
+  kv_db *db;
+  Scan s;
+  int i, r;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "cclose");
+  for(r=0; r<2; r++){
+    db = tuOpen(zDir, oFill);
+    for(i=0; i<12; i++){
+      putKey(db, r*100 + i, i);
+      putKey(db, 99999, r*100 + i);       /* in every file */
+      assert_int_equal(kv_flush(db), KV_OK);
+    }
+    scanFiles(db, &s, 0);
+    assert_true(s.anFile[0]>=12);
+    kv_close(db);
+
+    db = tuOpen(zDir, oBg);
+    if( r==0 ){
+      assert_int_equal(kv_close(db), KV_OK);
+      db = tuOpen(zDir, oFill);
+      scanFiles(db, &s, 0);
+      assert_true(s.anFile[0]<4);
+    }else{
+      assert_int_equal(kv_close_nowait(db), KV_OK);
+      db = tuOpen(zDir, oFill);
+    }
+    for(i=0; i<12; i++) checkKey(db, 0, r*100 + i, i);
+    checkKey(db, 0, 99999, r*100 + 11);
+    kv_close(db);
+  }
+  kv_options_free(oFill);
+  kv_options_free(oBg);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_drop_rule),
@@ -1034,6 +1079,7 @@ int main(void){
     cmocka_unit_test(test_flushes_inline),
     cmocka_unit_test(test_seek_compaction),
     cmocka_unit_test(test_many_level0),
+    cmocka_unit_test(test_close_compacts_level0),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
