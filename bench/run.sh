@@ -13,6 +13,10 @@
 #                    stops and reports what it did (20)
 #   BENCH_SQL_DURATION  the same for sqlbench's scratch fills and reads (60)
 #   BENCH_SKIP_SQL   1 to skip sqlbench; BENCH_SKIP_KV 1 to skip kvbench
+#   BENCH_READ_REPS  runs of each read-only workload and SQL read test (3):
+#                    the engines alternate within every round, the tables
+#                    report each engine's median run, and every run goes
+#                    to kvbench_runs.csv / sqlbench_runs.csv
 #   BENCH_BIN        directory of the kvbench_* and sqlbench binaries
 #   BENCH_DATA       scratch directory for the stores (removed at the end)
 #   BENCH_OUT        results directory (bench/results)
@@ -35,7 +39,26 @@ DATA=${BENCH_DATA:-build/bench/data}
 OUT=${BENCH_OUT:-bench/results}
 PY=/usr/bin/python3
 
+READ_REPS=${BENCH_READ_REPS:-3}
 mkdir -p "$OUT" "$DATA"
+
+# Rounds of a workload: read-only ones READ_REPS times (they leave the data
+# as it was, and one short run moves by tens of percent on a busy machine),
+# everything else once.
+rounds() {
+  case $1 in
+    readrandom|readmissing|readhot|readseq|readreverse|seekrandom) ;;
+    point_select|range_scan) ;;
+    *) echo 1; return ;;
+  esac
+  echo "$READ_REPS"
+}
+# The line of CSV file $1 whose column $2 is the median (the lower middle
+# of an even count).
+median_line() {
+  n=$(wc -l < "$1")
+  sort -t, -k"$2","$2" -g "$1" | sed -n "$(( (n + 1) / 2 ))p"
+}
 start=$(date +%s)
 echo "kvbench: $KEYS keys; engines: $ENGINES"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -55,47 +78,71 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 
 if [ "${BENCH_SKIP_KV:-0}" != 1 ]; then
   csv="$OUT/kvbench.csv.tmp"
+  runs="$OUT/kvbench_runs.csv.tmp"
   "$BIN/kvbench_kvstore" --header > "$csv"
+  cp "$csv" "$runs"
   for w in $WORKLOADS; do
     ops=0; threads=1
     case $w in
       fillsync) threads=4; ops=10000 ;;
       ycsb?) ops=$((KEYS / 4)) ;;
     esac
+    r=0
+    while [ $r -lt "$(rounds $w)" ]; do
+      r=$((r + 1))
+      for e in $ENGINES; do
+        case $w in
+          fillseq) db="$DATA/$e-seq" ;;
+          fillbatch) db="$DATA/$e-batch" ;;
+          fillsync) db="$DATA/$e-sync" ;;
+          *) db="$DATA/$e" ;;
+        esac
+        line=$("$BIN/kvbench_$e" --workload=$w --db="$db" --num=$KEYS \
+                 --ops=$ops --threads=$threads --duration="$DURATION") || {
+          echo "kvbench_$e $w failed" >&2; exit 1; }
+        echo "$line" >> "$runs"
+        echo "$line" >> "$DATA/$e.round"
+        echo "$line" | awk -F, '{printf "  %-12s %-8s %10s ops/s  p99 %8s us  rss %6s MB\n", $2, $1, $7, $10, $11}'
+        case $w in fillseq|fillbatch|fillsync) rm -rf "$db" ;; esac
+      done
+    done
     for e in $ENGINES; do
-      case $w in
-        fillseq) db="$DATA/$e-seq" ;;
-        fillbatch) db="$DATA/$e-batch" ;;
-        fillsync) db="$DATA/$e-sync" ;;
-        *) db="$DATA/$e" ;;
-      esac
-      line=$("$BIN/kvbench_$e" --workload=$w --db="$db" --num=$KEYS \
-               --ops=$ops --threads=$threads --duration="$DURATION") || {
-        echo "kvbench_$e $w failed" >&2; exit 1; }
-      echo "$line" >> "$csv"
-      echo "$line" | awk -F, '{printf "  %-12s %-8s %10s ops/s  p99 %8s us  rss %6s MB\n", $2, $1, $7, $10, $11}'
-      case $w in fillseq|fillbatch|fillsync) rm -rf "$db" ;; esac
+      median_line "$DATA/$e.round" 7 >> "$csv"
+      rm -f "$DATA/$e.round"
     done
   done
   mv "$csv" "$OUT/kvbench.csv"
+  mv "$runs" "$OUT/kvbench_runs.csv"
   for e in $ENGINES; do rm -rf "$DATA/$e"; done
 fi
 
 if [ "${BENCH_SKIP_SQL:-0}" != 1 ]; then
   echo "sqlbench: $SQL_ROWS rows"
   csv="$OUT/sqlbench.csv.tmp"
+  runs="$OUT/sqlbench_runs.csv.tmp"
   "$BIN/sqlbench" --header > "$csv"
+  cp "$csv" "$runs"
   for t in insert_autocommit insert_batch replace_batch insert_txn \
            replace_txn point_select range_scan; do
+    r=0
+    while [ $r -lt "$(rounds $t)" ]; do
+      r=$((r + 1))
+      for b in kvstore table; do
+        line=$("$BIN/sqlbench" --backend=$b --test=$t --dir="$DATA/sql" \
+                 --rows="$SQL_ROWS" --ext=./kvstore --duration="$SQL_DURATION") || {
+          echo "sqlbench $b $t failed" >&2; exit 1; }
+        echo "$line" >> "$runs"
+        echo "$line" >> "$DATA/sql-$b.round"
+        echo "$line" | awk -F, '{printf "  %-18s %-8s %10s ops/s  p99 %8s us  rss %6s MB\n", $2, $1, $6, $8, $9}'
+      done
+    done
     for b in kvstore table; do
-      line=$("$BIN/sqlbench" --backend=$b --test=$t --dir="$DATA/sql" \
-               --rows="$SQL_ROWS" --ext=./kvstore --duration="$SQL_DURATION") || {
-        echo "sqlbench $b $t failed" >&2; exit 1; }
-      echo "$line" >> "$csv"
-      echo "$line" | awk -F, '{printf "  %-18s %-8s %10s ops/s  p99 %8s us  rss %6s MB\n", $2, $1, $6, $8, $9}'
+      median_line "$DATA/sql-$b.round" 6 >> "$csv"
+      rm -f "$DATA/sql-$b.round"
     done
   done
   mv "$csv" "$OUT/sqlbench.csv"
+  mv "$runs" "$OUT/sqlbench_runs.csv"
   rm -rf "$DATA/sql"
 fi
 
