@@ -1650,7 +1650,7 @@ static int listKeyCmp(const void *a, const void *b){
 }
 
 /* Take the rate limiter's token for the row the cursor landed on. */
-static int cursorToken(KvCursor *pCur){
+static inline int cursorToken(KvCursor *pCur){
   KvVtab *pTab = (KvVtab*)pCur->base.pVtab;
   int rc = kv_rate_acquire(pTab->pKv, 1);
   if( rc!=KV_OK ){
@@ -1665,23 +1665,26 @@ static int cursorToken(KvCursor *pCur){
 ** returns, or set bEof. The iterator is already positioned (CUR_SCAN) or
 ** iList names the next list entry to try (CUR_LIST).
 */
-static int cursorSettle(KvCursor *pCur){
+static inline int cursorSettle(KvCursor *pCur){
   sqlite3_vtab *pVtab = pCur->base.pVtab;
   int rc;
   switch( pCur->eMode ){
-    case CUR_SCAN:
-      if( !kv_iter_valid(pCur->pIter) ){
+    case CUR_SCAN: {
+      const void *pKey, *pVal;
+      if( !kv_iter_entry(pCur->pIter, &pKey, &pCur->nKey, &pVal,
+                         &pCur->nVal) ){
         pCur->bEof = 1;
         return SQLITE_OK;
       }
-      pCur->pKey = kv_iter_key(pCur->pIter, &pCur->nKey);
-      pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
+      pCur->pKey = (const u8*)pKey;
+      pCur->pVal = (const u8*)pVal;
       /* The start was sought; only the far bound can end the scan. */
       if( !cursorBeforeEnd(pCur, pCur->pKey, pCur->nKey) ){
         pCur->bEof = 1;
         return SQLITE_OK;
       }
       return cursorToken(pCur);
+    }
     case CUR_LIST:
       while( pCur->iList<pCur->nList ){
         int i = pCur->bDesc ? pCur->nList-1-pCur->iList : pCur->iList;
@@ -1710,7 +1713,7 @@ static int cursorSettle(KvCursor *pCur){
 }
 
 /* Advance to the next row, ignoring LIMIT. */
-static int cursorStep(KvCursor *pCur){
+static inline int cursorStep(KvCursor *pCur){
   int rc = KV_OK;
   if( pCur->bEof ) return SQLITE_OK;
   switch( pCur->eMode ){

@@ -523,3 +523,22 @@ const void *kv_iter_value(const kv_iter *it, size_t *pnVal){
   *pnVal = n;
   return v;
 }
+
+int kv_iter_entry(const kv_iter *it, const void **ppKey, size_t *pnKey,
+                  const void **ppVal, size_t *pnVal){
+  const KvIter *m;
+  if( it==0 || !it->bValid ) return 0;
+  if( it->bReverse ){
+    *ppKey = it->savedKey.a ? (const void*)it->savedKey.a : (const void*)"";
+    *pnKey = it->savedKey.n;
+    *ppVal = it->savedVal.a ? (const void*)it->savedVal.a : (const void*)"";
+    *pnVal = it->savedVal.n;
+  }else{
+    m = it->pMerged;
+    *ppKey = m->pKey;
+    *pnKey = m->nKey - KV_TRAILER;
+    *ppVal = m->pVal;
+    *pnVal = m->nVal;
+  }
+  return 1;
+}

@@ -76,7 +76,8 @@ struct MergeIter {
 */
 
 /* Compare children i and j (both valid) by (internal key, index). */
-static inline int childCmp(MergeIter *p, int i, int j){
+static inline __attribute__((always_inline))
+int childCmp(MergeIter *p, int i, int j){
   const KvIter *a = p->apChild[i];
   const KvIter *b = p->apChild[j];
   int c;

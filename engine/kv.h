@@ -222,6 +222,10 @@ int kv_iter_prev(kv_iter *it);
 int kv_iter_valid(const kv_iter *it);
 const void *kv_iter_key(const kv_iter *it, size_t *pnKey);
 const void *kv_iter_value(const kv_iter *it, size_t *pnVal);
+/* kv_iter_valid, kv_iter_key and kv_iter_value in one call: 1 and the
+** current entry, or 0 (outputs untouched) when there is none. */
+int kv_iter_entry(const kv_iter *it, const void **ppKey, size_t *pnKey,
+                  const void **ppVal, size_t *pnVal);
 
 /*
 ** Maintenance and introspection.
