@@ -147,6 +147,32 @@ static void test_iterators(void **state){
   assert_false(kv_iter_valid(it));
   assert_int_equal(kv_iter_seek(it, "g", 1), KV_OK);
   assert_false(kv_iter_valid(it));
+  /* kv_iter_entry: the same entry as kv_iter_key and kv_iter_value, both
+  ** ways (backward the iterator holds copies), and 0 off the end. */
+  {
+    const void *pK = "x", *pV = "x";
+    size_t nK = 99, nV = 99, nv;
+    int bBack;
+    assert_int_equal(kv_iter_entry(it, &pK, &nK, &pV, &nV), 0);
+    assert_true(nK==99 && nV==99);
+    for(bBack=0; bBack<2; bBack++){
+      int n = 0;
+      assert_int_equal(bBack ? kv_iter_last(it) : kv_iter_first(it), KV_OK);
+      while( kv_iter_valid(it) ){
+        const void *k = kv_iter_key(it, &nk);
+        const void *v = kv_iter_value(it, &nv);
+        assert_int_equal(kv_iter_entry(it, &pK, &nK, &pV, &nV), 1);
+        assert_ptr_equal(pK, k);
+        assert_ptr_equal(pV, v);
+        assert_int_equal(nK, nk);
+        assert_int_equal(nV, nv);
+        n++;
+        assert_int_equal(bBack ? kv_iter_prev(it) : kv_iter_next(it), KV_OK);
+      }
+      assert_int_equal(n, 3);
+      assert_int_equal(kv_iter_entry(it, &pK, &nK, &pV, &nV), 0);
+    }
+  }
   kv_iter_free(it);
 
   /* An iterator pins its view while the store changes under it. */
