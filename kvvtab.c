@@ -2103,33 +2103,38 @@ int kvvtabKeyResult(sqlite3_context *ctx, int eKeyType,
   return rc;
 }
 
+/* kvvtabColumn's error result, out of its way. */
+static __attribute__((noinline)) void columnError(KvCursor *pCur,
+                                                  sqlite3_context *ctx,
+                                                  int iCol, int rc){
+  KvVtab *pTab = (KvVtab*)pCur->base.pVtab;
+  char *zMsg;
+  if( iCol==KVVTAB_COL_KEY ){
+    zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes in '%s' "
+        "(table %s has %s keys)", (unsigned long long)pCur->nKey,
+        pTab->zDir, pTab->zName, keyTypeName(pTab->eKeyType));
+  }else{
+    zMsg = sqlite3_mprintf("kvstore: malformed value (%llu bytes) in '%s', "
+        "table %s", (unsigned long long)pCur->nVal, pTab->zDir, pTab->zName);
+  }
+  sqlite3_result_error(ctx, zMsg ? zMsg : (iCol==KVVTAB_COL_KEY
+      ? "kvstore: malformed key" : "kvstore: malformed value"), -1);
+  sqlite3_result_error_code(ctx, rc);
+  sqlite3_free(zMsg);
+}
+
 static int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
                         int iCol){
   KvCursor *pCur = (KvCursor*)pCursor;
-  KvVtab *pTab = (KvVtab*)pCursor->pVtab;
-  int rc = SQLITE_OK;
+  int rc;
   if( pCur->bEof ) return SQLITE_OK;
   if( iCol==KVVTAB_COL_KEY ){
+    KvVtab *pTab = (KvVtab*)pCursor->pVtab;
     rc = keyResult(ctx, pTab->eKeyType, pCur->pKey, pCur->nKey);
-    if( rc!=SQLITE_OK ){
-      char *zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes "
-          "in '%s' (table %s has %s keys)", (unsigned long long)pCur->nKey,
-          pTab->zDir, pTab->zName, keyTypeName(pTab->eKeyType));
-      sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: malformed key", -1);
-      sqlite3_result_error_code(ctx, rc);
-      sqlite3_free(zMsg);
-    }
   }else{
     rc = valueResult(ctx, pCur->pVal, pCur->nVal);
-    if( rc!=SQLITE_OK ){
-      char *zMsg = sqlite3_mprintf("kvstore: malformed value (%llu bytes) "
-          "in '%s', table %s", (unsigned long long)pCur->nVal, pTab->zDir,
-          pTab->zName);
-      sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: malformed value", -1);
-      sqlite3_result_error_code(ctx, rc);
-      sqlite3_free(zMsg);
-    }
   }
+  if( rc!=SQLITE_OK ) columnError(pCur, ctx, iCol, rc);
   return rc;
 }
 
