@@ -1002,12 +1002,14 @@ static void test_corruption(void **state){
     kvSstClose(pSst);
     assert_int_equal(kvSstVerify(kvEnvPosix(), zCopy), KV_CORRUPT);
     assert_non_null(strstr(kvErrMsg(), "merkle root mismatch"));
-    /* and a root that does not match its leaves fails at open */
+    /* and a root that does not match its leaves: the part's CRC agrees,
+    ** so the table opens; verification finds it */
     m[56 + nLeaf*32] ^= 1;
     kvPut32(m + nMeta - 4, kvCrc32(m, (size_t)nMeta - 4));
     tuWriteFile(zCopy, b, n);
-    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 0, 0, &pSst),
-                     KV_CORRUPT);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), zCopy, 0, 0, &pSst), KV_OK);
+    kvSstClose(pSst);
+    assert_int_equal(kvSstVerify(kvEnvPosix(), zCopy), KV_CORRUPT);
     assert_non_null(strstr(kvErrMsg(), "merkle root mismatch"));
     free(b);
   }
