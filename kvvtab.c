@@ -1660,52 +1660,58 @@ static inline int cursorToken(KvCursor *pCur){
   return SQLITE_OK;
 }
 
+/* cursorSettle for CUR_SCAN: the row the iterator is on, if it is one
+** the cursor returns. */
+static int scanSettle(KvCursor *pCur){
+  const void *pKey, *pVal;
+  if( !kv_iter_entry(pCur->pIter, &pKey, &pCur->nKey, &pVal, &pCur->nVal) ){
+    pCur->bEof = 1;
+    return SQLITE_OK;
+  }
+  pCur->pKey = (const u8*)pKey;
+  pCur->pVal = (const u8*)pVal;
+  /* The start was sought; only the far bound can end the scan. */
+  if( !cursorBeforeEnd(pCur, pCur->pKey, pCur->nKey) ){
+    pCur->bEof = 1;
+    return SQLITE_OK;
+  }
+  return cursorToken(pCur);
+}
+
+/* cursorSettle for CUR_LIST: the first key of the list from iList on that
+** the store holds. */
+static int listSettle(KvCursor *pCur){
+  while( pCur->iList<pCur->nList ){
+    int i = pCur->bDesc ? pCur->nList-1-pCur->iList : pCur->iList;
+    KvListKey *pK = &pCur->aList[i];
+    int rc = kv_iter_seek(pCur->pIter, pK->a, (size_t)pK->n);
+    if( rc!=KV_OK ) return engineError(pCur->base.pVtab, rc, "seeking");
+    if( kv_iter_valid(pCur->pIter) ){
+      const u8 *a;
+      size_t n;
+      a = kv_iter_key(pCur->pIter, &n);
+      if( keyCompare(a, n, pK->a, (size_t)pK->n)==0 ){
+        pCur->pKey = a;
+        pCur->nKey = n;
+        pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
+        return cursorToken(pCur);
+      }
+    }
+    pCur->iList++;
+  }
+  pCur->bEof = 1;
+  return SQLITE_OK;
+}
+
 /*
 ** Move to the first row at or after the current position that the cursor
 ** returns, or set bEof. The iterator is already positioned (CUR_SCAN) or
 ** iList names the next list entry to try (CUR_LIST).
 */
-static inline int cursorSettle(KvCursor *pCur){
-  sqlite3_vtab *pVtab = pCur->base.pVtab;
-  int rc;
+static int cursorSettle(KvCursor *pCur){
   switch( pCur->eMode ){
-    case CUR_SCAN: {
-      const void *pKey, *pVal;
-      if( !kv_iter_entry(pCur->pIter, &pKey, &pCur->nKey, &pVal,
-                         &pCur->nVal) ){
-        pCur->bEof = 1;
-        return SQLITE_OK;
-      }
-      pCur->pKey = (const u8*)pKey;
-      pCur->pVal = (const u8*)pVal;
-      /* The start was sought; only the far bound can end the scan. */
-      if( !cursorBeforeEnd(pCur, pCur->pKey, pCur->nKey) ){
-        pCur->bEof = 1;
-        return SQLITE_OK;
-      }
-      return cursorToken(pCur);
-    }
-    case CUR_LIST:
-      while( pCur->iList<pCur->nList ){
-        int i = pCur->bDesc ? pCur->nList-1-pCur->iList : pCur->iList;
-        KvListKey *pK = &pCur->aList[i];
-        rc = kv_iter_seek(pCur->pIter, pK->a, (size_t)pK->n);
-        if( rc!=KV_OK ) return engineError(pVtab, rc, "seeking");
-        if( kv_iter_valid(pCur->pIter) ){
-          const u8 *a;
-          size_t n;
-          a = kv_iter_key(pCur->pIter, &n);
-          if( keyCompare(a, n, pK->a, (size_t)pK->n)==0 ){
-            pCur->pKey = a;
-            pCur->nKey = n;
-            pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
-            return cursorToken(pCur);
-          }
-        }
-        pCur->iList++;
-      }
-      pCur->bEof = 1;
-      return SQLITE_OK;
+    case CUR_SCAN: return scanSettle(pCur);
+    case CUR_LIST: return listSettle(pCur);
     default:
       pCur->bEof = 1;
       return SQLITE_OK;
@@ -1723,10 +1729,10 @@ static inline int cursorStep(KvCursor *pCur){
         pCur->bEof = 1;
         return engineError(pCur->base.pVtab, rc, "iterating");
       }
-      return cursorSettle(pCur);
+      return scanSettle(pCur);
     case CUR_LIST:
       pCur->iList++;
-      return cursorSettle(pCur);
+      return listSettle(pCur);
     default:
       pCur->bEof = 1;
       return SQLITE_OK;
