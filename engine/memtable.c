@@ -141,7 +141,7 @@ static int nodeCmp(const MemNode *p, const u8 *pUKey, size_t nUKey,
                    u64 trailer){
   const u8 *a = nodeKey(p);
   size_t na = p->nIKey - KV_TRAILER;
-  int c = kvUKeyCmp(a, na, pUKey, nUKey);
+  int c = kvUKeyCmpShort(a, na, pUKey, nUKey);
   if( c==0 ){
     u64 t = kvGet64(a + na);
     c = t>trailer ? -1 : (t<trailer ? 1 : 0);
@@ -323,7 +323,8 @@ int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
   /* (key, seq, PUT) is the largest trailer a visible entry can have, so
   ** the first node >= it is the newest version with sequence <= seq. */
   p = findGE(pMem, pKey, nKey, kvPackTrailer(seq, KV_TYPE_PUT), 0);
-  if( p==0 || kvUKeyCmp(nodeKey(p), p->nIKey - KV_TRAILER, pKey, nKey)!=0 ){
+  if( p==0
+   || kvUKeyCmpShort(nodeKey(p), p->nIKey - KV_TRAILER, pKey, nKey)!=0 ){
     return 0;
   }
   if( peType ) *peType = kvIKeyType(nodeKey(p), p->nIKey);
