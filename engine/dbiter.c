@@ -499,32 +499,6 @@ int kv_iter_valid(const kv_iter *it){
   return it && it->bValid;
 }
 
-const void *kv_iter_key(const kv_iter *it, size_t *pnKey){
-  const u8 *k;
-  size_t n;
-  assert( it->bValid );
-  if( it->bReverse ){
-    *pnKey = it->savedKey.n;
-    return it->savedKey.a ? (const void*)it->savedKey.a : (const void*)"";
-  }
-  kvIterKey(it->pMerged, &k, &n);
-  *pnKey = n - KV_TRAILER;
-  return k;
-}
-
-const void *kv_iter_value(const kv_iter *it, size_t *pnVal){
-  const u8 *v;
-  size_t n;
-  assert( it->bValid );
-  if( it->bReverse ){
-    *pnVal = it->savedVal.n;
-    return it->savedVal.a ? (const void*)it->savedVal.a : (const void*)"";
-  }
-  kvIterValue(it->pMerged, &v, &n);
-  *pnVal = n;
-  return v;
-}
-
 int kv_iter_entry(const kv_iter *it, const void **ppKey, size_t *pnKey,
                   const void **ppVal, size_t *pnVal){
   const KvIter *m;
@@ -542,4 +516,22 @@ int kv_iter_entry(const kv_iter *it, const void **ppKey, size_t *pnKey,
     *pnVal = m->nVal;
   }
   return 1;
+}
+
+const void *kv_iter_key(const kv_iter *it, size_t *pnKey){
+  const void *pKey = 0, *pVal;
+  size_t nVal;
+  int bValid = kv_iter_entry(it, &pKey, pnKey, &pVal, &nVal);
+  assert( bValid );
+  (void)bValid;
+  return pKey;
+}
+
+const void *kv_iter_value(const kv_iter *it, size_t *pnVal){
+  const void *pKey, *pVal = 0;
+  size_t nKey;
+  int bValid = kv_iter_entry(it, &pKey, &nKey, &pVal, pnVal);
+  assert( bValid );
+  (void)bValid;
+  return pVal;
 }

@@ -39,12 +39,7 @@ int kvIKeyAppend(KvBuf *p, const u8 *pKey, size_t nKey, u64 seq, int eType){
 }
 
 int kvUKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
-  size_t n = na<nb ? na : nb;
-  int c = n>0 ? memcmp(a, b, n) : 0;
-  if( c==0 ){
-    c = na<nb ? -1 : (na>nb ? 1 : 0);
-  }
-  return c;
+  return kvUKeyCmpShort(a, na, b, nb);
 }
 
 int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){

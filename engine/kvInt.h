@@ -161,7 +161,8 @@ static inline u64 kvPackTrailer(u64 seq, int eType){
 int kvIKeyAppend(KvBuf *p, const u8 *pKey, size_t nKey, u64 seq, int eType);
 /* Compare internal keys (see the top of this file). */
 int kvIKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb);
-/* Compare user keys: memcmp, shorter first on a tie. */
+/* Compare user keys: memcmp order, shorter first on a tie (the out-of-line
+** form of kvUKeyCmpShort below). */
 int kvUKeyCmp(const u8 *a, size_t na, const u8 *b, size_t nb);
 /* Bytes a[0..8) as a big-endian number: comparing two of those is
 ** comparing the bytes with memcmp. */
@@ -170,9 +171,9 @@ static inline u64 kvLoadBE64(const u8 *a){
        | ((u64)a[3]<<32) | ((u64)a[4]<<24) | ((u64)a[5]<<16)
        | ((u64)a[6]<<8) | (u64)a[7];
 }
-/* kvUKeyCmp inline and eight bytes at a time, for the iterators'
-** per-entry comparisons: keys are short, so a call to memcmp costs more
-** than the comparison. */
+/* kvUKeyCmp's order, inline and eight bytes at a time, for the
+** iterators' per-entry comparisons: keys are short, so a call to memcmp
+** costs more than the comparison. */
 static inline int kvUKeyCmpShort(const u8 *a, size_t na, const u8 *b,
                                  size_t nb){
   size_t n = na<nb ? na : nb;
