@@ -1608,29 +1608,28 @@ static void boundMerge(KvBound *pB, int bLower, u8 *a, int n, int bIncl){
   pB->bIncl = bIncl;
 }
 
+/* True if key a[0..n) is on the inner side of bound pB: above it if
+** bLower, below it otherwise (or on it, if the bound is inclusive). No
+** bound admits every key. */
+static int boundAdmits(const KvBound *pB, int bLower, const u8 *a, size_t n){
+  int c;
+  if( pB->a==0 ) return 1;
+  c = keyCompare(a, n, pB->a, (size_t)pB->n);
+  if( bLower ) c = -c;
+  return c<0 || (c==0 && pB->bIncl);
+}
+
 /* True if key a[0..n) is within the cursor's bounds. */
 static int cursorInBounds(KvCursor *pCur, const u8 *a, size_t n){
-  if( pCur->lo.a ){
-    int c = keyCompare(a, n, pCur->lo.a, (size_t)pCur->lo.n);
-    if( c<0 || (c==0 && !pCur->lo.bIncl) ) return 0;
-  }
-  if( pCur->hi.a ){
-    int c = keyCompare(a, n, pCur->hi.a, (size_t)pCur->hi.n);
-    if( c>0 || (c==0 && !pCur->hi.bIncl) ) return 0;
-  }
-  return 1;
+  return boundAdmits(&pCur->lo, 1, a, n) && boundAdmits(&pCur->hi, 0, a, n);
 }
 
 /* True if key a[0..n), reached by a scan that started inside the near
 ** bound (the seek saw to that), is still inside the far one: the upper
 ** bound going up, the lower going down. */
 static int cursorBeforeEnd(KvCursor *pCur, const u8 *a, size_t n){
-  const KvBound *pB = pCur->bDesc ? &pCur->lo : &pCur->hi;
-  int c;
-  if( pB->a==0 ) return 1;
-  c = keyCompare(a, n, pB->a, (size_t)pB->n);
-  if( pCur->bDesc ) c = -c;
-  return c<0 || (c==0 && pB->bIncl);
+  return pCur->bDesc ? boundAdmits(&pCur->lo, 1, a, n)
+                     : boundAdmits(&pCur->hi, 0, a, n);
 }
 
 /* Bytes of the literal prefix of GLOB pattern z: up to the first wildcard.
