@@ -988,6 +988,24 @@ static void test_seek_compaction(void **state){
   tuRemoveDir(zDir);
 }
 
+/* nFile level-0 files (kv_flush each): key iBase+i with version i in file
+** i, and key 99999 in every file, with version iBase+i. */
+static void fillLevel0(kv_db *db, int iBase, int nFile){
+  int i;
+  for(i=0; i<nFile; i++){
+    putKey(db, iBase + i, i);
+    putKey(db, 99999, iBase + i);
+    assert_int_equal(kv_flush(db), KV_OK);
+  }
+}
+
+/* Every key fillLevel0(db, iBase, nFile) wrote reads its newest value. */
+static void checkLevel0(kv_db *db, int iBase, int nFile){
+  int i;
+  for(i=0; i<nFile; i++) checkKey(db, 0, iBase + i, i);
+  checkKey(db, 0, 99999, iBase + nFile - 1);
+}
+
 /*
 ** Point reads over 60 level-0 files: every key is found in its own file,
 ** the key written in every flush reads its newest value (from the newest
@@ -1003,15 +1021,10 @@ static void test_many_level0(void **state){
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "cmany");
   db = tuOpen(zDir, o);
-  for(i=0; i<60; i++){
-    putKey(db, i, i);
-    putKey(db, 99999, i);                 /* in every file */
-    assert_int_equal(kv_flush(db), KV_OK);
-  }
+  fillLevel0(db, 0, 60);
   scanFiles(db, &s, 0);
   assert_int_equal(s.anFile[0], 60);
-  for(i=0; i<60; i++) checkKey(db, 0, i, i);
-  checkKey(db, 0, 99999, 59);
+  checkLevel0(db, 0, 60);
   for(i=60; i<70; i++) checkKey(db, 0, i, -1);
   kv_close(db);
   kv_options_free(o);
@@ -1030,16 +1043,12 @@ static void test_close_compacts_level0(void **state){
                               "sync=off", NULL);
   kv_db *db;
   Scan s;
-  int i, r;
+  int r;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "cclose");
   for(r=0; r<2; r++){
     db = tuOpen(zDir, oFill);
-    for(i=0; i<12; i++){
-      putKey(db, r*100 + i, i);
-      putKey(db, 99999, r*100 + i);       /* in every file */
-      assert_int_equal(kv_flush(db), KV_OK);
-    }
+    fillLevel0(db, r*100, 12);
     scanFiles(db, &s, 0);
     assert_true(s.anFile[0]>=12);
     kv_close(db);
@@ -1054,8 +1063,7 @@ static void test_close_compacts_level0(void **state){
       assert_int_equal(kv_close_nowait(db), KV_OK);
       db = tuOpen(zDir, oFill);
     }
-    for(i=0; i<12; i++) checkKey(db, 0, r*100 + i, i);
-    checkKey(db, 0, 99999, r*100 + 11);
+    checkLevel0(db, r*100, 12);
     kv_close(db);
   }
   kv_options_free(oFill);
