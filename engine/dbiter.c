@@ -239,8 +239,7 @@ static void mKey(kv_iter *it, const u8 **pp, size_t *pn){
 
 /* Forward: settle on the next entry that is the newest visible version of
 ** a live key. When bSkipping, keys <= savedKey are hidden. */
-static inline __attribute__((always_inline))
-int findNextUserEntry(kv_iter *it, int bSkipping){
+static int findNextUserEntry(kv_iter *it, int bSkipping){
   KvIter *m = it->pMerged;
   int rc = KV_OK;
   while( kvIterValid(m) ){
@@ -461,6 +460,16 @@ int kv_iter_next(kv_iter *it){
     rc = saveKey(&it->savedKey, k, n - KV_TRAILER);
     if( rc==KV_OK ) rc = m->pMethods->xNext(m);
     if( rc ) return iterFail(it, rc);
+    if( m->bValid ){
+      /* The usual step, findNextUserEntry()'s first test inline: a
+      ** visible put of a key after the one just left. */
+      u64 t = kvGet64(m->pKey + m->nKey - KV_TRAILER);
+      if( (t & 0xff)==KV_TYPE_PUT && visible(it, t>>8)
+       && kvUKeyCmpShort(m->pKey, m->nKey - KV_TRAILER, it->savedKey.a,
+                         it->savedKey.n)>0 ){
+        return KV_OK;           /* it->bValid stays 1 */
+      }
+    }
   }
   return findNextUserEntry(it, 1);
 }
