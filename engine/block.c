@@ -144,9 +144,9 @@ static size_t restartOffset(const KvBlock *pBlock, u32 i){
 ** value length and the offset of the key suffix. Checks that the entry
 ** lies inside the entry area.
 */
-static inline __attribute__((always_inline))
-int decodeHeader(const KvBlock *pBlock, size_t iOff, u64 *pnShared,
-                 u64 *pnUnshared, u64 *pnVal, size_t *piKey){
+static inline int decodeHeader(const KvBlock *pBlock, size_t iOff,
+                               u64 *pnShared, u64 *pnUnshared, u64 *pnVal,
+                               size_t *piKey){
   const u8 *p = pBlock->a + iOff;
   const u8 *pEnd = pBlock->a + pBlock->nData;
   int n;
@@ -192,8 +192,7 @@ void kvBlockIterClear(KvBlockIter *p){
 }
 
 /* Room for nExtra more bytes of key: the first time out of aKeySpace. */
-static __attribute__((noinline)) int keyReserve(KvBlockIter *p,
-                                               size_t nExtra){
+static int keyReserve(KvBlockIter *p, size_t nExtra){
   if( p->key.a==p->aKeySpace ){
     KvBuf b = {0, 0, 0};
     int rc = kvBufReserve(&b, p->key.n + nExtra);
@@ -216,11 +215,10 @@ static int iterFail(KvBlockIter *p, int rc){
 ** entry's key (or nothing, at a restart point: bRestart). iRestart and
 ** iRestartEnd must already describe the restart region holding iOff.
 */
-static inline __attribute__((always_inline))
-int decodeAt(KvBlockIter *p, size_t iOff, int bRestart){
+static inline int decodeAt(KvBlockIter *p, size_t iOff, int bRestart){
   const KvBlock *pBlock = p->pBlock;
-  u64 nShared = 0, nUnshared = 0, nVal = 0;
-  size_t iKey = 0;
+  u64 nShared, nUnshared, nVal;
+  size_t iKey;
   int rc = decodeHeader(pBlock, iOff, &nShared, &nUnshared, &nVal, &iKey);
   if( rc==KV_OK ){
     if( nShared>p->key.n || (bRestart && nShared!=0) ){
@@ -267,8 +265,8 @@ int kvBlockIterFirst(KvBlockIter *p){
   return seekRestart(p, 0);
 }
 
-/* kvBlockIterNext() at the end of a restart region: the next region, or
-** the end of the block. */
+/* kvBlockIterNext() the long way: a new restart region, long lengths,
+** or anything to report. */
 static __attribute__((noinline)) int nextSlow(KvBlockIter *p, size_t iOff){
   int bRestart = 0;
   if( iOff>=p->pBlock->nData ){
@@ -287,11 +285,29 @@ static __attribute__((noinline)) int nextSlow(KvBlockIter *p, size_t iOff){
 }
 
 int kvBlockIterNext(KvBlockIter *p){
+  const KvBlock *pBlock = p->pBlock;
   size_t iOff = p->iNext;
   assert( p->bValid );
-  /* The usual step: inside the restart region (which ends within the
-  ** entry area). */
-  if( iOff<p->iRestartEnd ) return decodeAt(p, iOff, 0);
+  if( iOff<p->iRestartEnd && pBlock->nData - iOff>=3 ){
+    /* The usual step, decodeAt() cut short: inside a restart region
+    ** (which ends within the entry area), an entry whose three lengths
+    ** are one byte each and that passes every check of decodeAt(). */
+    const u8 *h = pBlock->a + iOff;
+    if( (h[0] | h[1] | h[2])<0x80 ){
+      size_t nShared = h[0], nUnshared = h[1], nVal = h[2];
+      size_t iKey = iOff + 3;
+      if( nShared<=p->key.n && nUnshared + nVal<=pBlock->nData - iKey
+       && nShared + nUnshared<p->key.nAlloc ){
+        memcpy(p->key.a + nShared, pBlock->a + iKey, nUnshared);
+        p->key.n = nShared + nUnshared;
+        p->iOff = iOff;
+        p->pVal = pBlock->a + iKey + nUnshared;
+        p->nVal = nVal;
+        p->iNext = iKey + nUnshared + nVal;
+        return KV_OK;
+      }
+    }
+  }
   return nextSlow(p, iOff);
 }
 
@@ -337,8 +353,8 @@ int kvBlockIterSeek(KvBlockIter *p, const u8 *pKey, size_t nKey){
   /* Last restart point whose key is < the target (or the first one). */
   while( lo<hi ){
     u32 mid = lo + (hi - lo + 1)/2;
-    u64 nShared = 0, nUnshared = 0, nVal = 0;
-    size_t iKey = 0;
+    u64 nShared, nUnshared, nVal;
+    size_t iKey;
     rc = decodeHeader(pBlock, restartOffset(pBlock, mid),
                       &nShared, &nUnshared, &nVal, &iKey);
     if( rc==KV_OK && nShared!=0 ) rc = blockCorrupt("bad restart entry");
