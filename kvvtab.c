@@ -1611,7 +1611,8 @@ static void boundMerge(KvBound *pB, int bLower, u8 *a, int n, int bIncl){
 /* True if key a[0..n) is on the inner side of bound pB: above it if
 ** bLower, below it otherwise (or on it, if the bound is inclusive). No
 ** bound admits every key. */
-static int boundAdmits(const KvBound *pB, int bLower, const u8 *a, size_t n){
+static inline int boundAdmits(const KvBound *pB, int bLower, const u8 *a,
+                              size_t n){
   int c;
   if( pB->a==0 ) return 1;
   c = keyCompare(a, n, pB->a, (size_t)pB->n);
