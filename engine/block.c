@@ -217,8 +217,9 @@ static int iterFail(KvBlockIter *p, int rc){
 */
 static inline int decodeAt(KvBlockIter *p, size_t iOff, int bRestart){
   const KvBlock *pBlock = p->pBlock;
-  u64 nShared, nUnshared, nVal;
-  size_t iKey;
+  /* set on success only: zero for the compiler's flow analysis under LTO */
+  u64 nShared = 0, nUnshared = 0, nVal = 0;
+  size_t iKey = 0;
   int rc = decodeHeader(pBlock, iOff, &nShared, &nUnshared, &nVal, &iKey);
   if( rc==KV_OK ){
     if( nShared>p->key.n || (bRestart && nShared!=0) ){
@@ -353,8 +354,8 @@ int kvBlockIterSeek(KvBlockIter *p, const u8 *pKey, size_t nKey){
   /* Last restart point whose key is < the target (or the first one). */
   while( lo<hi ){
     u32 mid = lo + (hi - lo + 1)/2;
-    u64 nShared, nUnshared, nVal;
-    size_t iKey;
+    u64 nShared = 0, nUnshared = 0, nVal = 0;   /* as in decodeAt */
+    size_t iKey = 0;
     rc = decodeHeader(pBlock, restartOffset(pBlock, mid),
                       &nShared, &nUnshared, &nVal, &iKey);
     if( rc==KV_OK && nShared!=0 ) rc = blockCorrupt("bad restart entry");
