@@ -908,10 +908,11 @@ u64 kvDbOldestSnapshot(kv_db *db);
 /* Register/unregister a read point (M taken inside). */
 void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
-/* A level iterator: the non-overlapping files aFile[0..nFile) of one level
-** read as one sorted run, opening each table when reached. It borrows the
-** array and the files: the caller keeps them (a version, a compaction's
-** inputs) until the iterator is closed. flags: kvSstIterNew's. */
+/* A level iterator (sst.c: a table iterator that moves from table to
+** table): the non-overlapping files aFile[0..nFile) of one level read as
+** one sorted run, opening each table when reached. It borrows the array
+** and the files: the caller keeps them (a version, a compaction's inputs)
+** until the iterator is closed. flags: kvSstIterNew's. */
 int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
                    KvIter **ppIter);
 /* Children for a full merge of what version v and the memtables hold:

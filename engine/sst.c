@@ -1188,11 +1188,17 @@ const KvSstMeta *kvSstGetMeta(KvSst *pSst){
 
 /****************************************************************************
 ** Iterator: summary (in memory) -> index chunk -> data block.
+**
+** The same iterator reads a level (kvLevelIterNew): a run of tables in key
+** order, each opened when reached. Stepping off one table's last block
+** goes on to the next table in place, so a scan pays for the run's files
+** with no iterator layer of its own per row.
 */
 typedef struct SstIter SstIter;
 struct SstIter {
   KvIter base;
-  KvSst *pSst;
+  KvSst *pSst;                  /* table read; NULL before a level iterator
+                                ** is first positioned */
   int iChunk;                   /* chunk held in idxRef; with nothing held,
                                 ** -1 or nChunk (before / after all) */
   SstRef idxRef;
@@ -1200,6 +1206,11 @@ struct SstIter {
   SstRef dataRef;               /* data block, pBlock NULL if none */
   KvBlockIter data;             /* cursor in the data block */
   int bBulk;                    /* KV_SST_BULK */
+  int bLevel;                   /* reads a level (aFile), not one table */
+  KvFileMeta **aFile;           /* the level's files by smallest key
+                                ** (borrowed) */
+  int nFile;
+  int iFile;                    /* file of pSst in aFile */
 };
 
 static void iterReleaseData(SstIter *p){
@@ -1223,6 +1234,24 @@ static int iterFail(SstIter *p, int rc){
 static void iterPublish(SstIter *p){
   kvIterSet(&p->base, p->data.key.a, p->data.key.n, p->data.pVal,
             p->data.nVal);
+}
+
+/* A level iterator: make file iFile's table current, with nothing held
+** and the chunk position before its first chunk (bForward) or after its
+** last, ready for iterSettle(). */
+static int iterOpenFile(SstIter *p, int iFile, int bForward){
+  KvSst *pSst = 0;
+  int rc;
+  iterReleaseAll(p);
+  rc = kvFileTable(p->aFile[iFile], &pSst);
+  if( rc!=KV_OK ){
+    p->pSst = 0;
+    return rc;
+  }
+  p->pSst = pSst;
+  p->iFile = iFile;
+  p->iChunk = bForward ? -1 : pSst->nChunk;
+  return KV_OK;
 }
 
 static int iterLoadChunk(SstIter *p, int iChunk){
@@ -1286,9 +1315,15 @@ static int iterSettle(SstIter *p, int bForward){
     if( rc==KV_OK && !p->idx.bValid ){
       int iNext = p->iChunk + (bForward ? 1 : -1);
       if( iNext<0 || iNext>=p->pSst->nChunk ){
-        iterReleaseAll(p);
-        kvIterSetInvalid(&p->base);
-        return KV_OK;
+        /* Off this table: on to the next one of a level, if any. */
+        int iFile = p->iFile + (bForward ? 1 : -1);
+        if( !p->bLevel || iFile<0 || iFile>=p->nFile ){
+          iterReleaseAll(p);
+          kvIterSetInvalid(&p->base);
+          return KV_OK;
+        }
+        rc = iterOpenFile(p, iFile, bForward);
+        continue;
       }
       rc = iterLoadChunk(p, iNext);
       if( rc==KV_OK ){
@@ -1310,29 +1345,61 @@ static int iterSettle(SstIter *p, int bForward){
   return KV_OK;
 }
 
-static int sstIterFirst(KvIter *pIter){
-  SstIter *p = (SstIter*)pIter;
-  iterReleaseAll(p);
+/* First (bForward) or last entry: of the table, or of the level's first
+** or last table that has one. */
+static int iterEnd(SstIter *p, int bForward){
+  int rc = KV_OK;
   kvIterSetInvalid(&p->base);
-  if( p->pSst->nChunk==0 ) return KV_OK;
-  /* iChunk -1 is "before the first chunk": settling steps into chunk 0 */
-  return iterSettle(p, 1);
+  if( p->bLevel ){
+    if( p->nFile==0 ) return KV_OK;
+    rc = iterOpenFile(p, bForward ? 0 : p->nFile-1, bForward);
+    if( rc!=KV_OK ) return iterFail(p, rc);
+  }else{
+    iterReleaseAll(p);
+    /* iChunk -1 is "before the first chunk", nChunk "after the last":
+    ** settling steps into chunk 0 or nChunk-1 */
+    if( !bForward ) p->iChunk = p->pSst->nChunk;
+  }
+  return iterSettle(p, bForward);
+}
+
+static int sstIterFirst(KvIter *pIter){
+  return iterEnd((SstIter*)pIter, 1);
 }
 
 static int sstIterLast(KvIter *pIter){
-  SstIter *p = (SstIter*)pIter;
-  iterReleaseAll(p);
-  kvIterSetInvalid(&p->base);
-  if( p->pSst->nChunk==0 ) return KV_OK;
-  p->iChunk = p->pSst->nChunk;   /* "after the last chunk" */
-  return iterSettle(p, 0);
+  return iterEnd((SstIter*)pIter, 0);
 }
 
 static int sstIterSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
   SstIter *p = (SstIter*)pIter;
-  KvSst *pSst = p->pSst;
-  int lo = 0, hi = pSst->nChunk;
+  KvSst *pSst;
+  int lo, hi;
   int rc;
+  if( p->bLevel ){
+    /* A level: the first file whose largest key is >= the target. */
+    lo = 0;
+    hi = p->nFile;
+    while( lo<hi ){
+      int mid = lo + (hi - lo)/2;
+      const KvFileMeta *f = p->aFile[mid];
+      if( kvIKeyCmp(f->largest.a, f->largest.n, pKey, nKey)<0 ) lo = mid+1;
+      else hi = mid;
+    }
+    kvIterSetInvalid(&p->base);
+    if( lo>=p->nFile ){
+      iterReleaseAll(p);
+      return KV_OK;
+    }
+    if( p->pSst==0 || p->iFile!=lo ){
+      /* (the same file keeps its held chunk and block for the seek) */
+      rc = iterOpenFile(p, lo, 1);
+      if( rc!=KV_OK ) return iterFail(p, rc);
+    }
+  }
+  pSst = p->pSst;
+  lo = 0;
+  hi = pSst->nChunk;
   /* first chunk whose last separator is >= the target */
   while( lo<hi ){
     int mid = lo + (hi - lo)/2;
@@ -1345,8 +1412,11 @@ static int sstIterSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
   }
   kvIterSetInvalid(&p->base);
   if( lo>=pSst->nChunk ){
+    /* past this table: after its last chunk, so that a level settles into
+    ** its next file */
     iterReleaseAll(p);
-    return KV_OK;
+    p->iChunk = pSst->nChunk;
+    return iterSettle(p, 1);
   }
   rc = iterLoadChunk(p, lo);
   if( rc==KV_OK ) rc = iterBlockRc(p, kvBlockIterSeek(&p->idx, pKey, nKey), 1);
@@ -1421,6 +1491,19 @@ int kvSstIterNew(KvSst *pSst, int flags, KvIter **ppIter){
   p->bBulk = (flags & KV_SST_BULK)!=0;
   *ppIter = &p->base;
   return KV_OK;
+}
+
+int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
+                   KvIter **ppIter){
+  int rc = kvSstIterNew(0, flags, ppIter);
+  if( rc==KV_OK ){
+    SstIter *p = (SstIter*)*ppIter;
+    p->bLevel = 1;
+    p->aFile = aFile;
+    p->nFile = nFile;
+    p->iFile = -1;
+  }
+  return rc;
 }
 
 /****************************************************************************

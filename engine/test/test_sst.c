@@ -21,6 +21,8 @@
 #include "testutil.h"
 #include "failalloc.h"
 #include <errno.h>
+#include <pthread.h>
+#include <sys/stat.h>
 
 /* ---------------------------------------------------------------------- */
 /* Entries.                                                                */
@@ -270,12 +272,11 @@ static void checkEntry(KvIter *pIt, const Ent *e){
   if( n ) assert_memory_equal(p, e->v, n);
 }
 
-static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
-  KvIter *pIt = 0;
-  const KvIterMethods *m;
+/* Walk pIt (closed here) both ways and seek it to, around and between
+** the keys of s, which it must present in order. */
+static void checkIterOn(KvIter *pIt, const Set *s, int nSeekStep){
+  const KvIterMethods *m = pIt->pMethods;
   int i;
-  assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
-  m = pIt->pMethods;
 
   assert_int_equal(m->xFirst(pIt), KV_OK);
   for(i=0; i<s->n; i++){
@@ -342,6 +343,12 @@ static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
     assert_false(kvIterValid(pIt));
   }
   m->xClose(pIt);
+}
+
+static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
+  KvIter *pIt = 0;
+  assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
+  checkIterOn(pIt, s, nSeekStep);
 }
 
 static void checkGet(KvSst *pSst, const Set *s, const char *zUser, u64 seq){
@@ -488,6 +495,92 @@ static void test_small_tables(void **state){
   setAdd(&s, "", 3, KV_TYPE_PUT, 0, 0);  /* empty user key and value */
   roundTrip(&c, &s, 1);
   setFree(&s);
+}
+
+/*
+** A level iterator (kvLevelIterNew) reads a run of tables as one: the
+** entries of s are split over tables of very different sizes (one entry,
+** a few, several blocks) added to level 1 of a version set, and the run
+** must read like the single table of roundTrip(): both ways across every
+** table boundary, and seeks landing on, around and between keys, also
+** past a table's last key into the next table. With the cache and
+** without, and in bulk mode (compaction's).
+*/
+static pthread_mutex_t gLevelMutex = PTHREAD_MUTEX_INITIALIZER;
+static void test_level_iter(void **state){
+  static const int aSize[] = { 1, 3, 40, 1, 250, 7 };   /* the rest last */
+  KvSstConfig c = config(256, KV_COMPRESS_NONE, 10, 4);
+  KvVersionSet vs;
+  KvVersionEdit e;
+  KvVersion *v;
+  Set s, part;
+  int i, iFlag, iEnt = 0, nFile = 0;
+  (void)state;
+  memset(&vs, 0, sizeof(vs));
+  vs.pEnv = kvEnvPosix();
+  vs.zDir = gDir;
+  vs.nLevel = 7;
+  vs.pMutex = &gLevelMutex;
+  assert_int_equal(kvVsetCreate(&vs), KV_OK);
+  makeSet(&s, 400, 1);
+  memset(&e, 0, sizeof(e));
+  for(i=0; iEnt<s.n; i++){
+    int n = i<(int)(sizeof(aSize)/sizeof(aSize[0])) ? aSize[i] : s.n - iEnt;
+    u64 iFile = kvVsetNewFileNumber(&vs);
+    char *zPath = kvSstPath(gDir, iFile);
+    KvSstMeta meta;
+    int j;
+    if( n>s.n - iEnt ) n = s.n - iEnt;
+    memset(&part, 0, sizeof(part));
+    for(j=iEnt; j<iEnt+n; j++){
+      /* setAdd takes a user key string: rebuild it from the entry */
+      char z[32];
+      assert_true(s.a[j].nk - 8 < sizeof(z));
+      memcpy(z, s.a[j].k, s.a[j].nk - 8);
+      z[s.a[j].nk - 8] = 0;
+      setAdd(&part, z, kvIKeySeq(s.a[j].k, s.a[j].nk),
+             kvIKeyType(s.a[j].k, s.a[j].nk), s.a[j].v, s.a[j].nv);
+    }
+    assert_non_null(zPath);
+    buildTable(zPath, &c, &part, &meta);
+    assert_int_equal(kvEditAddFile(&e, 1, &meta, iFile), KV_OK);
+    kvSstMetaFree(&meta);
+    kvFree(zPath);
+    setFree(&part);
+    iEnt += n;
+    nFile++;
+  }
+  assert_int_equal(kvVsetApply(&vs, &e), KV_OK);
+  kvEditClear(&e);
+  v = kvVersionCurrent(&vs);
+  assert_int_equal(v->anFile[1], nFile);
+  assert_true(nFile>=7);
+  for(iFlag=0; iFlag<3; iFlag++){
+    KvIter *pIt = 0;
+    if( iFlag==1 ) assert_int_equal(kvCacheNew(4000, &vs.pCache), KV_OK);
+    assert_int_equal(kvLevelIterNew(v->aaFile[1], v->anFile[1],
+                                    iFlag==2 ? KV_SST_BULK : 0, &pIt), KV_OK);
+    checkIterOn(pIt, &s, 1);
+  }
+  /* An empty level is an exhausted iterator. */
+  {
+    KvIter *pIt = 0;
+    u8 aLow[8] = {0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff};
+    assert_int_equal(kvLevelIterNew(v->aaFile[2], 0, 0, &pIt), KV_OK);
+    assert_int_equal(pIt->pMethods->xFirst(pIt), KV_OK);
+    assert_false(kvIterValid(pIt));
+    assert_int_equal(pIt->pMethods->xLast(pIt), KV_OK);
+    assert_false(kvIterValid(pIt));
+    assert_int_equal(pIt->pMethods->xSeek(pIt, aLow, 8), KV_OK);
+    assert_false(kvIterValid(pIt));
+    pIt->pMethods->xClose(pIt);
+  }
+  kvVersionUnref(v);
+  kvVsetClose(&vs);
+  kvCacheFree(vs.pCache);
+  setFree(&s);
+  tuRemoveDir(gDir);
+  assert_int_equal(mkdir(gDir, 0700), 0);
 }
 
 /*
@@ -1064,6 +1157,7 @@ int main(void){
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_small_tables, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_large_values, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_level_iter, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_mapped_and_bulk, setupDir,
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_50k, setupDir, teardownDir),
