@@ -84,20 +84,26 @@ static int visible(kv_iter *it, u64 seq){
   return seq<=it->seq || seq==KV_BATCH_SEQ;
 }
 
-/* kvBufSet for savedKey, which every forward step sets: once the buffer
-** is big enough a plain copy, without a call for a short key. */
-static int saveKey(KvBuf *p, const u8 *a, size_t n){
-  if( n<p->nAlloc ){
+/* kvBufSet for savedKey, the long way. */
+static __attribute__((noinline)) int saveKeyLong(KvBuf *p, const u8 *a,
+                                                 size_t n){
+  return kvBufSet(p, a, n);
+}
+
+/* kvBufSet for savedKey, which every forward step sets: a user key of up
+** to 24 bytes in at most three 8-byte moves, the last one overlapping.
+** a[] is an internal key's user key, so its 8-byte trailer follows and
+** a[0..8) may be read even when n < 8. */
+static inline int saveKey(KvBuf *p, const u8 *a, size_t n){
+  if( n<=24 && p->nAlloc>=24 ){
     u8 *d = p->a;
-    size_t i = 0;
-    for(; i+8<=n; i+=8) memcpy(d + i, a + i, 8);
-    if( i+4<=n ){ memcpy(d + i, a + i, 4); i += 4; }
-    if( i+2<=n ){ memcpy(d + i, a + i, 2); i += 2; }
-    if( i<n ) d[i] = a[i];
+    memcpy(d, a, 8);
+    if( n>16 ) memcpy(d + 8, a + 8, 8);
+    if( n>8 ) memcpy(d + n - 8, a + n - 8, 8);
     p->n = n;
     return KV_OK;
   }
-  return kvBufSet(p, a, n);
+  return saveKeyLong(p, a, n);
 }
 
 static void mKey(kv_iter *it, const u8 **pp, size_t *pn){
