@@ -18,7 +18,8 @@ PYTHON    := /usr/bin/python3
 SQLITE3   := sqlite3
 
 WARN      := -std=c11 -Wall -Wextra -Werror -Winit-self
-OPT       ?= -O2 -g
+# -O3: a further 2% off a range scan's instructions (callgrind) over -O2.
+OPT       ?= -O3 -g
 # Link-time optimisation of kvstore.so (and the benchmark's kvstore
 # program): the engine's per-row path crosses files (virtual table, store
 # iterator, merge, table, block), and whole-program inlining takes about 6%
@@ -187,7 +188,7 @@ BENCH_PKG_FILES := libleveldb-dev:/usr/include/leveldb/c.h \
                    libsqlite3-dev:/usr/include/sqlite3.h \
                    gnuplot-nox:/usr/bin/gnuplot \
                    python3:/usr/bin/python3
-BENCH_CFLAGS     = $(WARN) -O2 -g $(LTO) -D_GNU_SOURCE -Iengine
+BENCH_CFLAGS     = $(WARN) $(OPT) $(LTO) -D_GNU_SOURCE -Iengine
 LIBS_kvstore    := $(LIBKV) -lz
 LIBS_leveldb    := -lleveldb
 LIBS_rocksdb    := -lrocksdb
