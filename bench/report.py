@@ -35,7 +35,7 @@ CONFIG_NOTE = (
     "Keys 16 bytes, values 100 bytes half compressible. Each workload runs "
     "in a fresh process per engine, engines interleaved; the read-only "
     "workloads (readrandom, readmissing, readhot, readseq, readreverse, "
-    "seekrandom) run BENCH_READ_REPS times (3), engines alternating in each "
+    "seekrandom) run BENCH_READ_REPS times ({reps}), engines alternating in each "
     "round, and each engine's row is its median run (every run: "
     "kvbench_runs.csv). ops/s counts "
     "key-value operations (fillbatch: rows, whose p50/p99 are per batch of "
@@ -237,6 +237,8 @@ def main():
     sqlrows = read_csv(os.path.join(d, "sqlbench.csv"))
     kvlines, kvby = kv_table(kvrows)
     sqllines, sqlby = sql_table(sqlrows)
+    reps = env.get("read_reps", "?")
+    config_note = CONFIG_NOTE.format(reps=reps)
 
     head = ["Run: {} keys (kvbench), {} rows (sqlbench), {}; {}; kernel {}; "
             "commit {}; {} s in all.".format(
@@ -254,7 +256,7 @@ def main():
             ""]
     with open(os.path.join(d, "kvbench.md"), "w") as f:
         f.write("# kvbench (engine level)\n\n")
-        f.write("\n".join(head) + "\n" + CONFIG_NOTE + "\n\n" + WAMP_NOTE +
+        f.write("\n".join(head) + "\n" + config_note + "\n\n" + WAMP_NOTE +
                 "\n\n" + "\n".join(kvlines) + "\n\n† " + ASSERT_NOTE + "\n")
     with open(os.path.join(d, "sqlbench.md"), "w") as f:
         f.write("# sqlbench (SQL level)\n\n")
@@ -265,13 +267,14 @@ def main():
                 "random order, values 100-byte blobs. insert_autocommit "
                 "inserts rows/10 rows; range_scan = `WHERE key>=? ORDER BY "
                 "key LIMIT 100`. point_select and range_scan run "
-                "BENCH_READ_REPS times (3), backends alternating, and each "
+                "BENCH_READ_REPS times ({reps}), backends alternating, and each "
                 "row is the backend's median run (every run: "
-                "sqlbench_runs.csv).\n\n" + "\n".join(sqllines) + "\n")
+                "sqlbench_runs.csv).\n\n".format(reps=reps) +
+                "\n".join(sqllines) + "\n")
     with open(os.path.join(d, "summary.md"), "w") as f:
         f.write("\n".join(head) + "\n### Targets\n\n" +
                 "\n".join(targets(kvby, sqlby, env)) + "\n\n"
-                "### kvbench\n\n" + CONFIG_NOTE + "\n\n" + WAMP_NOTE + "\n\n" +
+                "### kvbench\n\n" + config_note + "\n\n" + WAMP_NOTE + "\n\n" +
                 "\n".join(kvlines) + "\n\n† " + ASSERT_NOTE + "\n\n"
                 "### sqlbench\n\n" + "\n".join(sqllines) + "\n")
 

@@ -13,7 +13,7 @@
 #                    stops and reports what it did (20)
 #   BENCH_SQL_DURATION  the same for sqlbench's scratch fills and reads (60)
 #   BENCH_SKIP_SQL   1 to skip sqlbench; BENCH_SKIP_KV 1 to skip kvbench
-#   BENCH_READ_REPS  runs of each read-only workload and SQL read test (3):
+#   BENCH_READ_REPS  runs of each read-only workload and SQL read test (5):
 #                    the engines alternate within every round, the tables
 #                    report each engine's median run, and every run goes
 #                    to kvbench_runs.csv / sqlbench_runs.csv
@@ -39,7 +39,7 @@ DATA=${BENCH_DATA:-build/bench/data}
 OUT=${BENCH_OUT:-bench/results}
 PY=/usr/bin/python3
 
-READ_REPS=${BENCH_READ_REPS:-3}
+READ_REPS=${BENCH_READ_REPS:-5}
 mkdir -p "$OUT" "$DATA"
 
 # Rounds of a workload: read-only ones READ_REPS times (they leave the data
@@ -68,6 +68,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
   echo "command=${BENCH_COMMAND:-BENCH_KEYS=$KEYS bench/run.sh}"
   echo "sql_rows=$SQL_ROWS"
   echo "duration_cap=$DURATION"
+  echo "read_reps=$READ_REPS"
   echo "cpu=$cpu x $(nproc)"
   echo "kernel=$(uname -r)"
   echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
