@@ -1386,6 +1386,17 @@ static int verifyBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
   return kvBatchDecode(pRep, nRep, nCount, 0, 0);
 }
 
+/* kv_verify found a problem: its report is the message just set. Without
+** the memory to copy it, kv_verify fails (it must never say "ok"). */
+static int verifyReport(char **pzReport){
+  *pzReport = savedErr();
+  if( *pzReport==0 ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory reporting what "
+                           "kv_verify found");
+  }
+  return KV_OK;
+}
+
 int kv_verify(kv_db *db, char **pzReport){
   KvVersion *v = kvVersionCurrent(&db->vset);
   KvWalReplayInfo info;
@@ -1400,7 +1411,7 @@ int kv_verify(kv_db *db, char **pzReport){
       if( zPath==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
       rc2 = kvSstVerify(db->pEnv, zPath);
       if( rc2==KV_NOMEM ) rc = rc2;
-      else if( rc2!=KV_OK ) *pzReport = savedErr();
+      else if( rc2!=KV_OK ) rc = verifyReport(pzReport);
       kvFree(zPath);
     }
   }
@@ -1417,11 +1428,16 @@ int kv_verify(kv_db *db, char **pzReport){
     ** failure with the log number unchanged is a problem. */
     for(nTry=0; nTry<100; nTry++){
       u64 iNow;
+      int rcReplay;
       memset(&info, 0, sizeof(info));
-      if( kvWalReplay(db->pEnv, db->zDir, iLog, verifyBatch, 0, &info)==KV_OK ){
+      rcReplay = kvWalReplay(db->pEnv, db->zDir, iLog, verifyBatch, 0, &info);
+      if( rcReplay==KV_OK ) break;
+      if( rcReplay==KV_NOMEM ){
+        rc = rcReplay;
         break;
       }
-      *pzReport = savedErr();
+      rc = verifyReport(pzReport);
+      if( rc!=KV_OK ) break;
       kvDbLock(db);
       iNow = db->vset.iLogNumber;
       kvDbUnlock(db);

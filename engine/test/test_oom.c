@@ -20,6 +20,7 @@
 ** STRESS=1 runs every N. Run it under ASan too (make asan): LeakSanitizer
 ** then also covers memory outside the engine's allocator.
 */
+#include <dirent.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <time.h>
@@ -264,11 +265,72 @@ static void runAll(int bPersist){
                 + (double)(t1.tv_nsec - t0.tv_nsec)/1e9);
 }
 
+/*
+** kv_verify on a store with a damaged data block, allocation N failing for
+** every N it reaches: it reports the damage or fails with KV_NOMEM, and
+** never says "ok" (it once did when copying its report ran out of memory).
+*/
+static void test_verify_damaged(void **s){
+  char zDir[256], zSst[600] = "";
+  kv_options *o = tuOptions("background=off", "compression=none", NULL);
+  kv_db *db;
+  DIR *pDir;
+  struct dirent *pEnt;
+  u8 *a;
+  size_t n;
+  int i, nAt;
+  (void)s;
+  tuTempDir(zDir, sizeof(zDir), "oomverify");
+  db = tuOpen(zDir, o);
+  for(i=1; i<=40; i++) assert_int_equal(writeBatch(i, db), KV_OK);
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_int_equal(kv_close(db), KV_OK);
+  pDir = opendir(zDir);
+  assert_non_null(pDir);
+  while( (pEnt = readdir(pDir))!=0 ){
+    size_t nName = strlen(pEnt->d_name);
+    if( nName>4 && strcmp(pEnt->d_name + nName - 4, ".sst")==0 ){
+      snprintf(zSst, sizeof(zSst), "%s/%s", zDir, pEnt->d_name);
+    }
+  }
+  closedir(pDir);
+  assert_true(zSst[0]!=0);
+  a = tuReadFile(zSst, &n);
+  assert_true(n>100);
+  a[20] ^= 0x40;                        /* inside the first data block */
+  tuWriteFile(zSst, a, n);
+  free(a);
+  db = tuOpen(zDir, o);
+  for(nAt=1; ; nAt++){
+    char *z = 0;
+    int rc, bReached;
+    failallocInstall(nAt, 0);
+    rc = kv_verify(db, &z);
+    bReached = failallocFailed()>0;
+    failallocRemove();
+    if( rc==KV_OK ){
+      assert_non_null(z);
+      if( strstr(z, "corrupt")==0 ){
+        fail_msg("allocation %d: kv_verify says '%s'", nAt, z);
+      }
+    }else if( rc!=KV_NOMEM ){
+      fail_msg("allocation %d: kv_verify returned %d", nAt, rc);
+    }
+    kv_free(z);
+    if( !bReached ) break;
+  }
+  assert_true(nAt>1);
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 static void test_oom_once(void **s){ (void)s; runAll(0); }
 static void test_oom_persistent(void **s){ (void)s; runAll(1); }
 
 int main(void){
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_verify_damaged),
     cmocka_unit_test(test_oom_once),
     cmocka_unit_test(test_oom_persistent),
   };
