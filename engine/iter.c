@@ -262,17 +262,11 @@ static int mergeNext(KvIter *pIter){
     if( !c->bValid ){
       p->nHeap--;
       if( p->nHeap ) p->aHeap[0] = p->aHeap[1];
-      c = p->nHeap ? p->apChild[p->aHeap[0]] : 0;
     }else if( p->nHeap==2 && childCmp(p, iCur, p->aHeap[1])>0 ){
       p->aHeap[0] = p->aHeap[1];
       p->aHeap[1] = iCur;
-      c = p->apChild[p->aHeap[0]];
     }
-    if( c ){
-      kvIterCopy(&p->base, c);
-    }else{
-      kvIterSetInvalid(&p->base);
-    }
+    mergePublish(p);
     return KV_OK;
   }
   return mergeStep(p, MERGE_FORWARD);

@@ -1376,6 +1376,7 @@ static int sstIterSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
   KvSst *pSst;
   int lo, hi;
   int rc;
+  kvIterSetInvalid(&p->base);
   if( p->bLevel ){
     /* A level: the first file whose largest key is >= the target. */
     lo = 0;
@@ -1386,7 +1387,6 @@ static int sstIterSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
       if( kvIKeyCmp(f->largest.a, f->largest.n, pKey, nKey)<0 ) lo = mid+1;
       else hi = mid;
     }
-    kvIterSetInvalid(&p->base);
     if( lo>=p->nFile ){
       iterReleaseAll(p);
       return KV_OK;
@@ -1410,7 +1410,6 @@ static int sstIterSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
       hi = mid;
     }
   }
-  kvIterSetInvalid(&p->base);
   if( lo>=pSst->nChunk ){
     /* past this table: after its last chunk, so that a level settles into
     ** its next file */
