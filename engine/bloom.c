@@ -137,7 +137,7 @@ int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut){
 void kvBloomPrepare(KvBloom *p, const u8 *pFilter, size_t nFilter){
   int k;
   memset(p, 0, sizeof(*p));
-  /* A malformed filter answers "may contain", as kvBloomMayContain does. */
+  /* A malformed filter answers "may contain". */
   if( pFilter==0 || nFilter < BLOOM_MIN_BITS/8 + 1 ) return;
   k = pFilter[nFilter-1];
   if( k<1 || k>BLOOM_MAX_PROBE ) return;
@@ -170,21 +170,7 @@ int kvBloomCheck(const KvBloom *p, u32 hash){
 }
 
 int kvBloomMayContain(const u8 *pFilter, size_t nFilter, u32 hash){
-  size_t nBit;
-  u32 delta;
-  int k, j;
-
-  if( pFilter==0 || nFilter < BLOOM_MIN_BITS/8 + 1 ) return 1;
-  k = pFilter[nFilter-1];
-  if( k<1 || k>BLOOM_MAX_PROBE ) return 1;
-  nBit = (nFilter-1) * 8;
-  if( nBit > (size_t)0xffffffffu ) return 1;
-
-  delta = (hash>>17) | (hash<<15);
-  for(j=0; j<k; j++){
-    u32 iBit = (u32)(hash % (u32)nBit);
-    if( (pFilter[iBit/8] & (1 << (iBit%8)))==0 ) return 0;
-    hash += delta;
-  }
-  return 1;
+  KvBloom b;
+  kvBloomPrepare(&b, pFilter, nFilter);
+  return kvBloomCheck(&b, hash);
 }

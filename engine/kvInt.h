@@ -606,7 +606,7 @@ u32 kvBloomHash(const u8 *p, size_t n);
 ** to pOut (the last byte of the filter holds the probe count). */
 int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut);
 /* 0 if the key is certainly absent; 1 if it may be present (also for a
-** malformed filter). */
+** malformed filter). One probe: kvBloomPrepare + kvBloomCheck below. */
 int kvBloomMayContain(const u8 *pFilter, size_t nFilter, u32 hash);
 /* The same for repeated probes of one filter: kvBloomPrepare checks the
 ** filter's shape and computes the reciprocal of its bit count once, so a
