@@ -172,7 +172,7 @@ static: libkvstore.a $(BUILD)/example
 #                      SQLite) and sqlbench (SQL level), BENCH_KEYS=1000000
 #                      by default (about 10 minutes on 2 cores); results in
 #                      bench/results/ (Markdown, CSV, PNG)
-#   make bench-quick   the same at 100000 keys (about 2 minutes)
+#   make bench-quick   the same at 100000 keys (about a minute)
 #   make bench-large   BENCH_KEYS=10000000 (sqlbench at 10M rows; long)
 # Any bench/run.sh variable (BENCH_ENGINES, BENCH_WORKLOADS, ...) passes
 # through the environment.
