@@ -141,7 +141,8 @@ test: all unit sqltest pytest fuzz-replay tsan
 
 ## clean: remove everything the Makefile builds (build*/, kvstore.so, libkvstore.a)
 clean:
-	rm -rf $(BUILD) build build-asan build-tsan build-fuzz kvstore.so libkvstore.a
+	rm -rf $(BUILD) build build-asan build-tsan build-fuzz kvstore.so libkvstore.a \
+	  tests/__pycache__ bench/__pycache__
 
 # ---------------------------------------------------------------- SQL surface
 # sqltest: sql-tests/NNN_topic.sql through the sqlite3 shell, diffed with
