@@ -35,7 +35,9 @@ ENGINE_SRC := $(filter-out $(TESTENV_SRC),$(sort $(wildcard engine/*.c)))
 ENGINE_OBJ := $(patsubst engine/%.c,$(BUILD)/engine/%.o,$(ENGINE_SRC))
 TESTENV_OBJ := $(patsubst engine/%.c,$(BUILD)/engine/%.o,$(TESTENV_SRC))
 EXT_SRC    := $(sort $(wildcard ext/*.c))
-VTAB_SRC   := kvvtab.c $(EXT_SRC)
+# Store ownership and the shadow table (doc/ownership.md).
+OWNER_SRC  := kvowner.c kvshadow.c
+VTAB_SRC   := kvvtab.c $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
 UNIT_SRC   := $(sort $(wildcard engine/test/test_*.c))
 UNIT_BIN   := $(patsubst engine/test/%.c,$(BUILD)/test/%,$(UNIT_SRC))
@@ -104,7 +106,7 @@ $(LIBKVTEST): $(TESTENV_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c engine/kv.h $(wildcard ext/*.h) kvowner.h kvshadow.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LTO) -c $< -o $@
 
@@ -159,7 +161,7 @@ clean:
 DIFF_OPS    ?= 50000
 CRASH_KILLS ?= 100
 KILL_CYCLES ?= 30
-STATIC_SRC  := kvvtab.c $(EXT_SRC)
+STATIC_SRC  := kvvtab.c $(EXT_SRC) $(OWNER_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
 
 ## sqltest: the SQL scripts sql-tests/NNN_topic.sql diffed with their .expected
@@ -170,6 +172,7 @@ sqltest: all
 pytest: all
 	$(PYTHON) tests/apitest.py
 	$(PYTHON) tests/integritytest.py
+	$(PYTHON) tests/ownertest.py
 	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
@@ -179,7 +182,7 @@ demo: all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	$(SQLITE3) -batch -echo $(BUILD)/demo/demo.db < demo/demo.sql
 
-$(BUILD)/static/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
+$(BUILD)/static/%.o: %.c engine/kv.h $(wildcard ext/*.h) kvowner.h kvshadow.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
 
@@ -363,7 +366,7 @@ fuzz-corpus: $(LIBKV)
 	./$(BUILD)/gen_corpus fuzz/corpus
 
 # tests/sqlthreads.c: the same at SQL level (connections in threads on two
-# database files sharing a store), kvstore linked as in libkvstore.a.
+# database files, each with its own store), kvstore linked as in libkvstore.a.
 TSAN_SQL_OBJ := $(patsubst %.c,build-tsan/static/%.o,$(STATIC_SRC))
 ## tsan: test_threads and tests/sqlthreads.c under ThreadSanitizer (build-tsan/)
 tsan:
