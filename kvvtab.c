@@ -979,28 +979,27 @@ static int vtabNeedStore(KvVtab *p){
 ** May CREATE adopt the store in p->zDir, whose OWNER is *pStore? A store
 ** is adoptable when it records no owner (an earlier release's store), is
 ** detached, or names a table of this same database that no longer exists
-** (a CREATE rolled back, an interrupted DROP). *pbNoFile is set when the
-** owner was a database without a file (checked once the store is open).
+** (a CREATE rolled back, an interrupted DROP), or a database without a
+** file (it cannot come back). The caller checks, once the store is open,
+** that no other connection of the process uses it.
 */
-static int storeAdoptable(KvVtab *p, const KvOwner *pStore, int *pbNoFile,
-                          char **pzErr){
+static int storeAdoptable(KvVtab *p, const KvOwner *pStore, char **pzErr){
   char *zRel = 0;
-  int bExists = 0;
+  int bTaken = 0;
   int rc = SQLITE_OK;
-  *pbNoFile = 0;
   if( pStore->eState!=KVOWNER_OWNED ) return SQLITE_OK;
   rc = kvownerDbPath(p->zDir, vtabDbFile(p), &zRel, pzErr);
   if( rc!=SQLITE_OK ) return rc;
-  if( strcmp(pStore->zDbPath, zRel)==0 ){
+  if( pStore->zDbPath[0]==0 ){
+    /* Databases without a file cannot be told apart, nor come back. */
+  }else if( strcmp(pStore->zDbPath, zRel)==0 ){
     if( sqlite3_stricmp(pStore->zTable, p->zName)!=0 ){
-      rc = kvownerTableExists(p->db, p->zSchema, pStore->zTable, &bExists);
+      rc = kvownerTableExists(p->db, p->zSchema, pStore->zTable, &bTaken);
     }
-  }else if( pStore->zDbPath[0]==0 ){
-    *pbNoFile = 1;
   }else{
-    bExists = 1;
+    bTaken = 1;                       /* another database's table */
   }
-  if( rc==SQLITE_OK && bExists ){
+  if( rc==SQLITE_OK && bTaken ){
     *pzErr = sqlite3_mprintf("kvstore: '%s' is the store of table %s of the "
         "database at '%s' (relative to the store); a store belongs to one "
         "table: give table %s its own dir=, or first detach the store from "
@@ -1020,7 +1019,7 @@ static int storeAdoptable(KvVtab *p, const KvOwner *pStore, int *pbNoFile,
 */
 static int vtabCreateStore(KvVtab *p, char **pzErr){
   KvOwner store, now, mine;
-  int eDir, bNew = 0, bMade = 0, bNoFile = 0;
+  int eDir, bNew = 0, bMade = 0;
   int rc = SQLITE_OK;
 
   memset(&store, 0, sizeof(store));
@@ -1050,7 +1049,7 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
     goto create_out;
   }else{
     rc = kvownerRead(p->zDir, &store, pzErr);
-    if( rc==SQLITE_OK ) rc = storeAdoptable(p, &store, &bNoFile, pzErr);
+    if( rc==SQLITE_OK ) rc = storeAdoptable(p, &store, pzErr);
     if( rc!=SQLITE_OK ) goto create_out;
   }
 
@@ -1080,9 +1079,12 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
                                "meanwhile", p->zDir);
       rc = SQLITE_ERROR;
     }
-    if( rc==SQLITE_OK && bNoFile && kv_db_refcount(p->pKv)>1 ){
-      *pzErr = sqlite3_mprintf("kvstore: '%s' is in use by table %s of "
-          "another connection", p->zDir, store.zTable);
+    if( rc==SQLITE_OK && !bNew && kv_db_refcount(p->pKv)>1 ){
+      /* Adopted while a table of another connection of this process has
+      ** it open (another process would hold its LOCK). */
+      *pzErr = sqlite3_mprintf("kvstore: '%s' is in use by %s%s of another "
+          "connection", p->zDir, store.zTable ? "table " : "another table",
+          store.zTable ? store.zTable : "");
       rc = SQLITE_BUSY;
     }
     if( rc==SQLITE_OK ) rc = kvownerWrite(p->zDir, &mine, !bNew, pzErr);
@@ -1314,7 +1316,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
       return rc;
     }
     if( !bOwn ){
-      sqlite3_log(SQLITE_OK, "kvstore: DROP TABLE %s deletes nothing in "
+      sqlite3_log(SQLITE_NOTICE, "kvstore: DROP TABLE %s deletes nothing in "
           "'%s': %s", p->zName, p->zDir, zErr ? zErr : "not its store");
     }
     sqlite3_free(zErr);

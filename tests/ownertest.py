@@ -413,6 +413,37 @@ class Lifecycle(Base):
         self.assertEqual(self.rows(self.p("app.db")), [("k", 1)])
 
 
+class Damaged(Base):
+    def test_own_damaged_store_can_be_dropped(self):
+        self.make(self.p("app.db"), "dir='store'")
+        with open(self.p("store", "CURRENT"), "w") as f:
+            f.write("garbage")
+        c = self.connect(self.p("app.db"))
+        with self.assertRaises(sqlite3.DatabaseError) as cm:
+            c.execute("SELECT * FROM kv").fetchall()
+        self.assertEqual(cm.exception.sqlite_errorcode & 0xff, SQLITE_CORRUPT)
+        c.execute("DROP TABLE kv")
+        self.close(c)
+        self.assertFalse(os.path.exists(self.p("store")))
+
+
+class NoFile(Base):
+    def test_store_of_an_in_memory_database_adoptable_after_close(self):
+        # A database without a file cannot come back: once its connection
+        # is gone, its store may be adopted; while it is open, not.
+        store = self.p("mstore")
+        a = self.connect(":memory:")
+        a.execute("CREATE VIRTUAL TABLE m USING kvstore(dir='%s')" % store)
+        a.execute("INSERT INTO m VALUES ('x', 1)")
+        b = self.connect(":memory:")
+        with self.assertRaises(sqlite3.DatabaseError):
+            b.execute("CREATE VIRTUAL TABLE m USING kvstore(dir='%s')" % store)
+        self.close(a)
+        b.execute("CREATE VIRTUAL TABLE m USING kvstore(dir='%s')" % store)
+        self.assertEqual(b.execute("SELECT * FROM m").fetchall(), [("x", 1)])
+        self.close(b)
+
+
 class Upgrade(Base):
     def make_legacy(self, db, args):
         """What the previous release left: a table without shadow rows and
