@@ -35,6 +35,7 @@ void kvownerLeave(void){ pthread_mutex_unlock(&ownerMutex); }
 void kvownerClear(KvOwner *p){
   sqlite3_free(p->zStoreId);
   sqlite3_free(p->zTable);
+  sqlite3_free(p->zPrevTable);
   sqlite3_free(p->zDbPath);
   memset(p, 0, sizeof(*p));
 }
@@ -173,6 +174,8 @@ int kvownerRead(const char *zDir, KvOwner *p, char **pzErr){
       sqlite3_free(p->zStoreId); p->zStoreId = zVal;
     }else if( FIELD_IS("table") ){
       sqlite3_free(p->zTable); p->zTable = zVal;
+    }else if( FIELD_IS("prev_table") ){
+      sqlite3_free(p->zPrevTable); p->zPrevTable = zVal;
     }else if( FIELD_IS("db_path") ){
       sqlite3_free(p->zDbPath); p->zDbPath = zVal;
     }else if( FIELD_IS("made_dir") ){
@@ -231,6 +234,10 @@ int kvownerWrite(const char *zDir, const KvOwner *p, int bReplace,
     escapeAppend(s, p->zStoreId ? p->zStoreId : "");
     sqlite3_str_appendall(s, "\ntable=");
     escapeAppend(s, p->zTable ? p->zTable : "");
+    if( p->zPrevTable ){
+      sqlite3_str_appendall(s, "\nprev_table=");
+      escapeAppend(s, p->zPrevTable);
+    }
     sqlite3_str_appendall(s, "\ndb_path=");
     escapeAppend(s, p->zDbPath ? p->zDbPath : "");
     sqlite3_str_appendall(s, "\n");
@@ -556,7 +563,10 @@ int kvownerCheck(sqlite3 *db, const char *zSchema, const char *zTab,
         "kvstore_attach('%s') re-attaches it", zDir, store.zDbPath, zRel,
         zTab);
     rc = SQLITE_ERROR;
-  }else if( sqlite3_stricmp(store.zTable, zTab)!=0 ){
+  }else if( sqlite3_stricmp(store.zTable, zTab)!=0
+         && (store.zPrevTable==0 || sqlite3_stricmp(store.zPrevTable, zTab)) ){
+    /* (Under its name before a RENAME too: the ALTER may have been rolled
+    ** back after OWNER recorded the new name.) */
     *pzWhy = sqlite3_mprintf("kvstore: the store in '%s' belongs to table %s,"
         " not %s; SELECT kvstore_attach('%s') re-attaches it when table %s "
         "no longer exists", zDir, store.zTable, zTab, zTab, store.zTable);

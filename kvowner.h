@@ -11,6 +11,7 @@
 **   state=owned            (or "detached": any CREATE may adopt it)
 **   store_id=<32 hex digits, random>
 **   table=<table name>
+**   prev_table=<name before the last ALTER TABLE RENAME, if any>
 **   db_path=<database file, relative to the store directory; empty for a
 **           database without a file>
 **   made_dir=1             (kvstore made the directory: DROP removes it)
@@ -33,6 +34,7 @@ struct KvOwner {
   int eState;                 /* KVOWNER_* */
   char *zStoreId;             /* sqlite3_malloc'd, or NULL */
   char *zTable;
+  char *zPrevTable;           /* name before a RENAME (may roll back) */
   char *zDbPath;
   int bMadeDir;               /* kvstore created the directory */
 };

@@ -957,6 +957,16 @@ static int vtabAttach(KvVtab *p){
                       &p->bOwn, &zWhy);
   }
   if( rc==SQLITE_OK ) rc = vtabOpenEngine(p, &zWhy);
+  if( rc==SQLITE_OK && !p->bPrivateDir ){
+    /* Again, now that the store is open and locked: the directory may have
+    ** been replaced between the check and the open. */
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+                      &p->bOwn, &zWhy);
+    if( rc!=SQLITE_OK ){
+      kv_close(p->pKv);
+      p->pKv = 0;
+    }
+  }
   if( rc==SQLITE_OK ){
     sqlite3_free(p->zDetached);
     p->zDetached = 0;
@@ -1411,7 +1421,8 @@ static int vtabRenameOwner(KvVtab *p, const char *zNew){
   kvownerEnter();
   rc = kvownerRead(p->zDir, &store, &zErr);
   if( rc==SQLITE_OK && store.eState==KVOWNER_OWNED ){
-    sqlite3_free(store.zTable);
+    sqlite3_free(store.zPrevTable);
+    store.zPrevTable = store.zTable;
     store.zTable = sqlite3_mprintf("%s", zNew);
     rc = store.zTable ? kvownerWrite(p->zDir, &store, 1, &zErr)
                       : SQLITE_NOMEM;

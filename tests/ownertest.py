@@ -402,6 +402,16 @@ class Lifecycle(Base):
         with open(self.p("e", "OWNER")) as f:
             self.assertIn("table=e2\n", f.read())
 
+    def test_rename_rolled_back(self):
+        self.make(self.p("app.db"), "dir='data'")
+        c = self.connect(self.p("app.db"))
+        c.execute("BEGIN")
+        c.execute("ALTER TABLE kv RENAME TO kv9")
+        c.execute("ROLLBACK")
+        self.assertEqual(len(c.execute("SELECT * FROM kv").fetchall()), 2)
+        self.close(c)
+        self.assertEqual(len(self.rows(self.p("app.db"))), 2)
+
     def test_create_rolled_back_then_again(self):
         c = self.connect(self.p("app.db"))
         c.execute("BEGIN")
