@@ -222,7 +222,8 @@ int kvownerWrite(const char *zDir, const KvOwner *p, int bReplace,
   char *zText;
   char *zTmp = sqlite3_mprintf("%s/" OWNER_NAME ".tmp", zDir);
   char *zFinal = sqlite3_mprintf("%s/" OWNER_NAME, zDir);
-  const char *zWhat = 0;
+  const char *zWhat = 0;          /* the step that failed ... */
+  const char *zWhere = 0;         /* ... and the file it failed on */
   size_t n, nDone = 0;
   int fd = -1;
   int rc = SQLITE_OK;
@@ -249,6 +250,7 @@ int kvownerWrite(const char *zDir, const KvOwner *p, int bReplace,
     goto write_out;
   }
   n = strlen(zText);
+  zWhere = zTmp;
 
   /* A leftover temporary (a crash) or a link planted there goes first;
   ** unlink never follows a link. */
@@ -264,8 +266,9 @@ int kvownerWrite(const char *zDir, const KvOwner *p, int bReplace,
   if( fsync(fd)!=0 ){ zWhat = "fsync"; goto write_err; }
   if( close(fd)!=0 ){ fd = -1; zWhat = "close"; goto write_err; }
   fd = -1;
+  zWhere = zFinal;
   if( bReplace ){
-    if( rename(zTmp, zFinal)!=0 ){ zWhat = "rename"; goto write_err; }
+    if( rename(zTmp, zFinal)!=0 ){ zWhat = "rename a new"; goto write_err; }
   }else{
     /* link() refuses an existing OWNER: two creators cannot both win. */
     if( link(zTmp, zFinal)!=0 ){
@@ -276,19 +279,19 @@ int kvownerWrite(const char *zDir, const KvOwner *p, int bReplace,
         rc = SQLITE_ERROR;
         goto write_out;
       }
-      zWhat = "link";
+      zWhat = "link a new";
       goto write_err;
     }
     unlink(zTmp);
   }
-  if( syncDir(zDir)!=0 ){ zWhat = "fsync the directory of"; goto write_err; }
+  zWhere = zDir;
+  if( syncDir(zDir)!=0 ){ zWhat = "fsync"; goto write_err; }
   goto write_out;
 
 write_err:
-  *pzErr = sqlite3_mprintf("kvstore: cannot %s '%s': %s", zWhat,
-                           fd>=0 || strcmp(zWhat, "rename")!=0 ? zTmp : zFinal,
-                           strerror(errno));
   rc = errno==ENOSPC ? SQLITE_FULL : SQLITE_IOERR;
+  *pzErr = sqlite3_mprintf("kvstore: cannot %s '%s': %s", zWhat, zWhere,
+                           strerror(errno));
   if( fd>=0 ) close(fd);
   unlink(zTmp);
 write_out:
@@ -481,6 +484,7 @@ int kvownerCheck(sqlite3 *db, const char *zSchema, const char *zTab,
   char *zRel = 0;
   char *zErr = 0;
   int eDir = kvownerProbe(zDir);
+  int bIncomplete = 0;            /* OWNER, but no KVSTORE */
   int rc;
 
   *pbOwn = 0;
@@ -506,16 +510,24 @@ int kvownerCheck(sqlite3 *db, const char *zSchema, const char *zTab,
     goto check_out;
   }
   if( eDir==KVDIR_FOREIGN ){
-    *pzWhy = sqlite3_mprintf("kvstore: '%s' does not hold a kvstore store; "
-        "table %s does not use it", zDir, zTab);
-    rc = SQLITE_ERROR;
-    goto check_out;
-  }
-  rc = kvownerRead(zDir, &store, &zErr);
-  if( rc!=SQLITE_OK ){
-    *pzWhy = zErr;
-    zErr = 0;
-    goto check_out;
+    /* No KVSTORE file. With an OWNER file (kvstore writes it only into
+    ** a directory it claimed) it may be this table's store, cut short
+    ** (an interrupted DROP): DROP TABLE must still be able to finish. */
+    if( kvownerRead(zDir, &store, &zErr)!=SQLITE_OK
+     || store.eState!=KVOWNER_OWNED ){
+      *pzWhy = sqlite3_mprintf("kvstore: '%s' does not hold a kvstore store; "
+          "table %s does not use it", zDir, zTab);
+      rc = SQLITE_ERROR;
+      goto check_out;
+    }
+    bIncomplete = 1;
+  }else{
+    rc = kvownerRead(zDir, &store, &zErr);
+    if( rc!=SQLITE_OK ){
+      *pzWhy = zErr;
+      zErr = 0;
+      goto check_out;
+    }
   }
   if( store.eState==KVOWNER_DETACHED ){
     *pzWhy = sqlite3_mprintf("kvstore: the store in '%s' is detached: it "
@@ -571,6 +583,12 @@ int kvownerCheck(sqlite3 *db, const char *zSchema, const char *zTab,
         " not %s; SELECT kvstore_attach('%s') re-attaches it when table %s "
         "no longer exists", zDir, store.zTable, zTab, zTab, store.zTable);
     rc = SQLITE_ERROR;
+  }else if( bIncomplete ){
+    *pbOwn = 1;
+    *pzWhy = sqlite3_mprintf("kvstore: the store of table %s in '%s' is "
+        "incomplete (no KVSTORE file: an interrupted DROP TABLE?); DROP "
+        "TABLE removes what is left", zTab, zDir);
+    rc = SQLITE_CORRUPT;
   }else{
     *pbOwn = 1;
     rc = SQLITE_OK;

@@ -1351,11 +1351,12 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
   if( !p->bPrivateDir ) kvownerRead(p->zDir, &store, &zErr);
   sqlite3_free(zErr);
   zErr = 0;
-  /* Without its KVSTORE file the store's files are gone already (an
-  ** interrupted DROP): OWNER, the last, is left. */
-  rc = SQLITE_OK;
-  if( p->bPrivateDir || kvownerProbe(p->zDir)==KVDIR_STORE ){
-    rc = kv_destroy(p->zDir);
+  rc = kv_destroy(p->zDir);
+  if( rc!=KV_OK && !p->bPrivateDir && kvownerProbe(p->zDir)!=KVDIR_STORE ){
+    /* No KVSTORE: the engine's files are gone, or kv_destroy cannot tell
+    ** them (an interrupted DROP): OWNER, the last, goes now. */
+    sqlite3_log(rc, "%s", kv_errmsg(0));
+    rc = KV_OK;
   }
   if( rc!=KV_OK ){
     sqlite3_log(rc, "%s", kv_errmsg(0));

@@ -402,6 +402,19 @@ class Lifecycle(Base):
         with open(self.p("e", "OWNER")) as f:
             self.assertIn("table=e2\n", f.read())
 
+    def test_odd_table_name_round_trips_in_owner(self):
+        # A newline or '%' in a table name must not break the OWNER lines.
+        name = 'we%rd\nname=x'
+        c = self.connect(self.p("app.db"))
+        c.execute('CREATE VIRTUAL TABLE "%s" USING kvstore(dir=\'odd\')'
+                  % name)
+        c.execute('INSERT INTO "%s" VALUES (\'k\', 1)' % name)
+        self.close(c)
+        with open(self.p("odd", "OWNER")) as f:
+            self.assertIn("table=we%25rd%0Aname=x\n", f.read())
+        self.assertEqual(self.rows(self.p("app.db"), '"%s"' % name),
+                         [("k", 1)])
+
     def test_rename_rolled_back(self):
         self.make(self.p("app.db"), "dir='data'")
         c = self.connect(self.p("app.db"))
@@ -435,6 +448,17 @@ class Damaged(Base):
         c.execute("DROP TABLE kv")
         self.close(c)
         self.assertFalse(os.path.exists(self.p("store")))
+
+
+    def test_incomplete_store_reported_and_droppable(self):
+        # What a DROP cut short can leave: OWNER without KVSTORE.
+        self.make(self.p("app.db"), "dir='store'")
+        os.unlink(self.p("store", "KVSTORE"))
+        c = self.connect(self.p("app.db"))
+        self.refused(c, "SELECT * FROM kv", "is incomplete", SQLITE_CORRUPT)
+        c.execute("DROP TABLE kv")
+        self.close(c)
+        self.assertFalse(os.path.exists(self.p("store", "OWNER")))
 
 
 class NoFile(Base):
