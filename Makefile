@@ -37,6 +37,7 @@ TESTENV_OBJ := $(patsubst engine/%.c,$(BUILD)/engine/%.o,$(TESTENV_SRC))
 EXT_SRC    := $(sort $(wildcard ext/*.c))
 # Store ownership and the shadow table (doc/ownership.md).
 OWNER_SRC  := kvowner.c kvshadow.c
+OWNER_HDR  := kvowner.h kvshadow.h
 VTAB_SRC   := kvvtab.c $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
 UNIT_SRC   := $(sort $(wildcard engine/test/test_*.c))
@@ -106,7 +107,7 @@ $(LIBKVTEST): $(TESTENV_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c engine/kv.h $(wildcard ext/*.h) kvowner.h kvshadow.h | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LTO) -c $< -o $@
 
@@ -163,6 +164,7 @@ CRASH_KILLS ?= 100
 KILL_CYCLES ?= 30
 STATIC_SRC  := kvvtab.c $(EXT_SRC) $(OWNER_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
+$(VTAB_OBJ) $(STATIC_OBJ): $(OWNER_HDR)
 
 ## sqltest: the SQL scripts sql-tests/NNN_topic.sql diffed with their .expected
 sqltest: all
@@ -182,7 +184,7 @@ demo: all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	$(SQLITE3) -batch -echo $(BUILD)/demo/demo.db < demo/demo.sql
 
-$(BUILD)/static/%.o: %.c engine/kv.h $(wildcard ext/*.h) kvowner.h kvshadow.h | $(DEPS_STAMP)
+$(BUILD)/static/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
 
