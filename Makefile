@@ -45,7 +45,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all deps test unit sqltest pytest demo asan asan-run static clean
 
-all: deps kvstore.so
+all: deps kvstore.so $(BUILD)/kvtool
 
 # ---------------------------------------------------------------- packages
 # Debian package -> a file it installs, checked before building.
@@ -116,10 +116,28 @@ asan:
 asan-run: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
-test: all unit sqltest pytest fuzz-replay tsan
+test: all unit sqltest pytest kvtooltest fuzz-replay tsan
 
 clean:
 	rm -rf build build-asan kvstore.so libkvstore.a
+
+# ---------------------------------------------------------------- kvtool
+# kvtool: the command-line tool over a store directory (doc/kvtool.md),
+# built on the engine alone. kvtooltest runs tests/kvtooltest.py: every
+# command on real stores, beside a process that holds the store open.
+KVTOOL_SRC := $(sort $(wildcard tools/*.c))
+KVTOOL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(KVTOOL_SRC))
+
+$(BUILD)/tools/%.o: tools/%.c tools/kvtool.h $(wildcard engine/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/kvtool: $(KVTOOL_OBJ) $(LIBKV)
+	$(CC) $(WARN) $(OPT) $(SANFLAGS) -o $@ $(KVTOOL_OBJ) $(LIBKV) $(LDLIBS)
+
+.PHONY: kvtooltest
+kvtooltest: all
+	$(PYTHON) tests/kvtooltest.py
 
 # ---------------------------------------------------------------- SQL surface
 # sqltest: sql-tests/NNN_topic.sql through the sqlite3 shell, diffed with
