@@ -10,9 +10,9 @@
 ** (newest on top). Left of each band: the level, its file count and bytes,
 ** and a bar of its bytes against the largest level's.
 **
-** Keys are placed by their bytes after the prefix that the smallest and
-** largest keys share (7 bytes of it, read as a fraction), so text keys
-** with a common prefix ("user:...") still spread across the axis.
+** Keys are placed by their bytes after the prefix that every table
+** boundary shares (see KeyAxis), so text keys with a common prefix
+** ("user:...") and decimal digits still spread across the axis.
 */
 #include "kvtool.h"
 
@@ -66,14 +66,44 @@ static char *keyLabel(int eKey, const u8 *p, size_t n, size_t nMax){
   return zOut;
 }
 
-/* Position of key p in [0,1], given the shared prefix length nPre and the
-** values of the smallest and largest keys. */
-static double keyVal(const u8 *p, size_t n, size_t nPre){
-  double v = 0, scale = 1.0/256;
-  size_t i;
-  for(i=nPre; i<nPre+7; i++){
-    v += (i<n ? p[i] : 0) * scale;
-    scale /= 256;
+/* Keys are placed on the axis as mixed-radix numbers: at each byte
+** position after the shared prefix, the digit is the byte's rank among
+** the bytes the table boundaries use there (0 = the key has ended). So
+** decimal text keys ("user:000123") spread evenly, as 8-byte integer keys
+** do, and the order of keys is kept. */
+#define SVG_NPOS 10
+typedef struct KeyAxis KeyAxis;
+struct KeyAxis {
+  size_t nPre;                  /* bytes every boundary key shares */
+  int aLo[SVG_NPOS];            /* smallest byte used at each position */
+  int aRadix[SVG_NPOS];         /* its range + 2 (ended, and one past) */
+};
+
+static void axisAdd(KeyAxis *x, const u8 *p, size_t n){
+  int i;
+  for(i=0; i<SVG_NPOS && x->nPre+i<n; i++){
+    int c = p[x->nPre+i];
+    if( x->aRadix[i]==0 ){
+      x->aLo[i] = c;
+      x->aRadix[i] = 2;
+    }else{
+      int hi = x->aLo[i] + x->aRadix[i] - 2;
+      if( c<x->aLo[i] ){ x->aRadix[i] += x->aLo[i] - c; x->aLo[i] = c; }
+      if( c>hi ) x->aRadix[i] += c - hi;
+    }
+  }
+}
+
+static double keyVal(const KeyAxis *x, const u8 *p, size_t n){
+  double v = 0, scale = 1.0;
+  int i;
+  for(i=0; i<SVG_NPOS; i++){
+    int r = x->aRadix[i] ? x->aRadix[i] : 1;
+    int d = x->nPre+i<n ? p[x->nPre+i] - x->aLo[i] + 1 : 0;
+    if( d<0 ) d = 0;
+    if( d>r-1 ) d = r-1;
+    scale /= r;
+    v += d * scale;
   }
   return v;
 }
@@ -82,7 +112,8 @@ int ktWriteSvg(const char *zPath, const char *zStore, int eKey, int nLevel,
                const kv_sstable_info *aInfo, int nInfo){
   FILE *f = fopen(zPath, "w");
   const u8 *pMin = 0, *pMax = 0;
-  size_t nMin = 0, nMax = 0, nPre = 0;
+  size_t nMin = 0, nMax = 0;
+  KeyAxis ax;
   double vMin, vMax, span;
   u64 anByte[KV_MAX_LEVELS], nMaxFile = 1, nMaxLevel = 1, nTotal = 0;
   int anFile[KV_MAX_LEVELS];
@@ -116,9 +147,16 @@ int ktWriteSvg(const char *zPath, const char *zStore, int eKey, int nLevel,
   }
   if( nShow>nLevel ) nShow = nLevel;
   for(i=0; i<nShow; i++) if( anByte[i]>nMaxLevel ) nMaxLevel = anByte[i];
-  while( pMin && nPre<nMin && nPre<nMax && pMin[nPre]==pMax[nPre] ) nPre++;
-  vMin = pMin ? keyVal(pMin, nMin, nPre) : 0;
-  vMax = pMax ? keyVal(pMax, nMax, nPre) : 1;
+  memset(&ax, 0, sizeof(ax));
+  while( pMin && ax.nPre<nMin && ax.nPre<nMax && pMin[ax.nPre]==pMax[ax.nPre] ){
+    ax.nPre++;
+  }
+  for(i=0; i<nInfo; i++){
+    axisAdd(&ax, aInfo[i].pSmallest, aInfo[i].nSmallest);
+    axisAdd(&ax, aInfo[i].pLargest, aInfo[i].nLargest);
+  }
+  vMin = pMin ? keyVal(&ax, pMin, nMin) : 0;
+  vMax = pMax ? keyVal(&ax, pMax, nMax) : 1;
   span = vMax>vMin ? vMax - vMin : 1;
 
   /* Band geometry. */
@@ -165,8 +203,8 @@ int ktWriteSvg(const char *zPath, const char *zStore, int eKey, int nLevel,
       int yy, hh;
       char *zS, *zL;
       if( p->iLevel>=nShow ) continue;
-      x0 = (keyVal(p->pSmallest, p->nSmallest, nPre) - vMin) / span;
-      x1 = (keyVal(p->pLargest, p->nLargest, nPre) - vMin) / span;
+      x0 = (keyVal(&ax, p->pSmallest, p->nSmallest) - vMin) / span;
+      x1 = (keyVal(&ax, p->pLargest, p->nLargest) - vMin) / span;
       x0 = SVG_LEFT + x0*axis;
       x1 = SVG_LEFT + x1*axis;
       if( x1 - x0 < 3 ){ x1 = x0 + 3; }
