@@ -195,11 +195,63 @@ static void test_readonly_refuses_non_store(void **state){
   tuRemoveDir(zDir);
 }
 
+/* An env that, at the first open of an SSTable by the read-only handle
+** (after it read CURRENT and the manifest), lets the owner run a full
+** compaction: the table is gone when the open happens. */
+static KvEnv gRaceEnv;
+static kv_db *gRaceOwner = 0;
+static int gRaceDone = 0;
+static int raceOpen(KvEnv *pEnv, const char *zPath, int flags,
+                    KvFile **ppFile){
+  size_t n = strlen(zPath);
+  (void)pEnv;
+  if( !gRaceDone && n>4 && strcmp(zPath+n-4, ".sst")==0 ){
+    gRaceDone = 1;
+    assert_int_equal(kv_compact(gRaceOwner, 1, 0), KV_OK);
+  }
+  return kvEnvPosix()->xOpen(kvEnvPosix(), zPath, flags, ppFile);
+}
+
+static void test_readonly_retries_when_owner_moves_on(void **state){
+  char zDir[256];
+  kv_options *o, *oRo;
+  kv_db *r = 0;
+  int i;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "ro-race");
+  o = tuOptions("background=off", NULL);
+  gRaceOwner = tuOpen(zDir, o);
+  for(i=0; i<3; i++){
+    char zKey[16];
+    snprintf(zKey, sizeof(zKey), "k%d", i);
+    tuPut(gRaceOwner, zKey, "v");
+    assert_int_equal(kv_flush(gRaceOwner), KV_OK);
+  }
+  gRaceEnv = *kvEnvPosix();
+  gRaceEnv.xOpen = raceOpen;
+  gRaceDone = 0;
+  oRo = kv_options_new();
+  assert_non_null(oRo);
+  kvOptionsSetEnv(oRo, &gRaceEnv);
+  /* The first attempt finds its table deleted; the second reads the
+  ** compacted version from CURRENT. */
+  assert_int_equal(kv_open_readonly(zDir, oRo, &r), KV_OK);
+  assert_int_equal(gRaceDone, 1);
+  assert_int_equal(countRows(r), 3);
+  assert_string_equal(tuGet(r, 0, 0, "k2"), "v");
+  kv_close(r);
+  kv_options_free(oRo);
+  kv_close(gRaceOwner);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_readonly_unflushed_wal_unchanged),
     cmocka_unit_test(test_readonly_survives_compaction),
     cmocka_unit_test(test_readonly_refuses_non_store),
+    cmocka_unit_test(test_readonly_retries_when_owner_moves_on),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
