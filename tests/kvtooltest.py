@@ -249,6 +249,34 @@ class ReadCommands(Base):
             self.assertGreater(os.path.getsize(png), 1000)
 
 
+    def test_shape_svg_spreads_tables_along_the_key_axis(self):
+        """Tables of one level (L1 and deeper) sit left to right in key
+        order and split the axis between them, for text keys of decimal
+        digits and for integer keys across zero (two placements that were
+        once drawn as one table spanning everything)."""
+        for kt in ("text", "integer"):
+            self.make(kt, n=8000, unflushed=0, table="s" + kt,
+                      shape=SHAPE + ", level_size_multiplier=2")
+            svg = os.path.join(self.dir, kt + ".svg")
+            self.ok("shape", self.store("s" + kt), "--svg", svg)
+            tables = self.js("sstables", self.store("s" + kt))
+            ns = "{http://www.w3.org/2000/svg}"
+            where = {}
+            for g in ET.parse(svg).getroot().iter(ns + "g"):
+                name = g.find(ns + "title").text.split()[1].rstrip(":")
+                r = g.find(ns + "rect")
+                where[name] = (float(r.get("x")), float(r.get("width")))
+            axis = max(x + w for x, w in where.values()) - min(
+                x for x, _ in where.values())
+            for level in {t["level"] for t in tables} - {0}:
+                files = [t for t in tables if t["level"] == level]
+                xs = [where[t["file"]] for t in files]
+                self.assertEqual([x for x, _ in xs], sorted(x for x, _ in xs))
+                if len(files) >= 4:
+                    self.assertLess(max(w for _, w in xs), axis / 2,
+                                    f"{kt} L{level}: {xs}")
+
+
 class HeldStore(Base):
     def test_read_commands_beside_the_owner_and_maintenance_refuses(self):
         rows = self.make("text", hold=True)

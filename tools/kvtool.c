@@ -357,8 +357,9 @@ static int cmdInfo(const KtArgs *a){
            "others are the owner's\n               CREATE arguments and "
            "are not kept on disk)\n");
     printf("sequence      %" PRIu64 "\n", (u64)atomic_load(&db->lastSeq));
-    printf("memtable      %" PRIu64 " entries replayed from the WAL (not "
-           "yet in an SSTable)\n", kvMemCount(db->pMem));
+    printf("memtable      %" PRIu64 " entr%s replayed from the WAL (not "
+           "yet in an SSTable)\n", kvMemCount(db->pMem),
+           kvMemCount(db->pMem)==1 ? "y" : "ies");
     printf("manifest      MANIFEST-%06" PRIu64 "\n", db->vset.iManifest);
     printf("wal           %d segment%s", nSeg, nSeg==1 ? "" : "s");
     for(i=0; i<nSeg; i++){

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 #define SST_MAGIC   0x3174737376766bULL   /* engine/sst.c */
@@ -470,9 +471,18 @@ static int walSegment(WalDump *w, const char *zPath, int bFirstSeg){
               ",\"micros\":%" PRIu64 ",\"count\":%u,\"ops\":[", nRec ? "," : "",
               iOff, kvGet64(p), kvGet64(p+8), kvGet32(p+16));
     }else{
-      printf("  record at %" PRIu64 ": seq %" PRIu64 ", %u op%s, time %"
-             PRIu64 "\n", iOff, kvGet64(p), kvGet32(p+16),
-             kvGet32(p+16)==1 ? "" : "s", kvGet64(p+8));
+      char zTime[40];
+      time_t t = (time_t)(kvGet64(p+8)/1000000);
+      struct tm tm;
+      if( gmtime_r(&t, &tm) ){
+        strftime(zTime, sizeof(zTime), "%Y-%m-%d %H:%M:%S", &tm);
+      }else{
+        snprintf(zTime, sizeof(zTime), "?");
+      }
+      printf("  record at %" PRIu64 ": seq %" PRIu64 ", %u op%s, %s.%06u "
+             "UTC\n", iOff, kvGet64(p), kvGet32(p+16),
+             kvGet32(p+16)==1 ? "" : "s", zTime,
+             (unsigned)(kvGet64(p+8)%1000000));
     }
     rc = kvBatchDecode(p+WAL_REC_HEADER, n-WAL_REC_HEADER, kvGet32(p+16),
                        walOp, w);

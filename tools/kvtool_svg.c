@@ -12,7 +12,8 @@
 **
 ** Keys are placed by their bytes after the prefix that every table
 ** boundary shares (see KeyAxis), so text keys with a common prefix
-** ("user:...") and decimal digits still spread across the axis.
+** ("user:...") and decimal digits still spread across the axis; integer
+** keys are placed by their value.
 */
 #include "kvtool.h"
 
@@ -77,6 +78,7 @@ struct KeyAxis {
   size_t nPre;                  /* bytes every boundary key shares */
   int aLo[SVG_NPOS];            /* smallest byte used at each position */
   int aRadix[SVG_NPOS];         /* its range + 2 (ended, and one past) */
+  int bInteger;                 /* key_type integer: place by value */
 };
 
 static void axisAdd(KeyAxis *x, const u8 *p, size_t n){
@@ -97,6 +99,12 @@ static void axisAdd(KeyAxis *x, const u8 *p, size_t n){
 static double keyVal(const KeyAxis *x, const u8 *p, size_t n){
   double v = 0, scale = 1.0;
   int i;
+  if( x->bInteger && n==8 ){
+    /* Integer keys: their value (the encoding flips the sign bit). */
+    u64 u = 0;
+    for(i=0; i<8; i++) u = (u<<8) | p[i];
+    return (double)(int64_t)(u ^ ((u64)1<<63));
+  }
   for(i=0; i<SVG_NPOS; i++){
     int r = x->aRadix[i] ? x->aRadix[i] : 1;
     int d = x->nPre+i<n ? p[x->nPre+i] - x->aLo[i] + 1 : 0;
@@ -148,6 +156,7 @@ int ktWriteSvg(const char *zPath, const char *zStore, int eKey, int nLevel,
   if( nShow>nLevel ) nShow = nLevel;
   for(i=0; i<nShow; i++) if( anByte[i]>nMaxLevel ) nMaxLevel = anByte[i];
   memset(&ax, 0, sizeof(ax));
+  ax.bInteger = eKey==KV_KEY_INTEGER;
   while( pMin && ax.nPre<nMin && ax.nPre<nMax && pMin[ax.nPre]==pMax[ax.nPre] ){
     ax.nPre++;
   }
