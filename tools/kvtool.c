@@ -829,48 +829,61 @@ struct KtCmd {
   const char *zArg;             /* positional argument's name, or NULL */
   int bArgRequired;
   const char *zOptions;         /* options it accepts, space separated */
+  const char *zBrief;           /* one line for kvtool --help */
   const char *zHelp;
 };
 
 static const KtCmd aCmd[] = {
   { "info", cmdInfo, 0, 0, "--json --svg",
+    "options, sequence, WAL, manifest, owner, files and bytes per level",
     "Options saved in the store, sequence, WAL segments, manifest, OWNER,\n"
     "files and bytes per level. --svg FILE also draws the LSM's shape." },
   { "sstables", cmdSstables, 0, 0, "--json",
+    "the live SSTables: level, size, entries, key range",
     "One line per live SSTable: level, file, bytes, entries, tombstones,\n"
     "sequence range, smallest and largest key (JSON adds the Merkle root)." },
   { "shape", cmdShape, 0, 0, "--json --svg",
+    "draw the LSM's shape as an SVG picture (--svg FILE)",
     "Draw the LSM's shape as an SVG picture: one band per level, each\n"
     "SSTable a rectangle spanning its key range, shaded by size.\n"
     "Requires --svg FILE." },
   { "dump-sst", ktDumpSst, "FILE", 1, "--json --entries --limit",
+    "parts, blocks, entries and Merkle root of one SSTable",
     "Parts of one SSTable (offsets and sizes), its metadata and Merkle\n"
     "root, and every data block (offset, stored and raw size, compression,\n"
     "entries). --entries also lists the entries (internal keys: key,\n"
     "sequence, put/delete, value); --limit N stops after N entries. FILE is\n"
     "a name in STORE_DIR (000012.sst) or a path." },
   { "dump-wal", ktDumpWal, "FILE", 0, "--json --limit",
+    "records and operations of the WAL",
     "Records of a WAL segment (or of every segment when FILE is omitted):\n"
     "sequence, time, operations with keys and values." },
   { "dump-manifest", ktDumpManifest, 0, 0, "--json",
+    "CURRENT and every version edit of the manifest",
     "CURRENT and every version edit of the live manifest (log number, next\n"
     "file, last sequence, files added and deleted)." },
   { "get", cmdGet, "KEY", 1, "--json --hex",
+    "the value of one key",
     "The value of KEY as the table shows it. KEY is text, a decimal integer\n"
     "or hex, after the store's key_type (--hex: a text key given in hex).\n"
     "Exit 1 when the key is absent." },
   { "scan", cmdScan, 0, 0, "--json --hex --prefix --from --to --reverse --limit",
+    "rows in key order (prefix, range, reverse, limit)",
     "Rows in key order: --prefix P, --from K (>= K), --to K (< K),\n"
     "--reverse, --limit N. Text mode prints one row a line, key and value\n"
     "as SQL literals separated by a tab ('text', X'hex', 42, 1.5, NULL)." },
   { "verify", cmdVerify, 0, 0, "--json",
+    "check every checksum and Merkle root",
     "Check every checksum of every live SSTable, their Merkle roots, the\n"
     "manifest and the WAL. Prints ok or the first problem (exit 1)." },
-  { "compact", cmdCompact, 0, 0, "--full",
+  { "compact", cmdCompact, 0, 0, "--full --json",
+    "maintenance: run compactions (store not in use)",
     "MAINTENANCE. Run due compactions (--full: merge everything into one\n"
     "sorted run). Takes the store's lock: refused (exit 4) while another\n"
-    "process has the store open. Prints a JSON summary." },
+    "process has the store open. Prints a JSON summary (with or without\n"
+    "--json)." },
   { "checkpoint", cmdCheckpoint, "DEST", 1, "--json",
+    "maintenance: consistent copy into DEST (store not in use)",
     "MAINTENANCE. Write a consistent copy of the store into the new\n"
     "directory DEST (SSTables hard-linked where possible), detached from\n"
     "its owner. Refused (exit 4) while another process has the store open." },
@@ -886,8 +899,7 @@ static void usage(FILE *f){
     "run beside the process that owns the store), or maintain one that no\n"
     "process uses.\n\ncommands:\n");
   for(i=0; i<N_CMD; i++){
-    const char *z = aCmd[i].zHelp;
-    fprintf(f, "  %-14s %.*s\n", aCmd[i].zName, (int)strcspn(z, "\n"), z);
+    fprintf(f, "  %-14s %s\n", aCmd[i].zName, aCmd[i].zBrief);
   }
   fprintf(f, "\nexit codes: 0 ok, 1 problem found (damage, key absent), "
           "2 usage,\n            3 cannot open or read, 4 store in use "
