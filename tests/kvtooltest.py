@@ -287,7 +287,8 @@ class HeldStore(Base):
         self.assertEqual(hashes(d), before)
         self.assertEqual(len(self.scan_rows()), len(rows))
         for args in (["compact", d], ["compact", d, "--full"],
-                     ["checkpoint", d, os.path.join(self.dir, "cp")]):
+                     ["checkpoint", d, os.path.join(self.dir, "cp")],
+                     ["repair", d]):
             rc, out, err = tool(*args)
             self.assertEqual(rc, BUSY, f"{args}: {err}")
             self.assertIn("another process has the store open", err)
@@ -345,6 +346,51 @@ class Maintenance(Base):
                                    ).fetchall(), rows)
 
 
+    def test_repair_rebuilds_a_damaged_current(self):
+        rows = self.make("text", n=1500)
+        d = self.store()
+        self.assertIn("nothing to repair", self.ok("repair", d))
+        with open(os.path.join(d, "CURRENT"), "wb") as f:
+            f.write(b"\x00garbage")
+        before = hashes(d)
+        rc, out, err = tool("scan", d)
+        self.assertEqual(rc, CANTOPEN)
+        out = self.ok("repair", d)
+        self.assertIn("repaired: CURRENT now names MANIFEST-", out)
+        after = hashes(d)
+        self.assertEqual(after.pop("CURRENT.bad"), before["CURRENT"])
+        self.assertNotEqual(after.pop("CURRENT"), before.pop("CURRENT"))
+        self.assertEqual(after, before)          # nothing else touched
+        self.assertEqual(self.scan_rows(), [(k, shown(v)) for k, v in rows])
+        # Lost altogether: the same.
+        os.unlink(os.path.join(d, "CURRENT"))
+        self.assertEqual(self.js("repair", d)["repaired"], True)
+        self.assertEqual(len(self.scan_rows()), len(rows))
+
+    def test_repair_refuses_what_it_cannot_rebuild(self):
+        self.make("text", n=1500)
+        d = self.store()
+        man = [f for f in os.listdir(d) if f.startswith("MANIFEST-")][0]
+        with open(os.path.join(d, man), "wb") as f:
+            f.write(b"not a manifest" * 10)
+        before = hashes(d)
+        rc, out, err = tool("repair", d)
+        self.assertEqual(rc, PROBLEM)
+        self.assertIn("no manifest is usable", err)
+        self.assertIn("not supported", err)
+        self.assertEqual(hashes(d), before)
+        # CURRENT sound, a table damaged: not for repair, and it says so.
+        self.make("text", n=1500, table="t2")
+        d2 = self.store("t2")
+        sst = sorted(f for f in os.listdir(d2) if f.endswith(".sst"))[0]
+        with open(os.path.join(d2, sst), "r+b") as f:
+            f.truncate(100)
+        rc, out, err = tool("repair", d2)
+        self.assertEqual(rc, PROBLEM)
+        self.assertIn("rebuilds CURRENT only", err)
+        self.assertIn(sst, err)
+
+
 class Errors(Base):
     def test_usage_errors_exit_2(self):
         self.make("integer", n=100, unflushed=0)
@@ -366,7 +412,7 @@ class Errors(Base):
         self.assertEqual(rc, OK)
         for cmd in ("info", "sstables", "shape", "dump-sst", "dump-wal",
                     "dump-manifest", "get", "scan", "verify", "compact",
-                    "checkpoint"):
+                    "checkpoint", "repair"):
             self.assertIn(cmd, out)
             rc, out2, err = tool(cmd, "--help")
             self.assertEqual(rc, OK, cmd)

@@ -8,8 +8,9 @@
 ** WAL replayed into memory only, no file created, written, renamed or
 ** deleted, so they run beside the process that owns the store and leave
 ** every byte of it as it was. Maintenance commands (compact, checkpoint)
-** open it for writing, which takes the store's exclusive lock without
-** waiting: while another process has the store open they refuse (exit 4).
+** open it for writing, and repair (kvtool_repair.c) takes the store's
+** lock: both without waiting, and while another process has the store
+** open they refuse (exit 4).
 **
 ** Every read command takes --json (one JSON document on stdout, for
 ** scripts) and every command --help. Exit codes are KT_* in kvtool.h,
@@ -193,9 +194,7 @@ static const char *keyTypeName(int e){
 /* ---------------------------------------------------------------------- */
 /* Opening a store.                                                        */
 
-/* Is zDir a directory holding a store's identity file? Fails with the
-** exit code and a message when not. */
-static int checkStoreDir(const char *zDir){
+int ktCheckStoreDir(const char *zDir){
   struct stat st;
   char *zId;
   int e = KT_OK;
@@ -220,7 +219,7 @@ static int checkStoreDir(const char *zDir){
 ** and a store that cannot be opened (exit 3) for the other commands. */
 static int openRo(const KtArgs *a, kv_db **ppDb){
   int rc;
-  int e = checkStoreDir(a->zDir);
+  int e = ktCheckStoreDir(a->zDir);
   *ppDb = 0;
   if( e ) return e;
   rc = kv_open_readonly(a->zDir, 0, ppDb);
@@ -243,7 +242,7 @@ static int openRw(const KtArgs *a, kv_db **ppDb){
   kv_options *o;
   char *zErr = 0;
   int rc;
-  int e = checkStoreDir(a->zDir);
+  int e = ktCheckStoreDir(a->zDir);
   *ppDb = 0;
   if( e ) return e;
   o = kv_options_new();
@@ -887,6 +886,13 @@ static const KtCmd aCmd[] = {
     "MAINTENANCE. Write a consistent copy of the store into the new\n"
     "directory DEST (SSTables hard-linked where possible), detached from\n"
     "its owner. Refused (exit 4) while another process has the store open." },
+  { "repair", ktRepair, 0, 0, "--json",
+    "maintenance: rebuild a damaged or lost CURRENT file",
+    "MAINTENANCE. When the store does not open because CURRENT is damaged\n"
+    "or lost, point it at the newest manifest that reads whole and whose\n"
+    "tables are present (the damaged one is kept as CURRENT.bad). A\n"
+    "damaged manifest is reported, not rebuilt. Refused (exit 4) while\n"
+    "another process has the store open." },
 };
 #define N_CMD ((int)(sizeof(aCmd)/sizeof(aCmd[0])))
 

@@ -54,6 +54,13 @@ const char *ktValueType(const u8 *p, size_t n);
 /* Human size: "1.5 MiB". Static buffer per call (rotating, 4 slots). */
 const char *ktSize(u64 n);
 
+/* Is zDir a directory holding a store (its KVSTORE file)? KT_OK, or the
+** exit code after printing why not. */
+int ktCheckStoreDir(const char *zDir);
+
+/* tools/kvtool_repair.c */
+int ktRepair(const KtArgs *a);
+
 /* tools/kvtool_dump.c */
 int ktDumpSst(const KtArgs *a);
 int ktDumpWal(const KtArgs *a);
