@@ -34,7 +34,8 @@ extern "C" {
 #define KV_ERROR       1   /* generic error (bad option, misuse of a name) */
 #define KV_BUSY        5   /* store locked by another process; rate limit */
 #define KV_NOMEM       7   /* allocation failed */
-#define KV_READONLY    8   /* store turned read-only after a failed fsync */
+#define KV_READONLY    8   /* write on a kv_open_readonly handle, or after
+                              ** a failed fsync */
 #define KV_IOERR      10   /* an I/O operation failed */
 #define KV_CORRUPT    11   /* a checksum or format check failed */
 #define KV_NOTFOUND   12   /* key not present (kv_get) */
