@@ -937,8 +937,10 @@ static int recoverWal(kv_db *db){
 /* Read-only recovery: replay the WAL into the memtable that reads use, and
 ** open every table of the version now, so that a writer's compaction
 ** deleting one later leaves our descriptor readable. A table or segment
-** that vanished since the manifest was read means the owner moved on:
-** KV_BUSY, and kv_open_readonly starts over. */
+** that vanished since the manifest was read means the owner moved on
+** (KV_CANTOPEN from the table, KV_BUSY for the segment): kv_open_readonly
+** then starts over. Replays with the same replayBatch as recoverWal: a
+** change to what recovery keeps from the WAL belongs in both. */
 static int recoverReadOnly(kv_db *db){
   KvWalReplayInfo info;
   KvVersion *v = db->vset.pCurrent;
