@@ -1214,6 +1214,8 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
   return rc;
 }
 
+#define KV_READONLY_TRIES 5        /* kv_open_readonly: attempts */
+
 int kv_open_readonly(const char *zDir, const kv_options *opts, kv_db **ppDb){
   KvEnv *pEnv = (opts && opts->pEnv) ? opts->pEnv : kvEnvPosix();
   char *zCanon = 0;
@@ -1232,12 +1234,16 @@ int kv_open_readonly(const char *zDir, const kv_options *opts, kv_db **ppDb){
   }
   if( rc==KV_OK ) rc = pEnv->xFileId(pEnv, zCanon, &iDev, &iIno);
   /* Not in the registry: a private instance, never shared with writers.
-  ** A second attempt reads CURRENT afresh, when the owner replaced the
-  ** manifest or deleted a table or segment under the first. */
+  ** Another attempt reads CURRENT afresh, when the owner replaced the
+  ** manifest or deleted a table or segment under the previous one; an
+  ** owner compacting back to back can do that more than once, hence a
+  ** few attempts, a little further apart each time. */
   for(nTry=0; rc==KV_OK; nTry++){
     rc = dbOpen(pEnv, zCanon, iDev, iIno, opts, 1, ppDb);
-    if( nTry>0 || (rc!=KV_BUSY && rc!=KV_CANTOPEN && rc!=KV_CORRUPT) ) break;
+    if( nTry>=KV_READONLY_TRIES-1
+     || (rc!=KV_BUSY && rc!=KV_CANTOPEN && rc!=KV_CORRUPT) ) break;
     if( rc==KV_CANTOPEN && !pEnv->xExists(pEnv, zCanon) ) break;
+    pEnv->xSleepMicros(pEnv, (u64)1000 << nTry);
     rc = KV_OK;
   }
   kvFree(zCanon);

@@ -127,7 +127,8 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb);
 ** with a kv_open of the same directory) and sees the store as of the
 ** moment it was opened. When the owner changes the store while it is being
 ** opened (a manifest, table or WAL segment gone between reading and
-** opening it), the open is retried once from CURRENT.
+** opening it), the open starts over from CURRENT, up to 5 attempts in all
+** (about 15 ms of pauses between them).
 **
 ** kv_write, kv_put, kv_delete, kv_flush and kv_compact fail with
 ** KV_READONLY. Options: only those that do not shape files matter
@@ -136,7 +137,7 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb);
 **
 ** Errors: KV_CANTOPEN if zDir is missing or holds no store (no identity
 ** file or no CURRENT); KV_CORRUPT, KV_IOERR, KV_NOMEM as the cause says;
-** KV_BUSY if the store kept changing during both attempts.
+** KV_BUSY if the store kept changing during every attempt.
 */
 int kv_open_readonly(const char *zDir, const kv_options *opts, kv_db **ppDb);
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -315,6 +316,7 @@ class HeldStore(Base):
              "print('bad', bad)\n", KVTOOL, self.store(), str(len(rows))],
             stdout=subprocess.PIPE, text=True)
         for i in range(15):
+            time.sleep(0.02)
             owner.execute("SELECT kvstore_compact('kv', 'full')")
             owner.execute("UPDATE kv SET value = ? WHERE key = 'user:00001'",
                           (i,))
