@@ -49,8 +49,8 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all deps help test unit sqltest pytest demo asan asan-run static clean
 
-## all: build kvstore.so and build/libkv.a (the default; never installs packages)
-all: $(DEPS_STAMP) kvstore.so
+## all: build kvstore.so, build/libkv.a and build/kvtool (the default; never installs packages)
+all: $(DEPS_STAMP) kvstore.so $(BUILD)/kvtool
 
 ## help: list every target with one line each
 help:
@@ -139,13 +139,32 @@ asan:
 asan-run: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
-## test: every test: unit, SQL scripts, Python, fuzz corpus replay, ThreadSanitizer
-test: all unit sqltest pytest fuzz-replay tsan
+## test: every test: unit, SQL scripts, Python, kvtool, fuzz corpus replay, ThreadSanitizer
+test: all unit sqltest pytest kvtooltest fuzz-replay tsan
 
 ## clean: remove everything the Makefile builds (build*/, kvstore.so, libkvstore.a)
 clean:
 	rm -rf $(BUILD) build build-asan build-tsan build-fuzz kvstore.so libkvstore.a \
 	  tests/__pycache__ bench/__pycache__
+
+# ---------------------------------------------------------------- kvtool
+# kvtool: the command-line tool over a store directory (doc/kvtool.md),
+# built on the engine alone. kvtooltest runs tests/kvtooltest.py: every
+# command on real stores, beside a process that holds the store open.
+KVTOOL_SRC := $(sort $(wildcard tools/*.c))
+KVTOOL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(KVTOOL_SRC))
+
+$(BUILD)/tools/%.o: tools/%.c tools/kvtool.h $(wildcard engine/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/kvtool: $(KVTOOL_OBJ) $(LIBKV)
+	$(CC) $(WARN) $(OPT) $(SANFLAGS) -o $@ $(KVTOOL_OBJ) $(LIBKV) $(LDLIBS)
+
+.PHONY: kvtooltest
+## kvtooltest: tests/kvtooltest.py, every kvtool command on real stores
+kvtooltest: all
+	$(PYTHON) tests/kvtooltest.py
 
 # ---------------------------------------------------------------- SQL surface
 # sqltest: sql-tests/NNN_topic.sql through the sqlite3 shell, diffed with
