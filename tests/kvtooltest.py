@@ -187,7 +187,10 @@ class ReadCommands(Base):
         self.assertEqual(info["key_type"], "text")
         self.assertEqual(info["files"], len(self.js("sstables", d)))
         self.assertGreater(info["stats"]["memtable"]["entries"], 0)
-        self.assertIsNone(info["owner"])
+        # The store was made by CREATE: OWNER names its table and database.
+        self.assertEqual((info["owner"]["state"], info["owner"]["table"]),
+                         ("owned", "kv"))
+        self.assertTrue(info["owner"]["db_path"].endswith("app.db"))
         # dump-sst agrees with the manifest on entries and Merkle roots.
         for t in self.js("sstables", d):
             s = self.js("dump-sst", d, t["file"])

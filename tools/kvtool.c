@@ -286,6 +286,36 @@ static char *readOwner(const char *zDir){
   return z;
 }
 
+/* The OWNER file is a header line ("kvstore-owner 1") and then one
+** "name=value" line per field (kvowner.h). Values are shown as written
+** (their %XX escapes kept). */
+static void ownerJson(const char *zOwner){
+  const char *z = strchr(zOwner, '\n');
+  int bFirst = 1;
+  printf("{");
+  while( z ){
+    const char *zLine = z+1, *zEq, *zEnd;
+    z = strchr(zLine, '\n');
+    zEnd = z ? z : zLine+strlen(zLine);
+    zEq = memchr(zLine, '=', (size_t)(zEnd-zLine));
+    if( zEq==0 ) continue;
+    printf("%s", bFirst ? "" : ",");
+    ktJsonStr(stdout, zLine, (size_t)(zEq-zLine));
+    printf(":");
+    ktJsonStr(stdout, zEq+1, (size_t)(zEnd-zEq-1));
+    bFirst = 0;
+  }
+  printf("}");
+}
+static void ownerText(const char *zOwner){
+  const char *z = strchr(zOwner, '\n');
+  while( z ){
+    const char *zLine = z+1;
+    z = strchr(zLine, '\n');
+    printf(" %.*s", (int)(z ? z-zLine : (long)strlen(zLine)), zLine);
+  }
+}
+
 static u64 fileSize(const char *zPath){
   struct stat st;
   return stat(zPath, &st)==0 ? (u64)st.st_size : 0;
@@ -337,7 +367,7 @@ static int cmdInfo(const KtArgs *a){
       kvFree(z);
     }
     printf("],\"owner\":");
-    if( zOwner ) ktJsonStr(stdout, zOwner, strlen(zOwner));
+    if( zOwner ) ownerJson(zOwner);
     else printf("null");
     printf(",\"levels\":[");
     for(i=0; i<nLevel; i++){
@@ -368,7 +398,10 @@ static int cmdInfo(const KtArgs *a){
              aSeg[i]>=db->vset.iLogNumber ? "" : ", already in SSTables");
       kvFree(z);
     }
-    printf("\nowner         %s\n", zOwner ? zOwner : "(no OWNER file)");
+    printf("\nowner        ");
+    if( zOwner ) ownerText(zOwner);
+    else printf(" (no OWNER file)");
+    printf("\n");
     printf("levels\n");
     for(i=0; i<nLevel; i++){
       printf("  L%-2d %4" PRIu64 " file%s %12s\n", i, anFile[i],
