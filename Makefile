@@ -347,3 +347,12 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	STRESS=1 $(MAKE) --no-print-directory tsan
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/killtest.py \
 	  --cycles $(STRESS_KILL_CYCLES)
+
+# ---------------------------------------------------------------- clients
+# (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact (about
+# 8 s); run it against another SQLite with LD_LIBRARY_PATH.
+.PHONY: interrupttest
+interrupttest: all
+	$(PYTHON) tests/interrupttest.py
+
+test: interrupttest
