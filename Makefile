@@ -356,3 +356,70 @@ interrupttest: all
 	$(PYTHON) tests/interrupttest.py
 
 test: interrupttest
+
+# make install / make uninstall [PREFIX=/usr/local] [DESTDIR=]
+#   $(LIBDIR)/kvstore.so            the loadable extension, beside Debian's
+#                                   own (mod_spatialite, libsqlite3-mod-*):
+#                                   `.load kvstore` by name once the dynamic
+#                                   linker knows LIBDIR, by path always
+#   $(LIBDIR)/libkvstore.a          the engine and the extension compiled
+#                                   with SQLITE_CORE (no test-only code)
+#   $(LIBDIR)/pkgconfig/kvstore.pc  Cflags for <kvstore/kv.h> and <kv.h>
+#   $(INCLUDEDIR)/kvstore/kv.h
+#   $(BINDIR)/kvtool                when $(BUILD)/kvtool was built
+# doc/install.md says why these places.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
+LIBDIR     ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+PCDIR      ?= $(LIBDIR)/pkgconfig
+INSTALL    ?= install
+# What users link: every engine object but the test-only file system.
+INSTALL_ENGINE_OBJ := $(filter-out $(BUILD)/engine/env_test.o,$(ENGINE_OBJ))
+
+.PHONY: install uninstall installtest
+
+$(BUILD)/install/libkvstore.a: $(STATIC_OBJ) $(INSTALL_ENGINE_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/install/kvstore.pc: Makefile
+	@mkdir -p $(dir $@)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
+	  'includedir=$(INCLUDEDIR)' '' 'Name: kvstore' \
+	  'Description: LSM-tree key-value engine and its SQLite virtual table' \
+	  'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir} -I$${includedir}/kvstore' \
+	  'Libs: -L$${libdir} -lkvstore -lz -lpthread' > $@
+
+install: all $(BUILD)/install/libkvstore.a $(BUILD)/install/kvstore.pc
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
+	  $(DESTDIR)$(INCLUDEDIR)/kvstore
+	$(INSTALL) -m 755 kvstore.so $(DESTDIR)$(LIBDIR)/kvstore.so
+	$(INSTALL) -m 644 $(BUILD)/install/libkvstore.a $(DESTDIR)$(LIBDIR)/libkvstore.a
+	$(INSTALL) -m 644 $(BUILD)/install/kvstore.pc $(DESTDIR)$(PCDIR)/kvstore.pc
+	$(INSTALL) -m 644 engine/kv.h $(DESTDIR)$(INCLUDEDIR)/kvstore/kv.h
+	@if [ -x $(BUILD)/kvtool ]; then \
+	  echo "$(INSTALL) -d $(DESTDIR)$(BINDIR)"; $(INSTALL) -d $(DESTDIR)$(BINDIR); \
+	  echo "$(INSTALL) -m 755 $(BUILD)/kvtool $(DESTDIR)$(BINDIR)/kvtool"; \
+	  $(INSTALL) -m 755 $(BUILD)/kvtool $(DESTDIR)$(BINDIR)/kvtool; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
+	  ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/kvstore.so $(DESTDIR)$(LIBDIR)/libkvstore.a \
+	  $(DESTDIR)$(PCDIR)/kvstore.pc $(DESTDIR)$(INCLUDEDIR)/kvstore/kv.h \
+	  $(DESTDIR)$(BINDIR)/kvtool
+	rmdir $(DESTDIR)$(INCLUDEDIR)/kvstore 2>/dev/null || true
+
+# installtest: install into a temporary DESTDIR, build a program with
+# pkg-config's flags, load the installed extension in the sqlite3 shell,
+# uninstall and find nothing left (about 10 s).
+installtest: all
+	sh tests/installtest.sh
+
+test: installtest
