@@ -11,7 +11,7 @@
 # both variants can coexist. Missing Debian packages are installed when
 # running as root with apt-get; otherwise the exact command is printed.
 
-VERSION   := 0.1.0
+VERSION   := 0.2.0
 BUILD     ?= build
 CC        ?= cc
 PYTHON    := /usr/bin/python3
