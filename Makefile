@@ -423,3 +423,18 @@ installtest: all
 	sh tests/installtest.sh
 
 test: installtest
+
+# test-clients: every example of examples/clients/ (Python sqlite3 and
+# apsw, Tcl, Node better-sqlite3, Go mattn/go-sqlite3, Rust rusqlite) run
+# as written, output compared with expected.txt; missing toolchains are
+# installed (Debian packages as root, better-sqlite3 with npm). The first
+# run builds better-sqlite3 and go-sqlite3 from source (minutes); later
+# runs take seconds. clienttest (in make test): the cheap ones.
+.PHONY: test-clients clienttest
+test-clients: all
+	BUILD=$(BUILD) sh examples/clients/run.sh
+
+clienttest: all
+	BUILD=$(BUILD) sh examples/clients/run.sh python-sqlite3 python-apsw tcl
+
+test: clienttest
