@@ -151,7 +151,8 @@ pytest: all
 
 demo: all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
-	$(SQLITE3) -batch -echo $(BUILD)/demo/demo.db < demo/demo.sql
+	$(SQLITE3) -batch $(BUILD)/demo/demo.db < demo/demo.sql
+	$(SQLITE3) -batch $(BUILD)/demo/demo.db < demo/reopen.sql
 
 $(BUILD)/static/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
