@@ -361,8 +361,9 @@ test: interrupttest
 # make install / make uninstall [PREFIX=/usr/local] [DESTDIR=]
 #   $(LIBDIR)/kvstore.so            the loadable extension, beside Debian's
 #                                   own (mod_spatialite, libsqlite3-mod-*):
-#                                   `.load kvstore` by name once the dynamic
-#                                   linker knows LIBDIR, by path always
+#                                   `.load kvstore` by name with PREFIX=/usr
+#                                   (a default search directory of the
+#                                   dynamic linker), by path always
 #   $(LIBDIR)/libkvstore.a          the engine and the extension compiled
 #                                   with SQLITE_CORE (no test-only code)
 #   $(LIBDIR)/pkgconfig/kvstore.pc  Cflags for <kvstore/kv.h> and <kv.h>
@@ -387,29 +388,25 @@ $(BUILD)/install/libkvstore.a: $(STATIC_OBJ) $(INSTALL_ENGINE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/install/kvstore.pc: Makefile
-	@mkdir -p $(dir $@)
+install: all $(BUILD)/install/libkvstore.a
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
+	  $(DESTDIR)$(INCLUDEDIR)/kvstore
+	$(INSTALL) -m 755 kvstore.so $(DESTDIR)$(LIBDIR)/kvstore.so
+	$(INSTALL) -m 644 $(BUILD)/install/libkvstore.a $(DESTDIR)$(LIBDIR)/libkvstore.a
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
 	  'includedir=$(INCLUDEDIR)' '' 'Name: kvstore' \
 	  'Description: LSM-tree key-value engine and its SQLite virtual table' \
 	  'Version: $(VERSION)' \
 	  'Cflags: -I$${includedir} -I$${includedir}/kvstore' \
-	  'Libs: -L$${libdir} -lkvstore -lz -lpthread' > $@
-
-install: all $(BUILD)/install/libkvstore.a $(BUILD)/install/kvstore.pc
-	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
-	  $(DESTDIR)$(INCLUDEDIR)/kvstore
-	$(INSTALL) -m 755 kvstore.so $(DESTDIR)$(LIBDIR)/kvstore.so
-	$(INSTALL) -m 644 $(BUILD)/install/libkvstore.a $(DESTDIR)$(LIBDIR)/libkvstore.a
-	$(INSTALL) -m 644 $(BUILD)/install/kvstore.pc $(DESTDIR)$(PCDIR)/kvstore.pc
+	  'Libs: -L$${libdir} -lkvstore -lz -lpthread' \
+	  > $(DESTDIR)$(PCDIR)/kvstore.pc
+	chmod 644 $(DESTDIR)$(PCDIR)/kvstore.pc
 	$(INSTALL) -m 644 engine/kv.h $(DESTDIR)$(INCLUDEDIR)/kvstore/kv.h
 	@if [ -x $(BUILD)/kvtool ]; then \
 	  echo "$(INSTALL) -d $(DESTDIR)$(BINDIR)"; $(INSTALL) -d $(DESTDIR)$(BINDIR); \
 	  echo "$(INSTALL) -m 755 $(BUILD)/kvtool $(DESTDIR)$(BINDIR)/kvtool"; \
 	  $(INSTALL) -m 755 $(BUILD)/kvtool $(DESTDIR)$(BINDIR)/kvtool; \
 	fi
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
-	  ldconfig; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/kvstore.so $(DESTDIR)$(LIBDIR)/libkvstore.a \
