@@ -102,6 +102,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define GARBAGE_RATIO        0.5
 #define GARBAGE_MIN_ENTRIES  16
@@ -1292,6 +1293,27 @@ static int stickyRc(kv_db *db){
   return KV_OK;
 }
 
+/* Wait up to 10 ms for the compaction running to signal, after asking
+** xProgress (called with 0 of 0 bytes: waiting, without the mutex)
+** whether to go on. Returns nonzero when it asks to stop. REQUIRES: mutex
+** held. */
+static int waitAsking(kv_db *db, kv_progress_fn xProgress, void *pArg){
+  struct timespec deadline;
+  int bStop;
+  kvDbUnlock(db);
+  bStop = xProgress(pArg, 0, 0);
+  kvDbLock(db);
+  if( bStop ) return 1;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_nsec += 10*1000000L;
+  if( deadline.tv_nsec>=1000000000L ){
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_cond_timedwait(&db->cvWork, &db->mutex, &deadline);
+  return 0;
+}
+
 int kv_compact(kv_db *db, int bFull, char **pzJson){
   return kv_compact_progress(db, bFull, 0, 0, pzJson);
 }
@@ -1316,8 +1338,16 @@ int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
       KvCompaction *c = 0;
       int bRan = 0;
       while( pC->bRunning && db->rcBg==KV_OK ){
-        pthread_cond_wait(&db->cvWork, &db->mutex);
+        if( xProgress==0 ){
+          pthread_cond_wait(&db->cvWork, &db->mutex);
+        }else if( waitAsking(db, xProgress, pArg) ){
+          rc = kvErr(KV_INTERRUPT, "kvstore: compaction of '%s' interrupted "
+                     "while waiting for a running one; the store is "
+                     "unchanged", db->zDir);
+          break;
+        }
       }
+      if( rc!=KV_OK ) break;
       rc = stickyRc(db);
       if( rc!=KV_OK ) break;
       if( !bFull ){

@@ -274,7 +274,9 @@ int kv_compact(kv_db *db, int bFull, char **pzJson);
 ** and once as each compaction starts, with the bytes done and the bytes
 ** planned of the compaction running (input bytes; done is estimated from
 ** the entries merged). kv_stats shows the same figures to other threads
-** ("compaction":{"progress":{...}}). A nonzero return cancels: the tables
+** ("compaction":{"progress":{...}}). While the call waits for a
+** compaction another thread runs, xProgress is called every 10 ms with 0
+** of 0 bytes. A nonzero return cancels: the tables
 ** written so far are deleted, the inputs stay as they were, nothing is
 ** sticky, and the call returns KV_INTERRUPT ("kvstore: compaction of
 ** '<dir>' interrupted; the store is unchanged"). Compactions that

@@ -6,7 +6,9 @@
 ** a full compaction. Crash points and the 1000-flush bounds are in
 ** test_compact_crash.c.
 */
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -1203,6 +1205,80 @@ static void test_compact_progress_cancel(void **state){
   tuRemoveDir(zDir);
 }
 
+/* A compaction that waits for one another thread runs asks its callback
+** meanwhile (0 of 0 bytes) and stops when told to; the running one goes
+** on and finishes. The running one is held in its own callback until the
+** waiting call has returned, so the order is certain. */
+typedef struct HeldCompaction HeldCompaction;
+struct HeldCompaction {
+  kv_db *db;
+  atomic_int bStarted;          /* the held compaction is merging */
+  atomic_int bRelease;          /* let it go on */
+  int rc;
+};
+
+static int holdCb(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  HeldCompaction *p = (HeldCompaction*)pArg;
+  (void)nDone;
+  (void)nPlanned;
+  atomic_store(&p->bStarted, 1);
+  while( !atomic_load(&p->bRelease) ){
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, 0);
+  }
+  return 0;
+}
+
+static void *holdThread(void *pArg){
+  HeldCompaction *p = (HeldCompaction*)pArg;
+  p->rc = kv_compact_progress(p->db, 1, holdCb, p, 0);
+  return 0;
+}
+
+static int waitCb(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  int *pnCall = (int*)pArg;
+  (*pnCall)++;
+  assert_int_equal(nDone, 0);
+  assert_int_equal(nPlanned, 0);       /* waiting, not merging */
+  return *pnCall>=3;
+}
+
+static void test_compact_progress_cancel_waiting(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", "memtable_size=64KB",
+                            "sync=off", NULL);
+  HeldCompaction h;
+  pthread_t th;
+  kv_db *db;
+  int i, nCall = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "cwait");
+  db = tuOpen(zDir, o);
+  for(i=0; i<2000; i++) putKey(db, i, 1);
+  assert_int_equal(kv_flush(db), KV_OK);
+  for(i=0; i<2000; i++) putKey(db, i, 2);
+  memset(&h, 0, sizeof(h));
+  h.db = db;
+  atomic_init(&h.bStarted, 0);
+  atomic_init(&h.bRelease, 0);
+  assert_int_equal(pthread_create(&th, 0, holdThread, &h), 0);
+  while( !atomic_load(&h.bStarted) ){
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, 0);
+  }
+  assert_int_equal(kv_compact_progress(db, 0, waitCb, &nCall, 0),
+                   KV_INTERRUPT);
+  assert_int_equal(nCall, 3);
+  assert_non_null(strstr(kv_errmsg(db), "while waiting for a running one"));
+  atomic_store(&h.bRelease, 1);
+  assert_int_equal(pthread_join(th, 0), 0);
+  assert_int_equal(h.rc, KV_OK);
+  for(i=0; i<2000; i++) checkKey(db, 0, i, 2);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_drop_rule),
@@ -1221,6 +1297,7 @@ int main(void){
     cmocka_unit_test(test_many_level0),
     cmocka_unit_test(test_close_compacts_level0),
     cmocka_unit_test(test_compact_progress_cancel),
+    cmocka_unit_test(test_compact_progress_cancel_waiting),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
