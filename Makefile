@@ -174,7 +174,7 @@ pytest: all
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 
-## demo: a short tour in the sqlite3 shell (demo/demo.sql)
+## demo: the LSM at work in the sqlite3 shell (demo/demo.sql, then demo/reopen.sql in a new process)
 demo: all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	$(SQLITE3) -batch $(BUILD)/demo/demo.db < demo/demo.sql
@@ -392,6 +392,7 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 # (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact (about
 # 8 s); run it against another SQLite with LD_LIBRARY_PATH.
 .PHONY: interrupttest
+## interrupttest: sqlite3_interrupt stops kvstore_compact, store unchanged (in make test)
 interrupttest: all
 	$(PYTHON) tests/interrupttest.py
 
@@ -417,21 +418,15 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR     ?= $(PREFIX)/bin
 PCDIR      ?= $(LIBDIR)/pkgconfig
 INSTALL    ?= install
-# What users link: every engine object but the test-only file system.
-INSTALL_ENGINE_OBJ := $(filter-out $(BUILD)/engine/env_test.o,$(ENGINE_OBJ))
 
 .PHONY: install uninstall installtest
 
-$(BUILD)/install/libkvstore.a: $(STATIC_OBJ) $(INSTALL_ENGINE_OBJ)
-	@mkdir -p $(dir $@)
-	@rm -f $@
-	ar rcs $@ $^
-
-install: all $(BUILD)/install/libkvstore.a
+## install: install kvstore.so, libkvstore.a, kv.h, kvstore.pc, kvtool (PREFIX, DESTDIR)
+install: all libkvstore.a
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
 	  $(DESTDIR)$(INCLUDEDIR)/kvstore
 	$(INSTALL) -m 755 kvstore.so $(DESTDIR)$(LIBDIR)/kvstore.so
-	$(INSTALL) -m 644 $(BUILD)/install/libkvstore.a $(DESTDIR)$(LIBDIR)/libkvstore.a
+	$(INSTALL) -m 644 libkvstore.a $(DESTDIR)$(LIBDIR)/libkvstore.a
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
 	  'includedir=$(INCLUDEDIR)' '' 'Name: kvstore' \
 	  'Description: LSM-tree key-value engine and its SQLite virtual table' \
@@ -447,6 +442,7 @@ install: all $(BUILD)/install/libkvstore.a
 	  $(INSTALL) -m 755 $(BUILD)/kvtool $(DESTDIR)$(BINDIR)/kvtool; \
 	fi
 
+## uninstall: remove what make install put in place (same PREFIX, DESTDIR)
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/kvstore.so $(DESTDIR)$(LIBDIR)/libkvstore.a \
 	  $(DESTDIR)$(PCDIR)/kvstore.pc $(DESTDIR)$(INCLUDEDIR)/kvstore/kv.h \
@@ -456,6 +452,7 @@ uninstall:
 # installtest: install into a temporary DESTDIR, build a program with
 # pkg-config's flags, load the installed extension in the sqlite3 shell,
 # uninstall and find nothing left (about 10 s).
+## installtest: install into a temporary DESTDIR, use it, uninstall (in make test)
 installtest: all
 	sh tests/installtest.sh
 
@@ -468,9 +465,11 @@ test: installtest
 # run builds better-sqlite3 and go-sqlite3 from source (minutes); later
 # runs take seconds. clienttest (in make test): the cheap ones.
 .PHONY: test-clients clienttest
+## test-clients: run every client example (Python, apsw, Tcl, Node, Go, Rust)
 test-clients: all
 	BUILD=$(BUILD) sh examples/clients/run.sh
 
+## clienttest: the Python and Tcl client examples (in make test)
 clienttest: all
 	BUILD=$(BUILD) sh examples/clients/run.sh python-sqlite3 python-apsw tcl
 
