@@ -7,7 +7,7 @@
 # package stops it with the exact apt-get command. `make deps`, `make test`
 # and `make demo` install missing packages with apt-get when run as root.
 
-VERSION   := 0.1.0
+VERSION   := 0.2.0
 BUILD     ?= build
 CC        ?= cc
 PYTHON    := /usr/bin/python3
@@ -198,10 +198,11 @@ pytest: all
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 
-## demo: a short tour in the sqlite3 shell (demo/demo.sql)
+## demo: the LSM at work in the sqlite3 shell (demo/demo.sql, then demo/reopen.sql in a new process)
 demo: all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
-	$(SQLITE3) -batch -echo $(BUILD)/demo/demo.db < demo/demo.sql
+	$(SQLITE3) -batch $(BUILD)/demo/demo.db < demo/demo.sql
+	$(SQLITE3) -batch $(BUILD)/demo/demo.db < demo/reopen.sql
 
 $(BUILD)/static/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -410,3 +411,90 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	STRESS=1 $(MAKE) --no-print-directory tsan
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/killtest.py \
 	  --cycles $(STRESS_KILL_CYCLES)
+
+# ---------------------------------------------------------------- clients
+# (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact (about
+# 8 s); run it against another SQLite with LD_LIBRARY_PATH.
+.PHONY: interrupttest
+## interrupttest: sqlite3_interrupt stops kvstore_compact, store unchanged (in make test)
+interrupttest: all
+	$(PYTHON) tests/interrupttest.py
+
+test: interrupttest
+
+# make install / make uninstall [PREFIX=/usr/local] [DESTDIR=]
+#   $(LIBDIR)/kvstore.so            the loadable extension, beside Debian's
+#                                   own (mod_spatialite, libsqlite3-mod-*):
+#                                   `.load kvstore` by name with PREFIX=/usr
+#                                   (a default search directory of the
+#                                   dynamic linker), by path always
+#   $(LIBDIR)/libkvstore.a          the engine and the extension compiled
+#                                   with SQLITE_CORE (no test-only code)
+#   $(LIBDIR)/pkgconfig/kvstore.pc  Cflags for <kvstore/kv.h> and <kv.h>
+#   $(INCLUDEDIR)/kvstore/kv.h
+#   $(BINDIR)/kvtool                when $(BUILD)/kvtool was built
+# doc/install.md says why these places.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
+LIBDIR     ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+PCDIR      ?= $(LIBDIR)/pkgconfig
+INSTALL    ?= install
+
+.PHONY: install uninstall installtest
+
+## install: install kvstore.so, libkvstore.a, kv.h, kvstore.pc, kvtool (PREFIX, DESTDIR)
+install: all libkvstore.a
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
+	  $(DESTDIR)$(INCLUDEDIR)/kvstore
+	$(INSTALL) -m 755 kvstore.so $(DESTDIR)$(LIBDIR)/kvstore.so
+	$(INSTALL) -m 644 libkvstore.a $(DESTDIR)$(LIBDIR)/libkvstore.a
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
+	  'includedir=$(INCLUDEDIR)' '' 'Name: kvstore' \
+	  'Description: LSM-tree key-value engine and its SQLite virtual table' \
+	  'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir} -I$${includedir}/kvstore' \
+	  'Libs: -L$${libdir} -lkvstore -lz -lpthread' \
+	  > $(DESTDIR)$(PCDIR)/kvstore.pc
+	chmod 644 $(DESTDIR)$(PCDIR)/kvstore.pc
+	$(INSTALL) -m 644 engine/kv.h $(DESTDIR)$(INCLUDEDIR)/kvstore/kv.h
+	@if [ -x $(BUILD)/kvtool ]; then \
+	  echo "$(INSTALL) -d $(DESTDIR)$(BINDIR)"; $(INSTALL) -d $(DESTDIR)$(BINDIR); \
+	  echo "$(INSTALL) -m 755 $(BUILD)/kvtool $(DESTDIR)$(BINDIR)/kvtool"; \
+	  $(INSTALL) -m 755 $(BUILD)/kvtool $(DESTDIR)$(BINDIR)/kvtool; \
+	fi
+
+## uninstall: remove what make install put in place (same PREFIX, DESTDIR)
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/kvstore.so $(DESTDIR)$(LIBDIR)/libkvstore.a \
+	  $(DESTDIR)$(PCDIR)/kvstore.pc $(DESTDIR)$(INCLUDEDIR)/kvstore/kv.h \
+	  $(DESTDIR)$(BINDIR)/kvtool
+	rmdir $(DESTDIR)$(INCLUDEDIR)/kvstore 2>/dev/null || true
+
+# installtest: install into a temporary DESTDIR, build a program with
+# pkg-config's flags, load the installed extension in the sqlite3 shell,
+# uninstall and find nothing left (about 10 s).
+## installtest: install into a temporary DESTDIR, use it, uninstall (in make test)
+installtest: all
+	sh tests/installtest.sh
+
+test: installtest
+
+# test-clients: every example of examples/clients/ (Python sqlite3 and
+# apsw, Tcl, Node better-sqlite3, Go mattn/go-sqlite3, Rust rusqlite) run
+# as written, output compared with expected.txt; missing toolchains are
+# installed (Debian packages as root, better-sqlite3 with npm). The first
+# run builds better-sqlite3 and go-sqlite3 from source (minutes); later
+# runs take seconds. clienttest (in make test): the cheap ones.
+.PHONY: test-clients clienttest
+## test-clients: run every client example (Python, apsw, Tcl, Node, Go, Rust)
+test-clients: all
+	BUILD=$(BUILD) sh examples/clients/run.sh
+
+## clienttest: the Python and Tcl client examples (in make test)
+clienttest: all
+	BUILD=$(BUILD) sh examples/clients/run.sh python-sqlite3 python-apsw tcl
+
+test: clienttest

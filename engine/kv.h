@@ -36,6 +36,7 @@ extern "C" {
 #define KV_NOMEM       7   /* allocation failed */
 #define KV_READONLY    8   /* write on a kv_open_readonly handle, or after
                               ** a failed fsync */
+#define KV_INTERRUPT   9   /* cancelled by the caller (kv_compact_progress) */
 #define KV_IOERR      10   /* an I/O operation failed */
 #define KV_CORRUPT    11   /* a checksum or format check failed */
 #define KV_NOTFOUND   12   /* key not present (kv_get) */
@@ -290,6 +291,25 @@ int kv_stats(kv_db *db, char **pzJson);
 ** place and is sticky, like a failed flush: writes fail until reopen.
 */
 int kv_compact(kv_db *db, int bFull, char **pzJson);
+
+/*
+** kv_compact with a progress callback, for callers that show progress or
+** let a user cancel. xProgress (NULL: none) is called from the calling
+** thread, without any engine lock held, every few hundred entries merged
+** and once as each compaction starts, with the bytes done and the bytes
+** planned of the compaction running (input bytes; done is estimated from
+** the entries merged). kv_stats shows the same figures to other threads
+** ("compaction":{"progress":{...}}). While the call waits for a
+** compaction another thread runs, xProgress is called every 10 ms with 0
+** of 0 bytes. A nonzero return cancels: the tables
+** written so far are deleted, the inputs stay as they were, nothing is
+** sticky, and the call returns KV_INTERRUPT ("kvstore: compaction of
+** '<dir>' interrupted; the store is unchanged"). Compactions that
+** finished earlier in the same call (bFull==0 runs several) stay done.
+*/
+typedef int (*kv_progress_fn)(void *pArg, uint64_t nDone, uint64_t nPlanned);
+int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
+                        void *pArg, char **pzJson);
 int kv_verify(kv_db *db, char **pzReport);
 
 /*

@@ -32,7 +32,7 @@ typedef uint32_t u32;
 typedef uint64_t u64;
 typedef int64_t i64;
 
-#define KV_VERSION_STRING_DEFAULT "0.1.0"
+#define KV_VERSION_STRING_DEFAULT "0.2.0"
 #define KV_FORMAT_VERSION 1        /* SSTable/WAL/manifest format version */
 #define KV_MAX_LEVELS 16           /* hard upper bound of the levels option */
 
