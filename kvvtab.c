@@ -179,14 +179,13 @@ struct KvVtab {
 };
 
 /*
-** An encoded key. p points either into aInt, into a value owned by SQLite
-** (valid while that value is), or into pDup.
+** An encoded key. p points either into aInt or into a value owned by
+** SQLite (valid while that value is).
 */
 struct KvKey {
   const u8 *p;                /* encoded bytes */
   int n;                      /* their number */
   u8 aInt[8];                 /* storage for an integer key */
-  sqlite3_value *pDup;        /* converted copy owning p, or NULL */
 };
 
 /* Cursor modes, chosen by xFilter. */
@@ -229,7 +228,6 @@ struct KvCursor {
   size_t nKey;
   const u8 *pVal;             /* current row's value */
   size_t nVal;
-  i64 nLeft;                  /* LIMIT: rows still to return; <0 = no limit */
   i64 iRowid;                 /* row counter for xRowid */
 };
 
@@ -337,9 +335,83 @@ static i64 ceilToInt(double r){
   return ((double)i<r) ? i+1 : i;
 }
 
-static void keyFree(KvKey *pKey){
-  sqlite3_value_free(pKey->pDup);
-  pKey->pDup = 0;
+/*
+** SQLite's NUMERIC affinity applied to text z[0..n): the rules of its
+** sqlite3AtoF (optional spaces, sign, digits with an optional '.', an
+** optional exponent, spaces; nothing else, no hexadecimal) and of
+** applyNumericAffinity (text without '.' or exponent that fits an int64
+** is that integer; other numbers are REAL). Returns SQLITE_INTEGER
+** (*piOut set), SQLITE_FLOAT (*prOut set) or SQLITE_TEXT (not a number).
+** Done here because newer SQLite versions forbid
+** sqlite3_value_numeric_type() on a copy made by sqlite3_value_dup(), and
+** on the caller's value it would change the value's type.
+*/
+static int isSpaceByte(u8 c){
+  return c==' ' || (c>='\t' && c<='\r');
+}
+static int textToNumber(const u8 *z, int n, i64 *piOut, double *prOut){
+  char aBuf[64];              /* digits 'e' exponent, for strtod */
+  int i = 0, bNeg = 0, bReal = 0;
+  int nDigit = 0, nBuf = 0;
+  int iExp = 0;               /* value is digits * 10^iExp (plus exp10) */
+  u64 u = 0;
+  int bOverflow = 0;
+  long exp10 = 0;
+
+  while( i<n && isSpaceByte(z[i]) ) i++;
+  if( i<n && (z[i]=='-' || z[i]=='+') ){ bNeg = (z[i]=='-'); i++; }
+  for(; i<n && z[i]>='0' && z[i]<='9'; i++){
+    if( u>(u64)INT64_MAX/10+1 ) bOverflow = 1; else u = u*10 + (z[i]-'0');
+    if( nBuf>0 || z[i]!='0' ){
+      if( nBuf<40 ) aBuf[nBuf++] = (char)z[i]; else iExp++;
+    }
+    nDigit++;
+  }
+  if( i<n && z[i]=='.' ){
+    int nFrac = 0;
+    i++;
+    for(; i<n && z[i]>='0' && z[i]<='9'; i++){
+      if( nBuf>0 || z[i]!='0' ){
+        if( nBuf<40 ){ aBuf[nBuf++] = (char)z[i]; iExp--; }
+      }else{
+        iExp--;
+      }
+      nFrac++;
+    }
+    if( nDigit==0 && nFrac==0 ) return SQLITE_TEXT;
+    nDigit += nFrac;
+    bReal = 1;
+  }
+  if( nDigit==0 ) return SQLITE_TEXT;
+  if( i<n && (z[i]=='e' || z[i]=='E') ){
+    int j = i+1, bExpNeg = 0;
+    if( j<n && (z[j]=='-' || z[j]=='+') ){ bExpNeg = (z[j]=='-'); j++; }
+    if( j<n && z[j]>='0' && z[j]<='9' ){
+      for(; j<n && z[j]>='0' && z[j]<='9'; j++){
+        if( exp10<100000 ) exp10 = exp10*10 + (z[j]-'0');
+      }
+      if( bExpNeg ) exp10 = -exp10;
+      bReal = 1;
+      i = j;
+    }
+  }
+  while( i<n && isSpaceByte(z[i]) ) i++;
+  if( i<n ) return SQLITE_TEXT;         /* other bytes, an embedded NUL */
+
+  if( !bReal && !bOverflow
+   && (u<=(u64)INT64_MAX || (bNeg && u==(u64)INT64_MAX+1)) ){
+    *piOut = bNeg ? (i64)(0-u) : (i64)u;
+    return SQLITE_INTEGER;
+  }
+  /* digits e exponent: no decimal point, so the locale does not matter. */
+  if( nBuf==0 ){
+    *prOut = bNeg ? -0.0 : 0.0;
+  }else{
+    snprintf(aBuf+nBuf, sizeof(aBuf)-(size_t)nBuf, "e%ld", exp10+iExp);
+    *prOut = strtod(aBuf, 0);
+    if( bNeg ) *prOut = -*prOut;
+  }
+  return SQLITE_FLOAT;
 }
 
 /* Outcome of converting a value to a key for storage. */
@@ -351,7 +423,7 @@ static void keyFree(KvKey *pKey){
 /*
 ** Encode pVal as a key of type eKeyType, the way an ordinary table column
 ** of that declared type would store it (its affinity), refusing what the
-** key type cannot hold. On KEY_OK the caller must keyFree(pKey).
+** key type cannot hold.
 */
 static int keyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
   int eType = sqlite3_value_type(pVal);
@@ -360,15 +432,12 @@ static int keyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
   switch( eKeyType ){
     case KV_KEY_TEXT: {
       if( eType==SQLITE_BLOB ) return KEY_BADTYPE;
-      if( eType!=SQLITE_TEXT ){
-        /* TEXT affinity: SQLite's own text form of the number. */
-        pKey->pDup = sqlite3_value_dup(pVal);
-        if( pKey->pDup==0 ) return KEY_NOMEM;
-        pVal = pKey->pDup;
-      }
+      /* TEXT affinity: SQLite's own text form of a number, which
+      ** sqlite3_value_text() adds to the value beside the number (its
+      ** type stays INTEGER or REAL), as SQLite's own comparisons do. */
       pKey->p = sqlite3_value_text(pVal);
       pKey->n = sqlite3_value_bytes(pVal);
-      if( pKey->p==0 ){ keyFree(pKey); return KEY_NOMEM; }
+      if( pKey->p==0 ) return KEY_NOMEM;
       return KEY_OK;
     }
     case KV_KEY_BLOB: {
@@ -388,14 +457,11 @@ static int keyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
       assert( eKeyType==KV_KEY_INTEGER );
       if( eType==SQLITE_TEXT ){
         /* INTEGER affinity: text that looks like a number becomes one. */
-        sqlite3_value *pDup = sqlite3_value_dup(pVal);
+        const u8 *z = sqlite3_value_text(pVal);
         int eNum;
-        double r;
-        if( pDup==0 ) return KEY_NOMEM;
-        eNum = sqlite3_value_numeric_type(pDup);
-        iVal = sqlite3_value_int64(pDup);
-        r = sqlite3_value_double(pDup);
-        sqlite3_value_free(pDup);
+        double r = 0.0;
+        if( z==0 ) return KEY_NOMEM;
+        eNum = textToNumber(z, sqlite3_value_bytes(pVal), &iVal, &r);
         if( eNum==SQLITE_FLOAT ){
           if( !realIsStoredAsInt(r, &iVal) ) return KEY_BADTYPE;
         }else if( eNum!=SQLITE_INTEGER ){
@@ -1203,8 +1269,6 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
 **                  argv is a bound
 **   key GLOB ?     argv is a GLOB pattern; its literal prefix bounds the
 **                  scan, and SQLite still checks the pattern
-**   LIMIT ?        argv is the LIMIT (only when every WHERE term is
-**   OFFSET ?       handled exactly and the order is ours)
 **   ORDER BY key [DESC]
 **                  last, no argv: the order is ours (for EXPLAIN QUERY
 **                  PLAN's sake; xFilter reads KVIDX_DESC)
@@ -1219,10 +1283,9 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   KvVtab *p = (KvVtab*)pVtab;
   sqlite3_str *pStr = sqlite3_str_new(p->db);
   int nArg = 0;
-  int bExact = 1;             /* every WHERE term handled exactly */
   int bEq = 0, bIn = 0, bEmpty = 0, nBound = 0, bGlob = 0;
   int bLo = 0, bHi = 0;
-  int iLimit = -1, iOffset = -1;
+  int bEqExact = 0;           /* an exact = term: one row at most */
   double nRow;
   int i;
 
@@ -1230,12 +1293,21 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     const struct sqlite3_index_constraint *pCons = &pInfo->aConstraint[i];
     const char *zTerm = 0;
     int bOmit = 1;
+    int bInTerm = 0;          /* an IN list, taken all at once */
+    int bRecheck = 0;         /* text key, value of unknown affinity */
     int op = pCons->op;
 
-    if( op==SQLITE_INDEX_CONSTRAINT_LIMIT ){ iLimit = i; continue; }
-    if( op==SQLITE_INDEX_CONSTRAINT_OFFSET ){ iOffset = i; continue; }
+    /* LIMIT and OFFSET are never taken: SQLite (3.40 at least) offers
+    ** them even when a WHERE term was not shown to xBestIndex at all (a
+    ** column compared with another column of this table, a correlated
+    ** subquery), so no constraint list proves that every term is ours.
+    ** SQLite counts the rows itself and stops calling xNext at the
+    ** LIMIT, so a range scan still stops early. */
+    if( op==SQLITE_INDEX_CONSTRAINT_LIMIT
+     || op==SQLITE_INDEX_CONSTRAINT_OFFSET ){
+      continue;
+    }
     if( pCons->iColumn!=KVVTAB_COL_KEY || !pCons->usable ){
-      bExact = 0;
       continue;
     }
     if( op==SQLITE_INDEX_CONSTRAINT_ISNOTNULL ){
@@ -1249,7 +1321,6 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     ** compare the same whatever the collation. */
     if( p->eKeyType==KV_KEY_TEXT && op!=SQLITE_INDEX_CONSTRAINT_GLOB
      && sqlite3_stricmp(sqlite3_vtab_collation(pInfo, i), "BINARY")!=0 ){
-      bExact = 0;
       continue;
     }
     switch( op ){
@@ -1257,12 +1328,12 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
         if( i<32 && sqlite3_vtab_in(pInfo, i, -1) ){
           if( bIn ){
             /* One IN list is enough; SQLite checks the others. */
-            bExact = 0;
             break;
           }
           sqlite3_vtab_in(pInfo, i, 1);
           zTerm = "key IN(...)";
           bIn = 1;
+          bInTerm = 1;
           break;
         }
         /* fall through */
@@ -1280,7 +1351,6 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
         zTerm = "key<=?"; bHi = 1; nBound++; break;
       case SQLITE_INDEX_CONSTRAINT_GLOB:
         /* An integer key's text form has no useful order. */
-        bExact = 0;
         if( p->eKeyType!=KV_KEY_INTEGER ){
           zTerm = "key GLOB ?";
           bGlob = 1;
@@ -1288,12 +1358,28 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
         }
         break;
       default:
-        bExact = 0;
         break;
+    }
+    if( zTerm && p->eKeyType==KV_KEY_TEXT
+     && op!=SQLITE_INDEX_CONSTRAINT_GLOB ){
+      /* Against text keys a value's affinity decides the comparison (see
+      ** termBound), and a table is not told it. A constant TEXT value
+      ** compares alike under every affinity; anything else SQLite checks
+      ** again, and xFilter narrows the scan loosely. */
+      sqlite3_value *pRhs = 0;
+      if( bInTerm || sqlite3_vtab_rhs_value(pInfo, i, &pRhs)!=SQLITE_OK
+       || sqlite3_value_type(pRhs)!=SQLITE_TEXT ){
+        bOmit = 0;
+        bRecheck = 1;
+      }
     }
     if( zTerm ){
       if( nArg ) sqlite3_str_appendall(pStr, ", ");
       sqlite3_str_appendall(pStr, zTerm);
+      if( bRecheck ) sqlite3_str_appendall(pStr, " recheck");
+      /* A rechecked = may be a range (a number against text keys): one
+      ** row at most only when the = is exact. */
+      if( zTerm[3]=='=' && !bRecheck ) bEqExact = 1;
       pInfo->aConstraintUsage[i].argvIndex = ++nArg;
       pInfo->aConstraintUsage[i].omit = (unsigned char)bOmit;
     }
@@ -1304,23 +1390,6 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   if( pInfo->nOrderBy>=1 && pInfo->aOrderBy[0].iColumn==KVVTAB_COL_KEY ){
     pInfo->orderByConsumed = 1;
     if( pInfo->aOrderBy[0].desc ) pInfo->idxNum |= KVIDX_DESC;
-  }
-
-  /* LIMIT/OFFSET count rows after every WHERE term and in the final
-  ** order, so they are ours only when both are. Beyond 32 constraints
-  ** sqlite3_vtab_in() cannot tell an IN that SQLite iterates (one xFilter
-  ** per value, which would repeat the OFFSET) from an =. */
-  if( iLimit>=0 && bExact && pInfo->nConstraint<=32
-   && (pInfo->nOrderBy==0 || pInfo->orderByConsumed) ){
-    if( nArg ) sqlite3_str_appendall(pStr, ", ");
-    sqlite3_str_appendall(pStr, "LIMIT ?");
-    pInfo->aConstraintUsage[iLimit].argvIndex = ++nArg;
-    pInfo->aConstraintUsage[iLimit].omit = 1;
-    if( iOffset>=0 ){
-      sqlite3_str_appendall(pStr, ", OFFSET ?");
-      pInfo->aConstraintUsage[iOffset].argvIndex = ++nArg;
-      pInfo->aConstraintUsage[iOffset].omit = 1;
-    }
   }
 
   if( bEmpty ) pInfo->idxNum |= KVIDX_EMPTY;
@@ -1341,7 +1410,7 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   }else if( bEq ){
     nRow = 1;
     pInfo->estimatedCost = 20.0;
-    pInfo->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+    if( bEqExact ) pInfo->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
   }else if( bIn ){
     nRow = 10;
     pInfo->estimatedCost = 200.0;
@@ -1407,7 +1476,6 @@ static void cursorReset(KvCursor *pCur){
   pCur->bEof = 1;
   pCur->eMode = CUR_EMPTY;
   pCur->bDesc = 0;
-  pCur->nLeft = -1;
 }
 
 static int kvvtabClose(sqlite3_vtab_cursor *pCursor){
@@ -1439,8 +1507,17 @@ static int kvvtabClose(sqlite3_vtab_cursor *pCursor){
 **
 ** On TERM_BOUND, *paKey (sqlite3_malloc) holds the key and *pOp the
 ** operator, which for integer keys is normalised to OP_EQ, OP_GE or OP_LE.
+**
+** bLoose (text keys only): the value's affinity is unknown, SQLite checks
+** the term again, and the answer need only hold every key that one of
+** SQLite's three readings admits. Against a TEXT column, a value of no
+** affinity (a literal, a parameter) gets TEXT affinity; a BLOB-affinity
+** value (an untyped column) is compared as it is (numbers sort below all
+** text); and an INTEGER/REAL/NUMERIC one turns keys that look like
+** numbers into numbers (below all text). Such keys begin with a space, a
+** sign, '.' or a digit, so all sort below ':'.
 */
-static int termBound(int eKeyType, int op, sqlite3_value *pVal,
+static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
                      u8 **paKey, int *pnKey, int *pOp, int *pRc){
   int eType = sqlite3_value_type(pVal);
   int bHigh = (op==OP_LT || op==OP_LE);   /* value is above the keys */
@@ -1455,28 +1532,55 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
 
   switch( eKeyType ){
     case KV_KEY_TEXT: {
-      sqlite3_value *pDup = 0;
-      sqlite3_value *pText = pVal;
       const unsigned char *z;
       int n;
       if( eType==SQLITE_BLOB ){
         bAbove = 1;
         break;
       }
-      /* A number gets the column's TEXT affinity: converted in a copy, so
-      ** that the caller's value keeps its type. Text is read as it is. */
-      if( eType!=SQLITE_TEXT ) pText = pDup = sqlite3_value_dup(pVal);
-      z = pText ? sqlite3_value_text(pText) : 0;
-      n = pText ? sqlite3_value_bytes(pText) : 0;
+      if( bLoose ){
+        i64 iDummy;
+        double rDummy;
+        int bHighTerm = (op==OP_LT || op==OP_LE);
+        if( eType!=SQLITE_TEXT ){
+          /* A number: every text key (BLOB affinity) for a lower bound;
+          ** else at most the keys that look like numbers and those up to
+          ** the number's text ("Inf" is above ':'). */
+          if( !bHighTerm && op!=OP_EQ ) return TERM_ALL;
+          z = sqlite3_value_text(pVal);
+          n = sqlite3_value_bytes(pVal);
+          if( z==0 || n==0 || z[0]<=':' ){
+            z = (const unsigned char*)":";
+            n = 1;
+            *pOp = OP_LT;
+          }else{
+            *pOp = OP_LE;
+          }
+        }else{
+          z = sqlite3_value_text(pVal);
+          n = sqlite3_value_bytes(pVal);
+          /* Text that is not a number and begins at or below '9' may be
+          ** above keys that a numeric affinity turns into numbers. */
+          if( z && bHighTerm && (n==0 || z[0]<='9')
+           && textToNumber(z, n, &iDummy, &rDummy)==SQLITE_TEXT ){
+            z = (const unsigned char*)":";
+            n = 1;
+            *pOp = OP_LT;
+          }
+        }
+      }else{
+        /* A number gets the column's TEXT affinity: sqlite3_value_text()
+        ** adds the text form beside the number (its type stays). */
+        z = sqlite3_value_text(pVal);
+        n = sqlite3_value_bytes(pVal);
+      }
       *paKey = z ? sqlite3_malloc(n ? n : 1) : 0;
       if( *paKey==0 ){
-        sqlite3_value_free(pDup);
         *pRc = SQLITE_NOMEM;
         return TERM_NONE;
       }
       if( n ) memcpy(*paKey, z, n);
       *pnKey = n;
-      sqlite3_value_free(pDup);
       return TERM_BOUND;
     }
     case KV_KEY_BLOB: {
@@ -1499,7 +1603,6 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
     }
     default: {
       const double two63 = 9223372036854775808.0;
-      sqlite3_value *pDup;
       int eNum;
       i64 iVal = 0;
       double r = 0.0;
@@ -1509,15 +1612,21 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
         bAbove = 1;
         break;
       }
-      pDup = sqlite3_value_dup(pVal);
-      if( pDup==0 ){
-        *pRc = SQLITE_NOMEM;
-        return TERM_NONE;
+      if( eType==SQLITE_TEXT ){
+        const u8 *z = sqlite3_value_text(pVal);
+        if( z==0 ){
+          *pRc = SQLITE_NOMEM;
+          return TERM_NONE;
+        }
+        eNum = textToNumber(z, sqlite3_value_bytes(pVal), &iVal, &r);
+      }else{
+        eNum = eType;
+        if( eType==SQLITE_INTEGER ){
+          iVal = sqlite3_value_int64(pVal);
+        }else{
+          r = sqlite3_value_double(pVal);
+        }
       }
-      eNum = (eType==SQLITE_TEXT) ? sqlite3_value_numeric_type(pDup) : eType;
-      iVal = sqlite3_value_int64(pDup);
-      r = sqlite3_value_double(pDup);
-      sqlite3_value_free(pDup);
       if( eNum!=SQLITE_INTEGER && eNum!=SQLITE_FLOAT ){
         bAbove = 1;           /* text that is not a number */
         break;
@@ -1783,8 +1892,7 @@ static int cursorStartScan(KvCursor *pCur){
 #define TERM_LT     5
 #define TERM_LE     6
 #define TERM_GLOB   7
-#define TERM_LIMIT  8
-#define TERM_OFFSET 9
+#define TERM_RECHECK 0x100    /* flag: SQLite checks the term again (loose) */
 static int nextTerm(const char **pz){
   static const struct { const char *zName; int eTerm; } aTerm[] = {
     { "key=?",       TERM_EQ },
@@ -1794,17 +1902,23 @@ static int nextTerm(const char **pz){
     { "key<=?",      TERM_LE },
     { "key<?",       TERM_LT },
     { "key GLOB ?",  TERM_GLOB },
-    { "LIMIT ?",     TERM_LIMIT },
-    { "OFFSET ?",    TERM_OFFSET },
   };
   const char *z = *pz;
   size_t i;
   while( *z==',' || *z==' ' ) z++;
   for(i=0; i<sizeof(aTerm)/sizeof(aTerm[0]); i++){
     size_t n = strlen(aTerm[i].zName);
-    if( strncmp(z, aTerm[i].zName, n)==0 && (z[n]==0 || z[n]==',') ){
-      *pz = z + n;
-      return aTerm[i].eTerm;
+    if( strncmp(z, aTerm[i].zName, n)==0 ){
+      static const char zRecheck[] = " recheck";
+      int eTerm = aTerm[i].eTerm;
+      if( strncmp(z+n, zRecheck, sizeof(zRecheck)-1)==0 ){
+        n += sizeof(zRecheck)-1;
+        eTerm |= TERM_RECHECK;
+      }
+      if( z[n]==0 || z[n]==',' ){
+        *pz = z + n;
+        return eTerm;
+      }
     }
   }
   return 0;
@@ -1812,17 +1926,29 @@ static int nextTerm(const char **pz){
 
 /* Collect the IN list argument pList into pCur->aList: encoded, sorted,
 ** distinct. Values that match no key are dropped. */
-static int cursorLoadList(KvVtab *pTab, KvCursor *pCur, sqlite3_value *pList){
+static int cursorLoadList(KvVtab *pTab, KvCursor *pCur, sqlite3_value *pList,
+                          int bLoose, int *pbScan){
   sqlite3_value *pVal = 0;
   int nAlloc = 0;
   int rc;
   int i, j;
+  *pbScan = 0;
   for(rc=sqlite3_vtab_in_first(pList, &pVal); rc==SQLITE_OK;
       rc=sqlite3_vtab_in_next(pList, &pVal)){
     u8 *a;
     int n, op;
-    int eTerm = termBound(pTab->eKeyType, OP_EQ, pVal, &a, &n, &op, &rc);
+    int eTerm = termBound(pTab->eKeyType, OP_EQ, pVal, bLoose,
+                          &a, &n, &op, &rc);
     if( rc!=SQLITE_OK ) return rc;
+    if( eTerm==TERM_BOUND && op!=OP_EQ ){
+      /* A loose value that is no single key (a number against text
+      ** keys): scan instead; SQLite checks the IN itself. */
+      sqlite3_free(a);
+      for(i=0; i<pCur->nList; i++) sqlite3_free(pCur->aList[i].a);
+      pCur->nList = 0;
+      *pbScan = 1;
+      return SQLITE_OK;
+    }
     if( eTerm!=TERM_BOUND ) continue;
     if( pCur->nList>=nAlloc ){
       int nNew = nAlloc ? nAlloc*2 : 16;
@@ -1874,7 +2000,8 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int nEq = 0;
   int bEmpty = (idxNum & KVIDX_EMPTY)!=0;
   int iListArg = -1;          /* argv index of the IN list, if any */
-  i64 nOffset = 0;
+  int bListLoose = 0;
+  int bScan = 0;              /* the IN list is scanned, not looked up */
   int rc = SQLITE_OK;
   int iArg;
 
@@ -1889,18 +2016,21 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
 
   for(iArg=0; rc==SQLITE_OK && iArg<argc; iArg++){
     int eTerm = nextTerm(&z);
+    int bLoose = (eTerm & TERM_RECHECK)!=0;
     sqlite3_value *pVal = argv[iArg];
     u8 *a = 0;
     int n = 0;
     int op = OP_EQ, eRes;
+    eTerm &= ~TERM_RECHECK;
     switch( eTerm ){
       case TERM_IN:
         iListArg = iArg;
+        bListLoose = bLoose;
         break;
       case TERM_EQ: case TERM_GT: case TERM_GE: case TERM_LT: case TERM_LE:
         op = eTerm==TERM_EQ ? OP_EQ : eTerm==TERM_GT ? OP_GT :
              eTerm==TERM_GE ? OP_GE : eTerm==TERM_LT ? OP_LT : OP_LE;
-        eRes = termBound(pTab->eKeyType, op, pVal, &a, &n, &op, &rc);
+        eRes = termBound(pTab->eKeyType, op, pVal, bLoose, &a, &n, &op, &rc);
         if( rc!=SQLITE_OK ) break;
         if( eRes==TERM_NONE ){
           bEmpty = 1;
@@ -1942,14 +2072,6 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
           }
         }
         break;
-      case TERM_LIMIT:
-        pCur->nLeft = sqlite3_value_int64(pVal);
-        if( pCur->nLeft<0 ) pCur->nLeft = -1;
-        break;
-      case TERM_OFFSET:
-        nOffset = sqlite3_value_int64(pVal);
-        if( nOffset<0 ) nOffset = 0;
-        break;
       default:
         setError(pCursor->pVtab, "kvstore: bad plan '%s'", idxStr);
         rc = SQLITE_INTERNAL;
@@ -1964,7 +2086,6 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     if( c>0 || (c==0 && !(pCur->lo.bIncl && pCur->hi.bIncl)) ) bEmpty = 1;
   }
   if( aEq && !cursorInBounds(pCur, aEq, nEq) ) bEmpty = 1;
-  if( pCur->nLeft==0 ) bEmpty = 1;
   if( bEmpty ){
     pCur->eMode = CUR_EMPTY;
     pCur->bEof = 1;
@@ -1982,13 +2103,16 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
       boundMerge(&pCur->hi, 0, aCopy, nEq, 1);
       aEq = 0;
     }
-    rc = cursorLoadList(pTab, pCur, argv[iListArg]);
+    rc = cursorLoadList(pTab, pCur, argv[iListArg], bListLoose, &bScan);
     if( rc!=SQLITE_OK ) goto filter_out;
-    if( pCur->nList==0 ){
+    if( bScan ){
+      pCur->eMode = CUR_SCAN;
+    }else if( pCur->nList==0 ){
       pCur->bEof = 1;
       goto filter_out;
+    }else{
+      pCur->eMode = CUR_LIST;
     }
-    pCur->eMode = CUR_LIST;
   }else if( aEq ){
     pCur->eMode = CUR_POINT;
   }else{
@@ -2034,12 +2158,6 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     }
   }
 
-  /* OFFSET: every row counts, since every term is ours (xBestIndex). */
-  while( rc==SQLITE_OK && nOffset>0 && !pCur->bEof ){
-    rc = cursorStep(pCur);
-    nOffset--;
-  }
-
 filter_out:
   sqlite3_free(aEq);
   if( rc!=SQLITE_OK ){
@@ -2054,13 +2172,6 @@ filter_out:
 static int kvvtabNext(sqlite3_vtab_cursor *pCursor){
   KvCursor *pCur = (KvCursor*)pCursor;
   pCur->iRowid++;
-  if( pCur->nLeft>0 ){
-    pCur->nLeft--;
-    if( pCur->nLeft==0 ){
-      pCur->bEof = 1;
-      return SQLITE_OK;
-    }
-  }
   if( pCur->eMode==CUR_POINT ){
     pCur->bEof = 1;
     return SQLITE_OK;
@@ -2233,7 +2344,6 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
         setError(&p->base, "kvstore: key of %d bytes is larger than "
             "max_key_size (%llu) of table %s", pKey->n,
             (unsigned long long)p->nMaxKey, p->zName);
-        keyFree(pKey);
         return SQLITE_TOOBIG;
       }
       return SQLITE_OK;
@@ -2277,7 +2387,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   u8 *aVal = 0;
   size_t nVal = 0;
   size_t nMark;
-  int bOldKey = 0, bKey = 0;
+  int bOldKey = 0;
   int rc;
 
   (void)pRowid;
@@ -2308,7 +2418,6 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 
   rc = writeKey(p, argv[2], &key);
   if( rc!=SQLITE_OK ) goto update_out;
-  bKey = 1;
   rc = valueEncode(argv[3], &aVal, &nVal);
   if( rc!=SQLITE_OK ){
     setError(pVtab, "kvstore: out of memory");
@@ -2352,8 +2461,6 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 
 update_out:
   if( rc!=SQLITE_OK && p->pBatch ) kv_batch_truncate(p->pBatch, nMark);
-  if( bKey ) keyFree(&key);
-  if( bOldKey ) keyFree(&oldKey);
   sqlite3_free(aVal);
   return rc;
 }
