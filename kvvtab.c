@@ -175,6 +175,12 @@ struct KvVtab {
   KvSavepoint *aSave;         /* savepoint marks, increasing iSave */
   int nSave;                  /* entries used in aSave */
   int nSaveAlloc;             /* entries allocated in aSave */
+  /* Keys whose row an UPDATE OR REPLACE of the running statement deleted
+  ** by moving another row onto them (ascending; emptied by xFilter, which
+  ** every UPDATE calls before its first xUpdate). */
+  struct KvListKey *aGone;
+  int nGone;
+  int nGoneAlloc;
   KvVtab *pNextTab;           /* next table of the same connection */
 };
 
@@ -925,6 +931,52 @@ static int parseArguments(int nArg, const char *const *azArg,
 ** Constructors and destructors.
 */
 
+/*
+** The keys an UPDATE OR REPLACE deleted (KvVtab.aGone). SQLite computes
+** every new row of a multi-row UPDATE of a virtual table first, then calls
+** xUpdate row by row; an ordinary table skips a row that REPLACE has
+** already deleted, so xUpdate skips an UPDATE of such a key too.
+*/
+static void goneClear(KvVtab *p){
+  int i;
+  for(i=0; i<p->nGone; i++) sqlite3_free(p->aGone[i].a);
+  p->nGone = 0;
+}
+/* Index of the first entry >= key a[0..n), and whether it is equal. */
+static int goneFind(KvVtab *p, const u8 *a, int n, int *pbFound){
+  int lo = 0, hi = p->nGone;
+  *pbFound = 0;
+  while( lo<hi ){
+    int mid = (lo+hi)/2;
+    int c = keyCompare(p->aGone[mid].a, p->aGone[mid].n, a, n);
+    if( c==0 ){ *pbFound = 1; return mid; }
+    if( c<0 ) lo = mid+1; else hi = mid;
+  }
+  return lo;
+}
+static int goneAdd(KvVtab *p, const u8 *a, int n){
+  int bFound;
+  int i = goneFind(p, a, n, &bFound);
+  u8 *aCopy;
+  if( bFound ) return SQLITE_OK;
+  if( p->nGone>=p->nGoneAlloc ){
+    int nNew = p->nGoneAlloc ? p->nGoneAlloc*2 : 8;
+    struct KvListKey *aNew = sqlite3_realloc64(p->aGone,
+                                               sizeof(*aNew)*(u64)nNew);
+    if( aNew==0 ) return SQLITE_NOMEM;
+    p->aGone = aNew;
+    p->nGoneAlloc = nNew;
+  }
+  aCopy = sqlite3_malloc(n ? n : 1);
+  if( aCopy==0 ) return SQLITE_NOMEM;
+  if( n ) memcpy(aCopy, a, n);
+  memmove(&p->aGone[i+1], &p->aGone[i], sizeof(p->aGone[0])*(p->nGone-i));
+  p->aGone[i].a = aCopy;
+  p->aGone[i].n = n;
+  p->nGone++;
+  return SQLITE_OK;
+}
+
 static void vtabFree(KvVtab *p){
   KvVtab **pp;
   if( p==0 ) return;
@@ -944,6 +996,8 @@ static void vtabFree(KvVtab *p){
   kv_batch_free(p->pBatch);
   kv_options_free(p->pOpts);
   sqlite3_free(p->aSave);
+  goneClear(p);
+  sqlite3_free(p->aGone);
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zName);
   sqlite3_free(p->zDir);
@@ -2006,6 +2060,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int iArg;
 
   cursorReset(pCur);
+  if( pTab->nGone ) goneClear(pTab);  /* a new statement */
   pCur->bDesc = (idxNum & KVIDX_DESC)!=0;
   pCur->iRowid = 0;
   if( pTab->pKv==0 ){
@@ -2416,6 +2471,12 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     goto update_out;
   }
 
+  if( bOldKey && p->nGone ){
+    int bGone;
+    goneFind(p, oldKey.p, oldKey.n, &bGone);
+    if( bGone ) goto update_out;        /* REPLACE deleted this row */
+  }
+
   rc = writeKey(p, argv[2], &key);
   if( rc!=SQLITE_OK ) goto update_out;
   rc = valueEncode(argv[3], &aVal, &nVal);
@@ -2450,6 +2511,15 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     }
   }
   if( bOldKey ){
+    if( sqlite3_vtab_on_conflict(p->db)==SQLITE_REPLACE ){
+      /* Whatever row held the new key is gone: if this statement has
+      ** yet to visit it, it must skip it. */
+      rc = goneAdd(p, key.p, key.n);
+      if( rc!=SQLITE_OK ){
+        setError(pVtab, "kvstore: out of memory");
+        goto update_out;
+      }
+    }
     rc = kv_batch_delete(p->pBatch, oldKey.p, (size_t)oldKey.n);
     if( rc!=KV_OK ){
       rc = engineError(pVtab, rc, "deleting");
