@@ -1027,6 +1027,35 @@ static int vtabOpenEngine(KvVtab *p, char **pzErr){
 ** the store: the arguments are kept in sqlite_schema, so a reconnect finds
 ** the same directory from them.
 */
+/*
+** kvstore keys and ranges follow UTF-8 byte order, which is SQLite's
+** BINARY collation only in a UTF-8 database: a UTF-16 database is refused
+** (at CREATE and at every connect) rather than answering in another order.
+*/
+static int checkEncoding(sqlite3 *db, const char *zSchema,
+                         const char *zTable, char **pzErr){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("PRAGMA \"%w\".encoding", zSchema);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *zEnc = (const char*)sqlite3_column_text(pStmt, 0);
+    if( zEnc && sqlite3_stricmp(zEnc, "UTF-8")!=0 ){
+      *pzErr = sqlite3_mprintf("kvstore: table %s cannot live in a %s "
+          "database: kvstore orders text as UTF-8; use a UTF-8 database",
+          zTable, zEnc);
+      rc = SQLITE_ERROR;
+    }
+  }
+  {
+    int rc2 = sqlite3_finalize(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
+  }
+  return rc;
+}
+
 static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
                       const char *const *argv, sqlite3_vtab **ppVtab,
                       char **pzErr, int bCreate){
@@ -1049,6 +1078,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   p->zSchema = sqlite3_mprintf("%s", argv[1]);
   p->zName = sqlite3_mprintf("%s", argv[2]);
   if( p->zSchema==0 || p->zName==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ) rc = checkEncoding(db, argv[1], argv[2], pzErr);
 
   if( rc==SQLITE_OK ){
     rc = parseArguments(argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
