@@ -82,8 +82,21 @@ SQLITE_EXTENSION_INIT1
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Path limits of the system (Linux: 4096 and 255). */
+#ifdef PATH_MAX
+# define KV_PATH_LIMIT PATH_MAX
+#else
+# define KV_PATH_LIMIT 4096
+#endif
+#ifdef NAME_MAX
+# define KV_NAME_LIMIT NAME_MAX
+#else
+# define KV_NAME_LIMIT 255
+#endif
 
 typedef unsigned char u8;
 typedef sqlite3_int64 i64;
@@ -769,6 +782,42 @@ static void dequoteName(char *z){
   }
 }
 
+/*
+** A value that starts with a quote must be one quoted string: the same
+** quote at its end, and any inside doubled. Returns 0 if zVal is well
+** formed (or not quoted), else 1: dir='x' 'y' is two strings, not a path.
+*/
+static int badQuoting(const char *zVal){
+  char q = zVal[0];
+  size_t i, n = strlen(zVal);
+  if( q!='\'' && q!='"' ) return 0;
+  if( n<2 || zVal[n-1]!=q ) return 1;
+  for(i=1; i<n-1; i++){
+    if( zVal[i]==q ){
+      if( i+1<n-1 && zVal[i+1]==q ) i++; else return 1;
+    }
+  }
+  return 0;
+}
+
+/* The text of a well-formed value: quotes removed (a doubled one inside
+** becomes one), spaces inside the quotes kept, as a path needs them. */
+static char *dequoteExact(const char *zVal){
+  size_t n = strlen(zVal);
+  char *z;
+  if( zVal[0]!='\'' && zVal[0]!='"' ) return sqlite3_mprintf("%s", zVal);
+  z = sqlite3_malloc64(n);
+  if( z ){
+    size_t i, j = 0;
+    for(i=1; i+1<n; i++){
+      z[j++] = zVal[i];
+      if( zVal[i]==zVal[0] ) i++;
+    }
+    z[j] = 0;
+  }
+  return z;
+}
+
 /* Resolve option path zPath: absolute as is; relative against the folder
 ** of the database file zDbFile, or as given (the working directory) when
 ** the database has no file. Returns sqlite3_malloc memory or NULL (OOM). */
@@ -831,6 +880,13 @@ static int parseArguments(int nArg, const char *const *azArg,
       break;
     }
     nOpt++;
+    if( badQuoting(azValue[nOpt-1]) ){
+      *pzErr = sqlite3_mprintf("kvstore: malformed value for option '%s': "
+          "%s (a quoted value is one string, with any quote inside it "
+          "doubled)", azName[nOpt-1], azValue[nOpt-1]);
+      rc = SQLITE_ERROR;
+      break;
+    }
     dequoteName(azName[nOpt-1]);
     if( kv_options_is_set(pOpts, azName[nOpt-1])<0 ){
       *pzErr = sqlite3_mprintf("kvstore: unknown option '%s'; accepted "
@@ -885,16 +941,21 @@ static int parseArguments(int nArg, const char *const *azArg,
       break;
     }
     if( sqlite3_stricmp(azName[i], "dir")==0 ){
-      char *zDir = kv_options_get(pOpts, "dir");
-      if( zDir ){
-        *pzDirOpt = sqlite3_mprintf("%s", zDir);
-        kv_free(zDir);
-      }
+      /* As written: the options object trims spaces inside quotes. */
+      *pzDirOpt = dequoteExact(azValue[i]);
       if( *pzDirOpt==0 ){
         *pzErr = sqlite3_mprintf("kvstore: out of memory");
         rc = SQLITE_NOMEM;
       }
     }
+  }
+
+  /* Even a NULL value takes one byte encoded. */
+  if( rc==SQLITE_OK && kv_options_is_set(pOpts, "max_value_size")==1
+   && optionU64(pOpts, "max_value_size", 1)==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: max_value_size=0 leaves no room for "
+        "any value (even NULL takes 1 byte); give at least 1");
+    rc = SQLITE_ERROR;
   }
 
   /* A dir given by the config file alone resolves like an argument. */
@@ -1056,6 +1117,86 @@ static int checkEncoding(sqlite3 *db, const char *zSchema,
   return rc;
 }
 
+/*
+** SQLite drops empty module arguments, so kvstore(,) and kvstore(a=1,)
+** reach xCreate as if the commas were not there. The CREATE statement is
+** in the schema by then: refuse it if an argument between its top-level
+** commas is empty.
+*/
+static int checkEmptyArguments(sqlite3 *db, const char *zSchema,
+                               const char *zTable, char **pzErr){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT sql FROM \"%w\".sqlite_schema "
+      "WHERE type='table' AND name=?1", zSchema);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTable, -1,
+                                             SQLITE_STATIC);
+  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *z = (const char*)sqlite3_column_text(pStmt, 0);
+    const char *zOpen = z ? strchr(z, '(') : 0;
+    int nDepth = 0, nComma = 0, bEmpty = 1, bSeenEmpty = 0;
+    char q = 0;
+    for(z=zOpen; z && *z; z++){
+      char c = *z;
+      if( q ){
+        if( c==q ) q = 0;
+        continue;
+      }
+      if( c=='\'' || c=='"' || c=='`' ){ q = c; bEmpty = 0; continue; }
+      if( c=='[' ){ q = ']'; bEmpty = 0; continue; }
+      if( c=='(' ){ if( nDepth++>0 ) bEmpty = 0; continue; }
+      if( c==')' ){
+        if( --nDepth==0 ) break;
+        continue;
+      }
+      if( c==',' && nDepth==1 ){
+        if( bEmpty ) bSeenEmpty = 1;
+        nComma++;
+        bEmpty = 1;
+        continue;
+      }
+      if( c!=' ' && c!='\t' && c!='\n' && c!='\r' ) bEmpty = 0;
+    }
+    if( zOpen && (bSeenEmpty || (nComma>0 && bEmpty)) ){
+      *pzErr = sqlite3_mprintf("kvstore: table %s has an empty argument "
+          "(two commas together, or one at an end); remove it", zTable);
+      rc = SQLITE_ERROR;
+    }
+  }
+  {
+    int rc2 = sqlite3_finalize(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
+  }
+  return rc;
+}
+
+/*
+** A directory path the system cannot take (longer than PATH_MAX, or a
+** name longer than NAME_MAX) is refused here with its length and both
+** ends shown: the engine's message would be cut off.
+*/
+static int checkPathLength(const char *zDir, char **pzErr){
+  size_t n = strlen(zDir);
+  const char *z = zDir;
+  size_t nLongest = 0;
+  while( *z ){
+    size_t nName = strcspn(z, "/");
+    if( nName>nLongest ) nLongest = nName;
+    z += nName;
+    if( *z=='/' ) z++;
+  }
+  if( n<KV_PATH_LIMIT && nLongest<=KV_NAME_LIMIT ) return SQLITE_OK;
+  *pzErr = sqlite3_mprintf("kvstore: directory path '%.40s...%s' is too "
+      "long: %llu bytes (the limit is %d), its longest name %llu bytes (the "
+      "limit is %d)", zDir, zDir + (n>40 ? n-40 : n),
+      (unsigned long long)n, KV_PATH_LIMIT-1,
+      (unsigned long long)nLongest, KV_NAME_LIMIT);
+  return SQLITE_CANTOPEN;
+}
+
 static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
                       const char *const *argv, sqlite3_vtab **ppVtab,
                       char **pzErr, int bCreate){
@@ -1079,6 +1220,9 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   p->zName = sqlite3_mprintf("%s", argv[2]);
   if( p->zSchema==0 || p->zName==0 ) rc = SQLITE_NOMEM;
   if( rc==SQLITE_OK ) rc = checkEncoding(db, argv[1], argv[2], pzErr);
+  if( rc==SQLITE_OK && bCreate ){
+    rc = checkEmptyArguments(db, argv[1], argv[2], pzErr);
+  }
 
   if( rc==SQLITE_OK ){
     rc = parseArguments(argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
@@ -1122,6 +1266,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
     }
   }
 
+  if( rc==SQLITE_OK ) rc = checkPathLength(p->zDir, pzErr);
   if( rc==SQLITE_OK ){
     rc = vtabOpenEngine(p, pzErr);
   }
@@ -2666,6 +2811,15 @@ static int schemaHasTable(sqlite3 *db, const char *zSchema,
   int rc;
   *pbHas = 0;
   if( zSql==0 ) return SQLITE_NOMEM;
+  /* The schema table is in every schema, though not listed in itself. */
+  if( sqlite3_stricmp(zTable, "sqlite_schema")==0
+   || sqlite3_stricmp(zTable, "sqlite_master")==0
+   || sqlite3_stricmp(zTable, "sqlite_temp_schema")==0
+   || sqlite3_stricmp(zTable, "sqlite_temp_master")==0 ){
+    sqlite3_free(zSql);
+    *pbHas = 1;
+    return SQLITE_OK;
+  }
   rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
   if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTable, -1,
@@ -2690,6 +2844,50 @@ static int schemaHasTable(sqlite3 *db, const char *zSchema,
 ** *pzSchema and *pzTable (sqlite3_malloc), or leaves them NULL when no
 ** such table exists.
 */
+/*
+** A name written as SQL identifiers, each quoted with "", [], `` or '' or
+** bare: "main"."kv", [kv], main."my table". On success (SQLITE_OK) sets
+** *pzSchema (NULL when there is none) and *pzTable, both sqlite3_malloc'd;
+** SQLITE_ERROR when zName is not such a name.
+*/
+static int parseQuotedName(const char *zName, char **pzSchema,
+                           char **pzTable){
+  char *azPart[2] = {0, 0};
+  int nPart = 0;
+  const char *z = zName;
+  while( nPart<2 ){
+    sqlite3_str *pStr = sqlite3_str_new(0);
+    char cEnd = 0;
+    if( *z=='"' || *z=='`' || *z=='\'' ) cEnd = *z;
+    if( *z=='[' ) cEnd = ']';
+    if( cEnd ){
+      for(z++; *z; z++){
+        if( *z==cEnd ){
+          if( cEnd!=']' && z[1]==cEnd ){ z++; }else break;
+        }
+        sqlite3_str_appendchar(pStr, 1, *z);
+      }
+      if( *z!=cEnd ){ sqlite3_free(sqlite3_str_finish(pStr)); break; }
+      z++;
+    }else{
+      while( *z && *z!='.' ) sqlite3_str_appendchar(pStr, 1, *z++);
+    }
+    azPart[nPart] = sqlite3_str_finish(pStr);
+    if( azPart[nPart]==0 ) break;
+    nPart++;
+    if( *z!='.' ) break;
+    z++;
+  }
+  if( *z!=0 || nPart==0 || azPart[nPart-1]==0 || azPart[nPart-1][0]==0 ){
+    sqlite3_free(azPart[0]);
+    sqlite3_free(azPart[1]);
+    return SQLITE_ERROR;
+  }
+  *pzSchema = nPart==2 ? azPart[0] : 0;
+  *pzTable = nPart==2 ? azPart[1] : azPart[0];
+  return SQLITE_OK;
+}
+
 static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
                             char **pzTable){
   sqlite3_stmt *pStmt = 0;
@@ -2697,6 +2895,31 @@ static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
   int rc, bHas = 0;
   *pzSchema = 0;
   *pzTable = 0;
+  if( strpbrk(zName, "\"`'[") ){
+    /* Quoted: exactly the schema and table it names. */
+    char *zS = 0, *zT = 0;
+    if( parseQuotedName(zName, &zS, &zT)!=SQLITE_OK ) return SQLITE_OK;
+    if( zS ){
+      rc = schemaHasTable(db, zS, zT, &bHas);
+      if( rc==SQLITE_OK && bHas ){
+        *pzSchema = zS;
+        *pzTable = zT;
+        return SQLITE_OK;
+      }
+      sqlite3_free(zS);
+      sqlite3_free(zT);
+      return rc;
+    }
+    rc = resolveTableName(db, zT, pzSchema, pzTable);
+    if( rc==SQLITE_OK && *pzTable && sqlite3_stricmp(*pzTable, zT)!=0 ){
+      /* zT held a dot and matched as schema.table: not what was quoted */
+      sqlite3_free(*pzSchema);
+      sqlite3_free(*pzTable);
+      *pzSchema = *pzTable = 0;
+    }
+    sqlite3_free(zT);
+    return rc;
+  }
   rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_database_list "
                           "ORDER BY seq<>1, seq", -1, &pStmt, 0);
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){

@@ -92,21 +92,34 @@ static sqlite3_int64 monoMillis(void){
   return (sqlite3_int64)ts.tv_sec*1000 + ts.tv_nsec/1000000;
 }
 
-/* kvstore_compact(t [, mode]): mode NULL or absent runs what is due;
-** 'full' merges everything into one sorted run. */
+/* kvstore_compact(t [, mode]): mode absent runs what is due; 'full'
+** merges everything into one sorted run. A NULL mode is refused (most
+** likely a parameter left unbound), as is any other. */
 static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   static const char zUsage[] = "kvstore_compact(table [, 'full'])";
   kv_db *pKv = fnTable(ctx, "kvstore_compact", zUsage, argc, argv, 1, 2);
   char *zJson = 0;
   int bFull = 0, rc;
   if( pKv==0 ) return;
-  if( argc==2 && sqlite3_value_type(argv[1])!=SQLITE_NULL ){
-    const char *zMode = (const char*)sqlite3_value_text(argv[1]);
-    if( zMode && sqlite3_stricmp(zMode, "full")==0 ){
+  if( argc==2 ){
+    const char *zMode;
+    if( sqlite3_value_type(argv[1])==SQLITE_NULL ){
+      char *z = sqlite3_mprintf("kvstore_compact: the mode is NULL; "
+          "usage: %s", zUsage);
+      fnError(ctx, SQLITE_ERROR, z ? z : "kvstore_compact: NULL mode");
+      sqlite3_free(z);
+      return;
+    }
+    zMode = (const char*)sqlite3_value_text(argv[1]);
+    if( zMode==0 ){
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    if( sqlite3_stricmp(zMode, "full")==0 ){
       bFull = 1;
     }else{
       char *z = sqlite3_mprintf("kvstore_compact: unknown mode '%s'; "
-          "usage: %s", zMode ? zMode : "", zUsage);
+          "usage: %s", zMode, zUsage);
       fnError(ctx, SQLITE_ERROR, z ? z : "kvstore_compact: unknown mode");
       sqlite3_free(z);
       return;
