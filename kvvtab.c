@@ -86,6 +86,10 @@ SQLITE_EXTENSION_INIT1
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The oldest SQLite kvstore runs on, checked at load. */
+#define KVSTORE_MIN_SQLITE     3038002
+#define KVSTORE_MIN_SQLITE_STR "3.38.2"
+
 /* Path limits of the system (Linux: 4096 and 255). */
 #ifdef PATH_MAX
 # define KV_PATH_LIMIT PATH_MAX
@@ -3100,9 +3104,11 @@ int sqlite3_kvstore_init(sqlite3 *db, char **pzErrMsg,
                          const sqlite3_api_routines *pApi){
   int rc;
   SQLITE_EXTENSION_INIT2(pApi);
-  if( sqlite3_libversion_number()<3038000 ){
-    *pzErrMsg = sqlite3_mprintf("kvstore: needs SQLite 3.38.0 or later "
-        "(this is %s)", sqlite3_libversion());
+  /* 3.38 brought sqlite3_vtab_in() and sqlite3_vtab_rhs_value(); 3.38.2
+  ** is the oldest release the compatibility matrix runs (make compat). */
+  if( sqlite3_libversion_number()<KVSTORE_MIN_SQLITE ){
+    *pzErrMsg = sqlite3_mprintf("kvstore: needs SQLite %s or later (this "
+        "is %s)", KVSTORE_MIN_SQLITE_STR, sqlite3_libversion());
     return SQLITE_ERROR;
   }
   rc = kvvtabRegister(db, pzErrMsg);
