@@ -116,7 +116,7 @@ asan:
 asan-run: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
-test: all unit sqltest pytest fuzz-replay tsan
+test: all unit sqltest pytest fuzz-replay tsan compat
 
 clean:
 	rm -rf build build-asan kvstore.so libkvstore.a
@@ -166,6 +166,26 @@ $(BUILD)/example: example/example.c libkvstore.a
 
 static: libkvstore.a $(BUILD)/example
 	cd $(BUILD) && ./example
+
+# ---------------------------------------------------------------- compatibility
+# compat:     the SQL tests, the differential test (COMPAT_DIFF_OPS per key
+#             type) and the shape test (COMPAT_SHAPE_STMTS) on SQLite 3.53.2
+#             and 3.38.2 (the oldest supported), each built once from an npm
+#             package's amalgamation into $(BUILD)/compat/<version>/ (a
+#             libsqlite3.so.0 and a sqlite3 shell); see tests/compat.sh
+# shapetest:  generated query shapes against ordinary tables, plus the TLP
+#             and NoREC oracles (SHAPE_STMTS per key type; 200,000 in stress)
+COMPAT_DIFF_OPS    ?= 3000
+COMPAT_SHAPE_STMTS ?= 1500
+SHAPE_STMTS        ?= 4000
+.PHONY: compat shapetest
+
+compat: all
+	BUILD=$(BUILD) PYTHON=$(PYTHON) COMPAT_DIFF_OPS=$(COMPAT_DIFF_OPS) \
+	  COMPAT_SHAPE_STMTS=$(COMPAT_SHAPE_STMTS) sh tests/compat.sh
+
+shapetest: all
+	$(PYTHON) tests/shapetest.py --statements $(SHAPE_STMTS)
 
 # ---------------------------------------------------------------- benchmarks
 #   make bench         kvbench (engine level, against LevelDB, RocksDB, LMDB,

@@ -1519,8 +1519,25 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   int bEq = 0, bIn = 0, bEmpty = 0, nBound = 0, bGlob = 0;
   int bLo = 0, bHi = 0;
   int bEqExact = 0;           /* an exact = term: one row at most */
+  int bPattern = 0;           /* blob keys: a GLOB or LIKE on the key */
   double nRow;
   int i;
+
+  /* SQLite (3.38, 3.53; not 3.40) derives `key>='a' AND key<'b'` from
+  ** `key GLOB 'a*'` (and from LIKE under case_sensitive_like) and hands
+  ** them to the table, never checking them itself. They hold for text
+  ** only: against blob keys, where text sorts below every key, they would
+  ** empty the scan. So beside a pattern on a blob key no range term is
+  ** used: a real one SQLite then checks itself. */
+  if( p->eKeyType==KV_KEY_BLOB ){
+    for(i=0; i<pInfo->nConstraint; i++){
+      if( pInfo->aConstraint[i].iColumn==KVVTAB_COL_KEY
+       && (pInfo->aConstraint[i].op==SQLITE_INDEX_CONSTRAINT_GLOB
+        || pInfo->aConstraint[i].op==SQLITE_INDEX_CONSTRAINT_LIKE) ){
+        bPattern = 1;
+      }
+    }
+  }
 
   for(i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *pCons = &pInfo->aConstraint[i];
@@ -1545,6 +1562,11 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     }
     if( op==SQLITE_INDEX_CONSTRAINT_ISNOTNULL ){
       continue;               /* always true of a NOT NULL key */
+    }
+    if( bPattern && (op==SQLITE_INDEX_CONSTRAINT_GT
+     || op==SQLITE_INDEX_CONSTRAINT_GE || op==SQLITE_INDEX_CONSTRAINT_LT
+     || op==SQLITE_INDEX_CONSTRAINT_LE) ){
+      continue;
     }
     if( op==SQLITE_INDEX_CONSTRAINT_ISNULL ){
       bEmpty = 1;             /* never true; SQLite's check rejects all */
