@@ -116,7 +116,7 @@ asan:
 asan-run: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
-test: all unit sqltest pytest fuzz-replay tsan compat
+test: all unit sqltest pytest fuzz-replay tsan shapetest compat
 
 clean:
 	rm -rf build build-asan kvstore.so libkvstore.a
@@ -174,10 +174,12 @@ static: libkvstore.a $(BUILD)/example
 #             package's amalgamation into $(BUILD)/compat/<version>/ (a
 #             libsqlite3.so.0 and a sqlite3 shell); see tests/compat.sh
 # shapetest:  generated query shapes against ordinary tables, plus the TLP
-#             and NoREC oracles (SHAPE_STMTS per key type; 200,000 in stress)
+#             and NoREC oracles (SHAPE_STMTS per key type; make stress runs
+#             STRESS_SHAPE_STMTS, 200,000, per key type)
 COMPAT_DIFF_OPS    ?= 3000
 COMPAT_SHAPE_STMTS ?= 1500
 SHAPE_STMTS        ?= 4000
+STRESS_SHAPE_STMTS ?= 200000
 .PHONY: compat shapetest
 
 compat: all
@@ -367,3 +369,7 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	STRESS=1 $(MAKE) --no-print-directory tsan
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/killtest.py \
 	  --cycles $(STRESS_KILL_CYCLES)
+	@set -e; for t in text integer blob; do \
+	  timeout $(STRESS_TIMEOUT) $(PYTHON) tests/shapetest.py \
+	    --statements $(STRESS_SHAPE_STMTS) --types $$t; \
+	done
