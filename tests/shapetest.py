@@ -417,7 +417,12 @@ def main():
     workdir = tempfile.mkdtemp(prefix="kvshape-")
     ok = True
     try:
-        utf16_refused(workdir)
+        try:
+            utf16_refused(workdir)
+            print("shapetest utf16: CREATE in a UTF-16 database refused")
+        except Difference as e:
+            ok = False
+            print("shapetest utf16: DIFFERENCE\n%s" % e)
         for i, kt in enumerate(args.types.split(",")):
             s = Shapes(kt, seed + i, workdir)
             t0 = time.time()
