@@ -2082,7 +2082,7 @@ static int cursorSettle(KvCursor *pCur){
   }
 }
 
-/* Advance to the next row, ignoring LIMIT. */
+/* Advance to the next row. */
 static inline int cursorStep(KvCursor *pCur){
   int rc = KV_OK;
   if( pCur->bEof ) return SQLITE_OK;
