@@ -176,8 +176,8 @@ static: libkvstore.a $(BUILD)/example
 # shapetest:  generated query shapes against ordinary tables, plus the TLP
 #             and NoREC oracles (SHAPE_STMTS per key type; make stress runs
 #             STRESS_SHAPE_STMTS, 200,000, per key type)
-COMPAT_DIFF_OPS    ?= 3000
-COMPAT_SHAPE_STMTS ?= 1500
+COMPAT_DIFF_OPS    ?= 2000
+COMPAT_SHAPE_STMTS ?= 1000
 SHAPE_STMTS        ?= 4000
 STRESS_SHAPE_STMTS ?= 200000
 .PHONY: compat shapetest

@@ -13,7 +13,7 @@
 #   3.38.2  sqlite3@5.0.3 (sqlite-autoconf-3380200: the oldest supported)
 # Compile options as Debian's and better-sqlite3's where they change
 # answers (SQLITE_LIKE_DOESNT_MATCH_BLOBS). Environment: BUILD (build), COMPAT_DIFF_OPS (difftest ops per key type,
-# 3000), COMPAT_SHAPE_STMTS (shapetest statements per key type, 1500).
+# 2000), COMPAT_SHAPE_STMTS (shapetest statements per key type, 1000).
 # npm pack only downloads a tarball (kept in $BUILD/compat/cache); npm
 # itself comes from Debian when missing.
 set -eu
@@ -21,8 +21,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-build}
 dir=$root/$build/compat
 cache=$dir/cache
-diff_ops=${COMPAT_DIFF_OPS:-3000}
-shape_stmts=${COMPAT_SHAPE_STMTS:-1500}
+diff_ops=${COMPAT_DIFF_OPS:-2000}
+shape_stmts=${COMPAT_SHAPE_STMTS:-1000}
 PYTHON=${PYTHON:-/usr/bin/python3}
 
 # version  amalgamation-package  shell-package
@@ -79,7 +79,7 @@ build_version() {
   cp "$src_c" "$(dirname "$src_c")/sqlite3.h" "$vd/src/"
   cp "$shell_c" "$vd/src/shell.c"   # beside the matching sqlite3.h
   echo "compat: building SQLite $v in $vd"
-  flags="-O1 -DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_SESSION
+  flags="-O0 -DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_SESSION
     -DSQLITE_ENABLE_PREUPDATE_HOOK -DSQLITE_ENABLE_COLUMN_METADATA
     -DSQLITE_ENABLE_MATH_FUNCTIONS -DSQLITE_ENABLE_FTS4 -DSQLITE_ENABLE_FTS5
     -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_DBSTAT_VTAB
