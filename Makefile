@@ -139,8 +139,8 @@ asan:
 asan-run: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
-## test: every test: unit, SQL scripts, Python, kvtool, fuzz corpus replay, ThreadSanitizer
-test: all unit sqltest pytest kvtooltest fuzz-replay tsan
+## test: every test: unit, SQL, Python, kvtool, shapes, other SQLite versions, fuzz replay, TSan
+test: all unit sqltest pytest kvtooltest shapetest compat fuzz-replay tsan
 
 ## clean: remove everything the Makefile builds (build*/, kvstore.so, libkvstore.a)
 clean:
@@ -218,6 +218,28 @@ $(BUILD)/example: example/example.c libkvstore.a
 ## static: libkvstore.a (SQLITE_CORE build) and the example that links it; runs it
 static: libkvstore.a $(BUILD)/example
 	cd $(BUILD) && ./example
+
+# ---------------------------------------------------------------- compatibility
+# compat:     the SQL tests, the differential test (COMPAT_DIFF_OPS per key
+#             type) and the shape test (COMPAT_SHAPE_STMTS) on SQLite 3.53.2
+#             and 3.38.2 (the oldest supported), each built once from an npm
+#             package's amalgamation into $(BUILD)/compat/<version>/ (a
+#             libsqlite3.so.0 and a sqlite3 shell); see tests/compat.sh
+# shapetest:  generated query shapes against ordinary tables, plus the TLP
+#             and NoREC oracles (SHAPE_STMTS per key type; make stress runs
+#             STRESS_SHAPE_STMTS, 200,000, per key type)
+COMPAT_DIFF_OPS    ?= 2000
+COMPAT_SHAPE_STMTS ?= 1000
+SHAPE_STMTS        ?= 4000
+STRESS_SHAPE_STMTS ?= 200000
+.PHONY: compat shapetest
+
+compat: all
+	BUILD=$(BUILD) PYTHON=$(PYTHON) COMPAT_DIFF_OPS=$(COMPAT_DIFF_OPS) \
+	  COMPAT_SHAPE_STMTS=$(COMPAT_SHAPE_STMTS) sh tests/compat.sh
+
+shapetest: all
+	$(PYTHON) tests/shapetest.py --statements $(SHAPE_STMTS)
 
 # ---------------------------------------------------------------- benchmarks
 #   make bench         kvbench (engine level, against LevelDB, RocksDB, LMDB,
@@ -411,6 +433,10 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	STRESS=1 $(MAKE) --no-print-directory tsan
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/killtest.py \
 	  --cycles $(STRESS_KILL_CYCLES)
+	@set -e; for t in text integer blob; do \
+	  timeout $(STRESS_TIMEOUT) $(PYTHON) tests/shapetest.py \
+	    --statements $(STRESS_SHAPE_STMTS) --types $$t; \
+	done
 
 # ---------------------------------------------------------------- clients
 # (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact (about

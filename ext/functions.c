@@ -159,8 +159,9 @@ static int compactProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
   return rc==SQLITE_INTERRUPT;
 }
 
-/* kvstore_compact(t [, mode]): mode NULL or absent runs what is due;
-** 'full' merges everything into one sorted run. The merge stops within
+/* kvstore_compact(t [, mode]): mode absent runs what is due; 'full'
+** merges everything into one sorted run; a NULL mode is refused (most
+** likely a parameter left unbound), as is any other. The merge stops within
 ** a few hundred entries of sqlite3_interrupt(), deleting what it wrote
 ** (SQLITE_INTERRUPT, "... interrupted; the store is unchanged"); its
 ** progress shows in kvstore_stats meanwhile. */
@@ -170,13 +171,25 @@ static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   char *zJson = 0;
   int bFull = 0, rc;
   if( pKv==0 ) return;
-  if( argc==2 && sqlite3_value_type(argv[1])!=SQLITE_NULL ){
-    const char *zMode = (const char*)sqlite3_value_text(argv[1]);
-    if( zMode && sqlite3_stricmp(zMode, "full")==0 ){
+  if( argc==2 ){
+    const char *zMode;
+    if( sqlite3_value_type(argv[1])==SQLITE_NULL ){
+      char *z = sqlite3_mprintf("kvstore_compact: the mode is NULL; "
+          "usage: %s", zUsage);
+      fnError(ctx, SQLITE_ERROR, z ? z : "kvstore_compact: NULL mode");
+      sqlite3_free(z);
+      return;
+    }
+    zMode = (const char*)sqlite3_value_text(argv[1]);
+    if( zMode==0 ){
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    if( sqlite3_stricmp(zMode, "full")==0 ){
       bFull = 1;
     }else{
       char *z = sqlite3_mprintf("kvstore_compact: unknown mode '%s'; "
-          "usage: %s", zMode ? zMode : "", zUsage);
+          "usage: %s", zMode, zUsage);
       fnError(ctx, SQLITE_ERROR, z ? z : "kvstore_compact: unknown mode");
       sqlite3_free(z);
       return;
