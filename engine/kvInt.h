@@ -758,6 +758,8 @@ struct KvVersion {
   int nLevel;
   int anFile[KV_MAX_LEVELS];
   KvFileMeta **aaFile[KV_MAX_LEVELS];   /* L0 newest first; L1+ by key */
+  _Atomic int eRangeDel;        /* rangedel.c's memo: 0 not yet known,
+                                ** 1 no file has range tombstones, 2 some */
 };
 
 struct KvVersionEdit {

@@ -309,9 +309,23 @@ int kvFilesRangeDels(KvFileMeta **aFile, int nFile, KvRdList *pOut){
 int kvDbRangeDels(KvMem *pMem, KvMem *pImm, KvVersion *v, KvRdList *pOut){
   int rc = KV_OK;
   int i;
+  int e;
   if( pMem ) rc = kvMemRangeDels(pMem, pOut);
   if( rc==KV_OK && pImm ) rc = kvMemRangeDels(pImm, pOut);
-  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+  /* A version never changes: whether any of its files holds tombstones
+  ** is worked out once, so reads of a store without them pay one load. */
+  e = atomic_load_explicit(&v->eRangeDel, memory_order_relaxed);
+  if( e==0 ){
+    int j;
+    e = 1;
+    for(i=0; e==1 && i<KV_MAX_LEVELS; i++){
+      for(j=0; j<v->anFile[i]; j++){
+        if( v->aaFile[i][j]->nRangeDel ){ e = 2; break; }
+      }
+    }
+    atomic_store_explicit(&v->eRangeDel, e, memory_order_relaxed);
+  }
+  for(i=0; rc==KV_OK && e==2 && i<KV_MAX_LEVELS; i++){
     rc = kvFilesRangeDels(v->aaFile[i], v->anFile[i], pOut);
   }
   return rc;
