@@ -98,6 +98,32 @@ static u64 totalRangeDels(kv_db *db, int *pnFile){
   return nRd;
 }
 
+/* Files of one level >= 1 never overlap, their widened ranges included:
+** compaction does not cut an output inside a tombstone it holds. */
+static void checkLevelsDisjoint(kv_db *db){
+  kv_sstable_info *a = 0;
+  int n = 0, i, j;
+  assert_int_equal(kv_sstables(db, &a, &n), KV_OK);
+  for(i=0; i<n; i++){
+    for(j=0; j<n; j++){
+      size_t nMin;
+      int c;
+      if( i==j || a[i].iLevel==0 || a[i].iLevel!=a[j].iLevel ) continue;
+      /* i before j by smallest key: i's largest must be below j's smallest */
+      nMin = a[i].nSmallest<a[j].nSmallest ? a[i].nSmallest : a[j].nSmallest;
+      c = memcmp(a[i].pSmallest, a[j].pSmallest, nMin);
+      if( c>0 || (c==0 && a[i].nSmallest>a[j].nSmallest) ) continue;
+      nMin = a[i].nLargest<a[j].nSmallest ? a[i].nLargest : a[j].nSmallest;
+      c = memcmp(a[i].pLargest, a[j].pSmallest, nMin);
+      if( c>0 || (c==0 && a[i].nLargest>=a[j].nSmallest) ){
+        fail_msg("level %d: files %s and %s overlap", a[i].iLevel,
+                 a[i].zFile, a[j].zFile);
+      }
+    }
+  }
+  kv_free(a);
+}
+
 static void verifyOk(kv_db *db){
   char *z = 0;
   assert_int_equal(kv_verify(db, &z), KV_OK);
@@ -529,6 +555,7 @@ static void runRandom(const char *zComp, u64 seed, int nOp){
       int rc = e<2 ? kv_flush(db) : kv_compact(db, e==3, 0);
       if( rc ) fail_msg("op %d: %d %s", iOp, rc, kv_errmsg(db));
     }else if( r<88 ){
+      checkLevelsDisjoint(db);
       if( s ){ kv_snapshot_free(db, s); s = 0; }
       assert_int_equal(kv_close(db), KV_OK);
       db = tuOpen(zDir, o);
@@ -544,6 +571,8 @@ static void runRandom(const char *zComp, u64 seed, int nOp){
     }
   }
   checkAll(db, 0, aModel, MKEY);
+  checkLevelsDisjoint(db);
+  verifyOk(db);
   if( s ) kv_snapshot_free(db, s);
   assert_int_equal(kv_compact(db, 1, 0), KV_OK);
   checkAll(db, 0, aModel, MKEY);
