@@ -42,7 +42,8 @@ struct BatchOp {
   size_t iVal, nVal;            /* value bytes in rep (0 for a delete) */
   size_t iPrev;                 /* earlier op on the same key, or NONE */
   u32 hash;                     /* hash of the key */
-  u8 eType;                     /* KV_TYPE_PUT or KV_TYPE_DEL */
+  u8 eType;                     /* KV_TYPE_PUT, _DEL or _RANGEDEL (key lo,
+                                ** value hi; kept out of aSlot) */
 };
 
 /* One entry of a view: internal key and value in the view's aData. */
@@ -70,6 +71,7 @@ struct kv_batch {
   size_t nSlot;                 /* slots (power of two, or 0) */
   size_t nLive;                 /* occupied slots = distinct keys */
   BatchView *pView;             /* cached capture, or NULL; holds a ref */
+  size_t nRangeOp;              /* range deletions among aOp (not in aSlot) */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -209,7 +211,7 @@ static int batchAdd(kv_batch *b, int eType, const u8 *pKey, size_t nKey,
   assert( nKey==0 || pKey );
   assert( nVal==0 || pVal );
   nEnc = 1 + (size_t)kvVarintLen(nKey) + nKey;
-  if( eType==KV_TYPE_PUT ) nEnc += (size_t)kvVarintLen(nVal) + nVal;
+  if( eType!=KV_TYPE_DEL ) nEnc += (size_t)kvVarintLen(nVal) + nVal;
   if( nEnc<nKey || nEnc<nVal ){
     return kvErr(KV_TOOBIG, "kvstore: batch operation too large");
   }
@@ -229,7 +231,8 @@ static int batchAdd(kv_batch *b, int eType, const u8 *pKey, size_t nKey,
   if( rc!=KV_OK ){
     return kvErr(KV_NOMEM, "kvstore: out of memory adding a %s of a "
                  "%zu-byte key to a batch",
-                 eType==KV_TYPE_PUT ? "put" : "delete", nKey);
+                 eType==KV_TYPE_PUT ? "put" : (eType==KV_TYPE_DEL ?
+                 "delete" : "range delete"), nKey);
   }
 
   batchChanged(b);
@@ -243,7 +246,7 @@ static int batchAdd(kv_batch *b, int eType, const u8 *pKey, size_t nKey,
   pOp->nKey = nKey;
   if( nKey>0 ) memcpy(p, pKey, nKey);
   p += nKey;
-  if( eType==KV_TYPE_PUT ){
+  if( eType!=KV_TYPE_DEL ){
     p += kvPutVarint(p, nVal);
     if( nVal>0 ) memcpy(p, pVal, nVal);
     pOp->iVal = (size_t)(p - b->rep.a);
@@ -256,6 +259,13 @@ static int batchAdd(kv_batch *b, int eType, const u8 *pKey, size_t nKey,
   b->rep.n = (size_t)(p - b->rep.a);
   assert( b->rep.n - pOp->iStart==nEnc );
 
+  if( eType==KV_TYPE_RANGEDEL ){
+    pOp->hash = 0;
+    pOp->iPrev = BATCH_NONE;
+    b->nRangeOp++;
+    b->nOp++;
+    return KV_OK;
+  }
   hash = keyHash(pKey, nKey);
   pOp->hash = hash;
   iSlot = findSlot(b, pKey, nKey, hash);
@@ -279,6 +289,52 @@ int kv_batch_delete(kv_batch *b, const void *pKey, size_t nKey){
   return batchAdd(b, KV_TYPE_DEL, pKey, nKey, 0, 0);
 }
 
+int kv_batch_delete_range(kv_batch *b, const void *pLo, size_t nLo,
+                          const void *pHi, size_t nHi){
+  if( kvUKeyCmp(pLo, nLo, pHi, nHi)>=0 ) return KV_OK;   /* empty range */
+  return batchAdd(b, KV_TYPE_RANGEDEL, pLo, nLo, pHi, nHi);
+}
+
+/* Is op iOp's key inside a range deletion recorded after it (ops
+** iAfter.. of the batch)? O(ops after it) when the batch has range
+** deletions, O(1) otherwise. */
+static int batchRangeCovers(const kv_batch *b, size_t iAfter,
+                            const u8 *pKey, size_t nKey){
+  size_t j;
+  if( b->nRangeOp==0 ) return 0;
+  for(j=b->nOp; j>iAfter; j--){
+    const BatchOp *r = &b->aOp[j-1];
+    if( r->eType==KV_TYPE_RANGEDEL
+     && kvUKeyCmp(b->rep.a + r->iKey, r->nKey, pKey, nKey)<=0
+     && kvUKeyCmp(pKey, nKey, b->rep.a + r->iVal, r->nVal)<0 ){
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int kvBatchRangeDels(const kv_batch *b, KvBuf *pCopy, KvRdList *pOut){
+  size_t j;
+  int rc = KV_OK;
+  size_t iStart = pCopy->n;
+  if( b==0 || b->nRangeOp==0 ) return KV_OK;
+  /* Copy first (the buffer may move), then point into the copy. */
+  for(j=0; rc==KV_OK && j<b->nOp; j++){
+    const BatchOp *r = &b->aOp[j];
+    if( r->eType!=KV_TYPE_RANGEDEL ) continue;
+    rc = kvBufAppend(pCopy, b->rep.a + r->iKey, r->nKey);
+    if( rc==KV_OK ) rc = kvBufAppend(pCopy, b->rep.a + r->iVal, r->nVal);
+  }
+  for(j=0; rc==KV_OK && j<b->nOp; j++){
+    const BatchOp *r = &b->aOp[j];
+    if( r->eType!=KV_TYPE_RANGEDEL ) continue;
+    rc = kvRdListAdd(pOut, pCopy->a + iStart, r->nKey,
+                     pCopy->a + iStart + r->nKey, r->nVal, KV_BATCH_SEQ);
+    iStart += r->nKey + r->nVal;
+  }
+  return rc;
+}
+
 void kv_batch_clear(kv_batch *b){
   if( b==0 ) return;
   batchChanged(b);
@@ -298,6 +354,7 @@ void kv_batch_clear(kv_batch *b){
   }
   b->nOp = 0;
   b->nLive = 0;
+  b->nRangeOp = 0;
 }
 
 size_t kv_batch_count(const kv_batch *b){
@@ -312,6 +369,10 @@ void kv_batch_truncate(kv_batch *b, size_t mark){
     const BatchOp *pOp = &b->aOp[i-1];
     size_t mask = b->nSlot - 1;
     size_t s = pOp->hash & mask;
+    if( pOp->eType==KV_TYPE_RANGEDEL ){
+      b->nRangeOp--;
+      continue;
+    }
     /* Walking newest first, op i-1 is the latest remaining on its key,
     ** so its key's slot points at it. */
     while( b->aSlot[s]!=i ){
@@ -334,11 +395,13 @@ int kv_batch_get(const kv_batch *b, const void *pKey, size_t nKey,
   const BatchOp *pOp;
   if( ppVal ) *ppVal = 0;
   if( pnVal ) *pnVal = 0;
-  if( b==0 || b->nLive==0 ) return -1;
+  if( b==0 ) return -1;
+  if( b->nLive==0 ) return batchRangeCovers(b, 0, pKey, nKey) ? 0 : -1;
   s = findSlot(b, pKey, nKey, keyHash(pKey, nKey));
-  if( b->aSlot[s]==0 ) return -1;
+  if( b->aSlot[s]==0 ) return batchRangeCovers(b, 0, pKey, nKey) ? 0 : -1;
   pOp = &b->aOp[b->aSlot[s]-1];
   if( pOp->eType==KV_TYPE_DEL ) return 0;
+  if( batchRangeCovers(b, b->aSlot[s], pKey, nKey) ) return 0;
   if( ppVal ) *ppVal = b->rep.a + pOp->iVal;
   if( pnVal ) *pnVal = pOp->nVal;
   return 1;
@@ -378,7 +441,7 @@ static int decodeOp(const u8 *pRep, size_t nRep, size_t *piOff, int *peType,
   int nByte;
   int eType = pRep[i++];
 
-  if( eType!=KV_TYPE_PUT && eType!=KV_TYPE_DEL ){
+  if( eType!=KV_TYPE_PUT && eType!=KV_TYPE_DEL && eType!=KV_TYPE_RANGEDEL ){
     return kvErr(KV_CORRUPT, "kvstore: corrupt batch: bad operation type "
                  "%d at offset %zu", eType, iOp);
   }
@@ -398,7 +461,7 @@ static int decodeOp(const u8 *pRep, size_t nRep, size_t *piOff, int *peType,
   i += (size_t)n;
   *ppVal = 0;
   *pnVal = 0;
-  if( eType==KV_TYPE_PUT ){
+  if( eType!=KV_TYPE_DEL ){
     nByte = kvGetVarint(pRep + i, pEnd, &n);
     if( nByte==0 ){
       return kvErr(KV_CORRUPT, "kvstore: corrupt batch: bad or truncated "
@@ -458,6 +521,7 @@ struct SortKey {
   const u8 *pKey;
   size_t nKey;
   size_t iOp;
+  int bCovered;                 /* a later range deletion covers it */
 };
 
 static int sortKeyCmp(const void *a, const void *b){
@@ -483,7 +547,9 @@ static int viewBuild(const kv_batch *b, BatchView **ppView){
       aSort[j].pKey = opKey(b, pOp);
       aSort[j].nKey = pOp->nKey;
       aSort[j].iOp = b->aSlot[i] - 1;
-      nData += pOp->nKey + KV_TRAILER + pOp->nVal;
+      aSort[j].bCovered = batchRangeCovers(b, b->aSlot[i], aSort[j].pKey,
+                                           pOp->nKey);
+      nData += pOp->nKey + KV_TRAILER + (aSort[j].bCovered ? 0 : pOp->nVal);
       j++;
     }
   }
@@ -503,16 +569,18 @@ static int viewBuild(const kv_batch *b, BatchView **ppView){
       const BatchOp *pOp = &b->aOp[aSort[i].iOp];
       BatchEnt *pEnt = &pView->aEnt[i];
       u8 *p = pView->aData + iData;
+      /* A key a later range deletion covers reads as deleted. */
+      int eType = aSort[i].bCovered ? KV_TYPE_DEL : pOp->eType;
+      size_t nVal = aSort[i].bCovered ? 0 : pOp->nVal;
       if( pOp->nKey ) memcpy(p, opKey(b, pOp), pOp->nKey);
-      kvPut64(p + pOp->nKey, kvPackTrailer(KV_BATCH_SEQ, pOp->eType));
+      kvPut64(p + pOp->nKey, kvPackTrailer(KV_BATCH_SEQ, eType));
       pEnt->iKey = iData;
       pEnt->nIKey = pOp->nKey + KV_TRAILER;
       iData += pEnt->nIKey;
-      if( pOp->nVal ) memcpy(pView->aData + iData, b->rep.a + pOp->iVal,
-                             pOp->nVal);
+      if( nVal ) memcpy(pView->aData + iData, b->rep.a + pOp->iVal, nVal);
       pEnt->iVal = iData;
-      pEnt->nVal = pOp->nVal;
-      iData += pOp->nVal;
+      pEnt->nVal = nVal;
+      iData += nVal;
     }
     assert( iData==nData );
     *ppView = pView;

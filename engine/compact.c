@@ -820,6 +820,16 @@ struct Output {
   kv_progress_fn xProgress;     /* kv_compact_progress callback, or NULL */
   void *pProgArg;
   int bCancel;                  /* xProgress asked to stop */
+  /* Range tombstones of the inputs (rangedel.c), sorted by lo: each goes
+  ** to the output open when the merge reaches its lo, and no output is
+  ** cut before a key at or below the largest hi it holds, so outputs of
+  ** one level never overlap. */
+  KvRdList rd;
+  int iRd;                      /* next tombstone to place */
+  int bRdDropAll;               /* tombstones at or below oldestSnap go */
+  u64 rdOldest;
+  KvBuf rdMaxHi;                /* largest hi placed in the open output */
+  int bRdMaxHi;
 };
 
 static int outputOpen(Output *p){
@@ -886,12 +896,49 @@ static int outputCutBefore(Output *p, const u8 *k, size_t n){
   return bCut;
 }
 
+/* Place the tombstones whose lo is below user key k (every one when k is
+** NULL) into the open output, opening one if needed. A tombstone every
+** reader sees, with nothing older outside the compaction, is dropped. */
+static int outputPlaceRangeDels(Output *p, const u8 *k, size_t n){
+  int rc = KV_OK;
+  while( rc==KV_OK && p->iRd<p->rd.n ){
+    const KvRangeTomb *t = &p->rd.a[p->iRd];
+    if( k && kvUKeyCmp(t->pLo, t->nLo, k, n)>=0 ) break;
+    p->iRd++;
+    if( p->bRdDropAll && t->seq<=p->rdOldest ){
+      p->pSt->nTombDrop++;
+      continue;
+    }
+    if( p->pB==0 ) rc = outputOpen(p);
+    if( rc==KV_OK ){
+      rc = kvSstBuilderAddRangeDel(p->pB, t->pLo, t->nLo, t->pHi, t->nHi,
+                                   t->seq);
+    }
+    if( rc==KV_OK && (!p->bRdMaxHi
+         || kvUKeyCmp(t->pHi, t->nHi, p->rdMaxHi.a, p->rdMaxHi.n)>0) ){
+      rc = kvBufSet(&p->rdMaxHi, t->pHi, t->nHi);
+      p->bRdMaxHi = 1;
+    }
+  }
+  return rc;
+}
+
 static int outputAdd(Output *p, const u8 *k, size_t nk, const u8 *v,
                      size_t nv, int bShadow){
   size_t nUser = nk - KV_TRAILER;
   int rc = KV_OK;
   if( !p->bLastKey || kvUKeyCmp(k, nUser, p->lastKey.a, p->lastKey.n)!=0 ){
-    if( outputCutBefore(p, k, nUser) ) rc = outputFinish(p);
+    int bCut;
+    if( p->iRd<p->rd.n ) rc = outputPlaceRangeDels(p, k, nUser);
+    bCut = outputCutBefore(p, k, nUser);
+    if( bCut && p->bRdMaxHi
+     && kvUKeyCmp(k, nUser, p->rdMaxHi.a, p->rdMaxHi.n)<=0 ){
+      bCut = 0;                 /* inside a tombstone it holds */
+    }
+    if( bCut && rc==KV_OK ){
+      rc = outputFinish(p);
+      p->bRdMaxHi = 0;
+    }
     if( rc==KV_OK ) rc = kvBufSet(&p->lastKey, k, nUser);
     p->bLastKey = 1;
   }
@@ -959,6 +1006,7 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
   int rc = KV_OK;
   int i = 0;
   u64 nStep = 0, nPlanned = 0;
+  KvRdFrags *pRdFrags = 0;
 
   memset(&older, 0, sizeof(older));
   rc = olderInit(&older, c);
@@ -984,6 +1032,17 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
   kvFree(ap);
 
   for(i=0; i<c->nIn; i++) nPlanned += c->apIn[i]->nEntry;
+  /* Range tombstones: entries they hide from every read point go; the
+  ** tombstones themselves go once nothing older outside the compaction
+  ** can hold their keys and every reader sees them. */
+  if( rc==KV_OK ) rc = kvFilesRangeDels(c->apIn, c->nIn, &pOut->rd);
+  if( rc==KV_OK && pOut->rd.n>0 ){
+    kvRdListSort(&pOut->rd);
+    rc = kvRdFragsBuild(&pOut->rd, KV_MAX_SEQ, &pRdFrags);
+    pOut->bRdDropAll = (c->nOld==0);
+    pOut->rdOldest = oldestSnap;
+  }
+
   if( rc==KV_OK ) rc = pMerge->pMethods->xFirst(pMerge);
   while( rc==KV_OK && kvIterValid(pMerge) ){
     const u8 *k, *v;
@@ -992,6 +1051,20 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
     kvIterKey(pMerge, &k, &nk);
     rc = kvDropFilterStep(&drop, k, nk, &eVerdict);
     if( rc ) break;
+    if( eVerdict==KV_KEEP && pRdFrags ){
+      u64 s = kvIKeySeq(k, nk);
+      u64 tNext = kvRdFragsNextSeq(pRdFrags, k, nk - KV_TRAILER, s);
+      if( tNext>0 ){
+        /* hidden from every read point at or above tNext; kept only if
+        ** a read point lies in [s, tNext) */
+        int iSnap = 0, hi = nSnap;
+        while( iSnap<hi ){
+          int mid = (iSnap+hi)/2;
+          if( aSnap[mid]<s ) iSnap = mid+1; else hi = mid;
+        }
+        if( iSnap>=nSnap || aSnap[iSnap]>=tNext ) eVerdict = KV_DROP_SHADOWED;
+      }
+    }
     if( eVerdict==KV_KEEP ){
       kvIterValue(pMerge, &v, &nv);
       rc = outputAdd(pOut, k, nk, v, nv, !drop.bNewest);
@@ -1016,8 +1089,12 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
       if( *pbAbort ) break;
     }
   }
+  if( rc==KV_OK && !*pbAbort && pOut->iRd<pOut->rd.n ){
+    rc = outputPlaceRangeDels(pOut, 0, 0);
+  }
   if( rc==KV_OK && !*pbAbort && pOut->pB ) rc = outputFinish(pOut);
   if( pMerge ) pMerge->pMethods->xClose(pMerge);
+  kvRdFragsFree(pRdFrags);
   kvDropFilterFree(&drop);
   olderFree(&older);
   return rc;
@@ -1096,6 +1173,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
       memset(&m, 0, sizeof(m));
       m.nEntry = f->nEntry;
       m.nTombstone = f->nTombstone;
+      m.nRangeDel = f->nRangeDel;
       m.minSeq = f->minSeq;
       m.maxSeq = f->maxSeq;
       m.nFileSize = f->nByte;
@@ -1172,6 +1250,8 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     rc = kvErr(KV_INTERRUPT, "kvstore: compaction of '%s' interrupted; "
                "the store is unchanged", db->zDir);
   }
+  kvBufFree(&out.rdMaxHi);
+  kvRdListFree(&out.rd);
   return rc;
 }
 

@@ -344,6 +344,17 @@ static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
   }
   if( pIt ) pIt->pMethods->xClose(pIt);
   if( rc==KV_OK ){
+    /* range tombstones go to the table's range-deletion part */
+    KvRdList rd = {0, 0, 0};
+    int j;
+    rc = kvMemRangeDels(pMem, &rd);
+    for(j=0; rc==KV_OK && j<rd.n; j++){
+      const KvRangeTomb *t = &rd.a[j];
+      rc = kvSstBuilderAddRangeDel(pB, t->pLo, t->nLo, t->pHi, t->nHi, t->seq);
+    }
+    kvRdListFree(&rd);
+  }
+  if( rc==KV_OK ){
     rc = kvSstBuilderFinish(pB, &meta);
     pB = 0;
     if( rc==KV_OK ){
@@ -798,6 +809,48 @@ static int valueOut(const u8 *pV, size_t nV, void **ppVal, size_t *pnVal){
   return KV_OK;
 }
 
+/* Is the newest version found by a point read (its sequence in *pbFound's
+** entry: looked up again here) hidden by a range tombstone at or below
+** seq? Sets *pbFound 0 if so. Costs nothing when no source has range
+** tombstones; otherwise a pass over them (the found entry's sequence is
+** found again by a second, sequence-reporting lookup). */
+static int rangeDelHides(KvMem *pMem, KvMem *pImm, KvVersion *v,
+                         const u8 *k, size_t nKey, u64 seq, int *pbFound){
+  KvRdList rd = {0, 0, 0};
+  u64 tseq;
+  int rc = kvDbRangeDels(pMem, pImm, v, &rd);
+  if( rc==KV_OK && rd.n>0 ){
+    tseq = kvRdListMaxSeq(&rd, k, nKey, seq);
+    if( tseq>0 ){
+      /* Hidden unless the version found is newer than the tombstone:
+      ** look for any version of k in (tseq, seq]. */
+      KvIter **ap = 0;
+      int nIt = 0, i;
+      KvIter *pM = 0;
+      KvBuf ik = {0, 0, 0};
+      *pbFound = 0;
+      rc = kvDbCollectIters(0, pMem, pImm, v, &ap, &nIt);
+      if( rc==KV_OK ){
+        rc = kvMergeIterNew(ap, nIt, &pM);
+        nIt = 0;
+      }
+      for(i=0; i<nIt; i++) ap[i]->pMethods->xClose(ap[i]);
+      kvFree(ap);
+      if( rc==KV_OK ) rc = kvIKeyAppend(&ik, k, nKey, seq, KV_TYPE_PUT);
+      if( rc==KV_OK ) rc = pM->pMethods->xSeek(pM, ik.a, ik.n);
+      if( rc==KV_OK && kvIterValid(pM)
+       && kvUKeyCmp(pM->pKey, pM->nKey - KV_TRAILER, k, nKey)==0
+       && kvIKeySeq(pM->pKey, pM->nKey)>tseq ){
+        *pbFound = 1;
+      }
+      if( pM ) pM->pMethods->xClose(pM);
+      kvBufFree(&ik);
+    }
+  }
+  kvRdListFree(&rd);
+  return rc;
+}
+
 int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
            const void *pKey, size_t nKey, void **ppVal, size_t *pnVal){
   const u8 *k = (const u8*)pKey;
@@ -841,6 +894,9 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
       rc = versionGet(db, v, k, nKey, seq, &bFound, &eType, &buf);
       pV = buf.a;
       nV = buf.n;
+    }
+    if( rc==KV_OK && bFound && eType==KV_TYPE_PUT ){
+      rc = rangeDelHides(pMem, pImm, v, k, nKey, seq, &bFound);
     }
     if( rc==KV_OK && bFound && eType==KV_TYPE_PUT ){
       if( pV==buf.a && buf.a && ppVal ){
@@ -1604,6 +1660,7 @@ int kv_sstables(kv_db *db, kv_sstable_info **paInfo, int *pnInfo){
       p->nByte = f->nByte;
       p->nEntry = f->nEntry;
       p->nTombstone = f->nTombstone;
+      p->nRangeDel = f->nRangeDel;
       p->minSeq = f->minSeq;
       p->maxSeq = f->maxSeq;
       memcpy(p->aMerkle, f->aMerkle, 32);

@@ -78,7 +78,133 @@ struct kv_iter {
   KvBuf savedKey;               /* reverse: current key; forward: skip key */
   KvBuf savedVal;               /* reverse: current value */
   KvBuf seekKey;                /* scratch for internal seek keys */
+  /* Range tombstones (rangedel.c): NULL pFrags when none applies. */
+  KvRdList rd;                  /* every tombstone of the sources */
+  KvBuf rdCopy;                 /* keys of the batch's range deletions */
+  KvRdFrags *pFrags;            /* rd fragmented */
+  u64 nVisit;                   /* merged entries examined (tests) */
+  u64 nRdSkip;                  /* seeks past a tombstone's end (tests) */
 };
+
+/* Is the entry (user key k, sequence seq <= it->seq) hidden by a range
+** tombstone? Batch tombstones (KV_BATCH_SEQ) hide every stored entry;
+** batch entries themselves are settled by the batch's view. */
+static int rdHidden(const kv_iter *it, const u8 *k, size_t n, u64 seq){
+  const KvRdFrag *f;
+  if( seq==KV_BATCH_SEQ ) return 0;
+  f = kvRdFragsFind(it->pFrags, k, n);
+  if( f==0 ) return 0;
+  if( it->pFrags->aSeq[f->iSeq + (size_t)f->nSeq - 1]==KV_BATCH_SEQ ) return 1;
+  return kvRdFragMaxSeq(it->pFrags, f, it->seq)>seq;
+}
+
+u64 kvIterVisited(const kv_iter *it){ return it->nVisit; }
+u64 kvIterRdSkips(const kv_iter *it){ return it->nRdSkip; }
+
+/* ---------------------------------------------------------------------- */
+/* Skipping wrapper: a child whose entries are all older than a fragment's
+** tombstone seeks past the fragment instead of stepping through it.      */
+
+typedef struct RdSkipIter RdSkipIter;
+struct RdSkipIter {
+  KvIter base;
+  KvIter *pChild;               /* owned */
+  const KvRdFrags *pFrags;      /* the kv_iter's */
+  u64 childMax;                 /* no entry of pChild is newer */
+  u64 readSeq;
+  u64 *pnSkip;
+  KvBuf seek;
+};
+
+/* The fragment hiding everything of the child at user key k, or NULL. */
+static const KvRdFrag *skipFrag(RdSkipIter *p, const u8 *k, size_t n){
+  const KvRdFrag *f = kvRdFragsFind(p->pFrags, k, n);
+  u64 top;
+  if( f==0 ) return 0;
+  top = p->pFrags->aSeq[f->iSeq + (size_t)f->nSeq - 1];
+  if( top==KV_BATCH_SEQ ) return f;
+  return kvRdFragMaxSeq(p->pFrags, f, p->readSeq)>p->childMax ? f : 0;
+}
+
+static int skipSettle(RdSkipIter *p, int bForward){
+  KvIter *c = p->pChild;
+  int rc = KV_OK;
+  while( rc==KV_OK && kvIterValid(c) ){
+    const KvRdFrag *f = skipFrag(p, c->pKey, c->nKey - KV_TRAILER);
+    if( f==0 ) break;
+    if( p->pnSkip ) (*p->pnSkip)++;
+    p->seek.n = 0;
+    if( bForward ){
+      rc = kvIKeyAppend(&p->seek, f->pHi, f->nHi, KV_MAX_SEQ, KV_TYPE_PUT);
+      if( rc==KV_OK ) rc = c->pMethods->xSeek(c, p->seek.a, p->seek.n);
+    }else{
+      rc = kvIKeyAppend(&p->seek, f->pLo, f->nLo, KV_MAX_SEQ, KV_TYPE_PUT);
+      if( rc==KV_OK ) rc = c->pMethods->xSeek(c, p->seek.a, p->seek.n);
+      if( rc==KV_OK ){
+        rc = kvIterValid(c) ? c->pMethods->xPrev(c) : c->pMethods->xLast(c);
+      }
+    }
+  }
+  if( rc ){
+    kvIterSetInvalid(&p->base);
+    return rc;
+  }
+  kvIterCopy(&p->base, c);
+  return KV_OK;
+}
+
+static int skipFirst(KvIter *pIter){
+  RdSkipIter *p = (RdSkipIter*)pIter;
+  int rc = p->pChild->pMethods->xFirst(p->pChild);
+  return rc ? rc : skipSettle(p, 1);
+}
+static int skipLast(KvIter *pIter){
+  RdSkipIter *p = (RdSkipIter*)pIter;
+  int rc = p->pChild->pMethods->xLast(p->pChild);
+  return rc ? rc : skipSettle(p, 0);
+}
+static int skipSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
+  RdSkipIter *p = (RdSkipIter*)pIter;
+  int rc = p->pChild->pMethods->xSeek(p->pChild, pKey, nKey);
+  return rc ? rc : skipSettle(p, 1);
+}
+static int skipNext(KvIter *pIter){
+  RdSkipIter *p = (RdSkipIter*)pIter;
+  int rc = p->pChild->pMethods->xNext(p->pChild);
+  return rc ? rc : skipSettle(p, 1);
+}
+static int skipPrev(KvIter *pIter){
+  RdSkipIter *p = (RdSkipIter*)pIter;
+  int rc = p->pChild->pMethods->xPrev(p->pChild);
+  return rc ? rc : skipSettle(p, 0);
+}
+static void skipClose(KvIter *pIter){
+  RdSkipIter *p = (RdSkipIter*)pIter;
+  p->pChild->pMethods->xClose(p->pChild);
+  kvBufFree(&p->seek);
+  kvFree(p);
+}
+static const KvIterMethods skipMethods = {
+  skipFirst, skipLast, skipSeek, skipNext, skipPrev, skipClose
+};
+
+int kvRdSkipIterNew(KvIter *pChild, const KvRdFrags *pFrags, u64 childMaxSeq,
+                    u64 readSeq, u64 *pnSkip, KvIter **ppOut){
+  RdSkipIter *p = kvMallocZero(sizeof(*p));
+  *ppOut = 0;
+  if( p==0 ){
+    pChild->pMethods->xClose(pChild);
+    return kvErr(KV_NOMEM, "kvstore: out of memory");
+  }
+  p->base.pMethods = &skipMethods;
+  p->pChild = pChild;
+  p->pFrags = pFrags;
+  p->childMax = childMaxSeq;
+  p->readSeq = readSeq;
+  p->pnSkip = pnSkip;
+  *ppOut = &p->base;
+  return KV_OK;
+}
 
 static int visible(kv_iter *it, u64 seq){
   return seq<=it->seq || seq==KV_BATCH_SEQ;
@@ -119,12 +245,14 @@ static int findNextUserEntry(kv_iter *it, int bSkipping){
     const u8 *k;
     size_t n;
     mKey(it, &k, &n);
+    it->nVisit++;
     if( visible(it, kvIKeySeq(k, n)) ){
       size_t nu = n - KV_TRAILER;
       if( bSkipping
        && kvUKeyCmpShort(k, nu, it->savedKey.a, it->savedKey.n)<=0 ){
         /* an older version of a key already passed or deleted */
-      }else if( kvIKeyType(k, n)==KV_TYPE_DEL ){
+      }else if( kvIKeyType(k, n)==KV_TYPE_DEL
+             || (it->pFrags && rdHidden(it, k, nu, kvIKeySeq(k, n))) ){
         rc = saveKey(&it->savedKey, k, nu);
         if( rc ) break;
         bSkipping = 1;
@@ -157,6 +285,10 @@ static int findPrevUserEntry(kv_iter *it){
         break;                  /* passed every entry of savedKey */
       }
       eType = kvIKeyType(k, n);
+      if( eType==KV_TYPE_PUT && it->pFrags
+       && rdHidden(it, k, nu, kvIKeySeq(k, n)) ){
+        eType = KV_TYPE_DEL;
+      }
       if( eType==KV_TYPE_DEL ){
         it->savedKey.n = 0;
         it->savedVal.n = 0;
@@ -226,6 +358,52 @@ int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     rc = kvDbCollectIters(db, it->pMem, it->pImm, it->pVersion, &apChild,
                           &nChild);
   }
+  if( rc==KV_OK ) rc = kvBatchRangeDels(b, &it->rdCopy, &it->rd);
+  if( rc==KV_OK ){
+    rc = kvDbRangeDels(it->pMem, it->pImm, it->pVersion, &it->rd);
+  }
+  if( rc==KV_OK && it->rd.n>0 ){
+    rc = kvRdFragsBuild(&it->rd, KV_BATCH_SEQ, &it->pFrags);
+    if( rc==KV_OK && it->pFrags->nFrag==0 ){
+      kvRdFragsFree(it->pFrags);
+      it->pFrags = 0;
+    }
+  }
+  if( rc==KV_OK && it->pFrags ){
+    /* Tables and levels: every entry is at most their max sequence, so
+    ** a newer tombstone lets them seek past it. The children follow
+    ** kvDbCollectIters' order after the batch and the memtables. */
+    KvVersion *v = it->pVersion;
+    int i0 = nChild, iLevel, i;
+    for(iLevel=KV_MAX_LEVELS-1; iLevel>=1; iLevel--){
+      if( v->anFile[iLevel] ) i0--;
+    }
+    i0 -= v->anFile[0];
+    for(i=0; rc==KV_OK && i0+i<nChild; i++){
+      u64 mx = 0;
+      int j;
+      if( i<v->anFile[0] ){
+        mx = v->aaFile[0][i]->maxSeq;
+      }else{
+        int k = i - v->anFile[0];
+        for(iLevel=1; iLevel<KV_MAX_LEVELS; iLevel++){
+          if( v->anFile[iLevel]==0 ) continue;
+          if( k--==0 ) break;
+        }
+        for(j=0; j<v->anFile[iLevel]; j++){
+          if( v->aaFile[iLevel][j]->maxSeq>mx ) mx = v->aaFile[iLevel][j]->maxSeq;
+        }
+      }
+      rc = kvRdSkipIterNew(apChild[i0+i], it->pFrags, mx, it->seq,
+                           &it->nRdSkip, &apChild[i0+i]);
+      if( rc ){
+        /* the child is closed: drop it from the array */
+        memmove(&apChild[i0+i], &apChild[i0+i+1],
+                sizeof(KvIter*)*(size_t)(nChild - i0 - i - 1));
+        nChild--;
+      }
+    }
+  }
   if( rc==KV_OK ){
     /* The merge owns the children from here on, but not the array. */
     rc = kvMergeIterNew(apChild, nChild, &it->pMerged);
@@ -254,6 +432,9 @@ void kv_iter_free(kv_iter *it){
   kvBufFree(&it->savedKey);
   kvBufFree(&it->savedVal);
   kvBufFree(&it->seekKey);
+  kvRdFragsFree(it->pFrags);
+  kvRdListFree(&it->rd);
+  kvBufFree(&it->rdCopy);
   kvFree(it);
 }
 
@@ -337,7 +518,7 @@ int kv_iter_next(kv_iter *it){
       /* The usual step, findNextUserEntry()'s first test inline: a
       ** visible put of a key after the one just left. */
       u64 t = kvGet64(m->pKey + m->nKey - KV_TRAILER);
-      if( (t & 0xff)==KV_TYPE_PUT && visible(it, t>>8)
+      if( (t & 0xff)==KV_TYPE_PUT && visible(it, t>>8) && it->pFrags==0
        && kvUKeyCmpShort(m->pKey, m->nKey - KV_TRAILER, it->savedKey.a,
                          it->savedKey.n)>0 ){
         return KV_OK;           /* it->bValid stays 1 */

@@ -198,6 +198,13 @@ void kv_batch_free(kv_batch *b);
 int kv_batch_put(kv_batch *b, const void *pKey, size_t nKey,
                  const void *pVal, size_t nVal);
 int kv_batch_delete(kv_batch *b, const void *pKey, size_t nKey);
+/* Delete every key k with lo <= k < hi (bytewise order) as one range
+** tombstone: constant work whatever the range holds. An empty range
+** (lo >= hi) records nothing. Writes of the batch made after it are not
+** deleted; earlier ones in the batch are. It counts as one operation
+** (kv_batch_count, savepoint marks). */
+int kv_batch_delete_range(kv_batch *b, const void *pLo, size_t nLo,
+                          const void *pHi, size_t nHi);
 void kv_batch_clear(kv_batch *b);
 /* Number of operations recorded so far; usable as a mark. */
 size_t kv_batch_count(const kv_batch *b);
@@ -355,7 +362,10 @@ struct kv_sstable_info {
   size_t nSmallest;
   const unsigned char *pLargest;  /* largest user key */
   size_t nLargest;
-  unsigned char aMerkle[32];      /* Merkle root of its data blocks */
+  unsigned char aMerkle[32];      /* Merkle root of its data blocks (and
+                                  ** of its range deletions, if any) */
+  uint64_t nRangeDel;             /* range tombstones; the key range above
+                                  ** includes [lo, hi] of each */
 };
 int kv_sstables(kv_db *db, kv_sstable_info **paInfo, int *pnInfo);
 int kv_merkle(kv_db *db, unsigned char aRoot[32]);

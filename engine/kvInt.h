@@ -34,11 +34,15 @@ typedef int64_t i64;
 
 #define KV_VERSION_STRING_DEFAULT "0.2.0"
 #define KV_FORMAT_VERSION 1        /* SSTable/WAL/manifest format version */
+/* SSTables holding range tombstones are format version 2 (sst.c); the
+** others are still written as version 1, and both open. */
+#define KV_SST_FORMAT_RANGEDEL 2
 #define KV_MAX_LEVELS 16           /* hard upper bound of the levels option */
 
 /* Entry types, stored in the low byte of an internal key's trailer. */
 #define KV_TYPE_DEL 0
 #define KV_TYPE_PUT 1
+#define KV_TYPE_RANGEDEL 2     /* batch/WAL only: key lo, value hi (rangedel.c) */
 #define KV_MAX_SEQ  ((((u64)1) << 56) - 1)
 /* Sequence used for a transaction batch laid over a snapshot in an
 ** iterator: above every committed sequence. */
@@ -488,6 +492,11 @@ void kvBatchMaxLens(const kv_batch *b, size_t *pnMaxKey, size_t *pnMaxVal);
 ** key (its last operation), internal keys with sequence KV_BATCH_SEQ.
 ** Independent of later changes to the batch. */
 int kvBatchIterNew(const kv_batch *b, KvIter **ppIter);
+/* The batch's range deletions at KV_BATCH_SEQ, their keys copied into
+** pCopy (appended; the list points into it, so pCopy must not change
+** while the list is used). */
+typedef struct KvRdList KvRdList;
+int kvBatchRangeDels(const kv_batch *b, KvBuf *pCopy, KvRdList *pOut);
 
 /****************************** log.c / wal.c *****************************/
 /*
@@ -647,6 +656,7 @@ struct KvSstMeta {
   u64 nDataBlock;               /* data blocks */
   u64 nRawBytes;                /* keys+values before compression */
   u8 aMerkle[32];               /* Merkle root of the data blocks */
+  u64 nRangeDel;                /* range tombstones (range-deletion part) */
   KvBuf smallest;               /* smallest internal key */
   KvBuf largest;                /* largest internal key */
 };
@@ -729,6 +739,7 @@ struct KvFileMeta {
   u64 nEntry, nTombstone;
   u64 minSeq, maxSeq;
   KvBuf smallest, largest;      /* internal keys */
+  u64 nRangeDel;                /* range tombstones in the table */
   u8 aMerkle[32];
   int bObsolete;                /* removed by an edit: unlink at last unref */
   int bCompacting;              /* being compacted (under db mutex) */
@@ -747,6 +758,8 @@ struct KvVersion {
   int nLevel;
   int anFile[KV_MAX_LEVELS];
   KvFileMeta **aaFile[KV_MAX_LEVELS];   /* L0 newest first; L1+ by key */
+  _Atomic int eRangeDel;        /* rangedel.c's memo: 0 not yet known,
+                                ** 1 no file has range tombstones, 2 some */
 };
 
 struct KvVersionEdit {
@@ -828,6 +841,81 @@ int kvRateAcquire(KvRateLimiter *p, u64 nToken);
 void kvRateStats(KvRateLimiter *p, KvRateStats *pStats);
 /* Append "\"rate_limiter\":{...}," for kv_stats. */
 int kvRateStatsJson(KvRateLimiter *p, KvBuf *pOut);
+
+/****************************** rangedel.c *********************************/
+/*
+** Range tombstones (design at the top of rangedel.c). A KvRangeTomb
+** borrows its keys from its source (memtable arena, open table), which the
+** holder of the list keeps referenced.
+*/
+typedef struct KvRangeTomb KvRangeTomb;
+struct KvRangeTomb {
+  const u8 *pLo; size_t nLo;    /* first user key deleted */
+  const u8 *pHi; size_t nHi;    /* first user key past the range */
+  u64 seq;
+};
+struct KvRdList {               /* zero-initialise; kvRdListFree */
+  KvRangeTomb *a;
+  int n, nAlloc;
+};
+typedef struct KvRdFrag KvRdFrag;
+struct KvRdFrag {               /* [lo, hi) with the sequences over it */
+  const u8 *pLo; size_t nLo;
+  const u8 *pHi; size_t nHi;
+  size_t iSeq;                  /* first in KvRdFrags.aSeq (ascending) */
+  int nSeq;
+};
+typedef struct KvRdFrags KvRdFrags;
+struct KvRdFrags {
+  int nFrag;
+  KvRdFrag *aFrag;              /* sorted, disjoint */
+  u64 *aSeq;
+};
+int kvRdListAdd(KvRdList *p, const u8 *pLo, size_t nLo, const u8 *pHi,
+                size_t nHi, u64 seq);
+void kvRdListFree(KvRdList *p);
+void kvRdListSort(KvRdList *p);                 /* by lo, then seq */
+/* Largest sequence <= maxSeq of a tombstone covering key (0: none). */
+u64 kvRdListMaxSeq(const KvRdList *p, const u8 *pKey, size_t nKey,
+                   u64 maxSeq);
+int kvRdListEncode(const KvRdList *p, KvBuf *pOut);
+/* KV_CORRUPT (no message) when malformed; keys point into a[]. */
+int kvRdListDecode(const u8 *a, size_t n, KvRdList *pOut);
+/* Fragment the tombstones of pList with sequence <= maxSeq. *ppOut
+** borrows the list's keys. */
+int kvRdFragsBuild(const KvRdList *pList, u64 maxSeq, KvRdFrags **ppOut);
+void kvRdFragsFree(KvRdFrags *p);                 /* NULL ok */
+const KvRdFrag *kvRdFragsFind(const KvRdFrags *p, const u8 *pKey,
+                              size_t nKey);       /* NULL: none covers */
+u64 kvRdFragMaxSeq(const KvRdFrags *p, const KvRdFrag *f, u64 maxSeq);
+u64 kvRdFragsMaxSeq(const KvRdFrags *p, const u8 *pKey, size_t nKey,
+                    u64 maxSeq);
+/* Smallest sequence above seq of a tombstone covering key (0: none). */
+u64 kvRdFragsNextSeq(const KvRdFrags *p, const u8 *pKey, size_t nKey,
+                     u64 seq);
+/* Gather the range tombstones of a memtable / files (sst.c opens each
+** file with nRangeDel > 0). */
+int kvMemRangeDels(KvMem *pMem, KvRdList *pOut);
+int kvFilesRangeDels(KvFileMeta **aFile, int nFile, KvRdList *pOut);
+/* Every tombstone a reader of (pMem, pImm, v) may need. */
+int kvDbRangeDels(KvMem *pMem, KvMem *pImm, KvVersion *v, KvRdList *pOut);
+/* A table's tombstones (borrowing the open table's memory). */
+int kvSstRangeDels(KvSst *pSst, KvRdList *pOut);
+/* Add a range tombstone to a table being built (any order, any time
+** before Finish). The file's key range is widened to include [lo, hi]. */
+int kvSstBuilderAddRangeDel(KvSstBuilder *pB, const u8 *pLo, size_t nLo,
+                            const u8 *pHi, size_t nHi, u64 seq);
+/* A skipping wrapper (dbiter.c): iterator pChild, whose entries all have
+** sequences <= childMaxSeq, steps over every fragment of pFrags (not
+** owned) whose tombstone at or below readSeq is above childMaxSeq by
+** seeking to its end. Takes ownership of pChild. *pnSkip (may be NULL)
+** counts the seeks. */
+/* Test hooks: merged entries a kv_iter examined, and its seeks past a
+** tombstone's end. */
+u64 kvIterVisited(const kv_iter *it);
+u64 kvIterRdSkips(const kv_iter *it);
+int kvRdSkipIterNew(KvIter *pChild, const KvRdFrags *pFrags, u64 childMaxSeq,
+                    u64 readSeq, u64 *pnSkip, KvIter **ppOut);
 
 /****************************** db.c / dbiter.c ****************************/
 /*

@@ -38,6 +38,15 @@
 
 typedef struct MemNode MemNode;
 typedef struct MemBlock MemBlock;
+typedef struct MemRangeDel MemRangeDel;
+
+/* A range tombstone [lo, hi) at seq, in the arena, followed by lo and hi.
+** Kept in a list beside the skip list: it is not an entry of any key. */
+struct MemRangeDel {
+  MemRangeDel *pNext;           /* older one (immutable once published) */
+  u64 seq;
+  size_t nLo, nHi;
+};
 
 /*
 ** A node is followed in memory by nHeight next pointers, then the internal
@@ -66,7 +75,9 @@ struct KvMem {
   _Atomic size_t nUsage;        /* arena bytes handed out to nodes (not
                                 ** the unused tail of the current block, so
                                 ** a fresh memtable is not already "full") */
-  _Atomic u64 nEntry;           /* entries linked */
+  _Atomic u64 nEntry;           /* entries linked (range tombstones too) */
+  _Atomic(MemRangeDel*) pRangeDel;  /* range tombstones, newest first:
+                                ** published like nodes (invariant 3) */
   /* Writer-only state (invariant 1). */
   u64 iRand;                    /* PRNG state for node heights */
   MemBlock *pBlock;             /* every arena block, newest first */
@@ -227,6 +238,7 @@ int kvMemNew(KvMem **ppMem){
   atomic_init(&p->nHeight, 1);
   atomic_init(&p->nUsage, 0);
   atomic_init(&p->nEntry, 0);
+  atomic_init(&p->pRangeDel, (MemRangeDel*)0);
   p->iRand = 0x2545F4914F6CDD1DULL;
   p->pHead = arenaAlloc(p, sizeof(MemNode)
                            + MEM_MAX_HEIGHT*sizeof(_Atomic(MemNode*)));
@@ -275,6 +287,27 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
   u8 *pData;
 
   assert( seq<=KV_MAX_SEQ );
+  if( eType==KV_TYPE_RANGEDEL ){
+    /* key = lo, value = hi (batch.c) */
+    MemRangeDel *pR;
+    if( nKey>((size_t)-1)/4 || nVal>((size_t)-1)/4 ){
+      return kvErr(KV_TOOBIG, "kvstore: memtable entry too large");
+    }
+    pR = arenaAlloc(pMem, sizeof(MemRangeDel) + nKey + nVal);
+    if( pR==0 ){
+      return kvErr(KV_NOMEM, "kvstore: out of memory adding a range "
+                   "tombstone to the memtable");
+    }
+    pR->seq = seq;
+    pR->nLo = nKey;
+    pR->nHi = nVal;
+    if( nKey ) memcpy((u8*)&pR[1], pKey, nKey);
+    if( nVal ) memcpy((u8*)&pR[1] + nKey, pVal, nVal);
+    pR->pNext = atomic_load_explicit(&pMem->pRangeDel, memory_order_relaxed);
+    atomic_store_explicit(&pMem->pRangeDel, pR, memory_order_release);
+    atomic_fetch_add_explicit(&pMem->nEntry, 1, memory_order_relaxed);
+    return KV_OK;
+  }
   assert( eType==KV_TYPE_PUT || eType==KV_TYPE_DEL );
   assert( nKey==0 || pKey!=0 );
   assert( nVal==0 || pVal!=0 );
@@ -335,6 +368,16 @@ int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
 
 size_t kvMemUsage(KvMem *pMem){
   return atomic_load_explicit(&pMem->nUsage, memory_order_relaxed);
+}
+
+int kvMemRangeDels(KvMem *pMem, KvRdList *pOut){
+  MemRangeDel *p = atomic_load_explicit(&pMem->pRangeDel, memory_order_acquire);
+  int rc = KV_OK;
+  for(; rc==KV_OK && p; p=p->pNext){
+    const u8 *a = (const u8*)&p[1];
+    rc = kvRdListAdd(pOut, a, p->nLo, a + p->nLo, p->nHi, p->seq);
+  }
+  return rc;
 }
 
 u64 kvMemCount(KvMem *pMem){

@@ -2,12 +2,14 @@
 ** sst.c - SSTables: the immutable sorted files of the LSM tree. Builder,
 ** reader (point lookups and a two-level iterator) and verifier.
 **
-** FILE FORMAT (version KV_FORMAT_VERSION). Integers are little-endian;
+** FILE FORMAT (version KV_FORMAT_VERSION = 1, and version 2 =
+** KV_SST_FORMAT_RANGEDEL for a table holding range tombstones). Integers are little-endian;
 ** "varint" is LEB128 (kvPutVarint). Parts, in file order:
 **
 **   Data      data blocks, back to back from offset 0
 **   Index     index chunks, back to back
 **   Filter    bloom filter (may be empty)
+**   RangeDel  range tombstones (format version 2 only; may be empty)
 **   Metadata
 **   Summary
 **   Footer    80 bytes, at the very end
@@ -44,6 +46,16 @@
 ** fixed32 CRC32 of it. The part is empty (size 0) when built with
 ** nBloomBits==0.
 **
+** RangeDel (version 2): the table's range tombstones, kvRdListEncode's
+** encoding (varint count; per tombstone varint length + lo, varint
+** length + hi, varint sequence; lo < hi), then a fixed32 CRC32 of it.
+** Size 0 when the table has none. When present, SHA-256 of the whole part
+** (CRC included) is one more Merkle leaf after the data blocks' leaves,
+** so the root covers the tombstones too; the metadata stores only the
+** data blocks' leaves. Entry counts and sequences in the metadata are the
+** point entries'; the manifest's file record widens the key range and
+** sequence range to the tombstones'.
+**
 ** Metadata:
 **     fixed64 entries, tombstones, min seq, max seq, creation time
 **             (micros), raw bytes (keys + values), data block count N
@@ -69,6 +81,15 @@
 **    68  fixed32 CRC32 of bytes [0, 68)
 **    72  fixed64 magic SST_MAGIC
 **
+** Footer of format version 2 (96 bytes): the same eight offsets and
+** sizes, then 64 fixed64 RangeDel offset, 72 fixed64 RangeDel size,
+** 80 fixed32 format version, 84 fixed32 CRC32 of bytes [0, 84), 88 the
+** magic. The version, CRC and magic sit at the same distance from the end
+** of the file in both, so a reader reads the version first. A table
+** without range tombstones is still written as version 1 (no RangeDel
+** part), so stores that never use range deletes stay readable by older
+** builds, and every version 1 table opens.
+**
 ** The parts must tile the file exactly (Data ends where Index starts, ...,
 ** Summary ends where the Footer starts), the chunks must tile the Index
 ** and the blocks the Data part, so a reader never trusts an offset or a
@@ -85,7 +106,8 @@
 #include <zlib.h>
 
 #define SST_MAGIC       0x3174737376766bULL   /* "kvvsst1" */
-#define SST_FOOTER      80
+#define SST_FOOTER      80                    /* format version 1 */
+#define SST_FOOTER2     96                    /* format version 2 */
 #define SST_TRAILER     5                     /* type + crc per block */
 #define SST_TYPE_RAW    0
 #define SST_TYPE_ZLIB   1
@@ -146,6 +168,10 @@ struct KvSstBuilder {
   KvBuf hashes;                 /* u32 bloom hashes of distinct user keys */
   KvBuf leaves;                 /* 32-byte Merkle leaves, one per block */
   KvSstMeta meta;               /* counters and smallest key so far */
+  KvBuf rdEnc;                  /* range tombstones, encoded (no count) */
+  u64 nRd;                      /* ... how many */
+  KvBuf rdLo, rdHi;             /* smallest lo and largest hi among them */
+  u64 rdMinSeq, rdMaxSeq;
   z_stream z;                   /* deflate state, reused between blocks */
   int bZInit;                   /* z is initialised */
 };
@@ -163,6 +189,9 @@ static void builderFree(KvSstBuilder *p){
   kvBufFree(&p->hashes);
   kvBufFree(&p->leaves);
   kvBufFree(&p->wbuf);
+  kvBufFree(&p->rdEnc);
+  kvBufFree(&p->rdLo);
+  kvBufFree(&p->rdHi);
   kvSstMetaFree(&p->meta);
   kvFree(p->zPath);
   kvFree(p->zTmp);
@@ -436,6 +465,66 @@ int kvSstBuilderAdd(KvSstBuilder *pB, const u8 *pIKey, size_t nIKey,
   return rc;
 }
 
+int kvSstBuilderAddRangeDel(KvSstBuilder *pB, const u8 *pLo, size_t nLo,
+                            const u8 *pHi, size_t nHi, u64 seq){
+  KvSstBuilder *p = pB;
+  KvRdList one = {0, 0, 0};
+  KvBuf enc = {0, 0, 0};
+  int rc = p->rc;
+  if( rc!=KV_OK ) return rc;
+  rc = kvRdListAdd(&one, pLo, nLo, pHi, nHi, seq);
+  if( rc==KV_OK ) rc = kvRdListEncode(&one, &enc);
+  /* drop the count byte (1 for one tombstone): entries only */
+  if( rc==KV_OK ) rc = kvBufAppend(&p->rdEnc, enc.a + 1, enc.n - 1);
+  if( rc==KV_OK && (p->nRd==0 || kvUKeyCmp(pLo, nLo, p->rdLo.a, p->rdLo.n)<0) ){
+    rc = kvBufSet(&p->rdLo, pLo, nLo);
+  }
+  if( rc==KV_OK && (p->nRd==0 || kvUKeyCmp(pHi, nHi, p->rdHi.a, p->rdHi.n)>0) ){
+    rc = kvBufSet(&p->rdHi, pHi, nHi);
+  }
+  if( rc==KV_OK ){
+    if( p->nRd==0 || seq<p->rdMinSeq ) p->rdMinSeq = seq;
+    if( p->nRd==0 || seq>p->rdMaxSeq ) p->rdMaxSeq = seq;
+    p->nRd++;
+  }
+  kvRdListFree(&one);
+  kvBufFree(&enc);
+  p->rc = rc;
+  return rc;
+}
+
+/* Widen the returned file description to the tombstones: key range
+** [min(smallest, lo), max(largest, hi)] and the sequence range. */
+static int builderWidenMeta(KvSstBuilder *p, KvSstMeta *pMeta){
+  KvBuf k = {0, 0, 0};
+  int rc = KV_OK;
+  if( p->nRd==0 ) return KV_OK;
+  pMeta->nRangeDel = p->nRd;
+  if( pMeta->nEntry==0 ){
+    pMeta->minSeq = p->rdMinSeq;
+    pMeta->maxSeq = p->rdMaxSeq;
+  }else{
+    if( p->rdMinSeq<pMeta->minSeq ) pMeta->minSeq = p->rdMinSeq;
+    if( p->rdMaxSeq>pMeta->maxSeq ) pMeta->maxSeq = p->rdMaxSeq;
+  }
+  /* smallest: (lo, max seq) sorts before every entry of lo */
+  rc = kvIKeyAppend(&k, p->rdLo.a, p->rdLo.n, KV_MAX_SEQ, KV_TYPE_PUT);
+  if( rc==KV_OK && (pMeta->smallest.n==0
+       || kvIKeyCmp(k.a, k.n, pMeta->smallest.a, pMeta->smallest.n)<0) ){
+    rc = kvBufSet(&pMeta->smallest, k.a, k.n);
+  }
+  /* largest: (hi, 0) sorts after every entry of hi (hi itself is not
+  ** deleted; the range is closed only to keep the file's span simple) */
+  k.n = 0;
+  if( rc==KV_OK ) rc = kvIKeyAppend(&k, p->rdHi.a, p->rdHi.n, 0, KV_TYPE_DEL);
+  if( rc==KV_OK && (pMeta->largest.n==0
+       || kvIKeyCmp(k.a, k.n, pMeta->largest.a, pMeta->largest.n)>0) ){
+    rc = kvBufSet(&pMeta->largest, k.a, k.n);
+  }
+  kvBufFree(&k);
+  return rc;
+}
+
 u64 kvSstBuilderSize(KvSstBuilder *pB){
   return pB->iOff + (pB->data.nEntry ? kvBlockBuilderSize(&pB->data) : 0);
 }
@@ -464,9 +553,10 @@ static char *dirOf(const char *zPath){
 int kvSstBuilderFinish(KvSstBuilder *pB, KvSstMeta *pMeta){
   KvSstBuilder *p = pB;
   int rc = p->rc;
-  u64 aPart[8];                 /* index, filter, metadata, summary */
+  u64 aPart[10];                /* index, filter, metadata, summary,
+                                ** range deletions */
   KvBuf part = {0, 0, 0};
-  u8 aFoot[SST_FOOTER];
+  u8 aFoot[SST_FOOTER2];
   char *zDir = 0;
   int bRenamed = 0;             /* the file has its final name */
   int i;
@@ -496,9 +586,22 @@ int kvSstBuilderFinish(KvSstBuilder *pB, KvSstMeta *pMeta){
     aPart[2] = p->iOff;
   }
 
+  /* Range deletions, and their Merkle leaf */
+  aPart[8] = p->iOff;
+  if( rc==KV_OK && p->nRd>0 ){
+    u8 aLeaf[32];
+    part.n = 0;
+    rc = kvBufAppendVarint(&part, p->nRd);
+    if( rc==KV_OK ) rc = kvBufAppend(&part, p->rdEnc.a, p->rdEnc.n);
+    if( rc==KV_OK ) rc = builderWritePart(p, &part, &aPart[8], &aPart[9]);
+    kvSha256(part.a, part.n, aLeaf);
+    if( rc==KV_OK ) rc = kvBufAppend(&p->leaves, aLeaf, 32);
+  }
+
   /* Metadata */
   if( p->meta.nEntry==0 ) p->meta.minSeq = 0;
   kvMerkleRoot(p->leaves.a, p->leaves.n/32, p->meta.aMerkle);
+  if( p->nRd>0 ) p->leaves.n -= 32;       /* stored: data leaves only */
   part.n = 0;
   if( rc==KV_OK ) rc = kvBufAppend64(&part, p->meta.nEntry);
   if( rc==KV_OK ) rc = kvBufAppend64(&part, p->meta.nTombstone);
@@ -523,12 +626,20 @@ int kvSstBuilderFinish(KvSstBuilder *pB, KvSstMeta *pMeta){
   if( rc==KV_OK ) rc = kvBufAppend(&part, p->lastKey.a, p->lastKey.n);
   if( rc==KV_OK ) rc = builderWritePart(p, &part, &aPart[6], &aPart[7]);
 
-  /* Footer */
-  for(i=0; i<8; i++) kvPut64(aFoot + i*8, aPart[i]);
-  kvPut32(aFoot+64, KV_FORMAT_VERSION);
-  kvPut32(aFoot+68, kvCrc32(aFoot, 68));
-  kvPut64(aFoot+72, SST_MAGIC);
-  if( rc==KV_OK ) rc = builderAppend(p, aFoot, SST_FOOTER);
+  /* Footer: version 1 unless the table holds range tombstones */
+  if( p->nRd==0 ){
+    for(i=0; i<8; i++) kvPut64(aFoot + i*8, aPart[i]);
+    kvPut32(aFoot+64, KV_FORMAT_VERSION);
+    kvPut32(aFoot+68, kvCrc32(aFoot, 68));
+    kvPut64(aFoot+72, SST_MAGIC);
+    if( rc==KV_OK ) rc = builderAppend(p, aFoot, SST_FOOTER);
+  }else{
+    for(i=0; i<10; i++) kvPut64(aFoot + i*8, aPart[i]);
+    kvPut32(aFoot+80, KV_SST_FORMAT_RANGEDEL);
+    kvPut32(aFoot+84, kvCrc32(aFoot, 84));
+    kvPut64(aFoot+88, SST_MAGIC);
+    if( rc==KV_OK ) rc = builderAppend(p, aFoot, SST_FOOTER2);
+  }
 
   /* Durable under its final name: sync, close, rename, sync directory */
   if( rc==KV_OK ) rc = builderFlushWrites(p);
@@ -552,7 +663,10 @@ int kvSstBuilderFinish(KvSstBuilder *pB, KvSstMeta *pMeta){
     pMeta->largest = p->lastKey;
     memset(&p->lastKey, 0, sizeof(KvBuf));
     pMeta->nFileSize = p->iOff;
-  }else{
+    rc = builderWidenMeta(p, pMeta);
+    if( rc!=KV_OK ) kvSstMetaFree(pMeta);
+  }
+  if( rc!=KV_OK ){
     /* Keep the first error's message: cleanup failures are secondary. */
     char zMsg[1024];
     snprintf(zMsg, sizeof(zMsg), "%s", kvErrMsg());
@@ -617,6 +731,10 @@ struct KvSst {
   u8 *aMetaPart;                /* Metadata part */
   const u8 *aLeaf;              /* meta.nDataBlock leaves, in aMetaPart */
   KvSstMeta meta;
+  int iFormat;                  /* format version of the file */
+  u8 *aRdPart;                  /* RangeDel part, NULL if none */
+  u64 nRdPart;                  /* its size, CRC included */
+  KvRdList rd;                  /* its tombstones (keys in aRdPart) */
 };
 
 /* A block read from the file: decoded bytes and their parsed view. It is
@@ -980,25 +1098,57 @@ static int decodeHandle(KvSst *p, const KvBlockIter *pIdx, SstHandle *pH){
   return KV_OK;
 }
 
-static int parseFooter(KvSst *p, const u8 *a, u64 *aPart){
+/* a[] is the last nFoot bytes of the file (nFoot = SST_FOOTER2, or
+** SST_FOOTER for a file shorter than that). Fills aPart[0..10): the four
+** parts of version 1, then the RangeDel part (size 0 in version 1). */
+static int parseFooter(KvSst *p, const u8 *a, size_t nFoot, u64 *aPart){
+  const u8 *pEnd = a + nFoot;
+  u32 iVersion;
+  u64 iRd = 0, nRd = 0;
   int i;
-  if( kvGet64(a+72)!=SST_MAGIC ){
+  if( kvGet64(pEnd-8)!=SST_MAGIC ){
     return corruptPart(p, "footer", "bad magic number");
   }
-  if( kvCrc32(a, 68)!=kvGet32(a+68) ){
-    return corruptPart(p, "footer", "checksum mismatch");
-  }
-  if( kvGet32(a+64)!=KV_FORMAT_VERSION ){
+  iVersion = kvGet32(pEnd-16);
+  if( iVersion==KV_FORMAT_VERSION ){
+    a = pEnd - SST_FOOTER;
+    if( kvCrc32(a, 68)!=kvGet32(a+68) ){
+      return corruptPart(p, "footer", "checksum mismatch");
+    }
+  }else if( iVersion==KV_SST_FORMAT_RANGEDEL && nFoot>=SST_FOOTER2 ){
+    a = pEnd - SST_FOOTER2;
+    if( kvCrc32(a, 84)!=kvGet32(a+84) ){
+      return corruptPart(p, "footer", "checksum mismatch");
+    }
+    iRd = kvGet64(a+64);
+    nRd = kvGet64(a+72);
+  }else if( iVersion==KV_SST_FORMAT_RANGEDEL ){
+    return corruptPart(p, "footer", "file too short");
+  }else{
+    if( kvCrc32(pEnd-SST_FOOTER, 68)!=kvGet32(pEnd-12) ){
+      return corruptPart(p, "footer", "checksum mismatch");
+    }
     return kvErr(KV_CORRUPT, "kvstore: '%s': corrupt footer: unsupported "
-                 "format version %u", p->zPath, kvGet32(a+64));
+                 "format version %u", p->zPath, iVersion);
   }
+  p->iFormat = (int)iVersion;
   for(i=0; i<8; i++) aPart[i] = kvGet64(a + i*8);
-  /* The parts must tile [index offset, footer) in order. */
-  for(i=0; i<4; i++){
-    u64 iOff = aPart[i*2], nSize = aPart[i*2+1];
-    u64 iNext = i<3 ? aPart[i*2+2] : p->nFile - SST_FOOTER;
-    if( iOff>p->nFile || nSize>p->nFile - iOff || iOff+nSize!=iNext ){
-      return corruptPart(p, "footer", "parts do not tile the file");
+  aPart[8] = iRd;
+  aPart[9] = nRd;
+  /* The parts must tile [index offset, footer) in order: index, filter,
+  ** range deletions, metadata, summary. */
+  {
+    static const int aOrder[5] = {0, 1, 4, 2, 3};
+    u64 nFooter = iVersion==1 ? SST_FOOTER : SST_FOOTER2;
+    for(i=0; i<5; i++){
+      int j = aOrder[i];
+      u64 iOff = aPart[j*2], nSize = aPart[j*2+1];
+      u64 iNext = i<4 ? aPart[aOrder[i+1]*2] : p->nFile - nFooter;
+      if( iVersion==1 && j==4 ) continue;
+      if( iVersion==1 && j==1 ) iNext = aPart[4];
+      if( iOff>p->nFile || nSize>p->nFile - iOff || iOff+nSize!=iNext ){
+        return corruptPart(p, "footer", "parts do not tile the file");
+      }
     }
   }
   return KV_OK;
@@ -1122,6 +1272,8 @@ void kvSstClose(KvSst *pSst){
   kvFree(pSst->aChunk);
   kvFree(pSst->aFilter);
   kvFree(pSst->aMetaPart);
+  kvFree(pSst->aRdPart);
+  kvRdListFree(&pSst->rd);
   kvSstMetaFree(&pSst->meta);
   kvFree(pSst);
 }
@@ -1131,8 +1283,9 @@ static _Atomic u64 gSstCacheId;    /* last id given to an open table */
 int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
               KvReadCounters *pCounters, KvSst **ppSst){
   KvSst *p;
-  u8 aFoot[SST_FOOTER];
-  u64 aPart[8];
+  u8 aFoot[SST_FOOTER2];
+  size_t nFoot = SST_FOOTER2;
+  u64 aPart[10];
   int rc = KV_OK;
 
   *ppSst = 0;
@@ -1149,10 +1302,20 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
   if( rc==KV_OK && p->nFile<SST_FOOTER ){
     rc = corruptPart(p, "footer", "file too short");
   }
+  if( rc==KV_OK && p->nFile<SST_FOOTER2 ) nFoot = SST_FOOTER;
   if( rc==KV_OK ){
-    rc = readExact(p, p->nFile - SST_FOOTER, aFoot, SST_FOOTER, "footer");
+    rc = readExact(p, p->nFile - nFoot, aFoot, nFoot, "footer");
   }
-  if( rc==KV_OK ) rc = parseFooter(p, aFoot, aPart);
+  if( rc==KV_OK ) rc = parseFooter(p, aFoot, nFoot, aPart);
+  if( rc==KV_OK && aPart[9]>0 ){
+    rc = readPart(p, aPart[8], aPart[9], "range deletions", &p->aRdPart);
+    p->nRdPart = aPart[9];
+    if( rc==KV_OK
+     && kvRdListDecode(p->aRdPart, (size_t)aPart[9] - 4, &p->rd)!=KV_OK ){
+      rc = corruptPart(p, "range deletions", "bad tombstone");
+    }
+    if( rc==KV_OK ) p->meta.nRangeDel = (u64)p->rd.n;
+  }
   if( rc==KV_OK ){
     p->iIndexOff = aPart[0];
     p->nIndex = aPart[1];
@@ -1178,6 +1341,16 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
     *ppSst = p;
   }else{
     kvSstClose(p);
+  }
+  return rc;
+}
+
+int kvSstRangeDels(KvSst *pSst, KvRdList *pOut){
+  int rc = KV_OK;
+  int i;
+  for(i=0; rc==KV_OK && i<pSst->rd.n; i++){
+    const KvRangeTomb *t = &pSst->rd.a[i];
+    rc = kvRdListAdd(pOut, t->pLo, t->nLo, t->pHi, t->nHi, t->seq);
   }
   return rc;
 }
@@ -1706,8 +1879,14 @@ int kvSstVerify(KvEnv *pEnv, const char *zPath){
            || v.nRawBytes!=m->nRawBytes ){
       rc = corruptPart(p, "metadata", "counts differ from the data");
     }
+    if( rc==KV_OK && p->aRdPart ){
+      /* the range deletions' leaf follows the data blocks' */
+      u8 aLeaf[32];
+      kvSha256(p->aRdPart, (size_t)p->nRdPart, aLeaf);
+      rc = kvBufAppend(&v.leaves, aLeaf, 32);
+    }
     if( rc==KV_OK ){
-      kvMerkleRoot(v.leaves.a, (size_t)v.nBlock, aRoot);
+      kvMerkleRoot(v.leaves.a, v.leaves.n/32, aRoot);
       if( memcmp(aRoot, m->aMerkle, 32)!=0 ){
         rc = kvErr(KV_CORRUPT, "kvstore: '%s': merkle root mismatch",
                    zPath);

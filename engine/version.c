@@ -49,6 +49,8 @@
 #define TAG_LAST_SEQ   3
 #define TAG_ADD_FILE   4
 #define TAG_DEL_FILE   5
+#define TAG_RANGEDEL   6   /* varint count: range tombstones of the file
+                           ** added by the TAG_ADD_FILE just before */
 
 /* Start a fresh manifest when the live one holds this many edits, so
 ** recovery stays quick. */
@@ -168,6 +170,7 @@ int kvEditAddFile(KvVersionEdit *p, int iLevel, const KvSstMeta *pSrc,
   f->nTombstone = pSrc->nTombstone;
   f->minSeq = pSrc->minSeq;
   f->maxSeq = pSrc->maxSeq;
+  f->nRangeDel = pSrc->nRangeDel;
   memcpy(f->aMerkle, pSrc->aMerkle, 32);
   if( kvBufSet(&f->smallest, pSrc->smallest.a, pSrc->smallest.n)
    || kvBufSet(&f->largest, pSrc->largest.a, pSrc->largest.n) ){
@@ -240,6 +243,10 @@ int kvEditEncode(const KvVersionEdit *p, KvBuf *pOut){
     if( rc==KV_OK ) rc = appendKey(pOut, &f->smallest);
     if( rc==KV_OK ) rc = appendKey(pOut, &f->largest);
     if( rc==KV_OK ) rc = kvBufAppend(pOut, f->aMerkle, 32);
+    if( rc==KV_OK && f->nRangeDel>0 ){
+      rc = kvBufAppendVarint(pOut, TAG_RANGEDEL);
+      if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, f->nRangeDel);
+    }
   }
   return rc;
 }
@@ -297,6 +304,12 @@ int kvEditDecode(const u8 *a, size_t n, KvVersionEdit *p){
         u64 iFile = readVarint(&r);
         if( r.bBad || iLevel>=KV_MAX_LEVELS ){ r.bBad = 1; break; }
         rc = kvEditDelFile(p, (int)iLevel, iFile);
+        break;
+      }
+      case TAG_RANGEDEL: {
+        u64 n = readVarint(&r);
+        if( r.bBad || p->nAdd==0 ){ r.bBad = 1; break; }
+        p->aAdd[p->nAdd-1].pMeta->nRangeDel = n;
         break;
       }
       case TAG_ADD_FILE: {

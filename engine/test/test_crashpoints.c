@@ -38,12 +38,21 @@
 /* Option that differs between the test cases (compression). */
 static const char *zExtraOpt = "compression=none";
 
+/* test_crash_rangedel: every RANGEDEL_EVERY-th batch also deletes the
+** range [k2, k3) (k2 and k20..k29 in byte order) as one range tombstone,
+** after its other writes, so that tombstones cross WAL replay, flushes
+** and compactions at every crash point. */
+static int bRangeDel = 0;
+#define RANGEDEL_EVERY 5
+static int inRange(int iKey){ return iKey==2 || (iKey>=20 && iKey<=29); }
+
 
 /* Value of "k<iKey>" after batches 1..j, or -1 if absent. Batch i puts
 ** k<i%NKEYS> and deletes k<(i+17)%NKEYS>. */
 static int modelValue(int iKey, int j){
   int i;
   for(i=j; i>=1; i--){
+    if( bRangeDel && i%RANGEDEL_EVERY==0 && inRange(iKey) ) return -1;
     if( i%NKEYS==iKey ) return i;
     if( (i+17)%NKEYS==iKey ) return -1;
   }
@@ -68,6 +77,9 @@ static int writeBatch(kv_db *db, int i){
   kv_batch_put(b, zKey, strlen(zKey), zVal, nVal);
   snprintf(zKey, sizeof(zKey), "k%d", (i+17)%NKEYS);
   kv_batch_delete(b, zKey, strlen(zKey));
+  if( bRangeDel && i%RANGEDEL_EVERY==0 ){
+    kv_batch_delete_range(b, "k2", 2, "k3", 2);
+  }
   rc = kv_write(db, b);
   kv_batch_free(b);
   return rc;
@@ -258,10 +270,19 @@ static void test_crash_sync_full_zlib(void **state){
   runAll("sync=full", 3);
 }
 
+static void test_crash_rangedel(void **state){
+  (void)state;
+  zExtraOpt = "compression=none";
+  bRangeDel = 1;
+  runAll("sync=full", 2);
+  bRangeDel = 0;
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_crash_sync_full),
     cmocka_unit_test(test_crash_sync_full_zlib),
+    cmocka_unit_test(test_crash_rangedel),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
 ** test_model.c - the store against an in-memory reference model.
 **
-** 100,000 random operations (put, delete, multi-key batches, get, get at a
+** 100,000 random operations (put, delete, range delete, multi-key
+** batches, get, get at a
 ** snapshot, iteration forward and backward with seeks and direction
 ** changes) over a universe of keys chosen to stress ordering (prefixes of
 ** one another, embedded 0x00 and 0xff bytes, the empty key), with the
@@ -234,6 +235,16 @@ static void runModel(const char *zBackground, const char *zCompaction,
       int rc = kv_put(db, aKey[k].a, (size_t)aKey[k].n, aBuf, n);
       if( rc ) fail_msg("op %d: put: %d %s", iOp, rc, kv_errmsg(db));
       valSet(&aModel[k], aBuf, n);
+    }else if( r<53 && rndInt(5)==0 ){             /* range delete */
+      int hi = k + 1 + rndInt(30), j;
+      kv_batch *b = kv_batch_new();
+      if( hi>NKEY-1 ) hi = NKEY-1;
+      assert_int_equal(kv_batch_delete_range(b, aKey[k].a, (size_t)aKey[k].n,
+                                             aKey[hi].a, (size_t)aKey[hi].n),
+                       KV_OK);
+      assert_int_equal(kv_write(db, b), KV_OK);
+      kv_batch_free(b);
+      for(j=k; j<hi; j++) valDel(&aModel[j]);
     }else if( r<53 ){                             /* delete */
       assert_int_equal(kv_delete(db, aKey[k].a, (size_t)aKey[k].n), KV_OK);
       valDel(&aModel[k]);
