@@ -894,6 +894,8 @@ static int vtabOpenEngine(KvVtab *p, char **pzErr){
     *pzErr = engineErrorMsg(rc, "opening the store");
     return rc;
   }
+  /* Reopening (after a failed DROP, a RENAME) never creates a store. */
+  kv_options_set_create(p->pOpts, 0);
   p->eKeyType = kv_key_type(p->pKv);
   pRun = kv_db_options(p->pKv);
   p->nMaxKey = optionU64(pRun, "max_key_size", 65536);
@@ -973,6 +975,9 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   }
 
   if( rc==SQLITE_OK ){
+    /* Only CREATE makes a store (and a private directory, made just now);
+    ** a reconnect finding none reports it instead of starting afresh. */
+    kv_options_set_create(p->pOpts, bCreate || p->bPrivateDir);
     rc = vtabOpenEngine(p, pzErr);
   }
   if( rc==SQLITE_OK ){

@@ -1003,6 +1003,54 @@ static void dbFree(kv_db *db, int bFinish){
   kvFree(db);
 }
 
+/* CURRENT is absent. A new store may be made only where nothing of an
+** old one remains: a table or a WAL segment means CURRENT was lost, and
+** creating a store would drop every row they hold. */
+static int missingCurrentCheck(kv_db *db){
+  char **az = 0;
+  int n = 0, i;
+  int nSst = 0, nWal = 0, nManifest = 0;
+  int rc = db->pEnv->xList(db->pEnv, db->zDir, &az, &n);
+  for(i=0; rc==KV_OK && i<n; i++){
+    const char *z = az[i];
+    size_t nDigit = strspn(z, "0123456789");
+    if( !isStoreName(z) ) continue;
+    if( nDigit>0 && strcmp(z+nDigit, ".sst")==0 ) nSst++;
+    else if( strncmp(z, "wal-", 4)==0 ) nWal++;
+    else if( strncmp(z, "MANIFEST-", 9)==0 ) nManifest++;
+  }
+  kvFreeList(az, n);
+  if( rc!=KV_OK ) return rc;
+  if( nSst>0 || nWal>0 ){
+    return kvErr(KV_CORRUPT, "kvstore: store '%s' is missing its CURRENT file "
+                 "(%d SSTable(s), %d WAL segment(s) and %d manifest(s) "
+                 "remain); nothing was changed: kvstore_repair() can rebuild "
+                 "it", db->zDir, nSst, nWal, nManifest);
+  }
+  if( !db->pOpts->bCreate ){
+    return kvErr(KV_CANTOPEN, "kvstore: no store in '%s' (no CURRENT file) "
+                 "and creating one was not requested", db->zDir);
+  }
+  return KV_OK;
+}
+
+/* Without the create flag, refuse a directory that holds no store before
+** anything is written to it. */
+static int existingStoreCheck(KvEnv *pEnv, const char *zDir,
+                              const kv_options *opts){
+  char *zPath;
+  int rc = KV_OK;
+  if( opts==0 || opts->bCreate ) return KV_OK;
+  zPath = kvMprintf("%s/%s", zDir, IDENTITY_NAME);
+  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( !pEnv->xExists(pEnv, zPath) ){
+    rc = kvErr(KV_CANTOPEN, "kvstore: no store in '%s' (no %s file) and "
+               "creating one was not requested", zDir, IDENTITY_NAME);
+  }
+  kvFree(zPath);
+  return rc;
+}
+
 static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
                   const kv_options *opts, kv_db **ppDb){
   kv_db *db = kvMallocZero(sizeof(*db));
@@ -1029,6 +1077,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     rc = kvErr(KV_NOMEM, "kvstore: out of memory");
   }
   if( rc==KV_OK ) rc = foreignCheck(pEnv, zDir);
+  if( rc==KV_OK ) rc = existingStoreCheck(pEnv, zDir, opts);
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &db->pLock);
   if( rc==KV_OK ) rc = identityOpen(db);
   if( rc==KV_OK ) rc = kvCacheNew(db->pOpts->nCache, &db->pCache);
@@ -1042,7 +1091,8 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     if( pEnv->xExists(pEnv, zCurrent) ){
       rc = kvVsetRecover(&db->vset);
     }else{
-      rc = kvVsetCreate(&db->vset);
+      rc = missingCurrentCheck(db);
+      if( rc==KV_OK ) rc = kvVsetCreate(&db->vset);
     }
   }
   if( rc==KV_OK ) rc = recoverWal(db);
@@ -1105,7 +1155,15 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
   if( zDir==0 || zDir[0]==0 ){
     return kvErr(KV_MISUSE, "kvstore: no directory given");
   }
-  rc = pEnv->xMkdir(pEnv, zDir);
+  if( opts && !opts->bCreate ){
+    if( !pEnv->xExists(pEnv, zDir) ){
+      return kvErr(KV_CANTOPEN, "kvstore: store directory '%s' does not "
+                   "exist and creating a store was not requested", zDir);
+    }
+    rc = KV_OK;
+  }else{
+    rc = pEnv->xMkdir(pEnv, zDir);
+  }
   if( rc==KV_OK ) rc = canonicalDir(zDir, &zCanon);
   if( rc==KV_OK ) rc = pEnv->xFileId(pEnv, zCanon, &iDev, &iIno);
   if( rc!=KV_OK ){

@@ -96,6 +96,13 @@ char *kv_options_get(const kv_options *opts, const char *zName);
 /* Comma-separated list of every option name. Static storage. */
 const char *kv_options_names(void);
 
+/* Whether kv_open may create a store where none exists yet (a missing or
+** empty directory). On by default; a caller that only reconnects to a store
+** made earlier (the SQL layer's xConnect) turns it off, so a store that has
+** gone missing is reported instead of silently re-created empty. Not an
+** option name: a CREATE argument cannot set it. */
+void kv_options_set_create(kv_options *opts, int bCreate);
+
 /* Values of the key_type option, also returned by kv_key_type(). */
 #define KV_KEY_TEXT    0
 #define KV_KEY_BLOB    1
@@ -113,6 +120,13 @@ const char *kv_options_names(void);
 ** format version) disagrees with the one saved in the store;
 ** KV_CANTOPEN, KV_IOERR, KV_CORRUPT, KV_NOMEM as the cause says.
 ** On failure *ppDb is NULL.
+**
+** A store is created only when kv_options_set_create() allows it and the
+** directory holds no store yet. A store whose CURRENT file is gone while
+** its tables or WAL segments remain is never re-created over them: the
+** open fails with KV_CORRUPT naming what is missing, and kv_repair() is
+** the explicit way back. Without the create flag, a missing directory or
+** one without a store fails with KV_CANTOPEN and nothing is written.
 */
 int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb);
 

@@ -414,6 +414,7 @@ struct kv_options {
   u64 nMaxKey;                  /* max_key_size */
   u64 nMaxValue;                /* max_value_size */
   u32 mSet;                     /* bit i set: option i given explicitly */
+  int bCreate;                  /* kv_open may create a new store */
   KvEnv *pEnv;                  /* file system; NULL = kvEnvPosix() */
 };
 /* Use env pEnv (tests). */

@@ -463,6 +463,7 @@ static void setDefaults(kv_options *opts){
   opts->nRateWaitMs = 0;
   opts->nMaxKey = 64*KiB;
   opts->nMaxValue = 64*MiB;
+  opts->bCreate = 1;
 }
 
 kv_options *kv_options_new(void){
@@ -502,6 +503,11 @@ kv_options *kv_options_copy(const kv_options *opts){
     return 0;
   }
   return pNew;
+}
+
+void kv_options_set_create(kv_options *opts, int bCreate){
+  assert( opts!=0 );
+  opts->bCreate = bCreate!=0;
 }
 
 void kvOptionsSetEnv(kv_options *opts, KvEnv *pEnv){

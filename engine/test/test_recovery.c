@@ -1,0 +1,137 @@
+/*
+** test_recovery.c - what opening refuses and what it never does: a store
+** missing its CURRENT is not re-created over its tables, a reconnect
+** without the create flag does not make a store, WAL segments ending in
+** zeros do not hide the segments after them (issue #17).
+*/
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* Number of files in zDir whose name ends with zSuffix. */
+static int countFiles(const char *zDir, const char *zSuffix){
+  DIR *d = opendir(zDir);
+  struct dirent *e;
+  size_t nSuf = strlen(zSuffix);
+  int n = 0;
+  assert_non_null(d);
+  while( (e = readdir(d))!=0 ){
+    size_t nName = strlen(e->d_name);
+    if( e->d_name[0]=='.' ) continue;
+    if( nName>=nSuf && strcmp(e->d_name + nName - nSuf, zSuffix)==0 ) n++;
+  }
+  closedir(d);
+  return n;
+}
+
+static void pathOf(char *zOut, size_t nOut, const char *zDir,
+                   const char *zName){
+  snprintf(zOut, nOut, "%s/%s", zDir, zName);
+}
+
+/* A store with nFlush flushed tables of 10 keys each and a few keys in
+** the WAL only. */
+static void fillStore(const char *zDir, const kv_options *o, int nFlush){
+  kv_db *db = tuOpen(zDir, o);
+  int i, j;
+  char zKey[32];
+  for(i=0; i<nFlush; i++){
+    for(j=0; j<10; j++){
+      snprintf(zKey, sizeof(zKey), "k%03d", i*10+j);
+      tuPut(db, zKey, "flushed");
+    }
+    assert_int_equal(kv_flush(db), KV_OK);
+  }
+  tuPut(db, "walonly", "w");
+  assert_int_equal(kv_close(db), KV_OK);
+}
+
+static void test_missing_current_is_refused_not_recreated(void **state){
+  char zDir[256], zPath[600];
+  kv_options *o;
+  kv_db *db = 0;
+  int nSst;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "nocurrent");
+  o = tuOptions("background=off", NULL);
+  fillStore(zDir, o, 3);
+  nSst = countFiles(zDir, ".sst");
+  assert_true(nSst>=1);
+  pathOf(zPath, sizeof(zPath), zDir, "CURRENT");
+  assert_int_equal(unlink(zPath), 0);
+
+  /* The create flag (on by default) does not make a store over tables. */
+  assert_int_equal(kv_open(zDir, o, &db), KV_CORRUPT);
+  assert_null(db);
+  assert_non_null(strstr(kv_errmsg(0), "missing its CURRENT"));
+  assert_non_null(strstr(kv_errmsg(0), zDir));
+  /* Nothing was deleted or written: the tables are there, CURRENT is not. */
+  assert_int_equal(countFiles(zDir, ".sst"), nSst);
+  assert_int_equal(access(zPath, F_OK), -1);
+  /* A second try says the same (no new WAL file, nothing created). */
+  assert_int_equal(kv_open(zDir, o, &db), KV_CORRUPT);
+  assert_int_equal(countFiles(zDir, ".sst"), nSst);
+  assert_int_equal(countFiles(zDir, "CURRENT"), 0);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+static void test_missing_current_with_wal_only_is_refused(void **state){
+  char zDir[256], zPath[600];
+  kv_options *o;
+  kv_db *db = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "nocurwal");
+  o = tuOptions("background=off", NULL);
+  fillStore(zDir, o, 0);
+  pathOf(zPath, sizeof(zPath), zDir, "CURRENT");
+  assert_int_equal(unlink(zPath), 0);
+  assert_int_equal(kv_open(zDir, o, &db), KV_CORRUPT);
+  assert_non_null(strstr(kv_errmsg(0), "CURRENT"));
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+static void test_open_without_create_flag_makes_nothing(void **state){
+  char zDir[256], zSub[600];
+  kv_options *o;
+  kv_db *db = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "nocreate");
+  o = tuOptions("background=off", NULL);
+  kv_options_set_create(o, 0);
+
+  /* A missing directory is not made. */
+  pathOf(zSub, sizeof(zSub), zDir, "absent");
+  assert_int_equal(kv_open(zSub, o, &db), KV_CANTOPEN);
+  assert_null(db);
+  assert_non_null(strstr(kv_errmsg(0), "does not exist"));
+  assert_int_equal(access(zSub, F_OK), -1);
+
+  /* An empty directory is not filled. */
+  assert_int_equal(kv_open(zDir, o, &db), KV_CANTOPEN);
+  assert_non_null(strstr(kv_errmsg(0), "no store"));
+  assert_int_equal(countFiles(zDir, ""), 0);
+
+  /* An existing store opens as usual. */
+  kv_options_set_create(o, 1);
+  fillStore(zDir, o, 1);
+  kv_options_set_create(o, 0);
+  db = tuOpen(zDir, o);
+  assert_string_equal(tuGet(db, 0, 0, "k005"), "flushed");
+  assert_string_equal(tuGet(db, 0, 0, "walonly"), "w");
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_missing_current_is_refused_not_recreated),
+    cmocka_unit_test(test_missing_current_with_wal_only_is_refused),
+    cmocka_unit_test(test_open_without_create_flag_makes_nothing),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
