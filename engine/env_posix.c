@@ -35,6 +35,7 @@ struct PosixFile {
   u8 *aApp;                     /* [0, nCap) mapped read-write, or NULL */
   u64 nCap;                     /* allocated size of the file */
   u64 nLogical;                 /* bytes appended: the file's real size */
+  int bSynced;                  /* xSync succeeded once: cuts are synced */
 };
 
 /*
@@ -49,6 +50,11 @@ struct PosixFile {
 ** writes them out as usual. The file is cut back to the bytes appended by
 ** xTruncate and xClose; after a crash it ends in zeros up to the step,
 ** which log.c reads as a torn tail (its magic byte is never zero).
+** A size change is durable only after an fsync, so once the file has been
+** synced (its caller wants it durable) every cut is followed by one;
+** recovery does not depend on it (wal.c reads past zeros at the end of a
+** segment that has a successor), but a file left at its real length is
+** what a reader of the directory expects.
 */
 #define APPEND_STEP_MIN ((u64)64 << 10)
 #define APPEND_STEP_MAX ((u64)4 << 20)
@@ -96,6 +102,9 @@ static int appendCut(PosixFile *p){
       return kvErrno(errno, "truncate", p->zPath);
     }
     p->nCap = p->nLogical;
+    if( p->bSynced && fdatasync(p->fd)!=0 ){
+      return kvErrno(errno, "fsync", p->zPath);
+    }
   }
   return KV_OK;
 }
@@ -195,6 +204,7 @@ static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
 static int posixSync(KvFile *pFile){
   PosixFile *p = (PosixFile*)pFile;
   if( fdatasync(p->fd)!=0 ) return kvErrno(errno, "fsync", p->zPath);
+  p->bSynced = 1;
   return KV_OK;
 }
 

@@ -515,6 +515,9 @@ int kvLogReaderOpen(KvEnv *pEnv, const char *zPath, KvLogReader **ppR);
 int kvLogRead(KvLogReader *pR, const u8 **pp, size_t *pn);
 u64 kvLogReaderGoodOffset(KvLogReader *pR); /* end of last good record */
 int kvLogReaderTorn(KvLogReader *pR);       /* 1 if a tail was cut off */
+/* 1 if a tail was cut off and every byte of it is zero (what is left of a
+** preallocation whose truncation did not reach the disk). */
+int kvLogReaderZeroTail(KvLogReader *pR);
 void kvLogReaderClose(KvLogReader *pR);
 
 /*
@@ -554,7 +557,10 @@ char *kvWalPath(const char *zDir, u64 iSeg);    /* kvFree; NULL on OOM */
 ** Replay every segment >= iFrom in order, calling xBatch per record.
 ** Replay stops at the first torn tail (pInfo->bTorn, pInfo->iTornSeg,
 ** pInfo->iTornOffset): later segments are not replayed, so what is
-** recovered is always a prefix of the history. A bad record followed by
+** recovered is always a prefix of the history. Zeros alone at the end of
+** a segment that has a successor are not a torn tail: they are what a
+** lost truncation of its preallocated end leaves, and replay goes on with
+** the next segment (pInfo->nZeroTail counts them). A bad record followed by
 ** valid ones fails with KV_CORRUPT naming the segment and offset.
 */
 typedef struct KvWalReplayInfo KvWalReplayInfo;
@@ -564,6 +570,7 @@ struct KvWalReplayInfo {
   u64 iLastSeg;                 /* highest segment number present */
   int bTorn;                    /* a torn/garbage tail was cut */
   u64 iTornSeg, iTornOffset;
+  u64 nZeroTail;                /* segments read past their zero-filled end */
 };
 int kvWalReplay(KvEnv *pEnv, const char *zDir, u64 iFrom,
                 int (*xBatch)(void *pCtx, u64 firstSeq, u32 nCount,
