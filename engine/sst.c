@@ -26,8 +26,9 @@
 ** block is compressed only when zlib saves at least 1/8 of its size, and
 ** is cut before it would pass the configured size, so a block holds one
 ** entry when that entry is large. No block may expand past
-** SST_MAX_BLOCK bytes, which a reader enforces before inflating, and the
-** inflated size must equal the size the index records.
+** SST_MAX_BLOCK bytes (room for any entry the WAL takes), which a reader
+** enforces before inflating, and the inflated size must equal the size
+** the index records.
 **
 ** Data blocks hold the table's entries: internal key -> value, in strictly
 ** ascending internal-key order across the whole part.
@@ -89,7 +90,11 @@
 #define SST_TRAILER     5                     /* type + crc per block */
 #define SST_TYPE_RAW    0
 #define SST_TYPE_ZLIB   1
-#define SST_MAX_BLOCK   ((u64)65 << 20)       /* 64 MiB value + key room */
+/* Largest block (raw or inflated). Any entry a WAL record can hold (its
+** payload is at most 1 GiB, log.c) must fit in one data block, or a store
+** holding it in its WAL could never flush it and so never open (#17);
+** 1 MiB above that covers the entry's own framing and the block's. */
+#define SST_MAX_BLOCK   (((u64)1 << 30) + ((u64)1 << 20))
 #define SST_META_FIXED  (7*8)
 
 typedef struct SstHandle SstHandle;
@@ -341,6 +346,13 @@ static int builderAddIndex(KvSstBuilder *p, const u8 *pSep, size_t nSep,
   nVal += kvPutVarint(aVal+nVal, pH->iOff);
   nVal += kvPutVarint(aVal+nVal, pH->nStored);
   nVal += kvPutVarint(aVal+nVal, pH->nRaw);
+  /* Long keys: a chunk ends early rather than pass the block limit (the
+  ** summary lists each chunk, so chunks need not be of equal length). */
+  if( p->index.nEntry>0 && kvBlockBuilderSize(&p->index)
+        + kvBlockEntryBound(nSep, (size_t)nVal) + 16 > SST_MAX_BLOCK ){
+    rc = builderFlushChunk(p);
+    if( rc!=KV_OK ) return rc;
+  }
   rc = kvBlockBuilderAdd(&p->index, pSep, nSep, aVal, (size_t)nVal);
   if( rc==KV_OK && p->index.nEntry>=(u32)p->cfg.nSummaryInterval ){
     rc = builderFlushChunk(p);

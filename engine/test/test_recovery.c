@@ -127,11 +127,61 @@ static void test_open_without_create_flag_makes_nothing(void **state){
   tuRemoveDir(zDir);
 }
 
+/* Issue #17: a value above the old 65 MiB block limit (max_value_size
+** accepts up to 1 GiB) commits, is flushed, compacted and read back, and a
+** store holding one in its WAL alone opens (recovery flushes it). */
+static void test_large_value_flushes_and_reopens(void **state){
+  char zDir[256];
+  kv_options *o;
+  kv_db *db;
+  const size_t nBig = ((size_t)66 << 20) + 123;
+  u8 *aBig = malloc(nBig);
+  void *pGot = 0;
+  size_t nGot = 0, i;
+  (void)state;
+  assert_non_null(aBig);
+  for(i=0; i<nBig; i++) aBig[i] = (u8)(i*7 + (i>>12));
+  tuTempDir(zDir, sizeof(zDir), "bigval");
+  o = tuOptions("background=off", "max_value_size=1GB",
+                "memtable_size=256MB", NULL);
+  db = tuOpen(zDir, o);
+  tuPut(db, "a", "small");
+  assert_int_equal(kv_put(db, "big", 3, aBig, nBig), KV_OK);
+  tuPut(db, "c", "after");
+  /* Closed with the value in the WAL only: opening must flush it. */
+  assert_int_equal(kv_close(db), KV_OK);
+  db = tuOpen(zDir, o);
+  assert_int_equal(countFiles(zDir, ".log"), 1);
+  assert_int_equal(kv_get(db, 0, 0, "big", 3, &pGot, &nGot), KV_OK);
+  assert_int_equal(nGot, nBig);
+  assert_memory_equal(pGot, aBig, nBig);
+  kv_free(pGot);
+  /* A second copy through kv_flush, then a full compaction of both. */
+  assert_int_equal(kv_put(db, "big2", 4, aBig, nBig), KV_OK);
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_int_equal(kv_compact(db, 1, 0), KV_OK);
+  assert_int_equal(kv_get(db, 0, 0, "big2", 4, &pGot, &nGot), KV_OK);
+  assert_int_equal(nGot, nBig);
+  assert_memory_equal(pGot, aBig, nBig);
+  kv_free(pGot);
+  assert_string_equal(tuGet(db, 0, 0, "c"), "after");
+  assert_int_equal(kv_close(db), KV_OK);
+  /* Reopening again adds no WAL file. */
+  db = tuOpen(zDir, o);
+  assert_int_equal(countFiles(zDir, ".log"), 1);
+  assert_string_equal(tuGet(db, 0, 0, "a"), "small");
+  assert_int_equal(kv_close(db), KV_OK);
+  free(aBig);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_missing_current_is_refused_not_recreated),
     cmocka_unit_test(test_missing_current_with_wal_only_is_refused),
     cmocka_unit_test(test_open_without_create_flag_makes_nothing),
+    cmocka_unit_test(test_large_value_flushes_and_reopens),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
