@@ -37,6 +37,8 @@
 #include <time.h>
 
 #define IDENTITY_NAME "KVSTORE"
+/* CURRENT renamed by kv_destroy: the store is being dropped (#17). */
+#define DROP_MARKER "CURRENT.dropped"
 #define GROUP_MAX_BYTES (1u<<20)    /* largest group commit */
 
 /* Registry of open stores in this process, keyed by (device, inode). */
@@ -229,7 +231,7 @@ static int isStoreName(const char *z){
   size_t n = strlen(z);
   size_t nDigit = strspn(z, "0123456789");
   if( strcmp(z, IDENTITY_NAME)==0 || strcmp(z, "LOCK")==0
-   || strcmp(z, "CURRENT")==0 ) return 1;
+   || strcmp(z, "CURRENT")==0 || strcmp(z, DROP_MARKER)==0 ) return 1;
   if( strcmp(z, IDENTITY_NAME ".tmp")==0 || strcmp(z, "CURRENT.tmp")==0 ){
     return 1;
   }
@@ -1034,6 +1036,21 @@ static int missingCurrentCheck(kv_db *db){
   return KV_OK;
 }
 
+/* A store whose DROP was interrupted stays unopenable until a DROP
+** finishes it. REQUIRES: LOCK held. */
+static int droppedCheck(kv_db *db){
+  char *zPath = kvMprintf("%s/%s", db->zDir, DROP_MARKER);
+  int rc = KV_OK;
+  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( db->pEnv->xExists(db->pEnv, zPath) ){
+    rc = kvErr(KV_CANTOPEN, "kvstore: store '%s' is being dropped (%s "
+               "exists: a DROP TABLE was interrupted); DROP TABLE again "
+               "finishes it", db->zDir, DROP_MARKER);
+  }
+  kvFree(zPath);
+  return rc;
+}
+
 /* Without the create flag, refuse a directory that holds no store before
 ** anything is written to it. */
 static int existingStoreCheck(KvEnv *pEnv, const char *zDir,
@@ -1079,6 +1096,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   if( rc==KV_OK ) rc = foreignCheck(pEnv, zDir);
   if( rc==KV_OK ) rc = existingStoreCheck(pEnv, zDir, opts);
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &db->pLock);
+  if( rc==KV_OK ) rc = droppedCheck(db);
   if( rc==KV_OK ) rc = identityOpen(db);
   if( rc==KV_OK ) rc = kvCacheNew(db->pOpts->nCache, &db->pCache);
   if( rc==KV_OK ){
@@ -1239,11 +1257,24 @@ int kv_db_refcount(kv_db *db){
   return n;
 }
 
-int kv_destroy(const char *zDir){
-  KvEnv *pEnv = kvEnvPosix();
+/*
+** Drop the store in zDir through pEnv (kv_destroy; tests pass a test env).
+**
+** The first step makes the store unopenable in one durable step: CURRENT
+** is renamed to DROP_MARKER and the directory fsynced. A crash or an error
+** after it leaves a store that every open refuses and that the next
+** destroy finishes; before it, the store is whole. A store without CURRENT
+** (damaged, or a drop that got further) is dropped all the same. Only the
+** store's own names are deleted, data files first, then the marker, the
+** identity file and LOCK, so every interrupted state is either refused by
+** kv_open or an empty store that the next destroy removes.
+*/
+int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
   char *zCanon = 0;
   char *zId = 0;
   char *zLock = 0;
+  char *zCurrent = 0;
+  char *zMarker = 0;
   KvFile *pLock = 0;
   u64 iDev, iIno;
   char **az = 0;
@@ -1264,24 +1295,34 @@ int kv_destroy(const char *zDir){
   if( rc==KV_OK ){
     zId = kvMprintf("%s/%s", zCanon, IDENTITY_NAME);
     zLock = kvMprintf("%s/LOCK", zCanon);
-    if( zId==0 || zLock==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    zCurrent = kvMprintf("%s/CURRENT", zCanon);
+    zMarker = kvMprintf("%s/%s", zCanon, DROP_MARKER);
+    if( zId==0 || zLock==0 || zCurrent==0 || zMarker==0 ){
+      rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    }
   }
   if( rc==KV_OK && !pEnv->xExists(pEnv, zId) ){
     rc = kvErr(KV_ERROR, "kvstore: '%s' does not hold a kvstore store (no %s "
                "file); nothing was removed", zCanon, IDENTITY_NAME);
   }
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
+  if( rc==KV_OK && pEnv->xExists(pEnv, zCurrent) ){
+    rc = pEnv->xRename(pEnv, zCurrent, zMarker);
+    if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zCanon);
+  }
   if( rc==KV_OK ) rc = pEnv->xList(pEnv, zCanon, &az, &n);
   for(i=0; rc==KV_OK && i<n; i++){
-    /* The identity goes last, so an interrupted destroy can be redone. */
+    /* The marker and the identity go last, so an interrupted destroy is
+    ** refused by kv_open and redone by the next destroy. */
     if( isStoreName(az[i]) && strcmp(az[i], "LOCK")!=0
-     && strcmp(az[i], IDENTITY_NAME)!=0 ){
+     && strcmp(az[i], IDENTITY_NAME)!=0 && strcmp(az[i], DROP_MARKER)!=0 ){
       char *zPath = kvMprintf("%s/%s", zCanon, az[i]);
       if( zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
       else rc = pEnv->xUnlink(pEnv, zPath);
       kvFree(zPath);
     }
   }
+  if( rc==KV_OK ) rc = pEnv->xUnlink(pEnv, zMarker);
   if( rc==KV_OK ) rc = pEnv->xUnlink(pEnv, zId);
   if( pLock ){
     pEnv->xUnlock(pLock);
@@ -1299,8 +1340,14 @@ int kv_destroy(const char *zDir){
   kvFreeList(az, n);
   kvFree(zId);
   kvFree(zLock);
+  kvFree(zCurrent);
+  kvFree(zMarker);
   kvFree(zCanon);
   return rc;
+}
+
+int kv_destroy(const char *zDir){
+  return kvDestroyEnv(kvEnvPosix(), zDir);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -378,6 +378,9 @@ void kvTestEnvSetDirSync(KvEnv *pEnv, int bOn);
 ** xMonoMicros returns it and xSleepMicros advances it. */
 void kvTestEnvSetClock(KvEnv *pEnv, u64 nMicros);
 
+/* kv_destroy through pEnv (db.c). */
+int kvDestroyEnv(KvEnv *pEnv, const char *zDir);
+
 /****************************** options.c **********************************/
 
 #define KV_SYNC_OFF     0

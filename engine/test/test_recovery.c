@@ -5,6 +5,7 @@
 ** zeros do not hide the segments after them (issue #17).
 */
 #include <dirent.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -176,12 +177,135 @@ static void test_large_value_flushes_and_reopens(void **state){
   tuRemoveDir(zDir);
 }
 
+/* Rows of a store holding k000..k(n-1) (nFlush*10 keys) and walonly. */
+static int countRows(kv_db *db){
+  kv_iter *it = 0;
+  int n = 0;
+  assert_int_equal(kv_iter_new(db, 0, 0, &it), KV_OK);
+  assert_int_equal(kv_iter_first(it), KV_OK);
+  while( kv_iter_valid(it) ){
+    n++;
+    assert_int_equal(kv_iter_next(it), KV_OK);
+  }
+  kv_iter_free(it);
+  return n;
+}
+
+/* Issue #17: an unlink failing midway through a DROP used to leave a store
+** without CURRENT, which reopened as a new empty store. Now the first step
+** marks the store dropped; every open refuses it, and the next destroy
+** finishes. */
+static void test_drop_failing_midway_stays_unopenable_then_finishes(
+  void **state
+){
+  char zDir[256], zPath[600];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o;
+  kv_db *db = 0;
+  (void)state;
+  assert_non_null(pEnv);
+  tuTempDir(zDir, sizeof(zDir), "dropfail");
+  o = tuOptions("background=off", NULL);
+  kvOptionsSetEnv(o, pEnv);
+  fillStore(zDir, o, 3);
+  /* The user's own file in the directory is never touched. */
+  pathOf(zPath, sizeof(zPath), zDir, "notes.txt");
+  tuWriteFile(zPath, (const u8*)"mine", 4);
+
+  kvTestEnvFail(pEnv, KV_TOP_UNLINK, 2, EIO, 0);
+  assert_int_equal(kvDestroyEnv(pEnv, zDir), KV_IOERR);
+  kvTestEnvHeal(pEnv);
+  assert_true(countFiles(zDir, ".sst")>0 || countFiles(zDir, ".log")>0);
+  /* Neither with nor without the create flag does it open (empty). */
+  assert_int_equal(kv_open(zDir, o, &db), KV_CANTOPEN);
+  assert_null(db);
+  assert_non_null(strstr(kv_errmsg(0), "being dropped"));
+  kv_options_set_create(o, 0);
+  assert_int_equal(kv_open(zDir, o, &db), KV_CANTOPEN);
+  assert_non_null(strstr(kv_errmsg(0), "being dropped"));
+
+  /* The next destroy finishes: only the user's file remains. */
+  assert_int_equal(kvDestroyEnv(pEnv, zDir), KV_OK);
+  assert_int_equal(countFiles(zDir, ""), 1);
+  assert_int_equal(access(zPath, F_OK), 0);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+  tuRemoveDir(zDir);
+}
+
+/* A crash and power cut after any number of the destroy's operations
+** leaves either the whole store (every row) or one that every open
+** refuses and the next destroy removes: never a store with rows missing. */
+static void test_drop_crash_at_every_step(void **state){
+  char zDir[256];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o;
+  int nOp, bDone = 0, nWhole = 0, nRefused = 0;
+  (void)state;
+  assert_non_null(pEnv);
+  o = tuOptions("background=off", NULL);
+  kvOptionsSetEnv(o, pEnv);
+  for(nOp=0; !bDone; nOp++){
+    kv_db *db = 0;
+    int rc;
+    tuTempDir(zDir, sizeof(zDir), "dropcrash");
+    fillStore(zDir, o, 2);
+    kvTestEnvCrashAfter(pEnv, nOp);
+    rc = kvDestroyEnv(pEnv, zDir);
+    bDone = (rc==KV_OK && !kvTestEnvIsDead(pEnv));
+    assert_int_equal(kvTestEnvPowerLoss(pEnv, KV_PL_TRUNCATE), KV_OK);
+    if( access(zDir, F_OK)!=0 ){
+      assert_true(bDone);
+      break;
+    }
+    kv_options_set_create(o, 0);
+    rc = kv_open(zDir, o, &db);
+    kv_options_set_create(o, 1);
+    if( rc==KV_OK ){
+      assert_int_equal(countRows(db), 21);
+      assert_int_equal(kv_close(db), KV_OK);
+      nWhole++;
+    }else{
+      assert_int_equal(rc, KV_CANTOPEN);
+      nRefused++;
+    }
+    /* Whatever was left, destroy removes it. */
+    assert_int_equal(kvDestroyEnv(pEnv, zDir), KV_OK);
+    assert_int_equal(access(zDir, F_OK), -1);
+    assert_true(nOp<200);
+  }
+  assert_true(nWhole>=1);
+  assert_true(nRefused>=1);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+}
+
+/* A store too damaged to open can still be destroyed. */
+static void test_drop_damaged_store(void **state){
+  char zDir[256], zPath[600];
+  kv_options *o;
+  kv_db *db = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "dropbad");
+  o = tuOptions("background=off", NULL);
+  fillStore(zDir, o, 1);
+  pathOf(zPath, sizeof(zPath), zDir, "CURRENT");
+  tuWriteFile(zPath, (const u8*)"garbage", 7);
+  assert_int_equal(kv_open(zDir, o, &db), KV_CORRUPT);
+  assert_int_equal(kv_destroy(zDir), KV_OK);
+  assert_int_equal(access(zDir, F_OK), -1);
+  kv_options_free(o);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_missing_current_is_refused_not_recreated),
     cmocka_unit_test(test_missing_current_with_wal_only_is_refused),
     cmocka_unit_test(test_open_without_create_flag_makes_nothing),
     cmocka_unit_test(test_large_value_flushes_and_reopens),
+    cmocka_unit_test(test_drop_failing_midway_stays_unopenable_then_finishes),
+    cmocka_unit_test(test_drop_crash_at_every_step),
+    cmocka_unit_test(test_drop_damaged_store),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
