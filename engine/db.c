@@ -409,9 +409,12 @@ static void flushImm(kv_db *db){
     if( !db->bBgThread ) kvCompactInline(db);
   }else if( db->rcBg==KV_OK ){
     /* Sticky: the memtable stays in memory and its data in the WAL; new
-    ** writes are refused until the store is reopened. */
+    ** writes are refused until the flush is retried (a full disk, an I/O
+    ** error) and succeeds, or the store is reopened. */
     db->rcBg = rc;
+    kvFree(db->zBgErr);
     db->zBgErr = savedErr();
+    kvDbBgFailed(db, rc);
   }
   kvEditClear(&edit);
   kvMemUnref(pImm);
@@ -458,7 +461,33 @@ static int closeWaits(kv_db *db){
   return bL0 && (db->bBgActive || !db->bBgIdle);
 }
 
+/* Pause before a failed flush or compaction is tried again. */
+#define BG_RETRY_MICROS 200000
+
+void kvDbBgFailed(kv_db *db, int rc){
+  if( rc==KV_FULL || rc==KV_IOERR || rc==KV_NOMEM ){
+    db->iBgRetryAt = db->pEnv->xMonoMicros(db->pEnv) + BG_RETRY_MICROS;
+  }else{
+    db->iBgRetryAt = 0;       /* corruption, a failed fsync: for good */
+  }
+}
+
+void kvDbBgRetryDue(kv_db *db){
+  if( db->rcBg==KV_OK || db->iBgRetryAt==0 || db->bBgActive ) return;
+  if( db->pEnv->xMonoMicros(db->pEnv) < db->iBgRetryAt ) return;
+  /* The failed work left nothing behind (its output is removed, the
+  ** memtable and WAL still hold the data): run it again. A failure sets
+  ** rcBg again, and writes see it until the next pause is over. */
+  db->rcBg = KV_OK;
+  kvFree(db->zBgErr);
+  db->zBgErr = 0;
+  db->iBgRetryAt = 0;
+  db->nBgRetry++;
+  pthread_cond_broadcast(&db->cvWork);
+}
+
 static int stickyError(kv_db *db){
+  kvDbBgRetryDue(db);
   if( db->rcWal ) return kvErr(db->rcWal, "%s", db->zWalErr ? db->zWalErr : "kvstore: WAL failed");
   if( db->rcBg ) return kvErr(db->rcBg, "%s", db->zBgErr ? db->zBgErr : "kvstore: background work failed");
   return KV_OK;
@@ -478,7 +507,9 @@ static int makeRoom(kv_db *db, int bForce){
     /* Level 0 piling up: slow writers down, then stop them (compact.c). */
     if( !bForce && kvCompactSlowdown(db, &bSlowed) ) continue;
     if( !bForce && kvMemUsage(db->pMem)<db->pOpts->nMemtable ) break;
-    if( bForce && kvMemCount(db->pMem)==0 ) break;
+    /* (a pending immutable memtable is flushed first: after a retried
+    ** failure it may still be waiting with background=off) */
+    if( bForce && kvMemCount(db->pMem)==0 && db->pImm==0 ) break;
     if( db->pImm ){
       /* The previous memtable is still being flushed. */
       if( db->bBgThread ){

@@ -281,7 +281,9 @@ struct KvFile {
 };
 
 #define KV_OPEN_READ   0x01     /* read-only; fails if missing */
-#define KV_OPEN_WRITE  0x02     /* create or truncate; write-only append */
+#define KV_OPEN_WRITE  0x02     /* create new, write-only append (O_EXCL,
+                                   ** no link followed; a leftover temporary
+                                   ** of ours is replaced) */
 #define KV_OPEN_APPEND 0x04     /* open existing (create if missing) for
                                 ** append, keeping its contents */
 #define KV_OPEN_PLAIN  0x08     /* with KV_OPEN_APPEND: write() every
@@ -377,6 +379,14 @@ void kvTestEnvSetDirSync(KvEnv *pEnv, int bOn);
 /* Injected monotonic clock for rate-limiter tests: when set (non-zero),
 ** xMonoMicros returns it and xSleepMicros advances it. */
 void kvTestEnvSetClock(KvEnv *pEnv, u64 nMicros);
+
+/* A background flush or compaction failed with rc (now in rcBg): a cause
+** that can go away (disk full, I/O error, no memory) is retried after a
+** pause; see kvDbBgRetryDue. REQUIRES: mutex held. */
+void kvDbBgFailed(kv_db *db, int rc);
+/* If rcBg may be retried now, clear it and wake the background thread.
+** REQUIRES: mutex held. */
+void kvDbBgRetryDue(kv_db *db);
 
 /* kv_destroy through pEnv (db.c). */
 int kvDestroyEnv(KvEnv *pEnv, const char *zDir);
@@ -892,6 +902,8 @@ struct kv_db {
   int bBgIdle;                  /* bgThread waits: nothing was due */
   int rcBg;                     /* sticky background error */
   char *zBgErr;                 /* its message */
+  u64 iBgRetryAt;               /* rcBg is retried from then (0: never) */
+  u64 nBgRetry;                 /* retries after a background failure */
   int rcWal;                    /* sticky WAL error (failed fsync) */
   char *zWalErr;
 

@@ -297,6 +297,186 @@ static void test_drop_damaged_store(void **state){
   kv_options_free(o);
 }
 
+/* Issue #17: links planted at the predictable temporary names are never
+** written through; a leftover regular temporary file is replaced. */
+static void test_planted_symlink_at_tmp_name_not_written_through(
+  void **state
+){
+  char zDir[256], zVictim[600], zPath[600], zName[64];
+  kv_options *o;
+  kv_db *db = 0;
+  KvFile *pFile = 0;
+  u8 *a;
+  size_t n;
+  int i, rc;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "symlink");
+  snprintf(zVictim, sizeof(zVictim), "%s.victim", zDir);
+  tuWriteFile(zVictim, (const u8*)"precious", 8);
+  o = tuOptions("background=off", NULL);
+
+  /* The identity's temporary planted before the store exists: creating
+  ** the store fails, the link's target is untouched. */
+  pathOf(zPath, sizeof(zPath), zDir, "KVSTORE.tmp");
+  assert_int_equal(symlink(zVictim, zPath), 0);
+  rc = kv_open(zDir, o, &db);
+  assert_int_equal(rc, KV_CANTOPEN);
+  assert_non_null(strstr(kv_errmsg(0), "refusing to write through"));
+  a = tuReadFile(zVictim, &n);
+  assert_int_equal(n, 8);
+  assert_memory_equal(a, "precious", 8);
+  free(a);
+  unlink(zPath);              /* (the failed write may have removed it) */
+  fillStore(zDir, o, 1);
+
+  /* CURRENT.tmp: a link is refused when CURRENT is next written (or left
+  ** alone); a leftover regular file (a crash) is replaced. */
+  pathOf(zPath, sizeof(zPath), zDir, "CURRENT.tmp");
+  assert_int_equal(symlink(zVictim, zPath), 0);
+  rc = kv_open(zDir, o, &db);
+  if( rc==KV_OK ){
+    assert_int_equal(kv_close(db), KV_OK);
+  }else{
+    assert_int_equal(rc, KV_CANTOPEN);
+    assert_non_null(strstr(kv_errmsg(0), "refusing to write through"));
+  }
+  a = tuReadFile(zVictim, &n);
+  assert_int_equal(n, 8);
+  assert_memory_equal(a, "precious", 8);
+  free(a);
+  unlink(zPath);
+  tuWriteFile(zPath, (const u8*)"stale", 5);
+  db = tuOpen(zDir, o);
+  assert_string_equal(tuGet(db, 0, 0, "walonly"), "w");
+  assert_int_equal(kv_close(db), KV_OK);
+
+  /* Table temporaries planted, while the store is open, for every number
+  ** a flush could use (opening removes leftover temporaries). */
+  db = tuOpen(zDir, o);
+  for(i=1; i<100; i++){
+    snprintf(zName, sizeof(zName), "%06d.sst.tmp", i);
+    pathOf(zPath, sizeof(zPath), zDir, zName);
+    if( symlink(zVictim, zPath)!=0 ) assert_int_equal(errno, EEXIST);
+  }
+  tuPut(db, "x", "y");
+  rc = kv_flush(db);
+  assert_int_equal(rc, KV_CANTOPEN);
+  assert_non_null(strstr(kv_errmsg(db), "refusing to write through"));
+  kv_close(db);
+  a = tuReadFile(zVictim, &n);
+  assert_int_equal(n, 8);
+  assert_memory_equal(a, "precious", 8);
+  free(a);
+
+  /* The env refuses a hard link too, and replaces a plain leftover. */
+  pathOf(zPath, sizeof(zPath), zDir, "hard.tmp");
+  assert_int_equal(link(zVictim, zPath), 0);
+  assert_int_equal(kvEnvPosix()->xOpen(kvEnvPosix(), zPath, KV_OPEN_WRITE,
+                                       &pFile), KV_CANTOPEN);
+  assert_int_equal(unlink(zPath), 0);
+  tuWriteFile(zPath, (const u8*)"old", 3);
+  assert_int_equal(kvEnvPosix()->xOpen(kvEnvPosix(), zPath, KV_OPEN_WRITE,
+                                       &pFile), KV_OK);
+  assert_int_equal(kvEnvPosix()->xAppend(pFile, "new!", 4), KV_OK);
+  assert_int_equal(kvEnvPosix()->xClose(pFile), KV_OK);
+  a = tuReadFile(zPath, &n);
+  assert_int_equal(n, 4);
+  assert_memory_equal(a, "new!", 4);
+  free(a);
+  unlink(zVictim);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* Issue #17: after a flush failed with ENOSPC every write failed with the
+** stale error until the store was reopened. Now writes report it while it
+** lasts, and once the pause is over the flush is retried and writes go on
+** without reopening. */
+static void fullDiskRetried(const char *zBackground){
+  char zDir[256];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o;
+  kv_db *db;
+  u64 nOpen;
+  int rc;
+  assert_non_null(pEnv);
+  kvTestEnvSetClock(pEnv, 1000000);
+  tuTempDir(zDir, sizeof(zDir), "enospc");
+  o = tuOptions(zBackground, NULL);
+  kvOptionsSetEnv(o, pEnv);
+  db = tuOpen(zDir, o);
+  tuPut(db, "a", "1");
+  /* kv_flush opens a new WAL segment, then the table: the table's open
+  ** finds the disk full. */
+  nOpen = kvTestEnvCount(pEnv, KV_TOP_OPEN);
+  kvTestEnvFail(pEnv, KV_TOP_OPEN, 2, ENOSPC, 0);
+  assert_int_equal(kv_flush(db), KV_FULL);
+  assert_int_equal(kvTestEnvCount(pEnv, KV_TOP_OPEN), nOpen + 2);
+  /* While the pause lasts, writes report the error. */
+  rc = kv_put(db, "b", 1, "2", 1);
+  assert_int_equal(rc, KV_FULL);
+  assert_non_null(strstr(kv_errmsg(db), "kvstore:"));
+  /* Space is back and the pause is over: the write succeeds, the flush
+  ** is retried. */
+  kvTestEnvSetClock(pEnv, 1000000 + 1000000);
+  tuPut(db, "b", "2");
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_int_equal(countFiles(zDir, ".sst"), 2);   /* "a", then "b" */
+  assert_string_equal(tuGet(db, 0, 0, "a"), "1");
+  assert_string_equal(tuGet(db, 0, 0, "b"), "2");
+  assert_int_equal(db->nBgRetry, 1);
+  assert_int_equal(kv_close(db), KV_OK);
+  db = tuOpen(zDir, o);
+  assert_string_equal(tuGet(db, 0, 0, "a"), "1");
+  assert_string_equal(tuGet(db, 0, 0, "b"), "2");
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+  tuRemoveDir(zDir);
+}
+
+static void test_full_disk_in_flush_is_retried(void **state){
+  (void)state;
+  fullDiskRetried("background=off");
+  fullDiskRetried("background=on");
+}
+
+/* A disk that stays full keeps reporting the error, one retry per pause,
+** and loses nothing. */
+static void test_full_disk_stays_full_reports_and_keeps_data(void **state){
+  char zDir[256];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o;
+  kv_db *db;
+  int i;
+  (void)state;
+  assert_non_null(pEnv);
+  kvTestEnvSetClock(pEnv, 1000000);
+  tuTempDir(zDir, sizeof(zDir), "enospc2");
+  o = tuOptions("background=off", NULL);
+  kvOptionsSetEnv(o, pEnv);
+  db = tuOpen(zDir, o);
+  tuPut(db, "a", "1");
+  kvTestEnvFail(pEnv, KV_TOP_OPEN, 2, ENOSPC, 0);
+  assert_int_equal(kv_flush(db), KV_FULL);
+  for(i=0; i<3; i++){
+    /* every open for writing fails: the retried flush fails again */
+    kvTestEnvFail(pEnv, KV_TOP_OPEN, 1, ENOSPC, 1);
+    kvTestEnvSetClock(pEnv, 1000000 + (u64)(i+1)*1000000);
+    assert_int_equal(kv_flush(db), KV_FULL);
+    assert_int_equal(kv_put(db, "c", 1, "3", 1), KV_FULL);
+  }
+  assert_int_equal(db->nBgRetry, 3);
+  kvTestEnvHeal(pEnv);
+  kvTestEnvSetClock(pEnv, 1000000 + 10*1000000);
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_string_equal(tuGet(db, 0, 0, "a"), "1");
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_missing_current_is_refused_not_recreated),
@@ -306,6 +486,9 @@ int main(void){
     cmocka_unit_test(test_drop_failing_midway_stays_unopenable_then_finishes),
     cmocka_unit_test(test_drop_crash_at_every_step),
     cmocka_unit_test(test_drop_damaged_store),
+    cmocka_unit_test(test_planted_symlink_at_tmp_name_not_written_through),
+    cmocka_unit_test(test_full_disk_in_flush_is_retried),
+    cmocka_unit_test(test_full_disk_stays_full_reports_and_keeps_data),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
