@@ -153,6 +153,24 @@ int kv_close_nowait(kv_db *db);
 ** directory is KV_OK. */
 int kv_destroy(const char *zDir);
 
+/*
+** Repair the store in zDir, on request only (opening never repairs). If
+** the store opens there is nothing to do. If opening fails with
+** KV_CORRUPT (CURRENT, the manifest or a listed table lost or damaged),
+** a new manifest is built from the tables' own metadata (every "<n>.sst"
+** that checks out; a damaged one is renamed "<n>.sst.damaged", never
+** deleted), CURRENT is pointed at it, the WAL is replayed and the store
+** is fully compacted. Other failures (locked, missing, being dropped, I/O)
+** are returned as they are. opts may be NULL; the create flag is ignored.
+** When pzReport is not NULL it receives (kv_free) a JSON summary:
+**   {"repaired":false,"reason":"..."} or {"repaired":true,"reason":"<the
+**   error that opening gave>","tables":N,"damaged_tables":N,
+**   "wal_segments":N}
+** A table that a compaction had replaced but not yet deleted comes back,
+** so a key deleted by a tombstone that compaction dropped can reappear.
+*/
+int kv_repair(const char *zDir, const kv_options *opts, char **pzReport);
+
 /* The options the store runs with (the first opener's, with the values
 ** saved in the store for the shaping ones). Owned by db. */
 const kv_options *kv_db_options(kv_db *db);

@@ -477,6 +477,156 @@ static void test_full_disk_stays_full_reports_and_keeps_data(void **state){
   tuRemoveDir(zDir);
 }
 
+/* A store whose tables sit on several levels, with overwrites and deletes
+** after the compactions: key kNNN holds "r<round>-NNN" of its last round,
+** every 7th key deleted in the last round. Leaves some rows in the WAL. */
+static void fillLevels(const char *zDir, const kv_options *o){
+  kv_db *db = tuOpen(zDir, o);
+  int r, i;
+  char zKey[32], zVal[32];
+  for(r=0; r<6; r++){
+    for(i=0; i<200; i++){
+      if( (i + r) % (r+1) ) continue;        /* rounds touch fewer keys */
+      snprintf(zKey, sizeof(zKey), "k%03d", i);
+      snprintf(zVal, sizeof(zVal), "r%d-%03d", r, i);
+      tuPut(db, zKey, zVal);
+    }
+    assert_int_equal(kv_flush(db), KV_OK);
+    if( r==2 ) assert_int_equal(kv_compact(db, 1, 0), KV_OK);
+  }
+  for(i=0; i<200; i+=7){
+    snprintf(zKey, sizeof(zKey), "k%03d", i);
+    assert_int_equal(kv_delete(db, zKey, strlen(zKey)), KV_OK);
+  }
+  assert_int_equal(kv_close(db), KV_OK);
+}
+
+static void expectLevels(kv_db *db){
+  int r, i;
+  char zKey[32], zVal[32];
+  for(i=0; i<200; i++){
+    int iLast = -1;
+    snprintf(zKey, sizeof(zKey), "k%03d", i);
+    for(r=0; r<6; r++) if( (i + r) % (r+1)==0 ) iLast = r;
+    if( i%7==0 || iLast<0 ){
+      assert_null(tuGet(db, 0, 0, zKey));
+    }else{
+      snprintf(zVal, sizeof(zVal), "r%d-%03d", iLast, i);
+      assert_string_equal(tuGet(db, 0, 0, zKey), zVal);
+    }
+  }
+}
+
+static void repairOk(const char *zDir, const kv_options *o, char **pz){
+  int rc = kv_repair(zDir, o, pz);
+  if( rc!=KV_OK ) fail_msg("kv_repair: %d %s", rc, kv_errmsg(0));
+}
+
+/* Remove every file of zDir whose name starts with zPrefix. */
+static void removePrefix(const char *zDir, const char *zPrefix){
+  DIR *d = opendir(zDir);
+  struct dirent *e;
+  char zPath[600];
+  assert_non_null(d);
+  while( (e = readdir(d))!=0 ){
+    if( strncmp(e->d_name, zPrefix, strlen(zPrefix))==0 ){
+      pathOf(zPath, sizeof(zPath), zDir, e->d_name);
+      assert_int_equal(unlink(zPath), 0);
+    }
+  }
+  closedir(d);
+}
+
+/* kv_repair: nothing to do on a sound store; CURRENT lost, the manifest
+** lost, both lost: the store is rebuilt from its tables and WAL with every
+** row as it was. */
+static void test_repair_rebuilds_lost_current_and_manifest(void **state){
+  static const char *const azLose[] = { "CURRENT", "MANIFEST-", "" };
+  char zDir[256];
+  kv_options *o;
+  kv_db *db = 0;
+  char *zReport = 0;
+  int k;
+  (void)state;
+  o = tuOptions("background=off", "levels=4", NULL);
+  for(k=0; k<3; k++){
+    tuTempDir(zDir, sizeof(zDir), "repair");
+    fillLevels(zDir, o);
+    assert_int_equal(kv_repair(zDir, o, &zReport), KV_OK);
+    assert_non_null(strstr(zReport, "\"repaired\":false"));
+    kv_free(zReport);
+    if( azLose[k][0] ){
+      removePrefix(zDir, azLose[k]);
+    }else{
+      removePrefix(zDir, "CURRENT");
+      removePrefix(zDir, "MANIFEST-");
+    }
+    assert_int_equal(kv_open(zDir, o, &db), KV_CORRUPT);
+    repairOk(zDir, o, &zReport);
+    assert_non_null(strstr(zReport, "\"repaired\":true"));
+    assert_non_null(strstr(zReport, "\"damaged_tables\":0"));
+    kv_free(zReport);
+    db = tuOpen(zDir, o);
+    expectLevels(db);
+    assert_int_equal(kv_verify(db, &zReport), KV_OK);
+    assert_string_equal(zReport, "ok");
+    kv_free(zReport);
+    assert_int_equal(kv_close(db), KV_OK);
+    tuRemoveDir(zDir);
+  }
+  kv_options_free(o);
+}
+
+/* A damaged table is set aside (renamed, not deleted); the rest comes
+** back. Repair is never implicit: opening still refuses until asked. */
+static void test_repair_sets_damaged_table_aside(void **state){
+  char zDir[256], zPath[600];
+  kv_options *o;
+  kv_db *db = 0;
+  char *zReport = 0;
+  u8 *a;
+  size_t n;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "repairbad");
+  o = tuOptions("background=off", NULL);
+  fillStore(zDir, o, 3);            /* tables 3 x 10 keys, then walonly */
+  removePrefix(zDir, "CURRENT");
+  /* Damage the footer of one table. */
+  db = 0;
+  {
+    DIR *d = opendir(zDir);
+    struct dirent *e;
+    zPath[0] = 0;
+    while( (e = readdir(d))!=0 ){
+      size_t nName = strlen(e->d_name);
+      if( nName>4 && strcmp(e->d_name + nName - 4, ".sst")==0 ){
+        pathOf(zPath, sizeof(zPath), zDir, e->d_name);
+        break;
+      }
+    }
+    closedir(d);
+  }
+  assert_true(zPath[0]!=0);
+  a = tuReadFile(zPath, &n);
+  a[n-1] ^= 0x55;
+  tuWriteFile(zPath, a, n);
+  free(a);
+  assert_int_equal(kv_open(zDir, o, &db), KV_CORRUPT);
+  assert_int_equal(kv_open(zDir, o, &db), KV_CORRUPT);   /* still */
+  repairOk(zDir, o, &zReport);
+  assert_non_null(strstr(zReport, "\"damaged_tables\":1"));
+  kv_free(zReport);
+  assert_int_equal(countFiles(zDir, ".sst.damaged"), 1);
+  db = tuOpen(zDir, o);
+  assert_string_equal(tuGet(db, 0, 0, "walonly"), "w");
+  /* The rows of the two sound tables and the WAL at least (WAL segments
+  ** a flush has not yet removed may hold some of the damaged table's). */
+  assert_true(countRows(db)>=21 - 10);
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_missing_current_is_refused_not_recreated),
@@ -489,6 +639,8 @@ int main(void){
     cmocka_unit_test(test_planted_symlink_at_tmp_name_not_written_through),
     cmocka_unit_test(test_full_disk_in_flush_is_retried),
     cmocka_unit_test(test_full_disk_stays_full_reports_and_keeps_data),
+    cmocka_unit_test(test_repair_rebuilds_lost_current_and_manifest),
+    cmocka_unit_test(test_repair_sets_damaged_table_aside),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
