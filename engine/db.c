@@ -1136,6 +1136,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     db->vset.nLevel = db->pOpts->nLevel;
     db->vset.pCache = db->pCache;
     db->vset.pCounters = &db->counters;
+    db->vset.bVerify = db->pOpts->bVerifyChecksums;
     db->vset.pMutex = &db->vsetMutex;
     if( pEnv->xExists(pEnv, zCurrent) ){
       rc = kvVsetRecover(&db->vset);

@@ -74,7 +74,8 @@ const char *kv_errmsg(kv_db *db);
 ** wal_segment_records block_size compression compression_level
 ** bloom_bits_per_key summary_interval cache_size compaction levels
 ** level0_trigger level_size_multiplier target_file_size background
-** rate_limit rate_burst rate_wait_ms max_key_size max_value_size.
+** rate_limit rate_burst rate_wait_ms max_key_size max_value_size
+** verify_checksums.
 ** Sizes accept a plain byte count or a suffix KB MB GB (powers of 1024, as
 ** KiB MiB GiB). On failure returns KV_ERROR and, when pzErr is not NULL,
 ** sets *pzErr to a message (free with kv_free) that names the option and

@@ -426,6 +426,7 @@ struct kv_options {
   u64 nRateWaitMs;              /* rate_wait_ms */
   u64 nMaxKey;                  /* max_key_size */
   u64 nMaxValue;                /* max_value_size */
+  int bVerifyChecksums;         /* verify_checksums: CRC on every read */
   u32 mSet;                     /* bit i set: option i given explicitly */
   int bCreate;                  /* kv_open may create a new store */
   KvEnv *pEnv;                  /* file system; NULL = kvEnvPosix() */
@@ -706,6 +707,9 @@ typedef struct KvSst KvSst;
 int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
               KvReadCounters *pCounters, KvSst **ppSst);
 void kvSstClose(KvSst *pSst);
+/* verify_checksums: read every data block from the file and check its CRC
+** on every use (no block cache, no use in place in the mapping). */
+void kvSstSetVerify(KvSst *pSst, int bOn);
 const KvSstMeta *kvSstGetMeta(KvSst *pSst);
 /* Newest entry of user key pKey with sequence <= seq. Returns KV_OK with
 ** *pbFound 0 or 1; when found sets *peType and copies a put's value into
@@ -790,6 +794,7 @@ struct KvVersionSet {
   int nLevel;
   KvCache *pCache;              /* for opening tables */
   KvReadCounters *pCounters;
+  int bVerify;                  /* tables check every data block read */
   KvVersion *pCurrent;          /* holds one reference */
   u64 iNextFile;                /* next file number (SST and manifest) */
   u64 iLastSeq;                 /* last sequence recorded */

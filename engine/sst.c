@@ -629,6 +629,7 @@ struct KvSst {
   u8 *aMetaPart;                /* Metadata part */
   const u8 *aLeaf;              /* meta.nDataBlock leaves, in aMetaPart */
   KvSstMeta meta;
+  int bVerify;                  /* kvSstSetVerify */
 };
 
 /* A block read from the file: decoded bytes and their parsed view. It is
@@ -942,6 +943,9 @@ static int loadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
   pRef->pH = 0;
   pRef->bBorrowed = 0;
   pRef->iOff = pH->iOff;
+  /* verify_checksums: a data block is read and checked on every use, as
+  ** a bulk read is, so a byte changed after its first read is caught. */
+  if( p->bVerify && !bIndex ) bBulk = 1;
   if( p->aMap && !bBulk && !bIndex ){
     int bDone = 0;
     rc = loadMapped(p, pH, &bDone, pRef);
@@ -1192,6 +1196,10 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
     kvSstClose(p);
   }
   return rc;
+}
+
+void kvSstSetVerify(KvSst *pSst, int bOn){
+  pSst->bVerify = bOn;
 }
 
 const KvSstMeta *kvSstGetMeta(KvSst *pSst){

@@ -627,6 +627,59 @@ static void test_repair_sets_damaged_table_aside(void **state){
   tuRemoveDir(zDir);
 }
 
+/* Change, in place, the first occurrence of zFind in the store's only
+** table (same file, so an open mapping and the OS page cache see it). */
+static void damageInPlace(const char *zDir, const char *zFind){
+  DIR *d = opendir(zDir);
+  struct dirent *e;
+  char zPath[600];
+  u8 *a;
+  size_t n, i, nFind = strlen(zFind);
+  FILE *fp;
+  zPath[0] = 0;
+  while( (e = readdir(d))!=0 ){
+    size_t nName = strlen(e->d_name);
+    if( nName>4 && strcmp(e->d_name + nName - 4, ".sst")==0 ){
+      pathOf(zPath, sizeof(zPath), zDir, e->d_name);
+    }
+  }
+  closedir(d);
+  assert_true(zPath[0]!=0);
+  a = tuReadFile(zPath, &n);
+  for(i=0; i+nFind<=n && memcmp(a+i, zFind, nFind)!=0; i++){}
+  assert_true(i+nFind<=n);
+  fp = fopen(zPath, "r+b");
+  assert_non_null(fp);
+  assert_int_equal(fseek(fp, (long)i, SEEK_SET), 0);
+  assert_int_equal(fputc('X', fp), 'X');
+  assert_int_equal(fclose(fp), 0);
+  free(a);
+}
+
+/* Issue #17 (lower): a byte changed in a table block while the store is
+** open was returned as data by later reads, the CRC being checked on a
+** block's first read only. With verify_checksums=on every read checks it. */
+static void test_verify_checksums_catches_later_change(void **state){
+  char zDir[256];
+  kv_options *o;
+  kv_db *db;
+  void *p = 0;
+  size_t n = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "verifycrc");
+  o = tuOptions("background=off", "verify_checksums=on", NULL);
+  db = tuOpen(zDir, o);
+  tuPut(db, "key", "VALUE-original");
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_string_equal(tuGet(db, 0, 0, "key"), "VALUE-original");
+  damageInPlace(zDir, "VALUE-original");
+  assert_int_equal(kv_get(db, 0, 0, "key", 3, &p, &n), KV_CORRUPT);
+  assert_non_null(strstr(kv_errmsg(db), "checksum"));
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_missing_current_is_refused_not_recreated),
@@ -641,6 +694,7 @@ int main(void){
     cmocka_unit_test(test_full_disk_stays_full_reports_and_keeps_data),
     cmocka_unit_test(test_repair_rebuilds_lost_current_and_manifest),
     cmocka_unit_test(test_repair_sets_damaged_table_aside),
+    cmocka_unit_test(test_verify_checksums_catches_later_change),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
