@@ -151,7 +151,10 @@ int kv_close_nowait(kv_db *db);
 ** the identity file, temporaries), and then the directory if it is empty.
 ** Refuses (KV_ERROR) a directory without the store's identity file, and
 ** (KV_BUSY) one that is open in this or another process. A missing
-** directory is KV_OK. */
+** directory is KV_OK. The first step renames CURRENT to CURRENT.dropped
+** and fsyncs the directory: after it, however the destroy ends (error,
+** crash), kv_open refuses the store and the next kv_destroy finishes.
+** The store is not opened, so a damaged one is destroyed too. */
 int kv_destroy(const char *zDir);
 
 /*
