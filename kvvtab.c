@@ -74,6 +74,8 @@ SQLITE_EXTENSION_INIT1
 
 #include "kv.h"
 #include "ext/kvext.h"
+#include "kvowner.h"
+#include "kvshadow.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -82,8 +84,25 @@ SQLITE_EXTENSION_INIT1
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The oldest SQLite kvstore runs on, checked at load. */
+#define KVSTORE_MIN_SQLITE     3038002
+#define KVSTORE_MIN_SQLITE_STR "3.38.2"
+
+/* Path limits of the system (Linux: 4096 and 255). */
+#ifdef PATH_MAX
+# define KV_PATH_LIMIT PATH_MAX
+#else
+# define KV_PATH_LIMIT 4096
+#endif
+#ifdef NAME_MAX
+# define KV_NAME_LIMIT NAME_MAX
+#else
+# define KV_NAME_LIMIT 255
+#endif
 
 typedef unsigned char u8;
 typedef sqlite3_int64 i64;
@@ -164,6 +183,10 @@ struct KvVtab {
   int bPrivateDir;            /* zDir is a private temporary directory */
   kv_options *pOpts;          /* options as parsed (for reopening) */
   kv_db *pKv;                 /* the engine (shared between connections) */
+  char *zDetached;            /* why the table cannot use its store (NULL:
+                              ** it can); see vtabAttach */
+  int rcDetached;             /* the SQLite code that goes with zDetached */
+  int bOwn;                   /* the store's OWNER names this table */
   int eKeyType;               /* KV_KEY_TEXT, KV_KEY_BLOB or KV_KEY_INTEGER */
   u64 nMaxKey;                /* max_key_size of the store */
   u64 nMaxValue;              /* max_value_size of the store */
@@ -175,18 +198,23 @@ struct KvVtab {
   KvSavepoint *aSave;         /* savepoint marks, increasing iSave */
   int nSave;                  /* entries used in aSave */
   int nSaveAlloc;             /* entries allocated in aSave */
+  /* Keys whose row an UPDATE OR REPLACE of the running statement deleted
+  ** by moving another row onto them (ascending; emptied by xFilter, which
+  ** every UPDATE calls before its first xUpdate). */
+  struct KvListKey *aGone;
+  int nGone;
+  int nGoneAlloc;
   KvVtab *pNextTab;           /* next table of the same connection */
 };
 
 /*
-** An encoded key. p points either into aInt, into a value owned by SQLite
-** (valid while that value is), or into pDup.
+** An encoded key. p points either into aInt or into a value owned by
+** SQLite (valid while that value is).
 */
 struct KvKey {
   const u8 *p;                /* encoded bytes */
   int n;                      /* their number */
   u8 aInt[8];                 /* storage for an integer key */
-  sqlite3_value *pDup;        /* converted copy owning p, or NULL */
 };
 
 /* Cursor modes, chosen by xFilter. */
@@ -229,7 +257,6 @@ struct KvCursor {
   size_t nKey;
   const u8 *pVal;             /* current row's value */
   size_t nVal;
-  i64 nLeft;                  /* LIMIT: rows still to return; <0 = no limit */
   i64 iRowid;                 /* row counter for xRowid */
 };
 
@@ -337,9 +364,83 @@ static i64 ceilToInt(double r){
   return ((double)i<r) ? i+1 : i;
 }
 
-static void keyFree(KvKey *pKey){
-  sqlite3_value_free(pKey->pDup);
-  pKey->pDup = 0;
+/*
+** SQLite's NUMERIC affinity applied to text z[0..n): the rules of its
+** sqlite3AtoF (optional spaces, sign, digits with an optional '.', an
+** optional exponent, spaces; nothing else, no hexadecimal) and of
+** applyNumericAffinity (text without '.' or exponent that fits an int64
+** is that integer; other numbers are REAL). Returns SQLITE_INTEGER
+** (*piOut set), SQLITE_FLOAT (*prOut set) or SQLITE_TEXT (not a number).
+** Done here because newer SQLite versions forbid
+** sqlite3_value_numeric_type() on a copy made by sqlite3_value_dup(), and
+** on the caller's value it would change the value's type.
+*/
+static int isSpaceByte(u8 c){
+  return c==' ' || (c>='\t' && c<='\r');
+}
+static int textToNumber(const u8 *z, int n, i64 *piOut, double *prOut){
+  char aBuf[64];              /* digits 'e' exponent, for strtod */
+  int i = 0, bNeg = 0, bReal = 0;
+  int nDigit = 0, nBuf = 0;
+  int iExp = 0;               /* value is digits * 10^iExp (plus exp10) */
+  u64 u = 0;
+  int bOverflow = 0;
+  long exp10 = 0;
+
+  while( i<n && isSpaceByte(z[i]) ) i++;
+  if( i<n && (z[i]=='-' || z[i]=='+') ){ bNeg = (z[i]=='-'); i++; }
+  for(; i<n && z[i]>='0' && z[i]<='9'; i++){
+    if( u>(u64)INT64_MAX/10+1 ) bOverflow = 1; else u = u*10 + (z[i]-'0');
+    if( nBuf>0 || z[i]!='0' ){
+      if( nBuf<40 ) aBuf[nBuf++] = (char)z[i]; else iExp++;
+    }
+    nDigit++;
+  }
+  if( i<n && z[i]=='.' ){
+    int nFrac = 0;
+    i++;
+    for(; i<n && z[i]>='0' && z[i]<='9'; i++){
+      if( nBuf>0 || z[i]!='0' ){
+        if( nBuf<40 ){ aBuf[nBuf++] = (char)z[i]; iExp--; }
+      }else{
+        iExp--;
+      }
+      nFrac++;
+    }
+    if( nDigit==0 && nFrac==0 ) return SQLITE_TEXT;
+    nDigit += nFrac;
+    bReal = 1;
+  }
+  if( nDigit==0 ) return SQLITE_TEXT;
+  if( i<n && (z[i]=='e' || z[i]=='E') ){
+    int j = i+1, bExpNeg = 0;
+    if( j<n && (z[j]=='-' || z[j]=='+') ){ bExpNeg = (z[j]=='-'); j++; }
+    if( j<n && z[j]>='0' && z[j]<='9' ){
+      for(; j<n && z[j]>='0' && z[j]<='9'; j++){
+        if( exp10<100000 ) exp10 = exp10*10 + (z[j]-'0');
+      }
+      if( bExpNeg ) exp10 = -exp10;
+      bReal = 1;
+      i = j;
+    }
+  }
+  while( i<n && isSpaceByte(z[i]) ) i++;
+  if( i<n ) return SQLITE_TEXT;         /* other bytes, an embedded NUL */
+
+  if( !bReal && !bOverflow
+   && (u<=(u64)INT64_MAX || (bNeg && u==(u64)INT64_MAX+1)) ){
+    *piOut = bNeg ? (i64)(0-u) : (i64)u;
+    return SQLITE_INTEGER;
+  }
+  /* digits e exponent: no decimal point, so the locale does not matter. */
+  if( nBuf==0 ){
+    *prOut = bNeg ? -0.0 : 0.0;
+  }else{
+    snprintf(aBuf+nBuf, sizeof(aBuf)-(size_t)nBuf, "e%ld", exp10+iExp);
+    *prOut = strtod(aBuf, 0);
+    if( bNeg ) *prOut = -*prOut;
+  }
+  return SQLITE_FLOAT;
 }
 
 /* Outcome of converting a value to a key for storage. */
@@ -351,7 +452,7 @@ static void keyFree(KvKey *pKey){
 /*
 ** Encode pVal as a key of type eKeyType, the way an ordinary table column
 ** of that declared type would store it (its affinity), refusing what the
-** key type cannot hold. On KEY_OK the caller must keyFree(pKey).
+** key type cannot hold.
 */
 static int keyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
   int eType = sqlite3_value_type(pVal);
@@ -360,15 +461,12 @@ static int keyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
   switch( eKeyType ){
     case KV_KEY_TEXT: {
       if( eType==SQLITE_BLOB ) return KEY_BADTYPE;
-      if( eType!=SQLITE_TEXT ){
-        /* TEXT affinity: SQLite's own text form of the number. */
-        pKey->pDup = sqlite3_value_dup(pVal);
-        if( pKey->pDup==0 ) return KEY_NOMEM;
-        pVal = pKey->pDup;
-      }
+      /* TEXT affinity: SQLite's own text form of a number, which
+      ** sqlite3_value_text() adds to the value beside the number (its
+      ** type stays INTEGER or REAL), as SQLite's own comparisons do. */
       pKey->p = sqlite3_value_text(pVal);
       pKey->n = sqlite3_value_bytes(pVal);
-      if( pKey->p==0 ){ keyFree(pKey); return KEY_NOMEM; }
+      if( pKey->p==0 ) return KEY_NOMEM;
       return KEY_OK;
     }
     case KV_KEY_BLOB: {
@@ -388,14 +486,11 @@ static int keyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
       assert( eKeyType==KV_KEY_INTEGER );
       if( eType==SQLITE_TEXT ){
         /* INTEGER affinity: text that looks like a number becomes one. */
-        sqlite3_value *pDup = sqlite3_value_dup(pVal);
+        const u8 *z = sqlite3_value_text(pVal);
         int eNum;
-        double r;
-        if( pDup==0 ) return KEY_NOMEM;
-        eNum = sqlite3_value_numeric_type(pDup);
-        iVal = sqlite3_value_int64(pDup);
-        r = sqlite3_value_double(pDup);
-        sqlite3_value_free(pDup);
+        double r = 0.0;
+        if( z==0 ) return KEY_NOMEM;
+        eNum = textToNumber(z, sqlite3_value_bytes(pVal), &iVal, &r);
         if( eNum==SQLITE_FLOAT ){
           if( !realIsStoredAsInt(r, &iVal) ) return KEY_BADTYPE;
         }else if( eNum!=SQLITE_INTEGER ){
@@ -697,6 +792,42 @@ static void dequoteName(char *z){
   }
 }
 
+/*
+** A value that starts with a quote must be one quoted string: the same
+** quote at its end, and any inside doubled. Returns 0 if zVal is well
+** formed (or not quoted), else 1: dir='x' 'y' is two strings, not a path.
+*/
+static int badQuoting(const char *zVal){
+  char q = zVal[0];
+  size_t i, n = strlen(zVal);
+  if( q!='\'' && q!='"' ) return 0;
+  if( n<2 || zVal[n-1]!=q ) return 1;
+  for(i=1; i<n-1; i++){
+    if( zVal[i]==q ){
+      if( i+1<n-1 && zVal[i+1]==q ) i++; else return 1;
+    }
+  }
+  return 0;
+}
+
+/* The text of a well-formed value: quotes removed (a doubled one inside
+** becomes one), spaces inside the quotes kept, as a path needs them. */
+static char *dequoteExact(const char *zVal){
+  size_t n = strlen(zVal);
+  char *z;
+  if( zVal[0]!='\'' && zVal[0]!='"' ) return sqlite3_mprintf("%s", zVal);
+  z = sqlite3_malloc64(n);
+  if( z ){
+    size_t i, j = 0;
+    for(i=1; i+1<n; i++){
+      z[j++] = zVal[i];
+      if( zVal[i]==zVal[0] ) i++;
+    }
+    z[j] = 0;
+  }
+  return z;
+}
+
 /* Resolve option path zPath: absolute as is; relative against the folder
 ** of the database file zDbFile, or as given (the working directory) when
 ** the database has no file. Returns sqlite3_malloc memory or NULL (OOM). */
@@ -759,6 +890,13 @@ static int parseArguments(int nArg, const char *const *azArg,
       break;
     }
     nOpt++;
+    if( badQuoting(azValue[nOpt-1]) ){
+      *pzErr = sqlite3_mprintf("kvstore: malformed value for option '%s': "
+          "%s (a quoted value is one string, with any quote inside it "
+          "doubled)", azName[nOpt-1], azValue[nOpt-1]);
+      rc = SQLITE_ERROR;
+      break;
+    }
     dequoteName(azName[nOpt-1]);
     if( kv_options_is_set(pOpts, azName[nOpt-1])<0 ){
       *pzErr = sqlite3_mprintf("kvstore: unknown option '%s'; accepted "
@@ -813,16 +951,21 @@ static int parseArguments(int nArg, const char *const *azArg,
       break;
     }
     if( sqlite3_stricmp(azName[i], "dir")==0 ){
-      char *zDir = kv_options_get(pOpts, "dir");
-      if( zDir ){
-        *pzDirOpt = sqlite3_mprintf("%s", zDir);
-        kv_free(zDir);
-      }
+      /* As written: the options object trims spaces inside quotes. */
+      *pzDirOpt = dequoteExact(azValue[i]);
       if( *pzDirOpt==0 ){
         *pzErr = sqlite3_mprintf("kvstore: out of memory");
         rc = SQLITE_NOMEM;
       }
     }
+  }
+
+  /* Even a NULL value takes one byte encoded. */
+  if( rc==SQLITE_OK && kv_options_is_set(pOpts, "max_value_size")==1
+   && optionU64(pOpts, "max_value_size", 1)==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: max_value_size=0 leaves no room for "
+        "any value (even NULL takes 1 byte); give at least 1");
+    rc = SQLITE_ERROR;
   }
 
   /* A dir given by the config file alone resolves like an argument. */
@@ -859,6 +1002,52 @@ static int parseArguments(int nArg, const char *const *azArg,
 ** Constructors and destructors.
 */
 
+/*
+** The keys an UPDATE OR REPLACE deleted (KvVtab.aGone). SQLite computes
+** every new row of a multi-row UPDATE of a virtual table first, then calls
+** xUpdate row by row; an ordinary table skips a row that REPLACE has
+** already deleted, so xUpdate skips an UPDATE of such a key too.
+*/
+static void goneClear(KvVtab *p){
+  int i;
+  for(i=0; i<p->nGone; i++) sqlite3_free(p->aGone[i].a);
+  p->nGone = 0;
+}
+/* Index of the first entry >= key a[0..n), and whether it is equal. */
+static int goneFind(KvVtab *p, const u8 *a, int n, int *pbFound){
+  int lo = 0, hi = p->nGone;
+  *pbFound = 0;
+  while( lo<hi ){
+    int mid = (lo+hi)/2;
+    int c = keyCompare(p->aGone[mid].a, p->aGone[mid].n, a, n);
+    if( c==0 ){ *pbFound = 1; return mid; }
+    if( c<0 ) lo = mid+1; else hi = mid;
+  }
+  return lo;
+}
+static int goneAdd(KvVtab *p, const u8 *a, int n){
+  int bFound;
+  int i = goneFind(p, a, n, &bFound);
+  u8 *aCopy;
+  if( bFound ) return SQLITE_OK;
+  if( p->nGone>=p->nGoneAlloc ){
+    int nNew = p->nGoneAlloc ? p->nGoneAlloc*2 : 8;
+    struct KvListKey *aNew = sqlite3_realloc64(p->aGone,
+                                               sizeof(*aNew)*(u64)nNew);
+    if( aNew==0 ) return SQLITE_NOMEM;
+    p->aGone = aNew;
+    p->nGoneAlloc = nNew;
+  }
+  aCopy = sqlite3_malloc(n ? n : 1);
+  if( aCopy==0 ) return SQLITE_NOMEM;
+  if( n ) memcpy(aCopy, a, n);
+  memmove(&p->aGone[i+1], &p->aGone[i], sizeof(p->aGone[0])*(p->nGone-i));
+  p->aGone[i].a = aCopy;
+  p->aGone[i].n = n;
+  p->nGone++;
+  return SQLITE_OK;
+}
+
 static void vtabFree(KvVtab *p){
   KvVtab **pp;
   if( p==0 ) return;
@@ -878,9 +1067,12 @@ static void vtabFree(KvVtab *p){
   kv_batch_free(p->pBatch);
   kv_options_free(p->pOpts);
   sqlite3_free(p->aSave);
+  goneClear(p);
+  sqlite3_free(p->aGone);
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zName);
   sqlite3_free(p->zDir);
+  sqlite3_free(p->zDetached);
   sqlite3_free(p->base.zErrMsg);
   sqlite3_free(p);
 }
@@ -903,12 +1095,330 @@ static int vtabOpenEngine(KvVtab *p, char **pzErr){
   return SQLITE_OK;
 }
 
+/****************************************************************************
+** Ownership (kvowner.h, doc/ownership.md). A table uses its store only
+** when the store's OWNER file and the table's shadow rows agree; otherwise
+** it is *detached*: connected, but every read and write fails with the
+** reason, and DROP TABLE deletes nothing.
+*/
+
+/* The database file of p's schema, or NULL for one without a file. */
+static const char *vtabDbFile(KvVtab *p){
+  const char *z = sqlite3_db_filename(p->db, p->zSchema);
+  return (z && z[0]) ? z : 0;
+}
+
+/* Key type a detached table declares: the option's, or text. */
+static int optionKeyType(const kv_options *pOpts){
+  char *z = kv_options_get(pOpts, "key_type");
+  int e = KV_KEY_TEXT;
+  if( z && strcmp(z, "blob")==0 ) e = KV_KEY_BLOB;
+  if( z && strcmp(z, "integer")==0 ) e = KV_KEY_INTEGER;
+  kv_free(z);
+  return e;
+}
+
+/* Take p's message zWhy (sqlite3_malloc) as the reason it is detached. */
+static void vtabDetach(KvVtab *p, int rc, char *zWhy){
+  sqlite3_free(p->zDetached);
+  p->zDetached = zWhy ? zWhy : sqlite3_mprintf("kvstore: the store of table "
+                                               "%s is not open", p->zName);
+  p->rcDetached = rc;
+  if( p->pKv==0 && p->eKeyType==KV_KEY_TEXT ){
+    p->eKeyType = optionKeyType(p->pOpts);
+  }
+}
+
+/*
+** Check that p may use its store and open it. On failure p is detached
+** (zDetached says why) and the code is returned. Reads nothing of a store
+** that is not p's own: the check uses OWNER and the shadow rows alone.
+*/
+static int vtabAttach(KvVtab *p){
+  char *zWhy = 0;
+  int rc = SQLITE_OK;
+  if( p->pKv ) return SQLITE_OK;
+  if( !p->bPrivateDir ){
+    /* A private directory is this connection's alone: no OWNER. */
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+                      &p->bOwn, &zWhy);
+  }
+  if( rc==SQLITE_OK ) rc = vtabOpenEngine(p, &zWhy);
+  if( rc==SQLITE_OK && !p->bPrivateDir ){
+    /* Again, now that the store is open and locked: the directory may have
+    ** been replaced between the check and the open. */
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+                      &p->bOwn, &zWhy);
+    if( rc!=SQLITE_OK ){
+      kv_close(p->pKv);
+      p->pKv = 0;
+    }
+  }
+  if( rc==SQLITE_OK ){
+    sqlite3_free(p->zDetached);
+    p->zDetached = 0;
+    p->rcDetached = SQLITE_OK;
+  }else{
+    vtabDetach(p, rc, zWhy);
+  }
+  return rc;
+}
+
+/* For methods that need the store while p has none: try again (the store
+** may be back, or no longer locked by another process), else say why. */
+static int vtabNeedStore(KvVtab *p){
+  int rc = vtabAttach(p);
+  if( rc!=SQLITE_OK ) setError(&p->base, "%s", p->zDetached);
+  return rc;
+}
+
+/*
+** May CREATE adopt the store in p->zDir, whose OWNER is *pStore? A store
+** is adoptable when it records no owner (an earlier release's store), is
+** detached, or names a table of this same database that no longer exists
+** (a CREATE rolled back, an interrupted DROP), or a database without a
+** file (it cannot come back). The caller checks, once the store is open,
+** that no other connection of the process uses it.
+*/
+static int storeAdoptable(KvVtab *p, const KvOwner *pStore, char **pzErr){
+  char *zRel = 0;
+  int bTaken = 0;
+  int rc = SQLITE_OK;
+  if( pStore->eState!=KVOWNER_OWNED ) return SQLITE_OK;
+  rc = kvownerDbPath(p->zDir, vtabDbFile(p), &zRel, pzErr);
+  if( rc!=SQLITE_OK ) return rc;
+  if( pStore->zDbPath[0]==0 ){
+    /* Databases without a file cannot be told apart, nor come back. */
+  }else if( strcmp(pStore->zDbPath, zRel)==0 ){
+    if( sqlite3_stricmp(pStore->zTable, p->zName)!=0 ){
+      rc = kvownerTableExists(p->db, p->zSchema, pStore->zTable, &bTaken);
+    }
+  }else{
+    bTaken = 1;                       /* another database's table */
+  }
+  if( rc==SQLITE_OK && bTaken ){
+    *pzErr = sqlite3_mprintf("kvstore: '%s' is the store of table %s of the "
+        "database at '%s' (relative to the store); a store belongs to one "
+        "table: give table %s its own dir=, or first detach the store from "
+        "its table (SELECT kvstore_detach('%s') there)", p->zDir,
+        pStore->zTable, pStore->zDbPath, p->zName, pStore->zTable);
+    rc = SQLITE_ERROR;
+  }
+  sqlite3_free(zRel);
+  return rc;
+}
+
+/*
+** xCreate's half of ownership: make a new store in a directory that does
+** not exist or is empty, or adopt one (storeAdoptable), then record the
+** new identity in OWNER and in the shadow table. Never writes into a
+** directory that holds anything else.
+*/
+static int vtabCreateStore(KvVtab *p, char **pzErr){
+  KvOwner store, now, mine;
+  int eDir, bNew = 0, bMade = 0;
+  int rc = SQLITE_OK;
+
+  memset(&store, 0, sizeof(store));
+  memset(&now, 0, sizeof(now));
+  memset(&mine, 0, sizeof(mine));
+  if( p->bPrivateDir ){
+    rc = vtabOpenEngine(p, pzErr);
+    if( rc==SQLITE_OK ) rc = kvshadowCreate(p->db, p->zSchema, p->zName);
+    goto create_out;
+  }
+  eDir = kvownerProbe(p->zDir);
+  if( eDir==KVDIR_MISSING ){
+    if( mkdir(p->zDir, 0755)!=0 ){
+      *pzErr = sqlite3_mprintf("kvstore: cannot create directory '%s': %s",
+                               p->zDir, strerror(errno));
+      rc = SQLITE_CANTOPEN;
+      goto create_out;
+    }
+    bNew = bMade = 1;
+  }else if( eDir==KVDIR_EMPTY ){
+    bNew = 1;
+  }else if( eDir==KVDIR_FOREIGN ){
+    *pzErr = sqlite3_mprintf("kvstore: '%s' is not empty and does not hold a "
+        "kvstore store; a new store goes in a new or empty directory",
+        p->zDir);
+    rc = SQLITE_ERROR;
+    goto create_out;
+  }else{
+    rc = kvownerRead(p->zDir, &store, pzErr);
+    if( rc==SQLITE_OK ) rc = storeAdoptable(p, &store, pzErr);
+    if( rc!=SQLITE_OK ) goto create_out;
+  }
+
+  rc = vtabOpenEngine(p, pzErr);
+  if( rc!=SQLITE_OK ){
+    if( bMade ) rmdir(p->zDir);       /* only if still empty */
+    goto create_out;
+  }
+  mine.eState = KVOWNER_OWNED;
+  mine.zStoreId = kvownerNewId();
+  mine.zTable = sqlite3_mprintf("%s", p->zName);
+  mine.bMadeDir = bNew ? bMade : store.bMadeDir;
+  if( mine.zStoreId==0 || mine.zTable==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ){
+    rc = kvownerDbPath(p->zDir, vtabDbFile(p), &mine.zDbPath, pzErr);
+  }
+  if( rc==SQLITE_OK ){
+    /* The store is open (its LOCK held), so no other process can claim it;
+    ** the mutex keeps this process's connections apart. Check again that
+    ** nobody claimed it since it was probed. */
+    kvownerEnter();
+    rc = kvownerRead(p->zDir, &now, pzErr);
+    if( rc==SQLITE_OK
+     && (now.eState!=store.eState
+         || (now.zStoreId && sqlite3_stricmp(now.zStoreId, store.zStoreId)))){
+      *pzErr = sqlite3_mprintf("kvstore: '%s' was claimed by another table "
+                               "meanwhile", p->zDir);
+      rc = SQLITE_ERROR;
+    }
+    if( rc==SQLITE_OK && !bNew && kv_db_refcount(p->pKv)>1 ){
+      /* Adopted while a table of another connection of this process has
+      ** it open (another process would hold its LOCK). */
+      *pzErr = sqlite3_mprintf("kvstore: '%s' is in use by %s%s of another "
+          "connection", p->zDir, store.zTable ? "table " : "another table",
+          store.zTable ? store.zTable : "");
+      rc = SQLITE_BUSY;
+    }
+    if( rc==SQLITE_OK ) rc = kvownerWrite(p->zDir, &mine, !bNew, pzErr);
+    kvownerLeave();
+  }
+  if( rc==SQLITE_OK ){
+    rc = kvownerShadowWrite(p->db, p->zSchema, p->zName, &mine);
+    if( rc!=SQLITE_OK ){
+      *pzErr = sqlite3_mprintf("kvstore: cannot write the identity of table "
+          "%s: %s", p->zName, sqlite3_errmsg(p->db));
+    }
+  }
+  if( rc==SQLITE_OK ) p->bOwn = 1;
+
+create_out:
+  kvownerClear(&store);
+  kvownerClear(&now);
+  kvownerClear(&mine);
+  return rc;
+}
+
 /*
 ** xCreate and xConnect. argv[0] is the module name, argv[1] the database,
-** argv[2] the table, argv[3..] the CREATE arguments. Both open (or create)
-** the store: the arguments are kept in sqlite_schema, so a reconnect finds
-** the same directory from them.
+** argv[2] the table, argv[3..] the CREATE arguments (kept in sqlite_schema,
+** so a reconnect finds the same directory from them). Only xCreate makes
+** or adopts a store (vtabCreateStore); xConnect uses the store only when
+** it is the table's own (vtabAttach).
 */
+/*
+** kvstore keys and ranges follow UTF-8 byte order, which is SQLite's
+** BINARY collation only in a UTF-8 database: a UTF-16 database is refused
+** (at CREATE and at every connect) rather than answering in another order.
+*/
+static int checkEncoding(sqlite3 *db, const char *zSchema,
+                         const char *zTable, char **pzErr){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("PRAGMA \"%w\".encoding", zSchema);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *zEnc = (const char*)sqlite3_column_text(pStmt, 0);
+    if( zEnc && sqlite3_stricmp(zEnc, "UTF-8")!=0 ){
+      *pzErr = sqlite3_mprintf("kvstore: table %s cannot live in a %s "
+          "database: kvstore orders text as UTF-8; use a UTF-8 database",
+          zTable, zEnc);
+      rc = SQLITE_ERROR;
+    }
+  }
+  {
+    int rc2 = sqlite3_finalize(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
+  }
+  return rc;
+}
+
+/*
+** SQLite drops empty module arguments, so kvstore(,) and kvstore(a=1,)
+** reach xCreate as if the commas were not there. The CREATE statement is
+** in the schema by then: refuse it if an argument between its top-level
+** commas is empty.
+*/
+static int checkEmptyArguments(sqlite3 *db, const char *zSchema,
+                               const char *zTable, char **pzErr){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT sql FROM \"%w\".sqlite_schema "
+      "WHERE type='table' AND name=?1", zSchema);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTable, -1,
+                                             SQLITE_STATIC);
+  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *z = (const char*)sqlite3_column_text(pStmt, 0);
+    const char *zOpen = z ? strchr(z, '(') : 0;
+    int nDepth = 0, nComma = 0, bEmpty = 1, bSeenEmpty = 0;
+    char q = 0;
+    for(z=zOpen; z && *z; z++){
+      char c = *z;
+      if( q ){
+        if( c==q ) q = 0;
+        continue;
+      }
+      if( c=='\'' || c=='"' || c=='`' ){ q = c; bEmpty = 0; continue; }
+      if( c=='[' ){ q = ']'; bEmpty = 0; continue; }
+      if( c=='(' ){ if( nDepth++>0 ) bEmpty = 0; continue; }
+      if( c==')' ){
+        if( --nDepth==0 ) break;
+        continue;
+      }
+      if( c==',' && nDepth==1 ){
+        if( bEmpty ) bSeenEmpty = 1;
+        nComma++;
+        bEmpty = 1;
+        continue;
+      }
+      if( c!=' ' && c!='\t' && c!='\n' && c!='\r' ) bEmpty = 0;
+    }
+    if( zOpen && (bSeenEmpty || (nComma>0 && bEmpty)) ){
+      *pzErr = sqlite3_mprintf("kvstore: table %s has an empty argument "
+          "(two commas together, or one at an end); remove it", zTable);
+      rc = SQLITE_ERROR;
+    }
+  }
+  {
+    int rc2 = sqlite3_finalize(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
+  }
+  return rc;
+}
+
+/*
+** A directory path the system cannot take (longer than PATH_MAX, or a
+** name longer than NAME_MAX) is refused here with its length and both
+** ends shown: the engine's message would be cut off.
+*/
+static int checkPathLength(const char *zDir, char **pzErr){
+  size_t n = strlen(zDir);
+  const char *z = zDir;
+  size_t nLongest = 0;
+  while( *z ){
+    size_t nName = strcspn(z, "/");
+    if( nName>nLongest ) nLongest = nName;
+    z += nName;
+    if( *z=='/' ) z++;
+  }
+  if( n<KV_PATH_LIMIT && nLongest<=KV_NAME_LIMIT ) return SQLITE_OK;
+  *pzErr = sqlite3_mprintf("kvstore: directory path '%.40s...%s' is too "
+      "long: %llu bytes (the limit is %d), its longest name %llu bytes (the "
+      "limit is %d)", zDir, zDir + (n>40 ? n-40 : n),
+      (unsigned long long)n, KV_PATH_LIMIT-1,
+      (unsigned long long)nLongest, KV_NAME_LIMIT);
+  return SQLITE_CANTOPEN;
+}
+
 static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
                       const char *const *argv, sqlite3_vtab **ppVtab,
                       char **pzErr, int bCreate){
@@ -931,6 +1441,10 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   p->zSchema = sqlite3_mprintf("%s", argv[1]);
   p->zName = sqlite3_mprintf("%s", argv[2]);
   if( p->zSchema==0 || p->zName==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ) rc = checkEncoding(db, argv[1], argv[2], pzErr);
+  if( rc==SQLITE_OK && bCreate ){
+    rc = checkEmptyArguments(db, argv[1], argv[2], pzErr);
+  }
 
   if( rc==SQLITE_OK ){
     rc = parseArguments(argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
@@ -974,11 +1488,19 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
     }
   }
 
+  if( rc==SQLITE_OK ) rc = checkPathLength(p->zDir, pzErr);
   if( rc==SQLITE_OK ){
     /* Only CREATE makes a store (and a private directory, made just now);
     ** a reconnect finding none reports it instead of starting afresh. */
     kv_options_set_create(p->pOpts, bCreate || p->bPrivateDir);
-    rc = vtabOpenEngine(p, pzErr);
+    if( bCreate ){
+      rc = vtabCreateStore(p, pzErr);
+    }else{
+      /* Never fails for the store's sake: a table that may not or cannot
+      ** use its store stays connected, detached, so it can be dropped. */
+      rc = vtabAttach(p);
+      if( rc!=SQLITE_NOMEM ) rc = SQLITE_OK;
+    }
   }
   if( rc==SQLITE_OK ){
     char *zSql = sqlite3_mprintf(
@@ -1046,12 +1568,32 @@ static int kvvtabDisconnect(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
+/* Drop the shadow table of p (it goes or stays with the DROP statement). */
+static int vtabDropShadow(KvVtab *p){
+  char *zSql = sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w_kvstore\"",
+                               p->zSchema, p->zName);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_exec(p->db, zSql, 0, 0, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    sqlite3_log(rc, "kvstore: cannot drop %s_kvstore: %s", p->zName,
+                sqlite3_errmsg(p->db));
+  }
+  return rc;
+}
+
 /*
 ** DROP TABLE. SQLite runs xDestroy at once, even inside a transaction, and
 ** a ROLLBACK could not bring deleted files back; another connection using
-** the store would lose it under its feet. Both are refused. When another
-** table of this connection names the same directory, the files stay for
-** it and only this table goes.
+** the store would lose it under its feet. Both are refused.
+**
+** Only a store this table provably owns is deleted: its OWNER file names
+** this table's store id, name and database (kvownerCheck, read again
+** here). A detached table (a copy, a foreign or missing store) leaves the
+** directory as it is and only leaves the schema; a damaged store that is
+** the table's own is still deleted. The directory itself goes only when
+** kvstore made it (OWNER's made_dir) and nothing else is left in it.
 **
 ** SQLite does not read zErrMsg after xDestroy (3.40), so the refusal shows
 ** as the code's generic message: SQLITE_LOCKED, "database table is locked",
@@ -1061,7 +1603,9 @@ static int kvvtabDisconnect(sqlite3_vtab *pVtab){
 */
 static int kvvtabDestroy(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
+  KvOwner store;
   char *zErr = 0;
+  int bOwn = 0;
   int rc;
   if( !sqlite3_get_autocommit(p->db) || p->bInTrans ){
     sqlite3_log(SQLITE_LOCKED, "kvstore: cannot drop table %s inside a "
@@ -1076,40 +1620,132 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
           "connection uses its store '%s'", p->zName, p->zDir);
       return SQLITE_BUSY;
     }
-    if( nSame>0 ){
-      /* Another table of this connection names the same directory: the
-      ** store stays for it; this table only lets go of it. */
-      vtabFree(p);
-      return SQLITE_OK;
+  }
+  if( !p->bPrivateDir ){
+    /* Decided before the shadow rows go. */
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+                      &bOwn, &zErr);
+    if( rc==SQLITE_NOMEM ){
+      sqlite3_free(zErr);
+      return rc;
     }
+    if( !bOwn ){
+      sqlite3_log(SQLITE_NOTICE, "kvstore: DROP TABLE %s deletes nothing in "
+          "'%s': %s", p->zName, p->zDir, zErr ? zErr : "not its store");
+    }
+    sqlite3_free(zErr);
+    zErr = 0;
+  }
+  rc = vtabDropShadow(p);
+  if( rc!=SQLITE_OK ) return rc;
+  if( !p->bPrivateDir && !bOwn ){
+    vtabFree(p);
+    return SQLITE_OK;
   }
   if( p->pKv ){
     rc = kv_close_nowait(p->pKv);     /* its files go next */
     p->pKv = 0;
     if( rc!=KV_OK ){
       sqlite3_log(rc, "%s", kv_errmsg(0));
-      vtabOpenEngine(p, &zErr);
-      sqlite3_free(zErr);
+      vtabAttach(p);
       return rc;
     }
   }
+  memset(&store, 0, sizeof(store));
+  if( !p->bPrivateDir ) kvownerRead(p->zDir, &store, &zErr);
+  sqlite3_free(zErr);
+  zErr = 0;
   rc = kv_destroy(p->zDir);
+  if( rc!=KV_OK && !p->bPrivateDir && kvownerProbe(p->zDir)!=KVDIR_STORE ){
+    /* No KVSTORE: the engine's files are gone, or kv_destroy cannot tell
+    ** them (an interrupted DROP): OWNER, the last, goes now. */
+    sqlite3_log(rc, "%s", kv_errmsg(0));
+    rc = KV_OK;
+  }
   if( rc!=KV_OK ){
     sqlite3_log(rc, "%s", kv_errmsg(0));
     /* Keep the table usable: the DROP fails and the table stays. */
-    vtabOpenEngine(p, &zErr);
-    sqlite3_free(zErr);
+    kvownerClear(&store);
+    vtabAttach(p);
     return rc;
   }
+  if( !p->bPrivateDir ){
+    rc = kvownerRemove(p->zDir, &zErr);
+    if( rc!=SQLITE_OK ){
+      sqlite3_log(rc, "%s", zErr ? zErr : "kvstore: cannot remove OWNER");
+      sqlite3_free(zErr);
+      kvownerClear(&store);
+      return rc;
+    }
+    if( store.bMadeDir ) rmdir(p->zDir);  /* only if nothing else is left */
+  }
+  kvownerClear(&store);
   if( p->bPrivateDir ) privateDirDrop(p->pConn, p->zSchema, p->zName);
   vtabFree(p);
   return SQLITE_OK;
 }
 
+/* RENAME of the shadow table and of the 'table' row in it, as FTS5
+** renames its shadow tables; both go or stay with the ALTER statement. */
+static int vtabRenameShadow(KvVtab *p, const char *zNew){
+  KvOwner mine;
+  char *zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
+  char *zSql = 0;
+  int bExists = 0;
+  int rc;
+  memset(&mine, 0, sizeof(mine));
+  if( zShadow==0 ) return SQLITE_NOMEM;
+  rc = kvownerTableExists(p->db, p->zSchema, zShadow, &bExists);
+  if( rc==SQLITE_OK && bExists ){
+    rc = kvownerShadowRead(p->db, p->zSchema, p->zName, &mine);
+    if( rc==SQLITE_OK ){
+      zSql = sqlite3_mprintf("ALTER TABLE \"%w\".\"%w\" RENAME TO "
+                             "\"%w_kvstore\"", p->zSchema, zShadow, zNew);
+      rc = zSql ? sqlite3_exec(p->db, zSql, 0, 0, 0) : SQLITE_NOMEM;
+    }
+    if( rc==SQLITE_OK && mine.eState==KVOWNER_OWNED ){
+      rc = kvshadowSetText(p->db, p->zSchema, zNew, "table", zNew);
+    }
+    if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+      setError(&p->base, "kvstore: cannot rename %s: %s", zShadow,
+               sqlite3_errmsg(p->db));
+    }
+  }
+  kvownerClear(&mine);
+  sqlite3_free(zShadow);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/* Record table name zNew in the OWNER file of p's own store. */
+static int vtabRenameOwner(KvVtab *p, const char *zNew){
+  KvOwner store;
+  char *zErr = 0;
+  int rc;
+  if( p->bPrivateDir || !p->bOwn ) return SQLITE_OK;
+  kvownerEnter();
+  rc = kvownerRead(p->zDir, &store, &zErr);
+  if( rc==SQLITE_OK && store.eState==KVOWNER_OWNED ){
+    sqlite3_free(store.zPrevTable);
+    store.zPrevTable = store.zTable;
+    store.zTable = sqlite3_mprintf("%s", zNew);
+    rc = store.zTable ? kvownerWrite(p->zDir, &store, 1, &zErr)
+                      : SQLITE_NOMEM;
+  }
+  kvownerLeave();
+  if( rc!=SQLITE_OK ){
+    setError(&p->base, "%s", zErr ? zErr : "kvstore: out of memory");
+  }
+  sqlite3_free(zErr);
+  kvownerClear(&store);
+  return rc;
+}
+
 /*
 ** ALTER TABLE ... RENAME. A default directory carries the table's name, so
 ** it moves with it; that needs the engine closed, which is only safe with
-** no transaction open and no other connection using the store.
+** no transaction open and no other connection using the store. The shadow
+** table is renamed too, and the store's OWNER records the new name.
 */
 static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   KvVtab *p = (KvVtab*)pVtab;
@@ -1132,7 +1768,14 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
       }
     }
   }
-  if( !p->bDefaultDir ){
+  if( !p->bDefaultDir || (p->pKv==0 && !p->bOwn && !p->bPrivateDir) ){
+    /* A directory that is not the table's own is never moved. */
+    rc = vtabRenameShadow(p, zNew);
+    if( rc==SQLITE_OK ) rc = vtabRenameOwner(p, zNew);
+    if( rc!=SQLITE_OK ){
+      sqlite3_free(zNewName);
+      return rc;
+    }
     sqlite3_free(p->zName);
     p->zName = zNewName;
     return SQLITE_OK;
@@ -1163,6 +1806,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
       rc = SQLITE_ERROR;
     }
   }
+  if( rc==SQLITE_OK ) rc = vtabRenameShadow(p, zNew);
   if( rc==SQLITE_OK && p->pKv ){
     rc = kv_close_nowait(p->pKv);     /* reopened under the new name */
     p->pKv = 0;
@@ -1177,12 +1821,13 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
       sqlite3_free(p->zDir);
       p->zDir = zNewDir;
       zNewDir = 0;
+      rc = vtabRenameOwner(p, zNew);
       sqlite3_free(p->zName);
       p->zName = zNewName;
       zNewName = 0;
     }
   }
-  if( p->pKv==0 ){
+  if( p->pKv==0 && p->zDetached==0 ){
     int rc2 = vtabOpenEngine(p, &zErr);
     if( rc2!=SQLITE_OK && rc==SQLITE_OK ){
       setError(pVtab, "%s", zErr ? zErr : "kvstore: cannot reopen the store");
@@ -1208,8 +1853,6 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
 **                  argv is a bound
 **   key GLOB ?     argv is a GLOB pattern; its literal prefix bounds the
 **                  scan, and SQLite still checks the pattern
-**   LIMIT ?        argv is the LIMIT (only when every WHERE term is
-**   OFFSET ?       handled exactly and the order is ours)
 **   ORDER BY key [DESC]
 **                  last, no argv: the order is ours (for EXPLAIN QUERY
 **                  PLAN's sake; xFilter reads KVIDX_DESC)
@@ -1224,27 +1867,57 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   KvVtab *p = (KvVtab*)pVtab;
   sqlite3_str *pStr = sqlite3_str_new(p->db);
   int nArg = 0;
-  int bExact = 1;             /* every WHERE term handled exactly */
   int bEq = 0, bIn = 0, bEmpty = 0, nBound = 0, bGlob = 0;
   int bLo = 0, bHi = 0;
-  int iLimit = -1, iOffset = -1;
+  int bEqExact = 0;           /* an exact = term: one row at most */
+  int bPattern = 0;           /* blob keys: a GLOB or LIKE on the key */
   double nRow;
   int i;
+
+  /* SQLite (3.38, 3.53; not 3.40) derives `key>='a' AND key<'b'` from
+  ** `key GLOB 'a*'` (and from LIKE under case_sensitive_like) and hands
+  ** them to the table, never checking them itself. They hold for text
+  ** only: against blob keys, where text sorts below every key, they would
+  ** empty the scan. So beside a pattern on a blob key no range term is
+  ** used: a real one SQLite then checks itself. */
+  if( p->eKeyType==KV_KEY_BLOB ){
+    for(i=0; i<pInfo->nConstraint; i++){
+      if( pInfo->aConstraint[i].iColumn==KVVTAB_COL_KEY
+       && (pInfo->aConstraint[i].op==SQLITE_INDEX_CONSTRAINT_GLOB
+        || pInfo->aConstraint[i].op==SQLITE_INDEX_CONSTRAINT_LIKE) ){
+        bPattern = 1;
+      }
+    }
+  }
 
   for(i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *pCons = &pInfo->aConstraint[i];
     const char *zTerm = 0;
     int bOmit = 1;
+    int bInTerm = 0;          /* an IN list, taken all at once */
+    int bRecheck = 0;         /* text key, value of unknown affinity */
     int op = pCons->op;
 
-    if( op==SQLITE_INDEX_CONSTRAINT_LIMIT ){ iLimit = i; continue; }
-    if( op==SQLITE_INDEX_CONSTRAINT_OFFSET ){ iOffset = i; continue; }
+    /* LIMIT and OFFSET are never taken: SQLite (3.40 at least) offers
+    ** them even when a WHERE term was not shown to xBestIndex at all (a
+    ** column compared with another column of this table, a correlated
+    ** subquery), so no constraint list proves that every term is ours.
+    ** SQLite counts the rows itself and stops calling xNext at the
+    ** LIMIT, so a range scan still stops early. */
+    if( op==SQLITE_INDEX_CONSTRAINT_LIMIT
+     || op==SQLITE_INDEX_CONSTRAINT_OFFSET ){
+      continue;
+    }
     if( pCons->iColumn!=KVVTAB_COL_KEY || !pCons->usable ){
-      bExact = 0;
       continue;
     }
     if( op==SQLITE_INDEX_CONSTRAINT_ISNOTNULL ){
       continue;               /* always true of a NOT NULL key */
+    }
+    if( bPattern && (op==SQLITE_INDEX_CONSTRAINT_GT
+     || op==SQLITE_INDEX_CONSTRAINT_GE || op==SQLITE_INDEX_CONSTRAINT_LT
+     || op==SQLITE_INDEX_CONSTRAINT_LE) ){
+      continue;
     }
     if( op==SQLITE_INDEX_CONSTRAINT_ISNULL ){
       bEmpty = 1;             /* never true; SQLite's check rejects all */
@@ -1254,7 +1927,6 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     ** compare the same whatever the collation. */
     if( p->eKeyType==KV_KEY_TEXT && op!=SQLITE_INDEX_CONSTRAINT_GLOB
      && sqlite3_stricmp(sqlite3_vtab_collation(pInfo, i), "BINARY")!=0 ){
-      bExact = 0;
       continue;
     }
     switch( op ){
@@ -1262,12 +1934,12 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
         if( i<32 && sqlite3_vtab_in(pInfo, i, -1) ){
           if( bIn ){
             /* One IN list is enough; SQLite checks the others. */
-            bExact = 0;
             break;
           }
           sqlite3_vtab_in(pInfo, i, 1);
           zTerm = "key IN(...)";
           bIn = 1;
+          bInTerm = 1;
           break;
         }
         /* fall through */
@@ -1285,7 +1957,6 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
         zTerm = "key<=?"; bHi = 1; nBound++; break;
       case SQLITE_INDEX_CONSTRAINT_GLOB:
         /* An integer key's text form has no useful order. */
-        bExact = 0;
         if( p->eKeyType!=KV_KEY_INTEGER ){
           zTerm = "key GLOB ?";
           bGlob = 1;
@@ -1293,12 +1964,28 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
         }
         break;
       default:
-        bExact = 0;
         break;
+    }
+    if( zTerm && p->eKeyType==KV_KEY_TEXT
+     && op!=SQLITE_INDEX_CONSTRAINT_GLOB ){
+      /* Against text keys a value's affinity decides the comparison (see
+      ** termBound), and a table is not told it. A constant TEXT value
+      ** compares alike under every affinity; anything else SQLite checks
+      ** again, and xFilter narrows the scan loosely. */
+      sqlite3_value *pRhs = 0;
+      if( bInTerm || sqlite3_vtab_rhs_value(pInfo, i, &pRhs)!=SQLITE_OK
+       || sqlite3_value_type(pRhs)!=SQLITE_TEXT ){
+        bOmit = 0;
+        bRecheck = 1;
+      }
     }
     if( zTerm ){
       if( nArg ) sqlite3_str_appendall(pStr, ", ");
       sqlite3_str_appendall(pStr, zTerm);
+      if( bRecheck ) sqlite3_str_appendall(pStr, " recheck");
+      /* A rechecked = may be a range (a number against text keys): one
+      ** row at most only when the = is exact. */
+      if( zTerm[3]=='=' && !bRecheck ) bEqExact = 1;
       pInfo->aConstraintUsage[i].argvIndex = ++nArg;
       pInfo->aConstraintUsage[i].omit = (unsigned char)bOmit;
     }
@@ -1309,23 +1996,6 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   if( pInfo->nOrderBy>=1 && pInfo->aOrderBy[0].iColumn==KVVTAB_COL_KEY ){
     pInfo->orderByConsumed = 1;
     if( pInfo->aOrderBy[0].desc ) pInfo->idxNum |= KVIDX_DESC;
-  }
-
-  /* LIMIT/OFFSET count rows after every WHERE term and in the final
-  ** order, so they are ours only when both are. Beyond 32 constraints
-  ** sqlite3_vtab_in() cannot tell an IN that SQLite iterates (one xFilter
-  ** per value, which would repeat the OFFSET) from an =. */
-  if( iLimit>=0 && bExact && pInfo->nConstraint<=32
-   && (pInfo->nOrderBy==0 || pInfo->orderByConsumed) ){
-    if( nArg ) sqlite3_str_appendall(pStr, ", ");
-    sqlite3_str_appendall(pStr, "LIMIT ?");
-    pInfo->aConstraintUsage[iLimit].argvIndex = ++nArg;
-    pInfo->aConstraintUsage[iLimit].omit = 1;
-    if( iOffset>=0 ){
-      sqlite3_str_appendall(pStr, ", OFFSET ?");
-      pInfo->aConstraintUsage[iOffset].argvIndex = ++nArg;
-      pInfo->aConstraintUsage[iOffset].omit = 1;
-    }
   }
 
   if( bEmpty ) pInfo->idxNum |= KVIDX_EMPTY;
@@ -1346,7 +2016,7 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   }else if( bEq ){
     nRow = 1;
     pInfo->estimatedCost = 20.0;
-    pInfo->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+    if( bEqExact ) pInfo->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
   }else if( bIn ){
     nRow = 10;
     pInfo->estimatedCost = 200.0;
@@ -1412,7 +2082,6 @@ static void cursorReset(KvCursor *pCur){
   pCur->bEof = 1;
   pCur->eMode = CUR_EMPTY;
   pCur->bDesc = 0;
-  pCur->nLeft = -1;
 }
 
 static int kvvtabClose(sqlite3_vtab_cursor *pCursor){
@@ -1444,8 +2113,17 @@ static int kvvtabClose(sqlite3_vtab_cursor *pCursor){
 **
 ** On TERM_BOUND, *paKey (sqlite3_malloc) holds the key and *pOp the
 ** operator, which for integer keys is normalised to OP_EQ, OP_GE or OP_LE.
+**
+** bLoose (text keys only): the value's affinity is unknown, SQLite checks
+** the term again, and the answer need only hold every key that one of
+** SQLite's three readings admits. Against a TEXT column, a value of no
+** affinity (a literal, a parameter) gets TEXT affinity; a BLOB-affinity
+** value (an untyped column) is compared as it is (numbers sort below all
+** text); and an INTEGER/REAL/NUMERIC one turns keys that look like
+** numbers into numbers (below all text). Such keys begin with a space, a
+** sign, '.' or a digit, so all sort below ':'.
 */
-static int termBound(int eKeyType, int op, sqlite3_value *pVal,
+static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
                      u8 **paKey, int *pnKey, int *pOp, int *pRc){
   int eType = sqlite3_value_type(pVal);
   int bHigh = (op==OP_LT || op==OP_LE);   /* value is above the keys */
@@ -1460,28 +2138,55 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
 
   switch( eKeyType ){
     case KV_KEY_TEXT: {
-      sqlite3_value *pDup = 0;
-      sqlite3_value *pText = pVal;
       const unsigned char *z;
       int n;
       if( eType==SQLITE_BLOB ){
         bAbove = 1;
         break;
       }
-      /* A number gets the column's TEXT affinity: converted in a copy, so
-      ** that the caller's value keeps its type. Text is read as it is. */
-      if( eType!=SQLITE_TEXT ) pText = pDup = sqlite3_value_dup(pVal);
-      z = pText ? sqlite3_value_text(pText) : 0;
-      n = pText ? sqlite3_value_bytes(pText) : 0;
+      if( bLoose ){
+        i64 iDummy;
+        double rDummy;
+        int bHighTerm = (op==OP_LT || op==OP_LE);
+        if( eType!=SQLITE_TEXT ){
+          /* A number: every text key (BLOB affinity) for a lower bound;
+          ** else at most the keys that look like numbers and those up to
+          ** the number's text ("Inf" is above ':'). */
+          if( !bHighTerm && op!=OP_EQ ) return TERM_ALL;
+          z = sqlite3_value_text(pVal);
+          n = sqlite3_value_bytes(pVal);
+          if( z==0 || n==0 || z[0]<=':' ){
+            z = (const unsigned char*)":";
+            n = 1;
+            *pOp = OP_LT;
+          }else{
+            *pOp = OP_LE;
+          }
+        }else{
+          z = sqlite3_value_text(pVal);
+          n = sqlite3_value_bytes(pVal);
+          /* Text that is not a number and begins at or below '9' may be
+          ** above keys that a numeric affinity turns into numbers. */
+          if( z && bHighTerm && (n==0 || z[0]<='9')
+           && textToNumber(z, n, &iDummy, &rDummy)==SQLITE_TEXT ){
+            z = (const unsigned char*)":";
+            n = 1;
+            *pOp = OP_LT;
+          }
+        }
+      }else{
+        /* A number gets the column's TEXT affinity: sqlite3_value_text()
+        ** adds the text form beside the number (its type stays). */
+        z = sqlite3_value_text(pVal);
+        n = sqlite3_value_bytes(pVal);
+      }
       *paKey = z ? sqlite3_malloc(n ? n : 1) : 0;
       if( *paKey==0 ){
-        sqlite3_value_free(pDup);
         *pRc = SQLITE_NOMEM;
         return TERM_NONE;
       }
       if( n ) memcpy(*paKey, z, n);
       *pnKey = n;
-      sqlite3_value_free(pDup);
       return TERM_BOUND;
     }
     case KV_KEY_BLOB: {
@@ -1504,7 +2209,6 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
     }
     default: {
       const double two63 = 9223372036854775808.0;
-      sqlite3_value *pDup;
       int eNum;
       i64 iVal = 0;
       double r = 0.0;
@@ -1514,15 +2218,21 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal,
         bAbove = 1;
         break;
       }
-      pDup = sqlite3_value_dup(pVal);
-      if( pDup==0 ){
-        *pRc = SQLITE_NOMEM;
-        return TERM_NONE;
+      if( eType==SQLITE_TEXT ){
+        const u8 *z = sqlite3_value_text(pVal);
+        if( z==0 ){
+          *pRc = SQLITE_NOMEM;
+          return TERM_NONE;
+        }
+        eNum = textToNumber(z, sqlite3_value_bytes(pVal), &iVal, &r);
+      }else{
+        eNum = eType;
+        if( eType==SQLITE_INTEGER ){
+          iVal = sqlite3_value_int64(pVal);
+        }else{
+          r = sqlite3_value_double(pVal);
+        }
       }
-      eNum = (eType==SQLITE_TEXT) ? sqlite3_value_numeric_type(pDup) : eType;
-      iVal = sqlite3_value_int64(pDup);
-      r = sqlite3_value_double(pDup);
-      sqlite3_value_free(pDup);
       if( eNum!=SQLITE_INTEGER && eNum!=SQLITE_FLOAT ){
         bAbove = 1;           /* text that is not a number */
         break;
@@ -1723,7 +2433,7 @@ static int cursorSettle(KvCursor *pCur){
   }
 }
 
-/* Advance to the next row, ignoring LIMIT. */
+/* Advance to the next row. */
 static inline int cursorStep(KvCursor *pCur){
   int rc = KV_OK;
   if( pCur->bEof ) return SQLITE_OK;
@@ -1788,8 +2498,7 @@ static int cursorStartScan(KvCursor *pCur){
 #define TERM_LT     5
 #define TERM_LE     6
 #define TERM_GLOB   7
-#define TERM_LIMIT  8
-#define TERM_OFFSET 9
+#define TERM_RECHECK 0x100    /* flag: SQLite checks the term again (loose) */
 static int nextTerm(const char **pz){
   static const struct { const char *zName; int eTerm; } aTerm[] = {
     { "key=?",       TERM_EQ },
@@ -1799,17 +2508,23 @@ static int nextTerm(const char **pz){
     { "key<=?",      TERM_LE },
     { "key<?",       TERM_LT },
     { "key GLOB ?",  TERM_GLOB },
-    { "LIMIT ?",     TERM_LIMIT },
-    { "OFFSET ?",    TERM_OFFSET },
   };
   const char *z = *pz;
   size_t i;
   while( *z==',' || *z==' ' ) z++;
   for(i=0; i<sizeof(aTerm)/sizeof(aTerm[0]); i++){
     size_t n = strlen(aTerm[i].zName);
-    if( strncmp(z, aTerm[i].zName, n)==0 && (z[n]==0 || z[n]==',') ){
-      *pz = z + n;
-      return aTerm[i].eTerm;
+    if( strncmp(z, aTerm[i].zName, n)==0 ){
+      static const char zRecheck[] = " recheck";
+      int eTerm = aTerm[i].eTerm;
+      if( strncmp(z+n, zRecheck, sizeof(zRecheck)-1)==0 ){
+        n += sizeof(zRecheck)-1;
+        eTerm |= TERM_RECHECK;
+      }
+      if( z[n]==0 || z[n]==',' ){
+        *pz = z + n;
+        return eTerm;
+      }
     }
   }
   return 0;
@@ -1817,17 +2532,29 @@ static int nextTerm(const char **pz){
 
 /* Collect the IN list argument pList into pCur->aList: encoded, sorted,
 ** distinct. Values that match no key are dropped. */
-static int cursorLoadList(KvVtab *pTab, KvCursor *pCur, sqlite3_value *pList){
+static int cursorLoadList(KvVtab *pTab, KvCursor *pCur, sqlite3_value *pList,
+                          int bLoose, int *pbScan){
   sqlite3_value *pVal = 0;
   int nAlloc = 0;
   int rc;
   int i, j;
+  *pbScan = 0;
   for(rc=sqlite3_vtab_in_first(pList, &pVal); rc==SQLITE_OK;
       rc=sqlite3_vtab_in_next(pList, &pVal)){
     u8 *a;
     int n, op;
-    int eTerm = termBound(pTab->eKeyType, OP_EQ, pVal, &a, &n, &op, &rc);
+    int eTerm = termBound(pTab->eKeyType, OP_EQ, pVal, bLoose,
+                          &a, &n, &op, &rc);
     if( rc!=SQLITE_OK ) return rc;
+    if( eTerm==TERM_BOUND && op!=OP_EQ ){
+      /* A loose value that is no single key (a number against text
+      ** keys): scan instead; SQLite checks the IN itself. */
+      sqlite3_free(a);
+      for(i=0; i<pCur->nList; i++) sqlite3_free(pCur->aList[i].a);
+      pCur->nList = 0;
+      *pbScan = 1;
+      return SQLITE_OK;
+    }
     if( eTerm!=TERM_BOUND ) continue;
     if( pCur->nList>=nAlloc ){
       int nNew = nAlloc ? nAlloc*2 : 16;
@@ -1879,33 +2606,34 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int nEq = 0;
   int bEmpty = (idxNum & KVIDX_EMPTY)!=0;
   int iListArg = -1;          /* argv index of the IN list, if any */
-  i64 nOffset = 0;
+  int bListLoose = 0;
+  int bScan = 0;              /* the IN list is scanned, not looked up */
   int rc = SQLITE_OK;
   int iArg;
 
   cursorReset(pCur);
+  if( pTab->nGone ) goneClear(pTab);  /* a new statement */
   pCur->bDesc = (idxNum & KVIDX_DESC)!=0;
   pCur->iRowid = 0;
-  if( pTab->pKv==0 ){
-    setError(pCursor->pVtab, "kvstore: the store of table %s is not open",
-             pTab->zName);
-    return SQLITE_ERROR;
-  }
+  if( pTab->pKv==0 && (rc = vtabNeedStore(pTab))!=SQLITE_OK ) return rc;
 
   for(iArg=0; rc==SQLITE_OK && iArg<argc; iArg++){
     int eTerm = nextTerm(&z);
+    int bLoose = (eTerm & TERM_RECHECK)!=0;
     sqlite3_value *pVal = argv[iArg];
     u8 *a = 0;
     int n = 0;
     int op = OP_EQ, eRes;
+    eTerm &= ~TERM_RECHECK;
     switch( eTerm ){
       case TERM_IN:
         iListArg = iArg;
+        bListLoose = bLoose;
         break;
       case TERM_EQ: case TERM_GT: case TERM_GE: case TERM_LT: case TERM_LE:
         op = eTerm==TERM_EQ ? OP_EQ : eTerm==TERM_GT ? OP_GT :
              eTerm==TERM_GE ? OP_GE : eTerm==TERM_LT ? OP_LT : OP_LE;
-        eRes = termBound(pTab->eKeyType, op, pVal, &a, &n, &op, &rc);
+        eRes = termBound(pTab->eKeyType, op, pVal, bLoose, &a, &n, &op, &rc);
         if( rc!=SQLITE_OK ) break;
         if( eRes==TERM_NONE ){
           bEmpty = 1;
@@ -1947,14 +2675,6 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
           }
         }
         break;
-      case TERM_LIMIT:
-        pCur->nLeft = sqlite3_value_int64(pVal);
-        if( pCur->nLeft<0 ) pCur->nLeft = -1;
-        break;
-      case TERM_OFFSET:
-        nOffset = sqlite3_value_int64(pVal);
-        if( nOffset<0 ) nOffset = 0;
-        break;
       default:
         setError(pCursor->pVtab, "kvstore: bad plan '%s'", idxStr);
         rc = SQLITE_INTERNAL;
@@ -1969,7 +2689,6 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     if( c>0 || (c==0 && !(pCur->lo.bIncl && pCur->hi.bIncl)) ) bEmpty = 1;
   }
   if( aEq && !cursorInBounds(pCur, aEq, nEq) ) bEmpty = 1;
-  if( pCur->nLeft==0 ) bEmpty = 1;
   if( bEmpty ){
     pCur->eMode = CUR_EMPTY;
     pCur->bEof = 1;
@@ -1987,13 +2706,16 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
       boundMerge(&pCur->hi, 0, aCopy, nEq, 1);
       aEq = 0;
     }
-    rc = cursorLoadList(pTab, pCur, argv[iListArg]);
+    rc = cursorLoadList(pTab, pCur, argv[iListArg], bListLoose, &bScan);
     if( rc!=SQLITE_OK ) goto filter_out;
-    if( pCur->nList==0 ){
+    if( bScan ){
+      pCur->eMode = CUR_SCAN;
+    }else if( pCur->nList==0 ){
       pCur->bEof = 1;
       goto filter_out;
+    }else{
+      pCur->eMode = CUR_LIST;
     }
-    pCur->eMode = CUR_LIST;
   }else if( aEq ){
     pCur->eMode = CUR_POINT;
   }else{
@@ -2039,12 +2761,6 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     }
   }
 
-  /* OFFSET: every row counts, since every term is ours (xBestIndex). */
-  while( rc==SQLITE_OK && nOffset>0 && !pCur->bEof ){
-    rc = cursorStep(pCur);
-    nOffset--;
-  }
-
 filter_out:
   sqlite3_free(aEq);
   if( rc!=SQLITE_OK ){
@@ -2059,13 +2775,6 @@ filter_out:
 static int kvvtabNext(sqlite3_vtab_cursor *pCursor){
   KvCursor *pCur = (KvCursor*)pCursor;
   pCur->iRowid++;
-  if( pCur->nLeft>0 ){
-    pCur->nLeft--;
-    if( pCur->nLeft==0 ){
-      pCur->bEof = 1;
-      return SQLITE_OK;
-    }
-  }
   if( pCur->eMode==CUR_POINT ){
     pCur->bEof = 1;
     return SQLITE_OK;
@@ -2162,9 +2871,8 @@ static int kvvtabRowid(sqlite3_vtab_cursor *pCursor, sqlite_int64 *pRowid){
 /* Make sure a batch exists and this table holds the writer lock. */
 static int writeBegin(KvVtab *p){
   if( p->pKv==0 ){
-    setError(&p->base, "kvstore: the store of table %s is not open",
-             p->zName);
-    return SQLITE_ERROR;
+    int rc = vtabNeedStore(p);
+    if( rc!=SQLITE_OK ) return rc;
   }
   if( p->pBatch==0 ){
     p->pBatch = kv_batch_new();
@@ -2238,7 +2946,6 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
         setError(&p->base, "kvstore: key of %d bytes is larger than "
             "max_key_size (%llu) of table %s", pKey->n,
             (unsigned long long)p->nMaxKey, p->zName);
-        keyFree(pKey);
         return SQLITE_TOOBIG;
       }
       return SQLITE_OK;
@@ -2282,7 +2989,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   u8 *aVal = 0;
   size_t nVal = 0;
   size_t nMark;
-  int bOldKey = 0, bKey = 0;
+  int bOldKey = 0;
   int rc;
 
   (void)pRowid;
@@ -2311,9 +3018,14 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     goto update_out;
   }
 
+  if( bOldKey && p->nGone ){
+    int bGone;
+    goneFind(p, oldKey.p, oldKey.n, &bGone);
+    if( bGone ) goto update_out;        /* REPLACE deleted this row */
+  }
+
   rc = writeKey(p, argv[2], &key);
   if( rc!=SQLITE_OK ) goto update_out;
-  bKey = 1;
   rc = valueEncode(argv[3], &aVal, &nVal);
   if( rc!=SQLITE_OK ){
     setError(pVtab, "kvstore: out of memory");
@@ -2346,6 +3058,15 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     }
   }
   if( bOldKey ){
+    if( sqlite3_vtab_on_conflict(p->db)==SQLITE_REPLACE ){
+      /* Whatever row held the new key is gone: if this statement has
+      ** yet to visit it, it must skip it. */
+      rc = goneAdd(p, key.p, key.n);
+      if( rc!=SQLITE_OK ){
+        setError(pVtab, "kvstore: out of memory");
+        goto update_out;
+      }
+    }
     rc = kv_batch_delete(p->pBatch, oldKey.p, (size_t)oldKey.n);
     if( rc!=KV_OK ){
       rc = engineError(pVtab, rc, "deleting");
@@ -2357,8 +3078,6 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 
 update_out:
   if( rc!=SQLITE_OK && p->pBatch ) kv_batch_truncate(p->pBatch, nMark);
-  if( bKey ) keyFree(&key);
-  if( bOldKey ) keyFree(&oldKey);
   sqlite3_free(aVal);
   return rc;
 }
@@ -2464,6 +3183,15 @@ static int schemaHasTable(sqlite3 *db, const char *zSchema,
   int rc;
   *pbHas = 0;
   if( zSql==0 ) return SQLITE_NOMEM;
+  /* The schema table is in every schema, though not listed in itself. */
+  if( sqlite3_stricmp(zTable, "sqlite_schema")==0
+   || sqlite3_stricmp(zTable, "sqlite_master")==0
+   || sqlite3_stricmp(zTable, "sqlite_temp_schema")==0
+   || sqlite3_stricmp(zTable, "sqlite_temp_master")==0 ){
+    sqlite3_free(zSql);
+    *pbHas = 1;
+    return SQLITE_OK;
+  }
   rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
   if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTable, -1,
@@ -2488,6 +3216,50 @@ static int schemaHasTable(sqlite3 *db, const char *zSchema,
 ** *pzSchema and *pzTable (sqlite3_malloc), or leaves them NULL when no
 ** such table exists.
 */
+/*
+** A name written as SQL identifiers, each quoted with "", [], `` or '' or
+** bare: "main"."kv", [kv], main."my table". On success (SQLITE_OK) sets
+** *pzSchema (NULL when there is none) and *pzTable, both sqlite3_malloc'd;
+** SQLITE_ERROR when zName is not such a name.
+*/
+static int parseQuotedName(const char *zName, char **pzSchema,
+                           char **pzTable){
+  char *azPart[2] = {0, 0};
+  int nPart = 0;
+  const char *z = zName;
+  while( nPart<2 ){
+    sqlite3_str *pStr = sqlite3_str_new(0);
+    char cEnd = 0;
+    if( *z=='"' || *z=='`' || *z=='\'' ) cEnd = *z;
+    if( *z=='[' ) cEnd = ']';
+    if( cEnd ){
+      for(z++; *z; z++){
+        if( *z==cEnd ){
+          if( cEnd!=']' && z[1]==cEnd ){ z++; }else break;
+        }
+        sqlite3_str_appendchar(pStr, 1, *z);
+      }
+      if( *z!=cEnd ){ sqlite3_free(sqlite3_str_finish(pStr)); break; }
+      z++;
+    }else{
+      while( *z && *z!='.' ) sqlite3_str_appendchar(pStr, 1, *z++);
+    }
+    azPart[nPart] = sqlite3_str_finish(pStr);
+    if( azPart[nPart]==0 ) break;
+    nPart++;
+    if( *z!='.' ) break;
+    z++;
+  }
+  if( *z!=0 || nPart==0 || azPart[nPart-1]==0 || azPart[nPart-1][0]==0 ){
+    sqlite3_free(azPart[0]);
+    sqlite3_free(azPart[1]);
+    return SQLITE_ERROR;
+  }
+  *pzSchema = nPart==2 ? azPart[0] : 0;
+  *pzTable = nPart==2 ? azPart[1] : azPart[0];
+  return SQLITE_OK;
+}
+
 static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
                             char **pzTable){
   sqlite3_stmt *pStmt = 0;
@@ -2495,6 +3267,31 @@ static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
   int rc, bHas = 0;
   *pzSchema = 0;
   *pzTable = 0;
+  if( strpbrk(zName, "\"`'[") ){
+    /* Quoted: exactly the schema and table it names. */
+    char *zS = 0, *zT = 0;
+    if( parseQuotedName(zName, &zS, &zT)!=SQLITE_OK ) return SQLITE_OK;
+    if( zS ){
+      rc = schemaHasTable(db, zS, zT, &bHas);
+      if( rc==SQLITE_OK && bHas ){
+        *pzSchema = zS;
+        *pzTable = zT;
+        return SQLITE_OK;
+      }
+      sqlite3_free(zS);
+      sqlite3_free(zT);
+      return rc;
+    }
+    rc = resolveTableName(db, zT, pzSchema, pzTable);
+    if( rc==SQLITE_OK && *pzTable && sqlite3_stricmp(*pzTable, zT)!=0 ){
+      /* zT held a dot and matched as schema.table: not what was quoted */
+      sqlite3_free(*pzSchema);
+      sqlite3_free(*pzTable);
+      *pzSchema = *pzTable = 0;
+    }
+    sqlite3_free(zT);
+    return rc;
+  }
   rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_database_list "
                           "ORDER BY seq<>1, seq", -1, &pStmt, 0);
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
@@ -2548,13 +3345,15 @@ static KvVtab *findOpenTable(sqlite3 *db, const char *zSchema,
   return p;
 }
 
-int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
-                 int *peKeyType, char **pzErr){
+/* Find (connecting it if needed) the kvstore table zName of db. On
+** failure returns an SQLite code with *pzErr (sqlite3_malloc) set. */
+static int lookupTable(sqlite3 *db, const char *zName, KvVtab **pp,
+                       char **pzErr){
   char *zSchema = 0, *zTable = 0;
   KvVtab *p = 0;
   int rc;
 
-  *ppKv = 0;
+  *pp = 0;
   *pzErr = 0;
   if( zName==0 ){
     *pzErr = sqlite3_mprintf("kvstore: no table name given");
@@ -2590,20 +3389,237 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
     *pzErr = sqlite3_mprintf("kvstore: '%s' is not a kvstore table", zName);
     rc = SQLITE_ERROR;
   }
-  if( rc==SQLITE_OK && p->pKv==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: the store of table %s is not open",
-                             p->zName);
-    rc = SQLITE_ERROR;
-  }
-  if( rc==SQLITE_OK ){
-    *ppKv = p->pKv;
-    *peKeyType = p->eKeyType;
-  }else if( *pzErr==0 ){
+  if( rc!=SQLITE_OK && *pzErr==0 ){
     *pzErr = sqlite3_mprintf("kvstore: cannot find table '%s': %s", zName,
                              sqlite3_errstr(rc));
   }
   sqlite3_free(zSchema);
   sqlite3_free(zTable);
+  *pp = p;
+  return rc;
+}
+
+int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
+                 int *peKeyType, char **pzErr){
+  KvVtab *p = 0;
+  int rc = lookupTable(db, zName, &p, pzErr);
+  *ppKv = 0;
+  if( rc==SQLITE_OK && p->pKv==0 && (rc = vtabAttach(p))!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("%s", p->zDetached);
+  }
+  if( rc==SQLITE_OK ){
+    *ppKv = p->pKv;
+    *peKeyType = p->eKeyType;
+  }
+  return rc;
+}
+
+/****************************************************************************
+** kvstore_attach(t) and kvstore_detach(t): moving a store between tables
+** and databases explicitly (doc/ownership.md).
+*/
+
+static void fnFail(sqlite3_context *ctx, int rc, const char *zMsg){
+  sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: out of memory", -1);
+  sqlite3_result_error_code(ctx, rc);
+}
+
+/*
+** kvstore_attach(t): make the store that table t's dir= names t's own,
+** when t may not use it yet but may claim it: a store that records no
+** owner (an earlier release's; this is the upgrade), a detached one, or
+** t's own store whose OWNER names another database file that no longer
+** exists (the database was moved or renamed) or a table of this database
+** that no longer exists. Never a store whose owner still exists.
+*/
+static void attachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  KvOwner store, mine, now;
+  KvVtab *p = 0;
+  char *zErr = 0;
+  char *zRel = 0;
+  int bKeepId = 0, bExists = 0;
+  int rc;
+
+  (void)argc;
+  memset(&store, 0, sizeof(store));
+  memset(&mine, 0, sizeof(mine));
+  memset(&now, 0, sizeof(now));
+  rc = lookupTable(db, (const char*)sqlite3_value_text(argv[0]), &p, &zErr);
+  if( rc!=SQLITE_OK ) goto attach_out;
+  if( p->pKv ) goto attach_out;                 /* attached already */
+  if( p->bPrivateDir ){
+    rc = vtabAttach(p);
+    if( rc!=SQLITE_OK ) zErr = sqlite3_mprintf("%s", p->zDetached);
+    goto attach_out;
+  }
+  if( kvownerProbe(p->zDir)!=KVDIR_STORE ){
+    zErr = sqlite3_mprintf("%s", p->zDetached);
+    rc = p->rcDetached ? p->rcDetached : SQLITE_ERROR;
+    goto attach_out;
+  }
+  rc = kvownerRead(p->zDir, &store, &zErr);
+  if( rc==SQLITE_OK ) rc = kvownerShadowRead(db, p->zSchema, p->zName, &mine);
+  if( rc==SQLITE_OK ) rc = kvownerDbPath(p->zDir, vtabDbFile(p), &zRel, &zErr);
+  if( rc!=SQLITE_OK ) goto attach_out;
+  if( store.eState==KVOWNER_OWNED ){
+    if( mine.eState!=KVOWNER_OWNED
+     || strcmp(store.zStoreId, mine.zStoreId)!=0 ){
+      zErr = sqlite3_mprintf("kvstore: the store in '%s' belongs to another "
+          "table (table %s of the database at '%s' relative to the store); "
+          "kvstore_attach never takes a store from its owner", p->zDir,
+          store.zTable, store.zDbPath);
+      rc = SQLITE_ERROR;
+    }else if( strcmp(store.zDbPath, zRel)!=0
+           && kvownerOtherDbExists(p->zDir, store.zDbPath, vtabDbFile(p)) ){
+      zErr = sqlite3_mprintf("kvstore: the store in '%s' belongs to the "
+          "database at '%s' (relative to the store), which still exists: "
+          "this database is a copy of it; kvstore_attach never takes a store "
+          "from its owner", p->zDir, store.zDbPath);
+      rc = SQLITE_ERROR;
+    }else if( strcmp(store.zDbPath, zRel)==0
+           && sqlite3_stricmp(store.zTable, p->zName)!=0 ){
+      rc = kvownerTableExists(db, p->zSchema, store.zTable, &bExists);
+      if( rc==SQLITE_OK && bExists ){
+        zErr = sqlite3_mprintf("kvstore: the store in '%s' belongs to table "
+            "%s of this database", p->zDir, store.zTable);
+        rc = SQLITE_ERROR;
+      }
+    }
+    bKeepId = 1;
+  }
+  if( rc!=SQLITE_OK ) goto attach_out;
+
+  rc = vtabOpenEngine(p, &zErr);
+  if( rc!=SQLITE_OK ) goto attach_out;
+  mine.eState = KVOWNER_OWNED;
+  if( !bKeepId ){
+    sqlite3_free(mine.zStoreId);
+    mine.zStoreId = kvownerNewId();
+  }
+  sqlite3_free(mine.zTable);
+  mine.zTable = sqlite3_mprintf("%s", p->zName);
+  sqlite3_free(mine.zDbPath);
+  mine.zDbPath = zRel;
+  zRel = 0;
+  mine.bMadeDir = store.eState==KVOWNER_NONE ? p->bDefaultDir : store.bMadeDir;
+  if( mine.zStoreId==0 || mine.zTable==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ){
+    kvownerEnter();
+    rc = kvownerRead(p->zDir, &now, &zErr);
+    if( rc==SQLITE_OK && (now.eState!=store.eState
+        || (now.zStoreId && strcmp(now.zStoreId, store.zStoreId)!=0)) ){
+      zErr = sqlite3_mprintf("kvstore: '%s' was claimed by another table "
+                             "meanwhile", p->zDir);
+      rc = SQLITE_ERROR;
+    }
+    if( rc==SQLITE_OK && kv_db_refcount(p->pKv)>1 ){
+      zErr = sqlite3_mprintf("kvstore: '%s' is in use by another table or "
+                             "connection", p->zDir);
+      rc = SQLITE_BUSY;
+    }
+    if( rc==SQLITE_OK ) rc = kvownerWrite(p->zDir, &mine, 1, &zErr);
+    kvownerLeave();
+  }
+  if( rc==SQLITE_OK ){
+    rc = kvownerShadowWrite(db, p->zSchema, p->zName, &mine);
+    if( rc!=SQLITE_OK ){
+      zErr = sqlite3_mprintf("kvstore: cannot write the identity of table "
+                             "%s: %s", p->zName, sqlite3_errmsg(db));
+    }
+  }
+  if( rc==SQLITE_OK ){
+    p->bOwn = 1;
+    sqlite3_free(p->zDetached);
+    p->zDetached = 0;
+    p->rcDetached = SQLITE_OK;
+  }else if( p->pKv ){
+    kv_close(p->pKv);
+    p->pKv = 0;
+  }
+
+attach_out:
+  if( rc==SQLITE_OK ){
+    sqlite3_result_text(ctx, "ok", -1, SQLITE_STATIC);
+  }else{
+    fnFail(ctx, rc, zErr);
+  }
+  sqlite3_free(zErr);
+  sqlite3_free(zRel);
+  kvownerClear(&store);
+  kvownerClear(&mine);
+  kvownerClear(&now);
+}
+
+/*
+** kvstore_detach(t): let go of table t's store, leaving it whole and
+** marked detached, for a CREATE VIRTUAL TABLE elsewhere to adopt (the way
+** to move a store to another table or database). Table t stays, detached:
+** every use fails, DROP TABLE deletes nothing, kvstore_attach(t) takes the
+** store back. Returns the store's directory.
+*/
+static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  KvOwner store;
+  KvVtab *p = 0;
+  char *zErr = 0;
+  int rc;
+
+  (void)argc;
+  memset(&store, 0, sizeof(store));
+  rc = lookupTable(db, (const char*)sqlite3_value_text(argv[0]), &p, &zErr);
+  if( rc==SQLITE_OK && p->pKv==0 && (rc = vtabAttach(p))!=SQLITE_OK ){
+    zErr = sqlite3_mprintf("%s", p->zDetached);
+  }
+  if( rc==SQLITE_OK && p->bPrivateDir ){
+    zErr = sqlite3_mprintf("kvstore: the store of table %s is private to "
+        "this connection (a database without a file) and goes with it",
+        p->zName);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK && (p->bInTrans || !sqlite3_get_autocommit(db)) ){
+    zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "
+        "inside a transaction; COMMIT first", p->zName);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK && kv_db_refcount(p->pKv)>1 ){
+    zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "
+        "while another connection uses '%s'", p->zName, p->zDir);
+    rc = SQLITE_BUSY;
+  }
+  if( rc==SQLITE_OK ){
+    kvownerEnter();
+    rc = kvownerRead(p->zDir, &store, &zErr);
+    if( rc==SQLITE_OK ){
+      store.eState = KVOWNER_DETACHED;
+      rc = kvownerWrite(p->zDir, &store, 1, &zErr);
+    }
+    kvownerLeave();
+  }
+  if( rc==SQLITE_OK ){
+    kv_close(p->pKv);
+    p->pKv = 0;
+    p->bOwn = 0;
+    vtabDetach(p, SQLITE_ERROR, sqlite3_mprintf("kvstore: the store of table "
+        "%s in '%s' was detached (kvstore_detach); SELECT kvstore_attach('%s')"
+        " takes it back", p->zName, p->zDir, p->zName));
+    sqlite3_result_text(ctx, p->zDir, -1, SQLITE_TRANSIENT);
+  }else{
+    fnFail(ctx, rc, zErr);
+  }
+  sqlite3_free(zErr);
+  kvownerClear(&store);
+}
+
+static int kvvtabOwnerFunctionsInit(sqlite3 *db){
+  /* They move stores: never from a trigger or view of a database file. */
+  int eFlags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+  int rc = sqlite3_create_function_v2(db, "kvstore_attach", 1, eFlags, 0,
+                                      attachFunc, 0, 0, 0);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_create_function_v2(db, "kvstore_detach", 1, eFlags, 0,
+                                    detachFunc, 0, 0, 0);
+  }
   return rc;
 }
 
@@ -2753,8 +3769,13 @@ store_dir_out:
 ** Registration.
 */
 
+/* "T_kvstore" is the shadow table of table T (kvshadow.h). */
+static int kvvtabShadowName(const char *zSuffix){
+  return sqlite3_stricmp(zSuffix, "kvstore")==0;
+}
+
 static sqlite3_module kvvtabModule = {
-  /* iVersion    */ 2,
+  /* iVersion    */ 3,
   /* xCreate     */ kvvtabCreate,
   /* xConnect    */ kvvtabConnect,
   /* xBestIndex  */ kvvtabBestIndex,
@@ -2777,7 +3798,7 @@ static sqlite3_module kvvtabModule = {
   /* xSavepoint  */ kvvtabSavepoint,
   /* xRelease    */ kvvtabRelease,
   /* xRollbackTo */ kvvtabRollbackTo,
-  /* xShadowName */ 0
+  /* xShadowName */ kvvtabShadowName
 };
 
 /* Register the module on db. */
@@ -2803,6 +3824,7 @@ static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
 static int kvvtabRegisterExt(sqlite3 *db, char **pzErrMsg){
   int rc = kvextFunctionsInit(db);
   if( rc==SQLITE_OK ) rc = kvextSstablesInit(db);
+  if( rc==SQLITE_OK ) rc = kvvtabOwnerFunctionsInit(db);
   if( rc!=SQLITE_OK ){
     *pzErrMsg = sqlite3_mprintf("kvstore: cannot register the SQL "
         "functions: %s", sqlite3_errmsg(db));
@@ -2817,9 +3839,11 @@ int sqlite3_kvstore_init(sqlite3 *db, char **pzErrMsg,
                          const sqlite3_api_routines *pApi){
   int rc;
   SQLITE_EXTENSION_INIT2(pApi);
-  if( sqlite3_libversion_number()<3038000 ){
-    *pzErrMsg = sqlite3_mprintf("kvstore: needs SQLite 3.38.0 or later "
-        "(this is %s)", sqlite3_libversion());
+  /* 3.38 brought sqlite3_vtab_in() and sqlite3_vtab_rhs_value(); 3.38.2
+  ** is the oldest release the compatibility matrix runs (make compat). */
+  if( sqlite3_libversion_number()<KVSTORE_MIN_SQLITE ){
+    *pzErrMsg = sqlite3_mprintf("kvstore: needs SQLite %s or later (this "
+        "is %s)", KVSTORE_MIN_SQLITE_STR, sqlite3_libversion());
     return SQLITE_ERROR;
   }
   rc = kvvtabRegister(db, pzErrMsg);

@@ -79,6 +79,14 @@ static int configRead(const char *zPath, char **pzText, int *pnText,
   }
   fclose(f);
   zText[nSize] = 0;
+  if( memchr(zText, 0, (size_t)nSize) ){
+    /* SQLite's JSON functions would stop reading at the NUL. */
+    *pzErr = sqlite3_mprintf("kvstore: config file '%s' holds a NUL byte "
+        "at offset %lld: it must be JSON text", zPath,
+        (long long)((char*)memchr(zText, 0, (size_t)nSize) - zText));
+    sqlite3_free(zText);
+    return SQLITE_ERROR;
+  }
   *pzText = zText;
   *pnText = (int)nSize;
   return SQLITE_OK;

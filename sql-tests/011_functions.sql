@@ -21,7 +21,7 @@ SELECT length(kvstore_merkle('kv')), kvstore_merkle('kv') GLOB '[0-9a-f]*',
 
 -- kvstore_compact: nothing due, then a full compaction into one file.
 SELECT kvstore_compact('kv') LIKE '{"files_in":0,"files_out":0,%';
-SELECT kvstore_compact('kv', NULL) LIKE '{"files_in":0,%';
+SELECT kvstore_compact('kv', NULL);
 DELETE FROM kv WHERE key = 'b';
 SELECT json_extract(j, '$.files_in'), json_extract(j, '$.files_out'),
        json_extract(j, '$.tombstones_dropped'),
