@@ -1086,6 +1086,8 @@ static int vtabOpenEngine(KvVtab *p, char **pzErr){
     *pzErr = engineErrorMsg(rc, "opening the store");
     return rc;
   }
+  /* Reopening (after a failed DROP, a RENAME) never creates a store. */
+  kv_options_set_create(p->pOpts, 0);
   p->eKeyType = kv_key_type(p->pKv);
   pRun = kv_db_options(p->pKv);
   p->nMaxKey = optionU64(pRun, "max_key_size", 65536);
@@ -1488,6 +1490,9 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
 
   if( rc==SQLITE_OK ) rc = checkPathLength(p->zDir, pzErr);
   if( rc==SQLITE_OK ){
+    /* Only CREATE makes a store (and a private directory, made just now);
+    ** a reconnect finding none reports it instead of starting afresh. */
+    kv_options_set_create(p->pOpts, bCreate || p->bPrivateDir);
     if( bCreate ){
       rc = vtabCreateStore(p, pzErr);
     }else{
@@ -3615,6 +3620,148 @@ static int kvvtabOwnerFunctionsInit(sqlite3 *db){
     rc = sqlite3_create_function_v2(db, "kvstore_detach", 1, eFlags, 0,
                                     detachFunc, 0, 0, 0);
   }
+  return rc;
+}
+
+/*
+** Split the module arguments of a CREATE VIRTUAL TABLE statement (the text
+** between the parentheses after "USING <module>") at top-level commas, as
+** SQLite does before xConnect: quotes and nested parentheses kept, outer
+** spaces trimmed. *pazArg (sqlite3_free, one allocation) and *pnArg.
+*/
+static int splitModuleArgs(const char *zSql, char ***pazArg, int *pnArg){
+  const char *z = zSql;
+  const char *zStart;
+  char **az;
+  char *zOut;
+  int nArg = 0, nDepth = 0;
+  size_t nSql = strlen(zSql);
+  *pazArg = 0;
+  *pnArg = 0;
+  /* The first '(' outside quotes is the one after the module name. */
+  for(; *z && *z!='('; z++){
+    if( *z=='\'' || *z=='"' || *z=='`' || *z=='[' ){
+      char cEnd = *z=='[' ? ']' : *z;
+      for(z++; *z && *z!=cEnd; z++){}
+      if( *z==0 ) break;
+    }
+  }
+  if( *z!='(' ) return SQLITE_OK;          /* no arguments */
+  az = sqlite3_malloc64(sizeof(char*)*(nSql/2 + 2) + nSql + 1);
+  if( az==0 ) return SQLITE_NOMEM;
+  zOut = (char*)&az[nSql/2 + 2];
+  zStart = ++z;
+  for(;; z++){
+    if( *z==0 ) break;
+    if( *z=='\'' || *z=='"' || *z=='`' || *z=='[' ){
+      char cEnd = *z=='[' ? ']' : *z;
+      for(z++; *z && *z!=cEnd; z++){}
+      if( *z==0 ) break;
+      continue;
+    }
+    if( *z=='(' ){ nDepth++; continue; }
+    if( (*z==',' || *z==')') && nDepth==0 ){
+      const char *a = zStart, *b = z;
+      while( a<b && (*a==' ' || *a=='\t' || *a=='\n' || *a=='\r') ) a++;
+      while( b>a && (b[-1]==' ' || b[-1]=='\t' || b[-1]=='\n'
+                     || b[-1]=='\r') ) b--;
+      if( b>a || *z==',' || nArg>0 ){
+        memcpy(zOut, a, (size_t)(b - a));
+        zOut[b - a] = 0;
+        az[nArg++] = zOut;
+        zOut += (b - a) + 1;
+      }
+      if( *z==')' ) break;
+      zStart = z + 1;
+      continue;
+    }
+    if( *z==')' ) nDepth--;
+  }
+  *pazArg = az;
+  *pnArg = nArg;
+  return SQLITE_OK;
+}
+
+int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
+                   kv_options **ppOpts, char **pzErr){
+  char *zSchema = 0, *zTable = 0;
+  KvVtab *p;
+  sqlite3_stmt *pStmt = 0;
+  char **azArg = 0;
+  int nArg = 0;
+  char *zDirOpt = 0;
+  const char *zDbFile;
+  int rc;
+
+  *pzDir = 0;
+  *ppOpts = 0;
+  *pzErr = 0;
+  rc = resolveTableName(db, zName, &zSchema, &zTable);
+  if( rc==SQLITE_OK && zSchema==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: no such table: '%s'", zName);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK && (p = findOpenTable(db, zSchema, zTable))!=0 ){
+    *pzDir = sqlite3_mprintf("%s", p->zDir);
+    *ppOpts = kv_options_copy(p->pOpts);
+    if( *pzDir==0 || *ppOpts==0 ) rc = SQLITE_NOMEM;
+    goto store_dir_out;
+  }
+  if( rc==SQLITE_OK ){
+    char *zSql = sqlite3_mprintf("SELECT sql FROM \"%w\".sqlite_schema "
+        "WHERE type='table' AND name=%Q", zSchema, zTable);
+    rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+  }
+  if( rc==SQLITE_OK ){
+    const char *zCreate = 0;
+    if( sqlite3_step(pStmt)==SQLITE_ROW ){
+      zCreate = (const char*)sqlite3_column_text(pStmt, 0);
+    }
+    if( zCreate==0 || sqlite3_strnicmp(zCreate, "CREATE VIRTUAL TABLE", 20)
+     || sqlite3_strlike("%USING kvstore%", zCreate, 0)!=0 ){
+      *pzErr = sqlite3_mprintf("kvstore: '%s' is not a kvstore table",
+                               zName);
+      rc = SQLITE_ERROR;
+    }else{
+      rc = splitModuleArgs(zCreate, &azArg, &nArg);
+    }
+  }
+  zDbFile = zSchema ? sqlite3_db_filename(db, zSchema) : 0;
+  if( zDbFile && zDbFile[0]==0 ) zDbFile = 0;
+  if( rc==SQLITE_OK ){
+    rc = parseArguments(nArg, (const char *const*)azArg, zDbFile, ppOpts,
+                        &zDirOpt, pzErr);
+  }
+  if( rc==SQLITE_OK ){
+    /* As kvvtabInit resolves it (a private directory is always open in
+    ** its connection, found above). */
+    if( zDirOpt ){
+      *pzDir = resolvePath(zDirOpt, zDbFile);
+    }else if( zDbFile ){
+      *pzDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile, zTable);
+    }else{
+      *pzErr = sqlite3_mprintf("kvstore: table %s has no store directory "
+                               "of its own to repair", zName);
+      rc = SQLITE_ERROR;
+    }
+    if( rc==SQLITE_OK && *pzDir==0 ) rc = SQLITE_NOMEM;
+  }
+store_dir_out:
+  if( rc==SQLITE_NOMEM && *pzErr==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: out of memory");
+  }
+  if( rc!=SQLITE_OK ){
+    sqlite3_free(*pzDir);
+    *pzDir = 0;
+    kv_options_free(*ppOpts);
+    *ppOpts = 0;
+  }
+  sqlite3_finalize(pStmt);
+  sqlite3_free(azArg);
+  sqlite3_free(zDirOpt);
+  sqlite3_free(zSchema);
+  sqlite3_free(zTable);
   return rc;
 }
 

@@ -969,6 +969,7 @@ static void setSticky(kv_db *db, int rc){
     kvFree(db->zBgErr);
     db->zBgErr = kvMprintf("kvstore: compaction failed in '%s': %s",
                            db->zDir, kvErrMsg());
+    kvDbBgFailed(db, rc);
   }
 }
 
@@ -1364,6 +1365,7 @@ static int statsJson(const KvCompactStats *p, char **pzJson){
 }
 
 static int stickyRc(kv_db *db){
+  kvDbBgRetryDue(db);
   if( db->rcWal ){
     return kvErr(db->rcWal, "%s", db->zWalErr ? db->zWalErr : "kvstore: WAL failed");
   }

@@ -37,6 +37,8 @@
 #include <time.h>
 
 #define IDENTITY_NAME "KVSTORE"
+/* CURRENT renamed by kv_destroy: the store is being dropped (#17). */
+#define DROP_MARKER "CURRENT.dropped"
 #define GROUP_MAX_BYTES (1u<<20)    /* largest group commit */
 
 /* Registry of open stores in this process, keyed by (device, inode). */
@@ -229,7 +231,7 @@ static int isStoreName(const char *z){
   size_t n = strlen(z);
   size_t nDigit = strspn(z, "0123456789");
   if( strcmp(z, IDENTITY_NAME)==0 || strcmp(z, "LOCK")==0
-   || strcmp(z, "CURRENT")==0 ) return 1;
+   || strcmp(z, "CURRENT")==0 || strcmp(z, DROP_MARKER)==0 ) return 1;
   if( strcmp(z, IDENTITY_NAME ".tmp")==0 || strcmp(z, "CURRENT.tmp")==0 ){
     return 1;
   }
@@ -421,9 +423,12 @@ static void flushImm(kv_db *db){
     if( !db->bBgThread ) kvCompactInline(db);
   }else if( db->rcBg==KV_OK ){
     /* Sticky: the memtable stays in memory and its data in the WAL; new
-    ** writes are refused until the store is reopened. */
+    ** writes are refused until the flush is retried (a full disk, an I/O
+    ** error) and succeeds, or the store is reopened. */
     db->rcBg = rc;
+    kvFree(db->zBgErr);
     db->zBgErr = savedErr();
+    kvDbBgFailed(db, rc);
   }
   kvEditClear(&edit);
   kvMemUnref(pImm);
@@ -470,7 +475,33 @@ static int closeWaits(kv_db *db){
   return bL0 && (db->bBgActive || !db->bBgIdle);
 }
 
+/* Pause before a failed flush or compaction is tried again. */
+#define BG_RETRY_MICROS 200000
+
+void kvDbBgFailed(kv_db *db, int rc){
+  if( rc==KV_FULL || rc==KV_IOERR || rc==KV_NOMEM ){
+    db->iBgRetryAt = db->pEnv->xMonoMicros(db->pEnv) + BG_RETRY_MICROS;
+  }else{
+    db->iBgRetryAt = 0;       /* corruption, a failed fsync: for good */
+  }
+}
+
+void kvDbBgRetryDue(kv_db *db){
+  if( db->rcBg==KV_OK || db->iBgRetryAt==0 || db->bBgActive ) return;
+  if( db->pEnv->xMonoMicros(db->pEnv) < db->iBgRetryAt ) return;
+  /* The failed work left nothing behind (its output is removed, the
+  ** memtable and WAL still hold the data): run it again. A failure sets
+  ** rcBg again, and writes see it until the next pause is over. */
+  db->rcBg = KV_OK;
+  kvFree(db->zBgErr);
+  db->zBgErr = 0;
+  db->iBgRetryAt = 0;
+  db->nBgRetry++;
+  pthread_cond_broadcast(&db->cvWork);
+}
+
 static int stickyError(kv_db *db){
+  kvDbBgRetryDue(db);
   if( db->rcWal ) return kvErr(db->rcWal, "%s", db->zWalErr ? db->zWalErr : "kvstore: WAL failed");
   if( db->rcBg ) return kvErr(db->rcBg, "%s", db->zBgErr ? db->zBgErr : "kvstore: background work failed");
   return KV_OK;
@@ -490,7 +521,9 @@ static int makeRoom(kv_db *db, int bForce){
     /* Level 0 piling up: slow writers down, then stop them (compact.c). */
     if( !bForce && kvCompactSlowdown(db, &bSlowed) ) continue;
     if( !bForce && kvMemUsage(db->pMem)<db->pOpts->nMemtable ) break;
-    if( bForce && kvMemCount(db->pMem)==0 ) break;
+    /* (a pending immutable memtable is flushed first: after a retried
+    ** failure it may still be waiting with background=off) */
+    if( bForce && kvMemCount(db->pMem)==0 && db->pImm==0 ) break;
     if( db->pImm ){
       /* The previous memtable is still being flushed. */
       if( db->bBgThread ){
@@ -1123,6 +1156,69 @@ static void dbFree(kv_db *db, int bFinish){
   kvFree(db);
 }
 
+/* CURRENT is absent. A new store may be made only where nothing of an
+** old one remains: a table or a WAL segment means CURRENT was lost, and
+** creating a store would drop every row they hold. */
+static int missingCurrentCheck(kv_db *db){
+  char **az = 0;
+  int n = 0, i;
+  int nSst = 0, nWal = 0, nManifest = 0;
+  int rc = db->pEnv->xList(db->pEnv, db->zDir, &az, &n);
+  for(i=0; rc==KV_OK && i<n; i++){
+    const char *z = az[i];
+    size_t nDigit = strspn(z, "0123456789");
+    if( !isStoreName(z) ) continue;
+    if( nDigit>0 && strcmp(z+nDigit, ".sst")==0 ) nSst++;
+    else if( strncmp(z, "wal-", 4)==0 ) nWal++;
+    else if( strncmp(z, "MANIFEST-", 9)==0 ) nManifest++;
+  }
+  kvFreeList(az, n);
+  if( rc!=KV_OK ) return rc;
+  if( nSst>0 || nWal>0 ){
+    return kvErr(KV_CORRUPT, "kvstore: store '%s' is missing its CURRENT file "
+                 "(%d SSTable(s), %d WAL segment(s) and %d manifest(s) "
+                 "remain); nothing was changed: kvstore_repair() can rebuild "
+                 "it", db->zDir, nSst, nWal, nManifest);
+  }
+  if( !db->pOpts->bCreate ){
+    return kvErr(KV_CANTOPEN, "kvstore: no store in '%s' (no CURRENT file) "
+                 "and creating one was not requested", db->zDir);
+  }
+  return KV_OK;
+}
+
+/* A store whose DROP was interrupted stays unopenable until a DROP
+** finishes it. REQUIRES: LOCK held. */
+static int droppedCheck(kv_db *db){
+  char *zPath = kvMprintf("%s/%s", db->zDir, DROP_MARKER);
+  int rc = KV_OK;
+  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( db->pEnv->xExists(db->pEnv, zPath) ){
+    rc = kvErr(KV_CANTOPEN, "kvstore: store '%s' is being dropped (%s "
+               "exists: a DROP TABLE was interrupted); DROP TABLE again "
+               "finishes it", db->zDir, DROP_MARKER);
+  }
+  kvFree(zPath);
+  return rc;
+}
+
+/* Without the create flag, refuse a directory that holds no store before
+** anything is written to it. */
+static int existingStoreCheck(KvEnv *pEnv, const char *zDir,
+                              const kv_options *opts){
+  char *zPath;
+  int rc = KV_OK;
+  if( opts==0 || opts->bCreate ) return KV_OK;
+  zPath = kvMprintf("%s/%s", zDir, IDENTITY_NAME);
+  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( !pEnv->xExists(pEnv, zPath) ){
+    rc = kvErr(KV_CANTOPEN, "kvstore: no store in '%s' (no %s file) and "
+               "creating one was not requested", zDir, IDENTITY_NAME);
+  }
+  kvFree(zPath);
+  return rc;
+}
+
 static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
                   const kv_options *opts, int bReadOnly, kv_db **ppDb){
   kv_db *db = kvMallocZero(sizeof(*db));
@@ -1150,7 +1246,9 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     rc = kvErr(KV_NOMEM, "kvstore: out of memory");
   }
   if( rc==KV_OK ) rc = foreignCheck(pEnv, zDir);
+  if( rc==KV_OK ) rc = existingStoreCheck(pEnv, zDir, opts);
   if( rc==KV_OK && !bReadOnly ) rc = pEnv->xLock(pEnv, zLock, &db->pLock);
+  if( rc==KV_OK ) rc = droppedCheck(db);
   if( rc==KV_OK ) rc = identityOpen(db);
   if( rc==KV_OK ) rc = kvCacheNew(db->pOpts->nCache, &db->pCache);
   if( rc==KV_OK ){
@@ -1159,6 +1257,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     db->vset.nLevel = db->pOpts->nLevel;
     db->vset.pCache = db->pCache;
     db->vset.pCounters = &db->counters;
+    db->vset.bVerify = db->pOpts->bVerifyChecksums;
     db->vset.pMutex = &db->vsetMutex;
     db->vset.bReadOnly = bReadOnly;
     if( pEnv->xExists(pEnv, zCurrent) ){
@@ -1167,7 +1266,8 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
       rc = kvErr(KV_CANTOPEN, "kvstore: '%s' holds no CURRENT file: the "
                  "store was never completely created", zDir);
     }else{
-      rc = kvVsetCreate(&db->vset);
+      rc = missingCurrentCheck(db);
+      if( rc==KV_OK ) rc = kvVsetCreate(&db->vset);
     }
   }
   if( bReadOnly ){
@@ -1234,7 +1334,15 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
   if( zDir==0 || zDir[0]==0 ){
     return kvErr(KV_MISUSE, "kvstore: no directory given");
   }
-  rc = pEnv->xMkdir(pEnv, zDir);
+  if( opts && !opts->bCreate ){
+    if( !pEnv->xExists(pEnv, zDir) ){
+      return kvErr(KV_CANTOPEN, "kvstore: store directory '%s' does not "
+                   "exist and creating a store was not requested", zDir);
+    }
+    rc = KV_OK;
+  }else{
+    rc = pEnv->xMkdir(pEnv, zDir);
+  }
   if( rc==KV_OK ) rc = canonicalDir(zDir, &zCanon);
   if( rc==KV_OK ) rc = pEnv->xFileId(pEnv, zCanon, &iDev, &iIno);
   if( rc!=KV_OK ){
@@ -1346,11 +1454,24 @@ int kv_db_refcount(kv_db *db){
   return n;
 }
 
-int kv_destroy(const char *zDir){
-  KvEnv *pEnv = kvEnvPosix();
+/*
+** Drop the store in zDir through pEnv (kv_destroy; tests pass a test env).
+**
+** The first step makes the store unopenable in one durable step: CURRENT
+** is renamed to DROP_MARKER and the directory fsynced. A crash or an error
+** after it leaves a store that every open refuses and that the next
+** destroy finishes; before it, the store is whole. A store without CURRENT
+** (damaged, or a drop that got further) is dropped all the same. Only the
+** store's own names are deleted, data files first, then the marker, the
+** identity file and LOCK, so every interrupted state is either refused by
+** kv_open or an empty store that the next destroy removes.
+*/
+int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
   char *zCanon = 0;
   char *zId = 0;
   char *zLock = 0;
+  char *zCurrent = 0;
+  char *zMarker = 0;
   KvFile *pLock = 0;
   u64 iDev, iIno;
   char **az = 0;
@@ -1371,24 +1492,34 @@ int kv_destroy(const char *zDir){
   if( rc==KV_OK ){
     zId = kvMprintf("%s/%s", zCanon, IDENTITY_NAME);
     zLock = kvMprintf("%s/LOCK", zCanon);
-    if( zId==0 || zLock==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    zCurrent = kvMprintf("%s/CURRENT", zCanon);
+    zMarker = kvMprintf("%s/%s", zCanon, DROP_MARKER);
+    if( zId==0 || zLock==0 || zCurrent==0 || zMarker==0 ){
+      rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    }
   }
   if( rc==KV_OK && !pEnv->xExists(pEnv, zId) ){
     rc = kvErr(KV_ERROR, "kvstore: '%s' does not hold a kvstore store (no %s "
                "file); nothing was removed", zCanon, IDENTITY_NAME);
   }
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
+  if( rc==KV_OK && pEnv->xExists(pEnv, zCurrent) ){
+    rc = pEnv->xRename(pEnv, zCurrent, zMarker);
+    if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zCanon);
+  }
   if( rc==KV_OK ) rc = pEnv->xList(pEnv, zCanon, &az, &n);
   for(i=0; rc==KV_OK && i<n; i++){
-    /* The identity goes last, so an interrupted destroy can be redone. */
+    /* The marker and the identity go last, so an interrupted destroy is
+    ** refused by kv_open and redone by the next destroy. */
     if( isStoreName(az[i]) && strcmp(az[i], "LOCK")!=0
-     && strcmp(az[i], IDENTITY_NAME)!=0 ){
+     && strcmp(az[i], IDENTITY_NAME)!=0 && strcmp(az[i], DROP_MARKER)!=0 ){
       char *zPath = kvMprintf("%s/%s", zCanon, az[i]);
       if( zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
       else rc = pEnv->xUnlink(pEnv, zPath);
       kvFree(zPath);
     }
   }
+  if( rc==KV_OK ) rc = pEnv->xUnlink(pEnv, zMarker);
   if( rc==KV_OK ) rc = pEnv->xUnlink(pEnv, zId);
   if( pLock ){
     pEnv->xUnlock(pLock);
@@ -1406,8 +1537,14 @@ int kv_destroy(const char *zDir){
   kvFreeList(az, n);
   kvFree(zId);
   kvFree(zLock);
+  kvFree(zCurrent);
+  kvFree(zMarker);
   kvFree(zCanon);
   return rc;
+}
+
+int kv_destroy(const char *zDir){
+  return kvDestroyEnv(kvEnvPosix(), zDir);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -35,6 +35,7 @@ struct PosixFile {
   u8 *aApp;                     /* [0, nCap) mapped read-write, or NULL */
   u64 nCap;                     /* allocated size of the file */
   u64 nLogical;                 /* bytes appended: the file's real size */
+  int bSynced;                  /* xSync succeeded once: cuts are synced */
 };
 
 /*
@@ -49,6 +50,11 @@ struct PosixFile {
 ** writes them out as usual. The file is cut back to the bytes appended by
 ** xTruncate and xClose; after a crash it ends in zeros up to the step,
 ** which log.c reads as a torn tail (its magic byte is never zero).
+** A size change is durable only after an fsync, so once the file has been
+** synced (its caller wants it durable) every cut is followed by one;
+** recovery does not depend on it (wal.c reads past zeros at the end of a
+** segment that has a successor), but a file left at its real length is
+** what a reader of the directory expects.
 */
 #define APPEND_STEP_MIN ((u64)64 << 10)
 #define APPEND_STEP_MAX ((u64)4 << 20)
@@ -96,8 +102,47 @@ static int appendCut(PosixFile *p){
       return kvErrno(errno, "truncate", p->zPath);
     }
     p->nCap = p->nLogical;
+    if( p->bSynced && fdatasync(p->fd)!=0 ){
+      return kvErrno(errno, "fsync", p->zPath);
+    }
   }
   return KV_OK;
+}
+
+/*
+** KV_OPEN_WRITE makes a new file under a name that can be predicted
+** (NNNNNN.sst.tmp, CURRENT.tmp): it is created with O_EXCL|O_NOFOLLOW so
+** nothing planted there (a symbolic link, a hard link to another file) is
+** ever written through. A name already taken by a plain file of ours with
+** one link is a temporary a crash left behind: it is removed and the
+** create tried once more. Anything else is refused. Files opened for
+** appending (WAL segments, manifests, LOCK) refuse a symbolic link too.
+*/
+static int openExclusive(const char *zPath, int oflags, int *pFd){
+  int nTry;
+  for(nTry=0; nTry<2; nTry++){
+    struct stat st;
+    do{
+      *pFd = open(zPath, oflags | O_CLOEXEC, 0644);
+    }while( *pFd<0 && errno==EINTR );
+    if( *pFd>=0 ) return KV_OK;
+    if( errno!=EEXIST ) break;
+    if( lstat(zPath, &st)!=0 ){
+      if( errno==ENOENT ) continue;
+      break;
+    }
+    if( !S_ISREG(st.st_mode) || st.st_nlink!=1 || st.st_uid!=geteuid() ){
+      return kvErr(KV_CANTOPEN, "kvstore: '%s' already exists and is not a "
+                   "leftover file of this store (a link, or another user's "
+                   "file); refusing to write through it", zPath);
+    }
+    if( unlink(zPath)!=0 && errno!=ENOENT ) break;
+  }
+  if( *pFd<0 && errno==EEXIST ){
+    return kvErr(KV_CANTOPEN, "kvstore: '%s' keeps reappearing; refusing to "
+                 "write through it", zPath);
+  }
+  return kvErrno(errno, "open", zPath);
 }
 
 static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
@@ -107,18 +152,23 @@ static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
   int oflags;
   *ppFile = 0;
   if( flags & KV_OPEN_WRITE ){
-    oflags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND;
+    oflags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND;
   }else if( (flags & KV_OPEN_APPEND) && !(flags & KV_OPEN_PLAIN) ){
-    oflags = O_RDWR | O_CREAT;          /* mapping needs read access */
+    oflags = O_RDWR | O_CREAT | O_NOFOLLOW;  /* mapping needs read access */
   }else if( flags & KV_OPEN_APPEND ){
-    oflags = O_WRONLY | O_CREAT | O_APPEND;
+    oflags = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW;
   }else{
     oflags = O_RDONLY;
   }
-  do{
-    fd = open(zPath, oflags | O_CLOEXEC, 0644);
-  }while( fd<0 && errno==EINTR );
-  if( fd<0 ) return kvErrno(errno, "open", zPath);
+  if( flags & KV_OPEN_WRITE ){
+    int rc = openExclusive(zPath, oflags, &fd);
+    if( rc!=KV_OK ) return rc;
+  }else{
+    do{
+      fd = open(zPath, oflags | O_CLOEXEC, 0644);
+    }while( fd<0 && errno==EINTR );
+    if( fd<0 ) return kvErrno(errno, "open", zPath);
+  }
   p = kvMallocZero(sizeof(*p));
   if( p ) p->zPath = kvStrdup(zPath);
   if( p==0 || p->zPath==0 ){
@@ -195,6 +245,7 @@ static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
 static int posixSync(KvFile *pFile){
   PosixFile *p = (PosixFile*)pFile;
   if( fdatasync(p->fd)!=0 ) return kvErrno(errno, "fsync", p->zPath);
+  p->bSynced = 1;
   return KV_OK;
 }
 
@@ -344,7 +395,7 @@ static int posixLock(KvEnv *pEnv, const char *zPath, KvFile **ppLock){
   PosixFile *p;
   int fd;
   *ppLock = 0;
-  fd = open(zPath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  fd = open(zPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if( fd<0 ) return kvErrno(errno, "open", zPath);
   if( flock(fd, LOCK_EX | LOCK_NB)!=0 ){
     int e = errno;

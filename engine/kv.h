@@ -76,7 +76,8 @@ const char *kv_errmsg(kv_db *db);
 ** wal_segment_records block_size compression compression_level
 ** bloom_bits_per_key summary_interval cache_size compaction levels
 ** level0_trigger level_size_multiplier target_file_size background
-** rate_limit rate_burst rate_wait_ms max_key_size max_value_size.
+** rate_limit rate_burst rate_wait_ms max_key_size max_value_size
+** verify_checksums.
 ** Sizes accept a plain byte count or a suffix KB MB GB (powers of 1024, as
 ** KiB MiB GiB). On failure returns KV_ERROR and, when pzErr is not NULL,
 ** sets *pzErr to a message (free with kv_free) that names the option and
@@ -98,6 +99,13 @@ char *kv_options_get(const kv_options *opts, const char *zName);
 /* Comma-separated list of every option name. Static storage. */
 const char *kv_options_names(void);
 
+/* Whether kv_open may create a store where none exists yet (a missing or
+** empty directory). On by default; a caller that only reconnects to a store
+** made earlier (the SQL layer's xConnect) turns it off, so a store that has
+** gone missing is reported instead of silently re-created empty. Not an
+** option name: a CREATE argument cannot set it. */
+void kv_options_set_create(kv_options *opts, int bCreate);
+
 /* Values of the key_type option, also returned by kv_key_type(). */
 #define KV_KEY_TEXT    0
 #define KV_KEY_BLOB    1
@@ -115,6 +123,13 @@ const char *kv_options_names(void);
 ** format version) disagrees with the one saved in the store;
 ** KV_CANTOPEN, KV_IOERR, KV_CORRUPT, KV_NOMEM as the cause says.
 ** On failure *ppDb is NULL.
+**
+** A store is created only when kv_options_set_create() allows it and the
+** directory holds no store yet. A store whose CURRENT file is gone while
+** its tables or WAL segments remain is never re-created over them: the
+** open fails with KV_CORRUPT naming what is missing, and kv_repair() is
+** the explicit way back. Without the create flag, a missing directory or
+** one without a store fails with KV_CANTOPEN and nothing is written.
 */
 int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb);
 
@@ -162,8 +177,29 @@ int kv_close_nowait(kv_db *db);
 ** the identity file, temporaries), and then the directory if it is empty.
 ** Refuses (KV_ERROR) a directory without the store's identity file, and
 ** (KV_BUSY) one that is open in this or another process. A missing
-** directory is KV_OK. */
+** directory is KV_OK. The first step renames CURRENT to CURRENT.dropped
+** and fsyncs the directory: after it, however the destroy ends (error,
+** crash), kv_open refuses the store and the next kv_destroy finishes.
+** The store is not opened, so a damaged one is destroyed too. */
 int kv_destroy(const char *zDir);
+
+/*
+** Repair the store in zDir, on request only (opening never repairs). If
+** the store opens there is nothing to do. If opening fails with
+** KV_CORRUPT (CURRENT, the manifest or a listed table lost or damaged),
+** a new manifest is built from the tables' own metadata (every "<n>.sst"
+** that checks out; a damaged one is renamed "<n>.sst.damaged", never
+** deleted), CURRENT is pointed at it, the WAL is replayed and the store
+** is fully compacted. Other failures (locked, missing, being dropped, I/O)
+** are returned as they are. opts may be NULL; the create flag is ignored.
+** When pzReport is not NULL it receives (kv_free) a JSON summary:
+**   {"repaired":false,"reason":"..."} or {"repaired":true,"reason":"<the
+**   error that opening gave>","tables":N,"damaged_tables":N,
+**   "wal_segments":N}
+** A table that a compaction had replaced but not yet deleted comes back,
+** so a key deleted by a tombstone that compaction dropped can reappear.
+*/
+int kv_repair(const char *zDir, const kv_options *opts, char **pzReport);
 
 /* The options the store runs with (the first opener's, with the values
 ** saved in the store for the shaping ones). Owned by db. */

@@ -285,7 +285,9 @@ struct KvFile {
 };
 
 #define KV_OPEN_READ   0x01     /* read-only; fails if missing */
-#define KV_OPEN_WRITE  0x02     /* create or truncate; write-only append */
+#define KV_OPEN_WRITE  0x02     /* create new, write-only append (O_EXCL,
+                                   ** no link followed; a leftover temporary
+                                   ** of ours is replaced) */
 #define KV_OPEN_APPEND 0x04     /* open existing (create if missing) for
                                 ** append, keeping its contents */
 #define KV_OPEN_PLAIN  0x08     /* with KV_OPEN_APPEND: write() every
@@ -382,6 +384,17 @@ void kvTestEnvSetDirSync(KvEnv *pEnv, int bOn);
 ** xMonoMicros returns it and xSleepMicros advances it. */
 void kvTestEnvSetClock(KvEnv *pEnv, u64 nMicros);
 
+/* A background flush or compaction failed with rc (now in rcBg): a cause
+** that can go away (disk full, I/O error, no memory) is retried after a
+** pause; see kvDbBgRetryDue. REQUIRES: mutex held. */
+void kvDbBgFailed(kv_db *db, int rc);
+/* If rcBg may be retried now, clear it and wake the background thread.
+** REQUIRES: mutex held. */
+void kvDbBgRetryDue(kv_db *db);
+
+/* kv_destroy through pEnv (db.c). */
+int kvDestroyEnv(KvEnv *pEnv, const char *zDir);
+
 /****************************** options.c **********************************/
 
 #define KV_SYNC_OFF     0
@@ -417,7 +430,9 @@ struct kv_options {
   u64 nRateWaitMs;              /* rate_wait_ms */
   u64 nMaxKey;                  /* max_key_size */
   u64 nMaxValue;                /* max_value_size */
+  int bVerifyChecksums;         /* verify_checksums: CRC on every read */
   u32 mSet;                     /* bit i set: option i given explicitly */
+  int bCreate;                  /* kv_open may create a new store */
   KvEnv *pEnv;                  /* file system; NULL = kvEnvPosix() */
 };
 /* Use env pEnv (tests). */
@@ -523,6 +538,9 @@ int kvLogReaderOpen(KvEnv *pEnv, const char *zPath, KvLogReader **ppR);
 int kvLogRead(KvLogReader *pR, const u8 **pp, size_t *pn);
 u64 kvLogReaderGoodOffset(KvLogReader *pR); /* end of last good record */
 int kvLogReaderTorn(KvLogReader *pR);       /* 1 if a tail was cut off */
+/* 1 if a tail was cut off and every byte of it is zero (what is left of a
+** preallocation whose truncation did not reach the disk). */
+int kvLogReaderZeroTail(KvLogReader *pR);
 void kvLogReaderClose(KvLogReader *pR);
 
 /*
@@ -562,7 +580,10 @@ char *kvWalPath(const char *zDir, u64 iSeg);    /* kvFree; NULL on OOM */
 ** Replay every segment >= iFrom in order, calling xBatch per record.
 ** Replay stops at the first torn tail (pInfo->bTorn, pInfo->iTornSeg,
 ** pInfo->iTornOffset): later segments are not replayed, so what is
-** recovered is always a prefix of the history. A bad record followed by
+** recovered is always a prefix of the history. Zeros alone at the end of
+** a segment that has a successor are not a torn tail: they are what a
+** lost truncation of its preallocated end leaves, and replay goes on with
+** the next segment (pInfo->nZeroTail counts them). A bad record followed by
 ** valid ones fails with KV_CORRUPT naming the segment and offset.
 */
 typedef struct KvWalReplayInfo KvWalReplayInfo;
@@ -572,6 +593,7 @@ struct KvWalReplayInfo {
   u64 iLastSeg;                 /* highest segment number present */
   int bTorn;                    /* a torn/garbage tail was cut */
   u64 iTornSeg, iTornOffset;
+  u64 nZeroTail;                /* segments read past their zero-filled end */
 };
 int kvWalReplay(KvEnv *pEnv, const char *zDir, u64 iFrom,
                 int (*xBatch)(void *pCtx, u64 firstSeq, u32 nCount,
@@ -695,6 +717,9 @@ typedef struct KvSst KvSst;
 int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
               KvReadCounters *pCounters, KvSst **ppSst);
 void kvSstClose(KvSst *pSst);
+/* verify_checksums: read every data block from the file and check its CRC
+** on every use (no block cache, no use in place in the mapping). */
+void kvSstSetVerify(KvSst *pSst, int bOn);
 const KvSstMeta *kvSstGetMeta(KvSst *pSst);
 /* Newest entry of user key pKey with sequence <= seq. Returns KV_OK with
 ** *pbFound 0 or 1; when found sets *peType and copies a put's value into
@@ -782,6 +807,7 @@ struct KvVersionSet {
   int nLevel;
   KvCache *pCache;              /* for opening tables */
   KvReadCounters *pCounters;
+  int bVerify;                  /* tables check every data block read */
   KvVersion *pCurrent;          /* holds one reference */
   u64 iNextFile;                /* next file number (SST and manifest) */
   u64 iLastSeq;                 /* last sequence recorded */
@@ -972,6 +998,8 @@ struct kv_db {
   int bBgIdle;                  /* bgThread waits: nothing was due */
   int rcBg;                     /* sticky background error */
   char *zBgErr;                 /* its message */
+  u64 iBgRetryAt;               /* rcBg is retried from then (0: never) */
+  u64 nBgRetry;                 /* retries after a background failure */
   int rcWal;                    /* sticky WAL error (failed fsync) */
   char *zWalErr;
 

@@ -339,6 +339,15 @@ int kvLogReaderTorn(KvLogReader *pR){
   return pR->bTorn;
 }
 
+int kvLogReaderZeroTail(KvLogReader *pR){
+  u64 i;
+  if( !pR->bTorn ) return 0;
+  for(i=pR->iOff; i<pR->data.n; i++){
+    if( pR->data.a[i]!=0 ) return 0;
+  }
+  return 1;
+}
+
 void kvLogReaderClose(KvLogReader *pR){
   if( pR ){
     kvBufFree(&pR->data);

@@ -122,6 +122,7 @@ static const OptDef aOpt[] = {
   { "rate_wait_ms",     OPT_INT,  FLD_U64, OFF(nRateWaitMs), 0, 3600000, 0 },
   { "max_key_size",     OPT_SIZE, FLD_U64, OFF(nMaxKey), 1, 64*MiB, 0 },
   { "max_value_size",   OPT_SIZE, FLD_U64, OFF(nMaxValue), 0, 1*GiB, 0 },
+  { "verify_checksums", OPT_BOOL, FLD_INT, OFF(bVerifyChecksums), 0, 0, aBool },
 };
 #undef OFF
 #define N_OPT ((int)(sizeof(aOpt)/sizeof(aOpt[0])))
@@ -132,7 +133,8 @@ static const char zAllNames[] =
   "wal_segment_records, block_size, compression, compression_level, "
   "bloom_bits_per_key, summary_interval, cache_size, compaction, levels, "
   "level0_trigger, level_size_multiplier, target_file_size, background, "
-  "rate_limit, rate_burst, rate_wait_ms, max_key_size, max_value_size";
+  "rate_limit, rate_burst, rate_wait_ms, max_key_size, max_value_size, "
+  "verify_checksums";
 
 #ifndef NDEBUG
 /* zAllNames lists aOpt's names in order (and mSet has a bit for each). */
@@ -463,6 +465,7 @@ static void setDefaults(kv_options *opts){
   opts->nRateWaitMs = 0;
   opts->nMaxKey = 64*KiB;
   opts->nMaxValue = 64*MiB;
+  opts->bCreate = 1;
 }
 
 kv_options *kv_options_new(void){
@@ -502,6 +505,11 @@ kv_options *kv_options_copy(const kv_options *opts){
     return 0;
   }
   return pNew;
+}
+
+void kv_options_set_create(kv_options *opts, int bCreate){
+  assert( opts!=0 );
+  opts->bCreate = bCreate!=0;
 }
 
 void kvOptionsSetEnv(kv_options *opts, KvEnv *pEnv){

@@ -28,8 +28,9 @@
 ** block is compressed only when zlib saves at least 1/8 of its size, and
 ** is cut before it would pass the configured size, so a block holds one
 ** entry when that entry is large. No block may expand past
-** SST_MAX_BLOCK bytes, which a reader enforces before inflating, and the
-** inflated size must equal the size the index records.
+** SST_MAX_BLOCK bytes (room for any entry the WAL takes), which a reader
+** enforces before inflating, and the inflated size must equal the size
+** the index records.
 **
 ** Data blocks hold the table's entries: internal key -> value, in strictly
 ** ascending internal-key order across the whole part.
@@ -111,7 +112,11 @@
 #define SST_TRAILER     5                     /* type + crc per block */
 #define SST_TYPE_RAW    0
 #define SST_TYPE_ZLIB   1
-#define SST_MAX_BLOCK   ((u64)65 << 20)       /* 64 MiB value + key room */
+/* Largest block (raw or inflated). Any entry a WAL record can hold (its
+** payload is at most 1 GiB, log.c) must fit in one data block, or a store
+** holding it in its WAL could never flush it and so never open (#17);
+** 1 MiB above that covers the entry's own framing and the block's. */
+#define SST_MAX_BLOCK   (((u64)1 << 30) + ((u64)1 << 20))
 #define SST_META_FIXED  (7*8)
 
 typedef struct SstHandle SstHandle;
@@ -370,6 +375,13 @@ static int builderAddIndex(KvSstBuilder *p, const u8 *pSep, size_t nSep,
   nVal += kvPutVarint(aVal+nVal, pH->iOff);
   nVal += kvPutVarint(aVal+nVal, pH->nStored);
   nVal += kvPutVarint(aVal+nVal, pH->nRaw);
+  /* Long keys: a chunk ends early rather than pass the block limit (the
+  ** summary lists each chunk, so chunks need not be of equal length). */
+  if( p->index.nEntry>0 && kvBlockBuilderSize(&p->index)
+        + kvBlockEntryBound(nSep, (size_t)nVal) + 16 > SST_MAX_BLOCK ){
+    rc = builderFlushChunk(p);
+    if( rc!=KV_OK ) return rc;
+  }
   rc = kvBlockBuilderAdd(&p->index, pSep, nSep, aVal, (size_t)nVal);
   if( rc==KV_OK && p->index.nEntry>=(u32)p->cfg.nSummaryInterval ){
     rc = builderFlushChunk(p);
@@ -735,6 +747,7 @@ struct KvSst {
   u8 *aRdPart;                  /* RangeDel part, NULL if none */
   u64 nRdPart;                  /* its size, CRC included */
   KvRdList rd;                  /* its tombstones (keys in aRdPart) */
+  int bVerify;                  /* kvSstSetVerify */
 };
 
 /* A block read from the file: decoded bytes and their parsed view. It is
@@ -1048,6 +1061,9 @@ static int loadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
   pRef->pH = 0;
   pRef->bBorrowed = 0;
   pRef->iOff = pH->iOff;
+  /* verify_checksums: a data block is read and checked on every use, as
+  ** a bulk read is, so a byte changed after its first read is caught. */
+  if( p->bVerify && !bIndex ) bBulk = 1;
   if( p->aMap && !bBulk && !bIndex ){
     int bDone = 0;
     rc = loadMapped(p, pH, &bDone, pRef);
@@ -1353,6 +1369,10 @@ int kvSstRangeDels(KvSst *pSst, KvRdList *pOut){
     rc = kvRdListAdd(pOut, t->pLo, t->nLo, t->pHi, t->nHi, t->seq);
   }
   return rc;
+}
+
+void kvSstSetVerify(KvSst *pSst, int bOn){
+  pSst->bVerify = bOn;
 }
 
 const KvSstMeta *kvSstGetMeta(KvSst *pSst){

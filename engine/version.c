@@ -134,6 +134,7 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
       }else{
         rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache,
                        pSet->pCounters, &pSst);
+        if( rc==KV_OK ) kvSstSetVerify(pSst, pSet->bVerify);
         kvFree(zPath);
         /* Corruption is permanent for an immutable file: remember it so
         ** every later read fails the same way without re-reading. I/O

@@ -40,8 +40,12 @@
 ** REPLAY
 **
 ** Segments are replayed in ascending order from a given number; gaps in
-** the numbering are allowed (deleted segments). Replay stops at the first
-** torn tail: the records after it, in that segment or later ones, are not
+** the numbering are allowed (deleted segments). A segment that has a
+** successor and ends in zeros is read up to them and replay goes on: the
+** writer preallocates (env_posix.c) and cuts the file back at close, and
+** the cut can be lost in a power cut, while every record of the segment
+** was written before the next segment was created. Replay stops at the
+** first other torn tail: the records after it, in that segment or later ones, are not
 ** part of a history that can be recovered as a prefix. The caller must not
 ** let those later segments be replayed at a later open either (delete
 ** them or start new segments above them only after cutting the torn one).
@@ -350,8 +354,10 @@ int kvWalList(KvEnv *pEnv, const char *zDir, u64 **paSeg, int *pnSeg){
   return KV_OK;
 }
 
-/* Replay one segment into xBatch, updating *pInfo. */
+/* Replay one segment into xBatch, updating *pInfo. bLast: no segment
+** follows this one. */
 static int walReplaySegment(KvEnv *pEnv, const char *zDir, u64 iSeg,
+                            int bLast,
                             int (*xBatch)(void*, u64, u32, const u8*, size_t),
                             void *pCtx, KvWalReplayInfo *pInfo){
   char *zPath = kvWalPath(zDir, iSeg);
@@ -391,7 +397,13 @@ static int walReplaySegment(KvEnv *pEnv, const char *zDir, u64 iSeg,
       }
     }
   }
-  if( rc==KV_OK && kvLogReaderTorn(pR) ){
+  if( rc==KV_OK && !bLast && kvLogReaderZeroTail(pR) ){
+    /* Every record of a segment was written (and, unless sync=off, synced)
+    ** before its successor was created, so zeros here are the unused end
+    ** of its preallocation, not a lost write: the history goes on in the
+    ** next segment. */
+    pInfo->nZeroTail++;
+  }else if( rc==KV_OK && kvLogReaderTorn(pR) ){
     pInfo->bTorn = 1;
     pInfo->iTornSeg = iSeg;
     pInfo->iTornOffset = kvLogReaderGoodOffset(pR);
@@ -415,7 +427,8 @@ int kvWalReplay(KvEnv *pEnv, const char *zDir, u64 iFrom,
   if( rc==KV_OK && nSeg>0 ) pInfo->iLastSeg = aSeg[nSeg-1];
   for(i=0; rc==KV_OK && i<nSeg && !pInfo->bTorn; i++){
     if( aSeg[i]<iFrom ) continue;
-    rc = walReplaySegment(pEnv, zDir, aSeg[i], xBatch, pCtx, pInfo);
+    rc = walReplaySegment(pEnv, zDir, aSeg[i], i==nSeg-1, xBatch, pCtx,
+                          pInfo);
   }
   kvFree(aSeg);
   return rc;

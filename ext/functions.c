@@ -7,6 +7,7 @@
 **   SELECT kvstore_stats('kv');            -- JSON figures of the store
 **   SELECT kvstore_verify('kv');           -- 'ok' or the first problem
 **   SELECT kvstore_merkle('kv');           -- flush, then the root (hex)
+**   SELECT kvstore_repair('kv');           -- rebuild a damaged store; JSON
 **   SELECT kvstore_version();              -- the library's version
 **
 ** The table argument is a table name, optionally "schema.table"; the table
@@ -291,6 +292,35 @@ static void fnMerkle(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   sqlite3_result_text(ctx, zHex, 64, SQLITE_TRANSIENT);
 }
 
+/* kvstore_repair(t): kv_repair on the table's store, which need not open
+** (that is when repair is wanted); JSON report. Never run implicitly. */
+static void fnRepair(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  char *zDir = 0, *zErr = 0, *zReport = 0;
+  kv_options *pOpts = 0;
+  int rc;
+  if( argc!=1 || sqlite3_value_type(argv[0])!=SQLITE_TEXT ){
+    fnError(ctx, SQLITE_ERROR, "kvstore_repair: wrong arguments; usage: "
+            "kvstore_repair(table)");
+    return;
+  }
+  rc = kvvtabStoreDir(db, (const char*)sqlite3_value_text(argv[0]), &zDir,
+                      &pOpts, &zErr);
+  if( rc!=SQLITE_OK ){
+    fnError(ctx, rc, zErr ? zErr : "kvstore: no such table");
+    sqlite3_free(zErr);
+    return;
+  }
+  rc = kv_repair(zDir, pOpts, &zReport);
+  if( rc!=KV_OK ){
+    fnEngineError(ctx, rc, "repair");
+  }else{
+    fnResultKv(ctx, zReport);
+  }
+  kv_options_free(pOpts);
+  sqlite3_free(zDir);
+}
+
 static void fnVersion(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   (void)argv;
   if( argc!=0 ){
@@ -312,6 +342,7 @@ int kvextFunctionsInit(sqlite3 *db){
     { "kvstore_stats",   fnStats,   1 },
     { "kvstore_verify",  fnVerify,  1 },
     { "kvstore_merkle",  fnMerkle,  1 },
+    { "kvstore_repair",  fnRepair,  1 },
     { "kvstore_version", fnVersion, 0 },
   };
   size_t i;

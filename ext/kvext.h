@@ -29,6 +29,14 @@
 int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
                  int *peKeyType, char **pzErr);
 
+/* The store directory and options of kvstore table zName, found without
+** connecting it (a table whose store does not open cannot connect): from
+** the open table, or from the arguments of its CREATE statement, resolved
+** as xConnect resolves them. *pzDir (sqlite3_free), *ppOpts
+** (kv_options_free). On failure an SQLite code and *pzErr (sqlite3_free). */
+int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
+                   kv_options **ppOpts, char **pzErr);
+
 /* Set the result of ctx to the SQL value of an engine key a[0..n) of a
 ** table with key type eKeyType (TEXT, BLOB or INTEGER), as the key column
 ** of that table shows it. Returns SQLITE_OK, or SQLITE_CORRUPT (an integer

@@ -154,7 +154,7 @@ static void test_names(void **state){
     if( *z==',' ) z++;
     if( *z==' ' ) z++;
   }
-  assert_int_equal(n, 24);
+  assert_int_equal(n, 25);
   kv_options_free(o);
 }
 

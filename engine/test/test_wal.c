@@ -523,6 +523,69 @@ static void test_torn_earlier_segment(void **state){
   free(aFile);
 }
 
+/* Issue #17: a segment whose preallocated end survived a power cut (its
+** cut to the real length was lost) ends in zeros. That is not a torn
+** tail when a later segment exists: replay reads on into it, so no
+** acknowledged record of the later segments is skipped. */
+static void test_zero_tail_before_later_segment(void **state){
+  Fixture *f = *state;
+  KvWalConfig cfg = { 0, 3, KV_SYNC_FULL };
+  KvWal *pWal = 0;
+  Written w;
+  KvWalReplayInfo info;
+  Replay r;
+  const int N = 15;               /* segments 1..5 */
+  char z[128];
+  u8 *aFile;
+  size_t nFile;
+  u64 iSeg;
+  assert_int_equal(kvWalOpen(kvEnvPosix(), f->zDir, 1, &cfg, &pWal), KV_OK);
+  appendRecords(pWal, 0, N, &w);
+  assert_int_equal(kvWalClose(pWal), KV_OK);
+  assert_int_equal(w.aSeg[N-1], 5);
+  /* Segments 1..4 as the power cut could leave them: 64 KiB of zeros. */
+  for(iSeg=1; iSeg<=4; iSeg++){
+    segPath(f, iSeg, z, sizeof(z));
+    aFile = tuReadFile(z, &nFile);
+    aFile = realloc(aFile, nFile + 65536);
+    assert_non_null(aFile);
+    memset(aFile + nFile, 0, 65536);
+    tuWriteFile(z, aFile, nFile + 65536);
+    free(aFile);
+  }
+  assert_int_equal(replay(f, 0, 0, &r, &info), KV_OK);
+  assert_int_equal(r.nBad, 0);
+  assert_int_equal(r.n, N);
+  expectInfo(&info, N, N-1, 5);
+  assert_int_equal(info.bTorn, 0);
+  assert_int_equal(info.nZeroTail, 4);
+
+  /* Zeros at the end of the last segment are its torn tail, as before. */
+  segPath(f, 5, z, sizeof(z));
+  aFile = tuReadFile(z, &nFile);
+  aFile = realloc(aFile, nFile + 100);
+  assert_non_null(aFile);
+  memset(aFile + nFile, 0, 100);
+  tuWriteFile(z, aFile, nFile + 100);
+  free(aFile);
+  assert_int_equal(replay(f, 0, 0, &r, &info), KV_OK);
+  assert_int_equal(r.n, N);
+  assert_int_equal(info.bTorn, 1);
+  assert_int_equal(info.iTornSeg, 5);
+
+  /* Anything but zeros after the last record of an earlier segment still
+  ** stops the replay there (a torn record, not a preallocation). */
+  segPath(f, 2, z, sizeof(z));
+  aFile = tuReadFile(z, &nFile);
+  aFile[nFile - 1] = 0xA1;
+  tuWriteFile(z, aFile, nFile);
+  free(aFile);
+  assert_int_equal(replay(f, 0, 0, &r, &info), KV_OK);
+  assert_int_equal(r.n, 6);
+  assert_int_equal(info.bTorn, 1);
+  assert_int_equal(info.iTornSeg, 2);
+}
+
 /* Flipping any byte of a record in the middle of a segment is corruption
 ** naming the segment; nothing after it is replayed. */
 static void test_corrupt_middle_record(void **state){
@@ -712,6 +775,8 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_torn_last_segment,
                                     setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_torn_earlier_segment,
+                                    setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_zero_tail_before_later_segment,
                                     setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_corrupt_middle_record,
                                     setupDir, teardownDir),
