@@ -17,6 +17,7 @@
 **      system, a copy otherwise, as RocksDB's Checkpoint does), a fresh
 **      MANIFEST holding exactly that version, and CURRENT. Every file
 **      written is fsynced, then the directory.
+**      A caller's xExtra adds its files (the SQL layer's OWNER) here.
 **   4. Check what was written: every SSTable of the copy is read whole
 **      (kvSstVerify: block checksums and the Merkle root recomputed from
 **      its data blocks) and its recorded Merkle root must equal the
@@ -188,7 +189,9 @@ static int verifyCopy(Ckpt *p, KvVersion *v){
   return rc;
 }
 
-int kv_checkpoint(kv_db *db, const char *zDest, char **pzJson){
+int kv_checkpoint(kv_db *db, const char *zDest,
+                  int (*xExtra)(void *pCtx, const char *zTmpDir), void *pCtx,
+                  char **pzJson){
   Ckpt c;
   KvVersion *v = 0;
   u64 iLastSeq = 0, iNextFile = 0;
@@ -268,6 +271,7 @@ int kv_checkpoint(kv_db *db, const char *zDest, char **pzJson){
     }
   }
   if( rc==KV_OK ) rc = writeManifest(&c, v, iNextFile, iNextFile+1, iLastSeq);
+  if( rc==KV_OK && xExtra ) rc = xExtra(pCtx, c.zTmp);
   if( rc==KV_OK ) rc = c.pEnv->xSyncDir(c.pEnv, c.zTmp);
 
   /* 4: check, 5: publish. */

@@ -333,8 +333,16 @@ int kv_merkle(kv_db *db, unsigned char aRoot[32]);
 **   {"files":N,"bytes":N,"ms":N,"linked":N,"sequence":N}
 ** (files and bytes written or linked, of which `linked` hard links, and
 ** the last sequence the copy holds).
+**
+** xExtra, when not NULL, is called with pCtx and the temporary directory
+** once the store's files are written, before the check and the rename: a
+** caller adds its own files there (the SQL layer's OWNER), so they appear
+** with the copy or not at all. It returns KV_OK or a KV_* code, which
+** kv_checkpoint returns (its message is the caller's business).
 */
-int kv_checkpoint(kv_db *db, const char *zDest, char **pzJson);
+int kv_checkpoint(kv_db *db, const char *zDest,
+                  int (*xExtra)(void *pCtx, const char *zTmpDir), void *pCtx,
+                  char **pzJson);
 
 /*
 ** Writer lock for callers that buffer a transaction and must not lose

@@ -58,7 +58,7 @@ static void test_checkpoint_copy_opens(void **state){
   fill(db, 0, 3000, "a");                 /* several tables */
   fill(db, 100, 50, "b");                 /* overwrites, in the memtable */
   assert_int_equal(kv_delete(db, "key000007", 9), KV_OK);
-  assert_int_equal(kv_checkpoint(db, zDest, &zJson), KV_OK);
+  assert_int_equal(kv_checkpoint(db, zDest, 0, 0, &zJson), KV_OK);
   assert_non_null(zJson);
   assert_non_null(strstr(zJson, "\"files\":"));
   assert_non_null(strstr(zJson, "\"bytes\":"));
@@ -126,17 +126,62 @@ static void test_checkpoint_refuses_nonempty(void **state){
   assert_non_null(f);
   fputs("keep me", f);
   fclose(f);
-  assert_int_equal(kv_checkpoint(db, zDest, 0), KV_ERROR);
+  assert_int_equal(kv_checkpoint(db, zDest, 0, 0, 0), KV_ERROR);
   assert_non_null(strstr(kv_errmsg(db), "is not empty"));
   assert_int_equal(access(zFile, F_OK), 0);
   snprintf(zTmp, sizeof(zTmp), "%s.ckpt-tmp", zDest);
   assert_int_equal(access(zTmp, F_OK), -1);
   /* An empty directory is accepted. */
   assert_int_equal(unlink(zFile), 0);
-  assert_int_equal(kv_checkpoint(db, zDest, 0), KV_OK);
+  assert_int_equal(kv_checkpoint(db, zDest, 0, 0, 0), KV_OK);
   kv_close(db);
   db = tuOpen(zDest, o);
   assert_string_equal(tuGet(db, 0, 0, "a"), "1");
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+  tuRemoveDir(zDest);
+}
+
+/* xExtra adds a file that appears with the copy; when it fails, nothing
+** is left. */
+static int extraWrite(void *pCtx, const char *zTmpDir){
+  char zPath[400];
+  FILE *f;
+  int *pnCall = (int*)pCtx;
+  (*pnCall)++;
+  snprintf(zPath, sizeof(zPath), "%s/EXTRA", zTmpDir);
+  f = fopen(zPath, "w");
+  if( f==0 ) return KV_IOERR;
+  fputs("extra", f);
+  fclose(f);
+  return KV_OK;
+}
+static int extraFail(void *pCtx, const char *zTmpDir){
+  (void)zTmpDir;
+  (*(int*)pCtx)++;
+  return KV_IOERR;
+}
+static void test_checkpoint_extra_files(void **state){
+  char zDir[256], zDest[300], zPath[400];
+  kv_options *o;
+  kv_db *db;
+  int nCall = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "ckptx");
+  snprintf(zDest, sizeof(zDest), "%s-copy", zDir);
+  o = tuOptions("background=off", NULL);
+  db = tuOpen(zDir, o);
+  tuPut(db, "a", "1");
+  assert_int_equal(kv_checkpoint(db, zDest, extraFail, &nCall, 0), KV_IOERR);
+  assert_int_equal(nCall, 1);
+  assert_int_equal(access(zDest, F_OK), -1);
+  snprintf(zPath, sizeof(zPath), "%s.ckpt-tmp", zDest);
+  assert_int_equal(access(zPath, F_OK), -1);
+  assert_int_equal(kv_checkpoint(db, zDest, extraWrite, &nCall, 0), KV_OK);
+  assert_int_equal(nCall, 2);
+  snprintf(zPath, sizeof(zPath), "%s/EXTRA", zDest);
+  assert_int_equal(access(zPath, F_OK), 0);
   kv_close(db);
   kv_options_free(o);
   tuRemoveDir(zDir);
@@ -165,7 +210,7 @@ static void test_checkpoint_failure_leaves_nothing(void **state){
     int rc;
     fill(db, n*10, 3, "n");
     kvTestEnvFail(pEnv, KV_TOP_ANY, n, EIO, 0);
-    rc = kv_checkpoint(db, zDest, 0);
+    rc = kv_checkpoint(db, zDest, 0, 0, 0);
     kvTestEnvHeal(pEnv);
     if( rc==KV_OK ) break;
     nFail++;
@@ -220,7 +265,7 @@ static void test_checkpoint_while_writing(void **state){
   assert_int_equal(pthread_create(&t, 0, writerMain, &w), 0);
   while( w.nDone<2000 ) usleep(1000);
   nBefore = w.nDone;
-  assert_int_equal(kv_checkpoint(db, zDest, 0), KV_OK);
+  assert_int_equal(kv_checkpoint(db, zDest, 0, 0, 0), KV_OK);
   w.bStop = 1;
   pthread_join(t, 0);
   db2 = tuOpen(zDest, o);
@@ -251,6 +296,7 @@ int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_checkpoint_copy_opens),
     cmocka_unit_test(test_checkpoint_refuses_nonempty),
+    cmocka_unit_test(test_checkpoint_extra_files),
     cmocka_unit_test(test_checkpoint_failure_leaves_nothing),
     cmocka_unit_test(test_checkpoint_while_writing),
   };
