@@ -10,7 +10,10 @@
 **   2. Under the store's mutex, take a reference on the current version
 **      (compaction cannot delete its files while it is held) and read the
 **      counters the manifest records: last sequence, next file number.
-**      The version holds every write up to that last sequence.
+**      The version holds every write committed before the flush began (and
+**      maybe later ones a background flush added): a prefix of the
+**      history. The copy's manifest records the source's last sequence,
+**      so new writes to the copy never reuse a sequence.
 **   3. Into the temporary directory: KVSTORE (the identity and the
 **      options that shape files, copied byte for byte), each SSTable of
 **      the version (a hard link when the destination is on the same file
@@ -194,7 +197,7 @@ int kv_checkpoint(kv_db *db, const char *zDest,
                   char **pzJson){
   Ckpt c;
   KvVersion *v = 0;
-  u64 iLastSeq = 0, iNextFile = 0;
+  u64 iLastSeq = 0, iNextFile = 0, iMaxSeq = 0;
   u64 tStart;
   char *zParent = 0, *zFrom = 0, *zTo = 0;
   int bMadeTmp = 0;
@@ -264,6 +267,7 @@ int kv_checkpoint(kv_db *db, const char *zDest,
       zFrom = kvSstPath(db->zDir, f->iFile);
       zTo = kvSstPath(c.zTmp, f->iFile);
       if( zFrom==0 || zTo==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      if( f->maxSeq>iMaxSeq ) iMaxSeq = f->maxSeq;
       if( rc==KV_OK ) rc = linkOrCopy(&c, zFrom, zTo, f->nByte);
       if( rc==KV_OK ) c.nFile++;
       kvFree(zFrom); zFrom = 0;
@@ -289,7 +293,7 @@ int kv_checkpoint(kv_db *db, const char *zDest,
     *pzJson = kvMprintf("{\"files\":%" PRIu64 ",\"bytes\":%" PRIu64
                         ",\"ms\":%" PRIu64 ",\"linked\":%" PRIu64
                         ",\"sequence\":%" PRIu64 "}",
-                        c.nFile, c.nByte, ms, c.nLinked, iLastSeq);
+                        c.nFile, c.nByte, ms, c.nLinked, iMaxSeq);
     if( *pzJson==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
   }
   if( rc!=KV_OK && bMadeTmp ) removeTmp(&c);

@@ -332,7 +332,7 @@ int kv_merkle(kv_db *db, unsigned char aRoot[32]);
 ** is not NULL it receives (kv_free)
 **   {"files":N,"bytes":N,"ms":N,"linked":N,"sequence":N}
 ** (files and bytes written or linked, of which `linked` hard links, and
-** the last sequence the copy holds).
+** the newest sequence in the copy's tables: every write up to it is in).
 **
 ** xExtra, when not NULL, is called with pCtx and the temporary directory
 ** once the store's files are written, before the check and the rename: a

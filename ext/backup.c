@@ -366,7 +366,15 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       if( pB==0 ){
         rc = sqlite3_errcode(pCopy);
       }else{
-        int rcStep = sqlite3_backup_step(pB, -1);
+        /* One step copies every page under one read lock. A writer of
+        ** a rollback-journal database can hold the lock for a while:
+        ** wait for it up to about 10 s. */
+        int rcStep, nTry = 0;
+        do{
+          rcStep = sqlite3_backup_step(pB, -1);
+          if( rcStep!=SQLITE_BUSY && rcStep!=SQLITE_LOCKED ) break;
+          sqlite3_sleep(10);
+        }while( ++nTry<1000 );
         rc = sqlite3_backup_finish(pB);
         if( rcStep!=SQLITE_DONE && rcStep!=SQLITE_OK ) rc = rcStep;
       }

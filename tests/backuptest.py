@@ -50,10 +50,10 @@ class Base(unittest.TestCase):
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
-    def make_db(self, name="app.db", dir_opt=None, n=500):
+    def make_db(self, name="app.db", dir_opt=None, n=500, journal="WAL"):
         os.makedirs(os.path.dirname(self.path(name)), exist_ok=True)
         conn = kvtest.connect(self.path(name))
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA journal_mode=%s" % journal)
         conn.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v) WITHOUT ROWID")
         opt = ", dir=%s" % dir_opt if dir_opt else ""
         conn.execute("CREATE VIRTUAL TABLE kv USING kvstore(key_type=integer,"
@@ -137,6 +137,16 @@ class Backup(Base):
         t, kv = self.check_copy(self.path("moved", "copy.db"))
         self.assertEqual(t, expect)
         self.assertEqual(kv, expect)
+        # The copy is not the original: DROP TABLE in the copy removes the
+        # copy's store only.
+        copy = kvtest.connect(self.path("moved", "copy.db"))
+        copy.execute("DROP TABLE kv")
+        copy.close()
+        self.assertFalse(os.path.exists(
+            self.path("moved", "copy.db-kv.kvstore")))
+        conn = kvtest.connect(self.path("app.db"))
+        self.assertEqual(self.rows(conn, "kv"), expect)
+        conn.close()
 
     def test_backup_relative_dir(self):
         conn = self.make_db(dir_opt="'kvdata'")
@@ -215,7 +225,13 @@ class Backup(Base):
         conn.close()
 
     def test_backup_while_another_connection_commits(self):
-        conn = self.make_db(n=200)
+        self.concurrent("WAL")
+
+    def test_backup_while_another_connection_commits_rollback_journal(self):
+        self.concurrent("DELETE")
+
+    def concurrent(self, journal):
+        conn = self.make_db(n=200, journal=journal)
         conn.execute("PRAGMA busy_timeout=10000")
         acked, errors, stop = [], [], threading.Event()
         th = threading.Thread(target=writer, args=(
