@@ -301,7 +301,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   ** is written before every table is known to have a place. */
   if( rc==SQLITE_OK ){
     char *zSql = sqlite3_mprintf("SELECT name FROM \"%w\".sqlite_schema "
-        "WHERE type='table' AND sql LIKE 'CREATE VIRTUAL TABLE%%USING%%"
+        "WHERE type='table' AND sql LIKE 'CREATE%%VIRTUAL%%TABLE%%USING%%"
         "kvstore%%' ORDER BY name", zSchema);
     rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
     sqlite3_free(zSql);
