@@ -280,14 +280,7 @@ int kv_checkpoint(kv_db *db, const char *zDest,
 
   /* 4: check, 5: publish. */
   if( rc==KV_OK ) rc = verifyCopy(&c, v);
-  if( rc==KV_OK && c.pEnv->xExists(c.pEnv, zDest) ){
-    rc = c.pEnv->xRmdir(c.pEnv, zDest);     /* the empty directory */
-  }
-  if( rc==KV_OK ) rc = c.pEnv->xRename(c.pEnv, c.zTmp, zDest);
-  if( rc==KV_OK ){
-    bMadeTmp = 0;
-    rc = c.pEnv->xSyncDir(c.pEnv, zParent);
-  }
+  /* The summary before the rename: once renamed, nothing may fail. */
   if( rc==KV_OK && pzJson ){
     u64 ms = (c.pEnv->xMonoMicros(c.pEnv) - tStart) / 1000;
     *pzJson = kvMprintf("{\"files\":%" PRIu64 ",\"bytes\":%" PRIu64
@@ -296,6 +289,24 @@ int kv_checkpoint(kv_db *db, const char *zDest,
                         c.nFile, c.nByte, ms, c.nLinked, iMaxSeq);
     if( *pzJson==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
   }
+  if( rc==KV_OK && c.pEnv->xExists(c.pEnv, zDest) ){
+    rc = c.pEnv->xRmdir(c.pEnv, zDest);     /* the empty directory */
+  }
+  if( rc==KV_OK ) rc = c.pEnv->xRename(c.pEnv, c.zTmp, zDest);
+  if( rc==KV_OK ){
+    rc = c.pEnv->xSyncDir(c.pEnv, zParent);
+    if( rc!=KV_OK ){
+      /* The new name may not survive a power cut: take it back, so the
+      ** failure leaves nothing (if even that fails, the copy is whole). */
+      KvErrSave save;
+      kvErrSave(&save);
+      if( c.pEnv->xRename(c.pEnv, zDest, c.zTmp)!=KV_OK ) bMadeTmp = 0;
+      kvErrRestore(&save, rc);
+    }else{
+      bMadeTmp = 0;
+    }
+  }
+  if( rc!=KV_OK && pzJson && *pzJson ){ kvFree(*pzJson); *pzJson = 0; }
   if( rc!=KV_OK && bMadeTmp ) removeTmp(&c);
   if( v ) kvVersionUnref(v);
   kvFree(c.zTmp);

@@ -326,7 +326,9 @@ int kv_merkle(kv_db *db, unsigned char aRoot[32]);
 ** copies otherwise; the identity file, a fresh manifest naming exactly
 ** the copied version, and CURRENT are written and fsynced. The copy is
 ** built in "<zDest>.ckpt-tmp" and renamed to zDest at the end: on failure
-** nothing is left (KV_ERROR if that temporary directory exists already).
+** nothing is left, also when the fsync of zDest's parent after the rename
+** fails (the rename is taken back). KV_ERROR if that temporary directory
+** exists already (an interrupted checkpoint: remove it).
 ** Before the rename every copied table is read whole and its Merkle root
 ** compared with the source's. It opens with kv_open(zDest). When pzJson
 ** is not NULL it receives (kv_free)

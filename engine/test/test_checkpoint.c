@@ -235,6 +235,42 @@ static void test_checkpoint_failure_leaves_nothing(void **state){
   tuRemoveDir(zDest);
 }
 
+/* The last operation, the fsync of the destination's parent after the
+** rename, fails: the rename is taken back and nothing is left. */
+static void test_checkpoint_parent_fsync_fails(void **state){
+  char zDir[256], zDest[300], zDest2[300], zTmp[320];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o;
+  kv_db *db;
+  u64 n0, nSyncDir;
+  (void)state;
+  assert_non_null(pEnv);
+  tuTempDir(zDir, sizeof(zDir), "ckpts");
+  snprintf(zDest, sizeof(zDest), "%s-copy", zDir);
+  snprintf(zDest2, sizeof(zDest2), "%s-copy2", zDir);
+  snprintf(zTmp, sizeof(zTmp), "%s.ckpt-tmp", zDest2);
+  o = tuOptions("background=off", NULL);
+  kvOptionsSetEnv(o, pEnv);
+  db = tuOpen(zDir, o);
+  fill(db, 0, 100, "a");
+  assert_int_equal(kv_flush(db), KV_OK);
+  /* A checkpoint with nothing to flush: count its directory fsyncs. */
+  n0 = kvTestEnvCount(pEnv, KV_TOP_SYNCDIR);
+  assert_int_equal(kv_checkpoint(db, zDest, 0, 0, 0), KV_OK);
+  nSyncDir = kvTestEnvCount(pEnv, KV_TOP_SYNCDIR) - n0;
+  assert_true(nSyncDir>=2);
+  kvTestEnvFail(pEnv, KV_TOP_SYNCDIR, (int)nSyncDir, EIO, 0);
+  assert_int_equal(kv_checkpoint(db, zDest2, 0, 0, 0), KV_IOERR);
+  kvTestEnvHeal(pEnv);
+  assert_int_equal(access(zDest2, F_OK), -1);
+  assert_int_equal(access(zTmp, F_OK), -1);
+  kv_close(db);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+  tuRemoveDir(zDir);
+  tuRemoveDir(zDest);
+}
+
 /* A writer thread runs during the checkpoint: the copy is a prefix. */
 typedef struct Writer { kv_db *db; int nDone; volatile int bStop; } Writer;
 static void *writerMain(void *p){
@@ -298,6 +334,7 @@ int main(void){
     cmocka_unit_test(test_checkpoint_refuses_nonempty),
     cmocka_unit_test(test_checkpoint_extra_files),
     cmocka_unit_test(test_checkpoint_failure_leaves_nothing),
+    cmocka_unit_test(test_checkpoint_parent_fsync_fails),
     cmocka_unit_test(test_checkpoint_while_writing),
   };
   return cmocka_run_group_tests(tests, 0, 0);
