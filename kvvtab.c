@@ -3414,6 +3414,31 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
   return rc;
 }
 
+/* For ext/backup.c (kvext.h): what a backup needs to know of a table. */
+int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
+                    char **pzErr){
+  KvVtab *p = 0;
+  int rc = lookupTable(db, zName, &p, pzErr);
+  memset(pInfo, 0, sizeof(*pInfo));
+  if( rc==SQLITE_OK && p->pKv==0 && (rc = vtabAttach(p))!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("%s", p->zDetached);
+  }
+  if( rc==SQLITE_OK ){
+    char *zOpt = kv_options_get(p->pOpts, "dir");
+    pInfo->pKv = p->pKv;
+    pInfo->zSchema = p->zSchema;
+    pInfo->zTable = p->zName;
+    pInfo->zDir = p->zDir;
+    pInfo->bDefaultDir = p->bDefaultDir;
+    pInfo->bPrivateDir = p->bPrivateDir;
+    pInfo->bInTrans = p->bInTrans;
+    pInfo->zDirOpt = (zOpt && zOpt[0]) ? sqlite3_mprintf("%s", zOpt) : 0;
+    if( zOpt && zOpt[0] && pInfo->zDirOpt==0 ) rc = SQLITE_NOMEM;
+    kv_free(zOpt);
+  }
+  return rc;
+}
+
 /****************************************************************************
 ** kvstore_attach(t) and kvstore_detach(t): moving a store between tables
 ** and databases explicitly (doc/ownership.md).
@@ -3824,6 +3849,7 @@ static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
 static int kvvtabRegisterExt(sqlite3 *db, char **pzErrMsg){
   int rc = kvextFunctionsInit(db);
   if( rc==SQLITE_OK ) rc = kvextSstablesInit(db);
+  if( rc==SQLITE_OK ) rc = kvextBackupInit(db);
   if( rc==SQLITE_OK ) rc = kvvtabOwnerFunctionsInit(db);
   if( rc!=SQLITE_OK ){
     *pzErrMsg = sqlite3_mprintf("kvstore: cannot register the SQL "

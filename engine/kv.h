@@ -407,6 +407,37 @@ int kv_sstables(kv_db *db, kv_sstable_info **paInfo, int *pnInfo);
 int kv_merkle(kv_db *db, unsigned char aRoot[32]);
 
 /*
+** kv_checkpoint writes an online, consistent copy of the open store into
+** directory zDest, which must not exist or be empty (KV_ERROR otherwise);
+** its parent must exist. The store stays open and writable meanwhile. The
+** copy holds every write committed before the call (the memtable is
+** flushed first, so the copy needs no WAL) and possibly some committed
+** during it, always a prefix of the store's history. SSTables are hard
+** links when zDest is on the same file system (they are immutable),
+** copies otherwise; the identity file, a fresh manifest naming exactly
+** the copied version, and CURRENT are written and fsynced. The copy is
+** built in "<zDest>.ckpt-tmp" and renamed to zDest at the end: on failure
+** nothing is left, also when the fsync of zDest's parent after the rename
+** fails (the rename is taken back). KV_ERROR if that temporary directory
+** exists already (an interrupted checkpoint: remove it).
+** Before the rename every copied table is read whole and its Merkle root
+** compared with the source's. It opens with kv_open(zDest). When pzJson
+** is not NULL it receives (kv_free)
+**   {"files":N,"bytes":N,"ms":N,"linked":N,"sequence":N}
+** (files and bytes written or linked, of which `linked` hard links, and
+** the newest sequence in the copy's tables: every write up to it is in).
+**
+** xExtra, when not NULL, is called with pCtx and the temporary directory
+** once the store's files are written, before the check and the rename: a
+** caller adds its own files there (the SQL layer's OWNER), so they appear
+** with the copy or not at all. It returns KV_OK or a KV_* code, which
+** kv_checkpoint returns (its message is the caller's business).
+*/
+int kv_checkpoint(kv_db *db, const char *zDest,
+                  int (*xExtra)(void *pCtx, const char *zTmpDir), void *pCtx,
+                  char **pzJson);
+
+/*
 ** Writer lock for callers that buffer a transaction and must not lose
 ** updates to another connection writing the same store: held from the
 ** first write of a transaction to its commit or rollback. Waits up to

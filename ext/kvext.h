@@ -36,6 +36,25 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
 ** (kv_options_free). On failure an SQLite code and *pzErr (sqlite3_free). */
 int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
                    kv_options **ppOpts, char **pzErr);
+/*
+** kvvtabStoreInfo: the kvstore table zName (resolved as kvvtabLookup does,
+** attached first) and its store, for ext/backup.c. The strings but zDirOpt
+** belong to the table (valid during the current call); zDirOpt, the dir=
+** option as written (NULL when not given), is sqlite3_malloc'd.
+*/
+typedef struct KvvtabStore KvvtabStore;
+struct KvvtabStore {
+  kv_db *pKv;                 /* the engine */
+  const char *zSchema;        /* "main", ... */
+  const char *zTable;         /* table name */
+  const char *zDir;           /* resolved store directory */
+  char *zDirOpt;              /* dir= as given, or NULL (caller frees) */
+  int bDefaultDir;            /* zDir is <db file>-<table>.kvstore */
+  int bPrivateDir;            /* a private temporary directory */
+  int bInTrans;               /* the table is in a transaction */
+};
+int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
+                    char **pzErr);
 
 /* Set the result of ctx to the SQL value of an engine key a[0..n) of a
 ** table with key type eKeyType (TEXT, BLOB or INTEGER), as the key column
@@ -57,6 +76,9 @@ int kvextConfigLoad(kv_options *pOpts, const char *zPath, char **pzErr);
 /* ext/functions.c: kvstore_compact, kvstore_flush, kvstore_stats,
 ** kvstore_verify, kvstore_merkle, kvstore_version. */
 int kvextFunctionsInit(sqlite3 *db);
+
+/* ext/backup.c: kvstore_checkpoint and kvstore_backup. */
+int kvextBackupInit(sqlite3 *db);
 
 /* ext/sstables.c: the eponymous table-valued function kvstore_sstables. */
 int kvextSstablesInit(sqlite3 *db);

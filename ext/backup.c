@@ -1,0 +1,492 @@
+/*
+** backup.c - copies of kvstore stores and of whole databases
+** (doc/backup.md).
+**
+**   SELECT kvstore_checkpoint('kv', 'kv-copy');  -- one store, detached
+**   SELECT kvstore_backup('/backups/app.db');     -- database + its stores
+**   SELECT kvstore_backup('/backups/aux.db', 'aux');
+**
+** kvstore_checkpoint(t, dir) writes an online, consistent copy of table
+** t's store (kv_checkpoint: hard links where possible) into dir, resolved
+** like dir= (against the folder of t's database file), with an OWNER file
+** in state "detached": CREATE VIRTUAL TABLE u USING kvstore(dir=...) in
+** any database adopts it. dir must not exist or be empty.
+**
+** kvstore_backup(dest [, schema]) copies the database file of schema
+** (main by default) with SQLite's backup API, in one step, so one read
+** transaction: one snapshot. Then, and only then, it checkpoints the store
+** of every kvstore table of that schema to where the copy's table looks
+** for it (same relative layout), with a fresh identity written both into
+** the store's OWNER and into the copy's shadow rows, so the copy opens
+** from any folder. A store copy taken after the database snapshot holds
+** everything the snapshot committed (and possibly later batches: the
+** commit horizon of the copy's shadow table revokes those at open).
+**
+** Both return JSON {"files":N,"bytes":N,"ms":N}, build everything under
+** temporary names and leave nothing behind when they fail. Both are
+** SQLITE_DIRECTONLY (they write files).
+*/
+#include "kvext.h"
+SQLITE_EXTENSION_INIT3
+
+#include "../kvowner.h"
+#include "../kvshadow.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void bkError(sqlite3_context *ctx, int rc, const char *zMsg){
+  sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: out of memory", -1);
+  sqlite3_result_error_code(ctx, zMsg ? rc : SQLITE_NOMEM);
+}
+
+static sqlite3_int64 nowMs(void){
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (sqlite3_int64)t.tv_sec*1000 + t.tv_nsec/1000000;
+}
+
+/* Folder part of zPath, without the slash ("" when there is none). */
+static char *folderOf(const char *zPath){
+  const char *z = strrchr(zPath, '/');
+  if( z==0 ) return sqlite3_mprintf("");
+  if( z==zPath ) return sqlite3_mprintf("/");
+  return sqlite3_mprintf("%.*s", (int)(z - zPath), zPath);
+}
+static const char *baseName(const char *zPath){
+  const char *z = strrchr(zPath, '/');
+  return z ? z+1 : zPath;
+}
+/* zRel resolved against folder zFolder ("" = as given). */
+static char *joinPath(const char *zFolder, const char *zRel){
+  if( zRel[0]=='/' || zFolder[0]==0 ) return sqlite3_mprintf("%s", zRel);
+  if( strcmp(zFolder, "/")==0 ) return sqlite3_mprintf("/%s", zRel);
+  return sqlite3_mprintf("%s/%s", zFolder, zRel);
+}
+
+/* Add the "files" and "bytes" of kv_checkpoint's JSON to the totals. */
+static void addCounts(const char *zJson, sqlite3_int64 *pnFile,
+                      sqlite3_int64 *pnByte){
+  const char *z;
+  if( zJson==0 ) return;
+  if( (z = strstr(zJson, "\"files\":"))!=0 ) *pnFile += atoll(z+8);
+  if( (z = strstr(zJson, "\"bytes\":"))!=0 ) *pnByte += atoll(z+8);
+}
+
+/* Does zDir exist and hold anything (or is it not a directory)? */
+static int dirNonEmpty(const char *zDir){
+  struct stat st;
+  DIR *d;
+  struct dirent *e;
+  int bAny = 0;
+  if( stat(zDir, &st)!=0 ) return 0;
+  if( !S_ISDIR(st.st_mode) ) return 1;
+  d = opendir(zDir);
+  if( d==0 ) return 1;
+  while( !bAny && (e = readdir(d))!=0 ){
+    if( strcmp(e->d_name, ".")!=0 && strcmp(e->d_name, "..")!=0 ) bAny = 1;
+  }
+  closedir(d);
+  return bAny;
+}
+
+/* fsync directory zDir. */
+static int syncDir(const char *zDir){
+  int fd = open(zDir[0] ? zDir : ".", O_RDONLY|O_DIRECTORY);
+  int rc = SQLITE_OK;
+  if( fd<0 ) return SQLITE_IOERR;
+  if( fsync(fd)!=0 ) rc = SQLITE_IOERR;
+  close(fd);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* OWNER of a copy, written by kv_checkpoint's xExtra into its temporary
+** directory. */
+
+typedef struct OwnerCtx OwnerCtx;
+struct OwnerCtx {
+  KvOwner owner;              /* what to write (zDbPath filled in here when
+                              ** zDbTmp is set) */
+  const char *zDbTmp;         /* the copy's database under its temporary
+                              ** name, beside its final name */
+  const char *zDbFinal;       /* its final name */
+  char *zErr;                 /* why xExtra failed (sqlite3_malloc) */
+};
+
+static int ownerExtra(void *pCtx, const char *zTmpDir){
+  OwnerCtx *p = (OwnerCtx*)pCtx;
+  int rc = SQLITE_OK;
+  if( p->zDbTmp ){
+    /* The path from the store to the database: the temporary directory
+    ** and the temporary database file sit beside their final names, so
+    ** only the last component changes. */
+    char *zRel = 0;
+    rc = kvownerDbPath(zTmpDir, p->zDbTmp, &zRel, &p->zErr);
+    if( rc==SQLITE_OK ){
+      size_t nRel = strlen(zRel), nTmp = strlen(baseName(p->zDbTmp));
+      if( nRel<nTmp || strcmp(zRel+nRel-nTmp, baseName(p->zDbTmp))!=0 ){
+        p->zErr = sqlite3_mprintf("kvstore: cannot place the database copy "
+                                  "'%s' relative to its store", p->zDbFinal);
+        rc = SQLITE_ERROR;
+      }else{
+        sqlite3_free(p->owner.zDbPath);
+        p->owner.zDbPath = sqlite3_mprintf("%.*s%s", (int)(nRel - nTmp), zRel,
+                                           baseName(p->zDbFinal));
+        if( p->owner.zDbPath==0 ) rc = SQLITE_NOMEM;
+      }
+    }
+    sqlite3_free(zRel);
+  }
+  if( rc==SQLITE_OK ) rc = kvownerWrite(zTmpDir, &p->owner, 0, &p->zErr);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* kvstore_checkpoint(t, dir) */
+
+static void checkpointFunc(sqlite3_context *ctx, int argc,
+                           sqlite3_value **argv){
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  KvvtabStore info;
+  OwnerCtx oc;
+  char *zErr = 0, *zDest = 0, *zFolder = 0, *zJson = 0;
+  const char *zDbFile;
+  sqlite3_int64 t0 = nowMs();
+  int rc;
+
+  memset(&oc, 0, sizeof(oc));
+  memset(&info, 0, sizeof(info));
+  if( argc!=2 || sqlite3_value_type(argv[0])!=SQLITE_TEXT
+   || sqlite3_value_type(argv[1])!=SQLITE_TEXT ){
+    bkError(ctx, SQLITE_ERROR, "kvstore_checkpoint: usage: "
+            "kvstore_checkpoint(table, dir), both text");
+    return;
+  }
+  rc = kvvtabStoreInfo(db, (const char*)sqlite3_value_text(argv[0]), &info,
+                       &zErr);
+  if( rc==SQLITE_OK ){
+    zDbFile = sqlite3_db_filename(db, info.zSchema);
+    zFolder = folderOf(zDbFile ? zDbFile : "");
+    zDest = zFolder ? joinPath(zFolder, (const char*)sqlite3_value_text(argv[1]))
+                    : 0;
+    oc.owner.eState = KVOWNER_DETACHED;
+    oc.owner.zStoreId = kvownerNewId();
+    oc.owner.zTable = sqlite3_mprintf("%s", info.zTable);
+    oc.owner.zDbPath = sqlite3_mprintf("");
+    oc.owner.bMadeDir = 1;
+    if( !zDest || !oc.owner.zStoreId || !oc.owner.zTable
+     || !oc.owner.zDbPath ){
+      rc = SQLITE_NOMEM;
+    }
+  }
+  if( rc==SQLITE_OK ){
+    rc = kv_checkpoint(info.pKv, zDest, ownerExtra, &oc, &zJson);
+    if( rc!=SQLITE_OK && zErr==0 ){
+      zErr = oc.zErr ? sqlite3_mprintf("%s", oc.zErr)
+                     : sqlite3_mprintf("%s", kv_errmsg(info.pKv));
+    }
+  }
+  if( rc==SQLITE_OK ){
+    sqlite3_int64 nFile = 1, nByte = 0;      /* OWNER counted */
+    char *z;
+    addCounts(zJson, &nFile, &nByte);
+    z = sqlite3_mprintf("{\"files\":%lld,\"bytes\":%lld,\"ms\":%lld}",
+                        nFile, nByte, nowMs() - t0);
+    if( z ) sqlite3_result_text(ctx, z, -1, sqlite3_free);
+    else sqlite3_result_error_nomem(ctx);
+  }else{
+    bkError(ctx, rc, zErr);
+  }
+  kv_free(zJson);
+  sqlite3_free(zErr);
+  sqlite3_free(oc.zErr);
+  sqlite3_free(zDest);
+  sqlite3_free(zFolder);
+  sqlite3_free(info.zDirOpt);
+  kvownerClear(&oc.owner);
+}
+
+/* ---------------------------------------------------------------------- */
+/* kvstore_backup(dest [, schema]) */
+
+typedef struct BkStore BkStore;
+struct BkStore {
+  char *zTable;
+  kv_db *pKv;
+  char *zDest;                /* where the copy's table looks */
+  int bDone;                  /* written: remove it if a later step fails */
+  KvOwner owner;              /* its identity in the copy */
+};
+
+/* Remove a store copy made by this backup (after a later failure). */
+static void removeStoreCopy(const char *zDir){
+  char *zErr = 0;
+  kvownerRemove(zDir, &zErr);
+  sqlite3_free(zErr);
+  kv_destroy(zDir);
+  rmdir(zDir);
+}
+
+static void removeDbFiles(const char *zPath){
+  static const char *const azSuffix[] = { "", "-journal", "-wal", "-shm" };
+  size_t i;
+  for(i=0; i<sizeof(azSuffix)/sizeof(azSuffix[0]); i++){
+    char *z = sqlite3_mprintf("%s%s", zPath, azSuffix[i]);
+    if( z ) unlink(z);
+    sqlite3_free(z);
+  }
+}
+
+static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  const char *zSchema = "main";
+  const char *zDest;
+  const char *zDbFile;
+  char *zTmp = 0, *zFolder = 0, *zErr = 0;
+  sqlite3 *pCopy = 0;
+  sqlite3_stmt *pStmt = 0;
+  BkStore *aStore = 0;
+  int nStore = 0, i;
+  int bMadeTmp = 0;           /* zTmp is ours to remove on failure */
+  sqlite3_int64 t0 = nowMs(), nFile = 1, nByte = 0;
+  int rc = SQLITE_OK;
+
+  if( argc<1 || argc>2 || sqlite3_value_type(argv[0])!=SQLITE_TEXT
+   || (argc==2 && sqlite3_value_type(argv[1])!=SQLITE_TEXT) ){
+    bkError(ctx, SQLITE_ERROR, "kvstore_backup: usage: "
+            "kvstore_backup(dest [, schema]), text arguments");
+    return;
+  }
+  zDest = (const char*)sqlite3_value_text(argv[0]);
+  if( argc==2 ) zSchema = (const char*)sqlite3_value_text(argv[1]);
+  zDbFile = sqlite3_db_filename(db, zSchema);
+  if( zDbFile==0 ){
+    zErr = sqlite3_mprintf("kvstore_backup: no such schema: '%s'", zSchema);
+    rc = SQLITE_ERROR;
+  }else if( zDbFile[0]==0 ){
+    zErr = sqlite3_mprintf("kvstore_backup: schema '%s' has no database file "
+                           "(in-memory or temporary): nothing to copy its "
+                           "stores beside", zSchema);
+    rc = SQLITE_ERROR;
+  }else if( !sqlite3_get_autocommit(db) ){
+    zErr = sqlite3_mprintf("kvstore_backup: cannot run inside a transaction "
+                           "(its uncommitted writes would be copied); COMMIT "
+                           "first");
+    rc = SQLITE_ERROR;
+  }else if( zDest[0]==0 || access(zDest, F_OK)==0 ){
+    zErr = sqlite3_mprintf("kvstore_backup: destination '%s' exists; "
+                           "name a new file", zDest);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK ){
+    zTmp = sqlite3_mprintf("%s.kvbackup-tmp", zDest);
+    zFolder = folderOf(zDest);
+    if( zTmp==0 || zFolder==0 ) rc = SQLITE_NOMEM;
+  }
+  if( rc==SQLITE_OK && access(zTmp, F_OK)==0 ){
+    zErr = sqlite3_mprintf("kvstore_backup: '%s' exists (an interrupted "
+                           "backup?): remove it first", zTmp);
+    rc = SQLITE_ERROR;
+  }
+
+  /* The kvstore tables of the schema and where their copies go. Nothing
+  ** is written before every table is known to have a place. */
+  if( rc==SQLITE_OK ){
+    char *zSql = sqlite3_mprintf("SELECT name FROM \"%w\".sqlite_schema "
+        "WHERE type='table' AND sql LIKE 'CREATE%%VIRTUAL%%TABLE%%USING%%"
+        "kvstore%%' ORDER BY name", zSchema);
+    rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+  }
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *zName = (const char*)sqlite3_column_text(pStmt, 0);
+    char *zQual = sqlite3_mprintf("%s.%s", zSchema, zName);
+    KvvtabStore info;
+    BkStore *pS;
+    char *zWhy = 0;
+    if( zQual==0 ){ rc = SQLITE_NOMEM; break; }
+    rc = kvvtabStoreInfo(db, zQual, &info, &zWhy);
+    sqlite3_free(zQual);
+    if( rc!=SQLITE_OK ){
+      if( zWhy && strstr(zWhy, "is not a kvstore table") ){
+        sqlite3_free(zWhy);          /* another module's table */
+        rc = SQLITE_OK;
+        continue;
+      }
+      zErr = sqlite3_mprintf("kvstore_backup: table %s: %s", zName,
+                             zWhy ? zWhy : sqlite3_errstr(rc));
+      sqlite3_free(zWhy);
+      break;
+    }
+    pS = sqlite3_realloc64(aStore, sizeof(BkStore)*(nStore+1));
+    if( pS==0 ){ sqlite3_free(info.zDirOpt); rc = SQLITE_NOMEM; break; }
+    aStore = pS;
+    pS = &aStore[nStore++];
+    memset(pS, 0, sizeof(*pS));
+    pS->pKv = info.pKv;
+    pS->zTable = sqlite3_mprintf("%s", info.zTable);
+    if( info.bDefaultDir ){
+      pS->zDest = sqlite3_mprintf("%s-%s.kvstore", zDest, info.zTable);
+    }else if( info.zDirOpt && info.zDirOpt[0]!='/' ){
+      pS->zDest = joinPath(zFolder, info.zDirOpt);
+    }else{
+      zErr = sqlite3_mprintf("kvstore_backup: table %s keeps its store at the "
+          "absolute path '%s', where the copy's table would look too (the "
+          "original's store): copy it with kvstore_checkpoint('%s', dir) and "
+          "adopt it, or give the table a relative dir=", info.zTable,
+          info.zDir, info.zTable);
+      rc = SQLITE_ERROR;
+    }
+    sqlite3_free(info.zDirOpt);
+    if( rc==SQLITE_OK && (pS->zTable==0 || pS->zDest==0) ) rc = SQLITE_NOMEM;
+    if( rc==SQLITE_OK && dirNonEmpty(pS->zDest) ){
+      zErr = sqlite3_mprintf("kvstore_backup: the store of table %s would go "
+          "to '%s', which exists and is not empty", pS->zTable, pS->zDest);
+      rc = SQLITE_ERROR;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  pStmt = 0;
+
+  /* 1. The database, in one step: one read transaction, one snapshot. */
+  if( rc==SQLITE_OK ){
+    bMadeTmp = 1;
+    rc = sqlite3_open_v2(zTmp, &pCopy, SQLITE_OPEN_READWRITE
+                         | SQLITE_OPEN_CREATE, 0);
+    if( rc==SQLITE_OK ){
+      sqlite3_backup *pB = sqlite3_backup_init(pCopy, "main", db, zSchema);
+      if( pB==0 ){
+        rc = sqlite3_errcode(pCopy);
+      }else{
+        /* One step copies every page under one read lock. A writer of
+        ** a rollback-journal database can hold the lock for a while:
+        ** wait for it up to about 10 s. */
+        int rcStep, nTry = 0;
+        do{
+          rcStep = sqlite3_backup_step(pB, -1);
+          if( rcStep!=SQLITE_BUSY && rcStep!=SQLITE_LOCKED ) break;
+          sqlite3_sleep(10);
+        }while( ++nTry<1000 );
+        rc = sqlite3_backup_finish(pB);
+        if( rcStep!=SQLITE_DONE && rcStep!=SQLITE_OK ) rc = rcStep;
+      }
+    }
+    if( rc!=SQLITE_OK && zErr==0 ){
+      zErr = sqlite3_mprintf("kvstore_backup: copying the database to '%s' "
+                             "failed: %s", zTmp, pCopy ? sqlite3_errmsg(pCopy)
+                             : sqlite3_errstr(rc));
+    }
+  }
+
+  /* 2. The stores, after the snapshot: each holds at least what it
+  ** committed. Identities are fresh: the copy is not the original. */
+  for(i=0; rc==SQLITE_OK && i<nStore; i++){
+    BkStore *pS = &aStore[i];
+    OwnerCtx oc;
+    char *zJson = 0;
+    memset(&oc, 0, sizeof(oc));
+    oc.owner.eState = KVOWNER_OWNED;
+    oc.owner.zStoreId = kvownerNewId();
+    oc.owner.zTable = sqlite3_mprintf("%s", pS->zTable);
+    oc.owner.bMadeDir = 1;
+    oc.zDbTmp = zTmp;
+    oc.zDbFinal = zDest;
+    if( oc.owner.zStoreId==0 || oc.owner.zTable==0 ) rc = SQLITE_NOMEM;
+    if( rc==SQLITE_OK ){
+      rc = kv_checkpoint(pS->pKv, pS->zDest, ownerExtra, &oc, &zJson);
+      if( rc!=SQLITE_OK ){
+        zErr = sqlite3_mprintf("kvstore_backup: table %s: %s", pS->zTable,
+                               oc.zErr ? oc.zErr : kv_errmsg(pS->pKv));
+      }
+    }
+    if( rc==SQLITE_OK ){
+      pS->bDone = 1;
+      addCounts(zJson, &nFile, &nByte);
+      nFile++;                                  /* OWNER */
+    }
+    pS->owner = oc.owner;                       /* freed below */
+    kv_free(zJson);
+    sqlite3_free(oc.zErr);
+  }
+
+  /* 3. The copy's shadow rows name the copies' identities. */
+  for(i=0; rc==SQLITE_OK && i<nStore; i++){
+    rc = kvownerShadowWrite(pCopy, "main", aStore[i].zTable, &aStore[i].owner);
+    if( rc!=SQLITE_OK ){
+      zErr = sqlite3_mprintf("kvstore_backup: writing the identity of table "
+                             "%s into '%s': %s", aStore[i].zTable, zTmp,
+                             sqlite3_errmsg(pCopy));
+    }
+  }
+  if( pCopy ){
+    int rc2 = sqlite3_close(pCopy);
+    if( rc==SQLITE_OK && rc2!=SQLITE_OK ){
+      rc = rc2;
+      zErr = sqlite3_mprintf("kvstore_backup: closing '%s' failed", zTmp);
+    }
+    pCopy = 0;
+  }
+
+  /* 4. Publish the database under its name. */
+  if( rc==SQLITE_OK ){
+    struct stat st;
+    int fd = open(zTmp, O_RDONLY);
+    if( fd<0 || fsync(fd)!=0 || fstat(fd, &st)!=0 ){
+      zErr = sqlite3_mprintf("kvstore_backup: fsync of '%s' failed: %s",
+                             zTmp, strerror(errno));
+      rc = SQLITE_IOERR;
+    }else{
+      nByte += st.st_size;
+    }
+    if( fd>=0 ) close(fd);
+  }
+  if( rc==SQLITE_OK && rename(zTmp, zDest)!=0 ){
+    zErr = sqlite3_mprintf("kvstore_backup: rename of '%s' to '%s' failed: "
+                           "%s", zTmp, zDest, strerror(errno));
+    rc = SQLITE_IOERR;
+  }
+  if( rc==SQLITE_OK ) syncDir(zFolder);
+
+  if( rc==SQLITE_OK ){
+    char *z = sqlite3_mprintf("{\"files\":%lld,\"bytes\":%lld,\"ms\":%lld}",
+                              nFile, nByte, nowMs() - t0);
+    if( z ) sqlite3_result_text(ctx, z, -1, sqlite3_free);
+    else sqlite3_result_error_nomem(ctx);
+  }else{
+    if( pCopy ) sqlite3_close(pCopy);
+    if( bMadeTmp ) removeDbFiles(zTmp);
+    for(i=0; i<nStore; i++){
+      if( aStore[i].bDone ) removeStoreCopy(aStore[i].zDest);
+    }
+    bkError(ctx, rc, zErr ? zErr : 0);
+  }
+  for(i=0; i<nStore; i++){
+    sqlite3_free(aStore[i].zTable);
+    sqlite3_free(aStore[i].zDest);
+    kvownerClear(&aStore[i].owner);
+  }
+  sqlite3_free(aStore);
+  sqlite3_free(zErr);
+  sqlite3_free(zTmp);
+  sqlite3_free(zFolder);
+}
+
+int kvextBackupInit(sqlite3 *db){
+  /* They write files: never from a trigger or view of a database file. */
+  int eFlags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+  int rc = sqlite3_create_function_v2(db, "kvstore_checkpoint", 2, eFlags, 0,
+                                      checkpointFunc, 0, 0, 0);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_create_function_v2(db, "kvstore_backup", -1, eFlags, 0,
+                                    backupFunc, 0, 0, 0);
+  }
+  return rc;
+}

@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+"""kvstore_checkpoint and kvstore_backup (doc/backup.md).
+
+    /usr/bin/python3 tests/backuptest.py
+
+Each kvstore table is checked against an ordinary WITHOUT ROWID table
+holding the same rows.
+"""
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvtest  # noqa: E402
+
+def writer(path, first, acked, stop, errors):
+    """Another connection: each transaction inserts row i into both the
+    ordinary table and the kvstore table; i is appended to acked once
+    COMMIT returned. (A thread, not a process: on this branch a store is
+    open in one process at a time, its LOCK file says so.)"""
+    try:
+        conn = kvtest.connect(path)
+        conn.execute("PRAGMA busy_timeout=10000")
+        i = first
+        while not stop.is_set():
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO t VALUES(?, ?)", (i, "v%d" % i))
+            conn.execute("INSERT INTO kv VALUES(?, ?)", (i, "v%d" % i))
+            conn.execute("COMMIT")
+            acked.append(i)
+            i += 1
+        conn.close()
+    except Exception as e:  # reported by the test
+        errors.append(repr(e))
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="kvbackup-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def make_db(self, name="app.db", dir_opt=None, n=500, journal="WAL"):
+        os.makedirs(os.path.dirname(self.path(name)), exist_ok=True)
+        conn = kvtest.connect(self.path(name))
+        conn.execute("PRAGMA journal_mode=%s" % journal)
+        conn.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v) WITHOUT ROWID")
+        opt = ", dir=%s" % dir_opt if dir_opt else ""
+        conn.execute("CREATE VIRTUAL TABLE kv USING kvstore(key_type=integer,"
+                     " memtable_size=65536%s)" % opt)
+        conn.execute("BEGIN")
+        for i in range(n):
+            conn.execute("INSERT INTO t VALUES(?, ?)", (i, "v%d" % i))
+            conn.execute("INSERT INTO kv VALUES(?, ?)", (i, "v%d" % i))
+        conn.execute("COMMIT")
+        return conn
+
+    def rows(self, conn, table):
+        return conn.execute("SELECT * FROM %s ORDER BY 1" % table).fetchall()
+
+
+class Checkpoint(Base):
+    def test_checkpoint_adopted_same_rows(self):
+        conn = self.make_db()
+        conn.execute("SELECT kvstore_flush('kv')")
+        conn.execute("INSERT INTO kv VALUES(9999, 'memtable')")
+        conn.execute("INSERT INTO t VALUES(9999, 'memtable')")
+        out = json.loads(conn.execute(
+            "SELECT kvstore_checkpoint('kv', 'ck')").fetchone()[0])
+        self.assertEqual(set(out), {"files", "bytes", "ms"})
+        self.assertGreaterEqual(out["files"], 4)
+        self.assertGreater(out["bytes"], 0)
+        ck = self.path("ck")
+        with open(os.path.join(ck, "OWNER")) as f:
+            self.assertIn("state=detached", f.read())
+        # The source keeps working.
+        conn.execute("INSERT INTO kv VALUES(10000, 'later')")
+        # Another database adopts the copy.
+        other = kvtest.connect(self.path("other.db"))
+        other.execute("CREATE VIRTUAL TABLE u USING kvstore(dir='%s')" % ck)
+        expect = self.rows(conn, "t")
+        self.assertEqual(self.rows(other, "u"), expect)
+        self.assertEqual(other.execute(
+            "SELECT kvstore_verify('u')").fetchone()[0], "ok")
+        with open(os.path.join(ck, "OWNER")) as f:
+            self.assertIn("state=owned", f.read())
+        other.execute("DELETE FROM u WHERE key=1")
+        self.assertEqual(conn.execute(
+            "SELECT value FROM kv WHERE key=1").fetchone()[0], "v1")
+        other.close()
+        conn.close()
+
+    def test_checkpoint_refuses_nonempty_dir(self):
+        conn = self.make_db(n=10)
+        os.mkdir(self.path("full"))
+        with open(self.path("full", "keep"), "w") as f:
+            f.write("mine")
+        with self.assertRaises(sqlite3.OperationalError) as cm:
+            conn.execute("SELECT kvstore_checkpoint('kv', 'full')")
+        self.assertIn("not empty", str(cm.exception))
+        self.assertEqual(os.listdir(self.path("full")), ["keep"])
+        self.assertFalse(os.path.exists(self.path("full.ckpt-tmp")))
+        conn.close()
+
+
+class Backup(Base):
+    def check_copy(self, db_path, expect_min=None):
+        conn = kvtest.connect(db_path)
+        t = self.rows(conn, "t")
+        kv = self.rows(conn, "kv")
+        self.assertEqual(conn.execute(
+            "SELECT kvstore_verify('kv')").fetchone()[0], "ok")
+        conn.close()
+        return t, kv
+
+    def test_backup_moved_folder_opens(self):
+        conn = self.make_db()
+        os.makedirs(self.path("bk"))
+        out = json.loads(conn.execute("SELECT kvstore_backup(?)",
+                                      (self.path("bk", "copy.db"),)
+                                      ).fetchone()[0])
+        self.assertEqual(set(out), {"files", "bytes", "ms"})
+        self.assertTrue(os.path.isdir(self.path("bk", "copy.db-kv.kvstore")))
+        expect = self.rows(conn, "t")
+        conn.close()
+        shutil.move(self.path("bk"), self.path("moved"))
+        t, kv = self.check_copy(self.path("moved", "copy.db"))
+        self.assertEqual(t, expect)
+        self.assertEqual(kv, expect)
+        # The copy is not the original: DROP TABLE in the copy removes the
+        # copy's store only.
+        copy = kvtest.connect(self.path("moved", "copy.db"))
+        copy.execute("DROP TABLE kv")
+        copy.close()
+        self.assertFalse(os.path.exists(
+            self.path("moved", "copy.db-kv.kvstore")))
+        conn = kvtest.connect(self.path("app.db"))
+        self.assertEqual(self.rows(conn, "kv"), expect)
+        conn.close()
+
+    def test_backup_relative_dir(self):
+        conn = self.make_db(dir_opt="'kvdata'")
+        os.makedirs(self.path("bk"))
+        conn.execute("SELECT kvstore_backup(?)", (self.path("bk", "c.db"),))
+        self.assertTrue(os.path.isdir(self.path("bk", "kvdata")))
+        expect = self.rows(conn, "t")
+        conn.close()
+        shutil.move(self.path("bk"), self.path("moved"))
+        t, kv = self.check_copy(self.path("moved", "c.db"))
+        self.assertEqual((t, kv), (expect, expect))
+
+    def test_backup_absolute_dir_refused(self):
+        conn = self.make_db(dir_opt="'%s'" % self.path("abs"), n=10)
+        os.makedirs(self.path("bk"))
+        with self.assertRaises(sqlite3.OperationalError) as cm:
+            conn.execute("SELECT kvstore_backup(?)", (self.path("bk", "c.db"),))
+        self.assertIn("table kv", str(cm.exception))
+        self.assertIn("absolute", str(cm.exception))
+        self.assertEqual(os.listdir(self.path("bk")), [])
+        conn.close()
+
+    def test_backup_refuses_existing_dest(self):
+        conn = self.make_db(n=10)
+        with open(self.path("exists.db"), "w") as f:
+            f.write("x")
+        with self.assertRaises(sqlite3.OperationalError) as cm:
+            conn.execute("SELECT kvstore_backup(?)", (self.path("exists.db"),))
+        self.assertIn("exists", str(cm.exception))
+        with open(self.path("exists.db")) as f:
+            self.assertEqual(f.read(), "x")
+        conn.close()
+
+    def test_backup_failure_leaves_nothing(self):
+        conn = self.make_db(n=50)
+        os.makedirs(self.path("ro"))
+        os.chmod(self.path("ro"), 0o555)
+        try:
+            if os.access(self.path("ro"), os.W_OK):
+                self.skipTest("running as a user who can write anywhere")
+            with self.assertRaises(sqlite3.Error):
+                conn.execute("SELECT kvstore_backup(?)",
+                              (self.path("ro", "c.db"),))
+            self.assertEqual(os.listdir(self.path("ro")), [])
+        finally:
+            os.chmod(self.path("ro"), 0o755)
+        conn.close()
+
+    def test_backup_failure_dest_folder_not_writable(self):
+        # Root can write into a 0555 folder: a folder that is a file cannot
+        # be written by anyone.
+        conn = self.make_db(n=50)
+        with open(self.path("notdir"), "w") as f:
+            f.write("x")
+        before = sorted(os.listdir(self.dir))
+        with self.assertRaises(sqlite3.Error) as cm:
+            conn.execute("SELECT kvstore_backup(?)",
+                         (self.path("notdir", "c.db"),))
+        self.assertIn("kvstore_backup", str(cm.exception))
+        self.assertEqual(sorted(os.listdir(self.dir)), before)
+        conn.close()
+
+    def test_backup_failure_after_db_copy_removes_it(self):
+        # The store's destination is a file: the database copy was already
+        # written when its checkpoint fails; both must be gone.
+        conn = self.make_db(n=50)
+        conn.execute("CREATE VIRTUAL TABLE kv2 USING kvstore")
+        conn.execute("INSERT INTO kv2 VALUES('a', 'b')")
+        os.makedirs(self.path("bk"))
+        # kv2 sorts after kv: kv is copied, then kv2 fails.
+        os.mkdir(self.path("bk", "c.db-kv2.kvstore.ckpt-tmp"))
+        with self.assertRaises(sqlite3.Error):
+            conn.execute("SELECT kvstore_backup(?)", (self.path("bk", "c.db"),))
+        self.assertEqual(os.listdir(self.path("bk")),
+                         ["c.db-kv2.kvstore.ckpt-tmp"])
+        conn.close()
+
+    def test_backup_while_another_connection_commits(self):
+        self.concurrent("WAL")
+
+    def test_backup_while_another_connection_commits_rollback_journal(self):
+        self.concurrent("DELETE")
+
+    def concurrent(self, journal):
+        conn = self.make_db(n=200, journal=journal)
+        conn.execute("PRAGMA busy_timeout=10000")
+        acked, errors, stop = [], [], threading.Event()
+        th = threading.Thread(target=writer, args=(
+            self.path("app.db"), 1000, acked, stop, errors))
+        th.start()
+        try:
+            deadline = time.time() + 10
+            while len(acked) < 200 and not errors and time.time() < deadline:
+                time.sleep(0.01)
+            before = list(acked)
+            self.assertGreaterEqual(len(before), 200, errors)
+            os.makedirs(self.path("bk"))
+            conn.execute("SELECT kvstore_backup(?)", (self.path("bk", "c.db"),))
+            n = len(acked)
+            while len(acked) < n + 20 and not errors and time.time() < deadline:
+                time.sleep(0.01)
+        finally:
+            stop.set()
+            th.join()
+        self.assertEqual(errors, [])
+        self.assertGreater(len(acked), len(before))   # it ran during the call
+        conn.close()
+        shutil.move(self.path("bk"), self.path("moved"))
+        t, kv = self.check_copy(self.path("moved", "c.db"))
+        tk = {r[0] for r in t}
+        kvk = {r[0] for r in kv}
+        # Everything acknowledged before the call is in both tables.
+        self.assertTrue(set(before) <= tk)
+        self.assertTrue(set(before) <= kvk)
+        # Every transaction the database copy holds is in the store copy
+        # (the store is copied after the database's snapshot), with the
+        # same values. Until the commit horizon revokes later batches at
+        # open, the store copy may hold a few more.
+        self.assertTrue(tk <= kvk, sorted(tk - kvk)[:5])
+        self.assertEqual([r for r in kv if r[0] in tk], t)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
