@@ -504,6 +504,11 @@ kv_options *kv_options_copy(const kv_options *opts){
   return pNew;
 }
 
+void kv_options_set_horizon(kv_options *opts, uint64_t iHorizon){
+  opts->bHorizon = 1;
+  opts->iHorizon = iHorizon;
+}
+
 void kvOptionsSetEnv(kv_options *opts, KvEnv *pEnv){
   assert( opts!=0 );
   opts->pEnv = pEnv;
