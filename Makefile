@@ -35,7 +35,7 @@ LDLIBS    := -lz -lpthread
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 ENGINE_OBJ := $(patsubst engine/%.c,$(BUILD)/engine/%.o,$(ENGINE_SRC))
 EXT_SRC    := $(sort $(wildcard ext/*.c))
-VTAB_SRC   := kvvtab.c $(EXT_SRC)
+VTAB_SRC   := kvvtab.c kvshadow.c $(EXT_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
 UNIT_SRC   := $(sort $(wildcard engine/test/test_*.c))
 UNIT_BIN   := $(patsubst engine/test/%.c,$(BUILD)/test/%,$(UNIT_SRC))
@@ -136,7 +136,7 @@ clean:
 DIFF_OPS    ?= 50000
 CRASH_KILLS ?= 100
 KILL_CYCLES ?= 30
-STATIC_SRC  := kvvtab.c $(EXT_SRC)
+STATIC_SRC  := kvvtab.c kvshadow.c $(EXT_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
 
 sqltest: all

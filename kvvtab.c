@@ -74,6 +74,7 @@ SQLITE_EXTENSION_INIT1
 
 #include "kv.h"
 #include "ext/kvext.h"
+#include "kvshadow.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -145,6 +146,8 @@ struct KvConn {
 static pthread_mutex_t kvConnMutex = PTHREAD_MUTEX_INITIALIZER;
 static KvConn *kvConnList = 0;
 
+static void horizonRelease(KvVtab *p);
+
 /* One savepoint mark: savepoint iSave began when the batch held nMark
 ** operations. Marks are kept in increasing iSave order. */
 struct KvSavepoint {
@@ -175,6 +178,14 @@ struct KvVtab {
   KvSavepoint *aSave;         /* savepoint marks, increasing iSave */
   int nSave;                  /* entries used in aSave */
   int nSaveAlloc;             /* entries allocated in aSave */
+  u64 iPrepSeq;               /* first sequence of this transaction's
+                              ** PREPARED record (xSync), 0 = none */
+  /* Commit horizon (doc/transactions.md). */
+  int bShadow;                /* the shadow table T_kvstore exists */
+  sqlite3_stmt *pHorizon;     /* cached SELECT of the 'horizon' row */
+  int bHorizonOk;             /* iDataVersion/pSnap below are valid */
+  unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
+  kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
   KvVtab *pNextTab;           /* next table of the same connection */
 };
 
@@ -867,6 +878,8 @@ static void vtabFree(KvVtab *p){
     if( *pp ) *pp = p->pNextTab;
   }
   if( p->pKv ){
+    if( p->iPrepSeq ) kv_abort_prepared(p->pKv, p->iPrepSeq);
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
     if( p->bWriter ) kv_writer_release(p->pKv, p->db);
     /* A private store goes with its connection: no compaction for it. */
     if( p->bPrivateDir ){
@@ -875,6 +888,7 @@ static void vtabFree(KvVtab *p){
       kv_close(p->pKv);
     }
   }
+  sqlite3_finalize(p->pHorizon);
   kv_batch_free(p->pBatch);
   kv_options_free(p->pOpts);
   sqlite3_free(p->aSave);
@@ -898,6 +912,33 @@ static int vtabOpenEngine(KvVtab *p, char **pzErr){
   pRun = kv_db_options(p->pKv);
   p->nMaxKey = optionU64(pRun, "max_key_size", 65536);
   p->nMaxValue = optionU64(pRun, "max_value_size", 64*1024*1024);
+  return SQLITE_OK;
+}
+
+/*
+** The commit horizon for recovery: the 'horizon' row of the shadow table
+** as the database holds it now (the database's own recovery, a hot
+** journal rolled back, has happened by the time it is read). A table of
+** the previous release has no shadow table: its store opens without a
+** horizon (it holds no PREPARED record), and the table's first write
+** transaction creates the shadow table (writeBegin).
+*/
+static int horizonForOpen(KvVtab *p, int bCreate, char **pzErr){
+  sqlite3_int64 iH = 0;
+  int bFound = 0;
+  int rc = kvshadowExists(p->db, p->zSchema, p->zName, &p->bShadow);
+  if( rc==SQLITE_OK && p->bShadow ){
+    rc = kvshadowGetInt(p->db, p->zSchema, p->zName, "horizon", &iH, &bFound);
+  }
+  if( rc!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
+        "table %s from %s_kvstore: %s", p->zName, p->zName,
+        sqlite3_errmsg(p->db));
+    return rc;
+  }
+  (void)bCreate;
+  /* No row yet: nothing was ever committed through the database. */
+  if( p->bShadow ) kv_options_set_horizon(p->pOpts, (u64)iH);
   return SQLITE_OK;
 }
 
@@ -973,7 +1014,19 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   }
 
   if( rc==SQLITE_OK ){
+    rc = horizonForOpen(p, bCreate, pzErr);
+  }
+  if( rc==SQLITE_OK ){
     rc = vtabOpenEngine(p, pzErr);
+  }
+  if( rc==SQLITE_OK && bCreate && !p->bShadow ){
+    rc = kvshadowCreate(db, p->zSchema, p->zName);
+    if( rc!=SQLITE_OK ){
+      *pzErr = sqlite3_mprintf("kvstore: cannot create the shadow table "
+          "%s_kvstore: %s", p->zName, sqlite3_errmsg(db));
+    }else{
+      p->bShadow = 1;
+    }
   }
   if( rc==SQLITE_OK ){
     char *zSql = sqlite3_mprintf(
@@ -1096,8 +1149,37 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     sqlite3_free(zErr);
     return rc;
   }
+  if( p->bShadow ){
+    /* The shadow table goes with the table (its horizon would mislead a
+    ** new table of the same name). */
+    char *zSql = sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w_kvstore\"",
+                                 p->zSchema, p->zName);
+    if( zSql ) sqlite3_exec(p->db, zSql, 0, 0, 0);
+    sqlite3_free(zSql);
+  }
   if( p->bPrivateDir ) privateDirDrop(p->pConn, p->zSchema, p->zName);
   vtabFree(p);
+  return SQLITE_OK;
+}
+
+/* The shadow table follows its table, as FTS5's do (kvshadow.h). */
+static int shadowRename(KvVtab *p, const char *zNew){
+  char *zSql;
+  int rc;
+  if( !p->bShadow ) return SQLITE_OK;
+  zSql = sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_kvstore\" RENAME TO "
+      "\"%w_kvstore\"", p->zSchema, p->zName, zNew);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_exec(p->db, zSql, 0, 0, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    setError(&p->base, "kvstore: cannot rename the shadow table %s_kvstore: "
+             "%s", p->zName, sqlite3_errmsg(p->db));
+    return rc;
+  }
+  sqlite3_finalize(p->pHorizon);
+  p->pHorizon = 0;
+  horizonRelease(p);
   return SQLITE_OK;
 }
 
@@ -1128,6 +1210,11 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     }
   }
   if( !p->bDefaultDir ){
+    rc = shadowRename(p, zNew);
+    if( rc!=SQLITE_OK ){
+      sqlite3_free(zNewName);
+      return rc;
+    }
     sqlite3_free(p->zName);
     p->zName = zNewName;
     return SQLITE_OK;
@@ -1147,6 +1234,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
         "contains '/' and names its data directory", p->zName, zNew);
     rc = SQLITE_ERROR;
   }
+  if( rc==SQLITE_OK ) rc = shadowRename(p, zNew);
   if( rc==SQLITE_OK ){
     zDbFile = sqlite3_db_filename(p->db, p->zSchema);
     zNewDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile ? zDbFile : "", zNew);
@@ -1856,6 +1944,95 @@ static int cursorLoadList(KvVtab *pTab, KvCursor *pCur, sqlite3_value *pList){
   return SQLITE_OK;
 }
 
+/*
+** The read point of a statement: the store as of the horizon that the
+** database read transaction of this statement sees, so that every read of
+** one SQL transaction, and every cursor of one statement, sees one
+** committed state, the one of the ordinary tables beside it.
+**
+** The horizon is read with a nested SELECT of the shadow row (it sees the
+** transaction's snapshot; never in xBestIndex, which runs at prepare
+** time), cached with the pager's data version (SQLITE_FCNTL_DATA_VERSION:
+** no system call; fixed inside a read transaction, changed by every
+** commit of the database). DESIGN.md's sketch distrusts the cache in a
+** write transaction; here it is trusted there too, because only this
+** connection can move the horizon while it writes, and it does so only in
+** xSync: xBegin, xSync, xCommit and xRollback drop the cache (a failed
+** COMMIT then ROLLBACK leaves the data version unchanged while the
+** horizon goes back). That keeps the nested SELECT off the per-row path
+** of a write transaction (the conflict check of every INSERT reads).
+** *ppSnap NULL means "the latest": a table whose shadow table or horizon
+** row does not exist yet.
+*/
+static void horizonForget(KvVtab *p){
+  p->bHorizonOk = 0;
+}
+
+/* Forget the cache and unpin the snapshot it kept (which, while cached,
+** keeps compaction from dropping the versions the snapshot reads). */
+static void horizonRelease(KvVtab *p){
+  p->bHorizonOk = 0;
+  if( p->pSnap && p->pKv ) kv_snapshot_free(p->pKv, p->pSnap);
+  p->pSnap = 0;
+}
+
+static int readSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
+  unsigned int iVersion = 0;
+  int bVersion = 0;
+  int rc;
+  *ppSnap = 0;
+  if( !p->bShadow ) return SQLITE_OK;
+  if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
+                           &iVersion)==SQLITE_OK ){
+    bVersion = 1;
+    if( p->bHorizonOk && iVersion==p->iDataVersion ){
+      *ppSnap = p->pSnap;
+      return SQLITE_OK;
+    }
+  }
+  p->bHorizonOk = 0;
+  if( p->pHorizon==0 ){
+    char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" "
+        "WHERE k='horizon'", p->zSchema, p->zName);
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                            &p->pHorizon, 0);
+    sqlite3_free(zSql);
+    if( rc!=SQLITE_OK ){
+      setError(&p->base, "kvstore: cannot read the commit horizon of table "
+               "%s: %s", p->zName, sqlite3_errmsg(p->db));
+      return rc;
+    }
+  }
+  rc = sqlite3_step(p->pHorizon);
+  if( rc==SQLITE_ROW ){
+    u64 iH = (u64)sqlite3_column_int64(p->pHorizon, 0);
+    sqlite3_reset(p->pHorizon);
+    if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
+      kv_snapshot *pNew = 0;
+      rc = kv_snapshot_at(p->pKv, iH, &pNew);
+      if( rc!=KV_OK ) return engineError(&p->base, rc, "taking a snapshot");
+      if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+      p->pSnap = pNew;
+    }
+  }else{
+    int rc2 = sqlite3_reset(p->pHorizon);
+    if( rc!=SQLITE_DONE ){
+      setError(&p->base, "kvstore: cannot read the commit horizon of table "
+               "%s: %s", p->zName, sqlite3_errmsg(p->db));
+      return rc2!=SQLITE_OK ? rc2 : rc;
+    }
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+    p->pSnap = 0;
+  }
+  if( bVersion ){
+    p->bHorizonOk = 1;
+    p->iDataVersion = iVersion;
+  }
+  *ppSnap = p->pSnap;
+  return SQLITE_OK;
+}
+
 /* The batch the connection's reads lay over the store, or NULL. */
 static const kv_batch *readBatch(KvVtab *pTab){
   if( pTab->bInTrans && !pTab->bSynced && pTab->pBatch
@@ -1875,6 +2052,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int bEmpty = (idxNum & KVIDX_EMPTY)!=0;
   int iListArg = -1;          /* argv index of the IN list, if any */
   i64 nOffset = 0;
+  const kv_snapshot *pSnap = 0;  /* read point (readSnapshot) */
   int rc = SQLITE_OK;
   int iArg;
 
@@ -1995,9 +2173,11 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     pCur->eMode = CUR_SCAN;
   }
 
+  rc = readSnapshot(pTab, &pSnap);
+  if( rc!=SQLITE_OK ) goto filter_out;
   if( pCur->eMode==CUR_POINT ){
     /* One key: read it now, which is as much a snapshot as an iterator. */
-    rc = kv_get(pTab->pKv, 0, readBatch(pTab), aEq, (size_t)nEq,
+    rc = kv_get(pTab->pKv, pSnap, readBatch(pTab), aEq, (size_t)nEq,
                 &pCur->pPointVal, &pCur->nPointVal);
     if( rc==KV_NOTFOUND ){
       rc = SQLITE_OK;
@@ -2019,7 +2199,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     /* CUR_LIST and CUR_SCAN read through an iterator, which captures the
     ** batch and a snapshot now: rows written while the statement runs (an
     ** UPDATE or DELETE over its own range) are not seen by it. */
-    rc = kv_iter_new(pTab->pKv, 0, readBatch(pTab), &pCur->pIter);
+    rc = kv_iter_new(pTab->pKv, pSnap, readBatch(pTab), &pCur->pIter);
     if( rc!=KV_OK ){
       pCur->pIter = 0;
       rc = engineError(pCursor->pVtab, rc, "opening an iterator");
@@ -2165,6 +2345,18 @@ static int writeBegin(KvVtab *p){
     p->pBatch = kv_batch_new();
     if( p->pBatch==0 ) return SQLITE_NOMEM;
   }
+  if( !p->bShadow ){
+    /* A table made by the previous release: its first write transaction
+    ** creates the shadow table, and commits it with the first horizon. */
+    int rc = kvshadowCreate(p->db, p->zSchema, p->zName);
+    if( rc!=SQLITE_OK ){
+      setError(&p->base, "kvstore: cannot create the shadow table "
+               "%s_kvstore: %s", p->zName, sqlite3_errmsg(p->db));
+      return rc;
+    }
+    p->bShadow = 1;
+    horizonForget(p);
+  }
   if( !p->bInTrans ){
     /* Should not happen (SQLite calls xBegin first); be a transaction. */
     p->bInTrans = 1;
@@ -2250,7 +2442,10 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
 
 /* Does the key exist, as this transaction sees it? Sets *pbExists. */
 static int keyExists(KvVtab *p, const KvKey *pKey, int *pbExists){
-  int rc = kv_get(p->pKv, 0, readBatch(p), pKey->p, (size_t)pKey->n, 0, 0);
+  const kv_snapshot *pSnap = 0;
+  int rc = readSnapshot(p, &pSnap);
+  if( rc!=SQLITE_OK ) return rc;
+  rc = kv_get(p->pKv, pSnap, readBatch(p), pKey->p, (size_t)pKey->n, 0, 0);
   if( rc==KV_OK ){
     *pbExists = 1;
     return SQLITE_OK;
@@ -2360,6 +2555,7 @@ update_out:
 
 static int kvvtabBegin(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
+  horizonForget(p);
   if( p->bInTrans ) transEnd(p);
   if( p->pBatch ) kv_batch_clear(p->pBatch);
   p->bInTrans = 1;
@@ -2369,41 +2565,119 @@ static int kvvtabBegin(sqlite3_vtab *pVtab){
 }
 
 /*
-** The commit point. SQLite calls xSync on every table of the transaction
-** before committing any, and ignores what xCommit returns, so the batch is
-** written here. It may be called twice (a COMMIT retried after SQLite's own
-** lock failed): the second call writes nothing.
+** Phase one of the two-phase commit whose coordinator is the database
+** (doc/transactions.md). SQLite calls xSync on every table of the
+** transaction before its own commit: the batch goes to the WAL as a
+** PREPARED record (kv_prepare), then the horizon row of the shadow table
+** is set, through this connection, to the batch's last sequence; SQLite
+** commits that row with the rest of the transaction, and xCommit applies
+** the batch. Recovery counts the record only if the database kept its
+** horizon. Only the shadow table is written here (writing another virtual
+** table from xSync fails with SQLITE_LOCKED).
+**
+** A COMMIT that fails after xSync (SQLITE_BUSY) leaves the transaction
+** open; the application may write more and COMMIT again, which calls xSync
+** again: the record is written anew with the same sequence (the later
+** record replaces the earlier) and the horizon row follows. Nothing is
+** written for an empty batch (SQLite calls xSync after statements that
+** wrote nothing, and after CREATE without xBegin).
 */
 static int kvvtabSync(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
+  uint64_t iSeq;
   int rc;
-  if( !p->bInTrans || p->bSynced ) return SQLITE_OK;
-  if( p->pBatch && kv_batch_count(p->pBatch)>0 ){
-    if( p->pKv==0 ){
-      setError(pVtab, "kvstore: the store of table %s is not open", p->zName);
-      return SQLITE_ERROR;
+  horizonForget(p);
+  if( !p->bInTrans ) return SQLITE_OK;
+  if( p->pBatch==0 || kv_batch_count(p->pBatch)==0 ){
+    if( p->iPrepSeq && p->pKv ){
+      /* A failed COMMIT prepared writes that ROLLBACK TO has since undone:
+      ** give the record up and put back the horizon this transaction
+      ** raised (the store's last commit is the database's, as before). */
+      kv_abort_prepared(p->pKv, p->iPrepSeq);
+      p->iPrepSeq = 0;
+      rc = kvshadowSetInt(p->db, p->zSchema, p->zName, "horizon",
+                          (sqlite3_int64)kv_last_seq(p->pKv));
+      if( rc!=SQLITE_OK ){
+        setError(pVtab, "kvstore: cannot write the commit horizon of table "
+                 "%s: %s", p->zName, sqlite3_errmsg(p->db));
+        return rc;
+      }
     }
-    rc = kv_write(p->pKv, p->pBatch);
-    if( rc!=KV_OK ) return engineError(pVtab, rc, "committing");
+    return SQLITE_OK;
   }
-  p->bSynced = 1;
+  if( p->pKv==0 ){
+    setError(pVtab, "kvstore: the store of table %s is not open", p->zName);
+    return SQLITE_ERROR;
+  }
+  if( !p->bShadow ){
+    /* A table of the previous release (see writeBegin). */
+    setError(pVtab, "kvstore: table %s has no shadow table %s_kvstore",
+             p->zName, p->zName);
+    return SQLITE_ERROR;
+  }
+  if( p->iPrepSeq==0 ){
+    KvVtab *pOther;
+    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
+      if( pOther!=p && pOther->pKv==p->pKv && pOther->iPrepSeq ){
+        /* One engine holds one prepared batch. Sharing a store between
+        ** tables is retired; refuse (not SQLITE_BUSY, which would leave
+        ** the transaction open for a retry that cannot succeed). */
+        setError(pVtab, "kvstore: tables %s and %s share the store '%s' and "
+                 "cannot both be written in one transaction", pOther->zName,
+                 p->zName, p->zDir);
+        return SQLITE_ERROR;
+      }
+    }
+  }
+  iSeq = p->iPrepSeq;
+  rc = kv_prepare(p->pKv, p->pBatch, &iSeq);
+  if( rc!=KV_OK ) return engineError(pVtab, rc, "committing");
+  p->iPrepSeq = iSeq;
+  rc = kvshadowSetInt(p->db, p->zSchema, p->zName, "horizon",
+      (sqlite3_int64)(iSeq + kv_batch_count(p->pBatch) - 1));
+  if( rc!=SQLITE_OK ){
+    /* The record stays prepared: xRollback (or a retried COMMIT) follows. */
+    setError(pVtab, "kvstore: cannot write the commit horizon of table %s: "
+             "%s", p->zName, sqlite3_errmsg(p->db));
+    return rc;
+  }
   return SQLITE_OK;
 }
 
+/* Phase two: the database has committed. SQLite ignores what this
+** returns, so nothing here may fail for want of room or I/O: kv_prepare
+** made room; only memory for the memtable can run out, and then the store
+** turns read-only until reopened, when recovery applies the batch from the
+** WAL (the database holds its horizon). */
 static int kvvtabCommit(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
   int rc = SQLITE_OK;
-  if( p->bInTrans && !p->bSynced ){
-    /* No xSync came (not expected): commit here, as the last chance. */
-    rc = kvvtabSync(pVtab);
+  horizonForget(p);
+  if( p->bInTrans && p->iPrepSeq==0 && p->pBatch
+   && kv_batch_count(p->pBatch)>0 ){
+    /* No xSync came (not expected): the database commit carries no
+    ** horizon for it, so the writes are not committed. */
+    setError(pVtab, "kvstore: commit of table %s without xSync: its writes "
+             "are dropped", p->zName);
+    rc = SQLITE_ERROR;
   }
+  if( p->iPrepSeq && p->pKv ){
+    rc = kv_commit_prepared(p->pKv, p->pBatch, p->iPrepSeq);
+    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "applying a commit");
+  }
+  p->iPrepSeq = 0;
   transEnd(p);
   return rc;
 }
 
-/* After a successful xSync the batch is committed: nothing to undo. */
+/* The database rolled back: a prepared record is given up (its sequence
+** is above the horizon the database kept, and the next commit reuses it). */
 static int kvvtabRollback(sqlite3_vtab *pVtab){
-  transEnd((KvVtab*)pVtab);
+  KvVtab *p = (KvVtab*)pVtab;
+  horizonForget(p);
+  if( p->iPrepSeq && p->pKv ) kv_abort_prepared(p->pKv, p->iPrepSeq);
+  p->iPrepSeq = 0;
+  transEnd(p);
   return SQLITE_OK;
 }
 
@@ -2593,6 +2867,9 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
   if( rc==SQLITE_OK ){
     *ppKv = p->pKv;
     *peKeyType = p->eKeyType;
+    /* A maintenance function (compaction above all) of this connection
+    ** must not be held back by the read point its table keeps cached. */
+    horizonRelease(p);
   }else if( *pzErr==0 ){
     *pzErr = sqlite3_mprintf("kvstore: cannot find table '%s': %s", zName,
                              sqlite3_errstr(rc));
@@ -2605,6 +2882,12 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
 /****************************************************************************
 ** Registration.
 */
+
+/* T_kvstore is the shadow table of T (kvshadow.h): defensive mode keeps
+** ordinary SQL from writing it. */
+static int kvvtabShadowName(const char *zSuffix){
+  return sqlite3_stricmp(zSuffix, "kvstore")==0;
+}
 
 static sqlite3_module kvvtabModule = {
   /* iVersion    */ 2,
@@ -2630,7 +2913,7 @@ static sqlite3_module kvvtabModule = {
   /* xSavepoint  */ kvvtabSavepoint,
   /* xRelease    */ kvvtabRelease,
   /* xRollbackTo */ kvvtabRollbackTo,
-  /* xShadowName */ 0
+  /* xShadowName */ kvvtabShadowName
 };
 
 /* Register the module on db. */
