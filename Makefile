@@ -136,6 +136,10 @@ clean:
 DIFF_OPS    ?= 50000
 CRASH_KILLS ?= 100
 KILL_CYCLES ?= 30
+# tests/txntest.py: SQL transactions on kvstore behave as on an ordinary
+# table (busy COMMIT, snapshots, lost updates), and TXN_KILLS kill -9 of
+# transactions writing both (per journal mode)
+TXN_KILLS   ?= 8
 STATIC_SRC  := kvvtab.c kvshadow.c $(EXT_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
 
@@ -148,6 +152,7 @@ pytest: all
 	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
+	$(PYTHON) tests/txntest.py --kills $(TXN_KILLS)
 
 demo: all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
