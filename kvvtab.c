@@ -2890,7 +2890,7 @@ static int kvvtabShadowName(const char *zSuffix){
 }
 
 static sqlite3_module kvvtabModule = {
-  /* iVersion    */ 2,
+  /* iVersion    */ 3,        /* 3: xShadowName */
   /* xCreate     */ kvvtabCreate,
   /* xConnect    */ kvvtabConnect,
   /* xBestIndex  */ kvvtabBestIndex,
