@@ -937,8 +937,10 @@ static int horizonForOpen(KvVtab *p, int bCreate, char **pzErr){
     return rc;
   }
   (void)bCreate;
-  /* No row yet: nothing was ever committed through the database. */
-  if( p->bShadow ) kv_options_set_horizon(p->pOpts, (u64)iH);
+  /* xCreate writes the row, so it is missing only in a shadow table that
+  ** holds nothing yet: then no horizon (revoking at 0 would empty a store
+  ** adopted by a CREATE whose transaction has not written the row). */
+  if( bFound ) kv_options_set_horizon(p->pOpts, (u64)iH);
   return SQLITE_OK;
 }
 
@@ -1021,6 +1023,12 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   }
   if( rc==SQLITE_OK && bCreate && !p->bShadow ){
     rc = kvshadowCreate(db, p->zSchema, p->zName);
+    if( rc==SQLITE_OK ){
+      /* The store may hold commits already (an existing directory): they
+      ** are all below the first horizon. */
+      rc = kvshadowSetInt(db, p->zSchema, p->zName, "horizon",
+                          (sqlite3_int64)kv_last_seq(p->pKv));
+    }
     if( rc!=SQLITE_OK ){
       *pzErr = sqlite3_mprintf("kvstore: cannot create the shadow table "
           "%s_kvstore: %s", p->zName, sqlite3_errmsg(db));

@@ -1044,6 +1044,84 @@ static int replayBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
   return rc;
 }
 
+/*
+** Revocation. A database whose last commits a power cut took back (WAL
+** mode with synchronous=NORMAL, or synchronous=OFF) comes back with a
+** horizon below batches the store had already applied and perhaps
+** flushed into SSTables. Every table holding a sequence above the horizon
+** is rewritten without those entries, and the rewrite is installed by the
+** recovery's one manifest edit, which also retires the WAL segments that
+** held their records: once that edit is durable nothing above the horizon
+** exists anywhere, and the numbers can be reused. Until then the old
+** files stay, and an interrupted open revokes again at the next one.
+**
+** What this cannot bring back: an older version of a key that a
+** compaction dropped because a revoked entry overwrote it
+** (doc/transactions.md).
+*/
+static int revokeFile(kv_db *db, KvFileMeta *f, int iLevel, u64 iHorizon,
+                      KvVersionEdit *pEdit, u64 *pnRevoked){
+  KvSstConfig cfg;
+  KvSstBuilder *pB = 0;
+  KvSst *pSst = 0;
+  KvIter *pIt = 0;
+  KvSstMeta meta;
+  u64 iFile = kvVsetNewFileNumber(&db->vset);
+  u64 nKept = 0;
+  char *zPath = kvSstPath(db->zDir, iFile);
+  int rc = zPath ? KV_OK : kvErr(KV_NOMEM, "kvstore: out of memory");
+  memset(&meta, 0, sizeof(meta));
+  sstConfig(db->pOpts, &cfg);
+  if( rc==KV_OK ) rc = kvFileTable(f, &pSst);
+  if( rc==KV_OK ) rc = kvSstIterNew(pSst, KV_SST_BULK, &pIt);
+  if( rc==KV_OK ){
+    rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
+                         db->pEnv->xNowMicros(db->pEnv), &pB);
+  }
+  if( rc==KV_OK ) rc = pIt->pMethods->xFirst(pIt);
+  while( rc==KV_OK && kvIterValid(pIt) ){
+    const u8 *k, *v;
+    size_t nk, nv;
+    kvIterKey(pIt, &k, &nk);
+    if( kvIKeySeq(k, nk)<=iHorizon ){
+      kvIterValue(pIt, &v, &nv);
+      rc = kvSstBuilderAdd(pB, k, nk, v, nv);
+      nKept++;
+    }else{
+      (*pnRevoked)++;
+    }
+    if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
+  }
+  if( pIt ) pIt->pMethods->xClose(pIt);
+  if( rc==KV_OK && nKept>0 ){
+    rc = kvSstBuilderFinish(pB, &meta);
+    pB = 0;
+    if( rc==KV_OK ) rc = kvEditAddFile(pEdit, iLevel, &meta, iFile);
+  }
+  if( pB ) kvSstBuilderAbandon(pB);
+  if( rc==KV_OK ) rc = kvEditDelFile(pEdit, iLevel, f->iFile);
+  kvSstMetaFree(&meta);
+  kvFree(zPath);
+  return rc;
+}
+
+static int revokeAbove(kv_db *db, u64 iHorizon, KvVersionEdit *pEdit,
+                       u64 *pnRevoked){
+  KvVersion *v = kvVersionCurrent(&db->vset);
+  int rc = KV_OK;
+  int i, j;
+  for(i=0; rc==KV_OK && v && i<v->nLevel; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      KvFileMeta *f = v->aaFile[i][j];
+      if( f->maxSeq>iHorizon ){
+        rc = revokeFile(db, f, i, iHorizon, pEdit, pnRevoked);
+      }
+    }
+  }
+  kvVersionUnref(v);
+  return rc;
+}
+
 /* Replay the WAL into a memtable, write it to a level-0 table, and start
 ** a new WAL segment. Every recovered write is then in an SSTable, so the
 ** old segments (including one whose torn tail was cut) can go. */
@@ -1067,10 +1145,16 @@ static int recoverWal(kv_db *db){
   }
   if( rc==KV_OK ) rc = replayApply(&r);
   kvBufFree(&r.pending);
+  if( rc==KV_OK && r.bHorizon ){
+    rc = revokeAbove(db, r.iHorizon, &edit, &db->nRevoked);
+  }
   iNewSeg = info.iLastSeg + 1;
   if( iNewSeg<db->vset.iLogNumber ) iNewSeg = db->vset.iLogNumber;
   if( rc==KV_OK ){
     u64 seq = db->vset.iLastSeq;
+    /* Above the horizon nothing is left (revokeAbove, and the segments
+    ** this edit retires): those numbers are free again. */
+    if( r.bHorizon && seq>r.iHorizon ) seq = r.iHorizon;
     if( r.maxSeq>seq ) seq = r.maxSeq;
     atomic_store(&db->lastSeq, seq);
     rc = writeLevel0(db, r.pMem, kvVsetNewFileNumber(&db->vset), &edit, &nByte);

@@ -882,6 +882,7 @@ struct kv_db {
   /* Two-phase commit (kv_prepare) (M) */
   int bPrepared;                /* a PREPARED record awaits commit/abort */
   u64 iPrepSeq;                 /* its first sequence */
+  u64 nRevoked;                 /* entries revoked by recovery (revokeAbove) */
   u64 iDropFloor;               /* oldest snapshot of the newest compaction:
                                 ** kv_snapshot_at refuses an older read point */
 
