@@ -127,6 +127,20 @@ int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap){
   s = kvMallocZero(sizeof(*s));
   if( s==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
   kvDbLock(db);
+  /* A horizon above the last published sequence: the database committed
+  ** a batch that its connection has not applied yet (between the
+  ** database's commit and xCommit). Wait for the apply, briefly: the
+  ** committing connection holds no lock the apply needs. */
+  if( iSeq>atomic_load(&db->lastSeq) && db->bPrepared ){
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 2;
+    while( iSeq>atomic_load(&db->lastSeq) && db->bPrepared ){
+      if( pthread_cond_timedwait(&db->cvWriterLock, &db->mutex, &ts)!=0 ){
+        break;
+      }
+    }
+  }
   if( iSeq<db->iDropFloor ){
     rc = kvErr(KV_BUSY, "kvstore: the snapshot at sequence %" PRIu64 " of "
                "'%s' is too old: a compaction dropped versions it reads "
@@ -690,7 +704,10 @@ static int writeQueued(kv_db *db, KvWriter *w){
       db->iPrepSeq = seq;
       w->iSeq = seq;
     }else if( rc==KV_OK ){
-      if( w->eKind==WRITER_APPLY ) db->bPrepared = 0;
+      if( w->eKind==WRITER_APPLY ){
+        db->bPrepared = 0;
+        pthread_cond_broadcast(&db->cvWriterLock);   /* kv_snapshot_at */
+      }
       atomic_store(&db->lastSeq, ins.seq - 1);
       atomic_fetch_add(&db->nUserBytes, nUser);
       atomic_fetch_add(&db->nWrites, nCommit);
@@ -781,7 +798,10 @@ void kv_abort_prepared(kv_db *db, uint64_t iSeq){
   /* The record stays in the WAL: recovery ignores it, since the next
   ** commit reuses its sequence (a later record of the same sequence wins)
   ** and, until then, the caller's horizon stays below it. */
-  if( db->bPrepared && db->iPrepSeq==iSeq ) db->bPrepared = 0;
+  if( db->bPrepared && db->iPrepSeq==iSeq ){
+    db->bPrepared = 0;
+    pthread_cond_broadcast(&db->cvWriterLock);       /* kv_snapshot_at */
+  }
   kvDbUnlock(db);
 }
 

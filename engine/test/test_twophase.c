@@ -12,6 +12,8 @@
 #include "testutil.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <unistd.h>
 
 static kv_db *openAt(const char *zDir, kv_options *o, int bHorizon, u64 iH){
   kv_options *p = kv_options_copy(o);
@@ -237,6 +239,42 @@ static void test_flushed_commit_above_horizon_revoked(void **state){
   tuRemoveDir(zDir);
 }
 
+/* A reader that sees the database's new horizon before the committing
+** connection applied its batch (between the database's commit and
+** xCommit) waits for the apply instead of reading without it. */
+struct ApplyLater { kv_db *db; kv_batch *b; u64 iSeq; int rc; };
+static void *applyLater(void *pArg){
+  struct ApplyLater *p = (struct ApplyLater*)pArg;
+  usleep(100*1000);
+  p->rc = kv_commit_prepared(p->db, p->b, p->iSeq);
+  return 0;
+}
+
+static void test_snapshot_at_waits_for_apply(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  struct ApplyLater al;
+  pthread_t th;
+  kv_snapshot *s = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  memset(&al, 0, sizeof(al));
+  al.db = tuOpen(zDir, o);
+  al.b = batchOf("w", NULL);
+  assert_int_equal(kv_prepare(al.db, al.b, &al.iSeq), KV_OK);
+  assert_int_equal(pthread_create(&th, 0, applyLater, &al), 0);
+  assert_int_equal(kv_snapshot_at(al.db, al.iSeq, &s), KV_OK);
+  assert_int_equal(kv_snapshot_seq(s), al.iSeq);
+  assert_string_equal(tuGet(al.db, s, 0, "w"), "v");
+  pthread_join(th, 0);
+  assert_int_equal(al.rc, KV_OK);
+  kv_snapshot_free(al.db, s);
+  kv_close(al.db);
+  kv_batch_free(al.b);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 static void test_snapshot_at_sequence(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
@@ -388,6 +426,7 @@ int main(void){
     cmocka_unit_test(test_abort_then_reuse_survives_recovery),
     cmocka_unit_test(test_flushed_commit_above_horizon_revoked),
     cmocka_unit_test(test_snapshot_at_sequence),
+    cmocka_unit_test(test_snapshot_at_waits_for_apply),
     cmocka_unit_test(test_crash_points_two_phase),
     cmocka_unit_test(test_crash_lost_database_commit_takes_its_rows),
   };
