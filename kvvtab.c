@@ -52,12 +52,16 @@
 ** Writes of an open SQL transaction go to a kv_batch owned by the table
 ** object of this connection; reads lay that batch over the store, so the
 ** connection sees its own writes. Savepoints are marks in the batch
-** (kv_batch_count / kv_batch_truncate). xSync is the commit point: it writes
-** the batch with one kv_write (one atomic WAL record, fsynced under
-** sync=full); xCommit only forgets it. SQLite ignores what xCommit returns,
-** so nothing that can fail is left for it. A writer lock of the engine is
-** held from the first write of a transaction to its end, so connections
-** sharing one engine cannot lose each other's updates.
+** (kv_batch_count / kv_batch_truncate). The database coordinates a
+** two-phase commit (doc/transactions.md): xSync writes the batch as a
+** PREPARED WAL record (kv_prepare) and sets the 'horizon' row of the
+** shadow table T_kvstore (kvshadow.h) through this connection, so SQLite
+** commits it with the rest of the transaction; xCommit applies the batch
+** (kv_commit_prepared: nothing there can fail for want of room or I/O,
+** and SQLite ignores what xCommit returns); xRollback gives it up. Reads
+** see the store at the horizon their database read transaction sees. A
+** writer lock of the engine is held from the first write of a transaction
+** to its end.
 **
 ** RATE LIMITER
 **

@@ -329,8 +329,10 @@ void kv_writer_release(kv_db *db, const void *owner);
 /*
 ** Two-phase commit, for a caller whose transactions commit through
 ** another log (the SQL layer commits through its SQLite database, which
-** keeps the "horizon": the first sequence of the newest batch it
-** committed, read back from the database before the store is opened).
+** keeps the "horizon" H: the last sequence of the newest batch it
+** committed, read back from the database before the store is opened; any
+** value from that batch's first sequence to its last works for recovery,
+** the last one also as a read point).
 **
 **   kv_prepare        appends the batch to the WAL as a PREPARED record
 **                     (fsynced under sync=full) without making it visible.
@@ -351,7 +353,10 @@ void kv_writer_release(kv_db *db, const void *owner);
 **
 ** Recovery: kv_options_set_horizon(opts, H) before kv_open makes the
 ** opening replay count a PREPARED record as committed only when its first
-** sequence is <= H and no later record has the same first sequence.
+** sequence is <= H and no later record has the same first sequence; and
+** every entry above H that an SSTable holds (the database lost commits
+** the store had flushed) is revoked: the tables are rewritten without it
+** before the store accepts writes, so the numbers above H are reused.
 ** Without a horizon every PREPARED record that was not replaced counts
 ** (a tool that opens a store without its database). The horizon only
 ** matters to the kv_open that opens the store for the process (later
