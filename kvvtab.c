@@ -187,6 +187,7 @@ struct KvVtab {
   /* Commit horizon (doc/transactions.md). */
   int bShadow;                /* the shadow table T_kvstore exists */
   sqlite3_stmt *pHorizon;     /* cached SELECT of the 'horizon' row */
+  sqlite3_stmt *pSetHorizon;  /* cached write of it (xSync) */
   int bHorizonOk;             /* iDataVersion/pSnap below are valid */
   unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
   kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
@@ -893,6 +894,7 @@ static void vtabFree(KvVtab *p){
     }
   }
   sqlite3_finalize(p->pHorizon);
+  sqlite3_finalize(p->pSetHorizon);
   kv_batch_free(p->pBatch);
   kv_options_free(p->pOpts);
   sqlite3_free(p->aSave);
@@ -1191,6 +1193,8 @@ static int shadowRename(KvVtab *p, const char *zNew){
   }
   sqlite3_finalize(p->pHorizon);
   p->pHorizon = 0;
+  sqlite3_finalize(p->pSetHorizon);
+  p->pSetHorizon = 0;
   horizonRelease(p);
   return SQLITE_OK;
 }
@@ -2020,6 +2024,13 @@ static int readSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
   if( rc==SQLITE_ROW ){
     u64 iH = (u64)sqlite3_column_int64(p->pHorizon, 0);
     sqlite3_reset(p->pHorizon);
+    if( p->iPrepSeq && iH>=p->iPrepSeq ){
+      /* After a failed COMMIT this transaction sees its own horizon,
+      ** of its own batch, not yet applied: read below it (the batch is
+      ** laid over the reads anyway), and do not keep it. */
+      iH = p->iPrepSeq - 1;
+      bVersion = 0;
+    }
     if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
       kv_snapshot *pNew = 0;
       rc = kv_snapshot_at(p->pKv, iH, &pNew);
@@ -2576,6 +2587,24 @@ static int kvvtabBegin(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
+/* Set the horizon row (kvshadowSetInt with a statement kept for the next
+** commit: an autocommit one-row INSERT pays for it on every row). */
+static int horizonWrite(KvVtab *p, u64 iH){
+  int rc;
+  if( p->pSetHorizon==0 ){
+    char *zSql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
+        "(k, v) VALUES('horizon', ?1)", p->zSchema, p->zName);
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                            &p->pSetHorizon, 0);
+    sqlite3_free(zSql);
+    if( rc!=SQLITE_OK ) return rc;
+  }
+  sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
+  sqlite3_step(p->pSetHorizon);
+  return sqlite3_reset(p->pSetHorizon);
+}
+
 /*
 ** Phase one of the two-phase commit whose coordinator is the database
 ** (doc/transactions.md). SQLite calls xSync on every table of the
@@ -2607,8 +2636,7 @@ static int kvvtabSync(sqlite3_vtab *pVtab){
       ** raised (the store's last commit is the database's, as before). */
       kv_abort_prepared(p->pKv, p->iPrepSeq);
       p->iPrepSeq = 0;
-      rc = kvshadowSetInt(p->db, p->zSchema, p->zName, "horizon",
-                          (sqlite3_int64)kv_last_seq(p->pKv));
+      rc = horizonWrite(p, kv_last_seq(p->pKv));
       if( rc!=SQLITE_OK ){
         setError(pVtab, "kvstore: cannot write the commit horizon of table "
                  "%s: %s", p->zName, sqlite3_errmsg(p->db));
@@ -2645,8 +2673,7 @@ static int kvvtabSync(sqlite3_vtab *pVtab){
   rc = kv_prepare(p->pKv, p->pBatch, &iSeq);
   if( rc!=KV_OK ) return engineError(pVtab, rc, "committing");
   p->iPrepSeq = iSeq;
-  rc = kvshadowSetInt(p->db, p->zSchema, p->zName, "horizon",
-      (sqlite3_int64)(iSeq + kv_batch_count(p->pBatch) - 1));
+  rc = horizonWrite(p, iSeq + kv_batch_count(p->pBatch) - 1);
   if( rc!=SQLITE_OK ){
     /* The record stays prepared: xRollback (or a retried COMMIT) follows. */
     setError(pVtab, "kvstore: cannot write the commit horizon of table %s: "

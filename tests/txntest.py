@@ -51,11 +51,16 @@ def connect(path, journal="delete"):
 
 
 def step(conn, sql, args=()):
-    """Run one statement: its rows, or the error it raised."""
+    """Run one statement: its rows, or the error it raised; "slow" when it
+    took over a second (nothing here waits: timeout=0)."""
+    t0 = time.time()
     try:
-        return ("ok", conn.execute(sql, args).fetchall())
+        r = ("ok", conn.execute(sql, args).fetchall())
     except sqlite3.Error as e:
-        return ("error", type(e).__name__, str(e))
+        r = ("error", type(e).__name__, str(e))
+    if time.time() - t0 > 1.0:
+        r = ("slow",) + r
+    return r
 
 
 def rows(path):
