@@ -151,8 +151,10 @@ class Sharing(Base):
         self.assertGreater(time.time() - t0, 1.0)
         a.execute("COMMIT")
         b.execute("INSERT INTO kv VALUES ('b', 2)")
+        # Each database reads the store at its own commit horizon, so a
+        # does not see b's commit: sharing a store is retired (#15).
         self.assertEqual(a.execute("SELECT group_concat(key) FROM kv")
-                         .fetchone()[0], "a,b")
+                         .fetchone()[0], "a")
 
     def test_other_process_gets_busy(self):
         a = self.connect()
