@@ -191,6 +191,9 @@ struct KvVtab {
   int bHorizonOk;             /* iDataVersion/pSnap below are valid */
   unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
   kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
+  int bShared;                /* another table of this connection uses the
+                              ** store, or did (retired sharing): read the
+                              ** latest state */
   KvVtab *pNextTab;           /* next table of the same connection */
 };
 
@@ -1146,6 +1149,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     }
   }
   if( p->pKv ){
+    horizonRelease(p);
     rc = kv_close_nowait(p->pKv);     /* its files go next */
     p->pKv = 0;
     if( rc!=KV_OK ){
@@ -1263,6 +1267,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     }
   }
   if( rc==SQLITE_OK && p->pKv ){
+    horizonRelease(p);
     rc = kv_close_nowait(p->pKv);     /* reopened under the new name */
     p->pKv = 0;
     if( rc!=KV_OK ) engineError(pVtab, rc, "closing the store");
@@ -2007,6 +2012,23 @@ static int readSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     }
   }
   p->bHorizonOk = 0;
+  if( p->bShared || sameEngineTables(p)>0 ){
+    /* Two tables of this connection on one store (retired sharing): each
+    ** has its own horizon, and neither alone tells what the store holds,
+    ** so they read the latest state, as before, also after the other
+    ** table is gone. */
+    KvVtab *pOther;
+    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
+      if( pOther->pKv==p->pKv ) pOther->bShared = 1;
+    }
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+    p->pSnap = 0;
+    if( bVersion ){
+      p->bHorizonOk = 1;
+      p->iDataVersion = iVersion;
+    }
+    return SQLITE_OK;
+  }
   if( p->pHorizon==0 ){
     char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" "
         "WHERE k='horizon'", p->zSchema, p->zName);

@@ -33,8 +33,7 @@ SELECT * FROM e;
 DROP TABLE e;
 SELECT name FROM fsdir('data');
 -- Two tables naming one directory share the engine (retired: one
--- transaction cannot write both, each sees the other's commits only
--- through its own commit horizon).
+-- transaction cannot write both).
 CREATE VIRTUAL TABLE s1 USING kvstore(dir='shared');
 CREATE VIRTUAL TABLE s2 USING kvstore(dir='shared');
 INSERT INTO s1 VALUES ('from s1', 1);
