@@ -1,21 +1,20 @@
 /*
 ** kvshadow.h - the shadow table of a kvstore table.
 **
-** Table T of schema S has a shadow table "S"."T_kvstore" (declared to
-** SQLite through xShadowName, suffix "kvstore", so defensive mode keeps
-** ordinary SQL from writing it), made by xCreate with
+** Table T of schema S keeps its small persistent facts in the ordinary
+** table "S"."T_kvstore"(k TEXT PRIMARY KEY, v) WITHOUT ROWID, declared to
+** SQLite through xShadowName (suffix "kvstore"), created by xCreate,
+** renamed by xRename and dropped by xDestroy. Its rows:
 **
-**   CREATE TABLE IF NOT EXISTS "S"."T_kvstore"(k TEXT PRIMARY KEY, v)
-**   WITHOUT ROWID
+**   'horizon'   INTEGER  sequence of the newest kvstore batch the database
+**                        committed (transactions)
+**   'store_id'  TEXT     the store's random identity (ownership, kvowner.h)
+**   'table'     TEXT     the table's name when the store was claimed
+**   'db_path'   TEXT     the database file's path relative to the store
 **
-** Rows (k, v):
-**   'horizon'   INTEGER: first sequence of the newest kvstore batch the
-**               database committed (doc/transactions.md)
-**   'store_id', 'table', 'db_path'  the store's identity (ownership)
-**
-** Every function returns an SQLite code and leaves the connection's error
-** message set on failure; none of them begins or ends a transaction, so
-** each runs inside whatever transaction the caller is in.
+** Every helper runs its SQL through db, inside whatever transaction db has
+** open, so a write commits or rolls back with the statement that made it.
+** Each returns an SQLite code; the connection's error message says why.
 */
 #ifndef KVSHADOW_H
 #define KVSHADOW_H
@@ -33,9 +32,5 @@ int kvshadowSetInt(sqlite3 *db, const char *zSchema, const char *zTab,
                    const char *zKey, sqlite3_int64 v);
 int kvshadowSetText(sqlite3 *db, const char *zSchema, const char *zTab,
                     const char *zKey, const char *zVal);
-
-/* Does the shadow table exist? Sets *pbExists. */
-int kvshadowExists(sqlite3 *db, const char *zSchema, const char *zTab,
-                   int *pbExists);
 
 #endif /* KVSHADOW_H */

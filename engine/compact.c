@@ -1256,6 +1256,7 @@ int kv_compact(kv_db *db, int bFull, char **pzJson){
 
   if( pzJson ) *pzJson = 0;
   if( db==0 ) return kvErr(KV_MISUSE, "kvstore: kv_compact: NULL store");
+  if( db->bReadOnly ) return kvDbReadOnlyErr(db);
   kvErrClear();
   memset(&st, 0, sizeof(st));
   tStart = db->pEnv->xMonoMicros(db->pEnv);
