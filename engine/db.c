@@ -750,6 +750,26 @@ int kvDbReadOnlyErr(kv_db *db){
   return kvErr(KV_READONLY, "kvstore: '%s' is open read-only", db->zDir);
 }
 
+/* A plain write or a flush waits (up to PREPARED_WAIT_S) for a prepared
+** batch to be applied or given up, before queueing: the apply itself goes
+** through the queue, so a leader must not wait there. A prepare that
+** slips in between still makes writeQueued refuse with KV_BUSY. */
+#define PREPARED_WAIT_S 5
+static void waitPrepared(kv_db *db){
+  struct timespec ts;
+  kvDbLock(db);
+  if( db->bPrepared ){
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += PREPARED_WAIT_S;
+    while( db->bPrepared ){
+      if( pthread_cond_timedwait(&db->cvWriterLock, &db->mutex, &ts)!=0 ){
+        break;
+      }
+    }
+  }
+  kvDbUnlock(db);
+}
+
 int kv_write(kv_db *db, kv_batch *b){
   KvWriter w;
   int rc;
@@ -758,6 +778,7 @@ int kv_write(kv_db *db, kv_batch *b){
   if( kv_batch_count(b)==0 ) return KV_OK;
   rc = checkSizes(db, b);
   if( rc ) return rc;
+  waitPrepared(db);
   memset(&w, 0, sizeof(w));
   w.pBatch = b;
   return writeQueued(db, &w);
@@ -858,6 +879,7 @@ int kv_flush(kv_db *db){
   KvWriter w;
   int rc;
   if( db->bReadOnly ) return kvDbReadOnlyErr(db);
+  waitPrepared(db);
   memset(&w, 0, sizeof(w));
   rc = writeQueued(db, &w);
   if( rc==KV_OK ){

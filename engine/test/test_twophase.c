@@ -67,6 +67,14 @@ static void test_prepared_invisible_until_applied(void **state){
   tuRemoveDir(zDir);
 }
 
+struct AbortLater { kv_db *db; u64 iSeq; };
+static void *abortLater(void *pArg){
+  struct AbortLater *p = (struct AbortLater*)pArg;
+  usleep(100*1000);
+  kv_abort_prepared(p->db, p->iSeq);
+  return 0;
+}
+
 static void test_prepared_blocks_other_writes(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
@@ -78,13 +86,21 @@ static void test_prepared_blocks_other_writes(void **state){
   tuTempDir(zDir, sizeof(zDir), "2pc");
   db = tuOpen(zDir, o);
   assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
-  assert_int_equal(kv_put(db, "k", 1, "v", 1), KV_BUSY);
-  assert_int_equal(kv_flush(db), KV_BUSY);
+  /* Another transaction's prepare is refused at once... */
   assert_int_equal(kv_prepare(db, b2, &iOther), KV_BUSY);
-  kv_abort_prepared(db, iSeq);
-  /* The sequence is given back: the next commit takes it. */
-  assert_int_equal(kv_put(db, "k", 1, "v", 1), KV_OK);
+  /* ...a plain write waits until the prepared one is given up (or
+  ** applied), and the sequence given back goes to it. */
+  {
+    struct AbortLater al;
+    pthread_t th;
+    al.db = db;
+    al.iSeq = iSeq;
+    assert_int_equal(pthread_create(&th, 0, abortLater, &al), 0);
+    assert_int_equal(kv_put(db, "k", 1, "v", 1), KV_OK);
+    pthread_join(th, 0);
+  }
   assert_int_equal(kv_last_seq(db), iSeq);
+  assert_int_equal(kv_flush(db), KV_OK);
   assert_null(tuGet(db, 0, 0, "a"));
   kv_close(db);
   kv_batch_free(b);
