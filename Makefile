@@ -181,6 +181,10 @@ kvtooltest: all
 DIFF_OPS    ?= 50000
 CRASH_KILLS ?= 100
 KILL_CYCLES ?= 30
+# tests/txntest.py: SQL transactions on kvstore behave as on an ordinary
+# table (busy COMMIT, snapshots, lost updates), and TXN_KILLS kill -9 of
+# transactions writing both (per journal mode)
+TXN_KILLS   ?= 8
 STATIC_SRC  := kvvtab.c $(EXT_SRC) $(OWNER_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
 $(VTAB_OBJ) $(STATIC_OBJ): $(OWNER_HDR)
@@ -198,6 +202,7 @@ pytest: all
 	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
+	$(PYTHON) tests/txntest.py --kills $(TXN_KILLS)
 
 ## demo: the LSM at work in the sqlite3 shell (demo/demo.sql, then demo/reopen.sql in a new process)
 demo: all

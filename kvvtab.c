@@ -52,12 +52,16 @@
 ** Writes of an open SQL transaction go to a kv_batch owned by the table
 ** object of this connection; reads lay that batch over the store, so the
 ** connection sees its own writes. Savepoints are marks in the batch
-** (kv_batch_count / kv_batch_truncate). xSync is the commit point: it writes
-** the batch with one kv_write (one atomic WAL record, fsynced under
-** sync=full); xCommit only forgets it. SQLite ignores what xCommit returns,
-** so nothing that can fail is left for it. A writer lock of the engine is
-** held from the first write of a transaction to its end, so connections
-** sharing one engine cannot lose each other's updates.
+** (kv_batch_count / kv_batch_truncate). The database coordinates a
+** two-phase commit (doc/transactions.md): xSync writes the batch as a
+** PREPARED WAL record (kv_prepare) and sets the 'horizon' row of the
+** shadow table T_kvstore (kvshadow.h) through this connection, so SQLite
+** commits it with the rest of the transaction; xCommit applies the batch
+** (kv_commit_prepared: nothing there can fail for want of room or I/O,
+** and SQLite ignores what xCommit returns); xRollback gives it up. Reads
+** see the store at the horizon their database read transaction sees. A
+** writer lock of the engine is held from the first write of a transaction
+** to its end.
 **
 ** RATE LIMITER
 **
@@ -164,6 +168,9 @@ struct KvConn {
 static pthread_mutex_t kvConnMutex = PTHREAD_MUTEX_INITIALIZER;
 static KvConn *kvConnList = 0;
 
+static void horizonRelease(KvVtab *p);
+static int horizonForOpen(KvVtab *p, char **pzErr);
+
 /* One savepoint mark: savepoint iSave began when the batch held nMark
 ** operations. Marks are kept in increasing iSave order. */
 struct KvSavepoint {
@@ -204,6 +211,18 @@ struct KvVtab {
   struct KvListKey *aGone;
   int nGone;
   int nGoneAlloc;
+  u64 iPrepSeq;               /* first sequence of this transaction's
+                              ** PREPARED record (xSync), 0 = none */
+  /* Commit horizon (doc/transactions.md). */
+  int bShadow;                /* the shadow table T_kvstore exists */
+  sqlite3_stmt *pHorizon;     /* cached SELECT of the 'horizon' row */
+  sqlite3_stmt *pSetHorizon;  /* cached write of it (xSync) */
+  int bHorizonOk;             /* iDataVersion/pSnap below are valid */
+  unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
+  kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
+  int bShared;                /* another table of this connection uses the
+                              ** store, or did (retired sharing): read the
+                              ** latest state */
   KvVtab *pNextTab;           /* next table of the same connection */
 };
 
@@ -1056,6 +1075,8 @@ static void vtabFree(KvVtab *p){
     if( *pp ) *pp = p->pNextTab;
   }
   if( p->pKv ){
+    if( p->iPrepSeq ) kv_abort_prepared(p->pKv, p->iPrepSeq);
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
     if( p->bWriter ) kv_writer_release(p->pKv, p->db);
     /* A private store goes with its connection: no compaction for it. */
     if( p->bPrivateDir ){
@@ -1064,6 +1085,8 @@ static void vtabFree(KvVtab *p){
       kv_close(p->pKv);
     }
   }
+  sqlite3_finalize(p->pHorizon);
+  sqlite3_finalize(p->pSetHorizon);
   kv_batch_free(p->pBatch);
   kv_options_free(p->pOpts);
   sqlite3_free(p->aSave);
@@ -1080,7 +1103,9 @@ static void vtabFree(KvVtab *p){
 /* Open (or reopen) the engine of p, read what the table needs from it. */
 static int vtabOpenEngine(KvVtab *p, char **pzErr){
   const kv_options *pRun;
-  int rc = kv_open(p->zDir, p->pOpts, &p->pKv);
+  int rc = horizonForOpen(p, pzErr);
+  if( rc!=SQLITE_OK ) return rc;
+  rc = kv_open(p->zDir, p->pOpts, &p->pKv);
   if( rc!=KV_OK ){
     p->pKv = 0;
     *pzErr = engineErrorMsg(rc, "opening the store");
@@ -1304,6 +1329,37 @@ create_out:
 }
 
 /*
+** The commit horizon for recovery: the 'horizon' row of the shadow table
+** as the database holds it now (the database's own recovery, a hot
+** journal rolled back, has happened by the time it is read). A table of
+** the previous release has no shadow table: its store opens without a
+** horizon (it holds no PREPARED record), and the table's first write
+** transaction creates the shadow table (writeBegin).
+*/
+static int horizonForOpen(KvVtab *p, char **pzErr){
+  sqlite3_int64 iH = 0;
+  int bFound = 0;
+  char *zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
+  int rc = zShadow ? kvownerTableExists(p->db, p->zSchema, zShadow,
+                                        &p->bShadow) : SQLITE_NOMEM;
+  sqlite3_free(zShadow);
+  if( rc==SQLITE_OK && p->bShadow ){
+    rc = kvshadowGetInt(p->db, p->zSchema, p->zName, "horizon", &iH, &bFound);
+  }
+  if( rc!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
+        "table %s from %s_kvstore: %s", p->zName, p->zName,
+        sqlite3_errmsg(p->db));
+    return rc;
+  }
+  /* xCreate writes the row, so it is missing only in a shadow table that
+  ** holds nothing yet: then no horizon (revoking at 0 would empty a store
+  ** adopted by a CREATE whose transaction has not written the row). */
+  if( bFound ) kv_options_set_horizon(p->pOpts, (u64)iH);
+  return SQLITE_OK;
+}
+
+/*
 ** xCreate and xConnect. argv[0] is the module name, argv[1] the database,
 ** argv[2] the table, argv[3..] the CREATE arguments (kept in sqlite_schema,
 ** so a reconnect finds the same directory from them). Only xCreate makes
@@ -1502,6 +1558,18 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
       if( rc!=SQLITE_NOMEM ) rc = SQLITE_OK;
     }
   }
+  if( rc==SQLITE_OK && bCreate && p->pKv ){
+    /* vtabCreateStore made the shadow table. The store may hold commits
+    ** already (an adopted one): they are all below the first horizon. */
+    rc = kvshadowSetInt(db, p->zSchema, p->zName, "horizon",
+                        (sqlite3_int64)kv_last_seq(p->pKv));
+    if( rc!=SQLITE_OK ){
+      *pzErr = sqlite3_mprintf("kvstore: cannot write the commit horizon of "
+          "table %s: %s", p->zName, sqlite3_errmsg(db));
+    }else{
+      p->bShadow = 1;
+    }
+  }
   if( rc==SQLITE_OK ){
     char *zSql = sqlite3_mprintf(
         "CREATE TABLE x(key %s PRIMARY KEY NOT NULL, value) WITHOUT ROWID",
@@ -1643,6 +1711,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     return SQLITE_OK;
   }
   if( p->pKv ){
+    horizonRelease(p);
     rc = kv_close_nowait(p->pKv);     /* its files go next */
     p->pKv = 0;
     if( rc!=KV_OK ){
@@ -1757,6 +1826,12 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   int rc = SQLITE_OK;
 
   if( zNewName==0 ) return SQLITE_NOMEM;
+  /* The kept horizon statements name the shadow table: prepared again. */
+  sqlite3_finalize(p->pHorizon);
+  p->pHorizon = 0;
+  sqlite3_finalize(p->pSetHorizon);
+  p->pSetHorizon = 0;
+  horizonRelease(p);
   if( p->bPrivateDir ){
     KvPrivateDir *pDir = privateDirFind(p->pConn, p->zSchema, p->zName);
     if( pDir ){
@@ -1808,6 +1883,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   }
   if( rc==SQLITE_OK ) rc = vtabRenameShadow(p, zNew);
   if( rc==SQLITE_OK && p->pKv ){
+    horizonRelease(p);
     rc = kv_close_nowait(p->pKv);     /* reopened under the new name */
     p->pKv = 0;
     if( rc!=KV_OK ) engineError(pVtab, rc, "closing the store");
@@ -2588,6 +2664,119 @@ static int cursorLoadList(KvVtab *pTab, KvCursor *pCur, sqlite3_value *pList,
   return SQLITE_OK;
 }
 
+/*
+** The read point of a statement: the store as of the horizon that the
+** database read transaction of this statement sees, so that every read of
+** one SQL transaction, and every cursor of one statement, sees one
+** committed state, the one of the ordinary tables beside it.
+**
+** The horizon is read with a nested SELECT of the shadow row (it sees the
+** transaction's snapshot; never in xBestIndex, which runs at prepare
+** time), cached with the pager's data version (SQLITE_FCNTL_DATA_VERSION:
+** no system call; fixed inside a read transaction, changed by every
+** commit of the database). DESIGN.md's sketch distrusts the cache in a
+** write transaction; here it is trusted there too, because only this
+** connection can move the horizon while it writes, and it does so only in
+** xSync: xBegin, xSync, xCommit and xRollback drop the cache (a failed
+** COMMIT then ROLLBACK leaves the data version unchanged while the
+** horizon goes back). That keeps the nested SELECT off the per-row path
+** of a write transaction (the conflict check of every INSERT reads).
+** *ppSnap NULL means "the latest": a table whose shadow table or horizon
+** row does not exist yet.
+*/
+static void horizonForget(KvVtab *p){
+  p->bHorizonOk = 0;
+}
+
+/* Forget the cache and unpin the snapshot it kept (which, while cached,
+** keeps compaction from dropping the versions the snapshot reads). */
+static void horizonRelease(KvVtab *p){
+  p->bHorizonOk = 0;
+  if( p->pSnap && p->pKv ) kv_snapshot_free(p->pKv, p->pSnap);
+  p->pSnap = 0;
+}
+
+static int readSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
+  unsigned int iVersion = 0;
+  int bVersion = 0;
+  int rc;
+  *ppSnap = 0;
+  if( !p->bShadow ) return SQLITE_OK;
+  if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
+                           &iVersion)==SQLITE_OK ){
+    bVersion = 1;
+    if( p->bHorizonOk && iVersion==p->iDataVersion ){
+      *ppSnap = p->pSnap;
+      return SQLITE_OK;
+    }
+  }
+  p->bHorizonOk = 0;
+  if( p->bShared || sameEngineTables(p)>0 ){
+    /* Two tables of this connection on one store (retired sharing): each
+    ** has its own horizon, and neither alone tells what the store holds,
+    ** so they read the latest state, as before, also after the other
+    ** table is gone. */
+    KvVtab *pOther;
+    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
+      if( pOther->pKv==p->pKv ) pOther->bShared = 1;
+    }
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+    p->pSnap = 0;
+    if( bVersion ){
+      p->bHorizonOk = 1;
+      p->iDataVersion = iVersion;
+    }
+    return SQLITE_OK;
+  }
+  if( p->pHorizon==0 ){
+    char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" "
+        "WHERE k='horizon'", p->zSchema, p->zName);
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                            &p->pHorizon, 0);
+    sqlite3_free(zSql);
+    if( rc!=SQLITE_OK ){
+      setError(&p->base, "kvstore: cannot read the commit horizon of table "
+               "%s: %s", p->zName, sqlite3_errmsg(p->db));
+      return rc;
+    }
+  }
+  rc = sqlite3_step(p->pHorizon);
+  if( rc==SQLITE_ROW ){
+    u64 iH = (u64)sqlite3_column_int64(p->pHorizon, 0);
+    sqlite3_reset(p->pHorizon);
+    if( p->iPrepSeq && iH>=p->iPrepSeq ){
+      /* After a failed COMMIT this transaction sees its own horizon,
+      ** of its own batch, not yet applied: read below it (the batch is
+      ** laid over the reads anyway), and do not keep it. */
+      iH = p->iPrepSeq - 1;
+      bVersion = 0;
+    }
+    if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
+      kv_snapshot *pNew = 0;
+      rc = kv_snapshot_at(p->pKv, iH, &pNew);
+      if( rc!=KV_OK ) return engineError(&p->base, rc, "taking a snapshot");
+      if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+      p->pSnap = pNew;
+    }
+  }else{
+    int rc2 = sqlite3_reset(p->pHorizon);
+    if( rc!=SQLITE_DONE ){
+      setError(&p->base, "kvstore: cannot read the commit horizon of table "
+               "%s: %s", p->zName, sqlite3_errmsg(p->db));
+      return rc2!=SQLITE_OK ? rc2 : rc;
+    }
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+    p->pSnap = 0;
+  }
+  if( bVersion ){
+    p->bHorizonOk = 1;
+    p->iDataVersion = iVersion;
+  }
+  *ppSnap = p->pSnap;
+  return SQLITE_OK;
+}
+
 /* The batch the connection's reads lay over the store, or NULL. */
 static const kv_batch *readBatch(KvVtab *pTab){
   if( pTab->bInTrans && !pTab->bSynced && pTab->pBatch
@@ -2608,6 +2797,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int iListArg = -1;          /* argv index of the IN list, if any */
   int bListLoose = 0;
   int bScan = 0;              /* the IN list is scanned, not looked up */
+  const kv_snapshot *pSnap = 0;  /* read point (readSnapshot) */
   int rc = SQLITE_OK;
   int iArg;
 
@@ -2722,9 +2912,11 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     pCur->eMode = CUR_SCAN;
   }
 
+  rc = readSnapshot(pTab, &pSnap);
+  if( rc!=SQLITE_OK ) goto filter_out;
   if( pCur->eMode==CUR_POINT ){
     /* One key: read it now, which is as much a snapshot as an iterator. */
-    rc = kv_get(pTab->pKv, 0, readBatch(pTab), aEq, (size_t)nEq,
+    rc = kv_get(pTab->pKv, pSnap, readBatch(pTab), aEq, (size_t)nEq,
                 &pCur->pPointVal, &pCur->nPointVal);
     if( rc==KV_NOTFOUND ){
       rc = SQLITE_OK;
@@ -2746,7 +2938,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     /* CUR_LIST and CUR_SCAN read through an iterator, which captures the
     ** batch and a snapshot now: rows written while the statement runs (an
     ** UPDATE or DELETE over its own range) are not seen by it. */
-    rc = kv_iter_new(pTab->pKv, 0, readBatch(pTab), &pCur->pIter);
+    rc = kv_iter_new(pTab->pKv, pSnap, readBatch(pTab), &pCur->pIter);
     if( rc!=KV_OK ){
       pCur->pIter = 0;
       rc = engineError(pCursor->pVtab, rc, "opening an iterator");
@@ -2878,6 +3070,18 @@ static int writeBegin(KvVtab *p){
     p->pBatch = kv_batch_new();
     if( p->pBatch==0 ) return SQLITE_NOMEM;
   }
+  if( !p->bShadow ){
+    /* A table made by the previous release: its first write transaction
+    ** creates the shadow table, and commits it with the first horizon. */
+    int rc = kvshadowCreate(p->db, p->zSchema, p->zName);
+    if( rc!=SQLITE_OK ){
+      setError(&p->base, "kvstore: cannot create the shadow table "
+               "%s_kvstore: %s", p->zName, sqlite3_errmsg(p->db));
+      return rc;
+    }
+    p->bShadow = 1;
+    horizonForget(p);
+  }
   if( !p->bInTrans ){
     /* Should not happen (SQLite calls xBegin first); be a transaction. */
     p->bInTrans = 1;
@@ -2962,7 +3166,10 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
 
 /* Does the key exist, as this transaction sees it? Sets *pbExists. */
 static int keyExists(KvVtab *p, const KvKey *pKey, int *pbExists){
-  int rc = kv_get(p->pKv, 0, readBatch(p), pKey->p, (size_t)pKey->n, 0, 0);
+  const kv_snapshot *pSnap = 0;
+  int rc = readSnapshot(p, &pSnap);
+  if( rc!=SQLITE_OK ) return rc;
+  rc = kv_get(p->pKv, pSnap, readBatch(p), pKey->p, (size_t)pKey->n, 0, 0);
   if( rc==KV_OK ){
     *pbExists = 1;
     return SQLITE_OK;
@@ -3084,6 +3291,7 @@ update_out:
 
 static int kvvtabBegin(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
+  horizonForget(p);
   if( p->bInTrans ) transEnd(p);
   if( p->pBatch ) kv_batch_clear(p->pBatch);
   p->bInTrans = 1;
@@ -3092,42 +3300,136 @@ static int kvvtabBegin(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
+/* Set the horizon row (kvshadowSetInt with a statement kept for the next
+** commit: an autocommit one-row INSERT pays for it on every row). */
+static int horizonWrite(KvVtab *p, u64 iH){
+  int rc;
+  if( p->pSetHorizon==0 ){
+    char *zSql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
+        "(k, v) VALUES('horizon', ?1)", p->zSchema, p->zName);
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                            &p->pSetHorizon, 0);
+    sqlite3_free(zSql);
+    if( rc!=SQLITE_OK ) return rc;
+  }
+  sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
+  sqlite3_step(p->pSetHorizon);
+  return sqlite3_reset(p->pSetHorizon);
+}
+
 /*
-** The commit point. SQLite calls xSync on every table of the transaction
-** before committing any, and ignores what xCommit returns, so the batch is
-** written here. It may be called twice (a COMMIT retried after SQLite's own
-** lock failed): the second call writes nothing.
+** Phase one of the two-phase commit whose coordinator is the database
+** (doc/transactions.md). SQLite calls xSync on every table of the
+** transaction before its own commit: the batch goes to the WAL as a
+** PREPARED record (kv_prepare), then the horizon row of the shadow table
+** is set, through this connection, to the batch's last sequence; SQLite
+** commits that row with the rest of the transaction, and xCommit applies
+** the batch. Recovery counts the record only if the database kept its
+** horizon. Only the shadow table is written here (writing another virtual
+** table from xSync fails with SQLITE_LOCKED).
+**
+** A COMMIT that fails after xSync (SQLITE_BUSY) leaves the transaction
+** open; the application may write more and COMMIT again, which calls xSync
+** again: the record is written anew with the same sequence (the later
+** record replaces the earlier) and the horizon row follows. Nothing is
+** written for an empty batch (SQLite calls xSync after statements that
+** wrote nothing, and after CREATE without xBegin).
 */
 static int kvvtabSync(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
+  uint64_t iSeq;
   int rc;
-  if( !p->bInTrans || p->bSynced ) return SQLITE_OK;
-  if( p->pBatch && kv_batch_count(p->pBatch)>0 ){
-    if( p->pKv==0 ){
-      setError(pVtab, "kvstore: the store of table %s is not open", p->zName);
-      return SQLITE_ERROR;
+  horizonForget(p);
+  if( !p->bInTrans ) return SQLITE_OK;
+  if( p->pBatch==0 || kv_batch_count(p->pBatch)==0 ){
+    if( p->iPrepSeq && p->pKv ){
+      /* A failed COMMIT prepared writes that ROLLBACK TO has since undone:
+      ** give the record up and put back the horizon this transaction
+      ** raised (the store's last commit is the database's, as before). */
+      kv_abort_prepared(p->pKv, p->iPrepSeq);
+      p->iPrepSeq = 0;
+      rc = horizonWrite(p, kv_last_seq(p->pKv));
+      if( rc!=SQLITE_OK ){
+        setError(pVtab, "kvstore: cannot write the commit horizon of table "
+                 "%s: %s", p->zName, sqlite3_errmsg(p->db));
+        return rc;
+      }
     }
-    rc = kv_write(p->pKv, p->pBatch);
-    if( rc!=KV_OK ) return engineError(pVtab, rc, "committing");
+    return SQLITE_OK;
   }
-  p->bSynced = 1;
+  if( p->pKv==0 ){
+    setError(pVtab, "kvstore: the store of table %s is not open", p->zName);
+    return SQLITE_ERROR;
+  }
+  if( !p->bShadow ){
+    /* A table of the previous release (see writeBegin). */
+    setError(pVtab, "kvstore: table %s has no shadow table %s_kvstore",
+             p->zName, p->zName);
+    return SQLITE_ERROR;
+  }
+  if( p->iPrepSeq==0 ){
+    KvVtab *pOther;
+    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
+      if( pOther!=p && pOther->pKv==p->pKv && pOther->iPrepSeq ){
+        /* One engine holds one prepared batch. Sharing a store between
+        ** tables is retired; refuse (not SQLITE_BUSY, which would leave
+        ** the transaction open for a retry that cannot succeed). */
+        setError(pVtab, "kvstore: tables %s and %s share the store '%s' and "
+                 "cannot both be written in one transaction", pOther->zName,
+                 p->zName, p->zDir);
+        return SQLITE_ERROR;
+      }
+    }
+  }
+  iSeq = p->iPrepSeq;
+  rc = kv_prepare(p->pKv, p->pBatch, &iSeq);
+  if( rc!=KV_OK ) return engineError(pVtab, rc, "committing");
+  p->iPrepSeq = iSeq;
+  rc = horizonWrite(p, iSeq + kv_batch_count(p->pBatch) - 1);
+  if( rc!=SQLITE_OK ){
+    /* The record stays prepared: xRollback (or a retried COMMIT) follows. */
+    setError(pVtab, "kvstore: cannot write the commit horizon of table %s: "
+             "%s", p->zName, sqlite3_errmsg(p->db));
+    return rc;
+  }
   return SQLITE_OK;
 }
 
+/* Phase two: the database has committed. SQLite ignores what this
+** returns, so nothing here may fail for want of room or I/O: kv_prepare
+** made room; only memory for the memtable can run out, and then the store
+** turns read-only until reopened, when recovery applies the batch from the
+** WAL (the database holds its horizon). */
 static int kvvtabCommit(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
   int rc = SQLITE_OK;
-  if( p->bInTrans && !p->bSynced ){
-    /* No xSync came (not expected): commit here, as the last chance. */
-    rc = kvvtabSync(pVtab);
+  horizonForget(p);
+  if( p->bInTrans && p->iPrepSeq==0 && p->pBatch
+   && kv_batch_count(p->pBatch)>0 ){
+    /* No xSync came (not expected): the database commit carries no
+    ** horizon for it, so the writes are not committed. */
+    setError(pVtab, "kvstore: commit of table %s without xSync: its writes "
+             "are dropped", p->zName);
+    rc = SQLITE_ERROR;
   }
+  if( p->iPrepSeq && p->pKv ){
+    rc = kv_commit_prepared(p->pKv, p->pBatch, p->iPrepSeq);
+    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "applying a commit");
+  }
+  p->iPrepSeq = 0;
   transEnd(p);
   return rc;
 }
 
-/* After a successful xSync the batch is committed: nothing to undo. */
+/* The database rolled back: a prepared record is given up (its sequence
+** is above the horizon the database kept, and the next commit reuses it). */
 static int kvvtabRollback(sqlite3_vtab *pVtab){
-  transEnd((KvVtab*)pVtab);
+  KvVtab *p = (KvVtab*)pVtab;
+  horizonForget(p);
+  if( p->iPrepSeq && p->pKv ) kv_abort_prepared(p->pKv, p->iPrepSeq);
+  p->iPrepSeq = 0;
+  transEnd(p);
   return SQLITE_OK;
 }
 
@@ -3410,6 +3712,9 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
   if( rc==SQLITE_OK ){
     *ppKv = p->pKv;
     *peKeyType = p->eKeyType;
+    /* A maintenance function (compaction above all) of this connection
+    ** must not be held back by the read point its table keeps cached. */
+    horizonRelease(p);
   }
   return rc;
 }
@@ -3559,6 +3864,7 @@ static void attachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     p->zDetached = 0;
     p->rcDetached = SQLITE_OK;
   }else if( p->pKv ){
+    horizonRelease(p);
     kv_close(p->pKv);
     p->pKv = 0;
   }
@@ -3622,6 +3928,7 @@ static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     kvownerLeave();
   }
   if( rc==SQLITE_OK ){
+    horizonRelease(p);
     kv_close(p->pKv);
     p->pKv = 0;
     p->bOwn = 0;

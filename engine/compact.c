@@ -1189,6 +1189,9 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     u64 oldestSnap = kvDbOldestSnapshot(db);
     u64 *aSnap = 0;
     int nSnap = 0;
+    /* Versions below oldestSnap may go: no later read point may be older
+    ** (kv_snapshot_at). */
+    kvDbDropFloor(db, oldestSnap);
     rc = snapshotList(db, &aSnap, &nSnap);
     kvDbUnlock(db);
     if( rc==KV_OK && xProgress && xProgress(pProgArg, 0, c->nByteIn) ){

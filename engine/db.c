@@ -45,10 +45,20 @@
 static pthread_mutex_t gRegistryMutex = PTHREAD_MUTEX_INITIALIZER;
 static kv_db *gRegistry = 0;
 
+/* Kinds of queued writer (KvWriter.eKind). */
+#define WRITER_PLAIN   0        /* kv_write: append, apply, publish */
+#define WRITER_PREPARE 1        /* kv_prepare: append a PREPARED record */
+#define WRITER_APPLY   2        /* kv_commit_prepared: apply, publish */
+
 struct KvWriter {
   kv_batch *pBatch;             /* NULL: kv_flush's forced switch */
+  int eKind;                    /* WRITER_* */
+  u64 iSeq;                     /* PREPARE, APPLY: first sequence (0 on a
+                                ** first PREPARE: set by the leader) */
   int bDone;                    /* finished by a leader */
   int rc;                       /* its result */
+  int bPrepBusy;                /* refused: another transaction's PREPARED
+                                ** record awaits its commit */
   char zErr[512];               /* message when rc!=KV_OK */
   pthread_cond_t cv;
   KvWriter *pNext;
@@ -89,6 +99,10 @@ void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink){
   kvDbUnlock(db);
 }
 
+void kvDbDropFloor(kv_db *db, u64 seq){
+  if( seq>db->iDropFloor ) db->iDropFloor = seq;
+}
+
 u64 kvDbOldestSnapshot(kv_db *db){
   /* Iterators made with an old snapshot join the list late, so the list
   ** is not in sequence order: take the minimum. */
@@ -108,6 +122,53 @@ kv_snapshot *kv_snapshot_new(kv_db *db){
   }
   kvDbSnapAdd(db, &s->link);
   return s;
+}
+
+int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap){
+  kv_snapshot *s;
+  int rc = KV_OK;
+  *ppSnap = 0;
+  s = kvMallocZero(sizeof(*s));
+  if( s==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  kvDbLock(db);
+  /* A horizon above the last published sequence: the database committed
+  ** a batch that its connection has not applied yet (between the
+  ** database's commit and xCommit). Wait for the apply, briefly: the
+  ** committing connection holds no lock the apply needs. */
+  if( iSeq>atomic_load(&db->lastSeq) && db->bPrepared ){
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 2;
+    while( iSeq>atomic_load(&db->lastSeq) && db->bPrepared ){
+      if( pthread_cond_timedwait(&db->cvWriterLock, &db->mutex, &ts)!=0 ){
+        break;
+      }
+    }
+  }
+  if( iSeq<db->iDropFloor ){
+    rc = kvErr(KV_BUSY, "kvstore: the snapshot at sequence %" PRIu64 " of "
+               "'%s' is too old: a compaction dropped versions it reads "
+               "(oldest readable: %" PRIu64 "); retry the transaction",
+               iSeq, db->zDir, db->iDropFloor);
+  }else{
+    u64 last = atomic_load(&db->lastSeq);
+    s->link.seq = iSeq<last ? iSeq : last;
+    s->link.pNext = &db->snapHead;
+    s->link.pPrev = db->snapHead.pPrev;
+    db->snapHead.pPrev->pNext = &s->link;
+    db->snapHead.pPrev = &s->link;
+  }
+  kvDbUnlock(db);
+  if( rc!=KV_OK ){
+    kvFree(s);
+    return rc;
+  }
+  *ppSnap = s;
+  return KV_OK;
+}
+
+uint64_t kv_snapshot_seq(const kv_snapshot *s){
+  return s->link.seq;
 }
 
 void kv_snapshot_free(kv_db *db, kv_snapshot *s){
@@ -607,8 +668,24 @@ static int writeQueued(kv_db *db, KvWriter *w){
     return w->rc;
   }
 
-  /* Leader. */
-  rc = makeRoom(db, w->pBatch==0);
+  /* Leader. While a PREPARED record awaits its commit, nothing else may
+  ** take sequence numbers or switch the memtable (which would let a flush
+  ** retire the segment holding the record): only that transaction's own
+  ** retried prepare, its apply, or reads. */
+  rc = KV_OK;
+  if( db->bPrepared && (w->eKind==WRITER_PLAIN
+                        || (w->eKind==WRITER_PREPARE
+                            && w->iSeq!=db->iPrepSeq)) ){
+    rc = kvErr(KV_BUSY, "kvstore: '%s' has a prepared transaction waiting "
+               "for its commit", db->zDir);
+    w->bPrepBusy = 1;
+  }else if( w->eKind==WRITER_APPLY
+         && (!db->bPrepared || db->iPrepSeq!=w->iSeq) ){
+    rc = kvErr(KV_MISUSE, "kvstore: no prepared transaction at sequence %"
+               PRIu64 " in '%s'", w->iSeq, db->zDir);
+  }
+  /* An apply needs no room: kv_prepare made it. */
+  if( rc==KV_OK && w->eKind!=WRITER_APPLY ) rc = makeRoom(db, w->pBatch==0);
   if( rc==KV_OK && w->pBatch ){
     size_t nGroup = 0;
     u64 seq = atomic_load(&db->lastSeq) + 1;
@@ -619,10 +696,13 @@ static int writeQueued(kv_db *db, KvWriter *w){
     MemInsert ins;
     /* Take the batches queued behind us, up to a size limit, stopping at a
     ** kv_flush request. */
+    if( w->eKind!=WRITER_PLAIN && w->iSeq ) seq = w->iSeq;
     for(p=w; p && p->pBatch; p=p->pNext){
       size_t n = 0;
       kvBatchRep(p->pBatch, &n);
       if( p!=w && nGroup+n>GROUP_MAX_BYTES ) break;
+      /* Two-phase steps go alone. */
+      if( p!=w && (w->eKind!=WRITER_PLAIN || p->eKind!=WRITER_PLAIN) ) break;
       nGroup += n;
       pLast = p;
     }
@@ -630,27 +710,35 @@ static int writeQueued(kv_db *db, KvWriter *w){
 
     ins.pMem = pMem;
     ins.seq = seq;
-    for(p=w; rc==KV_OK; p=p->pNext){
+    for(p=w; rc==KV_OK && w->eKind!=WRITER_APPLY; p=p->pNext){
       size_t n = 0;
       const u8 *a = kvBatchRep(p->pBatch, &n);
       u32 nOp = (u32)kv_batch_count(p->pBatch);
-      rc = kvWalAppend(pWal, ins.seq, db->pEnv->xNowMicros(db->pEnv), nOp,
-                       a, n, 0);
+      u32 mFlag = w->eKind==WRITER_PREPARE ? KV_WAL_PREPARED : 0;
+      rc = kvWalAppend(pWal, ins.seq, db->pEnv->xNowMicros(db->pEnv),
+                       nOp | mFlag, a, n, 0);
       ins.seq += nOp;
       nUser += n;
       nCommit++;
       if( p==pLast ) break;
     }
+    if( w->eKind==WRITER_APPLY ){
+      size_t n = 0;
+      kvBatchRep(w->pBatch, &n);
+      nUser = n;
+      nCommit = 1;
+    }
     /* A failed append was cut back out of the WAL by wal.c: that commit
     ** fails and later ones may succeed. Failures past this point are
     ** sticky. */
-    if( rc==KV_OK && db->pOpts->eSync==KV_SYNC_FULL ){
+    if( rc==KV_OK && w->eKind!=WRITER_APPLY
+     && db->pOpts->eSync==KV_SYNC_FULL ){
       rc = kvWalSync(pWal);
       atomic_fetch_add(&db->nSyncs, 1);
       bSticky = rc!=KV_OK;
     }
     ins.seq = seq;
-    for(p=w; rc==KV_OK; p=p->pNext){
+    for(p=w; rc==KV_OK && w->eKind!=WRITER_PREPARE; p=p->pNext){
       size_t n = 0;
       const u8 *a = kvBatchRep(p->pBatch, &n);
       rc = kvBatchDecode(a, n, (u32)kv_batch_count(p->pBatch), memInsertOp,
@@ -660,7 +748,16 @@ static int writeQueued(kv_db *db, KvWriter *w){
     }
 
     kvDbLock(db);
-    if( rc==KV_OK ){
+    if( rc==KV_OK && w->eKind==WRITER_PREPARE ){
+      /* Not visible, not published: kv_commit_prepared does that. */
+      db->bPrepared = 1;
+      db->iPrepSeq = seq;
+      w->iSeq = seq;
+    }else if( rc==KV_OK ){
+      if( w->eKind==WRITER_APPLY ){
+        db->bPrepared = 0;
+        pthread_cond_broadcast(&db->cvWriterLock);   /* kv_snapshot_at */
+      }
       atomic_store(&db->lastSeq, ins.seq - 1);
       atomic_fetch_add(&db->nUserBytes, nUser);
       atomic_fetch_add(&db->nWrites, nCommit);
@@ -700,17 +797,112 @@ int kvDbReadOnlyErr(kv_db *db){
   return kvErr(KV_READONLY, "kvstore: '%s' is open read-only", db->zDir);
 }
 
-int kv_write(kv_db *db, kv_batch *b){
+/* A plain write or a flush waits (up to PREPARED_WAIT_S) for a prepared
+** batch to be applied or given up, before queueing: the apply itself goes
+** through the queue, so a leader must not wait there. A prepare that
+** slips in between still makes writeQueued refuse with KV_BUSY. */
+#define PREPARED_WAIT_S 5
+static void waitPrepared(kv_db *db){
+  struct timespec ts;
+  kvDbLock(db);
+  if( db->bPrepared ){
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += PREPARED_WAIT_S;
+    while( db->bPrepared ){
+      if( pthread_cond_timedwait(&db->cvWriterLock, &db->mutex, &ts)!=0 ){
+        break;
+      }
+    }
+  }
+  kvDbUnlock(db);
+}
+
+/* A plain write of b, or kv_flush's switch (b NULL), queued once no
+** PREPARED record awaits its commit. Other connections may prepare again
+** between the wait and the queue (a busy writer commits back to back), so
+** a refusal for that reason waits and tries again, PREPARED_WAIT_S in all. */
+static int writeUnprepared(kv_db *db, kv_batch *b){
   KvWriter w;
+  int rc;
+  struct timespec tEnd, tNow;
+  clock_gettime(CLOCK_MONOTONIC, &tEnd);
+  tEnd.tv_sec += PREPARED_WAIT_S;
+  for(;;){
+    waitPrepared(db);
+    memset(&w, 0, sizeof(w));
+    w.pBatch = b;
+    rc = writeQueued(db, &w);
+    if( rc!=KV_BUSY || !w.bPrepBusy ) break;
+    clock_gettime(CLOCK_MONOTONIC, &tNow);
+    if( tNow.tv_sec>tEnd.tv_sec
+     || (tNow.tv_sec==tEnd.tv_sec && tNow.tv_nsec>=tEnd.tv_nsec) ) break;
+  }
+  return rc;
+}
+
+int kv_write(kv_db *db, kv_batch *b){
   int rc;
   if( db==0 || b==0 ) return kvErr(KV_MISUSE, "kvstore: kv_write: NULL argument");
   if( db->bReadOnly ) return kvDbReadOnlyErr(db);
   if( kv_batch_count(b)==0 ) return KV_OK;
   rc = checkSizes(db, b);
   if( rc ) return rc;
+  return writeUnprepared(db, b);
+}
+
+/*
+** Two-phase commit (kv.h). The PREPARED record goes through the same
+** queue as kv_write, alone, so it lands in the WAL in sequence order; its
+** sequence numbers are reserved (db->bPrepared) until kv_commit_prepared
+** publishes them or kv_abort_prepared gives them back.
+*/
+int kv_prepare(kv_db *db, kv_batch *b, uint64_t *piSeq){
+  KvWriter w;
+  int rc;
+  if( db==0 || b==0 || piSeq==0 ){
+    return kvErr(KV_MISUSE, "kvstore: kv_prepare: NULL argument");
+  }
+  if( kv_batch_count(b)==0 ){
+    return kvErr(KV_MISUSE, "kvstore: kv_prepare: empty batch");
+  }
+  rc = checkSizes(db, b);
+  if( rc ) return rc;
   memset(&w, 0, sizeof(w));
   w.pBatch = b;
+  w.eKind = WRITER_PREPARE;
+  w.iSeq = *piSeq;
+  rc = writeQueued(db, &w);
+  if( rc==KV_OK ) *piSeq = w.iSeq;
+  return rc;
+}
+
+int kv_commit_prepared(kv_db *db, kv_batch *b, uint64_t iSeq){
+  KvWriter w;
+  if( db==0 || b==0 ){
+    return kvErr(KV_MISUSE, "kvstore: kv_commit_prepared: NULL argument");
+  }
+  memset(&w, 0, sizeof(w));
+  w.pBatch = b;
+  w.eKind = WRITER_APPLY;
+  w.iSeq = iSeq;
   return writeQueued(db, &w);
+}
+
+void kv_abort_prepared(kv_db *db, uint64_t iSeq){
+  if( db==0 ) return;
+  kvDbLock(db);
+  /* The record stays in the WAL: recovery ignores it, since the next
+  ** commit reuses its sequence (a later record of the same sequence wins)
+  ** and, until then, the caller's horizon stays below it. */
+  if( db->bPrepared && db->iPrepSeq==iSeq ){
+    db->bPrepared = 0;
+    pthread_cond_broadcast(&db->cvWriterLock);       /* kv_snapshot_at */
+  }
+  kvDbUnlock(db);
+}
+
+uint64_t kv_last_seq(kv_db *db){
+  return atomic_load(&db->lastSeq);
 }
 
 /* kv_put and kv_delete write one-operation batches: rather than allocate
@@ -750,11 +942,9 @@ int kv_delete(kv_db *db, const void *pKey, size_t nKey){
 }
 
 int kv_flush(kv_db *db){
-  KvWriter w;
   int rc;
   if( db->bReadOnly ) return kvDbReadOnlyErr(db);
-  memset(&w, 0, sizeof(w));
-  rc = writeQueued(db, &w);
+  rc = writeUnprepared(db, 0);
   if( rc==KV_OK ){
     kvDbLock(db);
     while( db->pImm && db->rcBg==KV_OK && db->bBgThread ){
@@ -955,23 +1145,140 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
 /* ---------------------------------------------------------------------- */
 /* Open, recovery, close.                                                  */
 
+/*
+** Recovery of two-phase commits. A record counts as committed when it is
+** the latest record of its first sequence (a COMMIT retried after
+** SQLITE_BUSY writes the transaction's record again, with the same first
+** sequence and maybe more operations; a commit after an abandoned prepare
+** reuses its sequence), and, if it is a PREPARED record and the store was
+** opened with a horizon (kv_options_set_horizon), its first sequence is at
+** or below the horizon. A record of the same sequence always follows the
+** one it replaces directly (no other write can come between: see
+** writeQueued), so the replay holds back one record, the pending one,
+** until the next record shows whether it was replaced.
+*/
 typedef struct Replay Replay;
 struct Replay {
   KvMem *pMem;
   u64 maxSeq;
+  int bHorizon;                 /* PREPARED records need seq <= iHorizon */
+  u64 iHorizon;
+  int bPending;                 /* a record is held back in pending */
+  u64 iPendSeq;                 /* its first sequence */
+  u32 nPendCount;               /* its count field (with KV_WAL_PREPARED) */
+  KvBuf pending;                /* its batch representation */
+  u64 nDiscarded;               /* PREPARED records above the horizon */
 };
+
+static int replayApply(Replay *r){
+  MemInsert ins;
+  u32 nOp = KV_WAL_COUNT(r->nPendCount);
+  int rc;
+  if( !r->bPending ) return KV_OK;
+  r->bPending = 0;
+  if( (r->nPendCount & KV_WAL_PREPARED) && r->bHorizon
+   && r->iPendSeq>r->iHorizon ){
+    r->nDiscarded++;
+    return KV_OK;
+  }
+  ins.pMem = r->pMem;
+  ins.seq = r->iPendSeq;
+  rc = kvBatchDecode(r->pending.a, r->pending.n, nOp, memInsertOp, &ins);
+  if( rc==KV_OK && nOp>0 && r->iPendSeq+nOp-1>r->maxSeq ){
+    r->maxSeq = r->iPendSeq + nOp - 1;
+  }
+  return rc;
+}
 
 static int replayBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
                        size_t nRep){
   Replay *r = (Replay*)pCtx;
-  MemInsert ins;
-  int rc;
-  ins.pMem = r->pMem;
-  ins.seq = firstSeq;
-  rc = kvBatchDecode(pRep, nRep, nCount, memInsertOp, &ins);
-  if( rc==KV_OK && nCount>0 && firstSeq+nCount-1>r->maxSeq ){
-    r->maxSeq = firstSeq + nCount - 1;
+  int rc = KV_OK;
+  if( r->bPending && r->iPendSeq!=firstSeq ) rc = replayApply(r);
+  if( rc==KV_OK ) rc = kvBufSet(&r->pending, pRep, nRep);
+  if( rc==KV_OK ){
+    r->bPending = 1;
+    r->iPendSeq = firstSeq;
+    r->nPendCount = nCount;
   }
+  return rc;
+}
+
+/*
+** Revocation. A database whose last commits a power cut took back (WAL
+** mode with synchronous=NORMAL, or synchronous=OFF) comes back with a
+** horizon below batches the store had already applied and perhaps
+** flushed into SSTables. Every table holding a sequence above the horizon
+** is rewritten without those entries, and the rewrite is installed by the
+** recovery's one manifest edit, which also retires the WAL segments that
+** held their records: once that edit is durable nothing above the horizon
+** exists anywhere, and the numbers can be reused. Until then the old
+** files stay, and an interrupted open revokes again at the next one.
+**
+** What this cannot bring back: an older version of a key that a
+** compaction dropped because a revoked entry overwrote it
+** (doc/transactions.md).
+*/
+static int revokeFile(kv_db *db, KvFileMeta *f, int iLevel, u64 iHorizon,
+                      KvVersionEdit *pEdit, u64 *pnRevoked){
+  KvSstConfig cfg;
+  KvSstBuilder *pB = 0;
+  KvSst *pSst = 0;
+  KvIter *pIt = 0;
+  KvSstMeta meta;
+  u64 iFile = kvVsetNewFileNumber(&db->vset);
+  u64 nKept = 0;
+  char *zPath = kvSstPath(db->zDir, iFile);
+  int rc = zPath ? KV_OK : kvErr(KV_NOMEM, "kvstore: out of memory");
+  memset(&meta, 0, sizeof(meta));
+  sstConfig(db->pOpts, &cfg);
+  if( rc==KV_OK ) rc = kvFileTable(f, &pSst);
+  if( rc==KV_OK ) rc = kvSstIterNew(pSst, KV_SST_BULK, &pIt);
+  if( rc==KV_OK ){
+    rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
+                         db->pEnv->xNowMicros(db->pEnv), &pB);
+  }
+  if( rc==KV_OK ) rc = pIt->pMethods->xFirst(pIt);
+  while( rc==KV_OK && kvIterValid(pIt) ){
+    const u8 *k, *v;
+    size_t nk, nv;
+    kvIterKey(pIt, &k, &nk);
+    if( kvIKeySeq(k, nk)<=iHorizon ){
+      kvIterValue(pIt, &v, &nv);
+      rc = kvSstBuilderAdd(pB, k, nk, v, nv);
+      nKept++;
+    }else{
+      (*pnRevoked)++;
+    }
+    if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
+  }
+  if( pIt ) pIt->pMethods->xClose(pIt);
+  if( rc==KV_OK && nKept>0 ){
+    rc = kvSstBuilderFinish(pB, &meta);
+    pB = 0;
+    if( rc==KV_OK ) rc = kvEditAddFile(pEdit, iLevel, &meta, iFile);
+  }
+  if( pB ) kvSstBuilderAbandon(pB);
+  if( rc==KV_OK ) rc = kvEditDelFile(pEdit, iLevel, f->iFile);
+  kvSstMetaFree(&meta);
+  kvFree(zPath);
+  return rc;
+}
+
+static int revokeAbove(kv_db *db, u64 iHorizon, KvVersionEdit *pEdit,
+                       u64 *pnRevoked){
+  KvVersion *v = kvVersionCurrent(&db->vset);
+  int rc = KV_OK;
+  int i, j;
+  for(i=0; rc==KV_OK && v && i<v->nLevel; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      KvFileMeta *f = v->aaFile[i][j];
+      if( f->maxSeq>iHorizon ){
+        rc = revokeFile(db, f, i, iHorizon, pEdit, pnRevoked);
+      }
+    }
+  }
+  kvVersionUnref(v);
   return rc;
 }
 
@@ -988,17 +1295,26 @@ static int recoverWal(kv_db *db){
 
   memset(&info, 0, sizeof(info));
   memset(&edit, 0, sizeof(edit));
-  r.maxSeq = 0;
-  r.pMem = 0;
+  memset(&r, 0, sizeof(r));
+  r.bHorizon = db->pOpts->bHorizon;
+  r.iHorizon = db->pOpts->iHorizon;
   rc = kvMemNew(&r.pMem);
   if( rc==KV_OK ){
     rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
                      &info);
   }
+  if( rc==KV_OK ) rc = replayApply(&r);
+  kvBufFree(&r.pending);
+  if( rc==KV_OK && r.bHorizon ){
+    rc = revokeAbove(db, r.iHorizon, &edit, &db->nRevoked);
+  }
   iNewSeg = info.iLastSeg + 1;
   if( iNewSeg<db->vset.iLogNumber ) iNewSeg = db->vset.iLogNumber;
   if( rc==KV_OK ){
     u64 seq = db->vset.iLastSeq;
+    /* Above the horizon nothing is left (revokeAbove, and the segments
+    ** this edit retires): those numbers are free again. */
+    if( r.bHorizon && seq>r.iHorizon ) seq = r.iHorizon;
     if( r.maxSeq>seq ) seq = r.maxSeq;
     atomic_store(&db->lastSeq, seq);
     rc = writeLevel0(db, r.pMem, kvVsetNewFileNumber(&db->vset), &edit, &nByte);
@@ -1039,8 +1355,9 @@ static int recoverReadOnly(kv_db *db){
   int rc;
 
   memset(&info, 0, sizeof(info));
-  r.maxSeq = 0;
-  r.pMem = 0;
+  memset(&r, 0, sizeof(r));
+  r.bHorizon = db->pOpts->bHorizon;
+  r.iHorizon = db->pOpts->iHorizon;
   rc = kvMemNew(&r.pMem);
   for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
     for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
@@ -1052,6 +1369,8 @@ static int recoverReadOnly(kv_db *db){
     rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
                      &info);
   }
+  if( rc==KV_OK ) rc = replayApply(&r);   /* the record held back */
+  kvBufFree(&r.pending);
   /* The segment the manifest names must still be there once replay is
   ** done (when later ones exist): the owner deletes it only after a
   ** manifest edit this version does not hold. */
@@ -1685,7 +2004,7 @@ static int verifyBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
                        size_t nRep){
   (void)pCtx;
   (void)firstSeq;
-  return kvBatchDecode(pRep, nRep, nCount, 0, 0);
+  return kvBatchDecode(pRep, nRep, KV_WAL_COUNT(nCount), 0, 0);
 }
 
 /* kv_verify found a problem: its report is the message just set. Without

@@ -448,6 +448,56 @@ int kv_checkpoint(kv_db *db, const char *zDest,
 int kv_writer_acquire(kv_db *db, const void *owner, int timeout_ms);
 void kv_writer_release(kv_db *db, const void *owner);
 
+/*
+** Two-phase commit, for a caller whose transactions commit through
+** another log (the SQL layer commits through its SQLite database, which
+** keeps the "horizon" H: the last sequence of the newest batch it
+** committed, read back from the database before the store is opened; any
+** value from that batch's first sequence to its last works for recovery,
+** the last one also as a read point).
+**
+**   kv_prepare        appends the batch to the WAL as a PREPARED record
+**                     (fsynced under sync=full) without making it visible.
+**                     *piSeq is 0 for a new transaction and receives the
+**                     batch's first sequence; passing that sequence again
+**                     writes the transaction's record anew (a commit
+**                     retried with more writes): the later record replaces
+**                     the earlier one. While a prepared batch waits, every
+**                     other write and kv_flush fails with KV_BUSY.
+**   kv_commit_prepared applies the batch (the same one, unchanged since
+**                     its last kv_prepare) to the memtable and publishes
+**                     it. It needs no room and no I/O; it fails only on a
+**                     misuse or when memory runs out, and then the store
+**                     turns read-only until reopened (the WAL and the
+**                     horizon still hold the batch).
+**   kv_abort_prepared forgets the prepared batch; the next commit reuses
+**                     its sequence numbers. No I/O.
+**
+** Recovery: kv_options_set_horizon(opts, H) before kv_open makes the
+** opening replay count a PREPARED record as committed only when its first
+** sequence is <= H and no later record has the same first sequence; and
+** every entry above H that an SSTable holds (the database lost commits
+** the store had flushed) is revoked: the tables are rewritten without it
+** before the store accepts writes, so the numbers above H are reused.
+** Without a horizon every PREPARED record that was not replaced counts
+** (a tool that opens a store without its database). The horizon only
+** matters to the kv_open that opens the store for the process (later
+** ones share that instance).
+**
+** kv_last_seq is the last published sequence; kv_snapshot_at takes a
+** snapshot at sequence iSeq (or the last one, if that is older) and fails
+** with KV_BUSY when a compaction may already have dropped versions that
+** a read at iSeq needs (the caller retries its transaction);
+** kv_snapshot_seq is the sequence a snapshot reads at.
+*/
+int kv_prepare(kv_db *db, kv_batch *b, uint64_t *piSeq);
+int kv_commit_prepared(kv_db *db, kv_batch *b, uint64_t iSeq);
+void kv_abort_prepared(kv_db *db, uint64_t iSeq);
+void kv_options_set_horizon(kv_options *opts, uint64_t iHorizon);
+uint64_t kv_last_seq(kv_db *db);
+int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap);
+uint64_t kv_snapshot_seq(const kv_snapshot *snap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -434,6 +434,8 @@ struct kv_options {
   u32 mSet;                     /* bit i set: option i given explicitly */
   int bCreate;                  /* kv_open may create a new store */
   KvEnv *pEnv;                  /* file system; NULL = kvEnvPosix() */
+  int bHorizon;                 /* kv_options_set_horizon was called */
+  u64 iHorizon;                 /* its value: recovery's commit horizon */
 };
 /* Use env pEnv (tests). */
 void kvOptionsSetEnv(kv_options *opts, KvEnv *pEnv);
@@ -552,7 +554,12 @@ void kvLogReaderClose(KvLogReader *pR);
 ** nSegmentSize bytes or nSegmentRecords records (0 = no limit), and when
 ** kvWalRotate is called. Before rotating it syncs the segment unless
 ** eSync is KV_SYNC_OFF; after creating a segment it syncs the directory.
+** The count's top bit (KV_WAL_PREPARED) marks a PREPARED record of a
+** two-phase commit (kv_prepare): the batch counts as committed only under
+** the rule of recovery in db.c; the rest of the count is the operations.
 */
+#define KV_WAL_PREPARED 0x80000000u
+#define KV_WAL_COUNT(n) ((n) & ~KV_WAL_PREPARED)
 typedef struct KvWal KvWal;
 typedef struct KvWalConfig KvWalConfig;
 struct KvWalConfig {
@@ -989,6 +996,12 @@ struct kv_db {
   KvWriter *pWriterHead;        /* group commit queue (M) */
   KvWriter *pWriterTail;
   KvSnapLink snapHead;          /* circular list of live snapshots (M) */
+  /* Two-phase commit (kv_prepare) (M) */
+  int bPrepared;                /* a PREPARED record awaits commit/abort */
+  u64 iPrepSeq;                 /* its first sequence */
+  u64 nRevoked;                 /* entries revoked by recovery (revokeAbove) */
+  u64 iDropFloor;               /* oldest snapshot of the newest compaction:
+                                ** kv_snapshot_at refuses an older read point */
 
   /* Background work (M) */
   pthread_t bgThread;
@@ -1026,6 +1039,8 @@ void kvDbUnlock(kv_db *db);
 u64 kvDbOldestSnapshot(kv_db *db);
 /* Register/unregister a read point (M taken inside). */
 void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
+/* Raise db->iDropFloor to seq (compaction, M held). */
+void kvDbDropFloor(kv_db *db, u64 seq);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
 /* A level iterator (sst.c: a table iterator that moves from table to
 ** table): the non-overlapping files aFile[0..nFile) of one level read as

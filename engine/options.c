@@ -512,6 +512,11 @@ void kv_options_set_create(kv_options *opts, int bCreate){
   opts->bCreate = bCreate!=0;
 }
 
+void kv_options_set_horizon(kv_options *opts, uint64_t iHorizon){
+  opts->bHorizon = 1;
+  opts->iHorizon = iHorizon;
+}
+
 void kvOptionsSetEnv(kv_options *opts, KvEnv *pEnv){
   assert( opts!=0 );
   opts->pEnv = pEnv;

@@ -11,7 +11,9 @@
 **     offset  size  field
 **     0       8     first sequence number of the batch, little-endian
 **     8       8     timestamp, microseconds since the epoch, little-endian
-**     16      4     number of operations in the batch, little-endian
+**     16      4     number of operations in the batch, little-endian;
+**                   the top bit (KV_WAL_PREPARED) marks a PREPARED record
+**                   of a two-phase commit (db.c says when it counts)
 **     20      ...   the batch representation (batch.c)
 **
 ** Sequence numbers grow from record to record and from segment to segment,
@@ -392,8 +394,9 @@ static int walReplaySegment(KvEnv *pEnv, const char *zDir, u64 iSeg,
     }
     if( rc==KV_OK ){
       pInfo->nRecord++;
-      if( nCount>0 && firstSeq + nCount - 1 > pInfo->maxSeq ){
-        pInfo->maxSeq = firstSeq + nCount - 1;
+      if( KV_WAL_COUNT(nCount)>0
+       && firstSeq + KV_WAL_COUNT(nCount) - 1 > pInfo->maxSeq ){
+        pInfo->maxSeq = firstSeq + KV_WAL_COUNT(nCount) - 1;
       }
     }
   }

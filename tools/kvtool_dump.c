@@ -468,8 +468,10 @@ static int walSegment(WalDump *w, const char *zPath, int bFirstSeg){
     w->bFirstOp = 1;
     if( w->a->bJson ){
       fprintf(f, "%s{\"offset\":%" PRIu64 ",\"first_seq\":%" PRIu64
-              ",\"micros\":%" PRIu64 ",\"count\":%u,\"ops\":[", nRec ? "," : "",
-              iOff, kvGet64(p), kvGet64(p+8), kvGet32(p+16));
+              ",\"micros\":%" PRIu64 ",\"count\":%u,\"prepared\":%s,"
+              "\"ops\":[", nRec ? "," : "",
+              iOff, kvGet64(p), kvGet64(p+8), KV_WAL_COUNT(kvGet32(p+16)),
+              (kvGet32(p+16) & KV_WAL_PREPARED) ? "true" : "false");
     }else{
       char zTime[40];
       time_t t = (time_t)(kvGet64(p+8)/1000000);
@@ -479,13 +481,16 @@ static int walSegment(WalDump *w, const char *zPath, int bFirstSeg){
       }else{
         snprintf(zTime, sizeof(zTime), "?");
       }
+      /* A PREPARED record (two-phase commit, doc/transactions.md) counts
+      ** only if its database kept the horizon: said, not decided here. */
       printf("  record at %" PRIu64 ": seq %" PRIu64 ", %u op%s, %s.%06u "
-             "UTC\n", iOff, kvGet64(p), kvGet32(p+16),
-             kvGet32(p+16)==1 ? "" : "s", zTime,
-             (unsigned)(kvGet64(p+8)%1000000));
+             "UTC%s\n", iOff, kvGet64(p), KV_WAL_COUNT(kvGet32(p+16)),
+             KV_WAL_COUNT(kvGet32(p+16))==1 ? "" : "s", zTime,
+             (unsigned)(kvGet64(p+8)%1000000),
+             (kvGet32(p+16) & KV_WAL_PREPARED) ? ", prepared" : "");
     }
-    rc = kvBatchDecode(p+WAL_REC_HEADER, n-WAL_REC_HEADER, kvGet32(p+16),
-                       walOp, w);
+    rc = kvBatchDecode(p+WAL_REC_HEADER, n-WAL_REC_HEADER,
+                       KV_WAL_COUNT(kvGet32(p+16)), walOp, w);
     if( w->a->bJson ) fputs("]}", f);
     nRec++;
     w->nShown++;

@@ -1,0 +1,450 @@
+/*
+** test_twophase.c - the two-phase commit of kv.h (kv_prepare,
+** kv_commit_prepared, kv_abort_prepared, kv_options_set_horizon) and
+** snapshots at a sequence (kv_snapshot_at).
+**
+** The SQL layer commits a transaction as: PREPARED record in the WAL, the
+** database's commit (which stores the horizon H = the batch's first
+** sequence), then the apply. These tests play the database with a
+** variable holding the durable H, and check what recovery makes of every
+** crash point between those steps.
+*/
+#include "testutil.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <unistd.h>
+
+static kv_db *openAt(const char *zDir, kv_options *o, int bHorizon, u64 iH){
+  kv_options *p = kv_options_copy(o);
+  kv_db *db = 0;
+  int rc;
+  assert_non_null(p);
+  if( bHorizon ) kv_options_set_horizon(p, iH);
+  rc = kv_open(zDir, p, &db);
+  kv_options_free(p);
+  if( rc!=KV_OK ) fail_msg("kv_open(%s): %d %s", zDir, rc, kv_errmsg(0));
+  return db;
+}
+
+static kv_batch *batchOf(const char *zFirst, ...){
+  kv_batch *b = kv_batch_new();
+  va_list ap;
+  const char *z;
+  assert_non_null(b);
+  va_start(ap, zFirst);
+  for(z=zFirst; z; z=va_arg(ap, const char*)){
+    assert_int_equal(kv_batch_put(b, z, strlen(z), "v", 1), KV_OK);
+  }
+  va_end(ap);
+  return b;
+}
+
+static void test_prepared_invisible_until_applied(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_batch *b = batchOf("a", "b", NULL);
+  u64 iSeq = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  db = tuOpen(zDir, o);
+  tuPut(db, "x", "1");
+  assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
+  assert_int_equal(iSeq, 2);
+  assert_null(tuGet(db, 0, 0, "a"));
+  assert_int_equal(kv_last_seq(db), 1);
+  assert_int_equal(kv_commit_prepared(db, b, iSeq), KV_OK);
+  assert_string_equal(tuGet(db, 0, 0, "a"), "v");
+  assert_string_equal(tuGet(db, 0, 0, "b"), "v");
+  assert_int_equal(kv_last_seq(db), 3);
+  /* An apply without a prepare is a misuse, and changes nothing. */
+  assert_int_equal(kv_commit_prepared(db, b, iSeq), KV_MISUSE);
+  assert_int_equal(kv_last_seq(db), 3);
+  kv_close(db);
+  kv_batch_free(b);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+struct AbortLater { kv_db *db; u64 iSeq; };
+static void *abortLater(void *pArg){
+  struct AbortLater *p = (struct AbortLater*)pArg;
+  usleep(100*1000);
+  kv_abort_prepared(p->db, p->iSeq);
+  return 0;
+}
+
+static void test_prepared_blocks_other_writes(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_batch *b = batchOf("a", NULL);
+  kv_batch *b2 = batchOf("z", NULL);
+  u64 iSeq = 0, iOther = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  db = tuOpen(zDir, o);
+  assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
+  /* Another transaction's prepare is refused at once... */
+  assert_int_equal(kv_prepare(db, b2, &iOther), KV_BUSY);
+  /* ...a plain write waits until the prepared one is given up (or
+  ** applied), and the sequence given back goes to it. */
+  {
+    struct AbortLater al;
+    pthread_t th;
+    al.db = db;
+    al.iSeq = iSeq;
+    assert_int_equal(pthread_create(&th, 0, abortLater, &al), 0);
+    assert_int_equal(kv_put(db, "k", 1, "v", 1), KV_OK);
+    pthread_join(th, 0);
+  }
+  assert_int_equal(kv_last_seq(db), iSeq);
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_null(tuGet(db, 0, 0, "a"));
+  kv_close(db);
+  kv_batch_free(b);
+  kv_batch_free(b2);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* A COMMIT retried after SQLITE_BUSY: the transaction wrote more between
+** the attempts; the second record replaces the first, and recovery at
+** the horizon keeps every write of it exactly once. */
+static void test_retried_prepare_replaces_record(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_batch *b = batchOf("a", NULL);
+  u64 iSeq = 0, iSeq2;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  db = openAt(zDir, o, 1, 0);
+  assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
+  assert_int_equal(kv_batch_put(b, "b", 1, "v", 1), KV_OK);
+  iSeq2 = iSeq;
+  assert_int_equal(kv_prepare(db, b, &iSeq2), KV_OK);
+  assert_int_equal(iSeq2, iSeq);
+  /* The database commits (H = iSeq), the process dies before the apply. */
+  kv_close(db);
+  db = openAt(zDir, o, 1, iSeq);
+  assert_string_equal(tuGet(db, 0, 0, "a"), "v");
+  assert_string_equal(tuGet(db, 0, 0, "b"), "v");
+  assert_int_equal(kv_last_seq(db), iSeq+1);
+  kv_close(db);
+  kv_batch_free(b);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* The database did not commit (its horizon stayed below): the prepared
+** batch is gone after recovery, and its sequence is reused by the next
+** commit, which the following recovery keeps (and only it). */
+static void test_prepared_above_horizon_discarded(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_batch *b = batchOf("old", NULL);
+  kv_batch *b2 = batchOf("new", NULL);
+  u64 iSeq = 0, iSeq2 = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  db = openAt(zDir, o, 1, 0);
+  assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
+  assert_int_equal(iSeq, 1);
+  kv_close(db);
+  db = openAt(zDir, o, 1, 0);
+  assert_null(tuGet(db, 0, 0, "old"));
+  assert_int_equal(kv_last_seq(db), 0);
+  assert_int_equal(kv_prepare(db, b2, &iSeq2), KV_OK);
+  assert_int_equal(iSeq2, 1);
+  assert_int_equal(kv_commit_prepared(db, b2, iSeq2), KV_OK);
+  kv_close(db);
+  db = openAt(zDir, o, 1, 1);
+  assert_null(tuGet(db, 0, 0, "old"));
+  assert_string_equal(tuGet(db, 0, 0, "new"), "v");
+  kv_close(db);
+  kv_batch_free(b);
+  kv_batch_free(b2);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* ROLLBACK after a failed COMMIT: abort, and the next transaction's
+** record (same sequence) replaces the abandoned one in the WAL. */
+static void test_abort_then_reuse_survives_recovery(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_batch *b = batchOf("rolledback1", "rolledback2", "rolledback3", NULL);
+  kv_batch *b2 = batchOf("kept", NULL);
+  kv_batch *b3 = batchOf("later", NULL);
+  u64 iSeq = 0, iSeq2 = 0, iSeq3 = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  db = openAt(zDir, o, 1, 0);
+  assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
+  kv_abort_prepared(db, iSeq);
+  assert_int_equal(kv_prepare(db, b2, &iSeq2), KV_OK);
+  assert_int_equal(iSeq2, iSeq);
+  assert_int_equal(kv_commit_prepared(db, b2, iSeq2), KV_OK);
+  assert_int_equal(kv_prepare(db, b3, &iSeq3), KV_OK);
+  assert_int_equal(iSeq3, iSeq2+1);
+  assert_int_equal(kv_commit_prepared(db, b3, iSeq3), KV_OK);
+  kv_close(db);
+  db = openAt(zDir, o, 1, iSeq3);
+  assert_null(tuGet(db, 0, 0, "rolledback1"));
+  assert_null(tuGet(db, 0, 0, "rolledback2"));
+  assert_null(tuGet(db, 0, 0, "rolledback3"));
+  assert_string_equal(tuGet(db, 0, 0, "kept"), "v");
+  assert_string_equal(tuGet(db, 0, 0, "later"), "v");
+  kv_close(db);
+  kv_batch_free(b);
+  kv_batch_free(b2);
+  kv_batch_free(b3);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* The database lost its last commit after the store had flushed it: the
+** entries above the horizon are revoked at open (the SSTable rewritten
+** without them), stay revoked once later commits reuse their numbers,
+** and older versions of the same keys show again. */
+static void test_flushed_commit_above_horizon_revoked(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_batch *b1 = batchOf("k1", "k2", NULL);
+  kv_batch *b2 = kv_batch_new();
+  kv_batch *b3 = batchOf("k3", NULL);
+  u64 iSeq1 = 0, iSeq2 = 0, iSeq3 = 0;
+  (void)state;
+  assert_non_null(b2);
+  assert_int_equal(kv_batch_put(b2, "k1", 2, "lost", 4), KV_OK);
+  assert_int_equal(kv_batch_put(b2, "lost", 4, "lost", 4), KV_OK);
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  db = openAt(zDir, o, 1, 0);
+  assert_int_equal(kv_prepare(db, b1, &iSeq1), KV_OK);
+  assert_int_equal(kv_commit_prepared(db, b1, iSeq1), KV_OK);
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_int_equal(kv_prepare(db, b2, &iSeq2), KV_OK);
+  assert_int_equal(kv_commit_prepared(db, b2, iSeq2), KV_OK);
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_string_equal(tuGet(db, 0, 0, "k1"), "lost");
+  kv_close(db);
+  /* The database kept only the first commit (H = its last sequence). */
+  db = openAt(zDir, o, 1, iSeq1+1);
+  assert_string_equal(tuGet(db, 0, 0, "k1"), "v");
+  assert_null(tuGet(db, 0, 0, "lost"));
+  assert_int_equal(kv_last_seq(db), iSeq1+1);
+  assert_int_equal(kv_prepare(db, b3, &iSeq3), KV_OK);
+  assert_int_equal(iSeq3, iSeq2);
+  assert_int_equal(kv_commit_prepared(db, b3, iSeq3), KV_OK);
+  assert_int_equal(kv_flush(db), KV_OK);
+  kv_close(db);
+  db = openAt(zDir, o, 1, iSeq3);
+  assert_string_equal(tuGet(db, 0, 0, "k1"), "v");
+  assert_string_equal(tuGet(db, 0, 0, "k3"), "v");
+  assert_null(tuGet(db, 0, 0, "lost"));
+  kv_close(db);
+  kv_batch_free(b1);
+  kv_batch_free(b2);
+  kv_batch_free(b3);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* A reader that sees the database's new horizon before the committing
+** connection applied its batch (between the database's commit and
+** xCommit) waits for the apply instead of reading without it. */
+struct ApplyLater { kv_db *db; kv_batch *b; u64 iSeq; int rc; };
+static void *applyLater(void *pArg){
+  struct ApplyLater *p = (struct ApplyLater*)pArg;
+  usleep(100*1000);
+  p->rc = kv_commit_prepared(p->db, p->b, p->iSeq);
+  return 0;
+}
+
+static void test_snapshot_at_waits_for_apply(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  struct ApplyLater al;
+  pthread_t th;
+  kv_snapshot *s = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  memset(&al, 0, sizeof(al));
+  al.db = tuOpen(zDir, o);
+  al.b = batchOf("w", NULL);
+  assert_int_equal(kv_prepare(al.db, al.b, &al.iSeq), KV_OK);
+  assert_int_equal(pthread_create(&th, 0, applyLater, &al), 0);
+  assert_int_equal(kv_snapshot_at(al.db, al.iSeq, &s), KV_OK);
+  assert_int_equal(kv_snapshot_seq(s), al.iSeq);
+  assert_string_equal(tuGet(al.db, s, 0, "w"), "v");
+  pthread_join(th, 0);
+  assert_int_equal(al.rc, KV_OK);
+  kv_snapshot_free(al.db, s);
+  kv_close(al.db);
+  kv_batch_free(al.b);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+static void test_snapshot_at_sequence(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_snapshot *s = 0, *s2 = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  db = tuOpen(zDir, o);
+  tuPut(db, "g", "1");
+  tuPut(db, "g", "2");
+  tuPut(db, "h", "1");
+  assert_int_equal(kv_snapshot_at(db, 1, &s), KV_OK);
+  assert_int_equal(kv_snapshot_seq(s), 1);
+  assert_string_equal(tuGet(db, s, 0, "g"), "1");
+  assert_null(tuGet(db, s, 0, "h"));
+  /* A read point beyond the last sequence reads the last one. */
+  assert_int_equal(kv_snapshot_at(db, 99, &s2), KV_OK);
+  assert_int_equal(kv_snapshot_seq(s2), 3);
+  kv_snapshot_free(db, s2);
+  /* Compaction keeps what the live snapshot needs... */
+  assert_int_equal(kv_compact(db, 1, 0), KV_OK);
+  assert_string_equal(tuGet(db, s, 0, "g"), "1");
+  kv_snapshot_free(db, s);
+  /* ...and once it is gone, a read point older than the compaction's is
+  ** refused rather than answered from dropped versions. */
+  assert_int_equal(kv_compact(db, 1, 0), KV_OK);
+  s = 0;
+  assert_int_equal(kv_snapshot_at(db, 1, &s), KV_BUSY);
+  assert_null(s);
+  assert_int_equal(kv_snapshot_at(db, 3, &s), KV_OK);
+  assert_string_equal(tuGet(db, s, 0, "g"), "2");
+  kv_snapshot_free(db, s);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/*
+** Crash points. Each round commits transactions (a few keys each, named
+** after the transaction) until the armed crash kills the test env at its
+** n-th mutating operation: inside the PREPARED append or its fsync, after
+** it but before the database's commit, or between that commit and the
+** apply (bLoseDbCommit plays a database whose last commit a power cut took
+** back, as WAL mode with synchronous=NORMAL allows). After the power loss
+** the store reopens at the database's durable horizon and must hold
+** exactly the transactions whose horizon the database kept.
+*/
+#define TXN_KEYS 3
+
+static void txnKey(char *z, size_t n, int iTxn, int j){
+  snprintf(z, n, "t%05d-%d", iTxn, j);
+}
+
+static void crashRounds(int bLoseDbCommit){
+  char zDir[256];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o;
+  u64 aSeq[400];                /* first sequence of each transaction the
+                                ** database committed durably, else 0 */
+  u64 iH = 0;                   /* the database's durable horizon */
+  int nTxn = 0;                 /* transactions started */
+  int iCrash;
+  char zPad[300];               /* values large enough to flush often */
+
+  assert_non_null(pEnv);
+  memset(zPad, 'p', sizeof(zPad));
+  tuTempDir(zDir, sizeof(zDir), "2pc-crash");
+  /* Small memtables flush often: a lost commit may be in an SSTable. */
+  o = tuOptions("sync=full", "background=off", "memtable_size=64KB",
+                "wal_segment_size=4KB", NULL);
+  kvOptionsSetEnv(o, pEnv);
+  for(iCrash=1; iCrash<=40 && nTxn<380; iCrash++){
+    kv_db *db = openAt(zDir, o, 1, iH);
+    u64 iHPrev = iH;
+    int iLast = -1;             /* last transaction the database committed */
+    int i, j;
+    /* Exactly the transactions at or below the horizon are there. */
+    for(i=0; i<nTxn; i++){
+      for(j=0; j<TXN_KEYS; j++){
+        char zKey[32];
+        const char *z;
+        txnKey(zKey, sizeof(zKey), i, j);
+        z = tuGet(db, 0, 0, zKey);
+        if( aSeq[i]!=0 ){
+          if( z==0 ) fail_msg("crash %d: committed %s lost", iCrash, zKey);
+        }else if( z!=0 ){
+          fail_msg("crash %d: %s of an uncommitted transaction is there",
+                   iCrash, zKey);
+        }
+      }
+    }
+    kvTestEnvCrashAfter(pEnv, iCrash);
+    for(;;){
+      kv_batch *b = kv_batch_new();
+      u64 iSeq = 0;
+      int rc;
+      assert_non_null(b);
+      for(j=0; j<TXN_KEYS; j++){
+        char zKey[32];
+        txnKey(zKey, sizeof(zKey), nTxn, j);
+        assert_int_equal(kv_batch_put(b, zKey, strlen(zKey), zPad,
+                                      sizeof(zPad)), KV_OK);
+      }
+      aSeq[nTxn] = 0;
+      nTxn++;
+      rc = kv_prepare(db, b, &iSeq);
+      if( rc==KV_OK && !kvTestEnvIsDead(pEnv) ){
+        /* The database commits, with H = iSeq in it. */
+        iHPrev = iH;
+        iH = iSeq;
+        aSeq[nTxn-1] = iSeq;
+        iLast = nTxn-1;
+        rc = kv_commit_prepared(db, b, iSeq);
+        assert_int_equal(rc, KV_OK);
+      }
+      kv_batch_free(b);
+      if( rc!=KV_OK || kvTestEnvIsDead(pEnv) || nTxn>=380 ) break;
+    }
+    if( bLoseDbCommit && iLast>=0 ){
+      /* The power cut takes back the database's last commit. */
+      aSeq[iLast] = 0;
+      iH = iHPrev;
+    }
+    kv_close(db);
+    assert_int_equal(kvTestEnvPowerLoss(pEnv, KV_PL_TRUNCATE), KV_OK);
+  }
+  assert_true(nTxn>40);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+  tuRemoveDir(zDir);
+}
+
+static void test_crash_points_two_phase(void **state){
+  (void)state;
+  crashRounds(0);
+}
+
+static void test_crash_lost_database_commit_takes_its_rows(void **state){
+  (void)state;
+  crashRounds(1);
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_prepared_invisible_until_applied),
+    cmocka_unit_test(test_prepared_blocks_other_writes),
+    cmocka_unit_test(test_retried_prepare_replaces_record),
+    cmocka_unit_test(test_prepared_above_horizon_discarded),
+    cmocka_unit_test(test_abort_then_reuse_survives_recovery),
+    cmocka_unit_test(test_flushed_commit_above_horizon_revoked),
+    cmocka_unit_test(test_snapshot_at_sequence),
+    cmocka_unit_test(test_snapshot_at_waits_for_apply),
+    cmocka_unit_test(test_crash_points_two_phase),
+    cmocka_unit_test(test_crash_lost_database_commit_takes_its_rows),
+  };
+  return cmocka_run_group_tests(tests, 0, 0);
+}
