@@ -121,6 +121,16 @@ test: all unit sqltest pytest fuzz-replay tsan
 clean:
 	rm -rf build build-asan kvstore.so libkvstore.a
 
+# ---------------------------------------------------------------- power loss
+# KNOWN_BUGS: engine bugs whose tests are committed before their fix
+# (engine/test/testutil.h tuKnownBug, tests/powercut/). A test that shows
+# a listed bug reports XFAIL instead of failing; one that no longer shows
+# it fails with XPASS, so remove a name here when its fix is merged.
+#   wal-cut-unsynced  WAL segment cut to its length at close without fsync
+#   missing-current   a store without CURRENT is created anew
+KNOWN_BUGS ?= wal-cut-unsynced missing-current
+export KV_KNOWN_BUGS := $(KNOWN_BUGS)
+
 # ---------------------------------------------------------------- SQL surface
 # sqltest: sql-tests/NNN_topic.sql through the sqlite3 shell, diffed with
 #          NNN_topic.expected (sql-tests/run.sh -u rewrites them)
