@@ -160,10 +160,10 @@ $(PC_BIN)/pc%: tests/powercut/pc%.c tests/powercut/pc.h $(LIBKV)
 	@mkdir -p $(dir $@)
 	$(CC) $(PC_CFLAGS) $< $(LIBKV) -o $@ -ldl $(LDLIBS)
 
-# $(call powercut_run,batches,pccheck arguments[,command prefix])
+# $(call powercut_run,batches,pccheck arguments[,command prefix[,env]])
 define powercut_run
 	@rm -rf $(POWERCUT_WORK) && mkdir -p $(POWERCUT_WORK)/store
-	PC_DIR=$(POWERCUT_WORK)/store PC_LOG=$(POWERCUT_WORK)/trace.log \
+	$(4) PC_DIR=$(POWERCUT_WORK)/store PC_LOG=$(POWERCUT_WORK)/trace.log \
 	  LD_PRELOAD=$(CURDIR)/$(PC_BIN)/pcshim.so \
 	  ./$(PC_BIN)/pcdrive $(POWERCUT_WORK)/store $(1)
 	$(3) ./$(PC_BIN)/pccheck $(POWERCUT_WORK)/trace.log $(POWERCUT_WORK) $(2)
@@ -171,7 +171,10 @@ endef
 
 PC_TOOLS := $(PC_BIN)/pcshim.so $(PC_BIN)/pcdrive $(PC_BIN)/pccheck
 
+# The negative control first: with directory fsyncs skipped after the
+# store's creation, the checker must report lost commits.
 powercut: $(PC_TOOLS)
+	$(call powercut_run,30,--points 12 --variants 2 --expect-loss,,PC_SKIP_DIRSYNC=4)
 	$(call powercut_run,$(POWERCUT_BATCHES),--points $(POWERCUT_POINTS) --variants $(POWERCUT_VARIANTS))
 
 powercut-stress: $(PC_TOOLS)

@@ -26,6 +26,11 @@
 ** and O_DSYNC writes, writev, sync_file_range, sync() and syncfs(); the
 ** engine uses none of them (DESIGN.md, "Durability rules").
 **
+** Negative control: PC_SKIP_DIRSYNC=<n> turns every directory fsync after
+** the n-th into a no-op that reports success (and is not logged), as an
+** engine that forgot them would be. The checker must then find lost
+** commits (make powercut runs it so, expecting failures).
+**
 ** The process is expected to be single-threaded in its file I/O (the
 ** workload runs the engine with background=off); a mutex keeps the log
 ** whole if it is not.
@@ -94,6 +99,8 @@ static char *azName[MAX_FILE];  /* file id -> current name (NULL: none) */
 static uint64_t aSize[MAX_FILE];/* file id -> size as the log has it */
 static int nFile = 0;
 static ShimMap aMap[MAX_MAP];
+static int nSkipDirSyncAfter = -1;  /* PC_SKIP_DIRSYNC; -1: off */
+static int nDirSync = 0;            /* directory fsyncs so far */
 
 #define REAL(name) do{ if( real_##name==0 ) \
   *(void**)&real_##name = dlsym(RTLD_NEXT, #name); }while(0)
@@ -120,6 +127,7 @@ __attribute__((constructor)) static void shimInit(void){
     fprintf(stderr, "pcshim: PC_LOG '%s': %s\n", zLog, strerror(errno));
     exit(2);
   }
+  if( getenv("PC_SKIP_DIRSYNC") ) nSkipDirSyncAfter = atoi(getenv("PC_SKIP_DIRSYNC"));
   gOn = 1;
 }
 
@@ -531,6 +539,11 @@ static int shimSync(int fd, int bData){
   pthread_mutex_lock(&gMutex);
   scanMaps();
   iFile = fdFile(fd);
+  if( aFdFile[fd]<0 && nSkipDirSyncAfter>=0
+   && ++nDirSync>nSkipDirSyncAfter ){
+    pthread_mutex_unlock(&gMutex);
+    return 0;                   /* negative control: a forgotten fsync */
+  }
   rc = bData ? real_fdatasync(fd) : real_fsync(fd);
   if( rc==0 ){
     if( aFdFile[fd]<0 ) logRec(PC_DIRSYNC, 0, 0, 0, 0, 0, 0);
