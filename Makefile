@@ -128,7 +128,9 @@ clean:
 # it fails with XPASS, so remove a name here when its fix is merged.
 #   wal-cut-unsynced  WAL segment cut to its length at close without fsync
 #   missing-current   a store without CURRENT is created anew
-KNOWN_BUGS ?= wal-cut-unsynced missing-current
+#   store-dir-unsynced kv_open creates the store directory and never
+#                     fsyncs its parent (db.c kv_open, xMkdir)
+KNOWN_BUGS ?= wal-cut-unsynced missing-current store-dir-unsynced
 export KV_KNOWN_BUGS := $(KNOWN_BUGS)
 
 # powercut: the system-call recorder (tests/powercut/, doc/powerloss.md).
@@ -162,7 +164,7 @@ $(PC_BIN)/pc%: tests/powercut/pc%.c tests/powercut/pc.h $(LIBKV)
 
 # $(call powercut_run,batches,pccheck arguments[,command prefix[,env]])
 define powercut_run
-	@rm -rf $(POWERCUT_WORK) && mkdir -p $(POWERCUT_WORK)/store
+	@rm -rf $(POWERCUT_WORK) && mkdir -p $(POWERCUT_WORK)
 	$(4) PC_DIR=$(POWERCUT_WORK)/store PC_LOG=$(POWERCUT_WORK)/trace.log \
 	  LD_PRELOAD=$(CURDIR)/$(PC_BIN)/pcshim.so \
 	  ./$(PC_BIN)/pcdrive $(POWERCUT_WORK)/store $(1)

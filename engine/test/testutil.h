@@ -140,6 +140,9 @@ static inline void tuWriteFile(const char *zPath, const u8 *a, size_t n){
 **                      skips the later segments (wal.c walRotate,
 **                      env_posix.c posixClose/appendCut)
 **   missing-current    a store whose CURRENT is missing is created anew
+**   store-dir-unsynced kv_open creates the store's directory (db.c,
+**                      xMkdir) and never fsyncs its parent: a power cut
+**                      may take the whole new store (tests/powercut/)
 */
 static inline int tuKnownBug(const char *zName){
   const char *z = getenv("KV_KNOWN_BUGS");

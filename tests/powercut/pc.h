@@ -22,6 +22,8 @@
 **                             data and size durable)
 **   PC_DIRSYNC                fsync of the directory
 **   PC_MARK    data           a note from the workload (pc_mark())
+**   PC_MKDIR                  the traced directory itself is created
+**   PC_PARENTSYNC             fsync of the directory holding it
 **
 ** Integers are native-endian: the log is read on the machine that wrote it.
 */
@@ -39,6 +41,8 @@
 #define PC_FSYNC    7
 #define PC_DIRSYNC  8
 #define PC_MARK     9
+#define PC_MKDIR    10
+#define PC_PARENTSYNC 11
 
 typedef struct PcRec PcRec;
 struct PcRec {

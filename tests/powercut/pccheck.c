@@ -15,7 +15,9 @@
 ** "pending" until then). fsync of the directory makes its entries durable
 ** (a create, rename or unlink is pending until then; POSIX promises
 ** nothing for a new file's name otherwise, even after the file's own
-** fsync). A crash point is the instant before each fsync of the log (where
+** fsync). When the log creates the store's directory itself (PC_MKDIR),
+** its entry is pending until an fsync of the parent: without one, the
+** whole directory may be gone. A crash point is the instant before each fsync of the log (where
 ** the most is pending) and the end of the log. A crash state at a point is
 ** the durable view plus a subset of the pending operations applied in log
 ** order. Subsets tried, within a budget per point (--variants):
@@ -80,6 +82,7 @@ struct Buf {
 
 typedef struct Names Names;
 struct Names {
+  int bDir;                     /* the directory itself exists */
   int n;
   char *az[256];
   int aId[256];
@@ -153,6 +156,7 @@ static void namesDel(Names *p, const char *z){
 static void namesCopy(Names *pTo, const Names *pFrom){
   int i;
   for(i=0; i<pTo->n; i++) free(pTo->az[i]);
+  pTo->bDir = pFrom->bDir;
   pTo->n = pFrom->n;
   for(i=0; i<pFrom->n; i++){
     pTo->az[i] = strdup(pFrom->az[i]);
@@ -164,7 +168,7 @@ static int isDataOp(int e){
   return e==PC_WRITE || e==PC_SETSIZE || e==PC_EXTEND;
 }
 static int isNameOp(int e){
-  return e==PC_CREATE || e==PC_RENAME || e==PC_UNLINK;
+  return e==PC_CREATE || e==PC_RENAME || e==PC_UNLINK || e==PC_MKDIR;
 }
 
 /* Apply op to names and files. eData for a write: 1 its data, 2 zeros
@@ -183,6 +187,7 @@ static void applyOp(Names *pNames, Buf *aFile, const Op *p, int eData){
       break;
     }
     case PC_UNLINK: namesDel(pNames, p->z1); break;
+    case PC_MKDIR:  pNames->bDir = 1; break;
     case PC_WRITE: {
       size_t n = (size_t)p->r.nData, k;
       uint64_t x = 0x9e3779b97f4a7c15ULL ^ p->r.iOff;
@@ -242,8 +247,8 @@ static void readLog(const char *zLog){
 
 static const char *opName(int e){
   static const char *az[] = { "?", "create", "write", "setsize", "extend",
-    "rename", "unlink", "fsync", "dirsync", "mark" };
-  return e>=1 && e<=9 ? az[e] : "?";
+    "rename", "unlink", "fsync", "dirsync", "mark", "mkdir", "parentsync" };
+  return e>=1 && e<=11 ? az[e] : "?";
 }
 
 static void describeOp(FILE *out, const Op *p){
@@ -254,6 +259,8 @@ static void describeOp(FILE *out, const Op *p){
     case PC_UNLINK: fprintf(out, "unlink %s", p->z1); break;
     case PC_MARK:   fprintf(out, "mark '%s'", (char*)p->a); break;
     case PC_DIRSYNC: fprintf(out, "fsync directory"); break;
+    case PC_MKDIR: fprintf(out, "mkdir of the store directory"); break;
+    case PC_PARENTSYNC: fprintf(out, "fsync of the parent directory"); break;
     default:
       fprintf(out, "%s file %u off %llu len %llu", opName((int)p->r.eOp),
               p->r.iFile, (unsigned long long)p->r.iOff,
@@ -406,6 +413,10 @@ static void writeState(const char *zDir, const State *s){
   int i;
   mkdir(zDir, 0755);
   removeDirFiles(zDir);
+  if( !s->names.bDir ){
+    rmdir(zDir);                /* the store directory itself is lost */
+    return;
+  }
   for(i=0; i<s->names.n; i++){
     char z[2048];
     const Buf *b = &s->aFile[s->names.aId[i]];
@@ -436,7 +447,7 @@ static uint64_t stateHash(const State *s){
     g ^= b->n; g *= 1099511628211ULL;
     sum += g;
   }
-  return sum ^ (uint64_t)s->names.n;
+  return sum ^ (uint64_t)s->names.n ^ ((uint64_t)s->names.bDir << 40);
 }
 
 /* Attribution to a known bug, from the state itself. */
@@ -453,6 +464,7 @@ static const char *attribute(const State *s){
     if( strncmp(s->names.az[i], "MANIFEST-", 9)==0
      || strstr(s->names.az[i], ".sst") ) bOther = 1;
   }
+  if( !s->names.bDir ) return "store-dir-unsynced";
   if( !bCurrent && bOther ) return "missing-current";
   for(i=0; i<s->names.n; i++){
     unsigned long long iSeg;
@@ -496,9 +508,10 @@ static void saveFailure(const char *zKind, const State *s, int iPoint,
   out = fopen(zReadme, "w");
   if( out==0 ) return;
   fprintf(out, "failure: %s\ncrash point: before log record %d (%s)\n"
-          "variant: %s\nfiles:\n", zWhy, iPoint,
+          "variant: %s\n%s", zWhy, iPoint,
           iPoint<nOp ? opName((int)aOp[iPoint].r.eOp) : "end of log",
-          zVariant);
+          zVariant, s->names.bDir ? "files:\n"
+          : "the store directory itself is missing; it held:\n");
   for(i=0; i<s->names.n; i++){
     fprintf(out, "  %-20s %zu bytes (file %d)\n", s->names.az[i],
             s->aFile[s->names.aId[i]].n, s->names.aId[i]);
@@ -686,7 +699,8 @@ int main(int argc, char **argv){
 
   /* Crash points: before every fsync, and the end of the log. */
   for(i=0; i<nOp; i++){
-    if( aOp[i].r.eOp==PC_FSYNC || aOp[i].r.eOp==PC_DIRSYNC ) nPointAll++;
+    if( aOp[i].r.eOp==PC_FSYNC || aOp[i].r.eOp==PC_DIRSYNC
+     || aOp[i].r.eOp==PC_PARENTSYNC ) nPointAll++;
   }
   nPointAll++;
   if( nMaxPoint>0 && nPointAll>nMaxPoint ){
@@ -695,13 +709,14 @@ int main(int argc, char **argv){
 
   memset(&cur, 0, sizeof(cur));
   memset(&dur, 0, sizeof(dur));
+  cur.bDir = dur.bDir = 1;      /* unless the log creates it */
   aCur = calloc((size_t)nFileId + 1, sizeof(Buf));
   aDur = calloc((size_t)nFileId + 1, sizeof(Buf));
   aPend = xmalloc(sizeof(int)*((size_t)nOp + 1));
   for(i=0; i<=nOp; i++){
     const Op *p = i<nOp ? &aOp[i] : 0;
     int e = p ? (int)p->r.eOp : 0;
-    if( p==0 || e==PC_FSYNC || e==PC_DIRSYNC ){
+    if( p==0 || e==PC_FSYNC || e==PC_DIRSYNC || e==PC_PARENTSYNC ){
       /* A crash point (the stride spreads a bounded run over the log; the
       ** end of the log is always taken). */
       if( p==0 || iCand%iStride==0 ){
@@ -730,14 +745,27 @@ int main(int argc, char **argv){
       continue;
     }
     if( e==PC_DIRSYNC ){
-      int k, m = 0;
+      /* The directory's entries, not its own entry in its parent. */
+      int k, m = 0, bDir = dur.bDir;
       namesCopy(&dur, &cur);
+      dur.bDir = bDir;
       for(k=0; k<nPend; k++){
-        if( !isNameOp((int)aOp[aPend[k]].r.eOp) ) aPend[m++] = aPend[k];
+        int eP = (int)aOp[aPend[k]].r.eOp;
+        if( !isNameOp(eP) || eP==PC_MKDIR ) aPend[m++] = aPend[k];
       }
       nPend = m;
       continue;
     }
+    if( e==PC_PARENTSYNC ){
+      int k, m = 0;
+      dur.bDir = cur.bDir;
+      for(k=0; k<nPend; k++){
+        if( aOp[aPend[k]].r.eOp!=PC_MKDIR ) aPend[m++] = aPend[k];
+      }
+      nPend = m;
+      continue;
+    }
+    if( e==PC_MKDIR ) dur.bDir = 0;   /* it did not exist before */
     applyOp(&cur, aCur, p, 1);
     aPend[nPend++] = i;
   }

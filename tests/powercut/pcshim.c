@@ -10,8 +10,9 @@
 ** pwrite, ftruncate, truncate, fallocate, posix_fallocate, rename,
 ** renameat, unlink, unlinkat, fsync, fdatasync, msync, close, mmap,
 ** mremap and munmap, and logs what each did to a file directly inside
-** $PC_DIR in the format of pc.h. The store's directory must exist before
-** the program starts (it counts as durable, empty).
+** $PC_DIR in the format of pc.h; also mkdir of $PC_DIR itself and the
+** fsyncs of its parent. $PC_DIR may exist before the program starts (it
+** then counts as durable) or be created by it (its parent must exist).
 **
 ** Shared writable mappings (kvEnvPosix appends the WAL and the manifest
 ** through one) change a file without a system call: the shim keeps a copy
@@ -93,7 +94,9 @@ static pthread_mutex_t gMutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static int gOn = 0;             /* tracing */
 static int gLog = -1;           /* log descriptor */
 static char gzDir[PATH_MAX];    /* canonical traced directory */
-static int aFdFile[MAX_FD];     /* fd -> file id + 1; -1 = the directory */
+static char gzParent[PATH_MAX]; /* canonical directory holding it */
+static int aFdFile[MAX_FD];     /* fd -> file id + 1; -1 = the directory,
+                                ** -2 = its parent */
 static int aFdAppend[MAX_FD];   /* fd opened O_APPEND */
 static char *azName[MAX_FILE];  /* file id -> current name (NULL: none) */
 static uint64_t aSize[MAX_FILE];/* file id -> size as the log has it */
@@ -118,9 +121,38 @@ __attribute__((constructor)) static void shimInit(void){
   const char *zLog = getenv("PC_LOG");
   shimResolve();
   if( zDir==0 || zLog==0 ) return;
-  if( realpath(zDir, gzDir)==0 ){
-    fprintf(stderr, "pcshim: PC_DIR '%s': %s\n", zDir, strerror(errno));
-    exit(2);
+  /* The directory may not exist yet (the program creates it): then its
+  ** parent must, and the name is the canonical parent + the base name. */
+  {
+    char zTmp[PATH_MAX], zBase[PATH_MAX];
+    const char *zSlash;
+    snprintf(zTmp, sizeof(zTmp), "%s", zDir);
+    while( strlen(zTmp)>1 && zTmp[strlen(zTmp)-1]=='/' ){
+      zTmp[strlen(zTmp)-1] = 0;
+    }
+    zSlash = strrchr(zTmp, '/');
+    snprintf(zBase, sizeof(zBase), "%s", zSlash ? zSlash+1 : zTmp);
+    if( zSlash==0 ){
+      snprintf(gzParent, sizeof(gzParent), ".");
+    }else if( zSlash==zTmp ){
+      snprintf(gzParent, sizeof(gzParent), "/");
+    }else{
+      zTmp[zSlash - zTmp] = 0;
+      snprintf(gzParent, sizeof(gzParent), "%s", zTmp);
+    }
+    if( realpath(gzParent, zTmp)==0 ){
+      fprintf(stderr, "pcshim: parent of PC_DIR '%s': %s\n", zDir,
+              strerror(errno));
+      exit(2);
+    }
+    snprintf(gzParent, sizeof(gzParent), "%s", zTmp);
+    if( strlen(gzParent) + strlen(zBase) + 2 > sizeof(gzDir) ){
+      fprintf(stderr, "pcshim: PC_DIR too long\n");
+      exit(2);
+    }
+    strcpy(gzDir, strcmp(gzParent, "/")==0 ? "" : gzParent);
+    strcat(gzDir, "/");
+    strcat(gzDir, zBase);
   }
   gLog = real_open(zLog, O_WRONLY|O_CREAT|O_TRUNC|O_APPEND|O_CLOEXEC, 0644);
   if( gLog<0 ){
@@ -214,9 +246,11 @@ static int shimName(int dirfd, const char *zPath, char *zBase){
   }else{
     return 0;                   /* relative to another directory: unused */
   }
-  if( realpath(zFull, zCanon) && strcmp(zCanon, gzDir)==0 ){
+  if( realpath(zFull, zCanon) ){
     struct stat st;
-    if( stat(zCanon, &st)==0 && S_ISDIR(st.st_mode) ) return 2;
+    int bDir = stat(zCanon, &st)==0 && S_ISDIR(st.st_mode);
+    if( bDir && strcmp(zCanon, gzDir)==0 ) return 2;
+    if( bDir && strcmp(zCanon, gzParent)==0 ) return 3;
   }
   zSlash = strrchr(zFull, '/');
   if( zSlash==0 ){
@@ -286,8 +320,8 @@ static int shimOpen(int dirfd, const char *zPath, int flags, mode_t mode){
   if( eName==1 ) bExisted = access(zPath, F_OK)==0;
   if( eName ) scanMaps();
   fd = real_openat(dirfd, zPath, flags, mode);
-  if( fd>=0 && fd<MAX_FD && eName==2 ){
-    aFdFile[fd] = -1;
+  if( fd>=0 && fd<MAX_FD && (eName==2 || eName==3) ){
+    aFdFile[fd] = eName==2 ? -1 : -2;
   }else if( fd>=0 && fd<MAX_FD && eName==1 ){
     iFile = fileByName(zBase);
     if( iFile<0 || !bExisted ){
@@ -539,14 +573,15 @@ static int shimSync(int fd, int bData){
   pthread_mutex_lock(&gMutex);
   scanMaps();
   iFile = fdFile(fd);
-  if( aFdFile[fd]<0 && nSkipDirSyncAfter>=0
+  if( aFdFile[fd]==-1 && nSkipDirSyncAfter>=0
    && ++nDirSync>nSkipDirSyncAfter ){
     pthread_mutex_unlock(&gMutex);
     return 0;                   /* negative control: a forgotten fsync */
   }
   rc = bData ? real_fdatasync(fd) : real_fsync(fd);
   if( rc==0 ){
-    if( aFdFile[fd]<0 ) logRec(PC_DIRSYNC, 0, 0, 0, 0, 0, 0);
+    if( aFdFile[fd]==-2 ) logRec(PC_PARENTSYNC, 0, 0, 0, 0, 0, 0);
+    else if( aFdFile[fd]<0 ) logRec(PC_DIRSYNC, 0, 0, 0, 0, 0, 0);
     else logRec(PC_FSYNC, iFile, 0, 0, 0, 0, 0);
   }
   pthread_mutex_unlock(&gMutex);
@@ -683,6 +718,24 @@ int munmap(void *p, size_t n){
   }
   rc = real_munmap(p, n);
   pthread_mutex_unlock(&gMutex);
+  return rc;
+}
+
+static int (*real_mkdir)(const char*, mode_t);
+
+/* mkdir of the traced directory itself is logged (PC_MKDIR): its entry in
+** the parent is durable only after an fsync of the parent. */
+int mkdir(const char *zPath, mode_t mode){
+  char zCanon[PATH_MAX];
+  int rc;
+  if( real_mkdir==0 ) *(void**)&real_mkdir = dlsym(RTLD_NEXT, "mkdir");
+  rc = real_mkdir(zPath, mode);
+  if( rc==0 && gOn && realpath(zPath, zCanon) && strcmp(zCanon, gzDir)==0 ){
+    pthread_mutex_lock(&gMutex);
+    scanMaps();
+    logRec(PC_MKDIR, 0, 0, 0, 0, 0, 0);
+    pthread_mutex_unlock(&gMutex);
+  }
   return rc;
 }
 
