@@ -63,8 +63,10 @@
 ** renames whole files and unlinks them:
 **   - Appends are durable exactly up to the last fsync; the model never
 **     keeps part of an unsynced append (KV_PL_GARBAGE covers torn data).
-**   - Directories (mkdir, rmdir) are not modelled: they count as durable,
-**     and a restored file's directory is recreated if it is missing.
+**   - A directory created by xMkdir is lost, with everything in it,
+**     unless an xSyncDir of its parent followed (POSIX: the new entry is
+**     in the parent). xRmdir is not modelled (it counts as durable), and a
+**     restored file's directory is recreated if it is missing.
 **   - An fsync through the handle of a file that is no longer linked
 **     anywhere does not update the saved copy.
 **   - Renames between directories are durable per name (the fsync of
@@ -89,6 +91,7 @@
 #endif
 #include "kvInt.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -103,6 +106,7 @@ typedef struct TestFile TestFile;
 typedef struct TestName TestName;
 typedef struct TestInode TestInode;
 typedef struct TestFault TestFault;
+typedef struct TestDir TestDir;
 
 /* A file's content, independent of its names. */
 struct TestInode {
@@ -126,6 +130,15 @@ struct TestName {
   TestName *pNext;              /* every name of the env */
 };
 
+/* A directory the env created (xMkdir). Its entry in its parent is
+** durable only after an xSyncDir of the parent. */
+struct TestDir {
+  char *zPath;                  /* canonical path (libc) */
+  char *zParent;                /* canonical parent (libc) */
+  int bDur;                     /* the parent was fsynced since */
+  TestDir *pNext;
+};
+
 /* kvTestEnvFail() state of one kind. */
 struct TestFault {
   int nLeft;                    /* fires when it reaches 1; 0 = disarmed */
@@ -147,6 +160,7 @@ struct TestEnv {
   u64 iEpoch;                   /* bumped by each power loss */
   u64 iRand;                    /* PRNG state for garbage bytes */
   TestName *pNames;
+  TestDir *pDirs;
   TestInode *pInodes;
 };
 
@@ -417,6 +431,13 @@ static void tenvCollect(TestEnv *p){
 
 /* Forget all shadow state: what is on disk now is durable. */
 static void tenvForget(TestEnv *p){
+  while( p->pDirs ){
+    TestDir *pD = p->pDirs;
+    p->pDirs = pD->pNext;
+    free(pD->zPath);
+    free(pD->zParent);
+    free(pD);
+  }
   while( p->pNames ){
     TestName *pN = p->pNames;
     p->pNames = pN->pNext;
@@ -706,8 +727,12 @@ static int tenvSyncDir(KvEnv *pEnv, const char *zDir){
     if( rc==KV_OK ) rc = p->pBase->xSyncDir(p->pBase, zDir);
     if( rc==KV_OK ){
       TestName *pN;
+      TestDir *pD;
       for(pN=p->pNames; pN; pN=pN->pNext){
         if( strcmp(pN->zDir, zCanon)==0 ) pN->pDur = pN->pCur;
+      }
+      for(pD=p->pDirs; pD; pD=pD->pNext){
+        if( strcmp(pD->zParent, zCanon)==0 ) pD->bDur = 1;
       }
       tenvCollect(p);
     }
@@ -735,8 +760,31 @@ static int tenvExists(KvEnv *pEnv, const char *zPath){
 
 static int tenvMkdir(KvEnv *pEnv, const char *zPath){
   TestEnv *p = (TestEnv*)pEnv;
+  struct stat st;
+  char *zParent = 0;
+  char *zFull = 0;
+  int bNew;
+  int rc;
   if( !tenvAlive(p) ) return kvErrno(EIO, "mkdir", zPath);
-  return p->pBase->xMkdir(p->pBase, zPath);
+  pthread_mutex_lock(&p->mutex);
+  bNew = stat(zPath, &st)!=0;
+  rc = p->pBase->xMkdir(p->pBase, zPath);
+  if( rc==KV_OK && bNew && tenvCanonPath(zPath, &zParent, &zFull)==KV_OK ){
+    TestDir *pD = calloc(1, sizeof(*pD));
+    if( pD ){
+      pD->zPath = zFull;
+      pD->zParent = zParent;
+      pD->pNext = p->pDirs;
+      p->pDirs = pD;
+      zFull = zParent = 0;
+    }else{
+      rc = tenvNoMem(zPath);
+    }
+  }
+  free(zParent);
+  free(zFull);
+  pthread_mutex_unlock(&p->mutex);
+  return rc;
 }
 
 static int tenvRmdir(KvEnv *pEnv, const char *zPath){
@@ -890,6 +938,53 @@ static int tenvApplyStep(TestEnv *p, PlStep *s, int eMode){
   return rc;
 }
 
+/* Is zDir a directory, or inside one, that the env created and whose
+** entry no fsync of its parent made durable? */
+static int tenvInLostDir(TestEnv *p, const char *zDir){
+  TestDir *pD;
+  for(pD=p->pDirs; pD; pD=pD->pNext){
+    size_t n = strlen(pD->zPath);
+    if( !pD->bDur && strncmp(zDir, pD->zPath, n)==0
+     && (zDir[n]==0 || zDir[n]=='/') ){
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* rm -rf zPath (missing is fine). */
+static int tenvRemoveTree(const char *zPath){
+  struct stat st;
+  DIR *d;
+  struct dirent *e;
+  int rc = KV_OK;
+  if( lstat(zPath, &st)!=0 ) return KV_OK;
+  if( !S_ISDIR(st.st_mode) ){
+    if( unlink(zPath)!=0 ) return kvErrno(errno, "unlink (power-loss "
+                                         "model)", zPath);
+    return KV_OK;
+  }
+  d = opendir(zPath);
+  if( d==0 ) return kvErrno(errno, "list (power-loss model)", zPath);
+  while( rc==KV_OK && (e = readdir(d))!=0 ){
+    char *zChild;
+    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
+    zChild = malloc(strlen(zPath) + strlen(e->d_name) + 2);
+    if( zChild==0 ){
+      rc = tenvNoMem(zPath);
+      break;
+    }
+    sprintf(zChild, "%s/%s", zPath, e->d_name);
+    rc = tenvRemoveTree(zChild);
+    free(zChild);
+  }
+  closedir(d);
+  if( rc==KV_OK && rmdir(zPath)!=0 ){
+    rc = kvErrno(errno, "rmdir (power-loss model)", zPath);
+  }
+  return rc;
+}
+
 int kvTestEnvPowerLoss(KvEnv *pEnv, int eMode){
   TestEnv *p = (TestEnv*)pEnv;
   PlStep *aStep = 0;
@@ -910,7 +1005,9 @@ int kvTestEnvPowerLoss(KvEnv *pEnv, int eMode){
     PlStep *s = &aStep[i];
     TestInode *pD = pN->pDur;
     s->pN = pN;
-    if( pD==0 ){
+    if( tenvInLostDir(p, pN->zDir) ){
+      s->eAct = PL_KEEP;        /* goes with its directory, below */
+    }else if( pD==0 ){
       s->eAct = PL_REMOVE;
     }else if( pD==pN->pCur && !pD->bSaved && access(pN->zPath, F_OK)!=0 ){
       s->eAct = PL_KEEP;
@@ -939,6 +1036,14 @@ int kvTestEnvPowerLoss(KvEnv *pEnv, int eMode){
     if( aStep[i].eAct==PL_WRITE ) rc = tenvApplyStep(p, &aStep[i], eMode);
   }
 
+  /* Directories whose creation never reached a parent's fsync go, with
+  ** everything in them. */
+  if( rc==KV_OK ){
+    TestDir *pDir;
+    for(pDir=p->pDirs; rc==KV_OK && pDir; pDir=pDir->pNext){
+      if( !pDir->bDur ) rc = tenvRemoveTree(pDir->zPath);
+    }
+  }
   for(i=0; aStep && i<nStep; i++) free(aStep[i].a);
   free(aStep);
   tenvForget(p);

@@ -499,6 +499,34 @@ static void test_pl_stale_close_harmless(void **state){
   assert_int_equal(diskSize(P(f,"seg")), nAlloc);
 }
 
+/* A new directory's entry is in its parent: lost with everything in it
+** unless the parent is fsynced. */
+static void test_pl_mkdir(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  assert_int_equal(e->xMkdir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(envWrite(e, P(f,"sub/x"), KV_OPEN_WRITE, 64, 13, 1),
+                   KV_OK);
+  assert_int_equal(e->xSyncDir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(P(f,"sub/x")), -1);
+  assert_int_equal(access(P(f,"sub"), F_OK), -1);
+
+  /* With the parent fsynced, the directory and its synced file stay. */
+  assert_int_equal(e->xMkdir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(envWrite(e, P(f,"sub/x"), KV_OPEN_WRITE, 64, 13, 1),
+                   KV_OK);
+  assert_int_equal(e->xSyncDir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"sub/x"), 64, 13));
+
+  /* An existing directory is not new: xMkdir of it changes nothing. */
+  assert_int_equal(e->xMkdir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"sub/x"), 64, 13));
+}
+
 static void test_pl_unlink(void **state){
   Fixture *f = *state;
   KvEnv *e = f->pEnv;
@@ -975,6 +1003,7 @@ int main(void){
     T(test_pl_prealloc_cut_unsynced),
     T(test_pl_dead_close_keeps_size),
     T(test_pl_stale_close_harmless),
+    T(test_pl_mkdir),
     T(test_pl_unlink),
     T(test_pl_rename),
     T(test_pl_truncating_open),
