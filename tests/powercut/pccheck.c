@@ -32,6 +32,9 @@
 **   torn-zeros  the prefix up to the last pending write, whose bytes are
 **               zeros (the size reached the disk, the data did not)
 **   torn-garbage  the same with pseudo-random bytes (a torn sector)
+**   dir-lost    when the store's directory was created and its parent not
+**               fsynced since: no directory at all (every other variant
+**               keeps it, so that this one loss does not hide the others)
 ** Identical states are checked once.
 **
 ** THE CHECK. Each state is written to WORKDIR/state and opened with the
@@ -436,6 +439,7 @@ static uint64_t stateHash(const State *s){
   int i;
   /* Order-independent over names: sum of per-name hashes. */
   uint64_t sum = 0;
+  if( !s->names.bDir ) return 0x5eed;   /* no directory: nothing else */
   for(i=0; i<s->names.n; i++){
     const char *z = s->names.az[i];
     const Buf *b = &s->aFile[s->names.aId[i]];
@@ -526,36 +530,54 @@ static void saveFailure(const char *zKind, const State *s, int iPoint,
   printf("  saved: %s (and %s)\n", zDir, zReadme);
 }
 
-/* Hashes of states checked (open addressing). */
+/* States checked (open addressing): hash, and the most acknowledged
+** batches a check of it required. The same state at a later crash point
+** is checked again only if more batches were acknowledged by then (the
+** check is stricter; a later point never makes it laxer otherwise). */
 static uint64_t *aSeen;
+static int *aSeenAcked;
 static size_t nSeenAlloc, nSeenUsed;
-static int seenBefore(uint64_t h){
+static int seenBefore(uint64_t h, int nAcked){
   size_t i;
   if( h==0 ) h = 1;
   if( nSeenUsed*2>=nSeenAlloc ){
     uint64_t *aOld = aSeen;
+    int *aOldAcked = aSeenAcked;
     size_t nOld = nSeenAlloc;
     nSeenAlloc = nSeenAlloc ? nSeenAlloc*2 : 4096;
     aSeen = calloc(nSeenAlloc, sizeof(uint64_t));
+    aSeenAcked = calloc(nSeenAlloc, sizeof(int));
+    if( aSeen==0 || aSeenAcked==0 ){
+      fprintf(stderr, "pccheck: out of memory\n");
+      exit(2);
+    }
     nSeenUsed = 0;
-    for(i=0; i<nOld; i++) if( aOld[i] ) seenBefore(aOld[i]);
+    for(i=0; i<nOld; i++) if( aOld[i] ) seenBefore(aOld[i], aOldAcked[i]);
     free(aOld);
+    free(aOldAcked);
   }
   for(i=h%nSeenAlloc; aSeen[i]; i=(i+1)%nSeenAlloc){
-    if( aSeen[i]==h ) return 1;
+    if( aSeen[i]==h ){
+      if( aSeenAcked[i]>=nAcked ) return 1;
+      aSeenAcked[i] = nAcked;
+      return 0;
+    }
   }
   aSeen[i] = h;
+  aSeenAcked[i] = nAcked;
   nSeenUsed++;
   return 0;
 }
 
 /* Build and check one state: the durable view plus the pending operations
 ** aPend[i] with aUse[i] (1: as logged, 2: zeros in place of the data,
-** 3: garbage in place of the data). */
+** 3: garbage in place of the data). The creation of the store directory
+** itself, when pending, is applied unless bDirLost: its loss is one state
+** of its own, which would otherwise hide every other one. */
 static void tryState(kv_options *o, const Names *pDurNames, Buf *aDur,
                      const int *aPend, int nPend, const u8 *aUse,
-                     int iPoint, const char *zVariant, int nAcked,
-                     int nTried){
+                     int bDirLost, int iPoint, const char *zVariant,
+                     int nAcked, int nTried){
   State s;
   int i, r;
   char zWhy[600];
@@ -565,9 +587,14 @@ static void tryState(kv_options *o, const Names *pDurNames, Buf *aDur,
   s.aFile = calloc((size_t)nFileId + 1, sizeof(Buf));
   for(i=0; i<nFileId; i++) bufCopy(&s.aFile[i], &aDur[i]);
   for(i=0; i<nPend; i++){
-    if( aUse[i] ) applyOp(&s.names, s.aFile, &aOp[aPend[i]], aUse[i]);
+    const Op *p = &aOp[aPend[i]];
+    if( p->r.eOp==PC_MKDIR ){
+      if( !bDirLost ) applyOp(&s.names, s.aFile, p, 1);
+    }else if( aUse[i] ){
+      applyOp(&s.names, s.aFile, p, aUse[i]);
+    }
   }
-  if( seenBefore(stateHash(&s)) ){
+  if( seenBefore(stateHash(&s), nAcked) ){
     nDup++;
     goto out;
   }
@@ -616,10 +643,14 @@ static void crashPoint(kv_options *o, const Names *pDurNames, Buf *aDur,
   u8 *aUse = xmalloc((size_t)nPend + 1);
   char zVar[64];
   int i, k, step;
-#define TRY(zV) tryState(o, pDurNames, aDur, aPend, nPend, aUse, iPoint, \
+#define TRY(zV) tryState(o, pDurNames, aDur, aPend, nPend, aUse, 0, iPoint, \
                          zV, nAcked, nTried)
   memset(aUse, 0, (size_t)nPend + 1);
   TRY("synced");
+  if( !pDurNames->bDir ){
+    tryState(o, pDurNames, aDur, aPend, nPend, aUse, 1, iPoint, "dir-lost",
+             nAcked, nTried);
+  }
   memset(aUse, 1, (size_t)nPend + 1);
   TRY("all");
   if( nPend>1 ){
