@@ -144,7 +144,7 @@ export KV_KNOWN_BUGS := $(KNOWN_BUGS)
 # variants. States are built in POWERCUT_WORK (tmpfs when there is one:
 # the engine fsyncs); failing states are kept there as fail-<kind>/.
 POWERCUT_BATCHES  ?= 120
-POWERCUT_POINTS   ?= 40
+POWERCUT_POINTS   ?= 100
 POWERCUT_VARIANTS ?= 4
 POWERCUT_WORK     ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && \
                        echo /dev/shm/kvstore-powercut-$$(id -u) || \

@@ -130,7 +130,7 @@ static void bufSetSize(Buf *b, size_t n){
 static void bufCopy(Buf *pTo, const Buf *pFrom){
   free(pTo->a);
   pTo->a = xmalloc(pFrom->n);
-  memcpy(pTo->a, pFrom->a, pFrom->n);
+  if( pFrom->n ) memcpy(pTo->a, pFrom->a, pFrom->n);
   pTo->n = pFrom->n;
 }
 
