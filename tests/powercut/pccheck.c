@@ -500,7 +500,7 @@ static int nSaved;
 
 static void saveFailure(const char *zKind, const State *s, int iPoint,
                         const char *zVariant, const int *aPend, int nPend,
-                        const u8 *aUse, const char *zWhy){
+                        const u8 *aUse, int bDirLost, const char *zWhy){
   char zDir[1200], zReadme[1300];
   FILE *out;
   int i;
@@ -522,7 +522,8 @@ static void saveFailure(const char *zKind, const State *s, int iPoint,
   }
   fprintf(out, "pending operations (+ applied, - dropped):\n");
   for(i=0; i<nPend; i++){
-    fprintf(out, "  %c #%d ", aUse[i] ? '+' : '-', aPend[i]);
+    int bUsed = aOp[aPend[i]].r.eOp==PC_MKDIR ? !bDirLost : aUse[i]!=0;
+    fprintf(out, "  %c #%d ", bUsed ? '+' : '-', aPend[i]);
     describeOp(out, &aOp[aPend[i]]);
     fprintf(out, "\n");
   }
@@ -627,7 +628,8 @@ static void tryState(kv_options *o, const Names *pDurNames, Buf *aDur,
                zVariant, nAcked, zWhy);
       }
     }
-    saveFailure(zKind, &s, iPoint, zVariant, aPend, nPend, aUse, zWhy);
+    saveFailure(zKind, &s, iPoint, zVariant, aPend, nPend, aUse, bDirLost,
+                zWhy);
   }
 out:
   for(i=0; i<s.names.n; i++) free(s.names.az[i]);
