@@ -1,17 +1,13 @@
 # kvstore - a SQLite virtual table over an LSM-tree engine.
 #
-#   make            build engine/libkv.a and kvstore.so
-#   make demo       run the demo script through the sqlite3 shell
-#   make test       every test (unit, SQL, differential, crash)
-#   make asan       the test suite under AddressSanitizer + UBSan
-#   make static     libkvstore.a and the example that links it
-#   make clean
-#
-# Objects go to $(BUILD) (build/, or build-asan/ for the sanitizer run), so
-# both variants can coexist. Missing Debian packages are installed when
-# running as root with apt-get; otherwise the exact command is printed.
+# `make help` lists every target (from the `## target: ...` lines placed
+# above each one). Objects go to $(BUILD) (build/, or build-asan/,
+# build-tsan/, build-fuzz/ for the sanitizer and fuzzer builds), so the
+# variants coexist. Plain `make` never installs anything: a missing Debian
+# package stops it with the exact apt-get command. `make deps`, `make test`
+# and `make demo` install missing packages with apt-get when run as root.
 
-VERSION   := 0.1.0
+VERSION   := 0.2.0
 BUILD     ?= build
 CC        ?= cc
 PYTHON    := /usr/bin/python3
@@ -32,20 +28,34 @@ CFLAGS_ALL = $(WARN) $(OPT) $(SANFLAGS) -fPIC -D_GNU_SOURCE \
              -DKV_VERSION_STRING='"$(VERSION)"' -Iengine
 LDLIBS    := -lz -lpthread
 
-ENGINE_SRC := $(sort $(wildcard engine/*.c))
+# engine/env_test.c (the fault-injecting env) is test-only: it goes into
+# libkvtest.a, linked by the unit tests, never into libkv.a or libkvstore.a.
+TESTENV_SRC := engine/env_test.c
+ENGINE_SRC := $(filter-out $(TESTENV_SRC),$(sort $(wildcard engine/*.c)))
 ENGINE_OBJ := $(patsubst engine/%.c,$(BUILD)/engine/%.o,$(ENGINE_SRC))
+TESTENV_OBJ := $(patsubst engine/%.c,$(BUILD)/engine/%.o,$(TESTENV_SRC))
 EXT_SRC    := $(sort $(wildcard ext/*.c))
-VTAB_SRC   := kvvtab.c $(EXT_SRC)
+# Store ownership and the shadow table (doc/ownership.md).
+OWNER_SRC  := kvowner.c kvshadow.c
+OWNER_HDR  := kvowner.h kvshadow.h
+VTAB_SRC   := kvvtab.c $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
 UNIT_SRC   := $(sort $(wildcard engine/test/test_*.c))
 UNIT_BIN   := $(patsubst engine/test/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 LIBKV      := $(BUILD)/libkv.a
+LIBKVTEST  := $(BUILD)/libkvtest.a
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test unit sqltest pytest demo asan asan-run static clean
+.PHONY: all deps help test unit sqltest pytest demo asan asan-run static clean
 
-all: deps kvstore.so
+## all: build kvstore.so, build/libkv.a and build/kvtool (the default; never installs packages)
+all: $(DEPS_STAMP) kvstore.so $(BUILD)/kvtool
+
+## help: list every target with one line each
+help:
+	@sed -n 's/^## \([^:]*\): */\1\t/p' $(MAKEFILE_LIST) | \
+	  awk -F'\t' '{ printf "  make %-13s %s\n", $$1, $$2 }'
 
 # ---------------------------------------------------------------- packages
 # Debian package -> a file it installs, checked before building.
@@ -55,25 +65,31 @@ PKG_FILES := libsqlite3-dev:/usr/include/sqlite3.h \
              libcmocka-dev:/usr/include/cmocka.h \
              python3:/usr/bin/python3
 
-# $(call install_missing,package:file ...): install, with apt-get when
-# running as root, every package whose file is missing (or stop with the
-# command to run), then touch the target stamp.
+# $(call install_missing,package:file ...): every package whose file is
+# missing is installed with apt-get when DEPS_INSTALL=1 and running as root;
+# otherwise stop with the command to run. Then touch the target stamp.
+# DEPS_INSTALL is set for the targets that may install (deps, test, demo,
+# and the bench and fuzz targets) and, as a target-specific variable, it
+# reaches everything they build.
 define install_missing
 @missing=""; for pf in $(1); do \
   pkg=$${pf%%:*}; f=$${pf#*:}; [ -e "$$f" ] || missing="$$missing $$pkg"; \
 done; \
 if [ -n "$$missing" ]; then \
-  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+  if [ "$(DEPS_INSTALL)" = 1 ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
     echo "installing:$$missing"; \
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
       apt-get install -y -qq $$missing >/dev/null || exit 1; \
   else \
-    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+    echo "missing packages; run: sudo apt-get install -y$$missing"; \
+    echo "(or, as root: make deps)"; exit 1; \
   fi; \
 fi
 @mkdir -p $(BUILD) && touch $@
 endef
 
+## deps: install the missing Debian packages the build and tests need (apt-get, as root)
+deps test demo: DEPS_INSTALL := 1
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP):
 	$(call install_missing,$(PKG_FILES))
@@ -84,6 +100,10 @@ $(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h) | $(DEPS_STAMP)
 	$(CC) $(CFLAGS_ALL) $(LTO) -c $< -o $@
 
 $(LIBKV): $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBKVTEST): $(TESTENV_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -98,10 +118,11 @@ kvstore.so: $(VTAB_OBJ) $(LIBKV) kvstore.map
 	  -o $@ $(VTAB_OBJ) $(LIBKV) $(LDLIBS)
 
 # ---------------------------------------------------------------- tests
-$(BUILD)/test/%: engine/test/%.c $(LIBKV) $(wildcard engine/test/*.h)
+$(BUILD)/test/%: engine/test/%.c $(LIBKVTEST) $(LIBKV) $(wildcard engine/test/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Iengine/test $< -o $@ $(LIBKV) -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS_ALL) -Iengine/test $< -o $@ $(LIBKVTEST) $(LIBKV) -lcmocka $(LDLIBS)
 
+## unit: build and run the engine unit tests (engine/test/test_*.c, cmocka)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
@@ -109,17 +130,41 @@ unit: $(UNIT_BIN)
 # apart in build-asan/. Any report fails the run.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
+## asan: the engine unit tests under AddressSanitizer + UBSan (build-asan/)
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g" LTO= SANFLAGS="$(ASAN_FLAGS)" \
 	  ASAN_OPTIONS=detect_leaks=1 asan-run
 
+## asan-run: run the unit tests built in BUILD= (what asan calls with BUILD=build-asan)
 asan-run: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
-test: all unit sqltest pytest fuzz-replay tsan
+## test: every test: unit, SQL scripts, Python, kvtool, fuzz corpus replay, ThreadSanitizer
+test: all unit sqltest pytest kvtooltest fuzz-replay tsan
 
+## clean: remove everything the Makefile builds (build*/, kvstore.so, libkvstore.a)
 clean:
-	rm -rf build build-asan kvstore.so libkvstore.a
+	rm -rf $(BUILD) build build-asan build-tsan build-fuzz kvstore.so libkvstore.a \
+	  tests/__pycache__ bench/__pycache__
+
+# ---------------------------------------------------------------- kvtool
+# kvtool: the command-line tool over a store directory (doc/kvtool.md),
+# built on the engine alone. kvtooltest runs tests/kvtooltest.py: every
+# command on real stores, beside a process that holds the store open.
+KVTOOL_SRC := $(sort $(wildcard tools/*.c))
+KVTOOL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(KVTOOL_SRC))
+
+$(BUILD)/tools/%.o: tools/%.c tools/kvtool.h $(wildcard engine/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/kvtool: $(KVTOOL_OBJ) $(LIBKV)
+	$(CC) $(WARN) $(OPT) $(SANFLAGS) -o $@ $(KVTOOL_OBJ) $(LIBKV) $(LDLIBS)
+
+.PHONY: kvtooltest
+## kvtooltest: tests/kvtooltest.py, every kvtool command on real stores
+kvtooltest: all
+	$(PYTHON) tests/kvtooltest.py
 
 # ---------------------------------------------------------------- power loss
 # KNOWN_BUGS: engine bugs whose tests are committed before their fix
@@ -200,22 +245,28 @@ stress: powercut-stress
 DIFF_OPS    ?= 50000
 CRASH_KILLS ?= 100
 KILL_CYCLES ?= 30
-STATIC_SRC  := kvvtab.c $(EXT_SRC)
+STATIC_SRC  := kvvtab.c $(EXT_SRC) $(OWNER_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
+$(VTAB_OBJ) $(STATIC_OBJ): $(OWNER_HDR)
 
+## sqltest: the SQL scripts sql-tests/NNN_topic.sql diffed with their .expected
 sqltest: all
 	SQLITE3=$(SQLITE3) sh sql-tests/run.sh
 
+## pytest: the Python tests (API, integrity, differential, crash, kill -9 loop)
 pytest: all
 	$(PYTHON) tests/apitest.py
 	$(PYTHON) tests/integritytest.py
+	$(PYTHON) tests/ownertest.py
 	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 
+## demo: the LSM at work in the sqlite3 shell (demo/demo.sql, then demo/reopen.sql in a new process)
 demo: all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
-	$(SQLITE3) -batch -echo $(BUILD)/demo/demo.db < demo/demo.sql
+	$(SQLITE3) -batch $(BUILD)/demo/demo.db < demo/demo.sql
+	$(SQLITE3) -batch $(BUILD)/demo/demo.db < demo/reopen.sql
 
 $(BUILD)/static/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -228,6 +279,7 @@ libkvstore.a: $(STATIC_OBJ) $(ENGINE_OBJ)
 $(BUILD)/example: example/example.c libkvstore.a
 	$(CC) $(CFLAGS_ALL) $< -o $@ libkvstore.a -lsqlite3 $(LDLIBS)
 
+## static: libkvstore.a (SQLITE_CORE build) and the example that links it; runs it
 static: libkvstore.a $(BUILD)/example
 	cd $(BUILD) && ./example
 
@@ -260,7 +312,9 @@ LIBS_lmdb       := -llmdb
 LIBS_sqlite     := -lsqlite3
 
 .PHONY: bench bench-quick bench-large bench-build bench-deps
+bench bench-quick bench-large bench-build bench-deps: DEPS_INSTALL := 1
 
+## bench-deps: install the benchmark's packages (LevelDB, RocksDB, LMDB, gnuplot)
 bench-deps: $(BENCH_STAMP)
 $(BENCH_STAMP): | $(DEPS_STAMP)
 	$(call install_missing,$(BENCH_PKG_FILES))
@@ -274,16 +328,20 @@ $(BENCH_DIR)/sqlbench: bench/sqlbench.c | $(BENCH_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $< -o $@ -lsqlite3 -lpthread -lm
 
+## bench-build: build the benchmark programs and kvstore.so without running them
 bench-build: $(BENCH_BINS) kvstore.so
 
+## bench: kvbench and sqlbench at BENCH_KEYS (1000000, about 10 minutes); bench/results/
 bench: bench-build
 	BENCH_KEYS=$(BENCH_KEYS) BENCH_BIN=$(BENCH_DIR) \
 	  BENCH_COMMAND="make bench BENCH_KEYS=$(BENCH_KEYS)" bench/run.sh
 
+## bench-quick: the benchmark at 100000 keys (about a minute)
 bench-quick: bench-build
 	BENCH_KEYS=100000 BENCH_BIN=$(BENCH_DIR) \
 	  BENCH_COMMAND="make bench-quick" bench/run.sh
 
+## bench-large: the benchmark at 10000000 keys (long)
 bench-large: bench-build
 	BENCH_KEYS=10000000 BENCH_BIN=$(BENCH_DIR) BENCH_DURATION=120 \
 	  BENCH_SQL_DURATION=600 BENCH_COMMAND="make bench-large" bench/run.sh
@@ -315,13 +373,14 @@ STRESS_KILL_CYCLES ?= 300
 REL_TESTS     := test_crashpoints test_ioerr test_oom test_corrupt test_threads
 
 .PHONY: fuzz fuzz-replay fuzz-corpus tsan stress
+fuzz: DEPS_INSTALL := 1
 
 # libFuzzer's runtime comes with Debian's libclang-rt-14-dev.
 $(FUZZ_DIR)/.clang-ok:
 	@mkdir -p $(FUZZ_DIR)
 	@printf 'int LLVMFuzzerTestOneInput(const char*d,unsigned long n){(void)d;(void)n;return 0;}\n' > $(FUZZ_DIR)/probe.c
 	@if ! $(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_DIR)/probe.c -o $(FUZZ_DIR)/probe 2>/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  if [ "$(DEPS_INSTALL)" = 1 ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing: clang libclang-rt-14-dev"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	      apt-get install -y -qq clang libclang-rt-14-dev >/dev/null || exit 1; \
@@ -348,6 +407,7 @@ $(FUZZ_DIR)/fuzz_sql: fuzz/fuzz_sql.c fuzz/fuzz_common.h $(FUZZ_DIR)/.clang-ok $
 	  -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
 	  $< $(FUZZ_SQL_OBJ) $(FUZZ_DIR)/libkv.a -lsqlite3 $(LDLIBS) -o $@
 
+## fuzz: each libFuzzer target for FUZZ_SECONDS (600) with clang (build-fuzz/)
 fuzz: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/corpus-$$t; \
@@ -379,19 +439,22 @@ $(REPLAY_BUILD)/fuzz/replay_sql: fuzz/fuzz_sql.c fuzz/replay.c fuzz/fuzz_common.
 	  fuzz/replay.c $< $(REPLAY_SQL_OBJ) $(REPLAY_BUILD)/libkv.a -lsqlite3 \
 	  $(LDLIBS) -o $@
 
+## fuzz-replay: replay the fuzz corpus under ASan+UBSan (build-asan/)
 fuzz-replay: $(patsubst %,$(REPLAY_BUILD)/fuzz/replay_%,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  ASAN_OPTIONS=detect_leaks=1 ./$(REPLAY_BUILD)/fuzz/replay_$$t fuzz/corpus/$$t; \
 	done
 
+## fuzz-corpus: regenerate the seed corpora from real stores
 fuzz-corpus: $(LIBKV)
 	$(CC) $(CFLAGS_ALL) fuzz/gen_corpus.c $(LIBKV) $(LDLIBS) -o $(BUILD)/gen_corpus
 	rm -rf fuzz/corpus/wal fuzz/corpus/sst fuzz/corpus/manifest
 	./$(BUILD)/gen_corpus fuzz/corpus
 
 # tests/sqlthreads.c: the same at SQL level (connections in threads on two
-# database files sharing a store), kvstore linked as in libkvstore.a.
+# database files, each with its own store), kvstore linked as in libkvstore.a.
 TSAN_SQL_OBJ := $(patsubst %.c,build-tsan/static/%.o,$(STATIC_SRC))
+## tsan: test_threads and tests/sqlthreads.c under ThreadSanitizer (build-tsan/)
 tsan:
 	$(MAKE) --no-print-directory BUILD=build-tsan CC=gcc OPT="-O1 -g" LTO= \
 	  SANFLAGS="-fsanitize=thread" build-tsan/test/test_threads \
@@ -402,6 +465,7 @@ tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/test/test_threads
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/sqlthreads
 
+## stress: the long reliability runs (STRESS=1), each bounded by STRESS_TIMEOUT
 stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	@set -e; for t in $(REL_TESTS); do \
 	  echo "== STRESS=1 $$t"; \
@@ -411,3 +475,90 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	STRESS=1 $(MAKE) --no-print-directory tsan
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/killtest.py \
 	  --cycles $(STRESS_KILL_CYCLES)
+
+# ---------------------------------------------------------------- clients
+# (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact (about
+# 8 s); run it against another SQLite with LD_LIBRARY_PATH.
+.PHONY: interrupttest
+## interrupttest: sqlite3_interrupt stops kvstore_compact, store unchanged (in make test)
+interrupttest: all
+	$(PYTHON) tests/interrupttest.py
+
+test: interrupttest
+
+# make install / make uninstall [PREFIX=/usr/local] [DESTDIR=]
+#   $(LIBDIR)/kvstore.so            the loadable extension, beside Debian's
+#                                   own (mod_spatialite, libsqlite3-mod-*):
+#                                   `.load kvstore` by name with PREFIX=/usr
+#                                   (a default search directory of the
+#                                   dynamic linker), by path always
+#   $(LIBDIR)/libkvstore.a          the engine and the extension compiled
+#                                   with SQLITE_CORE (no test-only code)
+#   $(LIBDIR)/pkgconfig/kvstore.pc  Cflags for <kvstore/kv.h> and <kv.h>
+#   $(INCLUDEDIR)/kvstore/kv.h
+#   $(BINDIR)/kvtool                when $(BUILD)/kvtool was built
+# doc/install.md says why these places.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
+LIBDIR     ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+PCDIR      ?= $(LIBDIR)/pkgconfig
+INSTALL    ?= install
+
+.PHONY: install uninstall installtest
+
+## install: install kvstore.so, libkvstore.a, kv.h, kvstore.pc, kvtool (PREFIX, DESTDIR)
+install: all libkvstore.a
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
+	  $(DESTDIR)$(INCLUDEDIR)/kvstore
+	$(INSTALL) -m 755 kvstore.so $(DESTDIR)$(LIBDIR)/kvstore.so
+	$(INSTALL) -m 644 libkvstore.a $(DESTDIR)$(LIBDIR)/libkvstore.a
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
+	  'includedir=$(INCLUDEDIR)' '' 'Name: kvstore' \
+	  'Description: LSM-tree key-value engine and its SQLite virtual table' \
+	  'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir} -I$${includedir}/kvstore' \
+	  'Libs: -L$${libdir} -lkvstore -lz -lpthread' \
+	  > $(DESTDIR)$(PCDIR)/kvstore.pc
+	chmod 644 $(DESTDIR)$(PCDIR)/kvstore.pc
+	$(INSTALL) -m 644 engine/kv.h $(DESTDIR)$(INCLUDEDIR)/kvstore/kv.h
+	@if [ -x $(BUILD)/kvtool ]; then \
+	  echo "$(INSTALL) -d $(DESTDIR)$(BINDIR)"; $(INSTALL) -d $(DESTDIR)$(BINDIR); \
+	  echo "$(INSTALL) -m 755 $(BUILD)/kvtool $(DESTDIR)$(BINDIR)/kvtool"; \
+	  $(INSTALL) -m 755 $(BUILD)/kvtool $(DESTDIR)$(BINDIR)/kvtool; \
+	fi
+
+## uninstall: remove what make install put in place (same PREFIX, DESTDIR)
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/kvstore.so $(DESTDIR)$(LIBDIR)/libkvstore.a \
+	  $(DESTDIR)$(PCDIR)/kvstore.pc $(DESTDIR)$(INCLUDEDIR)/kvstore/kv.h \
+	  $(DESTDIR)$(BINDIR)/kvtool
+	rmdir $(DESTDIR)$(INCLUDEDIR)/kvstore 2>/dev/null || true
+
+# installtest: install into a temporary DESTDIR, build a program with
+# pkg-config's flags, load the installed extension in the sqlite3 shell,
+# uninstall and find nothing left (about 10 s).
+## installtest: install into a temporary DESTDIR, use it, uninstall (in make test)
+installtest: all
+	sh tests/installtest.sh
+
+test: installtest
+
+# test-clients: every example of examples/clients/ (Python sqlite3 and
+# apsw, Tcl, Node better-sqlite3, Go mattn/go-sqlite3, Rust rusqlite) run
+# as written, output compared with expected.txt; missing toolchains are
+# installed (Debian packages as root, better-sqlite3 with npm). The first
+# run builds better-sqlite3 and go-sqlite3 from source (minutes); later
+# runs take seconds. clienttest (in make test): the cheap ones.
+.PHONY: test-clients clienttest
+## test-clients: run every client example (Python, apsw, Tcl, Node, Go, Rust)
+test-clients: all
+	BUILD=$(BUILD) sh examples/clients/run.sh
+
+## clienttest: the Python and Tcl client examples (in make test)
+clienttest: all
+	BUILD=$(BUILD) sh examples/clients/run.sh python-sqlite3 python-apsw tcl
+
+test: clienttest

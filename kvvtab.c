@@ -74,6 +74,8 @@ SQLITE_EXTENSION_INIT1
 
 #include "kv.h"
 #include "ext/kvext.h"
+#include "kvowner.h"
+#include "kvshadow.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -164,6 +166,10 @@ struct KvVtab {
   int bPrivateDir;            /* zDir is a private temporary directory */
   kv_options *pOpts;          /* options as parsed (for reopening) */
   kv_db *pKv;                 /* the engine (shared between connections) */
+  char *zDetached;            /* why the table cannot use its store (NULL:
+                              ** it can); see vtabAttach */
+  int rcDetached;             /* the SQLite code that goes with zDetached */
+  int bOwn;                   /* the store's OWNER names this table */
   int eKeyType;               /* KV_KEY_TEXT, KV_KEY_BLOB or KV_KEY_INTEGER */
   u64 nMaxKey;                /* max_key_size of the store */
   u64 nMaxValue;              /* max_value_size of the store */
@@ -881,6 +887,7 @@ static void vtabFree(KvVtab *p){
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zName);
   sqlite3_free(p->zDir);
+  sqlite3_free(p->zDetached);
   sqlite3_free(p->base.zErrMsg);
   sqlite3_free(p);
 }
@@ -901,11 +908,220 @@ static int vtabOpenEngine(KvVtab *p, char **pzErr){
   return SQLITE_OK;
 }
 
+/****************************************************************************
+** Ownership (kvowner.h, doc/ownership.md). A table uses its store only
+** when the store's OWNER file and the table's shadow rows agree; otherwise
+** it is *detached*: connected, but every read and write fails with the
+** reason, and DROP TABLE deletes nothing.
+*/
+
+/* The database file of p's schema, or NULL for one without a file. */
+static const char *vtabDbFile(KvVtab *p){
+  const char *z = sqlite3_db_filename(p->db, p->zSchema);
+  return (z && z[0]) ? z : 0;
+}
+
+/* Key type a detached table declares: the option's, or text. */
+static int optionKeyType(const kv_options *pOpts){
+  char *z = kv_options_get(pOpts, "key_type");
+  int e = KV_KEY_TEXT;
+  if( z && strcmp(z, "blob")==0 ) e = KV_KEY_BLOB;
+  if( z && strcmp(z, "integer")==0 ) e = KV_KEY_INTEGER;
+  kv_free(z);
+  return e;
+}
+
+/* Take p's message zWhy (sqlite3_malloc) as the reason it is detached. */
+static void vtabDetach(KvVtab *p, int rc, char *zWhy){
+  sqlite3_free(p->zDetached);
+  p->zDetached = zWhy ? zWhy : sqlite3_mprintf("kvstore: the store of table "
+                                               "%s is not open", p->zName);
+  p->rcDetached = rc;
+  if( p->pKv==0 && p->eKeyType==KV_KEY_TEXT ){
+    p->eKeyType = optionKeyType(p->pOpts);
+  }
+}
+
+/*
+** Check that p may use its store and open it. On failure p is detached
+** (zDetached says why) and the code is returned. Reads nothing of a store
+** that is not p's own: the check uses OWNER and the shadow rows alone.
+*/
+static int vtabAttach(KvVtab *p){
+  char *zWhy = 0;
+  int rc = SQLITE_OK;
+  if( p->pKv ) return SQLITE_OK;
+  if( !p->bPrivateDir ){
+    /* A private directory is this connection's alone: no OWNER. */
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+                      &p->bOwn, &zWhy);
+  }
+  if( rc==SQLITE_OK ) rc = vtabOpenEngine(p, &zWhy);
+  if( rc==SQLITE_OK && !p->bPrivateDir ){
+    /* Again, now that the store is open and locked: the directory may have
+    ** been replaced between the check and the open. */
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+                      &p->bOwn, &zWhy);
+    if( rc!=SQLITE_OK ){
+      kv_close(p->pKv);
+      p->pKv = 0;
+    }
+  }
+  if( rc==SQLITE_OK ){
+    sqlite3_free(p->zDetached);
+    p->zDetached = 0;
+    p->rcDetached = SQLITE_OK;
+  }else{
+    vtabDetach(p, rc, zWhy);
+  }
+  return rc;
+}
+
+/* For methods that need the store while p has none: try again (the store
+** may be back, or no longer locked by another process), else say why. */
+static int vtabNeedStore(KvVtab *p){
+  int rc = vtabAttach(p);
+  if( rc!=SQLITE_OK ) setError(&p->base, "%s", p->zDetached);
+  return rc;
+}
+
+/*
+** May CREATE adopt the store in p->zDir, whose OWNER is *pStore? A store
+** is adoptable when it records no owner (an earlier release's store), is
+** detached, or names a table of this same database that no longer exists
+** (a CREATE rolled back, an interrupted DROP), or a database without a
+** file (it cannot come back). The caller checks, once the store is open,
+** that no other connection of the process uses it.
+*/
+static int storeAdoptable(KvVtab *p, const KvOwner *pStore, char **pzErr){
+  char *zRel = 0;
+  int bTaken = 0;
+  int rc = SQLITE_OK;
+  if( pStore->eState!=KVOWNER_OWNED ) return SQLITE_OK;
+  rc = kvownerDbPath(p->zDir, vtabDbFile(p), &zRel, pzErr);
+  if( rc!=SQLITE_OK ) return rc;
+  if( pStore->zDbPath[0]==0 ){
+    /* Databases without a file cannot be told apart, nor come back. */
+  }else if( strcmp(pStore->zDbPath, zRel)==0 ){
+    if( sqlite3_stricmp(pStore->zTable, p->zName)!=0 ){
+      rc = kvownerTableExists(p->db, p->zSchema, pStore->zTable, &bTaken);
+    }
+  }else{
+    bTaken = 1;                       /* another database's table */
+  }
+  if( rc==SQLITE_OK && bTaken ){
+    *pzErr = sqlite3_mprintf("kvstore: '%s' is the store of table %s of the "
+        "database at '%s' (relative to the store); a store belongs to one "
+        "table: give table %s its own dir=, or first detach the store from "
+        "its table (SELECT kvstore_detach('%s') there)", p->zDir,
+        pStore->zTable, pStore->zDbPath, p->zName, pStore->zTable);
+    rc = SQLITE_ERROR;
+  }
+  sqlite3_free(zRel);
+  return rc;
+}
+
+/*
+** xCreate's half of ownership: make a new store in a directory that does
+** not exist or is empty, or adopt one (storeAdoptable), then record the
+** new identity in OWNER and in the shadow table. Never writes into a
+** directory that holds anything else.
+*/
+static int vtabCreateStore(KvVtab *p, char **pzErr){
+  KvOwner store, now, mine;
+  int eDir, bNew = 0, bMade = 0;
+  int rc = SQLITE_OK;
+
+  memset(&store, 0, sizeof(store));
+  memset(&now, 0, sizeof(now));
+  memset(&mine, 0, sizeof(mine));
+  if( p->bPrivateDir ){
+    rc = vtabOpenEngine(p, pzErr);
+    if( rc==SQLITE_OK ) rc = kvshadowCreate(p->db, p->zSchema, p->zName);
+    goto create_out;
+  }
+  eDir = kvownerProbe(p->zDir);
+  if( eDir==KVDIR_MISSING ){
+    if( mkdir(p->zDir, 0755)!=0 ){
+      *pzErr = sqlite3_mprintf("kvstore: cannot create directory '%s': %s",
+                               p->zDir, strerror(errno));
+      rc = SQLITE_CANTOPEN;
+      goto create_out;
+    }
+    bNew = bMade = 1;
+  }else if( eDir==KVDIR_EMPTY ){
+    bNew = 1;
+  }else if( eDir==KVDIR_FOREIGN ){
+    *pzErr = sqlite3_mprintf("kvstore: '%s' is not empty and does not hold a "
+        "kvstore store; a new store goes in a new or empty directory",
+        p->zDir);
+    rc = SQLITE_ERROR;
+    goto create_out;
+  }else{
+    rc = kvownerRead(p->zDir, &store, pzErr);
+    if( rc==SQLITE_OK ) rc = storeAdoptable(p, &store, pzErr);
+    if( rc!=SQLITE_OK ) goto create_out;
+  }
+
+  rc = vtabOpenEngine(p, pzErr);
+  if( rc!=SQLITE_OK ){
+    if( bMade ) rmdir(p->zDir);       /* only if still empty */
+    goto create_out;
+  }
+  mine.eState = KVOWNER_OWNED;
+  mine.zStoreId = kvownerNewId();
+  mine.zTable = sqlite3_mprintf("%s", p->zName);
+  mine.bMadeDir = bNew ? bMade : store.bMadeDir;
+  if( mine.zStoreId==0 || mine.zTable==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ){
+    rc = kvownerDbPath(p->zDir, vtabDbFile(p), &mine.zDbPath, pzErr);
+  }
+  if( rc==SQLITE_OK ){
+    /* The store is open (its LOCK held), so no other process can claim it;
+    ** the mutex keeps this process's connections apart. Check again that
+    ** nobody claimed it since it was probed. */
+    kvownerEnter();
+    rc = kvownerRead(p->zDir, &now, pzErr);
+    if( rc==SQLITE_OK
+     && (now.eState!=store.eState
+         || (now.zStoreId && sqlite3_stricmp(now.zStoreId, store.zStoreId)))){
+      *pzErr = sqlite3_mprintf("kvstore: '%s' was claimed by another table "
+                               "meanwhile", p->zDir);
+      rc = SQLITE_ERROR;
+    }
+    if( rc==SQLITE_OK && !bNew && kv_db_refcount(p->pKv)>1 ){
+      /* Adopted while a table of another connection of this process has
+      ** it open (another process would hold its LOCK). */
+      *pzErr = sqlite3_mprintf("kvstore: '%s' is in use by %s%s of another "
+          "connection", p->zDir, store.zTable ? "table " : "another table",
+          store.zTable ? store.zTable : "");
+      rc = SQLITE_BUSY;
+    }
+    if( rc==SQLITE_OK ) rc = kvownerWrite(p->zDir, &mine, !bNew, pzErr);
+    kvownerLeave();
+  }
+  if( rc==SQLITE_OK ){
+    rc = kvownerShadowWrite(p->db, p->zSchema, p->zName, &mine);
+    if( rc!=SQLITE_OK ){
+      *pzErr = sqlite3_mprintf("kvstore: cannot write the identity of table "
+          "%s: %s", p->zName, sqlite3_errmsg(p->db));
+    }
+  }
+  if( rc==SQLITE_OK ) p->bOwn = 1;
+
+create_out:
+  kvownerClear(&store);
+  kvownerClear(&now);
+  kvownerClear(&mine);
+  return rc;
+}
+
 /*
 ** xCreate and xConnect. argv[0] is the module name, argv[1] the database,
-** argv[2] the table, argv[3..] the CREATE arguments. Both open (or create)
-** the store: the arguments are kept in sqlite_schema, so a reconnect finds
-** the same directory from them.
+** argv[2] the table, argv[3..] the CREATE arguments (kept in sqlite_schema,
+** so a reconnect finds the same directory from them). Only xCreate makes
+** or adopts a store (vtabCreateStore); xConnect uses the store only when
+** it is the table's own (vtabAttach).
 */
 static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
                       const char *const *argv, sqlite3_vtab **ppVtab,
@@ -973,7 +1189,14 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   }
 
   if( rc==SQLITE_OK ){
-    rc = vtabOpenEngine(p, pzErr);
+    if( bCreate ){
+      rc = vtabCreateStore(p, pzErr);
+    }else{
+      /* Never fails for the store's sake: a table that may not or cannot
+      ** use its store stays connected, detached, so it can be dropped. */
+      rc = vtabAttach(p);
+      if( rc!=SQLITE_NOMEM ) rc = SQLITE_OK;
+    }
   }
   if( rc==SQLITE_OK ){
     char *zSql = sqlite3_mprintf(
@@ -1041,12 +1264,32 @@ static int kvvtabDisconnect(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
+/* Drop the shadow table of p (it goes or stays with the DROP statement). */
+static int vtabDropShadow(KvVtab *p){
+  char *zSql = sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w_kvstore\"",
+                               p->zSchema, p->zName);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_exec(p->db, zSql, 0, 0, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    sqlite3_log(rc, "kvstore: cannot drop %s_kvstore: %s", p->zName,
+                sqlite3_errmsg(p->db));
+  }
+  return rc;
+}
+
 /*
 ** DROP TABLE. SQLite runs xDestroy at once, even inside a transaction, and
 ** a ROLLBACK could not bring deleted files back; another connection using
-** the store would lose it under its feet. Both are refused. When another
-** table of this connection names the same directory, the files stay for
-** it and only this table goes.
+** the store would lose it under its feet. Both are refused.
+**
+** Only a store this table provably owns is deleted: its OWNER file names
+** this table's store id, name and database (kvownerCheck, read again
+** here). A detached table (a copy, a foreign or missing store) leaves the
+** directory as it is and only leaves the schema; a damaged store that is
+** the table's own is still deleted. The directory itself goes only when
+** kvstore made it (OWNER's made_dir) and nothing else is left in it.
 **
 ** SQLite does not read zErrMsg after xDestroy (3.40), so the refusal shows
 ** as the code's generic message: SQLITE_LOCKED, "database table is locked",
@@ -1056,7 +1299,9 @@ static int kvvtabDisconnect(sqlite3_vtab *pVtab){
 */
 static int kvvtabDestroy(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
+  KvOwner store;
   char *zErr = 0;
+  int bOwn = 0;
   int rc;
   if( !sqlite3_get_autocommit(p->db) || p->bInTrans ){
     sqlite3_log(SQLITE_LOCKED, "kvstore: cannot drop table %s inside a "
@@ -1071,40 +1316,132 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
           "connection uses its store '%s'", p->zName, p->zDir);
       return SQLITE_BUSY;
     }
-    if( nSame>0 ){
-      /* Another table of this connection names the same directory: the
-      ** store stays for it; this table only lets go of it. */
-      vtabFree(p);
-      return SQLITE_OK;
+  }
+  if( !p->bPrivateDir ){
+    /* Decided before the shadow rows go. */
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+                      &bOwn, &zErr);
+    if( rc==SQLITE_NOMEM ){
+      sqlite3_free(zErr);
+      return rc;
     }
+    if( !bOwn ){
+      sqlite3_log(SQLITE_NOTICE, "kvstore: DROP TABLE %s deletes nothing in "
+          "'%s': %s", p->zName, p->zDir, zErr ? zErr : "not its store");
+    }
+    sqlite3_free(zErr);
+    zErr = 0;
+  }
+  rc = vtabDropShadow(p);
+  if( rc!=SQLITE_OK ) return rc;
+  if( !p->bPrivateDir && !bOwn ){
+    vtabFree(p);
+    return SQLITE_OK;
   }
   if( p->pKv ){
     rc = kv_close_nowait(p->pKv);     /* its files go next */
     p->pKv = 0;
     if( rc!=KV_OK ){
       sqlite3_log(rc, "%s", kv_errmsg(0));
-      vtabOpenEngine(p, &zErr);
-      sqlite3_free(zErr);
+      vtabAttach(p);
       return rc;
     }
   }
+  memset(&store, 0, sizeof(store));
+  if( !p->bPrivateDir ) kvownerRead(p->zDir, &store, &zErr);
+  sqlite3_free(zErr);
+  zErr = 0;
   rc = kv_destroy(p->zDir);
+  if( rc!=KV_OK && !p->bPrivateDir && kvownerProbe(p->zDir)!=KVDIR_STORE ){
+    /* No KVSTORE: the engine's files are gone, or kv_destroy cannot tell
+    ** them (an interrupted DROP): OWNER, the last, goes now. */
+    sqlite3_log(rc, "%s", kv_errmsg(0));
+    rc = KV_OK;
+  }
   if( rc!=KV_OK ){
     sqlite3_log(rc, "%s", kv_errmsg(0));
     /* Keep the table usable: the DROP fails and the table stays. */
-    vtabOpenEngine(p, &zErr);
-    sqlite3_free(zErr);
+    kvownerClear(&store);
+    vtabAttach(p);
     return rc;
   }
+  if( !p->bPrivateDir ){
+    rc = kvownerRemove(p->zDir, &zErr);
+    if( rc!=SQLITE_OK ){
+      sqlite3_log(rc, "%s", zErr ? zErr : "kvstore: cannot remove OWNER");
+      sqlite3_free(zErr);
+      kvownerClear(&store);
+      return rc;
+    }
+    if( store.bMadeDir ) rmdir(p->zDir);  /* only if nothing else is left */
+  }
+  kvownerClear(&store);
   if( p->bPrivateDir ) privateDirDrop(p->pConn, p->zSchema, p->zName);
   vtabFree(p);
   return SQLITE_OK;
 }
 
+/* RENAME of the shadow table and of the 'table' row in it, as FTS5
+** renames its shadow tables; both go or stay with the ALTER statement. */
+static int vtabRenameShadow(KvVtab *p, const char *zNew){
+  KvOwner mine;
+  char *zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
+  char *zSql = 0;
+  int bExists = 0;
+  int rc;
+  memset(&mine, 0, sizeof(mine));
+  if( zShadow==0 ) return SQLITE_NOMEM;
+  rc = kvownerTableExists(p->db, p->zSchema, zShadow, &bExists);
+  if( rc==SQLITE_OK && bExists ){
+    rc = kvownerShadowRead(p->db, p->zSchema, p->zName, &mine);
+    if( rc==SQLITE_OK ){
+      zSql = sqlite3_mprintf("ALTER TABLE \"%w\".\"%w\" RENAME TO "
+                             "\"%w_kvstore\"", p->zSchema, zShadow, zNew);
+      rc = zSql ? sqlite3_exec(p->db, zSql, 0, 0, 0) : SQLITE_NOMEM;
+    }
+    if( rc==SQLITE_OK && mine.eState==KVOWNER_OWNED ){
+      rc = kvshadowSetText(p->db, p->zSchema, zNew, "table", zNew);
+    }
+    if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+      setError(&p->base, "kvstore: cannot rename %s: %s", zShadow,
+               sqlite3_errmsg(p->db));
+    }
+  }
+  kvownerClear(&mine);
+  sqlite3_free(zShadow);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/* Record table name zNew in the OWNER file of p's own store. */
+static int vtabRenameOwner(KvVtab *p, const char *zNew){
+  KvOwner store;
+  char *zErr = 0;
+  int rc;
+  if( p->bPrivateDir || !p->bOwn ) return SQLITE_OK;
+  kvownerEnter();
+  rc = kvownerRead(p->zDir, &store, &zErr);
+  if( rc==SQLITE_OK && store.eState==KVOWNER_OWNED ){
+    sqlite3_free(store.zPrevTable);
+    store.zPrevTable = store.zTable;
+    store.zTable = sqlite3_mprintf("%s", zNew);
+    rc = store.zTable ? kvownerWrite(p->zDir, &store, 1, &zErr)
+                      : SQLITE_NOMEM;
+  }
+  kvownerLeave();
+  if( rc!=SQLITE_OK ){
+    setError(&p->base, "%s", zErr ? zErr : "kvstore: out of memory");
+  }
+  sqlite3_free(zErr);
+  kvownerClear(&store);
+  return rc;
+}
+
 /*
 ** ALTER TABLE ... RENAME. A default directory carries the table's name, so
 ** it moves with it; that needs the engine closed, which is only safe with
-** no transaction open and no other connection using the store.
+** no transaction open and no other connection using the store. The shadow
+** table is renamed too, and the store's OWNER records the new name.
 */
 static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   KvVtab *p = (KvVtab*)pVtab;
@@ -1127,7 +1464,14 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
       }
     }
   }
-  if( !p->bDefaultDir ){
+  if( !p->bDefaultDir || (p->pKv==0 && !p->bOwn && !p->bPrivateDir) ){
+    /* A directory that is not the table's own is never moved. */
+    rc = vtabRenameShadow(p, zNew);
+    if( rc==SQLITE_OK ) rc = vtabRenameOwner(p, zNew);
+    if( rc!=SQLITE_OK ){
+      sqlite3_free(zNewName);
+      return rc;
+    }
     sqlite3_free(p->zName);
     p->zName = zNewName;
     return SQLITE_OK;
@@ -1158,6 +1502,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
       rc = SQLITE_ERROR;
     }
   }
+  if( rc==SQLITE_OK ) rc = vtabRenameShadow(p, zNew);
   if( rc==SQLITE_OK && p->pKv ){
     rc = kv_close_nowait(p->pKv);     /* reopened under the new name */
     p->pKv = 0;
@@ -1172,12 +1517,13 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
       sqlite3_free(p->zDir);
       p->zDir = zNewDir;
       zNewDir = 0;
+      rc = vtabRenameOwner(p, zNew);
       sqlite3_free(p->zName);
       p->zName = zNewName;
       zNewName = 0;
     }
   }
-  if( p->pKv==0 ){
+  if( p->pKv==0 && p->zDetached==0 ){
     int rc2 = vtabOpenEngine(p, &zErr);
     if( rc2!=SQLITE_OK && rc==SQLITE_OK ){
       setError(pVtab, "%s", zErr ? zErr : "kvstore: cannot reopen the store");
@@ -1881,11 +2227,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   cursorReset(pCur);
   pCur->bDesc = (idxNum & KVIDX_DESC)!=0;
   pCur->iRowid = 0;
-  if( pTab->pKv==0 ){
-    setError(pCursor->pVtab, "kvstore: the store of table %s is not open",
-             pTab->zName);
-    return SQLITE_ERROR;
-  }
+  if( pTab->pKv==0 && (rc = vtabNeedStore(pTab))!=SQLITE_OK ) return rc;
 
   for(iArg=0; rc==SQLITE_OK && iArg<argc; iArg++){
     int eTerm = nextTerm(&z);
@@ -2157,9 +2499,8 @@ static int kvvtabRowid(sqlite3_vtab_cursor *pCursor, sqlite_int64 *pRowid){
 /* Make sure a batch exists and this table holds the writer lock. */
 static int writeBegin(KvVtab *p){
   if( p->pKv==0 ){
-    setError(&p->base, "kvstore: the store of table %s is not open",
-             p->zName);
-    return SQLITE_ERROR;
+    int rc = vtabNeedStore(p);
+    if( rc!=SQLITE_OK ) return rc;
   }
   if( p->pBatch==0 ){
     p->pBatch = kv_batch_new();
@@ -2543,13 +2884,15 @@ static KvVtab *findOpenTable(sqlite3 *db, const char *zSchema,
   return p;
 }
 
-int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
-                 int *peKeyType, char **pzErr){
+/* Find (connecting it if needed) the kvstore table zName of db. On
+** failure returns an SQLite code with *pzErr (sqlite3_malloc) set. */
+static int lookupTable(sqlite3 *db, const char *zName, KvVtab **pp,
+                       char **pzErr){
   char *zSchema = 0, *zTable = 0;
   KvVtab *p = 0;
   int rc;
 
-  *ppKv = 0;
+  *pp = 0;
   *pzErr = 0;
   if( zName==0 ){
     *pzErr = sqlite3_mprintf("kvstore: no table name given");
@@ -2585,20 +2928,237 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
     *pzErr = sqlite3_mprintf("kvstore: '%s' is not a kvstore table", zName);
     rc = SQLITE_ERROR;
   }
-  if( rc==SQLITE_OK && p->pKv==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: the store of table %s is not open",
-                             p->zName);
-    rc = SQLITE_ERROR;
-  }
-  if( rc==SQLITE_OK ){
-    *ppKv = p->pKv;
-    *peKeyType = p->eKeyType;
-  }else if( *pzErr==0 ){
+  if( rc!=SQLITE_OK && *pzErr==0 ){
     *pzErr = sqlite3_mprintf("kvstore: cannot find table '%s': %s", zName,
                              sqlite3_errstr(rc));
   }
   sqlite3_free(zSchema);
   sqlite3_free(zTable);
+  *pp = p;
+  return rc;
+}
+
+int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
+                 int *peKeyType, char **pzErr){
+  KvVtab *p = 0;
+  int rc = lookupTable(db, zName, &p, pzErr);
+  *ppKv = 0;
+  if( rc==SQLITE_OK && p->pKv==0 && (rc = vtabAttach(p))!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("%s", p->zDetached);
+  }
+  if( rc==SQLITE_OK ){
+    *ppKv = p->pKv;
+    *peKeyType = p->eKeyType;
+  }
+  return rc;
+}
+
+/****************************************************************************
+** kvstore_attach(t) and kvstore_detach(t): moving a store between tables
+** and databases explicitly (doc/ownership.md).
+*/
+
+static void fnFail(sqlite3_context *ctx, int rc, const char *zMsg){
+  sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: out of memory", -1);
+  sqlite3_result_error_code(ctx, rc);
+}
+
+/*
+** kvstore_attach(t): make the store that table t's dir= names t's own,
+** when t may not use it yet but may claim it: a store that records no
+** owner (an earlier release's; this is the upgrade), a detached one, or
+** t's own store whose OWNER names another database file that no longer
+** exists (the database was moved or renamed) or a table of this database
+** that no longer exists. Never a store whose owner still exists.
+*/
+static void attachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  KvOwner store, mine, now;
+  KvVtab *p = 0;
+  char *zErr = 0;
+  char *zRel = 0;
+  int bKeepId = 0, bExists = 0;
+  int rc;
+
+  (void)argc;
+  memset(&store, 0, sizeof(store));
+  memset(&mine, 0, sizeof(mine));
+  memset(&now, 0, sizeof(now));
+  rc = lookupTable(db, (const char*)sqlite3_value_text(argv[0]), &p, &zErr);
+  if( rc!=SQLITE_OK ) goto attach_out;
+  if( p->pKv ) goto attach_out;                 /* attached already */
+  if( p->bPrivateDir ){
+    rc = vtabAttach(p);
+    if( rc!=SQLITE_OK ) zErr = sqlite3_mprintf("%s", p->zDetached);
+    goto attach_out;
+  }
+  if( kvownerProbe(p->zDir)!=KVDIR_STORE ){
+    zErr = sqlite3_mprintf("%s", p->zDetached);
+    rc = p->rcDetached ? p->rcDetached : SQLITE_ERROR;
+    goto attach_out;
+  }
+  rc = kvownerRead(p->zDir, &store, &zErr);
+  if( rc==SQLITE_OK ) rc = kvownerShadowRead(db, p->zSchema, p->zName, &mine);
+  if( rc==SQLITE_OK ) rc = kvownerDbPath(p->zDir, vtabDbFile(p), &zRel, &zErr);
+  if( rc!=SQLITE_OK ) goto attach_out;
+  if( store.eState==KVOWNER_OWNED ){
+    if( mine.eState!=KVOWNER_OWNED
+     || strcmp(store.zStoreId, mine.zStoreId)!=0 ){
+      zErr = sqlite3_mprintf("kvstore: the store in '%s' belongs to another "
+          "table (table %s of the database at '%s' relative to the store); "
+          "kvstore_attach never takes a store from its owner", p->zDir,
+          store.zTable, store.zDbPath);
+      rc = SQLITE_ERROR;
+    }else if( strcmp(store.zDbPath, zRel)!=0
+           && kvownerOtherDbExists(p->zDir, store.zDbPath, vtabDbFile(p)) ){
+      zErr = sqlite3_mprintf("kvstore: the store in '%s' belongs to the "
+          "database at '%s' (relative to the store), which still exists: "
+          "this database is a copy of it; kvstore_attach never takes a store "
+          "from its owner", p->zDir, store.zDbPath);
+      rc = SQLITE_ERROR;
+    }else if( strcmp(store.zDbPath, zRel)==0
+           && sqlite3_stricmp(store.zTable, p->zName)!=0 ){
+      rc = kvownerTableExists(db, p->zSchema, store.zTable, &bExists);
+      if( rc==SQLITE_OK && bExists ){
+        zErr = sqlite3_mprintf("kvstore: the store in '%s' belongs to table "
+            "%s of this database", p->zDir, store.zTable);
+        rc = SQLITE_ERROR;
+      }
+    }
+    bKeepId = 1;
+  }
+  if( rc!=SQLITE_OK ) goto attach_out;
+
+  rc = vtabOpenEngine(p, &zErr);
+  if( rc!=SQLITE_OK ) goto attach_out;
+  mine.eState = KVOWNER_OWNED;
+  if( !bKeepId ){
+    sqlite3_free(mine.zStoreId);
+    mine.zStoreId = kvownerNewId();
+  }
+  sqlite3_free(mine.zTable);
+  mine.zTable = sqlite3_mprintf("%s", p->zName);
+  sqlite3_free(mine.zDbPath);
+  mine.zDbPath = zRel;
+  zRel = 0;
+  mine.bMadeDir = store.eState==KVOWNER_NONE ? p->bDefaultDir : store.bMadeDir;
+  if( mine.zStoreId==0 || mine.zTable==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ){
+    kvownerEnter();
+    rc = kvownerRead(p->zDir, &now, &zErr);
+    if( rc==SQLITE_OK && (now.eState!=store.eState
+        || (now.zStoreId && strcmp(now.zStoreId, store.zStoreId)!=0)) ){
+      zErr = sqlite3_mprintf("kvstore: '%s' was claimed by another table "
+                             "meanwhile", p->zDir);
+      rc = SQLITE_ERROR;
+    }
+    if( rc==SQLITE_OK && kv_db_refcount(p->pKv)>1 ){
+      zErr = sqlite3_mprintf("kvstore: '%s' is in use by another table or "
+                             "connection", p->zDir);
+      rc = SQLITE_BUSY;
+    }
+    if( rc==SQLITE_OK ) rc = kvownerWrite(p->zDir, &mine, 1, &zErr);
+    kvownerLeave();
+  }
+  if( rc==SQLITE_OK ){
+    rc = kvownerShadowWrite(db, p->zSchema, p->zName, &mine);
+    if( rc!=SQLITE_OK ){
+      zErr = sqlite3_mprintf("kvstore: cannot write the identity of table "
+                             "%s: %s", p->zName, sqlite3_errmsg(db));
+    }
+  }
+  if( rc==SQLITE_OK ){
+    p->bOwn = 1;
+    sqlite3_free(p->zDetached);
+    p->zDetached = 0;
+    p->rcDetached = SQLITE_OK;
+  }else if( p->pKv ){
+    kv_close(p->pKv);
+    p->pKv = 0;
+  }
+
+attach_out:
+  if( rc==SQLITE_OK ){
+    sqlite3_result_text(ctx, "ok", -1, SQLITE_STATIC);
+  }else{
+    fnFail(ctx, rc, zErr);
+  }
+  sqlite3_free(zErr);
+  sqlite3_free(zRel);
+  kvownerClear(&store);
+  kvownerClear(&mine);
+  kvownerClear(&now);
+}
+
+/*
+** kvstore_detach(t): let go of table t's store, leaving it whole and
+** marked detached, for a CREATE VIRTUAL TABLE elsewhere to adopt (the way
+** to move a store to another table or database). Table t stays, detached:
+** every use fails, DROP TABLE deletes nothing, kvstore_attach(t) takes the
+** store back. Returns the store's directory.
+*/
+static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  KvOwner store;
+  KvVtab *p = 0;
+  char *zErr = 0;
+  int rc;
+
+  (void)argc;
+  memset(&store, 0, sizeof(store));
+  rc = lookupTable(db, (const char*)sqlite3_value_text(argv[0]), &p, &zErr);
+  if( rc==SQLITE_OK && p->pKv==0 && (rc = vtabAttach(p))!=SQLITE_OK ){
+    zErr = sqlite3_mprintf("%s", p->zDetached);
+  }
+  if( rc==SQLITE_OK && p->bPrivateDir ){
+    zErr = sqlite3_mprintf("kvstore: the store of table %s is private to "
+        "this connection (a database without a file) and goes with it",
+        p->zName);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK && (p->bInTrans || !sqlite3_get_autocommit(db)) ){
+    zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "
+        "inside a transaction; COMMIT first", p->zName);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK && kv_db_refcount(p->pKv)>1 ){
+    zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "
+        "while another connection uses '%s'", p->zName, p->zDir);
+    rc = SQLITE_BUSY;
+  }
+  if( rc==SQLITE_OK ){
+    kvownerEnter();
+    rc = kvownerRead(p->zDir, &store, &zErr);
+    if( rc==SQLITE_OK ){
+      store.eState = KVOWNER_DETACHED;
+      rc = kvownerWrite(p->zDir, &store, 1, &zErr);
+    }
+    kvownerLeave();
+  }
+  if( rc==SQLITE_OK ){
+    kv_close(p->pKv);
+    p->pKv = 0;
+    p->bOwn = 0;
+    vtabDetach(p, SQLITE_ERROR, sqlite3_mprintf("kvstore: the store of table "
+        "%s in '%s' was detached (kvstore_detach); SELECT kvstore_attach('%s')"
+        " takes it back", p->zName, p->zDir, p->zName));
+    sqlite3_result_text(ctx, p->zDir, -1, SQLITE_TRANSIENT);
+  }else{
+    fnFail(ctx, rc, zErr);
+  }
+  sqlite3_free(zErr);
+  kvownerClear(&store);
+}
+
+static int kvvtabOwnerFunctionsInit(sqlite3 *db){
+  /* They move stores: never from a trigger or view of a database file. */
+  int eFlags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+  int rc = sqlite3_create_function_v2(db, "kvstore_attach", 1, eFlags, 0,
+                                      attachFunc, 0, 0, 0);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_create_function_v2(db, "kvstore_detach", 1, eFlags, 0,
+                                    detachFunc, 0, 0, 0);
+  }
   return rc;
 }
 
@@ -2606,8 +3166,13 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
 ** Registration.
 */
 
+/* "T_kvstore" is the shadow table of table T (kvshadow.h). */
+static int kvvtabShadowName(const char *zSuffix){
+  return sqlite3_stricmp(zSuffix, "kvstore")==0;
+}
+
 static sqlite3_module kvvtabModule = {
-  /* iVersion    */ 2,
+  /* iVersion    */ 3,
   /* xCreate     */ kvvtabCreate,
   /* xConnect    */ kvvtabConnect,
   /* xBestIndex  */ kvvtabBestIndex,
@@ -2630,7 +3195,7 @@ static sqlite3_module kvvtabModule = {
   /* xSavepoint  */ kvvtabSavepoint,
   /* xRelease    */ kvvtabRelease,
   /* xRollbackTo */ kvvtabRollbackTo,
-  /* xShadowName */ 0
+  /* xShadowName */ kvvtabShadowName
 };
 
 /* Register the module on db. */
@@ -2656,6 +3221,7 @@ static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
 static int kvvtabRegisterExt(sqlite3 *db, char **pzErrMsg){
   int rc = kvextFunctionsInit(db);
   if( rc==SQLITE_OK ) rc = kvextSstablesInit(db);
+  if( rc==SQLITE_OK ) rc = kvvtabOwnerFunctionsInit(db);
   if( rc!=SQLITE_OK ){
     *pzErrMsg = sqlite3_mprintf("kvstore: cannot register the SQL "
         "functions: %s", sqlite3_errmsg(db));

@@ -102,12 +102,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define GARBAGE_RATIO        0.5
 #define GARBAGE_MIN_ENTRIES  16
 #define TIER_SIZE_RATIO      0.2
 #define GRANDPARENT_FACTOR   10
 #define CHECK_EVERY          1024
+#define PROGRESS_EVERY       256    /* entries between progress reports */
 #define MAX_ROUNDS           1000   /* kv_compact(.., 0): compactions per call */
 
 typedef struct ShadowCount ShadowCount;
@@ -132,6 +134,8 @@ struct KvCompactor {
   u64 nFull;                    /* full compactions */
   u64 nSlowdown;                /* writes delayed 1 ms */
   u64 nStop;                    /* writes that waited for a compaction */
+  u64 nProgDone;                /* running compaction: input bytes merged */
+  u64 nProgPlanned;             /*   of its input bytes (M) */
 };
 
 int kvCompactorNew(KvCompactor **pp){
@@ -813,6 +817,9 @@ struct Output {
   u64 nGrandOverlap;            /* bytes of grandparents the output spans */
   KvCompactStats *pSt;
   int bBg;                      /* on the background thread: may flush */
+  kv_progress_fn xProgress;     /* kv_compact_progress callback, or NULL */
+  void *pProgArg;
+  int bCancel;                  /* xProgress asked to stop */
 };
 
 static int outputOpen(Output *p){
@@ -918,8 +925,29 @@ static void setSticky(kv_db *db, int rc){
   }
 }
 
+/* Publish the progress of compaction c (nStep of nPlanned entries merged)
+** to kv_stats and to the caller's callback; returns nonzero when the
+** callback asks to stop (pOut->bCancel is then set). Runs without the
+** mutex; takes it to publish. */
+static int progressReport(Output *pOut, KvCompaction *c, u64 nStep,
+                          u64 nPlanned){
+  kv_db *db = pOut->db;
+  u64 nDone = c->nByteIn;
+  if( nPlanned>nStep ){
+    nDone = (u64)((double)c->nByteIn * (double)nStep / (double)nPlanned);
+  }
+  kvDbLock(db);
+  db->pCompactor->nProgDone = nDone;
+  db->pCompactor->nProgPlanned = c->nByteIn;
+  kvDbUnlock(db);
+  if( pOut->xProgress && pOut->xProgress(pOut->pProgArg, nDone, c->nByteIn) ){
+    pOut->bCancel = 1;
+  }
+  return pOut->bCancel;
+}
+
 /* Merge the inputs of c into outputs. Runs without the mutex. *pbAbort is
-** set when the store is shutting down. */
+** set when the store is shutting down or the progress callback cancels. */
 static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
                        int nSnap, u64 oldestSnap, int bBg, Output *pOut,
                        int *pbAbort){
@@ -930,7 +958,7 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
   int nIter = 0;
   int rc = KV_OK;
   int i = 0;
-  u64 nStep = 0;
+  u64 nStep = 0, nPlanned = 0;
 
   memset(&older, 0, sizeof(older));
   rc = olderInit(&older, c);
@@ -955,6 +983,7 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
   for(i=0; i<nIter; i++) ap[i]->pMethods->xClose(ap[i]);
   kvFree(ap);
 
+  for(i=0; i<c->nIn; i++) nPlanned += c->apIn[i]->nEntry;
   if( rc==KV_OK ) rc = pMerge->pMethods->xFirst(pMerge);
   while( rc==KV_OK && kvIterValid(pMerge) ){
     const u8 *k, *v;
@@ -971,7 +1000,12 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
       if( kvIKeyType(k, nk)==KV_TYPE_DEL ) pOut->pSt->nTombDrop++;
     }
     if( rc==KV_OK ) rc = pMerge->pMethods->xNext(pMerge);
-    if( rc==KV_OK && ++nStep%CHECK_EVERY==0 ){
+    if( rc==KV_OK && ++nStep%PROGRESS_EVERY==0
+     && progressReport(pOut, c, nStep, nPlanned) ){
+      *pbAbort = 1;
+      break;
+    }
+    if( rc==KV_OK && nStep%CHECK_EVERY==0 ){
       kvDbLock(db);
       if( db->bShutdown ){
         *pbAbort = 1;
@@ -1029,7 +1063,8 @@ static void sstConfig(const kv_options *o, KvSstConfig *pCfg){
 ** db->pCompactor->bRunning set by the caller. The mutex is released while
 ** tables are written. Adds what was done to *pSt. A failure is sticky. */
 static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
-                         KvCompactStats *pSt){
+                         KvCompactStats *pSt, kv_progress_fn xProgress,
+                         void *pProgArg){
   KvCompactor *pC = db->pCompactor;
   KvCompactStats st;
   Output out;
@@ -1045,6 +1080,10 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
   out.c = c;
   out.pSt = &st;
   out.bBg = bBg;
+  out.xProgress = xProgress;
+  out.pProgArg = pProgArg;
+  pC->nProgDone = 0;
+  pC->nProgPlanned = c->bTrivial ? 0 : c->nByteIn;
   sstConfig(db->pOpts, &out.cfg);
   st.nFileIn = (u64)c->nIn;
   st.nByteIn = c->nByteIn;
@@ -1073,7 +1112,10 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     int nSnap = 0;
     rc = snapshotList(db, &aSnap, &nSnap);
     kvDbUnlock(db);
-    if( rc==KV_OK ){
+    if( rc==KV_OK && xProgress && xProgress(pProgArg, 0, c->nByteIn) ){
+      out.bCancel = bAbort = 1;
+    }
+    if( rc==KV_OK && !bAbort ){
       rc = mergeInputs(db, c, aSnap, nSnap, oldestSnap, bBg, &out, &bAbort);
     }
     kvFree(aSnap);
@@ -1122,15 +1164,21 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     if( !bApplied ) outputRemoveAll(&out);
     if( rc!=KV_OK ) setSticky(db, rc);
   }
+  pC->nProgDone = pC->nProgPlanned = 0;
   kvEditClear(&out.edit);
   kvFree(out.aDone);
   kvBufFree(&out.lastKey);
+  if( rc==KV_OK && out.bCancel ){
+    rc = kvErr(KV_INTERRUPT, "kvstore: compaction of '%s' interrupted; "
+               "the store is unchanged", db->zDir);
+  }
   return rc;
 }
 
 /* Pick and run one due compaction. REQUIRES: mutex held, none running.
 ** Returns KV_OK with *pbRan 0 when nothing is due. */
-static int compactOne(kv_db *db, int bBg, KvCompactStats *pSt, int *pbRan){
+static int compactOne(kv_db *db, int bBg, KvCompactStats *pSt, int *pbRan,
+                      kv_progress_fn xProgress, void *pProgArg){
   KvCompactor *pC = db->pCompactor;
   KvCompaction *c = 0;
   KvVersion *v;
@@ -1146,7 +1194,7 @@ static int compactOne(kv_db *db, int bBg, KvCompactStats *pSt, int *pbRan){
   if( c==0 ) return KV_OK;
   *pbRan = 1;
   pC->bRunning = 1;
-  rc = runCompaction(db, c, bBg, pSt);
+  rc = runCompaction(db, c, bBg, pSt, xProgress, pProgArg);
   pC->bRunning = 0;
   kvCompactionFree(c);
   pthread_cond_broadcast(&db->cvWork);
@@ -1159,7 +1207,7 @@ int kvCompactBackground(kv_db *db){
     return 0;
   }
   db->bBgActive = 1;
-  compactOne(db, 1, 0, &bRan);
+  compactOne(db, 1, 0, &bRan, 0, 0);
   db->bBgActive = 0;
   return bRan;
 }
@@ -1169,7 +1217,7 @@ void kvCompactInline(kv_db *db){
   if( db->pCompactor==0 || db->pCompactor->bRunning ) return;
   for(n=0; n<MAX_ROUNDS && db->rcBg==KV_OK && !db->bShutdown; n++){
     int bRan = 0;
-    if( compactOne(db, 0, 0, &bRan)!=KV_OK || !bRan ) break;
+    if( compactOne(db, 0, 0, &bRan, 0, 0)!=KV_OK || !bRan ) break;
   }
 }
 
@@ -1245,7 +1293,33 @@ static int stickyRc(kv_db *db){
   return KV_OK;
 }
 
+/* Wait up to 10 ms for the compaction running to signal, after asking
+** xProgress (called with 0 of 0 bytes: waiting, without the mutex)
+** whether to go on. Returns nonzero when it asks to stop. REQUIRES: mutex
+** held. */
+static int waitAsking(kv_db *db, kv_progress_fn xProgress, void *pArg){
+  struct timespec deadline;
+  int bStop;
+  kvDbUnlock(db);
+  bStop = xProgress(pArg, 0, 0);
+  kvDbLock(db);
+  if( bStop ) return 1;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_nsec += 10*1000000L;
+  if( deadline.tv_nsec>=1000000000L ){
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_cond_timedwait(&db->cvWork, &db->mutex, &deadline);
+  return 0;
+}
+
 int kv_compact(kv_db *db, int bFull, char **pzJson){
+  return kv_compact_progress(db, bFull, 0, 0, pzJson);
+}
+
+int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
+                        void *pArg, char **pzJson){
   KvCompactStats st;
   u64 tStart;
   int rc = KV_OK;
@@ -1253,6 +1327,7 @@ int kv_compact(kv_db *db, int bFull, char **pzJson){
 
   if( pzJson ) *pzJson = 0;
   if( db==0 ) return kvErr(KV_MISUSE, "kvstore: kv_compact: NULL store");
+  if( db->bReadOnly ) return kvDbReadOnlyErr(db);
   kvErrClear();
   memset(&st, 0, sizeof(st));
   tStart = db->pEnv->xMonoMicros(db->pEnv);
@@ -1264,12 +1339,20 @@ int kv_compact(kv_db *db, int bFull, char **pzJson){
       KvCompaction *c = 0;
       int bRan = 0;
       while( pC->bRunning && db->rcBg==KV_OK ){
-        pthread_cond_wait(&db->cvWork, &db->mutex);
+        if( xProgress==0 ){
+          pthread_cond_wait(&db->cvWork, &db->mutex);
+        }else if( waitAsking(db, xProgress, pArg) ){
+          rc = kvErr(KV_INTERRUPT, "kvstore: compaction of '%s' interrupted "
+                     "while waiting for a running one; the store is "
+                     "unchanged", db->zDir);
+          break;
+        }
       }
+      if( rc!=KV_OK ) break;
       rc = stickyRc(db);
       if( rc!=KV_OK ) break;
       if( !bFull ){
-        rc = compactOne(db, 0, &st, &bRan);
+        rc = compactOne(db, 0, &st, &bRan, xProgress, pArg);
         if( !bRan ) break;
         continue;
       }
@@ -1280,7 +1363,7 @@ int kv_compact(kv_db *db, int bFull, char **pzJson){
       }
       if( rc==KV_OK && c ){
         pC->bRunning = 1;
-        rc = runCompaction(db, c, 0, &st);
+        rc = runCompaction(db, c, 0, &st, xProgress, pArg);
         pC->bRunning = 0;
         pthread_cond_broadcast(&db->cvWork);
       }
@@ -1335,13 +1418,14 @@ int kvCompactStatsJson(kv_db *db, KvBuf *pOut){
     ",\"trivial_moves\":%" PRIu64 ",\"garbage_triggered\":%" PRIu64
     ",\"seek_triggered\":%" PRIu64
     ",\"full\":%" PRIu64 ",\"ms\":%" PRIu64 ",\"stall_slowdowns\":%" PRIu64
-    ",\"stall_stops\":%" PRIu64 ",\"stall_micros\":%" PRIu64 "},"
+    ",\"stall_stops\":%" PRIu64 ",\"stall_micros\":%" PRIu64
+    ",\"progress\":{\"bytes_done\":%" PRIu64 ",\"bytes_planned\":%" PRIu64 "}},"
     "\"space_amplification\":%.3f,\"files_per_get\":%.3f,",
     db->pOpts->eCompaction==KV_COMPACT_TIERED ? "tiered" : "leveled",
     bRunning, copy.total.nFileIn, copy.total.nFileOut, copy.total.nByteIn,
     copy.total.nByteOut, copy.total.nTombDrop, copy.total.nEntryDrop,
     copy.nTrivial, copy.nGarbage, copy.nSeek, copy.nFull, copy.total.nMicros/1000,
-    copy.nSlowdown, copy.nStop, nStall,
+    copy.nSlowdown, copy.nStop, nStall, copy.nProgDone, copy.nProgPlanned,
     nRunMax ? (double)nSst/(double)nRunMax : (nSst ? 1.0 : 0.0),
     nGets ? (double)nProbe/(double)nGets : 0.0);
   rc = kvBufAppend(pOut, aTmp, strlen(aTmp));

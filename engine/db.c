@@ -277,6 +277,9 @@ static int identityOpen(kv_db *db){
   if( db->pEnv->xExists(db->pEnv, zPath) ){
     rc = kvEnvReadAll(db->pEnv, zPath, &buf);
     if( rc==KV_OK ) rc = identityCheck(db, (const char*)buf.a);
+  }else if( db->bReadOnly ){
+    rc = kvErr(KV_CANTOPEN, "kvstore: '%s' does not hold a kvstore store "
+               "(no %s file)", db->zDir, IDENTITY_NAME);
   }else{
     /* Checked before the lock too; again now that no one else can be
     ** creating files here. */
@@ -648,10 +651,16 @@ static int writeQueued(kv_db *db, KvWriter *w){
   return rc;
 }
 
+/* The error of a write on a kv_open_readonly handle. */
+int kvDbReadOnlyErr(kv_db *db){
+  return kvErr(KV_READONLY, "kvstore: '%s' is open read-only", db->zDir);
+}
+
 int kv_write(kv_db *db, kv_batch *b){
   KvWriter w;
   int rc;
   if( db==0 || b==0 ) return kvErr(KV_MISUSE, "kvstore: kv_write: NULL argument");
+  if( db->bReadOnly ) return kvDbReadOnlyErr(db);
   if( kv_batch_count(b)==0 ) return KV_OK;
   rc = checkSizes(db, b);
   if( rc ) return rc;
@@ -699,6 +708,7 @@ int kv_delete(kv_db *db, const void *pKey, size_t nKey){
 int kv_flush(kv_db *db){
   KvWriter w;
   int rc;
+  if( db->bReadOnly ) return kvDbReadOnlyErr(db);
   memset(&w, 0, sizeof(w));
   rc = writeQueued(db, &w);
   if( rc==KV_OK ){
@@ -924,6 +934,60 @@ static int recoverWal(kv_db *db){
   return rc;
 }
 
+/* Read-only recovery: replay the WAL into the memtable that reads use, and
+** open every table of the version now, so that a writer's compaction
+** deleting one later leaves our descriptor readable. A table or segment
+** that vanished since the manifest was read means the owner moved on
+** (KV_CANTOPEN from the table, KV_BUSY for the segment): kv_open_readonly
+** then starts over. Replays with the same replayBatch as recoverWal: a
+** change to what recovery keeps from the WAL belongs in both. */
+static int recoverReadOnly(kv_db *db){
+  KvWalReplayInfo info;
+  KvVersion *v = db->vset.pCurrent;
+  Replay r;
+  u64 *aSeg = 0;
+  int nSeg = 0, i, j;
+  int rc;
+
+  memset(&info, 0, sizeof(info));
+  r.maxSeq = 0;
+  r.pMem = 0;
+  rc = kvMemNew(&r.pMem);
+  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      KvSst *pSst = 0;
+      rc = kvFileTable(v->aaFile[i][j], &pSst);
+    }
+  }
+  if( rc==KV_OK ){
+    rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
+                     &info);
+  }
+  /* The segment the manifest names must still be there once replay is
+  ** done (when later ones exist): the owner deletes it only after a
+  ** manifest edit this version does not hold. */
+  if( rc==KV_OK ) rc = kvWalList(db->pEnv, db->zDir, &aSeg, &nSeg);
+  if( rc==KV_OK && nSeg>0 && aSeg[nSeg-1]>db->vset.iLogNumber ){
+    int bFound = 0;
+    for(i=0; i<nSeg; i++) if( aSeg[i]==db->vset.iLogNumber ) bFound = 1;
+    if( !bFound ){
+      rc = kvErr(KV_BUSY, "kvstore: '%s' changed while being opened "
+                 "read-only (WAL segment %" PRIu64 " is gone)", db->zDir,
+                 db->vset.iLogNumber);
+    }
+  }
+  kvFree(aSeg);
+  if( rc==KV_OK ){
+    u64 seq = db->vset.iLastSeq;
+    if( r.maxSeq>seq ) seq = r.maxSeq;
+    atomic_store(&db->lastSeq, seq);
+    db->pMem = r.pMem;
+    r.pMem = 0;
+  }
+  kvMemUnref(r.pMem);
+  return rc;
+}
+
 /* Remove what a crash can leave behind: tables no version names, temporary
 ** files, manifests other than the live one. */
 static void deleteObsoleteFiles(kv_db *db){
@@ -1004,7 +1068,7 @@ static void dbFree(kv_db *db, int bFinish){
 }
 
 static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
-                  const kv_options *opts, kv_db **ppDb){
+                  const kv_options *opts, int bReadOnly, kv_db **ppDb){
   kv_db *db = kvMallocZero(sizeof(*db));
   char *zCurrent = 0;
   char *zLock = 0;
@@ -1021,6 +1085,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   db->iDev = iDev;
   db->iIno = iIno;
   db->nRef = 1;
+  db->bReadOnly = bReadOnly;
   db->zDir = kvStrdup(zDir);
   db->pOpts = opts ? kv_options_copy(opts) : kv_options_new();
   zLock = kvMprintf("%s/LOCK", zDir);
@@ -1029,7 +1094,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     rc = kvErr(KV_NOMEM, "kvstore: out of memory");
   }
   if( rc==KV_OK ) rc = foreignCheck(pEnv, zDir);
-  if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &db->pLock);
+  if( rc==KV_OK && !bReadOnly ) rc = pEnv->xLock(pEnv, zLock, &db->pLock);
   if( rc==KV_OK ) rc = identityOpen(db);
   if( rc==KV_OK ) rc = kvCacheNew(db->pOpts->nCache, &db->pCache);
   if( rc==KV_OK ){
@@ -1039,21 +1104,29 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     db->vset.pCache = db->pCache;
     db->vset.pCounters = &db->counters;
     db->vset.pMutex = &db->vsetMutex;
+    db->vset.bReadOnly = bReadOnly;
     if( pEnv->xExists(pEnv, zCurrent) ){
       rc = kvVsetRecover(&db->vset);
+    }else if( bReadOnly ){
+      rc = kvErr(KV_CANTOPEN, "kvstore: '%s' holds no CURRENT file: the "
+                 "store was never completely created", zDir);
     }else{
       rc = kvVsetCreate(&db->vset);
     }
   }
-  if( rc==KV_OK ) rc = recoverWal(db);
-  if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
+  if( bReadOnly ){
+    if( rc==KV_OK ) rc = recoverReadOnly(db);
+  }else{
+    if( rc==KV_OK ) rc = recoverWal(db);
+    if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
+  }
   if( rc==KV_OK ) rc = kvCompactorNew(&db->pCompactor);
   if( rc==KV_OK ){
     rc = kvRateNew(pEnv, db->pOpts->rRateLimit, db->pOpts->rRateBurst,
                    db->pOpts->nRateWaitMs, &db->pRate);
   }
-  if( rc==KV_OK ) deleteObsoleteFiles(db);
-  if( rc==KV_OK && db->pOpts->bBackground ){
+  if( rc==KV_OK && !bReadOnly ) deleteObsoleteFiles(db);
+  if( rc==KV_OK && db->pOpts->bBackground && !bReadOnly ){
     if( pthread_create(&db->bgThread, 0, bgMain, db)!=0 ){
       rc = kvErr(KV_ERROR, "kvstore: cannot start the background thread "
                  "for '%s'", zDir);
@@ -1129,7 +1202,7 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
       *ppDb = db;
     }
   }else{
-    rc = dbOpen(pEnv, zCanon, iDev, iIno, opts, &db);
+    rc = dbOpen(pEnv, zCanon, iDev, iIno, opts, 0, &db);
     if( rc==KV_OK ){
       db->pNextDb = gRegistry;
       gRegistry = db;
@@ -1137,6 +1210,42 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
     }
   }
   pthread_mutex_unlock(&gRegistryMutex);
+  kvFree(zCanon);
+  return rc;
+}
+
+#define KV_READONLY_TRIES 5        /* kv_open_readonly: attempts */
+
+int kv_open_readonly(const char *zDir, const kv_options *opts, kv_db **ppDb){
+  KvEnv *pEnv = (opts && opts->pEnv) ? opts->pEnv : kvEnvPosix();
+  char *zCanon = 0;
+  u64 iDev = 0, iIno = 0;
+  int rc, nTry;
+
+  kvErrClear();
+  *ppDb = 0;
+  if( zDir==0 || zDir[0]==0 ){
+    return kvErr(KV_MISUSE, "kvstore: no directory given");
+  }
+  rc = canonicalDir(zDir, &zCanon);
+  if( rc!=KV_OK ){
+    rc = kvErr(KV_CANTOPEN, "kvstore: cannot open store '%s': %s", zDir,
+               kvErrMsg());
+  }
+  if( rc==KV_OK ) rc = pEnv->xFileId(pEnv, zCanon, &iDev, &iIno);
+  /* Not in the registry: a private instance, never shared with writers.
+  ** Another attempt reads CURRENT afresh, when the owner replaced the
+  ** manifest or deleted a table or segment under the previous one; an
+  ** owner compacting back to back can do that more than once, hence a
+  ** few attempts, a little further apart each time. */
+  for(nTry=0; rc==KV_OK; nTry++){
+    rc = dbOpen(pEnv, zCanon, iDev, iIno, opts, 1, ppDb);
+    if( nTry>=KV_READONLY_TRIES-1
+     || (rc!=KV_BUSY && rc!=KV_CANTOPEN && rc!=KV_CORRUPT) ) break;
+    if( rc==KV_CANTOPEN && !pEnv->xExists(pEnv, zCanon) ) break;
+    pEnv->xSleepMicros(pEnv, (u64)1000 << nTry);
+    rc = KV_OK;
+  }
   kvFree(zCanon);
   return rc;
 }
@@ -1304,8 +1413,8 @@ int kv_stats(kv_db *db, char **pzJson){
   nMemEntry = kvMemCount(db->pMem);
   bImm = db->pImm!=0;
   if( db->pImm ) nImm = kvMemUsage(db->pImm);
-  iSeg = kvWalSegment(db->pWal);
-  nWalBytes = kvWalBytes(db->pWal);
+  iSeg = db->pWal ? kvWalSegment(db->pWal) : 0;   /* read-only: no WAL */
+  nWalBytes = db->pWal ? kvWalBytes(db->pWal) : 0;
   nFlush = db->nFlush;
   nFlushBytes = db->nFlushBytes;
   nCompactBytes = db->nCompactBytes;

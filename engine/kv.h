@@ -34,7 +34,9 @@ extern "C" {
 #define KV_ERROR       1   /* generic error (bad option, misuse of a name) */
 #define KV_BUSY        5   /* store locked by another process; rate limit */
 #define KV_NOMEM       7   /* allocation failed */
-#define KV_READONLY    8   /* store turned read-only after a failed fsync */
+#define KV_READONLY    8   /* write on a kv_open_readonly handle, or after
+                              ** a failed fsync */
+#define KV_INTERRUPT   9   /* cancelled by the caller (kv_compact_progress) */
 #define KV_IOERR      10   /* an I/O operation failed */
 #define KV_CORRUPT    11   /* a checksum or format check failed */
 #define KV_NOTFOUND   12   /* key not present (kv_get) */
@@ -115,6 +117,30 @@ const char *kv_options_names(void);
 ** On failure *ppDb is NULL.
 */
 int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb);
+
+/*
+** Open the store in zDir read-only, to inspect it (kvtool) while another
+** process may own and write it. Nothing on disk changes: no lock is taken
+** (the owner keeps writing), the WAL is replayed into memory only, no file
+** is created, renamed, deleted or written, and every SSTable of the version
+** read is opened at once, so that a compaction of the owner deleting one
+** afterwards does not take it away. The handle is private (never shared
+** with a kv_open of the same directory) and sees the store as of the
+** moment it was opened. When the owner changes the store while it is being
+** opened (a manifest, table or WAL segment gone between reading and
+** opening it), the open starts over from CURRENT, up to 5 attempts in all
+** (about 15 ms of pauses between them).
+**
+** kv_write, kv_put, kv_delete, kv_flush and kv_compact fail with
+** KV_READONLY. Options: only those that do not shape files matter
+** (cache_size); the shaping ones are taken from the store (one given that
+** disagrees is KV_ERROR, as for kv_open).
+**
+** Errors: KV_CANTOPEN if zDir is missing or holds no store (no identity
+** file or no CURRENT); KV_CORRUPT, KV_IOERR, KV_NOMEM as the cause says;
+** KV_BUSY if the store kept changing during every attempt.
+*/
+int kv_open_readonly(const char *zDir, const kv_options *opts, kv_db **ppDb);
 
 /* Drop one reference; the last one flushes nothing (the WAL holds
 ** everything), stops background work, releases the lock and frees. Returns
@@ -265,6 +291,25 @@ int kv_stats(kv_db *db, char **pzJson);
 ** place and is sticky, like a failed flush: writes fail until reopen.
 */
 int kv_compact(kv_db *db, int bFull, char **pzJson);
+
+/*
+** kv_compact with a progress callback, for callers that show progress or
+** let a user cancel. xProgress (NULL: none) is called from the calling
+** thread, without any engine lock held, every few hundred entries merged
+** and once as each compaction starts, with the bytes done and the bytes
+** planned of the compaction running (input bytes; done is estimated from
+** the entries merged). kv_stats shows the same figures to other threads
+** ("compaction":{"progress":{...}}). While the call waits for a
+** compaction another thread runs, xProgress is called every 10 ms with 0
+** of 0 bytes. A nonzero return cancels: the tables
+** written so far are deleted, the inputs stay as they were, nothing is
+** sticky, and the call returns KV_INTERRUPT ("kvstore: compaction of
+** '<dir>' interrupted; the store is unchanged"). Compactions that
+** finished earlier in the same call (bFull==0 runs several) stay done.
+*/
+typedef int (*kv_progress_fn)(void *pArg, uint64_t nDone, uint64_t nPlanned);
+int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
+                        void *pArg, char **pzJson);
 int kv_verify(kv_db *db, char **pzReport);
 
 /*

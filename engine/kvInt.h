@@ -32,7 +32,7 @@ typedef uint32_t u32;
 typedef uint64_t u64;
 typedef int64_t i64;
 
-#define KV_VERSION_STRING_DEFAULT "0.1.0"
+#define KV_VERSION_STRING_DEFAULT "0.2.0"
 #define KV_FORMAT_VERSION 1        /* SSTable/WAL/manifest format version */
 #define KV_MAX_LEVELS 16           /* hard upper bound of the levels option */
 
@@ -776,6 +776,7 @@ struct KvVersionSet {
   u64 iManifest;                /* number of the live manifest */
   KvLogWriter *pManifest;
   u64 nManifestEdit;            /* edits in the live manifest */
+  int bReadOnly;                /* kv_open_readonly: recover writes nothing */
   void *pMutex;                 /* pthread_mutex_t* guarding refcounts of
                                 ** versions/files and pCurrent */
 };
@@ -853,6 +854,8 @@ struct kv_db {
   kv_options *pOpts;            /* private copy, shaping options from disk */
   KvEnv *pEnv;
   KvFile *pLock;                /* LOCK file with flock held */
+  int bReadOnly;                /* kv_open_readonly: no lock, no WAL, no
+                                ** file created or deleted, writes refused */
   KvCache *pCache;
   KvReadCounters counters;
   KvVersionSet vset;            /* (M) except refcounts */
@@ -1045,5 +1048,7 @@ int kvCompactStatsJson(kv_db *db, KvBuf *pOut);
 /* Defined in db.c: flush the immutable memtable if one waits (mutex held;
 ** released while writing). */
 void kvDbFlushPending(kv_db *db);
+/* KV_READONLY with its message, for writes on a kv_open_readonly handle. */
+int kvDbReadOnlyErr(kv_db *db);
 
 #endif /* KVINT_H */

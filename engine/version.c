@@ -689,7 +689,11 @@ int kvVsetRecover(KvVersionSet *p){
     }
   }
   if( rc==KV_OK ) rc = checkManifestFiles(p, zPath);
-  if( rc==KV_OK ){
+  if( rc==KV_OK && p->bReadOnly ){
+    /* Read-only: the manifest stays as it is, pManifest stays NULL (so
+    ** kvVsetApply refuses with KV_READONLY). */
+    p->iManifest = iManifest;
+  }else if( rc==KV_OK ){
     if( p->iNextFile<=iManifest ) p->iNextFile = iManifest+1;
     p->iManifest = iManifest;
     rc = newManifest(p, kvVsetNewFileNumber(p));

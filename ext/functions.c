@@ -92,8 +92,78 @@ static sqlite3_int64 monoMillis(void){
   return (sqlite3_int64)ts.tv_sec*1000 + ts.tv_nsec/1000000;
 }
 
+/*
+** Interruption of kvstore_compact. sqlite3_interrupt() only sets a flag on
+** the connection, which SQLite's own loops test; a function learns of it
+** by asking. SQLite 3.41 added sqlite3_is_interrupted() for that. The
+** library running us may be newer than the headers we were built with, so
+** the call is found at run time: through the extension's API table when
+** sqlite3_libversion_number() says the table has the slot (its layout is
+** append-only: the 3.41 slot follows the last slot of 3.40), or as a weak
+** symbol when SQLite is linked in (SQLITE_CORE). Older libraries have no
+** such call, and a progress handler (sqlite3_progress_handler) is not run
+** while a function runs; but a statement stepped inside the function is:
+** sqlite3_step() fails at once with SQLITE_INTERRUPT while the connection
+** is interrupted (the flag is cleared only when no statement of the
+** connection is running, and ours is). So on older libraries a prepared
+** "SELECT 1" is stepped at each check: the same answer, a microsecond
+** dearer, every PROGRESS entries of the merge.
+*/
+typedef int (*IsInterruptedFn)(sqlite3*);
+
+#if SQLITE_VERSION_NUMBER>=3041000
+static IsInterruptedFn isInterruptedFn(void){
+  return sqlite3_libversion_number()>=3041000 ? sqlite3_is_interrupted : 0;
+}
+#elif defined(SQLITE_CORE)
+extern int sqlite3_is_interrupted(sqlite3*) __attribute__((weak));
+static IsInterruptedFn isInterruptedFn(void){
+  return sqlite3_libversion_number()>=3041000 ? sqlite3_is_interrupted : 0;
+}
+#elif SQLITE_VERSION_NUMBER>=3040000
+/* The 3.40 table followed by the slot 3.41 appended. */
+typedef struct ApiRoutines341 ApiRoutines341;
+struct ApiRoutines341 {
+  sqlite3_api_routines base;
+  IsInterruptedFn is_interrupted;
+};
+static IsInterruptedFn isInterruptedFn(void){
+  if( sqlite3_libversion_number()<3041000 ) return 0;
+  return ((const ApiRoutines341*)sqlite3_api)->is_interrupted;
+}
+#else
+static IsInterruptedFn isInterruptedFn(void){ return 0; }
+#endif
+
+typedef struct CompactWatch CompactWatch;
+struct CompactWatch {
+  sqlite3 *db;                  /* the calling connection */
+  IsInterruptedFn xIsInterrupted; /* SQLite >= 3.41, else NULL */
+  sqlite3_stmt *pProbe;         /* "SELECT 1", stepped on older ones */
+};
+
+/* kv_progress_fn of kvstore_compact: nonzero once the connection is
+** interrupted. (Progress itself is published by the engine: kv_stats.) */
+static int compactProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  CompactWatch *p = (CompactWatch*)pArg;
+  int rc;
+  (void)nDone;
+  (void)nPlanned;
+  if( p->xIsInterrupted ) return p->xIsInterrupted(p->db);
+  if( p->pProbe==0 ){
+    rc = sqlite3_prepare_v2(p->db, "SELECT 1", -1, &p->pProbe, 0);
+    if( rc!=SQLITE_OK ) return rc==SQLITE_INTERRUPT;
+  }
+  rc = sqlite3_step(p->pProbe);
+  sqlite3_reset(p->pProbe);
+  return rc==SQLITE_INTERRUPT;
+}
+
 /* kvstore_compact(t [, mode]): mode NULL or absent runs what is due;
-** 'full' merges everything into one sorted run. */
+** 'full' merges everything into one sorted run. The merge stops within
+** a few hundred entries of sqlite3_interrupt(), deleting what it wrote
+** (SQLITE_INTERRUPT, "... interrupted; the store is unchanged"); its
+** progress shows in kvstore_stats meanwhile. */
 static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   static const char zUsage[] = "kvstore_compact(table [, 'full'])";
   kv_db *pKv = fnTable(ctx, "kvstore_compact", zUsage, argc, argv, 1, 2);
@@ -112,7 +182,14 @@ static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       return;
     }
   }
-  rc = kv_compact(pKv, bFull, &zJson);
+  {
+    CompactWatch w;
+    w.db = sqlite3_context_db_handle(ctx);
+    w.xIsInterrupted = isInterruptedFn();
+    w.pProbe = 0;
+    rc = kv_compact_progress(pKv, bFull, compactProgress, &w, &zJson);
+    sqlite3_finalize(w.pProbe);
+  }
   if( rc!=KV_OK ){
     fnEngineError(ctx, rc, "compaction");
     return;

@@ -256,7 +256,9 @@ static void addCreate(Run *pRun, sqlite3_str *s, Src *p, int iTab){
   unsigned nOpt = srcPick(p, 6), i;
   unsigned mSeen = 0;
   char zConfig[700];
-  /* Two tables of the connection may share a store directory. */
+  /* Two tables may name one store directory: the second CREATE is refused
+  ** (a store belongs to one table), and a table reopened on a new
+  ** connection adopts the store of the closed in-memory database. */
   sqlite3_str_appendf(s, "CREATE VIRTUAL TABLE %st%d USING kvstore("
       "dir='%q/s%d'", (c & 128) ? "IF NOT EXISTS " : "", iTab,
       pRun->zDir, (c & 64) ? 0 : iTab);

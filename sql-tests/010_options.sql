@@ -18,6 +18,8 @@ INSERT INTO c VALUES (-5, 'neg');
 SELECT * FROM c;
 -- Options that shape the files must agree with the store's when given;
 -- when not given, the store's own values are taken (the key is INTEGER).
+-- Table d adopts c's store once c lets go of it (kvstore_detach).
+SELECT kvstore_detach('c');
 CREATE VIRTUAL TABLE d USING kvstore(dir='c data', key_type=text);
 CREATE VIRTUAL TABLE d USING kvstore(dir='c data');
 SELECT key, typeof(key), value FROM d;

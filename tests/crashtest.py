@@ -22,10 +22,7 @@ killed.
 import argparse
 import os
 import random
-import select
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -115,29 +112,12 @@ def main():
     ok = False
     try:
         for rnd in range(args.rounds):
-            proc = subprocess.Popen(
-                [sys.executable, os.path.abspath(__file__), "--child", path,
-                 str(newest + 1)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             # Let it commit a while (sometimes not at all), then kill it.
-            deadline = time.time() + rng.uniform(0.02, 0.6)
-            buf = b""
-            while time.time() < deadline:
-                r, _, _ = select.select([proc.stdout], [], [],
-                                        max(0.0, deadline - time.time()))
-                if r:
-                    chunk = os.read(proc.stdout.fileno(), 65536)
-                    if not chunk:
-                        break
-                    buf += chunk
-            proc.send_signal(signal.SIGKILL)
-            rest, err = proc.communicate()
-            buf += rest
-            if proc.returncode != -signal.SIGKILL:
-                raise AssertionError("child exited by itself (%r): %s"
-                                     % (proc.returncode, err.decode()))
             # Only complete lines were acknowledged.
-            acked = [int(x) for x in buf.split(b"\n")[:-1]]
+            lines = kvtest.kill_child(
+                [sys.executable, os.path.abspath(__file__), "--child", path,
+                 str(newest + 1)], rng, 0.02, 0.6)
+            acked = [int(x) for x in lines]
             total_acked += len(acked)
             newest, nrows = check(path, acked)
             if acked and newest < acked[-1]:

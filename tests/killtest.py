@@ -32,11 +32,8 @@ make test runs 30 cycles, make stress 300.
 import argparse
 import os
 import random
-import select
 import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -210,34 +207,6 @@ def child(path, salt, first):
         txn += 1
 
 
-def kill_child(argv, rng, lo, hi):
-    """Start argv, read its stdout for a random time in [lo, hi) seconds,
-    SIGKILL it. Returns the complete lines it printed; fails if it exited
-    by itself."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    deadline = time.time() + rng.uniform(lo, hi)
-    buf = b""
-    while True:
-        left = deadline - time.time()
-        if left <= 0:
-            break
-        r, _, _ = select.select([proc.stdout], [], [], left)
-        if r:
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            buf += chunk
-    proc.send_signal(signal.SIGKILL)
-    rest, err = proc.communicate()
-    buf += rest
-    if proc.returncode != -signal.SIGKILL:
-        raise AssertionError("child exited by itself (%r): %s"
-                             % (proc.returncode, err.decode()[-2000:]))
-    # A line without its newline was never acknowledged.
-    return [line.decode() for line in buf.split(b"\n")[:-1]]
-
-
 def check(path, salt, state, newest, started, acked):
     """Reopen and check the store after a kill. state is the model after
     transaction `newest` (the previous check). Returns (state, newest) of
@@ -301,9 +270,9 @@ def main():
             # Now and then right after startup (open, recovery), mostly
             # in the middle of the workload.
             lo, hi = (0.0, 0.15) if rng.random() < 0.2 else (0.1, 1.0)
-            lines = kill_child([sys.executable, os.path.abspath(__file__),
-                                "--child", path, str(seed), str(newest + 1)],
-                               rng, lo, hi)
+            lines = kvtest.kill_child(
+                [sys.executable, os.path.abspath(__file__),
+                 "--child", path, str(seed), str(newest + 1)], rng, lo, hi)
             started = max([int(x[2:]) for x in lines if x[0] == "B"],
                           default=newest)
             acked_ids = [int(x[2:]) for x in lines if x[0] == "C"]

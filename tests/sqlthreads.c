@@ -5,10 +5,11 @@
 ** kvstore is linked in statically (compiled with SQLITE_CORE, as in
 ** libkvstore.a) with the system libsqlite3, which is built threadsafe, and
 ** registered with sqlite3_auto_extension. Two database files, a.db and
-** b.db, each hold one kvstore table (t in a.db, u in b.db) naming the same
-** store directory (an absolute dir=), so they share one engine: writers on
-** a.db are serialized by SQLite's lock on a.db, writers on b.db by b.db's,
-** and the two groups meet only at the engine's writer lock.
+** b.db, each hold one kvstore table (t in a.db, u in b.db) with its own
+** store (an absolute dir=; a store belongs to one table, so the first
+** release's shared store is gone): two engines, each with its background
+** thread, run side by side in the process; writers on a.db are serialized
+** by SQLite's lock on a.db, writers on b.db by b.db's.
 **
 ** Every thread has its own connection (busy timeout 10 s):
 **   - writers (3 on a.db, 2 on b.db): each owns keys "w<i>-<k>" and runs
@@ -18,7 +19,7 @@
 **     each COMMIT it reads back one of its keys (nobody else writes them:
 **     the value must be its model's) and publishes the pair number it
 **     acknowledged;
-**   - readers (one per file): read a writer's pair in one statement (both
+**   - readers (one per file): read a pair of a writer of their file in one statement (both
 **     equal: a statement reads one snapshot; and at least the number that
 **     writer had acknowledged before the read, at most the one it was
 **     committing after it), scan the whole table in key order (ordered,
@@ -50,7 +51,7 @@ int sqlite3_kvstore_init(sqlite3*, char**, const sqlite3_api_routines*);
 #define NKEY       40         /* keys per writer */
 
 static int nTxnPerWriter = 300;
-static char zDbA[300], zDbB[300], zStore[300];
+static char zDbA[300], zDbB[300], zStoreA[300], zStoreB[300];
 
 /* Per writer: the pair number of the last acknowledged transaction and
 ** of the one in flight (readers check against both). */
@@ -179,8 +180,8 @@ static void *writerMain(void *pArg){
                         "('w%d-b',%d); COMMIT;", zTab, w, txn, w, txn);
     zSql = sqlite3_str_finish(s);
     atomic_store(&aTried[w], txn);
-    /* SQLITE_BUSY can only come from the engine's writer lock (held by
-    ** the other file's writers; 5 s): the whole transaction is retried. */
+    /* SQLITE_BUSY (a lock held past the busy timeout): the whole
+    ** transaction is retried. */
     for(nTry=0; (rc = exec(db, zSql))==SQLITE_BUSY && nTry<20; nTry++){
       exec(db, "ROLLBACK");
       atomic_fetch_add(&nRetry, 1);
@@ -276,7 +277,9 @@ static void *readerMain(void *pArg){
   while( db && atomic_load(&nWriterLeft)>0 && !atomic_load(&bStop) ){
     int op = (int)(rndNext(&rng) % 16);
     if( op<12 ){
-      readPair(db, zTab, (int)(rndNext(&rng) % NWRITER));
+      int w = r==0 ? (int)(rndNext(&rng) % NWRITER_A)
+                   : NWRITER_A + (int)(rndNext(&rng) % (NWRITER-NWRITER_A));
+      readPair(db, zTab, w);
     }else{
       scanAll(db, zTab, op & 1);
     }
@@ -316,8 +319,9 @@ static void *maintMain(void *pArg){
   return 0;
 }
 
-/* Every row of zTab on a new connection to zPath equals the model. */
-static void checkFinal(const char *zPath, const char *zTab){
+/* Every row of zTab on a new connection to zPath equals the model of
+** writers wLo..wHi-1 (those of that file). */
+static void checkFinal(const char *zPath, const char *zTab, int wLo, int wHi){
   sqlite3 *db = openConn(zPath);
   sqlite3_stmt *p = 0;
   int aSeen[NWRITER][NKEY];
@@ -333,7 +337,7 @@ static void checkFinal(const char *zPath, const char *zTab){
     char c;
     nRow++;
     rc = SQLITE_OK;
-    if( sscanf(zKey, "w%d-%d", &w, &k)==2 && w>=0 && w<NWRITER
+    if( sscanf(zKey, "w%d-%d", &w, &k)==2 && w>=wLo && w<wHi
      && k>=0 && k<NKEY ){
       aSeen[w][k] = parseValue(w, zVal);
       if( aSeen[w][k]!=aModel[w][k] ){
@@ -350,7 +354,7 @@ static void checkFinal(const char *zPath, const char *zTab){
   }
   sqlite3_finalize(p);
   if( rc!=SQLITE_DONE ) fail("final %s: %s", zTab, sqlite3_errmsg(db));
-  for(w=0; w<NWRITER; w++){
+  for(w=wLo; w<wHi; w++){
     for(k=0; k<NKEY; k++){
       if( aModel[w][k] && aSeen[w][k]==0 ){
         fail("final %s: w%d-%d missing (model version %d)", zTab, w, k,
@@ -386,7 +390,8 @@ int main(void){
   if( mkdtemp(zTmp)==0 ){ perror("mkdtemp"); return 1; }
   snprintf(zDbA, sizeof(zDbA), "%s/a.db", zTmp);
   snprintf(zDbB, sizeof(zDbB), "%s/b.db", zTmp);
-  snprintf(zStore, sizeof(zStore), "%s/store", zTmp);
+  snprintf(zStoreA, sizeof(zStoreA), "%s/store-a", zTmp);
+  snprintf(zStoreB, sizeof(zStoreB), "%s/store-b", zTmp);
   sqlite3_auto_extension((void(*)(void))sqlite3_kvstore_init);
 
   /* The tables, and WAL mode so that readers do not hold writers off. */
@@ -396,7 +401,7 @@ int main(void){
         "CREATE VIRTUAL TABLE %s USING kvstore(dir=%Q, sync=normal, "
         "memtable_size='64KB', wal_segment_size='16KB', level0_trigger=2, "
         "target_file_size='16KB', block_size=1024)", i==0 ? "t" : "u",
-        zStore);
+        i==0 ? zStoreA : zStoreB);
     if( db==0 || exec(db, zSql)!=SQLITE_OK ){
       fprintf(stderr, "sqlthreads: %s\n", db ? sqlite3_errmsg(db) : "open");
       return 1;
@@ -426,8 +431,8 @@ int main(void){
   if( atomic_load(&nFail)==0 ){
     /* Every connection is closed, so the store was closed too: these
     ** reopen it. */
-    checkFinal(zDbA, "t");
-    checkFinal(zDbB, "u");
+    checkFinal(zDbA, "t", 0, NWRITER_A);
+    checkFinal(zDbB, "u", NWRITER_A, NWRITER);
   }
   snprintf(zCmd, sizeof(zCmd), "rm -rf '%s'", zTmp);
   if( atomic_load(&nFail) ){

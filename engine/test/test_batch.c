@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "kvInt.h"
+#include "failalloc.h"
 
 static u64 gRand = 0x1234567890ABCDEFULL;
 static u64 rnd(void){
@@ -732,37 +733,16 @@ static void test_rep_roundtrip(void **state){
 /* ---------------------------------------------------------------------- */
 /* Allocation failure: each failing call leaves the batch unchanged.       */
 
-static int gnFailAfter = -1;
-static long gnLive = 0;
-static void *failMalloc(size_t n){
-  void *p;
-  if( gnFailAfter==0 ) return 0;
-  if( gnFailAfter>0 ) gnFailAfter--;
-  p = malloc(n);
-  if( p ) gnLive++;
-  return p;
-}
-static void *failRealloc(void *p, size_t n){
-  void *pNew;
-  if( gnFailAfter==0 ) return 0;
-  if( gnFailAfter>0 ) gnFailAfter--;
-  pNew = realloc(p, n);
-  if( pNew && p==0 ) gnLive++;
-  return pNew;
-}
-static void countFree(void *p){
-  if( p ){ gnLive--; free(p); }
-}
-
+/* failallocArm(n + 1, 1): n allocations succeed, then every one fails;
+** failallocArm(0, 0): none fails. */
 static void test_oom(void **state){
-  KvAllocHooks h = { failMalloc, failRealloc, countFree };
   kv_batch *b;
   int i, nFail, rc;
   (void)state;
-  kvSetAllocHooks(&h);
-  gnFailAfter = 0;
+  failallocInstall(0, 0);
+  failallocArm(1, 1);
   assert_null(kv_batch_new());
-  gnFailAfter = -1;
+  failallocArm(0, 0);
   b = kv_batch_new();
   assert_non_null(b);
 
@@ -774,13 +754,13 @@ static void test_oom(void **state){
     for(nFail=0; ; nFail++){
       size_t nRep0, nRep1;
       kvBatchRep(b, &nRep0);
-      gnFailAfter = nFail;
+      failallocArm(nFail + 1, 1);
       if( i & 1 ){
         rc = kv_batch_delete(b, z, (size_t)n);
       }else{
         rc = kv_batch_put(b, z, (size_t)n, z, (size_t)n);
       }
-      gnFailAfter = -1;
+      failallocArm(0, 0);
       if( rc==KV_OK ) break;
       assert_int_equal(rc, KV_NOMEM);
       assert_int_equal(kv_batch_count(b), (size_t)i);
@@ -794,9 +774,9 @@ static void test_oom(void **state){
   /* Iterator creation fails cleanly at each allocation. */
   for(nFail=0; ; nFail++){
     KvIter *it = (KvIter*)1;
-    gnFailAfter = nFail;
+    failallocArm(nFail + 1, 1);
     rc = kvBatchIterNew(b, &it);
-    gnFailAfter = -1;
+    failallocArm(0, 0);
     if( rc==KV_OK ){
       assert_int_equal(it->pMethods->xFirst(it), KV_OK);
       assert_int_equal(kvIterValid(it), 1);
@@ -808,8 +788,8 @@ static void test_oom(void **state){
   }
   assert_true( nFail>=2 );
   kv_batch_free(b);
-  assert_int_equal(gnLive, 0);
-  kvSetAllocHooks(0);
+  assert_int_equal(failallocOutstanding(), 0);
+  failallocRemove();
 }
 
 int main(void){

@@ -6,7 +6,9 @@
 ** a full compaction. Crash points and the 1000-flush bounds are in
 ** test_compact_crash.c.
 */
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -1071,6 +1073,212 @@ static void test_close_compacts_level0(void **state){
   tuRemoveDir(zDir);
 }
 
+/* ---------------------------------------------------------------------- */
+/* kv_compact_progress: progress figures and cancellation.                 */
+
+/* The sorted names of the .sst files in zDir, joined by spaces. */
+static void sstNames(const char *zDir, char *zOut, size_t nOut){
+  char aName[256][32];
+  int n = 0, i, j;
+  struct dirent *e;
+  DIR *d = opendir(zDir);
+  assert_non_null(d);
+  while( (e = readdir(d))!=0 ){
+    size_t nm = strlen(e->d_name);
+    if( nm>4 && nm<32 && strcmp(e->d_name+nm-4, ".sst")==0 ){
+      assert_true(n<256);
+      strcpy(aName[n++], e->d_name);
+    }
+  }
+  closedir(d);
+  for(i=1; i<n; i++){
+    for(j=i; j>0 && strcmp(aName[j-1], aName[j])>0; j--){
+      char t[32];
+      strcpy(t, aName[j]); strcpy(aName[j], aName[j-1]); strcpy(aName[j-1], t);
+    }
+  }
+  zOut[0] = 0;
+  for(i=0; i<n; i++){
+    assert_true(strlen(zOut)+strlen(aName[i])+2<nOut);
+    strcat(zOut, aName[i]);
+    strcat(zOut, " ");
+  }
+}
+
+typedef struct ProgressLog ProgressLog;
+struct ProgressLog {
+  kv_db *db;
+  int nCall;                    /* calls so far */
+  int nCancelAt;                /* return 1 at this call (0: never) */
+  uint64_t nLastDone, nPlanned;
+  int bBackwards;               /* nDone went down or past nPlanned */
+  int bStatsSeen;               /* kv_stats showed the same figures */
+};
+
+static int progressCb(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  ProgressLog *p = (ProgressLog*)pArg;
+  char *z = 0;
+  p->nCall++;
+  if( nDone<p->nLastDone || nDone>nPlanned ) p->bBackwards = 1;
+  p->nLastDone = nDone;
+  p->nPlanned = nPlanned;
+  /* Called without engine locks: kv_stats works and shows the figures. */
+  if( nDone>0 && kv_stats(p->db, &z)==KV_OK ){
+    const char *zP = strstr(z, "\"progress\":");
+    if( zP && jsonField(zP, "bytes_done")==nDone
+     && jsonField(zP, "bytes_planned")==nPlanned ){
+      p->bStatsSeen = 1;
+    }
+  }
+  kv_free(z);
+  return p->nCancelAt && p->nCall>=p->nCancelAt;
+}
+
+/* A full compaction cancelled part-way leaves the same files and the same
+** Merkle root, is not sticky, and runs to the end when not cancelled;
+** progress rises to the bytes planned and kv_stats shows it meanwhile. */
+static void test_compact_progress_cancel(void **state){
+  char zDir[256], zBefore[8192], zAfter[8192];
+  kv_options *o = tuOptions("background=off", "memtable_size=64KB",
+                            "levels=4", "level0_trigger=64",
+                            "target_file_size=8KB", "sync=off", NULL);
+  unsigned char aRoot[32], aRoot2[32];
+  ProgressLog log;
+  kv_db *db;
+  char *z = 0;
+  int i, r;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "cprog");
+  db = tuOpen(zDir, o);
+  for(r=0; r<4; r++){
+    for(i=0; i<3000; i++) putKey(db, i, r);
+    assert_int_equal(kv_flush(db), KV_OK);
+  }
+  assert_int_equal(kv_merkle(db, aRoot), KV_OK);
+  sstNames(zDir, zBefore, sizeof(zBefore));
+
+  /* Cancelled at once (the first call, before any table is written). */
+  memset(&log, 0, sizeof(log));
+  log.db = db;
+  log.nCancelAt = 1;
+  assert_int_equal(kv_compact_progress(db, 1, progressCb, &log, &z),
+                   KV_INTERRUPT);
+  assert_null(z);
+  assert_non_null(strstr(kv_errmsg(db), "interrupted; the store is unchanged"));
+  assert_int_equal(log.nCall, 1);
+  assert_int_equal(log.nLastDone, 0);
+  assert_true(log.nPlanned>0);
+
+  /* Cancelled part-way: some outputs were written (8KB each), then gone. */
+  memset(&log, 0, sizeof(log));
+  log.db = db;
+  log.nCancelAt = 20;
+  assert_int_equal(kv_compact_progress(db, 1, progressCb, &log, 0),
+                   KV_INTERRUPT);
+  assert_int_equal(log.nCall, 20);
+  assert_true(log.nLastDone>0 && log.nLastDone<log.nPlanned);
+  assert_false(log.bBackwards);
+  assert_true(log.bStatsSeen);
+  sstNames(zDir, zAfter, sizeof(zAfter));
+  assert_string_equal(zAfter, zBefore);
+  assert_int_equal(kv_merkle(db, aRoot2), KV_OK);
+  assert_memory_equal(aRoot, aRoot2, 32);
+  assert_int_equal(kv_stats(db, &z), KV_OK);
+  assert_non_null(strstr(z, "\"progress\":{\"bytes_done\":0,\"bytes_planned\":0}"));
+  kv_free(z);
+
+  /* Not sticky: writes work, and the same compaction runs to its end. */
+  putKey(db, 5000, 1);
+  memset(&log, 0, sizeof(log));
+  log.db = db;
+  assert_int_equal(kv_compact_progress(db, 1, progressCb, &log, &z), KV_OK);
+  assert_true(jsonField(z, "files_out")>1);
+  kv_free(z);
+  assert_true(log.nCall>20);
+  assert_false(log.bBackwards);
+  sstNames(zDir, zAfter, sizeof(zAfter));
+  assert_string_not_equal(zAfter, zBefore);
+  for(i=0; i<3000; i++) checkKey(db, 0, i, 3);
+  checkKey(db, 0, 5000, 1);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* A compaction that waits for one another thread runs asks its callback
+** meanwhile (0 of 0 bytes) and stops when told to; the running one goes
+** on and finishes. The running one is held in its own callback until the
+** waiting call has returned, so the order is certain. */
+typedef struct HeldCompaction HeldCompaction;
+struct HeldCompaction {
+  kv_db *db;
+  atomic_int bStarted;          /* the held compaction is merging */
+  atomic_int bRelease;          /* let it go on */
+  int rc;
+};
+
+static int holdCb(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  HeldCompaction *p = (HeldCompaction*)pArg;
+  (void)nDone;
+  (void)nPlanned;
+  atomic_store(&p->bStarted, 1);
+  while( !atomic_load(&p->bRelease) ){
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, 0);
+  }
+  return 0;
+}
+
+static void *holdThread(void *pArg){
+  HeldCompaction *p = (HeldCompaction*)pArg;
+  p->rc = kv_compact_progress(p->db, 1, holdCb, p, 0);
+  return 0;
+}
+
+static int waitCb(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  int *pnCall = (int*)pArg;
+  (*pnCall)++;
+  assert_int_equal(nDone, 0);
+  assert_int_equal(nPlanned, 0);       /* waiting, not merging */
+  return *pnCall>=3;
+}
+
+static void test_compact_progress_cancel_waiting(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", "memtable_size=64KB",
+                            "sync=off", NULL);
+  HeldCompaction h;
+  pthread_t th;
+  kv_db *db;
+  int i, nCall = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "cwait");
+  db = tuOpen(zDir, o);
+  for(i=0; i<2000; i++) putKey(db, i, 1);
+  assert_int_equal(kv_flush(db), KV_OK);
+  for(i=0; i<2000; i++) putKey(db, i, 2);
+  memset(&h, 0, sizeof(h));
+  h.db = db;
+  atomic_init(&h.bStarted, 0);
+  atomic_init(&h.bRelease, 0);
+  assert_int_equal(pthread_create(&th, 0, holdThread, &h), 0);
+  while( !atomic_load(&h.bStarted) ){
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, 0);
+  }
+  assert_int_equal(kv_compact_progress(db, 0, waitCb, &nCall, 0),
+                   KV_INTERRUPT);
+  assert_int_equal(nCall, 3);
+  assert_non_null(strstr(kv_errmsg(db), "while waiting for a running one"));
+  atomic_store(&h.bRelease, 1);
+  assert_int_equal(pthread_join(th, 0), 0);
+  assert_int_equal(h.rc, KV_OK);
+  for(i=0; i<2000; i++) checkKey(db, 0, i, 2);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_drop_rule),
@@ -1088,6 +1296,8 @@ int main(void){
     cmocka_unit_test(test_seek_compaction),
     cmocka_unit_test(test_many_level0),
     cmocka_unit_test(test_close_compacts_level0),
+    cmocka_unit_test(test_compact_progress_cancel),
+    cmocka_unit_test(test_compact_progress_cancel_waiting),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

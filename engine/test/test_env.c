@@ -17,6 +17,7 @@
 
 #include "kvInt.h"
 #include "failalloc.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -37,37 +38,17 @@ struct Fixture {
 static int setupFixture(void **state){
   Fixture *f = calloc(1, sizeof(*f));
   if( f==0 ) return -1;
-  strcpy(f->zDir, "/tmp/kvtest_env_XXXXXX");
-  if( mkdtemp(f->zDir)==0 ){ free(f); return -1; }
+  tuTempDir(f->zDir, sizeof(f->zDir), "env");
   f->pEnv = kvTestEnvNew(kvEnvPosix());
-  if( f->pEnv==0 ){ rmdir(f->zDir); free(f); return -1; }
+  if( f->pEnv==0 ){ tuRemoveDir(f->zDir); free(f); return -1; }
   *state = f;
   return 0;
-}
-
-static void removeTree(const char *zDir){
-  DIR *d = opendir(zDir);
-  struct dirent *e;
-  char zPath[512];
-  if( d==0 ) return;
-  while( (e = readdir(d))!=0 ){
-    struct stat st;
-    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
-    snprintf(zPath, sizeof(zPath), "%s/%s", zDir, e->d_name);
-    if( lstat(zPath, &st)==0 && S_ISDIR(st.st_mode) ){
-      removeTree(zPath);
-    }else{
-      unlink(zPath);
-    }
-  }
-  closedir(d);
-  rmdir(zDir);
 }
 
 static int teardownFixture(void **state){
   Fixture *f = *state;
   kvTestEnvFree(f->pEnv);
-  removeTree(f->zDir);
+  tuRemoveDir(f->zDir);
   free(f);
   return 0;
 }

@@ -33,8 +33,7 @@ struct Fixture {
 static int setupDir(void **state){
   Fixture *f = calloc(1, sizeof(*f));
   if( f==0 ) return -1;
-  strcpy(f->zDir, "/tmp/kvtest_log_XXXXXX");
-  if( mkdtemp(f->zDir)==0 ){ free(f); return -1; }
+  tuTempDir(f->zDir, sizeof(f->zDir), "log");
   snprintf(f->zPath, sizeof(f->zPath), "%s/test.log", f->zDir);
   snprintf(f->zCopy, sizeof(f->zCopy), "%s/copy.log", f->zDir);
   *state = f;
@@ -43,18 +42,7 @@ static int setupDir(void **state){
 
 static int teardownDir(void **state){
   Fixture *f = *state;
-  DIR *d = opendir(f->zDir);
-  struct dirent *e;
-  char z[512];
-  if( d ){
-    while( (e = readdir(d))!=0 ){
-      if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
-      snprintf(z, sizeof(z), "%s/%s", f->zDir, e->d_name);
-      unlink(z);
-    }
-    closedir(d);
-  }
-  rmdir(f->zDir);
+  tuRemoveDir(f->zDir);
   free(f);
   return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "kvInt.h"
+#include "failalloc.h"
 
 static u64 gRand = 0x9E3779B97F4A7C15ULL;
 static u64 rnd(void){
@@ -435,31 +436,9 @@ static void test_concurrent(void **state){
 /* ---------------------------------------------------------------------- */
 /* Allocation failure.                                                     */
 
-static int gnFailAfter = -1;    /* allocations that succeed; -1 = all */
-static long gnLive = 0;         /* allocations not yet freed */
-
-static void *failMalloc(size_t n){
-  void *p;
-  if( gnFailAfter==0 ) return 0;
-  if( gnFailAfter>0 ) gnFailAfter--;
-  p = malloc(n);
-  if( p ) gnLive++;
-  return p;
-}
-static void *failRealloc(void *p, size_t n){
-  void *pNew;
-  if( gnFailAfter==0 ) return 0;
-  if( gnFailAfter>0 ) gnFailAfter--;
-  pNew = realloc(p, n);
-  if( pNew && p==0 ) gnLive++;
-  return pNew;
-}
-static void countFree(void *p){
-  if( p ){ gnLive--; free(p); }
-}
-
+/* failallocArm(n + 1, 1): n allocations succeed, then every one fails;
+** failallocArm(0, 0): none fails. */
 static void test_oom(void **state){
-  KvAllocHooks h = { failMalloc, failRealloc, countFree };
   KvMem *m = 0;
   KvIter *it = 0;
   int nFail, rc, i;
@@ -467,24 +446,24 @@ static void test_oom(void **state){
   u8 aVal[100];
   (void)state;
   memset(aVal, 'v', sizeof(aVal));
-  kvSetAllocHooks(&h);
+  failallocInstall(0, 0);
 
   /* kvMemNew fails cleanly at every allocation. */
   for(nFail=0; ; nFail++){
-    gnFailAfter = nFail;
+    failallocArm(nFail + 1, 1);
     rc = kvMemNew(&m);
-    gnFailAfter = -1;
+    failallocArm(0, 0);
     if( rc==KV_OK ) break;
     assert_int_equal(rc, KV_NOMEM);
     assert_null(m);
-    assert_int_equal(gnLive, 0);
+    assert_int_equal(failallocOutstanding(), 0);
   }
   assert_true( nFail>=1 );
 
   /* Fill the first block until an add needs a new one, with allocation
   ** failing: the add fails and the memtable is unchanged. */
   nUsage = kvMemUsage(m);
-  gnFailAfter = 0;
+  failallocArm(1, 1);
   for(i=0; ; i++){
     char zKey[16];
     int n = snprintf(zKey, sizeof(zKey), "k%05d", i);
@@ -505,7 +484,7 @@ static void test_oom(void **state){
   }
   assert_int_equal(kvMemIterNew(m, &it), KV_NOMEM);
   assert_null(it);
-  gnFailAfter = -1;
+  failallocArm(0, 0);
 
   /* Everything that was added is intact and in order. */
   assert_int_equal(kvMemIterNew(m, &it), KV_OK);
@@ -523,8 +502,8 @@ static void test_oom(void **state){
                             aVal, sizeof(aVal)), KV_OK);
   it->pMethods->xClose(it);
   kvMemUnref(m);
-  assert_int_equal(gnLive, 0);
-  kvSetAllocHooks(0);
+  assert_int_equal(failallocOutstanding(), 0);
+  failallocRemove();
 }
 
 int main(void){

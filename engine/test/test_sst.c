@@ -119,8 +119,7 @@ static char gPath[128];
 
 static int setupDir(void **state){
   (void)state;
-  strcpy(gDir, "/tmp/test_sst_XXXXXX");
-  assert_non_null(mkdtemp(gDir));
+  tuTempDir(gDir, sizeof(gDir), "sst");
   snprintf(gPath, sizeof(gPath), "%s/000007.sst", gDir);
   return 0;
 }

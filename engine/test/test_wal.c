@@ -37,31 +37,14 @@ struct Fixture {
 static int setupDir(void **state){
   Fixture *f = calloc(1, sizeof(*f));
   if( f==0 ) return -1;
-  strcpy(f->zDir, "/tmp/kvtest_wal_XXXXXX");
-  if( mkdtemp(f->zDir)==0 ){ free(f); return -1; }
+  tuTempDir(f->zDir, sizeof(f->zDir), "wal");
   *state = f;
   return 0;
 }
 
-/* Remove the files of zDir, then zDir. */
-static void removeDir(const char *zDir){
-  DIR *d = opendir(zDir);
-  struct dirent *e;
-  char z[512];
-  if( d ){
-    while( (e = readdir(d))!=0 ){
-      if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
-      snprintf(z, sizeof(z), "%s/%s", zDir, e->d_name);
-      unlink(z);
-    }
-    closedir(d);
-  }
-  rmdir(zDir);
-}
-
 static int teardownDir(void **state){
   Fixture *f = *state;
-  removeDir(f->zDir);
+  tuRemoveDir(f->zDir);
   free(f);
   return 0;
 }
@@ -356,7 +339,7 @@ static void test_rotate_by_count(void **state){
     assert_int_equal(replay(&g, 0, 0, &r, &info), KV_OK);
     assert_int_equal(r.n, N);
     assert_int_equal(r.nBad, 0);
-    removeDir(g.zDir);
+    tuRemoveDir(g.zDir);
   }
 }
 

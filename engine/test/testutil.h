@@ -1,6 +1,8 @@
 /*
-** testutil.h - helpers shared by the engine's store-level tests: temporary
-** directories and option shortcuts. Header-only (static functions).
+** testutil.h - helpers shared by the engine's unit tests: temporary
+** directories, option shortcuts, store and file shortcuts. Header-only
+** (static functions). Every test that needs a directory makes it with
+** tuTempDir() and removes it with tuRemoveDir().
 */
 #ifndef KV_TESTUTIL_H
 #define KV_TESTUTIL_H
@@ -8,24 +10,51 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "kvInt.h"
 
-/* A fresh empty directory under /tmp (static buffer per call site). */
+/* A fresh empty directory /tmp/kvtest-<zTag>-XXXXXX, its path written to
+** zBuf (nBuf bytes, at least 64 for short tags). */
 static inline void tuTempDir(char *zBuf, size_t nBuf, const char *zTag){
   snprintf(zBuf, nBuf, "/tmp/kvtest-%s-XXXXXX", zTag);
   assert_non_null(mkdtemp(zBuf));
 }
 
-/* rm -rf of a test directory (flat: stores have no subdirectories). */
+/* Remove zDir and everything under it, like rm -rf (without a shell, so a
+** quote in the path cannot break it). A directory that does not exist is
+** not an error; one that cannot be removed fails the test. */
 static inline void tuRemoveDir(const char *zDir){
-  char zCmd[1200];
-  snprintf(zCmd, sizeof(zCmd), "rm -rf '%s'", zDir);
-  assert_int_equal(system(zCmd), 0);
+  DIR *d = opendir(zDir);
+  struct dirent *e;
+  if( d==0 ){
+    if( errno==ENOENT ) return;
+    fail_msg("cannot open directory '%s': %s", zDir, strerror(errno));
+  }
+  while( (e = readdir(d))!=0 ){
+    char zPath[1024];
+    struct stat st;
+    int n;
+    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
+    n = snprintf(zPath, sizeof(zPath), "%s/%s", zDir, e->d_name);
+    if( n<0 || (size_t)n>=sizeof(zPath) ) fail_msg("path too long: '%s'", zDir);
+    if( lstat(zPath, &st)==0 && S_ISDIR(st.st_mode) ){
+      tuRemoveDir(zPath);
+    }else if( unlink(zPath)!=0 ){
+      fail_msg("cannot remove '%s': %s", zPath, strerror(errno));
+    }
+  }
+  closedir(d);
+  if( rmdir(zDir)!=0 ){
+    fail_msg("cannot remove directory '%s': %s", zDir, strerror(errno));
+  }
 }
 
 /* Options from "name=value" pairs, NULL-terminated. */

@@ -1,0 +1,110 @@
+/*
+** kvshadow.c - SQL helpers over the shadow table "S"."T_kvstore" of a
+** kvstore table (kvshadow.h describes the table and its rows).
+*/
+#include "sqlite3ext.h"
+SQLITE_EXTENSION_INIT3
+
+#include "kvshadow.h"
+
+#include <string.h>
+
+int kvshadowCreate(sqlite3 *db, const char *zSchema, const char *zTab){
+  char *zSql = sqlite3_mprintf("CREATE TABLE IF NOT EXISTS \"%w\".\"%w_kvstore\""
+                               "(k TEXT PRIMARY KEY, v) WITHOUT ROWID",
+                               zSchema, zTab);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_exec(db, zSql, 0, 0, 0);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/* Prepare "SELECT v FROM shadow WHERE k=?" with zKey bound. */
+static int shadowSelect(sqlite3 *db, const char *zSchema, const char *zTab,
+                        const char *zKey, sqlite3_stmt **ppStmt){
+  char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" WHERE k=?1",
+                               zSchema, zTab);
+  int rc;
+  *ppStmt = 0;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, ppStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(*ppStmt, 1, zKey, -1,
+                                             SQLITE_STATIC);
+  return rc;
+}
+
+int kvshadowGetInt(sqlite3 *db, const char *zSchema, const char *zTab,
+                   const char *zKey, sqlite3_int64 *piVal, int *pbFound){
+  sqlite3_stmt *pStmt = 0;
+  int rc = shadowSelect(db, zSchema, zTab, zKey, &pStmt);
+  *pbFound = 0;
+  *piVal = 0;
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      *piVal = sqlite3_column_int64(pStmt, 0);
+      *pbFound = 1;
+      rc = SQLITE_OK;
+    }else if( rc==SQLITE_DONE ){
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+int kvshadowGetText(sqlite3 *db, const char *zSchema, const char *zTab,
+                    const char *zKey, char **pzVal){
+  sqlite3_stmt *pStmt = 0;
+  int rc = shadowSelect(db, zSchema, zTab, zKey, &pStmt);
+  *pzVal = 0;
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      const char *z = (const char*)sqlite3_column_text(pStmt, 0);
+      *pzVal = sqlite3_mprintf("%s", z ? z : "");
+      rc = *pzVal ? SQLITE_OK : SQLITE_NOMEM;
+    }else if( rc==SQLITE_DONE ){
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+/* INSERT OR REPLACE row zKey: value zText when bText, else v. */
+static int shadowSet(sqlite3 *db, const char *zSchema, const char *zTab,
+                     const char *zKey, const char *zText, sqlite3_int64 v,
+                     int bText){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
+                               "(k, v) VALUES(?1, ?2)", zSchema, zTab);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zKey, -1,
+                                             SQLITE_STATIC);
+  if( rc==SQLITE_OK ){
+    rc = bText ? sqlite3_bind_text(pStmt, 2, zText, -1, SQLITE_STATIC)
+               : sqlite3_bind_int64(pStmt, 2, v);
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_DONE ) rc = SQLITE_OK;
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+int kvshadowSetInt(sqlite3 *db, const char *zSchema, const char *zTab,
+                   const char *zKey, sqlite3_int64 v){
+  return shadowSet(db, zSchema, zTab, zKey, 0, v, 0);
+}
+
+int kvshadowSetText(sqlite3 *db, const char *zSchema, const char *zTab,
+                    const char *zKey, const char *zVal){
+  return shadowSet(db, zSchema, zTab, zKey, zVal, 0, 1);
+}

@@ -1,0 +1,36 @@
+/*
+** kvshadow.h - the shadow table of a kvstore table.
+**
+** Table T of schema S keeps its small persistent facts in the ordinary
+** table "S"."T_kvstore"(k TEXT PRIMARY KEY, v) WITHOUT ROWID, declared to
+** SQLite through xShadowName (suffix "kvstore"), created by xCreate,
+** renamed by xRename and dropped by xDestroy. Its rows:
+**
+**   'horizon'   INTEGER  sequence of the newest kvstore batch the database
+**                        committed (transactions)
+**   'store_id'  TEXT     the store's random identity (ownership, kvowner.h)
+**   'table'     TEXT     the table's name when the store was claimed
+**   'db_path'   TEXT     the database file's path relative to the store
+**
+** Every helper runs its SQL through db, inside whatever transaction db has
+** open, so a write commits or rolls back with the statement that made it.
+** Each returns an SQLite code; the connection's error message says why.
+*/
+#ifndef KVSHADOW_H
+#define KVSHADOW_H
+
+#include "sqlite3ext.h"
+
+int kvshadowCreate(sqlite3 *db, const char *zSchema, const char *zTab);
+/* *pbFound is 0 when the row is absent */
+int kvshadowGetInt(sqlite3 *db, const char *zSchema, const char *zTab,
+                   const char *zKey, sqlite3_int64 *piVal, int *pbFound);
+/* *pzVal gets a sqlite3_malloc'd string, or NULL when the row is absent */
+int kvshadowGetText(sqlite3 *db, const char *zSchema, const char *zTab,
+                    const char *zKey, char **pzVal);
+int kvshadowSetInt(sqlite3 *db, const char *zSchema, const char *zTab,
+                   const char *zKey, sqlite3_int64 v);
+int kvshadowSetText(sqlite3 *db, const char *zSchema, const char *zTab,
+                    const char *zKey, const char *zVal);
+
+#endif /* KVSHADOW_H */
