@@ -1538,6 +1538,31 @@ static int existingStoreCheck(KvEnv *pEnv, const char *zDir,
   return rc;
 }
 
+/* fsync the directory that holds zDir, so that a store directory just
+** made survives a power cut (a new directory entry is durable only once
+** its parent is synced). Done on every creating open: the directory may
+** have been made by an earlier open that crashed before this point. */
+static int syncParentDir(KvEnv *pEnv, const char *zDir){
+  const char *zSlash = strrchr(zDir, '/');
+  char *zParent;
+  int rc;
+  if( zSlash==0 || zSlash==zDir ){
+    zParent = kvMprintf("%s", zSlash==0 ? "." : "/");
+  }else{
+    zParent = kvMprintf("%.*s", (int)(zSlash-zDir), zDir);
+  }
+  if( zParent==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  rc = pEnv->xSyncDir(pEnv, zParent);
+  kvFree(zParent);
+  if( rc!=KV_OK ){
+    char *zWhy = kvMprintf("%s", kvErrMsg());
+    rc = kvErr(rc, "kvstore: cannot make the new store directory '%s' "
+               "durable: %s", zDir, zWhy ? zWhy : "fsync failed");
+    kvFree(zWhy);
+  }
+  return rc;
+}
+
 static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
                   const kv_options *opts, int bReadOnly, kv_db **ppDb){
   kv_db *db = kvMallocZero(sizeof(*db));
@@ -1661,6 +1686,7 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
     rc = KV_OK;
   }else{
     rc = pEnv->xMkdir(pEnv, zDir);
+    if( rc==KV_OK ) rc = syncParentDir(pEnv, zDir);
   }
   if( rc==KV_OK ) rc = canonicalDir(zDir, &zCanon);
   if( rc==KV_OK ) rc = pEnv->xFileId(pEnv, zCanon, &iDev, &iIno);

@@ -17,37 +17,56 @@
 ** the close reports EIO) so the engine can be torn down in-process.
 **
 ** POWER-LOSS MODEL. The env shadows the file system as two layers:
-**   - file contents: every file (an "inode" here) has a durable length,
-**     its size at its last successful xSync. Files that existed before the
-**     env first touched them count as fully durable. Opening an existing
-**     file with KV_OPEN_WRITE (O_TRUNC) keeps a copy of its durable bytes:
-**     until the next xSync, the old content is what survives.
+**   - file contents and sizes: every file (an "inode" here) has a durable
+**     content: its bytes and size at its last successful xSync, where the
+**     size is the size on disk (a preallocated, mapped WAL segment counts
+**     with its zeros), not the engine's logical size. Files that existed
+**     before the env first touched them count as fully durable. Anything
+**     that would destroy durable bytes before the next xSync keeps a copy
+**     of them first: opening with KV_OPEN_WRITE (O_TRUNC), an xTruncate
+**     below the durable size, and an xClose that cuts a preallocated file
+**     back to its logical size. A size change is durable only after an
+**     xSync (POSIX: fsync/fdatasync make the size durable; nothing else
+**     does), so until then the old content is what survives.
 **   - directory entries: for every path touched, the file the name points
 **     to now and the one it pointed to at the last successful xSyncDir of
 **     its directory. Creating, renaming onto and unlinking a name change
 **     only the first; xSyncDir copies the first into the second for every
 **     name in that directory. The bytes of a file that is unlinked or
 **     renamed over while a durable name still points to it are copied
-**     first, so they can be brought back.
+**     first, so they can be brought back. This is the pessimistic reading
+**     of POSIX: a create, rename or unlink not followed by an fsync of its
+**     directory is lost, even when the file itself was fsynced (ext4 and
+**     XFS would usually keep a fsynced new file's name; POSIX does not
+**     promise it). The recorder (tests/powercut/) explores the other
+**     outcomes and orders.
 ** kvTestEnvPowerLoss() makes the disk hold what the durable layer says:
-** a name with no durable file is removed; a name whose durable file is
-** the one it holds now is truncated to the durable length; any other name
-** is rewritten with its durable file's durable bytes (a rename that was
-** not followed by a directory fsync goes back to the old name; an
-** unlink that was not, comes back). KV_PL_GARBAGE then fills the bytes a
-** file lost, up to its written length, with random bytes (a file whose
+** a name with no durable file is removed; every other name is rewritten,
+** as a new file, with its durable file's durable bytes (a rename that was
+** not followed by a directory fsync goes back to the old name; an unlink
+** that was not, comes back; a cut or truncate that was not followed by an
+** fsync is undone). New files, so that handles opened before the loss
+** (which still point to the old ones) cannot change the restored state
+** when the engine closes them. KV_PL_GARBAGE then fills the bytes a file
+** lost, up to its size before the loss, with random bytes (a file whose
 ** size reached the disk before its data did). Afterwards everything on
 ** disk counts as durable, the env is healed, counters are kept, and
 ** handles opened before the loss are stale: every use fails with EIO
 ** (closing them works).
 **
+** After a simulated crash (kvTestEnvCrashAfter) nothing the engine does
+** may change the disk, as if the process were gone: a dead handle's close
+** would cut a preallocated file to its logical size, so its size on disk
+** is put back afterwards.
+**
 ** Limits of the model, acceptable for an engine that only appends, syncs,
 ** renames whole files and unlinks them:
 **   - Appends are durable exactly up to the last fsync; the model never
 **     keeps part of an unsynced append (KV_PL_GARBAGE covers torn data).
-**   - xTruncate takes effect on the durable length at once.
-**   - Directories (mkdir, rmdir) are not modelled: they count as durable,
-**     and a restored file's directory is recreated if it is missing.
+**   - A directory created by xMkdir is lost, with everything in it,
+**     unless an xSyncDir of its parent followed (POSIX: the new entry is
+**     in the parent). xRmdir is not modelled (it counts as durable), and a
+**     restored file's directory is recreated if it is missing.
 **   - An fsync through the handle of a file that is no longer linked
 **     anywhere does not update the saved copy.
 **   - Renames between directories are durable per name (the fsync of
@@ -55,6 +74,8 @@
 **   - The model's own I/O uses POSIX calls on the paths, so the base env
 **     must keep files at their paths (kvEnvPosix does); the model is
 **     exact only if every change to the tracked files goes through it.
+**     Bytes written through a shared mapping (kvEnvPosix's WAL appends)
+**     are read back by path, through the page cache, so they count.
 **
 ** The shadow state (names, inodes, saved copies) lives in libc memory,
 ** not kvMalloc(): it stands for the disk, so allocation-failure tests must
@@ -70,6 +91,7 @@
 #endif
 #include "kvInt.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -84,6 +106,7 @@ typedef struct TestFile TestFile;
 typedef struct TestName TestName;
 typedef struct TestInode TestInode;
 typedef struct TestFault TestFault;
+typedef struct TestDir TestDir;
 
 /* A file's content, independent of its names. */
 struct TestInode {
@@ -107,6 +130,15 @@ struct TestName {
   TestName *pNext;              /* every name of the env */
 };
 
+/* A directory the env created (xMkdir). Its entry in its parent is
+** durable only after an xSyncDir of the parent. */
+struct TestDir {
+  char *zPath;                  /* canonical path (libc) */
+  char *zParent;                /* canonical parent (libc) */
+  int bDur;                     /* the parent was fsynced since */
+  TestDir *pNext;
+};
+
 /* kvTestEnvFail() state of one kind. */
 struct TestFault {
   int nLeft;                    /* fires when it reaches 1; 0 = disarmed */
@@ -128,6 +160,7 @@ struct TestEnv {
   u64 iEpoch;                   /* bumped by each power loss */
   u64 iRand;                    /* PRNG state for garbage bytes */
   TestName *pNames;
+  TestDir *pDirs;
   TestInode *pInodes;
 };
 
@@ -312,6 +345,13 @@ static int tenvName(TestEnv *p, const char *zPath, TestName **ppName){
   return KV_OK;
 }
 
+/* Size of zPath on disk (0 if missing). */
+static u64 tenvFileSize(const char *zPath){
+  struct stat st;
+  if( stat(zPath, &st)!=0 ) return 0;
+  return (u64)st.st_size;
+}
+
 /* Read up to n bytes from the start of zPath into a libc buffer. */
 static int tenvReadPrefix(const char *zPath, u64 n, u8 **paOut, size_t *pnOut){
   u8 *a = 0;
@@ -391,6 +431,13 @@ static void tenvCollect(TestEnv *p){
 
 /* Forget all shadow state: what is on disk now is durable. */
 static void tenvForget(TestEnv *p){
+  while( p->pDirs ){
+    TestDir *pD = p->pDirs;
+    p->pDirs = pD->pNext;
+    free(pD->zPath);
+    free(pD->zParent);
+    free(pD);
+  }
   while( p->pNames ){
     TestName *pN = p->pNames;
     p->pNames = pN->pNext;
@@ -449,8 +496,9 @@ static int tenvOpen(KvEnv *pEnv, const char *zPath, int flags,
     if( pNew==0 ) rc = tenvNoMem(zPath);
   }
   if( rc==KV_OK && bTrunc ) rc = tenvSave(p, pN->pCur, 0);
-  if( rc==KV_OK ) rc = p->pBase->xOpen(p->pBase, zPath, flags|KV_OPEN_PLAIN,
-                                       &pReal);
+  /* The engine's own flags: a WAL segment is preallocated and mapped as
+  ** in production, so its preallocation and its cut at close are seen. */
+  if( rc==KV_OK ) rc = p->pBase->xOpen(p->pBase, zPath, flags, &pReal);
   if( rc==KV_OK ){
     if( bWrite ){
       if( pN->pCur==0 ){
@@ -522,12 +570,10 @@ static int tenvSync(KvFile *pFile){
   }else{
     rc = p->pBase->xSync(pF->pReal);
     if( rc==KV_OK && pF->pInode && pF->pInode->pName ){
-      u64 nSize = 0;
-      rc = p->pBase->xSize(pF->pReal, &nSize);
-      if( rc==KV_OK ){
-        tenvDropSaved(pF->pInode);
-        pF->pInode->nSync = nSize;
-      }
+      /* The size on disk, preallocated zeros included: that is what an
+      ** fdatasync makes durable, whatever the engine's logical size. */
+      tenvDropSaved(pF->pInode);
+      pF->pInode->nSync = tenvFileSize(pF->pInode->pName->zPath);
     }
   }
   tenvLeave(p);
@@ -560,10 +606,13 @@ static int tenvTruncate(KvFile *pFile, u64 nByte){
   }else if( (e = tenvEnter(p, KV_TOP_TRUNCATE, 1))!=0 ){
     rc = tenvRefuse(e, "truncate", pF->zPath);
   }else{
-    rc = p->pBase->xTruncate(pF->pReal, nByte);
-    if( rc==KV_OK && pF->pInode && pF->pInode->nSync>nByte ){
-      pF->pInode->nSync = nByte;
+    /* Not durable until the next xSync: keep the durable bytes it cuts. */
+    TestInode *pI = pF->pInode;
+    rc = KV_OK;
+    if( pI && pI->pName && !pI->bSaved && pI->nSync>nByte ){
+      rc = tenvSave(p, pI, 0);
     }
+    if( rc==KV_OK ) rc = p->pBase->xTruncate(pF->pReal, nByte);
   }
   tenvLeave(p);
   pthread_mutex_unlock(&p->mutex);
@@ -573,17 +622,45 @@ static int tenvTruncate(KvFile *pFile, u64 nByte){
 static int tenvClose(KvFile *pFile){
   TestFile *pF = (TestFile*)pFile;
   TestEnv *p;
+  TestInode *pI;
   int rc, rc2;
+  int rcSave = KV_OK;
   int e = 0;
+  int bLive;
+  const char *zDisk = 0;        /* path of a written file, if named */
+  u64 nDisk = 0;                /* its size on disk before the close */
   if( pF==0 ) return KV_OK;
   p = (TestEnv*)pFile->pEnv;
+  pI = pF->pInode;
+  /* The mutex is held across the real close: a preallocated file is cut
+  ** to its logical size there, and the shadow state must agree. */
   pthread_mutex_lock(&p->mutex);
-  if( pF->iEpoch==p->iEpoch ) e = tenvEnter(p, KV_TOP_CLOSE, 0);
-  tenvLeave(p);
-  pthread_mutex_unlock(&p->mutex);
+  bLive = pF->iEpoch==p->iEpoch;
+  if( bLive ) e = tenvEnter(p, KV_TOP_CLOSE, 0);
+  if( bLive && pI && pI->pName ){
+    zDisk = pI->pName->zPath;
+    nDisk = tenvFileSize(zDisk);
+    if( !p->bDead && !pI->bSaved && pI->nSync>0 ){
+      u64 nLogical = nDisk;
+      if( p->pBase->xSize(pF->pReal, &nLogical)==KV_OK
+       && nLogical<nDisk && nLogical<pI->nSync ){
+        /* The cut is a size change no fsync follows. */
+        rcSave = tenvSave(p, pI, 0);
+      }
+    }
+  }
   /* Always release: a dead or failing env must not leak descriptors. */
   rc2 = p->pBase->xClose(pF->pReal);
+  if( p->bDead && zDisk && tenvFileSize(zDisk)<nDisk ){
+    /* A dead process cuts nothing: put the preallocated zeros back. */
+    if( truncate(zDisk, (off_t)nDisk)!=0 && rc2==KV_OK ){
+      rc2 = kvErrno(errno, "truncate (power-loss model)", zDisk);
+    }
+  }
+  tenvLeave(p);
+  pthread_mutex_unlock(&p->mutex);
   rc = e ? tenvRefuse(e, "close", pF->zPath) : rc2;
+  if( rc==KV_OK ) rc = rcSave;
   kvFree(pF);
   return rc;
 }
@@ -650,8 +727,12 @@ static int tenvSyncDir(KvEnv *pEnv, const char *zDir){
     if( rc==KV_OK ) rc = p->pBase->xSyncDir(p->pBase, zDir);
     if( rc==KV_OK ){
       TestName *pN;
+      TestDir *pD;
       for(pN=p->pNames; pN; pN=pN->pNext){
         if( strcmp(pN->zDir, zCanon)==0 ) pN->pDur = pN->pCur;
+      }
+      for(pD=p->pDirs; pD; pD=pD->pNext){
+        if( strcmp(pD->zParent, zCanon)==0 ) pD->bDur = 1;
       }
       tenvCollect(p);
     }
@@ -679,8 +760,31 @@ static int tenvExists(KvEnv *pEnv, const char *zPath){
 
 static int tenvMkdir(KvEnv *pEnv, const char *zPath){
   TestEnv *p = (TestEnv*)pEnv;
+  struct stat st;
+  char *zParent = 0;
+  char *zFull = 0;
+  int bNew;
+  int rc;
   if( !tenvAlive(p) ) return kvErrno(EIO, "mkdir", zPath);
-  return p->pBase->xMkdir(p->pBase, zPath);
+  pthread_mutex_lock(&p->mutex);
+  bNew = stat(zPath, &st)!=0;
+  rc = p->pBase->xMkdir(p->pBase, zPath);
+  if( rc==KV_OK && bNew && tenvCanonPath(zPath, &zParent, &zFull)==KV_OK ){
+    TestDir *pD = calloc(1, sizeof(*pD));
+    if( pD ){
+      pD->zPath = zFull;
+      pD->zParent = zParent;
+      pD->pNext = p->pDirs;
+      p->pDirs = pD;
+      zFull = zParent = 0;
+    }else{
+      rc = tenvNoMem(zPath);
+    }
+  }
+  free(zParent);
+  free(zFull);
+  pthread_mutex_unlock(&p->mutex);
+  return rc;
 }
 
 static int tenvRmdir(KvEnv *pEnv, const char *zPath){
@@ -769,24 +873,17 @@ static void tenvSleepMicros(KvEnv *pEnv, u64 nMicros){
 /* Power loss.                                                             */
 
 #define PL_REMOVE 0             /* no durable file: the name goes */
-#define PL_TRUNC  1             /* same file: cut to its durable length */
-#define PL_WRITE  2             /* another file's bytes: rewrite the name */
+#define PL_WRITE  1             /* the name gets its durable bytes */
+#define PL_KEEP   2             /* removed behind the env's back: leave it */
 
 typedef struct PlStep PlStep;
 struct PlStep {
   TestName *pN;
   int eAct;                     /* PL_* */
-  u64 nKeep;                    /* PL_TRUNC: durable length */
   u8 *a;                        /* PL_WRITE: content (libc) */
   size_t n;
   u64 nPre;                     /* length before the loss (for garbage) */
 };
-
-static u64 tenvFileSize(const char *zPath){
-  struct stat st;
-  if( stat(zPath, &st)!=0 ) return 0;
-  return (u64)st.st_size;
-}
 
 /* Append nByte pseudo-random bytes to the open descriptor fd. */
 static int tenvGarbage(TestEnv *p, int fd, u64 nByte, const char *zPath){
@@ -810,43 +907,81 @@ static int tenvGarbage(TestEnv *p, int fd, u64 nByte, const char *zPath){
   return KV_OK;
 }
 
-/* Make the name of step s hold its durable state on disk. */
+/*
+** Make the name of step s hold its durable state on disk. A rewritten
+** name gets a new file (unlink, then create): a handle opened before the
+** loss keeps the old one, so its close (which may cut a preallocated
+** file) cannot touch the restored state.
+*/
 static int tenvApplyStep(TestEnv *p, PlStep *s, int eMode){
   const char *zPath = s->pN->zPath;
   int rc = KV_OK;
   int fd;
-  u64 nLen;
-  if( s->eAct==PL_REMOVE ){
-    if( unlink(zPath)!=0 && errno!=ENOENT ){
-      rc = kvErrno(errno, "unlink (power-loss model)", zPath);
-    }
-    return rc;
+  size_t nDone = 0;
+  if( unlink(zPath)!=0 && errno!=ENOENT ){
+    return kvErrno(errno, "unlink (power-loss model)", zPath);
   }
-  if( s->eAct==PL_TRUNC ){
-    if( tenvFileSize(zPath)>s->nKeep && truncate(zPath, (off_t)s->nKeep)!=0 ){
-      return kvErrno(errno, "truncate (power-loss model)", zPath);
-    }
-    nLen = s->nKeep;
-    fd = open(zPath, O_WRONLY | O_APPEND | O_CLOEXEC);
-    /* Removed behind the env's back: nothing to cut. */
-    if( fd<0 && errno==ENOENT ) return KV_OK;
-  }else{
-    size_t nDone = 0;
-    mkdir(s->pN->zDir, 0755);   /* an unmodelled rmdir is undone */
-    fd = open(zPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    while( fd>=0 && rc==KV_OK && nDone<s->n ){
-      ssize_t w = write(fd, s->a + nDone, s->n - nDone);
-      if( w<0 && errno==EINTR ) continue;
-      if( w<0 ) rc = kvErrno(errno, "write (power-loss model)", zPath);
-      else nDone += (size_t)w;
-    }
-    nLen = s->n;
-  }
+  if( s->eAct==PL_REMOVE ) return KV_OK;
+  mkdir(s->pN->zDir, 0755);     /* an unmodelled rmdir is undone */
+  fd = open(zPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if( fd<0 ) return kvErrno(errno, "open (power-loss model)", zPath);
-  if( rc==KV_OK && eMode==KV_PL_GARBAGE && s->nPre>nLen ){
-    rc = tenvGarbage(p, fd, s->nPre - nLen, zPath);
+  while( rc==KV_OK && nDone<s->n ){
+    ssize_t w = write(fd, s->a + nDone, s->n - nDone);
+    if( w<0 && errno==EINTR ) continue;
+    if( w<0 ) rc = kvErrno(errno, "write (power-loss model)", zPath);
+    else nDone += (size_t)w;
+  }
+  if( rc==KV_OK && eMode==KV_PL_GARBAGE && s->nPre>s->n ){
+    rc = tenvGarbage(p, fd, s->nPre - s->n, zPath);
   }
   close(fd);
+  return rc;
+}
+
+/* Is zDir a directory, or inside one, that the env created and whose
+** entry no fsync of its parent made durable? */
+static int tenvInLostDir(TestEnv *p, const char *zDir){
+  TestDir *pD;
+  for(pD=p->pDirs; pD; pD=pD->pNext){
+    size_t n = strlen(pD->zPath);
+    if( !pD->bDur && strncmp(zDir, pD->zPath, n)==0
+     && (zDir[n]==0 || zDir[n]=='/') ){
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* rm -rf zPath (missing is fine). */
+static int tenvRemoveTree(const char *zPath){
+  struct stat st;
+  DIR *d;
+  struct dirent *e;
+  int rc = KV_OK;
+  if( lstat(zPath, &st)!=0 ) return KV_OK;
+  if( !S_ISDIR(st.st_mode) ){
+    if( unlink(zPath)!=0 ) return kvErrno(errno, "unlink (power-loss "
+                                         "model)", zPath);
+    return KV_OK;
+  }
+  d = opendir(zPath);
+  if( d==0 ) return kvErrno(errno, "list (power-loss model)", zPath);
+  while( rc==KV_OK && (e = readdir(d))!=0 ){
+    char *zChild;
+    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
+    zChild = malloc(strlen(zPath) + strlen(e->d_name) + 2);
+    if( zChild==0 ){
+      rc = tenvNoMem(zPath);
+      break;
+    }
+    sprintf(zChild, "%s/%s", zPath, e->d_name);
+    rc = tenvRemoveTree(zChild);
+    free(zChild);
+  }
+  closedir(d);
+  if( rc==KV_OK && rmdir(zPath)!=0 ){
+    rc = kvErrno(errno, "rmdir (power-loss model)", zPath);
+  }
   return rc;
 }
 
@@ -870,12 +1005,12 @@ int kvTestEnvPowerLoss(KvEnv *pEnv, int eMode){
     PlStep *s = &aStep[i];
     TestInode *pD = pN->pDur;
     s->pN = pN;
-    if( pD==0 ){
+    if( tenvInLostDir(p, pN->zDir) ){
+      s->eAct = PL_KEEP;        /* goes with its directory, below */
+    }else if( pD==0 ){
       s->eAct = PL_REMOVE;
-    }else if( pD==pN->pCur && !pD->bSaved ){
-      s->eAct = PL_TRUNC;
-      s->nKeep = pD->nSync;
-      s->nPre = tenvFileSize(pN->zPath);
+    }else if( pD==pN->pCur && !pD->bSaved && access(pN->zPath, F_OK)!=0 ){
+      s->eAct = PL_KEEP;
     }else{
       s->eAct = PL_WRITE;
       if( pD->bSaved ){
@@ -898,9 +1033,17 @@ int kvTestEnvPowerLoss(KvEnv *pEnv, int eMode){
     if( aStep[i].eAct==PL_REMOVE ) rc = tenvApplyStep(p, &aStep[i], eMode);
   }
   for(i=0; rc==KV_OK && i<nStep; i++){
-    if( aStep[i].eAct!=PL_REMOVE ) rc = tenvApplyStep(p, &aStep[i], eMode);
+    if( aStep[i].eAct==PL_WRITE ) rc = tenvApplyStep(p, &aStep[i], eMode);
   }
 
+  /* Directories whose creation never reached a parent's fsync go, with
+  ** everything in them. */
+  if( rc==KV_OK ){
+    TestDir *pDir;
+    for(pDir=p->pDirs; rc==KV_OK && pDir; pDir=pDir->pNext){
+      if( !pDir->bDur ) rc = tenvRemoveTree(pDir->zPath);
+    }
+  }
   for(i=0; aStep && i<nStep; i++) free(aStep[i].a);
   free(aStep);
   tenvForget(p);

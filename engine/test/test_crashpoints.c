@@ -24,6 +24,10 @@
 ** three of the zlib one, alternating the power-loss modes; STRESS=1 runs
 ** every point of both in both modes. The base env skips real fsyncs: the
 ** power-loss model alone decides what survives.
+**
+** Known bug (testutil.h tuKnownBug): with wal-cut-unsynced listed, a lost
+** acknowledged batch whose store shows a WAL segment ending in zeros is
+** counted as an expected failure; the test then fails if none shows.
 */
 #include <stdint.h>
 #include <unistd.h>
@@ -45,6 +49,8 @@ static const char *zExtraOpt = "compression=none";
 static int bRangeDel = 0;
 #define RANGEDEL_EVERY 5
 static int inRange(int iKey){ return iKey==2 || (iKey>=20 && iKey<=29); }
+/* Crash points that lost a batch to the known bug wal-cut-unsynced. */
+static int nXfail = 0;
 
 
 /* Value of "k<iKey>" after batches 1..j, or -1 if absent. Batch i puts
@@ -170,6 +176,7 @@ static void crashAt(const char *zOpts, int iPoint, int eMode){
   kv_options *o;
   kv_db *db = 0;
   int nAcked = 0, nTried = 0, j, rc;
+  int bZeroTail;
 
   assert_non_null(pEnv);
   tuTempDir(zDir, sizeof(zDir), "crashpt");
@@ -179,6 +186,7 @@ static void crashAt(const char *zOpts, int iPoint, int eMode){
   if( iPoint>0 ) kvTestEnvCrashAfter(pEnv, iPoint);
   workload(zDir, o, &nAcked, &nTried);
   assert_int_equal(kvTestEnvPowerLoss(pEnv, eMode), KV_OK);
+  bZeroTail = tuWalZeroTail(zDir);
 
   rc = kv_open(zDir, o, &db);
   if( rc!=KV_OK ){
@@ -187,6 +195,16 @@ static void crashAt(const char *zOpts, int iPoint, int eMode){
              kv_errmsg(0));
   }
   j = checkPrefix(db, iPoint);
+  if( j<nAcked && bZeroTail && tuKnownBug("wal-cut-unsynced") ){
+    print_message("XFAIL crash point %d (wal-cut-unsynced): lost "
+                  "acknowledged batches %d..%d\n", iPoint, j+1, nAcked);
+    nXfail++;
+    kv_close(db);
+    kv_options_free(o);
+    kvTestEnvFree(pEnv);
+    tuRemoveDir(zDir);
+    return;
+  }
   if( j<nAcked ){
     fail_msg("crash point %d: lost acknowledged batches %d..%d", iPoint,
              j+1, nAcked);
@@ -238,6 +256,7 @@ static void runAll(const char *zOpts, int nStrideShort){
   int nStride = bStress ? 1 : nStrideShort;
   int n, nRun = 0;
   struct timespec t0, t1;
+  nXfail = 0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for(n=1; n<=nOp; n+=nStride){
     if( bStress ){
@@ -256,6 +275,14 @@ static void runAll(const char *zOpts, int nStrideShort){
                 "%.1fs\n", zOpts, zExtraOpt, nOp, nRun + 1,
                 (double)(t1.tv_sec - t0.tv_sec)
                 + (double)(t1.tv_nsec - t0.tv_nsec)/1e9);
+  if( tuKnownBug("wal-cut-unsynced") ){
+    print_message("%d crash points lost batches to the known bug "
+                  "wal-cut-unsynced (XFAIL)\n", nXfail);
+    if( nXfail==0 ){
+      fail_msg("XPASS: wal-cut-unsynced no longer shows; remove it from "
+               "KNOWN_BUGS in the Makefile");
+    }
+  }
 }
 
 static void test_crash_sync_full(void **state){

@@ -378,6 +378,136 @@ static void test_pl_preexisting(void **state){
   assert_true(diskHasPattern(P(f,"pre2"), 40, 7));
 }
 
+/* A truncate is a size change: not durable until the next fsync. */
+static void test_pl_truncate_unsynced(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  u8 a[200];
+  pattern(a, sizeof(a), 11);
+  assert_int_equal(e->xOpen(e, P(f,"t"), KV_OPEN_WRITE, &pFile), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(e->xAppend(pFile, a, 200), KV_OK);
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_int_equal(e->xTruncate(pFile, 50), KV_OK);
+  assert_int_equal(diskSize(P(f,"t")), 50);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"t"), 200, 11));
+
+  /* Followed by an fsync, the truncate is durable. */
+  assert_int_equal(e->xOpen(e, P(f,"t"), KV_OPEN_APPEND|KV_OPEN_PLAIN,
+                            &pFile), KV_OK);
+  assert_int_equal(e->xTruncate(pFile, 50), KV_OK);
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"t"), 50, 11));
+}
+
+/* Open KV_OPEN_APPEND (mapped and preallocated by kvEnvPosix), append n
+** pattern bytes of seed 12, fsync; the file then is bigger on disk. */
+static KvFile *preallocated(Fixture *f, const char *zName, size_t n){
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = 0;
+  u8 a[100];
+  assert_true(n<=sizeof(a));
+  pattern(a, n, 12);
+  assert_int_equal(e->xOpen(e, P(f,zName), KV_OPEN_APPEND, &pFile), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(e->xAppend(pFile, a, n), KV_OK);
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_true(diskSize(P(f,zName))>(long)n);
+  return pFile;
+}
+
+/* The fsync made the preallocated size durable; the cut to the logical
+** size at close was never synced, so a power cut brings the zeros back
+** (what a WAL segment closed without an fsync looks like afterwards). */
+static void test_pl_prealloc_cut_unsynced(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = preallocated(f, "seg", 100);
+  long nAlloc = diskSize(P(f,"seg"));
+  u8 aGot[100];
+  u8 aWant[100];
+  u8 aZero[64];
+  int fd;
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  assert_int_equal(diskSize(P(f,"seg")), 100);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(P(f,"seg")), nAlloc);
+  pattern(aWant, 100, 12);
+  assert_int_equal(diskRead(P(f,"seg"), aGot, 100), 100);
+  assert_memory_equal(aGot, aWant, 100);
+  memset(aZero, 0, sizeof(aZero));
+  fd = open(P(f,"seg"), O_RDONLY);
+  assert_true(fd>=0);
+  assert_int_equal(pread(fd, aGot, 64, (off_t)(nAlloc - 64)), 64);
+  close(fd);
+  assert_memory_equal(aGot, aZero, 64);
+
+  /* Cut, then fsync: the cut is durable. */
+  pFile = preallocated(f, "seg2", 100);
+  assert_int_equal(e->xTruncate(pFile, 60), KV_OK);
+  assert_int_equal(e->xSync(pFile), KV_OK);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"seg2"), 60, 12));
+}
+
+/* A dead process cuts nothing: closing a handle after the crash leaves
+** the preallocated size on disk. */
+static void test_pl_dead_close_keeps_size(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = preallocated(f, "seg", 100);
+  long nAlloc = diskSize(P(f,"seg"));
+  kvTestEnvCrashAfter(e, 0);
+  assert_int_equal(e->xClose(pFile), KV_IOERR);
+  assert_int_equal(diskSize(P(f,"seg")), nAlloc);
+}
+
+/* A handle opened before the loss cannot change the restored file. */
+static void test_pl_stale_close_harmless(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  KvFile *pFile = preallocated(f, "seg", 100);
+  long nAlloc = diskSize(P(f,"seg"));
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(P(f,"seg")), nAlloc);
+  assert_int_equal(e->xClose(pFile), KV_OK);
+  assert_int_equal(diskSize(P(f,"seg")), nAlloc);
+}
+
+/* A new directory's entry is in its parent: lost with everything in it
+** unless the parent is fsynced. */
+static void test_pl_mkdir(void **state){
+  Fixture *f = *state;
+  KvEnv *e = f->pEnv;
+  assert_int_equal(e->xMkdir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(envWrite(e, P(f,"sub/x"), KV_OPEN_WRITE, 64, 13, 1),
+                   KV_OK);
+  assert_int_equal(e->xSyncDir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_int_equal(diskSize(P(f,"sub/x")), -1);
+  assert_int_equal(access(P(f,"sub"), F_OK), -1);
+
+  /* With the parent fsynced, the directory and its synced file stay. */
+  assert_int_equal(e->xMkdir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(e->xSyncDir(e, f->zDir), KV_OK);
+  assert_int_equal(envWrite(e, P(f,"sub/x"), KV_OPEN_WRITE, 64, 13, 1),
+                   KV_OK);
+  assert_int_equal(e->xSyncDir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"sub/x"), 64, 13));
+
+  /* An existing directory is not new: xMkdir of it changes nothing. */
+  assert_int_equal(e->xMkdir(e, P(f,"sub")), KV_OK);
+  assert_int_equal(kvTestEnvPowerLoss(e, KV_PL_TRUNCATE), KV_OK);
+  assert_true(diskHasPattern(P(f,"sub/x"), 64, 13));
+}
+
 static void test_pl_unlink(void **state){
   Fixture *f = *state;
   KvEnv *e = f->pEnv;
@@ -850,6 +980,11 @@ int main(void){
     T(test_pl_unsynced_tail),
     T(test_pl_created_files),
     T(test_pl_preexisting),
+    T(test_pl_truncate_unsynced),
+    T(test_pl_prealloc_cut_unsynced),
+    T(test_pl_dead_close_keeps_size),
+    T(test_pl_stale_close_harmless),
+    T(test_pl_mkdir),
     T(test_pl_unlink),
     T(test_pl_rename),
     T(test_pl_truncating_open),

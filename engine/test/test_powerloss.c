@@ -15,9 +15,14 @@
 **   sync=full:           j >= every batch whose kv_write returned KV_OK
 **   sync=normal and off: any j (the store opens and holds a prefix)
 **
-** The last test switches the directory fsync off (a test-only switch of
-** the env) and shows the check can fail: new files then vanish with the
-** power and acknowledged commits are lost.
+** test_missing_dir_fsync_detected switches the directory fsync off (a
+** test-only switch of the env) and shows the check can fail: new files
+** then vanish with the power and acknowledged commits are lost.
+**
+** test_new_store_dir_survives: a store whose directory kv_open creates
+** keeps a commit acknowledged with sync=full across a power cut. The env
+** loses a new directory whose parent was never fsynced; kv_open does not
+** fsync it (known bug store-dir-unsynced, XFAIL while KNOWN_BUGS lists it).
 */
 #include <stdint.h>
 #include <unistd.h>
@@ -169,6 +174,47 @@ static void test_missing_dir_fsync_detected(void **state){
   assert_true(nLoss>0);
 }
 
+static void test_new_store_dir_survives(void **state){
+  char zParent[256], zDir[300];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o;
+  kv_db *db;
+  const char *z;
+  int bDirGone;
+  (void)state;
+  assert_non_null(pEnv);
+  tuTempDir(zParent, sizeof(zParent), "powerloss-newdir");
+  snprintf(zDir, sizeof(zDir), "%s/store", zParent);
+  o = tuOptions("sync=full", "background=off", NULL);
+  kvOptionsSetEnv(o, pEnv);
+  db = tuOpen(zDir, o);
+  tuPut(db, "acked", "yes");
+  kvTestEnvCrashAfter(pEnv, 0);
+  kv_close(db);
+  assert_int_equal(kvTestEnvPowerLoss(pEnv, KV_PL_TRUNCATE), KV_OK);
+  bDirGone = access(zDir, F_OK)!=0;
+  db = tuOpen(zDir, o);
+  z = tuGet(db, 0, 0, "acked");
+  if( z==0 && bDirGone && tuKnownBug("store-dir-unsynced") ){
+    print_message("XFAIL (store-dir-unsynced): the new store's directory "
+                  "was lost with an acknowledged commit\n");
+  }else{
+    if( z==0 ){
+      fail_msg("commit acknowledged with sync=full lost (store directory "
+               "%s)", bDirGone ? "lost" : "kept");
+    }
+    assert_string_equal(z, "yes");
+    if( tuKnownBug("store-dir-unsynced") ){
+      fail_msg("XPASS: store-dir-unsynced no longer shows; remove it from "
+               "KNOWN_BUGS in the Makefile");
+    }
+  }
+  kv_close(db);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+  tuRemoveDir(zParent);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sync_full),
@@ -176,6 +222,7 @@ int main(void){
     cmocka_unit_test(test_sync_normal),
     cmocka_unit_test(test_sync_off),
     cmocka_unit_test(test_missing_dir_fsync_detected),
+    cmocka_unit_test(test_new_store_dir_survives),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
