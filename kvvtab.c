@@ -19,33 +19,9 @@
 **
 ** and its rows live in the LSM engine of engine/kv.h, one store (directory)
 ** per table. This file only translates between SQL and that API; it knows
-** nothing of the engine's internals.
+** nothing of the engine's internals. Rows are encoded as kvrow.h
+** describes (kvrow.c).
 **
-** ENCODING OF ROWS IN THE ENGINE
-**
-** Keys (the engine orders keys by memcmp, so each encoding preserves the SQL
-** order of its key type):
-**
-**   key_type=text     the UTF-8 bytes of the text, nothing else. memcmp order
-**                     is SQLite's BINARY collation.
-**   key_type=blob     the bytes of the blob.
-**   key_type=integer  8 bytes, big-endian, of the two's complement value with
-**                     its sign bit flipped (x ^ 0x8000000000000000), so that
-**                     INT64_MIN encodes as 00..00 and INT64_MAX as ff..ff.
-**
-** Values: one type byte, equal to SQLite's fundamental type code, then a
-** payload whose length is the rest of the value:
-**
-**   0x01 INTEGER  1 to 8 bytes: the value in big-endian two's complement,
-**                 shortest form that sign-extends back to it
-**   0x02 REAL     8 bytes: the IEEE-754 binary64 bits, big-endian (so -0.0
-**                 and the infinities round-trip; SQLite has no NaN values)
-**   0x03 TEXT     the UTF-8 bytes (may be empty, may hold NUL bytes)
-**   0x04 BLOB     the bytes (may be empty)
-**   0x05 NULL     no payload
-**
-** Nothing depends on the host's byte order or float layout, so a store
-** copied to another machine reads the same.
 **
 ** TRANSACTIONS
 **
@@ -80,6 +56,7 @@ SQLITE_EXTENSION_INIT1
 #include "ext/kvext.h"
 #include "kvowner.h"
 #include "kvshadow.h"
+#include "kvrow.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -108,17 +85,6 @@ SQLITE_EXTENSION_INIT1
 # define KV_NAME_LIMIT 255
 #endif
 
-typedef unsigned char u8;
-typedef sqlite3_int64 i64;
-typedef sqlite3_uint64 u64;
-
-/* Value type bytes (SQLite's fundamental type codes). */
-#define KVV_INTEGER 0x01
-#define KVV_REAL    0x02
-#define KVV_TEXT    0x03
-#define KVV_BLOB    0x04
-#define KVV_NULL    0x05
-
 /* How long a write waits for another connection sharing the engine to end
 ** its transaction before failing with SQLITE_BUSY. */
 #define KVVTAB_WRITER_TIMEOUT_MS 5000
@@ -136,7 +102,6 @@ typedef struct KvConn KvConn;
 typedef struct KvPrivateDir KvPrivateDir;
 typedef struct KvVtab KvVtab;
 typedef struct KvCursor KvCursor;
-typedef struct KvKey KvKey;
 typedef struct KvSavepoint KvSavepoint;
 
 /*
@@ -226,16 +191,6 @@ struct KvVtab {
   KvVtab *pNextTab;           /* next table of the same connection */
 };
 
-/*
-** An encoded key. p points either into aInt or into a value owned by
-** SQLite (valid while that value is).
-*/
-struct KvKey {
-  const u8 *p;                /* encoded bytes */
-  int n;                      /* their number */
-  u8 aInt[8];                 /* storage for an integer key */
-};
-
 /* Cursor modes, chosen by xFilter. */
 #define CUR_EMPTY 0           /* no row can match */
 #define CUR_POINT 1           /* one key, read with kv_get at xFilter */
@@ -311,328 +266,6 @@ static char *engineErrorMsg(int rc, const char *zWhat){
   const char *zMsg = kv_errmsg(0);
   if( zMsg && zMsg[0] ) return sqlite3_mprintf("%s", zMsg);
   return sqlite3_mprintf("kvstore: %s failed: %s", zWhat, sqlite3_errstr(rc));
-}
-
-/* memcmp order, a proper prefix first: the engine's key order. */
-static int keyCompare(const u8 *a, size_t na, const u8 *b, size_t nb){
-  size_t n = na<nb ? na : nb;
-  int c = n ? memcmp(a, b, n) : 0;
-  if( c==0 ) c = (na<nb) ? -1 : (na>nb);
-  return c;
-}
-
-static void putBigEndian64(u8 *a, u64 x){
-  int i;
-  for(i=7; i>=0; i--){ a[i] = (u8)(x & 0xff); x >>= 8; }
-}
-static u64 getBigEndian64(const u8 *a){
-  u64 x = 0;
-  int i;
-  for(i=0; i<8; i++) x = (x<<8) | a[i];
-  return x;
-}
-
-static void encodeIntKey(u8 *a, i64 v){
-  putBigEndian64(a, ((u64)v) ^ ((u64)1<<63));
-}
-static i64 decodeIntKey(const u8 *a){
-  return (i64)(getBigEndian64(a) ^ ((u64)1<<63));
-}
-
-static const char *typeName(int eType){
-  switch( eType ){
-    case SQLITE_INTEGER: return "INTEGER";
-    case SQLITE_FLOAT:   return "REAL";
-    case SQLITE_TEXT:    return "TEXT";
-    case SQLITE_BLOB:    return "BLOB";
-    default:             return "NULL";
-  }
-}
-static const char *keyTypeName(int eKeyType){
-  switch( eKeyType ){
-    case KV_KEY_BLOB:    return "BLOB";
-    case KV_KEY_INTEGER: return "INTEGER";
-    default:             return "TEXT";
-  }
-}
-
-/*
-** SQLite's rule for storing a REAL in an INTEGER column: it becomes an
-** integer when the conversion is exact and the result is neither of the
-** two extreme int64 values (which SQLite leaves as REAL). Returns 1 and sets
-** *piOut when the REAL converts.
-*/
-static int realIsStoredAsInt(double r, i64 *piOut){
-  const double two63 = 9223372036854775808.0;
-  i64 i;
-  if( !(r>-two63 && r<two63) ) return 0;     /* also false for NaN */
-  i = (i64)r;
-  if( (double)i!=r || i==INT64_MIN || i==INT64_MAX ) return 0;
-  *piOut = i;
-  return 1;
-}
-
-/* floor() and ceil() of r as an int64. REQUIRES: -2^63 <= r < 2^63.
-** (Done by hand so that the library needs no libm.) */
-static i64 floorToInt(double r){
-  i64 i = (i64)r;                 /* truncates toward zero */
-  return ((double)i>r) ? i-1 : i;
-}
-static i64 ceilToInt(double r){
-  i64 i = (i64)r;
-  return ((double)i<r) ? i+1 : i;
-}
-
-/*
-** SQLite's NUMERIC affinity applied to text z[0..n): the rules of its
-** sqlite3AtoF (optional spaces, sign, digits with an optional '.', an
-** optional exponent, spaces; nothing else, no hexadecimal) and of
-** applyNumericAffinity (text without '.' or exponent that fits an int64
-** is that integer; other numbers are REAL). Returns SQLITE_INTEGER
-** (*piOut set), SQLITE_FLOAT (*prOut set) or SQLITE_TEXT (not a number).
-** Done here because newer SQLite versions forbid
-** sqlite3_value_numeric_type() on a copy made by sqlite3_value_dup(), and
-** on the caller's value it would change the value's type.
-*/
-static int isSpaceByte(u8 c){
-  return c==' ' || (c>='\t' && c<='\r');
-}
-static int textToNumber(const u8 *z, int n, i64 *piOut, double *prOut){
-  char aBuf[64];              /* digits 'e' exponent, for strtod */
-  int i = 0, bNeg = 0, bReal = 0;
-  int nDigit = 0, nBuf = 0;
-  int iExp = 0;               /* value is digits * 10^iExp (plus exp10) */
-  u64 u = 0;
-  int bOverflow = 0;
-  long exp10 = 0;
-
-  while( i<n && isSpaceByte(z[i]) ) i++;
-  if( i<n && (z[i]=='-' || z[i]=='+') ){ bNeg = (z[i]=='-'); i++; }
-  for(; i<n && z[i]>='0' && z[i]<='9'; i++){
-    if( u>(u64)INT64_MAX/10+1 ) bOverflow = 1; else u = u*10 + (z[i]-'0');
-    if( nBuf>0 || z[i]!='0' ){
-      if( nBuf<40 ) aBuf[nBuf++] = (char)z[i]; else iExp++;
-    }
-    nDigit++;
-  }
-  if( i<n && z[i]=='.' ){
-    int nFrac = 0;
-    i++;
-    for(; i<n && z[i]>='0' && z[i]<='9'; i++){
-      if( nBuf>0 || z[i]!='0' ){
-        if( nBuf<40 ){ aBuf[nBuf++] = (char)z[i]; iExp--; }
-      }else{
-        iExp--;
-      }
-      nFrac++;
-    }
-    if( nDigit==0 && nFrac==0 ) return SQLITE_TEXT;
-    nDigit += nFrac;
-    bReal = 1;
-  }
-  if( nDigit==0 ) return SQLITE_TEXT;
-  if( i<n && (z[i]=='e' || z[i]=='E') ){
-    int j = i+1, bExpNeg = 0;
-    if( j<n && (z[j]=='-' || z[j]=='+') ){ bExpNeg = (z[j]=='-'); j++; }
-    if( j<n && z[j]>='0' && z[j]<='9' ){
-      for(; j<n && z[j]>='0' && z[j]<='9'; j++){
-        if( exp10<100000 ) exp10 = exp10*10 + (z[j]-'0');
-      }
-      if( bExpNeg ) exp10 = -exp10;
-      bReal = 1;
-      i = j;
-    }
-  }
-  while( i<n && isSpaceByte(z[i]) ) i++;
-  if( i<n ) return SQLITE_TEXT;         /* other bytes, an embedded NUL */
-
-  if( !bReal && !bOverflow
-   && (u<=(u64)INT64_MAX || (bNeg && u==(u64)INT64_MAX+1)) ){
-    *piOut = bNeg ? (i64)(0-u) : (i64)u;
-    return SQLITE_INTEGER;
-  }
-  /* digits e exponent: no decimal point, so the locale does not matter. */
-  if( nBuf==0 ){
-    *prOut = bNeg ? -0.0 : 0.0;
-  }else{
-    snprintf(aBuf+nBuf, sizeof(aBuf)-(size_t)nBuf, "e%ld", exp10+iExp);
-    *prOut = strtod(aBuf, 0);
-    if( bNeg ) *prOut = -*prOut;
-  }
-  return SQLITE_FLOAT;
-}
-
-/* Outcome of converting a value to a key for storage. */
-#define KEY_OK      0
-#define KEY_NULL    1         /* NULL key */
-#define KEY_BADTYPE 2         /* the key type cannot hold this value */
-#define KEY_NOMEM   3
-
-/*
-** Encode pVal as a key of type eKeyType, the way an ordinary table column
-** of that declared type would store it (its affinity), refusing what the
-** key type cannot hold.
-*/
-static int keyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
-  int eType = sqlite3_value_type(pVal);
-  memset(pKey, 0, sizeof(*pKey));
-  if( eType==SQLITE_NULL ) return KEY_NULL;
-  switch( eKeyType ){
-    case KV_KEY_TEXT: {
-      if( eType==SQLITE_BLOB ) return KEY_BADTYPE;
-      /* TEXT affinity: SQLite's own text form of a number, which
-      ** sqlite3_value_text() adds to the value beside the number (its
-      ** type stays INTEGER or REAL), as SQLite's own comparisons do. */
-      pKey->p = sqlite3_value_text(pVal);
-      pKey->n = sqlite3_value_bytes(pVal);
-      if( pKey->p==0 ) return KEY_NOMEM;
-      return KEY_OK;
-    }
-    case KV_KEY_BLOB: {
-      if( eType!=SQLITE_BLOB && eType!=SQLITE_TEXT ) return KEY_BADTYPE;
-      if( eType==SQLITE_TEXT ){
-        pKey->p = sqlite3_value_text(pVal);
-        if( pKey->p==0 ) return KEY_NOMEM;
-      }else{
-        pKey->p = sqlite3_value_blob(pVal);
-      }
-      pKey->n = sqlite3_value_bytes(pVal);
-      if( pKey->p==0 ) pKey->p = (const u8*)"";
-      return KEY_OK;
-    }
-    default: {
-      i64 iVal;
-      assert( eKeyType==KV_KEY_INTEGER );
-      if( eType==SQLITE_TEXT ){
-        /* INTEGER affinity: text that looks like a number becomes one. */
-        const u8 *z = sqlite3_value_text(pVal);
-        int eNum;
-        double r = 0.0;
-        if( z==0 ) return KEY_NOMEM;
-        eNum = textToNumber(z, sqlite3_value_bytes(pVal), &iVal, &r);
-        if( eNum==SQLITE_FLOAT ){
-          if( !realIsStoredAsInt(r, &iVal) ) return KEY_BADTYPE;
-        }else if( eNum!=SQLITE_INTEGER ){
-          return KEY_BADTYPE;
-        }
-      }else if( eType==SQLITE_FLOAT ){
-        if( !realIsStoredAsInt(sqlite3_value_double(pVal), &iVal) ){
-          return KEY_BADTYPE;
-        }
-      }else if( eType==SQLITE_INTEGER ){
-        iVal = sqlite3_value_int64(pVal);
-      }else{
-        return KEY_BADTYPE;
-      }
-      encodeIntKey(pKey->aInt, iVal);
-      pKey->p = pKey->aInt;
-      pKey->n = 8;
-      return KEY_OK;
-    }
-  }
-}
-
-/*
-** Encode a value for the engine (format at the top of the file). Returns
-** a buffer from sqlite3_malloc64 in *paOut, or SQLITE_NOMEM.
-*/
-static int valueEncode(sqlite3_value *pVal, u8 **paOut, size_t *pnOut){
-  int eType = sqlite3_value_type(pVal);
-  size_t nPay = 0;
-  const void *pPay = 0;
-  u8 aNum[8];
-  u8 *a;
-  switch( eType ){
-    case SQLITE_INTEGER: {
-      i64 v = sqlite3_value_int64(pVal);
-      int i;
-      putBigEndian64(aNum, (u64)v);
-      /* Drop leading bytes that are pure sign extension. */
-      for(i=0; i<7; i++){
-        u8 fill = (v<0) ? 0xff : 0x00;
-        if( aNum[i]!=fill || ((aNum[i+1] ^ fill) & 0x80) ) break;
-      }
-      pPay = &aNum[i];
-      nPay = 8 - i;
-      break;
-    }
-    case SQLITE_FLOAT: {
-      double r = sqlite3_value_double(pVal);
-      u64 bits;
-      memcpy(&bits, &r, 8);
-      putBigEndian64(aNum, bits);
-      pPay = aNum;
-      nPay = 8;
-      break;
-    }
-    case SQLITE_TEXT:
-      pPay = sqlite3_value_text(pVal);
-      nPay = (size_t)sqlite3_value_bytes(pVal);
-      if( pPay==0 ) return SQLITE_NOMEM;
-      break;
-    case SQLITE_BLOB:
-      pPay = sqlite3_value_blob(pVal);
-      nPay = (size_t)sqlite3_value_bytes(pVal);
-      if( pPay==0 && nPay>0 ) return SQLITE_NOMEM;
-      break;
-    default:
-      eType = KVV_NULL;
-      break;
-  }
-  a = sqlite3_malloc64(1 + nPay);
-  if( a==0 ) return SQLITE_NOMEM;
-  a[0] = (u8)eType;
-  if( nPay ) memcpy(&a[1], pPay, nPay);
-  *paOut = a;
-  *pnOut = 1 + nPay;
-  return SQLITE_OK;
-}
-
-/* Set the SQL result to the decoded value. Returns SQLITE_CORRUPT for a
-** value that does not follow the format. */
-static int valueResult(sqlite3_context *ctx, const u8 *a, size_t n){
-  size_t nPay;
-  if( n<1 ) return SQLITE_CORRUPT;
-  nPay = n - 1;
-  switch( a[0] ){
-    case KVV_INTEGER: {
-      u64 x;
-      size_t i;
-      if( nPay<1 || nPay>8 ) return SQLITE_CORRUPT;
-      x = (a[1] & 0x80) ? ~(u64)0 : 0;
-      for(i=1; i<=nPay; i++) x = (x<<8) | a[i];
-      sqlite3_result_int64(ctx, (i64)x);
-      return SQLITE_OK;
-    }
-    case KVV_REAL: {
-      u64 bits;
-      double r;
-      if( nPay!=8 ) return SQLITE_CORRUPT;
-      bits = getBigEndian64(&a[1]);
-      memcpy(&r, &bits, 8);
-      sqlite3_result_double(ctx, r);
-      return SQLITE_OK;
-    }
-    case KVV_TEXT:
-      if( nPay>0x7fffffff ) return SQLITE_TOOBIG;
-      sqlite3_result_text(ctx, (const char*)&a[1], (int)nPay,
-                          SQLITE_TRANSIENT);
-      return SQLITE_OK;
-    case KVV_BLOB:
-      if( nPay>0x7fffffff ) return SQLITE_TOOBIG;
-      if( nPay==0 ){
-        sqlite3_result_zeroblob(ctx, 0);
-      }else{
-        sqlite3_result_blob(ctx, &a[1], (int)nPay, SQLITE_TRANSIENT);
-      }
-      return SQLITE_OK;
-    case KVV_NULL:
-      if( nPay!=0 ) return SQLITE_CORRUPT;
-      sqlite3_result_null(ctx);
-      return SQLITE_OK;
-    default:
-      return SQLITE_CORRUPT;
-  }
 }
 
 /* Parse an unsigned decimal option value as kv_options_get returns it. */
@@ -1038,7 +671,7 @@ static int goneFind(KvVtab *p, const u8 *a, int n, int *pbFound){
   *pbFound = 0;
   while( lo<hi ){
     int mid = (lo+hi)/2;
-    int c = keyCompare(p->aGone[mid].a, p->aGone[mid].n, a, n);
+    int c = kvrowKeyCompare(p->aGone[mid].a, p->aGone[mid].n, a, n);
     if( c==0 ){ *pbFound = 1; return mid; }
     if( c<0 ) lo = mid+1; else hi = mid;
   }
@@ -1573,7 +1206,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   if( rc==SQLITE_OK ){
     char *zSql = sqlite3_mprintf(
         "CREATE TABLE x(key %s PRIMARY KEY NOT NULL, value) WITHOUT ROWID",
-        keyTypeName(p->eKeyType));
+        kvrowKeyTypeName(p->eKeyType));
     if( zSql==0 ){
       rc = SQLITE_NOMEM;
     }else{
@@ -2244,7 +1877,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
           /* Text that is not a number and begins at or below '9' may be
           ** above keys that a numeric affinity turns into numbers. */
           if( z && bHighTerm && (n==0 || z[0]<='9')
-           && textToNumber(z, n, &iDummy, &rDummy)==SQLITE_TEXT ){
+           && kvrowTextToNumber(z, n, &iDummy, &rDummy)==SQLITE_TEXT ){
             z = (const unsigned char*)":";
             n = 1;
             *pOp = OP_LT;
@@ -2300,7 +1933,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
           *pRc = SQLITE_NOMEM;
           return TERM_NONE;
         }
-        eNum = textToNumber(z, sqlite3_value_bytes(pVal), &iVal, &r);
+        eNum = kvrowTextToNumber(z, sqlite3_value_bytes(pVal), &iVal, &r);
       }else{
         eNum = eType;
         if( eType==SQLITE_INTEGER ){
@@ -2330,7 +1963,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
           if( !bInt ){
             if( r>=two63 ) return TERM_NONE;
             if( r<-two63 ) return TERM_ALL;
-            iVal = floorToInt(r);
+            iVal = kvrowFloorToInt(r);
           }
           if( iVal==INT64_MAX ) return TERM_NONE;
           iVal++;
@@ -2340,14 +1973,14 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
           if( !bInt ){
             if( r>=two63 ) return TERM_NONE;
             if( r<=-two63 ) return TERM_ALL;
-            iVal = ceilToInt(r);
+            iVal = kvrowCeilToInt(r);
           }
           break;
         case OP_LT:
           if( !bInt ){
             if( r<=-two63 ) return TERM_NONE;
             if( r>=two63 ) return TERM_ALL;
-            iVal = ceilToInt(r);
+            iVal = kvrowCeilToInt(r);
           }
           if( iVal==INT64_MIN ) return TERM_NONE;
           iVal--;
@@ -2358,7 +1991,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
           if( !bInt ){
             if( r<-two63 ) return TERM_NONE;
             if( r>=two63 ) return TERM_ALL;
-            iVal = floorToInt(r);
+            iVal = kvrowFloorToInt(r);
           }
           break;
       }
@@ -2367,7 +2000,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
         *pRc = SQLITE_NOMEM;
         return TERM_NONE;
       }
-      encodeIntKey(*paKey, iVal);
+      kvrowEncodeIntKey(*paKey, iVal);
       *pnKey = 8;
       return TERM_BOUND;
     }
@@ -2381,7 +2014,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
 /* Tighten bound pB (lower if bLower) with key a[0..n). Takes a. */
 static void boundMerge(KvBound *pB, int bLower, u8 *a, int n, int bIncl){
   if( pB->a ){
-    int c = keyCompare(a, n, pB->a, pB->n);
+    int c = kvrowKeyCompare(a, n, pB->a, pB->n);
     int bTighter = bLower ? (c>0) : (c<0);
     if( c==0 ){
       pB->bIncl = pB->bIncl && bIncl;
@@ -2406,7 +2039,7 @@ static inline int boundAdmits(const KvBound *pB, int bLower, const u8 *a,
                               size_t n){
   int c;
   if( pB->a==0 ) return 1;
-  c = keyCompare(a, n, pB->a, (size_t)pB->n);
+  c = kvrowKeyCompare(a, n, pB->a, (size_t)pB->n);
   if( bLower ) c = -c;
   return c<0 || (c==0 && pB->bIncl);
 }
@@ -2437,7 +2070,7 @@ static int globPrefix(const unsigned char *z){
 static int listKeyCmp(const void *a, const void *b){
   const KvListKey *pA = (const KvListKey*)a;
   const KvListKey *pB = (const KvListKey*)b;
-  return keyCompare(pA->a, (size_t)pA->n, pB->a, (size_t)pB->n);
+  return kvrowKeyCompare(pA->a, (size_t)pA->n, pB->a, (size_t)pB->n);
 }
 
 /* Take the rate limiter's token for the row the cursor landed on. */
@@ -2481,7 +2114,7 @@ static int listSettle(KvCursor *pCur){
       const u8 *a;
       size_t n;
       a = kv_iter_key(pCur->pIter, &n);
-      if( keyCompare(a, n, pK->a, (size_t)pK->n)==0 ){
+      if( kvrowKeyCompare(a, n, pK->a, (size_t)pK->n)==0 ){
         pCur->pKey = a;
         pCur->nKey = n;
         pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
@@ -2541,7 +2174,7 @@ static int cursorStartScan(KvCursor *pCur){
       if( rc==KV_OK && !pCur->lo.bIncl && kv_iter_valid(it) ){
         size_t n;
         const u8 *a = kv_iter_key(it, &n);
-        if( keyCompare(a, n, pCur->lo.a, (size_t)pCur->lo.n)==0 ){
+        if( kvrowKeyCompare(a, n, pCur->lo.a, (size_t)pCur->lo.n)==0 ){
           rc = kv_iter_next(it);
         }
       }
@@ -2554,7 +2187,7 @@ static int cursorStartScan(KvCursor *pCur){
       if( rc==KV_OK && !pCur->hi.bIncl && kv_iter_valid(it) ){
         size_t n;
         const u8 *a = kv_iter_key(it, &n);
-        if( keyCompare(a, n, pCur->hi.a, (size_t)pCur->hi.n)==0 ){
+        if( kvrowKeyCompare(a, n, pCur->hi.a, (size_t)pCur->hi.n)==0 ){
           rc = kv_iter_prev(it);
         }
       }
@@ -2829,7 +2462,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
           bEmpty = 1;
         }else if( eRes==TERM_BOUND ){
           if( op==OP_EQ ){
-            if( aEq && keyCompare(aEq, nEq, a, n)!=0 ) bEmpty = 1;
+            if( aEq && kvrowKeyCompare(aEq, nEq, a, n)!=0 ) bEmpty = 1;
             sqlite3_free(aEq);
             aEq = a;
             nEq = n;
@@ -2875,7 +2508,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
 
   /* An empty range. */
   if( pCur->lo.a && pCur->hi.a ){
-    int c = keyCompare(pCur->lo.a, pCur->lo.n, pCur->hi.a, pCur->hi.n);
+    int c = kvrowKeyCompare(pCur->lo.a, pCur->lo.n, pCur->hi.a, pCur->hi.n);
     if( c>0 || (c==0 && !(pCur->lo.bIncl && pCur->hi.bIncl)) ) bEmpty = 1;
   }
   if( aEq && !cursorInBounds(pCur, aEq, nEq) ) bEmpty = 1;
@@ -2978,43 +2611,6 @@ static int kvvtabEof(sqlite3_vtab_cursor *pCursor){
   return ((KvCursor*)pCursor)->bEof;
 }
 
-/* Set the result to key a[0..n) as the key column shows it. */
-static int keyResult(sqlite3_context *ctx, int eKeyType, const u8 *a,
-                     size_t n){
-  switch( eKeyType ){
-    case KV_KEY_INTEGER:
-      if( n!=8 ) return SQLITE_CORRUPT;
-      sqlite3_result_int64(ctx, decodeIntKey(a));
-      return SQLITE_OK;
-    case KV_KEY_BLOB:
-      if( n>0x7fffffff ) return SQLITE_TOOBIG;
-      if( n==0 ){
-        sqlite3_result_zeroblob(ctx, 0);
-      }else{
-        sqlite3_result_blob(ctx, a, (int)n, SQLITE_TRANSIENT);
-      }
-      return SQLITE_OK;
-    default:
-      if( n>0x7fffffff ) return SQLITE_TOOBIG;
-      sqlite3_result_text(ctx, (const char*)a, (int)n, SQLITE_TRANSIENT);
-      return SQLITE_OK;
-  }
-}
-
-/* For ext/ (kvext.h): the same, with an error result on failure. */
-int kvvtabKeyResult(sqlite3_context *ctx, int eKeyType,
-                    const unsigned char *a, size_t n){
-  int rc = keyResult(ctx, eKeyType, a, n);
-  if( rc!=SQLITE_OK ){
-    char *zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes "
-        "(%s keys)", (unsigned long long)n, keyTypeName(eKeyType));
-    sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: malformed key", -1);
-    sqlite3_result_error_code(ctx, rc);
-    sqlite3_free(zMsg);
-  }
-  return rc;
-}
-
 /* kvvtabColumn's error result, out of its way. */
 static __attribute__((noinline)) void columnError(KvCursor *pCur,
                                                   sqlite3_context *ctx,
@@ -3024,7 +2620,7 @@ static __attribute__((noinline)) void columnError(KvCursor *pCur,
   if( iCol==KVVTAB_COL_KEY ){
     zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes in '%s' "
         "(table %s has %s keys)", (unsigned long long)pCur->nKey,
-        pTab->zDir, pTab->zName, keyTypeName(pTab->eKeyType));
+        pTab->zDir, pTab->zName, kvrowKeyTypeName(pTab->eKeyType));
   }else{
     zMsg = sqlite3_mprintf("kvstore: malformed value (%llu bytes) in '%s', "
         "table %s", (unsigned long long)pCur->nVal, pTab->zDir, pTab->zName);
@@ -3042,9 +2638,9 @@ static int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   if( pCur->bEof ) return SQLITE_OK;
   if( iCol==KVVTAB_COL_KEY ){
     KvVtab *pTab = (KvVtab*)pCursor->pVtab;
-    rc = keyResult(ctx, pTab->eKeyType, pCur->pKey, pCur->nKey);
+    rc = kvrowKeyDecode(ctx, pTab->eKeyType, pCur->pKey, pCur->nKey);
   }else{
-    rc = valueResult(ctx, pCur->pVal, pCur->nVal);
+    rc = kvrowValueDecode(ctx, pCur->pVal, pCur->nVal);
   }
   if( rc!=SQLITE_OK ) columnError(pCur, ctx, iCol, rc);
   return rc;
@@ -3126,13 +2722,13 @@ static int constraintError(KvVtab *p, int eCode, sqlite3_value *pKey,
                            int eWhy){
   if( sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ) return eCode;
   switch( eWhy ){
-    case KEY_NULL:
+    case KVROW_KEY_NULL:
       setError(&p->base, "NOT NULL constraint failed: %s.key", p->zName);
       break;
-    case KEY_BADTYPE:
+    case KVROW_KEY_BADTYPE:
       setError(&p->base, "cannot store %s value in %s column %s.key",
-               typeName(sqlite3_value_type(pKey)),
-               keyTypeName(p->eKeyType), p->zName);
+               kvrowTypeName(sqlite3_value_type(pKey)),
+               kvrowKeyTypeName(p->eKeyType), p->zName);
       break;
     default:
       setError(&p->base, "UNIQUE constraint failed: %s.key", p->zName);
@@ -3143,9 +2739,9 @@ static int constraintError(KvVtab *p, int eCode, sqlite3_value *pKey,
 
 /* Encode the key of an INSERT or UPDATE, reporting why it cannot be. */
 static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
-  int e = keyFromValue(p->eKeyType, pVal, pKey);
+  int e = kvrowKeyFromValue(p->eKeyType, pVal, pKey);
   switch( e ){
-    case KEY_OK:
+    case KVROW_KEY_OK:
       if( (u64)pKey->n>p->nMaxKey ){
         setError(&p->base, "kvstore: key of %d bytes is larger than "
             "max_key_size (%llu) of table %s", pKey->n,
@@ -3153,11 +2749,11 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
         return SQLITE_TOOBIG;
       }
       return SQLITE_OK;
-    case KEY_NULL:
-      return constraintError(p, SQLITE_CONSTRAINT_NOTNULL, pVal, KEY_NULL);
-    case KEY_BADTYPE:
+    case KVROW_KEY_NULL:
+      return constraintError(p, SQLITE_CONSTRAINT_NOTNULL, pVal, KVROW_KEY_NULL);
+    case KVROW_KEY_BADTYPE:
       return constraintError(p, SQLITE_CONSTRAINT_DATATYPE, pVal,
-                             KEY_BADTYPE);
+                             KVROW_KEY_BADTYPE);
     default:
       setError(&p->base, "kvstore: out of memory");
       return SQLITE_NOMEM;
@@ -3210,11 +2806,11 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   nMark = kv_batch_count(p->pBatch);
 
   if( sqlite3_value_type(argv[0])!=SQLITE_NULL ){
-    int e = keyFromValue(p->eKeyType, argv[0], &oldKey);
-    if( e!=KEY_OK ){
-      setError(pVtab, e==KEY_NOMEM ? "kvstore: out of memory"
+    int e = kvrowKeyFromValue(p->eKeyType, argv[0], &oldKey);
+    if( e!=KVROW_KEY_OK ){
+      setError(pVtab, e==KVROW_KEY_NOMEM ? "kvstore: out of memory"
                       : "kvstore: bad key of a row of table %s", p->zName);
-      return e==KEY_NOMEM ? SQLITE_NOMEM : SQLITE_MISMATCH;
+      return e==KVROW_KEY_NOMEM ? SQLITE_NOMEM : SQLITE_MISMATCH;
     }
     bOldKey = 1;
   }
@@ -3233,7 +2829,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 
   rc = writeKey(p, argv[2], &key);
   if( rc!=SQLITE_OK ) goto update_out;
-  rc = valueEncode(argv[3], &aVal, &nVal);
+  rc = kvrowValueEncode(argv[3], &aVal, &nVal);
   if( rc!=SQLITE_OK ){
     setError(pVtab, "kvstore: out of memory");
     goto update_out;
@@ -3246,7 +2842,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     goto update_out;
   }
 
-  if( bOldKey && keyCompare(oldKey.p, oldKey.n, key.p, key.n)==0 ){
+  if( bOldKey && kvrowKeyCompare(oldKey.p, oldKey.n, key.p, key.n)==0 ){
     /* UPDATE that keeps the key: a put. */
     rc = kv_batch_put(p->pBatch, key.p, (size_t)key.n, aVal, nVal);
     if( rc!=KV_OK ) rc = engineError(pVtab, rc, "writing");

@@ -56,13 +56,6 @@ struct KvvtabStore {
 int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
                     char **pzErr);
 
-/* Set the result of ctx to the SQL value of an engine key a[0..n) of a
-** table with key type eKeyType (TEXT, BLOB or INTEGER), as the key column
-** of that table shows it. Returns SQLITE_OK, or SQLITE_CORRUPT (an integer
-** key that is not 8 bytes) / SQLITE_TOOBIG with an error result set. */
-int kvvtabKeyResult(sqlite3_context *ctx, int eKeyType,
-                    const unsigned char *a, size_t n);
-
 /*
 ** ext/config.c: apply the options of the JSON config file zPath (already
 ** resolved like dir=) to pOpts. The file must hold one JSON object whose

@@ -24,6 +24,7 @@
 ** consistent version of the tree even while compaction runs.
 */
 #include "kvext.h"
+#include "../kvrow.h"
 SQLITE_EXTENSION_INIT3
 
 #include <string.h>
@@ -212,9 +213,9 @@ static int sstColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
       sqlite3_result_int64(ctx, (sqlite3_int64)p->nEntry);
       break;
     case SST_COL_SMALLEST:
-      return kvvtabKeyResult(ctx, pCur->eKeyType, p->pSmallest, p->nSmallest);
+      return kvrowKeyResult(ctx, pCur->eKeyType, p->pSmallest, p->nSmallest);
     case SST_COL_LARGEST:
-      return kvvtabKeyResult(ctx, pCur->eKeyType, p->pLargest, p->nLargest);
+      return kvrowKeyResult(ctx, pCur->eKeyType, p->pLargest, p->nLargest);
     case SST_COL_MINSEQ:
       sqlite3_result_int64(ctx, (sqlite3_int64)p->minSeq);
       break;
