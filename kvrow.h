@@ -69,7 +69,8 @@ struct KvKey {
 
 /* Small helpers, inline because the cursor calls them for every row. */
 /* memcmp order, a proper prefix first: the engine's key order. */
-static inline int kvrowKeyCompare(const u8 *a, size_t na, const u8 *b, size_t nb){
+static inline int kvrowKeyCompare(const u8 *a, size_t na,
+                                  const u8 *b, size_t nb){
   size_t n = na<nb ? na : nb;
   int c = n ? memcmp(a, b, n) : 0;
   if( c==0 ) c = (na<nb) ? -1 : (na>nb);

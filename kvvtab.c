@@ -57,6 +57,7 @@ SQLITE_EXTENSION_INIT1
 #include "kvowner.h"
 #include "kvshadow.h"
 #include "kvrow.h"
+#include "kvconfig.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -72,18 +73,6 @@ SQLITE_EXTENSION_INIT1
 /* The oldest SQLite kvstore runs on, checked at load. */
 #define KVSTORE_MIN_SQLITE     3038002
 #define KVSTORE_MIN_SQLITE_STR "3.38.2"
-
-/* Path limits of the system (Linux: 4096 and 255). */
-#ifdef PATH_MAX
-# define KV_PATH_LIMIT PATH_MAX
-#else
-# define KV_PATH_LIMIT 4096
-#endif
-#ifdef NAME_MAX
-# define KV_NAME_LIMIT NAME_MAX
-#else
-# define KV_NAME_LIMIT 255
-#endif
 
 /* How long a write waits for another connection sharing the engine to end
 ** its transaction before failing with SQLITE_BUSY. */
@@ -268,18 +257,6 @@ static char *engineErrorMsg(int rc, const char *zWhat){
   return sqlite3_mprintf("kvstore: %s failed: %s", zWhat, sqlite3_errstr(rc));
 }
 
-/* Parse an unsigned decimal option value as kv_options_get returns it. */
-static u64 optionU64(const kv_options *pOpts, const char *zName, u64 dflt){
-  char *z = kv_options_get(pOpts, zName);
-  u64 v = 0;
-  const char *p;
-  if( z==0 ) return dflt;
-  for(p=z; *p>='0' && *p<='9'; p++) v = v*10 + (u64)(*p - '0');
-  if( p==z || *p ) v = dflt;
-  kv_free(z);
-  return v;
-}
-
 /****************************************************************************
 ** Per-connection state and private directories.
 */
@@ -407,250 +384,6 @@ static const char *privateDirCreate(KvConn *pConn, const char *zSchema,
 }
 
 /****************************************************************************
-** CREATE arguments and the data directory.
-*/
-
-/*
-** Hook for the `config` option (a JSON file of options, loaded by
-** ext/config.c; DESIGN.md §2). Applies the file's options to pOpts before
-** the CREATE arguments, which override it. zPath is already resolved like
-** dir=.
-*/
-static int kvvtabLoadConfig(kv_options *pOpts, const char *zPath,
-                            char **pzErr){
-  return kvextConfigLoad(pOpts, zPath, pzErr);
-}
-
-/* Copy of z[0..n) without surrounding whitespace. */
-static char *trimCopy(const char *z, size_t n){
-  while( n>0 && (z[0]==' ' || z[0]=='\t' || z[0]=='\n' || z[0]=='\r') ){
-    z++; n--;
-  }
-  while( n>0 && (z[n-1]==' ' || z[n-1]=='\t' || z[n-1]=='\n'
-                 || z[n-1]=='\r') ){
-    n--;
-  }
-  return sqlite3_mprintf("%.*s", (int)n, z);
-}
-
-/* An option name may be written quoted like an identifier: strip one pair
-** of matching "", '', `` or []. */
-static void dequoteName(char *z){
-  size_t n = strlen(z);
-  if( n>=2 && ((z[0]=='"' && z[n-1]=='"') || (z[0]=='\'' && z[n-1]=='\'')
-            || (z[0]=='`' && z[n-1]=='`') || (z[0]=='[' && z[n-1]==']')) ){
-    memmove(z, z+1, n-2);
-    z[n-2] = 0;
-  }
-}
-
-/*
-** A value that starts with a quote must be one quoted string: the same
-** quote at its end, and any inside doubled. Returns 0 if zVal is well
-** formed (or not quoted), else 1: dir='x' 'y' is two strings, not a path.
-*/
-static int badQuoting(const char *zVal){
-  char q = zVal[0];
-  size_t i, n = strlen(zVal);
-  if( q!='\'' && q!='"' ) return 0;
-  if( n<2 || zVal[n-1]!=q ) return 1;
-  for(i=1; i<n-1; i++){
-    if( zVal[i]==q ){
-      if( i+1<n-1 && zVal[i+1]==q ) i++; else return 1;
-    }
-  }
-  return 0;
-}
-
-/* The text of a well-formed value: quotes removed (a doubled one inside
-** becomes one), spaces inside the quotes kept, as a path needs them. */
-static char *dequoteExact(const char *zVal){
-  size_t n = strlen(zVal);
-  char *z;
-  if( zVal[0]!='\'' && zVal[0]!='"' ) return sqlite3_mprintf("%s", zVal);
-  z = sqlite3_malloc64(n);
-  if( z ){
-    size_t i, j = 0;
-    for(i=1; i+1<n; i++){
-      z[j++] = zVal[i];
-      if( zVal[i]==zVal[0] ) i++;
-    }
-    z[j] = 0;
-  }
-  return z;
-}
-
-/* Resolve option path zPath: absolute as is; relative against the folder
-** of the database file zDbFile, or as given (the working directory) when
-** the database has no file. Returns sqlite3_malloc memory or NULL (OOM). */
-static char *resolvePath(const char *zPath, const char *zDbFile){
-  const char *zSlash;
-  if( zPath[0]=='/' || zDbFile==0 || zDbFile[0]==0 ){
-    return sqlite3_mprintf("%s", zPath);
-  }
-  zSlash = strrchr(zDbFile, '/');
-  if( zSlash==0 ) return sqlite3_mprintf("%s", zPath);
-  return sqlite3_mprintf("%.*s/%s", (int)(zSlash - zDbFile), zDbFile, zPath);
-}
-
-/*
-** Parse the CREATE arguments (azArg[0..nArg)) into a new kv_options.
-** Duplicates are refused here, because a config file's options must not
-** count as the first occurrence. Sets *ppOpts, *pzDirOpt (dir= as given,
-** or NULL) and returns SQLITE_OK, or an error with *pzErr set.
-*/
-static int parseArguments(int nArg, const char *const *azArg,
-                          const char *zDbFile, kv_options **ppOpts,
-                          char **pzDirOpt, char **pzErr){
-  kv_options *pOpts = kv_options_new();
-  char **azName = 0;
-  char **azValue = 0;
-  char *zConfig = 0;
-  int nOpt = 0;
-  int rc = SQLITE_OK;
-  int i, j;
-
-  *ppOpts = 0;
-  *pzDirOpt = 0;
-  azName = sqlite3_malloc64(sizeof(char*) * (nArg+1));
-  azValue = sqlite3_malloc64(sizeof(char*) * (nArg+1));
-  if( pOpts==0 || azName==0 || azValue==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: out of memory");
-    rc = SQLITE_NOMEM;
-  }
-
-  /* Split every argument into a name and a value. */
-  for(i=0; rc==SQLITE_OK && i<nArg; i++){
-    const char *zArg = azArg[i];
-    const char *zEq = strchr(zArg, '=');
-    if( zEq==0 ){
-      char *zTrim = trimCopy(zArg, strlen(zArg));
-      *pzErr = sqlite3_mprintf("kvstore: malformed argument '%s' "
-          "(expected name=value); accepted options: %s",
-          zTrim ? zTrim : zArg, kv_options_names());
-      sqlite3_free(zTrim);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    azName[nOpt] = trimCopy(zArg, (size_t)(zEq - zArg));
-    azValue[nOpt] = trimCopy(zEq+1, strlen(zEq+1));
-    if( azName[nOpt]==0 || azValue[nOpt]==0 ){
-      sqlite3_free(azName[nOpt]);
-      sqlite3_free(azValue[nOpt]);
-      *pzErr = sqlite3_mprintf("kvstore: out of memory");
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    nOpt++;
-    if( badQuoting(azValue[nOpt-1]) ){
-      *pzErr = sqlite3_mprintf("kvstore: malformed value for option '%s': "
-          "%s (a quoted value is one string, with any quote inside it "
-          "doubled)", azName[nOpt-1], azValue[nOpt-1]);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    dequoteName(azName[nOpt-1]);
-    if( kv_options_is_set(pOpts, azName[nOpt-1])<0 ){
-      *pzErr = sqlite3_mprintf("kvstore: unknown option '%s'; accepted "
-          "options: %s", azName[nOpt-1], kv_options_names());
-      rc = SQLITE_ERROR;
-      break;
-    }
-    for(j=0; j<nOpt-1; j++){
-      if( sqlite3_stricmp(azName[j], azName[nOpt-1])==0 ){
-        *pzErr = sqlite3_mprintf("kvstore: duplicate option '%s'",
-                                 azName[nOpt-1]);
-        rc = SQLITE_ERROR;
-        break;
-      }
-    }
-  }
-
-  /* The config file first, so that CREATE arguments override it. */
-  for(i=0; rc==SQLITE_OK && i<nOpt; i++){
-    if( sqlite3_stricmp(azName[i], "config")==0 ){
-      char *zErr = 0;
-      if( kv_options_set(pOpts, azName[i], azValue[i], &zErr)!=KV_OK ){
-        *pzErr = sqlite3_mprintf("%s", zErr ? zErr : "kvstore: bad config");
-        kv_free(zErr);
-        rc = SQLITE_ERROR;
-        break;
-      }
-      zConfig = kv_options_get(pOpts, "config");
-      if( zConfig==0 ){
-        *pzErr = sqlite3_mprintf("kvstore: out of memory");
-        rc = SQLITE_NOMEM;
-      }else{
-        char *zPath = resolvePath(zConfig, zDbFile);
-        if( zPath==0 ){
-          *pzErr = sqlite3_mprintf("kvstore: out of memory");
-          rc = SQLITE_NOMEM;
-        }else{
-          rc = kvvtabLoadConfig(pOpts, zPath, pzErr);
-          sqlite3_free(zPath);
-        }
-      }
-    }
-  }
-
-  for(i=0; rc==SQLITE_OK && i<nOpt; i++){
-    char *zErr = 0;
-    if( sqlite3_stricmp(azName[i], "config")==0 ) continue;
-    if( kv_options_set(pOpts, azName[i], azValue[i], &zErr)!=KV_OK ){
-      *pzErr = sqlite3_mprintf("%s", zErr ? zErr : kv_errmsg(0));
-      kv_free(zErr);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    if( sqlite3_stricmp(azName[i], "dir")==0 ){
-      /* As written: the options object trims spaces inside quotes. */
-      *pzDirOpt = dequoteExact(azValue[i]);
-      if( *pzDirOpt==0 ){
-        *pzErr = sqlite3_mprintf("kvstore: out of memory");
-        rc = SQLITE_NOMEM;
-      }
-    }
-  }
-
-  /* Even a NULL value takes one byte encoded. */
-  if( rc==SQLITE_OK && kv_options_is_set(pOpts, "max_value_size")==1
-   && optionU64(pOpts, "max_value_size", 1)==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: max_value_size=0 leaves no room for "
-        "any value (even NULL takes 1 byte); give at least 1");
-    rc = SQLITE_ERROR;
-  }
-
-  /* A dir given by the config file alone resolves like an argument. */
-  if( rc==SQLITE_OK && *pzDirOpt==0 && kv_options_is_set(pOpts, "dir")==1 ){
-    char *zDir = kv_options_get(pOpts, "dir");
-    if( zDir ){
-      *pzDirOpt = sqlite3_mprintf("%s", zDir);
-      kv_free(zDir);
-    }
-    if( *pzDirOpt==0 ){
-      *pzErr = sqlite3_mprintf("kvstore: out of memory");
-      rc = SQLITE_NOMEM;
-    }
-  }
-
-  for(i=0; i<nOpt; i++){
-    sqlite3_free(azName[i]);
-    sqlite3_free(azValue[i]);
-  }
-  sqlite3_free(azName);
-  sqlite3_free(azValue);
-  kv_free(zConfig);
-  if( rc!=SQLITE_OK ){
-    kv_options_free(pOpts);
-    sqlite3_free(*pzDirOpt);
-    *pzDirOpt = 0;
-  }else{
-    *ppOpts = pOpts;
-  }
-  return rc;
-}
-
-/****************************************************************************
 ** Constructors and destructors.
 */
 
@@ -748,8 +481,8 @@ static int vtabOpenEngine(KvVtab *p, char **pzErr){
   kv_options_set_create(p->pOpts, 0);
   p->eKeyType = kv_key_type(p->pKv);
   pRun = kv_db_options(p->pKv);
-  p->nMaxKey = optionU64(pRun, "max_key_size", 65536);
-  p->nMaxValue = optionU64(pRun, "max_value_size", 64*1024*1024);
+  p->nMaxKey = kvconfigOptionU64(pRun, "max_key_size", 65536);
+  p->nMaxValue = kvconfigOptionU64(pRun, "max_value_size", 64*1024*1024);
   return SQLITE_OK;
 }
 
@@ -999,115 +732,6 @@ static int horizonForOpen(KvVtab *p, char **pzErr){
 ** or adopts a store (vtabCreateStore); xConnect uses the store only when
 ** it is the table's own (vtabAttach).
 */
-/*
-** kvstore keys and ranges follow UTF-8 byte order, which is SQLite's
-** BINARY collation only in a UTF-8 database: a UTF-16 database is refused
-** (at CREATE and at every connect) rather than answering in another order.
-*/
-static int checkEncoding(sqlite3 *db, const char *zSchema,
-                         const char *zTable, char **pzErr){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("PRAGMA \"%w\".encoding", zSchema);
-  int rc;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *zEnc = (const char*)sqlite3_column_text(pStmt, 0);
-    if( zEnc && sqlite3_stricmp(zEnc, "UTF-8")!=0 ){
-      *pzErr = sqlite3_mprintf("kvstore: table %s cannot live in a %s "
-          "database: kvstore orders text as UTF-8; use a UTF-8 database",
-          zTable, zEnc);
-      rc = SQLITE_ERROR;
-    }
-  }
-  {
-    int rc2 = sqlite3_finalize(pStmt);
-    if( rc==SQLITE_OK ) rc = rc2;
-  }
-  return rc;
-}
-
-/*
-** SQLite drops empty module arguments, so kvstore(,) and kvstore(a=1,)
-** reach xCreate as if the commas were not there. The CREATE statement is
-** in the schema by then: refuse it if an argument between its top-level
-** commas is empty.
-*/
-static int checkEmptyArguments(sqlite3 *db, const char *zSchema,
-                               const char *zTable, char **pzErr){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT sql FROM \"%w\".sqlite_schema "
-      "WHERE type='table' AND name=?1", zSchema);
-  int rc;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTable, -1,
-                                             SQLITE_STATIC);
-  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *z = (const char*)sqlite3_column_text(pStmt, 0);
-    const char *zOpen = z ? strchr(z, '(') : 0;
-    int nDepth = 0, nComma = 0, bEmpty = 1, bSeenEmpty = 0;
-    char q = 0;
-    for(z=zOpen; z && *z; z++){
-      char c = *z;
-      if( q ){
-        if( c==q ) q = 0;
-        continue;
-      }
-      if( c=='\'' || c=='"' || c=='`' ){ q = c; bEmpty = 0; continue; }
-      if( c=='[' ){ q = ']'; bEmpty = 0; continue; }
-      if( c=='(' ){ if( nDepth++>0 ) bEmpty = 0; continue; }
-      if( c==')' ){
-        if( --nDepth==0 ) break;
-        continue;
-      }
-      if( c==',' && nDepth==1 ){
-        if( bEmpty ) bSeenEmpty = 1;
-        nComma++;
-        bEmpty = 1;
-        continue;
-      }
-      if( c!=' ' && c!='\t' && c!='\n' && c!='\r' ) bEmpty = 0;
-    }
-    if( zOpen && (bSeenEmpty || (nComma>0 && bEmpty)) ){
-      *pzErr = sqlite3_mprintf("kvstore: table %s has an empty argument "
-          "(two commas together, or one at an end); remove it", zTable);
-      rc = SQLITE_ERROR;
-    }
-  }
-  {
-    int rc2 = sqlite3_finalize(pStmt);
-    if( rc==SQLITE_OK ) rc = rc2;
-  }
-  return rc;
-}
-
-/*
-** A directory path the system cannot take (longer than PATH_MAX, or a
-** name longer than NAME_MAX) is refused here with its length and both
-** ends shown: the engine's message would be cut off.
-*/
-static int checkPathLength(const char *zDir, char **pzErr){
-  size_t n = strlen(zDir);
-  const char *z = zDir;
-  size_t nLongest = 0;
-  while( *z ){
-    size_t nName = strcspn(z, "/");
-    if( nName>nLongest ) nLongest = nName;
-    z += nName;
-    if( *z=='/' ) z++;
-  }
-  if( n<KV_PATH_LIMIT && nLongest<=KV_NAME_LIMIT ) return SQLITE_OK;
-  *pzErr = sqlite3_mprintf("kvstore: directory path '%.40s...%s' is too "
-      "long: %llu bytes (the limit is %d), its longest name %llu bytes (the "
-      "limit is %d)", zDir, zDir + (n>40 ? n-40 : n),
-      (unsigned long long)n, KV_PATH_LIMIT-1,
-      (unsigned long long)nLongest, KV_NAME_LIMIT);
-  return SQLITE_CANTOPEN;
-}
-
 static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
                       const char *const *argv, sqlite3_vtab **ppVtab,
                       char **pzErr, int bCreate){
@@ -1130,19 +754,19 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   p->zSchema = sqlite3_mprintf("%s", argv[1]);
   p->zName = sqlite3_mprintf("%s", argv[2]);
   if( p->zSchema==0 || p->zName==0 ) rc = SQLITE_NOMEM;
-  if( rc==SQLITE_OK ) rc = checkEncoding(db, argv[1], argv[2], pzErr);
+  if( rc==SQLITE_OK ) rc = kvconfigCheckEncoding(db, argv[1], argv[2], pzErr);
   if( rc==SQLITE_OK && bCreate ){
-    rc = checkEmptyArguments(db, argv[1], argv[2], pzErr);
+    rc = kvconfigCheckEmptyArguments(db, argv[1], argv[2], pzErr);
   }
 
   if( rc==SQLITE_OK ){
-    rc = parseArguments(argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
+    rc = kvconfigParse(argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
   }
 
   /* Resolve the data directory. */
   if( rc==SQLITE_OK ){
     if( zDirOpt ){
-      p->zDir = resolvePath(zDirOpt, zDbFile);
+      p->zDir = kvconfigResolvePath(zDirOpt, zDbFile);
       if( p->zDir==0 ) rc = SQLITE_NOMEM;
     }else if( zDbFile ){
       if( strchr(p->zName, '/') ){
@@ -1177,7 +801,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
     }
   }
 
-  if( rc==SQLITE_OK ) rc = checkPathLength(p->zDir, pzErr);
+  if( rc==SQLITE_OK ) rc = kvconfigCheckPathLength(p->zDir, pzErr);
   if( rc==SQLITE_OK ){
     /* Only CREATE makes a store (and a private directory, made just now);
     ** a reconnect finding none reports it instead of starting afresh. */
@@ -2750,7 +2374,8 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
       }
       return SQLITE_OK;
     case KVROW_KEY_NULL:
-      return constraintError(p, SQLITE_CONSTRAINT_NOTNULL, pVal, KVROW_KEY_NULL);
+      return constraintError(p, SQLITE_CONSTRAINT_NOTNULL, pVal,
+                             KVROW_KEY_NULL);
     case KVROW_KEY_BADTYPE:
       return constraintError(p, SQLITE_CONSTRAINT_DATATYPE, pVal,
                              KVROW_KEY_BADTYPE);
@@ -3658,14 +3283,14 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
   zDbFile = zSchema ? sqlite3_db_filename(db, zSchema) : 0;
   if( zDbFile && zDbFile[0]==0 ) zDbFile = 0;
   if( rc==SQLITE_OK ){
-    rc = parseArguments(nArg, (const char *const*)azArg, zDbFile, ppOpts,
-                        &zDirOpt, pzErr);
+    rc = kvconfigParse(nArg, (const char *const*)azArg, zDbFile, ppOpts,
+                       &zDirOpt, pzErr);
   }
   if( rc==SQLITE_OK ){
     /* As kvvtabInit resolves it (a private directory is always open in
     ** its connection, found above). */
     if( zDirOpt ){
-      *pzDir = resolvePath(zDirOpt, zDbFile);
+      *pzDir = kvconfigResolvePath(zDirOpt, zDbFile);
     }else if( zDbFile ){
       *pzDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile, zTable);
     }else{

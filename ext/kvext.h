@@ -1,7 +1,7 @@
 /*
 ** kvext.h - private interface between kvvtab.c and the files of ext/ (the
-** SQL functions, the kvstore_sstables table-valued function and the JSON
-** config-file loader).
+** SQL functions, kvstore_backup and the kvstore_sstables table-valued
+** function).
 **
 ** Each ext/ file uses SQLITE_EXTENSION_INIT3 (only kvvtab.c holds INIT1
 ** and the entry point) and exports one kvextXxxInit(sqlite3*), called by
@@ -55,16 +55,6 @@ struct KvvtabStore {
 };
 int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
                     char **pzErr);
-
-/*
-** ext/config.c: apply the options of the JSON config file zPath (already
-** resolved like dir=) to pOpts. The file must hold one JSON object whose
-** members are option names with string, number or boolean values; it is
-** parsed with SQLite's JSON functions (json_valid, json_type, json_each).
-** On failure returns an SQLite code and sets *pzErr (sqlite3_free) to a
-** message naming the file and, when one is at fault, the member.
-*/
-int kvextConfigLoad(kv_options *pOpts, const char *zPath, char **pzErr);
 
 /* ext/functions.c: kvstore_compact, kvstore_flush, kvstore_stats,
 ** kvstore_verify, kvstore_merkle, kvstore_version. */
