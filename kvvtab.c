@@ -237,24 +237,22 @@ static void setError(sqlite3_vtab *pVtab, const char *zFmt, ...){
   va_end(ap);
 }
 
-/* Report a failed engine call: its code (numerically SQLite's) and the
-** engine's message, or a message naming the operation when it left none. */
-static int engineError(sqlite3_vtab *pVtab, int rc, const char *zWhat){
-  const char *zMsg = kv_errmsg(0);
-  assert( rc!=KV_OK && rc!=KV_NOTFOUND );
-  if( zMsg && zMsg[0] ){
-    setError(pVtab, "%s", zMsg);
-  }else{
-    setError(pVtab, "kvstore: %s failed: %s", zWhat, sqlite3_errstr(rc));
-  }
-  return rc;
-}
-
-/* Same for constructor errors, which go through *pzErr. */
-static char *engineErrorMsg(int rc, const char *zWhat){
+/* The message of a failed engine call (kvext.h): the engine's own, or,
+** when it left none, one naming the operation. */
+char *kvvtabEngineMsg(int rc, const char *zWhat){
   const char *zMsg = kv_errmsg(0);
   if( zMsg && zMsg[0] ) return sqlite3_mprintf("%s", zMsg);
+  if( zWhat==0 ) return 0;
   return sqlite3_mprintf("kvstore: %s failed: %s", zWhat, sqlite3_errstr(rc));
+}
+
+/* Report a failed engine call: its code (numerically SQLite's) and
+** kvvtabEngineMsg's message. */
+static int engineError(sqlite3_vtab *pVtab, int rc, const char *zWhat){
+  assert( rc!=KV_OK && rc!=KV_NOTFOUND );
+  sqlite3_free(pVtab->zErrMsg);
+  pVtab->zErrMsg = kvvtabEngineMsg(rc, zWhat);
+  return rc;
 }
 
 /****************************************************************************
@@ -474,7 +472,7 @@ static int vtabOpenEngine(KvVtab *p, char **pzErr){
   rc = kv_open(p->zDir, p->pOpts, &p->pKv);
   if( rc!=KV_OK ){
     p->pKv = 0;
-    *pzErr = engineErrorMsg(rc, "opening the store");
+    *pzErr = kvvtabEngineMsg(rc, "opening the store");
     return rc;
   }
   /* Reopening (after a failed DROP, a RENAME) never creates a store. */
@@ -2313,9 +2311,10 @@ static int writeBegin(KvVtab *p){
     ** naming one directory) join one SQL transaction and end together. */
     int rc = kv_writer_acquire(p->pKv, p->db, KVVTAB_WRITER_TIMEOUT_MS);
     if( rc!=KV_OK ){
-      const char *zMsg = kv_errmsg(0);
-      if( zMsg && zMsg[0] ){
-        setError(&p->base, "%s", zMsg);
+      char *zMsg = kvvtabEngineMsg(rc, 0);
+      if( zMsg ){
+        sqlite3_free(p->base.zErrMsg);
+        p->base.zErrMsg = zMsg;
       }else{
         setError(&p->base, "kvstore: store '%s' is being written by another "
             "connection", p->zDir);

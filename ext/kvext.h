@@ -29,6 +29,12 @@
 int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
                  int *peKeyType, char **pzErr);
 
+/* The message of a failed engine call, rc its code: the engine's own
+** (kv_errmsg), or, when it left none, "kvstore: <zWhat> failed: <rc's
+** text>" (NULL when zWhat is NULL, for a caller with its own default).
+** sqlite3_malloc'd (the caller frees it); NULL also on OOM. */
+char *kvvtabEngineMsg(int rc, const char *zWhat);
+
 /* The store directory and options of kvstore table zName, found without
 ** connecting it (a table whose store does not open cannot connect): from
 ** the open table, or from the arguments of its CREATE statement, resolved

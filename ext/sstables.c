@@ -175,9 +175,9 @@ static int sstFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   }
   rc = kv_sstables(pKv, &pCur->aInfo, &pCur->nInfo);
   if( rc!=KV_OK ){
-    const char *zMsg = kv_errmsg(0);
-    sstSetError(pCursor->pVtab, sqlite3_mprintf("%s",
-        zMsg && zMsg[0] ? zMsg : "kvstore: cannot list the SSTables"));
+    char *zMsg = kvvtabEngineMsg(rc, 0);
+    sstSetError(pCursor->pVtab, zMsg ? zMsg
+        : sqlite3_mprintf("kvstore: cannot list the SSTables"));
     pCur->aInfo = 0;
     pCur->nInfo = 0;
     return rc;
