@@ -1,6 +1,6 @@
 /*
-** kvvtab.c - the `kvstore` SQLite virtual table and the extension's entry
-** point.
+** kvvtab.c - the `kvstore` SQLite virtual table (the extension's entry
+** point, which registers it, is in kvstore.c).
 **
 ** Usage, from the sqlite3 shell:
 **
@@ -50,7 +50,7 @@
 ** fails with SQLITE_BUSY and SQLite undoes the statement.
 */
 #include "sqlite3ext.h"
-SQLITE_EXTENSION_INIT1
+SQLITE_EXTENSION_INIT3
 
 #include "kv.h"
 #include "ext/kvext.h"
@@ -69,10 +69,6 @@ SQLITE_EXTENSION_INIT1
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* The oldest SQLite kvstore runs on, checked at load. */
-#define KVSTORE_MIN_SQLITE     3038002
-#define KVSTORE_MIN_SQLITE_STR "3.38.2"
 
 /* How long a write waits for another connection sharing the engine to end
 ** its transaction before failing with SQLITE_BUSY. */
@@ -3163,7 +3159,8 @@ static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   kvownerClear(&store);
 }
 
-static int kvvtabOwnerFunctionsInit(sqlite3 *db){
+/* kvstore_attach and kvstore_detach (kvext.h). */
+int kvvtabOwnerFunctionsInit(sqlite3 *db){
   /* They move stores: never from a trigger or view of a database file. */
   int eFlags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
   int rc = sqlite3_create_function_v2(db, "kvstore_attach", 1, eFlags, 0,
@@ -3353,8 +3350,8 @@ static sqlite3_module kvvtabModule = {
   /* xShadowName */ kvvtabShadowName
 };
 
-/* Register the module on db. */
-static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
+/* Register the module on db (kvext.h). */
+int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
   KvConn *pConn = kvConnAcquire(db);
   int rc;
   if( pConn==0 ) return SQLITE_NOMEM;
@@ -3366,49 +3363,4 @@ static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
                                 sqlite3_errmsg(db));
   }
   return rc;
-}
-
-/*
-** The rest of the SQL surface lives in ext/ (DESIGN.md §1): each file
-** exports kvextXxxInit(sqlite3*), returning an SQLite code, and is
-** registered here, after the module, on every connection.
-*/
-static int kvvtabRegisterExt(sqlite3 *db, char **pzErrMsg){
-  int rc = kvextFunctionsInit(db);
-  if( rc==SQLITE_OK ) rc = kvextSstablesInit(db);
-  if( rc==SQLITE_OK ) rc = kvextBackupInit(db);
-  if( rc==SQLITE_OK ) rc = kvvtabOwnerFunctionsInit(db);
-  if( rc!=SQLITE_OK ){
-    *pzErrMsg = sqlite3_mprintf("kvstore: cannot register the SQL "
-        "functions: %s", sqlite3_errmsg(db));
-  }
-  return rc;
-}
-
-#ifdef _WIN32
-__declspec(dllexport)
-#endif
-int sqlite3_kvstore_init(sqlite3 *db, char **pzErrMsg,
-                         const sqlite3_api_routines *pApi){
-  int rc;
-  SQLITE_EXTENSION_INIT2(pApi);
-  /* 3.38 brought sqlite3_vtab_in() and sqlite3_vtab_rhs_value(); 3.38.2
-  ** is the oldest release the compatibility matrix runs (make compat). */
-  if( sqlite3_libversion_number()<KVSTORE_MIN_SQLITE ){
-    *pzErrMsg = sqlite3_mprintf("kvstore: needs SQLite %s or later (this "
-        "is %s)", KVSTORE_MIN_SQLITE_STR, sqlite3_libversion());
-    return SQLITE_ERROR;
-  }
-  rc = kvvtabRegister(db, pzErrMsg);
-  if( rc==SQLITE_OK ) rc = kvvtabRegisterExt(db, pzErrMsg);
-  if( rc!=SQLITE_OK ) return rc;
-#ifdef SQLITE_CORE
-  /* Linked into the application (sqlite3_auto_extension): plain OK, which
-  ** is all an auto-extension may return. */
-  return SQLITE_OK;
-#else
-  /* The engine may run a background thread inside this library: it must
-  ** never be unloaded while that thread runs. */
-  return SQLITE_OK_LOAD_PERMANENTLY;
-#endif
 }

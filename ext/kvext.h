@@ -3,10 +3,11 @@
 ** SQL functions, kvstore_backup and the kvstore_sstables table-valued
 ** function).
 **
-** Each ext/ file uses SQLITE_EXTENSION_INIT3 (only kvvtab.c holds INIT1
+** Each ext/ file uses SQLITE_EXTENSION_INIT3 (only kvstore.c holds INIT1
 ** and the entry point) and exports one kvextXxxInit(sqlite3*), called by
-** kvvtab.c on every connection the extension is registered on; it returns
-** an SQLite result code.
+** kvstore.c on every connection the extension is registered on; it returns
+** an SQLite result code. ext/ calls kvvtab.c (the lookups below), never
+** the other way round.
 */
 #ifndef KVEXT_H
 #define KVEXT_H
@@ -61,6 +62,12 @@ struct KvvtabStore {
 };
 int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
                     char **pzErr);
+
+/* For kvstore.c (the entry point): register the `kvstore` module on db,
+** and the functions kvstore_attach and kvstore_detach. SQLite codes; the
+** first also sets *pzErrMsg (sqlite3_free) on failure. */
+int kvvtabRegister(sqlite3 *db, char **pzErrMsg);
+int kvvtabOwnerFunctionsInit(sqlite3 *db);
 
 /* ext/functions.c: kvstore_compact, kvstore_flush, kvstore_stats,
 ** kvstore_verify, kvstore_merkle, kvstore_version. */
