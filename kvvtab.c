@@ -22,22 +22,10 @@
 ** nothing of the engine's internals. Rows are encoded as kvrow.h
 ** describes (kvrow.c).
 **
-**
 ** TRANSACTIONS
 **
-** Writes of an open SQL transaction go to a kv_batch owned by the table
-** object of this connection; reads lay that batch over the store, so the
-** connection sees its own writes. Savepoints are marks in the batch
-** (kv_batch_count / kv_batch_truncate). The database coordinates a
-** two-phase commit (doc/transactions.md): xSync writes the batch as a
-** PREPARED WAL record (kv_prepare) and sets the 'horizon' row of the
-** shadow table T_kvstore (kvshadow.h) through this connection, so SQLite
-** commits it with the rest of the transaction; xCommit applies the batch
-** (kv_commit_prepared: nothing there can fail for want of room or I/O,
-** and SQLite ignores what xCommit returns); xRollback gives it up. Reads
-** see the store at the horizon their database read transaction sees. A
-** writer lock of the engine is held from the first write of a transaction
-** to its end.
+** Writes go to a per-transaction batch, committed in two phases with the
+** database; kvtxn.c holds that code and describes it.
 **
 ** RATE LIMITER
 **
@@ -58,6 +46,7 @@ SQLITE_EXTENSION_INIT3
 #include "kvshadow.h"
 #include "kvrow.h"
 #include "kvconfig.h"
+#include "kvvtabInt.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -70,154 +59,9 @@ SQLITE_EXTENSION_INIT3
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* How long a write waits for another connection sharing the engine to end
-** its transaction before failing with SQLITE_BUSY. */
-#define KVVTAB_WRITER_TIMEOUT_MS 5000
-
-/* Row count assumed by xBestIndex: the engine keeps no exact count, and
-** SQLite assumes about a million rows for an ordinary table without
-** ANALYZE, so joins against ordinary tables weigh both sides alike. */
-#define KVVTAB_EST_ROWS 1000000.0
-
-/* Columns of the declared table. */
-#define KVVTAB_COL_KEY   0
-#define KVVTAB_COL_VALUE 1
-
-typedef struct KvConn KvConn;
-typedef struct KvPrivateDir KvPrivateDir;
-typedef struct KvVtab KvVtab;
-typedef struct KvCursor KvCursor;
-typedef struct KvSavepoint KvSavepoint;
-
-/*
-** Per-connection state, shared by every kvstore table of one sqlite3*.
-** It is the module's client data, and found again through a process-wide
-** list when the extension is loaded twice on one connection (so a second
-** .load does not forget the private directories of the first).
-**
-** Private directories belong to tables of in-memory and temporary
-** databases created without dir=. SQLite disconnects and reconnects tables
-** on every schema reset, so the directory must outlive xDisconnect: it is
-** removed when the module is destroyed, which happens when the connection
-** closes, after every table is disconnected.
-*/
-struct KvPrivateDir {
-  char *zSchema;              /* "main", "temp", or an attached name */
-  char *zTable;               /* table name */
-  char *zDir;                 /* mkdtemp() directory holding the store */
-  KvPrivateDir *pNext;
-};
-struct KvConn {
-  sqlite3 *db;                /* the connection */
-  int nRef;                   /* registrations of the module (starts at 1) */
-  KvPrivateDir *pDirs;        /* private directories of this connection */
-  KvVtab *pTabs;              /* open kvstore tables of this connection */
-  KvConn *pNext;              /* next in the process-wide list */
-};
-
+/* Process-wide list of KvConn (kvConnAcquire). */
 static pthread_mutex_t kvConnMutex = PTHREAD_MUTEX_INITIALIZER;
 static KvConn *kvConnList = 0;
-
-static void horizonRelease(KvVtab *p);
-static int horizonForOpen(KvVtab *p, char **pzErr);
-
-/* One savepoint mark: savepoint iSave began when the batch held nMark
-** operations. Marks are kept in increasing iSave order. */
-struct KvSavepoint {
-  int iSave;
-  size_t nMark;
-};
-
-/* A kvstore table as seen by one connection. */
-struct KvVtab {
-  sqlite3_vtab base;          /* base class; must be first */
-  sqlite3 *db;                /* connection owning this table */
-  KvConn *pConn;              /* per-connection state */
-  char *zSchema;              /* database name: "main", "temp", ... */
-  char *zName;                /* table name (changes on RENAME) */
-  char *zDir;                 /* resolved data directory */
-  int bDefaultDir;            /* zDir derived from the table name */
-  int bPrivateDir;            /* zDir is a private temporary directory */
-  kv_options *pOpts;          /* options as parsed (for reopening) */
-  kv_db *pKv;                 /* the engine (shared between connections) */
-  char *zDetached;            /* why the table cannot use its store (NULL:
-                              ** it can); see vtabAttach */
-  int rcDetached;             /* the SQLite code that goes with zDetached */
-  int bOwn;                   /* the store's OWNER names this table */
-  int eKeyType;               /* KV_KEY_TEXT, KV_KEY_BLOB or KV_KEY_INTEGER */
-  u64 nMaxKey;                /* max_key_size of the store */
-  u64 nMaxValue;              /* max_value_size of the store */
-  /* Transaction state. */
-  kv_batch *pBatch;           /* writes of the open transaction, or NULL */
-  int bInTrans;               /* between xBegin and xCommit/xRollback */
-  int bSynced;                /* xSync wrote the batch: it is committed */
-  int bWriter;                /* this table holds the engine's writer lock */
-  KvSavepoint *aSave;         /* savepoint marks, increasing iSave */
-  int nSave;                  /* entries used in aSave */
-  int nSaveAlloc;             /* entries allocated in aSave */
-  /* Keys whose row an UPDATE OR REPLACE of the running statement deleted
-  ** by moving another row onto them (ascending; emptied by xFilter, which
-  ** every UPDATE calls before its first xUpdate). */
-  struct KvListKey *aGone;
-  int nGone;
-  int nGoneAlloc;
-  u64 iPrepSeq;               /* first sequence of this transaction's
-                              ** PREPARED record (xSync), 0 = none */
-  /* Commit horizon (doc/transactions.md). */
-  int bShadow;                /* the shadow table T_kvstore exists */
-  sqlite3_stmt *pHorizon;     /* cached SELECT of the 'horizon' row */
-  sqlite3_stmt *pSetHorizon;  /* cached write of it (xSync) */
-  int bHorizonOk;             /* iDataVersion/pSnap below are valid */
-  unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
-  kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
-  int bShared;                /* another table of this connection uses the
-                              ** store, or did (retired sharing): read the
-                              ** latest state */
-  KvVtab *pNextTab;           /* next table of the same connection */
-};
-
-/* Cursor modes, chosen by xFilter. */
-#define CUR_EMPTY 0           /* no row can match */
-#define CUR_POINT 1           /* one key, read with kv_get at xFilter */
-#define CUR_LIST  2           /* sorted list of keys (IN), via the iterator */
-#define CUR_SCAN  3           /* range scan between lo and hi */
-
-/* A bound of a range: bytes owned by the cursor (sqlite3_malloc). */
-typedef struct KvBound KvBound;
-struct KvBound {
-  u8 *a;                      /* encoded key, NULL when there is no bound */
-  int n;                      /* bytes in a */
-  int bIncl;                  /* bound itself included */
-};
-
-/* An owned encoded key of an IN list. */
-typedef struct KvListKey KvListKey;
-struct KvListKey {
-  u8 *a;
-  int n;
-};
-
-struct KvCursor {
-  sqlite3_vtab_cursor base;   /* base class; must be first */
-  int eMode;                  /* CUR_* */
-  int bDesc;                  /* return rows in descending key order */
-  int bEof;                   /* no current row */
-  kv_iter *pIter;             /* CUR_LIST and CUR_SCAN */
-  KvBound lo;                 /* lower bound (all modes check it) */
-  KvBound hi;                 /* upper bound */
-  u8 *aPointKey;              /* CUR_POINT: the key */
-  int nPointKey;
-  void *pPointVal;            /* CUR_POINT: its value (kv_free) */
-  size_t nPointVal;
-  KvListKey *aList;           /* CUR_LIST: keys, ascending, distinct */
-  int nList;
-  int iList;                  /* next entry of aList to try */
-  const u8 *pKey;             /* current row's key, valid until a move */
-  size_t nKey;
-  const u8 *pVal;             /* current row's value */
-  size_t nVal;
-  i64 iRowid;                 /* row counter for xRowid */
-};
 
 /****************************************************************************
 ** Small helpers.
@@ -225,7 +69,7 @@ struct KvCursor {
 
 /* Replace the error message of a table. The old one is freed first; the
 ** new one comes from sqlite3_mprintf because SQLite frees it. */
-static void setError(sqlite3_vtab *pVtab, const char *zFmt, ...){
+void kvvtabSetError(sqlite3_vtab *pVtab, const char *zFmt, ...){
   va_list ap;
   sqlite3_free(pVtab->zErrMsg);
   va_start(ap, zFmt);
@@ -244,7 +88,7 @@ char *kvvtabEngineMsg(int rc, const char *zWhat){
 
 /* Report a failed engine call: its code (numerically SQLite's) and
 ** kvvtabEngineMsg's message. */
-static int engineError(sqlite3_vtab *pVtab, int rc, const char *zWhat){
+int kvvtabEngineError(sqlite3_vtab *pVtab, int rc, const char *zWhat){
   assert( rc!=KV_OK && rc!=KV_NOTFOUND );
   sqlite3_free(pVtab->zErrMsg);
   pVtab->zErrMsg = kvvtabEngineMsg(rc, zWhat);
@@ -463,7 +307,7 @@ static void vtabFree(KvVtab *p){
 /* Open (or reopen) the engine of p, read what the table needs from it. */
 static int vtabOpenEngine(KvVtab *p, char **pzErr){
   const kv_options *pRun;
-  int rc = horizonForOpen(p, pzErr);
+  int rc = kvtxnHorizonForOpen(p, pzErr);
   if( rc!=SQLITE_OK ) return rc;
   rc = kv_open(p->zDir, p->pOpts, &p->pKv);
   if( rc!=KV_OK ){
@@ -551,9 +395,9 @@ static int vtabAttach(KvVtab *p){
 
 /* For methods that need the store while p has none: try again (the store
 ** may be back, or no longer locked by another process), else say why. */
-static int vtabNeedStore(KvVtab *p){
+int kvvtabNeedStore(KvVtab *p){
   int rc = vtabAttach(p);
-  if( rc!=SQLITE_OK ) setError(&p->base, "%s", p->zDetached);
+  if( rc!=SQLITE_OK ) kvvtabSetError(&p->base, "%s", p->zDetached);
   return rc;
 }
 
@@ -686,37 +530,6 @@ create_out:
   kvownerClear(&now);
   kvownerClear(&mine);
   return rc;
-}
-
-/*
-** The commit horizon for recovery: the 'horizon' row of the shadow table
-** as the database holds it now (the database's own recovery, a hot
-** journal rolled back, has happened by the time it is read). A table of
-** the previous release has no shadow table: its store opens without a
-** horizon (it holds no PREPARED record), and the table's first write
-** transaction creates the shadow table (writeBegin).
-*/
-static int horizonForOpen(KvVtab *p, char **pzErr){
-  sqlite3_int64 iH = 0;
-  int bFound = 0;
-  char *zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
-  int rc = zShadow ? kvownerTableExists(p->db, p->zSchema, zShadow,
-                                        &p->bShadow) : SQLITE_NOMEM;
-  sqlite3_free(zShadow);
-  if( rc==SQLITE_OK && p->bShadow ){
-    rc = kvshadowGetInt(p->db, p->zSchema, p->zName, "horizon", &iH, &bFound);
-  }
-  if( rc!=SQLITE_OK ){
-    *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
-        "table %s from %s_kvstore: %s", p->zName, p->zName,
-        sqlite3_errmsg(p->db));
-    return rc;
-  }
-  /* xCreate writes the row, so it is missing only in a shadow table that
-  ** holds nothing yet: then no horizon (revoking at 0 would empty a store
-  ** adopted by a CREATE whose transaction has not written the row). */
-  if( bFound ) kv_options_set_horizon(p->pOpts, (u64)iH);
-  return SQLITE_OK;
 }
 
 /*
@@ -862,7 +675,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
 }
 
 /* Number of other tables of p's connection open on p's engine. */
-static int sameEngineTables(KvVtab *p){
+int kvvtabSameEngineTables(KvVtab *p){
   KvVtab *pOther;
   int n = 0;
   for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
@@ -933,7 +746,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     return SQLITE_LOCKED;
   }
   if( p->pKv ){
-    int nSame = sameEngineTables(p);
+    int nSame = kvvtabSameEngineTables(p);
     if( kv_db_refcount(p->pKv)>1+nSame ){
       sqlite3_log(SQLITE_BUSY, "kvstore: cannot drop table %s while another "
           "connection uses its store '%s'", p->zName, p->zDir);
@@ -962,7 +775,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     return SQLITE_OK;
   }
   if( p->pKv ){
-    horizonRelease(p);
+    kvtxnHorizonRelease(p);
     rc = kv_close_nowait(p->pKv);     /* its files go next */
     p->pKv = 0;
     if( rc!=KV_OK ){
@@ -1027,7 +840,7 @@ static int vtabRenameShadow(KvVtab *p, const char *zNew){
       rc = kvshadowSetText(p->db, p->zSchema, zNew, "table", zNew);
     }
     if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
-      setError(&p->base, "kvstore: cannot rename %s: %s", zShadow,
+      kvvtabSetError(&p->base, "kvstore: cannot rename %s: %s", zShadow,
                sqlite3_errmsg(p->db));
     }
   }
@@ -1054,7 +867,7 @@ static int vtabRenameOwner(KvVtab *p, const char *zNew){
   }
   kvownerLeave();
   if( rc!=SQLITE_OK ){
-    setError(&p->base, "%s", zErr ? zErr : "kvstore: out of memory");
+    kvvtabSetError(&p->base, "%s", zErr ? zErr : "kvstore: out of memory");
   }
   sqlite3_free(zErr);
   kvownerClear(&store);
@@ -1082,7 +895,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   p->pHorizon = 0;
   sqlite3_finalize(p->pSetHorizon);
   p->pSetHorizon = 0;
-  horizonRelease(p);
+  kvtxnHorizonRelease(p);
   if( p->bPrivateDir ){
     KvPrivateDir *pDir = privateDirFind(p->pConn, p->zSchema, p->zName);
     if( pDir ){
@@ -1108,16 +921,17 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   }
 
   if( !sqlite3_get_autocommit(p->db) || p->bInTrans ){
-    setError(pVtab, "kvstore: cannot rename table %s inside a transaction: "
+    kvvtabSetError(pVtab,
+        "kvstore: cannot rename table %s inside a transaction: "
         "its data directory '%s' is renamed with it; COMMIT first",
         p->zName, p->zDir);
     rc = SQLITE_ERROR;
   }else if( p->pKv && kv_db_refcount(p->pKv)>1 ){
-    setError(pVtab, "kvstore: cannot rename table %s while another table "
+    kvvtabSetError(pVtab, "kvstore: cannot rename table %s while another table "
         "or connection uses its store '%s'", p->zName, p->zDir);
     rc = SQLITE_BUSY;
   }else if( strchr(zNew, '/') ){
-    setError(pVtab, "kvstore: cannot rename table %s to %s: the name "
+    kvvtabSetError(pVtab, "kvstore: cannot rename table %s to %s: the name "
         "contains '/' and names its data directory", p->zName, zNew);
     rc = SQLITE_ERROR;
   }
@@ -1127,21 +941,22 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     if( zNewDir==0 ){
       rc = SQLITE_NOMEM;
     }else if( stat(zNewDir, &st)==0 ){
-      setError(pVtab, "kvstore: cannot rename table %s to %s: '%s' already "
+      kvvtabSetError(pVtab,
+          "kvstore: cannot rename table %s to %s: '%s' already "
           "exists", p->zName, zNew, zNewDir);
       rc = SQLITE_ERROR;
     }
   }
   if( rc==SQLITE_OK ) rc = vtabRenameShadow(p, zNew);
   if( rc==SQLITE_OK && p->pKv ){
-    horizonRelease(p);
+    kvtxnHorizonRelease(p);
     rc = kv_close_nowait(p->pKv);     /* reopened under the new name */
     p->pKv = 0;
-    if( rc!=KV_OK ) engineError(pVtab, rc, "closing the store");
+    if( rc!=KV_OK ) kvvtabEngineError(pVtab, rc, "closing the store");
   }
   if( rc==SQLITE_OK ){
     if( rename(p->zDir, zNewDir)!=0 && errno!=ENOENT ){
-      setError(pVtab, "kvstore: cannot rename '%s' to '%s': %s",
+      kvvtabSetError(pVtab, "kvstore: cannot rename '%s' to '%s': %s",
                p->zDir, zNewDir, strerror(errno));
       rc = SQLITE_IOERR;
     }else{
@@ -1157,7 +972,8 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   if( p->pKv==0 && p->zDetached==0 ){
     int rc2 = vtabOpenEngine(p, &zErr);
     if( rc2!=SQLITE_OK && rc==SQLITE_OK ){
-      setError(pVtab, "%s", zErr ? zErr : "kvstore: cannot reopen the store");
+      kvvtabSetError(pVtab,
+          "%s", zErr ? zErr : "kvstore: cannot reopen the store");
       rc = rc2;
     }
     sqlite3_free(zErr);
@@ -1697,7 +1513,7 @@ static inline int cursorToken(KvCursor *pCur){
   int rc = kv_rate_acquire(pTab->pKv, 1);
   if( rc!=KV_OK ){
     pCur->bEof = 1;
-    return engineError(&pTab->base, rc, "rate limiting");
+    return kvvtabEngineError(&pTab->base, rc, "rate limiting");
   }
   return SQLITE_OK;
 }
@@ -1727,7 +1543,7 @@ static int listSettle(KvCursor *pCur){
     int i = pCur->bDesc ? pCur->nList-1-pCur->iList : pCur->iList;
     KvListKey *pK = &pCur->aList[i];
     int rc = kv_iter_seek(pCur->pIter, pK->a, (size_t)pK->n);
-    if( rc!=KV_OK ) return engineError(pCur->base.pVtab, rc, "seeking");
+    if( rc!=KV_OK ) return kvvtabEngineError(pCur->base.pVtab, rc, "seeking");
     if( kv_iter_valid(pCur->pIter) ){
       const u8 *a;
       size_t n;
@@ -1769,7 +1585,7 @@ static inline int cursorStep(KvCursor *pCur){
       rc = pCur->bDesc ? kv_iter_prev(pCur->pIter) : kv_iter_next(pCur->pIter);
       if( rc!=KV_OK ){
         pCur->bEof = 1;
-        return engineError(pCur->base.pVtab, rc, "iterating");
+        return kvvtabEngineError(pCur->base.pVtab, rc, "iterating");
       }
       return scanSettle(pCur);
     case CUR_LIST:
@@ -1813,7 +1629,7 @@ static int cursorStartScan(KvCursor *pCur){
       rc = kv_iter_last(it);
     }
   }
-  if( rc!=KV_OK ) return engineError(pVtab, rc, "seeking");
+  if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "seeking");
   return cursorSettle(pCur);
 }
 
@@ -1915,128 +1731,6 @@ static int cursorLoadList(KvVtab *pTab, KvCursor *pCur, sqlite3_value *pList,
   return SQLITE_OK;
 }
 
-/*
-** The read point of a statement: the store as of the horizon that the
-** database read transaction of this statement sees, so that every read of
-** one SQL transaction, and every cursor of one statement, sees one
-** committed state, the one of the ordinary tables beside it.
-**
-** The horizon is read with a nested SELECT of the shadow row (it sees the
-** transaction's snapshot; never in xBestIndex, which runs at prepare
-** time), cached with the pager's data version (SQLITE_FCNTL_DATA_VERSION:
-** no system call; fixed inside a read transaction, changed by every
-** commit of the database). DESIGN.md's sketch distrusts the cache in a
-** write transaction; here it is trusted there too, because only this
-** connection can move the horizon while it writes, and it does so only in
-** xSync: xBegin, xSync, xCommit and xRollback drop the cache (a failed
-** COMMIT then ROLLBACK leaves the data version unchanged while the
-** horizon goes back). That keeps the nested SELECT off the per-row path
-** of a write transaction (the conflict check of every INSERT reads).
-** *ppSnap NULL means "the latest": a table whose shadow table or horizon
-** row does not exist yet.
-*/
-static void horizonForget(KvVtab *p){
-  p->bHorizonOk = 0;
-}
-
-/* Forget the cache and unpin the snapshot it kept (which, while cached,
-** keeps compaction from dropping the versions the snapshot reads). */
-static void horizonRelease(KvVtab *p){
-  p->bHorizonOk = 0;
-  if( p->pSnap && p->pKv ) kv_snapshot_free(p->pKv, p->pSnap);
-  p->pSnap = 0;
-}
-
-static int readSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
-  unsigned int iVersion = 0;
-  int bVersion = 0;
-  int rc;
-  *ppSnap = 0;
-  if( !p->bShadow ) return SQLITE_OK;
-  if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
-                           &iVersion)==SQLITE_OK ){
-    bVersion = 1;
-    if( p->bHorizonOk && iVersion==p->iDataVersion ){
-      *ppSnap = p->pSnap;
-      return SQLITE_OK;
-    }
-  }
-  p->bHorizonOk = 0;
-  if( p->bShared || sameEngineTables(p)>0 ){
-    /* Two tables of this connection on one store (retired sharing): each
-    ** has its own horizon, and neither alone tells what the store holds,
-    ** so they read the latest state, as before, also after the other
-    ** table is gone. */
-    KvVtab *pOther;
-    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
-      if( pOther->pKv==p->pKv ) pOther->bShared = 1;
-    }
-    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
-    p->pSnap = 0;
-    if( bVersion ){
-      p->bHorizonOk = 1;
-      p->iDataVersion = iVersion;
-    }
-    return SQLITE_OK;
-  }
-  if( p->pHorizon==0 ){
-    char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" "
-        "WHERE k='horizon'", p->zSchema, p->zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &p->pHorizon, 0);
-    sqlite3_free(zSql);
-    if( rc!=SQLITE_OK ){
-      setError(&p->base, "kvstore: cannot read the commit horizon of table "
-               "%s: %s", p->zName, sqlite3_errmsg(p->db));
-      return rc;
-    }
-  }
-  rc = sqlite3_step(p->pHorizon);
-  if( rc==SQLITE_ROW ){
-    u64 iH = (u64)sqlite3_column_int64(p->pHorizon, 0);
-    sqlite3_reset(p->pHorizon);
-    if( p->iPrepSeq && iH>=p->iPrepSeq ){
-      /* After a failed COMMIT this transaction sees its own horizon,
-      ** of its own batch, not yet applied: read below it (the batch is
-      ** laid over the reads anyway), and do not keep it. */
-      iH = p->iPrepSeq - 1;
-      bVersion = 0;
-    }
-    if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
-      kv_snapshot *pNew = 0;
-      rc = kv_snapshot_at(p->pKv, iH, &pNew);
-      if( rc!=KV_OK ) return engineError(&p->base, rc, "taking a snapshot");
-      if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
-      p->pSnap = pNew;
-    }
-  }else{
-    int rc2 = sqlite3_reset(p->pHorizon);
-    if( rc!=SQLITE_DONE ){
-      setError(&p->base, "kvstore: cannot read the commit horizon of table "
-               "%s: %s", p->zName, sqlite3_errmsg(p->db));
-      return rc2!=SQLITE_OK ? rc2 : rc;
-    }
-    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
-    p->pSnap = 0;
-  }
-  if( bVersion ){
-    p->bHorizonOk = 1;
-    p->iDataVersion = iVersion;
-  }
-  *ppSnap = p->pSnap;
-  return SQLITE_OK;
-}
-
-/* The batch the connection's reads lay over the store, or NULL. */
-static const kv_batch *readBatch(KvVtab *pTab){
-  if( pTab->bInTrans && !pTab->bSynced && pTab->pBatch
-   && kv_batch_count(pTab->pBatch)>0 ){
-    return pTab->pBatch;
-  }
-  return 0;
-}
-
 static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
                         const char *idxStr, int argc, sqlite3_value **argv){
   KvCursor *pCur = (KvCursor*)pCursor;
@@ -2048,7 +1742,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int iListArg = -1;          /* argv index of the IN list, if any */
   int bListLoose = 0;
   int bScan = 0;              /* the IN list is scanned, not looked up */
-  const kv_snapshot *pSnap = 0;  /* read point (readSnapshot) */
+  const kv_snapshot *pSnap = 0;  /* read point (kvtxnReadSnapshot) */
   int rc = SQLITE_OK;
   int iArg;
 
@@ -2056,7 +1750,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   if( pTab->nGone ) goneClear(pTab);  /* a new statement */
   pCur->bDesc = (idxNum & KVIDX_DESC)!=0;
   pCur->iRowid = 0;
-  if( pTab->pKv==0 && (rc = vtabNeedStore(pTab))!=SQLITE_OK ) return rc;
+  if( pTab->pKv==0 && (rc = kvvtabNeedStore(pTab))!=SQLITE_OK ) return rc;
 
   for(iArg=0; rc==SQLITE_OK && iArg<argc; iArg++){
     int eTerm = nextTerm(&z);
@@ -2117,7 +1811,7 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
         }
         break;
       default:
-        setError(pCursor->pVtab, "kvstore: bad plan '%s'", idxStr);
+        kvvtabSetError(pCursor->pVtab, "kvstore: bad plan '%s'", idxStr);
         rc = SQLITE_INTERNAL;
         break;
     }
@@ -2163,17 +1857,17 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     pCur->eMode = CUR_SCAN;
   }
 
-  rc = readSnapshot(pTab, &pSnap);
+  rc = kvtxnReadSnapshot(pTab, &pSnap);
   if( rc!=SQLITE_OK ) goto filter_out;
   if( pCur->eMode==CUR_POINT ){
     /* One key: read it now, which is as much a snapshot as an iterator. */
-    rc = kv_get(pTab->pKv, pSnap, readBatch(pTab), aEq, (size_t)nEq,
+    rc = kv_get(pTab->pKv, pSnap, kvtxnReadBatch(pTab), aEq, (size_t)nEq,
                 &pCur->pPointVal, &pCur->nPointVal);
     if( rc==KV_NOTFOUND ){
       rc = SQLITE_OK;
       pCur->bEof = 1;
     }else if( rc!=KV_OK ){
-      rc = engineError(pCursor->pVtab, rc, "reading");
+      rc = kvvtabEngineError(pCursor->pVtab, rc, "reading");
     }else{
       pCur->aPointKey = aEq;
       pCur->nPointKey = nEq;
@@ -2189,10 +1883,10 @@ static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     /* CUR_LIST and CUR_SCAN read through an iterator, which captures the
     ** batch and a snapshot now: rows written while the statement runs (an
     ** UPDATE or DELETE over its own range) are not seen by it. */
-    rc = kv_iter_new(pTab->pKv, pSnap, readBatch(pTab), &pCur->pIter);
+    rc = kv_iter_new(pTab->pKv, pSnap, kvtxnReadBatch(pTab), &pCur->pIter);
     if( rc!=KV_OK ){
       pCur->pIter = 0;
-      rc = engineError(pCursor->pVtab, rc, "opening an iterator");
+      rc = kvvtabEngineError(pCursor->pVtab, rc, "opening an iterator");
       goto filter_out;
     }
     pCur->bEof = 0;
@@ -2209,7 +1903,7 @@ filter_out:
   if( rc!=SQLITE_OK ){
     pCur->bEof = 1;
     if( rc==SQLITE_NOMEM && pCursor->pVtab->zErrMsg==0 ){
-      setError(pCursor->pVtab, "kvstore: out of memory");
+      kvvtabSetError(pCursor->pVtab, "kvstore: out of memory");
     }
   }
   return rc;
@@ -2274,64 +1968,6 @@ static int kvvtabRowid(sqlite3_vtab_cursor *pCursor, sqlite_int64 *pRowid){
 ** Writes and transactions.
 */
 
-/* Make sure a batch exists and this table holds the writer lock. */
-static int writeBegin(KvVtab *p){
-  if( p->pKv==0 ){
-    int rc = vtabNeedStore(p);
-    if( rc!=SQLITE_OK ) return rc;
-  }
-  if( p->pBatch==0 ){
-    p->pBatch = kv_batch_new();
-    if( p->pBatch==0 ) return SQLITE_NOMEM;
-  }
-  if( !p->bShadow ){
-    /* A table made by the previous release: its first write transaction
-    ** creates the shadow table, and commits it with the first horizon. */
-    int rc = kvshadowCreate(p->db, p->zSchema, p->zName);
-    if( rc!=SQLITE_OK ){
-      setError(&p->base, "kvstore: cannot create the shadow table "
-               "%s_kvstore: %s", p->zName, sqlite3_errmsg(p->db));
-      return rc;
-    }
-    p->bShadow = 1;
-    horizonForget(p);
-  }
-  if( !p->bInTrans ){
-    /* Should not happen (SQLite calls xBegin first); be a transaction. */
-    p->bInTrans = 1;
-    p->bSynced = 0;
-    p->nSave = 0;
-  }
-  if( !p->bWriter ){
-    /* The owner is the connection: its tables on one store (two tables
-    ** naming one directory) join one SQL transaction and end together. */
-    int rc = kv_writer_acquire(p->pKv, p->db, KVVTAB_WRITER_TIMEOUT_MS);
-    if( rc!=KV_OK ){
-      char *zMsg = kvvtabEngineMsg(rc, 0);
-      if( zMsg ){
-        sqlite3_free(p->base.zErrMsg);
-        p->base.zErrMsg = zMsg;
-      }else{
-        setError(&p->base, "kvstore: store '%s' is being written by another "
-            "connection", p->zDir);
-      }
-      return rc;
-    }
-    p->bWriter = 1;
-  }
-  return SQLITE_OK;
-}
-
-/* End the transaction state (after commit or rollback). */
-static void transEnd(KvVtab *p){
-  if( p->pBatch ) kv_batch_clear(p->pBatch);
-  if( p->bWriter && p->pKv ) kv_writer_release(p->pKv, p->db);
-  p->bWriter = 0;
-  p->bInTrans = 0;
-  p->bSynced = 0;
-  p->nSave = 0;
-}
-
 /*
 ** Report a constraint violation, or skip the row quietly under OR IGNORE
 ** (returning SQLITE_CONSTRAINT with SQLITE_IGNORE as the conflict mode
@@ -2342,15 +1978,15 @@ static int constraintError(KvVtab *p, int eCode, sqlite3_value *pKey,
   if( sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ) return eCode;
   switch( eWhy ){
     case KVROW_KEY_NULL:
-      setError(&p->base, "NOT NULL constraint failed: %s.key", p->zName);
+      kvvtabSetError(&p->base, "NOT NULL constraint failed: %s.key", p->zName);
       break;
     case KVROW_KEY_BADTYPE:
-      setError(&p->base, "cannot store %s value in %s column %s.key",
+      kvvtabSetError(&p->base, "cannot store %s value in %s column %s.key",
                kvrowTypeName(sqlite3_value_type(pKey)),
                kvrowKeyTypeName(p->eKeyType), p->zName);
       break;
     default:
-      setError(&p->base, "UNIQUE constraint failed: %s.key", p->zName);
+      kvvtabSetError(&p->base, "UNIQUE constraint failed: %s.key", p->zName);
       break;
   }
   return eCode;
@@ -2362,7 +1998,7 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
   switch( e ){
     case KVROW_KEY_OK:
       if( (u64)pKey->n>p->nMaxKey ){
-        setError(&p->base, "kvstore: key of %d bytes is larger than "
+        kvvtabSetError(&p->base, "kvstore: key of %d bytes is larger than "
             "max_key_size (%llu) of table %s", pKey->n,
             (unsigned long long)p->nMaxKey, p->zName);
         return SQLITE_TOOBIG;
@@ -2375,7 +2011,7 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
       return constraintError(p, SQLITE_CONSTRAINT_DATATYPE, pVal,
                              KVROW_KEY_BADTYPE);
     default:
-      setError(&p->base, "kvstore: out of memory");
+      kvvtabSetError(&p->base, "kvstore: out of memory");
       return SQLITE_NOMEM;
   }
 }
@@ -2383,16 +2019,16 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
 /* Does the key exist, as this transaction sees it? Sets *pbExists. */
 static int keyExists(KvVtab *p, const KvKey *pKey, int *pbExists){
   const kv_snapshot *pSnap = 0;
-  int rc = readSnapshot(p, &pSnap);
+  int rc = kvtxnReadSnapshot(p, &pSnap);
   if( rc!=SQLITE_OK ) return rc;
-  rc = kv_get(p->pKv, pSnap, readBatch(p), pKey->p, (size_t)pKey->n, 0, 0);
+  rc = kv_get(p->pKv, pSnap, kvtxnReadBatch(p), pKey->p, (size_t)pKey->n, 0, 0);
   if( rc==KV_OK ){
     *pbExists = 1;
     return SQLITE_OK;
   }
   *pbExists = 0;
   if( rc==KV_NOTFOUND ) return SQLITE_OK;
-  return engineError(&p->base, rc, "reading");
+  return kvvtabEngineError(&p->base, rc, "reading");
 }
 
 /*
@@ -2418,17 +2054,17 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   (void)pRowid;
   memset(&key, 0, sizeof(key));
   memset(&oldKey, 0, sizeof(oldKey));
-  rc = writeBegin(p);
+  rc = kvtxnWriteBegin(p);
   if( rc!=SQLITE_OK ) return rc;
   /* One token per row written, before anything changes. */
   rc = kv_rate_acquire(p->pKv, 1);
-  if( rc!=KV_OK ) return engineError(pVtab, rc, "rate limiting");
+  if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "rate limiting");
   nMark = kv_batch_count(p->pBatch);
 
   if( sqlite3_value_type(argv[0])!=SQLITE_NULL ){
     int e = kvrowKeyFromValue(p->eKeyType, argv[0], &oldKey);
     if( e!=KVROW_KEY_OK ){
-      setError(pVtab, e==KVROW_KEY_NOMEM ? "kvstore: out of memory"
+      kvvtabSetError(pVtab, e==KVROW_KEY_NOMEM ? "kvstore: out of memory"
                       : "kvstore: bad key of a row of table %s", p->zName);
       return e==KVROW_KEY_NOMEM ? SQLITE_NOMEM : SQLITE_MISMATCH;
     }
@@ -2437,7 +2073,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 
   if( argc==1 ){
     rc = kv_batch_delete(p->pBatch, oldKey.p, (size_t)oldKey.n);
-    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "deleting");
+    if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "deleting");
     goto update_out;
   }
 
@@ -2451,11 +2087,12 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   if( rc!=SQLITE_OK ) goto update_out;
   rc = kvrowValueEncode(argv[3], &aVal, &nVal);
   if( rc!=SQLITE_OK ){
-    setError(pVtab, "kvstore: out of memory");
+    kvvtabSetError(pVtab, "kvstore: out of memory");
     goto update_out;
   }
   if( nVal>p->nMaxValue ){
-    setError(pVtab, "kvstore: value of %llu bytes (encoded) is larger than "
+    kvvtabSetError(pVtab,
+        "kvstore: value of %llu bytes (encoded) is larger than "
         "max_value_size (%llu) of table %s", (unsigned long long)nVal,
         (unsigned long long)p->nMaxValue, p->zName);
     rc = SQLITE_TOOBIG;
@@ -2465,7 +2102,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   if( bOldKey && kvrowKeyCompare(oldKey.p, oldKey.n, key.p, key.n)==0 ){
     /* UPDATE that keeps the key: a put. */
     rc = kv_batch_put(p->pBatch, key.p, (size_t)key.n, aVal, nVal);
-    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "writing");
+    if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "writing");
     goto update_out;
   }
 
@@ -2486,206 +2123,23 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       ** yet to visit it, it must skip it. */
       rc = goneAdd(p, key.p, key.n);
       if( rc!=SQLITE_OK ){
-        setError(pVtab, "kvstore: out of memory");
+        kvvtabSetError(pVtab, "kvstore: out of memory");
         goto update_out;
       }
     }
     rc = kv_batch_delete(p->pBatch, oldKey.p, (size_t)oldKey.n);
     if( rc!=KV_OK ){
-      rc = engineError(pVtab, rc, "deleting");
+      rc = kvvtabEngineError(pVtab, rc, "deleting");
       goto update_out;
     }
   }
   rc = kv_batch_put(p->pBatch, key.p, (size_t)key.n, aVal, nVal);
-  if( rc!=KV_OK ) rc = engineError(pVtab, rc, "writing");
+  if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "writing");
 
 update_out:
   if( rc!=SQLITE_OK && p->pBatch ) kv_batch_truncate(p->pBatch, nMark);
   sqlite3_free(aVal);
   return rc;
-}
-
-static int kvvtabBegin(sqlite3_vtab *pVtab){
-  KvVtab *p = (KvVtab*)pVtab;
-  horizonForget(p);
-  if( p->bInTrans ) transEnd(p);
-  if( p->pBatch ) kv_batch_clear(p->pBatch);
-  p->bInTrans = 1;
-  p->bSynced = 0;
-  p->nSave = 0;
-  return SQLITE_OK;
-}
-
-/* Set the horizon row (kvshadowSetInt with a statement kept for the next
-** commit: an autocommit one-row INSERT pays for it on every row). */
-static int horizonWrite(KvVtab *p, u64 iH){
-  int rc;
-  if( p->pSetHorizon==0 ){
-    char *zSql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
-        "(k, v) VALUES('horizon', ?1)", p->zSchema, p->zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &p->pSetHorizon, 0);
-    sqlite3_free(zSql);
-    if( rc!=SQLITE_OK ) return rc;
-  }
-  sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
-  sqlite3_step(p->pSetHorizon);
-  return sqlite3_reset(p->pSetHorizon);
-}
-
-/*
-** Phase one of the two-phase commit whose coordinator is the database
-** (doc/transactions.md). SQLite calls xSync on every table of the
-** transaction before its own commit: the batch goes to the WAL as a
-** PREPARED record (kv_prepare), then the horizon row of the shadow table
-** is set, through this connection, to the batch's last sequence; SQLite
-** commits that row with the rest of the transaction, and xCommit applies
-** the batch. Recovery counts the record only if the database kept its
-** horizon. Only the shadow table is written here (writing another virtual
-** table from xSync fails with SQLITE_LOCKED).
-**
-** A COMMIT that fails after xSync (SQLITE_BUSY) leaves the transaction
-** open; the application may write more and COMMIT again, which calls xSync
-** again: the record is written anew with the same sequence (the later
-** record replaces the earlier) and the horizon row follows. Nothing is
-** written for an empty batch (SQLite calls xSync after statements that
-** wrote nothing, and after CREATE without xBegin).
-*/
-static int kvvtabSync(sqlite3_vtab *pVtab){
-  KvVtab *p = (KvVtab*)pVtab;
-  uint64_t iSeq;
-  int rc;
-  horizonForget(p);
-  if( !p->bInTrans ) return SQLITE_OK;
-  if( p->pBatch==0 || kv_batch_count(p->pBatch)==0 ){
-    if( p->iPrepSeq && p->pKv ){
-      /* A failed COMMIT prepared writes that ROLLBACK TO has since undone:
-      ** give the record up and put back the horizon this transaction
-      ** raised (the store's last commit is the database's, as before). */
-      kv_abort_prepared(p->pKv, p->iPrepSeq);
-      p->iPrepSeq = 0;
-      rc = horizonWrite(p, kv_last_seq(p->pKv));
-      if( rc!=SQLITE_OK ){
-        setError(pVtab, "kvstore: cannot write the commit horizon of table "
-                 "%s: %s", p->zName, sqlite3_errmsg(p->db));
-        return rc;
-      }
-    }
-    return SQLITE_OK;
-  }
-  if( p->pKv==0 ){
-    setError(pVtab, "kvstore: the store of table %s is not open", p->zName);
-    return SQLITE_ERROR;
-  }
-  if( !p->bShadow ){
-    /* A table of the previous release (see writeBegin). */
-    setError(pVtab, "kvstore: table %s has no shadow table %s_kvstore",
-             p->zName, p->zName);
-    return SQLITE_ERROR;
-  }
-  if( p->iPrepSeq==0 ){
-    KvVtab *pOther;
-    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
-      if( pOther!=p && pOther->pKv==p->pKv && pOther->iPrepSeq ){
-        /* One engine holds one prepared batch. Sharing a store between
-        ** tables is retired; refuse (not SQLITE_BUSY, which would leave
-        ** the transaction open for a retry that cannot succeed). */
-        setError(pVtab, "kvstore: tables %s and %s share the store '%s' and "
-                 "cannot both be written in one transaction", pOther->zName,
-                 p->zName, p->zDir);
-        return SQLITE_ERROR;
-      }
-    }
-  }
-  iSeq = p->iPrepSeq;
-  rc = kv_prepare(p->pKv, p->pBatch, &iSeq);
-  if( rc!=KV_OK ) return engineError(pVtab, rc, "committing");
-  p->iPrepSeq = iSeq;
-  rc = horizonWrite(p, iSeq + kv_batch_count(p->pBatch) - 1);
-  if( rc!=SQLITE_OK ){
-    /* The record stays prepared: xRollback (or a retried COMMIT) follows. */
-    setError(pVtab, "kvstore: cannot write the commit horizon of table %s: "
-             "%s", p->zName, sqlite3_errmsg(p->db));
-    return rc;
-  }
-  return SQLITE_OK;
-}
-
-/* Phase two: the database has committed. SQLite ignores what this
-** returns, so nothing here may fail for want of room or I/O: kv_prepare
-** made room; only memory for the memtable can run out, and then the store
-** turns read-only until reopened, when recovery applies the batch from the
-** WAL (the database holds its horizon). */
-static int kvvtabCommit(sqlite3_vtab *pVtab){
-  KvVtab *p = (KvVtab*)pVtab;
-  int rc = SQLITE_OK;
-  horizonForget(p);
-  if( p->bInTrans && p->iPrepSeq==0 && p->pBatch
-   && kv_batch_count(p->pBatch)>0 ){
-    /* No xSync came (not expected): the database commit carries no
-    ** horizon for it, so the writes are not committed. */
-    setError(pVtab, "kvstore: commit of table %s without xSync: its writes "
-             "are dropped", p->zName);
-    rc = SQLITE_ERROR;
-  }
-  if( p->iPrepSeq && p->pKv ){
-    rc = kv_commit_prepared(p->pKv, p->pBatch, p->iPrepSeq);
-    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "applying a commit");
-  }
-  p->iPrepSeq = 0;
-  transEnd(p);
-  return rc;
-}
-
-/* The database rolled back: a prepared record is given up (its sequence
-** is above the horizon the database kept, and the next commit reuses it). */
-static int kvvtabRollback(sqlite3_vtab *pVtab){
-  KvVtab *p = (KvVtab*)pVtab;
-  horizonForget(p);
-  if( p->iPrepSeq && p->pKv ) kv_abort_prepared(p->pKv, p->iPrepSeq);
-  p->iPrepSeq = 0;
-  transEnd(p);
-  return SQLITE_OK;
-}
-
-/*
-** Savepoints. SQLite numbers them from 0 in the order they were opened; a
-** table joining a transaction late gets only the newest number, so marks
-** are sparse (DESIGN.md §2, protocol notes).
-*/
-static int kvvtabSavepoint(sqlite3_vtab *pVtab, int iSave){
-  KvVtab *p = (KvVtab*)pVtab;
-  size_t nMark = p->pBatch ? kv_batch_count(p->pBatch) : 0;
-  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
-  if( p->nSave>=p->nSaveAlloc ){
-    int nNew = p->nSaveAlloc ? p->nSaveAlloc*2 : 8;
-    KvSavepoint *aNew = sqlite3_realloc64(p->aSave, sizeof(KvSavepoint)*nNew);
-    if( aNew==0 ) return SQLITE_NOMEM;
-    p->aSave = aNew;
-    p->nSaveAlloc = nNew;
-  }
-  p->aSave[p->nSave].iSave = iSave;
-  p->aSave[p->nSave].nMark = nMark;
-  p->nSave++;
-  return SQLITE_OK;
-}
-
-static int kvvtabRelease(sqlite3_vtab *pVtab, int iSave){
-  KvVtab *p = (KvVtab*)pVtab;
-  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
-  return SQLITE_OK;
-}
-
-/* Back to the newest mark <= iSave, or to the start of the transaction;
-** the savepoint itself stays open. */
-static int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSave){
-  KvVtab *p = (KvVtab*)pVtab;
-  size_t nMark = 0;
-  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>iSave ) p->nSave--;
-  if( p->nSave>0 ) nMark = p->aSave[p->nSave-1].nMark;
-  if( p->pBatch && !p->bSynced ) kv_batch_truncate(p->pBatch, nMark);
-  return SQLITE_OK;
 }
 
 /****************************************************************************
@@ -2930,7 +2384,7 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
     *peKeyType = p->eKeyType;
     /* A maintenance function (compaction above all) of this connection
     ** must not be held back by the read point its table keeps cached. */
-    horizonRelease(p);
+    kvtxnHorizonRelease(p);
   }
   return rc;
 }
@@ -3080,7 +2534,7 @@ static void attachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     p->zDetached = 0;
     p->rcDetached = SQLITE_OK;
   }else if( p->pKv ){
-    horizonRelease(p);
+    kvtxnHorizonRelease(p);
     kv_close(p->pKv);
     p->pKv = 0;
   }
@@ -3144,7 +2598,7 @@ static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     kvownerLeave();
   }
   if( rc==SQLITE_OK ){
-    horizonRelease(p);
+    kvtxnHorizonRelease(p);
     kv_close(p->pKv);
     p->pKv = 0;
     p->bOwn = 0;
