@@ -291,7 +291,7 @@ int kvrowValueDecode(sqlite3_context *ctx, const u8 *a, size_t n){
 
 /* Set the result to key a[0..n) as the key column shows it. */
 int kvrowKeyDecode(sqlite3_context *ctx, int eKeyType, const u8 *a,
-                     size_t n){
+                   size_t n){
   switch( eKeyType ){
     case KV_KEY_INTEGER:
       if( n!=8 ) return SQLITE_CORRUPT;
@@ -314,7 +314,7 @@ int kvrowKeyDecode(sqlite3_context *ctx, int eKeyType, const u8 *a,
 
 /* kvrowKeyDecode with an error result on failure (kvrow.h). */
 int kvrowKeyResult(sqlite3_context *ctx, int eKeyType,
-                    const unsigned char *a, size_t n){
+                   const unsigned char *a, size_t n){
   int rc = kvrowKeyDecode(ctx, eKeyType, a, n);
   if( rc!=SQLITE_OK ){
     char *zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes "

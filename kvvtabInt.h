@@ -2,7 +2,8 @@
 ** kvvtabInt.h - what the files of the kvstore virtual table share: the
 ** table and cursor objects and the functions one file calls in another.
 ** kvvtab.c holds the table's life (create, connect, drop, rename, the
-** lookups of kvext.h) and its reads and writes; kvtxn.c its transactions.
+** lookups of kvext.h) and its writes; kvcursor.c its reads; kvtxn.c its
+** transactions.
 ** Not for ext/, which reaches the table through ext/kvext.h.
 */
 #ifndef KVVTABINT_H
@@ -175,6 +176,23 @@ int kvvtabNeedStore(KvVtab *p);
 
 /* Whether another table of this connection uses p's store. */
 int kvvtabSameEngineTables(KvVtab *p);
+
+/* Forget the keys an UPDATE OR REPLACE moved rows onto (xFilter). */
+void kvvtabGoneClear(KvVtab *p);
+
+/****************************************************************************
+** kvcursor.c: query planning and cursors (the sqlite3_module slots).
+*/
+int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
+int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur);
+int kvvtabClose(sqlite3_vtab_cursor *pCursor);
+int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
+                 const char *idxStr, int argc, sqlite3_value **argv);
+int kvvtabNext(sqlite3_vtab_cursor *pCursor);
+int kvvtabEof(sqlite3_vtab_cursor *pCursor);
+int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
+                 int iCol);
+int kvvtabRowid(sqlite3_vtab_cursor *pCursor, sqlite_int64 *pRowid);
 
 /****************************************************************************
 ** kvtxn.c: transactions and the commit horizon.
