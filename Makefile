@@ -39,7 +39,7 @@ EXT_SRC    := $(sort $(wildcard ext/*.c))
 OWNER_SRC  := kvowner.c kvshadow.c
 OWNER_HDR  := kvowner.h kvshadow.h
 # The table's own files beside kvvtab.c (one concern each).
-KVROOT_SRC := kvstore.c kvrow.c kvconfig.c kvtxn.c kvcursor.c
+KVROOT_SRC := kvstore.c kvrow.c kvconfig.c kvtxn.c kvcursor.c kvlookup.c
 KVROOT_HDR := kvrow.h kvconfig.h kvvtabInt.h
 VTAB_SRC   := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))

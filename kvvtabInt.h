@@ -2,8 +2,8 @@
 ** kvvtabInt.h - what the files of the kvstore virtual table share: the
 ** table and cursor objects and the functions one file calls in another.
 ** kvvtab.c holds the table's life (create, connect, drop, rename, the
-** lookups of kvext.h) and its writes; kvcursor.c its reads; kvtxn.c its
-** transactions.
+** connection state) and its writes; kvcursor.c its reads; kvtxn.c its
+** transactions; kvlookup.c the lookups of kvext.h and kvstore_attach.
 ** Not for ext/, which reaches the table through ext/kvext.h.
 */
 #ifndef KVVTABINT_H
@@ -179,6 +179,18 @@ int kvvtabSameEngineTables(KvVtab *p);
 
 /* Forget the keys an UPDATE OR REPLACE moved rows onto (xFilter). */
 void kvvtabGoneClear(KvVtab *p);
+
+/* For kvlookup.c. The open kvstore table zSchema.zTable of connection db,
+** or NULL. The database file of p's schema, or NULL for one without a
+** file. Open (or reopen) p's engine. Check that p may use its store and
+** open it (on failure p is detached: zDetached says why). Take zWhy
+** (sqlite3_malloc) as the reason p is detached. */
+KvVtab *kvvtabFindOpen(sqlite3 *db, const char *zSchema,
+                       const char *zTable);
+const char *kvvtabDbFile(KvVtab *p);
+int kvvtabOpenEngine(KvVtab *p, char **pzErr);
+int kvvtabAttach(KvVtab *p);
+void kvvtabDetach(KvVtab *p, int rc, char *zWhy);
 
 /****************************************************************************
 ** kvcursor.c: query planning and cursors (the sqlite3_module slots).

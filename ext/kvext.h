@@ -16,7 +16,7 @@
 #include "kv.h"
 
 /*
-** Provided by kvvtab.c.
+** Provided by the table (kvvtab.c, kvlookup.c).
 **
 ** kvvtabLookup finds the kvstore table zName ("table" or "schema.table",
 ** resolved the way SQLite resolves an unqualified name: temp, main, then
