@@ -62,6 +62,19 @@ int kvtxnHorizonForOpen(KvVtab *p, char **pzErr){
 }
 
 
+/* Prepare, to keep, a statement on p's shadow table: zFmt takes the
+** schema and table names (%w). */
+static int horizonPrepare(KvVtab *p, const char *zFmt,
+                          sqlite3_stmt **ppStmt){
+  char *zSql = sqlite3_mprintf(zFmt, p->zSchema, p->zName);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                          ppStmt, 0);
+  sqlite3_free(zSql);
+  return rc;
+}
+
 /*
 ** The read point of a statement: the store as of the horizon that the
 ** database read transaction of this statement sees, so that every read of
@@ -127,12 +140,8 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     return SQLITE_OK;
   }
   if( p->pHorizon==0 ){
-    char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" "
-        "WHERE k='horizon'", p->zSchema, p->zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &p->pHorizon, 0);
-    sqlite3_free(zSql);
+    rc = horizonPrepare(p, "SELECT v FROM \"%w\".\"%w_kvstore\" "
+                           "WHERE k='horizon'", &p->pHorizon);
     if( rc!=SQLITE_OK ){
       kvvtabSetError(&p->base,
           "kvstore: cannot read the commit horizon of table "
@@ -255,12 +264,8 @@ int kvvtabBegin(sqlite3_vtab *pVtab){
 static int horizonWrite(KvVtab *p, u64 iH){
   int rc;
   if( p->pSetHorizon==0 ){
-    char *zSql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
-        "(k, v) VALUES('horizon', ?1)", p->zSchema, p->zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &p->pSetHorizon, 0);
-    sqlite3_free(zSql);
+    rc = horizonPrepare(p, "INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
+                           "(k, v) VALUES('horizon', ?1)", &p->pSetHorizon);
     if( rc!=SQLITE_OK ) return rc;
   }
   sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
