@@ -260,17 +260,27 @@ int kvvtabBegin(sqlite3_vtab *pVtab){
 }
 
 /* Set the horizon row (kvshadowSetInt with a statement kept for the next
-** commit: an autocommit one-row INSERT pays for it on every row). */
+** commit: an autocommit one-row INSERT pays for it on every row). On
+** failure the table's error message says why. */
 static int horizonWrite(KvVtab *p, u64 iH){
   int rc;
   if( p->pSetHorizon==0 ){
     rc = horizonPrepare(p, "INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
                            "(k, v) VALUES('horizon', ?1)", &p->pSetHorizon);
-    if( rc!=SQLITE_OK ) return rc;
+  }else{
+    rc = SQLITE_OK;
   }
-  sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
-  sqlite3_step(p->pSetHorizon);
-  return sqlite3_reset(p->pSetHorizon);
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
+    sqlite3_step(p->pSetHorizon);
+    rc = sqlite3_reset(p->pSetHorizon);
+  }
+  if( rc!=SQLITE_OK ){
+    kvvtabSetError(&p->base,
+        "kvstore: cannot write the commit horizon of table %s: %s",
+        p->zName, sqlite3_errmsg(p->db));
+  }
+  return rc;
 }
 
 /*
@@ -305,12 +315,7 @@ int kvvtabSync(sqlite3_vtab *pVtab){
       kv_abort_prepared(p->pKv, p->iPrepSeq);
       p->iPrepSeq = 0;
       rc = horizonWrite(p, kv_last_seq(p->pKv));
-      if( rc!=SQLITE_OK ){
-        kvvtabSetError(pVtab,
-            "kvstore: cannot write the commit horizon of table "
-            "%s: %s", p->zName, sqlite3_errmsg(p->db));
-        return rc;
-      }
+      if( rc!=SQLITE_OK ) return rc;
     }
     return SQLITE_OK;
   }
@@ -345,14 +350,9 @@ int kvvtabSync(sqlite3_vtab *pVtab){
   if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "committing");
   p->iPrepSeq = iSeq;
   rc = horizonWrite(p, iSeq + kv_batch_count(p->pBatch) - 1);
-  if( rc!=SQLITE_OK ){
-    /* The record stays prepared: xRollback (or a retried COMMIT) follows. */
-    kvvtabSetError(pVtab,
-        "kvstore: cannot write the commit horizon of table %s: "
-        "%s", p->zName, sqlite3_errmsg(p->db));
-    return rc;
-  }
-  return SQLITE_OK;
+  /* On failure the record stays prepared: xRollback (or a retried COMMIT)
+  ** follows. */
+  return rc;
 }
 
 /* Phase two: the database has committed. SQLite ignores what this
