@@ -133,11 +133,7 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     }
     if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
     p->pSnap = 0;
-    if( bVersion ){
-      p->bHorizonOk = 1;
-      p->iDataVersion = iVersion;
-    }
-    return SQLITE_OK;
+    goto read_done;
   }
   if( p->pHorizon==0 ){
     rc = horizonPrepare(p, "SELECT v FROM \"%w\".\"%w_kvstore\" "
@@ -180,6 +176,8 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
     p->pSnap = 0;
   }
+
+read_done:
   if( bVersion ){
     p->bHorizonOk = 1;
     p->iDataVersion = iVersion;
