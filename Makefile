@@ -38,7 +38,10 @@ EXT_SRC    := $(sort $(wildcard ext/*.c))
 # Store ownership and the shadow table (doc/ownership.md).
 OWNER_SRC  := kvowner.c kvshadow.c
 OWNER_HDR  := kvowner.h kvshadow.h
-VTAB_SRC   := kvvtab.c $(EXT_SRC) $(OWNER_SRC)
+# The table's own files beside kvvtab.c (one concern each).
+KVROOT_SRC := kvstore.c kvrow.c kvconfig.c kvtxn.c kvcursor.c kvlookup.c
+KVROOT_HDR := kvrow.h kvconfig.h kvvtabInt.h
+VTAB_SRC   := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
 UNIT_SRC   := $(sort $(wildcard engine/test/test_*.c))
 UNIT_BIN   := $(patsubst engine/test/%.c,$(BUILD)/test/%,$(UNIT_SRC))
@@ -249,9 +252,9 @@ KILL_CYCLES ?= 30
 # table (busy COMMIT, snapshots, lost updates), and TXN_KILLS kill -9 of
 # transactions writing both (per journal mode)
 TXN_KILLS   ?= 8
-STATIC_SRC  := kvvtab.c $(EXT_SRC) $(OWNER_SRC)
+STATIC_SRC  := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
-$(VTAB_OBJ) $(STATIC_OBJ): $(OWNER_HDR)
+$(VTAB_OBJ) $(STATIC_OBJ): $(OWNER_HDR) $(KVROOT_HDR)
 
 ## sqltest: the SQL scripts sql-tests/NNN_topic.sql diffed with their .expected
 sqltest: all
@@ -427,7 +430,7 @@ $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_DIR)/.clang-ok $(ENG
 	  $< $(FUZZ_DIR)/libkv.a $(LDLIBS) -o $@
 
 FUZZ_SQL_OBJ := $(patsubst %.c,$(FUZZ_DIR)/static/%.o,$(STATIC_SRC))
-$(FUZZ_DIR)/fuzz_sql: fuzz/fuzz_sql.c fuzz/fuzz_common.h $(FUZZ_DIR)/.clang-ok $(ENGINE_SRC) $(STATIC_SRC) $(wildcard engine/*.h ext/*.h)
+$(FUZZ_DIR)/fuzz_sql: fuzz/fuzz_sql.c fuzz/fuzz_common.h $(FUZZ_DIR)/.clang-ok $(ENGINE_SRC) $(STATIC_SRC) $(KVROOT_HDR) $(wildcard engine/*.h ext/*.h)
 	$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) CC=$(FUZZ_CC) OPT="-O1 -g" LTO= \
 	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
 	  $(FUZZ_DIR)/libkv.a $(FUZZ_SQL_OBJ)
@@ -459,7 +462,7 @@ $(REPLAY_BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz_common.h $(
 	  fuzz/replay.c $< $(REPLAY_BUILD)/libkv.a $(LDLIBS) -o $@
 
 REPLAY_SQL_OBJ := $(patsubst %.c,$(REPLAY_BUILD)/static/%.o,$(STATIC_SRC))
-$(REPLAY_BUILD)/fuzz/replay_sql: fuzz/fuzz_sql.c fuzz/replay.c fuzz/fuzz_common.h $(ENGINE_SRC) $(STATIC_SRC) $(wildcard engine/*.h ext/*.h)
+$(REPLAY_BUILD)/fuzz/replay_sql: fuzz/fuzz_sql.c fuzz/replay.c fuzz/fuzz_common.h $(ENGINE_SRC) $(STATIC_SRC) $(KVROOT_HDR) $(wildcard engine/*.h ext/*.h)
 	$(MAKE) --no-print-directory BUILD=$(REPLAY_BUILD) OPT="-O1 -g" LTO= \
 	  SANFLAGS="$(ASAN_FLAGS)" $(REPLAY_BUILD)/libkv.a $(REPLAY_SQL_OBJ)
 	@mkdir -p $(dir $@)

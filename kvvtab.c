@@ -1,6 +1,6 @@
 /*
-** kvvtab.c - the `kvstore` SQLite virtual table and the extension's entry
-** point.
+** kvvtab.c - the `kvstore` SQLite virtual table (the extension's entry
+** point, which registers it, is in kvstore.c).
 **
 ** Usage, from the sqlite3 shell:
 **
@@ -19,49 +19,13 @@
 **
 ** and its rows live in the LSM engine of engine/kv.h, one store (directory)
 ** per table. This file only translates between SQL and that API; it knows
-** nothing of the engine's internals.
-**
-** ENCODING OF ROWS IN THE ENGINE
-**
-** Keys (the engine orders keys by memcmp, so each encoding preserves the SQL
-** order of its key type):
-**
-**   key_type=text     the UTF-8 bytes of the text, nothing else. memcmp order
-**                     is SQLite's BINARY collation.
-**   key_type=blob     the bytes of the blob.
-**   key_type=integer  8 bytes, big-endian, of the two's complement value with
-**                     its sign bit flipped (x ^ 0x8000000000000000), so that
-**                     INT64_MIN encodes as 00..00 and INT64_MAX as ff..ff.
-**
-** Values: one type byte, equal to SQLite's fundamental type code, then a
-** payload whose length is the rest of the value:
-**
-**   0x01 INTEGER  1 to 8 bytes: the value in big-endian two's complement,
-**                 shortest form that sign-extends back to it
-**   0x02 REAL     8 bytes: the IEEE-754 binary64 bits, big-endian (so -0.0
-**                 and the infinities round-trip; SQLite has no NaN values)
-**   0x03 TEXT     the UTF-8 bytes (may be empty, may hold NUL bytes)
-**   0x04 BLOB     the bytes (may be empty)
-**   0x05 NULL     no payload
-**
-** Nothing depends on the host's byte order or float layout, so a store
-** copied to another machine reads the same.
+** nothing of the engine's internals. Rows are encoded as kvrow.h
+** describes (kvrow.c).
 **
 ** TRANSACTIONS
 **
-** Writes of an open SQL transaction go to a kv_batch owned by the table
-** object of this connection; reads lay that batch over the store, so the
-** connection sees its own writes. Savepoints are marks in the batch
-** (kv_batch_count / kv_batch_truncate). The database coordinates a
-** two-phase commit (doc/transactions.md): xSync writes the batch as a
-** PREPARED WAL record (kv_prepare) and sets the 'horizon' row of the
-** shadow table T_kvstore (kvshadow.h) through this connection, so SQLite
-** commits it with the rest of the transaction; xCommit applies the batch
-** (kv_commit_prepared: nothing there can fail for want of room or I/O,
-** and SQLite ignores what xCommit returns); xRollback gives it up. Reads
-** see the store at the horizon their database read transaction sees. A
-** writer lock of the engine is held from the first write of a transaction
-** to its end.
+** Writes go to a per-transaction batch, committed in two phases with the
+** database; kvtxn.c holds that code and describes it.
 **
 ** RATE LIMITER
 **
@@ -74,12 +38,15 @@
 ** fails with SQLITE_BUSY and SQLite undoes the statement.
 */
 #include "sqlite3ext.h"
-SQLITE_EXTENSION_INIT1
+SQLITE_EXTENSION_INIT3
 
 #include "kv.h"
 #include "ext/kvext.h"
 #include "kvowner.h"
 #include "kvshadow.h"
+#include "kvrow.h"
+#include "kvconfig.h"
+#include "kvvtabInt.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -92,192 +59,9 @@ SQLITE_EXTENSION_INIT1
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The oldest SQLite kvstore runs on, checked at load. */
-#define KVSTORE_MIN_SQLITE     3038002
-#define KVSTORE_MIN_SQLITE_STR "3.38.2"
-
-/* Path limits of the system (Linux: 4096 and 255). */
-#ifdef PATH_MAX
-# define KV_PATH_LIMIT PATH_MAX
-#else
-# define KV_PATH_LIMIT 4096
-#endif
-#ifdef NAME_MAX
-# define KV_NAME_LIMIT NAME_MAX
-#else
-# define KV_NAME_LIMIT 255
-#endif
-
-typedef unsigned char u8;
-typedef sqlite3_int64 i64;
-typedef sqlite3_uint64 u64;
-
-/* Value type bytes (SQLite's fundamental type codes). */
-#define KVV_INTEGER 0x01
-#define KVV_REAL    0x02
-#define KVV_TEXT    0x03
-#define KVV_BLOB    0x04
-#define KVV_NULL    0x05
-
-/* How long a write waits for another connection sharing the engine to end
-** its transaction before failing with SQLITE_BUSY. */
-#define KVVTAB_WRITER_TIMEOUT_MS 5000
-
-/* Row count assumed by xBestIndex: the engine keeps no exact count, and
-** SQLite assumes about a million rows for an ordinary table without
-** ANALYZE, so joins against ordinary tables weigh both sides alike. */
-#define KVVTAB_EST_ROWS 1000000.0
-
-/* Columns of the declared table. */
-#define KVVTAB_COL_KEY   0
-#define KVVTAB_COL_VALUE 1
-
-typedef struct KvConn KvConn;
-typedef struct KvPrivateDir KvPrivateDir;
-typedef struct KvVtab KvVtab;
-typedef struct KvCursor KvCursor;
-typedef struct KvKey KvKey;
-typedef struct KvSavepoint KvSavepoint;
-
-/*
-** Per-connection state, shared by every kvstore table of one sqlite3*.
-** It is the module's client data, and found again through a process-wide
-** list when the extension is loaded twice on one connection (so a second
-** .load does not forget the private directories of the first).
-**
-** Private directories belong to tables of in-memory and temporary
-** databases created without dir=. SQLite disconnects and reconnects tables
-** on every schema reset, so the directory must outlive xDisconnect: it is
-** removed when the module is destroyed, which happens when the connection
-** closes, after every table is disconnected.
-*/
-struct KvPrivateDir {
-  char *zSchema;              /* "main", "temp", or an attached name */
-  char *zTable;               /* table name */
-  char *zDir;                 /* mkdtemp() directory holding the store */
-  KvPrivateDir *pNext;
-};
-struct KvConn {
-  sqlite3 *db;                /* the connection */
-  int nRef;                   /* registrations of the module (starts at 1) */
-  KvPrivateDir *pDirs;        /* private directories of this connection */
-  KvVtab *pTabs;              /* open kvstore tables of this connection */
-  KvConn *pNext;              /* next in the process-wide list */
-};
-
+/* Process-wide list of KvConn (kvConnAcquire). */
 static pthread_mutex_t kvConnMutex = PTHREAD_MUTEX_INITIALIZER;
 static KvConn *kvConnList = 0;
-
-static void horizonRelease(KvVtab *p);
-static int horizonForOpen(KvVtab *p, char **pzErr);
-
-/* One savepoint mark: savepoint iSave began when the batch held nMark
-** operations. Marks are kept in increasing iSave order. */
-struct KvSavepoint {
-  int iSave;
-  size_t nMark;
-};
-
-/* A kvstore table as seen by one connection. */
-struct KvVtab {
-  sqlite3_vtab base;          /* base class; must be first */
-  sqlite3 *db;                /* connection owning this table */
-  KvConn *pConn;              /* per-connection state */
-  char *zSchema;              /* database name: "main", "temp", ... */
-  char *zName;                /* table name (changes on RENAME) */
-  char *zDir;                 /* resolved data directory */
-  int bDefaultDir;            /* zDir derived from the table name */
-  int bPrivateDir;            /* zDir is a private temporary directory */
-  kv_options *pOpts;          /* options as parsed (for reopening) */
-  kv_db *pKv;                 /* the engine (shared between connections) */
-  char *zDetached;            /* why the table cannot use its store (NULL:
-                              ** it can); see vtabAttach */
-  int rcDetached;             /* the SQLite code that goes with zDetached */
-  int bOwn;                   /* the store's OWNER names this table */
-  int eKeyType;               /* KV_KEY_TEXT, KV_KEY_BLOB or KV_KEY_INTEGER */
-  u64 nMaxKey;                /* max_key_size of the store */
-  u64 nMaxValue;              /* max_value_size of the store */
-  /* Transaction state. */
-  kv_batch *pBatch;           /* writes of the open transaction, or NULL */
-  int bInTrans;               /* between xBegin and xCommit/xRollback */
-  int bSynced;                /* xSync wrote the batch: it is committed */
-  int bWriter;                /* this table holds the engine's writer lock */
-  KvSavepoint *aSave;         /* savepoint marks, increasing iSave */
-  int nSave;                  /* entries used in aSave */
-  int nSaveAlloc;             /* entries allocated in aSave */
-  /* Keys whose row an UPDATE OR REPLACE of the running statement deleted
-  ** by moving another row onto them (ascending; emptied by xFilter, which
-  ** every UPDATE calls before its first xUpdate). */
-  struct KvListKey *aGone;
-  int nGone;
-  int nGoneAlloc;
-  u64 iPrepSeq;               /* first sequence of this transaction's
-                              ** PREPARED record (xSync), 0 = none */
-  /* Commit horizon (doc/transactions.md). */
-  int bShadow;                /* the shadow table T_kvstore exists */
-  sqlite3_stmt *pHorizon;     /* cached SELECT of the 'horizon' row */
-  sqlite3_stmt *pSetHorizon;  /* cached write of it (xSync) */
-  int bHorizonOk;             /* iDataVersion/pSnap below are valid */
-  unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
-  kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
-  int bShared;                /* another table of this connection uses the
-                              ** store, or did (retired sharing): read the
-                              ** latest state */
-  KvVtab *pNextTab;           /* next table of the same connection */
-};
-
-/*
-** An encoded key. p points either into aInt or into a value owned by
-** SQLite (valid while that value is).
-*/
-struct KvKey {
-  const u8 *p;                /* encoded bytes */
-  int n;                      /* their number */
-  u8 aInt[8];                 /* storage for an integer key */
-};
-
-/* Cursor modes, chosen by xFilter. */
-#define CUR_EMPTY 0           /* no row can match */
-#define CUR_POINT 1           /* one key, read with kv_get at xFilter */
-#define CUR_LIST  2           /* sorted list of keys (IN), via the iterator */
-#define CUR_SCAN  3           /* range scan between lo and hi */
-
-/* A bound of a range: bytes owned by the cursor (sqlite3_malloc). */
-typedef struct KvBound KvBound;
-struct KvBound {
-  u8 *a;                      /* encoded key, NULL when there is no bound */
-  int n;                      /* bytes in a */
-  int bIncl;                  /* bound itself included */
-};
-
-/* An owned encoded key of an IN list. */
-typedef struct KvListKey KvListKey;
-struct KvListKey {
-  u8 *a;
-  int n;
-};
-
-struct KvCursor {
-  sqlite3_vtab_cursor base;   /* base class; must be first */
-  int eMode;                  /* CUR_* */
-  int bDesc;                  /* return rows in descending key order */
-  int bEof;                   /* no current row */
-  kv_iter *pIter;             /* CUR_LIST and CUR_SCAN */
-  KvBound lo;                 /* lower bound (all modes check it) */
-  KvBound hi;                 /* upper bound */
-  u8 *aPointKey;              /* CUR_POINT: the key */
-  int nPointKey;
-  void *pPointVal;            /* CUR_POINT: its value (kv_free) */
-  size_t nPointVal;
-  KvListKey *aList;           /* CUR_LIST: keys, ascending, distinct */
-  int nList;
-  int iList;                  /* next entry of aList to try */
-  const u8 *pKey;             /* current row's key, valid until a move */
-  size_t nKey;
-  const u8 *pVal;             /* current row's value */
-  size_t nVal;
-  i64 iRowid;                 /* row counter for xRowid */
-};
 
 /****************************************************************************
 ** Small helpers.
@@ -285,7 +69,7 @@ struct KvCursor {
 
 /* Replace the error message of a table. The old one is freed first; the
 ** new one comes from sqlite3_mprintf because SQLite frees it. */
-static void setError(sqlite3_vtab *pVtab, const char *zFmt, ...){
+void kvvtabSetError(sqlite3_vtab *pVtab, const char *zFmt, ...){
   va_list ap;
   sqlite3_free(pVtab->zErrMsg);
   va_start(ap, zFmt);
@@ -293,358 +77,22 @@ static void setError(sqlite3_vtab *pVtab, const char *zFmt, ...){
   va_end(ap);
 }
 
-/* Report a failed engine call: its code (numerically SQLite's) and the
-** engine's message, or a message naming the operation when it left none. */
-static int engineError(sqlite3_vtab *pVtab, int rc, const char *zWhat){
-  const char *zMsg = kv_errmsg(0);
-  assert( rc!=KV_OK && rc!=KV_NOTFOUND );
-  if( zMsg && zMsg[0] ){
-    setError(pVtab, "%s", zMsg);
-  }else{
-    setError(pVtab, "kvstore: %s failed: %s", zWhat, sqlite3_errstr(rc));
-  }
-  return rc;
-}
-
-/* Same for constructor errors, which go through *pzErr. */
-static char *engineErrorMsg(int rc, const char *zWhat){
+/* The message of a failed engine call (kvext.h): the engine's own, or,
+** when it left none, one naming the operation. */
+char *kvvtabEngineMsg(int rc, const char *zWhat){
   const char *zMsg = kv_errmsg(0);
   if( zMsg && zMsg[0] ) return sqlite3_mprintf("%s", zMsg);
+  if( zWhat==0 ) return 0;
   return sqlite3_mprintf("kvstore: %s failed: %s", zWhat, sqlite3_errstr(rc));
 }
 
-/* memcmp order, a proper prefix first: the engine's key order. */
-static int keyCompare(const u8 *a, size_t na, const u8 *b, size_t nb){
-  size_t n = na<nb ? na : nb;
-  int c = n ? memcmp(a, b, n) : 0;
-  if( c==0 ) c = (na<nb) ? -1 : (na>nb);
-  return c;
-}
-
-static void putBigEndian64(u8 *a, u64 x){
-  int i;
-  for(i=7; i>=0; i--){ a[i] = (u8)(x & 0xff); x >>= 8; }
-}
-static u64 getBigEndian64(const u8 *a){
-  u64 x = 0;
-  int i;
-  for(i=0; i<8; i++) x = (x<<8) | a[i];
-  return x;
-}
-
-static void encodeIntKey(u8 *a, i64 v){
-  putBigEndian64(a, ((u64)v) ^ ((u64)1<<63));
-}
-static i64 decodeIntKey(const u8 *a){
-  return (i64)(getBigEndian64(a) ^ ((u64)1<<63));
-}
-
-static const char *typeName(int eType){
-  switch( eType ){
-    case SQLITE_INTEGER: return "INTEGER";
-    case SQLITE_FLOAT:   return "REAL";
-    case SQLITE_TEXT:    return "TEXT";
-    case SQLITE_BLOB:    return "BLOB";
-    default:             return "NULL";
-  }
-}
-static const char *keyTypeName(int eKeyType){
-  switch( eKeyType ){
-    case KV_KEY_BLOB:    return "BLOB";
-    case KV_KEY_INTEGER: return "INTEGER";
-    default:             return "TEXT";
-  }
-}
-
-/*
-** SQLite's rule for storing a REAL in an INTEGER column: it becomes an
-** integer when the conversion is exact and the result is neither of the
-** two extreme int64 values (which SQLite leaves as REAL). Returns 1 and sets
-** *piOut when the REAL converts.
-*/
-static int realIsStoredAsInt(double r, i64 *piOut){
-  const double two63 = 9223372036854775808.0;
-  i64 i;
-  if( !(r>-two63 && r<two63) ) return 0;     /* also false for NaN */
-  i = (i64)r;
-  if( (double)i!=r || i==INT64_MIN || i==INT64_MAX ) return 0;
-  *piOut = i;
-  return 1;
-}
-
-/* floor() and ceil() of r as an int64. REQUIRES: -2^63 <= r < 2^63.
-** (Done by hand so that the library needs no libm.) */
-static i64 floorToInt(double r){
-  i64 i = (i64)r;                 /* truncates toward zero */
-  return ((double)i>r) ? i-1 : i;
-}
-static i64 ceilToInt(double r){
-  i64 i = (i64)r;
-  return ((double)i<r) ? i+1 : i;
-}
-
-/*
-** SQLite's NUMERIC affinity applied to text z[0..n): the rules of its
-** sqlite3AtoF (optional spaces, sign, digits with an optional '.', an
-** optional exponent, spaces; nothing else, no hexadecimal) and of
-** applyNumericAffinity (text without '.' or exponent that fits an int64
-** is that integer; other numbers are REAL). Returns SQLITE_INTEGER
-** (*piOut set), SQLITE_FLOAT (*prOut set) or SQLITE_TEXT (not a number).
-** Done here because newer SQLite versions forbid
-** sqlite3_value_numeric_type() on a copy made by sqlite3_value_dup(), and
-** on the caller's value it would change the value's type.
-*/
-static int isSpaceByte(u8 c){
-  return c==' ' || (c>='\t' && c<='\r');
-}
-static int textToNumber(const u8 *z, int n, i64 *piOut, double *prOut){
-  char aBuf[64];              /* digits 'e' exponent, for strtod */
-  int i = 0, bNeg = 0, bReal = 0;
-  int nDigit = 0, nBuf = 0;
-  int iExp = 0;               /* value is digits * 10^iExp (plus exp10) */
-  u64 u = 0;
-  int bOverflow = 0;
-  long exp10 = 0;
-
-  while( i<n && isSpaceByte(z[i]) ) i++;
-  if( i<n && (z[i]=='-' || z[i]=='+') ){ bNeg = (z[i]=='-'); i++; }
-  for(; i<n && z[i]>='0' && z[i]<='9'; i++){
-    if( u>(u64)INT64_MAX/10+1 ) bOverflow = 1; else u = u*10 + (z[i]-'0');
-    if( nBuf>0 || z[i]!='0' ){
-      if( nBuf<40 ) aBuf[nBuf++] = (char)z[i]; else iExp++;
-    }
-    nDigit++;
-  }
-  if( i<n && z[i]=='.' ){
-    int nFrac = 0;
-    i++;
-    for(; i<n && z[i]>='0' && z[i]<='9'; i++){
-      if( nBuf>0 || z[i]!='0' ){
-        if( nBuf<40 ){ aBuf[nBuf++] = (char)z[i]; iExp--; }
-      }else{
-        iExp--;
-      }
-      nFrac++;
-    }
-    if( nDigit==0 && nFrac==0 ) return SQLITE_TEXT;
-    nDigit += nFrac;
-    bReal = 1;
-  }
-  if( nDigit==0 ) return SQLITE_TEXT;
-  if( i<n && (z[i]=='e' || z[i]=='E') ){
-    int j = i+1, bExpNeg = 0;
-    if( j<n && (z[j]=='-' || z[j]=='+') ){ bExpNeg = (z[j]=='-'); j++; }
-    if( j<n && z[j]>='0' && z[j]<='9' ){
-      for(; j<n && z[j]>='0' && z[j]<='9'; j++){
-        if( exp10<100000 ) exp10 = exp10*10 + (z[j]-'0');
-      }
-      if( bExpNeg ) exp10 = -exp10;
-      bReal = 1;
-      i = j;
-    }
-  }
-  while( i<n && isSpaceByte(z[i]) ) i++;
-  if( i<n ) return SQLITE_TEXT;         /* other bytes, an embedded NUL */
-
-  if( !bReal && !bOverflow
-   && (u<=(u64)INT64_MAX || (bNeg && u==(u64)INT64_MAX+1)) ){
-    *piOut = bNeg ? (i64)(0-u) : (i64)u;
-    return SQLITE_INTEGER;
-  }
-  /* digits e exponent: no decimal point, so the locale does not matter. */
-  if( nBuf==0 ){
-    *prOut = bNeg ? -0.0 : 0.0;
-  }else{
-    snprintf(aBuf+nBuf, sizeof(aBuf)-(size_t)nBuf, "e%ld", exp10+iExp);
-    *prOut = strtod(aBuf, 0);
-    if( bNeg ) *prOut = -*prOut;
-  }
-  return SQLITE_FLOAT;
-}
-
-/* Outcome of converting a value to a key for storage. */
-#define KEY_OK      0
-#define KEY_NULL    1         /* NULL key */
-#define KEY_BADTYPE 2         /* the key type cannot hold this value */
-#define KEY_NOMEM   3
-
-/*
-** Encode pVal as a key of type eKeyType, the way an ordinary table column
-** of that declared type would store it (its affinity), refusing what the
-** key type cannot hold.
-*/
-static int keyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
-  int eType = sqlite3_value_type(pVal);
-  memset(pKey, 0, sizeof(*pKey));
-  if( eType==SQLITE_NULL ) return KEY_NULL;
-  switch( eKeyType ){
-    case KV_KEY_TEXT: {
-      if( eType==SQLITE_BLOB ) return KEY_BADTYPE;
-      /* TEXT affinity: SQLite's own text form of a number, which
-      ** sqlite3_value_text() adds to the value beside the number (its
-      ** type stays INTEGER or REAL), as SQLite's own comparisons do. */
-      pKey->p = sqlite3_value_text(pVal);
-      pKey->n = sqlite3_value_bytes(pVal);
-      if( pKey->p==0 ) return KEY_NOMEM;
-      return KEY_OK;
-    }
-    case KV_KEY_BLOB: {
-      if( eType!=SQLITE_BLOB && eType!=SQLITE_TEXT ) return KEY_BADTYPE;
-      if( eType==SQLITE_TEXT ){
-        pKey->p = sqlite3_value_text(pVal);
-        if( pKey->p==0 ) return KEY_NOMEM;
-      }else{
-        pKey->p = sqlite3_value_blob(pVal);
-      }
-      pKey->n = sqlite3_value_bytes(pVal);
-      if( pKey->p==0 ) pKey->p = (const u8*)"";
-      return KEY_OK;
-    }
-    default: {
-      i64 iVal;
-      assert( eKeyType==KV_KEY_INTEGER );
-      if( eType==SQLITE_TEXT ){
-        /* INTEGER affinity: text that looks like a number becomes one. */
-        const u8 *z = sqlite3_value_text(pVal);
-        int eNum;
-        double r = 0.0;
-        if( z==0 ) return KEY_NOMEM;
-        eNum = textToNumber(z, sqlite3_value_bytes(pVal), &iVal, &r);
-        if( eNum==SQLITE_FLOAT ){
-          if( !realIsStoredAsInt(r, &iVal) ) return KEY_BADTYPE;
-        }else if( eNum!=SQLITE_INTEGER ){
-          return KEY_BADTYPE;
-        }
-      }else if( eType==SQLITE_FLOAT ){
-        if( !realIsStoredAsInt(sqlite3_value_double(pVal), &iVal) ){
-          return KEY_BADTYPE;
-        }
-      }else if( eType==SQLITE_INTEGER ){
-        iVal = sqlite3_value_int64(pVal);
-      }else{
-        return KEY_BADTYPE;
-      }
-      encodeIntKey(pKey->aInt, iVal);
-      pKey->p = pKey->aInt;
-      pKey->n = 8;
-      return KEY_OK;
-    }
-  }
-}
-
-/*
-** Encode a value for the engine (format at the top of the file). Returns
-** a buffer from sqlite3_malloc64 in *paOut, or SQLITE_NOMEM.
-*/
-static int valueEncode(sqlite3_value *pVal, u8 **paOut, size_t *pnOut){
-  int eType = sqlite3_value_type(pVal);
-  size_t nPay = 0;
-  const void *pPay = 0;
-  u8 aNum[8];
-  u8 *a;
-  switch( eType ){
-    case SQLITE_INTEGER: {
-      i64 v = sqlite3_value_int64(pVal);
-      int i;
-      putBigEndian64(aNum, (u64)v);
-      /* Drop leading bytes that are pure sign extension. */
-      for(i=0; i<7; i++){
-        u8 fill = (v<0) ? 0xff : 0x00;
-        if( aNum[i]!=fill || ((aNum[i+1] ^ fill) & 0x80) ) break;
-      }
-      pPay = &aNum[i];
-      nPay = 8 - i;
-      break;
-    }
-    case SQLITE_FLOAT: {
-      double r = sqlite3_value_double(pVal);
-      u64 bits;
-      memcpy(&bits, &r, 8);
-      putBigEndian64(aNum, bits);
-      pPay = aNum;
-      nPay = 8;
-      break;
-    }
-    case SQLITE_TEXT:
-      pPay = sqlite3_value_text(pVal);
-      nPay = (size_t)sqlite3_value_bytes(pVal);
-      if( pPay==0 ) return SQLITE_NOMEM;
-      break;
-    case SQLITE_BLOB:
-      pPay = sqlite3_value_blob(pVal);
-      nPay = (size_t)sqlite3_value_bytes(pVal);
-      if( pPay==0 && nPay>0 ) return SQLITE_NOMEM;
-      break;
-    default:
-      eType = KVV_NULL;
-      break;
-  }
-  a = sqlite3_malloc64(1 + nPay);
-  if( a==0 ) return SQLITE_NOMEM;
-  a[0] = (u8)eType;
-  if( nPay ) memcpy(&a[1], pPay, nPay);
-  *paOut = a;
-  *pnOut = 1 + nPay;
-  return SQLITE_OK;
-}
-
-/* Set the SQL result to the decoded value. Returns SQLITE_CORRUPT for a
-** value that does not follow the format. */
-static int valueResult(sqlite3_context *ctx, const u8 *a, size_t n){
-  size_t nPay;
-  if( n<1 ) return SQLITE_CORRUPT;
-  nPay = n - 1;
-  switch( a[0] ){
-    case KVV_INTEGER: {
-      u64 x;
-      size_t i;
-      if( nPay<1 || nPay>8 ) return SQLITE_CORRUPT;
-      x = (a[1] & 0x80) ? ~(u64)0 : 0;
-      for(i=1; i<=nPay; i++) x = (x<<8) | a[i];
-      sqlite3_result_int64(ctx, (i64)x);
-      return SQLITE_OK;
-    }
-    case KVV_REAL: {
-      u64 bits;
-      double r;
-      if( nPay!=8 ) return SQLITE_CORRUPT;
-      bits = getBigEndian64(&a[1]);
-      memcpy(&r, &bits, 8);
-      sqlite3_result_double(ctx, r);
-      return SQLITE_OK;
-    }
-    case KVV_TEXT:
-      if( nPay>0x7fffffff ) return SQLITE_TOOBIG;
-      sqlite3_result_text(ctx, (const char*)&a[1], (int)nPay,
-                          SQLITE_TRANSIENT);
-      return SQLITE_OK;
-    case KVV_BLOB:
-      if( nPay>0x7fffffff ) return SQLITE_TOOBIG;
-      if( nPay==0 ){
-        sqlite3_result_zeroblob(ctx, 0);
-      }else{
-        sqlite3_result_blob(ctx, &a[1], (int)nPay, SQLITE_TRANSIENT);
-      }
-      return SQLITE_OK;
-    case KVV_NULL:
-      if( nPay!=0 ) return SQLITE_CORRUPT;
-      sqlite3_result_null(ctx);
-      return SQLITE_OK;
-    default:
-      return SQLITE_CORRUPT;
-  }
-}
-
-/* Parse an unsigned decimal option value as kv_options_get returns it. */
-static u64 optionU64(const kv_options *pOpts, const char *zName, u64 dflt){
-  char *z = kv_options_get(pOpts, zName);
-  u64 v = 0;
-  const char *p;
-  if( z==0 ) return dflt;
-  for(p=z; *p>='0' && *p<='9'; p++) v = v*10 + (u64)(*p - '0');
-  if( p==z || *p ) v = dflt;
-  kv_free(z);
-  return v;
+/* Report a failed engine call: its code (numerically SQLite's) and
+** kvvtabEngineMsg's message. */
+int kvvtabEngineError(sqlite3_vtab *pVtab, int rc, const char *zWhat){
+  assert( rc!=KV_OK && rc!=KV_NOTFOUND );
+  sqlite3_free(pVtab->zErrMsg);
+  pVtab->zErrMsg = kvvtabEngineMsg(rc, zWhat);
+  return rc;
 }
 
 /****************************************************************************
@@ -774,250 +222,6 @@ static const char *privateDirCreate(KvConn *pConn, const char *zSchema,
 }
 
 /****************************************************************************
-** CREATE arguments and the data directory.
-*/
-
-/*
-** Hook for the `config` option (a JSON file of options, loaded by
-** ext/config.c; DESIGN.md §2). Applies the file's options to pOpts before
-** the CREATE arguments, which override it. zPath is already resolved like
-** dir=.
-*/
-static int kvvtabLoadConfig(kv_options *pOpts, const char *zPath,
-                            char **pzErr){
-  return kvextConfigLoad(pOpts, zPath, pzErr);
-}
-
-/* Copy of z[0..n) without surrounding whitespace. */
-static char *trimCopy(const char *z, size_t n){
-  while( n>0 && (z[0]==' ' || z[0]=='\t' || z[0]=='\n' || z[0]=='\r') ){
-    z++; n--;
-  }
-  while( n>0 && (z[n-1]==' ' || z[n-1]=='\t' || z[n-1]=='\n'
-                 || z[n-1]=='\r') ){
-    n--;
-  }
-  return sqlite3_mprintf("%.*s", (int)n, z);
-}
-
-/* An option name may be written quoted like an identifier: strip one pair
-** of matching "", '', `` or []. */
-static void dequoteName(char *z){
-  size_t n = strlen(z);
-  if( n>=2 && ((z[0]=='"' && z[n-1]=='"') || (z[0]=='\'' && z[n-1]=='\'')
-            || (z[0]=='`' && z[n-1]=='`') || (z[0]=='[' && z[n-1]==']')) ){
-    memmove(z, z+1, n-2);
-    z[n-2] = 0;
-  }
-}
-
-/*
-** A value that starts with a quote must be one quoted string: the same
-** quote at its end, and any inside doubled. Returns 0 if zVal is well
-** formed (or not quoted), else 1: dir='x' 'y' is two strings, not a path.
-*/
-static int badQuoting(const char *zVal){
-  char q = zVal[0];
-  size_t i, n = strlen(zVal);
-  if( q!='\'' && q!='"' ) return 0;
-  if( n<2 || zVal[n-1]!=q ) return 1;
-  for(i=1; i<n-1; i++){
-    if( zVal[i]==q ){
-      if( i+1<n-1 && zVal[i+1]==q ) i++; else return 1;
-    }
-  }
-  return 0;
-}
-
-/* The text of a well-formed value: quotes removed (a doubled one inside
-** becomes one), spaces inside the quotes kept, as a path needs them. */
-static char *dequoteExact(const char *zVal){
-  size_t n = strlen(zVal);
-  char *z;
-  if( zVal[0]!='\'' && zVal[0]!='"' ) return sqlite3_mprintf("%s", zVal);
-  z = sqlite3_malloc64(n);
-  if( z ){
-    size_t i, j = 0;
-    for(i=1; i+1<n; i++){
-      z[j++] = zVal[i];
-      if( zVal[i]==zVal[0] ) i++;
-    }
-    z[j] = 0;
-  }
-  return z;
-}
-
-/* Resolve option path zPath: absolute as is; relative against the folder
-** of the database file zDbFile, or as given (the working directory) when
-** the database has no file. Returns sqlite3_malloc memory or NULL (OOM). */
-static char *resolvePath(const char *zPath, const char *zDbFile){
-  const char *zSlash;
-  if( zPath[0]=='/' || zDbFile==0 || zDbFile[0]==0 ){
-    return sqlite3_mprintf("%s", zPath);
-  }
-  zSlash = strrchr(zDbFile, '/');
-  if( zSlash==0 ) return sqlite3_mprintf("%s", zPath);
-  return sqlite3_mprintf("%.*s/%s", (int)(zSlash - zDbFile), zDbFile, zPath);
-}
-
-/*
-** Parse the CREATE arguments (azArg[0..nArg)) into a new kv_options.
-** Duplicates are refused here, because a config file's options must not
-** count as the first occurrence. Sets *ppOpts, *pzDirOpt (dir= as given,
-** or NULL) and returns SQLITE_OK, or an error with *pzErr set.
-*/
-static int parseArguments(int nArg, const char *const *azArg,
-                          const char *zDbFile, kv_options **ppOpts,
-                          char **pzDirOpt, char **pzErr){
-  kv_options *pOpts = kv_options_new();
-  char **azName = 0;
-  char **azValue = 0;
-  char *zConfig = 0;
-  int nOpt = 0;
-  int rc = SQLITE_OK;
-  int i, j;
-
-  *ppOpts = 0;
-  *pzDirOpt = 0;
-  azName = sqlite3_malloc64(sizeof(char*) * (nArg+1));
-  azValue = sqlite3_malloc64(sizeof(char*) * (nArg+1));
-  if( pOpts==0 || azName==0 || azValue==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: out of memory");
-    rc = SQLITE_NOMEM;
-  }
-
-  /* Split every argument into a name and a value. */
-  for(i=0; rc==SQLITE_OK && i<nArg; i++){
-    const char *zArg = azArg[i];
-    const char *zEq = strchr(zArg, '=');
-    if( zEq==0 ){
-      char *zTrim = trimCopy(zArg, strlen(zArg));
-      *pzErr = sqlite3_mprintf("kvstore: malformed argument '%s' "
-          "(expected name=value); accepted options: %s",
-          zTrim ? zTrim : zArg, kv_options_names());
-      sqlite3_free(zTrim);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    azName[nOpt] = trimCopy(zArg, (size_t)(zEq - zArg));
-    azValue[nOpt] = trimCopy(zEq+1, strlen(zEq+1));
-    if( azName[nOpt]==0 || azValue[nOpt]==0 ){
-      sqlite3_free(azName[nOpt]);
-      sqlite3_free(azValue[nOpt]);
-      *pzErr = sqlite3_mprintf("kvstore: out of memory");
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    nOpt++;
-    if( badQuoting(azValue[nOpt-1]) ){
-      *pzErr = sqlite3_mprintf("kvstore: malformed value for option '%s': "
-          "%s (a quoted value is one string, with any quote inside it "
-          "doubled)", azName[nOpt-1], azValue[nOpt-1]);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    dequoteName(azName[nOpt-1]);
-    if( kv_options_is_set(pOpts, azName[nOpt-1])<0 ){
-      *pzErr = sqlite3_mprintf("kvstore: unknown option '%s'; accepted "
-          "options: %s", azName[nOpt-1], kv_options_names());
-      rc = SQLITE_ERROR;
-      break;
-    }
-    for(j=0; j<nOpt-1; j++){
-      if( sqlite3_stricmp(azName[j], azName[nOpt-1])==0 ){
-        *pzErr = sqlite3_mprintf("kvstore: duplicate option '%s'",
-                                 azName[nOpt-1]);
-        rc = SQLITE_ERROR;
-        break;
-      }
-    }
-  }
-
-  /* The config file first, so that CREATE arguments override it. */
-  for(i=0; rc==SQLITE_OK && i<nOpt; i++){
-    if( sqlite3_stricmp(azName[i], "config")==0 ){
-      char *zErr = 0;
-      if( kv_options_set(pOpts, azName[i], azValue[i], &zErr)!=KV_OK ){
-        *pzErr = sqlite3_mprintf("%s", zErr ? zErr : "kvstore: bad config");
-        kv_free(zErr);
-        rc = SQLITE_ERROR;
-        break;
-      }
-      zConfig = kv_options_get(pOpts, "config");
-      if( zConfig==0 ){
-        *pzErr = sqlite3_mprintf("kvstore: out of memory");
-        rc = SQLITE_NOMEM;
-      }else{
-        char *zPath = resolvePath(zConfig, zDbFile);
-        if( zPath==0 ){
-          *pzErr = sqlite3_mprintf("kvstore: out of memory");
-          rc = SQLITE_NOMEM;
-        }else{
-          rc = kvvtabLoadConfig(pOpts, zPath, pzErr);
-          sqlite3_free(zPath);
-        }
-      }
-    }
-  }
-
-  for(i=0; rc==SQLITE_OK && i<nOpt; i++){
-    char *zErr = 0;
-    if( sqlite3_stricmp(azName[i], "config")==0 ) continue;
-    if( kv_options_set(pOpts, azName[i], azValue[i], &zErr)!=KV_OK ){
-      *pzErr = sqlite3_mprintf("%s", zErr ? zErr : kv_errmsg(0));
-      kv_free(zErr);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    if( sqlite3_stricmp(azName[i], "dir")==0 ){
-      /* As written: the options object trims spaces inside quotes. */
-      *pzDirOpt = dequoteExact(azValue[i]);
-      if( *pzDirOpt==0 ){
-        *pzErr = sqlite3_mprintf("kvstore: out of memory");
-        rc = SQLITE_NOMEM;
-      }
-    }
-  }
-
-  /* Even a NULL value takes one byte encoded. */
-  if( rc==SQLITE_OK && kv_options_is_set(pOpts, "max_value_size")==1
-   && optionU64(pOpts, "max_value_size", 1)==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: max_value_size=0 leaves no room for "
-        "any value (even NULL takes 1 byte); give at least 1");
-    rc = SQLITE_ERROR;
-  }
-
-  /* A dir given by the config file alone resolves like an argument. */
-  if( rc==SQLITE_OK && *pzDirOpt==0 && kv_options_is_set(pOpts, "dir")==1 ){
-    char *zDir = kv_options_get(pOpts, "dir");
-    if( zDir ){
-      *pzDirOpt = sqlite3_mprintf("%s", zDir);
-      kv_free(zDir);
-    }
-    if( *pzDirOpt==0 ){
-      *pzErr = sqlite3_mprintf("kvstore: out of memory");
-      rc = SQLITE_NOMEM;
-    }
-  }
-
-  for(i=0; i<nOpt; i++){
-    sqlite3_free(azName[i]);
-    sqlite3_free(azValue[i]);
-  }
-  sqlite3_free(azName);
-  sqlite3_free(azValue);
-  kv_free(zConfig);
-  if( rc!=SQLITE_OK ){
-    kv_options_free(pOpts);
-    sqlite3_free(*pzDirOpt);
-    *pzDirOpt = 0;
-  }else{
-    *ppOpts = pOpts;
-  }
-  return rc;
-}
-
-/****************************************************************************
 ** Constructors and destructors.
 */
 
@@ -1027,7 +231,7 @@ static int parseArguments(int nArg, const char *const *azArg,
 ** xUpdate row by row; an ordinary table skips a row that REPLACE has
 ** already deleted, so xUpdate skips an UPDATE of such a key too.
 */
-static void goneClear(KvVtab *p){
+void kvvtabGoneClear(KvVtab *p){
   int i;
   for(i=0; i<p->nGone; i++) sqlite3_free(p->aGone[i].a);
   p->nGone = 0;
@@ -1038,7 +242,7 @@ static int goneFind(KvVtab *p, const u8 *a, int n, int *pbFound){
   *pbFound = 0;
   while( lo<hi ){
     int mid = (lo+hi)/2;
-    int c = keyCompare(p->aGone[mid].a, p->aGone[mid].n, a, n);
+    int c = kvrowKeyCompare(p->aGone[mid].a, p->aGone[mid].n, a, n);
     if( c==0 ){ *pbFound = 1; return mid; }
     if( c<0 ) lo = mid+1; else hi = mid;
   }
@@ -1090,7 +294,7 @@ static void vtabFree(KvVtab *p){
   kv_batch_free(p->pBatch);
   kv_options_free(p->pOpts);
   sqlite3_free(p->aSave);
-  goneClear(p);
+  kvvtabGoneClear(p);
   sqlite3_free(p->aGone);
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zName);
@@ -1101,22 +305,22 @@ static void vtabFree(KvVtab *p){
 }
 
 /* Open (or reopen) the engine of p, read what the table needs from it. */
-static int vtabOpenEngine(KvVtab *p, char **pzErr){
+int kvvtabOpenEngine(KvVtab *p, char **pzErr){
   const kv_options *pRun;
-  int rc = horizonForOpen(p, pzErr);
+  int rc = kvtxnHorizonForOpen(p, pzErr);
   if( rc!=SQLITE_OK ) return rc;
   rc = kv_open(p->zDir, p->pOpts, &p->pKv);
   if( rc!=KV_OK ){
     p->pKv = 0;
-    *pzErr = engineErrorMsg(rc, "opening the store");
+    *pzErr = kvvtabEngineMsg(rc, "opening the store");
     return rc;
   }
   /* Reopening (after a failed DROP, a RENAME) never creates a store. */
   kv_options_set_create(p->pOpts, 0);
   p->eKeyType = kv_key_type(p->pKv);
   pRun = kv_db_options(p->pKv);
-  p->nMaxKey = optionU64(pRun, "max_key_size", 65536);
-  p->nMaxValue = optionU64(pRun, "max_value_size", 64*1024*1024);
+  p->nMaxKey = kvconfigOptionU64(pRun, "max_key_size", 65536);
+  p->nMaxValue = kvconfigOptionU64(pRun, "max_value_size", 64*1024*1024);
   return SQLITE_OK;
 }
 
@@ -1128,7 +332,7 @@ static int vtabOpenEngine(KvVtab *p, char **pzErr){
 */
 
 /* The database file of p's schema, or NULL for one without a file. */
-static const char *vtabDbFile(KvVtab *p){
+const char *kvvtabDbFile(KvVtab *p){
   const char *z = sqlite3_db_filename(p->db, p->zSchema);
   return (z && z[0]) ? z : 0;
 }
@@ -1144,7 +348,7 @@ static int optionKeyType(const kv_options *pOpts){
 }
 
 /* Take p's message zWhy (sqlite3_malloc) as the reason it is detached. */
-static void vtabDetach(KvVtab *p, int rc, char *zWhy){
+void kvvtabDetach(KvVtab *p, int rc, char *zWhy){
   sqlite3_free(p->zDetached);
   p->zDetached = zWhy ? zWhy : sqlite3_mprintf("kvstore: the store of table "
                                                "%s is not open", p->zName);
@@ -1159,20 +363,20 @@ static void vtabDetach(KvVtab *p, int rc, char *zWhy){
 ** (zDetached says why) and the code is returned. Reads nothing of a store
 ** that is not p's own: the check uses OWNER and the shadow rows alone.
 */
-static int vtabAttach(KvVtab *p){
+int kvvtabAttach(KvVtab *p){
   char *zWhy = 0;
   int rc = SQLITE_OK;
   if( p->pKv ) return SQLITE_OK;
   if( !p->bPrivateDir ){
     /* A private directory is this connection's alone: no OWNER. */
-    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, kvvtabDbFile(p),
                       &p->bOwn, &zWhy);
   }
-  if( rc==SQLITE_OK ) rc = vtabOpenEngine(p, &zWhy);
+  if( rc==SQLITE_OK ) rc = kvvtabOpenEngine(p, &zWhy);
   if( rc==SQLITE_OK && !p->bPrivateDir ){
     /* Again, now that the store is open and locked: the directory may have
     ** been replaced between the check and the open. */
-    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, kvvtabDbFile(p),
                       &p->bOwn, &zWhy);
     if( rc!=SQLITE_OK ){
       kv_close(p->pKv);
@@ -1184,16 +388,16 @@ static int vtabAttach(KvVtab *p){
     p->zDetached = 0;
     p->rcDetached = SQLITE_OK;
   }else{
-    vtabDetach(p, rc, zWhy);
+    kvvtabDetach(p, rc, zWhy);
   }
   return rc;
 }
 
 /* For methods that need the store while p has none: try again (the store
 ** may be back, or no longer locked by another process), else say why. */
-static int vtabNeedStore(KvVtab *p){
-  int rc = vtabAttach(p);
-  if( rc!=SQLITE_OK ) setError(&p->base, "%s", p->zDetached);
+int kvvtabNeedStore(KvVtab *p){
+  int rc = kvvtabAttach(p);
+  if( rc!=SQLITE_OK ) kvvtabSetError(&p->base, "%s", p->zDetached);
   return rc;
 }
 
@@ -1210,7 +414,7 @@ static int storeAdoptable(KvVtab *p, const KvOwner *pStore, char **pzErr){
   int bTaken = 0;
   int rc = SQLITE_OK;
   if( pStore->eState!=KVOWNER_OWNED ) return SQLITE_OK;
-  rc = kvownerDbPath(p->zDir, vtabDbFile(p), &zRel, pzErr);
+  rc = kvownerDbPath(p->zDir, kvvtabDbFile(p), &zRel, pzErr);
   if( rc!=SQLITE_OK ) return rc;
   if( pStore->zDbPath[0]==0 ){
     /* Databases without a file cannot be told apart, nor come back. */
@@ -1248,7 +452,7 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
   memset(&now, 0, sizeof(now));
   memset(&mine, 0, sizeof(mine));
   if( p->bPrivateDir ){
-    rc = vtabOpenEngine(p, pzErr);
+    rc = kvvtabOpenEngine(p, pzErr);
     if( rc==SQLITE_OK ) rc = kvshadowCreate(p->db, p->zSchema, p->zName);
     goto create_out;
   }
@@ -1275,7 +479,7 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
     if( rc!=SQLITE_OK ) goto create_out;
   }
 
-  rc = vtabOpenEngine(p, pzErr);
+  rc = kvvtabOpenEngine(p, pzErr);
   if( rc!=SQLITE_OK ){
     if( bMade ) rmdir(p->zDir);       /* only if still empty */
     goto create_out;
@@ -1286,7 +490,7 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
   mine.bMadeDir = bNew ? bMade : store.bMadeDir;
   if( mine.zStoreId==0 || mine.zTable==0 ) rc = SQLITE_NOMEM;
   if( rc==SQLITE_OK ){
-    rc = kvownerDbPath(p->zDir, vtabDbFile(p), &mine.zDbPath, pzErr);
+    rc = kvownerDbPath(p->zDir, kvvtabDbFile(p), &mine.zDbPath, pzErr);
   }
   if( rc==SQLITE_OK ){
     /* The store is open (its LOCK held), so no other process can claim it;
@@ -1329,152 +533,12 @@ create_out:
 }
 
 /*
-** The commit horizon for recovery: the 'horizon' row of the shadow table
-** as the database holds it now (the database's own recovery, a hot
-** journal rolled back, has happened by the time it is read). A table of
-** the previous release has no shadow table: its store opens without a
-** horizon (it holds no PREPARED record), and the table's first write
-** transaction creates the shadow table (writeBegin).
-*/
-static int horizonForOpen(KvVtab *p, char **pzErr){
-  sqlite3_int64 iH = 0;
-  int bFound = 0;
-  char *zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
-  int rc = zShadow ? kvownerTableExists(p->db, p->zSchema, zShadow,
-                                        &p->bShadow) : SQLITE_NOMEM;
-  sqlite3_free(zShadow);
-  if( rc==SQLITE_OK && p->bShadow ){
-    rc = kvshadowGetInt(p->db, p->zSchema, p->zName, "horizon", &iH, &bFound);
-  }
-  if( rc!=SQLITE_OK ){
-    *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
-        "table %s from %s_kvstore: %s", p->zName, p->zName,
-        sqlite3_errmsg(p->db));
-    return rc;
-  }
-  /* xCreate writes the row, so it is missing only in a shadow table that
-  ** holds nothing yet: then no horizon (revoking at 0 would empty a store
-  ** adopted by a CREATE whose transaction has not written the row). */
-  if( bFound ) kv_options_set_horizon(p->pOpts, (u64)iH);
-  return SQLITE_OK;
-}
-
-/*
 ** xCreate and xConnect. argv[0] is the module name, argv[1] the database,
 ** argv[2] the table, argv[3..] the CREATE arguments (kept in sqlite_schema,
 ** so a reconnect finds the same directory from them). Only xCreate makes
 ** or adopts a store (vtabCreateStore); xConnect uses the store only when
-** it is the table's own (vtabAttach).
+** it is the table's own (kvvtabAttach).
 */
-/*
-** kvstore keys and ranges follow UTF-8 byte order, which is SQLite's
-** BINARY collation only in a UTF-8 database: a UTF-16 database is refused
-** (at CREATE and at every connect) rather than answering in another order.
-*/
-static int checkEncoding(sqlite3 *db, const char *zSchema,
-                         const char *zTable, char **pzErr){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("PRAGMA \"%w\".encoding", zSchema);
-  int rc;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *zEnc = (const char*)sqlite3_column_text(pStmt, 0);
-    if( zEnc && sqlite3_stricmp(zEnc, "UTF-8")!=0 ){
-      *pzErr = sqlite3_mprintf("kvstore: table %s cannot live in a %s "
-          "database: kvstore orders text as UTF-8; use a UTF-8 database",
-          zTable, zEnc);
-      rc = SQLITE_ERROR;
-    }
-  }
-  {
-    int rc2 = sqlite3_finalize(pStmt);
-    if( rc==SQLITE_OK ) rc = rc2;
-  }
-  return rc;
-}
-
-/*
-** SQLite drops empty module arguments, so kvstore(,) and kvstore(a=1,)
-** reach xCreate as if the commas were not there. The CREATE statement is
-** in the schema by then: refuse it if an argument between its top-level
-** commas is empty.
-*/
-static int checkEmptyArguments(sqlite3 *db, const char *zSchema,
-                               const char *zTable, char **pzErr){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT sql FROM \"%w\".sqlite_schema "
-      "WHERE type='table' AND name=?1", zSchema);
-  int rc;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTable, -1,
-                                             SQLITE_STATIC);
-  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *z = (const char*)sqlite3_column_text(pStmt, 0);
-    const char *zOpen = z ? strchr(z, '(') : 0;
-    int nDepth = 0, nComma = 0, bEmpty = 1, bSeenEmpty = 0;
-    char q = 0;
-    for(z=zOpen; z && *z; z++){
-      char c = *z;
-      if( q ){
-        if( c==q ) q = 0;
-        continue;
-      }
-      if( c=='\'' || c=='"' || c=='`' ){ q = c; bEmpty = 0; continue; }
-      if( c=='[' ){ q = ']'; bEmpty = 0; continue; }
-      if( c=='(' ){ if( nDepth++>0 ) bEmpty = 0; continue; }
-      if( c==')' ){
-        if( --nDepth==0 ) break;
-        continue;
-      }
-      if( c==',' && nDepth==1 ){
-        if( bEmpty ) bSeenEmpty = 1;
-        nComma++;
-        bEmpty = 1;
-        continue;
-      }
-      if( c!=' ' && c!='\t' && c!='\n' && c!='\r' ) bEmpty = 0;
-    }
-    if( zOpen && (bSeenEmpty || (nComma>0 && bEmpty)) ){
-      *pzErr = sqlite3_mprintf("kvstore: table %s has an empty argument "
-          "(two commas together, or one at an end); remove it", zTable);
-      rc = SQLITE_ERROR;
-    }
-  }
-  {
-    int rc2 = sqlite3_finalize(pStmt);
-    if( rc==SQLITE_OK ) rc = rc2;
-  }
-  return rc;
-}
-
-/*
-** A directory path the system cannot take (longer than PATH_MAX, or a
-** name longer than NAME_MAX) is refused here with its length and both
-** ends shown: the engine's message would be cut off.
-*/
-static int checkPathLength(const char *zDir, char **pzErr){
-  size_t n = strlen(zDir);
-  const char *z = zDir;
-  size_t nLongest = 0;
-  while( *z ){
-    size_t nName = strcspn(z, "/");
-    if( nName>nLongest ) nLongest = nName;
-    z += nName;
-    if( *z=='/' ) z++;
-  }
-  if( n<KV_PATH_LIMIT && nLongest<=KV_NAME_LIMIT ) return SQLITE_OK;
-  *pzErr = sqlite3_mprintf("kvstore: directory path '%.40s...%s' is too "
-      "long: %llu bytes (the limit is %d), its longest name %llu bytes (the "
-      "limit is %d)", zDir, zDir + (n>40 ? n-40 : n),
-      (unsigned long long)n, KV_PATH_LIMIT-1,
-      (unsigned long long)nLongest, KV_NAME_LIMIT);
-  return SQLITE_CANTOPEN;
-}
-
 static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
                       const char *const *argv, sqlite3_vtab **ppVtab,
                       char **pzErr, int bCreate){
@@ -1497,19 +561,19 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   p->zSchema = sqlite3_mprintf("%s", argv[1]);
   p->zName = sqlite3_mprintf("%s", argv[2]);
   if( p->zSchema==0 || p->zName==0 ) rc = SQLITE_NOMEM;
-  if( rc==SQLITE_OK ) rc = checkEncoding(db, argv[1], argv[2], pzErr);
+  if( rc==SQLITE_OK ) rc = kvconfigCheckEncoding(db, argv[1], argv[2], pzErr);
   if( rc==SQLITE_OK && bCreate ){
-    rc = checkEmptyArguments(db, argv[1], argv[2], pzErr);
+    rc = kvconfigCheckEmptyArguments(db, argv[1], argv[2], pzErr);
   }
 
   if( rc==SQLITE_OK ){
-    rc = parseArguments(argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
+    rc = kvconfigParse(argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
   }
 
   /* Resolve the data directory. */
   if( rc==SQLITE_OK ){
     if( zDirOpt ){
-      p->zDir = resolvePath(zDirOpt, zDbFile);
+      p->zDir = kvconfigResolvePath(zDirOpt, zDbFile);
       if( p->zDir==0 ) rc = SQLITE_NOMEM;
     }else if( zDbFile ){
       if( strchr(p->zName, '/') ){
@@ -1544,7 +608,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
     }
   }
 
-  if( rc==SQLITE_OK ) rc = checkPathLength(p->zDir, pzErr);
+  if( rc==SQLITE_OK ) rc = kvconfigCheckPathLength(p->zDir, pzErr);
   if( rc==SQLITE_OK ){
     /* Only CREATE makes a store (and a private directory, made just now);
     ** a reconnect finding none reports it instead of starting afresh. */
@@ -1554,7 +618,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
     }else{
       /* Never fails for the store's sake: a table that may not or cannot
       ** use its store stays connected, detached, so it can be dropped. */
-      rc = vtabAttach(p);
+      rc = kvvtabAttach(p);
       if( rc!=SQLITE_NOMEM ) rc = SQLITE_OK;
     }
   }
@@ -1573,7 +637,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   if( rc==SQLITE_OK ){
     char *zSql = sqlite3_mprintf(
         "CREATE TABLE x(key %s PRIMARY KEY NOT NULL, value) WITHOUT ROWID",
-        keyTypeName(p->eKeyType));
+        kvrowKeyTypeName(p->eKeyType));
     if( zSql==0 ){
       rc = SQLITE_NOMEM;
     }else{
@@ -1611,7 +675,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
 }
 
 /* Number of other tables of p's connection open on p's engine. */
-static int sameEngineTables(KvVtab *p){
+int kvvtabSameEngineTables(KvVtab *p){
   KvVtab *pOther;
   int n = 0;
   for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
@@ -1682,7 +746,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     return SQLITE_LOCKED;
   }
   if( p->pKv ){
-    int nSame = sameEngineTables(p);
+    int nSame = kvvtabSameEngineTables(p);
     if( kv_db_refcount(p->pKv)>1+nSame ){
       sqlite3_log(SQLITE_BUSY, "kvstore: cannot drop table %s while another "
           "connection uses its store '%s'", p->zName, p->zDir);
@@ -1691,7 +755,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
   }
   if( !p->bPrivateDir ){
     /* Decided before the shadow rows go. */
-    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, vtabDbFile(p),
+    rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, kvvtabDbFile(p),
                       &bOwn, &zErr);
     if( rc==SQLITE_NOMEM ){
       sqlite3_free(zErr);
@@ -1711,12 +775,12 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     return SQLITE_OK;
   }
   if( p->pKv ){
-    horizonRelease(p);
+    kvtxnHorizonRelease(p);
     rc = kv_close_nowait(p->pKv);     /* its files go next */
     p->pKv = 0;
     if( rc!=KV_OK ){
       sqlite3_log(rc, "%s", kv_errmsg(0));
-      vtabAttach(p);
+      kvvtabAttach(p);
       return rc;
     }
   }
@@ -1735,7 +799,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     sqlite3_log(rc, "%s", kv_errmsg(0));
     /* Keep the table usable: the DROP fails and the table stays. */
     kvownerClear(&store);
-    vtabAttach(p);
+    kvvtabAttach(p);
     return rc;
   }
   if( !p->bPrivateDir ){
@@ -1776,7 +840,7 @@ static int vtabRenameShadow(KvVtab *p, const char *zNew){
       rc = kvshadowSetText(p->db, p->zSchema, zNew, "table", zNew);
     }
     if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
-      setError(&p->base, "kvstore: cannot rename %s: %s", zShadow,
+      kvvtabSetError(&p->base, "kvstore: cannot rename %s: %s", zShadow,
                sqlite3_errmsg(p->db));
     }
   }
@@ -1803,7 +867,7 @@ static int vtabRenameOwner(KvVtab *p, const char *zNew){
   }
   kvownerLeave();
   if( rc!=SQLITE_OK ){
-    setError(&p->base, "%s", zErr ? zErr : "kvstore: out of memory");
+    kvvtabSetError(&p->base, "%s", zErr ? zErr : "kvstore: out of memory");
   }
   sqlite3_free(zErr);
   kvownerClear(&store);
@@ -1831,7 +895,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   p->pHorizon = 0;
   sqlite3_finalize(p->pSetHorizon);
   p->pSetHorizon = 0;
-  horizonRelease(p);
+  kvtxnHorizonRelease(p);
   if( p->bPrivateDir ){
     KvPrivateDir *pDir = privateDirFind(p->pConn, p->zSchema, p->zName);
     if( pDir ){
@@ -1857,16 +921,17 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   }
 
   if( !sqlite3_get_autocommit(p->db) || p->bInTrans ){
-    setError(pVtab, "kvstore: cannot rename table %s inside a transaction: "
+    kvvtabSetError(pVtab,
+        "kvstore: cannot rename table %s inside a transaction: "
         "its data directory '%s' is renamed with it; COMMIT first",
         p->zName, p->zDir);
     rc = SQLITE_ERROR;
   }else if( p->pKv && kv_db_refcount(p->pKv)>1 ){
-    setError(pVtab, "kvstore: cannot rename table %s while another table "
+    kvvtabSetError(pVtab, "kvstore: cannot rename table %s while another table "
         "or connection uses its store '%s'", p->zName, p->zDir);
     rc = SQLITE_BUSY;
   }else if( strchr(zNew, '/') ){
-    setError(pVtab, "kvstore: cannot rename table %s to %s: the name "
+    kvvtabSetError(pVtab, "kvstore: cannot rename table %s to %s: the name "
         "contains '/' and names its data directory", p->zName, zNew);
     rc = SQLITE_ERROR;
   }
@@ -1876,21 +941,22 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     if( zNewDir==0 ){
       rc = SQLITE_NOMEM;
     }else if( stat(zNewDir, &st)==0 ){
-      setError(pVtab, "kvstore: cannot rename table %s to %s: '%s' already "
+      kvvtabSetError(pVtab,
+          "kvstore: cannot rename table %s to %s: '%s' already "
           "exists", p->zName, zNew, zNewDir);
       rc = SQLITE_ERROR;
     }
   }
   if( rc==SQLITE_OK ) rc = vtabRenameShadow(p, zNew);
   if( rc==SQLITE_OK && p->pKv ){
-    horizonRelease(p);
+    kvtxnHorizonRelease(p);
     rc = kv_close_nowait(p->pKv);     /* reopened under the new name */
     p->pKv = 0;
-    if( rc!=KV_OK ) engineError(pVtab, rc, "closing the store");
+    if( rc!=KV_OK ) kvvtabEngineError(pVtab, rc, "closing the store");
   }
   if( rc==SQLITE_OK ){
     if( rename(p->zDir, zNewDir)!=0 && errno!=ENOENT ){
-      setError(pVtab, "kvstore: cannot rename '%s' to '%s': %s",
+      kvvtabSetError(pVtab, "kvstore: cannot rename '%s' to '%s': %s",
                p->zDir, zNewDir, strerror(errno));
       rc = SQLITE_IOERR;
     }else{
@@ -1904,9 +970,10 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     }
   }
   if( p->pKv==0 && p->zDetached==0 ){
-    int rc2 = vtabOpenEngine(p, &zErr);
+    int rc2 = kvvtabOpenEngine(p, &zErr);
     if( rc2!=SQLITE_OK && rc==SQLITE_OK ){
-      setError(pVtab, "%s", zErr ? zErr : "kvstore: cannot reopen the store");
+      kvvtabSetError(pVtab,
+          "%s", zErr ? zErr : "kvstore: cannot reopen the store");
       rc = rc2;
     }
     sqlite3_free(zErr);
@@ -1917,1205 +984,8 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
 }
 
 /****************************************************************************
-** Query planning.
-**
-** xBestIndex describes its plan in idxStr, a list of terms separated by
-** ", ", one per argv value of xFilter in the same order, which also makes
-** EXPLAIN QUERY PLAN readable:
-**
-**   key=?          argv is a value the key must equal (= or IS)
-**   key IN(...)    argv is an IN list, processed all at once
-**   key>?  key>=?  key<?  key<=?
-**                  argv is a bound
-**   key GLOB ?     argv is a GLOB pattern; its literal prefix bounds the
-**                  scan, and SQLite still checks the pattern
-**   ORDER BY key [DESC]
-**                  last, no argv: the order is ours (for EXPLAIN QUERY
-**                  PLAN's sake; xFilter reads KVIDX_DESC)
-**
-** idxNum bits: KVIDX_DESC (scan in descending key order) and KVIDX_EMPTY
-** (a `key IS NULL` term: no row matches a NOT NULL key).
-*/
-#define KVIDX_DESC  0x01
-#define KVIDX_EMPTY 0x02
-
-static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  KvVtab *p = (KvVtab*)pVtab;
-  sqlite3_str *pStr = sqlite3_str_new(p->db);
-  int nArg = 0;
-  int bEq = 0, bIn = 0, bEmpty = 0, nBound = 0, bGlob = 0;
-  int bLo = 0, bHi = 0;
-  int bEqExact = 0;           /* an exact = term: one row at most */
-  int bPattern = 0;           /* blob keys: a GLOB or LIKE on the key */
-  double nRow;
-  int i;
-
-  /* SQLite (3.38, 3.53; not 3.40) derives `key>='a' AND key<'b'` from
-  ** `key GLOB 'a*'` (and from LIKE under case_sensitive_like) and hands
-  ** them to the table, never checking them itself. They hold for text
-  ** only: against blob keys, where text sorts below every key, they would
-  ** empty the scan. So beside a pattern on a blob key no range term is
-  ** used: a real one SQLite then checks itself. */
-  if( p->eKeyType==KV_KEY_BLOB ){
-    for(i=0; i<pInfo->nConstraint; i++){
-      if( pInfo->aConstraint[i].iColumn==KVVTAB_COL_KEY
-       && (pInfo->aConstraint[i].op==SQLITE_INDEX_CONSTRAINT_GLOB
-        || pInfo->aConstraint[i].op==SQLITE_INDEX_CONSTRAINT_LIKE) ){
-        bPattern = 1;
-      }
-    }
-  }
-
-  for(i=0; i<pInfo->nConstraint; i++){
-    const struct sqlite3_index_constraint *pCons = &pInfo->aConstraint[i];
-    const char *zTerm = 0;
-    int bOmit = 1;
-    int bInTerm = 0;          /* an IN list, taken all at once */
-    int bRecheck = 0;         /* text key, value of unknown affinity */
-    int op = pCons->op;
-
-    /* LIMIT and OFFSET are never taken: SQLite (3.40 at least) offers
-    ** them even when a WHERE term was not shown to xBestIndex at all (a
-    ** column compared with another column of this table, a correlated
-    ** subquery), so no constraint list proves that every term is ours.
-    ** SQLite counts the rows itself and stops calling xNext at the
-    ** LIMIT, so a range scan still stops early. */
-    if( op==SQLITE_INDEX_CONSTRAINT_LIMIT
-     || op==SQLITE_INDEX_CONSTRAINT_OFFSET ){
-      continue;
-    }
-    if( pCons->iColumn!=KVVTAB_COL_KEY || !pCons->usable ){
-      continue;
-    }
-    if( op==SQLITE_INDEX_CONSTRAINT_ISNOTNULL ){
-      continue;               /* always true of a NOT NULL key */
-    }
-    if( bPattern && (op==SQLITE_INDEX_CONSTRAINT_GT
-     || op==SQLITE_INDEX_CONSTRAINT_GE || op==SQLITE_INDEX_CONSTRAINT_LT
-     || op==SQLITE_INDEX_CONSTRAINT_LE) ){
-      continue;
-    }
-    if( op==SQLITE_INDEX_CONSTRAINT_ISNULL ){
-      bEmpty = 1;             /* never true; SQLite's check rejects all */
-      continue;
-    }
-    /* Only BINARY comparisons of text are memcmp order. Numbers and blobs
-    ** compare the same whatever the collation. */
-    if( p->eKeyType==KV_KEY_TEXT && op!=SQLITE_INDEX_CONSTRAINT_GLOB
-     && sqlite3_stricmp(sqlite3_vtab_collation(pInfo, i), "BINARY")!=0 ){
-      continue;
-    }
-    switch( op ){
-      case SQLITE_INDEX_CONSTRAINT_EQ:
-        if( i<32 && sqlite3_vtab_in(pInfo, i, -1) ){
-          if( bIn ){
-            /* One IN list is enough; SQLite checks the others. */
-            break;
-          }
-          sqlite3_vtab_in(pInfo, i, 1);
-          zTerm = "key IN(...)";
-          bIn = 1;
-          bInTerm = 1;
-          break;
-        }
-        /* fall through */
-      case SQLITE_INDEX_CONSTRAINT_IS:
-        zTerm = "key=?";
-        bEq = 1;
-        break;
-      case SQLITE_INDEX_CONSTRAINT_GT:
-        zTerm = "key>?";  bLo = 1; nBound++; break;
-      case SQLITE_INDEX_CONSTRAINT_GE:
-        zTerm = "key>=?"; bLo = 1; nBound++; break;
-      case SQLITE_INDEX_CONSTRAINT_LT:
-        zTerm = "key<?";  bHi = 1; nBound++; break;
-      case SQLITE_INDEX_CONSTRAINT_LE:
-        zTerm = "key<=?"; bHi = 1; nBound++; break;
-      case SQLITE_INDEX_CONSTRAINT_GLOB:
-        /* An integer key's text form has no useful order. */
-        if( p->eKeyType!=KV_KEY_INTEGER ){
-          zTerm = "key GLOB ?";
-          bGlob = 1;
-          bOmit = 0;
-        }
-        break;
-      default:
-        break;
-    }
-    if( zTerm && p->eKeyType==KV_KEY_TEXT
-     && op!=SQLITE_INDEX_CONSTRAINT_GLOB ){
-      /* Against text keys a value's affinity decides the comparison (see
-      ** termBound), and a table is not told it. A constant TEXT value
-      ** compares alike under every affinity; anything else SQLite checks
-      ** again, and xFilter narrows the scan loosely. */
-      sqlite3_value *pRhs = 0;
-      if( bInTerm || sqlite3_vtab_rhs_value(pInfo, i, &pRhs)!=SQLITE_OK
-       || sqlite3_value_type(pRhs)!=SQLITE_TEXT ){
-        bOmit = 0;
-        bRecheck = 1;
-      }
-    }
-    if( zTerm ){
-      if( nArg ) sqlite3_str_appendall(pStr, ", ");
-      sqlite3_str_appendall(pStr, zTerm);
-      if( bRecheck ) sqlite3_str_appendall(pStr, " recheck");
-      /* A rechecked = may be a range (a number against text keys): one
-      ** row at most only when the = is exact. */
-      if( zTerm[3]=='=' && !bRecheck ) bEqExact = 1;
-      pInfo->aConstraintUsage[i].argvIndex = ++nArg;
-      pInfo->aConstraintUsage[i].omit = (unsigned char)bOmit;
-    }
-  }
-
-  /* Keys are unique, so an ORDER BY that starts with the key is ours,
-  ** whatever follows it. */
-  if( pInfo->nOrderBy>=1 && pInfo->aOrderBy[0].iColumn==KVVTAB_COL_KEY ){
-    pInfo->orderByConsumed = 1;
-    if( pInfo->aOrderBy[0].desc ) pInfo->idxNum |= KVIDX_DESC;
-  }
-
-  if( bEmpty ) pInfo->idxNum |= KVIDX_EMPTY;
-  if( pInfo->orderByConsumed ){
-    /* Shown by EXPLAIN QUERY PLAN; xFilter reads idxNum instead. */
-    if( nArg ) sqlite3_str_appendall(pStr, ", ");
-    sqlite3_str_appendall(pStr, (pInfo->idxNum & KVIDX_DESC)
-                                ? "ORDER BY key DESC" : "ORDER BY key");
-  }
-
-  /* Costs: a seek costs about as much as reading 20 rows, as with a b-tree
-  ** of a million rows; each range bound keeps a quarter of the rows and a
-  ** two-sided range (or a prefix) a sixty-fourth, as SQLite assumes for an
-  ** ordinary index without statistics. */
-  if( bEmpty ){
-    nRow = 1;
-    pInfo->estimatedCost = 1.0;
-  }else if( bEq ){
-    nRow = 1;
-    pInfo->estimatedCost = 20.0;
-    if( bEqExact ) pInfo->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
-  }else if( bIn ){
-    nRow = 10;
-    pInfo->estimatedCost = 200.0;
-  }else{
-    nRow = KVVTAB_EST_ROWS;
-    if( (bLo && bHi) || bGlob ){
-      nRow /= 64;
-    }else if( bLo || bHi ){
-      nRow /= 4;
-    }
-    pInfo->estimatedCost = nRow + ((bLo || bHi || bGlob) ? 20.0 : 0.0);
-  }
-  (void)nBound;
-  pInfo->estimatedRows = (sqlite3_int64)nRow;
-
-  if( sqlite3_str_length(pStr)>0 ){
-    pInfo->idxStr = sqlite3_str_finish(pStr);
-    if( pInfo->idxStr==0 ) return SQLITE_NOMEM;
-    pInfo->needToFreeIdxStr = 1;
-  }else{
-    int rc = sqlite3_str_errcode(pStr);
-    sqlite3_free(sqlite3_str_finish(pStr));
-    if( rc!=SQLITE_OK ) return rc;
-  }
-  return SQLITE_OK;
-}
-
-/****************************************************************************
-** Cursors.
-*/
-
-static int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  KvCursor *pCur = sqlite3_malloc(sizeof(*pCur));
-  (void)pVtab;
-  if( pCur==0 ) return SQLITE_NOMEM;
-  memset(pCur, 0, sizeof(*pCur));
-  pCur->bEof = 1;
-  *ppCur = &pCur->base;
-  return SQLITE_OK;
-}
-
-/* Forget everything a previous xFilter set up. */
-static void cursorReset(KvCursor *pCur){
-  int i;
-  kv_iter_free(pCur->pIter);
-  pCur->pIter = 0;
-  sqlite3_free(pCur->lo.a);
-  sqlite3_free(pCur->hi.a);
-  memset(&pCur->lo, 0, sizeof(pCur->lo));
-  memset(&pCur->hi, 0, sizeof(pCur->hi));
-  sqlite3_free(pCur->aPointKey);
-  pCur->aPointKey = 0;
-  pCur->nPointKey = 0;
-  kv_free(pCur->pPointVal);
-  pCur->pPointVal = 0;
-  for(i=0; i<pCur->nList; i++) sqlite3_free(pCur->aList[i].a);
-  sqlite3_free(pCur->aList);
-  pCur->aList = 0;
-  pCur->nList = 0;
-  pCur->iList = 0;
-  pCur->pKey = 0;
-  pCur->pVal = 0;
-  pCur->bEof = 1;
-  pCur->eMode = CUR_EMPTY;
-  pCur->bDesc = 0;
-}
-
-static int kvvtabClose(sqlite3_vtab_cursor *pCursor){
-  KvCursor *pCur = (KvCursor*)pCursor;
-  cursorReset(pCur);
-  sqlite3_free(pCur);
-  return SQLITE_OK;
-}
-
-/* What a comparison term means for the keys of a table. */
-#define TERM_NONE  0          /* no key satisfies it */
-#define TERM_ALL   1          /* every key satisfies it */
-#define TERM_BOUND 2          /* keys on one side of (or equal to) a key */
-
-/* Comparison operators, as parsed from idxStr. */
-#define OP_EQ 0
-#define OP_GT 1
-#define OP_GE 2
-#define OP_LT 3
-#define OP_LE 4
-
-/*
-** Translate `key <op> pVal` into a bound on encoded keys, by SQLite's rules
-** for comparing a column of the declared key type with a value that has no
-** affinity of its own: the column's affinity is applied to the value
-** (TEXT: numbers become their text; INTEGER: text that looks like a number
-** becomes one; BLOB: nothing), then values of different types order NULL <
-** numbers < TEXT < BLOB, and a NULL compares as nothing.
-**
-** On TERM_BOUND, *paKey (sqlite3_malloc) holds the key and *pOp the
-** operator, which for integer keys is normalised to OP_EQ, OP_GE or OP_LE.
-**
-** bLoose (text keys only): the value's affinity is unknown, SQLite checks
-** the term again, and the answer need only hold every key that one of
-** SQLite's three readings admits. Against a TEXT column, a value of no
-** affinity (a literal, a parameter) gets TEXT affinity; a BLOB-affinity
-** value (an untyped column) is compared as it is (numbers sort below all
-** text); and an INTEGER/REAL/NUMERIC one turns keys that look like
-** numbers into numbers (below all text). Such keys begin with a space, a
-** sign, '.' or a digit, so all sort below ':'.
-*/
-static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
-                     u8 **paKey, int *pnKey, int *pOp, int *pRc){
-  int eType = sqlite3_value_type(pVal);
-  int bHigh = (op==OP_LT || op==OP_LE);   /* value is above the keys */
-  /* When the value's type sorts entirely above every key (bAbove) or
-  ** below, the term keeps all keys or none. */
-  int bAbove;
-
-  *paKey = 0;
-  *pnKey = 0;
-  *pOp = op;
-  if( eType==SQLITE_NULL ) return TERM_NONE;
-
-  switch( eKeyType ){
-    case KV_KEY_TEXT: {
-      const unsigned char *z;
-      int n;
-      if( eType==SQLITE_BLOB ){
-        bAbove = 1;
-        break;
-      }
-      if( bLoose ){
-        i64 iDummy;
-        double rDummy;
-        int bHighTerm = (op==OP_LT || op==OP_LE);
-        if( eType!=SQLITE_TEXT ){
-          /* A number: every text key (BLOB affinity) for a lower bound;
-          ** else at most the keys that look like numbers and those up to
-          ** the number's text ("Inf" is above ':'). */
-          if( !bHighTerm && op!=OP_EQ ) return TERM_ALL;
-          z = sqlite3_value_text(pVal);
-          n = sqlite3_value_bytes(pVal);
-          if( z==0 || n==0 || z[0]<=':' ){
-            z = (const unsigned char*)":";
-            n = 1;
-            *pOp = OP_LT;
-          }else{
-            *pOp = OP_LE;
-          }
-        }else{
-          z = sqlite3_value_text(pVal);
-          n = sqlite3_value_bytes(pVal);
-          /* Text that is not a number and begins at or below '9' may be
-          ** above keys that a numeric affinity turns into numbers. */
-          if( z && bHighTerm && (n==0 || z[0]<='9')
-           && textToNumber(z, n, &iDummy, &rDummy)==SQLITE_TEXT ){
-            z = (const unsigned char*)":";
-            n = 1;
-            *pOp = OP_LT;
-          }
-        }
-      }else{
-        /* A number gets the column's TEXT affinity: sqlite3_value_text()
-        ** adds the text form beside the number (its type stays). */
-        z = sqlite3_value_text(pVal);
-        n = sqlite3_value_bytes(pVal);
-      }
-      *paKey = z ? sqlite3_malloc(n ? n : 1) : 0;
-      if( *paKey==0 ){
-        *pRc = SQLITE_NOMEM;
-        return TERM_NONE;
-      }
-      if( n ) memcpy(*paKey, z, n);
-      *pnKey = n;
-      return TERM_BOUND;
-    }
-    case KV_KEY_BLOB: {
-      const void *pBlob;
-      int n;
-      if( eType!=SQLITE_BLOB ){
-        bAbove = 0;
-        break;
-      }
-      pBlob = sqlite3_value_blob(pVal);
-      n = sqlite3_value_bytes(pVal);
-      *paKey = sqlite3_malloc(n ? n : 1);
-      if( *paKey==0 ){
-        *pRc = SQLITE_NOMEM;
-        return TERM_NONE;
-      }
-      if( n ) memcpy(*paKey, pBlob, n);
-      *pnKey = n;
-      return TERM_BOUND;
-    }
-    default: {
-      const double two63 = 9223372036854775808.0;
-      int eNum;
-      i64 iVal = 0;
-      double r = 0.0;
-      int bInt;
-      assert( eKeyType==KV_KEY_INTEGER );
-      if( eType==SQLITE_BLOB ){
-        bAbove = 1;
-        break;
-      }
-      if( eType==SQLITE_TEXT ){
-        const u8 *z = sqlite3_value_text(pVal);
-        if( z==0 ){
-          *pRc = SQLITE_NOMEM;
-          return TERM_NONE;
-        }
-        eNum = textToNumber(z, sqlite3_value_bytes(pVal), &iVal, &r);
-      }else{
-        eNum = eType;
-        if( eType==SQLITE_INTEGER ){
-          iVal = sqlite3_value_int64(pVal);
-        }else{
-          r = sqlite3_value_double(pVal);
-        }
-      }
-      if( eNum!=SQLITE_INTEGER && eNum!=SQLITE_FLOAT ){
-        bAbove = 1;           /* text that is not a number */
-        break;
-      }
-      bInt = (eNum==SQLITE_INTEGER);
-      if( !bInt && r!=r ) return TERM_NONE;
-      /* Turn every operator into an inclusive bound on an int64. SQLite
-      ** compares an integer with a REAL exactly, so a REAL bound becomes
-      ** the nearest integer on the inside. */
-      switch( op ){
-        case OP_EQ:
-          if( !bInt ){
-            if( !(r>=-two63 && r<two63) ) return TERM_NONE;
-            iVal = (i64)r;
-            if( (double)iVal!=r ) return TERM_NONE;
-          }
-          break;
-        case OP_GT:
-          if( !bInt ){
-            if( r>=two63 ) return TERM_NONE;
-            if( r<-two63 ) return TERM_ALL;
-            iVal = floorToInt(r);
-          }
-          if( iVal==INT64_MAX ) return TERM_NONE;
-          iVal++;
-          *pOp = OP_GE;
-          break;
-        case OP_GE:
-          if( !bInt ){
-            if( r>=two63 ) return TERM_NONE;
-            if( r<=-two63 ) return TERM_ALL;
-            iVal = ceilToInt(r);
-          }
-          break;
-        case OP_LT:
-          if( !bInt ){
-            if( r<=-two63 ) return TERM_NONE;
-            if( r>=two63 ) return TERM_ALL;
-            iVal = ceilToInt(r);
-          }
-          if( iVal==INT64_MIN ) return TERM_NONE;
-          iVal--;
-          *pOp = OP_LE;
-          break;
-        default:
-          assert( op==OP_LE );
-          if( !bInt ){
-            if( r<-two63 ) return TERM_NONE;
-            if( r>=two63 ) return TERM_ALL;
-            iVal = floorToInt(r);
-          }
-          break;
-      }
-      *paKey = sqlite3_malloc(8);
-      if( *paKey==0 ){
-        *pRc = SQLITE_NOMEM;
-        return TERM_NONE;
-      }
-      encodeIntKey(*paKey, iVal);
-      *pnKey = 8;
-      return TERM_BOUND;
-    }
-  }
-
-  /* The value's type sorts above (bAbove) or below every key. */
-  if( op==OP_EQ ) return TERM_NONE;
-  return (bHigh==bAbove) ? TERM_ALL : TERM_NONE;
-}
-
-/* Tighten bound pB (lower if bLower) with key a[0..n). Takes a. */
-static void boundMerge(KvBound *pB, int bLower, u8 *a, int n, int bIncl){
-  if( pB->a ){
-    int c = keyCompare(a, n, pB->a, pB->n);
-    int bTighter = bLower ? (c>0) : (c<0);
-    if( c==0 ){
-      pB->bIncl = pB->bIncl && bIncl;
-      sqlite3_free(a);
-      return;
-    }
-    if( !bTighter ){
-      sqlite3_free(a);
-      return;
-    }
-    sqlite3_free(pB->a);
-  }
-  pB->a = a;
-  pB->n = n;
-  pB->bIncl = bIncl;
-}
-
-/* True if key a[0..n) is on the inner side of bound pB: above it if
-** bLower, below it otherwise (or on it, if the bound is inclusive). No
-** bound admits every key. */
-static inline int boundAdmits(const KvBound *pB, int bLower, const u8 *a,
-                              size_t n){
-  int c;
-  if( pB->a==0 ) return 1;
-  c = keyCompare(a, n, pB->a, (size_t)pB->n);
-  if( bLower ) c = -c;
-  return c<0 || (c==0 && pB->bIncl);
-}
-
-/* True if key a[0..n) is within the cursor's bounds. */
-static int cursorInBounds(KvCursor *pCur, const u8 *a, size_t n){
-  return boundAdmits(&pCur->lo, 1, a, n) && boundAdmits(&pCur->hi, 0, a, n);
-}
-
-/* True if key a[0..n), reached by a scan that started inside the near
-** bound (the seek saw to that), is still inside the far one: the upper
-** bound going up, the lower going down. */
-static int cursorBeforeEnd(KvCursor *pCur, const u8 *a, size_t n){
-  return pCur->bDesc ? boundAdmits(&pCur->lo, 1, a, n)
-                     : boundAdmits(&pCur->hi, 0, a, n);
-}
-
-/* Bytes of the literal prefix of GLOB pattern z: up to the first wildcard.
-** It stops at the first non-ASCII byte too: GLOB compares characters, and
-** malformed UTF-8 in a key reads as U+FFFD, which a pattern may hold
-** literally without the key holding its bytes. */
-static int globPrefix(const unsigned char *z){
-  int n = 0;
-  while( z[n] && z[n]!='*' && z[n]!='?' && z[n]!='[' && z[n]<0x80 ) n++;
-  return n;
-}
-
-static int listKeyCmp(const void *a, const void *b){
-  const KvListKey *pA = (const KvListKey*)a;
-  const KvListKey *pB = (const KvListKey*)b;
-  return keyCompare(pA->a, (size_t)pA->n, pB->a, (size_t)pB->n);
-}
-
-/* Take the rate limiter's token for the row the cursor landed on. */
-static inline int cursorToken(KvCursor *pCur){
-  KvVtab *pTab = (KvVtab*)pCur->base.pVtab;
-  int rc = kv_rate_acquire(pTab->pKv, 1);
-  if( rc!=KV_OK ){
-    pCur->bEof = 1;
-    return engineError(&pTab->base, rc, "rate limiting");
-  }
-  return SQLITE_OK;
-}
-
-/* cursorSettle for CUR_SCAN: the row the iterator is on, if it is one
-** the cursor returns. */
-static int scanSettle(KvCursor *pCur){
-  const void *pKey, *pVal;
-  if( !kv_iter_entry(pCur->pIter, &pKey, &pCur->nKey, &pVal, &pCur->nVal) ){
-    pCur->bEof = 1;
-    return SQLITE_OK;
-  }
-  pCur->pKey = (const u8*)pKey;
-  pCur->pVal = (const u8*)pVal;
-  /* The start was sought; only the far bound can end the scan. */
-  if( !cursorBeforeEnd(pCur, pCur->pKey, pCur->nKey) ){
-    pCur->bEof = 1;
-    return SQLITE_OK;
-  }
-  return cursorToken(pCur);
-}
-
-/* cursorSettle for CUR_LIST: the first key of the list from iList on that
-** the store holds. */
-static int listSettle(KvCursor *pCur){
-  while( pCur->iList<pCur->nList ){
-    int i = pCur->bDesc ? pCur->nList-1-pCur->iList : pCur->iList;
-    KvListKey *pK = &pCur->aList[i];
-    int rc = kv_iter_seek(pCur->pIter, pK->a, (size_t)pK->n);
-    if( rc!=KV_OK ) return engineError(pCur->base.pVtab, rc, "seeking");
-    if( kv_iter_valid(pCur->pIter) ){
-      const u8 *a;
-      size_t n;
-      a = kv_iter_key(pCur->pIter, &n);
-      if( keyCompare(a, n, pK->a, (size_t)pK->n)==0 ){
-        pCur->pKey = a;
-        pCur->nKey = n;
-        pCur->pVal = kv_iter_value(pCur->pIter, &pCur->nVal);
-        return cursorToken(pCur);
-      }
-    }
-    pCur->iList++;
-  }
-  pCur->bEof = 1;
-  return SQLITE_OK;
-}
-
-/*
-** Move to the first row at or after the current position that the cursor
-** returns, or set bEof. The iterator is already positioned (CUR_SCAN) or
-** iList names the next list entry to try (CUR_LIST).
-*/
-static int cursorSettle(KvCursor *pCur){
-  switch( pCur->eMode ){
-    case CUR_SCAN: return scanSettle(pCur);
-    case CUR_LIST: return listSettle(pCur);
-    default:
-      pCur->bEof = 1;
-      return SQLITE_OK;
-  }
-}
-
-/* Advance to the next row. */
-static inline int cursorStep(KvCursor *pCur){
-  int rc = KV_OK;
-  if( pCur->bEof ) return SQLITE_OK;
-  switch( pCur->eMode ){
-    case CUR_SCAN:
-      rc = pCur->bDesc ? kv_iter_prev(pCur->pIter) : kv_iter_next(pCur->pIter);
-      if( rc!=KV_OK ){
-        pCur->bEof = 1;
-        return engineError(pCur->base.pVtab, rc, "iterating");
-      }
-      return scanSettle(pCur);
-    case CUR_LIST:
-      pCur->iList++;
-      return listSettle(pCur);
-    default:
-      pCur->bEof = 1;
-      return SQLITE_OK;
-  }
-}
-
-/* Position a CUR_SCAN cursor on its first row. */
-static int cursorStartScan(KvCursor *pCur){
-  sqlite3_vtab *pVtab = pCur->base.pVtab;
-  kv_iter *it = pCur->pIter;
-  int rc;
-  if( !pCur->bDesc ){
-    if( pCur->lo.a ){
-      rc = kv_iter_seek(it, pCur->lo.a, (size_t)pCur->lo.n);
-      if( rc==KV_OK && !pCur->lo.bIncl && kv_iter_valid(it) ){
-        size_t n;
-        const u8 *a = kv_iter_key(it, &n);
-        if( keyCompare(a, n, pCur->lo.a, (size_t)pCur->lo.n)==0 ){
-          rc = kv_iter_next(it);
-        }
-      }
-    }else{
-      rc = kv_iter_first(it);
-    }
-  }else{
-    if( pCur->hi.a ){
-      rc = kv_iter_seek_for_prev(it, pCur->hi.a, (size_t)pCur->hi.n);
-      if( rc==KV_OK && !pCur->hi.bIncl && kv_iter_valid(it) ){
-        size_t n;
-        const u8 *a = kv_iter_key(it, &n);
-        if( keyCompare(a, n, pCur->hi.a, (size_t)pCur->hi.n)==0 ){
-          rc = kv_iter_prev(it);
-        }
-      }
-    }else{
-      rc = kv_iter_last(it);
-    }
-  }
-  if( rc!=KV_OK ) return engineError(pVtab, rc, "seeking");
-  return cursorSettle(pCur);
-}
-
-/* Parse the next term of idxStr at *pz; returns its code or 0 at the end. */
-#define TERM_EQ     1
-#define TERM_IN     2
-#define TERM_GT     3
-#define TERM_GE     4
-#define TERM_LT     5
-#define TERM_LE     6
-#define TERM_GLOB   7
-#define TERM_RECHECK 0x100    /* flag: SQLite checks the term again (loose) */
-static int nextTerm(const char **pz){
-  static const struct { const char *zName; int eTerm; } aTerm[] = {
-    { "key=?",       TERM_EQ },
-    { "key IN(...)", TERM_IN },
-    { "key>=?",      TERM_GE },
-    { "key>?",       TERM_GT },
-    { "key<=?",      TERM_LE },
-    { "key<?",       TERM_LT },
-    { "key GLOB ?",  TERM_GLOB },
-  };
-  const char *z = *pz;
-  size_t i;
-  while( *z==',' || *z==' ' ) z++;
-  for(i=0; i<sizeof(aTerm)/sizeof(aTerm[0]); i++){
-    size_t n = strlen(aTerm[i].zName);
-    if( strncmp(z, aTerm[i].zName, n)==0 ){
-      static const char zRecheck[] = " recheck";
-      int eTerm = aTerm[i].eTerm;
-      if( strncmp(z+n, zRecheck, sizeof(zRecheck)-1)==0 ){
-        n += sizeof(zRecheck)-1;
-        eTerm |= TERM_RECHECK;
-      }
-      if( z[n]==0 || z[n]==',' ){
-        *pz = z + n;
-        return eTerm;
-      }
-    }
-  }
-  return 0;
-}
-
-/* Collect the IN list argument pList into pCur->aList: encoded, sorted,
-** distinct. Values that match no key are dropped. */
-static int cursorLoadList(KvVtab *pTab, KvCursor *pCur, sqlite3_value *pList,
-                          int bLoose, int *pbScan){
-  sqlite3_value *pVal = 0;
-  int nAlloc = 0;
-  int rc;
-  int i, j;
-  *pbScan = 0;
-  for(rc=sqlite3_vtab_in_first(pList, &pVal); rc==SQLITE_OK;
-      rc=sqlite3_vtab_in_next(pList, &pVal)){
-    u8 *a;
-    int n, op;
-    int eTerm = termBound(pTab->eKeyType, OP_EQ, pVal, bLoose,
-                          &a, &n, &op, &rc);
-    if( rc!=SQLITE_OK ) return rc;
-    if( eTerm==TERM_BOUND && op!=OP_EQ ){
-      /* A loose value that is no single key (a number against text
-      ** keys): scan instead; SQLite checks the IN itself. */
-      sqlite3_free(a);
-      for(i=0; i<pCur->nList; i++) sqlite3_free(pCur->aList[i].a);
-      pCur->nList = 0;
-      *pbScan = 1;
-      return SQLITE_OK;
-    }
-    if( eTerm!=TERM_BOUND ) continue;
-    if( pCur->nList>=nAlloc ){
-      int nNew = nAlloc ? nAlloc*2 : 16;
-      KvListKey *aNew = sqlite3_realloc64(pCur->aList, sizeof(KvListKey)*nNew);
-      if( aNew==0 ){
-        sqlite3_free(a);
-        return SQLITE_NOMEM;
-      }
-      pCur->aList = aNew;
-      nAlloc = nNew;
-    }
-    pCur->aList[pCur->nList].a = a;
-    pCur->aList[pCur->nList].n = n;
-    pCur->nList++;
-  }
-  if( rc!=SQLITE_DONE ) return rc;
-  if( pCur->nList>1 ){
-    qsort(pCur->aList, (size_t)pCur->nList, sizeof(KvListKey), listKeyCmp);
-  }
-  /* Drop duplicates and keys outside the bounds. */
-  for(i=j=0; i<pCur->nList; i++){
-    KvListKey *pK = &pCur->aList[i];
-    if( (j>0 && listKeyCmp(pK, &pCur->aList[j-1])==0)
-     || !cursorInBounds(pCur, pK->a, (size_t)pK->n) ){
-      sqlite3_free(pK->a);
-    }else{
-      pCur->aList[j++] = *pK;
-    }
-  }
-  pCur->nList = j;
-  return SQLITE_OK;
-}
-
-/*
-** The read point of a statement: the store as of the horizon that the
-** database read transaction of this statement sees, so that every read of
-** one SQL transaction, and every cursor of one statement, sees one
-** committed state, the one of the ordinary tables beside it.
-**
-** The horizon is read with a nested SELECT of the shadow row (it sees the
-** transaction's snapshot; never in xBestIndex, which runs at prepare
-** time), cached with the pager's data version (SQLITE_FCNTL_DATA_VERSION:
-** no system call; fixed inside a read transaction, changed by every
-** commit of the database). DESIGN.md's sketch distrusts the cache in a
-** write transaction; here it is trusted there too, because only this
-** connection can move the horizon while it writes, and it does so only in
-** xSync: xBegin, xSync, xCommit and xRollback drop the cache (a failed
-** COMMIT then ROLLBACK leaves the data version unchanged while the
-** horizon goes back). That keeps the nested SELECT off the per-row path
-** of a write transaction (the conflict check of every INSERT reads).
-** *ppSnap NULL means "the latest": a table whose shadow table or horizon
-** row does not exist yet.
-*/
-static void horizonForget(KvVtab *p){
-  p->bHorizonOk = 0;
-}
-
-/* Forget the cache and unpin the snapshot it kept (which, while cached,
-** keeps compaction from dropping the versions the snapshot reads). */
-static void horizonRelease(KvVtab *p){
-  p->bHorizonOk = 0;
-  if( p->pSnap && p->pKv ) kv_snapshot_free(p->pKv, p->pSnap);
-  p->pSnap = 0;
-}
-
-static int readSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
-  unsigned int iVersion = 0;
-  int bVersion = 0;
-  int rc;
-  *ppSnap = 0;
-  if( !p->bShadow ) return SQLITE_OK;
-  if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
-                           &iVersion)==SQLITE_OK ){
-    bVersion = 1;
-    if( p->bHorizonOk && iVersion==p->iDataVersion ){
-      *ppSnap = p->pSnap;
-      return SQLITE_OK;
-    }
-  }
-  p->bHorizonOk = 0;
-  if( p->bShared || sameEngineTables(p)>0 ){
-    /* Two tables of this connection on one store (retired sharing): each
-    ** has its own horizon, and neither alone tells what the store holds,
-    ** so they read the latest state, as before, also after the other
-    ** table is gone. */
-    KvVtab *pOther;
-    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
-      if( pOther->pKv==p->pKv ) pOther->bShared = 1;
-    }
-    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
-    p->pSnap = 0;
-    if( bVersion ){
-      p->bHorizonOk = 1;
-      p->iDataVersion = iVersion;
-    }
-    return SQLITE_OK;
-  }
-  if( p->pHorizon==0 ){
-    char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" "
-        "WHERE k='horizon'", p->zSchema, p->zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &p->pHorizon, 0);
-    sqlite3_free(zSql);
-    if( rc!=SQLITE_OK ){
-      setError(&p->base, "kvstore: cannot read the commit horizon of table "
-               "%s: %s", p->zName, sqlite3_errmsg(p->db));
-      return rc;
-    }
-  }
-  rc = sqlite3_step(p->pHorizon);
-  if( rc==SQLITE_ROW ){
-    u64 iH = (u64)sqlite3_column_int64(p->pHorizon, 0);
-    sqlite3_reset(p->pHorizon);
-    if( p->iPrepSeq && iH>=p->iPrepSeq ){
-      /* After a failed COMMIT this transaction sees its own horizon,
-      ** of its own batch, not yet applied: read below it (the batch is
-      ** laid over the reads anyway), and do not keep it. */
-      iH = p->iPrepSeq - 1;
-      bVersion = 0;
-    }
-    if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
-      kv_snapshot *pNew = 0;
-      rc = kv_snapshot_at(p->pKv, iH, &pNew);
-      if( rc!=KV_OK ) return engineError(&p->base, rc, "taking a snapshot");
-      if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
-      p->pSnap = pNew;
-    }
-  }else{
-    int rc2 = sqlite3_reset(p->pHorizon);
-    if( rc!=SQLITE_DONE ){
-      setError(&p->base, "kvstore: cannot read the commit horizon of table "
-               "%s: %s", p->zName, sqlite3_errmsg(p->db));
-      return rc2!=SQLITE_OK ? rc2 : rc;
-    }
-    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
-    p->pSnap = 0;
-  }
-  if( bVersion ){
-    p->bHorizonOk = 1;
-    p->iDataVersion = iVersion;
-  }
-  *ppSnap = p->pSnap;
-  return SQLITE_OK;
-}
-
-/* The batch the connection's reads lay over the store, or NULL. */
-static const kv_batch *readBatch(KvVtab *pTab){
-  if( pTab->bInTrans && !pTab->bSynced && pTab->pBatch
-   && kv_batch_count(pTab->pBatch)>0 ){
-    return pTab->pBatch;
-  }
-  return 0;
-}
-
-static int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
-                        const char *idxStr, int argc, sqlite3_value **argv){
-  KvCursor *pCur = (KvCursor*)pCursor;
-  KvVtab *pTab = (KvVtab*)pCursor->pVtab;
-  const char *z = idxStr ? idxStr : "";
-  u8 *aEq = 0;                /* key of the = terms, if any */
-  int nEq = 0;
-  int bEmpty = (idxNum & KVIDX_EMPTY)!=0;
-  int iListArg = -1;          /* argv index of the IN list, if any */
-  int bListLoose = 0;
-  int bScan = 0;              /* the IN list is scanned, not looked up */
-  const kv_snapshot *pSnap = 0;  /* read point (readSnapshot) */
-  int rc = SQLITE_OK;
-  int iArg;
-
-  cursorReset(pCur);
-  if( pTab->nGone ) goneClear(pTab);  /* a new statement */
-  pCur->bDesc = (idxNum & KVIDX_DESC)!=0;
-  pCur->iRowid = 0;
-  if( pTab->pKv==0 && (rc = vtabNeedStore(pTab))!=SQLITE_OK ) return rc;
-
-  for(iArg=0; rc==SQLITE_OK && iArg<argc; iArg++){
-    int eTerm = nextTerm(&z);
-    int bLoose = (eTerm & TERM_RECHECK)!=0;
-    sqlite3_value *pVal = argv[iArg];
-    u8 *a = 0;
-    int n = 0;
-    int op = OP_EQ, eRes;
-    eTerm &= ~TERM_RECHECK;
-    switch( eTerm ){
-      case TERM_IN:
-        iListArg = iArg;
-        bListLoose = bLoose;
-        break;
-      case TERM_EQ: case TERM_GT: case TERM_GE: case TERM_LT: case TERM_LE:
-        op = eTerm==TERM_EQ ? OP_EQ : eTerm==TERM_GT ? OP_GT :
-             eTerm==TERM_GE ? OP_GE : eTerm==TERM_LT ? OP_LT : OP_LE;
-        eRes = termBound(pTab->eKeyType, op, pVal, bLoose, &a, &n, &op, &rc);
-        if( rc!=SQLITE_OK ) break;
-        if( eRes==TERM_NONE ){
-          bEmpty = 1;
-        }else if( eRes==TERM_BOUND ){
-          if( op==OP_EQ ){
-            if( aEq && keyCompare(aEq, nEq, a, n)!=0 ) bEmpty = 1;
-            sqlite3_free(aEq);
-            aEq = a;
-            nEq = n;
-          }else{
-            int bLower = (op==OP_GT || op==OP_GE);
-            int bIncl = (op==OP_GE || op==OP_LE);
-            boundMerge(bLower ? &pCur->lo : &pCur->hi, bLower, a, n, bIncl);
-          }
-        }
-        break;
-      case TERM_GLOB:
-        /* Only a range hint: SQLite checks the pattern itself. */
-        if( sqlite3_value_type(pVal)==SQLITE_TEXT ){
-          const unsigned char *zPat = sqlite3_value_text(pVal);
-          int nPre = zPat ? globPrefix(zPat) : 0;
-          if( nPre>0 ){
-            u8 *aLo = sqlite3_malloc(nPre);
-            u8 *aHi = sqlite3_malloc(nPre);
-            int nHi = nPre;
-            if( aLo==0 || aHi==0 ){
-              sqlite3_free(aLo);
-              sqlite3_free(aHi);
-              rc = SQLITE_NOMEM;
-              break;
-            }
-            memcpy(aLo, zPat, nPre);
-            memcpy(aHi, zPat, nPre);
-            boundMerge(&pCur->lo, 1, aLo, nPre, 1);
-            /* Keys with the prefix are below the prefix with its last
-            ** byte raised (all bytes are < 0x80, so no carry). */
-            aHi[nHi-1]++;
-            boundMerge(&pCur->hi, 0, aHi, nHi, 0);
-          }
-        }
-        break;
-      default:
-        setError(pCursor->pVtab, "kvstore: bad plan '%s'", idxStr);
-        rc = SQLITE_INTERNAL;
-        break;
-    }
-  }
-  if( rc!=SQLITE_OK ) goto filter_out;
-
-  /* An empty range. */
-  if( pCur->lo.a && pCur->hi.a ){
-    int c = keyCompare(pCur->lo.a, pCur->lo.n, pCur->hi.a, pCur->hi.n);
-    if( c>0 || (c==0 && !(pCur->lo.bIncl && pCur->hi.bIncl)) ) bEmpty = 1;
-  }
-  if( aEq && !cursorInBounds(pCur, aEq, nEq) ) bEmpty = 1;
-  if( bEmpty ){
-    pCur->eMode = CUR_EMPTY;
-    pCur->bEof = 1;
-    goto filter_out;
-  }
-
-  if( iListArg>=0 ){
-    if( aEq ){
-      /* Both = and IN: the = key, if the list holds it; as bounds, the
-      ** list is cut down to it. */
-      u8 *aCopy = sqlite3_malloc(nEq ? nEq : 1);
-      if( aCopy==0 ){ rc = SQLITE_NOMEM; goto filter_out; }
-      if( nEq ) memcpy(aCopy, aEq, nEq);
-      boundMerge(&pCur->lo, 1, aEq, nEq, 1);
-      boundMerge(&pCur->hi, 0, aCopy, nEq, 1);
-      aEq = 0;
-    }
-    rc = cursorLoadList(pTab, pCur, argv[iListArg], bListLoose, &bScan);
-    if( rc!=SQLITE_OK ) goto filter_out;
-    if( bScan ){
-      pCur->eMode = CUR_SCAN;
-    }else if( pCur->nList==0 ){
-      pCur->bEof = 1;
-      goto filter_out;
-    }else{
-      pCur->eMode = CUR_LIST;
-    }
-  }else if( aEq ){
-    pCur->eMode = CUR_POINT;
-  }else{
-    pCur->eMode = CUR_SCAN;
-  }
-
-  rc = readSnapshot(pTab, &pSnap);
-  if( rc!=SQLITE_OK ) goto filter_out;
-  if( pCur->eMode==CUR_POINT ){
-    /* One key: read it now, which is as much a snapshot as an iterator. */
-    rc = kv_get(pTab->pKv, pSnap, readBatch(pTab), aEq, (size_t)nEq,
-                &pCur->pPointVal, &pCur->nPointVal);
-    if( rc==KV_NOTFOUND ){
-      rc = SQLITE_OK;
-      pCur->bEof = 1;
-    }else if( rc!=KV_OK ){
-      rc = engineError(pCursor->pVtab, rc, "reading");
-    }else{
-      pCur->aPointKey = aEq;
-      pCur->nPointKey = nEq;
-      aEq = 0;
-      pCur->pKey = pCur->aPointKey;
-      pCur->nKey = (size_t)pCur->nPointKey;
-      pCur->pVal = (const u8*)pCur->pPointVal;
-      pCur->nVal = pCur->nPointVal;
-      pCur->bEof = 0;
-      rc = cursorToken(pCur);
-    }
-  }else{
-    /* CUR_LIST and CUR_SCAN read through an iterator, which captures the
-    ** batch and a snapshot now: rows written while the statement runs (an
-    ** UPDATE or DELETE over its own range) are not seen by it. */
-    rc = kv_iter_new(pTab->pKv, pSnap, readBatch(pTab), &pCur->pIter);
-    if( rc!=KV_OK ){
-      pCur->pIter = 0;
-      rc = engineError(pCursor->pVtab, rc, "opening an iterator");
-      goto filter_out;
-    }
-    pCur->bEof = 0;
-    if( pCur->eMode==CUR_SCAN ){
-      rc = cursorStartScan(pCur);
-    }else{
-      pCur->iList = 0;
-      rc = cursorSettle(pCur);
-    }
-  }
-
-filter_out:
-  sqlite3_free(aEq);
-  if( rc!=SQLITE_OK ){
-    pCur->bEof = 1;
-    if( rc==SQLITE_NOMEM && pCursor->pVtab->zErrMsg==0 ){
-      setError(pCursor->pVtab, "kvstore: out of memory");
-    }
-  }
-  return rc;
-}
-
-static int kvvtabNext(sqlite3_vtab_cursor *pCursor){
-  KvCursor *pCur = (KvCursor*)pCursor;
-  pCur->iRowid++;
-  if( pCur->eMode==CUR_POINT ){
-    pCur->bEof = 1;
-    return SQLITE_OK;
-  }
-  return cursorStep(pCur);
-}
-
-static int kvvtabEof(sqlite3_vtab_cursor *pCursor){
-  return ((KvCursor*)pCursor)->bEof;
-}
-
-/* Set the result to key a[0..n) as the key column shows it. */
-static int keyResult(sqlite3_context *ctx, int eKeyType, const u8 *a,
-                     size_t n){
-  switch( eKeyType ){
-    case KV_KEY_INTEGER:
-      if( n!=8 ) return SQLITE_CORRUPT;
-      sqlite3_result_int64(ctx, decodeIntKey(a));
-      return SQLITE_OK;
-    case KV_KEY_BLOB:
-      if( n>0x7fffffff ) return SQLITE_TOOBIG;
-      if( n==0 ){
-        sqlite3_result_zeroblob(ctx, 0);
-      }else{
-        sqlite3_result_blob(ctx, a, (int)n, SQLITE_TRANSIENT);
-      }
-      return SQLITE_OK;
-    default:
-      if( n>0x7fffffff ) return SQLITE_TOOBIG;
-      sqlite3_result_text(ctx, (const char*)a, (int)n, SQLITE_TRANSIENT);
-      return SQLITE_OK;
-  }
-}
-
-/* For ext/ (kvext.h): the same, with an error result on failure. */
-int kvvtabKeyResult(sqlite3_context *ctx, int eKeyType,
-                    const unsigned char *a, size_t n){
-  int rc = keyResult(ctx, eKeyType, a, n);
-  if( rc!=SQLITE_OK ){
-    char *zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes "
-        "(%s keys)", (unsigned long long)n, keyTypeName(eKeyType));
-    sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: malformed key", -1);
-    sqlite3_result_error_code(ctx, rc);
-    sqlite3_free(zMsg);
-  }
-  return rc;
-}
-
-/* kvvtabColumn's error result, out of its way. */
-static __attribute__((noinline)) void columnError(KvCursor *pCur,
-                                                  sqlite3_context *ctx,
-                                                  int iCol, int rc){
-  KvVtab *pTab = (KvVtab*)pCur->base.pVtab;
-  char *zMsg;
-  if( iCol==KVVTAB_COL_KEY ){
-    zMsg = sqlite3_mprintf("kvstore: malformed key of %llu bytes in '%s' "
-        "(table %s has %s keys)", (unsigned long long)pCur->nKey,
-        pTab->zDir, pTab->zName, keyTypeName(pTab->eKeyType));
-  }else{
-    zMsg = sqlite3_mprintf("kvstore: malformed value (%llu bytes) in '%s', "
-        "table %s", (unsigned long long)pCur->nVal, pTab->zDir, pTab->zName);
-  }
-  sqlite3_result_error(ctx, zMsg ? zMsg : (iCol==KVVTAB_COL_KEY
-      ? "kvstore: malformed key" : "kvstore: malformed value"), -1);
-  sqlite3_result_error_code(ctx, rc);
-  sqlite3_free(zMsg);
-}
-
-static int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
-                        int iCol){
-  KvCursor *pCur = (KvCursor*)pCursor;
-  int rc;
-  if( pCur->bEof ) return SQLITE_OK;
-  if( iCol==KVVTAB_COL_KEY ){
-    KvVtab *pTab = (KvVtab*)pCursor->pVtab;
-    rc = keyResult(ctx, pTab->eKeyType, pCur->pKey, pCur->nKey);
-  }else{
-    rc = valueResult(ctx, pCur->pVal, pCur->nVal);
-  }
-  if( rc!=SQLITE_OK ) columnError(pCur, ctx, iCol, rc);
-  return rc;
-}
-
-/* Never called for a WITHOUT ROWID table; numbers the rows anyway. */
-static int kvvtabRowid(sqlite3_vtab_cursor *pCursor, sqlite_int64 *pRowid){
-  *pRowid = ((KvCursor*)pCursor)->iRowid;
-  return SQLITE_OK;
-}
-
-/****************************************************************************
 ** Writes and transactions.
 */
-
-/* Make sure a batch exists and this table holds the writer lock. */
-static int writeBegin(KvVtab *p){
-  if( p->pKv==0 ){
-    int rc = vtabNeedStore(p);
-    if( rc!=SQLITE_OK ) return rc;
-  }
-  if( p->pBatch==0 ){
-    p->pBatch = kv_batch_new();
-    if( p->pBatch==0 ) return SQLITE_NOMEM;
-  }
-  if( !p->bShadow ){
-    /* A table made by the previous release: its first write transaction
-    ** creates the shadow table, and commits it with the first horizon. */
-    int rc = kvshadowCreate(p->db, p->zSchema, p->zName);
-    if( rc!=SQLITE_OK ){
-      setError(&p->base, "kvstore: cannot create the shadow table "
-               "%s_kvstore: %s", p->zName, sqlite3_errmsg(p->db));
-      return rc;
-    }
-    p->bShadow = 1;
-    horizonForget(p);
-  }
-  if( !p->bInTrans ){
-    /* Should not happen (SQLite calls xBegin first); be a transaction. */
-    p->bInTrans = 1;
-    p->bSynced = 0;
-    p->nSave = 0;
-  }
-  if( !p->bWriter ){
-    /* The owner is the connection: its tables on one store (two tables
-    ** naming one directory) join one SQL transaction and end together. */
-    int rc = kv_writer_acquire(p->pKv, p->db, KVVTAB_WRITER_TIMEOUT_MS);
-    if( rc!=KV_OK ){
-      const char *zMsg = kv_errmsg(0);
-      if( zMsg && zMsg[0] ){
-        setError(&p->base, "%s", zMsg);
-      }else{
-        setError(&p->base, "kvstore: store '%s' is being written by another "
-            "connection", p->zDir);
-      }
-      return rc;
-    }
-    p->bWriter = 1;
-  }
-  return SQLITE_OK;
-}
-
-/* End the transaction state (after commit or rollback). */
-static void transEnd(KvVtab *p){
-  if( p->pBatch ) kv_batch_clear(p->pBatch);
-  if( p->bWriter && p->pKv ) kv_writer_release(p->pKv, p->db);
-  p->bWriter = 0;
-  p->bInTrans = 0;
-  p->bSynced = 0;
-  p->nSave = 0;
-}
 
 /*
 ** Report a constraint violation, or skip the row quietly under OR IGNORE
@@ -3126,16 +996,16 @@ static int constraintError(KvVtab *p, int eCode, sqlite3_value *pKey,
                            int eWhy){
   if( sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ) return eCode;
   switch( eWhy ){
-    case KEY_NULL:
-      setError(&p->base, "NOT NULL constraint failed: %s.key", p->zName);
+    case KVROW_KEY_NULL:
+      kvvtabSetError(&p->base, "NOT NULL constraint failed: %s.key", p->zName);
       break;
-    case KEY_BADTYPE:
-      setError(&p->base, "cannot store %s value in %s column %s.key",
-               typeName(sqlite3_value_type(pKey)),
-               keyTypeName(p->eKeyType), p->zName);
+    case KVROW_KEY_BADTYPE:
+      kvvtabSetError(&p->base, "cannot store %s value in %s column %s.key",
+               kvrowTypeName(sqlite3_value_type(pKey)),
+               kvrowKeyTypeName(p->eKeyType), p->zName);
       break;
     default:
-      setError(&p->base, "UNIQUE constraint failed: %s.key", p->zName);
+      kvvtabSetError(&p->base, "UNIQUE constraint failed: %s.key", p->zName);
       break;
   }
   return eCode;
@@ -3143,23 +1013,24 @@ static int constraintError(KvVtab *p, int eCode, sqlite3_value *pKey,
 
 /* Encode the key of an INSERT or UPDATE, reporting why it cannot be. */
 static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
-  int e = keyFromValue(p->eKeyType, pVal, pKey);
+  int e = kvrowKeyFromValue(p->eKeyType, pVal, pKey);
   switch( e ){
-    case KEY_OK:
+    case KVROW_KEY_OK:
       if( (u64)pKey->n>p->nMaxKey ){
-        setError(&p->base, "kvstore: key of %d bytes is larger than "
+        kvvtabSetError(&p->base, "kvstore: key of %d bytes is larger than "
             "max_key_size (%llu) of table %s", pKey->n,
             (unsigned long long)p->nMaxKey, p->zName);
         return SQLITE_TOOBIG;
       }
       return SQLITE_OK;
-    case KEY_NULL:
-      return constraintError(p, SQLITE_CONSTRAINT_NOTNULL, pVal, KEY_NULL);
-    case KEY_BADTYPE:
+    case KVROW_KEY_NULL:
+      return constraintError(p, SQLITE_CONSTRAINT_NOTNULL, pVal,
+                             KVROW_KEY_NULL);
+    case KVROW_KEY_BADTYPE:
       return constraintError(p, SQLITE_CONSTRAINT_DATATYPE, pVal,
-                             KEY_BADTYPE);
+                             KVROW_KEY_BADTYPE);
     default:
-      setError(&p->base, "kvstore: out of memory");
+      kvvtabSetError(&p->base, "kvstore: out of memory");
       return SQLITE_NOMEM;
   }
 }
@@ -3167,16 +1038,16 @@ static int writeKey(KvVtab *p, sqlite3_value *pVal, KvKey *pKey){
 /* Does the key exist, as this transaction sees it? Sets *pbExists. */
 static int keyExists(KvVtab *p, const KvKey *pKey, int *pbExists){
   const kv_snapshot *pSnap = 0;
-  int rc = readSnapshot(p, &pSnap);
+  int rc = kvtxnReadSnapshot(p, &pSnap);
   if( rc!=SQLITE_OK ) return rc;
-  rc = kv_get(p->pKv, pSnap, readBatch(p), pKey->p, (size_t)pKey->n, 0, 0);
+  rc = kv_get(p->pKv, pSnap, kvtxnReadBatch(p), pKey->p, (size_t)pKey->n, 0, 0);
   if( rc==KV_OK ){
     *pbExists = 1;
     return SQLITE_OK;
   }
   *pbExists = 0;
   if( rc==KV_NOTFOUND ) return SQLITE_OK;
-  return engineError(&p->base, rc, "reading");
+  return kvvtabEngineError(&p->base, rc, "reading");
 }
 
 /*
@@ -3202,26 +1073,26 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   (void)pRowid;
   memset(&key, 0, sizeof(key));
   memset(&oldKey, 0, sizeof(oldKey));
-  rc = writeBegin(p);
+  rc = kvtxnWriteBegin(p);
   if( rc!=SQLITE_OK ) return rc;
   /* One token per row written, before anything changes. */
   rc = kv_rate_acquire(p->pKv, 1);
-  if( rc!=KV_OK ) return engineError(pVtab, rc, "rate limiting");
+  if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "rate limiting");
   nMark = kv_batch_count(p->pBatch);
 
   if( sqlite3_value_type(argv[0])!=SQLITE_NULL ){
-    int e = keyFromValue(p->eKeyType, argv[0], &oldKey);
-    if( e!=KEY_OK ){
-      setError(pVtab, e==KEY_NOMEM ? "kvstore: out of memory"
+    int e = kvrowKeyFromValue(p->eKeyType, argv[0], &oldKey);
+    if( e!=KVROW_KEY_OK ){
+      kvvtabSetError(pVtab, e==KVROW_KEY_NOMEM ? "kvstore: out of memory"
                       : "kvstore: bad key of a row of table %s", p->zName);
-      return e==KEY_NOMEM ? SQLITE_NOMEM : SQLITE_MISMATCH;
+      return e==KVROW_KEY_NOMEM ? SQLITE_NOMEM : SQLITE_MISMATCH;
     }
     bOldKey = 1;
   }
 
   if( argc==1 ){
     rc = kv_batch_delete(p->pBatch, oldKey.p, (size_t)oldKey.n);
-    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "deleting");
+    if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "deleting");
     goto update_out;
   }
 
@@ -3233,23 +1104,24 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 
   rc = writeKey(p, argv[2], &key);
   if( rc!=SQLITE_OK ) goto update_out;
-  rc = valueEncode(argv[3], &aVal, &nVal);
+  rc = kvrowValueEncode(argv[3], &aVal, &nVal);
   if( rc!=SQLITE_OK ){
-    setError(pVtab, "kvstore: out of memory");
+    kvvtabSetError(pVtab, "kvstore: out of memory");
     goto update_out;
   }
   if( nVal>p->nMaxValue ){
-    setError(pVtab, "kvstore: value of %llu bytes (encoded) is larger than "
+    kvvtabSetError(pVtab,
+        "kvstore: value of %llu bytes (encoded) is larger than "
         "max_value_size (%llu) of table %s", (unsigned long long)nVal,
         (unsigned long long)p->nMaxValue, p->zName);
     rc = SQLITE_TOOBIG;
     goto update_out;
   }
 
-  if( bOldKey && keyCompare(oldKey.p, oldKey.n, key.p, key.n)==0 ){
+  if( bOldKey && kvrowKeyCompare(oldKey.p, oldKey.n, key.p, key.n)==0 ){
     /* UPDATE that keeps the key: a put. */
     rc = kv_batch_put(p->pBatch, key.p, (size_t)key.n, aVal, nVal);
-    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "writing");
+    if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "writing");
     goto update_out;
   }
 
@@ -3270,18 +1142,18 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       ** yet to visit it, it must skip it. */
       rc = goneAdd(p, key.p, key.n);
       if( rc!=SQLITE_OK ){
-        setError(pVtab, "kvstore: out of memory");
+        kvvtabSetError(pVtab, "kvstore: out of memory");
         goto update_out;
       }
     }
     rc = kv_batch_delete(p->pBatch, oldKey.p, (size_t)oldKey.n);
     if( rc!=KV_OK ){
-      rc = engineError(pVtab, rc, "deleting");
+      rc = kvvtabEngineError(pVtab, rc, "deleting");
       goto update_out;
     }
   }
   rc = kv_batch_put(p->pBatch, key.p, (size_t)key.n, aVal, nVal);
-  if( rc!=KV_OK ) rc = engineError(pVtab, rc, "writing");
+  if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "writing");
 
 update_out:
   if( rc!=SQLITE_OK && p->pBatch ) kv_batch_truncate(p->pBatch, nMark);
@@ -3289,349 +1161,13 @@ update_out:
   return rc;
 }
 
-static int kvvtabBegin(sqlite3_vtab *pVtab){
-  KvVtab *p = (KvVtab*)pVtab;
-  horizonForget(p);
-  if( p->bInTrans ) transEnd(p);
-  if( p->pBatch ) kv_batch_clear(p->pBatch);
-  p->bInTrans = 1;
-  p->bSynced = 0;
-  p->nSave = 0;
-  return SQLITE_OK;
-}
-
-/* Set the horizon row (kvshadowSetInt with a statement kept for the next
-** commit: an autocommit one-row INSERT pays for it on every row). */
-static int horizonWrite(KvVtab *p, u64 iH){
-  int rc;
-  if( p->pSetHorizon==0 ){
-    char *zSql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
-        "(k, v) VALUES('horizon', ?1)", p->zSchema, p->zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &p->pSetHorizon, 0);
-    sqlite3_free(zSql);
-    if( rc!=SQLITE_OK ) return rc;
-  }
-  sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
-  sqlite3_step(p->pSetHorizon);
-  return sqlite3_reset(p->pSetHorizon);
-}
-
-/*
-** Phase one of the two-phase commit whose coordinator is the database
-** (doc/transactions.md). SQLite calls xSync on every table of the
-** transaction before its own commit: the batch goes to the WAL as a
-** PREPARED record (kv_prepare), then the horizon row of the shadow table
-** is set, through this connection, to the batch's last sequence; SQLite
-** commits that row with the rest of the transaction, and xCommit applies
-** the batch. Recovery counts the record only if the database kept its
-** horizon. Only the shadow table is written here (writing another virtual
-** table from xSync fails with SQLITE_LOCKED).
-**
-** A COMMIT that fails after xSync (SQLITE_BUSY) leaves the transaction
-** open; the application may write more and COMMIT again, which calls xSync
-** again: the record is written anew with the same sequence (the later
-** record replaces the earlier) and the horizon row follows. Nothing is
-** written for an empty batch (SQLite calls xSync after statements that
-** wrote nothing, and after CREATE without xBegin).
-*/
-static int kvvtabSync(sqlite3_vtab *pVtab){
-  KvVtab *p = (KvVtab*)pVtab;
-  uint64_t iSeq;
-  int rc;
-  horizonForget(p);
-  if( !p->bInTrans ) return SQLITE_OK;
-  if( p->pBatch==0 || kv_batch_count(p->pBatch)==0 ){
-    if( p->iPrepSeq && p->pKv ){
-      /* A failed COMMIT prepared writes that ROLLBACK TO has since undone:
-      ** give the record up and put back the horizon this transaction
-      ** raised (the store's last commit is the database's, as before). */
-      kv_abort_prepared(p->pKv, p->iPrepSeq);
-      p->iPrepSeq = 0;
-      rc = horizonWrite(p, kv_last_seq(p->pKv));
-      if( rc!=SQLITE_OK ){
-        setError(pVtab, "kvstore: cannot write the commit horizon of table "
-                 "%s: %s", p->zName, sqlite3_errmsg(p->db));
-        return rc;
-      }
-    }
-    return SQLITE_OK;
-  }
-  if( p->pKv==0 ){
-    setError(pVtab, "kvstore: the store of table %s is not open", p->zName);
-    return SQLITE_ERROR;
-  }
-  if( !p->bShadow ){
-    /* A table of the previous release (see writeBegin). */
-    setError(pVtab, "kvstore: table %s has no shadow table %s_kvstore",
-             p->zName, p->zName);
-    return SQLITE_ERROR;
-  }
-  if( p->iPrepSeq==0 ){
-    KvVtab *pOther;
-    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
-      if( pOther!=p && pOther->pKv==p->pKv && pOther->iPrepSeq ){
-        /* One engine holds one prepared batch. Sharing a store between
-        ** tables is retired; refuse (not SQLITE_BUSY, which would leave
-        ** the transaction open for a retry that cannot succeed). */
-        setError(pVtab, "kvstore: tables %s and %s share the store '%s' and "
-                 "cannot both be written in one transaction", pOther->zName,
-                 p->zName, p->zDir);
-        return SQLITE_ERROR;
-      }
-    }
-  }
-  iSeq = p->iPrepSeq;
-  rc = kv_prepare(p->pKv, p->pBatch, &iSeq);
-  if( rc!=KV_OK ) return engineError(pVtab, rc, "committing");
-  p->iPrepSeq = iSeq;
-  rc = horizonWrite(p, iSeq + kv_batch_count(p->pBatch) - 1);
-  if( rc!=SQLITE_OK ){
-    /* The record stays prepared: xRollback (or a retried COMMIT) follows. */
-    setError(pVtab, "kvstore: cannot write the commit horizon of table %s: "
-             "%s", p->zName, sqlite3_errmsg(p->db));
-    return rc;
-  }
-  return SQLITE_OK;
-}
-
-/* Phase two: the database has committed. SQLite ignores what this
-** returns, so nothing here may fail for want of room or I/O: kv_prepare
-** made room; only memory for the memtable can run out, and then the store
-** turns read-only until reopened, when recovery applies the batch from the
-** WAL (the database holds its horizon). */
-static int kvvtabCommit(sqlite3_vtab *pVtab){
-  KvVtab *p = (KvVtab*)pVtab;
-  int rc = SQLITE_OK;
-  horizonForget(p);
-  if( p->bInTrans && p->iPrepSeq==0 && p->pBatch
-   && kv_batch_count(p->pBatch)>0 ){
-    /* No xSync came (not expected): the database commit carries no
-    ** horizon for it, so the writes are not committed. */
-    setError(pVtab, "kvstore: commit of table %s without xSync: its writes "
-             "are dropped", p->zName);
-    rc = SQLITE_ERROR;
-  }
-  if( p->iPrepSeq && p->pKv ){
-    rc = kv_commit_prepared(p->pKv, p->pBatch, p->iPrepSeq);
-    if( rc!=KV_OK ) rc = engineError(pVtab, rc, "applying a commit");
-  }
-  p->iPrepSeq = 0;
-  transEnd(p);
-  return rc;
-}
-
-/* The database rolled back: a prepared record is given up (its sequence
-** is above the horizon the database kept, and the next commit reuses it). */
-static int kvvtabRollback(sqlite3_vtab *pVtab){
-  KvVtab *p = (KvVtab*)pVtab;
-  horizonForget(p);
-  if( p->iPrepSeq && p->pKv ) kv_abort_prepared(p->pKv, p->iPrepSeq);
-  p->iPrepSeq = 0;
-  transEnd(p);
-  return SQLITE_OK;
-}
-
-/*
-** Savepoints. SQLite numbers them from 0 in the order they were opened; a
-** table joining a transaction late gets only the newest number, so marks
-** are sparse (DESIGN.md §2, protocol notes).
-*/
-static int kvvtabSavepoint(sqlite3_vtab *pVtab, int iSave){
-  KvVtab *p = (KvVtab*)pVtab;
-  size_t nMark = p->pBatch ? kv_batch_count(p->pBatch) : 0;
-  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
-  if( p->nSave>=p->nSaveAlloc ){
-    int nNew = p->nSaveAlloc ? p->nSaveAlloc*2 : 8;
-    KvSavepoint *aNew = sqlite3_realloc64(p->aSave, sizeof(KvSavepoint)*nNew);
-    if( aNew==0 ) return SQLITE_NOMEM;
-    p->aSave = aNew;
-    p->nSaveAlloc = nNew;
-  }
-  p->aSave[p->nSave].iSave = iSave;
-  p->aSave[p->nSave].nMark = nMark;
-  p->nSave++;
-  return SQLITE_OK;
-}
-
-static int kvvtabRelease(sqlite3_vtab *pVtab, int iSave){
-  KvVtab *p = (KvVtab*)pVtab;
-  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
-  return SQLITE_OK;
-}
-
-/* Back to the newest mark <= iSave, or to the start of the transaction;
-** the savepoint itself stays open. */
-static int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSave){
-  KvVtab *p = (KvVtab*)pVtab;
-  size_t nMark = 0;
-  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>iSave ) p->nSave--;
-  if( p->nSave>0 ) nMark = p->aSave[p->nSave-1].nMark;
-  if( p->pBatch && !p->bSynced ) kv_batch_truncate(p->pBatch, nMark);
-  return SQLITE_OK;
-}
-
 /****************************************************************************
-** Finding a table by name, for ext/ (kvext.h).
+** Finding an open table (kvlookup.c finds the others).
 */
-
-/* Does schema zSchema hold a table or view named zTable? Sets *pbHas. */
-static int schemaHasTable(sqlite3 *db, const char *zSchema,
-                          const char *zTable, int *pbHas){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
-      "type IN ('table','view') AND name=?1 COLLATE NOCASE", zSchema);
-  int rc;
-  *pbHas = 0;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  /* The schema table is in every schema, though not listed in itself. */
-  if( sqlite3_stricmp(zTable, "sqlite_schema")==0
-   || sqlite3_stricmp(zTable, "sqlite_master")==0
-   || sqlite3_stricmp(zTable, "sqlite_temp_schema")==0
-   || sqlite3_stricmp(zTable, "sqlite_temp_master")==0 ){
-    sqlite3_free(zSql);
-    *pbHas = 1;
-    return SQLITE_OK;
-  }
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTable, -1,
-                                             SQLITE_STATIC);
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_ROW ){
-      *pbHas = 1;
-      rc = SQLITE_OK;
-    }else if( rc==SQLITE_DONE ){
-      rc = SQLITE_OK;
-    }
-  }
-  sqlite3_finalize(pStmt);
-  return rc;
-}
-
-/*
-** Resolve zName to (schema, table) as SQLite resolves a table name: an
-** unqualified name in temp, then main, then the attached databases in
-** order; "schema.table" when no table is named zName itself. Sets
-** *pzSchema and *pzTable (sqlite3_malloc), or leaves them NULL when no
-** such table exists.
-*/
-/*
-** A name written as SQL identifiers, each quoted with "", [], `` or '' or
-** bare: "main"."kv", [kv], main."my table". On success (SQLITE_OK) sets
-** *pzSchema (NULL when there is none) and *pzTable, both sqlite3_malloc'd;
-** SQLITE_ERROR when zName is not such a name.
-*/
-static int parseQuotedName(const char *zName, char **pzSchema,
-                           char **pzTable){
-  char *azPart[2] = {0, 0};
-  int nPart = 0;
-  const char *z = zName;
-  while( nPart<2 ){
-    sqlite3_str *pStr = sqlite3_str_new(0);
-    char cEnd = 0;
-    if( *z=='"' || *z=='`' || *z=='\'' ) cEnd = *z;
-    if( *z=='[' ) cEnd = ']';
-    if( cEnd ){
-      for(z++; *z; z++){
-        if( *z==cEnd ){
-          if( cEnd!=']' && z[1]==cEnd ){ z++; }else break;
-        }
-        sqlite3_str_appendchar(pStr, 1, *z);
-      }
-      if( *z!=cEnd ){ sqlite3_free(sqlite3_str_finish(pStr)); break; }
-      z++;
-    }else{
-      while( *z && *z!='.' ) sqlite3_str_appendchar(pStr, 1, *z++);
-    }
-    azPart[nPart] = sqlite3_str_finish(pStr);
-    if( azPart[nPart]==0 ) break;
-    nPart++;
-    if( *z!='.' ) break;
-    z++;
-  }
-  if( *z!=0 || nPart==0 || azPart[nPart-1]==0 || azPart[nPart-1][0]==0 ){
-    sqlite3_free(azPart[0]);
-    sqlite3_free(azPart[1]);
-    return SQLITE_ERROR;
-  }
-  *pzSchema = nPart==2 ? azPart[0] : 0;
-  *pzTable = nPart==2 ? azPart[1] : azPart[0];
-  return SQLITE_OK;
-}
-
-static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
-                            char **pzTable){
-  sqlite3_stmt *pStmt = 0;
-  const char *zDot = strchr(zName, '.');
-  int rc, bHas = 0;
-  *pzSchema = 0;
-  *pzTable = 0;
-  if( strpbrk(zName, "\"`'[") ){
-    /* Quoted: exactly the schema and table it names. */
-    char *zS = 0, *zT = 0;
-    if( parseQuotedName(zName, &zS, &zT)!=SQLITE_OK ) return SQLITE_OK;
-    if( zS ){
-      rc = schemaHasTable(db, zS, zT, &bHas);
-      if( rc==SQLITE_OK && bHas ){
-        *pzSchema = zS;
-        *pzTable = zT;
-        return SQLITE_OK;
-      }
-      sqlite3_free(zS);
-      sqlite3_free(zT);
-      return rc;
-    }
-    rc = resolveTableName(db, zT, pzSchema, pzTable);
-    if( rc==SQLITE_OK && *pzTable && sqlite3_stricmp(*pzTable, zT)!=0 ){
-      /* zT held a dot and matched as schema.table: not what was quoted */
-      sqlite3_free(*pzSchema);
-      sqlite3_free(*pzTable);
-      *pzSchema = *pzTable = 0;
-    }
-    sqlite3_free(zT);
-    return rc;
-  }
-  rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_database_list "
-                          "ORDER BY seq<>1, seq", -1, &pStmt, 0);
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *zSchema = (const char*)sqlite3_column_text(pStmt, 0);
-    if( zSchema==0 ){ rc = SQLITE_NOMEM; break; }
-    rc = schemaHasTable(db, zSchema, zName, &bHas);
-    if( rc==SQLITE_OK && bHas ){
-      *pzSchema = sqlite3_mprintf("%s", zSchema);
-      *pzTable = sqlite3_mprintf("%s", zName);
-      break;
-    }
-    if( rc==SQLITE_OK && zDot
-     && sqlite3_strnicmp(zSchema, zName, (int)(zDot - zName))==0
-     && zSchema[zDot - zName]==0 ){
-      rc = schemaHasTable(db, zSchema, zDot+1, &bHas);
-      if( rc==SQLITE_OK && bHas && *pzSchema==0 ){
-        /* Kept unless a table named zName itself turns up later. */
-        *pzSchema = sqlite3_mprintf("%s", zSchema);
-        *pzTable = sqlite3_mprintf("%s", zDot+1);
-        if( *pzSchema==0 || *pzTable==0 ) rc = SQLITE_NOMEM;
-      }
-    }
-  }
-  sqlite3_finalize(pStmt);
-  if( rc==SQLITE_OK && *pzSchema && *pzTable==0 ) rc = SQLITE_NOMEM;
-  if( rc==SQLITE_OK && *pzTable && *pzSchema==0 ) rc = SQLITE_NOMEM;
-  if( rc!=SQLITE_OK ){
-    sqlite3_free(*pzSchema);
-    sqlite3_free(*pzTable);
-    *pzSchema = 0;
-    *pzTable = 0;
-  }
-  return rc;
-}
 
 /* The open kvstore table zSchema.zTable of connection db, or NULL. */
-static KvVtab *findOpenTable(sqlite3 *db, const char *zSchema,
-                             const char *zTable){
+KvVtab *kvvtabFindOpen(sqlite3 *db, const char *zSchema,
+                       const char *zTable){
   KvConn *pConn;
   KvVtab *p = 0;
   pthread_mutex_lock(&kvConnMutex);
@@ -3645,456 +1181,6 @@ static KvVtab *findOpenTable(sqlite3 *db, const char *zSchema,
     }
   }
   return p;
-}
-
-/* Find (connecting it if needed) the kvstore table zName of db. On
-** failure returns an SQLite code with *pzErr (sqlite3_malloc) set. */
-static int lookupTable(sqlite3 *db, const char *zName, KvVtab **pp,
-                       char **pzErr){
-  char *zSchema = 0, *zTable = 0;
-  KvVtab *p = 0;
-  int rc;
-
-  *pp = 0;
-  *pzErr = 0;
-  if( zName==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: no table name given");
-    return SQLITE_ERROR;
-  }
-  rc = resolveTableName(db, zName, &zSchema, &zTable);
-  if( rc==SQLITE_OK && zSchema==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: no such table: '%s'", zName);
-    rc = SQLITE_ERROR;
-  }
-  if( rc==SQLITE_OK ){
-    p = findOpenTable(db, zSchema, zTable);
-    if( p==0 ){
-      /* Not used by this connection yet: preparing a statement over it
-      ** connects it (xConnect), which adds it to the connection's list. */
-      sqlite3_stmt *pStmt = 0;
-      char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w\" LIMIT 0",
-                                   zSchema, zTable);
-      if( zSql==0 ){
-        rc = SQLITE_NOMEM;
-      }else{
-        rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-        if( rc!=SQLITE_OK ){
-          *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
-        }
-        sqlite3_finalize(pStmt);
-        sqlite3_free(zSql);
-      }
-      if( rc==SQLITE_OK ) p = findOpenTable(db, zSchema, zTable);
-    }
-  }
-  if( rc==SQLITE_OK && p==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: '%s' is not a kvstore table", zName);
-    rc = SQLITE_ERROR;
-  }
-  if( rc!=SQLITE_OK && *pzErr==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: cannot find table '%s': %s", zName,
-                             sqlite3_errstr(rc));
-  }
-  sqlite3_free(zSchema);
-  sqlite3_free(zTable);
-  *pp = p;
-  return rc;
-}
-
-int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
-                 int *peKeyType, char **pzErr){
-  KvVtab *p = 0;
-  int rc = lookupTable(db, zName, &p, pzErr);
-  *ppKv = 0;
-  if( rc==SQLITE_OK && p->pKv==0 && (rc = vtabAttach(p))!=SQLITE_OK ){
-    *pzErr = sqlite3_mprintf("%s", p->zDetached);
-  }
-  if( rc==SQLITE_OK ){
-    *ppKv = p->pKv;
-    *peKeyType = p->eKeyType;
-    /* A maintenance function (compaction above all) of this connection
-    ** must not be held back by the read point its table keeps cached. */
-    horizonRelease(p);
-  }
-  return rc;
-}
-
-/* For ext/backup.c (kvext.h): what a backup needs to know of a table. */
-int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
-                    char **pzErr){
-  KvVtab *p = 0;
-  int rc = lookupTable(db, zName, &p, pzErr);
-  memset(pInfo, 0, sizeof(*pInfo));
-  if( rc==SQLITE_OK && p->pKv==0 && (rc = vtabAttach(p))!=SQLITE_OK ){
-    *pzErr = sqlite3_mprintf("%s", p->zDetached);
-  }
-  if( rc==SQLITE_OK ){
-    char *zOpt = kv_options_get(p->pOpts, "dir");
-    pInfo->pKv = p->pKv;
-    pInfo->zSchema = p->zSchema;
-    pInfo->zTable = p->zName;
-    pInfo->zDir = p->zDir;
-    pInfo->bDefaultDir = p->bDefaultDir;
-    pInfo->bPrivateDir = p->bPrivateDir;
-    pInfo->bInTrans = p->bInTrans;
-    pInfo->zDirOpt = (zOpt && zOpt[0]) ? sqlite3_mprintf("%s", zOpt) : 0;
-    if( zOpt && zOpt[0] && pInfo->zDirOpt==0 ) rc = SQLITE_NOMEM;
-    kv_free(zOpt);
-  }
-  return rc;
-}
-
-/****************************************************************************
-** kvstore_attach(t) and kvstore_detach(t): moving a store between tables
-** and databases explicitly (doc/ownership.md).
-*/
-
-static void fnFail(sqlite3_context *ctx, int rc, const char *zMsg){
-  sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: out of memory", -1);
-  sqlite3_result_error_code(ctx, rc);
-}
-
-/*
-** kvstore_attach(t): make the store that table t's dir= names t's own,
-** when t may not use it yet but may claim it: a store that records no
-** owner (an earlier release's; this is the upgrade), a detached one, or
-** t's own store whose OWNER names another database file that no longer
-** exists (the database was moved or renamed) or a table of this database
-** that no longer exists. Never a store whose owner still exists.
-*/
-static void attachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
-  KvOwner store, mine, now;
-  KvVtab *p = 0;
-  char *zErr = 0;
-  char *zRel = 0;
-  int bKeepId = 0, bExists = 0;
-  int rc;
-
-  (void)argc;
-  memset(&store, 0, sizeof(store));
-  memset(&mine, 0, sizeof(mine));
-  memset(&now, 0, sizeof(now));
-  rc = lookupTable(db, (const char*)sqlite3_value_text(argv[0]), &p, &zErr);
-  if( rc!=SQLITE_OK ) goto attach_out;
-  if( p->pKv ) goto attach_out;                 /* attached already */
-  if( p->bPrivateDir ){
-    rc = vtabAttach(p);
-    if( rc!=SQLITE_OK ) zErr = sqlite3_mprintf("%s", p->zDetached);
-    goto attach_out;
-  }
-  if( kvownerProbe(p->zDir)!=KVDIR_STORE ){
-    zErr = sqlite3_mprintf("%s", p->zDetached);
-    rc = p->rcDetached ? p->rcDetached : SQLITE_ERROR;
-    goto attach_out;
-  }
-  rc = kvownerRead(p->zDir, &store, &zErr);
-  if( rc==SQLITE_OK ) rc = kvownerShadowRead(db, p->zSchema, p->zName, &mine);
-  if( rc==SQLITE_OK ) rc = kvownerDbPath(p->zDir, vtabDbFile(p), &zRel, &zErr);
-  if( rc!=SQLITE_OK ) goto attach_out;
-  if( store.eState==KVOWNER_OWNED ){
-    if( mine.eState!=KVOWNER_OWNED
-     || strcmp(store.zStoreId, mine.zStoreId)!=0 ){
-      zErr = sqlite3_mprintf("kvstore: the store in '%s' belongs to another "
-          "table (table %s of the database at '%s' relative to the store); "
-          "kvstore_attach never takes a store from its owner", p->zDir,
-          store.zTable, store.zDbPath);
-      rc = SQLITE_ERROR;
-    }else if( strcmp(store.zDbPath, zRel)!=0
-           && kvownerOtherDbExists(p->zDir, store.zDbPath, vtabDbFile(p)) ){
-      zErr = sqlite3_mprintf("kvstore: the store in '%s' belongs to the "
-          "database at '%s' (relative to the store), which still exists: "
-          "this database is a copy of it; kvstore_attach never takes a store "
-          "from its owner", p->zDir, store.zDbPath);
-      rc = SQLITE_ERROR;
-    }else if( strcmp(store.zDbPath, zRel)==0
-           && sqlite3_stricmp(store.zTable, p->zName)!=0 ){
-      rc = kvownerTableExists(db, p->zSchema, store.zTable, &bExists);
-      if( rc==SQLITE_OK && bExists ){
-        zErr = sqlite3_mprintf("kvstore: the store in '%s' belongs to table "
-            "%s of this database", p->zDir, store.zTable);
-        rc = SQLITE_ERROR;
-      }
-    }
-    bKeepId = 1;
-  }
-  if( rc!=SQLITE_OK ) goto attach_out;
-
-  rc = vtabOpenEngine(p, &zErr);
-  if( rc!=SQLITE_OK ) goto attach_out;
-  mine.eState = KVOWNER_OWNED;
-  if( !bKeepId ){
-    sqlite3_free(mine.zStoreId);
-    mine.zStoreId = kvownerNewId();
-  }
-  sqlite3_free(mine.zTable);
-  mine.zTable = sqlite3_mprintf("%s", p->zName);
-  sqlite3_free(mine.zDbPath);
-  mine.zDbPath = zRel;
-  zRel = 0;
-  mine.bMadeDir = store.eState==KVOWNER_NONE ? p->bDefaultDir : store.bMadeDir;
-  if( mine.zStoreId==0 || mine.zTable==0 ) rc = SQLITE_NOMEM;
-  if( rc==SQLITE_OK ){
-    kvownerEnter();
-    rc = kvownerRead(p->zDir, &now, &zErr);
-    if( rc==SQLITE_OK && (now.eState!=store.eState
-        || (now.zStoreId && strcmp(now.zStoreId, store.zStoreId)!=0)) ){
-      zErr = sqlite3_mprintf("kvstore: '%s' was claimed by another table "
-                             "meanwhile", p->zDir);
-      rc = SQLITE_ERROR;
-    }
-    if( rc==SQLITE_OK && kv_db_refcount(p->pKv)>1 ){
-      zErr = sqlite3_mprintf("kvstore: '%s' is in use by another table or "
-                             "connection", p->zDir);
-      rc = SQLITE_BUSY;
-    }
-    if( rc==SQLITE_OK ) rc = kvownerWrite(p->zDir, &mine, 1, &zErr);
-    kvownerLeave();
-  }
-  if( rc==SQLITE_OK ){
-    rc = kvownerShadowWrite(db, p->zSchema, p->zName, &mine);
-    if( rc!=SQLITE_OK ){
-      zErr = sqlite3_mprintf("kvstore: cannot write the identity of table "
-                             "%s: %s", p->zName, sqlite3_errmsg(db));
-    }
-  }
-  if( rc==SQLITE_OK ){
-    p->bOwn = 1;
-    sqlite3_free(p->zDetached);
-    p->zDetached = 0;
-    p->rcDetached = SQLITE_OK;
-  }else if( p->pKv ){
-    horizonRelease(p);
-    kv_close(p->pKv);
-    p->pKv = 0;
-  }
-
-attach_out:
-  if( rc==SQLITE_OK ){
-    sqlite3_result_text(ctx, "ok", -1, SQLITE_STATIC);
-  }else{
-    fnFail(ctx, rc, zErr);
-  }
-  sqlite3_free(zErr);
-  sqlite3_free(zRel);
-  kvownerClear(&store);
-  kvownerClear(&mine);
-  kvownerClear(&now);
-}
-
-/*
-** kvstore_detach(t): let go of table t's store, leaving it whole and
-** marked detached, for a CREATE VIRTUAL TABLE elsewhere to adopt (the way
-** to move a store to another table or database). Table t stays, detached:
-** every use fails, DROP TABLE deletes nothing, kvstore_attach(t) takes the
-** store back. Returns the store's directory.
-*/
-static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
-  KvOwner store;
-  KvVtab *p = 0;
-  char *zErr = 0;
-  int rc;
-
-  (void)argc;
-  memset(&store, 0, sizeof(store));
-  rc = lookupTable(db, (const char*)sqlite3_value_text(argv[0]), &p, &zErr);
-  if( rc==SQLITE_OK && p->pKv==0 && (rc = vtabAttach(p))!=SQLITE_OK ){
-    zErr = sqlite3_mprintf("%s", p->zDetached);
-  }
-  if( rc==SQLITE_OK && p->bPrivateDir ){
-    zErr = sqlite3_mprintf("kvstore: the store of table %s is private to "
-        "this connection (a database without a file) and goes with it",
-        p->zName);
-    rc = SQLITE_ERROR;
-  }
-  if( rc==SQLITE_OK && (p->bInTrans || !sqlite3_get_autocommit(db)) ){
-    zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "
-        "inside a transaction; COMMIT first", p->zName);
-    rc = SQLITE_ERROR;
-  }
-  if( rc==SQLITE_OK && kv_db_refcount(p->pKv)>1 ){
-    zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "
-        "while another connection uses '%s'", p->zName, p->zDir);
-    rc = SQLITE_BUSY;
-  }
-  if( rc==SQLITE_OK ){
-    kvownerEnter();
-    rc = kvownerRead(p->zDir, &store, &zErr);
-    if( rc==SQLITE_OK ){
-      store.eState = KVOWNER_DETACHED;
-      rc = kvownerWrite(p->zDir, &store, 1, &zErr);
-    }
-    kvownerLeave();
-  }
-  if( rc==SQLITE_OK ){
-    horizonRelease(p);
-    kv_close(p->pKv);
-    p->pKv = 0;
-    p->bOwn = 0;
-    vtabDetach(p, SQLITE_ERROR, sqlite3_mprintf("kvstore: the store of table "
-        "%s in '%s' was detached (kvstore_detach); SELECT kvstore_attach('%s')"
-        " takes it back", p->zName, p->zDir, p->zName));
-    sqlite3_result_text(ctx, p->zDir, -1, SQLITE_TRANSIENT);
-  }else{
-    fnFail(ctx, rc, zErr);
-  }
-  sqlite3_free(zErr);
-  kvownerClear(&store);
-}
-
-static int kvvtabOwnerFunctionsInit(sqlite3 *db){
-  /* They move stores: never from a trigger or view of a database file. */
-  int eFlags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
-  int rc = sqlite3_create_function_v2(db, "kvstore_attach", 1, eFlags, 0,
-                                      attachFunc, 0, 0, 0);
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_create_function_v2(db, "kvstore_detach", 1, eFlags, 0,
-                                    detachFunc, 0, 0, 0);
-  }
-  return rc;
-}
-
-/*
-** Split the module arguments of a CREATE VIRTUAL TABLE statement (the text
-** between the parentheses after "USING <module>") at top-level commas, as
-** SQLite does before xConnect: quotes and nested parentheses kept, outer
-** spaces trimmed. *pazArg (sqlite3_free, one allocation) and *pnArg.
-*/
-static int splitModuleArgs(const char *zSql, char ***pazArg, int *pnArg){
-  const char *z = zSql;
-  const char *zStart;
-  char **az;
-  char *zOut;
-  int nArg = 0, nDepth = 0;
-  size_t nSql = strlen(zSql);
-  *pazArg = 0;
-  *pnArg = 0;
-  /* The first '(' outside quotes is the one after the module name. */
-  for(; *z && *z!='('; z++){
-    if( *z=='\'' || *z=='"' || *z=='`' || *z=='[' ){
-      char cEnd = *z=='[' ? ']' : *z;
-      for(z++; *z && *z!=cEnd; z++){}
-      if( *z==0 ) break;
-    }
-  }
-  if( *z!='(' ) return SQLITE_OK;          /* no arguments */
-  az = sqlite3_malloc64(sizeof(char*)*(nSql/2 + 2) + nSql + 1);
-  if( az==0 ) return SQLITE_NOMEM;
-  zOut = (char*)&az[nSql/2 + 2];
-  zStart = ++z;
-  for(;; z++){
-    if( *z==0 ) break;
-    if( *z=='\'' || *z=='"' || *z=='`' || *z=='[' ){
-      char cEnd = *z=='[' ? ']' : *z;
-      for(z++; *z && *z!=cEnd; z++){}
-      if( *z==0 ) break;
-      continue;
-    }
-    if( *z=='(' ){ nDepth++; continue; }
-    if( (*z==',' || *z==')') && nDepth==0 ){
-      const char *a = zStart, *b = z;
-      while( a<b && (*a==' ' || *a=='\t' || *a=='\n' || *a=='\r') ) a++;
-      while( b>a && (b[-1]==' ' || b[-1]=='\t' || b[-1]=='\n'
-                     || b[-1]=='\r') ) b--;
-      if( b>a || *z==',' || nArg>0 ){
-        memcpy(zOut, a, (size_t)(b - a));
-        zOut[b - a] = 0;
-        az[nArg++] = zOut;
-        zOut += (b - a) + 1;
-      }
-      if( *z==')' ) break;
-      zStart = z + 1;
-      continue;
-    }
-    if( *z==')' ) nDepth--;
-  }
-  *pazArg = az;
-  *pnArg = nArg;
-  return SQLITE_OK;
-}
-
-int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
-                   kv_options **ppOpts, char **pzErr){
-  char *zSchema = 0, *zTable = 0;
-  KvVtab *p;
-  sqlite3_stmt *pStmt = 0;
-  char **azArg = 0;
-  int nArg = 0;
-  char *zDirOpt = 0;
-  const char *zDbFile;
-  int rc;
-
-  *pzDir = 0;
-  *ppOpts = 0;
-  *pzErr = 0;
-  rc = resolveTableName(db, zName, &zSchema, &zTable);
-  if( rc==SQLITE_OK && zSchema==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: no such table: '%s'", zName);
-    rc = SQLITE_ERROR;
-  }
-  if( rc==SQLITE_OK && (p = findOpenTable(db, zSchema, zTable))!=0 ){
-    *pzDir = sqlite3_mprintf("%s", p->zDir);
-    *ppOpts = kv_options_copy(p->pOpts);
-    if( *pzDir==0 || *ppOpts==0 ) rc = SQLITE_NOMEM;
-    goto store_dir_out;
-  }
-  if( rc==SQLITE_OK ){
-    char *zSql = sqlite3_mprintf("SELECT sql FROM \"%w\".sqlite_schema "
-        "WHERE type='table' AND name=%Q", zSchema, zTable);
-    rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
-    sqlite3_free(zSql);
-  }
-  if( rc==SQLITE_OK ){
-    const char *zCreate = 0;
-    if( sqlite3_step(pStmt)==SQLITE_ROW ){
-      zCreate = (const char*)sqlite3_column_text(pStmt, 0);
-    }
-    if( zCreate==0 || sqlite3_strnicmp(zCreate, "CREATE VIRTUAL TABLE", 20)
-     || sqlite3_strlike("%USING kvstore%", zCreate, 0)!=0 ){
-      *pzErr = sqlite3_mprintf("kvstore: '%s' is not a kvstore table",
-                               zName);
-      rc = SQLITE_ERROR;
-    }else{
-      rc = splitModuleArgs(zCreate, &azArg, &nArg);
-    }
-  }
-  zDbFile = zSchema ? sqlite3_db_filename(db, zSchema) : 0;
-  if( zDbFile && zDbFile[0]==0 ) zDbFile = 0;
-  if( rc==SQLITE_OK ){
-    rc = parseArguments(nArg, (const char *const*)azArg, zDbFile, ppOpts,
-                        &zDirOpt, pzErr);
-  }
-  if( rc==SQLITE_OK ){
-    /* As kvvtabInit resolves it (a private directory is always open in
-    ** its connection, found above). */
-    if( zDirOpt ){
-      *pzDir = resolvePath(zDirOpt, zDbFile);
-    }else if( zDbFile ){
-      *pzDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile, zTable);
-    }else{
-      *pzErr = sqlite3_mprintf("kvstore: table %s has no store directory "
-                               "of its own to repair", zName);
-      rc = SQLITE_ERROR;
-    }
-    if( rc==SQLITE_OK && *pzDir==0 ) rc = SQLITE_NOMEM;
-  }
-store_dir_out:
-  if( rc==SQLITE_NOMEM && *pzErr==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: out of memory");
-  }
-  if( rc!=SQLITE_OK ){
-    sqlite3_free(*pzDir);
-    *pzDir = 0;
-    kv_options_free(*ppOpts);
-    *ppOpts = 0;
-  }
-  sqlite3_finalize(pStmt);
-  sqlite3_free(azArg);
-  sqlite3_free(zDirOpt);
-  sqlite3_free(zSchema);
-  sqlite3_free(zTable);
-  return rc;
 }
 
 /****************************************************************************
@@ -4133,8 +1219,8 @@ static sqlite3_module kvvtabModule = {
   /* xShadowName */ kvvtabShadowName
 };
 
-/* Register the module on db. */
-static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
+/* Register the module on db (kvext.h). */
+int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
   KvConn *pConn = kvConnAcquire(db);
   int rc;
   if( pConn==0 ) return SQLITE_NOMEM;
@@ -4146,49 +1232,4 @@ static int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
                                 sqlite3_errmsg(db));
   }
   return rc;
-}
-
-/*
-** The rest of the SQL surface lives in ext/ (DESIGN.md §1): each file
-** exports kvextXxxInit(sqlite3*), returning an SQLite code, and is
-** registered here, after the module, on every connection.
-*/
-static int kvvtabRegisterExt(sqlite3 *db, char **pzErrMsg){
-  int rc = kvextFunctionsInit(db);
-  if( rc==SQLITE_OK ) rc = kvextSstablesInit(db);
-  if( rc==SQLITE_OK ) rc = kvextBackupInit(db);
-  if( rc==SQLITE_OK ) rc = kvvtabOwnerFunctionsInit(db);
-  if( rc!=SQLITE_OK ){
-    *pzErrMsg = sqlite3_mprintf("kvstore: cannot register the SQL "
-        "functions: %s", sqlite3_errmsg(db));
-  }
-  return rc;
-}
-
-#ifdef _WIN32
-__declspec(dllexport)
-#endif
-int sqlite3_kvstore_init(sqlite3 *db, char **pzErrMsg,
-                         const sqlite3_api_routines *pApi){
-  int rc;
-  SQLITE_EXTENSION_INIT2(pApi);
-  /* 3.38 brought sqlite3_vtab_in() and sqlite3_vtab_rhs_value(); 3.38.2
-  ** is the oldest release the compatibility matrix runs (make compat). */
-  if( sqlite3_libversion_number()<KVSTORE_MIN_SQLITE ){
-    *pzErrMsg = sqlite3_mprintf("kvstore: needs SQLite %s or later (this "
-        "is %s)", KVSTORE_MIN_SQLITE_STR, sqlite3_libversion());
-    return SQLITE_ERROR;
-  }
-  rc = kvvtabRegister(db, pzErrMsg);
-  if( rc==SQLITE_OK ) rc = kvvtabRegisterExt(db, pzErrMsg);
-  if( rc!=SQLITE_OK ) return rc;
-#ifdef SQLITE_CORE
-  /* Linked into the application (sqlite3_auto_extension): plain OK, which
-  ** is all an auto-extension may return. */
-  return SQLITE_OK;
-#else
-  /* The engine may run a background thread inside this library: it must
-  ** never be unloaded while that thread runs. */
-  return SQLITE_OK_LOAD_PERMANENTLY;
-#endif
 }

@@ -191,7 +191,7 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
     rc = kv_checkpoint(info.pKv, zDest, ownerExtra, &oc, &zJson);
     if( rc!=SQLITE_OK && zErr==0 ){
       zErr = oc.zErr ? sqlite3_mprintf("%s", oc.zErr)
-                     : sqlite3_mprintf("%s", kv_errmsg(info.pKv));
+                     : kvvtabEngineMsg(rc, "kv_checkpoint");
     }
   }
   if( rc==SQLITE_OK ){
@@ -403,8 +403,10 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     if( rc==SQLITE_OK ){
       rc = kv_checkpoint(pS->pKv, pS->zDest, ownerExtra, &oc, &zJson);
       if( rc!=SQLITE_OK ){
+        char *zEng = oc.zErr ? 0 : kvvtabEngineMsg(rc, "kv_checkpoint");
         zErr = sqlite3_mprintf("kvstore_backup: table %s: %s", pS->zTable,
-                               oc.zErr ? oc.zErr : kv_errmsg(pS->pKv));
+                               oc.zErr ? oc.zErr : zEng ? zEng : "");
+        sqlite3_free(zEng);
       }
     }
     if( rc==SQLITE_OK ){

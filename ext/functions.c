@@ -34,15 +34,9 @@ static void fnError(sqlite3_context *ctx, int rc, const char *zMsg){
 
 /* Report a failed engine call (its code is SQLite's of the same meaning). */
 static void fnEngineError(sqlite3_context *ctx, int rc, const char *zWhat){
-  const char *zMsg = kv_errmsg(0);
-  if( zMsg && zMsg[0] ){
-    fnError(ctx, rc, zMsg);
-  }else{
-    char *z = sqlite3_mprintf("kvstore: %s failed: %s", zWhat,
-                              sqlite3_errstr(rc));
-    fnError(ctx, rc, z ? z : "kvstore: error");
-    sqlite3_free(z);
-  }
+  char *z = kvvtabEngineMsg(rc, zWhat);
+  fnError(ctx, rc, z ? z : "kvstore: error");
+  sqlite3_free(z);
 }
 
 /*

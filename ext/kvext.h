@@ -1,12 +1,13 @@
 /*
 ** kvext.h - private interface between kvvtab.c and the files of ext/ (the
-** SQL functions, the kvstore_sstables table-valued function and the JSON
-** config-file loader).
+** SQL functions, kvstore_backup and the kvstore_sstables table-valued
+** function).
 **
-** Each ext/ file uses SQLITE_EXTENSION_INIT3 (only kvvtab.c holds INIT1
+** Each ext/ file uses SQLITE_EXTENSION_INIT3 (only kvstore.c holds INIT1
 ** and the entry point) and exports one kvextXxxInit(sqlite3*), called by
-** kvvtab.c on every connection the extension is registered on; it returns
-** an SQLite result code.
+** kvstore.c on every connection the extension is registered on; it returns
+** an SQLite result code. ext/ calls kvvtab.c (the lookups below), never
+** the other way round.
 */
 #ifndef KVEXT_H
 #define KVEXT_H
@@ -15,7 +16,7 @@
 #include "kv.h"
 
 /*
-** Provided by kvvtab.c.
+** Provided by the table (kvvtab.c, kvlookup.c).
 **
 ** kvvtabLookup finds the kvstore table zName ("table" or "schema.table",
 ** resolved the way SQLite resolves an unqualified name: temp, main, then
@@ -28,6 +29,12 @@
 */
 int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
                  int *peKeyType, char **pzErr);
+
+/* The message of a failed engine call, rc its code: the engine's own
+** (kv_errmsg), or, when it left none, "kvstore: <zWhat> failed: <rc's
+** text>" (NULL when zWhat is NULL, for a caller with its own default).
+** sqlite3_malloc'd (the caller frees it); NULL also on OOM. */
+char *kvvtabEngineMsg(int rc, const char *zWhat);
 
 /* The store directory and options of kvstore table zName, found without
 ** connecting it (a table whose store does not open cannot connect): from
@@ -56,22 +63,11 @@ struct KvvtabStore {
 int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
                     char **pzErr);
 
-/* Set the result of ctx to the SQL value of an engine key a[0..n) of a
-** table with key type eKeyType (TEXT, BLOB or INTEGER), as the key column
-** of that table shows it. Returns SQLITE_OK, or SQLITE_CORRUPT (an integer
-** key that is not 8 bytes) / SQLITE_TOOBIG with an error result set. */
-int kvvtabKeyResult(sqlite3_context *ctx, int eKeyType,
-                    const unsigned char *a, size_t n);
-
-/*
-** ext/config.c: apply the options of the JSON config file zPath (already
-** resolved like dir=) to pOpts. The file must hold one JSON object whose
-** members are option names with string, number or boolean values; it is
-** parsed with SQLite's JSON functions (json_valid, json_type, json_each).
-** On failure returns an SQLite code and sets *pzErr (sqlite3_free) to a
-** message naming the file and, when one is at fault, the member.
-*/
-int kvextConfigLoad(kv_options *pOpts, const char *zPath, char **pzErr);
+/* For kvstore.c (the entry point): register the `kvstore` module on db,
+** and the functions kvstore_attach and kvstore_detach. SQLite codes; the
+** first also sets *pzErrMsg (sqlite3_free) on failure. */
+int kvvtabRegister(sqlite3 *db, char **pzErrMsg);
+int kvvtabOwnerFunctionsInit(sqlite3 *db);
 
 /* ext/functions.c: kvstore_compact, kvstore_flush, kvstore_stats,
 ** kvstore_verify, kvstore_merkle, kvstore_version. */

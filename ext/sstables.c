@@ -24,6 +24,7 @@
 ** consistent version of the tree even while compaction runs.
 */
 #include "kvext.h"
+#include "../kvrow.h"
 SQLITE_EXTENSION_INIT3
 
 #include <string.h>
@@ -174,9 +175,9 @@ static int sstFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   }
   rc = kv_sstables(pKv, &pCur->aInfo, &pCur->nInfo);
   if( rc!=KV_OK ){
-    const char *zMsg = kv_errmsg(0);
-    sstSetError(pCursor->pVtab, sqlite3_mprintf("%s",
-        zMsg && zMsg[0] ? zMsg : "kvstore: cannot list the SSTables"));
+    char *zMsg = kvvtabEngineMsg(rc, 0);
+    sstSetError(pCursor->pVtab, zMsg ? zMsg
+        : sqlite3_mprintf("kvstore: cannot list the SSTables"));
     pCur->aInfo = 0;
     pCur->nInfo = 0;
     return rc;
@@ -212,9 +213,9 @@ static int sstColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
       sqlite3_result_int64(ctx, (sqlite3_int64)p->nEntry);
       break;
     case SST_COL_SMALLEST:
-      return kvvtabKeyResult(ctx, pCur->eKeyType, p->pSmallest, p->nSmallest);
+      return kvrowKeyResult(ctx, pCur->eKeyType, p->pSmallest, p->nSmallest);
     case SST_COL_LARGEST:
-      return kvvtabKeyResult(ctx, pCur->eKeyType, p->pLargest, p->nLargest);
+      return kvrowKeyResult(ctx, pCur->eKeyType, p->pLargest, p->nLargest);
     case SST_COL_MINSEQ:
       sqlite3_result_int64(ctx, (sqlite3_int64)p->minSeq);
       break;

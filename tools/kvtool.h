@@ -45,7 +45,7 @@ void ktHex(FILE *f, const void *p, size_t n);
 /* A stored key shown as the table shows it, in SQL literal form (text
 ** mode) or as a JSON value (bJson): eKeyType is KV_KEY_*. */
 void ktShowKey(FILE *f, int eKeyType, const u8 *p, size_t n, int bJson);
-/* A stored value (the row encoding of kvvtab.c) likewise; a value that
+/* A stored value (the row encoding of kvrow.h) likewise; a value that
 ** does not follow the encoding is shown as its hex with a note. */
 void ktShowValue(FILE *f, const u8 *p, size_t n, int bJson);
 /* The SQL type name of a stored value ("integer", "real", "text", "blob",

@@ -1,0 +1,431 @@
+/*
+** kvtxn.c - transactions of the kvstore virtual table: the writer lock and
+** batch of a write transaction, the two-phase commit bound to the
+** database (xBegin, xSync, xCommit, xRollback), savepoints, and the commit
+** horizon that fixes the read point of every statement.
+**
+** Writes of an open SQL transaction go to a kv_batch owned by the table
+** object of this connection; reads lay that batch over the store, so the
+** connection sees its own writes. Savepoints are marks in the batch
+** (kv_batch_count / kv_batch_truncate). The database coordinates a
+** two-phase commit (doc/transactions.md): xSync writes the batch as a
+** PREPARED WAL record (kv_prepare) and sets the 'horizon' row of the
+** shadow table T_kvstore (kvshadow.h) through this connection, so SQLite
+** commits it with the rest of the transaction; xCommit applies the batch
+** (kv_commit_prepared: nothing there can fail for want of room or I/O,
+** and SQLite ignores what xCommit returns); xRollback gives it up. Reads
+** see the store at the horizon their database read transaction sees. A
+** writer lock of the engine is held from the first write of a transaction
+** to its end.
+*/
+#include "sqlite3ext.h"
+SQLITE_EXTENSION_INIT3
+
+#include "kv.h"
+#include "ext/kvext.h"
+#include "kvowner.h"
+#include "kvshadow.h"
+#include "kvvtabInt.h"
+
+#include <assert.h>
+#include <string.h>
+
+/*
+** The commit horizon for recovery: the 'horizon' row of the shadow table
+** as the database holds it now (the database's own recovery, a hot
+** journal rolled back, has happened by the time it is read). A table of
+** the previous release has no shadow table: its store opens without a
+** horizon (it holds no PREPARED record), and the table's first write
+** transaction creates the shadow table (kvtxnWriteBegin).
+*/
+int kvtxnHorizonForOpen(KvVtab *p, char **pzErr){
+  sqlite3_int64 iH = 0;
+  int bFound = 0;
+  char *zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
+  int rc = zShadow ? kvownerTableExists(p->db, p->zSchema, zShadow,
+                                        &p->bShadow) : SQLITE_NOMEM;
+  sqlite3_free(zShadow);
+  if( rc==SQLITE_OK && p->bShadow ){
+    rc = kvshadowGetInt(p->db, p->zSchema, p->zName, "horizon", &iH, &bFound);
+  }
+  if( rc!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
+        "table %s from %s_kvstore: %s", p->zName, p->zName,
+        sqlite3_errmsg(p->db));
+    return rc;
+  }
+  /* xCreate writes the row, so it is missing only in a shadow table that
+  ** holds nothing yet: then no horizon (revoking at 0 would empty a store
+  ** adopted by a CREATE whose transaction has not written the row). */
+  if( bFound ) kv_options_set_horizon(p->pOpts, (u64)iH);
+  return SQLITE_OK;
+}
+
+
+/* Prepare, to keep, a statement on p's shadow table: zFmt takes the
+** schema and table names (%w). */
+static int horizonPrepare(KvVtab *p, const char *zFmt,
+                          sqlite3_stmt **ppStmt){
+  char *zSql = sqlite3_mprintf(zFmt, p->zSchema, p->zName);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                          ppStmt, 0);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/*
+** The read point of a statement: the store as of the horizon that the
+** database read transaction of this statement sees, so that every read of
+** one SQL transaction, and every cursor of one statement, sees one
+** committed state, the one of the ordinary tables beside it.
+**
+** The horizon is read with a nested SELECT of the shadow row (it sees the
+** transaction's snapshot; never in xBestIndex, which runs at prepare
+** time), cached with the pager's data version (SQLITE_FCNTL_DATA_VERSION:
+** no system call; fixed inside a read transaction, changed by every
+** commit of the database). DESIGN.md's sketch distrusts the cache in a
+** write transaction; here it is trusted there too, because only this
+** connection can move the horizon while it writes, and it does so only in
+** xSync: xBegin, xSync, xCommit and xRollback drop the cache (a failed
+** COMMIT then ROLLBACK leaves the data version unchanged while the
+** horizon goes back). That keeps the nested SELECT off the per-row path
+** of a write transaction (the conflict check of every INSERT reads).
+** *ppSnap NULL means "the latest": a table whose shadow table or horizon
+** row does not exist yet.
+*/
+void kvtxnHorizonForget(KvVtab *p){
+  p->bHorizonOk = 0;
+}
+
+/* Forget the cache and unpin the snapshot it kept (which, while cached,
+** keeps compaction from dropping the versions the snapshot reads). */
+void kvtxnHorizonRelease(KvVtab *p){
+  p->bHorizonOk = 0;
+  if( p->pSnap && p->pKv ) kv_snapshot_free(p->pKv, p->pSnap);
+  p->pSnap = 0;
+}
+
+int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
+  unsigned int iVersion = 0;
+  int bVersion = 0;
+  int rc;
+  *ppSnap = 0;
+  if( !p->bShadow ) return SQLITE_OK;
+  if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
+                           &iVersion)==SQLITE_OK ){
+    bVersion = 1;
+    if( p->bHorizonOk && iVersion==p->iDataVersion ){
+      *ppSnap = p->pSnap;
+      return SQLITE_OK;
+    }
+  }
+  p->bHorizonOk = 0;
+  if( p->bShared || kvvtabSameEngineTables(p)>0 ){
+    /* Two tables of this connection on one store (retired sharing): each
+    ** has its own horizon, and neither alone tells what the store holds,
+    ** so they read the latest state, as before, also after the other
+    ** table is gone. */
+    KvVtab *pOther;
+    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
+      if( pOther->pKv==p->pKv ) pOther->bShared = 1;
+    }
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+    p->pSnap = 0;
+    goto read_done;
+  }
+  if( p->pHorizon==0 ){
+    rc = horizonPrepare(p, "SELECT v FROM \"%w\".\"%w_kvstore\" "
+                           "WHERE k='horizon'", &p->pHorizon);
+    if( rc!=SQLITE_OK ){
+      kvvtabSetError(&p->base,
+          "kvstore: cannot read the commit horizon of table "
+          "%s: %s", p->zName, sqlite3_errmsg(p->db));
+      return rc;
+    }
+  }
+  rc = sqlite3_step(p->pHorizon);
+  if( rc==SQLITE_ROW ){
+    u64 iH = (u64)sqlite3_column_int64(p->pHorizon, 0);
+    sqlite3_reset(p->pHorizon);
+    if( p->iPrepSeq && iH>=p->iPrepSeq ){
+      /* After a failed COMMIT this transaction sees its own horizon,
+      ** of its own batch, not yet applied: read below it (the batch is
+      ** laid over the reads anyway), and do not keep it. */
+      iH = p->iPrepSeq - 1;
+      bVersion = 0;
+    }
+    if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
+      kv_snapshot *pNew = 0;
+      rc = kv_snapshot_at(p->pKv, iH, &pNew);
+      if( rc!=KV_OK ){
+        return kvvtabEngineError(&p->base, rc, "taking a snapshot");
+      }
+      if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+      p->pSnap = pNew;
+    }
+  }else{
+    int rc2 = sqlite3_reset(p->pHorizon);
+    if( rc!=SQLITE_DONE ){
+      kvvtabSetError(&p->base,
+          "kvstore: cannot read the commit horizon of table "
+          "%s: %s", p->zName, sqlite3_errmsg(p->db));
+      return rc2!=SQLITE_OK ? rc2 : rc;
+    }
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+    p->pSnap = 0;
+  }
+
+read_done:
+  if( bVersion ){
+    p->bHorizonOk = 1;
+    p->iDataVersion = iVersion;
+  }
+  *ppSnap = p->pSnap;
+  return SQLITE_OK;
+}
+
+/* Make sure a batch exists and this table holds the writer lock. */
+int kvtxnWriteBegin(KvVtab *p){
+  if( p->pKv==0 ){
+    int rc = kvvtabNeedStore(p);
+    if( rc!=SQLITE_OK ) return rc;
+  }
+  if( p->pBatch==0 ){
+    p->pBatch = kv_batch_new();
+    if( p->pBatch==0 ) return SQLITE_NOMEM;
+  }
+  if( !p->bShadow ){
+    /* A table made by the previous release: its first write transaction
+    ** creates the shadow table, and commits it with the first horizon. */
+    int rc = kvshadowCreate(p->db, p->zSchema, p->zName);
+    if( rc!=SQLITE_OK ){
+      kvvtabSetError(&p->base, "kvstore: cannot create the shadow table "
+               "%s_kvstore: %s", p->zName, sqlite3_errmsg(p->db));
+      return rc;
+    }
+    p->bShadow = 1;
+    kvtxnHorizonForget(p);
+  }
+  if( !p->bInTrans ){
+    /* Should not happen (SQLite calls xBegin first); be a transaction. */
+    p->bInTrans = 1;
+    p->bSynced = 0;
+    p->nSave = 0;
+  }
+  if( !p->bWriter ){
+    /* The owner is the connection: its tables on one store (two tables
+    ** naming one directory) join one SQL transaction and end together. */
+    int rc = kv_writer_acquire(p->pKv, p->db, KVVTAB_WRITER_TIMEOUT_MS);
+    if( rc!=KV_OK ){
+      char *zMsg = kvvtabEngineMsg(rc, 0);
+      if( zMsg ){
+        sqlite3_free(p->base.zErrMsg);
+        p->base.zErrMsg = zMsg;
+      }else{
+        kvvtabSetError(&p->base,
+            "kvstore: store '%s' is being written by another "
+            "connection", p->zDir);
+      }
+      return rc;
+    }
+    p->bWriter = 1;
+  }
+  return SQLITE_OK;
+}
+
+/* End the transaction state (after commit or rollback). */
+void kvtxnEnd(KvVtab *p){
+  if( p->pBatch ) kv_batch_clear(p->pBatch);
+  if( p->bWriter && p->pKv ) kv_writer_release(p->pKv, p->db);
+  p->bWriter = 0;
+  p->bInTrans = 0;
+  p->bSynced = 0;
+  p->nSave = 0;
+}
+
+
+int kvvtabBegin(sqlite3_vtab *pVtab){
+  KvVtab *p = (KvVtab*)pVtab;
+  kvtxnHorizonForget(p);
+  if( p->bInTrans ) kvtxnEnd(p);
+  if( p->pBatch ) kv_batch_clear(p->pBatch);
+  p->bInTrans = 1;
+  p->bSynced = 0;
+  p->nSave = 0;
+  return SQLITE_OK;
+}
+
+/* Set the horizon row (kvshadowSetInt with a statement kept for the next
+** commit: an autocommit one-row INSERT pays for it on every row). On
+** failure the table's error message says why. */
+static int horizonWrite(KvVtab *p, u64 iH){
+  int rc;
+  if( p->pSetHorizon==0 ){
+    rc = horizonPrepare(p, "INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
+                           "(k, v) VALUES('horizon', ?1)", &p->pSetHorizon);
+  }else{
+    rc = SQLITE_OK;
+  }
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
+    sqlite3_step(p->pSetHorizon);
+    rc = sqlite3_reset(p->pSetHorizon);
+  }
+  if( rc!=SQLITE_OK ){
+    kvvtabSetError(&p->base,
+        "kvstore: cannot write the commit horizon of table %s: %s",
+        p->zName, sqlite3_errmsg(p->db));
+  }
+  return rc;
+}
+
+/*
+** Phase one of the two-phase commit whose coordinator is the database
+** (doc/transactions.md). SQLite calls xSync on every table of the
+** transaction before its own commit: the batch goes to the WAL as a
+** PREPARED record (kv_prepare), then the horizon row of the shadow table
+** is set, through this connection, to the batch's last sequence; SQLite
+** commits that row with the rest of the transaction, and xCommit applies
+** the batch. Recovery counts the record only if the database kept its
+** horizon. Only the shadow table is written here (writing another virtual
+** table from xSync fails with SQLITE_LOCKED).
+**
+** A COMMIT that fails after xSync (SQLITE_BUSY) leaves the transaction
+** open; the application may write more and COMMIT again, which calls xSync
+** again: the record is written anew with the same sequence (the later
+** record replaces the earlier) and the horizon row follows. Nothing is
+** written for an empty batch (SQLite calls xSync after statements that
+** wrote nothing, and after CREATE without xBegin).
+*/
+int kvvtabSync(sqlite3_vtab *pVtab){
+  KvVtab *p = (KvVtab*)pVtab;
+  uint64_t iSeq;
+  int rc;
+  kvtxnHorizonForget(p);
+  if( !p->bInTrans ) return SQLITE_OK;
+  if( p->pBatch==0 || kv_batch_count(p->pBatch)==0 ){
+    if( p->iPrepSeq && p->pKv ){
+      /* A failed COMMIT prepared writes that ROLLBACK TO has since undone:
+      ** give the record up and put back the horizon this transaction
+      ** raised (the store's last commit is the database's, as before). */
+      kv_abort_prepared(p->pKv, p->iPrepSeq);
+      p->iPrepSeq = 0;
+      rc = horizonWrite(p, kv_last_seq(p->pKv));
+      if( rc!=SQLITE_OK ) return rc;
+    }
+    return SQLITE_OK;
+  }
+  if( p->pKv==0 ){
+    kvvtabSetError(pVtab,
+        "kvstore: the store of table %s is not open", p->zName);
+    return SQLITE_ERROR;
+  }
+  if( !p->bShadow ){
+    /* A table of the previous release (see kvtxnWriteBegin). */
+    kvvtabSetError(pVtab, "kvstore: table %s has no shadow table %s_kvstore",
+             p->zName, p->zName);
+    return SQLITE_ERROR;
+  }
+  if( p->iPrepSeq==0 ){
+    KvVtab *pOther;
+    for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
+      if( pOther!=p && pOther->pKv==p->pKv && pOther->iPrepSeq ){
+        /* One engine holds one prepared batch. Sharing a store between
+        ** tables is retired; refuse (not SQLITE_BUSY, which would leave
+        ** the transaction open for a retry that cannot succeed). */
+        kvvtabSetError(pVtab,
+            "kvstore: tables %s and %s share the store '%s' and "
+            "cannot both be written in one transaction", pOther->zName,
+            p->zName, p->zDir);
+        return SQLITE_ERROR;
+      }
+    }
+  }
+  iSeq = p->iPrepSeq;
+  rc = kv_prepare(p->pKv, p->pBatch, &iSeq);
+  if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "committing");
+  p->iPrepSeq = iSeq;
+  rc = horizonWrite(p, iSeq + kv_batch_count(p->pBatch) - 1);
+  /* On failure the record stays prepared: xRollback (or a retried COMMIT)
+  ** follows. */
+  return rc;
+}
+
+/* Phase two: the database has committed. SQLite ignores what this
+** returns, so nothing here may fail for want of room or I/O: kv_prepare
+** made room; only memory for the memtable can run out, and then the store
+** turns read-only until reopened, when recovery applies the batch from the
+** WAL (the database holds its horizon). */
+int kvvtabCommit(sqlite3_vtab *pVtab){
+  KvVtab *p = (KvVtab*)pVtab;
+  int rc = SQLITE_OK;
+  kvtxnHorizonForget(p);
+  if( p->bInTrans && p->iPrepSeq==0 && p->pBatch
+   && kv_batch_count(p->pBatch)>0 ){
+    /* No xSync came (not expected): the database commit carries no
+    ** horizon for it, so the writes are not committed. */
+    kvvtabSetError(pVtab,
+        "kvstore: commit of table %s without xSync: its writes "
+        "are dropped", p->zName);
+    rc = SQLITE_ERROR;
+  }
+  if( p->iPrepSeq && p->pKv ){
+    rc = kv_commit_prepared(p->pKv, p->pBatch, p->iPrepSeq);
+    if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "applying a commit");
+  }
+  p->iPrepSeq = 0;
+  kvtxnEnd(p);
+  return rc;
+}
+
+/* The database rolled back: a prepared record is given up (its sequence
+** is above the horizon the database kept, and the next commit reuses it). */
+int kvvtabRollback(sqlite3_vtab *pVtab){
+  KvVtab *p = (KvVtab*)pVtab;
+  kvtxnHorizonForget(p);
+  if( p->iPrepSeq && p->pKv ) kv_abort_prepared(p->pKv, p->iPrepSeq);
+  p->iPrepSeq = 0;
+  kvtxnEnd(p);
+  return SQLITE_OK;
+}
+
+/*
+** Savepoints. SQLite numbers them from 0 in the order they were opened; a
+** table joining a transaction late gets only the newest number, so marks
+** are sparse (DESIGN.md §2, protocol notes).
+*/
+int kvvtabSavepoint(sqlite3_vtab *pVtab, int iSave){
+  KvVtab *p = (KvVtab*)pVtab;
+  size_t nMark = p->pBatch ? kv_batch_count(p->pBatch) : 0;
+  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
+  if( p->nSave>=p->nSaveAlloc ){
+    int nNew = p->nSaveAlloc ? p->nSaveAlloc*2 : 8;
+    KvSavepoint *aNew = sqlite3_realloc64(p->aSave, sizeof(KvSavepoint)*nNew);
+    if( aNew==0 ) return SQLITE_NOMEM;
+    p->aSave = aNew;
+    p->nSaveAlloc = nNew;
+  }
+  p->aSave[p->nSave].iSave = iSave;
+  p->aSave[p->nSave].nMark = nMark;
+  p->nSave++;
+  return SQLITE_OK;
+}
+
+int kvvtabRelease(sqlite3_vtab *pVtab, int iSave){
+  KvVtab *p = (KvVtab*)pVtab;
+  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
+  return SQLITE_OK;
+}
+
+/* Back to the newest mark <= iSave, or to the start of the transaction;
+** the savepoint itself stays open. */
+int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSave){
+  KvVtab *p = (KvVtab*)pVtab;
+  size_t nMark = 0;
+  while( p->nSave>0 && p->aSave[p->nSave-1].iSave>iSave ) p->nSave--;
+  if( p->nSave>0 ) nMark = p->aSave[p->nSave-1].nMark;
+  if( p->pBatch && !p->bSynced ) kv_batch_truncate(p->pBatch, nMark);
+  return SQLITE_OK;
+}

@@ -1,0 +1,244 @@
+/*
+** kvvtabInt.h - what the files of the kvstore virtual table share: the
+** table and cursor objects and the functions one file calls in another.
+** kvvtab.c holds the table's life (create, connect, drop, rename, the
+** connection state) and its writes; kvcursor.c its reads; kvtxn.c its
+** transactions; kvlookup.c the lookups of kvext.h and kvstore_attach.
+** Not for ext/, which reaches the table through ext/kvext.h.
+*/
+#ifndef KVVTABINT_H
+#define KVVTABINT_H
+
+#include "sqlite3ext.h"
+#include "kv.h"
+#include "kvrow.h"
+
+#include <stddef.h>
+
+/* How long a write waits for another connection sharing the engine to end
+** its transaction before failing with SQLITE_BUSY. */
+#define KVVTAB_WRITER_TIMEOUT_MS 5000
+
+/* Row count assumed by xBestIndex: the engine keeps no exact count, and
+** SQLite assumes about a million rows for an ordinary table without
+** ANALYZE, so joins against ordinary tables weigh both sides alike. */
+#define KVVTAB_EST_ROWS 1000000.0
+
+/* Columns of the declared table. */
+#define KVVTAB_COL_KEY   0
+#define KVVTAB_COL_VALUE 1
+
+typedef struct KvConn KvConn;
+typedef struct KvPrivateDir KvPrivateDir;
+typedef struct KvVtab KvVtab;
+typedef struct KvCursor KvCursor;
+typedef struct KvSavepoint KvSavepoint;
+
+/*
+** Per-connection state, shared by every kvstore table of one sqlite3*.
+** It is the module's client data, and found again through a process-wide
+** list when the extension is loaded twice on one connection (so a second
+** .load does not forget the private directories of the first).
+**
+** Private directories belong to tables of in-memory and temporary
+** databases created without dir=. SQLite disconnects and reconnects tables
+** on every schema reset, so the directory must outlive xDisconnect: it is
+** removed when the module is destroyed, which happens when the connection
+** closes, after every table is disconnected.
+*/
+struct KvPrivateDir {
+  char *zSchema;              /* "main", "temp", or an attached name */
+  char *zTable;               /* table name */
+  char *zDir;                 /* mkdtemp() directory holding the store */
+  KvPrivateDir *pNext;
+};
+struct KvConn {
+  sqlite3 *db;                /* the connection */
+  int nRef;                   /* registrations of the module (starts at 1) */
+  KvPrivateDir *pDirs;        /* private directories of this connection */
+  KvVtab *pTabs;              /* open kvstore tables of this connection */
+  KvConn *pNext;              /* next in the process-wide list */
+};
+
+/* One savepoint mark: savepoint iSave began when the batch held nMark
+** operations. Marks are kept in increasing iSave order. */
+struct KvSavepoint {
+  int iSave;
+  size_t nMark;
+};
+
+/* A kvstore table as seen by one connection. */
+struct KvVtab {
+  sqlite3_vtab base;          /* base class; must be first */
+  sqlite3 *db;                /* connection owning this table */
+  KvConn *pConn;              /* per-connection state */
+  char *zSchema;              /* database name: "main", "temp", ... */
+  char *zName;                /* table name (changes on RENAME) */
+  char *zDir;                 /* resolved data directory */
+  int bDefaultDir;            /* zDir derived from the table name */
+  int bPrivateDir;            /* zDir is a private temporary directory */
+  kv_options *pOpts;          /* options as parsed (for reopening) */
+  kv_db *pKv;                 /* the engine (shared between connections) */
+  char *zDetached;            /* why the table cannot use its store (NULL:
+                              ** it can); see vtabAttach */
+  int rcDetached;             /* the SQLite code that goes with zDetached */
+  int bOwn;                   /* the store's OWNER names this table */
+  int eKeyType;               /* KV_KEY_TEXT, KV_KEY_BLOB or KV_KEY_INTEGER */
+  u64 nMaxKey;                /* max_key_size of the store */
+  u64 nMaxValue;              /* max_value_size of the store */
+  /* Transaction state. */
+  kv_batch *pBatch;           /* writes of the open transaction, or NULL */
+  int bInTrans;               /* between xBegin and xCommit/xRollback */
+  int bSynced;                /* xSync wrote the batch: it is committed */
+  int bWriter;                /* this table holds the engine's writer lock */
+  KvSavepoint *aSave;         /* savepoint marks, increasing iSave */
+  int nSave;                  /* entries used in aSave */
+  int nSaveAlloc;             /* entries allocated in aSave */
+  /* Keys whose row an UPDATE OR REPLACE of the running statement deleted
+  ** by moving another row onto them (ascending; emptied by xFilter, which
+  ** every UPDATE calls before its first xUpdate). */
+  struct KvListKey *aGone;
+  int nGone;
+  int nGoneAlloc;
+  u64 iPrepSeq;               /* first sequence of this transaction's
+                              ** PREPARED record (xSync), 0 = none */
+  /* Commit horizon (doc/transactions.md). */
+  int bShadow;                /* the shadow table T_kvstore exists */
+  sqlite3_stmt *pHorizon;     /* cached SELECT of the 'horizon' row */
+  sqlite3_stmt *pSetHorizon;  /* cached write of it (xSync) */
+  int bHorizonOk;             /* iDataVersion/pSnap below are valid */
+  unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
+  kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
+  int bShared;                /* another table of this connection uses the
+                              ** store, or did (retired sharing): read the
+                              ** latest state */
+  KvVtab *pNextTab;           /* next table of the same connection */
+};
+
+/* Cursor modes, chosen by xFilter. */
+#define CUR_EMPTY 0           /* no row can match */
+#define CUR_POINT 1           /* one key, read with kv_get at xFilter */
+#define CUR_LIST  2           /* sorted list of keys (IN), via the iterator */
+#define CUR_SCAN  3           /* range scan between lo and hi */
+
+/* A bound of a range: bytes owned by the cursor (sqlite3_malloc). */
+typedef struct KvBound KvBound;
+struct KvBound {
+  u8 *a;                      /* encoded key, NULL when there is no bound */
+  int n;                      /* bytes in a */
+  int bIncl;                  /* bound itself included */
+};
+
+/* An owned encoded key of an IN list. */
+typedef struct KvListKey KvListKey;
+struct KvListKey {
+  u8 *a;
+  int n;
+};
+
+struct KvCursor {
+  sqlite3_vtab_cursor base;   /* base class; must be first */
+  int eMode;                  /* CUR_* */
+  int bDesc;                  /* return rows in descending key order */
+  int bEof;                   /* no current row */
+  kv_iter *pIter;             /* CUR_LIST and CUR_SCAN */
+  KvBound lo;                 /* lower bound (all modes check it) */
+  KvBound hi;                 /* upper bound */
+  u8 *aPointKey;              /* CUR_POINT: the key */
+  int nPointKey;
+  void *pPointVal;            /* CUR_POINT: its value (kv_free) */
+  size_t nPointVal;
+  KvListKey *aList;           /* CUR_LIST: keys, ascending, distinct */
+  int nList;
+  int iList;                  /* next entry of aList to try */
+  const u8 *pKey;             /* current row's key, valid until a move */
+  size_t nKey;
+  const u8 *pVal;             /* current row's value */
+  size_t nVal;
+  i64 iRowid;                 /* row counter for xRowid */
+};
+
+/****************************************************************************
+** kvvtab.c
+*/
+
+/* Replace the error message of a table (the old one freed; the new one
+** from sqlite3_vmprintf, as SQLite frees it). */
+void kvvtabSetError(sqlite3_vtab *pVtab, const char *zFmt, ...);
+
+/* Report a failed engine call on the table: returns rc, with
+** kvvtabEngineMsg's message. REQUIRES: rc is neither KV_OK nor
+** KV_NOTFOUND. */
+int kvvtabEngineError(sqlite3_vtab *pVtab, int rc, const char *zWhat);
+
+/* Open the table's store if it is not open yet (SQLite code, zErrMsg). */
+int kvvtabNeedStore(KvVtab *p);
+
+/* Whether another table of this connection uses p's store. */
+int kvvtabSameEngineTables(KvVtab *p);
+
+/* Forget the keys an UPDATE OR REPLACE moved rows onto (xFilter). */
+void kvvtabGoneClear(KvVtab *p);
+
+/* For kvlookup.c. The open kvstore table zSchema.zTable of connection db,
+** or NULL. The database file of p's schema, or NULL for one without a
+** file. Open (or reopen) p's engine. Check that p may use its store and
+** open it (on failure p is detached: zDetached says why). Take zWhy
+** (sqlite3_malloc) as the reason p is detached. */
+KvVtab *kvvtabFindOpen(sqlite3 *db, const char *zSchema,
+                       const char *zTable);
+const char *kvvtabDbFile(KvVtab *p);
+int kvvtabOpenEngine(KvVtab *p, char **pzErr);
+int kvvtabAttach(KvVtab *p);
+void kvvtabDetach(KvVtab *p, int rc, char *zWhy);
+
+/****************************************************************************
+** kvcursor.c: query planning and cursors (the sqlite3_module slots).
+*/
+int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
+int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur);
+int kvvtabClose(sqlite3_vtab_cursor *pCursor);
+int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
+                 const char *idxStr, int argc, sqlite3_value **argv);
+int kvvtabNext(sqlite3_vtab_cursor *pCursor);
+int kvvtabEof(sqlite3_vtab_cursor *pCursor);
+int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
+                 int iCol);
+int kvvtabRowid(sqlite3_vtab_cursor *pCursor, sqlite_int64 *pRowid);
+
+/****************************************************************************
+** kvtxn.c: transactions and the commit horizon.
+*/
+
+/* Read the commit horizon for kv_open into p->pOpts (constructor). */
+int kvtxnHorizonForOpen(KvVtab *p, char **pzErr);
+/* Drop the cached horizon (it is read again at the next statement). */
+void kvtxnHorizonForget(KvVtab *p);
+/* Drop the cache and release the pinned snapshot. */
+void kvtxnHorizonRelease(KvVtab *p);
+/* The read point of the running statement (NULL: the latest). */
+int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap);
+/* Make sure a batch exists and this table holds the writer lock. */
+int kvtxnWriteBegin(KvVtab *p);
+/* End the transaction state (after commit or rollback). */
+void kvtxnEnd(KvVtab *p);
+
+/* The sqlite3_module transaction slots. */
+int kvvtabBegin(sqlite3_vtab *pVtab);
+int kvvtabSync(sqlite3_vtab *pVtab);
+int kvvtabCommit(sqlite3_vtab *pVtab);
+int kvvtabRollback(sqlite3_vtab *pVtab);
+int kvvtabSavepoint(sqlite3_vtab *pVtab, int iSave);
+int kvvtabRelease(sqlite3_vtab *pVtab, int iSave);
+int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSave);
+
+/* The batch the connection's reads lay over the store, or NULL. */
+static inline const kv_batch *kvtxnReadBatch(KvVtab *pTab){
+  if( pTab->bInTrans && !pTab->bSynced && pTab->pBatch
+   && kv_batch_count(pTab->pBatch)>0 ){
+    return pTab->pBatch;
+  }
+  return 0;
+}
+
+#endif /* KVVTABINT_H */
