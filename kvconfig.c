@@ -29,6 +29,7 @@
 ** when one member is at fault, the member.
 */
 #include "kvconfig.h"
+#include "ext/kvext.h"
 SQLITE_EXTENSION_INIT3
 
 #include <errno.h>
@@ -359,7 +360,7 @@ char *kvconfigResolvePath(const char *zPath, const char *zDbFile){
 ** count as the first occurrence. Sets *ppOpts, *pzDirOpt (dir= as given,
 ** or NULL) and returns SQLITE_OK, or an error with *pzErr set.
 */
-int kvconfigParse(int nArg, const char *const *azArg,
+int kvconfigParse(sqlite3 *db, int nArg, const char *const *azArg,
                   const char *zDbFile, kv_options **ppOpts,
                   char **pzDirOpt, char **pzErr){
   kv_options *pOpts = kv_options_new();
@@ -446,7 +447,8 @@ int kvconfigParse(int nArg, const char *const *azArg,
           *pzErr = sqlite3_mprintf("kvstore: out of memory");
           rc = SQLITE_NOMEM;
         }else{
-          rc = configLoad(pOpts, zPath, pzErr);
+          rc = kvextConfineCheck(db, "config file", zPath, 1, pzErr);
+          if( rc==SQLITE_OK ) rc = configLoad(pOpts, zPath, pzErr);
           sqlite3_free(zPath);
         }
       }

@@ -597,7 +597,7 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
   zDbFile = zSchema ? sqlite3_db_filename(db, zSchema) : 0;
   if( zDbFile && zDbFile[0]==0 ) zDbFile = 0;
   if( rc==SQLITE_OK ){
-    rc = kvconfigParse(nArg, (const char *const*)azArg, zDbFile, ppOpts,
+    rc = kvconfigParse(db, nArg, (const char *const*)azArg, zDbFile, ppOpts,
                        &zDirOpt, pzErr);
   }
   if( rc==SQLITE_OK ){

@@ -25,7 +25,8 @@ SQLITE_EXTENSION_INIT1
 ** registered here, after the module, on every connection.
 */
 static int kvstoreRegisterExt(sqlite3 *db, char **pzErrMsg){
-  int rc = kvextFunctionsInit(db);
+  int rc = kvextConfineInit(db);
+  if( rc==SQLITE_OK ) rc = kvextFunctionsInit(db);
   if( rc==SQLITE_OK ) rc = kvextSstablesInit(db);
   if( rc==SQLITE_OK ) rc = kvextBackupInit(db);
   if( rc==SQLITE_OK ) rc = kvvtabOwnerFunctionsInit(db);

@@ -368,6 +368,11 @@ int kvvtabAttach(KvVtab *p){
   int rc = SQLITE_OK;
   if( p->pKv ) return SQLITE_OK;
   if( !p->bPrivateDir ){
+    /* A host may confine paths (ext/confine.c): a store elsewhere is
+    ** never opened, not even read. */
+    rc = kvextConfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, &zWhy);
+  }
+  if( rc==SQLITE_OK && !p->bPrivateDir ){
     /* A private directory is this connection's alone: no OWNER. */
     rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, kvvtabDbFile(p),
                       &p->bOwn, &zWhy);
@@ -456,6 +461,8 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
     if( rc==SQLITE_OK ) rc = kvshadowCreate(p->db, p->zSchema, p->zName);
     goto create_out;
   }
+  rc = kvextConfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, pzErr);
+  if( rc!=SQLITE_OK ) goto create_out;
   eDir = kvownerProbe(p->zDir);
   if( eDir==KVDIR_MISSING ){
     if( mkdir(p->zDir, 0755)!=0 ){
@@ -567,7 +574,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   }
 
   if( rc==SQLITE_OK ){
-    rc = kvconfigParse(argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
+    rc = kvconfigParse(db, argc-3, argv+3, zDbFile, &p->pOpts, &zDirOpt, pzErr);
   }
 
   /* Resolve the data directory. */

@@ -188,6 +188,9 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
     }
   }
   if( rc==SQLITE_OK ){
+    rc = kvextConfineCheck(db, "checkpoint directory", zDest, 1, &zErr);
+  }
+  if( rc==SQLITE_OK ){
     rc = kv_checkpoint(info.pKv, zDest, ownerExtra, &oc, &zJson);
     if( rc!=SQLITE_OK && zErr==0 ){
       zErr = oc.zErr ? sqlite3_mprintf("%s", oc.zErr)
@@ -285,6 +288,8 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     zErr = sqlite3_mprintf("kvstore_backup: destination '%s' exists; "
                            "name a new file", zDest);
     rc = SQLITE_ERROR;
+  }else{
+    rc = kvextConfineCheck(db, "backup destination", zDest, 1, &zErr);
   }
   if( rc==SQLITE_OK ){
     zTmp = sqlite3_mprintf("%s.kvbackup-tmp", zDest);
@@ -347,6 +352,10 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     }
     sqlite3_free(info.zDirOpt);
     if( rc==SQLITE_OK && (pS->zTable==0 || pS->zDest==0) ) rc = SQLITE_NOMEM;
+    if( rc==SQLITE_OK ){
+      rc = kvextConfineCheck(db, "backup store directory", pS->zDest, 1,
+                             &zErr);
+    }
     if( rc==SQLITE_OK && dirNonEmpty(pS->zDest) ){
       zErr = sqlite3_mprintf("kvstore_backup: the store of table %s would go "
           "to '%s', which exists and is not empty", pS->zTable, pS->zDest);

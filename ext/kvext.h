@@ -79,4 +79,15 @@ int kvextBackupInit(sqlite3 *db);
 /* ext/sstables.c: the eponymous table-valued function kvstore_sstables. */
 int kvextSstablesInit(sqlite3 *db);
 
+/*
+** Provided by confine.c. kvextConfineCheck: may connection db use path
+** zPath (what it is for in zWhat: "dir", "config file", "backup
+** destination", ...)? bExplicit is 0 for a path kvstore chose itself (the
+** default store directory). SQLITE_OK, or SQLITE_AUTH with *pzErr
+** (sqlite3_free) naming the path and the root.
+*/
+int kvextConfineInit(sqlite3 *db);
+int kvextConfineCheck(sqlite3 *db, const char *zWhat, const char *zPath,
+                      int bExplicit, char **pzErr);
+
 #endif /* KVEXT_H */
