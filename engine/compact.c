@@ -140,7 +140,7 @@ struct KvCompactor {
 
 int kvCompactorNew(KvCompactor **pp){
   *pp = kvMallocZero(sizeof(KvCompactor));
-  if( *pp==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( *pp==0 ) return kvErrNoMem();
   return KV_OK;
 }
 
@@ -267,10 +267,10 @@ void kvCompactionFree(KvCompaction *c){
 static int compAddIn(KvCompaction *c, int iLevel, KvFileMeta *f){
   KvFileMeta **ap = kvRealloc(c->apIn, sizeof(*ap)*(size_t)(c->nIn+1));
   int *ai;
-  if( ap==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( ap==0 ) return kvErrNoMem();
   c->apIn = ap;
   ai = kvRealloc(c->aiInLevel, sizeof(int)*(size_t)(c->nIn+1));
-  if( ai==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( ai==0 ) return kvErrNoMem();
   c->aiInLevel = ai;
   ap[c->nIn] = f;
   ai[c->nIn] = iLevel;
@@ -284,10 +284,10 @@ static int compAddIn(KvCompaction *c, int iLevel, KvFileMeta *f){
 static int compAddOld(KvCompaction *c, KvFileMeta *f, int bNewRun){
   KvFileMeta **ap = kvRealloc(c->apOld, sizeof(*ap)*(size_t)(c->nOld+1));
   int *ai;
-  if( ap==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( ap==0 ) return kvErrNoMem();
   c->apOld = ap;
   ai = kvRealloc(c->aiOldRun, sizeof(int)*(size_t)(c->nOld+1));
-  if( ai==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( ai==0 ) return kvErrNoMem();
   c->aiOldRun = ai;
   if( bNewRun || c->nOld==0 ) c->nOldRun++;
   ap[c->nOld] = f;
@@ -299,7 +299,7 @@ static int compAddOld(KvCompaction *c, KvFileMeta *f, int bNewRun){
 
 static int compAddGrand(KvCompaction *c, KvFileMeta *f){
   KvFileMeta **ap = kvRealloc(c->apGrand, sizeof(*ap)*(size_t)(c->nGrand+1));
-  if( ap==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( ap==0 ) return kvErrNoMem();
   c->apGrand = ap;
   ap[c->nGrand++] = f;
   kvFileRef(f);
@@ -309,7 +309,7 @@ static int compAddGrand(KvCompaction *c, KvFileMeta *f){
 static KvCompaction *compNew(const kv_options *o, int eReason){
   KvCompaction *c = kvMallocZero(sizeof(*c));
   if( c==0 ){
-    kvErr(KV_NOMEM, "kvstore: out of memory");
+    kvErrNoMem();
     return 0;
   }
   c->eReason = eReason;
@@ -555,7 +555,7 @@ static int collectRuns(const KvVersion *v, const KvCompactor *p, Run **paRun,
   int n = 0, i, j;
   *paRun = a;
   *pnRun = 0;
-  if( a==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( a==0 ) return kvErrNoMem();
   for(i=0; i<KV_MAX_LEVELS; i++){
     for(j=0; j<v->anFile[i]; j++){
       KvFileMeta *f = v->aaFile[i][j];
@@ -788,7 +788,7 @@ static int olderInit(OlderCursor *p, KvCompaction *c){
   p->c = c;
   p->aPos = kvMallocZero(sizeof(int)*(size_t)nRun);
   p->aEnd = kvMallocZero(sizeof(int)*(size_t)nRun);
-  if( p->aPos==0 || p->aEnd==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( p->aPos==0 || p->aEnd==0 ) return kvErrNoMem();
   for(i=c->nOld-1; i>=0; i--) p->aPos[c->aiOldRun[i]] = i;
   for(i=0; i<c->nOld; i++) p->aEnd[c->aiOldRun[i]] = i+1;
   return KV_OK;
@@ -843,7 +843,7 @@ static int outputOpen(Output *p){
   if( p->bBg ) kvDbFlushPending(db);
   kvDbUnlock(db);
   zPath = kvSstPath(db->zDir, p->iFile);
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   rc = kvSstBuilderNew(db->pEnv, zPath, &p->cfg,
                        db->pEnv->xNowMicros(db->pEnv), &p->pB);
   kvFree(zPath);
@@ -862,7 +862,7 @@ static int outputFinish(Output *p){
   aNew = kvRealloc(p->aDone, sizeof(ShadowCount)*(size_t)(p->nDone+1));
   if( aNew==0 ){
     kvSstBuilderAbandon(pB);
-    return kvErr(KV_NOMEM, "kvstore: out of memory");
+    return kvErrNoMem();
   }
   p->aDone = aNew;
   rc = kvSstBuilderFinish(pB, &meta);
@@ -1013,7 +1013,7 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
   rc = olderInit(&older, c);
   kvDropFilterInit(&drop, aSnap, nSnap, oldestSnap, olderMayHold, &older);
   ap = kvMallocZero(sizeof(KvIter*)*(size_t)(c->nIn ? c->nIn : 1));
-  if( ap==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( ap==0 ) rc = kvErrNoMem();
   /* L0 files one iterator each; a level's files (adjacent, by key) one
   ** level iterator. */
   while( rc==KV_OK && i<c->nIn ){
@@ -1119,7 +1119,7 @@ static int snapshotList(kv_db *db, u64 **paSnap, int *pnSnap){
   for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) n++;
   if( n==0 ) return KV_OK;
   a = kvMalloc(sizeof(u64)*(size_t)n);
-  if( a==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( a==0 ) return kvErrNoMem();
   n = 0;
   for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) a[n++] = p->seq;
   qsort(a, (size_t)n, sizeof(u64), cmpU64);
@@ -1363,7 +1363,7 @@ static int statsJson(const KvCompactStats *p, char **pzJson){
                       ",\"entries_dropped\":%" PRIu64 ",\"ms\":%" PRIu64 "}",
                       p->nFileIn, p->nFileOut, p->nByteIn, p->nByteOut,
                       p->nTombDrop, p->nEntryDrop, p->nMicros/1000);
-  if( *pzJson==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( *pzJson==0 ) return kvErrNoMem();
   return KV_OK;
 }
 

@@ -117,7 +117,7 @@ u64 kvDbOldestSnapshot(kv_db *db){
 kv_snapshot *kv_snapshot_new(kv_db *db){
   kv_snapshot *s = kvMallocZero(sizeof(*s));
   if( s==0 ){
-    kvErr(KV_NOMEM, "kvstore: out of memory");
+    kvErrNoMem();
     return 0;
   }
   kvDbSnapAdd(db, &s->link);
@@ -129,7 +129,7 @@ int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap){
   int rc = KV_OK;
   *ppSnap = 0;
   s = kvMallocZero(sizeof(*s));
-  if( s==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( s==0 ) return kvErrNoMem();
   kvDbLock(db);
   /* A horizon above the last published sequence: the database committed
   ** a batch that its connection has not applied yet (between the
@@ -234,7 +234,7 @@ static int shapingAdopt(kv_options *pOpts, const char *zDir,
                    "no %s", zDir, IDENTITY_NAME, zName);
     }
     zWant = kv_options_get(pOpts, zName);
-    if( zWant==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( zWant==0 ) return kvErrNoMem();
     if( strcmp(zWant, zStore)!=0 ){
       if( kv_options_is_set(pOpts, zName)==1 ){
         rc = kvErr(KV_ERROR, "kvstore: option '%s' is '%s' but the store in "
@@ -316,7 +316,7 @@ static int foreignCheck(KvEnv *pEnv, const char *zDir){
   char **az = 0;
   int n = 0, i;
   int rc = KV_OK;
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   if( !pEnv->xExists(pEnv, zPath) ){
     rc = pEnv->xList(pEnv, zDir, &az, &n);
     for(i=0; rc==KV_OK && i<n; i++){
@@ -336,7 +336,7 @@ static int identityOpen(kv_db *db){
   char *zPath = kvMprintf("%s/%s", db->zDir, IDENTITY_NAME);
   KvBuf buf = {0, 0, 0};
   int rc = KV_OK;
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   if( db->pEnv->xExists(db->pEnv, zPath) ){
     rc = kvEnvReadAll(db->pEnv, zPath, &buf);
     if( rc==KV_OK ) rc = identityCheck(db, (const char*)buf.a);
@@ -350,7 +350,7 @@ static int identityOpen(kv_db *db){
     if( rc==KV_OK ){
       char *zText = identityText(db->pOpts);
       if( zText==0 ){
-        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+        rc = kvErrNoMem();
       }else{
         rc = kvEnvWriteAtomic(db->pEnv, db->zDir, IDENTITY_NAME, zText,
                               strlen(zText));
@@ -390,7 +390,7 @@ static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
   memset(&meta, 0, sizeof(meta));
   sstConfig(db->pOpts, &cfg);
   zPath = kvSstPath(db->zDir, iFile);
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   rc = kvMemIterNew(pMem, &pIt);
   if( rc==KV_OK ){
     rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
@@ -924,7 +924,7 @@ int kv_put(kv_db *db, const void *pKey, size_t nKey, const void *pVal,
            size_t nVal){
   kv_batch *b = spareTake(db);
   int rc;
-  if( b==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( b==0 ) return kvErrNoMem();
   rc = kv_batch_put(b, pKey, nKey, pVal, nVal);
   if( rc==KV_OK ) rc = kv_write(db, b);
   spareGive(db, b);
@@ -934,7 +934,7 @@ int kv_put(kv_db *db, const void *pKey, size_t nKey, const void *pVal,
 int kv_delete(kv_db *db, const void *pKey, size_t nKey){
   kv_batch *b = spareTake(db);
   int rc;
-  if( b==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( b==0 ) return kvErrNoMem();
   rc = kv_batch_delete(b, pKey, nKey);
   if( rc==KV_OK ) rc = kv_write(db, b);
   spareGive(db, b);
@@ -1025,7 +1025,7 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
 static int valueOut(const u8 *pV, size_t nV, void **ppVal, size_t *pnVal){
   if( ppVal ){
     *ppVal = kvMalloc(nV);
-    if( *ppVal==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( *ppVal==0 ) return kvErrNoMem();
     if( nV ) memcpy(*ppVal, pV, nV);
   }
   if( pnVal ) *pnVal = nV;
@@ -1229,7 +1229,7 @@ static int revokeFile(kv_db *db, KvFileMeta *f, int iLevel, u64 iHorizon,
   u64 iFile = kvVsetNewFileNumber(&db->vset);
   u64 nKept = 0;
   char *zPath = kvSstPath(db->zDir, iFile);
-  int rc = zPath ? KV_OK : kvErr(KV_NOMEM, "kvstore: out of memory");
+  int rc = zPath ? KV_OK : kvErrNoMem();
   memset(&meta, 0, sizeof(meta));
   sstConfig(db->pOpts, &cfg);
   if( rc==KV_OK ) rc = kvFileTable(f, &pSst);
@@ -1511,7 +1511,7 @@ static int missingCurrentCheck(kv_db *db){
 static int droppedCheck(kv_db *db){
   char *zPath = kvMprintf("%s/%s", db->zDir, DROP_MARKER);
   int rc = KV_OK;
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   if( db->pEnv->xExists(db->pEnv, zPath) ){
     rc = kvErr(KV_CANTOPEN, "kvstore: store '%s' is being dropped (%s "
                "exists: a DROP TABLE was interrupted); DROP TABLE again "
@@ -1529,7 +1529,7 @@ static int existingStoreCheck(KvEnv *pEnv, const char *zDir,
   int rc = KV_OK;
   if( opts==0 || opts->bCreate ) return KV_OK;
   zPath = kvMprintf("%s/%s", zDir, IDENTITY_NAME);
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   if( !pEnv->xExists(pEnv, zPath) ){
     rc = kvErr(KV_CANTOPEN, "kvstore: no store in '%s' (no %s file) and "
                "creating one was not requested", zDir, IDENTITY_NAME);
@@ -1551,7 +1551,7 @@ static int syncParentDir(KvEnv *pEnv, const char *zDir){
   }else{
     zParent = kvMprintf("%.*s", (int)(zSlash-zDir), zDir);
   }
-  if( zParent==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zParent==0 ) return kvErrNoMem();
   rc = pEnv->xSyncDir(pEnv, zParent);
   kvFree(zParent);
   if( rc!=KV_OK ){
@@ -1571,7 +1571,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   int rc = KV_OK;
 
   *ppDb = 0;
-  if( db==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( db==0 ) return kvErrNoMem();
   pthread_mutex_init(&db->mutex, 0);
   pthread_mutex_init(&db->vsetMutex, 0);
   pthread_cond_init(&db->cvWork, 0);
@@ -1587,7 +1587,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   zLock = kvMprintf("%s/LOCK", zDir);
   zCurrent = kvMprintf("%s/CURRENT", zDir);
   if( !db->zDir || !db->pOpts || !zLock || !zCurrent ){
-    rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    rc = kvErrNoMem();
   }
   if( rc==KV_OK ) rc = foreignCheck(pEnv, zDir);
   if( rc==KV_OK ) rc = existingStoreCheck(pEnv, zDir, opts);
@@ -1654,7 +1654,7 @@ static int canonicalDir(const char *zDir, char **pzOut){
   if( z==0 ) return kvErrno(errno, "open", zDir);
   *pzOut = kvStrdup(z);
   free(z);
-  if( *pzOut==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( *pzOut==0 ) return kvErrNoMem();
   return KV_OK;
 }
 
@@ -1701,7 +1701,7 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
     ** store's (those not given are the store's anyway). */
     kv_options *pTmp = opts ? kv_options_copy(opts) : kv_options_new();
     if( pTmp==0 ){
-      rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      rc = kvErrNoMem();
     }else{
       rc = shapingAdopt(pTmp, zCanon, optionsValue, db->pOpts);
       kv_options_free(pTmp);
@@ -1840,7 +1840,7 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
     zCurrent = kvMprintf("%s/CURRENT", zCanon);
     zMarker = kvMprintf("%s/%s", zCanon, DROP_MARKER);
     if( zId==0 || zLock==0 || zCurrent==0 || zMarker==0 ){
-      rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      rc = kvErrNoMem();
     }
   }
   if( rc==KV_OK && !pEnv->xExists(pEnv, zId) ){
@@ -1859,7 +1859,7 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
     if( isStoreName(az[i]) && strcmp(az[i], "LOCK")!=0
      && strcmp(az[i], IDENTITY_NAME)!=0 && strcmp(az[i], DROP_MARKER)!=0 ){
       char *zPath = kvMprintf("%s/%s", zCanon, az[i]);
-      if( zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      if( zPath==0 ) rc = kvErrNoMem();
       else rc = pEnv->xUnlink(pEnv, zPath);
       kvFree(zPath);
     }
@@ -2055,7 +2055,7 @@ int kv_verify(kv_db *db, char **pzReport){
     for(j=0; rc==KV_OK && *pzReport==0 && j<v->anFile[i]; j++){
       char *zPath = kvSstPath(db->zDir, v->aaFile[i][j]->iFile);
       int rc2;
-      if( zPath==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+      if( zPath==0 ){ rc = kvErrNoMem(); break; }
       rc2 = kvSstVerify(db->pEnv, zPath);
       if( rc2==KV_NOMEM ) rc = rc2;
       else if( rc2!=KV_OK ) rc = verifyReport(pzReport);
@@ -2095,7 +2095,7 @@ int kv_verify(kv_db *db, char **pzReport){
     }
   }
   if( rc==KV_OK && *pzReport==0 ) *pzReport = kvStrdup("ok");
-  if( rc==KV_OK && *pzReport==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( rc==KV_OK && *pzReport==0 ) rc = kvErrNoMem();
   return rc;
 }
 
@@ -2126,7 +2126,7 @@ int kv_sstables(kv_db *db, kv_sstable_info **paInfo, int *pnInfo){
   aInfo = kvMallocZero(nAlloc);
   if( aInfo==0 ){
     kvVersionUnref(v);
-    return kvErr(KV_NOMEM, "kvstore: out of memory");
+    return kvErrNoMem();
   }
   pKeys = (unsigned char*)&aInfo[nInfo];
   k = 0;
@@ -2190,7 +2190,7 @@ int kv_merkle(kv_db *db, unsigned char aRoot[32]){
   if( nFile>0 ){
     apFile = kvMalloc(sizeof(KvFileMeta*) * (size_t)nFile);
     aLeaf = kvMalloc((size_t)32 * (size_t)nFile);
-    if( apFile==0 || aLeaf==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( apFile==0 || aLeaf==0 ) rc = kvErrNoMem();
   }
   if( rc==KV_OK ){
     for(i=k=0; i<KV_MAX_LEVELS; i++){

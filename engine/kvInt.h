@@ -73,6 +73,9 @@ void kvSetAllocHooks(const KvAllocHooks *pHooks);
 /* Record a message (printf-style) for this thread and return rc. The
 ** message is truncated to KV_ERRMSG_MAX-1 bytes; it never allocates. */
 int kvErr(int rc, const char *zFmt, ...);
+/* kvErr(KV_NOMEM, "kvstore: out of memory"): for allocations with no
+** more useful context to name. */
+int kvErrNoMem(void);
 const char *kvErrMsg(void);
 void kvErrClear(void);
 /* Cleanup after a failure (closing, unlinking) may record messages of its

@@ -47,7 +47,7 @@ static int repairTable(KvEnv *pEnv, const char *zDir, u64 iFile,
   char *zPath = kvSstPath(zDir, iFile);
   KvSst *pSst = 0;
   int rc;
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   rc = kvSstOpen(pEnv, zPath, 0, 0, &pSst);
   if( rc==KV_OK ){
     const KvSstMeta *m = kvSstGetMeta(pSst);
@@ -58,7 +58,7 @@ static int repairTable(KvEnv *pEnv, const char *zDir, u64 iFile,
   }else if( rc==KV_CORRUPT ){
     char *zAside = kvMprintf("%s.damaged", zPath);
     rc = zAside ? pEnv->xRename(pEnv, zPath, zAside)
-                : kvErr(KV_NOMEM, "kvstore: out of memory");
+                : kvErrNoMem();
     if( rc==KV_OK ) p->nDamaged++;
     kvFree(zAside);
   }
@@ -101,7 +101,7 @@ static int repairRebuild(KvEnv *pEnv, const char *zDir, int nLevel,
   int n = 0, i;
   char *zLock = kvMprintf("%s/LOCK", zDir);
   KvFile *pLock = 0;
-  int rc = zLock ? KV_OK : kvErr(KV_NOMEM, "kvstore: out of memory");
+  int rc = zLock ? KV_OK : kvErrNoMem();
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
   if( rc==KV_OK ) rc = pEnv->xList(pEnv, zDir, &az, &n);
   for(i=0; rc==KV_OK && i<n; i++){
@@ -142,7 +142,7 @@ int kv_repair(const char *zDir, const kv_options *opts, char **pzReport){
 
   if( pzReport ) *pzReport = 0;
   memset(&scan, 0, sizeof(scan));
-  if( pOpts==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( pOpts==0 ) return kvErrNoMem();
   kv_options_set_create(pOpts, 0);
   rc = kv_open(zDir, pOpts, &db);
   if( rc==KV_OK ){
@@ -150,7 +150,7 @@ int kv_repair(const char *zDir, const kv_options *opts, char **pzReport){
     if( rc==KV_OK && pzReport ){
       *pzReport = kvMprintf("{\"repaired\":false,\"reason\":\"the store "
                             "opens: nothing to repair\"}");
-      if( *pzReport==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      if( *pzReport==0 ) rc = kvErrNoMem();
     }
     kv_options_free(pOpts);
     return rc;
@@ -193,7 +193,7 @@ int kv_repair(const char *zDir, const kv_options *opts, char **pzReport){
                             "\"wal_segments\":%d}", q, scan.nTable,
                             scan.nDamaged, scan.nWal);
     }
-    if( *pzReport==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( *pzReport==0 ) rc = kvErrNoMem();
     kvFree(q);
     kvFree(zEsc);
   }

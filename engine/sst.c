@@ -209,7 +209,7 @@ int kvSstBuilderNew(KvEnv *pEnv, const char *zPath, const KvSstConfig *pCfg,
   int rc = KV_OK;
   *ppB = 0;
   p = kvMallocZero(sizeof(*p));
-  if( p==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( p==0 ) return kvErrNoMem();
   p->pEnv = pEnv;
   p->cfg = *pCfg;
   if( p->cfg.nBlock==0 ) p->cfg.nBlock = 4096;
@@ -224,7 +224,7 @@ int kvSstBuilderNew(KvEnv *pEnv, const char *zPath, const KvSstConfig *pCfg,
   p->zPath = kvStrdup(zPath);
   p->zTmp = kvMprintf("%s.tmp", zPath);
   if( p->zPath==0 || p->zTmp==0 ){
-    rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    rc = kvErrNoMem();
   }
   if( rc==KV_OK ) rc = pEnv->xOpen(pEnv, p->zTmp, KV_OPEN_WRITE, &p->pFile);
   if( rc!=KV_OK ){
@@ -664,7 +664,7 @@ int kvSstBuilderFinish(KvSstBuilder *pB, KvSstMeta *pMeta){
   if( rc==KV_OK ){
     bRenamed = 1;
     zDir = dirOf(p->zPath);
-    if( zDir==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( zDir==0 ) rc = kvErrNoMem();
   }
   if( rc==KV_OK ) rc = p->pEnv->xSyncDir(p->pEnv, zDir);
 
@@ -860,7 +860,7 @@ static int readBlockInto(KvSst *p, const SstHandle *pH, int bIndex,
   nPay = (size_t)(pH->nStored - SST_TRAILER);
   if( aMap==0 ) aStored = aRead = kvMalloc((size_t)pH->nStored);
   if( aMap==0 && aRead==0 ){
-    rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    rc = kvErrNoMem();
   }else if( aMap ){
     aStored = aMap + pH->iOff;
   }else{
@@ -892,7 +892,7 @@ static int readBlockInto(KvSst *p, const SstHandle *pH, int bIndex,
       if( (u64)nPay>=pH->nRaw ){
         rc = corruptBlock(p, bIndex, pH->iOff, "size mismatch");
       }else if( pBlock->a==0 ){
-        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+        rc = kvErrNoMem();
       }else{
         rc = sstInflate(aStored, nPay, pBlock->a, (size_t)pH->nRaw);
         if( rc==KV_CORRUPT ){
@@ -922,7 +922,7 @@ static int readBlock(KvSst *p, const SstHandle *pH, int bIndex,
   SstBlock *pBlock = kvMalloc(sizeof(*pBlock));
   int rc;
   *ppBlock = 0;
-  if( pBlock==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( pBlock==0 ) return kvErrNoMem();
   rc = readBlockInto(p, pH, bIndex, bUseMap, aLeaf, pBlock);
   if( rc==KV_OK ){
     *ppBlock = pBlock;
@@ -976,7 +976,7 @@ static int mappedInit(KvSst *p){
   p->apChunk = kvMallocZero(sizeof(p->apChunk[0]) * (size_t)(p->nChunk + 1));
   p->aSeen = kvMalloc(sizeof(p->aSeen[0]) * (size_t)nSlot);
   if( p->apChunk==0 || p->aSeen==0 ){
-    return kvErr(KV_NOMEM, "kvstore: out of memory");
+    return kvErrNoMem();
   }
   for(i=0; i<nSlot; i++) atomic_init(&p->aSeen[i], 0);
   for(i=0; i<(u64)p->nChunk; i++) atomic_init(&p->apChunk[i], 0);
@@ -1178,7 +1178,7 @@ static int readPart(KvSst *p, u64 iOff, u64 nSize, const char *zPart,
   *paOut = 0;
   if( nSize<4 ) return corruptPart(p, zPart, "too short");
   a = kvMalloc((size_t)nSize);
-  if( a==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( a==0 ) return kvErrNoMem();
   rc = readExact(p, iOff, a, (size_t)nSize, zPart);
   if( rc==KV_OK && kvCrc32(a, (size_t)nSize-4)!=kvGet32(a + nSize - 4) ){
     rc = corruptPart(p, zPart, "checksum mismatch");
@@ -1204,7 +1204,7 @@ static int parseSummary(KvSst *p, u64 nSize){
   }
   a += n;
   p->aChunk = kvMallocZero(sizeof(SstChunk) * (size_t)(nChunk ? nChunk : 1));
-  if( p->aChunk==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( p->aChunk==0 ) return kvErrNoMem();
   p->nChunk = (int)nChunk;
   for(i=0; i<p->nChunk; i++){
     SstChunk *pC = &p->aChunk[i];
@@ -1306,13 +1306,13 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
 
   *ppSst = 0;
   p = kvMallocZero(sizeof(*p));
-  if( p==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( p==0 ) return kvErrNoMem();
   p->pEnv = pEnv;
   p->iCacheId = atomic_fetch_add(&gSstCacheId, 1) + 1;
   p->pCache = pCache;
   p->pCounters = pCounters;
   p->zPath = kvStrdup(zPath);
-  if( p->zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( p->zPath==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ) rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_READ, &p->pFile);
   if( rc==KV_OK ) rc = pEnv->xSize(p->pFile, &p->nFile);
   if( rc==KV_OK && p->nFile<SST_FOOTER ){
@@ -1678,7 +1678,7 @@ static void iterInit(SstIter *p, KvSst *pSst){
 int kvSstIterNew(KvSst *pSst, int flags, KvIter **ppIter){
   SstIter *p = kvMalloc(sizeof(*p));
   *ppIter = 0;
-  if( p==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( p==0 ) return kvErrNoMem();
   iterInit(p, pSst);
   p->bBulk = (flags & KV_SST_BULK)!=0;
   *ppIter = &p->base;

@@ -130,7 +130,7 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
     }else{
       char *zPath = kvSstPath(pSet->zDir, f->iFile);
       if( zPath==0 ){
-        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+        rc = kvErrNoMem();
       }else{
         rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache,
                        pSet->pCounters, &pSst);
@@ -161,10 +161,10 @@ int kvEditAddFile(KvVersionEdit *p, int iLevel, const KvSstMeta *pSrc,
                   u64 iFile){
   KvFileMeta *f;
   void *aNew = kvRealloc(p->aAdd, sizeof(p->aAdd[0])*(size_t)(p->nAdd+1));
-  if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( aNew==0 ) return kvErrNoMem();
   p->aAdd = aNew;
   f = fileNew(0);
-  if( f==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( f==0 ) return kvErrNoMem();
   f->iFile = iFile;
   f->nByte = pSrc->nFileSize;
   f->nEntry = pSrc->nEntry;
@@ -186,7 +186,7 @@ int kvEditAddFile(KvVersionEdit *p, int iLevel, const KvSstMeta *pSrc,
 
 int kvEditDelFile(KvVersionEdit *p, int iLevel, u64 iFile){
   void *aNew = kvRealloc(p->aDel, sizeof(p->aDel[0])*(size_t)(p->nDel+1));
-  if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( aNew==0 ) return kvErrNoMem();
   p->aDel = aNew;
   p->aDel[p->nDel].iLevel = iLevel;
   p->aDel[p->nDel].iFile = iFile;
@@ -321,7 +321,7 @@ int kvEditDecode(const u8 *a, size_t n, KvVersionEdit *p){
         aNew = kvRealloc(p->aAdd, sizeof(p->aAdd[0])*(size_t)(p->nAdd+1));
         f = aNew ? fileNew(0) : 0;
         if( aNew ) p->aAdd = aNew;
-        if( f==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+        if( f==0 ){ rc = kvErrNoMem(); break; }
         p->aAdd[p->nAdd].iLevel = (int)iLevel;
         p->aAdd[p->nAdd].pMeta = f;
         p->nAdd++;
@@ -414,7 +414,7 @@ static int cmpLn(const void *a, const void *b){
 static int levelAppend(KvVersion *v, int iLevel, KvFileMeta *f){
   KvFileMeta **aNew = kvRealloc(v->aaFile[iLevel],
                            sizeof(KvFileMeta*)*(size_t)(v->anFile[iLevel]+1));
-  if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( aNew==0 ) return kvErrNoMem();
   v->aaFile[iLevel] = aNew;
   aNew[v->anFile[iLevel]++] = f;
   kvFileRef(f);
@@ -445,7 +445,7 @@ static int versionApply(KvVersionSet *pSet, KvVersion *pBase,
   int rc = KV_OK;
   int i, j;
   *ppOut = 0;
-  if( v==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( v==0 ) return kvErrNoMem();
   for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
     for(j=0; pBase && rc==KV_OK && j<pBase->anFile[i]; j++){
       KvFileMeta *f = pBase->aaFile[i][j];
@@ -490,7 +490,7 @@ static int snapshotEdit(KvVersionSet *p, KvVersion *v, KvBuf *pOut){
   for(i=0; v && rc==KV_OK && i<KV_MAX_LEVELS; i++){
     for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
       void *aNew = kvRealloc(e.aAdd, sizeof(e.aAdd[0])*(size_t)(e.nAdd+1));
-      if( aNew==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+      if( aNew==0 ){ rc = kvErrNoMem(); break; }
       e.aAdd = aNew;
       e.aAdd[e.nAdd].iLevel = i;
       e.aAdd[e.nAdd].pMeta = v->aaFile[i][j];
@@ -513,7 +513,7 @@ static int newManifest(KvVersionSet *p, u64 iNum){
   KvLogWriter *pW = 0;
   KvBuf snap = {0, 0, 0};
   int rc = KV_OK;
-  if( zPath==0 || zCurrent==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 || zCurrent==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ) rc = snapshotEdit(p, p->pCurrent, &snap);
   if( rc==KV_OK ) rc = kvLogWriterOpen(p->pEnv, zPath, &pW);
   if( rc==KV_OK ) rc = kvLogAppend(pW, snap.a, snap.n);
@@ -567,7 +567,7 @@ static int newManifest(KvVersionSet *p, u64 iNum){
 static int vsetInit(KvVersionSet *p){
   if( p->pCurrent==0 ){
     p->pCurrent = versionNew(p);
-    if( p->pCurrent==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( p->pCurrent==0 ) return kvErrNoMem();
   }
   return KV_OK;
 }
@@ -597,7 +597,7 @@ static int checkManifestFiles(KvVersionSet *p, const char *zPath){
     for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
       char *zSst = kvSstPath(p->zDir, v->aaFile[i][j]->iFile);
       if( zSst==0 ){
-        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+        rc = kvErrNoMem();
       }else if( !p->pEnv->xExists(p->pEnv, zSst) ){
         rc = kvErr(KV_CORRUPT, "kvstore: corrupt manifest '%s': the table "
                    "'%s' it lists is missing", zPath, zSst);
@@ -631,7 +631,7 @@ int kvVsetRecover(KvVersionSet *p){
   u64 iManifest = 0;
   int bLog = 0, bNext = 0, bSeq = 0;
 
-  if( zCurPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zCurPath==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ) rc = kvEnvReadAll(p->pEnv, zCurPath, &cur);
   if( rc==KV_OK ){
     /* "MANIFEST-<digits>\n" and nothing else. */
@@ -648,7 +648,7 @@ int kvVsetRecover(KvVersionSet *p){
   }
   if( rc==KV_OK ){
     zPath = kvMprintf("%s/MANIFEST-%06" PRIu64, p->zDir, iManifest);
-    if( zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( zPath==0 ) rc = kvErrNoMem();
   }
   if( rc==KV_OK ){
     rc = kvLogReaderOpen(p->pEnv, zPath, &pR);
