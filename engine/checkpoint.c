@@ -28,6 +28,7 @@
 **   5. Rename to <dest>, fsync the parent directory.
 */
 #include "kvInt.h"
+#include "filename.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -125,8 +126,9 @@ static int writeManifest(Ckpt *p, KvVersion *v, u64 iManifest, u64 iNextFile,
   KvVersionEdit e;
   KvBuf buf = {0, 0, 0};
   KvLogWriter *pW = 0;
-  char *zPath = kvMprintf("%s/MANIFEST-%06" PRIu64, p->zTmp, iManifest);
-  char *zCur = kvMprintf("MANIFEST-%06" PRIu64 "\n", iManifest);
+  char *zPath = kvFileName(p->zTmp, KV_FILE_MANIFEST, iManifest);
+  char *zName = kvFileName(0, KV_FILE_MANIFEST, iManifest);
+  char *zCur = zName ? kvMprintf("%s\n", zName) : 0;
   int rc = KV_OK;
   int i, j;
   memset(&e, 0, sizeof(e));
@@ -157,7 +159,7 @@ static int writeManifest(Ckpt *p, KvVersion *v, u64 iManifest, u64 iNextFile,
     p->nByte += n;
   }
   if( rc==KV_OK ){
-    rc = kvEnvWriteAtomic(p->pEnv, p->zTmp, "CURRENT", zCur, strlen(zCur));
+    rc = kvEnvWriteAtomic(p->pEnv, p->zTmp, KV_NAME_CURRENT, zCur, strlen(zCur));
     p->nFile++;
     p->nByte += strlen(zCur);
   }
@@ -165,6 +167,7 @@ static int writeManifest(Ckpt *p, KvVersion *v, u64 iManifest, u64 iNextFile,
   kvBufFree(&buf);
   kvFree(zPath);
   kvFree(zCur);
+  kvFree(zName);
   return rc;
 }
 
@@ -249,8 +252,8 @@ int kv_checkpoint(kv_db *db, const char *zDest,
 
   /* 3: identity, tables, manifest. */
   if( rc==KV_OK ){
-    zFrom = kvMprintf("%s/KVSTORE", db->zDir);
-    zTo = kvMprintf("%s/KVSTORE", c.zTmp);
+    zFrom = kvFileName(db->zDir, KV_FILE_IDENTITY, 0);
+    zTo = kvFileName(c.zTmp, KV_FILE_IDENTITY, 0);
     if( zFrom==0 || zTo==0 ) rc = kvErrNoMem();
     if( rc==KV_OK ){
       u64 n = 0;

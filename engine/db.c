@@ -28,6 +28,7 @@
 ** mutex, then read without it.
 */
 #include "kvInt.h"
+#include "filename.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,9 +37,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define IDENTITY_NAME "KVSTORE"
-/* CURRENT renamed by kv_destroy: the store is being dropped (#17). */
-#define DROP_MARKER "CURRENT.dropped"
 #define GROUP_MAX_BYTES (1u<<20)    /* largest group commit */
 
 /* Registry of open stores in this process, keyed by (device, inode). */
@@ -231,7 +229,7 @@ static int shapingAdopt(kv_options *pOpts, const char *zDir,
     char *zWant;
     if( zStore==0 ){
       return kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged: "
-                   "no %s", zDir, IDENTITY_NAME, zName);
+                   "no %s", zDir, KV_NAME_IDENTITY, zName);
     }
     zWant = kv_options_get(pOpts, zName);
     if( zWant==0 ) return kvErrNoMem();
@@ -244,7 +242,7 @@ static int shapingAdopt(kv_options *pOpts, const char *zDir,
         rc = kv_options_set(pOpts, zName, zStore, &zErr);
         if( rc ){
           rc = kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged: "
-                     "%s", zDir, IDENTITY_NAME, zErr ? zErr : zName);
+                     "%s", zDir, KV_NAME_IDENTITY, zErr ? zErr : zName);
         }
         kvFree(zErr);
         /* Adopted, not chosen: a later opener may still set it. */
@@ -276,7 +274,7 @@ static int identityCheck(kv_db *db, const char *zText){
   int iVersion = 0;
   if( sscanf(zText, "kvstore %d", &iVersion)!=1 ){
     return kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged",
-                 db->zDir, IDENTITY_NAME);
+                 db->zDir, KV_NAME_IDENTITY);
   }
   if( iVersion!=KV_FORMAT_VERSION ){
     return kvErr(KV_ERROR, "kvstore: the store in '%s' has format version %d;"
@@ -289,22 +287,10 @@ static int identityCheck(kv_db *db, const char *zText){
 /* Is this one of the names a store creates? (Used to refuse foreign
 ** directories and by kv_destroy.) */
 static int isStoreName(const char *z){
-  size_t n = strlen(z);
-  size_t nDigit = strspn(z, "0123456789");
-  if( strcmp(z, IDENTITY_NAME)==0 || strcmp(z, "LOCK")==0
-   || strcmp(z, "CURRENT")==0 || strcmp(z, DROP_MARKER)==0 ) return 1;
-  if( strcmp(z, IDENTITY_NAME ".tmp")==0 || strcmp(z, "CURRENT.tmp")==0 ){
-    return 1;
-  }
-  if( strncmp(z, "MANIFEST-", 9)==0 && n>9 && strspn(z+9, "0123456789")==n-9 ){
-    return 1;
-  }
-  if( strncmp(z, "wal-", 4)==0 && n>8 && strcmp(z+n-4, ".log")==0
-   && strspn(z+4, "0123456789")==n-8 ) return 1;
-  if( nDigit>0 && (strcmp(z+nDigit, ".sst")==0 || strcmp(z+nDigit, ".sst.tmp")==0) ){
-    return 1;
-  }
-  return 0;
+  int eType;
+  u64 iNum;
+  /* A table kv_repair set aside is the user's to look at: not ours. */
+  return kvParseFileName(z, &eType, &iNum) && eType!=KV_FILE_SST_DAMAGED;
 }
 
 /* Refuse a directory that holds files but no identity: it belongs to
@@ -312,7 +298,7 @@ static int isStoreName(const char *z){
 ** A crash while creating a store can leave LOCK or a temporary identity
 ** file, which do not count. */
 static int foreignCheck(KvEnv *pEnv, const char *zDir){
-  char *zPath = kvMprintf("%s/%s", zDir, IDENTITY_NAME);
+  char *zPath = kvFileName(zDir, KV_FILE_IDENTITY, 0);
   char **az = 0;
   int n = 0, i;
   int rc = KV_OK;
@@ -320,9 +306,12 @@ static int foreignCheck(KvEnv *pEnv, const char *zDir){
   if( !pEnv->xExists(pEnv, zPath) ){
     rc = pEnv->xList(pEnv, zDir, &az, &n);
     for(i=0; rc==KV_OK && i<n; i++){
-      if( strcmp(az[i], "LOCK")!=0 && strcmp(az[i], IDENTITY_NAME ".tmp")!=0 ){
+      int eType;
+      u64 iNum;
+      kvParseFileName(az[i], &eType, &iNum);
+      if( eType!=KV_FILE_LOCK && eType!=KV_FILE_IDENTITY_TMP ){
         rc = kvErr(KV_ERROR, "kvstore: '%s' is not empty and does not hold a "
-                   "kvstore store (no %s file)", zDir, IDENTITY_NAME);
+                   "kvstore store (no %s file)", zDir, KV_NAME_IDENTITY);
       }
     }
     kvFreeList(az, n);
@@ -333,7 +322,7 @@ static int foreignCheck(KvEnv *pEnv, const char *zDir){
 
 /* Check or create the identity file. REQUIRES: LOCK held. */
 static int identityOpen(kv_db *db){
-  char *zPath = kvMprintf("%s/%s", db->zDir, IDENTITY_NAME);
+  char *zPath = kvFileName(db->zDir, KV_FILE_IDENTITY, 0);
   KvBuf buf = {0, 0, 0};
   int rc = KV_OK;
   if( zPath==0 ) return kvErrNoMem();
@@ -342,7 +331,7 @@ static int identityOpen(kv_db *db){
     if( rc==KV_OK ) rc = identityCheck(db, (const char*)buf.a);
   }else if( db->bReadOnly ){
     rc = kvErr(KV_CANTOPEN, "kvstore: '%s' does not hold a kvstore store "
-               "(no %s file)", db->zDir, IDENTITY_NAME);
+               "(no %s file)", db->zDir, KV_NAME_IDENTITY);
   }else{
     /* Checked before the lock too; again now that no one else can be
     ** creating files here. */
@@ -352,7 +341,7 @@ static int identityOpen(kv_db *db){
       if( zText==0 ){
         rc = kvErrNoMem();
       }else{
-        rc = kvEnvWriteAtomic(db->pEnv, db->zDir, IDENTITY_NAME, zText,
+        rc = kvEnvWriteAtomic(db->pEnv, db->zDir, KV_NAME_IDENTITY, zText,
                               strlen(zText));
       }
       kvFree(zText);
@@ -1410,10 +1399,11 @@ static void deleteObsoleteFiles(kv_db *db){
   }
   for(i=0; i<n; i++){
     const char *z = az[i];
-    size_t nDigit = strspn(z, "0123456789");
+    int eType;
+    u64 iFile;
     int bDel = 0;
-    if( nDigit>0 && strcmp(z+nDigit, ".sst")==0 ){
-      u64 iFile = strtoull(z, 0, 10);
+    kvParseFileName(z, &eType, &iFile);
+    if( eType==KV_FILE_SST ){
       int iLevel, j, bLive = 0;
       for(iLevel=0; iLevel<KV_MAX_LEVELS && !bLive; iLevel++){
         for(j=0; j<v->anFile[iLevel]; j++){
@@ -1421,11 +1411,11 @@ static void deleteObsoleteFiles(kv_db *db){
         }
       }
       bDel = !bLive;
-    }else if( nDigit>0 && strcmp(z+nDigit, ".sst.tmp")==0 ){
+    }else if( eType==KV_FILE_SST_TMP ){
       bDel = 1;
-    }else if( strncmp(z, "MANIFEST-", 9)==0 && isStoreName(z) ){
-      bDel = strtoull(z+9, 0, 10)!=db->vset.iManifest;
-    }else if( strcmp(z, "CURRENT.tmp")==0 || strcmp(z, IDENTITY_NAME ".tmp")==0 ){
+    }else if( eType==KV_FILE_MANIFEST ){
+      bDel = iFile!=db->vset.iManifest;
+    }else if( eType==KV_FILE_CURRENT_TMP || eType==KV_FILE_IDENTITY_TMP ){
       bDel = 1;
     }
     if( bDel ){
@@ -1484,12 +1474,12 @@ static int missingCurrentCheck(kv_db *db){
   int nSst = 0, nWal = 0, nManifest = 0;
   int rc = db->pEnv->xList(db->pEnv, db->zDir, &az, &n);
   for(i=0; rc==KV_OK && i<n; i++){
-    const char *z = az[i];
-    size_t nDigit = strspn(z, "0123456789");
-    if( !isStoreName(z) ) continue;
-    if( nDigit>0 && strcmp(z+nDigit, ".sst")==0 ) nSst++;
-    else if( strncmp(z, "wal-", 4)==0 ) nWal++;
-    else if( strncmp(z, "MANIFEST-", 9)==0 ) nManifest++;
+    int eType;
+    u64 iNum;
+    kvParseFileName(az[i], &eType, &iNum);
+    if( eType==KV_FILE_SST ) nSst++;
+    else if( eType==KV_FILE_WAL ) nWal++;
+    else if( eType==KV_FILE_MANIFEST ) nManifest++;
   }
   kvFreeList(az, n);
   if( rc!=KV_OK ) return rc;
@@ -1509,13 +1499,13 @@ static int missingCurrentCheck(kv_db *db){
 /* A store whose DROP was interrupted stays unopenable until a DROP
 ** finishes it. REQUIRES: LOCK held. */
 static int droppedCheck(kv_db *db){
-  char *zPath = kvMprintf("%s/%s", db->zDir, DROP_MARKER);
+  char *zPath = kvFileName(db->zDir, KV_FILE_DROPPED, 0);
   int rc = KV_OK;
   if( zPath==0 ) return kvErrNoMem();
   if( db->pEnv->xExists(db->pEnv, zPath) ){
     rc = kvErr(KV_CANTOPEN, "kvstore: store '%s' is being dropped (%s "
                "exists: a DROP TABLE was interrupted); DROP TABLE again "
-               "finishes it", db->zDir, DROP_MARKER);
+               "finishes it", db->zDir, KV_NAME_DROPPED);
   }
   kvFree(zPath);
   return rc;
@@ -1528,11 +1518,11 @@ static int existingStoreCheck(KvEnv *pEnv, const char *zDir,
   char *zPath;
   int rc = KV_OK;
   if( opts==0 || opts->bCreate ) return KV_OK;
-  zPath = kvMprintf("%s/%s", zDir, IDENTITY_NAME);
+  zPath = kvFileName(zDir, KV_FILE_IDENTITY, 0);
   if( zPath==0 ) return kvErrNoMem();
   if( !pEnv->xExists(pEnv, zPath) ){
     rc = kvErr(KV_CANTOPEN, "kvstore: no store in '%s' (no %s file) and "
-               "creating one was not requested", zDir, IDENTITY_NAME);
+               "creating one was not requested", zDir, KV_NAME_IDENTITY);
   }
   kvFree(zPath);
   return rc;
@@ -1584,8 +1574,8 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   db->bReadOnly = bReadOnly;
   db->zDir = kvStrdup(zDir);
   db->pOpts = opts ? kv_options_copy(opts) : kv_options_new();
-  zLock = kvMprintf("%s/LOCK", zDir);
-  zCurrent = kvMprintf("%s/CURRENT", zDir);
+  zLock = kvFileName(zDir, KV_FILE_LOCK, 0);
+  zCurrent = kvFileName(zDir, KV_FILE_CURRENT, 0);
   if( !db->zDir || !db->pOpts || !zLock || !zCurrent ){
     rc = kvErrNoMem();
   }
@@ -1803,7 +1793,7 @@ int kv_db_refcount(kv_db *db){
 ** Drop the store in zDir through pEnv (kv_destroy; tests pass a test env).
 **
 ** The first step makes the store unopenable in one durable step: CURRENT
-** is renamed to DROP_MARKER and the directory fsynced. A crash or an error
+** is renamed to KV_NAME_DROPPED and the directory fsynced. A crash or an error
 ** after it leaves a store that every open refuses and that the next
 ** destroy finishes; before it, the store is whole. A store without CURRENT
 ** (damaged, or a drop that got further) is dropped all the same. Only the
@@ -1835,17 +1825,17 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
     pthread_mutex_unlock(&gRegistryMutex);
   }
   if( rc==KV_OK ){
-    zId = kvMprintf("%s/%s", zCanon, IDENTITY_NAME);
-    zLock = kvMprintf("%s/LOCK", zCanon);
-    zCurrent = kvMprintf("%s/CURRENT", zCanon);
-    zMarker = kvMprintf("%s/%s", zCanon, DROP_MARKER);
+    zId = kvFileName(zCanon, KV_FILE_IDENTITY, 0);
+    zLock = kvFileName(zCanon, KV_FILE_LOCK, 0);
+    zCurrent = kvFileName(zCanon, KV_FILE_CURRENT, 0);
+    zMarker = kvFileName(zCanon, KV_FILE_DROPPED, 0);
     if( zId==0 || zLock==0 || zCurrent==0 || zMarker==0 ){
       rc = kvErrNoMem();
     }
   }
   if( rc==KV_OK && !pEnv->xExists(pEnv, zId) ){
     rc = kvErr(KV_ERROR, "kvstore: '%s' does not hold a kvstore store (no %s "
-               "file); nothing was removed", zCanon, IDENTITY_NAME);
+               "file); nothing was removed", zCanon, KV_NAME_IDENTITY);
   }
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
   if( rc==KV_OK && pEnv->xExists(pEnv, zCurrent) ){
@@ -1856,8 +1846,11 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
   for(i=0; rc==KV_OK && i<n; i++){
     /* The marker and the identity go last, so an interrupted destroy is
     ** refused by kv_open and redone by the next destroy. */
-    if( isStoreName(az[i]) && strcmp(az[i], "LOCK")!=0
-     && strcmp(az[i], IDENTITY_NAME)!=0 && strcmp(az[i], DROP_MARKER)!=0 ){
+    int eType;
+    u64 iNum;
+    kvParseFileName(az[i], &eType, &iNum);
+    if( isStoreName(az[i]) && eType!=KV_FILE_LOCK
+     && eType!=KV_FILE_IDENTITY && eType!=KV_FILE_DROPPED ){
       char *zPath = kvMprintf("%s/%s", zCanon, az[i]);
       if( zPath==0 ) rc = kvErrNoMem();
       else rc = pEnv->xUnlink(pEnv, zPath);
@@ -2137,7 +2130,7 @@ int kv_sstables(kv_db *db, kv_sstable_info **paInfo, int *pnInfo){
       size_t nS = f->smallest.n>=KV_TRAILER ? f->smallest.n-KV_TRAILER : 0;
       size_t nL = f->largest.n>=KV_TRAILER ? f->largest.n-KV_TRAILER : 0;
       p->iLevel = i;
-      snprintf(p->zFile, sizeof(p->zFile), "%06" PRIu64 ".sst", f->iFile);
+      kvFileNameBuf(p->zFile, sizeof(p->zFile), KV_FILE_SST, f->iFile);
       p->iFile = f->iFile;
       p->nByte = f->nByte;
       p->nEntry = f->nEntry;

@@ -27,6 +27,7 @@
 ** WAL segment or a damaged table are lost.
 */
 #include "kvInt.h"
+#include "filename.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ static int repairTable(KvEnv *pEnv, const char *zDir, u64 iFile,
     if( rc==KV_OK && m->nEntry>0 ) p->nTable++;
     kvSstClose(pSst);
   }else if( rc==KV_CORRUPT ){
-    char *zAside = kvMprintf("%s.damaged", zPath);
+    char *zAside = kvFileName(zDir, KV_FILE_SST_DAMAGED, iFile);
     rc = zAside ? pEnv->xRename(pEnv, zPath, zAside)
                 : kvErrNoMem();
     if( rc==KV_OK ) p->nDamaged++;
@@ -99,29 +100,22 @@ static int repairRebuild(KvEnv *pEnv, const char *zDir, int nLevel,
                          RepairScan *p){
   char **az = 0;
   int n = 0, i;
-  char *zLock = kvMprintf("%s/LOCK", zDir);
+  char *zLock = kvFileName(zDir, KV_FILE_LOCK, 0);
   KvFile *pLock = 0;
   int rc = zLock ? KV_OK : kvErrNoMem();
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
   if( rc==KV_OK ) rc = pEnv->xList(pEnv, zDir, &az, &n);
   for(i=0; rc==KV_OK && i<n; i++){
-    const char *z = az[i];
-    size_t nDigit = strspn(z, "0123456789");
+    int eType;
     u64 iNum;
-    if( nDigit==0 && strncmp(z, "MANIFEST-", 9)!=0 ){
-      u64 iSeg = strtoull(z+4, 0, 10);
-      if( strncmp(z, "wal-", 4)==0 && strcmp(z + strlen(z) - 4, ".log")==0
-       && iSeg>0 ){
-        p->nWal++;
-        if( p->iMinWal==0 || iSeg<p->iMinWal ) p->iMinWal = iSeg;
-      }
-      continue;
-    }
-    iNum = strtoull(nDigit ? z : z+9, 0, 10);
-    if( nDigit>0 && strcmp(z+nDigit, ".sst")==0 ){
+    kvParseFileName(az[i], &eType, &iNum);
+    if( eType==KV_FILE_WAL && iNum>0 ){
+      p->nWal++;
+      if( p->iMinWal==0 || iNum<p->iMinWal ) p->iMinWal = iNum;
+    }else if( eType==KV_FILE_SST ){
       if( iNum>p->iMaxFile ) p->iMaxFile = iNum;
       rc = repairTable(pEnv, zDir, iNum, p);
-    }else if( nDigit==0 && iNum>p->iMaxFile ){
+    }else if( eType==KV_FILE_MANIFEST && iNum>p->iMaxFile ){
       p->iMaxFile = iNum;         /* a manifest's number is never reused */
     }
   }

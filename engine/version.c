@@ -38,6 +38,7 @@
 ** under the set's mutex.
 */
 #include "kvInt.h"
+#include "filename.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -57,11 +58,7 @@
 #define MANIFEST_MAX_EDITS 10000
 
 char *kvSstPath(const char *zDir, u64 iFile){
-  return kvMprintf("%s/%06" PRIu64 ".sst", zDir, iFile);
-}
-
-static char *manifestName(u64 iNum){
-  return kvMprintf("MANIFEST-%06" PRIu64, iNum);
+  return kvFileName(zDir, KV_FILE_SST, iFile);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -507,8 +504,8 @@ static int snapshotEdit(KvVersionSet *p, KvVersion *v, KvBuf *pOut){
 ** CURRENT at it. On success the previous manifest writer is closed and its
 ** file removed. */
 static int newManifest(KvVersionSet *p, u64 iNum){
-  char *zName = manifestName(iNum);
-  char *zPath = zName ? kvMprintf("%s/%s", p->zDir, zName) : 0;
+  char *zName = kvFileName(0, KV_FILE_MANIFEST, iNum);
+  char *zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iNum);
   char *zCurrent = zName ? kvMprintf("%s\n", zName) : 0;
   KvLogWriter *pW = 0;
   KvBuf snap = {0, 0, 0};
@@ -520,7 +517,7 @@ static int newManifest(KvVersionSet *p, u64 iNum){
   if( rc==KV_OK ) rc = kvLogSync(pW);
   if( rc==KV_OK ) rc = p->pEnv->xSyncDir(p->pEnv, p->zDir);
   if( rc==KV_OK ){
-    rc = kvEnvWriteAtomic(p->pEnv, p->zDir, "CURRENT", zCurrent,
+    rc = kvEnvWriteAtomic(p->pEnv, p->zDir, KV_NAME_CURRENT, zCurrent,
                           strlen(zCurrent));
     if( rc!=KV_OK ){
       /* CURRENT may name either manifest now (the rename may have happened
@@ -545,7 +542,7 @@ static int newManifest(KvVersionSet *p, u64 iNum){
     p->nManifestEdit = 1;
     pW = 0;
     if( bOld && iOld!=iNum ){
-      char *zOld = kvMprintf("%s/MANIFEST-%06" PRIu64, p->zDir, iOld);
+      char *zOld = kvFileName(p->zDir, KV_FILE_MANIFEST, iOld);
       if( zOld ) p->pEnv->xUnlink(p->pEnv, zOld);
       kvFree(zOld);
     }
@@ -623,7 +620,7 @@ static int checkManifestFiles(KvVersionSet *p, const char *zPath){
 
 int kvVsetRecover(KvVersionSet *p){
   KvBuf cur = {0, 0, 0};
-  char *zCurPath = kvMprintf("%s/CURRENT", p->zDir);
+  char *zCurPath = kvFileName(p->zDir, KV_FILE_CURRENT, 0);
   char *zPath = 0;
   KvLogReader *pR = 0;
   KvVersion *v = 0;
@@ -634,20 +631,22 @@ int kvVsetRecover(KvVersionSet *p){
   if( zCurPath==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ) rc = kvEnvReadAll(p->pEnv, zCurPath, &cur);
   if( rc==KV_OK ){
-    /* "MANIFEST-<digits>\n" and nothing else. */
-    size_t i = 9;
-    int bOk = cur.n>10 && memcmp(cur.a, "MANIFEST-", 9)==0
-              && cur.a[cur.n-1]=='\n';
-    for(; bOk && i<cur.n-1; i++){
-      if( cur.a[i]<'0' || cur.a[i]>'9' || i>28 ) bOk = 0;
-      else iManifest = iManifest*10 + (u64)(cur.a[i]-'0');
+    /* "MANIFEST-<digits>\n" (at most 20 digits) and nothing else. */
+    char zName[32];
+    int eType = KV_FILE_NONE;
+    if( cur.n>10 && cur.n<=30 && cur.a[cur.n-1]=='\n' ){
+      memcpy(zName, cur.a, cur.n-1);
+      zName[cur.n-1] = 0;
+      if( strlen(zName)==cur.n-1 ){
+        kvParseFileName(zName, &eType, &iManifest);
+      }
     }
-    if( !bOk ){
+    if( eType!=KV_FILE_MANIFEST ){
       rc = kvErr(KV_CORRUPT, "kvstore: corrupt CURRENT file '%s'", zCurPath);
     }
   }
   if( rc==KV_OK ){
-    zPath = kvMprintf("%s/MANIFEST-%06" PRIu64, p->zDir, iManifest);
+    zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iManifest);
     if( zPath==0 ) rc = kvErrNoMem();
   }
   if( rc==KV_OK ){
