@@ -963,16 +963,6 @@ static void outputRemoveAll(Output *p){
   kvErrRestore(&save, 0);
 }
 
-static void setSticky(kv_db *db, int rc){
-  if( db->rcBg==KV_OK ){
-    db->rcBg = rc;
-    kvFree(db->zBgErr);
-    db->zBgErr = kvMprintf("kvstore: compaction failed in '%s': %s",
-                           db->zDir, kvErrMsg());
-    kvDbBgFailed(db, rc);
-  }
-}
-
 /* Publish the progress of compaction c (nStep of nPlanned entries merged)
 ** to kv_stats and to the caller's callback; returns nonzero when the
 ** callback asks to stop (pOut->bCancel is then set). Runs without the
@@ -1128,15 +1118,6 @@ static int snapshotList(kv_db *db, u64 **paSnap, int *pnSnap){
   return KV_OK;
 }
 
-static void sstConfig(const kv_options *o, KvSstConfig *pCfg){
-  pCfg->nBlock = o->nBlock;
-  pCfg->eCompression = o->eCompression;
-  pCfg->iLevel = o->iCompressionLevel;
-  pCfg->nBloomBits = o->nBloomBits;
-  pCfg->nSummaryInterval = o->nSummaryInterval;
-  pCfg->nRestart = 16;
-}
-
 /* Run compaction c and install its result. REQUIRES: mutex held and
 ** db->pCompactor->bRunning set by the caller. The mutex is released while
 ** tables are written. Adds what was done to *pSt. A failure is sticky. */
@@ -1162,7 +1143,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
   out.pProgArg = pProgArg;
   pC->nProgDone = 0;
   pC->nProgPlanned = c->bTrivial ? 0 : c->nByteIn;
-  sstConfig(db->pOpts, &out.cfg);
+  kvSstConfigFromOptions(db->pOpts, &out.cfg);
   st.nFileIn = (u64)c->nIn;
   st.nByteIn = c->nByteIn;
 
@@ -1244,7 +1225,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     }
   }else{
     if( !bApplied ) outputRemoveAll(&out);
-    if( rc!=KV_OK ) setSticky(db, rc);
+    if( rc!=KV_OK ) kvDbBgError(db, rc, "compaction");
   }
   pC->nProgDone = pC->nProgPlanned = 0;
   kvEditClear(&out.edit);
@@ -1272,7 +1253,7 @@ static int compactOne(kv_db *db, int bBg, KvCompactStats *pSt, int *pbRan,
   rc = kvCompactPick(v, db->pOpts, pC, kvDbOldestSnapshot(db), &c);
   kvVersionUnref(v);
   if( rc!=KV_OK ){
-    setSticky(db, rc);
+    kvDbBgError(db, rc, "compaction");
     return rc;
   }
   if( c==0 ) return KV_OK;
@@ -1367,17 +1348,6 @@ static int statsJson(const KvCompactStats *p, char **pzJson){
   return KV_OK;
 }
 
-static int stickyRc(kv_db *db){
-  kvDbBgRetryDue(db);
-  if( db->rcWal ){
-    return kvErr(db->rcWal, "%s", db->zWalErr ? db->zWalErr : "kvstore: WAL failed");
-  }
-  if( db->rcBg ){
-    return kvErr(db->rcBg, "%s", db->zBgErr ? db->zBgErr : "kvstore: background work failed");
-  }
-  return KV_OK;
-}
-
 /* Wait up to 10 ms for the compaction running to signal, after asking
 ** xProgress (called with 0 of 0 bytes: waiting, without the mutex)
 ** whether to go on. Returns nonzero when it asks to stop. REQUIRES: mutex
@@ -1434,7 +1404,7 @@ int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
         }
       }
       if( rc!=KV_OK ) break;
-      rc = stickyRc(db);
+      rc = kvDbStickyError(db);
       if( rc!=KV_OK ) break;
       if( !bFull ){
         rc = compactOne(db, 0, &st, &bRan, xProgress, pArg);

@@ -355,15 +355,6 @@ static int identityOpen(kv_db *db){
 /* ---------------------------------------------------------------------- */
 /* Writing level-0 tables.                                                 */
 
-static void sstConfig(const kv_options *o, KvSstConfig *pCfg){
-  pCfg->nBlock = o->nBlock;
-  pCfg->eCompression = o->eCompression;
-  pCfg->iLevel = o->iCompressionLevel;
-  pCfg->nBloomBits = o->nBloomBits;
-  pCfg->nSummaryInterval = o->nSummaryInterval;
-  pCfg->nRestart = 16;
-}
-
 /* Write every entry of pMem to table iFile and add it to level 0 of pEdit.
 ** An empty memtable writes nothing. Runs without the mutex. */
 static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
@@ -377,7 +368,7 @@ static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
   *pnByte = 0;
   if( kvMemCount(pMem)==0 ) return KV_OK;
   memset(&meta, 0, sizeof(meta));
-  sstConfig(db->pOpts, &cfg);
+  kvSstConfigFromOptions(db->pOpts, &cfg);
   zPath = kvSstPath(db->zDir, iFile);
   if( zPath==0 ) return kvErrNoMem();
   rc = kvMemIterNew(pMem, &pIt);
@@ -471,14 +462,11 @@ static void flushImm(kv_db *db){
     /* background=off: the flush that may have made compaction due runs it
     ** (compact.c); with a background thread, bgMain does. */
     if( !db->bBgThread ) kvCompactInline(db);
-  }else if( db->rcBg==KV_OK ){
+  }else{
     /* Sticky: the memtable stays in memory and its data in the WAL; new
     ** writes are refused until the flush is retried (a full disk, an I/O
     ** error) and succeeds, or the store is reopened. */
-    db->rcBg = rc;
-    kvFree(db->zBgErr);
-    db->zBgErr = savedErr();
-    kvDbBgFailed(db, rc);
+    kvDbBgError(db, rc, 0);
   }
   kvEditClear(&edit);
   kvMemUnref(pImm);
@@ -528,7 +516,16 @@ static int closeWaits(kv_db *db){
 /* Pause before a failed flush or compaction is tried again. */
 #define BG_RETRY_MICROS 200000
 
-void kvDbBgFailed(kv_db *db, int rc){
+void kvDbBgError(kv_db *db, int rc, const char *zWhat){
+  if( db->rcBg!=KV_OK ) return;
+  db->rcBg = rc;
+  kvFree(db->zBgErr);
+  if( zWhat ){
+    db->zBgErr = kvMprintf("kvstore: %s failed in '%s': %s", zWhat, db->zDir,
+                           kvErrMsg());
+  }else{
+    db->zBgErr = savedErr();
+  }
   if( rc==KV_FULL || rc==KV_IOERR || rc==KV_NOMEM ){
     db->iBgRetryAt = db->pEnv->xMonoMicros(db->pEnv) + BG_RETRY_MICROS;
   }else{
@@ -550,7 +547,7 @@ void kvDbBgRetryDue(kv_db *db){
   pthread_cond_broadcast(&db->cvWork);
 }
 
-static int stickyError(kv_db *db){
+int kvDbStickyError(kv_db *db){
   kvDbBgRetryDue(db);
   if( db->rcWal ) return kvErr(db->rcWal, "%s", db->zWalErr ? db->zWalErr : "kvstore: WAL failed");
   if( db->rcBg ) return kvErr(db->rcBg, "%s", db->zBgErr ? db->zBgErr : "kvstore: background work failed");
@@ -566,7 +563,7 @@ static int makeRoom(kv_db *db, int bForce){
   while( rc==KV_OK ){
     KvMem *pNew = 0;
     u64 iSeg = 0;
-    rc = stickyError(db);
+    rc = kvDbStickyError(db);
     if( rc!=KV_OK ) break;
     /* Level 0 piling up: slow writers down, then stop them (compact.c). */
     if( !bForce && kvCompactSlowdown(db, &bSlowed) ) continue;
@@ -939,7 +936,7 @@ int kv_flush(kv_db *db){
     while( db->pImm && db->rcBg==KV_OK && db->bBgThread ){
       pthread_cond_wait(&db->cvWork, &db->mutex);
     }
-    rc = stickyError(db);
+    rc = kvDbStickyError(db);
     kvDbUnlock(db);
   }
   return rc;
@@ -1220,7 +1217,7 @@ static int revokeFile(kv_db *db, KvFileMeta *f, int iLevel, u64 iHorizon,
   char *zPath = kvSstPath(db->zDir, iFile);
   int rc = zPath ? KV_OK : kvErrNoMem();
   memset(&meta, 0, sizeof(meta));
-  sstConfig(db->pOpts, &cfg);
+  kvSstConfigFromOptions(db->pOpts, &cfg);
   if( rc==KV_OK ) rc = kvFileTable(f, &pSst);
   if( rc==KV_OK ) rc = kvSstIterNew(pSst, KV_SST_BULK, &pIt);
   if( rc==KV_OK ){

@@ -387,10 +387,16 @@ void kvTestEnvSetDirSync(KvEnv *pEnv, int bOn);
 ** xMonoMicros returns it and xSleepMicros advances it. */
 void kvTestEnvSetClock(KvEnv *pEnv, u64 nMicros);
 
-/* A background flush or compaction failed with rc (now in rcBg): a cause
-** that can go away (disk full, I/O error, no memory) is retried after a
-** pause; see kvDbBgRetryDue. REQUIRES: mutex held. */
-void kvDbBgFailed(kv_db *db, int rc);
+/* A background flush or compaction failed with rc. The first failure is
+** sticky: it goes to rcBg with its message (this thread's kvErrMsg(), or
+** "kvstore: <zWhat> failed in '<dir>': <kvErrMsg()>" when zWhat is not
+** NULL), and later writes see it (kvDbStickyError). A cause that can go
+** away (disk full, I/O error, no memory) is retried after a pause; see
+** kvDbBgRetryDue. REQUIRES: mutex held. */
+void kvDbBgError(kv_db *db, int rc, const char *zWhat);
+/* KV_OK, or the sticky WAL or background error (message recorded), after
+** clearing a background error whose retry is due. REQUIRES: mutex held. */
+int kvDbStickyError(kv_db *db);
 /* If rcBg may be retried now, clear it and wake the background thread.
 ** REQUIRES: mutex held. */
 void kvDbBgRetryDue(kv_db *db);
@@ -678,6 +684,8 @@ struct KvSstConfig {
   int nSummaryInterval;         /* index entries per summary entry */
   int nRestart;                 /* entries per restart point (16) */
 };
+/* The table settings of options o (options.c). */
+void kvSstConfigFromOptions(const kv_options *o, KvSstConfig *pCfg);
 typedef struct KvSstMeta KvSstMeta;
 struct KvSstMeta {
   u64 nEntry;                   /* entries (puts and tombstones) */
