@@ -1065,9 +1065,11 @@ int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter);
 
-/****************************** compact.c **********************************/
+/****************************** compact_pick.c, compact.c *****************/
 /*
-** Compaction (design at the top of compact.c). Picking is a pure function
+** Compaction (design at the top of compact_pick.c for choosing, of
+** compact.c for running; what they share is in compact_int.h). Picking,
+** in compact_pick.c, is a pure function
 ** of a version, the options and the compactor's memory (round-robin
 ** pointers, per-file snapshot-only entry counts), so tests can drive it
 ** with hand-built versions. REQUIRES for everything taking a kv_db: the
