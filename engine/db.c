@@ -14,7 +14,7 @@
 **   LOCK             flock()ed by the process that has the store open.
 **   CURRENT, MANIFEST-<n>          see version.c
 **   wal-<n>.log      write-ahead log segments, see wal.c
-**   <n>.sst          SSTables, see sst.c
+**   <n>.sst          SSTables, see sst_build.c
 **
 ** Write path (kv_write): writers queue up; the writer at the head is the
 ** leader: it makes room in the memtable, then appends its own batch and

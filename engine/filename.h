@@ -10,7 +10,7 @@
 **   CURRENT.dropped    CURRENT renamed by kv_destroy: the store is dropped
 **   MANIFEST-<n>       version edits (version.c)
 **   wal-<n>.log        a write-ahead log segment (wal.c)
-**   <n>.sst            a table (sst.c)
+**   <n>.sst            a table (sst_build.c)
 **   <n>.sst.tmp        a table being written
 **   <n>.sst.damaged    a table kv_repair set aside; never deleted
 **

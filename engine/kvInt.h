@@ -34,7 +34,7 @@ typedef int64_t i64;
 
 #define KV_VERSION_STRING_DEFAULT "0.2.0"
 #define KV_FORMAT_VERSION 1        /* SSTable/WAL/manifest format version */
-/* SSTables holding range tombstones are format version 2 (sst.c); the
+/* SSTables holding range tombstones are format version 2 (sst_build.c); the
 ** others are still written as version 1, and both open. */
 #define KV_SST_FORMAT_RANGEDEL 2
 #define KV_MAX_LEVELS 16           /* hard upper bound of the levels option */
@@ -668,12 +668,14 @@ struct KvBloom {
 void kvBloomPrepare(KvBloom *p, const u8 *pFilter, size_t nFilter);
 int kvBloomCheck(const KvBloom *p, u32 hash);
 
-/****************************** sstable (block.c, sst.c) *******************/
+/****************************** sstable (block.c, sst_*.c) ****************/
 /*
-** SSTables: format documented at the top of sst.c. A file is written by a
-** builder to "<n>.sst.tmp", fsynced, renamed to "<n>.sst", and the
-** directory fsynced. Readers keep the summary, filter and metadata in
-** memory and read index chunks and data blocks through the block cache.
+** SSTables: format documented at the top of sst_build.c. A file is written
+** by a builder (sst_build.c) to "<n>.sst.tmp", fsynced, renamed to
+** "<n>.sst", and the directory fsynced. Readers (sst_read.c) keep the
+** summary, filter and metadata in memory and read index chunks and data
+** blocks from the file's mapping or through the block cache; iterators
+** and point lookups are in sst_iter.c, the verifier in sst_verify.c.
 */
 typedef struct KvSstConfig KvSstConfig;
 struct KvSstConfig {
@@ -937,7 +939,7 @@ u64 kvRdFragsMaxSeq(const KvRdFrags *p, const u8 *pKey, size_t nKey,
 /* Smallest sequence above seq of a tombstone covering key (0: none). */
 u64 kvRdFragsNextSeq(const KvRdFrags *p, const u8 *pKey, size_t nKey,
                      u64 seq);
-/* Gather the range tombstones of a memtable / files (sst.c opens each
+/* Gather the range tombstones of a memtable / files (sst_read.c opens each
 ** file with nRangeDel > 0). */
 int kvMemRangeDels(KvMem *pMem, KvRdList *pOut);
 int kvFilesRangeDels(KvFileMeta **aFile, int nFile, KvRdList *pOut);
@@ -1053,7 +1055,7 @@ void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 /* Raise db->iDropFloor to seq (compaction, M held). */
 void kvDbDropFloor(kv_db *db, u64 seq);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
-/* A level iterator (sst.c: a table iterator that moves from table to
+/* A level iterator (sst_iter.c: a table iterator that moves from table to
 ** table): the non-overlapping files aFile[0..nFile) of one level read as
 ** one sorted run, opening each table when reached. It borrows the array
 ** and the files: the caller keeps them (a version, a compaction's inputs)

@@ -6,7 +6,7 @@
 ** key k has lo <= k < hi and whose sequence is below s, from every reader
 ** whose read point is at or above s. Tombstones come from the memtables
 ** (memtable.c keeps them beside the skip list) and from the range-deletion
-** part of SSTables (sst.c); a KvRdList gathers them without copying the
+** part of SSTables (sst_build.c); a KvRdList gathers them without copying the
 ** keys (the caller keeps their sources referenced).
 **
 ** Fragmenting (RocksDB's "fragmented range tombstones", in our own
