@@ -1067,6 +1067,25 @@ int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter);
 
+/* Shared by db.c and recover.c. REQUIRES as stated at the definitions. */
+typedef struct MemInsert MemInsert;
+struct MemInsert {              /* kvBatchDecode context: into a memtable */
+  KvMem *pMem;
+  u64 seq;                      /* sequence of the next operation */
+};
+int kvDbMemInsertOp(void *pCtx, int eType, const u8 *pKey, size_t nKey,
+                    const u8 *pVal, size_t nVal);
+/* Write every entry of pMem to table iFile, add it to level 0 of pEdit. */
+int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
+                    u64 *pnByte);
+/* Remove WAL segments older than iLogNumber (failures ignored). */
+void kvDbDeleteOldSegments(kv_db *db, u64 iLogNumber);
+/* Replay the WAL into a memtable at open (recover.c): kvDbRecoverWal
+** flushes it and starts a new segment; kvDbRecoverReadOnly keeps it in
+** memory and writes nothing. */
+int kvDbRecoverWal(kv_db *db);
+int kvDbRecoverReadOnly(kv_db *db);
+
 /****************************** compact_pick.c, compact.c *****************/
 /*
 ** Compaction (design at the top of compact_pick.c for choosing, of
