@@ -1067,7 +1067,7 @@ int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter);
 
-/* Shared by db.c and recover.c. REQUIRES as stated at the definitions. */
+/* Shared by db.c, db_write.c and recover.c. REQUIRES as stated at the definitions. */
 typedef struct MemInsert MemInsert;
 struct MemInsert {              /* kvBatchDecode context: into a memtable */
   KvMem *pMem;
@@ -1080,6 +1080,10 @@ int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
                     u64 *pnByte);
 /* Remove WAL segments older than iLogNumber (failures ignored). */
 void kvDbDeleteOldSegments(kv_db *db, u64 iLogNumber);
+/* Make sure the memtable has room for a write (bForce: switch it now if
+** it holds anything, for kv_flush). REQUIRES: mutex held, caller is the
+** write leader. */
+int kvDbMakeRoom(kv_db *db, int bForce);
 /* Replay the WAL into a memtable at open (recover.c): kvDbRecoverWal
 ** flushes it and starts a new segment; kvDbRecoverReadOnly keeps it in
 ** memory and writes nothing. */
