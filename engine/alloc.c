@@ -102,6 +102,10 @@ int kvErr(int rc, const char *zFmt, ...){
   return rc;
 }
 
+int kvErrNoMem(void){
+  return kvErr(KV_NOMEM, "kvstore: out of memory");
+}
+
 void kvErrSave(KvErrSave *p){
   memcpy(p->z, tlsErr, sizeof(p->z));
 }
@@ -159,7 +163,7 @@ int kvBufReserve(KvBuf *p, size_t nExtra){
     u8 *aNew;
     while( nNew<nNeed ) nNew *= 2;
     aNew = kvRealloc(p->a, nNew);
-    if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( aNew==0 ) return kvErrNoMem();
     p->a = aNew;
     p->nAlloc = nNew;
   }

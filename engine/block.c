@@ -1,8 +1,8 @@
 /*
 ** block.c - one block of sorted key/value entries: builder and cursor.
 **
-** SSTable data blocks and index chunks (sst.c) share this layout. A block,
-** before sst.c compresses and frames it, is:
+** SSTable data blocks and index chunks (sst_*.c) share this layout. A block,
+** before sst_build.c compresses and frames it, is:
 **
 **     entry 0, entry 1, ... entry n-1
 **     restart[0..nRestart)          fixed32 each: offset of a restart entry

@@ -28,6 +28,7 @@
 **   5. Rename to <dest>, fsync the parent directory.
 */
 #include "kvInt.h"
+#include "filename.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -57,7 +58,7 @@ static int copyFile(KvEnv *pEnv, const char *zFrom, const char *zTo,
   u8 *aBuf = kvMalloc(1<<16);
   u64 off = 0;
   int rc = KV_OK;
-  if( aBuf==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( aBuf==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ) rc = pEnv->xOpen(pEnv, zFrom, KV_OPEN_READ, &pIn);
   if( rc==KV_OK ) rc = pEnv->xOpen(pEnv, zTo, KV_OPEN_WRITE, &pOut);
   while( rc==KV_OK ){
@@ -125,19 +126,20 @@ static int writeManifest(Ckpt *p, KvVersion *v, u64 iManifest, u64 iNextFile,
   KvVersionEdit e;
   KvBuf buf = {0, 0, 0};
   KvLogWriter *pW = 0;
-  char *zPath = kvMprintf("%s/MANIFEST-%06" PRIu64, p->zTmp, iManifest);
-  char *zCur = kvMprintf("MANIFEST-%06" PRIu64 "\n", iManifest);
+  char *zPath = kvFileName(p->zTmp, KV_FILE_MANIFEST, iManifest);
+  char *zName = kvFileName(0, KV_FILE_MANIFEST, iManifest);
+  char *zCur = zName ? kvMprintf("%s\n", zName) : 0;
   int rc = KV_OK;
   int i, j;
   memset(&e, 0, sizeof(e));
-  if( zPath==0 || zCur==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 || zCur==0 ) rc = kvErrNoMem();
   e.bLogNumber = 1; e.iLogNumber = 1;
   e.bNextFile = 1;  e.iNextFile = iNextFile;
   e.bLastSeq = 1;   e.iLastSeq = iLastSeq;
   for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
     for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
       void *aNew = kvRealloc(e.aAdd, sizeof(e.aAdd[0])*(size_t)(e.nAdd+1));
-      if( aNew==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+      if( aNew==0 ){ rc = kvErrNoMem(); break; }
       e.aAdd = aNew;
       e.aAdd[e.nAdd].iLevel = i;
       e.aAdd[e.nAdd].pMeta = v->aaFile[i][j];
@@ -157,7 +159,7 @@ static int writeManifest(Ckpt *p, KvVersion *v, u64 iManifest, u64 iNextFile,
     p->nByte += n;
   }
   if( rc==KV_OK ){
-    rc = kvEnvWriteAtomic(p->pEnv, p->zTmp, "CURRENT", zCur, strlen(zCur));
+    rc = kvEnvWriteAtomic(p->pEnv, p->zTmp, KV_NAME_CURRENT, zCur, strlen(zCur));
     p->nFile++;
     p->nByte += strlen(zCur);
   }
@@ -165,6 +167,7 @@ static int writeManifest(Ckpt *p, KvVersion *v, u64 iManifest, u64 iNextFile,
   kvBufFree(&buf);
   kvFree(zPath);
   kvFree(zCur);
+  kvFree(zName);
   return rc;
 }
 
@@ -177,7 +180,7 @@ static int verifyCopy(Ckpt *p, KvVersion *v){
       KvFileMeta *f = v->aaFile[i][j];
       char *zPath = kvSstPath(p->zTmp, f->iFile);
       KvSst *pSst = 0;
-      if( zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      if( zPath==0 ) rc = kvErrNoMem();
       if( rc==KV_OK ) rc = kvSstVerify(p->pEnv, zPath);
       if( rc==KV_OK ) rc = kvSstOpen(p->pEnv, zPath, 0, 0, &pSst);
       if( rc==KV_OK
@@ -215,7 +218,7 @@ int kv_checkpoint(kv_db *db, const char *zDest,
   tStart = c.pEnv->xMonoMicros(c.pEnv);
   c.zTmp = kvMprintf("%s.ckpt-tmp", zDest);
   zParent = parentDir(zDest);
-  if( c.zTmp==0 || zParent==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( c.zTmp==0 || zParent==0 ) rc = kvErrNoMem();
 
   /* The destination must not exist, or be an empty directory. */
   if( rc==KV_OK && c.pEnv->xExists(c.pEnv, zDest) ){
@@ -249,9 +252,9 @@ int kv_checkpoint(kv_db *db, const char *zDest,
 
   /* 3: identity, tables, manifest. */
   if( rc==KV_OK ){
-    zFrom = kvMprintf("%s/KVSTORE", db->zDir);
-    zTo = kvMprintf("%s/KVSTORE", c.zTmp);
-    if( zFrom==0 || zTo==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    zFrom = kvFileName(db->zDir, KV_FILE_IDENTITY, 0);
+    zTo = kvFileName(c.zTmp, KV_FILE_IDENTITY, 0);
+    if( zFrom==0 || zTo==0 ) rc = kvErrNoMem();
     if( rc==KV_OK ){
       u64 n = 0;
       rc = copyFile(c.pEnv, zFrom, zTo, &n);
@@ -266,7 +269,7 @@ int kv_checkpoint(kv_db *db, const char *zDest,
       KvFileMeta *f = v->aaFile[i][j];
       zFrom = kvSstPath(db->zDir, f->iFile);
       zTo = kvSstPath(c.zTmp, f->iFile);
-      if( zFrom==0 || zTo==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      if( zFrom==0 || zTo==0 ) rc = kvErrNoMem();
       if( f->maxSeq>iMaxSeq ) iMaxSeq = f->maxSeq;
       if( rc==KV_OK ) rc = linkOrCopy(&c, zFrom, zTo, f->nByte);
       if( rc==KV_OK ) c.nFile++;
@@ -287,7 +290,7 @@ int kv_checkpoint(kv_db *db, const char *zDest,
                         ",\"ms\":%" PRIu64 ",\"linked\":%" PRIu64
                         ",\"sequence\":%" PRIu64 "}",
                         c.nFile, c.nByte, ms, c.nLinked, iMaxSeq);
-    if( *pzJson==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( *pzJson==0 ) rc = kvErrNoMem();
   }
   if( rc==KV_OK && c.pEnv->xExists(c.pEnv, zDest) ){
     rc = c.pEnv->xRmdir(c.pEnv, zDest);     /* the empty directory */

@@ -14,7 +14,7 @@
 **   LOCK             flock()ed by the process that has the store open.
 **   CURRENT, MANIFEST-<n>          see version.c
 **   wal-<n>.log      write-ahead log segments, see wal.c
-**   <n>.sst          SSTables, see sst.c
+**   <n>.sst          SSTables, see sst_build.c
 **
 ** Write path (kv_write): writers queue up; the writer at the head is the
 ** leader: it makes room in the memtable, then appends its own batch and
@@ -28,6 +28,7 @@
 ** mutex, then read without it.
 */
 #include "kvInt.h"
+#include "filename.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,33 +37,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define IDENTITY_NAME "KVSTORE"
-/* CURRENT renamed by kv_destroy: the store is being dropped (#17). */
-#define DROP_MARKER "CURRENT.dropped"
-#define GROUP_MAX_BYTES (1u<<20)    /* largest group commit */
-
 /* Registry of open stores in this process, keyed by (device, inode). */
 static pthread_mutex_t gRegistryMutex = PTHREAD_MUTEX_INITIALIZER;
 static kv_db *gRegistry = 0;
-
-/* Kinds of queued writer (KvWriter.eKind). */
-#define WRITER_PLAIN   0        /* kv_write: append, apply, publish */
-#define WRITER_PREPARE 1        /* kv_prepare: append a PREPARED record */
-#define WRITER_APPLY   2        /* kv_commit_prepared: apply, publish */
-
-struct KvWriter {
-  kv_batch *pBatch;             /* NULL: kv_flush's forced switch */
-  int eKind;                    /* WRITER_* */
-  u64 iSeq;                     /* PREPARE, APPLY: first sequence (0 on a
-                                ** first PREPARE: set by the leader) */
-  int bDone;                    /* finished by a leader */
-  int rc;                       /* its result */
-  int bPrepBusy;                /* refused: another transaction's PREPARED
-                                ** record awaits its commit */
-  char zErr[512];               /* message when rc!=KV_OK */
-  pthread_cond_t cv;
-  KvWriter *pNext;
-};
 
 const char *kv_version(void){
 #ifdef KV_VERSION_STRING
@@ -117,7 +94,7 @@ u64 kvDbOldestSnapshot(kv_db *db){
 kv_snapshot *kv_snapshot_new(kv_db *db){
   kv_snapshot *s = kvMallocZero(sizeof(*s));
   if( s==0 ){
-    kvErr(KV_NOMEM, "kvstore: out of memory");
+    kvErrNoMem();
     return 0;
   }
   kvDbSnapAdd(db, &s->link);
@@ -129,7 +106,7 @@ int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap){
   int rc = KV_OK;
   *ppSnap = 0;
   s = kvMallocZero(sizeof(*s));
-  if( s==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( s==0 ) return kvErrNoMem();
   kvDbLock(db);
   /* A horizon above the last published sequence: the database committed
   ** a batch that its connection has not applied yet (between the
@@ -231,10 +208,10 @@ static int shapingAdopt(kv_options *pOpts, const char *zDir,
     char *zWant;
     if( zStore==0 ){
       return kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged: "
-                   "no %s", zDir, IDENTITY_NAME, zName);
+                   "no %s", zDir, KV_NAME_IDENTITY, zName);
     }
     zWant = kv_options_get(pOpts, zName);
-    if( zWant==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( zWant==0 ) return kvErrNoMem();
     if( strcmp(zWant, zStore)!=0 ){
       if( kv_options_is_set(pOpts, zName)==1 ){
         rc = kvErr(KV_ERROR, "kvstore: option '%s' is '%s' but the store in "
@@ -244,7 +221,7 @@ static int shapingAdopt(kv_options *pOpts, const char *zDir,
         rc = kv_options_set(pOpts, zName, zStore, &zErr);
         if( rc ){
           rc = kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged: "
-                     "%s", zDir, IDENTITY_NAME, zErr ? zErr : zName);
+                     "%s", zDir, KV_NAME_IDENTITY, zErr ? zErr : zName);
         }
         kvFree(zErr);
         /* Adopted, not chosen: a later opener may still set it. */
@@ -276,7 +253,7 @@ static int identityCheck(kv_db *db, const char *zText){
   int iVersion = 0;
   if( sscanf(zText, "kvstore %d", &iVersion)!=1 ){
     return kvErr(KV_CORRUPT, "kvstore: identity file '%s/%s' is damaged",
-                 db->zDir, IDENTITY_NAME);
+                 db->zDir, KV_NAME_IDENTITY);
   }
   if( iVersion!=KV_FORMAT_VERSION ){
     return kvErr(KV_ERROR, "kvstore: the store in '%s' has format version %d;"
@@ -289,22 +266,10 @@ static int identityCheck(kv_db *db, const char *zText){
 /* Is this one of the names a store creates? (Used to refuse foreign
 ** directories and by kv_destroy.) */
 static int isStoreName(const char *z){
-  size_t n = strlen(z);
-  size_t nDigit = strspn(z, "0123456789");
-  if( strcmp(z, IDENTITY_NAME)==0 || strcmp(z, "LOCK")==0
-   || strcmp(z, "CURRENT")==0 || strcmp(z, DROP_MARKER)==0 ) return 1;
-  if( strcmp(z, IDENTITY_NAME ".tmp")==0 || strcmp(z, "CURRENT.tmp")==0 ){
-    return 1;
-  }
-  if( strncmp(z, "MANIFEST-", 9)==0 && n>9 && strspn(z+9, "0123456789")==n-9 ){
-    return 1;
-  }
-  if( strncmp(z, "wal-", 4)==0 && n>8 && strcmp(z+n-4, ".log")==0
-   && strspn(z+4, "0123456789")==n-8 ) return 1;
-  if( nDigit>0 && (strcmp(z+nDigit, ".sst")==0 || strcmp(z+nDigit, ".sst.tmp")==0) ){
-    return 1;
-  }
-  return 0;
+  int eType;
+  u64 iNum;
+  /* A table kv_repair set aside is the user's to look at: not ours. */
+  return kvParseFileName(z, &eType, &iNum) && eType!=KV_FILE_SST_DAMAGED;
 }
 
 /* Refuse a directory that holds files but no identity: it belongs to
@@ -312,17 +277,20 @@ static int isStoreName(const char *z){
 ** A crash while creating a store can leave LOCK or a temporary identity
 ** file, which do not count. */
 static int foreignCheck(KvEnv *pEnv, const char *zDir){
-  char *zPath = kvMprintf("%s/%s", zDir, IDENTITY_NAME);
+  char *zPath = kvFileName(zDir, KV_FILE_IDENTITY, 0);
   char **az = 0;
   int n = 0, i;
   int rc = KV_OK;
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   if( !pEnv->xExists(pEnv, zPath) ){
     rc = pEnv->xList(pEnv, zDir, &az, &n);
     for(i=0; rc==KV_OK && i<n; i++){
-      if( strcmp(az[i], "LOCK")!=0 && strcmp(az[i], IDENTITY_NAME ".tmp")!=0 ){
+      int eType;
+      u64 iNum;
+      kvParseFileName(az[i], &eType, &iNum);
+      if( eType!=KV_FILE_LOCK && eType!=KV_FILE_IDENTITY_TMP ){
         rc = kvErr(KV_ERROR, "kvstore: '%s' is not empty and does not hold a "
-                   "kvstore store (no %s file)", zDir, IDENTITY_NAME);
+                   "kvstore store (no %s file)", zDir, KV_NAME_IDENTITY);
       }
     }
     kvFreeList(az, n);
@@ -333,16 +301,16 @@ static int foreignCheck(KvEnv *pEnv, const char *zDir){
 
 /* Check or create the identity file. REQUIRES: LOCK held. */
 static int identityOpen(kv_db *db){
-  char *zPath = kvMprintf("%s/%s", db->zDir, IDENTITY_NAME);
+  char *zPath = kvFileName(db->zDir, KV_FILE_IDENTITY, 0);
   KvBuf buf = {0, 0, 0};
   int rc = KV_OK;
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   if( db->pEnv->xExists(db->pEnv, zPath) ){
     rc = kvEnvReadAll(db->pEnv, zPath, &buf);
     if( rc==KV_OK ) rc = identityCheck(db, (const char*)buf.a);
   }else if( db->bReadOnly ){
     rc = kvErr(KV_CANTOPEN, "kvstore: '%s' does not hold a kvstore store "
-               "(no %s file)", db->zDir, IDENTITY_NAME);
+               "(no %s file)", db->zDir, KV_NAME_IDENTITY);
   }else{
     /* Checked before the lock too; again now that no one else can be
     ** creating files here. */
@@ -350,9 +318,9 @@ static int identityOpen(kv_db *db){
     if( rc==KV_OK ){
       char *zText = identityText(db->pOpts);
       if( zText==0 ){
-        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+        rc = kvErrNoMem();
       }else{
-        rc = kvEnvWriteAtomic(db->pEnv, db->zDir, IDENTITY_NAME, zText,
+        rc = kvEnvWriteAtomic(db->pEnv, db->zDir, KV_NAME_IDENTITY, zText,
                               strlen(zText));
       }
       kvFree(zText);
@@ -366,18 +334,9 @@ static int identityOpen(kv_db *db){
 /* ---------------------------------------------------------------------- */
 /* Writing level-0 tables.                                                 */
 
-static void sstConfig(const kv_options *o, KvSstConfig *pCfg){
-  pCfg->nBlock = o->nBlock;
-  pCfg->eCompression = o->eCompression;
-  pCfg->iLevel = o->iCompressionLevel;
-  pCfg->nBloomBits = o->nBloomBits;
-  pCfg->nSummaryInterval = o->nSummaryInterval;
-  pCfg->nRestart = 16;
-}
-
 /* Write every entry of pMem to table iFile and add it to level 0 of pEdit.
 ** An empty memtable writes nothing. Runs without the mutex. */
-static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
+int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
                        u64 *pnByte){
   KvSstConfig cfg;
   KvSstBuilder *pB = 0;
@@ -388,9 +347,9 @@ static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
   *pnByte = 0;
   if( kvMemCount(pMem)==0 ) return KV_OK;
   memset(&meta, 0, sizeof(meta));
-  sstConfig(db->pOpts, &cfg);
+  kvSstConfigFromOptions(db->pOpts, &cfg);
   zPath = kvSstPath(db->zDir, iFile);
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   rc = kvMemIterNew(pMem, &pIt);
   if( rc==KV_OK ){
     rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
@@ -433,7 +392,7 @@ static int writeLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
 
 /* Remove WAL segments older than iLogNumber. Failures are harmless (the
 ** next open removes them) and are not reported. */
-static void deleteOldSegments(kv_db *db, u64 iLogNumber){
+void kvDbDeleteOldSegments(kv_db *db, u64 iLogNumber){
   u64 *aSeg = 0;
   int nSeg = 0, i;
   KvErrSave save;
@@ -464,7 +423,7 @@ static void flushImm(kv_db *db){
   kvMemRef(pImm);
   iFile = kvVsetNewFileNumber(&db->vset);
   kvDbUnlock(db);
-  rc = writeLevel0(db, pImm, iFile, &edit, &nByte);
+  rc = kvDbWriteLevel0(db, pImm, iFile, &edit, &nByte);
   kvDbLock(db);
   if( rc==KV_OK ){
     edit.bLogNumber = 1;
@@ -478,18 +437,15 @@ static void flushImm(kv_db *db){
     kvMemUnref(pImm);
     db->nFlush++;
     db->nFlushBytes += nByte;
-    deleteOldSegments(db, edit.iLogNumber);
+    kvDbDeleteOldSegments(db, edit.iLogNumber);
     /* background=off: the flush that may have made compaction due runs it
     ** (compact.c); with a background thread, bgMain does. */
     if( !db->bBgThread ) kvCompactInline(db);
-  }else if( db->rcBg==KV_OK ){
+  }else{
     /* Sticky: the memtable stays in memory and its data in the WAL; new
     ** writes are refused until the flush is retried (a full disk, an I/O
     ** error) and succeeds, or the store is reopened. */
-    db->rcBg = rc;
-    kvFree(db->zBgErr);
-    db->zBgErr = savedErr();
-    kvDbBgFailed(db, rc);
+    kvDbBgError(db, rc, 0);
   }
   kvEditClear(&edit);
   kvMemUnref(pImm);
@@ -539,7 +495,16 @@ static int closeWaits(kv_db *db){
 /* Pause before a failed flush or compaction is tried again. */
 #define BG_RETRY_MICROS 200000
 
-void kvDbBgFailed(kv_db *db, int rc){
+void kvDbBgError(kv_db *db, int rc, const char *zWhat){
+  if( db->rcBg!=KV_OK ) return;
+  db->rcBg = rc;
+  kvFree(db->zBgErr);
+  if( zWhat ){
+    db->zBgErr = kvMprintf("kvstore: %s failed in '%s': %s", zWhat, db->zDir,
+                           kvErrMsg());
+  }else{
+    db->zBgErr = savedErr();
+  }
   if( rc==KV_FULL || rc==KV_IOERR || rc==KV_NOMEM ){
     db->iBgRetryAt = db->pEnv->xMonoMicros(db->pEnv) + BG_RETRY_MICROS;
   }else{
@@ -561,7 +526,7 @@ void kvDbBgRetryDue(kv_db *db){
   pthread_cond_broadcast(&db->cvWork);
 }
 
-static int stickyError(kv_db *db){
+int kvDbStickyError(kv_db *db){
   kvDbBgRetryDue(db);
   if( db->rcWal ) return kvErr(db->rcWal, "%s", db->zWalErr ? db->zWalErr : "kvstore: WAL failed");
   if( db->rcBg ) return kvErr(db->rcBg, "%s", db->zBgErr ? db->zBgErr : "kvstore: background work failed");
@@ -571,13 +536,13 @@ static int stickyError(kv_db *db){
 /* Make sure the memtable has room for a write (bForce: switch it now if
 ** it holds anything, for kv_flush). REQUIRES: mutex held, caller is the
 ** write leader. */
-static int makeRoom(kv_db *db, int bForce){
+int kvDbMakeRoom(kv_db *db, int bForce){
   int rc = KV_OK;
   int bSlowed = 0;
   while( rc==KV_OK ){
     KvMem *pNew = 0;
     u64 iSeg = 0;
-    rc = stickyError(db);
+    rc = kvDbStickyError(db);
     if( rc!=KV_OK ) break;
     /* Level 0 piling up: slow writers down, then stop them (compact.c). */
     if( !bForce && kvCompactSlowdown(db, &bSlowed) ) continue;
@@ -610,348 +575,6 @@ static int makeRoom(kv_db *db, int bForce){
     }else{
       flushImm(db);
     }
-  }
-  return rc;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Writes.                                                                 */
-
-typedef struct MemInsert MemInsert;
-struct MemInsert {
-  KvMem *pMem;
-  u64 seq;                      /* sequence of the next operation */
-};
-
-static int memInsertOp(void *pCtx, int eType, const u8 *pKey, size_t nKey,
-                       const u8 *pVal, size_t nVal){
-  MemInsert *p = (MemInsert*)pCtx;
-  return kvMemAdd(p->pMem, p->seq++, eType, pKey, nKey, pVal, nVal);
-}
-
-static int checkSizes(kv_db *db, kv_batch *b){
-  size_t nKey = 0, nVal = 0;
-  kvBatchMaxLens(b, &nKey, &nVal);
-  if( nKey>db->pOpts->nMaxKey ){
-    return kvErr(KV_TOOBIG, "kvstore: key of %zu bytes exceeds max_key_size "
-                 "(%" PRIu64 ")", nKey, db->pOpts->nMaxKey);
-  }
-  if( nVal>db->pOpts->nMaxValue ){
-    return kvErr(KV_TOOBIG, "kvstore: value of %zu bytes exceeds "
-                 "max_value_size (%" PRIu64 ")", nVal, db->pOpts->nMaxValue);
-  }
-  return KV_OK;
-}
-
-/* Queue w and run the write path for it (and, as leader, for those queued
-** behind it). */
-static int writeQueued(kv_db *db, KvWriter *w){
-  KvWriter *pLast = w;
-  KvWriter *p;
-  int bSticky = 0;
-  int rc;
-
-  pthread_cond_init(&w->cv, 0);
-  w->bDone = 0;
-  w->rc = KV_OK;
-  w->pNext = 0;
-  kvDbLock(db);
-  if( db->pWriterTail ) db->pWriterTail->pNext = w; else db->pWriterHead = w;
-  db->pWriterTail = w;
-  while( !w->bDone && db->pWriterHead!=w ){
-    pthread_cond_wait(&w->cv, &db->mutex);
-  }
-  if( w->bDone ){
-    kvDbUnlock(db);
-    pthread_cond_destroy(&w->cv);
-    if( w->rc ) kvErr(w->rc, "%s", w->zErr);
-    return w->rc;
-  }
-
-  /* Leader. While a PREPARED record awaits its commit, nothing else may
-  ** take sequence numbers or switch the memtable (which would let a flush
-  ** retire the segment holding the record): only that transaction's own
-  ** retried prepare, its apply, or reads. */
-  rc = KV_OK;
-  if( db->bPrepared && (w->eKind==WRITER_PLAIN
-                        || (w->eKind==WRITER_PREPARE
-                            && w->iSeq!=db->iPrepSeq)) ){
-    rc = kvErr(KV_BUSY, "kvstore: '%s' has a prepared transaction waiting "
-               "for its commit", db->zDir);
-    w->bPrepBusy = 1;
-  }else if( w->eKind==WRITER_APPLY
-         && (!db->bPrepared || db->iPrepSeq!=w->iSeq) ){
-    rc = kvErr(KV_MISUSE, "kvstore: no prepared transaction at sequence %"
-               PRIu64 " in '%s'", w->iSeq, db->zDir);
-  }
-  /* An apply needs no room: kv_prepare made it. */
-  if( rc==KV_OK && w->eKind!=WRITER_APPLY ) rc = makeRoom(db, w->pBatch==0);
-  if( rc==KV_OK && w->pBatch ){
-    size_t nGroup = 0;
-    u64 seq = atomic_load(&db->lastSeq) + 1;
-    u64 nUser = 0;
-    u64 nCommit = 0;              /* batches in this group */
-    KvWal *pWal = db->pWal;
-    KvMem *pMem = db->pMem;
-    MemInsert ins;
-    /* Take the batches queued behind us, up to a size limit, stopping at a
-    ** kv_flush request. */
-    if( w->eKind!=WRITER_PLAIN && w->iSeq ) seq = w->iSeq;
-    for(p=w; p && p->pBatch; p=p->pNext){
-      size_t n = 0;
-      kvBatchRep(p->pBatch, &n);
-      if( p!=w && nGroup+n>GROUP_MAX_BYTES ) break;
-      /* Two-phase steps go alone. */
-      if( p!=w && (w->eKind!=WRITER_PLAIN || p->eKind!=WRITER_PLAIN) ) break;
-      nGroup += n;
-      pLast = p;
-    }
-    kvDbUnlock(db);
-
-    ins.pMem = pMem;
-    ins.seq = seq;
-    for(p=w; rc==KV_OK && w->eKind!=WRITER_APPLY; p=p->pNext){
-      size_t n = 0;
-      const u8 *a = kvBatchRep(p->pBatch, &n);
-      u32 nOp = (u32)kv_batch_count(p->pBatch);
-      u32 mFlag = w->eKind==WRITER_PREPARE ? KV_WAL_PREPARED : 0;
-      rc = kvWalAppend(pWal, ins.seq, db->pEnv->xNowMicros(db->pEnv),
-                       nOp | mFlag, a, n, 0);
-      ins.seq += nOp;
-      nUser += n;
-      nCommit++;
-      if( p==pLast ) break;
-    }
-    if( w->eKind==WRITER_APPLY ){
-      size_t n = 0;
-      kvBatchRep(w->pBatch, &n);
-      nUser = n;
-      nCommit = 1;
-    }
-    /* A failed append was cut back out of the WAL by wal.c: that commit
-    ** fails and later ones may succeed. Failures past this point are
-    ** sticky. */
-    if( rc==KV_OK && w->eKind!=WRITER_APPLY
-     && db->pOpts->eSync==KV_SYNC_FULL ){
-      rc = kvWalSync(pWal);
-      atomic_fetch_add(&db->nSyncs, 1);
-      bSticky = rc!=KV_OK;
-    }
-    ins.seq = seq;
-    for(p=w; rc==KV_OK && w->eKind!=WRITER_PREPARE; p=p->pNext){
-      size_t n = 0;
-      const u8 *a = kvBatchRep(p->pBatch, &n);
-      rc = kvBatchDecode(a, n, (u32)kv_batch_count(p->pBatch), memInsertOp,
-                         &ins);
-      bSticky = rc!=KV_OK;
-      if( p==pLast ) break;
-    }
-
-    kvDbLock(db);
-    if( rc==KV_OK && w->eKind==WRITER_PREPARE ){
-      /* Not visible, not published: kv_commit_prepared does that. */
-      db->bPrepared = 1;
-      db->iPrepSeq = seq;
-      w->iSeq = seq;
-    }else if( rc==KV_OK ){
-      if( w->eKind==WRITER_APPLY ){
-        db->bPrepared = 0;
-        pthread_cond_broadcast(&db->cvWriterLock);   /* kv_snapshot_at */
-      }
-      atomic_store(&db->lastSeq, ins.seq - 1);
-      atomic_fetch_add(&db->nUserBytes, nUser);
-      atomic_fetch_add(&db->nWrites, nCommit);
-    }else if( (bSticky || rc==KV_READONLY) && db->rcWal==KV_OK ){
-      /* After a failed fsync (whose pages the kernel may have dropped), or
-      ** a memtable holding half a batch, no later commit may report
-      ** success: the sequence is not published and the store refuses
-      ** writes until it is reopened, which replays what the WAL holds. */
-      db->rcWal = rc==KV_NOMEM ? KV_NOMEM : KV_READONLY;
-      db->zWalErr = kvMprintf("kvstore: '%s' is read-only until reopened "
-                              "after a failed commit (%s)", db->zDir,
-                              kvErrMsg());
-    }
-  }
-
-  /* Finish the group and hand leadership to the next writer. */
-  for(;;){
-    KvWriter *pHead = db->pWriterHead;
-    db->pWriterHead = pHead->pNext;
-    if( db->pWriterHead==0 ) db->pWriterTail = 0;
-    if( pHead!=w ){
-      pHead->rc = rc;
-      if( rc ) snprintf(pHead->zErr, sizeof(pHead->zErr), "%s", kvErrMsg());
-      pHead->bDone = 1;
-      pthread_cond_signal(&pHead->cv);
-    }
-    if( pHead==pLast ) break;
-  }
-  if( db->pWriterHead ) pthread_cond_signal(&db->pWriterHead->cv);
-  kvDbUnlock(db);
-  pthread_cond_destroy(&w->cv);
-  return rc;
-}
-
-/* The error of a write on a kv_open_readonly handle. */
-int kvDbReadOnlyErr(kv_db *db){
-  return kvErr(KV_READONLY, "kvstore: '%s' is open read-only", db->zDir);
-}
-
-/* A plain write or a flush waits (up to PREPARED_WAIT_S) for a prepared
-** batch to be applied or given up, before queueing: the apply itself goes
-** through the queue, so a leader must not wait there. A prepare that
-** slips in between still makes writeQueued refuse with KV_BUSY. */
-#define PREPARED_WAIT_S 5
-static void waitPrepared(kv_db *db){
-  struct timespec ts;
-  kvDbLock(db);
-  if( db->bPrepared ){
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += PREPARED_WAIT_S;
-    while( db->bPrepared ){
-      if( pthread_cond_timedwait(&db->cvWriterLock, &db->mutex, &ts)!=0 ){
-        break;
-      }
-    }
-  }
-  kvDbUnlock(db);
-}
-
-/* A plain write of b, or kv_flush's switch (b NULL), queued once no
-** PREPARED record awaits its commit. Other connections may prepare again
-** between the wait and the queue (a busy writer commits back to back), so
-** a refusal for that reason waits and tries again, PREPARED_WAIT_S in all. */
-static int writeUnprepared(kv_db *db, kv_batch *b){
-  KvWriter w;
-  int rc;
-  struct timespec tEnd, tNow;
-  clock_gettime(CLOCK_MONOTONIC, &tEnd);
-  tEnd.tv_sec += PREPARED_WAIT_S;
-  for(;;){
-    waitPrepared(db);
-    memset(&w, 0, sizeof(w));
-    w.pBatch = b;
-    rc = writeQueued(db, &w);
-    if( rc!=KV_BUSY || !w.bPrepBusy ) break;
-    clock_gettime(CLOCK_MONOTONIC, &tNow);
-    if( tNow.tv_sec>tEnd.tv_sec
-     || (tNow.tv_sec==tEnd.tv_sec && tNow.tv_nsec>=tEnd.tv_nsec) ) break;
-  }
-  return rc;
-}
-
-int kv_write(kv_db *db, kv_batch *b){
-  int rc;
-  if( db==0 || b==0 ) return kvErr(KV_MISUSE, "kvstore: kv_write: NULL argument");
-  if( db->bReadOnly ) return kvDbReadOnlyErr(db);
-  if( kv_batch_count(b)==0 ) return KV_OK;
-  rc = checkSizes(db, b);
-  if( rc ) return rc;
-  return writeUnprepared(db, b);
-}
-
-/*
-** Two-phase commit (kv.h). The PREPARED record goes through the same
-** queue as kv_write, alone, so it lands in the WAL in sequence order; its
-** sequence numbers are reserved (db->bPrepared) until kv_commit_prepared
-** publishes them or kv_abort_prepared gives them back.
-*/
-int kv_prepare(kv_db *db, kv_batch *b, uint64_t *piSeq){
-  KvWriter w;
-  int rc;
-  if( db==0 || b==0 || piSeq==0 ){
-    return kvErr(KV_MISUSE, "kvstore: kv_prepare: NULL argument");
-  }
-  if( kv_batch_count(b)==0 ){
-    return kvErr(KV_MISUSE, "kvstore: kv_prepare: empty batch");
-  }
-  rc = checkSizes(db, b);
-  if( rc ) return rc;
-  memset(&w, 0, sizeof(w));
-  w.pBatch = b;
-  w.eKind = WRITER_PREPARE;
-  w.iSeq = *piSeq;
-  rc = writeQueued(db, &w);
-  if( rc==KV_OK ) *piSeq = w.iSeq;
-  return rc;
-}
-
-int kv_commit_prepared(kv_db *db, kv_batch *b, uint64_t iSeq){
-  KvWriter w;
-  if( db==0 || b==0 ){
-    return kvErr(KV_MISUSE, "kvstore: kv_commit_prepared: NULL argument");
-  }
-  memset(&w, 0, sizeof(w));
-  w.pBatch = b;
-  w.eKind = WRITER_APPLY;
-  w.iSeq = iSeq;
-  return writeQueued(db, &w);
-}
-
-void kv_abort_prepared(kv_db *db, uint64_t iSeq){
-  if( db==0 ) return;
-  kvDbLock(db);
-  /* The record stays in the WAL: recovery ignores it, since the next
-  ** commit reuses its sequence (a later record of the same sequence wins)
-  ** and, until then, the caller's horizon stays below it. */
-  if( db->bPrepared && db->iPrepSeq==iSeq ){
-    db->bPrepared = 0;
-    pthread_cond_broadcast(&db->cvWriterLock);       /* kv_snapshot_at */
-  }
-  kvDbUnlock(db);
-}
-
-uint64_t kv_last_seq(kv_db *db){
-  return atomic_load(&db->lastSeq);
-}
-
-/* kv_put and kv_delete write one-operation batches: rather than allocate
-** and free one (and its buffers) each time, they reuse a spare batch. Two
-** threads writing at once each get a batch; the loser of the race to give
-** one back frees it. */
-static kv_batch *spareTake(kv_db *db){
-  kv_batch *b = atomic_exchange_explicit(&db->pSpareBatch, 0,
-                                         memory_order_acquire);
-  return b ? b : kv_batch_new();
-}
-static void spareGive(kv_db *db, kv_batch *b){
-  kv_batch_clear(b);
-  kv_batch_free(atomic_exchange_explicit(&db->pSpareBatch, b,
-                                         memory_order_acq_rel));
-}
-
-int kv_put(kv_db *db, const void *pKey, size_t nKey, const void *pVal,
-           size_t nVal){
-  kv_batch *b = spareTake(db);
-  int rc;
-  if( b==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
-  rc = kv_batch_put(b, pKey, nKey, pVal, nVal);
-  if( rc==KV_OK ) rc = kv_write(db, b);
-  spareGive(db, b);
-  return rc;
-}
-
-int kv_delete(kv_db *db, const void *pKey, size_t nKey){
-  kv_batch *b = spareTake(db);
-  int rc;
-  if( b==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
-  rc = kv_batch_delete(b, pKey, nKey);
-  if( rc==KV_OK ) rc = kv_write(db, b);
-  spareGive(db, b);
-  return rc;
-}
-
-int kv_flush(kv_db *db){
-  int rc;
-  if( db->bReadOnly ) return kvDbReadOnlyErr(db);
-  rc = writeUnprepared(db, 0);
-  if( rc==KV_OK ){
-    kvDbLock(db);
-    while( db->pImm && db->rcBg==KV_OK && db->bBgThread ){
-      pthread_cond_wait(&db->cvWork, &db->mutex);
-    }
-    rc = stickyError(db);
-    kvDbUnlock(db);
   }
   return rc;
 }
@@ -1025,7 +648,7 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
 static int valueOut(const u8 *pV, size_t nV, void **ppVal, size_t *pnVal){
   if( ppVal ){
     *ppVal = kvMalloc(nV);
-    if( *ppVal==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( *ppVal==0 ) return kvErrNoMem();
     if( nV ) memcpy(*ppVal, pV, nV);
   }
   if( pnVal ) *pnVal = nV;
@@ -1145,257 +768,6 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
 /* ---------------------------------------------------------------------- */
 /* Open, recovery, close.                                                  */
 
-/*
-** Recovery of two-phase commits. A record counts as committed when it is
-** the latest record of its first sequence (a COMMIT retried after
-** SQLITE_BUSY writes the transaction's record again, with the same first
-** sequence and maybe more operations; a commit after an abandoned prepare
-** reuses its sequence), and, if it is a PREPARED record and the store was
-** opened with a horizon (kv_options_set_horizon), its first sequence is at
-** or below the horizon. A record of the same sequence always follows the
-** one it replaces directly (no other write can come between: see
-** writeQueued), so the replay holds back one record, the pending one,
-** until the next record shows whether it was replaced.
-*/
-typedef struct Replay Replay;
-struct Replay {
-  KvMem *pMem;
-  u64 maxSeq;
-  int bHorizon;                 /* PREPARED records need seq <= iHorizon */
-  u64 iHorizon;
-  int bPending;                 /* a record is held back in pending */
-  u64 iPendSeq;                 /* its first sequence */
-  u32 nPendCount;               /* its count field (with KV_WAL_PREPARED) */
-  KvBuf pending;                /* its batch representation */
-  u64 nDiscarded;               /* PREPARED records above the horizon */
-};
-
-static int replayApply(Replay *r){
-  MemInsert ins;
-  u32 nOp = KV_WAL_COUNT(r->nPendCount);
-  int rc;
-  if( !r->bPending ) return KV_OK;
-  r->bPending = 0;
-  if( (r->nPendCount & KV_WAL_PREPARED) && r->bHorizon
-   && r->iPendSeq>r->iHorizon ){
-    r->nDiscarded++;
-    return KV_OK;
-  }
-  ins.pMem = r->pMem;
-  ins.seq = r->iPendSeq;
-  rc = kvBatchDecode(r->pending.a, r->pending.n, nOp, memInsertOp, &ins);
-  if( rc==KV_OK && nOp>0 && r->iPendSeq+nOp-1>r->maxSeq ){
-    r->maxSeq = r->iPendSeq + nOp - 1;
-  }
-  return rc;
-}
-
-static int replayBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
-                       size_t nRep){
-  Replay *r = (Replay*)pCtx;
-  int rc = KV_OK;
-  if( r->bPending && r->iPendSeq!=firstSeq ) rc = replayApply(r);
-  if( rc==KV_OK ) rc = kvBufSet(&r->pending, pRep, nRep);
-  if( rc==KV_OK ){
-    r->bPending = 1;
-    r->iPendSeq = firstSeq;
-    r->nPendCount = nCount;
-  }
-  return rc;
-}
-
-/*
-** Revocation. A database whose last commits a power cut took back (WAL
-** mode with synchronous=NORMAL, or synchronous=OFF) comes back with a
-** horizon below batches the store had already applied and perhaps
-** flushed into SSTables. Every table holding a sequence above the horizon
-** is rewritten without those entries, and the rewrite is installed by the
-** recovery's one manifest edit, which also retires the WAL segments that
-** held their records: once that edit is durable nothing above the horizon
-** exists anywhere, and the numbers can be reused. Until then the old
-** files stay, and an interrupted open revokes again at the next one.
-**
-** What this cannot bring back: an older version of a key that a
-** compaction dropped because a revoked entry overwrote it
-** (doc/transactions.md).
-*/
-static int revokeFile(kv_db *db, KvFileMeta *f, int iLevel, u64 iHorizon,
-                      KvVersionEdit *pEdit, u64 *pnRevoked){
-  KvSstConfig cfg;
-  KvSstBuilder *pB = 0;
-  KvSst *pSst = 0;
-  KvIter *pIt = 0;
-  KvSstMeta meta;
-  u64 iFile = kvVsetNewFileNumber(&db->vset);
-  u64 nKept = 0;
-  char *zPath = kvSstPath(db->zDir, iFile);
-  int rc = zPath ? KV_OK : kvErr(KV_NOMEM, "kvstore: out of memory");
-  memset(&meta, 0, sizeof(meta));
-  sstConfig(db->pOpts, &cfg);
-  if( rc==KV_OK ) rc = kvFileTable(f, &pSst);
-  if( rc==KV_OK ) rc = kvSstIterNew(pSst, KV_SST_BULK, &pIt);
-  if( rc==KV_OK ){
-    rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
-                         db->pEnv->xNowMicros(db->pEnv), &pB);
-  }
-  if( rc==KV_OK ) rc = pIt->pMethods->xFirst(pIt);
-  while( rc==KV_OK && kvIterValid(pIt) ){
-    const u8 *k, *v;
-    size_t nk, nv;
-    kvIterKey(pIt, &k, &nk);
-    if( kvIKeySeq(k, nk)<=iHorizon ){
-      kvIterValue(pIt, &v, &nv);
-      rc = kvSstBuilderAdd(pB, k, nk, v, nv);
-      nKept++;
-    }else{
-      (*pnRevoked)++;
-    }
-    if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
-  }
-  if( pIt ) pIt->pMethods->xClose(pIt);
-  if( rc==KV_OK && nKept>0 ){
-    rc = kvSstBuilderFinish(pB, &meta);
-    pB = 0;
-    if( rc==KV_OK ) rc = kvEditAddFile(pEdit, iLevel, &meta, iFile);
-  }
-  if( pB ) kvSstBuilderAbandon(pB);
-  if( rc==KV_OK ) rc = kvEditDelFile(pEdit, iLevel, f->iFile);
-  kvSstMetaFree(&meta);
-  kvFree(zPath);
-  return rc;
-}
-
-static int revokeAbove(kv_db *db, u64 iHorizon, KvVersionEdit *pEdit,
-                       u64 *pnRevoked){
-  KvVersion *v = kvVersionCurrent(&db->vset);
-  int rc = KV_OK;
-  int i, j;
-  for(i=0; rc==KV_OK && v && i<v->nLevel; i++){
-    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
-      KvFileMeta *f = v->aaFile[i][j];
-      if( f->maxSeq>iHorizon ){
-        rc = revokeFile(db, f, i, iHorizon, pEdit, pnRevoked);
-      }
-    }
-  }
-  kvVersionUnref(v);
-  return rc;
-}
-
-/* Replay the WAL into a memtable, write it to a level-0 table, and start
-** a new WAL segment. Every recovered write is then in an SSTable, so the
-** old segments (including one whose torn tail was cut) can go. */
-static int recoverWal(kv_db *db){
-  KvWalReplayInfo info;
-  KvWalConfig cfg;
-  KvVersionEdit edit;
-  Replay r;
-  u64 iNewSeg, nByte = 0;
-  int rc;
-
-  memset(&info, 0, sizeof(info));
-  memset(&edit, 0, sizeof(edit));
-  memset(&r, 0, sizeof(r));
-  r.bHorizon = db->pOpts->bHorizon;
-  r.iHorizon = db->pOpts->iHorizon;
-  rc = kvMemNew(&r.pMem);
-  if( rc==KV_OK ){
-    rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
-                     &info);
-  }
-  if( rc==KV_OK ) rc = replayApply(&r);
-  kvBufFree(&r.pending);
-  if( rc==KV_OK && r.bHorizon ){
-    rc = revokeAbove(db, r.iHorizon, &edit, &db->nRevoked);
-  }
-  iNewSeg = info.iLastSeg + 1;
-  if( iNewSeg<db->vset.iLogNumber ) iNewSeg = db->vset.iLogNumber;
-  if( rc==KV_OK ){
-    u64 seq = db->vset.iLastSeq;
-    /* Above the horizon nothing is left (revokeAbove, and the segments
-    ** this edit retires): those numbers are free again. */
-    if( r.bHorizon && seq>r.iHorizon ) seq = r.iHorizon;
-    if( r.maxSeq>seq ) seq = r.maxSeq;
-    atomic_store(&db->lastSeq, seq);
-    rc = writeLevel0(db, r.pMem, kvVsetNewFileNumber(&db->vset), &edit, &nByte);
-    db->nFlushBytes += nByte;
-  }
-  if( rc==KV_OK ){
-    edit.bLogNumber = 1;
-    edit.iLogNumber = iNewSeg;
-    edit.bLastSeq = 1;
-    edit.iLastSeq = atomic_load(&db->lastSeq);
-    rc = kvVsetApply(&db->vset, &edit);
-  }
-  if( rc==KV_OK ){
-    cfg.nSegmentSize = db->pOpts->nWalSegment;
-    cfg.nSegmentRecords = db->pOpts->nWalRecords;
-    cfg.eSync = db->pOpts->eSync;
-    rc = kvWalOpen(db->pEnv, db->zDir, iNewSeg, &cfg, &db->pWal);
-  }
-  if( rc==KV_OK ) deleteOldSegments(db, iNewSeg);
-  kvEditClear(&edit);
-  kvMemUnref(r.pMem);
-  return rc;
-}
-
-/* Read-only recovery: replay the WAL into the memtable that reads use, and
-** open every table of the version now, so that a writer's compaction
-** deleting one later leaves our descriptor readable. A table or segment
-** that vanished since the manifest was read means the owner moved on
-** (KV_CANTOPEN from the table, KV_BUSY for the segment): kv_open_readonly
-** then starts over. Replays with the same replayBatch as recoverWal: a
-** change to what recovery keeps from the WAL belongs in both. */
-static int recoverReadOnly(kv_db *db){
-  KvWalReplayInfo info;
-  KvVersion *v = db->vset.pCurrent;
-  Replay r;
-  u64 *aSeg = 0;
-  int nSeg = 0, i, j;
-  int rc;
-
-  memset(&info, 0, sizeof(info));
-  memset(&r, 0, sizeof(r));
-  r.bHorizon = db->pOpts->bHorizon;
-  r.iHorizon = db->pOpts->iHorizon;
-  rc = kvMemNew(&r.pMem);
-  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
-    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
-      KvSst *pSst = 0;
-      rc = kvFileTable(v->aaFile[i][j], &pSst);
-    }
-  }
-  if( rc==KV_OK ){
-    rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
-                     &info);
-  }
-  if( rc==KV_OK ) rc = replayApply(&r);   /* the record held back */
-  kvBufFree(&r.pending);
-  /* The segment the manifest names must still be there once replay is
-  ** done (when later ones exist): the owner deletes it only after a
-  ** manifest edit this version does not hold. */
-  if( rc==KV_OK ) rc = kvWalList(db->pEnv, db->zDir, &aSeg, &nSeg);
-  if( rc==KV_OK && nSeg>0 && aSeg[nSeg-1]>db->vset.iLogNumber ){
-    int bFound = 0;
-    for(i=0; i<nSeg; i++) if( aSeg[i]==db->vset.iLogNumber ) bFound = 1;
-    if( !bFound ){
-      rc = kvErr(KV_BUSY, "kvstore: '%s' changed while being opened "
-                 "read-only (WAL segment %" PRIu64 " is gone)", db->zDir,
-                 db->vset.iLogNumber);
-    }
-  }
-  kvFree(aSeg);
-  if( rc==KV_OK ){
-    u64 seq = db->vset.iLastSeq;
-    if( r.maxSeq>seq ) seq = r.maxSeq;
-    atomic_store(&db->lastSeq, seq);
-    db->pMem = r.pMem;
-    r.pMem = 0;
-  }
-  kvMemUnref(r.pMem);
-  return rc;
-}
-
 /* Remove what a crash can leave behind: tables no version names, temporary
 ** files, manifests other than the live one. */
 static void deleteObsoleteFiles(kv_db *db){
@@ -1410,10 +782,11 @@ static void deleteObsoleteFiles(kv_db *db){
   }
   for(i=0; i<n; i++){
     const char *z = az[i];
-    size_t nDigit = strspn(z, "0123456789");
+    int eType;
+    u64 iFile;
     int bDel = 0;
-    if( nDigit>0 && strcmp(z+nDigit, ".sst")==0 ){
-      u64 iFile = strtoull(z, 0, 10);
+    kvParseFileName(z, &eType, &iFile);
+    if( eType==KV_FILE_SST ){
       int iLevel, j, bLive = 0;
       for(iLevel=0; iLevel<KV_MAX_LEVELS && !bLive; iLevel++){
         for(j=0; j<v->anFile[iLevel]; j++){
@@ -1421,11 +794,11 @@ static void deleteObsoleteFiles(kv_db *db){
         }
       }
       bDel = !bLive;
-    }else if( nDigit>0 && strcmp(z+nDigit, ".sst.tmp")==0 ){
+    }else if( eType==KV_FILE_SST_TMP ){
       bDel = 1;
-    }else if( strncmp(z, "MANIFEST-", 9)==0 && isStoreName(z) ){
-      bDel = strtoull(z+9, 0, 10)!=db->vset.iManifest;
-    }else if( strcmp(z, "CURRENT.tmp")==0 || strcmp(z, IDENTITY_NAME ".tmp")==0 ){
+    }else if( eType==KV_FILE_MANIFEST ){
+      bDel = iFile!=db->vset.iManifest;
+    }else if( eType==KV_FILE_CURRENT_TMP || eType==KV_FILE_IDENTITY_TMP ){
       bDel = 1;
     }
     if( bDel ){
@@ -1484,12 +857,12 @@ static int missingCurrentCheck(kv_db *db){
   int nSst = 0, nWal = 0, nManifest = 0;
   int rc = db->pEnv->xList(db->pEnv, db->zDir, &az, &n);
   for(i=0; rc==KV_OK && i<n; i++){
-    const char *z = az[i];
-    size_t nDigit = strspn(z, "0123456789");
-    if( !isStoreName(z) ) continue;
-    if( nDigit>0 && strcmp(z+nDigit, ".sst")==0 ) nSst++;
-    else if( strncmp(z, "wal-", 4)==0 ) nWal++;
-    else if( strncmp(z, "MANIFEST-", 9)==0 ) nManifest++;
+    int eType;
+    u64 iNum;
+    kvParseFileName(az[i], &eType, &iNum);
+    if( eType==KV_FILE_SST ) nSst++;
+    else if( eType==KV_FILE_WAL ) nWal++;
+    else if( eType==KV_FILE_MANIFEST ) nManifest++;
   }
   kvFreeList(az, n);
   if( rc!=KV_OK ) return rc;
@@ -1509,13 +882,13 @@ static int missingCurrentCheck(kv_db *db){
 /* A store whose DROP was interrupted stays unopenable until a DROP
 ** finishes it. REQUIRES: LOCK held. */
 static int droppedCheck(kv_db *db){
-  char *zPath = kvMprintf("%s/%s", db->zDir, DROP_MARKER);
+  char *zPath = kvFileName(db->zDir, KV_FILE_DROPPED, 0);
   int rc = KV_OK;
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   if( db->pEnv->xExists(db->pEnv, zPath) ){
     rc = kvErr(KV_CANTOPEN, "kvstore: store '%s' is being dropped (%s "
                "exists: a DROP TABLE was interrupted); DROP TABLE again "
-               "finishes it", db->zDir, DROP_MARKER);
+               "finishes it", db->zDir, KV_NAME_DROPPED);
   }
   kvFree(zPath);
   return rc;
@@ -1528,11 +901,11 @@ static int existingStoreCheck(KvEnv *pEnv, const char *zDir,
   char *zPath;
   int rc = KV_OK;
   if( opts==0 || opts->bCreate ) return KV_OK;
-  zPath = kvMprintf("%s/%s", zDir, IDENTITY_NAME);
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  zPath = kvFileName(zDir, KV_FILE_IDENTITY, 0);
+  if( zPath==0 ) return kvErrNoMem();
   if( !pEnv->xExists(pEnv, zPath) ){
     rc = kvErr(KV_CANTOPEN, "kvstore: no store in '%s' (no %s file) and "
-               "creating one was not requested", zDir, IDENTITY_NAME);
+               "creating one was not requested", zDir, KV_NAME_IDENTITY);
   }
   kvFree(zPath);
   return rc;
@@ -1551,7 +924,7 @@ static int syncParentDir(KvEnv *pEnv, const char *zDir){
   }else{
     zParent = kvMprintf("%.*s", (int)(zSlash-zDir), zDir);
   }
-  if( zParent==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zParent==0 ) return kvErrNoMem();
   rc = pEnv->xSyncDir(pEnv, zParent);
   kvFree(zParent);
   if( rc!=KV_OK ){
@@ -1571,7 +944,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   int rc = KV_OK;
 
   *ppDb = 0;
-  if( db==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( db==0 ) return kvErrNoMem();
   pthread_mutex_init(&db->mutex, 0);
   pthread_mutex_init(&db->vsetMutex, 0);
   pthread_cond_init(&db->cvWork, 0);
@@ -1584,10 +957,10 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   db->bReadOnly = bReadOnly;
   db->zDir = kvStrdup(zDir);
   db->pOpts = opts ? kv_options_copy(opts) : kv_options_new();
-  zLock = kvMprintf("%s/LOCK", zDir);
-  zCurrent = kvMprintf("%s/CURRENT", zDir);
+  zLock = kvFileName(zDir, KV_FILE_LOCK, 0);
+  zCurrent = kvFileName(zDir, KV_FILE_CURRENT, 0);
   if( !db->zDir || !db->pOpts || !zLock || !zCurrent ){
-    rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    rc = kvErrNoMem();
   }
   if( rc==KV_OK ) rc = foreignCheck(pEnv, zDir);
   if( rc==KV_OK ) rc = existingStoreCheck(pEnv, zDir, opts);
@@ -1615,9 +988,9 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     }
   }
   if( bReadOnly ){
-    if( rc==KV_OK ) rc = recoverReadOnly(db);
+    if( rc==KV_OK ) rc = kvDbRecoverReadOnly(db);
   }else{
-    if( rc==KV_OK ) rc = recoverWal(db);
+    if( rc==KV_OK ) rc = kvDbRecoverWal(db);
     if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
   }
   if( rc==KV_OK ) rc = kvCompactorNew(&db->pCompactor);
@@ -1654,7 +1027,7 @@ static int canonicalDir(const char *zDir, char **pzOut){
   if( z==0 ) return kvErrno(errno, "open", zDir);
   *pzOut = kvStrdup(z);
   free(z);
-  if( *pzOut==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( *pzOut==0 ) return kvErrNoMem();
   return KV_OK;
 }
 
@@ -1701,7 +1074,7 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
     ** store's (those not given are the store's anyway). */
     kv_options *pTmp = opts ? kv_options_copy(opts) : kv_options_new();
     if( pTmp==0 ){
-      rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      rc = kvErrNoMem();
     }else{
       rc = shapingAdopt(pTmp, zCanon, optionsValue, db->pOpts);
       kv_options_free(pTmp);
@@ -1803,7 +1176,7 @@ int kv_db_refcount(kv_db *db){
 ** Drop the store in zDir through pEnv (kv_destroy; tests pass a test env).
 **
 ** The first step makes the store unopenable in one durable step: CURRENT
-** is renamed to DROP_MARKER and the directory fsynced. A crash or an error
+** is renamed to KV_NAME_DROPPED and the directory fsynced. A crash or an error
 ** after it leaves a store that every open refuses and that the next
 ** destroy finishes; before it, the store is whole. A store without CURRENT
 ** (damaged, or a drop that got further) is dropped all the same. Only the
@@ -1835,17 +1208,17 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
     pthread_mutex_unlock(&gRegistryMutex);
   }
   if( rc==KV_OK ){
-    zId = kvMprintf("%s/%s", zCanon, IDENTITY_NAME);
-    zLock = kvMprintf("%s/LOCK", zCanon);
-    zCurrent = kvMprintf("%s/CURRENT", zCanon);
-    zMarker = kvMprintf("%s/%s", zCanon, DROP_MARKER);
+    zId = kvFileName(zCanon, KV_FILE_IDENTITY, 0);
+    zLock = kvFileName(zCanon, KV_FILE_LOCK, 0);
+    zCurrent = kvFileName(zCanon, KV_FILE_CURRENT, 0);
+    zMarker = kvFileName(zCanon, KV_FILE_DROPPED, 0);
     if( zId==0 || zLock==0 || zCurrent==0 || zMarker==0 ){
-      rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      rc = kvErrNoMem();
     }
   }
   if( rc==KV_OK && !pEnv->xExists(pEnv, zId) ){
     rc = kvErr(KV_ERROR, "kvstore: '%s' does not hold a kvstore store (no %s "
-               "file); nothing was removed", zCanon, IDENTITY_NAME);
+               "file); nothing was removed", zCanon, KV_NAME_IDENTITY);
   }
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
   if( rc==KV_OK && pEnv->xExists(pEnv, zCurrent) ){
@@ -1856,10 +1229,13 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
   for(i=0; rc==KV_OK && i<n; i++){
     /* The marker and the identity go last, so an interrupted destroy is
     ** refused by kv_open and redone by the next destroy. */
-    if( isStoreName(az[i]) && strcmp(az[i], "LOCK")!=0
-     && strcmp(az[i], IDENTITY_NAME)!=0 && strcmp(az[i], DROP_MARKER)!=0 ){
+    int eType;
+    u64 iNum;
+    kvParseFileName(az[i], &eType, &iNum);
+    if( isStoreName(az[i]) && eType!=KV_FILE_LOCK
+     && eType!=KV_FILE_IDENTITY && eType!=KV_FILE_DROPPED ){
       char *zPath = kvMprintf("%s/%s", zCanon, az[i]);
-      if( zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      if( zPath==0 ) rc = kvErrNoMem();
       else rc = pEnv->xUnlink(pEnv, zPath);
       kvFree(zPath);
     }
@@ -2055,7 +1431,7 @@ int kv_verify(kv_db *db, char **pzReport){
     for(j=0; rc==KV_OK && *pzReport==0 && j<v->anFile[i]; j++){
       char *zPath = kvSstPath(db->zDir, v->aaFile[i][j]->iFile);
       int rc2;
-      if( zPath==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+      if( zPath==0 ){ rc = kvErrNoMem(); break; }
       rc2 = kvSstVerify(db->pEnv, zPath);
       if( rc2==KV_NOMEM ) rc = rc2;
       else if( rc2!=KV_OK ) rc = verifyReport(pzReport);
@@ -2095,7 +1471,7 @@ int kv_verify(kv_db *db, char **pzReport){
     }
   }
   if( rc==KV_OK && *pzReport==0 ) *pzReport = kvStrdup("ok");
-  if( rc==KV_OK && *pzReport==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( rc==KV_OK && *pzReport==0 ) rc = kvErrNoMem();
   return rc;
 }
 
@@ -2126,7 +1502,7 @@ int kv_sstables(kv_db *db, kv_sstable_info **paInfo, int *pnInfo){
   aInfo = kvMallocZero(nAlloc);
   if( aInfo==0 ){
     kvVersionUnref(v);
-    return kvErr(KV_NOMEM, "kvstore: out of memory");
+    return kvErrNoMem();
   }
   pKeys = (unsigned char*)&aInfo[nInfo];
   k = 0;
@@ -2137,7 +1513,7 @@ int kv_sstables(kv_db *db, kv_sstable_info **paInfo, int *pnInfo){
       size_t nS = f->smallest.n>=KV_TRAILER ? f->smallest.n-KV_TRAILER : 0;
       size_t nL = f->largest.n>=KV_TRAILER ? f->largest.n-KV_TRAILER : 0;
       p->iLevel = i;
-      snprintf(p->zFile, sizeof(p->zFile), "%06" PRIu64 ".sst", f->iFile);
+      kvFileNameBuf(p->zFile, sizeof(p->zFile), KV_FILE_SST, f->iFile);
       p->iFile = f->iFile;
       p->nByte = f->nByte;
       p->nEntry = f->nEntry;
@@ -2190,7 +1566,7 @@ int kv_merkle(kv_db *db, unsigned char aRoot[32]){
   if( nFile>0 ){
     apFile = kvMalloc(sizeof(KvFileMeta*) * (size_t)nFile);
     aLeaf = kvMalloc((size_t)32 * (size_t)nFile);
-    if( apFile==0 || aLeaf==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( apFile==0 || aLeaf==0 ) rc = kvErrNoMem();
   }
   if( rc==KV_OK ){
     for(i=k=0; i<KV_MAX_LEVELS; i++){

@@ -26,7 +26,7 @@ static int pushIter(KvIter ***papIter, int *pnIter, KvIter *pIt){
   KvIter **aNew = kvRealloc(*papIter, sizeof(KvIter*)*(size_t)(*pnIter+1));
   if( aNew==0 ){
     pIt->pMethods->xClose(pIt);
-    return kvErr(KV_NOMEM, "kvstore: out of memory");
+    return kvErrNoMem();
   }
   aNew[(*pnIter)++] = pIt;
   *papIter = aNew;
@@ -194,7 +194,7 @@ int kvRdSkipIterNew(KvIter *pChild, const KvRdFrags *pFrags, u64 childMaxSeq,
   *ppOut = 0;
   if( p==0 ){
     pChild->pMethods->xClose(pChild);
-    return kvErr(KV_NOMEM, "kvstore: out of memory");
+    return kvErrNoMem();
   }
   p->base.pMethods = &skipMethods;
   p->pChild = pChild;
@@ -330,7 +330,7 @@ int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
   int rc = KV_OK;
 
   *ppIter = 0;
-  if( it==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( it==0 ) return kvErrNoMem();
   it->db = db;
   if( b && kv_batch_count(b)>0 ){
     KvIter *pB = 0;

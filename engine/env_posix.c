@@ -506,7 +506,7 @@ int kvEnvWriteAtomic(KvEnv *pEnv, const char *zDir, const char *zName,
   char *zFinal = kvMprintf("%s/%s", zDir, zName);
   KvFile *pFile = 0;
   int rc = KV_OK;
-  if( zTmp==0 || zFinal==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zTmp==0 || zFinal==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ) rc = pEnv->xOpen(pEnv, zTmp, KV_OPEN_WRITE, &pFile);
   if( rc==KV_OK ) rc = pEnv->xAppend(pFile, p, n);
   if( rc==KV_OK ) rc = pEnv->xSync(pFile);

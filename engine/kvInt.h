@@ -34,7 +34,7 @@ typedef int64_t i64;
 
 #define KV_VERSION_STRING_DEFAULT "0.2.0"
 #define KV_FORMAT_VERSION 1        /* SSTable/WAL/manifest format version */
-/* SSTables holding range tombstones are format version 2 (sst.c); the
+/* SSTables holding range tombstones are format version 2 (sst_build.c); the
 ** others are still written as version 1, and both open. */
 #define KV_SST_FORMAT_RANGEDEL 2
 #define KV_MAX_LEVELS 16           /* hard upper bound of the levels option */
@@ -73,6 +73,9 @@ void kvSetAllocHooks(const KvAllocHooks *pHooks);
 /* Record a message (printf-style) for this thread and return rc. The
 ** message is truncated to KV_ERRMSG_MAX-1 bytes; it never allocates. */
 int kvErr(int rc, const char *zFmt, ...);
+/* kvErr(KV_NOMEM, "kvstore: out of memory"): for allocations with no
+** more useful context to name. */
+int kvErrNoMem(void);
 const char *kvErrMsg(void);
 void kvErrClear(void);
 /* Cleanup after a failure (closing, unlinking) may record messages of its
@@ -384,10 +387,16 @@ void kvTestEnvSetDirSync(KvEnv *pEnv, int bOn);
 ** xMonoMicros returns it and xSleepMicros advances it. */
 void kvTestEnvSetClock(KvEnv *pEnv, u64 nMicros);
 
-/* A background flush or compaction failed with rc (now in rcBg): a cause
-** that can go away (disk full, I/O error, no memory) is retried after a
-** pause; see kvDbBgRetryDue. REQUIRES: mutex held. */
-void kvDbBgFailed(kv_db *db, int rc);
+/* A background flush or compaction failed with rc. The first failure is
+** sticky: it goes to rcBg with its message (this thread's kvErrMsg(), or
+** "kvstore: <zWhat> failed in '<dir>': <kvErrMsg()>" when zWhat is not
+** NULL), and later writes see it (kvDbStickyError). A cause that can go
+** away (disk full, I/O error, no memory) is retried after a pause; see
+** kvDbBgRetryDue. REQUIRES: mutex held. */
+void kvDbBgError(kv_db *db, int rc, const char *zWhat);
+/* KV_OK, or the sticky WAL or background error (message recorded), after
+** clearing a background error whose retry is due. REQUIRES: mutex held. */
+int kvDbStickyError(kv_db *db);
 /* If rcBg may be retried now, clear it and wake the background thread.
 ** REQUIRES: mutex held. */
 void kvDbBgRetryDue(kv_db *db);
@@ -659,12 +668,14 @@ struct KvBloom {
 void kvBloomPrepare(KvBloom *p, const u8 *pFilter, size_t nFilter);
 int kvBloomCheck(const KvBloom *p, u32 hash);
 
-/****************************** sstable (block.c, sst.c) *******************/
+/****************************** sstable (block.c, sst_*.c) ****************/
 /*
-** SSTables: format documented at the top of sst.c. A file is written by a
-** builder to "<n>.sst.tmp", fsynced, renamed to "<n>.sst", and the
-** directory fsynced. Readers keep the summary, filter and metadata in
-** memory and read index chunks and data blocks through the block cache.
+** SSTables: format documented at the top of sst_build.c. A file is written
+** by a builder (sst_build.c) to "<n>.sst.tmp", fsynced, renamed to
+** "<n>.sst", and the directory fsynced. Readers (sst_read.c) keep the
+** summary, filter and metadata in memory and read index chunks and data
+** blocks from the file's mapping or through the block cache; iterators
+** and point lookups are in sst_iter.c, the verifier in sst_verify.c.
 */
 typedef struct KvSstConfig KvSstConfig;
 struct KvSstConfig {
@@ -675,6 +686,8 @@ struct KvSstConfig {
   int nSummaryInterval;         /* index entries per summary entry */
   int nRestart;                 /* entries per restart point (16) */
 };
+/* The table settings of options o (options.c). */
+void kvSstConfigFromOptions(const kv_options *o, KvSstConfig *pCfg);
 typedef struct KvSstMeta KvSstMeta;
 struct KvSstMeta {
   u64 nEntry;                   /* entries (puts and tombstones) */
@@ -926,7 +939,7 @@ u64 kvRdFragsMaxSeq(const KvRdFrags *p, const u8 *pKey, size_t nKey,
 /* Smallest sequence above seq of a tombstone covering key (0: none). */
 u64 kvRdFragsNextSeq(const KvRdFrags *p, const u8 *pKey, size_t nKey,
                      u64 seq);
-/* Gather the range tombstones of a memtable / files (sst.c opens each
+/* Gather the range tombstones of a memtable / files (sst_read.c opens each
 ** file with nRangeDel > 0). */
 int kvMemRangeDels(KvMem *pMem, KvRdList *pOut);
 int kvFilesRangeDels(KvFileMeta **aFile, int nFile, KvRdList *pOut);
@@ -1042,7 +1055,7 @@ void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 /* Raise db->iDropFloor to seq (compaction, M held). */
 void kvDbDropFloor(kv_db *db, u64 seq);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
-/* A level iterator (sst.c: a table iterator that moves from table to
+/* A level iterator (sst_iter.c: a table iterator that moves from table to
 ** table): the non-overlapping files aFile[0..nFile) of one level read as
 ** one sorted run, opening each table when reached. It borrows the array
 ** and the files: the caller keeps them (a version, a compaction's inputs)
@@ -1054,9 +1067,34 @@ int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter);
 
-/****************************** compact.c **********************************/
+/* Shared by db.c, db_write.c and recover.c. REQUIRES as stated at the definitions. */
+typedef struct MemInsert MemInsert;
+struct MemInsert {              /* kvBatchDecode context: into a memtable */
+  KvMem *pMem;
+  u64 seq;                      /* sequence of the next operation */
+};
+int kvDbMemInsertOp(void *pCtx, int eType, const u8 *pKey, size_t nKey,
+                    const u8 *pVal, size_t nVal);
+/* Write every entry of pMem to table iFile, add it to level 0 of pEdit. */
+int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
+                    u64 *pnByte);
+/* Remove WAL segments older than iLogNumber (failures ignored). */
+void kvDbDeleteOldSegments(kv_db *db, u64 iLogNumber);
+/* Make sure the memtable has room for a write (bForce: switch it now if
+** it holds anything, for kv_flush). REQUIRES: mutex held, caller is the
+** write leader. */
+int kvDbMakeRoom(kv_db *db, int bForce);
+/* Replay the WAL into a memtable at open (recover.c): kvDbRecoverWal
+** flushes it and starts a new segment; kvDbRecoverReadOnly keeps it in
+** memory and writes nothing. */
+int kvDbRecoverWal(kv_db *db);
+int kvDbRecoverReadOnly(kv_db *db);
+
+/****************************** compact_pick.c, compact.c *****************/
 /*
-** Compaction (design at the top of compact.c). Picking is a pure function
+** Compaction (design at the top of compact_pick.c for choosing, of
+** compact.c for running; what they share is in compact_int.h). Picking,
+** in compact_pick.c, is a pure function
 ** of a version, the options and the compactor's memory (round-robin
 ** pointers, per-file snapshot-only entry counts), so tests can drive it
 ** with hand-built versions. REQUIRES for everything taking a kv_db: the

@@ -56,10 +56,8 @@
 ** tail into a report of corruption.
 */
 #include "kvInt.h"
+#include "log_format.h"
 
-#define LOG_MAGIC        0xA1
-#define LOG_HEADER       13
-#define LOG_MAX_PAYLOAD  ((u64)1 << 30)
 
 /* A writer keeps its scratch buffer between appends unless it grew past
 ** this, so one huge record does not pin its size in memory for good. */
@@ -91,7 +89,7 @@ struct KvLogReader {
 
 /* Fill the 13-byte header a[] for payload p[0..n). */
 static void logPutHeader(u8 *a, const void *p, size_t n){
-  a[0] = LOG_MAGIC;
+  a[0] = KV_LOG_MAGIC;
   kvPut32(a+1, (u32)n);
   kvPut32(a+5, kvCrc32(p, n));
   kvPut32(a+9, kvCrc32(a, 9));
@@ -107,14 +105,14 @@ static int logParse(const u8 *a, u64 nData, u64 off, u32 *pnPay){
   u32 nPay;
   assert( off<=nData );
   *pnPay = 0;
-  if( nData-off<LOG_HEADER ) return LOG_BAD_HDR;
-  if( h[0]!=LOG_MAGIC ) return LOG_BAD_HDR;
+  if( nData-off<KV_LOG_HEADER ) return LOG_BAD_HDR;
+  if( h[0]!=KV_LOG_MAGIC ) return LOG_BAD_HDR;
   if( kvGet32(h+9)!=kvCrc32(h, 9) ) return LOG_BAD_HDR;
   nPay = kvGet32(h+1);
-  if( nPay>LOG_MAX_PAYLOAD ) return LOG_BAD_HDR;
+  if( nPay>KV_LOG_MAX_PAYLOAD ) return LOG_BAD_HDR;
   *pnPay = nPay;
-  if( nData-off-LOG_HEADER<nPay ) return LOG_BAD_BODY;
-  if( kvCrc32(h+LOG_HEADER, nPay)!=kvGet32(h+5) ) return LOG_BAD_BODY;
+  if( nData-off-KV_LOG_HEADER<nPay ) return LOG_BAD_BODY;
+  if( kvCrc32(h+KV_LOG_HEADER, nPay)!=kvGet32(h+5) ) return LOG_BAD_BODY;
   return LOG_GOOD;
 }
 
@@ -127,13 +125,13 @@ static int logGoodRecordFollows(const u8 *a, u64 nData, u64 off, int eBad,
   u64 i;
   u32 nDummy;
   if( eBad==LOG_BAD_BODY ){
-    if( nData-off-LOG_HEADER<nPay ) return 0;
-    i = off + LOG_HEADER + nPay;
+    if( nData-off-KV_LOG_HEADER<nPay ) return 0;
+    i = off + KV_LOG_HEADER + nPay;
   }else{
     i = off + 1;
   }
-  for(; i+LOG_HEADER<=nData; i++){
-    if( a[i]==LOG_MAGIC && logParse(a, nData, i, &nDummy)==LOG_GOOD ){
+  for(; i+KV_LOG_HEADER<=nData; i++){
+    if( a[i]==KV_LOG_MAGIC && logParse(a, nData, i, &nDummy)==LOG_GOOD ){
       return 1;
     }
   }
@@ -224,19 +222,19 @@ int kvLogAppend(KvLogWriter *pW, const void *p, size_t n){
   assert( p!=0 || n==0 );
   rc = logWriterUsable(pW);
   if( rc!=KV_OK ) return rc;
-  if( (u64)n>LOG_MAX_PAYLOAD ){
+  if( (u64)n>KV_LOG_MAX_PAYLOAD ){
     return kvErr(KV_TOOBIG, "kvstore: record of %llu bytes is too large "
                  "for log '%s' (limit %llu)", (unsigned long long)n,
-                 pW->zPath, (unsigned long long)LOG_MAX_PAYLOAD);
+                 pW->zPath, (unsigned long long)KV_LOG_MAX_PAYLOAD);
   }
   pW->rec.n = 0;
-  rc = kvBufReserve(&pW->rec, LOG_HEADER + n);
+  rc = kvBufReserve(&pW->rec, KV_LOG_HEADER + n);
   if( rc==KV_OK ){
     logPutHeader(pW->rec.a, p, n);
-    if( n>0 ) memcpy(pW->rec.a + LOG_HEADER, p, n);
-    rc = pW->pEnv->xAppend(pW->pFile, pW->rec.a, LOG_HEADER + n);
+    if( n>0 ) memcpy(pW->rec.a + KV_LOG_HEADER, p, n);
+    rc = pW->pEnv->xAppend(pW->pFile, pW->rec.a, KV_LOG_HEADER + n);
     if( rc==KV_OK ){
-      pW->nGood += LOG_HEADER + n;
+      pW->nGood += KV_LOG_HEADER + n;
     }else{
       rc = logUndoAppend(pW, rc);
     }
@@ -313,9 +311,9 @@ int kvLogRead(KvLogReader *pR, const u8 **pp, size_t *pn){
   e = logParse(a, nData, pR->iOff, &nPay);
   if( e==LOG_GOOD ){
     /* Never NULL, even for an empty payload: NULL means the end. */
-    *pp = a + pR->iOff + LOG_HEADER;
+    *pp = a + pR->iOff + KV_LOG_HEADER;
     *pn = nPay;
-    pR->iOff += LOG_HEADER + (u64)nPay;
+    pR->iOff += KV_LOG_HEADER + (u64)nPay;
     return KV_OK;
   }
   if( logGoodRecordFollows(a, nData, pR->iOff, e, nPay) ){

@@ -666,3 +666,12 @@ char *kv_options_get(const kv_options *opts, const char *zName){
   if( zOut==0 ) kvErr(KV_NOMEM, "kvstore: out of memory reading an option");
   return zOut;
 }
+
+void kvSstConfigFromOptions(const kv_options *o, KvSstConfig *pCfg){
+  pCfg->nBlock = o->nBlock;
+  pCfg->eCompression = o->eCompression;
+  pCfg->iLevel = o->iCompressionLevel;
+  pCfg->nBloomBits = o->nBloomBits;
+  pCfg->nSummaryInterval = o->nSummaryInterval;
+  pCfg->nRestart = 16;
+}

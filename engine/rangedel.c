@@ -6,7 +6,7 @@
 ** key k has lo <= k < hi and whose sequence is below s, from every reader
 ** whose read point is at or above s. Tombstones come from the memtables
 ** (memtable.c keeps them beside the skip list) and from the range-deletion
-** part of SSTables (sst.c); a KvRdList gathers them without copying the
+** part of SSTables (sst_build.c); a KvRdList gathers them without copying the
 ** keys (the caller keeps their sources referenced).
 **
 ** Fragmenting (RocksDB's "fragmented range tombstones", in our own
@@ -39,7 +39,7 @@ int kvRdListAdd(KvRdList *p, const u8 *pLo, size_t nLo, const u8 *pHi,
   if( p->n==p->nAlloc ){
     int nNew = p->nAlloc ? p->nAlloc*2 : 8;
     KvRangeTomb *aNew = kvRealloc(p->a, sizeof(KvRangeTomb)*(size_t)nNew);
-    if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( aNew==0 ) return kvErrNoMem();
     p->a = aNew;
     p->nAlloc = nNew;
   }
@@ -110,9 +110,9 @@ int kvRdFragsBuild(const KvRdList *pList, u64 maxSeq, KvRdFrags **ppOut){
 
   *ppOut = 0;
   pF = kvMallocZero(sizeof(*pF));
-  if( pF==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( pF==0 ) return kvErrNoMem();
   aKey = kvMalloc(sizeof(RdKey)*(size_t)(pList->n*2 + 1));
-  if( aKey==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); goto done; }
+  if( aKey==0 ){ rc = kvErrNoMem(); goto done; }
   for(i=0; i<pList->n; i++){
     const KvRangeTomb *t = &pList->a[i];
     if( t->seq>maxSeq ) continue;
@@ -130,7 +130,7 @@ int kvRdFragsBuild(const KvRdList *pList, u64 maxSeq, KvRdFrags **ppOut){
   anCover = kvMallocZero(sizeof(int)*(size_t)(nInt+1));
   aiStart = kvMallocZero(sizeof(int)*(size_t)(nInt+2));
   if( anCover==0 || aiStart==0 ){
-    rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    rc = kvErrNoMem();
     goto done;
   }
   /* Count, then place, the sequences of each interval. */
@@ -146,7 +146,7 @@ int kvRdFragsBuild(const KvRdList *pList, u64 maxSeq, KvRdFrags **ppOut){
   }
   for(i=0; i<nInt; i++) aiStart[i+1] = aiStart[i] + anCover[i];
   aSeqAll = kvMalloc(sizeof(u64)*(nSeq ? nSeq : 1));
-  if( aSeqAll==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); goto done; }
+  if( aSeqAll==0 ){ rc = kvErrNoMem(); goto done; }
   memset(anCover, 0, sizeof(int)*(size_t)nInt);
   for(i=0; i<pList->n; i++){
     const KvRangeTomb *t = &pList->a[i];
@@ -158,7 +158,7 @@ int kvRdFragsBuild(const KvRdList *pList, u64 maxSeq, KvRdFrags **ppOut){
     for(j=a; j<b; j++) aSeqAll[aiStart[j] + anCover[j]++] = t->seq;
   }
   pF->aFrag = kvMalloc(sizeof(KvRdFrag)*(size_t)(nInt ? nInt : 1));
-  if( pF->aFrag==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); goto done; }
+  if( pF->aFrag==0 ){ rc = kvErrNoMem(); goto done; }
   for(i=0; i<nInt; i++){
     KvRdFrag *f;
     if( anCover[i]==0 ) continue;

@@ -51,7 +51,7 @@ int kvRateNew(KvEnv *pEnv, double rRate, double rBurst, u64 nWaitMs,
   *ppRate = 0;
   if( !(rRate>0.0) ) return KV_OK;        /* off (also for NaN) */
   p = kvMallocZero(sizeof(*p));
-  if( p==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( p==0 ) return kvErrNoMem();
   if( pthread_mutex_init(&p->mutex, 0)!=0 ){
     kvFree(p);
     return kvErr(KV_NOMEM, "kvstore: cannot create the rate limiter's mutex");

@@ -27,6 +27,7 @@
 ** WAL segment or a damaged table are lost.
 */
 #include "kvInt.h"
+#include "filename.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -47,7 +48,7 @@ static int repairTable(KvEnv *pEnv, const char *zDir, u64 iFile,
   char *zPath = kvSstPath(zDir, iFile);
   KvSst *pSst = 0;
   int rc;
-  if( zPath==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 ) return kvErrNoMem();
   rc = kvSstOpen(pEnv, zPath, 0, 0, &pSst);
   if( rc==KV_OK ){
     const KvSstMeta *m = kvSstGetMeta(pSst);
@@ -56,9 +57,9 @@ static int repairTable(KvEnv *pEnv, const char *zDir, u64 iFile,
     if( rc==KV_OK && m->nEntry>0 ) p->nTable++;
     kvSstClose(pSst);
   }else if( rc==KV_CORRUPT ){
-    char *zAside = kvMprintf("%s.damaged", zPath);
+    char *zAside = kvFileName(zDir, KV_FILE_SST_DAMAGED, iFile);
     rc = zAside ? pEnv->xRename(pEnv, zPath, zAside)
-                : kvErr(KV_NOMEM, "kvstore: out of memory");
+                : kvErrNoMem();
     if( rc==KV_OK ) p->nDamaged++;
     kvFree(zAside);
   }
@@ -99,29 +100,22 @@ static int repairRebuild(KvEnv *pEnv, const char *zDir, int nLevel,
                          RepairScan *p){
   char **az = 0;
   int n = 0, i;
-  char *zLock = kvMprintf("%s/LOCK", zDir);
+  char *zLock = kvFileName(zDir, KV_FILE_LOCK, 0);
   KvFile *pLock = 0;
-  int rc = zLock ? KV_OK : kvErr(KV_NOMEM, "kvstore: out of memory");
+  int rc = zLock ? KV_OK : kvErrNoMem();
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
   if( rc==KV_OK ) rc = pEnv->xList(pEnv, zDir, &az, &n);
   for(i=0; rc==KV_OK && i<n; i++){
-    const char *z = az[i];
-    size_t nDigit = strspn(z, "0123456789");
+    int eType;
     u64 iNum;
-    if( nDigit==0 && strncmp(z, "MANIFEST-", 9)!=0 ){
-      u64 iSeg = strtoull(z+4, 0, 10);
-      if( strncmp(z, "wal-", 4)==0 && strcmp(z + strlen(z) - 4, ".log")==0
-       && iSeg>0 ){
-        p->nWal++;
-        if( p->iMinWal==0 || iSeg<p->iMinWal ) p->iMinWal = iSeg;
-      }
-      continue;
-    }
-    iNum = strtoull(nDigit ? z : z+9, 0, 10);
-    if( nDigit>0 && strcmp(z+nDigit, ".sst")==0 ){
+    kvParseFileName(az[i], &eType, &iNum);
+    if( eType==KV_FILE_WAL && iNum>0 ){
+      p->nWal++;
+      if( p->iMinWal==0 || iNum<p->iMinWal ) p->iMinWal = iNum;
+    }else if( eType==KV_FILE_SST ){
       if( iNum>p->iMaxFile ) p->iMaxFile = iNum;
       rc = repairTable(pEnv, zDir, iNum, p);
-    }else if( nDigit==0 && iNum>p->iMaxFile ){
+    }else if( eType==KV_FILE_MANIFEST && iNum>p->iMaxFile ){
       p->iMaxFile = iNum;         /* a manifest's number is never reused */
     }
   }
@@ -142,7 +136,7 @@ int kv_repair(const char *zDir, const kv_options *opts, char **pzReport){
 
   if( pzReport ) *pzReport = 0;
   memset(&scan, 0, sizeof(scan));
-  if( pOpts==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( pOpts==0 ) return kvErrNoMem();
   kv_options_set_create(pOpts, 0);
   rc = kv_open(zDir, pOpts, &db);
   if( rc==KV_OK ){
@@ -150,7 +144,7 @@ int kv_repair(const char *zDir, const kv_options *opts, char **pzReport){
     if( rc==KV_OK && pzReport ){
       *pzReport = kvMprintf("{\"repaired\":false,\"reason\":\"the store "
                             "opens: nothing to repair\"}");
-      if( *pzReport==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+      if( *pzReport==0 ) rc = kvErrNoMem();
     }
     kv_options_free(pOpts);
     return rc;
@@ -193,7 +187,7 @@ int kv_repair(const char *zDir, const kv_options *opts, char **pzReport){
                             "\"wal_segments\":%d}", q, scan.nTable,
                             scan.nDamaged, scan.nWal);
     }
-    if( *pzReport==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( *pzReport==0 ) rc = kvErrNoMem();
     kvFree(q);
     kvFree(zEsc);
   }

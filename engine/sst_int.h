@@ -1,9 +1,10 @@
 /*
-** sst_int.h - private interface between block.c and sst.c.
+** sst_int.h - private interface between block.c and the SSTable files
+** (sst_build.c, sst_read.c, sst_iter.c, sst_verify.c).
 **
 ** block.c knows how to lay out and walk one block of sorted entries (the
-** content format is documented at the top of block.c); sst.c frames,
-** compresses, checksums and indexes those blocks. Nothing outside the two
+** content format is documented at the top of block.c); the sst_*.c files
+** frame, compress, checksum and index those blocks. Nothing outside these
 ** files and their tests includes this header.
 */
 #ifndef KV_SST_INT_H
@@ -85,5 +86,134 @@ int kvBlockIterLast(KvBlockIter *p);
 int kvBlockIterSeek(KvBlockIter *p, const u8 *pKey, size_t nKey); /* >= */
 int kvBlockIterNext(KvBlockIter *p);              /* REQUIRES: valid */
 int kvBlockIterPrev(KvBlockIter *p);              /* REQUIRES: valid */
+
+
+/****************************************************************************
+** SSTables (sst_build.c, sst_read.c, sst_iter.c, sst_verify.c): the format
+** constants and the structures the four files share. The file format is
+** documented at the top of sst_build.c.
+*/
+#include <zlib.h>
+
+#define SST_MAGIC       0x3174737376766bULL   /* "kvvsst1" */
+#define SST_FOOTER      80                    /* format version 1 */
+#define SST_FOOTER2     96                    /* format version 2 */
+#define SST_TRAILER     5                     /* type + crc per block */
+#define SST_TYPE_RAW    0
+#define SST_TYPE_ZLIB   1
+/* Largest block (raw or inflated). Any entry a WAL record can hold (its
+** payload is at most 1 GiB, log.c) must fit in one data block, or a store
+** holding it in its WAL could never flush it and so never open (#17);
+** 1 MiB above that covers the entry's own framing and the block's. */
+#define SST_MAX_BLOCK   (((u64)1 << 30) + ((u64)1 << 20))
+#define SST_META_FIXED  (7*8)
+
+typedef struct SstHandle SstHandle;
+struct SstHandle {
+  u64 iOff;                     /* offset of the framed block in the file */
+  u64 nStored;                  /* payload + type + crc */
+  u64 nRaw;                     /* size of the block after inflating */
+};
+
+typedef struct SstChunk SstChunk;
+struct SstChunk {
+  const u8 *pKey;               /* last separator of the chunk (in aSummary) */
+  size_t nKey;
+  u64 iOff;                     /* absolute offset of the framed chunk */
+  u64 nStored;
+};
+
+typedef struct SstBlock SstBlock;
+struct KvSst {
+  KvEnv *pEnv;
+  char *zPath;                  /* for messages */
+  u64 iCacheId;                 /* cache key: unique per open table */
+  KvFile *pFile;
+  const u8 *aMap;               /* the whole file mapped, or NULL: pread */
+  /* With the file mapped ("Mapped reads" in sst_read.c): */
+  _Atomic(SstBlock*) *apChunk;  /* nChunk index chunks, parsed on first use */
+  _Atomic u64 *aSeen;           /* offsets + 1 of data blocks whose CRC was
+                                ** checked: open addressing, mSeen+1 slots */
+  u64 mSeen;
+  KvCache *pCache;              /* may be NULL */
+  KvReadCounters *pCounters;    /* may be NULL */
+  u64 nFile;                    /* file size */
+  u64 iIndexOff, nIndex;        /* Index part; Data is [0, iIndexOff) */
+  u8 *aSummary;                 /* Summary part (chunk keys point in it) */
+  int nChunk;
+  SstChunk *aChunk;
+  u8 *aFilter;                  /* Filter part, NULL if none */
+  size_t nFilter;               /* bytes of filter (CRC excluded) */
+  KvBloom bloom;                /* aFilter ready for probing */
+  u8 *aMetaPart;                /* Metadata part */
+  const u8 *aLeaf;              /* meta.nDataBlock leaves, in aMetaPart */
+  KvSstMeta meta;
+  int iFormat;                  /* format version of the file */
+  u8 *aRdPart;                  /* RangeDel part, NULL if none */
+  u64 nRdPart;                  /* its size, CRC included */
+  KvRdList rd;                  /* its tombstones (keys in aRdPart) */
+  int bVerify;                  /* kvSstSetVerify */
+};
+
+/* A block read from the file: decoded bytes and their parsed view. It is
+** the value held by the block cache. */
+struct SstBlock {
+  u8 *a;                        /* decoded bytes */
+  u64 nRaw;
+  int bMapped;                  /* a points into KvSst.aMap: not ours */
+  KvBlock blk;
+};
+
+/* A block in use: a cache handle, a private copy, or borrowed (an index
+** chunk the table keeps, or a mapped block described in `local`). */
+typedef struct SstRef SstRef;
+struct SstRef {
+  SstBlock *pBlock;
+  KvCacheHandle *pH;
+  int bBorrowed;                /* pBlock is not ours to free */
+  u64 iOff;                     /* offset it was read from */
+  SstBlock local;               /* pBlock for a mapped block used in place */
+};
+
+typedef struct SstIter SstIter;
+struct SstIter {
+  KvIter base;
+  KvSst *pSst;                  /* table read; NULL before a level iterator
+                                ** is first positioned */
+  int iChunk;                   /* chunk held in idxRef; with nothing held,
+                                ** -1 or nChunk (before / after all) */
+  SstRef idxRef;
+  KvBlockIter idx;              /* cursor in the index chunk */
+  SstRef dataRef;               /* data block, pBlock NULL if none */
+  KvBlockIter data;             /* cursor in the data block */
+  int bBulk;                    /* KV_SST_BULK */
+  int bLevel;                   /* reads a level (aFile), not one table */
+  KvFileMeta **aFile;           /* the level's files by smallest key
+                                ** (borrowed) */
+  int nFile;
+  int iFile;                    /* file of pSst in aFile */
+};
+
+/* Defined in sst_read.c (reading blocks) and sst_iter.c (the iterator,
+** which sst_verify.c walks a table with). */
+int kvSstCorruptBlock(const KvSst *p, int bIndex, u64 iOff,
+                      const char *zWhy);
+int kvSstCorruptPart(const KvSst *p, const char *zPart, const char *zWhy);
+int kvSstDecodeHandle(KvSst *p, const KvBlockIter *pIdx, SstHandle *pH);
+int kvSstLoadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
+                   SstRef *pRef);
+int kvSstLoadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
+                         SstRef *pRef);
+int kvSstReadBlock(KvSst *p, const SstHandle *pH, int bIndex,
+                   int bUseMap, u8 *aLeaf, SstBlock **ppBlock);
+void kvSstRefRelease(KvSst *p, SstRef *pRef);
+void kvSstBlockFree(void *pArg);
+int kvSstIterBlockRc(SstIter *p, int rc, int bIndex);
+void kvSstIterClear(SstIter *p);
+void kvSstIterInit(SstIter *p, KvSst *pSst);
+int kvSstIterLoadChunk(SstIter *p, int iChunk);
+int kvSstCmp(const u8 *a, size_t na, const u8 *b, size_t nb);
+voidpf kvSstZAlloc(voidpf opaque, uInt nItem, uInt nSize);
+void kvSstZFree(voidpf opaque, voidpf p);
 
 #endif /* KV_SST_INT_H */

@@ -38,6 +38,7 @@
 ** under the set's mutex.
 */
 #include "kvInt.h"
+#include "filename.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -57,11 +58,7 @@
 #define MANIFEST_MAX_EDITS 10000
 
 char *kvSstPath(const char *zDir, u64 iFile){
-  return kvMprintf("%s/%06" PRIu64 ".sst", zDir, iFile);
-}
-
-static char *manifestName(u64 iNum){
-  return kvMprintf("MANIFEST-%06" PRIu64, iNum);
+  return kvFileName(zDir, KV_FILE_SST, iFile);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -130,7 +127,7 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
     }else{
       char *zPath = kvSstPath(pSet->zDir, f->iFile);
       if( zPath==0 ){
-        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+        rc = kvErrNoMem();
       }else{
         rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache,
                        pSet->pCounters, &pSst);
@@ -161,10 +158,10 @@ int kvEditAddFile(KvVersionEdit *p, int iLevel, const KvSstMeta *pSrc,
                   u64 iFile){
   KvFileMeta *f;
   void *aNew = kvRealloc(p->aAdd, sizeof(p->aAdd[0])*(size_t)(p->nAdd+1));
-  if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( aNew==0 ) return kvErrNoMem();
   p->aAdd = aNew;
   f = fileNew(0);
-  if( f==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( f==0 ) return kvErrNoMem();
   f->iFile = iFile;
   f->nByte = pSrc->nFileSize;
   f->nEntry = pSrc->nEntry;
@@ -186,7 +183,7 @@ int kvEditAddFile(KvVersionEdit *p, int iLevel, const KvSstMeta *pSrc,
 
 int kvEditDelFile(KvVersionEdit *p, int iLevel, u64 iFile){
   void *aNew = kvRealloc(p->aDel, sizeof(p->aDel[0])*(size_t)(p->nDel+1));
-  if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( aNew==0 ) return kvErrNoMem();
   p->aDel = aNew;
   p->aDel[p->nDel].iLevel = iLevel;
   p->aDel[p->nDel].iFile = iFile;
@@ -321,7 +318,7 @@ int kvEditDecode(const u8 *a, size_t n, KvVersionEdit *p){
         aNew = kvRealloc(p->aAdd, sizeof(p->aAdd[0])*(size_t)(p->nAdd+1));
         f = aNew ? fileNew(0) : 0;
         if( aNew ) p->aAdd = aNew;
-        if( f==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+        if( f==0 ){ rc = kvErrNoMem(); break; }
         p->aAdd[p->nAdd].iLevel = (int)iLevel;
         p->aAdd[p->nAdd].pMeta = f;
         p->nAdd++;
@@ -414,7 +411,7 @@ static int cmpLn(const void *a, const void *b){
 static int levelAppend(KvVersion *v, int iLevel, KvFileMeta *f){
   KvFileMeta **aNew = kvRealloc(v->aaFile[iLevel],
                            sizeof(KvFileMeta*)*(size_t)(v->anFile[iLevel]+1));
-  if( aNew==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( aNew==0 ) return kvErrNoMem();
   v->aaFile[iLevel] = aNew;
   aNew[v->anFile[iLevel]++] = f;
   kvFileRef(f);
@@ -445,7 +442,7 @@ static int versionApply(KvVersionSet *pSet, KvVersion *pBase,
   int rc = KV_OK;
   int i, j;
   *ppOut = 0;
-  if( v==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( v==0 ) return kvErrNoMem();
   for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
     for(j=0; pBase && rc==KV_OK && j<pBase->anFile[i]; j++){
       KvFileMeta *f = pBase->aaFile[i][j];
@@ -490,7 +487,7 @@ static int snapshotEdit(KvVersionSet *p, KvVersion *v, KvBuf *pOut){
   for(i=0; v && rc==KV_OK && i<KV_MAX_LEVELS; i++){
     for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
       void *aNew = kvRealloc(e.aAdd, sizeof(e.aAdd[0])*(size_t)(e.nAdd+1));
-      if( aNew==0 ){ rc = kvErr(KV_NOMEM, "kvstore: out of memory"); break; }
+      if( aNew==0 ){ rc = kvErrNoMem(); break; }
       e.aAdd = aNew;
       e.aAdd[e.nAdd].iLevel = i;
       e.aAdd[e.nAdd].pMeta = v->aaFile[i][j];
@@ -507,20 +504,20 @@ static int snapshotEdit(KvVersionSet *p, KvVersion *v, KvBuf *pOut){
 ** CURRENT at it. On success the previous manifest writer is closed and its
 ** file removed. */
 static int newManifest(KvVersionSet *p, u64 iNum){
-  char *zName = manifestName(iNum);
-  char *zPath = zName ? kvMprintf("%s/%s", p->zDir, zName) : 0;
+  char *zName = kvFileName(0, KV_FILE_MANIFEST, iNum);
+  char *zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iNum);
   char *zCurrent = zName ? kvMprintf("%s\n", zName) : 0;
   KvLogWriter *pW = 0;
   KvBuf snap = {0, 0, 0};
   int rc = KV_OK;
-  if( zPath==0 || zCurrent==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zPath==0 || zCurrent==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ) rc = snapshotEdit(p, p->pCurrent, &snap);
   if( rc==KV_OK ) rc = kvLogWriterOpen(p->pEnv, zPath, &pW);
   if( rc==KV_OK ) rc = kvLogAppend(pW, snap.a, snap.n);
   if( rc==KV_OK ) rc = kvLogSync(pW);
   if( rc==KV_OK ) rc = p->pEnv->xSyncDir(p->pEnv, p->zDir);
   if( rc==KV_OK ){
-    rc = kvEnvWriteAtomic(p->pEnv, p->zDir, "CURRENT", zCurrent,
+    rc = kvEnvWriteAtomic(p->pEnv, p->zDir, KV_NAME_CURRENT, zCurrent,
                           strlen(zCurrent));
     if( rc!=KV_OK ){
       /* CURRENT may name either manifest now (the rename may have happened
@@ -545,7 +542,7 @@ static int newManifest(KvVersionSet *p, u64 iNum){
     p->nManifestEdit = 1;
     pW = 0;
     if( bOld && iOld!=iNum ){
-      char *zOld = kvMprintf("%s/MANIFEST-%06" PRIu64, p->zDir, iOld);
+      char *zOld = kvFileName(p->zDir, KV_FILE_MANIFEST, iOld);
       if( zOld ) p->pEnv->xUnlink(p->pEnv, zOld);
       kvFree(zOld);
     }
@@ -567,7 +564,7 @@ static int newManifest(KvVersionSet *p, u64 iNum){
 static int vsetInit(KvVersionSet *p){
   if( p->pCurrent==0 ){
     p->pCurrent = versionNew(p);
-    if( p->pCurrent==0 ) return kvErr(KV_NOMEM, "kvstore: out of memory");
+    if( p->pCurrent==0 ) return kvErrNoMem();
   }
   return KV_OK;
 }
@@ -597,7 +594,7 @@ static int checkManifestFiles(KvVersionSet *p, const char *zPath){
     for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
       char *zSst = kvSstPath(p->zDir, v->aaFile[i][j]->iFile);
       if( zSst==0 ){
-        rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+        rc = kvErrNoMem();
       }else if( !p->pEnv->xExists(p->pEnv, zSst) ){
         rc = kvErr(KV_CORRUPT, "kvstore: corrupt manifest '%s': the table "
                    "'%s' it lists is missing", zPath, zSst);
@@ -623,7 +620,7 @@ static int checkManifestFiles(KvVersionSet *p, const char *zPath){
 
 int kvVsetRecover(KvVersionSet *p){
   KvBuf cur = {0, 0, 0};
-  char *zCurPath = kvMprintf("%s/CURRENT", p->zDir);
+  char *zCurPath = kvFileName(p->zDir, KV_FILE_CURRENT, 0);
   char *zPath = 0;
   KvLogReader *pR = 0;
   KvVersion *v = 0;
@@ -631,24 +628,26 @@ int kvVsetRecover(KvVersionSet *p){
   u64 iManifest = 0;
   int bLog = 0, bNext = 0, bSeq = 0;
 
-  if( zCurPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+  if( zCurPath==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ) rc = kvEnvReadAll(p->pEnv, zCurPath, &cur);
   if( rc==KV_OK ){
-    /* "MANIFEST-<digits>\n" and nothing else. */
-    size_t i = 9;
-    int bOk = cur.n>10 && memcmp(cur.a, "MANIFEST-", 9)==0
-              && cur.a[cur.n-1]=='\n';
-    for(; bOk && i<cur.n-1; i++){
-      if( cur.a[i]<'0' || cur.a[i]>'9' || i>28 ) bOk = 0;
-      else iManifest = iManifest*10 + (u64)(cur.a[i]-'0');
+    /* "MANIFEST-<digits>\n" (at most 20 digits) and nothing else. */
+    char zName[32];
+    int eType = KV_FILE_NONE;
+    if( cur.n>10 && cur.n<=30 && cur.a[cur.n-1]=='\n' ){
+      memcpy(zName, cur.a, cur.n-1);
+      zName[cur.n-1] = 0;
+      if( strlen(zName)==cur.n-1 ){
+        kvParseFileName(zName, &eType, &iManifest);
+      }
     }
-    if( !bOk ){
+    if( eType!=KV_FILE_MANIFEST ){
       rc = kvErr(KV_CORRUPT, "kvstore: corrupt CURRENT file '%s'", zCurPath);
     }
   }
   if( rc==KV_OK ){
-    zPath = kvMprintf("%s/MANIFEST-%06" PRIu64, p->zDir, iManifest);
-    if( zPath==0 ) rc = kvErr(KV_NOMEM, "kvstore: out of memory");
+    zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iManifest);
+    if( zPath==0 ) rc = kvErrNoMem();
   }
   if( rc==KV_OK ){
     rc = kvLogReaderOpen(p->pEnv, zPath, &pR);

@@ -53,12 +53,12 @@
 ** them or start new segments above them only after cutting the torn one).
 */
 #include "kvInt.h"
+#include "filename.h"
+#include "log_format.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#define WAL_REC_HEADER 20      /* first seq, timestamp, count */
-#define WAL_LOG_HEADER 13      /* log.c's record header (see log.c) */
 
 /* The record scratch buffer is dropped after a record larger than this. */
 #define WAL_KEEP_BUFFER (1024*1024)
@@ -81,7 +81,7 @@ struct KvWal {
 };
 
 char *kvWalPath(const char *zDir, u64 iSeg){
-  return kvMprintf("%s/wal-%06llu.log", zDir, (unsigned long long)iSeg);
+  return kvFileName(zDir, KV_FILE_WAL, iSeg);
 }
 
 /* Close pLog without letting a close() error replace the message of the
@@ -219,7 +219,7 @@ static int walRotateDue(KvWal *pWal, size_t nPayload){
     return 1;
   }
   if( pCfg->nSegmentSize>0
-   && kvLogSize(pWal->pLog) + WAL_LOG_HEADER + (u64)nPayload
+   && kvLogSize(pWal->pLog) + KV_LOG_HEADER + (u64)nPayload
         > pCfg->nSegmentSize ){
     return 1;
   }
@@ -228,7 +228,7 @@ static int walRotateDue(KvWal *pWal, size_t nPayload){
 
 int kvWalAppend(KvWal *pWal, u64 firstSeq, u64 nowMicros, u32 nCount,
                 const u8 *pRep, size_t nRep, int bSync){
-  size_t nPayload = WAL_REC_HEADER + nRep;
+  size_t nPayload = KV_WAL_HEADER + nRep;
   int rc;
   assert( pWal!=0 );
   assert( pRep!=0 || nRep==0 );
@@ -243,7 +243,7 @@ int kvWalAppend(KvWal *pWal, u64 firstSeq, u64 nowMicros, u32 nCount,
     kvPut64(a, firstSeq);
     kvPut64(a+8, nowMicros);
     kvPut32(a+16, nCount);
-    if( nRep>0 ) memcpy(a + WAL_REC_HEADER, pRep, nRep);
+    if( nRep>0 ) memcpy(a + KV_WAL_HEADER, pRep, nRep);
     rc = kvLogAppend(pWal->pLog, a, nPayload);
     if( rc==KV_OK ){
       pWal->nRecord++;
@@ -304,17 +304,12 @@ int kvWalClose(KvWal *pWal){
 /* If zName is a segment name as kvWalPath() writes it, set *piSeg and
 ** return 1. Other spellings of a number are not ours. */
 static int walParseName(const char *zName, u64 *piSeg){
-  const char *z;
   char zCanon[48];
-  u64 v = 0;
-  int nDigit = 0;
-  if( strncmp(zName, "wal-", 4)!=0 ) return 0;
-  for(z=zName+4; *z>='0' && *z<='9'; z++){
-    if( ++nDigit>19 ) return 0;       /* 19 digits always fit in a u64 */
-    v = v*10 + (u64)(*z - '0');
-  }
-  if( nDigit<6 || strcmp(z, ".log")!=0 ) return 0;
-  snprintf(zCanon, sizeof(zCanon), "wal-%06llu.log", (unsigned long long)v);
+  int eType;
+  u64 v;
+  if( !kvParseFileName(zName, &eType, &v) || eType!=KV_FILE_WAL ) return 0;
+  if( strlen(zName)>8+19 ) return 0;  /* 19 digits always fit in a u64 */
+  kvFileNameBuf(zCanon, sizeof(zCanon), KV_FILE_WAL, v);
   if( strcmp(zCanon, zName)!=0 ) return 0;
   *piSeg = v;
   return 1;
@@ -378,7 +373,7 @@ static int walReplaySegment(KvEnv *pEnv, const char *zDir, u64 iSeg,
     u32 nCount;
     rc = kvLogRead(pR, &p, &n);
     if( rc!=KV_OK || p==0 ) break;
-    if( n<WAL_REC_HEADER ){
+    if( n<KV_WAL_HEADER ){
       rc = kvErr(KV_CORRUPT, "kvstore: corrupt record in '%s' at offset %llu "
                  "(%llu bytes, too short for a WAL record)", zPath,
                  (unsigned long long)iOff, (unsigned long long)n);
@@ -386,8 +381,8 @@ static int walReplaySegment(KvEnv *pEnv, const char *zDir, u64 iSeg,
     }
     firstSeq = kvGet64(p);
     nCount = kvGet32(p+16);
-    rc = xBatch(pCtx, firstSeq, nCount, p + WAL_REC_HEADER,
-                n - WAL_REC_HEADER);
+    rc = xBatch(pCtx, firstSeq, nCount, p + KV_WAL_HEADER,
+                n - KV_WAL_HEADER);
     if( rc==KV_CORRUPT ){
       kvErr(rc, "%s (WAL record at offset %llu of '%s')", kvErrMsg(),
             (unsigned long long)iOff, zPath);

@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 
 #include "testutil.h"
+#include "log_format.h"
 
-#define LOG_HEADER 13             /* record header size documented in log.c */
 
 /* ------------------------------------------------------------------------ */
 /* Temporary directory.                                                     */
@@ -80,7 +80,7 @@ static void writeRecords(const char *zPath, u64 *aOff){
     if( aOff ) aOff[i] = nBefore;
     makePayload(i, a);
     assert_int_equal(kvLogAppend(pW, a, aSize[i]), KV_OK);
-    assert_int_equal(kvLogSize(pW), nBefore + LOG_HEADER + aSize[i]);
+    assert_int_equal(kvLogSize(pW), nBefore + KV_LOG_HEADER + aSize[i]);
   }
   if( aOff ) aOff[NREC] = kvLogSize(pW);
   assert_int_equal(kvLogSync(pW), KV_OK);
@@ -379,7 +379,7 @@ static void test_garbage_tail(void **state){
     for(k=0; k<nGarbage; k++) aFile[nFile+k] = (u8)rnd();
     /* Half the time, start with the magic byte so the header check is what
     ** rejects it. */
-    if( iTry&1 ) aFile[nFile] = 0xA1;
+    if( iTry&1 ) aFile[nFile] = KV_LOG_MAGIC;
     tuWriteFile(f->zCopy, aFile, nFile + nGarbage);
     assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_OK);
     assert_int_equal(nRec, NREC);
@@ -453,27 +453,27 @@ static void test_corrupt_is_sticky(void **state){
 ** followed by a valid record it is corruption, alone it is a torn tail. */
 static void test_absurd_length(void **state){
   Fixture *f = *state;
-  u8 aBad[LOG_HEADER];
+  u8 aBad[KV_LOG_HEADER];
   size_t nFile;
   u8 *aFile, *aAll;
   int nRec, bTorn;
   u64 iGood;
-  aBad[0] = 0xA1;
+  aBad[0] = KV_LOG_MAGIC;
   kvPut32(aBad+1, 0x80000000u);
   kvPut32(aBad+5, 0);
   kvPut32(aBad+9, kvCrc32(aBad, 9));
   writeRecords(f->zPath, 0);
   aFile = tuReadFile(f->zPath, &nFile);
-  aAll = malloc(nFile + LOG_HEADER);
+  aAll = malloc(nFile + KV_LOG_HEADER);
   assert_non_null(aAll);
-  memcpy(aAll, aBad, LOG_HEADER);
-  memcpy(aAll + LOG_HEADER, aFile, nFile);
-  tuWriteFile(f->zCopy, aAll, nFile + LOG_HEADER);
+  memcpy(aAll, aBad, KV_LOG_HEADER);
+  memcpy(aAll + KV_LOG_HEADER, aFile, nFile);
+  tuWriteFile(f->zCopy, aAll, nFile + KV_LOG_HEADER);
   assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_CORRUPT);
   assert_int_equal(nRec, 0);
   memcpy(aAll, aFile, nFile);
-  memcpy(aAll + nFile, aBad, LOG_HEADER);
-  tuWriteFile(f->zCopy, aAll, nFile + LOG_HEADER);
+  memcpy(aAll + nFile, aBad, KV_LOG_HEADER);
+  tuWriteFile(f->zCopy, aAll, nFile + KV_LOG_HEADER);
   assert_int_equal(readAndCheck(f->zCopy, &nRec, &bTorn, &iGood), KV_OK);
   assert_int_equal(nRec, NREC);
   assert_int_equal(bTorn, 1);
@@ -612,7 +612,7 @@ static void test_record_size(void **state){
   assert_int_equal(kvLogWriterOpen(kvEnvPosix(), f->zPath, &pW), KV_OK);
   for(n=0; n<sizeof(a); n+=97){
     assert_int_equal(kvLogAppend(pW, a, n), KV_OK);
-    nExp += LOG_HEADER + n;
+    nExp += KV_LOG_HEADER + n;
     assert_int_equal(kvLogSize(pW), nExp);
   }
   assert_int_equal(kvLogWriterClose(pW), KV_OK);

@@ -1,5 +1,5 @@
 /*
-** test_sst.c - SSTables (sst.c): round trips under several configurations
+** test_sst.c - SSTables (sst_*.c): round trips under several configurations
 ** (compression, block sizes, bloom bits, 0 / 1 / 50k entries, empty and
 ** 1 MiB values), versions and tombstones read at different sequences,
 ** iterators against the input, the block cache, metadata and the Merkle

@@ -21,9 +21,8 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "log_format.h"
 
-#define LOG_HEADER 13          /* log.c record header */
-#define WAL_HEADER 20          /* wal.c record header */
 #define MAXREC 200
 
 /* ------------------------------------------------------------------------ */
@@ -106,7 +105,7 @@ static void appendRecords(KvWal *pWal, int iFirst, int nRec, Written *pW){
       pW->aOff[i] = 0;
     }
     assert_int_equal(kvWalBytes(pWal),
-                     pW->aOff[i] + LOG_HEADER + WAL_HEADER + n);
+                     pW->aOff[i] + KV_LOG_HEADER + KV_WAL_HEADER + n);
   }
   pW->n = iFirst + nRec;
   free(a);
@@ -281,8 +280,8 @@ static void test_rotate_by_size(void **state){
   ** first in its own). */
   for(i=1; i<N; i++){
     if( w.aSeg[i]!=w.aSeg[i-1] ){
-      size_t nPrev = w.aOff[i-1] + LOG_HEADER + WAL_HEADER + recRep(i-1, 0);
-      assert_true(nPrev + LOG_HEADER + WAL_HEADER + recRep(i, 0) > 1000);
+      size_t nPrev = w.aOff[i-1] + KV_LOG_HEADER + KV_WAL_HEADER + recRep(i-1, 0);
+      assert_true(nPrev + KV_LOG_HEADER + KV_WAL_HEADER + recRep(i, 0) > 1000);
     }
   }
   /* The big records (2500 bytes of representation) sit alone. */
@@ -334,7 +333,7 @@ static void test_rotate_by_count(void **state){
       for(k=0; k<N; k++) nSame += w.aSeg[k]==w.aSeg[i];
       assert_true(nSame<=4);
       assert_true(w.aOff[i]==0 ||
-                  w.aOff[i] + LOG_HEADER + WAL_HEADER + recRep(i, 0) <= 700);
+                  w.aOff[i] + KV_LOG_HEADER + KV_WAL_HEADER + recRep(i, 0) <= 700);
     }
     assert_int_equal(replay(&g, 0, 0, &r, &info), KV_OK);
     assert_int_equal(r.n, N);
@@ -577,7 +576,7 @@ static void test_zero_tail_before_later_segment(void **state){
   ** stops the replay there (a torn record, not a preallocation). */
   segPath(f, 2, z, sizeof(z));
   aFile = tuReadFile(z, &nFile);
-  aFile[nFile - 1] = 0xA1;
+  aFile[nFile - 1] = KV_LOG_MAGIC;
   tuWriteFile(z, aFile, nFile);
   free(aFile);
   assert_int_equal(replay(f, 0, 0, &r, &info), KV_OK);

@@ -1,0 +1,263 @@
+/*
+** recover.c - opening a store's history: replaying the WAL into a memtable
+** (two-phase commit records judged against the horizon), revoking tables
+** that hold commits above the horizon, and the read-only variant that
+** replays without writing anything.
+*/
+#include "kvInt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/*
+** Recovery of two-phase commits. A record counts as committed when it is
+** the latest record of its first sequence (a COMMIT retried after
+** SQLITE_BUSY writes the transaction's record again, with the same first
+** sequence and maybe more operations; a commit after an abandoned prepare
+** reuses its sequence), and, if it is a PREPARED record and the store was
+** opened with a horizon (kv_options_set_horizon), its first sequence is at
+** or below the horizon. A record of the same sequence always follows the
+** one it replaces directly (no other write can come between: see
+** writeQueued in db.c), so the replay holds back one record, the pending one,
+** until the next record shows whether it was replaced.
+*/
+typedef struct Replay Replay;
+struct Replay {
+  KvMem *pMem;
+  u64 maxSeq;
+  int bHorizon;                 /* PREPARED records need seq <= iHorizon */
+  u64 iHorizon;
+  int bPending;                 /* a record is held back in pending */
+  u64 iPendSeq;                 /* its first sequence */
+  u32 nPendCount;               /* its count field (with KV_WAL_PREPARED) */
+  KvBuf pending;                /* its batch representation */
+  u64 nDiscarded;               /* PREPARED records above the horizon */
+};
+
+static int replayApply(Replay *r){
+  MemInsert ins;
+  u32 nOp = KV_WAL_COUNT(r->nPendCount);
+  int rc;
+  if( !r->bPending ) return KV_OK;
+  r->bPending = 0;
+  if( (r->nPendCount & KV_WAL_PREPARED) && r->bHorizon
+   && r->iPendSeq>r->iHorizon ){
+    r->nDiscarded++;
+    return KV_OK;
+  }
+  ins.pMem = r->pMem;
+  ins.seq = r->iPendSeq;
+  rc = kvBatchDecode(r->pending.a, r->pending.n, nOp, kvDbMemInsertOp, &ins);
+  if( rc==KV_OK && nOp>0 && r->iPendSeq+nOp-1>r->maxSeq ){
+    r->maxSeq = r->iPendSeq + nOp - 1;
+  }
+  return rc;
+}
+
+static int replayBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
+                       size_t nRep){
+  Replay *r = (Replay*)pCtx;
+  int rc = KV_OK;
+  if( r->bPending && r->iPendSeq!=firstSeq ) rc = replayApply(r);
+  if( rc==KV_OK ) rc = kvBufSet(&r->pending, pRep, nRep);
+  if( rc==KV_OK ){
+    r->bPending = 1;
+    r->iPendSeq = firstSeq;
+    r->nPendCount = nCount;
+  }
+  return rc;
+}
+
+/*
+** Revocation. A database whose last commits a power cut took back (WAL
+** mode with synchronous=NORMAL, or synchronous=OFF) comes back with a
+** horizon below batches the store had already applied and perhaps
+** flushed into SSTables. Every table holding a sequence above the horizon
+** is rewritten without those entries, and the rewrite is installed by the
+** recovery's one manifest edit, which also retires the WAL segments that
+** held their records: once that edit is durable nothing above the horizon
+** exists anywhere, and the numbers can be reused. Until then the old
+** files stay, and an interrupted open revokes again at the next one.
+**
+** What this cannot bring back: an older version of a key that a
+** compaction dropped because a revoked entry overwrote it
+** (doc/transactions.md).
+*/
+static int revokeFile(kv_db *db, KvFileMeta *f, int iLevel, u64 iHorizon,
+                      KvVersionEdit *pEdit, u64 *pnRevoked){
+  KvSstConfig cfg;
+  KvSstBuilder *pB = 0;
+  KvSst *pSst = 0;
+  KvIter *pIt = 0;
+  KvSstMeta meta;
+  u64 iFile = kvVsetNewFileNumber(&db->vset);
+  u64 nKept = 0;
+  char *zPath = kvSstPath(db->zDir, iFile);
+  int rc = zPath ? KV_OK : kvErrNoMem();
+  memset(&meta, 0, sizeof(meta));
+  kvSstConfigFromOptions(db->pOpts, &cfg);
+  if( rc==KV_OK ) rc = kvFileTable(f, &pSst);
+  if( rc==KV_OK ) rc = kvSstIterNew(pSst, KV_SST_BULK, &pIt);
+  if( rc==KV_OK ){
+    rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
+                         db->pEnv->xNowMicros(db->pEnv), &pB);
+  }
+  if( rc==KV_OK ) rc = pIt->pMethods->xFirst(pIt);
+  while( rc==KV_OK && kvIterValid(pIt) ){
+    const u8 *k, *v;
+    size_t nk, nv;
+    kvIterKey(pIt, &k, &nk);
+    if( kvIKeySeq(k, nk)<=iHorizon ){
+      kvIterValue(pIt, &v, &nv);
+      rc = kvSstBuilderAdd(pB, k, nk, v, nv);
+      nKept++;
+    }else{
+      (*pnRevoked)++;
+    }
+    if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
+  }
+  if( pIt ) pIt->pMethods->xClose(pIt);
+  if( rc==KV_OK && nKept>0 ){
+    rc = kvSstBuilderFinish(pB, &meta);
+    pB = 0;
+    if( rc==KV_OK ) rc = kvEditAddFile(pEdit, iLevel, &meta, iFile);
+  }
+  if( pB ) kvSstBuilderAbandon(pB);
+  if( rc==KV_OK ) rc = kvEditDelFile(pEdit, iLevel, f->iFile);
+  kvSstMetaFree(&meta);
+  kvFree(zPath);
+  return rc;
+}
+
+static int revokeAbove(kv_db *db, u64 iHorizon, KvVersionEdit *pEdit,
+                       u64 *pnRevoked){
+  KvVersion *v = kvVersionCurrent(&db->vset);
+  int rc = KV_OK;
+  int i, j;
+  for(i=0; rc==KV_OK && v && i<v->nLevel; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      KvFileMeta *f = v->aaFile[i][j];
+      if( f->maxSeq>iHorizon ){
+        rc = revokeFile(db, f, i, iHorizon, pEdit, pnRevoked);
+      }
+    }
+  }
+  kvVersionUnref(v);
+  return rc;
+}
+
+/* Replay the WAL into a memtable, write it to a level-0 table, and start
+** a new WAL segment. Every recovered write is then in an SSTable, so the
+** old segments (including one whose torn tail was cut) can go. */
+int kvDbRecoverWal(kv_db *db){
+  KvWalReplayInfo info;
+  KvWalConfig cfg;
+  KvVersionEdit edit;
+  Replay r;
+  u64 iNewSeg, nByte = 0;
+  int rc;
+
+  memset(&info, 0, sizeof(info));
+  memset(&edit, 0, sizeof(edit));
+  memset(&r, 0, sizeof(r));
+  r.bHorizon = db->pOpts->bHorizon;
+  r.iHorizon = db->pOpts->iHorizon;
+  rc = kvMemNew(&r.pMem);
+  if( rc==KV_OK ){
+    rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
+                     &info);
+  }
+  if( rc==KV_OK ) rc = replayApply(&r);
+  kvBufFree(&r.pending);
+  if( rc==KV_OK && r.bHorizon ){
+    rc = revokeAbove(db, r.iHorizon, &edit, &db->nRevoked);
+  }
+  iNewSeg = info.iLastSeg + 1;
+  if( iNewSeg<db->vset.iLogNumber ) iNewSeg = db->vset.iLogNumber;
+  if( rc==KV_OK ){
+    u64 seq = db->vset.iLastSeq;
+    /* Above the horizon nothing is left (revokeAbove, and the segments
+    ** this edit retires): those numbers are free again. */
+    if( r.bHorizon && seq>r.iHorizon ) seq = r.iHorizon;
+    if( r.maxSeq>seq ) seq = r.maxSeq;
+    atomic_store(&db->lastSeq, seq);
+    rc = kvDbWriteLevel0(db, r.pMem, kvVsetNewFileNumber(&db->vset), &edit,
+                         &nByte);
+    db->nFlushBytes += nByte;
+  }
+  if( rc==KV_OK ){
+    edit.bLogNumber = 1;
+    edit.iLogNumber = iNewSeg;
+    edit.bLastSeq = 1;
+    edit.iLastSeq = atomic_load(&db->lastSeq);
+    rc = kvVsetApply(&db->vset, &edit);
+  }
+  if( rc==KV_OK ){
+    cfg.nSegmentSize = db->pOpts->nWalSegment;
+    cfg.nSegmentRecords = db->pOpts->nWalRecords;
+    cfg.eSync = db->pOpts->eSync;
+    rc = kvWalOpen(db->pEnv, db->zDir, iNewSeg, &cfg, &db->pWal);
+  }
+  if( rc==KV_OK ) kvDbDeleteOldSegments(db, iNewSeg);
+  kvEditClear(&edit);
+  kvMemUnref(r.pMem);
+  return rc;
+}
+
+/* Read-only recovery: replay the WAL into the memtable that reads use, and
+** open every table of the version now, so that a writer's compaction
+** deleting one later leaves our descriptor readable. A table or segment
+** that vanished since the manifest was read means the owner moved on
+** (KV_CANTOPEN from the table, KV_BUSY for the segment): kv_open_readonly
+** then starts over. Replays with the same replayBatch as kvDbRecoverWal: a
+** change to what recovery keeps from the WAL belongs in both. */
+int kvDbRecoverReadOnly(kv_db *db){
+  KvWalReplayInfo info;
+  KvVersion *v = db->vset.pCurrent;
+  Replay r;
+  u64 *aSeg = 0;
+  int nSeg = 0, i, j;
+  int rc;
+
+  memset(&info, 0, sizeof(info));
+  memset(&r, 0, sizeof(r));
+  r.bHorizon = db->pOpts->bHorizon;
+  r.iHorizon = db->pOpts->iHorizon;
+  rc = kvMemNew(&r.pMem);
+  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      KvSst *pSst = 0;
+      rc = kvFileTable(v->aaFile[i][j], &pSst);
+    }
+  }
+  if( rc==KV_OK ){
+    rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
+                     &info);
+  }
+  if( rc==KV_OK ) rc = replayApply(&r);   /* the record held back */
+  kvBufFree(&r.pending);
+  /* The segment the manifest names must still be there once replay is
+  ** done (when later ones exist): the owner deletes it only after a
+  ** manifest edit this version does not hold. */
+  if( rc==KV_OK ) rc = kvWalList(db->pEnv, db->zDir, &aSeg, &nSeg);
+  if( rc==KV_OK && nSeg>0 && aSeg[nSeg-1]>db->vset.iLogNumber ){
+    int bFound = 0;
+    for(i=0; i<nSeg; i++) if( aSeg[i]==db->vset.iLogNumber ) bFound = 1;
+    if( !bFound ){
+      rc = kvErr(KV_BUSY, "kvstore: '%s' changed while being opened "
+                 "read-only (WAL segment %" PRIu64 " is gone)", db->zDir,
+                 db->vset.iLogNumber);
+    }
+  }
+  kvFree(aSeg);
+  if( rc==KV_OK ){
+    u64 seq = db->vset.iLastSeq;
+    if( r.maxSeq>seq ) seq = r.maxSeq;
+    atomic_store(&db->lastSeq, seq);
+    db->pMem = r.pMem;
+    r.pMem = 0;
+  }
+  kvMemUnref(r.pMem);
+  return rc;
+}

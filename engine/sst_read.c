@@ -1,0 +1,645 @@
+/*
+** sst_read.c - opening an SSTable (format at the top of sst_build.c) and
+** reading its blocks, through the block cache or from the mapping.
+*/
+#include "sst_int.h"
+
+#include <stdio.h>
+
+/* Internal-key order, tolerant of keys too short to hold a trailer (only
+** a damaged block holds them; cursors report those as corrupt). */
+int kvSstCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
+  if( na<KV_TRAILER || nb<KV_TRAILER ) return kvUKeyCmp(a, na, b, nb);
+  return kvIKeyCmpInline(a, na, b, nb);
+}
+
+voidpf kvSstZAlloc(voidpf opaque, uInt nItem, uInt nSize){
+  (void)opaque;
+  return kvMalloc((size_t)nItem * nSize);
+}
+void kvSstZFree(voidpf opaque, voidpf p){
+  (void)opaque;
+  kvFree(p);
+}
+
+void kvSstMetaFree(KvSstMeta *p){
+  if( p ){
+    kvBufFree(&p->smallest);
+    kvBufFree(&p->largest);
+  }
+}
+
+/****************************************************************************
+** Reader.
+*/
+
+void kvSstBlockFree(void *pArg){
+  SstBlock *p = (SstBlock*)pArg;
+  if( p ){
+    if( !p->bMapped ) kvFree(p->a);
+    kvFree(p);
+  }
+}
+
+void kvSstRefRelease(KvSst *p, SstRef *pRef){
+  if( pRef->pH ){
+    kvCacheRelease(p->pCache, pRef->pH);
+  }else if( !pRef->bBorrowed ){
+    kvSstBlockFree(pRef->pBlock);
+  }
+  pRef->pBlock = 0;
+  pRef->pH = 0;
+  pRef->bBorrowed = 0;
+}
+
+int kvSstCorruptPart(const KvSst *p, const char *zPart, const char *zWhy){
+  return kvErr(KV_CORRUPT, "kvstore: '%s': corrupt %s: %s",
+               p->zPath, zPart, zWhy);
+}
+int kvSstCorruptBlock(const KvSst *p, int bIndex, u64 iOff,
+                      const char *zWhy){
+  if( bIndex ){
+    return kvErr(KV_CORRUPT, "kvstore: '%s': corrupt index: chunk at "
+                 "offset %llu: %s", p->zPath, (unsigned long long)iOff, zWhy);
+  }
+  return kvErr(KV_CORRUPT, "kvstore: '%s': corrupt data block at offset "
+               "%llu: %s", p->zPath, (unsigned long long)iOff, zWhy);
+}
+
+/* Read exactly n bytes at iOff; a short read is damage to part zPart. */
+static int readExact(KvSst *p, u64 iOff, u8 *a, size_t n, const char *zPart){
+  size_t nRead = 0;
+  int rc = p->pEnv->xRead(p->pFile, iOff, a, n, &nRead);
+  if( rc==KV_OK && nRead!=n ) rc = kvSstCorruptPart(p, zPart, "file truncated");
+  return rc;
+}
+
+/* Inflate exactly nOut bytes from a[0..n). KV_CORRUPT if the stream is
+** bad or does not decode to exactly nOut bytes. */
+static int sstInflate(const u8 *a, size_t n, u8 *aOut, size_t nOut){
+  z_stream z;
+  int zrc;
+  int bOk;
+  memset(&z, 0, sizeof(z));
+  z.zalloc = kvSstZAlloc;
+  z.zfree = kvSstZFree;
+  if( inflateInit2(&z, -15)!=Z_OK ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory starting zlib");
+  }
+  z.next_in = (Bytef*)a;
+  z.avail_in = (uInt)n;
+  z.next_out = aOut;
+  z.avail_out = (uInt)nOut;
+  zrc = inflate(&z, Z_FINISH);
+  bOk = zrc==Z_STREAM_END && z.avail_out==0 && z.avail_in==0;
+  inflateEnd(&z);
+  if( zrc==Z_MEM_ERROR ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory inflating a block");
+  }
+  return bOk ? KV_OK : KV_CORRUPT;
+}
+
+/*
+** Read, check and decode the framed block at pH from the file (never the
+** cache). If aLeaf is not NULL, also hash the stored bytes into it. With
+** the file mapped, the stored bytes are not copied, and an uncompressed
+** block is used in place (SstBlock.bMapped). *pBlock is the caller's; on
+** failure it is left empty.
+*/
+static int readBlockInto(KvSst *p, const SstHandle *pH, int bIndex,
+                         int bUseMap, u8 *aLeaf, SstBlock *pBlock){
+  u64 iEnd = bIndex ? p->iIndexOff + p->nIndex : p->iIndexOff;
+  u64 iStart = bIndex ? p->iIndexOff : 0;
+  u8 *aRead = 0;                /* our copy of the stored bytes, if any */
+  const u8 *aMap = bUseMap ? p->aMap : 0;
+  const u8 *aStored = 0;
+  size_t nPay;
+  int rc = KV_OK;
+
+  memset(pBlock, 0, sizeof(*pBlock));
+  if( pH->iOff<iStart || pH->iOff>iEnd || pH->nStored>iEnd - pH->iOff
+   || pH->nStored<=SST_TRAILER || pH->nStored>SST_MAX_BLOCK+SST_TRAILER
+   || pH->nRaw>SST_MAX_BLOCK || pH->nRaw<8 ){
+    return kvSstCorruptBlock(p, bIndex, pH->iOff, "bad block handle");
+  }
+  nPay = (size_t)(pH->nStored - SST_TRAILER);
+  if( aMap==0 ) aStored = aRead = kvMalloc((size_t)pH->nStored);
+  if( aMap==0 && aRead==0 ){
+    rc = kvErrNoMem();
+  }else if( aMap ){
+    aStored = aMap + pH->iOff;
+  }else{
+    rc = readExact(p, pH->iOff, aRead, (size_t)pH->nStored,
+                   bIndex ? "index" : "data block");
+  }
+  if( rc==KV_OK ){
+    u32 crc = kvCrc32(aStored, nPay + 1);
+    if( crc!=kvGet32(aStored + nPay + 1) ){
+      rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "checksum mismatch");
+    }
+  }
+  if( rc==KV_OK && aLeaf ) kvSha256(aStored, (size_t)pH->nStored, aLeaf);
+  if( rc==KV_OK ){
+    u8 eType = aStored[nPay];
+    if( eType==SST_TYPE_RAW ){
+      if( (u64)nPay!=pH->nRaw ){
+        rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "size mismatch");
+      }else if( aRead ){
+        pBlock->a = aRead;            /* the payload is the block */
+        aRead = 0;
+      }else{
+        pBlock->a = (u8*)aStored;     /* read-only use only */
+        pBlock->bMapped = 1;
+      }
+    }else if( eType==SST_TYPE_ZLIB && !bIndex ){
+      /* the builder keeps zlib output only when it is smaller */
+      pBlock->a = (u64)nPay<pH->nRaw ? kvMalloc((size_t)pH->nRaw) : 0;
+      if( (u64)nPay>=pH->nRaw ){
+        rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "size mismatch");
+      }else if( pBlock->a==0 ){
+        rc = kvErrNoMem();
+      }else{
+        rc = sstInflate(aStored, nPay, pBlock->a, (size_t)pH->nRaw);
+        if( rc==KV_CORRUPT ){
+          rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "bad compressed data");
+        }
+      }
+    }else{
+      rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "unknown block type");
+    }
+  }
+  if( rc==KV_OK ){
+    pBlock->nRaw = pH->nRaw;
+    rc = kvBlockParse(pBlock->a, (size_t)pH->nRaw, &pBlock->blk);
+    if( rc!=KV_OK ) rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "bad layout");
+  }
+  kvFree(aRead);
+  if( rc!=KV_OK ){
+    if( !pBlock->bMapped ) kvFree(pBlock->a);
+    memset(pBlock, 0, sizeof(*pBlock));
+  }
+  return rc;
+}
+
+/* readBlockInto() a new SstBlock (*ppBlock, NULL on failure). */
+int kvSstReadBlock(KvSst *p, const SstHandle *pH, int bIndex,
+                   int bUseMap, u8 *aLeaf, SstBlock **ppBlock){
+  SstBlock *pBlock = kvMalloc(sizeof(*pBlock));
+  int rc;
+  *ppBlock = 0;
+  if( pBlock==0 ) return kvErrNoMem();
+  rc = readBlockInto(p, pH, bIndex, bUseMap, aLeaf, pBlock);
+  if( rc==KV_OK ){
+    *ppBlock = pBlock;
+  }else{
+    kvFree(pBlock);
+  }
+  return rc;
+}
+
+/*
+** Mapped reads. With the file mapped, uncompressed blocks are used where
+** they lie, and what the block cache would save (the copy, the CRC check)
+** is saved without it: index chunks are parsed once and kept by the table
+** (apChunk), and the table remembers which data blocks it has checked
+** (aSeen), so a block's CRC is computed the first time the table reads
+** it. The bytes themselves are the OS page cache's. Compressed blocks still
+** go through the block cache, which holds them inflated.
+*/
+static u64 seenSlot(const KvSst *p, u64 iOff){
+  return (iOff * 0x9e3779b97f4a7c15ull >> 20) & p->mSeen;
+}
+#define SST_PREFETCH_MAX (16*1024)
+#define SST_SEEN_PROBES 32      /* a full neighbourhood: just check again */
+static int seenHas(const KvSst *p, u64 iOff){
+  u64 i = seenSlot(p, iOff);
+  int n;
+  for(n=0; n<SST_SEEN_PROBES; n++, i=(i+1) & p->mSeen){
+    u64 v = atomic_load_explicit(&p->aSeen[i], memory_order_acquire);
+    if( v==iOff+1 ) return 1;
+    if( v==0 ) return 0;
+  }
+  return 0;
+}
+static void seenAdd(KvSst *p, u64 iOff){
+  u64 i = seenSlot(p, iOff);
+  int n;
+  for(n=0; n<SST_SEEN_PROBES; n++, i=(i+1) & p->mSeen){
+    u64 v = 0;
+    if( atomic_compare_exchange_strong_explicit(&p->aSeen[i], &v, iOff+1,
+            memory_order_acq_rel, memory_order_acquire) || v==iOff+1 ){
+      return;
+    }
+  }
+}
+
+/* Set up mapped reads for a table whose file is mapped (at open). */
+static int mappedInit(KvSst *p){
+  u64 nSlot = 64;
+  u64 i;
+  while( nSlot < 2*p->meta.nDataBlock ) nSlot *= 2;
+  p->apChunk = kvMallocZero(sizeof(p->apChunk[0]) * (size_t)(p->nChunk + 1));
+  p->aSeen = kvMalloc(sizeof(p->aSeen[0]) * (size_t)nSlot);
+  if( p->apChunk==0 || p->aSeen==0 ){
+    return kvErrNoMem();
+  }
+  for(i=0; i<nSlot; i++) atomic_init(&p->aSeen[i], 0);
+  for(i=0; i<(u64)p->nChunk; i++) atomic_init(&p->apChunk[i], 0);
+  p->mSeen = nSlot - 1;
+  return KV_OK;
+}
+
+/*
+** Use the mapped data block at pH in place if it is stored uncompressed:
+** sets *pbDone and fills pRef. Otherwise (*pbDone 0) the caller reads it.
+*/
+static int loadMapped(KvSst *p, const SstHandle *pH, int *pbDone,
+                      SstRef *pRef){
+  SstBlock *pB = &pRef->local;
+  int rc;
+  *pbDone = 0;
+  if( pH->nStored<=SST_TRAILER || pH->iOff>p->iIndexOff
+   || pH->nStored>p->iIndexOff - pH->iOff ){
+    return KV_OK;               /* kvSstReadBlock() reports it */
+  }
+  if( pH->nStored<=SST_PREFETCH_MAX ){
+    /* The block is most likely not in the CPU's caches: ask for all of
+    ** it at once, so the misses of the restart array, the restart points
+    ** and the scan overlap instead of following one another. */
+    const u8 *a = p->aMap + pH->iOff;
+    u64 i;
+    for(i=0; i<pH->nStored; i+=64) __builtin_prefetch(a + i);
+  }
+  if( p->aMap[pH->iOff + pH->nStored - SST_TRAILER]!=SST_TYPE_RAW ){
+    return KV_OK;               /* compressed: through the cache */
+  }
+  if( seenHas(p, pH->iOff) ){
+    memset(pB, 0, sizeof(*pB));
+    pB->a = (u8*)(p->aMap + pH->iOff);
+    pB->nRaw = pH->nRaw;
+    pB->bMapped = 1;
+    rc = kvBlockParse(pB->a, (size_t)pB->nRaw, &pB->blk);
+    if( rc!=KV_OK ) return kvSstCorruptBlock(p, 0, pH->iOff, "bad layout");
+  }else{
+    rc = readBlockInto(p, pH, 0, 1, 0, pB);     /* checks, in place */
+    if( rc!=KV_OK ) return rc;
+    seenAdd(p, pH->iOff);
+    if( p->pCounters ){
+      atomic_fetch_add_explicit(&p->pCounters->nBlockRead, 1,
+                                memory_order_relaxed);
+    }
+  }
+  pRef->pBlock = pB;
+  pRef->bBorrowed = 1;
+  *pbDone = 1;
+  return KV_OK;
+}
+
+/* Index chunk iChunk of a mapped table, parsed once and kept. */
+int kvSstLoadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
+                         SstRef *pRef){
+  SstBlock *pB = atomic_load_explicit(&p->apChunk[iChunk],
+                                      memory_order_acquire);
+  if( pB==0 ){
+    SstBlock *pOld = 0;
+    int rc = kvSstReadBlock(p, pH, 1, 1, 0, &pB);
+    if( rc!=KV_OK ) return rc;
+    if( !atomic_compare_exchange_strong_explicit(&p->apChunk[iChunk], &pOld,
+            pB, memory_order_acq_rel, memory_order_acquire) ){
+      kvSstBlockFree(pB);         /* another reader was first */
+      pB = pOld;
+    }
+  }
+  pRef->pBlock = pB;
+  pRef->bBorrowed = 1;
+  pRef->iOff = pH->iOff;
+  return KV_OK;
+}
+
+/* Get the block at pH, through the cache when there is one, unless bBulk
+** (see KV_SST_BULK). */
+int kvSstLoadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
+                   SstRef *pRef){
+  SstBlock *pBlock = 0;
+  int rc;
+  pRef->pBlock = 0;
+  pRef->pH = 0;
+  pRef->bBorrowed = 0;
+  pRef->iOff = pH->iOff;
+  /* verify_checksums: a data block is read and checked on every use, as
+  ** a bulk read is, so a byte changed after its first read is caught. */
+  if( p->bVerify && !bIndex ) bBulk = 1;
+  if( p->aMap && !bBulk && !bIndex ){
+    int bDone = 0;
+    rc = loadMapped(p, pH, &bDone, pRef);
+    if( rc!=KV_OK || bDone ) return rc;
+  }
+  if( p->pCache && !bBulk ){
+    KvCacheHandle *pHit = kvCacheLookup(p->pCache, p->iCacheId, pH->iOff);
+    if( pHit ){
+      pBlock = (SstBlock*)kvCacheValue(pHit);
+      if( pBlock->nRaw!=pH->nRaw ){
+        kvCacheRelease(p->pCache, pHit);
+        return kvSstCorruptBlock(p, bIndex, pH->iOff, "size mismatch");
+      }
+      pRef->pBlock = pBlock;
+      pRef->pH = pHit;
+      return KV_OK;
+    }
+  }
+  rc = kvSstReadBlock(p, pH, bIndex, !bBulk, 0, &pBlock);
+  if( rc==KV_OK && !bIndex && p->pCounters ){
+    atomic_fetch_add_explicit(&p->pCounters->nBlockRead, 1,
+                              memory_order_relaxed);
+  }
+  if( rc==KV_OK && p->pCache && !bBulk ){
+    /* A block used in place in the map costs the cache only its
+    ** descriptor: the bytes are the OS page cache's. Caching it still
+    ** saves checking its CRC and restart array again. */
+    size_t nCharge = sizeof(SstBlock);
+    if( !pBlock->bMapped ) nCharge += (size_t)pBlock->nRaw;
+    rc = kvCacheInsert(p->pCache, p->iCacheId, pH->iOff, pBlock, nCharge,
+                       kvSstBlockFree, &pRef->pH);
+    if( rc!=KV_OK ) pBlock = 0;         /* freed by the cache */
+  }
+  pRef->pBlock = pBlock;
+  return rc;
+}
+
+/* Decode an index entry's value into a data block handle. */
+int kvSstDecodeHandle(KvSst *p, const KvBlockIter *pIdx, SstHandle *pH){
+  const u8 *a = pIdx->pVal;
+  const u8 *pEnd = a + pIdx->nVal;
+  int n = kvGetVarint(a, pEnd, &pH->iOff);
+  if( n>0 ){ a += n; n = kvGetVarint(a, pEnd, &pH->nStored); }
+  if( n>0 ){ a += n; n = kvGetVarint(a, pEnd, &pH->nRaw); }
+  if( n==0 || a+n!=pEnd ){
+    return kvSstCorruptPart(p, "index", "bad block handle");
+  }
+  return KV_OK;
+}
+
+/* a[] is the last nFoot bytes of the file (nFoot = SST_FOOTER2, or
+** SST_FOOTER for a file shorter than that). Fills aPart[0..10): the four
+** parts of version 1, then the RangeDel part (size 0 in version 1). */
+static int parseFooter(KvSst *p, const u8 *a, size_t nFoot, u64 *aPart){
+  const u8 *pEnd = a + nFoot;
+  u32 iVersion;
+  u64 iRd = 0, nRd = 0;
+  int i;
+  if( kvGet64(pEnd-8)!=SST_MAGIC ){
+    return kvSstCorruptPart(p, "footer", "bad magic number");
+  }
+  iVersion = kvGet32(pEnd-16);
+  if( iVersion==KV_FORMAT_VERSION ){
+    a = pEnd - SST_FOOTER;
+    if( kvCrc32(a, 68)!=kvGet32(a+68) ){
+      return kvSstCorruptPart(p, "footer", "checksum mismatch");
+    }
+  }else if( iVersion==KV_SST_FORMAT_RANGEDEL && nFoot>=SST_FOOTER2 ){
+    a = pEnd - SST_FOOTER2;
+    if( kvCrc32(a, 84)!=kvGet32(a+84) ){
+      return kvSstCorruptPart(p, "footer", "checksum mismatch");
+    }
+    iRd = kvGet64(a+64);
+    nRd = kvGet64(a+72);
+  }else if( iVersion==KV_SST_FORMAT_RANGEDEL ){
+    return kvSstCorruptPart(p, "footer", "file too short");
+  }else{
+    if( kvCrc32(pEnd-SST_FOOTER, 68)!=kvGet32(pEnd-12) ){
+      return kvSstCorruptPart(p, "footer", "checksum mismatch");
+    }
+    return kvErr(KV_CORRUPT, "kvstore: '%s': corrupt footer: unsupported "
+                 "format version %u", p->zPath, iVersion);
+  }
+  p->iFormat = (int)iVersion;
+  for(i=0; i<8; i++) aPart[i] = kvGet64(a + i*8);
+  aPart[8] = iRd;
+  aPart[9] = nRd;
+  /* The parts must tile [index offset, footer) in order: index, filter,
+  ** range deletions, metadata, summary. */
+  {
+    static const int aOrder[5] = {0, 1, 4, 2, 3};
+    u64 nFooter = iVersion==1 ? SST_FOOTER : SST_FOOTER2;
+    for(i=0; i<5; i++){
+      int j = aOrder[i];
+      u64 iOff = aPart[j*2], nSize = aPart[j*2+1];
+      u64 iNext = i<4 ? aPart[aOrder[i+1]*2] : p->nFile - nFooter;
+      if( iVersion==1 && j==4 ) continue;
+      if( iVersion==1 && j==1 ) iNext = aPart[4];
+      if( iOff>p->nFile || nSize>p->nFile - iOff || iOff+nSize!=iNext ){
+        return kvSstCorruptPart(p, "footer", "parts do not tile the file");
+      }
+    }
+  }
+  return KV_OK;
+}
+
+/* Read a part whole and check its trailing CRC32. */
+static int readPart(KvSst *p, u64 iOff, u64 nSize, const char *zPart,
+                    u8 **paOut){
+  u8 *a;
+  int rc = KV_OK;
+  *paOut = 0;
+  if( nSize<4 ) return kvSstCorruptPart(p, zPart, "too short");
+  a = kvMalloc((size_t)nSize);
+  if( a==0 ) return kvErrNoMem();
+  rc = readExact(p, iOff, a, (size_t)nSize, zPart);
+  if( rc==KV_OK && kvCrc32(a, (size_t)nSize-4)!=kvGet32(a + nSize - 4) ){
+    rc = kvSstCorruptPart(p, zPart, "checksum mismatch");
+  }
+  if( rc!=KV_OK ){
+    kvFree(a);
+    a = 0;
+  }
+  *paOut = a;
+  return rc;
+}
+
+static int parseSummary(KvSst *p, u64 nSize){
+  const u8 *a = p->aSummary;
+  const u8 *pEnd = a + nSize - 4;
+  u64 nChunk, iExpect = 0;
+  u64 v;
+  int n, i;
+  n = kvGetVarint(a, pEnd, &nChunk);
+  /* each chunk takes at least 4 bytes here: a bound before allocating */
+  if( n==0 || nChunk>(u64)(pEnd - a)/4 ){
+    return kvSstCorruptPart(p, "summary", "bad chunk count");
+  }
+  a += n;
+  p->aChunk = kvMallocZero(sizeof(SstChunk) * (size_t)(nChunk ? nChunk : 1));
+  if( p->aChunk==0 ) return kvErrNoMem();
+  p->nChunk = (int)nChunk;
+  for(i=0; i<p->nChunk; i++){
+    SstChunk *pC = &p->aChunk[i];
+    n = kvGetVarint(a, pEnd, &v);
+    if( n==0 || v<KV_TRAILER || v>(u64)(pEnd - a - n) ) break;
+    pC->pKey = a + n;
+    pC->nKey = (size_t)v;
+    a += n + v;
+    n = kvGetVarint(a, pEnd, &pC->iOff);
+    if( n==0 ) break;
+    a += n;
+    n = kvGetVarint(a, pEnd, &pC->nStored);
+    if( n==0 ) break;
+    a += n;
+    if( pC->iOff!=iExpect || pC->nStored>p->nIndex - iExpect ) break;
+    iExpect += pC->nStored;
+    pC->iOff += p->iIndexOff;
+  }
+  if( i<p->nChunk || iExpect!=p->nIndex ){
+    return kvSstCorruptPart(p, "summary", "bad index chunk list");
+  }
+  for(i=0; i<2; i++){
+    KvBuf *pKey = i==0 ? &p->meta.smallest : &p->meta.largest;
+    int rc;
+    n = kvGetVarint(a, pEnd, &v);
+    if( n==0 || v>(u64)(pEnd - a - n) || (v>0 && v<KV_TRAILER)
+     || (v==0)!=(nChunk==0) ){
+      return kvSstCorruptPart(p, "summary", "bad first or last key");
+    }
+    rc = kvBufSet(pKey, a+n, (size_t)v);
+    if( rc!=KV_OK ) return rc;
+    a += n + v;
+  }
+  if( a!=pEnd ) return kvSstCorruptPart(p, "summary", "trailing bytes");
+  return KV_OK;
+}
+
+static int parseMeta(KvSst *p, u64 nSize){
+  const u8 *a = p->aMetaPart;
+  KvSstMeta *m = &p->meta;
+  if( nSize<SST_META_FIXED + 32 + 4 ){
+    return kvSstCorruptPart(p, "metadata", "too short");
+  }
+  m->nEntry = kvGet64(a);
+  m->nTombstone = kvGet64(a+8);
+  m->minSeq = kvGet64(a+16);
+  m->maxSeq = kvGet64(a+24);
+  m->nCreated = kvGet64(a+32);
+  m->nRawBytes = kvGet64(a+40);
+  m->nDataBlock = kvGet64(a+48);
+  if( m->nDataBlock>(nSize - SST_META_FIXED - 36)/32
+   || SST_META_FIXED + m->nDataBlock*32 + 36!=nSize ){
+    return kvSstCorruptPart(p, "metadata", "bad block count");
+  }
+  if( m->nTombstone>m->nEntry || (m->nEntry==0)!=(m->nDataBlock==0)
+   || (m->nEntry==0)!=(p->nChunk==0) || m->nDataBlock>m->nEntry ){
+    return kvSstCorruptPart(p, "metadata", "inconsistent counts");
+  }
+  p->aLeaf = a + SST_META_FIXED;
+  /* The part's CRC covers leaves and root; that the root is the root of
+  ** the data blocks' hashes is kvSstVerify's to check, not every open's
+  ** (hashing the tree costs a table open more than the rest of it). */
+  memcpy(m->aMerkle, a + SST_META_FIXED + m->nDataBlock*32, 32);
+  return KV_OK;
+}
+
+void kvSstClose(KvSst *pSst){
+  if( pSst==0 ) return;
+  if( pSst->apChunk ){
+    int i;
+    for(i=0; i<pSst->nChunk; i++){
+      kvSstBlockFree(atomic_load_explicit(&pSst->apChunk[i],
+                                        memory_order_relaxed));
+    }
+    kvFree((void*)pSst->apChunk);
+  }
+  kvFree((void*)pSst->aSeen);
+  if( pSst->pFile ) pSst->pEnv->xClose(pSst->pFile);
+  kvFree(pSst->zPath);
+  kvFree(pSst->aSummary);
+  kvFree(pSst->aChunk);
+  kvFree(pSst->aFilter);
+  kvFree(pSst->aMetaPart);
+  kvFree(pSst->aRdPart);
+  kvRdListFree(&pSst->rd);
+  kvSstMetaFree(&pSst->meta);
+  kvFree(pSst);
+}
+
+static _Atomic u64 gSstCacheId;    /* last id given to an open table */
+
+int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
+              KvReadCounters *pCounters, KvSst **ppSst){
+  KvSst *p;
+  u8 aFoot[SST_FOOTER2];
+  size_t nFoot = SST_FOOTER2;
+  u64 aPart[10];
+  int rc = KV_OK;
+
+  *ppSst = 0;
+  p = kvMallocZero(sizeof(*p));
+  if( p==0 ) return kvErrNoMem();
+  p->pEnv = pEnv;
+  p->iCacheId = atomic_fetch_add(&gSstCacheId, 1) + 1;
+  p->pCache = pCache;
+  p->pCounters = pCounters;
+  p->zPath = kvStrdup(zPath);
+  if( p->zPath==0 ) rc = kvErrNoMem();
+  if( rc==KV_OK ) rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_READ, &p->pFile);
+  if( rc==KV_OK ) rc = pEnv->xSize(p->pFile, &p->nFile);
+  if( rc==KV_OK && p->nFile<SST_FOOTER ){
+    rc = kvSstCorruptPart(p, "footer", "file too short");
+  }
+  if( rc==KV_OK && p->nFile<SST_FOOTER2 ) nFoot = SST_FOOTER;
+  if( rc==KV_OK ){
+    rc = readExact(p, p->nFile - nFoot, aFoot, nFoot, "footer");
+  }
+  if( rc==KV_OK ) rc = parseFooter(p, aFoot, nFoot, aPart);
+  if( rc==KV_OK && aPart[9]>0 ){
+    rc = readPart(p, aPart[8], aPart[9], "range deletions", &p->aRdPart);
+    p->nRdPart = aPart[9];
+    if( rc==KV_OK
+     && kvRdListDecode(p->aRdPart, (size_t)aPart[9] - 4, &p->rd)!=KV_OK ){
+      rc = kvSstCorruptPart(p, "range deletions", "bad tombstone");
+    }
+    if( rc==KV_OK ) p->meta.nRangeDel = (u64)p->rd.n;
+  }
+  if( rc==KV_OK ){
+    p->iIndexOff = aPart[0];
+    p->nIndex = aPart[1];
+    rc = readPart(p, aPart[6], aPart[7], "summary", &p->aSummary);
+  }
+  if( rc==KV_OK ) rc = parseSummary(p, aPart[7]);
+  if( rc==KV_OK && aPart[3]>0 ){
+    rc = readPart(p, aPart[2], aPart[3], "filter", &p->aFilter);
+    p->nFilter = (size_t)aPart[3] - 4;
+    if( rc==KV_OK && p->nFilter==0 ){
+      rc = kvSstCorruptPart(p, "filter", "empty filter");
+    }
+  }
+  if( rc==KV_OK ){
+    rc = readPart(p, aPart[4], aPart[5], "metadata", &p->aMetaPart);
+  }
+  if( rc==KV_OK ) rc = parseMeta(p, aPart[5]);
+  if( rc==KV_OK && p->aFilter ) kvBloomPrepare(&p->bloom, p->aFilter, p->nFilter);
+  if( rc==KV_OK && pEnv->xMap ) rc = pEnv->xMap(p->pFile, p->nFile, &p->aMap);
+  if( rc==KV_OK && p->aMap ) rc = mappedInit(p);
+  if( rc==KV_OK ){
+    p->meta.nFileSize = p->nFile;
+    *ppSst = p;
+  }else{
+    kvSstClose(p);
+  }
+  return rc;
+}
+
+int kvSstRangeDels(KvSst *pSst, KvRdList *pOut){
+  int rc = KV_OK;
+  int i;
+  for(i=0; rc==KV_OK && i<pSst->rd.n; i++){
+    const KvRangeTomb *t = &pSst->rd.a[i];
+    rc = kvRdListAdd(pOut, t->pLo, t->nLo, t->pHi, t->nHi, t->seq);
+  }
+  return rc;
+}
+
+void kvSstSetVerify(KvSst *pSst, int bOn){
+  pSst->bVerify = bOn;
+}
+
+const KvSstMeta *kvSstGetMeta(KvSst *pSst){
+  return &pSst->meta;
+}
