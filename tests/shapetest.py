@@ -60,6 +60,7 @@ class Shapes:
         self.path = os.path.join(workdir, "shape-%s.db" % key_type)
         self.nstmt = self.ndiff = self.ntlp = self.nnorec = 0
         self.nerr = 0
+        self.nsqlite = 0            # answers where SQLite disagrees with itself
 
     # ------------------------------------------------------------ values
     def key(self):
@@ -149,12 +150,32 @@ class Shapes:
             else:
                 res = ("error",)
             out.append(res)
-        if out[0] != out[1]:
+        if out[0] != out[1] and not self.sqlite_disagrees(sql, params,
+                                                          ordered, out[0]):
             raise Difference("%s %r\n  kvstore:  %r\n  ordinary: %r"
                              % (sql, params, out[0], out[1]))
         if out[0][0] == "error":
             self.nerr += 1
         return out[0]
+
+    def sqlite_disagrees(self, sql, params, ordered, kv):
+        """When an ordinary table's answer differs, ask it again with every
+        "{A}.key =" written "+{A}.key =" (the same question, with no index
+        on the left side). With text keys that equal one number (' 5',
+        '05', '5'), SQLite's optimizer takes "key = <number>" for a fixed
+        key and skips a sort on key that the query asks for (see
+        doc/compatibility.md), so the two formulations disagree. Then the
+        reference itself is inconsistent: kvstore's answer counts as right
+        when it equals the unindexed formulation's. Counted apart."""
+        if "{A}.key =" not in sql:
+            return False
+        alt = sql.replace("{A}.key =", "+{A}.key =")
+        res = self.run_one(alt.format(A="ra", B="rb"), params)
+        res = ("ok", norm(res[1], ordered)) if res[0] == "ok" else ("error",)
+        if res == kv:
+            self.nsqlite += 1
+            return True
+        return False
 
     def check_tables(self):
         for t in ("a", "b"):
@@ -278,13 +299,8 @@ class Shapes:
             self.both("SELECT typeof(value), count(*), max(key) FROM {A} "
                       "WHERE %s GROUP BY 1" % p)
         elif kind == 2:
-            # DESC orders by key||'': with "key = <number>" on text keys
-            # (' 5', '05', '5' all equal 5) SQLite's own optimizer takes an
-            # ordinary table's key for a constant and skips the DESC sort,
-            # so its answer differs from the same query with +key; kvstore
-            # gives the sorted answer (doc/compatibility.md).
             self.both("SELECT key, row_number() OVER (ORDER BY key), "
-                      "count(*) OVER (ORDER BY key||'' DESC ROWS 1 PRECEDING), "
+                      "count(*) OVER (ORDER BY key DESC ROWS 1 PRECEDING), "
                       "lag(key) OVER (ORDER BY key) FROM {A} WHERE %s" % p)
         else:
             self.both("SELECT key, (SELECT count(*) FROM {B} y WHERE y.key <= "
@@ -442,10 +458,11 @@ def main():
                         s.conn.close()
                         s.setup()
                 print("shapetest %-7s seed=%d (SQLite %s): %d statements "
-                      "(%d errors alike, %d TLP and %d NoREC checks), "
-                      "%.1fs: 0 differences"
+                      "(%d errors alike, %d TLP and %d NoREC checks, %d "
+                      "where SQLite disagrees with itself), %.1fs: "
+                      "0 differences"
                       % (kt, s.seed, sqlite3.sqlite_version, s.nstmt, s.nerr,
-                         s.ntlp, s.nnorec, time.time() - t0))
+                         s.ntlp, s.nnorec, s.nsqlite, time.time() - t0))
             except Difference as e:
                 ok = False
                 print("shapetest %s seed=%d (SQLite %s): DIFFERENCE after %d "
