@@ -123,31 +123,15 @@ static void removeTmp(Ckpt *p){
 /* Write MANIFEST-<iManifest> describing version v, then CURRENT. */
 static int writeManifest(Ckpt *p, KvVersion *v, u64 iManifest, u64 iNextFile,
                          u64 iLastSeq){
-  KvVersionEdit e;
   KvBuf buf = {0, 0, 0};
   KvLogWriter *pW = 0;
   char *zPath = kvFileName(p->zTmp, KV_FILE_MANIFEST, iManifest);
   char *zName = kvFileName(0, KV_FILE_MANIFEST, iManifest);
   char *zCur = zName ? kvMprintf("%s\n", zName) : 0;
   int rc = KV_OK;
-  int i, j;
-  memset(&e, 0, sizeof(e));
   if( zPath==0 || zCur==0 ) rc = kvErrNoMem();
-  e.bLogNumber = 1; e.iLogNumber = 1;
-  e.bNextFile = 1;  e.iNextFile = iNextFile;
-  e.bLastSeq = 1;   e.iLastSeq = iLastSeq;
-  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
-    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
-      void *aNew = kvRealloc(e.aAdd, sizeof(e.aAdd[0])*(size_t)(e.nAdd+1));
-      if( aNew==0 ){ rc = kvErrNoMem(); break; }
-      e.aAdd = aNew;
-      e.aAdd[e.nAdd].iLevel = i;
-      e.aAdd[e.nAdd].pMeta = v->aaFile[i][j];
-      kvFileRef(v->aaFile[i][j]);
-      e.nAdd++;
-    }
-  }
-  if( rc==KV_OK ) rc = kvEditEncode(&e, &buf);
+  /* The copy has no WAL: log number 1 names no segment it holds. */
+  if( rc==KV_OK ) rc = kvVersionSnapshotEdit(v, 1, iNextFile, iLastSeq, &buf);
   if( rc==KV_OK ) rc = kvLogWriterOpen(p->pEnv, zPath, &pW);
   if( rc==KV_OK ) rc = kvLogAppend(pW, buf.a, buf.n);
   if( rc==KV_OK ) rc = kvLogSync(pW);
@@ -163,7 +147,6 @@ static int writeManifest(Ckpt *p, KvVersion *v, u64 iManifest, u64 iNextFile,
     p->nFile++;
     p->nByte += strlen(zCur);
   }
-  kvEditClear(&e);
   kvBufFree(&buf);
   kvFree(zPath);
   kvFree(zCur);

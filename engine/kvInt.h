@@ -850,6 +850,8 @@ int kvVsetRecover(KvVersionSet *p);
 int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit);
 void kvVsetClose(KvVersionSet *p);
 u64 kvVsetNewFileNumber(KvVersionSet *p);
+int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
+                          u64 iLastSeq, KvBuf *pOut);
 KvVersion *kvVersionCurrent(KvVersionSet *p);  /* with a reference */
 void kvVersionRef(KvVersion *v);
 void kvVersionUnref(KvVersion *v);

@@ -475,15 +475,17 @@ u64 kvVsetNewFileNumber(KvVersionSet *p){
   return p->iNextFile++;
 }
 
-/* An edit describing the whole of version v and the counters. */
-static int snapshotEdit(KvVersionSet *p, KvVersion *v, KvBuf *pOut){
+/* An edit describing the whole of version v (NULL: no files) and the
+** counters given, encoded into *pOut: the first record of a manifest. */
+int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
+                          u64 iLastSeq, KvBuf *pOut){
   KvVersionEdit e;
   int rc = KV_OK;
   int i, j;
   memset(&e, 0, sizeof(e));
-  e.bLogNumber = 1; e.iLogNumber = p->iLogNumber;
-  e.bNextFile = 1;  e.iNextFile = p->iNextFile;
-  e.bLastSeq = 1;   e.iLastSeq = p->iLastSeq;
+  e.bLogNumber = 1; e.iLogNumber = iLogNumber;
+  e.bNextFile = 1;  e.iNextFile = iNextFile;
+  e.bLastSeq = 1;   e.iLastSeq = iLastSeq;
   for(i=0; v && rc==KV_OK && i<KV_MAX_LEVELS; i++){
     for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
       void *aNew = kvRealloc(e.aAdd, sizeof(e.aAdd[0])*(size_t)(e.nAdd+1));
@@ -511,7 +513,10 @@ static int newManifest(KvVersionSet *p, u64 iNum){
   KvBuf snap = {0, 0, 0};
   int rc = KV_OK;
   if( zPath==0 || zCurrent==0 ) rc = kvErrNoMem();
-  if( rc==KV_OK ) rc = snapshotEdit(p, p->pCurrent, &snap);
+  if( rc==KV_OK ){
+    rc = kvVersionSnapshotEdit(p->pCurrent, p->iLogNumber, p->iNextFile,
+                               p->iLastSeq, &snap);
+  }
   if( rc==KV_OK ) rc = kvLogWriterOpen(p->pEnv, zPath, &pW);
   if( rc==KV_OK ) rc = kvLogAppend(pW, snap.a, snap.n);
   if( rc==KV_OK ) rc = kvLogSync(pW);
