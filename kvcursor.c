@@ -224,8 +224,8 @@ int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 
 int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   KvCursor *pCur = sqlite3_malloc(sizeof(*pCur));
-  (void)pVtab;
   if( pCur==0 ) return SQLITE_NOMEM;
+  ((KvVtab*)pVtab)->nCursor++;
   memset(pCur, 0, sizeof(*pCur));
   pCur->bEof = 1;
   *ppCur = &pCur->base;
@@ -260,6 +260,7 @@ static void cursorReset(KvCursor *pCur){
 
 int kvvtabClose(sqlite3_vtab_cursor *pCursor){
   KvCursor *pCur = (KvCursor*)pCursor;
+  ((KvVtab*)pCursor->pVtab)->nCursor--;
   cursorReset(pCur);
   sqlite3_free(pCur);
   return SQLITE_OK;

@@ -188,9 +188,29 @@ read_done:
 
 /* Make sure a batch exists and this table holds the writer lock. */
 int kvtxnWriteBegin(KvVtab *p){
+  if( p->bFullReadOnly && p->pBatch==0 && !p->bWriter ){
+    /* Opened read-only on a full disk: open for writing now if there is
+    ** room. Only while no cursor of this table reads the old handle. */
+    if( p->nCursor>0 ){
+      kvvtabSetError(&p->base, "kvstore: '%s' was opened for reading only "
+                     "(the disk was full); write when no statement is "
+                     "reading the table", p->zDir);
+      return SQLITE_FULL;
+    }
+    kvtxnHorizonRelease(p);
+    kv_close(p->pKv);
+    p->pKv = 0;
+    p->bFullReadOnly = 0;
+  }
   if( p->pKv==0 ){
     int rc = kvvtabNeedStore(p);
     if( rc!=SQLITE_OK ) return rc;
+  }
+  if( p->bFullReadOnly ){
+    kvvtabSetError(&p->base, "kvstore: '%s' is open for reading only: the "
+                   "disk is full (writes work again once there is room)",
+                   p->zDir);
+    return SQLITE_FULL;
   }
   if( p->pBatch==0 ){
     p->pBatch = kv_batch_new();

@@ -309,8 +309,28 @@ int kvvtabOpenEngine(KvVtab *p, char **pzErr){
   const kv_options *pRun;
   int rc = kvtxnHorizonForOpen(p, pzErr);
   if( rc!=SQLITE_OK ) return rc;
+  p->bFullReadOnly = 0;
   rc = kv_open(p->zDir, p->pOpts, &p->pKv);
-  if( rc!=KV_OK ){
+  if( rc==KV_FULL ){
+    /* Opening for writing writes (a manifest, a WAL segment); reading
+    ** needs no free space: open read-only, and try again for writing at
+    ** the next write (kvtxnWriteBegin). */
+    char *zFull = kvvtabEngineMsg(rc, "opening the store");
+    p->pKv = 0;
+    if( kv_open_readonly(p->zDir, p->pOpts, &p->pKv)==KV_OK ){
+      p->bFullReadOnly = 1;
+      sqlite3_log(SQLITE_FULL, "%s (opened for reading only)",
+                  zFull ? zFull : "kvstore: disk full");
+      rc = KV_OK;
+    }else{
+      p->pKv = 0;
+    }
+    if( rc!=KV_OK ){
+      *pzErr = zFull;
+      return rc;
+    }
+    sqlite3_free(zFull);
+  }else if( rc!=KV_OK ){
     p->pKv = 0;
     *pzErr = kvvtabEngineMsg(rc, "opening the store");
     return rc;

@@ -79,6 +79,9 @@ struct KvVtab {
   int bPrivateDir;            /* zDir is a private temporary directory */
   kv_options *pOpts;          /* options as parsed (for reopening) */
   kv_db *pKv;                 /* the engine (shared between connections) */
+  int bFullReadOnly;          /* pKv is a kv_open_readonly handle: the disk
+                              ** was full when the store was opened */
+  int nCursor;                /* cursors open on this table */
   char *zDetached;            /* why the table cannot use its store (NULL:
                               ** it can); see vtabAttach */
   int rcDetached;             /* the SQLite code that goes with zDetached */

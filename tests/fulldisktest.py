@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""A full disk: reads need no free space, writes fail with SQLITE_FULL and
+resume, in the same connection, once there is room again.
+
+The store lives on a 2 MiB tmpfs mounted for the test (root only; the test
+says so and skips elsewhere). Run with Debian's /usr/bin/python3.
+"""
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kvtest import EXTENSION  # noqa: E402
+
+SQLITE_FULL = 13
+
+
+def connect(path):
+    c = sqlite3.connect(path, isolation_level=None)
+    c.enable_load_extension(True)
+    c.load_extension(EXTENSION)
+    return c
+
+
+def fill(path):
+    """Write zeros to path until the file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class FullDisk(unittest.TestCase):
+    def setUp(self):
+        self.mnt = tempfile.mkdtemp(prefix="kvfull-")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
+                            self.mnt], capture_output=True, text=True)
+        if r.returncode != 0:
+            os.rmdir(self.mnt)
+            self.skipTest("cannot mount a tmpfs here: " + r.stderr.strip())
+
+    def tearDown(self):
+        subprocess.run(["umount", self.mnt])
+        os.rmdir(self.mnt)
+
+    def test_reads_need_no_space_and_writes_resume(self):
+        db = os.path.join(self.mnt, "app.db")
+        c = connect(db)
+        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
+        c.execute("INSERT INTO kv VALUES('a', 1), ('b', 2)")
+        c.close()
+        store = db + "-kv.kvstore"
+        filler = os.path.join(self.mnt, "fill")
+        fill(filler)
+        before = sorted(os.listdir(store))
+
+        c = connect(db)
+        self.assertEqual(c.execute("SELECT key, value FROM kv ORDER BY key")
+                         .fetchall(), [("a", 1), ("b", 2)])
+        with self.assertRaises(sqlite3.Error) as cm:
+            c.execute("INSERT INTO kv VALUES('c', 3)")
+        self.assertEqual(cm.exception.sqlite_errorcode, SQLITE_FULL,
+                         str(cm.exception))
+        self.assertIn("kvstore:", str(cm.exception))
+        self.assertIn(store, str(cm.exception))
+        # Nothing half-written was left behind by the failed open.
+        self.assertEqual(sorted(os.listdir(store)), before)
+
+        os.unlink(filler)
+        c.execute("INSERT INTO kv VALUES('c', 3)")
+        self.assertEqual(c.execute("SELECT count(*) FROM kv").fetchone()[0], 3)
+        c.close()
+        c = connect(db)
+        self.assertEqual(c.execute("SELECT key FROM kv ORDER BY key")
+                         .fetchall(), [("a",), ("b",), ("c",)])
+        self.assertEqual(c.execute("SELECT kvstore_verify('kv')").fetchone()[0],
+                         "ok")
+        c.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
