@@ -174,9 +174,25 @@ int ktRepair(const KtArgs *a){
     snprintf(zWhy, sizeof(zWhy), "%s", kv_errmsg(0));
   }
   if( zCurrent[0]==0 ){
-    e = ktFail(KT_PROBLEM, "cannot repair '%s': no manifest is usable (%s); "
-               "rebuilding a manifest from the SSTables is not supported yet",
-               a->zDir, nNum ? zWhy : "there is none");
+    /* No manifest is usable: rebuild one from the SSTables' own metadata
+    ** (kv_repair, as kvstore_repair does). kv_repair takes the store's
+    ** lock itself, so ours goes first; another process that opens the
+    ** store in between makes kv_repair refuse. */
+    char *zReport = 0;
+    pEnv->xUnlock(pLock);
+    pLock = 0;
+    if( kv_repair(a->zDir, 0, &zReport)!=KV_OK ){
+      e = ktFail(KT_PROBLEM, "cannot repair '%s': no manifest is usable "
+                 "(%s), and rebuilding one from the SSTables failed: %s",
+                 a->zDir, nNum ? zWhy : "there is none", kv_errmsg(0));
+    }else if( a->bJson ){
+      printf("{\"repaired\":true,\"rebuilt\":\"manifest\",\"report\":%s}\n",
+             zReport ? zReport : "null");
+    }else{
+      printf("repaired: no manifest was usable; a new one was built from "
+             "the SSTables' metadata: %s\n", zReport ? zReport : "");
+    }
+    kv_free(zReport);
     goto done;
   }
 
