@@ -118,6 +118,23 @@ static int revokeFile(kv_db *db, KvFileMeta *f, int iLevel, u64 iHorizon,
     if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
   }
   if( pIt ) pIt->pMethods->xClose(pIt);
+  if( rc==KV_OK ){
+    /* The file's range tombstones follow the same rule as its entries. */
+    KvRdList rd = {0, 0, 0};
+    int j;
+    rc = kvSstRangeDels(pSst, &rd);
+    for(j=0; rc==KV_OK && j<rd.n; j++){
+      const KvRangeTomb *t = &rd.a[j];
+      if( t->seq<=iHorizon ){
+        rc = kvSstBuilderAddRangeDel(pB, t->pLo, t->nLo, t->pHi, t->nHi,
+                                     t->seq);
+        nKept++;
+      }else{
+        (*pnRevoked)++;
+      }
+    }
+    kvRdListFree(&rd);
+  }
   if( rc==KV_OK && nKept>0 ){
     rc = kvSstBuilderFinish(pB, &meta);
     pB = 0;

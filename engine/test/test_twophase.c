@@ -255,6 +255,46 @@ static void test_flushed_commit_above_horizon_revoked(void **state){
   tuRemoveDir(zDir);
 }
 
+/* A range tombstone at or below the horizon, in a table that also holds
+** a revoked commit, survives the table's rewrite at open: the keys it
+** deleted stay deleted. */
+static void test_revocation_keeps_range_tombstones(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_batch *b1 = batchOf("a", "b", NULL);
+  kv_batch *b2 = kv_batch_new();
+  kv_batch *b3 = batchOf("lost", NULL);
+  u64 iSeq1 = 0, iSeq2 = 0, iSeq3 = 0;
+  (void)state;
+  assert_non_null(b2);
+  assert_int_equal(kv_batch_delete_range(b2, "b", 1, "c", 1), KV_OK);
+  tuTempDir(zDir, sizeof(zDir), "2pc");
+  db = openAt(zDir, o, 1, 0);
+  assert_int_equal(kv_prepare(db, b1, &iSeq1), KV_OK);
+  assert_int_equal(kv_commit_prepared(db, b1, iSeq1), KV_OK);
+  assert_int_equal(kv_prepare(db, b2, &iSeq2), KV_OK);
+  assert_int_equal(kv_commit_prepared(db, b2, iSeq2), KV_OK);
+  assert_int_equal(kv_prepare(db, b3, &iSeq3), KV_OK);
+  assert_int_equal(kv_commit_prepared(db, b3, iSeq3), KV_OK);
+  assert_int_equal(kv_flush(db), KV_OK);     /* one table holds all three */
+  assert_null(tuGet(db, 0, 0, "b"));
+  kv_close(db);
+  db = openAt(zDir, o, 1, iSeq2);            /* the database lost b3 */
+  assert_string_equal(tuGet(db, 0, 0, "a"), "v");
+  assert_null(tuGet(db, 0, 0, "b"));
+  assert_null(tuGet(db, 0, 0, "lost"));
+  kv_close(db);
+  db = openAt(zDir, o, 1, iSeq2);
+  assert_null(tuGet(db, 0, 0, "b"));
+  kv_close(db);
+  kv_batch_free(b1);
+  kv_batch_free(b2);
+  kv_batch_free(b3);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* A reader that sees the database's new horizon before the committing
 ** connection applied its batch (between the database's commit and
 ** xCommit) waits for the apply instead of reading without it. */
@@ -441,6 +481,7 @@ int main(void){
     cmocka_unit_test(test_prepared_above_horizon_discarded),
     cmocka_unit_test(test_abort_then_reuse_survives_recovery),
     cmocka_unit_test(test_flushed_commit_above_horizon_revoked),
+    cmocka_unit_test(test_revocation_keeps_range_tombstones),
     cmocka_unit_test(test_snapshot_at_sequence),
     cmocka_unit_test(test_snapshot_at_waits_for_apply),
     cmocka_unit_test(test_crash_points_two_phase),
