@@ -112,6 +112,7 @@ struct KvVtab {
   int bHorizonOk;             /* iDataVersion/pSnap below are valid */
   unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
   kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
+  sqlite3_int64 iHorizonSeen; /* the horizon read with them */
   int bShared;                /* another table of this connection uses the
                               ** store, or did (retired sharing): read the
                               ** latest state */

@@ -332,6 +332,11 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
     kvIterKey(pMerge, &k, &nk);
     rc = kvDropFilterStep(&drop, k, nk, &eVerdict);
     if( rc ) break;
+    if( db->bOthersRead && kvIKeySeq(k, nk)>oldestSnap ){
+      /* Other processes read at points this one does not know, all at or
+      ** above oldestSnap: every version above it stays (shared.c). */
+      eVerdict = KV_KEEP;
+    }
     if( eVerdict==KV_KEEP && pRdFrags ){
       u64 s = kvIKeySeq(k, nk);
       u64 tNext = kvRdFragsNextSeq(pRdFrags, k, nk - KV_TRAILER, s);
@@ -343,7 +348,10 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
           int mid = (iSnap+hi)/2;
           if( aSnap[mid]<s ) iSnap = mid+1; else hi = mid;
         }
-        if( iSnap>=nSnap || aSnap[iSnap]>=tNext ) eVerdict = KV_DROP_SHADOWED;
+        if( (iSnap>=nSnap || aSnap[iSnap]>=tNext)
+         && !(db->bOthersRead && tNext>oldestSnap) ){
+          eVerdict = KV_DROP_SHADOWED;
+        }
       }
     }
     if( eVerdict==KV_KEEP ){
@@ -386,14 +394,15 @@ static int cmpU64(const void *a, const void *b){
   return x<y ? -1 : x>y;
 }
 
-/* The read points of live snapshots and iterators, ascending (kvFree).
+/* The read points of live snapshots and iterators, and iExtra if not 0,
+** ascending (kvFree).
 ** Readers registered later read at or above the current last sequence, so
 ** they see the newest version of everything being merged. REQUIRES:
 ** mutex held. */
-static int snapshotList(kv_db *db, u64 **paSnap, int *pnSnap){
+static int snapshotList(kv_db *db, u64 iExtra, u64 **paSnap, int *pnSnap){
   KvSnapLink *p;
   u64 *a;
-  int n = 0;
+  int n = iExtra ? 1 : 0;
   *paSnap = 0;
   *pnSnap = 0;
   for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) n++;
@@ -401,6 +410,9 @@ static int snapshotList(kv_db *db, u64 **paSnap, int *pnSnap){
   a = kvMalloc(sizeof(u64)*(size_t)n);
   if( a==0 ) return kvErrNoMem();
   n = 0;
+  /* iExtra: the oldest read point of another process (shared.c), whose
+  ** others this process does not know. */
+  if( iExtra ) a[n++] = iExtra;
   for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) a[n++] = p->seq;
   qsort(a, (size_t)n, sizeof(u64), cmpU64);
   *paSnap = a;
@@ -461,9 +473,9 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     u64 *aSnap = 0;
     int nSnap = 0;
     /* Versions below oldestSnap may go: no later read point may be older
-    ** (kv_snapshot_at). */
-    kvDbDropFloor(db, oldestSnap);
-    rc = snapshotList(db, &aSnap, &nSnap);
+    ** (kv_snapshot_at; across processes, shared.c). */
+    oldestSnap = kvDbDropFloor(db, oldestSnap);
+    rc = snapshotList(db, db->bOthersRead ? oldestSnap : 0, &aSnap, &nSnap);
     kvDbUnlock(db);
     if( rc==KV_OK && xProgress && xProgress(pProgArg, 0, c->nByteIn) ){
       out.bCancel = bAbort = 1;
@@ -534,8 +546,34 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
 
 /* Pick and run one due compaction. REQUIRES: mutex held, none running.
 ** Returns KV_OK with *pbRan 0 when nothing is due. */
+static int compactOneLocked(kv_db *db, int bBg, KvCompactStats *pSt,
+                            int *pbRan, kv_progress_fn xProgress,
+                            void *pProgArg);
+
+/* compactOne under the maintenance lock of a store several processes may
+** share (shared.c): a background compaction does not wait for it
+** (db->bMaintBusy tells bgMain to look again later). */
 static int compactOne(kv_db *db, int bBg, KvCompactStats *pSt, int *pbRan,
                       kv_progress_fn xProgress, void *pProgArg){
+  int rc = kvSharedMaintBegin(db, !bBg);
+  *pbRan = 0;
+  db->bMaintBusy = 0;
+  if( rc==KV_BUSY && bBg ){
+    db->bMaintBusy = 1;
+    return KV_OK;
+  }
+  if( rc!=KV_OK ){
+    kvDbBgError(db, rc, "reading the manifest");
+    return rc;
+  }
+  rc = compactOneLocked(db, bBg, pSt, pbRan, xProgress, pProgArg);
+  kvSharedMaintEnd(db, *pbRan);
+  return rc;
+}
+
+static int compactOneLocked(kv_db *db, int bBg, KvCompactStats *pSt,
+                            int *pbRan, kv_progress_fn xProgress,
+                            void *pProgArg){
   KvCompactor *pC = db->pCompactor;
   KvCompaction *c = 0;
   KvVersion *v;
@@ -703,16 +741,18 @@ int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
         if( !bRan ) break;
         continue;
       }
-      {
+      rc = kvSharedMaintBegin(db, 1);
+      if( rc==KV_OK ){
         KvVersion *v = kvVersionCurrent(&db->vset);
         rc = kvCompactPickFull(v, db->pOpts, &c);
         kvVersionUnref(v);
-      }
-      if( rc==KV_OK && c ){
-        pC->bRunning = 1;
-        rc = runCompaction(db, c, 0, &st, xProgress, pArg);
-        pC->bRunning = 0;
-        pthread_cond_broadcast(&db->cvWork);
+        if( rc==KV_OK && c ){
+          pC->bRunning = 1;
+          rc = runCompaction(db, c, 0, &st, xProgress, pArg);
+          pC->bRunning = 0;
+          pthread_cond_broadcast(&db->cvWork);
+        }
+        kvSharedMaintEnd(db, c!=0 && rc==KV_OK);
       }
       kvCompactionFree(c);
       break;

@@ -293,10 +293,19 @@ struct KvFile {
                                    ** of ours is replaced) */
 #define KV_OPEN_APPEND 0x04     /* open existing (create if missing) for
                                 ** append, keeping its contents */
+#define KV_OPEN_SHARED 0x10     /* with KV_OPEN_APPEND: other processes
+                                ** append to the file too (a WAL segment of
+                                ** a store open in several processes):
+                                ** xClose never cuts it back (its end is
+                                ** not this handle's to know) */
 #define KV_OPEN_PLAIN  0x08     /* with KV_OPEN_APPEND: write() every
                                 ** append, never through a mapping (the
                                 ** test env, whose model edits files by
                                 ** path under open handles) */
+
+#define KV_LOCK_UNLOCK 0
+#define KV_LOCK_SHARED 1
+#define KV_LOCK_EXCL   2
 
 struct KvEnv {
   const char *zName;            /* "posix", "test" */
@@ -316,11 +325,25 @@ struct KvEnv {
   int (*xSyncDir)(KvEnv*, const char *zDir);
   /* Names in zDir (no "." or ".."), free with kvFreeList(). */
   int (*xList)(KvEnv*, const char *zDir, char ***pazName, int *pnName);
-  /* Create zPath if needed and take an exclusive flock on it without
+  /* Create zPath if needed and take a shared flock on it without
   ** waiting: KV_BUSY "kvstore: '<dir>' is locked by another process" if
-  ** another open file description holds it. */
+  ** another open file description holds it exclusively (a kvstore before
+  ** 0.3 takes it exclusively; so does nothing else). Processes of this
+  ** version coordinate through xLockByte on the handle (shared.c). */
   int (*xLock)(KvEnv*, const char *zPath, KvFile **ppLock);
   int (*xUnlock)(KvFile *pLock);                 /* releases and closes */
+  /* Byte-range lock of one byte of the lock file, owned by the handle (an
+  ** open file description: two handles of one process exclude each other
+  ** as two processes do; a process that dies loses them). eOp is
+  ** KV_LOCK_UNLOCK, KV_LOCK_SHARED or KV_LOCK_EXCL; bWait 0 returns KV_BUSY
+  ** at once when another handle holds a conflicting lock. A shared lock
+  ** taken over an exclusive one of the same handle downgrades it. */
+  int (*xLockByte)(KvFile *pLock, u64 iByte, int eOp, int bWait);
+  /* 1 if another handle holds a lock on byte iByte, else 0. */
+  int (*xLockHeld)(KvFile *pLock, u64 iByte);
+  /* Map the first nByte bytes of the lock file shared and read-write
+  ** (growing the file to nByte if needed) until xUnlock. */
+  int (*xLockMap)(KvFile *pLock, size_t nByte, void **pp);
   int (*xFileId)(KvEnv*, const char *zPath, u64 *pDev, u64 *pIno);
   u64 (*xNowMicros)(KvEnv*);    /* wall clock, microseconds since epoch */
   u64 (*xMonoMicros)(KvEnv*);   /* monotonic clock, microseconds */
@@ -540,6 +563,16 @@ int kvBatchRangeDels(const kv_batch *b, KvBuf *pCopy, KvRdList *pOut);
 typedef struct KvLogWriter KvLogWriter;
 typedef struct KvLogReader KvLogReader;
 int kvLogWriterOpen(KvEnv *pEnv, const char *zPath, KvLogWriter **ppW);
+/* Open with extra xOpen flags (KV_OPEN_SHARED), continuing after iEnd
+** bytes of whole records (0: an emptied file); anything after is cut. */
+int kvLogWriterOpenAt(KvEnv *pEnv, const char *zPath, int flags, u64 iEnd,
+                      KvLogWriter **ppW);
+/* Cut the file to the records written (drop preallocated space). */
+int kvLogCut(KvLogWriter *pW);
+/* The good record at *pOff of a[0..nData): 1 with *pp, *pn its payload and
+** *pOff moved past it; 0 if none starts there whole (the end, a record
+** still being written, a torn tail). */
+int kvLogNext(const u8 *a, u64 nData, u64 *pOff, const u8 **pp, size_t *pn);
 int kvLogAppend(KvLogWriter *pW, const void *p, size_t n);
 int kvLogSync(KvLogWriter *pW);
 u64 kvLogSize(KvLogWriter *pW);
@@ -575,7 +608,26 @@ struct KvWalConfig {
   u64 nSegmentSize;
   u64 nSegmentRecords;
   int eSync;                    /* KV_SYNC_* */
+  int bShared;                  /* other processes append too: segments
+                                ** are opened KV_OPEN_SHARED */
 };
+/* Position in the WAL: segment number and byte offset in one u64, so that
+** positions compare as integers and fit one atomic word (shared.c). */
+#define KV_WALPOS(seg, off) (((u64)(seg)<<40) | (u64)(off))
+#define KV_WALPOS_SEG(p)    ((u64)(p)>>40)
+#define KV_WALPOS_OFF(p)    ((u64)(p) & ((((u64)1)<<40)-1))
+/* Continue segment iSeg after its first iOff bytes (whole records another
+** process wrote): the writer of a store open in several processes. */
+int kvWalOpenAt(KvEnv *pEnv, const char *zDir, u64 iSeg, u64 iOff,
+                const KvWalConfig *pCfg, KvWal **ppWal);
+/* Where the next record goes (KV_WALPOS). */
+u64 kvWalEnd(KvWal *pWal);
+/* Cut the current segment to its records (close of the last process). */
+int kvWalCut(KvWal *pWal);
+/* Bytes [iFrom, iTo) of segment iSeg (iTo = UINT64_MAX: to its end) into
+** *pBuf. KV_CANTOPEN if the segment does not exist. */
+int kvWalReadSegment(KvEnv *pEnv, const char *zDir, u64 iSeg, u64 iFrom,
+                     u64 iTo, KvBuf *pBuf);
 /* Start writing a new segment number iSeg in zDir. */
 int kvWalOpen(KvEnv *pEnv, const char *zDir, u64 iSeg,
               const KvWalConfig *pCfg, KvWal **ppWal);
@@ -836,6 +888,9 @@ struct KvVersionSet {
   KvLogWriter *pManifest;
   u64 nManifestEdit;            /* edits in the live manifest */
   int bReadOnly;                /* kv_open_readonly: recover writes nothing */
+  int bNoRewrite;               /* recover keeps the manifest (another
+                                ** process has the store open) */
+  int bShared;                  /* edits write whole manifests (shared.c) */
   void *pMutex;                 /* pthread_mutex_t* guarding refcounts of
                                 ** versions/files and pCurrent */
 };
@@ -848,6 +903,9 @@ int kvVsetRecover(KvVersionSet *p);
 ** fsync it, then install the new version. REQUIRES: the caller serializes
 ** calls (db mutex or single writer). Fills in next file / last seq. */
 int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit);
+/* Install the version of the manifest CURRENT names, if it is not the
+** one read last (another process changed the store). */
+int kvVsetReload(KvVersionSet *p, int *pbChanged);
 void kvVsetClose(KvVersionSet *p);
 u64 kvVsetNewFileNumber(KvVersionSet *p);
 int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
@@ -982,6 +1040,7 @@ struct kv_snapshot {
   KvSnapLink link;              /* must be first */
 };
 
+typedef struct KvShm KvShm;
 struct kv_db {
   char *zDir;                   /* canonical directory path */
   u64 iDev, iIno;               /* registry key */
@@ -1046,16 +1105,38 @@ struct kv_db {
   u64 nStallMicros;             /* writers delayed by level-0 pressure */
   struct KvCompactor *pCompactor;  /* compaction state (compact.c) (M) */
   KvRateLimiter *pRate;         /* token bucket (ratelimit.c); NULL = off */
+
+  /* Several processes (shared.c) */
+  KvShm *pShm;                  /* LOCK's shared map; NULL read-only */
+  int iSlot;                    /* this instance's slot in pShm->aSlot */
+  pthread_mutex_t maintMutex;   /* this process's side of the MAINT lock;
+                                ** taken before `mutex`, never after it */
+  u64 iWalPos;                  /* catch-up position (KV_WALPOS) (leader) */
+  u64 iMemLogNumber;            /* first segment pMem's data may be in */
+  u64 iImmLastSeq;              /* last sequence pImm holds */
+  _Atomic u64 iManifestGen;     /* pShm->iManifestGen the version is from */
+  int bOthersRead;              /* other processes read (compaction) (M) */
+  int bMaintBusy;               /* a background compaction found another
+                                ** process maintaining the store (M) */
+  u64 nShareReset;              /* memtables rebuilt after others' flushes */
+  pthread_t maintOwner;         /* thread holding maintMutex, if any */
+  int nMaintDepth;              /* its nesting (a flush in a compaction) */
+  int bMaintEdited;             /* a manifest was written under it */
 };
 
 void kvDbLock(kv_db *db);
 void kvDbUnlock(kv_db *db);
-/* Oldest sequence any snapshot or iterator may read (M). */
+/* Oldest sequence any snapshot or iterator may read, of this process and
+** of the others sharing the store (sets bOthersRead) (M). */
 u64 kvDbOldestSnapshot(kv_db *db);
+/* The same for this instance alone (M). */
+u64 kvDbLocalOldest(kv_db *db);
 /* Register/unregister a read point (M taken inside). */
 void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
-/* Raise db->iDropFloor to seq (compaction, M held). */
-void kvDbDropFloor(kv_db *db, u64 seq);
+/* Raise db->iDropFloor (and the shared one) to seq before a compaction
+** drops versions below it; returns the oldest read point it must keep,
+** which another process may just have lowered (compaction, M held). */
+u64 kvDbDropFloor(kv_db *db, u64 seq);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
 /* A level iterator (sst_iter.c: a table iterator that moves from table to
 ** table): the non-overlapping files aFile[0..nFile) of one level read as
@@ -1077,9 +1158,10 @@ struct MemInsert {              /* kvBatchDecode context: into a memtable */
 };
 int kvDbMemInsertOp(void *pCtx, int eType, const u8 *pKey, size_t nKey,
                     const u8 *pVal, size_t nVal);
-/* Write every entry of pMem to table iFile, add it to level 0 of pEdit. */
-int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
-                    u64 *pnByte);
+/* Write every entry of pMem with a sequence above iAbove to table iFile,
+** add it to level 0 of pEdit. */
+int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iAbove, u64 iFile,
+                    KvVersionEdit *pEdit, u64 *pnByte);
 /* Remove WAL segments older than iLogNumber (failures ignored). */
 void kvDbDeleteOldSegments(kv_db *db, u64 iLogNumber);
 /* Make sure the memtable has room for a write (bForce: switch it now if
@@ -1091,6 +1173,50 @@ int kvDbMakeRoom(kv_db *db, int bForce);
 ** memory and writes nothing. */
 int kvDbRecoverWal(kv_db *db);
 int kvDbRecoverReadOnly(kv_db *db);
+
+/****************************** shared.c ***********************************/
+/*
+** One store, several processes (design at the top of shared.c). KvShm is
+** the first page of the LOCK file, mapped shared by every process.
+*/
+#define KV_SHM_SLOTS 64
+/* Byte locks of the LOCK file (beyond the map). */
+#define KV_LOCKB_OPEN    ((u64)1 << 20)   /* shared by every opener */
+#define KV_LOCKB_MAINT   (KV_LOCKB_OPEN + 1)
+#define KV_LOCKB_WRITER  (KV_LOCKB_OPEN + 2)
+#define KV_LOCKB_SLOT(i) (KV_LOCKB_OPEN + 16 + (u64)(i))
+struct KvShm {
+  u64 iMagic;
+  _Atomic u64 iWalEnd;          /* KV_WALPOS after the last whole record */
+  _Atomic u64 iManifestGen;     /* bumped by every manifest written */
+  _Atomic u64 iDropFloor;       /* no read point below it (compactions) */
+  _Atomic u64 aSlot[KV_SHM_SLOTS];  /* 1 + oldest sequence a process may
+                                ** read; 0 = free */
+};
+/* At open, LOCK held: *pbFirst 1 if no other process has the store open
+** (then recover, and call kvSharedFirstReady), else wait for a recovery in
+** progress and share it. */
+int kvSharedOpen(kv_db *db, int *pbFirst);
+int kvSharedFirstReady(kv_db *db);
+/* Take a free slot of pShm->aSlot (KV_BUSY if none). */
+int kvSharedClaimSlot(kv_db *db);
+void kvSharedClose(kv_db *db);
+int kvSharedAlone(kv_db *db);
+void kvSharedPublish(kv_db *db);                       /* M */
+u64 kvSharedOldest(kv_db *db, u64 iLocal, int *pbOthers);
+u64 kvSharedRaiseFloor(kv_db *db, u64 seq, int *pbOthers);
+int kvSharedCheckFloor(kv_db *db, u64 iSeq);
+int kvSharedWriterLock(kv_db *db);
+void kvSharedWriterUnlock(kv_db *db);
+int kvSharedReload(kv_db *db, int *pbChanged);
+int kvSharedMaintBegin(kv_db *db, int bWait);          /* M */
+void kvSharedMaintEnd(kv_db *db, int bEdited);         /* M */
+int kvSharedCatchUp(kv_db *db, u64 iHorizon);          /* leader, no M */
+int kvSharedWalPosition(kv_db *db);                    /* leader, M */
+void kvSharedWalWritten(kv_db *db, u64 iEndBefore);    /* leader, M */
+/* Open a store another process has open: read its manifest and WAL as they
+** are (recover.c). */
+int kvDbRecoverShared(kv_db *db);
 
 /****************************** compact_pick.c, compact.c *****************/
 /*
