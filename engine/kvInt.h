@@ -1044,6 +1044,8 @@ struct kv_db {
   _Atomic u64 nSyncs;           /* WAL fsyncs by commits */
   _Atomic u64 nGets;            /* point reads */
   u64 nStallMicros;             /* writers delayed by level-0 pressure */
+  u64 nStallSlowdown;           /* writes delayed 1 ms */
+  u64 nStallStop;               /* writes that waited for a compaction */
   struct KvCompactor *pCompactor;  /* compaction state (compact.c) (M) */
   KvRateLimiter *pRate;         /* token bucket (ratelimit.c); NULL = off */
 };
@@ -1099,8 +1101,10 @@ int kvDbRecoverReadOnly(kv_db *db);
 ** in compact_pick.c, is a pure function
 ** of a version, the options and the compactor's memory (round-robin
 ** pointers, per-file snapshot-only entry counts), so tests can drive it
-** with hand-built versions. REQUIRES for everything taking a kv_db: the
-** db mutex held, unless stated otherwise.
+** with hand-built versions. Running, in compact.c, reaches the store only
+** through a KvCompactHost (below), never kv_db: compact.c depends on
+** version.c and the SSTable files, and db_compact.c on it, not the other
+** way round.
 */
 typedef struct KvCompactor KvCompactor;     /* per-store state */
 typedef struct KvCompaction KvCompaction;   /* one picked compaction */
@@ -1193,16 +1197,71 @@ int kvDropFilterStep(KvDropFilter *p, const u8 *pIKey, size_t nIKey,
                      int *peVerdict);
 void kvDropFilterFree(KvDropFilter *p);
 
-/* Background thread: run one due compaction; 1 if one ran. */
-int kvCompactBackground(kv_db *db);
-/* background=off: run due compactions until none is due. */
-void kvCompactInline(kv_db *db);
-/* Write stalls for the write leader (background=on only). Slowdown: sleep
-** 1 ms once per write when L0 holds 2*level0_trigger files (*pbSlowed
-** records it); Stop: wait for a compaction when L0 holds
-** 3*level0_trigger. Each returns 1 if it released the mutex. */
-int kvCompactSlowdown(kv_db *db, int *pbSlowed);
-int kvCompactStop(kv_db *db);
+/*
+** The seam between compaction and its store. compact.c knows nothing of
+** kv_db: everything it uses of the store is in a KvCompactHost, copied
+** into the compactor by kvCompactorOpen (db_compact.c fills it in). The
+** callbacks get pCtx first; each REQUIRES the store's mutex held.
+*/
+typedef struct KvCompactHost KvCompactHost;
+struct KvCompactHost {
+  KvEnv *pEnv;
+  const char *zDir;             /* store directory (names outputs, errors) */
+  const kv_options *pOpts;
+  KvVersionSet *pVset;          /* file numbers, current version, apply */
+  pthread_mutex_t *pMutex;      /* the store's mutex */
+  pthread_cond_t *pCvWork;      /* broadcast when a compaction ends and
+                                ** when a seek compaction is wanted */
+  void *pCtx;                   /* the store, for the callbacks */
+  /* Oldest sequence a reader may read: compaction keeps every version a
+  ** read point at or above it may see (and picks with it). */
+  u64 (*xOldestSnapshot)(void *pCtx);
+  /* A merge is about to drop what no read point at or above oldest can
+  ** see: refuse older read points from now on and list the live ones,
+  ** ascending (*paSnap: kvFree; NULL when *pnSnap is 0). */
+  int (*xReadPoints)(void *pCtx, u64 oldest, u64 **paSnap, int *pnSnap);
+  /* Record that compaction failed with rc (sticky, see kvDbBgError);
+  ** zWhat names the work ("compaction"). */
+  void (*xError)(void *pCtx, int rc, const char *zWhat);
+  /* Nonzero when the store is closing: a merge stops (nothing changes). */
+  int (*xClosing)(void *pCtx);
+  /* Flush the immutable memtable if one waits (the mutex is released
+  ** while the table is written). Called only for background compactions. */
+  void (*xFlushPending)(void *pCtx);
+  /* A compaction was installed; *pSt is what it did. */
+  void (*xDone)(void *pCtx, const KvCompactStats *pSt);
+};
+/* A compactor that runs compactions for the store pHost describes
+** (copied). kvCompactorFree frees it. */
+int kvCompactorOpen(const KvCompactHost *pHost, KvCompactor **pp);
+/* Pick and run one due compaction. Returns KV_OK with *pbRan 0 when none
+** is due. bBg: for the background thread (flushes a waiting memtable as
+** it goes). pSt (may be NULL) gets what was done added. xProgress (may be
+** NULL): kv_compact_progress's callback; when it asks to stop, KV_INTERRUPT
+** and the store is unchanged. A failure is recorded with xError.
+** REQUIRES: mutex held, no compaction running; released while tables are
+** written. */
+int kvCompactRunDue(KvCompactor *pC, int bBg, KvCompactStats *pSt,
+                    int *pbRan, kv_progress_fn xProgress, void *pProgArg);
+/* The same for everything into one run at the bottom level (kv_compact
+** with bFull); KV_OK when the store holds no table. */
+int kvCompactRunFull(KvCompactor *pC, KvCompactStats *pSt,
+                     kv_progress_fn xProgress, void *pProgArg);
+/* Is a compaction running? REQUIRES: mutex held. */
+int kvCompactRunning(const KvCompactor *pC);
+/* What the compactor has done, for kv_stats. REQUIRES: mutex held. */
+typedef struct KvCompactCounters KvCompactCounters;
+struct KvCompactCounters {
+  KvCompactStats total;         /* all compactions so far */
+  u64 nTrivial;                 /* trivial moves among them */
+  u64 nGarbage;                 /* picked by the garbage trigger */
+  u64 nSeek;                    /* picked by the seek trigger */
+  u64 nFull;                    /* full compactions */
+  u64 nProgDone;                /* running compaction: input bytes merged */
+  u64 nProgPlanned;             /*   of its input bytes */
+  int bRunning;
+};
+void kvCompactCounters(const KvCompactor *pC, KvCompactCounters *pOut);
 /* A point read probed file f of level iLevel without finding its key and
 ** then had to probe another file (mutex NOT held). Once a file has cost
 ** max(100, size / 16 KiB) such probes, a compaction of it is scheduled
@@ -1213,9 +1272,29 @@ int kvCompactStop(kv_db *db);
 ** bloom-filter probes it would save cost when the data is in memory
 ** (measured: charging every level slowed kvbench readrandom by a fifth
 ** while the compactions ran). */
-void kvCompactSeekCharge(kv_db *db, KvFileMeta *f, int iLevel);
+void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel);
+
+/****************************** db_compact.c *******************************/
+/*
+** The store's side of compaction: the KvCompactHost it gives compact.c,
+** when compactions run (background thread, inline, kv_compact), write
+** stalls and the compaction part of kv_stats. REQUIRES the mutex held
+** unless stated otherwise.
+*/
+/* Make db->pCompactor (at open). */
+int kvDbCompactorNew(kv_db *db);
+/* Background thread: run one due compaction; 1 if one ran. */
+int kvDbCompactBackground(kv_db *db);
+/* background=off: run due compactions until none is due. */
+void kvDbCompactInline(kv_db *db);
+/* Write stalls for the write leader (background=on only). Slowdown: sleep
+** 1 ms once per write when L0 holds 2*level0_trigger files (*pbSlowed
+** records it); Stop: wait for a compaction when L0 holds
+** 3*level0_trigger. Each returns 1 if it released the mutex. */
+int kvDbStallSlowdown(kv_db *db, int *pbSlowed);
+int kvDbStallStop(kv_db *db);
 /* Append the compaction fields of kv_stats (mutex NOT held). */
-int kvCompactStatsJson(kv_db *db, KvBuf *pOut);
+int kvDbCompactStatsJson(kv_db *db, KvBuf *pOut);
 /* Defined in db.c: flush the immutable memtable if one waits (mutex held;
 ** released while writing). */
 void kvDbFlushPending(kv_db *db);
