@@ -675,7 +675,9 @@ int kvBloomCheck(const KvBloom *p, u32 hash);
 ** "<n>.sst", and the directory fsynced. Readers (sst_read.c) keep the
 ** summary, filter and metadata in memory and read index chunks and data
 ** blocks from the file's mapping or through the block cache; iterators
-** and point lookups are in sst_iter.c, the verifier in sst_verify.c.
+** (over one table or a run of them) and point lookups are in sst_iter.c,
+** the verifier in sst_verify.c. None of them knows versions: a level is
+** given to the run iterator by level_iter.c.
 */
 typedef struct KvSstConfig KvSstConfig;
 struct KvSstConfig {
@@ -758,6 +760,22 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
 ** fill_cache=false. */
 #define KV_SST_BULK 0x01
 int kvSstIterNew(KvSst *pSst, int flags, KvIter **ppIter);
+/* A run: nTable tables with disjoint key ranges, in key order, read as
+** one sorted sequence by one table iterator that moves from table to
+** table. xTable gives table i, opened (owned by the run's source, valid
+** while the iterator is open); xLargest gives its largest internal key
+** without opening it (seeks). What the tables are is the caller's
+** business (level_iter.c: a level's files). */
+typedef struct KvSstRun KvSstRun;
+struct KvSstRun {
+  int nTable;
+  void *pCtx;                   /* first argument of xTable and xLargest */
+  int (*xTable)(void *pCtx, int i, KvSst **ppSst);
+  void (*xLargest)(void *pCtx, int i, const u8 **ppKey, size_t *pnKey);
+};
+/* Iterator over run *pRun (copied; pCtx must outlive the iterator).
+** flags: kvSstIterNew's. */
+int kvSstRunIterNew(const KvSstRun *pRun, int flags, KvIter **ppIter);
 /* Read every byte of the file at zPath and check every part: returns
 ** KV_OK if sound, else KV_CORRUPT (or KV_IOERR) with a message naming
 ** the file and the part ("data block at offset N", "index", "summary",
@@ -860,6 +878,15 @@ void kvFileUnref(KvFileMeta *f);
 /* The opened table of f (opening it on first use). */
 int kvFileTable(KvFileMeta *f, KvSst **ppSst);
 char *kvSstPath(const char *zDir, u64 iFile);    /* "<dir>/<n>.sst" */
+
+/****************************** level_iter.c *******************************/
+/* A level iterator: the non-overlapping files aFile[0..nFile) of one level
+** read as one sorted run (kvSstRunIterNew), each table opened with
+** kvFileTable when reached. It borrows the array and the files: the
+** caller keeps them (a version, a compaction's inputs) until the iterator
+** is closed. flags: kvSstIterNew's. */
+int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
+                   KvIter **ppIter);
 
 /****************************** ratelimit.c ********************************/
 /*
@@ -1059,13 +1086,6 @@ void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 /* Raise db->iDropFloor to seq (compaction, M held). */
 void kvDbDropFloor(kv_db *db, u64 seq);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
-/* A level iterator (sst_iter.c: a table iterator that moves from table to
-** table): the non-overlapping files aFile[0..nFile) of one level read as
-** one sorted run, opening each table when reached. It borrows the array
-** and the files: the caller keeps them (a version, a compaction's inputs)
-** until the iterator is closed. flags: kvSstIterNew's. */
-int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
-                   KvIter **ppIter);
 /* Children for a full merge of what version v and the memtables hold:
 ** appends iterators to *papIter (kvRealloc'd array) and *pnIter. */
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
