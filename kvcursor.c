@@ -278,6 +278,20 @@ int kvvtabClose(sqlite3_vtab_cursor *pCursor){
 #define OP_LT 3
 #define OP_LE 4
 
+/* termBound's copy of a key's n bytes at z into *paKey (sqlite3_malloc):
+** TERM_BOUND, or TERM_NONE with *pRc SQLITE_NOMEM. */
+static int termKeyCopy(const void *z, int n, u8 **paKey, int *pnKey,
+                       int *pRc){
+  *paKey = sqlite3_malloc(n ? n : 1);
+  if( *paKey==0 ){
+    *pRc = SQLITE_NOMEM;
+    return TERM_NONE;
+  }
+  if( n ) memcpy(*paKey, z, n);
+  *pnKey = n;
+  return TERM_BOUND;
+}
+
 /*
 ** Translate `key <op> pVal` into a bound on encoded keys, by SQLite's rules
 ** for comparing a column of the declared key type with a value that has no
@@ -355,14 +369,11 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
         z = sqlite3_value_text(pVal);
         n = sqlite3_value_bytes(pVal);
       }
-      *paKey = z ? sqlite3_malloc(n ? n : 1) : 0;
-      if( *paKey==0 ){
+      if( z==0 ){
         *pRc = SQLITE_NOMEM;
         return TERM_NONE;
       }
-      if( n ) memcpy(*paKey, z, n);
-      *pnKey = n;
-      return TERM_BOUND;
+      return termKeyCopy(z, n, paKey, pnKey, pRc);
     }
     case KV_KEY_BLOB: {
       const void *pBlob;
@@ -373,14 +384,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
       }
       pBlob = sqlite3_value_blob(pVal);
       n = sqlite3_value_bytes(pVal);
-      *paKey = sqlite3_malloc(n ? n : 1);
-      if( *paKey==0 ){
-        *pRc = SQLITE_NOMEM;
-        return TERM_NONE;
-      }
-      if( n ) memcpy(*paKey, pBlob, n);
-      *pnKey = n;
-      return TERM_BOUND;
+      return termKeyCopy(pBlob, n, paKey, pnKey, pRc);
     }
     default: {
       const double two63 = 9223372036854775808.0;
@@ -633,33 +637,21 @@ static inline int cursorStep(KvCursor *pCur){
 static int cursorStartScan(KvCursor *pCur){
   sqlite3_vtab *pVtab = pCur->base.pVtab;
   kv_iter *it = pCur->pIter;
+  /* the bound the scan starts from: lo ascending, hi descending */
+  const KvBound *pB = pCur->bDesc ? &pCur->hi : &pCur->lo;
   int rc;
-  if( !pCur->bDesc ){
-    if( pCur->lo.a ){
-      rc = kv_iter_seek(it, pCur->lo.a, (size_t)pCur->lo.n);
-      if( rc==KV_OK && !pCur->lo.bIncl && kv_iter_valid(it) ){
-        size_t n;
-        const u8 *a = kv_iter_key(it, &n);
-        if( kvrowKeyCompare(a, n, pCur->lo.a, (size_t)pCur->lo.n)==0 ){
-          rc = kv_iter_next(it);
-        }
+  if( pB->a ){
+    rc = pCur->bDesc ? kv_iter_seek_for_prev(it, pB->a, (size_t)pB->n)
+                     : kv_iter_seek(it, pB->a, (size_t)pB->n);
+    if( rc==KV_OK && !pB->bIncl && kv_iter_valid(it) ){
+      size_t n;
+      const u8 *a = kv_iter_key(it, &n);
+      if( kvrowKeyCompare(a, n, pB->a, (size_t)pB->n)==0 ){
+        rc = pCur->bDesc ? kv_iter_prev(it) : kv_iter_next(it);
       }
-    }else{
-      rc = kv_iter_first(it);
     }
   }else{
-    if( pCur->hi.a ){
-      rc = kv_iter_seek_for_prev(it, pCur->hi.a, (size_t)pCur->hi.n);
-      if( rc==KV_OK && !pCur->hi.bIncl && kv_iter_valid(it) ){
-        size_t n;
-        const u8 *a = kv_iter_key(it, &n);
-        if( kvrowKeyCompare(a, n, pCur->hi.a, (size_t)pCur->hi.n)==0 ){
-          rc = kv_iter_prev(it);
-        }
-      }
-    }else{
-      rc = kv_iter_last(it);
-    }
+    rc = pCur->bDesc ? kv_iter_last(it) : kv_iter_first(it);
   }
   if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "seeking");
   return cursorSettle(pCur);

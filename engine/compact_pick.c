@@ -200,37 +200,36 @@ void kvCompactionFree(KvCompaction *c){
   kvFree(c);
 }
 
-static int compAddIn(KvCompaction *c, int iLevel, KvFileMeta *f){
-  KvFileMeta **ap = kvRealloc(c->apIn, sizeof(*ap)*(size_t)(c->nIn+1));
+/* Append f and i to the parallel arrays *pap and *pai of *pn entries,
+** taking a reference on f. */
+static int compAppend(KvFileMeta ***pap, int **pai, int *pn, KvFileMeta *f,
+                      int i){
+  KvFileMeta **ap = kvRealloc(*pap, sizeof(*ap)*(size_t)(*pn+1));
   int *ai;
   if( ap==0 ) return kvErrNoMem();
-  c->apIn = ap;
-  ai = kvRealloc(c->aiInLevel, sizeof(int)*(size_t)(c->nIn+1));
+  *pap = ap;
+  ai = kvRealloc(*pai, sizeof(int)*(size_t)(*pn+1));
   if( ai==0 ) return kvErrNoMem();
-  c->aiInLevel = ai;
-  ap[c->nIn] = f;
-  ai[c->nIn] = iLevel;
-  c->nIn++;
+  *pai = ai;
+  ap[*pn] = f;
+  ai[*pn] = i;
+  (*pn)++;
   kvFileRef(f);
-  c->nByteIn += f->nByte;
   return KV_OK;
+}
+
+static int compAddIn(KvCompaction *c, int iLevel, KvFileMeta *f){
+  int rc = compAppend(&c->apIn, &c->aiInLevel, &c->nIn, f, iLevel);
+  if( rc==KV_OK ) c->nByteIn += f->nByte;
+  return rc;
 }
 
 /* Add f to the older runs; bNewRun starts a new run with it. */
 static int compAddOld(KvCompaction *c, KvFileMeta *f, int bNewRun){
-  KvFileMeta **ap = kvRealloc(c->apOld, sizeof(*ap)*(size_t)(c->nOld+1));
-  int *ai;
-  if( ap==0 ) return kvErrNoMem();
-  c->apOld = ap;
-  ai = kvRealloc(c->aiOldRun, sizeof(int)*(size_t)(c->nOld+1));
-  if( ai==0 ) return kvErrNoMem();
-  c->aiOldRun = ai;
-  if( bNewRun || c->nOld==0 ) c->nOldRun++;
-  ap[c->nOld] = f;
-  ai[c->nOld] = c->nOldRun - 1;
-  c->nOld++;
-  kvFileRef(f);
-  return KV_OK;
+  int nRun = c->nOldRun + ((bNewRun || c->nOld==0) ? 1 : 0);
+  int rc = compAppend(&c->apOld, &c->aiOldRun, &c->nOld, f, nRun - 1);
+  if( rc==KV_OK ) c->nOldRun = nRun;
+  return rc;
 }
 
 static int compAddGrand(KvCompaction *c, KvFileMeta *f){

@@ -161,9 +161,11 @@ static int nodeCmp(const MemNode *p, const u8 *pUKey, size_t nUKey,
 }
 
 /* First node >= target, or NULL. When apPrev is not NULL it receives the
-** last node < target at every level (the writer's insertion points). */
+** last node < target at every level (the writer's insertion points); when
+** ppLT is not NULL it receives the last node < target (the head if there
+** is none), read in the same descent as the result. */
 static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
-                       u64 trailer, MemNode **apPrev){
+                       u64 trailer, MemNode **apPrev, MemNode **ppLT){
   MemNode *x = pMem->pHead;
   int i = listHeight(pMem) - 1;
   for(;;){
@@ -172,7 +174,10 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
       x = pNext;
     }else{
       if( apPrev ) apPrev[i] = x;
-      if( i==0 ) return pNext;
+      if( i==0 ){
+        if( ppLT ) *ppLT = x;
+        return pNext;
+      }
       i--;
     }
   }
@@ -181,17 +186,9 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
 /* Last node < target, or the head if there is none. */
 static MemNode *findLT(KvMem *pMem, const u8 *pUKey, size_t nUKey,
                        u64 trailer){
-  MemNode *x = pMem->pHead;
-  int i = listHeight(pMem) - 1;
-  for(;;){
-    MemNode *pNext = nextAt(x, i);
-    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer)<0 ){
-      x = pNext;
-    }else{
-      if( i==0 ) return x;
-      i--;
-    }
-  }
+  MemNode *x = 0;
+  findGE(pMem, pUKey, nUKey, trailer, 0, &x);
+  return x;
 }
 
 /* Last node of the list, or the head if it is empty. */
@@ -330,7 +327,7 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
   kvPut64(pData + nKey, trailer);
   if( nVal>0 ) memcpy(pData + nIKey, pVal, nVal);
 
-  findGE(pMem, pKey, nKey, trailer, apPrev);
+  findGE(pMem, pKey, nKey, trailer, apPrev, 0);
   nOld = listHeight(pMem);
   if( h>nOld ){
     for(i=nOld; i<h; i++) apPrev[i] = pMem->pHead;
@@ -355,7 +352,7 @@ int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
   assert( seq<=KV_MAX_SEQ );
   /* (key, seq, PUT) is the largest trailer a visible entry can have, so
   ** the first node >= it is the newest version with sequence <= seq. */
-  p = findGE(pMem, pKey, nKey, kvPackTrailer(seq, KV_TYPE_PUT), 0);
+  p = findGE(pMem, pKey, nKey, kvPackTrailer(seq, KV_TYPE_PUT), 0, 0);
   if( p==0
    || kvUKeyCmpShort(nodeKey(p), p->nIKey - KV_TRAILER, pKey, nKey)!=0 ){
     return 0;
@@ -425,7 +422,7 @@ static int memIterSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
   MemIter *p = (MemIter*)pIter;
   assert( nIKey>=KV_TRAILER );
   return memIterAt(p, findGE(p->pMem, pIKey, nIKey - KV_TRAILER,
-                             kvGet64(pIKey + nIKey - KV_TRAILER), 0));
+                             kvGet64(pIKey + nIKey - KV_TRAILER), 0, 0));
 }
 
 static int memIterNext(KvIter *pIter){
