@@ -701,19 +701,6 @@ static void test_garbage_tiered(void **state){
   runGarbage("tiered");
 }
 
-static int countSst(const char *zDir){
-  DIR *d = opendir(zDir);
-  struct dirent *e;
-  int n = 0;
-  assert_non_null(d);
-  while( (e = readdir(d))!=0 ){
-    size_t l = strlen(e->d_name);
-    if( l>4 && strcmp(e->d_name+l-4, ".sst")==0 ) n++;
-  }
-  closedir(d);
-  return n;
-}
-
 static u64 sstBytes(const char *zDir){
   DIR *d = opendir(zDir);
   struct dirent *e;
@@ -774,9 +761,9 @@ static void test_iterator_pins_files(void **state){
   kv_iter_free(it);
   for(i=0; i<3; i++) assert_false(sstExists(db, aFile[i]));
   /* The iterator's read point kept the deleted rows; now they can go. */
-  assert_true(countSst(zDir)>0);
+  assert_true(tuCountFiles(zDir, ".sst")>0);
   assert_int_equal(kv_compact(db, 1, 0), KV_OK);
-  assert_int_equal(countSst(zDir), 0);
+  assert_int_equal(tuCountFiles(zDir, ".sst"), 0);
   kv_close(db);
   kv_options_free(o);
   tuRemoveDir(zDir);

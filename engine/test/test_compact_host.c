@@ -172,15 +172,7 @@ static int filesAt(Host *h, int iLevel){
 
 /* Tables in the directory (finished or temporary). */
 static int sstInDir(const char *zDir){
-  DIR *d = opendir(zDir);
-  struct dirent *e;
-  int n = 0;
-  assert_non_null(d);
-  while( (e = readdir(d))!=0 ){
-    if( strstr(e->d_name, ".sst") ) n++;
-  }
-  closedir(d);
-  return n;
+  return tuCountFiles(zDir, ".sst") + tuCountFiles(zDir, ".sst.tmp");
 }
 
 /* Entries of the bottom level, and how many of them hold zVal. */
