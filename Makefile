@@ -40,6 +40,8 @@ OWNER_SRC  := kvowner.c kvshadow.c
 OWNER_HDR  := kvowner.h kvshadow.h
 # The table's own files beside kvvtab.c (one concern each).
 KVROOT_SRC := kvstore.c kvrow.c kvconfig.c kvtxn.c kvcursor.c kvlookup.c
+# Range deletes: command rows, DELETE runs, kvstore_delete_range.
+KVROOT_SRC += kvrange.c
 KVROOT_HDR := kvrow.h kvconfig.h kvvtabInt.h
 VTAB_SRC   := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
