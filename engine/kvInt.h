@@ -494,6 +494,11 @@ int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
              int *peType, const u8 **ppVal, size_t *pnVal);
 size_t kvMemUsage(KvMem *pMem);       /* bytes of arena in use */
 u64 kvMemCount(KvMem *pMem);          /* entries */
+/* Largest sequence of a put or point delete added (0: none). An entry a
+** reader can see was added before the reader's sequence was taken, so a
+** value read after that bounds every such entry (range tombstones do not
+** count: dbiter.c skips entries older than a tombstone). */
+u64 kvMemMaxPointSeq(KvMem *pMem);
 /* Iterator over internal keys; holds a reference on the memtable. */
 int kvMemIterNew(KvMem *pMem, KvIter **ppIter);
 
