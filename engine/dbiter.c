@@ -165,7 +165,20 @@ static int skipLast(KvIter *pIter){
 }
 static int skipSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
   RdSkipIter *p = (RdSkipIter*)pIter;
-  int rc = p->pChild->pMethods->xSeek(p->pChild, pKey, nKey);
+  const KvRdFrag *f = 0;
+  int rc = KV_OK;
+  /* A target inside a fragment that hides all of the child: seek straight
+  ** to the fragment's end (one seek where skipSettle would make two). */
+  if( nKey>=KV_TRAILER ) f = skipFrag(p, pKey, nKey - KV_TRAILER);
+  if( f ){
+    if( p->pnSkip ) (*p->pnSkip)++;
+    p->seek.n = 0;
+    rc = kvIKeyAppend(&p->seek, f->pHi, f->nHi, KV_MAX_SEQ, KV_TYPE_PUT);
+    if( rc==KV_OK ) rc = p->pChild->pMethods->xSeek(p->pChild, p->seek.a,
+                                                    p->seek.n);
+  }else{
+    rc = p->pChild->pMethods->xSeek(p->pChild, pKey, nKey);
+  }
   return rc ? rc : skipSettle(p, 1);
 }
 static int skipNext(KvIter *pIter){
