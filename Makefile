@@ -262,6 +262,9 @@ $(VTAB_OBJ) $(STATIC_OBJ): $(OWNER_HDR) $(KVROOT_HDR)
 sqltest: all
 	SQLITE3=$(SQLITE3) sh sql-tests/run.sh
 
+# tests/rangetest.py: range deletes (kvstore_delete_range, range DELETE,
+# inside savepoints) whole or absent after RANGE_KILLS kill -9 (about 15 s)
+RANGE_KILLS ?= 40
 ## pytest: the Python tests (API, integrity, differential, crash, kill -9 loop)
 pytest: all
 	$(PYTHON) tests/apitest.py
@@ -274,6 +277,7 @@ pytest: all
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 	$(PYTHON) tests/txntest.py --kills $(TXN_KILLS)
+	$(PYTHON) tests/rangetest.py --rounds $(RANGE_KILLS)
 
 ## demo: the LSM at work in the sqlite3 shell (demo/demo.sql, then demo/reopen.sql in a new process)
 demo: all
