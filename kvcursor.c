@@ -261,6 +261,7 @@ static void cursorReset(KvCursor *pCur){
 int kvvtabClose(sqlite3_vtab_cursor *pCursor){
   KvCursor *pCur = (KvCursor*)pCursor;
   ((KvVtab*)pCursor->pVtab)->nCursor--;
+  kvrangeOnClose((KvVtab*)pCursor->pVtab, pCur);
   cursorReset(pCur);
   sqlite3_free(pCur);
   return SQLITE_OK;
@@ -560,14 +561,18 @@ static int scanSettle(KvCursor *pCur){
   const void *pKey, *pVal;
   if( !kv_iter_entry(pCur->pIter, &pKey, &pCur->nKey, &pVal, &pCur->nVal) ){
     pCur->bEof = 1;
-    return SQLITE_OK;
+    return pCur->bRun ? kvrangeOnScanEnd(pCur, 0) : SQLITE_OK;
   }
   pCur->pKey = (const u8*)pKey;
   pCur->pVal = (const u8*)pVal;
   /* The start was sought; only the far bound can end the scan. */
   if( !cursorBeforeEnd(pCur, pCur->pKey, pCur->nKey) ){
     pCur->bEof = 1;
-    return SQLITE_OK;
+    return pCur->bRun ? kvrangeOnScanEnd(pCur, 0) : SQLITE_OK;
+  }
+  if( pCur->bRun ){
+    pCur->nRunRow++;
+    pCur->iRunSum += kvrunKeyHash(pCur->pKey, pCur->nKey);
   }
   return cursorToken(pCur);
 }
@@ -621,6 +626,7 @@ static inline int cursorStep(KvCursor *pCur){
       rc = pCur->bDesc ? kv_iter_prev(pCur->pIter) : kv_iter_next(pCur->pIter);
       if( rc!=KV_OK ){
         pCur->bEof = 1;
+        if( pCur->bRun ) kvrangeOnScanEnd(pCur, 1);
         return kvvtabEngineError(pCur->base.pVtab, rc, "iterating");
       }
       return scanSettle(pCur);
@@ -771,6 +777,7 @@ int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int iArg;
 
   cursorReset(pCur);
+  kvrangeOnFilter(pTab, pCur);
   if( pTab->nGone ) kvvtabGoneClear(pTab);  /* a new statement */
   pCur->bDesc = (idxNum & KVIDX_DESC)!=0;
   pCur->iRowid = 0;
@@ -915,6 +922,7 @@ int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     }
     pCur->bEof = 0;
     if( pCur->eMode==CUR_SCAN ){
+      kvrangeOnScanStart(pTab, pCur);
       rc = cursorStartScan(pCur);
     }else{
       pCur->iList = 0;
@@ -925,6 +933,7 @@ int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
 filter_out:
   sqlite3_free(aEq);
   if( rc!=SQLITE_OK ){
+    if( pCur->bRun ) kvrangeOnScanEnd(pCur, 1);
     pCur->bEof = 1;
     if( rc==SQLITE_NOMEM && pCursor->pVtab->zErrMsg==0 ){
       kvvtabSetError(pCursor->pVtab, "kvstore: out of memory");
@@ -975,6 +984,8 @@ int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   if( iCol==KVVTAB_COL_KEY ){
     KvVtab *pTab = (KvVtab*)pCursor->pVtab;
     rc = kvrowKeyDecode(ctx, pTab->eKeyType, pCur->pKey, pCur->nKey);
+  }else if( iCol==KVVTAB_COL_COMMAND ){
+    return SQLITE_OK;                 /* NULL: rows hold no command */
   }else{
     rc = kvrowValueDecode(ctx, pCur->pVal, pCur->nVal);
   }

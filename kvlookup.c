@@ -230,6 +230,19 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
   return rc;
 }
 
+/* For kvrange.c (kvvtabInt.h): the table itself, attached to its store. */
+int kvvtabLookupTable(sqlite3 *db, const char *zName, KvVtab **pp,
+                      char **pzErr){
+  KvVtab *p = 0;
+  int rc = lookupTable(db, zName, &p, pzErr);
+  *pp = 0;
+  if( rc==SQLITE_OK && p->pKv==0 && (rc = kvvtabAttach(p))!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("%s", p->zDetached);
+  }
+  if( rc==SQLITE_OK ) *pp = p;
+  return rc;
+}
+
 /* For ext/backup.c (kvext.h): what a backup needs to know of a table. */
 int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
                     char **pzErr){

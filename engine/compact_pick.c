@@ -58,6 +58,14 @@
 ** but only once every entry is older than every snapshot, so each such
 ** rewrite removes all of it and the trigger cannot loop. (Bitcask merges
 ** a data file once its dead bytes pass a threshold; this is the same idea.)
+** Tombstone density counts too, as RocksDB's CompactOnDeletionCollector:
+** a file whose densest window of KV_DEL_WINDOW consecutive entries is at
+** least GARBAGE_RATIO tombstones is garbage that much, however few
+** tombstones the whole file holds (the builder counts the window; a file
+** written before the last open has no count, and its whole-file ratio
+** alone decides). Each such compaction moves the file down a level or, at
+** the bottom, drops all its tombstones, so this trigger cannot loop
+** either.
 **
 ** What a merge drops (KvDropFilter). Entries come in internal-key order:
 ** user key ascending, newest first. The read points (live snapshots and
@@ -299,10 +307,19 @@ double kvCompactLevelScore(const KvVersion *v, const kv_options *o,
 
 double kvCompactGarbage(const KvCompactor *p, const KvFileMeta *f){
   u64 nGarbage;
+  double r, rWindow;
   if( f->nEntry<GARBAGE_MIN_ENTRIES ) return 0.0;
   nGarbage = f->nTombstone + shadowGet(p, f->iFile);
   if( nGarbage>f->nEntry ) nGarbage = f->nEntry;
-  return (double)nGarbage / (double)f->nEntry;
+  r = (double)nGarbage / (double)f->nEntry;
+  /* Tombstones crowded together (a key range deleted row by row) make
+  ** scans through them slow however few they are in the whole file: the
+  ** densest window counts as the file's garbage. */
+  if( f->nEntry>=KV_DEL_WINDOW ){
+    rWindow = (double)f->nDelWindowMax / (double)KV_DEL_WINDOW;
+    if( rWindow>r ) r = rWindow;
+  }
+  return r;
 }
 
 /* ---------------------------------------------------------------------- */

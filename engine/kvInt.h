@@ -494,6 +494,11 @@ int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
              int *peType, const u8 **ppVal, size_t *pnVal);
 size_t kvMemUsage(KvMem *pMem);       /* bytes of arena in use */
 u64 kvMemCount(KvMem *pMem);          /* entries */
+/* Largest sequence of a put or point delete added (0: none). An entry a
+** reader can see was added before the reader's sequence was taken, so a
+** value read after that bounds every such entry (range tombstones do not
+** count: dbiter.c skips entries older than a tombstone). */
+u64 kvMemMaxPointSeq(KvMem *pMem);
 /* Iterator over internal keys; holds a reference on the memtable. */
 int kvMemIterNew(KvMem *pMem, KvIter **ppIter);
 
@@ -701,10 +706,16 @@ struct KvSstMeta {
   u64 nRawBytes;                /* keys+values before compression */
   u8 aMerkle[32];               /* Merkle root of the data blocks */
   u64 nRangeDel;                /* range tombstones (range-deletion part) */
+  u64 nDelWindowMax;            /* most point tombstones among any
+                                ** KV_DEL_WINDOW consecutive entries: set
+                                ** by the builder, not stored in the file */
   KvBuf smallest;               /* smallest internal key */
   KvBuf largest;                /* largest internal key */
 };
 void kvSstMetaFree(KvSstMeta *p);    /* frees the key buffers only */
+/* The window of KvSstMeta.nDelWindowMax (compact_pick.c's tombstone
+** density trigger, as RocksDB's CompactOnDeletionCollector). */
+#define KV_DEL_WINDOW 128
 
 typedef struct KvSstBuilder KvSstBuilder;
 /* Start a table that will be named zPath (written as zPath".tmp"). */
@@ -803,6 +814,8 @@ struct KvFileMeta {
   u64 minSeq, maxSeq;
   KvBuf smallest, largest;      /* internal keys */
   u64 nRangeDel;                /* range tombstones in the table */
+  u64 nDelWindowMax;            /* KvSstMeta's; 0 (unknown) for a file
+                                ** this process did not write */
   u8 aMerkle[32];
   int bObsolete;                /* removed by an edit: unlink at last unref */
   int bCompacting;              /* being compacted (under db mutex) */

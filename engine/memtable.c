@@ -76,6 +76,7 @@ struct KvMem {
                                 ** the unused tail of the current block, so
                                 ** a fresh memtable is not already "full") */
   _Atomic u64 nEntry;           /* entries linked (range tombstones too) */
+  _Atomic u64 maxPointSeq;      /* largest sequence of a put or point delete */
   _Atomic(MemRangeDel*) pRangeDel;  /* range tombstones, newest first:
                                 ** published like nodes (invariant 3) */
   /* Writer-only state (invariant 1). */
@@ -235,6 +236,7 @@ int kvMemNew(KvMem **ppMem){
   atomic_init(&p->nHeight, 1);
   atomic_init(&p->nUsage, 0);
   atomic_init(&p->nEntry, 0);
+  atomic_init(&p->maxPointSeq, 0);
   atomic_init(&p->pRangeDel, (MemRangeDel*)0);
   p->iRand = 0x2545F4914F6CDD1DULL;
   p->pHead = arenaAlloc(p, sizeof(MemNode)
@@ -343,6 +345,11 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
     atomic_store_explicit(&apPrev[i]->apNext[i], pNode, memory_order_release);
   }
   atomic_fetch_add_explicit(&pMem->nEntry, 1, memory_order_relaxed);
+  /* One writer at a time (invariant 1): a plain maximum. Published
+  ** before the store's last sequence moves past seq. */
+  if( seq>atomic_load_explicit(&pMem->maxPointSeq, memory_order_relaxed) ){
+    atomic_store_explicit(&pMem->maxPointSeq, seq, memory_order_release);
+  }
   return KV_OK;
 }
 
@@ -379,6 +386,10 @@ int kvMemRangeDels(KvMem *pMem, KvRdList *pOut){
 
 u64 kvMemCount(KvMem *pMem){
   return atomic_load_explicit(&pMem->nEntry, memory_order_relaxed);
+}
+
+u64 kvMemMaxPointSeq(KvMem *pMem){
+  return atomic_load_explicit(&pMem->maxPointSeq, memory_order_acquire);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -293,6 +293,25 @@ static void test_pick_garbage(void **state){
   kvCompactionFree(c);
   vFree(v);
 
+  /* Tombstones crowded into one window count although the whole file
+  ** holds 10% (a key range deleted row by row); spread out they do not. */
+  v = vNew(3);
+  vAdd(v, 1, mkFile(20, "a", "c", 5000, 1000, 100, 200, 300));
+  v->aaFile[1][0]->nDelWindowMax = 40;
+  vAdd(v, 2, mkFile(10, "b", "d", 5000, 500, 0, 1, 100));
+  assert_int_equal(kvCompactPick(v, o, 0, 10, &c), KV_OK);
+  assert_null(c);
+  v->aaFile[1][0]->nDelWindowMax = KV_DEL_WINDOW;
+  assert_true(kvCompactGarbage(0, v->aaFile[1][0])==1.0);
+  assert_int_equal(kvCompactPick(v, o, 0, 10, &c), KV_OK);
+  assert_non_null(c);
+  assert_int_equal(c->eReason, KV_CREASON_GARBAGE);
+  assert_int_equal(c->iLevel, 1);
+  assert_int_equal(c->iOutLevel, 2);
+  assert_true(hasIn(c, 20) && hasIn(c, 10));
+  kvCompactionFree(c);
+  vFree(v);
+
   /* Small files do not count. */
   v = vNew(3);
   vAdd(v, 2, mkFile(10, "a", "c", 50, 5, 5, 1, 100));

@@ -855,6 +855,51 @@ static void test_abandon(void **state){
   assert_int_equal(access(gPath, F_OK), -1);
 }
 
+/* Build n entries "k%05d" with sequence 1, a point tombstone where
+** isDel(i); returns the builder's nDelWindowMax. */
+static u64 delWindowOf(int n, int (*isDel)(int)){
+  KvSstConfig c = config(4096, KV_COMPRESS_NONE, 10, 16);
+  KvSstBuilder *pB = 0;
+  KvSstMeta meta;
+  u64 nMax;
+  int i;
+  unlink(gPath);
+  assert_int_equal(kvSstBuilderNew(kvEnvPosix(), gPath, &c, 1, &pB), KV_OK);
+  for(i=0; i<n; i++){
+    KvBuf k = {0, 0, 0};
+    char z[16];
+    int bDel = isDel(i);
+    snprintf(z, sizeof(z), "k%05d", i);
+    assert_int_equal(kvIKeyAppend(&k, (const u8*)z, strlen(z), 1,
+                                  bDel ? KV_TYPE_DEL : KV_TYPE_PUT), KV_OK);
+    assert_int_equal(kvSstBuilderAdd(pB, k.a, k.n, (const u8*)"v",
+                                     bDel ? 0 : 1), KV_OK);
+    kvBufFree(&k);
+  }
+  assert_int_equal(kvSstBuilderFinish(pB, &meta), KV_OK);
+  nMax = meta.nDelWindowMax;
+  kvSstMetaFree(&meta);
+  return nMax;
+}
+static int delNone(int i){ (void)i; return 0; }
+static int delBlock(int i){ return i>=300 && i<500; }
+static int delEveryOther(int i){ return i%2; }
+static int delSparse(int i){ return i%10==0; }
+static int delShortRun(int i){ return i>=600 && i<650; }
+
+/* The densest window of KV_DEL_WINDOW consecutive entries (compaction's
+** tombstone density trigger): a block of 200 tombstones fills one, every
+** other row half of one, one in ten an eighth or so, a run of 50 fifty. */
+static void test_delete_window(void **state){
+  (void)state;
+  assert_int_equal(delWindowOf(1000, delNone), 0);
+  assert_int_equal(delWindowOf(1000, delBlock), KV_DEL_WINDOW);
+  assert_int_equal(delWindowOf(1000, delEveryOther), KV_DEL_WINDOW/2);
+  assert_int_equal(delWindowOf(1000, delSparse), 13);
+  assert_int_equal(delWindowOf(1000, delShortRun), 50);
+  assert_int_equal(delWindowOf(40, delEveryOther), 20);    /* under one */
+}
+
 /* ---------------------------------------------------------------------- */
 /* Failures while building and reading.                                    */
 
@@ -1255,6 +1300,8 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_roundtrip_configs, setupDir,
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_small_tables, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_delete_window, setupDir,
+                                    teardownDir),
     cmocka_unit_test_setup_teardown(test_large_values, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_level_iter, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_run_iter_without_versions, setupDir,
