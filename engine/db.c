@@ -491,8 +491,8 @@ static void flushImm(kv_db *db){
     db->nFlushBytes += nByte;
     kvDbDeleteOldSegments(db, edit.iLogNumber);
     /* background=off: the flush that may have made compaction due runs it
-    ** (compact.c); with a background thread, bgMain does. */
-    if( !db->bBgThread ) kvCompactInline(db);
+    ** (db_compact.c); with a background thread, bgMain does. */
+    if( !db->bBgThread ) kvDbCompactInline(db);
   }else{
     /* Sticky: the memtable stays in memory and its data in the WAL; new
     ** writes are refused until the flush is retried (a full disk, an I/O
@@ -515,7 +515,7 @@ static void *bgMain(void *pArg){
   while( !db->bShutdown ){
     if( db->pImm && db->rcBg==KV_OK ){
       flushImm(db);
-    }else if( db->rcBg==KV_OK && kvCompactBackground(db) ){
+    }else if( db->rcBg==KV_OK && kvDbCompactBackground(db) ){
       /* one compaction ran (flushes have priority: loop again) */
     }else if( db->bMaintBusy ){
       /* Another process maintains the store now: look again soon. */
@@ -609,8 +609,8 @@ int kvDbMakeRoom(kv_db *db, int bForce){
     u64 iSeg = 0, iEndBefore = 0;
     rc = kvDbStickyError(db);
     if( rc!=KV_OK ) break;
-    /* Level 0 piling up: slow writers down, then stop them (compact.c). */
-    if( !bForce && kvCompactSlowdown(db, &bSlowed) ) continue;
+    /* Level 0 piling up: slow writers down, then stop them (db_compact.c). */
+    if( !bForce && kvDbStallSlowdown(db, &bSlowed) ) continue;
     if( !bForce && kvMemUsage(db->pMem)<db->pOpts->nMemtable ) break;
     /* (a pending immutable memtable is flushed first: after a retried
     ** failure it may still be waiting with background=off) */
@@ -624,7 +624,7 @@ int kvDbMakeRoom(kv_db *db, int bForce){
       }
       continue;
     }
-    if( kvCompactStop(db) ) continue;
+    if( kvDbStallStop(db) ) continue;
     rc = kvMemNew(&pNew);
     iEndBefore = db->pWal ? kvWalEnd(db->pWal) : 0;
     if( rc==KV_OK ) rc = kvWalRotate(db->pWal, &iSeg);
@@ -711,8 +711,8 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
       rc = probeFile(a[lo], k, n, hash, seq, pbFound, peType, pVal);
     }
   }
-  if( nProbe>1 && rc==KV_OK && iFirstLevel==0 ){
-    kvCompactSeekCharge(db, pFirst, iFirstLevel);
+  if( nProbe>1 && rc==KV_OK && iFirstLevel==0 && db->pCompactor ){
+    kvCompactSeekCharge(db->pCompactor, pFirst, iFirstLevel);
   }
   return rc;
 }
@@ -1082,7 +1082,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     if( rc==KV_OK ) rc = kvDbRecoverWal(db);
     if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
   }
-  if( rc==KV_OK ) rc = kvCompactorNew(&db->pCompactor);
+  if( rc==KV_OK ) rc = kvDbCompactorNew(db);
   if( rc==KV_OK ){
     rc = kvRateNew(pEnv, db->pOpts->rRateLimit, db->pOpts->rRateBurst,
                    db->pOpts->nRateWaitMs, &db->pRate);

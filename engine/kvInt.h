@@ -517,6 +517,11 @@ int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
              int *peType, const u8 **ppVal, size_t *pnVal);
 size_t kvMemUsage(KvMem *pMem);       /* bytes of arena in use */
 u64 kvMemCount(KvMem *pMem);          /* entries */
+/* Largest sequence of a put or point delete added (0: none). An entry a
+** reader can see was added before the reader's sequence was taken, so a
+** value read after that bounds every such entry (range tombstones do not
+** count: dbiter.c skips entries older than a tombstone). */
+u64 kvMemMaxPointSeq(KvMem *pMem);
 /* Iterator over internal keys; holds a reference on the memtable. */
 int kvMemIterNew(KvMem *pMem, KvIter **ppIter);
 
@@ -727,7 +732,9 @@ int kvBloomCheck(const KvBloom *p, u32 hash);
 ** "<n>.sst", and the directory fsynced. Readers (sst_read.c) keep the
 ** summary, filter and metadata in memory and read index chunks and data
 ** blocks from the file's mapping or through the block cache; iterators
-** and point lookups are in sst_iter.c, the verifier in sst_verify.c.
+** (over one table or a run of them) and point lookups are in sst_iter.c,
+** the verifier in sst_verify.c. None of them knows versions: a level is
+** given to the run iterator by level_iter.c.
 */
 typedef struct KvSstConfig KvSstConfig;
 struct KvSstConfig {
@@ -751,10 +758,16 @@ struct KvSstMeta {
   u64 nRawBytes;                /* keys+values before compression */
   u8 aMerkle[32];               /* Merkle root of the data blocks */
   u64 nRangeDel;                /* range tombstones (range-deletion part) */
+  u64 nDelWindowMax;            /* most point tombstones among any
+                                ** KV_DEL_WINDOW consecutive entries: set
+                                ** by the builder, not stored in the file */
   KvBuf smallest;               /* smallest internal key */
   KvBuf largest;                /* largest internal key */
 };
 void kvSstMetaFree(KvSstMeta *p);    /* frees the key buffers only */
+/* The window of KvSstMeta.nDelWindowMax (compact_pick.c's tombstone
+** density trigger, as RocksDB's CompactOnDeletionCollector). */
+#define KV_DEL_WINDOW 128
 
 typedef struct KvSstBuilder KvSstBuilder;
 /* Start a table that will be named zPath (written as zPath".tmp"). */
@@ -810,6 +823,22 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
 ** fill_cache=false. */
 #define KV_SST_BULK 0x01
 int kvSstIterNew(KvSst *pSst, int flags, KvIter **ppIter);
+/* A run: nTable tables with disjoint key ranges, in key order, read as
+** one sorted sequence by one table iterator that moves from table to
+** table. xTable gives table i, opened (owned by the run's source, valid
+** while the iterator is open); xLargest gives its largest internal key
+** without opening it (seeks). What the tables are is the caller's
+** business (level_iter.c: a level's files). */
+typedef struct KvSstRun KvSstRun;
+struct KvSstRun {
+  int nTable;
+  void *pCtx;                   /* first argument of xTable and xLargest */
+  int (*xTable)(void *pCtx, int i, KvSst **ppSst);
+  void (*xLargest)(void *pCtx, int i, const u8 **ppKey, size_t *pnKey);
+};
+/* Iterator over run *pRun (copied; pCtx must outlive the iterator).
+** flags: kvSstIterNew's. */
+int kvSstRunIterNew(const KvSstRun *pRun, int flags, KvIter **ppIter);
 /* Read every byte of the file at zPath and check every part: returns
 ** KV_OK if sound, else KV_CORRUPT (or KV_IOERR) with a message naming
 ** the file and the part ("data block at offset N", "index", "summary",
@@ -837,6 +866,8 @@ struct KvFileMeta {
   u64 minSeq, maxSeq;
   KvBuf smallest, largest;      /* internal keys */
   u64 nRangeDel;                /* range tombstones in the table */
+  u64 nDelWindowMax;            /* KvSstMeta's; 0 (unknown) for a file
+                                ** this process did not write */
   u8 aMerkle[32];
   int bObsolete;                /* removed by an edit: unlink at last unref */
   int bCompacting;              /* being compacted (under db mutex) */
@@ -918,6 +949,15 @@ void kvFileUnref(KvFileMeta *f);
 /* The opened table of f (opening it on first use). */
 int kvFileTable(KvFileMeta *f, KvSst **ppSst);
 char *kvSstPath(const char *zDir, u64 iFile);    /* "<dir>/<n>.sst" */
+
+/****************************** level_iter.c *******************************/
+/* A level iterator: the non-overlapping files aFile[0..nFile) of one level
+** read as one sorted run (kvSstRunIterNew), each table opened with
+** kvFileTable when reached. It borrows the array and the files: the
+** caller keeps them (a version, a compaction's inputs) until the iterator
+** is closed. flags: kvSstIterNew's. */
+int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
+                   KvIter **ppIter);
 
 /****************************** ratelimit.c ********************************/
 /*
@@ -1103,6 +1143,8 @@ struct kv_db {
   _Atomic u64 nSyncs;           /* WAL fsyncs by commits */
   _Atomic u64 nGets;            /* point reads */
   u64 nStallMicros;             /* writers delayed by level-0 pressure */
+  u64 nStallSlowdown;           /* writes delayed 1 ms */
+  u64 nStallStop;               /* writes that waited for a compaction */
   struct KvCompactor *pCompactor;  /* compaction state (compact.c) (M) */
   KvRateLimiter *pRate;         /* token bucket (ratelimit.c); NULL = off */
 
@@ -1138,13 +1180,6 @@ void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 ** which another process may just have lowered (compaction, M held). */
 u64 kvDbDropFloor(kv_db *db, u64 seq);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
-/* A level iterator (sst_iter.c: a table iterator that moves from table to
-** table): the non-overlapping files aFile[0..nFile) of one level read as
-** one sorted run, opening each table when reached. It borrows the array
-** and the files: the caller keeps them (a version, a compaction's inputs)
-** until the iterator is closed. flags: kvSstIterNew's. */
-int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
-                   KvIter **ppIter);
 /* Children for a full merge of what version v and the memtables hold:
 ** appends iterators to *papIter (kvRealloc'd array) and *pnIter. */
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
@@ -1225,8 +1260,10 @@ int kvDbRecoverShared(kv_db *db);
 ** in compact_pick.c, is a pure function
 ** of a version, the options and the compactor's memory (round-robin
 ** pointers, per-file snapshot-only entry counts), so tests can drive it
-** with hand-built versions. REQUIRES for everything taking a kv_db: the
-** db mutex held, unless stated otherwise.
+** with hand-built versions. Running, in compact.c, reaches the store only
+** through a KvCompactHost (below), never kv_db: compact.c depends on
+** version.c and the SSTable files, and db_compact.c on it, not the other
+** way round.
 */
 typedef struct KvCompactor KvCompactor;     /* per-store state */
 typedef struct KvCompaction KvCompaction;   /* one picked compaction */
@@ -1319,16 +1356,81 @@ int kvDropFilterStep(KvDropFilter *p, const u8 *pIKey, size_t nIKey,
                      int *peVerdict);
 void kvDropFilterFree(KvDropFilter *p);
 
-/* Background thread: run one due compaction; 1 if one ran. */
-int kvCompactBackground(kv_db *db);
-/* background=off: run due compactions until none is due. */
-void kvCompactInline(kv_db *db);
-/* Write stalls for the write leader (background=on only). Slowdown: sleep
-** 1 ms once per write when L0 holds 2*level0_trigger files (*pbSlowed
-** records it); Stop: wait for a compaction when L0 holds
-** 3*level0_trigger. Each returns 1 if it released the mutex. */
-int kvCompactSlowdown(kv_db *db, int *pbSlowed);
-int kvCompactStop(kv_db *db);
+/*
+** The seam between compaction and its store. compact.c knows nothing of
+** kv_db: everything it uses of the store is in a KvCompactHost, copied
+** into the compactor by kvCompactorOpen (db_compact.c fills it in). The
+** callbacks get pCtx first; each REQUIRES the store's mutex held.
+*/
+typedef struct KvCompactHost KvCompactHost;
+struct KvCompactHost {
+  KvEnv *pEnv;
+  const char *zDir;             /* store directory (names outputs, errors) */
+  const kv_options *pOpts;
+  KvVersionSet *pVset;          /* file numbers, current version, apply */
+  pthread_mutex_t *pMutex;      /* the store's mutex */
+  pthread_cond_t *pCvWork;      /* broadcast when a compaction ends and
+                                ** when a seek compaction is wanted */
+  void *pCtx;                   /* the store, for the callbacks */
+  /* Oldest sequence a reader may read: compaction keeps every version a
+  ** read point at or above it may see (and picks with it). */
+  u64 (*xOldestSnapshot)(void *pCtx);
+  /* A merge is about to drop what no read point at or above *pOldest can
+  ** see: refuse older read points from now on and list the live ones,
+  ** ascending (*paSnap: kvFree; NULL when *pnSnap is 0). *pOldest may
+  ** come back lower (another process's reader got in first), and
+  ** *pbKeepAbove 1 says that readers the list does not name may read at
+  ** any point above it (other processes): keep every version there. */
+  int (*xReadPoints)(void *pCtx, u64 *pOldest, u64 **paSnap, int *pnSnap,
+                     int *pbKeepAbove);
+  /* Take (and end) a turn at the store's maintenance: one process at a
+  ** time picks, runs and installs compactions (shared.c). bWait 0: KV_BUSY
+  ** at once when another process has the turn. bEdited: a manifest was
+  ** written. The mutex is released while waiting. */
+  int (*xMaintBegin)(void *pCtx, int bWait);
+  void (*xMaintEnd)(void *pCtx, int bEdited);
+  /* Record that compaction failed with rc (sticky, see kvDbBgError);
+  ** zWhat names the work ("compaction"). */
+  void (*xError)(void *pCtx, int rc, const char *zWhat);
+  /* Nonzero when the store is closing: a merge stops (nothing changes). */
+  int (*xClosing)(void *pCtx);
+  /* Flush the immutable memtable if one waits (the mutex is released
+  ** while the table is written). Called only for background compactions. */
+  void (*xFlushPending)(void *pCtx);
+  /* A compaction was installed; *pSt is what it did. */
+  void (*xDone)(void *pCtx, const KvCompactStats *pSt);
+};
+/* A compactor that runs compactions for the store pHost describes
+** (copied). kvCompactorFree frees it. */
+int kvCompactorOpen(const KvCompactHost *pHost, KvCompactor **pp);
+/* Pick and run one due compaction. Returns KV_OK with *pbRan 0 when none
+** is due. bBg: for the background thread (flushes a waiting memtable as
+** it goes). pSt (may be NULL) gets what was done added. xProgress (may be
+** NULL): kv_compact_progress's callback; when it asks to stop, KV_INTERRUPT
+** and the store is unchanged. A failure is recorded with xError.
+** REQUIRES: mutex held, no compaction running; released while tables are
+** written. */
+int kvCompactRunDue(KvCompactor *pC, int bBg, KvCompactStats *pSt,
+                    int *pbRan, kv_progress_fn xProgress, void *pProgArg);
+/* The same for everything into one run at the bottom level (kv_compact
+** with bFull); KV_OK when the store holds no table. */
+int kvCompactRunFull(KvCompactor *pC, KvCompactStats *pSt,
+                     kv_progress_fn xProgress, void *pProgArg);
+/* Is a compaction running? REQUIRES: mutex held. */
+int kvCompactRunning(const KvCompactor *pC);
+/* What the compactor has done, for kv_stats. REQUIRES: mutex held. */
+typedef struct KvCompactCounters KvCompactCounters;
+struct KvCompactCounters {
+  KvCompactStats total;         /* all compactions so far */
+  u64 nTrivial;                 /* trivial moves among them */
+  u64 nGarbage;                 /* picked by the garbage trigger */
+  u64 nSeek;                    /* picked by the seek trigger */
+  u64 nFull;                    /* full compactions */
+  u64 nProgDone;                /* running compaction: input bytes merged */
+  u64 nProgPlanned;             /*   of its input bytes */
+  int bRunning;
+};
+void kvCompactCounters(const KvCompactor *pC, KvCompactCounters *pOut);
 /* A point read probed file f of level iLevel without finding its key and
 ** then had to probe another file (mutex NOT held). Once a file has cost
 ** max(100, size / 16 KiB) such probes, a compaction of it is scheduled
@@ -1339,9 +1441,29 @@ int kvCompactStop(kv_db *db);
 ** bloom-filter probes it would save cost when the data is in memory
 ** (measured: charging every level slowed kvbench readrandom by a fifth
 ** while the compactions ran). */
-void kvCompactSeekCharge(kv_db *db, KvFileMeta *f, int iLevel);
+void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel);
+
+/****************************** db_compact.c *******************************/
+/*
+** The store's side of compaction: the KvCompactHost it gives compact.c,
+** when compactions run (background thread, inline, kv_compact), write
+** stalls and the compaction part of kv_stats. REQUIRES the mutex held
+** unless stated otherwise.
+*/
+/* Make db->pCompactor (at open). */
+int kvDbCompactorNew(kv_db *db);
+/* Background thread: run one due compaction; 1 if one ran. */
+int kvDbCompactBackground(kv_db *db);
+/* background=off: run due compactions until none is due. */
+void kvDbCompactInline(kv_db *db);
+/* Write stalls for the write leader (background=on only). Slowdown: sleep
+** 1 ms once per write when L0 holds 2*level0_trigger files (*pbSlowed
+** records it); Stop: wait for a compaction when L0 holds
+** 3*level0_trigger. Each returns 1 if it released the mutex. */
+int kvDbStallSlowdown(kv_db *db, int *pbSlowed);
+int kvDbStallStop(kv_db *db);
 /* Append the compaction fields of kv_stats (mutex NOT held). */
-int kvCompactStatsJson(kv_db *db, KvBuf *pOut);
+int kvDbCompactStatsJson(kv_db *db, KvBuf *pOut);
 /* Defined in db.c: flush the immutable memtable if one waits (mutex held;
 ** released while writing). */
 void kvDbFlushPending(kv_db *db);

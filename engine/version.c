@@ -169,6 +169,7 @@ int kvEditAddFile(KvVersionEdit *p, int iLevel, const KvSstMeta *pSrc,
   f->minSeq = pSrc->minSeq;
   f->maxSeq = pSrc->maxSeq;
   f->nRangeDel = pSrc->nRangeDel;
+  f->nDelWindowMax = pSrc->nDelWindowMax;
   memcpy(f->aMerkle, pSrc->aMerkle, 32);
   if( kvBufSet(&f->smallest, pSrc->smallest.a, pSrc->smallest.n)
    || kvBufSet(&f->largest, pSrc->largest.a, pSrc->largest.n) ){
