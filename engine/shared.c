@@ -589,6 +589,10 @@ int kvSharedWalPosition(kv_db *db){
   if( db->pShm==0 ) return KV_OK;
   end = atomic_load(&db->pShm->iWalEnd);
   if( db->pWal && kvWalEnd(db->pWal)==end ) return KV_OK;
+  if( db->pWal && kvWalEnd(db->pWal)==0 ){
+    /* stopped after a failure: that stays (rcWal / the WAL's own error) */
+    return KV_OK;
+  }
   cfg.nSegmentSize = db->pOpts->nWalSegment;
   cfg.nSegmentRecords = db->pOpts->nWalRecords;
   cfg.eSync = db->pOpts->eSync;
@@ -612,6 +616,7 @@ void kvSharedWalWritten(kv_db *db, u64 iEndBefore){
   u64 end;
   if( db->pShm==0 || db->pWal==0 ) return;
   end = kvWalEnd(db->pWal);
+  if( end==0 ) return;            /* the WAL stopped: nothing to publish */
   atomic_store(&db->pShm->iWalEnd, end);
   if( db->iWalPos==iEndBefore ) db->iWalPos = end;
 }
