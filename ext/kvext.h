@@ -39,8 +39,10 @@ char *kvvtabEngineMsg(int rc, const char *zWhat);
 /* The store directory and options of kvstore table zName, found without
 ** connecting it (a table whose store does not open cannot connect): from
 ** the open table, or from the arguments of its CREATE statement, resolved
-** as xConnect resolves them. *pzDir (sqlite3_free), *ppOpts
-** (kv_options_free). On failure an SQLite code and *pzErr (sqlite3_free). */
+** as xConnect resolves them, the commit horizon of its shadow table
+** included (so kv_repair keeps only the batches the database committed).
+** *pzDir (sqlite3_free), *ppOpts (kv_options_free). On failure an SQLite
+** code and *pzErr (sqlite3_free). */
 int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
                    kv_options **ppOpts, char **pzErr);
 /*
