@@ -88,7 +88,8 @@ static sqlite3_int64 monoMillis(void){
 }
 
 /*
-** Interruption of kvstore_compact. sqlite3_interrupt() only sets a flag on
+** Interruption of kvstore_compact, kvstore_checkpoint and kvstore_backup
+** (KvextWatch, kvext.h). sqlite3_interrupt() only sets a flag on
 ** the connection, which SQLite's own loops test; a function learns of it
 ** by asking. SQLite 3.41 added sqlite3_is_interrupted() for that. The
 ** library running us may be newer than the headers we were built with, so
@@ -102,9 +103,9 @@ static sqlite3_int64 monoMillis(void){
 ** is interrupted (the flag is cleared only when no statement of the
 ** connection is running, and ours is). So on older libraries a prepared
 ** "SELECT 1" is stepped at each check: the same answer, a microsecond
-** dearer, every PROGRESS entries of the merge.
+** dearer, every PROGRESS entries of the merge (every table or 64 KiB of a
+** checkpoint).
 */
-typedef int (*IsInterruptedFn)(sqlite3*);
 
 #if SQLITE_VERSION_NUMBER>=3041000
 static IsInterruptedFn isInterruptedFn(void){
@@ -130,28 +131,35 @@ static IsInterruptedFn isInterruptedFn(void){
 static IsInterruptedFn isInterruptedFn(void){ return 0; }
 #endif
 
-typedef struct CompactWatch CompactWatch;
-struct CompactWatch {
-  sqlite3 *db;                  /* the calling connection */
-  IsInterruptedFn xIsInterrupted; /* SQLite >= 3.41, else NULL */
-  sqlite3_stmt *pProbe;         /* "SELECT 1", stepped on older ones */
-};
+void kvextWatchInit(KvextWatch *w, sqlite3 *db){
+  w->db = db;
+  w->xIsInterrupted = isInterruptedFn();
+  w->pProbe = 0;
+}
+
+int kvextWatchInterrupted(KvextWatch *w){
+  int rc;
+  if( w->xIsInterrupted ) return w->xIsInterrupted(w->db);
+  if( w->pProbe==0 ){
+    rc = sqlite3_prepare_v2(w->db, "SELECT 1", -1, &w->pProbe, 0);
+    if( rc!=SQLITE_OK ) return rc==SQLITE_INTERRUPT;
+  }
+  rc = sqlite3_step(w->pProbe);
+  sqlite3_reset(w->pProbe);
+  return rc==SQLITE_INTERRUPT;
+}
+
+void kvextWatchFinish(KvextWatch *w){
+  sqlite3_finalize(w->pProbe);
+  w->pProbe = 0;
+}
 
 /* kv_progress_fn of kvstore_compact: nonzero once the connection is
 ** interrupted. (Progress itself is published by the engine: kv_stats.) */
 static int compactProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
-  CompactWatch *p = (CompactWatch*)pArg;
-  int rc;
   (void)nDone;
   (void)nPlanned;
-  if( p->xIsInterrupted ) return p->xIsInterrupted(p->db);
-  if( p->pProbe==0 ){
-    rc = sqlite3_prepare_v2(p->db, "SELECT 1", -1, &p->pProbe, 0);
-    if( rc!=SQLITE_OK ) return rc==SQLITE_INTERRUPT;
-  }
-  rc = sqlite3_step(p->pProbe);
-  sqlite3_reset(p->pProbe);
-  return rc==SQLITE_INTERRUPT;
+  return kvextWatchInterrupted((KvextWatch*)pArg);
 }
 
 /* kvstore_compact(t [, mode]): mode absent runs what is due; 'full'
@@ -191,12 +199,10 @@ static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     }
   }
   {
-    CompactWatch w;
-    w.db = sqlite3_context_db_handle(ctx);
-    w.xIsInterrupted = isInterruptedFn();
-    w.pProbe = 0;
+    KvextWatch w;
+    kvextWatchInit(&w, sqlite3_context_db_handle(ctx));
     rc = kv_compact_progress(pKv, bFull, compactProgress, &w, &zJson);
-    sqlite3_finalize(w.pProbe);
+    kvextWatchFinish(&w);
   }
   if( rc!=KV_OK ){
     fnEngineError(ctx, rc, "compaction");
@@ -245,7 +251,21 @@ static void fnStats(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     fnEngineError(ctx, rc, "stats");
     return;
   }
-  fnResultKv(ctx, zJson);
+  {
+    /* The engine's object, then the copies running (backup.c) before its
+    ** closing brace. */
+    size_t n = strlen(zJson);
+    char *zCopies = kvextCopyProgress(pKv);
+    char *z = (zCopies && n>0 && zJson[n-1]=='}')
+        ? sqlite3_mprintf("%.*s,%s}", (int)n-1, zJson, zCopies) : 0;
+    kv_free(zJson);
+    sqlite3_free(zCopies);
+    if( z==0 ){
+      sqlite3_result_error_nomem(ctx);
+    }else{
+      sqlite3_result_text(ctx, z, -1, sqlite3_free);
+    }
+  }
 }
 
 static void fnVerify(sqlite3_context *ctx, int argc, sqlite3_value **argv){
