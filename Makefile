@@ -520,10 +520,11 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	done
 
 # ---------------------------------------------------------------- clients
-# (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact (about
-# 8 s); run it against another SQLite with LD_LIBRARY_PATH.
+# (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact,
+# kvstore_checkpoint and kvstore_backup (about 10 s); run it against
+# another SQLite with LD_LIBRARY_PATH.
 .PHONY: interrupttest
-## interrupttest: sqlite3_interrupt stops kvstore_compact, store unchanged (in make test)
+## interrupttest: sqlite3_interrupt stops kvstore_compact, _checkpoint, _backup; store unchanged (in make test)
 interrupttest: all
 	$(PYTHON) tests/interrupttest.py
 

@@ -354,6 +354,15 @@ typedef int (*kv_progress_fn)(void *pArg, uint64_t nDone, uint64_t nPlanned);
 int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
                         void *pArg, char **pzJson);
 int kv_verify(kv_db *db, char **pzReport);
+/*
+** kv_verify with a progress callback (kv_progress_fn): called before the
+** first table and after each table read, with the bytes of the tables
+** checked and of all of them (the WAL, checked last, is not counted). A
+** nonzero return stops the check: KV_INTERRUPT ("kvstore: verify of
+** '<dir>' interrupted"), *pzReport NULL.
+*/
+int kv_verify_progress(kv_db *db, kv_progress_fn xProgress, void *pArg,
+                       char **pzReport);
 
 /*
 ** Rate limiter (options rate_limit, rate_burst, rate_wait_ms): one token

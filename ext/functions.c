@@ -154,8 +154,9 @@ void kvextWatchFinish(KvextWatch *w){
   w->pProbe = 0;
 }
 
-/* kv_progress_fn of kvstore_compact: nonzero once the connection is
-** interrupted. (Progress itself is published by the engine: kv_stats.) */
+/* kv_progress_fn of kvstore_compact and kvstore_verify: nonzero once the
+** connection is interrupted. (A compaction's progress is published by the
+** engine: kv_stats.) */
 static int compactProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
   (void)nDone;
   (void)nPlanned;
@@ -273,8 +274,12 @@ static void fnVerify(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                        argv, 1, 1);
   char *zReport = 0;
   int rc;
+  KvextWatch w;
   if( pKv==0 ) return;
-  rc = kv_verify(pKv, &zReport);
+  /* Stops on sqlite3_interrupt() after the table being read. */
+  kvextWatchInit(&w, sqlite3_context_db_handle(ctx));
+  rc = kv_verify_progress(pKv, compactProgress, &w, &zReport);
+  kvextWatchFinish(&w);
   if( rc!=KV_OK ){
     fnEngineError(ctx, rc, "verify");
     return;

@@ -673,6 +673,60 @@ class RepairHorizon(Base):
                          [("a", "committed"), ("b", "b1")])
 
 
+class ProgressBar(Base):
+    def run_on_tty(self, *args):
+        """Run kvtool with stderr on a pseudo-terminal; returns (exit code,
+        stdout, what the terminal received)."""
+        import pty
+        master, slave = pty.openpty()
+        p = subprocess.Popen([KVTOOL] + [str(a) for a in args],
+                             stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        got = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        out, _ = p.communicate(timeout=60)
+        os.close(master)
+        return p.returncode, out.decode(), got.decode(errors="replace")
+
+    def test_progress_bar_on_a_terminal_only(self):
+        self.make("text", n=3000, unflushed=0)
+        d = self.store()
+        db = ["--db", self.db]
+        # Not a terminal: stderr stays empty, stdout is the result alone.
+        for args in (["batch-load", d, "--generate", "20000"] + db,
+                     ["verify", d], ["compact", d, "--full"] + db,
+                     ["checkpoint", d, os.path.join(self.dir, "c1")] + db):
+            rc, out, err = tool(*args)
+            self.assertEqual(rc, OK, err)
+            self.assertEqual(err, "", args)
+        # A terminal: a bar that ends cleared; stdout unchanged.
+        rc, out, term = self.run_on_tty("batch-load", d, "--generate",
+                                        "20000", "--prefix", "p:", *db)
+        self.assertEqual(rc, OK, term)
+        self.assertIn("loaded 20000 rows", out)
+        self.assertRegex(term, r"batch-load \[#* *\] +\d+%")
+        self.assertTrue(term.endswith("\r\x1b[K"), repr(term[-40:]))
+        rc, out, term = self.run_on_tty("verify", d)
+        self.assertEqual((rc, out), (OK, "ok\n"))
+        self.assertRegex(term, r"verify \[#* *\] +\d+%")
+        self.assertTrue(term.endswith("\r\x1b[K"), repr(term[-40:]))
+        for args in (["compact", d, "--full"] + db,
+                     ["checkpoint", d, os.path.join(self.dir, "c2")] + db):
+            rc, out, term = self.run_on_tty(*args)
+            self.assertEqual(rc, OK, term)
+            # Drawn only if the work outlasted the first look (100 ms).
+            if term:
+                self.assertRegex(term, r"(compact|checkpoint) \[")
+                self.assertTrue(term.endswith("\r\x1b[K"))
+
+
 class Errors(Base):
     def test_usage_errors_exit_2(self):
         self.make("integer", n=100, unflushed=0)

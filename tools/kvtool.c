@@ -827,15 +827,22 @@ done:
 /* ---------------------------------------------------------------------- */
 /* verify.                                                                 */
 
+static int verifyProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  ktProgress((const KtArgs*)pArg, "verify", nDone, nPlanned);
+  return 0;
+}
+
 static int cmdVerify(const KtArgs *a){
   kv_db *db = 0;
   char *zReport = 0;
   int e = openRo(a, &db);
   int bOk;
   if( e ) return e;
-  if( kv_verify(db, &zReport)!=KV_OK ){
+  if( kv_verify_progress(db, verifyProgress, (void*)a, &zReport)!=KV_OK ){
+    ktProgressEnd(a);
     e = ktFail(KT_CANTOPEN, "cannot verify '%s': %s", a->zDir, kv_errmsg(db));
   }else{
+    ktProgressEnd(a);
     bOk = strcmp(zReport, "ok")==0;
     if( a->bJson ){
       printf("{\"ok\":%s", bOk ? "true" : "false");

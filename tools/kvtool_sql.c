@@ -772,7 +772,16 @@ static void *watchMain(void *pArg){
     struct timespec ts;
     char *zJson = 0;
     pthread_mutex_unlock(&w->mu);
-    if( kv_stats(w->pKv, &zJson)==KV_OK && zJson ){
+    /* Compaction's figures are the engine's (kv_stats); a checkpoint's
+    ** are kept by the extension (kvextCopyProgress). */
+    if( strcmp(w->zSection, "compaction")==0 ){
+      if( kv_stats(w->pKv, &zJson)!=KV_OK ) zJson = 0;
+    }else{
+      char *z = kvextCopyProgress(w->pKv);
+      zJson = z ? kvStrdup(z) : 0;
+      sqlite3_free(z);
+    }
+    if( zJson ){
       char zKey[64];
       const char *z;
       snprintf(zKey, sizeof(zKey), "\"%s\":{", w->zSection);
