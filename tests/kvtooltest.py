@@ -425,7 +425,7 @@ class Maintenance(Base):
             f.truncate(100)
         rc, out, err = tool("repair", d2, "--db", self.db)
         self.assertEqual(rc, PROBLEM)
-        self.assertIn("rebuilds CURRENT only", err)
+        self.assertIn("rebuilds CURRENT and the manifest only", err)
         self.assertIn(sst, err)
 
 
@@ -863,6 +863,51 @@ class Errors(Base):
         after = hashes(d)
         del after["CURRENT"]
         self.assertEqual(after, before)
+
+    def test_damaged_store_through_the_database(self):
+        """Writes and maintenance on a store with a truncated SSTable or a
+        garbage manifest: clear errors naming the file, no table deleted
+        or changed (opening for writing may flush the WAL into a new
+        one), no copy left."""
+        self.make("text", n=2000)
+        d = self.store()
+        db = ["--db", self.db]
+        sst = sorted(f for f in os.listdir(d) if f.endswith(".sst"))[0]
+        with open(os.path.join(d, sst), "r+b") as f:
+            f.truncate(100)
+        cp = os.path.join(self.dir, "cp")
+        for args in (["compact", d, "--full"], ["checkpoint", d, cp],
+                     ["scan", d]):
+            before = hashes(d)
+            rc, out, err = tool(*args, *db)
+            self.assertEqual(rc, PROBLEM, f"{args}: {err}")
+            self.assertIn(sst, err)
+            self.assertIn("corrupt", err)
+            after = hashes(d)
+            for name, h in before.items():
+                if name.endswith(".sst"):
+                    self.assertEqual(after.get(name), h, (args, name))
+        self.assertEqual(sorted(os.listdir(self.dir)),
+                         sorted(["app.db", os.path.basename(d)]))
+        rc, out, err = tool("repair", d, *db)
+        self.assertEqual(rc, PROBLEM)
+        self.assertIn("damage is elsewhere", err)
+        # A garbage manifest: the store does not open for writes either.
+        self.tearDown()
+        self.setUp()
+        self.make("text", n=500)
+        d = self.store()
+        for m in [f for f in os.listdir(d) if f.startswith("MANIFEST-")]:
+            with open(os.path.join(d, m), "wb") as f:
+                f.write(b"garbage" * 30)
+        before = hashes(d)
+        for args in (["put", d, "k", "v"], ["get", d, "user:00001"],
+                     ["compact", d], ["batch-load", d, "--generate", "3"]):
+            rc, out, err = tool(*args, "--db", self.db)
+            self.assertEqual(rc, CANTOPEN, f"{args}: {err}")
+            self.assertIn("MANIFEST-", err)
+            self.assertIn("kvstore_repair", err)
+        self.assertEqual(hashes(d), before)
 
     def test_dump_of_a_missing_file(self):
         self.make("text", n=100, unflushed=0)

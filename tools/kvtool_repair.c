@@ -131,8 +131,8 @@ int ktRepairCurrent(const KtArgs *a, int *pbRebuild){
     kvFree(zCur);
     if( bCurOk ){
       e = ktFail(KT_PROBLEM, "cannot repair '%s': CURRENT and its manifest "
-                 "are sound; the damage is elsewhere and repair rebuilds "
-                 "CURRENT only: %s", a->zDir, zWhy);
+                 "are sound; the damage is elsewhere, and repair rebuilds "
+                 "CURRENT and the manifest only: %s", a->zDir, zWhy);
       goto done;
     }
   }

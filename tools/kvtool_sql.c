@@ -194,8 +194,11 @@ static int sqlOpen(const KtArgs *a, KtSql *p, int bConnect){
         e = storeBusy(a, zErr);
       }else{
         e = ktFail(sqlExit(rc)==KT_PROBLEM ? KT_CANTOPEN : sqlExit(rc),
-                   "cannot open table %s of '%s': %s", p->zTable, a->zDb,
-                   zErr ? zErr : sqlite3_errstr(rc));
+                   "cannot open table %s of '%s': %s%s", p->zTable, a->zDb,
+                   zErr ? zErr : sqlite3_errstr(rc),
+                   (rc & 0xff)==SQLITE_CORRUPT ? " (kvtool repair STORE_DIR "
+                   "--db DB rebuilds a lost or damaged CURRENT or manifest, "
+                   "as kvstore_repair does)" : "");
       }
       sqlite3_free(zErr);
       sqlClose(p);
