@@ -366,7 +366,7 @@ int ktSqlScan(const KtArgs *a){
   u8 *aFrom = 0, *aEnd = 0;
   size_t nFrom = 0, nEnd = 0;
   long long nRow = 0;
-  int rc = SQLITE_OK, i;
+  int rc = SQLITE_OK;
   int e = sqlOpen(a, &s, 1);
   if( e ) return e;
   e = ktScanBounds(a, s.eKeyType, &aFrom, &nFrom, &aEnd, &nEnd);
@@ -403,7 +403,6 @@ int ktSqlScan(const KtArgs *a){
     if( a->bJson ) printf("],\"count\":%lld}\n", nRow);
     if( rc!=SQLITE_DONE ) e = sqlFail(a, &s, rc, "scan");
   }
-  (void)i;
   sqlite3_finalize(pStmt);
   kvFree(aFrom);
   kvFree(aEnd);
@@ -465,10 +464,7 @@ int ktSqlPut(const KtArgs *a){
   size_t nKey = 0;
   int rc;
   int e;
-  if( a->zType && strcmp(a->zType, "null") && a->zArg2==0 ){
-    return ktFail(KT_USAGE, "put needs KEY and VALUE (see kvtool put --help)");
-  }
-  if( a->zType==0 && a->zArg2==0 ){
+  if( a->zArg2==0 && (a->zType==0 || strcmp(a->zType, "null")!=0) ){
     return ktFail(KT_USAGE, "put needs KEY and VALUE (see kvtool put --help)");
   }
   e = sqlOpen(a, &s, 1);
@@ -552,10 +548,9 @@ static long long nowMs(void){
   return (long long)ts.tv_sec*1000 + ts.tv_nsec/1000000;
 }
 
-/* Row i of batch-load --generate: its key (encoded, into *pBuf) and a
-** text value of a->nValueSize bytes. */
-static int generatedKey(const KtArgs *a, int eKey, const u8 *aPre,
-                        size_t nPre, long long i, KvBuf *pKey){
+/* The key of row i of batch-load --generate, encoded, into *pKey. */
+static int generatedKey(int eKey, const u8 *aPre, size_t nPre, long long i,
+                        KvBuf *pKey){
   u8 aNum[8];
   int k;
   pKey->n = 0;
@@ -573,12 +568,12 @@ static int generatedKey(const KtArgs *a, int eKey, const u8 *aPre,
   {
     char z[32];
     snprintf(z, sizeof(z), "%010lld", i);
-    (void)a;
     if( kvBufAppend(pKey, aPre, nPre) ) return KV_NOMEM;
     return kvBufAppend(pKey, z, strlen(z));
   }
 }
 
+/* Its value: n bytes of text, "v<i>:" then letters. */
 static void generatedValue(long long i, char *z, size_t n){
   size_t k;
   int nHead = snprintf(z, n+1, "v%lld:", i);
@@ -661,7 +656,7 @@ int ktSqlBatchLoad(const KtArgs *a){
   if( a->nGenerate>=0 ){
     long long i;
     for(i=0; i<a->nGenerate; i++){
-      if( generatedKey(a, s.eKeyType, aPre, nPre, i, &key)!=KV_OK ){
+      if( generatedKey(s.eKeyType, aPre, nPre, i, &key)!=KV_OK ){
         e = ktFail(KT_CANTOPEN, "out of memory");
         goto done;
       }
