@@ -411,6 +411,66 @@ static void test_checkpoint_progress_and_cancel(void **state){
   tuRemoveDir(zDest);
 }
 
+/* The same through the test env, which copies tables instead of linking
+** them: progress comes in 64 KiB chunks, and a stop in the middle of a
+** copy leaves nothing either. */
+static void test_checkpoint_progress_while_copying(void **state){
+  char zDir[256], zDest[300], zTmp[320];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o;
+  kv_db *db;
+  kv_sstable_info *aInfo = 0;
+  int nInfo = 0, i, nCalls;
+  uint64_t nSst = 0, nChunk = 0;
+  CkptWatch w;
+  (void)state;
+  assert_non_null(pEnv);
+  tuTempDir(zDir, sizeof(zDir), "ckptc");
+  snprintf(zDest, sizeof(zDest), "%s-copy", zDir);
+  snprintf(zTmp, sizeof(zTmp), "%s.ckpt-tmp", zDest);
+  /* Tables larger than one 64 KiB chunk. */
+  o = tuOptions("background=off", "memtable_size=512KB", NULL);
+  kvOptionsSetEnv(o, pEnv);
+  db = tuOpen(zDir, o);
+  fill(db, 0, 12000, "a-long-value-to-make-the-tables-larger");
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_int_equal(kv_sstables(db, &aInfo, &nInfo), KV_OK);
+  for(i=0; i<nInfo; i++){
+    nSst += aInfo[i].nByte;
+    nChunk += (aInfo[i].nByte + 65535)/65536;
+  }
+  kv_free(aInfo);
+  assert_true(nChunk>(uint64_t)nInfo);
+
+  memset(&w, 0, sizeof(w));
+  assert_int_equal(kv_checkpoint_progress(db, zDest, 0, 0, ckptWatch, &w, 0),
+                   KV_OK);
+  nCalls = w.nCall;
+  /* One report per 64 KiB copied, one per table read back, two before
+  ** the copy and three between the fsyncs. */
+  assert_true((uint64_t)nCalls==5 + nChunk + (uint64_t)nInfo);
+  assert_false(w.bBackwards);
+  assert_true(w.nLastDone==2*nSst && w.nLastPlanned==2*nSst);
+  /* (The test env's model of the files does not see a removal made
+  ** behind its back: the stopped copies go to another name.) */
+  snprintf(zDest, sizeof(zDest), "%s-stopped", zDir);
+  snprintf(zTmp, sizeof(zTmp), "%s.ckpt-tmp", zDest);
+  for(i=2; i<nCalls; i+=3){
+    memset(&w, 0, sizeof(w));
+    w.nStop = i;
+    assert_int_equal(kv_checkpoint_progress(db, zDest, 0, 0, ckptWatch, &w,
+                                            0), KV_INTERRUPT);
+    assert_int_equal(access(zDest, F_OK), -1);
+    assert_int_equal(access(zTmp, F_OK), -1);
+  }
+  kv_close(db);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+  tuRemoveDir(zDir);
+  snprintf(zDest, sizeof(zDest), "%s-copy", zDir);
+  tuRemoveDir(zDest);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_checkpoint_copy_opens),
@@ -420,6 +480,7 @@ int main(void){
     cmocka_unit_test(test_checkpoint_parent_fsync_fails),
     cmocka_unit_test(test_checkpoint_while_writing),
     cmocka_unit_test(test_checkpoint_progress_and_cancel),
+    cmocka_unit_test(test_checkpoint_progress_while_copying),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
