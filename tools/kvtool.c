@@ -248,21 +248,15 @@ static int openRo(const KtArgs *a, kv_db **ppDb){
 ** store's LOCK protocol is here, so that a change of that protocol changes
 ** this function alone.
 **
-** Today a process that opens a store for writing holds an exclusive
-** flock() on its LOCK file for as long as it has the store open (engine
-** env xLock), and read-only opens take no lock. So the store is in use
-** exactly when LOCK cannot be locked exclusively without waiting. Holding
-** that lock (ppHold) keeps every other process out; without ppHold it is
-** let go at once, and the caller's own kv_open (through the database)
-** takes it again: a process that opens the store between the two makes
-** that open fail with KV_BUSY, which the callers report as in use too.
-**
-** Under a protocol where every opening process holds a shared lock on LOCK
-** (and the first opener an exclusive one during recovery), the test is the
-** same (an exclusive lock is refused while any process holds a shared
-** one), but the claim must then last until the caller's own open of the
-** store holds its shared lock, or the caller must open the store while
-** holding the exclusive one: adapt the release below accordingly.
+** Every process that has a store open holds the OPEN byte of its LOCK
+** file shared (engine/shared.c), and read-only opens take no lock. So the
+** store is in use exactly when that byte cannot be locked exclusively
+** without waiting. Holding it (ppHold) keeps every other process out, for
+** work on the files alone (repair); it must not be held across a kv_open
+** of this process, which would wait for it. Without ppHold it is let go at
+** once, and the caller's own open (through the database) follows: a
+** process that opens the store between the two shares it with the
+** caller's, whose maintenance then runs under the store's own locks.
 */
 int ktStoreClaim(const KtArgs *a, KvFile **ppHold){
   KvEnv *pEnv = kvEnvPosix();
@@ -274,6 +268,18 @@ int ktStoreClaim(const KtArgs *a, KvFile **ppHold){
   if( zLock==0 ) return ktFail(KT_CANTOPEN, "out of memory");
   rc = pEnv->xLock(pEnv, zLock, &pLock);
   kvFree(zLock);
+  if( rc==KV_OK ){
+    /* Every process that has the store open holds the OPEN byte shared
+    ** (engine/shared.c): an exclusive one is refused while any does. */
+    rc = pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
+    if( rc!=KV_OK ){
+      KvErrSave save;
+      kvErrSave(&save);
+      pEnv->xUnlock(pLock);
+      pLock = 0;
+      kvErrRestore(&save, rc);
+    }
+  }
   if( rc==KV_BUSY ){
     return ktFail(KT_BUSY, "refusing to %s '%s': another process has the "
                   "store open (%s); close it first, or use the SQL function "
