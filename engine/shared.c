@@ -316,15 +316,18 @@ int kvSharedMaintBegin(kv_db *db, int bWait){
     db->nMaintDepth++;
     return KV_OK;
   }
-  kvDbUnlock(db);
   if( bWait ){
+    /* maintMutex comes before the store's mutex: let go of it to wait */
+    kvDbUnlock(db);
     pthread_mutex_lock(&db->maintMutex);
-  }else if( pthread_mutex_trylock(&db->maintMutex)!=0 ){
+    rc = db->pEnv->xLockByte(db->pLock, KV_LOCKB_MAINT, KV_LOCK_EXCL, 1);
     kvDbLock(db);
-    return KV_BUSY;
+  }else{
+    /* Without waiting the mutex is kept throughout (a try cannot
+    ** deadlock), so the background thread misses no wake-up meanwhile. */
+    if( pthread_mutex_trylock(&db->maintMutex)!=0 ) return KV_BUSY;
+    rc = db->pEnv->xLockByte(db->pLock, KV_LOCKB_MAINT, KV_LOCK_EXCL, 0);
   }
-  rc = db->pEnv->xLockByte(db->pLock, KV_LOCKB_MAINT, KV_LOCK_EXCL, bWait);
-  kvDbLock(db);
   if( rc!=KV_OK ){
     pthread_mutex_unlock(&db->maintMutex);
     if( rc==KV_BUSY ) kvErrClear();
