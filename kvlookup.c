@@ -369,9 +369,10 @@ static void attachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                              "meanwhile", p->zDir);
       rc = SQLITE_ERROR;
     }
-    if( rc==SQLITE_OK && kv_db_refcount(p->pKv)>1 ){
-      zErr = sqlite3_mprintf("kvstore: '%s' is in use by another table or "
-                             "connection", p->zDir);
+    if( rc==SQLITE_OK && (kv_db_refcount(p->pKv)>1
+                          || kv_open_elsewhere(p->pKv)) ){
+      zErr = sqlite3_mprintf("kvstore: '%s' is in use by another table, "
+                             "connection or process", p->zDir);
       rc = SQLITE_BUSY;
     }
     if( rc==SQLITE_OK ) rc = kvownerWrite(p->zDir, &mine, 1, &zErr);
@@ -439,9 +440,10 @@ static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
         "inside a transaction; COMMIT first", p->zName);
     rc = SQLITE_ERROR;
   }
-  if( rc==SQLITE_OK && kv_db_refcount(p->pKv)>1 ){
+  if( rc==SQLITE_OK && (kv_db_refcount(p->pKv)>1
+                        || kv_open_elsewhere(p->pKv)) ){
     zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "
-        "while another connection uses '%s'", p->zName, p->zDir);
+        "while another connection or process uses '%s'", p->zName, p->zDir);
     rc = SQLITE_BUSY;
   }
   if( rc==SQLITE_OK ){

@@ -779,9 +779,9 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
   }
   if( p->pKv ){
     int nSame = kvvtabSameEngineTables(p);
-    if( kv_db_refcount(p->pKv)>1+nSame ){
+    if( kv_db_refcount(p->pKv)>1+nSame || kv_open_elsewhere(p->pKv) ){
       sqlite3_log(SQLITE_BUSY, "kvstore: cannot drop table %s while another "
-          "connection uses its store '%s'", p->zName, p->zDir);
+          "connection or process uses its store '%s'", p->zName, p->zDir);
       return SQLITE_BUSY;
     }
   }
@@ -958,9 +958,9 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
         "its data directory '%s' is renamed with it; COMMIT first",
         p->zName, p->zDir);
     rc = SQLITE_ERROR;
-  }else if( p->pKv && kv_db_refcount(p->pKv)>1 ){
-    kvvtabSetError(pVtab, "kvstore: cannot rename table %s while another table "
-        "or connection uses its store '%s'", p->zName, p->zDir);
+  }else if( p->pKv && (kv_db_refcount(p->pKv)>1 || kv_open_elsewhere(p->pKv)) ){
+    kvvtabSetError(pVtab, "kvstore: cannot rename table %s while another table, "
+        "connection or process uses its store '%s'", p->zName, p->zDir);
     rc = SQLITE_BUSY;
   }else if( strchr(zNew, '/') ){
     kvvtabSetError(pVtab, "kvstore: cannot rename table %s to %s: the name "

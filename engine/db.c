@@ -549,6 +549,8 @@ static void *bgMain(void *pArg){
       pthread_cond_broadcast(&db->cvWork);
       pthread_cond_timedwait(&db->cvWork, &db->mutex, &ts);
       db->bBgIdle = 0;
+    }else if( db->bShutdown ){
+      /* set while a flush let go of the mutex: the loop ends */
     }else{
       /* Nothing is due: say so to a closing kv_close() that waits. */
       db->bBgIdle = 1;
@@ -920,8 +922,9 @@ static void dbFree(kv_db *db, int bFinish){
   }
   if( db->pWal ){
     if( db->pOpts->eSync!=KV_SYNC_OFF && db->rcWal==KV_OK ) kvWalSync(db->pWal);
-    /* The last process leaves the segment at its real length. */
-    if( db->rcWal==KV_OK && kvSharedAlone(db) ) kvWalCut(db->pWal);
+    /* The last process leaves the segment at its real length: where the
+    ** last record of any process ended (its own view may be older). */
+    if( db->rcWal==KV_OK && kvSharedAlone(db) ) kvSharedWalCut(db);
     kvWalClose(db->pWal);
   }
   kvSharedClose(db);

@@ -528,6 +528,8 @@ int kv_catch_up(kv_db *db, uint64_t iHorizon);
 /* *pbInUse 1 if a process has the store in zDir open (for tools that must
 ** not change a store in use). */
 int kv_store_in_use(const char *zDir, int *pbInUse);
+/* 1 if another process (another instance) has db's store open too. */
+int kv_open_elsewhere(kv_db *db);
 int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap);
 uint64_t kv_snapshot_seq(const kv_snapshot *snap);
 

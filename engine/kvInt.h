@@ -1259,6 +1259,7 @@ void kvSharedMaintEnd(kv_db *db, int bEdited);         /* M */
 int kvSharedCatchUp(kv_db *db, u64 iHorizon);          /* leader, no M */
 int kvSharedWalPosition(kv_db *db);                    /* leader, M */
 void kvSharedWalWritten(kv_db *db, u64 iEndBefore);    /* leader, M */
+void kvSharedWalCut(kv_db *db);                         /* at close */
 /* Open a store another process has open: read its manifest and WAL as they
 ** are (recover.c). */
 int kvDbRecoverShared(kv_db *db);

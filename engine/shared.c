@@ -456,6 +456,14 @@ static int catchUpRun(CatchUp *c, u64 *piPos){
       }
     }
     if( rc!=KV_OK ) break;
+    if( !bStop && seg==KV_WALPOS_SEG(end) && off+o<KV_WALPOS_OFF(end) ){
+      /* The newest segment holds whole records up to the shared end: one
+      ** that does not parse before it is damage, not a write in flight. */
+      rc = kvErr(KV_CORRUPT, "kvstore: WAL segment %" PRIu64 " of '%s' has "
+                 "no whole record at offset %" PRIu64 " (records end at %"
+                 PRIu64 ")", seg, db->zDir, off + o, KV_WALPOS_OFF(end));
+      break;
+    }
     pos = KV_WALPOS(seg, off + o);
     if( !bStop && seg<KV_WALPOS_SEG(end) ){
       /* A finished segment: what follows its last record is the unused
@@ -667,4 +675,23 @@ int kv_store_in_use(const char *zDir, int *pbInUse){
   }
   kvFree(zLock);
   return rc;
+}
+
+int kv_open_elsewhere(kv_db *db){
+  return db && db->pShm && !kvSharedAlone(db);
+}
+
+/* At close, alone: cut the newest segment after the last whole record any
+** process wrote (KvShm.iWalEnd), dropping its preallocated tail. */
+void kvSharedWalCut(kv_db *db){
+  KvErrSave save;
+  if( db->pShm==0 || db->pWal==0 ) return;
+  kvErrSave(&save);
+  if( kvSharedWriterLock(db)==KV_OK ){
+    /* Reopened at the shared end, the segment is cut there; then the
+    ** preallocation goes. */
+    if( kvSharedWalPosition(db)==KV_OK && db->pWal ) kvWalCut(db->pWal);
+    kvSharedWriterUnlock(db);
+  }
+  kvErrRestore(&save, KV_OK);
 }
