@@ -599,3 +599,26 @@ clienttest: all
 	BUILD=$(BUILD) sh examples/clients/run.sh python-sqlite3 python-apsw tcl
 
 test: clienttest
+
+# ---------------------------------------------------------------- many processes
+# (issue #16) mproctest: tests/mproctest.py, many processes on one store
+# (writers and a reader, turns between two connections, the sqlite3 shell,
+# readers beside an open write transaction, lost updates, kill -9 mid
+# transaction, flush and compaction), every check beside an ordinary
+# WITHOUT ROWID table (about a minute). make stress: writers for
+# MPROC_STRESS_DURATION seconds, MPROC_STRESS_KILLS kills per kill check.
+MPROC_STRESS_DURATION ?= 20
+MPROC_STRESS_TURNS    ?= 2000
+MPROC_STRESS_KILLS    ?= 30
+.PHONY: mproctest mproctest-stress
+## mproctest: many processes on one store, each check beside an ordinary table (in make test)
+mproctest: all
+	SQLITE3=$(SQLITE3) $(PYTHON) tests/mproctest.py
+
+mproctest-stress: all
+	SQLITE3=$(SQLITE3) timeout $(STRESS_TIMEOUT) $(PYTHON) tests/mproctest.py \
+	  --duration $(MPROC_STRESS_DURATION) --turns $(MPROC_STRESS_TURNS) \
+	  --kills $(MPROC_STRESS_KILLS)
+
+test: mproctest
+stress: mproctest-stress

@@ -1,0 +1,947 @@
+#!/usr/bin/python3
+"""mproctest.py - many processes on one store (issue #16).
+
+Every check runs twice, with the same processes and the same statements:
+once on an ordinary WITHOUT ROWID table (which proves the harness: it must
+pass) and once on a kvstore table of the same name. Each process is this
+file run again with --child ROLE (Debian's /usr/bin/python3, the extension
+loaded with load_extension).
+
+  counter_writers        WRITERS processes each commit BEGIN IMMEDIATE
+                         transactions that read and increment a shared
+                         counter g and their own counter c<w>, and insert
+                         the row w<w>:<c<w>> whose value is the new g;
+                         busy errors are retried. After: g = the commits
+                         acknowledged = the sum of the c<w>, each writer
+                         has exactly c<w> rows, and their values are 1..g
+                         once each (0 lost updates). Rollback journal and
+                         WAL.
+  reader_snapshots       (with counter_writers) a reader process checks in
+                         every scan, by one statement, by a transaction of
+                         several statements and by one full scan, that
+                         g = sum(c<w>) and that count(w<w>:*) = c<w>; g
+                         never goes back; its last read, after the writers
+                         stopped, sees the final g.
+  pingpong               two long-lived connections in two processes take
+                         turns: one commits (insert, update, delete), the
+                         other reads it at once (point lookup, range count,
+                         the deleted row): 0 stale reads. Both modes.
+  shell                  the sqlite3 shell (.load) reads the table while a
+                         Python process holds it open and a writer process
+                         commits, writes a row the Python process then
+                         reads, reads with -readonly and immutable=1, and an
+                         idle shell that touched the table does not lock
+                         the Python process out.
+  reader_never_waits     a writer holds an open write transaction of 2000
+                         rows; another process's SELECT returns at once,
+                         without them; after COMMIT it sees them. Both
+                         modes (WAL is the issue's promise; rollback
+                         journal as SQLite's own readers).
+  lost_update_refused    R reads g in a transaction, W (another process)
+                         commits g+1, R's UPDATE fails with SQLITE_BUSY
+                         (SQLITE_BUSY_SNAPSHOT in WAL); the outcome of every
+                         step must equal the ordinary table's.
+  kill_mid_transaction   kill -9 of a writer at random moments (mostly
+                         inside BEGIN IMMEDIATE ... COMMIT) while a
+                         survivor process commits: the survivor commits
+                         again within a second of each kill, everything
+                         acknowledged is present, no transaction in part.
+  kill_mid_flush         the same with a writer of 1 KB values into a 64 KB
+                         memtable (a flush every few commits)
+  kill_mid_compaction    the same with a process running a full compaction
+                         (kvstore_compact; VACUUM on the ordinary table)
+                         between its commits
+
+    /usr/bin/python3 tests/mproctest.py [--kinds ordinary,kvstore]
+        [--checks NAME,...] [--duration S] [--turns N] [--kills N] [--seed S]
+
+make test runs the defaults (about a minute on 2 cores); make stress runs
+longer writers and more kills (bounded by STRESS_TIMEOUT).
+"""
+import argparse
+import json
+import os
+import random
+import select
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import kvtest  # noqa: E402
+
+ME = os.path.abspath(__file__)
+SQLITE3 = os.environ.get("SQLITE3", "sqlite3")
+
+CREATE = {
+    "ordinary": "CREATE TABLE t(key TEXT PRIMARY KEY NOT NULL, value) "
+                "WITHOUT ROWID",
+    "kvstore": "CREATE VIRTUAL TABLE t USING kvstore",
+}
+# Frequent flushes and compactions (doc/options.md, README "Options").
+CREATE_SMALL = {
+    "ordinary": CREATE["ordinary"],
+    "kvstore": "CREATE VIRTUAL TABLE t USING kvstore(memtable_size='64KB', "
+               "wal_segment_size='32KB', target_file_size='16KB', "
+               "level0_trigger=2, block_size=1024)",
+}
+# What a compacting process runs between its commits.
+MAINTENANCE = {
+    "ordinary": "VACUUM",
+    "kvstore": "SELECT kvstore_compact('t', 'full')",
+}
+
+BUSY_TIMEOUT = 10.0          # seconds: every worker waits, then retries
+
+
+def errname(e):
+    return getattr(e, "sqlite_errorname", type(e).__name__)
+
+
+def is_busy(e):
+    return isinstance(e, sqlite3.OperationalError) and (
+        errname(e).startswith("SQLITE_BUSY") or "locked" in str(e))
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def spawn(child, **args):
+    return subprocess.Popen([sys.executable, ME, "--child", child,
+                             json.dumps(args)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+class Lines:
+    """Complete lines a child prints, read without blocking."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.buf = b""
+        self.eof = False
+
+    def poll(self, timeout):
+        """Lines that arrived within `timeout` seconds (at least one if
+        any arrives in time)."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while not out and not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not r:
+                break
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                self.eof = True
+            self.buf += chunk
+            *done, self.buf = self.buf.split(b"\n")
+            out += [x.decode() for x in done]
+        return out
+
+
+def finish(proc, timeout):
+    """Wait for a child; its stdout lines and its stderr."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        err += b"\n(killed: still running after %.0f s)" % timeout
+    return out.decode().splitlines(), err.decode()
+
+
+def last_json(lines, err, who):
+    for line in reversed(lines):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise AssertionError("%s reported nothing: %s" % (who, err[-1500:]))
+
+
+# ---------------------------------------------------------------- children
+
+def child_peer(a):
+    """One long-lived connection: runs the statements it reads on stdin
+    ([sql, params] per line), answers {"r": rows} or {"e": [name, msg]}
+    with the seconds the statement took."""
+    conn = kvtest.connect(a["db"], a.get("timeout", BUSY_TIMEOUT))
+    emit({"ready": os.getpid()})
+    for line in sys.stdin:
+        sql, params = json.loads(line)
+        t0 = time.monotonic()
+        try:
+            res = {"r": [list(r) for r in conn.execute(sql, params)]}
+        except sqlite3.Error as e:
+            res = {"e": [errname(e), str(e)]}
+        res["t"] = time.monotonic() - t0
+        emit(res)
+
+
+def counter_txn(conn, w, split):
+    """One transaction of counter_writers: its commit count c<w>. split
+    (the negative control) reads before the transaction."""
+    if split:
+        g = conn.execute("SELECT value FROM t WHERE key = 'g'").fetchone()[0]
+        time.sleep(0.001)
+    conn.execute("BEGIN IMMEDIATE")
+    if not split:
+        g = conn.execute("SELECT value FROM t WHERE key = 'g'").fetchone()[0]
+    n = conn.execute("SELECT value FROM t WHERE key = ?",
+                     ("c%d" % w,)).fetchone()[0]
+    conn.execute("UPDATE t SET value = ? WHERE key = 'g'", (g + 1,))
+    conn.execute("UPDATE t SET value = ? WHERE key = ?", (n + 1, "c%d" % w))
+    conn.execute("INSERT INTO t VALUES (?, ?)", ("w%d:%08d" % (w, n + 1),
+                                                 g + 1))
+    return n + 1
+
+
+def commit(conn):
+    """COMMIT, retried while SQLite says busy (the transaction stays open
+    then, as SQLite documents)."""
+    for _ in range(100):
+        try:
+            conn.execute("COMMIT")
+            return
+        except sqlite3.OperationalError as e:
+            if not is_busy(e):
+                raise
+    conn.execute("COMMIT")
+
+
+def child_writer(a):
+    """counter_writers: commit until a["until"] (monotonic clock)."""
+    conn = kvtest.connect(a["db"], BUSY_TIMEOUT)
+    w = a["w"]
+    commits = retries = 0
+    errors = []
+    while time.monotonic() < a["until"]:
+        try:
+            n = counter_txn(conn, w, a.get("split", False))
+            commit(conn)
+            commits += 1
+            time.sleep(0.001)       # room for the reader between commits
+            if n != commits:
+                errors.append("commit %d of writer %d read c%d=%d"
+                              % (commits, w, w, n - 1))
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if is_busy(e):
+                retries += 1
+                continue
+            errors.append("%s: %s" % (errname(e), e))
+            break
+    emit({"commits": commits, "retries": retries, "errors": errors[:5]})
+
+
+def invariant_rows(conn, nw, how):
+    """(g, [c<w>], [count of w<w>:*]) read by `how`: one statement, one
+    transaction of several statements, or one full scan."""
+    if how == "statement":
+        cols = ["(SELECT value FROM t WHERE key = 'g')"]
+        cols += ["(SELECT value FROM t WHERE key = 'c%d')" % w
+                 for w in range(nw)]
+        cols += ["(SELECT count(*) FROM t WHERE key >= 'w%d:' AND "
+                 "key < 'w%d;')" % (w, w) for w in range(nw)]
+        r = conn.execute("SELECT " + ", ".join(cols)).fetchone()
+        return r[0], list(r[1:1 + nw]), list(r[1 + nw:])
+    if how == "transaction":
+        conn.execute("BEGIN")
+        try:
+            g = conn.execute("SELECT value FROM t WHERE key = 'g'"
+                             ).fetchone()[0]
+            c, n = [], []
+            for w in range(nw):
+                time.sleep(0.001)
+                n.append(conn.execute(
+                    "SELECT count(*) FROM t WHERE key >= ? AND key < ?",
+                    ("w%d:" % w, "w%d;" % w)).fetchone()[0])
+                c.append(conn.execute("SELECT value FROM t WHERE key = ?",
+                                      ("c%d" % w,)).fetchone()[0])
+        finally:
+            conn.execute("COMMIT")
+        return g, c, n
+    g, c, n = None, [None] * nw, [0] * nw
+    for k, v in conn.execute("SELECT key, value FROM t ORDER BY key"):
+        if k == "g":
+            g = v
+        elif k[0] == "c":
+            c[int(k[1:])] = v
+        elif k[0] == "w":
+            n[int(k[1:k.index(":")])] += 1
+    return g, c, n
+
+
+def child_reader(a):
+    """reader_snapshots: check until the file a["stop"] exists, then once
+    more."""
+    conn = kvtest.connect(a["db"], BUSY_TIMEOUT)
+    nw = a["writers"]
+    hows = ["statement", "transaction", "scan"]
+    checks = {h: 0 for h in hows}
+    bad = []
+    last = -1
+    i = 0
+    stopping = False
+    while True:
+        if os.path.exists(a["stop"]):
+            stopping = True
+        how = hows[i % 3]
+        i += 1
+        try:
+            g, c, n = invariant_rows(conn, nw, how)
+        except sqlite3.Error as e:
+            if is_busy(e):
+                continue
+            bad.append("%s: %s: %s" % (how, errname(e), e))
+            break
+        checks[how] += 1
+        if g != sum(c) or c != n:
+            bad.append("%s: g=%s, c=%s, rows=%s" % (how, g, c, n))
+        if g < last:
+            bad.append("%s: g went back from %d to %d" % (how, last, g))
+        last = g
+        if stopping:
+            break
+    emit({"checks": checks, "bad": bad[:5], "nbad": len(bad), "last": last})
+
+
+def child_survivor(a):
+    """kill tests: commit small transactions, print "C id time" after
+    each; "E message" on an error."""
+    conn = kvtest.connect(a["db"], BUSY_TIMEOUT)
+    i = a["first"]
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO t VALUES (?, ?)", ("s%08d" % i, i))
+            conn.execute("SELECT count(*) FROM t WHERE key >= 's' AND "
+                         "key < 't'").fetchone()
+            commit(conn)
+        except sqlite3.Error as e:
+            print("E %s: %s" % (errname(e), e), flush=True)
+            return
+        print("C %d %.6f" % (i, time.monotonic()), flush=True)
+        i += 1
+        time.sleep(0.01)
+
+
+VICTIM_ROWS = {"txn": 10, "flush": 20, "compact": 20}
+
+
+def child_victim(a):
+    """kill tests: transactions of VICTIM_ROWS rows 'v<id>-<j>'; prints
+    "B id" before BEGIN and "C id" once COMMIT returned."""
+    conn = kvtest.connect(a["db"], BUSY_TIMEOUT)
+    kind, role = a["kind"], a["role"]
+    i = a["first"]
+    nrows = VICTIM_ROWS[role]
+    size = 200 if role == "txn" else 1000
+    while True:
+        print("B %d" % i, flush=True)
+        conn.execute("BEGIN IMMEDIATE")
+        for j in range(nrows):
+            conn.execute("INSERT INTO t VALUES (?, ?)",
+                         ("v%08d-%02d" % (i, j), os.urandom(size)))
+            if role == "txn":
+                time.sleep(0.002)
+        commit(conn)
+        print("C %d" % i, flush=True)
+        if role == "compact" and i % 3 == 0:
+            conn.execute(MAINTENANCE[kind]).fetchall()
+        i += 1
+
+
+CHILDREN = {"peer": child_peer, "writer": child_writer,
+            "reader": child_reader, "survivor": child_survivor,
+            "victim": child_victim}
+
+
+# ---------------------------------------------------------------- harness
+
+class Peer:
+    """A connection held open by another process."""
+
+    def __init__(self, path, timeout=BUSY_TIMEOUT):
+        self.proc = spawn("peer", db=path, timeout=timeout)
+        self.lines = Lines(self.proc)
+        self._answer(60)
+
+    def _answer(self, timeout):
+        got = self.lines.poll(timeout)
+        if not got:
+            err = b""
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read()
+            raise AssertionError("peer %d: no answer within %.0f s %s"
+                                 % (self.proc.pid, timeout, err.decode()))
+        return json.loads(got[0])
+
+    def q(self, sql, *params):
+        """("ok", rows) or ("error", SQLITE_NAME, message)."""
+        self.elapsed = None
+        self.proc.stdin.write((json.dumps([sql, params]) + "\n").encode())
+        self.proc.stdin.flush()
+        a = self._answer(60)
+        self.elapsed = a["t"]
+        if "e" in a:
+            return ("error",) + tuple(a["e"])
+        return ("ok", [tuple(r) for r in a["r"]])
+
+    def rows(self, sql, *params):
+        r = self.q(sql, *params)
+        if r[0] != "ok":
+            raise AssertionError("%s: %s" % (sql, r))
+        return r[1]
+
+    def close(self):
+        finish(self.proc, 10)
+
+
+class Store:
+    """A fresh database with table t of one kind, in one journal mode."""
+
+    def __init__(self, kind, journal, create=CREATE):
+        self.kind = kind
+        self.dir = tempfile.mkdtemp(prefix="kvmproc-")
+        self.path = os.path.join(self.dir, "test.db")
+        c = kvtest.connect(self.path)
+        c.execute("PRAGMA journal_mode=%s" % journal).fetchall()
+        c.execute(create[kind])
+        c.close()
+
+    def execute(self, sql, params=()):
+        c = kvtest.connect(self.path, BUSY_TIMEOUT)
+        try:
+            return c.execute(sql, params).fetchall()
+        finally:
+            c.close()
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- checks
+
+def counter_writers(kind, args, rng):
+    """counter_writers and reader_snapshots, in both journal modes."""
+    return "; ".join(counter_run(kind, j, args) for j in ("delete", "wal"))
+
+
+def counter_run(kind, journal, args, split=False):
+    """split: the harness's negative control, writers that read in one
+    transaction and write in the next (lost updates must be reported)."""
+    nw = 3
+    if True:
+        st = Store(kind, journal)
+        try:
+            st.execute("INSERT INTO t VALUES ('g', 0)")
+            for w in range(nw):
+                st.execute("INSERT INTO t VALUES (?, 0)", ("c%d" % w,))
+            stop = os.path.join(st.dir, "stop")
+            until = time.monotonic() + args.duration + 1.0
+            writers = [spawn("writer", db=st.path, w=w, until=until,
+                             split=split) for w in range(nw)]
+            reader = spawn("reader", db=st.path, writers=nw, stop=stop)
+            res = []
+            for w, p in enumerate(writers):
+                lines, err = finish(p, args.duration + 60)
+                res.append(last_json(lines, err, "writer %d" % w))
+            open(stop, "w").close()
+            lines, err = finish(reader, 60)
+            rd = last_json(lines, err, "reader")
+            for w, r in enumerate(res):
+                if r["errors"]:
+                    raise AssertionError("%s: writer %d: %s"
+                                         % (journal, w, r["errors"]))
+            commits = sum(r["commits"] for r in res)
+            if commits < nw:
+                raise AssertionError("%s: only %d commits" % (journal,
+                                                              commits))
+            g = st.execute("SELECT value FROM t WHERE key = 'g'")[0][0]
+            for w, r in enumerate(res):
+                c = st.execute("SELECT value FROM t WHERE key = ?",
+                               ("c%d" % w,))[0][0]
+                vals = st.execute("SELECT value FROM t WHERE key >= ? AND "
+                                  "key < ?", ("w%d:" % w, "w%d;" % w))
+                if c != r["commits"] or len(vals) != c:
+                    raise AssertionError(
+                        "%s: writer %d acknowledged %d commits, c%d=%d, "
+                        "%d rows" % (journal, w, r["commits"], w, c,
+                                     len(vals)))
+            allv = sorted(v for (v,) in st.execute(
+                "SELECT value FROM t WHERE key >= 'w' AND key < 'x'"))
+            if g != commits or allv != list(range(1, g + 1)):
+                raise AssertionError(
+                    "%s: %d commits acknowledged, counter g=%d, values of "
+                    "the writers' rows %s (lost updates)"
+                    % (journal, commits, g, allv[:20]))
+            if rd["nbad"]:
+                raise AssertionError("%s: reader: %d inconsistent reads, "
+                                     "first %s" % (journal, rd["nbad"],
+                                                   rd["bad"]))
+            if rd["last"] != g:
+                raise AssertionError("%s: reader's last read (after the "
+                                     "writers stopped) saw g=%d, not %d"
+                                     % (journal, rd["last"], g))
+            if min(rd["checks"].values()) == 0:
+                raise AssertionError("%s: reader checked %s"
+                                     % (journal, rd["checks"]))
+            return ("%s: %d commits (%d busy retries), 0 lost; reader "
+                    "%s consistent" % (journal, commits,
+                                       sum(r["retries"] for r in res),
+                                       "/".join(str(v) for v in
+                                                rd["checks"].values())))
+        finally:
+            st.remove()
+
+
+def pingpong(kind, args, rng):
+    return "; ".join(pingpong_run(kind, j, args) for j in ("delete", "wal"))
+
+
+def pingpong_run(kind, journal, args, stale_reader=False):
+    """stale_reader: the negative control, process b reads inside one
+    long read transaction (WAL), so it must be caught reading old rows."""
+    if True:
+        st = Store(kind, journal)
+        a = b = None
+        try:
+            a, b = Peer(st.path), Peer(st.path)
+            if stale_reader:
+                b.rows("BEGIN")
+                b.rows("SELECT count(*) FROM t")
+            stale = []
+            for i in range(args.turns):
+                # The writer of this turn, and the other process reading.
+                w, r, me = (a, b, "a") if i % 2 == 0 else (b, a, "b")
+                if stale_reader:
+                    w, r = a, b
+                k = "%s%06d" % (me, i)
+                if i % 3 == 0:
+                    w.rows("BEGIN")
+                w.rows("INSERT INTO t VALUES (?, ?)", k, i)
+                w.rows("INSERT OR REPLACE INTO t VALUES ('last', ?)", k)
+                if i >= 6:
+                    w.rows("DELETE FROM t WHERE key = ?",
+                           "%s%06d" % (me, i - 6))
+                if i % 3 == 0:
+                    w.rows("COMMIT")
+                want = [(i,)]
+                got = r.rows("SELECT value FROM t WHERE key = ?", k)
+                if got != want:
+                    stale.append((i, "point", got))
+                got = r.rows("SELECT value FROM t WHERE key = 'last'")
+                if got != [(k,)]:
+                    stale.append((i, "last", got))
+                n = r.rows("SELECT count(*) FROM t WHERE key >= ? AND "
+                           "key < ?", me, me + "~")[0][0]
+                if n != min(i // 2 + 1, 3):
+                    stale.append((i, "count", n))
+                if i >= 6 and r.rows("SELECT 1 FROM t WHERE key = ?",
+                                     "%s%06d" % (me, i - 6)):
+                    stale.append((i, "deleted row still read", None))
+            if stale:
+                raise AssertionError("%s: %d stale reads of %d turns, "
+                                     "first %s" % (journal, len(stale),
+                                                   args.turns, stale[:3]))
+            return "%s: %d turns, 0 stale reads" % (journal, args.turns)
+        finally:
+            for p in (a, b):
+                if p:
+                    p.close()
+            st.remove()
+
+
+def shell_run(argv, script, timeout=30):
+    p = subprocess.run(argv, input=script, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def shell(kind, args, rng):
+    st = Store(kind, "wal")
+    py = writer = idle = None
+    load = ".load %s\n" % os.path.splitext(kvtest.EXTENSION)[0]
+    try:
+        nw = 1
+        st.execute("INSERT INTO t VALUES ('g', 0), ('c0', 0)")
+        py = Peer(st.path)
+        py.rows("INSERT INTO t VALUES ('py', 'from python')")
+        py.rows("SELECT count(*) FROM t")
+        until = time.monotonic() + 3.0
+        writer = spawn("writer", db=st.path, w=0, until=until)
+        cols = ("(SELECT value FROM t WHERE key = 'g'), "
+                "(SELECT value FROM t WHERE key = 'c0'), "
+                "(SELECT count(*) FROM t WHERE key >= 'w0:' AND "
+                "key < 'w0;')")
+        checks = 0
+        # While the Python process holds the table and a writer commits.
+        for _ in range(4):
+            rc, so, se = shell_run([SQLITE3, "-batch", st.path],
+                                   load + ".timeout 10000\n"
+                                   "SELECT value FROM t WHERE key = 'py';\n"
+                                   "SELECT %s;\n" % cols)
+            lines = so.splitlines()
+            if rc != 0 or len(lines) != 2 or lines[0] != "from python":
+                raise AssertionError("shell read: rc %d, out %r, err %r"
+                                     % (rc, so, se))
+            g, c, n = (int(x) for x in lines[1].split("|"))
+            if not g == c == n:
+                raise AssertionError("shell read inconsistent: g=%d c0=%d "
+                                     "rows=%d" % (g, c, n))
+            checks += 1
+            time.sleep(0.3)
+        lines, err = finish(writer, 60)
+        writer = None
+        wr = last_json(lines, err, "writer")
+        if wr["errors"] or wr["commits"] < 1:
+            raise AssertionError("writer beside the shell: %s" % wr)
+        # The shell writes; the Python process reads it at once.
+        rc, so, se = shell_run([SQLITE3, "-batch", st.path],
+                               load + ".timeout 10000\n"
+                               "INSERT INTO t VALUES ('shell', 'from the "
+                               "shell');\n")
+        if rc != 0:
+            raise AssertionError("shell write: rc %d, %r" % (rc, se))
+        got = py.rows("SELECT value FROM t WHERE key = 'shell'")
+        if got != [("from the shell",)]:
+            raise AssertionError("python after the shell's write: %r" % got)
+        py.rows("INSERT INTO t VALUES ('py2', 'again')")
+        # Read-only and immutable opens (immutable=1 reads the database
+        # file alone, without its WAL: checkpoint first).
+        py.rows("PRAGMA wal_checkpoint(TRUNCATE)")
+        for argv in ([SQLITE3, "-batch", "-readonly", st.path],
+                     [SQLITE3, "-batch", "file:%s?immutable=1" % st.path]):
+            rc, so, se = shell_run(argv, load + "SELECT group_concat(key) "
+                                   "FROM (SELECT key FROM t WHERE key GLOB "
+                                   "'[ps]*' ORDER BY key);\n")
+            if (rc, so) != (0, "py,py2,shell\n"):
+                raise AssertionError("%s: rc %d, out %r, err %r"
+                                     % (argv[2], rc, so, se))
+        # An idle shell that touched the table keeps nobody out.
+        idle = subprocess.Popen(["stdbuf", "-oL", SQLITE3, "-batch",
+                                 st.path], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        idle.stdin.write((load + "SELECT count(*) FROM t;\n").encode())
+        idle.stdin.flush()
+        il = Lines(idle)
+        first = il.poll(20)
+        if not first:
+            raise AssertionError("idle shell did not answer: %r"
+                                 % idle.stderr.read1(4096))
+        r = py.q("INSERT INTO t VALUES ('py3', 'beside an idle shell')")
+        if r[0] != "ok" or py.elapsed > 1.0:
+            raise AssertionError("python write beside an idle shell: %r "
+                                 "after %.2f s" % (r, py.elapsed))
+        idle.stdin.write(b"SELECT value FROM t WHERE key = 'py3';\n")
+        idle.stdin.flush()
+        got = il.poll(20)
+        if got != ["beside an idle shell"]:
+            raise AssertionError("idle shell after python's write: %r %r"
+                                 % (got, idle.stderr.read1(4096)))
+        return ("%d consistent shell reads beside a writer; shell write "
+                "seen by python; -readonly, immutable=1; idle shell blocks "
+                "nobody" % checks)
+    finally:
+        for p in (writer, idle):
+            if p:
+                p.kill()
+                p.communicate()
+        if py:
+            py.close()
+        st.remove()
+
+
+def reader_never_waits(kind, args, rng):
+    out = []
+    for journal in ("wal", "delete"):
+        st = Store(kind, journal)
+        w = r = None
+        try:
+            st.execute("INSERT INTO t VALUES ('a', 1)")
+            w, r = Peer(st.path), Peer(st.path)
+            r.rows("SELECT count(*) FROM t")
+            w.rows("BEGIN IMMEDIATE")
+            w.rows("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                   "FROM c WHERE i < 2000) INSERT INTO t "
+                   "SELECT printf('x%05d', i), randomblob(100) FROM c")
+            slow = []
+            for sql, want in (("SELECT count(*) FROM t", [(1,)]),
+                              ("SELECT value FROM t WHERE key = 'a'", [(1,)]),
+                              ("SELECT count(*) FROM t WHERE key >= 'x'",
+                               [(0,)])):
+                got = r.q(sql)
+                if r.elapsed > 0.5:
+                    slow.append((sql, r.elapsed))
+                if got != ("ok", want):
+                    raise AssertionError("%s: %s during the open write "
+                                         "transaction: %r" % (journal, sql,
+                                                              got))
+            if slow:
+                raise AssertionError("%s: the reader waited: %s"
+                                     % (journal, slow))
+            w.rows("COMMIT")
+            got = r.rows("SELECT count(*) FROM t")
+            if got != [(2001,)]:
+                raise AssertionError("%s: after COMMIT the reader counts %r"
+                                     % (journal, got))
+            out.append("%s: reads during the open write transaction in "
+                       "<0.5 s" % journal)
+        finally:
+            for p in (w, r):
+                if p:
+                    p.close()
+            st.remove()
+    return "; ".join(out)
+
+
+def lost_update_log(st, journal):
+    """The steps of lost_update_refused; the log of their outcomes."""
+    log = []
+    r = Peer(st.path, timeout=0.5)
+    w = Peer(st.path, timeout=0.5)
+    try:
+        log.append(r.q("BEGIN"))
+        log.append(r.q("SELECT value FROM t WHERE key = 'g'"))
+        log.append(w.q("UPDATE t SET value = value + 1 WHERE key = 'g'"))
+        log.append(r.q("UPDATE t SET value = 2 WHERE key = 'g'"))
+        log.append(r.q("COMMIT"))
+        log.append(r.q("ROLLBACK"))
+        log.append(r.q("SELECT value FROM t WHERE key = 'g'"))
+        log.append(w.q("SELECT value FROM t WHERE key = 'g'"))
+    finally:
+        r.close()
+        w.close()
+    return log
+
+
+def lost_update_refused(kind, args, rng):
+    out = []
+    for journal in ("wal", "delete"):
+        logs = {}
+        for k in ("ordinary", kind):
+            st = Store(k, journal)
+            try:
+                st.execute("INSERT INTO t VALUES ('g', 1)")
+                logs[k] = lost_update_log(st, journal)
+                logs[k].append(("after", st.execute(
+                    "SELECT value FROM t WHERE key = 'g'")))
+            finally:
+                st.remove()
+        base = logs["ordinary"]
+        if journal == "wal" and base[3][:2] != ("error", "SQLITE_BUSY_SNAPSHOT"):
+            raise AssertionError("harness: the ordinary table's write did "
+                                 "not fail with SQLITE_BUSY_SNAPSHOT: %r"
+                                 % (base[3],))
+        if logs[kind] != base:
+            lines = ["%s: differs from the ordinary table:" % journal]
+            for x, y in zip(base, logs[kind]):
+                lines.append("  %s ordinary %r\n     %s %r"
+                             % ("  " if x == y else "!=", x, kind, y))
+            raise AssertionError("\n".join(lines))
+        out.append("%s: W's write %s, R's write %s"
+                   % (journal, base[2][1] if base[2][0] == "error" else "ok",
+                      base[3][1] if base[3][0] == "error" else "ok"))
+    return "; ".join(out)
+
+
+def kill_loop(kind, args, rng, role, journal):
+    """Kill -9 a victim (role) args.kills times beside a survivor."""
+    st = Store(kind, journal, CREATE_SMALL)
+    surv = None
+    try:
+        surv = spawn("survivor", db=st.path, first=1)
+        sl = Lines(surv)
+        sacked = []
+        nxt = 1
+        acked_all = set()
+        gaps = []
+
+        def drain(timeout):
+            for line in sl.poll(timeout):
+                if line.startswith("E"):
+                    raise AssertionError("survivor: %s" % line)
+                sacked.append((int(line.split()[1]),
+                               float(line.split()[2])))
+
+        drain(30)
+        if not sacked:
+            raise AssertionError("the survivor never committed: %s"
+                                 % surv.stderr.read1(4096).decode())
+        for cycle in range(args.kills):
+            victim = spawn("victim", db=st.path, kind=kind, role=role,
+                           first=nxt)
+            lines = kill_running(victim, rng, 0.3, 1.2)
+            tk = time.monotonic()
+            # The survivor goes on within a second.
+            while not sacked or sacked[-1][1] <= tk:
+                if time.monotonic() - tk > 10:
+                    break
+                drain(0.2)
+            after = [t for _, t in sacked if t > tk]
+            gap = (after[0] - tk) if after else None
+            gaps.append(gap)
+            if gap is None or gap > 1.0:
+                raise AssertionError("cycle %d: the survivor's next commit "
+                                     "came %s after the kill"
+                                     % (cycle, "%.2f s" % gap if gap
+                                        else "not within 10 s"))
+            acked = [int(x[2:]) for x in lines if x.startswith("C ")]
+            started = [int(x[2:]) for x in lines if x.startswith("B ")]
+            acked_all |= set(acked)
+            have = {}
+            for (k,) in st.execute("SELECT key FROM t WHERE key >= 'v' AND "
+                                   "key < 'w'"):
+                have.setdefault(int(k[1:9]), set()).add(k)
+            nrows = VICTIM_ROWS[role]
+            partial = [i for i, ks in have.items() if len(ks) != nrows]
+            lost = sorted(acked_all - set(have))
+            if partial or lost:
+                raise AssertionError("cycle %d: transactions in part %s, "
+                                     "acknowledged and lost %s"
+                                     % (cycle, partial[:5], lost[:5]))
+            nxt = max(list(have) + started + [nxt]) + 1
+        drain(0.5)
+        surv.kill()
+        surv.communicate()
+        surv = None
+        have = {int(k[1:]) for (k,) in st.execute(
+            "SELECT key FROM t WHERE key >= 's' AND key < 't'")}
+        lost = sorted({i for i, _ in sacked} - have)
+        if lost:
+            raise AssertionError("survivor's acknowledged commits lost: %s"
+                                 % lost[:5])
+        if kind == "kvstore":
+            v = st.execute("SELECT kvstore_verify('t')")[0][0]
+            if v != "ok":
+                raise AssertionError("kvstore_verify: %s" % v)
+        return ("%s: %d kills, %d victim and %d survivor commits kept, "
+                "survivor resumed after at most %.2f s"
+                % (journal, args.kills, len(acked_all), len(sacked),
+                   max(gaps)))
+    finally:
+        if surv:
+            surv.kill()
+            surv.communicate()
+        st.remove()
+
+
+def kill_running(proc, rng, lo, hi):
+    """SIGKILL a running child after [lo, hi) seconds; the complete lines
+    it printed. Fails if it exited by itself."""
+    deadline = time.monotonic() + rng.uniform(lo, hi)
+    lines = Lines(proc)
+    got = []
+    while time.monotonic() < deadline and not lines.eof:
+        got += lines.poll(deadline - time.monotonic())
+    proc.send_signal(signal.SIGKILL)
+    rest, err = proc.communicate()
+    got += [x.decode() for x in (lines.buf + rest).split(b"\n")[:-1]]
+    if proc.returncode != -signal.SIGKILL:
+        raise AssertionError("victim exited by itself (%r): %s"
+                             % (proc.returncode,
+                                err.decode().strip().splitlines()[-1:]))
+    return got
+
+
+def kill_mid_transaction(kind, args, rng):
+    return "; ".join(kill_loop(kind, args, rng, "txn", j)
+                     for j in ("delete", "wal"))
+
+
+def kill_mid_flush(kind, args, rng):
+    return kill_loop(kind, args, rng, "flush", "wal")
+
+
+def kill_mid_compaction(kind, args, rng):
+    return kill_loop(kind, args, rng, "compact", "wal")
+
+
+def expect_failure(what, fn):
+    try:
+        fn()
+    except AssertionError as e:
+        return str(e)
+    raise AssertionError("negative control passed: %s" % what)
+
+
+def harness_controls(kind, args, rng):
+    """The checks must be able to fail: writers that read outside their
+    transaction lose updates, a reader inside one long transaction reads
+    stale rows. Run on the ordinary table only."""
+    class Short:
+        duration = 0.5
+        turns = 12
+    a = expect_failure("split writers", lambda: counter_run(
+        "ordinary", "wal", Short, split=True))
+    if "lost updates" not in a and "inconsistent" not in a:
+        raise AssertionError("split writers: unexpected failure: %s" % a)
+    b = expect_failure("stale reader", lambda: pingpong_run(
+        "ordinary", "wal", Short, stale_reader=True))
+    if "stale reads" not in b:
+        raise AssertionError("stale reader: unexpected failure: %s" % b)
+    return "split writers caught (%s); stale reader caught (%s)" % (
+        a[:60], b[:60])
+
+
+CHECKS = [harness_controls, counter_writers, pingpong, shell, reader_never_waits,
+          lost_update_refused, kill_mid_transaction, kill_mid_flush,
+          kill_mid_compaction]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kinds", default="ordinary,kvstore")
+    ap.add_argument("--checks", default=",".join(c.__name__ for c in CHECKS))
+    ap.add_argument("--duration", type=float, default=2.0,
+                    help="seconds the counter writers run")
+    ap.add_argument("--turns", type=int, default=120)
+    ap.add_argument("--kills", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--child", nargs=2, metavar=("ROLE", "ARGS"))
+    args = ap.parse_args()
+    if args.child:
+        CHILDREN[args.child[0]](json.loads(args.child[1]))
+        return
+    seed = args.seed if args.seed is not None else int(time.time()) % 100000
+    byname = {c.__name__: c for c in CHECKS}
+    failures = []
+    t00 = time.time()
+    for name in args.checks.split(","):
+        kinds = args.kinds.split(",")
+        if name == "harness_controls":
+            kinds = ["ordinary"]
+        for kind in kinds:
+            rng = random.Random("%d/%s/%s" % (seed, name, kind))
+            t0 = time.time()
+            try:
+                what = byname[name](kind, args, rng)
+                print("ok   %-21s %-8s %s (%.1fs)" % (name, kind, what,
+                                                      time.time() - t0),
+                      flush=True)
+            except (AssertionError, sqlite3.Error, OSError,
+                    subprocess.SubprocessError, ValueError) as e:
+                failures.append("%s/%s" % (name, kind))
+                print("FAIL %-21s %-8s %s: %s (%.1fs)"
+                      % (name, kind, type(e).__name__, e, time.time() - t0),
+                      flush=True)
+    if failures:
+        print("mproctest seed=%d: FAILED: %s (%.0fs)"
+              % (seed, ", ".join(failures), time.time() - t00))
+        sys.exit(1)
+    print("mproctest seed=%d: all passed (%.0fs)" % (seed, time.time() - t00))
+
+
+if __name__ == "__main__":
+    main()
