@@ -622,3 +622,16 @@ mproctest-stress: all
 
 test: mproctest
 stress: mproctest-stress
+
+# bench-mproc: bench/mproc.py alone (make bench runs it too, from
+# bench/run.sh): aggregate point-read and write throughput of 1, 2 and 4
+# processes, kvstore beside an ordinary table, peak RSS per process, the
+# issue's targets with verdicts; bench/results/mproc.md. Never while other
+# work loads the machine.
+MPROC_ROWS ?= $(BENCH_KEYS)
+.PHONY: bench-mproc
+bench-mproc: DEPS_INSTALL := 1
+## bench-mproc: many processes on one table, kvstore vs ordinary table (bench/results/mproc.md)
+bench-mproc: all
+	$(PYTHON) bench/mproc.py --rows $(MPROC_ROWS) --out bench/results \
+	  --command "make bench-mproc MPROC_ROWS=$(MPROC_ROWS)"
