@@ -22,6 +22,12 @@ loaded with load_extension).
                          g = sum(c<w>) and that count(w<w>:*) = c<w>; g
                          never goes back; its last read, after the writers
                          stopped, sees the final g.
+  readers_during_compaction
+                         the same in WAL mode on a table that flushes every
+                         few commits (64 KB memtables, a 1 KB row beside
+                         each counter row) while writer 0 runs a full
+                         compaction (VACUUM on the ordinary table) every 25
+                         commits: no read fails or sees a mixed state.
   pingpong               two long-lived connections in two processes take
                          turns: one commits (insert, update, delete), the
                          other reads it at once (point lookup, range count,
@@ -41,6 +47,13 @@ loaded with load_extension).
                          commits g+1, R's UPDATE fails with SQLITE_BUSY
                          (SQLITE_BUSY_SNAPSHOT in WAL); the outcome of every
                          step must equal the ordinary table's.
+  ddl_across_processes   DROP TABLE, CREATE again and ALTER TABLE RENAME in
+                         one process while another holds the table open:
+                         every step's outcome equals the ordinary table's.
+  harness_controls       (ordinary table only) the checks can fail: writers
+                         reading outside their transaction are caught losing
+                         updates, a reader kept in one old read transaction
+                         is caught reading stale rows.
   kill_mid_transaction   kill -9 of a writer at random moments (mostly
                          inside BEGIN IMMEDIATE ... COMMIT) while a
                          survivor process commits: the survivor commits
@@ -186,7 +199,7 @@ def child_peer(a):
         emit(res)
 
 
-def counter_txn(conn, w, split):
+def counter_txn(conn, w, split, pad):
     """One transaction of counter_writers: its commit count c<w>. split
     (the negative control) reads before the transaction."""
     if split:
@@ -201,6 +214,9 @@ def counter_txn(conn, w, split):
     conn.execute("UPDATE t SET value = ? WHERE key = ?", (n + 1, "c%d" % w))
     conn.execute("INSERT INTO t VALUES (?, ?)", ("w%d:%08d" % (w, n + 1),
                                                  g + 1))
+    if pad:
+        conn.execute("INSERT INTO t VALUES (?, ?)", ("p%d:%08d" % (w, n + 1),
+                                                     os.urandom(1000)))
     return n + 1
 
 
@@ -225,9 +241,12 @@ def child_writer(a):
     errors = []
     while time.monotonic() < a["until"]:
         try:
-            n = counter_txn(conn, w, a.get("split", False))
+            n = counter_txn(conn, w, a.get("split", False),
+                            a.get("pad", False))
             commit(conn)
             commits += 1
+            if a.get("maintain") and commits % 25 == 0:
+                conn.execute(MAINTENANCE[a["kind"]]).fetchall()
             time.sleep(0.001)       # room for the reader between commits
             if n != commits:
                 errors.append("commit %d of writer %d read c%d=%d"
@@ -278,6 +297,9 @@ def invariant_rows(conn, nw, how):
             c[int(k[1:])] = v
         elif k[0] == "w":
             n[int(k[1:k.index(":")])] += 1
+        elif k[0] == "p":
+            if v is None or len(v) != 1000:
+                raise sqlite3.DatabaseError("row %s read as %r" % (k, v))
     return g, c, n
 
 
@@ -437,12 +459,15 @@ def counter_writers(kind, args, rng):
     return "; ".join(counter_run(kind, j, args) for j in ("delete", "wal"))
 
 
-def counter_run(kind, journal, args, split=False):
+def counter_run(kind, journal, args, split=False, small=False):
     """split: the harness's negative control, writers that read in one
-    transaction and write in the next (lost updates must be reported)."""
+    transaction and write in the next (lost updates must be reported).
+    small: frequent flushes (a 1 KB row 'p<w>:<n>' beside each counter
+    row, 64 KB memtables) and writer 0 runs a full compaction every 25
+    commits."""
     nw = 3
     if True:
-        st = Store(kind, journal)
+        st = Store(kind, journal, CREATE_SMALL if small else CREATE)
         try:
             st.execute("INSERT INTO t VALUES ('g', 0)")
             for w in range(nw):
@@ -450,7 +475,8 @@ def counter_run(kind, journal, args, split=False):
             stop = os.path.join(st.dir, "stop")
             until = time.monotonic() + args.duration + 1.0
             writers = [spawn("writer", db=st.path, w=w, until=until,
-                             split=split) for w in range(nw)]
+                             split=split, pad=small, kind=kind,
+                             maintain=small and w == 0) for w in range(nw)]
             reader = spawn("reader", db=st.path, writers=nw, stop=stop)
             res = []
             for w, p in enumerate(writers):
@@ -503,6 +529,13 @@ def counter_run(kind, journal, args, split=False):
                                                 rd["checks"].values())))
         finally:
             st.remove()
+
+
+def readers_during_compaction(kind, args, rng):
+    """counter_writers and its reader on a table that flushes every few
+    commits, one writer running full compactions (VACUUM for the ordinary
+    table): no read fails, none sees a mixed state (WAL)."""
+    return counter_run(kind, "wal", args, small=True)
 
 
 def pingpong(kind, args, rng):
@@ -730,7 +763,7 @@ def lost_update_refused(kind, args, rng):
     out = []
     for journal in ("wal", "delete"):
         logs = {}
-        for k in ("ordinary", kind):
+        for k in sorted({"ordinary", kind}):
             st = Store(k, journal)
             try:
                 st.execute("INSERT INTO t VALUES ('g', 1)")
@@ -754,6 +787,51 @@ def lost_update_refused(kind, args, rng):
                    % (journal, base[2][1] if base[2][0] == "error" else "ok",
                       base[3][1] if base[3][0] == "error" else "ok"))
     return "; ".join(out)
+
+
+def ddl_log(st, kind):
+    log = []
+    a, b = Peer(st.path, timeout=2), Peer(st.path, timeout=2)
+    try:
+        log.append(a.q("SELECT count(*) FROM t"))
+        log.append(b.q("INSERT INTO t VALUES ('b1', 1)"))
+        log.append(a.q("SELECT key FROM t ORDER BY key"))
+        log.append(b.q("DROP TABLE t"))
+        log.append(a.q("SELECT count(*) FROM t"))
+        log.append(a.q("INSERT INTO t VALUES ('a1', 1)"))
+        log.append(b.q(CREATE[kind]))
+        log.append(a.q("SELECT count(*) FROM t"))
+        log.append(a.q("INSERT INTO t VALUES ('a2', 2)"))
+        log.append(b.q("SELECT key, value FROM t ORDER BY key"))
+        log.append(b.q("ALTER TABLE t RENAME TO t2"))
+        log.append(a.q("SELECT key FROM t2"))
+        log.append(a.q("INSERT INTO t2 VALUES ('a3', 3)"))
+        log.append(b.q("SELECT key FROM t2 ORDER BY key"))
+    finally:
+        a.close()
+        b.close()
+    return log
+
+
+def ddl_across_processes(kind, args, rng):
+    """DROP TABLE, a new CREATE and ALTER TABLE RENAME in one process while
+    another holds the table: every step's outcome as on the ordinary
+    table."""
+    logs = {}
+    for k in sorted({"ordinary", kind}):
+        st = Store(k, "wal")
+        try:
+            st.execute("INSERT INTO t VALUES ('g', 1)")
+            logs[k] = ddl_log(st, k)
+        finally:
+            st.remove()
+    if logs[kind] != logs["ordinary"]:
+        lines = ["differs from the ordinary table:"]
+        for x, y in zip(logs["ordinary"], logs[kind]):
+            lines.append("  %s ordinary %r\n     %s %r"
+                         % ("  " if x == y else "!=", x, kind, y))
+        raise AssertionError("\n".join(lines))
+    return "%d steps as on the ordinary table" % len(logs[kind])
 
 
 def kill_loop(kind, args, rng, role, journal):
@@ -895,8 +973,9 @@ def harness_controls(kind, args, rng):
         a[:60], b[:60])
 
 
-CHECKS = [harness_controls, counter_writers, pingpong, shell, reader_never_waits,
-          lost_update_refused, kill_mid_transaction, kill_mid_flush,
+CHECKS = [harness_controls, counter_writers, readers_during_compaction,
+          pingpong, shell, reader_never_waits, lost_update_refused,
+          ddl_across_processes, kill_mid_transaction, kill_mid_flush,
           kill_mid_compaction]
 
 
@@ -904,9 +983,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kinds", default="ordinary,kvstore")
     ap.add_argument("--checks", default=",".join(c.__name__ for c in CHECKS))
-    ap.add_argument("--duration", type=float, default=2.0,
+    ap.add_argument("--duration", type=float, default=1.5,
                     help="seconds the counter writers run")
-    ap.add_argument("--turns", type=int, default=120)
+    ap.add_argument("--turns", type=int, default=90)
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--child", nargs=2, metavar=("ROLE", "ARGS"))
