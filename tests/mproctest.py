@@ -31,7 +31,10 @@ loaded with load_extension).
   pingpong               two long-lived connections in two processes take
                          turns: one commits (insert, update, delete), the
                          other reads it at once (point lookup, range count,
-                         the deleted row): 0 stale reads. Both modes.
+                         the deleted row; every 15th turn a burst of 150
+                         rows of 1 KB, so that the reader catches up across
+                         flushes it did not run): 0 stale reads. Both
+                         modes.
   shell                  the sqlite3 shell (.load) reads the table while a
                          Python process holds it open and a writer process
                          commits, writes a row the Python process then
@@ -57,8 +60,11 @@ loaded with load_extension).
   kill_mid_transaction   kill -9 of a writer at random moments (mostly
                          inside BEGIN IMMEDIATE ... COMMIT) while a
                          survivor process commits: the survivor commits
-                         again within a second of each kill, everything
-                         acknowledged is present, no transaction in part.
+                         again within a second of each kill, a flush by
+                         another process (a checkpoint for the ordinary
+                         table) takes under a second (no lock stays held),
+                         everything acknowledged is present, no
+                         transaction in part; kvstore_verify says ok.
   kill_mid_flush         the same with a writer of 1 KB values into a 64 KB
                          memtable (a flush every few commits)
   kill_mid_compaction    the same with a process running a full compaction
@@ -107,6 +113,13 @@ CREATE_SMALL = {
 MAINTENANCE = {
     "ordinary": "VACUUM",
     "kvstore": "SELECT kvstore_compact('t', 'full')",
+}
+
+# A flush by another process after a kill (a checkpoint for the ordinary
+# table): it must not wait for a lock the killed process held.
+FLUSH = {
+    "ordinary": "PRAGMA wal_checkpoint",
+    "kvstore": "SELECT kvstore_flush('t')",
 }
 
 BUSY_TIMEOUT = 10.0          # seconds: every worker waits, then retries
@@ -544,9 +557,12 @@ def pingpong(kind, args, rng):
 
 def pingpong_run(kind, journal, args, stale_reader=False):
     """stale_reader: the negative control, process b reads inside one
-    long read transaction (WAL), so it must be caught reading old rows."""
+    long read transaction (WAL), so it must be caught reading old rows.
+    Every 15th turn the writer first replaces a burst of 150 rows of 1 KB
+    in one transaction, on a table with 64 KB memtables: the reader must
+    read them all after flushes it did not run."""
     if True:
-        st = Store(kind, journal)
+        st = Store(kind, journal, CREATE_SMALL)
         a = b = None
         try:
             a, b = Peer(st.path), Peer(st.path)
@@ -560,6 +576,21 @@ def pingpong_run(kind, journal, args, stale_reader=False):
                 if stale_reader:
                     w, r = a, b
                 k = "%s%06d" % (me, i)
+                if i % 15 == 14:
+                    w.rows("BEGIN")
+                    w.rows("DELETE FROM t WHERE key >= 'zb' AND "
+                           "key < 'zc'")
+                    w.rows("WITH RECURSIVE c(j) AS (SELECT 1 UNION ALL "
+                           "SELECT j + 1 FROM c WHERE j < 150) INSERT INTO t "
+                           "SELECT printf('zb%03d', j), ? || "
+                           "hex(randomblob(497)) FROM c", "%06d" % i)
+                    w.rows("COMMIT")
+                    got = r.rows("SELECT count(*), min(substr(value, 1, 6)),"
+                                 " max(substr(value, 1, 6)), "
+                                 "sum(length(value)) FROM t WHERE key >= "
+                                 "'zb' AND key < 'zc'")
+                    if got != [(150, "%06d" % i, "%06d" % i, 150 * 1000)]:
+                        stale.append((i, "burst", got))
                 if i % 3 == 0:
                     w.rows("BEGIN")
                 w.rows("INSERT INTO t VALUES (?, ?)", k, i)
@@ -845,6 +876,7 @@ def kill_loop(kind, args, rng, role, journal):
         nxt = 1
         acked_all = set()
         gaps = []
+        flush_s = []
 
         def drain(timeout):
             for line in sl.poll(timeout):
@@ -875,6 +907,15 @@ def kill_loop(kind, args, rng, role, journal):
                                      "came %s after the kill"
                                      % (cycle, "%.2f s" % gap if gap
                                         else "not within 10 s"))
+            # No store-level lock stays held: a flush (a checkpoint of the
+            # ordinary table) by another process goes through at once.
+            t0 = time.monotonic()
+            st.execute(FLUSH[kind])
+            flush_s.append(time.monotonic() - t0)
+            if flush_s[-1] > 1.0:
+                raise AssertionError("cycle %d: %s took %.2f s after the "
+                                     "kill" % (cycle, FLUSH[kind],
+                                               flush_s[-1]))
             acked = [int(x[2:]) for x in lines if x.startswith("C ")]
             started = [int(x[2:]) for x in lines if x.startswith("B ")]
             acked_all |= set(acked)
@@ -905,9 +946,10 @@ def kill_loop(kind, args, rng, role, journal):
             if v != "ok":
                 raise AssertionError("kvstore_verify: %s" % v)
         return ("%s: %d kills, %d victim and %d survivor commits kept, "
-                "survivor resumed after at most %.2f s"
+                "survivor resumed after at most %.2f s, a flush by "
+                "another process took at most %.2f s"
                 % (journal, args.kills, len(acked_all), len(sacked),
-                   max(gaps)))
+                   max(gaps), max(flush_s)))
     finally:
         if surv:
             surv.kill()
