@@ -28,6 +28,8 @@ loaded with load_extension).
                          each counter row) while writer 0 runs a full
                          compaction (VACUUM on the ordinary table) every 25
                          commits: no read fails or sees a mixed state.
+  open_close_churn       the same with every writer and the reader opening
+                         a new connection for every transaction.
   pingpong               two long-lived connections in two processes take
                          turns: one commits (insert, update, delete), the
                          other reads it at once (point lookup, range count,
@@ -253,6 +255,9 @@ def child_writer(a):
     commits = retries = 0
     errors = []
     while time.monotonic() < a["until"]:
+        if a.get("reopen"):
+            conn.close()
+            conn = kvtest.connect(a["db"], BUSY_TIMEOUT)
         try:
             n = counter_txn(conn, w, a.get("split", False),
                             a.get("pad", False))
@@ -332,6 +337,9 @@ def child_reader(a):
             stopping = True
         how = hows[i % 3]
         i += 1
+        if a.get("reopen"):
+            conn.close()
+            conn = kvtest.connect(a["db"], BUSY_TIMEOUT)
         try:
             g, c, n = invariant_rows(conn, nw, how)
         except sqlite3.Error as e:
@@ -472,12 +480,14 @@ def counter_writers(kind, args, rng):
     return "; ".join(counter_run(kind, j, args) for j in ("delete", "wal"))
 
 
-def counter_run(kind, journal, args, split=False, small=False):
+def counter_run(kind, journal, args, split=False, small=False,
+                reopen=False):
     """split: the harness's negative control, writers that read in one
     transaction and write in the next (lost updates must be reported).
     small: frequent flushes (a 1 KB row 'p<w>:<n>' beside each counter
     row, 64 KB memtables) and writer 0 runs a full compaction every 25
-    commits."""
+    commits. reopen: every writer and the reader open a new connection
+    for every transaction."""
     nw = 3
     if True:
         st = Store(kind, journal, CREATE_SMALL if small else CREATE)
@@ -489,8 +499,10 @@ def counter_run(kind, journal, args, split=False, small=False):
             until = time.monotonic() + args.duration + 1.0
             writers = [spawn("writer", db=st.path, w=w, until=until,
                              split=split, pad=small, kind=kind,
-                             maintain=small and w == 0) for w in range(nw)]
-            reader = spawn("reader", db=st.path, writers=nw, stop=stop)
+                             maintain=small and w == 0, reopen=reopen)
+                       for w in range(nw)]
+            reader = spawn("reader", db=st.path, writers=nw, stop=stop,
+                           reopen=reopen)
             res = []
             for w, p in enumerate(writers):
                 lines, err = finish(p, args.duration + 60)
@@ -549,6 +561,13 @@ def readers_during_compaction(kind, args, rng):
     commits, one writer running full compactions (VACUUM for the ordinary
     table): no read fails, none sees a mixed state (WAL)."""
     return counter_run(kind, "wal", args, small=True)
+
+
+def open_close_churn(kind, args, rng):
+    """counter_writers and its reader opening a new connection for every
+    transaction, on a table that flushes every few commits (WAL): opens
+    beside other processes' commits, flushes and compactions."""
+    return counter_run(kind, "wal", args, small=True, reopen=True)
 
 
 def pingpong(kind, args, rng):
@@ -1016,7 +1035,7 @@ def harness_controls(kind, args, rng):
 
 
 CHECKS = [harness_controls, counter_writers, readers_during_compaction,
-          pingpong, shell, reader_never_waits, lost_update_refused,
+          open_close_churn, pingpong, shell, reader_never_waits, lost_update_refused,
           ddl_across_processes, kill_mid_transaction, kill_mid_flush,
           kill_mid_compaction]
 
