@@ -911,7 +911,7 @@ def kill_loop(kind, args, rng, role, journal):
         for cycle in range(args.kills):
             victim = spawn("victim", db=st.path, kind=kind, role=role,
                            first=nxt)
-            lines = kill_running(victim, rng, 0.3, 1.2)
+            lines = kill_running(victim, rng, 0.2, 0.9)
             tk = time.monotonic()
             # The survivor goes on within a second.
             while not sacked or sacked[-1][1] <= tk:
