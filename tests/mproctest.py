@@ -48,6 +48,10 @@ loaded with load_extension).
                          without them; after COMMIT it sees them. Both
                          modes (WAL is the issue's promise; rollback
                          journal as SQLite's own readers).
+  writers_wait_then_busy a second writer waits in its busy handler while
+                         another process holds a write transaction, then
+                         gets SQLITE_BUSY; after the COMMIT it writes. Both
+                         modes, every step as on the ordinary table.
   lost_update_refused    R reads g in a transaction, W (another process)
                          commits g+1, R's UPDATE fails with SQLITE_BUSY
                          (SQLITE_BUSY_SNAPSHOT in WAL); the outcome of every
@@ -827,16 +831,61 @@ def lost_update_refused(kind, args, rng):
             raise AssertionError("harness: the ordinary table's write did "
                                  "not fail with SQLITE_BUSY_SNAPSHOT: %r"
                                  % (base[3],))
-        if logs[kind] != base:
-            lines = ["%s: differs from the ordinary table:" % journal]
-            for x, y in zip(base, logs[kind]):
-                lines.append("  %s ordinary %r\n     %s %r"
-                             % ("  " if x == y else "!=", x, kind, y))
-            raise AssertionError("\n".join(lines))
+        compare_logs(journal, logs, kind)
         out.append("%s: W's write %s, R's write %s"
                    % (journal, base[2][1] if base[2][0] == "error" else "ok",
                       base[3][1] if base[3][0] == "error" else "ok"))
     return "; ".join(out)
+
+
+def busy_writer_log(st):
+    log = []
+    a, b = Peer(st.path, timeout=0.5), Peer(st.path, timeout=0.5)
+    try:
+        log.append(a.q("BEGIN IMMEDIATE"))
+        log.append(a.q("INSERT INTO t VALUES ('a1', 1)"))
+        log.append(b.q("INSERT INTO t VALUES ('b1', 1)"))
+        log.append(("waited", b.elapsed >= 0.4))
+        log.append(b.q("BEGIN IMMEDIATE"))
+        log.append(("waited", b.elapsed >= 0.4))
+        log.append(a.q("COMMIT"))
+        log.append(b.q("INSERT INTO t VALUES ('b1', 1)"))
+        log.append(a.q("SELECT key FROM t ORDER BY key"))
+    finally:
+        a.close()
+        b.close()
+    return log
+
+
+def writers_wait_then_busy(kind, args, rng):
+    """A second writer waits in its busy handler (0.5 s) while another
+    process holds a write transaction, then gets SQLITE_BUSY; once the
+    first commits it writes: every step as on the ordinary table."""
+    out = []
+    for journal in ("wal", "delete"):
+        logs = {}
+        for k in sorted({"ordinary", kind}):
+            st = Store(k, journal)
+            try:
+                logs[k] = busy_writer_log(st)
+            finally:
+                st.remove()
+        if logs["ordinary"][2][:2] != ("error", "SQLITE_BUSY"):
+            raise AssertionError("harness: the ordinary table's second "
+                                 "writer got %r" % (logs["ordinary"][2],))
+        compare_logs(journal, logs, kind)
+        out.append("%s: %s after the busy timeout" % (journal,
+                                                      logs[kind][2][1]))
+    return "; ".join(out)
+
+
+def compare_logs(what, logs, kind):
+    if logs[kind] != logs["ordinary"]:
+        lines = ["%s: differs from the ordinary table:" % what]
+        for x, y in zip(logs["ordinary"], logs[kind]):
+            lines.append("  %s ordinary %r\n     %s %r"
+                         % ("  " if x == y else "!=", x, kind, y))
+        raise AssertionError("\n".join(lines))
 
 
 def ddl_log(st, kind):
@@ -875,12 +924,7 @@ def ddl_across_processes(kind, args, rng):
             logs[k] = ddl_log(st, k)
         finally:
             st.remove()
-    if logs[kind] != logs["ordinary"]:
-        lines = ["differs from the ordinary table:"]
-        for x, y in zip(logs["ordinary"], logs[kind]):
-            lines.append("  %s ordinary %r\n     %s %r"
-                         % ("  " if x == y else "!=", x, kind, y))
-        raise AssertionError("\n".join(lines))
+    compare_logs("wal", logs, kind)
     return "%d steps as on the ordinary table" % len(logs[kind])
 
 
@@ -1035,7 +1079,8 @@ def harness_controls(kind, args, rng):
 
 
 CHECKS = [harness_controls, counter_writers, readers_during_compaction,
-          open_close_churn, pingpong, shell, reader_never_waits, lost_update_refused,
+          open_close_churn, pingpong, shell, reader_never_waits,
+          writers_wait_then_busy, lost_update_refused,
           ddl_across_processes, kill_mid_transaction, kill_mid_flush,
           kill_mid_compaction]
 
