@@ -84,6 +84,8 @@ make test runs the defaults (about a minute on 2 cores); make stress runs
 longer writers and more kills (bounded by STRESS_TIMEOUT).
 """
 import argparse
+import ctypes
+import faulthandler
 import json
 import os
 import random
@@ -127,6 +129,9 @@ FLUSH = {
     "ordinary": "PRAGMA wal_checkpoint",
     "kvstore": "SELECT kvstore_flush('t')",
 }
+
+PR_SET_PDEATHSIG = 1
+CHECK_TIMEOUT = 600          # seconds: a check that takes longer hangs
 
 BUSY_TIMEOUT = 10.0          # seconds: every worker waits, then retries
 
@@ -181,14 +186,30 @@ class Lines:
         return out
 
 
+def backtrace(pid):
+    """The C stacks of every thread of a hung child (gdb, when installed),
+    kept in a file whose name is returned; a message otherwise."""
+    if not shutil.which("gdb"):
+        return "no gdb for its stacks"
+    fd, name = tempfile.mkstemp(prefix="kvmproc-hung-%d-" % pid,
+                                suffix=".txt")
+    with os.fdopen(fd, "w") as f:
+        subprocess.run(["gdb", "-batch", "-p", str(pid), "-ex",
+                        "thread apply all bt"], stdout=f,
+                       stderr=subprocess.STDOUT, timeout=60)
+    return "its stacks are in " + name
+
+
 def finish(proc, timeout):
     """Wait for a child; its stdout lines and its stderr."""
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        where = backtrace(proc.pid)
         proc.kill()
         out, err = proc.communicate()
-        err += b"\n(killed: still running after %.0f s)" % timeout
+        err += (b"\n(hung: still running after %.0f s; %s)"
+                % (timeout, where.encode()))
     return out.decode().splitlines(), err.decode()
 
 
@@ -493,6 +514,7 @@ def counter_run(kind, journal, args, split=False, small=False,
     commits. reopen: every writer and the reader open a new connection
     for every transaction."""
     nw = 3
+    children = []
     if True:
         st = Store(kind, journal, CREATE_SMALL if small else CREATE)
         try:
@@ -507,13 +529,13 @@ def counter_run(kind, journal, args, split=False, small=False,
                        for w in range(nw)]
             reader = spawn("reader", db=st.path, writers=nw, stop=stop,
                            reopen=reopen)
-            res = []
-            for w, p in enumerate(writers):
-                lines, err = finish(p, args.duration + 60)
-                res.append(last_json(lines, err, "writer %d" % w))
+            children = writers + [reader]
+            outs = [finish(p, args.duration + 30) for p in writers]
             open(stop, "w").close()
-            lines, err = finish(reader, 60)
-            rd = last_json(lines, err, "reader")
+            outs.append(finish(reader, 30))
+            res = [last_json(o[0], o[1], "writer %d" % w)
+                   for w, o in enumerate(outs[:nw])]
+            rd = last_json(outs[nw][0], outs[nw][1], "reader")
             for w, r in enumerate(res):
                 if r["errors"]:
                     raise AssertionError("%s: writer %d: %s"
@@ -557,6 +579,10 @@ def counter_run(kind, journal, args, split=False, small=False,
                                        "/".join(str(v) for v in
                                                 rd["checks"].values())))
         finally:
+            for p in children:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
             st.remove()
 
 
@@ -1097,6 +1123,12 @@ def main():
     ap.add_argument("--child", nargs=2, metavar=("ROLE", "ARGS"))
     args = ap.parse_args()
     if args.child:
+        # Die with the parent (a parent stopped by its watchdog leaves no
+        # writer running).
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG,
+                                                signal.SIGKILL)
+        if os.getppid() == 1:
+            return
         CHILDREN[args.child[0]](json.loads(args.child[1]))
         return
     seed = args.seed if args.seed is not None else int(time.time()) % 100000
@@ -1110,6 +1142,9 @@ def main():
         for kind in kinds:
             rng = random.Random("%d/%s/%s" % (seed, name, kind))
             t0 = time.time()
+            # A check that hangs inside SQLite stops the run with every
+            # thread's Python stack rather than hanging make test.
+            faulthandler.dump_traceback_later(CHECK_TIMEOUT, exit=True)
             try:
                 what = byname[name](kind, args, rng)
                 print("ok   %-21s %-8s %s (%.1fs)" % (name, kind, what,
@@ -1121,6 +1156,8 @@ def main():
                 print("FAIL %-21s %-8s %s: %s (%.1fs)"
                       % (name, kind, type(e).__name__, e, time.time() - t0),
                       flush=True)
+            finally:
+                faulthandler.cancel_dump_traceback_later()
     if failures:
         print("mproctest seed=%d: FAILED: %s (%.0fs)"
               % (seed, ", ".join(failures), time.time() - t00))
