@@ -253,7 +253,7 @@ def main():
                                 args.duration, seed)
                         runs.append((w, n, b, rep, r))
                         cells.setdefault((w, n, b), []).append(r)
-                        print("  %-11s %d proc  %-7s %s" % (
+                        print("  %-11s %d proc.  %-7s %s" % (
                             w, n, b, r.get("error") or
                             "%12s ops/s  peak RSS %6.1f MB/process" % (
                                 fmt(r["ops_s"]), r["hwm_kb"] / 1024)),
@@ -281,7 +281,7 @@ def main():
     cmd = args.command or " ".join(["/usr/bin/python3", "bench/mproc.py"] +
                                    sys.argv[1:])
     md = ["# mproc: many processes on one table", "",
-          "Command: `%s`; %d rows, %.1f s per run, %d rounds (median), "
+          "Command: `%s`; %d rows, %.1f s per run, %d round(s), median; "
           "%s; %.0f s in all." % (cmd, args.rows, args.duration, args.reps,
                                  time.strftime("%Y-%m-%d %H:%M UTC",
                                                time.gmtime()),
@@ -323,8 +323,8 @@ def main():
             continue
         for n in ns:
             if n in procs:
-                target("%s, %d processes: kvstore >= ordinary table"
-                       % (w, n), med(w, n, "kvstore"), med(w, n, "table"),
+                target("%s, %d process%s: kvstore >= ordinary table"
+                       % (w, n, "" if n == 1 else "es"), med(w, n, "kvstore"), med(w, n, "table"),
                        1.0, err(w, n, "kvstore") or err(w, n, "table"))
     md += ["", "| target | measured | verdict |", "|---|---|---|"]
     md += ["| %s | %s | %s |" % t for t in targets]
