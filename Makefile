@@ -40,6 +40,8 @@ OWNER_SRC  := kvowner.c kvshadow.c
 OWNER_HDR  := kvowner.h kvshadow.h
 # The table's own files beside kvvtab.c (one concern each).
 KVROOT_SRC := kvstore.c kvrow.c kvconfig.c kvtxn.c kvcursor.c kvlookup.c
+# Range deletes: command rows, DELETE runs, kvstore_delete_range.
+KVROOT_SRC += kvrange.c
 KVROOT_HDR := kvrow.h kvconfig.h kvvtabInt.h
 VTAB_SRC   := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
@@ -260,6 +262,9 @@ $(VTAB_OBJ) $(STATIC_OBJ): $(OWNER_HDR) $(KVROOT_HDR)
 sqltest: all
 	SQLITE3=$(SQLITE3) sh sql-tests/run.sh
 
+# tests/rangetest.py: range deletes (kvstore_delete_range, range DELETE,
+# inside savepoints) whole or absent after RANGE_KILLS kill -9 (about 15 s)
+RANGE_KILLS ?= 40
 ## pytest: the Python tests (API, integrity, differential, crash, kill -9 loop)
 pytest: all
 	$(PYTHON) tests/apitest.py
@@ -272,6 +277,7 @@ pytest: all
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 	$(PYTHON) tests/txntest.py --kills $(TXN_KILLS)
+	$(PYTHON) tests/rangetest.py --rounds $(RANGE_KILLS)
 
 ## demo: the LSM at work in the sqlite3 shell (demo/demo.sql, then demo/reopen.sql in a new process)
 demo: all
@@ -322,7 +328,9 @@ shapetest: all
 #                      by default (about 10 minutes on 2 cores); results in
 #                      bench/results/ (Markdown, CSV, PNG)
 #   make bench-quick   the same at 100000 keys (about a minute)
-#   make bench-large   BENCH_KEYS=10000000 (sqlbench at 10M rows; long)
+#   make bench-large   bench/large.sh: issue #18's write patterns at 10M rows
+#                      (BENCH_LARGE_ROWS), kvstore vs ordinary table, verdicts
+#   make bench-all-large  the whole benchmark at BENCH_KEYS=10000000 (hours)
 # Any bench/run.sh variable (BENCH_ENGINES, BENCH_WORKLOADS, ...) passes
 # through the environment.
 BENCH_KEYS      ?= 1000000
@@ -344,8 +352,8 @@ LIBS_rocksdb    := -lrocksdb
 LIBS_lmdb       := -llmdb
 LIBS_sqlite     := -lsqlite3
 
-.PHONY: bench bench-quick bench-large bench-build bench-deps
-bench bench-quick bench-large bench-build bench-deps: DEPS_INSTALL := 1
+.PHONY: bench bench-quick bench-large bench-all-large bench-build bench-deps
+bench bench-quick bench-large bench-all-large bench-build bench-deps: DEPS_INSTALL := 1
 
 ## bench-deps: install the benchmark's packages (LevelDB, RocksDB, LMDB, gnuplot)
 bench-deps: $(BENCH_STAMP)
@@ -374,10 +382,20 @@ bench-quick: bench-build
 	BENCH_KEYS=100000 BENCH_BIN=$(BENCH_DIR) \
 	  BENCH_COMMAND="make bench-quick" bench/run.sh
 
-## bench-large: the benchmark at 10000000 keys (long)
-bench-large: bench-build
+## bench-large: range deletes, scans over them, bulk load at BENCH_LARGE_ROWS (10M) against an ordinary table, ratios and verdicts (under an hour; not in make test)
+BENCH_LARGE_ROWS ?= 10000000
+$(BENCH_DIR)/sqllarge: bench/sqllarge.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< -o $@ -lsqlite3 -lpthread -lm
+bench-large: $(BENCH_DIR)/sqllarge kvstore.so
+	BENCH_LARGE_ROWS=$(BENCH_LARGE_ROWS) BENCH_BIN=$(BENCH_DIR) \
+	  BENCH_COMMAND="make bench-large BENCH_LARGE_ROWS=$(BENCH_LARGE_ROWS)" \
+	  bench/large.sh
+
+## bench-all-large: the whole benchmark (make bench) at 10000000 keys (hours)
+bench-all-large: bench-build
 	BENCH_KEYS=10000000 BENCH_BIN=$(BENCH_DIR) BENCH_DURATION=120 \
-	  BENCH_SQL_DURATION=600 BENCH_COMMAND="make bench-large" bench/run.sh
+	  BENCH_SQL_DURATION=600 BENCH_COMMAND="make bench-all-large" bench/run.sh
 
 # ---------------------------------------------------------------- reliability
 # The engine's reliability tests (engine/test/test_{crashpoints,ioerr,oom,

@@ -261,6 +261,7 @@ static void cursorReset(KvCursor *pCur){
 int kvvtabClose(sqlite3_vtab_cursor *pCursor){
   KvCursor *pCur = (KvCursor*)pCursor;
   ((KvVtab*)pCursor->pVtab)->nCursor--;
+  kvrangeOnClose((KvVtab*)pCursor->pVtab, pCur);
   cursorReset(pCur);
   sqlite3_free(pCur);
   return SQLITE_OK;
@@ -277,6 +278,20 @@ int kvvtabClose(sqlite3_vtab_cursor *pCursor){
 #define OP_GE 2
 #define OP_LT 3
 #define OP_LE 4
+
+/* termBound's copy of a key's n bytes at z into *paKey (sqlite3_malloc):
+** TERM_BOUND, or TERM_NONE with *pRc SQLITE_NOMEM. */
+static int termKeyCopy(const void *z, int n, u8 **paKey, int *pnKey,
+                       int *pRc){
+  *paKey = sqlite3_malloc(n ? n : 1);
+  if( *paKey==0 ){
+    *pRc = SQLITE_NOMEM;
+    return TERM_NONE;
+  }
+  if( n ) memcpy(*paKey, z, n);
+  *pnKey = n;
+  return TERM_BOUND;
+}
 
 /*
 ** Translate `key <op> pVal` into a bound on encoded keys, by SQLite's rules
@@ -355,14 +370,11 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
         z = sqlite3_value_text(pVal);
         n = sqlite3_value_bytes(pVal);
       }
-      *paKey = z ? sqlite3_malloc(n ? n : 1) : 0;
-      if( *paKey==0 ){
+      if( z==0 ){
         *pRc = SQLITE_NOMEM;
         return TERM_NONE;
       }
-      if( n ) memcpy(*paKey, z, n);
-      *pnKey = n;
-      return TERM_BOUND;
+      return termKeyCopy(z, n, paKey, pnKey, pRc);
     }
     case KV_KEY_BLOB: {
       const void *pBlob;
@@ -373,14 +385,7 @@ static int termBound(int eKeyType, int op, sqlite3_value *pVal, int bLoose,
       }
       pBlob = sqlite3_value_blob(pVal);
       n = sqlite3_value_bytes(pVal);
-      *paKey = sqlite3_malloc(n ? n : 1);
-      if( *paKey==0 ){
-        *pRc = SQLITE_NOMEM;
-        return TERM_NONE;
-      }
-      if( n ) memcpy(*paKey, pBlob, n);
-      *pnKey = n;
-      return TERM_BOUND;
+      return termKeyCopy(pBlob, n, paKey, pnKey, pRc);
     }
     default: {
       const double two63 = 9223372036854775808.0;
@@ -556,14 +561,18 @@ static int scanSettle(KvCursor *pCur){
   const void *pKey, *pVal;
   if( !kv_iter_entry(pCur->pIter, &pKey, &pCur->nKey, &pVal, &pCur->nVal) ){
     pCur->bEof = 1;
-    return SQLITE_OK;
+    return pCur->bRun ? kvrangeOnScanEnd(pCur, 0) : SQLITE_OK;
   }
   pCur->pKey = (const u8*)pKey;
   pCur->pVal = (const u8*)pVal;
   /* The start was sought; only the far bound can end the scan. */
   if( !cursorBeforeEnd(pCur, pCur->pKey, pCur->nKey) ){
     pCur->bEof = 1;
-    return SQLITE_OK;
+    return pCur->bRun ? kvrangeOnScanEnd(pCur, 0) : SQLITE_OK;
+  }
+  if( pCur->bRun ){
+    pCur->nRunRow++;
+    pCur->iRunSum += kvrunKeyHash(pCur->pKey, pCur->nKey);
   }
   return cursorToken(pCur);
 }
@@ -617,6 +626,7 @@ static inline int cursorStep(KvCursor *pCur){
       rc = pCur->bDesc ? kv_iter_prev(pCur->pIter) : kv_iter_next(pCur->pIter);
       if( rc!=KV_OK ){
         pCur->bEof = 1;
+        if( pCur->bRun ) kvrangeOnScanEnd(pCur, 1);
         return kvvtabEngineError(pCur->base.pVtab, rc, "iterating");
       }
       return scanSettle(pCur);
@@ -633,33 +643,21 @@ static inline int cursorStep(KvCursor *pCur){
 static int cursorStartScan(KvCursor *pCur){
   sqlite3_vtab *pVtab = pCur->base.pVtab;
   kv_iter *it = pCur->pIter;
+  /* the bound the scan starts from: lo ascending, hi descending */
+  const KvBound *pB = pCur->bDesc ? &pCur->hi : &pCur->lo;
   int rc;
-  if( !pCur->bDesc ){
-    if( pCur->lo.a ){
-      rc = kv_iter_seek(it, pCur->lo.a, (size_t)pCur->lo.n);
-      if( rc==KV_OK && !pCur->lo.bIncl && kv_iter_valid(it) ){
-        size_t n;
-        const u8 *a = kv_iter_key(it, &n);
-        if( kvrowKeyCompare(a, n, pCur->lo.a, (size_t)pCur->lo.n)==0 ){
-          rc = kv_iter_next(it);
-        }
+  if( pB->a ){
+    rc = pCur->bDesc ? kv_iter_seek_for_prev(it, pB->a, (size_t)pB->n)
+                     : kv_iter_seek(it, pB->a, (size_t)pB->n);
+    if( rc==KV_OK && !pB->bIncl && kv_iter_valid(it) ){
+      size_t n;
+      const u8 *a = kv_iter_key(it, &n);
+      if( kvrowKeyCompare(a, n, pB->a, (size_t)pB->n)==0 ){
+        rc = pCur->bDesc ? kv_iter_prev(it) : kv_iter_next(it);
       }
-    }else{
-      rc = kv_iter_first(it);
     }
   }else{
-    if( pCur->hi.a ){
-      rc = kv_iter_seek_for_prev(it, pCur->hi.a, (size_t)pCur->hi.n);
-      if( rc==KV_OK && !pCur->hi.bIncl && kv_iter_valid(it) ){
-        size_t n;
-        const u8 *a = kv_iter_key(it, &n);
-        if( kvrowKeyCompare(a, n, pCur->hi.a, (size_t)pCur->hi.n)==0 ){
-          rc = kv_iter_prev(it);
-        }
-      }
-    }else{
-      rc = kv_iter_last(it);
-    }
+    rc = pCur->bDesc ? kv_iter_last(it) : kv_iter_first(it);
   }
   if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "seeking");
   return cursorSettle(pCur);
@@ -779,6 +777,7 @@ int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int iArg;
 
   cursorReset(pCur);
+  kvrangeOnFilter(pTab, pCur);
   if( pTab->nGone ) kvvtabGoneClear(pTab);  /* a new statement */
   pCur->bDesc = (idxNum & KVIDX_DESC)!=0;
   pCur->iRowid = 0;
@@ -923,6 +922,7 @@ int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     }
     pCur->bEof = 0;
     if( pCur->eMode==CUR_SCAN ){
+      kvrangeOnScanStart(pTab, pCur);
       rc = cursorStartScan(pCur);
     }else{
       pCur->iList = 0;
@@ -933,6 +933,7 @@ int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
 filter_out:
   sqlite3_free(aEq);
   if( rc!=SQLITE_OK ){
+    if( pCur->bRun ) kvrangeOnScanEnd(pCur, 1);
     pCur->bEof = 1;
     if( rc==SQLITE_NOMEM && pCursor->pVtab->zErrMsg==0 ){
       kvvtabSetError(pCursor->pVtab, "kvstore: out of memory");
@@ -983,6 +984,8 @@ int kvvtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   if( iCol==KVVTAB_COL_KEY ){
     KvVtab *pTab = (KvVtab*)pCursor->pVtab;
     rc = kvrowKeyDecode(ctx, pTab->eKeyType, pCur->pKey, pCur->nKey);
+  }else if( iCol==KVVTAB_COL_COMMAND ){
+    return SQLITE_OK;                 /* NULL: rows hold no command */
   }else{
     rc = kvrowValueDecode(ctx, pCur->pVal, pCur->nVal);
   }

@@ -29,36 +29,15 @@ SQLITE_EXTENSION_INIT3
 /* Does schema zSchema hold a table or view named zTable? Sets *pbHas. */
 static int schemaHasTable(sqlite3 *db, const char *zSchema,
                           const char *zTable, int *pbHas){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
-      "type IN ('table','view') AND name=?1 COLLATE NOCASE", zSchema);
-  int rc;
-  *pbHas = 0;
-  if( zSql==0 ) return SQLITE_NOMEM;
   /* The schema table is in every schema, though not listed in itself. */
   if( sqlite3_stricmp(zTable, "sqlite_schema")==0
    || sqlite3_stricmp(zTable, "sqlite_master")==0
    || sqlite3_stricmp(zTable, "sqlite_temp_schema")==0
    || sqlite3_stricmp(zTable, "sqlite_temp_master")==0 ){
-    sqlite3_free(zSql);
     *pbHas = 1;
     return SQLITE_OK;
   }
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTable, -1,
-                                             SQLITE_STATIC);
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_ROW ){
-      *pbHas = 1;
-      rc = SQLITE_OK;
-    }else if( rc==SQLITE_DONE ){
-      rc = SQLITE_OK;
-    }
-  }
-  sqlite3_finalize(pStmt);
-  return rc;
+  return kvownerSchemaHas(db, zSchema, zTable, 1, pbHas);
 }
 
 /*
@@ -248,6 +227,19 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
     ** must not be held back by the read point its table keeps cached. */
     kvtxnHorizonRelease(p);
   }
+  return rc;
+}
+
+/* For kvrange.c (kvvtabInt.h): the table itself, attached to its store. */
+int kvvtabLookupTable(sqlite3 *db, const char *zName, KvVtab **pp,
+                      char **pzErr){
+  KvVtab *p = 0;
+  int rc = lookupTable(db, zName, &p, pzErr);
+  *pp = 0;
+  if( rc==SQLITE_OK && p->pKv==0 && (rc = kvvtabAttach(p))!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("%s", p->zDetached);
+  }
+  if( rc==SQLITE_OK ) *pp = p;
   return rc;
 }
 

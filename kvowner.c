@@ -419,26 +419,26 @@ int kvownerOtherDbExists(const char *zDir, const char *zRel,
   return bRes;
 }
 
-int kvownerTableExists(sqlite3 *db, const char *zSchema, const char *zTab,
-                       int *pbExists){
+int kvownerSchemaHas(sqlite3 *db, const char *zSchema, const char *zName,
+                     int bView, int *pbHas){
   sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
-                               "type='table' AND name=?1 COLLATE NOCASE",
-                               zSchema);
-  int rc;
-  *pbExists = 0;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zTab, -1,
-                                             SQLITE_STATIC);
+  int rc = kvshadowPrepare(db, sqlite3_mprintf("SELECT 1 FROM \"%w\"."
+                               "sqlite_schema WHERE type IN ('table', %Q) "
+                               "AND name=?1 COLLATE NOCASE", zSchema,
+                               bView ? "view" : "table"), zName, &pStmt);
+  *pbHas = 0;
   if( rc==SQLITE_OK ){
     rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_ROW ){ *pbExists = 1; rc = SQLITE_OK; }
+    if( rc==SQLITE_ROW ){ *pbHas = 1; rc = SQLITE_OK; }
     else if( rc==SQLITE_DONE ) rc = SQLITE_OK;
   }
   sqlite3_finalize(pStmt);
   return rc;
+}
+
+int kvownerTableExists(sqlite3 *db, const char *zSchema, const char *zTab,
+                       int *pbExists){
+  return kvownerSchemaHas(db, zSchema, zTab, 0, pbExists);
 }
 
 int kvownerShadowRead(sqlite3 *db, const char *zSchema, const char *zTab,

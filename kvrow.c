@@ -242,6 +242,18 @@ int kvrowValueEncode(sqlite3_value *pVal, u8 **paOut, size_t *pnOut){
   return SQLITE_OK;
 }
 
+/* Set the SQL result to blob a[0..n) (a zero-length blob, not NULL, when
+** n is 0). */
+static int resultBlob(sqlite3_context *ctx, const u8 *a, size_t n){
+  if( n>0x7fffffff ) return SQLITE_TOOBIG;
+  if( n==0 ){
+    sqlite3_result_zeroblob(ctx, 0);
+  }else{
+    sqlite3_result_blob(ctx, a, (int)n, SQLITE_TRANSIENT);
+  }
+  return SQLITE_OK;
+}
+
 /* Set the SQL result to the decoded value. Returns SQLITE_CORRUPT for a
 ** value that does not follow the format. */
 int kvrowValueDecode(sqlite3_context *ctx, const u8 *a, size_t n){
@@ -273,13 +285,7 @@ int kvrowValueDecode(sqlite3_context *ctx, const u8 *a, size_t n){
                           SQLITE_TRANSIENT);
       return SQLITE_OK;
     case KVROW_BLOB:
-      if( nPay>0x7fffffff ) return SQLITE_TOOBIG;
-      if( nPay==0 ){
-        sqlite3_result_zeroblob(ctx, 0);
-      }else{
-        sqlite3_result_blob(ctx, &a[1], (int)nPay, SQLITE_TRANSIENT);
-      }
-      return SQLITE_OK;
+      return resultBlob(ctx, &a[1], nPay);
     case KVROW_NULL:
       if( nPay!=0 ) return SQLITE_CORRUPT;
       sqlite3_result_null(ctx);
@@ -298,13 +304,7 @@ int kvrowKeyDecode(sqlite3_context *ctx, int eKeyType, const u8 *a,
       sqlite3_result_int64(ctx, kvrowDecodeIntKey(a));
       return SQLITE_OK;
     case KV_KEY_BLOB:
-      if( n>0x7fffffff ) return SQLITE_TOOBIG;
-      if( n==0 ){
-        sqlite3_result_zeroblob(ctx, 0);
-      }else{
-        sqlite3_result_blob(ctx, a, (int)n, SQLITE_TRANSIENT);
-      }
-      return SQLITE_OK;
+      return resultBlob(ctx, a, n);
     default:
       if( n>0x7fffffff ) return SQLITE_TOOBIG;
       sqlite3_result_text(ctx, (const char*)a, (int)n, SQLITE_TRANSIENT);

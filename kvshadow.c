@@ -20,19 +20,24 @@ int kvshadowCreate(sqlite3 *db, const char *zSchema, const char *zTab){
   return rc;
 }
 
-/* Prepare "SELECT v FROM shadow WHERE k=?" with zKey bound. */
-static int shadowSelect(sqlite3 *db, const char *zSchema, const char *zTab,
-                        const char *zKey, sqlite3_stmt **ppStmt){
-  char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" WHERE k=?1",
-                               zSchema, zTab);
+int kvshadowPrepare(sqlite3 *db, char *zSql, const char *zArg,
+                    sqlite3_stmt **ppStmt){
   int rc;
   *ppStmt = 0;
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(db, zSql, -1, ppStmt, 0);
   sqlite3_free(zSql);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(*ppStmt, 1, zKey, -1,
+  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(*ppStmt, 1, zArg, -1,
                                              SQLITE_STATIC);
   return rc;
+}
+
+/* Prepare "SELECT v FROM shadow WHERE k=?" with zKey bound. */
+static int shadowSelect(sqlite3 *db, const char *zSchema, const char *zTab,
+                        const char *zKey, sqlite3_stmt **ppStmt){
+  char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" "
+                               "WHERE k=?1", zSchema, zTab);
+  return kvshadowPrepare(db, zSql, zKey, ppStmt);
 }
 
 int kvshadowGetInt(sqlite3 *db, const char *zSchema, const char *zTab,
@@ -79,14 +84,9 @@ static int shadowSet(sqlite3 *db, const char *zSchema, const char *zTab,
                      const char *zKey, const char *zText, sqlite3_int64 v,
                      int bText){
   sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\".\"%w_kvstore\""
-                               "(k, v) VALUES(?1, ?2)", zSchema, zTab);
-  int rc;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_text(pStmt, 1, zKey, -1,
-                                             SQLITE_STATIC);
+  int rc = kvshadowPrepare(db, sqlite3_mprintf("INSERT OR REPLACE INTO "
+                               "\"%w\".\"%w_kvstore\"(k, v) VALUES(?1, ?2)",
+                               zSchema, zTab), zKey, &pStmt);
   if( rc==SQLITE_OK ){
     rc = bText ? sqlite3_bind_text(pStmt, 2, zText, -1, SQLITE_STATIC)
                : sqlite3_bind_int64(pStmt, 2, v);

@@ -32,5 +32,10 @@ int kvshadowSetInt(sqlite3 *db, const char *zSchema, const char *zTab,
                    const char *zKey, sqlite3_int64 v);
 int kvshadowSetText(sqlite3 *db, const char *zSchema, const char *zTab,
                     const char *zKey, const char *zVal);
+/* Prepare zSql (from sqlite3_mprintf, freed here; NULL gives SQLITE_NOMEM)
+** with zArg bound to ?1 without a copy: zArg must outlive the statement's
+** steps. *ppStmt is to be finalized by the caller, also on failure. */
+int kvshadowPrepare(sqlite3 *db, char *zSql, const char *zArg,
+                    sqlite3_stmt **ppStmt);
 
 #endif /* KVSHADOW_H */

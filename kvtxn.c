@@ -156,6 +156,14 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
       iH = p->iPrepSeq - 1;
       bVersion = 0;
     }
+    /* Other processes may have committed up to iH: apply their batches
+    ** here first (nothing to do, and no system call, when none did). */
+    rc = kv_catch_up(p->pKv, iH);
+    if( rc!=KV_OK ){
+      return kvvtabEngineError(&p->base, rc, "reading other processes' "
+                               "commits");
+    }
+    p->iHorizonSeen = (sqlite3_int64)iH;
     if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
       kv_snapshot *pNew = 0;
       rc = kv_snapshot_at(p->pKv, iH, &pNew);
@@ -323,6 +331,16 @@ int kvvtabSync(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
   uint64_t iSeq;
   int rc;
+  if( p->bInTrans && p->pBatch && kv_batch_count(p->pBatch)>0
+   && p->pKv && p->iPrepSeq==0 ){
+    /* This connection holds the database's write lock: the horizon it
+    ** reads is the newest, and every batch up to it must be applied here
+    ** before this one takes the next sequence numbers (other processes
+    ** commit too; a blind INSERT OR REPLACE read nothing before). */
+    const kv_snapshot *pSnap = 0;
+    rc = kvtxnReadSnapshot(p, &pSnap);
+    if( rc!=SQLITE_OK ) return rc;
+  }
   kvtxnHorizonForget(p);
   if( !p->bInTrans ) return SQLITE_OK;
   if( p->pBatch==0 || kv_batch_count(p->pBatch)==0 ){

@@ -14,8 +14,11 @@
 ** Every CREATE argument is `name=value` and goes through kv_options_set();
 ** the table is declared as
 **
-**   CREATE TABLE x(key <TEXT|BLOB|INTEGER> PRIMARY KEY NOT NULL, value)
-**   WITHOUT ROWID
+**   CREATE TABLE x(key <TEXT|BLOB|INTEGER> PRIMARY KEY NOT NULL, value,
+**                  kvstore_command HIDDEN) WITHOUT ROWID
+**
+** (kvstore_command is NULL in every row; an INSERT that sets it is a
+** command, kvrange.c)
 **
 ** and its rows live in the LSM engine of engine/kv.h, one store (directory)
 ** per table. This file only translates between SQL and that API; it knows
@@ -296,6 +299,7 @@ static void vtabFree(KvVtab *p){
   sqlite3_free(p->aSave);
   kvvtabGoneClear(p);
   sqlite3_free(p->aGone);
+  kvrangeFree(p);
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zName);
   sqlite3_free(p->zDir);
@@ -663,7 +667,8 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   }
   if( rc==SQLITE_OK ){
     char *zSql = sqlite3_mprintf(
-        "CREATE TABLE x(key %s PRIMARY KEY NOT NULL, value) WITHOUT ROWID",
+        "CREATE TABLE x(key %s PRIMARY KEY NOT NULL, value, "
+        KVVTAB_COMMAND_NAME " HIDDEN) WITHOUT ROWID",
         kvrowKeyTypeName(p->eKeyType));
     if( zSql==0 ){
       rc = SQLITE_NOMEM;
@@ -1118,8 +1123,13 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
 
   if( argc==1 ){
-    rc = kv_batch_delete(p->pBatch, oldKey.p, (size_t)oldKey.n);
-    if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "deleting");
+    /* A point delete, which may complete a range (kvrange.c). */
+    rc = kvrangeDelete(p, oldKey.p, oldKey.n);
+    goto update_out;
+  }
+  if( argc>2+KVVTAB_COL_COMMAND
+   && sqlite3_value_type(argv[2+KVVTAB_COL_COMMAND])!=SQLITE_NULL ){
+    rc = kvrangeCommand(p, argc, argv);       /* a command row */
     goto update_out;
   }
 

@@ -24,15 +24,20 @@
 ** ANALYZE, so joins against ordinary tables weigh both sides alike. */
 #define KVVTAB_EST_ROWS 1000000.0
 
-/* Columns of the declared table. */
-#define KVVTAB_COL_KEY   0
-#define KVVTAB_COL_VALUE 1
+/* Columns of the declared table. KVVTAB_COL_COMMAND is HIDDEN: NULL in
+** every row, and a non-NULL value in an INSERT makes the row a command
+** (kvrange.c; doc/rangedel.md). */
+#define KVVTAB_COL_KEY     0
+#define KVVTAB_COL_VALUE   1
+#define KVVTAB_COL_COMMAND 2
+#define KVVTAB_COMMAND_NAME "kvstore_command"
 
 typedef struct KvConn KvConn;
 typedef struct KvPrivateDir KvPrivateDir;
 typedef struct KvVtab KvVtab;
 typedef struct KvCursor KvCursor;
 typedef struct KvSavepoint KvSavepoint;
+typedef struct KvRun KvRun;
 
 /*
 ** Per-connection state, shared by every kvstore table of one sqlite3*.
@@ -65,6 +70,32 @@ struct KvConn {
 struct KvSavepoint {
   int iSave;
   size_t nMark;
+};
+
+/*
+** A range-delete run (kvrange.c): one scan cursor of this table is
+** watched, from its xFilter to its xClose, while no other cursor of the
+** table is filtered. When the scan reached its end by itself and the
+** deletes that followed it, added to the batch one after another with
+** nothing else in between, all inside the scan's bounds, removed every
+** row it returned (as many keys, no repeats, equal sums of key hashes),
+** those point deletes are replaced by one range tombstone over the keys
+** they span.
+*/
+#define KVRUN_NONE     0      /* no cursor watched */
+#define KVRUN_PENDING  1      /* pCur filtered, but not as a range scan */
+#define KVRUN_SCANNING 2      /* pCur is scanning (counts in nRunRow) */
+#define KVRUN_COMPLETE 3      /* pCur's scan reached its end by itself */
+#define KVRUN_INVALID  4      /* no range tombstone until pCur closes */
+struct KvRun {
+  KvCursor *pCur;             /* the watched cursor, or NULL */
+  int eState;                 /* KVRUN_* */
+  size_t nScanMark;           /* batch operations when the scan began */
+  u64 nDel;                   /* deletes counted so far */
+  u64 iDelSum;                /* sum of kvrunKeyHash of their keys */
+  int iDir;                   /* keys deleted ascending (1), descending (-1) */
+  u8 *aFirst; int nFirst; int nFirstAlloc;   /* first key deleted */
+  u8 *aLast; int nLast; int nLastAlloc;      /* latest key deleted */
 };
 
 /* A kvstore table as seen by one connection. */
@@ -112,6 +143,8 @@ struct KvVtab {
   int bHorizonOk;             /* iDataVersion/pSnap below are valid */
   unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
   kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
+  sqlite3_int64 iHorizonSeen; /* the horizon read with them */
+  KvRun run;                  /* range-delete run (kvrange.c) */
   int bShared;                /* another table of this connection uses the
                               ** store, or did (retired sharing): read the
                               ** latest state */
@@ -159,7 +192,24 @@ struct KvCursor {
   const u8 *pVal;             /* current row's value */
   size_t nVal;
   i64 iRowid;                 /* row counter for xRowid */
+  int bRun;                   /* the table's run watches this scan */
+  u64 nRunRow;                /* rows returned while watched */
+  u64 iRunSum;                /* sum of kvrunKeyHash of those rows' keys */
 };
+
+/* A cheap hash of a key for KvRun: the sum of the hashes of the keys a
+** scan returned is compared with that of the keys deleted (kvrange.c). */
+static inline u64 kvrunKeyHash(const u8 *a, size_t n){
+  u64 x = 0, y = 0;
+  size_t i;
+  size_t nHead = n<8 ? n : 8;
+  for(i=0; i<nHead; i++) x = (x<<8) | a[i];
+  for(i=n-nHead; i<n; i++) y = (y<<8) | a[i];
+  x = (x ^ (y*0x9e3779b97f4a7c15ULL) ^ (u64)n) * 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  return x ^ (x >> 29);
+}
 
 /****************************************************************************
 ** kvvtab.c
@@ -194,6 +244,32 @@ const char *kvvtabDbFile(KvVtab *p);
 int kvvtabOpenEngine(KvVtab *p, char **pzErr);
 int kvvtabAttach(KvVtab *p);
 void kvvtabDetach(KvVtab *p, int rc, char *zWhy);
+
+/* For kvrange.c: the kvstore table zName of db, resolved as kvvtabLookup
+** does and attached to its store; on failure an SQLite code and *pzErr
+** (sqlite3_malloc). */
+int kvvtabLookupTable(sqlite3 *db, const char *zName, KvVtab **pp,
+                      char **pzErr);
+
+/****************************************************************************
+** kvrange.c: range deletes (doc/rangedel.md).
+*/
+
+/* xUpdate of an INSERT whose kvstore_command column is not NULL: run the
+** command (argv as xUpdate's). */
+int kvrangeCommand(KvVtab *p, int argc, sqlite3_value **argv);
+/* A DELETE of the row with encoded key a[0..n): adds the point delete to
+** the batch and, when it completes a run, turns the run into one range
+** tombstone. REQUIRES: kvtxnWriteBegin succeeded. */
+int kvrangeDelete(KvVtab *p, const u8 *a, int n);
+/* Cursor events: xFilter of pCur (before it reads), its range scan about
+** to start, the scan ended by itself (bError: by an error), xClose. */
+void kvrangeOnFilter(KvVtab *p, KvCursor *pCur);
+void kvrangeOnScanStart(KvVtab *p, KvCursor *pCur);
+int kvrangeOnScanEnd(KvCursor *pCur, int bError);
+void kvrangeOnClose(KvVtab *p, KvCursor *pCur);
+/* Free what the run holds (table destructor). */
+void kvrangeFree(KvVtab *p);
 
 /****************************************************************************
 ** kvcursor.c: query planning and cursors (the sqlite3_module slots).

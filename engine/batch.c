@@ -427,6 +427,32 @@ void kvBatchMaxLens(const kv_batch *b, size_t *pnMaxKey, size_t *pnMaxVal){
 }
 
 /*
+** Parse a length-prefixed field (zWhat: "key" or "value") at pRep[*piOff]:
+** on success *pp, *pn point at its bytes and *piOff moves past them;
+** otherwise KV_CORRUPT naming the offset.
+*/
+static int decodeField(const u8 *pRep, size_t nRep, size_t *piOff,
+                       const char *zWhat, const u8 **pp, size_t *pn){
+  size_t i = *piOff;
+  u64 n;
+  int nByte = kvGetVarint(pRep + i, pRep + nRep, &n);
+  if( nByte==0 ){
+    return kvErr(KV_CORRUPT, "kvstore: corrupt batch: bad or truncated %s "
+                 "length at offset %zu", zWhat, i);
+  }
+  i += (size_t)nByte;
+  if( n>(u64)(nRep - i) ){
+    return kvErr(KV_CORRUPT, "kvstore: corrupt batch: %s of %llu bytes at "
+                 "offset %zu runs past the end (%zu bytes)", zWhat,
+                 (unsigned long long)n, i, nRep);
+  }
+  *pp = pRep + i;
+  *pn = (size_t)n;
+  *piOff = i + (size_t)n;
+  return KV_OK;
+}
+
+/*
 ** Parse the operation at pRep[*piOff]. On success advances *piOff and
 ** fills the out-parameters (pointing into pRep); otherwise returns
 ** KV_CORRUPT naming the offset and what is wrong.
@@ -434,48 +460,22 @@ void kvBatchMaxLens(const kv_batch *b, size_t *pnMaxKey, size_t *pnMaxVal){
 static int decodeOp(const u8 *pRep, size_t nRep, size_t *piOff, int *peType,
                     const u8 **ppKey, size_t *pnKey,
                     const u8 **ppVal, size_t *pnVal){
-  const u8 *pEnd = pRep + nRep;
   size_t iOp = *piOff;
   size_t i = iOp;
-  u64 n;
-  int nByte;
+  int rc;
   int eType = pRep[i++];
 
   if( eType!=KV_TYPE_PUT && eType!=KV_TYPE_DEL && eType!=KV_TYPE_RANGEDEL ){
     return kvErr(KV_CORRUPT, "kvstore: corrupt batch: bad operation type "
                  "%d at offset %zu", eType, iOp);
   }
-  nByte = kvGetVarint(pRep + i, pEnd, &n);
-  if( nByte==0 ){
-    return kvErr(KV_CORRUPT, "kvstore: corrupt batch: bad or truncated key "
-                 "length at offset %zu", i);
-  }
-  i += (size_t)nByte;
-  if( n>(u64)(nRep - i) ){
-    return kvErr(KV_CORRUPT, "kvstore: corrupt batch: key of %llu bytes at "
-                 "offset %zu runs past the end (%zu bytes)",
-                 (unsigned long long)n, i, nRep);
-  }
-  *ppKey = pRep + i;
-  *pnKey = (size_t)n;
-  i += (size_t)n;
+  rc = decodeField(pRep, nRep, &i, "key", ppKey, pnKey);
+  if( rc!=KV_OK ) return rc;
   *ppVal = 0;
   *pnVal = 0;
   if( eType!=KV_TYPE_DEL ){
-    nByte = kvGetVarint(pRep + i, pEnd, &n);
-    if( nByte==0 ){
-      return kvErr(KV_CORRUPT, "kvstore: corrupt batch: bad or truncated "
-                   "value length at offset %zu", i);
-    }
-    i += (size_t)nByte;
-    if( n>(u64)(nRep - i) ){
-      return kvErr(KV_CORRUPT, "kvstore: corrupt batch: value of %llu bytes "
-                   "at offset %zu runs past the end (%zu bytes)",
-                   (unsigned long long)n, i, nRep);
-    }
-    *ppVal = pRep + i;
-    *pnVal = (size_t)n;
-    i += (size_t)n;
+    rc = decodeField(pRep, nRep, &i, "value", ppVal, pnVal);
+    if( rc!=KV_OK ) return rc;
   }
   *peType = eType;
   *piOff = i;

@@ -1,46 +1,48 @@
 /*
 ** compact.c - running a compaction chosen by compact_pick.c: merging its
-** inputs into new SSTables while dropping what no reader can see,
-** installing the result, write stalls, kv_compact() and its statistics.
+** inputs into new SSTables while dropping what no reader can see, and
+** installing the result.
+**
+** The store. compact.c never sees kv_db: it reaches its store only
+** through the KvCompactHost given to kvCompactorOpen (kvInt.h), which
+** db_compact.c fills in: the env, directory, options and version set, the
+** store's mutex and condition variable, and six callbacks: the oldest read
+** point to keep (xOldestSnapshot) and the live ones (xReadPoints), the one
+** function that records a background error (xError), whether the store is
+** closing (xClosing), flushing a waiting memtable (xFlushPending) and
+** counting a finished compaction (xDone). When to compact (the background
+** thread, inline after a flush, kv_compact) and write stalls are the
+** store's business, in db_compact.c and db.c.
 **
 ** Concurrency. One compaction at a time (KvCompactor.bRunning, under the
-** db mutex). With background=on the background thread flushes first and
-** compacts when nothing is waiting to be flushed; a running compaction
-** flushes a waiting memtable every CHECK_EVERY entries, so writers are not
-** held up behind a long merge. With background=off a flush runs the due
-** compactions inline (deterministic for tests). kv_compact() runs in the
-** caller's thread, after any running compaction. Files are numbered under
-** the db mutex; merging runs without it.
-**
-** Write stalls (background=on only; inline work cannot fall behind): a
-** write that finds L0 at 2 * level0_trigger files sleeps 1 ms once (the
-** slowdown spreads the delay over many writes instead of one long stop);
-** a write that needs a memtable switch while L0 holds 3 * level0_trigger
-** files waits for a compaction to finish. So L0 never grows past the stop
-** threshold plus the one flush that may be in flight.
+** store's mutex). A compaction run for the background thread flushes a
+** waiting memtable every CHECK_EVERY entries and before each output, so
+** writers are not held up behind a long merge. Files are numbered under
+** the mutex; merging runs without it.
 **
 ** Crash safety. Outputs are written by the SSTable builder (temporary name,
 ** fsync, rename, directory fsync); then the version edit (outputs added,
 ** inputs deleted) is appended to the manifest and fsynced by kvVsetApply;
 ** only then is the new version installed, and inputs are unlinked when the
-** last version using them (an iterator's, a running read's) lets go. A
-** crash before the manifest sync leaves outputs no manifest names: the next
-** open deletes them. Outputs are unlinked here only if the edit was never
-** attempted; after a failed manifest write they are left for the next open
-** to judge, since the record may have reached the disk. Any compaction
-** failure is sticky (like a failed flush): writes fail until reopen.
+** last version using them (an iterator's, a running read's) lets go
+** (version.c, kvFileUnref). A crash before the manifest sync leaves
+** outputs no manifest names: the next open deletes them. Outputs are
+** unlinked here (outputRemoveAll) only if the edit was never attempted;
+** after a failed manifest write they are left for the next open to judge,
+** since the record may have reached the disk. Any compaction failure is
+** sticky (like a failed flush): writes fail until it is retried or the
+** store is reopened.
 */
 #include "kvInt.h"
 #include "compact_int.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-
 #define CHECK_EVERY          1024
 #define PROGRESS_EVERY       256    /* entries between progress reports */
-#define MAX_ROUNDS           1000   /* kv_compact(.., 0): compactions per call */
+
+static void hostLock(const KvCompactHost *h){ pthread_mutex_lock(h->pMutex); }
+static void hostUnlock(const KvCompactHost *h){
+  pthread_mutex_unlock(h->pMutex);
+}
 
 /* ---------------------------------------------------------------------- */
 /* Running a compaction.                                                   */
@@ -91,7 +93,7 @@ static void olderFree(OlderCursor *p){
 /* Output files of a running compaction. */
 typedef struct Output Output;
 struct Output {
-  kv_db *db;
+  KvCompactor *pC;              /* the store's compactor (its host) */
   KvCompaction *c;
   KvSstConfig cfg;
   KvSstBuilder *pB;             /* table being written, or NULL */
@@ -109,6 +111,9 @@ struct Output {
   kv_progress_fn xProgress;     /* kv_compact_progress callback, or NULL */
   void *pProgArg;
   int bCancel;                  /* xProgress asked to stop */
+  int bKeepAbove;               /* keep every version above the oldest read
+                                ** point (other processes read at points
+                                ** this one does not know: shared.c) */
   /* Range tombstones of the inputs (rangedel.c), sorted by lo: each goes
   ** to the output open when the merge reaches its lo, and no output is
   ** cut before a key at or below the largest hi it holds, so outputs of
@@ -122,19 +127,19 @@ struct Output {
 };
 
 static int outputOpen(Output *p){
-  kv_db *db = p->db;
+  const KvCompactHost *h = &p->pC->host;
   char *zPath;
   int rc;
-  kvDbLock(db);
-  p->iFile = kvVsetNewFileNumber(&db->vset);
+  hostLock(h);
+  p->iFile = kvVsetNewFileNumber(h->pVset);
   /* Each finished output cost fsyncs: a memtable that filled meanwhile is
   ** flushed now rather than after the whole merge. */
-  if( p->bBg ) kvDbFlushPending(db);
-  kvDbUnlock(db);
-  zPath = kvSstPath(db->zDir, p->iFile);
+  if( p->bBg ) h->xFlushPending(h->pCtx);
+  hostUnlock(h);
+  zPath = kvSstPath(h->zDir, p->iFile);
   if( zPath==0 ) return kvErrNoMem();
-  rc = kvSstBuilderNew(db->pEnv, zPath, &p->cfg,
-                       db->pEnv->xNowMicros(db->pEnv), &p->pB);
+  rc = kvSstBuilderNew(h->pEnv, zPath, &p->cfg,
+                       h->pEnv->xNowMicros(h->pEnv), &p->pB);
   kvFree(zPath);
   p->nShadow = 0;
   p->nGrandOverlap = 0;
@@ -242,12 +247,13 @@ static int outputAdd(Output *p, const u8 *k, size_t nk, const u8 *v,
 ** manifest was touched. Errors are ignored: the next open removes any
 ** table no manifest names. */
 static void outputRemoveAll(Output *p){
+  const KvCompactHost *h = &p->pC->host;
   KvErrSave save;
   int i;
   kvErrSave(&save);
   for(i=0; i<p->nDone; i++){
-    char *z = kvSstPath(p->db->zDir, p->aDone[i].iFile);
-    if( z ) p->db->pEnv->xUnlink(p->db->pEnv, z);
+    char *z = kvSstPath(h->zDir, p->aDone[i].iFile);
+    if( z ) h->pEnv->xUnlink(h->pEnv, z);
     kvFree(z);
   }
   kvErrRestore(&save, 0);
@@ -259,15 +265,15 @@ static void outputRemoveAll(Output *p){
 ** mutex; takes it to publish. */
 static int progressReport(Output *pOut, KvCompaction *c, u64 nStep,
                           u64 nPlanned){
-  kv_db *db = pOut->db;
+  KvCompactor *pC = pOut->pC;
   u64 nDone = c->nByteIn;
   if( nPlanned>nStep ){
     nDone = (u64)((double)c->nByteIn * (double)nStep / (double)nPlanned);
   }
-  kvDbLock(db);
-  db->pCompactor->nProgDone = nDone;
-  db->pCompactor->nProgPlanned = c->nByteIn;
-  kvDbUnlock(db);
+  hostLock(&pC->host);
+  pC->nProgDone = nDone;
+  pC->nProgPlanned = c->nByteIn;
+  hostUnlock(&pC->host);
   if( pOut->xProgress && pOut->xProgress(pOut->pProgArg, nDone, c->nByteIn) ){
     pOut->bCancel = 1;
   }
@@ -276,9 +282,9 @@ static int progressReport(Output *pOut, KvCompaction *c, u64 nStep,
 
 /* Merge the inputs of c into outputs. Runs without the mutex. *pbAbort is
 ** set when the store is shutting down or the progress callback cancels. */
-static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
-                       int nSnap, u64 oldestSnap, int bBg, Output *pOut,
-                       int *pbAbort){
+static int mergeInputs(KvCompaction *c, const u64 *aSnap, int nSnap,
+                       u64 oldestSnap, int bBg, Output *pOut, int *pbAbort){
+  const KvCompactHost *h = &pOut->pC->host;
   KvIter **ap = 0;
   KvIter *pMerge = 0;
   KvDropFilter drop;
@@ -332,6 +338,7 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
     kvIterKey(pMerge, &k, &nk);
     rc = kvDropFilterStep(&drop, k, nk, &eVerdict);
     if( rc ) break;
+    if( pOut->bKeepAbove && kvIKeySeq(k, nk)>oldestSnap ) eVerdict = KV_KEEP;
     if( eVerdict==KV_KEEP && pRdFrags ){
       u64 s = kvIKeySeq(k, nk);
       u64 tNext = kvRdFragsNextSeq(pRdFrags, k, nk - KV_TRAILER, s);
@@ -343,7 +350,10 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
           int mid = (iSnap+hi)/2;
           if( aSnap[mid]<s ) iSnap = mid+1; else hi = mid;
         }
-        if( iSnap>=nSnap || aSnap[iSnap]>=tNext ) eVerdict = KV_DROP_SHADOWED;
+        if( (iSnap>=nSnap || aSnap[iSnap]>=tNext)
+         && !(pOut->bKeepAbove && tNext>oldestSnap) ){
+          eVerdict = KV_DROP_SHADOWED;
+        }
       }
     }
     if( eVerdict==KV_KEEP ){
@@ -360,13 +370,13 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
       break;
     }
     if( rc==KV_OK && nStep%CHECK_EVERY==0 ){
-      kvDbLock(db);
-      if( db->bShutdown ){
+      hostLock(h);
+      if( h->xClosing(h->pCtx) ){
         *pbAbort = 1;
-      }else if( bBg && db->pImm && db->rcBg==KV_OK ){
-        kvDbFlushPending(db);
+      }else if( bBg ){
+        h->xFlushPending(h->pCtx);
       }
-      kvDbUnlock(db);
+      hostUnlock(h);
       if( *pbAbort ) break;
     }
   }
@@ -381,43 +391,17 @@ static int mergeInputs(kv_db *db, KvCompaction *c, const u64 *aSnap,
   return rc;
 }
 
-static int cmpU64(const void *a, const void *b){
-  u64 x = *(const u64*)a, y = *(const u64*)b;
-  return x<y ? -1 : x>y;
-}
-
-/* The read points of live snapshots and iterators, ascending (kvFree).
-** Readers registered later read at or above the current last sequence, so
-** they see the newest version of everything being merged. REQUIRES:
-** mutex held. */
-static int snapshotList(kv_db *db, u64 **paSnap, int *pnSnap){
-  KvSnapLink *p;
-  u64 *a;
-  int n = 0;
-  *paSnap = 0;
-  *pnSnap = 0;
-  for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) n++;
-  if( n==0 ) return KV_OK;
-  a = kvMalloc(sizeof(u64)*(size_t)n);
-  if( a==0 ) return kvErrNoMem();
-  n = 0;
-  for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) a[n++] = p->seq;
-  qsort(a, (size_t)n, sizeof(u64), cmpU64);
-  *paSnap = a;
-  *pnSnap = n;
-  return KV_OK;
-}
-
 /* Run compaction c and install its result. REQUIRES: mutex held and
-** db->pCompactor->bRunning set by the caller. The mutex is released while
-** tables are written. Adds what was done to *pSt. A failure is sticky. */
-static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
+** pC->bRunning set by the caller. The mutex is released while tables are
+** written. Adds what was done to *pSt. A failure is recorded with the
+** host's xError (sticky). */
+static int runCompaction(KvCompactor *pC, KvCompaction *c, int bBg,
                          KvCompactStats *pSt, kv_progress_fn xProgress,
                          void *pProgArg){
-  KvCompactor *pC = db->pCompactor;
+  const KvCompactHost *h = &pC->host;
   KvCompactStats st;
   Output out;
-  u64 tStart = db->pEnv->xMonoMicros(db->pEnv);
+  u64 tStart = h->pEnv->xMonoMicros(h->pEnv);
   int bAbort = 0, bApplied = 0;
   int rc = KV_OK;
   int i;
@@ -425,7 +409,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
   assert( pC->bRunning );
   memset(&st, 0, sizeof(st));
   memset(&out, 0, sizeof(out));
-  out.db = db;
+  out.pC = pC;
   out.c = c;
   out.pSt = &st;
   out.bBg = bBg;
@@ -433,7 +417,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
   out.pProgArg = pProgArg;
   pC->nProgDone = 0;
   pC->nProgPlanned = c->bTrivial ? 0 : c->nByteIn;
-  kvSstConfigFromOptions(db->pOpts, &out.cfg);
+  kvSstConfigFromOptions(h->pOpts, &out.cfg);
   st.nFileIn = (u64)c->nIn;
   st.nByteIn = c->nByteIn;
 
@@ -457,26 +441,26 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     st.nByteIn = 0;
     st.nFileIn = 0;
   }else{
-    u64 oldestSnap = kvDbOldestSnapshot(db);
+    u64 oldestSnap = h->xOldestSnapshot(h->pCtx);
     u64 *aSnap = 0;
     int nSnap = 0;
-    /* Versions below oldestSnap may go: no later read point may be older
-    ** (kv_snapshot_at). */
-    kvDbDropFloor(db, oldestSnap);
-    rc = snapshotList(db, &aSnap, &nSnap);
-    kvDbUnlock(db);
+    /* Versions below oldestSnap may go: the host keeps later read points
+    ** from being older, and lists the live ones. */
+    rc = h->xReadPoints(h->pCtx, &oldestSnap, &aSnap, &nSnap,
+                        &out.bKeepAbove);
+    hostUnlock(h);
     if( rc==KV_OK && xProgress && xProgress(pProgArg, 0, c->nByteIn) ){
       out.bCancel = bAbort = 1;
     }
     if( rc==KV_OK && !bAbort ){
-      rc = mergeInputs(db, c, aSnap, nSnap, oldestSnap, bBg, &out, &bAbort);
+      rc = mergeInputs(c, aSnap, nSnap, oldestSnap, bBg, &out, &bAbort);
     }
     kvFree(aSnap);
     if( out.pB ){
       kvSstBuilderAbandon(out.pB);
       out.pB = 0;
     }
-    kvDbLock(db);
+    hostLock(h);
   }
 
   for(i=0; rc==KV_OK && !bAbort && i<c->nIn; i++){
@@ -484,7 +468,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
   }
   if( rc==KV_OK && !bAbort ){
     bApplied = 1;
-    rc = kvVsetApply(&db->vset, &out.edit);
+    rc = kvVsetApply(h->pVset, &out.edit);
   }
   if( rc==KV_OK && !bAbort ){
     for(i=0; i<c->nIn; i++){
@@ -493,7 +477,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     for(i=0; i<out.nDone; i++){
       kvCompactorShadowSet(pC, out.aDone[i].iFile, out.aDone[i].n);
     }
-    st.nMicros = db->pEnv->xMonoMicros(db->pEnv) - tStart;
+    st.nMicros = h->pEnv->xMonoMicros(h->pEnv) - tStart;
     pC->total.nFileIn += st.nFileIn;
     pC->total.nFileOut += st.nFileOut;
     pC->total.nByteIn += st.nByteIn;
@@ -505,8 +489,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     if( c->eReason==KV_CREASON_GARBAGE ) pC->nGarbage++;
     if( c->eReason==KV_CREASON_SEEK ) pC->nSeek++;
     if( c->eReason==KV_CREASON_FULL ) pC->nFull++;
-    db->nCompactions++;
-    db->nCompactBytes += st.nByteOut;
+    h->xDone(h->pCtx, &st);
     if( pSt ){
       pSt->nFileIn += st.nFileIn;
       pSt->nFileOut += st.nFileOut;
@@ -517,7 +500,7 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
     }
   }else{
     if( !bApplied ) outputRemoveAll(&out);
-    if( rc!=KV_OK ) kvDbBgError(db, rc, "compaction");
+    if( rc!=KV_OK ) h->xError(h->pCtx, rc, "compaction");
   }
   pC->nProgDone = pC->nProgPlanned = 0;
   kvEditClear(&out.edit);
@@ -525,256 +508,112 @@ static int runCompaction(kv_db *db, KvCompaction *c, int bBg,
   kvBufFree(&out.lastKey);
   if( rc==KV_OK && out.bCancel ){
     rc = kvErr(KV_INTERRUPT, "kvstore: compaction of '%s' interrupted; "
-               "the store is unchanged", db->zDir);
+               "the store is unchanged", h->zDir);
   }
   kvBufFree(&out.rdMaxHi);
   kvRdListFree(&out.rd);
   return rc;
 }
 
-/* Pick and run one due compaction. REQUIRES: mutex held, none running.
-** Returns KV_OK with *pbRan 0 when nothing is due. */
-static int compactOne(kv_db *db, int bBg, KvCompactStats *pSt, int *pbRan,
+/* Pick a compaction (everything into the bottom level when bFull, else
+** the due one) and run it with pC->bRunning set; then wake whoever waits
+** for the compaction to end. *pbRan is 0 when there was nothing to do. A
+** failure to pick a due compaction is recorded with xError too.
+** REQUIRES: mutex held, none running. */
+static int pickAndRunLocked(KvCompactor *pC, int bFull, int bBg,
+                            KvCompactStats *pSt, int *pbRan,
+                            kv_progress_fn xProgress, void *pProgArg);
+static int pickAndRun(KvCompactor *pC, int bFull, int bBg,
+                      KvCompactStats *pSt, int *pbRan,
                       kv_progress_fn xProgress, void *pProgArg){
-  KvCompactor *pC = db->pCompactor;
-  KvCompaction *c = 0;
-  KvVersion *v;
+  const KvCompactHost *h = &pC->host;
   int rc;
+  assert( !pC->bRunning );
   *pbRan = 0;
-  v = kvVersionCurrent(&db->vset);
-  rc = kvCompactPick(v, db->pOpts, pC, kvDbOldestSnapshot(db), &c);
-  kvVersionUnref(v);
+  /* Picking and running are one step of the store's maintenance, which
+  ** several processes take turns at (shared.c); a background compaction
+  ** does not wait for its turn (KV_BUSY: nothing ran). */
+  rc = h->xMaintBegin(h->pCtx, !bBg);
+  if( rc==KV_BUSY && bBg ) return KV_OK;
   if( rc!=KV_OK ){
-    kvDbBgError(db, rc, "compaction");
+    h->xError(h->pCtx, rc, "reading the manifest");
     return rc;
   }
-  if( c==0 ) return KV_OK;
-  *pbRan = 1;
-  pC->bRunning = 1;
-  rc = runCompaction(db, c, bBg, pSt, xProgress, pProgArg);
-  pC->bRunning = 0;
-  kvCompactionFree(c);
-  pthread_cond_broadcast(&db->cvWork);
+  rc = pickAndRunLocked(pC, bFull, bBg, pSt, pbRan, xProgress, pProgArg);
+  h->xMaintEnd(h->pCtx, *pbRan && rc==KV_OK);
   return rc;
 }
 
-int kvCompactBackground(kv_db *db){
+static int pickAndRunLocked(KvCompactor *pC, int bFull, int bBg,
+                            KvCompactStats *pSt, int *pbRan,
+                            kv_progress_fn xProgress, void *pProgArg){
+  const KvCompactHost *h = &pC->host;
+  KvCompaction *c = 0;
+  KvVersion *v;
+  int rc;
+  v = kvVersionCurrent(h->pVset);
+  if( bFull ){
+    rc = kvCompactPickFull(v, h->pOpts, &c);
+  }else{
+    rc = kvCompactPick(v, h->pOpts, pC, h->xOldestSnapshot(h->pCtx), &c);
+    if( rc!=KV_OK ) h->xError(h->pCtx, rc, "compaction");
+  }
+  kvVersionUnref(v);
+  if( rc!=KV_OK || c==0 ) return rc;
+  *pbRan = 1;
+  pC->bRunning = 1;
+  rc = runCompaction(pC, c, bBg, pSt, xProgress, pProgArg);
+  pC->bRunning = 0;
+  kvCompactionFree(c);
+  pthread_cond_broadcast(h->pCvWork);
+  return rc;
+}
+
+int kvCompactRunDue(KvCompactor *pC, int bBg, KvCompactStats *pSt,
+                    int *pbRan, kv_progress_fn xProgress, void *pProgArg){
+  return pickAndRun(pC, 0, bBg, pSt, pbRan, xProgress, pProgArg);
+}
+
+int kvCompactRunFull(KvCompactor *pC, KvCompactStats *pSt,
+                     kv_progress_fn xProgress, void *pProgArg){
   int bRan = 0;
-  if( db->pCompactor==0 || db->pCompactor->bRunning || db->rcBg!=KV_OK ){
-    return 0;
-  }
-  db->bBgActive = 1;
-  compactOne(db, 1, 0, &bRan, 0, 0);
-  db->bBgActive = 0;
-  return bRan;
+  return pickAndRun(pC, 1, 0, pSt, &bRan, xProgress, pProgArg);
 }
 
-void kvCompactInline(kv_db *db){
-  int n;
-  if( db->pCompactor==0 || db->pCompactor->bRunning ) return;
-  for(n=0; n<MAX_ROUNDS && db->rcBg==KV_OK && !db->bShutdown; n++){
-    int bRan = 0;
-    if( compactOne(db, 0, 0, &bRan, 0, 0)!=KV_OK || !bRan ) break;
-  }
+int kvCompactorOpen(const KvCompactHost *pHost, KvCompactor **pp){
+  int rc = kvCompactorNew(pp);
+  if( rc==KV_OK ) (*pp)->host = *pHost;
+  return rc;
 }
 
-void kvCompactSeekCharge(kv_db *db, KvFileMeta *f, int iLevel){
+int kvCompactRunning(const KvCompactor *pC){
+  return pC->bRunning;
+}
+
+void kvCompactCounters(const KvCompactor *pC, KvCompactCounters *pOut){
+  pOut->total = pC->total;
+  pOut->nTrivial = pC->nTrivial;
+  pOut->nGarbage = pC->nGarbage;
+  pOut->nSeek = pC->nSeek;
+  pOut->nFull = pC->nFull;
+  pOut->nProgDone = pC->nProgDone;
+  pOut->nProgPlanned = pC->nProgPlanned;
+  pOut->bRunning = pC->bRunning;
+}
+
+void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel){
+  const KvCompactHost *h = &pC->host;
   u64 nAllowed = f->nByte / (16*1024);
   u32 n;
   if( nAllowed<100 ) nAllowed = 100;
   n = atomic_fetch_add_explicit(&f->nSeeks, 1, memory_order_relaxed) + 1;
   if( n!=nAllowed ) return;             /* exactly one reader gets here */
-  kvDbLock(db);
-  if( db->pCompactor && db->pCompactor->pSeek==0
-   && db->pOpts->eCompaction==KV_COMPACT_LEVELED ){
+  hostLock(h);
+  if( pC->pSeek==0 && h->pOpts->eCompaction==KV_COMPACT_LEVELED ){
     kvFileRef(f);
-    db->pCompactor->pSeek = f;
-    db->pCompactor->iSeekLevel = iLevel;
-    pthread_cond_broadcast(&db->cvWork);
+    pC->pSeek = f;
+    pC->iSeekLevel = iLevel;
+    pthread_cond_broadcast(h->pCvWork);
   }
-  kvDbUnlock(db);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Write stalls.                                                           */
-
-int kvCompactSlowdown(kv_db *db, int *pbSlowed){
-  KvVersion *v = db->vset.pCurrent;
-  u64 t;
-  if( !db->bBgThread || *pbSlowed || v==0 ) return 0;
-  if( v->anFile[0] < 2*db->pOpts->nL0Trigger ) return 0;
-  *pbSlowed = 1;
-  t = db->pEnv->xMonoMicros(db->pEnv);
-  kvDbUnlock(db);
-  db->pEnv->xSleepMicros(db->pEnv, 1000);
-  kvDbLock(db);
-  db->nStallMicros += db->pEnv->xMonoMicros(db->pEnv) - t;
-  if( db->pCompactor ) db->pCompactor->nSlowdown++;
-  return 1;
-}
-
-int kvCompactStop(kv_db *db){
-  KvVersion *v = db->vset.pCurrent;
-  u64 t;
-  if( !db->bBgThread || v==0 || db->rcBg!=KV_OK ) return 0;
-  if( v->anFile[0] < 3*db->pOpts->nL0Trigger ) return 0;
-  t = db->pEnv->xMonoMicros(db->pEnv);
-  pthread_cond_broadcast(&db->cvWork);
-  pthread_cond_wait(&db->cvWork, &db->mutex);
-  db->nStallMicros += db->pEnv->xMonoMicros(db->pEnv) - t;
-  if( db->pCompactor ) db->pCompactor->nStop++;
-  return 1;
-}
-
-/* ---------------------------------------------------------------------- */
-/* kv_compact and statistics.                                              */
-
-static int statsJson(const KvCompactStats *p, char **pzJson){
-  *pzJson = kvMprintf("{\"files_in\":%" PRIu64 ",\"files_out\":%" PRIu64
-                      ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-                      ",\"tombstones_dropped\":%" PRIu64
-                      ",\"entries_dropped\":%" PRIu64 ",\"ms\":%" PRIu64 "}",
-                      p->nFileIn, p->nFileOut, p->nByteIn, p->nByteOut,
-                      p->nTombDrop, p->nEntryDrop, p->nMicros/1000);
-  if( *pzJson==0 ) return kvErrNoMem();
-  return KV_OK;
-}
-
-/* Wait up to 10 ms for the compaction running to signal, after asking
-** xProgress (called with 0 of 0 bytes: waiting, without the mutex)
-** whether to go on. Returns nonzero when it asks to stop. REQUIRES: mutex
-** held. */
-static int waitAsking(kv_db *db, kv_progress_fn xProgress, void *pArg){
-  struct timespec deadline;
-  int bStop;
-  kvDbUnlock(db);
-  bStop = xProgress(pArg, 0, 0);
-  kvDbLock(db);
-  if( bStop ) return 1;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_nsec += 10*1000000L;
-  if( deadline.tv_nsec>=1000000000L ){
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
-  pthread_cond_timedwait(&db->cvWork, &db->mutex, &deadline);
-  return 0;
-}
-
-int kv_compact(kv_db *db, int bFull, char **pzJson){
-  return kv_compact_progress(db, bFull, 0, 0, pzJson);
-}
-
-int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
-                        void *pArg, char **pzJson){
-  KvCompactStats st;
-  u64 tStart;
-  int rc = KV_OK;
-  int n;
-
-  if( pzJson ) *pzJson = 0;
-  if( db==0 ) return kvErr(KV_MISUSE, "kvstore: kv_compact: NULL store");
-  if( db->bReadOnly ) return kvDbReadOnlyErr(db);
-  kvErrClear();
-  memset(&st, 0, sizeof(st));
-  tStart = db->pEnv->xMonoMicros(db->pEnv);
-  if( bFull ) rc = kv_flush(db);
-  if( rc==KV_OK ){
-    kvDbLock(db);
-    for(n=0; rc==KV_OK && n<MAX_ROUNDS; n++){
-      KvCompactor *pC = db->pCompactor;
-      KvCompaction *c = 0;
-      int bRan = 0;
-      while( pC->bRunning && db->rcBg==KV_OK ){
-        if( xProgress==0 ){
-          pthread_cond_wait(&db->cvWork, &db->mutex);
-        }else if( waitAsking(db, xProgress, pArg) ){
-          rc = kvErr(KV_INTERRUPT, "kvstore: compaction of '%s' interrupted "
-                     "while waiting for a running one; the store is "
-                     "unchanged", db->zDir);
-          break;
-        }
-      }
-      if( rc!=KV_OK ) break;
-      rc = kvDbStickyError(db);
-      if( rc!=KV_OK ) break;
-      if( !bFull ){
-        rc = compactOne(db, 0, &st, &bRan, xProgress, pArg);
-        if( !bRan ) break;
-        continue;
-      }
-      {
-        KvVersion *v = kvVersionCurrent(&db->vset);
-        rc = kvCompactPickFull(v, db->pOpts, &c);
-        kvVersionUnref(v);
-      }
-      if( rc==KV_OK && c ){
-        pC->bRunning = 1;
-        rc = runCompaction(db, c, 0, &st, xProgress, pArg);
-        pC->bRunning = 0;
-        pthread_cond_broadcast(&db->cvWork);
-      }
-      kvCompactionFree(c);
-      break;
-    }
-    kvDbUnlock(db);
-  }
-  st.nMicros = db->pEnv->xMonoMicros(db->pEnv) - tStart;
-  if( rc==KV_OK && pzJson ) rc = statsJson(&st, pzJson);
-  return rc;
-}
-
-int kvCompactStatsJson(kv_db *db, KvBuf *pOut){
-  KvCompactor *pC = db->pCompactor;
-  KvCompactor copy;
-  KvVersion *v;
-  char aTmp[1024];
-  u64 nSst = 0, nRunMax = 0;
-  u64 nGets, nProbe, nStall;
-  int i, j, bRunning;
-  int rc = KV_OK;
-
-  memset(&copy, 0, sizeof(copy));
-  kvDbLock(db);
-  if( pC ) copy = *pC;
-  bRunning = pC ? pC->bRunning : 0;
-  nStall = db->nStallMicros;
-  v = kvVersionCurrent(&db->vset);
-  kvDbUnlock(db);
-  /* Space amplification: SSTable bytes over an estimate of the live data,
-  ** the largest sorted run (the bottom level once the tree has settled,
-  ** which is what a full compaction would keep when it holds the live
-  ** data; an overestimate while the data is spread over L0). */
-  for(i=0; i<KV_MAX_LEVELS; i++){
-    u64 nLevel = 0;
-    for(j=0; j<v->anFile[i]; j++){
-      KvFileMeta *f = v->aaFile[i][j];
-      nLevel += f->nByte;
-      if( i==0 && f->nByte>nRunMax ) nRunMax = f->nByte;
-    }
-    nSst += nLevel;
-    if( i>0 && nLevel>nRunMax ) nRunMax = nLevel;
-  }
-  kvVersionUnref(v);
-  nGets = atomic_load(&db->nGets);
-  nProbe = atomic_load(&db->counters.nFileProbe);
-  snprintf(aTmp, sizeof(aTmp),
-    "\"compaction\":{\"strategy\":\"%s\",\"running\":%d,\"files_in\":%" PRIu64
-    ",\"files_out\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-    ",\"tombstones_dropped\":%" PRIu64 ",\"entries_dropped\":%" PRIu64
-    ",\"trivial_moves\":%" PRIu64 ",\"garbage_triggered\":%" PRIu64
-    ",\"seek_triggered\":%" PRIu64
-    ",\"full\":%" PRIu64 ",\"ms\":%" PRIu64 ",\"stall_slowdowns\":%" PRIu64
-    ",\"stall_stops\":%" PRIu64 ",\"stall_micros\":%" PRIu64
-    ",\"progress\":{\"bytes_done\":%" PRIu64 ",\"bytes_planned\":%" PRIu64 "}},"
-    "\"space_amplification\":%.3f,\"files_per_get\":%.3f,",
-    db->pOpts->eCompaction==KV_COMPACT_TIERED ? "tiered" : "leveled",
-    bRunning, copy.total.nFileIn, copy.total.nFileOut, copy.total.nByteIn,
-    copy.total.nByteOut, copy.total.nTombDrop, copy.total.nEntryDrop,
-    copy.nTrivial, copy.nGarbage, copy.nSeek, copy.nFull, copy.total.nMicros/1000,
-    copy.nSlowdown, copy.nStop, nStall, copy.nProgDone, copy.nProgPlanned,
-    nRunMax ? (double)nSst/(double)nRunMax : (nSst ? 1.0 : 0.0),
-    nGets ? (double)nProbe/(double)nGets : 0.0);
-  rc = kvBufAppend(pOut, aTmp, strlen(aTmp));
-  return rc;
+  hostUnlock(h);
 }

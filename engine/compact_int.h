@@ -14,6 +14,7 @@ struct ShadowCount {
 };
 
 struct KvCompactor {
+  KvCompactHost host;           /* the store, as compact.c sees it */
   int bRunning;                 /* a compaction is in progress (M) */
   KvBuf aPointer[KV_MAX_LEVELS];/* leveled: largest key of the last file
                                 ** compacted from each level (M) */
@@ -27,8 +28,6 @@ struct KvCompactor {
                                 ** or NULL (M) */
   int iSeekLevel;
   u64 nFull;                    /* full compactions */
-  u64 nSlowdown;                /* writes delayed 1 ms */
-  u64 nStop;                    /* writes that waited for a compaction */
   u64 nProgDone;                /* running compaction: input bytes merged */
   u64 nProgPlanned;             /*   of its input bytes (M) */
 };

@@ -58,6 +58,14 @@
 ** but only once every entry is older than every snapshot, so each such
 ** rewrite removes all of it and the trigger cannot loop. (Bitcask merges
 ** a data file once its dead bytes pass a threshold; this is the same idea.)
+** Tombstone density counts too, as RocksDB's CompactOnDeletionCollector:
+** a file whose densest window of KV_DEL_WINDOW consecutive entries is at
+** least GARBAGE_RATIO tombstones is garbage that much, however few
+** tombstones the whole file holds (the builder counts the window; a file
+** written before the last open has no count, and its whole-file ratio
+** alone decides). Each such compaction moves the file down a level or, at
+** the bottom, drops all its tombstones, so this trigger cannot loop
+** either.
 **
 ** What a merge drops (KvDropFilter). Entries come in internal-key order:
 ** user key ascending, newest first. The read points (live snapshots and
@@ -200,37 +208,36 @@ void kvCompactionFree(KvCompaction *c){
   kvFree(c);
 }
 
-static int compAddIn(KvCompaction *c, int iLevel, KvFileMeta *f){
-  KvFileMeta **ap = kvRealloc(c->apIn, sizeof(*ap)*(size_t)(c->nIn+1));
+/* Append f and i to the parallel arrays *pap and *pai of *pn entries,
+** taking a reference on f. */
+static int compAppend(KvFileMeta ***pap, int **pai, int *pn, KvFileMeta *f,
+                      int i){
+  KvFileMeta **ap = kvRealloc(*pap, sizeof(*ap)*(size_t)(*pn+1));
   int *ai;
   if( ap==0 ) return kvErrNoMem();
-  c->apIn = ap;
-  ai = kvRealloc(c->aiInLevel, sizeof(int)*(size_t)(c->nIn+1));
+  *pap = ap;
+  ai = kvRealloc(*pai, sizeof(int)*(size_t)(*pn+1));
   if( ai==0 ) return kvErrNoMem();
-  c->aiInLevel = ai;
-  ap[c->nIn] = f;
-  ai[c->nIn] = iLevel;
-  c->nIn++;
+  *pai = ai;
+  ap[*pn] = f;
+  ai[*pn] = i;
+  (*pn)++;
   kvFileRef(f);
-  c->nByteIn += f->nByte;
   return KV_OK;
+}
+
+static int compAddIn(KvCompaction *c, int iLevel, KvFileMeta *f){
+  int rc = compAppend(&c->apIn, &c->aiInLevel, &c->nIn, f, iLevel);
+  if( rc==KV_OK ) c->nByteIn += f->nByte;
+  return rc;
 }
 
 /* Add f to the older runs; bNewRun starts a new run with it. */
 static int compAddOld(KvCompaction *c, KvFileMeta *f, int bNewRun){
-  KvFileMeta **ap = kvRealloc(c->apOld, sizeof(*ap)*(size_t)(c->nOld+1));
-  int *ai;
-  if( ap==0 ) return kvErrNoMem();
-  c->apOld = ap;
-  ai = kvRealloc(c->aiOldRun, sizeof(int)*(size_t)(c->nOld+1));
-  if( ai==0 ) return kvErrNoMem();
-  c->aiOldRun = ai;
-  if( bNewRun || c->nOld==0 ) c->nOldRun++;
-  ap[c->nOld] = f;
-  ai[c->nOld] = c->nOldRun - 1;
-  c->nOld++;
-  kvFileRef(f);
-  return KV_OK;
+  int nRun = c->nOldRun + ((bNewRun || c->nOld==0) ? 1 : 0);
+  int rc = compAppend(&c->apOld, &c->aiOldRun, &c->nOld, f, nRun - 1);
+  if( rc==KV_OK ) c->nOldRun = nRun;
+  return rc;
 }
 
 static int compAddGrand(KvCompaction *c, KvFileMeta *f){
@@ -300,10 +307,19 @@ double kvCompactLevelScore(const KvVersion *v, const kv_options *o,
 
 double kvCompactGarbage(const KvCompactor *p, const KvFileMeta *f){
   u64 nGarbage;
+  double r, rWindow;
   if( f->nEntry<GARBAGE_MIN_ENTRIES ) return 0.0;
   nGarbage = f->nTombstone + shadowGet(p, f->iFile);
   if( nGarbage>f->nEntry ) nGarbage = f->nEntry;
-  return (double)nGarbage / (double)f->nEntry;
+  r = (double)nGarbage / (double)f->nEntry;
+  /* Tombstones crowded together (a key range deleted row by row) make
+  ** scans through them slow however few they are in the whole file: the
+  ** densest window counts as the file's garbage. */
+  if( f->nEntry>=KV_DEL_WINDOW ){
+    rWindow = (double)f->nDelWindowMax / (double)KV_DEL_WINDOW;
+    if( rWindow>r ) r = rWindow;
+  }
+  return r;
 }
 
 /* ---------------------------------------------------------------------- */

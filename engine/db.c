@@ -73,14 +73,26 @@ void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink){
   kvDbLock(db);
   pLink->pPrev->pNext = pLink->pNext;
   pLink->pNext->pPrev = pLink->pPrev;
+  kvSharedPublish(db);
   kvDbUnlock(db);
 }
 
-void kvDbDropFloor(kv_db *db, u64 seq){
+u64 kvDbDropFloor(kv_db *db, u64 seq){
+  int bOthers = 0;
   if( seq>db->iDropFloor ) db->iDropFloor = seq;
+  seq = kvSharedRaiseFloor(db, seq, &bOthers);
+  if( bOthers ) db->bOthersRead = 1;
+  return seq;
 }
 
 u64 kvDbOldestSnapshot(kv_db *db){
+  int bOthers = 0;
+  u64 seq = kvSharedOldest(db, kvDbLocalOldest(db), &bOthers);
+  db->bOthersRead = bOthers;
+  return seq;
+}
+
+u64 kvDbLocalOldest(kv_db *db){
   /* Iterators made with an old snapshot join the list late, so the list
   ** is not in sequence order: take the minimum. */
   u64 seq = atomic_load(&db->lastSeq);
@@ -134,6 +146,14 @@ int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap){
     s->link.pPrev = db->snapHead.pPrev;
     db->snapHead.pPrev->pNext = &s->link;
     db->snapHead.pPrev = &s->link;
+    /* Published before the shared floor is checked (shared.c). */
+    kvSharedPublish(db);
+    rc = kvSharedCheckFloor(db, s->link.seq);
+    if( rc!=KV_OK ){
+      s->link.pPrev->pNext = s->link.pNext;
+      s->link.pNext->pPrev = s->link.pPrev;
+      kvSharedPublish(db);
+    }
   }
   kvDbUnlock(db);
   if( rc!=KV_OK ){
@@ -336,13 +356,14 @@ static int identityOpen(kv_db *db){
 
 /* Write every entry of pMem to table iFile and add it to level 0 of pEdit.
 ** An empty memtable writes nothing. Runs without the mutex. */
-int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
-                       u64 *pnByte){
+int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iAbove, u64 iFile,
+                    KvVersionEdit *pEdit, u64 *pnByte){
   KvSstConfig cfg;
   KvSstBuilder *pB = 0;
   KvIter *pIt = 0;
   KvSstMeta meta;
   char *zPath;
+  u64 nAdded = 0;
   int rc;
   *pnByte = 0;
   if( kvMemCount(pMem)==0 ) return KV_OK;
@@ -361,7 +382,10 @@ int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
     size_t nk, nv;
     kvIterKey(pIt, &k, &nk);
     kvIterValue(pIt, &v, &nv);
-    rc = kvSstBuilderAdd(pB, k, nk, v, nv);
+    if( kvIKeySeq(k, nk)>iAbove ){
+      rc = kvSstBuilderAdd(pB, k, nk, v, nv);
+      nAdded++;
+    }
     if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
   }
   if( pIt ) pIt->pMethods->xClose(pIt);
@@ -372,11 +396,17 @@ int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
     rc = kvMemRangeDels(pMem, &rd);
     for(j=0; rc==KV_OK && j<rd.n; j++){
       const KvRangeTomb *t = &rd.a[j];
+      if( t->seq<=iAbove ) continue;
       rc = kvSstBuilderAddRangeDel(pB, t->pLo, t->nLo, t->pHi, t->nHi, t->seq);
+      nAdded++;
     }
     kvRdListFree(&rd);
   }
-  if( rc==KV_OK ){
+  if( rc==KV_OK && nAdded==0 ){
+    kvSstBuilderAbandon(pB);     /* nothing above iAbove: no table */
+    pB = 0;
+  }
+  if( rc==KV_OK && pB ){
     rc = kvSstBuilderFinish(pB, &meta);
     pB = 0;
     if( rc==KV_OK ){
@@ -417,21 +447,43 @@ static void flushImm(kv_db *db){
   KvVersionEdit edit;
   u64 iFile, nByte = 0;
   int rc;
+  int bMaint = 0, bCovered = 0, bEdited = 0;
   assert( pImm );
   memset(&edit, 0, sizeof(edit));
   db->bBgActive = 1;
   kvMemRef(pImm);
-  iFile = kvVsetNewFileNumber(&db->vset);
-  kvDbUnlock(db);
-  rc = kvDbWriteLevel0(db, pImm, iFile, &edit, &nByte);
-  kvDbLock(db);
-  if( rc==KV_OK ){
+  /* One process at a time, at the newest manifest (shared.c). */
+  rc = kvSharedMaintBegin(db, 1);
+  if( rc==KV_OK ) bMaint = db->pShm!=0;
+  if( rc==KV_OK && bMaint && db->vset.iLastSeq>=db->iImmLastSeq ){
+    bCovered = 1;           /* another process flushed all of it already */
+    edit.iLogNumber = db->vset.iLogNumber;
+  }
+  if( rc==KV_OK && !bCovered ){
+    iFile = kvVsetNewFileNumber(&db->vset);
+    kvDbUnlock(db);
+    /* Entries another process's flush wrote already stay out: one
+    ** internal key is never in two tables (shared.c). */
+    rc = kvDbWriteLevel0(db, pImm, bMaint ? db->vset.iLastSeq : 0, iFile,
+                         &edit, &nByte);
+    kvDbLock(db);
+  }
+  if( rc==KV_OK && !bCovered ){
     edit.bLogNumber = 1;
     edit.iLogNumber = db->iImmLogNumber;
     edit.bLastSeq = 1;
-    edit.iLastSeq = atomic_load(&db->lastSeq);
+    edit.iLastSeq = bMaint ? db->iImmLastSeq : atomic_load(&db->lastSeq);
+    if( bMaint ){
+      /* What another process flushed since stays flushed. */
+      if( db->vset.iLogNumber>edit.iLogNumber ){
+        edit.iLogNumber = db->vset.iLogNumber;
+      }
+      if( db->vset.iLastSeq>edit.iLastSeq ) edit.iLastSeq = db->vset.iLastSeq;
+    }
     rc = kvVsetApply(&db->vset, &edit);
+    bEdited = rc==KV_OK;
   }
+  if( bMaint ) kvSharedMaintEnd(db, bEdited);
   if( rc==KV_OK ){
     db->pImm = 0;
     kvMemUnref(pImm);
@@ -439,8 +491,8 @@ static void flushImm(kv_db *db){
     db->nFlushBytes += nByte;
     kvDbDeleteOldSegments(db, edit.iLogNumber);
     /* background=off: the flush that may have made compaction due runs it
-    ** (compact.c); with a background thread, bgMain does. */
-    if( !db->bBgThread ) kvCompactInline(db);
+    ** (db_compact.c); with a background thread, bgMain does. */
+    if( !db->bBgThread ) kvDbCompactInline(db);
   }else{
     /* Sticky: the memtable stays in memory and its data in the WAL; new
     ** writes are refused until the flush is retried (a full disk, an I/O
@@ -463,8 +515,21 @@ static void *bgMain(void *pArg){
   while( !db->bShutdown ){
     if( db->pImm && db->rcBg==KV_OK ){
       flushImm(db);
-    }else if( db->rcBg==KV_OK && kvCompactBackground(db) ){
+    }else if( db->rcBg==KV_OK && kvDbCompactBackground(db) ){
       /* one compaction ran (flushes have priority: loop again) */
+    }else if( db->bMaintBusy ){
+      /* Another process maintains the store now: look again soon. */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 50*1000*1000;
+      if( ts.tv_nsec>=1000000000L ){ ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+      db->bBgIdle = 1;
+      pthread_cond_broadcast(&db->cvWork);
+      pthread_cond_timedwait(&db->cvWork, &db->mutex, &ts);
+      db->bBgIdle = 0;
+    }else if( db->pImm && db->rcBg==KV_OK ){
+      /* Switched while the compaction check let go of the mutex (taking
+      ** the maintenance lock): its broadcast came before any wait. */
     }else{
       /* Nothing is due: say so to a closing kv_close() that waits. */
       db->bBgIdle = 1;
@@ -541,11 +606,11 @@ int kvDbMakeRoom(kv_db *db, int bForce){
   int bSlowed = 0;
   while( rc==KV_OK ){
     KvMem *pNew = 0;
-    u64 iSeg = 0;
+    u64 iSeg = 0, iEndBefore = 0;
     rc = kvDbStickyError(db);
     if( rc!=KV_OK ) break;
-    /* Level 0 piling up: slow writers down, then stop them (compact.c). */
-    if( !bForce && kvCompactSlowdown(db, &bSlowed) ) continue;
+    /* Level 0 piling up: slow writers down, then stop them (db_compact.c). */
+    if( !bForce && kvDbStallSlowdown(db, &bSlowed) ) continue;
     if( !bForce && kvMemUsage(db->pMem)<db->pOpts->nMemtable ) break;
     /* (a pending immutable memtable is flushed first: after a retried
     ** failure it may still be waiting with background=off) */
@@ -559,15 +624,24 @@ int kvDbMakeRoom(kv_db *db, int bForce){
       }
       continue;
     }
-    if( kvCompactStop(db) ) continue;
+    if( kvDbStallStop(db) ) continue;
     rc = kvMemNew(&pNew);
+    iEndBefore = db->pWal ? kvWalEnd(db->pWal) : 0;
     if( rc==KV_OK ) rc = kvWalRotate(db->pWal, &iSeg);
     if( rc!=KV_OK ){
       kvMemUnref(pNew);
       break;
     }
     db->pImm = db->pMem;
+    db->iImmLastSeq = atomic_load(&db->lastSeq);
+    if( db->pShm ){
+      /* Records before the catch-up position are in pImm (or replaced):
+      ** that is all a flush of it may retire (shared.c). */
+      kvSharedWalWritten(db, iEndBefore);
+      iSeg = KV_WALPOS_SEG(db->iWalPos);
+    }
     db->iImmLogNumber = iSeg;
+    db->iMemLogNumber = iSeg;
     db->pMem = pNew;
     bForce = 0;
     if( db->bBgThread ){
@@ -637,8 +711,8 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
       rc = probeFile(a[lo], k, n, hash, seq, pbFound, peType, pVal);
     }
   }
-  if( nProbe>1 && rc==KV_OK && iFirstLevel==0 ){
-    kvCompactSeekCharge(db, pFirst, iFirstLevel);
+  if( nProbe>1 && rc==KV_OK && iFirstLevel==0 && db->pCompactor ){
+    kvCompactSeekCharge(db->pCompactor, pFirst, iFirstLevel);
   }
   return rc;
 }
@@ -827,8 +901,11 @@ static void dbFree(kv_db *db, int bFinish){
   }
   if( db->pWal ){
     if( db->pOpts->eSync!=KV_SYNC_OFF && db->rcWal==KV_OK ) kvWalSync(db->pWal);
+    /* The last process leaves the segment at its real length. */
+    if( db->rcWal==KV_OK && kvSharedAlone(db) ) kvWalCut(db->pWal);
     kvWalClose(db->pWal);
   }
+  kvSharedClose(db);
   kv_batch_free(atomic_load_explicit(&db->pSpareBatch, memory_order_relaxed));
   kvMemUnref(db->pMem);
   kvMemUnref(db->pImm);
@@ -843,6 +920,7 @@ static void dbFree(kv_db *db, int bFinish){
   kvFree(db->zDir);
   pthread_mutex_destroy(&db->mutex);
   pthread_mutex_destroy(&db->vsetMutex);
+  pthread_mutex_destroy(&db->maintMutex);
   pthread_cond_destroy(&db->cvWork);
   pthread_cond_destroy(&db->cvWriterLock);
   kvFree(db);
@@ -941,12 +1019,15 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   kv_db *db = kvMallocZero(sizeof(*db));
   char *zCurrent = 0;
   char *zLock = 0;
+  int bFirst = 0;               /* no other process has the store open */
   int rc = KV_OK;
 
   *ppDb = 0;
   if( db==0 ) return kvErrNoMem();
   pthread_mutex_init(&db->mutex, 0);
   pthread_mutex_init(&db->vsetMutex, 0);
+  pthread_mutex_init(&db->maintMutex, 0);
+  db->iSlot = -1;
   pthread_cond_init(&db->cvWork, 0);
   pthread_cond_init(&db->cvWriterLock, 0);
   db->snapHead.pNext = db->snapHead.pPrev = &db->snapHead;
@@ -965,7 +1046,11 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   if( rc==KV_OK ) rc = foreignCheck(pEnv, zDir);
   if( rc==KV_OK ) rc = existingStoreCheck(pEnv, zDir, opts);
   if( rc==KV_OK && !bReadOnly ) rc = pEnv->xLock(pEnv, zLock, &db->pLock);
-  if( rc==KV_OK ) rc = droppedCheck(db);
+  if( rc==KV_OK && !bReadOnly ){
+    rc = kvSharedOpen(db, &bFirst);
+    if( rc==KV_OK && !bFirst ) rc = kvSharedClaimSlot(db);
+  }
+  if( rc==KV_OK && bFirst ) rc = droppedCheck(db);
   if( rc==KV_OK ) rc = identityOpen(db);
   if( rc==KV_OK ) rc = kvCacheNew(db->pOpts->nCache, &db->pCache);
   if( rc==KV_OK ){
@@ -977,9 +1062,10 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     db->vset.bVerify = db->pOpts->bVerifyChecksums;
     db->vset.pMutex = &db->vsetMutex;
     db->vset.bReadOnly = bReadOnly;
+    db->vset.bNoRewrite = !bReadOnly && !bFirst;
     if( pEnv->xExists(pEnv, zCurrent) ){
       rc = kvVsetRecover(&db->vset);
-    }else if( bReadOnly ){
+    }else if( bReadOnly || !bFirst ){
       rc = kvErr(KV_CANTOPEN, "kvstore: '%s' holds no CURRENT file: the "
                  "store was never completely created", zDir);
     }else{
@@ -989,16 +1075,24 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   }
   if( bReadOnly ){
     if( rc==KV_OK ) rc = kvDbRecoverReadOnly(db);
+  }else if( !bFirst ){
+    db->vset.bShared = 1;
+    if( rc==KV_OK ) rc = kvDbRecoverShared(db);
   }else{
     if( rc==KV_OK ) rc = kvDbRecoverWal(db);
     if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
   }
-  if( rc==KV_OK ) rc = kvCompactorNew(&db->pCompactor);
+  if( rc==KV_OK ) rc = kvDbCompactorNew(db);
   if( rc==KV_OK ){
     rc = kvRateNew(pEnv, db->pOpts->rRateLimit, db->pOpts->rRateBurst,
                    db->pOpts->nRateWaitMs, &db->pRate);
   }
-  if( rc==KV_OK && !bReadOnly ) deleteObsoleteFiles(db);
+  if( rc==KV_OK && bFirst ) deleteObsoleteFiles(db);
+  if( rc==KV_OK && bFirst ){
+    /* Recovered: let other processes in (shared.c). */
+    db->vset.bShared = 1;
+    rc = kvSharedFirstReady(db);
+  }
   if( rc==KV_OK && db->pOpts->bBackground && !bReadOnly ){
     if( pthread_create(&db->bgThread, 0, bgMain, db)!=0 ){
       rc = kvErr(KV_ERROR, "kvstore: cannot start the background thread "
@@ -1031,10 +1125,13 @@ static int canonicalDir(const char *zDir, char **pzOut){
   return KV_OK;
 }
 
-static kv_db *registryFind(u64 iDev, u64 iIno){
+/* Opens of one directory through one env share an instance; through
+** another env they are another instance, which meets this one as another
+** process would (shared.c): the tests' way to play two processes. */
+static kv_db *registryFind(u64 iDev, u64 iIno, KvEnv *pEnv){
   kv_db *p;
   for(p=gRegistry; p; p=p->pNextDb){
-    if( p->iDev==iDev && p->iIno==iIno ) return p;
+    if( p->iDev==iDev && p->iIno==iIno && p->pEnv==pEnv ) return p;
   }
   return 0;
 }
@@ -1068,7 +1165,7 @@ int kv_open(const char *zDir, const kv_options *opts, kv_db **ppDb){
     return rc;
   }
   pthread_mutex_lock(&gRegistryMutex);
-  db = registryFind(iDev, iIno);
+  db = registryFind(iDev, iIno, pEnv);
   if( db ){
     /* Shared instance: the shaping options given must agree with the
     ** store's (those not given are the store's anyway). */
@@ -1202,7 +1299,7 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
   if( rc==KV_OK ) rc = pEnv->xFileId(pEnv, zCanon, &iDev, &iIno);
   if( rc==KV_OK ){
     pthread_mutex_lock(&gRegistryMutex);
-    if( registryFind(iDev, iIno) ){
+    if( registryFind(iDev, iIno, pEnv) ){
       rc = kvErr(KV_BUSY, "kvstore: '%s' is open in this process", zCanon);
     }
     pthread_mutex_unlock(&gRegistryMutex);
@@ -1221,6 +1318,14 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
                "file); nothing was removed", zCanon, KV_NAME_IDENTITY);
   }
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
+  if( rc==KV_OK ){
+    /* No other process may have it open (shared.c's OPEN byte). */
+    rc = pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
+    if( rc==KV_BUSY ){
+      rc = kvErr(KV_BUSY, "kvstore: '%s' is open in another process: it "
+                 "cannot be dropped now", zCanon);
+    }
+  }
   if( rc==KV_OK && pEnv->xExists(pEnv, zCurrent) ){
     rc = pEnv->xRename(pEnv, zCurrent, zMarker);
     if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zCanon);

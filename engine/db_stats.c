@@ -87,7 +87,7 @@ int kv_stats(kv_db *db, char **pzJson){
        ",\"compaction_bytes\":%" PRIu64 ",", nUser, nFlushBytes, nCompactBytes);
   EMIT("\"write_amplification\":%.3f,",
        nUser ? (double)(nFlushBytes + nCompactBytes + nUser)/(double)nUser : 0.0);
-  if( rc==KV_OK ) rc = kvCompactStatsJson(db, &b);
+  if( rc==KV_OK ) rc = kvDbCompactStatsJson(db, &b);
   if( rc==KV_OK ) rc = kvRateStatsJson(db->pRate, &b);
   {
     /* Work waiting: an immutable memtable to flush, levels over budget. */

@@ -19,6 +19,8 @@
 #define WRITER_PLAIN   0        /* kv_write: append, apply, publish */
 #define WRITER_PREPARE 1        /* kv_prepare: append a PREPARED record */
 #define WRITER_APPLY   2        /* kv_commit_prepared: apply, publish */
+#define WRITER_CATCHUP 3        /* kv_catch_up: apply what other processes
+                                ** committed (shared.c) */
 
 struct KvWriter {
   kv_batch *pBatch;             /* NULL: kv_flush's forced switch */
@@ -63,6 +65,7 @@ static int writeQueued(kv_db *db, KvWriter *w){
   KvWriter *pLast = w;
   KvWriter *p;
   int bSticky = 0;
+  int bWriterLock = 0;
   int rc;
 
   pthread_cond_init(&w->cv, 0);
@@ -87,7 +90,11 @@ static int writeQueued(kv_db *db, KvWriter *w){
   ** retire the segment holding the record): only that transaction's own
   ** retried prepare, its apply, or reads. */
   rc = KV_OK;
-  if( db->bPrepared && (w->eKind==WRITER_PLAIN
+  if( w->eKind==WRITER_CATCHUP ){
+    kvDbUnlock(db);
+    rc = kvSharedCatchUp(db, w->iSeq);
+    kvDbLock(db);
+  }else if( db->bPrepared && (w->eKind==WRITER_PLAIN
                         || (w->eKind==WRITER_PREPARE
                             && w->iSeq!=db->iPrepSeq)) ){
     rc = kvErr(KV_BUSY, "kvstore: '%s' has a prepared transaction waiting "
@@ -98,9 +105,28 @@ static int writeQueued(kv_db *db, KvWriter *w){
     rc = kvErr(KV_MISUSE, "kvstore: no prepared transaction at sequence %"
                PRIu64 " in '%s'", w->iSeq, db->zDir);
   }
+  /* Appends from several processes go one at a time, each where the last
+  ** record ended (shared.c). */
+  if( rc==KV_OK && db->pShm
+   && (w->eKind==WRITER_PLAIN || w->eKind==WRITER_PREPARE) ){
+    kvDbUnlock(db);
+    rc = kvSharedWriterLock(db);
+    if( rc==KV_OK ){
+      bWriterLock = 1;
+      /* Plain writes (no database holds a horizon): everything another
+      ** process appended is committed. With a horizon the caller caught
+      ** up to it (kv_catch_up) under the database's write lock. */
+      if( !db->pOpts->bHorizon ) rc = kvSharedCatchUp(db, KV_MAX_SEQ);
+    }
+    kvDbLock(db);
+    if( rc==KV_OK ) rc = kvSharedWalPosition(db);
+  }
   /* An apply needs no room: kv_prepare made it. */
-  if( rc==KV_OK && w->eKind!=WRITER_APPLY ) rc = kvDbMakeRoom(db, w->pBatch==0);
-  if( rc==KV_OK && w->pBatch ){
+  if( rc==KV_OK && w->eKind!=WRITER_APPLY && w->eKind!=WRITER_CATCHUP ){
+    rc = kvDbMakeRoom(db, w->pBatch==0);
+  }
+  if( rc==KV_OK && w->pBatch && w->eKind!=WRITER_CATCHUP ){
+    u64 iEndBefore = db->pWal ? kvWalEnd(db->pWal) : 0;
     size_t nGroup = 0;
     u64 seq = atomic_load(&db->lastSeq) + 1;
     u64 nUser = 0;
@@ -162,6 +188,7 @@ static int writeQueued(kv_db *db, KvWriter *w){
     }
 
     kvDbLock(db);
+    if( w->eKind!=WRITER_APPLY ) kvSharedWalWritten(db, iEndBefore);
     if( rc==KV_OK && w->eKind==WRITER_PREPARE ){
       /* Not visible, not published: kv_commit_prepared does that. */
       db->bPrepared = 1;
@@ -175,6 +202,7 @@ static int writeQueued(kv_db *db, KvWriter *w){
       atomic_store(&db->lastSeq, ins.seq - 1);
       atomic_fetch_add(&db->nUserBytes, nUser);
       atomic_fetch_add(&db->nWrites, nCommit);
+      kvSharedPublish(db);
     }else if( (bSticky || rc==KV_READONLY) && db->rcWal==KV_OK ){
       /* After a failed fsync (whose pages the kernel may have dropped), or
       ** a memtable holding half a batch, no later commit may report
@@ -187,6 +215,7 @@ static int writeQueued(kv_db *db, KvWriter *w){
     }
   }
 
+  if( bWriterLock ) kvSharedWriterUnlock(db);
   /* Finish the group and hand leadership to the next writer. */
   for(;;){
     KvWriter *pHead = db->pWriterHead;
@@ -313,6 +342,21 @@ void kv_abort_prepared(kv_db *db, uint64_t iSeq){
     pthread_cond_broadcast(&db->cvWriterLock);       /* kv_snapshot_at */
   }
   kvDbUnlock(db);
+}
+
+/* Apply what other processes committed up to iHorizon (shared.c). No
+** queue, no system call when nothing changed. */
+int kv_catch_up(kv_db *db, uint64_t iHorizon){
+  KvWriter w;
+  if( db==0 || db->pShm==0 ) return KV_OK;
+  if( iHorizon<=atomic_load(&db->lastSeq)
+   && atomic_load(&db->pShm->iManifestGen)==atomic_load(&db->iManifestGen) ){
+    return KV_OK;
+  }
+  memset(&w, 0, sizeof(w));
+  w.eKind = WRITER_CATCHUP;
+  w.iSeq = iHorizon;
+  return writeQueued(db, &w);
 }
 
 uint64_t kv_last_seq(kv_db *db){

@@ -165,7 +165,20 @@ static int skipLast(KvIter *pIter){
 }
 static int skipSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
   RdSkipIter *p = (RdSkipIter*)pIter;
-  int rc = p->pChild->pMethods->xSeek(p->pChild, pKey, nKey);
+  const KvRdFrag *f = 0;
+  int rc = KV_OK;
+  /* A target inside a fragment that hides all of the child: seek straight
+  ** to the fragment's end (one seek where skipSettle would make two). */
+  if( nKey>=KV_TRAILER ) f = skipFrag(p, pKey, nKey - KV_TRAILER);
+  if( f ){
+    if( p->pnSkip ) (*p->pnSkip)++;
+    p->seek.n = 0;
+    rc = kvIKeyAppend(&p->seek, f->pHi, f->nHi, KV_MAX_SEQ, KV_TYPE_PUT);
+    if( rc==KV_OK ) rc = p->pChild->pMethods->xSeek(p->pChild, p->seek.a,
+                                                    p->seek.n);
+  }else{
+    rc = p->pChild->pMethods->xSeek(p->pChild, pKey, nKey);
+  }
   return rc ? rc : skipSettle(p, 1);
 }
 static int skipNext(KvIter *pIter){
@@ -204,6 +217,18 @@ int kvRdSkipIterNew(KvIter *pChild, const KvRdFrags *pFrags, u64 childMaxSeq,
   p->pnSkip = pnSkip;
   *ppOut = &p->base;
   return KV_OK;
+}
+
+/* The largest sequence of a point entry of table f. Its manifest range
+** is widened to its range tombstones (sst_build.c), its own metadata is
+** not; a table holding tombstones is open already (kvDbRangeDels read
+** them). When it is not, the widened bound (it only skips less). */
+static u64 filePointMaxSeq(KvFileMeta *f){
+  KvSst *pSst = 0;
+  if( f->nRangeDel==0 ) return f->maxSeq;
+  pSst = atomic_load_explicit(&f->pSst, memory_order_acquire);
+  if( pSst==0 ) return f->maxSeq;
+  return kvSstGetMeta(pSst)->maxSeq;
 }
 
 static int visible(kv_iter *it, u64 seq){
@@ -327,6 +352,7 @@ int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
   kv_iter *it = kvMallocZero(sizeof(*it));
   KvIter **apChild = 0;
   int nChild = 0;
+  int iMem = 0;                 /* index of the first memtable child */
   int rc = KV_OK;
 
   *ppIter = 0;
@@ -337,6 +363,7 @@ int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     rc = kvBatchIterNew(b, &pB);
     if( rc==KV_OK ) rc = pushIter(&apChild, &nChild, pB);
   }
+  iMem = nChild;
   if( rc==KV_OK ){
     kvDbLock(db);
     it->pMem = db->pMem;
@@ -370,28 +397,31 @@ int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     }
   }
   if( rc==KV_OK && it->pFrags ){
-    /* Tables and levels: every entry is at most their max sequence, so
-    ** a newer tombstone lets them seek past it. The children follow
-    ** kvDbCollectIters' order after the batch and the memtables. */
+    /* Memtables, tables and levels: every point entry is at most their
+    ** largest point sequence, so a newer tombstone lets them seek past it
+    ** (a tombstone in the same memtable or table as the rows it deleted
+    ** included). The children follow kvDbCollectIters' order after the
+    ** batch: memtable, immutable memtable, level-0 tables, levels. */
     KvVersion *v = it->pVersion;
-    int i0 = nChild, iLevel, i;
-    for(iLevel=KV_MAX_LEVELS-1; iLevel>=1; iLevel--){
-      if( v->anFile[iLevel] ) i0--;
-    }
-    i0 -= v->anFile[0];
+    int i0 = iMem, iLevel, i;
     for(i=0; rc==KV_OK && i0+i<nChild; i++){
       u64 mx = 0;
       int j;
-      if( i<v->anFile[0] ){
-        mx = v->aaFile[0][i]->maxSeq;
+      int k = i - (it->pMem!=0) - (it->pImm!=0);
+      if( k<0 ){
+        KvMem *pM = (i==0 && it->pMem) ? it->pMem : it->pImm;
+        mx = kvMemMaxPointSeq(pM);
+      }else if( k<v->anFile[0] ){
+        mx = filePointMaxSeq(v->aaFile[0][k]);
       }else{
-        int k = i - v->anFile[0];
+        k -= v->anFile[0];
         for(iLevel=1; iLevel<KV_MAX_LEVELS; iLevel++){
           if( v->anFile[iLevel]==0 ) continue;
           if( k--==0 ) break;
         }
         for(j=0; j<v->anFile[iLevel]; j++){
-          if( v->aaFile[iLevel][j]->maxSeq>mx ) mx = v->aaFile[iLevel][j]->maxSeq;
+          u64 m = filePointMaxSeq(v->aaFile[iLevel][j]);
+          if( m>mx ) mx = m;
         }
       }
       rc = kvRdSkipIterNew(apChild[i0+i], it->pFrags, mx, it->seq,

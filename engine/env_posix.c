@@ -36,6 +36,7 @@ struct PosixFile {
   u64 nCap;                     /* allocated size of the file */
   u64 nLogical;                 /* bytes appended: the file's real size */
   int bSynced;                  /* xSync succeeded once: cuts are synced */
+  int bNoCut;                   /* KV_OPEN_SHARED: xClose keeps the size */
 };
 
 /*
@@ -189,6 +190,7 @@ static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
     }
     p->bAppendMap = 1;
     p->nCap = p->nLogical = (u64)st.st_size;
+    p->bNoCut = (flags & KV_OPEN_SHARED)!=0;
   }
   *ppFile = &p->base;
   return KV_OK;
@@ -280,7 +282,11 @@ static int posixClose(KvFile *pFile){
   int rc = KV_OK;
   if( p==0 ) return KV_OK;
   if( p->pMap ) munmap(p->pMap, p->nMap);
-  if( p->bAppendMap ) rc = appendCut(p);
+  if( p->bAppendMap && p->bNoCut && p->aApp ){
+    munmap(p->aApp, (size_t)p->nCap);
+  }else if( p->bAppendMap ){
+    rc = appendCut(p);
+  }
   if( close(p->fd)!=0 && errno!=EINTR ) rc = kvErrno(errno, "close", p->zPath);
   kvFree(p->zPath);
   kvFree(p);
@@ -397,7 +403,7 @@ static int posixLock(KvEnv *pEnv, const char *zPath, KvFile **ppLock){
   *ppLock = 0;
   fd = open(zPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if( fd<0 ) return kvErrno(errno, "open", zPath);
-  if( flock(fd, LOCK_EX | LOCK_NB)!=0 ){
+  if( flock(fd, LOCK_SH | LOCK_NB)!=0 ){
     int e = errno;
     close(fd);
     if( e==EWOULDBLOCK ){
@@ -430,7 +436,71 @@ static int posixUnlock(KvFile *pLock){
   PosixFile *p = (PosixFile*)pLock;
   if( p==0 ) return KV_OK;
   flock(p->fd, LOCK_UN);
-  return posixClose(pLock);
+  return posixClose(pLock);       /* drops its byte locks and its map */
+}
+
+/* Open file description locks (F_OFD_*, Linux 3.15): owned by the handle,
+** not the process, so two handles of one process exclude each other and
+** closing one never drops the other's locks (POSIX record locks would). */
+static int posixLockByte(KvFile *pLock, u64 iByte, int eOp, int bWait){
+  PosixFile *p = (PosixFile*)pLock;
+  struct flock fl;
+  memset(&fl, 0, sizeof(fl));
+  fl.l_type = eOp==KV_LOCK_EXCL ? F_WRLCK
+            : eOp==KV_LOCK_SHARED ? F_RDLCK : F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = (off_t)iByte;
+  fl.l_len = 1;
+  for(;;){
+    if( fcntl(p->fd, bWait ? F_OFD_SETLKW : F_OFD_SETLK, &fl)==0 ){
+      return KV_OK;
+    }
+    if( errno==EINTR ) continue;
+    if( errno==EAGAIN || errno==EACCES ){
+      return kvErr(KV_BUSY, "kvstore: '%s' is locked by another process",
+                   p->zPath);
+    }
+    if( errno==EINVAL || errno==ENOLCK || errno==EOPNOTSUPP ){
+      return kvErr(KV_IOERR, "kvstore: cannot lock '%s' (%s): the file "
+                   "system does not support the byte-range locks that "
+                   "several processes need", p->zPath, strerror(errno));
+    }
+    return kvErrno(errno, "lock", p->zPath);
+  }
+}
+
+static int posixLockHeld(KvFile *pLock, u64 iByte){
+  PosixFile *p = (PosixFile*)pLock;
+  struct flock fl;
+  memset(&fl, 0, sizeof(fl));
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = (off_t)iByte;
+  fl.l_len = 1;
+  if( fcntl(p->fd, F_OFD_GETLK, &fl)!=0 ) return 0;
+  return fl.l_type!=F_UNLCK;
+}
+
+static int posixLockMap(KvFile *pLock, size_t nByte, void **pp){
+  PosixFile *p = (PosixFile*)pLock;
+  struct stat st;
+  void *pMap;
+  *pp = 0;
+  if( p->pMap ){
+    *pp = p->pMap;
+    return KV_OK;
+  }
+  if( fstat(p->fd, &st)!=0 ) return kvErrno(errno, "stat", p->zPath);
+  if( (u64)st.st_size<(u64)nByte ){
+    int e = posix_fallocate(p->fd, 0, (off_t)nByte);
+    if( e ) return kvErrno(e, "write", p->zPath);
+  }
+  pMap = mmap(0, nByte, PROT_READ|PROT_WRITE, MAP_SHARED, p->fd, 0);
+  if( pMap==MAP_FAILED ) return kvErrno(errno, "map", p->zPath);
+  p->pMap = pMap;
+  p->nMap = nByte;
+  *pp = pMap;
+  return KV_OK;
 }
 
 static int posixFileId(KvEnv *pEnv, const char *zPath, u64 *pDev, u64 *pIno){
@@ -468,7 +538,8 @@ static KvEnv gPosixEnv = {
   "posix",
   posixOpen, posixRead, posixAppend, posixSync, posixSize, posixTruncate,
   posixClose, posixRename, posixUnlink, posixExists, posixMkdir, posixRmdir,
-  posixSyncDir, posixList, posixLock, posixUnlock, posixFileId,
+  posixSyncDir, posixList, posixLock, posixUnlock, posixLockByte,
+  posixLockHeld, posixLockMap, posixFileId,
   posixNowMicros, posixMonoMicros, posixSleepMicros, posixMap
 };
 

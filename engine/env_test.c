@@ -836,6 +836,31 @@ static int tenvUnlock(KvFile *pLock){
   return rc;
 }
 
+/* Byte locks and the map go to the real lock file: they are not data,
+** and a crash of the modelled process drops them like a real death. */
+static int tenvLockByte(KvFile *pLock, u64 iByte, int eOp, int bWait){
+  TestFile *pF = (TestFile*)pLock;
+  TestEnv *p = (TestEnv*)pLock->pEnv;
+  if( eOp!=KV_LOCK_UNLOCK && !tenvAlive(p) ){
+    return kvErrno(EIO, "lock", pF->zPath);
+  }
+  return p->pBase->xLockByte(pF->pReal, iByte, eOp, bWait);
+}
+
+static int tenvLockHeld(KvFile *pLock, u64 iByte){
+  TestFile *pF = (TestFile*)pLock;
+  TestEnv *p = (TestEnv*)pLock->pEnv;
+  return p->pBase->xLockHeld(pF->pReal, iByte);
+}
+
+static int tenvLockMap(KvFile *pLock, size_t nByte, void **pp){
+  TestFile *pF = (TestFile*)pLock;
+  TestEnv *p = (TestEnv*)pLock->pEnv;
+  *pp = 0;
+  if( !tenvAlive(p) ) return kvErrno(EIO, "map", pF->zPath);
+  return p->pBase->xLockMap(pF->pReal, nByte, pp);
+}
+
 static int tenvFileId(KvEnv *pEnv, const char *zPath, u64 *pDev, u64 *pIno){
   TestEnv *p = (TestEnv*)pEnv;
   if( !tenvAlive(p) ) return kvErrno(EIO, "stat", zPath);
@@ -1085,6 +1110,9 @@ KvEnv *kvTestEnvNew(KvEnv *pBase){
   p->base.xList = tenvList;
   p->base.xLock = tenvLock;
   p->base.xUnlock = tenvUnlock;
+  p->base.xLockByte = tenvLockByte;
+  p->base.xLockHeld = tenvLockHeld;
+  p->base.xLockMap = tenvLockMap;
   p->base.xFileId = tenvFileId;
   p->base.xNowMicros = tenvNowMicros;
   p->base.xMonoMicros = tenvMonoMicros;

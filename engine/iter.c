@@ -145,30 +145,25 @@ static int mergeDone(MergeIter *p, int rc){
   return rc;
 }
 
-static int mergeFirst(KvIter *pIter){
-  MergeIter *p = (MergeIter*)pIter;
+/* Every child to its first (bForward) or last entry, then the heap. */
+static int mergeEnd(MergeIter *p, int bForward){
   int rc = KV_OK;
   int i;
   for(i=0; rc==KV_OK && i<p->nChild; i++){
     KvIter *c = p->apChild[i];
-    rc = c->pMethods->xFirst(c);
+    rc = bForward ? c->pMethods->xFirst(c) : c->pMethods->xLast(c);
   }
-  p->eDir = MERGE_FORWARD;
+  p->eDir = bForward ? MERGE_FORWARD : MERGE_BACKWARD;
   if( rc==KV_OK ) heapBuild(p);
   return mergeDone(p, rc);
 }
 
+static int mergeFirst(KvIter *pIter){
+  return mergeEnd((MergeIter*)pIter, 1);
+}
+
 static int mergeLast(KvIter *pIter){
-  MergeIter *p = (MergeIter*)pIter;
-  int rc = KV_OK;
-  int i;
-  for(i=0; rc==KV_OK && i<p->nChild; i++){
-    KvIter *c = p->apChild[i];
-    rc = c->pMethods->xLast(c);
-  }
-  p->eDir = MERGE_BACKWARD;
-  if( rc==KV_OK ) heapBuild(p);
-  return mergeDone(p, rc);
+  return mergeEnd((MergeIter*)pIter, 0);
 }
 
 static int mergeSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){

@@ -495,6 +495,15 @@ int kv_commit_prepared(kv_db *db, kv_batch *b, uint64_t iSeq);
 void kv_abort_prepared(kv_db *db, uint64_t iSeq);
 void kv_options_set_horizon(kv_options *opts, uint64_t iHorizon);
 uint64_t kv_last_seq(kv_db *db);
+/* Several processes may have one store open (doc/multiprocess.md). A
+** caller that commits through a database reads its horizon H there and,
+** before reading at H or writing (under the database's write lock),
+** calls kv_catch_up(db, H): the records other processes committed up to
+** H are applied here. Costs nothing when nothing changed. */
+int kv_catch_up(kv_db *db, uint64_t iHorizon);
+/* *pbInUse 1 if a process has the store in zDir open (for tools that must
+** not change a store in use). */
+int kv_store_in_use(const char *zDir, int *pbInUse);
 int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap);
 uint64_t kv_snapshot_seq(const kv_snapshot *snap);
 

@@ -293,10 +293,19 @@ struct KvFile {
                                    ** of ours is replaced) */
 #define KV_OPEN_APPEND 0x04     /* open existing (create if missing) for
                                 ** append, keeping its contents */
+#define KV_OPEN_SHARED 0x10     /* with KV_OPEN_APPEND: other processes
+                                ** append to the file too (a WAL segment of
+                                ** a store open in several processes):
+                                ** xClose never cuts it back (its end is
+                                ** not this handle's to know) */
 #define KV_OPEN_PLAIN  0x08     /* with KV_OPEN_APPEND: write() every
                                 ** append, never through a mapping (the
                                 ** test env, whose model edits files by
                                 ** path under open handles) */
+
+#define KV_LOCK_UNLOCK 0
+#define KV_LOCK_SHARED 1
+#define KV_LOCK_EXCL   2
 
 struct KvEnv {
   const char *zName;            /* "posix", "test" */
@@ -316,11 +325,25 @@ struct KvEnv {
   int (*xSyncDir)(KvEnv*, const char *zDir);
   /* Names in zDir (no "." or ".."), free with kvFreeList(). */
   int (*xList)(KvEnv*, const char *zDir, char ***pazName, int *pnName);
-  /* Create zPath if needed and take an exclusive flock on it without
+  /* Create zPath if needed and take a shared flock on it without
   ** waiting: KV_BUSY "kvstore: '<dir>' is locked by another process" if
-  ** another open file description holds it. */
+  ** another open file description holds it exclusively (a kvstore before
+  ** 0.3 takes it exclusively; so does nothing else). Processes of this
+  ** version coordinate through xLockByte on the handle (shared.c). */
   int (*xLock)(KvEnv*, const char *zPath, KvFile **ppLock);
   int (*xUnlock)(KvFile *pLock);                 /* releases and closes */
+  /* Byte-range lock of one byte of the lock file, owned by the handle (an
+  ** open file description: two handles of one process exclude each other
+  ** as two processes do; a process that dies loses them). eOp is
+  ** KV_LOCK_UNLOCK, KV_LOCK_SHARED or KV_LOCK_EXCL; bWait 0 returns KV_BUSY
+  ** at once when another handle holds a conflicting lock. A shared lock
+  ** taken over an exclusive one of the same handle downgrades it. */
+  int (*xLockByte)(KvFile *pLock, u64 iByte, int eOp, int bWait);
+  /* 1 if another handle holds a lock on byte iByte, else 0. */
+  int (*xLockHeld)(KvFile *pLock, u64 iByte);
+  /* Map the first nByte bytes of the lock file shared and read-write
+  ** (growing the file to nByte if needed) until xUnlock. */
+  int (*xLockMap)(KvFile *pLock, size_t nByte, void **pp);
   int (*xFileId)(KvEnv*, const char *zPath, u64 *pDev, u64 *pIno);
   u64 (*xNowMicros)(KvEnv*);    /* wall clock, microseconds since epoch */
   u64 (*xMonoMicros)(KvEnv*);   /* monotonic clock, microseconds */
@@ -494,6 +517,11 @@ int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
              int *peType, const u8 **ppVal, size_t *pnVal);
 size_t kvMemUsage(KvMem *pMem);       /* bytes of arena in use */
 u64 kvMemCount(KvMem *pMem);          /* entries */
+/* Largest sequence of a put or point delete added (0: none). An entry a
+** reader can see was added before the reader's sequence was taken, so a
+** value read after that bounds every such entry (range tombstones do not
+** count: dbiter.c skips entries older than a tombstone). */
+u64 kvMemMaxPointSeq(KvMem *pMem);
 /* Iterator over internal keys; holds a reference on the memtable. */
 int kvMemIterNew(KvMem *pMem, KvIter **ppIter);
 
@@ -540,6 +568,16 @@ int kvBatchRangeDels(const kv_batch *b, KvBuf *pCopy, KvRdList *pOut);
 typedef struct KvLogWriter KvLogWriter;
 typedef struct KvLogReader KvLogReader;
 int kvLogWriterOpen(KvEnv *pEnv, const char *zPath, KvLogWriter **ppW);
+/* Open with extra xOpen flags (KV_OPEN_SHARED), continuing after iEnd
+** bytes of whole records (0: an emptied file); anything after is cut. */
+int kvLogWriterOpenAt(KvEnv *pEnv, const char *zPath, int flags, u64 iEnd,
+                      KvLogWriter **ppW);
+/* Cut the file to the records written (drop preallocated space). */
+int kvLogCut(KvLogWriter *pW);
+/* The good record at *pOff of a[0..nData): 1 with *pp, *pn its payload and
+** *pOff moved past it; 0 if none starts there whole (the end, a record
+** still being written, a torn tail). */
+int kvLogNext(const u8 *a, u64 nData, u64 *pOff, const u8 **pp, size_t *pn);
 int kvLogAppend(KvLogWriter *pW, const void *p, size_t n);
 int kvLogSync(KvLogWriter *pW);
 u64 kvLogSize(KvLogWriter *pW);
@@ -575,7 +613,26 @@ struct KvWalConfig {
   u64 nSegmentSize;
   u64 nSegmentRecords;
   int eSync;                    /* KV_SYNC_* */
+  int bShared;                  /* other processes append too: segments
+                                ** are opened KV_OPEN_SHARED */
 };
+/* Position in the WAL: segment number and byte offset in one u64, so that
+** positions compare as integers and fit one atomic word (shared.c). */
+#define KV_WALPOS(seg, off) (((u64)(seg)<<40) | (u64)(off))
+#define KV_WALPOS_SEG(p)    ((u64)(p)>>40)
+#define KV_WALPOS_OFF(p)    ((u64)(p) & ((((u64)1)<<40)-1))
+/* Continue segment iSeg after its first iOff bytes (whole records another
+** process wrote): the writer of a store open in several processes. */
+int kvWalOpenAt(KvEnv *pEnv, const char *zDir, u64 iSeg, u64 iOff,
+                const KvWalConfig *pCfg, KvWal **ppWal);
+/* Where the next record goes (KV_WALPOS). */
+u64 kvWalEnd(KvWal *pWal);
+/* Cut the current segment to its records (close of the last process). */
+int kvWalCut(KvWal *pWal);
+/* Bytes [iFrom, iTo) of segment iSeg (iTo = UINT64_MAX: to its end) into
+** *pBuf. KV_CANTOPEN if the segment does not exist. */
+int kvWalReadSegment(KvEnv *pEnv, const char *zDir, u64 iSeg, u64 iFrom,
+                     u64 iTo, KvBuf *pBuf);
 /* Start writing a new segment number iSeg in zDir. */
 int kvWalOpen(KvEnv *pEnv, const char *zDir, u64 iSeg,
               const KvWalConfig *pCfg, KvWal **ppWal);
@@ -675,7 +732,9 @@ int kvBloomCheck(const KvBloom *p, u32 hash);
 ** "<n>.sst", and the directory fsynced. Readers (sst_read.c) keep the
 ** summary, filter and metadata in memory and read index chunks and data
 ** blocks from the file's mapping or through the block cache; iterators
-** and point lookups are in sst_iter.c, the verifier in sst_verify.c.
+** (over one table or a run of them) and point lookups are in sst_iter.c,
+** the verifier in sst_verify.c. None of them knows versions: a level is
+** given to the run iterator by level_iter.c.
 */
 typedef struct KvSstConfig KvSstConfig;
 struct KvSstConfig {
@@ -699,10 +758,16 @@ struct KvSstMeta {
   u64 nRawBytes;                /* keys+values before compression */
   u8 aMerkle[32];               /* Merkle root of the data blocks */
   u64 nRangeDel;                /* range tombstones (range-deletion part) */
+  u64 nDelWindowMax;            /* most point tombstones among any
+                                ** KV_DEL_WINDOW consecutive entries: set
+                                ** by the builder, not stored in the file */
   KvBuf smallest;               /* smallest internal key */
   KvBuf largest;                /* largest internal key */
 };
 void kvSstMetaFree(KvSstMeta *p);    /* frees the key buffers only */
+/* The window of KvSstMeta.nDelWindowMax (compact_pick.c's tombstone
+** density trigger, as RocksDB's CompactOnDeletionCollector). */
+#define KV_DEL_WINDOW 128
 
 typedef struct KvSstBuilder KvSstBuilder;
 /* Start a table that will be named zPath (written as zPath".tmp"). */
@@ -758,6 +823,22 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
 ** fill_cache=false. */
 #define KV_SST_BULK 0x01
 int kvSstIterNew(KvSst *pSst, int flags, KvIter **ppIter);
+/* A run: nTable tables with disjoint key ranges, in key order, read as
+** one sorted sequence by one table iterator that moves from table to
+** table. xTable gives table i, opened (owned by the run's source, valid
+** while the iterator is open); xLargest gives its largest internal key
+** without opening it (seeks). What the tables are is the caller's
+** business (level_iter.c: a level's files). */
+typedef struct KvSstRun KvSstRun;
+struct KvSstRun {
+  int nTable;
+  void *pCtx;                   /* first argument of xTable and xLargest */
+  int (*xTable)(void *pCtx, int i, KvSst **ppSst);
+  void (*xLargest)(void *pCtx, int i, const u8 **ppKey, size_t *pnKey);
+};
+/* Iterator over run *pRun (copied; pCtx must outlive the iterator).
+** flags: kvSstIterNew's. */
+int kvSstRunIterNew(const KvSstRun *pRun, int flags, KvIter **ppIter);
 /* Read every byte of the file at zPath and check every part: returns
 ** KV_OK if sound, else KV_CORRUPT (or KV_IOERR) with a message naming
 ** the file and the part ("data block at offset N", "index", "summary",
@@ -785,6 +866,8 @@ struct KvFileMeta {
   u64 minSeq, maxSeq;
   KvBuf smallest, largest;      /* internal keys */
   u64 nRangeDel;                /* range tombstones in the table */
+  u64 nDelWindowMax;            /* KvSstMeta's; 0 (unknown) for a file
+                                ** this process did not write */
   u8 aMerkle[32];
   int bObsolete;                /* removed by an edit: unlink at last unref */
   int bCompacting;              /* being compacted (under db mutex) */
@@ -836,6 +919,9 @@ struct KvVersionSet {
   KvLogWriter *pManifest;
   u64 nManifestEdit;            /* edits in the live manifest */
   int bReadOnly;                /* kv_open_readonly: recover writes nothing */
+  int bNoRewrite;               /* recover keeps the manifest (another
+                                ** process has the store open) */
+  int bShared;                  /* edits write whole manifests (shared.c) */
   void *pMutex;                 /* pthread_mutex_t* guarding refcounts of
                                 ** versions/files and pCurrent */
 };
@@ -848,6 +934,9 @@ int kvVsetRecover(KvVersionSet *p);
 ** fsync it, then install the new version. REQUIRES: the caller serializes
 ** calls (db mutex or single writer). Fills in next file / last seq. */
 int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit);
+/* Install the version of the manifest CURRENT names, if it is not the
+** one read last (another process changed the store). */
+int kvVsetReload(KvVersionSet *p, int *pbChanged);
 void kvVsetClose(KvVersionSet *p);
 u64 kvVsetNewFileNumber(KvVersionSet *p);
 int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
@@ -860,6 +949,15 @@ void kvFileUnref(KvFileMeta *f);
 /* The opened table of f (opening it on first use). */
 int kvFileTable(KvFileMeta *f, KvSst **ppSst);
 char *kvSstPath(const char *zDir, u64 iFile);    /* "<dir>/<n>.sst" */
+
+/****************************** level_iter.c *******************************/
+/* A level iterator: the non-overlapping files aFile[0..nFile) of one level
+** read as one sorted run (kvSstRunIterNew), each table opened with
+** kvFileTable when reached. It borrows the array and the files: the
+** caller keeps them (a version, a compaction's inputs) until the iterator
+** is closed. flags: kvSstIterNew's. */
+int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
+                   KvIter **ppIter);
 
 /****************************** ratelimit.c ********************************/
 /*
@@ -982,6 +1080,7 @@ struct kv_snapshot {
   KvSnapLink link;              /* must be first */
 };
 
+typedef struct KvShm KvShm;
 struct kv_db {
   char *zDir;                   /* canonical directory path */
   u64 iDev, iIno;               /* registry key */
@@ -1044,26 +1143,43 @@ struct kv_db {
   _Atomic u64 nSyncs;           /* WAL fsyncs by commits */
   _Atomic u64 nGets;            /* point reads */
   u64 nStallMicros;             /* writers delayed by level-0 pressure */
+  u64 nStallSlowdown;           /* writes delayed 1 ms */
+  u64 nStallStop;               /* writes that waited for a compaction */
   struct KvCompactor *pCompactor;  /* compaction state (compact.c) (M) */
   KvRateLimiter *pRate;         /* token bucket (ratelimit.c); NULL = off */
+
+  /* Several processes (shared.c) */
+  KvShm *pShm;                  /* LOCK's shared map; NULL read-only */
+  int iSlot;                    /* this instance's slot in pShm->aSlot */
+  pthread_mutex_t maintMutex;   /* this process's side of the MAINT lock;
+                                ** taken before `mutex`, never after it */
+  u64 iWalPos;                  /* catch-up position (KV_WALPOS) (leader) */
+  u64 iMemLogNumber;            /* first segment pMem's data may be in */
+  u64 iImmLastSeq;              /* last sequence pImm holds */
+  _Atomic u64 iManifestGen;     /* pShm->iManifestGen the version is from */
+  int bOthersRead;              /* other processes read (compaction) (M) */
+  int bMaintBusy;               /* a background compaction found another
+                                ** process maintaining the store (M) */
+  u64 nShareReset;              /* memtables rebuilt after others' flushes */
+  pthread_t maintOwner;         /* thread holding maintMutex, if any */
+  int nMaintDepth;              /* its nesting (a flush in a compaction) */
+  int bMaintEdited;             /* a manifest was written under it */
 };
 
 void kvDbLock(kv_db *db);
 void kvDbUnlock(kv_db *db);
-/* Oldest sequence any snapshot or iterator may read (M). */
+/* Oldest sequence any snapshot or iterator may read, of this process and
+** of the others sharing the store (sets bOthersRead) (M). */
 u64 kvDbOldestSnapshot(kv_db *db);
+/* The same for this instance alone (M). */
+u64 kvDbLocalOldest(kv_db *db);
 /* Register/unregister a read point (M taken inside). */
 void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
-/* Raise db->iDropFloor to seq (compaction, M held). */
-void kvDbDropFloor(kv_db *db, u64 seq);
+/* Raise db->iDropFloor (and the shared one) to seq before a compaction
+** drops versions below it; returns the oldest read point it must keep,
+** which another process may just have lowered (compaction, M held). */
+u64 kvDbDropFloor(kv_db *db, u64 seq);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
-/* A level iterator (sst_iter.c: a table iterator that moves from table to
-** table): the non-overlapping files aFile[0..nFile) of one level read as
-** one sorted run, opening each table when reached. It borrows the array
-** and the files: the caller keeps them (a version, a compaction's inputs)
-** until the iterator is closed. flags: kvSstIterNew's. */
-int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
-                   KvIter **ppIter);
 /* Children for a full merge of what version v and the memtables hold:
 ** appends iterators to *papIter (kvRealloc'd array) and *pnIter. */
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
@@ -1077,9 +1193,10 @@ struct MemInsert {              /* kvBatchDecode context: into a memtable */
 };
 int kvDbMemInsertOp(void *pCtx, int eType, const u8 *pKey, size_t nKey,
                     const u8 *pVal, size_t nVal);
-/* Write every entry of pMem to table iFile, add it to level 0 of pEdit. */
-int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iFile, KvVersionEdit *pEdit,
-                    u64 *pnByte);
+/* Write every entry of pMem with a sequence above iAbove to table iFile,
+** add it to level 0 of pEdit. */
+int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iAbove, u64 iFile,
+                    KvVersionEdit *pEdit, u64 *pnByte);
 /* Remove WAL segments older than iLogNumber (failures ignored). */
 void kvDbDeleteOldSegments(kv_db *db, u64 iLogNumber);
 /* Make sure the memtable has room for a write (bForce: switch it now if
@@ -1092,6 +1209,50 @@ int kvDbMakeRoom(kv_db *db, int bForce);
 int kvDbRecoverWal(kv_db *db);
 int kvDbRecoverReadOnly(kv_db *db);
 
+/****************************** shared.c ***********************************/
+/*
+** One store, several processes (design at the top of shared.c). KvShm is
+** the first page of the LOCK file, mapped shared by every process.
+*/
+#define KV_SHM_SLOTS 64
+/* Byte locks of the LOCK file (beyond the map). */
+#define KV_LOCKB_OPEN    ((u64)1 << 20)   /* shared by every opener */
+#define KV_LOCKB_MAINT   (KV_LOCKB_OPEN + 1)
+#define KV_LOCKB_WRITER  (KV_LOCKB_OPEN + 2)
+#define KV_LOCKB_SLOT(i) (KV_LOCKB_OPEN + 16 + (u64)(i))
+struct KvShm {
+  u64 iMagic;
+  _Atomic u64 iWalEnd;          /* KV_WALPOS after the last whole record */
+  _Atomic u64 iManifestGen;     /* bumped by every manifest written */
+  _Atomic u64 iDropFloor;       /* no read point below it (compactions) */
+  _Atomic u64 aSlot[KV_SHM_SLOTS];  /* 1 + oldest sequence a process may
+                                ** read; 0 = free */
+};
+/* At open, LOCK held: *pbFirst 1 if no other process has the store open
+** (then recover, and call kvSharedFirstReady), else wait for a recovery in
+** progress and share it. */
+int kvSharedOpen(kv_db *db, int *pbFirst);
+int kvSharedFirstReady(kv_db *db);
+/* Take a free slot of pShm->aSlot (KV_BUSY if none). */
+int kvSharedClaimSlot(kv_db *db);
+void kvSharedClose(kv_db *db);
+int kvSharedAlone(kv_db *db);
+void kvSharedPublish(kv_db *db);                       /* M */
+u64 kvSharedOldest(kv_db *db, u64 iLocal, int *pbOthers);
+u64 kvSharedRaiseFloor(kv_db *db, u64 seq, int *pbOthers);
+int kvSharedCheckFloor(kv_db *db, u64 iSeq);
+int kvSharedWriterLock(kv_db *db);
+void kvSharedWriterUnlock(kv_db *db);
+int kvSharedReload(kv_db *db, int *pbChanged);
+int kvSharedMaintBegin(kv_db *db, int bWait);          /* M */
+void kvSharedMaintEnd(kv_db *db, int bEdited);         /* M */
+int kvSharedCatchUp(kv_db *db, u64 iHorizon);          /* leader, no M */
+int kvSharedWalPosition(kv_db *db);                    /* leader, M */
+void kvSharedWalWritten(kv_db *db, u64 iEndBefore);    /* leader, M */
+/* Open a store another process has open: read its manifest and WAL as they
+** are (recover.c). */
+int kvDbRecoverShared(kv_db *db);
+
 /****************************** compact_pick.c, compact.c *****************/
 /*
 ** Compaction (design at the top of compact_pick.c for choosing, of
@@ -1099,8 +1260,10 @@ int kvDbRecoverReadOnly(kv_db *db);
 ** in compact_pick.c, is a pure function
 ** of a version, the options and the compactor's memory (round-robin
 ** pointers, per-file snapshot-only entry counts), so tests can drive it
-** with hand-built versions. REQUIRES for everything taking a kv_db: the
-** db mutex held, unless stated otherwise.
+** with hand-built versions. Running, in compact.c, reaches the store only
+** through a KvCompactHost (below), never kv_db: compact.c depends on
+** version.c and the SSTable files, and db_compact.c on it, not the other
+** way round.
 */
 typedef struct KvCompactor KvCompactor;     /* per-store state */
 typedef struct KvCompaction KvCompaction;   /* one picked compaction */
@@ -1193,16 +1356,81 @@ int kvDropFilterStep(KvDropFilter *p, const u8 *pIKey, size_t nIKey,
                      int *peVerdict);
 void kvDropFilterFree(KvDropFilter *p);
 
-/* Background thread: run one due compaction; 1 if one ran. */
-int kvCompactBackground(kv_db *db);
-/* background=off: run due compactions until none is due. */
-void kvCompactInline(kv_db *db);
-/* Write stalls for the write leader (background=on only). Slowdown: sleep
-** 1 ms once per write when L0 holds 2*level0_trigger files (*pbSlowed
-** records it); Stop: wait for a compaction when L0 holds
-** 3*level0_trigger. Each returns 1 if it released the mutex. */
-int kvCompactSlowdown(kv_db *db, int *pbSlowed);
-int kvCompactStop(kv_db *db);
+/*
+** The seam between compaction and its store. compact.c knows nothing of
+** kv_db: everything it uses of the store is in a KvCompactHost, copied
+** into the compactor by kvCompactorOpen (db_compact.c fills it in). The
+** callbacks get pCtx first; each REQUIRES the store's mutex held.
+*/
+typedef struct KvCompactHost KvCompactHost;
+struct KvCompactHost {
+  KvEnv *pEnv;
+  const char *zDir;             /* store directory (names outputs, errors) */
+  const kv_options *pOpts;
+  KvVersionSet *pVset;          /* file numbers, current version, apply */
+  pthread_mutex_t *pMutex;      /* the store's mutex */
+  pthread_cond_t *pCvWork;      /* broadcast when a compaction ends and
+                                ** when a seek compaction is wanted */
+  void *pCtx;                   /* the store, for the callbacks */
+  /* Oldest sequence a reader may read: compaction keeps every version a
+  ** read point at or above it may see (and picks with it). */
+  u64 (*xOldestSnapshot)(void *pCtx);
+  /* A merge is about to drop what no read point at or above *pOldest can
+  ** see: refuse older read points from now on and list the live ones,
+  ** ascending (*paSnap: kvFree; NULL when *pnSnap is 0). *pOldest may
+  ** come back lower (another process's reader got in first), and
+  ** *pbKeepAbove 1 says that readers the list does not name may read at
+  ** any point above it (other processes): keep every version there. */
+  int (*xReadPoints)(void *pCtx, u64 *pOldest, u64 **paSnap, int *pnSnap,
+                     int *pbKeepAbove);
+  /* Take (and end) a turn at the store's maintenance: one process at a
+  ** time picks, runs and installs compactions (shared.c). bWait 0: KV_BUSY
+  ** at once when another process has the turn. bEdited: a manifest was
+  ** written. The mutex is released while waiting. */
+  int (*xMaintBegin)(void *pCtx, int bWait);
+  void (*xMaintEnd)(void *pCtx, int bEdited);
+  /* Record that compaction failed with rc (sticky, see kvDbBgError);
+  ** zWhat names the work ("compaction"). */
+  void (*xError)(void *pCtx, int rc, const char *zWhat);
+  /* Nonzero when the store is closing: a merge stops (nothing changes). */
+  int (*xClosing)(void *pCtx);
+  /* Flush the immutable memtable if one waits (the mutex is released
+  ** while the table is written). Called only for background compactions. */
+  void (*xFlushPending)(void *pCtx);
+  /* A compaction was installed; *pSt is what it did. */
+  void (*xDone)(void *pCtx, const KvCompactStats *pSt);
+};
+/* A compactor that runs compactions for the store pHost describes
+** (copied). kvCompactorFree frees it. */
+int kvCompactorOpen(const KvCompactHost *pHost, KvCompactor **pp);
+/* Pick and run one due compaction. Returns KV_OK with *pbRan 0 when none
+** is due. bBg: for the background thread (flushes a waiting memtable as
+** it goes). pSt (may be NULL) gets what was done added. xProgress (may be
+** NULL): kv_compact_progress's callback; when it asks to stop, KV_INTERRUPT
+** and the store is unchanged. A failure is recorded with xError.
+** REQUIRES: mutex held, no compaction running; released while tables are
+** written. */
+int kvCompactRunDue(KvCompactor *pC, int bBg, KvCompactStats *pSt,
+                    int *pbRan, kv_progress_fn xProgress, void *pProgArg);
+/* The same for everything into one run at the bottom level (kv_compact
+** with bFull); KV_OK when the store holds no table. */
+int kvCompactRunFull(KvCompactor *pC, KvCompactStats *pSt,
+                     kv_progress_fn xProgress, void *pProgArg);
+/* Is a compaction running? REQUIRES: mutex held. */
+int kvCompactRunning(const KvCompactor *pC);
+/* What the compactor has done, for kv_stats. REQUIRES: mutex held. */
+typedef struct KvCompactCounters KvCompactCounters;
+struct KvCompactCounters {
+  KvCompactStats total;         /* all compactions so far */
+  u64 nTrivial;                 /* trivial moves among them */
+  u64 nGarbage;                 /* picked by the garbage trigger */
+  u64 nSeek;                    /* picked by the seek trigger */
+  u64 nFull;                    /* full compactions */
+  u64 nProgDone;                /* running compaction: input bytes merged */
+  u64 nProgPlanned;             /*   of its input bytes */
+  int bRunning;
+};
+void kvCompactCounters(const KvCompactor *pC, KvCompactCounters *pOut);
 /* A point read probed file f of level iLevel without finding its key and
 ** then had to probe another file (mutex NOT held). Once a file has cost
 ** max(100, size / 16 KiB) such probes, a compaction of it is scheduled
@@ -1213,9 +1441,29 @@ int kvCompactStop(kv_db *db);
 ** bloom-filter probes it would save cost when the data is in memory
 ** (measured: charging every level slowed kvbench readrandom by a fifth
 ** while the compactions ran). */
-void kvCompactSeekCharge(kv_db *db, KvFileMeta *f, int iLevel);
+void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel);
+
+/****************************** db_compact.c *******************************/
+/*
+** The store's side of compaction: the KvCompactHost it gives compact.c,
+** when compactions run (background thread, inline, kv_compact), write
+** stalls and the compaction part of kv_stats. REQUIRES the mutex held
+** unless stated otherwise.
+*/
+/* Make db->pCompactor (at open). */
+int kvDbCompactorNew(kv_db *db);
+/* Background thread: run one due compaction; 1 if one ran. */
+int kvDbCompactBackground(kv_db *db);
+/* background=off: run due compactions until none is due. */
+void kvDbCompactInline(kv_db *db);
+/* Write stalls for the write leader (background=on only). Slowdown: sleep
+** 1 ms once per write when L0 holds 2*level0_trigger files (*pbSlowed
+** records it); Stop: wait for a compaction when L0 holds
+** 3*level0_trigger. Each returns 1 if it released the mutex. */
+int kvDbStallSlowdown(kv_db *db, int *pbSlowed);
+int kvDbStallStop(kv_db *db);
 /* Append the compaction fields of kv_stats (mutex NOT held). */
-int kvCompactStatsJson(kv_db *db, KvBuf *pOut);
+int kvDbCompactStatsJson(kv_db *db, KvBuf *pOut);
 /* Defined in db.c: flush the immutable memtable if one waits (mutex held;
 ** released while writing). */
 void kvDbFlushPending(kv_db *db);

@@ -164,6 +164,18 @@ static void logWriterFree(KvLogWriter *pW){
 ** must land at the new end, not at the old write position.
 */
 int kvLogWriterOpen(KvEnv *pEnv, const char *zPath, KvLogWriter **ppW){
+  return kvLogWriterOpenAt(pEnv, zPath, 0, 0, ppW);
+}
+
+/*
+** The general form: xOpen flags added to KV_OPEN_APPEND (KV_OPEN_SHARED),
+** and the file cut to iEnd bytes, where the next record goes (0: emptied).
+** Opening at iEnd>0 continues a log another handle wrote whole records to
+** up to iEnd; whatever lies after it (a torn record, preallocated zeros)
+** is cut off.
+*/
+int kvLogWriterOpenAt(KvEnv *pEnv, const char *zPath, int flags, u64 iEnd,
+                      KvLogWriter **ppW){
   KvLogWriter *pW;
   u64 nSize = 0;
   int rc = KV_OK;
@@ -175,10 +187,16 @@ int kvLogWriterOpen(KvEnv *pEnv, const char *zPath, KvLogWriter **ppW){
   }
   if( rc==KV_OK ){
     pW->pEnv = pEnv;
-    rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_APPEND, &pW->pFile);
+    rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_APPEND|flags, &pW->pFile);
   }
   if( rc==KV_OK ) rc = pEnv->xSize(pW->pFile, &nSize);
-  if( rc==KV_OK && nSize>0 ) rc = pEnv->xTruncate(pW->pFile, 0);
+  if( rc==KV_OK && nSize<iEnd ){
+    rc = kvErr(KV_CORRUPT, "kvstore: log '%s' ends at %llu bytes, before "
+               "its last record's end (%llu)", zPath,
+               (unsigned long long)nSize, (unsigned long long)iEnd);
+  }
+  if( rc==KV_OK && nSize>iEnd ) rc = pEnv->xTruncate(pW->pFile, iEnd);
+  if( rc==KV_OK ) pW->nGood = iEnd;
   if( rc!=KV_OK ){
     if( pW ) logCloseQuietly(pEnv, pW->pFile);
     logWriterFree(pW);
@@ -259,6 +277,23 @@ int kvLogSync(KvLogWriter *pW){
 
 u64 kvLogSize(KvLogWriter *pW){
   return pW->nGood;
+}
+
+int kvLogCut(KvLogWriter *pW){
+  int rc = logWriterUsable(pW);
+  if( rc==KV_OK ) rc = pW->pEnv->xTruncate(pW->pFile, pW->nGood);
+  return rc;
+}
+
+int kvLogNext(const u8 *a, u64 nData, u64 *pOff, const u8 **pp, size_t *pn){
+  u32 nPay = 0;
+  *pp = 0;
+  *pn = 0;
+  if( *pOff>=nData || logParse(a, nData, *pOff, &nPay)!=LOG_GOOD ) return 0;
+  *pp = a + *pOff + KV_LOG_HEADER;
+  *pn = nPay;
+  *pOff += KV_LOG_HEADER + (u64)nPay;
+  return 1;
 }
 
 /*

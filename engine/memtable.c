@@ -76,6 +76,7 @@ struct KvMem {
                                 ** the unused tail of the current block, so
                                 ** a fresh memtable is not already "full") */
   _Atomic u64 nEntry;           /* entries linked (range tombstones too) */
+  _Atomic u64 maxPointSeq;      /* largest sequence of a put or point delete */
   _Atomic(MemRangeDel*) pRangeDel;  /* range tombstones, newest first:
                                 ** published like nodes (invariant 3) */
   /* Writer-only state (invariant 1). */
@@ -161,9 +162,11 @@ static int nodeCmp(const MemNode *p, const u8 *pUKey, size_t nUKey,
 }
 
 /* First node >= target, or NULL. When apPrev is not NULL it receives the
-** last node < target at every level (the writer's insertion points). */
+** last node < target at every level (the writer's insertion points); when
+** ppLT is not NULL it receives the last node < target (the head if there
+** is none), read in the same descent as the result. */
 static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
-                       u64 trailer, MemNode **apPrev){
+                       u64 trailer, MemNode **apPrev, MemNode **ppLT){
   MemNode *x = pMem->pHead;
   int i = listHeight(pMem) - 1;
   for(;;){
@@ -172,7 +175,10 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
       x = pNext;
     }else{
       if( apPrev ) apPrev[i] = x;
-      if( i==0 ) return pNext;
+      if( i==0 ){
+        if( ppLT ) *ppLT = x;
+        return pNext;
+      }
       i--;
     }
   }
@@ -181,17 +187,9 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
 /* Last node < target, or the head if there is none. */
 static MemNode *findLT(KvMem *pMem, const u8 *pUKey, size_t nUKey,
                        u64 trailer){
-  MemNode *x = pMem->pHead;
-  int i = listHeight(pMem) - 1;
-  for(;;){
-    MemNode *pNext = nextAt(x, i);
-    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer)<0 ){
-      x = pNext;
-    }else{
-      if( i==0 ) return x;
-      i--;
-    }
-  }
+  MemNode *x = 0;
+  findGE(pMem, pUKey, nUKey, trailer, 0, &x);
+  return x;
 }
 
 /* Last node of the list, or the head if it is empty. */
@@ -238,6 +236,7 @@ int kvMemNew(KvMem **ppMem){
   atomic_init(&p->nHeight, 1);
   atomic_init(&p->nUsage, 0);
   atomic_init(&p->nEntry, 0);
+  atomic_init(&p->maxPointSeq, 0);
   atomic_init(&p->pRangeDel, (MemRangeDel*)0);
   p->iRand = 0x2545F4914F6CDD1DULL;
   p->pHead = arenaAlloc(p, sizeof(MemNode)
@@ -330,7 +329,7 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
   kvPut64(pData + nKey, trailer);
   if( nVal>0 ) memcpy(pData + nIKey, pVal, nVal);
 
-  findGE(pMem, pKey, nKey, trailer, apPrev);
+  findGE(pMem, pKey, nKey, trailer, apPrev, 0);
   nOld = listHeight(pMem);
   if( h>nOld ){
     for(i=nOld; i<h; i++) apPrev[i] = pMem->pHead;
@@ -346,6 +345,11 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
     atomic_store_explicit(&apPrev[i]->apNext[i], pNode, memory_order_release);
   }
   atomic_fetch_add_explicit(&pMem->nEntry, 1, memory_order_relaxed);
+  /* One writer at a time (invariant 1): a plain maximum. Published
+  ** before the store's last sequence moves past seq. */
+  if( seq>atomic_load_explicit(&pMem->maxPointSeq, memory_order_relaxed) ){
+    atomic_store_explicit(&pMem->maxPointSeq, seq, memory_order_release);
+  }
   return KV_OK;
 }
 
@@ -355,7 +359,7 @@ int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
   assert( seq<=KV_MAX_SEQ );
   /* (key, seq, PUT) is the largest trailer a visible entry can have, so
   ** the first node >= it is the newest version with sequence <= seq. */
-  p = findGE(pMem, pKey, nKey, kvPackTrailer(seq, KV_TYPE_PUT), 0);
+  p = findGE(pMem, pKey, nKey, kvPackTrailer(seq, KV_TYPE_PUT), 0, 0);
   if( p==0
    || kvUKeyCmpShort(nodeKey(p), p->nIKey - KV_TRAILER, pKey, nKey)!=0 ){
     return 0;
@@ -382,6 +386,10 @@ int kvMemRangeDels(KvMem *pMem, KvRdList *pOut){
 
 u64 kvMemCount(KvMem *pMem){
   return atomic_load_explicit(&pMem->nEntry, memory_order_relaxed);
+}
+
+u64 kvMemMaxPointSeq(KvMem *pMem){
+  return atomic_load_explicit(&pMem->maxPointSeq, memory_order_acquire);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -425,7 +433,7 @@ static int memIterSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
   MemIter *p = (MemIter*)pIter;
   assert( nIKey>=KV_TRAILER );
   return memIterAt(p, findGE(p->pMem, pIKey, nIKey - KV_TRAILER,
-                             kvGet64(pIKey + nIKey - KV_TRAILER), 0));
+                             kvGet64(pIKey + nIKey - KV_TRAILER), 0, 0));
 }
 
 static int memIterNext(KvIter *pIter){

@@ -91,6 +91,17 @@ static int lowerBound(const RdKey *aKey, int nKey, const u8 *p, size_t n){
   return lo;
 }
 
+/* The intervals [*pa, *pb) of the sorted boundaries aKey that tombstone t
+** covers; 0 when t is above maxSeq or empty (and covers none). */
+static int tombSpan(const KvRangeTomb *t, u64 maxSeq, const RdKey *aKey,
+                    int nKey, int *pa, int *pb){
+  if( t->seq>maxSeq ) return 0;
+  if( kvUKeyCmp(t->pLo, t->nLo, t->pHi, t->nHi)>=0 ) return 0;
+  *pa = lowerBound(aKey, nKey, t->pLo, t->nLo);
+  *pb = lowerBound(aKey, nKey, t->pHi, t->nHi);
+  return 1;
+}
+
 void kvRdFragsFree(KvRdFrags *p){
   if( p==0 ) return;
   kvFree(p->aFrag);
@@ -135,12 +146,8 @@ int kvRdFragsBuild(const KvRdList *pList, u64 maxSeq, KvRdFrags **ppOut){
   }
   /* Count, then place, the sequences of each interval. */
   for(i=0; i<pList->n; i++){
-    const KvRangeTomb *t = &pList->a[i];
     int a, b;
-    if( t->seq>maxSeq ) continue;
-    if( kvUKeyCmp(t->pLo, t->nLo, t->pHi, t->nHi)>=0 ) continue;
-    a = lowerBound(aKey, nKey, t->pLo, t->nLo);
-    b = lowerBound(aKey, nKey, t->pHi, t->nHi);
+    if( !tombSpan(&pList->a[i], maxSeq, aKey, nKey, &a, &b) ) continue;
     for(j=a; j<b; j++) anCover[j]++;
     nSeq += (size_t)(b - a);
   }
@@ -149,13 +156,9 @@ int kvRdFragsBuild(const KvRdList *pList, u64 maxSeq, KvRdFrags **ppOut){
   if( aSeqAll==0 ){ rc = kvErrNoMem(); goto done; }
   memset(anCover, 0, sizeof(int)*(size_t)nInt);
   for(i=0; i<pList->n; i++){
-    const KvRangeTomb *t = &pList->a[i];
     int a, b;
-    if( t->seq>maxSeq ) continue;
-    if( kvUKeyCmp(t->pLo, t->nLo, t->pHi, t->nHi)>=0 ) continue;
-    a = lowerBound(aKey, nKey, t->pLo, t->nLo);
-    b = lowerBound(aKey, nKey, t->pHi, t->nHi);
-    for(j=a; j<b; j++) aSeqAll[aiStart[j] + anCover[j]++] = t->seq;
+    if( !tombSpan(&pList->a[i], maxSeq, aKey, nKey, &a, &b) ) continue;
+    for(j=a; j<b; j++) aSeqAll[aiStart[j] + anCover[j]++] = pList->a[i].seq;
   }
   pF->aFrag = kvMalloc(sizeof(KvRdFrag)*(size_t)(nInt ? nInt : 1));
   if( pF->aFrag==0 ){ rc = kvErrNoMem(); goto done; }

@@ -199,7 +199,7 @@ int kvDbRecoverWal(kv_db *db){
     if( r.bHorizon && seq>r.iHorizon ) seq = r.iHorizon;
     if( r.maxSeq>seq ) seq = r.maxSeq;
     atomic_store(&db->lastSeq, seq);
-    rc = kvDbWriteLevel0(db, r.pMem, kvVsetNewFileNumber(&db->vset), &edit,
+    rc = kvDbWriteLevel0(db, r.pMem, 0, kvVsetNewFileNumber(&db->vset), &edit,
                          &nByte);
     db->nFlushBytes += nByte;
   }
@@ -214,6 +214,7 @@ int kvDbRecoverWal(kv_db *db){
     cfg.nSegmentSize = db->pOpts->nWalSegment;
     cfg.nSegmentRecords = db->pOpts->nWalRecords;
     cfg.eSync = db->pOpts->eSync;
+    cfg.bShared = 1;        /* other processes may append later (shared.c) */
     rc = kvWalOpen(db->pEnv, db->zDir, iNewSeg, &cfg, &db->pWal);
   }
   if( rc==KV_OK ) kvDbDeleteOldSegments(db, iNewSeg);
@@ -276,5 +277,33 @@ int kvDbRecoverReadOnly(kv_db *db){
     r.pMem = 0;
   }
   kvMemUnref(r.pMem);
+  return rc;
+}
+
+/* Open a store that another process has open (shared.c): its recovery
+** has run; the manifest and the WAL are read as they are and nothing is
+** written. Every table of the version is opened now (a compaction
+** elsewhere may delete one later); the WAL is applied from the manifest's
+** log number up to the horizon (all of it without one). */
+int kvDbRecoverShared(kv_db *db){
+  KvVersion *v = db->vset.pCurrent;
+  int rc = KV_OK;
+  int i, j;
+  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      KvSst *pSst = 0;
+      rc = kvFileTable(v->aaFile[i][j], &pSst);
+    }
+  }
+  if( rc==KV_CANTOPEN ) rc = KV_BUSY;     /* deleted since: read again */
+  if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
+  if( rc==KV_OK ){
+    db->iWalPos = KV_WALPOS(db->vset.iLogNumber, 0);
+    db->iMemLogNumber = db->vset.iLogNumber;
+    atomic_store(&db->lastSeq, db->vset.iLastSeq);
+    rc = kvSharedCatchUp(db, db->pOpts->bHorizon ? db->pOpts->iHorizon
+                                                 : KV_MAX_SEQ);
+  }
+  if( rc==KV_CANTOPEN ) rc = KV_BUSY;
   return rc;
 }

@@ -133,6 +133,9 @@ struct KvSstBuilder {
   KvBuf hashes;                 /* u32 bloom hashes of distinct user keys */
   KvBuf leaves;                 /* 32-byte Merkle leaves, one per block */
   KvSstMeta meta;               /* counters and smallest key so far */
+  u64 aDelWin[KV_DEL_WINDOW/64];  /* ring of the last KV_DEL_WINDOW entries:
+                                ** bit set for a point tombstone */
+  u64 nDelWin;                  /* tombstones in the ring */
   KvBuf rdEnc;                  /* range tombstones, encoded (no count) */
   u64 nRd;                      /* ... how many */
   KvBuf rdLo, rdHi;             /* smallest lo and largest hi among them */
@@ -427,8 +430,16 @@ int kvSstBuilderAdd(KvSstBuilder *pB, const u8 *pIKey, size_t nIKey,
   if( rc==KV_OK ) rc = kvBufSet(&p->lastKey, pIKey, nIKey);
   if( rc==KV_OK ){
     u64 seq = kvIKeySeq(pIKey, nIKey);
+    int bDel = kvIKeyType(pIKey, nIKey)==KV_TYPE_DEL;
+    u64 iBit = p->meta.nEntry % KV_DEL_WINDOW;
+    u64 m = (u64)1 << (iBit % 64);
+    u64 *pW = &p->aDelWin[iBit / 64];
+    /* The entry KV_DEL_WINDOW back leaves the window, this one enters. */
+    if( *pW & m ) p->nDelWin--;
+    if( bDel ){ *pW |= m; p->nDelWin++; }else{ *pW &= ~m; }
+    if( p->nDelWin>p->meta.nDelWindowMax ) p->meta.nDelWindowMax = p->nDelWin;
     p->meta.nEntry++;
-    if( kvIKeyType(pIKey, nIKey)==KV_TYPE_DEL ) p->meta.nTombstone++;
+    if( bDel ) p->meta.nTombstone++;
     if( seq<p->meta.minSeq ) p->meta.minSeq = seq;
     if( seq>p->meta.maxSeq ) p->meta.maxSeq = seq;
     p->meta.nRawBytes += nIKey + nVal;

@@ -178,7 +178,7 @@ struct SstRef {
 typedef struct SstIter SstIter;
 struct SstIter {
   KvIter base;
-  KvSst *pSst;                  /* table read; NULL before a level iterator
+  KvSst *pSst;                  /* table read; NULL before a run iterator
                                 ** is first positioned */
   int iChunk;                   /* chunk held in idxRef; with nothing held,
                                 ** -1 or nChunk (before / after all) */
@@ -187,11 +187,9 @@ struct SstIter {
   SstRef dataRef;               /* data block, pBlock NULL if none */
   KvBlockIter data;             /* cursor in the data block */
   int bBulk;                    /* KV_SST_BULK */
-  int bLevel;                   /* reads a level (aFile), not one table */
-  KvFileMeta **aFile;           /* the level's files by smallest key
-                                ** (borrowed) */
-  int nFile;
-  int iFile;                    /* file of pSst in aFile */
+  int bLevel;                   /* reads a run of tables, not one table */
+  KvSstRun run;                 /* the run (bLevel) */
+  int iFile;                    /* index of pSst in the run */
 };
 
 /* Defined in sst_read.c (reading blocks) and sst_iter.c (the iterator,

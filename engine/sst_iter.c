@@ -1,5 +1,5 @@
 /*
-** sst_iter.c - the SSTable iterator (one table, or a level of them) and
+** sst_iter.c - the SSTable iterator (one table, or a run of them) and
 ** point lookups.
 */
 #include "sst_int.h"
@@ -9,10 +9,11 @@
 /****************************************************************************
 ** Iterator: summary (in memory) -> index chunk -> data block.
 **
-** The same iterator reads a level (kvLevelIterNew): a run of tables in key
-** order, each opened when reached. Stepping off one table's last block
-** goes on to the next table in place, so a scan pays for the run's files
-** with no iterator layer of its own per row.
+** The same iterator reads a run (kvSstRunIterNew): tables in key order,
+** each opened through the run's xTable when reached. Stepping off one
+** table's last block goes on to the next table in place, so a scan pays
+** for the run's files with no iterator layer of its own per row. What a
+** run's tables are (a level's files, level_iter.c) is not known here.
 */
 
 static void iterReleaseData(SstIter *p){
@@ -38,14 +39,14 @@ static void iterPublish(SstIter *p){
             p->data.nVal);
 }
 
-/* A level iterator: make file iFile's table current, with nothing held
+/* A run iterator: make table iFile of the run current, with nothing held
 ** and the chunk position before its first chunk (bForward) or after its
 ** last, ready for iterSettle(). */
 static int iterOpenFile(SstIter *p, int iFile, int bForward){
   KvSst *pSst = 0;
   int rc;
   iterReleaseAll(p);
-  rc = kvFileTable(p->aFile[iFile], &pSst);
+  rc = p->run.xTable(p->run.pCtx, iFile, &pSst);
   if( rc!=KV_OK ){
     p->pSst = 0;
     return rc;
@@ -119,7 +120,7 @@ static int iterSettle(SstIter *p, int bForward){
       if( iNext<0 || iNext>=p->pSst->nChunk ){
         /* Off this table: on to the next one of a level, if any. */
         int iFile = p->iFile + (bForward ? 1 : -1);
-        if( !p->bLevel || iFile<0 || iFile>=p->nFile ){
+        if( !p->bLevel || iFile<0 || iFile>=p->run.nTable ){
           iterReleaseAll(p);
           kvIterSetInvalid(&p->base);
           return KV_OK;
@@ -153,8 +154,8 @@ static int iterEnd(SstIter *p, int bForward){
   int rc = KV_OK;
   kvIterSetInvalid(&p->base);
   if( p->bLevel ){
-    if( p->nFile==0 ) return KV_OK;
-    rc = iterOpenFile(p, bForward ? 0 : p->nFile-1, bForward);
+    if( p->run.nTable==0 ) return KV_OK;
+    rc = iterOpenFile(p, bForward ? 0 : p->run.nTable-1, bForward);
     if( rc!=KV_OK ) return iterFail(p, rc);
   }else{
     iterReleaseAll(p);
@@ -180,16 +181,18 @@ static int sstIterSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
   int rc;
   kvIterSetInvalid(&p->base);
   if( p->bLevel ){
-    /* A level: the first file whose largest key is >= the target. */
+    /* A run: the first table whose largest key is >= the target. */
     lo = 0;
-    hi = p->nFile;
+    hi = p->run.nTable;
     while( lo<hi ){
       int mid = lo + (hi - lo)/2;
-      const KvFileMeta *f = p->aFile[mid];
-      if( kvIKeyCmp(f->largest.a, f->largest.n, pKey, nKey)<0 ) lo = mid+1;
+      const u8 *pLargest;
+      size_t nLargest;
+      p->run.xLargest(p->run.pCtx, mid, &pLargest, &nLargest);
+      if( kvIKeyCmp(pLargest, nLargest, pKey, nKey)<0 ) lo = mid+1;
       else hi = mid;
     }
-    if( lo>=p->nFile ){
+    if( lo>=p->run.nTable ){
       iterReleaseAll(p);
       return KV_OK;
     }
@@ -294,14 +297,12 @@ int kvSstIterNew(KvSst *pSst, int flags, KvIter **ppIter){
   return KV_OK;
 }
 
-int kvLevelIterNew(KvFileMeta **aFile, int nFile, int flags,
-                   KvIter **ppIter){
+int kvSstRunIterNew(const KvSstRun *pRun, int flags, KvIter **ppIter){
   int rc = kvSstIterNew(0, flags, ppIter);
   if( rc==KV_OK ){
     SstIter *p = (SstIter*)*ppIter;
     p->bLevel = 1;
-    p->aFile = aFile;
-    p->nFile = nFile;
+    p->run = *pRun;
     p->iFile = -1;
   }
   return rc;

@@ -169,6 +169,7 @@ int kvEditAddFile(KvVersionEdit *p, int iLevel, const KvSstMeta *pSrc,
   f->minSeq = pSrc->minSeq;
   f->maxSeq = pSrc->maxSeq;
   f->nRangeDel = pSrc->nRangeDel;
+  f->nDelWindowMax = pSrc->nDelWindowMax;
   memcpy(f->aMerkle, pSrc->aMerkle, 32);
   if( kvBufSet(&f->smallest, pSrc->smallest.a, pSrc->smallest.n)
    || kvBufSet(&f->largest, pSrc->largest.a, pSrc->largest.n) ){
@@ -505,7 +506,15 @@ int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
 /* Start manifest number iNum holding a snapshot of pCurrent, then point
 ** CURRENT at it. On success the previous manifest writer is closed and its
 ** file removed. */
+static int writeManifest(KvVersionSet *p, u64 iNum, KvVersion *v,
+                         u64 iLogNumber, u64 iLastSeq);
 static int newManifest(KvVersionSet *p, u64 iNum){
+  return writeManifest(p, iNum, p->pCurrent, p->iLogNumber, p->iLastSeq);
+}
+
+/* Manifest number iNum holding a snapshot of v and the counters given. */
+static int writeManifest(KvVersionSet *p, u64 iNum, KvVersion *v,
+                         u64 iLogNumber, u64 iLastSeq){
   char *zName = kvFileName(0, KV_FILE_MANIFEST, iNum);
   char *zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iNum);
   char *zCurrent = zName ? kvMprintf("%s\n", zName) : 0;
@@ -514,8 +523,7 @@ static int newManifest(KvVersionSet *p, u64 iNum){
   int rc = KV_OK;
   if( zPath==0 || zCurrent==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ){
-    rc = kvVersionSnapshotEdit(p->pCurrent, p->iLogNumber, p->iNextFile,
-                               p->iLastSeq, &snap);
+    rc = kvVersionSnapshotEdit(v, iLogNumber, p->iNextFile, iLastSeq, &snap);
   }
   if( rc==KV_OK ) rc = kvLogWriterOpen(p->pEnv, zPath, &pW);
   if( rc==KV_OK ) rc = kvLogAppend(pW, snap.a, snap.n);
@@ -546,6 +554,11 @@ static int newManifest(KvVersionSet *p, u64 iNum){
     p->iManifest = iNum;
     p->nManifestEdit = 1;
     pW = 0;
+    if( p->bShared ){
+      /* Shared: every edit writes a manifest of its own (kvVsetApply). */
+      rc = kvLogWriterClose(p->pManifest);
+      p->pManifest = 0;
+    }
     if( bOld && iOld!=iNum ){
       char *zOld = kvFileName(p->zDir, KV_FILE_MANIFEST, iOld);
       if( zOld ) p->pEnv->xUnlink(p->pEnv, zOld);
@@ -623,17 +636,12 @@ static int checkManifestFiles(KvVersionSet *p, const char *zPath){
   return rc;
 }
 
-int kvVsetRecover(KvVersionSet *p){
+/* The number of the manifest CURRENT names. */
+static int readCurrent(KvVersionSet *p, u64 *piManifest){
   KvBuf cur = {0, 0, 0};
   char *zCurPath = kvFileName(p->zDir, KV_FILE_CURRENT, 0);
-  char *zPath = 0;
-  KvLogReader *pR = 0;
-  KvVersion *v = 0;
-  int rc = vsetInit(p);
-  u64 iManifest = 0;
-  int bLog = 0, bNext = 0, bSeq = 0;
-
-  if( zCurPath==0 ) rc = kvErrNoMem();
+  int rc = zCurPath ? KV_OK : kvErrNoMem();
+  *piManifest = 0;
   if( rc==KV_OK ) rc = kvEnvReadAll(p->pEnv, zCurPath, &cur);
   if( rc==KV_OK ){
     /* "MANIFEST-<digits>\n" (at most 20 digits) and nothing else. */
@@ -643,17 +651,27 @@ int kvVsetRecover(KvVersionSet *p){
       memcpy(zName, cur.a, cur.n-1);
       zName[cur.n-1] = 0;
       if( strlen(zName)==cur.n-1 ){
-        kvParseFileName(zName, &eType, &iManifest);
+        kvParseFileName(zName, &eType, piManifest);
       }
     }
     if( eType!=KV_FILE_MANIFEST ){
       rc = kvErr(KV_CORRUPT, "kvstore: corrupt CURRENT file '%s'", zCurPath);
     }
   }
-  if( rc==KV_OK ){
-    zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iManifest);
-    if( zPath==0 ) rc = kvErrNoMem();
-  }
+  kvBufFree(&cur);
+  kvFree(zCurPath);
+  return rc;
+}
+
+/* Read manifest zPath into a new version *ppV (built from nothing) and
+** its counters. */
+static int readManifest(KvVersionSet *p, const char *zPath, KvVersion **ppV,
+                        u64 *piLog, u64 *piNext, u64 *piLast){
+  KvLogReader *pR = 0;
+  KvVersion *v = versionNew(p);
+  int bLog = 0, bNext = 0, bSeq = 0;
+  int rc = v ? KV_OK : kvErrNoMem();
+  *ppV = 0;
   if( rc==KV_OK ){
     rc = kvLogReaderOpen(p->pEnv, zPath, &pR);
     if( rc==KV_CANTOPEN ){
@@ -665,6 +683,7 @@ int kvVsetRecover(KvVersionSet *p){
     const u8 *a = 0;
     size_t n = 0;
     KvVersionEdit e;
+    KvVersion *vNew = 0;
     rc = kvLogRead(pR, &a, &n);
     if( rc!=KV_OK || a==0 ) break;
     rc = kvEditDecode(a, n, &e);
@@ -674,14 +693,14 @@ int kvVsetRecover(KvVersionSet *p){
       break;
     }
     if( rc!=KV_OK ) break;
-    if( e.bLogNumber ){ p->iLogNumber = e.iLogNumber; bLog = 1; }
-    if( e.bNextFile ){ p->iNextFile = e.iNextFile; bNext = 1; }
-    if( e.bLastSeq ){ p->iLastSeq = e.iLastSeq; bSeq = 1; }
-    rc = versionApply(p, p->pCurrent, &e, &v);
+    if( e.bLogNumber ){ *piLog = e.iLogNumber; bLog = 1; }
+    if( e.bNextFile ){ *piNext = e.iNextFile; bNext = 1; }
+    if( e.bLastSeq ){ *piLast = e.iLastSeq; bSeq = 1; }
+    rc = versionApply(p, v, &e, &vNew);
     kvEditClear(&e);
     if( rc==KV_OK ){
-      kvVersionUnref(p->pCurrent);
-      p->pCurrent = v;
+      kvVersionUnref(v);
+      v = vNew;
     }
   }
   if( rc==KV_CORRUPT && strstr(kvErrMsg(), "MANIFEST")==0 && zPath ){
@@ -698,28 +717,102 @@ int kvVsetRecover(KvVersionSet *p){
     /* A file number at or above the recorded next number would be reused
     ** by the next flush: the manifest is inconsistent. */
     for(i=0; i<KV_MAX_LEVELS; i++){
-      for(j=0; j<p->pCurrent->anFile[i]; j++){
-        if( p->pCurrent->aaFile[i][j]->iFile>=p->iNextFile ){
+      for(j=0; j<v->anFile[i]; j++){
+        if( v->aaFile[i][j]->iFile>=*piNext ){
           rc = kvErr(KV_CORRUPT, "kvstore: corrupt manifest '%s': file "
                      "number out of range", zPath);
         }
       }
     }
   }
-  if( rc==KV_OK ) rc = checkManifestFiles(p, zPath);
-  if( rc==KV_OK && p->bReadOnly ){
-    /* Read-only: the manifest stays as it is, pManifest stays NULL (so
-    ** kvVsetApply refuses with KV_READONLY). */
+  if( rc!=KV_OK ){
+    kvVersionUnref(v);
+    return rc;
+  }
+  *ppV = v;
+  return KV_OK;
+}
+
+int kvVsetRecover(KvVersionSet *p){
+  char *zPath = 0;
+  KvVersion *v = 0;
+  int rc = vsetInit(p);
+  u64 iManifest = 0;
+
+  if( rc==KV_OK ) rc = readCurrent(p, &iManifest);
+  if( rc==KV_OK ){
+    zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iManifest);
+    if( zPath==0 ) rc = kvErrNoMem();
+  }
+  if( rc==KV_OK ){
+    rc = readManifest(p, zPath, &v, &p->iLogNumber, &p->iNextFile,
+                      &p->iLastSeq);
+  }
+  if( rc==KV_OK ){
+    kvVersionUnref(p->pCurrent);
+    p->pCurrent = v;
+    rc = checkManifestFiles(p, zPath);
+  }
+  if( rc==KV_OK && (p->bReadOnly || p->bNoRewrite) ){
+    /* Read-only, or a store another process has open: the manifest stays
+    ** as it is, pManifest stays NULL (kvVsetApply refuses with
+    ** KV_READONLY, or, shared, writes a manifest of its own). */
     p->iManifest = iManifest;
   }else if( rc==KV_OK ){
     if( p->iNextFile<=iManifest ) p->iNextFile = iManifest+1;
     p->iManifest = iManifest;
     rc = newManifest(p, kvVsetNewFileNumber(p));
   }
-  kvBufFree(&cur);
-  kvFree(zCurPath);
   kvFree(zPath);
   return rc;
+}
+
+/*
+** Another process changed the store (shared.c): read the manifest CURRENT
+** names now, if it is not ours, and install its version. Files this
+** version already holds keep their metadata (and their opened tables).
+** *pbChanged says whether anything was installed. A manifest replaced
+** while being read fails with KV_CORRUPT naming it missing: the caller
+** tries again. REQUIRES: no local edit runs meanwhile.
+*/
+int kvVsetReload(KvVersionSet *p, int *pbChanged){
+  char *zPath = 0;
+  KvVersion *v = 0, *pOld;
+  u64 iManifest = 0, iLog = 0, iNext = 0, iLast = 0;
+  int rc = readCurrent(p, &iManifest);
+  int i, j, k;
+  *pbChanged = 0;
+  if( rc!=KV_OK || iManifest==p->iManifest ) return rc;
+  zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iManifest);
+  rc = zPath ? KV_OK : kvErrNoMem();
+  if( rc==KV_OK ) rc = readManifest(p, zPath, &v, &iLog, &iNext, &iLast);
+  kvFree(zPath);
+  if( rc!=KV_OK ) return rc;
+  for(i=0; i<KV_MAX_LEVELS; i++){
+    for(j=0; j<v->anFile[i]; j++){
+      KvFileMeta *f = v->aaFile[i][j];
+      for(k=0; k<p->pCurrent->anFile[i]; k++){
+        KvFileMeta *fOld = p->pCurrent->aaFile[i][k];
+        if( fOld->iFile==f->iFile ){
+          kvFileRef(fOld);
+          v->aaFile[i][j] = fOld;
+          kvFileUnref(f);
+          break;
+        }
+      }
+    }
+  }
+  pthread_mutex_lock((pthread_mutex_t*)p->pMutex);
+  pOld = p->pCurrent;
+  p->pCurrent = v;
+  pthread_mutex_unlock((pthread_mutex_t*)p->pMutex);
+  kvVersionUnref(pOld);
+  p->iManifest = iManifest;
+  p->iLogNumber = iLog;
+  if( iNext>p->iNextFile ) p->iNextFile = iNext;
+  p->iLastSeq = iLast;
+  *pbChanged = 1;
+  return KV_OK;
 }
 
 int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit){
@@ -737,8 +830,15 @@ int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit){
     pEdit->iLogNumber = p->iLogNumber;
   }
   rc = versionApply(p, p->pCurrent, pEdit, &v);
-  if( rc==KV_OK ) rc = kvEditEncode(pEdit, &rec);
-  if( rc==KV_OK ){
+  if( rc==KV_OK && p->bShared ){
+    /* Several processes edit this store, one at a time (shared.c): each
+    ** edit is a whole new manifest that CURRENT then names, so no process
+    ** ever appends after a record another one may have left torn. */
+    u64 iNum = kvVsetNewFileNumber(p);
+    pEdit->iNextFile = p->iNextFile;
+    rc = writeManifest(p, iNum, v, pEdit->iLogNumber, pEdit->iLastSeq);
+  }else if( rc==KV_OK ) rc = kvEditEncode(pEdit, &rec);
+  if( rc==KV_OK && !p->bShared ){
     if( p->pManifest==0 ){
       rc = kvErr(KV_READONLY, "kvstore: manifest of '%s' is not writable",
                  p->zDir);
@@ -767,7 +867,7 @@ int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit){
     p->iLogNumber = pEdit->iLogNumber;
     p->iLastSeq = pEdit->iLastSeq;
     p->nManifestEdit++;
-    if( p->nManifestEdit>MANIFEST_MAX_EDITS ){
+    if( !p->bShared && p->nManifestEdit>MANIFEST_MAX_EDITS ){
       /* A failure here leaves the old manifest live and complete. */
       newManifest(p, kvVsetNewFileNumber(p));
       kvErrClear();

@@ -137,7 +137,8 @@ static int walNewSegment(KvWal *pWal, u64 iSeg, int *pbFsync){
     return kvErr(KV_NOMEM, "kvstore: out of memory creating a WAL segment "
                  "in '%s'", pWal->zDir);
   }
-  rc = kvLogWriterOpen(pWal->pEnv, zPath, &pLog);
+  rc = kvLogWriterOpenAt(pWal->pEnv, zPath,
+                         pWal->cfg.bShared ? KV_OPEN_SHARED : 0, 0, &pLog);
   if( rc==KV_OK ){
     rc = pWal->pEnv->xSyncDir(pWal->pEnv, pWal->zDir);
     if( rc!=KV_OK ){
@@ -209,6 +210,74 @@ int kvWalOpen(KvEnv *pEnv, const char *zDir, u64 iSeg,
   }
   *ppWal = pWal;
   return KV_OK;
+}
+
+int kvWalOpenAt(KvEnv *pEnv, const char *zDir, u64 iSeg, u64 iOff,
+                const KvWalConfig *pCfg, KvWal **ppWal){
+  KvWal *pWal;
+  char *zPath = 0;
+  int rc = KV_OK;
+  *ppWal = 0;
+  pWal = kvMallocZero(sizeof(*pWal));
+  if( pWal ) pWal->zDir = kvStrdup(zDir);
+  if( pWal ) zPath = kvWalPath(zDir, iSeg);
+  if( pWal==0 || pWal->zDir==0 || zPath==0 ){
+    rc = kvErr(KV_NOMEM, "kvstore: out of memory opening the WAL in '%s'",
+               zDir);
+  }
+  if( rc==KV_OK ){
+    pWal->pEnv = pEnv;
+    pWal->cfg = *pCfg;
+    rc = kvLogWriterOpenAt(pEnv, zPath, pCfg->bShared ? KV_OPEN_SHARED : 0,
+                           iOff, &pWal->pLog);
+  }
+  kvFree(zPath);
+  if( rc!=KV_OK ){
+    walFree(pWal);
+    return rc;
+  }
+  pWal->iSeg = iSeg;
+  /* Records others wrote count toward the segment's limit by size only. */
+  pWal->nRecord = iOff>0 ? 1 : 0;
+  atomic_store(&pWal->iSegShown, iSeg);
+  atomic_store(&pWal->nByteShown, iOff);
+  *ppWal = pWal;
+  return KV_OK;
+}
+
+u64 kvWalEnd(KvWal *pWal){
+  return KV_WALPOS(pWal->iSeg, kvLogSize(pWal->pLog));
+}
+
+int kvWalCut(KvWal *pWal){
+  int rc = walCheck(pWal);
+  if( rc==KV_OK && pWal->pLog ) rc = kvLogCut(pWal->pLog);
+  return rc;
+}
+
+int kvWalReadSegment(KvEnv *pEnv, const char *zDir, u64 iSeg, u64 iFrom,
+                     u64 iTo, KvBuf *pBuf){
+  char *zPath = kvWalPath(zDir, iSeg);
+  KvFile *pFile = 0;
+  u64 nSize = 0;
+  int rc = zPath ? KV_OK : kvErrNoMem();
+  pBuf->n = 0;
+  if( rc==KV_OK ) rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_READ, &pFile);
+  if( rc==KV_OK ) rc = pEnv->xSize(pFile, &nSize);
+  if( rc==KV_OK ){
+    size_t nRead = 0;
+    if( iTo>nSize ) iTo = nSize;
+    if( iTo>iFrom ){
+      rc = kvBufReserve(pBuf, (size_t)(iTo-iFrom));
+      if( rc==KV_OK ){
+        rc = pEnv->xRead(pFile, iFrom, pBuf->a, (size_t)(iTo-iFrom), &nRead);
+      }
+      if( rc==KV_OK ) pBuf->n = nRead;
+    }
+  }
+  if( pFile ) pEnv->xClose(pFile);
+  kvFree(zPath);
+  return rc;
 }
 
 /* 1 if a record with nPayload bytes of payload must go to a new segment. */

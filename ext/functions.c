@@ -234,32 +234,31 @@ static void fnFlush(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   }
 }
 
-static void fnStats(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  kv_db *pKv = fnTable(ctx, "kvstore_stats", "kvstore_stats(table)", argc,
-                       argv, 1, 1);
-  char *zJson = 0;
+/* kvstore_<zWhat>(t): the text xReport writes for t's store (kv_free'd
+** by fnResultKv), or the engine's error. */
+static void fnReport(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+                     const char *zFunc, const char *zUsage, const char *zWhat,
+                     int (*xReport)(kv_db*, char**)){
+  kv_db *pKv = fnTable(ctx, zFunc, zUsage, argc, argv, 1, 1);
+  char *zText = 0;
   int rc;
   if( pKv==0 ) return;
-  rc = kv_stats(pKv, &zJson);
+  rc = xReport(pKv, &zText);
   if( rc!=KV_OK ){
-    fnEngineError(ctx, rc, "stats");
+    fnEngineError(ctx, rc, zWhat);
     return;
   }
-  fnResultKv(ctx, zJson);
+  fnResultKv(ctx, zText);
+}
+
+static void fnStats(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  fnReport(ctx, argc, argv, "kvstore_stats", "kvstore_stats(table)", "stats",
+           kv_stats);
 }
 
 static void fnVerify(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  kv_db *pKv = fnTable(ctx, "kvstore_verify", "kvstore_verify(table)", argc,
-                       argv, 1, 1);
-  char *zReport = 0;
-  int rc;
-  if( pKv==0 ) return;
-  rc = kv_verify(pKv, &zReport);
-  if( rc!=KV_OK ){
-    fnEngineError(ctx, rc, "verify");
-    return;
-  }
-  fnResultKv(ctx, zReport);
+  fnReport(ctx, argc, argv, "kvstore_verify", "kvstore_verify(table)",
+           "verify", kv_verify);
 }
 
 /* kvstore_merkle(t): flush, so that every committed row is covered, then

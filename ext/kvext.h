@@ -68,6 +68,8 @@ int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
 ** first also sets *pzErrMsg (sqlite3_free) on failure. */
 int kvvtabRegister(sqlite3 *db, char **pzErrMsg);
 int kvvtabOwnerFunctionsInit(sqlite3 *db);
+/* kvrange.c: kvstore_delete_range(t, lo, hi). */
+int kvrangeFunctionsInit(sqlite3 *db);
 
 /* ext/functions.c: kvstore_compact, kvstore_flush, kvstore_stats,
 ** kvstore_verify, kvstore_merkle, kvstore_version. */

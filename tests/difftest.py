@@ -12,6 +12,16 @@ The kvstore table gets a small memtable so that the data spans many
 SSTables and reads merge the memtable, immutable memtable and several
 levels.
 
+Range deletes: kvstore_delete_range(kv, lo, hi) and the command row it
+runs (INSERT INTO kv(kvstore_command, key, value) VALUES('delete_range',
+lo, hi)) against the ordinary table's DELETE WHERE key >= lo AND key < hi;
+range DELETEs of every shape (with terms kvstore cannot use, with a
+subquery over the table itself), which kvstore may turn into one range
+tombstone; kvstore_compact now and then; and, in WAL mode (the text and
+integer runs; blob runs in rollback-journal mode), a second connection
+that holds a read transaction open across several writes and must see
+both tables at the same snapshot (doc/rangedel.md).
+
 Keys inserted are limited to what both tables store alike: a text key table
 gets TEXT and numbers (TEXT affinity turns them into text), an integer key
 table gets integers, integral REALs and integer-looking TEXT, a blob key
@@ -150,11 +160,17 @@ class Driver:
         self.nrows = 0
         self.history = []
         self.max_sst = 0
+        self.wal = key_type != "blob"
+        self.reader = None          # connection holding a snapshot
+        self.reader_left = 0        # operations until it reads again
+        self.nrange = 0             # range deletes run
 
     # -------------------------------------------------------------- setup
     def open(self):
         self.conn = kvtest.connect(self.path)
         self.conn.execute("PRAGMA synchronous=OFF")
+        if self.wal:
+            self.conn.execute("PRAGMA journal_mode=WAL")
         self.savepoints = []
 
     def create(self):
@@ -189,7 +205,7 @@ class Driver:
         """Run sql (with {t} for the table) against both tables."""
         self.nstmt += 1
         self.history.append((sql, params))
-        if len(self.history) > 60:
+        if len(self.history) > 600:
             del self.history[:20]
         out = []
         for t in ("kv", "ref"):
@@ -400,6 +416,143 @@ class Driver:
             self.exec_once("ROLLBACK")
             self.savepoints = []
 
+    def range_bound(self):
+        """A bound for a range delete that both tables read alike."""
+        r = self.rng.random()
+        if self.key_type == "integer" and r < 0.1:
+            return self.rng.choice([0.5, -0.5, 2.5, -2999.5, 1e3 + 0.25])
+        if self.key_type == "text" and r < 0.05:
+            return self.rng.choice(["", "~~~~~~~~", "\uffff"])
+        if self.key_type == "blob" and r < 0.05:
+            return self.rng.choice([b"", b"\xff" * 8])
+        return self.dom.key()
+
+    def op_delete_range(self):
+        """kvstore_delete_range (or its command row) against the ordinary
+        table's DELETE of the same keys."""
+        self.nstmt += 1
+        self.nrange += 1
+        lo, hi = self.range_bound(), self.range_bound()
+        if self.rng.random() < 0.7 and not isinstance(lo, float):
+            try:
+                if hi < lo:
+                    lo, hi = hi, lo
+            except TypeError:
+                pass
+        bad = None
+        r = self.rng.random()
+        if r < 0.02:
+            bad = None, hi
+        elif r < 0.04:
+            bad = lo, None
+        elif r < 0.06:
+            bad = {"text": (b"\x01", hi), "blob": (5, hi),
+                   "integer": (lo, "abc")}[self.key_type]
+        if self.rng.random() < 0.5:
+            kv_sql = "SELECT kvstore_delete_range('kv', ?, ?)"
+        else:
+            kv_sql = ("INSERT INTO kv(kvstore_command, key, value) "
+                      "VALUES('delete_range', ?, ?)")
+        if bad is not None:
+            self.history.append((kv_sql, bad))
+            try:
+                self.conn.execute(kv_sql, bad).fetchall()
+            except sqlite3.Error as e:
+                if not str(e).startswith("kvstore: delete_range on table kv"):
+                    raise Mismatch("statement %d: %s %r: unexpected error %s"
+                                   % (self.nstmt, kv_sql, bad, e))
+                self.nerr += 1
+                return
+            raise Mismatch("statement %d: %s %r: no error for a bad bound"
+                           % (self.nstmt, kv_sql, bad))
+        ref_sql = "DELETE FROM ref WHERE key >= ? AND key < ?"
+        self.history.append((kv_sql + " / " + ref_sql, (lo, hi)))
+        out = []
+        for sql in (kv_sql, ref_sql):
+            try:
+                self.conn.execute(sql, (lo, hi)).fetchall()
+                out.append("ok")
+            except sqlite3.Error as e:
+                out.append("error: " + str(e))
+        if out[0] != out[1]:
+            raise Mismatch("statement %d: range delete %r\n  kvstore:  %s\n"
+                           "  ordinary: %s" % (self.nstmt, (lo, hi), out[0],
+                                               out[1]))
+        if self.rng.random() < 0.3:
+            self.run("SELECT key, value FROM {t} WHERE key >= ? ORDER BY key "
+                     "LIMIT 5", (lo,))
+
+    def op_delete_shapes(self):
+        """Range DELETEs that kvstore may record as one range tombstone,
+        and ones it must not (terms it cannot use, a subquery over the
+        same table)."""
+        p1, p2 = self.dom.probe(), self.dom.probe()
+        r = self.rng.random()
+        if r < 0.15:
+            self.run("DELETE FROM {t} WHERE key BETWEEN ? AND ?", (p1, p2))
+        elif r < 0.30:
+            self.run("DELETE FROM {t} WHERE key > ? AND key <= ?", (p1, p2))
+        elif r < 0.40:
+            self.run("DELETE FROM {t} WHERE key >= ?", (p1,))
+        elif r < 0.50:
+            self.run("DELETE FROM {t} WHERE key < ?", (p1,))
+        elif r < 0.65:
+            self.run("DELETE FROM {t} WHERE key >= ? AND key < ? AND "
+                     "value IS NOT NULL", (p1, p2))
+        elif r < 0.75:
+            self.run("DELETE FROM {t} WHERE key >= ? AND key < ? AND "
+                     "typeof(value) <> ?", (p1, p2, self.rng.choice(
+                         ["null", "integer", "real", "text", "blob"])))
+        elif r < 0.85:
+            self.run("DELETE FROM {t} WHERE key >= ? AND key < ? AND key NOT "
+                     "IN (SELECT key FROM {t} WHERE key > ? ORDER BY key "
+                     "LIMIT 3)", (p1, p2, self.dom.probe()))
+        elif r < 0.92:
+            self.run("DELETE FROM {t} WHERE key > ? AND key < ? OR key = ?",
+                     (p1, p2, self.dom.key()))
+        else:
+            self.run("DELETE FROM {t} WHERE key IN (SELECT x FROM probe) "
+                     "OR (key >= ? AND key < ?)", (p1, p2))
+
+    def op_compact(self):
+        mode = "full" if self.rng.random() < 0.2 else None
+        if mode:
+            self.exec_once("SELECT kvstore_compact('kv', 'full')")
+        else:
+            self.exec_once("SELECT kvstore_compact('kv')")
+
+    def reader_query(self):
+        out = []
+        for t in ("kv", "ref"):
+            rows = self.reader.execute(
+                "SELECT key, value FROM %s ORDER BY key" % t).fetchall()
+            out.append(kvtest.tag_rows(rows))
+        if out[0] != out[1]:
+            raise Mismatch("statement %d: the snapshot reader sees kvstore "
+                           "%d rows, ordinary %d" % (self.nstmt, len(out[0]),
+                                                     len(out[1])))
+        self.nrows += len(out[0])
+        return out[0]
+
+    def op_snapshot(self):
+        """WAL mode: a second connection reads both tables in one read
+        transaction, before and after a few writes of the first."""
+        if not self.wal:
+            return
+        if self.reader is None:
+            self.reader = kvtest.connect(self.path)
+            self.reader.execute("BEGIN")
+            self.snap_rows = self.reader_query()
+            self.reader_left = self.rng.randint(5, 80)
+            return
+        rows = self.reader_query()
+        if rows != self.snap_rows:
+            raise Mismatch("statement %d: the snapshot reader's rows changed "
+                           "inside its read transaction" % self.nstmt)
+        self.reader.execute("COMMIT")
+        self.reader.close()
+        self.reader = None
+
     # -------------------------------------------------------------- main
     def step(self, i):
         r = self.rng.random()
@@ -421,8 +574,20 @@ class Driver:
             self.op_txn()
         elif r < 0.985:
             self.refill_probe()
-        else:
+        elif r < 0.99:
             self.reconnect()
+        elif r < 0.996:
+            self.op_delete_range()
+        elif r < 0.999:
+            self.op_delete_shapes()
+        else:
+            self.op_compact()
+        if self.reader is not None:
+            self.reader_left -= 1
+            if self.reader_left <= 0:
+                self.op_snapshot()
+        elif self.rng.random() < 0.002:
+            self.op_snapshot()
         if i % 500 == 0:
             self.compare_all()
             self.max_sst = max(self.max_sst, self.count_sst())
@@ -441,24 +606,28 @@ def run_type(key_type, nops, seed, verbose):
         d.create()
         for i in range(1, nops + 1):
             d.step(i)
+        if d.reader is not None:
+            d.op_snapshot()
         if d.conn.in_transaction:
             d.exec_once("COMMIT")
         d.compare_all()
         d.reconnect()
         d.compare_all()
         print("difftest %-7s seed=%d: %d ops, %d statements, %d errors "
-              "(equal), %d rows compared, %d SSTables at the end (up to %d), "
-              "%.1fs: 0 differences"
-              % (key_type, seed, nops, d.nstmt, d.nerr, d.nrows,
+              "(equal), %d rows compared, %d range deletes, %d SSTables at "
+              "the end (up to %d), %.1fs: 0 differences"
+              % (key_type, seed, nops, d.nstmt, d.nerr, d.nrows, d.nrange,
                  d.count_sst(), d.max_sst, time.time() - t0))
         ok = True
     except Mismatch as e:
         print("difftest %s seed=%d: DIFFERENCE\n%s" % (key_type, seed, e))
         print("recent statements:")
-        for sql, params in d.history[-15:]:
+        for sql, params in d.history[-int(os.environ.get("DIFF_HISTORY", "15")):]:
             print("   ", sql, params)
     finally:
         try:
+            if d.reader is not None:
+                d.reader.close()
             d.conn.close()
         except Exception:
             pass

@@ -293,6 +293,25 @@ static void test_pick_garbage(void **state){
   kvCompactionFree(c);
   vFree(v);
 
+  /* Tombstones crowded into one window count although the whole file
+  ** holds 10% (a key range deleted row by row); spread out they do not. */
+  v = vNew(3);
+  vAdd(v, 1, mkFile(20, "a", "c", 5000, 1000, 100, 200, 300));
+  v->aaFile[1][0]->nDelWindowMax = 40;
+  vAdd(v, 2, mkFile(10, "b", "d", 5000, 500, 0, 1, 100));
+  assert_int_equal(kvCompactPick(v, o, 0, 10, &c), KV_OK);
+  assert_null(c);
+  v->aaFile[1][0]->nDelWindowMax = KV_DEL_WINDOW;
+  assert_true(kvCompactGarbage(0, v->aaFile[1][0])==1.0);
+  assert_int_equal(kvCompactPick(v, o, 0, 10, &c), KV_OK);
+  assert_non_null(c);
+  assert_int_equal(c->eReason, KV_CREASON_GARBAGE);
+  assert_int_equal(c->iLevel, 1);
+  assert_int_equal(c->iOutLevel, 2);
+  assert_true(hasIn(c, 20) && hasIn(c, 10));
+  kvCompactionFree(c);
+  vFree(v);
+
   /* Small files do not count. */
   v = vNew(3);
   vAdd(v, 2, mkFile(10, "a", "c", 50, 5, 5, 1, 100));
@@ -701,19 +720,6 @@ static void test_garbage_tiered(void **state){
   runGarbage("tiered");
 }
 
-static int countSst(const char *zDir){
-  DIR *d = opendir(zDir);
-  struct dirent *e;
-  int n = 0;
-  assert_non_null(d);
-  while( (e = readdir(d))!=0 ){
-    size_t l = strlen(e->d_name);
-    if( l>4 && strcmp(e->d_name+l-4, ".sst")==0 ) n++;
-  }
-  closedir(d);
-  return n;
-}
-
 static u64 sstBytes(const char *zDir){
   DIR *d = opendir(zDir);
   struct dirent *e;
@@ -774,9 +780,9 @@ static void test_iterator_pins_files(void **state){
   kv_iter_free(it);
   for(i=0; i<3; i++) assert_false(sstExists(db, aFile[i]));
   /* The iterator's read point kept the deleted rows; now they can go. */
-  assert_true(countSst(zDir)>0);
+  assert_true(tuCountFiles(zDir, ".sst")>0);
   assert_int_equal(kv_compact(db, 1, 0), KV_OK);
-  assert_int_equal(countSst(zDir), 0);
+  assert_int_equal(tuCountFiles(zDir, ".sst"), 0);
   kv_close(db);
   kv_options_free(o);
   tuRemoveDir(zDir);

@@ -283,6 +283,78 @@ static void test_rangedel_scan_skips(void **state){
   tuRemoveDir(zDir);
 }
 
+/* The tombstone in the same memtable, then the same level-0 table, as the
+** rows it deletes (a range DELETE of rows not flushed yet): a seek into
+** the range still skips them, using the largest sequence of the point
+** entries (the table's manifest range is widened to the tombstone's). A
+** row written into the range after the tombstone stops the skip where it
+** is, and is seen. */
+static void test_rangedel_skips_same_source(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", "sync=off",
+                            "memtable_size=64MB", NULL);
+  kv_db *db;
+  kv_iter *it = 0;
+  size_t nk;
+  int bFlushed;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "rd-same");
+  db = tuOpen(zDir, o);
+  putN(db, 0, 5000, "payload-payload");
+  assert_int_equal(delRange(db, 1, 4900), KV_OK);
+  for(bFlushed=0; bFlushed<2; bFlushed++){
+    if( bFlushed ){
+      kv_sstable_info *aInfo = 0;
+      int nInfo = 0;
+      assert_int_equal(kv_flush(db), KV_OK);
+      assert_int_equal(kv_sstables(db, &aInfo, &nInfo), KV_OK);
+      assert_int_equal(nInfo, 1);           /* rows and tombstone together */
+      assert_int_equal(aInfo[0].nRangeDel, 1);
+      kv_free(aInfo);
+    }
+    assert_int_equal(kv_iter_new(db, 0, 0, &it), KV_OK);
+    assert_int_equal(kv_iter_seek(it, "k00001", 6), KV_OK);
+    assert_true(kv_iter_valid(it));
+    assert_memory_equal(kv_iter_key(it, &nk), "k04900", 6);
+    assert_true(kvIterVisited(it)<10);
+    assert_true(kvIterRdSkips(it)>=1);
+    assert_int_equal(kv_iter_seek_for_prev(it, "k04000", 6), KV_OK);
+    assert_memory_equal(kv_iter_key(it, &nk), "k00000", 6);
+    assert_true(kvIterVisited(it)<10);
+    kv_iter_free(it);
+  }
+
+  /* A newer row inside the range, in the memtable beside nothing else:
+  ** the memtable's entries are no longer all older than the tombstone, so
+  ** it is stepped through (it holds one row), and the row is found. */
+  tuPut(db, "k02000", "new");
+  assert_int_equal(kv_iter_new(db, 0, 0, &it), KV_OK);
+  assert_int_equal(kv_iter_seek(it, "k00001", 6), KV_OK);
+  assert_memory_equal(kv_iter_key(it, &nk), "k02000", 6);
+  assert_true(kvIterVisited(it)<10);
+  assert_int_equal(kv_iter_next(it), KV_OK);
+  assert_memory_equal(kv_iter_key(it, &nk), "k04900", 6);
+  assert_int_equal(kv_iter_seek_for_prev(it, "k04000", 6), KV_OK);
+  assert_memory_equal(kv_iter_key(it, &nk), "k02000", 6);
+  assert_int_equal(kv_iter_prev(it), KV_OK);
+  assert_memory_equal(kv_iter_key(it, &nk), "k00000", 6);
+  kv_iter_free(it);
+  assert_int_equal(kv_close(db), KV_OK);
+
+  /* Reopened: the memtable is rebuilt from the WAL, with the same
+  ** answer. */
+  db = tuOpen(zDir, o);
+  assert_int_equal(kv_iter_new(db, 0, 0, &it), KV_OK);
+  assert_int_equal(kv_iter_seek(it, "k00001", 6), KV_OK);
+  assert_memory_equal(kv_iter_key(it, &nk), "k02000", 6);
+  assert_int_equal(kv_iter_next(it), KV_OK);
+  assert_memory_equal(kv_iter_key(it, &nk), "k04900", 6);
+  kv_iter_free(it);
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* Inside a batch: earlier writes are deleted, later ones are not; the
 ** batch's own reads (kv_batch_get, kv_get and iterators with the batch)
 ** see it before it is written; savepoint marks cut it off. */
@@ -597,6 +669,7 @@ int main(void){
     cmocka_unit_test(test_rangedel_memtable),
     cmocka_unit_test(test_rangedel_flush_compact),
     cmocka_unit_test(test_rangedel_scan_skips),
+    cmocka_unit_test(test_rangedel_skips_same_source),
     cmocka_unit_test(test_rangedel_batch),
     cmocka_unit_test(test_rangedel_merkle_verify),
     cmocka_unit_test(test_rangedel_format_versions),

@@ -583,6 +583,106 @@ static void test_level_iter(void **state){
 }
 
 /*
+** A run of tables with no version behind it (kvSstRunIterNew): tables the
+** test opens itself, given through xTable and xLargest. The run reads as
+** one table; a table is asked for only when the iterator reaches it (a
+** seek into the last table opens nothing before it); a table that cannot
+** be had fails the movement with its code.
+*/
+typedef struct TestRun TestRun;
+struct TestRun {
+  KvSst *ap[4];
+  int nAsked[4];                /* xTable calls per table */
+  int iFail;                    /* table xTable refuses (-1: none) */
+};
+static int testRunTable(void *pCtx, int i, KvSst **ppSst){
+  TestRun *r = (TestRun*)pCtx;
+  r->nAsked[i]++;
+  if( i==r->iFail ) return kvErr(KV_IOERR, "kvstore: test: table %d", i);
+  *ppSst = r->ap[i];
+  return KV_OK;
+}
+static void testRunLargest(void *pCtx, int i, const u8 **pp, size_t *pn){
+  const KvSstMeta *m = kvSstGetMeta(((TestRun*)pCtx)->ap[i]);
+  *pp = m->largest.a;
+  *pn = m->largest.n;
+}
+static void test_run_iter_without_versions(void **state){
+  KvSstConfig c = config(256, KV_COMPRESS_NONE, 10, 4);
+  KvSstRun run;
+  TestRun r;
+  KvIter *pIt = 0;
+  Set s, part;
+  int i, j, iEnt = 0;
+  (void)state;
+  memset(&r, 0, sizeof(r));
+  r.iFail = -1;
+  makeSet(&s, 200, 1);
+  for(i=0; i<4; i++){
+    char zPath[160];
+    KvSstMeta meta;
+    int n = i<3 ? s.n/4 : s.n - iEnt;
+    memset(&part, 0, sizeof(part));
+    /* keep the versions of one user key in one table */
+    while( iEnt+n<s.n && kvUKeyCmp(s.a[iEnt+n].k, s.a[iEnt+n].nk-8,
+                          s.a[iEnt+n-1].k, s.a[iEnt+n-1].nk-8)==0 ) n++;
+    for(j=iEnt; j<iEnt+n; j++){
+      char z[32];
+      memcpy(z, s.a[j].k, s.a[j].nk - 8);
+      z[s.a[j].nk - 8] = 0;
+      setAdd(&part, z, kvIKeySeq(s.a[j].k, s.a[j].nk),
+             kvIKeyType(s.a[j].k, s.a[j].nk), s.a[j].v, s.a[j].nv);
+    }
+    snprintf(zPath, sizeof(zPath), "%s/run%d.sst", gDir, i);
+    memset(&meta, 0, sizeof(meta));
+    buildTable(zPath, &c, &part, &meta);
+    kvSstMetaFree(&meta);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), zPath, 0, 0, &r.ap[i]), KV_OK);
+    setFree(&part);
+    iEnt += n;
+  }
+  run.nTable = 4;
+  run.pCtx = &r;
+  run.xTable = testRunTable;
+  run.xLargest = testRunLargest;
+
+  /* a seek into the last table opens that table only */
+  assert_int_equal(kvSstRunIterNew(&run, 0, &pIt), KV_OK);
+  assert_int_equal(pIt->pMethods->xSeek(pIt, s.a[s.n-1].k, s.a[s.n-1].nk),
+                   KV_OK);
+  checkEntry(pIt, &s.a[s.n-1]);
+  assert_int_equal(r.nAsked[0] + r.nAsked[1] + r.nAsked[2], 0);
+  assert_int_equal(r.nAsked[3], 1);
+  pIt->pMethods->xClose(pIt);
+
+  /* the run reads as one table */
+  assert_int_equal(kvSstRunIterNew(&run, 0, &pIt), KV_OK);
+  checkIterOn(pIt, &s, 1);
+
+  /* a table that cannot be had fails the step into it */
+  r.iFail = 2;
+  assert_int_equal(kvSstRunIterNew(&run, KV_SST_BULK, &pIt), KV_OK);
+  assert_int_equal(pIt->pMethods->xFirst(pIt), KV_OK);
+  {
+    int rc = KV_OK;
+    int nSeen = 0;
+    while( rc==KV_OK && kvIterValid(pIt) ){
+      nSeen++;
+      rc = pIt->pMethods->xNext(pIt);
+    }
+    assert_int_equal(rc, KV_IOERR);
+    assert_false(kvIterValid(pIt));
+    assert_true(nSeen>0 && nSeen<s.n);
+  }
+  pIt->pMethods->xClose(pIt);
+
+  for(i=0; i<4; i++) kvSstClose(r.ap[i]);
+  setFree(&s);
+  tuRemoveDir(gDir);
+  assert_int_equal(mkdir(gDir, 0700), 0);
+}
+
+/*
 ** Mapped reads: uncompressed blocks are used in place and index chunks are
 ** kept by the table, so neither reaches the block cache; inflated blocks
 ** do, as without the map. A KV_SST_BULK iterator (compaction) reads every
@@ -753,6 +853,51 @@ static void test_abandon(void **state){
   kvSstBuilderAbandon(pB);
   assert_int_equal(access(zTmp, F_OK), -1);
   assert_int_equal(access(gPath, F_OK), -1);
+}
+
+/* Build n entries "k%05d" with sequence 1, a point tombstone where
+** isDel(i); returns the builder's nDelWindowMax. */
+static u64 delWindowOf(int n, int (*isDel)(int)){
+  KvSstConfig c = config(4096, KV_COMPRESS_NONE, 10, 16);
+  KvSstBuilder *pB = 0;
+  KvSstMeta meta;
+  u64 nMax;
+  int i;
+  unlink(gPath);
+  assert_int_equal(kvSstBuilderNew(kvEnvPosix(), gPath, &c, 1, &pB), KV_OK);
+  for(i=0; i<n; i++){
+    KvBuf k = {0, 0, 0};
+    char z[16];
+    int bDel = isDel(i);
+    snprintf(z, sizeof(z), "k%05d", i);
+    assert_int_equal(kvIKeyAppend(&k, (const u8*)z, strlen(z), 1,
+                                  bDel ? KV_TYPE_DEL : KV_TYPE_PUT), KV_OK);
+    assert_int_equal(kvSstBuilderAdd(pB, k.a, k.n, (const u8*)"v",
+                                     bDel ? 0 : 1), KV_OK);
+    kvBufFree(&k);
+  }
+  assert_int_equal(kvSstBuilderFinish(pB, &meta), KV_OK);
+  nMax = meta.nDelWindowMax;
+  kvSstMetaFree(&meta);
+  return nMax;
+}
+static int delNone(int i){ (void)i; return 0; }
+static int delBlock(int i){ return i>=300 && i<500; }
+static int delEveryOther(int i){ return i%2; }
+static int delSparse(int i){ return i%10==0; }
+static int delShortRun(int i){ return i>=600 && i<650; }
+
+/* The densest window of KV_DEL_WINDOW consecutive entries (compaction's
+** tombstone density trigger): a block of 200 tombstones fills one, every
+** other row half of one, one in ten an eighth or so, a run of 50 fifty. */
+static void test_delete_window(void **state){
+  (void)state;
+  assert_int_equal(delWindowOf(1000, delNone), 0);
+  assert_int_equal(delWindowOf(1000, delBlock), KV_DEL_WINDOW);
+  assert_int_equal(delWindowOf(1000, delEveryOther), KV_DEL_WINDOW/2);
+  assert_int_equal(delWindowOf(1000, delSparse), 13);
+  assert_int_equal(delWindowOf(1000, delShortRun), 50);
+  assert_int_equal(delWindowOf(40, delEveryOther), 20);    /* under one */
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1155,8 +1300,12 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_roundtrip_configs, setupDir,
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_small_tables, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_delete_window, setupDir,
+                                    teardownDir),
     cmocka_unit_test_setup_teardown(test_large_values, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_level_iter, setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_run_iter_without_versions, setupDir,
+                                    teardownDir),
     cmocka_unit_test_setup_teardown(test_mapped_and_bulk, setupDir,
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_50k, setupDir, teardownDir),

@@ -247,7 +247,7 @@ static void test_path_and_empty_dir(void **state){
 
 static void test_rotate_by_size(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 1000, 0, KV_SYNC_NORMAL };
+  KvWalConfig cfg = { 1000, 0, KV_SYNC_NORMAL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -302,7 +302,7 @@ static void test_rotate_by_size(void **state){
 
 static void test_rotate_by_count(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 0, 3, KV_SYNC_FULL };
+  KvWalConfig cfg = { 0, 3, KV_SYNC_FULL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -321,7 +321,7 @@ static void test_rotate_by_count(void **state){
   /* Both limits at once: whichever comes first. */
   {
     Fixture g;
-    KvWalConfig cfg2 = { 700, 4, KV_SYNC_OFF };
+    KvWalConfig cfg2 = { 700, 4, KV_SYNC_OFF, 0 };
     strcpy(g.zDir, f->zDir);
     strcat(g.zDir, "/sub");
     assert_int_equal(mkdir(g.zDir, 0755), 0);
@@ -344,7 +344,7 @@ static void test_rotate_by_count(void **state){
 
 static void test_rotate_explicit(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 0, 0, KV_SYNC_NORMAL };
+  KvWalConfig cfg = { 0, 0, KV_SYNC_NORMAL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -373,7 +373,7 @@ static void test_rotate_explicit(void **state){
 
 static void test_replay_from_middle(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 0, 4, KV_SYNC_NORMAL };
+  KvWalConfig cfg = { 0, 4, KV_SYNC_NORMAL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -395,7 +395,7 @@ static void test_replay_from_middle(void **state){
 /* Missing segment numbers are skipped; foreign names are ignored. */
 static void test_list_and_gaps(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 0, 2, KV_SYNC_NORMAL };
+  KvWalConfig cfg = { 0, 2, KV_SYNC_NORMAL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -446,7 +446,7 @@ static void test_list_and_gaps(void **state){
 /* Cut the last segment at every offset of its last record. */
 static void test_torn_last_segment(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 0, 5, KV_SYNC_NORMAL };
+  KvWalConfig cfg = { 0, 5, KV_SYNC_NORMAL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -495,7 +495,7 @@ static void test_torn_last_segment(void **state){
 /* A torn tail in an earlier segment stops the replay there. */
 static void test_torn_earlier_segment(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 0, 3, KV_SYNC_NORMAL };
+  KvWalConfig cfg = { 0, 3, KV_SYNC_NORMAL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -528,7 +528,7 @@ static void test_torn_earlier_segment(void **state){
 ** acknowledged record of the later segments is skipped. */
 static void test_zero_tail_before_later_segment(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 0, 3, KV_SYNC_FULL };
+  KvWalConfig cfg = { 0, 3, KV_SYNC_FULL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -589,7 +589,7 @@ static void test_zero_tail_before_later_segment(void **state){
 ** naming the segment; nothing after it is replayed. */
 static void test_corrupt_middle_record(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 0, 5, KV_SYNC_NORMAL };
+  KvWalConfig cfg = { 0, 5, KV_SYNC_NORMAL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -640,7 +640,7 @@ static void test_short_record(void **state){
 
 static void test_callback_error(void **state){
   Fixture *f = *state;
-  KvWalConfig cfg = { 0, 2, KV_SYNC_NORMAL };
+  KvWalConfig cfg = { 0, 2, KV_SYNC_NORMAL, 0 };
   KvWal *pWal = 0;
   Written w;
   KvWalReplayInfo info;
@@ -668,7 +668,7 @@ static void test_callback_error(void **state){
 static void test_sync_order(void **state){
   Fixture *f = *state;
   FakeEnv fake;
-  KvWalConfig cfg = { 0, 2, KV_SYNC_NORMAL };
+  KvWalConfig cfg = { 0, 2, KV_SYNC_NORMAL, 0 };
   KvWal *pWal = 0;
   u8 a[10] = {0};
   fakeInit(&fake);
@@ -701,7 +701,7 @@ static void test_sync_order(void **state){
 static void test_sync_failure_sticky(void **state){
   Fixture *f = *state;
   FakeEnv fake;
-  KvWalConfig cfg = { 0, 2, KV_SYNC_FULL };
+  KvWalConfig cfg = { 0, 2, KV_SYNC_FULL, 0 };
   KvWal *pWal = 0;
   u8 a[10] = {0};
   u64 iSeg = 0;

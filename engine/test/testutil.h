@@ -57,6 +57,21 @@ static inline void tuRemoveDir(const char *zDir){
   }
 }
 
+/* Names in zDir that end in zSuffix (".sst", ".sst.tmp"). */
+static inline int tuCountFiles(const char *zDir, const char *zSuffix){
+  DIR *d = opendir(zDir);
+  struct dirent *e;
+  size_t nSuffix = strlen(zSuffix);
+  int n = 0;
+  if( d==0 ) fail_msg("cannot open directory '%s': %s", zDir, strerror(errno));
+  while( (e = readdir(d))!=0 ){
+    size_t l = strlen(e->d_name);
+    if( l>nSuffix && strcmp(e->d_name+l-nSuffix, zSuffix)==0 ) n++;
+  }
+  closedir(d);
+  return n;
+}
+
 /* Options from "name=value" pairs, NULL-terminated. */
 static inline kv_options *tuOptions(const char *zFirst, ...){
   kv_options *o = kv_options_new();

@@ -1,0 +1,94 @@
+#!/bin/sh
+# bench/large.sh - the write patterns an LSM table is chosen for, at ten
+# million rows (issue #18): bench/sqllarge.c's phases on a kvstore table
+# and on an ordinary WITHOUT ROWID table, one fresh process per phase and
+# backend, the backends alternating (kvstore first in odd phases, the
+# table first in even ones). Prints, and writes to $OUT/large.md and
+# $OUT/large.csv, each figure with the ratio (kvstore's ops/s over the
+# table's: above 1 is faster) and the verdict against the issue's target.
+#
+#   bench/large.sh                         (what `make bench-large` runs)
+#   BENCH_LARGE_ROWS=200000 bench/large.sh (a quick check of the harness)
+#
+# Environment (all optional):
+#   BENCH_LARGE_ROWS      rows (10000000)
+#   BENCH_LARGE_DURATION  seconds after which a read phase stops and
+#                         reports what it did (300)
+#   BENCH_BIN             directory of the sqllarge binary (build/bench)
+#   BENCH_DATA            scratch directory (build/bench/large; removed at
+#                         the end)
+#   BENCH_OUT             results directory (bench/results)
+#   BENCH_EXT             the extension to load (./kvstore)
+set -eu
+
+ROWS=${BENCH_LARGE_ROWS:-10000000}
+DURATION=${BENCH_LARGE_DURATION:-300}
+BIN=${BENCH_BIN:-build/bench}
+DATA=${BENCH_DATA:-build/bench/large}
+OUT=${BENCH_OUT:-bench/results}
+EXT=${BENCH_EXT:-./kvstore}
+PHASES="fill point scan rangedel fndel bulkload"
+
+mkdir -p "$OUT" "$DATA"
+csv="$OUT/large.csv"
+"$BIN/sqllarge" --header > "$csv"
+start=$(date +%s)
+echo "bench-large: $ROWS rows, phases: $PHASES"
+n=0
+for phase in $PHASES; do
+  n=$((n + 1))
+  if [ $((n % 2)) = 1 ]; then order="kvstore table"; else order="table kvstore"; fi
+  for backend in $order; do
+    t0=$(date +%s)
+    "$BIN/sqllarge" --backend="$backend" --phase="$phase" --dir="$DATA" \
+      --rows="$ROWS" --ext="$EXT" --duration="$DURATION" >> "$csv"
+    echo "  $phase $backend: $(( $(date +%s) - t0 )) s"
+  done
+done
+rm -rf "$DATA"
+elapsed=$(( $(date +%s) - start ))
+
+/usr/bin/python3 - "$csv" "$OUT/large.md" "$ROWS" "$elapsed" \
+  "${BENCH_COMMAND:-BENCH_LARGE_ROWS=$ROWS bench/large.sh}" <<'PY'
+import csv, sys
+path, out, rows, elapsed, command = sys.argv[1:6]
+targets = [
+    ("fill_batch", 20.0, "fill, batches of 1000, random order"),
+    ("point_select", 1.0, "point SELECT"),
+    ("range_scan", 1.0, "100-row range scan"),
+    ("range_delete", 1.0, "range DELETE (30% of the rows)"),
+    ("scan_after_range_delete", 1.0, "2,000 10-row scans inside it"),
+    ("delete_range_fn", 100.0,
+     "kvstore_delete_range (30%) vs the table's DELETE"),
+    ("scan_after_delete_range_fn", 1.0, "2,000 10-row scans inside it"),
+    ("bulk_load_sorted", 2.0, "sorted bulk load, one INSERT ... SELECT"),
+]
+res = {}
+for r in csv.DictReader(open(path)):
+    res[(r["backend"], r["test"])] = r
+lines = ["# bench-large: %s rows" % rows, "",
+         "Command: `%s`; %s s in all. Ratio: kvstore's ops/s over the "
+         "ordinary table's (above 1: kvstore is faster)." % (command, elapsed),
+         "",
+         "| workload | ops | kvstore s | table s | kvstore RSS MB | "
+         "table RSS MB | ratio | target | verdict |",
+         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+nmet = 0
+for test, target, what in targets:
+    k, t = res.get(("kvstore", test)), res.get(("table", test))
+    if not k or not t:
+        lines.append("| %s | | | | | | | >= %gx | missing |" % (what, target))
+        continue
+    ko, to = float(k["ops_per_sec"]), float(t["ops_per_sec"])
+    ratio = ko / to if to > 0 else float("inf")
+    ok = ratio >= target
+    nmet += ok
+    lines.append("| %s | %s | %s | %s | %s | %s | %.2fx | >= %gx | %s |"
+                 % (what, k["ops"], k["seconds"], t["seconds"],
+                    k["peak_rss_mb"], t["peak_rss_mb"], ratio, target,
+                    "met" if ok else "NOT met"))
+lines += ["", "%d of %d targets met." % (nmet, len(targets))]
+text = "\n".join(lines) + "\n"
+open(out, "w").write(text)
+print(text)
+PY

@@ -1,0 +1,639 @@
+/*
+** shared.c - one store, several processes.
+**
+** Every process that opens a store has its own instance (kv_db): its own
+** memtable, block cache and version. They meet in three places:
+**
+**   the WAL      every committed batch is in it, written by the process
+**                that committed it; the others read it from where they
+**                stopped ("catching up") into their own memtables.
+**   the manifest each flush or compaction writes a whole new manifest
+**                and points CURRENT at it; the others read it when they
+**                see that it changed.
+**   LOCK         byte-range locks (one per role, below) and a small shared
+**                map of its first page (KvShm), the part of the state that
+**                statements check without a system call.
+**
+** Who may write what. Writers are serialized by a lock of their own
+** (WRITER byte); the SQL layer holds its database's write lock around a
+** whole transaction anyway, so the WRITER lock is never contended there.
+** A commit's batch goes to the WAL where KvShm.iWalEnd says the last
+** record ended (a process that wrote there last continues its mapped
+** segment; another reopens it at that offset, cutting whatever a process
+** killed mid-append left behind), and iWalEnd moves past it. Flushes,
+** compactions and manifest writes run under the MAINT byte, one process
+** at a time, after reading the newest manifest: a flush writes only what
+** no other flush has written yet (pImm's last sequence against the
+** manifest's), so two processes never write the same data twice in a row.
+**
+** What is committed. With a commit horizon (the SQL layer's two-phase
+** commit, kvtxn.c), a record counts once the horizon the database holds
+** covers its first sequence and no later record has the same first
+** sequence (recover.c explains the rule); the reader catches up only to
+** the horizon its caller has read from the database (kv_catch_up), and
+** stops at the first record above it: that record may still be committed
+** or abandoned. Under the database's write lock the horizon is the newest
+** one, so a writer that caught up to it has the newest state and takes
+** the next sequence numbers; a record a killed process prepared and never
+** committed has exactly those numbers, and the new record replaces it.
+**
+** Positions. iWalPos (per instance) is the catch-up position: every record
+** before it is applied here, replaced, or abandoned. A process whose
+** position sits at the end of the WAL when it appends moves it past its
+** own record, so a process alone never reads the WAL back. A memtable
+** remembers the segment of the position it started at (iMemLogNumber),
+** and a flush records that segment as the manifest's log number: nothing
+** before it is needed any more. When another process's flush moved the
+** log number past the segment this process's memtable started in, the
+** memtable holds data the tables now hold too: it is rebuilt from the WAL
+** after the flushed sequence (reset), so each process's memtable stays
+** about one write buffer in size.
+**
+** Deleted files. Every process opens every table of every version it
+** installs at once (kvFileTable), so a table another process's compaction
+** deletes stays readable through the open descriptor until the version
+** goes. A WAL segment deleted under the catch-up reader means a flush
+** covered it: the reader resets from the new manifest.
+**
+** Snapshots. Compaction may drop a version of a key only when no process
+** can still read it. Each process publishes, in its slot of KvShm, the
+** oldest sequence it may read (its oldest snapshot, or its last sequence);
+** a compaction keeps every version above the smallest published value
+** when another process is there (it does not know their snapshots in
+** between), and raises iDropFloor before it drops anything: a process that
+** takes a snapshot publishes it first and then checks iDropFloor, and
+** refuses (KV_BUSY) a read point below it. A slot whose owner died (its
+** byte lock is gone) does not count.
+**
+** Roles at open. The OPEN byte is held shared by every process that has
+** the store open. A process that gets it exclusively is alone: it runs the
+** full recovery (replay, revocation above the horizon, a new WAL segment,
+** removal of leftovers) and initializes KvShm, then downgrades. Any other
+** waits for the shared lock (so for that recovery to end) and then reads
+** the manifest and the WAL as they are, writing nothing. The last process
+** to close cuts the WAL segment's preallocated tail.
+**
+** Locks are open file description locks (Linux): owned by the handle, so
+** they also separate two instances in one process (tests), and a killed
+** process loses them at once. Where the file system has none of these (some
+** network file systems), opening fails with a message that says so.
+*/
+#include "kvInt.h"
+#include "log_format.h"
+#include "filename.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SHM_MAGIC 0x4b56534d31ULL            /* "KVSM1" */
+
+
+/* Reloads of a manifest that keeps changing under the reader. */
+#define RELOAD_TRIES 50
+
+/* ---------------------------------------------------------------------- */
+/* Roles, the map and the slots.                                           */
+
+int kvSharedClaimSlot(kv_db *db){
+  KvEnv *pEnv = db->pEnv;
+  int i;
+  for(i=0; i<KV_SHM_SLOTS; i++){
+    if( pEnv->xLockByte(db->pLock, KV_LOCKB_SLOT(i), KV_LOCK_EXCL, 0)==KV_OK ){
+      db->iSlot = i;
+      /* From the last sequence on (0 at open: everything, until the
+      ** catch-up publishes the real value). */
+      atomic_store(&db->pShm->aSlot[i], atomic_load(&db->lastSeq) + 1);
+      kvErrClear();
+      return KV_OK;
+    }
+  }
+  kvErrClear();
+  return kvErr(KV_BUSY, "kvstore: '%s' is open in %d processes already (the "
+               "most one store allows)", db->zDir, KV_SHM_SLOTS);
+}
+
+int kvSharedOpen(kv_db *db, int *pbFirst){
+  KvEnv *pEnv = db->pEnv;
+  void *pMap = 0;
+  int rc;
+  *pbFirst = 0;
+  db->iSlot = -1;
+  rc = pEnv->xLockByte(db->pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
+  if( rc==KV_OK ){
+    *pbFirst = 1;
+  }else if( rc==KV_BUSY ){
+    /* Others have it open, or one is recovering it: wait for that. */
+    rc = pEnv->xLockByte(db->pLock, KV_LOCKB_OPEN, KV_LOCK_SHARED, 1);
+  }
+  if( rc==KV_OK ) rc = pEnv->xLockMap(db->pLock, sizeof(KvShm), &pMap);
+  if( rc!=KV_OK ) return rc;
+  db->pShm = (KvShm*)pMap;
+  if( !*pbFirst && db->pShm->iMagic!=SHM_MAGIC ){
+    return kvErr(KV_CORRUPT, "kvstore: '%s' is open in another process but "
+                 "its shared state in LOCK is not kvstore's", db->zDir);
+  }
+  return KV_OK;
+}
+
+/* The first process finished recovery: fresh shared state, then let the
+** others in. */
+int kvSharedFirstReady(kv_db *db){
+  KvShm *pShm = db->pShm;
+  int i;
+  int rc;
+  for(i=0; i<KV_SHM_SLOTS; i++) atomic_store(&pShm->aSlot[i], 0);
+  atomic_store(&pShm->iWalEnd, kvWalEnd(db->pWal));
+  atomic_store(&pShm->iManifestGen, 1);
+  atomic_store(&pShm->iDropFloor, db->iDropFloor);
+  pShm->iMagic = SHM_MAGIC;
+  atomic_store(&db->iManifestGen, 1);
+  db->iWalPos = kvWalEnd(db->pWal);
+  db->iMemLogNumber = KV_WALPOS_SEG(db->iWalPos);
+  rc = kvSharedClaimSlot(db);
+  if( rc==KV_OK ){
+    rc = db->pEnv->xLockByte(db->pLock, KV_LOCKB_OPEN, KV_LOCK_SHARED, 0);
+  }
+  return rc;
+}
+
+/* 1 if no other process has the store open. */
+int kvSharedAlone(kv_db *db){
+  KvEnv *pEnv = db->pEnv;
+  if( db->pShm==0 ) return 0;
+  if( pEnv->xLockByte(db->pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0)!=KV_OK ){
+    kvErrClear();
+    return 0;
+  }
+  pEnv->xLockByte(db->pLock, KV_LOCKB_OPEN, KV_LOCK_SHARED, 0);
+  return 1;
+}
+
+void kvSharedClose(kv_db *db){
+  if( db->pShm && db->iSlot>=0 ){
+    atomic_store(&db->pShm->aSlot[db->iSlot], 0);
+    db->pEnv->xLockByte(db->pLock, KV_LOCKB_SLOT(db->iSlot), KV_LOCK_UNLOCK, 0);
+  }
+  db->iSlot = -1;
+  /* The map goes with the LOCK handle (xUnlock). */
+}
+
+/* Publish the oldest sequence this instance may read. REQUIRES: M. */
+void kvSharedPublish(kv_db *db){
+  if( db->pShm && db->iSlot>=0 ){
+    atomic_store(&db->pShm->aSlot[db->iSlot], kvDbLocalOldest(db) + 1);
+  }
+}
+
+/* The oldest sequence any other live process may read (UINT64_MAX when no
+** other process publishes one). */
+static u64 othersOldest(kv_db *db){
+  u64 m = UINT64_MAX;
+  int i;
+  for(i=0; i<KV_SHM_SLOTS; i++){
+    u64 v;
+    if( i==db->iSlot ) continue;
+    v = atomic_load(&db->pShm->aSlot[i]);
+    if( v==0 || v-1>=m ) continue;
+    if( !db->pEnv->xLockHeld(db->pLock, KV_LOCKB_SLOT(i)) ) continue;  /* dead */
+    m = v - 1;
+  }
+  return m;
+}
+
+u64 kvSharedOldest(kv_db *db, u64 iLocal, int *pbOthers){
+  u64 m;
+  *pbOthers = 0;
+  if( db->pShm==0 ) return iLocal;
+  m = othersOldest(db);
+  if( m==UINT64_MAX ) return iLocal;
+  *pbOthers = 1;
+  return m<iLocal ? m : iLocal;
+}
+
+/* A compaction is about to drop versions below seq: raise the shared
+** floor, then look at the slots again (a reader that published after the
+** first look saw the old floor and may read below seq). Returns the floor
+** the compaction must keep. */
+u64 kvSharedRaiseFloor(kv_db *db, u64 seq, int *pbOthers){
+  u64 cur, m;
+  int bOthers2 = 0;
+  if( db->pShm==0 ) return seq;
+  cur = atomic_load(&db->pShm->iDropFloor);
+  while( cur<seq
+      && !atomic_compare_exchange_weak(&db->pShm->iDropFloor, &cur, seq) ){}
+  m = kvSharedOldest(db, seq, &bOthers2);
+  if( bOthers2 ) *pbOthers = 1;
+  return m;
+}
+
+/* After publishing a read point at iSeq: KV_BUSY if a compaction may
+** already have dropped versions it needs. */
+int kvSharedCheckFloor(kv_db *db, u64 iSeq){
+  u64 f;
+  if( db->pShm==0 ) return KV_OK;
+  f = atomic_load(&db->pShm->iDropFloor);
+  if( iSeq<f ){
+    return kvErr(KV_BUSY, "kvstore: the snapshot at sequence %" PRIu64 " of "
+                 "'%s' is too old: a compaction in another process dropped "
+                 "versions it reads (oldest readable: %" PRIu64 "); retry "
+                 "the transaction", iSeq, db->zDir, f);
+  }
+  return KV_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Locks.                                                                  */
+
+/* Writers: REQUIRES the caller leads the write queue (so one thread of
+** this instance at a time). */
+int kvSharedWriterLock(kv_db *db){
+  if( db->pShm==0 ) return KV_OK;
+  return db->pEnv->xLockByte(db->pLock, KV_LOCKB_WRITER, KV_LOCK_EXCL, 1);
+}
+
+void kvSharedWriterUnlock(kv_db *db){
+  if( db->pShm ){
+    db->pEnv->xLockByte(db->pLock, KV_LOCKB_WRITER, KV_LOCK_UNLOCK, 0);
+  }
+}
+
+/* Open every table of the current version (see "Deleted files"). A table
+** that is gone was deleted by a newer edit: KV_BUSY, read again. */
+static int openAllTables(kv_db *db){
+  KvVersion *v = kvVersionCurrent(&db->vset);
+  int rc = KV_OK;
+  int i, j;
+  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
+    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
+      KvSst *pSst = 0;
+      rc = kvFileTable(v->aaFile[i][j], &pSst);
+    }
+  }
+  kvVersionUnref(v);
+  if( rc==KV_CANTOPEN ) rc = KV_BUSY;
+  return rc;
+}
+
+/*
+** Install the newest manifest (if another process wrote one) and open its
+** tables. REQUIRES: maintMutex held (no local edit runs), M held.
+*/
+int kvSharedReload(kv_db *db, int *pbChanged){
+  int rc = KV_OK;
+  int nTry;
+  *pbChanged = 0;
+  if( db->pShm==0 ) return KV_OK;
+  for(nTry=0; nTry<RELOAD_TRIES; nTry++){
+    u64 iGen = atomic_load(&db->pShm->iManifestGen);
+    int bChanged = 0;
+    rc = kvVsetReload(&db->vset, &bChanged);
+    if( bChanged ) *pbChanged = 1;
+    if( rc==KV_OK ) rc = openAllTables(db);
+    if( rc==KV_OK ){
+      atomic_store(&db->iManifestGen, iGen);
+      return KV_OK;
+    }
+    if( rc!=KV_BUSY && rc!=KV_CORRUPT && rc!=KV_CANTOPEN ) break;
+    /* replaced while read: read it again */
+    db->pEnv->xSleepMicros(db->pEnv, 200);
+  }
+  return rc;
+}
+
+/*
+** Flushes and compactions: the maintenance lock (this process's threads
+** through maintMutex, other processes through the MAINT byte), then the
+** newest manifest. bWait 0: KV_BUSY at once if another holds it.
+** REQUIRES: M held; M is released while waiting and held again on return.
+*/
+int kvSharedMaintBegin(kv_db *db, int bWait){
+  int rc;
+  int bChanged = 0;
+  if( db->pShm==0 ) return KV_OK;
+  if( db->nMaintDepth>0 && pthread_equal(db->maintOwner, pthread_self()) ){
+    /* A flush inside this thread's compaction: held already. */
+    db->nMaintDepth++;
+    return KV_OK;
+  }
+  kvDbUnlock(db);
+  if( bWait ){
+    pthread_mutex_lock(&db->maintMutex);
+  }else if( pthread_mutex_trylock(&db->maintMutex)!=0 ){
+    kvDbLock(db);
+    return KV_BUSY;
+  }
+  rc = db->pEnv->xLockByte(db->pLock, KV_LOCKB_MAINT, KV_LOCK_EXCL, bWait);
+  kvDbLock(db);
+  if( rc!=KV_OK ){
+    pthread_mutex_unlock(&db->maintMutex);
+    if( rc==KV_BUSY ) kvErrClear();
+    return rc;
+  }
+  db->maintOwner = pthread_self();
+  db->nMaintDepth = 1;
+  db->bMaintEdited = 0;
+  rc = kvSharedReload(db, &bChanged);
+  if( rc!=KV_OK ) kvSharedMaintEnd(db, 0);
+  return rc;
+}
+
+/* bEdited: a manifest was written: tell the other processes. */
+void kvSharedMaintEnd(kv_db *db, int bEdited){
+  if( db->pShm==0 ) return;
+  if( bEdited ) db->bMaintEdited = 1;
+  if( --db->nMaintDepth>0 ) return;
+  if( db->bMaintEdited ){
+    atomic_store(&db->iManifestGen,
+                 atomic_fetch_add(&db->pShm->iManifestGen, 1) + 1);
+  }
+  db->pEnv->xLockByte(db->pLock, KV_LOCKB_MAINT, KV_LOCK_UNLOCK, 0);
+  pthread_mutex_unlock(&db->maintMutex);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Catching up.                                                            */
+
+typedef struct CatchUp CatchUp;
+struct CatchUp {
+  kv_db *db;
+  KvMem *pMem;                  /* applied into */
+  u64 iHorizon;                 /* records above it are not committed (yet) */
+  u64 iLast;                    /* last sequence applied; records at or
+                                ** below it are skipped */
+  int bPending;                 /* a record held back (recover.c's rule) */
+  u64 iPendSeq;
+  u32 nPendCount;
+  KvBuf pending;
+  KvBuf buf;                    /* segment bytes */
+  u64 nApplied;                 /* batches applied */
+};
+
+static int catchApply(CatchUp *c){
+  MemInsert ins;
+  u32 nOp = KV_WAL_COUNT(c->nPendCount);
+  int rc = KV_OK;
+  if( !c->bPending ) return KV_OK;
+  c->bPending = 0;
+  if( c->iPendSeq<=c->iLast ) return KV_OK;    /* applied already */
+  ins.pMem = c->pMem;
+  ins.seq = c->iPendSeq;
+  rc = kvBatchDecode(c->pending.a, c->pending.n, nOp, kvDbMemInsertOp, &ins);
+  if( rc==KV_OK && nOp>0 ){
+    c->iLast = c->iPendSeq + nOp - 1;
+    c->nApplied++;
+  }
+  return rc;
+}
+
+/*
+** Read the WAL from *piPos to the end others have written and apply what
+** is committed. *piPos moves to the first record not applied (above the
+** horizon) or to the end. KV_CANTOPEN: a segment on the way is gone (a
+** flush covered it and its owner deleted it).
+*/
+static int catchUpRun(CatchUp *c, u64 *piPos){
+  kv_db *db = c->db;
+  u64 pos = *piPos;
+  u64 end = atomic_load(&db->pShm->iWalEnd);
+  int bStop = 0;
+  int rc = KV_OK;
+  while( rc==KV_OK && !bStop && pos<end ){
+    u64 seg = KV_WALPOS_SEG(pos), off = KV_WALPOS_OFF(pos);
+    u64 to = seg==KV_WALPOS_SEG(end) ? KV_WALPOS_OFF(end) : UINT64_MAX;
+    u64 o = 0;
+    rc = kvWalReadSegment(db->pEnv, db->zDir, seg, off, to, &c->buf);
+    while( rc==KV_OK ){
+      const u8 *p = 0;
+      size_t n = 0;
+      u64 o0 = o, first;
+      if( !kvLogNext(c->buf.a, c->buf.n, &o, &p, &n) ) break;
+      if( n<KV_WAL_HEADER ){
+        rc = kvErr(KV_CORRUPT, "kvstore: corrupt record in WAL segment %"
+                   PRIu64 " of '%s' at offset %" PRIu64, seg, db->zDir,
+                   off + o0);
+        break;
+      }
+      first = kvGet64(p);
+      if( first>c->iHorizon ){
+        o = o0;
+        bStop = 1;
+        break;
+      }
+      if( c->bPending && c->iPendSeq!=first ) rc = catchApply(c);
+      if( rc==KV_OK ) rc = kvBufSet(&c->pending, p + KV_WAL_HEADER,
+                                    n - KV_WAL_HEADER);
+      if( rc==KV_OK ){
+        c->bPending = 1;
+        c->iPendSeq = first;
+        c->nPendCount = kvGet32(p+16);
+      }
+    }
+    if( rc!=KV_OK ) break;
+    pos = KV_WALPOS(seg, off + o);
+    if( !bStop && seg<KV_WALPOS_SEG(end) ){
+      /* A finished segment: what follows its last record is the unused
+      ** end of its preallocation. Anything else is damage. */
+      u64 i;
+      for(i=o; i<c->buf.n; i++){
+        if( c->buf.a[i]!=0 ){
+          rc = kvErr(KV_CORRUPT, "kvstore: corrupt record in WAL segment %"
+                     PRIu64 " of '%s' at offset %" PRIu64, seg, db->zDir,
+                     off + o);
+          break;
+        }
+      }
+      pos = KV_WALPOS(seg+1, 0);
+    }
+  }
+  /* A record held back at the end is final: any record replacing it was
+  ** written before the commit that put the horizon over it. */
+  if( rc==KV_OK ) rc = catchApply(c);
+  if( rc==KV_OK ) *piPos = pos;
+  return rc;
+}
+
+/*
+** Another process's flush covered what this memtable holds: start a new
+** one from the WAL after the flushed sequence, up to what this one held.
+** REQUIRES: leader; M not held; maintMutex held; no pImm.
+*/
+static int resetMem(kv_db *db){
+  CatchUp c;
+  KvMem *pNew = 0, *pOld;
+  u64 pos = KV_WALPOS(db->vset.iLogNumber, 0);
+  int rc;
+  memset(&c, 0, sizeof(c));
+  rc = kvMemNew(&pNew);
+  c.db = db;
+  c.pMem = pNew;
+  c.iLast = db->vset.iLastSeq;
+  c.iHorizon = atomic_load(&db->lastSeq);
+  if( rc==KV_OK ) rc = catchUpRun(&c, &pos);
+  kvBufFree(&c.pending);
+  kvBufFree(&c.buf);
+  if( rc!=KV_OK ){
+    kvMemUnref(pNew);
+    return rc;
+  }
+  kvDbLock(db);
+  pOld = db->pMem;
+  db->pMem = pNew;
+  db->iMemLogNumber = db->vset.iLogNumber;
+  if( pos>db->iWalPos || c.iLast>=atomic_load(&db->lastSeq) ){
+    db->iWalPos = pos;
+  }
+  db->nShareReset++;
+  kvDbUnlock(db);
+  kvMemUnref(pOld);
+  return KV_OK;
+}
+
+/*
+** Pick up another process's manifest, and reset the memtable if its flush
+** covered it. bMust 0: only if the shared generation moved, and without
+** waiting (a local flush or compaction in progress makes this a no-op
+** until the next call). KV_CANTOPEN: a segment vanished while being read
+** (yet another flush): the caller tries again. REQUIRES: leader, M not
+** held.
+*/
+static int followManifest(kv_db *db, int bMust){
+  int rc = KV_OK;
+  int bChanged = 0;
+  if( !bMust && atomic_load(&db->pShm->iManifestGen)
+                == atomic_load(&db->iManifestGen) ){
+    return KV_OK;
+  }
+  if( bMust ){
+    pthread_mutex_lock(&db->maintMutex);
+  }else if( pthread_mutex_trylock(&db->maintMutex)!=0 ){
+    return KV_OK;
+  }
+  kvDbLock(db);
+  rc = kvSharedReload(db, &bChanged);
+  if( rc==KV_OK && db->vset.iLastSeq>atomic_load(&db->lastSeq) ){
+    /* Everything up to the flushed sequence is in the tables now. */
+    atomic_store(&db->lastSeq, db->vset.iLastSeq);
+  }
+  if( rc==KV_OK && KV_WALPOS_SEG(db->iWalPos)<db->vset.iLogNumber ){
+    /* What lay before the log number is in the tables (or replaced). */
+    db->iWalPos = KV_WALPOS(db->vset.iLogNumber, 0);
+  }
+  kvDbUnlock(db);
+  if( rc==KV_OK && db->pImm==0 && db->vset.iLogNumber>db->iMemLogNumber ){
+    rc = resetMem(db);
+  }
+  pthread_mutex_unlock(&db->maintMutex);
+  return rc;
+}
+
+/*
+** Apply what other processes committed up to iHorizon. REQUIRES: the
+** caller leads the write queue; M not held.
+*/
+int kvSharedCatchUp(kv_db *db, u64 iHorizon){
+  CatchUp c;
+  u64 pos;
+  int rc = KV_OK, nTry;
+  if( db->pShm==0 ) return KV_OK;
+  for(nTry=0; nTry<RELOAD_TRIES; nTry++){
+    /* After a segment vanished (a flush elsewhere covered it and deleted
+    ** it), the manifest that says so is read before trying again. */
+    rc = followManifest(db, nTry>0);
+    if( rc==KV_OK ){
+      memset(&c, 0, sizeof(c));
+      c.db = db;
+      c.pMem = db->pMem;
+      c.iHorizon = iHorizon;
+      c.iLast = atomic_load(&db->lastSeq);
+      /* This instance's own prepared batch is applied by its commit. */
+      if( db->bPrepared && db->iPrepSeq<=c.iHorizon ){
+        c.iHorizon = db->iPrepSeq - 1;
+      }
+      pos = db->iWalPos;
+      rc = catchUpRun(&c, &pos);
+      kvBufFree(&c.pending);
+      kvBufFree(&c.buf);
+      kvDbLock(db);
+      if( c.iLast>atomic_load(&db->lastSeq) ){
+        atomic_store(&db->lastSeq, c.iLast);
+        atomic_fetch_add(&db->nWrites, c.nApplied);
+      }
+      if( rc==KV_OK ){
+        db->iWalPos = pos;
+        kvSharedPublish(db);
+      }
+      kvDbUnlock(db);
+    }
+    if( rc!=KV_CANTOPEN ) break;
+    kvErrClear();
+    db->pEnv->xSleepMicros(db->pEnv, 100);
+  }
+  if( rc==KV_CANTOPEN ){
+    rc = kvErr(KV_IOERR, "kvstore: WAL segment %" PRIu64 " of '%s' keeps "
+               "disappearing while being read", KV_WALPOS_SEG(db->iWalPos),
+               db->zDir);
+  }
+  return rc;
+}
+
+/*
+** The leader is about to append: continue the WAL where the last record
+** ended, whoever wrote it. REQUIRES: leader, WRITER lock held, M held.
+*/
+int kvSharedWalPosition(kv_db *db){
+  u64 end;
+  KvWalConfig cfg;
+  KvWal *pNew = 0;
+  int rc;
+  if( db->pShm==0 ) return KV_OK;
+  end = atomic_load(&db->pShm->iWalEnd);
+  if( db->pWal && kvWalEnd(db->pWal)==end ) return KV_OK;
+  cfg.nSegmentSize = db->pOpts->nWalSegment;
+  cfg.nSegmentRecords = db->pOpts->nWalRecords;
+  cfg.eSync = db->pOpts->eSync;
+  cfg.bShared = 1;
+  rc = kvWalOpenAt(db->pEnv, db->zDir, KV_WALPOS_SEG(end),
+                   KV_WALPOS_OFF(end), &cfg, &pNew);
+  if( rc!=KV_OK ) return rc;
+  if( db->pWal ){
+    KvErrSave save;
+    kvErrSave(&save);
+    kvWalClose(db->pWal);
+    kvErrRestore(&save, KV_OK);
+  }
+  db->pWal = pNew;
+  return KV_OK;
+}
+
+/* The leader appended (or rotated): publish the new end; a position that
+** was at the end follows it. REQUIRES: leader, WRITER lock held, M held. */
+void kvSharedWalWritten(kv_db *db, u64 iEndBefore){
+  u64 end;
+  if( db->pShm==0 || db->pWal==0 ) return;
+  end = kvWalEnd(db->pWal);
+  atomic_store(&db->pShm->iWalEnd, end);
+  if( db->iWalPos==iEndBefore ) db->iWalPos = end;
+}
+
+int kv_store_in_use(const char *zDir, int *pbInUse){
+  KvEnv *pEnv = kvEnvPosix();
+  char *zLock = kvFileName(zDir, KV_FILE_LOCK, 0);
+  KvFile *pLock = 0;
+  int rc = zLock ? KV_OK : kvErrNoMem();
+  *pbInUse = 0;
+  if( rc==KV_OK && pEnv->xExists(pEnv, zLock) ){
+    rc = pEnv->xLock(pEnv, zLock, &pLock);
+    if( rc==KV_OK ){
+      rc = pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
+      pEnv->xUnlock(pLock);
+    }
+    if( rc==KV_BUSY ){
+      kvErrClear();
+      *pbInUse = 1;
+      rc = KV_OK;
+    }
+  }
+  kvFree(zLock);
+  return rc;
+}

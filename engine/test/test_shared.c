@@ -1,0 +1,255 @@
+/*
+** test_shared.c - one store open in several processes (shared.c).
+**
+** Two instances of one directory opened through different envs meet as
+** two processes do: separate memtables, versions and block caches, byte
+** locks on separate handles. Instance A uses the POSIX env, B a test env
+** over it (so B can also die at any of its file operations, as a killed
+** process would).
+*/
+#include "testutil.h"
+
+#include <inttypes.h>
+#include <unistd.h>
+
+static kv_db *openWithH(const char *zDir, KvEnv *pEnv, const char *zOpt,
+                        int bHorizon, u64 iHorizon){
+  kv_options *o = tuOptions("background=off", zOpt, NULL);
+  kv_db *db = 0;
+  int rc;
+  if( pEnv ) kvOptionsSetEnv(o, pEnv);
+  if( bHorizon ) kv_options_set_horizon(o, iHorizon);
+  rc = kv_open(zDir, o, &db);
+  kv_options_free(o);
+  if( rc!=KV_OK ) fail_msg("kv_open(%s): %d %s", zDir, rc, kv_errmsg(0));
+  return db;
+}
+
+static kv_db *openWith(const char *zDir, KvEnv *pEnv, const char *zOpt){
+  return openWithH(zDir, pEnv, zOpt, 0, 0);
+}
+
+static void putN(kv_db *db, const char *zPrefix, int i0, int n){
+  int i;
+  for(i=i0; i<i0+n; i++){
+    char zKey[64], zVal[64];
+    snprintf(zKey, sizeof(zKey), "%s%06d", zPrefix, i);
+    snprintf(zVal, sizeof(zVal), "value-%s-%d", zPrefix, i);
+    tuPut(db, zKey, zVal);
+  }
+}
+
+static int countPrefix(kv_db *db, const char *zPrefix, int n){
+  int i, nFound = 0;
+  for(i=0; i<n; i++){
+    char zKey[64];
+    snprintf(zKey, sizeof(zKey), "%s%06d", zPrefix, i);
+    if( tuGet(db, 0, 0, zKey) ) nFound++;
+  }
+  return nFound;
+}
+
+/* Writes of each instance reach the other after kv_catch_up. */
+static void test_two_instances_see_each_other(void **state){
+  char zDir[256];
+  KvEnv *pEnvB = kvTestEnvNew(kvEnvPosix());
+  kv_db *a, *b;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "shared");
+  a = openWith(zDir, 0, "sync=off");
+  b = openWith(zDir, pEnvB, "sync=off");
+  assert_ptr_not_equal(a, b);
+  putN(a, "a", 0, 100);
+  assert_null(tuGet(b, 0, 0, "a000000"));
+  assert_int_equal(kv_catch_up(b, KV_MAX_SEQ), KV_OK);
+  assert_int_equal(countPrefix(b, "a", 100), 100);
+  assert_int_equal(kv_last_seq(b), kv_last_seq(a));
+  putN(b, "b", 0, 50);
+  assert_int_equal(kv_catch_up(a, KV_MAX_SEQ), KV_OK);
+  assert_int_equal(countPrefix(a, "b", 50), 50);
+  assert_int_equal(kv_last_seq(a), 150);
+  /* a plain write catches up first: the sequence numbers stay unique */
+  putN(a, "a", 100, 1);
+  assert_int_equal(kv_last_seq(a), 151);
+  kv_close(b);
+  kv_close(a);
+  kvTestEnvFree(pEnvB);
+  /* reopened alone: everything is there */
+  a = openWith(zDir, 0, "sync=off");
+  assert_int_equal(countPrefix(a, "a", 101), 101);
+  assert_int_equal(countPrefix(a, "b", 50), 50);
+  kv_close(a);
+  tuRemoveDir(zDir);
+}
+
+/* A catch-up stops at the horizon: a record above it is not applied (it
+** may be abandoned), and one that replaces it with the same sequence is
+** the one applied once the horizon covers it. */
+static void test_catch_up_respects_horizon(void **state){
+  char zDir[256];
+  KvEnv *pEnvB = kvTestEnvNew(kvEnvPosix());
+  kv_db *a, *b;
+  kv_batch *p1 = kv_batch_new(), *p2 = kv_batch_new();
+  u64 iSeq = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "sharedh");
+  a = openWithH(zDir, 0, "sync=off", 1, 0);
+  iSeq = 0;
+  assert_int_equal(kv_batch_put(p1, "x", 1, "1", 1), KV_OK);
+  assert_int_equal(kv_prepare(a, p1, &iSeq), KV_OK);        /* seq 1 */
+  assert_int_equal(kv_commit_prepared(a, p1, iSeq), KV_OK);
+  kv_batch_clear(p1);
+  iSeq = 0;
+  b = openWithH(zDir, pEnvB, "sync=off", 1, 1);
+  assert_string_equal(tuGet(b, 0, 0, "x"), "1");
+  /* A prepares seq 2 and "dies" before the database commits it */
+  assert_int_equal(kv_batch_put(p1, "lost", 4, "L", 1), KV_OK);
+  assert_int_equal(kv_prepare(a, p1, &iSeq), KV_OK);
+  assert_int_equal(iSeq, 2);
+  kv_abort_prepared(a, iSeq);
+  assert_int_equal(kv_catch_up(b, 1), KV_OK);
+  assert_null(tuGet(b, 0, 0, "lost"));
+  /* B commits its own batch at seq 2, replacing the abandoned record */
+  iSeq = 0;
+  assert_int_equal(kv_catch_up(b, 1), KV_OK);
+  assert_int_equal(kv_batch_put(p2, "kept", 4, "K", 1), KV_OK);
+  assert_int_equal(kv_prepare(b, p2, &iSeq), KV_OK);
+  assert_int_equal(iSeq, 2);
+  assert_int_equal(kv_commit_prepared(b, p2, iSeq), KV_OK);
+  /* the database now holds horizon 2: A applies B's record, not its own */
+  assert_int_equal(kv_catch_up(a, 2), KV_OK);
+  assert_string_equal(tuGet(a, 0, 0, "kept"), "K");
+  assert_null(tuGet(a, 0, 0, "lost"));
+  assert_int_equal(kv_last_seq(a), 2);
+  kv_batch_free(p1);
+  kv_batch_free(p2);
+  kv_close(b);
+  kv_close(a);
+  kvTestEnvFree(pEnvB);
+  tuRemoveDir(zDir);
+}
+
+/* Flushes and compactions in one instance: the other keeps reading every
+** key, resets its memtable once the flush covered it, and reads the old
+** version at its snapshot after the first compacted the key's history. */
+static void test_flush_and_compaction_elsewhere(void **state){
+  char zDir[256];
+  KvEnv *pEnvB = kvTestEnvNew(kvEnvPosix());
+  kv_db *a, *b;
+  kv_snapshot *pSnap;
+  char *zJson = 0;
+  int round;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "sharedf");
+  a = openWith(zDir, 0, "memtable_size=64KB");
+  b = openWith(zDir, pEnvB, "memtable_size=64KB");
+  tuPut(a, "k", "old");
+  assert_int_equal(kv_catch_up(b, KV_MAX_SEQ), KV_OK);
+  pSnap = kv_snapshot_new(b);
+  assert_non_null(pSnap);
+  tuPut(a, "k", "new");
+  for(round=0; round<5; round++){
+    putN(a, "r", round*2000, 2000);       /* several flushes */
+    assert_int_equal(kv_catch_up(b, KV_MAX_SEQ), KV_OK);
+    assert_int_equal(countPrefix(b, "r", (round+1)*2000), (round+1)*2000);
+  }
+  assert_int_equal(kv_flush(a), KV_OK);
+  assert_int_equal(kv_compact(a, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(kv_catch_up(b, KV_MAX_SEQ), KV_OK);
+  assert_true(b->nShareReset>0);
+  /* A's full compaction kept the version B's snapshot reads */
+  assert_string_equal(tuGet(b, pSnap, 0, "k"), "old");
+  assert_string_equal(tuGet(b, 0, 0, "k"), "new");
+  assert_int_equal(countPrefix(b, "r", 10000), 10000);
+  /* B writes, flushes and compacts; A follows */
+  putN(b, "s", 0, 3000);
+  assert_int_equal(kv_flush(b), KV_OK);
+  assert_int_equal(kv_compact(b, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(kv_catch_up(a, KV_MAX_SEQ), KV_OK);
+  assert_int_equal(countPrefix(a, "s", 3000), 3000);
+  assert_int_equal(countPrefix(a, "r", 10000), 10000);
+  kv_snapshot_free(b, pSnap);
+  kv_close(b);
+  kv_close(a);
+  kvTestEnvFree(pEnvB);
+  a = openWith(zDir, 0, "memtable_size=64KB");
+  assert_int_equal(countPrefix(a, "s", 3000), 3000);
+  assert_int_equal(countPrefix(a, "r", 10000), 10000);
+  kv_close(a);
+  tuRemoveDir(zDir);
+}
+
+/* A snapshot older than what another process's compaction already
+** dropped is refused (KV_BUSY), never read wrong. */
+static void test_snapshot_below_shared_floor_refused(void **state){
+  char zDir[256];
+  KvEnv *pEnvB = kvTestEnvNew(kvEnvPosix());
+  kv_db *a, *b;
+  kv_snapshot *pSnap = 0;
+  char *zJson = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "sharedfl");
+  a = openWith(zDir, 0, "sync=off");
+  b = openWith(zDir, pEnvB, "sync=off");
+  tuPut(a, "k", "1");
+  assert_int_equal(kv_flush(a), KV_OK);
+  tuPut(a, "k", "2");
+  tuPut(a, "k", "3");
+  assert_int_equal(kv_flush(a), KV_OK);
+  /* B has read nothing yet (its slot says "from its last sequence") */
+  assert_int_equal(kv_catch_up(b, KV_MAX_SEQ), KV_OK);
+  assert_int_equal(kv_compact(a, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(kv_snapshot_at(b, 1, &pSnap), KV_BUSY);
+  assert_null(pSnap);
+  assert_int_equal(kv_snapshot_at(b, 3, &pSnap), KV_OK);
+  assert_string_equal(tuGet(b, pSnap, 0, "k"), "3");
+  kv_snapshot_free(b, pSnap);
+  kv_close(b);
+  kv_close(a);
+  kvTestEnvFree(pEnvB);
+  tuRemoveDir(zDir);
+}
+
+/* Only one instance recovers; the second open waits for nothing and
+** writes nothing; dropping a store another instance has open is refused;
+** kv_store_in_use sees it. */
+static void test_roles_and_drop(void **state){
+  char zDir[256];
+  KvEnv *pEnvB = kvTestEnvNew(kvEnvPosix());
+  kv_db *a, *b;
+  int bInUse = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "sharedr");
+  assert_int_equal(kv_store_in_use(zDir, &bInUse), KV_OK);
+  assert_int_equal(bInUse, 0);
+  a = openWith(zDir, 0, "sync=off");
+  tuPut(a, "x", "1");
+  assert_int_equal(kv_store_in_use(zDir, &bInUse), KV_OK);
+  assert_int_equal(bInUse, 1);
+  b = openWith(zDir, pEnvB, "sync=off");
+  /* the second open wrote no file of its own (no manifest, no segment) */
+  assert_int_equal(kvTestEnvCount(pEnvB, KV_TOP_APPEND), 0);
+  assert_int_equal(kvTestEnvCount(pEnvB, KV_TOP_RENAME), 0);
+  kv_close(a);
+  assert_int_equal(kvDestroyEnv(kvEnvPosix(), zDir), KV_BUSY);
+  assert_string_equal(tuGet(b, 0, 0, "x"), "1");
+  kv_close(b);
+  kvTestEnvFree(pEnvB);
+  assert_int_equal(kv_store_in_use(zDir, &bInUse), KV_OK);
+  assert_int_equal(bInUse, 0);
+  assert_int_equal(kv_destroy(zDir), KV_OK);
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_two_instances_see_each_other),
+    cmocka_unit_test(test_catch_up_respects_horizon),
+    cmocka_unit_test(test_flush_and_compaction_elsewhere),
+    cmocka_unit_test(test_snapshot_below_shared_floor_refused),
+    cmocka_unit_test(test_roles_and_drop),
+  };
+  return cmocka_run_group_tests(tests, 0, 0);
+}
