@@ -56,9 +56,16 @@ loaded with load_extension).
                          commits g+1, R's UPDATE fails with SQLITE_BUSY
                          (SQLITE_BUSY_SNAPSHOT in WAL); the outcome of every
                          step must equal the ordinary table's.
-  ddl_across_processes   DROP TABLE, CREATE again and ALTER TABLE RENAME in
-                         one process while another holds the table open:
-                         every step's outcome equals the ordinary table's.
+  rename_while_open      ALTER TABLE RENAME in one process while another
+                         holds the table: as the ordinary table (both use it
+                         under the new name at once), or kvstore's refusal
+                         (SQLITE_BUSY, table intact and usable, renamed once
+                         the other process closed it).
+  drop_while_open        DROP TABLE in one process while another holds the
+                         table: as the ordinary table (dropped; the other
+                         gets "no such table"), or kvstore's documented
+                         refusal (SQLITE_BUSY, table intact and usable,
+                         dropped once the other process closed it).
   harness_controls       (ordinary table only) the checks can fail: writers
                          reading outside their transaction are caught losing
                          updates, a reader kept in one old read transaction
@@ -131,7 +138,7 @@ FLUSH = {
 }
 
 PR_SET_PDEATHSIG = 1
-CHECK_TIMEOUT = 600          # seconds: a check that takes longer hangs
+CHECK_TIMEOUT = 300          # seconds (more with --duration, --kills)
 
 BUSY_TIMEOUT = 10.0          # seconds: every worker waits, then retries
 
@@ -237,6 +244,20 @@ def child_peer(a):
             res = {"e": [errname(e), str(e)]}
         res["t"] = time.monotonic() - t0
         emit(res)
+
+
+def child_exec(a):
+    """Store.execute: one statement in a new connection."""
+    conn = kvtest.connect(a["db"], BUSY_TIMEOUT)
+    t0 = time.monotonic()
+    try:
+        res = {"r": [[v.hex() if isinstance(v, bytes) else v for v in r]
+                     for r in conn.execute(a["sql"], a["params"])]}
+    except sqlite3.Error as e:
+        res = {"e": [errname(e), str(e)]}
+    res["t"] = time.monotonic() - t0
+    conn.close()
+    emit(res)
 
 
 def counter_txn(conn, w, split, pad):
@@ -429,7 +450,7 @@ def child_victim(a):
         i += 1
 
 
-CHILDREN = {"peer": child_peer, "writer": child_writer,
+CHILDREN = {"exec": child_exec, "peer": child_peer, "writer": child_writer,
             "reader": child_reader, "survivor": child_survivor,
             "victim": child_victim}
 
@@ -482,17 +503,26 @@ class Store:
         self.kind = kind
         self.dir = tempfile.mkdtemp(prefix="kvmproc-")
         self.path = os.path.join(self.dir, "test.db")
-        c = kvtest.connect(self.path)
-        c.execute("PRAGMA journal_mode=%s" % journal).fetchall()
-        c.execute(create[kind])
-        c.close()
+        self.execute("PRAGMA journal_mode=%s" % journal)
+        self.execute(create[kind])
 
     def execute(self, sql, params=()):
-        c = kvtest.connect(self.path, BUSY_TIMEOUT)
-        try:
-            return c.execute(sql, params).fetchall()
-        finally:
-            c.close()
+        """Run one statement in a new connection of a new process (a
+        statement that hangs is then reported with its stacks, and the
+        run goes on); its rows. self.elapsed: the statement's seconds."""
+        proc = spawn("exec", db=self.path, sql=sql, params=list(params))
+        lines, err = finish(proc, 60)
+        for line in reversed(lines):
+            if line.startswith("{"):
+                a = json.loads(line)
+                self.elapsed = a["t"]
+                if "e" in a:
+                    raise sqlite3.OperationalError("%s: %s (%s)"
+                                                   % (sql, a["e"][1],
+                                                      a["e"][0]))
+                return [tuple(r) for r in a["r"]]
+        raise AssertionError("%s: no answer: %s"
+                             % (sql, err.strip()[-1500:]))
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -914,44 +944,124 @@ def compare_logs(what, logs, kind):
         raise AssertionError("\n".join(lines))
 
 
-def ddl_log(st, kind):
-    log = []
-    a, b = Peer(st.path, timeout=2), Peer(st.path, timeout=2)
+def rename_while_open(kind, args, rng):
+    """ALTER TABLE RENAME in one process while another holds the table.
+    The ordinary table is renamed at once and both processes read and write
+    it under its new name. kvstore may instead refuse with SQLITE_BUSY
+    while another connection uses the store (its directory is renamed with
+    it, kvvtabRename): then the table must stay whole and usable by both
+    under its old name, and the RENAME must go through once the other
+    process closed it."""
+    st = Store(kind, "wal")
+    a = b = None
     try:
-        log.append(a.q("SELECT count(*) FROM t"))
-        log.append(b.q("INSERT INTO t VALUES ('b1', 1)"))
-        log.append(a.q("SELECT key FROM t ORDER BY key"))
-        log.append(b.q("DROP TABLE t"))
-        log.append(a.q("SELECT count(*) FROM t"))
-        log.append(a.q("INSERT INTO t VALUES ('a1', 1)"))
-        log.append(b.q(CREATE[kind]))
-        log.append(a.q("SELECT count(*) FROM t"))
-        log.append(a.q("INSERT INTO t VALUES ('a2', 2)"))
-        log.append(b.q("SELECT key, value FROM t ORDER BY key"))
-        log.append(b.q("ALTER TABLE t RENAME TO t2"))
-        log.append(a.q("SELECT key FROM t2"))
-        log.append(a.q("INSERT INTO t2 VALUES ('a3', 3)"))
-        log.append(b.q("SELECT key FROM t2 ORDER BY key"))
-    finally:
-        a.close()
+        st.execute("INSERT INTO t VALUES ('g', 1)")
+        a, b = Peer(st.path, timeout=2), Peer(st.path, timeout=2)
+        a.rows("SELECT count(*) FROM t")
+        b.rows("INSERT INTO t VALUES ('b1', 1)")
+        r = b.q("ALTER TABLE t RENAME TO t2")
+        if r[0] == "ok":
+            steps = [
+                (a, "SELECT count(*) FROM t", "no such table"),
+                (a, "SELECT key FROM t2 ORDER BY key", [("b1",), ("g",)]),
+                (a, "INSERT INTO t2 VALUES ('a1', 1)", []),
+                (b, "SELECT key FROM t2 ORDER BY key",
+                 [("a1",), ("b1",), ("g",)]),
+                (b, "INSERT INTO t2 VALUES ('b2', 2)", []),
+                (a, "SELECT key FROM t2 ORDER BY key",
+                 [("a1",), ("b1",), ("b2",), ("g",)])]
+            for n, (who, sql, want) in enumerate(steps):
+                got = who.q(sql)
+                ok = (got[0] == "error" and want in got[2]) \
+                    if isinstance(want, str) else got == ("ok", want)
+                if not ok:
+                    raise AssertionError("step %d after the RENAME by the "
+                                         "other process: %s %s: %r"
+                                         % (n + 1, "a" if who is a else "b",
+                                            sql, got))
+            path = "renamed at once; both processes use it under its new name"
+        else:
+            if r[:2] != ("error", "SQLITE_BUSY") or kind == "ordinary":
+                raise AssertionError("RENAME beside another process: %r"
+                                     % (r,))
+            a.rows("INSERT INTO t VALUES ('a1', 1)")
+            got = b.rows("SELECT key FROM t ORDER BY key")
+            if got != [("a1",), ("b1",), ("g",)]:
+                raise AssertionError("after the refused RENAME the table "
+                                     "reads %r" % got)
+            a.close()
+            a = None
+            r = b.q("ALTER TABLE t RENAME TO t2")
+            if r[0] != "ok":
+                raise AssertionError("RENAME once the other process closed "
+                                     "the table: %r" % (r,))
+            b.rows("INSERT INTO t2 VALUES ('b2', 2)")
+            path = ("refused with SQLITE_BUSY while another process uses it, "
+                    "table intact; renamed once it closed")
         b.close()
-    return log
+        b = None
+        got = st.execute("SELECT key FROM t2 ORDER BY key")
+        if got != [("a1",), ("b1",), ("b2",), ("g",)]:
+            raise AssertionError("reopened after the RENAME: %r" % got)
+        return path
+    finally:
+        for p in (a, b):
+            if p:
+                p.close()
+        st.remove()
 
 
-def ddl_across_processes(kind, args, rng):
-    """DROP TABLE, a new CREATE and ALTER TABLE RENAME in one process while
-    another holds the table: every step's outcome as on the ordinary
-    table."""
-    logs = {}
-    for k in sorted({"ordinary", kind}):
-        st = Store(k, "wal")
-        try:
-            st.execute("INSERT INTO t VALUES ('g', 1)")
-            logs[k] = ddl_log(st, k)
-        finally:
-            st.remove()
-    compare_logs("wal", logs, kind)
-    return "%d steps as on the ordinary table" % len(logs[kind])
+def drop_while_open(kind, args, rng):
+    """DROP TABLE in one process while another holds the table open. The
+    ordinary table goes at once and the other process gets "no such
+    table". kvstore may instead refuse with SQLITE_BUSY while another
+    connection uses the store (kvvtabDestroy, README): then the table must
+    stay whole and usable by both, and the DROP must go through once the
+    other process closed it."""
+    st = Store(kind, "wal")
+    a = b = None
+    try:
+        st.execute("INSERT INTO t VALUES ('g', 1)")
+        a, b = Peer(st.path, timeout=2), Peer(st.path, timeout=2)
+        a.rows("SELECT count(*) FROM t")
+        r = b.q("DROP TABLE t")
+        if r[0] == "ok":
+            got = a.q("SELECT count(*) FROM t")
+            if got[:2] != ("error", "SQLITE_ERROR") or \
+                    "no such table" not in got[2]:
+                raise AssertionError("after the DROP the other process "
+                                     "reads %r" % (got,))
+            b.rows(CREATE[kind])
+            a.rows("INSERT INTO t VALUES ('a1', 1)")
+            got = b.rows("SELECT key FROM t ORDER BY key")
+            if got != [("a1",)]:
+                raise AssertionError("the new table reads %r" % got)
+            return "dropped at once; the new table is shared"
+        if r[:2] != ("error", "SQLITE_BUSY") or kind == "ordinary":
+            raise AssertionError("DROP TABLE beside another process: %r"
+                                 % (r,))
+        a.rows("INSERT INTO t VALUES ('a1', 1)")
+        got = b.rows("SELECT key FROM t ORDER BY key")
+        if got != [("a1",), ("g",)]:
+            raise AssertionError("after the refused DROP the table reads "
+                                 "%r" % got)
+        a.close()
+        a = None
+        r = b.q("DROP TABLE t")
+        if r[0] != "ok":
+            raise AssertionError("DROP TABLE once the other process closed "
+                                 "the table: %r" % (r,))
+        left = [f for f in os.listdir(st.dir) if f.startswith("test.db-t")]
+        if left:
+            raise AssertionError("the dropped table's store is still there: "
+                                 "%s" % left)
+        return ("refused with SQLITE_BUSY while another process uses it, "
+                "table intact; dropped once it closed")
+    finally:
+        for p in (a, b):
+            if p:
+                p.close()
+        st.remove()
 
 
 def kill_loop(kind, args, rng, role, journal):
@@ -998,9 +1108,8 @@ def kill_loop(kind, args, rng, role, journal):
                                         else "not within 10 s"))
             # No store-level lock stays held: a flush (a checkpoint of the
             # ordinary table) by another process goes through at once.
-            t0 = time.monotonic()
             st.execute(FLUSH[kind])
-            flush_s.append(time.monotonic() - t0)
+            flush_s.append(st.elapsed)
             if flush_s[-1] > 1.0:
                 raise AssertionError("cycle %d: %s took %.2f s after the "
                                      "kill" % (cycle, FLUSH[kind],
@@ -1107,18 +1216,18 @@ def harness_controls(kind, args, rng):
 CHECKS = [harness_controls, counter_writers, readers_during_compaction,
           open_close_churn, pingpong, shell, reader_never_waits,
           writers_wait_then_busy, lost_update_refused,
-          ddl_across_processes, kill_mid_transaction, kill_mid_flush,
-          kill_mid_compaction]
+          rename_while_open, drop_while_open, kill_mid_transaction,
+          kill_mid_flush, kill_mid_compaction]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kinds", default="ordinary,kvstore")
     ap.add_argument("--checks", default=",".join(c.__name__ for c in CHECKS))
-    ap.add_argument("--duration", type=float, default=1.5,
+    ap.add_argument("--duration", type=float, default=1.0,
                     help="seconds the counter writers run")
-    ap.add_argument("--turns", type=int, default=90)
-    ap.add_argument("--kills", type=int, default=3)
+    ap.add_argument("--turns", type=int, default=60)
+    ap.add_argument("--kills", type=int, default=2)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--child", nargs=2, metavar=("ROLE", "ARGS"))
     args = ap.parse_args()
@@ -1144,7 +1253,9 @@ def main():
             t0 = time.time()
             # A check that hangs inside SQLite stops the run with every
             # thread's Python stack rather than hanging make test.
-            faulthandler.dump_traceback_later(CHECK_TIMEOUT, exit=True)
+            faulthandler.dump_traceback_later(
+                CHECK_TIMEOUT + 10 * args.duration + 10 * args.kills +
+                args.turns / 10, exit=True)
             try:
                 what = byname[name](kind, args, rng)
                 print("ok   %-21s %-8s %s (%.1fs)" % (name, kind, what,
