@@ -153,18 +153,24 @@ clean:
 	  tests/__pycache__ bench/__pycache__
 
 # ---------------------------------------------------------------- kvtool
-# kvtool: the command-line tool over a store directory (doc/kvtool.md),
-# built on the engine alone. kvtooltest runs tests/kvtooltest.py: every
-# command on real stores, beside a process that holds the store open.
+# kvtool: the command-line tool over a store directory (doc/kvtool.md).
+# Its read commands use the engine alone; the commands given the owning
+# database (--db: writes, maintenance) go through SQLite with the extension
+# linked in as libkvstore.a links it (the SQLITE_CORE objects of
+# $(BUILD)/static/). kvtooltest runs tests/kvtooltest.py: every command on
+# real stores, beside a process that holds the store open.
 KVTOOL_SRC := $(sort $(wildcard tools/*.c))
 KVTOOL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(KVTOOL_SRC))
+# = $(STATIC_OBJ), which is defined further down
+KVTOOL_EXT_OBJ := $(patsubst %.c,$(BUILD)/static/%.o,kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC))
 
-$(BUILD)/tools/%.o: tools/%.c tools/kvtool.h $(wildcard engine/*.h) | $(DEPS_STAMP)
+$(BUILD)/tools/%.o: tools/%.c tools/kvtool.h $(wildcard engine/*.h) $(wildcard ext/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
 
-$(BUILD)/kvtool: $(KVTOOL_OBJ) $(LIBKV)
-	$(CC) $(WARN) $(OPT) $(SANFLAGS) -o $@ $(KVTOOL_OBJ) $(LIBKV) $(LDLIBS)
+$(BUILD)/kvtool: $(KVTOOL_OBJ) $(KVTOOL_EXT_OBJ) $(LIBKV)
+	$(CC) $(WARN) $(OPT) $(SANFLAGS) -o $@ $(KVTOOL_OBJ) $(KVTOOL_EXT_OBJ) \
+	  $(LIBKV) -lsqlite3 $(LDLIBS)
 
 .PHONY: kvtooltest
 ## kvtooltest: tests/kvtooltest.py, every kvtool command on real stores
@@ -532,10 +538,11 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	done
 
 # ---------------------------------------------------------------- clients
-# (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact (about
-# 8 s); run it against another SQLite with LD_LIBRARY_PATH.
+# (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact,
+# kvstore_checkpoint and kvstore_backup (about 10 s); run it against
+# another SQLite with LD_LIBRARY_PATH.
 .PHONY: interrupttest
-## interrupttest: sqlite3_interrupt stops kvstore_compact, store unchanged (in make test)
+## interrupttest: sqlite3_interrupt stops kvstore_compact, _checkpoint, _backup; store unchanged (in make test)
 interrupttest: all
 	$(PYTHON) tests/interrupttest.py
 

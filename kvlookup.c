@@ -606,6 +606,26 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
     }
     if( rc==SQLITE_OK && *pzDir==0 ) rc = SQLITE_NOMEM;
   }
+  if( rc==SQLITE_OK ){
+    /* The commit horizon, as the table's open would use it
+    ** (kvtxnHorizonForOpen): kv_repair replays the WAL, and must count
+    ** only the prepared batches the database committed. No shadow table
+    ** (an earlier release's table) or no row: no horizon. */
+    char *zShadow = sqlite3_mprintf("%s_kvstore", zTable);
+    int bShadow = 0, bFound = 0;
+    sqlite3_int64 iH = 0;
+    rc = zShadow ? kvownerTableExists(db, zSchema, zShadow, &bShadow)
+                 : SQLITE_NOMEM;
+    sqlite3_free(zShadow);
+    if( rc==SQLITE_OK && bShadow ){
+      rc = kvshadowGetInt(db, zSchema, zTable, "horizon", &iH, &bFound);
+    }
+    if( rc==SQLITE_OK && bFound ) kv_options_set_horizon(*ppOpts, (u64)iH);
+    if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+      *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
+          "table %s from %s_kvstore: %s", zTable, zTable, sqlite3_errmsg(db));
+    }
+  }
 store_dir_out:
   if( rc==SQLITE_NOMEM && *pzErr==0 ){
     *pzErr = sqlite3_mprintf("kvstore: out of memory");

@@ -26,6 +26,12 @@
 **      its data blocks) and its recorded Merkle root must equal the
 **      source's.
 **   5. Rename to <dest>, fsync the parent directory.
+**
+** kv_checkpoint_progress reports the bytes done of the bytes planned (each
+** SSTable counted twice: linked or copied in step 3, read back in step 4)
+** after each 64 KiB copied and each table linked or checked, and once
+** before the flush; a nonzero answer stops the copy there: the temporary
+** directory is removed and <dest> never appears (KV_INTERRUPT).
 */
 #include "kvInt.h"
 #include "filename.h"
@@ -40,8 +46,24 @@ struct Ckpt {
   kv_db *db;
   KvEnv *pEnv;
   char *zTmp;                   /* temporary directory */
+  const char *zDest;            /* final directory */
   u64 nFile, nByte, nLinked;
+  kv_progress_fn xProgress;     /* NULL: none */
+  void *pProgArg;
+  u64 nDone, nPlanned;          /* progress, in bytes */
 };
+
+/* Count nByte more bytes done and ask xProgress whether to go on: KV_OK,
+** or KV_INTERRUPT (with its message) when it says stop. */
+static int ckptStep(Ckpt *p, u64 nByte){
+  p->nDone += nByte;
+  if( p->nDone>p->nPlanned ) p->nPlanned = p->nDone;
+  if( p->xProgress && p->xProgress(p->pProgArg, p->nDone, p->nPlanned) ){
+    return kvErr(KV_INTERRUPT, "kvstore: checkpoint of '%s' into '%s' "
+                 "interrupted; nothing was written", p->db->zDir, p->zDest);
+  }
+  return KV_OK;
+}
 
 /* Parent directory of zPath ("." when it has no slash). kvMalloc. */
 static char *parentDir(const char *zPath){
@@ -51,9 +73,10 @@ static char *parentDir(const char *zPath){
   return kvMprintf("%.*s", (int)(z - zPath), zPath);
 }
 
-/* Copy file zFrom to zTo through the env, fsync it. *pnByte its size. */
+/* Copy file zFrom to zTo through the env, fsync it. *pnByte its size.
+** With p, each chunk counts as progress (ckptStep). */
 static int copyFile(KvEnv *pEnv, const char *zFrom, const char *zTo,
-                    u64 *pnByte){
+                    u64 *pnByte, Ckpt *p){
   KvFile *pIn = 0, *pOut = 0;
   u8 *aBuf = kvMalloc(1<<16);
   u64 off = 0;
@@ -67,6 +90,7 @@ static int copyFile(KvEnv *pEnv, const char *zFrom, const char *zTo,
     if( rc!=KV_OK || n==0 ) break;
     rc = pOut->pEnv->xAppend(pOut, aBuf, n);
     off += n;
+    if( rc==KV_OK && p ) rc = ckptStep(p, n);
   }
   if( rc==KV_OK ) rc = pEnv->xSync(pOut);
   if( pOut ){
@@ -88,7 +112,7 @@ static int linkOrCopy(Ckpt *p, const char *zFrom, const char *zTo,
     if( link(zFrom, zTo)==0 ){
       p->nLinked++;
       p->nByte += nByte;
-      return KV_OK;
+      return ckptStep(p, nByte);
     }
     if( errno!=EXDEV && errno!=EPERM && errno!=EMLINK && errno!=ENOTSUP ){
       return kvErrno(errno, "link", zTo);
@@ -96,8 +120,9 @@ static int linkOrCopy(Ckpt *p, const char *zFrom, const char *zTo,
   }
   {
     u64 n = 0;
-    int rc = copyFile(p->pEnv, zFrom, zTo, &n);
+    int rc = copyFile(p->pEnv, zFrom, zTo, &n, p);
     p->nByte += n;
+    if( rc==KV_OK && n<nByte ) rc = ckptStep(p, nByte - n);
     return rc;
   }
 }
@@ -173,6 +198,7 @@ static int verifyCopy(Ckpt *p, KvVersion *v){
       }
       kvSstClose(pSst);
       kvFree(zPath);
+      if( rc==KV_OK ) rc = ckptStep(p, f->nByte);
     }
   }
   return rc;
@@ -181,6 +207,13 @@ static int verifyCopy(Ckpt *p, KvVersion *v){
 int kv_checkpoint(kv_db *db, const char *zDest,
                   int (*xExtra)(void *pCtx, const char *zTmpDir), void *pCtx,
                   char **pzJson){
+  return kv_checkpoint_progress(db, zDest, xExtra, pCtx, 0, 0, pzJson);
+}
+
+int kv_checkpoint_progress(kv_db *db, const char *zDest,
+                           int (*xExtra)(void *pCtx, const char *zTmpDir),
+                           void *pCtx, kv_progress_fn xProgress,
+                           void *pProgArg, char **pzJson){
   Ckpt c;
   KvVersion *v = 0;
   u64 iLastSeq = 0, iNextFile = 0, iMaxSeq = 0;
@@ -198,6 +231,9 @@ int kv_checkpoint(kv_db *db, const char *zDest,
   }
   c.db = db;
   c.pEnv = db->pEnv;
+  c.zDest = zDest;
+  c.xProgress = xProgress;
+  c.pProgArg = pProgArg;
   tStart = c.pEnv->xMonoMicros(c.pEnv);
   c.zTmp = kvMprintf("%s.ckpt-tmp", zDest);
   zParent = parentDir(zDest);
@@ -224,6 +260,7 @@ int kv_checkpoint(kv_db *db, const char *zDest,
   }
 
   /* 1, 2: flush, then pin the version and its counters. */
+  if( rc==KV_OK ) rc = ckptStep(&c, 0);
   if( rc==KV_OK ) rc = kv_flush(db);
   if( rc==KV_OK ){
     kvDbLock(db);
@@ -231,6 +268,10 @@ int kv_checkpoint(kv_db *db, const char *zDest,
     iLastSeq = db->vset.iLastSeq;
     iNextFile = db->vset.iNextFile;
     kvDbUnlock(db);
+    for(i=0; i<KV_MAX_LEVELS; i++){
+      for(j=0; j<v->anFile[i]; j++) c.nPlanned += 2*v->aaFile[i][j]->nByte;
+    }
+    rc = ckptStep(&c, 0);
   }
 
   /* 3: identity, tables, manifest. */
@@ -240,7 +281,7 @@ int kv_checkpoint(kv_db *db, const char *zDest,
     if( zFrom==0 || zTo==0 ) rc = kvErrNoMem();
     if( rc==KV_OK ){
       u64 n = 0;
-      rc = copyFile(c.pEnv, zFrom, zTo, &n);
+      rc = copyFile(c.pEnv, zFrom, zTo, &n, 0);
       c.nFile++;
       c.nByte += n;
     }
@@ -260,9 +301,13 @@ int kv_checkpoint(kv_db *db, const char *zDest,
       kvFree(zTo); zTo = 0;
     }
   }
+  /* Each fsync below may take a while: ask between them. */
   if( rc==KV_OK ) rc = writeManifest(&c, v, iNextFile, iNextFile+1, iLastSeq);
+  if( rc==KV_OK ) rc = ckptStep(&c, 0);
   if( rc==KV_OK && xExtra ) rc = xExtra(pCtx, c.zTmp);
+  if( rc==KV_OK ) rc = ckptStep(&c, 0);
   if( rc==KV_OK ) rc = c.pEnv->xSyncDir(c.pEnv, c.zTmp);
+  if( rc==KV_OK ) rc = ckptStep(&c, 0);
 
   /* 4: check, 5: publish. */
   if( rc==KV_OK ) rc = verifyCopy(&c, v);

@@ -527,9 +527,6 @@ static void *bgMain(void *pArg){
       pthread_cond_broadcast(&db->cvWork);
       pthread_cond_timedwait(&db->cvWork, &db->mutex, &ts);
       db->bBgIdle = 0;
-    }else if( db->pImm && db->rcBg==KV_OK ){
-      /* Switched while the compaction check let go of the mutex (taking
-      ** the maintenance lock): its broadcast came before any wait. */
     }else{
       /* Nothing is due: say so to a closing kv_close() that waits. */
       db->bBgIdle = 1;

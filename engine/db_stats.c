@@ -130,12 +130,23 @@ static int verifyReport(char **pzReport){
 }
 
 int kv_verify(kv_db *db, char **pzReport){
+  return kv_verify_progress(db, 0, 0, pzReport);
+}
+
+int kv_verify_progress(kv_db *db, kv_progress_fn xProgress, void *pArg,
+                       char **pzReport){
   KvVersion *v = kvVersionCurrent(&db->vset);
   KvWalReplayInfo info;
-  u64 iLog;
+  u64 iLog, nDone = 0, nPlanned = 0;
   int rc = KV_OK;
   int i, j;
   *pzReport = 0;
+  for(i=0; i<KV_MAX_LEVELS; i++){
+    for(j=0; j<v->anFile[i]; j++) nPlanned += v->aaFile[i][j]->nByte;
+  }
+  if( xProgress && xProgress(pArg, 0, nPlanned) ){
+    rc = kvErr(KV_INTERRUPT, "kvstore: verify of '%s' interrupted", db->zDir);
+  }
   for(i=0; rc==KV_OK && *pzReport==0 && i<KV_MAX_LEVELS; i++){
     for(j=0; rc==KV_OK && *pzReport==0 && j<v->anFile[i]; j++){
       char *zPath = kvSstPath(db->zDir, v->aaFile[i][j]->iFile);
@@ -145,6 +156,12 @@ int kv_verify(kv_db *db, char **pzReport){
       if( rc2==KV_NOMEM ) rc = rc2;
       else if( rc2!=KV_OK ) rc = verifyReport(pzReport);
       kvFree(zPath);
+      nDone += v->aaFile[i][j]->nByte;
+      if( rc==KV_OK && *pzReport==0 && xProgress
+       && xProgress(pArg, nDone, nPlanned) ){
+        rc = kvErr(KV_INTERRUPT, "kvstore: verify of '%s' interrupted",
+                   db->zDir);
+      }
     }
   }
   kvVersionUnref(v);

@@ -354,6 +354,15 @@ typedef int (*kv_progress_fn)(void *pArg, uint64_t nDone, uint64_t nPlanned);
 int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
                         void *pArg, char **pzJson);
 int kv_verify(kv_db *db, char **pzReport);
+/*
+** kv_verify with a progress callback (kv_progress_fn): called before the
+** first table and after each table read, with the bytes of the tables
+** checked and of all of them (the WAL, checked last, is not counted). A
+** nonzero return stops the check: KV_INTERRUPT ("kvstore: verify of
+** '<dir>' interrupted"), *pzReport NULL.
+*/
+int kv_verify_progress(kv_db *db, kv_progress_fn xProgress, void *pArg,
+                       char **pzReport);
 
 /*
 ** Rate limiter (options rate_limit, rate_burst, rate_wait_ms): one token
@@ -436,6 +445,21 @@ int kv_merkle(kv_db *db, unsigned char aRoot[32]);
 int kv_checkpoint(kv_db *db, const char *zDest,
                   int (*xExtra)(void *pCtx, const char *zTmpDir), void *pCtx,
                   char **pzJson);
+/*
+** kv_checkpoint with a progress callback (kv_progress_fn, as for
+** kv_compact_progress): xProgress (NULL: none) is called from the calling
+** thread, with no engine lock held, once before the flush and then after
+** each table linked, each 64 KiB copied and each table read back, with the
+** bytes done and planned (the tables' bytes counted twice: written, then
+** checked). A nonzero return stops the copy: the temporary directory is
+** removed, zDest is not made (an empty zDest given by the caller stays),
+** and the call returns KV_INTERRUPT ("kvstore: checkpoint of '<dir>' into
+** '<dest>' interrupted; nothing was written"). Nothing is sticky.
+*/
+int kv_checkpoint_progress(kv_db *db, const char *zDest,
+                           int (*xExtra)(void *pCtx, const char *zTmpDir),
+                           void *pCtx, kv_progress_fn xProgress,
+                           void *pProgArg, char **pzJson);
 
 /*
 ** Writer lock for callers that buffer a transaction and must not lose

@@ -1218,7 +1218,6 @@ int kvDbRecoverReadOnly(kv_db *db);
 /* Byte locks of the LOCK file (beyond the map). */
 #define KV_LOCKB_OPEN    ((u64)1 << 20)   /* shared by every opener */
 #define KV_LOCKB_MAINT   (KV_LOCKB_OPEN + 1)
-#define KV_LOCKB_WRITER  (KV_LOCKB_OPEN + 2)
 #define KV_LOCKB_SLOT(i) (KV_LOCKB_OPEN + 16 + (u64)(i))
 struct KvShm {
   u64 iMagic;
@@ -1227,6 +1226,8 @@ struct KvShm {
   _Atomic u64 iDropFloor;       /* no read point below it (compactions) */
   _Atomic u64 aSlot[KV_SHM_SLOTS];  /* 1 + oldest sequence a process may
                                 ** read; 0 = free */
+  pthread_mutex_t writer;       /* WAL appends (process-shared, robust:
+                                ** a holder's death hands it on) */
 };
 /* At open, LOCK held: *pbFirst 1 if no other process has the store open
 ** (then recover, and call kvSharedFirstReady), else wait for a recovery in

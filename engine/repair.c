@@ -104,6 +104,14 @@ static int repairRebuild(KvEnv *pEnv, const char *zDir, int nLevel,
   KvFile *pLock = 0;
   int rc = zLock ? KV_OK : kvErrNoMem();
   if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
+  if( rc==KV_OK ){
+    /* No process may have the store open (shared.c's OPEN byte). */
+    rc = pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
+    if( rc==KV_BUSY ){
+      rc = kvErr(KV_BUSY, "kvstore: '%s' is locked by another process: "
+                 "it is open there", zDir);
+    }
+  }
   if( rc==KV_OK ) rc = pEnv->xList(pEnv, zDir, &az, &n);
   for(i=0; rc==KV_OK && i<n; i++){
     int eType;

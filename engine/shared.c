@@ -15,7 +15,8 @@
 **                statements check without a system call.
 **
 ** Who may write what. Writers are serialized by a lock of their own
-** (WRITER byte); the SQL layer holds its database's write lock around a
+** (KvShm.writer, a process-shared robust mutex: free, it costs no system
+** call; a holder killed mid-append hands it on); the SQL layer holds its database's write lock around a
 ** whole transaction anyway, so the WRITER lock is never contended there.
 ** A commit's batch goes to the WAL where KvShm.iWalEnd says the last
 ** record ended (a process that wrote there last continues its mapped
@@ -82,11 +83,12 @@
 #include "log_format.h"
 #include "filename.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SHM_MAGIC 0x4b56534d31ULL            /* "KVSM1" */
+#define SHM_MAGIC 0x4b56534d32ULL            /* "KVSM2" */
 
 
 /* Reloads of a manifest that keeps changing under the reader. */
@@ -142,7 +144,18 @@ int kvSharedFirstReady(kv_db *db){
   KvShm *pShm = db->pShm;
   int i;
   int rc;
+  pthread_mutexattr_t attr;
   for(i=0; i<KV_SHM_SLOTS; i++) atomic_store(&pShm->aSlot[i], 0);
+  /* The writer lock is taken by every commit: a process-shared robust
+  ** mutex costs no system call when free (a byte-range lock costs two). */
+  if( pthread_mutexattr_init(&attr)!=0
+   || pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED)!=0
+   || pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST)!=0
+   || pthread_mutex_init(&pShm->writer, &attr)!=0 ){
+    return kvErr(KV_ERROR, "kvstore: cannot make the shared writer lock of "
+                 "'%s'", db->zDir);
+  }
+  pthread_mutexattr_destroy(&attr);
   atomic_store(&pShm->iWalEnd, kvWalEnd(db->pWal));
   atomic_store(&pShm->iManifestGen, 1);
   atomic_store(&pShm->iDropFloor, db->iDropFloor);
@@ -248,14 +261,24 @@ int kvSharedCheckFloor(kv_db *db, u64 iSeq){
 /* Writers: REQUIRES the caller leads the write queue (so one thread of
 ** this instance at a time). */
 int kvSharedWriterLock(kv_db *db){
+  int e;
   if( db->pShm==0 ) return KV_OK;
-  return db->pEnv->xLockByte(db->pLock, KV_LOCKB_WRITER, KV_LOCK_EXCL, 1);
+  e = pthread_mutex_lock(&db->pShm->writer);
+  if( e==EOWNERDEAD ){
+    /* The holder died, perhaps mid-append: the next append repositions
+    ** at the last whole record and cuts what follows it. */
+    pthread_mutex_consistent(&db->pShm->writer);
+    e = 0;
+  }
+  if( e!=0 ){
+    return kvErr(KV_IOERR, "kvstore: the shared writer lock of '%s' is "
+                 "unusable (%s)", db->zDir, strerror(e));
+  }
+  return KV_OK;
 }
 
 void kvSharedWriterUnlock(kv_db *db){
-  if( db->pShm ){
-    db->pEnv->xLockByte(db->pLock, KV_LOCKB_WRITER, KV_LOCK_UNLOCK, 0);
-  }
+  if( db->pShm ) pthread_mutex_unlock(&db->pShm->writer);
 }
 
 /* Open every table of the current version (see "Deleted files"). A table
@@ -316,15 +339,18 @@ int kvSharedMaintBegin(kv_db *db, int bWait){
     db->nMaintDepth++;
     return KV_OK;
   }
-  kvDbUnlock(db);
   if( bWait ){
+    /* maintMutex comes before the store's mutex: let go of it to wait */
+    kvDbUnlock(db);
     pthread_mutex_lock(&db->maintMutex);
-  }else if( pthread_mutex_trylock(&db->maintMutex)!=0 ){
+    rc = db->pEnv->xLockByte(db->pLock, KV_LOCKB_MAINT, KV_LOCK_EXCL, 1);
     kvDbLock(db);
-    return KV_BUSY;
+  }else{
+    /* Without waiting the mutex is kept throughout (a try cannot
+    ** deadlock), so the background thread misses no wake-up meanwhile. */
+    if( pthread_mutex_trylock(&db->maintMutex)!=0 ) return KV_BUSY;
+    rc = db->pEnv->xLockByte(db->pLock, KV_LOCKB_MAINT, KV_LOCK_EXCL, 0);
   }
-  rc = db->pEnv->xLockByte(db->pLock, KV_LOCKB_MAINT, KV_LOCK_EXCL, bWait);
-  kvDbLock(db);
   if( rc!=KV_OK ){
     pthread_mutex_unlock(&db->maintMutex);
     if( rc==KV_BUSY ) kvErrClear();
@@ -589,6 +615,10 @@ int kvSharedWalPosition(kv_db *db){
   if( db->pShm==0 ) return KV_OK;
   end = atomic_load(&db->pShm->iWalEnd);
   if( db->pWal && kvWalEnd(db->pWal)==end ) return KV_OK;
+  if( db->pWal && kvWalEnd(db->pWal)==0 ){
+    /* stopped after a failure: that stays (rcWal / the WAL's own error) */
+    return KV_OK;
+  }
   cfg.nSegmentSize = db->pOpts->nWalSegment;
   cfg.nSegmentRecords = db->pOpts->nWalRecords;
   cfg.eSync = db->pOpts->eSync;
@@ -612,6 +642,7 @@ void kvSharedWalWritten(kv_db *db, u64 iEndBefore){
   u64 end;
   if( db->pShm==0 || db->pWal==0 ) return;
   end = kvWalEnd(db->pWal);
+  if( end==0 ) return;            /* the WAL stopped: nothing to publish */
   atomic_store(&db->pShm->iWalEnd, end);
   if( db->iWalPos==iEndBefore ) db->iWalPos = end;
 }

@@ -246,6 +246,8 @@ int kvWalOpenAt(KvEnv *pEnv, const char *zDir, u64 iSeg, u64 iOff,
 }
 
 u64 kvWalEnd(KvWal *pWal){
+  /* 0 (no position) once a failed rotation left no segment open */
+  if( pWal->pLog==0 ) return 0;
   return KV_WALPOS(pWal->iSeg, kvLogSize(pWal->pLog));
 }
 

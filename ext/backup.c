@@ -13,8 +13,13 @@
 ** any database adopts it. dir must not exist or be empty.
 **
 ** kvstore_backup(dest [, schema]) copies the database file of schema
-** (main by default) with SQLite's backup API, in one step, so one read
-** transaction: one snapshot. Then, and only then, it checkpoints the store
+** (main by default) with SQLite's backup API, in steps of BACKUP_STEP_PAGES
+** pages (the interrupt is checked between them); SQLite restarts the copy
+** when another connection writes the source between two steps, so the
+** copy is one snapshot, the source as of its last step (after three
+** restarts, the rest goes in one step, under one read lock, so a busy
+** writer cannot keep it from finishing). Then, and only then, it
+** checkpoints the store
 ** of every kvstore table of that schema to where the copy's table looks
 ** for it (same relative layout), with a fresh identity written both into
 ** the store's OWNER and into the copy's shadow rows, so the copy opens
@@ -25,6 +30,13 @@
 ** Both return JSON {"files":N,"bytes":N,"ms":N}, build everything under
 ** temporary names and leave nothing behind when they fail. Both are
 ** SQLITE_DIRECTONLY (they write files).
+**
+** Both stop promptly on sqlite3_interrupt() (KvextWatch: checked after
+** each SSTable linked or read back, each 64 KiB copied, and each step of
+** the database copy) with SQLITE_INTERRUPT, leaving nothing behind, and
+** show their progress meanwhile in kvstore_stats(t) of each table they
+** copy: "checkpoint" and "backup", bytes done of bytes planned
+** (kvextCopyProgress).
 */
 #include "kvext.h"
 SQLITE_EXTENSION_INIT3
@@ -35,6 +47,7 @@ SQLITE_EXTENSION_INIT3
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +118,91 @@ static int syncDir(const char *zDir){
   if( fsync(fd)!=0 ) rc = SQLITE_IOERR;
   close(fd);
   return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Progress of the copies running in this process, for kvstore_stats.      */
+
+typedef struct BkJob BkJob;
+struct BkJob {
+  int bBackup;                  /* kvstore_backup (else kvstore_checkpoint) */
+  kv_db **apKv;                 /* the stores it copies (not owned) */
+  int nKv;
+  sqlite3_uint64 nDone, nPlanned;   /* bytes (jobMutex) */
+  BkJob *pNext;                 /* list of running jobs (jobMutex) */
+};
+static pthread_mutex_t jobMutex = PTHREAD_MUTEX_INITIALIZER;
+static BkJob *pJobList = 0;
+
+static void jobStart(BkJob *p){
+  pthread_mutex_lock(&jobMutex);
+  p->pNext = pJobList;
+  pJobList = p;
+  pthread_mutex_unlock(&jobMutex);
+}
+static void jobSet(BkJob *p, sqlite3_uint64 nDone, sqlite3_uint64 nPlanned){
+  pthread_mutex_lock(&jobMutex);
+  p->nDone = nDone;
+  p->nPlanned = nPlanned<nDone ? nDone : nPlanned;
+  pthread_mutex_unlock(&jobMutex);
+}
+static void jobEnd(BkJob *p){
+  BkJob **pp;
+  pthread_mutex_lock(&jobMutex);
+  for(pp=&pJobList; *pp; pp=&(*pp)->pNext){
+    if( *pp==p ){ *pp = p->pNext; break; }
+  }
+  pthread_mutex_unlock(&jobMutex);
+}
+
+char *kvextCopyProgress(kv_db *pKv){
+  sqlite3_uint64 aDone[2] = {0, 0}, aPlanned[2] = {0, 0};
+  int anRun[2] = {0, 0};
+  BkJob *p;
+  int i;
+  pthread_mutex_lock(&jobMutex);
+  for(p=pJobList; p; p=p->pNext){
+    for(i=0; i<p->nKv && p->apKv[i]!=pKv; i++){}
+    if( i<p->nKv ){
+      anRun[p->bBackup]++;
+      aDone[p->bBackup] += p->nDone;
+      aPlanned[p->bBackup] += p->nPlanned;
+    }
+  }
+  pthread_mutex_unlock(&jobMutex);
+  return sqlite3_mprintf("\"checkpoint\":{\"running\":%d,\"progress\":"
+      "{\"bytes_done\":%llu,\"bytes_planned\":%llu}},\"backup\":{\"running\":"
+      "%d,\"progress\":{\"bytes_done\":%llu,\"bytes_planned\":%llu}}",
+      anRun[0], aDone[0], aPlanned[0], anRun[1], aDone[1], aPlanned[1]);
+}
+
+/* The kv_progress_fn given to kv_checkpoint_progress: publish the job's
+** progress (the store's figures after nBase bytes of earlier work, with
+** nRest bytes still to come after it) and say whether to stop. */
+typedef struct BkWatch BkWatch;
+struct BkWatch {
+  KvextWatch w;
+  BkJob *pJob;
+  sqlite3_uint64 nBase;         /* bytes done before this store */
+  sqlite3_uint64 nRest;         /* bytes planned after it */
+};
+static int bkProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  BkWatch *p = (BkWatch*)pArg;
+  jobSet(p->pJob, p->nBase + nDone, p->nBase + nPlanned + p->nRest);
+  return kvextWatchInterrupted(&p->w);
+}
+
+/* Bytes of the live SSTables of pKv, twice (what kv_checkpoint_progress
+** plans for them: written, then read back); 0 if unknown. */
+static sqlite3_uint64 storePlan(kv_db *pKv){
+  kv_sstable_info *aInfo = 0;
+  int nInfo = 0, i;
+  sqlite3_uint64 n = 0;
+  if( kv_sstables(pKv, &aInfo, &nInfo)==KV_OK ){
+    for(i=0; i<nInfo; i++) n += 2*aInfo[i].nByte;
+  }
+  kv_free(aInfo);
+  return n;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -191,7 +289,19 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
     rc = kvextConfineCheck(db, "checkpoint directory", zDest, 1, &zErr);
   }
   if( rc==SQLITE_OK ){
-    rc = kv_checkpoint(info.pKv, zDest, ownerExtra, &oc, &zJson);
+    BkJob job;
+    BkWatch bw;
+    memset(&job, 0, sizeof(job));
+    memset(&bw, 0, sizeof(bw));
+    job.apKv = &info.pKv;
+    job.nKv = 1;
+    bw.pJob = &job;
+    kvextWatchInit(&bw.w, db);
+    jobStart(&job);
+    rc = kv_checkpoint_progress(info.pKv, zDest, ownerExtra, &oc,
+                                bkProgress, &bw, &zJson);
+    jobEnd(&job);
+    kvextWatchFinish(&bw.w);
     if( rc!=SQLITE_OK && zErr==0 ){
       zErr = oc.zErr ? sqlite3_mprintf("%s", oc.zErr)
                      : kvvtabEngineMsg(rc, "kv_checkpoint");
@@ -220,10 +330,15 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
 /* ---------------------------------------------------------------------- */
 /* kvstore_backup(dest [, schema]) */
 
+/* Pages of the database copied per step of kvstore_backup (4 MiB with
+** 16 KiB pages): a step is the longest the interrupt waits for. */
+#define BACKUP_STEP_PAGES 256
+
 typedef struct BkStore BkStore;
 struct BkStore {
   char *zTable;
   kv_db *pKv;
+  sqlite3_uint64 nPlan;       /* progress bytes planned for it (storePlan) */
   char *zDest;                /* where the copy's table looks */
   int bDone;                  /* written: remove it if a later step fails */
   KvOwner owner;              /* its identity in the copy */
@@ -261,6 +376,17 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   int bMadeTmp = 0;           /* zTmp is ours to remove on failure */
   sqlite3_int64 t0 = nowMs(), nFile = 1, nByte = 0;
   int rc = SQLITE_OK;
+  BkJob job;                  /* this backup's progress, for kvstore_stats */
+  BkWatch bw;                 /* ... and its watch for sqlite3_interrupt */
+  kv_db **apKv = 0;
+  sqlite3_uint64 nDbBytes = 0, nStorePlan = 0, nStoreDone = 0;
+  int bJob = 0;
+
+  memset(&job, 0, sizeof(job));
+  memset(&bw, 0, sizeof(bw));
+  kvextWatchInit(&bw.w, db);
+  job.bBackup = 1;
+  bw.pJob = &job;
 
   if( argc<1 || argc>2 || sqlite3_value_type(argv[0])!=SQLITE_TEXT
    || (argc==2 && sqlite3_value_type(argv[1])!=SQLITE_TEXT) ){
@@ -365,7 +491,26 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   sqlite3_finalize(pStmt);
   pStmt = 0;
 
-  /* 1. The database, in one step: one read transaction, one snapshot. */
+  /* The progress shown in each table's kvstore_stats: the database's
+  ** bytes, then each store's. */
+  if( rc==SQLITE_OK ){
+    apKv = sqlite3_malloc64(sizeof(kv_db*)*(nStore+1));
+    if( apKv==0 ) rc = SQLITE_NOMEM;
+  }
+  if( rc==SQLITE_OK ){
+    for(i=0; i<nStore; i++){
+      apKv[i] = aStore[i].pKv;
+      aStore[i].nPlan = storePlan(aStore[i].pKv);
+      nStorePlan += aStore[i].nPlan;
+    }
+    job.apKv = apKv;
+    job.nKv = nStore;
+    jobStart(&job);
+    bJob = 1;
+    jobSet(&job, 0, nStorePlan);
+  }
+
+  /* 1. The database, in steps (one snapshot: see the top of the file). */
   if( rc==SQLITE_OK ){
     bMadeTmp = 1;
     rc = sqlite3_open_v2(zTmp, &pCopy, SQLITE_OPEN_READWRITE
@@ -375,17 +520,50 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       if( pB==0 ){
         rc = sqlite3_errcode(pCopy);
       }else{
-        /* One step copies every page under one read lock. A writer of
-        ** a rollback-journal database can hold the lock for a while:
-        ** wait for it up to about 10 s. */
-        int rcStep, nTry = 0;
-        do{
-          rcStep = sqlite3_backup_step(pB, -1);
-          if( rcStep!=SQLITE_BUSY && rcStep!=SQLITE_LOCKED ) break;
-          sqlite3_sleep(10);
-        }while( ++nTry<1000 );
+        /* A writer of a rollback-journal database can hold the lock for
+        ** a while: wait for it up to about 10 s. */
+        int rcStep, nTry = 0, nStep = BACKUP_STEP_PAGES;
+        int nRestart = 0, nLastLeft = -1;
+        sqlite3_int64 szPage = 0;
+        {
+          char *zSql = sqlite3_mprintf("PRAGMA \"%w\".page_size", zSchema);
+          sqlite3_stmt *pPg = 0;
+          if( zSql && sqlite3_prepare_v2(db, zSql, -1, &pPg, 0)==SQLITE_OK
+           && sqlite3_step(pPg)==SQLITE_ROW ){
+            szPage = sqlite3_column_int64(pPg, 0);
+          }
+          sqlite3_finalize(pPg);
+          sqlite3_free(zSql);
+        }
+        while( 1 ){
+          rcStep = sqlite3_backup_step(pB, nStep);
+          if( rcStep==SQLITE_OK || rcStep==SQLITE_DONE ){
+            int nTotal = sqlite3_backup_pagecount(pB);
+            int nLeft = sqlite3_backup_remaining(pB);
+            if( nLastLeft>=0 && nLeft>nLastLeft && ++nRestart>=3 ) nStep = -1;
+            nLastLeft = nLeft;
+            nDbBytes = (sqlite3_uint64)nTotal*szPage;
+            jobSet(&job, (sqlite3_uint64)(nTotal-nLeft)*szPage,
+                   nDbBytes + nStorePlan);
+          }
+          if( rcStep==SQLITE_DONE ) break;
+          if( kvextWatchInterrupted(&bw.w) ){
+            rcStep = SQLITE_INTERRUPT;
+            break;
+          }
+          if( rcStep==SQLITE_BUSY || rcStep==SQLITE_LOCKED ){
+            if( ++nTry>=1000 ) break;
+            sqlite3_sleep(10);
+          }else if( rcStep!=SQLITE_OK ){
+            break;
+          }
+        }
         rc = sqlite3_backup_finish(pB);
-        if( rcStep!=SQLITE_DONE && rcStep!=SQLITE_OK ) rc = rcStep;
+        if( rcStep!=SQLITE_DONE ) rc = rcStep;
+        if( rc==SQLITE_INTERRUPT ){
+          zErr = sqlite3_mprintf("kvstore_backup: interrupted while copying "
+                                 "the database; nothing was written");
+        }
       }
     }
     if( rc!=SQLITE_OK && zErr==0 ){
@@ -410,7 +588,12 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     oc.zDbFinal = zDest;
     if( oc.owner.zStoreId==0 || oc.owner.zTable==0 ) rc = SQLITE_NOMEM;
     if( rc==SQLITE_OK ){
-      rc = kv_checkpoint(pS->pKv, pS->zDest, ownerExtra, &oc, &zJson);
+      nStorePlan -= pS->nPlan;
+      bw.nBase = nDbBytes + nStoreDone;
+      bw.nRest = nStorePlan;
+      rc = kv_checkpoint_progress(pS->pKv, pS->zDest, ownerExtra, &oc,
+                                  bkProgress, &bw, &zJson);
+      nStoreDone = job.nDone - nDbBytes;
       if( rc!=SQLITE_OK ){
         char *zEng = oc.zErr ? 0 : kvvtabEngineMsg(rc, "kv_checkpoint");
         zErr = sqlite3_mprintf("kvstore_backup: table %s: %s", pS->zTable,
@@ -479,6 +662,9 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     }
     bkError(ctx, rc, zErr ? zErr : 0);
   }
+  if( bJob ) jobEnd(&job);
+  kvextWatchFinish(&bw.w);
+  sqlite3_free(apKv);
   for(i=0; i<nStore; i++){
     sqlite3_free(aStore[i].zTable);
     sqlite3_free(aStore[i].zDest);

@@ -88,7 +88,8 @@ static sqlite3_int64 monoMillis(void){
 }
 
 /*
-** Interruption of kvstore_compact. sqlite3_interrupt() only sets a flag on
+** Interruption of kvstore_compact, kvstore_checkpoint and kvstore_backup
+** (KvextWatch, kvext.h). sqlite3_interrupt() only sets a flag on
 ** the connection, which SQLite's own loops test; a function learns of it
 ** by asking. SQLite 3.41 added sqlite3_is_interrupted() for that. The
 ** library running us may be newer than the headers we were built with, so
@@ -102,9 +103,9 @@ static sqlite3_int64 monoMillis(void){
 ** is interrupted (the flag is cleared only when no statement of the
 ** connection is running, and ours is). So on older libraries a prepared
 ** "SELECT 1" is stepped at each check: the same answer, a microsecond
-** dearer, every PROGRESS entries of the merge.
+** dearer, every PROGRESS entries of the merge (every table or 64 KiB of a
+** checkpoint).
 */
-typedef int (*IsInterruptedFn)(sqlite3*);
 
 #if SQLITE_VERSION_NUMBER>=3041000
 static IsInterruptedFn isInterruptedFn(void){
@@ -130,28 +131,36 @@ static IsInterruptedFn isInterruptedFn(void){
 static IsInterruptedFn isInterruptedFn(void){ return 0; }
 #endif
 
-typedef struct CompactWatch CompactWatch;
-struct CompactWatch {
-  sqlite3 *db;                  /* the calling connection */
-  IsInterruptedFn xIsInterrupted; /* SQLite >= 3.41, else NULL */
-  sqlite3_stmt *pProbe;         /* "SELECT 1", stepped on older ones */
-};
+void kvextWatchInit(KvextWatch *w, sqlite3 *db){
+  w->db = db;
+  w->xIsInterrupted = isInterruptedFn();
+  w->pProbe = 0;
+}
 
-/* kv_progress_fn of kvstore_compact: nonzero once the connection is
-** interrupted. (Progress itself is published by the engine: kv_stats.) */
-static int compactProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
-  CompactWatch *p = (CompactWatch*)pArg;
+int kvextWatchInterrupted(KvextWatch *w){
   int rc;
-  (void)nDone;
-  (void)nPlanned;
-  if( p->xIsInterrupted ) return p->xIsInterrupted(p->db);
-  if( p->pProbe==0 ){
-    rc = sqlite3_prepare_v2(p->db, "SELECT 1", -1, &p->pProbe, 0);
+  if( w->xIsInterrupted ) return w->xIsInterrupted(w->db);
+  if( w->pProbe==0 ){
+    rc = sqlite3_prepare_v2(w->db, "SELECT 1", -1, &w->pProbe, 0);
     if( rc!=SQLITE_OK ) return rc==SQLITE_INTERRUPT;
   }
-  rc = sqlite3_step(p->pProbe);
-  sqlite3_reset(p->pProbe);
+  rc = sqlite3_step(w->pProbe);
+  sqlite3_reset(w->pProbe);
   return rc==SQLITE_INTERRUPT;
+}
+
+void kvextWatchFinish(KvextWatch *w){
+  sqlite3_finalize(w->pProbe);
+  w->pProbe = 0;
+}
+
+/* kv_progress_fn of kvstore_compact and kvstore_verify: nonzero once the
+** connection is interrupted. (A compaction's progress is published by the
+** engine: kv_stats.) */
+static int compactProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  (void)nDone;
+  (void)nPlanned;
+  return kvextWatchInterrupted((KvextWatch*)pArg);
 }
 
 /* kvstore_compact(t [, mode]): mode absent runs what is due; 'full'
@@ -191,12 +200,10 @@ static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     }
   }
   {
-    CompactWatch w;
-    w.db = sqlite3_context_db_handle(ctx);
-    w.xIsInterrupted = isInterruptedFn();
-    w.pProbe = 0;
+    KvextWatch w;
+    kvextWatchInit(&w, sqlite3_context_db_handle(ctx));
     rc = kv_compact_progress(pKv, bFull, compactProgress, &w, &zJson);
-    sqlite3_finalize(w.pProbe);
+    kvextWatchFinish(&w);
   }
   if( rc!=KV_OK ){
     fnEngineError(ctx, rc, "compaction");
@@ -234,31 +241,50 @@ static void fnFlush(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   }
 }
 
-/* kvstore_<zWhat>(t): the text xReport writes for t's store (kv_free'd
-** by fnResultKv), or the engine's error. */
-static void fnReport(sqlite3_context *ctx, int argc, sqlite3_value **argv,
-                     const char *zFunc, const char *zUsage, const char *zWhat,
-                     int (*xReport)(kv_db*, char**)){
-  kv_db *pKv = fnTable(ctx, zFunc, zUsage, argc, argv, 1, 1);
-  char *zText = 0;
+static void fnStats(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  kv_db *pKv = fnTable(ctx, "kvstore_stats", "kvstore_stats(table)", argc,
+                       argv, 1, 1);
+  char *zJson = 0;
   int rc;
   if( pKv==0 ) return;
-  rc = xReport(pKv, &zText);
+  rc = kv_stats(pKv, &zJson);
   if( rc!=KV_OK ){
-    fnEngineError(ctx, rc, zWhat);
+    fnEngineError(ctx, rc, "stats");
     return;
   }
-  fnResultKv(ctx, zText);
-}
-
-static void fnStats(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  fnReport(ctx, argc, argv, "kvstore_stats", "kvstore_stats(table)", "stats",
-           kv_stats);
+  {
+    /* The engine's object, then the copies running (backup.c) before its
+    ** closing brace. */
+    size_t n = strlen(zJson);
+    char *zCopies = kvextCopyProgress(pKv);
+    char *z = (zCopies && n>0 && zJson[n-1]=='}')
+        ? sqlite3_mprintf("%.*s,%s}", (int)n-1, zJson, zCopies) : 0;
+    kv_free(zJson);
+    sqlite3_free(zCopies);
+    if( z==0 ){
+      sqlite3_result_error_nomem(ctx);
+    }else{
+      sqlite3_result_text(ctx, z, -1, sqlite3_free);
+    }
+  }
 }
 
 static void fnVerify(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  fnReport(ctx, argc, argv, "kvstore_verify", "kvstore_verify(table)",
-           "verify", kv_verify);
+  kv_db *pKv = fnTable(ctx, "kvstore_verify", "kvstore_verify(table)", argc,
+                       argv, 1, 1);
+  char *zReport = 0;
+  int rc;
+  KvextWatch w;
+  if( pKv==0 ) return;
+  /* Stops on sqlite3_interrupt() after the table being read. */
+  kvextWatchInit(&w, sqlite3_context_db_handle(ctx));
+  rc = kv_verify_progress(pKv, compactProgress, &w, &zReport);
+  kvextWatchFinish(&w);
+  if( rc!=KV_OK ){
+    fnEngineError(ctx, rc, "verify");
+    return;
+  }
+  fnResultKv(ctx, zReport);
 }
 
 /* kvstore_merkle(t): flush, so that every committed row is covered, then

@@ -39,8 +39,10 @@ char *kvvtabEngineMsg(int rc, const char *zWhat);
 /* The store directory and options of kvstore table zName, found without
 ** connecting it (a table whose store does not open cannot connect): from
 ** the open table, or from the arguments of its CREATE statement, resolved
-** as xConnect resolves them. *pzDir (sqlite3_free), *ppOpts
-** (kv_options_free). On failure an SQLite code and *pzErr (sqlite3_free). */
+** as xConnect resolves them, the commit horizon of its shadow table
+** included (so kv_repair keeps only the batches the database committed).
+** *pzDir (sqlite3_free), *ppOpts (kv_options_free). On failure an SQLite
+** code and *pzErr (sqlite3_free). */
 int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
                    kv_options **ppOpts, char **pzErr);
 /*
@@ -75,8 +77,31 @@ int kvrangeFunctionsInit(sqlite3 *db);
 ** kvstore_verify, kvstore_merkle, kvstore_version. */
 int kvextFunctionsInit(sqlite3 *db);
 
+/*
+** Watching for sqlite3_interrupt() from inside a function (functions.c):
+** kvextWatchInterrupted is nonzero once connection db is interrupted
+** (sqlite3_is_interrupted on SQLite >= 3.41; before, a nested "SELECT 1"
+** that fails with SQLITE_INTERRUPT). Init, ask as often as wanted, Finish.
+*/
+typedef int (*IsInterruptedFn)(sqlite3*);
+typedef struct KvextWatch KvextWatch;
+struct KvextWatch {
+  sqlite3 *db;                  /* the calling connection */
+  IsInterruptedFn xIsInterrupted; /* SQLite >= 3.41, else NULL */
+  sqlite3_stmt *pProbe;         /* "SELECT 1", stepped on older ones */
+};
+void kvextWatchInit(KvextWatch *w, sqlite3 *db);
+int kvextWatchInterrupted(KvextWatch *w);
+void kvextWatchFinish(KvextWatch *w);
+
 /* ext/backup.c: kvstore_checkpoint and kvstore_backup. */
 int kvextBackupInit(sqlite3 *db);
+/* The copies of store pKv running in this process, as JSON members for
+** kvstore_stats: "checkpoint":{"running":N,"progress":{"bytes_done":N,
+** "bytes_planned":N}},"backup":{...} (running 0 and 0 of 0 when none; a
+** backup's figures are the whole backup's: its database and every store).
+** sqlite3_malloc'd; NULL on OOM. */
+char *kvextCopyProgress(kv_db *pKv);
 
 /* ext/sstables.c: the eponymous table-valued function kvstore_sstables. */
 int kvextSstablesInit(sqlite3 *db);

@@ -12,32 +12,38 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-import threading
+import subprocess
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvtest  # noqa: E402
 
-def writer(path, first, acked, stop, errors):
-    """Another connection: each transaction inserts row i into both the
-    ordinary table and the kvstore table; i is appended to acked once
-    COMMIT returned. (A thread, not a process: on this branch a store is
-    open in one process at a time, its LOCK file says so.)"""
-    try:
-        conn = kvtest.connect(path)
-        conn.execute("PRAGMA busy_timeout=10000")
-        i = first
-        while not stop.is_set():
+def writer_process(path, first, ack_path, stop_path):
+    """Another process: each transaction inserts row i into both the
+    ordinary table and the kvstore table; i is written to ack_path once
+    COMMIT returned. Runs until stop_path exists."""
+    conn = kvtest.connect(path)
+    conn.execute("PRAGMA busy_timeout=10000")
+    i = first
+    with open(ack_path, "a") as ack:
+        while not os.path.exists(stop_path):
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT INTO t VALUES(?, ?)", (i, "v%d" % i))
             conn.execute("INSERT INTO kv VALUES(?, ?)", (i, "v%d" % i))
             conn.execute("COMMIT")
-            acked.append(i)
+            ack.write("%d\n" % i)
+            ack.flush()
             i += 1
-        conn.close()
-    except Exception as e:  # reported by the test
-        errors.append(repr(e))
+    conn.close()
+
+
+def read_acked(ack_path):
+    try:
+        with open(ack_path) as f:
+            return [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        return []
 
 
 class Base(unittest.TestCase):
@@ -224,34 +230,39 @@ class Backup(Base):
                          ["c.db-kv2.kvstore.ckpt-tmp"])
         conn.close()
 
-    def test_backup_while_another_connection_commits(self):
+    def test_backup_while_another_process_commits(self):
         self.concurrent("WAL")
 
-    def test_backup_while_another_connection_commits_rollback_journal(self):
+    def test_backup_while_another_process_commits_rollback_journal(self):
         self.concurrent("DELETE")
 
     def concurrent(self, journal):
         conn = self.make_db(n=200, journal=journal)
         conn.execute("PRAGMA busy_timeout=10000")
-        acked, errors, stop = [], [], threading.Event()
-        th = threading.Thread(target=writer, args=(
-            self.path("app.db"), 1000, acked, stop, errors))
-        th.start()
+        ack, stop = self.path("acked"), self.path("stop")
+        # The writer is another process: many processes share a store.
+        proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--writer",
+             self.path("app.db"), "1000", ack, stop],
+            stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.time() + 10
-            while len(acked) < 200 and not errors and time.time() < deadline:
+            deadline = time.time() + 20
+            while (len(read_acked(ack)) < 200 and proc.poll() is None
+                   and time.time() < deadline):
                 time.sleep(0.01)
-            before = list(acked)
-            self.assertGreaterEqual(len(before), 200, errors)
+            before = read_acked(ack)
+            self.assertGreaterEqual(len(before), 200, proc.poll())
             os.makedirs(self.path("bk"))
             conn.execute("SELECT kvstore_backup(?)", (self.path("bk", "c.db"),))
-            n = len(acked)
-            while len(acked) < n + 20 and not errors and time.time() < deadline:
+            n = len(read_acked(ack))
+            while (len(read_acked(ack)) < n + 20 and proc.poll() is None
+                   and time.time() < deadline):
                 time.sleep(0.01)
         finally:
-            stop.set()
-            th.join()
-        self.assertEqual(errors, [])
+            open(stop, "w").close()
+            _, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
+        acked = read_acked(ack)
         self.assertGreater(len(acked), len(before))   # it ran during the call
         conn.close()
         shutil.move(self.path("bk"), self.path("moved"))
@@ -270,4 +281,7 @@ class Backup(Base):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--writer":
+        writer_process(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+        sys.exit(0)
     unittest.main(verbosity=2)

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Tests of kvtool (tools/kvtool.c, doc/kvtool.md) on real stores made
 through kvstore.so: every command, in text and JSON; a store held open by
-this process (read commands work, maintenance refuses); every file of the
-store byte-for-byte unchanged after the read commands, WAL not flushed
-included; bad arguments and damaged files giving clear errors and the
-documented exit codes.
+this process (read commands work, writes and maintenance refuse); every
+file of the store byte-for-byte unchanged after the read commands, WAL not
+flushed included; writes and maintenance through the owning database
+(--db), checked with SELECT; bad arguments, damaged files and damaged
+databases giving clear errors and the documented exit codes.
 
     /usr/bin/python3 tests/kvtooltest.py
 """
@@ -44,6 +45,13 @@ def hashes(d):
         with open(os.path.join(d, name), "rb") as f:
             out[name] = hashlib.sha256(f.read()).hexdigest()
     return out
+
+
+def sqlite3_plain(path):
+    """A connection without kvstore (autocommit), for the database's own
+    tables."""
+    import sqlite3
+    return sqlite3.connect(path, isolation_level=None, timeout=0.1)
 
 
 def shown(v):
@@ -290,14 +298,33 @@ class HeldStore(Base):
         self.every_read_command(d, os.path.join(self.dir, "s.svg"))
         self.assertEqual(hashes(d), before)
         self.assertEqual(len(self.scan_rows()), len(rows))
-        for args in (["compact", d], ["compact", d, "--full"],
-                     ["checkpoint", d, os.path.join(self.dir, "cp")],
-                     ["repair", d]):
+        db = ["--db", self.db]
+        for args in (["compact", d] + db, ["compact", d, "--full"] + db,
+                     ["checkpoint", d, os.path.join(self.dir, "cp")] + db,
+                     ["repair", d] + db):
             rc, out, err = tool(*args)
             self.assertEqual(rc, BUSY, f"{args}: {err}")
             self.assertIn("another process has the store open", err)
+        # Without --db, maintenance is not even tried.
+        for args in (["compact", d], ["checkpoint", d, "cp"], ["repair", d]):
+            rc, out, err = tool(*args)
+            self.assertEqual(rc, USAGE, f"{args}: {err}")
+            self.assertIn("needs --db", err)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "cp")))
         self.assertEqual(hashes(d), before)
+        # SQL through the database works beside the owner (many processes
+        # share a store), and the owner sees what the tool wrote.
+        for args in (["put", d, "k", "v"] + db,
+                     ["delete", d, "user:00001"] + db,
+                     ["batch-load", d, "--generate", "10"] + db,
+                     ["get", d, "k"] + db, ["scan", d] + db):
+            rc, out, err = tool(*args)
+            self.assertEqual(rc, 0, f"{args}: {err}")
+        self.assertEqual(
+            owner.execute("SELECT value FROM kv WHERE key='k'").fetchone(),
+            ("v",))
+        self.assertIsNone(owner.execute(
+            "SELECT value FROM kv WHERE key='user:00001'").fetchone())
         # The owner still writes, and the tool sees the new row.
         owner.execute("INSERT INTO kv VALUES ('zz', 'after')")
         self.assertEqual(self.ok("get", d, "zz").strip(), "'after'")
@@ -331,19 +358,35 @@ class Maintenance(Base):
     def test_compact_and_checkpoint_when_no_process_uses_the_store(self):
         rows = self.make("text")
         d = self.store()
-        doc = json.loads(self.ok("compact", d, "--full"))
+        db = ["--db", self.db]
+        doc = json.loads(self.ok("compact", d, "--full", *db))
         self.assertGreater(doc["files_in"], 1)
-        self.assertEqual(len(self.js("sstables", d)), 1)
+        # One sorted run at one level (in files of the table's
+        # target_file_size, 16KB here: the owner's options apply).
+        self.assertEqual(len({t["level"] for t in self.js("sstables", d)}), 1)
         want = [(k, shown(v)) for k, v in rows]
         self.assertEqual(self.scan_rows(), want)
         cp = os.path.join(self.dir, "copy")
-        self.ok("checkpoint", d, cp)
+        out = self.ok("checkpoint", d, cp, *db)
+        self.assertIn("written to", out)
         self.assertEqual([(r["key"], r["value"])
                           for r in self.js("scan", cp)["rows"]], want)
         self.assertEqual(self.ok("verify", cp).strip(), "ok")
-        rc, out, err = tool("checkpoint", d, cp)
+        rc, out, err = tool("checkpoint", d, cp, *db)
         self.assertEqual(rc, USAGE)
         self.assertIn("exists", err)
+        # A relative DEST is relative to the working directory, and the
+        # copy is detached: a new table adopts it and reads every row.
+        p = subprocess.run([KVTOOL, "checkpoint", d, "rel-copy", "--json",
+                            "--db", self.db], cwd=self.dir,
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, OK, p.stderr)
+        self.assertGreater(json.loads(p.stdout)["files"], 2)
+        c = kvtest.connect(os.path.join(self.dir, "other.db"))
+        self.conns.append(c)
+        c.execute("CREATE VIRTUAL TABLE t USING kvstore(dir='rel-copy')")
+        self.assertEqual(c.execute("SELECT key, value FROM t ORDER BY key"
+                                   ).fetchall(), rows)
         # The table still reads every row after the tool's maintenance.
         c = kvtest.connect(self.db)
         self.conns.append(c)
@@ -354,13 +397,14 @@ class Maintenance(Base):
     def test_repair_rebuilds_a_damaged_current(self):
         rows = self.make("text", n=1500)
         d = self.store()
-        self.assertIn("nothing to repair", self.ok("repair", d))
+        db = ["--db", self.db]
+        self.assertIn("nothing to repair", self.ok("repair", d, *db))
         with open(os.path.join(d, "CURRENT"), "wb") as f:
             f.write(b"\x00garbage")
         before = hashes(d)
         rc, out, err = tool("scan", d)
         self.assertEqual(rc, CANTOPEN)
-        out = self.ok("repair", d)
+        out = self.ok("repair", d, *db)
         self.assertIn("repaired: CURRENT now names MANIFEST-", out)
         after = hashes(d)
         self.assertEqual(after.pop("CURRENT.bad"), before["CURRENT"])
@@ -369,7 +413,7 @@ class Maintenance(Base):
         self.assertEqual(self.scan_rows(), [(k, shown(v)) for k, v in rows])
         # Lost altogether: the same.
         os.unlink(os.path.join(d, "CURRENT"))
-        self.assertEqual(self.js("repair", d)["repaired"], True)
+        self.assertEqual(self.js("repair", d, *db)["repaired"], True)
         self.assertEqual(len(self.scan_rows()), len(rows))
 
     def test_repair_rebuilds_a_lost_manifest_and_refuses_the_rest(self):
@@ -378,7 +422,7 @@ class Maintenance(Base):
         man = [f for f in os.listdir(d) if f.startswith("MANIFEST-")][0]
         with open(os.path.join(d, man), "wb") as f:
             f.write(b"not a manifest" * 10)
-        rc, out, err = tool("repair", d)
+        rc, out, err = tool("repair", d, "--db", self.db)
         self.assertEqual(rc, OK, err)
         self.assertIn("no manifest was usable", out)
         self.assertEqual(self.ok("verify", d).strip().split()[-1], "ok")
@@ -389,10 +433,308 @@ class Maintenance(Base):
         sst = sorted(f for f in os.listdir(d2) if f.endswith(".sst"))[0]
         with open(os.path.join(d2, sst), "r+b") as f:
             f.truncate(100)
-        rc, out, err = tool("repair", d2)
+        rc, out, err = tool("repair", d2, "--db", self.db)
         self.assertEqual(rc, PROBLEM)
-        self.assertIn("rebuilds CURRENT only", err)
+        self.assertIn("rebuilds CURRENT and the manifest only", err)
         self.assertIn(sst, err)
+
+
+class Writes(Base):
+    """put, delete, batch-load, and get and scan with --db: through the
+    owning database, checked with SELECT."""
+
+    def select(self, table="kv"):
+        c = kvtest.connect(self.db)
+        try:
+            return c.execute(f"SELECT key, value FROM {table} ORDER BY key"
+                             ).fetchall()
+        finally:
+            c.close()
+
+    def test_put_delete_get_scan_through_the_database(self):
+        for kt, key, other in (("text", "user:00007", "new"),
+                               ("integer", "-42", "77"),
+                               ("blob", "x'00ff10'", "cafe")):
+            with self.subTest(key_type=kt):
+                self.tearDown()
+                self.setUp()
+                rows = self.make(kt, n=600, unflushed=50)
+                d = self.store()
+                db = ["--db", self.db]
+                for args, value in ((["hello"], "hello"),
+                                    (["12", "--type", "integer"], 12),
+                                    (["-0.5", "--type", "real"], -0.5),
+                                    (["00ff", "--type", "blob"], b"\x00\xff"),
+                                    (["--type", "null"], None),
+                                    (["it's", "--json"], "it's")):
+                    out = self.ok("put", d, key, *args, *db)
+                    if "--json" in args:
+                        self.assertTrue(json.loads(out)["put"])
+                    else:
+                        self.assertIn("put ", out)
+                    got = self.js("get", d, key, *db)
+                    self.assertEqual(got["value"], shown(value), args)
+                    # The store's own files (read-only open) agree.
+                    self.assertEqual(self.js("get", d, key)["value"],
+                                     shown(value))
+                self.ok("put", d, other, "x", *db, "--table", "kv")
+                k = (int(key) if kt == "integer" else
+                     bytes.fromhex("00ff10") if kt == "blob" else key)
+                ko = (int(other) if kt == "integer" else
+                      bytes.fromhex(other) if kt == "blob" else other)
+                want = dict(rows)
+                want[k] = "it's"
+                want[ko] = "x"
+                self.assertEqual(self.select(), sorted(want.items()))
+                # scan --db shows what the table shows, both ways.
+                full = self.js("scan", d, *db)
+                self.assertEqual([(r["key"], r["value"]) for r in
+                                  full["rows"]], [(shown(a), shown(b)) for
+                                                  a, b in sorted(want.items())])
+                self.assertEqual(self.js("scan", d, "--reverse", "--limit",
+                                         "3", *db)["rows"],
+                                 full["rows"][::-1][:3])
+                self.assertEqual(self.ok("scan", d, "--limit", "4", *db),
+                                 self.ok("scan", d, "--limit", "4"))
+                out = self.ok("delete", d, other, *db)
+                self.assertIn("deleted", out)
+                rc, out, err = tool("delete", d, other, *db)
+                self.assertEqual(rc, PROBLEM)
+                self.assertIn("nothing deleted", err)
+                rc, out, err = tool("get", d, other, "--json", *db)
+                self.assertEqual(rc, PROBLEM)
+                self.assertFalse(json.loads(out)["found"])
+                del want[ko]
+                self.assertEqual(self.select(), sorted(want.items()))
+
+    def test_scan_bounds_through_the_database_match_the_files(self):
+        self.make("text", n=800, unflushed=100)
+        d = self.store()
+        for args in (["--prefix", "user:001"], ["--from", "user:00500"],
+                     ["--to", "user:00020"],
+                     ["--prefix", "user:00", "--from", "user:0005",
+                      "--to", "user:00090", "--reverse"],
+                     ["--prefix", "nothing"]):
+            self.assertEqual(self.js("scan", d, *args, "--db", self.db),
+                             self.js("scan", d, *args), args)
+
+    def test_batch_load_generated_rows_in_one_transaction(self):
+        self.make("text", n=100, unflushed=0)
+        d = self.store()
+        doc = self.js("batch-load", d, "--db", self.db, "--generate", "5000",
+                      "--value-size", "40")
+        self.assertEqual(doc["rows"], 5000)
+        rows = self.select()
+        gen = [r for r in rows if r[0].startswith("key:")]
+        self.assertEqual(len(gen), 5000)
+        self.assertEqual(gen[0][0], "key:0000000000")
+        self.assertEqual(gen[-1][0], "key:0000004999")
+        self.assertTrue(all(len(v) == 40 for _, v in gen))
+        self.assertEqual(len(rows), 99 + 5000)   # make() deletes one
+        # Integer and blob keys.
+        self.make("integer", n=10, unflushed=0, table="ti")
+        self.ok("batch-load", self.store("ti"), "--db", self.db,
+                "--generate", "300")
+        keys = [k for k, _ in self.select("ti")]
+        self.assertTrue(set(range(300)) <= set(keys))
+        self.make("blob", n=10, unflushed=0, table="tb")
+        self.ok("batch-load", self.store("tb"), "--db", self.db,
+                "--generate", "20", "--prefix", "ab")
+        keys = [k for k, _ in self.select("tb") if k[:1] == b"\xab"]
+        self.assertEqual(keys[0], b"\xab" + bytes(8))
+        self.assertEqual(len(keys), 20)
+        # --table is needed only when the directory does not say.
+        rc, out, err = tool("batch-load", self.store("tb"), "--db", self.db,
+                            "--table", "kv", "--generate", "1")
+        self.assertEqual(rc, USAGE)
+        self.assertIn("keeps its store in", err)
+
+    def test_batch_load_from_a_file_is_all_or_nothing(self):
+        self.make("text", n=50, unflushed=0)
+        d = self.store()
+        good = os.path.join(self.dir, "rows.tsv")
+        with open(good, "w") as f:
+            for i in range(1000):
+                f.write(f"file:{i:04d}\tvalue {i}\n")
+            f.write("\n")
+            f.write("tab\tin\tvalue\r\n")
+        out = self.ok("batch-load", d, "--db", self.db, "--file", good)
+        self.assertIn("loaded 1001 rows", out)
+        rows = dict(self.select())
+        self.assertEqual(rows["file:0999"], "value 999")
+        self.assertEqual(rows["tab"], "in\tvalue")
+        # From stdin too.
+        p = subprocess.run([KVTOOL, "batch-load", d, "--db", self.db,
+                            "--file", "-", "--json"], input="stdin:1\tx\n",
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, OK, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["rows"], 1)
+        before = self.select()
+        bad = os.path.join(self.dir, "bad.tsv")
+        with open(bad, "w") as f:
+            f.write("new:1\tone\nnew:2\tTwo\nno tab here\nnew:3\tthree\n")
+        rc, out, err = tool("batch-load", d, "--db", self.db, "--file", bad)
+        self.assertEqual(rc, USAGE)
+        self.assertIn("line 3", err)
+        self.assertIn("nothing loaded", err)
+        self.assertEqual(self.select(), before)
+        rc, out, err = tool("batch-load", d, "--db", self.db, "--file",
+                            os.path.join(self.dir, "missing.tsv"))
+        self.assertEqual(rc, CANTOPEN)
+        self.assertIn("missing.tsv", err)
+
+    def test_the_database_must_own_the_store(self):
+        self.make("text", n=50, unflushed=0)
+        self.make("text", n=50, unflushed=0, table="t2")
+        d = self.store()
+        # Another database, with a table of its own elsewhere.
+        other = os.path.join(self.dir, "other.db")
+        c = kvtest.connect(other)
+        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
+        c.close()
+        before = hashes(d)
+        for args in (["put", d, "a", "b", "--db", other],
+                     ["compact", d, "--db", other],
+                     ["repair", d, "--db", other],
+                     ["put", d, "a", "b", "--db", self.db, "--table", "t2"]):
+            rc, out, err = tool(*args)
+            self.assertEqual(rc, USAGE, f"{args}: {err}")
+            self.assertIn(d, err)
+        self.assertEqual(hashes(d), before)
+        # Not a database at all, or missing.
+        junk = os.path.join(self.dir, "junk.db")
+        with open(junk, "wb") as f:
+            f.write(b"this is not a database" * 100)
+        rc, out, err = tool("put", d, "a", "b", "--db", junk)
+        self.assertEqual(rc, CANTOPEN)
+        self.assertIn("junk.db", err)
+        rc, out, err = tool("get", d, "a", "--db",
+                            os.path.join(self.dir, "nope.db"))
+        self.assertEqual(rc, CANTOPEN)
+        self.assertIn("nope.db", err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "nope.db")))
+        self.assertEqual(hashes(d), before)
+
+    def test_a_locked_database_is_busy(self):
+        """A write waits for the database's lock (5 s), then exits 4."""
+        self.make("text", n=50, unflushed=0)
+        c = sqlite3_plain(self.db)
+        c.execute("CREATE TABLE plain(x)")
+        c.execute("BEGIN EXCLUSIVE")
+        c.execute("INSERT INTO plain VALUES (1)")
+        try:
+            rc, out, err = tool("put", self.store(), "a", "b", "--db",
+                                self.db)
+        finally:
+            c.execute("ROLLBACK")
+            c.close()
+        self.assertEqual(rc, BUSY, err)
+        self.assertIn("locked", err)
+
+
+class RepairHorizon(Base):
+    def test_repair_through_the_database_keeps_only_committed_batches(self):
+        """A rebuilt manifest replays the WAL; only the batches the
+        database committed (its horizon) may count. The database here lost
+        its last commit (the horizon set back by hand, as a hot journal
+        rolled back would): that commit overwrote a key, and the full
+        compaction of repair must not let it shadow the committed value."""
+        self.lose_last_commit_and_manifest()
+        d = self.store()
+        out = self.ok("repair", d, "--db", self.db)
+        self.assertIn("no manifest was usable", out)
+        c = kvtest.connect(self.db)
+        self.conns.append(c)
+        self.assertEqual(c.execute("SELECT key, value FROM kv ORDER BY key"
+                                   ).fetchall(),
+                         [("a", "committed"), ("b", "b1")])
+
+    def lose_last_commit_and_manifest(self):
+        """Table kv whose database lost its last commit (an overwrite of
+        'a' and a new 'c'), its store's manifests destroyed."""
+        c = kvtest.connect(self.db)
+        c.execute("CREATE VIRTUAL TABLE kv USING kvstore(background=off)")
+        c.execute("INSERT INTO kv VALUES ('a', 'committed'), ('b', 'b1')")
+        h = c.execute("SELECT v FROM kv_kvstore WHERE k = 'horizon'"
+                      ).fetchone()[0]
+        c.execute("SELECT kvstore_flush('kv')")
+        c.execute("UPDATE kv SET value = 'lost' WHERE key = 'a'")
+        c.execute("INSERT INTO kv VALUES ('c', 'lost too')")
+        c.close()
+        c = sqlite3_plain(self.db)
+        c.execute("UPDATE kv_kvstore SET v = ? WHERE k = 'horizon'", (h,))
+        c.close()
+        d = self.store()
+        for m in [f for f in os.listdir(d) if f.startswith("MANIFEST-")]:
+            with open(os.path.join(d, m), "wb") as f:
+                f.write(b"garbage" * 20)
+
+    def test_kvstore_repair_uses_the_commit_horizon(self):
+        """The same through SQL: kvstore_repair('kv') (kvvtabStoreDir gives
+        kv_repair the shadow table's horizon). Without it the full
+        compaction of repair kept only the uncommitted overwrite of 'a',
+        which the next open revoked: 'a' was gone altogether."""
+        self.lose_last_commit_and_manifest()
+        c = kvtest.connect(self.db)
+        self.conns.append(c)
+        c.execute("SELECT kvstore_repair('kv')")
+        self.assertEqual(c.execute("SELECT key, value FROM kv ORDER BY key"
+                                   ).fetchall(),
+                         [("a", "committed"), ("b", "b1")])
+
+
+class ProgressBar(Base):
+    def run_on_tty(self, *args):
+        """Run kvtool with stderr on a pseudo-terminal; returns (exit code,
+        stdout, what the terminal received)."""
+        import pty
+        master, slave = pty.openpty()
+        p = subprocess.Popen([KVTOOL] + [str(a) for a in args],
+                             stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        got = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        out, _ = p.communicate(timeout=60)
+        os.close(master)
+        return p.returncode, out.decode(), got.decode(errors="replace")
+
+    def test_progress_bar_on_a_terminal_only(self):
+        self.make("text", n=3000, unflushed=0)
+        d = self.store()
+        db = ["--db", self.db]
+        # Not a terminal: stderr stays empty, stdout is the result alone.
+        for args in (["batch-load", d, "--generate", "20000"] + db,
+                     ["verify", d], ["compact", d, "--full"] + db,
+                     ["checkpoint", d, os.path.join(self.dir, "c1")] + db):
+            rc, out, err = tool(*args)
+            self.assertEqual(rc, OK, err)
+            self.assertEqual(err, "", args)
+        # A terminal: a bar that ends cleared; stdout unchanged.
+        rc, out, term = self.run_on_tty("batch-load", d, "--generate",
+                                        "20000", "--prefix", "p:", *db)
+        self.assertEqual(rc, OK, term)
+        self.assertIn("loaded 20000 rows", out)
+        self.assertRegex(term, r"batch-load \[#* *\] +\d+%")
+        self.assertTrue(term.endswith("\r\x1b[K"), repr(term[-40:]))
+        rc, out, term = self.run_on_tty("verify", d)
+        self.assertEqual((rc, out), (OK, "ok\n"))
+        self.assertRegex(term, r"verify \[#* *\] +\d+%")
+        self.assertTrue(term.endswith("\r\x1b[K"), repr(term[-40:]))
+        for args in (["compact", d, "--full"] + db,
+                     ["checkpoint", d, os.path.join(self.dir, "c2")] + db):
+            rc, out, term = self.run_on_tty(*args)
+            self.assertEqual(rc, OK, term)
+            # Drawn only if the work outlasted the first look (100 ms).
+            if term:
+                self.assertRegex(term, r"(compact|checkpoint) \[")
+                self.assertTrue(term.endswith("\r\x1b[K"))
 
 
 class Errors(Base):
@@ -408,7 +750,29 @@ class Errors(Base):
                 (["get", d, "12abc"], "not an integer"),
                 (["scan", d, "--prefix", "1"], "integer keys"),
                 (["shape", d], "--svg"), (["info", d, "extra"], "unexpected"),
-                (["dump-sst", d], "needs FILE")):
+                (["dump-sst", d], "needs FILE"),
+                (["put", d, "1"], "needs --db"),
+                (["put", d, "1", "--db", self.db], "needs KEY and VALUE"),
+                (["put", d, "1", "x", "--db", self.db, "--type", "integer"],
+                 "not an integer"),
+                (["put", d, "1", "x", "--db", self.db, "--type", "date"],
+                 "not one of"),
+                (["put", d, "1", "zz", "--db", self.db, "--type", "blob"],
+                 "not hex"),
+                (["put", d, "x", "1", "--db", self.db], "not an integer"),
+                (["put", d, "1", "2", "3", "--db", self.db], "unexpected"),
+                (["delete", d, "1", "--table", "kv"], "needs --db"),
+                (["batch-load", d, "--db", self.db], "either --generate"),
+                (["batch-load", d, "--db", self.db, "--generate", "5",
+                  "--file", "f"], "either --generate"),
+                (["batch-load", d, "--db", self.db, "--generate", "-5"],
+                 "not a count"),
+                (["batch-load", d, "--db", self.db, "--generate", "5",
+                  "--prefix", "a"], "integer keys"),
+                (["put", d, "1", "2", "--db", self.db, "--table", "nope"],
+                 "no such table"),
+                (["scan", d, "--table", "kv"], "--table needs --db"),
+                (["verify", d, "--db", self.db], "does not take option")):
             rc, out, err = tool(*args)
             self.assertEqual(rc, USAGE, f"{args}: {err}")
             self.assertIn(words, err, args)
@@ -416,7 +780,7 @@ class Errors(Base):
         self.assertEqual(rc, OK)
         for cmd in ("info", "sstables", "shape", "dump-sst", "dump-wal",
                     "dump-manifest", "get", "scan", "verify", "compact",
-                    "checkpoint", "repair"):
+                    "checkpoint", "repair", "put", "delete", "batch-load"):
             self.assertIn(cmd, out)
             rc, out2, err = tool(cmd, "--help")
             self.assertEqual(rc, OK, cmd)
@@ -431,9 +795,11 @@ class Errors(Base):
         self.assertFalse(os.path.exists(missing))
         empty = os.path.join(self.dir, "empty")
         os.mkdir(empty)
-        for cmd in ("info", "scan", "verify", "compact"):
-            rc, out, err = tool(cmd, empty)
-            self.assertEqual(rc, CANTOPEN, cmd)
+        for args in (["info"], ["scan"], ["verify"],
+                     ["compact", "--db", self.db],
+                     ["put", "k", "v", "--db", self.db]):
+            rc, out, err = tool(args[0], empty, *args[1:])
+            self.assertEqual(rc, CANTOPEN, args)
             self.assertIn("does not hold a kvstore store", err)
         self.assertEqual(os.listdir(empty), [])
 
@@ -507,6 +873,51 @@ class Errors(Base):
         after = hashes(d)
         del after["CURRENT"]
         self.assertEqual(after, before)
+
+    def test_damaged_store_through_the_database(self):
+        """Writes and maintenance on a store with a truncated SSTable or a
+        garbage manifest: clear errors naming the file, no table deleted
+        or changed (opening for writing may flush the WAL into a new
+        one), no copy left."""
+        self.make("text", n=2000)
+        d = self.store()
+        db = ["--db", self.db]
+        sst = sorted(f for f in os.listdir(d) if f.endswith(".sst"))[0]
+        with open(os.path.join(d, sst), "r+b") as f:
+            f.truncate(100)
+        cp = os.path.join(self.dir, "cp")
+        for args in (["compact", d, "--full"], ["checkpoint", d, cp],
+                     ["scan", d]):
+            before = hashes(d)
+            rc, out, err = tool(*args, *db)
+            self.assertEqual(rc, PROBLEM, f"{args}: {err}")
+            self.assertIn(sst, err)
+            self.assertIn("corrupt", err)
+            after = hashes(d)
+            for name, h in before.items():
+                if name.endswith(".sst"):
+                    self.assertEqual(after.get(name), h, (args, name))
+        self.assertEqual(sorted(os.listdir(self.dir)),
+                         sorted(["app.db", os.path.basename(d)]))
+        rc, out, err = tool("repair", d, *db)
+        self.assertEqual(rc, PROBLEM)
+        self.assertIn("damage is elsewhere", err)
+        # A garbage manifest: the store does not open for writes either.
+        self.tearDown()
+        self.setUp()
+        self.make("text", n=500)
+        d = self.store()
+        for m in [f for f in os.listdir(d) if f.startswith("MANIFEST-")]:
+            with open(os.path.join(d, m), "wb") as f:
+                f.write(b"garbage" * 30)
+        before = hashes(d)
+        for args in (["put", d, "k", "v"], ["get", d, "user:00001"],
+                     ["compact", d], ["batch-load", d, "--generate", "3"]):
+            rc, out, err = tool(*args, "--db", self.db)
+            self.assertEqual(rc, CANTOPEN, f"{args}: {err}")
+            self.assertIn("MANIFEST-", err)
+            self.assertIn("kvstore_repair", err)
+        self.assertEqual(hashes(d), before)
 
     def test_dump_of_a_missing_file(self):
         self.make("text", n=100, unflushed=0)

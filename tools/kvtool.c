@@ -7,14 +7,19 @@
 ** get, scan, verify) open the store with kv_open_readonly(): no lock, the
 ** WAL replayed into memory only, no file created, written, renamed or
 ** deleted, so they run beside the process that owns the store and leave
-** every byte of it as it was. Maintenance commands (compact, checkpoint)
-** open it for writing, and repair (kvtool_repair.c) takes the store's
-** lock: both without waiting, and while another process has the store
-** open they refuse (exit 4).
+** every byte of it as it was. They use the engine alone.
 **
-** Every read command takes --json (one JSON document on stdout, for
-** scripts) and every command --help. Exit codes are KT_* in kvtool.h,
-** documented in doc/kvtool.md. The engine alone is linked: no SQLite.
+** Writes (put, delete, batch-load) and maintenance (compact, checkpoint,
+** repair) go through the owning database, named with --db
+** (kvtool_sql.c): only it knows which prepared batches committed, and a
+** write through it keeps every guarantee a SQL write has. Maintenance
+** runs only when no other process uses the store (ktStoreClaim, the one
+** place that knows the store's LOCK protocol) and refuses otherwise
+** (exit 4). get and scan also go through the database when given --db.
+**
+** Every command takes --json (one JSON document on stdout, for scripts)
+** and --help. Exit codes are KT_* in kvtool.h, documented in
+** doc/kvtool.md.
 */
 #include "kvtool.h"
 
@@ -24,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------------- */
@@ -187,7 +193,7 @@ char *ktFilePath(const char *zDir, const char *zFile){
   return kvMprintf("%s/%s", zDir, zFile);
 }
 
-static const char *keyTypeName(int e){
+const char *ktKeyTypeName(int e){
   return e==KV_KEY_BLOB ? "blob" : e==KV_KEY_INTEGER ? "integer" : "text";
 }
 
@@ -237,30 +243,99 @@ static int openRo(const KtArgs *a, kv_db **ppDb){
   return KT_OK;
 }
 
-/* Open for maintenance: the store's exclusive lock, without waiting. */
-static int openRw(const KtArgs *a, kv_db **ppDb){
-  kv_options *o;
-  char *zErr = 0;
+/*
+** Is the store in use by another process? Everything kvtool knows of the
+** store's LOCK protocol is here, so that a change of that protocol changes
+** this function alone.
+**
+** Every process that has a store open holds the OPEN byte of its LOCK
+** file shared (engine/shared.c), and read-only opens take no lock. So the
+** store is in use exactly when that byte cannot be locked exclusively
+** without waiting. Holding it (ppHold) keeps every other process out, for
+** work on the files alone (repair); it must not be held across a kv_open
+** of this process, which would wait for it. Without ppHold it is let go at
+** once, and the caller's own open (through the database) follows: a
+** process that opens the store between the two shares it with the
+** caller's, whose maintenance then runs under the store's own locks.
+*/
+int ktStoreClaim(const KtArgs *a, KvFile **ppHold){
+  KvEnv *pEnv = kvEnvPosix();
+  KvFile *pLock = 0;
+  char *zLock;
   int rc;
-  int e = ktCheckStoreDir(a->zDir);
-  *ppDb = 0;
-  if( e ) return e;
-  o = kv_options_new();
-  if( o==0 ) return ktFail(KT_CANTOPEN, "out of memory");
-  rc = kv_options_set(o, "background", "off", &zErr);
-  kv_free(zErr);
-  if( rc==KV_OK ) rc = kv_open(a->zDir, o, ppDb);
-  kv_options_free(o);
+  if( ppHold ) *ppHold = 0;
+  zLock = kvMprintf("%s/LOCK", a->zDir);
+  if( zLock==0 ) return ktFail(KT_CANTOPEN, "out of memory");
+  rc = pEnv->xLock(pEnv, zLock, &pLock);
+  kvFree(zLock);
+  if( rc==KV_OK ){
+    /* Every process that has the store open holds the OPEN byte shared
+    ** (engine/shared.c): an exclusive one is refused while any does. */
+    rc = pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
+    if( rc!=KV_OK ){
+      KvErrSave save;
+      kvErrSave(&save);
+      pEnv->xUnlock(pLock);
+      pLock = 0;
+      kvErrRestore(&save, rc);
+    }
+  }
   if( rc==KV_BUSY ){
     return ktFail(KT_BUSY, "refusing to %s '%s': another process has the "
                   "store open (%s); close it first, or use the SQL function "
                   "from that process", a->zCmd, a->zDir, kv_errmsg(0));
   }
   if( rc!=KV_OK ){
-    return ktFail(KT_CANTOPEN, "cannot open store '%s': %s", a->zDir,
-                  kv_errmsg(0));
+    return ktFail(KT_CANTOPEN, "cannot lock '%s': %s", a->zDir, kv_errmsg(0));
   }
+  if( ppHold ) *ppHold = pLock;
+  else pEnv->xUnlock(pLock);
   return KT_OK;
+}
+
+void ktStoreRelease(KvFile *pHold){
+  if( pHold ) kvEnvPosix()->xUnlock(pHold);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Progress bar.                                                           */
+
+static long long nowMs(void){
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec*1000 + ts.tv_nsec/1000000;
+}
+
+static long long iLastDraw = 0;     /* when the bar was last drawn (ms) */
+static int bDrawn = 0;              /* a bar is on the line */
+
+void ktProgress(const KtArgs *a, const char *zWhat, u64 nDone, u64 nTotal){
+  long long now;
+  char zBar[32];
+  int i, nFill;
+  if( !a->bProgress ) return;
+  now = nowMs();
+  if( bDrawn && now-iLastDraw<100 && (nTotal==0 || nDone<nTotal) ) return;
+  iLastDraw = now;
+  bDrawn = 1;
+  if( nTotal==0 ){
+    fprintf(stderr, "\r%s %s\033[K", zWhat, ktSize(nDone));
+  }else{
+    if( nDone>nTotal ) nDone = nTotal;
+    nFill = (int)((double)nDone/(double)nTotal*30.0);
+    for(i=0; i<30; i++) zBar[i] = i<nFill ? '#' : ' ';
+    zBar[30] = 0;
+    fprintf(stderr, "\r%s [%s] %3d%%\033[K", zWhat, zBar,
+            (int)((double)nDone*100.0/(double)nTotal));
+  }
+  fflush(stderr);
+}
+
+void ktProgressEnd(const KtArgs *a){
+  if( !a->bProgress || !bDrawn ) return;
+  fputs("\r\033[K", stderr);
+  fflush(stderr);
+  bDrawn = 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -353,7 +428,7 @@ static int cmdInfo(const KtArgs *a){
     printf("{\"store\":");
     ktJsonStr(stdout, db->zDir, strlen(db->zDir));
     printf(",\"key_type\":\"%s\",\"block_size\":%u,\"compression\":\"%s\"",
-           keyTypeName(eKey), db->pOpts->nBlock,
+           ktKeyTypeName(eKey), db->pOpts->nBlock,
            db->pOpts->eCompression==KV_COMPRESS_ZLIB ? "zlib" : "none");
     printf(",\"sequence\":%" PRIu64, (u64)atomic_load(&db->lastSeq));
     printf(",\"manifest\":\"MANIFEST-%06" PRIu64 "\",\"log_number\":%" PRIu64,
@@ -378,7 +453,7 @@ static int cmdInfo(const KtArgs *a){
            nTotal, zStats);
   }else{
     printf("store         %s\n", db->zDir);
-    printf("key_type      %s\n", keyTypeName(eKey));
+    printf("key_type      %s\n", ktKeyTypeName(eKey));
     printf("block_size    %u\n", db->pOpts->nBlock);
     printf("compression   %s\n",
            db->pOpts->eCompression==KV_COMPRESS_ZLIB ? "zlib" : "none");
@@ -515,7 +590,7 @@ static int hexVal(int c){
 }
 
 /* Decode hex (optionally written x'..' as in SQL) into a (kvMalloc). */
-static int parseHex(const char *z, u8 **pa, size_t *pn){
+int ktParseHex(const char *z, u8 **pa, size_t *pn){
   size_t n = strlen(z), i;
   u8 *a;
   if( n>=3 && (z[0]=='x' || z[0]=='X') && z[1]=='\'' && z[n-1]=='\'' ){
@@ -537,8 +612,8 @@ static int parseHex(const char *z, u8 **pa, size_t *pn){
 
 /* Encode the command-line key z as the table stores keys of eKeyType.
 ** Returns KT_OK or KT_USAGE (with a message naming zWhat). */
-static int parseKey(const KtArgs *a, int eKeyType, const char *zWhat,
-                    const char *z, u8 **pa, size_t *pn){
+int ktParseKey(const KtArgs *a, int eKeyType, const char *zWhat,
+               const char *z, u8 **pa, size_t *pn){
   *pa = 0;
   *pn = 0;
   if( eKeyType==KV_KEY_INTEGER ){
@@ -560,7 +635,7 @@ static int parseKey(const KtArgs *a, int eKeyType, const char *zWhat,
     return KT_OK;
   }
   if( eKeyType==KV_KEY_BLOB || a->bHexKey ){
-    if( !parseHex(z, pa, pn) ){
+    if( !ktParseHex(z, pa, pn) ){
       return ktFail(KT_USAGE, "%s '%s' is not hex (blob keys are given in "
                     "hex, as ab01 or x'ab01')", zWhat, z);
     }
@@ -580,10 +655,11 @@ static int cmdGet(const KtArgs *a){
   int rc, eKey;
   int e;
   if( a->zArg==0 ) return ktFail(KT_USAGE, "get needs a KEY (see kvtool get --help)");
+  if( a->zDb ) return ktSqlGet(a);
   e = openRo(a, &db);
   if( e ) return e;
   eKey = kv_key_type(db);
-  e = parseKey(a, eKey, "key", a->zArg, &aKey, &nKey);
+  e = ktParseKey(a, eKey, "key", a->zArg, &aKey, &nKey);
   if( e==KT_OK ){
     rc = kv_get(db, 0, 0, aKey, nKey, &pVal, &nVal);
     if( rc==KV_NOTFOUND ){
@@ -630,24 +706,21 @@ static int keyCmp(const u8 *a, size_t na, const u8 *b, size_t nb){
   return c ? c : (na<nb ? -1 : na>nb ? 1 : 0);
 }
 
-static int cmdScan(const KtArgs *a){
-  kv_db *db = 0;
-  kv_iter *it = 0;
+int ktScanBounds(const KtArgs *a, int eKey, u8 **paFrom, size_t *pnFrom,
+                 u8 **paEnd, size_t *pnEnd){
   u8 *aPre = 0, *aFrom = 0, *aTo = 0, *aEnd = 0;
   size_t nPre = 0, nFrom = 0, nTo = 0, nEnd = 0;
   int bEnd = 0;                 /* aEnd: exclusive upper bound */
-  long long nRow = 0;
-  int eKey, rc = KV_OK;
-  int e = openRo(a, &db);
-  if( e ) return e;
-  eKey = kv_key_type(db);
+  int e = KT_OK;
+  *paFrom = *paEnd = 0;
+  *pnFrom = *pnEnd = 0;
   if( a->zPrefix && eKey==KV_KEY_INTEGER ){
     e = ktFail(KT_USAGE, "--prefix does not apply to integer keys: use "
                "--from and --to");
   }
-  if( e==KT_OK && a->zPrefix ) e = parseKey(a, eKey, "--prefix", a->zPrefix, &aPre, &nPre);
-  if( e==KT_OK && a->zFrom ) e = parseKey(a, eKey, "--from", a->zFrom, &aFrom, &nFrom);
-  if( e==KT_OK && a->zTo ) e = parseKey(a, eKey, "--to", a->zTo, &aTo, &nTo);
+  if( e==KT_OK && a->zPrefix ) e = ktParseKey(a, eKey, "--prefix", a->zPrefix, &aPre, &nPre);
+  if( e==KT_OK && a->zFrom ) e = ktParseKey(a, eKey, "--from", a->zFrom, &aFrom, &nFrom);
+  if( e==KT_OK && a->zTo ) e = ktParseKey(a, eKey, "--to", a->zTo, &aTo, &nTo);
   if( e ) goto done;
   /* Lower bound: the larger of --from and the prefix; upper bound
   ** (exclusive): the smaller of --to and the prefix's end. */
@@ -670,6 +743,42 @@ static int cmdScan(const KtArgs *a){
     aTo = 0;
     bEnd = 1;
   }
+  if( !bEnd ){
+    kvFree(aEnd);
+    aEnd = 0;
+    nEnd = 0;
+  }
+  /* A key is never empty-and-absent: an empty lower bound is still a
+  ** bound (kvMalloc'd above), so NULL means none. */
+  *paFrom = aFrom;
+  *pnFrom = nFrom;
+  *paEnd = aEnd;
+  *pnEnd = nEnd;
+  aFrom = aEnd = 0;
+done:
+  kvFree(aPre);
+  kvFree(aFrom);
+  kvFree(aTo);
+  kvFree(aEnd);
+  return e;
+}
+
+static int cmdScan(const KtArgs *a){
+  kv_db *db = 0;
+  kv_iter *it = 0;
+  u8 *aFrom = 0, *aEnd = 0;
+  size_t nFrom = 0, nEnd = 0;
+  int bEnd;                     /* aEnd: exclusive upper bound */
+  long long nRow = 0;
+  int eKey, rc = KV_OK;
+  int e;
+  if( a->zDb ) return ktSqlScan(a);
+  e = openRo(a, &db);
+  if( e ) return e;
+  eKey = kv_key_type(db);
+  e = ktScanBounds(a, eKey, &aFrom, &nFrom, &aEnd, &nEnd);
+  if( e ) goto done;
+  bEnd = aEnd!=0;
   rc = kv_iter_new(db, 0, 0, &it);
   if( rc==KV_OK ){
     if( !a->bReverse ){
@@ -685,7 +794,7 @@ static int cmdScan(const KtArgs *a){
       rc = kv_iter_last(it);
     }
   }
-  if( a->bJson ) printf("{\"key_type\":\"%s\",\"rows\":[", keyTypeName(eKey));
+  if( a->bJson ) printf("{\"key_type\":\"%s\",\"rows\":[", ktKeyTypeName(eKey));
   while( rc==KV_OK && kv_iter_valid(it) && (a->nLimit<0 || nRow<a->nLimit) ){
     size_t nK, nV;
     const u8 *k = kv_iter_key(it, &nK);
@@ -714,9 +823,7 @@ static int cmdScan(const KtArgs *a){
   }
 done:
   kv_iter_free(it);
-  kvFree(aPre);
   kvFree(aFrom);
-  kvFree(aTo);
   kvFree(aEnd);
   kv_close(db);
   return e;
@@ -725,15 +832,22 @@ done:
 /* ---------------------------------------------------------------------- */
 /* verify.                                                                 */
 
+static int verifyProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  ktProgress((const KtArgs*)pArg, "verify", nDone, nPlanned);
+  return 0;
+}
+
 static int cmdVerify(const KtArgs *a){
   kv_db *db = 0;
   char *zReport = 0;
   int e = openRo(a, &db);
   int bOk;
   if( e ) return e;
-  if( kv_verify(db, &zReport)!=KV_OK ){
+  if( kv_verify_progress(db, verifyProgress, (void*)a, &zReport)!=KV_OK ){
+    ktProgressEnd(a);
     e = ktFail(KT_CANTOPEN, "cannot verify '%s': %s", a->zDir, kv_errmsg(db));
   }else{
+    ktProgressEnd(a);
     bOk = strcmp(zReport, "ok")==0;
     if( a->bJson ){
       printf("{\"ok\":%s", bOk ? "true" : "false");
@@ -753,105 +867,6 @@ static int cmdVerify(const KtArgs *a){
 }
 
 /* ---------------------------------------------------------------------- */
-/* Maintenance: compact, checkpoint.                                       */
-
-static int cmdCompact(const KtArgs *a){
-  kv_db *db = 0;
-  char *zJson = 0;
-  int e = openRw(a, &db);
-  if( e ) return e;
-  if( kv_compact(db, a->bFull, &zJson)!=KV_OK ){
-    e = ktFail(KT_PROBLEM, "compaction of '%s' failed: %s", a->zDir,
-               kv_errmsg(db));
-  }else{
-    printf("%s\n", zJson);
-  }
-  kv_free(zJson);
-  if( kv_close(db)!=KV_OK && e==KT_OK ){
-    e = ktFail(KT_PROBLEM, "closing '%s': %s", a->zDir, kv_errmsg(0));
-  }
-  return e;
-}
-
-/* Copy (or hard-link, for an immutable SSTable) zSrc to zDst. */
-static int copyFile(const char *zSrc, const char *zDst, int bLink){
-  FILE *fi, *fo;
-  char buf[65536];
-  size_t n;
-  int bad = 0;
-  if( bLink && link(zSrc, zDst)==0 ) return 0;
-  fi = fopen(zSrc, "rb");
-  if( fi==0 ) return -1;
-  fo = fopen(zDst, "wb");
-  if( fo==0 ){ fclose(fi); return -1; }
-  while( (n = fread(buf, 1, sizeof(buf), fi))>0 ){
-    if( fwrite(buf, 1, n, fo)!=n ){ bad = 1; break; }
-  }
-  if( ferror(fi) ) bad = 1;
-  fclose(fi);
-  if( fflush(fo)!=0 || fsync(fileno(fo))!=0 ) bad = 1;
-  if( fclose(fo)!=0 ) bad = 1;
-  return bad ? -1 : 0;
-}
-
-/* checkpoint DEST: with the store's lock held (nothing else can change
-** it), flush the memtable so the WAL holds nothing, then copy the
-** identity, CURRENT, the live manifest and the live SSTables (hard links
-** where the file system allows) into DEST, a new directory. The copy is a
-** detached store: no OWNER file, the WAL left behind. */
-static int cmdCheckpoint(const KtArgs *a){
-  kv_db *db = 0;
-  kv_sstable_info *aInfo = 0;
-  int nInfo = 0, i;
-  char zName[64];
-  int e;
-  struct stat st;
-  if( a->zArg==0 ) return ktFail(KT_USAGE, "checkpoint needs DEST (see kvtool checkpoint --help)");
-  if( stat(a->zArg, &st)==0 ){
-    return ktFail(KT_USAGE, "checkpoint: '%s' exists; name a new directory",
-                  a->zArg);
-  }
-  e = openRw(a, &db);
-  if( e ) return e;
-  if( kv_flush(db)!=KV_OK || kv_sstables(db, &aInfo, &nInfo)!=KV_OK ){
-    e = ktFail(KT_PROBLEM, "checkpoint of '%s' failed: %s", a->zDir,
-               kv_errmsg(db));
-  }else if( mkdir(a->zArg, 0755)!=0 ){
-    e = ktFail(KT_CANTOPEN, "cannot create '%s': %s", a->zArg,
-               strerror(errno));
-  }
-  for(i=-3; e==KT_OK && i<nInfo; i++){
-    char *zSrc, *zDst;
-    if( i==-3 ) snprintf(zName, sizeof(zName), "KVSTORE");
-    else if( i==-2 ) snprintf(zName, sizeof(zName), "CURRENT");
-    else if( i==-1 ) snprintf(zName, sizeof(zName), "MANIFEST-%06" PRIu64,
-                              db->vset.iManifest);
-    else snprintf(zName, sizeof(zName), "%s", aInfo[i].zFile);
-    zSrc = kvMprintf("%s/%s", db->zDir, zName);
-    zDst = kvMprintf("%s/%s", a->zArg, zName);
-    if( zSrc==0 || zDst==0 || copyFile(zSrc, zDst, i>=0)!=0 ){
-      e = ktFail(KT_PROBLEM, "checkpoint: cannot copy '%s' to '%s': %s",
-                 zSrc ? zSrc : zName, zDst ? zDst : a->zArg, strerror(errno));
-    }
-    kvFree(zSrc);
-    kvFree(zDst);
-  }
-  if( e==KT_OK ){
-    if( a->bJson ){
-      printf("{\"dest\":");
-      ktJsonStr(stdout, a->zArg, strlen(a->zArg));
-      printf(",\"files\":%d}\n", nInfo + 3);
-    }else{
-      printf("checkpoint of %s written to %s (%d SSTable%s)\n", db->zDir,
-             a->zArg, nInfo, nInfo==1 ? "" : "s");
-    }
-  }
-  kv_free(aInfo);
-  kv_close(db);
-  return e;
-}
-
-/* ---------------------------------------------------------------------- */
 /* Command table, help, argument parsing.                                  */
 
 typedef struct KtCmd KtCmd;
@@ -863,69 +878,100 @@ struct KtCmd {
   const char *zOptions;         /* options it accepts, space separated */
   const char *zBrief;           /* one line for kvtool --help */
   const char *zHelp;
+  const char *zArg2;            /* second positional argument, or NULL */
+  int bNeedDb;                  /* --db is required */
 };
 
 static const KtCmd aCmd[] = {
   { "info", cmdInfo, 0, 0, "--json --svg",
     "options, sequence, WAL, manifest, owner, files and bytes per level",
     "Options saved in the store, sequence, WAL segments, manifest, OWNER,\n"
-    "files and bytes per level. --svg FILE also draws the LSM's shape." },
+    "files and bytes per level. --svg FILE also draws the LSM's shape.", 0, 0 },
   { "sstables", cmdSstables, 0, 0, "--json",
     "the live SSTables: level, size, entries, key range",
     "One line per live SSTable: level, file, bytes, entries, tombstones,\n"
-    "sequence range, smallest and largest key (JSON adds the Merkle root)." },
+    "sequence range, smallest and largest key (JSON adds the Merkle root).", 0, 0 },
   { "shape", cmdShape, 0, 0, "--json --svg",
     "draw the LSM's shape as an SVG picture (--svg FILE)",
     "Draw the LSM's shape as an SVG picture: one band per level, each\n"
     "SSTable a rectangle spanning its key range, shaded by size.\n"
-    "Requires --svg FILE." },
+    "Requires --svg FILE.", 0, 0 },
   { "dump-sst", ktDumpSst, "FILE", 1, "--json --entries --limit",
     "parts, blocks, entries and Merkle root of one SSTable",
     "Parts of one SSTable (offsets and sizes), its metadata and Merkle\n"
     "root, and every data block (offset, stored and raw size, compression,\n"
     "entries). --entries also lists the entries (internal keys: key,\n"
     "sequence, put/delete, value); --limit N stops after N entries. FILE is\n"
-    "a name in STORE_DIR (000012.sst) or a path." },
+    "a name in STORE_DIR (000012.sst) or a path.", 0, 0 },
   { "dump-wal", ktDumpWal, "FILE", 0, "--json --limit",
     "records and operations of the WAL",
     "Records of a WAL segment (or of every segment when FILE is omitted):\n"
-    "sequence, time, operations with keys and values." },
+    "sequence, time, operations with keys and values.", 0, 0 },
   { "dump-manifest", ktDumpManifest, 0, 0, "--json",
     "CURRENT and every version edit of the manifest",
     "CURRENT and every version edit of the live manifest (log number, next\n"
-    "file, last sequence, files added and deleted)." },
-  { "get", cmdGet, "KEY", 1, "--json --hex",
+    "file, last sequence, files added and deleted).", 0, 0 },
+  { "get", cmdGet, "KEY", 1, "--json --hex --db --table",
     "the value of one key",
     "The value of KEY as the table shows it. KEY is text, a decimal integer\n"
     "or hex, after the store's key_type (--hex: a text key given in hex).\n"
-    "Exit 1 when the key is absent." },
-  { "scan", cmdScan, 0, 0, "--json --hex --prefix --from --to --reverse --limit",
+    "Exit 1 when the key is absent. With --db DB [--table T] it asks the\n"
+    "owning database (SELECT), which knows which batches committed;\n"
+    "without, it reads the store's files alone.", 0, 0 },
+  { "scan", cmdScan, 0, 0,
+    "--json --hex --prefix --from --to --reverse --limit --db --table",
     "rows in key order (prefix, range, reverse, limit)",
     "Rows in key order: --prefix P, --from K (>= K), --to K (< K),\n"
     "--reverse, --limit N. Text mode prints one row a line, key and value\n"
-    "as SQL literals separated by a tab ('text', X'hex', 42, 1.5, NULL)." },
+    "as SQL literals separated by a tab ('text', X'hex', 42, 1.5, NULL).\n"
+    "With --db DB [--table T] the rows come from the owning database.", 0, 0 },
   { "verify", cmdVerify, 0, 0, "--json",
     "check every checksum and Merkle root",
     "Check every checksum of every live SSTable, their Merkle roots, the\n"
-    "manifest and the WAL. Prints ok or the first problem (exit 1)." },
-  { "compact", cmdCompact, 0, 0, "--full --json",
-    "maintenance: run compactions (store not in use)",
-    "MAINTENANCE. Run due compactions (--full: merge everything into one\n"
-    "sorted run). Takes the store's lock: refused (exit 4) while another\n"
-    "process has the store open. Prints a JSON summary (with or without\n"
-    "--json)." },
-  { "checkpoint", cmdCheckpoint, "DEST", 1, "--json",
-    "maintenance: consistent copy into DEST (store not in use)",
-    "MAINTENANCE. Write a consistent copy of the store into the new\n"
-    "directory DEST (SSTables hard-linked where possible), detached from\n"
-    "its owner. Refused (exit 4) while another process has the store open." },
-  { "repair", ktRepair, 0, 0, "--json",
-    "maintenance: rebuild a damaged or lost CURRENT file",
+    "manifest and the WAL. Prints ok or the first problem (exit 1).", 0, 0 },
+  { "put", ktSqlPut, "KEY", 1, "--json --hex --type --db --table",
+    "write one row through the owning database (--db)",
+    "Write KEY = VALUE through the owning database DB (INSERT OR REPLACE\n"
+    "into its table T, one transaction), with every guarantee of a SQL\n"
+    "write. --type of VALUE: text (default), integer, real, blob (hex),\n"
+    "null (VALUE then omitted or ignored). --table may be left out when\n"
+    "one kvstore table of DB has STORE_DIR as its store.", "VALUE", 1 },
+  { "delete", ktSqlDelete, "KEY", 1, "--json --hex --db --table",
+    "delete one row through the owning database (--db)",
+    "Delete KEY through the owning database DB (DELETE FROM T WHERE\n"
+    "key = KEY). Exit 1 when the key is absent (nothing deleted).", 0, 1 },
+  { "batch-load", ktSqlBatchLoad, 0, 0,
+    "--json --hex --generate --prefix --value-size --file --db --table",
+    "load many rows in one transaction through the owning database",
+    "Load rows into table T of DB in ONE transaction (INSERT OR REPLACE),\n"
+    "for tests and seeding. Either --generate N: N rows, keys PREFIX\n"
+    "followed by a 10-digit number (--prefix, default 'key:'; integer\n"
+    "keys 0..N-1; blob keys PREFIX-hex then 8 bytes), values of\n"
+    "--value-size bytes of text (default 100); or --file F (- for stdin):\n"
+    "one row a line, KEY TAB VALUE, the value as text, the key as for get.\n"
+    "A progress bar on a terminal.", 0, 1 },
+  { "compact", ktSqlCompact, 0, 0, "--full --json --db --table",
+    "maintenance: run compactions (store not in use; --db)",
+    "MAINTENANCE, through the owning database DB (kvstore_compact). Run\n"
+    "due compactions (--full: merge everything into one sorted run).\n"
+    "Refused (exit 4) while another process has the store open. Prints a\n"
+    "JSON summary (with or without --json); a progress bar on a terminal.", 0, 1 },
+  { "checkpoint", ktSqlCheckpoint, "DEST", 1, "--json --db --table",
+    "maintenance: consistent copy into DEST (store not in use; --db)",
+    "MAINTENANCE, through the owning database DB (kvstore_checkpoint).\n"
+    "Write a consistent copy of the store into the new directory DEST\n"
+    "(SSTables hard-linked where possible), detached: CREATE VIRTUAL TABLE\n"
+    "... USING kvstore(dir='DEST') adopts it. Refused (exit 4) while\n"
+    "another process has the store open.", 0, 1 },
+  { "repair", ktSqlRepair, 0, 0, "--json --db --table",
+    "maintenance: rebuild a damaged or lost CURRENT or manifest (--db)",
     "MAINTENANCE. When the store does not open because CURRENT is damaged\n"
     "or lost, point it at the newest manifest that reads whole and whose\n"
-    "tables are present (the damaged one is kept as CURRENT.bad). A\n"
-    "damaged manifest is reported, not rebuilt. Refused (exit 4) while\n"
-    "another process has the store open." },
+    "tables are present (the damaged one is kept as CURRENT.bad). When no\n"
+    "manifest is usable, rebuild one from the SSTables through the owning\n"
+    "database DB (kvstore_repair, which keeps only the batches DB\n"
+    "committed). Refused (exit 4) while another process has the store\n"
+    "open.", 0, 1 },
 };
 #define N_CMD ((int)(sizeof(aCmd)/sizeof(aCmd[0])))
 
@@ -935,20 +981,24 @@ static void usage(FILE *f){
     "usage: kvtool COMMAND STORE_DIR [ARG] [options]\n"
     "       kvtool COMMAND --help\n\n"
     "Inspect a kvstore store directory without changing it (read commands\n"
-    "run beside the process that owns the store), or maintain one that no\n"
-    "process uses.\n\ncommands:\n");
+    "run beside the process that owns the store); write to it, or maintain\n"
+    "one that no process uses, through its owning database (--db DB).\n\n"
+    "commands:\n");
   for(i=0; i<N_CMD; i++){
     fprintf(f, "  %-14s %s\n", aCmd[i].zName, aCmd[i].zBrief);
   }
-  fprintf(f, "\nexit codes: 0 ok, 1 problem found (damage, key absent), "
-          "2 usage,\n            3 cannot open or read, 4 store in use "
-          "(maintenance refused)\n");
+  fprintf(f, "\nexit codes: 0 ok, 1 problem found (damage, key absent, SQL "
+          "error), 2 usage,\n            3 cannot open or read, 4 store in "
+          "use (maintenance refused)\n            or database locked\n");
 }
 
 static void cmdHelp(const KtCmd *c){
-  printf("usage: kvtool %s STORE_DIR%s%s%s [options]\n\n%s\n\noptions: %s\n",
+  printf("usage: kvtool %s STORE_DIR%s%s%s%s%s%s [options]\n\n%s\n\n"
+         "options: %s\n",
          c->zName, c->zArg ? (c->bArgRequired ? " " : " [") : "",
          c->zArg ? c->zArg : "", (c->zArg && !c->bArgRequired) ? "]" : "",
+         c->zArg2 ? " " : "", c->zArg2 ? c->zArg2 : "",
+         c->bNeedDb ? " --db DB [--table T]" : "",
          c->zHelp, c->zOptions);
   printf("\nexit codes: 0 ok, 1 problem found, 2 usage, 3 cannot open, "
          "4 store in use\n");
@@ -964,12 +1014,26 @@ static int optAllowed(const KtCmd *c, const char *zOpt){
   return 0;
 }
 
+/* A count option's value (--limit, --generate, --value-size). */
+static int parseCount(const char *zOpt, const char *zVal, long long *pn){
+  char *zEnd = 0;
+  errno = 0;
+  *pn = strtoll(zVal, &zEnd, 10);
+  if( zVal[0]==0 || *zEnd || *pn<0 || errno ){
+    return ktFail(KT_USAGE, "%s '%s' is not a count", zOpt, zVal);
+  }
+  return KT_OK;
+}
+
 int main(int argc, char **argv){
   KtArgs a;
   const KtCmd *c = 0;
   int i, nPos = 0;
   memset(&a, 0, sizeof(a));
   a.nLimit = -1;
+  a.nGenerate = -1;
+  a.nValueSize = 100;
+  a.bProgress = isatty(2);
   if( argc<2 ){
     usage(stderr);
     return KT_USAGE;
@@ -1005,7 +1069,11 @@ int main(int argc, char **argv){
       const char *zVal = 0;
       int bValue = strcmp(z, "--limit")==0 || strcmp(z, "--prefix")==0
                 || strcmp(z, "--from")==0 || strcmp(z, "--to")==0
-                || strcmp(z, "--svg")==0;
+                || strcmp(z, "--svg")==0 || strcmp(z, "--db")==0
+                || strcmp(z, "--table")==0 || strcmp(z, "--type")==0
+                || strcmp(z, "--generate")==0 || strcmp(z, "--file")==0
+                || strcmp(z, "--value-size")==0;
+      int e = KT_OK;
       if( !optAllowed(c, z) ){
         return ktFail(KT_USAGE, "%s does not take option '%s' (it takes: %s)",
                       c->zName, z, c->zOptions);
@@ -1023,18 +1091,22 @@ int main(int argc, char **argv){
       else if( strcmp(z, "--from")==0 ) a.zFrom = zVal;
       else if( strcmp(z, "--to")==0 ) a.zTo = zVal;
       else if( strcmp(z, "--svg")==0 ) a.zSvg = zVal;
-      else if( strcmp(z, "--limit")==0 ){
-        char *zEnd = 0;
-        a.nLimit = strtoll(zVal, &zEnd, 10);
-        if( zVal[0]==0 || *zEnd || a.nLimit<0 ){
-          return ktFail(KT_USAGE, "--limit '%s' is not a count", zVal);
-        }
-      }
+      else if( strcmp(z, "--db")==0 ) a.zDb = zVal;
+      else if( strcmp(z, "--table")==0 ) a.zTable = zVal;
+      else if( strcmp(z, "--type")==0 ) a.zType = zVal;
+      else if( strcmp(z, "--file")==0 ) a.zFile = zVal;
+      else if( strcmp(z, "--limit")==0 ) e = parseCount(z, zVal, &a.nLimit);
+      else if( strcmp(z, "--generate")==0 ) e = parseCount(z, zVal, &a.nGenerate);
+      else if( strcmp(z, "--value-size")==0 ) e = parseCount(z, zVal, &a.nValueSize);
+      if( e ) return e;
     }else if( nPos==0 ){
       a.zDir = z;
       nPos++;
     }else if( nPos==1 && c->zArg ){
       a.zArg = z;
+      nPos++;
+    }else if( nPos==2 && c->zArg2 ){
+      a.zArg2 = z;
       nPos++;
     }else{
       return ktFail(KT_USAGE, "%s: unexpected argument '%s' (see kvtool %s "
@@ -1048,6 +1120,16 @@ int main(int argc, char **argv){
   if( c->bArgRequired && a.zArg==0 ){
     return ktFail(KT_USAGE, "%s needs %s (see kvtool %s --help)", c->zName,
                   c->zArg, c->zName);
+  }
+  if( c->bNeedDb && a.zDb==0 ){
+    return ktFail(KT_USAGE, "%s needs --db DB, the owning database (see "
+                  "kvtool %s --help)%s", c->zName, c->zName,
+                  strcmp(c->zName, "put") && strcmp(c->zName, "delete")
+                  && strcmp(c->zName, "batch-load") ? ": only it knows which "
+                  "prepared batches committed" : ": writes go through it");
+  }
+  if( a.zTable && a.zDb==0 ){
+    return ktFail(KT_USAGE, "--table needs --db DB");
   }
   return c->xRun(&a);
 }

@@ -2,8 +2,11 @@
 ** kvtool.h - shared declarations of the kvtool command-line tool
 ** (tools/kvtool.c: commands over a store; tools/kvtool_dump.c: the file
 ** dumps; tools/kvtool_svg.c: the LSM-shape picture). The tool uses the
-** engine alone (engine/kv.h, and engine/kvInt.h for the file formats); it
-** never links SQLite. See doc/kvtool.md.
+** engine alone (engine/kv.h, and engine/kvInt.h for the file formats)
+** and never touch SQLite. The commands that name the owning database with
+** --db (tools/kvtool_sql.c: put, delete, batch-load, compact, checkpoint,
+** repair, and get or scan when given --db) go through SQLite and the
+** extension linked in (as libkvstore.a links it). See doc/kvtool.md.
 */
 #ifndef KVTOOL_H
 #define KVTOOL_H
@@ -16,7 +19,8 @@
 #define KT_PROBLEM  1   /* it ran and found a problem (damage, key absent) */
 #define KT_USAGE    2   /* bad command line */
 #define KT_CANTOPEN 3   /* the store or file cannot be opened or read */
-#define KT_BUSY     4   /* maintenance refused: another process uses the store */
+#define KT_BUSY     4   /* maintenance refused: another process uses the
+                        ** store (or the database stayed locked) */
 
 /* Parsed command line common to every command. */
 typedef struct KtArgs KtArgs;
@@ -33,6 +37,14 @@ struct KtArgs {
   const char *zPrefix;          /* scan --prefix */
   const char *zFrom, *zTo;      /* scan --from (>=) --to (<) */
   const char *zSvg;             /* --svg FILE */
+  const char *zArg2;            /* second positional argument (put VALUE) */
+  const char *zDb;              /* --db FILE: the owning database */
+  const char *zTable;           /* --table NAME (found from STORE_DIR if not) */
+  const char *zType;            /* put --type of VALUE (text by default) */
+  long long nGenerate;          /* batch-load --generate N (-1: not given) */
+  const char *zFile;            /* batch-load --file F ("-": stdin) */
+  long long nValueSize;         /* batch-load --value-size B */
+  int bProgress;                /* show a progress bar (stderr a terminal) */
 };
 
 /* Print an error "kvtool: ..." on stderr; returns exit code e. */
@@ -58,8 +70,50 @@ const char *ktSize(u64 n);
 ** exit code after printing why not. */
 int ktCheckStoreDir(const char *zDir);
 
-/* tools/kvtool_repair.c */
-int ktRepair(const KtArgs *a);
+/* Does another process use the store a->zDir? The ONE place that knows
+** the store's LOCK protocol (kvtool.c). KT_OK when none does; KT_BUSY (its
+** message printed, naming a->zCmd) when one does; KT_CANTOPEN when LOCK
+** cannot be taken for another reason. With ppHold, the store stays claimed
+** on KT_OK until ktStoreRelease(*ppHold); without it, the claim ends at
+** once (the caller's own open of the store then claims it). */
+int ktStoreClaim(const KtArgs *a, KvFile **ppHold);
+void ktStoreRelease(KvFile *pHold);
+
+/* Keys given on the command line (kvtool.c). ktParseKey encodes z as the
+** table stores keys of eKeyType (kvMalloc'd *pa); KT_OK or KT_USAGE with a
+** message naming zWhat. ktScanBounds turns scan's --prefix, --from and --to
+** into an inclusive lower bound (*paFrom, NULL: none) and an exclusive
+** upper one (*paEnd, NULL: none), both kvMalloc'd encoded keys. */
+int ktParseKey(const KtArgs *a, int eKeyType, const char *zWhat,
+               const char *z, u8 **pa, size_t *pn);
+int ktScanBounds(const KtArgs *a, int eKeyType, u8 **paFrom, size_t *pnFrom,
+                 u8 **paEnd, size_t *pnEnd);
+/* Decode hex (ab01 or x'ab01') into *pa (kvMalloc); 0 if not hex. */
+int ktParseHex(const char *z, u8 **pa, size_t *pn);
+const char *ktKeyTypeName(int eKeyType);
+
+/* Progress bar on stderr (kvtool.c), drawn only when a->bProgress (stderr
+** is a terminal), at most ten times a second: "what [####    ] 42% ...".
+** ktProgressEnd clears the line. nTotal 0: unknown (done shown alone). */
+void ktProgress(const KtArgs *a, const char *zWhat, u64 nDone, u64 nTotal);
+void ktProgressEnd(const KtArgs *a);
+
+/* tools/kvtool_sql.c: commands through the owning database (--db). */
+int ktSqlPut(const KtArgs *a);
+int ktSqlDelete(const KtArgs *a);
+int ktSqlBatchLoad(const KtArgs *a);
+int ktSqlGet(const KtArgs *a);
+int ktSqlScan(const KtArgs *a);
+int ktSqlCompact(const KtArgs *a);
+int ktSqlCheckpoint(const KtArgs *a);
+int ktSqlRepair(const KtArgs *a);
+
+/* tools/kvtool_repair.c: point a damaged or lost CURRENT at the newest
+** usable manifest, the store claimed (ktStoreClaim) meanwhile. KT_OK with
+** *pbRebuild set when no manifest is usable (the caller rebuilds one
+** through the database: kvstore_repair); *pbRebuild 0 and KT_OK when it
+** repaired CURRENT or found nothing to repair (it printed which). */
+int ktRepairCurrent(const KtArgs *a, int *pbRebuild);
 
 /* tools/kvtool_dump.c */
 int ktDumpSst(const KtArgs *a);

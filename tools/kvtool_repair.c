@@ -3,17 +3,15 @@
 ** damaged or lost open again, by pointing CURRENT at the newest manifest
 ** that reads whole and whose tables are all present.
 **
-** It runs only under the store's lock (like compact: refused while another
+** It runs only with the store claimed (ktStoreClaim: refused while another
 ** process has the store open) and changes one file: CURRENT, replaced
 ** atomically; the damaged one is kept as CURRENT.bad for inspection.
 ** Nothing is deleted.
 **
-** What it does not rebuild: a manifest that is itself damaged. Rebuilding
-** one from the SSTables' metadata needs to know which tables hold the
-** newest version of a key (levels and sequence ranges overlap after
-** compactions) and where in the WAL the tables end; doing it safely means
-** merging every table into a new sorted run, which is left for later. It
-** says so, and names the damage.
+** When no manifest is usable, it says so to its caller (kvtool_sql.c),
+** which rebuilds one from the SSTables through the owning database
+** (kvstore_repair: kv_repair with the database's commit horizon, so that
+** prepared batches the database never committed do not come back).
 */
 #include "kvtool.h"
 
@@ -92,31 +90,21 @@ static int cmpDesc(const void *a, const void *b){
   return x<y ? 1 : x>y ? -1 : 0;
 }
 
-int ktRepair(const KtArgs *a){
+int ktRepairCurrent(const KtArgs *a, int *pbRebuild){
   KvEnv *pEnv = kvEnvPosix();
   KvFile *pLock = 0;
   kv_db *db = 0;
-  char *zLock = 0;
   char **az = 0;
   u64 *aNum = 0;
   int nName = 0, nNum = 0, i, nFile = 0;
-  int e = ktCheckStoreDir(a->zDir);
+  int e;
   int rc;
   char zCurrent[64];
   char zWhy[512];
 
+  *pbRebuild = 0;
+  e = ktStoreClaim(a, &pLock);
   if( e ) return e;
-  zLock = kvMprintf("%s/LOCK", a->zDir);
-  if( zLock==0 ) return ktFail(KT_CANTOPEN, "out of memory");
-  rc = pEnv->xLock(pEnv, zLock, &pLock);
-  kvFree(zLock);
-  if( rc==KV_BUSY ){
-    return ktFail(KT_BUSY, "refusing to repair '%s': another process has the "
-                  "store open (%s); close it first", a->zDir, kv_errmsg(0));
-  }
-  if( rc!=KV_OK ){
-    return ktFail(KT_CANTOPEN, "cannot lock '%s': %s", a->zDir, kv_errmsg(0));
-  }
 
   /* A store that opens needs no repair. */
   if( kv_open_readonly(a->zDir, 0, &db)==KV_OK ){
@@ -143,8 +131,8 @@ int ktRepair(const KtArgs *a){
     kvFree(zCur);
     if( bCurOk ){
       e = ktFail(KT_PROBLEM, "cannot repair '%s': CURRENT and its manifest "
-                 "are sound; the damage is elsewhere and repair rebuilds "
-                 "CURRENT only: %s", a->zDir, zWhy);
+                 "are sound; the damage is elsewhere, and repair rebuilds "
+                 "CURRENT and the manifest only: %s", a->zDir, zWhy);
       goto done;
     }
   }
@@ -174,25 +162,9 @@ int ktRepair(const KtArgs *a){
     snprintf(zWhy, sizeof(zWhy), "%s", kv_errmsg(0));
   }
   if( zCurrent[0]==0 ){
-    /* No manifest is usable: rebuild one from the SSTables' own metadata
-    ** (kv_repair, as kvstore_repair does). kv_repair takes the store's
-    ** lock itself, so ours goes first; another process that opens the
-    ** store in between makes kv_repair refuse. */
-    char *zReport = 0;
-    pEnv->xUnlock(pLock);
-    pLock = 0;
-    if( kv_repair(a->zDir, 0, &zReport)!=KV_OK ){
-      e = ktFail(KT_PROBLEM, "cannot repair '%s': no manifest is usable "
-                 "(%s), and rebuilding one from the SSTables failed: %s",
-                 a->zDir, nNum ? zWhy : "there is none", kv_errmsg(0));
-    }else if( a->bJson ){
-      printf("{\"repaired\":true,\"rebuilt\":\"manifest\",\"report\":%s}\n",
-             zReport ? zReport : "null");
-    }else{
-      printf("repaired: no manifest was usable; a new one was built from "
-             "the SSTables' metadata: %s\n", zReport ? zReport : "");
-    }
-    kv_free(zReport);
+    /* No manifest is usable: the caller rebuilds one (kv_repair through
+    ** the database). */
+    *pbRebuild = 1;
     goto done;
   }
 
@@ -236,6 +208,6 @@ int ktRepair(const KtArgs *a){
 done:
   kvFreeList(az, nName);
   kvFree(aNum);
-  if( pLock ) pEnv->xUnlock(pLock);
+  ktStoreRelease(pLock);
   return e;
 }

@@ -3,7 +3,8 @@
 ** SSTables are hard links, the source keeps working (also while another
 ** thread writes), a non-empty destination is refused, and a failure at
 ** any file operation leaves neither the destination nor the temporary
-** directory.
+** directory; kv_checkpoint_progress reports growing progress up to what
+** it planned, and a cancel at any of its reports leaves nothing either.
 */
 #include <pthread.h>
 #include <sys/stat.h>
@@ -328,6 +329,148 @@ static void test_checkpoint_while_writing(void **state){
   tuRemoveDir(zDest);
 }
 
+/* Progress of kv_checkpoint_progress: every call, and cancelling at the
+** n-th one (nStop, 0: never). */
+typedef struct CkptWatch CkptWatch;
+struct CkptWatch {
+  int nCall, nStop;
+  uint64_t nLastDone, nLastPlanned;
+  int bBackwards;               /* done went down, or above planned */
+};
+static int ckptWatch(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  CkptWatch *w = (CkptWatch*)pArg;
+  w->nCall++;
+  if( nDone<w->nLastDone || nDone>nPlanned ) w->bBackwards = 1;
+  w->nLastDone = nDone;
+  w->nLastPlanned = nPlanned;
+  return w->nStop && w->nCall>=w->nStop;
+}
+
+static void test_checkpoint_progress_and_cancel(void **state){
+  char zDir[256], zDest[300], zTmp[320];
+  kv_options *o;
+  kv_db *db, *db2;
+  kv_sstable_info *aInfo = 0;
+  int nInfo = 0, i, nCalls;
+  uint64_t nSst = 0;
+  unsigned char aRoot1[32], aRoot2[32];
+  char *zJson = 0;
+  CkptWatch w;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "ckptp");
+  snprintf(zDest, sizeof(zDest), "%s-copy", zDir);
+  snprintf(zTmp, sizeof(zTmp), "%s.ckpt-tmp", zDest);
+  o = tuOptions("background=off", "memtable_size=64KB", NULL);
+  db = tuOpen(zDir, o);
+  fill(db, 0, 4000, "a");
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_int_equal(kv_sstables(db, &aInfo, &nInfo), KV_OK);
+  for(i=0; i<nInfo; i++) nSst += aInfo[i].nByte;
+  kv_free(aInfo);
+  assert_true(nInfo>=3);
+  assert_int_equal(kv_merkle(db, aRoot1), KV_OK);
+
+  /* The whole run: done grows to planned, twice the tables' bytes. */
+  memset(&w, 0, sizeof(w));
+  assert_int_equal(kv_checkpoint_progress(db, zDest, 0, 0, ckptWatch, &w,
+                                          &zJson), KV_OK);
+  kv_free(zJson);
+  nCalls = w.nCall;
+  assert_true(nCalls>=2 + 2*nInfo);
+  assert_false(w.bBackwards);
+  assert_true(w.nLastPlanned==2*nSst);
+  assert_true(w.nLastDone==w.nLastPlanned);
+  tuRemoveDir(zDest);
+
+  /* Cancelled at each report in turn: KV_INTERRUPT, nothing made, the
+  ** store unchanged and still writable (nothing sticky). */
+  for(i=1; i<=nCalls; i++){
+    memset(&w, 0, sizeof(w));
+    w.nStop = i;
+    assert_int_equal(kv_checkpoint_progress(db, zDest, 0, 0, ckptWatch, &w,
+                                            &zJson), KV_INTERRUPT);
+    assert_null(zJson);
+    assert_non_null(strstr(kv_errmsg(db), "interrupted; nothing was "
+                                          "written"));
+    assert_int_equal(access(zDest, F_OK), -1);
+    assert_int_equal(access(zTmp, F_OK), -1);
+    assert_int_equal(kv_merkle(db, aRoot2), KV_OK);
+    assert_memory_equal(aRoot1, aRoot2, 32);
+  }
+  tuPut(db, "after", "1");
+  assert_string_equal(tuGet(db, 0, 0, "after"), "1");
+  /* Uncancelled again: the copy is whole. */
+  assert_int_equal(kv_checkpoint_progress(db, zDest, 0, 0, 0, 0, 0), KV_OK);
+  db2 = tuOpen(zDest, o);
+  assert_string_equal(tuGet(db2, 0, 0, "after"), "1");
+  assert_string_equal(tuGet(db2, 0, 0, "key003999"), "a-3999");
+  kv_close(db2);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+  tuRemoveDir(zDest);
+}
+
+/* The same through the test env, which copies tables instead of linking
+** them: progress comes in 64 KiB chunks, and a stop in the middle of a
+** copy leaves nothing either. */
+static void test_checkpoint_progress_while_copying(void **state){
+  char zDir[256], zDest[300], zTmp[320];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o;
+  kv_db *db;
+  kv_sstable_info *aInfo = 0;
+  int nInfo = 0, i, nCalls;
+  uint64_t nSst = 0, nChunk = 0;
+  CkptWatch w;
+  (void)state;
+  assert_non_null(pEnv);
+  tuTempDir(zDir, sizeof(zDir), "ckptc");
+  snprintf(zDest, sizeof(zDest), "%s-copy", zDir);
+  snprintf(zTmp, sizeof(zTmp), "%s.ckpt-tmp", zDest);
+  /* Tables larger than one 64 KiB chunk. */
+  o = tuOptions("background=off", "memtable_size=512KB", NULL);
+  kvOptionsSetEnv(o, pEnv);
+  db = tuOpen(zDir, o);
+  fill(db, 0, 12000, "a-long-value-to-make-the-tables-larger");
+  assert_int_equal(kv_flush(db), KV_OK);
+  assert_int_equal(kv_sstables(db, &aInfo, &nInfo), KV_OK);
+  for(i=0; i<nInfo; i++){
+    nSst += aInfo[i].nByte;
+    nChunk += (aInfo[i].nByte + 65535)/65536;
+  }
+  kv_free(aInfo);
+  assert_true(nChunk>(uint64_t)nInfo);
+
+  memset(&w, 0, sizeof(w));
+  assert_int_equal(kv_checkpoint_progress(db, zDest, 0, 0, ckptWatch, &w, 0),
+                   KV_OK);
+  nCalls = w.nCall;
+  /* One report per 64 KiB copied, one per table read back, two before
+  ** the copy and three between the fsyncs. */
+  assert_true((uint64_t)nCalls==5 + nChunk + (uint64_t)nInfo);
+  assert_false(w.bBackwards);
+  assert_true(w.nLastDone==2*nSst && w.nLastPlanned==2*nSst);
+  /* (The test env's model of the files does not see a removal made
+  ** behind its back: the stopped copies go to another name.) */
+  snprintf(zDest, sizeof(zDest), "%s-stopped", zDir);
+  snprintf(zTmp, sizeof(zTmp), "%s.ckpt-tmp", zDest);
+  for(i=2; i<nCalls; i+=3){
+    memset(&w, 0, sizeof(w));
+    w.nStop = i;
+    assert_int_equal(kv_checkpoint_progress(db, zDest, 0, 0, ckptWatch, &w,
+                                            0), KV_INTERRUPT);
+    assert_int_equal(access(zDest, F_OK), -1);
+    assert_int_equal(access(zTmp, F_OK), -1);
+  }
+  kv_close(db);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+  tuRemoveDir(zDir);
+  snprintf(zDest, sizeof(zDest), "%s-copy", zDir);
+  tuRemoveDir(zDest);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_checkpoint_copy_opens),
@@ -336,6 +479,8 @@ int main(void){
     cmocka_unit_test(test_checkpoint_failure_leaves_nothing),
     cmocka_unit_test(test_checkpoint_parent_fsync_fails),
     cmocka_unit_test(test_checkpoint_while_writing),
+    cmocka_unit_test(test_checkpoint_progress_and_cancel),
+    cmocka_unit_test(test_checkpoint_progress_while_copying),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }

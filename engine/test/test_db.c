@@ -282,19 +282,42 @@ static void test_lock_other_process(void **state){
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "lock");
   db = tuOpen(zDir, 0);
+  tuPut(db, "x", "1");
   assert_int_equal(pipe(p), 0);
   pid = fork();
   if( pid==0 ){
     /* The child is another process, but it inherits the parent's
-    ** registry (which kv_destroy consults first), so the flock itself is
-    ** tested through the env, as a fresh process's kv_open meets it. */
+    ** registry (which kv_destroy consults first), so the locks are tested
+    ** through the env, as a fresh process meets them, and the child opens
+    ** the store through an env of its own (a fresh instance). */
     int rc = kv_destroy(zDir)==KV_BUSY ? 0 : 1;
     char zBuf[512];
     KvEnv *pEnv = kvEnvPosix();
+    KvEnv *pTest = kvTestEnvNew(kvEnvPosix());
     KvFile *pLock = 0;
+    kv_options *o = kv_options_new();
+    kv_db *db2 = 0;
     snprintf(zBuf, sizeof(zBuf), "%s/LOCK", zDir);
-    rc |= pEnv->xLock(pEnv, zBuf, &pLock)==KV_BUSY ? 0 : 2;
+    /* LOCK is shared by the processes that have the store open; its OPEN
+    ** byte cannot be taken exclusively while one does (destroy, repair,
+    ** kvtool's maintenance rely on that). */
+    rc |= pEnv->xLock(pEnv, zBuf, &pLock)==KV_OK ? 0 : 2;
+    if( pLock ){
+      rc |= pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0)==KV_BUSY
+            ? 0 : 8;
+    }
     snprintf(zBuf, sizeof(zBuf), "%s", kv_errmsg(0));
+    if( pLock ) pEnv->xUnlock(pLock);
+    /* and the child uses the store beside the parent */
+    kvOptionsSetEnv(o, pTest);
+    if( kv_open(zDir, o, &db2)!=KV_OK ) rc |= 16;
+    if( db2 ){
+      void *pV = 0;
+      size_t nV = 0;
+      if( kv_get(db2, 0, 0, "x", 1, &pV, &nV)!=KV_OK || nV!=1 ) rc |= 32;
+      kv_free(pV);
+      kv_close(db2);
+    }
     if( write(p[1], zBuf, strlen(zBuf))<0 ) rc |= 4;
     _exit(rc);
   }

@@ -243,6 +243,90 @@ static void test_roles_and_drop(void **state){
   assert_int_equal(kv_destroy(zDir), KV_OK);
 }
 
+/*
+** Crash points of the cross-process protocol: instance B dies (its env
+** fails every operation from then on, as a killed process's would never
+** run) at each mutating operation of a workload of commits, memtable
+** switches, flushes and compactions, while instance A stays up. Then A
+** must go on at once: its catch-up sees every batch B acknowledged, it
+** takes the maintenance turn and the writer lock B held, and its own
+** writes, flushes and compactions work; and the store reopened alone
+** holds everything.
+*/
+static int crashWorkload(kv_db *b, int *pnAcked){
+  int i, rc = KV_OK;
+  char *zJson = 0;
+  for(i=0; i<60 && rc==KV_OK; i++){
+    char zKey[32], zVal[128];
+    snprintf(zKey, sizeof(zKey), "b%04d", i);
+    memset(zVal, 'a' + i%26, sizeof(zVal)-1);
+    zVal[sizeof(zVal)-1] = 0;
+    rc = kv_put(b, zKey, strlen(zKey), zVal, strlen(zVal));
+    if( rc==KV_OK ) *pnAcked = i+1;
+    if( rc==KV_OK && i%20==19 ) rc = kv_flush(b);
+    if( rc==KV_OK && i==45 ){
+      rc = kv_compact(b, 1, &zJson);
+      kv_free(zJson);
+      zJson = 0;
+    }
+  }
+  return rc;
+}
+
+static void crashOne(int iPoint, int *pbDone){
+  char zDir[256];
+  KvEnv *pEnvB = kvTestEnvNew(fastPosix());
+  kv_db *a, *b;
+  int nAcked = 0, i, rc;
+  char *zJson = 0;
+  tuTempDir(zDir, sizeof(zDir), "sharedcp");
+  a = openWith(zDir, 0, "wal_segment_records=7");
+  tuPut(a, "a0", "x");
+  b = openWith(zDir, pEnvB, "wal_segment_records=7");
+  kvTestEnvCrashAfter(pEnvB, iPoint);
+  rc = crashWorkload(b, &nAcked);
+  *pbDone = rc==KV_OK && !kvTestEnvIsDead(pEnvB);
+  kv_close_nowait(b);                   /* the dead process's locks go */
+  /* A goes on. */
+  assert_int_equal(kv_catch_up(a, KV_MAX_SEQ), KV_OK);
+  for(i=0; i<nAcked; i++){
+    char zKey[32];
+    snprintf(zKey, sizeof(zKey), "b%04d", i);
+    if( tuGet(a, 0, 0, zKey)==0 ){
+      fail_msg("crash point %d: acknowledged key %s missing in the other "
+               "instance", iPoint, zKey);
+    }
+  }
+  putN(a, "after", 0, 30);
+  assert_int_equal(kv_flush(a), KV_OK);
+  assert_int_equal(kv_compact(a, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(countPrefix(a, "after", 30), 30);
+  kv_close(a);
+  kvTestEnvFree(pEnvB);
+  a = openWith(zDir, 0, "wal_segment_records=7");
+  for(i=0; i<nAcked; i++){
+    char zKey[32];
+    snprintf(zKey, sizeof(zKey), "b%04d", i);
+    if( tuGet(a, 0, 0, zKey)==0 ){
+      fail_msg("crash point %d: acknowledged key %s lost after reopening",
+               iPoint, zKey);
+    }
+  }
+  assert_int_equal(countPrefix(a, "after", 30), 30);
+  assert_string_equal(tuGet(a, 0, 0, "a0"), "x");
+  kv_close(a);
+  tuRemoveDir(zDir);
+}
+
+static void test_crash_points_of_another_instance(void **state){
+  int iPoint, bDone = 0;
+  (void)state;
+  for(iPoint=1; !bDone && iPoint<2000; iPoint++) crashOne(iPoint, &bDone);
+  assert_true(bDone);                  /* every point was reached */
+  print_message("crash points: %d\n", iPoint-1);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_two_instances_see_each_other),
@@ -250,6 +334,7 @@ int main(void){
     cmocka_unit_test(test_flush_and_compaction_elsewhere),
     cmocka_unit_test(test_snapshot_below_shared_floor_refused),
     cmocka_unit_test(test_roles_and_drop),
+    cmocka_unit_test(test_crash_points_of_another_instance),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
