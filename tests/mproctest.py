@@ -193,18 +193,32 @@ class Lines:
         return out
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return -1.0
+
+
 def backtrace(pid):
     """The C stacks of every thread of a hung child (gdb, when installed),
-    kept in a file whose name is returned; a message otherwise."""
+    kept in a file whose name is returned, with the CPU time it used in
+    one second (spinning or blocked); a message otherwise."""
+    c0 = cpu_seconds(pid)
+    time.sleep(1.0)
+    spin = "%.2f s CPU in the last second" % (cpu_seconds(pid) - c0)
     if not shutil.which("gdb"):
-        return "no gdb for its stacks"
+        return spin + "; no gdb for its stacks"
     fd, name = tempfile.mkstemp(prefix="kvmproc-hung-%d-" % pid,
                                 suffix=".txt")
     with os.fdopen(fd, "w") as f:
         subprocess.run(["gdb", "-batch", "-p", str(pid), "-ex",
                         "thread apply all bt"], stdout=f,
                        stderr=subprocess.STDOUT, timeout=60)
-    return "its stacks are in " + name
+    return spin + "; its stacks are in " + name
 
 
 def finish(proc, timeout):
