@@ -354,24 +354,28 @@ static int identityOpen(kv_db *db){
 /* ---------------------------------------------------------------------- */
 /* Writing level-0 tables.                                                 */
 
-/* Write every entry of pMem to table iFile and add it to level 0 of pEdit.
-** An empty memtable writes nothing. Runs without the mutex. */
-int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iAbove, u64 iFile,
-                    KvVersionEdit *pEdit, u64 *pnByte){
+/*
+** Write the entries of pIt and the range tombstones rd whose sequence lies
+** in [iMin, iMax] to a new table iFile, and add it to level iLevel of
+** pEdit; nothing in the window: no table. *pnKept and *pnSkipped count
+** entries and tombstones (either may be NULL); *pnByte gets the table's
+** size. Flushes (everything above what another process flushed) and
+** revocation (everything at or below the horizon) both write this way.
+** Runs without the mutex.
+*/
+int kvDbWriteTable(kv_db *db, KvIter *pIt, const KvRdList *rd, u64 iMin,
+                   u64 iMax, int iLevel, u64 iFile, KvVersionEdit *pEdit,
+                   u64 *pnKept, u64 *pnSkipped, u64 *pnByte){
   KvSstConfig cfg;
   KvSstBuilder *pB = 0;
-  KvIter *pIt = 0;
   KvSstMeta meta;
-  char *zPath;
-  u64 nAdded = 0;
-  int rc;
+  char *zPath = kvSstPath(db->zDir, iFile);
+  u64 nKept = 0, nSkipped = 0;
+  int rc = zPath ? KV_OK : kvErrNoMem();
+  int j;
   *pnByte = 0;
-  if( kvMemCount(pMem)==0 ) return KV_OK;
   memset(&meta, 0, sizeof(meta));
   kvSstConfigFromOptions(db->pOpts, &cfg);
-  zPath = kvSstPath(db->zDir, iFile);
-  if( zPath==0 ) return kvErrNoMem();
-  rc = kvMemIterNew(pMem, &pIt);
   if( rc==KV_OK ){
     rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
                          db->pEnv->xNowMicros(db->pEnv), &pB);
@@ -380,43 +384,61 @@ int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iAbove, u64 iFile,
   while( rc==KV_OK && kvIterValid(pIt) ){
     const u8 *k, *v;
     size_t nk, nv;
+    u64 seq;
     kvIterKey(pIt, &k, &nk);
-    kvIterValue(pIt, &v, &nv);
-    if( kvIKeySeq(k, nk)>iAbove ){
+    seq = kvIKeySeq(k, nk);
+    if( seq>=iMin && seq<=iMax ){
+      kvIterValue(pIt, &v, &nv);
       rc = kvSstBuilderAdd(pB, k, nk, v, nv);
-      nAdded++;
+      nKept++;
+    }else{
+      nSkipped++;
     }
     if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
   }
-  if( pIt ) pIt->pMethods->xClose(pIt);
-  if( rc==KV_OK ){
-    /* range tombstones go to the table's range-deletion part */
-    KvRdList rd = {0, 0, 0};
-    int j;
-    rc = kvMemRangeDels(pMem, &rd);
-    for(j=0; rc==KV_OK && j<rd.n; j++){
-      const KvRangeTomb *t = &rd.a[j];
-      if( t->seq<=iAbove ) continue;
+  /* range tombstones go to the table's range-deletion part */
+  for(j=0; rc==KV_OK && j<rd->n; j++){
+    const KvRangeTomb *t = &rd->a[j];
+    if( t->seq>=iMin && t->seq<=iMax ){
       rc = kvSstBuilderAddRangeDel(pB, t->pLo, t->nLo, t->pHi, t->nHi, t->seq);
-      nAdded++;
+      nKept++;
+    }else{
+      nSkipped++;
     }
-    kvRdListFree(&rd);
   }
-  if( rc==KV_OK && nAdded==0 ){
-    kvSstBuilderAbandon(pB);     /* nothing above iAbove: no table */
-    pB = 0;
-  }
-  if( rc==KV_OK && pB ){
+  if( rc==KV_OK && nKept>0 ){
     rc = kvSstBuilderFinish(pB, &meta);
     pB = 0;
     if( rc==KV_OK ){
       *pnByte = meta.nFileSize;
-      rc = kvEditAddFile(pEdit, 0, &meta, iFile);
+      rc = kvEditAddFile(pEdit, iLevel, &meta, iFile);
     }
   }
   if( pB ) kvSstBuilderAbandon(pB);
+  if( pnKept ) *pnKept = nKept;
+  if( pnSkipped ) *pnSkipped += nSkipped;
   kvSstMetaFree(&meta);
   kvFree(zPath);
+  return rc;
+}
+
+/* Write the entries of pMem with a sequence above iAbove to table iFile
+** and add it to level 0 of pEdit. An empty memtable writes nothing. */
+int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iAbove, u64 iFile,
+                    KvVersionEdit *pEdit, u64 *pnByte){
+  KvIter *pIt = 0;
+  KvRdList rd = {0, 0, 0};
+  int rc;
+  *pnByte = 0;
+  if( kvMemCount(pMem)==0 ) return KV_OK;
+  rc = kvMemIterNew(pMem, &pIt);
+  if( rc==KV_OK ) rc = kvMemRangeDels(pMem, &rd);
+  if( rc==KV_OK ){
+    rc = kvDbWriteTable(db, pIt, &rd, iAbove+1, KV_MAX_SEQ, 0, iFile, pEdit,
+                        0, 0, pnByte);
+  }
+  if( pIt ) pIt->pMethods->xClose(pIt);
+  kvRdListFree(&rd);
   return rc;
 }
 

@@ -1193,6 +1193,12 @@ struct MemInsert {              /* kvBatchDecode context: into a memtable */
 };
 int kvDbMemInsertOp(void *pCtx, int eType, const u8 *pKey, size_t nKey,
                     const u8 *pVal, size_t nVal);
+/* Write what of pIt and rd has a sequence in [iMin, iMax] to table iFile
+** at level iLevel of pEdit (no table when nothing); counts kept and
+** skipped (added to *pnSkipped); either count may be NULL. */
+int kvDbWriteTable(kv_db *db, KvIter *pIt, const KvRdList *rd, u64 iMin,
+                   u64 iMax, int iLevel, u64 iFile, KvVersionEdit *pEdit,
+                   u64 *pnKept, u64 *pnSkipped, u64 *pnByte);
 /* Write every entry of pMem with a sequence above iAbove to table iFile,
 ** add it to level 0 of pEdit. */
 int kvDbWriteLevel0(kv_db *db, KvMem *pMem, u64 iAbove, u64 iFile,
@@ -1245,6 +1251,9 @@ int kvSharedCheckFloor(kv_db *db, u64 iSeq);
 int kvSharedWriterLock(kv_db *db);
 void kvSharedWriterUnlock(kv_db *db);
 int kvSharedReload(kv_db *db, int *pbChanged);
+/* Open every table of the current version (KV_BUSY: one was deleted by a
+** newer edit: read the manifest again). */
+int kvSharedOpenTables(kv_db *db);
 int kvSharedMaintBegin(kv_db *db, int bWait);          /* M */
 void kvSharedMaintEnd(kv_db *db, int bEdited);         /* M */
 int kvSharedCatchUp(kv_db *db, u64 iHorizon);          /* leader, no M */

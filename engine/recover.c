@@ -86,64 +86,22 @@ static int replayBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
 */
 static int revokeFile(kv_db *db, KvFileMeta *f, int iLevel, u64 iHorizon,
                       KvVersionEdit *pEdit, u64 *pnRevoked){
-  KvSstConfig cfg;
-  KvSstBuilder *pB = 0;
   KvSst *pSst = 0;
   KvIter *pIt = 0;
-  KvSstMeta meta;
-  u64 iFile = kvVsetNewFileNumber(&db->vset);
-  u64 nKept = 0;
-  char *zPath = kvSstPath(db->zDir, iFile);
-  int rc = zPath ? KV_OK : kvErrNoMem();
-  memset(&meta, 0, sizeof(meta));
-  kvSstConfigFromOptions(db->pOpts, &cfg);
-  if( rc==KV_OK ) rc = kvFileTable(f, &pSst);
+  KvRdList rd = {0, 0, 0};
+  u64 nByte = 0;
+  int rc = kvFileTable(f, &pSst);
+  /* The file's range tombstones follow the same rule as its entries. */
   if( rc==KV_OK ) rc = kvSstIterNew(pSst, KV_SST_BULK, &pIt);
+  if( rc==KV_OK ) rc = kvSstRangeDels(pSst, &rd);
   if( rc==KV_OK ){
-    rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
-                         db->pEnv->xNowMicros(db->pEnv), &pB);
-  }
-  if( rc==KV_OK ) rc = pIt->pMethods->xFirst(pIt);
-  while( rc==KV_OK && kvIterValid(pIt) ){
-    const u8 *k, *v;
-    size_t nk, nv;
-    kvIterKey(pIt, &k, &nk);
-    if( kvIKeySeq(k, nk)<=iHorizon ){
-      kvIterValue(pIt, &v, &nv);
-      rc = kvSstBuilderAdd(pB, k, nk, v, nv);
-      nKept++;
-    }else{
-      (*pnRevoked)++;
-    }
-    if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
+    rc = kvDbWriteTable(db, pIt, &rd, 0, iHorizon, iLevel,
+                        kvVsetNewFileNumber(&db->vset), pEdit, 0, pnRevoked,
+                        &nByte);
   }
   if( pIt ) pIt->pMethods->xClose(pIt);
-  if( rc==KV_OK ){
-    /* The file's range tombstones follow the same rule as its entries. */
-    KvRdList rd = {0, 0, 0};
-    int j;
-    rc = kvSstRangeDels(pSst, &rd);
-    for(j=0; rc==KV_OK && j<rd.n; j++){
-      const KvRangeTomb *t = &rd.a[j];
-      if( t->seq<=iHorizon ){
-        rc = kvSstBuilderAddRangeDel(pB, t->pLo, t->nLo, t->pHi, t->nHi,
-                                     t->seq);
-        nKept++;
-      }else{
-        (*pnRevoked)++;
-      }
-    }
-    kvRdListFree(&rd);
-  }
-  if( rc==KV_OK && nKept>0 ){
-    rc = kvSstBuilderFinish(pB, &meta);
-    pB = 0;
-    if( rc==KV_OK ) rc = kvEditAddFile(pEdit, iLevel, &meta, iFile);
-  }
-  if( pB ) kvSstBuilderAbandon(pB);
+  kvRdListFree(&rd);
   if( rc==KV_OK ) rc = kvEditDelFile(pEdit, iLevel, f->iFile);
-  kvSstMetaFree(&meta);
-  kvFree(zPath);
   return rc;
 }
 
@@ -286,16 +244,7 @@ int kvDbRecoverReadOnly(kv_db *db){
 ** elsewhere may delete one later); the WAL is applied from the manifest's
 ** log number up to the horizon (all of it without one). */
 int kvDbRecoverShared(kv_db *db){
-  KvVersion *v = db->vset.pCurrent;
-  int rc = KV_OK;
-  int i, j;
-  for(i=0; rc==KV_OK && i<KV_MAX_LEVELS; i++){
-    for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
-      KvSst *pSst = 0;
-      rc = kvFileTable(v->aaFile[i][j], &pSst);
-    }
-  }
-  if( rc==KV_CANTOPEN ) rc = KV_BUSY;     /* deleted since: read again */
+  int rc = kvSharedOpenTables(db);        /* KV_BUSY: deleted since */
   if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
   if( rc==KV_OK ){
     db->iWalPos = KV_WALPOS(db->vset.iLogNumber, 0);

@@ -283,7 +283,7 @@ void kvSharedWriterUnlock(kv_db *db){
 
 /* Open every table of the current version (see "Deleted files"). A table
 ** that is gone was deleted by a newer edit: KV_BUSY, read again. */
-static int openAllTables(kv_db *db){
+int kvSharedOpenTables(kv_db *db){
   KvVersion *v = kvVersionCurrent(&db->vset);
   int rc = KV_OK;
   int i, j;
@@ -312,7 +312,7 @@ int kvSharedReload(kv_db *db, int *pbChanged){
     int bChanged = 0;
     rc = kvVsetReload(&db->vset, &bChanged);
     if( bChanged ) *pbChanged = 1;
-    if( rc==KV_OK ) rc = openAllTables(db);
+    if( rc==KV_OK ) rc = kvSharedOpenTables(db);
     if( rc==KV_OK ){
       atomic_store(&db->iManifestGen, iGen);
       return KV_OK;
