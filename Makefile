@@ -630,7 +630,7 @@ test: clienttest
 # (writers and a reader, turns between two connections, the sqlite3 shell,
 # readers beside an open write transaction, lost updates, kill -9 mid
 # transaction, flush and compaction), every check beside an ordinary
-# WITHOUT ROWID table (about a minute). make stress: writers for
+# WITHOUT ROWID table (37-46 s a kind when the machine is shared). make stress: writers for
 # MPROC_STRESS_DURATION seconds, MPROC_STRESS_KILLS kills per kill check.
 MPROC_STRESS_DURATION ?= 20
 MPROC_STRESS_TURNS    ?= 2000
