@@ -630,8 +630,9 @@ test: clienttest
 # (writers and a reader, turns between two connections, the sqlite3 shell,
 # readers beside an open write transaction, lost updates, kill -9 mid
 # transaction, flush and compaction), every check beside an ordinary
-# WITHOUT ROWID table (37-46 s a kind when the machine is shared). make stress: writers for
-# MPROC_STRESS_DURATION seconds, MPROC_STRESS_KILLS kills per kill check.
+# WITHOUT ROWID table (72 s for both in the last run, the machine shared).
+# make stress: writers for MPROC_STRESS_DURATION seconds,
+# MPROC_STRESS_KILLS kills per kill check.
 MPROC_STRESS_DURATION ?= 20
 MPROC_STRESS_TURNS    ?= 2000
 MPROC_STRESS_KILLS    ?= 30

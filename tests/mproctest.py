@@ -87,8 +87,9 @@ loaded with load_extension).
     /usr/bin/python3 tests/mproctest.py [--kinds ordinary,kvstore]
         [--checks NAME,...] [--duration S] [--turns N] [--kills N] [--seed S]
 
-make test runs the defaults (37-46 s per kind, 72 s for both in the last run on the shared 2-core machine); make stress runs
-longer writers and more kills (bounded by STRESS_TIMEOUT).
+make test runs the defaults (72 s for both kinds in the last run, on the
+2-core machine shared with other work); make stress runs longer writers
+and more kills (bounded by STRESS_TIMEOUT).
 """
 import argparse
 import ctypes
