@@ -324,7 +324,8 @@ def main():
         for n in ns:
             if n in procs:
                 target("%s, %d process%s: kvstore >= ordinary table"
-                       % (w, n, "" if n == 1 else "es"), med(w, n, "kvstore"), med(w, n, "table"),
+                       % (w, n, "" if n == 1 else "es"),
+                       med(w, n, "kvstore"), med(w, n, "table"),
                        1.0, err(w, n, "kvstore") or err(w, n, "table"))
     md += ["", "| target | measured | verdict |", "|---|---|---|"]
     md += ["| %s | %s | %s |" % t for t in targets]

@@ -900,7 +900,8 @@ def lost_update_refused(kind, args, rng):
         logs = {k: ordinary_once(("lost_update", journal), k, run)
                 for k in sorted({"ordinary", kind})}
         base = logs["ordinary"]
-        if journal == "wal" and base[3][:2] != ("error", "SQLITE_BUSY_SNAPSHOT"):
+        if journal == "wal" and \
+                base[3][:2] != ("error", "SQLITE_BUSY_SNAPSHOT"):
             raise AssertionError("harness: the ordinary table's write did "
                                  "not fail with SQLITE_BUSY_SNAPSHOT: %r"
                                  % (base[3],))
