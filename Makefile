@@ -624,3 +624,40 @@ clienttest: all
 	BUILD=$(BUILD) sh examples/clients/run.sh python-sqlite3 python-apsw tcl
 
 test: clienttest
+
+# ---------------------------------------------------------------- many processes
+# (issue #16) mproctest: tests/mproctest.py, many processes on one store
+# (writers and a reader, turns between two connections, the sqlite3 shell,
+# readers beside an open write transaction, lost updates, kill -9 mid
+# transaction, flush and compaction), every check beside an ordinary
+# WITHOUT ROWID table (72 s for both in the last run, the machine shared).
+# make stress: writers for MPROC_STRESS_DURATION seconds,
+# MPROC_STRESS_KILLS kills per kill check.
+MPROC_STRESS_DURATION ?= 20
+MPROC_STRESS_TURNS    ?= 2000
+MPROC_STRESS_KILLS    ?= 30
+.PHONY: mproctest mproctest-stress
+## mproctest: many processes on one store, each check beside an ordinary table (in make test)
+mproctest: all
+	SQLITE3=$(SQLITE3) $(PYTHON) tests/mproctest.py
+
+mproctest-stress: all
+	SQLITE3=$(SQLITE3) timeout $(STRESS_TIMEOUT) $(PYTHON) tests/mproctest.py \
+	  --duration $(MPROC_STRESS_DURATION) --turns $(MPROC_STRESS_TURNS) \
+	  --kills $(MPROC_STRESS_KILLS)
+
+test: mproctest
+stress: mproctest-stress
+
+# bench-mproc: bench/mproc.py alone (make bench runs it too, from
+# bench/run.sh): aggregate point-read and write throughput of 1, 2 and 4
+# processes, kvstore beside an ordinary table, peak RSS per process, the
+# issue's targets with verdicts; bench/results/mproc.md. Never while other
+# work loads the machine.
+MPROC_ROWS ?= $(BENCH_KEYS)
+.PHONY: bench-mproc
+bench-mproc: DEPS_INSTALL := 1
+## bench-mproc: many processes on one table, kvstore vs ordinary table (bench/results/mproc.md)
+bench-mproc: all
+	$(PYTHON) bench/mproc.py --rows $(MPROC_ROWS) --out bench/results \
+	  --command "make bench-mproc MPROC_ROWS=$(MPROC_ROWS)"

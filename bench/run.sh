@@ -13,6 +13,9 @@
 #                    stops and reports what it did (20)
 #   BENCH_SQL_DURATION  the same for sqlbench's scratch fills and reads (60)
 #   BENCH_SKIP_SQL   1 to skip sqlbench; BENCH_SKIP_KV 1 to skip kvbench
+#   BENCH_SKIP_MPROC 1 to skip bench/mproc.py (many processes);
+#                    BENCH_MPROC_ROWS (= BENCH_SQL_ROWS),
+#                    BENCH_MPROC_DURATION (3 s a run), BENCH_MPROC_REPS (3)
 #   BENCH_READ_REPS  runs of each read-only workload and SQL read test (5):
 #                    the engines alternate within every round, the tables
 #                    report each engine's median run, and every run goes
@@ -145,6 +148,17 @@ if [ "${BENCH_SKIP_SQL:-0}" != 1 ]; then
   mv "$csv" "$OUT/sqlbench.csv"
   mv "$runs" "$OUT/sqlbench_runs.csv"
   rm -rf "$DATA/sql"
+fi
+
+# bench/mproc.py (issue #16): 1, 2 and 4 processes on one table, kvstore
+# beside an ordinary table; writes $OUT/mproc.md and mproc.csv.
+if [ "${BENCH_SKIP_MPROC:-0}" != 1 ]; then
+  MPROC_ROWS=${BENCH_MPROC_ROWS:-$SQL_ROWS}
+  echo "mproc: $MPROC_ROWS rows"
+  $PY bench/mproc.py --rows "$MPROC_ROWS" \
+    --duration "${BENCH_MPROC_DURATION:-3}" --reps "${BENCH_MPROC_REPS:-3}" \
+    --dir "$DATA" --out "$OUT" --command "${BENCH_COMMAND:-bench/run.sh}" || {
+    echo "bench/mproc.py failed" >&2; exit 1; }
 fi
 
 end=$(date +%s)
