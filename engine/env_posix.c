@@ -282,8 +282,10 @@ static int posixClose(KvFile *pFile){
   int rc = KV_OK;
   if( p==0 ) return KV_OK;
   if( p->pMap ) munmap(p->pMap, p->nMap);
-  if( p->bAppendMap && p->bNoCut && p->aApp ){
-    munmap(p->aApp, (size_t)p->nCap);
+  if( p->bAppendMap && p->bNoCut ){
+    /* Shared with other processes' appends: never cut (this handle's end
+    ** may be older than the file's), mapped or not. */
+    if( p->aApp ) munmap(p->aApp, (size_t)p->nCap);
   }else if( p->bAppendMap ){
     rc = appendCut(p);
   }

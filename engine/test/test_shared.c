@@ -243,6 +243,37 @@ static void test_roles_and_drop(void **state){
   assert_int_equal(kv_destroy(zDir), KV_OK);
 }
 
+/* A writer that took the WAL's end (a kv_flush) without appending, then
+** let its handle go when it wrote later, once cut the segment back to
+** where it had taken it, destroying records another instance appended
+** meanwhile (found by tests/mproctest.py's kill_mid_compaction). */
+static void test_reposition_without_append_cuts_nothing(void **state){
+  char zDir[256];
+  /* B through a copy of the POSIX env (another instance, with mapped
+  ** appends as in production; the test env writes plainly) */
+  KvEnv *pEnvB = fastPosix();
+  kv_db *a, *b;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "sharedcut");
+  a = openWith(zDir, 0, "sync=off");
+  b = openWith(zDir, pEnvB, "sync=off");
+  putN(a, "a", 0, 10);
+  assert_int_equal(kv_catch_up(b, KV_MAX_SEQ), KV_OK);
+  assert_int_equal(kv_flush(b), KV_OK);     /* takes the end, appends nothing */
+  putN(a, "a", 10, 10);                     /* appended after that end */
+  assert_int_equal(kv_catch_up(b, KV_MAX_SEQ), KV_OK);
+  putN(b, "b", 0, 5);                       /* B moves on to the new end */
+  assert_int_equal(kv_catch_up(a, KV_MAX_SEQ), KV_OK);
+  assert_int_equal(countPrefix(a, "b", 5), 5);
+  kv_close(b);
+  kv_close(a);
+  a = openWith(zDir, 0, "sync=off");
+  assert_int_equal(countPrefix(a, "a", 20), 20);
+  assert_int_equal(countPrefix(a, "b", 5), 5);
+  kv_close(a);
+  tuRemoveDir(zDir);
+}
+
 /*
 ** Crash points of the cross-process protocol: instance B dies (its env
 ** fails every operation from then on, as a killed process's would never
@@ -334,6 +365,7 @@ int main(void){
     cmocka_unit_test(test_flush_and_compaction_elsewhere),
     cmocka_unit_test(test_snapshot_below_shared_floor_refused),
     cmocka_unit_test(test_roles_and_drop),
+    cmocka_unit_test(test_reposition_without_append_cuts_nothing),
     cmocka_unit_test(test_crash_points_of_another_instance),
   };
   return cmocka_run_group_tests(tests, 0, 0);
