@@ -1086,7 +1086,16 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     db->vset.bReadOnly = bReadOnly;
     db->vset.bNoRewrite = !bReadOnly && !bFirst;
     if( pEnv->xExists(pEnv, zCurrent) ){
+      int nTry;
       rc = kvVsetRecover(&db->vset);
+      /* Another process may replace the manifest (and delete what the old
+      ** one named) while this one reads it: read CURRENT again. */
+      for(nTry=0; !bFirst && !bReadOnly && nTry<50
+                  && (rc==KV_CORRUPT || rc==KV_CANTOPEN); nTry++){
+        pEnv->xSleepMicros(pEnv, 1000);
+        kvErrClear();
+        rc = kvVsetRecover(&db->vset);
+      }
     }else if( bReadOnly || !bFirst ){
       rc = kvErr(KV_CANTOPEN, "kvstore: '%s' holds no CURRENT file: the "
                  "store was never completely created", zDir);

@@ -244,7 +244,13 @@ int kvDbRecoverReadOnly(kv_db *db){
 ** elsewhere may delete one later); the WAL is applied from the manifest's
 ** log number up to the horizon (all of it without one). */
 int kvDbRecoverShared(kv_db *db){
-  int rc = kvSharedOpenTables(db);        /* KV_BUSY: deleted since */
+  int rc = kvSharedOpenTables(db);
+  if( rc==KV_BUSY ){
+    /* a table was deleted since: a newer manifest says what replaced it */
+    int bChanged = 0;
+    kvErrClear();
+    rc = kvSharedReload(db, &bChanged);
+  }
   if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
   if( rc==KV_OK ){
     db->iWalPos = KV_WALPOS(db->vset.iLogNumber, 0);
