@@ -894,6 +894,7 @@ struct KvVersionEdit {
   int bLogNumber;  u64 iLogNumber;   /* first WAL segment still needed */
   int bNextFile;   u64 iNextFile;
   int bLastSeq;    u64 iLastSeq;
+  int bFlushed;                      /* iLastSeq is the flushed sequence */
   int nAdd;  struct { int iLevel; KvFileMeta *pMeta; } *aAdd;  /* owned */
   int nDel;  struct { int iLevel; u64 iFile; } *aDel;
 };
@@ -922,6 +923,8 @@ struct KvVersionSet {
   int bNoRewrite;               /* recover keeps the manifest (another
                                 ** process has the store open) */
   int bShared;                  /* edits write whole manifests (shared.c) */
+  int bLastIsFlushed;           /* the manifest says every entry up to
+                                ** iLastSeq is in a table (TAG_FLUSHED) */
   void *pMutex;                 /* pthread_mutex_t* guarding refcounts of
                                 ** versions/files and pCurrent */
 };

@@ -33,6 +33,9 @@ struct Replay {
   u32 nPendCount;               /* its count field (with KV_WAL_PREPARED) */
   KvBuf pending;                /* its batch representation */
   u64 nDiscarded;               /* PREPARED records above the horizon */
+  u64 iFlushed;                 /* records starting at or below it are in
+                                ** tables already (a shared store's
+                                ** manifest says so): not replayed */
 };
 
 static int replayApply(Replay *r){
@@ -59,6 +62,14 @@ static int replayBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
                        size_t nRep){
   Replay *r = (Replay*)pCtx;
   int rc = KV_OK;
+  if( firstSeq<=r->iFlushed ){
+    /* In a table already: replaying it would write it into a second one
+    ** (two tables with one internal key). */
+    if( KV_WAL_COUNT(nCount)>0 && firstSeq+KV_WAL_COUNT(nCount)-1>r->maxSeq ){
+      r->maxSeq = firstSeq + KV_WAL_COUNT(nCount) - 1;
+    }
+    return KV_OK;
+  }
   if( r->bPending && r->iPendSeq!=firstSeq ) rc = replayApply(r);
   if( rc==KV_OK ) rc = kvBufSet(&r->pending, pRep, nRep);
   if( rc==KV_OK ){
@@ -138,6 +149,7 @@ int kvDbRecoverWal(kv_db *db){
   memset(&r, 0, sizeof(r));
   r.bHorizon = db->pOpts->bHorizon;
   r.iHorizon = db->pOpts->iHorizon;
+  if( db->vset.bLastIsFlushed ) r.iFlushed = db->vset.iLastSeq;
   rc = kvMemNew(&r.pMem);
   if( rc==KV_OK ){
     rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,

@@ -50,6 +50,9 @@
 #define TAG_LAST_SEQ   3
 #define TAG_ADD_FILE   4
 #define TAG_DEL_FILE   5
+#define TAG_FLUSHED    7   /* varint 1: the last sequence is the flushed
+                           ** one: every entry at or below it is in a
+                           ** table (manifests of a shared store) */
 #define TAG_RANGEDEL   6   /* varint count: range tombstones of the file
                            ** added by the TAG_ADD_FILE just before */
 
@@ -221,6 +224,10 @@ int kvEditEncode(const KvVersionEdit *p, KvBuf *pOut){
     if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, TAG_LAST_SEQ);
     if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, p->iLastSeq);
   }
+  if( p->bFlushed ){
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, TAG_FLUSHED);
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, 1);
+  }
   for(i=0; rc==KV_OK && i<p->nDel; i++){
     rc = kvBufAppendVarint(pOut, TAG_DEL_FILE);
     if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, (u64)p->aDel[i].iLevel);
@@ -297,6 +304,9 @@ int kvEditDecode(const u8 *a, size_t n, KvVersionEdit *p){
       case TAG_LAST_SEQ:
         p->bLastSeq = 1;
         p->iLastSeq = readVarint(&r);
+        break;
+      case TAG_FLUSHED:
+        p->bFlushed = readVarint(&r)!=0;
         break;
       case TAG_DEL_FILE: {
         u64 iLevel = readVarint(&r);
@@ -524,6 +534,11 @@ static int writeManifest(KvVersionSet *p, u64 iNum, KvVersion *v,
   if( zPath==0 || zCurrent==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ){
     rc = kvVersionSnapshotEdit(v, iLogNumber, p->iNextFile, iLastSeq, &snap);
+    if( rc==KV_OK && p->bShared ){
+      /* flushes of a shared store record the flushed sequence (shared.c) */
+      rc = kvBufAppendVarint(&snap, TAG_FLUSHED);
+      if( rc==KV_OK ) rc = kvBufAppendVarint(&snap, 1);
+    }
   }
   if( rc==KV_OK ) rc = kvLogWriterOpen(p->pEnv, zPath, &pW);
   if( rc==KV_OK ) rc = kvLogAppend(pW, snap.a, snap.n);
@@ -666,7 +681,7 @@ static int readCurrent(KvVersionSet *p, u64 *piManifest){
 /* Read manifest zPath into a new version *ppV (built from nothing) and
 ** its counters. */
 static int readManifest(KvVersionSet *p, const char *zPath, KvVersion **ppV,
-                        u64 *piLog, u64 *piNext, u64 *piLast){
+                        u64 *piLog, u64 *piNext, u64 *piLast, int *pbFlushed){
   KvLogReader *pR = 0;
   KvVersion *v = versionNew(p);
   int bLog = 0, bNext = 0, bSeq = 0;
@@ -696,6 +711,7 @@ static int readManifest(KvVersionSet *p, const char *zPath, KvVersion **ppV,
     if( e.bLogNumber ){ *piLog = e.iLogNumber; bLog = 1; }
     if( e.bNextFile ){ *piNext = e.iNextFile; bNext = 1; }
     if( e.bLastSeq ){ *piLast = e.iLastSeq; bSeq = 1; }
+    *pbFlushed = e.bFlushed;
     rc = versionApply(p, v, &e, &vNew);
     kvEditClear(&e);
     if( rc==KV_OK ){
@@ -746,7 +762,7 @@ int kvVsetRecover(KvVersionSet *p){
   }
   if( rc==KV_OK ){
     rc = readManifest(p, zPath, &v, &p->iLogNumber, &p->iNextFile,
-                      &p->iLastSeq);
+                      &p->iLastSeq, &p->bLastIsFlushed);
   }
   if( rc==KV_OK ){
     kvVersionUnref(p->pCurrent);
@@ -779,13 +795,16 @@ int kvVsetReload(KvVersionSet *p, int *pbChanged){
   char *zPath = 0;
   KvVersion *v = 0, *pOld;
   u64 iManifest = 0, iLog = 0, iNext = 0, iLast = 0;
+  int bFlushed = 0;
   int rc = readCurrent(p, &iManifest);
   int i, j, k;
   *pbChanged = 0;
   if( rc!=KV_OK || iManifest==p->iManifest ) return rc;
   zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iManifest);
   rc = zPath ? KV_OK : kvErrNoMem();
-  if( rc==KV_OK ) rc = readManifest(p, zPath, &v, &iLog, &iNext, &iLast);
+  if( rc==KV_OK ){
+    rc = readManifest(p, zPath, &v, &iLog, &iNext, &iLast, &bFlushed);
+  }
   kvFree(zPath);
   if( rc!=KV_OK ) return rc;
   for(i=0; i<KV_MAX_LEVELS; i++){
@@ -811,6 +830,7 @@ int kvVsetReload(KvVersionSet *p, int *pbChanged){
   p->iLogNumber = iLog;
   if( iNext>p->iNextFile ) p->iNextFile = iNext;
   p->iLastSeq = iLast;
+  p->bLastIsFlushed = bFlushed;
   *pbChanged = 1;
   return KV_OK;
 }

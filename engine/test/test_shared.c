@@ -274,6 +274,63 @@ static void test_reposition_without_append_cuts_nothing(void **state){
   tuRemoveDir(zDir);
 }
 
+static u64 entriesInTables(kv_db *db){
+  KvVersion *v = kvVersionCurrent(&db->vset);
+  u64 n = 0;
+  int i, j;
+  for(i=0; i<KV_MAX_LEVELS; i++){
+    for(j=0; j<v->anFile[i]; j++) n += v->aaFile[i][j]->nEntry;
+  }
+  kvVersionUnref(v);
+  return n;
+}
+
+static void commitBatch(kv_db *db, const char *zPrefix, int n){
+  kv_batch *b = kv_batch_new();
+  u64 iSeq = 0;
+  int i;
+  for(i=0; i<n; i++){
+    char zKey[32];
+    snprintf(zKey, sizeof(zKey), "%s%06d", zPrefix, i);
+    assert_int_equal(kv_batch_put(b, zKey, strlen(zKey), "v", 1), KV_OK);
+  }
+  assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
+  assert_int_equal(kv_commit_prepared(db, b, iSeq), KV_OK);
+  kv_batch_free(b);
+}
+
+/* A flush whose log number is a segment holding records it flushed (the
+** flusher had not read another process's later record) must not make the
+** next recovery replay them into a second table: two tables holding one
+** internal key break every merge (an assertion in the table builder,
+** found by a kill test with compactions). */
+static void test_recovery_skips_flushed_records(void **state){
+  char zDir[256];
+  KvEnv *pEnvB = fastPosix();
+  kv_db *a, *b;
+  char *zJson = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "sharedrec");
+  a = openWithH(zDir, 0, "sync=off", 1, 0);
+  b = openWithH(zDir, pEnvB, "sync=off", 1, 0);
+  commitBatch(a, "a", 10);                          /* seq 1..10 */
+  assert_int_equal(kv_catch_up(b, 10), KV_OK);
+  commitBatch(b, "b", 10);                          /* seq 11..20 */
+  assert_int_equal(kv_flush(a), KV_OK);             /* A's 1..10 only */
+  assert_int_equal(entriesInTables(a), 10);
+  kv_close(b);
+  kv_close(a);
+  a = openWithH(zDir, 0, "sync=off", 1, 20);        /* alone: recovers */
+  assert_int_equal(entriesInTables(a), 20);
+  assert_int_equal(countPrefix(a, "a", 10), 10);
+  assert_int_equal(countPrefix(a, "b", 10), 10);
+  assert_int_equal(kv_compact(a, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(entriesInTables(a), 20);
+  kv_close(a);
+  tuRemoveDir(zDir);
+}
+
 /*
 ** Crash points of the cross-process protocol: instance B dies (its env
 ** fails every operation from then on, as a killed process's would never
@@ -366,6 +423,7 @@ int main(void){
     cmocka_unit_test(test_snapshot_below_shared_floor_refused),
     cmocka_unit_test(test_roles_and_drop),
     cmocka_unit_test(test_reposition_without_append_cuts_nothing),
+    cmocka_unit_test(test_recovery_skips_flushed_records),
     cmocka_unit_test(test_crash_points_of_another_instance),
   };
   return cmocka_run_group_tests(tests, 0, 0);
