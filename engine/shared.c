@@ -441,7 +441,10 @@ static int catchUpRun(CatchUp *c, u64 *piPos){
         break;
       }
       first = kvGet64(p);
-      if( first>c->iHorizon ){
+      if( first>c->iHorizon
+       || (c->iHorizon==KV_MAX_SEQ && (kvGet32(p+16) & KV_WAL_PREPARED)) ){
+        /* Above the horizon; or, with no horizon to judge it by (a caller
+        ** without a database), a PREPARED record: it may never commit. */
         o = o0;
         bStop = 1;
         break;
