@@ -64,9 +64,13 @@ static int replayBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
   int rc = KV_OK;
   if( firstSeq<=r->iFlushed ){
     /* In a table already: replaying it would write it into a second one
-    ** (two tables with one internal key). */
-    if( KV_WAL_COUNT(nCount)>0 && firstSeq+KV_WAL_COUNT(nCount)-1>r->maxSeq ){
-      r->maxSeq = firstSeq + KV_WAL_COUNT(nCount) - 1;
+    ** (two tables with one internal key). It counts toward the last
+    ** sequence only where the horizon covers it (what a table holds above
+    ** the horizon is revoked). */
+    u64 iEnd = firstSeq + KV_WAL_COUNT(nCount) - 1;
+    if( KV_WAL_COUNT(nCount)>0 && iEnd>r->maxSeq
+     && (!r->bHorizon || iEnd<=r->iHorizon) ){
+      r->maxSeq = iEnd;
     }
     return KV_OK;
   }
