@@ -250,6 +250,21 @@ static int ownerExtra(void *pCtx, const char *zTmpDir){
 /* ---------------------------------------------------------------------- */
 /* kvstore_checkpoint(t, dir) */
 
+/* Apply what other processes committed to t's store, up to the horizon
+** the database holds now (the copy of the store must hold at least what
+** the copy of the database committed; a later batch is revoked when the
+** copy opens). One process alone: nothing to do, no system call. */
+static int catchUpTable(sqlite3 *db, const char *zSchema, const char *zTable,
+                        kv_db *pKv){
+  sqlite3_int64 iH = 0;
+  int bFound = 0;
+  int rc = kvshadowGetInt(db, zSchema, zTable, "horizon", &iH, &bFound);
+  if( rc==SQLITE_OK && bFound && kv_catch_up(pKv, (uint64_t)iH)!=KV_OK ){
+    rc = SQLITE_IOERR;
+  }
+  return rc;
+}
+
 static void checkpointFunc(sqlite3_context *ctx, int argc,
                            sqlite3_value **argv){
   sqlite3 *db = sqlite3_context_db_handle(ctx);
@@ -298,8 +313,11 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
     bw.pJob = &job;
     kvextWatchInit(&bw.w, db);
     jobStart(&job);
-    rc = kv_checkpoint_progress(info.pKv, zDest, ownerExtra, &oc,
-                                bkProgress, &bw, &zJson);
+    rc = catchUpTable(db, info.zSchema, info.zTable, info.pKv);
+    if( rc==SQLITE_OK ){
+      rc = kv_checkpoint_progress(info.pKv, zDest, ownerExtra, &oc,
+                                  bkProgress, &bw, &zJson);
+    }
     jobEnd(&job);
     kvextWatchFinish(&bw.w);
     if( rc!=SQLITE_OK && zErr==0 ){
@@ -591,8 +609,11 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       nStorePlan -= pS->nPlan;
       bw.nBase = nDbBytes + nStoreDone;
       bw.nRest = nStorePlan;
-      rc = kv_checkpoint_progress(pS->pKv, pS->zDest, ownerExtra, &oc,
-                                  bkProgress, &bw, &zJson);
+      rc = catchUpTable(db, zSchema, pS->zTable, pS->pKv);
+      if( rc==SQLITE_OK ){
+        rc = kv_checkpoint_progress(pS->pKv, pS->zDest, ownerExtra, &oc,
+                                    bkProgress, &bw, &zJson);
+      }
       nStoreDone = job.nDone - nDbBytes;
       if( rc!=SQLITE_OK ){
         char *zEng = oc.zErr ? 0 : kvvtabEngineMsg(rc, "kv_checkpoint");
