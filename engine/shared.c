@@ -17,7 +17,7 @@
 ** Who may write what. Writers are serialized by a lock of their own
 ** (KvShm.writer, a process-shared robust mutex: free, it costs no system
 ** call; a holder killed mid-append hands it on); the SQL layer holds its database's write lock around a
-** whole transaction anyway, so the WRITER lock is never contended there.
+** whole transaction anyway, so that lock is never contended there.
 ** A commit's batch goes to the WAL where KvShm.iWalEnd says the last
 ** record ended (a process that wrote there last continues its mapped
 ** segment; another reopens it at that offset, cutting whatever a process
