@@ -658,6 +658,7 @@ int kvDbMakeRoom(kv_db *db, int bForce){
     if( db->pShm ){
       /* Records before the catch-up position are in pImm (or replaced):
       ** that is all a flush of it may retire (shared.c). */
+      kvSharedWalOpened(db);
       kvSharedWalWritten(db, iEndBefore);
       iSeg = KV_WALPOS_SEG(db->iWalPos);
     }

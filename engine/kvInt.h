@@ -1157,6 +1157,7 @@ struct kv_db {
   pthread_mutex_t maintMutex;   /* this process's side of the MAINT lock;
                                 ** taken before `mutex`, never after it */
   u64 iWalPos;                  /* catch-up position (KV_WALPOS) (leader) */
+  u64 iWalOpens;                /* pShm->iWalOpens when pWal was opened */
   u64 iMemLogNumber;            /* first segment pMem's data may be in */
   u64 iImmLastSeq;              /* last sequence pImm holds */
   _Atomic u64 iManifestGen;     /* pShm->iManifestGen the version is from */
@@ -1233,6 +1234,10 @@ struct KvShm {
   _Atomic u64 iWalEnd;          /* KV_WALPOS after the last whole record */
   _Atomic u64 iManifestGen;     /* bumped by every manifest written */
   _Atomic u64 iDropFloor;       /* no read point below it (compactions) */
+  _Atomic u64 iWalOpens;        /* bumped by every WAL handle opened for
+                                ** appending: opening at the end cuts the
+                                ** segment there, so any other handle's
+                                ** mapping of it is stale */
   _Atomic u64 aSlot[KV_SHM_SLOTS];  /* 1 + oldest sequence a process may
                                 ** read; 0 = free */
   pthread_mutex_t writer;       /* WAL appends (process-shared, robust:
@@ -1252,6 +1257,7 @@ u64 kvSharedOldest(kv_db *db, u64 iLocal, int *pbOthers);
 u64 kvSharedRaiseFloor(kv_db *db, u64 seq, int *pbOthers);
 int kvSharedCheckFloor(kv_db *db, u64 iSeq);
 int kvSharedWriterLock(kv_db *db);
+void kvSharedWalOpened(kv_db *db);
 void kvSharedWriterUnlock(kv_db *db);
 int kvSharedReload(kv_db *db, int *pbChanged);
 /* Open every table of the current version (KV_BUSY: one was deleted by a

@@ -88,7 +88,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SHM_MAGIC 0x4b56534d32ULL            /* "KVSM2" */
+#define SHM_MAGIC 0x4b56534d33ULL            /* "KVSM3" */
 
 
 /* Reloads of a manifest that keeps changing under the reader. */
@@ -159,6 +159,8 @@ int kvSharedFirstReady(kv_db *db){
   atomic_store(&pShm->iWalEnd, kvWalEnd(db->pWal));
   atomic_store(&pShm->iManifestGen, 1);
   atomic_store(&pShm->iDropFloor, db->iDropFloor);
+  atomic_store(&pShm->iWalOpens, 0);
+  db->iWalOpens = 0;
   pShm->iMagic = SHM_MAGIC;
   atomic_store(&db->iManifestGen, 1);
   db->iWalPos = kvWalEnd(db->pWal);
@@ -625,7 +627,10 @@ int kvSharedWalPosition(kv_db *db){
   int rc;
   if( db->pShm==0 ) return KV_OK;
   end = atomic_load(&db->pShm->iWalEnd);
-  if( db->pWal && kvWalEnd(db->pWal)==end ) return KV_OK;
+  if( db->pWal && kvWalEnd(db->pWal)==end
+   && db->iWalOpens==atomic_load(&db->pShm->iWalOpens) ){
+    return KV_OK;
+  }
   if( db->pWal && kvWalEnd(db->pWal)==0 ){
     /* stopped after a failure: that stays (rcWal / the WAL's own error) */
     return KV_OK;
@@ -644,7 +649,17 @@ int kvSharedWalPosition(kv_db *db){
     kvErrRestore(&save, KV_OK);
   }
   db->pWal = pNew;
+  kvSharedWalOpened(db);
   return KV_OK;
+}
+
+/* This instance opened a WAL handle for appending (at the shared end, or a
+** new segment): every other handle is stale, even one whose end is the
+** shared end (its mapping may reach past the segment's cut end: appends
+** through it would land beyond the file). REQUIRES: WRITER lock held. */
+void kvSharedWalOpened(kv_db *db){
+  if( db->pShm==0 ) return;
+  db->iWalOpens = atomic_fetch_add(&db->pShm->iWalOpens, 1) + 1;
 }
 
 /* The leader appended (or rotated): publish the new end; a position that

@@ -87,6 +87,9 @@ loaded with load_extension).
     /usr/bin/python3 tests/mproctest.py [--kinds ordinary,kvstore]
         [--checks NAME,...] [--duration S] [--turns N] [--kills N] [--seed S]
 
+KVMPROC_KEEP=1 in the environment keeps every test directory (printed on
+stderr) to inspect a failing run's store.
+
 make test runs the defaults (72 s for both kinds in the last run, on the
 2-core machine shared with other work); make stress runs longer writers
 and more kills (bounded by STRESS_TIMEOUT).
@@ -540,6 +543,9 @@ class Store:
                              % (sql, err.strip()[-1500:]))
 
     def remove(self):
+        if os.environ.get("KVMPROC_KEEP"):
+            print("kept %s" % self.dir, file=sys.stderr)
+            return
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -299,6 +299,44 @@ static void commitBatch(kv_db *db, const char *zPrefix, int n){
   kv_batch_free(b);
 }
 
+/* A second mapped POSIX env: two instances of one directory need two envs
+** (the registry keys instances by env), and both append through a mapping
+** as processes do. */
+static KvEnv *fastPosixOther(void){
+  static KvEnv env;
+  env = *fastPosix();
+  env.zName = "posix-nosync-other";
+  return &env;
+}
+
+/* A writer that continued its own mapping of a segment at the shared end
+** wrote past the end of the file when another instance had meanwhile
+** reopened the segment there (cutting its preallocation) without
+** appending: the records went to pages beyond the file's end and were
+** lost to every reader ("no whole record at offset ..."; found by
+** tests/mproctest.py's kill loops, where a process flushing an empty
+** memtable reopens the WAL at the end). */
+static void test_writer_reopens_after_another_cut_the_segment(void **state){
+  char zDir[256];
+  kv_db *a, *b;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "sharedstale");
+  a = openWithH(zDir, fastPosix(), "sync=off", 1, 0);
+  b = openWithH(zDir, fastPosixOther(), "sync=off", 1, 0);
+  commitBatch(a, "a", 10);              /* A maps the segment, preallocated */
+  assert_int_equal(kv_flush(b), KV_OK); /* B reopens at the end: the cut */
+  commitBatch(a, "c", 10);              /* A appends through its mapping */
+  assert_int_equal(kv_catch_up(b, kv_last_seq(a)), KV_OK);
+  assert_int_equal(countPrefix(b, "c", 10), 10);
+  kv_close(b);
+  kv_close(a);
+  a = openWith(zDir, 0, "sync=off");
+  assert_int_equal(countPrefix(a, "a", 10), 10);
+  assert_int_equal(countPrefix(a, "c", 10), 10);
+  kv_close(a);
+  tuRemoveDir(zDir);
+}
+
 /* A flush whose log number is a segment holding records it flushed (the
 ** flusher had not read another process's later record) must not make the
 ** next recovery replay them into a second table: two tables holding one
@@ -424,6 +462,7 @@ int main(void){
     cmocka_unit_test(test_roles_and_drop),
     cmocka_unit_test(test_reposition_without_append_cuts_nothing),
     cmocka_unit_test(test_recovery_skips_flushed_records),
+    cmocka_unit_test(test_writer_reopens_after_another_cut_the_segment),
     cmocka_unit_test(test_crash_points_of_another_instance),
   };
   return cmocka_run_group_tests(tests, 0, 0);
