@@ -159,8 +159,8 @@ int kvSharedFirstReady(kv_db *db){
   atomic_store(&pShm->iWalEnd, kvWalEnd(db->pWal));
   atomic_store(&pShm->iManifestGen, 1);
   atomic_store(&pShm->iDropFloor, db->iDropFloor);
-  atomic_store(&pShm->iWalOpens, 0);
-  db->iWalOpens = 0;
+  atomic_store(&pShm->iWalOpens, 1);
+  db->iWalOpens = 1;
   pShm->iMagic = SHM_MAGIC;
   atomic_store(&db->iManifestGen, 1);
   db->iWalPos = kvWalEnd(db->pWal);
@@ -639,9 +639,16 @@ int kvSharedWalPosition(kv_db *db){
   cfg.nSegmentRecords = db->pOpts->nWalRecords;
   cfg.eSync = db->pOpts->eSync;
   cfg.bShared = 1;
+  /* Every other handle goes stale before the open cuts the segment: a
+  ** process killed in between must not leave one that still looks
+  ** current. */
+  kvSharedWalOpened(db);
   rc = kvWalOpenAt(db->pEnv, db->zDir, KV_WALPOS_SEG(end),
                    KV_WALPOS_OFF(end), &cfg, &pNew);
-  if( rc!=KV_OK ) return rc;
+  if( rc!=KV_OK ){
+    db->iWalOpens = 0;            /* the old handle is stale too */
+    return rc;
+  }
   if( db->pWal ){
     KvErrSave save;
     kvErrSave(&save);
@@ -649,14 +656,14 @@ int kvSharedWalPosition(kv_db *db){
     kvErrRestore(&save, KV_OK);
   }
   db->pWal = pNew;
-  kvSharedWalOpened(db);
   return KV_OK;
 }
 
-/* This instance opened a WAL handle for appending (at the shared end, or a
-** new segment): every other handle is stale, even one whose end is the
-** shared end (its mapping may reach past the segment's cut end: appends
-** through it would land beyond the file). REQUIRES: WRITER lock held. */
+/* This instance opens (or opened) a WAL handle for appending, at the
+** shared end or in a new segment: every other handle is stale, even one
+** whose end is the shared end (its mapping may reach past the segment's
+** cut end: appends through it would land beyond the file). Generations
+** start at 1; 0 is no usable handle. REQUIRES: WRITER lock held. */
 void kvSharedWalOpened(kv_db *db){
   if( db->pShm==0 ) return;
   db->iWalOpens = atomic_fetch_add(&db->pShm->iWalOpens, 1) + 1;

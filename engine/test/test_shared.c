@@ -49,6 +49,16 @@ static int countPrefix(kv_db *db, const char *zPrefix, int n){
   return nFound;
 }
 
+/* A second mapped POSIX env: two instances of one directory need two envs
+** (the registry keys instances by env), and both append through a mapping
+** as processes do. */
+static KvEnv *fastPosixOther(void){
+  static KvEnv env;
+  env = *fastPosix();
+  env.zName = "posix-nosync-other";
+  return &env;
+}
+
 /* Writes of each instance reach the other after kv_catch_up. */
 static void test_two_instances_see_each_other(void **state){
   char zDir[256];
@@ -299,16 +309,6 @@ static void commitBatch(kv_db *db, const char *zPrefix, int n){
   kv_batch_free(b);
 }
 
-/* A second mapped POSIX env: two instances of one directory need two envs
-** (the registry keys instances by env), and both append through a mapping
-** as processes do. */
-static KvEnv *fastPosixOther(void){
-  static KvEnv env;
-  env = *fastPosix();
-  env.zName = "posix-nosync-other";
-  return &env;
-}
-
 /* A writer that continued its own mapping of a segment at the shared end
 ** wrote past the end of the file when another instance had meanwhile
 ** reopened the segment there (cutting its preallocation) without
@@ -402,7 +402,7 @@ static int crashWorkload(kv_db *b, int *pnAcked){
 static void crashOne(int iPoint, int *pbDone){
   char zDir[256];
   KvEnv *pEnvB = kvTestEnvNew(fastPosix());
-  kv_db *a, *b;
+  kv_db *a, *b, *c;
   int nAcked = 0, i, rc;
   char *zJson = 0;
   tuTempDir(zDir, sizeof(zDir), "sharedcp");
@@ -424,6 +424,15 @@ static void crashOne(int iPoint, int *pbDone){
     }
   }
   putN(a, "after", 0, 30);
+  /* ... and its records reach the WAL whatever B did to it last (a third
+  ** instance reads them from there). */
+  c = openWith(zDir, fastPosixOther(), "wal_segment_records=7");
+  assert_int_equal(kv_catch_up(c, KV_MAX_SEQ), KV_OK);
+  if( countPrefix(c, "after", 30)!=30 ){
+    fail_msg("crash point %d: another instance read %d of 30 records "
+             "written after the crash", iPoint, countPrefix(c, "after", 30));
+  }
+  kv_close(c);
   assert_int_equal(kv_flush(a), KV_OK);
   assert_int_equal(kv_compact(a, 1, &zJson), KV_OK);
   kv_free(zJson);
