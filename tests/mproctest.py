@@ -1140,10 +1140,14 @@ def kill_loop(kind, args, rng, role, journal):
             gap = (after[0] - tk) if after else None
             gaps.append(gap)
             if gap is None or gap > 1.0:
+                dead = surv.poll()
                 raise AssertionError("cycle %d: the survivor's next commit "
-                                     "came %s after the kill"
+                                     "came %s after the kill%s"
                                      % (cycle, "%.2f s" % gap if gap
-                                        else "not within 10 s"))
+                                        else "not within 10 s",
+                                        "" if dead is None else
+                                        " (the survivor died: exit status "
+                                        "%d)" % dead))
             # No store-level lock stays held: a flush (a checkpoint of the
             # ordinary table) by another process goes through at once.
             st.execute(FLUSH[kind])
