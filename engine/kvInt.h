@@ -646,6 +646,9 @@ int kvWalRotate(KvWal *pWal, u64 *piSeg);
 u64 kvWalSegment(KvWal *pWal);        /* current segment number */
 u64 kvWalBytes(KvWal *pWal);          /* bytes in the current segment */
 int kvWalClose(KvWal *pWal);
+/* Close without the sync: another handle of the same files goes on (a sync
+** through any handle covers what this one wrote). */
+int kvWalCloseUnsynced(KvWal *pWal);
 /* Segment numbers present in zDir, ascending (free with kvFree). */
 int kvWalList(KvEnv *pEnv, const char *zDir, u64 **paSeg, int *pnSeg);
 char *kvWalPath(const char *zDir, u64 iSeg);    /* kvFree; NULL on OOM */

@@ -652,7 +652,11 @@ int kvSharedWalPosition(kv_db *db){
   if( db->pWal ){
     KvErrSave save;
     kvErrSave(&save);
-    kvWalClose(db->pWal);
+    /* No sync: what this handle wrote is synced with its segment by the
+    ** handle that rotates away from it or closes last (fdatasync covers
+    ** the file, whichever handle or mapping dirtied it), or already was
+    ** (sync=full). A sync here cost one per hand-over between processes. */
+    kvWalCloseUnsynced(db->pWal);
     kvErrRestore(&save, KV_OK);
   }
   db->pWal = pNew;

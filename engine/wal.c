@@ -355,11 +355,11 @@ u64 kvWalBytes(KvWal *pWal){
 ** a clean shutdown leaves every record durable whatever the sync mode.
 ** Returns the first error met. NULL is a no-op.
 */
-int kvWalClose(KvWal *pWal){
+static int walClose(KvWal *pWal, int bSync){
   int rc = KV_OK;
   if( pWal==0 ) return KV_OK;
   if( pWal->pLog ){
-    if( pWal->rcSticky==KV_OK && pWal->cfg.eSync!=KV_SYNC_OFF ){
+    if( bSync && pWal->rcSticky==KV_OK && pWal->cfg.eSync!=KV_SYNC_OFF ){
       rc = kvLogSync(pWal->pLog);
     }
     if( rc==KV_OK ){
@@ -370,6 +370,14 @@ int kvWalClose(KvWal *pWal){
   }
   walFree(pWal);
   return rc;
+}
+
+int kvWalClose(KvWal *pWal){
+  return walClose(pWal, 1);
+}
+
+int kvWalCloseUnsynced(KvWal *pWal){
+  return walClose(pWal, 0);
 }
 
 /* If zName is a segment name as kvWalPath() writes it, set *piSeg and

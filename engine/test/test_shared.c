@@ -337,6 +337,36 @@ static void test_writer_reopens_after_another_cut_the_segment(void **state){
   tuRemoveDir(zDir);
 }
 
+/* Writers in two processes taking turns (sync=normal): a hand-over reopens
+** the WAL at the shared end and closes the old handle without an fsync (the
+** segment is synced when it is rotated away or closed last, through any
+** handle); it cost one fsync per turn. Nothing is lost at a clean close. */
+static void test_handover_costs_no_sync(void **state){
+  char zDir[256];
+  KvEnv *pEnvB = kvTestEnvNew(fastPosix());
+  kv_db *a, *b;
+  u64 nSync;
+  int i;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "sharedturns");
+  a = openWith(zDir, 0, "sync=normal");
+  b = openWith(zDir, pEnvB, "sync=normal");
+  nSync = kvTestEnvCount(pEnvB, KV_TOP_SYNC);
+  for(i=0; i<20; i++){
+    putN(a, "a", i, 1);
+    putN(b, "b", i, 1);
+  }
+  assert_int_equal(kvTestEnvCount(pEnvB, KV_TOP_SYNC), nSync);
+  kv_close(b);
+  kv_close(a);
+  kvTestEnvFree(pEnvB);
+  a = openWith(zDir, 0, "sync=normal");
+  assert_int_equal(countPrefix(a, "a", 20), 20);
+  assert_int_equal(countPrefix(a, "b", 20), 20);
+  kv_close(a);
+  tuRemoveDir(zDir);
+}
+
 /* A flush whose log number is a segment holding records it flushed (the
 ** flusher had not read another process's later record) must not make the
 ** next recovery replay them into a second table: two tables holding one
@@ -472,6 +502,7 @@ int main(void){
     cmocka_unit_test(test_reposition_without_append_cuts_nothing),
     cmocka_unit_test(test_recovery_skips_flushed_records),
     cmocka_unit_test(test_writer_reopens_after_another_cut_the_segment),
+    cmocka_unit_test(test_handover_costs_no_sync),
     cmocka_unit_test(test_crash_points_of_another_instance),
   };
   return cmocka_run_group_tests(tests, 0, 0);
