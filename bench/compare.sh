@@ -5,8 +5,10 @@
 # and an ordinary table, interleaved in one run: for each round and test,
 # OLD_DIR/kvstore.so, NEW_DIR/kvstore.so, then the table, each in a fresh
 # process. Prints the medians of ops/s and the ratios new/old, old/table,
-# new/table. Build an older commit with `git worktree add /tmp/old REV &&
-# make -C /tmp/old kvstore.so`, then: bench/compare.sh /tmp/old .
+# new/table, then the same for CPU time per operation (the figure to
+# trust when other work shares the machine). Build an older commit with
+# `git worktree add /tmp/old REV && make -C /tmp/old kvstore.so`, then:
+# bench/compare.sh /tmp/old .
 set -eu
 OLD=$(cd "$1" && pwd); NEW=$(cd "$2" && pwd)
 ROWS=${3:-200000}; ROUNDS=${4:-3}
@@ -47,4 +49,20 @@ for t in ("insert_autocommit", "insert_batch", "replace_batch", "insert_txn",
     o, n, b = (statistics.median(d[(t, k)]) for k in ("old", "new", "table"))
     print("| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f |"
           % (t, o, n, b, n / o, o / b, n / b))
+# CPU time per operation (user+sys of each process, open and close
+# included): far less disturbed than ops/s when other work shares the
+# machine. Ratios are old/new and table/new, so above 1 is new faster here
+# too.
+c = collections.defaultdict(list)
+for r in csv.reader(open(sys.argv[1])):
+    c[(r[2], r[0])].append(float(r[11]))
+print()
+print("CPU us/op, median of %s interleaved rounds" % sys.argv[3])
+print("| test | old | new | table | old/new | table/new |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+for t in ("insert_autocommit", "insert_batch", "replace_batch", "insert_txn",
+          "point_select", "range_scan"):
+    o, n, b = (statistics.median(c[(t, k)]) for k in ("old", "new", "table"))
+    print("| %s | %.2f | %.2f | %.2f | %.2f | %.2f |"
+          % (t, o, n, b, o / n, b / n))
 PY
