@@ -533,6 +533,45 @@ int kv_open_elsewhere(kv_db *db);
 int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap);
 uint64_t kv_snapshot_seq(const kv_snapshot *snap);
 
+/*
+** Ingest: add SSTables written elsewhere (another store's tables, copied
+** or shipped) to the store (engine/ingest.c, doc/ingest.md). Each file is
+** checked first: every checksum, and its Merkle root recomputed from the
+** data blocks (and compared with aRoot[i] when aRoot is not NULL); a file
+** that fails is refused with KV_CORRUPT (KV_CANTOPEN if missing) and a
+** message naming it, and nothing changes. Files holding range tombstones,
+** and files whose key ranges overlap each other, are refused (KV_ERROR).
+** The memtable is flushed, then every entry of the files is copied into
+** new tables of the store at one new sequence S (the newest version of
+** each key only), so the ingested rows replace what the store held for
+** their keys; each table goes to the deepest level where nothing above or
+** at it overlaps its key range.
+**
+**   kv_ingest          does it all and publishes S; *pzJson (kv_free; may
+**                      be NULL) gets {"files","entries","bytes","seq"}.
+**   kv_ingest_prepare  does it up to the manifest edit that installs the
+**                      tables, without publishing S (reads do not see
+**                      them), and holds the store's maintenance turn and
+**                      the next sequence as a kv_prepare does: other writes
+**                      fail with KV_BUSY until kv_ingest_commit (publish)
+**                      or kv_ingest_abort (another edit removes the
+**                      tables; on failure the store turns read-only until
+**                      reopened). Both free *ppIng and must be called on
+**                      the thread that prepared. A caller committing
+**                      through a database sets its horizon to
+**                      kv_ingest_seq() in the same transaction: recovery
+**                      with a lower horizon revokes the ingested tables.
+*/
+typedef struct kv_ingest_job kv_ingest_job;
+int kv_ingest(kv_db *db, const char *const *azPath, int nPath,
+              char **pzJson);
+int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
+                      const unsigned char (*aRoot)[32], kv_ingest_job **ppIng);
+uint64_t kv_ingest_seq(const kv_ingest_job *p);
+uint64_t kv_ingest_entries(const kv_ingest_job *p);
+int kv_ingest_commit(kv_db *db, kv_ingest_job *p);
+int kv_ingest_abort(kv_db *db, kv_ingest_job *p);
+
 #ifdef __cplusplus
 }
 #endif
