@@ -300,6 +300,7 @@ static void vtabFree(KvVtab *p){
   kvvtabGoneClear(p);
   sqlite3_free(p->aGone);
   kvrangeFree(p);
+  kvingestFree(p);
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zName);
   sqlite3_free(p->zDir);
@@ -1106,6 +1107,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   memset(&key, 0, sizeof(key));
   memset(&oldKey, 0, sizeof(oldKey));
   rc = kvtxnWriteBegin(p);
+  if( rc==SQLITE_OK ) rc = kvingestBlockWrite(p, argc, argv);
   if( rc!=SQLITE_OK ) return rc;
   /* One token per row written, before anything changes. */
   rc = kv_rate_acquire(p->pKv, 1);

@@ -38,6 +38,7 @@ typedef struct KvVtab KvVtab;
 typedef struct KvCursor KvCursor;
 typedef struct KvSavepoint KvSavepoint;
 typedef struct KvRun KvRun;
+typedef struct KvIngest KvIngest;
 
 /*
 ** Per-connection state, shared by every kvstore table of one sqlite3*.
@@ -145,6 +146,7 @@ struct KvVtab {
   kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
   sqlite3_int64 iHorizonSeen; /* the horizon read with them */
   KvRun run;                  /* range-delete run (kvrange.c) */
+  KvIngest *pIngest;          /* files the transaction ingests (kvingest.c) */
   int bShared;                /* another table of this connection uses the
                               ** store, or did (retired sharing): read the
                               ** latest state */
@@ -272,6 +274,24 @@ void kvrangeOnClose(KvVtab *p, KvCursor *pCur);
 void kvrangeFree(KvVtab *p);
 
 /****************************************************************************
+** kvingest.c: kvstore_ingest (doc/ingest.md).
+*/
+
+/* The 'ingest' command row: check the file, remember it. */
+int kvingestCommand(KvVtab *p, int argc, sqlite3_value **argv);
+/* xUpdate (argv as its): refuse a row written while an ingest is
+** remembered (an 'ingest' command row passes). */
+int kvingestBlockWrite(KvVtab *p, int argc, sqlite3_value **argv);
+/* xSync: prepare the ingest and set the horizon to its sequence. */
+int kvingestSync(KvVtab *p);
+/* xCommit (bCommit 1) and xRollback (0). */
+void kvingestEnd(KvVtab *p, int bCommit);
+/* xRollbackTo: forget the files remembered since savepoint iSave. */
+void kvingestRollbackTo(KvVtab *p, int iSave);
+/* Table destructor. */
+void kvingestFree(KvVtab *p);
+
+/****************************************************************************
 ** kvcursor.c: query planning and cursors (the sqlite3_module slots).
 */
 int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
@@ -297,6 +317,8 @@ void kvtxnHorizonForget(KvVtab *p);
 void kvtxnHorizonRelease(KvVtab *p);
 /* The read point of the running statement (NULL: the latest). */
 int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap);
+/* Set the table's horizon row through its connection (xSync). */
+int kvtxnHorizonWrite(KvVtab *p, u64 iH);
 /* Make sure a batch exists and this table holds the writer lock. */
 int kvtxnWriteBegin(KvVtab *p);
 /* End the transaction state (after commit or rollback). */

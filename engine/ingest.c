@@ -83,8 +83,9 @@ static int ingestCheck(kv_db *db, IngestFile *f, const u8 *aRoot){
   const KvSstMeta *m;
   int rc = kvSstVerify(db->pEnv, f->zPath);
   if( rc!=KV_OK ){
-    return kvErr(rc, "kvstore: ingest of '%s' refused: %s", f->zPath,
-                 kvErrMsg());
+    const char *zWhy = kvErrMsg();
+    if( strncmp(zWhy, "kvstore: ", 9)==0 ) zWhy += 9;
+    return kvErr(rc, "kvstore: ingest of '%s' refused: %s", f->zPath, zWhy);
   }
   rc = kvSstOpen(db->pEnv, f->zPath, 0, 0, &f->pSrc);
   if( rc!=KV_OK ) return rc;
@@ -280,7 +281,8 @@ static int ingestReserve(kv_db *db, kv_ingest_job *p){
 }
 
 int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
-                      const unsigned char (*aRoot)[32], kv_ingest_job **ppIng){
+                      const unsigned char *const *apRoot,
+                      kv_ingest_job **ppIng){
   kv_ingest_job *p = 0;
   KvVersionEdit edit;
   KvVersion *v = 0;
@@ -305,7 +307,7 @@ int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
   /* 1. Check every file; empty ones are dropped; the rest must not
   ** overlap each other (one sequence cannot order two versions). */
   for(i=0; rc==KV_OK && i<nPath; i++){
-    rc = ingestCheck(db, &p->aFile[i], aRoot ? aRoot[i] : 0);
+    rc = ingestCheck(db, &p->aFile[i], apRoot ? apRoot[i] : 0);
   }
   if( rc==KV_OK ){
     qsort(p->aFile, (size_t)p->nFile, sizeof(IngestFile), cmpFile);
@@ -375,6 +377,25 @@ int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
   kvEditClear(&edit);
   *ppIng = p;
   return KV_OK;
+}
+
+int kv_ingest_check(kv_db *db, const char *zPath, const unsigned char *aRoot,
+                    uint64_t *pnEntry, uint64_t *pnByte){
+  IngestFile f;
+  int rc;
+  if( db==0 || zPath==0 ){
+    return kvErr(KV_MISUSE, "kvstore: kv_ingest_check: NULL argument");
+  }
+  memset(&f, 0, sizeof(f));
+  f.zPath = zPath;
+  rc = ingestCheck(db, &f, aRoot);
+  if( rc==KV_OK ){
+    const KvSstMeta *m = kvSstGetMeta(f.pSrc);
+    if( pnEntry ) *pnEntry = m->nEntry;
+    if( pnByte ) *pnByte = m->nFileSize;
+  }
+  if( f.pSrc ) kvSstClose(f.pSrc);
+  return rc;
 }
 
 uint64_t kv_ingest_seq(const kv_ingest_job *p){

@@ -537,7 +537,8 @@ uint64_t kv_snapshot_seq(const kv_snapshot *snap);
 ** Ingest: add SSTables written elsewhere (another store's tables, copied
 ** or shipped) to the store (engine/ingest.c, doc/ingest.md). Each file is
 ** checked first: every checksum, and its Merkle root recomputed from the
-** data blocks (and compared with aRoot[i] when aRoot is not NULL); a file
+** data blocks (and compared with the 32 bytes at apRoot[i] when apRoot
+** and apRoot[i] are not NULL); a file
 ** that fails is refused with KV_CORRUPT (KV_CANTOPEN if missing) and a
 ** message naming it, and nothing changes. Files holding range tombstones,
 ** and files whose key ranges overlap each other, are refused (KV_ERROR).
@@ -561,16 +562,22 @@ uint64_t kv_snapshot_seq(const kv_snapshot *snap);
 **                      through a database sets its horizon to
 **                      kv_ingest_seq() in the same transaction: recovery
 **                      with a lower horizon revokes the ingested tables.
+**   kv_ingest_check    the checks of one file alone (changes nothing):
+**                      *pnEntry and *pnByte (either may be NULL) get its
+**                      entries and size.
 */
 typedef struct kv_ingest_job kv_ingest_job;
 int kv_ingest(kv_db *db, const char *const *azPath, int nPath,
               char **pzJson);
 int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
-                      const unsigned char (*aRoot)[32], kv_ingest_job **ppIng);
+                      const unsigned char *const *apRoot,
+                      kv_ingest_job **ppIng);
 uint64_t kv_ingest_seq(const kv_ingest_job *p);
 uint64_t kv_ingest_entries(const kv_ingest_job *p);
 int kv_ingest_commit(kv_db *db, kv_ingest_job *p);
 int kv_ingest_abort(kv_db *db, kv_ingest_job *p);
+int kv_ingest_check(kv_db *db, const char *zPath, const unsigned char *aRoot,
+                    uint64_t *pnEntry, uint64_t *pnByte);
 
 #ifdef __cplusplus
 }

@@ -213,7 +213,8 @@ static void test_ingest_level_choice(void **state){
 static void test_ingest_refused(void **state){
   char zSrc[256], zPath[512], zDir[256], zBad[600];
   const char *az[2];
-  unsigned char aRoot[1][32];
+  unsigned char aRoot[32];
+  const unsigned char *apRoot[1];
   kv_options *o = ingestOptions();
   kv_ingest_job *pJob = 0;
   kv_db *db;
@@ -252,9 +253,9 @@ static void test_ingest_refused(void **state){
 
   /* a sound file whose root is not the one expected */
   memset(aRoot, 0x5a, sizeof(aRoot));
+  apRoot[0] = aRoot;
   az[0] = zPath;
-  rc = kv_ingest_prepare(db, az, 1, (const unsigned char (*)[32])aRoot,
-                         &pJob);
+  rc = kv_ingest_prepare(db, az, 1, apRoot, &pJob);
   assert_int_equal(rc, KV_CORRUPT);
   assert_null(pJob);
   assert_non_null(strstr(kv_errmsg(db), "Merkle root differs"));
