@@ -273,6 +273,9 @@ sqltest: all
 # tests/rangetest.py: range deletes (kvstore_delete_range, range DELETE,
 # inside savepoints) whole or absent after RANGE_KILLS kill -9 (about 15 s)
 RANGE_KILLS ?= 40
+# tests/ingesttest.py: kvstore_ingest beside an ordinary table, equal after
+# INGEST_KILLS kill -9 (about 15 s)
+INGEST_KILLS ?= 20
 ## pytest: the Python tests (API, integrity, differential, crash, kill -9 loop)
 pytest: all
 	$(PYTHON) tests/apitest.py
@@ -286,6 +289,7 @@ pytest: all
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 	$(PYTHON) tests/txntest.py --kills $(TXN_KILLS)
 	$(PYTHON) tests/rangetest.py --rounds $(RANGE_KILLS)
+	$(PYTHON) tests/ingesttest.py --rounds $(INGEST_KILLS)
 
 ## demo: the LSM at work in the sqlite3 shell (demo/demo.sql, then demo/reopen.sql in a new process)
 demo: all

@@ -71,3 +71,8 @@ SELECT kvstore_ingest('kv2', 'test.db');
 SELECT kvstore_ingest('kv2');
 SELECT kvstore_ingest('nosuch', 'x.sst');
 SELECT count(*) FROM kv2;
+
+-- kvstore_confine(NULL): no explicit path at all, so no ingest either.
+SELECT kvstore_confine(NULL);
+SELECT kvstore_ingest('kv2', (SELECT path FROM srcfile));
+SELECT count(*) FROM kv2;
