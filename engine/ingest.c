@@ -59,6 +59,10 @@ struct IngestFile {
   const char *zPath;            /* the source (borrowed from the caller) */
   KvSst *pSrc;                  /* the source opened (until rewritten) */
   u64 iFile;                    /* number of its copy in the store */
+  u64 iOwnedSeq;                /* a table of kv_bulk (bulk.c) whose
+                                ** entries are at this sequence: renamed
+                                ** into place when it is S; 0: a file
+                                ** from elsewhere */
   int iLevel;                   /* level it goes to */
   KvSstMeta meta;               /* the copy's metadata */
 };
@@ -280,16 +284,34 @@ static int ingestReserve(kv_db *db, kv_ingest_job *p){
   return rc;
 }
 
+/* Step 4 for a table of kv_bulk written at sequence S already: rename
+** it to table f->iFile. */
+static int ingestAdopt(kv_db *db, IngestFile *f){
+  const KvSstMeta *m = kvSstGetMeta(f->pSrc);
+  char *zTo = kvSstPath(db->zDir, f->iFile);
+  int rc = zTo ? KV_OK : kvErrNoMem();
+  f->meta = *m;
+  memset(&f->meta.smallest, 0, sizeof(KvBuf));
+  memset(&f->meta.largest, 0, sizeof(KvBuf));
+  if( rc==KV_OK ) rc = kvBufSet(&f->meta.smallest, m->smallest.a, m->smallest.n);
+  if( rc==KV_OK ) rc = kvBufSet(&f->meta.largest, m->largest.a, m->largest.n);
+  kvSstClose(f->pSrc);
+  f->pSrc = 0;
+  if( rc==KV_OK ) rc = db->pEnv->xRename(db->pEnv, f->zPath, zTo);
+  if( rc==KV_OK ) rc = db->pEnv->xSyncDir(db->pEnv, db->zDir);
+  kvFree(zTo);
+  return rc;
+}
+
+static int ingestPrepare(kv_db *db, kv_ingest_job *p,
+                         const unsigned char *const *apRoot,
+                         kv_ingest_job **ppIng);
+
 int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
                       const unsigned char *const *apRoot,
                       kv_ingest_job **ppIng){
   kv_ingest_job *p = 0;
-  KvVersionEdit edit;
-  KvVersion *v = 0;
-  int rc = KV_OK;
   int i;
-
-  memset(&edit, 0, sizeof(edit));
   if( ppIng ) *ppIng = 0;
   if( db==0 || azPath==0 || nPath<=0 || ppIng==0 ){
     return kvErr(KV_MISUSE, "kvstore: kv_ingest_prepare: bad argument");
@@ -303,11 +325,44 @@ int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
   }
   p->nFile = nPath;
   for(i=0; i<nPath; i++) p->aFile[i].zPath = azPath[i];
+  return ingestPrepare(db, p, apRoot, ppIng);
+}
 
-  /* 1. Check every file; empty ones are dropped; the rest must not
-  ** overlap each other (one sequence cannot order two versions). */
-  for(i=0; rc==KV_OK && i<nPath; i++){
-    rc = ingestCheck(db, &p->aFile[i], apRoot ? apRoot[i] : 0);
+int kvIngestPrepareOwned(kv_db *db, const char *zPath, u64 iSeq,
+                         kv_ingest_job **ppIng){
+  kv_ingest_job *p = (kv_ingest_job*)kvMallocZero(sizeof(*p));
+  *ppIng = 0;
+  if( p ) p->aFile = (IngestFile*)kvMallocZero(sizeof(IngestFile));
+  if( p==0 || p->aFile==0 ){
+    ingestFree(p);
+    return kvErrNoMem();
+  }
+  p->nFile = 1;
+  p->aFile[0].zPath = zPath;
+  p->aFile[0].iOwnedSeq = iSeq;
+  return ingestPrepare(db, p, 0, ppIng);
+}
+
+/* kv_ingest_prepare's steps, for the files of p (freed on failure). */
+static int ingestPrepare(kv_db *db, kv_ingest_job *p,
+                         const unsigned char *const *apRoot,
+                         kv_ingest_job **ppIng){
+  KvVersionEdit edit;
+  KvVersion *v = 0;
+  int rc = KV_OK;
+  int i;
+
+  memset(&edit, 0, sizeof(edit));
+  /* 1. Check every file (a table the store wrote itself is only opened);
+  ** empty ones are dropped; the rest must not overlap each other (one
+  ** sequence cannot order two versions). */
+  for(i=0; rc==KV_OK && i<p->nFile; i++){
+    IngestFile *f = &p->aFile[i];
+    if( f->iOwnedSeq ){
+      rc = kvSstOpen(db->pEnv, f->zPath, 0, 0, &f->pSrc);
+    }else{
+      rc = ingestCheck(db, f, apRoot ? apRoot[i] : 0);
+    }
   }
   if( rc==KV_OK ){
     qsort(p->aFile, (size_t)p->nFile, sizeof(IngestFile), cmpFile);
@@ -335,7 +390,11 @@ int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
     kvDbLock(db);
     p->aFile[i].iFile = kvVsetNewFileNumber(&db->vset);
     kvDbUnlock(db);
-    rc = ingestCopy(db, &p->aFile[i], p->iSeq);
+    if( p->aFile[i].iOwnedSeq==p->iSeq ){
+      rc = ingestAdopt(db, &p->aFile[i]);
+    }else{
+      rc = ingestCopy(db, &p->aFile[i], p->iSeq);
+    }
     if( rc==KV_OK ){
       p->nEntry += p->aFile[i].meta.nEntry;
       p->nByte += p->aFile[i].meta.nFileSize;

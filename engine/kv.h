@@ -579,6 +579,36 @@ int kv_ingest_abort(kv_db *db, kv_ingest_job *p);
 int kv_ingest_check(kv_db *db, const char *zPath, const unsigned char *aRoot,
                     uint64_t *pnEntry, uint64_t *pnByte);
 
+/*
+** Bulk loads (engine/bulk.c, doc/ingest.md): rows in strictly increasing
+** key order, none of them in the store, written straight into an SSTable
+** of the store at the next sequence S (no WAL, no memtable), installed by
+** kv_bulk_prepare as an ingest is (then kv_ingest_commit / abort).
+** REQUIRES: the caller is the store's only writer from kv_bulk_begin to
+** the commit (the SQL layer holds the writer lock and the database's).
+**
+**   kv_bulk_begin    start; S = kv_last_seq() + 1.
+**   kv_bulk_add      one row (KV_MISUSE if not above the last one). A
+**                    failure is sticky: the load is lost.
+**   kv_bulk_take     move batch b's puts (in key order, above every row
+**                    added so far) into the load, then clear b.
+**   kv_bulk_unload   the first nKeep rows back into batch b as puts; frees
+**                    the load (its table is removed).
+**   kv_bulk_prepare  finish the table and kv_ingest_prepare it; frees the
+**                    load (also on failure).
+**   kv_bulk_free     give up: the table is removed.
+*/
+typedef struct kv_bulk kv_bulk;
+int kv_bulk_begin(kv_db *db, kv_bulk **ppBulk);
+int kv_bulk_add(kv_bulk *p, const void *pKey, size_t nKey, const void *pVal,
+                size_t nVal);
+int kv_bulk_take(kv_bulk *p, kv_batch *b);
+uint64_t kv_bulk_count(const kv_bulk *p);
+uint64_t kv_bulk_seq(const kv_bulk *p);
+int kv_bulk_unload(kv_bulk *p, uint64_t nKeep, kv_batch *b);
+int kv_bulk_prepare(kv_db *db, kv_bulk *p, kv_ingest_job **ppIng);
+void kv_bulk_free(kv_bulk *p);
+
 #ifdef __cplusplus
 }
 #endif
