@@ -43,7 +43,7 @@ KVROOT_SRC := kvstore.c kvrow.c kvconfig.c kvtxn.c kvcursor.c kvlookup.c
 # Range deletes: command rows, DELETE runs, kvstore_delete_range.
 KVROOT_SRC += kvrange.c
 # bulk: kvstore_ingest (doc/ingest.md)
-KVROOT_SRC += kvingest.c
+KVROOT_SRC += kvingest.c kvbulk.c
 KVROOT_HDR := kvrow.h kvconfig.h kvvtabInt.h
 VTAB_SRC   := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))

@@ -46,6 +46,7 @@ struct KvIngest {
                                 ** -1: none */
   kv_ingest_job *pJob;          /* prepared by xSync, or NULL */
   int bHorizon;                 /* xSync raised the horizon for pJob */
+  int bBulkJob;                 /* pJob installs a sorted load (kvbulk.c) */
   sqlite3_uint64 nEntry;        /* entries of the last file remembered */
   sqlite3_uint64 nByte;         /* its size */
 };
@@ -70,7 +71,7 @@ void kvingestFree(KvVtab *p){
 }
 
 static int kvingestPending(KvVtab *p){
-  return p->pIngest!=0 && p->pIngest->nPath>0;
+  return p->pIngest!=0 && (p->pIngest->nPath>0 || p->pIngest->pJob!=0);
 }
 
 /* 0..15 from a hex digit, -1 if it is none. */
@@ -117,7 +118,7 @@ int kvingestCommand(KvVtab *p, int argc, sqlite3_value **argv){
     }
     bRoot = 1;
   }
-  if( kv_batch_count(p->pBatch)>0 ){
+  if( kv_batch_count(p->pBatch)>0 || kvbulkActive(p) ){
     kvvtabSetError(&p->base, "kvstore: ingest into table %s: the "
                    "transaction has written rows of it already (an ingest "
                    "must be the table's only write in its transaction)",
@@ -192,7 +193,14 @@ void kvingestRollbackTo(KvVtab *p, int iSave){
     if( q->aiSave[i]>=0 && q->aiSave[i]>=iSave ) break;
   }
   ingestForget(q, i);
-  if( q->pJob && q->nPath==0 ){
+  if( q->pJob && q->bBulkJob ){
+    /* A failed COMMIT had prepared a bulk load: its rows cannot be cut
+    ** at a savepoint any more; the transaction can only roll back. */
+    kv_ingest_abort(p->pKv, q->pJob);
+    q->pJob = 0;
+    q->bBulkJob = 0;
+    p->bBulkFailed = 1;
+  }else if( q->pJob && q->nPath==0 ){
     /* A failed COMMIT had prepared it; the next xSync puts the horizon
     ** back. */
     kv_ingest_abort(p->pKv, q->pJob);
@@ -204,8 +212,29 @@ int kvingestSync(KvVtab *p){
   KvIngest *q = p->pIngest;
   const kv_snapshot *pSnap = 0;
   int rc;
-  if( q==0 || !p->bInTrans ) return SQLITE_OK;
-  if( q->nPath==0 ){
+  if( !p->bInTrans ) return SQLITE_OK;
+  if( kvbulkActive(p) || p->bBulkFailed ){
+    /* A sorted load (kvbulk.c): installed as an ingest of its table. */
+    kv_ingest_job *pJob = 0;
+    if( q==0 ){
+      q = sqlite3_malloc(sizeof(*q));
+      if( q==0 ) return SQLITE_NOMEM;
+      memset(q, 0, sizeof(*q));
+      p->pIngest = q;
+    }
+    if( q->pJob ){
+      kvvtabSetError(&p->base, "kvstore: table %s: a bulk load and an "
+                     "ingest in one transaction", p->zName);
+      return SQLITE_ERROR;
+    }
+    rc = kvtxnReadSnapshot(p, &pSnap);
+    if( rc==SQLITE_OK ) rc = kvbulkPrepare(p, &pJob);
+    if( rc!=SQLITE_OK ) return rc;
+    q->pJob = pJob;
+    q->bBulkJob = 1;
+  }
+  if( q==0 ) return SQLITE_OK;
+  if( q->nPath==0 && q->pJob==0 ){
     if( q->bHorizon ){
       q->bHorizon = 0;
       return kvtxnHorizonWrite(p, kv_last_seq(p->pKv));
@@ -237,6 +266,7 @@ int kvingestSync(KvVtab *p){
 
 void kvingestEnd(KvVtab *p, int bCommit){
   KvIngest *q = p->pIngest;
+  kvbulkEnd(p);
   if( q==0 ) return;
   if( q->pJob ){
     if( bCommit ){
@@ -247,6 +277,7 @@ void kvingestEnd(KvVtab *p, int bCommit){
     q->pJob = 0;
   }
   q->bHorizon = 0;
+  q->bBulkJob = 0;
   ingestForget(q, 0);
 }
 

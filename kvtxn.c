@@ -347,7 +347,7 @@ int kvvtabSync(sqlite3_vtab *pVtab){
   }
   kvtxnHorizonForget(p);
   if( !p->bInTrans ) return SQLITE_OK;
-  if( p->pIngest ){
+  if( p->pIngest || p->pBulk ){
     rc = kvingestSync(p);         /* kvingest.c */
     if( rc!=SQLITE_OK ) return rc;
   }
@@ -446,7 +446,8 @@ int kvvtabRollback(sqlite3_vtab *pVtab){
 */
 int kvvtabSavepoint(sqlite3_vtab *pVtab, int iSave){
   KvVtab *p = (KvVtab*)pVtab;
-  size_t nMark = p->pBatch ? kv_batch_count(p->pBatch) : 0;
+  size_t nMark = (p->pBatch ? kv_batch_count(p->pBatch) : 0)
+               + (size_t)kvbulkCount(p);
   while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
   if( p->nSave>=p->nSaveAlloc ){
     int nNew = p->nSaveAlloc ? p->nSaveAlloc*2 : 8;
@@ -474,6 +475,7 @@ int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSave){
   size_t nMark = 0;
   while( p->nSave>0 && p->aSave[p->nSave-1].iSave>iSave ) p->nSave--;
   if( p->nSave>0 ) nMark = p->aSave[p->nSave-1].nMark;
+  kvbulkRollbackTo(p, nMark);     /* kvbulk.c */
   if( p->pBatch && !p->bSynced ) kv_batch_truncate(p->pBatch, nMark);
   kvingestRollbackTo(p, iSave);
   return SQLITE_OK;
