@@ -276,6 +276,9 @@ RANGE_KILLS ?= 40
 # tests/ingesttest.py: kvstore_ingest beside an ordinary table, equal after
 # INGEST_KILLS kill -9 (about 15 s)
 INGEST_KILLS ?= 20
+# tests/bulktest.py: sorted loads beside an ordinary table, equal after
+# BULK_KILLS kill -9, and a 300k-row load's peak RSS (about 20 s)
+BULK_KILLS ?= 12
 ## pytest: the Python tests (API, integrity, differential, crash, kill -9 loop)
 pytest: all
 	$(PYTHON) tests/apitest.py
@@ -290,6 +293,7 @@ pytest: all
 	$(PYTHON) tests/txntest.py --kills $(TXN_KILLS)
 	$(PYTHON) tests/rangetest.py --rounds $(RANGE_KILLS)
 	$(PYTHON) tests/ingesttest.py --rounds $(INGEST_KILLS)
+	$(PYTHON) tests/bulktest.py --rounds $(BULK_KILLS)
 
 ## demo: the LSM at work in the sqlite3 shell (demo/demo.sql, then demo/reopen.sql in a new process)
 demo: all
