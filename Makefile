@@ -42,7 +42,7 @@ OWNER_HDR  := kvowner.h kvshadow.h
 KVROOT_SRC := kvstore.c kvrow.c kvconfig.c kvtxn.c kvcursor.c kvlookup.c
 # Range deletes: command rows, DELETE runs, kvstore_delete_range.
 KVROOT_SRC += kvrange.c
-# bulk: kvstore_ingest (doc/ingest.md)
+# bulk: kvstore_ingest and sorted loads (doc/ingest.md)
 KVROOT_SRC += kvingest.c kvbulk.c
 KVROOT_HDR := kvrow.h kvconfig.h kvvtabInt.h
 VTAB_SRC   := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
@@ -277,7 +277,7 @@ RANGE_KILLS ?= 40
 # INGEST_KILLS kill -9 (about 15 s)
 INGEST_KILLS ?= 20
 # tests/bulktest.py: sorted loads beside an ordinary table, equal after
-# BULK_KILLS kill -9, and a 300k-row load's peak RSS (about 20 s)
+# BULK_KILLS kill -9, and a 300k-row load's peak RSS (about 10 s)
 BULK_KILLS ?= 12
 ## pytest: the Python tests (API, integrity, differential, crash, kill -9 loop)
 pytest: all
