@@ -88,7 +88,7 @@ int kvingestCommand(KvVtab *p, int argc, sqlite3_value **argv){
   unsigned char aRoot[32];
   int bRoot = 0;
   char *zErr = 0;
-  sqlite3_uint64 nEntry = 0, nByte = 0;
+  uint64_t nEntry = 0, nByte = 0;
   int rc;
 
   if( argc<=2+KVVTAB_COL_COMMAND ) return SQLITE_INTERNAL;
@@ -133,8 +133,7 @@ int kvingestCommand(KvVtab *p, int argc, sqlite3_value **argv){
   }
   /* Checked now, so that a damaged file fails this statement; the copy
   ** checks it again at COMMIT (it may have changed since). */
-  rc = kv_ingest_check(p->pKv, zPath, bRoot ? aRoot : 0,
-                       (uint64_t*)&nEntry, (uint64_t*)&nByte);
+  rc = kv_ingest_check(p->pKv, zPath, bRoot ? aRoot : 0, &nEntry, &nByte);
   if( rc!=KV_OK ) return kvvtabEngineError(&p->base, rc, "ingesting");
 
   if( q==0 ){
