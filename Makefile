@@ -42,6 +42,8 @@ OWNER_HDR  := kvowner.h kvshadow.h
 KVROOT_SRC := kvstore.c kvrow.c kvconfig.c kvtxn.c kvcursor.c kvlookup.c
 # Range deletes: command rows, DELETE runs, kvstore_delete_range.
 KVROOT_SRC += kvrange.c
+# bulk: kvstore_ingest and sorted loads (doc/ingest.md)
+KVROOT_SRC += kvingest.c kvbulk.c
 KVROOT_HDR := kvrow.h kvconfig.h kvvtabInt.h
 VTAB_SRC   := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
@@ -271,6 +273,12 @@ sqltest: all
 # tests/rangetest.py: range deletes (kvstore_delete_range, range DELETE,
 # inside savepoints) whole or absent after RANGE_KILLS kill -9 (about 15 s)
 RANGE_KILLS ?= 40
+# tests/ingesttest.py: kvstore_ingest beside an ordinary table, equal after
+# INGEST_KILLS kill -9 (about 15 s)
+INGEST_KILLS ?= 20
+# tests/bulktest.py: sorted loads beside an ordinary table, equal after
+# BULK_KILLS kill -9, and a 300k-row load's peak RSS (about 10 s)
+BULK_KILLS ?= 12
 ## pytest: the Python tests (API, integrity, differential, crash, kill -9 loop)
 pytest: all
 	$(PYTHON) tests/apitest.py
@@ -284,6 +292,8 @@ pytest: all
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 	$(PYTHON) tests/txntest.py --kills $(TXN_KILLS)
 	$(PYTHON) tests/rangetest.py --rounds $(RANGE_KILLS)
+	$(PYTHON) tests/ingesttest.py --rounds $(INGEST_KILLS)
+	$(PYTHON) tests/bulktest.py --rounds $(BULK_KILLS)
 
 ## demo: the LSM at work in the sqlite3 shell (demo/demo.sql, then demo/reopen.sql in a new process)
 demo: all

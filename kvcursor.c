@@ -773,7 +773,7 @@ int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int bListLoose = 0;
   int bScan = 0;              /* the IN list is scanned, not looked up */
   const kv_snapshot *pSnap = 0;  /* read point (kvtxnReadSnapshot) */
-  int rc = SQLITE_OK;
+  int rc = kvbulkActive(pTab) ? kvbulkStop(pTab) : SQLITE_OK;  /* kvbulk.c */
   int iArg;
 
   cursorReset(pCur);

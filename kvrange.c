@@ -136,9 +136,13 @@ int kvrangeCommand(KvVtab *p, int argc, sqlite3_value **argv){
   }
   zCmd = (const char*)sqlite3_value_text(pCmd);
   if( zCmd==0 ) return SQLITE_NOMEM;
+  if( sqlite3_stricmp(zCmd, "ingest")==0 ){
+    return kvingestCommand(p, argc, argv);       /* kvingest.c */
+  }
   if( sqlite3_stricmp(zCmd, "delete_range")!=0 ){
     kvvtabSetError(&p->base, "kvstore: unknown command '%s' in column "
-        KVVTAB_COMMAND_NAME " of table %s (known: 'delete_range')",
+        KVVTAB_COMMAND_NAME " of table %s (known: 'delete_range', "
+        "'ingest')",
         zCmd, p->zName);
     return SQLITE_ERROR;
   }

@@ -31,6 +31,7 @@ static int kvstoreRegisterExt(sqlite3 *db, char **pzErrMsg){
   if( rc==SQLITE_OK ) rc = kvextBackupInit(db);
   if( rc==SQLITE_OK ) rc = kvvtabOwnerFunctionsInit(db);
   if( rc==SQLITE_OK ) rc = kvrangeFunctionsInit(db);
+  if( rc==SQLITE_OK ) rc = kvingestFunctionsInit(db);
   if( rc!=SQLITE_OK ){
     *pzErrMsg = sqlite3_mprintf("kvstore: cannot register the SQL "
         "functions: %s", sqlite3_errmsg(db));

@@ -309,6 +309,10 @@ static int horizonWrite(KvVtab *p, u64 iH){
   return rc;
 }
 
+int kvtxnHorizonWrite(KvVtab *p, u64 iH){
+  return horizonWrite(p, iH);
+}
+
 /*
 ** Phase one of the two-phase commit whose coordinator is the database
 ** (doc/transactions.md). SQLite calls xSync on every table of the
@@ -343,6 +347,10 @@ int kvvtabSync(sqlite3_vtab *pVtab){
   }
   kvtxnHorizonForget(p);
   if( !p->bInTrans ) return SQLITE_OK;
+  if( p->pIngest || p->pBulk ){
+    rc = kvingestSync(p);         /* kvingest.c */
+    if( rc!=SQLITE_OK ) return rc;
+  }
   if( p->pBatch==0 || kv_batch_count(p->pBatch)==0 ){
     if( p->iPrepSeq && p->pKv ){
       /* A failed COMMIT prepared writes that ROLLBACK TO has since undone:
@@ -414,6 +422,7 @@ int kvvtabCommit(sqlite3_vtab *pVtab){
     if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "applying a commit");
   }
   p->iPrepSeq = 0;
+  kvingestEnd(p, 1);
   kvtxnEnd(p);
   return rc;
 }
@@ -425,6 +434,7 @@ int kvvtabRollback(sqlite3_vtab *pVtab){
   kvtxnHorizonForget(p);
   if( p->iPrepSeq && p->pKv ) kv_abort_prepared(p->pKv, p->iPrepSeq);
   p->iPrepSeq = 0;
+  kvingestEnd(p, 0);
   kvtxnEnd(p);
   return SQLITE_OK;
 }
@@ -436,7 +446,8 @@ int kvvtabRollback(sqlite3_vtab *pVtab){
 */
 int kvvtabSavepoint(sqlite3_vtab *pVtab, int iSave){
   KvVtab *p = (KvVtab*)pVtab;
-  size_t nMark = p->pBatch ? kv_batch_count(p->pBatch) : 0;
+  size_t nMark = (p->pBatch ? kv_batch_count(p->pBatch) : 0)
+               + (size_t)kvbulkCount(p);
   while( p->nSave>0 && p->aSave[p->nSave-1].iSave>=iSave ) p->nSave--;
   if( p->nSave>=p->nSaveAlloc ){
     int nNew = p->nSaveAlloc ? p->nSaveAlloc*2 : 8;
@@ -464,6 +475,8 @@ int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSave){
   size_t nMark = 0;
   while( p->nSave>0 && p->aSave[p->nSave-1].iSave>iSave ) p->nSave--;
   if( p->nSave>0 ) nMark = p->aSave[p->nSave-1].nMark;
+  kvbulkRollbackTo(p, nMark);     /* kvbulk.c */
   if( p->pBatch && !p->bSynced ) kv_batch_truncate(p->pBatch, nMark);
+  kvingestRollbackTo(p, iSave);
   return SQLITE_OK;
 }

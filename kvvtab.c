@@ -300,6 +300,8 @@ static void vtabFree(KvVtab *p){
   kvvtabGoneClear(p);
   sqlite3_free(p->aGone);
   kvrangeFree(p);
+  kvingestFree(p);
+  kvbulkFree(p);
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zName);
   sqlite3_free(p->zDir);
@@ -1106,6 +1108,8 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   memset(&key, 0, sizeof(key));
   memset(&oldKey, 0, sizeof(oldKey));
   rc = kvtxnWriteBegin(p);
+  if( rc==SQLITE_OK ) rc = kvingestBlockWrite(p, argc, argv);
+  if( rc==SQLITE_OK ) rc = kvbulkBeforeWrite(p, argc, argv);
   if( rc!=SQLITE_OK ) return rc;
   /* One token per row written, before anything changes. */
   rc = kv_rate_acquire(p->pKv, 1);
@@ -1160,6 +1164,14 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     rc = kv_batch_put(p->pBatch, key.p, (size_t)key.n, aVal, nVal);
     if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "writing");
     goto update_out;
+  }
+
+  if( !bOldKey ){
+    /* A sorted load goes straight to an SSTable (kvbulk.c). */
+    int bDone = 0;
+    rc = kvbulkInsert(p, key.p, key.n, aVal, nVal, &bDone);
+    if( rc!=SQLITE_OK || bDone ) goto update_out;
+    nMark = kv_batch_count(p->pBatch);  /* an ended load's rows are there */
   }
 
   /* INSERT, or UPDATE that moves the row to another key: the new key must

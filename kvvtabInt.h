@@ -39,6 +39,8 @@ typedef struct KvVtab KvVtab;
 typedef struct KvCursor KvCursor;
 typedef struct KvSavepoint KvSavepoint;
 typedef struct KvRun KvRun;
+typedef struct KvIngest KvIngest;
+typedef struct KvBulk KvBulk;
 
 /*
 ** Per-connection state, shared by every kvstore table of one sqlite3*.
@@ -146,6 +148,10 @@ struct KvVtab {
   kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
   sqlite3_int64 iHorizonSeen; /* the horizon read with them */
   KvRun run;                  /* range-delete run (kvrange.c) */
+  KvIngest *pIngest;          /* files the transaction ingests (kvingest.c) */
+  KvBulk *pBulk;              /* sorted load of the transaction (kvbulk.c) */
+  int bBulkFailed;            /* a load failed: the transaction cannot
+                              ** commit */
   int bShared;                /* another table of this connection uses the
                               ** store, or did (retired sharing): read the
                               ** latest state */
@@ -280,6 +286,51 @@ void kvrangeOnClose(KvVtab *p, KvCursor *pCur);
 void kvrangeFree(KvVtab *p);
 
 /****************************************************************************
+** kvingest.c: kvstore_ingest (doc/ingest.md).
+*/
+
+/* The 'ingest' command row: check the file, remember it. */
+int kvingestCommand(KvVtab *p, int argc, sqlite3_value **argv);
+/* xUpdate (argv as its): refuse a row written while an ingest is
+** remembered (an 'ingest' command row passes). */
+int kvingestBlockWrite(KvVtab *p, int argc, sqlite3_value **argv);
+/* xSync: prepare the ingest and set the horizon to its sequence. */
+int kvingestSync(KvVtab *p);
+/* xCommit (bCommit 1) and xRollback (0). */
+void kvingestEnd(KvVtab *p, int bCommit);
+/* xRollbackTo: forget the files remembered since savepoint iSave. */
+void kvingestRollbackTo(KvVtab *p, int iSave);
+/* Table destructor. */
+void kvingestFree(KvVtab *p);
+
+/****************************************************************************
+** kvbulk.c: sorted loads written straight to an SSTable (doc/ingest.md).
+*/
+
+/* xUpdate, before anything: a row that is not a plain INSERT ends the
+** load (its rows go back to the batch). */
+int kvbulkBeforeWrite(KvVtab *p, int argc, sqlite3_value **argv);
+/* xUpdate of a plain INSERT of encoded key and value, before its conflict
+** check: *pbDone 1 when the row went into the load (nothing else to do);
+** else the usual path follows (the load may have ended: its rows are in
+** the batch). */
+int kvbulkInsert(KvVtab *p, const u8 *aKey, int nKey, const u8 *aVal,
+                 size_t nVal, int *pbDone);
+/* A load is under way (its rows are not in the batch). */
+int kvbulkActive(KvVtab *p);
+/* Rows in the load (savepoint marks count them after the batch's). */
+sqlite3_uint64 kvbulkCount(KvVtab *p);
+/* End the load, its rows back into the batch (reads of the table). */
+int kvbulkStop(KvVtab *p);
+/* ROLLBACK TO a mark of nMark rows. */
+void kvbulkRollbackTo(KvVtab *p, sqlite3_uint64 nMark);
+/* xSync: finish the load and prepare its install (*ppJob NULL: none). */
+int kvbulkPrepare(KvVtab *p, kv_ingest_job **ppJob);
+/* End of the transaction; table destructor. */
+void kvbulkEnd(KvVtab *p);
+void kvbulkFree(KvVtab *p);
+
+/****************************************************************************
 ** kvcursor.c: query planning and cursors (the sqlite3_module slots).
 */
 int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
@@ -305,6 +356,8 @@ void kvtxnHorizonForget(KvVtab *p);
 void kvtxnHorizonRelease(KvVtab *p);
 /* The read point of the running statement (NULL: the latest). */
 int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap);
+/* Set the table's horizon row through its connection (xSync). */
+int kvtxnHorizonWrite(KvVtab *p, u64 iH);
 /* Make sure a batch exists and this table holds the writer lock. */
 int kvtxnWriteBegin(KvVtab *p);
 /* End the transaction state (after commit or rollback). */

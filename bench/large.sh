@@ -27,7 +27,7 @@ BIN=${BENCH_BIN:-build/bench}
 DATA=${BENCH_DATA:-build/bench/large}
 OUT=${BENCH_OUT:-bench/results}
 EXT=${BENCH_EXT:-./kvstore}
-PHASES="fill point scan rangedel fndel bulkload"
+PHASES="fill point scan rangedel fndel bulkload ingest"
 
 mkdir -p "$OUT" "$DATA"
 csv="$OUT/large.csv"
@@ -62,6 +62,9 @@ targets = [
      "kvstore_delete_range (30%) vs the table's DELETE"),
     ("scan_after_delete_range_fn", 1.0, "2,000 10-row scans inside it"),
     ("bulk_load_sorted", 2.0, "sorted bulk load, one INSERT ... SELECT"),
+    ("ingest_sstables", 1.0,
+     "kvstore_ingest of those SSTables vs INSERT ... SELECT * (no target "
+     "in the issue)"),
 ]
 res = {}
 for r in csv.DictReader(open(path)):

@@ -32,6 +32,10 @@
 **                M = min(N, 1000000): the rows come from a recursive CTE
 **                in key order (a kvstore transaction still holds its
 **                whole batch in memory, so M stays bounded)
+**   ingest       (after bulkload) kvstore: kvstore_ingest of u's SSTables
+**                into a new empty table v, one transaction
+**                (`ingest_sstables`); ordinary table: INSERT INTO v
+**                SELECT * FROM u, the way to copy a table's rows
 */
 #ifndef _GNU_SOURCE
 # define _GNU_SOURCE
@@ -197,6 +201,7 @@ static void openDb(const char *zDir, const char *zBackend, const char *zExt,
     snprintf(z, sizeof(z), "%s-shm", zPath); rmTree(z);
     snprintf(z, sizeof(z), "%s/%s-t.kv", zDir, zBackend); rmTree(z);
     snprintf(z, sizeof(z), "%s/%s-u.kv", zDir, zBackend); rmTree(z);
+    snprintf(z, sizeof(z), "%s/%s-v.kv", zDir, zBackend); rmTree(z);
   }
   if( sqlite3_open(zPath, &gDb)!=SQLITE_OK ) die("open %s", zPath);
   execSql("PRAGMA journal_mode=WAL");
@@ -388,9 +393,25 @@ int main(int argc, char **argv){
     t0 = nowNs();
     execSql(zSql);
     report("bulk_load_sorted", m, (double)(nowNs()-t0)*1e-9);
+  }else if( strcmp(zPhase, "ingest")==0 ){
+    uint64_t m = gRows<BULK_MAX ? gRows : BULK_MAX;
+    createTable(gBackend, "v", gBackend);
+    t0 = nowNs();
+    if( strcmp(gBackend, "kvstore")==0 ){
+      char zSql[5000];
+      snprintf(zSql, sizeof(zSql),
+        "SELECT kvstore_ingest('v', '%s/kvstore-u.kv/' || file)"
+        " FROM kvstore_sstables('u')", zDir);
+      execSql("BEGIN");
+      execSql(zSql);
+      execSql("COMMIT");
+    }else{
+      execSql("INSERT INTO v SELECT key, value FROM u");
+    }
+    report("ingest_sstables", m, (double)(nowNs()-t0)*1e-9);
   }else{
-    die("unknown phase '%s' (fill, point, scan, rangedel, fndel, bulkload)",
-        zPhase);
+    die("unknown phase '%s' (fill, point, scan, rangedel, fndel, bulkload, "
+        "ingest)", zPhase);
   }
   if( sqlite3_close(gDb)!=SQLITE_OK ) die("close: %s", sqlite3_errmsg(gDb));
   return 0;

@@ -533,6 +533,82 @@ int kv_open_elsewhere(kv_db *db);
 int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap);
 uint64_t kv_snapshot_seq(const kv_snapshot *snap);
 
+/*
+** Ingest: add SSTables written elsewhere (another store's tables, copied
+** or shipped) to the store (engine/ingest.c, doc/ingest.md). Each file is
+** checked first: every checksum, and its Merkle root recomputed from the
+** data blocks (and compared with the 32 bytes at apRoot[i] when apRoot
+** and apRoot[i] are not NULL); a file
+** that fails is refused with KV_CORRUPT (KV_CANTOPEN if missing) and a
+** message naming it, and nothing changes. Files holding range tombstones,
+** and files whose key ranges overlap each other, are refused (KV_ERROR).
+** The memtable is flushed, then every entry of the files is copied into
+** new tables of the store at one new sequence S (the newest version of
+** each key only), so the ingested rows replace what the store held for
+** their keys; each table goes to the deepest level where nothing above or
+** at it overlaps its key range.
+**
+**   kv_ingest          does it all and publishes S; *pzJson (kv_free; may
+**                      be NULL) gets {"files","entries","bytes","seq"}.
+**   kv_ingest_prepare  does it up to the manifest edit that installs the
+**                      tables, without publishing S (reads do not see
+**                      them), and holds the store's maintenance turn and
+**                      the next sequence as a kv_prepare does: other writes
+**                      fail with KV_BUSY until kv_ingest_commit (publish)
+**                      or kv_ingest_abort (another edit removes the
+**                      tables; on failure the store turns read-only until
+**                      reopened). Both free *ppIng and must be called on
+**                      the thread that prepared. A caller committing
+**                      through a database sets its horizon to
+**                      kv_ingest_seq() in the same transaction: recovery
+**                      with a lower horizon revokes the ingested tables.
+**   kv_ingest_check    the checks of one file alone (changes nothing):
+**                      *pnEntry and *pnByte (either may be NULL) get its
+**                      entries and size.
+*/
+typedef struct kv_ingest_job kv_ingest_job;
+int kv_ingest(kv_db *db, const char *const *azPath, int nPath,
+              char **pzJson);
+int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
+                      const unsigned char *const *apRoot,
+                      kv_ingest_job **ppIng);
+uint64_t kv_ingest_seq(const kv_ingest_job *p);
+uint64_t kv_ingest_entries(const kv_ingest_job *p);
+int kv_ingest_commit(kv_db *db, kv_ingest_job *p);
+int kv_ingest_abort(kv_db *db, kv_ingest_job *p);
+int kv_ingest_check(kv_db *db, const char *zPath, const unsigned char *aRoot,
+                    uint64_t *pnEntry, uint64_t *pnByte);
+
+/*
+** Bulk loads (engine/bulk.c, doc/ingest.md): rows in strictly increasing
+** key order, none of them in the store, written straight into an SSTable
+** of the store at the next sequence S (no WAL, no memtable), installed by
+** kv_bulk_prepare as an ingest is (then kv_ingest_commit / abort).
+** REQUIRES: the caller is the store's only writer from kv_bulk_begin to
+** the commit (the SQL layer holds the writer lock and the database's).
+**
+**   kv_bulk_begin    start; S = kv_last_seq() + 1.
+**   kv_bulk_add      one row (KV_MISUSE if not above the last one). A
+**                    failure is sticky: the load is lost.
+**   kv_bulk_take     move batch b's puts (in key order, above every row
+**                    added so far) into the load, then clear b.
+**   kv_bulk_unload   the first nKeep rows back into batch b as puts; frees
+**                    the load (its table is removed).
+**   kv_bulk_prepare  finish the table and kv_ingest_prepare it; frees the
+**                    load (also on failure).
+**   kv_bulk_free     give up: the table is removed.
+*/
+typedef struct kv_bulk kv_bulk;
+int kv_bulk_begin(kv_db *db, kv_bulk **ppBulk);
+int kv_bulk_add(kv_bulk *p, const void *pKey, size_t nKey, const void *pVal,
+                size_t nVal);
+int kv_bulk_take(kv_bulk *p, kv_batch *b);
+uint64_t kv_bulk_count(const kv_bulk *p);
+uint64_t kv_bulk_seq(const kv_bulk *p);
+int kv_bulk_unload(kv_bulk *p, uint64_t nKeep, kv_batch *b);
+int kv_bulk_prepare(kv_db *db, kv_bulk *p, kv_ingest_job **ppIng);
+void kv_bulk_free(kv_bulk *p);
+
 #ifdef __cplusplus
 }
 #endif

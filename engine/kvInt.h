@@ -1222,6 +1222,14 @@ int kvDbMakeRoom(kv_db *db, int bForce);
 int kvDbRecoverWal(kv_db *db);
 int kvDbRecoverReadOnly(kv_db *db);
 
+/****************************** ingest.c ***********************************/
+/* kv_ingest_prepare for one table that kv_bulk (bulk.c) wrote in the
+** store's directory at zPath with every entry at sequence iSeq: not
+** checked again, and renamed into place (not copied) when iSeq is the
+** sequence the ingest takes. */
+int kvIngestPrepareOwned(kv_db *db, const char *zPath, u64 iSeq,
+                         kv_ingest_job **ppIng);
+
 /****************************** shared.c ***********************************/
 /*
 ** One store, several processes (design at the top of shared.c). KvShm is

@@ -72,6 +72,8 @@ int kvvtabRegister(sqlite3 *db, char **pzErrMsg);
 int kvvtabOwnerFunctionsInit(sqlite3 *db);
 /* kvrange.c: kvstore_delete_range(t, lo, hi). */
 int kvrangeFunctionsInit(sqlite3 *db);
+/* kvingest.c: kvstore_ingest. */
+int kvingestFunctionsInit(sqlite3 *db);
 
 /* ext/functions.c: kvstore_compact, kvstore_flush, kvstore_stats,
 ** kvstore_verify, kvstore_merkle, kvstore_version. */
