@@ -661,3 +661,14 @@ bench-mproc: DEPS_INSTALL := 1
 bench-mproc: all
 	$(PYTHON) bench/mproc.py --rows $(MPROC_ROWS) --out bench/results \
 	  --command "make bench-mproc MPROC_ROWS=$(MPROC_ROWS)"
+
+# ---------------------------------------------------------------- documents
+# doclinks: tests/doclinks.py checks that every relative link of README.md,
+# CHANGELOG.md, doc/*.md and bench/README.md names a file that exists and,
+# with a #fragment, a heading or <a id> of that page (under a second).
+.PHONY: doclinks
+## doclinks: every link in README.md, CHANGELOG.md, doc/ and bench/README.md resolves (file and anchor)
+doclinks:
+	$(PYTHON) tests/doclinks.py
+
+test: doclinks
