@@ -366,12 +366,12 @@ bench-deps: $(BENCH_STAMP)
 $(BENCH_STAMP): | $(DEPS_STAMP)
 	$(call install_missing,$(BENCH_PKG_FILES))
 
-$(BENCH_DIR)/kvbench_%: bench/kvbench.c engine/kv.h $(LIBKV) | $(BENCH_STAMP)
+$(BENCH_DIR)/kvbench_%: bench/kvbench.c bench/benchutil.h engine/kv.h $(LIBKV) | $(BENCH_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -DENGINE_$(shell echo $* | tr a-z A-Z) $< -o $@ \
 	  $(LIBS_$*) -lpthread -lm
 
-$(BENCH_DIR)/sqlbench: bench/sqlbench.c | $(BENCH_STAMP)
+$(BENCH_DIR)/sqlbench: bench/sqlbench.c bench/benchutil.h bench/benchsql.h | $(BENCH_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $< -o $@ -lsqlite3 -lpthread -lm
 
@@ -390,7 +390,7 @@ bench-quick: bench-build
 
 ## bench-large: range deletes, scans over them, bulk load at BENCH_LARGE_ROWS (10M) against an ordinary table, ratios and verdicts (under an hour; not in make test)
 BENCH_LARGE_ROWS ?= 10000000
-$(BENCH_DIR)/sqllarge: bench/sqllarge.c | $(DEPS_STAMP)
+$(BENCH_DIR)/sqllarge: bench/sqllarge.c bench/benchutil.h bench/benchsql.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $< -o $@ -lsqlite3 -lpthread -lm
 bench-large: $(BENCH_DIR)/sqllarge kvstore.so
