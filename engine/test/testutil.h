@@ -121,6 +121,32 @@ static inline const char *tuGet(kv_db *db, const kv_snapshot *s, const kv_batch 
   return zOut;
 }
 
+/* A new batch putting "v" under each key of a NULL-terminated list
+** (kv_batch_free it). */
+static inline kv_batch *tuBatchOf(const char *zFirst, ...){
+  kv_batch *b = kv_batch_new();
+  va_list ap;
+  const char *z;
+  assert_non_null(b);
+  va_start(ap, zFirst);
+  for(z=zFirst; z; z=va_arg(ap, const char*)){
+    assert_int_equal(kv_batch_put(b, z, strlen(z), "v", 1), KV_OK);
+  }
+  va_end(ap);
+  return b;
+}
+
+/* Commit batch b the two-phase way, as the extension does: kv_prepare
+** under a new sequence, then kv_commit_prepared. Returns the sequence. */
+static inline u64 tuCommitPrepared(kv_db *db, kv_batch *b){
+  u64 iSeq = 0;
+  int rc = kv_prepare(db, b, &iSeq);
+  if( rc!=KV_OK ) fail_msg("kv_prepare: %d %s", rc, kv_errmsg(db));
+  rc = kv_commit_prepared(db, b, iSeq);
+  if( rc!=KV_OK ) fail_msg("kv_commit_prepared: %d %s", rc, kv_errmsg(db));
+  return iSeq;
+}
+
 /* The POSIX env without real fsyncs, as a test env's base or for tests
 ** whose subject is not fsync cost: the test env still counts and fails
 ** syncs, and its power-loss model decides what survives. */
