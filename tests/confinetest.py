@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Confinement of kvstore's paths (ext/confine.c): KVSTORE_ROOT and
+"""Confinement of kvstore's paths (kvconfine.c): KVSTORE_ROOT and
 kvstore_confine keep dir=, config= and the destinations of kvstore_backup
 and kvstore_checkpoint inside one directory, or turn explicit paths off,
 for hosts that run SQL from users they do not trust.
