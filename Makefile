@@ -219,7 +219,7 @@ $(PC_BIN)/pcshim.so: tests/powercut/pcshim.c tests/powercut/pc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PC_CFLAGS) -fPIC -shared $< -o $@ -ldl -lpthread
 
-$(PC_BIN)/pc%: tests/powercut/pc%.c tests/powercut/pc.h $(LIBKV)
+$(PC_BIN)/pc%: tests/powercut/pc%.c tests/powercut/pc.h tests/powercut/pcengine.h engine/test/knownbug.h $(LIBKV)
 	@mkdir -p $(dir $@)
 	$(CC) $(PC_CFLAGS) $< $(LIBKV) -o $@ -ldl $(LDLIBS)
 
