@@ -7,8 +7,8 @@
 ** kvstore.c on every connection the extension is registered on; it returns
 ** an SQLite result code. ext/ calls the table through ../kvvtab.h (and
 ** path confinement through ../kvconfine.h), never the other way round:
-** only kvstore.c, which registers both, includes this file from outside
-** ext/.
+** outside ext/, only kvstore.c, which registers both, and kvtool (for
+** kvextCopyProgress) include this file.
 */
 #ifndef KVEXT_H
 #define KVEXT_H
