@@ -4,8 +4,11 @@
 # above each one). Objects go to $(BUILD) (build/, or build-asan/,
 # build-tsan/, build-fuzz/ for the sanitizer and fuzzer builds), so the
 # variants coexist. Plain `make` never installs anything: a missing Debian
-# package stops it with the exact apt-get command. `make deps`, `make test`
-# and `make demo` install missing packages with apt-get when run as root.
+# package stops it with the exact apt-get command. `make deps`, `make test`,
+# `make demo`, the bench and fuzz targets, `make compat` (npm, for the
+# SQLite amalgamations) and the client examples (`make clienttest`,
+# `make test-clients`) install what they miss, with apt-get when run as
+# root. `make clean` removes everything the Makefile builds.
 
 VERSION   := 0.2.0
 BUILD     ?= build
@@ -44,7 +47,9 @@ KVROOT_SRC := kvstore.c kvrow.c kvconfig.c kvtxn.c kvcursor.c kvlookup.c
 KVROOT_SRC += kvrange.c
 # bulk: kvstore_ingest and sorted loads (doc/ingest.md)
 KVROOT_SRC += kvingest.c kvbulk.c
-KVROOT_HDR := kvrow.h kvconfig.h kvvtabInt.h
+# Path confinement (KVSTORE_ROOT, kvstore_confine): the table's and ext/'s.
+KVROOT_SRC += kvconfine.c
+KVROOT_HDR := kvrow.h kvconfig.h kvvtabInt.h kvvtab.h kvconfine.h
 VTAB_SRC   := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 VTAB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(VTAB_SRC))
 UNIT_SRC   := $(sort $(wildcard engine/test/test_*.c))
@@ -62,7 +67,7 @@ all: $(DEPS_STAMP) kvstore.so $(BUILD)/kvtool
 ## help: list every target with one line each
 help:
 	@sed -n 's/^## \([^:]*\): */\1\t/p' $(MAKEFILE_LIST) | \
-	  awk -F'\t' '{ printf "  make %-13s %s\n", $$1, $$2 }'
+	  awk -F'\t' '{ printf "  make %-17s %s\n", $$1, $$2 }'
 
 # ---------------------------------------------------------------- packages
 # Debian package -> a file it installs, checked before building.
@@ -149,10 +154,10 @@ asan-run: $(UNIT_BIN)
 ## test: every test: unit, SQL, Python, kvtool, shapes, other SQLite versions, fuzz replay, TSan
 test: all unit sqltest pytest kvtooltest shapetest compat fuzz-replay tsan
 
-## clean: remove everything the Makefile builds (build*/, kvstore.so, libkvstore.a)
+## clean: remove everything the Makefile builds (build*/, kvstore.so, libkvstore.a, powercut's work directory)
 clean:
 	rm -rf $(BUILD) build build-asan build-tsan build-fuzz kvstore.so libkvstore.a \
-	  tests/__pycache__ bench/__pycache__
+	  tests/__pycache__ bench/__pycache__ bench/results/*.tmp $(POWERCUT_WORK)
 
 # ---------------------------------------------------------------- kvtool
 # kvtool: the command-line tool over a store directory (doc/kvtool.md).
@@ -166,7 +171,7 @@ KVTOOL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(KVTOOL_SRC))
 # = $(STATIC_OBJ), which is defined further down
 KVTOOL_EXT_OBJ := $(patsubst %.c,$(BUILD)/static/%.o,kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC))
 
-$(BUILD)/tools/%.o: tools/%.c tools/kvtool.h $(wildcard engine/*.h) $(wildcard ext/*.h) | $(DEPS_STAMP)
+$(BUILD)/tools/%.o: tools/%.c tools/kvtool.h $(wildcard engine/*.h) $(wildcard ext/*.h) $(KVROOT_HDR) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
 
@@ -216,7 +221,7 @@ $(PC_BIN)/pcshim.so: tests/powercut/pcshim.c tests/powercut/pc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PC_CFLAGS) -fPIC -shared $< -o $@ -ldl -lpthread
 
-$(PC_BIN)/pc%: tests/powercut/pc%.c tests/powercut/pc.h $(LIBKV)
+$(PC_BIN)/pc%: tests/powercut/pc%.c tests/powercut/pc.h tests/powercut/pcengine.h engine/test/knownbug.h $(LIBKV)
 	@mkdir -p $(dir $@)
 	$(CC) $(PC_CFLAGS) $< $(LIBKV) -o $@ -ldl $(LDLIBS)
 
@@ -233,10 +238,12 @@ PC_TOOLS := $(PC_BIN)/pcshim.so $(PC_BIN)/pcdrive $(PC_BIN)/pccheck
 
 # The negative control first: with directory fsyncs skipped after the
 # store's creation, the checker must report lost commits.
+## powercut: power loss at the system-call level: every state a cut could leave, reopened and checked (in make test)
 powercut: $(PC_TOOLS)
 	$(call powercut_run,30,--points 12 --variants 2 --expect-loss,,PC_SKIP_DIRSYNC=4)
 	$(call powercut_run,$(POWERCUT_BATCHES),--points $(POWERCUT_POINTS) --variants $(POWERCUT_VARIANTS))
 
+## powercut-stress: powercut at every crash point with more variants (in make stress)
 powercut-stress: $(PC_TOOLS)
 	$(call powercut_run,300,--variants 16,timeout $(STRESS_TIMEOUT))
 
@@ -331,10 +338,12 @@ SHAPE_STMTS        ?= 4000
 STRESS_SHAPE_STMTS ?= 200000
 .PHONY: compat shapetest
 
+## compat: SQL tests, difftest and shapetest on SQLite 3.53.2 and 3.38.2 built from npm amalgamations (in make test)
 compat: all
 	BUILD=$(BUILD) PYTHON=$(PYTHON) COMPAT_DIFF_OPS=$(COMPAT_DIFF_OPS) \
 	  COMPAT_SHAPE_STMTS=$(COMPAT_SHAPE_STMTS) sh tests/compat.sh
 
+## shapetest: query shapes against ordinary tables, TLP and NoREC oracles, SHAPE_STMTS per key type (in make test)
 shapetest: all
 	$(PYTHON) tests/shapetest.py --statements $(SHAPE_STMTS)
 
@@ -376,12 +385,12 @@ bench-deps: $(BENCH_STAMP)
 $(BENCH_STAMP): | $(DEPS_STAMP)
 	$(call install_missing,$(BENCH_PKG_FILES))
 
-$(BENCH_DIR)/kvbench_%: bench/kvbench.c engine/kv.h $(LIBKV) | $(BENCH_STAMP)
+$(BENCH_DIR)/kvbench_%: bench/kvbench.c bench/benchutil.h engine/kv.h $(LIBKV) | $(BENCH_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -DENGINE_$(shell echo $* | tr a-z A-Z) $< -o $@ \
 	  $(LIBS_$*) -lpthread -lm
 
-$(BENCH_DIR)/sqlbench: bench/sqlbench.c | $(BENCH_STAMP)
+$(BENCH_DIR)/sqlbench: bench/sqlbench.c bench/benchutil.h bench/benchsql.h | $(BENCH_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $< -o $@ -lsqlite3 -lpthread -lm
 
@@ -400,7 +409,7 @@ bench-quick: bench-build
 
 ## bench-large: range deletes, scans over them, bulk load at BENCH_LARGE_ROWS (10M) against an ordinary table, ratios and verdicts (under an hour; not in make test)
 BENCH_LARGE_ROWS ?= 10000000
-$(BENCH_DIR)/sqllarge: bench/sqllarge.c | $(DEPS_STAMP)
+$(BENCH_DIR)/sqllarge: bench/sqllarge.c bench/benchutil.h bench/benchsql.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $< -o $@ -lsqlite3 -lpthread -lm
 bench-large: $(BENCH_DIR)/sqllarge kvstore.so
@@ -651,6 +660,7 @@ MPROC_STRESS_KILLS    ?= 30
 mproctest: all
 	SQLITE3=$(SQLITE3) $(PYTHON) tests/mproctest.py
 
+## mproctest-stress: mproctest longer: MPROC_STRESS_DURATION, _TURNS, _KILLS (in make stress)
 mproctest-stress: all
 	SQLITE3=$(SQLITE3) timeout $(STRESS_TIMEOUT) $(PYTHON) tests/mproctest.py \
 	  --duration $(MPROC_STRESS_DURATION) --turns $(MPROC_STRESS_TURNS) \
@@ -671,3 +681,14 @@ bench-mproc: DEPS_INSTALL := 1
 bench-mproc: all
 	$(PYTHON) bench/mproc.py --rows $(MPROC_ROWS) --out bench/results \
 	  --command "make bench-mproc MPROC_ROWS=$(MPROC_ROWS)"
+
+# ---------------------------------------------------------------- documents
+# doclinks: tests/doclinks.py checks that every relative link of README.md,
+# CHANGELOG.md, doc/*.md and bench/README.md names a file that exists and,
+# with a #fragment, a heading or <a id> of that page (under a second).
+.PHONY: doclinks
+## doclinks: every link in README.md, CHANGELOG.md, doc/ and bench/README.md resolves (file and anchor)
+doclinks:
+	$(PYTHON) tests/doclinks.py
+
+test: doclinks

@@ -28,7 +28,7 @@
 SQLITE_EXTENSION_INIT3
 
 #include "kv.h"
-#include "ext/kvext.h"
+#include "kvvtab.h"
 #include "kvvtabInt.h"
 
 #include <string.h>

@@ -29,7 +29,7 @@
 ** when one member is at fault, the member.
 */
 #include "kvconfig.h"
-#include "ext/kvext.h"
+#include "kvconfine.h"
 SQLITE_EXTENSION_INIT3
 
 #include <errno.h>
@@ -447,7 +447,7 @@ int kvconfigParse(sqlite3 *db, int nArg, const char *const *azArg,
           *pzErr = sqlite3_mprintf("kvstore: out of memory");
           rc = SQLITE_NOMEM;
         }else{
-          rc = kvextConfineCheck(db, "config file", zPath, 1, pzErr);
+          rc = kvconfineCheck(db, "config file", zPath, 1, pzErr);
           if( rc==SQLITE_OK ) rc = configLoad(pOpts, zPath, pzErr);
           sqlite3_free(zPath);
         }

@@ -15,7 +15,7 @@
 ** others overriding it; duplicates refused) into a new *ppOpts
 ** (kv_options_free). *pzDirOpt gets dir= as written (sqlite3_free), or
 ** NULL. zDbFile is the database file, for relative paths (NULL or "" for
-** none). db is the connection, whose confinement (ext/confine.c) the
+** none). db is the connection, whose confinement (kvconfine.c) the
 ** config file's path must respect. */
 int kvconfigParse(sqlite3 *db, int nArg, const char *const *azArg,
                   const char *zDbFile, kv_options **ppOpts,

@@ -30,7 +30,8 @@
 SQLITE_EXTENSION_INIT3
 
 #include "kv.h"
-#include "ext/kvext.h"
+#include "kvvtab.h"
+#include "kvconfine.h"
 #include "kvvtabInt.h"
 
 #include <string.h>
@@ -125,7 +126,7 @@ int kvingestCommand(KvVtab *p, int argc, sqlite3_value **argv){
                    p->zName);
     return SQLITE_ERROR;
   }
-  rc = kvextConfineCheck(p->db, "ingest file", zPath, 1, &zErr);
+  rc = kvconfineCheck(p->db, "ingest file", zPath, 1, &zErr);
   if( rc!=SQLITE_OK ){
     sqlite3_free(p->base.zErrMsg);
     p->base.zErrMsg = zErr;

@@ -47,7 +47,7 @@
 SQLITE_EXTENSION_INIT3
 
 #include "kv.h"
-#include "ext/kvext.h"
+#include "kvvtab.h"
 #include "kvrow.h"
 #include "kvvtabInt.h"
 

@@ -14,6 +14,7 @@ SQLITE_EXTENSION_INIT1
 
 #include "kv.h"
 #include "ext/kvext.h"
+#include "kvconfine.h"
 
 /* The oldest SQLite kvstore runs on, checked at load. */
 #define KVSTORE_MIN_SQLITE     3038002
@@ -25,7 +26,7 @@ SQLITE_EXTENSION_INIT1
 ** registered here, after the module, on every connection.
 */
 static int kvstoreRegisterExt(sqlite3 *db, char **pzErrMsg){
-  int rc = kvextConfineInit(db);
+  int rc = kvconfineInit(db);
   if( rc==SQLITE_OK ) rc = kvextFunctionsInit(db);
   if( rc==SQLITE_OK ) rc = kvextSstablesInit(db);
   if( rc==SQLITE_OK ) rc = kvextBackupInit(db);

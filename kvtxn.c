@@ -22,7 +22,7 @@
 SQLITE_EXTENSION_INIT3
 
 #include "kv.h"
-#include "ext/kvext.h"
+#include "kvvtab.h"
 #include "kvowner.h"
 #include "kvshadow.h"
 #include "kvvtabInt.h"

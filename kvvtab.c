@@ -44,7 +44,8 @@
 SQLITE_EXTENSION_INIT3
 
 #include "kv.h"
-#include "ext/kvext.h"
+#include "kvvtab.h"
+#include "kvconfine.h"
 #include "kvowner.h"
 #include "kvshadow.h"
 #include "kvrow.h"
@@ -394,9 +395,9 @@ int kvvtabAttach(KvVtab *p){
   int rc = SQLITE_OK;
   if( p->pKv ) return SQLITE_OK;
   if( !p->bPrivateDir ){
-    /* A host may confine paths (ext/confine.c): a store elsewhere is
+    /* A host may confine paths (kvconfine.c): a store elsewhere is
     ** never opened, not even read. */
-    rc = kvextConfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, &zWhy);
+    rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, &zWhy);
   }
   if( rc==SQLITE_OK && !p->bPrivateDir ){
     /* A private directory is this connection's alone: no OWNER. */
@@ -487,7 +488,7 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
     if( rc==SQLITE_OK ) rc = kvshadowCreate(p->db, p->zSchema, p->zName);
     goto create_out;
   }
-  rc = kvextConfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, pzErr);
+  rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, pzErr);
   if( rc!=SQLITE_OK ) goto create_out;
   eDir = kvownerProbe(p->zDir);
   if( eDir==KVDIR_MISSING ){

@@ -89,6 +89,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#define BENCH_NAME "kvbench"
+#include "benchutil.h"
 
 #define CSV_HEADER "engine,workload,num,ops,found,seconds,ops_per_sec," \
   "mb_per_sec,p50_us,p99_us,peak_rss_mb,disk_mb,user_mb,wamp_io," \
@@ -100,16 +102,6 @@
 #define BLOOM_BITS    10
 #define BATCH_SIZE    1000
 #define SCAN_NEXTS    10
-
-static void die(const char *zFmt, ...){
-  va_list ap;
-  va_start(ap, zFmt);
-  fprintf(stderr, "kvbench: ");
-  vfprintf(stderr, zFmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  exit(1);
-}
 
 /* ------------------------------------------------------------------ adapter
 ** Every engine implements:
@@ -630,39 +622,6 @@ static void dbEngineStatsFree(char *z){ (void)z; }
 
 /* ------------------------------------------------------------ generators */
 
-/* splitmix64: fast, deterministic, the same sequence for every engine. */
-typedef struct Rng { uint64_t s; } Rng;
-static uint64_t rngNext(Rng *r){
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static uint64_t rngUniform(Rng *r, uint64_t n){ return rngNext(r) % n; }
-static double rngDouble(Rng *r){ return (rngNext(r) >> 11) * 0x1.0p-53; }
-
-/* A keyed permutation of [0,n) without a table (so the driver itself adds
-** nothing to the peak RSS of fillrandom): a bijection on the smallest
-** power-of-two domain >= n (odd multiply, xor-shift; both invertible mod
-** 2^k), cycle-walked until the value falls below n. */
-typedef struct Perm { uint64_t n, mask; int bits; } Perm;
-static void permInit(Perm *p, uint64_t n){
-  p->n = n; p->bits = 1;
-  while( (1ull<<p->bits) < n ) p->bits++;
-  p->mask = (1ull<<p->bits) - 1;
-}
-static uint64_t permAt(const Perm *p, uint64_t i){
-  uint64_t x = i;
-  do{
-    int r;
-    for(r=0; r<3; r++){
-      x = (x * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull*(r+1)) & p->mask;
-      x ^= x >> (p->bits/2 + 1);
-    }
-  }while( x>=p->n );
-  return x;
-}
-
 /* Zipfian over [0,n) with constant theta, after Gray et al., "Quickly
 ** generating billion-record synthetic databases" (the algorithm YCSB's
 ** ZipfianGenerator uses). Rank 0 is the most popular item. */
@@ -696,23 +655,11 @@ static uint64_t fnv64(uint64_t x){
   return h;
 }
 
-/* Values: a 1 MiB buffer of 100-byte pieces, each 50 random printable
-** bytes repeated twice, so a value compresses to about half (db_bench's
-** default compression ratio 0.5). Values are consecutive slices of it. */
-#define VBUF_SIZE (1<<20)
+/* Values: consecutive slices of valBufNew()'s buffer (benchutil.h). */
 typedef struct ValGen { char *a; size_t pos, n; } ValGen;
 static void valInit(ValGen *g, size_t nVal){
-  Rng r = {301};
-  size_t i = 0;
-  g->a = malloc(VBUF_SIZE + nVal);
+  g->a = valBufNew(nVal);
   g->n = nVal; g->pos = 0;
-  while( i<VBUF_SIZE + nVal ){
-    char piece[100];
-    size_t j;
-    for(j=0; j<50; j++) piece[j] = (char)(' ' + rngUniform(&r, 95));
-    memcpy(piece+50, piece, 50);
-    for(j=0; j<100 && i<VBUF_SIZE + nVal; j++) g->a[i++] = piece[j];
-  }
 }
 static const char *valNext(ValGen *g){
   const char *z;
@@ -722,71 +669,7 @@ static const char *valNext(ValGen *g){
   return z;
 }
 
-#define KEY_SIZE 16
-static void keyFmt(char *z, uint64_t i){
-  char t[32];
-  snprintf(t, sizeof(t), "%016" PRIu64, i);
-  memcpy(z, t, KEY_SIZE);
-}
-
 /* ------------------------------------------------------------ measuring */
-static double nowSec(void){
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec*1e-9;
-}
-static uint64_t nowNs(void){
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec*1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-/* Log-linear histogram: 32 buckets per power of two of nanoseconds. */
-#define HSUB 32
-#define HBUCKETS (64*HSUB)
-typedef struct Hist { uint64_t a[HBUCKETS]; uint64_t n; } Hist;
-static int histBucket(uint64_t ns){
-  int msb, sub;
-  if( ns<HSUB ) return (int)ns;
-  msb = 63 - __builtin_clzll(ns);            /* >= 5 */
-  sub = (int)((ns >> (msb-5)) & (HSUB-1));
-  return (msb-4)*HSUB + sub;
-}
-static double histLow(int b){
-  int msb;
-  if( b<HSUB ) return b;
-  msb = b/HSUB + 4;
-  return (double)((1ull<<msb) + ((uint64_t)(b%HSUB) << (msb-5)));
-}
-static void histAdd(Hist *h, uint64_t ns){ h->a[histBucket(ns)]++; h->n++; }
-static void histMerge(Hist *h, const Hist *o){
-  int i;
-  for(i=0; i<HBUCKETS; i++) h->a[i] += o->a[i];
-  h->n += o->n;
-}
-static double histPct(const Hist *h, double pct){   /* nanoseconds */
-  uint64_t want = (uint64_t)ceil(h->n * pct / 100.0), seen = 0;
-  int i;
-  if( h->n==0 ) return 0;
-  if( want==0 ) want = 1;
-  for(i=0; i<HBUCKETS; i++){
-    seen += h->a[i];
-    if( seen>=want ){
-      double lo = histLow(i), hi = histLow(i+1);
-      return (lo+hi)/2;
-    }
-  }
-  return histLow(HBUCKETS-1);
-}
-
-/* CPU seconds of the process (all threads, background work included):
-** unlike ops/s, barely moved by other load on the machine. Measured from
-** process start, so it includes open and close. */
-static double cpuSecs(const struct rusage *ru){
-  return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec*1e-6
-       + (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec*1e-6;
-}
-
 static void ioBytes(uint64_t *pWrite, uint64_t *pCancel){
   FILE *f = fopen("/proc/self/io", "r");
   char z[128];
@@ -798,40 +681,6 @@ static void ioBytes(uint64_t *pWrite, uint64_t *pCancel){
     if( sscanf(z, "cancelled_write_bytes: %llu", &v)==1 ) *pCancel = v;
   }
   fclose(f);
-}
-
-/* Allocated bytes of every file under zDir (recursive). */
-static uint64_t diskBytes(const char *zDir){
-  DIR *d = opendir(zDir);
-  struct dirent *e;
-  uint64_t n = 0;
-  if( !d ) return 0;
-  while( (e = readdir(d))!=0 ){
-    char z[4096];
-    struct stat st;
-    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
-    snprintf(z, sizeof(z), "%s/%s", zDir, e->d_name);
-    if( lstat(z, &st)!=0 ) continue;
-    if( S_ISDIR(st.st_mode) ) n += diskBytes(z);
-    else n += (uint64_t)st.st_blocks * 512;
-  }
-  closedir(d);
-  return n;
-}
-static void rmTree(const char *zDir){
-  DIR *d = opendir(zDir);
-  struct dirent *e;
-  if( !d ) return;
-  while( (e = readdir(d))!=0 ){
-    char z[4096];
-    struct stat st;
-    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
-    snprintf(z, sizeof(z), "%s/%s", zDir, e->d_name);
-    if( lstat(z, &st)==0 && S_ISDIR(st.st_mode) ) rmTree(z);
-    else unlink(z);
-  }
-  closedir(d);
-  rmdir(zDir);
 }
 
 /* A number out of a JSON text: the value after "\"name\":". */
@@ -1074,12 +923,6 @@ static void runWorkload(Bench *b){
     die("unknown workload '%s'", w);
   }
   free(g.a);
-}
-
-static const char *argVal(const char *zArg, const char *zName){
-  size_t n = strlen(zName);
-  if( strncmp(zArg, zName, n)==0 && zArg[n]=='=' ) return zArg + n + 1;
-  return 0;
 }
 
 int main(int argc, char **argv){

@@ -45,211 +45,30 @@
 #ifndef _GNU_SOURCE
 # define _GNU_SOURCE
 #endif
-#include <dirent.h>
-#include <inttypes.h>
-#include <math.h>
-#include <sqlite3.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
+#define BENCH_NAME "sqlbench"
+#include "benchutil.h"
+#include "benchsql.h"
 
 #define CSV_HEADER "backend,test,rows,ops,seconds,ops_per_sec,p50_us,p99_us," \
   "peak_rss_mb,disk_mb,cpu_us_per_op"
 #define BATCH 1000
-
-static void die(const char *zFmt, ...){
-  va_list ap;
-  va_start(ap, zFmt);
-  fprintf(stderr, "sqlbench: ");
-  vfprintf(stderr, zFmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  exit(1);
-}
-
-/* ------------------------------------------------- generators, measuring
-** (the same ones as kvbench.c, kept here so each file stands alone) */
-typedef struct Rng { uint64_t s; } Rng;
-static uint64_t rngNext(Rng *r){
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static uint64_t rngUniform(Rng *r, uint64_t n){ return rngNext(r) % n; }
-
-typedef struct Perm { uint64_t n, mask; int bits; } Perm;
-static void permInit(Perm *p, uint64_t n){
-  p->n = n; p->bits = 1;
-  while( (1ull<<p->bits) < n ) p->bits++;
-  p->mask = (1ull<<p->bits) - 1;
-}
-static uint64_t permAt(const Perm *p, uint64_t i){
-  uint64_t x = i;
-  do{
-    int r;
-    for(r=0; r<3; r++){
-      x = (x * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull*(r+1)) & p->mask;
-      x ^= x >> (p->bits/2 + 1);
-    }
-  }while( x>=p->n );
-  return x;
-}
-
-#define VBUF_SIZE (1<<20)
 #define VAL_SIZE 100
-static char *valBuf(void){
-  Rng r = {301};
-  size_t i = 0;
-  char *a = malloc(VBUF_SIZE + VAL_SIZE);
-  while( i<VBUF_SIZE + VAL_SIZE ){
-    char piece[100];
-    size_t j;
-    for(j=0; j<50; j++) piece[j] = (char)(' ' + rngUniform(&r, 95));
-    memcpy(piece+50, piece, 50);
-    for(j=0; j<100 && i<VBUF_SIZE + VAL_SIZE; j++) a[i++] = piece[j];
-  }
-  return a;
-}
-
-static uint64_t nowNs(void){
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec*1000000000ull + (uint64_t)t.tv_nsec;
-}
-#define HSUB 32
-#define HBUCKETS (64*HSUB)
-typedef struct Hist { uint64_t a[HBUCKETS]; uint64_t n; } Hist;
-static int histBucket(uint64_t ns){
-  int msb;
-  if( ns<HSUB ) return (int)ns;
-  msb = 63 - __builtin_clzll(ns);
-  return (msb-4)*HSUB + (int)((ns >> (msb-5)) & (HSUB-1));
-}
-static double histLow(int b){
-  int msb;
-  if( b<HSUB ) return b;
-  msb = b/HSUB + 4;
-  return (double)((1ull<<msb) + ((uint64_t)(b%HSUB) << (msb-5)));
-}
-static double histPct(const Hist *h, double pct){
-  uint64_t want = (uint64_t)ceil(h->n * pct / 100.0), seen = 0;
-  int i;
-  if( h->n==0 ) return 0;
-  if( want==0 ) want = 1;
-  for(i=0; i<HBUCKETS; i++){
-    seen += h->a[i];
-    if( seen>=want ) return (histLow(i) + histLow(i+1))/2;
-  }
-  return histLow(HBUCKETS-1);
-}
-
-static uint64_t diskBytes(const char *zPath){
-  struct stat st;
-  uint64_t n = 0;
-  DIR *d;
-  struct dirent *e;
-  if( lstat(zPath, &st)!=0 ) return 0;
-  if( !S_ISDIR(st.st_mode) ) return (uint64_t)st.st_blocks*512;
-  if( (d = opendir(zPath))==0 ) return 0;
-  while( (e = readdir(d))!=0 ){
-    char z[4096];
-    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
-    snprintf(z, sizeof(z), "%s/%s", zPath, e->d_name);
-    n += diskBytes(z);
-  }
-  closedir(d);
-  return n;
-}
-static void rmTree(const char *zPath){
-  struct stat st;
-  DIR *d;
-  struct dirent *e;
-  if( lstat(zPath, &st)!=0 ) return;
-  if( !S_ISDIR(st.st_mode) ){ unlink(zPath); return; }
-  if( (d = opendir(zPath))!=0 ){
-    while( (e = readdir(d))!=0 ){
-      char z[4096];
-      if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
-      snprintf(z, sizeof(z), "%s/%s", zPath, e->d_name);
-      rmTree(z);
-    }
-    closedir(d);
-  }
-  rmdir(zPath);
-}
-
-/* ------------------------------------------------------------ SQL plumbing */
-static sqlite3 *gDb;
-static void check(int rc, const char *zWhat){
-  if( rc!=SQLITE_OK && rc!=SQLITE_DONE && rc!=SQLITE_ROW ){
-    die("%s: %s", zWhat, sqlite3_errmsg(gDb));
-  }
-}
-static void execSql(const char *zSql){
-  char *zErr = 0;
-  if( sqlite3_exec(gDb, zSql, 0, 0, &zErr)!=SQLITE_OK ){
-    die("%s: %s", zSql, zErr ? zErr : "?");
-  }
-}
-static sqlite3_stmt *prep(const char *zSql){
-  sqlite3_stmt *s = 0;
-  check(sqlite3_prepare_v2(gDb, zSql, -1, &s, 0), zSql);
-  return s;
-}
 
 /* Open DIR/<backend>-<name>.db and, when bCreate, create table t in it. */
 static void openDb(const char *zDir, const char *zBackend, const char *zName,
                    const char *zExt, int bCreate, char *zPath, size_t nPath){
-  char zKvDir[4200], zSql[5000];
+  char zKvDir[4200];
   snprintf(zPath, nPath, "%s/%s-%s.db", zDir, zBackend, zName);
   snprintf(zKvDir, sizeof(zKvDir), "%s/%s-%s.kv", zDir, zBackend, zName);
   if( bCreate ){
-    char z[4300];
-    rmTree(zPath);
-    snprintf(z, sizeof(z), "%s-wal", zPath); rmTree(z);
-    snprintf(z, sizeof(z), "%s-shm", zPath); rmTree(z);
+    removeDb(zPath);
     rmTree(zKvDir);
   }
-  if( sqlite3_open(zPath, &gDb)!=SQLITE_OK ) die("open %s", zPath);
-  execSql("PRAGMA journal_mode=WAL");
-  execSql("PRAGMA synchronous=NORMAL");
-  execSql("PRAGMA cache_size=-8192");
-  if( strcmp(zBackend, "kvstore")==0 ){
-    char *zErr = 0;
-    sqlite3_enable_load_extension(gDb, 1);
-    if( sqlite3_load_extension(gDb, zExt, 0, &zErr)!=SQLITE_OK ){
-      die("load %s: %s", zExt, zErr ? zErr : "?");
-    }
-    if( bCreate ){
-      /* kvstore resolves a relative dir against the database's folder */
-      snprintf(zSql, sizeof(zSql),
-        "CREATE VIRTUAL TABLE t USING kvstore(dir='%s-%s.kv', sync=normal,"
-        " memtable_size='4MiB', cache_size='8MiB')", zBackend, zName);
-      execSql(zSql);
-    }
-  }else if( bCreate ){
-    execSql("CREATE TABLE t(key TEXT PRIMARY KEY NOT NULL, value)"
-            " WITHOUT ROWID");
+  openSql(zPath, zBackend, zExt);
+  if( bCreate ){
+    snprintf(zKvDir, sizeof(zKvDir), "%s-%s.kv", zBackend, zName);
+    createTable(zBackend, "t", zKvDir);
   }
-}
-
-static void keyFmt(char *z, uint64_t i){
-  char t[32];
-  snprintf(t, sizeof(t), "%016" PRIu64, i);
-  memcpy(z, t, 16);
-}
-
-static const char *argVal(const char *zArg, const char *zName){
-  size_t n = strlen(zName);
-  if( strncmp(zArg, zName, n)==0 && zArg[n]=='=' ) return zArg + n + 1;
-  return 0;
 }
 
 int main(int argc, char **argv){
@@ -257,7 +76,7 @@ int main(int argc, char **argv){
   uint64_t nRow = 1000000, nOps = 0, i, nDone = 0, t0, tStart;
   double duration = 60, secs;
   char zPath[4200], k[16];
-  char *aVal = valBuf();
+  char *aVal = valBufNew(VAL_SIZE);
   Hist *h = calloc(1, sizeof(Hist));
   Rng r = {7};
   Perm perm;
@@ -335,7 +154,7 @@ int main(int argc, char **argv){
       sqlite3_reset(pIns);
       if( bLast ){ check(sqlite3_step(pCommit), "COMMIT");
                    sqlite3_reset(pCommit); }
-      h->a[histBucket(nowNs()-t0)]++; h->n++;
+      histAdd(h, nowNs()-t0);
     }
     nDone = i;
     sqlite3_finalize(pIns); sqlite3_finalize(pBegin); sqlite3_finalize(pCommit);
@@ -355,7 +174,7 @@ int main(int argc, char **argv){
       while( (rc = sqlite3_step(pSel))==SQLITE_ROW ) nRowSeen++;
       check(rc, "SELECT");
       sqlite3_reset(pSel);
-      h->a[histBucket(nowNs()-t0)]++; h->n++;
+      histAdd(h, nowNs()-t0);
     }
     nDone = i;
     if( nRowSeen < (bScan ? nDone*50 : nDone) ){
@@ -373,8 +192,7 @@ int main(int argc, char **argv){
     snprintf(zKv, sizeof(zKv), "%.*s.kv", (int)(strlen(zPath)-3), zPath);
     snprintf(zWal, sizeof(zWal), "%s-wal", zPath);
     nDisk = diskBytes(zPath) + diskBytes(zKv) + diskBytes(zWal);
-    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec*1e-6
-               + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec*1e-6;
+    double cpu = cpuSecs(&ru);
     printf("%s,%s,%" PRIu64 ",%" PRIu64 ",%.3f,%.0f,%.2f,%.2f,%.1f,%.1f,"
            "%.2f\n",
            zBackend, zTest, nRow, nDone, secs, secs>0 ? nDone/secs : 0,

@@ -40,154 +40,23 @@
 #ifndef _GNU_SOURCE
 # define _GNU_SOURCE
 #endif
-#include <dirent.h>
-#include <inttypes.h>
-#include <math.h>
-#include <sqlite3.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
+#define BENCH_NAME "sqllarge"
+#include "benchutil.h"
+#include "benchsql.h"
 
 #define CSV_HEADER "backend,test,rows,ops,seconds,ops_per_sec,peak_rss_mb," \
   "disk_mb"
 #define BATCH 1000
 #define BULK_MAX 1000000
-
-static void die(const char *zFmt, ...){
-  va_list ap;
-  va_start(ap, zFmt);
-  fprintf(stderr, "sqllarge: ");
-  vfprintf(stderr, zFmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  exit(1);
-}
-
-/* ------------------------------------------------- generators, measuring
-** (as bench/sqlbench.c, kept here so each file stands alone) */
-typedef struct Rng { uint64_t s; } Rng;
-static uint64_t rngNext(Rng *r){
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static uint64_t rngUniform(Rng *r, uint64_t n){ return rngNext(r) % n; }
-
-typedef struct Perm { uint64_t n, mask; int bits; } Perm;
-static void permInit(Perm *p, uint64_t n){
-  p->n = n; p->bits = 1;
-  while( (1ull<<p->bits) < n ) p->bits++;
-  p->mask = (1ull<<p->bits) - 1;
-}
-static uint64_t permAt(const Perm *p, uint64_t i){
-  uint64_t x = i;
-  do{
-    int r;
-    for(r=0; r<3; r++){
-      x = (x * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull*(r+1)) & p->mask;
-      x ^= x >> (p->bits/2 + 1);
-    }
-  }while( x>=p->n );
-  return x;
-}
-
-#define VBUF_SIZE (1<<20)
 #define VAL_SIZE 100
-static char *valBuf(void){
-  Rng r = {301};
-  size_t i = 0;
-  char *a = malloc(VBUF_SIZE + VAL_SIZE);
-  while( i<VBUF_SIZE + VAL_SIZE ){
-    char piece[100];
-    size_t j;
-    for(j=0; j<50; j++) piece[j] = (char)(' ' + rngUniform(&r, 95));
-    memcpy(piece+50, piece, 50);
-    for(j=0; j<100 && i<VBUF_SIZE + VAL_SIZE; j++) a[i++] = piece[j];
-  }
-  return a;
-}
 
-static uint64_t nowNs(void){
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec*1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t diskBytes(const char *zPath){
-  struct stat st;
-  uint64_t n = 0;
-  DIR *d;
-  struct dirent *e;
-  if( lstat(zPath, &st)!=0 ) return 0;
-  if( !S_ISDIR(st.st_mode) ) return (uint64_t)st.st_blocks*512;
-  if( (d = opendir(zPath))==0 ) return 0;
-  while( (e = readdir(d))!=0 ){
-    char z[4096];
-    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
-    snprintf(z, sizeof(z), "%s/%s", zPath, e->d_name);
-    n += diskBytes(z);
-  }
-  closedir(d);
-  return n;
-}
-static void rmTree(const char *zPath){
-  struct stat st;
-  DIR *d;
-  struct dirent *e;
-  if( lstat(zPath, &st)!=0 ) return;
-  if( !S_ISDIR(st.st_mode) ){ unlink(zPath); return; }
-  if( (d = opendir(zPath))!=0 ){
-    while( (e = readdir(d))!=0 ){
-      char z[4096];
-      if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
-      snprintf(z, sizeof(z), "%s/%s", zPath, e->d_name);
-      rmTree(z);
-    }
-    closedir(d);
-  }
-  rmdir(zPath);
-}
-
-/* ------------------------------------------------------------ SQL plumbing */
-static sqlite3 *gDb;
-static void check(int rc, const char *zWhat){
-  if( rc!=SQLITE_OK && rc!=SQLITE_DONE && rc!=SQLITE_ROW ){
-    die("%s: %s", zWhat, sqlite3_errmsg(gDb));
-  }
-}
-static void execSql(const char *zSql){
-  char *zErr = 0;
-  if( sqlite3_exec(gDb, zSql, 0, 0, &zErr)!=SQLITE_OK ){
-    die("%s: %s", zSql, zErr ? zErr : "?");
-  }
-}
-static sqlite3_stmt *prep(const char *zSql){
-  sqlite3_stmt *s = 0;
-  check(sqlite3_prepare_v2(gDb, zSql, -1, &s, 0), zSql);
-  return s;
-}
-
-/* The kvstore table's CREATE arguments (as bench/sqlbench.c). */
-static void createTable(const char *zBackend, const char *zName,
-                        const char *zDbName){
-  char zSql[5000];
-  if( strcmp(zBackend, "kvstore")==0 ){
-    /* kvstore resolves a relative dir against the database's folder */
-    snprintf(zSql, sizeof(zSql),
-      "CREATE VIRTUAL TABLE %s USING kvstore(dir='%s-%s.kv', sync=normal,"
-      " memtable_size='4MiB', cache_size='8MiB')", zName, zDbName, zName);
-  }else{
-    snprintf(zSql, sizeof(zSql), "CREATE TABLE %s(key TEXT PRIMARY KEY NOT"
-             " NULL, value) WITHOUT ROWID", zName);
-  }
-  execSql(zSql);
+/* Create table zName of the backend in database zDbName (a kvstore
+** table's store: <zDbName>-<zName>.kv beside the database). */
+static void createTableOf(const char *zBackend, const char *zName,
+                          const char *zDbName){
+  char zKvDir[4200];
+  snprintf(zKvDir, sizeof(zKvDir), "%s-%s.kv", zDbName, zName);
+  createTable(zBackend, zName, zKvDir);
 }
 
 /* Open DIR/<backend>.db; when bCreate, afresh with table t. */
@@ -196,37 +65,13 @@ static void openDb(const char *zDir, const char *zBackend, const char *zExt,
   snprintf(zPath, nPath, "%s/%s.db", zDir, zBackend);
   if( bCreate ){
     char z[4300];
-    rmTree(zPath);
-    snprintf(z, sizeof(z), "%s-wal", zPath); rmTree(z);
-    snprintf(z, sizeof(z), "%s-shm", zPath); rmTree(z);
+    removeDb(zPath);
     snprintf(z, sizeof(z), "%s/%s-t.kv", zDir, zBackend); rmTree(z);
     snprintf(z, sizeof(z), "%s/%s-u.kv", zDir, zBackend); rmTree(z);
     snprintf(z, sizeof(z), "%s/%s-v.kv", zDir, zBackend); rmTree(z);
   }
-  if( sqlite3_open(zPath, &gDb)!=SQLITE_OK ) die("open %s", zPath);
-  execSql("PRAGMA journal_mode=WAL");
-  execSql("PRAGMA synchronous=NORMAL");
-  execSql("PRAGMA cache_size=-8192");
-  if( strcmp(zBackend, "kvstore")==0 ){
-    char *zErr = 0;
-    sqlite3_enable_load_extension(gDb, 1);
-    if( sqlite3_load_extension(gDb, zExt, 0, &zErr)!=SQLITE_OK ){
-      die("load %s: %s", zExt, zErr ? zErr : "?");
-    }
-  }
-  if( bCreate ) createTable(zBackend, "t", zBackend);
-}
-
-static void keyFmt(char *z, uint64_t i){
-  char t[32];
-  snprintf(t, sizeof(t), "%016" PRIu64, i);
-  memcpy(z, t, 16);
-}
-
-static const char *argVal(const char *zArg, const char *zName){
-  size_t n = strlen(zName);
-  if( strncmp(zArg, zName, n)==0 && zArg[n]=='=' ) return zArg + n + 1;
-  return 0;
+  openSql(zPath, zBackend, zExt);
+  if( bCreate ) createTableOf(zBackend, "t", zBackend);
 }
 
 static const char *gBackend;
@@ -341,7 +186,7 @@ int main(int argc, char **argv){
          sizeof(gPath));
 
   if( strcmp(zPhase, "fill")==0 ){
-    char *aVal = valBuf();
+    char *aVal = valBufNew(VAL_SIZE);
     Perm perm;
     sqlite3_stmt *pIns = prep("INSERT OR REPLACE INTO t(key,value) "
                               "VALUES(?1,?2)");
@@ -385,7 +230,7 @@ int main(int argc, char **argv){
   }else if( strcmp(zPhase, "bulkload")==0 ){
     uint64_t m = gRows<BULK_MAX ? gRows : BULK_MAX;
     char zSql[600];
-    createTable(gBackend, "u", gBackend);
+    createTableOf(gBackend, "u", gBackend);
     snprintf(zSql, sizeof(zSql),
       "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM c"
       " WHERE i<%" PRIu64 ") INSERT INTO u(key,value)"

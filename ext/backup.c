@@ -39,6 +39,7 @@
 ** (kvextCopyProgress).
 */
 #include "kvext.h"
+#include "../kvconfine.h"
 SQLITE_EXTENSION_INIT3
 
 #include "../kvowner.h"
@@ -301,7 +302,7 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
     }
   }
   if( rc==SQLITE_OK ){
-    rc = kvextConfineCheck(db, "checkpoint directory", zDest, 1, &zErr);
+    rc = kvconfineCheck(db, "checkpoint directory", zDest, 1, &zErr);
   }
   if( rc==SQLITE_OK ){
     BkJob job;
@@ -433,7 +434,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                            "name a new file", zDest);
     rc = SQLITE_ERROR;
   }else{
-    rc = kvextConfineCheck(db, "backup destination", zDest, 1, &zErr);
+    rc = kvconfineCheck(db, "backup destination", zDest, 1, &zErr);
   }
   if( rc==SQLITE_OK ){
     zTmp = sqlite3_mprintf("%s.kvbackup-tmp", zDest);
@@ -497,8 +498,8 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     sqlite3_free(info.zDirOpt);
     if( rc==SQLITE_OK && (pS->zTable==0 || pS->zDest==0) ) rc = SQLITE_NOMEM;
     if( rc==SQLITE_OK ){
-      rc = kvextConfineCheck(db, "backup store directory", pS->zDest, 1,
-                             &zErr);
+      rc = kvconfineCheck(db, "backup store directory", pS->zDest, 1,
+                          &zErr);
     }
     if( rc==SQLITE_OK && dirNonEmpty(pS->zDest) ){
       zErr = sqlite3_mprintf("kvstore_backup: the store of table %s would go "

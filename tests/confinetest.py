@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Confinement of kvstore's paths (ext/confine.c): KVSTORE_ROOT and
+"""Confinement of kvstore's paths (kvconfine.c): KVSTORE_ROOT and
 kvstore_confine keep dir=, config= and the destinations of kvstore_backup
 and kvstore_checkpoint inside one directory, or turn explicit paths off,
 for hosts that run SQL from users they do not trust.
@@ -14,16 +14,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kvtest import EXTENSION  # noqa: E402
+from kvtest import EXTENSION, connect  # noqa: E402
 
 SQLITE_AUTH = 23
-
-
-def connect(path):
-    c = sqlite3.connect(path, isolation_level=None)
-    c.enable_load_extension(True)
-    c.load_extension(EXTENSION)
-    return c
 
 
 class Confine(unittest.TestCase):

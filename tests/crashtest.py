@@ -22,10 +22,7 @@ killed.
 import argparse
 import os
 import random
-import shutil
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvtest  # noqa: E402
@@ -68,13 +65,7 @@ def check(path, acked):
     """Return (newest transaction present, number of rows) or raise."""
     conn = kvtest.connect(path)
     conn.execute(CREATE)
-    present = {}
-    for key, value in conn.execute(
-            "SELECT key, value FROM kv WHERE key GLOB 't*' ORDER BY key"):
-        txn = int(key[1:9])
-        present.setdefault(txn, {})[key] = value
-    counter = conn.execute(
-        "SELECT value FROM kv WHERE key = 'counter'").fetchone()
+    present, counter = kvtest.txn_rows(conn)
     conn.close()
     for txn, got in present.items():
         want = dict(rows_of(txn))
@@ -85,10 +76,7 @@ def check(path, acked):
         if txn not in present:
             raise AssertionError("acknowledged transaction %d is missing"
                                  % txn)
-    newest = max(present) if present else 0
-    if present and (counter is None or counter[0] != newest):
-        raise AssertionError("counter is %r but the newest transaction is %d"
-                             % (counter, newest))
+    newest = kvtest.check_counter(present, counter)
     return newest, sum(len(v) for v in present.values())
 
 
@@ -102,41 +90,17 @@ def main():
         child(args.child[0], int(args.child[1]))
         return
 
-    seed = args.seed if args.seed is not None else int(time.time()) % 100000
-    rng = random.Random(seed)
-    work = tempfile.mkdtemp(prefix="kvcrash-")
-    path = os.path.join(work, "crash.db")
-    newest = 0
-    total_acked = 0
-    t0 = time.time()
-    ok = False
-    try:
-        for rnd in range(args.rounds):
-            # Let it commit a while (sometimes not at all), then kill it.
-            # Only complete lines were acknowledged.
-            lines = kvtest.kill_child(
-                [sys.executable, os.path.abspath(__file__), "--child", path,
-                 str(newest + 1)], rng, 0.02, 0.6)
-            acked = [int(x) for x in lines]
-            total_acked += len(acked)
-            newest, nrows = check(path, acked)
-            if acked and newest < acked[-1]:
-                raise AssertionError("newest present %d < last acked %d"
-                                     % (newest, acked[-1]))
+    with kvtest.KillRun("crashtest", args.seed, "kvcrash-") as run:
+        path = os.path.join(run.work, "crash.db")
+        newest, nrows, total_acked = run.kill_rounds(__file__, path,
+                                                     args.rounds, check)
         sst = [f for f in os.listdir(path + "-kv.kvstore")
                if f.endswith(".sst")]
-        print("crashtest seed=%d: %d kills, %d acknowledged transactions, "
-              "newest %d, %d rows, %d SSTables, %.1fs: all whole"
-              % (seed, args.rounds, total_acked, newest, nrows, len(sst),
-                 time.time() - t0))
-        ok = True
-    except AssertionError as e:
-        print("crashtest seed=%d round %d: FAILED: %s (kept %s)"
-              % (seed, rnd, e, work))
-    finally:
-        if ok:
-            shutil.rmtree(work, ignore_errors=True)
-    sys.exit(0 if ok else 1)
+        run.passed("%d kills, %d acknowledged transactions, newest %d, %d "
+                   "rows, %d SSTables, %.1fs: all whole"
+                   % (args.rounds, total_acked, newest, nrows, len(sst),
+                      run.elapsed()))
+    sys.exit(run.status)
 
 
 if __name__ == "__main__":

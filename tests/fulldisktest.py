@@ -13,16 +13,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kvtest import EXTENSION  # noqa: E402
+from kvtest import connect  # noqa: E402
 
 SQLITE_FULL = 13
-
-
-def connect(path):
-    c = sqlite3.connect(path, isolation_level=None)
-    c.enable_load_extension(True)
-    c.load_extension(EXTENSION)
-    return c
 
 
 def fill(path):

@@ -32,11 +32,8 @@ make test runs 30 cycles, make stress 300.
 import argparse
 import os
 import random
-import shutil
 import sqlite3
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvtest  # noqa: E402
@@ -254,50 +251,38 @@ def main():
         child(args.child[0], int(args.child[1]), int(args.child[2]))
         return
 
-    seed = args.seed if args.seed is not None else int(time.time()) % 100000
-    rng = random.Random(seed)
-    work = tempfile.mkdtemp(prefix="kvkill-")
-    path = os.path.join(work, "kill.db")
     state = initial_state()
-    newest = 0
-    nacked = 0
-    t0 = time.time()
-    ok = False
-    cycle = 0
-    try:
+    newest = nacked = 0
+    with kvtest.KillRun("killtest", args.seed, "kvkill-", unit="cycle",
+                        errors=(AssertionError, sqlite3.Error)) as run:
+        path = os.path.join(run.work, "kill.db")
         setup(path)
-        for cycle in range(args.cycles):
+        for run.round in range(args.cycles):
             # Now and then right after startup (open, recovery), mostly
             # in the middle of the workload.
-            lo, hi = (0.0, 0.15) if rng.random() < 0.2 else (0.1, 1.0)
+            lo, hi = (0.0, 0.15) if run.rng.random() < 0.2 else (0.1, 1.0)
             lines = kvtest.kill_child(
-                [sys.executable, os.path.abspath(__file__),
-                 "--child", path, str(seed), str(newest + 1)], rng, lo, hi)
+                kvtest.child_argv(__file__, path, run.seed, newest + 1),
+                run.rng, lo, hi)
             started = max([int(x[2:]) for x in lines if x[0] == "B"],
                           default=newest)
             acked_ids = [int(x[2:]) for x in lines if x[0] == "C"]
             acked = max(acked_ids, default=newest)
             nacked += len(acked_ids)
-            state, newest = check(path, seed, state, newest, started, acked)
+            state, newest = check(path, run.seed, state, newest, started,
+                                  acked)
         conn = kvtest.connect(path)
         conn.execute(CREATE)
         levels = conn.execute("SELECT group_concat(n, '/') FROM (SELECT "
                               "count(*) AS n FROM kvstore_sstables('t') "
                               "GROUP BY level ORDER BY level)").fetchone()[0]
         conn.close()
-        print("killtest seed=%d: %d kills, %d acknowledged transactions, "
-              "newest %d, %d rows, SSTables per level %s, %.1fs: none lost, "
-              "none partial, no phantom, verify ok"
-              % (seed, args.cycles, nacked, newest, len(state), levels,
-                 time.time() - t0))
-        ok = True
-    except (AssertionError, sqlite3.Error) as e:
-        print("killtest seed=%d cycle %d: FAILED: %s: %s (kept %s)"
-              % (seed, cycle, type(e).__name__, e, work))
-    finally:
-        if ok:
-            shutil.rmtree(work, ignore_errors=True)
-    sys.exit(0 if ok else 1)
+        run.passed("%d kills, %d acknowledged transactions, newest %d, %d "
+                   "rows, SSTables per level %s, %.1fs: none lost, none "
+                   "partial, no phantom, verify ok"
+                   % (args.cycles, nacked, newest, len(state), levels,
+                      run.elapsed()))
+    sys.exit(run.status)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,14 @@ Run the tests with Debian's /usr/bin/python3: its sqlite3 module can load
 extensions (a python3 built elsewhere may lack enable_load_extension).
 """
 import os
+import random
 import select
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,3 +66,113 @@ def kill_child(argv, rng, lo, hi):
                              % (proc.returncode, err.decode()[-2000:]))
     # A line without its newline was never acknowledged.
     return [line.decode() for line in buf.split(b"\n")[:-1]]
+
+
+def txn_rows(conn):
+    """What the table kv of a transaction kill test holds: {transaction:
+    {key: value}} of the keys 't<8-digit transaction>...', and the value of
+    the row 'counter' that each transaction sets to its id (None when
+    there is none)."""
+    present = {}
+    for key, value in conn.execute(
+            "SELECT key, value FROM kv WHERE key GLOB 't*' ORDER BY key"):
+        present.setdefault(int(key[1:9]), {})[key] = value
+    counter = conn.execute(
+        "SELECT value FROM kv WHERE key = 'counter'").fetchone()
+    return present, (counter[0] if counter else None)
+
+
+def check_counter(present, counter):
+    """The counter must name the newest transaction present (the
+    transactions are atomic across keys). Returns the newest (0: none)."""
+    newest = max(present) if present else 0
+    if present and counter != newest:
+        raise AssertionError("counter is %r but the newest transaction is %d"
+                             % (counter, newest))
+    return newest
+
+
+def child_argv(script, *args):
+    """The command that runs `script --child ARGS...` under this python."""
+    return ([sys.executable, os.path.abspath(script), "--child"]
+            + [str(a) for a in args])
+
+
+class KillRun:
+    """The frame the kill tests share (crashtest, killtest, rangetest):
+    the seed (given, or taken from the clock, and printed so that a failing
+    run can be repeated) and its random source, a work directory, the round
+    being run, and the one line of result:
+
+        with kvtest.KillRun("crashtest", args.seed, "kvcrash-") as run:
+            path = os.path.join(run.work, "crash.db")
+            for run.round in range(args.rounds):
+                lines = kvtest.kill_child(kvtest.child_argv(__file__, ...),
+                                          run.rng, 0.02, 0.6)
+                ...check the store, raising AssertionError...
+            (or, for children that print transaction ids, run.kill_rounds)
+            run.passed("%d kills, ..., %.1fs" % (..., run.elapsed()))
+        sys.exit(run.status)
+
+    passed() prints "NAME seed=S: TEXT" and the directory is removed on
+    leaving the block. An AssertionError (or one of `errors`) raised in the
+    block prints "NAME seed=S UNIT R: FAILED: Type: message (kept DIR)",
+    keeps the directory to look at, and is not raised further: status is
+    then 1. Any other exception leaves the block as it is."""
+
+    def __init__(self, name, seed, prefix, unit="round",
+                 errors=(AssertionError,)):
+        self.name = name
+        self.seed = seed if seed is not None else int(time.time()) % 100000
+        self.rng = random.Random(self.seed)
+        self.prefix = prefix
+        self.unit = unit
+        self.errors = errors
+        self.round = 0
+        self.status = 1
+        self.work = None
+        self.t0 = time.time()
+
+    def __enter__(self):
+        self.work = tempfile.mkdtemp(prefix=self.prefix)
+        return self
+
+    def elapsed(self):
+        """Seconds since the run began."""
+        return time.time() - self.t0
+
+    def kill_rounds(self, script, path, rounds, check, lo=0.02, hi=0.6):
+        """The rounds of a kill test whose child, `script --child PATH
+        FIRST`, commits transactions FIRST, FIRST+1, ... and prints each
+        one's id once COMMIT has returned. Each round kills it after [lo,
+        hi) seconds (only complete lines were acknowledged) and calls
+        check(path, acknowledged ids), which returns (newest transaction
+        present, rows) or raises; the next child goes on after the newest.
+        Returns (newest, rows, transactions acknowledged in all)."""
+        newest = nrows = total = 0
+        for self.round in range(rounds):
+            lines = kill_child(child_argv(script, path, newest + 1),
+                               self.rng, lo, hi)
+            acked = [int(x) for x in lines]
+            total += len(acked)
+            newest, nrows = check(path, acked)
+            if acked and newest < acked[-1]:
+                raise AssertionError("newest present %d < last acked %d"
+                                     % (newest, acked[-1]))
+        return newest, nrows, total
+
+    def passed(self, text):
+        print("%s seed=%d: %s" % (self.name, self.seed, text))
+        self.status = 0
+
+    def __exit__(self, etype, e, tb):
+        if etype is None and self.status == 0:
+            shutil.rmtree(self.work, ignore_errors=True)
+            return False
+        if etype is not None and issubclass(etype, self.errors):
+            print("%s seed=%d %s %d: FAILED: %s: %s (kept %s)"
+                  % (self.name, self.seed, self.unit, self.round,
+                     etype.__name__, e, self.work))
+            self.status = 1
+            return True
+        return False

@@ -27,10 +27,7 @@ killed: tombstones are caught in the memtable, the WAL and SSTables.
 import argparse
 import os
 import random
-import shutil
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvtest  # noqa: E402
@@ -97,12 +94,7 @@ def check(path, acked):
     """Return (newest transaction present, rows present) or raise."""
     conn = kvtest.connect(path)
     conn.execute(CREATE)
-    present = {}
-    for key, value in conn.execute(
-            "SELECT key, value FROM kv WHERE key GLOB 't*' ORDER BY key"):
-        present.setdefault(int(key[1:9]), {})[key] = value
-    counter = conn.execute(
-        "SELECT value FROM kv WHERE key = 'counter'").fetchone()
+    present, counter = kvtest.txn_rows(conn)
     # Deleting transactions are never deleted themselves (a multiple of 5
     # minus 3 is not a multiple of 5), so "present" decides for them.
     deleted = set(victim(t) for t in present if victim(t) is not None)
@@ -132,10 +124,7 @@ def check(path, acked):
         if v is not None and v in present:
             raise AssertionError("acknowledged transaction %d did not delete "
                                  "%d" % (txn, v))
-    newest = max(present) if present else 0
-    if present and (counter is None or counter[0] != newest):
-        raise AssertionError("counter is %r but the newest transaction is %d"
-                             % (counter, newest))
+    newest = kvtest.check_counter(present, counter)
     return newest, sum(len(v) for v in present.values())
 
 
@@ -149,39 +138,15 @@ def main():
         child(args.child[0], int(args.child[1]))
         return
 
-    seed = args.seed if args.seed is not None else int(time.time()) % 100000
-    rng = random.Random(seed)
-    work = tempfile.mkdtemp(prefix="kvrange-")
-    path = os.path.join(work, "range.db")
-    newest = 0
-    nrows = 0
-    total_acked = 0
-    t0 = time.time()
-    ok = False
-    rnd = 0
-    try:
-        for rnd in range(args.rounds):
-            lines = kvtest.kill_child(
-                [sys.executable, os.path.abspath(__file__), "--child", path,
-                 str(newest + 1)], rng, 0.02, 0.6)
-            acked = [int(x) for x in lines]
-            total_acked += len(acked)
-            newest, nrows = check(path, acked)
-            if acked and newest < acked[-1]:
-                raise AssertionError("newest present %d < last acked %d"
-                                     % (newest, acked[-1]))
-        print("rangetest seed=%d: %d kills, %d acknowledged transactions "
-              "(%d range deletes), newest %d, %d rows, %.1fs: all whole"
-              % (seed, args.rounds, total_acked, newest // 5, newest, nrows,
-                 time.time() - t0))
-        ok = True
-    except AssertionError as e:
-        print("rangetest seed=%d round %d: FAILED: %s (kept %s)"
-              % (seed, rnd, e, work))
-    finally:
-        if ok:
-            shutil.rmtree(work, ignore_errors=True)
-    sys.exit(0 if ok else 1)
+    with kvtest.KillRun("rangetest", args.seed, "kvrange-") as run:
+        path = os.path.join(run.work, "range.db")
+        newest, nrows, total_acked = run.kill_rounds(__file__, path,
+                                                     args.rounds, check)
+        run.passed("%d kills, %d acknowledged transactions (%d range "
+                   "deletes), newest %d, %d rows, %.1fs: all whole"
+                   % (args.rounds, total_acked, newest // 5, newest, nrows,
+                      run.elapsed()))
+    sys.exit(run.status)
 
 
 if __name__ == "__main__":

@@ -26,14 +26,14 @@ import argparse
 import os
 import random
 import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import kvtest  # noqa: E402
 EXT = os.path.join(os.path.dirname(HERE), "kvstore")
 
 ORDINARY = "CREATE TABLE t(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID"
@@ -213,13 +213,10 @@ def kill9(nKills):
             acked = set()
             nxt = 1
             for k in range(nKills):
-                p = subprocess.Popen([sys.executable, "-c", CHILD, path, EXT,
-                                      journal, str(nxt)],
-                                     stdout=subprocess.PIPE)
-                time.sleep(0.15 + random.random() * 0.35)
-                os.kill(p.pid, signal.SIGKILL)
-                out, _ = p.communicate()
-                acked |= {int(x) for x in out.split()}
+                lines = kvtest.kill_child([sys.executable, "-c", CHILD, path,
+                                           EXT, journal, str(nxt)],
+                                          random, 0.15, 0.5)
+                acked |= {int(x) for x in lines}
                 c = connect(path, journal)
                 ids = {r[0] for r in c.execute("SELECT id FROM big")}
                 kv = {}

@@ -299,8 +299,43 @@ static void showValue(FILE *f, sqlite3_stmt *pStmt, int iCol, int bJson){
   if( a!=aFix ) kvFree(a);
 }
 
+/* What get, put and delete begin with: open a->zDb and connect the table
+** (sqlOpen), parse KEY (a->zArg) after the table's key type into *paKey
+** and *pnKey (kvFree), prepare zFmt (its %w: the table's name) into
+** *ppStmt and bind the key as ?1. On failure as on success the caller
+** finalizes *ppStmt, frees *paKey and calls sqlClose(p). */
+static int sqlKeyStmt(const KtArgs *a, KtSql *p, const char *zFmt,
+                      sqlite3_stmt **ppStmt, u8 **paKey, size_t *pnKey){
+  int e = sqlOpen(a, p, 1);
+  if( e==KT_OK ){
+    e = ktParseKey(a, p->eKeyType, "key", a->zArg, paKey, pnKey);
+  }
+  if( e==KT_OK ) e = sqlPrepare(a, p, ppStmt, zFmt, p->zTable);
+  if( e==KT_OK ) bindKey(*ppStmt, 1, p->eKeyType, *paKey, *pnKey);
+  return e;
+}
+
+/* The start of put's and delete's JSON line: {"table":T,"key":K */
+static void showTableKey(const KtSql *p, const u8 *aKey, size_t nKey){
+  printf("{\"table\":");
+  ktJsonStr(stdout, p->zTable, strlen(p->zTable));
+  printf(",\"key\":");
+  ktShowKey(stdout, p->eKeyType, aKey, nKey, 1);
+}
+
 /* ---------------------------------------------------------------------- */
 /* get, scan.                                                              */
+
+/* The type of a value, as --json names it. */
+static const char *typeName(int eType){
+  switch( eType ){
+    case SQLITE_INTEGER: return "integer";
+    case SQLITE_FLOAT:   return "real";
+    case SQLITE_TEXT:    return "text";
+    case SQLITE_BLOB:    return "blob";
+  }
+  return "null";
+}
 
 int ktSqlGet(const KtArgs *a){
   KtSql s;
@@ -308,25 +343,16 @@ int ktSqlGet(const KtArgs *a){
   u8 *aKey = 0;
   size_t nKey = 0;
   int rc;
-  int e = sqlOpen(a, &s, 1);
-  if( e ) return e;
-  e = ktParseKey(a, s.eKeyType, "key", a->zArg, &aKey, &nKey);
+  int e = sqlKeyStmt(a, &s, "SELECT value FROM main.\"%w\" WHERE key = ?1",
+                     &pStmt, &aKey, &nKey);
   if( e==KT_OK ){
-    e = sqlPrepare(a, &s, &pStmt, "SELECT value FROM main.\"%w\" WHERE key = ?1",
-                   s.zTable);
-  }
-  if( e==KT_OK ){
-    bindKey(pStmt, 1, s.eKeyType, aKey, nKey);
     rc = sqlite3_step(pStmt);
     if( rc==SQLITE_ROW ){
       if( a->bJson ){
         printf("{\"key\":");
         ktShowKey(stdout, s.eKeyType, aKey, nKey, 1);
         printf(",\"found\":true,\"value_type\":\"%s\",\"value\":",
-               sqlite3_column_type(pStmt, 0)==SQLITE_INTEGER ? "integer"
-               : sqlite3_column_type(pStmt, 0)==SQLITE_FLOAT ? "real"
-               : sqlite3_column_type(pStmt, 0)==SQLITE_TEXT ? "text"
-               : sqlite3_column_type(pStmt, 0)==SQLITE_BLOB ? "blob" : "null");
+               typeName(sqlite3_column_type(pStmt, 0)));
         showValue(stdout, pStmt, 0, 1);
         printf("}\n");
       }else{
@@ -348,16 +374,6 @@ int ktSqlGet(const KtArgs *a){
   kvFree(aKey);
   sqlClose(&s);
   return e;
-}
-
-static const char *typeName(int eType){
-  switch( eType ){
-    case SQLITE_INTEGER: return "integer";
-    case SQLITE_FLOAT:   return "real";
-    case SQLITE_TEXT:    return "text";
-    case SQLITE_BLOB:    return "blob";
-  }
-  return "null";
 }
 
 int ktSqlScan(const KtArgs *a){
@@ -467,26 +483,15 @@ int ktSqlPut(const KtArgs *a){
   if( a->zArg2==0 && (a->zType==0 || strcmp(a->zType, "null")!=0) ){
     return ktFail(KT_USAGE, "put needs KEY and VALUE (see kvtool put --help)");
   }
-  e = sqlOpen(a, &s, 1);
-  if( e ) return e;
-  e = ktParseKey(a, s.eKeyType, "key", a->zArg, &aKey, &nKey);
-  if( e==KT_OK ){
-    e = sqlPrepare(a, &s, &pStmt, "INSERT OR REPLACE INTO main.\"%w\"(key, "
-                   "value) VALUES(?1, ?2)", s.zTable);
-  }
-  if( e==KT_OK ){
-    bindKey(pStmt, 1, s.eKeyType, aKey, nKey);
-    e = bindValue(a, pStmt, 2);
-  }
+  e = sqlKeyStmt(a, &s, "INSERT OR REPLACE INTO main.\"%w\"(key, value) "
+                 "VALUES(?1, ?2)", &pStmt, &aKey, &nKey);
+  if( e==KT_OK ) e = bindValue(a, pStmt, 2);
   if( e==KT_OK ){
     rc = sqlite3_step(pStmt);
     if( rc!=SQLITE_DONE ){
       e = sqlFail(a, &s, rc, "put");
     }else if( a->bJson ){
-      printf("{\"table\":");
-      ktJsonStr(stdout, s.zTable, strlen(s.zTable));
-      printf(",\"key\":");
-      ktShowKey(stdout, s.eKeyType, aKey, nKey, 1);
+      showTableKey(&s, aKey, nKey);
       printf(",\"put\":true}\n");
     }else{
       printf("put ");
@@ -506,25 +511,16 @@ int ktSqlDelete(const KtArgs *a){
   u8 *aKey = 0;
   size_t nKey = 0;
   int rc;
-  int e = sqlOpen(a, &s, 1);
-  if( e ) return e;
-  e = ktParseKey(a, s.eKeyType, "key", a->zArg, &aKey, &nKey);
+  int e = sqlKeyStmt(a, &s, "DELETE FROM main.\"%w\" WHERE key = ?1",
+                     &pStmt, &aKey, &nKey);
   if( e==KT_OK ){
-    e = sqlPrepare(a, &s, &pStmt, "DELETE FROM main.\"%w\" WHERE key = ?1",
-                   s.zTable);
-  }
-  if( e==KT_OK ){
-    bindKey(pStmt, 1, s.eKeyType, aKey, nKey);
     rc = sqlite3_step(pStmt);
     if( rc!=SQLITE_DONE ){
       e = sqlFail(a, &s, rc, "delete");
     }else{
       int bDeleted = sqlite3_changes(s.db)>0;
       if( a->bJson ){
-        printf("{\"table\":");
-        ktJsonStr(stdout, s.zTable, strlen(s.zTable));
-        printf(",\"key\":");
-        ktShowKey(stdout, s.eKeyType, aKey, nKey, 1);
+        showTableKey(&s, aKey, nKey);
         printf(",\"deleted\":%s}\n", bDeleted ? "true" : "false");
       }else if( bDeleted ){
         printf("deleted ");

@@ -106,10 +106,8 @@ static void test_catch_up_respects_horizon(void **state){
   a = openWithH(zDir, 0, "sync=off", 1, 0);
   iSeq = 0;
   assert_int_equal(kv_batch_put(p1, "x", 1, "1", 1), KV_OK);
-  assert_int_equal(kv_prepare(a, p1, &iSeq), KV_OK);        /* seq 1 */
-  assert_int_equal(kv_commit_prepared(a, p1, iSeq), KV_OK);
+  assert_int_equal(tuCommitPrepared(a, p1), 1);
   kv_batch_clear(p1);
-  iSeq = 0;
   b = openWithH(zDir, pEnvB, "sync=off", 1, 1);
   assert_string_equal(tuGet(b, 0, 0, "x"), "1");
   /* A prepares seq 2 and "dies" before the database commits it */
@@ -295,17 +293,17 @@ static u64 entriesInTables(kv_db *db){
   return n;
 }
 
+/* One two-phase commit of keys zPrefix000000.. zPrefix<n-1>, values "v". */
 static void commitBatch(kv_db *db, const char *zPrefix, int n){
   kv_batch *b = kv_batch_new();
-  u64 iSeq = 0;
   int i;
+  assert_non_null(b);
   for(i=0; i<n; i++){
     char zKey[32];
     snprintf(zKey, sizeof(zKey), "%s%06d", zPrefix, i);
     assert_int_equal(kv_batch_put(b, zKey, strlen(zKey), "v", 1), KV_OK);
   }
-  assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
-  assert_int_equal(kv_commit_prepared(db, b, iSeq), KV_OK);
+  tuCommitPrepared(db, b);
   kv_batch_free(b);
 }
 

@@ -27,24 +27,11 @@ static kv_db *openAt(const char *zDir, kv_options *o, int bHorizon, u64 iH){
   return db;
 }
 
-static kv_batch *batchOf(const char *zFirst, ...){
-  kv_batch *b = kv_batch_new();
-  va_list ap;
-  const char *z;
-  assert_non_null(b);
-  va_start(ap, zFirst);
-  for(z=zFirst; z; z=va_arg(ap, const char*)){
-    assert_int_equal(kv_batch_put(b, z, strlen(z), "v", 1), KV_OK);
-  }
-  va_end(ap);
-  return b;
-}
-
 static void test_prepared_invisible_until_applied(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
   kv_db *db;
-  kv_batch *b = batchOf("a", "b", NULL);
+  kv_batch *b = tuBatchOf("a", "b", NULL);
   u64 iSeq = 0;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "2pc");
@@ -79,8 +66,8 @@ static void test_prepared_blocks_other_writes(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
   kv_db *db;
-  kv_batch *b = batchOf("a", NULL);
-  kv_batch *b2 = batchOf("z", NULL);
+  kv_batch *b = tuBatchOf("a", NULL);
+  kv_batch *b2 = tuBatchOf("z", NULL);
   u64 iSeq = 0, iOther = 0;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "2pc");
@@ -116,7 +103,7 @@ static void test_retried_prepare_replaces_record(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
   kv_db *db;
-  kv_batch *b = batchOf("a", NULL);
+  kv_batch *b = tuBatchOf("a", NULL);
   u64 iSeq = 0, iSeq2;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "2pc");
@@ -145,8 +132,8 @@ static void test_prepared_above_horizon_discarded(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
   kv_db *db;
-  kv_batch *b = batchOf("old", NULL);
-  kv_batch *b2 = batchOf("new", NULL);
+  kv_batch *b = tuBatchOf("old", NULL);
+  kv_batch *b2 = tuBatchOf("new", NULL);
   u64 iSeq = 0, iSeq2 = 0;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "2pc");
@@ -177,9 +164,9 @@ static void test_abort_then_reuse_survives_recovery(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
   kv_db *db;
-  kv_batch *b = batchOf("rolledback1", "rolledback2", "rolledback3", NULL);
-  kv_batch *b2 = batchOf("kept", NULL);
-  kv_batch *b3 = batchOf("later", NULL);
+  kv_batch *b = tuBatchOf("rolledback1", "rolledback2", "rolledback3", NULL);
+  kv_batch *b2 = tuBatchOf("kept", NULL);
+  kv_batch *b3 = tuBatchOf("later", NULL);
   u64 iSeq = 0, iSeq2 = 0, iSeq3 = 0;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "2pc");
@@ -215,9 +202,9 @@ static void test_flushed_commit_above_horizon_revoked(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
   kv_db *db;
-  kv_batch *b1 = batchOf("k1", "k2", NULL);
+  kv_batch *b1 = tuBatchOf("k1", "k2", NULL);
   kv_batch *b2 = kv_batch_new();
-  kv_batch *b3 = batchOf("k3", NULL);
+  kv_batch *b3 = tuBatchOf("k3", NULL);
   u64 iSeq1 = 0, iSeq2 = 0, iSeq3 = 0;
   (void)state;
   assert_non_null(b2);
@@ -225,11 +212,9 @@ static void test_flushed_commit_above_horizon_revoked(void **state){
   assert_int_equal(kv_batch_put(b2, "lost", 4, "lost", 4), KV_OK);
   tuTempDir(zDir, sizeof(zDir), "2pc");
   db = openAt(zDir, o, 1, 0);
-  assert_int_equal(kv_prepare(db, b1, &iSeq1), KV_OK);
-  assert_int_equal(kv_commit_prepared(db, b1, iSeq1), KV_OK);
+  iSeq1 = tuCommitPrepared(db, b1);
   assert_int_equal(kv_flush(db), KV_OK);
-  assert_int_equal(kv_prepare(db, b2, &iSeq2), KV_OK);
-  assert_int_equal(kv_commit_prepared(db, b2, iSeq2), KV_OK);
+  iSeq2 = tuCommitPrepared(db, b2);
   assert_int_equal(kv_flush(db), KV_OK);
   assert_string_equal(tuGet(db, 0, 0, "k1"), "lost");
   kv_close(db);
@@ -262,21 +247,18 @@ static void test_revocation_keeps_range_tombstones(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
   kv_db *db;
-  kv_batch *b1 = batchOf("a", "b", NULL);
+  kv_batch *b1 = tuBatchOf("a", "b", NULL);
   kv_batch *b2 = kv_batch_new();
-  kv_batch *b3 = batchOf("lost", NULL);
-  u64 iSeq1 = 0, iSeq2 = 0, iSeq3 = 0;
+  kv_batch *b3 = tuBatchOf("lost", NULL);
+  u64 iSeq2;
   (void)state;
   assert_non_null(b2);
   assert_int_equal(kv_batch_delete_range(b2, "b", 1, "c", 1), KV_OK);
   tuTempDir(zDir, sizeof(zDir), "2pc");
   db = openAt(zDir, o, 1, 0);
-  assert_int_equal(kv_prepare(db, b1, &iSeq1), KV_OK);
-  assert_int_equal(kv_commit_prepared(db, b1, iSeq1), KV_OK);
-  assert_int_equal(kv_prepare(db, b2, &iSeq2), KV_OK);
-  assert_int_equal(kv_commit_prepared(db, b2, iSeq2), KV_OK);
-  assert_int_equal(kv_prepare(db, b3, &iSeq3), KV_OK);
-  assert_int_equal(kv_commit_prepared(db, b3, iSeq3), KV_OK);
+  tuCommitPrepared(db, b1);
+  iSeq2 = tuCommitPrepared(db, b2);
+  tuCommitPrepared(db, b3);
   assert_int_equal(kv_flush(db), KV_OK);     /* one table holds all three */
   assert_null(tuGet(db, 0, 0, "b"));
   kv_close(db);
@@ -316,7 +298,7 @@ static void test_snapshot_at_waits_for_apply(void **state){
   tuTempDir(zDir, sizeof(zDir), "2pc");
   memset(&al, 0, sizeof(al));
   al.db = tuOpen(zDir, o);
-  al.b = batchOf("w", NULL);
+  al.b = tuBatchOf("w", NULL);
   assert_int_equal(kv_prepare(al.db, al.b, &al.iSeq), KV_OK);
   assert_int_equal(pthread_create(&th, 0, applyLater, &al), 0);
   assert_int_equal(kv_snapshot_at(al.db, al.iSeq, &s), KV_OK);

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "kvInt.h"
+#include "knownbug.h"     /* tuKnownBug */
 
 /* A fresh empty directory /tmp/kvtest-<zTag>-XXXXXX, its path written to
 ** zBuf (nBuf bytes, at least 64 for short tags). */
@@ -121,6 +122,32 @@ static inline const char *tuGet(kv_db *db, const kv_snapshot *s, const kv_batch 
   return zOut;
 }
 
+/* A new batch putting "v" under each key of a NULL-terminated list
+** (kv_batch_free it). */
+static inline kv_batch *tuBatchOf(const char *zFirst, ...){
+  kv_batch *b = kv_batch_new();
+  va_list ap;
+  const char *z;
+  assert_non_null(b);
+  va_start(ap, zFirst);
+  for(z=zFirst; z; z=va_arg(ap, const char*)){
+    assert_int_equal(kv_batch_put(b, z, strlen(z), "v", 1), KV_OK);
+  }
+  va_end(ap);
+  return b;
+}
+
+/* Commit batch b the two-phase way, as the extension does: kv_prepare
+** under a new sequence, then kv_commit_prepared. Returns the sequence. */
+static inline u64 tuCommitPrepared(kv_db *db, kv_batch *b){
+  u64 iSeq = 0;
+  int rc = kv_prepare(db, b, &iSeq);
+  if( rc!=KV_OK ) fail_msg("kv_prepare: %d %s", rc, kv_errmsg(db));
+  rc = kv_commit_prepared(db, b, iSeq);
+  if( rc!=KV_OK ) fail_msg("kv_commit_prepared: %d %s", rc, kv_errmsg(db));
+  return iSeq;
+}
+
 /* The POSIX env without real fsyncs, as a test env's base or for tests
 ** whose subject is not fsync cost: the test env still counts and fails
 ** syncs, and its power-loss model decides what survives. */
@@ -169,36 +196,6 @@ static inline void tuWriteFile(const char *zPath, const u8 *a, size_t n){
   assert_non_null(fp);
   if( n>0 ) assert_int_equal(fwrite(a, 1, n, fp), n);
   assert_int_equal(fclose(fp), 0);
-}
-
-/*
-** Known engine bugs whose tests are committed before their fix. The
-** Makefile's KNOWN_BUGS list reaches the tests as $KV_KNOWN_BUGS (names
-** separated by spaces or commas). A test that shows a listed bug reports
-** it as an expected failure (XFAIL) instead of failing; a listed bug that
-** no longer shows fails the test (XPASS), so the list is emptied when the
-** fix lands. Names:
-**   wal-cut-unsynced   a WAL segment preallocated and fsynced, then cut to
-**                      its real length at close without an fsync: after a
-**                      power cut it ends in zeros, replay stops there and
-**                      skips the later segments (wal.c walRotate,
-**                      env_posix.c posixClose/appendCut)
-**   missing-current    a store whose CURRENT is missing is created anew
-**   store-dir-unsynced kv_open creates the store's directory (db.c,
-**                      xMkdir) and never fsyncs its parent: a power cut
-**                      may take the whole new store (tests/powercut/)
-*/
-static inline int tuKnownBug(const char *zName){
-  const char *z = getenv("KV_KNOWN_BUGS");
-  size_t n = strlen(zName);
-  while( z && *z ){
-    size_t m;
-    while( *z==' ' || *z==',' ) z++;
-    m = strcspn(z, " ,");
-    if( m==n && memcmp(z, zName, n)==0 ) return 1;
-    z += m;
-  }
-  return 0;
 }
 
 /*

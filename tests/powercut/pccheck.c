@@ -67,6 +67,8 @@
 
 #include "kv.h"
 #include "pc.h"
+#include "pcengine.h"
+#include "../../engine/test/knownbug.h"
 
 typedef unsigned char u8;
 
@@ -274,22 +276,7 @@ static void describeOp(FILE *out, const Op *p){
 /* ---------------------------------------------------------------------- */
 /* The engine side.                                                        */
 
-static kv_options *options(void){
-  static const char *azOpt[] = { PC_OPTIONS };
-  kv_options *o = kv_options_new();
-  size_t i;
-  for(i=0; i<sizeof(azOpt)/sizeof(azOpt[0]); i++){
-    char zName[64];
-    const char *zEq = strchr(azOpt[i], '=');
-    char *zErr = 0;
-    snprintf(zName, sizeof(zName), "%.*s", (int)(zEq - azOpt[i]), azOpt[i]);
-    if( kv_options_set(o, zName, zEq+1, &zErr)!=KV_OK ){
-      fprintf(stderr, "pccheck: option %s: %s\n", azOpt[i], zErr);
-      exit(2);
-    }
-  }
-  return o;
-}
+static kv_options *options(void){ return pcOptions("pccheck", 2); }
 
 /* Model: value of key k<iKey> after batches 1..j: the batch that put it,
 ** or -1 if absent. */
@@ -481,18 +468,6 @@ static const char *attribute(const State *s){
   return 0;
 }
 
-static int knownBug(const char *zName){
-  const char *z = getenv("KV_KNOWN_BUGS");
-  size_t n = strlen(zName);
-  while( z && *z ){
-    size_t m;
-    while( *z==' ' || *z==',' ) z++;
-    m = strcspn(z, " ,");
-    if( m==n && memcmp(z, zName, n)==0 ) return 1;
-    z += m;
-  }
-  return 0;
-}
 
 /* Kinds of failure already saved (the earliest crash point of each). */
 static char azSaved[32][64];
@@ -616,7 +591,7 @@ static void tryState(kv_options *o, const Names *pDurNames, Buf *aDur,
      && strncmp(zWhy, "lost acknowledged", 17)!=0 ){
       zBug = 0;
     }
-    if( zBug && knownBug(zBug) ){
+    if( zBug && tuKnownBug(zBug) ){
       nXfail++;
       if( strcmp(zBug, "wal-cut-unsynced")==0 ) nXfailWalCut++;
       snprintf(zKind, sizeof(zKind), "%s", zBug);
@@ -818,7 +793,7 @@ int main(int argc, char **argv){
                    : "NO failure found: the checker is blind");
     return nFail>0 ? 0 : 1;
   }
-  if( knownBug("wal-cut-unsynced") && nXfailWalCut==0 ){
+  if( tuKnownBug("wal-cut-unsynced") && nXfailWalCut==0 ){
     printf("powercut: XPASS: no failure shows wal-cut-unsynced any more; "
            "remove it from KNOWN_BUGS in the Makefile\n");
     return 1;

@@ -23,6 +23,7 @@
 
 #include "kv.h"
 #include "pc.h"
+#include "pcengine.h"
 
 static void (*xMark)(const char*);
 
@@ -38,23 +39,7 @@ static void die(const char *zWhat, kv_db *db){
   exit(1);
 }
 
-static kv_options *options(void){
-  static const char *azOpt[] = { PC_OPTIONS };
-  kv_options *o = kv_options_new();
-  size_t i;
-  if( o==0 ) die("out of memory", 0);
-  for(i=0; i<sizeof(azOpt)/sizeof(azOpt[0]); i++){
-    char zName[64];
-    const char *zEq = strchr(azOpt[i], '=');
-    char *zErr = 0;
-    snprintf(zName, sizeof(zName), "%.*s", (int)(zEq - azOpt[i]), azOpt[i]);
-    if( kv_options_set(o, zName, zEq+1, &zErr)!=KV_OK ){
-      fprintf(stderr, "pcdrive: option %s: %s\n", azOpt[i], zErr);
-      exit(1);
-    }
-  }
-  return o;
-}
+static kv_options *options(void){ return pcOptions("pcdrive", 1); }
 
 static int writeBatch(kv_db *db, int n){
   kv_batch *b = kv_batch_new();

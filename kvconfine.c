@@ -1,5 +1,5 @@
 /*
-** confine.c - keeping kvstore's file paths inside one directory.
+** kvconfine.c - keeping kvstore's file paths inside one directory.
 **
 ** A host that runs SQL from users it does not trust (a Datasette-style
 ** server) must stop that SQL from making kvstore create, fill, copy to or
@@ -35,7 +35,7 @@ SQLITE_EXTENSION_INIT3
 #include <string.h>
 #include <unistd.h>
 
-#include "kvext.h"
+#include "kvconfine.h"
 
 #define CONFINE_NONE 0          /* paths anywhere */
 #define CONFINE_ROOT 1          /* paths inside zRoot */
@@ -143,8 +143,8 @@ static Confine *confineFind(sqlite3 *db){
   return p;
 }
 
-int kvextConfineCheck(sqlite3 *db, const char *zWhat, const char *zPath,
-                      int bExplicit, char **pzErr){
+int kvconfineCheck(sqlite3 *db, const char *zWhat, const char *zPath,
+                   int bExplicit, char **pzErr){
   Confine *p = confineFind(db);
   char *zCanon;
   int eMode;
@@ -236,7 +236,7 @@ static void confineFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   pthread_mutex_unlock(&gMutex);
 }
 
-int kvextConfineInit(sqlite3 *db){
+int kvconfineInit(sqlite3 *db){
   Confine *p;
   const char *zEnv = getenv("KVSTORE_ROOT");
   int rc;
