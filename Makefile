@@ -661,3 +661,11 @@ bench-mproc: DEPS_INSTALL := 1
 bench-mproc: all
 	$(PYTHON) bench/mproc.py --rows $(MPROC_ROWS) --out bench/results \
 	  --command "make bench-mproc MPROC_ROWS=$(MPROC_ROWS)"
+
+# tests/spilltest.py: transactions past txn_spill (runs on disk, savepoints
+# rolled back into them) against an ordinary table (about 2 s);
+# `python3 tests/spilltest.py --rss 1000000` measures peak RSS (not in test)
+## spilltest: transactions larger than txn_spill, against an ordinary table
+spilltest: all
+	$(PYTHON) tests/spilltest.py
+test: spilltest

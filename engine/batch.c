@@ -457,7 +457,13 @@ int kvBatchLookup(const kv_batch *b, const void *pKey, size_t nKey,
 int kv_batch_set_spill(kv_batch *b, kv_db *db){
   if( b==0 || db==0 ) return kvErr(KV_MISUSE, "kvstore: kv_batch_set_spill: "
                                    "NULL argument");
-  if( b->pSpill ) return KV_OK;
+  if( b->pSpill && kvSpillBind(b->pSpill, db)==KV_OK ) return KV_OK;
+  if( b->pSpill && kvSpillHasRuns(b->pSpill) ){
+    return kvErr(KV_MISUSE, "kvstore: kv_batch_set_spill: the batch has "
+                 "spilled to another store");
+  }
+  kvSpillFree(b->pSpill);
+  b->pSpill = 0;
   return kvSpillNew(db, &b->pSpill);
 }
 

@@ -583,6 +583,8 @@ typedef struct KvVersionEdit KvVersionEdit;
 /* *pp NULL (and KV_OK) when db does not spill (txn_spill=0, shared). */
 int kvSpillNew(kv_db *db, KvSpill **pp);
 void kvSpillFree(KvSpill *p);
+/* KV_OK if p spills into db (bound anew when it holds no run). */
+int kvSpillBind(KvSpill *p, kv_db *db);
 void kvSpillReset(KvSpill *p);            /* kv_batch_clear */
 size_t kvSpillBase(const KvSpill *p);     /* operations spilled (marks) */
 int kvSpillHasRuns(const KvSpill *p);

@@ -134,6 +134,14 @@ int kvSpillNew(kv_db *db, KvSpill **pp){
   return KV_OK;
 }
 
+int kvSpillBind(KvSpill *p, kv_db *db){
+  if( p->db==db ) return KV_OK;
+  if( p->nRun>0 || db->pOpts->nTxnSpill==0 || db->bReadOnly ) return KV_ERROR;
+  p->db = db;
+  p->nLimit = db->pOpts->nTxnSpill;
+  return KV_OK;
+}
+
 void kvSpillReset(KvSpill *p){
   int i;
   for(i=0; i<p->nRun; i++) runUnref(p->apRun[i]);
@@ -324,7 +332,9 @@ static int spillRun(KvSpill *p, kv_batch *b){
     pB = 0;
   }
   if( rc==KV_OK ){
-    rc = kvSstOpen(db->pEnv, pRun->zPath, db->pCache, 0, &pRun->pSst);
+    /* No block cache: a run may outlive the store's handle (a batch freed
+    ** after kv_close). */
+    rc = kvSstOpen(db->pEnv, pRun->zPath, 0, 0, &pRun->pSst);
     if( rc!=KV_OK ) db->pEnv->xUnlink(db->pEnv, pRun->zPath);
   }
   if( rc==KV_OK ){
