@@ -685,6 +685,9 @@ static int prepWriteTable(kv_db *db, kv_batch *b, u64 iLast, u64 iFile,
 
   *pbTable = 0;
   spillConfig(db, &cfg);
+  /* The in-memory part goes to a run first: merging it from a sorted
+  ** copy (the batch's view) would hold it twice in memory. */
+  if( rc==KV_OK && kvBatchMemRangeOps(b)==0 ) rc = spillRun(p, b);
   if( rc==KV_OK ) rc = kvSpillIterNew(p, b, 1, &pIt);
   if( rc==KV_OK ) rc = kvBatchRangeDels(b, &rdCopy, &rd);
   if( rc==KV_OK ){
