@@ -663,7 +663,8 @@ bench-mproc: all
 	  --command "make bench-mproc MPROC_ROWS=$(MPROC_ROWS)"
 
 # tests/spilltest.py: transactions past txn_spill (runs on disk, savepoints
-# rolled back into them) against an ordinary table (about 2 s);
+# rolled back into them) against an ordinary table, and kill -9 during
+# spilled commits (about 12 s);
 # `python3 tests/spilltest.py --rss 1000000` measures peak RSS (not in test)
 ## spilltest: transactions larger than txn_spill, against an ordinary table
 spilltest: all

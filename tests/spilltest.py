@@ -10,21 +10,28 @@ parts and released; then COMMIT (or ROLLBACK), and the rows must agree
 again, after reopening too. While the transaction is open its runs are in
 the store's directory; after it ends none is left.
 
+  kill -9   a child commits spilled transactions (each also writes a row of
+            an ordinary table, and rolls a savepoint back into its runs)
+            and is killed at random: every transaction is in both tables
+            or in neither, nothing acknowledged is lost, no run is left.
+
   --rss N   instead: one transaction of N INSERT OR REPLACE rows (16-byte
             keys, 100-byte values) on each backend in its own process,
             printing the peak RSS of each (ru_maxrss of the child).
 
-Usage: /usr/bin/python3 tests/spilltest.py [--rounds N] [--rss N]
+Usage: /usr/bin/python3 tests/spilltest.py [--rounds N] [--kills N] [--rss N]
 """
 import argparse
 import os
 import random
 import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXT = os.path.join(os.path.dirname(HERE), "kvstore")
@@ -157,6 +164,84 @@ def case(seed, bCommit):
         name, len(a), res["kvstore"][1], "same" if a == b else "DIFFERENT"))
 
 
+KILL_CHILD = r"""
+import sqlite3, sys
+path, ext, first = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = sqlite3.connect(path, isolation_level=None, timeout=10)
+c.enable_load_extension(True)
+c.load_extension(ext)
+i = first
+while True:
+    c.execute("BEGIN")
+    c.execute("INSERT INTO marks VALUES(?)", (i,))
+    c.executemany("INSERT OR REPLACE INTO t VALUES(?, ?)",
+                  (("%06d-%04d" % (i, j), "%d" % i + "x" * 90)
+                   for j in range(600)))
+    c.execute("SAVEPOINT s")
+    c.executemany("INSERT OR REPLACE INTO t VALUES(?, 'rolled back')",
+                  (("%06d-%04d" % (i, j),) for j in range(300, 900)))
+    c.execute("ROLLBACK TO s")
+    c.execute("RELEASE s")
+    c.execute("COMMIT")
+    sys.stdout.write("%d\n" % i)
+    sys.stdout.flush()
+    i += 1
+"""
+
+
+def kills(nKills):
+    d = tempfile.mkdtemp(prefix="spilltest-kill-")
+    ok = True
+    try:
+        path = os.path.join(d, "test.db")
+        c = connect(path)
+        c.execute(KVSTORE)
+        c.execute("CREATE TABLE marks(id INTEGER PRIMARY KEY)")
+        c.close()
+        acked = set()
+        nxt = 1
+        for k in range(nKills):
+            p = subprocess.Popen([sys.executable, "-c", KILL_CHILD, path, EXT,
+                                  str(nxt)], stdout=subprocess.PIPE, cwd=d)
+            time.sleep(0.2 + random.random() * 0.5)
+            os.kill(p.pid, signal.SIGKILL)
+            out, _ = p.communicate()
+            acked |= {int(x) for x in out.split()}
+            c = connect(path)
+            ids = {r[0] for r in c.execute("SELECT id FROM marks")}
+            kv = {}
+            for key, v in c.execute("SELECT key, value FROM t"):
+                kv.setdefault(int(key[:6]), []).append((key, v))
+            c.close()
+            for i in ids | set(kv):
+                want = [("%06d-%04d" % (i, j), "%d" % i + "x" * 90)
+                        for j in range(600)]
+                if (i in ids) != (kv.get(i) == want):
+                    failures.append("kill: transaction %d: ordinary row %s, "
+                                    "kvstore rows %d (%s)" % (
+                                        i, i in ids, len(kv.get(i, [])),
+                                        "as written" if kv.get(i) == want
+                                        else "not as written"))
+                    ok = False
+            lost = acked - ids
+            if lost:
+                failures.append("kill: acknowledged transactions lost: %s"
+                                % sorted(lost)[:10])
+                ok = False
+            if spills(d):
+                failures.append("kill: runs left after reopening")
+                ok = False
+            if not ok:
+                break
+            nxt = max(ids | acked | {0}) + 1
+        print("kill -9: %d kills, %d transactions acknowledged: %s"
+              % (nKills, len(acked), "ok" if ok else "FAILED"))
+        if len(acked) < 5:
+            failures.append("kill: only %d transactions committed" % len(acked))
+    finally:
+        shutil.rmtree(d)
+
+
 RSS_CHILD = r"""
 import os, resource, sqlite3, sys
 n, kind, ext, d = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -208,11 +293,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--rss", type=int, default=0)
+    ap.add_argument("--kills", type=int, default=15)
     args = ap.parse_args()
     if args.rss:
         return rss(args.rss)
     for seed in range(args.rounds):
         case(seed, seed % 4 != 3)
+    kills(args.kills)
     for f in failures:
         print("FAIL:", f)
     print("spilltest: %s" % ("FAILED" if failures else "ok"))
