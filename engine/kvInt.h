@@ -609,6 +609,8 @@ void kvSpillAbortLocked(kv_db *db);
 int kvSpillRecoverTables(kv_db *db, const u8 *pRep, size_t nRep,
                          KvVersionEdit *pEdit, int bMustExist);
 void kvSpillPrepFree(kv_db *db);          /* closing: forget, keep the file */
+/* Entries per table of a spilled commit (2^20; tests lower it). */
+extern u64 kvSpillTableEntries;
 
 /****************************** log.c / wal.c *****************************/
 /*

@@ -86,13 +86,6 @@ struct KvSpill {
   KvBuf val;                    /* value kvSpillGet returned */
 };
 
-struct KvSpillPrep {
-  u64 iSeq;                     /* first sequence of the batch */
-  u64 iLast;                    /* sequence of the table's entries */
-  u64 iFile;                    /* the table; 0 = none (nothing live) */
-  KvSstMeta meta;
-};
-
 /* ---------------------------------------------------------------------- */
 /* Runs, marks and dead intervals.                                         */
 
@@ -648,17 +641,45 @@ int kvSpillIterNew(KvSpill *p, const kv_batch *b, int bBulk,
 /* ---------------------------------------------------------------------- */
 /* Commit.                                                                 */
 
+
+/* A spilled commit writes tables of at most this many entries or bytes
+** (the builder keeps 4 bytes per key for the filter, and the index, in
+** memory). Each table of one commit gets its own sequence: level 0 keeps
+** disjoint sequence ranges (compact_pick.c, I1). */
+u64 kvSpillTableEntries = (u64)1<<20;
+#define SPILL_TABLE_BYTES   ((u64)256<<20)
+
+typedef struct PrepTable PrepTable;
+struct PrepTable {
+  u64 iFile;
+  KvSstMeta meta;
+};
+
+struct KvSpillPrep {
+  u64 iSeq;                     /* first sequence of the batch */
+  u64 iLast;                    /* last sequence of its span */
+  u64 *aReserved;               /* table numbers reserved in the manifest */
+  int nReserved;
+  PrepTable *aTable;            /* tables written, in key order */
+  int nTable;
+};
+
 static void prepFree(kv_db *db, KvSpillPrep *pPrep, int bUnlink){
+  int i;
   if( pPrep==0 ) return;
-  if( bUnlink && pPrep->iFile ){
-    char *z = kvSstPath(db->zDir, pPrep->iFile);
-    KvErrSave save;
-    kvErrSave(&save);
-    if( z ) db->pEnv->xUnlink(db->pEnv, z);
-    kvErrRestore(&save, 0);
-    kvFree(z);
+  for(i=0; i<pPrep->nTable; i++){
+    if( bUnlink ){
+      char *z = kvSstPath(db->zDir, pPrep->aTable[i].iFile);
+      KvErrSave save;
+      kvErrSave(&save);
+      if( z ) db->pEnv->xUnlink(db->pEnv, z);
+      kvErrRestore(&save, 0);
+      kvFree(z);
+    }
+    kvSstMetaFree(&pPrep->aTable[i].meta);
   }
-  kvSstMetaFree(&pPrep->meta);
+  kvFree(pPrep->aTable);
+  kvFree(pPrep->aReserved);
   kvFree(pPrep);
 }
 
@@ -667,10 +688,19 @@ void kvSpillAbortLocked(kv_db *db){
   db->pSpillPrep = 0;
 }
 
-/* Write the merged contents of b, every entry at sequence iLast, to table
-** iFile. Runs without the mutex. *pbTable: a table was written. */
-static int prepWriteTable(kv_db *db, kv_batch *b, u64 iLast, u64 iFile,
-                          KvSstMeta *pMeta, int *pbTable){
+/* Finish the table being built as pPrep->aTable[pPrep->nTable]. */
+static int prepFinish(KvSpillPrep *pPrep, KvSstBuilder *pB){
+  int rc = kvSstBuilderFinish(pB, &pPrep->aTable[pPrep->nTable].meta);
+  if( rc==KV_OK ) pPrep->nTable++;
+  return rc;
+}
+
+/* Write the merged contents of b to tables numbered pPrep->aReserved, the
+** i-th table's entries at sequence iSeq + i, or iSeq + 1 + i when the
+** transaction has range deletions: those go to the first table at iSeq,
+** below every entry of the transaction (a tombstone hides entries of its
+** own sequence too) and above the store. Runs without the mutex. */
+static int prepWriteTables(kv_db *db, kv_batch *b, KvSpillPrep *pPrep){
   KvSpill *p = kvBatchSpill(b);
   KvIter *pIt = 0;
   KvSstBuilder *pB = 0;
@@ -678,40 +708,59 @@ static int prepWriteTable(kv_db *db, kv_batch *b, u64 iLast, u64 iFile,
   KvBuf ik = {0, 0, 0};
   KvBuf rdCopy = {0, 0, 0};
   KvRdList rd = {0, 0, 0};
-  char *zPath = kvSstPath(db->zDir, iFile);
-  u64 nAdded = 0;
-  int rc = zPath ? KV_OK : kvErrNoMem();
+  char *zPath = 0;
+  u64 nInTable = 0;
+  int rc = KV_OK;
   int j;
 
-  *pbTable = 0;
   spillConfig(db, &cfg);
   /* The in-memory part goes to a run first: merging it from a sorted
   ** copy (the batch's view) would hold it twice in memory. */
-  if( rc==KV_OK && kvBatchMemRangeOps(b)==0 ) rc = spillRun(p, b);
+  if( kvBatchMemRangeOps(b)==0 ) rc = spillRun(p, b);
   if( rc==KV_OK ) rc = kvSpillIterNew(p, b, 1, &pIt);
   if( rc==KV_OK ) rc = kvBatchRangeDels(b, &rdCopy, &rd);
-  if( rc==KV_OK ){
-    rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
-                         db->pEnv->xNowMicros(db->pEnv), &pB);
-  }
   if( rc==KV_OK ) rc = pIt->pMethods->xFirst(pIt);
-  while( rc==KV_OK && kvIterValid(pIt) ){
+  while( rc==KV_OK && (kvIterValid(pIt) || (pPrep->nTable==0 && pB==0
+                                            && rd.n>0)) ){
+    if( pB==0 ){
+      /* Start the next table. */
+      if( pPrep->nTable>=pPrep->nReserved ){
+        rc = kvErr(KV_ERROR, "kvstore: a spilled transaction needs more "
+                   "than the %d tables reserved for it", pPrep->nReserved);
+        break;
+      }
+      kvFree(zPath);
+      zPath = kvSstPath(db->zDir, pPrep->aReserved[pPrep->nTable]);
+      if( zPath==0 ){ rc = kvErrNoMem(); break; }
+      memset(&pPrep->aTable[pPrep->nTable], 0, sizeof(PrepTable));
+      pPrep->aTable[pPrep->nTable].iFile = pPrep->aReserved[pPrep->nTable];
+      rc = kvSstBuilderNew(db->pEnv, zPath, &cfg,
+                           db->pEnv->xNowMicros(db->pEnv), &pB);
+      nInTable = 0;
+      for(j=0; rc==KV_OK && pPrep->nTable==0 && j<rd.n; j++){
+        const KvRangeTomb *t = &rd.a[j];
+        rc = kvSstBuilderAddRangeDel(pB, t->pLo, t->nLo, t->pHi, t->nHi,
+                                     pPrep->iSeq);
+      }
+      if( rc!=KV_OK || !kvIterValid(pIt) ) break;
+    }
     ik.n = 0;
-    rc = kvIKeyAppend(&ik, pIt->pKey, pIt->nKey - KV_TRAILER, iLast,
+    rc = kvIKeyAppend(&ik, pIt->pKey, pIt->nKey - KV_TRAILER,
+                      pPrep->iSeq + (u64)pPrep->nTable + (rd.n>0),
                       kvIKeyType(pIt->pKey, pIt->nKey));
     if( rc==KV_OK ) rc = kvSstBuilderAdd(pB, ik.a, ik.n, pIt->pVal, pIt->nVal);
-    nAdded++;
+    nInTable++;
     if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
+    if( rc==KV_OK && kvIterValid(pIt)
+     && (nInTable>=kvSpillTableEntries
+         || kvSstBuilderSize(pB)>=SPILL_TABLE_BYTES) ){
+      rc = prepFinish(pPrep, pB);
+      pB = 0;
+    }
   }
-  for(j=0; rc==KV_OK && j<rd.n; j++){
-    const KvRangeTomb *t = &rd.a[j];
-    rc = kvSstBuilderAddRangeDel(pB, t->pLo, t->nLo, t->pHi, t->nHi, iLast);
-    nAdded++;
-  }
-  if( rc==KV_OK && nAdded>0 ){
-    rc = kvSstBuilderFinish(pB, pMeta);
+  if( rc==KV_OK && pB ){
+    rc = prepFinish(pPrep, pB);
     pB = 0;
-    if( rc==KV_OK ) *pbTable = 1;
   }
   if( pB ) kvSstBuilderAbandon(pB);
   if( pIt ) pIt->pMethods->xClose(pIt);
@@ -722,17 +771,40 @@ static int prepWriteTable(kv_db *db, kv_batch *b, u64 iLast, u64 iFile,
   return rc;
 }
 
+/* Reserve n table numbers in pPrep, durably (a manifest edit, under MAINT
+** at the newest manifest, as flushes take theirs: no process reuses
+** them). REQUIRES: mutex held (let go while waiting for MAINT). */
+static int prepReserve(kv_db *db, KvSpillPrep *pPrep, int n){
+  int rc;
+  pPrep->aReserved = kvMalloc(sizeof(u64)*(size_t)n);
+  pPrep->aTable = kvMallocZero(sizeof(PrepTable)*(size_t)n);
+  if( pPrep->aReserved==0 || pPrep->aTable==0 ) return kvErrNoMem();
+  rc = kvSharedMaintBegin(db, 1);
+  if( rc==KV_OK ){
+    KvVersionEdit edit;
+    int i;
+    memset(&edit, 0, sizeof(edit));
+    for(i=0; i<n; i++) pPrep->aReserved[i] = kvVsetNewFileNumber(&db->vset);
+    rc = kvVsetApply(&db->vset, &edit);
+    kvEditClear(&edit);
+    kvSharedMaintEnd(db, rc==KV_OK);
+  }
+  if( rc==KV_OK ) pPrep->nReserved = n;
+  return rc;
+}
+
 int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq){
+  KvSpill *p = kvBatchSpill(b);
   KvSpillPrep *pPrep = 0;
   u64 nCount = kv_batch_count(b);
-  u64 iSeq, iLast, iFile;
-  u8 aRep[10];
-  int nRep;
-  int bTable = 0;
+  u64 nOps = 0, nBytes = (u64)kvBatchMemBytes(b);
+  KvBuf rep = {0, 0, 0};
+  int nTable;
+  int i;
   int rc;
 
   /* Every entry the memtable holds goes to a table older than the new
-  ** one: a read looks in the memtable before level 0. */
+  ** ones: a read looks in the memtable before level 0. */
   rc = kvDbMakeRoom(db, 1);
   while( rc==KV_OK && db->pImm ){
     if( db->bBgThread ){
@@ -754,40 +826,44 @@ int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq){
     return kvErr(KV_BUSY, "kvstore: a spilled transaction cannot commit "
                  "while another process has '%s' open", db->zDir);
   }
-  /* A retried COMMIT writes the table anew. */
+  /* A retried COMMIT writes the tables anew. */
   kvSpillAbortLocked(db);
-  iSeq = *piSeq ? *piSeq : atomic_load(&db->lastSeq) + 1;
-  iLast = iSeq + nCount - 1;
+  /* How many tables at most: every run's entries and bytes, and what
+  ** memory holds, cut at the limits. */
+  nOps = kvBatchMemCount(b);
+  for(i=0; i<p->nRun; i++){
+    nOps += p->apRun[i]->iLast - p->apRun[i]->iFirst + 1;
+    nBytes += kvSstGetMeta(p->apRun[i]->pSst)->nRawBytes;
+  }
+  nTable = (int)(nOps/kvSpillTableEntries + nBytes/SPILL_TABLE_BYTES + 2);
   pPrep = kvMallocZero(sizeof(*pPrep));
   if( pPrep==0 ) return kvErrNoMem();
-  /* The table's number, made durable in the manifest before the table is
-  ** written, as every manifest edit is made: under MAINT, at the newest
-  ** manifest (shared.c). */
-  rc = kvSharedMaintBegin(db, 1);
-  if( rc==KV_OK ){
-    KvVersionEdit edit;
-    memset(&edit, 0, sizeof(edit));
-    iFile = kvVsetNewFileNumber(&db->vset);
-    rc = kvVsetApply(&db->vset, &edit);
-    kvEditClear(&edit);
-    kvSharedMaintEnd(db, rc==KV_OK);
-  }
+  pPrep->iSeq = *piSeq ? *piSeq : atomic_load(&db->lastSeq) + 1;
+  pPrep->iLast = pPrep->iSeq + nCount - 1;
+  rc = prepReserve(db, pPrep, nTable);
   if( rc!=KV_OK ){
-    kvFree(pPrep);
+    prepFree(db, pPrep, 0);
     return rc;
   }
-  pPrep->iSeq = iSeq;
-  pPrep->iLast = iLast;
   kvDbUnlock(db);
 
-  rc = prepWriteTable(db, b, iLast, iFile, &pPrep->meta, &bTable);
-  if( rc==KV_OK && bTable ) pPrep->iFile = iFile;
+  rc = prepWriteTables(db, b, pPrep);
+  if( rc==KV_OK && (u64)pPrep->nTable + (kvBatchMemRangeOps(b)>0)>nCount ){
+    rc = kvErr(KV_ERROR, "kvstore: a spilled transaction wrote %d tables "
+               "for %" PRIu64 " sequences", pPrep->nTable, nCount);
+  }
   if( rc==KV_OK ){
-    /* The PREPARED record names the table (0: none). */
-    nRep = kvPutVarint(aRep, pPrep->iFile);
-    rc = kvWalAppend(db->pWal, iSeq, db->pEnv->xNowMicros(db->pEnv),
-                     (u32)nCount | KV_WAL_PREPARED | KV_WAL_TABLES, aRep,
-                     (size_t)nRep, 0);
+    /* The PREPARED record names the tables. */
+    rc = kvBufReserve(&rep, 10*(size_t)(pPrep->nTable + 1));
+    if( rc==KV_OK ){
+      rep.n += (size_t)kvPutVarint(rep.a + rep.n, (u64)pPrep->nTable);
+      for(i=0; i<pPrep->nTable; i++){
+        rep.n += (size_t)kvPutVarint(rep.a + rep.n, pPrep->aTable[i].iFile);
+      }
+      rc = kvWalAppend(db->pWal, pPrep->iSeq, db->pEnv->xNowMicros(db->pEnv),
+                       (u32)nCount | KV_WAL_PREPARED | KV_WAL_TABLES, rep.a,
+                       rep.n, 0);
+    }
     if( rc==KV_OK && db->pOpts->eSync==KV_SYNC_FULL ){
       rc = kvWalSync(db->pWal);
       atomic_fetch_add(&db->nSyncs, 1);
@@ -801,13 +877,14 @@ int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq){
       }
     }
   }
+  kvBufFree(&rep);
 
   kvDbLock(db);
   if( rc==KV_OK ){
     db->bPrepared = 1;
-    db->iPrepSeq = iSeq;
+    db->iPrepSeq = pPrep->iSeq;
     db->pSpillPrep = pPrep;
-    *piSeq = iSeq;
+    *piSeq = pPrep->iSeq;
   }else{
     prepFree(db, pPrep, 1);
   }
@@ -819,6 +896,7 @@ int kvSpillApplyLocked(kv_db *db, kv_batch *b, u64 iSeq){
   KvVersionEdit edit;
   int bEdited = 0;
   int rc;
+  int i;
   (void)b;
   if( pPrep==0 || pPrep->iSeq!=iSeq ){
     return kvErr(KV_MISUSE, "kvstore: no prepared spilled transaction at "
@@ -827,7 +905,10 @@ int kvSpillApplyLocked(kv_db *db, kv_batch *b, u64 iSeq){
   memset(&edit, 0, sizeof(edit));
   rc = kvSharedMaintBegin(db, 1);
   if( rc==KV_OK ){
-    if( pPrep->iFile ) rc = kvEditAddFile(&edit, 0, &pPrep->meta, pPrep->iFile);
+    for(i=0; rc==KV_OK && i<pPrep->nTable; i++){
+      rc = kvEditAddFile(&edit, 0, &pPrep->aTable[i].meta,
+                         pPrep->aTable[i].iFile);
+    }
     edit.bLastSeq = 1;
     edit.iLastSeq = pPrep->iLast;
     if( rc==KV_OK ) rc = kvVsetApply(&db->vset, &edit);
@@ -842,18 +923,15 @@ int kvSpillApplyLocked(kv_db *db, kv_batch *b, u64 iSeq){
     atomic_store(&db->lastSeq, pPrep->iLast);
     atomic_fetch_add(&db->nWrites, 1);
     kvSharedPublish(db);
-    prepFree(db, pPrep, 0);
-  }else{
-    /* The database committed: the table stays for the next open, whose
-    ** recovery installs it (the WAL record names it). */
-    if( db->rcWal==KV_OK ){
-      db->rcWal = KV_READONLY;
-      db->zWalErr = kvMprintf("kvstore: '%s' is read-only until reopened "
-                              "after a failed commit (%s)", db->zDir,
-                              kvErrMsg());
-    }
-    prepFree(db, pPrep, 0);
+  }else if( db->rcWal==KV_OK ){
+    /* The database committed: the tables stay for the next open, whose
+    ** recovery installs them (the WAL record names them). */
+    db->rcWal = KV_READONLY;
+    db->zWalErr = kvMprintf("kvstore: '%s' is read-only until reopened "
+                            "after a failed commit (%s)", db->zDir,
+                            kvErrMsg());
   }
+  prepFree(db, pPrep, 0);
   return rc;
 }
 
@@ -862,45 +940,60 @@ void kvSpillPrepFree(kv_db *db){
   db->pSpillPrep = 0;
 }
 
-int kvSpillRecoverTables(kv_db *db, const u8 *pRep, size_t nRep,
-                         KvVersionEdit *pEdit, int bMustExist){
-  u64 iFile = 0;
-  KvVersion *v;
-  KvSst *pSst = 0;
-  char *zPath = 0;
+/* Is table iFile in the current version? */
+static int versionHas(kv_db *db, u64 iFile){
+  KvVersion *v = kvVersionCurrent(&db->vset);
   int bHave = 0;
   int i, j;
-  int rc = KV_OK;
-  if( kvGetVarint(pRep, pRep + nRep, &iFile)==0 ){
-    return kvErr(KV_CORRUPT, "kvstore: corrupt WAL record of a spilled "
-                 "transaction in '%s'", db->zDir);
-  }
-  if( iFile==0 ) return KV_OK;
-  v = kvVersionCurrent(&db->vset);
   for(i=0; v && i<v->nLevel && !bHave; i++){
     for(j=0; j<v->anFile[i]; j++){
       if( v->aaFile[i][j]->iFile==iFile ){ bHave = 1; break; }
     }
   }
   kvVersionUnref(v);
-  if( bHave ) return KV_OK;                   /* installed already */
-  zPath = kvSstPath(db->zDir, iFile);
-  if( zPath==0 ) return kvErrNoMem();
-  if( !bMustExist ){
-    if( !db->pEnv->xExists(db->pEnv, zPath) ){
-      kvFree(zPath);
-      return KV_OK;           /* an abandoned prepare of a store without a
-                              ** horizon: given up, its table deleted */
+  return bHave;
+}
+
+int kvSpillRecoverTables(kv_db *db, const u8 *pRep, size_t nRep,
+                         KvVersionEdit *pEdit, int bMustExist){
+  const u8 *pEnd = pRep + nRep;
+  u64 nTable = 0, k;
+  int n;
+  int rc = KV_OK;
+  n = kvGetVarint(pRep, pEnd, &nTable);
+  if( n==0 || nTable>nRep ){
+    return kvErr(KV_CORRUPT, "kvstore: corrupt WAL record of a spilled "
+                 "transaction in '%s'", db->zDir);
+  }
+  pRep += n;
+  for(k=0; rc==KV_OK && k<nTable; k++){
+    u64 iFile = 0;
+    char *zPath = 0;
+    KvSst *pSst = 0;
+    n = kvGetVarint(pRep, pEnd, &iFile);
+    if( n==0 ){
+      return kvErr(KV_CORRUPT, "kvstore: corrupt WAL record of a spilled "
+                   "transaction in '%s'", db->zDir);
     }
+    pRep += n;
+    if( versionHas(db, iFile) ) continue;       /* installed already */
+    zPath = kvSstPath(db->zDir, iFile);
+    if( zPath==0 ) return kvErrNoMem();
+    if( !bMustExist && !db->pEnv->xExists(db->pEnv, zPath) ){
+      /* An abandoned prepare of a store without a horizon: given up, its
+      ** tables deleted. */
+      kvFree(zPath);
+      return KV_OK;
+    }
+    rc = kvSstOpen(db->pEnv, zPath, 0, 0, &pSst);
+    if( rc==KV_OK ){
+      rc = kvEditAddFile(pEdit, 0, kvSstGetMeta(pSst), iFile);
+      kvSstClose(pSst);
+    }else{
+      rc = kvErr(rc, "kvstore: the table %s of a committed transaction "
+                 "cannot be installed: %s", zPath, kvErrMsg());
+    }
+    kvFree(zPath);
   }
-  if( rc==KV_OK ) rc = kvSstOpen(db->pEnv, zPath, 0, 0, &pSst);
-  if( rc==KV_OK ){
-    rc = kvEditAddFile(pEdit, 0, kvSstGetMeta(pSst), iFile);
-    kvSstClose(pSst);
-  }else{
-    rc = kvErr(rc, "kvstore: the table %s of a committed transaction cannot "
-               "be installed: %s", zPath, kvErrMsg());
-  }
-  kvFree(zPath);
   return rc;
 }

@@ -165,6 +165,7 @@ static void test_spill_savepoints_read_your_writes(void **state){
 
   tuTempDir(zDir, sizeof(zDir), "spill");
   db = tuOpen(zDir, o);
+  kvSpillTableEntries = 40;     /* the commit writes several tables */
   /* Older values: even keys, half flushed to a table, half in the
   ** memtable (which the commit must not let shadow the new table). */
   for(i=0; i<NKEY; i+=2){
@@ -250,8 +251,10 @@ static void test_spill_savepoints_read_your_writes(void **state){
     kv_iter_free(it);
   }
 
-  /* Commit: prepare (the table written), apply (installed). */
+  /* Commit: prepare (the tables written), apply (installed). */
+  i = tuCountFiles(zDir, ".sst");
   assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
+  assert_true(tuCountFiles(zDir, ".sst")>=i+3);
   assert_int_equal(kv_commit_prepared(db, b, iSeq), KV_OK);
   assert_int_equal(kv_last_seq(db), iSeq + kv_batch_count(b) - 1);
   kv_batch_clear(b);
@@ -287,6 +290,7 @@ static void test_spill_savepoints_read_your_writes(void **state){
   kv_batch_free(b);
   kv_options_free(o);
   tuRemoveDir(zDir);
+  kvSpillTableEntries = (u64)1<<20;
 }
 
 /* A spilled prepare that is abandoned leaves nothing behind; a retried
@@ -375,6 +379,10 @@ static void test_spill_range_delete_over_runs(void **state){
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "spill");
   db = tuOpen(zDir, o);
+  tuPut(db, "k0013", "stored");  /* older, in the memtable */
+  tuPut(db, "k0014", "stored");
+  assert_int_equal(kv_flush(db), KV_OK);
+  tuPut(db, "k0016", "stored");
   b = kv_batch_new();
   assert_non_null(b);
   assert_int_equal(kv_batch_set_spill(b, db), KV_OK);
@@ -386,6 +394,12 @@ static void test_spill_range_delete_over_runs(void **state){
   assert_true(tuCountFiles(zDir, ".spill")>0);
   assert_int_equal(kv_batch_delete_range(b, "k0010", 5, "k0020", 5), KV_OK);
   assert_int_equal(kv_batch_get(b, "k0015", 5, 0, 0), 0);
+  /* written after the range deletion: it stays */
+  assert_int_equal(kv_batch_put(b, "k0011", 5, "after", 5), KV_OK);
+  assert_int_equal(kv_batch_get(b, "k0011", 5, 0, 0), 1);
+  /* the same in the first table, whose sequence the deletions share */
+  assert_int_equal(kv_batch_delete_range(b, "k0002", 5, "k0005", 5), KV_OK);
+  assert_int_equal(kv_batch_put(b, "k0003", 5, "after", 5), KV_OK);
   assert_int_equal(kv_batch_get(b, "k0020", 5, 0, 0), 1);
   assert_null(tuGet(db, 0, b, "k0010"));
   assert_non_null(tuGet(db, 0, b, "k0009"));
@@ -397,14 +411,29 @@ static void test_spill_range_delete_over_runs(void **state){
         assert_int_equal(kv_iter_next(it), KV_OK)){
       n++;
     }
-    assert_int_equal(n, 90);
+    assert_int_equal(n, 89);
     kv_iter_free(it);
   }
+  kvSpillTableEntries = 7;      /* the range deletion's table and others */
   assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
   assert_int_equal(kv_commit_prepared(db, b, iSeq), KV_OK);
+  kvSpillTableEntries = (u64)1<<20;
   kv_batch_clear(b);
-  assert_null(tuGet(db, 0, 0, "k0012"));
-  assert_non_null(tuGet(db, 0, 0, "k0020"));
+  for(i=0; i<2; i++){
+    assert_null(tuGet(db, 0, 0, "k0012"));
+    assert_null(tuGet(db, 0, 0, "k0019"));
+    assert_string_equal(tuGet(db, 0, 0, "k0011"), "after");
+    assert_string_equal(tuGet(db, 0, 0, "k0003"), "after");
+    assert_null(tuGet(db, 0, 0, "k0002"));
+    assert_null(tuGet(db, 0, 0, "k0004"));
+    assert_null(tuGet(db, 0, 0, "k0013"));
+    assert_null(tuGet(db, 0, 0, "k0016"));
+    assert_non_null(tuGet(db, 0, 0, "k0020"));
+    assert_non_null(tuGet(db, 0, 0, "k0009"));
+    assert_non_null(tuGet(db, 0, 0, "k0099"));
+    kv_close(db);
+    db = tuOpen(zDir, o);
+  }
   kv_close(db);
   kv_batch_free(b);
   kv_options_free(o);
@@ -443,6 +472,7 @@ static void test_spill_crash_points(void **state){
   o = tuOptions("sync=full", "background=off", "txn_spill=4KB",
                 "memtable_size=64KB", NULL);
   kvOptionsSetEnv(o, pEnv);
+  kvSpillTableEntries = 25;     /* several tables per commit */
   for(iCrash=1; iCrash<=150 && nTxn<190; iCrash+=3){
     kv_options *p = kv_options_copy(o);
     kv_db *db = 0;
@@ -528,6 +558,7 @@ static void test_spill_crash_points(void **state){
   }
   assert_true(nDiedInApply>0);
   assert_true(nDiedBefore>5);
+  kvSpillTableEntries = (u64)1<<20;
   kv_options_free(o);
   kvTestEnvFree(pEnv);
   tuRemoveDir(zDir);
