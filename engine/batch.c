@@ -468,7 +468,11 @@ int kv_batch_set_spill(kv_batch *b, kv_db *db){
 }
 
 size_t kvBatchMemCount(const kv_batch *b){ return b->nOp; }
-size_t kvBatchMemBytes(const kv_batch *b){ return b->rep.n; }
+/* Memory the in-memory operations use (what txn_spill bounds): their
+** representation, their entries, their hash slots (at least 2 a key). */
+size_t kvBatchMemBytes(const kv_batch *b){
+  return b->rep.n + b->nOp*sizeof(BatchOp) + 2*b->nLive*sizeof(size_t);
+}
 size_t kvBatchMemRangeOps(const kv_batch *b){ return b->nRangeOp; }
 KvSpill *kvBatchSpill(const kv_batch *b){ return b ? b->pSpill : 0; }
 

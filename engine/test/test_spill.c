@@ -550,6 +550,10 @@ static void test_spill_crash_points(void **state){
     kv_close(db);
     assert_int_equal(kvTestEnvPowerLoss(pEnv, KV_PL_TRUNCATE), KV_OK);
   }
+  if( getenv("KV_SPILL_VERBOSE") ){
+    printf("committed %d, died in apply %d, before %d, rounds %d\n",
+           nCommitted, nDiedInApply, nDiedBefore, iCrash);
+  }
   assert_true(nCommitted>10);
   /* Both sides of the database's commit were crash points. */
   if( getenv("KV_SPILL_VERBOSE") ){
