@@ -606,6 +606,9 @@ void kvSpillAbortLocked(kv_db *db);
 /* A WAL record that names prepared tables (count has KV_WAL_TABLES):
 ** recovery installs them into level 0 of pEdit (skipping tables the
 ** version holds already). */
+/* Check a KV_WAL_TABLES record's body: KV_OK or KV_CORRUPT; *pnTable
+** (may be NULL) gets how many tables it names. */
+int kvSpillCheckRecord(const u8 *pRep, size_t nRep, u64 *pnTable);
 int kvSpillRecoverTables(kv_db *db, const u8 *pRep, size_t nRep,
                          KvVersionEdit *pEdit, int bMustExist);
 void kvSpillPrepFree(kv_db *db);          /* closing: forget, keep the file */

@@ -954,17 +954,33 @@ static int versionHas(kv_db *db, u64 iFile){
   return bHave;
 }
 
+int kvSpillCheckRecord(const u8 *pRep, size_t nRep, u64 *pnTable){
+  const u8 *pEnd = pRep + nRep;
+  u64 nTable = 0, k, iFile;
+  int n = kvGetVarint(pRep, pEnd, &nTable);
+  if( n==0 || nTable>nRep ) goto corrupt;
+  pRep += n;
+  for(k=0; k<nTable; k++){
+    n = kvGetVarint(pRep, pEnd, &iFile);
+    if( n==0 ) goto corrupt;
+    pRep += n;
+  }
+  if( pRep!=pEnd ) goto corrupt;
+  if( pnTable ) *pnTable = nTable;
+  return KV_OK;
+corrupt:
+  return kvErr(KV_CORRUPT, "kvstore: corrupt WAL record of a spilled "
+               "transaction (%zu bytes naming its tables)", nRep);
+}
+
 int kvSpillRecoverTables(kv_db *db, const u8 *pRep, size_t nRep,
                          KvVersionEdit *pEdit, int bMustExist){
   const u8 *pEnd = pRep + nRep;
   u64 nTable = 0, k;
   int n;
-  int rc = KV_OK;
+  int rc = kvSpillCheckRecord(pRep, nRep, &nTable);
+  if( rc!=KV_OK ) return rc;
   n = kvGetVarint(pRep, pEnd, &nTable);
-  if( n==0 || nTable>nRep ){
-    return kvErr(KV_CORRUPT, "kvstore: corrupt WAL record of a spilled "
-                 "transaction in '%s'", db->zDir);
-  }
   pRep += n;
   for(k=0; rc==KV_OK && k<nTable; k++){
     u64 iFile = 0;

@@ -253,7 +253,8 @@ c.execute("PRAGMA synchronous=NORMAL")
 if kind == "table":
     c.execute("CREATE TABLE t(key TEXT PRIMARY KEY, value) WITHOUT ROWID")
 else:
-    c.execute("CREATE VIRTUAL TABLE t USING kvstore(dir='t-store', sync=normal)")
+    c.execute("CREATE VIRTUAL TABLE t USING kvstore(dir='t-store', "
+              "sync=normal%s)" % sys.argv[5])
 val = "v" * 100
 def rows():
     for i in range(n):
@@ -268,22 +269,23 @@ print(peak)
 """
 
 
-def rss(n, kinds):
+def rss(n, kinds, opts):
     out = {}
     for kind in kinds:
         d = tempfile.mkdtemp(prefix="spillrss-")
         try:
             r = subprocess.run([sys.executable, "-c", RSS_CHILD, str(n), kind,
-                                EXT, d], cwd=d, capture_output=True,
-                               text=True)
+                                EXT, d, "".join(", " + o for o in opts)],
+                               cwd=d, capture_output=True, text=True)
             if r.returncode != 0:
                 print(r.stderr)
                 sys.exit(1)
             out[kind] = int(r.stdout.split()[-1]) // 1024
         finally:
             shutil.rmtree(d)
-        print("%s: one transaction of %d INSERT OR REPLACE rows: peak RSS "
-              "%d MB" % (kind, n, out[kind]))
+        print("%s%s: one transaction of %d INSERT OR REPLACE rows: peak RSS "
+              "%d MB" % (kind, "(%s)" % ", ".join(opts) if opts and
+                         kind == "kvstore" else "", n, out[kind]))
     if len(out) < 2:
         return 0
     print("kvstore - table: %+d MB (target <= 64)"
@@ -298,10 +300,12 @@ def main():
     ap.add_argument("--kills", type=int, default=15)
     ap.add_argument("--only", choices=("table", "kvstore"),
                     help="with --rss: measure one backend")
+    ap.add_argument("--opt", action="append", default=[],
+                    help="with --rss: a kvstore option (txn_spill=0 ...)")
     args = ap.parse_args()
     if args.rss:
         return rss(args.rss, [args.only] if args.only
-                   else ["table", "kvstore"])
+                   else ["table", "kvstore"], args.opt)
     for seed in range(args.rounds):
         case(seed, seed % 4 != 3)
     kills(args.kills)
