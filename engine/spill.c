@@ -835,7 +835,7 @@ int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq){
     nOps += p->apRun[i]->iLast - p->apRun[i]->iFirst + 1;
     nBytes += kvSstGetMeta(p->apRun[i]->pSst)->nRawBytes;
   }
-  nTable = (int)(nOps/kvSpillTableEntries + nBytes/SPILL_TABLE_BYTES + 2);
+  nTable = (int)(nOps/kvSpillTableEntries + 2*nBytes/SPILL_TABLE_BYTES + 2);
   pPrep = kvMallocZero(sizeof(*pPrep));
   if( pPrep==0 ) return kvErrNoMem();
   pPrep->iSeq = *piSeq ? *piSeq : atomic_load(&db->lastSeq) + 1;
