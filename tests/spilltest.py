@@ -15,6 +15,12 @@ the store's directory; after it ends none is left.
             and is killed at random: every transaction is in both tables
             or in neither, nothing acknowledged is lost, no run is left.
 
+  another process
+            a spilled COMMIT while another process has the store open
+            fails with SQLITE_BUSY and leaves the transaction open (its
+            reads still see its writes); once that process is gone, the
+            COMMIT retried succeeds and the rows are there after reopening.
+
   --rss N   instead: one transaction of N INSERT OR REPLACE rows (16-byte
             keys, 100-byte values) on each backend in its own process,
             printing the peak RSS of each (ru_maxrss of the child).
@@ -242,6 +248,56 @@ def kills(nKills):
         shutil.rmtree(d)
 
 
+HOLD_CHILD = r"""
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.enable_load_extension(True)
+c.load_extension(sys.argv[2])
+print(c.execute("SELECT count(*) FROM t").fetchone()[0], flush=True)
+sys.stdin.read()
+"""
+
+
+def other_process():
+    d = tempfile.mkdtemp(prefix="spilltest-mp-")
+    try:
+        path = os.path.join(d, "test.db")
+        c = connect(path)
+        c.execute(KVSTORE)
+        c.execute("INSERT INTO t VALUES('a', 1)")
+        h = subprocess.Popen([sys.executable, "-c", HOLD_CHILD, path, EXT],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True, cwd=d)
+        seen = h.stdout.readline().strip()
+        c.execute("BEGIN")
+        c.executemany("INSERT INTO t VALUES(?, ?)",
+                      (("k%05d" % i, "x" * 100) for i in range(2000)))
+        err = None
+        try:
+            c.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            err = str(e)
+        inTxn = c.in_transaction
+        n = c.execute("SELECT count(*) FROM t").fetchone()[0]
+        h.stdin.close()
+        h.wait()
+        c.execute("COMMIT")
+        c.close()
+        c = connect(path)
+        nAfter = c.execute("SELECT count(*) FROM t").fetchone()[0]
+        c.close()
+        ok = (seen == "1" and err and "another process" in err and inTxn
+              and n == 2001 and nAfter == 2001 and not spills(d))
+        if not ok:
+            failures.append("another process: holder saw %r, COMMIT said %r, "
+                            "open %r, %d rows in it, %d after" % (
+                                seen, err, inTxn, n, nAfter))
+        print("another process: COMMIT refused (%s), retried: %s"
+              % (err, "ok" if ok else "FAILED"))
+    finally:
+        shutil.rmtree(d)
+
+
 RSS_CHILD = r"""
 import os, resource, sqlite3, sys
 n, kind, ext, d = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -308,6 +364,7 @@ def main():
                    else ["table", "kvstore"], args.opt)
     for seed in range(args.rounds):
         case(seed, seed % 4 != 3)
+    other_process()
     kills(args.kills)
     for f in failures:
         print("FAIL:", f)
