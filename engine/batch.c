@@ -486,10 +486,6 @@ void kvBatchMemOp(const kv_batch *b, size_t i, int *peType, const u8 **ppKey,
   *pnVal = pOp->nVal;
 }
 
-int kvBatchMemRangeCovers(const kv_batch *b, const u8 *pKey, size_t nKey){
-  return batchRangeCovers(b, 0, pKey, nKey);
-}
-
 /* ---------------------------------------------------------------------- */
 /* Engine-internal interface.                                              */
 

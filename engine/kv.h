@@ -256,7 +256,8 @@ size_t kv_batch_count(const kv_batch *b);
 void kv_batch_truncate(kv_batch *b, size_t mark);
 /* Look key up in the batch alone: returns 1 and sets *ppVal and *pnVal (owned
 ** by the batch, valid until it next changes) for a put, returns 0 and sets
-** *ppVal NULL for a delete, returns -1 if the batch does not hold the key.
+** *ppVal NULL for a delete, returns -1 if the batch does not hold the key,
+** -2 if reading a spilled batch's runs failed (kv_errmsg(NULL) says why).
 ** ppVal and pnVal may be NULL. */
 int kv_batch_get(const kv_batch *b, const void *pKey, size_t nKey,
                  const void **ppVal, size_t *pnVal);

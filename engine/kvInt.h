@@ -567,7 +567,6 @@ void kvBatchMemOp(const kv_batch *b, size_t i, int *peType, const u8 **ppKey,
                   size_t *pnKey, const u8 **ppVal, size_t *pnVal);
 void kvBatchMemTruncate(kv_batch *b, size_t mark);
 int kvBatchMemIterNew(const kv_batch *b, KvIter **ppIter);
-int kvBatchMemRangeCovers(const kv_batch *b, const u8 *pKey, size_t nKey);
 KvSpill *kvBatchSpill(const kv_batch *b);
 
 /****************************** spill.c ************************************/
