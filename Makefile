@@ -692,3 +692,12 @@ doclinks:
 	$(PYTHON) tests/doclinks.py
 
 test: doclinks
+
+# tests/spilltest.py: transactions past txn_spill (runs on disk, savepoints
+# rolled back into them) against an ordinary table, and kill -9 during
+# spilled commits (about 12 s);
+# `python3 tests/spilltest.py --rss 1000000` measures peak RSS (not in test)
+## spilltest: transactions larger than txn_spill, against an ordinary table
+spilltest: all
+	$(PYTHON) tests/spilltest.py
+test: spilltest

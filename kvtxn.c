@@ -224,6 +224,12 @@ int kvtxnWriteBegin(KvVtab *p){
     p->pBatch = kv_batch_new();
     if( p->pBatch==0 ) return SQLITE_NOMEM;
   }
+  if( kv_batch_count(p->pBatch)==0 ){
+    /* Past txn_spill the batch moves to disk (doc/spill.md); bound to the
+    ** store open now (the handle may change between transactions). */
+    int rc = kv_batch_set_spill(p->pBatch, p->pKv);
+    if( rc!=KV_OK ) return kvvtabEngineError(&p->base, rc, "starting a write");
+  }
   if( !p->bShadow ){
     /* A table made by the previous release: its first write transaction
     ** creates the shadow table, and commits it with the first horizon. */

@@ -72,6 +72,7 @@ struct kv_batch {
   size_t nLive;                 /* occupied slots = distinct keys */
   BatchView *pView;             /* cached capture, or NULL; holds a ref */
   size_t nRangeOp;              /* range deletions among aOp (not in aSlot) */
+  KvSpill *pSpill;              /* runs on disk (spill.c), or NULL */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -189,6 +190,7 @@ kv_batch *kv_batch_new(void){
 void kv_batch_free(kv_batch *b){
   if( b ){
     batchChanged(b);
+    kvSpillFree(b->pSpill);
     kvBufFree(&b->rep);
     kvFree(b->aOp);
     kvFree(b->aSlot);
@@ -214,6 +216,10 @@ static int batchAdd(kv_batch *b, int eType, const u8 *pKey, size_t nKey,
   if( eType!=KV_TYPE_DEL ) nEnc += (size_t)kvVarintLen(nVal) + nVal;
   if( nEnc<nKey || nEnc<nVal ){
     return kvErr(KV_TOOBIG, "kvstore: batch operation too large");
+  }
+  if( b->pSpill ){
+    rc = kvSpillBeforeAdd(b->pSpill, b);
+    if( rc!=KV_OK ) return rc;
   }
 
   rc = kvBufReserve(&b->rep, nEnc);
@@ -337,6 +343,13 @@ int kvBatchRangeDels(const kv_batch *b, KvBuf *pCopy, KvRdList *pOut){
 
 void kv_batch_clear(kv_batch *b){
   if( b==0 ) return;
+  if( b->pSpill ) kvSpillReset(b->pSpill);
+  kvBatchMemTruncate(b, 0);
+}
+
+/* Forget the in-memory operations (all of them: mark 0), keeping the
+** buffers of a batch of ordinary size. */
+static void batchMemClear(kv_batch *b){
   batchChanged(b);
   if( b->rep.nAlloc>BATCH_KEEP_BYTES ){
     /* Do not hold on to the memory of one huge transaction for the life
@@ -358,12 +371,28 @@ void kv_batch_clear(kv_batch *b){
 }
 
 size_t kv_batch_count(const kv_batch *b){
-  return b ? b->nOp : 0;
+  if( b==0 ) return 0;
+  return b->nOp + (b->pSpill ? kvSpillBase(b->pSpill) : 0);
 }
 
 void kv_batch_truncate(kv_batch *b, size_t mark){
+  size_t nBase;
+  if( b==0 ) return;
+  nBase = b->pSpill ? kvSpillBase(b->pSpill) : 0;
+  if( mark<nBase ){
+    kvSpillTruncate(b->pSpill, b, mark);    /* forgets memory too */
+  }else{
+    kvBatchMemTruncate(b, mark - nBase);
+  }
+}
+
+void kvBatchMemTruncate(kv_batch *b, size_t mark){
   size_t i;
-  if( b==0 || mark>=b->nOp ) return;
+  if( mark==0 ){
+    batchMemClear(b);
+    return;
+  }
+  if( mark>=b->nOp ) return;
   batchChanged(b);
   for(i=b->nOp; i>mark; i--){
     const BatchOp *pOp = &b->aOp[i-1];
@@ -391,6 +420,15 @@ void kv_batch_truncate(kv_batch *b, size_t mark){
 
 int kv_batch_get(const kv_batch *b, const void *pKey, size_t nKey,
                  const void **ppVal, size_t *pnVal){
+  int r = -1;
+  /* A read error of a spilled run: -2 (kvErrMsg() says why). */
+  if( kvBatchLookup(b, pKey, nKey, ppVal, pnVal, &r)!=KV_OK ) return -2;
+  return r;
+}
+
+/* The in-memory part alone. */
+static int batchMemGet(const kv_batch *b, const void *pKey, size_t nKey,
+                       const void **ppVal, size_t *pnVal){
   size_t s;
   const BatchOp *pOp;
   if( ppVal ) *ppVal = 0;
@@ -407,6 +445,47 @@ int kv_batch_get(const kv_batch *b, const void *pKey, size_t nKey,
   return 1;
 }
 
+int kvBatchLookup(const kv_batch *b, const void *pKey, size_t nKey,
+                  const void **ppVal, size_t *pnVal, int *pr){
+  *pr = batchMemGet(b, pKey, nKey, ppVal, pnVal);
+  if( *pr<0 && b && b->pSpill && kvSpillHasRuns(b->pSpill) ){
+    return kvSpillGet(b->pSpill, pKey, nKey, ppVal, pnVal, pr);
+  }
+  return KV_OK;
+}
+
+int kv_batch_set_spill(kv_batch *b, kv_db *db){
+  if( b==0 || db==0 ) return kvErr(KV_MISUSE, "kvstore: kv_batch_set_spill: "
+                                   "NULL argument");
+  if( b->pSpill && kvSpillBind(b->pSpill, db)==KV_OK ) return KV_OK;
+  if( b->pSpill && kvSpillHasRuns(b->pSpill) ){
+    return kvErr(KV_MISUSE, "kvstore: kv_batch_set_spill: the batch has "
+                 "spilled to another store");
+  }
+  kvSpillFree(b->pSpill);
+  b->pSpill = 0;
+  return kvSpillNew(db, &b->pSpill);
+}
+
+size_t kvBatchMemCount(const kv_batch *b){ return b->nOp; }
+/* Memory the in-memory operations use (what txn_spill bounds): their
+** representation, their entries, their hash slots (at least 2 a key). */
+size_t kvBatchMemBytes(const kv_batch *b){
+  return b->rep.n + b->nOp*sizeof(BatchOp) + 2*b->nLive*sizeof(size_t);
+}
+size_t kvBatchMemRangeOps(const kv_batch *b){ return b->nRangeOp; }
+KvSpill *kvBatchSpill(const kv_batch *b){ return b ? b->pSpill : 0; }
+
+void kvBatchMemOp(const kv_batch *b, size_t i, int *peType, const u8 **ppKey,
+                  size_t *pnKey, const u8 **ppVal, size_t *pnVal){
+  const BatchOp *pOp = &b->aOp[i];
+  *peType = pOp->eType;
+  *ppKey = b->rep.a + pOp->iKey;
+  *pnKey = pOp->nKey;
+  *ppVal = b->rep.a + pOp->iVal;
+  *pnVal = pOp->nVal;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Engine-internal interface.                                              */
 
@@ -421,6 +500,12 @@ void kvBatchMaxLens(const kv_batch *b, size_t *pnMaxKey, size_t *pnMaxVal){
   for(i=0; i<b->nOp; i++){
     if( b->aOp[i].nKey>nKey ) nKey = b->aOp[i].nKey;
     if( b->aOp[i].nVal>nVal ) nVal = b->aOp[i].nVal;
+  }
+  if( b->pSpill ){
+    size_t nK = 0, nV = 0;
+    kvSpillMaxLens(b->pSpill, &nK, &nV);
+    if( nK>nKey ) nKey = nK;
+    if( nV>nVal ) nVal = nV;
   }
   if( pnMaxKey ) *pnMaxKey = nKey;
   if( pnMaxVal ) *pnMaxVal = nVal;
@@ -666,6 +751,13 @@ static const KvIterMethods batchIterMethods = {
 };
 
 int kvBatchIterNew(const kv_batch *b, KvIter **ppIter){
+  if( b->pSpill && kvSpillHasRuns(b->pSpill) ){
+    return kvSpillIterNew(b->pSpill, b, 0, ppIter);
+  }
+  return kvBatchMemIterNew(b, ppIter);
+}
+
+int kvBatchMemIterNew(const kv_batch *b, KvIter **ppIter){
   BatchIter *p;
   BatchView *pView = b->pView;
   int rc = KV_OK;

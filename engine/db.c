@@ -810,7 +810,9 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
   if( b ){
     const void *pB = 0;
     size_t nB = 0;
-    int r = kv_batch_get(b, pKey, nKey, &pB, &nB);
+    int r = -1;
+    rc = kvBatchLookup(b, pKey, nKey, &pB, &nB, &r);
+    if( rc!=KV_OK ) return rc;
     if( r==0 ) return KV_NOTFOUND;
     if( r==1 ){
       pV = pB;
@@ -890,7 +892,7 @@ static void deleteObsoleteFiles(kv_db *db){
         }
       }
       bDel = !bLive;
-    }else if( eType==KV_FILE_SST_TMP ){
+    }else if( eType==KV_FILE_SST_TMP || eType==KV_FILE_SPILL ){
       bDel = 1;
     }else if( eType==KV_FILE_MANIFEST ){
       bDel = iFile!=db->vset.iManifest;
@@ -929,6 +931,7 @@ static void dbFree(kv_db *db, int bFinish){
     kvWalClose(db->pWal);
   }
   kvSharedClose(db);
+  kvSpillPrepFree(db);
   kv_batch_free(atomic_load_explicit(&db->pSpareBatch, memory_order_relaxed));
   kvMemUnref(db->pMem);
   kvMemUnref(db->pImm);

@@ -115,6 +115,7 @@ static int verifyBatch(void *pCtx, u64 firstSeq, u32 nCount, const u8 *pRep,
                        size_t nRep){
   (void)pCtx;
   (void)firstSeq;
+  if( nCount & KV_WAL_TABLES ) return kvSpillCheckRecord(pRep, nRep, 0);
   return kvBatchDecode(pRep, nRep, KV_WAL_COUNT(nCount), 0, 0);
 }
 

@@ -31,6 +31,7 @@ struct KvWriter {
   int rc;                       /* its result */
   int bPrepBusy;                /* refused: another transaction's PREPARED
                                 ** record awaits its commit */
+  int bSpill;                   /* PREPARE, APPLY of a spilled batch */
   char zErr[512];               /* message when rc!=KV_OK */
   pthread_cond_t cv;
   KvWriter *pNext;
@@ -125,7 +126,11 @@ static int writeQueued(kv_db *db, KvWriter *w){
   if( rc==KV_OK && w->eKind!=WRITER_APPLY && w->eKind!=WRITER_CATCHUP ){
     rc = kvDbMakeRoom(db, w->pBatch==0);
   }
-  if( rc==KV_OK && w->pBatch && w->eKind!=WRITER_CATCHUP ){
+  if( rc==KV_OK && w->bSpill ){
+    /* A spilled batch commits as a table (spill.c). */
+    rc = w->eKind==WRITER_PREPARE ? kvSpillPrepareLocked(db, w->pBatch, &w->iSeq)
+                                  : kvSpillApplyLocked(db, w->pBatch, w->iSeq);
+  }else if( rc==KV_OK && w->pBatch && w->eKind!=WRITER_CATCHUP ){
     u64 iEndBefore = db->pWal ? kvWalEnd(db->pWal) : 0;
     size_t nGroup = 0;
     u64 seq = atomic_load(&db->lastSeq) + 1;
@@ -290,6 +295,14 @@ int kv_write(kv_db *db, kv_batch *b){
   if( kv_batch_count(b)==0 ) return KV_OK;
   rc = checkSizes(db, b);
   if( rc ) return rc;
+  if( kvBatchSpill(b) && kvSpillHasRuns(kvBatchSpill(b)) ){
+    /* A spilled batch commits only as a prepared table. */
+    uint64_t iSeq = 0;
+    waitPrepared(db);
+    rc = kv_prepare(db, b, &iSeq);
+    if( rc==KV_OK ) rc = kv_commit_prepared(db, b, iSeq);
+    return rc;
+  }
   return writeUnprepared(db, b);
 }
 
@@ -314,6 +327,7 @@ int kv_prepare(kv_db *db, kv_batch *b, uint64_t *piSeq){
   w.pBatch = b;
   w.eKind = WRITER_PREPARE;
   w.iSeq = *piSeq;
+  w.bSpill = kvBatchSpill(b) && kvSpillHasRuns(kvBatchSpill(b));
   rc = writeQueued(db, &w);
   if( rc==KV_OK ) *piSeq = w.iSeq;
   return rc;
@@ -328,6 +342,9 @@ int kv_commit_prepared(kv_db *db, kv_batch *b, uint64_t iSeq){
   w.pBatch = b;
   w.eKind = WRITER_APPLY;
   w.iSeq = iSeq;
+  kvDbLock(db);
+  w.bSpill = db->pSpillPrep!=0;
+  kvDbUnlock(db);
   return writeQueued(db, &w);
 }
 
@@ -338,6 +355,7 @@ void kv_abort_prepared(kv_db *db, uint64_t iSeq){
   ** commit reuses its sequence (a later record of the same sequence wins)
   ** and, until then, the caller's horizon stays below it. */
   if( db->bPrepared && db->iPrepSeq==iSeq ){
+    kvSpillAbortLocked(db);           /* its table, if it spilled */
     db->bPrepared = 0;
     pthread_cond_broadcast(&db->cvWriterLock);       /* kv_snapshot_at */
   }

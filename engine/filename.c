@@ -40,6 +40,8 @@ static int fileNameFormat(char *zBuf, size_t nBuf, const char *zDir,
     case KV_FILE_SST_DAMAGED:
       return snprintf(zBuf, nBuf, "%s%s%06" PRIu64 ".sst.damaged", zDir, zSep,
                       iNum);
+    case KV_FILE_SPILL:
+      return snprintf(zBuf, nBuf, "%s%s%06" PRIu64 ".spill", zDir, zSep, iNum);
   }
   return -1;
 }
@@ -97,6 +99,9 @@ int kvParseFileName(const char *zName, int *peType, u64 *piNum){
     if( strcmp(zTail, ".sst")==0 ) *peType = KV_FILE_SST;
     else if( strcmp(zTail, ".sst.tmp")==0 ) *peType = KV_FILE_SST_TMP;
     else if( strcmp(zTail, ".sst.damaged")==0 ) *peType = KV_FILE_SST_DAMAGED;
+    else if( strcmp(zTail, ".spill")==0 || strcmp(zTail, ".spill.tmp")==0 ){
+      *peType = KV_FILE_SPILL;
+    }
     if( *peType!=KV_FILE_NONE ) *piNum = parseNumber(zName, nDigit);
   }
   return *peType!=KV_FILE_NONE;

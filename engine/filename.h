@@ -13,6 +13,7 @@
 **   <n>.sst            a table (sst_build.c)
 **   <n>.sst.tmp        a table being written
 **   <n>.sst.damaged    a table kv_repair set aside; never deleted
+**   <n>.spill          a run of a spilled transaction (spill.c); temporary
 **
 ** <n> is written in decimal with at least 6 digits; any run of digits is
 ** recognised.
@@ -41,7 +42,9 @@ enum {
   KV_FILE_WAL,
   KV_FILE_SST,
   KV_FILE_SST_TMP,
-  KV_FILE_SST_DAMAGED
+  KV_FILE_SST_DAMAGED,
+  KV_FILE_SPILL                 /* <n>.spill, <n>.spill.tmp: a run of a
+                                ** spilled batch (spill.c), temporary */
 };
 
 /* "<zDir>/<name>" of a file of kind eType (number iNum where the kind has

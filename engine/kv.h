@@ -242,13 +242,22 @@ int kv_batch_delete(kv_batch *b, const void *pKey, size_t nKey);
 int kv_batch_delete_range(kv_batch *b, const void *pLo, size_t nLo,
                           const void *pHi, size_t nHi);
 void kv_batch_clear(kv_batch *b);
+/* Bound the memory of batch b (a transaction's): once its in-memory
+** operations pass db's txn_spill option, they move to temporary sorted
+** runs in db's directory, read back by kv_batch_get, iterators and kv_get,
+** and cut back by kv_batch_truncate like the rest. A spilled batch
+** commits only through kv_prepare/kv_commit_prepared (or kv_write), with
+** db, as one new table. No effect when txn_spill is 0 or db is open in
+** several processes. KV_NOMEM on OOM. (doc/spill.md) */
+int kv_batch_set_spill(kv_batch *b, kv_db *db);
 /* Number of operations recorded so far; usable as a mark. */
 size_t kv_batch_count(const kv_batch *b);
 /* Drop every operation recorded after the first `mark` ones. */
 void kv_batch_truncate(kv_batch *b, size_t mark);
 /* Look key up in the batch alone: returns 1 and sets *ppVal and *pnVal (owned
 ** by the batch, valid until it next changes) for a put, returns 0 and sets
-** *ppVal NULL for a delete, returns -1 if the batch does not hold the key.
+** *ppVal NULL for a delete, returns -1 if the batch does not hold the key,
+** -2 if reading a spilled batch's runs failed (kv_errmsg(NULL) says why).
 ** ppVal and pnVal may be NULL. */
 int kv_batch_get(const kv_batch *b, const void *pKey, size_t nKey,
                  const void **ppVal, size_t *pnVal);

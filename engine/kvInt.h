@@ -463,6 +463,8 @@ struct kv_options {
   u64 nMaxKey;                  /* max_key_size */
   u64 nMaxValue;                /* max_value_size */
   int bVerifyChecksums;         /* verify_checksums: CRC on every read */
+  u64 nTxnSpill;                /* txn_spill: batch bytes kept in memory
+                                ** before spilling (0 = never; spill.c) */
   u32 mSet;                     /* bit i set: option i given explicitly */
   int bCreate;                  /* kv_open may create a new store */
   KvEnv *pEnv;                  /* file system; NULL = kvEnvPosix() */
@@ -551,6 +553,66 @@ int kvBatchIterNew(const kv_batch *b, KvIter **ppIter);
 ** while the list is used). */
 typedef struct KvRdList KvRdList;
 int kvBatchRangeDels(const kv_batch *b, KvBuf *pCopy, KvRdList *pOut);
+/* kv_batch_get with errors: a spilled batch reads its runs from disk. *pr
+** gets kv_batch_get's result; returns KV_OK or the read's error. */
+int kvBatchLookup(const kv_batch *b, const void *pKey, size_t nKey,
+                  const void **ppVal, size_t *pnVal, int *pr);
+/* For spill.c: the operations held in memory (op i of kvBatchMemCount),
+** the in-memory part alone, and forgetting it. */
+typedef struct KvSpill KvSpill;
+size_t kvBatchMemCount(const kv_batch *b);
+size_t kvBatchMemBytes(const kv_batch *b);
+size_t kvBatchMemRangeOps(const kv_batch *b);
+void kvBatchMemOp(const kv_batch *b, size_t i, int *peType, const u8 **ppKey,
+                  size_t *pnKey, const u8 **ppVal, size_t *pnVal);
+void kvBatchMemTruncate(kv_batch *b, size_t mark);
+int kvBatchMemIterNew(const kv_batch *b, KvIter **ppIter);
+KvSpill *kvBatchSpill(const kv_batch *b);
+
+/****************************** spill.c ************************************/
+/*
+** A batch that outgrows its limit (txn_spill) writes its operations to
+** sorted runs on disk; spill.c keeps the runs, the map from batch
+** positions (savepoint marks) to the sequence numbers inside the
+** transaction, and the sequence intervals that ROLLBACK TO made dead. A
+** spilled batch commits as one table installed by a manifest edit
+** (kv_prepare / kv_commit_prepared), never through the WAL and memtable.
+*/
+typedef struct KvVersionEdit KvVersionEdit;
+/* *pp NULL (and KV_OK) when db does not spill (txn_spill=0, shared). */
+int kvSpillNew(kv_db *db, KvSpill **pp);
+void kvSpillFree(KvSpill *p);
+/* KV_OK if p spills into db (bound anew when it holds no run). */
+int kvSpillBind(KvSpill *p, kv_db *db);
+void kvSpillReset(KvSpill *p);            /* kv_batch_clear */
+size_t kvSpillBase(const KvSpill *p);     /* operations spilled (marks) */
+int kvSpillHasRuns(const KvSpill *p);
+/* Before an operation is added: spill the in-memory part if over limit. */
+int kvSpillBeforeAdd(KvSpill *p, kv_batch *b);
+/* Truncate to a mark below kvSpillBase. */
+void kvSpillTruncate(KvSpill *p, kv_batch *b, size_t mark);
+int kvSpillGet(KvSpill *p, const u8 *pKey, size_t nKey, const void **ppVal,
+               size_t *pnVal, int *pr);
+int kvSpillIterNew(KvSpill *p, const kv_batch *b, int bBulk,
+                   KvIter **ppIter);
+void kvSpillMaxLens(const KvSpill *p, size_t *pnKey, size_t *pnVal);
+/* Two-phase commit of a spilled batch. REQUIRES: mutex held, caller is
+** the write leader (db_write.c). */
+int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq);
+int kvSpillApplyLocked(kv_db *db, kv_batch *b, u64 iSeq);
+/* Give up the prepared table (kv_abort_prepared). REQUIRES: mutex held. */
+void kvSpillAbortLocked(kv_db *db);
+/* A WAL record that names prepared tables (count has KV_WAL_TABLES):
+** recovery installs them into level 0 of pEdit (skipping tables the
+** version holds already). */
+/* Check a KV_WAL_TABLES record's body: KV_OK or KV_CORRUPT; *pnTable
+** (may be NULL) gets how many tables it names. */
+int kvSpillCheckRecord(const u8 *pRep, size_t nRep, u64 *pnTable);
+int kvSpillRecoverTables(kv_db *db, const u8 *pRep, size_t nRep,
+                         KvVersionEdit *pEdit, int bMustExist);
+void kvSpillPrepFree(kv_db *db);          /* closing: forget, keep the file */
+/* Entries per table of a spilled commit (2^20; tests lower it). */
+extern u64 kvSpillTableEntries;
 
 /****************************** log.c / wal.c *****************************/
 /*
@@ -606,7 +668,11 @@ void kvLogReaderClose(KvLogReader *pR);
 ** the rule of recovery in db.c; the rest of the count is the operations.
 */
 #define KV_WAL_PREPARED 0x80000000u
-#define KV_WAL_COUNT(n) ((n) & ~KV_WAL_PREPARED)
+/* KV_WAL_TABLES: the record names tables a spilled batch prepared
+** (spill.c) instead of holding operations; the count is the span of
+** sequence numbers the batch takes. */
+#define KV_WAL_TABLES 0x40000000u
+#define KV_WAL_COUNT(n) ((n) & ~(KV_WAL_PREPARED|KV_WAL_TABLES))
 typedef struct KvWal KvWal;
 typedef struct KvWalConfig KvWalConfig;
 struct KvWalConfig {
@@ -1077,6 +1143,7 @@ int kvRdSkipIterNew(KvIter *pChild, const KvRdFrags *pFrags, u64 childMaxSeq,
 ** without the mutex (it is the memtable's single writer).
 */
 typedef struct KvWriter KvWriter;
+typedef struct KvSpillPrep KvSpillPrep;
 typedef struct KvSnapLink KvSnapLink;
 struct KvSnapLink {             /* doubly linked list of live read points */
   u64 seq;
@@ -1119,6 +1186,7 @@ struct kv_db {
   /* Two-phase commit (kv_prepare) (M) */
   int bPrepared;                /* a PREPARED record awaits commit/abort */
   u64 iPrepSeq;                 /* its first sequence */
+  KvSpillPrep *pSpillPrep;      /* its table, when the batch spilled */
   u64 nRevoked;                 /* entries revoked by recovery (revokeAbove) */
   u64 iDropFloor;               /* oldest snapshot of the newest compaction:
                                 ** kv_snapshot_at refuses an older read point */

@@ -123,6 +123,7 @@ static const OptDef aOpt[] = {
   { "max_key_size",     OPT_SIZE, FLD_U64, OFF(nMaxKey), 1, 64*MiB, 0 },
   { "max_value_size",   OPT_SIZE, FLD_U64, OFF(nMaxValue), 0, 1*GiB, 0 },
   { "verify_checksums", OPT_BOOL, FLD_INT, OFF(bVerifyChecksums), 0, 0, aBool },
+  { "txn_spill",        OPT_SIZE, FLD_U64, OFF(nTxnSpill), 0, 64*GiB, 0 },
 };
 #undef OFF
 #define N_OPT ((int)(sizeof(aOpt)/sizeof(aOpt[0])))
@@ -134,7 +135,7 @@ static const char zAllNames[] =
   "bloom_bits_per_key, summary_interval, cache_size, compaction, levels, "
   "level0_trigger, level_size_multiplier, target_file_size, background, "
   "rate_limit, rate_burst, rate_wait_ms, max_key_size, max_value_size, "
-  "verify_checksums";
+  "verify_checksums, txn_spill";
 
 #ifndef NDEBUG
 /* zAllNames lists aOpt's names in order (and mSet has a bit for each). */
@@ -439,6 +440,7 @@ static void setDefaults(kv_options *opts){
   opts->eKeyType = KV_KEY_TEXT;
   opts->eSync = KV_SYNC_FULL;
   opts->nMemtable = 4*MiB;
+  opts->nTxnSpill = 16*MiB;
   opts->nWalSegment = 16*MiB;
   opts->nWalRecords = 0;
   opts->nBlock = 4*KiB;

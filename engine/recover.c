@@ -33,6 +33,8 @@ struct Replay {
   u32 nPendCount;               /* its count field (with KV_WAL_PREPARED) */
   KvBuf pending;                /* its batch representation */
   u64 nDiscarded;               /* PREPARED records above the horizon */
+  kv_db *db;                    /* install tables of spilled commits into */
+  KvVersionEdit *pEdit;         /* pEdit (NULL: read-only, skip them) */
   u64 iFlushed;                 /* records starting at or below it are in
                                 ** tables already (a shared store's
                                 ** manifest says so): not replayed */
@@ -48,6 +50,18 @@ static int replayApply(Replay *r){
    && r->iPendSeq>r->iHorizon ){
     r->nDiscarded++;
     return KV_OK;
+  }
+  if( r->nPendCount & KV_WAL_TABLES ){
+    /* A spilled transaction's table (spill.c). */
+    rc = KV_OK;
+    if( r->pEdit ){
+      rc = kvSpillRecoverTables(r->db, r->pending.a, r->pending.n, r->pEdit,
+                                r->bHorizon);
+    }
+    if( rc==KV_OK && nOp>0 && r->iPendSeq+nOp-1>r->maxSeq ){
+      r->maxSeq = r->iPendSeq + nOp - 1;
+    }
+    return rc;
   }
   ins.pMem = r->pMem;
   ins.seq = r->iPendSeq;
@@ -153,6 +167,8 @@ int kvDbRecoverWal(kv_db *db){
   memset(&r, 0, sizeof(r));
   r.bHorizon = db->pOpts->bHorizon;
   r.iHorizon = db->pOpts->iHorizon;
+  r.db = db;
+  r.pEdit = &edit;
   if( db->vset.bLastIsFlushed ) r.iFlushed = db->vset.iLastSeq;
   rc = kvMemNew(&r.pMem);
   if( rc==KV_OK ){

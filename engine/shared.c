@@ -404,6 +404,11 @@ static int catchApply(CatchUp *c){
   if( !c->bPending ) return KV_OK;
   c->bPending = 0;
   if( c->iPendSeq<=c->iLast ) return KV_OK;    /* applied already */
+  if( c->nPendCount & KV_WAL_TABLES ){
+    /* A spilled commit: its table comes with the manifest (spill.c). */
+    if( nOp>0 ) c->iLast = c->iPendSeq + nOp - 1;
+    return KV_OK;
+  }
   ins.pMem = c->pMem;
   ins.seq = c->iPendSeq;
   rc = kvBatchDecode(c->pending.a, c->pending.n, nOp, kvDbMemInsertOp, &ins);

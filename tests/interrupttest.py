@@ -44,10 +44,12 @@ class Interrupt(unittest.TestCase):
         # compaction runs in the background, so the full compaction has
         # everything to merge.
         # dir relative to the database's folder: kvstore_backup places
-        # the copy's store beside the copy.
+        # the copy's store beside the copy. txn_spill=0: each part's
+        # transaction goes through the memtable (flushing many tables), not
+        # to one table of its own (doc/spill.md).
         c.execute("CREATE VIRTUAL TABLE kv USING kvstore(dir='store',"
                   " memtable_size='4MB', level0_trigger=64, background=off,"
-                  " sync=off)")
+                  " sync=off, txn_spill=0)")
         for part in range(4):
             c.execute("BEGIN")
             c.execute("WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i+4"

@@ -489,8 +489,18 @@ static int walSegment(WalDump *w, const char *zPath, int bFirstSeg){
              (unsigned)(kvGet64(p+8)%1000000),
              (kvGet32(p+16) & KV_WAL_PREPARED) ? ", prepared" : "");
     }
-    rc = kvBatchDecode(p+WAL_REC_HEADER, n-WAL_REC_HEADER,
-                       KV_WAL_COUNT(kvGet32(p+16)), walOp, w);
+    if( kvGet32(p+16) & KV_WAL_TABLES ){
+      /* A spilled transaction's record names its tables (doc/spill.md). */
+      u64 nTable = 0;
+      rc = kvSpillCheckRecord(p+WAL_REC_HEADER, n-WAL_REC_HEADER, &nTable);
+      if( rc==KV_OK && !w->a->bJson ){
+        printf("    (spilled transaction: %" PRIu64 " table%s)\n", nTable,
+               nTable==1 ? "" : "s");
+      }
+    }else{
+      rc = kvBatchDecode(p+WAL_REC_HEADER, n-WAL_REC_HEADER,
+                         KV_WAL_COUNT(kvGet32(p+16)), walOp, w);
+    }
     if( w->a->bJson ) fputs("]}", f);
     nRec++;
     w->nShown++;
