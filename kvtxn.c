@@ -88,10 +88,13 @@ static int horizonPrepare(KvVtab *p, const char *zFmt,
 ** commit of the database). DESIGN.md's sketch distrusts the cache in a
 ** write transaction; here it is trusted there too, because only this
 ** connection can move the horizon while it writes, and it does so only in
-** xSync: xBegin, xSync, xCommit and xRollback drop the cache (a failed
-** COMMIT then ROLLBACK leaves the data version unchanged while the
-** horizon goes back). That keeps the nested SELECT off the per-row path
-** of a write transaction (the conflict check of every INSERT reads).
+** xSync: xSync and xRollback drop the cache (a failed COMMIT then
+** ROLLBACK leaves the data version unchanged while the horizon goes
+** back), and xCommit sets it to the horizon it committed, at the data
+** version SQLite's commit left (horizonKeep). That keeps the nested
+** SELECT off the per-row path of a write transaction (the conflict check
+** of every INSERT reads), and off the next autocommit INSERT of this
+** connection while no other connection commits.
 ** *ppSnap NULL means "the latest": a table whose shadow table or horizon
 ** row does not exist yet.
 */
@@ -274,9 +277,13 @@ void kvtxnEnd(KvVtab *p){
 }
 
 
+/* xBegin keeps the horizon cache: the transaction before ended in xCommit
+** (which left the horizon it committed cached, kvtxnHorizonKeep) or in
+** xRollback (which dropped it), so what is cached is what the database
+** holds at that data version; any other change to the database changes
+** the data version. */
 int kvvtabBegin(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
-  kvtxnHorizonForget(p);
   if( p->bInTrans ) kvtxnEnd(p);
   if( p->pBatch ) kv_batch_clear(p->pBatch);
   p->bInTrans = 1;
@@ -391,6 +398,34 @@ int kvvtabSync(sqlite3_vtab *pVtab){
   return rc;
 }
 
+/*
+** After this connection's commit: the database holds horizon iH (written
+** by the last xSync; SQLite has committed it and raised the data version
+** before calling xCommit), and the store has applied every batch up to
+** iH (xSync caught up first, xCommit applied this one). Keep that as the
+** cached read point, so that the next statement, an autocommit INSERT
+** above all, need not read the horizon row again while no other
+** connection commits (which would change the data version). On any doubt
+** (no data version, a store shared by two tables, no snapshot) the cache
+** stays dropped and the next read asks the database.
+*/
+static void horizonKeep(KvVtab *p, u64 iH){
+  unsigned int iVersion = 0;
+  if( p->bShared || kvvtabSameEngineTables(p)>0 ) return;
+  if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
+                           &iVersion)!=SQLITE_OK ) return;
+  if( kv_last_seq(p->pKv)!=iH ) return;
+  if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
+    kv_snapshot *pNew = 0;
+    if( kv_snapshot_at(p->pKv, iH, &pNew)!=KV_OK ) return;
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+    p->pSnap = pNew;
+  }
+  p->iHorizonSeen = (sqlite3_int64)iH;
+  p->iDataVersion = iVersion;
+  p->bHorizonOk = 1;
+}
+
 /* Phase two: the database has committed. SQLite ignores what this
 ** returns, so nothing here may fail for want of room or I/O: kv_prepare
 ** made room; only memory for the memtable can run out, and then the store
@@ -410,8 +445,13 @@ int kvvtabCommit(sqlite3_vtab *pVtab){
     rc = SQLITE_ERROR;
   }
   if( p->iPrepSeq && p->pKv ){
+    u64 iH = p->iPrepSeq + kv_batch_count(p->pBatch) - 1;
     rc = kv_commit_prepared(p->pKv, p->pBatch, p->iPrepSeq);
-    if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "applying a commit");
+    if( rc!=KV_OK ){
+      rc = kvvtabEngineError(pVtab, rc, "applying a commit");
+    }else{
+      horizonKeep(p, iH);
+    }
   }
   p->iPrepSeq = 0;
   kvtxnEnd(p);
