@@ -316,6 +316,71 @@ static int horizonWrite(KvVtab *p, u64 iH){
   return rc;
 }
 
+/* KvVtab.eCommitSync */
+#define KVTXN_SYNC_FOLLOW  1    /* no sync= option: the database decides */
+#define KVTXN_SYNC_ALWAYS  2    /* sync=full */
+#define KVTXN_SYNC_NEVER   3    /* sync=normal, sync=off */
+
+/*
+** Does this commit fsync its PREPARED record (doc/transactions.md,
+** "Durability")? An explicit sync= option decides: full yes, normal and
+** off no. Without one the database's own setting does, read with PRAGMA
+** schema.synchronous at each commit that writes (SQLite refuses to change
+** it inside a transaction, and has no cheaper way to tell it; a commit
+** that follows it with any level but OFF pays an fsync anyway): OFF (the
+** database itself never syncs) no; NORMAL, FULL and EXTRA yes. NORMAL
+** too, because a commit is atomic across a power cut only if the kvstore
+** record is on disk no later than the database's commit, and with NORMAL
+** in WAL mode that commit may reach the disk at any moment after it is
+** written (the database may lose it, then the horizon revokes the
+** record: that direction needs no fsync; the other one does).
+*/
+static int commitSyncs(KvVtab *p, int *pbSync){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql;
+  int rc;
+  if( p->eCommitSync==0 ){
+    char *zOpt = 0;
+    if( kv_options_is_set(p->pOpts, "sync")==1 ){
+      zOpt = kv_options_get(p->pOpts, "sync");
+      if( zOpt==0 ) return SQLITE_NOMEM;
+    }
+    p->eCommitSync = zOpt==0 ? KVTXN_SYNC_FOLLOW
+                   : strcmp(zOpt, "full")==0 ? KVTXN_SYNC_ALWAYS
+                   : KVTXN_SYNC_NEVER;
+    kv_free(zOpt);
+  }
+  if( p->eCommitSync!=KVTXN_SYNC_FOLLOW ){
+    *pbSync = p->eCommitSync==KVTXN_SYNC_ALWAYS;
+    return SQLITE_OK;
+  }
+  /* PRAGMA synchronous returns the level as it was when prepared: a kept
+  ** statement would not see a later change. */
+  zSql = sqlite3_mprintf("PRAGMA \"%w\".synchronous", p->zSchema);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      *pbSync = sqlite3_column_int(pStmt, 0)!=0;
+      rc = SQLITE_OK;
+    }else{
+      *pbSync = 1;
+      rc = sqlite3_finalize(pStmt);
+      pStmt = 0;
+      if( rc==SQLITE_OK ) rc = SQLITE_ERROR;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  if( rc!=SQLITE_OK ){
+    kvvtabSetError(&p->base, "kvstore: cannot read the synchronous setting "
+                   "of schema %s for table %s: %s", p->zSchema, p->zName,
+                   sqlite3_errmsg(p->db));
+  }
+  return rc;
+}
+
 /*
 ** Phase one of the two-phase commit whose coordinator is the database
 ** (doc/transactions.md). SQLite calls xSync on every table of the
@@ -337,6 +402,7 @@ static int horizonWrite(KvVtab *p, u64 iH){
 int kvvtabSync(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
   uint64_t iSeq;
+  int bSync = 1;
   int rc;
   if( p->bInTrans && p->pBatch && kv_batch_count(p->pBatch)>0
    && p->pKv && p->iPrepSeq==0 ){
@@ -388,8 +454,10 @@ int kvvtabSync(sqlite3_vtab *pVtab){
       }
     }
   }
+  rc = commitSyncs(p, &bSync);
+  if( rc!=SQLITE_OK ) return rc;
   iSeq = p->iPrepSeq;
-  rc = kv_prepare(p->pKv, p->pBatch, &iSeq);
+  rc = kv_prepare_sync(p->pKv, p->pBatch, &iSeq, bSync);
   if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "committing");
   p->iPrepSeq = iSeq;
   rc = horizonWrite(p, iSeq + kv_batch_count(p->pBatch) - 1);
