@@ -14,6 +14,7 @@
 #include "kvrow.h"
 
 #include <stddef.h>
+#include <string.h>
 
 /* How long a write waits for another connection sharing the engine to end
 ** its transaction before failing with SQLITE_BUSY. */
@@ -200,13 +201,21 @@ struct KvCursor {
 };
 
 /* A cheap hash of a key for KvRun: the sum of the hashes of the keys a
-** scan returned is compared with that of the keys deleted (kvrange.c). */
+** scan returned is compared with that of the keys deleted (kvrange.c).
+** Every row of every scan pays for it: the first and last 8 bytes are
+** loaded whole (a byte loop cost a range scan of 100 16-byte keys about
+** 10% of its time). Only compared within the process: byte order is the
+** machine's. */
 static inline u64 kvrunKeyHash(const u8 *a, size_t n){
   u64 x = 0, y = 0;
-  size_t i;
-  size_t nHead = n<8 ? n : 8;
-  for(i=0; i<nHead; i++) x = (x<<8) | a[i];
-  for(i=n-nHead; i<n; i++) y = (y<<8) | a[i];
+  if( n>=8 ){
+    memcpy(&x, a, 8);
+    memcpy(&y, a + n - 8, 8);
+  }else{
+    size_t i;
+    for(i=0; i<n; i++) x = (x<<8) | a[i];
+    y = x;
+  }
   x = (x ^ (y*0x9e3779b97f4a7c15ULL) ^ (u64)n) * 0xff51afd7ed558ccdULL;
   x ^= x >> 33;
   x *= 0xc4ceb9fe1a85ec53ULL;
