@@ -278,7 +278,7 @@ void kvtxnEnd(KvVtab *p){
 
 
 /* xBegin keeps the horizon cache: the transaction before ended in xCommit
-** (which left the horizon it committed cached, kvtxnHorizonKeep) or in
+** (which left the horizon it committed cached, horizonKeep) or in
 ** xRollback (which dropped it), so what is cached is what the database
 ** holds at that data version; any other change to the database changes
 ** the data version. */
