@@ -120,6 +120,18 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
                            &iVersion)==SQLITE_OK ){
     bVersion = 1;
     if( p->bHorizonOk && iVersion==p->iDataVersion ){
+      if( p->pSnap && !p->bShared ){
+        /* No commit since, but another process may have flushed or
+        ** compacted: kv_catch_up takes its new manifest (a load and a
+        ** compare when nothing changed). A writer must have it before
+        ** it appends (the WAL segments a flush retired). */
+        rc = kv_catch_up(p->pKv, (u64)p->iHorizonSeen);
+        if( rc!=KV_OK ){
+          p->bHorizonOk = 0;
+          return kvvtabEngineError(&p->base, rc, "reading other "
+                                   "processes' commits");
+        }
+      }
       *ppSnap = p->pSnap;
       return SQLITE_OK;
     }
