@@ -88,10 +88,13 @@ static int horizonPrepare(KvVtab *p, const char *zFmt,
 ** commit of the database). DESIGN.md's sketch distrusts the cache in a
 ** write transaction; here it is trusted there too, because only this
 ** connection can move the horizon while it writes, and it does so only in
-** xSync: xBegin, xSync, xCommit and xRollback drop the cache (a failed
-** COMMIT then ROLLBACK leaves the data version unchanged while the
-** horizon goes back). That keeps the nested SELECT off the per-row path
-** of a write transaction (the conflict check of every INSERT reads).
+** xSync: xSync and xRollback drop the cache (a failed COMMIT then
+** ROLLBACK leaves the data version unchanged while the horizon goes
+** back), and xCommit sets it to the horizon it committed, at the data
+** version SQLite's commit left (horizonKeep). That keeps the nested
+** SELECT off the per-row path of a write transaction (the conflict check
+** of every INSERT reads), and off the next autocommit INSERT of this
+** connection while no other connection commits.
 ** *ppSnap NULL means "the latest": a table whose shadow table or horizon
 ** row does not exist yet.
 */
@@ -117,6 +120,18 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
                            &iVersion)==SQLITE_OK ){
     bVersion = 1;
     if( p->bHorizonOk && iVersion==p->iDataVersion ){
+      if( p->pSnap && !p->bShared ){
+        /* No commit since, but another process may have flushed or
+        ** compacted: kv_catch_up takes its new manifest (a load and a
+        ** compare when nothing changed). A writer must have it before
+        ** it appends (the WAL segments a flush retired). */
+        rc = kv_catch_up(p->pKv, (u64)p->iHorizonSeen);
+        if( rc!=KV_OK ){
+          p->bHorizonOk = 0;
+          return kvvtabEngineError(&p->base, rc, "reading other "
+                                   "processes' commits");
+        }
+      }
       *ppSnap = p->pSnap;
       return SQLITE_OK;
     }
@@ -280,9 +295,13 @@ void kvtxnEnd(KvVtab *p){
 }
 
 
+/* xBegin keeps the horizon cache: the transaction before ended in xCommit
+** (which left the horizon it committed cached, horizonKeep) or in
+** xRollback (which dropped it), so what is cached is what the database
+** holds at that data version; any other change to the database changes
+** the data version. */
 int kvvtabBegin(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
-  kvtxnHorizonForget(p);
   if( p->bInTrans ) kvtxnEnd(p);
   if( p->pBatch ) kv_batch_clear(p->pBatch);
   p->bInTrans = 1;
@@ -319,6 +338,71 @@ int kvtxnHorizonWrite(KvVtab *p, u64 iH){
   return horizonWrite(p, iH);
 }
 
+/* KvVtab.eCommitSync */
+#define KVTXN_SYNC_FOLLOW  1    /* no sync= option: the database decides */
+#define KVTXN_SYNC_ALWAYS  2    /* sync=full */
+#define KVTXN_SYNC_NEVER   3    /* sync=normal, sync=off */
+
+/*
+** Does this commit fsync its PREPARED record (doc/transactions.md,
+** "Durability")? An explicit sync= option decides: full yes, normal and
+** off no. Without one the database's own setting does, read with PRAGMA
+** schema.synchronous at each commit that writes (SQLite refuses to change
+** it inside a transaction, and has no cheaper way to tell it; a commit
+** that follows it with any level but OFF pays an fsync anyway): OFF (the
+** database itself never syncs) no; NORMAL, FULL and EXTRA yes. NORMAL
+** too, because a commit is atomic across a power cut only if the kvstore
+** record is on disk no later than the database's commit, and with NORMAL
+** in WAL mode that commit may reach the disk at any moment after it is
+** written (the database may lose it, then the horizon revokes the
+** record: that direction needs no fsync; the other one does).
+*/
+static int commitSyncs(KvVtab *p, int *pbSync){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql;
+  int rc;
+  if( p->eCommitSync==0 ){
+    char *zOpt = 0;
+    if( kv_options_is_set(p->pOpts, "sync")==1 ){
+      zOpt = kv_options_get(p->pOpts, "sync");
+      if( zOpt==0 ) return SQLITE_NOMEM;
+    }
+    p->eCommitSync = zOpt==0 ? KVTXN_SYNC_FOLLOW
+                   : strcmp(zOpt, "full")==0 ? KVTXN_SYNC_ALWAYS
+                   : KVTXN_SYNC_NEVER;
+    kv_free(zOpt);
+  }
+  if( p->eCommitSync!=KVTXN_SYNC_FOLLOW ){
+    *pbSync = p->eCommitSync==KVTXN_SYNC_ALWAYS;
+    return SQLITE_OK;
+  }
+  /* PRAGMA synchronous returns the level as it was when prepared: a kept
+  ** statement would not see a later change. */
+  zSql = sqlite3_mprintf("PRAGMA \"%w\".synchronous", p->zSchema);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      *pbSync = sqlite3_column_int(pStmt, 0)!=0;
+      rc = SQLITE_OK;
+    }else{
+      *pbSync = 1;
+      rc = sqlite3_finalize(pStmt);
+      pStmt = 0;
+      if( rc==SQLITE_OK ) rc = SQLITE_ERROR;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  if( rc!=SQLITE_OK ){
+    kvvtabSetError(&p->base, "kvstore: cannot read the synchronous setting "
+                   "of schema %s for table %s: %s", p->zSchema, p->zName,
+                   sqlite3_errmsg(p->db));
+  }
+  return rc;
+}
+
 /*
 ** Phase one of the two-phase commit whose coordinator is the database
 ** (doc/transactions.md). SQLite calls xSync on every table of the
@@ -340,6 +424,7 @@ int kvtxnHorizonWrite(KvVtab *p, u64 iH){
 int kvvtabSync(sqlite3_vtab *pVtab){
   KvVtab *p = (KvVtab*)pVtab;
   uint64_t iSeq;
+  int bSync = 1;
   int rc;
   if( p->bInTrans && p->pBatch && kv_batch_count(p->pBatch)>0
    && p->pKv && p->iPrepSeq==0 ){
@@ -395,14 +480,44 @@ int kvvtabSync(sqlite3_vtab *pVtab){
       }
     }
   }
+  rc = commitSyncs(p, &bSync);
+  if( rc!=SQLITE_OK ) return rc;
   iSeq = p->iPrepSeq;
-  rc = kv_prepare(p->pKv, p->pBatch, &iSeq);
+  rc = kv_prepare_sync(p->pKv, p->pBatch, &iSeq, bSync);
   if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "committing");
   p->iPrepSeq = iSeq;
   rc = horizonWrite(p, iSeq + kv_batch_count(p->pBatch) - 1);
   /* On failure the record stays prepared: xRollback (or a retried COMMIT)
   ** follows. */
   return rc;
+}
+
+/*
+** After this connection's commit: the database holds horizon iH (written
+** by the last xSync; SQLite has committed it and raised the data version
+** before calling xCommit), and the store has applied every batch up to
+** iH (xSync caught up first, xCommit applied this one). Keep that as the
+** cached read point, so that the next statement, an autocommit INSERT
+** above all, need not read the horizon row again while no other
+** connection commits (which would change the data version). On any doubt
+** (no data version, a store shared by two tables, no snapshot) the cache
+** stays dropped and the next read asks the database.
+*/
+static void horizonKeep(KvVtab *p, u64 iH){
+  unsigned int iVersion = 0;
+  if( p->bShared || kvvtabSameEngineTables(p)>0 ) return;
+  if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
+                           &iVersion)!=SQLITE_OK ) return;
+  if( kv_last_seq(p->pKv)!=iH ) return;
+  if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
+    kv_snapshot *pNew = 0;
+    if( kv_snapshot_at(p->pKv, iH, &pNew)!=KV_OK ) return;
+    if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
+    p->pSnap = pNew;
+  }
+  p->iHorizonSeen = (sqlite3_int64)iH;
+  p->iDataVersion = iVersion;
+  p->bHorizonOk = 1;
 }
 
 /* Phase two: the database has committed. SQLite ignores what this
@@ -424,8 +539,13 @@ int kvvtabCommit(sqlite3_vtab *pVtab){
     rc = SQLITE_ERROR;
   }
   if( p->iPrepSeq && p->pKv ){
+    u64 iH = p->iPrepSeq + kv_batch_count(p->pBatch) - 1;
     rc = kv_commit_prepared(p->pKv, p->pBatch, p->iPrepSeq);
-    if( rc!=KV_OK ) rc = kvvtabEngineError(pVtab, rc, "applying a commit");
+    if( rc!=KV_OK ){
+      rc = kvvtabEngineError(pVtab, rc, "applying a commit");
+    }else{
+      horizonKeep(p, iH);
+    }
   }
   p->iPrepSeq = 0;
   kvingestEnd(p, 1);

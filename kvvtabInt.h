@@ -139,6 +139,8 @@ struct KvVtab {
   int nGoneAlloc;
   u64 iPrepSeq;               /* first sequence of this transaction's
                               ** PREPARED record (xSync), 0 = none */
+  int eCommitSync;            /* KVTXN_SYNC_*: does a commit fsync its
+                              ** PREPARED record (0 = not decided yet) */
   /* Commit horizon (doc/transactions.md). */
   int bShadow;                /* the shadow table T_kvstore exists */
   sqlite3_stmt *pHorizon;     /* cached SELECT of the 'horizon' row */

@@ -32,6 +32,8 @@ struct KvWriter {
   int bPrepBusy;                /* refused: another transaction's PREPARED
                                 ** record awaits its commit */
   int bSpill;                   /* PREPARE, APPLY of a spilled batch */
+  int bSync;                    /* PREPARE: fsync the record (the caller's
+                                ** choice, kv_prepare_sync) */
   char zErr[512];               /* message when rc!=KV_OK */
   pthread_cond_t cv;
   KvWriter *pNext;
@@ -177,7 +179,8 @@ static int writeQueued(kv_db *db, KvWriter *w){
     ** fails and later ones may succeed. Failures past this point are
     ** sticky. */
     if( rc==KV_OK && w->eKind!=WRITER_APPLY
-     && db->pOpts->eSync==KV_SYNC_FULL ){
+     && (w->eKind==WRITER_PREPARE ? w->bSync
+                                  : db->pOpts->eSync==KV_SYNC_FULL) ){
       rc = kvWalSync(pWal);
       atomic_fetch_add(&db->nSyncs, 1);
       bSticky = rc!=KV_OK;
@@ -313,6 +316,11 @@ int kv_write(kv_db *db, kv_batch *b){
 ** publishes them or kv_abort_prepared gives them back.
 */
 int kv_prepare(kv_db *db, kv_batch *b, uint64_t *piSeq){
+  return kv_prepare_sync(db, b, piSeq,
+                         db && db->pOpts->eSync==KV_SYNC_FULL);
+}
+
+int kv_prepare_sync(kv_db *db, kv_batch *b, uint64_t *piSeq, int bSync){
   KvWriter w;
   int rc;
   if( db==0 || b==0 || piSeq==0 ){
@@ -328,6 +336,7 @@ int kv_prepare(kv_db *db, kv_batch *b, uint64_t *piSeq){
   w.eKind = WRITER_PREPARE;
   w.iSeq = *piSeq;
   w.bSpill = kvBatchSpill(b) && kvSpillHasRuns(kvBatchSpill(b));
+  w.bSync = bSync!=0;
   rc = writeQueued(db, &w);
   if( rc==KV_OK ) *piSeq = w.iSeq;
   return rc;

@@ -524,6 +524,12 @@ void kv_writer_release(kv_db *db, const void *owner);
 ** kv_snapshot_seq is the sequence a snapshot reads at.
 */
 int kv_prepare(kv_db *db, kv_batch *b, uint64_t *piSeq);
+/* kv_prepare_sync is kv_prepare with the fsync of this one record chosen
+** by the caller (bSync 1: fsynced before it returns, 0: not) whatever the
+** store's sync option, which still governs WAL rotation, flush and close:
+** the SQL layer makes each commit as durable as its database makes its
+** own (doc/transactions.md). */
+int kv_prepare_sync(kv_db *db, kv_batch *b, uint64_t *piSeq, int bSync);
 int kv_commit_prepared(kv_db *db, kv_batch *b, uint64_t iSeq);
 void kv_abort_prepared(kv_db *db, uint64_t iSeq);
 void kv_options_set_horizon(kv_options *opts, uint64_t iHorizon);
