@@ -461,7 +461,7 @@ static u64 statSyncs(kv_db *db){
 /* Prepare and apply one batch {zKey} with kv_prepare_sync(bSync): its
 ** first sequence. */
 static u64 commitOne(kv_db *db, const char *zKey, int bSync){
-  kv_batch *b = batchOf(zKey, NULL);
+  kv_batch *b = tuBatchOf(zKey, NULL);
   u64 iSeq = 0;
   assert_int_equal(kv_prepare_sync(db, b, &iSeq, bSync), KV_OK);
   assert_int_equal(kv_commit_prepared(db, b, iSeq), KV_OK);
@@ -511,7 +511,7 @@ static void test_prepare_sync_is_the_callers_choice(void **state){
   {
     kv_options *oFull = tuOptions("sync=full", "background=off", NULL);
     kv_db *db;
-    kv_batch *b = batchOf("c", NULL);
+    kv_batch *b = tuBatchOf("c", NULL);
     u64 n0, iSeq = 0;
     tuTempDir(zDir, sizeof(zDir), "2pc-sync");
     db = openAt(zDir, oFull, 1, 0);
