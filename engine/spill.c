@@ -82,6 +82,10 @@ struct KvSpill {
   SpillDead *aDead;             /* ascending, disjoint */
   int nDead, nDeadAlloc;
   int rcBroken;                 /* out of memory in a rollback: unusable */
+  int bInMemory;                /* another process had the store open when
+                                ** the limit was first reached: the
+                                ** transaction stays in memory (spilled, it
+                                ** could not commit beside that process) */
   size_t nMaxKey, nMaxVal;      /* largest spilled key and value */
   KvBuf val;                    /* value kvSpillGet returned */
 };
@@ -143,6 +147,7 @@ void kvSpillReset(KvSpill *p){
   p->iSeqBase = 1;
   p->nDead = 0;
   p->rcBroken = KV_OK;
+  p->bInMemory = 0;
   p->nMaxKey = p->nMaxVal = 0;
   /* aSeg[0] = (0, 1): growArray of one entry cannot fail once allocated;
   ** a first allocation that fails leaves the spill broken. */
@@ -364,6 +369,14 @@ int kvSpillBeforeAdd(KvSpill *p, kv_batch *b){
   }
   /* Range deletions stay in memory (doc/spill.md). */
   if( kvBatchMemBytes(b)<p->nLimit || kvBatchMemRangeOps(b)>0 ) return KV_OK;
+  if( p->bInMemory ) return KV_OK;
+  if( p->nRun==0 && kv_open_elsewhere(p->db) ){
+    /* A spilled transaction commits only while no other process has the
+    ** store open (kvSpillPrepareLocked): beside one, keep it in memory, as
+    ** before spilling existed, rather than fail its COMMIT. */
+    p->bInMemory = 1;
+    return KV_OK;
+  }
   return spillRun(p, b);
 }
 

@@ -16,8 +16,10 @@ the store's directory; after it ends none is left.
             or in neither, nothing acknowledged is lost, no run is left.
 
   another process
-            a spilled COMMIT while another process has the store open
-            fails with SQLITE_BUSY and leaves the transaction open (its
+            a transaction that reaches txn_spill while another process
+            has the store open stays in memory and commits; one that
+            spilled before another process opened the store fails its
+            COMMIT with SQLITE_BUSY and leaves the transaction open (its
             reads still see its writes); once that process is gone, the
             COMMIT retried succeeds and the rows are there after reopening.
 
@@ -259,19 +261,33 @@ sys.stdin.read()
 
 
 def other_process():
+    """Holder first: the transaction stays in memory and commits. Holder
+    after the spill began: COMMIT refused, retried once it is gone."""
+    for holder_first in (True, False):
+        other_process_run(holder_first)
+
+
+def other_process_run(holder_first):
     d = tempfile.mkdtemp(prefix="spilltest-mp-")
     try:
         path = os.path.join(d, "test.db")
         c = connect(path)
         c.execute(KVSTORE)
         c.execute("INSERT INTO t VALUES('a', 1)")
-        h = subprocess.Popen([sys.executable, "-c", HOLD_CHILD, path, EXT],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True, cwd=d)
-        seen = h.stdout.readline().strip()
+
+        def hold():
+            h = subprocess.Popen([sys.executable, "-c", HOLD_CHILD, path,
+                                  EXT], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True, cwd=d)
+            return h, h.stdout.readline().strip()
+        if holder_first:
+            h, seen = hold()
         c.execute("BEGIN")
         c.executemany("INSERT INTO t VALUES(?, ?)",
                       (("k%05d" % i, "x" * 100) for i in range(2000)))
+        spilled = bool(spills(d))
+        if not holder_first:
+            h, seen = hold()
         err = None
         try:
             c.execute("COMMIT")
@@ -281,19 +297,26 @@ def other_process():
         n = c.execute("SELECT count(*) FROM t").fetchone()[0]
         h.stdin.close()
         h.wait()
-        c.execute("COMMIT")
+        if inTxn:
+            c.execute("COMMIT")
         c.close()
         c = connect(path)
         nAfter = c.execute("SELECT count(*) FROM t").fetchone()[0]
         c.close()
-        ok = (seen == "1" and err and "another process" in err and inTxn
-              and n == 2001 and nAfter == 2001 and not spills(d))
+        if holder_first:
+            what = "holder first: kept in memory, committed"
+            ok = (seen == "1" and not spilled and err is None and not inTxn
+                  and n == 2001 and nAfter == 2001)
+        else:
+            what = "holder after the spill: COMMIT refused, retried"
+            ok = (seen == "1" and spilled and err
+                  and "another process" in err and inTxn and n == 2001
+                  and nAfter == 2001 and not spills(d))
         if not ok:
-            failures.append("another process: holder saw %r, COMMIT said %r, "
-                            "open %r, %d rows in it, %d after" % (
-                                seen, err, inTxn, n, nAfter))
-        print("another process: COMMIT refused (%s), retried: %s"
-              % (err, "ok" if ok else "FAILED"))
+            failures.append("another process (%s): holder saw %r, spilled %r, "
+                            "COMMIT said %r, open %r, %d rows in it, %d after"
+                            % (what, seen, spilled, err, inTxn, n, nAfter))
+        print("another process, %s: %s" % (what, "ok" if ok else "FAILED"))
     finally:
         shutil.rmtree(d)
 

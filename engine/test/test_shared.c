@@ -365,6 +365,42 @@ static void test_handover_costs_no_sync(void **state){
   tuRemoveDir(zDir);
 }
 
+/* A transaction past txn_spill while another process has the store open
+** stays in memory and commits (a spilled one could not commit beside that
+** process); alone, the same transaction spills. */
+static void test_no_spill_beside_another_process(void **state){
+  char zDir[256];
+  kv_db *a, *b;
+  int bAlone;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "sharedspill");
+  a = openWith(zDir, 0, "txn_spill=4KB");
+  b = openWith(zDir, fastPosixOther(), "txn_spill=4KB");
+  for(bAlone=0; bAlone<2; bAlone++){
+    kv_batch *p = kv_batch_new();
+    int i;
+    assert_int_equal(kv_batch_set_spill(p, a), KV_OK);
+    for(i=0; i<200; i++){
+      char zKey[32], zVal[128];
+      snprintf(zKey, sizeof(zKey), "%c%06d", bAlone ? 'y' : 'x', i);
+      memset(zVal, 'v', sizeof(zVal));
+      assert_int_equal(kv_batch_put(p, zKey, strlen(zKey), zVal,
+                                    sizeof(zVal)), KV_OK);
+    }
+    assert_int_equal(kvSpillHasRuns(kvBatchSpill(p))!=0, bAlone);
+    tuCommitPrepared(a, p);
+    kv_batch_free(p);
+    if( !bAlone ){
+      assert_int_equal(kv_catch_up(b, kv_last_seq(a)), KV_OK);
+      assert_int_equal(countPrefix(b, "x", 200), 200);
+      kv_close(b);
+    }
+  }
+  assert_int_equal(countPrefix(a, "y", 200), 200);
+  kv_close(a);
+  tuRemoveDir(zDir);
+}
+
 /* A flush whose log number is a segment holding records it flushed (the
 ** flusher had not read another process's later record) must not make the
 ** next recovery replay them into a second table: two tables holding one
@@ -501,6 +537,7 @@ int main(void){
     cmocka_unit_test(test_recovery_skips_flushed_records),
     cmocka_unit_test(test_writer_reopens_after_another_cut_the_segment),
     cmocka_unit_test(test_handover_costs_no_sync),
+    cmocka_unit_test(test_no_spill_beside_another_process),
     cmocka_unit_test(test_crash_points_of_another_instance),
   };
   return cmocka_run_group_tests(tests, 0, 0);
