@@ -19,7 +19,6 @@ must stay within a bounded peak RSS (the rows never sit in memory).
 
     /usr/bin/python3 tests/bulktest.py [--rounds N] [--seed S]
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -138,14 +137,7 @@ def check_rss(work):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--child", nargs=2, metavar=("DB", "FIRST"))
-    args = ap.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]))
-        return
+    args = kvtest.kill_test_args(child, 20)
 
     with kvtest.KillRun("bulktest", args.seed, "kvbulk-") as run:
         path = os.path.join(run.work, "bulk.db")

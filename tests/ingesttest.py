@@ -24,7 +24,6 @@ another process.
 
     /usr/bin/python3 tests/ingesttest.py [--rounds N] [--seed S]
 """
-import argparse
 import os
 import random
 import subprocess
@@ -179,14 +178,7 @@ def check_other_process(path):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--child", nargs=2, metavar=("DB", "FIRST"))
-    args = ap.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]))
-        return
+    args = kvtest.kill_test_args(child, 20)
 
     # A transaction T that rewrites the keys of T-1 is seen as T-1 (check):
     # the next child starts two after the newest seen.

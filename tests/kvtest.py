@@ -3,6 +3,7 @@
 Run the tests with Debian's /usr/bin/python3: its sqlite3 module can load
 extensions (a python3 built elsewhere may lack enable_load_extension).
 """
+import argparse
 import os
 import random
 import select
@@ -96,6 +97,22 @@ def child_argv(script, *args):
     """The command that runs `script --child ARGS...` under this python."""
     return ([sys.executable, os.path.abspath(script), "--child"]
             + [str(a) for a in args])
+
+
+def kill_test_args(child, rounds):
+    """The command line of a kill test that KillRun.kill_rounds runs:
+    --rounds N (default `rounds`), --seed S, and --child DB FIRST, which
+    makes this process the child: it runs child(DB, FIRST) and exits.
+    Returns the parent's arguments."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--child", nargs=2, metavar=("DB", "FIRST"))
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        sys.exit(0)
+    return args
 
 
 class KillRun:
