@@ -47,7 +47,6 @@ def child(path, first):
     conn = kvtest.connect(path)
     setup(conn, work)
     txn = first
-    out = sys.stdout
     while True:
         conn.execute("BEGIN")
         if txn % 7 == 0:
@@ -65,8 +64,7 @@ def child(path, first):
             conn.execute("ROLLBACK")
         else:
             conn.execute("COMMIT")
-            out.write("%d\n" % txn)
-            out.flush()
+            kvtest.acknowledge(txn)
         txn += 1
 
 

@@ -43,7 +43,6 @@ def child(path, first):
     conn = kvtest.connect(path)
     conn.execute(CREATE)
     txn = first
-    out = sys.stdout
     while True:
         rows = rows_of(txn)
         conn.execute("BEGIN")
@@ -55,8 +54,7 @@ def child(path, first):
                 conn.execute("INSERT INTO kv VALUES (?, ?)", r)
         conn.execute("INSERT OR REPLACE INTO kv VALUES ('counter', ?)", (txn,))
         conn.execute("COMMIT")
-        out.write("%d\n" % txn)
-        out.flush()
+        kvtest.acknowledge(txn)
         txn += 1
 
 

@@ -66,7 +66,6 @@ def child(path, first):
     conn = kvtest.connect(path)
     setup(conn, os.path.dirname(path))
     txn = first
-    out = sys.stdout
     while True:
         rows = rows_of(txn)
         (nl0,) = conn.execute("SELECT count(*) FROM kvstore_sstables('src')"
@@ -87,8 +86,7 @@ def child(path, first):
             conn.execute("ROLLBACK")
         else:
             conn.execute("COMMIT")
-            out.write("%d\n" % txn)
-            out.flush()
+            kvtest.acknowledge(txn)
         txn += 1
 
 

@@ -99,6 +99,13 @@ def child_argv(script, *args):
             + [str(a) for a in args])
 
 
+def acknowledge(txn):
+    """In the child of KillRun.kill_rounds: say that transaction txn has
+    committed (COMMIT returned), as the line kill_rounds reads."""
+    sys.stdout.write("%d\n" % txn)
+    sys.stdout.flush()
+
+
 def kill_test_args(child, rounds):
     """The command line of a kill test that KillRun.kill_rounds runs:
     --rounds N (default `rounds`), --seed S, and --child DB FIRST, which

@@ -56,7 +56,6 @@ def child(path, first):
     conn = kvtest.connect(path)
     conn.execute(CREATE)
     txn = first
-    out = sys.stdout
     while True:
         rows = rows_of(txn)
         conn.execute("BEGIN")
@@ -84,8 +83,7 @@ def child(path, first):
                 conn.execute("RELEASE keep")
         conn.execute("INSERT OR REPLACE INTO kv VALUES ('counter', ?)", (txn,))
         conn.execute("COMMIT")
-        out.write("%d\n" % txn)
-        out.flush()
+        kvtest.acknowledge(txn)
         txn += 1
 
 
