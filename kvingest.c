@@ -288,9 +288,7 @@ static void fnIngest(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   static const char zUsage[] = "kvstore_ingest(table, path [, merkle_root])";
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   KvVtab *p = 0;
-  sqlite3_stmt *pStmt = 0;
   char *zErr = 0;
-  char *zSql = 0;
   int rc;
 
   if( argc!=2 && argc!=3 ){
@@ -308,29 +306,12 @@ static void fnIngest(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   }
   rc = kvvtabLookupTable(db, (const char*)sqlite3_value_text(argv[0]), &p,
                          &zErr);
-  if( rc!=SQLITE_OK ) goto ingest_out;
-  zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w\"(" KVVTAB_COMMAND_NAME
-                         ", key, value) VALUES('ingest', ?1, ?2)",
-                         p->zSchema, p->zName);
-  if( zSql==0 ){
-    rc = SQLITE_NOMEM;
-    goto ingest_out;
-  }
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_value(pStmt, 1, argv[1]);
-  if( rc==SQLITE_OK && argc==3 ) rc = sqlite3_bind_value(pStmt, 2, argv[2]);
   if( rc==SQLITE_OK ){
-    rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_DONE ) rc = SQLITE_OK;
-  }
-  if( rc!=SQLITE_OK ){
-    rc = sqlite3_errcode(db);
-    zErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+    rc = kvrangeRunCommand(db, p, "ingest", argv[1], argc==3 ? argv[2] : 0,
+                           &zErr);
   }
 
 ingest_out:
-  sqlite3_finalize(pStmt);
-  sqlite3_free(zSql);
   if( rc!=SQLITE_OK ){
     sqlite3_result_error(ctx, zErr ? zErr : "kvstore: out of memory", -1);
     sqlite3_result_error_code(ctx, rc==SQLITE_OK ? SQLITE_ERROR : rc);

@@ -356,14 +356,41 @@ void kvrangeFree(KvVtab *p){
 ** kvstore_delete_range(t, lo, hi)
 */
 
+int kvrangeRunCommand(sqlite3 *db, KvVtab *p, const char *zCmd,
+                      sqlite3_value *pKey, sqlite3_value *pValue,
+                      char **pzErr){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql;
+  int rc;
+
+  /* The INSERT of a command row on the table itself, so that the command
+  ** joins the caller's transaction (the file's comment). */
+  zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w\"(" KVVTAB_COMMAND_NAME
+                         ", key, value) VALUES(%Q, ?1, ?2)",
+                         p->zSchema, p->zName, zCmd);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  if( rc==SQLITE_OK ) rc = sqlite3_bind_value(pStmt, 1, pKey);
+  if( rc==SQLITE_OK && pValue ) rc = sqlite3_bind_value(pStmt, 2, pValue);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_DONE ) rc = SQLITE_OK;
+  }
+  if( rc!=SQLITE_OK ){
+    rc = sqlite3_errcode(db);
+    *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(pStmt);
+  sqlite3_free(zSql);
+  return rc;
+}
+
 static void fnDeleteRange(sqlite3_context *ctx, int argc,
                           sqlite3_value **argv){
   static const char zUsage[] = "kvstore_delete_range(table, lo, hi)";
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   KvVtab *p = 0;
-  sqlite3_stmt *pStmt = 0;
   char *zErr = 0;
-  char *zSql = 0;
   int rc;
 
   if( argc!=3 ){
@@ -380,31 +407,11 @@ static void fnDeleteRange(sqlite3_context *ctx, int argc,
   }
   rc = kvvtabLookupTable(db, (const char*)sqlite3_value_text(argv[0]), &p,
                          &zErr);
-  if( rc!=SQLITE_OK ) goto delete_range_out;
-  /* The INSERT of a command row on the table itself, so that the range
-  ** tombstone joins the caller's transaction (the file's comment). */
-  zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w\"(" KVVTAB_COMMAND_NAME
-                         ", key, value) VALUES('delete_range', ?1, ?2)",
-                         p->zSchema, p->zName);
-  if( zSql==0 ){
-    rc = SQLITE_NOMEM;
-    goto delete_range_out;
-  }
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_value(pStmt, 1, argv[1]);
-  if( rc==SQLITE_OK ) rc = sqlite3_bind_value(pStmt, 2, argv[2]);
   if( rc==SQLITE_OK ){
-    rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_DONE ) rc = SQLITE_OK;
-  }
-  if( rc!=SQLITE_OK ){
-    rc = sqlite3_errcode(db);
-    zErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+    rc = kvrangeRunCommand(db, p, "delete_range", argv[1], argv[2], &zErr);
   }
 
 delete_range_out:
-  sqlite3_finalize(pStmt);
-  sqlite3_free(zSql);
   if( rc!=SQLITE_OK ){
     sqlite3_result_error(ctx, zErr ? zErr : "kvstore: out of memory", -1);
     sqlite3_result_error_code(ctx, rc==SQLITE_OK ? SQLITE_ERROR : rc);

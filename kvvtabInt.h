@@ -286,6 +286,13 @@ int kvrangeOnScanEnd(KvCursor *pCur, int bError);
 void kvrangeOnClose(KvVtab *p, KvCursor *pCur);
 /* Free what the run holds (table destructor). */
 void kvrangeFree(KvVtab *p);
+/* For the SQL functions: run `INSERT INTO "schema"."table"(kvstore_command,
+** key, value) VALUES(zCmd, pKey, pValue)` on p through db, so that the
+** command joins the caller's transaction (pValue 0: NULL). On failure
+** db's SQLite code and *pzErr (sqlite3_malloc) with db's message. */
+int kvrangeRunCommand(sqlite3 *db, KvVtab *p, const char *zCmd,
+                      sqlite3_value *pKey, sqlite3_value *pValue,
+                      char **pzErr);
 
 /****************************************************************************
 ** kvingest.c: kvstore_ingest (doc/ingest.md).

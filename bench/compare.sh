@@ -37,32 +37,39 @@ while [ $r -lt "$ROUNDS" ]; do
 done
 /usr/bin/python3 - "$out" "$ROWS" "$ROUNDS" <<'PY'
 import collections, csv, statistics, sys
-d = collections.defaultdict(list)
-for r in csv.reader(open(sys.argv[1])):
-    d[(r[2], r[0])].append(float(r[6]))       # test, build: ops/s
-print("sqlbench, %s rows, median of %s interleaved rounds (ops/s)"
-      % (sys.argv[2], sys.argv[3]))
-print("| test | old | new | table | new/old | old/table | new/table |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-for t in ("insert_autocommit", "insert_batch", "replace_batch", "insert_txn",
-          "point_select", "range_scan"):
-    o, n, b = (statistics.median(d[(t, k)]) for k in ("old", "new", "table"))
-    print("| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f |"
-          % (t, o, n, b, n / o, o / b, n / b))
+TESTS = ("insert_autocommit", "insert_batch", "replace_batch", "insert_txn",
+         "point_select", "range_scan")
+
+
+def table(col, title, fmt, ratios):
+    """Print title and a table of the medians of CSV column col by test
+    and build (each as fmt), then the ratios: (heading, f(old, new,
+    table)) pairs."""
+    d = collections.defaultdict(list)
+    for r in csv.reader(open(sys.argv[1])):
+        d[(r[2], r[0])].append(float(r[col]))   # test, build
+    print(title)
+    print("| test | old | new | table | %s |"
+          % " | ".join(h for h, _ in ratios))
+    print("| --- | ---: | ---: | ---: |" + " ---: |" * len(ratios))
+    for t in TESTS:
+        m = [statistics.median(d[(t, k)]) for k in ("old", "new", "table")]
+        print("| %s | %s | %s |" % (t, " | ".join(fmt % v for v in m),
+                                    " | ".join("%.2f" % f(*m)
+                                               for _, f in ratios)))
+
+
+table(6, "sqlbench, %s rows, median of %s interleaved rounds (ops/s)"
+      % (sys.argv[2], sys.argv[3]), "%.0f",
+      [("new/old", lambda o, n, b: n / o),
+       ("old/table", lambda o, n, b: o / b),
+       ("new/table", lambda o, n, b: n / b)])
 # CPU time per operation (user+sys of each process, open and close
 # included): far less disturbed than ops/s when other work shares the
 # machine. Ratios are old/new and table/new, so above 1 is new faster here
 # too.
-c = collections.defaultdict(list)
-for r in csv.reader(open(sys.argv[1])):
-    c[(r[2], r[0])].append(float(r[11]))
 print()
-print("CPU us/op, median of %s interleaved rounds" % sys.argv[3])
-print("| test | old | new | table | old/new | table/new |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
-for t in ("insert_autocommit", "insert_batch", "replace_batch", "insert_txn",
-          "point_select", "range_scan"):
-    o, n, b = (statistics.median(c[(t, k)]) for k in ("old", "new", "table"))
-    print("| %s | %.2f | %.2f | %.2f | %.2f | %.2f |"
-          % (t, o, n, b, o / n, b / n))
+table(11, "CPU us/op, median of %s interleaved rounds" % sys.argv[3], "%.2f",
+      [("old/new", lambda o, n, b: o / n),
+       ("table/new", lambda o, n, b: b / n)])
 PY

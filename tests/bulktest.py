@@ -19,14 +19,9 @@ must stay within a bounded peak RSS (the rows never sit in memory).
 
     /usr/bin/python3 tests/bulktest.py [--rounds N] [--seed S]
 """
-import argparse
 import os
-import random
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvtest  # noqa: E402
@@ -52,7 +47,6 @@ def child(path, first):
     conn = kvtest.connect(path)
     setup(conn, work)
     txn = first
-    out = sys.stdout
     while True:
         conn.execute("BEGIN")
         if txn % 7 == 0:
@@ -70,8 +64,7 @@ def child(path, first):
             conn.execute("ROLLBACK")
         else:
             conn.execute("COMMIT")
-            out.write("%d\n" % txn)
-            out.flush()
+            kvtest.acknowledge(txn)
         txn += 1
 
 
@@ -142,48 +135,18 @@ def check_rss(work):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--child", nargs=2, metavar=("DB", "FIRST"))
-    args = ap.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]))
-        return
+    args = kvtest.kill_test_args(child, 20)
 
-    seed = args.seed if args.seed is not None else int(time.time()) % 100000
-    rng = random.Random(seed)
-    work = tempfile.mkdtemp(prefix="kvbulk-")
-    path = os.path.join(work, "bulk.db")
-    newest = 0
-    nrows = 0
-    total = 0
-    t0 = time.time()
-    ok = False
-    rnd = 0
-    try:
-        for rnd in range(args.rounds):
-            lines = kvtest.kill_child(
-                [sys.executable, os.path.abspath(__file__), "--child", path,
-                 str(newest + 1)], rng, 0.05, 0.8)
-            acked = [int(x) for x in lines]
-            total += len(acked)
-            newest, nrows = check(path, acked)
-            newest = max([newest] + acked)
-        mb = check_rss(work)
-        print("bulktest seed=%d: %d kills, %d acknowledged loads, %d rows, "
-              "peak RSS of a 300k-row load %d MB, %.1fs: kv equals the "
-              "ordinary table every time"
-              % (seed, args.rounds, total, nrows, mb, time.time() - t0))
-        ok = True
-    except AssertionError as e:
-        print("bulktest seed=%d round %d: FAILED: %s (kept %s)"
-              % (seed, rnd, e, work))
-    finally:
-        if ok:
-            shutil.rmtree(work, ignore_errors=True)
-    sys.exit(0 if ok else 1)
-
+    with kvtest.KillRun("bulktest", args.seed, "kvbulk-") as run:
+        path = os.path.join(run.work, "bulk.db")
+        newest, nrows, total = run.kill_rounds(__file__, path, args.rounds,
+                                               check, 0.05, 0.8)
+        mb = check_rss(run.work)
+        run.passed("%d kills, %d acknowledged loads, %d rows, peak RSS of a "
+                   "300k-row load %d MB, %.1fs: kv equals the ordinary table "
+                   "every time"
+                   % (args.rounds, total, nrows, mb, run.elapsed()))
+    sys.exit(run.status)
 
 if __name__ == "__main__":
     main()

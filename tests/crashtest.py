@@ -19,7 +19,6 @@ killed.
 
     /usr/bin/python3 tests/crashtest.py [--rounds N] [--seed S]
 """
-import argparse
 import os
 import random
 import sys
@@ -44,7 +43,6 @@ def child(path, first):
     conn = kvtest.connect(path)
     conn.execute(CREATE)
     txn = first
-    out = sys.stdout
     while True:
         rows = rows_of(txn)
         conn.execute("BEGIN")
@@ -56,8 +54,7 @@ def child(path, first):
                 conn.execute("INSERT INTO kv VALUES (?, ?)", r)
         conn.execute("INSERT OR REPLACE INTO kv VALUES ('counter', ?)", (txn,))
         conn.execute("COMMIT")
-        out.write("%d\n" % txn)
-        out.flush()
+        kvtest.acknowledge(txn)
         txn += 1
 
 
@@ -81,14 +78,7 @@ def check(path, acked):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--child", nargs=2, metavar=("DB", "FIRST"))
-    args = ap.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]))
-        return
+    args = kvtest.kill_test_args(child, 100)
 
     with kvtest.KillRun("crashtest", args.seed, "kvcrash-") as run:
         path = os.path.join(run.work, "crash.db")

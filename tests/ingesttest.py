@@ -24,14 +24,10 @@ another process.
 
     /usr/bin/python3 tests/ingesttest.py [--rounds N] [--seed S]
 """
-import argparse
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvtest  # noqa: E402
@@ -70,7 +66,6 @@ def child(path, first):
     conn = kvtest.connect(path)
     setup(conn, os.path.dirname(path))
     txn = first
-    out = sys.stdout
     while True:
         rows = rows_of(txn)
         (nl0,) = conn.execute("SELECT count(*) FROM kvstore_sstables('src')"
@@ -91,8 +86,7 @@ def child(path, first):
             conn.execute("ROLLBACK")
         else:
             conn.execute("COMMIT")
-            out.write("%d\n" % txn)
-            out.flush()
+            kvtest.acknowledge(txn)
         txn += 1
 
 
@@ -182,47 +176,20 @@ def check_other_process(path):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--child", nargs=2, metavar=("DB", "FIRST"))
-    args = ap.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]))
-        return
+    args = kvtest.kill_test_args(child, 20)
 
-    seed = args.seed if args.seed is not None else int(time.time()) % 100000
-    rng = random.Random(seed)
-    work = tempfile.mkdtemp(prefix="kvingest-")
-    path = os.path.join(work, "ingest.db")
-    newest = 0
-    nrows = 0
-    total = 0
-    t0 = time.time()
-    ok = False
-    rnd = 0
-    try:
-        for rnd in range(args.rounds):
-            lines = kvtest.kill_child(
-                [sys.executable, os.path.abspath(__file__), "--child", path,
-                 str(newest + 2)], rng, 0.05, 0.8)
-            acked = [int(x) for x in lines]
-            total += len(acked)
-            newest, nrows = check(path, acked)
+    # A transaction T that rewrites the keys of T-1 is seen as T-1 (check):
+    # the next child starts two after the newest seen.
+    with kvtest.KillRun("ingesttest", args.seed, "kvingest-") as run:
+        path = os.path.join(run.work, "ingest.db")
+        newest, nrows, total = run.kill_rounds(__file__, path, args.rounds,
+                                               check, 0.05, 0.8, gap=2)
         check_damaged(path)
         check_other_process(path)
-        print("ingesttest seed=%d: %d kills, %d acknowledged ingests, %d "
-              "rows, %.1fs: kv equals the ordinary table every time"
-              % (seed, args.rounds, total, nrows, time.time() - t0))
-        ok = True
-    except AssertionError as e:
-        print("ingesttest seed=%d round %d: FAILED: %s (kept %s)"
-              % (seed, rnd, e, work))
-    finally:
-        if ok:
-            shutil.rmtree(work, ignore_errors=True)
-    sys.exit(0 if ok else 1)
-
+        run.passed("%d kills, %d acknowledged ingests, %d rows, %.1fs: kv "
+                   "equals the ordinary table every time"
+                   % (args.rounds, total, nrows, run.elapsed()))
+    sys.exit(run.status)
 
 if __name__ == "__main__":
     main()

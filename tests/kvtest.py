@@ -3,6 +3,7 @@
 Run the tests with Debian's /usr/bin/python3: its sqlite3 module can load
 extensions (a python3 built elsewhere may lack enable_load_extension).
 """
+import argparse
 import os
 import random
 import select
@@ -98,8 +99,32 @@ def child_argv(script, *args):
             + [str(a) for a in args])
 
 
+def acknowledge(txn):
+    """In the child of KillRun.kill_rounds: say that transaction txn has
+    committed (COMMIT returned), as the line kill_rounds reads."""
+    sys.stdout.write("%d\n" % txn)
+    sys.stdout.flush()
+
+
+def kill_test_args(child, rounds):
+    """The command line of a kill test that KillRun.kill_rounds runs:
+    --rounds N (default `rounds`), --seed S, and --child DB FIRST, which
+    makes this process the child: it runs child(DB, FIRST) and exits.
+    Returns the parent's arguments."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--child", nargs=2, metavar=("DB", "FIRST"))
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        sys.exit(0)
+    return args
+
+
 class KillRun:
-    """The frame the kill tests share (crashtest, killtest, rangetest):
+    """The frame the kill tests share (crashtest, killtest, rangetest,
+    ingesttest, bulktest):
     the seed (given, or taken from the clock, and printed so that a failing
     run can be repeated) and its random source, a work directory, the round
     being run, and the one line of result:
@@ -141,22 +166,26 @@ class KillRun:
         """Seconds since the run began."""
         return time.time() - self.t0
 
-    def kill_rounds(self, script, path, rounds, check, lo=0.02, hi=0.6):
+    def kill_rounds(self, script, path, rounds, check, lo=0.02, hi=0.6,
+                    gap=1):
         """The rounds of a kill test whose child, `script --child PATH
         FIRST`, commits transactions FIRST, FIRST+1, ... and prints each
         one's id once COMMIT has returned. Each round kills it after [lo,
         hi) seconds (only complete lines were acknowledged) and calls
         check(path, acknowledged ids), which returns (newest transaction
-        present, rows) or raises; the next child goes on after the newest.
+        present, rows) or raises; the next child starts at newest + gap.
+        A gap above 1 is for a check that may see the newest transaction
+        as an older one (ingesttest: a transaction that rewrites the keys
+        of the one before it), up to gap - 1 below the last acknowledged.
         Returns (newest, rows, transactions acknowledged in all)."""
         newest = nrows = total = 0
         for self.round in range(rounds):
-            lines = kill_child(child_argv(script, path, newest + 1),
+            lines = kill_child(child_argv(script, path, newest + gap),
                                self.rng, lo, hi)
             acked = [int(x) for x in lines]
             total += len(acked)
             newest, nrows = check(path, acked)
-            if acked and newest < acked[-1]:
+            if acked and newest + gap - 1 < acked[-1]:
                 raise AssertionError("newest present %d < last acked %d"
                                      % (newest, acked[-1]))
         return newest, nrows, total

@@ -24,7 +24,6 @@ killed: tombstones are caught in the memtable, the WAL and SSTables.
 
     /usr/bin/python3 tests/rangetest.py [--rounds N] [--seed S]
 """
-import argparse
 import os
 import random
 import sys
@@ -57,7 +56,6 @@ def child(path, first):
     conn = kvtest.connect(path)
     conn.execute(CREATE)
     txn = first
-    out = sys.stdout
     while True:
         rows = rows_of(txn)
         conn.execute("BEGIN")
@@ -85,8 +83,7 @@ def child(path, first):
                 conn.execute("RELEASE keep")
         conn.execute("INSERT OR REPLACE INTO kv VALUES ('counter', ?)", (txn,))
         conn.execute("COMMIT")
-        out.write("%d\n" % txn)
-        out.flush()
+        kvtest.acknowledge(txn)
         txn += 1
 
 
@@ -129,14 +126,7 @@ def check(path, acked):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=40)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--child", nargs=2, metavar=("DB", "FIRST"))
-    args = ap.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]))
-        return
+    args = kvtest.kill_test_args(child, 40)
 
     with kvtest.KillRun("rangetest", args.seed, "kvrange-") as run:
         path = os.path.join(run.work, "range.db")

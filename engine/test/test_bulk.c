@@ -94,12 +94,7 @@ static void test_bulk_load(void **state){
   assert_int_equal(a[1].nEntry, 20000);
   assert_int_equal(a[1].minSeq, 2);
   kv_free(a);
-  {
-    char *z = 0;
-    assert_int_equal(kv_verify(db, &z), KV_OK);
-    assert_string_equal(z, "ok");
-    kv_free(z);
-  }
+  tuVerifyOk(db);
   assert_int_equal(kv_close(db), KV_OK);
   db = tuOpen(zDir, o);
   assert_string_equal(valueOf(db, 19999), "v");
@@ -182,12 +177,6 @@ static void test_bulk_seq_moved(void **state){
   tuRemoveDir(zDir);
 }
 
-static void copyDir(const char *zFrom, const char *zTo){
-  char zCmd[1400];
-  snprintf(zCmd, sizeof(zCmd), "cp -a '%s'/. '%s'/", zFrom, zTo);
-  assert_int_equal(system(zCmd), 0);
-}
-
 /* Prepared (installed in the manifest) but the database did not commit:
 ** revoked at the next open. A crash mid-load leaves a table nothing
 ** names: removed at the next open. */
@@ -206,9 +195,9 @@ static void test_bulk_recovery(void **state){
   tuPut(db, "a", "1");
   assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
   addRange(p, 0, 4000, "v");
-  copyDir(zDir, zCopy2);                        /* mid-load */
+  tuCopyDir(zDir, zCopy2);                        /* mid-load */
   assert_int_equal(kv_bulk_prepare(db, p, &pJob), KV_OK);
-  copyDir(zDir, zCopy);                         /* installed, unpublished */
+  tuCopyDir(zDir, zCopy);                         /* installed, unpublished */
   assert_int_equal(kv_ingest_abort(db, pJob), KV_OK);
   assert_int_equal(kv_close(db), KV_OK);
 

@@ -75,14 +75,6 @@ static void checkAll(kv_db *db, int n){
   kv_free(z);
 }
 
-/* cp -a of a store directory (no fsync needed: the copy's files count as
-** durable for the test env, which only tracks what it writes itself). */
-static void copyDir(const char *zFrom, const char *zTo){
-  char zCmd[700];
-  snprintf(zCmd, sizeof(zCmd), "cp -a '%s'/. '%s'/", zFrom, zTo);
-  assert_int_equal(system(zCmd), 0);
-}
-
 static kv_options *crashOptions(int eScenario, const char *zStrategy){
   char zOpt[64];
   snprintf(zOpt, sizeof(zOpt), "compaction=%s", zStrategy);
@@ -132,7 +124,7 @@ static int runCrash(int eScenario, int eMode, const char *zStrategy,
     assert_non_null(oEnv);
     kvOptionsSetEnv(oEnv, pEnv);
     tuTempDir(zDir, sizeof(zDir), "ccrash");
-    copyDir(zBase, zDir);
+    tuCopyDir(zBase, zDir);
     memcpy(aVer, aBase, sizeof(aBase));
     db = tuOpen(zDir, oEnv);
     if( eScenario==0 ){

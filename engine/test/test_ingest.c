@@ -79,74 +79,92 @@ static int levelOfKey(kv_db *db, const char *zKey){
   return iLevel;
 }
 
-static void verifyOk(kv_db *db){
-  char *z = 0;
-  assert_int_equal(kv_verify(db, &z), KV_OK);
-  assert_string_equal(z, "ok");
-  kv_free(z);
+/* What most tests start from: a source store (makeSource) and an empty
+** target store, opened with ingestOptions(). */
+typedef struct Fixture Fixture;
+struct Fixture {
+  char zSrc[256];             /* the source store's directory */
+  char zPath[512];            /* its one table */
+  char zDir[256];             /* the target store's directory */
+  const char *az[2];          /* az[0] is zPath, for kv_ingest */
+  kv_options *o;              /* the target's options */
+};
+
+/* Make the source (keys [lo, hi) = zVal, as makeSource) and the target;
+** returns the target, open. */
+static kv_db *fixtureOpen(Fixture *f, int lo, int hi, const char *zVal,
+                          int bDel){
+  f->o = ingestOptions();
+  makeSource(f->zSrc, sizeof(f->zSrc), f->zPath, sizeof(f->zPath), lo, hi,
+             zVal, bDel);
+  f->az[0] = f->zPath;
+  f->az[1] = 0;
+  tuTempDir(f->zDir, sizeof(f->zDir), "ingdst");
+  return tuOpen(f->zDir, f->o);
+}
+
+/* Close db (unless 0), which must close cleanly, and remove both stores. */
+static void fixtureClose(Fixture *f, kv_db *db){
+  if( db ) assert_int_equal(kv_close(db), KV_OK);
+  kv_options_free(f->o);
+  tuRemoveDir(f->zDir);
+  tuRemoveDir(f->zSrc);
+}
+
+/* The keys of test_ingest_overlap after its ingest: k00010 deleted by the
+** file's tombstone, the file's "new" below NKEY, the store's "old" above. */
+static void checkOverlap(kv_db *db){
+  int i;
+  for(i=0; i<1500; i++){
+    const char *z = valueOf(db, i);
+    if( i==10 ) assert_null(z);
+    else assert_string_equal(z, i<NKEY ? "new" : "old");
+  }
 }
 
 /* Into an empty store: every key, at the bottom level, durable. */
 static void test_ingest_empty_store(void **state){
-  char zSrc[256], zPath[512], zDir[256];
-  const char *az[1];
-  kv_options *o = ingestOptions();
+  Fixture f;
   char *zJson = 0;
   kv_db *db;
   int i;
   (void)state;
-  makeSource(zSrc, sizeof(zSrc), zPath, sizeof(zPath), 0, NKEY, "v1", 0);
-  tuTempDir(zDir, sizeof(zDir), "ingdst");
-  db = tuOpen(zDir, o);
-  az[0] = zPath;
-  assert_int_equal(kv_ingest(db, az, 1, &zJson), KV_OK);
+  db = fixtureOpen(&f, 0, NKEY, "v1", 0);
+  assert_int_equal(kv_ingest(db, f.az, 1, &zJson), KV_OK);
   assert_non_null(strstr(zJson, "\"entries\":1000"));
   assert_non_null(strstr(zJson, "\"seq\":1}"));
   kv_free(zJson);
   assert_int_equal(kv_last_seq(db), 1);
   for(i=0; i<NKEY; i++) assert_string_equal(valueOf(db, i), "v1");
   assert_int_equal(levelOfKey(db, "k00500"), 3);
-  verifyOk(db);
+  tuVerifyOk(db);
   /* the source is untouched and still a store of its own */
-  assert_int_equal(access(zPath, F_OK), 0);
+  assert_int_equal(access(f.zPath, F_OK), 0);
   /* later writes take the sequences after it, and win */
   tuPut(db, "k00005", "v2");
   assert_int_equal(kv_last_seq(db), 2);
   assert_int_equal(kv_close(db), KV_OK);
-  db = tuOpen(zDir, o);
+  db = tuOpen(f.zDir, f.o);
   for(i=0; i<NKEY; i++){
     assert_string_equal(valueOf(db, i), i==5 ? "v2" : "v1");
   }
-  assert_int_equal(kv_close(db), KV_OK);
-  kv_options_free(o);
-  tuRemoveDir(zDir);
-  tuRemoveDir(zSrc);
+  fixtureClose(&f, db);
 }
 
 /* Over keys the store holds (memtable and tables): the ingested versions
 ** are the newest, a tombstone of the file deletes, the rest stays. */
 static void test_ingest_overlap(void **state){
-  char zSrc[256], zPath[512], zDir[256];
-  const char *az[1];
-  kv_options *o = ingestOptions();
+  Fixture f;
   kv_snapshot *pSnap;
   kv_db *db;
-  int i;
   (void)state;
-  makeSource(zSrc, sizeof(zSrc), zPath, sizeof(zPath), 0, NKEY, "new", 1);
-  tuTempDir(zDir, sizeof(zDir), "ingdst");
-  db = tuOpen(zDir, o);
+  db = fixtureOpen(&f, 0, NKEY, "new", 1);
   putRange(db, 500, 1500, "old");
   assert_int_equal(kv_flush(db), KV_OK);
   putRange(db, 0, 20, "mem");           /* in the memtable */
   pSnap = kv_snapshot_new(db);
-  az[0] = zPath;
-  assert_int_equal(kv_ingest(db, az, 1, 0), KV_OK);
-  for(i=0; i<1500; i++){
-    const char *z = valueOf(db, i);
-    if( i==10 ) assert_null(z);
-    else assert_string_equal(z, i<NKEY ? "new" : "old");
-  }
+  assert_int_equal(kv_ingest(db, f.az, 1, 0), KV_OK);
+  checkOverlap(db);
   /* a snapshot from before sees the store as it was */
   {
     char z[16];
@@ -159,35 +177,23 @@ static void test_ingest_overlap(void **state){
   }
   kv_snapshot_free(db, pSnap);
   assert_int_equal(levelOfKey(db, "k00700"), 0);
-  verifyOk(db);
+  tuVerifyOk(db);
   /* compaction keeps the order */
   assert_int_equal(kv_compact(db, 1, 0), KV_OK);
-  for(i=0; i<1500; i++){
-    const char *z = valueOf(db, i);
-    if( i==10 ) assert_null(z);
-    else assert_string_equal(z, i<NKEY ? "new" : "old");
-  }
-  assert_int_equal(kv_close(db), KV_OK);
-  kv_options_free(o);
-  tuRemoveDir(zDir);
-  tuRemoveDir(zSrc);
+  checkOverlap(db);
+  fixtureClose(&f, db);
 }
 
 /* Nothing in levels 0..2 overlaps but level 3 does: level 2. */
 static void test_ingest_level_choice(void **state){
-  char zSrc[256], zPath[512], zDir[256];
-  const char *az[1];
-  kv_options *o = ingestOptions();
+  Fixture f;
   kv_db *db;
   (void)state;
-  makeSource(zSrc, sizeof(zSrc), zPath, sizeof(zPath), 100, 200, "x", 0);
-  tuTempDir(zDir, sizeof(zDir), "ingdst");
-  db = tuOpen(zDir, o);
+  db = fixtureOpen(&f, 100, 200, "x", 0);
   putRange(db, 0, 1000, "base");
   assert_int_equal(kv_compact(db, 1, 0), KV_OK);
   assert_int_equal(levelOfKey(db, "k00150"), 3);
-  az[0] = zPath;
-  assert_int_equal(kv_ingest(db, az, 1, 0), KV_OK);
+  assert_int_equal(kv_ingest(db, f.az, 1, 0), KV_OK);
   assert_string_equal(valueOf(db, 150), "x");
   assert_string_equal(valueOf(db, 250), "base");
   {
@@ -202,97 +208,83 @@ static void test_ingest_level_choice(void **state){
     kv_free(a);
     assert_true(bFound);
   }
-  assert_int_equal(kv_close(db), KV_OK);
-  kv_options_free(o);
-  tuRemoveDir(zDir);
-  tuRemoveDir(zSrc);
+  fixtureClose(&f, db);
 }
 
 /* A damaged copy, a missing file, a wrong expected root, two files that
 ** overlap: refused, the file named, the store unchanged. */
 static void test_ingest_refused(void **state){
-  char zSrc[256], zPath[512], zDir[256], zBad[600];
-  const char *az[2];
+  Fixture f;
+  char zBad[600];
   unsigned char aRoot[32];
   const unsigned char *apRoot[1];
-  kv_options *o = ingestOptions();
   kv_ingest_job *pJob = 0;
   kv_db *db;
   u8 *a;
   size_t n;
   int rc;
   (void)state;
-  makeSource(zSrc, sizeof(zSrc), zPath, sizeof(zPath), 0, NKEY, "v1", 0);
-  tuTempDir(zDir, sizeof(zDir), "ingdst");
-  db = tuOpen(zDir, o);
+  db = fixtureOpen(&f, 0, NKEY, "v1", 0);
   tuPut(db, "a", "1");
   assert_int_equal(kv_flush(db), KV_OK);
 
   /* one flipped byte in a data block */
-  snprintf(zBad, sizeof(zBad), "%s/damaged.sst", zSrc);
-  a = tuReadFile(zPath, &n);
+  snprintf(zBad, sizeof(zBad), "%s/damaged.sst", f.zSrc);
+  a = tuReadFile(f.zPath, &n);
   a[100] ^= 0x40;
   tuWriteFile(zBad, a, n);
   free(a);
-  az[0] = zBad;
-  rc = kv_ingest(db, az, 1, 0);
+  f.az[0] = zBad;
+  rc = kv_ingest(db, f.az, 1, 0);
   assert_int_equal(rc, KV_CORRUPT);
   assert_non_null(strstr(kv_errmsg(db), "kvstore: ingest of '"));
   assert_non_null(strstr(kv_errmsg(db), "damaged.sst"));
-  assert_int_equal(tuCountFiles(zDir, ".sst"), 1);
-  assert_int_equal(tuCountFiles(zDir, ".tmp"), 0);
+  assert_int_equal(tuCountFiles(f.zDir, ".sst"), 1);
+  assert_int_equal(tuCountFiles(f.zDir, ".tmp"), 0);
   assert_null(valueOf(db, 1));
   assert_int_equal(kv_last_seq(db), 1);
 
   /* missing */
-  snprintf(zBad, sizeof(zBad), "%s/nosuch.sst", zSrc);
-  az[0] = zBad;
-  rc = kv_ingest(db, az, 1, 0);
+  snprintf(zBad, sizeof(zBad), "%s/nosuch.sst", f.zSrc);
+  f.az[0] = zBad;
+  rc = kv_ingest(db, f.az, 1, 0);
   assert_int_equal(rc, KV_CANTOPEN);
   assert_non_null(strstr(kv_errmsg(db), "nosuch.sst"));
 
   /* a sound file whose root is not the one expected */
   memset(aRoot, 0x5a, sizeof(aRoot));
   apRoot[0] = aRoot;
-  az[0] = zPath;
-  rc = kv_ingest_prepare(db, az, 1, apRoot, &pJob);
+  f.az[0] = f.zPath;
+  rc = kv_ingest_prepare(db, f.az, 1, apRoot, &pJob);
   assert_int_equal(rc, KV_CORRUPT);
   assert_null(pJob);
   assert_non_null(strstr(kv_errmsg(db), "Merkle root differs"));
 
   /* the same file twice: the key ranges overlap */
-  az[0] = zPath;
-  az[1] = zPath;
-  rc = kv_ingest(db, az, 2, 0);
+  f.az[0] = f.zPath;
+  f.az[1] = f.zPath;
+  rc = kv_ingest(db, f.az, 2, 0);
   assert_int_equal(rc, KV_ERROR);
   assert_non_null(strstr(kv_errmsg(db), "overlap"));
 
-  assert_int_equal(tuCountFiles(zDir, ".sst"), 1);
+  assert_int_equal(tuCountFiles(f.zDir, ".sst"), 1);
   assert_int_equal(kv_last_seq(db), 1);
   tuPut(db, "b", "2");
   assert_int_equal(kv_last_seq(db), 2);
-  verifyOk(db);
-  assert_int_equal(kv_close(db), KV_OK);
-  kv_options_free(o);
-  tuRemoveDir(zDir);
-  tuRemoveDir(zSrc);
+  tuVerifyOk(db);
+  fixtureClose(&f, db);
 }
 
 /* Prepared, then aborted: never visible, the sequence reused, the files
 ** gone from the version (and after reopening). */
 static void test_ingest_abort(void **state){
-  char zSrc[256], zPath[512], zDir[256];
-  const char *az[1];
-  kv_options *o = ingestOptions();
+  Fixture f;
   kv_ingest_job *pJob = 0;
   kv_db *db;
   (void)state;
-  makeSource(zSrc, sizeof(zSrc), zPath, sizeof(zPath), 0, NKEY, "v1", 0);
-  tuTempDir(zDir, sizeof(zDir), "ingdst");
-  db = tuOpen(zDir, o);
+  db = fixtureOpen(&f, 0, NKEY, "v1", 0);
   tuPut(db, "a", "1");
-  az[0] = zPath;
-  assert_int_equal(kv_ingest_prepare(db, az, 1, 0, &pJob), KV_OK);
+  assert_int_equal(kv_ingest_prepare(db, f.az, 1, 0, &pJob), KV_OK);
   assert_int_equal(kv_ingest_seq(pJob), 2);
   assert_int_equal(kv_ingest_entries(pJob), NKEY);
   assert_int_equal(kv_last_seq(db), 1);
@@ -302,11 +294,11 @@ static void test_ingest_abort(void **state){
   tuPut(db, "b", "2");
   assert_int_equal(kv_last_seq(db), 2);
   assert_int_equal(kv_close(db), KV_OK);
-  db = tuOpen(zDir, o);
+  db = tuOpen(f.zDir, f.o);
   assert_null(valueOf(db, 3));
   assert_string_equal(tuGet(db, 0, 0, "b"), "2");
   /* the flush before the ingest, the WAL's at reopening: no copy left */
-  assert_int_equal(tuCountFiles(zDir, ".sst"), 2);
+  assert_int_equal(tuCountFiles(f.zDir, ".sst"), 2);
   {
     kv_sstable_info *a = 0;
     int n = 0, i;
@@ -315,45 +307,32 @@ static void test_ingest_abort(void **state){
     for(i=0; i<n; i++) assert_int_equal(a[i].nEntry, 1);
     kv_free(a);
   }
-  verifyOk(db);
-  assert_int_equal(kv_close(db), KV_OK);
-  kv_options_free(o);
-  tuRemoveDir(zDir);
-  tuRemoveDir(zSrc);
-}
-
-static void copyDir(const char *zFrom, const char *zTo){
-  char zCmd[1400];
-  snprintf(zCmd, sizeof(zCmd), "cp -a '%s'/. '%s'/", zFrom, zTo);
-  assert_int_equal(system(zCmd), 0);
+  tuVerifyOk(db);
+  fixtureClose(&f, db);
 }
 
 /* The state a crash leaves between the install and the database's
 ** commit: recovery with a horizon below the ingest's sequence revokes
 ** it; with the horizon at it, it stays. */
 static void test_ingest_revoked_by_horizon(void **state){
-  char zSrc[256], zPath[512], zDir[256], zCopy[2][256];
-  const char *az[1];
-  kv_options *o = ingestOptions();
+  Fixture f;
+  char zCopy[2][256];
   kv_ingest_job *pJob = 0;
   kv_db *db;
   int k;
   (void)state;
-  makeSource(zSrc, sizeof(zSrc), zPath, sizeof(zPath), 0, NKEY, "v1", 0);
-  tuTempDir(zDir, sizeof(zDir), "ingdst");
-  db = tuOpen(zDir, o);
+  db = fixtureOpen(&f, 0, NKEY, "v1", 0);
   tuPut(db, "a", "1");
-  az[0] = zPath;
-  assert_int_equal(kv_ingest_prepare(db, az, 1, 0, &pJob), KV_OK);
+  assert_int_equal(kv_ingest_prepare(db, f.az, 1, 0, &pJob), KV_OK);
   assert_int_equal(kv_ingest_seq(pJob), 2);
   for(k=0; k<2; k++){
     tuTempDir(zCopy[k], sizeof(zCopy[k]), "ingcopy");
-    copyDir(zDir, zCopy[k]);
+    tuCopyDir(f.zDir, zCopy[k]);
   }
   assert_int_equal(kv_ingest_abort(db, pJob), KV_OK);
   assert_int_equal(kv_close(db), KV_OK);
   for(k=0; k<2; k++){
-    kv_options *oH = kv_options_copy(o);
+    kv_options *oH = kv_options_copy(f.o);
     kv_options_set_horizon(oH, k==0 ? 1 : 2);
     db = tuOpen(zCopy[k], oH);
     assert_string_equal(tuGet(db, 0, 0, "a"), "1");
@@ -364,14 +343,12 @@ static void test_ingest_revoked_by_horizon(void **state){
       assert_string_equal(valueOf(db, 3), "v1");
       assert_int_equal(kv_last_seq(db), 2);
     }
-    verifyOk(db);
+    tuVerifyOk(db);
     assert_int_equal(kv_close(db), KV_OK);
     kv_options_free(oH);
     tuRemoveDir(zCopy[k]);
   }
-  kv_options_free(o);
-  tuRemoveDir(zDir);
-  tuRemoveDir(zSrc);
+  fixtureClose(&f, 0);
 }
 
 /* Crash after each mutating operation of kv_ingest, then power loss:
@@ -401,7 +378,7 @@ static void test_ingest_crash_points(void **state){
     assert_non_null(pEnv);
     kvOptionsSetEnv(oEnv, pEnv);
     tuTempDir(zDir, sizeof(zDir), "ingcrash");
-    copyDir(zBase, zDir);
+    tuCopyDir(zBase, zDir);
     db = tuOpen(zDir, oEnv);
     kvTestEnvCrashAfter(pEnv, n);
     rc = kv_ingest(db, az, 1, 0);
@@ -424,7 +401,7 @@ static void test_ingest_crash_points(void **state){
     if( bDone ) assert_int_equal(nNew, NKEY);
     if( nNew ) nAll++; else nNone++;
     assert_string_equal(tuGet(db, 0, 0, "a"), "wal");
-    verifyOk(db);
+    tuVerifyOk(db);
     /* the store writes on */
     tuPut(db, "z", "after");
     assert_string_equal(tuGet(db, 0, 0, "z"), "after");

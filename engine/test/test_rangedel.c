@@ -124,13 +124,6 @@ static void checkLevelsDisjoint(kv_db *db){
   kv_free(a);
 }
 
-static void verifyOk(kv_db *db){
-  char *z = 0;
-  assert_int_equal(kv_verify(db, &z), KV_OK);
-  assert_string_equal(z, "ok");
-  kv_free(z);
-}
-
 /* Gets, both scan directions, a snapshot from before, a put after. */
 static void test_rangedel_memtable(void **state){
   char zDir[256];
@@ -204,7 +197,7 @@ static void test_rangedel_flush_compact(void **state){
   }
   kv_free(a);
   assert_true(bFound);
-  verifyOk(db);
+  tuVerifyOk(db);
 
   /* With the snapshot held, a full compaction keeps what it sees. */
   assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);
@@ -212,7 +205,7 @@ static void test_rangedel_flush_compact(void **state){
   checkAll(db, 0, aLive, 300);
   checkAll(db, s, aOld, 300);
   assert_int_equal(totalRangeDels(db, 0), 1);
-  verifyOk(db);
+  tuVerifyOk(db);
   kv_snapshot_free(db, s);
 
   /* Reopen (tables and manifest only: the WAL is flushed). */
@@ -232,7 +225,7 @@ static void test_rangedel_flush_compact(void **state){
     assert_int_equal(nEntry, 100);
   }
   kv_free(a);
-  verifyOk(db);
+  tuVerifyOk(db);
   assert_int_equal(kv_close(db), KV_OK);
   kv_options_free(o);
   tuRemoveDir(zDir);
@@ -454,7 +447,7 @@ static void test_rangedel_merkle_verify(void **state){
   assert_int_equal(kv_merkle(db1, a1), KV_OK);
   assert_int_equal(kv_merkle(db2, a2), KV_OK);
   assert_memory_not_equal(a1, a2, 32);
-  verifyOk(db2);
+  tuVerifyOk(db2);
   assert_int_equal(kv_close(db1), KV_OK);
   assert_int_equal(kv_close(db2), KV_OK);
   kv_options_free(o);
@@ -644,12 +637,12 @@ static void runRandom(const char *zComp, u64 seed, int nOp){
   }
   checkAll(db, 0, aModel, MKEY);
   checkLevelsDisjoint(db);
-  verifyOk(db);
+  tuVerifyOk(db);
   if( s ) kv_snapshot_free(db, s);
   assert_int_equal(kv_compact(db, 1, 0), KV_OK);
   checkAll(db, 0, aModel, MKEY);
   assert_int_equal(totalRangeDels(db, 0), 0);
-  verifyOk(db);
+  tuVerifyOk(db);
   assert_int_equal(kv_close(db), KV_OK);
   kv_options_free(o);
   tuRemoveDir(zDir);

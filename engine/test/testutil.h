@@ -122,6 +122,23 @@ static inline const char *tuGet(kv_db *db, const kv_snapshot *s, const kv_batch 
   return zOut;
 }
 
+/* kv_verify of db must say "ok". */
+static inline void tuVerifyOk(kv_db *db){
+  char *z = 0;
+  assert_int_equal(kv_verify(db, &z), KV_OK);
+  assert_string_equal(z, "ok");
+  kv_free(z);
+}
+
+/* cp -a of a store directory's contents into zTo (no fsync needed: the
+** copy's files count as durable for the test env, which only tracks what
+** it writes itself). */
+static inline void tuCopyDir(const char *zFrom, const char *zTo){
+  char zCmd[1400];
+  snprintf(zCmd, sizeof(zCmd), "cp -a '%s'/. '%s'/", zFrom, zTo);
+  assert_int_equal(system(zCmd), 0);
+}
+
 /* A new batch putting "v" under each key of a NULL-terminated list
 ** (kv_batch_free it). */
 static inline kv_batch *tuBatchOf(const char *zFirst, ...){
