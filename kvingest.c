@@ -313,8 +313,7 @@ static void fnIngest(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
 ingest_out:
   if( rc!=SQLITE_OK ){
-    sqlite3_result_error(ctx, zErr ? zErr : "kvstore: out of memory", -1);
-    sqlite3_result_error_code(ctx, rc==SQLITE_OK ? SQLITE_ERROR : rc);
+    kvvtabResultError(ctx, rc, zErr);
   }else{
     char *zJson = sqlite3_mprintf("{\"entries\":%llu,\"bytes\":%llu}",
         (unsigned long long)(p->pIngest ? p->pIngest->nEntry : 0),

@@ -273,11 +273,6 @@ int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
 ** and databases explicitly (doc/ownership.md).
 */
 
-static void fnFail(sqlite3_context *ctx, int rc, const char *zMsg){
-  sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: out of memory", -1);
-  sqlite3_result_error_code(ctx, rc);
-}
-
 /*
 ** kvstore_attach(t): make the store that table t's dir= names t's own,
 ** when t may not use it yet but may claim it: a store that records no
@@ -400,7 +395,7 @@ attach_out:
   if( rc==SQLITE_OK ){
     sqlite3_result_text(ctx, "ok", -1, SQLITE_STATIC);
   }else{
-    fnFail(ctx, rc, zErr);
+    kvvtabResultError(ctx, rc, zErr);
   }
   sqlite3_free(zErr);
   sqlite3_free(zRel);
@@ -465,7 +460,7 @@ static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
         " takes it back", p->zName, p->zDir, p->zName));
     sqlite3_result_text(ctx, p->zDir, -1, SQLITE_TRANSIENT);
   }else{
-    fnFail(ctx, rc, zErr);
+    kvvtabResultError(ctx, rc, zErr);
   }
   sqlite3_free(zErr);
   kvownerClear(&store);

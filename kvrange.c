@@ -413,8 +413,7 @@ static void fnDeleteRange(sqlite3_context *ctx, int argc,
 
 delete_range_out:
   if( rc!=SQLITE_OK ){
-    sqlite3_result_error(ctx, zErr ? zErr : "kvstore: out of memory", -1);
-    sqlite3_result_error_code(ctx, rc==SQLITE_OK ? SQLITE_ERROR : rc);
+    kvvtabResultError(ctx, rc, zErr);
   }else{
     sqlite3_result_null(ctx);
   }

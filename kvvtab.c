@@ -90,6 +90,16 @@ char *kvvtabEngineMsg(int rc, const char *zWhat){
   return sqlite3_mprintf("kvstore: %s failed: %s", zWhat, sqlite3_errstr(rc));
 }
 
+void kvvtabResultError(sqlite3_context *ctx, int rc, const char *zMsg){
+  if( zMsg==0 ){
+    sqlite3_result_error(ctx, "kvstore: out of memory", -1);
+    sqlite3_result_error_code(ctx, SQLITE_NOMEM);
+    return;
+  }
+  sqlite3_result_error(ctx, zMsg, -1);
+  sqlite3_result_error_code(ctx, rc==SQLITE_OK ? SQLITE_ERROR : rc);
+}
+
 /* Report a failed engine call: its code (numerically SQLite's) and
 ** kvvtabEngineMsg's message. */
 int kvvtabEngineError(sqlite3_vtab *pVtab, int rc, const char *zWhat){

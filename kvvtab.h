@@ -30,6 +30,11 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
 ** sqlite3_malloc'd (the caller frees it); NULL also on OOM. */
 char *kvvtabEngineMsg(int rc, const char *zWhat);
 
+/* An SQL function's error: message zMsg (built by the caller, which still
+** frees it) and code rc; a NULL zMsg is a failed allocation ("kvstore: out
+** of memory", SQLITE_NOMEM), and rc SQLITE_OK reads as SQLITE_ERROR. */
+void kvvtabResultError(sqlite3_context *ctx, int rc, const char *zMsg);
+
 /* The store directory and options of kvstore table zName, found without
 ** connecting it (a table whose store does not open cannot connect): from
 ** the open table, or from the arguments of its CREATE statement, resolved

@@ -56,11 +56,6 @@ SQLITE_EXTENSION_INIT3
 #include <time.h>
 #include <unistd.h>
 
-static void bkError(sqlite3_context *ctx, int rc, const char *zMsg){
-  sqlite3_result_error(ctx, zMsg ? zMsg : "kvstore: out of memory", -1);
-  sqlite3_result_error_code(ctx, zMsg ? rc : SQLITE_NOMEM);
-}
-
 static sqlite3_int64 nowMs(void){
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -280,7 +275,7 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
   memset(&info, 0, sizeof(info));
   if( argc!=2 || sqlite3_value_type(argv[0])!=SQLITE_TEXT
    || sqlite3_value_type(argv[1])!=SQLITE_TEXT ){
-    bkError(ctx, SQLITE_ERROR, "kvstore_checkpoint: usage: "
+    kvvtabResultError(ctx, SQLITE_ERROR, "kvstore_checkpoint: usage: "
             "kvstore_checkpoint(table, dir), both text");
     return;
   }
@@ -335,7 +330,7 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
     if( z ) sqlite3_result_text(ctx, z, -1, sqlite3_free);
     else sqlite3_result_error_nomem(ctx);
   }else{
-    bkError(ctx, rc, zErr);
+    kvvtabResultError(ctx, rc, zErr);
   }
   kv_free(zJson);
   sqlite3_free(zErr);
@@ -409,7 +404,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
   if( argc<1 || argc>2 || sqlite3_value_type(argv[0])!=SQLITE_TEXT
    || (argc==2 && sqlite3_value_type(argv[1])!=SQLITE_TEXT) ){
-    bkError(ctx, SQLITE_ERROR, "kvstore_backup: usage: "
+    kvvtabResultError(ctx, SQLITE_ERROR, "kvstore_backup: usage: "
             "kvstore_backup(dest [, schema]), text arguments");
     return;
   }
@@ -682,7 +677,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     for(i=0; i<nStore; i++){
       if( aStore[i].bDone ) removeStoreCopy(aStore[i].zDest);
     }
-    bkError(ctx, rc, zErr ? zErr : 0);
+    kvvtabResultError(ctx, rc, zErr ? zErr : 0);
   }
   if( bJob ) jobEnd(&job);
   kvextWatchFinish(&bw.w);
