@@ -41,7 +41,8 @@ struct KvBulk {
   kv_bulk *pLoad;             /* the load, or NULL */
   sqlite3_int64 nCand;        /* batch rows that are sorted inserts; -1:
                               ** the transaction is no candidate */
-  u8 *aLast;                  /* last key of the candidates / the load */
+  u8 *aLast;                  /* last key of the candidates (of the load:
+                              ** kv_bulk_last) */
   int nLast, nLastAlloc;
   u8 *aBound;                 /* first key of the store above them */
   int nBound, nBoundAlloc;
@@ -194,10 +195,14 @@ int kvbulkInsert(KvVtab *p, const u8 *aKey, int nKey, const u8 *aVal,
     }
   }
   /* The load: above its last row and below the bound. */
-  if( kvrowKeyCompare(aKey, (size_t)nKey, s->aLast, (size_t)s->nLast)<=0
-   || (s->bBound && kvrowKeyCompare(aKey, (size_t)nKey, s->aBound,
-                                    (size_t)s->nBound)>=0) ){
-    return kvbulkStop(p);
+  {
+    size_t nPrev = 0;
+    const u8 *aPrev = (const u8*)kv_bulk_last(s->pLoad, &nPrev);
+    if( (aPrev && kvrowKeyCompare(aKey, (size_t)nKey, aPrev, nPrev)<=0)
+     || (s->bBound && kvrowKeyCompare(aKey, (size_t)nKey, s->aBound,
+                                      (size_t)s->nBound)>=0) ){
+      return kvbulkStop(p);
+    }
   }
   rc = kv_bulk_add(s->pLoad, aKey, (size_t)nKey, aVal, nVal);
   if( rc!=KV_OK ){
@@ -208,7 +213,7 @@ int kvbulkInsert(KvVtab *p, const u8 *aKey, int nKey, const u8 *aVal,
     return kvvtabEngineError(&p->base, rc, "bulk loading");
   }
   *pbDone = 1;
-  return keySet(&s->aLast, &s->nLast, &s->nLastAlloc, aKey, nKey);
+  return SQLITE_OK;
 }
 
 int kvbulkPrepare(KvVtab *p, kv_ingest_job **ppJob){

@@ -191,6 +191,11 @@ int kvrowKeyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey){
 ** a buffer from sqlite3_malloc64 in *paOut, or SQLITE_NOMEM.
 */
 int kvrowValueEncode(sqlite3_value *pVal, u8 **paOut, size_t *pnOut){
+  return kvrowValueEncodeTo(pVal, 0, 0, paOut, pnOut);
+}
+
+int kvrowValueEncodeTo(sqlite3_value *pVal, u8 *aBuf, size_t nBuf,
+                       u8 **paOut, size_t *pnOut){
   int eType = sqlite3_value_type(pVal);
   size_t nPay = 0;
   const void *pPay = 0;
@@ -233,8 +238,12 @@ int kvrowValueEncode(sqlite3_value *pVal, u8 **paOut, size_t *pnOut){
       eType = KVROW_NULL;
       break;
   }
-  a = sqlite3_malloc64(1 + nPay);
-  if( a==0 ) return SQLITE_NOMEM;
+  if( 1 + nPay<=nBuf ){
+    a = aBuf;
+  }else{
+    a = sqlite3_malloc64(1 + nPay);
+    if( a==0 ) return SQLITE_NOMEM;
+  }
   a[0] = (u8)eType;
   if( nPay ) memcpy(&a[1], pPay, nPay);
   *paOut = a;

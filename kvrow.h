@@ -126,6 +126,11 @@ int kvrowKeyFromValue(int eKeyType, sqlite3_value *pVal, KvKey *pKey);
 /* Encode a value. *paOut from sqlite3_malloc64 (the caller frees it), or
 ** SQLITE_NOMEM. */
 int kvrowValueEncode(sqlite3_value *pVal, u8 **paOut, size_t *pnOut);
+/* The same into aBuf[0..nBuf) when it fits (*paOut is then aBuf: no
+** allocation, for the row-by-row paths), else as kvrowValueEncode: the
+** caller frees *paOut when it is not aBuf. */
+int kvrowValueEncodeTo(sqlite3_value *pVal, u8 *aBuf, size_t nBuf,
+                       u8 **paOut, size_t *pnOut);
 
 /* Set the result of ctx to the decoded value a[0..n) / key a[0..n) of key
 ** type eKeyType. Return SQLITE_CORRUPT (or SQLITE_TOOBIG) without setting

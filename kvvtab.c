@@ -1109,6 +1109,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                         sqlite_int64 *pRowid){
   KvVtab *p = (KvVtab*)pVtab;
   KvKey key, oldKey;
+  u8 aValBuf[256];              /* the encoded value when small enough */
   u8 *aVal = 0;
   size_t nVal = 0;
   size_t nMark;
@@ -1156,7 +1157,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 
   rc = writeKey(p, argv[2], &key);
   if( rc!=SQLITE_OK ) goto update_out;
-  rc = kvrowValueEncode(argv[3], &aVal, &nVal);
+  rc = kvrowValueEncodeTo(argv[3], aValBuf, sizeof(aValBuf), &aVal, &nVal);
   if( rc!=SQLITE_OK ){
     kvvtabSetError(pVtab, "kvstore: out of memory");
     goto update_out;
@@ -1217,7 +1218,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 
 update_out:
   if( rc!=SQLITE_OK && p->pBatch ) kv_batch_truncate(p->pBatch, nMark);
-  sqlite3_free(aVal);
+  if( aVal!=aValBuf ) sqlite3_free(aVal);
   return rc;
 }
 

@@ -62,12 +62,21 @@ int kvBlockBuilderAdd(KvBlockBuilder *p, const u8 *pKey, size_t nKey,
     rc = kvBufAppend32(&p->aRestart, (u32)p->buf.n);
     p->nSinceRestart = 0;
   }
-  if( rc==KV_OK ) rc = kvBufAppendVarint(&p->buf, nShared);
-  if( rc==KV_OK ) rc = kvBufAppendVarint(&p->buf, nKey - nShared);
-  if( rc==KV_OK ) rc = kvBufAppendVarint(&p->buf, nVal);
-  if( rc==KV_OK ) rc = kvBufAppend(&p->buf, pKey + nShared, nKey - nShared);
-  if( rc==KV_OK ) rc = kvBufAppend(&p->buf, pVal, nVal);
-  if( rc==KV_OK ) rc = kvBufSet(&p->lastKey, pKey, nKey);
+  /* One reservation for the whole entry, then plain stores (this runs
+  ** once per row of every table written). */
+  if( rc==KV_OK ) rc = kvBufReserve(&p->buf, 3*KV_MAX_VARINT + nKey + nVal);
+  if( rc==KV_OK ){
+    u8 *a = p->buf.a + p->buf.n;
+    a += kvPutVarint(a, nShared);
+    a += kvPutVarint(a, nKey - nShared);
+    a += kvPutVarint(a, nVal);
+    memcpy(a, pKey + nShared, nKey - nShared);
+    a += nKey - nShared;
+    if( nVal ) memcpy(a, pVal, nVal);
+    a += nVal;
+    p->buf.n = (size_t)(a - p->buf.a);
+    rc = kvBufSet(&p->lastKey, pKey, nKey);
+  }
   if( rc==KV_OK ){
     p->nSinceRestart++;
     p->nEntry++;

@@ -40,8 +40,8 @@ struct kv_bulk {
   char *zPath;                  /* "<dir>/<iFile>.sst" */
   u64 iSeq;                     /* S */
   u64 nEntry;                   /* rows added */
-  KvBuf key;                    /* internal key being added (reused) */
-  KvBuf last;                   /* last user key added */
+  KvBuf key;                    /* internal key of the last row added
+                                ** (reused for the next one) */
   int rcSticky;                 /* a failed add: the load is lost */
 };
 
@@ -81,13 +81,15 @@ int kv_bulk_add(kv_bulk *p, const void *pKey, size_t nKey, const void *pVal,
   int rc;
   if( p->rcSticky ) return kvErr(p->rcSticky, "kvstore: the bulk load into "
                                  "'%s' failed earlier", p->db->zDir);
-  if( p->nEntry>0 && kvUKeyCmp(p->last.a, p->last.n, pKey, nKey)>=0 ){
+  /* p->key still holds the previous row's internal key: its user key is
+  ** the last one added (no separate copy per row). */
+  if( p->nEntry>0
+   && kvUKeyCmp(p->key.a, p->key.n - KV_TRAILER, pKey, nKey)>=0 ){
     return kvErr(KV_MISUSE, "kvstore: kv_bulk_add: keys out of order");
   }
   p->key.n = 0;
   rc = kvIKeyAppend(&p->key, pKey, nKey, p->iSeq, KV_TYPE_PUT);
   if( rc==KV_OK ) rc = kvSstBuilderAdd(p->pB, p->key.a, p->key.n, pVal, nVal);
-  if( rc==KV_OK ) rc = kvBufSet(&p->last, pKey, nKey);
   if( rc==KV_OK ){
     p->nEntry++;
   }else{
@@ -118,6 +120,15 @@ uint64_t kv_bulk_count(const kv_bulk *p){
   return p ? p->nEntry : 0;
 }
 
+const void *kv_bulk_last(const kv_bulk *p, size_t *pnKey){
+  if( p==0 || p->nEntry==0 || p->rcSticky ){
+    *pnKey = 0;
+    return 0;
+  }
+  *pnKey = p->key.n - KV_TRAILER;
+  return p->key.a;
+}
+
 uint64_t kv_bulk_seq(const kv_bulk *p){
   return p ? p->iSeq : 0;
 }
@@ -133,7 +144,6 @@ void kv_bulk_free(kv_bulk *p){
     kvErrRestore(&save, 0);
   }
   kvBufFree(&p->key);
-  kvBufFree(&p->last);
   kvFree(p->zPath);
   kvFree(p);
 }

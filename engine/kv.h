@@ -607,6 +607,8 @@ int kv_ingest_check(kv_db *db, const char *zPath, const unsigned char *aRoot,
 **                    failure is sticky: the load is lost.
 **   kv_bulk_take     move batch b's puts (in key order, above every row
 **                    added so far) into the load, then clear b.
+**   kv_bulk_last     the last row's key (valid until the next add), or
+**                    NULL with *pnKey 0 when no row was added.
 **   kv_bulk_unload   the first nKeep rows back into batch b as puts; frees
 **                    the load (its table is removed).
 **   kv_bulk_prepare  finish the table and kv_ingest_prepare it; frees the
@@ -620,6 +622,7 @@ int kv_bulk_add(kv_bulk *p, const void *pKey, size_t nKey, const void *pVal,
 int kv_bulk_take(kv_bulk *p, kv_batch *b);
 uint64_t kv_bulk_count(const kv_bulk *p);
 uint64_t kv_bulk_seq(const kv_bulk *p);
+const void *kv_bulk_last(const kv_bulk *p, size_t *pnKey);
 int kv_bulk_unload(kv_bulk *p, uint64_t nKeep, kv_batch *b);
 int kv_bulk_prepare(kv_db *db, kv_bulk *p, kv_ingest_job **ppIng);
 void kv_bulk_free(kv_bulk *p);

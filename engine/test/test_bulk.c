@@ -105,6 +105,53 @@ static void test_bulk_load(void **state){
   tuRemoveDir(zDir);
 }
 
+/* kv_bulk_last names the last row added (the SQL layer's order check uses
+** it): none before the first add, each new row after, unchanged by a
+** refused out-of-order add, also past the rows a batch handed over. */
+static void test_bulk_last_key(void **state){
+  char zDir[256];
+  kv_options *o = bulkOptions();
+  kv_db *db;
+  kv_bulk *p = 0;
+  kv_batch *b = kv_batch_new();
+  const void *a;
+  size_t n = 99;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "bulklast");
+  db = tuOpen(zDir, o);
+  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+  a = kv_bulk_last(p, &n);
+  assert_null(a);
+  assert_int_equal(n, 0);
+  assert_int_equal(kv_batch_put(b, "b", 1, "v", 1), KV_OK);
+  assert_int_equal(kv_batch_put(b, "bb", 2, "v", 1), KV_OK);
+  assert_int_equal(kv_bulk_take(p, b), KV_OK);
+  a = kv_bulk_last(p, &n);
+  assert_int_equal(n, 2);
+  assert_memory_equal(a, "bb", 2);
+  assert_int_equal(kv_bulk_add(p, "c", 1, "v", 1), KV_OK);
+  assert_int_equal(kv_bulk_add(p, "cat", 3, "v", 1), KV_OK);
+  a = kv_bulk_last(p, &n);
+  assert_int_equal(n, 3);
+  assert_memory_equal(a, "cat", 3);
+  /* equal and lower keys are refused; the last key stays */
+  assert_int_equal(kv_bulk_add(p, "cat", 3, "w", 1), KV_MISUSE);
+  assert_int_equal(kv_bulk_add(p, "ca", 2, "w", 1), KV_MISUSE);
+  a = kv_bulk_last(p, &n);
+  assert_int_equal(n, 3);
+  assert_memory_equal(a, "cat", 3);
+  assert_int_equal(kv_bulk_add(p, "catalogue", 9, "v", 1), KV_OK);
+  a = kv_bulk_last(p, &n);
+  assert_int_equal(n, 9);
+  assert_memory_equal(a, "catalogue", 9);
+  assert_int_equal(kv_bulk_count(p), 5);
+  kv_bulk_free(p);
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_batch_free(b);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* Rows given back: some of them, all of them, none of them; an abandoned
 ** load leaves no file. */
 static void test_bulk_unload(void **state){
@@ -224,6 +271,7 @@ static void test_bulk_recovery(void **state){
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bulk_load),
+    cmocka_unit_test(test_bulk_last_key),
     cmocka_unit_test(test_bulk_unload),
     cmocka_unit_test(test_bulk_seq_moved),
     cmocka_unit_test(test_bulk_recovery),
