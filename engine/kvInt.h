@@ -959,6 +959,7 @@ struct KvRdFrags {
   int nFrag;
   KvRdFrag *aFrag;              /* sorted, disjoint */
   u64 *aSeq;
+  int bInline;                  /* aFrag and aSeq share this allocation */
 };
 int kvRdListAdd(KvRdList *p, const u8 *pLo, size_t nLo, const u8 *pHi,
                 size_t nHi, u64 seq);

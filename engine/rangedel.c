@@ -104,9 +104,31 @@ static int tombSpan(const KvRangeTomb *t, u64 maxSeq, const RdKey *aKey,
 
 void kvRdFragsFree(KvRdFrags *p){
   if( p==0 ) return;
-  kvFree(p->aFrag);
-  kvFree(p->aSeq);
+  if( !p->bInline ){
+    kvFree(p->aFrag);
+    kvFree(p->aSeq);
+  }
   kvFree(p);
+}
+
+/* kvRdFragsBuild when one tombstone applies, the usual case of a scan
+** after a range delete: its own fragment, in one allocation, without the
+** boundary sort (every scan of such a store builds this). */
+static int fragsOne(const KvRangeTomb *t, KvRdFrags **ppOut){
+  struct RdOne { KvRdFrags frags; KvRdFrag frag; u64 seq; } *p;
+  p = kvMalloc(sizeof(*p));
+  if( p==0 ) return kvErrNoMem();
+  p->frags.nFrag = 1;
+  p->frags.aFrag = &p->frag;
+  p->frags.aSeq = &p->seq;
+  p->frags.bInline = 1;
+  p->frag.pLo = t->pLo;  p->frag.nLo = t->nLo;
+  p->frag.pHi = t->pHi;  p->frag.nHi = t->nHi;
+  p->frag.iSeq = 0;
+  p->frag.nSeq = 1;
+  p->seq = t->seq;
+  *ppOut = &p->frags;
+  return KV_OK;
 }
 
 int kvRdFragsBuild(const KvRdList *pList, u64 maxSeq, KvRdFrags **ppOut){
@@ -120,6 +142,18 @@ int kvRdFragsBuild(const KvRdList *pList, u64 maxSeq, KvRdFrags **ppOut){
   int rc = KV_OK;
 
   *ppOut = 0;
+  {
+    const KvRangeTomb *pOne = 0;
+    int nLive = 0;
+    for(i=0; i<pList->n && nLive<2; i++){
+      const KvRangeTomb *t = &pList->a[i];
+      if( t->seq>maxSeq ) continue;
+      if( kvUKeyCmp(t->pLo, t->nLo, t->pHi, t->nHi)>=0 ) continue;
+      pOne = t;
+      nLive++;
+    }
+    if( nLive==1 ) return fragsOne(pOne, ppOut);
+  }
   pF = kvMallocZero(sizeof(*pF));
   if( pF==0 ) return kvErrNoMem();
   aKey = kvMalloc(sizeof(RdKey)*(size_t)(pList->n*2 + 1));

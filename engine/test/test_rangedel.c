@@ -664,6 +664,56 @@ static void test_rangedel_model_tiered(void **state){
   runRandom("compaction=tiered", 0xD1B54A32D192ED03ULL, 3000);
 }
 
+/* One live tombstone builds a single fragment without the general sort
+** (rangedel.c fragsOne); tombstones above the read point or empty do not
+** count; two overlapping ones still fragment. */
+static void test_rangedel_frags_one_tombstone(void **state){
+  KvRdList list = {0};
+  KvRdFrags *pF = 0;
+  const KvRdFrag *f;
+  (void)state;
+  assert_int_equal(kvRdListAdd(&list, (const u8*)"b", 1, (const u8*)"d", 1,
+                               7), KV_OK);
+  assert_int_equal(kvRdFragsBuild(&list, 100, &pF), KV_OK);
+  assert_non_null(pF);
+  assert_int_equal(pF->nFrag, 1);
+  assert_true(pF->bInline);
+  assert_int_equal(pF->aFrag[0].nSeq, 1);
+  assert_int_equal(pF->aSeq[pF->aFrag[0].iSeq], 7);
+  assert_null(kvRdFragsFind(pF, (const u8*)"a", 1));
+  f = kvRdFragsFind(pF, (const u8*)"b", 1);
+  assert_non_null(f);
+  assert_memory_equal(f->pHi, "d", 1);
+  assert_non_null(kvRdFragsFind(pF, (const u8*)"cz", 2));
+  assert_null(kvRdFragsFind(pF, (const u8*)"d", 1));
+  assert_int_equal(kvRdFragsMaxSeq(pF, (const u8*)"c", 1, 6), 0);
+  assert_int_equal(kvRdFragsMaxSeq(pF, (const u8*)"c", 1, 7), 7);
+  kvRdFragsFree(pF);
+  pF = 0;
+
+  /* A newer one above maxSeq and an empty one leave the first alone. */
+  assert_int_equal(kvRdListAdd(&list, (const u8*)"a", 1, (const u8*)"z", 1,
+                               50), KV_OK);
+  assert_int_equal(kvRdListAdd(&list, (const u8*)"x", 1, (const u8*)"x", 1,
+                               8), KV_OK);
+  assert_int_equal(kvRdFragsBuild(&list, 49, &pF), KV_OK);
+  assert_int_equal(pF->nFrag, 1);
+  assert_memory_equal(pF->aFrag[0].pLo, "b", 1);
+  assert_int_equal(pF->aSeq[pF->aFrag[0].iSeq], 7);
+  kvRdFragsFree(pF);
+  pF = 0;
+
+  /* Both: [a,b) 50, [b,d) 7 and 50, [d,z) 50. */
+  assert_int_equal(kvRdFragsBuild(&list, 100, &pF), KV_OK);
+  assert_int_equal(pF->nFrag, 3);
+  assert_false(pF->bInline);
+  assert_int_equal(pF->aFrag[1].nSeq, 2);
+  assert_int_equal(kvRdFragsMaxSeq(pF, (const u8*)"c", 1, 49), 7);
+  assert_int_equal(kvRdFragsMaxSeq(pF, (const u8*)"c", 1, 100), 50);
+  kvRdFragsFree(pF);
+  kvRdListFree(&list);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_rangedel_memtable),
@@ -675,6 +725,7 @@ int main(void){
     cmocka_unit_test(test_rangedel_format_versions),
     cmocka_unit_test(test_rangedel_model_leveled),
     cmocka_unit_test(test_rangedel_model_tiered),
+    cmocka_unit_test(test_rangedel_frags_one_tombstone),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
