@@ -235,7 +235,7 @@ int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
 /* Forget everything a previous xFilter set up. */
 static void cursorReset(KvCursor *pCur){
   int i;
-  kv_iter_free(pCur->pIter);
+  kv_iter_recycle(pCur->pIter);
   pCur->pIter = 0;
   sqlite3_free(pCur->lo.a);
   sqlite3_free(pCur->hi.a);

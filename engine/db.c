@@ -531,14 +531,28 @@ void kvDbFlushPending(kv_db *db){
   if( db->pImm && db->rcBg==KV_OK ) flushImm(db);
 }
 
+/* After a flush or compaction: the iterator kv_iter_recycle kept reads
+** an older state (it is not reused) and pins its memtable and tables:
+** free it, without the mutex. REQUIRES: mutex held; it is let go. */
+static void dropSpareIterLocked(kv_db *db){
+  kv_iter *it = db->pSpareIter;
+  if( it==0 ) return;
+  db->pSpareIter = 0;
+  kvDbUnlock(db);
+  kv_iter_free(it);
+  kvDbLock(db);
+}
+
 static void *bgMain(void *pArg){
   kv_db *db = (kv_db*)pArg;
   kvDbLock(db);
   while( !db->bShutdown ){
     if( db->pImm && db->rcBg==KV_OK ){
       flushImm(db);
+      dropSpareIterLocked(db);
     }else if( db->rcBg==KV_OK && kvDbCompactBackground(db) ){
       /* one compaction ran (flushes have priority: loop again) */
+      dropSpareIterLocked(db);
     }else if( db->bMaintBusy ){
       /* Another process maintains the store now: look again soon. */
       struct timespec ts;
@@ -933,6 +947,7 @@ static void dbFree(kv_db *db, int bFinish){
   kvSharedClose(db);
   kvSpillPrepFree(db);
   kv_batch_free(atomic_load_explicit(&db->pSpareBatch, memory_order_relaxed));
+  kv_iter_free(db->pSpareIter);         /* unlinked: takes no lock */
   kvMemUnref(db->pMem);
   kvMemUnref(db->pImm);
   kvCompactorFree(db->pCompactor);      /* may hold a file: before the vset */

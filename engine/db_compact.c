@@ -261,6 +261,7 @@ int kv_compact_progress(kv_db *db, int bFull, kv_progress_fn xProgress,
     kvDbUnlock(db);
   }
   st.nMicros = db->pEnv->xMonoMicros(db->pEnv) - tStart;
+  kvDbDropSpareIter(db);        /* it read the state before (kv.h) */
   if( rc==KV_OK && pzJson ) rc = statsJson(&st, pzJson);
   return rc;
 }

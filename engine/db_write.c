@@ -438,5 +438,6 @@ int kv_flush(kv_db *db){
     rc = kvDbStickyError(db);
     kvDbUnlock(db);
   }
+  kvDbDropSpareIter(db);
   return rc;
 }

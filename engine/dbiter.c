@@ -84,6 +84,8 @@ struct kv_iter {
   KvRdFrags *pFrags;            /* rd fragmented */
   u64 nVisit;                   /* merged entries examined (tests) */
   u64 nRdSkip;                  /* seeks past a tombstone's end (tests) */
+  int bBatch;                   /* a batch's entries are merged in */
+  int bError;                   /* a move failed: never kept for reuse */
 };
 
 /* Is the entry (user key k, sequence seq <= it->seq) hidden by a range
@@ -290,6 +292,7 @@ static int findNextUserEntry(kv_iter *it, int bSkipping){
     if( rc ) break;
   }
   it->bValid = 0;
+  if( rc ) it->bError = 1;
   return rc;
 }
 
@@ -329,6 +332,7 @@ static int findPrevUserEntry(kv_iter *it){
   }
   if( rc ){
     it->bValid = 0;
+    it->bError = 1;
     return rc;
   }
   if( eType==KV_TYPE_DEL ){
@@ -344,22 +348,101 @@ static int findPrevUserEntry(kv_iter *it){
 
 static int iterFail(kv_iter *it, int rc){
   it->bValid = 0;
+  it->bError = 1;
   return rc;
+}
+
+/* Register the iterator's read point (the mutex held). */
+static void iterLink(kv_db *db, kv_iter *it){
+  it->link.pNext = &db->snapHead;
+  it->link.pPrev = db->snapHead.pPrev;
+  db->snapHead.pPrev->pNext = &it->link;
+  db->snapHead.pPrev = &it->link;
+  it->bLinked = 1;
+}
+
+/* kv_iter_new's shortcut: the iterator kv_iter_recycle kept, when it reads
+** what a new one would (same memtables, version and read point; those it
+** holds references on, so equal pointers are the same objects), ready to
+** be positioned. Otherwise NULL, and the kept one is freed. */
+static kv_iter *iterReuse(kv_db *db, const kv_snapshot *snap){
+  kv_iter *it;
+  KvVersion *v;
+  v = kvVersionCurrent(&db->vset);
+  kvDbLock(db);
+  it = db->pSpareIter;
+  db->pSpareIter = 0;
+  if( it && it->pMem==db->pMem && it->pImm==db->pImm && it->pVersion==v
+   && it->seq==(snap ? snap->link.seq : atomic_load(&db->lastSeq)) ){
+    it->link.seq = it->seq;
+    iterLink(db, it);
+    kvDbUnlock(db);
+    kvVersionUnref(v);
+    it->bValid = 0;
+    it->bReverse = 0;
+    it->savedKey.n = 0;
+    it->savedVal.n = 0;
+    it->nVisit = 0;
+    it->nRdSkip = 0;
+    return it;
+  }
+  kvDbUnlock(db);
+  kvVersionUnref(v);
+  kv_iter_free(it);
+  return 0;
+}
+
+void kv_iter_recycle(kv_iter *it){
+  kv_db *db;
+  kv_iter *pOld;
+  if( it==0 ) return;
+  if( it->bBatch || it->bError || !it->bLinked || it->pMerged==0 ){
+    kv_iter_free(it);
+    return;
+  }
+  db = it->db;
+  kvDbLock(db);
+  it->link.pPrev->pNext = it->link.pNext;
+  it->link.pNext->pPrev = it->link.pPrev;
+  it->bLinked = 0;
+  kvSharedPublish(db);
+  pOld = db->pSpareIter;
+  db->pSpareIter = it;
+  kvDbUnlock(db);
+  kv_iter_free(pOld);
+}
+
+void kvDbDropSpareIter(kv_db *db){
+  kv_iter *it;
+  kvDbLock(db);
+  it = db->pSpareIter;
+  db->pSpareIter = 0;
+  kvDbUnlock(db);
+  kv_iter_free(it);
 }
 
 int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
                 kv_iter **ppIter){
-  kv_iter *it = kvMallocZero(sizeof(*it));
+  kv_iter *it;
   KvIter **apChild = 0;
   int nChild = 0;
   int iMem = 0;                 /* index of the first memtable child */
   int rc = KV_OK;
 
   *ppIter = 0;
+  if( b==0 || kv_batch_count(b)==0 ){
+    it = iterReuse(db, snap);
+    if( it ){
+      *ppIter = it;
+      return KV_OK;
+    }
+  }
+  it = kvMallocZero(sizeof(*it));
   if( it==0 ) return kvErrNoMem();
   it->db = db;
   if( b && kv_batch_count(b)>0 ){
     KvIter *pB = 0;
+    it->bBatch = 1;
     rc = kvBatchIterNew(b, &pB);
     if( rc==KV_OK ) rc = pushIter(&apChild, &nChild, pB);
   }
@@ -375,17 +458,14 @@ int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     ** after the memtables were taken is visible and nothing it needs can
     ** be compacted away. */
     it->link.seq = snap ? snap->link.seq : atomic_load(&db->lastSeq);
-    it->link.pNext = &db->snapHead;
-    it->link.pPrev = db->snapHead.pPrev;
-    db->snapHead.pPrev->pNext = &it->link;
-    db->snapHead.pPrev = &it->link;
-    it->bLinked = 1;
+    iterLink(db, it);
     kvDbUnlock(db);
     it->seq = it->link.seq;
     rc = kvDbCollectIters(db, it->pMem, it->pImm, it->pVersion, &apChild,
                           &nChild);
   }
   if( rc==KV_OK ) rc = kvBatchRangeDels(b, &it->rdCopy, &it->rd);
+  if( it->rd.n>0 ) it->bBatch = 1;      /* the batch's range deletions */
   if( rc==KV_OK ){
     rc = kvDbRangeDels(it->pMem, it->pImm, it->pVersion, &it->rd);
   }

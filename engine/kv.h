@@ -290,6 +290,15 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
 int kv_iter_new(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
                 kv_iter **ppIter);
 void kv_iter_free(kv_iter *it);
+/* kv_iter_free, except that the store may keep the iterator (one per
+** store) for the next kv_iter_new without a batch that would read exactly
+** what it read: the same memtables, tables and read point, so nothing was
+** written, flushed or compacted since. Short scans of a store that is only
+** read then skip building and tearing down the merged iterator. A kept
+** iterator registers no read point, but pins its memtables and tables
+** (as a live one does) until that next kv_iter_new, a flush or a
+** compaction of this process, or the store's close. */
+void kv_iter_recycle(kv_iter *it);
 int kv_iter_first(kv_iter *it);
 int kv_iter_last(kv_iter *it);
 int kv_iter_seek(kv_iter *it, const void *pKey, size_t nKey);  /* >= key */

@@ -1004,6 +1004,9 @@ int kvSstBuilderAddRangeDel(KvSstBuilder *pB, const u8 *pLo, size_t nLo,
 ** tombstone's end. */
 u64 kvIterVisited(const kv_iter *it);
 u64 kvIterRdSkips(const kv_iter *it);
+/* Free the iterator kv_iter_recycle kept, if any (takes the mutex; call
+** without it). */
+void kvDbDropSpareIter(kv_db *db);
 int kvRdSkipIterNew(KvIter *pChild, const KvRdFrags *pFrags, u64 childMaxSeq,
                     u64 readSeq, u64 *pnSkip, KvIter **ppOut);
 
@@ -1055,6 +1058,7 @@ struct kv_db {
   KvWriter *pWriterHead;        /* group commit queue (M) */
   KvWriter *pWriterTail;
   KvSnapLink snapHead;          /* circular list of live snapshots (M) */
+  kv_iter *pSpareIter;          /* kv_iter_recycle's, unlinked, or NULL (M) */
   /* Two-phase commit (kv_prepare) (M) */
   int bPrepared;                /* a PREPARED record awaits commit/abort */
   u64 iPrepSeq;                 /* its first sequence */
