@@ -24,6 +24,16 @@
 ** kv_bulk_unload gives the rows back as a batch (the first nKeep of them):
 ** for a read of the table inside the transaction, a write that is not a
 ** sorted insert, or ROLLBACK TO a savepoint taken mid-load.
+**
+** The table is built on a second thread. kv_bulk_add checks the order and
+** copies the row into a chunk; a full chunk (BULK_CHUNK bytes) goes to the
+** builder thread, which encodes blocks, hashes them for the Merkle root,
+** builds the bloom filter and writes, while the caller produces the next
+** rows. At most three chunks exist (the one being filled, one handed over,
+** the one being built), so memory stays bounded. The thread starts with
+** the first full chunk: a load smaller than that is built by the caller at
+** kv_bulk_prepare. A failure on the builder thread is sticky, and the next
+** hand-over or the finish reports it with the thread's message.
 */
 #include "kvInt.h"
 
@@ -32,6 +42,7 @@
 #include <unistd.h>
 
 #define BULK_FILE_BASE 1000000000000000ULL
+#define BULK_CHUNK (1u<<20)     /* rows handed to the builder at once */
 
 struct kv_bulk {
   kv_db *db;
@@ -40,9 +51,22 @@ struct kv_bulk {
   char *zPath;                  /* "<dir>/<iFile>.sst" */
   u64 iSeq;                     /* S */
   u64 nEntry;                   /* rows added */
-  KvBuf key;                    /* internal key of the last row added
-                                ** (reused for the next one) */
+  KvBuf last;                   /* user key of the last row added */
+  KvBuf cur;                    /* rows not handed over yet: for each,
+                                ** u32 nKey, u32 nVal, key, value */
   int rcSticky;                 /* a failed add: the load is lost */
+  /* The builder thread (bThread), and what it shares with the caller */
+  int bThread;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  KvBuf slot;                   /* a full chunk handed over (mu) */
+  int bEnd;                     /* no more chunks (mu) */
+  int bAbort;                   /* drop what is left (mu) */
+  int rcBuild;                  /* the builder's first failure (mu) */
+  char *zBuildErr;              /* and its message (mu) */
+  KvBuf key;                    /* internal key being added (builder) */
+  KvBuf work;                   /* the chunk being built (builder) */
 };
 
 static _Atomic u64 gBulkCounter = 0;
@@ -76,20 +100,136 @@ int kv_bulk_begin(kv_db *db, kv_bulk **ppBulk){
   return KV_OK;
 }
 
+/* Add the rows of chunk a[0..n) to the table. Runs on the builder
+** thread, or on the caller's when there is none. */
+static int buildChunk(kv_bulk *p, const u8 *a, size_t n){
+  size_t i = 0;
+  int rc = KV_OK;
+  while( rc==KV_OK && i<n ){
+    u32 nKey, nVal;
+    memcpy(&nKey, a+i, 4);
+    memcpy(&nVal, a+i+4, 4);
+    i += 8;
+    p->key.n = 0;
+    rc = kvIKeyAppend(&p->key, a+i, nKey, p->iSeq, KV_TYPE_PUT);
+    if( rc==KV_OK ){
+      rc = kvSstBuilderAdd(p->pB, p->key.a, p->key.n, a+i+nKey, nVal);
+    }
+    i += (size_t)nKey + nVal;
+  }
+  return rc;
+}
+
+static void *builderMain(void *pArg){
+  kv_bulk *p = (kv_bulk*)pArg;
+  int rc = KV_OK;
+  pthread_mutex_lock(&p->mu);
+  for(;;){
+    KvBuf t;
+    while( p->slot.n==0 && !p->bEnd ) pthread_cond_wait(&p->cv, &p->mu);
+    if( p->slot.n==0 || p->bAbort ) break;
+    t = p->work;                        /* take the chunk, leave a buffer */
+    p->work = p->slot;
+    p->slot = t;
+    p->slot.n = 0;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if( rc==KV_OK ){
+      rc = buildChunk(p, p->work.a, p->work.n);
+      if( rc!=KV_OK ){
+        char *z = kvStrdup(kvErrMsg());
+        pthread_mutex_lock(&p->mu);
+        p->rcBuild = rc;
+        p->zBuildErr = z;
+        pthread_mutex_unlock(&p->mu);
+      }
+    }
+    p->work.n = 0;
+    pthread_mutex_lock(&p->mu);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
+/* The builder's failure as this thread's error, or KV_OK.
+** REQUIRES: mu held, or the builder joined. */
+static int buildError(kv_bulk *p){
+  if( p->rcBuild==KV_OK ) return KV_OK;
+  return kvErr(p->rcBuild, "%s", p->zBuildErr ? p->zBuildErr
+               : "kvstore: the bulk load's table could not be written");
+}
+
+/* Hand the full chunk p->cur to the builder thread (started on first
+** use), waiting while it still has the one handed over before. */
+static int handOver(kv_bulk *p){
+  KvBuf t;
+  int rc;
+  if( !p->bThread ){
+    if( pthread_mutex_init(&p->mu, 0) ) return kvErrNoMem();
+    if( pthread_cond_init(&p->cv, 0) ){
+      pthread_mutex_destroy(&p->mu);
+      return kvErrNoMem();
+    }
+    if( pthread_create(&p->thread, 0, builderMain, p) ){
+      pthread_cond_destroy(&p->cv);
+      pthread_mutex_destroy(&p->mu);
+      return kvErr(KV_IOERR, "kvstore: could not start the bulk load's "
+                   "builder thread for '%s'", p->db->zDir);
+    }
+    p->bThread = 1;
+  }
+  pthread_mutex_lock(&p->mu);
+  while( p->slot.n>0 && p->rcBuild==KV_OK ) pthread_cond_wait(&p->cv, &p->mu);
+  rc = buildError(p);
+  if( rc==KV_OK ){
+    t = p->slot;
+    p->slot = p->cur;
+    p->cur = t;
+    p->cur.n = 0;
+    pthread_cond_broadcast(&p->cv);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return rc;
+}
+
+/* Stop the builder thread, after it built every chunk (bAbort: at once). */
+static void stopBuilder(kv_bulk *p, int bAbort){
+  if( !p->bThread ) return;
+  pthread_mutex_lock(&p->mu);
+  p->bEnd = 1;
+  p->bAbort = bAbort;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  pthread_join(p->thread, 0);
+  pthread_cond_destroy(&p->cv);
+  pthread_mutex_destroy(&p->mu);
+  p->bThread = 0;
+}
+
 int kv_bulk_add(kv_bulk *p, const void *pKey, size_t nKey, const void *pVal,
                 size_t nVal){
+  u32 aLen[2];
   int rc;
   if( p->rcSticky ) return kvErr(p->rcSticky, "kvstore: the bulk load into "
                                  "'%s' failed earlier", p->db->zDir);
-  /* p->key still holds the previous row's internal key: its user key is
-  ** the last one added (no separate copy per row). */
-  if( p->nEntry>0
-   && kvUKeyCmp(p->key.a, p->key.n - KV_TRAILER, pKey, nKey)>=0 ){
+  if( p->nEntry>0 && kvUKeyCmp(p->last.a, p->last.n, pKey, nKey)>=0 ){
     return kvErr(KV_MISUSE, "kvstore: kv_bulk_add: keys out of order");
   }
-  p->key.n = 0;
-  rc = kvIKeyAppend(&p->key, pKey, nKey, p->iSeq, KV_TYPE_PUT);
-  if( rc==KV_OK ) rc = kvSstBuilderAdd(p->pB, p->key.a, p->key.n, pVal, nVal);
+  if( nKey>0xffffffffu || nVal>0xffffffffu ){
+    return kvErr(KV_MISUSE, "kvstore: kv_bulk_add: a row of %zu + %zu "
+                 "bytes is too large", nKey, nVal);
+  }
+  aLen[0] = (u32)nKey;
+  aLen[1] = (u32)nVal;
+  rc = kvBufSet(&p->last, pKey, nKey);
+  if( rc==KV_OK ) rc = kvBufReserve(&p->cur, 8 + nKey + nVal);
+  if( rc==KV_OK ){
+    memcpy(p->cur.a + p->cur.n, aLen, 8);
+    memcpy(p->cur.a + p->cur.n + 8, pKey, nKey);
+    if( nVal ) memcpy(p->cur.a + p->cur.n + 8 + nKey, pVal, nVal);
+    p->cur.n += 8 + nKey + nVal;
+    if( p->cur.n>=BULK_CHUNK ) rc = handOver(p);
+  }
   if( rc==KV_OK ){
     p->nEntry++;
   }else{
@@ -125,8 +265,8 @@ const void *kv_bulk_last(const kv_bulk *p, size_t *pnKey){
     *pnKey = 0;
     return 0;
   }
-  *pnKey = p->key.n - KV_TRAILER;
-  return p->key.a;
+  *pnKey = p->last.n;
+  return p->last.a;
 }
 
 uint64_t kv_bulk_seq(const kv_bulk *p){
@@ -135,6 +275,7 @@ uint64_t kv_bulk_seq(const kv_bulk *p){
 
 void kv_bulk_free(kv_bulk *p){
   if( p==0 ) return;
+  stopBuilder(p, 1);
   if( p->pB ){
     kvSstBuilderAbandon(p->pB);
   }else if( p->zPath ){
@@ -144,6 +285,11 @@ void kv_bulk_free(kv_bulk *p){
     kvErrRestore(&save, 0);
   }
   kvBufFree(&p->key);
+  kvBufFree(&p->last);
+  kvBufFree(&p->cur);
+  kvBufFree(&p->slot);
+  kvBufFree(&p->work);
+  kvFree(p->zBuildErr);
   kvFree(p->zPath);
   kvFree(p);
 }
@@ -155,6 +301,19 @@ static int bulkFinish(kv_bulk *p){
   if( p->rcSticky ) return kvErr(p->rcSticky, "kvstore: the bulk load into "
                                  "'%s' failed earlier", p->db->zDir);
   if( p->pB==0 ) return KV_OK;
+  /* The rows not built yet: the last chunk and what the thread holds */
+  if( p->bThread ){
+    rc = p->cur.n>0 ? handOver(p) : KV_OK;
+    stopBuilder(p, rc!=KV_OK);
+    if( rc==KV_OK ) rc = buildError(p);
+  }else{
+    rc = buildChunk(p, p->cur.a, p->cur.n);
+  }
+  p->cur.n = 0;
+  if( rc!=KV_OK ){
+    p->rcSticky = rc;
+    return rc;
+  }
   memset(&meta, 0, sizeof(meta));
   rc = kvSstBuilderFinish(p->pB, &meta);
   p->pB = 0;

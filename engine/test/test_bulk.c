@@ -6,6 +6,7 @@
 ** load whose sequence moved is copied at the right one; recovery revokes
 ** a prepared load above the horizon and a crash leaves no table behind.
 */
+#include <errno.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -268,6 +269,122 @@ static void test_bulk_recovery(void **state){
   tuRemoveDir(zCopy2);
 }
 
+/* A load of several chunks (BULK_CHUNK, 1 MiB) is built on the builder
+** thread while rows are still being added: every row lands in the table
+** in order, kv_bulk_last follows the rows, the order check still refuses
+** a lower key, and rows given back by kv_bulk_unload after the thread ran
+** are the first ones, whole. */
+static void test_bulk_builder_thread(void **state){
+  char zDir[256];
+  char zVal[201];
+  kv_options *o = bulkOptions();
+  kv_db *db;
+  kv_bulk *p = 0;
+  kv_batch *b = kv_batch_new();
+  kv_ingest_job *pJob = 0;
+  kv_sstable_info *a = 0;
+  const void *pLast;
+  size_t nLast = 0;
+  int n = 0, i;
+  (void)state;
+  memset(zVal, 'x', 200);
+  zVal[200] = 0;
+  tuTempDir(zDir, sizeof(zDir), "bulkthr");
+  db = tuOpen(zDir, o);
+  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+  addRange(p, 0, 30000, zVal);                  /* about 6.2 MB: 6 chunks */
+  pLast = kv_bulk_last(p, &nLast);
+  assert_int_equal(nLast, 8);
+  assert_memory_equal(pLast, "k0029999", 8);
+  assert_int_equal(kv_bulk_add(p, "k0000005", 8, "x", 1), KV_MISUSE);
+  assert_int_equal(kv_bulk_count(p), 30000);
+  assert_int_equal(kv_bulk_prepare(db, p, &pJob), KV_OK);
+  assert_int_equal(kv_ingest_commit(db, pJob), KV_OK);
+  for(i=0; i<30000; i+=613) assert_string_equal(valueOf(db, i), zVal);
+  assert_string_equal(valueOf(db, 29999), zVal);
+  assert_int_equal(kv_sstables(db, &a, &n), KV_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(a[0].nEntry, 30000);
+  kv_free(a);
+  tuVerifyOk(db);
+
+  /* given back after chunks went to the thread */
+  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+  addRange(p, 30000, 50000, zVal);
+  assert_int_equal(kv_bulk_unload(p, 15000, b), KV_OK);
+  assert_int_equal(kv_batch_count(b), 15000);
+  assert_int_equal(kv_write(db, b), KV_OK);
+  assert_string_equal(valueOf(db, 30000), zVal);
+  assert_string_equal(valueOf(db, 44999), zVal);
+  assert_null(valueOf(db, 45000));
+  /* abandoned while the thread holds chunks: no file left */
+  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+  addRange(p, 50000, 70000, zVal);
+  kv_bulk_free(p);
+  assert_int_equal(tuCountFiles(zDir, ".sst"), 1);
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_batch_free(b);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* A write that fails on the builder thread (the disk full) fails the
+** load, with the thread's message naming the file, at a later add or at
+** kv_bulk_prepare; nothing is installed and no file is left; the store
+** takes a new load afterwards. Each of the first appends fails in turn. */
+static void test_bulk_builder_failure(void **state){
+  char zDir[256];
+  char zVal[201];
+  KvEnv *pEnv = kvTestEnvNew(kvEnvPosix());
+  kv_options *o = bulkOptions();
+  kv_db *db;
+  int nFail;
+  (void)state;
+  assert_non_null(pEnv);
+  memset(zVal, 'y', 200);
+  zVal[200] = 0;
+  kvOptionsSetEnv(o, pEnv);
+  tuTempDir(zDir, sizeof(zDir), "bulkfail");
+  db = tuOpen(zDir, o);
+  for(nFail=1; nFail<=40; nFail+=13){
+    kv_bulk *p = 0;
+    kv_ingest_job *pJob = 0;
+    int i, rc = KV_OK;
+    assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+    kvTestEnvFail(pEnv, KV_TOP_APPEND, nFail, ENOSPC, 1);
+    for(i=0; i<30000 && rc==KV_OK; i++){
+      char z[16];
+      keyOf(z, i);
+      rc = kv_bulk_add(p, z, strlen(z), zVal, 200);
+    }
+    if( rc==KV_OK ){
+      rc = kv_bulk_prepare(db, p, &pJob);
+    }else{
+      kv_bulk_free(p);
+    }
+    kvTestEnvHeal(pEnv);
+    assert_int_equal(rc, KV_FULL);
+    assert_non_null(strstr(kv_errmsg(db), "kvstore: "));
+    assert_non_null(strstr(kv_errmsg(db), ".sst"));
+    assert_null(pJob);
+    assert_null(valueOf(db, 0));
+    assert_int_equal(tuCountFiles(zDir, ".sst"), 0);
+  }
+  {
+    kv_bulk *p = 0;
+    kv_ingest_job *pJob = 0;
+    assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+    addRange(p, 0, 10000, zVal);
+    assert_int_equal(kv_bulk_prepare(db, p, &pJob), KV_OK);
+    assert_int_equal(kv_ingest_commit(db, pJob), KV_OK);
+    assert_string_equal(valueOf(db, 9999), zVal);
+  }
+  assert_int_equal(kv_close(db), KV_OK);
+  kv_options_free(o);
+  kvTestEnvFree(pEnv);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bulk_load),
@@ -275,6 +392,8 @@ int main(void){
     cmocka_unit_test(test_bulk_unload),
     cmocka_unit_test(test_bulk_seq_moved),
     cmocka_unit_test(test_bulk_recovery),
+    cmocka_unit_test(test_bulk_builder_thread),
+    cmocka_unit_test(test_bulk_builder_failure),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
