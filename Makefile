@@ -422,6 +422,30 @@ bench-all-large: bench-build
 	BENCH_KEYS=10000000 BENCH_BIN=$(BENCH_DIR) BENCH_DURATION=120 \
 	  BENCH_SQL_DURATION=600 BENCH_COMMAND="make bench-all-large" bench/run.sh
 
+# bench-peers (issue #18): release builds (CMake Release, -DNDEBUG) of the
+# Debian versions of LevelDB and RocksDB, from Debian's source packages
+# (bench/peers.sh adds a deb-src entry when root), into $(PEERS_DIR)/lib
+# under Debian's SONAMEs. bench/run.sh runs the peers with LD_LIBRARY_PATH
+# set to it when it holds both (BENCH_PEERS=debian: Debian's). Cached: a
+# second run only checks. Never run by make, make test or make bench.
+PEERS_DIR       := $(BUILD)/peers
+PEERS_STAMP     := $(PEERS_DIR)/.deps-ok
+PEERS_PKG_FILES := cmake:/usr/bin/cmake g++:/usr/bin/g++ \
+                   dpkg-dev:/usr/bin/dpkg-source \
+                   libsnappy-dev:/usr/include/snappy.h \
+                   liblz4-dev:/usr/include/lz4.h \
+                   libzstd-dev:/usr/include/zstd.h \
+                   zlib1g-dev:/usr/include/zlib.h \
+                   libbz2-dev:/usr/include/bzlib.h
+.PHONY: bench-peers
+bench-peers: DEPS_INSTALL := 1
+$(PEERS_STAMP): | $(BENCH_STAMP)
+	@mkdir -p $(dir $@)
+	$(call install_missing,$(PEERS_PKG_FILES))
+## bench-peers: release builds of Debian's LevelDB and RocksDB (same versions, from apt-get source) into build/peers/lib for make bench (RocksDB about 20 min the first time)
+bench-peers: $(PEERS_STAMP) $(BENCH_DIR)/kvbench_leveldb $(BENCH_DIR)/kvbench_rocksdb
+	PEERS_DIR=$(PEERS_DIR) BENCH_BIN=$(BENCH_DIR) bench/peers.sh
+
 # ---------------------------------------------------------------- reliability
 # The engine's reliability tests (engine/test/test_{crashpoints,ioerr,oom,
 # corrupt,threads}.c) run in `unit` in their short form. Here:
