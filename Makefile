@@ -350,7 +350,7 @@ shapetest: all
 # ---------------------------------------------------------------- benchmarks
 #   make bench         kvbench (engine level, against LevelDB, RocksDB, LMDB,
 #                      SQLite) and sqlbench (SQL level), BENCH_KEYS=1000000
-#                      by default (about 10 minutes on 2 cores); results in
+#                      by default (about 15 minutes on 2 cores); results in
 #                      bench/results/ (Markdown, CSV, PNG)
 #   make bench-quick   the same at 100000 keys (about a minute)
 #   make bench-large   bench/large.sh: issue #18's write patterns at 10M rows
@@ -397,7 +397,7 @@ $(BENCH_DIR)/sqlbench: bench/sqlbench.c bench/benchutil.h bench/benchsql.h | $(B
 ## bench-build: build the benchmark programs and kvstore.so without running them
 bench-build: $(BENCH_BINS) kvstore.so
 
-## bench: kvbench and sqlbench at BENCH_KEYS (1000000, about 10 minutes); bench/results/
+## bench: kvbench and sqlbench at BENCH_KEYS (1000000, about 15 minutes), the peers on build/peers/lib when make bench-peers built it; bench/results/
 bench: bench-build
 	BENCH_KEYS=$(BENCH_KEYS) BENCH_BIN=$(BENCH_DIR) \
 	  BENCH_COMMAND="make bench BENCH_KEYS=$(BENCH_KEYS)" bench/run.sh
