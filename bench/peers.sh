@@ -197,10 +197,10 @@ else
     esac
     install_lib $n
   done
-  case " $WHICH " in
-    *" leveldb "*" rocksdb "*|*" rocksdb "*" leveldb "*) complete=1 ;;
-    *) complete=0 ;;
-  esac
+  complete=1
+  for n in leveldb rocksdb; do
+    case " $WHICH " in *" $n "*) ;; *) complete=0 ;; esac
+  done
   if [ $complete = 1 ]; then
     echo "$STAMP" > "$LIB/VERSIONS"
   else
@@ -238,7 +238,9 @@ for n in $WHICH; do
       [ "$a" = "$r" ] || fail "$n: $c linked by Debian's ($a) but not the release build ($r), or the other way"
     done
   fi
-  say "$n: $LIB/$so: Release, $(echo "$flags" | sed 's/^CXX_FLAGS = //' | tr -s ' ' | cut -c1-60)...; no assertions (Debian's $deb: assertions $deb_asserts)"
+  opt=$(echo $flags | tr ' ' '\n' | grep -E '^-O|^-DNDEBUG$' | tr '\n' ' ')
+  say "$n: $LIB/$so: Release build (${opt% }), no __assert_fail" \
+      "(Debian's $deb: assertions $deb_asserts)"
   if [ -x "$BIN/kvbench_$n" ]; then
     got=$(LD_LIBRARY_PATH=$LIB ldd "$BIN/kvbench_$n" | awk -v s="$so" '$1 == s { print $3 }')
     [ "$got" = "$LIB/$so" ] ||
