@@ -144,10 +144,11 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
   for p in libleveldb1d librocksdb7.8 liblmdb0 libsqlite3-0; do
     echo "pkg_$p=$(dpkg-query -W -f='${Version}' $p 2>/dev/null || echo '?')"
   done
+  # paths below the working directory relative (env.txt is committed)
   echo "peers=$PEERS"
-  [ $PEERS = release ] && echo "peers_lib=$PEERS_LIB"
-  echo "lib_leveldb=$(resolved leveldb libleveldb.so.1d)"
-  echo "lib_rocksdb=$(resolved rocksdb librocksdb.so.7.8)"
+  [ $PEERS = release ] && echo "peers_lib=${PEERS_LIB#"$PWD"/}"
+  l=$(resolved leveldb libleveldb.so.1d); echo "lib_leveldb=${l#"$PWD"/}"
+  l=$(resolved rocksdb librocksdb.so.7.8); echo "lib_rocksdb=${l#"$PWD"/}"
   echo "modes=default $MODES"
   echo "mode_workloads=$MODE_WORKLOADS"
 } > "$OUT/env.txt"
