@@ -109,7 +109,7 @@ fetch_sources() {
     # Another Debian revision's tree (or a half-extracted one) goes, and
     # its build tree with it.
     up=${v#*:}; up=${up%-*}
-    rm -rf "$SRC/$n-$up" "$OBJ/$n"
+    rm -rf "${SRC:?}/$n-$up" "${OBJ:?}/$n"
     need="$need $n=$v"
   done
   [ -n "$need" ] || return 0
