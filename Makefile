@@ -350,7 +350,7 @@ shapetest: all
 # ---------------------------------------------------------------- benchmarks
 #   make bench         kvbench (engine level, against LevelDB, RocksDB, LMDB,
 #                      SQLite) and sqlbench (SQL level), BENCH_KEYS=1000000
-#                      by default (about 10 minutes on 2 cores); results in
+#                      by default (about 15 minutes on 2 cores); results in
 #                      bench/results/ (Markdown, CSV, PNG)
 #   make bench-quick   the same at 100000 keys (about a minute)
 #   make bench-large   bench/large.sh: issue #18's write patterns at 10M rows
@@ -397,7 +397,7 @@ $(BENCH_DIR)/sqlbench: bench/sqlbench.c bench/benchutil.h bench/benchsql.h | $(B
 ## bench-build: build the benchmark programs and kvstore.so without running them
 bench-build: $(BENCH_BINS) kvstore.so
 
-## bench: kvbench and sqlbench at BENCH_KEYS (1000000, about 10 minutes); bench/results/
+## bench: kvbench and sqlbench at BENCH_KEYS (1000000, about 15 minutes), the peers on build/peers/lib when make bench-peers built it; bench/results/
 bench: bench-build
 	BENCH_KEYS=$(BENCH_KEYS) BENCH_BIN=$(BENCH_DIR) \
 	  BENCH_COMMAND="make bench BENCH_KEYS=$(BENCH_KEYS)" bench/run.sh
@@ -421,6 +421,30 @@ bench-large: $(BENCH_DIR)/sqllarge kvstore.so
 bench-all-large: bench-build
 	BENCH_KEYS=10000000 BENCH_BIN=$(BENCH_DIR) BENCH_DURATION=120 \
 	  BENCH_SQL_DURATION=600 BENCH_COMMAND="make bench-all-large" bench/run.sh
+
+# bench-peers (issue #18): release builds (CMake Release, -DNDEBUG) of the
+# Debian versions of LevelDB and RocksDB, from Debian's source packages
+# (bench/peers.sh adds a deb-src entry when root), into $(PEERS_DIR)/lib
+# under Debian's SONAMEs. bench/run.sh runs the peers with LD_LIBRARY_PATH
+# set to it when it holds both (BENCH_PEERS=debian: Debian's). Cached: a
+# second run only checks. Never run by make, make test or make bench.
+PEERS_DIR       := $(BUILD)/peers
+PEERS_STAMP     := $(PEERS_DIR)/.deps-ok
+PEERS_PKG_FILES := cmake:/usr/bin/cmake g++:/usr/bin/g++ \
+                   dpkg-dev:/usr/bin/dpkg-source \
+                   libsnappy-dev:/usr/include/snappy.h \
+                   liblz4-dev:/usr/include/lz4.h \
+                   libzstd-dev:/usr/include/zstd.h \
+                   zlib1g-dev:/usr/include/zlib.h \
+                   libbz2-dev:/usr/include/bzlib.h
+.PHONY: bench-peers
+bench-peers: DEPS_INSTALL := 1
+$(PEERS_STAMP): | $(BENCH_STAMP)
+	@mkdir -p $(dir $@)
+	$(call install_missing,$(PEERS_PKG_FILES))
+## bench-peers: release builds of Debian's LevelDB and RocksDB (same versions, from apt-get source) into build/peers/lib for make bench (RocksDB about 20 min the first time)
+bench-peers: $(PEERS_STAMP) $(BENCH_DIR)/kvbench_leveldb $(BENCH_DIR)/kvbench_rocksdb
+	PEERS_DIR=$(PEERS_DIR) BENCH_BIN=$(BENCH_DIR) bench/peers.sh
 
 # ---------------------------------------------------------------- reliability
 # The engine's reliability tests (engine/test/test_{crashpoints,ioerr,oom,

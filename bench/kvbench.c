@@ -18,7 +18,24 @@
 **
 **   kvbench --workload=NAME --db=DIR [--num=N] [--ops=N] [--threads=T]
 **           [--duration=SECONDS] [--value_size=100] [--stats] [--header]
+**           [--compression=default|none|fast]
 **           [--opt=NAME=VALUE ...]   (kvstore only: any kv_options_set name)
+**
+** --compression picks how the engines store their blocks, so that they can
+** be compared like with like as well as with their defaults:
+**
+**   default   each engine its own default: kvstore none, LevelDB and
+**             RocksDB snappy
+**   none      every engine uncompressed (kvstore compression=none, LevelDB
+**             and RocksDB kNoCompression)
+**   fast      each engine its fastest compressor: kvstore compression=zlib
+**             (the only one it has), LevelDB snappy, RocksDB lz4 (snappy if
+**             the library was built without lz4)
+**
+** LMDB and SQLite do not compress; the option changes nothing for them. The
+** last CSV column names what the engine was asked for: "default" when a
+** compressing engine was left at its default, always "none" for LMDB and
+** SQLite.
 **
 ** It prints one CSV line (the columns of CSV_HEADER) on stdout; --stats
 ** also prints the engine's own statistics (kvstore: kv_stats JSON; LevelDB,
@@ -94,7 +111,7 @@
 
 #define CSV_HEADER "engine,workload,num,ops,found,seconds,ops_per_sec," \
   "mb_per_sec,p50_us,p99_us,peak_rss_mb,disk_mb,user_mb,wamp_io," \
-  "wamp_engine,fsyncs_per_commit,cpu_us_per_op"
+  "wamp_engine,fsyncs_per_commit,cpu_us_per_op,compression"
 
 /* Comparable sizes for every engine (stated in the results). */
 #define WRITE_BUFFER  (4u<<20)     /* memtable / write buffer */
@@ -102,6 +119,16 @@
 #define BLOOM_BITS    10
 #define BATCH_SIZE    1000
 #define SCAN_NEXTS    10
+
+/* --compression: COMP_DEFAULT leaves every engine at its default. zComp is
+** what the adapter asked its engine for, printed in the CSV line. */
+enum { COMP_DEFAULT, COMP_NONE, COMP_FAST };
+static int eComp = COMP_DEFAULT;
+#if defined(ENGINE_LMDB) || defined(ENGINE_SQLITE)
+static const char *zComp = "none";
+#else
+static const char *zComp = "default";
+#endif
 
 /* ------------------------------------------------------------------ adapter
 ** Every engine implements:
@@ -152,6 +179,10 @@ static Db *dbOpen(const char *zDir, int bSync){
   snprintf(z, sizeof(z), "%u", WRITE_BUFFER); setOpt(o, "memtable_size", z);
   snprintf(z, sizeof(z), "%u", CACHE_SIZE);   setOpt(o, "cache_size", z);
   snprintf(z, sizeof(z), "%d", BLOOM_BITS);   setOpt(o, "bloom_bits_per_key", z);
+  if( eComp!=COMP_DEFAULT ){
+    zComp = eComp==COMP_NONE ? "none" : "zlib";
+    setOpt(o, "compression", zComp);
+  }
   for(i=0; i<nKvOpt; i++){
     char zName[64];
     const char *zEq = strchr(azKvOpt[i], '=');
@@ -281,7 +312,30 @@ static Db *dbOpen(const char *zDir, int bSync){
       rocksdb_filterpolicy_create_bloom(BLOOM_BITS));
   rocksdb_options_set_block_based_table_factory(p->opts, p->bbo);
 #endif
+#if defined(ENGINE_LEVELDB)
+  if( eComp!=COMP_DEFAULT ){
+    zComp = eComp==COMP_NONE ? "none" : "snappy";
+    leveldb_options_set_compression(p->opts, eComp==COMP_NONE ?
+        leveldb_no_compression : leveldb_snappy_compression);
+  }
+#else
+  if( eComp!=COMP_DEFAULT ){
+    zComp = eComp==COMP_NONE ? "none" : "lz4";
+    rocksdb_options_set_compression(p->opts, eComp==COMP_NONE ?
+        rocksdb_no_compression : rocksdb_lz4_compression);
+  }
+#endif
   p->db = L(open)(p->opts, zDir, &zErr);
+#if defined(ENGINE_ROCKSDB)
+  if( zErr && eComp==COMP_FAST ){
+    /* A library built without lz4 refuses it at open: use snappy. */
+    rocksdb_free(zErr);
+    zErr = 0;
+    zComp = "snappy";
+    rocksdb_options_set_compression(p->opts, rocksdb_snappy_compression);
+    p->db = L(open)(p->opts, zDir, &zErr);
+  }
+#endif
   lCheck(zErr, "open");
   p->ropts = L(readoptions_create)();
   p->wopts = L(writeoptions_create)();
@@ -951,11 +1005,18 @@ int main(int argc, char **argv){
     else if( (v = argVal(a, "threads")) ) b.nThread = atoi(v);
     else if( (v = argVal(a, "duration")) ) b.duration = atof(v);
     else if( (v = argVal(a, "value_size")) ) b.nVal = (size_t)atoi(v);
+    else if( (v = argVal(a, "compression")) ){
+      if( strcmp(v, "default")==0 ) eComp = COMP_DEFAULT;
+      else if( strcmp(v, "none")==0 ) eComp = COMP_NONE;
+      else if( strcmp(v, "fast")==0 ) eComp = COMP_FAST;
+      else die("--compression=%s: use default, none or fast", v);
+    }
     else die("unknown argument '%s' (see the comment at the top of "
              "bench/kvbench.c)", argv[i]);
   }
   if( !b.zWork || !zDb ) die("usage: %s --workload=NAME --db=DIR [--num=N] "
-      "[--ops=N] [--threads=T] [--duration=S] [--value_size=N] | --header",
+      "[--ops=N] [--threads=T] [--duration=S] [--value_size=N] "
+      "[--compression=default|none|fast] | --header",
       argv[0]);
   if( b.n==0 || b.nThread<1 || b.nVal>VBUF_SIZE ) die("bad --num/--threads/"
       "--value_size");
@@ -1002,6 +1063,7 @@ int main(int argc, char **argv){
   }
   if( wampEngine>=0 ) printf("%.2f,", wampEngine); else printf(",");
   if( fsyncs>=0 ) printf("%.3f,", fsyncs); else printf(",");
-  printf("%.2f\n", b.nDone ? cpuSecs(&ru)*1e6/(double)b.nDone : 0.0);
+  printf("%.2f,%s\n", b.nDone ? cpuSecs(&ru)*1e6/(double)b.nDone : 0.0,
+         zComp);
   return 0;
 }

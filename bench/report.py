@@ -3,14 +3,16 @@
 
     /usr/bin/python3 bench/report.py [RESULTS_DIR]     (default bench/results)
 
-Reads kvbench.csv, sqlbench.csv and env.txt from RESULTS_DIR (either CSV may
-be missing) and writes there:
+Reads kvbench.csv, kvbench_modes.csv, sqlbench.csv and env.txt from
+RESULTS_DIR (any CSV may be missing) and writes there:
 
     kvbench.md     one row per workload and engine, with the ratio of
-                   kvstore's ops/s to that engine's
+                   kvstore's ops/s to that engine's, then one table per
+                   compression mode (default, none, fast)
     sqlbench.md    one row per SQL test, kvstore table vs ordinary table
-    summary.md     run parameters, the issue's targets with pass/fail, and
-                   both tables (this is what bench/README.md shows)
+    summary.md     run parameters, the issue's targets with pass/fail, the
+                   engine targets against the peers per compression mode,
+                   and the tables (this is what bench/README.md shows)
     kvbench.dat    ops/s per workload (rows) and engine (columns) for gnuplot
     kvbench.png    the chart, drawn by bench/plot.gp (if gnuplot is there)
 """
@@ -22,7 +24,22 @@ import sys
 ENGINES = ["kvstore", "leveldb", "rocksdb", "lmdb", "sqlite"]
 ASSERT_NOTE = ("Debian's RocksDB (librocksdb7.8) and LevelDB (libleveldb1d) "
                "packages are built with assertions enabled, which slows "
-               "them; marked † beside their figures.")
+               "them; marked † beside their figures (`make bench-peers` "
+               "builds release libraries of the same versions, which `make "
+               "bench` then uses).")
+# True when env.txt says the peers ran on the release builds of
+# bench/peers.sh (peers=release); set by main().
+RELEASE_PEERS = False
+MODE_NOTE = {
+    "default": "Each engine its default: kvstore uncompressed, LevelDB and "
+               "RocksDB snappy, LMDB none",
+    "none": "Every engine uncompressed (kvstore compression=none, LevelDB "
+            "and RocksDB kNoCompression; LMDB never compresses)",
+    "fast": "Each engine its fastest compressor: kvstore compression=zlib "
+            "(the only one its dependencies allow), LevelDB snappy, RocksDB "
+            "lz4 (snappy when built without); LMDB not run",
+}
+MODE_PEERS = ["leveldb", "rocksdb", "lmdb"]
 CONFIG_NOTE = (
     "Every engine: 4 MiB write buffer / memtable, 8 MiB block cache (SQLite: "
     "8 MiB page cache; LMDB has none, it reads through the OS page cache), "
@@ -90,7 +107,123 @@ def fmt(v, nd=2):
 
 
 def mark(engine):
+    if RELEASE_PEERS:
+        return engine
     return engine + " †" if engine in ("leveldb", "rocksdb") else engine
+
+
+def peers_note(env):
+    """Which LevelDB and RocksDB the run used, for the head of each file."""
+    if RELEASE_PEERS:
+        return ("LevelDB and RocksDB: release builds (CMake Release, "
+                "-DNDEBUG, Debian's compression libraries) of these Debian "
+                "versions from Debian's source packages (`make bench-peers`), "
+                "loaded with LD_LIBRARY_PATH: `{}`, `{}`.".format(
+                    os.path.basename(env.get("lib_leveldb", "?")),
+                    os.path.basename(env.get("lib_rocksdb", "?")))
+                + " Files under `{}`.".format(
+                    shorten(env.get("peers_lib", "build/peers/lib"))))
+    return ASSERT_NOTE
+
+
+def shorten(path):
+    """A path below the repository as a relative one (no machine paths in
+    the committed results)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if path.startswith(root + os.sep):
+        return os.path.relpath(path, root)
+    return path
+
+
+def footnote():
+    return "" if RELEASE_PEERS else "\n† " + ASSERT_NOTE + "\n"
+
+
+def mode_tables(kvrows, moderows, env):
+    """Per compression mode, its workloads with kvstore's ops/s and each
+    peer's with kvstore ÷ peer. The default mode's figures come from the
+    main run (kvbench.csv); the others from kvbench_modes.csv."""
+    workloads = env.get("mode_workloads",
+                        "fillrandom readrandom readseq").split()
+    by = {"default": {}}
+    for r in kvrows:
+        if r["workload"] in workloads:
+            by["default"].setdefault(r["workload"], {})[r["engine"]] = r
+    for r in moderows:
+        by.setdefault(r["mode"], {}).setdefault(r["workload"], {})[
+            r["engine"]] = r
+    out = []
+    for m in ["default", "none", "fast"]:
+        if not by.get(m):
+            continue
+        used = {}
+        for w in by[m].values():
+            for e, r in w.items():
+                used.setdefault(e, r.get("compression") or "default")
+        peers = [e for e in MODE_PEERS if e in used]
+        out.append("#### compression: {}\n".format(m))
+        out.append(MODE_NOTE[m] + ". Asked of each engine: " + ", ".join(
+            "{} {}".format(e, used[e]) for e in ["kvstore"] + peers
+            if e in used) + ".\n")
+        head = "| workload | kvstore ops/s |"
+        rule = "|---|---:|"
+        for e in peers:
+            head += " {} ops/s | kvstore ÷ {} |".format(mark(e), e)
+            rule += "---:|---:|"
+        out += [head, rule]
+        for w in workloads:
+            if w not in by[m]:
+                continue
+            kv = num(by[m][w].get("kvstore", {}).get("ops_per_sec"))
+            row = "| {} | {} |".format(w, fmt_ops(kv))
+            for e in peers:
+                o = num(by[m][w].get(e, {}).get("ops_per_sec"))
+                row += " {} | {} |".format(
+                    fmt_ops(o), fmt(kv / o) + "x" if kv and o else "-")
+            out.append(row)
+        out.append("")
+    return out, by
+
+
+def engine_targets(bymode, env):
+    """Issue #18's engine targets against the peers at their best, in the
+    default and the uncompressed modes: fillrandom, readrandom, readseq
+    >= 1.5x LevelDB and RocksDB, readrandom >= 1.0x LMDB."""
+    res = []
+    for m in ["default", "none"]:
+        by = bymode.get(m, {})
+        for w, e, want in [(w, e, 1.5) for w in ("fillrandom", "readrandom",
+                                                  "readseq")
+                           for e in ("leveldb", "rocksdb")] + \
+                [("readrandom", "lmdb", 1.0)]:
+            label = "{} >= {}x {}".format(w, want, mark(e))
+            src = by
+            if e == "lmdb" and "lmdb" not in by.get(w, {}):
+                # LMDB does not compress: its default-mode figure stands.
+                src = bymode.get("default", {})
+            a = num(by.get(w, {}).get("kvstore", {}).get("ops_per_sec"))
+            b = num(src.get(w, {}).get(e, {}).get("ops_per_sec"))
+            if a is None or b is None:
+                res.append((label, m, "not run", "?"))
+                continue
+            r = a / b
+            res.append((label, m, "{:.2f}x ({} vs {} ops/s)".format(
+                r, fmt_ops(a), fmt_ops(b)),
+                "holds" if r >= want else "does not hold"))
+    if RELEASE_PEERS:
+        intro = ("Against the release builds of LevelDB and RocksDB (`make "
+                 "bench-peers`), in the default and the uncompressed modes "
+                 "(tables under Compression modes below).")
+    else:
+        intro = ("Against Debian's LevelDB and RocksDB, built with "
+                 "assertions: the targets are stated against release "
+                 "builds, so these verdicts flatter kvstore; run `make "
+                 "bench-peers`, then `make bench`.")
+    out = [intro, "", "| target | compression | measured | verdict |",
+           "|---|---|---|---|"]
+    for t, m, v, d in res:
+        out.append("| {} | {} | {} | {} |".format(t, m, v, d))
+    return out
 
 
 def kv_table(rows):
@@ -231,12 +364,22 @@ def targets(kvby, sqlby, env):
 
 
 def main():
+    global RELEASE_PEERS
     d = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
     env = read_env(os.path.join(d, "env.txt"))
+    RELEASE_PEERS = env.get("peers") == "release"
     kvrows = read_csv(os.path.join(d, "kvbench.csv"))
+    moderows = read_csv(os.path.join(d, "kvbench_modes.csv"))
     sqlrows = read_csv(os.path.join(d, "sqlbench.csv"))
     kvlines, kvby = kv_table(kvrows)
     sqllines, sqlby = sql_table(sqlrows)
+    modelines, bymode = mode_tables(kvrows, moderows, env) if kvrows \
+        else ([], {})
+    modes_md = ("### Compression modes\n\nThe workloads of issue #18's engine "
+                "targets in each mode, each engine's median of the same "
+                "rounds as the main run; ratios are kvstore's ops/s over the "
+                "peer's. The default mode's figures are the main run's.\n\n"
+                + "\n".join(modelines) + "\n") if modelines else ""
     reps = env.get("read_reps", "?")
     config_note = CONFIG_NOTE.format(reps=reps)
 
@@ -248,16 +391,17 @@ def main():
                 env.get("run_seconds", "?")),
             "",
             "Peers: LevelDB {}, RocksDB {}, LMDB {}, SQLite {} (Debian "
-            "packages). {}".format(env.get("pkg_libleveldb1d", "?"),
+            "versions). {}".format(env.get("pkg_libleveldb1d", "?"),
                                    env.get("pkg_librocksdb7.8", "?"),
                                    env.get("pkg_liblmdb0", "?"),
                                    env.get("pkg_libsqlite3-0", "?"),
-                                   ASSERT_NOTE),
+                                   peers_note(env)),
             ""]
     with open(os.path.join(d, "kvbench.md"), "w") as f:
         f.write("# kvbench (engine level)\n\n")
         f.write("\n".join(head) + "\n" + config_note + "\n\n" + WAMP_NOTE +
-                "\n\n" + "\n".join(kvlines) + "\n\n† " + ASSERT_NOTE + "\n")
+                "\n\n" + "\n".join(kvlines) + "\n" + footnote() + "\n" +
+                modes_md)
     with open(os.path.join(d, "sqlbench.md"), "w") as f:
         f.write("# sqlbench (SQL level)\n\n")
         f.write("\n".join(head) + "\n")
@@ -273,9 +417,13 @@ def main():
                 "\n".join(sqllines) + "\n")
     with open(os.path.join(d, "summary.md"), "w") as f:
         f.write("\n".join(head) + "\n### Targets\n\n" +
-                "\n".join(targets(kvby, sqlby, env)) + "\n\n"
+                "\n".join(targets(kvby, sqlby, env)) + "\n\n" +
+                ("### Engine targets against the peers at their best "
+                 "(issue #18)\n\n" + "\n".join(engine_targets(bymode, env))
+                 + "\n\n" if kvrows else "") +
                 "### kvbench\n\n" + config_note + "\n\n" + WAMP_NOTE + "\n\n" +
-                "\n".join(kvlines) + "\n\n† " + ASSERT_NOTE + "\n\n"
+                "\n".join(kvlines) + "\n" + footnote() + "\n" + modes_md +
+                ("\n" if modes_md else "") +
                 "### sqlbench\n\n" + "\n".join(sqllines) + "\n")
 
     if kvrows:
@@ -300,10 +448,12 @@ def main():
         try:
             subprocess.run(["gnuplot", "-e",
                             "datafile='{}'; outfile='{}'; ncol={}; "
-                            "subtitle='{} keys; † {}'".format(
+                            "subtitle='{} keys; {}'".format(
                                 dat, png, len(engines) + 1,
                                 env.get("keys", "?"),
-                                "Debian LevelDB/RocksDB built with "
+                                "LevelDB/RocksDB: release builds"
+                                if RELEASE_PEERS else
+                                "† Debian LevelDB/RocksDB built with "
                                 "assertions enabled"),
                             plot], check=True)
         except (OSError, subprocess.CalledProcessError) as e:

@@ -23,12 +23,31 @@
 #   BENCH_BIN        directory of the kvbench_* and sqlbench binaries
 #   BENCH_DATA       scratch directory for the stores (removed at the end)
 #   BENCH_OUT        results directory (bench/results)
+#   BENCH_PEERS      which LevelDB and RocksDB libraries the peers use:
+#                    auto (default): the release builds of `make
+#                    bench-peers` when BENCH_PEERS_LIB holds both, built
+#                    for the installed Debian versions, else Debian's;
+#                    release: those builds or stop; debian: Debian's
+#   BENCH_PEERS_LIB  where the release builds are (BENCH_BIN/../peers/lib)
+#   BENCH_MODES      compression modes run besides the default (kvbench
+#                    --compression): "none fast" (default); empty for none
+#   BENCH_MODE_WORKLOADS  the workloads of those modes, in run order
+#                    ("fillrandom readrandom readseq")
 #
 # kvbench: every workload runs in a fresh process per engine, engines
 # interleaved within each workload (kvstore, leveldb, rocksdb, lmdb, sqlite,
 # then the next workload), so machine noise spreads over all of them. The
 # read and YCSB workloads run on the store left by fillrandom (then
 # overwrite); fillseq, fillbatch and fillsync write scratch stores.
+#
+# Compression modes (issue #18): the engines' defaults differ (kvstore
+# stores blocks uncompressed, LevelDB and RocksDB compress with snappy), so
+# after the default run the BENCH_MODE_WORKLOADS run again in each of
+# BENCH_MODES, in stores of their own: none (every engine uncompressed;
+# LMDB too, which never compresses) and fast (kvstore zlib, LevelDB
+# snappy, RocksDB lz4; LMDB left out). Same rounds and medians;
+# kvbench_modes.csv (and kvbench_modes_runs.csv) prefix each line with
+# the mode.
 set -eu
 
 KEYS=${BENCH_KEYS:-1000000}
@@ -43,7 +62,54 @@ OUT=${BENCH_OUT:-bench/results}
 PY=/usr/bin/python3
 
 READ_REPS=${BENCH_READ_REPS:-5}
+MODES=${BENCH_MODES-"none fast"}
+MODE_WORKLOADS=${BENCH_MODE_WORKLOADS:-"fillrandom readrandom readseq"}
 mkdir -p "$OUT" "$DATA"
+
+# The peers' libraries: release builds (make bench-peers, bench/peers.sh)
+# when present and built for the installed versions, else Debian's.
+PEERS=${BENCH_PEERS:-auto}
+PEERS_LIB=${BENCH_PEERS_LIB:-$(dirname "$BIN")/peers/lib}
+peers_versions="leveldb $(dpkg-query -W -f='${Version}' libleveldb1d 2>/dev/null)
+rocksdb $(dpkg-query -W -f='${Version}' librocksdb7.8 2>/dev/null)"
+peers_ready() {
+  [ -e "$PEERS_LIB/libleveldb.so.1d" ] && [ -e "$PEERS_LIB/librocksdb.so.7.8" ] &&
+    [ "$(cat "$PEERS_LIB/VERSIONS" 2>/dev/null)" = "$peers_versions" ]
+}
+case $PEERS in
+  auto)
+    if peers_ready; then
+      PEERS=release
+    else
+      PEERS=debian
+      [ -e "$PEERS_LIB/VERSIONS" ] && echo "bench: $PEERS_LIB was built for" \
+        "other versions than the installed ones; using Debian's (make bench-peers)" >&2
+    fi ;;
+  release)
+    peers_ready || { echo "bench: BENCH_PEERS=release but $PEERS_LIB holds no" \
+      "release builds of the installed versions (make bench-peers)" >&2; exit 1; } ;;
+  debian) ;;
+  *) echo "bench: BENCH_PEERS=$PEERS: use auto, release or debian" >&2; exit 1 ;;
+esac
+[ $PEERS = release ] && PEERS_LIB=$(cd "$PEERS_LIB" && pwd)
+
+# kvbench ENGINE ARGS...: one driver run, the peers on the libraries chosen.
+kvbench() {
+  e=$1; shift
+  case $PEERS,$e in
+    release,leveldb|release,rocksdb)
+      LD_LIBRARY_PATH="$PEERS_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        "$BIN/kvbench_$e" "$@" ;;
+    *) "$BIN/kvbench_$e" "$@" ;;
+  esac
+}
+# The library file the driver of engine $1 loads for SONAME $2.
+resolved() {
+  case $PEERS in
+    release) LD_LIBRARY_PATH="$PEERS_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ldd "$BIN/kvbench_$1" ;;
+    *) ldd "$BIN/kvbench_$1" ;;
+  esac 2>/dev/null | awk -v s="$2" '$1 == s { print $3 }'
+}
 
 # Rounds of a workload: read-only ones READ_REPS times (they leave the data
 # as it was, and one short run moves by tens of percent on a busy machine),
@@ -78,14 +144,32 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
   for p in libleveldb1d librocksdb7.8 liblmdb0 libsqlite3-0; do
     echo "pkg_$p=$(dpkg-query -W -f='${Version}' $p 2>/dev/null || echo '?')"
   done
+  # paths below the working directory relative (env.txt is committed)
+  echo "peers=$PEERS"
+  [ $PEERS = release ] && echo "peers_lib=${PEERS_LIB#"$PWD"/}"
+  l=$(resolved leveldb libleveldb.so.1d); echo "lib_leveldb=${l#"$PWD"/}"
+  l=$(resolved rocksdb librocksdb.so.7.8); echo "lib_rocksdb=${l#"$PWD"/}"
+  echo "modes=default $MODES"
+  echo "mode_workloads=$MODE_WORKLOADS"
 } > "$OUT/env.txt"
+case $PEERS in
+  release) echo "peers: release builds of LevelDB and RocksDB from $PEERS_LIB" ;;
+  *) echo "peers: Debian's LevelDB and RocksDB (assertions enabled; make bench-peers builds release ones)" ;;
+esac
 
 if [ "${BENCH_SKIP_KV:-0}" != 1 ]; then
   csv="$OUT/kvbench.csv.tmp"
   runs="$OUT/kvbench_runs.csv.tmp"
   "$BIN/kvbench_kvstore" --header > "$csv"
   cp "$csv" "$runs"
-  for w in $WORKLOADS; do
+  # run_kv MODE WORKLOAD "ENGINES": the rounds of one workload, each
+  # engine's median line to $csv and every run to $runs; lines of a mode
+  # other than default are prefixed with "MODE," and use stores of their
+  # own ($DATA/ENGINE-MODE).
+  run_kv() {
+    m=$1; w=$2; engs=$3
+    pre=""; sfx=""; label=$w
+    [ "$m" = default ] || { pre="$m,"; sfx="-$m"; label="$w/$m"; }
     ops=0; threads=1
     case $w in
       fillsync) threads=4; ops=10000 ;;
@@ -94,30 +178,60 @@ if [ "${BENCH_SKIP_KV:-0}" != 1 ]; then
     r=0
     while [ $r -lt "$(rounds $w)" ]; do
       r=$((r + 1))
-      for e in $ENGINES; do
+      for e in $engs; do
         case $w in
           fillseq) db="$DATA/$e-seq" ;;
           fillbatch) db="$DATA/$e-batch" ;;
           fillsync) db="$DATA/$e-sync" ;;
-          *) db="$DATA/$e" ;;
+          *) db="$DATA/$e$sfx" ;;
         esac
-        line=$("$BIN/kvbench_$e" --workload=$w --db="$db" --num=$KEYS \
-                 --ops=$ops --threads=$threads --duration="$DURATION") || {
-          echo "kvbench_$e $w failed" >&2; exit 1; }
-        echo "$line" >> "$runs"
+        line=$(kvbench $e --workload=$w --db="$db" --num=$KEYS \
+                 --ops=$ops --threads=$threads --duration="$DURATION" \
+                 --compression=$m) || {
+          echo "kvbench_$e $w ($m) failed" >&2; exit 1; }
+        echo "$pre$line" >> "$runs"
         echo "$line" >> "$DATA/$e.round"
-        echo "$line" | awk -F, '{printf "  %-12s %-8s %10s ops/s  p99 %8s us  rss %6s MB\n", $2, $1, $7, $10, $11}'
+        echo "$line" | awk -F, -v w="$label" '{printf "  %-12s %-8s %10s ops/s  p99 %8s us  rss %6s MB\n", w, $1, $7, $10, $11}'
         case $w in fillseq|fillbatch|fillsync) rm -rf "$db" ;; esac
       done
     done
-    for e in $ENGINES; do
-      median_line "$DATA/$e.round" 7 >> "$csv"
+    for e in $engs; do
+      median_line "$DATA/$e.round" 7 | sed "s/^/$pre/" >> "$csv"
       rm -f "$DATA/$e.round"
     done
+  }
+  for w in $WORKLOADS; do
+    run_kv default $w "$ENGINES"
   done
   mv "$csv" "$OUT/kvbench.csv"
   mv "$runs" "$OUT/kvbench_runs.csv"
   for e in $ENGINES; do rm -rf "$DATA/$e"; done
+
+  if [ -n "$MODES" ]; then
+    csv="$OUT/kvbench_modes.csv.tmp"
+    runs="$OUT/kvbench_modes_runs.csv.tmp"
+    echo "mode,$("$BIN/kvbench_kvstore" --header)" > "$csv"
+    cp "$csv" "$runs"
+    for m in $MODES; do
+      case $m in
+        none) want="kvstore leveldb rocksdb lmdb" ;;
+        fast) want="kvstore leveldb rocksdb" ;;
+        *) echo "bench: BENCH_MODES: unknown mode '$m' (none, fast)" >&2; exit 1 ;;
+      esac
+      engs=""
+      for e in $ENGINES; do
+        case " $want " in *" $e "*) engs="$engs $e" ;; esac
+      done
+      [ -n "$engs" ] || continue
+      echo "kvbench: compression=$m:$engs"
+      for w in $MODE_WORKLOADS; do
+        run_kv $m $w "$engs"
+      done
+      for e in $engs; do rm -rf "$DATA/$e-$m"; done
+    done
+    mv "$csv" "$OUT/kvbench_modes.csv"
+    mv "$runs" "$OUT/kvbench_modes_runs.csv"
+  fi
 fi
 
 if [ "${BENCH_SKIP_SQL:-0}" != 1 ]; then
