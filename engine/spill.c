@@ -211,6 +211,17 @@ void kvSpillTruncate(KvSpill *p, kv_batch *b, size_t mark){
   int i;
   assert( mark<p->nBase );
   kvBatchMemTruncate(b, 0);
+  if( mark==0 ){
+    /* Nothing is left: drop the runs, so the batch commits as an
+    ** unspilled one (a range DELETE's point deletes replaced by one range
+    ** deletion, kvrange.c). Sequences go on from where they were: an
+    ** iterator may still hold a run. */
+    u64 iSeq = p->iSeqBase;
+    kvSpillReset(p);
+    if( p->nSeg>0 ) p->aSeg[0].iSeq = iSeq;
+    p->iSeqBase = iSeq;
+    return;
+  }
   if( p->rcBroken ) return;
   lo = markSeq(p, mark);
   hi = p->iSeqBase;           /* in-memory sequences were never written */
