@@ -68,9 +68,12 @@ BENCH_FN void createTable(const char *zBackend, const char *zTable,
                                const char *zKvDir){
   char zSql[5000];
   if( strcmp(zBackend, "kvstore")==0 ){
+    /* KVBENCH_KV_OPTS: more CREATE arguments, to try other settings */
+    const char *zMore = getenv("KVBENCH_KV_OPTS");
     snprintf(zSql, sizeof(zSql),
       "CREATE VIRTUAL TABLE %s USING kvstore(dir='%s', sync=normal,"
-      " memtable_size='4MiB', cache_size='8MiB')", zTable, zKvDir);
+      " memtable_size='4MiB', cache_size='8MiB'%s%s)", zTable, zKvDir,
+      zMore && zMore[0] ? ", " : "", zMore ? zMore : "");
   }else{
     snprintf(zSql, sizeof(zSql), "CREATE TABLE %s(key TEXT PRIMARY KEY NOT"
              " NULL, value) WITHOUT ROWID", zTable);
