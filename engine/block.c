@@ -400,6 +400,17 @@ int kvBlockIterSeek(KvBlockIter *p, const u8 *pKey, size_t nKey){
   }
   if( lo==0 ) return seekRestart(p, 0);
   iStop = lo<pBlock->nRestart ? restartOffset(pBlock, lo) : pBlock->nData;
+  if( lo<pBlock->nRestart ){
+    /* Region lo-1 holds its restart point alone (as every region of an
+    ** index chunk does): the entry sought is restart point lo. */
+    u64 nShared = 0, nUnshared = 0, nVal = 0;
+    size_t iKey = 0;
+    if( decodeHeader(pBlock, restartOffset(pBlock, lo-1), &nShared,
+                     &nUnshared, &nVal, &iKey)==KV_OK
+     && iKey + nUnshared + nVal==iStop ){
+      return seekRestart(p, lo);
+    }
+  }
   rc = seekRestart(p, lo-1);
   while( rc==KV_OK && p->bValid ){
     rc = nextStep(p);
