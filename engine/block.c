@@ -294,7 +294,8 @@ static __attribute__((noinline)) int nextSlow(KvBlockIter *p, size_t iOff){
   return decodeAt(p, iOff, bRestart);
 }
 
-int kvBlockIterNext(KvBlockIter *p){
+/* kvBlockIterNext's body, inline in the seek's scan. */
+static inline __attribute__((always_inline)) int nextStep(KvBlockIter *p){
   const KvBlock *pBlock = p->pBlock;
   size_t iOff = p->iNext;
   assert( p->bValid );
@@ -319,6 +320,10 @@ int kvBlockIterNext(KvBlockIter *p){
     }
   }
   return nextSlow(p, iOff);
+}
+
+int kvBlockIterNext(KvBlockIter *p){
+  return nextStep(p);
 }
 
 /* Scan forward from restart point iRestart to the last entry that ends at
@@ -354,31 +359,63 @@ int kvBlockIterPrev(KvBlockIter *p){
   return scanTo(p, i, iCur);
 }
 
+/* A seek's comparison: kvSstCmp inline when it is the cursor's (every
+** SSTable cursor's), which saves a call per entry compared. */
+static inline __attribute__((always_inline))
+int seekCmp(const KvBlockIter *p, const u8 *a, size_t na, const u8 *b,
+            size_t nb){
+  if( p->xCmp==kvSstCmp ) return kvSstCmpInline(a, na, b, nb);
+  return p->xCmp(a, na, b, nb);
+}
+
+/*
+** The first entry >= the target. A binary search finds the first restart
+** point whose key is >= the target (r; nRestart if none); the entry sought
+** is then restart point r itself or an entry of region r-1. The scan
+** starts at restart point r-1 (known to be < the target, so not compared)
+** and stops, without comparing, on reaching restart point r (known to be
+** >= it). An index chunk has a restart point per entry: its seek is the
+** binary search alone.
+*/
 int kvBlockIterSeek(KvBlockIter *p, const u8 *pKey, size_t nKey){
   const KvBlock *pBlock = p->pBlock;
   u32 lo = 0;
-  u32 hi = pBlock->nRestart - 1;
+  u32 hi = pBlock->nRestart;
+  size_t iStop;
   int rc = KV_OK;
 
-  /* Last restart point whose key is < the target (or the first one). */
   while( lo<hi ){
-    u32 mid = lo + (hi - lo + 1)/2;
+    u32 mid = lo + (hi - lo)/2;
     u64 nShared = 0, nUnshared = 0, nVal = 0;   /* as in decodeAt */
     size_t iKey = 0;
     rc = decodeHeader(pBlock, restartOffset(pBlock, mid),
                       &nShared, &nUnshared, &nVal, &iKey);
     if( rc==KV_OK && nShared!=0 ) rc = blockCorrupt("bad restart entry");
     if( rc!=KV_OK ) return iterFail(p, rc);
-    if( p->xCmp(pBlock->a + iKey, (size_t)nUnshared, pKey, nKey)<0 ){
-      lo = mid;
+    if( seekCmp(p, pBlock->a + iKey, (size_t)nUnshared, pKey, nKey)<0 ){
+      lo = mid + 1;
     }else{
-      hi = mid - 1;
+      hi = mid;
     }
   }
-  rc = seekRestart(p, lo);
-  while( rc==KV_OK && p->bValid
-      && p->xCmp(p->key.a, p->key.n, pKey, nKey)<0 ){
-    rc = kvBlockIterNext(p);
+  if( lo==0 ) return seekRestart(p, 0);
+  iStop = lo<pBlock->nRestart ? restartOffset(pBlock, lo) : pBlock->nData;
+  if( lo<pBlock->nRestart ){
+    /* Region lo-1 holds its restart point alone (as every region of an
+    ** index chunk does): the entry sought is restart point lo. */
+    u64 nShared = 0, nUnshared = 0, nVal = 0;
+    size_t iKey = 0;
+    if( decodeHeader(pBlock, restartOffset(pBlock, lo-1), &nShared,
+                     &nUnshared, &nVal, &iKey)==KV_OK
+     && iKey + nUnshared + nVal==iStop ){
+      return seekRestart(p, lo);
+    }
+  }
+  rc = seekRestart(p, lo-1);
+  while( rc==KV_OK && p->bValid ){
+    rc = nextStep(p);
+    if( rc!=KV_OK || !p->bValid || p->iOff>=iStop ) break;
+    if( seekCmp(p, p->key.a, p->key.n, pKey, nKey)>=0 ) break;
   }
   return rc;
 }

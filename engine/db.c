@@ -739,7 +739,10 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
         hi = mid;
       }
     }
-    if( lo<v->anFile[iLevel] && fileCovers(a[lo], k, n) ){
+    /* (its largest key is >= k: only its smallest is left to check) */
+    if( lo<v->anFile[iLevel]
+     && kvUKeyCmpShort(k, n, a[lo]->smallest.a,
+                       a[lo]->smallest.n - KV_TRAILER)>=0 ){
       if( nProbe++==0 ){
         pFirst = a[lo];
         iFirstLevel = iLevel;

@@ -752,7 +752,9 @@ const KvSstMeta *kvSstGetMeta(KvSst *pSst);
 int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
              int *pbFound, int *peType, KvBuf *pVal);
 /* The same with the key's kvBloomHash() already computed (a point read
-** probes several tables with one key). */
+** probes several tables with one key), for a caller that has checked the
+** key against the table's key range: the key's range is not checked again
+** (a key outside it is searched for and not found). */
 int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
                    u64 seq, int *pbFound, int *peType, KvBuf *pVal);
 /* Iterator over the table's internal keys. The table must outlive it.

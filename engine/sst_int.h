@@ -211,6 +211,13 @@ void kvSstIterClear(SstIter *p);
 void kvSstIterInit(SstIter *p, KvSst *pSst);
 int kvSstIterLoadChunk(SstIter *p, int iChunk);
 int kvSstCmp(const u8 *a, size_t na, const u8 *b, size_t nb);
+/* kvSstCmp inline: the block cursor's seeks compare with it directly
+** instead of through the cursor's xCmp pointer (doc/readpath.md). */
+static inline int kvSstCmpInline(const u8 *a, size_t na, const u8 *b,
+                                 size_t nb){
+  if( na<KV_TRAILER || nb<KV_TRAILER ) return kvUKeyCmp(a, na, b, nb);
+  return kvIKeyCmpInline(a, na, b, nb);
+}
 voidpf kvSstZAlloc(voidpf opaque, uInt nItem, uInt nSize);
 void kvSstZFree(voidpf opaque, voidpf p);
 

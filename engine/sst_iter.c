@@ -317,6 +317,14 @@ static void counterAdd(_Atomic u64 *p){
 
 int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
              int *pbFound, int *peType, KvBuf *pVal){
+  const KvSstMeta *m = &pSst->meta;
+  if( m->nEntry==0
+   || kvUKeyCmp(pKey, nKey, m->smallest.a, m->smallest.n - KV_TRAILER)<0
+   || kvUKeyCmp(pKey, nKey, m->largest.a, m->largest.n - KV_TRAILER)>0 ){
+    *pbFound = 0;
+    if( pSst->pCounters ) counterAdd(&pSst->pCounters->nFileProbe);
+    return KV_OK;
+  }
   return kvSstGetHashed(pSst, pKey, nKey, kvBloomHash(pKey, nKey), seq,
                         pbFound, peType, pVal);
 }
@@ -334,11 +342,10 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
 
   *pbFound = 0;
   if( p->pCounters ) counterAdd(&p->pCounters->nFileProbe);
-  if( m->nEntry==0
-   || kvUKeyCmp(pKey, nKey, m->smallest.a, m->smallest.n - KV_TRAILER)<0
-   || kvUKeyCmp(pKey, nKey, m->largest.a, m->largest.n - KV_TRAILER)>0 ){
-    return KV_OK;
-  }
+  /* (the key's range was checked by the caller: kvSstGet, or a point read
+  ** against the file's range in the version; a key outside the table's
+  ** entries is searched for and not found) */
+  if( m->nEntry==0 ) return KV_OK;
   if( p->aFilter ){
     if( p->pCounters ) counterAdd(&p->pCounters->nBloomCheck);
     if( !kvBloomCheck(&p->bloom, hash) ){

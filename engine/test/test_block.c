@@ -296,12 +296,101 @@ static void test_malformed(void **state){
   free(a);
 }
 
+/* The seek of an SSTable cursor (kvSstCmp, compared inline): internal
+** keys with several versions of a user key (newest first), user keys that
+** are prefixes of others, every restart interval from 1 (an index chunk)
+** to past the block. Every target, the keys themselves and the points
+** between and around them (each user key at sequences above, between and
+** below its versions), lands where a linear scan says: the first entry
+** >= the target, or nowhere. */
+static void test_seek_internal_keys(void **state){
+  enum { N = 60, T = 5*N + 2 };
+  KvBuf aKey[N];
+  KvBuf aTarget[T];
+  int nTarget = 0;
+  int i, j, nRestart;
+  (void)state;
+  for(i=0; i<N; i++){
+    /* user keys k/3 in order: "a", "a", "a", "ab", ... with three
+    ** versions each (sequences 30, 20, 10) */
+    static const char *azUser[] = { "", "a", "ab", "abc", "abd", "b",
+      "ba", "bab", "c", "cccccccccccccccccccc", "cccccccccccccccccccd",
+      "d", "e", "ee", "eee", "f", "g", "gg", "h", "i" };
+    const char *z = azUser[i/3];
+    memset(&aKey[i], 0, sizeof(KvBuf));
+    assert_int_equal(kvIKeyAppend(&aKey[i], (const u8*)z, strlen(z),
+                                  (u64)(30 - 10*(i%3)), KV_TYPE_PUT), KV_OK);
+    for(j=0; j<5; j++){
+      /* sequences 35, 30, 25, 15, 5: above, at, between, below */
+      static const u64 aSeq[] = { 35, 30, 25, 15, 5 };
+      if( i%3 ) continue;
+      memset(&aTarget[nTarget], 0, sizeof(KvBuf));
+      assert_int_equal(kvIKeyAppend(&aTarget[nTarget], (const u8*)z,
+                       strlen(z), aSeq[j], KV_TYPE_PUT), KV_OK);
+      nTarget++;
+    }
+  }
+  /* before everything is "" at 35 (above); after everything: */
+  memset(&aTarget[nTarget], 0, sizeof(KvBuf));
+  assert_int_equal(kvIKeyAppend(&aTarget[nTarget], (const u8*)"j", 1, 1,
+                                KV_TYPE_PUT), KV_OK);
+  nTarget++;
+  memset(&aTarget[nTarget], 0, sizeof(KvBuf));
+  assert_int_equal(kvIKeyAppend(&aTarget[nTarget], (const u8*)"abcd", 4, 1,
+                                KV_TYPE_PUT), KV_OK);
+  nTarget++;
+  for(i=1; i<N; i++){
+    assert_true(kvSstCmp(aKey[i-1].a, aKey[i-1].n, aKey[i].a, aKey[i].n)<0);
+  }
+  for(nRestart=1; nRestart<=N+1; nRestart++){
+    KvBlockBuilder b;
+    KvBlock blk;
+    KvBlockIter it;
+    kvBlockBuilderInit(&b, nRestart);
+    for(i=0; i<N; i++){
+      assert_int_equal(kvBlockBuilderAdd(&b, aKey[i].a, aKey[i].n,
+                       (const u8*)&i, sizeof(i)), KV_OK);
+    }
+    assert_int_equal(kvBlockBuilderFinish(&b), KV_OK);
+    assert_int_equal(kvBlockParse(b.buf.a, b.buf.n, &blk), KV_OK);
+    kvBlockIterInit(&it, &blk, kvSstCmp);
+    for(j=0; j<nTarget+N; j++){
+      const KvBuf *pT = j<nTarget ? &aTarget[j] : &aKey[j-nTarget];
+      int iWant = 0;
+      while( iWant<N
+          && kvSstCmp(aKey[iWant].a, aKey[iWant].n, pT->a, pT->n)<0 ){
+        iWant++;
+      }
+      assert_int_equal(kvBlockIterSeek(&it, pT->a, pT->n), KV_OK);
+      if( iWant==N ){
+        assert_false(it.bValid);
+      }else{
+        int iGot;
+        assert_true(it.bValid);
+        assert_int_equal(it.key.n, aKey[iWant].n);
+        assert_memory_equal(it.key.a, aKey[iWant].a, aKey[iWant].n);
+        assert_int_equal(it.nVal, sizeof(int));
+        memcpy(&iGot, it.pVal, sizeof(int));
+        assert_int_equal(iGot, iWant);
+        /* the cursor goes on from there */
+        assert_int_equal(kvBlockIterNext(&it), KV_OK);
+        assert_int_equal(it.bValid, iWant+1<N);
+      }
+    }
+    kvBlockIterClear(&it);
+    kvBlockBuilderFree(&b);
+  }
+  for(i=0; i<N; i++) kvBufFree(&aKey[i]);
+  for(j=0; j<nTarget; j++) kvBufFree(&aTarget[j]);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_roundtrip),
     cmocka_unit_test(test_prefix_compression),
     cmocka_unit_test(test_long_keys),
     cmocka_unit_test(test_malformed),
+    cmocka_unit_test(test_seek_internal_keys),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
