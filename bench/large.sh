@@ -19,6 +19,14 @@
 #                         the end)
 #   BENCH_OUT             results directory (bench/results)
 #   BENCH_EXT             the extension to load (./kvstore)
+#   BENCH_LARGE_SAVE      after the fill, copy the filled databases and
+#                         stores there (to run later phases again
+#                         without filling: the table's fill takes most of
+#                         the hour)
+#   BENCH_LARGE_FROM      instead of filling, start from a copy of what
+#                         BENCH_LARGE_SAVE saved (same BENCH_LARGE_ROWS);
+#                         with BENCH_LARGE_PHASES, the phases to run again
+#   BENCH_LARGE_PHASES    the phases after the fill, in run order (all)
 set -eu
 
 ROWS=${BENCH_LARGE_ROWS:-10000000}
@@ -27,7 +35,16 @@ BIN=${BENCH_BIN:-build/bench}
 DATA=${BENCH_DATA:-build/bench/large}
 OUT=${BENCH_OUT:-bench/results}
 EXT=${BENCH_EXT:-./kvstore}
-PHASES="fill point scan rangedel fndel bulkload ingest"
+PHASES=${BENCH_LARGE_PHASES:-"point scan rangedel fndel bulkload ingest"}
+SAVE=${BENCH_LARGE_SAVE:-}
+FROM=${BENCH_LARGE_FROM:-}
+if [ -n "$FROM" ]; then
+  rm -rf "$DATA"
+  mkdir -p "$(dirname "$DATA")"
+  cp -a "$FROM" "$DATA"
+else
+  PHASES="fill $PHASES"
+fi
 
 mkdir -p "$OUT" "$DATA"
 csv="$OUT/large.csv"
@@ -35,6 +52,7 @@ csv="$OUT/large.csv"
 start=$(date +%s)
 echo "bench-large: $ROWS rows, phases: $PHASES"
 n=0
+[ -n "$FROM" ] && n=1          # the fill was phase 1
 for phase in $PHASES; do
   n=$((n + 1))
   if [ $((n % 2)) = 1 ]; then order="kvstore table"; else order="table kvstore"; fi
@@ -44,6 +62,10 @@ for phase in $PHASES; do
       --rows="$ROWS" --ext="$EXT" --duration="$DURATION" >> "$csv"
     echo "  $phase $backend: $(( $(date +%s) - t0 )) s"
   done
+  if [ "$phase" = fill ] && [ -n "$SAVE" ]; then
+    rm -rf "$SAVE"
+    cp -a "$DATA" "$SAVE"
+  fi
 done
 rm -rf "$DATA"
 elapsed=$(( $(date +%s) - start ))
