@@ -89,7 +89,7 @@ struct KvSavepoint {
 ** over them (nCut), so the batch never holds more than KVRUN_STEP of the
 ** run's point deletes.
 */
-#define KVRUN_STEP 4096       /* rows between two prefix sums (power of 2) */
+#define KVRUN_STEP 1024       /* rows between two prefix sums (power of 2) */
 #define KVRUN_STEP_KEY 1024   /* a longer key ends the prefix sums */
 #define KVRUN_NONE     0      /* no cursor watched */
 #define KVRUN_PENDING  1      /* pCur filtered, but not as a range scan */

@@ -1,7 +1,7 @@
 -- A range DELETE larger than txn_spill collapses as it goes
--- (doc/rangedel.md, "Runs"): every 4096 deletes that are exactly the
+-- (doc/rangedel.md, "Runs"): every 1024 deletes that are exactly the
 -- first rows its scan returned become one range tombstone, so the batch
--- never holds more than 4096 of its point deletes and never spills (a
+-- never holds more than 1024 of its point deletes and never spills (a
 -- spilled transaction would commit as new level-0 tables). Each case is
 -- compared with an ordinary WITHOUT ROWID table; memtable entries are
 -- counted after each (flushed before): one for a range tombstone.
@@ -28,7 +28,7 @@ SELECT key FROM kv WHERE key < 91001 ORDER BY key DESC LIMIT 3;
 SELECT json_extract(kvstore_flush('kv'), '$.flushed') AS flushed;
 
 -- A term that keeps one row (value NULL at 150000, the 50,001st row):
--- the first 12 steps (49,152 rows) became a tombstone, the rest stay
+-- the first 48 steps (49,152 rows) became a tombstone, the rest stay
 -- point deletes; row 150000 stays.
 DELETE FROM kv WHERE key >= 100000 AND key < 160000 AND value IS NOT NULL;
 DELETE FROM ref WHERE key >= 100000 AND key < 160000 AND value IS NOT NULL;

@@ -164,7 +164,7 @@ class Driver:
         self.reader = None          # connection holding a snapshot
         self.reader_left = 0        # operations until it reads again
         self.nrange = 0             # range deletes run
-        self.nlong = 0              # range DELETEs of over 4096 rows
+        self.nlong = 0              # range DELETEs of over 4000 rows
 
     # -------------------------------------------------------------- setup
     def open(self):
@@ -531,7 +531,7 @@ class Driver:
         return "CAST(?1 || printf('%05d', i) AS BLOB)"
 
     def op_delete_long(self):
-        """A range DELETE of more rows than KVRUN_STEP (4096), which kvstore
+        """A range DELETE of more rows than KVRUN_STEP (1024) several times, which kvstore
         collapses into a range tombstone as it goes (doc/rangedel.md): a
         dense block of rows among the random ones, then a DELETE of a
         range over it, every row or all but some (a term keeps a row
