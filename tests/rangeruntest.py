@@ -12,7 +12,8 @@ table's, and after COMMIT no table is added by a spilled commit and both
 tables still agree, after reopening too. Then a DELETE that keeps one row
 in the middle of the range (the collapse must stop before it) and a
 transaction that spilled before its DELETE (runs written by a large
-INSERT OR REPLACE, then the DELETE, then COMMIT).
+INSERT OR REPLACE, then the DELETE, then COMMIT). Last, 28-byte keys
+with txn_spill='256KB': no spill before the run's first step.
 
     /usr/bin/python3 tests/rangeruntest.py
 """
@@ -149,6 +150,39 @@ def run_kind(kind, failures):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def long_keys_small_spill_no_spill_before_first_step(failures):
+    """28-byte keys and txn_spill='256KB': the point deletes before the
+    run's first step (KVRUN_STEP of them) stay below the limit, so the
+    DELETE writes no spill run (with a step of 4096 they crossed it)."""
+    d = tempfile.mkdtemp(prefix="rangerun-")
+    what = "long keys, txn_spill=256KB"
+    try:
+        path = os.path.join(d, "t.db")
+        store = os.path.join(d, "kv-store")
+        c = kvtest.connect(path)
+        c.execute("CREATE VIRTUAL TABLE kv USING kvstore(dir='kv-store', "
+                  "txn_spill='256KB', background=off)")
+        c.execute("CREATE TABLE ref(key TEXT PRIMARY KEY NOT NULL, value) "
+                  "WITHOUT ROWID")
+        for t in ("ref", "kv"):
+            c.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT "
+                      "i+1 FROM c WHERE i < 30000) INSERT INTO %s SELECT "
+                      "printf('key-%%020d-xyz', i), i FROM c" % t)
+        c.execute("BEGIN")
+        for t in ("kv", "ref"):
+            c.execute("DELETE FROM %s WHERE key >= 'key-%020d' AND "
+                      "key < 'key-%020d'" % (t, 1000, 21000))
+        if spills(store):
+            failures.append("%s: the DELETE spilled %d runs"
+                            % (what, len(spills(store))))
+        same(c, what + ", inside the transaction", failures)
+        c.execute("COMMIT")
+        same(c, what + ", after COMMIT", failures)
+        c.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     failures = []
     for kind in ("integer", "text", "blob"):
@@ -156,6 +190,10 @@ def main():
             run_kind(kind, failures)
         except Exception as e:         # an SQL error is a failure too
             failures.append("%s: %s: %s" % (kind, type(e).__name__, e))
+    try:
+        long_keys_small_spill_no_spill_before_first_step(failures)
+    except Exception as e:
+        failures.append("long keys: %s: %s" % (type(e).__name__, e))
     for f in failures:
         print("rangeruntest: FAIL", f)
     print("rangeruntest: %s" % ("FAILED" if failures else "ok"))
