@@ -251,11 +251,12 @@ static int runBatchIntact(KvVtab *p){
 ** Replace what the run has in the batch by one range tombstone over the
 ** keys it deleted, [first, latest + 0x00) in key order; nCut becomes
 ** nDel. REQUIRES: runBatchIntact, and every row of that range the
-** transaction could see is among the nDel deletes. On SQLITE_NOMEM
-** before anything changed the batch is as it was; an engine error after
-** the cut is returned (the statement fails and is rolled back).
+** transaction could see is among the nDel deletes. On an error *pbCut
+** says whether the batch was cut: if not, it is as it was (the point
+** deletes stand); if so, the error must fail the statement (which is
+** then rolled back), as the batch has lost the run's deletes.
 */
-static int runCut(KvVtab *p){
+static int runCut(KvVtab *p, int *pbCut){
   KvRun *r = &p->run;
   const u8 *aLo;
   const u8 *aTop;
@@ -267,10 +268,12 @@ static int runCut(KvVtab *p){
   nLo = r->iDir>0 ? r->nFirst : r->nLast;
   aTop = r->iDir>0 ? r->aLast : r->aFirst;
   nTop = r->iDir>0 ? r->nLast : r->nFirst;
+  *pbCut = 0;
   aHi = sqlite3_malloc(nTop+1);
   if( aHi==0 ) return SQLITE_NOMEM;
   if( nTop ) memcpy(aHi, aTop, (size_t)nTop);
   aHi[nTop] = 0;
+  *pbCut = 1;
   kv_batch_truncate(p->pBatch, r->nScanMark);
   rc = kv_batch_delete_range(p->pBatch, aLo, (size_t)nLo, aHi,
                              (size_t)nTop+1);
@@ -286,6 +289,7 @@ static int runCut(KvVtab *p){
 */
 static int runCollapse(KvVtab *p){
   KvRun *r = &p->run;
+  int bCut = 0;
   int rc;
 
   if( r->pCur==0 || r->nDel<2 || r->nDel!=r->pCur->nRunRow
@@ -294,9 +298,9 @@ static int runCollapse(KvVtab *p){
     runGiveUp(r);
     return SQLITE_OK;
   }
-  rc = runCut(p);
+  rc = runCut(p, &bCut);
   runGiveUp(r);
-  if( rc==SQLITE_NOMEM ) rc = SQLITE_OK;      /* the point deletes stay */
+  if( rc!=SQLITE_OK && !bCut ) rc = SQLITE_OK;  /* the point deletes stay */
   return rc;
 }
 
@@ -321,16 +325,17 @@ static int runAtStep(const KvRun *r){
 ** make them one tombstone now (the file's comment). */
 static int runStep(KvVtab *p){
   KvRun *r = &p->run;
+  int bCut = 0;
   int rc;
   if( !runBatchIntact(p) ){
     runGiveUp(r);
     return SQLITE_OK;
   }
-  rc = runCut(p);
+  rc = runCut(p, &bCut);
   if( rc!=SQLITE_OK ){
-    /* Out of memory before the cut: the batch is as it was, and the run
-    ** goes on without this step. An engine error: the run ends. */
-    if( rc==SQLITE_NOMEM ) return SQLITE_OK;
+    /* Failed before the cut: the batch is as it was, and the run goes on
+    ** without this step. After it: the statement fails. */
+    if( !bCut ) return SQLITE_OK;
     runGiveUp(r);
   }
   return rc;
