@@ -57,6 +57,16 @@ DELETE FROM ref WHERE key BETWEEN 160000 AND 179999;
 RELEASE b;
 SELECT key FROM kv WHERE key > 150000 ORDER BY key LIMIT 2;
 SELECT count(*) AS rows_in_txn FROM kv WHERE key BETWEEN 150001 AND 185000;
+-- A savepoint after the DELETE: rolled back to, the range stays deleted.
+SAVEPOINT c;
+INSERT INTO kv VALUES (170000, 'in c');
+INSERT INTO ref VALUES (170000, 'in c');
+DELETE FROM kv WHERE key >= 180000 AND key < 186000;
+DELETE FROM ref WHERE key >= 180000 AND key < 186000;
+SELECT count(*) AS rows_in_c FROM kv WHERE key BETWEEN 150001 AND 190000;
+ROLLBACK TO c;
+RELEASE c;
+SELECT count(*) AS rows_after_c FROM kv WHERE key BETWEEN 150001 AND 190000;
 INSERT INTO kv VALUES (165000, 'after');
 INSERT INTO ref VALUES (165000, 'after');
 SELECT (SELECT count(*) || ':' || sum(key) || ':' || sum(value) FROM kv)
