@@ -726,3 +726,11 @@ test: doclinks
 spilltest: all
 	$(PYTHON) tests/spilltest.py
 test: spilltest
+
+# tests/rangeruntest.py: range DELETEs of 150,000 rows with txn_spill=1MB
+# collapse as they go (no spill run, no spilled commit), integer, text and
+# blob keys, against an ordinary table (about 5 s; doc/rangedel.md)
+## rangeruntest: range DELETEs larger than txn_spill, against an ordinary table
+rangeruntest: all
+	$(PYTHON) tests/rangeruntest.py
+test: rangeruntest

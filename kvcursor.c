@@ -263,6 +263,8 @@ int kvvtabClose(sqlite3_vtab_cursor *pCursor){
   ((KvVtab*)pCursor->pVtab)->nCursor--;
   kvrangeOnClose((KvVtab*)pCursor->pVtab, pCur);
   cursorReset(pCur);
+  sqlite3_free(pCur->aRunStep);
+  sqlite3_free(pCur->aRunKey);
   sqlite3_free(pCur);
   return SQLITE_OK;
 }
@@ -573,6 +575,7 @@ static int scanSettle(KvCursor *pCur){
   if( pCur->bRun ){
     pCur->nRunRow++;
     pCur->iRunSum += kvrunKeyHash(pCur->pKey, pCur->nKey);
+    if( (pCur->nRunRow & (KVRUN_STEP-1))==0 ) kvrangeOnStep(pCur);
   }
   return cursorToken(pCur);
 }

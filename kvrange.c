@@ -42,6 +42,24 @@
 ** guard against a key the scan never returned (a function in the WHERE
 ** clause that writes the table between two scans), the sums of a hash of
 ** the keys returned and of the keys deleted must also be equal.
+**
+** INCREMENTALLY. A DELETE of millions of rows would hold millions of
+** point deletes in the batch until the end (about 100 bytes each, spilled
+** to disk past txn_spill only to be thrown away). So the run also
+** collapses as it goes: the watched cursor records, every KVRUN_STEP rows,
+** the sum of the hashes so far and the key of that row (KvRunStep). When
+** the run's deletes go the scan's way and number a multiple of
+** KVRUN_STEP, n, and the n-th key deleted is the n-th key returned (and
+** the sums agree), the first n deletes are exactly the first n rows: the
+** keys deleted are keys the scan returned, distinct and in order, so the
+** n-th of them can be the n-th returned only if none before it was
+** skipped. Then what the run has in the batch (its point deletes, or a
+** tombstone and the point deletes after it) is cut back to nScanMark and
+** one tombstone [first, n-th + 0x00) takes its place (nCut = n). Giving
+** up later leaves that tombstone, which stands for exactly the point
+** deletes it replaced, and the point deletes after it: right either way.
+** A scan that runs against the deletes' order (a descending scan, the
+** deletes coming in key order) collapses only at the end.
 */
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT3
@@ -170,6 +188,7 @@ static void runReset(KvRun *r){
   r->nDel = 0;
   r->iDelSum = 0;
   r->iDir = 0;
+  r->nCut = 0;
   r->nFirst = 0;
   r->nLast = 0;
 }
@@ -212,44 +231,145 @@ static size_t batchCount(KvVtab *p){
   return p->pBatch ? kv_batch_count(p->pBatch) : 0;
 }
 
+/* The operations the run has in the batch after nScanMark: a tombstone
+** for the first nCut deletes, if any, and a point delete for each one
+** after them. */
+static size_t runOps(const KvRun *r){
+  return (size_t)(r->nDel - r->nCut) + (r->nCut>0 ? 1 : 0);
+}
+
+/* Whether the batch holds the run's operations and nothing else after
+** nScanMark, with no savepoint mark among them. */
+static int runBatchIntact(KvVtab *p){
+  KvRun *r = &p->run;
+  return p->pBatch!=0
+      && kv_batch_count(p->pBatch)==r->nScanMark+runOps(r)
+      && !(p->nSave>0 && p->aSave[p->nSave-1].nMark>r->nScanMark);
+}
+
+/*
+** Replace what the run has in the batch by one range tombstone over the
+** keys it deleted, [first, latest + 0x00) in key order; nCut becomes
+** nDel. REQUIRES: runBatchIntact, and every row of that range the
+** transaction could see is among the nDel deletes. On an error *pbCut
+** says whether the batch was cut: if not, it is as it was (the point
+** deletes stand); if so, the error must fail the statement (which is
+** then rolled back), as the batch has lost the run's deletes.
+*/
+static int runCut(KvVtab *p, int *pbCut){
+  KvRun *r = &p->run;
+  const u8 *aLo;
+  const u8 *aTop;
+  int nLo, nTop;
+  u8 *aHi;
+  int rc;
+
+  aLo = r->iDir>0 ? r->aFirst : r->aLast;
+  nLo = r->iDir>0 ? r->nFirst : r->nLast;
+  aTop = r->iDir>0 ? r->aLast : r->aFirst;
+  nTop = r->iDir>0 ? r->nLast : r->nFirst;
+  *pbCut = 0;
+  aHi = sqlite3_malloc(nTop+1);
+  if( aHi==0 ) return SQLITE_NOMEM;
+  if( nTop ) memcpy(aHi, aTop, (size_t)nTop);
+  aHi[nTop] = 0;
+  *pbCut = 1;
+  kv_batch_truncate(p->pBatch, r->nScanMark);
+  rc = kv_batch_delete_range(p->pBatch, aLo, (size_t)nLo, aHi,
+                             (size_t)nTop+1);
+  sqlite3_free(aHi);
+  if( rc!=KV_OK ) return kvvtabEngineError(&p->base, rc, "deleting a range");
+  r->nCut = r->nDel;
+  return SQLITE_OK;
+}
+
 /*
 ** The run is complete: if its deletes removed every row its scan
 ** returned, replace them by one range tombstone. Either way the run ends.
 */
 static int runCollapse(KvVtab *p){
   KvRun *r = &p->run;
-  const u8 *aLo;
-  const u8 *aTop;
-  int nLo, nTop;
-  u8 *aHi;
-  int rc = SQLITE_OK;
+  int bCut = 0;
+  int rc;
 
   if( r->pCur==0 || r->nDel<2 || r->nDel!=r->pCur->nRunRow
-   || r->iDelSum!=r->pCur->iRunSum
-   || p->pBatch==0 || kv_batch_count(p->pBatch)!=r->nScanMark+r->nDel
-   || (p->nSave>0 && p->aSave[p->nSave-1].nMark>r->nScanMark) ){
+   || r->iDelSum!=r->pCur->iRunSum || !runBatchIntact(p) ){
     /* Too small to matter, not every row, or a savepoint mark inside. */
     runGiveUp(r);
     return SQLITE_OK;
   }
-  aLo = r->iDir>0 ? r->aFirst : r->aLast;
-  nLo = r->iDir>0 ? r->nFirst : r->nLast;
-  aTop = r->iDir>0 ? r->aLast : r->aFirst;
-  nTop = r->iDir>0 ? r->nLast : r->nFirst;
-  aHi = sqlite3_malloc(nTop+1);
-  if( aHi==0 ){
-    runGiveUp(r);                     /* the point deletes stay */
+  rc = runCut(p, &bCut);
+  runGiveUp(r);
+  if( rc!=SQLITE_OK && !bCut ) rc = SQLITE_OK;  /* the point deletes stay */
+  return rc;
+}
+
+/* Are the run's nDel deletes exactly the first nDel rows its scan
+** returned, nDel a multiple of KVRUN_STEP (the file's comment)? */
+static int runAtStep(const KvRun *r){
+  const KvCursor *pCur = r->pCur;
+  const KvRunStep *pStep;
+  u64 i;
+  if( (r->nDel & (KVRUN_STEP-1))!=0 ) return 0;
+  if( (r->iDir>0)!=(pCur->bDesc==0) ) return 0;  /* against the scan */
+  i = r->nDel / KVRUN_STEP;
+  if( i==0 || i>(u64)pCur->nRunStep ) return 0;
+  pStep = &pCur->aRunStep[i-1];
+  return pStep->iSum==r->iDelSum
+      && kvrowKeyCompare(r->aLast, (size_t)r->nLast,
+                         pCur->aRunKey + pStep->iKey,
+                         (size_t)pStep->nKey)==0;
+}
+
+/* The run's first nDel deletes are the first nDel rows of the scan:
+** make them one tombstone now (the file's comment). */
+static int runStep(KvVtab *p){
+  KvRun *r = &p->run;
+  int bCut = 0;
+  int rc;
+  if( !runBatchIntact(p) ){
+    runGiveUp(r);
     return SQLITE_OK;
   }
-  if( nTop ) memcpy(aHi, aTop, (size_t)nTop);
-  aHi[nTop] = 0;
-  kv_batch_truncate(p->pBatch, r->nScanMark);
-  rc = kv_batch_delete_range(p->pBatch, aLo, (size_t)nLo, aHi,
-                             (size_t)nTop+1);
-  sqlite3_free(aHi);
-  runGiveUp(r);
-  if( rc!=KV_OK ) return kvvtabEngineError(&p->base, rc, "deleting a range");
-  return SQLITE_OK;
+  rc = runCut(p, &bCut);
+  if( rc!=SQLITE_OK ){
+    /* Failed before the cut: the batch is as it was, and the run goes on
+    ** without this step. After it: the statement fails. */
+    if( !bCut ) return SQLITE_OK;
+    runGiveUp(r);
+  }
+  return rc;
+}
+
+void kvrangeOnStep(KvCursor *pCur){
+  KvRunStep *pStep;
+  size_t nKey = pCur->nKey;
+  /* Steps are recorded with no gap: after one missed, none. */
+  if( (u64)pCur->nRunStep+1!=pCur->nRunRow/KVRUN_STEP ) return;
+  if( nKey>KVRUN_STEP_KEY ) return;
+  if( pCur->nRunStep==pCur->nRunStepAlloc ){
+    int nNew = pCur->nRunStepAlloc ? pCur->nRunStepAlloc*2 : 64;
+    KvRunStep *aNew = sqlite3_realloc64(pCur->aRunStep,
+                                        (u64)nNew*sizeof(KvRunStep));
+    if( aNew==0 ) return;
+    pCur->aRunStep = aNew;
+    pCur->nRunStepAlloc = nNew;
+  }
+  if( pCur->nRunKey+nKey>pCur->nRunKeyAlloc ){
+    size_t nNew = pCur->nRunKeyAlloc ? pCur->nRunKeyAlloc*2 : 4096;
+    u8 *aNew;
+    while( nNew<pCur->nRunKey+nKey ) nNew *= 2;
+    aNew = sqlite3_realloc64(pCur->aRunKey, (u64)nNew);
+    if( aNew==0 ) return;
+    pCur->aRunKey = aNew;
+    pCur->nRunKeyAlloc = nNew;
+  }
+  pStep = &pCur->aRunStep[pCur->nRunStep++];
+  pStep->iSum = pCur->iRunSum;
+  pStep->iKey = pCur->nRunKey;
+  pStep->nKey = (int)nKey;
+  if( nKey ) memcpy(pCur->aRunKey + pCur->nRunKey, pCur->pKey, nKey);
+  pCur->nRunKey += nKey;
 }
 
 int kvrangeDelete(KvVtab *p, const u8 *a, int n){
@@ -262,7 +382,7 @@ int kvrangeDelete(KvVtab *p, const u8 *a, int n){
     ** began nothing but the run's deletes entered the batch, the key is
     ** inside the scan's bounds, and keys keep going one way. */
     bCount = r->nDel < r->pCur->nRunRow
-          && batchCount(p)==r->nScanMark+r->nDel
+          && batchCount(p)==r->nScanMark+runOps(r)
           && keyInScan(r->pCur, a, n);
     if( bCount && r->nDel>0 ){
       int c = kvrowKeyCompare(a, (size_t)n, r->aLast, (size_t)r->nLast);
@@ -294,6 +414,7 @@ int kvrangeDelete(KvVtab *p, const u8 *a, int n){
     if( r->eState==KVRUN_COMPLETE && r->nDel==r->pCur->nRunRow ){
       return runCollapse(p);
     }
+    if( runAtStep(r) ) return runStep(p);
   }
   return SQLITE_OK;
 }
@@ -303,6 +424,8 @@ void kvrangeOnFilter(KvVtab *p, KvCursor *pCur){
   pCur->bRun = 0;
   pCur->nRunRow = 0;
   pCur->iRunSum = 0;
+  pCur->nRunStep = 0;
+  pCur->nRunKey = 0;
   if( r->pCur==0 ){
     runReset(r);
     r->pCur = pCur;
@@ -323,6 +446,8 @@ void kvrangeOnScanStart(KvVtab *p, KvCursor *pCur){
     pCur->bRun = 1;
     pCur->nRunRow = 0;
     pCur->iRunSum = 0;
+    pCur->nRunStep = 0;
+    pCur->nRunKey = 0;
   }
 }
 

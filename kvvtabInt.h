@@ -83,8 +83,14 @@ struct KvSavepoint {
 ** nothing else in between, all inside the scan's bounds, removed every
 ** row it returned (as many keys, no repeats, equal sums of key hashes),
 ** those point deletes are replaced by one range tombstone over the keys
-** they span.
+** they span. The run collapses as it goes too: every KVRUN_STEP deletes,
+** when they are exactly the first rows the scan returned (the prefix sums
+** of the cursor), what the run has in the batch becomes one tombstone
+** over them (nCut), so the batch never holds more than KVRUN_STEP of the
+** run's point deletes.
 */
+#define KVRUN_STEP 1024       /* rows between two prefix sums (power of 2) */
+#define KVRUN_STEP_KEY 1024   /* a longer key ends the prefix sums */
 #define KVRUN_NONE     0      /* no cursor watched */
 #define KVRUN_PENDING  1      /* pCur filtered, but not as a range scan */
 #define KVRUN_SCANNING 2      /* pCur is scanning (counts in nRunRow) */
@@ -97,6 +103,8 @@ struct KvRun {
   u64 nDel;                   /* deletes counted so far */
   u64 iDelSum;                /* sum of kvrunKeyHash of their keys */
   int iDir;                   /* keys deleted ascending (1), descending (-1) */
+  u64 nCut;                   /* first deletes the batch holds as one range
+                              ** tombstone at nScanMark (0: none) */
   u8 *aFirst; int nFirst; int nFirstAlloc;   /* first key deleted */
   u8 *aLast; int nLast; int nLastAlloc;      /* latest key deleted */
 };
@@ -181,6 +189,15 @@ struct KvListKey {
   int n;
 };
 
+/* The watched scan of a cursor after a multiple of KVRUN_STEP rows: the
+** sum of kvrunKeyHash of the keys returned so far and the last of them. */
+typedef struct KvRunStep KvRunStep;
+struct KvRunStep {
+  u64 iSum;                   /* iRunSum then */
+  size_t iKey;                /* the row's key: aRunKey[iKey..iKey+nKey) */
+  int nKey;
+};
+
 struct KvCursor {
   sqlite3_vtab_cursor base;   /* base class; must be first */
   int eMode;                  /* CUR_* */
@@ -204,6 +221,10 @@ struct KvCursor {
   int bRun;                   /* the table's run watches this scan */
   u64 nRunRow;                /* rows returned while watched */
   u64 iRunSum;                /* sum of kvrunKeyHash of those rows' keys */
+  KvRunStep *aRunStep;        /* aRunStep[i]: after (i+1)*KVRUN_STEP rows */
+  int nRunStep, nRunStepAlloc;
+  u8 *aRunKey;                /* the keys of aRunStep, one after another */
+  size_t nRunKey, nRunKeyAlloc;
 };
 
 /* A cheap hash of a key for KvRun: the sum of the hashes of the keys a
@@ -284,6 +305,10 @@ void kvrangeOnFilter(KvVtab *p, KvCursor *pCur);
 void kvrangeOnScanStart(KvVtab *p, KvCursor *pCur);
 int kvrangeOnScanEnd(KvCursor *pCur, int bError);
 void kvrangeOnClose(KvVtab *p, KvCursor *pCur);
+/* The watched scan of pCur returned its nRunRow-th row, a multiple of
+** KVRUN_STEP: record iRunSum and the row's key (a key too long, or no
+** memory, and no later step is recorded). */
+void kvrangeOnStep(KvCursor *pCur);
 /* Free what the run holds (table destructor). */
 void kvrangeFree(KvVtab *p);
 /* For the SQL functions: run `INSERT INTO "schema"."table"(kvstore_command,

@@ -164,6 +164,7 @@ class Driver:
         self.reader = None          # connection holding a snapshot
         self.reader_left = 0        # operations until it reads again
         self.nrange = 0             # range deletes run
+        self.nlong = 0              # range DELETEs of over 4000 rows
 
     # -------------------------------------------------------------- setup
     def open(self):
@@ -514,6 +515,97 @@ class Driver:
             self.run("DELETE FROM {t} WHERE key IN (SELECT x FROM probe) "
                      "OR (key >= ? AND key < ?)", (p1, p2))
 
+    def block_key(self, prefix, i):
+        """Key i of a dense block (op_delete_long), as Python and as SQL
+        for the CTE's i."""
+        if self.key_type == "integer":
+            return prefix + i
+        k = "%s%05d" % (prefix, i)
+        return k if self.key_type == "text" else k.encode()
+
+    def block_sql(self):
+        if self.key_type == "integer":
+            return "?1 + i"
+        if self.key_type == "text":
+            return "?1 || printf('%05d', i)"
+        return "CAST(?1 || printf('%05d', i) AS BLOB)"
+
+    def op_delete_long(self):
+        """A range DELETE of more rows than KVRUN_STEP (1024) several times, which kvstore
+        collapses into a range tombstone as it goes (doc/rangedel.md): a
+        dense block of rows among the random ones, then a DELETE of a
+        range over it, every row or all but some (a term keeps a row
+        somewhere, or every m-th row: a tombstone must never cover a row
+        that was not deleted), two scans on one cursor, a subquery over
+        the table, ORDER BY DESC LIMIT; at times inside a savepoint rolled
+        back or released; then reads over the range."""
+        self.nlong += 1
+        n = self.rng.randint(4000, 13000)
+        if self.key_type == "integer":
+            prefix = self.rng.randint(-6000, 3000)
+        else:
+            prefix = self.rng.choice(["", "a", "b0", "A:", "~", "9"])
+        m = self.rng.choice([0, 0, 1, 2, 7, 4097, 6000, n + 1])
+        r0 = self.rng.randrange(max(m, 1))
+        self.run("WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 "
+                 "FROM c WHERE i < ?2) INSERT OR REPLACE INTO {t}(key, value) "
+                 "SELECT " + self.block_sql() + ", CASE WHEN ?3 > 0 AND "
+                 "i % ?3 = ?4 THEN NULL ELSE i END FROM c",
+                 (prefix, n - 1, m, r0))
+        a = self.rng.randrange(0, n // 4)
+        b = self.rng.randrange(a + 1, n + 1)
+        lo, hi = self.block_key(prefix, a), self.block_key(prefix, b)
+        if self.rng.random() < 0.1:
+            lo = self.dom.key()          # the range reaches random rows
+        sp = None
+        if self.rng.random() < 0.35:
+            sp = "long%d" % self.nstmt
+            self.exec_once("SAVEPOINT " + sp)
+        r = self.rng.random()
+        if r < 0.30:
+            self.run("DELETE FROM {t} WHERE key >= ? AND key < ?", (lo, hi))
+        elif r < 0.40:
+            self.run("DELETE FROM {t} WHERE key BETWEEN ? AND ?", (lo, hi))
+        elif r < 0.55:
+            self.run("DELETE FROM {t} WHERE key >= ? AND key < ? AND "
+                     "value IS NOT NULL", (lo, hi))
+        elif r < 0.65:
+            keep = self.block_key(prefix, self.rng.randrange(a, b))
+            self.run("DELETE FROM {t} WHERE key >= ? AND key < ? AND "
+                     "key IS NOT ?", (lo, hi, keep))
+        elif r < 0.75:
+            self.run("DELETE FROM {t} WHERE key IN (SELECT x FROM probe) "
+                     "OR key BETWEEN ? AND ?", (lo, hi))
+        elif r < 0.85:
+            self.run("DELETE FROM {t} WHERE key >= ? AND key < ? AND key NOT "
+                     "IN (SELECT key FROM {t} WHERE key > ? ORDER BY key "
+                     "LIMIT 3)", (lo, hi, self.block_key(
+                         prefix, self.rng.randrange(a, b))))
+        elif r < 0.92:
+            self.run("DELETE FROM {t} WHERE key >= ? AND key < ? ORDER BY "
+                     "key DESC LIMIT ?", (lo, hi, self.rng.randint(1, n)))
+        else:
+            self.run("DELETE FROM {t} WHERE key >= ? AND key < ? AND "
+                     "key >= (SELECT min(key) FROM {t} WHERE key >= ?)",
+                     (lo, hi, lo))
+        self.run("SELECT count(*), min(key), max(key) FROM {t} "
+                 "WHERE key >= ? AND key <= ?", (lo, hi))
+        self.run("SELECT key, value FROM {t} WHERE key >= ? ORDER BY key "
+                 "LIMIT 5", (self.block_key(prefix, self.rng.randrange(
+                     a, b)),))
+        self.run("SELECT key FROM {t} WHERE key < ? ORDER BY key DESC "
+                 "LIMIT 3", (hi,))
+        if sp is not None:
+            if self.rng.random() < 0.5:
+                self.exec_once("ROLLBACK TO " + sp)
+            self.exec_once("RELEASE " + sp)
+            self.run("SELECT count(*), min(key), max(key) FROM {t} "
+                     "WHERE key >= ? AND key <= ?", (lo, hi))
+        if self.rng.random() < 0.8:
+            # Most blocks go again (whole comparisons stay cheap).
+            self.run("DELETE FROM {t} WHERE key >= ? AND key <= ?",
+                     (self.block_key(prefix, 0), self.block_key(prefix, n)))
+
     def op_compact(self):
         mode = "full" if self.rng.random() < 0.2 else None
         if mode:
@@ -578,8 +670,10 @@ class Driver:
             self.reconnect()
         elif r < 0.996:
             self.op_delete_range()
-        elif r < 0.999:
+        elif r < 0.998:
             self.op_delete_shapes()
+        elif r < 0.999:
+            self.op_delete_long()
         else:
             self.op_compact()
         if self.reader is not None:
@@ -614,9 +708,11 @@ def run_type(key_type, nops, seed, verbose):
         d.reconnect()
         d.compare_all()
         print("difftest %-7s seed=%d: %d ops, %d statements, %d errors "
-              "(equal), %d rows compared, %d range deletes, %d SSTables at "
-              "the end (up to %d), %.1fs: 0 differences"
+              "(equal), %d rows compared, %d range deletes, %d long range "
+              "DELETEs, %d SSTables at the end (up to %d), %.1fs: 0 "
+              "differences"
               % (key_type, seed, nops, d.nstmt, d.nerr, d.nrows, d.nrange,
+                 d.nlong,
                  d.count_sst(), d.max_sst, time.time() - t0))
         ok = True
     except Mismatch as e:
