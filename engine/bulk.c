@@ -7,9 +7,11 @@
 ** is about to add arrive in strictly increasing key order, none of them
 ** present in the store, adds them here instead of to a batch: each row
 ** goes into a table builder at once (no WAL record, no memtable, bounded
-** memory), every entry at the sequence S the transaction will commit at
+** memory: a new table every kvBulkTableEntries rows, so no builder holds
+** more than that many bloom hashes and index entries), every entry at the
+** sequence S the transaction will commit at
 ** (kv_last_seq() + 1 when the load began). At commit, kv_bulk_prepare
-** finishes the table and hands it to ingest.c, which installs it by
+** finishes the tables and hands them to ingest.c, which installs it by
 ** renaming it (no copy, no second check: the store wrote it) with one
 ** manifest edit, at the deepest level nothing overlaps: a load into an
 ** empty key range is never rewritten by compaction on its way down.
@@ -46,15 +48,18 @@
 
 struct kv_bulk {
   kv_db *db;
-  KvSstBuilder *pB;             /* the table being written */
-  u64 iFile;                    /* its (temporary) number */
-  char *zPath;                  /* "<dir>/<iFile>.sst" */
+  KvSstBuilder *pB;             /* the table being written, or NULL */
+  char **azPath;                /* "<dir>/<n>.sst" of each table, in key
+                                ** order; pB writes the last one */
+  int nPath, nPathAlloc;
+  u64 nInTable;                 /* rows in pB's table */
   u64 iSeq;                     /* S */
   u64 nEntry;                   /* rows added */
   KvBuf last;                   /* user key of the last row added */
   KvBuf cur;                    /* rows not handed over yet: for each,
                                 ** u32 nKey, u32 nVal, key, value */
   int rcSticky;                 /* a failed add: the load is lost */
+  int bFinished;                /* bulkFinish ran: no more rows */
   /* The builder thread (bThread), and what it shares with the caller */
   int bThread;
   pthread_t thread;
@@ -71,8 +76,44 @@ struct kv_bulk {
 
 static _Atomic u64 gBulkCounter = 0;
 
-int kv_bulk_begin(kv_db *db, kv_bulk **ppBulk){
+u64 kvBulkTableEntries = (u64)1<<20;
+
+/* Start the load's next table: a new temporary number and builder. */
+static int bulkNewTable(kv_bulk *p){
+  kv_db *db = p->db;
   KvSstConfig cfg;
+  u64 iFile = BULK_FILE_BASE + ((u64)getpid()<<16)
+            + (atomic_fetch_add(&gBulkCounter, 1) & 0xffff);
+  char *zPath;
+  if( p->nPath==p->nPathAlloc ){
+    int nNew = p->nPathAlloc ? p->nPathAlloc*2 : 8;
+    char **aNew = kvRealloc(p->azPath, sizeof(char*)*(size_t)nNew);
+    if( aNew==0 ) return kvErrNoMem();
+    p->azPath = aNew;
+    p->nPathAlloc = nNew;
+  }
+  zPath = kvSstPath(db->zDir, iFile);
+  if( zPath==0 ) return kvErrNoMem();
+  p->azPath[p->nPath++] = zPath;
+  p->nInTable = 0;
+  kvSstConfigFromOptions(db->pOpts, &cfg);
+  return kvSstBuilderNew(db->pEnv, zPath, &cfg,
+                         db->pEnv->xNowMicros(db->pEnv), &p->pB);
+}
+
+/* Finish pB's table, if any. */
+static int bulkEndTable(kv_bulk *p){
+  KvSstMeta meta;
+  int rc;
+  if( p->pB==0 ) return KV_OK;
+  memset(&meta, 0, sizeof(meta));
+  rc = kvSstBuilderFinish(p->pB, &meta);
+  p->pB = 0;
+  kvSstMetaFree(&meta);
+  return rc;
+}
+
+int kv_bulk_begin(kv_db *db, kv_bulk **ppBulk){
   kv_bulk *p;
   int rc;
   *ppBulk = 0;
@@ -81,19 +122,9 @@ int kv_bulk_begin(kv_db *db, kv_bulk **ppBulk){
   if( p==0 ) return kvErrNoMem();
   p->db = db;
   p->iSeq = atomic_load(&db->lastSeq) + 1;
-  p->iFile = BULK_FILE_BASE + ((u64)getpid()<<16)
-           + (atomic_fetch_add(&gBulkCounter, 1) & 0xffff);
-  p->zPath = kvSstPath(db->zDir, p->iFile);
-  if( p->zPath==0 ){
-    kvFree(p);
-    return kvErrNoMem();
-  }
-  kvSstConfigFromOptions(db->pOpts, &cfg);
-  rc = kvSstBuilderNew(db->pEnv, p->zPath, &cfg,
-                       db->pEnv->xNowMicros(db->pEnv), &p->pB);
+  rc = bulkNewTable(p);
   if( rc!=KV_OK ){
-    kvFree(p->zPath);
-    kvFree(p);
+    kv_bulk_free(p);
     return rc;
   }
   *ppBulk = p;
@@ -110,11 +141,19 @@ static int buildChunk(kv_bulk *p, const u8 *a, size_t n){
     memcpy(&nKey, a+i, 4);
     memcpy(&nVal, a+i+4, 4);
     i += 8;
+    if( p->nInTable>=kvBulkTableEntries ){
+      /* The next table: bounds what one builder holds (its bloom
+      ** filter's hashes and its index) whatever the load's size. */
+      rc = bulkEndTable(p);
+      if( rc==KV_OK ) rc = bulkNewTable(p);
+      if( rc!=KV_OK ) break;
+    }
     p->key.n = 0;
     rc = kvIKeyAppend(&p->key, a+i, nKey, p->iSeq, KV_TYPE_PUT);
     if( rc==KV_OK ){
       rc = kvSstBuilderAdd(p->pB, p->key.a, p->key.n, a+i+nKey, nVal);
     }
+    p->nInTable++;
     i += (size_t)nKey + nVal;
   }
   return rc;
@@ -274,34 +313,39 @@ uint64_t kv_bulk_seq(const kv_bulk *p){
 }
 
 void kv_bulk_free(kv_bulk *p){
+  KvErrSave save;
+  int i;
   if( p==0 ) return;
   stopBuilder(p, 1);
-  if( p->pB ){
-    kvSstBuilderAbandon(p->pB);
-  }else if( p->zPath ){
-    KvErrSave save;
-    kvErrSave(&save);
-    p->db->pEnv->xUnlink(p->db->pEnv, p->zPath);
-    kvErrRestore(&save, 0);
+  kvErrSave(&save);
+  if( p->pB ) kvSstBuilderAbandon(p->pB);     /* removes the last table */
+  for(i=0; i<p->nPath - (p->pB!=0); i++){
+    /* Installed tables were renamed away: only the others are left. */
+    if( p->db->pEnv->xExists(p->db->pEnv, p->azPath[i]) ){
+      p->db->pEnv->xUnlink(p->db->pEnv, p->azPath[i]);
+    }
   }
+  kvErrRestore(&save, 0);
+  for(i=0; i<p->nPath; i++) kvFree(p->azPath[i]);
+  kvFree(p->azPath);
   kvBufFree(&p->key);
   kvBufFree(&p->last);
   kvBufFree(&p->cur);
   kvBufFree(&p->slot);
   kvBufFree(&p->work);
   kvFree(p->zBuildErr);
-  kvFree(p->zPath);
   kvFree(p);
 }
 
-/* Finish the table (once). */
+/* Finish the tables (once). */
 static int bulkFinish(kv_bulk *p){
-  KvSstMeta meta;
   int rc;
   if( p->rcSticky ) return kvErr(p->rcSticky, "kvstore: the bulk load into "
                                  "'%s' failed earlier", p->db->zDir);
-  if( p->pB==0 ) return KV_OK;
-  /* The rows not built yet: the last chunk and what the thread holds */
+  if( p->bFinished ) return KV_OK;
+  p->bFinished = 1;
+  /* The rows not built yet: the last chunk and what the thread holds
+  ** (until it is stopped, only the thread touches pB and azPath) */
   if( p->bThread ){
     rc = p->cur.n>0 ? handOver(p) : KV_OK;
     stopBuilder(p, rc!=KV_OK);
@@ -310,40 +354,34 @@ static int bulkFinish(kv_bulk *p){
     rc = buildChunk(p, p->cur.a, p->cur.n);
   }
   p->cur.n = 0;
-  if( rc!=KV_OK ){
-    p->rcSticky = rc;
-    return rc;
-  }
-  memset(&meta, 0, sizeof(meta));
-  rc = kvSstBuilderFinish(p->pB, &meta);
-  p->pB = 0;
-  kvSstMetaFree(&meta);
+  if( rc==KV_OK ) rc = bulkEndTable(p);
   if( rc!=KV_OK ) p->rcSticky = rc;
   return rc;
 }
 
 int kv_bulk_unload(kv_bulk *p, uint64_t nKeep, kv_batch *b){
-  KvSst *pSst = 0;
-  KvIter *pIt = 0;
   u64 i = 0;
+  int iTable;
   int rc = KV_OK;
   if( nKeep>0 ) rc = bulkFinish(p);
-  if( rc==KV_OK && nKeep>0 ){
-    rc = kvSstOpen(p->db->pEnv, p->zPath, 0, 0, &pSst);
+  for(iTable=0; rc==KV_OK && i<nKeep && iTable<p->nPath; iTable++){
+    KvSst *pSst = 0;
+    KvIter *pIt = 0;
+    rc = kvSstOpen(p->db->pEnv, p->azPath[iTable], 0, 0, &pSst);
+    if( rc==KV_OK ) rc = kvSstIterNew(pSst, KV_SST_BULK, &pIt);
+    if( rc==KV_OK ) rc = pIt->pMethods->xFirst(pIt);
+    while( rc==KV_OK && i<nKeep && kvIterValid(pIt) ){
+      const u8 *k, *v;
+      size_t nk, nv;
+      kvIterKey(pIt, &k, &nk);
+      kvIterValue(pIt, &v, &nv);
+      rc = kv_batch_put(b, k, nk - KV_TRAILER, v, nv);
+      i++;
+      if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
+    }
+    if( pIt ) pIt->pMethods->xClose(pIt);
+    if( pSst ) kvSstClose(pSst);
   }
-  if( rc==KV_OK && pSst ) rc = kvSstIterNew(pSst, KV_SST_BULK, &pIt);
-  if( rc==KV_OK && pIt ) rc = pIt->pMethods->xFirst(pIt);
-  while( rc==KV_OK && pIt && i<nKeep && kvIterValid(pIt) ){
-    const u8 *k, *v;
-    size_t nk, nv;
-    kvIterKey(pIt, &k, &nk);
-    kvIterValue(pIt, &v, &nv);
-    rc = kv_batch_put(b, k, nk - KV_TRAILER, v, nv);
-    i++;
-    if( rc==KV_OK ) rc = pIt->pMethods->xNext(pIt);
-  }
-  if( pIt ) pIt->pMethods->xClose(pIt);
-  if( pSst ) kvSstClose(pSst);
   kv_bulk_free(p);
   return rc;
 }
@@ -352,9 +390,9 @@ int kv_bulk_prepare(kv_db *db, kv_bulk *p, kv_ingest_job **ppIng){
   int rc = bulkFinish(p);
   *ppIng = 0;
   if( rc==KV_OK ){
-    rc = kvIngestPrepareOwned(db, p->zPath, p->iSeq, ppIng);
+    rc = kvIngestPrepareOwned(db, p->azPath, p->nPath, p->iSeq, ppIng);
   }
-  /* Installed (renamed away) or copied: what is left at zPath goes. */
+  /* Installed (renamed away) or copied: what is left at the paths goes. */
   kv_bulk_free(p);
   return rc;
 }

@@ -328,18 +328,23 @@ int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
   return ingestPrepare(db, p, apRoot, ppIng);
 }
 
-int kvIngestPrepareOwned(kv_db *db, const char *zPath, u64 iSeq,
+int kvIngestPrepareOwned(kv_db *db, char *const *azPath, int nPath, u64 iSeq,
                          kv_ingest_job **ppIng){
   kv_ingest_job *p = (kv_ingest_job*)kvMallocZero(sizeof(*p));
+  int i;
   *ppIng = 0;
-  if( p ) p->aFile = (IngestFile*)kvMallocZero(sizeof(IngestFile));
+  if( p ){
+    p->aFile = (IngestFile*)kvMallocZero(sizeof(IngestFile)*(size_t)nPath);
+  }
   if( p==0 || p->aFile==0 ){
     ingestFree(p);
     return kvErrNoMem();
   }
-  p->nFile = 1;
-  p->aFile[0].zPath = zPath;
-  p->aFile[0].iOwnedSeq = iSeq;
+  p->nFile = nPath;
+  for(i=0; i<nPath; i++){
+    p->aFile[i].zPath = azPath[i];
+    p->aFile[i].iOwnedSeq = iSeq;
+  }
   return ingestPrepare(db, p, 0, ppIng);
 }
 

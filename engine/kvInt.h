@@ -1169,12 +1169,15 @@ int kvDbRecoverWal(kv_db *db);
 int kvDbRecoverReadOnly(kv_db *db);
 
 /****************************** ingest.c ***********************************/
-/* kv_ingest_prepare for one table that kv_bulk (bulk.c) wrote in the
-** store's directory at zPath with every entry at sequence iSeq: not
-** checked again, and renamed into place (not copied) when iSeq is the
-** sequence the ingest takes. */
-int kvIngestPrepareOwned(kv_db *db, const char *zPath, u64 iSeq,
+/* kv_ingest_prepare for the nPath tables that kv_bulk (bulk.c) wrote in
+** the store's directory at azPath[] (disjoint key ranges), every entry at
+** sequence iSeq: not checked again, and renamed into place (not copied)
+** when iSeq is the sequence the ingest takes. */
+int kvIngestPrepareOwned(kv_db *db, char *const *azPath, int nPath, u64 iSeq,
                          kv_ingest_job **ppIng);
+/* Entries per table of a sorted load (2^20; tests lower it): each table's
+** builder holds its bloom hashes and index until it is finished. */
+extern u64 kvBulkTableEntries;
 
 /****************************** shared.c ***********************************/
 /*

@@ -385,6 +385,71 @@ static void test_bulk_builder_failure(void **state){
   tuRemoveDir(zDir);
 }
 
+/* A load of more rows than kvBulkTableEntries is several tables (in key
+** order, disjoint), all installed at the bottom level at one sequence;
+** rows given back span them; an abandoned load removes every one. With
+** the builder thread (200-byte values) and without (1-byte values). */
+static void test_bulk_several_tables(void **state){
+  char zDir[256];
+  char zVal[201];
+  kv_options *o = bulkOptions();
+  kv_db *db;
+  kv_bulk *p = 0;
+  kv_batch *b = kv_batch_new();
+  kv_ingest_job *pJob = 0;
+  kv_sstable_info *a = 0;
+  int n = 0, i, iRound;
+  (void)state;
+  memset(zVal, 'z', 200);
+  zVal[200] = 0;
+  kvBulkTableEntries = 1000;
+  tuTempDir(zDir, sizeof(zDir), "bulkn");
+  db = tuOpen(zDir, o);
+  for(iRound=0; iRound<2; iRound++){
+    const char *zV = iRound ? zVal : "v";
+    int lo = iRound*100000;
+    assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+    addRange(p, lo, lo+5500, zV);
+    assert_int_equal(kv_bulk_prepare(db, p, &pJob), KV_OK);
+    assert_int_equal(kv_ingest_commit(db, pJob), KV_OK);
+    for(i=lo; i<lo+5500; i+=97) assert_string_equal(valueOf(db, i), zV);
+    assert_string_equal(valueOf(db, lo+5499), zV);
+  }
+  assert_int_equal(kv_sstables(db, &a, &n), KV_OK);
+  assert_int_equal(n, 12);
+  for(i=0; i<n; i++){
+    assert_int_equal(a[i].iLevel, 3);
+    assert_int_equal(a[i].nEntry, (i%6)==5 ? 500 : 1000);
+  }
+  kv_free(a);
+  assert_true(maxSstNumber(zDir)<1000);
+  tuVerifyOk(db);
+  /* given back across tables */
+  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+  addRange(p, 200000, 204500, zVal);
+  assert_int_equal(kv_bulk_unload(p, 3500, b), KV_OK);
+  assert_int_equal(kv_batch_count(b), 3500);
+  assert_int_equal(kv_write(db, b), KV_OK);
+  assert_string_equal(valueOf(db, 203499), zVal);
+  assert_null(valueOf(db, 203500));
+  kv_batch_clear(b);
+  /* abandoned: no table left */
+  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+  addRange(p, 300000, 304500, zVal);
+  kv_bulk_free(p);
+  assert_int_equal(tuCountFiles(zDir, ".sst"), 12);
+  assert_true(maxSstNumber(zDir)<1000);
+  assert_int_equal(kv_close(db), KV_OK);
+  db = tuOpen(zDir, o);
+  assert_string_equal(valueOf(db, 105499), zVal);
+  assert_string_equal(valueOf(db, 203000), zVal);
+  assert_int_equal(kv_close(db), KV_OK);
+  kvBulkTableEntries = (u64)1<<20;
+  kv_batch_free(b);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bulk_load),
@@ -394,6 +459,7 @@ int main(void){
     cmocka_unit_test(test_bulk_recovery),
     cmocka_unit_test(test_bulk_builder_thread),
     cmocka_unit_test(test_bulk_builder_failure),
+    cmocka_unit_test(test_bulk_several_tables),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
