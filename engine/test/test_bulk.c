@@ -30,6 +30,16 @@ static void addRange(kv_bulk *p, int lo, int hi, const char *zVal){
   }
 }
 
+/* A sorted load of keys [lo, hi), prepared and committed. */
+static void loadRange(kv_db *db, int lo, int hi, const char *zVal){
+  kv_bulk *p = 0;
+  kv_ingest_job *pJob = 0;
+  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+  addRange(p, lo, hi, zVal);
+  assert_int_equal(kv_bulk_prepare(db, p, &pJob), KV_OK);
+  assert_int_equal(kv_ingest_commit(db, pJob), KV_OK);
+}
+
 static const char *valueOf(kv_db *db, int i){
   char z[16];
   keyOf(z, i);
@@ -370,15 +380,8 @@ static void test_bulk_builder_failure(void **state){
     assert_null(valueOf(db, 0));
     assert_int_equal(tuCountFiles(zDir, ".sst"), 0);
   }
-  {
-    kv_bulk *p = 0;
-    kv_ingest_job *pJob = 0;
-    assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
-    addRange(p, 0, 10000, zVal);
-    assert_int_equal(kv_bulk_prepare(db, p, &pJob), KV_OK);
-    assert_int_equal(kv_ingest_commit(db, pJob), KV_OK);
-    assert_string_equal(valueOf(db, 9999), zVal);
-  }
+  loadRange(db, 0, 10000, zVal);
+  assert_string_equal(valueOf(db, 9999), zVal);
   assert_int_equal(kv_close(db), KV_OK);
   kv_options_free(o);
   kvTestEnvFree(pEnv);
@@ -396,7 +399,6 @@ static void test_bulk_several_tables(void **state){
   kv_db *db;
   kv_bulk *p = 0;
   kv_batch *b = kv_batch_new();
-  kv_ingest_job *pJob = 0;
   kv_sstable_info *a = 0;
   int n = 0, i, iRound;
   (void)state;
@@ -408,10 +410,7 @@ static void test_bulk_several_tables(void **state){
   for(iRound=0; iRound<2; iRound++){
     const char *zV = iRound ? zVal : "v";
     int lo = iRound*100000;
-    assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
-    addRange(p, lo, lo+5500, zV);
-    assert_int_equal(kv_bulk_prepare(db, p, &pJob), KV_OK);
-    assert_int_equal(kv_ingest_commit(db, pJob), KV_OK);
+    loadRange(db, lo, lo+5500, zV);
     for(i=lo; i<lo+5500; i+=97) assert_string_equal(valueOf(db, i), zV);
     assert_string_equal(valueOf(db, lo+5499), zV);
   }
