@@ -49,6 +49,19 @@ void kvFree(void *p){
   if( p ) gHooks.xFree(p);
 }
 
+int kvGrowArray(void **pa, int *pnAlloc, int nNeed, size_t szEach){
+  if( nNeed>*pnAlloc ){
+    int nNew = *pnAlloc ? *pnAlloc*2 : 8;
+    void *aNew;
+    while( nNew<nNeed ) nNew *= 2;
+    aNew = kvRealloc(*pa, (size_t)nNew*szEach);
+    if( aNew==0 ) return kvErrNoMem();
+    *pa = aNew;
+    *pnAlloc = nNew;
+  }
+  return KV_OK;
+}
+
 void kv_free(void *p){
   kvFree(p);
 }

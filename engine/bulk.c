@@ -85,13 +85,9 @@ static int bulkNewTable(kv_bulk *p){
   u64 iFile = BULK_FILE_BASE + ((u64)getpid()<<16)
             + (atomic_fetch_add(&gBulkCounter, 1) & 0xffff);
   char *zPath;
-  if( p->nPath==p->nPathAlloc ){
-    int nNew = p->nPathAlloc ? p->nPathAlloc*2 : 8;
-    char **aNew = kvRealloc(p->azPath, sizeof(char*)*(size_t)nNew);
-    if( aNew==0 ) return kvErrNoMem();
-    p->azPath = aNew;
-    p->nPathAlloc = nNew;
-  }
+  int rc = kvGrowArray((void**)&p->azPath, &p->nPathAlloc, p->nPath+1,
+                       sizeof(char*));
+  if( rc!=KV_OK ) return rc;
   zPath = kvSstPath(db->zDir, iFile);
   if( zPath==0 ) return kvErrNoMem();
   p->azPath[p->nPath++] = zPath;
@@ -320,10 +316,8 @@ void kv_bulk_free(kv_bulk *p){
   kvErrSave(&save);
   if( p->pB ) kvSstBuilderAbandon(p->pB);     /* removes the last table */
   for(i=0; i<p->nPath - (p->pB!=0); i++){
-    /* Installed tables were renamed away: only the others are left. */
-    if( p->db->pEnv->xExists(p->db->pEnv, p->azPath[i]) ){
-      p->db->pEnv->xUnlink(p->db->pEnv, p->azPath[i]);
-    }
+    /* An installed table was renamed away: its unlink fails, unseen. */
+    p->db->pEnv->xUnlink(p->db->pEnv, p->azPath[i]);
   }
   kvErrRestore(&save, 0);
   for(i=0; i<p->nPath; i++) kvFree(p->azPath[i]);
@@ -390,7 +384,8 @@ int kv_bulk_prepare(kv_db *db, kv_bulk *p, kv_ingest_job **ppIng){
   int rc = bulkFinish(p);
   *ppIng = 0;
   if( rc==KV_OK ){
-    rc = kvIngestPrepareOwned(db, p->azPath, p->nPath, p->iSeq, ppIng);
+    rc = kvIngestPrepareOwned(db, (const char *const*)p->azPath, p->nPath,
+                              p->iSeq, ppIng);
   }
   /* Installed (renamed away) or copied: what is left at the paths goes. */
   kv_bulk_free(p);

@@ -307,32 +307,13 @@ static int ingestPrepare(kv_db *db, kv_ingest_job *p,
                          const unsigned char *const *apRoot,
                          kv_ingest_job **ppIng);
 
-int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
-                      const unsigned char *const *apRoot,
-                      kv_ingest_job **ppIng){
-  kv_ingest_job *p = 0;
-  int i;
-  if( ppIng ) *ppIng = 0;
-  if( db==0 || azPath==0 || nPath<=0 || ppIng==0 ){
-    return kvErr(KV_MISUSE, "kvstore: kv_ingest_prepare: bad argument");
-  }
-  if( db->bReadOnly ) return kvDbReadOnlyErr(db);
-  p = (kv_ingest_job*)kvMallocZero(sizeof(*p));
-  if( p ) p->aFile = (IngestFile*)kvMallocZero(sizeof(IngestFile)*nPath);
-  if( p==0 || p->aFile==0 ){
-    ingestFree(p);
-    return kvErrNoMem();
-  }
-  p->nFile = nPath;
-  for(i=0; i<nPath; i++) p->aFile[i].zPath = azPath[i];
-  return ingestPrepare(db, p, apRoot, ppIng);
-}
-
-int kvIngestPrepareOwned(kv_db *db, char *const *azPath, int nPath, u64 iSeq,
-                         kv_ingest_job **ppIng){
+/* A job for the nPath files azPath[] (iOwnedSeq: tables kv_bulk wrote at
+** that sequence; 0: files to check), prepared by ingestPrepare. */
+static int ingestStart(kv_db *db, const char *const *azPath, int nPath,
+                       u64 iOwnedSeq, const unsigned char *const *apRoot,
+                       kv_ingest_job **ppIng){
   kv_ingest_job *p = (kv_ingest_job*)kvMallocZero(sizeof(*p));
   int i;
-  *ppIng = 0;
   if( p ){
     p->aFile = (IngestFile*)kvMallocZero(sizeof(IngestFile)*(size_t)nPath);
   }
@@ -343,9 +324,26 @@ int kvIngestPrepareOwned(kv_db *db, char *const *azPath, int nPath, u64 iSeq,
   p->nFile = nPath;
   for(i=0; i<nPath; i++){
     p->aFile[i].zPath = azPath[i];
-    p->aFile[i].iOwnedSeq = iSeq;
+    p->aFile[i].iOwnedSeq = iOwnedSeq;
   }
-  return ingestPrepare(db, p, 0, ppIng);
+  return ingestPrepare(db, p, apRoot, ppIng);
+}
+
+int kv_ingest_prepare(kv_db *db, const char *const *azPath, int nPath,
+                      const unsigned char *const *apRoot,
+                      kv_ingest_job **ppIng){
+  if( ppIng ) *ppIng = 0;
+  if( db==0 || azPath==0 || nPath<=0 || ppIng==0 ){
+    return kvErr(KV_MISUSE, "kvstore: kv_ingest_prepare: bad argument");
+  }
+  if( db->bReadOnly ) return kvDbReadOnlyErr(db);
+  return ingestStart(db, azPath, nPath, 0, apRoot, ppIng);
+}
+
+int kvIngestPrepareOwned(kv_db *db, const char *const *azPath, int nPath,
+                         u64 iSeq, kv_ingest_job **ppIng){
+  *ppIng = 0;
+  return ingestStart(db, azPath, nPath, iSeq, 0, ppIng);
 }
 
 /* kv_ingest_prepare's steps, for the files of p (freed on failure). */

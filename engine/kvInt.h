@@ -55,6 +55,9 @@ void *kvMalloc(size_t n);                 /* NULL on failure (or n==0) */
 void *kvMallocZero(size_t n);
 void *kvRealloc(void *p, size_t n);
 void kvFree(void *p);
+/* Room for nNeed elements of szEach bytes in *pa (*pnAlloc allocated,
+** doubled from 8): KV_OK, or KV_NOMEM with *pa as it was. */
+int kvGrowArray(void **pa, int *pnAlloc, int nNeed, size_t szEach);
 char *kvStrdup(const char *z);            /* NULL in, NULL out */
 char *kvMprintf(const char *zFmt, ...);   /* NULL on OOM */
 char *kvVmprintf(const char *zFmt, va_list ap);
@@ -1173,8 +1176,8 @@ int kvDbRecoverReadOnly(kv_db *db);
 ** the store's directory at azPath[] (disjoint key ranges), every entry at
 ** sequence iSeq: not checked again, and renamed into place (not copied)
 ** when iSeq is the sequence the ingest takes. */
-int kvIngestPrepareOwned(kv_db *db, char *const *azPath, int nPath, u64 iSeq,
-                         kv_ingest_job **ppIng);
+int kvIngestPrepareOwned(kv_db *db, const char *const *azPath, int nPath,
+                         u64 iSeq, kv_ingest_job **ppIng);
 /* Entries per table of a sorted load (2^20; tests lower it): each table's
 ** builder holds its bloom hashes and index until it is finished. */
 extern u64 kvBulkTableEntries;

@@ -36,13 +36,9 @@ void kvRdListFree(KvRdList *p){
 
 int kvRdListAdd(KvRdList *p, const u8 *pLo, size_t nLo, const u8 *pHi,
                 size_t nHi, u64 seq){
-  if( p->n==p->nAlloc ){
-    int nNew = p->nAlloc ? p->nAlloc*2 : 8;
-    KvRangeTomb *aNew = kvRealloc(p->a, sizeof(KvRangeTomb)*(size_t)nNew);
-    if( aNew==0 ) return kvErrNoMem();
-    p->a = aNew;
-    p->nAlloc = nNew;
-  }
+  int rc = kvGrowArray((void**)&p->a, &p->nAlloc, p->n+1,
+                       sizeof(KvRangeTomb));
+  if( rc!=KV_OK ) return rc;
   p->a[p->n].pLo = pLo;
   p->a[p->n].nLo = nLo;
   p->a[p->n].pHi = pHi;

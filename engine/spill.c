@@ -105,19 +105,6 @@ static void runUnref(SpillRun *r){
   }
 }
 
-static int growArray(void **pa, int *pnAlloc, int nNeed, size_t szEach){
-  if( nNeed>*pnAlloc ){
-    int nNew = *pnAlloc ? *pnAlloc*2 : 8;
-    void *aNew;
-    while( nNew<nNeed ) nNew *= 2;
-    aNew = kvRealloc(*pa, (size_t)nNew*szEach);
-    if( aNew==0 ) return kvErrNoMem();
-    *pa = aNew;
-    *pnAlloc = nNew;
-  }
-  return KV_OK;
-}
-
 int kvSpillNew(kv_db *db, KvSpill **pp){
   KvSpill *p;
   *pp = 0;
@@ -149,10 +136,10 @@ void kvSpillReset(KvSpill *p){
   p->rcBroken = KV_OK;
   p->bInMemory = 0;
   p->nMaxKey = p->nMaxVal = 0;
-  /* aSeg[0] = (0, 1): growArray of one entry cannot fail once allocated;
+  /* aSeg[0] = (0, 1): kvGrowArray of one entry cannot fail once allocated;
   ** a first allocation that fails leaves the spill broken. */
   p->nSeg = 0;
-  if( growArray((void**)&p->aSeg, &p->nSegAlloc, 1, sizeof(SpillSeg)) ){
+  if( kvGrowArray((void**)&p->aSeg, &p->nSegAlloc, 1, sizeof(SpillSeg)) ){
     p->rcBroken = KV_NOMEM;
   }else{
     p->aSeg[0].iMark = 0;
@@ -225,9 +212,9 @@ void kvSpillTruncate(KvSpill *p, kv_batch *b, size_t mark){
   if( p->rcBroken ) return;
   lo = markSeq(p, mark);
   hi = p->iSeqBase;           /* in-memory sequences were never written */
-  if( growArray((void**)&p->aDead, &p->nDeadAlloc, p->nDead+1,
+  if( kvGrowArray((void**)&p->aDead, &p->nDeadAlloc, p->nDead+1,
                 sizeof(SpillDead))
-   || growArray((void**)&p->aSeg, &p->nSegAlloc, p->nSeg+1,
+   || kvGrowArray((void**)&p->aSeg, &p->nSegAlloc, p->nSeg+1,
                 sizeof(SpillSeg)) ){
     p->rcBroken = KV_NOMEM;
     return;
@@ -296,7 +283,7 @@ static int spillRun(KvSpill *p, kv_batch *b){
 
   memset(&meta, 0, sizeof(meta));
   if( n==0 ) return KV_OK;
-  rc = growArray((void**)&p->apRun, &p->nRunAlloc, p->nRun+1,
+  rc = kvGrowArray((void**)&p->apRun, &p->nRunAlloc, p->nRun+1,
                  sizeof(SpillRun*));
   if( rc==KV_OK ){
     aOp = kvMalloc(n*sizeof(SpillOp));
