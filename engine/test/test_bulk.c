@@ -46,6 +46,35 @@ static const char *valueOf(kv_db *db, int i){
   return tuGet(db, 0, 0, z);
 }
 
+/* A load of keys [lo, hi) whose first nKeep rows kv_bulk_unload gives
+** back, written: exactly those rows are in the store after it. */
+static void unloadSome(kv_db *db, int lo, int hi, int nKeep,
+                       const char *zVal){
+  kv_bulk *p = 0;
+  kv_batch *b = kv_batch_new();
+  assert_non_null(b);
+  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+  addRange(p, lo, hi, zVal);
+  assert_int_equal(kv_bulk_unload(p, (uint64_t)nKeep, b), KV_OK);
+  assert_int_equal(kv_batch_count(b), nKeep);
+  assert_int_equal(kv_write(db, b), KV_OK);
+  assert_string_equal(valueOf(db, lo), zVal);
+  assert_string_equal(valueOf(db, lo+nKeep-1), zVal);
+  assert_null(valueOf(db, lo+nKeep));
+  kv_batch_free(b);
+}
+
+/* A load of keys [lo, hi) given up: zDir holds nSst tables after it, as
+** before. */
+static void abandonRange(kv_db *db, const char *zDir, int lo, int hi,
+                         const char *zVal, int nSst){
+  kv_bulk *p = 0;
+  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
+  addRange(p, lo, hi, zVal);
+  kv_bulk_free(p);
+  assert_int_equal(tuCountFiles(zDir, ".sst"), nSst);
+}
+
 /* Largest file number of a .sst in zDir. */
 static u64 maxSstNumber(const char *zDir){
   char **az = 0;
@@ -290,7 +319,6 @@ static void test_bulk_builder_thread(void **state){
   kv_options *o = bulkOptions();
   kv_db *db;
   kv_bulk *p = 0;
-  kv_batch *b = kv_batch_new();
   kv_ingest_job *pJob = 0;
   kv_sstable_info *a = 0;
   const void *pLast;
@@ -319,21 +347,10 @@ static void test_bulk_builder_thread(void **state){
   tuVerifyOk(db);
 
   /* given back after chunks went to the thread */
-  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
-  addRange(p, 30000, 50000, zVal);
-  assert_int_equal(kv_bulk_unload(p, 15000, b), KV_OK);
-  assert_int_equal(kv_batch_count(b), 15000);
-  assert_int_equal(kv_write(db, b), KV_OK);
-  assert_string_equal(valueOf(db, 30000), zVal);
-  assert_string_equal(valueOf(db, 44999), zVal);
-  assert_null(valueOf(db, 45000));
+  unloadSome(db, 30000, 50000, 15000, zVal);
   /* abandoned while the thread holds chunks: no file left */
-  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
-  addRange(p, 50000, 70000, zVal);
-  kv_bulk_free(p);
-  assert_int_equal(tuCountFiles(zDir, ".sst"), 1);
+  abandonRange(db, zDir, 50000, 70000, zVal, 1);
   assert_int_equal(kv_close(db), KV_OK);
-  kv_batch_free(b);
   kv_options_free(o);
   tuRemoveDir(zDir);
 }
@@ -397,8 +414,6 @@ static void test_bulk_several_tables(void **state){
   char zVal[201];
   kv_options *o = bulkOptions();
   kv_db *db;
-  kv_bulk *p = 0;
-  kv_batch *b = kv_batch_new();
   kv_sstable_info *a = 0;
   int n = 0, i, iRound;
   (void)state;
@@ -424,19 +439,9 @@ static void test_bulk_several_tables(void **state){
   assert_true(maxSstNumber(zDir)<1000);
   tuVerifyOk(db);
   /* given back across tables */
-  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
-  addRange(p, 200000, 204500, zVal);
-  assert_int_equal(kv_bulk_unload(p, 3500, b), KV_OK);
-  assert_int_equal(kv_batch_count(b), 3500);
-  assert_int_equal(kv_write(db, b), KV_OK);
-  assert_string_equal(valueOf(db, 203499), zVal);
-  assert_null(valueOf(db, 203500));
-  kv_batch_clear(b);
+  unloadSome(db, 200000, 204500, 3500, zVal);
   /* abandoned: no table left */
-  assert_int_equal(kv_bulk_begin(db, &p), KV_OK);
-  addRange(p, 300000, 304500, zVal);
-  kv_bulk_free(p);
-  assert_int_equal(tuCountFiles(zDir, ".sst"), 12);
+  abandonRange(db, zDir, 300000, 304500, zVal, 12);
   assert_true(maxSstNumber(zDir)<1000);
   assert_int_equal(kv_close(db), KV_OK);
   db = tuOpen(zDir, o);
@@ -444,7 +449,6 @@ static void test_bulk_several_tables(void **state){
   assert_string_equal(valueOf(db, 203000), zVal);
   assert_int_equal(kv_close(db), KV_OK);
   kvBulkTableEntries = (u64)1<<20;
-  kv_batch_free(b);
   kv_options_free(o);
   tuRemoveDir(zDir);
 }
