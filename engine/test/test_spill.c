@@ -381,7 +381,6 @@ static void test_spill_range_delete_over_runs(void **state){
   kv_db *db;
   kv_batch *b;
   char zKey[16], zVal[VAL_LEN + 1];
-  u64 iSeq = 0;
   int i;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "spill");
@@ -422,8 +421,7 @@ static void test_spill_range_delete_over_runs(void **state){
     kv_iter_free(it);
   }
   kvSpillTableEntries = 7;      /* the range deletion's table and others */
-  assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
-  assert_int_equal(kv_commit_prepared(db, b, iSeq), KV_OK);
+  tuCommitPrepared(db, b);
   kvSpillTableEntries = (u64)1<<20;
   kv_batch_clear(b);
   for(i=0; i<2; i++){
@@ -459,7 +457,6 @@ static void test_spill_truncated_to_start_commits(void **state){
   kv_db *db;
   kv_batch *b;
   char zKey[16];
-  u64 iSeq = 0;
   int i, iRound;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "spill");
@@ -488,9 +485,7 @@ static void test_spill_truncated_to_start_commits(void **state){
       assert_int_equal(kv_batch_put(b, "k0150", 5, "new", 3), KV_OK);
     }
     assert_int_equal(kv_batch_count(b), 1);
-    iSeq = 0;                   /* a new transaction: a new sequence */
-    assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
-    assert_int_equal(kv_commit_prepared(db, b, iSeq), KV_OK);
+    tuCommitPrepared(db, b);
     kv_batch_clear(b);
     assert_null(tuGet(db, 0, 0, "k0000"));
     assert_null(tuGet(db, 0, 0, "k0099"));
