@@ -87,6 +87,19 @@ static int appendGrow(PosixFile *p, u64 nNeed){
     p->aApp = 0;
   }else{
     p->aApp = (u8*)pNew;
+#ifdef MADV_POPULATE_WRITE
+    /* Map the new pages writable now, in one call, rather than by one
+    ** write fault per page as the appends reach them (a fault costs a few
+    ** microseconds in a virtual machine; a 1M-row fill took 50,000 of
+    ** them). The pages become dirty zeros at once, so a file that is
+    ** being synced would write them out with its next fsync: only a file
+    ** not synced yet (the WAL with sync=normal or off) is populated.
+    ** Failure (a kernel before 5.14) leaves the faults to do it. */
+    if( !p->bSynced ){
+      (void)madvise(p->aApp + p->nCap, (size_t)(nNew - p->nCap),
+                    MADV_POPULATE_WRITE);
+    }
+#endif
   }
   p->nCap = nNew;
   return KV_OK;

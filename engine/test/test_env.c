@@ -26,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -967,6 +970,78 @@ static void test_posix_append(void **state){
   }
 }
 
+/* A counter of the page faults this thread takes from now on (the
+** faults of its own instructions: not those a madvise populates), or -1
+** when the kernel does not let us count. */
+static int faultCounter(void){
+  struct perf_event_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.size = sizeof(attr);
+  attr.config = PERF_COUNT_SW_PAGE_FAULTS;
+  attr.exclude_kernel = 0;
+  return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+}
+
+static long faultsSoFar(int fd){
+  long long n = 0;
+  assert_int_equal(read(fd, &n, sizeof(n)), (ssize_t)sizeof(n));
+  return (long)n;
+}
+
+/* Append nTotal bytes in records of 100; the page faults that took. */
+static long appendFaults(KvFile *pFile, size_t nTotal, int fd){
+  u8 a[100];
+  size_t n;
+  long n0;
+  pattern(a, sizeof(a), 5);
+  n0 = faultsSoFar(fd);
+  for(n=0; n<nTotal; n+=sizeof(a)){
+    assert_int_equal(kvEnvPosix()->xAppend(pFile, a, sizeof(a)), KV_OK);
+  }
+  return faultsSoFar(fd) - n0;
+}
+
+/*
+** The mapped appends of a file nobody has synced (the WAL with sync=normal)
+** find their pages mapped: a growth step maps them writable in one call
+** rather than by a fault per 4 KiB page as the appends reach them. Once
+** the file is synced, the steps are left to fault page by page, because
+** populated pages are dirty zeros that the next fsync would write out.
+*/
+static void test_posix_append_prefaulted(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  size_t nTotal = 8<<20;                  /* 2048 pages, several steps */
+  long nPage = (long)(nTotal/4096);
+  KvFile *pFile = 0;
+  void *pProbe;
+  int fd = faultCounter();
+  if( fd<0 ) skip();                      /* no perf events here */
+  pProbe = mmap(0, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS,
+                -1, 0);
+  assert_true(pProbe!=MAP_FAILED);
+  if( madvise(pProbe, 4096, MADV_POPULATE_WRITE)!=0 ){
+    munmap(pProbe, 4096);
+    close(fd);
+    skip();                               /* kernel before 5.14 */
+  }
+  munmap(pProbe, 4096);
+
+  assert_int_equal(pPosix->xOpen(pPosix, P(f,"unsynced"), KV_OPEN_APPEND,
+                                 &pFile), KV_OK);
+  assert_true(appendFaults(pFile, nTotal, fd) < nPage/16);
+  assert_int_equal(pPosix->xClose(pFile), KV_OK);
+
+  assert_int_equal(pPosix->xOpen(pPosix, P(f,"synced"), KV_OPEN_APPEND,
+                                 &pFile), KV_OK);
+  assert_int_equal(pPosix->xAppend(pFile, "x", 1), KV_OK);
+  assert_int_equal(pPosix->xSync(pFile), KV_OK);
+  assert_true(appendFaults(pFile, nTotal, fd) > nPage/2);
+  assert_int_equal(pPosix->xClose(pFile), KV_OK);
+  close(fd);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setupFixture, teardownFixture)
@@ -997,6 +1072,7 @@ int main(void){
     T(test_threads),
     T(test_posix_map),
     T(test_posix_append),
+    T(test_posix_append_prefaulted),
     cmocka_unit_test(test_failalloc_nth),
     cmocka_unit_test(test_failalloc_persist),
     cmocka_unit_test(test_failalloc_leak_and_mix),
