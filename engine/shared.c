@@ -94,6 +94,13 @@
 /* Reloads of a manifest that keeps changing under the reader. */
 #define RELOAD_TRIES 50
 
+/* catchApply met a spilled commit not installed here (below). The waits
+** of 1 ms for its process to install it before this one does, and the
+** tries in all before KV_BUSY. */
+#define CATCH_TABLES   (-1)
+#define TABLES_WAIT    20
+#define TABLES_TRIES   (TABLES_WAIT + 20)
+
 /* ---------------------------------------------------------------------- */
 /* Roles, the map and the slots.                                           */
 
@@ -405,9 +412,14 @@ static int catchApply(CatchUp *c){
   c->bPending = 0;
   if( c->iPendSeq<=c->iLast ) return KV_OK;    /* applied already */
   if( c->nPendCount & KV_WAL_TABLES ){
-    /* A spilled commit: its table comes with the manifest (spill.c). */
-    if( nOp>0 ) c->iLast = c->iPendSeq + nOp - 1;
-    return KV_OK;
+    /* A spilled commit: its tables come with the manifest that its process
+    ** writes after the database's commit (spill.c), together with the
+    ** flush before them, and reading that manifest moves the last
+    ** sequence past it. Met here, it is not installed yet (or the
+    ** manifest was not read: the maintenance lock was busy): nothing from
+    ** it on is applied until it is, or reads would miss the transaction
+    ** (kvSharedCatchUp reads the manifest and tries again). */
+    return CATCH_TABLES;
   }
   ins.pMem = c->pMem;
   ins.seq = c->iPendSeq;
@@ -513,6 +525,7 @@ static int resetMem(kv_db *db){
   c.pMem = pNew;
   c.iLast = db->vset.iLastSeq;
   c.iHorizon = atomic_load(&db->lastSeq);
+  if( c.iHorizon<c.iLast ) c.iHorizon = c.iLast;
   if( rc==KV_OK ) rc = catchUpRun(&c, &pos);
   kvBufFree(&c.pending);
   kvBufFree(&c.buf);
@@ -543,31 +556,97 @@ static int resetMem(kv_db *db){
 */
 static int followManifest(kv_db *db, int bMust){
   int rc = KV_OK;
-  int bChanged = 0;
+  int bChanged = 0, bReset = 0;
+  u64 iFlushed = 0;
   if( !bMust && atomic_load(&db->pShm->iManifestGen)
                 == atomic_load(&db->iManifestGen) ){
     return KV_OK;
   }
-  if( bMust ){
-    pthread_mutex_lock(&db->maintMutex);
-  }else if( pthread_mutex_trylock(&db->maintMutex)!=0 ){
-    return KV_OK;
-  }
-  kvDbLock(db);
-  rc = kvSharedReload(db, &bChanged);
-  if( rc==KV_OK && db->vset.iLastSeq>atomic_load(&db->lastSeq) ){
-    /* Everything up to the flushed sequence is in the tables now. */
-    atomic_store(&db->lastSeq, db->vset.iLastSeq);
+  for(;;){
+    if( bMust ){
+      pthread_mutex_lock(&db->maintMutex);
+    }else if( pthread_mutex_trylock(&db->maintMutex)!=0 ){
+      return KV_OK;
+    }
+    kvDbLock(db);
+    rc = kvSharedReload(db, &bChanged);
+    if( rc!=KV_OK ) break;
+    /* The tables hold everything up to the flushed sequence now. If that
+    ** covers what this memtable holds (a flush elsewhere moved the log
+    ** number past the segment it started in) or sequences it never got
+    ** (a flush or a spilled commit elsewhere), it starts anew from the
+    ** WAL after them before the last sequence moves there: the tables may
+    ** hold newer versions of keys it holds older ones of, and it is read
+    ** before level 0. Its immutable predecessor must be flushed first. */
+    iFlushed = db->vset.iLastSeq;
+    bReset = db->vset.iLogNumber>db->iMemLogNumber
+          || iFlushed>atomic_load(&db->lastSeq);
+    if( !bReset || db->pImm==0 ) break;
+    /* That flush needs maintMutex: let go of it while waiting. Not
+    ** waiting (bMust 0), the catch-up goes on from where it was, which
+    ** applies the sequences it lacks (or meets a segment the flush
+    ** deleted, and comes back with bMust). */
+    pthread_mutex_unlock(&db->maintMutex);
+    if( !bMust ){
+      kvDbUnlock(db);
+      return KV_OK;
+    }
+    while( db->pImm && kvDbStickyError(db)==KV_OK ){
+      if( db->bBgThread ){
+        pthread_cond_wait(&db->cvWork, &db->mutex);
+      }else{
+        kvDbFlushPending(db);
+      }
+    }
+    rc = kvDbStickyError(db);
+    kvDbUnlock(db);
+    if( rc!=KV_OK ) return rc;
   }
   if( rc==KV_OK && KV_WALPOS_SEG(db->iWalPos)<db->vset.iLogNumber ){
     /* What lay before the log number is in the tables (or replaced). */
     db->iWalPos = KV_WALPOS(db->vset.iLogNumber, 0);
   }
   kvDbUnlock(db);
-  if( rc==KV_OK && db->pImm==0 && db->vset.iLogNumber>db->iMemLogNumber ){
-    rc = resetMem(db);
+  if( rc==KV_OK && bReset ) rc = resetMem(db);
+  if( rc==KV_OK ){
+    kvDbLock(db);
+    if( iFlushed>atomic_load(&db->lastSeq) ){
+      atomic_store(&db->lastSeq, iFlushed);
+    }
+    kvDbUnlock(db);
   }
   pthread_mutex_unlock(&db->maintMutex);
+  return rc;
+}
+
+/*
+** Install the tables of a spilled commit (its WAL record's body pRep,
+** sequences up to iLast) that the database committed and its process has
+** not installed: that process may have died after the database's commit,
+** or not have reached its install yet. Under the maintenance lock, at the
+** newest manifest; a manifest already past iLast has them (the committer's
+** install does the same check, so whichever comes second adds nothing).
+** REQUIRES: leader; M not held.
+*/
+static int installSpilled(kv_db *db, const u8 *pRep, size_t nRep, u64 iLast){
+  KvVersionEdit edit;
+  int bEdited = 0;
+  int rc;
+  memset(&edit, 0, sizeof(edit));
+  kvDbLock(db);
+  rc = kvSharedMaintBegin(db, 1);
+  if( rc==KV_OK ){
+    if( db->vset.iLastSeq<iLast ){
+      rc = kvSpillRecoverTables(db, pRep, nRep, &edit, 1);
+      edit.bLastSeq = 1;
+      edit.iLastSeq = iLast;
+      if( rc==KV_OK ) rc = kvVsetApply(&db->vset, &edit);
+      bEdited = rc==KV_OK;
+    }
+    kvSharedMaintEnd(db, bEdited);
+  }
+  kvDbUnlock(db);
+  kvEditClear(&edit);
   return rc;
 }
 
@@ -578,12 +657,13 @@ static int followManifest(kv_db *db, int bMust){
 int kvSharedCatchUp(kv_db *db, u64 iHorizon){
   CatchUp c;
   u64 pos;
-  int rc = KV_OK, nTry;
+  int rc = KV_OK, nTry, nTables = 0;
   if( db->pShm==0 ) return KV_OK;
   for(nTry=0; nTry<RELOAD_TRIES; nTry++){
     /* After a segment vanished (a flush elsewhere covered it and deleted
-    ** it), the manifest that says so is read before trying again. */
-    rc = followManifest(db, nTry>0);
+    ** it), or at a spilled commit, the manifest that says so is read
+    ** (waiting for the maintenance lock) before trying again. */
+    rc = followManifest(db, nTry>0 || nTables>0);
     if( rc==KV_OK ){
       memset(&c, 0, sizeof(c));
       c.db = db;
@@ -596,6 +676,13 @@ int kvSharedCatchUp(kv_db *db, u64 iHorizon){
       }
       pos = db->iWalPos;
       rc = catchUpRun(&c, &pos);
+      if( rc==CATCH_TABLES && nTables>=TABLES_WAIT ){
+        /* Still not installed after the waits: do it here. The next try
+        ** reads the manifest with it (and starts the memtable anew). */
+        u64 iLast = c.iPendSeq + KV_WAL_COUNT(c.nPendCount) - 1;
+        int rc2 = installSpilled(db, c.pending.a, c.pending.n, iLast);
+        if( rc2!=KV_OK ) rc = rc2;
+      }
       kvBufFree(&c.pending);
       kvBufFree(&c.buf);
       kvDbLock(db);
@@ -609,11 +696,23 @@ int kvSharedCatchUp(kv_db *db, u64 iHorizon){
       }
       kvDbUnlock(db);
     }
+    if( rc==CATCH_TABLES ){
+      /* Its process installs it right after the database's commit, which
+      ** this caller's horizon has seen; else this one does (above). */
+      if( ++nTables>=TABLES_TRIES ) break;
+      if( nTables>1 ) db->pEnv->xSleepMicros(db->pEnv, 1000);
+      nTry--;
+      continue;
+    }
     if( rc!=KV_CANTOPEN ) break;
     kvErrClear();
     db->pEnv->xSleepMicros(db->pEnv, 100);
   }
-  if( rc==KV_CANTOPEN ){
+  if( rc==CATCH_TABLES ){
+    rc = kvErr(KV_BUSY, "kvstore: the tables of a transaction another "
+               "process committed to '%s' keep not being installed: try "
+               "again", db->zDir);
+  }else if( rc==KV_CANTOPEN ){
     rc = kvErr(KV_IOERR, "kvstore: WAL segment %" PRIu64 " of '%s' keeps "
                "disappearing while being read", KV_WALPOS_SEG(db->iWalPos),
                db->zDir);

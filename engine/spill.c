@@ -82,10 +82,6 @@ struct KvSpill {
   SpillDead *aDead;             /* ascending, disjoint */
   int nDead, nDeadAlloc;
   int rcBroken;                 /* out of memory in a rollback: unusable */
-  int bInMemory;                /* another process had the store open when
-                                ** the limit was first reached: the
-                                ** transaction stays in memory (spilled, it
-                                ** could not commit beside that process) */
   size_t nMaxKey, nMaxVal;      /* largest spilled key and value */
   KvBuf val;                    /* value kvSpillGet returned */
 };
@@ -134,7 +130,6 @@ void kvSpillReset(KvSpill *p){
   p->iSeqBase = 1;
   p->nDead = 0;
   p->rcBroken = KV_OK;
-  p->bInMemory = 0;
   p->nMaxKey = p->nMaxVal = 0;
   /* aSeg[0] = (0, 1): kvGrowArray of one entry cannot fail once allocated;
   ** a first allocation that fails leaves the spill broken. */
@@ -367,14 +362,6 @@ int kvSpillBeforeAdd(KvSpill *p, kv_batch *b){
   }
   /* Range deletions stay in memory (doc/spill.md). */
   if( kvBatchMemBytes(b)<p->nLimit || kvBatchMemRangeOps(b)>0 ) return KV_OK;
-  if( p->bInMemory ) return KV_OK;
-  if( p->nRun==0 && kv_open_elsewhere(p->db) ){
-    /* A spilled transaction commits only while no other process has the
-    ** store open (kvSpillPrepareLocked): beside one, keep it in memory, as
-    ** before spilling existed, rather than fail its COMMIT. */
-    p->bInMemory = 1;
-    return KV_OK;
-  }
   return spillRun(p, b);
 }
 
@@ -810,6 +797,7 @@ int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq){
   u64 nCount = kv_batch_count(b);
   u64 nOps = 0, nBytes = (u64)kvBatchMemBytes(b);
   KvBuf rep = {0, 0, 0};
+  u64 iEndBefore;
   int nTable;
   int i;
   int rc;
@@ -831,12 +819,6 @@ int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq){
                  "is too large to commit (at most %u)", nCount,
                  KV_WAL_TABLES - 1);
   }
-  if( !kvSharedAlone(db) ){
-    /* Another process's memtable may hold older versions of these keys,
-    ** read before level 0 (doc/spill.md). */
-    return kvErr(KV_BUSY, "kvstore: a spilled transaction cannot commit "
-                 "while another process has '%s' open", db->zDir);
-  }
   /* A retried COMMIT writes the tables anew. */
   kvSpillAbortLocked(db);
   /* How many tables at most: every run's entries and bytes, and what
@@ -856,6 +838,7 @@ int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq){
     prepFree(db, pPrep, 0);
     return rc;
   }
+  iEndBefore = kvWalEnd(db->pWal);
   kvDbUnlock(db);
 
   rc = prepWriteTables(db, b, pPrep);
@@ -891,6 +874,9 @@ int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq){
   kvBufFree(&rep);
 
   kvDbLock(db);
+  /* Other processes read the record from here on, as they do a prepared
+  ** batch's: they must not apply past it before the tables are in. */
+  kvSharedWalWritten(db, iEndBefore);
   if( rc==KV_OK ){
     db->bPrepared = 1;
     db->iPrepSeq = pPrep->iSeq;
@@ -915,7 +901,11 @@ int kvSpillApplyLocked(kv_db *db, kv_batch *b, u64 iSeq){
   }
   memset(&edit, 0, sizeof(edit));
   rc = kvSharedMaintBegin(db, 1);
-  if( rc==KV_OK ){
+  if( rc==KV_OK && db->vset.iLastSeq>=pPrep->iLast ){
+    /* Another process, catching up to the database's commit, installed
+    ** the tables first (shared.c, installSpilled). */
+    kvSharedMaintEnd(db, 0);
+  }else if( rc==KV_OK ){
     for(i=0; rc==KV_OK && i<pPrep->nTable; i++){
       rc = kvEditAddFile(&edit, 0, &pPrep->aTable[i].meta,
                          pPrep->aTable[i].iFile);

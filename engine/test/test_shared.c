@@ -365,38 +365,122 @@ static void test_handover_costs_no_sync(void **state){
   tuRemoveDir(zDir);
 }
 
-/* A transaction past txn_spill while another process has the store open
-** stays in memory and commits (a spilled one could not commit beside that
-** process); alone, the same transaction spills. */
-static void test_no_spill_beside_another_process(void **state){
+/* How many of zPrefix000000.. (n keys) read zWant through db at snap. */
+static int countValue(kv_db *db, const kv_snapshot *snap, const char *zPrefix,
+                      int n, const char *zWant){
+  int i, nSame = 0;
+  for(i=0; i<n; i++){
+    char zKey[32];
+    const char *zVal;
+    snprintf(zKey, sizeof(zKey), "%s%06d", zPrefix, i);
+    zVal = tuGet(db, snap, 0, zKey);
+    if( zVal && strncmp(zVal, zWant, strlen(zWant))==0 ) nSame++;
+  }
+  return nSame;
+}
+
+/* A batch past txn_spill=4KB of n keys zPrefix000000.. valued zVal. */
+static kv_batch *spilledBatch(kv_db *db, const char *zPrefix, int n,
+                              const char *zVal){
+  kv_batch *p = kv_batch_new();
+  int i;
+  assert_non_null(p);
+  assert_int_equal(kv_batch_set_spill(p, db), KV_OK);
+  for(i=0; i<n; i++){
+    char zKey[32], zBuf[128];
+    snprintf(zKey, sizeof(zKey), "%s%06d", zPrefix, i);
+    memset(zBuf, '.', sizeof(zBuf));
+    memcpy(zBuf, zVal, strlen(zVal));
+    assert_int_equal(kv_batch_put(p, zKey, strlen(zKey), zBuf, sizeof(zBuf)),
+                     KV_OK);
+  }
+  assert_true(kvSpillHasRuns(kvBatchSpill(p)));
+  return p;
+}
+
+/*
+** A transaction past txn_spill spills and commits while another process
+** has the store open, and that process reads it whole: not the older
+** versions of its keys that its own memtable holds (read before level 0).
+** Its snapshot from before keeps the older values. When the database has
+** committed a spilled transaction but its process has not installed the
+** tables (it died, or has not got there yet), the other process's
+** catch-up to that horizon installs them, and the committer's own install
+** then adds nothing. Both ways round, and after reopening alone.
+*/
+static void test_spill_beside_another_process(void **state){
   char zDir[256];
   kv_db *a, *b;
-  int bAlone;
+  kv_batch *p;
+  kv_snapshot *snap;
+  char *zJson = 0;
+  u64 iSeq = 0;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "sharedspill");
   a = openWith(zDir, 0, "txn_spill=4KB");
   b = openWith(zDir, fastPosixOther(), "txn_spill=4KB");
-  for(bAlone=0; bAlone<2; bAlone++){
-    kv_batch *p = kv_batch_new();
+
+  /* b's memtable holds k..: 'old' */
+  p = kv_batch_new();
+  {
     int i;
-    assert_int_equal(kv_batch_set_spill(p, a), KV_OK);
     for(i=0; i<200; i++){
-      char zKey[32], zVal[128];
-      snprintf(zKey, sizeof(zKey), "%c%06d", bAlone ? 'y' : 'x', i);
-      memset(zVal, 'v', sizeof(zVal));
-      assert_int_equal(kv_batch_put(p, zKey, strlen(zKey), zVal,
-                                    sizeof(zVal)), KV_OK);
-    }
-    assert_int_equal(kvSpillHasRuns(kvBatchSpill(p))!=0, bAlone);
-    tuCommitPrepared(a, p);
-    kv_batch_free(p);
-    if( !bAlone ){
-      assert_int_equal(kv_catch_up(b, kv_last_seq(a)), KV_OK);
-      assert_int_equal(countPrefix(b, "x", 200), 200);
-      kv_close(b);
+      char zKey[32];
+      snprintf(zKey, sizeof(zKey), "k%06d", i);
+      assert_int_equal(kv_batch_put(p, zKey, strlen(zKey), "old", 3), KV_OK);
     }
   }
-  assert_int_equal(countPrefix(a, "y", 200), 200);
+  tuCommitPrepared(a, p);
+  kv_batch_free(p);
+  assert_int_equal(kv_catch_up(b, kv_last_seq(a)), KV_OK);
+  assert_int_equal(countValue(b, 0, "k", 200, "old"), 200);
+  snap = kv_snapshot_new(b);
+  assert_non_null(snap);
+
+  /* a spills 'new' over them and 200 more keys, and commits */
+  p = spilledBatch(a, "k", 400, "new");
+  tuCommitPrepared(a, p);
+  kv_batch_free(p);
+  assert_int_equal(kv_catch_up(b, kv_last_seq(a)), KV_OK);
+  assert_int_equal(countValue(b, 0, "k", 400, "new"), 400);
+  assert_int_equal(countValue(b, snap, "k", 400, "old"), 200);
+  assert_int_equal(countValue(b, snap, "k", 400, "new"), 0);
+  kv_snapshot_free(b, snap);
+
+  /* a prepares 'two'; the database commits it (b reads that horizon) but
+  ** a has not installed the tables (it died, or is about to): b installs
+  ** them, and a's install then adds nothing */
+  p = spilledBatch(a, "k", 400, "two");
+  assert_int_equal(kv_prepare(a, p, &iSeq), KV_OK);
+  assert_int_equal(kv_catch_up(b, iSeq), KV_OK);
+  assert_int_equal(countValue(b, 0, "k", 400, "two"), 400);
+  assert_int_equal(kv_commit_prepared(a, p, iSeq), KV_OK);
+  kv_batch_free(p);
+  assert_int_equal(countValue(a, 0, "k", 400, "two"), 400);
+  assert_int_equal(kv_catch_up(b, kv_last_seq(a)), KV_OK);
+  assert_int_equal(countValue(b, 0, "k", 400, "two"), 400);
+
+  /* the other way round, and writes after it */
+  assert_int_equal(kv_catch_up(b, kv_last_seq(a)), KV_OK);
+  p = spilledBatch(b, "k", 300, "bbb");
+  tuCommitPrepared(b, p);
+  kv_batch_free(p);
+  putN(b, "z", 0, 10);
+  assert_int_equal(kv_catch_up(a, kv_last_seq(b)), KV_OK);
+  assert_int_equal(countValue(a, 0, "k", 400, "bbb"), 300);
+  assert_int_equal(countValue(a, 0, "k", 400, "two"), 100);
+  assert_int_equal(countPrefix(a, "z", 10), 10);
+
+  kv_close(b);
+  kv_close(a);
+  a = openWith(zDir, 0, "txn_spill=4KB");
+  assert_int_equal(entriesInTables(a) >= 400, 1);
+  assert_int_equal(kv_compact(a, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(entriesInTables(a), 410);
+  assert_int_equal(countValue(a, 0, "k", 400, "bbb"), 300);
+  assert_int_equal(countValue(a, 0, "k", 400, "two"), 100);
+  assert_int_equal(countPrefix(a, "z", 10), 10);
   kv_close(a);
   tuRemoveDir(zDir);
 }
@@ -537,7 +621,7 @@ int main(void){
     cmocka_unit_test(test_recovery_skips_flushed_records),
     cmocka_unit_test(test_writer_reopens_after_another_cut_the_segment),
     cmocka_unit_test(test_handover_costs_no_sync),
-    cmocka_unit_test(test_no_spill_beside_another_process),
+    cmocka_unit_test(test_spill_beside_another_process),
     cmocka_unit_test(test_crash_points_of_another_instance),
   };
   return cmocka_run_group_tests(tests, 0, 0);
