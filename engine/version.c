@@ -71,7 +71,18 @@ void kvFileRef(KvFileMeta *f){
   atomic_fetch_add(&f->nRef, 1);
 }
 
+static void filePinClose(KvFileMeta *f){
+  if( f->pPin ){
+    KvErrSave save;
+    kvErrSave(&save);
+    f->pSet->pEnv->xClose(f->pPin);   /* read-only: nothing to report */
+    kvErrRestore(&save, 0);
+    f->pPin = 0;
+  }
+}
+
 static void fileFree(KvFileMeta *f){
+  filePinClose(f);
   kvSstClose(atomic_load_explicit(&f->pSst, memory_order_relaxed));
   kvBufFree(&f->smallest);
   kvBufFree(&f->largest);
@@ -86,6 +97,7 @@ void kvFileUnref(KvFileMeta *f){
       /* Close before unlinking, and ignore a failure to unlink: the file
       ** is no longer in the manifest, and the next open removes it. */
       char *zPath = kvSstPath(f->pSet->zDir, f->iFile);
+      filePinClose(f);
       kvSstClose(atomic_load_explicit(&f->pSst, memory_order_relaxed));
       atomic_store_explicit(&f->pSst, 0, memory_order_relaxed);
       if( zPath ){
@@ -113,6 +125,9 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
   KvVersionSet *pSet = f->pSet;
   pthread_mutex_t *pMutex = (pthread_mutex_t*)pSet->pMutex;
   KvSst *pSst;
+  KvSst *pNew = 0;
+  KvFile *pPin = 0;
+  char *zPath = 0;
   int rc = KV_OK;
   /* Opened already (the usual case): no lock. A table is opened once and
   ** stays open while the file is referenced, so a non-NULL pointer is
@@ -123,35 +138,82 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
     return KV_OK;
   }
   pthread_mutex_lock(pMutex);
-  pSst = atomic_load_explicit(&f->pSst, memory_order_relaxed);
-  if( pSst==0 ){
-    if( f->rcOpen ){
-      rc = kvErr(f->rcOpen, "%s", f->zOpenErr ? f->zOpenErr : "kvstore: table unreadable");
+  if( f->rcOpen ){
+    rc = kvErr(f->rcOpen, "%s", f->zOpenErr ? f->zOpenErr : "kvstore: table unreadable");
+  }else{
+    /* the file held open by kvFilePin, which the table takes over */
+    pPin = f->pPin;
+    f->pPin = 0;
+  }
+  pthread_mutex_unlock(pMutex);
+  if( rc!=KV_OK ){
+    *ppSst = 0;
+    return rc;
+  }
+  /* Opened without the version set's mutex, which every reader takes for
+  ** a moment (kvVersionCurrent): a background thread opening hundreds of
+  ** tables (shared.c) would hold each of them up for every open. Two
+  ** threads may open the same table at once; the first to install wins
+  ** and the other closes its copy. */
+  zPath = kvSstPath(pSet->zDir, f->iFile);
+  if( zPath==0 ){
+    rc = kvErrNoMem();
+    if( pPin ) pSet->pEnv->xClose(pPin);
+  }else{
+    if( pPin ){
+      rc = kvSstOpenFile(pSet->pEnv, zPath, pPin, pSet->pCache,
+                         pSet->pCounters, &pNew);
     }else{
-      char *zPath = kvSstPath(pSet->zDir, f->iFile);
-      if( zPath==0 ){
-        rc = kvErrNoMem();
-      }else{
-        rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache,
-                       pSet->pCounters, &pSst);
-        if( rc==KV_OK ) kvSstSetVerify(pSst, pSet->bVerify);
-        kvFree(zPath);
-        /* Corruption is permanent for an immutable file: remember it so
-        ** every later read fails the same way without re-reading. I/O
-        ** errors and OOM may pass, so they are retried. */
-        if( rc==KV_CORRUPT ){
-          f->rcOpen = rc;
-          f->zOpenErr = kvStrdup(kvErrMsg());
-        }
-        if( rc==KV_OK ){
-          atomic_store_explicit(&f->pSst, pSst, memory_order_release);
-        }
-      }
+      rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache, pSet->pCounters, &pNew);
     }
+    if( rc==KV_OK ) kvSstSetVerify(pNew, pSet->bVerify);
+    kvFree(zPath);
+  }
+  pthread_mutex_lock(pMutex);
+  pSst = atomic_load_explicit(&f->pSst, memory_order_relaxed);
+  if( pSst ){
+    /* another thread's open won */
+    kvSstClose(pNew);
+    rc = KV_OK;
+  }else if( rc==KV_OK ){
+    pSst = pNew;
+    atomic_store_explicit(&f->pSst, pSst, memory_order_release);
+  }else if( rc==KV_CORRUPT && f->rcOpen==0 ){
+    /* Corruption is permanent for an immutable file: remember it so
+    ** every later read fails the same way without re-reading. I/O
+    ** errors and OOM may pass, so they are retried. */
+    f->rcOpen = rc;
+    f->zOpenErr = kvStrdup(kvErrMsg());
   }
   *ppSst = pSst;
   pthread_mutex_unlock(pMutex);
   return rc;
+}
+
+int kvFilePin(KvFileMeta *f){
+  KvVersionSet *pSet = f->pSet;
+  pthread_mutex_t *pMutex = (pthread_mutex_t*)pSet->pMutex;
+  KvFile *pFile = 0;
+  char *zPath;
+  int rc;
+  if( atomic_load_explicit(&f->pSst, memory_order_acquire) ) return KV_OK;
+  pthread_mutex_lock(pMutex);
+  rc = f->pPin!=0 || atomic_load_explicit(&f->pSst, memory_order_relaxed);
+  pthread_mutex_unlock(pMutex);
+  if( rc ) return KV_OK;
+  zPath = kvSstPath(pSet->zDir, f->iFile);
+  if( zPath==0 ) return kvErrNoMem();
+  rc = pSet->pEnv->xOpen(pSet->pEnv, zPath, KV_OPEN_READ, &pFile);
+  kvFree(zPath);
+  if( rc!=KV_OK ) return rc;
+  pthread_mutex_lock(pMutex);
+  if( f->pPin==0 && atomic_load_explicit(&f->pSst, memory_order_relaxed)==0 ){
+    f->pPin = pFile;
+    pFile = 0;
+  }
+  pthread_mutex_unlock(pMutex);
+  if( pFile ) pSet->pEnv->xClose(pFile);      /* another thread's won */
+  return KV_OK;
 }
 
 /* ---------------------------------------------------------------------- */
