@@ -828,6 +828,8 @@ struct KvFileMeta {
   char *zOpenErr;               /* its message (kvMalloc) */
   KvFile *pPin;                 /* the file held open until the table is
                                 ** (kvFilePin; under the vset mutex) */
+  int bOpening;                 /* a thread is opening the table, without
+                                ** the vset mutex (kvFileTable; under it) */
   KvVersionSet *pSet;
 };
 

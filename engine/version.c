@@ -125,7 +125,6 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
   KvVersionSet *pSet = f->pSet;
   pthread_mutex_t *pMutex = (pthread_mutex_t*)pSet->pMutex;
   KvSst *pSst;
-  KvSst *pNew = 0;
   KvFile *pPin = 0;
   char *zPath = 0;
   int rc = KV_OK;
@@ -137,53 +136,54 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
     *ppSst = pSst;
     return KV_OK;
   }
+  zPath = kvSstPath(pSet->zDir, f->iFile);
+  if( zPath==0 ) return kvErrNoMem();
+  /* One thread opens a table, without the version set's mutex, which
+  ** every reader takes for a moment (kvVersionCurrent): a thread opening
+  ** hundreds of tables would otherwise hold each reader up for every
+  ** open. Another thread wanting the same table waits for that open. */
   pthread_mutex_lock(pMutex);
-  if( f->rcOpen ){
+  while( f->bOpening ){
+    pthread_mutex_unlock(pMutex);
+    pSet->pEnv->xSleepMicros(pSet->pEnv, 50);
+    pthread_mutex_lock(pMutex);
+  }
+  pSst = atomic_load_explicit(&f->pSst, memory_order_relaxed);
+  if( pSst==0 && f->rcOpen ){
     rc = kvErr(f->rcOpen, "%s", f->zOpenErr ? f->zOpenErr : "kvstore: table unreadable");
-  }else{
+  }else if( pSst==0 ){
     /* the file held open by kvFilePin, which the table takes over */
+    f->bOpening = 1;
     pPin = f->pPin;
     f->pPin = 0;
   }
   pthread_mutex_unlock(pMutex);
-  if( rc!=KV_OK ){
-    *ppSst = 0;
+  if( pSst || rc!=KV_OK ){
+    kvFree(zPath);
+    *ppSst = pSst;
     return rc;
   }
-  /* Opened without the version set's mutex, which every reader takes for
-  ** a moment (kvVersionCurrent): a background thread opening hundreds of
-  ** tables (shared.c) would hold each of them up for every open. Two
-  ** threads may open the same table at once; the first to install wins
-  ** and the other closes its copy. */
-  zPath = kvSstPath(pSet->zDir, f->iFile);
-  if( zPath==0 ){
-    rc = kvErrNoMem();
-    if( pPin ) pSet->pEnv->xClose(pPin);
+  if( pPin ){
+    /* the table's now, closed with it (or at once on failure) */
+    rc = kvSstOpenFile(pSet->pEnv, zPath, pPin, pSet->pCache,
+                       pSet->pCounters, &pSst);
   }else{
-    if( pPin ){
-      rc = kvSstOpenFile(pSet->pEnv, zPath, pPin, pSet->pCache,
-                         pSet->pCounters, &pNew);
-    }else{
-      rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache, pSet->pCounters, &pNew);
-    }
-    if( rc==KV_OK ) kvSstSetVerify(pNew, pSet->bVerify);
-    kvFree(zPath);
+    rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache, pSet->pCounters, &pSst);
   }
+  kvFree(zPath);
+  if( rc==KV_OK ) kvSstSetVerify(pSst, pSet->bVerify);
   pthread_mutex_lock(pMutex);
-  pSst = atomic_load_explicit(&f->pSst, memory_order_relaxed);
-  if( pSst ){
-    /* another thread's open won */
-    kvSstClose(pNew);
-    rc = KV_OK;
-  }else if( rc==KV_OK ){
-    pSst = pNew;
+  f->bOpening = 0;
+  if( rc==KV_OK ){
     atomic_store_explicit(&f->pSst, pSst, memory_order_release);
-  }else if( rc==KV_CORRUPT && f->rcOpen==0 ){
+  }else{
     /* Corruption is permanent for an immutable file: remember it so
-    ** every later read fails the same way without re-reading. I/O
-    ** errors and OOM may pass, so they are retried. */
-    f->rcOpen = rc;
-    f->zOpenErr = kvStrdup(kvErrMsg());
+    ** every later read fails the same way without re-reading. I/O errors
+    ** and OOM may pass: retried (by path: a failed open gave up the pin). */
+    if( rc==KV_CORRUPT ){
+      f->rcOpen = rc;
+      f->zOpenErr = kvStrdup(kvErrMsg());
+    }
   }
   *ppSst = pSst;
   pthread_mutex_unlock(pMutex);

@@ -245,10 +245,62 @@ static void test_seek_in_tombstone_opens_no_covered_table(void **state){
   tuRemoveDir(zDir);
 }
 
+/* Four threads use one table first at once (kvFileTable opens it outside
+** the version set's mutex): it is opened once, and all get that table. */
+typedef struct FirstUse FirstUse;
+struct FirstUse {
+  KvFileMeta *f;
+  KvSst *pSst;
+  int rc;
+};
+static void *firstUseMain(void *pArg){
+  FirstUse *p = (FirstUse*)pArg;
+  p->rc = kvFileTable(p->f, &p->pSst);
+  return 0;
+}
+static void test_concurrent_first_use_opens_table_once(void **state){
+  enum { N_THREAD = 4 };
+  char zDir[256];
+  kv_options *o;
+  kv_db *db;
+  KvVersion *v;
+  FirstUse a[N_THREAD];
+  pthread_t aThread[N_THREAD];
+  int i;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "dronce");
+  makeTables(zDir, 2);
+  o = tuOptions("background=off", "level0_trigger=64", NULL);
+  kvOptionsSetEnv(o, slowEnv());
+  db = tuOpen(zDir, o);
+  v = kvVersionCurrent(&db->vset);
+  assert_int_equal(v->anFile[0], 2);
+  assert_null(atomic_load(&v->aaFile[0][0]->pSst));
+  for(i=0; i<N_THREAD; i++){
+    a[i].f = v->aaFile[0][0];
+    a[i].pSst = 0;
+    a[i].rc = -1;
+    assert_int_equal(pthread_create(&aThread[i], 0, firstUseMain, &a[i]), 0);
+  }
+  for(i=0; i<N_THREAD; i++) pthread_join(aThread[i], 0);
+  for(i=0; i<N_THREAD; i++){
+    assert_int_equal(a[i].rc, KV_OK);
+    assert_non_null(a[i].pSst);
+    assert_ptr_equal(a[i].pSst, a[0].pSst);
+  }
+  assert_int_equal(gnSlowOpens, 1);
+  kvVersionUnref(v);
+  assert_string_equal(tuGet(db, 0, 0, "k001-019"), "value");
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_commit_does_not_wait_for_table_opens),
     cmocka_unit_test(test_seek_in_tombstone_opens_no_covered_table),
+    cmocka_unit_test(test_concurrent_first_use_opens_table_once),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
