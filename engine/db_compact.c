@@ -128,6 +128,7 @@ int kvDbCompactorNew(kv_db *db){
 
 int kvDbCompactBackground(kv_db *db){
   int bRan = 0;
+  u64 nLetGo = db->nMaintLetGo;
   if( db->pCompactor==0 || kvCompactRunning(db->pCompactor)
    || db->rcBg!=KV_OK ){
     return 0;
@@ -135,7 +136,10 @@ int kvDbCompactBackground(kv_db *db){
   db->bBgActive = 1;
   kvCompactRunDue(db->pCompactor, 1, 0, &bRan, 0, 0);
   db->bBgActive = 0;
-  return bRan;
+  /* Picking let go of the mutex to open tables (shared.c): a memtable
+  ** switched meanwhile signalled no one, so report work done and let
+  ** bgMain look again rather than sleep. */
+  return bRan || db->nMaintLetGo!=nLetGo;
 }
 
 void kvDbCompactInline(kv_db *db){

@@ -744,6 +744,10 @@ typedef struct KvSst KvSst;
 ** opened again (a file moved to another level gets a new KvFileMeta). */
 int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
               KvReadCounters *pCounters, KvSst **ppSst);
+/* kvSstOpen of a file the caller opened already (KV_OPEN_READ): pFile is
+** the table's from then on, closed with it, or at once on failure. */
+int kvSstOpenFile(KvEnv *pEnv, const char *zPath, KvFile *pFile,
+                  KvCache *pCache, KvReadCounters *pCounters, KvSst **ppSst);
 void kvSstClose(KvSst *pSst);
 /* verify_checksums: read every data block from the file and check its CRC
 ** on every use (no block cache, no use in place in the mapping). */
@@ -822,6 +826,10 @@ struct KvFileMeta {
                                 ** under the vset mutex, read without it */
   int rcOpen;                   /* sticky error of a failed open */
   char *zOpenErr;               /* its message (kvMalloc) */
+  KvFile *pPin;                 /* the file held open until the table is
+                                ** (kvFilePin; under the vset mutex) */
+  int bOpening;                 /* a thread is opening the table, without
+                                ** the vset mutex (kvFileTable; under it) */
   KvVersionSet *pSet;
 };
 
@@ -896,6 +904,10 @@ void kvFileRef(KvFileMeta *f);
 void kvFileUnref(KvFileMeta *f);
 /* The opened table of f (opening it on first use). */
 int kvFileTable(KvFileMeta *f, KvSst **ppSst);
+/* Hold file f open without reading it (no-op when its table is open), so
+** that it stays readable if another process deletes it (shared.c); the
+** table opens through that handle when first used. */
+int kvFilePin(KvFileMeta *f);
 char *kvSstPath(const char *zDir, u64 iFile);    /* "<dir>/<n>.sst" */
 
 /****************************** level_iter.c *******************************/
@@ -1120,6 +1132,8 @@ struct kv_db {
   pthread_t maintOwner;         /* thread holding maintMutex, if any */
   int nMaintDepth;              /* its nesting (a flush in a compaction) */
   int bMaintEdited;             /* a manifest was written under it */
+  u64 nMaintLetGo;              /* times kvSharedMaintBegin let go of M to
+                                ** open tables (M) */
 };
 
 void kvDbLock(kv_db *db);
@@ -1435,7 +1449,8 @@ void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel);
 */
 /* Make db->pCompactor (at open). */
 int kvDbCompactorNew(kv_db *db);
-/* Background thread: run one due compaction; 1 if one ran. */
+/* Background thread: run one due compaction; 1 if one ran, or if the
+** mutex was let go meanwhile (look for work again). */
 int kvDbCompactBackground(kv_db *db);
 /* background=off: run due compactions until none is due. */
 void kvDbCompactInline(kv_db *db);

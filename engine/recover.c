@@ -272,7 +272,7 @@ int kvDbRecoverReadOnly(kv_db *db){
 
 /* Open a store that another process has open (shared.c): its recovery
 ** has run; the manifest and the WAL are read as they are and nothing is
-** written. Every table of the version is opened now (a compaction
+** written. Every table file of the version is held open now (a compaction
 ** elsewhere may delete one later); the WAL is applied from the manifest's
 ** log number up to the horizon (all of it without one). */
 int kvDbRecoverShared(kv_db *db){

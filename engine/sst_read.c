@@ -571,6 +571,15 @@ static _Atomic u64 gSstCacheId;    /* last id given to an open table */
 
 int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
               KvReadCounters *pCounters, KvSst **ppSst){
+  KvFile *pFile = 0;
+  int rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_READ, &pFile);
+  *ppSst = 0;
+  if( rc!=KV_OK ) return rc;
+  return kvSstOpenFile(pEnv, zPath, pFile, pCache, pCounters, ppSst);
+}
+
+int kvSstOpenFile(KvEnv *pEnv, const char *zPath, KvFile *pFile,
+                  KvCache *pCache, KvReadCounters *pCounters, KvSst **ppSst){
   KvSst *p;
   u8 aFoot[SST_FOOTER2];
   size_t nFoot = SST_FOOTER2;
@@ -579,14 +588,17 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
 
   *ppSst = 0;
   p = kvMallocZero(sizeof(*p));
-  if( p==0 ) return kvErrNoMem();
+  if( p==0 ){
+    pEnv->xClose(pFile);
+    return kvErrNoMem();
+  }
   p->pEnv = pEnv;
+  p->pFile = pFile;
   p->iCacheId = atomic_fetch_add(&gSstCacheId, 1) + 1;
   p->pCache = pCache;
   p->pCounters = pCounters;
   p->zPath = kvStrdup(zPath);
   if( p->zPath==0 ) rc = kvErrNoMem();
-  if( rc==KV_OK ) rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_READ, &p->pFile);
   if( rc==KV_OK ) rc = pEnv->xSize(p->pFile, &p->nFile);
   if( rc==KV_OK && p->nFile<SST_FOOTER ){
     rc = kvSstCorruptPart(p, "footer", "file too short");

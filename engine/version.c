@@ -71,7 +71,18 @@ void kvFileRef(KvFileMeta *f){
   atomic_fetch_add(&f->nRef, 1);
 }
 
+static void filePinClose(KvFileMeta *f){
+  if( f->pPin ){
+    KvErrSave save;
+    kvErrSave(&save);
+    f->pSet->pEnv->xClose(f->pPin);   /* read-only: nothing to report */
+    kvErrRestore(&save, 0);
+    f->pPin = 0;
+  }
+}
+
 static void fileFree(KvFileMeta *f){
+  filePinClose(f);
   kvSstClose(atomic_load_explicit(&f->pSst, memory_order_relaxed));
   kvBufFree(&f->smallest);
   kvBufFree(&f->largest);
@@ -86,6 +97,7 @@ void kvFileUnref(KvFileMeta *f){
       /* Close before unlinking, and ignore a failure to unlink: the file
       ** is no longer in the manifest, and the next open removes it. */
       char *zPath = kvSstPath(f->pSet->zDir, f->iFile);
+      filePinClose(f);
       kvSstClose(atomic_load_explicit(&f->pSst, memory_order_relaxed));
       atomic_store_explicit(&f->pSst, 0, memory_order_relaxed);
       if( zPath ){
@@ -113,6 +125,8 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
   KvVersionSet *pSet = f->pSet;
   pthread_mutex_t *pMutex = (pthread_mutex_t*)pSet->pMutex;
   KvSst *pSst;
+  KvFile *pPin = 0;
+  char *zPath = 0;
   int rc = KV_OK;
   /* Opened already (the usual case): no lock. A table is opened once and
   ** stays open while the file is referenced, so a non-NULL pointer is
@@ -122,36 +136,84 @@ int kvFileTable(KvFileMeta *f, KvSst **ppSst){
     *ppSst = pSst;
     return KV_OK;
   }
+  zPath = kvSstPath(pSet->zDir, f->iFile);
+  if( zPath==0 ) return kvErrNoMem();
+  /* One thread opens a table, without the version set's mutex, which
+  ** every reader takes for a moment (kvVersionCurrent): a thread opening
+  ** hundreds of tables would otherwise hold each reader up for every
+  ** open. Another thread wanting the same table waits for that open. */
   pthread_mutex_lock(pMutex);
+  while( f->bOpening ){
+    pthread_mutex_unlock(pMutex);
+    pSet->pEnv->xSleepMicros(pSet->pEnv, 50);
+    pthread_mutex_lock(pMutex);
+  }
   pSst = atomic_load_explicit(&f->pSst, memory_order_relaxed);
-  if( pSst==0 ){
-    if( f->rcOpen ){
-      rc = kvErr(f->rcOpen, "%s", f->zOpenErr ? f->zOpenErr : "kvstore: table unreadable");
-    }else{
-      char *zPath = kvSstPath(pSet->zDir, f->iFile);
-      if( zPath==0 ){
-        rc = kvErrNoMem();
-      }else{
-        rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache,
+  if( pSst==0 && f->rcOpen ){
+    rc = kvErr(f->rcOpen, "%s", f->zOpenErr ? f->zOpenErr : "kvstore: table unreadable");
+  }else if( pSst==0 ){
+    /* the file held open by kvFilePin, which the table takes over */
+    f->bOpening = 1;
+    pPin = f->pPin;
+    f->pPin = 0;
+  }
+  pthread_mutex_unlock(pMutex);
+  if( pSst || rc!=KV_OK ){
+    kvFree(zPath);
+    *ppSst = pSst;
+    return rc;
+  }
+  if( pPin ){
+    /* the table's now, closed with it (or at once on failure) */
+    rc = kvSstOpenFile(pSet->pEnv, zPath, pPin, pSet->pCache,
                        pSet->pCounters, &pSst);
-        if( rc==KV_OK ) kvSstSetVerify(pSst, pSet->bVerify);
-        kvFree(zPath);
-        /* Corruption is permanent for an immutable file: remember it so
-        ** every later read fails the same way without re-reading. I/O
-        ** errors and OOM may pass, so they are retried. */
-        if( rc==KV_CORRUPT ){
-          f->rcOpen = rc;
-          f->zOpenErr = kvStrdup(kvErrMsg());
-        }
-        if( rc==KV_OK ){
-          atomic_store_explicit(&f->pSst, pSst, memory_order_release);
-        }
-      }
+  }else{
+    rc = kvSstOpen(pSet->pEnv, zPath, pSet->pCache, pSet->pCounters, &pSst);
+  }
+  kvFree(zPath);
+  if( rc==KV_OK ) kvSstSetVerify(pSst, pSet->bVerify);
+  pthread_mutex_lock(pMutex);
+  f->bOpening = 0;
+  if( rc==KV_OK ){
+    atomic_store_explicit(&f->pSst, pSst, memory_order_release);
+  }else{
+    /* Corruption is permanent for an immutable file: remember it so
+    ** every later read fails the same way without re-reading. I/O errors
+    ** and OOM may pass: retried (by path: a failed open gave up the pin). */
+    if( rc==KV_CORRUPT ){
+      f->rcOpen = rc;
+      f->zOpenErr = kvStrdup(kvErrMsg());
     }
   }
   *ppSst = pSst;
   pthread_mutex_unlock(pMutex);
   return rc;
+}
+
+int kvFilePin(KvFileMeta *f){
+  KvVersionSet *pSet = f->pSet;
+  pthread_mutex_t *pMutex = (pthread_mutex_t*)pSet->pMutex;
+  KvFile *pFile = 0;
+  char *zPath;
+  int rc;
+  if( atomic_load_explicit(&f->pSst, memory_order_acquire) ) return KV_OK;
+  pthread_mutex_lock(pMutex);
+  rc = f->pPin!=0 || atomic_load_explicit(&f->pSst, memory_order_relaxed);
+  pthread_mutex_unlock(pMutex);
+  if( rc ) return KV_OK;
+  zPath = kvSstPath(pSet->zDir, f->iFile);
+  if( zPath==0 ) return kvErrNoMem();
+  rc = pSet->pEnv->xOpen(pSet->pEnv, zPath, KV_OPEN_READ, &pFile);
+  kvFree(zPath);
+  if( rc!=KV_OK ) return rc;
+  pthread_mutex_lock(pMutex);
+  if( f->pPin==0 && atomic_load_explicit(&f->pSst, memory_order_relaxed)==0 ){
+    f->pPin = pFile;
+    pFile = 0;
+  }
+  pthread_mutex_unlock(pMutex);
+  if( pFile ) pSet->pEnv->xClose(pFile);      /* another thread's won */
+  return KV_OK;
 }
 
 /* ---------------------------------------------------------------------- */
