@@ -650,8 +650,13 @@ void kvCacheStats(KvCache *pCache, KvCacheStats *pStats);
 
 u32 kvBloomHash(const u8 *p, size_t n);
 /* Build a filter for nKey key hashes with nBitsPerKey bits each; appends
-** to pOut (the last byte of the filter holds the probe count). */
+** to pOut (the last byte of the filter holds the probe count and the
+** layout). kvBloomBuild writes the blocked layout (a key's bits in one
+** 64-byte line), kvBloomBuildFlat the flat one of earlier builds (for
+** tests: readers take both). */
 int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut);
+int kvBloomBuildFlat(const u32 *aHash, size_t nKey, int nBitsPerKey,
+                     KvBuf *pOut);
 /* 0 if the key is certainly absent; 1 if it may be present (also for a
 ** malformed filter). One probe: kvBloomPrepare + kvBloomCheck below. */
 int kvBloomMayContain(const u8 *pFilter, size_t nFilter, u32 hash);
@@ -664,6 +669,8 @@ struct KvBloom {
   u32 nBit;
   int nProbe;
   u64 mRecip;                   /* floor((2^64 - 1) / nBit) + 1 */
+  u32 nLine;                    /* blocked layout: lines of 64 bytes; 0 for
+                                ** the flat layout */
 };
 void kvBloomPrepare(KvBloom *p, const u8 *pFilter, size_t nFilter);
 int kvBloomCheck(const KvBloom *p, u32 hash);

@@ -142,7 +142,9 @@ struct KvSst {
   u8 *aSummary;                 /* Summary part (chunk keys point in it) */
   int nChunk;
   SstChunk *aChunk;
-  u8 *aFilter;                  /* Filter part, NULL if none */
+  u8 *aFilter;                  /* Filter part, NULL if none: 64-byte
+                                ** aligned in aFilterMem (bloom.c's lines) */
+  u8 *aFilterMem;               /* the allocation holding aFilter */
   size_t nFilter;               /* bytes of filter (CRC excluded) */
   KvBloom bloom;                /* aFilter ready for probing */
   u8 *aMetaPart;                /* Metadata part */

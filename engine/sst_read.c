@@ -444,24 +444,33 @@ static int parseFooter(KvSst *p, const u8 *a, size_t nFoot, u64 *aPart){
 }
 
 /* Read a part whole and check its trailing CRC32. */
-static int readPart(KvSst *p, u64 iOff, u64 nSize, const char *zPart,
-                    u8 **paOut){
-  u8 *a;
+/* Read part zPart into a new allocation *paMem, its bytes at *paOut:
+** the allocation's start, or its first 64-byte boundary if bAlign. */
+static int readPartAt(KvSst *p, u64 iOff, u64 nSize, const char *zPart,
+                      int bAlign, u8 **paMem, u8 **paOut){
+  u8 *aMem, *a;
   int rc = KV_OK;
-  *paOut = 0;
+  *paMem = *paOut = 0;
   if( nSize<4 ) return kvSstCorruptPart(p, zPart, "too short");
-  a = kvMalloc((size_t)nSize);
-  if( a==0 ) return kvErrNoMem();
+  aMem = kvMalloc((size_t)nSize + (bAlign ? 63 : 0));
+  if( aMem==0 ) return kvErrNoMem();
+  a = bAlign ? aMem + ((64 - (uintptr_t)aMem % 64) % 64) : aMem;
   rc = readExact(p, iOff, a, (size_t)nSize, zPart);
   if( rc==KV_OK && kvCrc32(a, (size_t)nSize-4)!=kvGet32(a + nSize - 4) ){
     rc = kvSstCorruptPart(p, zPart, "checksum mismatch");
   }
   if( rc!=KV_OK ){
-    kvFree(a);
-    a = 0;
+    kvFree(aMem);
+    aMem = a = 0;
   }
+  *paMem = aMem;
   *paOut = a;
   return rc;
+}
+static int readPart(KvSst *p, u64 iOff, u64 nSize, const char *zPart,
+                    u8 **paOut){
+  u8 *aMem;
+  return readPartAt(p, iOff, nSize, zPart, 0, &aMem, paOut);
 }
 
 static int parseSummary(KvSst *p, u64 nSize){
@@ -559,7 +568,7 @@ void kvSstClose(KvSst *pSst){
   kvFree(pSst->zPath);
   kvFree(pSst->aSummary);
   kvFree(pSst->aChunk);
-  kvFree(pSst->aFilter);
+  kvFree(pSst->aFilterMem);
   kvFree(pSst->aMetaPart);
   kvFree(pSst->aRdPart);
   kvRdListFree(&pSst->rd);
@@ -612,7 +621,8 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
   }
   if( rc==KV_OK ) rc = parseSummary(p, aPart[7]);
   if( rc==KV_OK && aPart[3]>0 ){
-    rc = readPart(p, aPart[2], aPart[3], "filter", &p->aFilter);
+    rc = readPartAt(p, aPart[2], aPart[3], "filter", 1, &p->aFilterMem,
+                    &p->aFilter);
     p->nFilter = (size_t)aPart[3] - 4;
     if( rc==KV_OK && p->nFilter==0 ){
       rc = kvSstCorruptPart(p, "filter", "empty filter");

@@ -488,6 +488,85 @@ static void roundTrip(const KvSstConfig *pCfg, const Set *s, int nStep){
   kvSstMetaFree(&meta);
 }
 
+/* Of the 1024 absent keys between a test_flat_filter_still_read table's
+** keys (odd numbers), how many its filter turns away. */
+static int absentRejected(KvSst *pSst, KvReadCounters *pCnt){
+  u64 nBefore = pCnt->nBloomNegative;
+  int i;
+  for(i=0; i<1024; i++){
+    char z[32];
+    int bFound = -1, eType = 0;
+    userKey(z, 2*i + 1);
+    assert_int_equal(kvSstGet(pSst, (const u8*)z, strlen(z), KV_MAX_SEQ,
+                              &bFound, &eType, 0), KV_OK);
+    assert_int_equal(bFound, 0);
+  }
+  return (int)(pCnt->nBloomNegative - nBefore);
+}
+
+/* Tables are written with the blocked bloom layout (bloom.c), read
+** 64-byte aligned; a table of an earlier build, whose filter has the flat
+** layout, still filters and finds every key. 1024 keys at 10 bits make
+** 1280 bytes of bits in both layouts, so the flat filter is written over
+** the blocked one in place (with its CRC) to make such a table. */
+static void test_flat_filter_still_read(void **state){
+  KvSstConfig cfg = config(4096, 0, 10, 16);
+  KvSstMeta meta;
+  KvSst *pSst = 0;
+  KvReadCounters cnt;
+  KvBuf f = {0, 0, 0};
+  u32 aHash[1024];
+  Layout L;
+  Set s;
+  u8 *a;
+  size_t n;
+  u64 iOff;
+  int i;
+  (void)state;
+  makeSet(&s, 1024, 0);
+  buildTable(gPath, &cfg, &s, &meta);
+  kvSstMetaFree(&meta);
+  a = tuReadFile(gPath, &n);
+  parseLayout(a, n, &L);
+  iOff = L.aPart[2];
+  assert_int_equal(L.aPart[3], 1280 + 1 + 4);
+  assert_int_equal(a[iOff + 1280], 64 + 7);       /* blocked, k = 7 */
+
+  /* the blocked table: aligned lines, every key found, absent keys
+  ** turned away by the filter */
+  memset(&cnt, 0, sizeof(cnt));
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
+  assert_int_equal((uintptr_t)pSst->aFilter % 64, 0);
+  assert_int_equal(pSst->bloom.nLine, 20);
+  checkGets(pSst, &s, 1);
+  assert_true(absentRejected(pSst, &cnt)>=1000);
+  kvSstClose(pSst);
+
+  /* the same table with the flat filter of earlier builds */
+  for(i=0; i<s.n; i++){
+    aHash[i] = kvBloomHash(s.a[i].k, s.a[i].nk - KV_TRAILER);
+  }
+  assert_int_equal(kvBloomBuildFlat(aHash, 1024, 10, &f), KV_OK);
+  assert_int_equal(f.n, 1281);
+  assert_int_equal(f.a[1280], 7);
+  memcpy(a + iOff, f.a, f.n);
+  kvPut32(a + iOff + f.n, kvCrc32(f.a, f.n));
+  tuWriteFile(gPath, a, n);
+  memset(&cnt, 0, sizeof(cnt));
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
+  assert_int_equal(pSst->bloom.nLine, 0);
+  assert_int_equal(pSst->bloom.nBit, 1280*8);
+  checkGets(pSst, &s, 1);
+  assert_true(absentRejected(pSst, &cnt)>=1000);
+  kvSstClose(pSst);
+  assert_int_equal(kvSstVerify(kvEnvPosix(), gPath), KV_OK);
+
+  kvBufFree(&f);
+  layoutFree(&L);
+  free(a);
+  setFree(&s);
+}
+
 static void test_roundtrip_configs(void **state){
   static const u32 aBlock[] = { 1, 64, 4096 };
   Set s;
@@ -1324,6 +1403,8 @@ static void test_corruption(void **state){
 
 int main(void){
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_flat_filter_still_read, setupDir,
+                                    teardownDir),
     cmocka_unit_test_setup_teardown(test_roundtrip_configs, setupDir,
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_small_tables, setupDir, teardownDir),
