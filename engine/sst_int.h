@@ -117,10 +117,13 @@ struct SstHandle {
 
 typedef struct SstChunk SstChunk;
 struct SstChunk {
-  const u8 *pKey;               /* last separator of the chunk (in aSummary) */
+  const u8 *pKey;               /* last separator of the chunk: aKey, or in
+                                ** aSummary when longer than aKey */
   size_t nKey;
   u64 iOff;                     /* absolute offset of the framed chunk */
   u64 nStored;
+  u8 aKey[32];                  /* so that a summary search step touches one
+                                ** cache line (KvSst.aChunk is 64-aligned) */
 };
 
 typedef struct SstBlock SstBlock;
@@ -141,7 +144,8 @@ struct KvSst {
   u64 iIndexOff, nIndex;        /* Index part; Data is [0, iIndexOff) */
   u8 *aSummary;                 /* Summary part (chunk keys point in it) */
   int nChunk;
-  SstChunk *aChunk;
+  SstChunk *aChunk;             /* 64-byte aligned in aChunkMem */
+  void *aChunkMem;
   u8 *aFilter;                  /* Filter part, NULL if none: 64-byte
                                 ** aligned in aFilterMem (bloom.c's lines) */
   u8 *aFilterMem;               /* the allocation holding aFilter */

@@ -485,8 +485,11 @@ static int parseSummary(KvSst *p, u64 nSize){
     return kvSstCorruptPart(p, "summary", "bad chunk count");
   }
   a += n;
-  p->aChunk = kvMallocZero(sizeof(SstChunk) * (size_t)(nChunk ? nChunk : 1));
-  if( p->aChunk==0 ) return kvErrNoMem();
+  p->aChunkMem = kvMallocZero(sizeof(SstChunk) * (size_t)(nChunk ? nChunk : 1)
+                              + 63);
+  if( p->aChunkMem==0 ) return kvErrNoMem();
+  p->aChunk = (SstChunk*)((u8*)p->aChunkMem
+                          + (64 - (uintptr_t)p->aChunkMem % 64) % 64);
   p->nChunk = (int)nChunk;
   for(i=0; i<p->nChunk; i++){
     SstChunk *pC = &p->aChunk[i];
@@ -494,6 +497,10 @@ static int parseSummary(KvSst *p, u64 nSize){
     if( n==0 || v<KV_TRAILER || v>(u64)(pEnd - a - n) ) break;
     pC->pKey = a + n;
     pC->nKey = (size_t)v;
+    if( v<=sizeof(pC->aKey) ){
+      memcpy(pC->aKey, a + n, (size_t)v);
+      pC->pKey = pC->aKey;
+    }
     a += n + v;
     n = kvGetVarint(a, pEnd, &pC->iOff);
     if( n==0 ) break;
@@ -567,7 +574,7 @@ void kvSstClose(KvSst *pSst){
   if( pSst->pFile ) pSst->pEnv->xClose(pSst->pFile);
   kvFree(pSst->zPath);
   kvFree(pSst->aSummary);
-  kvFree(pSst->aChunk);
+  kvFree(pSst->aChunkMem);
   kvFree(pSst->aFilterMem);
   kvFree(pSst->aMetaPart);
   kvFree(pSst->aRdPart);

@@ -488,6 +488,67 @@ static void roundTrip(const KvSstConfig *pCfg, const Set *s, int nStep){
   kvSstMetaFree(&meta);
 }
 
+/* The summary's chunk keys: kept in the chunk (aChunk 64-byte aligned)
+** when they fit its 32 bytes, else read where they lie in the summary;
+** lookups and scans find every key either way. */
+static void test_summary_keys(void **state){
+  KvSstConfig cfg = config(256, 0, 10, 2);       /* many small chunks */
+  KvSstMeta meta;
+  KvSst *pSst = 0;
+  int iLong;
+  (void)state;
+  for(iLong=0; iLong<2; iLong++){
+    Set s;
+    KvIter *pIt = 0;
+    int i, nInline = 0;
+    memset(&s, 0, sizeof(s));
+    for(i=0; i<400; i++){
+      char z[64], zv[32];
+      /* 12 or 40 bytes of user key: internal keys of 20 or 48 bytes */
+      snprintf(z, sizeof(z), iLong ? "long-user-key-%026d" : "key-%08d", i);
+      snprintf(zv, sizeof(zv), "value%d", i);
+      setAdd(&s, z, 10 + (u64)i, KV_TYPE_PUT, (const u8*)zv, strlen(zv));
+    }
+    buildTable(gPath, &cfg, &s, &meta);
+    kvSstMetaFree(&meta);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, 0, &pSst), KV_OK);
+    assert_true(pSst->nChunk>10);
+    assert_int_equal((uintptr_t)pSst->aChunk % 64, 0);
+    for(i=0; i<pSst->nChunk; i++){
+      const SstChunk *pC = &pSst->aChunk[i];
+      if( pC->pKey==pC->aKey ){
+        nInline++;
+        assert_true(pC->nKey<=sizeof(pC->aKey));
+      }else{
+        assert_true(pC->nKey>sizeof(pC->aKey));
+        assert_true(pC->pKey>pSst->aSummary);
+      }
+    }
+    assert_int_equal(nInline, iLong ? 0 : pSst->nChunk);
+    for(i=0; i<s.n; i++){
+      int bFound = 0, eType = -1;
+      KvBuf v = {0, 0, 0};
+      assert_int_equal(kvSstGet(pSst, s.a[i].k, s.a[i].nk - KV_TRAILER,
+                                KV_MAX_SEQ, &bFound, &eType, &v), KV_OK);
+      assert_int_equal(bFound, 1);
+      assert_int_equal(eType, KV_TYPE_PUT);
+      assert_int_equal(v.n, s.a[i].nv);
+      assert_memory_equal(v.a, s.a[i].v, v.n);
+      kvBufFree(&v);
+    }
+    assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
+    for(i=s.n-1; i>=0; i-=37){
+      assert_int_equal(pIt->pMethods->xSeek(pIt, s.a[i].k, s.a[i].nk), KV_OK);
+      assert_true(kvIterValid(pIt));
+      assert_int_equal(pIt->nKey, s.a[i].nk);
+      assert_memory_equal(pIt->pKey, s.a[i].k, s.a[i].nk);
+    }
+    pIt->pMethods->xClose(pIt);
+    kvSstClose(pSst);
+    setFree(&s);
+  }
+}
+
 /* Of the 1024 absent keys between a test_flat_filter_still_read table's
 ** keys (odd numbers), how many its filter turns away. */
 static int absentRejected(KvSst *pSst, KvReadCounters *pCnt){
@@ -1405,6 +1466,7 @@ int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_flat_filter_still_read, setupDir,
                                     teardownDir),
+    cmocka_unit_test_setup_teardown(test_summary_keys, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_roundtrip_configs, setupDir,
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_small_tables, setupDir, teardownDir),
