@@ -398,6 +398,9 @@ u64 kvMemCount(KvMem *pMem);          /* entries */
 ** value read after that bounds every such entry (range tombstones do not
 ** count: dbiter.c skips entries older than a tombstone). */
 u64 kvMemMaxPointSeq(KvMem *pMem);
+/* Does the memtable hold a range tombstone? (a point read skips gathering
+** them when none of its sources does) */
+int kvMemHasRangeDels(KvMem *pMem);
 /* Iterator over internal keys; holds a reference on the memtable. */
 int kvMemIterNew(KvMem *pMem, KvIter **ppIter);
 
