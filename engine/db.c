@@ -854,10 +854,12 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     kvMemRef(pMem);
     pImm = db->pImm;
     if( pImm ) kvMemRef(pImm);
-    v = kvVersionCurrent(&db->vset);
+    v = kvVersionCurrentHeld(&db->vset);
     seq = snap ? snap->link.seq : atomic_load(&db->lastSeq);
+    /* (only point reads count nGets, all under the mutex: no locked add) */
+    atomic_store_explicit(&db->nGets, 1 + atomic_load_explicit(&db->nGets,
+                          memory_order_relaxed), memory_order_relaxed);
     kvDbUnlock(db);
-    atomic_fetch_add(&db->nGets, 1);
 
     /* (an empty memtable, as after a flush, is not searched: an entry at
     ** or below seq was counted before lastSeq reached it) */

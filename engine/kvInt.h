@@ -900,6 +900,10 @@ u64 kvVsetNewFileNumber(KvVersionSet *p);
 int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
                           u64 iLastSeq, KvBuf *pOut);
 KvVersion *kvVersionCurrent(KvVersionSet *p);  /* with a reference */
+/* The same without taking pMutex, for a caller holding the store's mutex
+** (M), under which every change of pCurrent happens too (kvVsetApply,
+** kvVsetReload; kvVsetRecover runs at open): a point read's one lock. */
+KvVersion *kvVersionCurrentHeld(KvVersionSet *p);
 void kvVersionRef(KvVersion *v);
 void kvVersionUnref(KvVersion *v);
 void kvFileRef(KvFileMeta *f);
