@@ -144,6 +144,9 @@ struct KvSst {
   u64 iIndexOff, nIndex;        /* Index part; Data is [0, iIndexOff) */
   u8 *aSummary;                 /* Summary part (chunk keys point in it) */
   int nChunk;
+  int bVerify;                  /* kvSstSetVerify (read by every block
+                                ** load: beside the other fields a lookup
+                                ** reads, in what was padding) */
   SstChunk *aChunk;             /* 64-byte aligned in aChunkMem */
   void *aChunkMem;
   u8 *aFilter;                  /* Filter part, NULL if none: 64-byte
@@ -158,7 +161,6 @@ struct KvSst {
   u8 *aRdPart;                  /* RangeDel part, NULL if none */
   u64 nRdPart;                  /* its size, CRC included */
   KvRdList rd;                  /* its tombstones (keys in aRdPart) */
-  int bVerify;                  /* kvSstSetVerify */
 };
 
 /* A block read from the file: decoded bytes and their parsed view. It is
