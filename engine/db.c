@@ -726,9 +726,12 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
     if( nProbe++==0 ) pFirst = f;
     rc = probeFile(f, k, n, hash, seq, pbFound, peType, pVal);
   }
+  /* (most of the KV_MAX_LEVELS levels are empty: one load each) */
   for(iLevel=1; rc==KV_OK && !*pbFound && iLevel<KV_MAX_LEVELS; iLevel++){
-    KvFileMeta **a = v->aaFile[iLevel];
+    KvFileMeta **a;
     int lo = 0, hi = v->anFile[iLevel];
+    while( hi==0 && iLevel+1<KV_MAX_LEVELS ) hi = v->anFile[++iLevel];
+    a = v->aaFile[iLevel];
     /* First file whose largest user key is >= k. */
     while( lo<hi ){
       int mid = (lo+hi)/2;
@@ -777,7 +780,14 @@ static int rangeDelHides(KvMem *pMem, KvMem *pImm, KvVersion *v,
                          const u8 *k, size_t nKey, u64 seq, int *pbFound){
   KvRdList rd = {0, 0, 0};
   u64 tseq;
-  int rc = kvDbRangeDels(pMem, pImm, v, &rd);
+  int rc;
+  /* None anywhere (the version's memo, once kvDbRangeDels has set it, and
+  ** the memtables' lists): nothing to gather. */
+  if( atomic_load_explicit(&v->eRangeDel, memory_order_relaxed)==1
+   && !kvMemHasRangeDels(pMem) && !(pImm && kvMemHasRangeDels(pImm)) ){
+    return KV_OK;
+  }
+  rc = kvDbRangeDels(pMem, pImm, v, &rd);
   if( rc==KV_OK && rd.n>0 ){
     tseq = kvRdListMaxSeq(&rd, k, nKey, seq);
     if( tseq>0 ){
@@ -844,12 +854,18 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     kvMemRef(pMem);
     pImm = db->pImm;
     if( pImm ) kvMemRef(pImm);
-    v = kvVersionCurrent(&db->vset);
+    v = kvVersionCurrentHeld(&db->vset);
     seq = snap ? snap->link.seq : atomic_load(&db->lastSeq);
+    /* (only point reads count nGets, all under the mutex: no locked add) */
+    atomic_store_explicit(&db->nGets, 1 + atomic_load_explicit(&db->nGets,
+                          memory_order_relaxed), memory_order_relaxed);
     kvDbUnlock(db);
-    atomic_fetch_add(&db->nGets, 1);
 
-    bFound = kvMemGet(pMem, k, nKey, seq, &eType, &pV, &nV);
+    /* (an empty memtable, as after a flush, is not searched: an entry at
+    ** or below seq was counted before lastSeq reached it) */
+    if( kvMemCount(pMem)>0 ){
+      bFound = kvMemGet(pMem, k, nKey, seq, &eType, &pV, &nV);
+    }
     if( !bFound && pImm ) bFound = kvMemGet(pImm, k, nKey, seq, &eType, &pV, &nV);
     if( !bFound ){
       rc = versionGet(db, v, k, nKey, seq, &bFound, &eType, &buf);

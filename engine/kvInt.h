@@ -398,6 +398,9 @@ u64 kvMemCount(KvMem *pMem);          /* entries */
 ** value read after that bounds every such entry (range tombstones do not
 ** count: dbiter.c skips entries older than a tombstone). */
 u64 kvMemMaxPointSeq(KvMem *pMem);
+/* Does the memtable hold a range tombstone? (a point read skips gathering
+** them when none of its sources does) */
+int kvMemHasRangeDels(KvMem *pMem);
 /* Iterator over internal keys; holds a reference on the memtable. */
 int kvMemIterNew(KvMem *pMem, KvIter **ppIter);
 
@@ -650,8 +653,13 @@ void kvCacheStats(KvCache *pCache, KvCacheStats *pStats);
 
 u32 kvBloomHash(const u8 *p, size_t n);
 /* Build a filter for nKey key hashes with nBitsPerKey bits each; appends
-** to pOut (the last byte of the filter holds the probe count). */
+** to pOut (the last byte of the filter holds the probe count and the
+** layout). kvBloomBuild writes the blocked layout (a key's bits in one
+** 64-byte line), kvBloomBuildFlat the flat one of earlier builds (for
+** tests: readers take both). */
 int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut);
+int kvBloomBuildFlat(const u32 *aHash, size_t nKey, int nBitsPerKey,
+                     KvBuf *pOut);
 /* 0 if the key is certainly absent; 1 if it may be present (also for a
 ** malformed filter). One probe: kvBloomPrepare + kvBloomCheck below. */
 int kvBloomMayContain(const u8 *pFilter, size_t nFilter, u32 hash);
@@ -664,6 +672,8 @@ struct KvBloom {
   u32 nBit;
   int nProbe;
   u64 mRecip;                   /* floor((2^64 - 1) / nBit) + 1 */
+  u32 nLine;                    /* blocked layout: lines of 64 bytes; 0 for
+                                ** the flat layout */
 };
 void kvBloomPrepare(KvBloom *p, const u8 *pFilter, size_t nFilter);
 int kvBloomCheck(const KvBloom *p, u32 hash);
@@ -898,6 +908,10 @@ u64 kvVsetNewFileNumber(KvVersionSet *p);
 int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
                           u64 iLastSeq, KvBuf *pOut);
 KvVersion *kvVersionCurrent(KvVersionSet *p);  /* with a reference */
+/* The same without taking pMutex, for a caller holding the store's mutex
+** (M), under which every change of pCurrent happens too (kvVsetApply,
+** kvVsetReload; kvVsetRecover runs at open): a point read's one lock. */
+KvVersion *kvVersionCurrentHeld(KvVersionSet *p);
 void kvVersionRef(KvVersion *v);
 void kvVersionUnref(KvVersion *v);
 void kvFileRef(KvFileMeta *f);

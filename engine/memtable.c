@@ -388,6 +388,10 @@ u64 kvMemCount(KvMem *pMem){
   return atomic_load_explicit(&pMem->nEntry, memory_order_relaxed);
 }
 
+int kvMemHasRangeDels(KvMem *pMem){
+  return atomic_load_explicit(&pMem->pRangeDel, memory_order_acquire)!=0;
+}
+
 u64 kvMemMaxPointSeq(KvMem *pMem){
   return atomic_load_explicit(&pMem->maxPointSeq, memory_order_acquire);
 }

@@ -117,10 +117,13 @@ struct SstHandle {
 
 typedef struct SstChunk SstChunk;
 struct SstChunk {
-  const u8 *pKey;               /* last separator of the chunk (in aSummary) */
+  const u8 *pKey;               /* last separator of the chunk: aKey, or in
+                                ** aSummary when longer than aKey */
   size_t nKey;
   u64 iOff;                     /* absolute offset of the framed chunk */
   u64 nStored;
+  u8 aKey[32];                  /* so that a summary search step touches one
+                                ** cache line (KvSst.aChunk is 64-aligned) */
 };
 
 typedef struct SstBlock SstBlock;
@@ -141,8 +144,14 @@ struct KvSst {
   u64 iIndexOff, nIndex;        /* Index part; Data is [0, iIndexOff) */
   u8 *aSummary;                 /* Summary part (chunk keys point in it) */
   int nChunk;
-  SstChunk *aChunk;
-  u8 *aFilter;                  /* Filter part, NULL if none */
+  int bVerify;                  /* kvSstSetVerify (read by every block
+                                ** load: beside the other fields a lookup
+                                ** reads, in what was padding) */
+  SstChunk *aChunk;             /* 64-byte aligned in aChunkMem */
+  void *aChunkMem;
+  u8 *aFilter;                  /* Filter part, NULL if none: 64-byte
+                                ** aligned in aFilterMem (bloom.c's lines) */
+  u8 *aFilterMem;               /* the allocation holding aFilter */
   size_t nFilter;               /* bytes of filter (CRC excluded) */
   KvBloom bloom;                /* aFilter ready for probing */
   u8 *aMetaPart;                /* Metadata part */
@@ -152,7 +161,6 @@ struct KvSst {
   u8 *aRdPart;                  /* RangeDel part, NULL if none */
   u64 nRdPart;                  /* its size, CRC included */
   KvRdList rd;                  /* its tombstones (keys in aRdPart) */
-  int bVerify;                  /* kvSstSetVerify */
 };
 
 /* A block read from the file: decoded bytes and their parsed view. It is

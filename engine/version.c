@@ -444,6 +444,12 @@ void kvVersionUnref(KvVersion *v){
   if( v && atomic_fetch_sub(&v->nRef, 1)==1 ) versionFree(v);
 }
 
+KvVersion *kvVersionCurrentHeld(KvVersionSet *p){
+  KvVersion *v = p->pCurrent;
+  kvVersionRef(v);
+  return v;
+}
+
 KvVersion *kvVersionCurrent(KvVersionSet *p){
   KvVersion *v;
   pthread_mutex_lock((pthread_mutex_t*)p->pMutex);

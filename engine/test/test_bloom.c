@@ -1,7 +1,9 @@
 /*
 ** test_bloom.c - bloom filter: no false negatives, a false-positive rate
 ** close to theory, the empty key set, the probe count byte, and malformed
-** filters that must answer "may contain".
+** filters that must answer "may contain"; for the flat layout of earlier
+** builds (kvBloomBuildFlat, still read) and the blocked layout written
+** now (kvBloomBuild: a key's bits in one 64-byte line).
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,14 +21,23 @@ static u32 keyHash(const char *zPrefix, int i){
   return kvBloomHash((const u8*)z, (size_t)n);
 }
 
-/* Build a filter over keys "key0".."key<n-1>". */
-static void buildFilter(int nKey, int nBits, KvBuf *pOut){
+/* Build a filter over keys "key0".."key<n-1>", flat or blocked. */
+static void buildFilterAs(int bBlocked, int nKey, int nBits, KvBuf *pOut){
   u32 *aHash = malloc(sizeof(u32) * (size_t)(nKey>0 ? nKey : 1));
   int i;
   assert_non_null(aHash);
   for(i=0; i<nKey; i++) aHash[i] = keyHash("key", i);
-  assert_int_equal(kvBloomBuild(aHash, (size_t)nKey, nBits, pOut), KV_OK);
+  if( bBlocked ){
+    assert_int_equal(kvBloomBuild(aHash, (size_t)nKey, nBits, pOut), KV_OK);
+  }else{
+    assert_int_equal(kvBloomBuildFlat(aHash, (size_t)nKey, nBits, pOut),
+                     KV_OK);
+  }
   free(aHash);
+}
+/* The flat layout (the tests written before the blocked one). */
+static void buildFilter(int nKey, int nBits, KvBuf *pOut){
+  buildFilterAs(0, nKey, nBits, pOut);
 }
 
 /* exp(x) without libm (the Makefile links tests without -lm): Taylor
@@ -129,7 +140,7 @@ static void test_empty_set(void **state){
   kvBufFree(&f);
 
   /* NULL array with zero keys is allowed too. */
-  assert_int_equal(kvBloomBuild(NULL, 0, 10, &f), KV_OK);
+  assert_int_equal(kvBloomBuildFlat(NULL, 0, 10, &f), KV_OK);
   assert_int_equal(f.n, 9);
   kvBufFree(&f);
 }
@@ -172,7 +183,7 @@ static void test_small_and_append(void **state){
   (void)state;
   assert_int_equal(kvBufAppend(&f, "hdr", 3), KV_OK);
   for(i=0; i<3; i++) aHash[i] = keyHash("key", i);
-  assert_int_equal(kvBloomBuild(aHash, 3, 10, &f), KV_OK);
+  assert_int_equal(kvBloomBuildFlat(aHash, 3, 10, &f), KV_OK);
   assert_int_equal(f.n, 3 + 8 + 1);
   assert_memory_equal(f.a, "hdr", 3);
   for(i=0; i<3; i++){
@@ -181,7 +192,7 @@ static void test_small_and_append(void **state){
   kvBufFree(&f);
 
   /* bits_per_key 0 or negative is treated as 1, never a zero-size filter */
-  assert_int_equal(kvBloomBuild(aHash, 3, 0, &f), KV_OK);
+  assert_int_equal(kvBloomBuildFlat(aHash, 3, 0, &f), KV_OK);
   assert_int_equal(f.n, 9);
   assert_int_equal(f.a[8], 1);
   kvBufFree(&f);
@@ -291,6 +302,150 @@ static void test_prepared_equals_plain(void **state){
   }
 }
 
+/* Reference probe of the blocked layout, written from its description in
+** bloom.c: line (h * nLine) >> 32, bits x_j >> 23 with x_0 = h * M and
+** x_(j+1) = x_j * M. */
+static int refBlockedMayContain(const u8 *a, size_t n, u32 hash){
+  u32 nLine, x;
+  const u8 *aLine;
+  int k, j;
+  if( a==0 || n<65 || (n-1)%64 ) return 1;
+  k = a[n-1] - 64;
+  if( k<1 || k>30 ) return 1;
+  nLine = (u32)((n-1)/64);
+  aLine = a + 64*(size_t)(((u64)hash * nLine) >> 32);
+  x = hash * 0x9e3779b1u;
+  for(j=0; j<k; j++){
+    u32 iBit = x >> 23;
+    if( (aLine[iBit/8] & (1<<(iBit%8)))==0 ) return 0;
+    x *= 0x9e3779b1u;
+  }
+  return 1;
+}
+
+/* The blocked layout: whole 64-byte lines, the marker byte 64 + k, no
+** false negatives, every key's bits in one line, and probes that answer
+** as the reference for present, absent and extreme hashes. */
+static void test_blocked_layout(void **state){
+  static const int aKeys[] = { 0, 1, 3, 51, 52, 1000, 10000, 33333 };
+  static const u32 aEdge[] = { 0, 1, 0x7fffffffu, 0x80000000u, 0xfffffffeu,
+                               0xffffffffu };
+  size_t t;
+  int i;
+  (void)state;
+  for(t=0; t<sizeof(aKeys)/sizeof(aKeys[0]); t++){
+    KvBuf f = {0};
+    KvBloom b;
+    int nKey = aKeys[t];
+    size_t nWant = ((size_t)nKey*10/8 + 63)/64*64;
+    if( nWant<64 ) nWant = 64;
+    buildFilterAs(1, nKey, 10, &f);
+    assert_int_equal(f.n, nWant + 1);
+    assert_int_equal(f.a[f.n-1], 64 + 7);
+    kvBloomPrepare(&b, f.a, f.n);
+    assert_non_null(b.a);
+    assert_int_equal(b.nLine, (u32)(nWant/64));
+    for(i=0; i<nKey; i++){
+      u32 h = keyHash("key", i);
+      assert_int_equal(kvBloomCheck(&b, h), 1);
+      assert_int_equal(kvBloomMayContain(f.a, f.n, h), 1);
+      assert_int_equal(refBlockedMayContain(f.a, f.n, h), 1);
+    }
+    for(i=0; i<20000; i++){
+      u32 h = keyHash("absent", i);
+      assert_int_equal(kvBloomCheck(&b, h), refBlockedMayContain(f.a, f.n, h));
+    }
+    for(i=0; i<(int)(sizeof(aEdge)/sizeof(aEdge[0])); i++){
+      assert_int_equal(kvBloomCheck(&b, aEdge[i]),
+                       refBlockedMayContain(f.a, f.n, aEdge[i]));
+    }
+    kvBufFree(&f);
+  }
+  /* One key sets at most k bits, all in one line; the others are zero. */
+  for(i=0; i<200; i++){
+    KvBuf f = {0};
+    u32 h = keyHash("one", i);
+    size_t j, iLine = (size_t)-1;
+    int nSet = 0;
+    assert_int_equal(kvBloomBuild(&h, 1, 10000, &f), KV_OK);
+    assert_int_equal(f.n, 20*64 + 1);             /* 10000 bits: 20 lines */
+    assert_int_equal(f.a[f.n-1], 64 + 30);       /* k clamped to 30 */
+    for(j=0; j<f.n-1; j++){
+      int bit;
+      for(bit=0; bit<8; bit++){
+        if( f.a[j] & (1<<bit) ){
+          if( iLine==(size_t)-1 ) iLine = j/64;
+          assert_int_equal(j/64, iLine);
+          nSet++;
+        }
+      }
+    }
+    assert_true(nSet>=1 && nSet<=30);
+    assert_int_equal(iLine, (size_t)(((u64)h * 20) >> 32));
+    assert_int_equal(kvBloomMayContain(f.a, f.n, h), 1);
+    kvBufFree(&f);
+  }
+}
+
+/* At every bits-per-key setting the blocked layout finds every key and
+** keeps false positives near the flat layout's theory (one line per key
+** costs a little: within 2x of it, and under 2% at 10 bits per key). */
+static void test_blocked_false_positive_rate(void **state){
+  static const int aBits[] = { 1, 2, 4, 5, 8, 10, 15, 20, 44, 64 };
+  size_t t;
+  (void)state;
+  for(t=0; t<sizeof(aBits)/sizeof(aBits[0]); t++){
+    KvBuf f = {0}, g = {0};
+    int nBits = aBits[t];
+    int nKey = 5000;
+    int i;
+    double rate, theory;
+    buildFilterAs(1, nKey, nBits, &f);
+    buildFilterAs(0, nKey, nBits, &g);
+    assert_int_equal(f.a[f.n-1], 64 + expectedProbes(nBits));
+    for(i=0; i<nKey; i++){
+      assert_int_equal(kvBloomMayContain(f.a, f.n, keyHash("key", i)), 1);
+    }
+    rate = fpRate(&f, 50000);
+    theory = fpTheory(&g, nKey);
+    if( theory*50000 >= 50 ){
+      assert_true(rate <= 2.0*theory);
+      assert_true(rate >= theory/2.0);
+    }else{
+      assert_true(rate*50000 <= 100);
+    }
+    if( nBits==10 ) assert_true(rate < 0.02);
+    kvBufFree(&f);
+    kvBufFree(&g);
+  }
+}
+
+/* A blocked marker on a filter that is not whole lines, or with a probe
+** count of 0 or above 30, cannot be understood: "may contain". */
+static void test_blocked_malformed(void **state){
+  u8 aZero[129];
+  KvBloom b;
+  int i;
+  (void)state;
+  memset(aZero, 0, sizeof(aZero));
+  aZero[64] = 64 + 7;                   /* one zeroed line: rejects */
+  assert_int_equal(kvBloomMayContain(aZero, 65, 123), 0);
+  kvBloomPrepare(&b, aZero, 65);
+  assert_int_equal(b.nLine, 1);
+  aZero[64] = 64;                       /* k = 0 */
+  assert_int_equal(kvBloomMayContain(aZero, 65, 123), 1);
+  aZero[64] = 64 + 31;                  /* k = 31 */
+  assert_int_equal(kvBloomMayContain(aZero, 65, 123), 1);
+  aZero[65] = 64 + 7;                   /* 65 bytes of bits: not a line */
+  assert_int_equal(kvBloomMayContain(aZero, 66, 123), 1);
+  aZero[8] = 64 + 7;                    /* 8 bytes of bits */
+  assert_int_equal(kvBloomMayContain(aZero, 9, 123), 1);
+  aZero[128] = 64 + 7;                  /* two zeroed lines: reject all */
+  for(i=0; i<1000; i++){
+    assert_int_equal(kvBloomMayContain(aZero, 129, keyHash("k", i)), 0);
+  }
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hash),
@@ -301,6 +456,9 @@ int main(void){
     cmocka_unit_test(test_small_and_append),
     cmocka_unit_test(test_malformed),
     cmocka_unit_test(test_prepared_equals_plain),
+    cmocka_unit_test(test_blocked_layout),
+    cmocka_unit_test(test_blocked_false_positive_rate),
+    cmocka_unit_test(test_blocked_malformed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
 ** test_db.c - the store's public API: put/get/delete, batches, snapshots,
 ** iterators with a batch laid over them, flush and reopen, sharing one
 ** instance, the LOCK against another process, the identity file, destroy,
-** group commit, stats and verify.
+** group commit, stats and verify; point reads from every source.
 */
 #include <stdint.h>
 #include <sys/wait.h>
@@ -43,6 +43,101 @@ static void test_put_get_delete(void **state){
   assert_string_equal(tuGet(db, 0, 0, "b"), "2");
   assert_string_equal(tuGet(db, 0, 0, "c"), "3");
   assert_string_equal(tuGet(db, 0, 0, "ab"), "");
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* Reference contents of test_get_sources' store: key i's value, "" when
+** the key is absent. */
+static void checkAll(kv_db *db, const kv_snapshot *snap, char aVal[][16],
+                     int n){
+  int i;
+  for(i=0; i<n; i++){
+    char zKey[16];
+    const char *z;
+    snprintf(zKey, sizeof(zKey), "k%04d", i);
+    z = tuGet(db, snap, 0, zKey);
+    if( aVal[i][0] ){
+      if( z==0 ) fail_msg("%s: not found, expected %s", zKey, aVal[i]);
+      assert_string_equal(z, aVal[i]);
+    }else if( z ){
+      fail_msg("%s: found %s, expected none", zKey, z);
+    }
+  }
+}
+
+/* Point reads from every source and with every shortcut kv_get takes: an
+** empty memtable not searched (after a flush, after a full compaction),
+** levels passed over when empty (a full compaction leaves one run at the
+** last level), range tombstones not gathered when no source has any, and
+** gathered again once the memtable or a file holds one (also for a
+** snapshot taken before it). */
+static void test_get_sources(void **state){
+  static char aVal[300][16], aOld[300][16];
+  char zDir[256], zKey[16], zLo[16], zHi[16];
+  kv_options *o;
+  kv_db *db;
+  kv_batch *b;
+  kv_snapshot *snap;
+  int i;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "getsrc");
+  o = tuOptions("background=off", NULL);
+  db = tuOpen(zDir, o);
+  for(i=0; i<300; i++){
+    snprintf(zKey, sizeof(zKey), "k%04d", i);
+    snprintf(aVal[i], sizeof(aVal[i]), "v%d", i);
+    if( i%3==2 ){
+      aVal[i][0] = 0;               /* never written */
+    }else{
+      tuPut(db, zKey, aVal[i]);
+    }
+  }
+  checkAll(db, 0, aVal, 300);                     /* memtable */
+  assert_int_equal(kv_compact(db, 1, 0), KV_OK);  /* last level only */
+  checkAll(db, 0, aVal, 300);
+  assert_null(tuGet(db, 0, 0, "a"));
+  assert_null(tuGet(db, 0, 0, "z"));
+
+  /* overwrite some in the memtable, then flush them to level 0 */
+  for(i=0; i<300; i+=7){
+    snprintf(zKey, sizeof(zKey), "k%04d", i);
+    snprintf(aVal[i], sizeof(aVal[i]), "w%d", i);
+    tuPut(db, zKey, aVal[i]);
+  }
+  checkAll(db, 0, aVal, 300);
+  assert_int_equal(kv_flush(db), KV_OK);
+  checkAll(db, 0, aVal, 300);
+
+  /* a range tombstone in the memtable, [k0100, k0200), over a snapshot */
+  memcpy(aOld, aVal, sizeof(aVal));
+  snap = kv_snapshot_new(db);
+  assert_non_null(snap);
+  b = kv_batch_new();
+  assert_non_null(b);
+  snprintf(zLo, sizeof(zLo), "k%04d", 100);
+  snprintf(zHi, sizeof(zHi), "k%04d", 200);
+  assert_int_equal(kv_batch_delete_range(b, zLo, strlen(zLo), zHi,
+                                         strlen(zHi)), KV_OK);
+  assert_int_equal(kv_write(db, b), KV_OK);
+  kv_batch_free(b);
+  for(i=100; i<200; i++) aVal[i][0] = 0;
+  tuPut(db, "k0150", "again");                    /* newer than it */
+  snprintf(aVal[150], sizeof(aVal[150]), "again");
+  checkAll(db, 0, aVal, 300);
+  checkAll(db, snap, aOld, 300);
+  /* the tombstone in a level-0 file, the memtable empty */
+  assert_int_equal(kv_flush(db), KV_OK);
+  checkAll(db, 0, aVal, 300);
+  checkAll(db, snap, aOld, 300);
+  kv_snapshot_free(db, snap);
+  /* compacted away with what it covered */
+  assert_int_equal(kv_compact(db, 1, 0), KV_OK);
+  checkAll(db, 0, aVal, 300);
+  assert_int_equal(kv_close(db), KV_OK);
+  db = tuOpen(zDir, o);
+  checkAll(db, 0, aVal, 300);
   kv_close(db);
   kv_options_free(o);
   tuRemoveDir(zDir);
@@ -455,6 +550,7 @@ static void test_too_big(void **state){
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_put_get_delete),
+    cmocka_unit_test(test_get_sources),
     cmocka_unit_test(test_batch_and_snapshot),
     cmocka_unit_test(test_iterators),
     cmocka_unit_test(test_sharing_and_identity),

@@ -488,6 +488,146 @@ static void roundTrip(const KvSstConfig *pCfg, const Set *s, int nStep){
   kvSstMetaFree(&meta);
 }
 
+/* The summary's chunk keys: kept in the chunk (aChunk 64-byte aligned)
+** when they fit its 32 bytes, else read where they lie in the summary;
+** lookups and scans find every key either way. */
+static void test_summary_keys(void **state){
+  KvSstConfig cfg = config(256, 0, 10, 2);       /* many small chunks */
+  KvSstMeta meta;
+  KvSst *pSst = 0;
+  int iLong;
+  (void)state;
+  for(iLong=0; iLong<2; iLong++){
+    Set s;
+    KvIter *pIt = 0;
+    int i, nInline = 0;
+    memset(&s, 0, sizeof(s));
+    for(i=0; i<400; i++){
+      char z[64], zv[32];
+      /* 12 or 40 bytes of user key: internal keys of 20 or 48 bytes */
+      snprintf(z, sizeof(z), iLong ? "long-user-key-%026d" : "key-%08d", i);
+      snprintf(zv, sizeof(zv), "value%d", i);
+      setAdd(&s, z, 10 + (u64)i, KV_TYPE_PUT, (const u8*)zv, strlen(zv));
+    }
+    buildTable(gPath, &cfg, &s, &meta);
+    kvSstMetaFree(&meta);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, 0, &pSst), KV_OK);
+    assert_true(pSst->nChunk>10);
+    assert_int_equal((uintptr_t)pSst->aChunk % 64, 0);
+    for(i=0; i<pSst->nChunk; i++){
+      const SstChunk *pC = &pSst->aChunk[i];
+      if( pC->pKey==pC->aKey ){
+        nInline++;
+        assert_true(pC->nKey<=sizeof(pC->aKey));
+      }else{
+        assert_true(pC->nKey>sizeof(pC->aKey));
+        assert_true(pC->pKey>pSst->aSummary);
+      }
+    }
+    assert_int_equal(nInline, iLong ? 0 : pSst->nChunk);
+    for(i=0; i<s.n; i++){
+      int bFound = 0, eType = -1;
+      KvBuf v = {0, 0, 0};
+      assert_int_equal(kvSstGet(pSst, s.a[i].k, s.a[i].nk - KV_TRAILER,
+                                KV_MAX_SEQ, &bFound, &eType, &v), KV_OK);
+      assert_int_equal(bFound, 1);
+      assert_int_equal(eType, KV_TYPE_PUT);
+      assert_int_equal(v.n, s.a[i].nv);
+      assert_memory_equal(v.a, s.a[i].v, v.n);
+      kvBufFree(&v);
+    }
+    assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
+    for(i=s.n-1; i>=0; i-=37){
+      assert_int_equal(pIt->pMethods->xSeek(pIt, s.a[i].k, s.a[i].nk), KV_OK);
+      assert_true(kvIterValid(pIt));
+      assert_int_equal(pIt->nKey, s.a[i].nk);
+      assert_memory_equal(pIt->pKey, s.a[i].k, s.a[i].nk);
+    }
+    pIt->pMethods->xClose(pIt);
+    kvSstClose(pSst);
+    setFree(&s);
+  }
+}
+
+/* Of the 1024 absent keys between a test_flat_filter_still_read table's
+** keys (odd numbers), how many its filter turns away. */
+static int absentRejected(KvSst *pSst, KvReadCounters *pCnt){
+  u64 nBefore = pCnt->nBloomNegative;
+  int i;
+  for(i=0; i<1024; i++){
+    char z[32];
+    int bFound = -1, eType = 0;
+    userKey(z, 2*i + 1);
+    assert_int_equal(kvSstGet(pSst, (const u8*)z, strlen(z), KV_MAX_SEQ,
+                              &bFound, &eType, 0), KV_OK);
+    assert_int_equal(bFound, 0);
+  }
+  return (int)(pCnt->nBloomNegative - nBefore);
+}
+
+/* Tables are written with the blocked bloom layout (bloom.c), read
+** 64-byte aligned; a table of an earlier build, whose filter has the flat
+** layout, still filters and finds every key. 1024 keys at 10 bits make
+** 1280 bytes of bits in both layouts, so the flat filter is written over
+** the blocked one in place (with its CRC) to make such a table. */
+static void test_flat_filter_still_read(void **state){
+  KvSstConfig cfg = config(4096, 0, 10, 16);
+  KvSstMeta meta;
+  KvSst *pSst = 0;
+  KvReadCounters cnt;
+  KvBuf f = {0, 0, 0};
+  u32 aHash[1024];
+  Layout L;
+  Set s;
+  u8 *a;
+  size_t n;
+  u64 iOff;
+  int i;
+  (void)state;
+  makeSet(&s, 1024, 0);
+  buildTable(gPath, &cfg, &s, &meta);
+  kvSstMetaFree(&meta);
+  a = tuReadFile(gPath, &n);
+  parseLayout(a, n, &L);
+  iOff = L.aPart[2];
+  assert_int_equal(L.aPart[3], 1280 + 1 + 4);
+  assert_int_equal(a[iOff + 1280], 64 + 7);       /* blocked, k = 7 */
+
+  /* the blocked table: aligned lines, every key found, absent keys
+  ** turned away by the filter */
+  memset(&cnt, 0, sizeof(cnt));
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
+  assert_int_equal((uintptr_t)pSst->aFilter % 64, 0);
+  assert_int_equal(pSst->bloom.nLine, 20);
+  checkGets(pSst, &s, 1);
+  assert_true(absentRejected(pSst, &cnt)>=1000);
+  kvSstClose(pSst);
+
+  /* the same table with the flat filter of earlier builds */
+  for(i=0; i<s.n; i++){
+    aHash[i] = kvBloomHash(s.a[i].k, s.a[i].nk - KV_TRAILER);
+  }
+  assert_int_equal(kvBloomBuildFlat(aHash, 1024, 10, &f), KV_OK);
+  assert_int_equal(f.n, 1281);
+  assert_int_equal(f.a[1280], 7);
+  memcpy(a + iOff, f.a, f.n);
+  kvPut32(a + iOff + f.n, kvCrc32(f.a, f.n));
+  tuWriteFile(gPath, a, n);
+  memset(&cnt, 0, sizeof(cnt));
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
+  assert_int_equal(pSst->bloom.nLine, 0);
+  assert_int_equal(pSst->bloom.nBit, 1280*8);
+  checkGets(pSst, &s, 1);
+  assert_true(absentRejected(pSst, &cnt)>=1000);
+  kvSstClose(pSst);
+  assert_int_equal(kvSstVerify(kvEnvPosix(), gPath), KV_OK);
+
+  kvBufFree(&f);
+  layoutFree(&L);
+  free(a);
+  setFree(&s);
+}
+
 static void test_roundtrip_configs(void **state){
   static const u32 aBlock[] = { 1, 64, 4096 };
   Set s;
@@ -1324,6 +1464,9 @@ static void test_corruption(void **state){
 
 int main(void){
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_flat_filter_still_read, setupDir,
+                                    teardownDir),
+    cmocka_unit_test_setup_teardown(test_summary_keys, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_roundtrip_configs, setupDir,
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_small_tables, setupDir, teardownDir),
