@@ -20,6 +20,9 @@
 ** exhausted children are kept out of the heap. Changing direction
 ** repositions every non-current child on the other side of the current
 ** key (the LevelDB approach) and rebuilds the heap for the new direction.
+** Steps in one direction compare the moved child with the runner-up
+** first (see "Runner-up" below), so a run of entries from one child costs
+** one comparison an entry.
 */
 #include "kvInt.h"
 
@@ -60,6 +63,9 @@ struct MergeIter {
   KvIter **apChild;             /* owned children */
   int *aHeap;                   /* heap of child indices; aHeap[0] current */
   int nHeap;                    /* valid children in aHeap */
+  int iRunner;                  /* heap slot (1 or 2) of the runner-up, the
+                                ** child that comes next but for the
+                                ** current one; 0 when nHeap<2 */
   int eDir;                     /* MERGE_FORWARD or MERGE_BACKWARD */
   KvBuf key;                    /* copy of the current key while the other
                                 ** children are repositioned */
@@ -68,30 +74,44 @@ struct MergeIter {
 /*
 ** The heap compares the keys the children published (see KvIter), so a
 ** comparison costs no call through a child's methods.
+**
+** Runner-up. A scan over an LSM tree mostly reads runs of entries from one
+** child (the largest level holds most of the data), and while the current
+** child keeps its place nothing below the root changes. So the merge keeps
+** the slot of the root's better child (the runner-up: the best of every
+** child but the current one) and, after the current child moves, compares
+** it with the runner-up alone: one comparison per step while the run
+** lasts. Only when the current child falls behind does the runner-up take
+** the root and the old root sink from the runner-up's slot (one level less
+** to sift than from the root), after which the runner-up is chosen anew
+** between slots 1 and 2.
 */
 
-/* Compare children i and j (both valid) by (internal key, index). */
+/* Compare children i and j (both valid) by (internal key, index). Every
+** child in the heap is valid with a key of at least KV_TRAILER bytes: the
+** heap holds only valid children, and the children check their keys. */
 static inline __attribute__((always_inline))
 int childCmp(MergeIter *p, int i, int j){
   const KvIter *a = p->apChild[i];
   const KvIter *b = p->apChild[j];
-  int c;
-  assert( a->bValid && b->bValid );
-  assert( a->nKey>=KV_TRAILER && b->nKey>=KV_TRAILER );
-  c = kvIKeyCmpInline(a->pKey, a->nKey, b->pKey, b->nKey);
+  int c = kvIKeyCmpInline(a->pKey, a->nKey, b->pKey, b->nKey);
   if( c==0 ) c = i<j ? -1 : (i>j ? 1 : 0);
   return c;
 }
 
 /* True if heap entry i must sit above heap entry j in the direction
 ** (bForward or not). */
-static inline int heapBefore(MergeIter *p, int i, int j, int bForward){
+static inline __attribute__((always_inline))
+int heapBefore(MergeIter *p, int i, int j, int bForward){
   int c = childCmp(p, p->aHeap[i], p->aHeap[j]);
   return bForward ? c<0 : c>0;
 }
 
-static void heapSiftDown(MergeIter *p, int i){
-  const int bForward = p->eDir==MERGE_FORWARD;
+/* Sift heap slot i down. Inline with a constant bForward, so that each
+** direction gets its own loop without a test per comparison. */
+static inline __attribute__((always_inline))
+void siftDown(MergeIter *p, int i, int bForward){
+  int *a = p->aHeap;
   const int n = p->nHeap;
   for(;;){
     int l = 2*i + 1;
@@ -101,8 +121,28 @@ static void heapSiftDown(MergeIter *p, int i){
     if( heapBefore(p, l, best, bForward) ) best = l;
     if( l+1<n && heapBefore(p, l+1, best, bForward) ) best = l+1;
     if( best==i ) break;
-    t = p->aHeap[i]; p->aHeap[i] = p->aHeap[best]; p->aHeap[best] = t;
+    t = a[i]; a[i] = a[best]; a[best] = t;
     i = best;
+  }
+}
+
+static void heapSiftDown(MergeIter *p, int i){
+  if( p->eDir==MERGE_FORWARD ){
+    siftDown(p, i, 1);
+  }else{
+    siftDown(p, i, 0);
+  }
+}
+
+/* Choose the runner-up after the heap below the root changed. */
+static inline __attribute__((always_inline))
+void setRunner(MergeIter *p, int bForward){
+  if( p->nHeap<2 ){
+    p->iRunner = 0;
+  }else if( p->nHeap==2 || heapBefore(p, 1, 2, bForward) ){
+    p->iRunner = 1;
+  }else{
+    p->iRunner = 2;
   }
 }
 
@@ -124,15 +164,41 @@ static void heapBuild(MergeIter *p){
     if( kvIterValid(p->apChild[i]) ) p->aHeap[p->nHeap++] = i;
   }
   for(i=p->nHeap/2 - 1; i>=0; i--) heapSiftDown(p, i);
+  setRunner(p, p->eDir==MERGE_FORWARD);
   mergePublish(p);
 }
 
-/* The root child moved (or became invalid): restore the heap. */
-static void heapFixRoot(MergeIter *p){
-  if( !kvIterValid(p->apChild[p->aHeap[0]]) ){
-    p->aHeap[0] = p->aHeap[--p->nHeap];
+/*
+** The root child moved (or became invalid): restore the heap and the
+** runner-up, then publish. Inline with a constant bForward (see
+** siftDown()).
+*/
+static inline __attribute__((always_inline))
+void fixRoot(MergeIter *p, int bForward){
+  int *a = p->aHeap;
+  int r = p->iRunner;
+  if( !p->apChild[a[0]]->bValid ){
+    /* The current child ran out: the runner-up takes the root and the
+    ** last slot fills the runner-up's (its parent, the new root, comes
+    ** before everything, so it can only sink). */
+    if( r==0 ){
+      p->nHeap = 0;
+    }else{
+      a[0] = a[r];
+      p->nHeap--;
+      if( r<p->nHeap ){
+        a[r] = a[p->nHeap];
+        siftDown(p, r, bForward);
+      }
+      setRunner(p, bForward);
+    }
+  }else if( r && !heapBefore(p, 0, r, bForward) ){
+    /* The current child fell behind the runner-up: swap them and sink
+    ** the old root from the runner-up's slot. */
+    int t = a[0]; a[0] = a[r]; a[r] = t;
+    siftDown(p, r, bForward);
+    setRunner(p, bForward);
   }
-  if( p->nHeap>1 ) heapSiftDown(p, 0);
   mergePublish(p);
 }
 
@@ -217,58 +283,46 @@ static int mergeReposition(MergeIter *p, int iCur, int eDir){
 }
 
 /*
-** Step in direction eDir. The current child is the heap root. When the
-** direction changes, the other children are repositioned around the
-** current key and the heap is rebuilt for the new order; otherwise only
-** the root moved and one sift restores the heap.
+** A direction change: the other children are repositioned around the
+** current key, the current child steps, and the heap is rebuilt for the
+** new order. (Out of line: the steps in one direction are the hot path.)
 */
-static int mergeStep(MergeIter *p, int eDir){
-  int rc = KV_OK;
-  int iCur;
-  KvIter *c;
-  assert( p->base.bValid && p->nHeap>0 );
-  iCur = p->aHeap[0];
-  c = p->apChild[iCur];
-  if( p->eDir!=eDir ){
-    rc = mergeReposition(p, iCur, eDir);
-    p->eDir = eDir;
-    if( rc==KV_OK ){
-      rc = eDir==MERGE_FORWARD ? c->pMethods->xNext(c) : c->pMethods->xPrev(c);
-    }
-    if( rc==KV_OK ) heapBuild(p);
-  }else{
+static __attribute__((noinline)) int mergeTurn(MergeIter *p, int eDir){
+  int iCur = p->aHeap[0];
+  KvIter *c = p->apChild[iCur];
+  int rc = mergeReposition(p, iCur, eDir);
+  p->eDir = eDir;
+  if( rc==KV_OK ){
     rc = eDir==MERGE_FORWARD ? c->pMethods->xNext(c) : c->pMethods->xPrev(c);
-    if( rc==KV_OK ) heapFixRoot(p);
   }
+  if( rc==KV_OK ) heapBuild(p);
   return mergeDone(p, rc);
 }
 
 static int mergeNext(KvIter *pIter){
   MergeIter *p = (MergeIter*)pIter;
-  if( p->eDir==MERGE_FORWARD && p->nHeap<=2 ){
-    /* One or two children left (a store whose data sits in one or two
-    ** levels): a single comparison places the root, without the heap. */
-    int iCur = p->aHeap[0];
-    KvIter *c = p->apChild[iCur];
-    int rc;
-    assert( p->base.bValid && p->nHeap>0 );
-    rc = c->pMethods->xNext(c);
-    if( rc!=KV_OK ) return mergeDone(p, rc);
-    if( !c->bValid ){
-      p->nHeap--;
-      if( p->nHeap ) p->aHeap[0] = p->aHeap[1];
-    }else if( p->nHeap==2 && childCmp(p, iCur, p->aHeap[1])>0 ){
-      p->aHeap[0] = p->aHeap[1];
-      p->aHeap[1] = iCur;
-    }
-    mergePublish(p);
-    return KV_OK;
-  }
-  return mergeStep(p, MERGE_FORWARD);
+  KvIter *c;
+  int rc;
+  assert( p->base.bValid && p->nHeap>0 );
+  if( p->eDir!=MERGE_FORWARD ) return mergeTurn(p, MERGE_FORWARD);
+  c = p->apChild[p->aHeap[0]];
+  rc = c->pMethods->xNext(c);
+  if( rc!=KV_OK ) return mergeDone(p, rc);
+  fixRoot(p, 1);
+  return KV_OK;
 }
 
 static int mergePrev(KvIter *pIter){
-  return mergeStep((MergeIter*)pIter, MERGE_BACKWARD);
+  MergeIter *p = (MergeIter*)pIter;
+  KvIter *c;
+  int rc;
+  assert( p->base.bValid && p->nHeap>0 );
+  if( p->eDir!=MERGE_BACKWARD ) return mergeTurn(p, MERGE_BACKWARD);
+  c = p->apChild[p->aHeap[0]];
+  rc = c->pMethods->xPrev(c);
+  if( rc!=KV_OK ) return mergeDone(p, rc);
+  fixRoot(p, 0);
+  return KV_OK;
 }
 
 static void closeChildren(KvIter **apChild, int nChild){
