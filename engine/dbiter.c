@@ -259,6 +259,27 @@ static inline int saveKey(KvBuf *p, const u8 *a, size_t n){
   return saveKeyLong(p, a, n);
 }
 
+/* Eight bytes at a, in the machine's order: for equality tests only. */
+static inline u64 load8(const u8 *a){
+  u64 v;
+  memcpy(&v, a, 8);
+  return v;
+}
+
+/* Is user key a[0..n) the one in savedKey? a[] is an internal key's user
+** key (its trailer follows), so eight bytes may be read from a + n - 8
+** when n >= 8; savedKey holds n bytes when the lengths match. */
+static inline int sameSavedKey(const KvBuf *p, const u8 *a, size_t n){
+  const u8 *b = p->a;
+  size_t i;
+  if( n!=p->n ) return 0;
+  if( n<8 ) return n==0 || memcmp(a, b, n)==0;
+  for(i=0; i+8<n; i+=8){
+    if( load8(a + i)!=load8(b + i) ) return 0;
+  }
+  return load8(a + n - 8)==load8(b + n - 8);
+}
+
 static void mKey(kv_iter *it, const u8 **pp, size_t *pn){
   kvIterKey(it->pMerged, pp, pn);
 }
@@ -626,11 +647,12 @@ int kv_iter_next(kv_iter *it){
     if( rc ) return iterFail(it, rc);
     if( m->bValid ){
       /* The usual step, findNextUserEntry()'s first test inline: a
-      ** visible put of a key after the one just left. */
+      ** visible put of a key after the one just left. Moving forward the
+      ** merged stream never goes back, so a key other than the one left
+      ** is after it: an equality test does. */
       u64 t = kvGet64(m->pKey + m->nKey - KV_TRAILER);
       if( (t & 0xff)==KV_TYPE_PUT && visible(it, t>>8) && it->pFrags==0
-       && kvUKeyCmpShort(m->pKey, m->nKey - KV_TRAILER, it->savedKey.a,
-                         it->savedKey.n)>0 ){
+       && !sameSavedKey(&it->savedKey, m->pKey, m->nKey - KV_TRAILER) ){
         return KV_OK;           /* it->bValid stays 1 */
       }
     }
