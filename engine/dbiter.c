@@ -22,6 +22,18 @@
 /* ---------------------------------------------------------------------- */
 /* Collecting the sources of a store.                                      */
 
+/* Room for nMore more iterators in *papIter (one allocation for all the
+** sources of a store: an iterator is made for every short scan). */
+static int reserveIters(KvIter ***papIter, int nIter, int nMore){
+  KvIter **aNew;
+  if( nMore==0 ) return KV_OK;
+  aNew = kvRealloc(*papIter, sizeof(KvIter*)*(size_t)(nIter+nMore));
+  if( aNew==0 ) return kvErrNoMem();
+  *papIter = aNew;
+  return KV_OK;
+}
+
+/* Append pIt to *papIter, growing it (closing pIt if that fails). */
 static int pushIter(KvIter ***papIter, int *pnIter, KvIter *pIt){
   KvIter **aNew = kvRealloc(*papIter, sizeof(KvIter*)*(size_t)(*pnIter+1));
   if( aNew==0 ){
@@ -37,26 +49,29 @@ int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter){
   KvIter *pIt = 0;
   int rc = KV_OK;
+  int nMore = (pMem!=0) + (pImm!=0) + v->anFile[0];
   int i;
   (void)db;
-  if( pMem ){
+  for(i=1; i<KV_MAX_LEVELS; i++) nMore += v->anFile[i]>0;
+  rc = reserveIters(papIter, *pnIter, nMore);
+  if( rc==KV_OK && pMem ){
     rc = kvMemIterNew(pMem, &pIt);
-    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+    if( rc==KV_OK ) (*papIter)[(*pnIter)++] = pIt;
   }
   if( rc==KV_OK && pImm ){
     rc = kvMemIterNew(pImm, &pIt);
-    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+    if( rc==KV_OK ) (*papIter)[(*pnIter)++] = pIt;
   }
   /* Level-0 tables may overlap: one iterator each, opened lazily like the
   ** deeper levels (a level iterator over a single file). */
   for(i=0; rc==KV_OK && i<v->anFile[0]; i++){
     rc = kvLevelIterNew(&v->aaFile[0][i], 1, 0, &pIt);
-    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+    if( rc==KV_OK ) (*papIter)[(*pnIter)++] = pIt;
   }
   for(i=1; rc==KV_OK && i<KV_MAX_LEVELS; i++){
     if( v->anFile[i]==0 ) continue;
     rc = kvLevelIterNew(v->aaFile[i], v->anFile[i], 0, &pIt);
-    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+    if( rc==KV_OK ) (*papIter)[(*pnIter)++] = pIt;
   }
   return rc;
 }
