@@ -344,8 +344,9 @@ static int findPrevUserEntry(kv_iter *it){
     mKey(it, &k, &n);
     if( visible(it, kvIKeySeq(k, n)) ){
       size_t nu = n - KV_TRAILER;
-      if( eType!=KV_TYPE_DEL
-       && kvUKeyCmp(k, nu, it->savedKey.a, it->savedKey.n)<0 ){
+      /* (moving backward the merged stream never goes forward: a key
+      ** other than savedKey is before it) */
+      if( eType!=KV_TYPE_DEL && !sameSavedKey(&it->savedKey, k, nu) ){
         break;                  /* passed every entry of savedKey */
       }
       eType = kvIKeyType(k, n);
