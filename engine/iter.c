@@ -147,8 +147,11 @@ void sortChildren(MergeIter *p, int bForward){
   for(i=0; i<p->nChild; i++){
     int j, k;
     if( !kvIterValid(p->apChild[i]) ) continue;
-    j = n>0 && childBefore(p, a[n-1], i, bForward) ? n
-                                                    : findSlot(p, i, 0, n, bForward);
+    if( n>0 && childBefore(p, a[n-1], i, bForward) ){
+      j = n;                    /* after every child so far */
+    }else{
+      j = findSlot(p, i, 0, n, bForward);
+    }
     for(k=n; k>j; k--) a[k] = a[k-1];
     a[j] = i;
     n++;
@@ -272,7 +275,8 @@ static int mergeReposition(MergeIter *p, int iCur, int eDir){
 /*
 ** A direction change: the other children are repositioned around the
 ** current key, the current child steps, and the children are sorted for
-** the new direction. (Out of line: the steps in one direction are the hot path.)
+** the new direction. (Out of line: steps in one direction are the hot
+** path.)
 */
 static __attribute__((noinline)) int mergeTurn(MergeIter *p, int eDir){
   int iCur = p->aOrd[0];
