@@ -22,6 +22,18 @@
 /* ---------------------------------------------------------------------- */
 /* Collecting the sources of a store.                                      */
 
+/* Room for nMore more iterators in *papIter (one allocation for all the
+** sources of a store: an iterator is made for every short scan). */
+static int reserveIters(KvIter ***papIter, int nIter, int nMore){
+  KvIter **aNew;
+  if( nMore==0 ) return KV_OK;
+  aNew = kvRealloc(*papIter, sizeof(KvIter*)*(size_t)(nIter+nMore));
+  if( aNew==0 ) return kvErrNoMem();
+  *papIter = aNew;
+  return KV_OK;
+}
+
+/* Append pIt to *papIter, growing it (closing pIt if that fails). */
 static int pushIter(KvIter ***papIter, int *pnIter, KvIter *pIt){
   KvIter **aNew = kvRealloc(*papIter, sizeof(KvIter*)*(size_t)(*pnIter+1));
   if( aNew==0 ){
@@ -37,26 +49,29 @@ int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter){
   KvIter *pIt = 0;
   int rc = KV_OK;
+  int nMore = (pMem!=0) + (pImm!=0) + v->anFile[0];
   int i;
   (void)db;
-  if( pMem ){
+  for(i=1; i<KV_MAX_LEVELS; i++) nMore += v->anFile[i]>0;
+  rc = reserveIters(papIter, *pnIter, nMore);
+  if( rc==KV_OK && pMem ){
     rc = kvMemIterNew(pMem, &pIt);
-    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+    if( rc==KV_OK ) (*papIter)[(*pnIter)++] = pIt;
   }
   if( rc==KV_OK && pImm ){
     rc = kvMemIterNew(pImm, &pIt);
-    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+    if( rc==KV_OK ) (*papIter)[(*pnIter)++] = pIt;
   }
   /* Level-0 tables may overlap: one iterator each, opened lazily like the
   ** deeper levels (a level iterator over a single file). */
   for(i=0; rc==KV_OK && i<v->anFile[0]; i++){
     rc = kvLevelIterNew(&v->aaFile[0][i], 1, 0, &pIt);
-    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+    if( rc==KV_OK ) (*papIter)[(*pnIter)++] = pIt;
   }
   for(i=1; rc==KV_OK && i<KV_MAX_LEVELS; i++){
     if( v->anFile[i]==0 ) continue;
     rc = kvLevelIterNew(v->aaFile[i], v->anFile[i], 0, &pIt);
-    if( rc==KV_OK ) rc = pushIter(papIter, pnIter, pIt);
+    if( rc==KV_OK ) (*papIter)[(*pnIter)++] = pIt;
   }
   return rc;
 }
@@ -259,6 +274,27 @@ static inline int saveKey(KvBuf *p, const u8 *a, size_t n){
   return saveKeyLong(p, a, n);
 }
 
+/* Eight bytes at a, in the machine's order: for equality tests only. */
+static inline u64 load8(const u8 *a){
+  u64 v;
+  memcpy(&v, a, 8);
+  return v;
+}
+
+/* Is user key a[0..n) the one in savedKey? a[] is an internal key's user
+** key (its trailer follows), so eight bytes may be read from a + n - 8
+** when n >= 8; savedKey holds n bytes when the lengths match. */
+static inline int sameSavedKey(const KvBuf *p, const u8 *a, size_t n){
+  const u8 *b = p->a;
+  size_t i;
+  if( n!=p->n ) return 0;
+  if( n<8 ) return n==0 || memcmp(a, b, n)==0;
+  for(i=0; i+8<n; i+=8){
+    if( load8(a + i)!=load8(b + i) ) return 0;
+  }
+  return load8(a + n - 8)==load8(b + n - 8);
+}
+
 static void mKey(kv_iter *it, const u8 **pp, size_t *pn){
   kvIterKey(it->pMerged, pp, pn);
 }
@@ -308,8 +344,9 @@ static int findPrevUserEntry(kv_iter *it){
     mKey(it, &k, &n);
     if( visible(it, kvIKeySeq(k, n)) ){
       size_t nu = n - KV_TRAILER;
-      if( eType!=KV_TYPE_DEL
-       && kvUKeyCmp(k, nu, it->savedKey.a, it->savedKey.n)<0 ){
+      /* (moving backward the merged stream never goes forward: a key
+      ** other than savedKey is before it) */
+      if( eType!=KV_TYPE_DEL && !sameSavedKey(&it->savedKey, k, nu) ){
         break;                  /* passed every entry of savedKey */
       }
       eType = kvIKeyType(k, n);
@@ -626,11 +663,12 @@ int kv_iter_next(kv_iter *it){
     if( rc ) return iterFail(it, rc);
     if( m->bValid ){
       /* The usual step, findNextUserEntry()'s first test inline: a
-      ** visible put of a key after the one just left. */
+      ** visible put of a key after the one just left. Moving forward the
+      ** merged stream never goes back, so a key other than the one left
+      ** is after it: an equality test does. */
       u64 t = kvGet64(m->pKey + m->nKey - KV_TRAILER);
       if( (t & 0xff)==KV_TYPE_PUT && visible(it, t>>8) && it->pFrags==0
-       && kvUKeyCmpShort(m->pKey, m->nKey - KV_TRAILER, it->savedKey.a,
-                         it->savedKey.n)>0 ){
+       && !sameSavedKey(&it->savedKey, m->pKey, m->nKey - KV_TRAILER) ){
         return KV_OK;           /* it->bValid stays 1 */
       }
     }

@@ -14,12 +14,14 @@
 ** forward and last going backward, so both directions visit exactly the
 ** same sequence reversed.
 **
-** The children that are not current are kept in a binary heap: a min-heap
-** while moving forward, a max-heap while moving backward. Every child that
-** is valid is either the current one (heap root) or somewhere in the heap;
-** exhausted children are kept out of the heap. Changing direction
-** repositions every non-current child on the other side of the current
-** key (the LevelDB approach) and rebuilds the heap for the new direction.
+** The valid children are kept sorted in that order for the direction of
+** travel (aOrd, ascending while moving forward, descending while moving
+** backward); the first is the current one and exhausted children are left
+** out. A step moves the current child and puts it back in place, which
+** usually costs one comparison (see "Why a sorted array" below). Changing
+** direction repositions every non-current child on the other side of the
+** current key (the LevelDB approach) and sorts them again for the new
+** direction.
 */
 #include "kvInt.h"
 
@@ -58,94 +60,148 @@ struct MergeIter {
   KvIter base;                  /* must be first */
   int nChild;
   KvIter **apChild;             /* owned children */
-  int *aHeap;                   /* heap of child indices; aHeap[0] current */
-  int nHeap;                    /* valid children in aHeap */
+  int *aOrd;                    /* valid children in merge order; aOrd[0]
+                                ** is the current one */
+  int nLive;                    /* entries of aOrd */
   int eDir;                     /* MERGE_FORWARD or MERGE_BACKWARD */
   KvBuf key;                    /* copy of the current key while the other
                                 ** children are repositioned */
 };
 
 /*
-** The heap compares the keys the children published (see KvIter), so a
+** The order compares the keys the children published (see KvIter), so a
 ** comparison costs no call through a child's methods.
+**
+** Why a sorted array and not a heap. A scan over an LSM tree reads runs of
+** entries from one child, and when the run ends the next comes mostly from
+** one or two other children (the two largest levels hold most of the
+** data; level-0 tables and memtables are few entries among many). After
+** the current child moves, it is compared with the runner-up (aOrd[1])
+** alone: while the run lasts that is the whole step. When it falls
+** behind, it usually sinks by one or two places, found by comparing it
+** with the next children in turn (a binary search takes over beyond a few
+** places, so a step never costs more than a few comparisons plus the log
+** of the children); rarely read children stay at the back and are not
+** compared at all. A binary heap pays about two comparisons per level for
+** every change of child.
 */
 
-/* Compare children i and j (both valid) by (internal key, index). */
+/* Compare children i and j (both valid) by (internal key, index). Every
+** child in the order is valid with a key of at least KV_TRAILER bytes:
+** only valid children are kept, and the children check their keys. */
 static inline __attribute__((always_inline))
 int childCmp(MergeIter *p, int i, int j){
   const KvIter *a = p->apChild[i];
   const KvIter *b = p->apChild[j];
-  int c;
-  assert( a->bValid && b->bValid );
-  assert( a->nKey>=KV_TRAILER && b->nKey>=KV_TRAILER );
-  c = kvIKeyCmpInline(a->pKey, a->nKey, b->pKey, b->nKey);
+  int c = kvIKeyCmpInline(a->pKey, a->nKey, b->pKey, b->nKey);
   if( c==0 ) c = i<j ? -1 : (i>j ? 1 : 0);
   return c;
 }
 
-/* True if heap entry i must sit above heap entry j in the direction
-** (bForward or not). */
-static inline int heapBefore(MergeIter *p, int i, int j, int bForward){
-  int c = childCmp(p, p->aHeap[i], p->aHeap[j]);
+/* True if child i comes before child j in the direction (bForward or
+** not). */
+static inline __attribute__((always_inline))
+int childBefore(MergeIter *p, int i, int j, int bForward){
+  int c = childCmp(p, i, j);
   return bForward ? c<0 : c>0;
 }
 
-static void heapSiftDown(MergeIter *p, int i){
-  const int bForward = p->eDir==MERGE_FORWARD;
-  const int n = p->nHeap;
-  for(;;){
-    int l = 2*i + 1;
-    int best = i;
-    int t;
-    if( l>=n ) break;
-    if( heapBefore(p, l, best, bForward) ) best = l;
-    if( l+1<n && heapBefore(p, l+1, best, bForward) ) best = l+1;
-    if( best==i ) break;
-    t = p->aHeap[i]; p->aHeap[i] = p->aHeap[best]; p->aHeap[best] = t;
-    i = best;
+/* The first slot j of aOrd[lo..n) whose child comes after child x, or n:
+** the children of aOrd[lo..j) come before it. Inline with a constant
+** bForward, so each direction gets its own loop. */
+static inline __attribute__((always_inline))
+int findSlot(MergeIter *p, int x, int lo, int n, int bForward){
+  const int *a = p->aOrd;
+  int hi;
+  /* a child usually sinks by a place or two: look there first */
+  for(hi=lo+3; lo<n && lo<hi; lo++){
+    if( childBefore(p, x, a[lo], bForward) ) return lo;
   }
+  hi = n;
+  while( lo<hi ){
+    int mid = lo + (hi - lo)/2;
+    if( childBefore(p, x, a[mid], bForward) ){
+      hi = mid;
+    }else{
+      lo = mid + 1;
+    }
+  }
+  return lo;
 }
 
-/* Publish the root child's entry as the merge's, or none. */
+/* Publish the current child's entry as the merge's, or none. */
 static void mergePublish(MergeIter *p){
-  if( p->nHeap>0 ){
-    kvIterCopy(&p->base, p->apChild[p->aHeap[0]]);
+  if( p->nLive>0 ){
+    kvIterCopy(&p->base, p->apChild[p->aOrd[0]]);
   }else{
     kvIterSetInvalid(&p->base);
   }
 }
 
-/* Put every valid child in the heap and heapify for the current
-** direction. */
-static void heapBuild(MergeIter *p){
+/* Sort the valid children for direction bForward (binary insertion). */
+static inline __attribute__((always_inline))
+void sortChildren(MergeIter *p, int bForward){
+  int *a = p->aOrd;
+  int n = 0;
   int i;
-  p->nHeap = 0;
   for(i=0; i<p->nChild; i++){
-    if( kvIterValid(p->apChild[i]) ) p->aHeap[p->nHeap++] = i;
+    int j, k;
+    if( !kvIterValid(p->apChild[i]) ) continue;
+    if( n>0 && childBefore(p, a[n-1], i, bForward) ){
+      j = n;                    /* after every child so far */
+    }else{
+      j = findSlot(p, i, 0, n, bForward);
+    }
+    for(k=n; k>j; k--) a[k] = a[k-1];
+    a[j] = i;
+    n++;
   }
-  for(i=p->nHeap/2 - 1; i>=0; i--) heapSiftDown(p, i);
+  p->nLive = n;
+}
+
+/* Put every valid child in order for the current direction. */
+static void mergeBuild(MergeIter *p){
+  if( p->eDir==MERGE_FORWARD ){
+    sortChildren(p, 1);
+  }else{
+    sortChildren(p, 0);
+  }
   mergePublish(p);
 }
 
-/* The root child moved (or became invalid): restore the heap. */
-static void heapFixRoot(MergeIter *p){
-  if( !kvIterValid(p->apChild[p->aHeap[0]]) ){
-    p->aHeap[0] = p->aHeap[--p->nHeap];
+/*
+** The current child moved (or ran out): restore the order and publish.
+** Inline with a constant bForward (see findSlot()).
+*/
+static inline __attribute__((always_inline))
+void fixFront(MergeIter *p, int bForward){
+  int *a = p->aOrd;
+  int n = p->nLive;
+  int x = a[0];
+  int i;
+  if( !p->apChild[x]->bValid ){
+    p->nLive = --n;
+    for(i=0; i<n; i++) a[i] = a[i+1];
+  }else if( n>1 && !childBefore(p, x, a[1], bForward) ){
+    /* behind the runner-up: it goes before the first child after it */
+    int j = findSlot(p, x, 2, n, bForward);
+    a[0] = a[1];
+    for(i=1; i<j-1; i++) a[i] = a[i+1];
+    a[j-1] = x;
   }
-  if( p->nHeap>1 ) heapSiftDown(p, 0);
   mergePublish(p);
 }
 
 /* Record the result of a movement: on error the iterator is invalid. */
 static int mergeDone(MergeIter *p, int rc){
   if( rc!=KV_OK ){
-    p->nHeap = 0;
+    p->nLive = 0;
     kvIterSetInvalid(&p->base);
   }
   return rc;
 }
 
-/* Every child to its first (bForward) or last entry, then the heap. */
+/* Every child to its first (bForward) or last entry, then the order. */
 static int mergeEnd(MergeIter *p, int bForward){
   int rc = KV_OK;
   int i;
@@ -154,7 +210,7 @@ static int mergeEnd(MergeIter *p, int bForward){
     rc = bForward ? c->pMethods->xFirst(c) : c->pMethods->xLast(c);
   }
   p->eDir = bForward ? MERGE_FORWARD : MERGE_BACKWARD;
-  if( rc==KV_OK ) heapBuild(p);
+  if( rc==KV_OK ) mergeBuild(p);
   return mergeDone(p, rc);
 }
 
@@ -175,7 +231,7 @@ static int mergeSeek(KvIter *pIter, const u8 *pIKey, size_t nIKey){
     rc = c->pMethods->xSeek(c, pIKey, nIKey);
   }
   p->eDir = MERGE_FORWARD;
-  if( rc==KV_OK ) heapBuild(p);
+  if( rc==KV_OK ) mergeBuild(p);
   return mergeDone(p, rc);
 }
 
@@ -217,58 +273,47 @@ static int mergeReposition(MergeIter *p, int iCur, int eDir){
 }
 
 /*
-** Step in direction eDir. The current child is the heap root. When the
-** direction changes, the other children are repositioned around the
-** current key and the heap is rebuilt for the new order; otherwise only
-** the root moved and one sift restores the heap.
+** A direction change: the other children are repositioned around the
+** current key, the current child steps, and the children are sorted for
+** the new direction. (Out of line: steps in one direction are the hot
+** path.)
 */
-static int mergeStep(MergeIter *p, int eDir){
-  int rc = KV_OK;
-  int iCur;
-  KvIter *c;
-  assert( p->base.bValid && p->nHeap>0 );
-  iCur = p->aHeap[0];
-  c = p->apChild[iCur];
-  if( p->eDir!=eDir ){
-    rc = mergeReposition(p, iCur, eDir);
-    p->eDir = eDir;
-    if( rc==KV_OK ){
-      rc = eDir==MERGE_FORWARD ? c->pMethods->xNext(c) : c->pMethods->xPrev(c);
-    }
-    if( rc==KV_OK ) heapBuild(p);
-  }else{
+static __attribute__((noinline)) int mergeTurn(MergeIter *p, int eDir){
+  int iCur = p->aOrd[0];
+  KvIter *c = p->apChild[iCur];
+  int rc = mergeReposition(p, iCur, eDir);
+  p->eDir = eDir;
+  if( rc==KV_OK ){
     rc = eDir==MERGE_FORWARD ? c->pMethods->xNext(c) : c->pMethods->xPrev(c);
-    if( rc==KV_OK ) heapFixRoot(p);
   }
+  if( rc==KV_OK ) mergeBuild(p);
   return mergeDone(p, rc);
 }
 
 static int mergeNext(KvIter *pIter){
   MergeIter *p = (MergeIter*)pIter;
-  if( p->eDir==MERGE_FORWARD && p->nHeap<=2 ){
-    /* One or two children left (a store whose data sits in one or two
-    ** levels): a single comparison places the root, without the heap. */
-    int iCur = p->aHeap[0];
-    KvIter *c = p->apChild[iCur];
-    int rc;
-    assert( p->base.bValid && p->nHeap>0 );
-    rc = c->pMethods->xNext(c);
-    if( rc!=KV_OK ) return mergeDone(p, rc);
-    if( !c->bValid ){
-      p->nHeap--;
-      if( p->nHeap ) p->aHeap[0] = p->aHeap[1];
-    }else if( p->nHeap==2 && childCmp(p, iCur, p->aHeap[1])>0 ){
-      p->aHeap[0] = p->aHeap[1];
-      p->aHeap[1] = iCur;
-    }
-    mergePublish(p);
-    return KV_OK;
-  }
-  return mergeStep(p, MERGE_FORWARD);
+  KvIter *c;
+  int rc;
+  assert( p->base.bValid && p->nLive>0 );
+  if( p->eDir!=MERGE_FORWARD ) return mergeTurn(p, MERGE_FORWARD);
+  c = p->apChild[p->aOrd[0]];
+  rc = c->pMethods->xNext(c);
+  if( rc!=KV_OK ) return mergeDone(p, rc);
+  fixFront(p, 1);
+  return KV_OK;
 }
 
 static int mergePrev(KvIter *pIter){
-  return mergeStep((MergeIter*)pIter, MERGE_BACKWARD);
+  MergeIter *p = (MergeIter*)pIter;
+  KvIter *c;
+  int rc;
+  assert( p->base.bValid && p->nLive>0 );
+  if( p->eDir!=MERGE_BACKWARD ) return mergeTurn(p, MERGE_BACKWARD);
+  c = p->apChild[p->aOrd[0]];
+  rc = c->pMethods->xPrev(c);
+  if( rc!=KV_OK ) return mergeDone(p, rc);
+  fixFront(p, 0);
+  return KV_OK;
 }
 
 static void closeChildren(KvIter **apChild, int nChild){
@@ -283,7 +328,7 @@ static void mergeClose(KvIter *pIter){
   if( p ){
     closeChildren(p->apChild, p->nChild);
     kvFree(p->apChild);
-    kvFree(p->aHeap);
+    kvFree(p->aOrd);
     kvBufFree(&p->key);
     kvFree(p);
   }
@@ -302,14 +347,14 @@ int kvMergeIterNew(KvIter **apChild, int nChild, KvIter **ppOut){
   if( p ){
     p->base.pMethods = &mergeMethods;
     p->apChild = kvMalloc(sizeof(KvIter*) * (size_t)(nChild>0 ? nChild : 1));
-    p->aHeap = kvMalloc(sizeof(int) * (size_t)(nChild>0 ? nChild : 1));
+    p->aOrd = kvMalloc(sizeof(int) * (size_t)(nChild>0 ? nChild : 1));
   }
-  if( p==0 || p->apChild==0 || p->aHeap==0 ){
+  if( p==0 || p->apChild==0 || p->aOrd==0 ){
     rc = kvErr(KV_NOMEM, "kvstore: out of memory creating a merging "
                          "iterator of %d children", nChild);
     if( p ){
       kvFree(p->apChild);
-      kvFree(p->aHeap);
+      kvFree(p->aOrd);
       kvFree(p);
     }
     closeChildren(apChild, nChild);

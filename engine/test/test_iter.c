@@ -259,12 +259,9 @@ static KvIter *randomMerge(int nChild, int nUser, int nPer, int bDupes,
   return m;
 }
 
-static void runRandom(int nChild, int nUser, int nPer, int bDupes, int nOp){
-  Ent *aRef;
-  int nRef;
-  int nClosed = 0;
-  KvIter *m = randomMerge(nChild, nUser, nPer, bDupes, &aRef, &nRef,
-                          &nClosed);
+/* Full scans both ways, then nOp random movements, each checked against
+** the sorted reference (user keys of aRef: "k<n>", n < nUser). */
+static void exercise(KvIter *m, Ent *aRef, int nRef, int nUser, int nOp){
   int iPos = -1;
   int op;
 
@@ -313,6 +310,15 @@ static void runRandom(int nChild, int nUser, int nPer, int bDupes, int nOp){
     if( iPos<0 ) iPos = -1;
     checkAt(m, aRef, nRef, iPos);
   }
+}
+
+static void runRandom(int nChild, int nUser, int nPer, int bDupes, int nOp){
+  Ent *aRef;
+  int nRef;
+  int nClosed = 0;
+  KvIter *m = randomMerge(nChild, nUser, nPer, bDupes, &aRef, &nRef,
+                          &nClosed);
+  exercise(m, aRef, nRef, nUser, nOp);
   m->pMethods->xClose(m);
   assert_int_equal(nClosed, nChild);
   free(aRef);
@@ -346,6 +352,207 @@ static void test_merge_dupes(void **state){
   (void)state;
   for(r=0; r<40; r++){
     runRandom(2 + (int)rndN(6), 6, 10, 1, 400);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* The order a step restores (iter.c "Why a sorted array"): runs from one
+** child, children sinking by one place or far, ties, children running
+** out, turns. Each builds its children from a list of entries (iChild
+** says whose) and checks the merge against the sorted list.             */
+
+static KvIter *mergeOf(const Ent *aAll, int nAll, int nChild, Ent **paRef,
+                       int *pnClosed){
+  KvIter *apChild[32];
+  Ent *aRef = malloc(sizeof(Ent) * (size_t)(nAll + 1));
+  Ent *aEnt = malloc(sizeof(Ent) * (size_t)(nAll + 1));
+  KvIter *m = 0;
+  int c, i;
+  assert_true( nChild<=32 );
+  assert_non_null(aRef);
+  assert_non_null(aEnt);
+  for(c=0; c<nChild; c++){
+    int nEnt = 0;
+    for(i=0; i<nAll; i++){
+      if( aAll[i].iChild==c ) aEnt[nEnt++] = aAll[i];
+    }
+    apChild[c] = &arrNew(aEnt, nEnt, pnClosed)->base;
+  }
+  free(aEnt);
+  if( nAll>0 ) memcpy(aRef, aAll, sizeof(Ent)*(size_t)nAll);
+  qsort(aRef, (size_t)nAll, sizeof(Ent), entCmp);
+  assert_int_equal(kvMergeIterNew(apChild, nChild, &m), KV_OK);
+  *paRef = aRef;
+  return m;
+}
+
+/* Merge aAll over nChild children, exercise it, close it. */
+static void runEntries(const Ent *aAll, int nAll, int nChild, int nUser,
+                       int nOp){
+  Ent *aRef = 0;
+  int nClosed = 0;
+  KvIter *m = mergeOf(aAll, nAll, nChild, &aRef, &nClosed);
+  exercise(m, aRef, nAll, nUser, nOp);
+  m->pMethods->xClose(m);
+  assert_int_equal(nClosed, nChild);
+  free(aRef);
+}
+
+/* Most keys from child 0 in runs of 1 to 60, the others one at a time
+** from one of six sparse children: the step mostly compares with the
+** runner-up alone, and at a run's end child 0 sinks by one place. */
+static void test_merge_long_runs(void **state){
+  enum { N = 3000 };
+  Ent *a = malloc(sizeof(Ent) * N);
+  int r;
+  (void)state;
+  assert_non_null(a);
+  for(r=0; r<4; r++){
+    int i = 0;
+    while( i<N ){
+      int nRun = 1 + (int)rndN(60);
+      while( nRun-- > 0 && i<N ){
+        makeEnt(&a[i], (u32)i, 1, KV_TYPE_PUT, 0);
+        i++;
+      }
+      if( i<N ){
+        makeEnt(&a[i], (u32)i, 2, (int)rndN(2), 1 + (int)rndN(6));
+        i++;
+      }
+    }
+    runEntries(a, N, 7, N, 4000);
+  }
+  free(a);
+}
+
+/* Key i in child i % nChild: every step the current child sinks to the
+** back, past the three places looked at first into the binary search. */
+static void test_merge_round_robin(void **state){
+  enum { N = 2000 };
+  Ent *a = malloc(sizeof(Ent) * N);
+  int nChild;
+  (void)state;
+  assert_non_null(a);
+  for(nChild=2; nChild<=24; nChild+=nChild<6 ? 1 : 6){
+    int i;
+    for(i=0; i<N; i++){
+      makeEnt(&a[i], (u32)i, 1, KV_TYPE_PUT, i % nChild);
+    }
+    runEntries(a, N, nChild, N, 3000);
+    /* the same with the children in the other order */
+    for(i=0; i<N; i++) a[i].iChild = nChild - 1 - (i % nChild);
+    runEntries(a, N, nChild, N, 3000);
+  }
+  free(a);
+}
+
+/* Equal internal keys in several children (the merge orders them by
+** child index: lower first going forward, last going backward), the
+** current child tying with the runner-up and with children further back. */
+static void test_merge_ties(void **state){
+  enum { NUSER = 40, NCHILD = 7 };
+  Ent a[NUSER*NCHILD];
+  int r;
+  (void)state;
+  for(r=0; r<20; r++){
+    int n = 0;
+    u32 k;
+    for(k=0; k<NUSER; k++){
+      int c;
+      int eType = (int)rndN(2);
+      for(c=0; c<NCHILD; c++){
+        if( rndN(3)==0 ) continue;
+        makeEnt(&a[n++], k, 7, eType, c);
+      }
+    }
+    runEntries(a, n, NCHILD, NUSER, 1500);
+  }
+  /* every child holds every key: a tie at each step */
+  {
+    int n = 0;
+    u32 k;
+    int c;
+    for(k=0; k<NUSER; k++){
+      for(c=0; c<NCHILD; c++) makeEnt(&a[n++], k, 7, KV_TYPE_PUT, c);
+    }
+    runEntries(a, n, NCHILD, NUSER, 1500);
+  }
+}
+
+/* Children running out one after another, two at the same key, some
+** empty, while child 0 goes on: the front leaves the order and the
+** runner-up takes over, in both directions. */
+static void test_merge_exhaust(void **state){
+  enum { N = 200 };
+  Ent a[3*N];
+  int n = 0;
+  int i;
+  (void)state;
+  for(i=0; i<N; i++) makeEnt(&a[n++], (u32)(2*i), 3, KV_TYPE_PUT, 0);
+  for(i=0; i<N; i++){
+    /* child 1 + i/25: consecutive ranges; children 9 and 10 hold the same
+    ** entries as 7 and 8 (ending together); 11 and 12 stay empty */
+    int c = 1 + i/25;
+    makeEnt(&a[n++], (u32)(2*i + 1), 4, KV_TYPE_PUT, c);
+    if( c==7 || c==8 ){
+      makeEnt(&a[n++], (u32)(2*i + 1), 4, KV_TYPE_PUT, c + 2);
+    }
+  }
+  runEntries(a, n, 13, 2*N, 3000);
+  /* the last children of a scan: one child left, then none */
+  n = 0;
+  makeEnt(&a[n++], 1, 1, KV_TYPE_PUT, 0);
+  makeEnt(&a[n++], 2, 1, KV_TYPE_PUT, 1);
+  makeEnt(&a[n++], 3, 1, KV_TYPE_PUT, 1);
+  makeEnt(&a[n++], 4, 1, KV_TYPE_PUT, 1);
+  runEntries(a, n, 2, 5, 300);
+}
+
+/* Turns at the ends of runs and inside them: forward, back, forward
+** again, each step checked. */
+static void test_merge_turns(void **state){
+  static const char *azWalk[] = {
+    "nnnnnnnnnnppppnnnnnnnpnpnpnp",
+    "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnpppppppppppppppppppppnnn",
+    "pppppppnnnnnnnpppppppppppppnpnpnp",
+  };
+  enum { N = 120 };
+  Ent a[N];
+  int i, w;
+  (void)state;
+  for(i=0; i<N; i++){
+    /* runs of 5 from child 0, then 3 from child 1, 1 from child 2/3 */
+    int j = i % 9;
+    int c = j<5 ? 0 : (j<8 ? 1 : 2 + (i/9) % 2);
+    makeEnt(&a[i], (u32)(1000 + i), (u64)(1 + c), KV_TYPE_PUT, c);
+  }
+  for(w=0; w<(int)(sizeof(azWalk)/sizeof(azWalk[0])); w++){
+    Ent *aRef = 0;
+    int nClosed = 0;
+    KvIter *m = mergeOf(a, N, 4, &aRef, &nClosed);
+    const char *z = azWalk[w];
+    int iPos;
+    if( z[0]=='n' ){
+      assert_int_equal(m->pMethods->xFirst(m), KV_OK);
+      iPos = 0;
+    }else{
+      assert_int_equal(m->pMethods->xLast(m), KV_OK);
+      iPos = N - 1;
+    }
+    checkAt(m, aRef, N, iPos);
+    for(; *z; z++){
+      if( *z=='n' ){
+        assert_int_equal(m->pMethods->xNext(m), KV_OK);
+        iPos++;
+      }else{
+        assert_int_equal(m->pMethods->xPrev(m), KV_OK);
+        iPos--;
+      }
+      checkAt(m, aRef, N, iPos);
+    }
+    m->pMethods->xClose(m);
+    assert_int_equal(nClosed, 4);
+    free(aRef);
   }
 }
 
@@ -485,6 +692,11 @@ int main(void){
     cmocka_unit_test(test_merge_random),
     cmocka_unit_test(test_merge_dupes),
     cmocka_unit_test(test_merge_scratch_keys),
+    cmocka_unit_test(test_merge_long_runs),
+    cmocka_unit_test(test_merge_round_robin),
+    cmocka_unit_test(test_merge_ties),
+    cmocka_unit_test(test_merge_exhaust),
+    cmocka_unit_test(test_merge_turns),
     cmocka_unit_test(test_merge_edge),
     cmocka_unit_test(test_merge_error),
     cmocka_unit_test(test_merge_oom),
