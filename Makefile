@@ -107,7 +107,19 @@ $(DEPS_STAMP):
 	$(call install_missing,$(PKG_FILES))
 
 # ---------------------------------------------------------------- build
-$(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h) | $(DEPS_STAMP)
+# The compiler and flags of the last build in $(BUILD): when they change
+# (make LTO= for the tests, then make bench), every object is rebuilt, so
+# a benchmark never measures a build made with other flags.
+FLAGS_STAMP := $(BUILD)/flags.stamp
+FLAGS_NOW   := $(CC) $(WARN) $(OPT) $(SANFLAGS) $(LTO)
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(FLAGS_NOW)" ]; then \
+	  echo "$(FLAGS_NOW)" > $@; fi
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h) $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LTO) -c $< -o $@
 
@@ -119,7 +131,7 @@ $(LIBKVTEST): $(TESTENV_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c engine/kv.h $(wildcard ext/*.h) | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c engine/kv.h $(wildcard ext/*.h) $(FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LTO) -c $< -o $@
 
