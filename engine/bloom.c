@@ -104,6 +104,22 @@ static int bloomProbes(int nBitsPerKey){
   return (int)k;
 }
 
+/* Bits per key (at least 1) and probes of a filter of nKey keys, which
+** may not exceed 2^32 bits (512 MiB): the flat layout computes bit
+** positions modulo a u32-sized bit count; the blocked one keeps the cap
+** (its lines, picked by a 32-bit multiply, could be more). Also guards
+** the multiply. */
+static int bloomShape(size_t nKey, int *pnBitsPerKey, int *pk){
+  if( *pnBitsPerKey<1 ) *pnBitsPerKey = 1;
+  *pk = bloomProbes(*pnBitsPerKey);
+  if( nKey > (size_t)0xffffffffu / (size_t)*pnBitsPerKey ){
+    return kvErr(KV_TOOBIG, "kvstore: bloom filter for %llu keys at %d bits "
+                 "per key exceeds 2^32 bits",
+                 (unsigned long long)nKey, *pnBitsPerKey);
+  }
+  return KV_OK;
+}
+
 int kvBloomBuildFlat(const u32 *aHash, size_t nKey, int nBitsPerKey,
                      KvBuf *pOut){
   size_t nBit, nByte, i;
@@ -114,16 +130,8 @@ int kvBloomBuildFlat(const u32 *aHash, size_t nKey, int nBitsPerKey,
 
   assert( aHash!=0 || nKey==0 );
   assert( pOut!=0 );
-  if( nBitsPerKey<1 ) nBitsPerKey = 1;
-  k = bloomProbes(nBitsPerKey);
-
-  /* Bit positions are computed modulo a u32-sized nBit below, so the
-  ** filter may not exceed 2^32 bits (512 MiB); also guards the multiply. */
-  if( nKey > (size_t)0xffffffffu / (size_t)nBitsPerKey ){
-    return kvErr(KV_TOOBIG, "kvstore: bloom filter for %llu keys at %d bits "
-                 "per key exceeds 2^32 bits",
-                 (unsigned long long)nKey, nBitsPerKey);
-  }
+  rc = bloomShape(nKey, &nBitsPerKey, &k);
+  if( rc!=KV_OK ) return rc;
   nBit = nKey * (size_t)nBitsPerKey;
   if( nBit<BLOOM_MIN_BITS ) nBit = BLOOM_MIN_BITS;
   nByte = (nBit + 7) / 8;
@@ -170,16 +178,8 @@ int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut){
 
   assert( aHash!=0 || nKey==0 );
   assert( pOut!=0 );
-  if( nBitsPerKey<1 ) nBitsPerKey = 1;
-  k = bloomProbes(nBitsPerKey);
-
-  /* Lines are picked by a 32-bit multiply: at most 2^32 of them, far
-  ** beyond the 2^32-bit cap kept from the flat layout. */
-  if( nKey > (size_t)0xffffffffu / (size_t)nBitsPerKey ){
-    return kvErr(KV_TOOBIG, "kvstore: bloom filter for %llu keys at %d bits "
-                 "per key exceeds 2^32 bits",
-                 (unsigned long long)nKey, nBitsPerKey);
-  }
+  rc = bloomShape(nKey, &nBitsPerKey, &k);
+  if( rc!=KV_OK ) return rc;
   nByte = (nKey * (size_t)nBitsPerKey + 7) / 8;
   nLine = (nByte + BLOOM_LINE - 1) / BLOOM_LINE;
   if( nLine<1 ) nLine = 1;
