@@ -446,9 +446,26 @@ static void test_blocked_malformed(void **state){
   }
 }
 
+/* Both layouts refuse a filter beyond 2^32 bits before allocating it,
+** with the key count and bits per key in the message, and write nothing. */
+static void test_filter_too_large(void **state){
+  u32 dummy = 0;
+  KvBuf buf = {0, 0, 0};
+  (void)state;
+  assert_int_equal(kvBloomBuild(&dummy, 70000000, 64, &buf), KV_TOOBIG);
+  assert_non_null(strstr(kvErrMsg(), "70000000 keys at 64 bits"));
+  assert_int_equal(kvBloomBuildFlat(&dummy, 70000000, 64, &buf), KV_TOOBIG);
+  assert_int_equal(buf.n, 0);
+  /* the same bits per key for one key builds */
+  assert_int_equal(kvBloomBuild(&dummy, 1, 64, &buf), KV_OK);
+  assert_true(buf.n>0);
+  kvBufFree(&buf);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hash),
+    cmocka_unit_test(test_filter_too_large),
     cmocka_unit_test(test_no_false_negatives),
     cmocka_unit_test(test_false_positive_rate),
     cmocka_unit_test(test_empty_set),
