@@ -120,11 +120,25 @@ static int bloomShape(size_t nKey, int *pnBitsPerKey, int *pk){
   return KV_OK;
 }
 
+/* Append a filter of nByte zero bytes and its marker byte (the encoding)
+** to pOut; *paBit points at the bytes, for the caller to set its bits. */
+static int bloomAppend(KvBuf *pOut, size_t nByte, u8 marker, u8 **paBit){
+  int rc = kvBufReserve(pOut, nByte + 1);
+  if( rc!=KV_OK ){
+    return kvErr(rc, "kvstore: out of memory building a bloom filter of "
+                 "%llu bytes", (unsigned long long)nByte);
+  }
+  *paBit = pOut->a + pOut->n;
+  memset(*paBit, 0, nByte);
+  (*paBit)[nByte] = marker;
+  pOut->n += nByte + 1;
+  return KV_OK;
+}
+
 int kvBloomBuildFlat(const u32 *aHash, size_t nKey, int nBitsPerKey,
                      KvBuf *pOut){
   size_t nBit, nByte, i;
-  size_t iStart;
-  u8 *aBit;
+  u8 *aBit = 0;
   int k;
   int rc;
 
@@ -141,15 +155,8 @@ int kvBloomBuildFlat(const u32 *aHash, size_t nKey, int nBitsPerKey,
     nBit = nByte * 8;
   }
 
-  iStart = pOut->n;
-  rc = kvBufReserve(pOut, nByte + 1);
-  if( rc!=KV_OK ){
-    return kvErr(rc, "kvstore: out of memory building a bloom filter of "
-                 "%llu bytes", (unsigned long long)nByte);
-  }
-  aBit = pOut->a + iStart;
-  memset(aBit, 0, nByte);
-  aBit[nByte] = (u8)k;
+  rc = bloomAppend(pOut, nByte, (u8)k, &aBit);
+  if( rc!=KV_OK ) return rc;
   for(i=0; i<nKey; i++){
     u32 h = aHash[i];
     u32 delta = (h>>17) | (h<<15);
@@ -160,7 +167,6 @@ int kvBloomBuildFlat(const u32 *aHash, size_t nKey, int nBitsPerKey,
       h += delta;
     }
   }
-  pOut->n = iStart + nByte + 1;
   return KV_OK;
 }
 
@@ -171,8 +177,7 @@ static u32 bloomLine(u32 hash, u32 nLine){
 
 int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut){
   size_t nByte, nLine, i;
-  size_t iStart;
-  u8 *aBit;
+  u8 *aBit = 0;
   int k;
   int rc;
 
@@ -188,15 +193,8 @@ int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut){
   }
   nByte = nLine * BLOOM_LINE;
 
-  iStart = pOut->n;
-  rc = kvBufReserve(pOut, nByte + 1);
-  if( rc!=KV_OK ){
-    return kvErr(rc, "kvstore: out of memory building a bloom filter of "
-                 "%llu bytes", (unsigned long long)nByte);
-  }
-  aBit = pOut->a + iStart;
-  memset(aBit, 0, nByte);
-  aBit[nByte] = (u8)(BLOOM_BLOCKED + k);
+  rc = bloomAppend(pOut, nByte, (u8)(BLOOM_BLOCKED + k), &aBit);
+  if( rc!=KV_OK ) return rc;
   for(i=0; i<nKey; i++){
     u8 *aLine = aBit + (size_t)bloomLine(aHash[i], (u32)nLine)*BLOOM_LINE;
     u32 x = aHash[i] * BLOOM_MIX;
@@ -207,7 +205,6 @@ int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut){
       x *= BLOOM_MIX;
     }
   }
-  pOut->n = iStart + nByte + 1;
   return KV_OK;
 }
 
