@@ -477,14 +477,19 @@ void kvSpillMaxLens(const KvSpill *p, size_t *pnKey, size_t *pnVal);
 ** the write leader (db_write.c). */
 int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq);
 int kvSpillApplyLocked(kv_db *db, kv_batch *b, u64 iSeq);
+/* Install a spilled commit's tables (pEdit's, or with pRep those its WAL
+** record names) with last sequence iLast at the newest manifest, unless
+** it has them. REQUIRES: mutex held. */
+int kvSpillInstallLocked(kv_db *db, KvVersionEdit *pEdit, u64 iLast,
+                         const u8 *pRep, size_t nRep);
 /* Give up the prepared table (kv_abort_prepared). REQUIRES: mutex held. */
 void kvSpillAbortLocked(kv_db *db);
-/* A WAL record that names prepared tables (count has KV_WAL_TABLES):
-** recovery installs them into level 0 of pEdit (skipping tables the
-** version holds already). */
 /* Check a KV_WAL_TABLES record's body: KV_OK or KV_CORRUPT; *pnTable
 ** (may be NULL) gets how many tables it names. */
 int kvSpillCheckRecord(const u8 *pRep, size_t nRep, u64 *pnTable);
+/* A WAL record that names prepared tables (count has KV_WAL_TABLES):
+** recovery installs them into level 0 of pEdit (skipping tables the
+** version holds already). */
 int kvSpillRecoverTables(kv_db *db, const u8 *pRep, size_t nRep,
                          KvVersionEdit *pEdit, int bMustExist);
 void kvSpillPrepFree(kv_db *db);          /* closing: forget, keep the file */

@@ -665,28 +665,15 @@ static int followManifest(kv_db *db, int bMust){
 ** Install the tables of a spilled commit (its WAL record's body pRep,
 ** sequences up to iLast) that the database committed and its process has
 ** not installed: that process may have died after the database's commit,
-** or not have reached its install yet. Under the maintenance lock, at the
-** newest manifest; a manifest already past iLast has them (the committer's
-** install does the same check, so whichever comes second adds nothing).
-** REQUIRES: leader; M not held.
+** or not have reached its install yet (kvSpillInstallLocked: whichever
+** comes second adds nothing). REQUIRES: leader; M not held.
 */
 static int installSpilled(kv_db *db, const u8 *pRep, size_t nRep, u64 iLast){
   KvVersionEdit edit;
-  int bEdited = 0;
   int rc;
   memset(&edit, 0, sizeof(edit));
   kvDbLock(db);
-  rc = kvSharedMaintBegin(db, 1);
-  if( rc==KV_OK ){
-    if( db->vset.iLastSeq<iLast ){
-      rc = kvSpillRecoverTables(db, pRep, nRep, &edit, 1);
-      edit.bLastSeq = 1;
-      edit.iLastSeq = iLast;
-      if( rc==KV_OK ) rc = kvVsetApply(&db->vset, &edit);
-      bEdited = rc==KV_OK;
-    }
-    kvSharedMaintEnd(db, bEdited);
-  }
+  rc = kvSpillInstallLocked(db, &edit, iLast, pRep, nRep);
   kvDbUnlock(db);
   kvEditClear(&edit);
   return rc;

@@ -888,11 +888,36 @@ int kvSpillPrepareLocked(kv_db *db, kv_batch *b, u64 *piSeq){
   return rc;
 }
 
+/*
+** Install a spilled commit's tables with its last sequence iLast, under
+** the maintenance lock, at the newest manifest, unless that manifest is
+** past iLast already: the committer (kvSpillApplyLocked) and a process
+** catching up to the database's commit (shared.c) may both try, and
+** whichever comes second adds nothing. The tables are pEdit's, or, with
+** pRep not NULL, those its WAL record pRep names (read only when needed:
+** once installed, they may have been compacted away). REQUIRES: mutex
+** held.
+*/
+int kvSpillInstallLocked(kv_db *db, KvVersionEdit *pEdit, u64 iLast,
+                         const u8 *pRep, size_t nRep){
+  int bEdited = 0;
+  int rc = kvSharedMaintBegin(db, 1);
+  if( rc!=KV_OK ) return rc;
+  if( db->vset.iLastSeq<iLast ){
+    if( pRep ) rc = kvSpillRecoverTables(db, pRep, nRep, pEdit, 1);
+    pEdit->bLastSeq = 1;
+    pEdit->iLastSeq = iLast;
+    if( rc==KV_OK ) rc = kvVsetApply(&db->vset, pEdit);
+    bEdited = rc==KV_OK;
+  }
+  kvSharedMaintEnd(db, bEdited);
+  return rc;
+}
+
 int kvSpillApplyLocked(kv_db *db, kv_batch *b, u64 iSeq){
   KvSpillPrep *pPrep = db->pSpillPrep;
   KvVersionEdit edit;
-  int bEdited = 0;
-  int rc;
+  int rc = KV_OK;
   int i;
   (void)b;
   if( pPrep==0 || pPrep->iSeq!=iSeq ){
@@ -900,22 +925,11 @@ int kvSpillApplyLocked(kv_db *db, kv_batch *b, u64 iSeq){
                  "sequence %" PRIu64 " in '%s'", iSeq, db->zDir);
   }
   memset(&edit, 0, sizeof(edit));
-  rc = kvSharedMaintBegin(db, 1);
-  if( rc==KV_OK && db->vset.iLastSeq>=pPrep->iLast ){
-    /* Another process, catching up to the database's commit, installed
-    ** the tables first (shared.c, installSpilled). */
-    kvSharedMaintEnd(db, 0);
-  }else if( rc==KV_OK ){
-    for(i=0; rc==KV_OK && i<pPrep->nTable; i++){
-      rc = kvEditAddFile(&edit, 0, &pPrep->aTable[i].meta,
-                         pPrep->aTable[i].iFile);
-    }
-    edit.bLastSeq = 1;
-    edit.iLastSeq = pPrep->iLast;
-    if( rc==KV_OK ) rc = kvVsetApply(&db->vset, &edit);
-    bEdited = rc==KV_OK;
-    kvSharedMaintEnd(db, bEdited);
+  for(i=0; rc==KV_OK && i<pPrep->nTable; i++){
+    rc = kvEditAddFile(&edit, 0, &pPrep->aTable[i].meta,
+                       pPrep->aTable[i].iFile);
   }
+  if( rc==KV_OK ) rc = kvSpillInstallLocked(db, &edit, pPrep->iLast, 0, 0);
   kvEditClear(&edit);
   db->bPrepared = 0;
   pthread_cond_broadcast(&db->cvWriterLock);
