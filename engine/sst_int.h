@@ -199,8 +199,8 @@ struct SstAhead {
   u64 iOff, n;                  /* a[] holds the file's [iOff, iOff+n) */
   u64 iPrevOff, iPrevEnd;       /* the last data block loaded */
   u64 nWin;                     /* size of the next window */
-  u64 rLo, rHi;                 /* regions whose pass this run counted */
-  int bCounted;                 /* (rLo..rHi set) */
+  u64 qLo, qHi;                 /* pieces the run's xReads were charged */
+  int bPieces;                  /* (qLo..qHi set) */
   int nRun;                     /* consecutive blocks loaded in direction
                                 ** bFwd (0: the last load was a seek) */
   int bFwd;

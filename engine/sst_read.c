@@ -396,15 +396,17 @@ int kvSstLoadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
 **
 ** Once the mapping is touched, reading it costs next to nothing, and xRead
 ** costs a copy every time. Which is cheaper depends on how often the bytes
-** are read again, so this rents before it buys: per 64 KiB region of the
-** file (KvSst.aRegion), a scan reads it through windows for its first
-** SST_AHEAD_PASSES passes and a seek reads a lone block of it by xRead
-** SST_AHEAD_PEEKS times; after that the region is read in the map (and
-** marked so), as it is at once when aSeen holds the block (a point read
-** or an earlier scan touched it). A workload that reads the store once
-** pays xRead only; one that reads it over and over pays the map's first
-** touch once, plus a few passes of xRead: at most about twice the best
-** choice made knowing the future (the ski-rental bound).
+** are read again, so this rents before it buys: each 64 KiB region of
+** the file (KvSst.aRegion) counts the xRead it has cost, one unit per 16
+** KiB piece of it a read reached, and once that reaches
+** SST_AHEAD_RENT (about what one page fault of the region costs) it is
+** read in the map and marked so, as it is at once when aSeen holds the
+** block (a point read or an earlier scan touched it). A whole scan pays 4
+** units per region, so the fourth reads in the map; a lone block costs 1
+** unit. A workload that reads the store once pays xRead only; one that
+** reads it over and over pays the map's first touch once, plus a few
+** reads: at most about twice the best choice made knowing the future (the
+** ski-rental bound).
 **
 ** Buffers come from a small pool (fresh anonymous pages cost 10-14 us a
 ** page here, and glibc gives large freed blocks back to the system): an
@@ -414,12 +416,12 @@ int kvSstLoadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
 ** (KV_SST_BULK and verify_checksums) reads, which use windows always.
 */
 #define SST_REGION_SHIFT  16            /* 64 KiB: the kernel's fault-around */
-#define SST_REG_PASSES    0x0f          /* window passes over the region */
-#define SST_REG_PEEK1     0x10          /* lone-block reads, in 0x70 */
-#define SST_REG_PEEKS     0x70
+#define SST_REG_RENT      0x7f          /* rent paid: xRead units, below */
 #define SST_REG_MAPPED    0x80          /* read in the map from now on */
-#define SST_AHEAD_PASSES  3
-#define SST_AHEAD_PEEKS   4
+#define SST_RENT_UNIT     (16*1024)     /* a unit: xRead of a 16 KiB piece
+                                        ** of the region (2-5 us here) */
+#define SST_AHEAD_RENT    12            /* units before the map (a page
+                                        ** fault of a region: 25-40 us) */
 #define SST_POOL_MAX      16            /* buffers kept: 4 MiB */
 
 static pthread_mutex_t gAheadMutex = PTHREAD_MUTEX_INITIALIZER;
@@ -484,48 +486,46 @@ static u8 regionGet(const KvSst *p, u64 iOff){
   return atomic_load_explicit(&p->aRegion[iOff >> SST_REGION_SHIFT],
                               memory_order_relaxed);
 }
-/* Mark regions rFirst..rLast: mapped, or one more lone-block read or
-** window pass (saturating). */
-enum { REG_MAP, REG_PEEK, REG_PASS };
-static void regionMark(KvSst *p, u64 rFirst, u64 rLast, int eHow){
-  u64 r;
-  for(r=rFirst; r<=rLast; r++){
-    u8 v = atomic_load_explicit(&p->aRegion[r], memory_order_relaxed);
-    u8 vNew = v;
-    if( eHow==REG_MAP ){
-      vNew = v | SST_REG_MAPPED;
-    }else if( eHow==REG_PEEK ){
-      if( (v & SST_REG_PEEKS)!=SST_REG_PEEKS ) vNew = v + SST_REG_PEEK1;
-    }else if( (v & SST_REG_PASSES)!=SST_REG_PASSES ){
-      vNew = v + 1;
-    }
-    /* (a lost race only miscounts a heuristic) */
-    if( vNew!=v ) atomic_store_explicit(&p->aRegion[r], vNew,
-                                        memory_order_relaxed);
-  }
+/* Mark the region of file offset iOff mapped. (Only that one: marking
+** the next region too for a block that ends in it would carry the mark
+** from region to region through a scan.) */
+static void regionMap(KvSst *p, u64 iOff){
+  atomic_fetch_or_explicit(&p->aRegion[iOff >> SST_REGION_SHIFT],
+                           SST_REG_MAPPED, memory_order_relaxed);
 }
 
-/* Count a pass of the window over file bytes [iLo, iHi) in the regions
-** this run of windows has not counted yet (windows overlap by a block). */
-static void regionPass(KvSst *p, SstAhead *w, u64 iLo, u64 iHi){
-  u64 r0 = iLo >> SST_REGION_SHIFT, r1 = (iHi - 1) >> SST_REGION_SHIFT;
-  if( w->bCounted ){
-    /* the run's windows are adjacent: what is new is above or below */
-    if( r0>=w->rLo && r1<=w->rHi ) return;
-    if( r1>w->rHi ){
-      regionMark(p, r0>w->rHi ? r0 : w->rHi + 1, r1, REG_PASS);
-      w->rHi = r1;
-    }
-    if( r0<w->rLo ){
-      regionMark(p, r0, r1<w->rLo ? r1 : w->rLo - 1, REG_PASS);
-      w->rLo = r0;
+/* Charge the regions of file bytes [iLo, iHi), just read with xRead into
+** w, a unit per SST_RENT_UNIT-aligned piece the read reached, but for
+** the pieces the windows before in the same run charged (windows meet
+** inside a block, read twice): a whole pass costs a region 4 units. */
+static void regionRent(KvSst *p, SstAhead *w, u64 iLo, u64 iHi, int bRun){
+  u64 q0 = iLo/SST_RENT_UNIT, q1 = (iHi - 1)/SST_RENT_UNIT;
+  u64 q;
+  if( bRun && w->bPieces ){
+    if( w->bFwd ){
+      if( q0<=w->qHi ) q0 = w->qHi + 1;
+    }else{
+      if( q1>=w->qLo ){
+        if( w->qLo==0 ) return;
+        q1 = w->qLo - 1;
+      }
     }
   }else{
-    regionMark(p, r0, r1, REG_PASS);
-    w->rLo = r0;
-    w->rHi = r1;
-    w->bCounted = 1;
+    w->qLo = q0;
+    w->qHi = q1;
+    w->bPieces = 1;
   }
+  for(q=q0; q<=q1; q++){
+    u64 r = q*SST_RENT_UNIT >> SST_REGION_SHIFT;
+    u8 v = atomic_load_explicit(&p->aRegion[r], memory_order_relaxed);
+    /* (a lost race only miscounts a heuristic) */
+    if( (v & SST_REG_RENT)<SST_REG_RENT ){
+      atomic_store_explicit(&p->aRegion[r], (u8)(v + 1),
+                            memory_order_relaxed);
+    }
+  }
+  if( q0<w->qLo ) w->qLo = q0;
+  if( q1>w->qHi ) w->qHi = q1;
 }
 
 /* Check and decode the stored block at pH, whose bytes are aStored (in the
@@ -625,12 +625,12 @@ int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, SstAhead *w,
       bFwd = 0;
     }
     w->n = 0;                   /* (another table's bytes) */
-    w->bCounted = 0;
     w->bOff = 0;
+    w->bPieces = 0;
   }
   if( nRun==0 || bFwd!=w->bFwd ){
     w->nWin = SST_AHEAD_MIN;
-    w->bCounted = 0;            /* a new pass */
+    w->bPieces = 0;
   }
   w->iTable = p->iCacheId;
   w->iPrevOff = pH->iOff;
@@ -642,16 +642,14 @@ int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, SstAhead *w,
   if( w->a==0 || pH->iOff<w->iOff || iEnd>w->iOff + w->n ){
     /* Not in the window: read one, or let the map serve the block. */
     if( !bBulk ){
-      u64 r = pH->iOff >> SST_REGION_SHIFT;
       u8 v = regionGet(p, pH->iOff);
-      /* (a region this run of windows has counted already was decided) */
-      int bDecided = nRun>0 && w->bCounted && r>=w->rLo && r<=w->rHi;
+      /* (a region the window before reached was decided then) */
+      u64 r = pH->iOff >> SST_REGION_SHIFT;
+      int bDecided = nRun>0 && w->n>0 && r>=w->iOff >> SST_REGION_SHIFT
+                  && r<=(w->iOff + w->n - 1) >> SST_REGION_SHIFT;
       if( (v & SST_REG_MAPPED) || seenHas(p, pH->iOff) ) return KV_OK;
-      if( !bDecided
-       && (nRun==0 ? (v & SST_REG_PEEKS)>=SST_AHEAD_PEEKS*SST_REG_PEEK1
-                   : (v & SST_REG_PASSES)>=SST_AHEAD_PASSES) ){
-        regionMark(p, pH->iOff >> SST_REGION_SHIFT,
-                   (iEnd - 1) >> SST_REGION_SHIFT, REG_MAP);
+      if( !bDecided && (v & SST_REG_RENT)>=SST_AHEAD_RENT ){
+        regionMap(p, pH->iOff);
         return KV_OK;
       }
     }
@@ -679,14 +677,7 @@ int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, SstAhead *w,
     if( rc!=KV_OK ) return rc;
     w->iOff = iLo;
     w->n = iHi - iLo;
-    if( !bBulk ){
-      if( nRun==0 ){
-        regionMark(p, iLo >> SST_REGION_SHIFT, (iHi - 1) >> SST_REGION_SHIFT,
-                   REG_PEEK);
-      }else{
-        regionPass(p, w, iLo, iHi);
-      }
-    }
+    if( !bBulk ) regionRent(p, w, iLo, iHi, nRun>0);
   }
   if( !bBulk && w->a[pH->iOff - w->iOff + pH->nStored - SST_TRAILER]
                 !=SST_TYPE_RAW ){

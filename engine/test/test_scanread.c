@@ -264,8 +264,9 @@ static void test_scan_run_of_tables(void **state){
 }
 
 /* A first scan reads the file without mapping it; once the file has been
-** scanned SST_AHEAD_PASSES times (3), the next scan reads it in the map.
-** Seeks read a lone block, SST_AHEAD_PEEKS (4) times per region. */
+** scanned 3 times (4 units of xRead per 64 KiB region each, against
+** SST_AHEAD_RENT, 12), the next scan reads it in the map. Seeks read a
+** lone block (1 unit) 12 times per region, then in the map. */
 static void test_scan_maps_after_passes(void **state){
   Tab t;
   KvSst *pSst = 0;
@@ -273,22 +274,24 @@ static void test_scan_maps_after_passes(void **state){
   long nFileKb, r0, r1;
   int iPass;
   (void)state;
-  buildTab(&t, "m.sst", 0, 20000, 4096, KV_COMPRESS_NONE);
+  buildTab(&t, "m.sst", 0, 40000, 4096, KV_COMPRESS_NONE);
   nFileKb = (long)(t.meta.nFileSize/1024);
-  assert_true(nFileKb>4000);
+  assert_true(nFileKb>16000);
   assert_int_equal(kvSstOpen(kvEnvPosix(), t.zPath, 0, 0, &pSst), KV_OK);
   assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
   r0 = rssFileKb();
   for(iPass=0; iPass<3; iPass++) checkPass(pIt, 0, t.n, iPass!=1);
   r1 = rssFileKb();
-  /* (the index chunks are read in the map: a few percent of the file) */
+  /* (the index chunks are read in the map, and the regions at the ends,
+  ** where the windows are small and meet often, pay more per pass and go
+  ** to the map sooner: a few percent of the file) */
   assert_true(r1 - r0 < nFileKb/8);
   checkPass(pIt, 0, t.n, 1);
   assert_true(rssFileKb() - r0 > nFileKb/2);
   pIt->pMethods->xClose(pIt);
   kvSstClose(pSst);
 
-  /* Seeks: the same key sought again and again reads a lone block 4
+  /* Seeks: the same key sought again and again reads a lone block 12
   ** times, then maps its region (64 KiB) and reads it there. */
   assert_int_equal(kvSstOpen(kvEnvPosix(), t.zPath, 0, 0, &pSst), KV_OK);
   assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
@@ -297,7 +300,7 @@ static void test_scan_maps_after_passes(void **state){
     u64 iBlock = 0;
     int j;
     ikeyOf(10000, &k);
-    for(j=0; j<6; j++){
+    for(j=0; j<14; j++){
       /* another block between, so that the seek loads the block again */
       KvBuf k2 = {0, 0, 0};
       u8 v;
@@ -309,8 +312,8 @@ static void test_scan_maps_after_passes(void **state){
       checkAt(pIt, 10000);
       iBlock = ((SstIter*)pIt)->dataRef.iOff;
       v = atomic_load(&pSst->aRegion[iBlock >> 16]);
-      /* 4 lone reads (counted in 0x70), then the map (0x80) */
-      if( j<4 ) assert_int_equal(v, (j+1)*0x10);
+      /* 12 lone reads (a unit each), then the map (0x80) */
+      if( j<12 ) assert_int_equal(v, j+1);
       else assert_int_equal(v & 0x80, 0x80);
     }
     kvBufFree(&k);
