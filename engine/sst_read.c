@@ -402,8 +402,8 @@ int kvSstLoadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
 ** SST_AHEAD_RENT (about what one page fault of the region costs) it is
 ** read in the map and marked so, as it is at once when aSeen holds the
 ** block (a point read or an earlier scan touched it). A whole scan pays 4
-** units per region, so the fourth reads in the map; a lone block costs 1
-** unit. A workload that reads the store once pays xRead only; one that
+** units per region, so the fourth reads in the map; a lone block after a
+** seek costs 2 units, so the seventh does. A workload that reads the store once pays xRead only; one that
 ** reads it over and over pays the map's first touch once, plus a few
 ** reads: at most about twice the best choice made knowing the future (the
 ** ski-rental bound).
@@ -422,6 +422,7 @@ int kvSstLoadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
                                         ** of the region (2-5 us here) */
 #define SST_AHEAD_RENT    12            /* units before the map (a page
                                         ** fault of a region: 25-40 us) */
+#define SST_RENT_LONE     2             /* units of a lone block's read */
 #define SST_POOL_MAX      16            /* buffers kept: 4 MiB */
 
 static pthread_mutex_t gAheadMutex = PTHREAD_MUTEX_INITIALIZER;
@@ -497,10 +498,14 @@ static void regionMap(KvSst *p, u64 iOff){
 /* Charge the regions of file bytes [iLo, iHi), just read with xRead into
 ** w, a unit per SST_RENT_UNIT-aligned piece the read reached, but for
 ** the pieces the windows before in the same run charged (windows meet
-** inside a block, read twice): a whole pass costs a region 4 units. */
+** inside a block, read twice): a whole pass costs a region 4 units. A
+** lone block after a seek costs SST_RENT_LONE units a piece: against a
+** page fault, which maps the whole region, xRead of a lone block is
+** dearer per byte than a window's. */
 static void regionRent(KvSst *p, SstAhead *w, u64 iLo, u64 iHi, int bRun){
   u64 q0 = iLo/SST_RENT_UNIT, q1 = (iHi - 1)/SST_RENT_UNIT;
   u64 q;
+  u8 nAdd = bRun ? 1 : SST_RENT_LONE;
   if( bRun && w->bPieces ){
     if( w->bFwd ){
       if( q0<=w->qHi ) q0 = w->qHi + 1;
@@ -519,8 +524,8 @@ static void regionRent(KvSst *p, SstAhead *w, u64 iLo, u64 iHi, int bRun){
     u64 r = q*SST_RENT_UNIT >> SST_REGION_SHIFT;
     u8 v = atomic_load_explicit(&p->aRegion[r], memory_order_relaxed);
     /* (a lost race only miscounts a heuristic) */
-    if( (v & SST_REG_RENT)<SST_REG_RENT ){
-      atomic_store_explicit(&p->aRegion[r], (u8)(v + 1),
+    if( (v & SST_REG_RENT)<=SST_REG_RENT - nAdd ){
+      atomic_store_explicit(&p->aRegion[r], (u8)(v + nAdd),
                             memory_order_relaxed);
     }
   }
