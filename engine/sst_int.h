@@ -161,6 +161,9 @@ struct KvSst {
   u8 *aRdPart;                  /* RangeDel part, NULL if none */
   u64 nRdPart;                  /* its size, CRC included */
   KvRdList rd;                  /* its tombstones (keys in aRdPart) */
+  _Atomic u8 *aRegion;          /* read-ahead: what was read of each 64 KiB
+                                ** of a mapped file (sst_read.c), or NULL */
+  u64 nRegion;
 };
 
 /* A block read from the file: decoded bytes and their parsed view. It is
@@ -183,6 +186,27 @@ struct SstRef {
   SstBlock local;               /* pBlock for a mapped block used in place */
 };
 
+/* A scan's read-ahead window ("Read-ahead" in sst_read.c): file bytes
+** read with xRead into a buffer the iterator borrows from a pool, and
+** how the iterator has been moving through the data blocks. */
+#define SST_AHEAD_MIN   (16*1024)       /* first window of a run */
+#define SST_AHEAD_MAX   (256*1024)      /* the buffer; windows double to it */
+typedef struct SstAhead SstAhead;
+struct SstAhead {
+  u8 *a;                        /* SST_AHEAD_MAX bytes, or NULL */
+  u64 iTable;                   /* KvSst.iCacheId of the bytes in a[], or
+                                ** of the table last read; 0 none */
+  u64 iOff, n;                  /* a[] holds the file's [iOff, iOff+n) */
+  u64 iPrevOff, iPrevEnd;       /* the last data block loaded */
+  u64 nWin;                     /* size of the next window */
+  u64 qLo, qHi;                 /* pieces the run's xReads were charged */
+  int bPieces;                  /* (qLo..qHi set) */
+  int nRun;                     /* consecutive blocks loaded in direction
+                                ** bFwd (0: the last load was a seek) */
+  int bFwd;
+  int bOff;                     /* not for this table (it compresses) */
+};
+
 typedef struct SstIter SstIter;
 struct SstIter {
   KvIter base;
@@ -198,6 +222,8 @@ struct SstIter {
   int bLevel;                   /* reads a run of tables, not one table */
   KvSstRun run;                 /* the run (bLevel) */
   int iFile;                    /* index of pSst in the run */
+  int bAhead;                   /* may read ahead (scans: kvSstIterNew) */
+  SstAhead ahead;
 };
 
 /* Defined in sst_read.c (reading blocks) and sst_iter.c (the iterator,
@@ -210,6 +236,9 @@ int kvSstLoadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
                    SstRef *pRef);
 int kvSstLoadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
                          SstRef *pRef);
+int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, SstAhead *w,
+                   SstRef *pRef, int *pbDone);
+void kvSstAheadRelease(SstAhead *w);
 int kvSstReadBlock(KvSst *p, const SstHandle *pH, int bIndex,
                    int bUseMap, u8 *aLeaf, SstBlock **ppBlock);
 void kvSstRefRelease(KvSst *p, SstRef *pRef);

@@ -89,6 +89,18 @@ static int iterLoadData(SstIter *p){
     return KV_OK;
   }
   iterReleaseData(p);
+  if( rc==KV_OK && p->bAhead ){
+    int bDone = 0;
+    p->dataRef.pH = 0;
+    p->dataRef.bBorrowed = 0;
+    rc = kvSstLoadAhead(p->pSst, &h, p->bBulk, &p->ahead, &p->dataRef,
+                        &bDone);
+    if( rc==KV_OK && bDone ){
+      p->data.pBlock = &p->dataRef.pBlock->blk;
+      p->data.bValid = 0;
+      return KV_OK;
+    }
+  }
   if( rc==KV_OK ) rc = kvSstLoadBlock(p->pSst, &h, 0, p->bBulk, &p->dataRef);
   if( rc==KV_OK ){
     p->data.pBlock = &p->dataRef.pBlock->blk;
@@ -122,6 +134,7 @@ static int iterSettle(SstIter *p, int bForward){
         int iFile = p->iFile + (bForward ? 1 : -1);
         if( !p->bLevel || iFile<0 || iFile>=p->run.nTable ){
           iterReleaseAll(p);
+          kvSstAheadRelease(&p->ahead);   /* (back in the pool) */
           kvIterSetInvalid(&p->base);
           return KV_OK;
         }
@@ -261,6 +274,7 @@ static int sstIterPrev(KvIter *pIter){
 /* Release the blocks and cursors (for iterators on the stack too). */
 void kvSstIterClear(SstIter *p){
   iterReleaseAll(p);
+  kvSstAheadRelease(&p->ahead);
   kvBlockIterClear(&p->idx);
   kvBlockIterClear(&p->data);
 }
@@ -293,6 +307,7 @@ int kvSstIterNew(KvSst *pSst, int flags, KvIter **ppIter){
   if( p==0 ) return kvErrNoMem();
   kvSstIterInit(p, pSst);
   p->bBulk = (flags & KV_SST_BULK)!=0;
+  p->bAhead = 1;                /* a scan (point reads use the map) */
   *ppIter = &p->base;
   return KV_OK;
 }

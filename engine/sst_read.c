@@ -380,6 +380,324 @@ int kvSstLoadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
   return rc;
 }
 
+/****************************************************************************
+** Read-ahead (doc/scanread.md). On a virtual machine the first touch of a
+** mapped page is dear (page faults: about 2.5 us a page when read in
+** order, 20 us and more for a lone page, whose fault maps 64 KiB around
+** it), while xRead of the same bytes into a buffer already touched costs
+** about 0.7 us a page in 256 KiB pieces and 3 us for a lone 4 KiB block.
+** So a scan (an iterator from kvSstIterNew, never a point read) reads the
+** data blocks of a mapped file that the process has not touched yet with
+** xRead: a block alone after a seek, then growing windows (SST_AHEAD_MIN
+** doubling to SST_AHEAD_MAX) while it steps from block to block in either
+** direction. Each block from a window is checked (CRC, layout) as a first
+** read from the map is, and used in the window; nothing from it is added
+** to the table's aSeen (which means "checked and touched in the map").
+**
+** Once the mapping is touched, reading it costs next to nothing, and xRead
+** costs a copy every time. Which is cheaper depends on how often the bytes
+** are read again, so this rents before it buys: each 64 KiB region of
+** the file (KvSst.aRegion) counts the xRead it has cost, one unit per 16
+** KiB piece of it a read reached, and once that reaches
+** SST_AHEAD_RENT (about what one page fault of the region costs) it is
+** read in the map and marked so, as it is at once when aSeen holds the
+** block (a point read or an earlier scan touched it). A whole scan pays 4
+** units per region, so the fourth reads in the map; a lone block after a
+** seek costs 2 units, so the seventh does. A workload that reads the store once pays xRead only; one that
+** reads it over and over pays the map's first touch once, plus a few
+** reads: at most about twice the best choice made knowing the future (the
+** ski-rental bound).
+**
+** Buffers come from a small pool (fresh anonymous pages cost 10-14 us a
+** page here, and glibc gives large freed blocks back to the system): an
+** iterator takes one for its first xRead and gives it back when it runs
+** off its end or closes; the pool is emptied when the last table closes.
+** Compressed tables keep reading through the block cache, except for bulk
+** (KV_SST_BULK and verify_checksums) reads, which use windows always.
+*/
+#define SST_REGION_SHIFT  16            /* 64 KiB: the kernel's fault-around */
+#define SST_REG_RENT      0x7f          /* rent paid: xRead units, below */
+#define SST_REG_MAPPED    0x80          /* read in the map from now on */
+#define SST_RENT_UNIT     (16*1024)     /* a unit: xRead of a 16 KiB piece
+                                        ** of the region (2-5 us here) */
+#define SST_AHEAD_RENT    12            /* units before the map (a page
+                                        ** fault of a region: 25-40 us) */
+#define SST_RENT_LONE     2             /* units of a lone block's read */
+#define SST_POOL_MAX      16            /* buffers kept: 4 MiB */
+
+static pthread_mutex_t gAheadMutex = PTHREAD_MUTEX_INITIALIZER;
+static u8 *gaAheadPool[SST_POOL_MAX];
+static int gnAheadPool;
+static int gnAheadTable;                /* tables open */
+
+/* Counting open tables: the pool goes with the last one. */
+static void aheadTableOpened(void){
+  pthread_mutex_lock(&gAheadMutex);
+  gnAheadTable++;
+  pthread_mutex_unlock(&gAheadMutex);
+}
+static void aheadTableClosed(void){
+  u8 *aFree[SST_POOL_MAX];
+  int nFree = 0, i;
+  pthread_mutex_lock(&gAheadMutex);
+  if( --gnAheadTable==0 ){
+    for(i=0; i<gnAheadPool; i++) aFree[nFree++] = gaAheadPool[i];
+    gnAheadPool = 0;
+  }
+  pthread_mutex_unlock(&gAheadMutex);
+  for(i=0; i<nFree; i++) kvFree(aFree[i]);
+}
+
+/* Give the window's buffer back to the pool (or free it). */
+void kvSstAheadRelease(SstAhead *w){
+  u8 *a = w->a;
+  if( a==0 ) return;
+  w->a = 0;
+  w->n = 0;
+  pthread_mutex_lock(&gAheadMutex);
+  if( gnAheadPool<SST_POOL_MAX && gnAheadTable>0 ){
+    gaAheadPool[gnAheadPool++] = a;
+    a = 0;
+  }
+  pthread_mutex_unlock(&gAheadMutex);
+  kvFree(a);
+}
+
+/* A buffer for the window; 0 if there is no memory (the caller then reads
+** as it would without read-ahead). */
+static int aheadBuffer(SstAhead *w){
+  if( w->a ) return 1;
+  pthread_mutex_lock(&gAheadMutex);
+  if( gnAheadPool>0 ) w->a = gaAheadPool[--gnAheadPool];
+  pthread_mutex_unlock(&gAheadMutex);
+  if( w->a==0 ) w->a = kvMalloc(SST_AHEAD_MAX);
+  return w->a!=0;
+}
+
+/* The region array of a mapped table (at open). */
+static int aheadInit(KvSst *p){
+  u64 i;
+  p->nRegion = (p->iIndexOff >> SST_REGION_SHIFT) + 1;
+  p->aRegion = kvMalloc(sizeof(p->aRegion[0]) * (size_t)p->nRegion);
+  if( p->aRegion==0 ) return kvErrNoMem();
+  for(i=0; i<p->nRegion; i++) atomic_init(&p->aRegion[i], 0);
+  return KV_OK;
+}
+static u8 regionGet(const KvSst *p, u64 iOff){
+  return atomic_load_explicit(&p->aRegion[iOff >> SST_REGION_SHIFT],
+                              memory_order_relaxed);
+}
+/* Mark the region of file offset iOff mapped. (Only that one: marking
+** the next region too for a block that ends in it would carry the mark
+** from region to region through a scan.) */
+static void regionMap(KvSst *p, u64 iOff){
+  atomic_fetch_or_explicit(&p->aRegion[iOff >> SST_REGION_SHIFT],
+                           SST_REG_MAPPED, memory_order_relaxed);
+}
+
+/* Charge the regions of file bytes [iLo, iHi), just read with xRead into
+** w, a unit per SST_RENT_UNIT-aligned piece the read reached, but for
+** the pieces the windows before in the same run charged (windows meet
+** inside a block, read twice): a whole pass costs a region 4 units. A
+** lone block after a seek costs SST_RENT_LONE units a piece: against a
+** page fault, which maps the whole region, xRead of a lone block is
+** dearer per byte than a window's. */
+static void regionRent(KvSst *p, SstAhead *w, u64 iLo, u64 iHi, int bRun){
+  u64 q0 = iLo/SST_RENT_UNIT, q1 = (iHi - 1)/SST_RENT_UNIT;
+  u64 q;
+  u8 nAdd = bRun ? 1 : SST_RENT_LONE;
+  if( bRun && w->bPieces ){
+    if( w->bFwd ){
+      if( q0<=w->qHi ) q0 = w->qHi + 1;
+    }else{
+      if( q1>=w->qLo ){
+        if( w->qLo==0 ) return;
+        q1 = w->qLo - 1;
+      }
+    }
+  }else{
+    w->qLo = q0;
+    w->qHi = q1;
+    w->bPieces = 1;
+  }
+  for(q=q0; q<=q1; q++){
+    u64 r = q*SST_RENT_UNIT >> SST_REGION_SHIFT;
+    u8 v = atomic_load_explicit(&p->aRegion[r], memory_order_relaxed);
+    /* (a lost race only miscounts a heuristic) */
+    if( (v & SST_REG_RENT)<=SST_REG_RENT - nAdd ){
+      atomic_store_explicit(&p->aRegion[r], (u8)(v + nAdd),
+                            memory_order_relaxed);
+    }
+  }
+  if( q0<w->qLo ) w->qLo = q0;
+  if( q1>w->qHi ) w->qHi = q1;
+}
+
+/* Check and decode the stored block at pH, whose bytes are aStored (in the
+** window), into pRef: raw blocks used in place, compressed ones inflated
+** into a block of their own. */
+static int aheadDecode(KvSst *p, const SstHandle *pH, const u8 *aStored,
+                       SstRef *pRef){
+  size_t nPay = (size_t)(pH->nStored - SST_TRAILER);
+  SstBlock *pB = &pRef->local;
+  u8 eType = aStored[nPay];
+  int rc = KV_OK;
+  memset(pB, 0, sizeof(*pB));
+  if( pH->nRaw>SST_MAX_BLOCK || pH->nRaw<8 ){
+    return kvSstCorruptBlock(p, 0, pH->iOff, "bad block handle");
+  }
+  if( kvCrc32(aStored, nPay + 1)!=kvGet32(aStored + nPay + 1) ){
+    return kvSstCorruptBlock(p, 0, pH->iOff, "checksum mismatch");
+  }
+  if( eType==SST_TYPE_RAW ){
+    if( (u64)nPay!=pH->nRaw ){
+      return kvSstCorruptBlock(p, 0, pH->iOff, "size mismatch");
+    }
+    pB->a = (u8*)aStored;
+    pB->bMapped = 1;                    /* not ours: the window's */
+  }else if( eType==SST_TYPE_ZLIB ){
+    if( (u64)nPay>=pH->nRaw ){
+      return kvSstCorruptBlock(p, 0, pH->iOff, "size mismatch");
+    }
+    pB = kvMallocZero(sizeof(*pB));
+    if( pB ) pB->a = kvMalloc((size_t)pH->nRaw);
+    if( pB==0 || pB->a==0 ){
+      kvFree(pB);
+      return kvErrNoMem();
+    }
+    rc = sstInflate(aStored, nPay, pB->a, (size_t)pH->nRaw);
+    if( rc==KV_CORRUPT ){
+      rc = kvSstCorruptBlock(p, 0, pH->iOff, "bad compressed data");
+    }
+  }else{
+    return kvSstCorruptBlock(p, 0, pH->iOff, "unknown block type");
+  }
+  if( rc==KV_OK ){
+    pB->nRaw = pH->nRaw;
+    rc = kvBlockParse(pB->a, (size_t)pH->nRaw, &pB->blk);
+    if( rc!=KV_OK ) rc = kvSstCorruptBlock(p, 0, pH->iOff, "bad layout");
+  }
+  if( rc!=KV_OK ){
+    if( pB!=&pRef->local ) kvSstBlockFree(pB);
+    return rc;
+  }
+  pRef->pBlock = pB;
+  pRef->bBorrowed = pB==&pRef->local;
+  if( p->pCounters ){
+    atomic_fetch_add_explicit(&p->pCounters->nBlockRead, 1,
+                              memory_order_relaxed);
+  }
+  return KV_OK;
+}
+
+/*
+** Load data block pH of a scan from its read-ahead window w, reading the
+** window first if it must and should. *pbDone is 0 when the block is to
+** be read the ordinary way (kvSstLoadBlock): in the map, from the cache,
+** or for a handle this does not take (the ordinary read reports a bad
+** one). pRef must be empty.
+*/
+int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, SstAhead *w,
+                   SstRef *pRef, int *pbDone){
+  u64 iEnd = pH->iOff + pH->nStored;
+  u64 iLo, iHi;                 /* the window to read */
+  size_t nRead = 0;
+  int bFwd = 1, nRun = 0;
+  int rc;
+
+  *pbDone = 0;
+  if( p->bVerify ) bBulk = 1;   /* every use read and checked: a window */
+  if( pH->nStored<=SST_TRAILER || pH->nStored>SST_AHEAD_MAX
+   || pH->iOff>p->iIndexOff || pH->nStored>p->iIndexOff - pH->iOff ){
+    return KV_OK;
+  }
+  if( !bBulk && (p->aMap==0 || p->aRegion==0) ) return KV_OK;
+
+  /* How the scan moves: forward or back from the block before, or going
+  ** on into this table from the end of the one before (a run). */
+  if( w->iTable==p->iCacheId ){
+    if( w->iPrevEnd==pH->iOff ){
+      nRun = (w->nRun>0 && w->bFwd) ? w->nRun + 1 : 1;
+    }else if( iEnd==w->iPrevOff ){
+      nRun = (w->nRun>0 && !w->bFwd) ? w->nRun + 1 : 1;
+      bFwd = 0;
+    }
+  }else{
+    if( w->nRun>0 && w->bFwd && pH->iOff==0 ){
+      nRun = w->nRun + 1;
+    }else if( w->nRun>0 && !w->bFwd && iEnd==p->iIndexOff ){
+      nRun = w->nRun + 1;
+      bFwd = 0;
+    }
+    w->n = 0;                   /* (another table's bytes) */
+    w->bOff = 0;
+    w->bPieces = 0;
+  }
+  if( nRun==0 || bFwd!=w->bFwd ){
+    w->nWin = SST_AHEAD_MIN;
+    w->bPieces = 0;
+  }
+  w->iTable = p->iCacheId;
+  w->iPrevOff = pH->iOff;
+  w->iPrevEnd = iEnd;
+  w->nRun = nRun;
+  w->bFwd = bFwd;
+  if( w->bOff ) return KV_OK;
+
+  if( w->a==0 || pH->iOff<w->iOff || iEnd>w->iOff + w->n ){
+    /* Not in the window: read one, or let the map serve the block. */
+    if( !bBulk ){
+      u8 v = regionGet(p, pH->iOff);
+      /* (a region the window before reached was decided then) */
+      u64 r = pH->iOff >> SST_REGION_SHIFT;
+      int bDecided = nRun>0 && w->n>0 && r>=w->iOff >> SST_REGION_SHIFT
+                  && r<=(w->iOff + w->n - 1) >> SST_REGION_SHIFT;
+      if( (v & SST_REG_MAPPED) || seenHas(p, pH->iOff) ) return KV_OK;
+      if( !bDecided && (v & SST_REG_RENT)>=SST_AHEAD_RENT ){
+        regionMap(p, pH->iOff);
+        return KV_OK;
+      }
+    }
+    if( !aheadBuffer(w) ) return KV_OK;   /* (no memory: the map) */
+    if( nRun==0 && !bBulk ){
+      iLo = pH->iOff;           /* after a seek: the block alone */
+      iHi = iEnd;
+    }else{
+      u64 nWin = bBulk ? SST_AHEAD_MAX : w->nWin;
+      if( nWin<pH->nStored ) nWin = pH->nStored;
+      if( bFwd ){
+        iLo = pH->iOff;
+        iHi = nWin<p->iIndexOff - iLo ? iLo + nWin : p->iIndexOff;
+      }else{
+        iHi = iEnd;
+        iLo = iHi>nWin ? iHi - nWin : 0;
+      }
+      if( w->nWin<SST_AHEAD_MAX ) w->nWin *= 2;
+    }
+    w->n = 0;
+    rc = p->pEnv->xRead(p->pFile, iLo, w->a, (size_t)(iHi - iLo), &nRead);
+    if( rc==KV_OK && nRead!=iHi - iLo ){
+      rc = kvSstCorruptPart(p, "data block", "file truncated");
+    }
+    if( rc!=KV_OK ) return rc;
+    w->iOff = iLo;
+    w->n = iHi - iLo;
+    if( !bBulk ) regionRent(p, w, iLo, iHi, nRun>0);
+  }
+  if( !bBulk && w->a[pH->iOff - w->iOff + pH->nStored - SST_TRAILER]
+                !=SST_TYPE_RAW ){
+    /* A compressed table: its blocks go through the block cache. */
+    w->bOff = 1;
+    return KV_OK;
+  }
+  rc = aheadDecode(p, pH, w->a + (pH->iOff - w->iOff), pRef);
+  if( rc==KV_OK ){
+    pRef->iOff = pH->iOff;
+    *pbDone = 1;
+  }
+  return rc;
+}
+
 /* Decode an index entry's value into a data block handle. */
 int kvSstDecodeHandle(KvSst *p, const KvBlockIter *pIdx, SstHandle *pH){
   const u8 *a = pIdx->pVal;
@@ -577,6 +895,8 @@ void kvSstClose(KvSst *pSst){
     kvFree((void*)pSst->apChunk);
   }
   kvFree((void*)pSst->aSeen);
+  kvFree((void*)pSst->aRegion);
+  aheadTableClosed();
   if( pSst->pFile ) pSst->pEnv->xClose(pSst->pFile);
   kvFree(pSst->zPath);
   kvFree(pSst->aSummary);
@@ -614,6 +934,7 @@ int kvSstOpenFile(KvEnv *pEnv, const char *zPath, KvFile *pFile,
     pEnv->xClose(pFile);
     return kvErrNoMem();
   }
+  aheadTableOpened();
   p->pEnv = pEnv;
   p->pFile = pFile;
   p->iCacheId = atomic_fetch_add(&gSstCacheId, 1) + 1;
@@ -660,6 +981,7 @@ int kvSstOpenFile(KvEnv *pEnv, const char *zPath, KvFile *pFile,
   if( rc==KV_OK && p->aFilter ) kvBloomPrepare(&p->bloom, p->aFilter, p->nFilter);
   if( rc==KV_OK && pEnv->xMap ) rc = pEnv->xMap(p->pFile, p->nFile, &p->aMap);
   if( rc==KV_OK && p->aMap ) rc = mappedInit(p);
+  if( rc==KV_OK && p->aMap ) rc = aheadInit(p);
   if( rc==KV_OK ){
     p->meta.nFileSize = p->nFile;
     *ppSst = p;
