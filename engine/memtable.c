@@ -63,9 +63,21 @@ struct MemNode {
 ** the payload aligned for MemNode. */
 struct MemBlock {
   union {
-    MemBlock *pNext;
+    struct {
+      MemBlock *pNext;
+      size_t nPayload;          /* bytes after the header */
+    } s;
     max_align_t align;
   } u;
+};
+
+/* Blocks of MEM_BLOCK bytes kept for the next memtable (see kvInt.h). */
+struct KvMemPool {
+  pthread_mutex_t mutex;
+  _Atomic int nRef;             /* the creator's and each memtable's */
+  MemBlock *pFree;              /* kept blocks (guarded by mutex) */
+  size_t nFree;                 /* blocks on pFree */
+  size_t nMax;                  /* most blocks kept */
 };
 
 struct KvMem {
@@ -79,6 +91,7 @@ struct KvMem {
   _Atomic u64 maxPointSeq;      /* largest sequence of a put or point delete */
   _Atomic(MemRangeDel*) pRangeDel;  /* range tombstones, newest first:
                                 ** published like nodes (invariant 3) */
+  KvMemPool *pPool;             /* where blocks come from and go, or NULL */
   /* Writer-only state (invariant 1). */
   u64 iRand;                    /* PRNG state for node heights */
   MemBlock *pBlock;             /* every arena block, newest first */
@@ -95,10 +108,90 @@ static size_t roundUp(size_t n){
   return (n + MEM_ALIGN - 1) & ~(MEM_ALIGN - 1);
 }
 
+int kvMemPoolNew(size_t nMaxBytes, KvMemPool **ppPool){
+  KvMemPool *p = kvMallocZero(sizeof(*p));
+  *ppPool = 0;
+  if( p==0 ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory creating a memtable pool");
+  }
+  pthread_mutex_init(&p->mutex, 0);
+  atomic_init(&p->nRef, 1);
+  p->nMax = nMaxBytes/MEM_BLOCK;
+  *ppPool = p;
+  return KV_OK;
+}
+
+static void poolRef(KvMemPool *p){
+  atomic_fetch_add_explicit(&p->nRef, 1, memory_order_relaxed);
+}
+
+void kvMemPoolUnref(KvMemPool *p){
+  if( p==0 ) return;
+  if( atomic_fetch_sub_explicit(&p->nRef, 1, memory_order_acq_rel)==1 ){
+    MemBlock *pBlk = p->pFree;
+    while( pBlk ){
+      MemBlock *pNext = pBlk->u.s.pNext;
+      kvFree(pBlk);
+      pBlk = pNext;
+    }
+    pthread_mutex_destroy(&p->mutex);
+    kvFree(p);
+  }
+}
+
+size_t kvMemPoolBytes(KvMemPool *p){
+  size_t n;
+  pthread_mutex_lock(&p->mutex);
+  n = p->nFree*MEM_BLOCK;
+  pthread_mutex_unlock(&p->mutex);
+  return n;
+}
+
+/* A kept block of MEM_BLOCK bytes, or NULL when the pool has none. */
+static MemBlock *poolTake(KvMemPool *p){
+  MemBlock *pBlk;
+  pthread_mutex_lock(&p->mutex);
+  pBlk = p->pFree;
+  if( pBlk ){
+    p->pFree = pBlk->u.s.pNext;
+    p->nFree--;
+  }
+  pthread_mutex_unlock(&p->mutex);
+  return pBlk;
+}
+
+/* Give back a memtable's blocks (chained through pNext): the pool keeps
+** standard ones up to its limit, the rest are freed. */
+static void poolGive(KvMemPool *p, MemBlock *pList){
+  MemBlock *pDrop = 0;
+  pthread_mutex_lock(&p->mutex);
+  while( pList ){
+    MemBlock *pNext = pList->u.s.pNext;
+    if( pList->u.s.nPayload==MEM_BLOCK && p->nFree<p->nMax ){
+      pList->u.s.pNext = p->pFree;
+      p->pFree = pList;
+      p->nFree++;
+    }else{
+      pList->u.s.pNext = pDrop;
+      pDrop = pList;
+    }
+    pList = pNext;
+  }
+  pthread_mutex_unlock(&p->mutex);
+  while( pDrop ){
+    MemBlock *pNext = pDrop->u.s.pNext;
+    kvFree(pDrop);
+    pDrop = pNext;
+  }
+}
+
 static MemBlock *newBlock(KvMem *pMem, size_t nPayload){
-  MemBlock *p = kvMalloc(sizeof(MemBlock) + nPayload);
+  MemBlock *p = 0;
+  if( pMem->pPool && nPayload==MEM_BLOCK ) p = poolTake(pMem->pPool);
+  if( p==0 ) p = kvMalloc(sizeof(MemBlock) + nPayload);
   if( p ){
-    p->u.pNext = pMem->pBlock;
+    p->u.s.pNext = pMem->pBlock;
+    p->u.s.nPayload = nPayload;
     pMem->pBlock = p;
   }
   return p;
@@ -226,11 +319,19 @@ static int randomHeight(KvMem *pMem){
 /* Public (engine-internal) interface.                                     */
 
 int kvMemNew(KvMem **ppMem){
+  return kvMemNewPooled(0, ppMem);
+}
+
+int kvMemNewPooled(KvMemPool *pPool, KvMem **ppMem){
   KvMem *p = kvMallocZero(sizeof(*p));
   int rc = KV_OK;
   *ppMem = 0;
   if( p==0 ){
     return kvErr(KV_NOMEM, "kvstore: out of memory creating a memtable");
+  }
+  if( pPool ){
+    poolRef(pPool);
+    p->pPool = pPool;
   }
   atomic_init(&p->nRef, 1);
   atomic_init(&p->nHeight, 1);
@@ -265,8 +366,13 @@ void kvMemUnref(KvMem *pMem){
   ** before it frees the arena. */
   if( atomic_fetch_sub_explicit(&pMem->nRef, 1, memory_order_acq_rel)==1 ){
     MemBlock *p = pMem->pBlock;
+    if( pMem->pPool ){
+      poolGive(pMem->pPool, p);
+      kvMemPoolUnref(pMem->pPool);
+      p = 0;
+    }
     while( p ){
-      MemBlock *pNext = p->u.pNext;
+      MemBlock *pNext = p->u.s.pNext;
       kvFree(p);
       p = pNext;
     }
