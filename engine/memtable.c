@@ -50,12 +50,16 @@ struct MemRangeDel {
 
 /*
 ** A node is followed in memory by nHeight next pointers, then the internal
-** key, then the value.
+** key, then the value. The first 8 bytes of the user key are kept in the
+** header as well (kvMemPrefix): a search decides most comparisons from the
+** node's first bytes, beside its height and level-0 pointer, without
+** reaching for the key a cache line further on.
 */
 struct MemNode {
-  size_t nIKey;                 /* bytes of internal key */
+  u64 prefix;                   /* kvMemPrefix of the user key */
+  u32 nIKey;                    /* bytes of internal key */
+  u32 nHeight;                  /* levels this node is linked at */
   size_t nVal;                  /* bytes of value */
-  int nHeight;                  /* levels this node is linked at */
   _Atomic(MemNode*) apNext[];   /* nHeight next pointers */
 };
 
@@ -240,13 +244,30 @@ static int listHeight(KvMem *pMem){
   return atomic_load_explicit(&pMem->nHeight, memory_order_relaxed);
 }
 
-/* Compare node p with the internal key (pUKey/nUKey, trailer). Taking the
-** target split lets kvMemGet search without building a key. */
+/* The first 8 bytes of user key a[0..n), zero-padded, big-endian: when
+** two keys' prefixes differ, they order the keys as memcmp does (a key
+** that is a proper prefix of the other has a zero where the other's byte
+** is larger or equal). Equal prefixes say nothing. */
+static u64 memPrefix(const u8 *a, size_t n){
+  u8 aBuf[8];
+  if( n>=8 ) return kvLoadBE64(a);
+  memset(aBuf, 0, sizeof(aBuf));
+  if( n>0 ) memcpy(aBuf, a, n);
+  return kvLoadBE64(aBuf);
+}
+
+/* Compare node p with the internal key (pUKey/nUKey, trailer) whose user
+** key has prefix tPrefix. Taking the target split lets kvMemGet search
+** without building a key. */
 static int nodeCmp(const MemNode *p, const u8 *pUKey, size_t nUKey,
-                   u64 trailer){
-  const u8 *a = nodeKey(p);
-  size_t na = p->nIKey - KV_TRAILER;
-  int c = kvUKeyCmpShort(a, na, pUKey, nUKey);
+                   u64 trailer, u64 tPrefix){
+  const u8 *a;
+  size_t na;
+  int c;
+  if( p->prefix!=tPrefix ) return p->prefix<tPrefix ? -1 : 1;
+  a = nodeKey(p);
+  na = p->nIKey - KV_TRAILER;
+  c = kvUKeyCmpShort(a, na, pUKey, nUKey);
   if( c==0 ){
     u64 t = kvGet64(a + na);
     c = t>trailer ? -1 : (t<trailer ? 1 : 0);
@@ -262,9 +283,10 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
                        u64 trailer, MemNode **apPrev, MemNode **ppLT){
   MemNode *x = pMem->pHead;
   int i = listHeight(pMem) - 1;
+  u64 tPrefix = memPrefix(pUKey, nUKey);
   for(;;){
     MemNode *pNext = nextAt(x, i);
-    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer)<0 ){
+    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer, tPrefix)<0 ){
       x = pNext;
     }else{
       if( apPrev ) apPrev[i] = x;
@@ -347,6 +369,7 @@ int kvMemNewPooled(KvMemPool *pPool, KvMem **ppMem){
     kvMemUnref(p);
   }else{
     int i;
+    p->pHead->prefix = 0;
     p->pHead->nIKey = 0;
     p->pHead->nVal = 0;
     p->pHead->nHeight = MEM_MAX_HEIGHT;
@@ -418,7 +441,7 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
   assert( nVal==0 || pVal!=0 );
 
   /* Allocate before touching the list so that failure changes nothing. */
-  if( nKey>((size_t)-1)/2 || nVal>((size_t)-1)/2 ){
+  if( nKey>(size_t)UINT32_MAX - KV_TRAILER || nVal>((size_t)-1)/2 ){
     return kvErr(KV_TOOBIG, "kvstore: memtable entry too large");
   }
   pNode = arenaAlloc(pMem, sizeof(MemNode) + (size_t)h*sizeof(pNode->apNext[0])
@@ -427,9 +450,10 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
     return kvErr(KV_NOMEM, "kvstore: out of memory adding a %zu-byte entry "
                  "to the memtable", nIKey + nVal);
   }
-  pNode->nIKey = nIKey;
+  pNode->prefix = memPrefix(pKey, nKey);
+  pNode->nIKey = (u32)nIKey;
   pNode->nVal = nVal;
-  pNode->nHeight = h;
+  pNode->nHeight = (u32)h;
   pData = (u8*)&pNode->apNext[h];
   if( nKey>0 ) memcpy(pData, pKey, nKey);
   kvPut64(pData + nKey, trailer);

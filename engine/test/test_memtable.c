@@ -627,6 +627,69 @@ static void test_pool_reuse(void **state){
   failallocRemove();
 }
 
+/*
+** Nodes keep the first 8 bytes of their key for comparisons: keys that
+** tie there (short keys, zero bytes, keys that are prefixes of each other,
+** long shared prefixes) must still order as kvIKeyCmp says, and every one
+** must be found. Keys are drawn from a small alphabet with 0x00 and 0xFF
+** so that ties and padding cases are frequent.
+*/
+static void test_prefix_ties(void **state){
+  const int nEnt = 4000;
+  static const u8 aAlpha[] = { 0x00, 0x01, 'a', 0x7F, 0x80, 0xFF };
+  Ref *aRef = calloc((size_t)nEnt, sizeof(Ref));
+  KvMem *m = 0;
+  KvIter *it = 0;
+  int i, nDistinct = 0;
+  (void)state;
+  assert_non_null(aRef);
+  assert_int_equal(kvMemNew(&m), KV_OK);
+  for(i=0; i<nEnt; i++){
+    u8 aKey[24];
+    u8 aVal[8];
+    int nKey = (int)rndN(20), j;
+    int nShared = (int)rndN(3)==0 ? 12 : 0;   /* a long common head */
+    for(j=0; j<nKey; j++){
+      aKey[j] = j<nShared ? (u8)'k' : aAlpha[rndN(sizeof(aAlpha))];
+    }
+    kvPut64(aVal, (u64)i);
+    assert_int_equal(kvMemAdd(m, (u64)i + 1, KV_TYPE_PUT, aKey,
+                              (size_t)nKey, aVal, 8), KV_OK);
+    assert_int_equal(kvIKeyAppend(&aRef[i].ikey, aKey, (size_t)nKey,
+                                  (u64)i + 1, KV_TYPE_PUT), KV_OK);
+    assert_int_equal(kvBufAppend(&aRef[i].val, aVal, 8), KV_OK);
+  }
+  qsort(aRef, (size_t)nEnt, sizeof(Ref), refCmp);
+  /* the iterator yields exactly the sorted reference */
+  assert_int_equal(kvMemIterNew(m, &it), KV_OK);
+  assert_int_equal(it->pMethods->xFirst(it), KV_OK);
+  for(i=0; i<nEnt; i++) {
+    checkAt(it, aRef, nEnt, i);
+    assert_int_equal(it->pMethods->xNext(it), KV_OK);
+  }
+  checkAt(it, aRef, nEnt, nEnt);
+  it->pMethods->xClose(it);
+  /* each distinct user key: its newest version is found */
+  for(i=0; i<nEnt; i++){
+    size_t nU = aRef[i].ikey.n - KV_TRAILER;
+    const u8 *v = 0;
+    size_t nv = 0;
+    int t = -1;
+    if( i>0 && kvUKeyCmp(aRef[i-1].ikey.a, aRef[i-1].ikey.n - KV_TRAILER,
+                         aRef[i].ikey.a, nU)==0 ){
+      continue;                       /* an older version of the same key */
+    }
+    nDistinct++;
+    assert_int_equal(kvMemGet(m, aRef[i].ikey.a, nU, KV_MAX_SEQ, &t, &v,
+                              &nv), 1);
+    assert_int_equal(nv, 8);
+    assert_memory_equal(v, aRef[i].val.a, 8);
+  }
+  assert_true(nDistinct>100);
+  kvMemUnref(m);
+  refFree(aRef, nEnt);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_versions),
@@ -636,6 +699,7 @@ int main(void){
     cmocka_unit_test(test_concurrent),
     cmocka_unit_test(test_oom),
     cmocka_unit_test(test_pool_reuse),
+    cmocka_unit_test(test_prefix_ties),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
