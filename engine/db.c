@@ -660,7 +660,7 @@ int kvDbMakeRoom(kv_db *db, int bForce){
       continue;
     }
     if( kvDbStallStop(db) ) continue;
-    rc = kvMemNew(&pNew);
+    rc = kvMemNewPooled(db->pMemPool, &pNew);
     iEndBefore = db->pWal ? kvWalEnd(db->pWal) : 0;
     if( rc==KV_OK ) rc = kvWalRotate(db->pWal, &iSeg);
     if( rc!=KV_OK ){
@@ -969,6 +969,7 @@ static void dbFree(kv_db *db, int bFinish){
   kv_iter_free(db->pSpareIter);         /* unlinked: takes no lock */
   kvMemUnref(db->pMem);
   kvMemUnref(db->pImm);
+  kvMemPoolUnref(db->pMemPool);
   kvCompactorFree(db->pCompactor);      /* may hold a file: before the vset */
   kvVsetClose(&db->vset);
   kvCacheFree(db->pCache);
@@ -1112,6 +1113,11 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   }
   if( rc==KV_OK && bFirst ) rc = droppedCheck(db);
   if( rc==KV_OK ) rc = identityOpen(db);
+  if( rc==KV_OK ){
+    /* one memtable's blocks (and a little): what the next one needs */
+    rc = kvMemPoolNew((size_t)db->pOpts->nMemtable + (128<<10),
+                      &db->pMemPool);
+  }
   if( rc==KV_OK ) rc = kvCacheNew(db->pOpts->nCache, &db->pCache);
   if( rc==KV_OK ){
     db->vset.pEnv = pEnv;
@@ -1149,7 +1155,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     if( rc==KV_OK ) rc = kvDbRecoverShared(db);
   }else{
     if( rc==KV_OK ) rc = kvDbRecoverWal(db);
-    if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
+    if( rc==KV_OK ) rc = kvMemNewPooled(db->pMemPool, &db->pMem);
   }
   if( rc==KV_OK ) rc = kvDbCompactorNew(db);
   if( rc==KV_OK ){

@@ -50,12 +50,16 @@ struct MemRangeDel {
 
 /*
 ** A node is followed in memory by nHeight next pointers, then the internal
-** key, then the value.
+** key, then the value. The first 8 bytes of the user key are kept in the
+** header as well (kvMemPrefix): a search decides most comparisons from the
+** node's first bytes, beside its height and level-0 pointer, without
+** reaching for the key a cache line further on.
 */
 struct MemNode {
-  size_t nIKey;                 /* bytes of internal key */
+  u64 prefix;                   /* kvMemPrefix of the user key */
+  u32 nIKey;                    /* bytes of internal key */
+  u32 nHeight;                  /* levels this node is linked at */
   size_t nVal;                  /* bytes of value */
-  int nHeight;                  /* levels this node is linked at */
   _Atomic(MemNode*) apNext[];   /* nHeight next pointers */
 };
 
@@ -63,9 +67,21 @@ struct MemNode {
 ** the payload aligned for MemNode. */
 struct MemBlock {
   union {
-    MemBlock *pNext;
+    struct {
+      MemBlock *pNext;
+      size_t nPayload;          /* bytes after the header */
+    } s;
     max_align_t align;
   } u;
+};
+
+/* Blocks of MEM_BLOCK bytes kept for the next memtable (see kvInt.h). */
+struct KvMemPool {
+  pthread_mutex_t mutex;
+  _Atomic int nRef;             /* the creator's and each memtable's */
+  MemBlock *pFree;              /* kept blocks (guarded by mutex) */
+  size_t nFree;                 /* blocks on pFree */
+  size_t nMax;                  /* most blocks kept */
 };
 
 struct KvMem {
@@ -79,6 +95,7 @@ struct KvMem {
   _Atomic u64 maxPointSeq;      /* largest sequence of a put or point delete */
   _Atomic(MemRangeDel*) pRangeDel;  /* range tombstones, newest first:
                                 ** published like nodes (invariant 3) */
+  KvMemPool *pPool;             /* where blocks come from and go, or NULL */
   /* Writer-only state (invariant 1). */
   u64 iRand;                    /* PRNG state for node heights */
   MemBlock *pBlock;             /* every arena block, newest first */
@@ -95,10 +112,90 @@ static size_t roundUp(size_t n){
   return (n + MEM_ALIGN - 1) & ~(MEM_ALIGN - 1);
 }
 
+int kvMemPoolNew(size_t nMaxBytes, KvMemPool **ppPool){
+  KvMemPool *p = kvMallocZero(sizeof(*p));
+  *ppPool = 0;
+  if( p==0 ){
+    return kvErr(KV_NOMEM, "kvstore: out of memory creating a memtable pool");
+  }
+  pthread_mutex_init(&p->mutex, 0);
+  atomic_init(&p->nRef, 1);
+  p->nMax = nMaxBytes/MEM_BLOCK;
+  *ppPool = p;
+  return KV_OK;
+}
+
+static void poolRef(KvMemPool *p){
+  atomic_fetch_add_explicit(&p->nRef, 1, memory_order_relaxed);
+}
+
+void kvMemPoolUnref(KvMemPool *p){
+  if( p==0 ) return;
+  if( atomic_fetch_sub_explicit(&p->nRef, 1, memory_order_acq_rel)==1 ){
+    MemBlock *pBlk = p->pFree;
+    while( pBlk ){
+      MemBlock *pNext = pBlk->u.s.pNext;
+      kvFree(pBlk);
+      pBlk = pNext;
+    }
+    pthread_mutex_destroy(&p->mutex);
+    kvFree(p);
+  }
+}
+
+size_t kvMemPoolBytes(KvMemPool *p){
+  size_t n;
+  pthread_mutex_lock(&p->mutex);
+  n = p->nFree*MEM_BLOCK;
+  pthread_mutex_unlock(&p->mutex);
+  return n;
+}
+
+/* A kept block of MEM_BLOCK bytes, or NULL when the pool has none. */
+static MemBlock *poolTake(KvMemPool *p){
+  MemBlock *pBlk;
+  pthread_mutex_lock(&p->mutex);
+  pBlk = p->pFree;
+  if( pBlk ){
+    p->pFree = pBlk->u.s.pNext;
+    p->nFree--;
+  }
+  pthread_mutex_unlock(&p->mutex);
+  return pBlk;
+}
+
+/* Give back a memtable's blocks (chained through pNext): the pool keeps
+** standard ones up to its limit, the rest are freed. */
+static void poolGive(KvMemPool *p, MemBlock *pList){
+  MemBlock *pDrop = 0;
+  pthread_mutex_lock(&p->mutex);
+  while( pList ){
+    MemBlock *pNext = pList->u.s.pNext;
+    if( pList->u.s.nPayload==MEM_BLOCK && p->nFree<p->nMax ){
+      pList->u.s.pNext = p->pFree;
+      p->pFree = pList;
+      p->nFree++;
+    }else{
+      pList->u.s.pNext = pDrop;
+      pDrop = pList;
+    }
+    pList = pNext;
+  }
+  pthread_mutex_unlock(&p->mutex);
+  while( pDrop ){
+    MemBlock *pNext = pDrop->u.s.pNext;
+    kvFree(pDrop);
+    pDrop = pNext;
+  }
+}
+
 static MemBlock *newBlock(KvMem *pMem, size_t nPayload){
-  MemBlock *p = kvMalloc(sizeof(MemBlock) + nPayload);
+  MemBlock *p = 0;
+  if( pMem->pPool && nPayload==MEM_BLOCK ) p = poolTake(pMem->pPool);
+  if( p==0 ) p = kvMalloc(sizeof(MemBlock) + nPayload);
   if( p ){
-    p->u.pNext = pMem->pBlock;
+    p->u.s.pNext = pMem->pBlock;
+    p->u.s.nPayload = nPayload;
     pMem->pBlock = p;
   }
   return p;
@@ -147,13 +244,30 @@ static int listHeight(KvMem *pMem){
   return atomic_load_explicit(&pMem->nHeight, memory_order_relaxed);
 }
 
-/* Compare node p with the internal key (pUKey/nUKey, trailer). Taking the
-** target split lets kvMemGet search without building a key. */
+/* The first 8 bytes of user key a[0..n), zero-padded, big-endian: when
+** two keys' prefixes differ, they order the keys as memcmp does (a key
+** that is a proper prefix of the other has a zero where the other's byte
+** is larger or equal). Equal prefixes say nothing. */
+static u64 memPrefix(const u8 *a, size_t n){
+  u8 aBuf[8];
+  if( n>=8 ) return kvLoadBE64(a);
+  memset(aBuf, 0, sizeof(aBuf));
+  if( n>0 ) memcpy(aBuf, a, n);
+  return kvLoadBE64(aBuf);
+}
+
+/* Compare node p with the internal key (pUKey/nUKey, trailer) whose user
+** key has prefix tPrefix. Taking the target split lets kvMemGet search
+** without building a key. */
 static int nodeCmp(const MemNode *p, const u8 *pUKey, size_t nUKey,
-                   u64 trailer){
-  const u8 *a = nodeKey(p);
-  size_t na = p->nIKey - KV_TRAILER;
-  int c = kvUKeyCmpShort(a, na, pUKey, nUKey);
+                   u64 trailer, u64 tPrefix){
+  const u8 *a;
+  size_t na;
+  int c;
+  if( p->prefix!=tPrefix ) return p->prefix<tPrefix ? -1 : 1;
+  a = nodeKey(p);
+  na = p->nIKey - KV_TRAILER;
+  c = kvUKeyCmpShort(a, na, pUKey, nUKey);
   if( c==0 ){
     u64 t = kvGet64(a + na);
     c = t>trailer ? -1 : (t<trailer ? 1 : 0);
@@ -169,9 +283,10 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
                        u64 trailer, MemNode **apPrev, MemNode **ppLT){
   MemNode *x = pMem->pHead;
   int i = listHeight(pMem) - 1;
+  u64 tPrefix = memPrefix(pUKey, nUKey);
   for(;;){
     MemNode *pNext = nextAt(x, i);
-    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer)<0 ){
+    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer, tPrefix)<0 ){
       x = pNext;
     }else{
       if( apPrev ) apPrev[i] = x;
@@ -226,11 +341,19 @@ static int randomHeight(KvMem *pMem){
 /* Public (engine-internal) interface.                                     */
 
 int kvMemNew(KvMem **ppMem){
+  return kvMemNewPooled(0, ppMem);
+}
+
+int kvMemNewPooled(KvMemPool *pPool, KvMem **ppMem){
   KvMem *p = kvMallocZero(sizeof(*p));
   int rc = KV_OK;
   *ppMem = 0;
   if( p==0 ){
     return kvErr(KV_NOMEM, "kvstore: out of memory creating a memtable");
+  }
+  if( pPool ){
+    poolRef(pPool);
+    p->pPool = pPool;
   }
   atomic_init(&p->nRef, 1);
   atomic_init(&p->nHeight, 1);
@@ -246,6 +369,7 @@ int kvMemNew(KvMem **ppMem){
     kvMemUnref(p);
   }else{
     int i;
+    p->pHead->prefix = 0;
     p->pHead->nIKey = 0;
     p->pHead->nVal = 0;
     p->pHead->nHeight = MEM_MAX_HEIGHT;
@@ -265,8 +389,13 @@ void kvMemUnref(KvMem *pMem){
   ** before it frees the arena. */
   if( atomic_fetch_sub_explicit(&pMem->nRef, 1, memory_order_acq_rel)==1 ){
     MemBlock *p = pMem->pBlock;
+    if( pMem->pPool ){
+      poolGive(pMem->pPool, p);
+      kvMemPoolUnref(pMem->pPool);
+      p = 0;
+    }
     while( p ){
-      MemBlock *pNext = p->u.pNext;
+      MemBlock *pNext = p->u.s.pNext;
       kvFree(p);
       p = pNext;
     }
@@ -312,7 +441,7 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
   assert( nVal==0 || pVal!=0 );
 
   /* Allocate before touching the list so that failure changes nothing. */
-  if( nKey>((size_t)-1)/2 || nVal>((size_t)-1)/2 ){
+  if( nKey>(size_t)UINT32_MAX - KV_TRAILER || nVal>((size_t)-1)/2 ){
     return kvErr(KV_TOOBIG, "kvstore: memtable entry too large");
   }
   pNode = arenaAlloc(pMem, sizeof(MemNode) + (size_t)h*sizeof(pNode->apNext[0])
@@ -321,9 +450,10 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
     return kvErr(KV_NOMEM, "kvstore: out of memory adding a %zu-byte entry "
                  "to the memtable", nIKey + nVal);
   }
-  pNode->nIKey = nIKey;
+  pNode->prefix = memPrefix(pKey, nKey);
+  pNode->nIKey = (u32)nIKey;
   pNode->nVal = nVal;
-  pNode->nHeight = h;
+  pNode->nHeight = (u32)h;
   pData = (u8*)&pNode->apNext[h];
   if( nKey>0 ) memcpy(pData, pKey, nKey);
   kvPut64(pData + nKey, trailer);

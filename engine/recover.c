@@ -170,7 +170,7 @@ int kvDbRecoverWal(kv_db *db){
   r.db = db;
   r.pEdit = &edit;
   if( db->vset.bLastIsFlushed ) r.iFlushed = db->vset.iLastSeq;
-  rc = kvMemNew(&r.pMem);
+  rc = kvMemNewPooled(db->pMemPool, &r.pMem);
   if( rc==KV_OK ){
     rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
                      &info);
@@ -283,7 +283,7 @@ int kvDbRecoverShared(kv_db *db){
     kvErrClear();
     rc = kvSharedReload(db, &bChanged);
   }
-  if( rc==KV_OK ) rc = kvMemNew(&db->pMem);
+  if( rc==KV_OK ) rc = kvMemNewPooled(db->pMemPool, &db->pMem);
   if( rc==KV_OK ){
     db->iWalPos = KV_WALPOS(db->vset.iLogNumber, 0);
     db->iMemLogNumber = db->vset.iLogNumber;

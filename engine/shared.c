@@ -562,7 +562,7 @@ static int resetMem(kv_db *db){
   u64 pos = KV_WALPOS(db->vset.iLogNumber, 0);
   int rc;
   memset(&c, 0, sizeof(c));
-  rc = kvMemNew(&pNew);
+  rc = kvMemNewPooled(db->pMemPool, &pNew);
   c.db = db;
   c.pMem = pNew;
   c.iLast = db->vset.iLastSeq;

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1042,6 +1043,104 @@ static void test_posix_append_prefaulted(void **state){
   close(fd);
 }
 
+/* Is zPath mapped into this process (a line of /proc/self/maps names
+** it)? -1 when /proc cannot be read. */
+static int isMapped(const char *zPath){
+  char zReal[PATH_MAX], zLine[PATH_MAX + 256];
+  FILE *in;
+  int bFound = 0;
+  if( realpath(zPath, zReal)==0 ) return -1;
+  in = fopen("/proc/self/maps", "r");
+  if( in==0 ) return -1;
+  while( !bFound && fgets(zLine, sizeof(zLine), in) ){
+    size_t n = strlen(zLine);
+    if( n>0 && zLine[n-1]=='\n' ) zLine[--n] = 0;
+    n = strlen(zReal);
+    bFound = strlen(zLine)>=n && strcmp(zLine + strlen(zLine) - n, zReal)==0;
+  }
+  fclose(in);
+  return bFound;
+}
+
+/*
+** An fsync of a mapped append file write-protects each dirty mapped page
+** with a TLB shootdown per page: a sync after a large run of mapped
+** appends (a WAL segment synced at rotation) drops the mapping first; a
+** small one (a sync=full commit) keeps it. Whatever the mapping's state,
+** every byte lands where write() would have put it: appends after the
+** unmapping go by pwrite() until the file grows and is mapped again, and
+** a shared file's close still keeps its size.
+*/
+static void test_posix_sync_unmaps_large_run(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  const char *zPath = P(f, "seg");
+  size_t nTotal = 6<<20;              /* past the first 4 MiB of steps */
+  size_t nRec = 100, n = 0;
+  u8 *aWant = malloc(nTotal);
+  u8 *aGot = malloc(nTotal + (8<<20));
+  KvFile *pFile = 0;
+  long nDisk;
+  assert_non_null(aWant);
+  assert_non_null(aGot);
+  pattern(aWant, nTotal, 9);
+  assert_int_equal(pPosix->xOpen(pPosix, zPath, KV_OPEN_APPEND|KV_OPEN_SHARED,
+                                 &pFile), KV_OK);
+  if( isMapped(zPath)<0 ){
+    pPosix->xClose(pFile);
+    free(aWant);
+    free(aGot);
+    skip();                           /* no /proc here */
+  }
+  /* 1 MiB through the mapping, then a sync: unmapped */
+  for(; n<(1<<20); n+=nRec){
+    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
+  }
+  assert_int_equal(isMapped(zPath), 1);
+  assert_int_equal(pPosix->xSync(pFile), KV_OK);
+  assert_int_equal(isMapped(zPath), 0);
+  /* a little more (pwrite: within the allocated size), a small sync */
+  for(; n<(1<<20) + 1000; n+=nRec){
+    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
+  }
+  assert_int_equal(isMapped(zPath), 0);
+  assert_int_equal(pPosix->xSync(pFile), KV_OK);
+  /* on past the allocated size: mapped again; a small sync keeps it */
+  for(; n<nTotal - 1000; n+=nRec){
+    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
+  }
+  assert_int_equal(isMapped(zPath), 1);
+  assert_int_equal(pPosix->xSync(pFile), KV_OK);
+  assert_int_equal(isMapped(zPath), 0);
+  for(; n<nTotal; n+=nRec){
+    size_t nThis = nRec<nTotal-n ? nRec : nTotal-n;
+    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nThis), KV_OK);
+  }
+  /* the reader sees every byte in order, zeros after them */
+  nDisk = diskRead(zPath, aGot, nTotal + (8<<20));
+  assert_true(nDisk>=(long)nTotal);
+  assert_memory_equal(aGot, aWant, nTotal);
+  for(n=nTotal; n<(size_t)nDisk; n++) assert_int_equal(aGot[n], 0);
+  assert_int_equal(pPosix->xClose(pFile), KV_OK);
+  assert_int_equal(diskSize(zPath), nDisk);      /* shared: not cut */
+
+  /* A file not shared: the close cuts it to its bytes. */
+  zPath = P(f, "own");
+  assert_int_equal(pPosix->xOpen(pPosix, zPath, KV_OPEN_APPEND, &pFile),
+                   KV_OK);
+  for(n=0; n<(1<<20); n+=nRec){
+    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
+  }
+  assert_int_equal(pPosix->xSync(pFile), KV_OK);
+  assert_int_equal(isMapped(zPath), 0);
+  assert_int_equal(pPosix->xAppend(pFile, aWant+n, 10), KV_OK);
+  assert_int_equal(pPosix->xClose(pFile), KV_OK);
+  assert_int_equal(diskRead(zPath, aGot, nTotal), (long)n + 10);
+  assert_memory_equal(aGot, aWant, n + 10);
+  free(aWant);
+  free(aGot);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setupFixture, teardownFixture)
@@ -1073,6 +1172,7 @@ int main(void){
     T(test_posix_map),
     T(test_posix_append),
     T(test_posix_append_prefaulted),
+    T(test_posix_sync_unmaps_large_run),
     cmocka_unit_test(test_failalloc_nth),
     cmocka_unit_test(test_failalloc_persist),
     cmocka_unit_test(test_failalloc_leak_and_mix),

@@ -506,6 +506,190 @@ static void test_oom(void **state){
   failallocRemove();
 }
 
+/* Fill m with nEnt puts "p<tag>-<i>" (values "v<tag>-<i>" padded to 100
+** bytes) at sequences from seq0, in a scattered order. */
+static void fillTagged(KvMem *m, char cTag, int nEnt, u64 seq0){
+  int i;
+  for(i=0; i<nEnt; i++){
+    char zKey[32], zVal[128];
+    int j = (int)(((u64)i*7919) % (u64)nEnt);   /* nEnt not a multiple */
+    int n = snprintf(zKey, sizeof(zKey), "p%c-%06d", cTag, j);
+    memset(zVal, cTag, sizeof(zVal));
+    snprintf(zVal, sizeof(zVal), "v%c-%06d", cTag, j);
+    assert_int_equal(kvMemAdd(m, seq0 + (u64)i, KV_TYPE_PUT, (u8*)zKey,
+                              (size_t)n, (u8*)zVal, 100), KV_OK);
+  }
+}
+
+/* Every key of tag cTag is in m, in order, and nothing else. */
+static void expectOnlyTagged(KvMem *m, char cTag, int nEnt){
+  KvIter *it = 0;
+  int i = 0;
+  assert_int_equal(kvMemCount(m), (u64)nEnt);
+  assert_int_equal(kvMemIterNew(m, &it), KV_OK);
+  assert_int_equal(it->pMethods->xFirst(it), KV_OK);
+  while( kvIterValid(it) ){
+    char zKey[32], zVal[128];
+    const u8 *k;
+    size_t nk;
+    int n = snprintf(zKey, sizeof(zKey), "p%c-%06d", cTag, i);
+    memset(zVal, cTag, sizeof(zVal));
+    snprintf(zVal, sizeof(zVal), "v%c-%06d", cTag, i);
+    kvIterKey(it, &k, &nk);
+    assert_int_equal(nk, (size_t)n + KV_TRAILER);
+    assert_memory_equal(k, zKey, (size_t)n);
+    {
+      size_t nv;
+      const u8 *v;
+      kvIterValue(it, &v, &nv);
+      assert_int_equal(nv, 100);
+      assert_memory_equal(v, zVal, 100);
+    }
+    i++;
+    assert_int_equal(it->pMethods->xNext(it), KV_OK);
+  }
+  assert_int_equal(i, nEnt);
+  it->pMethods->xClose(it);
+}
+
+/*
+** A memtable made from a pool reuses the blocks of one freed before it:
+** it holds only its own entries (none of the old ones, which are still in
+** the recycled memory), orders and finds every key, and counts its usage
+** from zero. The pool keeps no more than its limit; the blocks live until
+** the pool and every memtable of it are gone (no leak, none freed early).
+*/
+static void test_pool_reuse(void **state){
+  const int nEnt = 20000;                 /* about 3 MiB of arena */
+  KvMemPool *pPool = 0;
+  KvMem *m1 = 0, *m2 = 0, *m3 = 0;
+  size_t nUsage1, nKept;
+  int i, nMallocs;
+  (void)state;
+  failallocInstall(0, 0);
+  assert_int_equal(kvMemPoolNew(8<<20, &pPool), KV_OK);
+  assert_int_equal(kvMemPoolBytes(pPool), 0);
+
+  assert_int_equal(kvMemNewPooled(pPool, &m1), KV_OK);
+  fillTagged(m1, 'a', nEnt, 1);
+  nUsage1 = kvMemUsage(m1);
+  expectOnlyTagged(m1, 'a', nEnt);
+  kvMemUnref(m1);
+  nKept = kvMemPoolBytes(pPool);
+  assert_true(nKept>=nUsage1);             /* every block came back */
+  assert_true(nKept<=nUsage1 + (128<<10));
+
+  /* The next memtable takes them: no new allocation for its arena. */
+  nMallocs = failallocCount();
+  assert_int_equal(kvMemNewPooled(pPool, &m2), KV_OK);
+  fillTagged(m2, 'b', nEnt/2, 1000000);
+  assert_true(failallocCount() - nMallocs <= 2);  /* the KvMem itself */
+  assert_true(kvMemPoolBytes(pPool) < nKept);
+  assert_true(kvMemUsage(m2) < nUsage1);   /* counted from zero */
+  expectOnlyTagged(m2, 'b', nEnt/2);
+  for(i=0; i<nEnt; i+=97){
+    char zKey[32], zVal[128];
+    snprintf(zKey, sizeof(zKey), "pa-%06d", i);
+    expectGet(m2, zKey, KV_MAX_SEQ, -1, 0);     /* an old key: gone */
+    if( i<nEnt/2 ){
+      snprintf(zKey, sizeof(zKey), "pb-%06d", i);
+      snprintf(zVal, sizeof(zVal), "vb-%06d", i);
+      {
+        int t = -1;
+        const u8 *v = 0;
+        size_t n = 0;
+        assert_int_equal(kvMemGet(m2, (u8*)zKey, strlen(zKey), KV_MAX_SEQ,
+                                  &t, &v, &n), 1);
+        assert_int_equal(t, KV_TYPE_PUT);
+        assert_int_equal(n, 100);
+        assert_memory_equal(v, zVal, strlen(zVal));
+      }
+    }
+  }
+
+  /* A small limit: the pool keeps no more than it. */
+  kvMemUnref(m2);
+  kvMemPoolUnref(pPool);                   /* blocks freed with it */
+  assert_int_equal(failallocOutstanding(), 0);
+  assert_int_equal(kvMemPoolNew(256<<10, &pPool), KV_OK);
+  assert_int_equal(kvMemNewPooled(pPool, &m3), KV_OK);
+  fillTagged(m3, 'c', nEnt, 1);
+  kvMemUnref(m3);
+  assert_int_equal(kvMemPoolBytes(pPool), 256<<10);
+  assert_int_equal(failallocOutstanding(), 4 + 1);   /* 4 blocks, the pool */
+  /* The creator lets go first: the memtable keeps the pool alive. */
+  assert_int_equal(kvMemNewPooled(pPool, &m3), KV_OK);
+  fillTagged(m3, 'd', nEnt, 1);
+  kvMemPoolUnref(pPool);
+  expectOnlyTagged(m3, 'd', nEnt);
+  kvMemUnref(m3);
+  assert_int_equal(failallocOutstanding(), 0);
+  failallocRemove();
+}
+
+/*
+** Nodes keep the first 8 bytes of their key for comparisons: keys that
+** tie there (short keys, zero bytes, keys that are prefixes of each other,
+** long shared prefixes) must still order as kvIKeyCmp says, and every one
+** must be found. Keys are drawn from a small alphabet with 0x00 and 0xFF
+** so that ties and padding cases are frequent.
+*/
+static void test_prefix_ties(void **state){
+  const int nEnt = 4000;
+  static const u8 aAlpha[] = { 0x00, 0x01, 'a', 0x7F, 0x80, 0xFF };
+  Ref *aRef = calloc((size_t)nEnt, sizeof(Ref));
+  KvMem *m = 0;
+  KvIter *it = 0;
+  int i, nDistinct = 0;
+  (void)state;
+  assert_non_null(aRef);
+  assert_int_equal(kvMemNew(&m), KV_OK);
+  for(i=0; i<nEnt; i++){
+    u8 aKey[24];
+    u8 aVal[8];
+    int nKey = (int)rndN(20), j;
+    int nShared = (int)rndN(3)==0 ? 12 : 0;   /* a long common head */
+    for(j=0; j<nKey; j++){
+      aKey[j] = j<nShared ? (u8)'k' : aAlpha[rndN(sizeof(aAlpha))];
+    }
+    kvPut64(aVal, (u64)i);
+    assert_int_equal(kvMemAdd(m, (u64)i + 1, KV_TYPE_PUT, aKey,
+                              (size_t)nKey, aVal, 8), KV_OK);
+    assert_int_equal(kvIKeyAppend(&aRef[i].ikey, aKey, (size_t)nKey,
+                                  (u64)i + 1, KV_TYPE_PUT), KV_OK);
+    assert_int_equal(kvBufAppend(&aRef[i].val, aVal, 8), KV_OK);
+  }
+  qsort(aRef, (size_t)nEnt, sizeof(Ref), refCmp);
+  /* the iterator yields exactly the sorted reference */
+  assert_int_equal(kvMemIterNew(m, &it), KV_OK);
+  assert_int_equal(it->pMethods->xFirst(it), KV_OK);
+  for(i=0; i<nEnt; i++) {
+    checkAt(it, aRef, nEnt, i);
+    assert_int_equal(it->pMethods->xNext(it), KV_OK);
+  }
+  checkAt(it, aRef, nEnt, nEnt);
+  it->pMethods->xClose(it);
+  /* each distinct user key: its newest version is found */
+  for(i=0; i<nEnt; i++){
+    size_t nU = aRef[i].ikey.n - KV_TRAILER;
+    const u8 *v = 0;
+    size_t nv = 0;
+    int t = -1;
+    if( i>0 && kvUKeyCmp(aRef[i-1].ikey.a, aRef[i-1].ikey.n - KV_TRAILER,
+                         aRef[i].ikey.a, nU)==0 ){
+      continue;                       /* an older version of the same key */
+    }
+    nDistinct++;
+    assert_int_equal(kvMemGet(m, aRef[i].ikey.a, nU, KV_MAX_SEQ, &t, &v,
+                              &nv), 1);
+    assert_int_equal(nv, 8);
+    assert_memory_equal(v, aRef[i].val.a, 8);
+  }
+  assert_true(nDistinct>100);
+  kvMemUnref(m);
+  refFree(aRef, nEnt);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_versions),
@@ -514,6 +698,8 @@ int main(void){
     cmocka_unit_test(test_empty_and_big),
     cmocka_unit_test(test_concurrent),
     cmocka_unit_test(test_oom),
+    cmocka_unit_test(test_pool_reuse),
+    cmocka_unit_test(test_prefix_ties),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
