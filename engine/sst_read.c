@@ -36,6 +36,7 @@ void kvSstBlockFree(void *pArg){
   SstBlock *p = (SstBlock*)pArg;
   if( p ){
     if( !p->bMapped ) kvFree(p->a);
+    kvFree((void*)p->blk.aPfx);
     kvFree(p);
   }
 }
@@ -317,7 +318,13 @@ int kvSstLoadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
   if( pB==0 ){
     SstBlock *pOld = 0;
     int rc = kvSstReadBlock(p, pH, 1, 1, 0, &pB);
+    u64 *aPfx;
     if( rc!=KV_OK ) return rc;
+    /* The search aid of a kept chunk (block.c): optional, so a chunk
+    ** without it (no memory, or keys it cannot describe) is searched the
+    ** usual way. */
+    aPfx = kvMalloc(sizeof(u64) * pB->blk.nRestart);
+    if( aPfx && !kvBlockSetPrefixes(&pB->blk, aPfx) ) kvFree(aPfx);
     if( !atomic_compare_exchange_strong_explicit(&p->apChunk[iChunk], &pOld,
             pB, memory_order_acq_rel, memory_order_acquire) ){
       kvSstBlockFree(pB);         /* another reader was first */
