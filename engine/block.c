@@ -390,9 +390,11 @@ static int restartUserKey(const KvBlock *pBlock, u32 i, const u8 **pa,
 ** key comparison a step, becomes a search over 8-byte numbers in one or
 ** two lines, and key comparisons only among restart points whose numbers
 ** equal the target's (doc/pointread.md). The user keys of a sorted block
-** share the common prefix of its first and last.
+** share the common prefix of its first and last; it is copied beside the
+** numbers, so that a seek reads the block itself only where it lands.
 */
-int kvBlockSetPrefixes(KvBlock *pBlock, u64 *aPfx){
+int kvBlockSetPrefixes(KvBlock *pBlock, u64 *aPfx, u8 *aCommon,
+                       size_t nCommonMax){
   const u8 *aFirst = 0, *aLast = 0, *a = 0;
   size_t nFirst = 0, nLast = 0, n = 0, nCommon = 0;
   u32 i;
@@ -400,15 +402,18 @@ int kvBlockSetPrefixes(KvBlock *pBlock, u64 *aPfx){
    || !restartUserKey(pBlock, pBlock->nRestart-1, &aLast, &nLast) ){
     return 0;
   }
-  while( nCommon<nFirst && nCommon<nLast && aFirst[nCommon]==aLast[nCommon] ){
+  /* (any shorter prefix is common too: at most nCommonMax is kept) */
+  while( nCommon<nFirst && nCommon<nLast && nCommon<nCommonMax
+      && aFirst[nCommon]==aLast[nCommon] ){
     nCommon++;
   }
   for(i=0; i<pBlock->nRestart; i++){
     if( !restartUserKey(pBlock, i, &a, &n) ) return 0;
     aPfx[i] = keyPrefix8(a, n, nCommon);
   }
+  if( nCommon ) memcpy(aCommon, aFirst, nCommon);
   pBlock->aPfx = aPfx;
-  pBlock->pCommon = aFirst;
+  pBlock->pCommon = aCommon;
   pBlock->nCommon = nCommon;
   return 1;
 }

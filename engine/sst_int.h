@@ -63,10 +63,11 @@ struct KvBlock {
 };
 int kvBlockParse(const u8 *a, size_t n, KvBlock *pBlock);
 /* Give a parsed block of internal keys (kvSstCmp order) the search aid,
-** in aPfx[0..nRestart) (the caller's, to outlive the block's use). Returns
-** 0, leaving the block as it was, if a restart key cannot be decoded or
-** is too short to be an internal key. */
-int kvBlockSetPrefixes(KvBlock *pBlock, u64 *aPfx);
+** in aPfx[0..nRestart) and aCommon[0..nCommonMax) (the caller's, to
+** outlive the block's use). Returns 0, leaving the block as it was, if a
+** restart key cannot be decoded or is too short to be an internal key. */
+int kvBlockSetPrefixes(KvBlock *pBlock, u64 *aPfx, u8 *aCommon,
+                       size_t nCommonMax);
 
 /*
 ** Cursor over a parsed block. Movement returns KV_OK or KV_CORRUPT (a

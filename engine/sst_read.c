@@ -310,6 +310,9 @@ static int loadMapped(KvSst *p, const SstHandle *pH, int *pbDone,
   return KV_OK;
 }
 
+/* Bytes of common key prefix a chunk's search aid keeps (block.c). */
+#define SST_AID_COMMON 48
+
 /* Index chunk iChunk of a mapped table, parsed once and kept. */
 int kvSstLoadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
                          SstRef *pRef){
@@ -323,8 +326,12 @@ int kvSstLoadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
     /* The search aid of a kept chunk (block.c): optional, so a chunk
     ** without it (no memory, or keys it cannot describe) is searched the
     ** usual way. */
-    aPfx = kvMalloc(sizeof(u64) * pB->blk.nRestart);
-    if( aPfx && !kvBlockSetPrefixes(&pB->blk, aPfx) ) kvFree(aPfx);
+    aPfx = kvMalloc(sizeof(u64) * pB->blk.nRestart + SST_AID_COMMON);
+    if( aPfx && !kvBlockSetPrefixes(&pB->blk, aPfx,
+                                    (u8*)(aPfx + pB->blk.nRestart),
+                                    SST_AID_COMMON) ){
+      kvFree(aPfx);
+    }
     if( !atomic_compare_exchange_strong_explicit(&p->apChunk[iChunk], &pOld,
             pB, memory_order_acq_rel, memory_order_acquire) ){
       kvSstBlockFree(pB);         /* another reader was first */

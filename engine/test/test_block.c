@@ -441,11 +441,17 @@ static void checkPrefixedSeeks(const UKey *aUser, int nUser,
     assert_int_equal(kvBlockParse(b.buf.a, b.buf.n, &plain), KV_OK);
     assert_int_equal(kvBlockParse(b.buf.a, b.buf.n, &aided), KV_OK);
     assert_null(plain.aPfx);
-    aPfx = calloc(aided.nRestart, sizeof(u64));
+    aPfx = calloc(aided.nRestart + 2, sizeof(u64));
     assert_non_null(aPfx);
-    assert_int_equal(kvBlockSetPrefixes(&aided, aPfx), 1);
+    /* the common prefix kept whole, and cut to 3 bytes (still common) */
+    assert_int_equal(kvBlockSetPrefixes(&aided, aPfx,
+                     (u8*)(aPfx + aided.nRestart), nRestart%2 ? 16 : 3), 1);
     assert_ptr_equal(aided.aPfx, aPfx);
+    assert_ptr_equal(aided.pCommon, (u8*)(aPfx + aided.nRestart));
     if( nRestart==1 ) assert_int_equal(aided.nCommon, nCommonWant);
+    if( nRestart==2 ){
+      assert_int_equal(aided.nCommon, nCommonWant<3 ? nCommonWant : 3);
+    }
     for(i=1; i<(int)aided.nRestart; i++) assert_true(aPfx[i-1]<=aPfx[i]);
     kvBlockIterInit(&itP, &plain, kvSstCmp);
     kvBlockIterInit(&itA, &aided, kvSstCmp);
@@ -524,6 +530,7 @@ static void test_prefixes_refused(void **state){
   KvBlockBuilder b;
   KvBlock blk;
   u64 aPfx[4];
+  u8 aCommon[16];
   (void)state;
   kvBlockBuilderInit(&b, 1);
   assert_int_equal(kvBlockBuilderAdd(&b, (const u8*)"abcdefghij", 10,
@@ -532,7 +539,7 @@ static void test_prefixes_refused(void **state){
                                      (const u8*)"v", 1), KV_OK);
   assert_int_equal(kvBlockBuilderFinish(&b), KV_OK);
   assert_int_equal(kvBlockParse(b.buf.a, b.buf.n, &blk), KV_OK);
-  assert_int_equal(kvBlockSetPrefixes(&blk, aPfx), 0);
+  assert_int_equal(kvBlockSetPrefixes(&blk, aPfx, aCommon, 16), 0);
   assert_null(blk.aPfx);
   assert_null(blk.pCommon);
   assert_int_equal(blk.nCommon, 0);
