@@ -359,6 +359,97 @@ int kvBlockIterPrev(KvBlockIter *p){
   return scanTo(p, i, iCur);
 }
 
+/* Bytes [iFrom, iFrom+8) of a[0..n), big-endian, zero-padded: for user
+** keys sharing their first iFrom bytes, a number in the keys' order (a
+** key that ends early pads with zeros, as it sorts before any longer key
+** it is a prefix of). */
+static u64 keyPrefix8(const u8 *a, size_t n, size_t iFrom){
+  u8 b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  if( n>iFrom ) memcpy(b, a + iFrom, n - iFrom<8 ? n - iFrom : 8);
+  return kvLoadBE64(b);
+}
+
+/* The user key of restart point i (0 if it cannot be decoded). */
+static int restartUserKey(const KvBlock *pBlock, u32 i, const u8 **pa,
+                          size_t *pn){
+  u64 nShared = 0, nUnshared = 0, nVal = 0;
+  size_t iKey = 0;
+  if( decodeHeader(pBlock, restartOffset(pBlock, i), &nShared, &nUnshared,
+                   &nVal, &iKey)!=KV_OK
+   || nShared!=0 || nUnshared<KV_TRAILER ){
+    return 0;
+  }
+  *pa = pBlock->a + iKey;
+  *pn = (size_t)nUnshared - KV_TRAILER;
+  return 1;
+}
+
+/*
+** The search aid of an index chunk kept by its table (sst_read.c): its
+** binary search over restart keys, one decode, one cache line and one
+** key comparison a step, becomes a search over 8-byte numbers in one or
+** two lines, and key comparisons only among restart points whose numbers
+** equal the target's (doc/pointread.md). The user keys of a sorted block
+** share the common prefix of its first and last; it is copied beside the
+** numbers, so that a seek reads the block itself only where it lands.
+*/
+int kvBlockSetPrefixes(KvBlock *pBlock, u64 *aPfx, u8 *aCommon,
+                       size_t nCommonMax){
+  const u8 *aFirst = 0, *aLast = 0, *a = 0;
+  size_t nFirst = 0, nLast = 0, n = 0, nCommon = 0;
+  u32 i;
+  if( !restartUserKey(pBlock, 0, &aFirst, &nFirst)
+   || !restartUserKey(pBlock, pBlock->nRestart-1, &aLast, &nLast) ){
+    return 0;
+  }
+  /* (any shorter prefix is common too: at most nCommonMax is kept) */
+  while( nCommon<nFirst && nCommon<nLast && nCommon<nCommonMax
+      && aFirst[nCommon]==aLast[nCommon] ){
+    nCommon++;
+  }
+  for(i=0; i<pBlock->nRestart; i++){
+    if( !restartUserKey(pBlock, i, &a, &n) ) return 0;
+    aPfx[i] = keyPrefix8(a, n, nCommon);
+  }
+  if( nCommon ) memcpy(aCommon, aFirst, nCommon);
+  pBlock->aPfx = aPfx;
+  pBlock->pCommon = aCommon;
+  pBlock->nCommon = nCommon;
+  return 1;
+}
+
+/*
+** With the search aid, narrow the restart points a seek must compare to
+** [*pLo, *pHi): those before are known to be < the target, those from *pHi
+** on > it (an internal key's order is its user key's first).
+*/
+static void seekPrefixed(const KvBlock *pBlock, const u8 *pKey, size_t nKey,
+                         u32 *pLo, u32 *pHi){
+  size_t nUser = nKey - KV_TRAILER;
+  size_t nCommon = pBlock->nCommon;
+  int c = memcmp(pKey, pBlock->pCommon, nUser<nCommon ? nUser : nCommon);
+  if( c==0 && nUser<nCommon ) c = -1;   /* a prefix of every restart key */
+  if( c<0 ){
+    *pLo = *pHi = 0;
+  }else if( c>0 ){
+    *pLo = *pHi = pBlock->nRestart;
+  }else{
+    u64 t = keyPrefix8(pKey, nUser, nCommon);
+    u32 lo = 0, hi = pBlock->nRestart;
+    while( lo<hi ){                       /* first number >= t */
+      u32 mid = lo + (hi - lo)/2;
+      if( pBlock->aPfx[mid]<t ) lo = mid + 1; else hi = mid;
+    }
+    *pLo = lo;
+    hi = pBlock->nRestart;
+    while( lo<hi ){                       /* first number > t */
+      u32 mid = lo + (hi - lo)/2;
+      if( pBlock->aPfx[mid]<=t ) lo = mid + 1; else hi = mid;
+    }
+    *pHi = lo;
+  }
+}
+
 /* A seek's comparison: kvSstCmp inline when it is the cursor's (every
 ** SSTable cursor's), which saves a call per entry compared. */
 static inline __attribute__((always_inline))
@@ -384,6 +475,9 @@ int kvBlockIterSeek(KvBlockIter *p, const u8 *pKey, size_t nKey){
   size_t iStop;
   int rc = KV_OK;
 
+  if( pBlock->aPfx && p->xCmp==kvSstCmp && nKey>=KV_TRAILER ){
+    seekPrefixed(pBlock, pKey, nKey, &lo, &hi);
+  }
   while( lo<hi ){
     u32 mid = lo + (hi - lo)/2;
     u64 nShared = 0, nUnshared = 0, nVal = 0;   /* as in decodeAt */

@@ -715,7 +715,7 @@ struct KvSstConfig {
   int iLevel;                   /* zlib level */
   int nBloomBits;               /* 0 = no filter */
   int nSummaryInterval;         /* index entries per summary entry */
-  int nRestart;                 /* entries per restart point (16) */
+  int nRestart;                 /* entries per restart point (8) */
 };
 /* The table settings of options o (options.c). */
 void kvSstConfigFromOptions(const kv_options *o, KvSstConfig *pCfg);

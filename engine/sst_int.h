@@ -53,8 +53,21 @@ struct KvBlock {
   size_t nData;                 /* bytes of entries (restart array follows) */
   u32 nRestart;                 /* restart points (>= 1) */
   const u8 *aRestart;           /* nRestart little-endian u32 offsets */
+  /* Optional search aid (kvBlockSetPrefixes), for internal keys: every
+  ** restart key's user key starts with pCommon[0..nCommon), and aPfx[i]
+  ** holds bytes [nCommon, nCommon+8) of restart key i's user key,
+  ** big-endian, zero-padded. NULL when the block has none. */
+  const u64 *aPfx;
+  const u8 *pCommon;
+  size_t nCommon;
 };
 int kvBlockParse(const u8 *a, size_t n, KvBlock *pBlock);
+/* Give a parsed block of internal keys (kvSstCmp order) the search aid,
+** in aPfx[0..nRestart) and aCommon[0..nCommonMax) (the caller's, to
+** outlive the block's use). Returns 0, leaving the block as it was, if a
+** restart key cannot be decoded or is too short to be an internal key. */
+int kvBlockSetPrefixes(KvBlock *pBlock, u64 *aPfx, u8 *aCommon,
+                       size_t nCommonMax);
 
 /*
 ** Cursor over a parsed block. Movement returns KV_OK or KV_CORRUPT (a

@@ -36,6 +36,7 @@ void kvSstBlockFree(void *pArg){
   SstBlock *p = (SstBlock*)pArg;
   if( p ){
     if( !p->bMapped ) kvFree(p->a);
+    kvFree((void*)p->blk.aPfx);
     kvFree(p);
   }
 }
@@ -309,6 +310,9 @@ static int loadMapped(KvSst *p, const SstHandle *pH, int *pbDone,
   return KV_OK;
 }
 
+/* Bytes of common key prefix a chunk's search aid keeps (block.c). */
+#define SST_AID_COMMON 48
+
 /* Index chunk iChunk of a mapped table, parsed once and kept. */
 int kvSstLoadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
                          SstRef *pRef){
@@ -317,7 +321,17 @@ int kvSstLoadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
   if( pB==0 ){
     SstBlock *pOld = 0;
     int rc = kvSstReadBlock(p, pH, 1, 1, 0, &pB);
+    u64 *aPfx;
     if( rc!=KV_OK ) return rc;
+    /* The search aid of a kept chunk (block.c): optional, so a chunk
+    ** without it (no memory, or keys it cannot describe) is searched the
+    ** usual way. */
+    aPfx = kvMalloc(sizeof(u64) * pB->blk.nRestart + SST_AID_COMMON);
+    if( aPfx && !kvBlockSetPrefixes(&pB->blk, aPfx,
+                                    (u8*)(aPfx + pB->blk.nRestart),
+                                    SST_AID_COMMON) ){
+      kvFree(aPfx);
+    }
     if( !atomic_compare_exchange_strong_explicit(&p->apChunk[iChunk], &pOld,
             pB, memory_order_acq_rel, memory_order_acquire) ){
       kvSstBlockFree(pB);         /* another reader was first */

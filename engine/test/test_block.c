@@ -384,6 +384,168 @@ static void test_seek_internal_keys(void **state){
   for(j=0; j<nTarget; j++) kvBufFree(&aTarget[j]);
 }
 
+/*
+** The search aid of kept index chunks (kvBlockSetPrefixes): a seek with it
+** lands exactly where the plain binary search and a linear scan do, for
+** every target: present keys at sequences above, at, between and below
+** their versions, absent keys between, before and after them, targets
+** shorter than the keys' common prefix, equal to it, or leaving it on
+** either side, and keys whose 8 bytes after the common prefix tie (long
+** keys, keys ending inside those bytes, keys with zero bytes there, which
+** pad the same as a shorter key). Every restart interval, from 1 (an index
+** chunk) to past the block.
+*/
+typedef struct UKey UKey;
+struct UKey { const char *z; int n; };
+
+static void addIKey(KvBuf *p, const UKey *u, u64 seq){
+  memset(p, 0, sizeof(*p));
+  assert_int_equal(kvIKeyAppend(p, (const u8*)u->z, (size_t)u->n, seq,
+                                KV_TYPE_PUT), KV_OK);
+}
+
+static void checkPrefixedSeeks(const UKey *aUser, int nUser,
+                               const UKey *aExtra, int nExtra,
+                               size_t nCommonWant){
+  static const u64 aSeq[] = { 35, 30, 25, 15, 5 };
+  int nKey = nUser*3, nTarget = 0;
+  KvBuf *aKey = calloc((size_t)nKey, sizeof(KvBuf));
+  KvBuf *aTarget = calloc((size_t)(nUser*5 + nExtra*2), sizeof(KvBuf));
+  int i, j, nRestart;
+  assert_non_null(aKey);
+  assert_non_null(aTarget);
+  for(i=0; i<nKey; i++) addIKey(&aKey[i], &aUser[i/3], (u64)(30 - 10*(i%3)));
+  for(i=0; i<nKey; i++){
+    if( i>0 ){
+      assert_true(kvSstCmp(aKey[i-1].a, aKey[i-1].n, aKey[i].a, aKey[i].n)<0);
+    }
+  }
+  for(i=0; i<nUser; i++){
+    for(j=0; j<5; j++) addIKey(&aTarget[nTarget++], &aUser[i], aSeq[j]);
+  }
+  for(i=0; i<nExtra; i++){
+    addIKey(&aTarget[nTarget++], &aExtra[i], KV_MAX_SEQ);
+    addIKey(&aTarget[nTarget++], &aExtra[i], 0);
+  }
+  for(nRestart=1; nRestart<=nKey+1; nRestart++){
+    KvBlockBuilder b;
+    KvBlock plain, aided;
+    KvBlockIter itP, itA;
+    u64 *aPfx;
+    kvBlockBuilderInit(&b, nRestart);
+    for(i=0; i<nKey; i++){
+      assert_int_equal(kvBlockBuilderAdd(&b, aKey[i].a, aKey[i].n,
+                       (const u8*)&i, sizeof(i)), KV_OK);
+    }
+    assert_int_equal(kvBlockBuilderFinish(&b), KV_OK);
+    assert_int_equal(kvBlockParse(b.buf.a, b.buf.n, &plain), KV_OK);
+    assert_int_equal(kvBlockParse(b.buf.a, b.buf.n, &aided), KV_OK);
+    assert_null(plain.aPfx);
+    aPfx = calloc(aided.nRestart + 2, sizeof(u64));
+    assert_non_null(aPfx);
+    /* the common prefix kept whole, and cut to 3 bytes (still common) */
+    assert_int_equal(kvBlockSetPrefixes(&aided, aPfx,
+                     (u8*)(aPfx + aided.nRestart), nRestart%2 ? 16 : 3), 1);
+    assert_ptr_equal(aided.aPfx, aPfx);
+    assert_ptr_equal(aided.pCommon, (u8*)(aPfx + aided.nRestart));
+    if( nRestart==1 ) assert_int_equal(aided.nCommon, nCommonWant);
+    if( nRestart==2 ){
+      assert_int_equal(aided.nCommon, nCommonWant<3 ? nCommonWant : 3);
+    }
+    for(i=1; i<(int)aided.nRestart; i++) assert_true(aPfx[i-1]<=aPfx[i]);
+    kvBlockIterInit(&itP, &plain, kvSstCmp);
+    kvBlockIterInit(&itA, &aided, kvSstCmp);
+    for(j=0; j<nTarget+nKey; j++){
+      const KvBuf *pT = j<nTarget ? &aTarget[j] : &aKey[j-nTarget];
+      int iWant = 0;
+      while( iWant<nKey
+          && kvSstCmp(aKey[iWant].a, aKey[iWant].n, pT->a, pT->n)<0 ){
+        iWant++;
+      }
+      assert_int_equal(kvBlockIterSeek(&itP, pT->a, pT->n), KV_OK);
+      assert_int_equal(kvBlockIterSeek(&itA, pT->a, pT->n), KV_OK);
+      assert_int_equal(itA.bValid, iWant<nKey);
+      assert_int_equal(itP.bValid, iWant<nKey);
+      if( iWant<nKey ){
+        int iGot;
+        assert_int_equal(itA.iOff, itP.iOff);
+        assert_int_equal(itA.key.n, aKey[iWant].n);
+        assert_memory_equal(itA.key.a, aKey[iWant].a, aKey[iWant].n);
+        memcpy(&iGot, itA.pVal, sizeof(int));
+        assert_int_equal(iGot, iWant);
+        assert_int_equal(kvBlockIterNext(&itA), KV_OK);
+        assert_int_equal(itA.bValid, iWant+1<nKey);
+      }
+    }
+    kvBlockIterClear(&itP);
+    kvBlockIterClear(&itA);
+    kvBlockBuilderFree(&b);
+    free(aPfx);
+  }
+  for(i=0; i<nKey; i++) kvBufFree(&aKey[i]);
+  for(j=0; j<nTarget; j++) kvBufFree(&aTarget[j]);
+  free(aKey);
+  free(aTarget);
+}
+
+#define UK(s) { s, (int)sizeof(s) - 1 }
+static void test_seek_prefixed(void **state){
+  /* keys as kvbench writes them: a long common prefix */
+  static const UKey aBench[] = { UK("0000000000123400"), UK("0000000000123407"),
+    UK("0000000000123411"), UK("0000000000123499"), UK("0000000000125000"),
+    UK("0000000000125001"), UK("0000000000130000") };
+  static const UKey aBenchX[] = { UK(""), UK("0"), UK("00000000001"),
+    UK("0000000000"), UK("00000000001234"), UK("0000000000123401"),
+    UK("00000000001234000"), UK("0000000000124"), UK("00000000001300000"),
+    UK("0000000000130001"), UK("0000000001"), UK("000000000"),
+    UK("1"), UK("0000000000000000"), UK("0000000000999999") };
+  /* ties in the 8 bytes after the common prefix: long keys, keys that end
+  ** there, zero bytes that pad like an end */
+  static const UKey aTie[] = { UK("pfx/"), UK("pfx/\0"), UK("pfx/\0\0"),
+    UK("pfx/A"), UK("pfx/ABCDEFGH"), UK("pfx/ABCDEFGH1"),
+    UK("pfx/ABCDEFGH2"), UK("pfx/ABCDEFGH2zzzzzzzzz"), UK("pfx/ABCDEFGI"),
+    UK("pfx/B\0"), UK("pfx/B\0\0\0\0\0\0\0\0\0x"), UK("pfx/\xff\xff") };
+  static const UKey aTieX[] = { UK("pfx"), UK("pfx/\0\0\0"), UK("pfx/@"),
+    UK("pfx/ABCDEFGH0"), UK("pfx/ABCDEFGH15"), UK("pfx/ABCDEFGH3"),
+    UK("pfx/B"), UK("pfx/B\0\0\0\0\0\0\0\0\0"), UK("pfx/B\0\0\0\0\0\0\0\0\0y"),
+    UK("pfx/\xff\xff\xff"), UK("pfw"), UK("pfy"), UK("pfx0") };
+  /* no common prefix, an empty user key first */
+  static const UKey aMixed[] = { UK(""), UK("a"), UK("ab"), UK("abc"),
+    UK("abd"), UK("b"), UK("ba"), UK("c"), UK("cccccccccccccccccccc"),
+    UK("cccccccccccccccccccd"), UK("d") };
+  static const UKey aMixedX[] = { UK("abcd"), UK("bb"), UK("cc"), UK("z") };
+  /* one user key */
+  static const UKey aOne[] = { UK("only") };
+  static const UKey aOneX[] = { UK("onl"), UK("only!"), UK("a"), UK("p") };
+  (void)state;
+  checkPrefixedSeeks(aBench, 7, aBenchX, 15, 11);
+  checkPrefixedSeeks(aTie, 12, aTieX, 13, 4);
+  checkPrefixedSeeks(aMixed, 11, aMixedX, 4, 0);
+  checkPrefixedSeeks(aOne, 1, aOneX, 4, 4);
+}
+
+/* A block whose keys are too short to be internal keys gets no aid, and
+** is left as it was. */
+static void test_prefixes_refused(void **state){
+  KvBlockBuilder b;
+  KvBlock blk;
+  u64 aPfx[4];
+  u8 aCommon[16];
+  (void)state;
+  kvBlockBuilderInit(&b, 1);
+  assert_int_equal(kvBlockBuilderAdd(&b, (const u8*)"abcdefghij", 10,
+                                     (const u8*)"v", 1), KV_OK);
+  assert_int_equal(kvBlockBuilderAdd(&b, (const u8*)"b", 1,
+                                     (const u8*)"v", 1), KV_OK);
+  assert_int_equal(kvBlockBuilderFinish(&b), KV_OK);
+  assert_int_equal(kvBlockParse(b.buf.a, b.buf.n, &blk), KV_OK);
+  assert_int_equal(kvBlockSetPrefixes(&blk, aPfx, aCommon, 16), 0);
+  assert_null(blk.aPfx);
+  assert_null(blk.pCommon);
+  assert_int_equal(blk.nCommon, 0);
+  kvBlockBuilderFree(&b);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_roundtrip),
@@ -391,6 +553,8 @@ int main(void){
     cmocka_unit_test(test_long_keys),
     cmocka_unit_test(test_malformed),
     cmocka_unit_test(test_seek_internal_keys),
+    cmocka_unit_test(test_seek_prefixed),
+    cmocka_unit_test(test_prefixes_refused),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }

@@ -646,6 +646,66 @@ static void test_roundtrip_configs(void **state){
   setFree(&s);
 }
 
+/* The default restart interval is 8 (options.c, doc/pointread.md): every
+** data block of a table written with the defaults has a restart point at
+** entries 0, 8, 16, ... and no others. Tables written with the interval of
+** earlier builds (16) and with other intervals are read the same: every
+** version of every key, absent keys, scans both ways. */
+static void test_restart_interval(void **state){
+  static const int aRestart[] = { 1, 3, 8, 16, 64 };
+  kv_options *pOpts = kv_options_new();
+  KvSstConfig c;
+  KvSstMeta meta;
+  Layout L;
+  Set s;
+  u8 *a;
+  size_t n, i;
+  int nBlockChecked = 0;
+  (void)state;
+  assert_non_null(pOpts);
+  kvSstConfigFromOptions(pOpts, &c);
+  assert_int_equal(c.nRestart, 8);
+  makeSet(&s, 700, 1);
+  buildTable(gPath, &c, &s, &meta);
+  kvSstMetaFree(&meta);
+  a = tuReadFile(gPath, &n);
+  parseLayout(a, n, &L);
+  assert_true(L.nBlock>5);
+  for(i=0; i<(size_t)L.nBlock; i++){
+    const u8 *b = a + L.aBlock[i].iOff;
+    size_t nb = (size_t)L.aBlock[i].n - 5;
+    KvBlock blk;
+    KvBlockIter it;
+    u32 nEntry = 0, iNextRestart = 0;
+    if( b[nb]!=0 ) continue;                      /* compressed */
+    assert_int_equal(kvBlockParse(b, nb, &blk), KV_OK);
+    kvBlockIterInit(&it, &blk, kvSstCmp);
+    assert_int_equal(kvBlockIterFirst(&it), KV_OK);
+    while( it.bValid ){
+      if( nEntry%8==0 ){
+        assert_true(iNextRestart<blk.nRestart);
+        assert_int_equal(kvGet32(blk.aRestart + 4*iNextRestart), it.iOff);
+        iNextRestart++;
+      }
+      nEntry++;
+      assert_int_equal(kvBlockIterNext(&it), KV_OK);
+    }
+    kvBlockIterClear(&it);
+    assert_int_equal(blk.nRestart, (nEntry + 7)/8);
+    assert_int_equal(iNextRestart, blk.nRestart);
+    nBlockChecked++;
+  }
+  assert_true(nBlockChecked>5);
+  layoutFree(&L);
+  free(a);
+  for(i=0; i<sizeof(aRestart)/sizeof(aRestart[0]); i++){
+    c.nRestart = aRestart[i];
+    roundTrip(&c, &s, 1);
+  }
+  setFree(&s);
+  kv_options_free(pOpts);
+}
+
 static void test_small_tables(void **state){
   KvSstConfig c = config(4096, KV_COMPRESS_ZLIB, 10, 16);
   Set s;
@@ -1468,6 +1528,8 @@ int main(void){
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_summary_keys, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_roundtrip_configs, setupDir,
+                                    teardownDir),
+    cmocka_unit_test_setup_teardown(test_restart_interval, setupDir,
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_small_tables, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_delete_window, setupDir,
