@@ -1015,6 +1015,7 @@ static void test_posix_append_prefaulted(void **state){
   KvEnv *pPosix = kvEnvPosix();
   size_t nTotal = 8<<20;                  /* 2048 pages, several steps */
   long nPage = (long)(nTotal/4096);
+  long nUnsynced, nSynced;
   KvFile *pFile = 0;
   void *pProbe;
   int fd = faultCounter();
@@ -1031,16 +1032,20 @@ static void test_posix_append_prefaulted(void **state){
 
   assert_int_equal(pPosix->xOpen(pPosix, P(f,"unsynced"), KV_OPEN_APPEND,
                                  &pFile), KV_OK);
-  assert_true(appendFaults(pFile, nTotal, fd) < nPage/16);
+  nUnsynced = appendFaults(pFile, nTotal, fd);
   assert_int_equal(pPosix->xClose(pFile), KV_OK);
 
   assert_int_equal(pPosix->xOpen(pPosix, P(f,"synced"), KV_OPEN_APPEND,
                                  &pFile), KV_OK);
   assert_int_equal(pPosix->xAppend(pFile, "x", 1), KV_OK);
   assert_int_equal(pPosix->xSync(pFile), KV_OK);
-  assert_true(appendFaults(pFile, nTotal, fd) > nPage/2);
+  nSynced = appendFaults(pFile, nTotal, fd);
   assert_int_equal(pPosix->xClose(pFile), KV_OK);
   close(fd);
+  assert_true(nSynced > nPage/2);
+  /* Judged against the synced file's count, not a fixed one: under ASan
+  ** the appends also fault in their shadow memory (a page per 8). */
+  assert_true(nUnsynced*4 < nSynced);
 }
 
 /* Is zPath mapped into this process (a line of /proc/self/maps names
