@@ -341,17 +341,21 @@ int kvBatchRangeDels(const kv_batch *b, KvBuf *pCopy, KvRdList *pOut){
   return rc;
 }
 
+static void batchMemClear(kv_batch *b, int bKeep);
+
 void kv_batch_clear(kv_batch *b){
   if( b==0 ) return;
   if( b->pSpill ) kvSpillReset(b->pSpill);
-  kvBatchMemTruncate(b, 0);
+  batchMemClear(b, 0);
 }
 
-/* Forget the in-memory operations (all of them: mark 0), keeping the
-** buffers of a batch of ordinary size. */
-static void batchMemClear(kv_batch *b){
+/* Forget the in-memory operations (all of them: mark 0). The buffers are
+** kept if bKeep (the transaction goes on: a spill, a rollback to a
+** savepoint, which fill them again, and would otherwise grow them anew
+** page by page) or if they are of ordinary size. */
+static void batchMemClear(kv_batch *b, int bKeep){
   batchChanged(b);
-  if( b->rep.nAlloc>BATCH_KEEP_BYTES ){
+  if( !bKeep && b->rep.nAlloc>BATCH_KEEP_BYTES ){
     /* Do not hold on to the memory of one huge transaction for the life
     ** of the connection. */
     kvBufFree(&b->rep);
@@ -389,7 +393,7 @@ void kv_batch_truncate(kv_batch *b, size_t mark){
 void kvBatchMemTruncate(kv_batch *b, size_t mark){
   size_t i;
   if( mark==0 ){
-    batchMemClear(b);
+    batchMemClear(b, 1);
     return;
   }
   if( mark>=b->nOp ) return;

@@ -619,15 +619,74 @@ static void test_spill_crash_points(void **state){
   }
   assert_true(nCommitted>10);
   /* Both sides of the database's commit were crash points. */
-  if( getenv("KV_SPILL_VERBOSE") ){
-    printf("committed %d, died in apply %d, before %d, rounds %d\n",
-           nCommitted, nDiedInApply, nDiedBefore, iCrash);
-  }
   assert_true(nDiedInApply>0);
   assert_true(nDiedBefore>5);
   kvSpillTableEntries = (u64)1<<20;
   kv_options_free(o);
   kvTestEnvFree(pEnv);
+  tuRemoveDir(zDir);
+}
+
+/* Allocations of 1 MiB or more (the hooks of the next test). */
+static int nBigAlloc = 0;
+static void *bigMalloc(size_t n){
+  if( n>=(1<<20) ) nBigAlloc++;
+  return malloc(n);
+}
+static void *bigRealloc(void *p, size_t n){
+  if( n>=(1<<20) ) nBigAlloc++;
+  return realloc(p, n);
+}
+
+/* A spill empties the batch's memory, which the transaction then fills
+** again to the limit: it keeps its buffers rather than growing them anew
+** each time (a realloc doubling from nothing, and fresh pages to fault
+** in: a third of a 1M-row transaction's time once). */
+static void test_spill_keeps_buffers_between_spills(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", "txn_spill=2MB", NULL);
+  KvAllocHooks hooks = {bigMalloc, bigRealloc, free};
+  kv_db *db;
+  kv_batch *b;
+  char zKey[32], zVal[1000];
+  size_t nBase = 0;
+  int i, nSpill = 0, nBigAtFirst = -1;
+  (void)state;
+
+  tuTempDir(zDir, sizeof(zDir), "spillbuf");
+  db = tuOpen(zDir, o);
+  b = kv_batch_new();
+  assert_non_null(b);
+  assert_int_equal(kv_batch_set_spill(b, db), KV_OK);
+  memset(zVal, 'v', sizeof(zVal));
+  nBigAlloc = 0;
+  kvSetAllocHooks(&hooks);
+  for(i=0; i<12000; i++){
+    snprintf(zKey, sizeof(zKey), "key%08d", (i*7919)%12000);
+    assert_int_equal(kv_batch_put(b, zKey, strlen(zKey), zVal, sizeof(zVal)),
+                     KV_OK);
+    if( kvSpillBase(kvBatchSpill(b))!=nBase ){
+      nBase = kvSpillBase(kvBatchSpill(b));
+      if( nSpill++==0 ) nBigAtFirst = nBigAlloc;
+    }
+  }
+  kvSetAllocHooks(NULL);
+  assert_true(nSpill>=4);
+  assert_true(nBigAtFirst>0);             /* the buffers grew past 1 MiB */
+  if( nBigAlloc!=nBigAtFirst ){
+    fail_msg("%d allocations of 1 MiB or more after the first of %d spills",
+             nBigAlloc - nBigAtFirst, nSpill);
+  }
+  assert_int_equal(kv_write(db, b), KV_OK);
+  kv_batch_free(b);
+  {
+    const char *z = tuGet(db, 0, 0, "key00000000");
+    assert_non_null(z);
+    assert_int_equal(strlen(z), sizeof(zVal));
+    assert_memory_equal(z, zVal, sizeof(zVal));
+  }
+  kv_close(db);
+  kv_options_free(o);
   tuRemoveDir(zDir);
 }
 
@@ -638,6 +697,7 @@ int main(void){
     cmocka_unit_test(test_spill_range_delete_over_runs),
     cmocka_unit_test(test_spill_truncated_to_start_commits),
     cmocka_unit_test(test_spill_crash_points),
+    cmocka_unit_test(test_spill_keeps_buffers_between_spills),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }
