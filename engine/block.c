@@ -359,16 +359,6 @@ int kvBlockIterPrev(KvBlockIter *p){
   return scanTo(p, i, iCur);
 }
 
-/* Bytes [iFrom, iFrom+8) of a[0..n), big-endian, zero-padded: for user
-** keys sharing their first iFrom bytes, a number in the keys' order (a
-** key that ends early pads with zeros, as it sorts before any longer key
-** it is a prefix of). */
-static u64 keyPrefix8(const u8 *a, size_t n, size_t iFrom){
-  u8 b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  if( n>iFrom ) memcpy(b, a + iFrom, n - iFrom<8 ? n - iFrom : 8);
-  return kvLoadBE64(b);
-}
-
 /* The user key of restart point i (0 if it cannot be decoded). */
 static int restartUserKey(const KvBlock *pBlock, u32 i, const u8 **pa,
                           size_t *pn){
@@ -409,7 +399,7 @@ int kvBlockSetPrefixes(KvBlock *pBlock, u64 *aPfx, u8 *aCommon,
   }
   for(i=0; i<pBlock->nRestart; i++){
     if( !restartUserKey(pBlock, i, &a, &n) ) return 0;
-    aPfx[i] = keyPrefix8(a, n, nCommon);
+    aPfx[i] = kvKeyPrefix8(a, n, nCommon);
   }
   if( nCommon ) memcpy(aCommon, aFirst, nCommon);
   pBlock->aPfx = aPfx;
@@ -434,7 +424,7 @@ static void seekPrefixed(const KvBlock *pBlock, const u8 *pKey, size_t nKey,
   }else if( c>0 ){
     *pLo = *pHi = pBlock->nRestart;
   }else{
-    u64 t = keyPrefix8(pKey, nUser, nCommon);
+    u64 t = kvKeyPrefix8(pKey, nUser, nCommon);
     u32 lo = 0, hi = pBlock->nRestart;
     while( lo<hi ){                       /* first number >= t */
       u32 mid = lo + (hi - lo)/2;

@@ -181,6 +181,17 @@ static inline u64 kvLoadBE64(const u8 *a){
        | ((u64)a[3]<<32) | ((u64)a[4]<<24) | ((u64)a[5]<<16)
        | ((u64)a[6]<<8) | (u64)a[7];
 }
+/* Bytes [iFrom, iFrom+8) of key a[0..n), big-endian, zero-padded: for
+** keys sharing their first iFrom bytes, a number in the keys' memcmp
+** order where two differ (a key that ends early pads with zeros, as it
+** sorts before any longer key it is a prefix of); equal numbers say
+** nothing. The memtable's node prefixes and the index chunks' search aid. */
+static inline u64 kvKeyPrefix8(const u8 *a, size_t n, size_t iFrom){
+  u8 b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  if( n>=iFrom+8 ) return kvLoadBE64(a + iFrom);
+  if( n>iFrom ) memcpy(b, a + iFrom, n - iFrom);
+  return kvLoadBE64(b);
+}
 /* kvUKeyCmp's order, inline and eight bytes at a time, for the
 ** iterators' per-entry comparisons: keys are short, so a call to memcmp
 ** costs more than the comparison. */

@@ -51,12 +51,12 @@ struct MemRangeDel {
 /*
 ** A node is followed in memory by nHeight next pointers, then the internal
 ** key, then the value. The first 8 bytes of the user key are kept in the
-** header as well (kvMemPrefix): a search decides most comparisons from the
-** node's first bytes, beside its height and level-0 pointer, without
+** header as well (kvKeyPrefix8): a search decides most comparisons from
+** the node's first bytes, beside its height and level-0 pointer, without
 ** reaching for the key a cache line further on.
 */
 struct MemNode {
-  u64 prefix;                   /* kvMemPrefix of the user key */
+  u64 prefix;                   /* kvKeyPrefix8 of the user key */
   u32 nIKey;                    /* bytes of internal key */
   u32 nHeight;                  /* levels this node is linked at */
   size_t nVal;                  /* bytes of value */
@@ -125,6 +125,15 @@ int kvMemPoolNew(size_t nMaxBytes, KvMemPool **ppPool){
   return KV_OK;
 }
 
+/* Free a chain of blocks (linked through pNext). */
+static void freeBlocks(MemBlock *p){
+  while( p ){
+    MemBlock *pNext = p->u.s.pNext;
+    kvFree(p);
+    p = pNext;
+  }
+}
+
 static void poolRef(KvMemPool *p){
   atomic_fetch_add_explicit(&p->nRef, 1, memory_order_relaxed);
 }
@@ -132,12 +141,7 @@ static void poolRef(KvMemPool *p){
 void kvMemPoolUnref(KvMemPool *p){
   if( p==0 ) return;
   if( atomic_fetch_sub_explicit(&p->nRef, 1, memory_order_acq_rel)==1 ){
-    MemBlock *pBlk = p->pFree;
-    while( pBlk ){
-      MemBlock *pNext = pBlk->u.s.pNext;
-      kvFree(pBlk);
-      pBlk = pNext;
-    }
+    freeBlocks(p->pFree);
     pthread_mutex_destroy(&p->mutex);
     kvFree(p);
   }
@@ -182,11 +186,7 @@ static void poolGive(KvMemPool *p, MemBlock *pList){
     pList = pNext;
   }
   pthread_mutex_unlock(&p->mutex);
-  while( pDrop ){
-    MemBlock *pNext = pDrop->u.s.pNext;
-    kvFree(pDrop);
-    pDrop = pNext;
-  }
+  freeBlocks(pDrop);
 }
 
 static MemBlock *newBlock(KvMem *pMem, size_t nPayload){
@@ -244,18 +244,6 @@ static int listHeight(KvMem *pMem){
   return atomic_load_explicit(&pMem->nHeight, memory_order_relaxed);
 }
 
-/* The first 8 bytes of user key a[0..n), zero-padded, big-endian: when
-** two keys' prefixes differ, they order the keys as memcmp does (a key
-** that is a proper prefix of the other has a zero where the other's byte
-** is larger or equal). Equal prefixes say nothing. */
-static u64 memPrefix(const u8 *a, size_t n){
-  u8 aBuf[8];
-  if( n>=8 ) return kvLoadBE64(a);
-  memset(aBuf, 0, sizeof(aBuf));
-  if( n>0 ) memcpy(aBuf, a, n);
-  return kvLoadBE64(aBuf);
-}
-
 /* Compare node p with the internal key (pUKey/nUKey, trailer) whose user
 ** key has prefix tPrefix. Taking the target split lets kvMemGet search
 ** without building a key. */
@@ -283,7 +271,7 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
                        u64 trailer, MemNode **apPrev, MemNode **ppLT){
   MemNode *x = pMem->pHead;
   int i = listHeight(pMem) - 1;
-  u64 tPrefix = memPrefix(pUKey, nUKey);
+  u64 tPrefix = kvKeyPrefix8(pUKey, nUKey, 0);
   for(;;){
     MemNode *pNext = nextAt(x, i);
     if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer, tPrefix)<0 ){
@@ -388,16 +376,11 @@ void kvMemUnref(KvMem *pMem){
   /* acq_rel: the last holder must see every other holder's use finished
   ** before it frees the arena. */
   if( atomic_fetch_sub_explicit(&pMem->nRef, 1, memory_order_acq_rel)==1 ){
-    MemBlock *p = pMem->pBlock;
     if( pMem->pPool ){
-      poolGive(pMem->pPool, p);
+      poolGive(pMem->pPool, pMem->pBlock);
       kvMemPoolUnref(pMem->pPool);
-      p = 0;
-    }
-    while( p ){
-      MemBlock *pNext = p->u.s.pNext;
-      kvFree(p);
-      p = pNext;
+    }else{
+      freeBlocks(pMem->pBlock);
     }
     kvFree(pMem);
   }
@@ -450,7 +433,7 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
     return kvErr(KV_NOMEM, "kvstore: out of memory adding a %zu-byte entry "
                  "to the memtable", nIKey + nVal);
   }
-  pNode->prefix = memPrefix(pKey, nKey);
+  pNode->prefix = kvKeyPrefix8(pKey, nKey, 0);
   pNode->nIKey = (u32)nIKey;
   pNode->nVal = nVal;
   pNode->nHeight = (u32)h;
