@@ -100,6 +100,69 @@ static int sstInflate(const u8 *a, size_t n, u8 *aOut, size_t nOut){
 }
 
 /*
+** Check and decode the stored bytes aStored of the framed block at pH into
+** *pBlock (the caller's; left empty on failure): its CRC, type and sizes,
+** the layout of what it holds. If aLeaf is not NULL, also hash the stored
+** bytes into it. A raw block is used in place (SstBlock.bMapped: read-only,
+** not ours) unless *paOwned is our copy of the stored bytes, which it then
+** takes (*paOwned set to NULL); a compressed one is inflated into a buffer
+** of its own. Every read of a block ends here: from the map, from the
+** file (readBlockInto) or from a scan's read-ahead window (aheadDecode).
+*/
+static int blockDecode(KvSst *p, const SstHandle *pH, int bIndex,
+                       const u8 *aStored, u8 **paOwned, u8 *aLeaf,
+                       SstBlock *pBlock){
+  size_t nPay = (size_t)(pH->nStored - SST_TRAILER);
+  u8 eType;
+  int rc = KV_OK;
+
+  memset(pBlock, 0, sizeof(*pBlock));
+  if( pH->nRaw>SST_MAX_BLOCK || pH->nRaw<8 ){
+    return kvSstCorruptBlock(p, bIndex, pH->iOff, "bad block handle");
+  }
+  if( kvCrc32(aStored, nPay + 1)!=kvGet32(aStored + nPay + 1) ){
+    return kvSstCorruptBlock(p, bIndex, pH->iOff, "checksum mismatch");
+  }
+  if( aLeaf ) kvSha256(aStored, (size_t)pH->nStored, aLeaf);
+  eType = aStored[nPay];
+  if( eType==SST_TYPE_RAW ){
+    if( (u64)nPay!=pH->nRaw ){
+      return kvSstCorruptBlock(p, bIndex, pH->iOff, "size mismatch");
+    }
+    if( paOwned && *paOwned ){
+      pBlock->a = *paOwned;           /* the payload is the block */
+      *paOwned = 0;
+    }else{
+      pBlock->a = (u8*)aStored;       /* read-only use only */
+      pBlock->bMapped = 1;
+    }
+  }else if( eType==SST_TYPE_ZLIB && !bIndex ){
+    /* the builder keeps zlib output only when it is smaller */
+    if( (u64)nPay>=pH->nRaw ){
+      return kvSstCorruptBlock(p, bIndex, pH->iOff, "size mismatch");
+    }
+    pBlock->a = kvMalloc((size_t)pH->nRaw);
+    if( pBlock->a==0 ) return kvErrNoMem();
+    rc = sstInflate(aStored, nPay, pBlock->a, (size_t)pH->nRaw);
+    if( rc==KV_CORRUPT ){
+      rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "bad compressed data");
+    }
+  }else{
+    return kvSstCorruptBlock(p, bIndex, pH->iOff, "unknown block type");
+  }
+  if( rc==KV_OK ){
+    pBlock->nRaw = pH->nRaw;
+    rc = kvBlockParse(pBlock->a, (size_t)pH->nRaw, &pBlock->blk);
+    if( rc!=KV_OK ) rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "bad layout");
+  }
+  if( rc!=KV_OK ){
+    if( !pBlock->bMapped ) kvFree(pBlock->a);
+    memset(pBlock, 0, sizeof(*pBlock));
+  }
+  return rc;
+}
+
+/*
 ** Read, check and decode the framed block at pH from the file (never the
 ** cache). If aLeaf is not NULL, also hash the stored bytes into it. With
 ** the file mapped, the stored bytes are not copied, and an uncompressed
@@ -111,73 +174,22 @@ static int readBlockInto(KvSst *p, const SstHandle *pH, int bIndex,
   u64 iEnd = bIndex ? p->iIndexOff + p->nIndex : p->iIndexOff;
   u64 iStart = bIndex ? p->iIndexOff : 0;
   u8 *aRead = 0;                /* our copy of the stored bytes, if any */
-  const u8 *aMap = bUseMap ? p->aMap : 0;
-  const u8 *aStored = 0;
-  size_t nPay;
-  int rc = KV_OK;
+  int rc;
 
   memset(pBlock, 0, sizeof(*pBlock));
   if( pH->iOff<iStart || pH->iOff>iEnd || pH->nStored>iEnd - pH->iOff
-   || pH->nStored<=SST_TRAILER || pH->nStored>SST_MAX_BLOCK+SST_TRAILER
-   || pH->nRaw>SST_MAX_BLOCK || pH->nRaw<8 ){
+   || pH->nStored<=SST_TRAILER || pH->nStored>SST_MAX_BLOCK+SST_TRAILER ){
     return kvSstCorruptBlock(p, bIndex, pH->iOff, "bad block handle");
   }
-  nPay = (size_t)(pH->nStored - SST_TRAILER);
-  if( aMap==0 ) aStored = aRead = kvMalloc((size_t)pH->nStored);
-  if( aMap==0 && aRead==0 ){
-    rc = kvErrNoMem();
-  }else if( aMap ){
-    aStored = aMap + pH->iOff;
-  }else{
-    rc = readExact(p, pH->iOff, aRead, (size_t)pH->nStored,
-                   bIndex ? "index" : "data block");
+  if( bUseMap && p->aMap ){
+    return blockDecode(p, pH, bIndex, p->aMap + pH->iOff, 0, aLeaf, pBlock);
   }
-  if( rc==KV_OK ){
-    u32 crc = kvCrc32(aStored, nPay + 1);
-    if( crc!=kvGet32(aStored + nPay + 1) ){
-      rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "checksum mismatch");
-    }
-  }
-  if( rc==KV_OK && aLeaf ) kvSha256(aStored, (size_t)pH->nStored, aLeaf);
-  if( rc==KV_OK ){
-    u8 eType = aStored[nPay];
-    if( eType==SST_TYPE_RAW ){
-      if( (u64)nPay!=pH->nRaw ){
-        rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "size mismatch");
-      }else if( aRead ){
-        pBlock->a = aRead;            /* the payload is the block */
-        aRead = 0;
-      }else{
-        pBlock->a = (u8*)aStored;     /* read-only use only */
-        pBlock->bMapped = 1;
-      }
-    }else if( eType==SST_TYPE_ZLIB && !bIndex ){
-      /* the builder keeps zlib output only when it is smaller */
-      pBlock->a = (u64)nPay<pH->nRaw ? kvMalloc((size_t)pH->nRaw) : 0;
-      if( (u64)nPay>=pH->nRaw ){
-        rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "size mismatch");
-      }else if( pBlock->a==0 ){
-        rc = kvErrNoMem();
-      }else{
-        rc = sstInflate(aStored, nPay, pBlock->a, (size_t)pH->nRaw);
-        if( rc==KV_CORRUPT ){
-          rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "bad compressed data");
-        }
-      }
-    }else{
-      rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "unknown block type");
-    }
-  }
-  if( rc==KV_OK ){
-    pBlock->nRaw = pH->nRaw;
-    rc = kvBlockParse(pBlock->a, (size_t)pH->nRaw, &pBlock->blk);
-    if( rc!=KV_OK ) rc = kvSstCorruptBlock(p, bIndex, pH->iOff, "bad layout");
-  }
+  aRead = kvMalloc((size_t)pH->nStored);
+  if( aRead==0 ) return kvErrNoMem();
+  rc = readExact(p, pH->iOff, aRead, (size_t)pH->nStored,
+                 bIndex ? "index" : "data block");
+  if( rc==KV_OK ) rc = blockDecode(p, pH, bIndex, aRead, &aRead, aLeaf, pBlock);
   kvFree(aRead);
-  if( rc!=KV_OK ){
-    if( !pBlock->bMapped ) kvFree(pBlock->a);
-    memset(pBlock, 0, sizeof(*pBlock));
-  }
   return rc;
 }
 
@@ -552,48 +564,19 @@ static void regionRent(KvSst *p, SstAhead *w, u64 iLo, u64 iHi, int bRun){
 ** into a block of their own. */
 static int aheadDecode(KvSst *p, const SstHandle *pH, const u8 *aStored,
                        SstRef *pRef){
-  size_t nPay = (size_t)(pH->nStored - SST_TRAILER);
   SstBlock *pB = &pRef->local;
-  u8 eType = aStored[nPay];
-  int rc = KV_OK;
-  memset(pB, 0, sizeof(*pB));
-  if( pH->nRaw>SST_MAX_BLOCK || pH->nRaw<8 ){
-    return kvSstCorruptBlock(p, 0, pH->iOff, "bad block handle");
-  }
-  if( kvCrc32(aStored, nPay + 1)!=kvGet32(aStored + nPay + 1) ){
-    return kvSstCorruptBlock(p, 0, pH->iOff, "checksum mismatch");
-  }
-  if( eType==SST_TYPE_RAW ){
-    if( (u64)nPay!=pH->nRaw ){
-      return kvSstCorruptBlock(p, 0, pH->iOff, "size mismatch");
-    }
-    pB->a = (u8*)aStored;
-    pB->bMapped = 1;                    /* not ours: the window's */
-  }else if( eType==SST_TYPE_ZLIB ){
-    if( (u64)nPay>=pH->nRaw ){
-      return kvSstCorruptBlock(p, 0, pH->iOff, "size mismatch");
-    }
-    pB = kvMallocZero(sizeof(*pB));
-    if( pB ) pB->a = kvMalloc((size_t)pH->nRaw);
-    if( pB==0 || pB->a==0 ){
-      kvFree(pB);
+  int rc = blockDecode(p, pH, 0, aStored, 0, 0, pB);
+  if( rc!=KV_OK ) return rc;
+  if( !pB->bMapped ){
+    /* inflated: a block of its own, freed with the reference */
+    pB = kvMalloc(sizeof(*pB));
+    if( pB==0 ){
+      kvFree(pRef->local.a);
+      memset(&pRef->local, 0, sizeof(pRef->local));
       return kvErrNoMem();
     }
-    rc = sstInflate(aStored, nPay, pB->a, (size_t)pH->nRaw);
-    if( rc==KV_CORRUPT ){
-      rc = kvSstCorruptBlock(p, 0, pH->iOff, "bad compressed data");
-    }
-  }else{
-    return kvSstCorruptBlock(p, 0, pH->iOff, "unknown block type");
-  }
-  if( rc==KV_OK ){
-    pB->nRaw = pH->nRaw;
-    rc = kvBlockParse(pB->a, (size_t)pH->nRaw, &pB->blk);
-    if( rc!=KV_OK ) rc = kvSstCorruptBlock(p, 0, pH->iOff, "bad layout");
-  }
-  if( rc!=KV_OK ){
-    if( pB!=&pRef->local ) kvSstBlockFree(pB);
-    return rc;
+    *pB = pRef->local;
+    memset(&pRef->local, 0, sizeof(pRef->local));
   }
   pRef->pBlock = pB;
   pRef->bBorrowed = pB==&pRef->local;
