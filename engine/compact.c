@@ -601,20 +601,18 @@ void kvCompactCounters(const KvCompactor *pC, KvCompactCounters *pOut){
   pOut->bRunning = pC->bRunning;
 }
 
-void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, u64 nCost,
-                         u64 nBudget){
+void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel){
   const KvCompactHost *h = &pC->host;
-  const u64 nFloor = 100*KV_SEEK_COST_SEARCHED;     /* LevelDB's 100 seeks */
-  u64 nWas;
-  if( nBudget<nFloor ) nBudget = nFloor;
-  nWas = atomic_fetch_add_explicit(&f->nSeeks, nCost, memory_order_relaxed);
-  /* exactly one reader crosses the line */
-  if( nWas>=nBudget || nWas+nCost<nBudget ) return;
+  u64 nAllowed = f->nByte / (16*1024);
+  u32 n;
+  if( nAllowed<100 ) nAllowed = 100;
+  n = atomic_fetch_add_explicit(&f->nSeeks, 1, memory_order_relaxed) + 1;
+  if( n!=nAllowed ) return;             /* exactly one reader gets here */
   hostLock(h);
   if( pC->pSeek==0 && h->pOpts->eCompaction==KV_COMPACT_LEVELED ){
     kvFileRef(f);
     pC->pSeek = f;
-    pC->iSeekLevel = 0;
+    pC->iSeekLevel = iLevel;
     pthread_cond_broadcast(h->pCvWork);
   }
   hostUnlock(h);

@@ -698,15 +698,12 @@ static int fileCovers(const KvFileMeta *f, const u8 *k, size_t n){
       && kvUKeyCmpShort(k, n, f->largest.a, f->largest.n - KV_TRAILER)<=0;
 }
 
-/* *pbSearched: the table was searched (not answered by its filter). */
 static int probeFile(KvFileMeta *f, const u8 *k, size_t n, u32 hash,
-                     u64 seq, int *pbFound, int *peType, KvBuf *pVal,
-                     int *pbSearched){
+                     u64 seq, int *pbFound, int *peType, KvBuf *pVal){
   KvSst *pSst = 0;
   int rc = kvFileTable(f, &pSst);
   if( rc==KV_OK ){
-    rc = kvSstGetHashed(pSst, k, n, hash, seq, pbFound, peType, pVal,
-                        pbSearched);
+    rc = kvSstGetHashed(pSst, k, n, hash, seq, pbFound, peType, pVal);
   }
   return rc;
 }
@@ -718,17 +715,16 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
                       u64 seq, int *pbFound, int *peType, KvBuf *pVal){
   int rc = KV_OK;
   int i, iLevel;
-  u64 nVain = 0;                /* what probing level 0 in vain cost */
+  KvFileMeta *pFirst = 0;       /* first file probed, and its level */
+  int iFirstLevel = 0;
+  int nProbe = 0;
   u32 hash = kvBloomHash(k, n);  /* one for every table probed */
   *pbFound = 0;
   for(i=0; rc==KV_OK && !*pbFound && i<v->anFile[0]; i++){
     KvFileMeta *f = v->aaFile[0][i];
-    int bSearched = 0;
     if( f->minSeq>seq || !fileCovers(f, k, n) ) continue;
-    rc = probeFile(f, k, n, hash, seq, pbFound, peType, pVal, &bSearched);
-    if( !*pbFound ){
-      nVain += bSearched ? KV_SEEK_COST_SEARCHED : KV_SEEK_COST_FILTERED;
-    }
+    if( nProbe++==0 ) pFirst = f;
+    rc = probeFile(f, k, n, hash, seq, pbFound, peType, pVal);
   }
   /* (most of the KV_MAX_LEVELS levels are empty: one load each) */
   for(iLevel=1; rc==KV_OK && !*pbFound && iLevel<KV_MAX_LEVELS; iLevel++){
@@ -750,12 +746,15 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
     if( lo<v->anFile[iLevel]
      && kvUKeyCmpShort(k, n, a[lo]->smallest.a,
                        a[lo]->smallest.n - KV_TRAILER)>=0 ){
-      rc = probeFile(a[lo], k, n, hash, seq, pbFound, peType, pVal, 0);
+      if( nProbe++==0 ){
+        pFirst = a[lo];
+        iFirstLevel = iLevel;
+      }
+      rc = probeFile(a[lo], k, n, hash, seq, pbFound, peType, pVal);
     }
   }
-  if( nVain && rc==KV_OK && db->pCompactor ){
-    kvCompactSeekCharge(db->pCompactor, v->aaFile[0][0], nVain,
-                        v->nSeekBudget);
+  if( nProbe>1 && rc==KV_OK && iFirstLevel==0 && db->pCompactor ){
+    kvCompactSeekCharge(db->pCompactor, pFirst, iFirstLevel);
   }
   return rc;
 }

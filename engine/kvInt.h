@@ -803,8 +803,7 @@ int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
 ** key against the table's key range: the key's range is not checked again
 ** (a key outside it is searched for and not found). */
 int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
-                   u64 seq, int *pbFound, int *peType, KvBuf *pVal,
-                   int *pbSearched);
+                   u64 seq, int *pbFound, int *peType, KvBuf *pVal);
 /* Iterator over the table's internal keys. The table must outlive it.
 ** flags: 0, or KV_SST_BULK for a one-pass read of much of the table
 ** (compaction): blocks are read with xRead into private buffers, never
@@ -861,9 +860,8 @@ struct KvFileMeta {
   u8 aMerkle[32];
   int bObsolete;                /* removed by an edit: unlink at last unref */
   int bCompacting;              /* being compacted (under db mutex) */
-  _Atomic u64 nSeeks;           /* what point reads that probed level 0 in
-                                ** vain cost while this was its newest
-                                ** file, in bytes (kvCompactSeekCharge) */
+  _Atomic u32 nSeeks;           /* point reads that probed it in vain while
+                                ** a deeper file had to be probed too */
   _Atomic(KvSst*) pSst;         /* opened on first use (lazily); set once
                                 ** under the vset mutex, read without it */
   int rcOpen;                   /* sticky error of a failed open */
@@ -883,8 +881,6 @@ struct KvVersion {
   KvFileMeta **aaFile[KV_MAX_LEVELS];   /* L0 newest first; L1+ by key */
   _Atomic int eRangeDel;        /* rangedel.c's memo: 0 not yet known,
                                 ** 1 no file has range tombstones, 2 some */
-  u64 nSeekBudget;              /* bytes of levels 0 and 1: what a seek
-                                ** compaction of level 0 would read */
 };
 
 struct KvVersionEdit {
@@ -1478,27 +1474,17 @@ struct KvCompactCounters {
   int bRunning;
 };
 void kvCompactCounters(const KvCompactor *pC, KvCompactCounters *pOut);
-/* Point reads probed level-0 files without finding their key there (mutex
-** NOT held); f is the newest level-0 file, nCost what those probes cost
-** and nBudget the version's nSeekBudget. Once such probes have cost about
-** what compacting level 0 would, a compaction of it is scheduled even
-** though no level is over its budget (LevelDB's seek compaction): a store
-** that is only read stops paying for the level-0 pile-up its writers
-** left, and one read briefly does not pay for a compaction it would never
-** earn back. Costs are in bytes of compaction input (about 4 ns a byte
-** here): a probe the bloom filter answers costs about one cache miss,
-** KV_SEEK_COST_FILTERED; one that searches the table (no filter, or a
-** false positive) a data block read, KV_SEEK_COST_SEARCHED; the compaction
-** reads level 0 and the level-1 files it overlaps (all of level 1 is
-** counted). doc/architecture.md ("Seek compaction") has the figures.
-** Deeper levels are not charged: there a compaction rewrites about ten
-** times the file's size, far more than the bloom-filter probes it would
-** save cost when the data is in memory (measured: charging every level
-** slowed kvbench readrandom by a fifth while the compactions ran). */
-#define KV_SEEK_COST_FILTERED   16
-#define KV_SEEK_COST_SEARCHED  256
-void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, u64 nCost,
-                         u64 nBudget);
+/* A point read probed file f of level iLevel without finding its key and
+** then had to probe another file (mutex NOT held). Once a file has cost
+** max(100, size / 16 KiB) such probes, a compaction of it is scheduled
+** even though no level is over its budget (LevelDB's seek compaction):
+** a store that is only read stops paying for the level-0 pile-up its
+** writers left. db.c charges level-0 files only: below level 0 a
+** compaction rewrites about ten times the file's size, far more than the
+** bloom-filter probes it would save cost when the data is in memory
+** (measured: charging every level slowed kvbench readrandom by a fifth
+** while the compactions ran). */
+void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel);
 
 /****************************** db_compact.c *******************************/
 /*

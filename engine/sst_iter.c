@@ -341,12 +341,11 @@ int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
     return KV_OK;
   }
   return kvSstGetHashed(pSst, pKey, nKey, kvBloomHash(pKey, nKey), seq,
-                        pbFound, peType, pVal, 0);
+                        pbFound, peType, pVal);
 }
 
 int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
-                   u64 seq, int *pbFound, int *peType, KvBuf *pVal,
-                   int *pbSearched){
+                   u64 seq, int *pbFound, int *peType, KvBuf *pVal){
   KvSst *p = pSst;
   const KvSstMeta *m = &p->meta;
   KvBuf target = {0, 0, 0};     /* the internal key sought, if too long */
@@ -357,7 +356,6 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
   int rc = KV_OK;
 
   *pbFound = 0;
-  if( pbSearched ) *pbSearched = 0;
   if( p->pCounters ) counterAdd(&p->pCounters->nFileProbe);
   /* (the key's range was checked by the caller: kvSstGet, or a point read
   ** against the file's range in the version; a key outside the table's
@@ -370,7 +368,6 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
       return KV_OK;
     }
   }
-  if( pbSearched ) *pbSearched = 1;
 
   if( seq>KV_MAX_SEQ ) seq = KV_MAX_SEQ;
   if( nTarget<=sizeof(aTarget) ){

@@ -540,9 +540,6 @@ static int versionApply(KvVersionSet *pSet, KvVersion *pBase,
               i==0 ? cmpL0 : cmpLn);
       }
     }
-    for(i=0; i<2; i++){
-      for(j=0; j<v->anFile[i]; j++) v->nSeekBudget += v->aaFile[i][j]->nByte;
-    }
     *ppOut = v;
   }else{
     versionFree(v);

@@ -40,11 +40,9 @@ class Interrupt(unittest.TestCase):
         cls.path = os.path.join(cls.dir, "t.db")
         cls.store = os.path.join(cls.dir, "store")
         c = kvtest.connect(cls.path)
-        # Small memtable: the load leaves eight level-0 tables (a part
-        # each) and no compaction runs in the background, so the full
-        # compaction has everything to merge. (Before seek compaction
-        # waited for its budget, the parts' duplicate checks compacted the
-        # first tables into level 1, and four parts left more than four.)
+        # Small memtable: the load leaves many level-0 tables and no
+        # compaction runs in the background, so the full compaction has
+        # everything to merge.
         # dir relative to the database's folder: kvstore_backup places
         # the copy's store beside the copy. txn_spill=0: each part's
         # transaction goes through the memtable (flushing many tables), not
@@ -52,10 +50,10 @@ class Interrupt(unittest.TestCase):
         c.execute("CREATE VIRTUAL TABLE kv USING kvstore(dir='store',"
                   " memtable_size='4MB', level0_trigger=64, background=off,"
                   " sync=off, txn_spill=0)")
-        for part in range(8):
+        for part in range(4):
             c.execute("BEGIN")
-            c.execute("WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i+8"
-                      " FROM n WHERE i+8 < ?) INSERT INTO kv SELECT"
+            c.execute("WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i+4"
+                      " FROM n WHERE i+4 < ?) INSERT INTO kv SELECT"
                       " printf('key%09d', i), randomblob(80) FROM n",
                       (part, ROWS))
             c.execute("COMMIT")

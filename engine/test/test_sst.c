@@ -369,19 +369,16 @@ static void checkGet(KvSst *pSst, const Set *s, const char *zUser, u64 seq){
 
 /* checkGet without kvSstGet's range check (a point read checks the
 ** file's range itself): keys outside the table are searched for and not
-** found. *pbSearched says whether the table was searched: always for a
-** key found and for a table without a filter. */
+** found. */
 static void checkGetHashed(KvSst *pSst, const Set *s, const char *zUser,
                            u64 seq){
   const Ent *e = refGet(s, zUser, seq);
   KvBuf v = {0, 0, 0};
-  int bFound = -1, eType = -1, bSearched = -1;
+  int bFound = -1, eType = -1;
   assert_int_equal(kvSstGetHashed(pSst, (const u8*)zUser, strlen(zUser),
                    kvBloomHash((const u8*)zUser, strlen(zUser)), seq,
-                   &bFound, &eType, &v, &bSearched), KV_OK);
+                   &bFound, &eType, &v), KV_OK);
   assert_int_equal(bFound, e!=0);
-  assert_true(bSearched==0 || bSearched==1);
-  if( e || pSst->aFilter==0 ) assert_int_equal(bSearched, 1);
   if( e ){
     assert_int_equal(eType, kvIKeyType(e->k, e->nk));
     if( eType==KV_TYPE_PUT ){
