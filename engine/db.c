@@ -759,6 +759,24 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
   return rc;
 }
 
+/* A scan sought user key k in version v: its merge reads a block of every
+** level-0 file whose range holds k. If another file holds k too, charge the
+** newest of those level-0 files one probe in vain, as versionGet charges a
+** get that goes on past it (LevelDB samples its iterators' keys the same
+** way): a store that is only scanned compacts its level-0 pile-up too. */
+void kvDbSeekChargeScan(kv_db *db, KvVersion *v, const u8 *k, size_t n){
+  int i, nOther = 0;
+  if( db->pCompactor==0 ) return;
+  for(i=0; i<v->anFile[0] && !fileCovers(v->aaFile[0][i], k, n); i++){}
+  if( i==v->anFile[0] ) return;
+  nOther = v->anFile[0] - 1;
+  for(i=1; nOther==0 && i<KV_MAX_LEVELS; i++) nOther = v->anFile[i];
+  if( nOther ){
+    for(i=0; !fileCovers(v->aaFile[0][i], k, n); i++){}
+    kvCompactSeekCharge(db->pCompactor, v->aaFile[0][i], 0);
+  }
+}
+
 /* Hand a found value to kv_get's caller: a copy in *ppVal (if asked for)
 ** and its length in *pnVal (if asked for). */
 static int valueOut(const u8 *pV, size_t nV, void **ppVal, size_t *pnVal){

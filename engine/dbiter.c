@@ -612,6 +612,7 @@ int kv_iter_seek(kv_iter *it, const void *pKey, size_t nKey){
     rc = it->pMerged->pMethods->xSeek(it->pMerged, it->seekKey.a, it->seekKey.n);
   }
   if( rc ) return iterFail(it, rc);
+  kvDbSeekChargeScan(it->db, it->pVersion, pKey, nKey);
   return findNextUserEntry(it, 0);
 }
 
@@ -624,6 +625,7 @@ int kv_iter_seek_for_prev(kv_iter *it, const void *pKey, size_t nKey){
   it->seekKey.n = 0;
   rc = kvIKeyAppend(&it->seekKey, pKey, nKey, 0, KV_TYPE_DEL);
   if( rc==KV_OK ) rc = m->pMethods->xSeek(m, it->seekKey.a, it->seekKey.n);
+  if( rc==KV_OK ) kvDbSeekChargeScan(it->db, it->pVersion, pKey, nKey);
   if( rc==KV_OK ){
     if( kvIterValid(m) ){
       rc = m->pMethods->xPrev(m);

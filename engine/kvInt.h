@@ -1198,6 +1198,9 @@ u64 kvDbDropFloor(kv_db *db, u64 seq);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
 /* Children for a full merge of what version v and the memtables hold:
 ** appends iterators to *papIter (kvRealloc'd array) and *pnIter. */
+/* A scan sought user key k in version v: charge its level-0 reads to seek
+** compaction (db.c). */
+void kvDbSeekChargeScan(kv_db *db, KvVersion *v, const u8 *k, size_t n);
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter);
 

@@ -996,6 +996,64 @@ static void test_seek_compaction(void **state){
   tuRemoveDir(zDir);
 }
 
+/*
+** Seek compaction from scans: a store that is only scanned after its writes
+** stopped charges its level-0 files too. Every kv_iter_seek into the range
+** of the newest level-0 file (with older files beside it) counts as a probe
+** in vain; after max(100, size/16 KiB) of them the background thread
+** compacts level 0, and every key reads its newest value, forward and
+** backward, afterwards.
+*/
+static void test_seek_compaction_scans(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=on", "memtable_size=64KB",
+                            "level0_trigger=8", "sync=off", NULL);
+  kv_db *db;
+  kv_iter *it = 0;
+  Scan s;
+  char *z = 0;
+  int i, r, nWait;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "cseeks");
+  db = tuOpen(zDir, o);
+  for(r=0; r<3; r++){
+    for(i=0; i<600; i++) putKey(db, i*3 + r, r);   /* disjoint key sets */
+    assert_int_equal(kv_flush(db), KV_OK);
+  }
+  scanFiles(db, &s, 0);
+  assert_int_equal(s.anFile[0], 3);
+  assert_int_equal(kv_iter_new(db, 0, 0, &it), KV_OK);
+  for(i=0; i<150; i++){
+    char zKey[32];
+    snprintf(zKey, sizeof(zKey), "k%05d", (i*7 % 600)*3);
+    if( i%2 ){
+      assert_int_equal(kv_iter_seek_for_prev(it, zKey, strlen(zKey)), KV_OK);
+    }else{
+      assert_int_equal(kv_iter_seek(it, zKey, strlen(zKey)), KV_OK);
+    }
+    assert_true(kv_iter_valid(it));
+  }
+  kv_iter_free(it);
+  for(nWait=0; nWait<500; nWait++){
+    scanFiles(db, &s, 0);
+    if( s.anFile[0]==0 ) break;
+    {
+      struct timespec ts = { 0, 10*1000*1000 };
+      nanosleep(&ts, 0);
+    }
+  }
+  assert_int_equal(s.anFile[0], 0);
+  for(r=0; r<3; r++){
+    for(i=0; i<600; i++) checkKey(db, 0, i*3 + r, r);
+  }
+  assert_int_equal(kv_stats(db, &z), KV_OK);
+  assert_true(jsonField(z, "seek_triggered")>=1);
+  kv_free(z);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* nFile level-0 files (kv_flush each): key iBase+i with version i in file
 ** i, and key 99999 in every file, with version iBase+i. */
 static void fillLevel0(kv_db *db, int iBase, int nFile){
@@ -1300,6 +1358,7 @@ int main(void){
     cmocka_unit_test(test_delete_heavy_load),
     cmocka_unit_test(test_flushes_inline),
     cmocka_unit_test(test_seek_compaction),
+    cmocka_unit_test(test_seek_compaction_scans),
     cmocka_unit_test(test_many_level0),
     cmocka_unit_test(test_close_compacts_level0),
     cmocka_unit_test(test_compact_progress_cancel),
