@@ -9,8 +9,9 @@ CREATE VIRTUAL TABLE kvv USING kvstore(key_type=integer, dir='kvv.d', verify_che
 CREATE TABLE ref(key INTEGER PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<60000)
   INSERT INTO ref SELECT (i*7919) % 60013, printf('%d:%.*c', i, i % 700, 'x') FROM c;
--- kv in four overlapping level-0 tables (a scan merges four table
--- iterators), kvv in one
+-- kv in four overlapping flushes (the INSERTs' duplicate checks set off a
+-- seek compaction, so they end as 8 tables over three levels and a scan
+-- merges several table iterators), kvv in one
 INSERT INTO kv SELECT key, value FROM ref WHERE key % 4 = 0;
 SELECT kvstore_flush('kv') IS NOT NULL AS flushed;
 INSERT INTO kv SELECT key, value FROM ref WHERE key % 4 = 1;

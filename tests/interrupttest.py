@@ -40,8 +40,9 @@ class Interrupt(unittest.TestCase):
         cls.path = os.path.join(cls.dir, "t.db")
         cls.store = os.path.join(cls.dir, "store")
         c = kvtest.connect(cls.path)
-        # Small memtable: the load leaves many level-0 tables and no
-        # compaction runs in the background, so the full compaction has
+        # Small memtable and no background compaction: the load leaves
+        # several tables (its duplicate checks set off a seek compaction
+        # of the first flushes into level 1), so the full compaction has
         # everything to merge.
         # dir relative to the database's folder: kvstore_backup places
         # the copy's store beside the copy. txn_spill=0: each part's
