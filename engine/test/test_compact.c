@@ -950,32 +950,27 @@ static void test_flushes_inline(void **state){
   tuRemoveDir(zDir);
 }
 
-/*
-** Seek compaction: level-0 files below the trigger stay put while the
-** store is written; once point reads have probed the newest of them in
-** vain (and gone on to older files) max(100, size/16 KiB) times, the
-** background thread compacts level 0 although no level is over budget.
-** Every key still reads its newest value afterwards; the stats count it.
-*/
-static void test_seek_compaction(void **state){
-  char zDir[256];
-  kv_options *o = tuOptions("background=on", "memtable_size=64KB",
-                            "level0_trigger=8", "sync=off", NULL);
-  kv_db *db;
+/* Three level-0 files of disjoint key sets (key i*3+r written in flush r)
+** in store zDir, below the trigger, compacting in the background. */
+static kv_db *openThreeLevel0(const char *zDir, kv_options *o){
+  kv_db *db = tuOpen(zDir, o);
   Scan s;
-  char *z = 0;
-  int i, r, nWait;
-  (void)state;
-  tuTempDir(zDir, sizeof(zDir), "cseek");
-  db = tuOpen(zDir, o);
+  int i, r;
   for(r=0; r<3; r++){
-    for(i=0; i<600; i++) putKey(db, i*3 + r, r);   /* disjoint key sets */
+    for(i=0; i<600; i++) putKey(db, i*3 + r, r);
     assert_int_equal(kv_flush(db), KV_OK);
   }
   scanFiles(db, &s, 0);
   assert_int_equal(s.anFile[0], 3);
-  /* keys of the oldest file: every read probes the two newer ones first */
-  for(i=0; i<150; i++) checkKey(db, 0, (i%600)*3, 0);
+  return db;
+}
+
+/* Within 5 s, a seek compaction empties level 0 of openThreeLevel0()'s
+** store; every key then reads its newest value, and the stats count it. */
+static void checkSeekCompacted(kv_db *db){
+  Scan s;
+  char *z = 0;
+  int i, r, nWait;
   for(nWait=0; nWait<500; nWait++){
     scanFiles(db, &s, 0);
     if( s.anFile[0]==0 ) break;
@@ -991,6 +986,27 @@ static void test_seek_compaction(void **state){
   assert_int_equal(kv_stats(db, &z), KV_OK);
   assert_true(jsonField(z, "seek_triggered")>=1);
   kv_free(z);
+}
+
+/*
+** Seek compaction: level-0 files below the trigger stay put while the
+** store is written; once point reads have probed the newest of them in
+** vain (and gone on to older files) max(100, size/16 KiB) times, the
+** background thread compacts level 0 although no level is over budget.
+** Every key still reads its newest value afterwards; the stats count it.
+*/
+static void test_seek_compaction(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=on", "memtable_size=64KB",
+                            "level0_trigger=8", "sync=off", NULL);
+  kv_db *db;
+  int i;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "cseek");
+  db = openThreeLevel0(zDir, o);
+  /* keys of the oldest file: every read probes the two newer ones first */
+  for(i=0; i<150; i++) checkKey(db, 0, (i%600)*3, 0);
+  checkSeekCompacted(db);
   kv_close(db);
   kv_options_free(o);
   tuRemoveDir(zDir);
@@ -1010,18 +1026,10 @@ static void test_seek_compaction_scans(void **state){
                             "level0_trigger=8", "sync=off", NULL);
   kv_db *db;
   kv_iter *it = 0;
-  Scan s;
-  char *z = 0;
-  int i, r, nWait;
+  int i;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "cseeks");
-  db = tuOpen(zDir, o);
-  for(r=0; r<3; r++){
-    for(i=0; i<600; i++) putKey(db, i*3 + r, r);   /* disjoint key sets */
-    assert_int_equal(kv_flush(db), KV_OK);
-  }
-  scanFiles(db, &s, 0);
-  assert_int_equal(s.anFile[0], 3);
+  db = openThreeLevel0(zDir, o);
   assert_int_equal(kv_iter_new(db, 0, 0, &it), KV_OK);
   for(i=0; i<150; i++){
     char zKey[32];
@@ -1034,21 +1042,7 @@ static void test_seek_compaction_scans(void **state){
     assert_true(kv_iter_valid(it));
   }
   kv_iter_free(it);
-  for(nWait=0; nWait<500; nWait++){
-    scanFiles(db, &s, 0);
-    if( s.anFile[0]==0 ) break;
-    {
-      struct timespec ts = { 0, 10*1000*1000 };
-      nanosleep(&ts, 0);
-    }
-  }
-  assert_int_equal(s.anFile[0], 0);
-  for(r=0; r<3; r++){
-    for(i=0; i<600; i++) checkKey(db, 0, i*3 + r, r);
-  }
-  assert_int_equal(kv_stats(db, &z), KV_OK);
-  assert_true(jsonField(z, "seek_triggered")>=1);
-  kv_free(z);
+  checkSeekCompacted(db);
   kv_close(db);
   kv_options_free(o);
   tuRemoveDir(zDir);
