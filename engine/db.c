@@ -760,19 +760,18 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
 }
 
 /* A scan sought user key k in version v: its merge reads a block of every
-** level-0 file whose range holds k. If another file holds k too, charge the
-** newest of those level-0 files one probe in vain, as versionGet charges a
-** get that goes on past it (LevelDB samples its iterators' keys the same
-** way): a store that is only scanned compacts its level-0 pile-up too. */
+** level-0 file whose range holds k. If the version has another table
+** besides that file, charge the newest level-0 file holding k one probe in
+** vain, as versionGet charges a get that goes on past it (LevelDB samples
+** its iterators' keys the same way): a store that is only scanned compacts
+** its level-0 pile-up too. */
 void kvDbSeekChargeScan(kv_db *db, KvVersion *v, const u8 *k, size_t n){
-  int i, nOther = 0;
+  int i, iLevel;
   if( db->pCompactor==0 ) return;
   for(i=0; i<v->anFile[0] && !fileCovers(v->aaFile[0][i], k, n); i++){}
   if( i==v->anFile[0] ) return;
-  nOther = v->anFile[0] - 1;
-  for(i=1; nOther==0 && i<KV_MAX_LEVELS; i++) nOther = v->anFile[i];
-  if( nOther ){
-    for(i=0; !fileCovers(v->aaFile[0][i], k, n); i++){}
+  for(iLevel=1; iLevel<KV_MAX_LEVELS && v->anFile[iLevel]==0; iLevel++){}
+  if( v->anFile[0]>1 || iLevel<KV_MAX_LEVELS ){
     kvCompactSeekCharge(db->pCompactor, v->aaFile[0][i], 0);
   }
 }

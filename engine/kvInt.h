@@ -1196,11 +1196,11 @@ void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 ** which another process may just have lowered (compaction, M held). */
 u64 kvDbDropFloor(kv_db *db, u64 seq);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
-/* Children for a full merge of what version v and the memtables hold:
-** appends iterators to *papIter (kvRealloc'd array) and *pnIter. */
 /* A scan sought user key k in version v: charge its level-0 reads to seek
 ** compaction (db.c). */
 void kvDbSeekChargeScan(kv_db *db, KvVersion *v, const u8 *k, size_t n);
+/* Children for a full merge of what version v and the memtables hold:
+** appends iterators to *papIter (kvRealloc'd array) and *pnIter. */
 int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter);
 
