@@ -428,6 +428,9 @@ u64 kvMemMaxPointSeq(KvMem *pMem);
 int kvMemHasRangeDels(KvMem *pMem);
 /* Iterator over internal keys; holds a reference on the memtable. */
 int kvMemIterNew(KvMem *pMem, KvIter **ppIter);
+/* Check the skip list's shape (tests): every level in order and linking
+** exactly the nodes of level 0 that are that tall. KV_OK or KV_CORRUPT. */
+int kvMemCheck(KvMem *pMem);
 
 /****************************** batch.c ************************************/
 /*

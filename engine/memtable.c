@@ -98,6 +98,11 @@ struct KvMem {
   KvMemPool *pPool;             /* where blocks come from and go, or NULL */
   /* Writer-only state (invariant 1). */
   u64 iRand;                    /* PRNG state for node heights */
+  MemNode *pLast;               /* node linked last, or NULL */
+  MemNode *apSplice[MEM_MAX_HEIGHT];  /* the last node before pLast's
+                                ** successor at each level: pLast below its
+                                ** height, above it what the insert of pLast
+                                ** passed (see findAfterLast) */
   MemBlock *pBlock;             /* every arena block, newest first */
   u8 *pFree;                    /* free space in the current block */
   size_t nFree;                 /* bytes at pFree */
@@ -287,6 +292,38 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
   }
 }
 
+/* The writer's insertion points for a target above pLast, the node it
+** linked last (keys applied in order: a sorted batch, a sequential load).
+** apSplice[i] precedes the target at every level; at the lowest level i
+** whose successor is at or past the target, and so at every level above
+** it (each level's nodes are a subset of the level below's), it is the
+** insertion point already. So climb from level 0 to that level and search
+** down from there: a few nodes near the last insert, which are in the
+** cache, instead of a descent from the head. */
+static void findAfterLast(KvMem *pMem, const u8 *pUKey, size_t nUKey,
+                          u64 trailer, u64 tPrefix, MemNode **apPrev){
+  int top = listHeight(pMem) - 1;
+  int i = 0, j;
+  MemNode *x;
+  while( i<top ){
+    MemNode *pNext = nextAt(pMem->apSplice[i], i);
+    if( pNext==0 || nodeCmp(pNext, pUKey, nUKey, trailer, tPrefix)>=0 ) break;
+    i++;
+  }
+  for(j=top; j>i; j--) apPrev[j] = pMem->apSplice[j];
+  x = pMem->apSplice[i];
+  for(;;){
+    MemNode *pNext = nextAt(x, i);
+    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer, tPrefix)<0 ){
+      x = pNext;
+    }else{
+      apPrev[i] = x;
+      if( i==0 ) return;
+      i--;
+    }
+  }
+}
+
 /* Last node < target, or the head if there is none. */
 static MemNode *findLT(KvMem *pMem, const u8 *pUKey, size_t nUKey,
                        u64 trailer){
@@ -361,7 +398,10 @@ int kvMemNewPooled(KvMemPool *pPool, KvMem **ppMem){
     p->pHead->nIKey = 0;
     p->pHead->nVal = 0;
     p->pHead->nHeight = MEM_MAX_HEIGHT;
-    for(i=0; i<MEM_MAX_HEIGHT; i++) atomic_init(&p->pHead->apNext[i], 0);
+    for(i=0; i<MEM_MAX_HEIGHT; i++){
+      atomic_init(&p->pHead->apNext[i], 0);
+      p->apSplice[i] = p->pHead;
+    }
     *ppMem = p;
   }
   return rc;
@@ -442,7 +482,12 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
   kvPut64(pData + nKey, trailer);
   if( nVal>0 ) memcpy(pData + nIKey, pVal, nVal);
 
-  findGE(pMem, pKey, nKey, trailer, apPrev, 0);
+  if( pMem->pLast
+   && nodeCmp(pMem->pLast, pKey, nKey, trailer, pNode->prefix)<0 ){
+    findAfterLast(pMem, pKey, nKey, trailer, pNode->prefix, apPrev);
+  }else{
+    findGE(pMem, pKey, nKey, trailer, apPrev, 0);
+  }
   nOld = listHeight(pMem);
   if( h>nOld ){
     for(i=nOld; i<h; i++) apPrev[i] = pMem->pHead;
@@ -457,11 +502,47 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
     atomic_init(&pNode->apNext[i], pSucc);
     atomic_store_explicit(&apPrev[i]->apNext[i], pNode, memory_order_release);
   }
+  /* The splice for a next key above this one (findAfterLast). */
+  nOld = listHeight(pMem);
+  for(i=0; i<nOld; i++) pMem->apSplice[i] = i<h ? pNode : apPrev[i];
+  pMem->pLast = pNode;
   atomic_fetch_add_explicit(&pMem->nEntry, 1, memory_order_relaxed);
   /* One writer at a time (invariant 1): a plain maximum. Published
   ** before the store's last sequence moves past seq. */
   if( seq>atomic_load_explicit(&pMem->maxPointSeq, memory_order_relaxed) ){
     atomic_store_explicit(&pMem->maxPointSeq, seq, memory_order_release);
+  }
+  return KV_OK;
+}
+
+int kvMemCheck(KvMem *pMem){
+  MemNode *aLast[MEM_MAX_HEIGHT];     /* last node seen at each level */
+  MemNode *p, *pPrev = 0;
+  int nHeight = listHeight(pMem);
+  int i;
+  for(i=0; i<MEM_MAX_HEIGHT; i++) aLast[i] = pMem->pHead;
+  for(p=nextAt(pMem->pHead, 0); p; pPrev=p, p=nextAt(p, 0)){
+    if( (int)p->nHeight>nHeight ){
+      return kvErr(KV_CORRUPT, "kvstore: memtable node taller than the list");
+    }
+    if( pPrev
+     && nodeCmp(pPrev, nodeKey(p), p->nIKey - KV_TRAILER,
+                kvGet64(nodeKey(p) + p->nIKey - KV_TRAILER), p->prefix)>=0 ){
+      return kvErr(KV_CORRUPT, "kvstore: memtable level 0 out of order");
+    }
+    for(i=0; i<(int)p->nHeight; i++){
+      if( nextAt(aLast[i], i)!=p ){
+        return kvErr(KV_CORRUPT, "kvstore: memtable level %d skips or "
+                     "misorders a node", i);
+      }
+      aLast[i] = p;
+    }
+  }
+  for(i=0; i<MEM_MAX_HEIGHT; i++){
+    if( nextAt(aLast[i], i) ){
+      return kvErr(KV_CORRUPT, "kvstore: memtable level %d links a node "
+                   "past the end of level 0", i);
+    }
   }
   return KV_OK;
 }
