@@ -1208,13 +1208,11 @@ int kvDbCollectIters(kv_db *db, KvMem *pMem, KvMem *pImm, KvVersion *v,
                      KvIter ***papIter, int *pnIter);
 
 /* Shared by db.c, db_write.c and recover.c. REQUIRES as stated at the definitions. */
-typedef struct MemInsert MemInsert;
-struct MemInsert {              /* kvBatchDecode context: into a memtable */
-  KvMem *pMem;
-  u64 seq;                      /* sequence of the next operation */
-};
-int kvDbMemInsertOp(void *pCtx, int eType, const u8 *pKey, size_t nKey,
-                    const u8 *pVal, size_t nVal);
+/* Apply a batch's representation (nCount operations, sequences firstSeq
+** on, in batch order) to pMem, linked in key order (db_write.c). The whole
+** representation is checked before anything is linked. */
+int kvDbMemApply(KvMem *pMem, u64 firstSeq, const u8 *pRep, size_t nRep,
+                 u32 nCount);
 /* Write what of pIt and rd has a sequence in [iMin, iMax] to table iFile
 ** at level iLevel of pEdit (no table when nothing); counts kept and
 ** skipped (added to *pnSkipped); either count may be NULL. */

@@ -41,7 +41,6 @@ struct Replay {
 };
 
 static int replayApply(Replay *r){
-  MemInsert ins;
   u32 nOp = KV_WAL_COUNT(r->nPendCount);
   int rc;
   if( !r->bPending ) return KV_OK;
@@ -63,9 +62,7 @@ static int replayApply(Replay *r){
     }
     return rc;
   }
-  ins.pMem = r->pMem;
-  ins.seq = r->iPendSeq;
-  rc = kvBatchDecode(r->pending.a, r->pending.n, nOp, kvDbMemInsertOp, &ins);
+  rc = kvDbMemApply(r->pMem, r->iPendSeq, r->pending.a, r->pending.n, nOp);
   if( rc==KV_OK && nOp>0 && r->iPendSeq+nOp-1>r->maxSeq ){
     r->maxSeq = r->iPendSeq + nOp - 1;
   }

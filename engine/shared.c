@@ -447,7 +447,6 @@ struct CatchUp {
 };
 
 static int catchApply(CatchUp *c){
-  MemInsert ins;
   u32 nOp = KV_WAL_COUNT(c->nPendCount);
   int rc = KV_OK;
   if( !c->bPending ) return KV_OK;
@@ -463,9 +462,7 @@ static int catchApply(CatchUp *c){
     ** (kvSharedCatchUp reads the manifest and tries again). */
     return CATCH_TABLES;
   }
-  ins.pMem = c->pMem;
-  ins.seq = c->iPendSeq;
-  rc = kvBatchDecode(c->pending.a, c->pending.n, nOp, kvDbMemInsertOp, &ins);
+  rc = kvDbMemApply(c->pMem, c->iPendSeq, c->pending.a, c->pending.n, nOp);
   if( rc==KV_OK && nOp>0 ){
     c->iLast = c->iPendSeq + nOp - 1;
     c->nApplied++;

@@ -182,6 +182,72 @@ static void test_batch_and_snapshot(void **state){
   tuRemoveDir(zDir);
 }
 
+/*
+** A batch is linked into the memtable in key order, a sorted run at a time
+** (db_write.c, kvDbMemApply), under the sequences of its batch order. One
+** of 10,000 operations on 1,500 keys (a key's operations fall in different
+** runs), puts, deletes and a range deletion midway, reads what its last
+** operation on each key says: from the memtable, after reopening (the WAL
+** replayed the same way) and after a flush; so does a batch too small to
+** be sorted, with its keys in descending order.
+*/
+static void test_batch_key_order(void **state){
+  enum { N_KEY = 1500, N_OP = 10000 };
+  static char aVal[N_KEY][16];  /* "" = absent */
+  char zDir[256];
+  kv_options *o;
+  kv_db *db;
+  kv_batch *b;
+  u64 r = 0x2545F4914F6CDD1DULL;
+  int i, j;
+  (void)state;
+  memset(aVal, 0, sizeof(aVal));
+  tuTempDir(zDir, sizeof(zDir), "border");
+  o = tuOptions("background=off", NULL);
+  db = tuOpen(zDir, o);
+  b = kv_batch_new();
+  for(i=0; i<N_OP; i++){
+    char zKey[16];
+    int iKey;
+    r ^= r<<13; r ^= r>>7; r ^= r<<17;
+    iKey = (int)(r % N_KEY);
+    snprintf(zKey, sizeof(zKey), "k%04d", iKey);
+    if( i==N_OP/2 ){
+      /* [k0300, k0600) */
+      assert_int_equal(kv_batch_delete_range(b, "k0300", 5, "k0600", 5), KV_OK);
+      for(j=300; j<600; j++) aVal[j][0] = 0;
+    }else if( r % 10 < 7 ){
+      snprintf(aVal[iKey], sizeof(aVal[iKey]), "v%d", i);
+      assert_int_equal(kv_batch_put(b, zKey, 5, aVal[iKey],
+                                    strlen(aVal[iKey])), KV_OK);
+    }else{
+      assert_int_equal(kv_batch_delete(b, zKey, 5), KV_OK);
+      aVal[iKey][0] = 0;
+    }
+  }
+  assert_int_equal(kv_write(db, b), KV_OK);
+  checkAll(db, 0, aVal, N_KEY);
+  kv_batch_clear(b);
+  for(i=9; i>=0; i--){
+    char zKey[16];
+    snprintf(zKey, sizeof(zKey), "k%04d", i*7);
+    snprintf(aVal[i*7], sizeof(aVal[i*7]), "small%d", i);
+    assert_int_equal(kv_batch_put(b, zKey, 5, aVal[i*7],
+                                  strlen(aVal[i*7])), KV_OK);
+  }
+  assert_int_equal(kv_write(db, b), KV_OK);
+  checkAll(db, 0, aVal, N_KEY);
+  assert_int_equal(kv_close(db), KV_OK);
+  db = tuOpen(zDir, o);
+  checkAll(db, 0, aVal, N_KEY);
+  assert_int_equal(kv_flush(db), KV_OK);
+  checkAll(db, 0, aVal, N_KEY);
+  kv_batch_free(b);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* Walk it forward and collect "k=v," into zOut. */
 static void iterDump(kv_iter *it, char *zOut, size_t nOut, int bReverse){
   size_t n = 0;
@@ -552,6 +618,7 @@ int main(void){
     cmocka_unit_test(test_put_get_delete),
     cmocka_unit_test(test_get_sources),
     cmocka_unit_test(test_batch_and_snapshot),
+    cmocka_unit_test(test_batch_key_order),
     cmocka_unit_test(test_iterators),
     cmocka_unit_test(test_sharing_and_identity),
     cmocka_unit_test(test_foreign_directory),
