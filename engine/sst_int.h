@@ -249,8 +249,8 @@ int kvSstLoadBlock(KvSst *p, const SstHandle *pH, int bIndex, int bBulk,
                    SstRef *pRef);
 int kvSstLoadMappedChunk(KvSst *p, int iChunk, const SstHandle *pH,
                          SstRef *pRef);
-int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, SstAhead *w,
-                   SstRef *pRef, int *pbDone);
+int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, int bSeek,
+                   SstAhead *w, SstRef *pRef, int *pbDone);
 void kvSstAheadRelease(SstAhead *w);
 int kvSstReadBlock(KvSst *p, const SstHandle *pH, int bIndex,
                    int bUseMap, u8 *aLeaf, SstBlock **ppBlock);

@@ -79,8 +79,9 @@ int kvSstIterLoadChunk(SstIter *p, int iChunk){
   return rc;
 }
 
-/* Load the data block the index cursor points at. */
-static int iterLoadData(SstIter *p){
+/* Load the data block the index cursor points at (bSeek: for a seek, which
+** starts no run of the read-ahead, wherever the block before was). */
+static int iterLoadData(SstIter *p, int bSeek){
   SstHandle h;
   int rc;
   assert( p->idx.bValid );
@@ -93,8 +94,8 @@ static int iterLoadData(SstIter *p){
     int bDone = 0;
     p->dataRef.pH = 0;
     p->dataRef.bBorrowed = 0;
-    rc = kvSstLoadAhead(p->pSst, &h, p->bBulk, &p->ahead, &p->dataRef,
-                        &bDone);
+    rc = kvSstLoadAhead(p->pSst, &h, p->bBulk, bSeek, &p->ahead,
+                        &p->dataRef, &bDone);
     if( rc==KV_OK && bDone ){
       p->data.pBlock = &p->dataRef.pBlock->blk;
       p->data.bValid = 0;
@@ -147,7 +148,7 @@ static int iterSettle(SstIter *p, int bForward){
         rc = kvSstIterBlockRc(p, rc, 1);
       }
     }
-    if( rc==KV_OK ) rc = iterLoadData(p);
+    if( rc==KV_OK ) rc = iterLoadData(p, 0);
     if( rc==KV_OK ){
       rc = bForward ? kvBlockIterFirst(&p->data) : kvBlockIterLast(&p->data);
       rc = kvSstIterBlockRc(p, rc, 0);
@@ -238,7 +239,7 @@ static int sstIterSeek(KvIter *pIter, const u8 *pKey, size_t nKey){
   rc = kvSstIterLoadChunk(p, lo);
   if( rc==KV_OK ) rc = kvSstIterBlockRc(p, kvBlockIterSeek(&p->idx, pKey, nKey), 1);
   if( rc==KV_OK && p->idx.bValid ){
-    rc = iterLoadData(p);
+    rc = iterLoadData(p, 1);
     if( rc==KV_OK ){
       rc = kvSstIterBlockRc(p, kvBlockIterSeek(&p->data, pKey, nKey), 0);
     }

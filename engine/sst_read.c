@@ -589,13 +589,13 @@ static int aheadDecode(KvSst *p, const SstHandle *pH, const u8 *aStored,
 
 /*
 ** Load data block pH of a scan from its read-ahead window w, reading the
-** window first if it must and should. *pbDone is 0 when the block is to
-** be read the ordinary way (kvSstLoadBlock): in the map, from the cache,
-** or for a handle this does not take (the ordinary read reports a bad
-** one). pRef must be empty.
+** window first if it must and should. bSeek: the block is loaded for a
+** seek. *pbDone is 0 when the block is to be read the ordinary way
+** (kvSstLoadBlock): in the map, from the cache, or for a handle this does
+** not take (the ordinary read reports a bad one). pRef must be empty.
 */
-int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, SstAhead *w,
-                   SstRef *pRef, int *pbDone){
+int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, int bSeek,
+                   SstAhead *w, SstRef *pRef, int *pbDone){
   u64 iEnd = pH->iOff + pH->nStored;
   u64 iLo, iHi;                 /* the window to read */
   size_t nRead = 0;
@@ -611,24 +611,28 @@ int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, SstAhead *w,
   if( !bBulk && (p->aMap==0 || p->aRegion==0) ) return KV_OK;
 
   /* How the scan moves: forward or back from the block before, or going
-  ** on into this table from the end of the one before (a run). */
-  if( w->iTable==p->iCacheId ){
-    if( w->iPrevEnd==pH->iOff ){
-      nRun = (w->nRun>0 && w->bFwd) ? w->nRun + 1 : 1;
-    }else if( iEnd==w->iPrevOff ){
-      nRun = (w->nRun>0 && !w->bFwd) ? w->nRun + 1 : 1;
-      bFwd = 0;
-    }
-  }else{
-    if( w->nRun>0 && w->bFwd && pH->iOff==0 ){
+  ** on into this table from the end of the one before (a run). A seek
+  ** starts none, even next to the block before: an iterator sought again
+  ** and again for short scans (a reused SQL cursor) would otherwise take
+  ** each seek for the turn of a run, whose regions are never judged for
+  ** the map (bDecided below), and read the same windows every time. */
+  if( w->iTable!=p->iCacheId ){
+    if( !bSeek && w->nRun>0 && w->bFwd && pH->iOff==0 ){
       nRun = w->nRun + 1;
-    }else if( w->nRun>0 && !w->bFwd && iEnd==p->iIndexOff ){
+    }else if( !bSeek && w->nRun>0 && !w->bFwd && iEnd==p->iIndexOff ){
       nRun = w->nRun + 1;
       bFwd = 0;
     }
     w->n = 0;                   /* (another table's bytes) */
     w->bOff = 0;
     w->bPieces = 0;
+  }else if( bSeek ){
+    /* (nRun 0) */
+  }else if( w->iPrevEnd==pH->iOff ){
+    nRun = (w->nRun>0 && w->bFwd) ? w->nRun + 1 : 1;
+  }else if( iEnd==w->iPrevOff ){
+    nRun = (w->nRun>0 && !w->bFwd) ? w->nRun + 1 : 1;
+    bFwd = 0;
   }
   if( nRun==0 || bFwd!=w->bFwd ){
     w->nWin = SST_AHEAD_MIN;

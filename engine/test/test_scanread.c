@@ -324,6 +324,94 @@ static void test_scan_maps_after_passes(void **state){
   unlink(t.zPath);
 }
 
+/* The same short scan again and again in one iterator (as a reused SQL
+** cursor makes it): a seek, then 10 steps across into the next block, or
+** the next table of the run. Each seek is a seek, not the turn of a run
+** from the block the scan before ended in, so its lone reads pay the
+** region's rent and the map takes over: after 30 rounds every block the
+** scan reads lies in a mapped region. (A seek next to the block the last
+** scan ended in was taken for a turn of the run, the steps on for a run
+** again, and a region a window had reached was never judged for the map:
+** one or two windows read with xRead every round, for good.) */
+static void repeatShortScan(KvIter *pIt, int iStart){
+  KvSst *apSst[16];
+  u64 aBlock[16];
+  KvBuf k = {0, 0, 0};
+  int i, r, s, nBlock = 0;
+  ikeyOf(iStart, &k);
+  for(r=0; r<30; r++){
+    assert_int_equal(pIt->pMethods->xSeek(pIt, k.a, k.n), KV_OK);
+    checkAt(pIt, iStart);
+    nBlock = 0;
+    for(s=0; s<=10; s++){
+      SstIter *p = (SstIter*)pIt;
+      if( s>0 ){
+        assert_int_equal(pIt->pMethods->xNext(pIt), KV_OK);
+        checkAt(pIt, iStart + s);
+      }
+      if( nBlock==0 || p->pSst!=apSst[nBlock-1]
+       || p->dataRef.iOff!=aBlock[nBlock-1] ){
+        apSst[nBlock] = p->pSst;
+        aBlock[nBlock++] = p->dataRef.iOff;
+      }
+    }
+  }
+  assert_true(nBlock>=2);
+  for(i=0; i<nBlock; i++){
+    u8 v = atomic_load(&apSst[i]->aRegion[aBlock[i] >> 16]);
+    assert_int_equal(v & 0x80, 0x80);
+  }
+  kvBufFree(&k);
+}
+
+static void test_scan_repeated_short_scan_maps(void **state){
+  Tab at[2];
+  KvSstRun run;
+  KvIter *pIt = 0;
+  int i, iStart;
+  (void)state;
+  for(i=0; i<2; i++){
+    char z[32];
+    snprintf(z, sizeof(z), "s%d.sst", i);
+    buildTab(&at[i], z, i*3000, 3000, 4096, KV_COMPRESS_NONE);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), at[i].zPath, 0, 0, &gapRun[i]),
+                     KV_OK);
+    gaLargest[i].n = 0;
+    assert_int_equal(kvBufSet(&gaLargest[i], at[i].meta.largest.a,
+                              at[i].meta.largest.n), KV_OK);
+  }
+  run.nTable = 2;
+  run.pCtx = 0;
+  run.xTable = runTable;
+  run.xLargest = runLargest;
+  /* Across a block edge inside table 0: two entries before the end of
+  ** entry 1000's block. */
+  assert_int_equal(kvSstRunIterNew(&run, 0, &pIt), KV_OK);
+  {
+    KvBuf k = {0, 0, 0};
+    u64 iB1;
+    ikeyOf(1000, &k);
+    assert_int_equal(pIt->pMethods->xSeek(pIt, k.a, k.n), KV_OK);
+    iB1 = ((SstIter*)pIt)->dataRef.iOff;
+    for(iStart=1000; ((SstIter*)pIt)->dataRef.iOff==iB1; iStart++){
+      assert_int_equal(pIt->pMethods->xNext(pIt), KV_OK);
+    }
+    kvBufFree(&k);
+  }
+  repeatShortScan(pIt, iStart - 2);
+  pIt->pMethods->xClose(pIt);
+  /* Across the edge between the tables. */
+  assert_int_equal(kvSstRunIterNew(&run, 0, &pIt), KV_OK);
+  repeatShortScan(pIt, 2998);
+  pIt->pMethods->xClose(pIt);
+  for(i=0; i<2; i++){
+    kvSstClose(gapRun[i]);
+    kvSstMetaFree(&at[i].meta);
+    kvBufFree(&gaLargest[i]);
+    unlink(at[i].zPath);
+  }
+}
+
 /* Flip byte iOff of file zPath. */
 static void flipByte(const char *zPath, u64 iOff){
   int fd = open(zPath, O_RDWR);
@@ -497,6 +585,8 @@ int main(void){
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_scan_maps_after_passes, setupDir,
                                     teardownDir),
+    cmocka_unit_test_setup_teardown(test_scan_repeated_short_scan_maps,
+                                    setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_scan_damaged_block, setupDir,
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_scan_verify_checksums, setupDir,
