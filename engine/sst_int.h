@@ -218,6 +218,8 @@ struct SstAhead {
                                 ** bFwd (0: the last load was a seek) */
   int bFwd;
   int bOff;                     /* not for this table (it compresses) */
+  u64 iDoneLo, iDoneHi;         /* blocks of a[] decoded already: a second
+                                ** decode is rent (kvSstLoadAhead) */
 };
 
 typedef struct SstIter SstIter;

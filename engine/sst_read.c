@@ -683,7 +683,22 @@ int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, int bSeek,
     if( rc!=KV_OK ) return rc;
     w->iOff = iLo;
     w->n = iHi - iLo;
+    w->iDoneLo = w->iDoneHi = pH->iOff;
     if( !bBulk ) regionRent(p, w, iLo, iHi, nRun>0);
+  }else if( !bBulk && pH->iOff>=w->iDoneLo && iEnd<=w->iDoneHi ){
+    /* Decoded from these bytes before: the window is at hand, but a
+    ** second decode checks the block again (CRC). That is rent, as a lone
+    ** read is, so a place read over and over (short scans sought to the
+    ** same spot) goes to the map, checked once, instead of being checked
+    ** from the window every time. */
+    u8 v = regionGet(p, pH->iOff);
+    if( (v & SST_REG_MAPPED) || seenHas(p, pH->iOff) ) return KV_OK;
+    if( (v & SST_REG_RENT)>=SST_AHEAD_RENT ){
+      regionMap(p, pH->iOff);
+      return KV_OK;
+    }
+    w->bPieces = 0;
+    regionRent(p, w, pH->iOff, iEnd, 0);
   }
   if( !bBulk && w->a[pH->iOff - w->iOff + pH->nStored - SST_TRAILER]
                 !=SST_TYPE_RAW ){
@@ -695,6 +710,13 @@ int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, int bSeek,
   if( rc==KV_OK ){
     pRef->iOff = pH->iOff;
     *pbDone = 1;
+    if( iEnd>=w->iDoneLo && pH->iOff<=w->iDoneHi ){
+      if( pH->iOff<w->iDoneLo ) w->iDoneLo = pH->iOff;
+      if( iEnd>w->iDoneHi ) w->iDoneHi = iEnd;
+    }else{
+      w->iDoneLo = pH->iOff;
+      w->iDoneHi = iEnd;
+    }
   }
   return rc;
 }
