@@ -219,29 +219,47 @@ static void runLargest(void *pCtx, int i, const u8 **pp, size_t *pn){
   *pp = gaLargest[i].a;
   *pn = gaLargest[i].n;
 }
+/* n tables of 3000 entries each (entries from 0 on), named zPrefix0.sst
+** and on, open as a run in *pRun (gapRun, gaLargest). */
+static void openRun(Tab *at, int n, const char *zPrefix, int eComp,
+                    KvCache *pCache, KvSstRun *pRun){
+  int i;
+  for(i=0; i<n; i++){
+    char z[32];
+    snprintf(z, sizeof(z), "%s%d.sst", zPrefix, i);
+    buildTab(&at[i], z, i*3000, 3000, 4096, eComp);
+    assert_int_equal(kvSstOpen(kvEnvPosix(), at[i].zPath, pCache, 0,
+                               &gapRun[i]), KV_OK);
+    gaLargest[i].n = 0;
+    assert_int_equal(kvBufSet(&gaLargest[i], at[i].meta.largest.a,
+                              at[i].meta.largest.n), KV_OK);
+  }
+  pRun->nTable = n;
+  pRun->pCtx = 0;
+  pRun->xTable = runTable;
+  pRun->xLargest = runLargest;
+}
+
+static void closeRun(Tab *at, int n){
+  int i;
+  for(i=0; i<n; i++){
+    kvSstClose(gapRun[i]);
+    kvSstMetaFree(&at[i].meta);
+    kvBufFree(&gaLargest[i]);
+    unlink(at[i].zPath);
+  }
+}
+
 static void test_scan_run_of_tables(void **state){
   static const int aComp[] = { KV_COMPRESS_NONE, KV_COMPRESS_ZLIB };
-  int iComp, i, iFlag;
+  int iComp, iFlag;
   (void)state;
   for(iComp=0; iComp<2; iComp++){
     Tab at[3];
     KvCache *pCache = 0;
     KvSstRun run;
     assert_int_equal(kvCacheNew(1<<20, &pCache), KV_OK);
-    for(i=0; i<3; i++){
-      char z[32];
-      snprintf(z, sizeof(z), "r%d.sst", i);
-      buildTab(&at[i], z, i*3000, 3000, 4096, aComp[iComp]);
-      assert_int_equal(kvSstOpen(kvEnvPosix(), at[i].zPath, pCache, 0,
-                                 &gapRun[i]), KV_OK);
-      gaLargest[i].n = 0;
-      assert_int_equal(kvBufSet(&gaLargest[i], at[i].meta.largest.a,
-                                at[i].meta.largest.n), KV_OK);
-    }
-    run.nTable = 3;
-    run.pCtx = 0;
-    run.xTable = runTable;
-    run.xLargest = runLargest;
+    openRun(at, 3, "r", aComp[iComp], pCache, &run);
     for(iFlag=0; iFlag<2; iFlag++){
       KvIter *pIt = 0;
       int iPass;
@@ -253,12 +271,7 @@ static void test_scan_run_of_tables(void **state){
       }
       pIt->pMethods->xClose(pIt);
     }
-    for(i=0; i<3; i++){
-      kvSstClose(gapRun[i]);
-      kvSstMetaFree(&at[i].meta);
-      kvBufFree(&gaLargest[i]);
-      unlink(at[i].zPath);
-    }
+    closeRun(at, 3);
     kvCacheFree(pCache);
   }
 }
@@ -368,22 +381,9 @@ static void test_scan_repeated_short_scan_maps(void **state){
   Tab at[2];
   KvSstRun run;
   KvIter *pIt = 0;
-  int i, iStart;
+  int iStart;
   (void)state;
-  for(i=0; i<2; i++){
-    char z[32];
-    snprintf(z, sizeof(z), "s%d.sst", i);
-    buildTab(&at[i], z, i*3000, 3000, 4096, KV_COMPRESS_NONE);
-    assert_int_equal(kvSstOpen(kvEnvPosix(), at[i].zPath, 0, 0, &gapRun[i]),
-                     KV_OK);
-    gaLargest[i].n = 0;
-    assert_int_equal(kvBufSet(&gaLargest[i], at[i].meta.largest.a,
-                              at[i].meta.largest.n), KV_OK);
-  }
-  run.nTable = 2;
-  run.pCtx = 0;
-  run.xTable = runTable;
-  run.xLargest = runLargest;
+  openRun(at, 2, "s", KV_COMPRESS_NONE, 0, &run);
   /* Across a block edge inside table 0: two entries before the end of
   ** entry 1000's block. */
   assert_int_equal(kvSstRunIterNew(&run, 0, &pIt), KV_OK);
@@ -433,12 +433,7 @@ static void test_scan_repeated_short_scan_maps(void **state){
   assert_int_equal(kvSstIterNew(gapRun[0], 0, &pIt), KV_OK);
   repeatShortScan(pIt, iStart, 1);    /* (the first block: in the map) */
   pIt->pMethods->xClose(pIt);
-  for(i=0; i<2; i++){
-    kvSstClose(gapRun[i]);
-    kvSstMetaFree(&at[i].meta);
-    kvBufFree(&gaLargest[i]);
-    unlink(at[i].zPath);
-  }
+  closeRun(at, 2);
 }
 
 /* Flip byte iOff of file zPath. */
