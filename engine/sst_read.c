@@ -521,6 +521,20 @@ static void regionMap(KvSst *p, u64 iOff){
                            SST_REG_MAPPED, memory_order_relaxed);
 }
 
+/* Should the map serve the scan's block at iOff, not a window? Yes when
+** its region is mapped or the block was checked in the map, or when the
+** region has paid its rent (it is marked mapped now), unless bDecided: a
+** window before reached the region and the question was settled then. */
+static int aheadUseMap(KvSst *p, u64 iOff, int bDecided){
+  u8 v = regionGet(p, iOff);
+  if( (v & SST_REG_MAPPED) || seenHas(p, iOff) ) return 1;
+  if( !bDecided && (v & SST_REG_RENT)>=SST_AHEAD_RENT ){
+    regionMap(p, iOff);
+    return 1;
+  }
+  return 0;
+}
+
 /* Charge the regions of file bytes [iLo, iHi), just read with xRead into
 ** w, a unit per SST_RENT_UNIT-aligned piece the read reached, but for
 ** the pieces the windows before in the same run charged (windows meet
@@ -648,16 +662,11 @@ int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, int bSeek,
   if( w->a==0 || pH->iOff<w->iOff || iEnd>w->iOff + w->n ){
     /* Not in the window: read one, or let the map serve the block. */
     if( !bBulk ){
-      u8 v = regionGet(p, pH->iOff);
       /* (a region the window before reached was decided then) */
       u64 r = pH->iOff >> SST_REGION_SHIFT;
       int bDecided = nRun>0 && w->n>0 && r>=w->iOff >> SST_REGION_SHIFT
                   && r<=(w->iOff + w->n - 1) >> SST_REGION_SHIFT;
-      if( (v & SST_REG_MAPPED) || seenHas(p, pH->iOff) ) return KV_OK;
-      if( !bDecided && (v & SST_REG_RENT)>=SST_AHEAD_RENT ){
-        regionMap(p, pH->iOff);
-        return KV_OK;
-      }
+      if( aheadUseMap(p, pH->iOff, bDecided) ) return KV_OK;
     }
     if( !aheadBuffer(w) ) return KV_OK;   /* (no memory: the map) */
     if( nRun==0 && !bBulk ){
@@ -691,13 +700,7 @@ int kvSstLoadAhead(KvSst *p, const SstHandle *pH, int bBulk, int bSeek,
     ** read is, so a place read over and over (short scans sought to the
     ** same spot) goes to the map, checked once, instead of being checked
     ** from the window every time. */
-    u8 v = regionGet(p, pH->iOff);
-    if( (v & SST_REG_MAPPED) || seenHas(p, pH->iOff) ) return KV_OK;
-    if( (v & SST_REG_RENT)>=SST_AHEAD_RENT ){
-      regionMap(p, pH->iOff);
-      return KV_OK;
-    }
-    w->bPieces = 0;
+    if( aheadUseMap(p, pH->iOff, 0) ) return KV_OK;
     regionRent(p, w, pH->iOff, iEnd, 0);
   }
   if( !bBulk && w->a[pH->iOff - w->iOff + pH->nStored - SST_TRAILER]
