@@ -601,7 +601,7 @@ void kvCompactCounters(const KvCompactor *pC, KvCompactCounters *pOut){
   pOut->bRunning = pC->bRunning;
 }
 
-void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel){
+void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f){
   const KvCompactHost *h = &pC->host;
   u64 nAllowed = f->nByte / (16*1024);
   u32 n;
@@ -612,7 +612,7 @@ void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel){
   if( pC->pSeek==0 && h->pOpts->eCompaction==KV_COMPACT_LEVELED ){
     kvFileRef(f);
     pC->pSeek = f;
-    pC->iSeekLevel = iLevel;
+    pC->iSeekLevel = 0;
     pthread_cond_broadcast(h->pCvWork);
   }
   hostUnlock(h);

@@ -715,8 +715,7 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
                       u64 seq, int *pbFound, int *peType, KvBuf *pVal){
   int rc = KV_OK;
   int i, iLevel;
-  KvFileMeta *pFirst = 0;       /* first file probed, and its level */
-  int iFirstLevel = 0;
+  KvFileMeta *pFirst = 0;       /* first file probed, if of level 0 */
   int nProbe = 0;
   u32 hash = kvBloomHash(k, n);  /* one for every table probed */
   *pbFound = 0;
@@ -746,15 +745,12 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
     if( lo<v->anFile[iLevel]
      && kvUKeyCmpShort(k, n, a[lo]->smallest.a,
                        a[lo]->smallest.n - KV_TRAILER)>=0 ){
-      if( nProbe++==0 ){
-        pFirst = a[lo];
-        iFirstLevel = iLevel;
-      }
+      nProbe++;
       rc = probeFile(a[lo], k, n, hash, seq, pbFound, peType, pVal);
     }
   }
-  if( nProbe>1 && rc==KV_OK && iFirstLevel==0 && db->pCompactor ){
-    kvCompactSeekCharge(db->pCompactor, pFirst, iFirstLevel);
+  if( nProbe>1 && rc==KV_OK && pFirst && db->pCompactor ){
+    kvCompactSeekCharge(db->pCompactor, pFirst);
   }
   return rc;
 }
@@ -772,7 +768,7 @@ void kvDbSeekChargeScan(kv_db *db, KvVersion *v, const u8 *k, size_t n){
   if( i==v->anFile[0] ) return;
   for(iLevel=1; iLevel<KV_MAX_LEVELS && v->anFile[iLevel]==0; iLevel++){}
   if( v->anFile[0]>1 || iLevel<KV_MAX_LEVELS ){
-    kvCompactSeekCharge(db->pCompactor, v->aaFile[0][i], 0);
+    kvCompactSeekCharge(db->pCompactor, v->aaFile[0][i]);
   }
 }
 

@@ -1478,17 +1478,17 @@ struct KvCompactCounters {
   int bRunning;
 };
 void kvCompactCounters(const KvCompactor *pC, KvCompactCounters *pOut);
-/* A point read probed file f of level iLevel without finding its key and
-** then had to probe another file (mutex NOT held). Once a file has cost
-** max(100, size / 16 KiB) such probes, a compaction of it is scheduled
-** even though no level is over its budget (LevelDB's seek compaction):
-** a store that is only read stops paying for the level-0 pile-up its
-** writers left. db.c charges level-0 files only: below level 0 a
-** compaction rewrites about ten times the file's size, far more than the
+/* A point read probed level-0 file f without finding its key and then
+** had to probe another file, or a scan sought into f's range (mutex NOT
+** held). Once a file has cost max(100, size / 16 KiB) such probes, a
+** compaction of it is scheduled even though no level is over its budget
+** (LevelDB's seek compaction): a store that is only read stops paying for
+** the level-0 pile-up its writers left. Level-0 files only: below level 0
+** a compaction rewrites about ten times the file's size, far more than the
 ** bloom-filter probes it would save cost when the data is in memory
 ** (measured: charging every level slowed kvbench readrandom by a fifth
 ** while the compactions ran). */
-void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f, int iLevel);
+void kvCompactSeekCharge(KvCompactor *pC, KvFileMeta *f);
 
 /****************************** db_compact.c *******************************/
 /*
