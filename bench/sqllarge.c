@@ -4,7 +4,8 @@
 ** table (issue #18; bench/large.sh runs it, `make bench-large`).
 **
 **   sqllarge --backend=kvstore|table --phase=NAME --dir=DIR [--rows=N]
-**            [--ext=./kvstore] [--duration=S] [--scans=N] [--header]
+**            [--ext=./kvstore] [--duration=S] [--scans=N] [--limit=L]
+**            [--header]
 **
 ** One process runs one phase on one backend's database (DIR/<backend>.db,
 ** kept between phases) and prints one CSV line per measurement (the
@@ -22,6 +23,8 @@
 **                min(N, 200000) (stops after --duration seconds)
 **   scan         SELECT key,value WHERE key>=? ORDER BY key LIMIT 100,
 **                random start, every row stepped, min(N/10, 20000)
+**                (--limit and --scans set other figures: to measure
+**                what one short scan costs, for example)
 **   rangedel     DELETE FROM t WHERE key >= K(N/10) AND key < K(4N/10)
 **                (30% of the rows, autocommit; `range_delete`), then 2,000
 **                (--scans) scans WHERE key >= ? ORDER BY key LIMIT 10 at
@@ -76,7 +79,9 @@ static void openDb(const char *zDir, const char *zBackend, const char *zExt,
 }
 
 static const char *gBackend;
-static uint64_t gScansAfter = 2000;   /* --scans */
+static uint64_t gScansAfter = 2000;   /* --scans: scans after a delete */
+static int gScansSet = 0;             /* --scans given: the scan phase's */
+static uint64_t gLimit = 100;         /* --limit: the scan phase's LIMIT */
 static uint64_t gRows;
 static char gPath[4200];
 
@@ -171,7 +176,11 @@ int main(int argc, char **argv){
     else if( (v = argVal(a, "rows")) ) gRows = strtoull(v, 0, 10);
     else if( (v = argVal(a, "ext")) ) zExt = v;
     else if( (v = argVal(a, "duration")) ) duration = atof(v);
-    else if( (v = argVal(a, "scans")) ) gScansAfter = strtoull(v, 0, 10);
+    else if( (v = argVal(a, "scans")) ){
+      gScansAfter = strtoull(v, 0, 10);
+      gScansSet = 1;
+    }
+    else if( (v = argVal(a, "limit")) ) gLimit = strtoull(v, 0, 10);
     else die("unknown argument '%s'", argv[ai]);
   }
   if( !gBackend || !zPhase || !zDir || gRows<100 ){
@@ -220,12 +229,16 @@ int main(int argc, char **argv){
     report("point_select", nDone, (double)(nowNs()-t0)*1e-9);
   }else if( strcmp(zPhase, "scan")==0 ){
     uint64_t n = gRows/10<20000 ? gRows/10 : 20000, nSeen;
+    char zSql[96];
+    if( gScansSet ) n = gScansAfter;
+    if( gLimit<1 || gLimit>gRows ) die("--limit must be in 1..rows");
+    snprintf(zSql, sizeof(zSql), "SELECT key,value FROM t WHERE key>=?1 "
+             "ORDER BY key LIMIT %" PRIu64, gLimit);
     t0 = nowNs();
-    /* Starts below N-100, so every scan has its 100 rows. */
-    nSeen = scans("SELECT key,value FROM t WHERE key>=?1 ORDER BY key "
-                  "LIMIT 100", n, 0, gRows-100, duration, &nDone);
-    if( nSeen<nDone*100 ) die("scan: %" PRIu64 " rows for %" PRIu64
-                              " scans", nSeen, nDone);
+    /* Starts below N-limit, so every scan has its rows. */
+    nSeen = scans(zSql, n, 0, gRows-gLimit, duration, &nDone);
+    if( nSeen<nDone*gLimit ) die("scan: %" PRIu64 " rows for %" PRIu64
+                                 " scans", nSeen, nDone);
     report("range_scan", nDone, (double)(nowNs()-t0)*1e-9);
   }else if( strcmp(zPhase, "rangedel")==0 ){
     deleteRange("range_delete", gRows/10, gRows*4/10, 0, duration);
