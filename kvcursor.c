@@ -223,9 +223,18 @@ int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 */
 
 int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  KvCursor *pCur = sqlite3_malloc(sizeof(*pCur));
-  if( pCur==0 ) return SQLITE_NOMEM;
-  ((KvVtab*)pVtab)->nCursor++;
+  KvVtab *pTab = (KvVtab*)pVtab;
+  KvCursor *pCur = pTab->pSpareCursor;
+  /* SQLite opens and closes a cursor for every run of a statement: the
+  ** memory of the last one closed is kept for the next (an allocation
+  ** and a free less per point SELECT or short scan). */
+  if( pCur ){
+    pTab->pSpareCursor = 0;
+  }else{
+    pCur = sqlite3_malloc(sizeof(*pCur));
+    if( pCur==0 ) return SQLITE_NOMEM;
+  }
+  pTab->nCursor++;
   memset(pCur, 0, sizeof(*pCur));
   pCur->bEof = 1;
   *ppCur = &pCur->base;
@@ -260,12 +269,17 @@ static void cursorReset(KvCursor *pCur){
 
 int kvvtabClose(sqlite3_vtab_cursor *pCursor){
   KvCursor *pCur = (KvCursor*)pCursor;
-  ((KvVtab*)pCursor->pVtab)->nCursor--;
-  kvrangeOnClose((KvVtab*)pCursor->pVtab, pCur);
+  KvVtab *pTab = (KvVtab*)pCursor->pVtab;
+  pTab->nCursor--;
+  kvrangeOnClose(pTab, pCur);
   cursorReset(pCur);
   sqlite3_free(pCur->aRunStep);
   sqlite3_free(pCur->aRunKey);
-  sqlite3_free(pCur);
+  if( pTab->pSpareCursor==0 ){
+    pTab->pSpareCursor = pCur;
+  }else{
+    sqlite3_free(pCur);
+  }
   return SQLITE_OK;
 }
 

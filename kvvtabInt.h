@@ -124,6 +124,8 @@ struct KvVtab {
   int bFullReadOnly;          /* pKv is a kv_open_readonly handle: the disk
                               ** was full when the store was opened */
   int nCursor;                /* cursors open on this table */
+  KvCursor *pSpareCursor;     /* a closed cursor's memory, for the
+                              ** next xOpen (one per statement run) */
   char *zDetached;            /* why the table cannot use its store (NULL:
                               ** it can); see vtabAttach */
   int rcDetached;             /* the SQLite code that goes with zDetached */
