@@ -779,7 +779,8 @@ struct KvReadCounters {
   _Atomic u64 nFileProbe;       /* tables searched by point reads */
 };
 typedef struct KvSst KvSst;
-/* Open a table: reads and checks footer, summary, filter and metadata.
+/* Open a table: reads and checks footer, summary and metadata (the
+** filter waits for the first point read: kvSstFilterLoad).
 ** KV_CORRUPT / KV_IOERR name the file and the part. pCache and
 ** pCounters may be NULL. Blocks are cached under an id unique to this
 ** open table, not the file number: a block used in place points into this
@@ -792,6 +793,13 @@ int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
 int kvSstOpenFile(KvEnv *pEnv, const char *zPath, KvFile *pFile,
                   KvCache *pCache, KvReadCounters *pCounters, KvSst **ppSst);
 void kvSstClose(KvSst *pSst);
+/* Read and check the table's bloom filter, which kvSstOpen leaves unread
+** (a table only scanned never needs it); the first point read does it
+** itself. KV_OK also for a table without one. With bWait 0, a thread that
+** finds another reading it returns KV_OK at once (the lookup goes on
+** without the filter); with bWait 1 it waits for that read. A damaged
+** filter is KV_CORRUPT naming the file, every time it is asked for. */
+int kvSstFilterLoad(KvSst *pSst, int bWait);
 /* verify_checksums: read every data block from the file and check its CRC
 ** on every use (no block cache, no use in place in the mapping). */
 void kvSstSetVerify(KvSst *pSst, int bOn);

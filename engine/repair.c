@@ -50,6 +50,10 @@ static int repairTable(KvEnv *pEnv, const char *zDir, u64 iFile,
   int rc;
   if( zPath==0 ) return kvErrNoMem();
   rc = kvSstOpen(pEnv, zPath, 0, 0, &pSst);
+  /* A damaged filter would fail every point read of the table later. */
+  if( rc==KV_OK && (rc = kvSstFilterLoad(pSst, 1))!=KV_OK ){
+    kvSstClose(pSst);
+  }
   if( rc==KV_OK ){
     const KvSstMeta *m = kvSstGetMeta(pSst);
     rc = kvEditAddFile(&p->edit, 0, m, iFile);

@@ -119,6 +119,10 @@ int kvBlockIterPrev(KvBlockIter *p);              /* REQUIRES: valid */
 ** holding it in its WAL could never flush it and so never open (#17);
 ** 1 MiB above that covers the entry's own framing and the block's. */
 #define SST_MAX_BLOCK   (((u64)1 << 30) + ((u64)1 << 20))
+/* KvSst.eFilter */
+#define SST_FILTER_UNREAD  0            /* not read yet (or its read failed) */
+#define SST_FILTER_LOADING 1            /* one thread is reading it */
+#define SST_FILTER_READY   2            /* aFilter and bloom usable */
 #define SST_META_FIXED  (7*8)
 
 typedef struct SstHandle SstHandle;
@@ -162,11 +166,16 @@ struct KvSst {
                                 ** reads, in what was padding) */
   SstChunk *aChunk;             /* 64-byte aligned in aChunkMem */
   void *aChunkMem;
-  u8 *aFilter;                  /* Filter part, NULL if none: 64-byte
+  u8 *aFilter;                  /* Filter part, NULL until loaded: 64-byte
                                 ** aligned in aFilterMem (bloom.c's lines) */
   u8 *aFilterMem;               /* the allocation holding aFilter */
   size_t nFilter;               /* bytes of filter (CRC excluded) */
   KvBloom bloom;                /* aFilter ready for probing */
+  u64 iFilterOff, nFilterPart;  /* the Filter part in the file (nFilterPart
+                                ** 0: none), read on the first point read
+                                ** (kvSstFilterLoad): scans never use it */
+  _Atomic int eFilter;          /* SST_FILTER_*: aFilter .. bloom are set
+                                ** before it becomes READY (release) */
   u8 *aMetaPart;                /* Metadata part */
   const u8 *aLeaf;              /* meta.nDataBlock leaves, in aMetaPart */
   KvSstMeta meta;

@@ -362,7 +362,14 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
   ** against the file's range in the version; a key outside the table's
   ** entries is searched for and not found) */
   if( m->nEntry==0 ) return KV_OK;
-  if( p->aFilter ){
+  if( p->nFilterPart
+   && atomic_load_explicit(&p->eFilter, memory_order_acquire)
+        !=SST_FILTER_READY ){
+    rc = kvSstFilterLoad(p, 0);
+    if( rc!=KV_OK ) return rc;
+  }
+  if( atomic_load_explicit(&p->eFilter, memory_order_acquire)
+        ==SST_FILTER_READY ){
     if( p->pCounters ) counterAdd(&p->pCounters->nBloomCheck);
     if( !kvBloomCheck(&p->bloom, hash) ){
       if( p->pCounters ) counterAdd(&p->pCounters->nBloomNegative);

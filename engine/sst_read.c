@@ -993,18 +993,17 @@ int kvSstOpenFile(KvEnv *pEnv, const char *zPath, KvFile *pFile,
   }
   if( rc==KV_OK ) rc = parseSummary(p, aPart[7]);
   if( rc==KV_OK && aPart[3]>0 ){
-    rc = readPartAt(p, aPart[2], aPart[3], "filter", 1, &p->aFilterMem,
-                    &p->aFilter);
-    p->nFilter = (size_t)aPart[3] - 4;
-    if( rc==KV_OK && p->nFilter==0 ){
+    if( aPart[3]<=4 ){
       rc = kvSstCorruptPart(p, "filter", "empty filter");
     }
+    p->iFilterOff = aPart[2];
+    p->nFilterPart = aPart[3];
   }
+  atomic_init(&p->eFilter, SST_FILTER_UNREAD);
   if( rc==KV_OK ){
     rc = readPart(p, aPart[4], aPart[5], "metadata", &p->aMetaPart);
   }
   if( rc==KV_OK ) rc = parseMeta(p, aPart[5]);
-  if( rc==KV_OK && p->aFilter ) kvBloomPrepare(&p->bloom, p->aFilter, p->nFilter);
   if( rc==KV_OK && pEnv->xMap ) rc = pEnv->xMap(p->pFile, p->nFile, &p->aMap);
   if( rc==KV_OK && p->aMap ) rc = mappedInit(p);
   if( rc==KV_OK && p->aMap ) rc = aheadInit(p);
@@ -1013,6 +1012,37 @@ int kvSstOpenFile(KvEnv *pEnv, const char *zPath, KvFile *pFile,
     *ppSst = p;
   }else{
     kvSstClose(p);
+  }
+  return rc;
+}
+
+int kvSstFilterLoad(KvSst *p, int bWait){
+  u8 *aMem = 0, *a = 0;
+  int e = atomic_load_explicit(&p->eFilter, memory_order_acquire);
+  int rc;
+  if( e==SST_FILTER_READY || p->nFilterPart==0 ) return KV_OK;
+  for(;;){
+    e = SST_FILTER_UNREAD;
+    if( atomic_compare_exchange_strong_explicit(&p->eFilter, &e,
+            SST_FILTER_LOADING, memory_order_acquire,
+            memory_order_acquire) ){
+      break;                    /* this thread reads it */
+    }
+    if( e==SST_FILTER_READY || !bWait ) return KV_OK;
+    p->pEnv->xSleepMicros(p->pEnv, 50);
+  }
+  rc = readPartAt(p, p->iFilterOff, p->nFilterPart, "filter", 1, &aMem, &a);
+  if( rc==KV_OK ){
+    p->aFilterMem = aMem;
+    p->aFilter = a;
+    p->nFilter = (size_t)p->nFilterPart - 4;
+    kvBloomPrepare(&p->bloom, p->aFilter, p->nFilter);
+    atomic_store_explicit(&p->eFilter, SST_FILTER_READY,
+                          memory_order_release);
+  }else{
+    /* the next lookup reads it again and reports the same damage */
+    atomic_store_explicit(&p->eFilter, SST_FILTER_UNREAD,
+                          memory_order_release);
   }
   return rc;
 }

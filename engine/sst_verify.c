@@ -127,6 +127,7 @@ int kvSstVerify(KvEnv *pEnv, const char *zPath){
   memset(&v, 0, sizeof(v));
   v.minSeq = KV_MAX_SEQ;
   rc = kvSstOpen(pEnv, zPath, 0, 0, &p);
+  if( rc==KV_OK ) rc = kvSstFilterLoad(p, 1);
   if( rc==KV_OK ) rc = verifyWalk(p, &v);
   if( rc==KV_OK ){
     const KvSstMeta *m = &p->meta;

@@ -597,9 +597,11 @@ static void test_flat_filter_still_read(void **state){
   ** turned away by the filter */
   memset(&cnt, 0, sizeof(cnt));
   assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
+  assert_null(pSst->aFilter);            /* read by the first lookup */
+  checkGets(pSst, &s, 1);
+  assert_non_null(pSst->aFilter);
   assert_int_equal((uintptr_t)pSst->aFilter % 64, 0);
   assert_int_equal(pSst->bloom.nLine, 20);
-  checkGets(pSst, &s, 1);
   assert_true(absentRejected(pSst, &cnt)>=1000);
   kvSstClose(pSst);
 
@@ -615,6 +617,7 @@ static void test_flat_filter_still_read(void **state){
   tuWriteFile(gPath, a, n);
   memset(&cnt, 0, sizeof(cnt));
   assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
+  assert_int_equal(kvSstFilterLoad(pSst, 0), KV_OK);
   assert_int_equal(pSst->bloom.nLine, 0);
   assert_int_equal(pSst->bloom.nBit, 1280*8);
   checkGets(pSst, &s, 1);
@@ -625,6 +628,153 @@ static void test_flat_filter_still_read(void **state){
   kvBufFree(&f);
   layoutFree(&L);
   free(a);
+  setFree(&s);
+}
+
+/* The filter is read by the first point read, not by the open: a table
+** only scanned never reads it. */
+static void test_filter_read_by_first_lookup(void **state){
+  KvSstConfig cfg = config(4096, 0, 10, 16);
+  KvSstMeta meta;
+  KvSst *pSst = 0;
+  KvIter *pIt = 0;
+  KvReadCounters cnt;
+  Set s;
+  int i, rc;
+  (void)state;
+  makeSet(&s, 1024, 0);
+  buildTable(gPath, &cfg, &s, &meta);
+  kvSstMetaFree(&meta);
+  memset(&cnt, 0, sizeof(cnt));
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
+  assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
+  rc = pIt->pMethods->xFirst(pIt);
+  for(i=0; rc==KV_OK && kvIterValid(pIt); i++){
+    checkEntry(pIt, &s.a[i]);
+    rc = pIt->pMethods->xNext(pIt);
+  }
+  assert_int_equal(rc, KV_OK);
+  assert_int_equal(i, s.n);
+  pIt->pMethods->xClose(pIt);
+  assert_null(pSst->aFilter);
+  assert_int_equal(cnt.nBloomCheck, 0);
+  /* the first lookup reads it and uses it at once */
+  i = absentRejected(pSst, &cnt);
+  assert_true(i>=1000);
+  assert_int_equal(cnt.nBloomNegative, i);
+  assert_non_null(pSst->aFilter);
+  checkGets(pSst, &s, 1);
+  kvSstClose(pSst);
+  setFree(&s);
+}
+
+/* A damaged filter: the table opens and scans (its entries are intact),
+** every point read fails with KV_CORRUPT naming the file and the filter,
+** the second as the first (no lookup goes on without it once it failed),
+** and kvSstVerify reports it. */
+static void test_damaged_filter_fails_lookups(void **state){
+  KvSstConfig cfg = config(4096, 0, 10, 16);
+  KvSstMeta meta;
+  KvSst *pSst = 0;
+  KvIter *pIt = 0;
+  Layout L;
+  Set s;
+  u8 *a;
+  size_t n;
+  int i, k, rc;
+  (void)state;
+  makeSet(&s, 1024, 0);
+  buildTable(gPath, &cfg, &s, &meta);
+  kvSstMetaFree(&meta);
+  a = tuReadFile(gPath, &n);
+  parseLayout(a, n, &L);
+  a[L.aPart[2] + 100] ^= 0x5a;
+  tuWriteFile(gPath, a, n);
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, 0, &pSst), KV_OK);
+  assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
+  rc = pIt->pMethods->xFirst(pIt);
+  for(i=0; rc==KV_OK && kvIterValid(pIt); i++){
+    checkEntry(pIt, &s.a[i]);
+    rc = pIt->pMethods->xNext(pIt);
+  }
+  assert_int_equal(rc, KV_OK);
+  assert_int_equal(i, s.n);
+  pIt->pMethods->xClose(pIt);
+  for(k=0; k<2; k++){
+    KvBuf v = {0, 0, 0};
+    int bFound = -1, eType = 0;
+    const Ent *e = &s.a[10*k];
+    assert_int_equal(kvSstGet(pSst, e->k, e->nk-8, KV_MAX_SEQ, &bFound,
+                              &eType, &v), KV_CORRUPT);
+    assert_int_equal(bFound, 0);
+    assert_non_null(strstr(kvErrMsg(), "filter"));
+    assert_non_null(strstr(kvErrMsg(), gPath));
+    kvBufFree(&v);
+  }
+  assert_null(pSst->aFilter);
+  kvSstClose(pSst);
+  assert_int_equal(kvSstVerify(kvEnvPosix(), gPath), KV_CORRUPT);
+  assert_non_null(strstr(kvErrMsg(), "filter"));
+  layoutFree(&L);
+  free(a);
+  setFree(&s);
+}
+
+/* Threads looking up keys in a table opened a moment before: one reads
+** the filter, the others go on without it meanwhile; every key is found
+** (`make tsan` runs this file under ThreadSanitizer). */
+typedef struct FilterRace FilterRace;
+struct FilterRace {
+  KvSst *pSst;
+  const Set *s;
+  int iStart;
+  int nWrong;
+};
+static void *filterRaceMain(void *pArg){
+  FilterRace *r = (FilterRace*)pArg;
+  int i;
+  for(i=0; i<r->s->n; i++){
+    const Ent *e = &r->s->a[(i + r->iStart) % r->s->n];
+    KvBuf v = {0, 0, 0};
+    int bFound = 0, eType = 0;
+    if( kvSstGet(r->pSst, e->k, e->nk-8, KV_MAX_SEQ, &bFound, &eType,
+                 &v)!=KV_OK || !bFound || v.n!=e->nv
+     || (v.n && memcmp(v.a, e->v, v.n)!=0) ){
+      r->nWrong++;
+    }
+    kvBufFree(&v);
+  }
+  return 0;
+}
+static void test_filter_first_lookups_race(void **state){
+  KvSstConfig cfg = config(4096, 0, 10, 16);
+  KvSstMeta meta;
+  Set s;
+  int k, i;
+  (void)state;
+  makeSet(&s, 2000, 0);
+  buildTable(gPath, &cfg, &s, &meta);
+  kvSstMetaFree(&meta);
+  for(k=0; k<20; k++){
+    KvSst *pSst = 0;
+    pthread_t aThread[4];
+    FilterRace aRace[4];
+    assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, 0, &pSst), KV_OK);
+    for(i=0; i<4; i++){
+      aRace[i].pSst = pSst;
+      aRace[i].s = &s;
+      aRace[i].iStart = i*500;
+      aRace[i].nWrong = 0;
+      assert_int_equal(pthread_create(&aThread[i], 0, filterRaceMain,
+                                      &aRace[i]), 0);
+    }
+    for(i=0; i<4; i++){
+      pthread_join(aThread[i], 0);
+      assert_int_equal(aRace[i].nWrong, 0);
+    }
+    assert_non_null(pSst->aFilter);
+    kvSstClose(pSst);
+  }
   setFree(&s);
 }
 
@@ -1206,13 +1356,26 @@ static void test_io_faults(void **state){
     int bFound = 0, eType = 0;
     buildTable(gPath, &c, &s, &meta);
     kvSstMetaFree(&meta);
-    for(n=1; n<=4; n++){
+    /* open reads the footer, the summary and the metadata */
+    for(n=1; n<=3; n++){
       kvTestEnvFail(pEnv, KV_TOP_READ, n, EIO, 0);
       assert_int_equal(kvSstOpen(pEnv, gPath, 0, 0, &pSst), KV_IOERR);
       assert_null(pSst);
       kvTestEnvHeal(pEnv);
     }
     assert_int_equal(kvSstOpen(pEnv, gPath, 0, 0, &pSst), KV_OK);
+    /* the filter, read by the first lookup: its failure is that
+    ** lookup's, and the next one reads it again */
+    kvTestEnvFail(pEnv, KV_TOP_READ, 1, EIO, 0);
+    assert_int_equal(kvSstGet(pSst, s.a[5].k, s.a[5].nk-8, KV_MAX_SEQ,
+                              &bFound, &eType, &v), KV_IOERR);
+    assert_int_equal(bFound, 0);
+    assert_null(pSst->aFilter);
+    kvTestEnvHeal(pEnv);
+    assert_int_equal(kvSstGet(pSst, s.a[5].k, s.a[5].nk-8, KV_MAX_SEQ,
+                              &bFound, &eType, &v), KV_OK);
+    assert_int_equal(bFound, 1);
+    assert_non_null(pSst->aFilter);
     kvTestEnvFail(pEnv, KV_TOP_READ, 1, EIO, 1);
     assert_int_equal(kvSstGet(pSst, s.a[5].k, s.a[5].nk-8, KV_MAX_SEQ,
                               &bFound, &eType, &v), KV_IOERR);
@@ -1526,6 +1689,12 @@ int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_flat_filter_still_read, setupDir,
                                     teardownDir),
+    cmocka_unit_test_setup_teardown(test_filter_read_by_first_lookup,
+                                    setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_damaged_filter_fails_lookups,
+                                    setupDir, teardownDir),
+    cmocka_unit_test_setup_teardown(test_filter_first_lookups_race,
+                                    setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_summary_keys, setupDir, teardownDir),
     cmocka_unit_test_setup_teardown(test_roundtrip_configs, setupDir,
                                     teardownDir),
@@ -1547,5 +1716,9 @@ int main(void){
                                     teardownDir),
     cmocka_unit_test_setup_teardown(test_corruption, setupDir, teardownDir),
   };
+  /* `make tsan` runs only the tests with threads */
+  if( getenv("KV_TEST_FILTER") ){
+    cmocka_set_test_filter(getenv("KV_TEST_FILTER"));
+  }
   return cmocka_run_group_tests(tests, 0, 0);
 }
