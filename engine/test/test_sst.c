@@ -631,31 +631,43 @@ static void test_flat_filter_still_read(void **state){
   setFree(&s);
 }
 
-/* The filter is read by the first point read, not by the open: a table
-** only scanned never reads it. */
-static void test_filter_read_by_first_lookup(void **state){
+/* gPath: a table of nUser keys, one version each, 4 KiB blocks, no
+** compression, a 10-bit filter (the filter tests' table). */
+static void buildFilterTable(Set *s, int nUser){
   KvSstConfig cfg = config(4096, 0, 10, 16);
   KvSstMeta meta;
-  KvSst *pSst = 0;
-  KvIter *pIt = 0;
-  KvReadCounters cnt;
-  Set s;
-  int i, rc;
-  (void)state;
-  makeSet(&s, 1024, 0);
-  buildTable(gPath, &cfg, &s, &meta);
+  makeSet(s, nUser, 0);
+  buildTable(gPath, &cfg, s, &meta);
   kvSstMetaFree(&meta);
-  memset(&cnt, 0, sizeof(cnt));
-  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
+}
+
+/* Read the whole table forward: every entry of s, in order. */
+static void scanAll(KvSst *pSst, const Set *s){
+  KvIter *pIt = 0;
+  int i, rc;
   assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
   rc = pIt->pMethods->xFirst(pIt);
   for(i=0; rc==KV_OK && kvIterValid(pIt); i++){
-    checkEntry(pIt, &s.a[i]);
+    checkEntry(pIt, &s->a[i]);
     rc = pIt->pMethods->xNext(pIt);
   }
   assert_int_equal(rc, KV_OK);
-  assert_int_equal(i, s.n);
+  assert_int_equal(i, s->n);
   pIt->pMethods->xClose(pIt);
+}
+
+/* The filter is read by the first point read, not by the open: a table
+** only scanned never reads it. */
+static void test_filter_read_by_first_lookup(void **state){
+  KvSst *pSst = 0;
+  KvReadCounters cnt;
+  Set s;
+  int i;
+  (void)state;
+  buildFilterTable(&s, 1024);
+  memset(&cnt, 0, sizeof(cnt));
+  assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, &cnt, &pSst), KV_OK);
+  scanAll(pSst, &s);
   assert_null(pSst->aFilter);
   assert_int_equal(cnt.nBloomCheck, 0);
   /* the first lookup reads it and uses it at once */
@@ -673,33 +685,20 @@ static void test_filter_read_by_first_lookup(void **state){
 ** the second as the first (no lookup goes on without it once it failed),
 ** and kvSstVerify reports it. */
 static void test_damaged_filter_fails_lookups(void **state){
-  KvSstConfig cfg = config(4096, 0, 10, 16);
-  KvSstMeta meta;
   KvSst *pSst = 0;
-  KvIter *pIt = 0;
   Layout L;
   Set s;
   u8 *a;
   size_t n;
-  int i, k, rc;
+  int k;
   (void)state;
-  makeSet(&s, 1024, 0);
-  buildTable(gPath, &cfg, &s, &meta);
-  kvSstMetaFree(&meta);
+  buildFilterTable(&s, 1024);
   a = tuReadFile(gPath, &n);
   parseLayout(a, n, &L);
   a[L.aPart[2] + 100] ^= 0x5a;
   tuWriteFile(gPath, a, n);
   assert_int_equal(kvSstOpen(kvEnvPosix(), gPath, 0, 0, &pSst), KV_OK);
-  assert_int_equal(kvSstIterNew(pSst, 0, &pIt), KV_OK);
-  rc = pIt->pMethods->xFirst(pIt);
-  for(i=0; rc==KV_OK && kvIterValid(pIt); i++){
-    checkEntry(pIt, &s.a[i]);
-    rc = pIt->pMethods->xNext(pIt);
-  }
-  assert_int_equal(rc, KV_OK);
-  assert_int_equal(i, s.n);
-  pIt->pMethods->xClose(pIt);
+  scanAll(pSst, &s);
   for(k=0; k<2; k++){
     KvBuf v = {0, 0, 0};
     int bFound = -1, eType = 0;
@@ -747,14 +746,10 @@ static void *filterRaceMain(void *pArg){
   return 0;
 }
 static void test_filter_first_lookups_race(void **state){
-  KvSstConfig cfg = config(4096, 0, 10, 16);
-  KvSstMeta meta;
   Set s;
   int k, i;
   (void)state;
-  makeSet(&s, 2000, 0);
-  buildTable(gPath, &cfg, &s, &meta);
-  kvSstMetaFree(&meta);
+  buildFilterTable(&s, 2000);
   for(k=0; k<20; k++){
     KvSst *pSst = 0;
     pthread_t aThread[4];
