@@ -5,7 +5,8 @@ per part of the SSTable (data block, index, summary, filter, metadata,
 footer) and one byte of that part is flipped in the copy. Then:
 kvstore_verify names the file and the part; every read either returns the
 right value or fails with SQLITE_CORRUPT, and reads that touch the damaged
-part fail; no read returns a wrong value.
+part fail; no read returns a wrong value. A damaged filter fails every
+point read and no scan (a scan never reads the filter).
 
 Rate limiter: a refused statement fails with SQLITE_BUSY and leaves
 nothing.
@@ -166,6 +167,12 @@ class Corruption(Base):
                 if part == "data block":
                     # Only the keys of the damaged block are lost to reads.
                     self.assertGreater(ok, 0, part)
+                if part == "filter":
+                    # Point reads need the filter, scans do not: every
+                    # lookup fails, a scan still reads every row.
+                    self.assertEqual(ok, 0, part)
+                    n = self.one(c, "SELECT count(*) FROM t")
+                    self.assertEqual(n, NROWS, part)
                 self.close(c)
 
 
