@@ -225,21 +225,30 @@ int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   KvVtab *pTab = (KvVtab*)pVtab;
   KvCursor *pCur = pTab->pSpareCursor;
+  void *pBuf = 0;                 /* the spare's point-read buffer */
+  size_t nAlloc = 0;
   /* SQLite opens and closes a cursor for every run of a statement: the
-  ** memory of the last one closed is kept for the next (an allocation
-  ** and a free less per point SELECT or short scan). */
+  ** memory of the last one closed is kept for the next, with its buffer
+  ** for point reads (an allocation and a free less for each). */
   if( pCur ){
     pTab->pSpareCursor = 0;
+    pBuf = pCur->pPointVal;
+    nAlloc = pCur->nPointAlloc;
   }else{
     pCur = sqlite3_malloc(sizeof(*pCur));
     if( pCur==0 ) return SQLITE_NOMEM;
   }
   pTab->nCursor++;
   memset(pCur, 0, sizeof(*pCur));
+  pCur->pPointVal = pBuf;
+  pCur->nPointAlloc = nAlloc;
   pCur->bEof = 1;
   *ppCur = &pCur->base;
   return SQLITE_OK;
 }
+
+/* Largest point-read buffer a cursor keeps between statements. */
+#define CURSOR_KEEP_MAX (64*1024)
 
 /* Forget everything a previous xFilter set up. */
 static void cursorReset(KvCursor *pCur){
@@ -253,8 +262,14 @@ static void cursorReset(KvCursor *pCur){
   sqlite3_free(pCur->aPointKey);
   pCur->aPointKey = 0;
   pCur->nPointKey = 0;
-  kv_free(pCur->pPointVal);
-  pCur->pPointVal = 0;
+  /* The buffer is kept for the next point read, unless a large value
+  ** grew it. */
+  if( pCur->nPointAlloc>CURSOR_KEEP_MAX ){
+    kv_free(pCur->pPointVal);
+    pCur->pPointVal = 0;
+    pCur->nPointAlloc = 0;
+  }
+  pCur->nPointVal = 0;
   for(i=0; i<pCur->nList; i++) sqlite3_free(pCur->aList[i].a);
   sqlite3_free(pCur->aList);
   pCur->aList = 0;
@@ -278,6 +293,7 @@ int kvvtabClose(sqlite3_vtab_cursor *pCursor){
   if( pTab->pSpareCursor==0 ){
     pTab->pSpareCursor = pCur;
   }else{
+    kv_free(pCur->pPointVal);
     sqlite3_free(pCur);
   }
   return SQLITE_OK;
@@ -909,8 +925,9 @@ int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   if( rc!=SQLITE_OK ) goto filter_out;
   if( pCur->eMode==CUR_POINT ){
     /* One key: read it now, which is as much a snapshot as an iterator. */
-    rc = kv_get(pTab->pKv, pSnap, kvtxnReadBatch(pTab), aEq, (size_t)nEq,
-                &pCur->pPointVal, &pCur->nPointVal);
+    rc = kv_get_into(pTab->pKv, pSnap, kvtxnReadBatch(pTab), aEq,
+                     (size_t)nEq, &pCur->pPointVal, &pCur->nPointAlloc,
+                     &pCur->nPointVal);
     if( rc==KV_NOTFOUND ){
       rc = SQLITE_OK;
       pCur->bEof = 1;

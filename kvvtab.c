@@ -308,7 +308,10 @@ static void vtabFree(KvVtab *p){
   kv_batch_free(p->pBatch);
   kv_options_free(p->pOpts);
   sqlite3_free(p->aSave);
-  sqlite3_free(p->pSpareCursor);
+  if( p->pSpareCursor ){
+    kv_free(p->pSpareCursor->pPointVal);
+    sqlite3_free(p->pSpareCursor);
+  }
   kvvtabGoneClear(p);
   sqlite3_free(p->aGone);
   kvrangeFree(p);

@@ -210,8 +210,12 @@ struct KvCursor {
   KvBound hi;                 /* upper bound */
   u8 *aPointKey;              /* CUR_POINT: the key */
   int nPointKey;
-  void *pPointVal;            /* CUR_POINT: its value (kv_free) */
+  void *pPointVal;            /* CUR_POINT: its value, in a buffer of
+                              ** nPointAlloc bytes kept from one point
+                              ** read to the next, and by the spare cursor
+                              ** (kv_get_into; kv_free) */
   size_t nPointVal;
+  size_t nPointAlloc;
   KvListKey *aList;           /* CUR_LIST: keys, ascending, distinct */
   int nList;
   int iList;                  /* next entry of aList to try */

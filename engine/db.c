@@ -772,18 +772,6 @@ void kvDbSeekChargeScan(kv_db *db, KvVersion *v, const u8 *k, size_t n){
   }
 }
 
-/* Hand a found value to kv_get's caller: a copy in *ppVal (if asked for)
-** and its length in *pnVal (if asked for). */
-static int valueOut(const u8 *pV, size_t nV, void **ppVal, size_t *pnVal){
-  if( ppVal ){
-    *ppVal = kvMalloc(nV);
-    if( *ppVal==0 ) return kvErrNoMem();
-    if( nV ) memcpy(*ppVal, pV, nV);
-  }
-  if( pnVal ) *pnVal = nV;
-  return KV_OK;
-}
-
 /* Is the newest version found by a point read (its sequence in *pbFound's
 ** entry: looked up again here) hidden by a range tombstone at or below
 ** seq? Sets *pbFound 0 if so. Costs nothing when no source has range
@@ -833,8 +821,12 @@ static int rangeDelHides(KvMem *pMem, KvMem *pImm, KvVersion *v,
   return rc;
 }
 
-int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
-           const void *pKey, size_t nKey, void **ppVal, size_t *pnVal){
+/* kv_get and kv_get_into: the value of pKey into *pBuf (its capacity
+** reused, grown as needed) when pBuf is not NULL; its length in *pnVal
+** either way. */
+static int getInto(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
+                   const void *pKey, size_t nKey, KvBuf *pBuf,
+                   size_t *pnVal){
   const u8 *k = (const u8*)pKey;
   KvMem *pMem, *pImm;
   KvVersion *v;
@@ -842,11 +834,10 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
   int bFound = 0, eType = KV_TYPE_DEL;
   const u8 *pV = 0;
   size_t nV = 0;
-  KvBuf buf = {0, 0, 0};
+  KvBuf scratch = {0, 0, 0};    /* a table's value when pBuf is NULL */
+  KvBuf *pTab = pBuf ? pBuf : &scratch;
   int rc = KV_OK;
 
-  if( ppVal ) *ppVal = 0;
-  if( pnVal ) *pnVal = 0;
   if( b ){
     const void *pB = 0;
     size_t nB = 0;
@@ -881,32 +872,67 @@ int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     }
     if( !bFound && pImm ) bFound = kvMemGet(pImm, k, nKey, seq, &eType, &pV, &nV);
     if( !bFound ){
-      rc = versionGet(db, v, k, nKey, seq, &bFound, &eType, &buf);
-      pV = buf.a;
-      nV = buf.n;
+      /* read from a table straight into the buffer: no second copy */
+      rc = versionGet(db, v, k, nKey, seq, &bFound, &eType, pTab);
+      pV = 0;
+      nV = pTab->n;
     }
     if( rc==KV_OK && bFound && eType==KV_TYPE_PUT ){
       rc = rangeDelHides(pMem, pImm, v, k, nKey, seq, &bFound);
     }
-    if( rc==KV_OK && bFound && eType==KV_TYPE_PUT ){
-      if( pV==buf.a && buf.a && ppVal ){
-        /* read from a table into buf: hand over the buffer, no copy */
-        *ppVal = buf.a;
-        if( pnVal ) *pnVal = buf.n;
-        buf.a = 0;
-        buf.n = buf.nAlloc = 0;
-      }else{
-        rc = valueOut(pV, nV, ppVal, pnVal);
-      }
+    /* a memtable's value is copied before the memtable is let go */
+    if( rc==KV_OK && bFound && eType==KV_TYPE_PUT && pV && pBuf ){
+      rc = kvBufSet(pBuf, pV, nV);
     }
     kvMemUnref(pMem);
     kvMemUnref(pImm);
     kvVersionUnref(v);
-    kvBufFree(&buf);
+    kvBufFree(&scratch);
     if( rc ) return rc;
-    return (bFound && eType==KV_TYPE_PUT) ? KV_OK : KV_NOTFOUND;
+    if( !bFound || eType!=KV_TYPE_PUT ) return KV_NOTFOUND;
+    *pnVal = nV;
+    return KV_OK;
   }
-  return valueOut(pV, nV, ppVal, pnVal);
+  *pnVal = nV;
+  return pBuf ? kvBufSet(pBuf, pV, nV) : KV_OK;
+}
+
+int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
+           const void *pKey, size_t nKey, void **ppVal, size_t *pnVal){
+  KvBuf buf = {0, 0, 0};
+  size_t nVal = 0;
+  int rc;
+  if( ppVal ) *ppVal = 0;
+  if( pnVal ) *pnVal = 0;
+  rc = getInto(db, snap, b, pKey, nKey, ppVal ? &buf : 0, &nVal);
+  if( rc==KV_OK && ppVal && buf.a==0 ){
+    /* an empty value: still a buffer the caller frees */
+    buf.a = kvMalloc(1);
+    if( buf.a==0 ) rc = kvErrNoMem();
+  }
+  if( rc!=KV_OK ){
+    kvBufFree(&buf);
+    return rc;
+  }
+  if( ppVal ) *ppVal = buf.a;
+  if( pnVal ) *pnVal = nVal;
+  return KV_OK;
+}
+
+int kv_get_into(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
+                const void *pKey, size_t nKey, void **ppBuf,
+                size_t *pnAlloc, size_t *pnVal){
+  KvBuf buf;
+  int rc;
+  size_t nVal = 0;
+  buf.a = (u8*)*ppBuf;
+  buf.n = 0;
+  buf.nAlloc = *ppBuf ? *pnAlloc : 0;
+  rc = getInto(db, snap, b, pKey, nKey, &buf, &nVal);
+  *ppBuf = buf.a;
+  *pnAlloc = buf.nAlloc;
+  *pnVal = rc==KV_OK ? nVal : 0;
+  return rc;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -275,6 +275,15 @@ kv_snapshot *kv_snapshot_new(kv_db *db);          /* NULL on OOM */
 void kv_snapshot_free(kv_db *db, kv_snapshot *snap);
 int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
            const void *pKey, size_t nKey, void **ppVal, size_t *pnVal);
+/* kv_get into a buffer the caller keeps from one call to the next, so
+** that a run of lookups allocates only when a value outgrows it: *ppBuf
+** (NULL at first, or what an earlier call left) holds *pnAlloc bytes and
+** is grown as needed; on KV_OK its first *pnVal bytes are the value
+** (*ppBuf may stay NULL for an empty one). The buffer is the caller's,
+** whatever the result: kv_free it when done. */
+int kv_get_into(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
+                const void *pKey, size_t nKey, void **ppBuf,
+                size_t *pnAlloc, size_t *pnVal);
 
 /*
 ** Iterators walk the live keys in key order, as seen by snapshot snap (or

@@ -52,19 +52,31 @@ static void test_put_get_delete(void **state){
 ** the key is absent. */
 static void checkAll(kv_db *db, const kv_snapshot *snap, char aVal[][16],
                      int n){
+  void *pBuf = 0;               /* kv_get_into's, kept over all n reads */
+  size_t nAlloc = 0;
   int i;
   for(i=0; i<n; i++){
     char zKey[16];
     const char *z;
+    size_t nVal = 99;
+    int rc;
     snprintf(zKey, sizeof(zKey), "k%04d", i);
     z = tuGet(db, snap, 0, zKey);
+    rc = kv_get_into(db, snap, 0, zKey, strlen(zKey), &pBuf, &nAlloc,
+                     &nVal);
     if( aVal[i][0] ){
       if( z==0 ) fail_msg("%s: not found, expected %s", zKey, aVal[i]);
       assert_string_equal(z, aVal[i]);
-    }else if( z ){
-      fail_msg("%s: found %s, expected none", zKey, z);
+      assert_int_equal(rc, KV_OK);
+      assert_int_equal(nVal, strlen(aVal[i]));
+      assert_memory_equal(pBuf, aVal[i], nVal);
+    }else{
+      if( z ) fail_msg("%s: found %s, expected none", zKey, z);
+      assert_int_equal(rc, KV_NOTFOUND);
+      assert_int_equal(nVal, 0);
     }
   }
+  kv_free(pBuf);
 }
 
 /* Point reads from every source and with every shortcut kv_get takes: an
@@ -138,6 +150,79 @@ static void test_get_sources(void **state){
   assert_int_equal(kv_close(db), KV_OK);
   db = tuOpen(zDir, o);
   checkAll(db, 0, aVal, 300);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* kv_get_into keeps the caller's buffer: no new allocation while a value
+** fits, grown for a larger one, kept on KV_NOTFOUND; values from the
+** batch, the memtable and a table; an empty value. */
+static void test_get_into_reuses_buffer(void **state){
+  char zDir[256];
+  char aBig[5000];
+  kv_options *o;
+  kv_db *db;
+  kv_batch *b;
+  void *pBuf = 0, *pFirst;
+  size_t nAlloc = 0, nVal = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "getinto");
+  o = tuOptions("background=off", NULL);
+  db = tuOpen(zDir, o);
+  memset(aBig, 'x', sizeof(aBig));
+  tuPut(db, "a", "first value");
+  assert_int_equal(kv_put(db, "big", 3, aBig, sizeof(aBig)), KV_OK);
+  assert_int_equal(kv_put(db, "empty", 5, "", 0), KV_OK);
+  tuPut(db, "t", "in a table");
+  assert_int_equal(kv_flush(db), KV_OK);
+  tuPut(db, "m", "in the memtable");
+
+  assert_int_equal(kv_get_into(db, 0, 0, "a", 1, &pBuf, &nAlloc, &nVal),
+                   KV_OK);
+  assert_int_equal(nVal, 11);
+  assert_memory_equal(pBuf, "first value", 11);
+  assert_true(nAlloc>=11);
+  pFirst = pBuf;
+  /* smaller values from the memtable and a table: the same buffer */
+  assert_int_equal(kv_get_into(db, 0, 0, "t", 1, &pBuf, &nAlloc, &nVal),
+                   KV_OK);
+  assert_ptr_equal(pBuf, pFirst);
+  assert_int_equal(nVal, 10);
+  assert_memory_equal(pBuf, "in a table", 10);
+  /* absent: KV_NOTFOUND, length 0, the buffer kept */
+  assert_int_equal(kv_get_into(db, 0, 0, "zz", 2, &pBuf, &nAlloc, &nVal),
+                   KV_NOTFOUND);
+  assert_int_equal(nVal, 0);
+  assert_ptr_equal(pBuf, pFirst);
+  /* an empty value */
+  nVal = 99;
+  assert_int_equal(kv_get_into(db, 0, 0, "empty", 5, &pBuf, &nAlloc,
+                               &nVal), KV_OK);
+  assert_int_equal(nVal, 0);
+  /* a larger one grows it */
+  assert_int_equal(kv_get_into(db, 0, 0, "big", 3, &pBuf, &nAlloc, &nVal),
+                   KV_OK);
+  assert_int_equal(nVal, sizeof(aBig));
+  assert_true(nAlloc>=sizeof(aBig));
+  assert_memory_equal(pBuf, aBig, sizeof(aBig));
+  /* a batch laid over: its value, and its delete */
+  b = kv_batch_new();
+  assert_non_null(b);
+  assert_int_equal(kv_batch_put(b, "m", 1, "batch", 5), KV_OK);
+  assert_int_equal(kv_batch_delete(b, "t", 1), KV_OK);
+  assert_int_equal(kv_get_into(db, 0, b, "m", 1, &pBuf, &nAlloc, &nVal),
+                   KV_OK);
+  assert_int_equal(nVal, 5);
+  assert_memory_equal(pBuf, "batch", 5);
+  assert_int_equal(kv_get_into(db, 0, b, "t", 1, &pBuf, &nAlloc, &nVal),
+                   KV_NOTFOUND);
+  assert_int_equal(kv_get_into(db, 0, 0, "m", 1, &pBuf, &nAlloc, &nVal),
+                   KV_OK);
+  assert_int_equal(nVal, 15);
+  assert_memory_equal(pBuf, "in the memtable", 15);
+  kv_batch_free(b);
+  kv_free(pBuf);
   kv_close(db);
   kv_options_free(o);
   tuRemoveDir(zDir);
@@ -617,6 +702,7 @@ int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_put_get_delete),
     cmocka_unit_test(test_get_sources),
+    cmocka_unit_test(test_get_into_reuses_buffer),
     cmocka_unit_test(test_batch_and_snapshot),
     cmocka_unit_test(test_batch_key_order),
     cmocka_unit_test(test_iterators),
