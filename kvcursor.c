@@ -293,10 +293,16 @@ int kvvtabClose(sqlite3_vtab_cursor *pCursor){
   if( pTab->pSpareCursor==0 ){
     pTab->pSpareCursor = pCur;
   }else{
+    kvvtabCursorFree(pCur);
+  }
+  return SQLITE_OK;
+}
+
+void kvvtabCursorFree(KvCursor *pCur){
+  if( pCur ){
     kv_free(pCur->pPointVal);
     sqlite3_free(pCur);
   }
-  return SQLITE_OK;
 }
 
 /* What a comparison term means for the keys of a table. */

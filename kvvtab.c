@@ -308,10 +308,7 @@ static void vtabFree(KvVtab *p){
   kv_batch_free(p->pBatch);
   kv_options_free(p->pOpts);
   sqlite3_free(p->aSave);
-  if( p->pSpareCursor ){
-    kv_free(p->pSpareCursor->pPointVal);
-    sqlite3_free(p->pSpareCursor);
-  }
+  kvvtabCursorFree(p->pSpareCursor);
   kvvtabGoneClear(p);
   sqlite3_free(p->aGone);
   kvrangeFree(p);

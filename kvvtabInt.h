@@ -376,6 +376,9 @@ void kvbulkFree(KvVtab *p);
 int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo);
 int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur);
 int kvvtabClose(sqlite3_vtab_cursor *pCursor);
+/* Free a closed cursor's memory with the point-read buffer it kept (the
+** table's spare cursor, when the table goes). */
+void kvvtabCursorFree(KvCursor *pCur);
 int kvvtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
                  const char *idxStr, int argc, sqlite3_value **argv);
 int kvvtabNext(sqlite3_vtab_cursor *pCursor);

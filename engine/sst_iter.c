@@ -354,6 +354,7 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
   const u8 *pTarget = aTarget;
   size_t nTarget = nKey + KV_TRAILER;
   SstIter it;
+  int eFilter;                  /* p->eFilter, as this lookup saw it */
   int rc = KV_OK;
 
   *pbFound = 0;
@@ -362,14 +363,15 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
   ** against the file's range in the version; a key outside the table's
   ** entries is searched for and not found) */
   if( m->nEntry==0 ) return KV_OK;
-  if( p->nFilterPart
-   && atomic_load_explicit(&p->eFilter, memory_order_acquire)
-        !=SST_FILTER_READY ){
+  eFilter = atomic_load_explicit(&p->eFilter, memory_order_acquire);
+  if( eFilter!=SST_FILTER_READY && p->nFilterPart ){
+    /* the first lookup reads it (or, while another thread does, this one
+    ** goes on without it) */
     rc = kvSstFilterLoad(p, 0);
     if( rc!=KV_OK ) return rc;
+    eFilter = atomic_load_explicit(&p->eFilter, memory_order_acquire);
   }
-  if( atomic_load_explicit(&p->eFilter, memory_order_acquire)
-        ==SST_FILTER_READY ){
+  if( eFilter==SST_FILTER_READY ){
     if( p->pCounters ) counterAdd(&p->pCounters->nBloomCheck);
     if( !kvBloomCheck(&p->bloom, hash) ){
       if( p->pCounters ) counterAdd(&p->pCounters->nBloomNegative);
