@@ -154,11 +154,16 @@ static inline int kvVarintLen(u64 v){
 /* CRC32: zlib's crc32() values (crc32.c). */
 u32 kvCrc32(const void *p, size_t n);
 u32 kvCrc32Extend(u32 crc, const void *p, size_t n);
-/* crc32.c: use carry-less multiplication (PCLMULQDQ) for long inputs when
-** bAccel and the processor has it, else zlib alone; returns 1 if it is in
-** use. The default (chosen at first use) is kvCrc32SetAccel(1). For
-** tests: the values are zlib's either way. */
-int kvCrc32SetAccel(int bAccel);
+/* crc32.c: the fastest way of computing the CRC up to eMax that the
+** processor has, for long inputs: carry-less multiplication on 512-bit
+** registers (VPCLMULQDQ), on 128-bit ones (PCLMULQDQ), or zlib alone.
+** Returns the one chosen. The default (chosen at first use) is
+** kvCrc32SetAccel(KV_CRC_CLMUL512). For tests: the values are zlib's
+** whichever is used. */
+#define KV_CRC_ZLIB     0
+#define KV_CRC_CLMUL128 1
+#define KV_CRC_CLMUL512 2
+int kvCrc32SetAccel(int eMax);
 
 /****************************** ikey (iter.c) ******************************/
 /* Internal keys and the internal iterator interface. */

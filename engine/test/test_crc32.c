@@ -1,8 +1,9 @@
 /*
-** test_crc32.c - kvCrc32 (crc32.c) against zlib's crc32(), with and
-** without the carry-less-multiplication path: every length from 0 to a
-** few folding rounds past the thresholds, four alignments, chained calls
-** split at every point of a buffer, and a known value.
+** test_crc32.c - kvCrc32 (crc32.c) against zlib's crc32(), with zlib
+** alone and with each carry-less-multiplication path the processor has
+** (128 and 512 bits wide): every length from 0 to a few folding rounds
+** past the thresholds, four alignments, chained calls split at every
+** point of a buffer, and a known value.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,9 +32,9 @@ static u32 zlibValue(u32 crc, const u8 *a, size_t n){
   return (u32)crc32(crc, a, (uInt)n);
 }
 
-static void checkMode(int bAccel){
+static void checkMode(int eAccel){
   size_t n, iAlign;
-  kvCrc32SetAccel(bAccel);
+  assert_int_equal(kvCrc32SetAccel(eAccel), eAccel);
   /* "123456789" is the CRC-32 check value of the catalogues */
   assert_int_equal(kvCrc32("123456789", 9), 0xcbf43926u);
   assert_int_equal(kvCrc32("", 0), 0);
@@ -49,6 +50,11 @@ static void checkMode(int bAccel){
     c = kvCrc32Extend(c, aData + n, 1100 - n);
     assert_int_equal(c, zlibValue(0, aData, 1100));
   }
+  for(n=0; n<=NDATA; n+=331){
+    u32 c = kvCrc32(aData, n);
+    c = kvCrc32Extend(c, aData + n, NDATA - n);
+    assert_int_equal(c, zlibValue(0, aData, NDATA));
+  }
   /* a non-zero start value, as a chained caller passes */
   assert_int_equal(kvCrc32Extend(0x12345678u, aData, 4096),
                    zlibValue(0x12345678u, aData, 4096));
@@ -56,21 +62,43 @@ static void checkMode(int bAccel){
 
 static void test_zlib_only(void **state){
   (void)state;
-  checkMode(0);
+  checkMode(KV_CRC_ZLIB);
 }
 
 static void test_accelerated(void **state){
   (void)state;
-  if( !kvCrc32SetAccel(1) ){
-    printf("no PCLMULQDQ on this processor: the zlib path was tested\n");
+  if( kvCrc32SetAccel(KV_CRC_CLMUL128)!=KV_CRC_CLMUL128 ){
+    printf("no PCLMULQDQ on this processor: not tested\n");
+    return;
   }
-  checkMode(1);
+  checkMode(KV_CRC_CLMUL128);
+}
+
+static void test_accelerated_wide(void **state){
+  (void)state;
+  if( kvCrc32SetAccel(KV_CRC_CLMUL512)!=KV_CRC_CLMUL512 ){
+    printf("no AVX-512 VPCLMULQDQ on this processor: not tested\n");
+    return;
+  }
+  checkMode(KV_CRC_CLMUL512);
+}
+
+/* The default, chosen at first use, is the widest the processor has. */
+static void test_default_is_widest(void **state){
+  int eWidest;
+  (void)state;
+  eWidest = kvCrc32SetAccel(KV_CRC_CLMUL512);
+  assert_true(eWidest>=KV_CRC_ZLIB && eWidest<=KV_CRC_CLMUL512);
+  assert_int_equal(kvCrc32("123456789", 9), 0xcbf43926u);
+  assert_int_equal(kvCrc32(aData, NDATA), zlibValue(0, aData, NDATA));
 }
 
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_zlib_only),
     cmocka_unit_test(test_accelerated),
+    cmocka_unit_test(test_accelerated_wide),
+    cmocka_unit_test(test_default_is_widest),
   };
   fill();
   return cmocka_run_group_tests(tests, NULL, NULL);
