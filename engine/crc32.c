@@ -5,18 +5,21 @@
 ** block is checked the first time it is read, so the CRC runs over every
 ** byte written and read. zlib's crc32() does about one and a half bytes a
 ** cycle. On x86-64 processors with carry-less multiplication (PCLMULQDQ,
-** every one since 2010) long inputs are instead folded 64 bytes at a time:
+** every one since 2010) inputs of 16 bytes and more are instead folded 64
+** bytes at a time:
 ** the running remainder, as four 128-bit lanes, is multiplied by x^k mod P
 ** for the distance k it moves and added (xor) to the data k bits further
 ** on; at the end the lanes are folded into one, reduced to 64 and 32 bits,
-** and a Barrett reduction gives the remainder. Where the processor has
+** and a Barrett reduction gives the remainder. An input whose length is
+** not a multiple of 16 is first padded in front so that it is (see
+** foldHead), which leaves its CRC as it was. Where the processor has
 ** AVX-512 and VPCLMULQDQ, the same fold runs on 512-bit registers, four
 ** lanes each, 256 bytes a round. Everything works on the
 ** bit-reflected representation zlib uses, so the constants below are the
 ** reflected values of x^k mod P (P = 0x104C11DB7) for the fold distances,
-** and of P and floor(x^64 / P) for the reduction. The tail (n mod 16
-** bytes, or all of an input shorter than 64) goes to zlib. test_crc32.c
-** compares every path with zlib on every length up to a few blocks.
+** and of P and floor(x^64 / P) for the reduction. Shorter inputs go to
+** zlib. test_crc32.c compares every path with zlib on every length up to
+** a few blocks.
 */
 #include "kvInt.h"
 
@@ -96,19 +99,66 @@ static inline u32 foldFinish(__m128i x0, __m128i x1, __m128i x2, __m128i x3,
   return (u32)_mm_extract_epi32(x0, 1);
 }
 
-/* Raw (not inverted) CRC state s over a[0..n), n >= 64, n % 16 == 0. */
+/* pshufb indices: loaded from aShiftIdx + r (r < 16), they move the bytes
+** of a register up by 16 - r places, zeros coming in below (an index with
+** its top bit set selects zero). */
+static const u8 aShiftIdx[32] = {
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+};
+
+/* The folds work from state 0 on whole 16-byte lanes, the first four
+** loaded at once. A message M of any length n >= 16, from raw state s, is
+** made into such lanes without changing its CRC: the CRC from state s is
+** the CRC from state 0 of M with s added (xor) to its first four bytes,
+** and from state 0 zero bytes in front change nothing. So the first
+** n % 16 bytes of M (r) go to the top of the first lane, zeros below them,
+** the next pieces fill the other lanes, and when M is shorter than four
+** lanes, zero lanes go in front. Sets *px0..*px3 and returns the bytes of M
+** they hold; the rest of M is whole lanes. */
+__attribute__((target("pclmul,sse4.1")))
+static inline size_t foldHead(u32 s, const u8 *a, size_t n, __m128i *px0,
+                              __m128i *px1, __m128i *px2, __m128i *px3){
+  size_t r = n % 16;
+  __m128i c0 = _mm_shuffle_epi8(
+      _mm_xor_si128(_mm_loadu_si128((const __m128i*)a),
+                    _mm_cvtsi32_si128((int)s)),
+      _mm_loadu_si128((const __m128i*)(aShiftIdx + r)));
+  __m128i c1 = _mm_loadu_si128((const __m128i*)(a + r));
+  if( r<4 ){
+    /* the bytes of s that fell out of the first lane */
+    c1 = _mm_xor_si128(c1, _mm_cvtsi32_si128((int)(s >> 8*r)));
+  }
+  if( n>=48 ){
+    *px0 = c0;
+    *px1 = c1;
+    *px2 = _mm_loadu_si128((const __m128i*)(a + r + 16));
+    *px3 = _mm_loadu_si128((const __m128i*)(a + r + 32));
+    return r + 48;
+  }
+  if( n>=32 ){
+    *px0 = _mm_setzero_si128();
+    *px1 = c0;
+    *px2 = c1;
+    *px3 = _mm_loadu_si128((const __m128i*)(a + r + 16));
+    return n;
+  }
+  *px0 = *px1 = _mm_setzero_si128();
+  *px2 = c0;
+  *px3 = c1;
+  return n;
+}
+
+/* Raw (not inverted) CRC state s over a[0..n), n >= 16. */
 __attribute__((target("pclmul,sse4.1")))
 static u32 foldCrc(u32 s, const u8 *a, size_t n){
   const __m128i k12 = _mm_set_epi64x((long long)K2, (long long)K1);
   __m128i x0, x1, x2, x3, t;
+  size_t nHead = foldHead(s, a, n, &x0, &x1, &x2, &x3);
 
-  x0 = _mm_xor_si128(_mm_loadu_si128((const __m128i*)a),
-                     _mm_cvtsi32_si128((int)s));
-  x1 = _mm_loadu_si128((const __m128i*)(a + 16));
-  x2 = _mm_loadu_si128((const __m128i*)(a + 32));
-  x3 = _mm_loadu_si128((const __m128i*)(a + 48));
-  a += 64;
-  n -= 64;
+  a += nHead;
+  n -= nHead;
 
   /* Four lanes, 64 bytes a round. */
   while( n>=64 ){
@@ -134,7 +184,7 @@ static u32 foldCrc(u32 s, const u8 *a, size_t n){
 ** x^2016 mod P, computed as K1..K5 are and checked by test_crc32.c). At
 ** the end the four registers fold into one (512 bits apart: K1, K2), 64
 ** bytes go on a round into that one while they last, and its four lanes
-** finish as foldCrc's do. Raw state s over a[0..n), n >= 256, n % 16 == 0. */
+** finish as foldCrc's do. Raw state s over a[0..n), n >= 256. */
 #define K2048L 0x11542778aull
 #define K2048H 0x1322d1430ull
 
@@ -150,14 +200,18 @@ static u32 foldCrcWide(u32 s, const u8 *a, size_t n){
       (long long)K2, (long long)K1, (long long)K2, (long long)K1,
       (long long)K2, (long long)K1, (long long)K2, (long long)K1);
   __m512i z0, z1, z2, z3;
+  __m128i x0, x1, x2, x3;
+  size_t nHead = foldHead(s, a, n, &x0, &x1, &x2, &x3);
 
-  z0 = _mm512_xor_si512(_mm512_loadu_si512(a),
-                        _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)s)));
-  z1 = _mm512_loadu_si512(a + 64);
-  z2 = _mm512_loadu_si512(a + 128);
-  z3 = _mm512_loadu_si512(a + 192);
-  a += 256;
-  n -= 256;
+  a += nHead;
+  n -= nHead;
+  z0 = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(
+           _mm512_zextsi128_si512(x0), x1, 1), x2, 2), x3, 3);
+  z1 = _mm512_loadu_si512(a);
+  z2 = _mm512_loadu_si512(a + 64);
+  z3 = _mm512_loadu_si512(a + 128);
+  a += 192;
+  n -= 192;
 
   /* x * k, both halves, xor y: one three-way xor (truth table 0x96). */
 #define ZFOLD(x, k, y) \
@@ -229,16 +283,11 @@ int kvCrc32SetAccel(int eMax){
 u32 kvCrc32Extend(u32 crc, const void *p, size_t n){
   const u8 *a = (const u8*)p;
 #ifdef KV_CRC_CLMUL
-  if( n>=64 ){
+  if( n>=16 ){
     int e = atomic_load_explicit(&eAccel, memory_order_relaxed);
     if( e<0 ) e = kvCrc32SetAccel(KV_CRC_CLMUL512);
-    if( e!=KV_CRC_ZLIB ){
-      size_t nFold = n & ~(size_t)15;
-      crc = e==KV_CRC_CLMUL512 && nFold>=256 ? ~foldCrcWide(~crc, a, nFold)
-                                             : ~foldCrc(~crc, a, nFold);
-      a += nFold;
-      n -= nFold;
-    }
+    if( e==KV_CRC_CLMUL512 && n>=256 ) return ~foldCrcWide(~crc, a, n);
+    if( e!=KV_CRC_ZLIB ) return ~foldCrc(~crc, a, n);
   }
 #endif
   return zlibCrc(crc, a, n);
