@@ -517,6 +517,47 @@ static void test_foreign_directory(void **state){
   tuRemoveDir(zDir);
 }
 
+/* The other process of test_lock_other_process: this program run again
+** (a fresh process, no threads or registry inherited; a child forked from
+** the test would inherit the parent's background thread, which
+** ThreadSanitizer cannot follow into new threads). Exits 0 when every
+** check passes, else with a bit set for each that failed; writes the
+** message of the refused lock to stdout. */
+static int lockChildMain(const char *zDir){
+  int rc = kv_destroy(zDir)==KV_BUSY ? 0 : 1;
+  char zBuf[512];
+  KvEnv *pEnv = kvEnvPosix();
+  KvEnv *pTest = kvTestEnvNew(kvEnvPosix());
+  KvFile *pLock = 0;
+  kv_options *o = kv_options_new();
+  kv_db *db2 = 0;
+  snprintf(zBuf, sizeof(zBuf), "%s/LOCK", zDir);
+  /* LOCK is shared by the processes that have the store open; its OPEN
+  ** byte cannot be taken exclusively while one does (destroy, repair,
+  ** kvtool's maintenance rely on that). */
+  rc |= pEnv->xLock(pEnv, zBuf, &pLock)==KV_OK ? 0 : 2;
+  if( pLock ){
+    rc |= pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0)==KV_BUSY
+          ? 0 : 8;
+  }
+  snprintf(zBuf, sizeof(zBuf), "%s", kv_errmsg(0));
+  if( pLock ) pEnv->xUnlock(pLock);
+  /* and the child uses the store beside the parent */
+  kvOptionsSetEnv(o, pTest);
+  if( kv_open(zDir, o, &db2)!=KV_OK ) rc |= 16;
+  if( db2 ){
+    void *pV = 0;
+    size_t nV = 0;
+    if( kv_get(db2, 0, 0, "x", 1, &pV, &nV)!=KV_OK || nV!=1 ) rc |= 32;
+    kv_free(pV);
+    kv_close(db2);
+  }
+  kv_options_free(o);
+  kvTestEnvFree(pTest);
+  if( write(1, zBuf, strlen(zBuf))<0 ) rc |= 4;
+  return rc;
+}
+
 static void test_lock_other_process(void **state){
   char zDir[256];
   kv_db *db;
@@ -532,40 +573,10 @@ static void test_lock_other_process(void **state){
   assert_int_equal(pipe(p), 0);
   pid = fork();
   if( pid==0 ){
-    /* The child is another process, but it inherits the parent's
-    ** registry (which kv_destroy consults first), so the locks are tested
-    ** through the env, as a fresh process meets them, and the child opens
-    ** the store through an env of its own (a fresh instance). */
-    int rc = kv_destroy(zDir)==KV_BUSY ? 0 : 1;
-    char zBuf[512];
-    KvEnv *pEnv = kvEnvPosix();
-    KvEnv *pTest = kvTestEnvNew(kvEnvPosix());
-    KvFile *pLock = 0;
-    kv_options *o = kv_options_new();
-    kv_db *db2 = 0;
-    snprintf(zBuf, sizeof(zBuf), "%s/LOCK", zDir);
-    /* LOCK is shared by the processes that have the store open; its OPEN
-    ** byte cannot be taken exclusively while one does (destroy, repair,
-    ** kvtool's maintenance rely on that). */
-    rc |= pEnv->xLock(pEnv, zBuf, &pLock)==KV_OK ? 0 : 2;
-    if( pLock ){
-      rc |= pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0)==KV_BUSY
-            ? 0 : 8;
-    }
-    snprintf(zBuf, sizeof(zBuf), "%s", kv_errmsg(0));
-    if( pLock ) pEnv->xUnlock(pLock);
-    /* and the child uses the store beside the parent */
-    kvOptionsSetEnv(o, pTest);
-    if( kv_open(zDir, o, &db2)!=KV_OK ) rc |= 16;
-    if( db2 ){
-      void *pV = 0;
-      size_t nV = 0;
-      if( kv_get(db2, 0, 0, "x", 1, &pV, &nV)!=KV_OK || nV!=1 ) rc |= 32;
-      kv_free(pV);
-      kv_close(db2);
-    }
-    if( write(p[1], zBuf, strlen(zBuf))<0 ) rc |= 4;
-    _exit(rc);
+    close(p[0]);
+    if( dup2(p[1], 1)<0 ) _exit(64);
+    execl("/proc/self/exe", "test_db", "--lock-child", zDir, (char*)0);
+    _exit(65);
   }
   close(p[1]);
   n = read(p[0], zMsg, sizeof(zMsg)-1);
@@ -698,7 +709,7 @@ static void test_too_big(void **state){
   tuRemoveDir(zDir);
 }
 
-int main(void){
+int main(int argc, char **argv){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_put_get_delete),
     cmocka_unit_test(test_get_sources),
@@ -713,5 +724,8 @@ int main(void){
     cmocka_unit_test(test_stats_verify),
     cmocka_unit_test(test_too_big),
   };
+  if( argc==3 && strcmp(argv[1], "--lock-child")==0 ){
+    return lockChildMain(argv[2]);
+  }
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
