@@ -95,46 +95,59 @@ static void sha256BlockPortable(u32 h[8], const u8 *p){
 ** four words at a time: group g+4 (words 4g+16..4g+19) is
 **   MSG2(MSG1(group g, group g+1) + words 4g+9..4g+12, group g+3)
 ** where the middle term straddles groups g+2 and g+3.
+**
+** niLoad and niStore: the state h[0..7] as those two vectors, {a,b,c,d},
+** {e,f,g,h} (low lane first) -> {f,e,b,a}, {h,g,d,c}; and back.
 */
 __attribute__((target("sha,sse4.1,ssse3")))
-static void sha256BlockNi(u32 h[8], const u8 *p){
-  const __m128i mBswap = _mm_set_epi64x(0x0c0d0e0f08090a0bll,
-                                        0x0405060700010203ll);
-  __m128i abef, cdgh, abefSave, cdghSave, t, m;
-  __m128i w[4];
-  int i;
-
-  /* {a,b,c,d},{e,f,g,h} (low lane first) -> {f,e,b,a},{h,g,d,c} */
-  t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i*)&h[0]), 0xB1);
-  cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i*)&h[4]), 0x1B);
-  abef = _mm_alignr_epi8(t, cdgh, 8);
-  cdgh = _mm_blend_epi16(cdgh, t, 0xF0);
-  abefSave = abef;
-  cdghSave = cdgh;
-
-  for(i=0; i<16; i++){
-    if( i<4 ){
-      w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i*)(p + 16*i)),
-                              mBswap);
-    }
-    m = _mm_add_epi32(w[i%4], _mm_loadu_si128((const __m128i*)&aK[4*i]));
-    cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);
-    abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(m, 0x0E));
-    if( i>=3 && i<15 ){
-      /* group i+1 replaces group i-3, in the same slot */
-      __m128i x = _mm_sha256msg1_epu32(w[(i+1)%4], w[(i+2)%4]);
-      x = _mm_add_epi32(x, _mm_alignr_epi8(w[i%4], w[(i+3)%4], 4));
-      w[(i+1)%4] = _mm_sha256msg2_epu32(x, w[i%4]);
-    }
-  }
-  abef = _mm_add_epi32(abef, abefSave);
-  cdgh = _mm_add_epi32(cdgh, cdghSave);
-
-  /* back to {a,b,c,d},{e,f,g,h} */
-  t = _mm_shuffle_epi32(abef, 0x1B);
+static inline void niLoad(const u32 h[8], __m128i *pAbef, __m128i *pCdgh){
+  __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i*)&h[0]), 0xB1);
+  __m128i cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i*)&h[4]),
+                                   0x1B);
+  *pAbef = _mm_alignr_epi8(t, cdgh, 8);
+  *pCdgh = _mm_blend_epi16(cdgh, t, 0xF0);
+}
+__attribute__((target("sha,sse4.1,ssse3")))
+static inline void niStore(u32 h[8], __m128i abef, __m128i cdgh){
+  __m128i t = _mm_shuffle_epi32(abef, 0x1B);
   cdgh = _mm_shuffle_epi32(cdgh, 0xB1);
   _mm_storeu_si128((__m128i*)&h[0], _mm_blend_epi16(t, cdgh, 0xF0));
   _mm_storeu_si128((__m128i*)&h[4], _mm_alignr_epi8(cdgh, t, 8));
+}
+
+/* nBlock 64-byte blocks at p into state h, with the SHA extensions. The
+** state stays in the two vectors from one block to the next: loading and
+** storing it for every block, and an indirect call per block, cost a
+** third of the time. */
+__attribute__((target("sha,sse4.1,ssse3")))
+static void sha256BlocksNi(u32 h[8], const u8 *p, size_t nBlock){
+  const __m128i mBswap = _mm_set_epi64x(0x0c0d0e0f08090a0bll,
+                                        0x0405060700010203ll);
+  __m128i abef, cdgh;
+  niLoad(h, &abef, &cdgh);
+  for(; nBlock>0; nBlock--, p+=64){
+    __m128i abefSave = abef, cdghSave = cdgh;
+    __m128i w[4], m;
+    int i;
+    for(i=0; i<16; i++){
+      if( i<4 ){
+        w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i*)(p + 16*i)),
+                                mBswap);
+      }
+      m = _mm_add_epi32(w[i%4], _mm_loadu_si128((const __m128i*)&aK[4*i]));
+      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);
+      abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(m, 0x0E));
+      if( i>=3 && i<15 ){
+        /* group i+1 replaces group i-3, in the same slot */
+        __m128i x = _mm_sha256msg1_epu32(w[(i+1)%4], w[(i+2)%4]);
+        x = _mm_add_epi32(x, _mm_alignr_epi8(w[i%4], w[(i+3)%4], 4));
+        w[(i+1)%4] = _mm_sha256msg2_epu32(x, w[i%4]);
+      }
+    }
+    abef = _mm_add_epi32(abef, abefSave);
+    cdgh = _mm_add_epi32(cdgh, cdghSave);
+  }
+  niStore(h, abef, cdgh);
 }
 
 static int cpuHasShaNi(void){
@@ -146,28 +159,38 @@ static int cpuHasShaNi(void){
 }
 #endif
 
-/* The block function in use: 0 until chosen, then one of the above. */
-static void (*_Atomic xSha256Block)(u32 h[8], const u8 *p);
+static void sha256BlocksPortable(u32 h[8], const u8 *p, size_t nBlock){
+  for(; nBlock>0; nBlock--, p+=64) sha256BlockPortable(h, p);
+}
 
-static void sha256Block(u32 h[8], const u8 *p){
-  void (*x)(u32*, const u8*) = atomic_load_explicit(&xSha256Block,
-                                                    memory_order_relaxed);
-  if( x==0 ){
-    kvSha256SetAccel(1);
-    x = atomic_load_explicit(&xSha256Block, memory_order_relaxed);
+/* 1: the SHA extensions; 0: the portable rounds; -1: not chosen yet. */
+static _Atomic int eShaAccel = -1;
+
+static int shaAccel(void){
+  int e = atomic_load_explicit(&eShaAccel, memory_order_relaxed);
+  return e<0 ? kvSha256SetAccel(1) : e;
+}
+
+/* nBlock whole blocks at p into state h. */
+static void sha256Blocks(u32 h[8], const u8 *p, size_t nBlock){
+#ifdef KV_SHA_NI
+  if( shaAccel() ){
+    sha256BlocksNi(h, p, nBlock);
+    return;
   }
-  x(h, p);
+#endif
+  sha256BlocksPortable(h, p, nBlock);
 }
 
 int kvSha256SetAccel(int bAccel){
-  void (*x)(u32*, const u8*) = sha256BlockPortable;
+  int e = 0;
 #ifdef KV_SHA_NI
-  if( bAccel && cpuHasShaNi() ) x = sha256BlockNi;
+  e = bAccel && cpuHasShaNi();
 #else
   (void)bAccel;
 #endif
-  atomic_store_explicit(&xSha256Block, x, memory_order_relaxed);
-  return x!=sha256BlockPortable;
+  atomic_store_explicit(&eShaAccel, e, memory_order_relaxed);
+  return e;
 }
 
 void kvSha256Init(KvSha256 *p){
@@ -195,14 +218,14 @@ void kvSha256Update(KvSha256 *p, const void *a, size_t n){
     z += nTake;
     n -= nTake;
     if( p->nBuf<64 ) return;
-    sha256Block(p->h, p->aBuf);
+    sha256Blocks(p->h, p->aBuf, 1);
     p->nBuf = 0;
   }
   /* Whole blocks straight from the caller's memory, no copy. */
-  while( n>=64 ){
-    sha256Block(p->h, z);
-    z += 64;
-    n -= 64;
+  if( n>=64 ){
+    sha256Blocks(p->h, z, n/64);
+    z += n & ~(size_t)63;
+    n &= 63;
   }
   if( n>0 ){
     memcpy(p->aBuf, z, n);
@@ -218,13 +241,13 @@ void kvSha256Final(KvSha256 *p, u8 aOut[32]){
   p->aBuf[p->nBuf++] = 0x80;
   if( p->nBuf>56 ){
     memset(p->aBuf + p->nBuf, 0, 64 - p->nBuf);
-    sha256Block(p->h, p->aBuf);
+    sha256Blocks(p->h, p->aBuf, 1);
     p->nBuf = 0;
   }
   memset(p->aBuf + p->nBuf, 0, 56 - p->nBuf);
   putBE32(p->aBuf + 56, (u32)(nBit>>32));
   putBE32(p->aBuf + 60, (u32)nBit);
-  sha256Block(p->h, p->aBuf);
+  sha256Blocks(p->h, p->aBuf, 1);
   for(i=0; i<8; i++) putBE32(aOut + 4*i, p->h[i]);
   /* Leave no trace of the data in the context. */
   memset(p, 0, sizeof(*p));
