@@ -566,18 +566,19 @@ fuzz-corpus: $(LIBKV)
 # tests/sqlthreads.c: the same at SQL level (connections in threads on two
 # database files, each with its own store), kvstore linked as in libkvstore.a.
 TSAN_SQL_OBJ := $(patsubst %.c,build-tsan/static/%.o,$(STATIC_SRC))
-## tsan: test_threads, test_bulk, test_db, test_sst's threads and tests/sqlthreads.c under ThreadSanitizer (build-tsan/)
+## tsan: test_threads, test_bulk, test_db, test_memtable, test_sst's threads and tests/sqlthreads.c under ThreadSanitizer (build-tsan/)
 tsan:
 	$(MAKE) --no-print-directory BUILD=build-tsan CC=gcc OPT="-O1 -g" LTO= \
 	  SANFLAGS="-fsanitize=thread" build-tsan/test/test_threads \
 	  build-tsan/test/test_bulk build-tsan/test/test_db \
-	  build-tsan/test/test_sst $(TSAN_SQL_OBJ)
+	  build-tsan/test/test_memtable build-tsan/test/test_sst $(TSAN_SQL_OBJ)
 	gcc $(WARN) -O1 -g -D_GNU_SOURCE -fsanitize=thread tests/sqlthreads.c \
 	  $(TSAN_SQL_OBJ) build-tsan/libkv.a -lsqlite3 $(LDLIBS) \
 	  -o build-tsan/sqlthreads
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/test/test_threads
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/test/test_bulk
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/test/test_db
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/test/test_memtable
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
 	  KV_TEST_FILTER="*race*" ./build-tsan/test/test_sst
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/sqlthreads

@@ -712,12 +712,12 @@ static int probeFile(KvFileMeta *f, const u8 *k, size_t n, u32 hash,
 ** disjoint sequence ranges (each flush is newer than every earlier file),
 ** so the first file that has the key has its newest version. */
 static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
-                      u64 seq, int *pbFound, int *peType, KvBuf *pVal){
+                      u32 hash, u64 seq, int *pbFound, int *peType,
+                      KvBuf *pVal){
   int rc = KV_OK;
   int i, iLevel;
   KvFileMeta *pFirst = 0;       /* first file probed, if of level 0 */
   int nProbe = 0;
-  u32 hash = kvBloomHash(k, n);  /* one for every table probed */
   *pbFound = 0;
   for(i=0; rc==KV_OK && !*pbFound && i<v->anFile[0]; i++){
     KvFileMeta *f = v->aaFile[0][i];
@@ -831,6 +831,7 @@ static int getInto(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
   KvMem *pMem, *pImm;
   KvVersion *v;
   u64 seq;
+  u32 hash;
   int bFound = 0, eType = KV_TYPE_DEL;
   const u8 *pV = 0;
   size_t nV = 0;
@@ -866,14 +867,18 @@ static int getInto(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
     kvDbUnlock(db);
 
     /* (an empty memtable, as after a flush, is not searched: an entry at
-    ** or below seq was counted before lastSeq reached it) */
-    if( kvMemCount(pMem)>0 ){
+    ** or below seq was counted before lastSeq reached it; nor one whose
+    ** key filter says it has no such key) */
+    hash = kvBloomHash(k, nKey);  /* for the memtables' and tables' filters */
+    if( kvMemCount(pMem)>0 && kvMemMayHave(pMem, hash) ){
       bFound = kvMemGet(pMem, k, nKey, seq, &eType, &pV, &nV);
     }
-    if( !bFound && pImm ) bFound = kvMemGet(pImm, k, nKey, seq, &eType, &pV, &nV);
+    if( !bFound && pImm && kvMemMayHave(pImm, hash) ){
+      bFound = kvMemGet(pImm, k, nKey, seq, &eType, &pV, &nV);
+    }
     if( !bFound ){
       /* read from a table straight into the buffer: no second copy */
-      rc = versionGet(db, v, k, nKey, seq, &bFound, &eType, pTab);
+      rc = versionGet(db, v, k, nKey, hash, seq, &bFound, &eType, pTab);
       pV = 0;
       nV = pTab->n;
     }

@@ -421,6 +421,10 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
 ** referenced); returns 0 when there is none. */
 int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
              int *peType, const u8 **ppVal, size_t *pnVal);
+/* 0 if the memtable holds no put or point delete of the user key whose
+** kvBloomHash is hKey (a key filter says so); 1 if it may. A memtable not
+** made from a pool has no filter: always 1. */
+int kvMemMayHave(KvMem *pMem, u32 hKey);
 size_t kvMemUsage(KvMem *pMem);       /* bytes of arena in use */
 u64 kvMemCount(KvMem *pMem);          /* entries */
 /* Largest sequence of a put or point delete added (0: none). An entry a

@@ -26,6 +26,19 @@
 **
 ** Entry counts and arena usage are atomic counters so that other threads
 ** can read them (statistics, flush decisions) without taking a lock.
+**
+** Key filter. A memtable made from a pool (the store's memtables) keeps a
+** bloom filter of the user keys of its puts and point deletes, one bit per
+** 16 bytes of the memtable's size (32 KiB for 4 MiB: about nine bits a key
+** of 16-byte keys and 100-byte values, each taking some 150 bytes of
+** arena), blocked as the SSTables' are (bloom.c): the probes of
+** a key fall in one 64-byte line. kvMemMayHave answers "certainly not
+** here" for most keys the memtable does not hold, sparing a point read the
+** skip list's search, which misses the CPU's caches at most levels (a new
+** key's INSERT checks for a duplicate first). The writer sets a key's bits
+** before it publishes the node (invariant 3's release store), so a reader
+** that may see the node sees its bits. The bits are read and written
+** relaxed: one writer at a time (invariant 1) sets them, never clears them.
 */
 #include "kvInt.h"
 
@@ -35,6 +48,8 @@
 #define MEM_BRANCH     4          /* 1 in 4 nodes rises a level */
 #define MEM_BLOCK      (64*1024)  /* arena block size */
 #define MEM_BIG        (MEM_BLOCK/4)  /* larger requests get their own block */
+#define MEM_FILTER_RATIO 16       /* memtable bytes per filter bit */
+#define MEM_FILTER_PROBES 6       /* bits a key sets in its line */
 
 typedef struct MemNode MemNode;
 typedef struct MemBlock MemBlock;
@@ -106,6 +121,10 @@ struct KvMem {
   MemBlock *pBlock;             /* every arena block, newest first */
   u8 *pFree;                    /* free space in the current block */
   size_t nFree;                 /* bytes at pFree */
+  /* Key filter (see the top of the file); aFilter NULL: none. */
+  _Atomic(u64) *aFilter;        /* nFilterLine lines of 8 words, 64-aligned */
+  void *pFilterAlloc;           /* ... the allocation it lies in */
+  u64 nFilterLine;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -363,6 +382,62 @@ static int randomHeight(KvMem *pMem){
 }
 
 /* ---------------------------------------------------------------------- */
+/* Key filter.                                                             */
+
+/* A filter for a memtable of about nBytes; none (every key "maybe") when
+** the memory cannot be had. */
+static void filterInit(KvMem *p, size_t nBytes){
+  u64 nLine = nBytes/MEM_FILTER_RATIO/512;
+  u64 i;
+  if( nLine==0 ) nLine = 1;
+  p->pFilterAlloc = kvMalloc((size_t)nLine*64 + 64);
+  if( p->pFilterAlloc==0 ) return;
+  p->aFilter = (_Atomic(u64)*)(((uintptr_t)p->pFilterAlloc + 63)
+                               & ~(uintptr_t)63);
+  for(i=0; i<nLine*8; i++) atomic_init(&p->aFilter[i], 0);
+  p->nFilterLine = nLine;
+}
+
+/* The line of key hash h, and the bit of its probes as bloom.c takes them:
+** the line from h's high bits, each bit from a remix of all of h. */
+static _Atomic(u64) *filterLine(const KvMem *p, u32 h){
+  return p->aFilter + 8*(((u64)h * p->nFilterLine) >> 32);
+}
+
+static void filterAdd(KvMem *p, u32 h){
+  _Atomic(u64) *a = filterLine(p, h);
+  u32 x = h;
+  int j;
+  for(j=0; j<MEM_FILTER_PROBES; j++){
+    u32 b;
+    u64 w;
+    x *= 0x9e3779b1u;
+    b = x >> 23;
+    w = atomic_load_explicit(&a[b>>6], memory_order_relaxed);
+    atomic_store_explicit(&a[b>>6], w | (1ull << (b & 63)),
+                          memory_order_relaxed);
+  }
+}
+
+int kvMemMayHave(KvMem *pMem, u32 hKey){
+  const _Atomic(u64) *a;
+  u32 x = hKey;
+  int j;
+  if( pMem->aFilter==0 ) return 1;
+  a = filterLine(pMem, hKey);
+  for(j=0; j<MEM_FILTER_PROBES; j++){
+    u32 b;
+    x *= 0x9e3779b1u;
+    b = x >> 23;
+    if( (atomic_load_explicit(&a[b>>6], memory_order_relaxed)
+         & (1ull << (b & 63)))==0 ){
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Public (engine-internal) interface.                                     */
 
 int kvMemNew(KvMem **ppMem){
@@ -379,6 +454,7 @@ int kvMemNewPooled(KvMemPool *pPool, KvMem **ppMem){
   if( pPool ){
     poolRef(pPool);
     p->pPool = pPool;
+    filterInit(p, pPool->nMax*(size_t)MEM_BLOCK);
   }
   atomic_init(&p->nRef, 1);
   atomic_init(&p->nHeight, 1);
@@ -422,6 +498,7 @@ void kvMemUnref(KvMem *pMem){
     }else{
       freeBlocks(pMem->pBlock);
     }
+    kvFree(pMem->pFilterAlloc);
     kvFree(pMem);
   }
 }
@@ -481,6 +558,7 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
   if( nKey>0 ) memcpy(pData, pKey, nKey);
   kvPut64(pData + nKey, trailer);
   if( nVal>0 ) memcpy(pData + nIKey, pVal, nVal);
+  if( pMem->aFilter ) filterAdd(pMem, kvBloomHash(pKey, nKey));
 
   if( pMem->pLast
    && nodeCmp(pMem->pLast, pKey, nKey, trailer, pNode->prefix)<0 ){

@@ -433,6 +433,8 @@ static void *concReader(void *pArg){
       r->iRand = r->iRand*6364136223846793005ULL + 1442695040888963407ULL;
       i = (int)((r->iRand >> 33) % (u64)nBefore);
       n = concKey(i, zKey);
+      /* an entry added before nDone moved is in the key filter too */
+      if( !kvMemMayHave(p->m, kvBloomHash((u8*)zKey, (size_t)n)) ) r->nBad++;
       if( kvMemGet(p->m, (u8*)zKey, (size_t)n, KV_MAX_SEQ, &t, &v, &nv)!=1
        || t!=KV_TYPE_PUT || nv!=(size_t)n || memcmp(v, zKey, nv)!=0 ){
         r->nBad++;
@@ -446,14 +448,15 @@ static void *concReader(void *pArg){
   return 0;
 }
 
-static void test_concurrent(void **state){
+/* Readers beside the writer, in a memtable without a key filter and in
+** one with (made from a pool). */
+static void runConcurrent(KvMemPool *pPool){
   Conc c;
   Reader ar[2];
   pthread_t w, rt[2];
   int i;
-  (void)state;
   memset(&c, 0, sizeof(c));
-  assert_int_equal(kvMemNew(&c.m), KV_OK);
+  assert_int_equal(kvMemNewPooled(pPool, &c.m), KV_OK);
   for(i=0; i<2; i++){
     memset(&ar[i], 0, sizeof(ar[i]));
     ar[i].p = &c;
@@ -469,6 +472,69 @@ static void test_concurrent(void **state){
   }
   assert_int_equal(kvMemCount(c.m), CONC_N);
   kvMemUnref(c.m);
+}
+
+static void test_concurrent(void **state){
+  KvMemPool *pPool = 0;
+  (void)state;
+  runConcurrent(0);
+  assert_int_equal(kvMemPoolNew(4<<20, &pPool), KV_OK);
+  runConcurrent(pPool);
+  kvMemPoolUnref(pPool);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Key filter.                                                             */
+
+static int mayHave(KvMem *m, const char *z){
+  return kvMemMayHave(m, kvBloomHash((const u8*)z, strlen(z)));
+}
+
+/* A memtable made from a pool answers "not here" for most absent keys and
+** never for a key it holds (puts and point deletes, empty key too); one
+** made without a pool, or from a pool too small for more than one filter
+** line, is right as well. */
+static void test_key_filter(void **state){
+  const int nKey = 20000;                /* about 1 MiB of a 4 MiB pool */
+  size_t aPool[2] = { 4<<20, 1 };
+  int iPool;
+  (void)state;
+  for(iPool=0; iPool<2; iPool++){
+    KvMemPool *pPool = 0;
+    KvMem *m = 0, *mPlain = 0;
+    char z[32];
+    int i, nNo = 0;
+    assert_int_equal(kvMemPoolNew(aPool[iPool], &pPool), KV_OK);
+    assert_int_equal(kvMemNewPooled(pPool, &m), KV_OK);
+    assert_int_equal(kvMemNew(&mPlain), KV_OK);
+    assert_int_equal(mayHave(m, "k000001"), 0);     /* empty */
+    for(i=0; i<nKey; i++){
+      snprintf(z, sizeof(z), "k%06d", i);
+      assert_int_equal(kvMemAdd(m, (u64)i + 1,
+                                i%10==0 ? KV_TYPE_DEL : KV_TYPE_PUT,
+                                (u8*)z, strlen(z), (u8*)z, strlen(z)), KV_OK);
+    }
+    assert_int_equal(kvMemAdd(m, (u64)nKey + 1, KV_TYPE_PUT, (u8*)"", 0,
+                              (u8*)"e", 1), KV_OK);
+    for(i=0; i<nKey; i++){
+      snprintf(z, sizeof(z), "k%06d", i);
+      assert_int_equal(mayHave(m, z), 1);
+    }
+    assert_int_equal(mayHave(m, ""), 1);
+    for(i=0; i<nKey; i++){
+      snprintf(z, sizeof(z), "a%06d", i);
+      nNo += !mayHave(m, z);
+      assert_int_equal(mayHave(mPlain, z), 1);
+    }
+    if( iPool==0 ){
+      assert_true(nNo>=nKey*9/10);       /* about 13 bits a key */
+    }else{
+      assert_true(nNo<nKey/10);          /* one line holds too few bits */
+    }
+    kvMemUnref(m);
+    kvMemUnref(mPlain);
+    kvMemPoolUnref(pPool);
+  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -738,6 +804,7 @@ int main(void){
     cmocka_unit_test(test_concurrent),
     cmocka_unit_test(test_oom),
     cmocka_unit_test(test_pool_reuse),
+    cmocka_unit_test(test_key_filter),
     cmocka_unit_test(test_prefix_ties),
   };
   return cmocka_run_group_tests(tests, 0, 0);
