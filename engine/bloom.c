@@ -46,7 +46,6 @@
 #define BLOOM_MAX_PROBE 30
 #define BLOOM_BLOCKED   64      /* marker byte of the blocked layout: 64+k */
 #define BLOOM_LINE      64      /* bytes of a line of the blocked layout */
-#define BLOOM_MIX       0x9e3779b1u
 
 /*
 ** 32-bit hash in the style of MurmurHash3: four bytes at a time mixed in
@@ -170,11 +169,6 @@ int kvBloomBuildFlat(const u32 *aHash, size_t nKey, int nBitsPerKey,
   return KV_OK;
 }
 
-/* The line of the blocked layout that holds hash's bits. */
-static u32 bloomLine(u32 hash, u32 nLine){
-  return (u32)(((u64)hash * nLine) >> 32);
-}
-
 int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut){
   size_t nByte, nLine, i;
   u8 *aBit = 0;
@@ -196,13 +190,13 @@ int kvBloomBuild(const u32 *aHash, size_t nKey, int nBitsPerKey, KvBuf *pOut){
   rc = bloomAppend(pOut, nByte, (u8)(BLOOM_BLOCKED + k), &aBit);
   if( rc!=KV_OK ) return rc;
   for(i=0; i<nKey; i++){
-    u8 *aLine = aBit + (size_t)bloomLine(aHash[i], (u32)nLine)*BLOOM_LINE;
-    u32 x = aHash[i] * BLOOM_MIX;
+    u8 *aLine = aBit + (size_t)kvBloomLine(aHash[i], (u32)nLine)*BLOOM_LINE;
+    u32 x = aHash[i] * KV_BLOOM_MIX;
     int j;
     for(j=0; j<k; j++){
-      u32 iBit = x >> 23;
+      u32 iBit = kvBloomBit(x);
       aLine[iBit/8] |= (u8)(1 << (iBit%8));
-      x *= BLOOM_MIX;
+      x *= KV_BLOOM_MIX;
     }
   }
   return KV_OK;
@@ -244,12 +238,12 @@ int kvBloomCheck(const KvBloom *p, u32 hash){
   int j;
   if( p->a==0 ) return 1;
   if( p->nLine ){
-    const u8 *aLine = p->a + (size_t)bloomLine(hash, p->nLine)*BLOOM_LINE;
-    u32 x = hash * BLOOM_MIX;
+    const u8 *aLine = p->a + (size_t)kvBloomLine(hash, p->nLine)*BLOOM_LINE;
+    u32 x = hash * KV_BLOOM_MIX;
     for(j=0; j<p->nProbe; j++){
-      u32 iBit = x >> 23;
+      u32 iBit = kvBloomBit(x);
       if( (aLine[iBit/8] & (1 << (iBit%8)))==0 ) return 0;
-      x *= BLOOM_MIX;
+      x *= KV_BLOOM_MIX;
     }
     return 1;
   }

@@ -719,6 +719,17 @@ struct KvBloom {
 };
 void kvBloomPrepare(KvBloom *p, const u8 *pFilter, size_t nFilter);
 int kvBloomCheck(const KvBloom *p, u32 hash);
+/* The blocked layout's arithmetic (bloom.c), which the memtable's key
+** filter (memtable.c) shares: the line of key hash h among nLine lines of
+** 512 bits, and the bits of its probes in that line: kvBloomBit(x) for
+** x = h * KV_BLOOM_MIX, then for each next probe x *= KV_BLOOM_MIX. */
+#define KV_BLOOM_MIX 0x9e3779b1u
+static inline u32 kvBloomLine(u32 h, u32 nLine){
+  return (u32)(((u64)h * nLine) >> 32);
+}
+static inline u32 kvBloomBit(u32 x){
+  return x >> 23;
+}
 
 /****************************** sstable (block.c, sst_*.c) ****************/
 /*

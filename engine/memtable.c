@@ -124,7 +124,7 @@ struct KvMem {
   /* Key filter (see the top of the file); aFilter NULL: none. */
   _Atomic(u64) *aFilter;        /* nFilterLine lines of 8 words, 64-aligned */
   void *pFilterAlloc;           /* ... the allocation it lies in */
-  u64 nFilterLine;
+  u32 nFilterLine;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -390,30 +390,27 @@ static void filterInit(KvMem *p, size_t nBytes){
   u64 nLine = nBytes/MEM_FILTER_RATIO/512;
   u64 i;
   if( nLine==0 ) nLine = 1;
+  if( nLine>UINT32_MAX ) nLine = UINT32_MAX;
   p->pFilterAlloc = kvMalloc((size_t)nLine*64 + 64);
   if( p->pFilterAlloc==0 ) return;
   p->aFilter = (_Atomic(u64)*)(((uintptr_t)p->pFilterAlloc + 63)
                                & ~(uintptr_t)63);
   for(i=0; i<nLine*8; i++) atomic_init(&p->aFilter[i], 0);
-  p->nFilterLine = nLine;
+  p->nFilterLine = (u32)nLine;
 }
 
-/* The line of key hash h, and the bit of its probes as bloom.c takes them:
-** the line from h's high bits, each bit from a remix of all of h. */
+/* The line of key hash h (bloom.c's arithmetic, kvBloomLine). */
 static _Atomic(u64) *filterLine(const KvMem *p, u32 h){
-  return p->aFilter + 8*(((u64)h * p->nFilterLine) >> 32);
+  return p->aFilter + 8*(size_t)kvBloomLine(h, p->nFilterLine);
 }
 
 static void filterAdd(KvMem *p, u32 h){
   _Atomic(u64) *a = filterLine(p, h);
-  u32 x = h;
+  u32 x = h * KV_BLOOM_MIX;
   int j;
-  for(j=0; j<MEM_FILTER_PROBES; j++){
-    u32 b;
-    u64 w;
-    x *= 0x9e3779b1u;
-    b = x >> 23;
-    w = atomic_load_explicit(&a[b>>6], memory_order_relaxed);
+  for(j=0; j<MEM_FILTER_PROBES; j++, x *= KV_BLOOM_MIX){
+    u32 b = kvBloomBit(x);
+    u64 w = atomic_load_explicit(&a[b>>6], memory_order_relaxed);
     atomic_store_explicit(&a[b>>6], w | (1ull << (b & 63)),
                           memory_order_relaxed);
   }
@@ -421,14 +418,12 @@ static void filterAdd(KvMem *p, u32 h){
 
 int kvMemMayHave(KvMem *pMem, u32 hKey){
   const _Atomic(u64) *a;
-  u32 x = hKey;
+  u32 x = hKey * KV_BLOOM_MIX;
   int j;
   if( pMem->aFilter==0 ) return 1;
   a = filterLine(pMem, hKey);
-  for(j=0; j<MEM_FILTER_PROBES; j++){
-    u32 b;
-    x *= 0x9e3779b1u;
-    b = x >> 23;
+  for(j=0; j<MEM_FILTER_PROBES; j++, x *= KV_BLOOM_MIX){
+    u32 b = kvBloomBit(x);
     if( (atomic_load_explicit(&a[b>>6], memory_order_relaxed)
          & (1ull << (b & 63)))==0 ){
       return 0;
