@@ -30,7 +30,7 @@
 ** Key filter. A memtable made from a pool (the store's memtables) keeps a
 ** bloom filter of the user keys of its puts and point deletes, one bit per
 ** 16 bytes of the memtable's size (32 KiB for 4 MiB: about nine bits a key
-** of 16-byte keys and 100-byte values, each taking some 150 bytes of
+** of 16-byte keys and 100-byte values, each taking some 160 bytes of
 ** arena), blocked as the SSTables' are (bloom.c): the probes of
 ** a key fall in one 64-byte line. kvMemMayHave answers "certainly not
 ** here" for most keys the memtable does not hold, sparing a point read the
@@ -54,6 +54,7 @@
 typedef struct MemNode MemNode;
 typedef struct MemBlock MemBlock;
 typedef struct MemRangeDel MemRangeDel;
+typedef struct MemRun MemRun;
 
 /* A range tombstone [lo, hi) at seq, in the arena, followed by lo and hi.
 ** Kept in a list beside the skip list: it is not an entry of any key. */
@@ -64,19 +65,26 @@ struct MemRangeDel {
 };
 
 /*
-** A node is followed in memory by nHeight next pointers, then the internal
-** key, then the value. The first 8 bytes of the user key are kept in the
-** header as well (kvKeyPrefix8): a search decides most comparisons from
-** the node's first bytes, beside its height and level-0 pointer, without
-** reaching for the key a cache line further on.
+** A node holds what a search reads: the first 16 bytes of the user key (as
+** two kvKeyPrefix8 words), where the entry lies, and its next pointers.
+** The entry (value length, internal key, value) lies in a separate part of
+** the arena (see "Arena"), so the nodes of a memtable sit close together:
+** a search decides most comparisons from the node alone and reaches for
+** the entry only on a tie of all 16 bytes (keys often share their first
+** eight: "%016d", a table's prefix), and the lower levels it walks, which
+** miss the CPU's caches in a list the size of a memtable, take fewer cache
+** lines and pages than with the entries between them.
 */
 struct MemNode {
-  u64 prefix;                   /* kvKeyPrefix8 of the user key */
+  u64 aPrefix[2];               /* kvKeyPrefix8 of the user key at 0, 8 */
+  const u8 *pEntry;             /* 4-byte value length, internal key, value */
   u32 nIKey;                    /* bytes of internal key */
   u32 nHeight;                  /* levels this node is linked at */
-  size_t nVal;                  /* bytes of value */
   _Atomic(MemNode*) apNext[];   /* nHeight next pointers */
 };
+
+/* Bytes of an entry's value-length field. */
+#define MEM_VLEN 4
 
 /* Arena blocks are chained so they can be freed together. The union keeps
 ** the payload aligned for MemNode. */
@@ -99,6 +107,12 @@ struct KvMemPool {
   size_t nMax;                  /* most blocks kept */
 };
 
+/* Free space at the end of the block a run of allocations is taking. */
+struct MemRun {
+  u8 *pFree;
+  size_t nFree;
+};
+
 struct KvMem {
   _Atomic int nRef;             /* references; starts at 1 */
   _Atomic int nHeight;          /* levels in use (1..MEM_MAX_HEIGHT) */
@@ -119,8 +133,7 @@ struct KvMem {
                                 ** height, above it what the insert of pLast
                                 ** passed (see findAfterLast) */
   MemBlock *pBlock;             /* every arena block, newest first */
-  u8 *pFree;                    /* free space in the current block */
-  size_t nFree;                 /* bytes at pFree */
+  MemRun aRun[2];               /* MEM_NODES, MEM_ENTRIES (see "Arena") */
   /* Key filter (see the top of the file); aFilter NULL: none. */
   _Atomic(u64) *aFilter;        /* nFilterLine lines of 8 words, 64-aligned */
   void *pFilterAlloc;           /* ... the allocation it lies in */
@@ -131,6 +144,8 @@ struct KvMem {
 /* Arena.                                                                  */
 
 #define MEM_ALIGN (alignof(MemNode))
+#define MEM_NODES   0             /* arena runs: skip list nodes */
+#define MEM_ENTRIES 1             /* ... entries and range tombstones */
 
 static size_t roundUp(size_t n){
   return (n + MEM_ALIGN - 1) & ~(MEM_ALIGN - 1);
@@ -225,39 +240,53 @@ static MemBlock *newBlock(KvMem *pMem, size_t nPayload){
   return p;
 }
 
-/* Allocate n bytes aligned for a MemNode; NULL on OOM. A big request gets
-** a block of its own so the current block's free space is not wasted. */
-static void *arenaAlloc(KvMem *pMem, size_t n){
+/* Give run pRun a fresh block (from the pool when it has one). */
+static int runNewBlock(KvMem *pMem, MemRun *pRun){
+  MemBlock *pBlk = newBlock(pMem, MEM_BLOCK);
+  if( pBlk==0 ) return KV_NOMEM;
+  pRun->pFree = (u8*)&pBlk[1];
+  pRun->nFree = MEM_BLOCK;
+  return KV_OK;
+}
+
+/* Allocate n bytes aligned for a MemNode from run iRun (MEM_NODES: skip
+** list nodes, MEM_ENTRIES: everything else, each run filling blocks of its
+** own); NULL on OOM. A big request gets a block of its own so the current
+** block's free space is not wasted. The bytes are not counted in nUsage:
+** arenaCount does that once every allocation of an add has succeeded, so
+** a failed add leaves the usage as it was. */
+static void *arenaAlloc(KvMem *pMem, int iRun, size_t n){
+  MemRun *pRun = &pMem->aRun[iRun];
   u8 *p;
   n = roundUp(n);
   if( n>MEM_BIG ){
     MemBlock *pBlk = newBlock(pMem, n);
-    if( pBlk==0 ) return 0;
-    atomic_fetch_add_explicit(&pMem->nUsage, n, memory_order_relaxed);
-    return (void*)&pBlk[1];
+    return pBlk ? (void*)&pBlk[1] : 0;
   }
-  if( n>pMem->nFree ){
-    MemBlock *pBlk = newBlock(pMem, MEM_BLOCK);
-    if( pBlk==0 ) return 0;
-    pMem->pFree = (u8*)&pBlk[1];
-    pMem->nFree = MEM_BLOCK;
-  }
-  p = pMem->pFree;
-  pMem->pFree += n;
-  pMem->nFree -= n;
-  atomic_fetch_add_explicit(&pMem->nUsage, n, memory_order_relaxed);
+  if( n>pRun->nFree && runNewBlock(pMem, pRun) ) return 0;
+  p = pRun->pFree;
+  pRun->pFree += n;
+  pRun->nFree -= n;
   return p;
+}
+
+static void arenaCount(KvMem *pMem, size_t n){
+  atomic_fetch_add_explicit(&pMem->nUsage, roundUp(n), memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Skip list.                                                              */
 
 static const u8 *nodeKey(const MemNode *p){
-  return (const u8*)&p->apNext[p->nHeight];
+  return p->pEntry + MEM_VLEN;
 }
 
 static const u8 *nodeVal(const MemNode *p){
   return nodeKey(p) + p->nIKey;
+}
+
+static size_t nodeValLen(const MemNode *p){
+  return kvGet32(p->pEntry);
 }
 
 static MemNode *nextAt(MemNode *p, int i){
@@ -268,15 +297,22 @@ static int listHeight(KvMem *pMem){
   return atomic_load_explicit(&pMem->nHeight, memory_order_relaxed);
 }
 
+/* The node prefix of a user key. */
+static void keyPrefix(const u8 *pUKey, size_t nUKey, u64 *aPre){
+  aPre[0] = kvKeyPrefix8(pUKey, nUKey, 0);
+  aPre[1] = kvKeyPrefix8(pUKey, nUKey, 8);
+}
+
 /* Compare node p with the internal key (pUKey/nUKey, trailer) whose user
-** key has prefix tPrefix. Taking the target split lets kvMemGet search
-** without building a key. */
+** key has prefix aPre (keyPrefix). Taking the target split lets kvMemGet
+** search without building a key. */
 static int nodeCmp(const MemNode *p, const u8 *pUKey, size_t nUKey,
-                   u64 trailer, u64 tPrefix){
+                   u64 trailer, const u64 *aPre){
   const u8 *a;
   size_t na;
   int c;
-  if( p->prefix!=tPrefix ) return p->prefix<tPrefix ? -1 : 1;
+  if( p->aPrefix[0]!=aPre[0] ) return p->aPrefix[0]<aPre[0] ? -1 : 1;
+  if( p->aPrefix[1]!=aPre[1] ) return p->aPrefix[1]<aPre[1] ? -1 : 1;
   a = nodeKey(p);
   na = p->nIKey - KV_TRAILER;
   c = kvUKeyCmpShort(a, na, pUKey, nUKey);
@@ -295,10 +331,11 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
                        u64 trailer, MemNode **apPrev, MemNode **ppLT){
   MemNode *x = pMem->pHead;
   int i = listHeight(pMem) - 1;
-  u64 tPrefix = kvKeyPrefix8(pUKey, nUKey, 0);
+  u64 aPre[2];
+  keyPrefix(pUKey, nUKey, aPre);
   for(;;){
     MemNode *pNext = nextAt(x, i);
-    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer, tPrefix)<0 ){
+    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer, aPre)<0 ){
       x = pNext;
     }else{
       if( apPrev ) apPrev[i] = x;
@@ -320,20 +357,20 @@ static MemNode *findGE(KvMem *pMem, const u8 *pUKey, size_t nUKey,
 ** down from there: a few nodes near the last insert, which are in the
 ** cache, instead of a descent from the head. */
 static void findAfterLast(KvMem *pMem, const u8 *pUKey, size_t nUKey,
-                          u64 trailer, u64 tPrefix, MemNode **apPrev){
+                          u64 trailer, const u64 *aPre, MemNode **apPrev){
   int top = listHeight(pMem) - 1;
   int i = 0, j;
   MemNode *x;
   while( i<top ){
     MemNode *pNext = nextAt(pMem->apSplice[i], i);
-    if( pNext==0 || nodeCmp(pNext, pUKey, nUKey, trailer, tPrefix)>=0 ) break;
+    if( pNext==0 || nodeCmp(pNext, pUKey, nUKey, trailer, aPre)>=0 ) break;
     i++;
   }
   for(j=top; j>i; j--) apPrev[j] = pMem->apSplice[j];
   x = pMem->apSplice[i];
   for(;;){
     MemNode *pNext = nextAt(x, i);
-    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer, tPrefix)<0 ){
+    if( pNext && nodeCmp(pNext, pUKey, nUKey, trailer, aPre)<0 ){
       x = pNext;
     }else{
       apPrev[i] = x;
@@ -458,16 +495,23 @@ int kvMemNewPooled(KvMemPool *pPool, KvMem **ppMem){
   atomic_init(&p->maxPointSeq, 0);
   atomic_init(&p->pRangeDel, (MemRangeDel*)0);
   p->iRand = 0x2545F4914F6CDD1DULL;
-  p->pHead = arenaAlloc(p, sizeof(MemNode)
+  p->pHead = arenaAlloc(p, MEM_NODES, sizeof(MemNode)
                            + MEM_MAX_HEIGHT*sizeof(_Atomic(MemNode*)));
+  /* The entries' first block too: the first adds need no allocation, as
+  ** when nodes and entries shared one block. */
+  if( p->pHead && runNewBlock(p, &p->aRun[MEM_ENTRIES])==KV_OK ){
+    arenaCount(p, sizeof(MemNode) + MEM_MAX_HEIGHT*sizeof(_Atomic(MemNode*)));
+  }else{
+    p->pHead = 0;
+  }
   if( p->pHead==0 ){
     rc = kvErr(KV_NOMEM, "kvstore: out of memory creating a memtable");
     kvMemUnref(p);
   }else{
     int i;
-    p->pHead->prefix = 0;
+    p->pHead->aPrefix[0] = p->pHead->aPrefix[1] = 0;
+    p->pHead->pEntry = 0;
     p->pHead->nIKey = 0;
-    p->pHead->nVal = 0;
     p->pHead->nHeight = MEM_MAX_HEIGHT;
     for(i=0; i<MEM_MAX_HEIGHT; i++){
       atomic_init(&p->pHead->apNext[i], 0);
@@ -502,9 +546,11 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
              const u8 *pVal, size_t nVal){
   MemNode *apPrev[MEM_MAX_HEIGHT];
   MemNode *pNode;
+  u8 *pEntry;
   size_t nIKey = nKey + KV_TRAILER;
   u64 trailer = kvPackTrailer(seq, eType);
   int h = randomHeight(pMem);
+  size_t nNode = sizeof(MemNode) + (size_t)h*sizeof(pNode->apNext[0]);
   int nOld;
   int i;
   u8 *pData;
@@ -516,11 +562,12 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
     if( nKey>((size_t)-1)/4 || nVal>((size_t)-1)/4 ){
       return kvErr(KV_TOOBIG, "kvstore: memtable entry too large");
     }
-    pR = arenaAlloc(pMem, sizeof(MemRangeDel) + nKey + nVal);
+    pR = arenaAlloc(pMem, MEM_ENTRIES, sizeof(MemRangeDel) + nKey + nVal);
     if( pR==0 ){
       return kvErr(KV_NOMEM, "kvstore: out of memory adding a range "
                    "tombstone to the memtable");
     }
+    arenaCount(pMem, sizeof(MemRangeDel) + nKey + nVal);
     pR->seq = seq;
     pR->nLo = nKey;
     pR->nHi = nVal;
@@ -536,28 +583,32 @@ int kvMemAdd(KvMem *pMem, u64 seq, int eType, const u8 *pKey, size_t nKey,
   assert( nVal==0 || pVal!=0 );
 
   /* Allocate before touching the list so that failure changes nothing. */
-  if( nKey>(size_t)UINT32_MAX - KV_TRAILER || nVal>((size_t)-1)/2 ){
+  if( nKey>(size_t)UINT32_MAX - KV_TRAILER || nVal>(size_t)UINT32_MAX
+   || nIKey + nVal>((size_t)-1)/2 ){
     return kvErr(KV_TOOBIG, "kvstore: memtable entry too large");
   }
-  pNode = arenaAlloc(pMem, sizeof(MemNode) + (size_t)h*sizeof(pNode->apNext[0])
-                           + nIKey + nVal);
+  pEntry = arenaAlloc(pMem, MEM_ENTRIES, MEM_VLEN + nIKey + nVal);
+  pNode = pEntry ? arenaAlloc(pMem, MEM_NODES, nNode) : 0;
   if( pNode==0 ){
     return kvErr(KV_NOMEM, "kvstore: out of memory adding a %zu-byte entry "
                  "to the memtable", nIKey + nVal);
   }
-  pNode->prefix = kvKeyPrefix8(pKey, nKey, 0);
-  pNode->nIKey = (u32)nIKey;
-  pNode->nVal = nVal;
-  pNode->nHeight = (u32)h;
-  pData = (u8*)&pNode->apNext[h];
+  arenaCount(pMem, MEM_VLEN + nIKey + nVal);
+  arenaCount(pMem, nNode);
+  kvPut32(pEntry, (u32)nVal);
+  pData = pEntry + MEM_VLEN;
   if( nKey>0 ) memcpy(pData, pKey, nKey);
   kvPut64(pData + nKey, trailer);
   if( nVal>0 ) memcpy(pData + nIKey, pVal, nVal);
+  keyPrefix(pKey, nKey, pNode->aPrefix);
+  pNode->pEntry = pEntry;
+  pNode->nIKey = (u32)nIKey;
+  pNode->nHeight = (u32)h;
   if( pMem->aFilter ) filterAdd(pMem, kvBloomHash(pKey, nKey));
 
   if( pMem->pLast
-   && nodeCmp(pMem->pLast, pKey, nKey, trailer, pNode->prefix)<0 ){
-    findAfterLast(pMem, pKey, nKey, trailer, pNode->prefix, apPrev);
+   && nodeCmp(pMem->pLast, pKey, nKey, trailer, pNode->aPrefix)<0 ){
+    findAfterLast(pMem, pKey, nKey, trailer, pNode->aPrefix, apPrev);
   }else{
     findGE(pMem, pKey, nKey, trailer, apPrev, 0);
   }
@@ -600,7 +651,7 @@ int kvMemCheck(KvMem *pMem){
     }
     if( pPrev
      && nodeCmp(pPrev, nodeKey(p), p->nIKey - KV_TRAILER,
-                kvGet64(nodeKey(p) + p->nIKey - KV_TRAILER), p->prefix)>=0 ){
+                kvGet64(nodeKey(p) + p->nIKey - KV_TRAILER), p->aPrefix)>=0 ){
       return kvErr(KV_CORRUPT, "kvstore: memtable level 0 out of order");
     }
     for(i=0; i<(int)p->nHeight; i++){
@@ -633,7 +684,7 @@ int kvMemGet(KvMem *pMem, const u8 *pKey, size_t nKey, u64 seq,
   }
   if( peType ) *peType = kvIKeyType(nodeKey(p), p->nIKey);
   if( ppVal ) *ppVal = nodeVal(p);
-  if( pnVal ) *pnVal = p->nVal;
+  if( pnVal ) *pnVal = nodeValLen(p);
   return 1;
 }
 
@@ -678,12 +729,22 @@ static MemNode *notHead(MemIter *p, MemNode *pNode){
   return pNode==p->pMem->pHead ? 0 : pNode;
 }
 
-/* Make pNode (or none) current and publish it. */
+/* Make pNode (or none) current and publish it. Going forward (a flush,
+** a scan), each step reads a node and then its entry, two loads that miss
+** the caches one after the other. So each step starts the loads of the
+** next step's entry and of the node after it: the next node itself was
+** started by the step before, and is in the cache by now. */
 static int memIterAt(MemIter *p, MemNode *pNode){
   p->pNode = pNode;
   if( pNode ){
+    MemNode *pNext = nextAt(pNode, 0);
+    if( pNext ){
+      MemNode *pAfter = nextAt(pNext, 0);
+      __builtin_prefetch(pNext->pEntry);
+      if( pAfter ) __builtin_prefetch(pAfter);
+    }
     kvIterSet(&p->base, nodeKey(pNode), pNode->nIKey, nodeVal(pNode),
-              pNode->nVal);
+              nodeValLen(pNode));
   }else{
     kvIterSetInvalid(&p->base);
   }

@@ -732,10 +732,10 @@ static void test_pool_reuse(void **state){
 }
 
 /*
-** Nodes keep the first 8 bytes of their key for comparisons: keys that
-** tie there (short keys, zero bytes, keys that are prefixes of each other,
-** long shared prefixes) must still order as kvIKeyCmp says, and every one
-** must be found. Keys are drawn from a small alphabet with 0x00 and 0xFF
+** Nodes keep the first 16 bytes of their key for comparisons, as two
+** words: keys that tie in either word or both (short keys, zero bytes,
+** keys that are prefixes of each other, shared heads of 12 and 20 bytes)
+** must still order as kvIKeyCmp says, and every one must be found. Keys are drawn from a small alphabet with 0x00 and 0xFF
 ** so that ties and padding cases are frequent.
 */
 static void test_prefix_ties(void **state){
@@ -749,10 +749,10 @@ static void test_prefix_ties(void **state){
   assert_non_null(aRef);
   assert_int_equal(kvMemNew(&m), KV_OK);
   for(i=0; i<nEnt; i++){
-    u8 aKey[24];
+    u8 aKey[32];
     u8 aVal[8];
-    int nKey = (int)rndN(20), j;
-    int nShared = (int)rndN(3)==0 ? 12 : 0;   /* a long common head */
+    int nKey = (int)rndN(28), j;
+    int nShared = (int)rndN(3)==0 ? 12 : (int)rndN(3)==0 ? 20 : 0;
     for(j=0; j<nKey; j++){
       aKey[j] = j<nShared ? (u8)'k' : aAlpha[rndN(sizeof(aAlpha))];
     }
