@@ -38,6 +38,9 @@ struct PosixFile {
   int bSynced;                  /* xSync succeeded once: cuts are synced */
   u64 nSyncEnd;                 /* nLogical at the last xSync */
   int bNoCut;                   /* KV_OPEN_SHARED: xClose keeps the size */
+  int bKick;                    /* KV_OPEN_WRITE: start writeback early */
+  u64 nWritten;                 /* bKick: bytes written */
+  u64 nKicked;                  /* bKick: writeback started below it */
 };
 
 /*
@@ -206,6 +209,7 @@ static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
     p->nCap = p->nLogical = p->nSyncEnd = (u64)st.st_size;
     p->bNoCut = (flags & KV_OPEN_SHARED)!=0;
   }
+  p->bKick = (flags & KV_OPEN_WRITE)!=0;
   *ppFile = &p->base;
   return KV_OK;
 }
@@ -229,9 +233,38 @@ static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
   return KV_OK;
 }
 
+/*
+** Files made whole and synced once at the end (KV_OPEN_WRITE: tables,
+** their temporaries, copies) start the writeback of each WRITE_KICK bytes
+** written as they go (sync_file_range, which waits for nothing), as
+** RocksDB's bytes_per_sync does: the fsync that ends the file then writes
+** only its last part. Without it a flushed 2 MiB table's fdatasync took
+** about 3 ms of the background thread's time, and a random fill's flushes
+** and compactions spent 30% of it in fsyncs while level 0 filled up and
+** the writer slept. Durability is unchanged (the fsync still decides it);
+** an error of the early writeback is reported by that fsync, which a
+** sync_file_range without its wait flags does not consume.
+*/
+#define WRITE_KICK ((u64)1 << 20)
+
+static void writeKick(PosixFile *p, size_t n){
+#ifdef SYNC_FILE_RANGE_WRITE
+  p->nWritten += n;
+  if( p->nWritten - p->nKicked >= WRITE_KICK ){
+    (void)sync_file_range(p->fd, (off_t)p->nKicked,
+                          (off_t)(p->nWritten - p->nKicked),
+                          SYNC_FILE_RANGE_WRITE);
+    p->nKicked = p->nWritten;
+  }
+#else
+  (void)p; (void)n;
+#endif
+}
+
 static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
   PosixFile *p = (PosixFile*)pFile;
   const u8 *a = (const u8*)pBuf;
+  size_t nAll = n;
   if( p->bAppendMap && n>0 ){
     if( p->nLogical + n > p->nCap ){
       int rc = appendGrow(p, p->nLogical + n);
@@ -255,6 +288,7 @@ static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
     n -= (size_t)w;
     if( p->bAppendMap ) p->nLogical += (u64)w;
   }
+  if( p->bKick ) writeKick(p, nAll);
   return KV_OK;
 }
 

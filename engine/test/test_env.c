@@ -1146,6 +1146,72 @@ static void test_posix_sync_unmaps_large_run(void **state){
   free(aGot);
 }
 
+/* Pages of [0, nByte) of the file open as fd that are dirty or under
+** writeback (cachestat(2), Linux 6.5), or -1 when the kernel has no
+** cachestat. */
+#define CACHESTAT_NR 451              /* the same on every architecture */
+static long unwrittenPages(int fd, u64 nByte){
+  struct { u64 off, len; } range = { 0, nByte };
+  struct { u64 nCache, nDirty, nWriteback, nEvicted, nRecent; } cs;
+  memset(&cs, 0, sizeof(cs));
+  if( syscall(CACHESTAT_NR, fd, &range, &cs, 0)!=0 ) return -1;
+  return (long)(cs.nDirty + cs.nWriteback);
+}
+
+/*
+** A KV_OPEN_WRITE file (a table being built) starts the writeback of its
+** bytes as they are written, a MiB at a time, without waiting for its
+** fsync: written 3 MiB in 64 KiB steps and never synced, its first 2 MiB
+** are on their way to the disk within seconds (left to the kernel, they
+** would stay dirty for 30). Every byte is in the file, in order, after
+** writes of every size, one of them past the MiB on its own.
+*/
+static void test_posix_write_starts_writeback(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  const char *zPath = P(f, "table");
+  size_t nTotal = 3<<20, n = 0, nStep = 64<<10;
+  u8 *aWant = malloc(nTotal + (3<<20));
+  u8 *aGot = malloc(nTotal + (3<<20));
+  KvFile *pFile = 0;
+  long nLeft = -1;
+  int fd, i;
+  assert_non_null(aWant);
+  assert_non_null(aGot);
+  pattern(aWant, nTotal + (3<<20), 4);
+  assert_int_equal(pPosix->xOpen(pPosix, zPath, KV_OPEN_WRITE, &pFile),
+                   KV_OK);
+  for(; n<nTotal; n+=nStep){
+    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nStep), KV_OK);
+  }
+  fd = open(zPath, O_RDONLY);
+  assert_true(fd>=0);
+  for(i=0; i<300; i++){
+    nLeft = unwrittenPages(fd, 2<<20);
+    if( nLeft<=0 ) break;
+    usleep(10000);
+  }
+  close(fd);
+  if( nLeft<0 ){
+    print_message("no cachestat(2) in this kernel: writeback not checked\n");
+  }else{
+    assert_int_equal(nLeft, 0);
+  }
+  /* odd sizes, and one write of 1.5 MiB */
+  assert_int_equal(pPosix->xAppend(pFile, aWant+n, 7), KV_OK);
+  n += 7;
+  assert_int_equal(pPosix->xAppend(pFile, aWant+n, (3<<20)/2), KV_OK);
+  n += (3<<20)/2;
+  assert_int_equal(pPosix->xAppend(pFile, aWant+n, 99999), KV_OK);
+  n += 99999;
+  assert_int_equal(pPosix->xSync(pFile), KV_OK);
+  assert_int_equal(pPosix->xClose(pFile), KV_OK);
+  assert_int_equal(diskRead(zPath, aGot, nTotal + (3<<20)), (long)n);
+  assert_memory_equal(aGot, aWant, n);
+  free(aWant);
+  free(aGot);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setupFixture, teardownFixture)
@@ -1178,6 +1244,7 @@ int main(void){
     T(test_posix_append),
     T(test_posix_append_prefaulted),
     T(test_posix_sync_unmaps_large_run),
+    T(test_posix_write_starts_writeback),
     cmocka_unit_test(test_failalloc_nth),
     cmocka_unit_test(test_failalloc_persist),
     cmocka_unit_test(test_failalloc_leak_and_mix),
