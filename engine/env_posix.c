@@ -32,7 +32,9 @@ struct PosixFile {
   size_t nMap;
   /* Mapped appends (see below); bAppendMap 0 for every other file. */
   int bAppendMap;
-  u8 *aApp;                     /* [0, nCap) mapped read-write, or NULL */
+  u8 *aApp;                     /* [nMapFrom, nCap) mapped read-write, or
+                                ** NULL: aApp[0] is byte nMapFrom */
+  u64 nMapFrom;                 /* bytes before it are unmapped (appendKick) */
   u64 nCap;                     /* allocated size of the file */
   u64 nLogical;                 /* bytes appended: the file's real size */
   int bSynced;                  /* xSync succeeded once: cuts are synced */
@@ -64,7 +66,14 @@ struct PosixFile {
 #define APPEND_STEP_MIN ((u64)64 << 10)
 #define APPEND_STEP_MAX ((u64)4 << 20)
 
-/* Make [0, nNeed) allocated and mapped. */
+/* Drop the mapping, if any. */
+static void appendUnmap(PosixFile *p){
+  if( p->aApp ) munmap(p->aApp, (size_t)(p->nCap - p->nMapFrom));
+  p->aApp = 0;
+  p->nMapFrom = 0;
+}
+
+/* Make [0, nNeed) allocated and mapped (from nMapFrom on). */
 static int appendGrow(PosixFile *p, u64 nNeed){
   u64 nNew = p->nCap < APPEND_STEP_MIN ? APPEND_STEP_MIN : p->nCap;
   void *pNew;
@@ -81,14 +90,14 @@ static int appendGrow(PosixFile *p, u64 nNeed){
   }
   if( e ) return kvErrno(e, "write", p->zPath);
   if( p->aApp ){
-    pNew = mremap(p->aApp, (size_t)p->nCap, (size_t)nNew, MREMAP_MAYMOVE);
+    pNew = mremap(p->aApp, (size_t)(p->nCap - p->nMapFrom),
+                  (size_t)(nNew - p->nMapFrom), MREMAP_MAYMOVE);
   }else{
     pNew = mmap(0, (size_t)nNew, PROT_READ|PROT_WRITE, MAP_SHARED, p->fd, 0);
   }
   if( pNew==MAP_FAILED ){
     /* No address space: go on with write() at the logical end. */
-    if( p->aApp ) munmap(p->aApp, (size_t)p->nCap);
-    p->aApp = 0;
+    appendUnmap(p);
   }else{
     p->aApp = (u8*)pNew;
 #ifdef MADV_POPULATE_WRITE
@@ -100,8 +109,8 @@ static int appendGrow(PosixFile *p, u64 nNeed){
     ** not synced yet (the WAL with sync=normal or off) is populated.
     ** Failure (a kernel before 5.14) leaves the faults to do it. */
     if( !p->bSynced ){
-      (void)madvise(p->aApp + p->nCap, (size_t)(nNew - p->nCap),
-                    MADV_POPULATE_WRITE);
+      (void)madvise(p->aApp + (p->nCap - p->nMapFrom),
+                    (size_t)(nNew - p->nCap), MADV_POPULATE_WRITE);
     }
 #endif
   }
@@ -111,10 +120,7 @@ static int appendGrow(PosixFile *p, u64 nNeed){
 
 /* Cut the file to its logical size, dropping the mapping. */
 static int appendCut(PosixFile *p){
-  if( p->aApp ){
-    munmap(p->aApp, (size_t)p->nCap);
-    p->aApp = 0;
-  }
+  appendUnmap(p);
   if( p->nCap!=p->nLogical ){
     if( ftruncate(p->fd, (off_t)p->nLogical)!=0 ){
       return kvErrno(errno, "truncate", p->zPath);
@@ -261,6 +267,42 @@ static void writeKick(PosixFile *p, size_t n){
 #endif
 }
 
+/*
+** A mapped file not synced yet (the WAL with sync=normal or off, synced
+** when its segment is full) also starts the writeback of what it holds as
+** it goes: each time APPEND_KICK bytes have been appended past the start
+** of the mapping, the whole pages before the append point are unmapped
+** (the appends never come back to them) and their writeback is started
+** (sync_file_range, as for tables above). Unmapped first, so the writeback
+** write-protects no mapped page (see posixSync). The sync at the end of
+** the segment then writes only what came after the last kick: on the
+** benchmark VM the writer waited 4.6-4.9 ms for each 4 MiB segment of a
+** random fill, a tenth of its time.
+*/
+#define APPEND_KICK ((u64)1 << 20)
+
+static void appendKick(PosixFile *p){
+#ifdef SYNC_FILE_RANGE_WRITE
+  long nSys = sysconf(_SC_PAGESIZE);   /* once a MiB: cheap enough */
+  u64 nPage = nSys>0 && (nSys & (nSys-1))==0 ? (u64)nSys : 65536;
+  u64 iTo;
+  size_t nDrop;
+  /* Whole pages, and the mapping keeps one at least: mremap cannot grow
+  ** an empty mapping (the allocation steps are multiples of 64 KiB). */
+  iTo = p->nLogical & ~(nPage - 1);
+  if( iTo>p->nCap - nPage ) iTo = p->nCap - nPage;
+  if( iTo<=p->nMapFrom ) return;
+  nDrop = (size_t)(iTo - p->nMapFrom);
+  if( munmap(p->aApp, nDrop)!=0 ) return;
+  (void)sync_file_range(p->fd, (off_t)p->nMapFrom, (off_t)nDrop,
+                        SYNC_FILE_RANGE_WRITE);
+  p->aApp += nDrop;
+  p->nMapFrom = iTo;
+#else
+  (void)p;
+#endif
+}
+
 static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
   PosixFile *p = (PosixFile*)pFile;
   const u8 *a = (const u8*)pBuf;
@@ -271,8 +313,11 @@ static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
       if( rc!=KV_OK ) return rc;
     }
     if( p->aApp ){
-      memcpy(p->aApp + p->nLogical, a, n);
+      memcpy(p->aApp + (p->nLogical - p->nMapFrom), a, n);
       p->nLogical += n;
+      if( p->nLogical - p->nMapFrom >= APPEND_KICK + 4096 && !p->bSynced ){
+        appendKick(p);
+      }
       return KV_OK;
     }
     /* no mapping: pwrite() at the logical end, below */
@@ -308,8 +353,7 @@ static int posixSync(KvFile *pFile){
     ** munmap). Later appends use pwrite() until the file next grows and
     ** is mapped again (appendGrow); small syncs (sync=full commits) keep
     ** the mapping. */
-    munmap(p->aApp, (size_t)p->nCap);
-    p->aApp = 0;
+    appendUnmap(p);
   }
   if( fdatasync(p->fd)!=0 ) return kvErrno(errno, "fsync", p->zPath);
   p->bSynced = 1;
@@ -351,7 +395,7 @@ static int posixClose(KvFile *pFile){
   if( p->bAppendMap && p->bNoCut ){
     /* Shared with other processes' appends: never cut (this handle's end
     ** may be older than the file's), mapped or not. */
-    if( p->aApp ) munmap(p->aApp, (size_t)p->nCap);
+    appendUnmap(p);
   }else if( p->bAppendMap ){
     rc = appendCut(p);
   }

@@ -1212,6 +1212,90 @@ static void test_posix_write_starts_writeback(void **state){
   free(aGot);
 }
 
+/* The lowest file offset of zPath mapped in this process, or -1. */
+static long long mappedFrom(const char *zPath){
+  char zReal[PATH_MAX], zLine[PATH_MAX + 256];
+  FILE *in;
+  long long iMin = -1;
+  if( realpath(zPath, zReal)==0 ) return -1;
+  in = fopen("/proc/self/maps", "r");
+  if( in==0 ) return -1;
+  while( fgets(zLine, sizeof(zLine), in) ){
+    size_t n = strlen(zLine), nReal = strlen(zReal);
+    unsigned long long iOff = 0;
+    if( n>0 && zLine[n-1]=='\n' ) zLine[--n] = 0;
+    if( n<nReal || strcmp(zLine + n - nReal, zReal)!=0 ) continue;
+    if( sscanf(zLine, "%*s %*s %llx", &iOff)!=1 ) continue;
+    if( iMin<0 || (long long)iOff<iMin ) iMin = (long long)iOff;
+  }
+  fclose(in);
+  return iMin;
+}
+
+/*
+** A mapped append file not synced yet (a WAL segment with sync=normal)
+** starts the writeback of what it holds as the appends go on: after 3 MiB
+** of 100-byte records and no sync, the first 2 MiB are unmapped (the
+** mapping starts past them) and on their way to the disk (cachestat(2),
+** where the kernel has it). Appends go on across the next allocation
+** step (the mapping, which no longer starts at 0, grows), and every byte
+** is where write() would have put it.
+*/
+static void test_posix_append_starts_writeback(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  const char *zPath = P(f, "seg");
+  size_t nTotal = 6<<20, nRec = 100, n = 0;
+  u8 *aWant = malloc(nTotal);
+  u8 *aGot = malloc(nTotal + (8<<20));
+  KvFile *pFile = 0;
+  long nLeft = -1;
+  long nDisk;
+  int fd, i;
+  assert_non_null(aWant);
+  assert_non_null(aGot);
+  pattern(aWant, nTotal, 6);
+  assert_int_equal(pPosix->xOpen(pPosix, zPath, KV_OPEN_APPEND|KV_OPEN_SHARED,
+                                 &pFile), KV_OK);
+  for(; n<(3<<20); n+=nRec){
+    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
+  }
+  if( mappedFrom(zPath)<0 ){
+    pPosix->xClose(pFile);
+    free(aWant);
+    free(aGot);
+    skip();                           /* no /proc here, or no mapping */
+  }
+  assert_true( mappedFrom(zPath)>=(2<<20) );
+  fd = open(zPath, O_RDONLY);
+  assert_true(fd>=0);
+  for(i=0; i<300; i++){
+    nLeft = unwrittenPages(fd, 2<<20);
+    if( nLeft<=0 ) break;
+    usleep(10000);
+  }
+  close(fd);
+  if( nLeft<0 ){
+    print_message("no cachestat(2) in this kernel: writeback not checked\n");
+  }else{
+    assert_int_equal(nLeft, 0);
+  }
+  for(; n<nTotal; n+=nRec){
+    size_t nThis = nRec<nTotal-n ? nRec : nTotal-n;
+    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nThis), KV_OK);
+  }
+  nDisk = diskRead(zPath, aGot, nTotal + (8<<20));
+  assert_true(nDisk>=(long)nTotal);
+  assert_memory_equal(aGot, aWant, nTotal);
+  for(n=nTotal; n<(size_t)nDisk; n++) assert_int_equal(aGot[n], 0);
+  assert_int_equal(pPosix->xSync(pFile), KV_OK);
+  assert_int_equal(pPosix->xClose(pFile), KV_OK);
+  assert_int_equal(diskRead(zPath, aGot, nTotal + (8<<20)), nDisk);
+  assert_memory_equal(aGot, aWant, nTotal);
+  free(aWant);
+  free(aGot);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setupFixture, teardownFixture)
@@ -1245,6 +1329,7 @@ int main(void){
     T(test_posix_append_prefaulted),
     T(test_posix_sync_unmaps_large_run),
     T(test_posix_write_starts_writeback),
+    T(test_posix_append_starts_writeback),
     cmocka_unit_test(test_failalloc_nth),
     cmocka_unit_test(test_failalloc_persist),
     cmocka_unit_test(test_failalloc_leak_and_mix),

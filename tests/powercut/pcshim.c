@@ -24,8 +24,16 @@
 ** came before it.
 **
 ** Not traced: subdirectories (the store is flat), hard links, O_DIRECT
-** and O_DSYNC writes, writev, sync_file_range, sync() and syncfs(); the
-** engine uses none of them (DESIGN.md, "Durability rules").
+** and O_DSYNC writes, writev, sync() and syncfs(); the engine uses none
+** of them (DESIGN.md, "Durability rules"). Nor sync_file_range, which the
+** engine calls with SYNC_FILE_RANGE_WRITE alone to start a writeback
+** early: it changes no byte and makes nothing durable (no device flush,
+** no metadata), so a power cut may still leave any state it could leave
+** without it.
+**
+** A munmap of the first part of a mapping (the engine drops the part of
+** a WAL segment's mapping its appends have left behind) keeps the rest
+** tracked.
 **
 ** Negative control: PC_SKIP_DIRSYNC=<n> turns every directory fsync after
 ** the n-th into a no-op that reports success (and is not logged), as an
@@ -713,8 +721,16 @@ int munmap(void *p, size_t n){
   m = gOn ? mapAt(p) : 0;
   if( m ){
     scanMaps();
-    free(m->aCopy);
-    memset(m, 0, sizeof(*m));
+    if( n<m->nLen ){
+      /* The first n bytes go; the rest stays mapped and tracked. */
+      memmove(m->aCopy, m->aCopy + n, m->nLen - n);
+      m->pAddr += n;
+      m->iOff += n;
+      m->nLen -= n;
+    }else{
+      free(m->aCopy);
+      memset(m, 0, sizeof(*m));
+    }
   }
   rc = real_munmap(p, n);
   pthread_mutex_unlock(&gMutex);
