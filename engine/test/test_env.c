@@ -1048,23 +1048,33 @@ static void test_posix_append_prefaulted(void **state){
   assert_true(nUnsynced*4 < nSynced);
 }
 
-/* Is zPath mapped into this process (a line of /proc/self/maps names
-** it)? -1 when /proc cannot be read. */
-static int isMapped(const char *zPath){
+/* Scan /proc/self/maps for mappings of zPath: -1 when that cannot be
+** read, else 1 if there is one (*piMin, if not NULL, set to the lowest
+** file offset mapped) and 0 if not. */
+static int mapScan(const char *zPath, long long *piMin){
   char zReal[PATH_MAX], zLine[PATH_MAX + 256];
   FILE *in;
   int bFound = 0;
   if( realpath(zPath, zReal)==0 ) return -1;
   in = fopen("/proc/self/maps", "r");
   if( in==0 ) return -1;
-  while( !bFound && fgets(zLine, sizeof(zLine), in) ){
-    size_t n = strlen(zLine);
+  while( fgets(zLine, sizeof(zLine), in) ){
+    size_t n = strlen(zLine), nReal = strlen(zReal);
+    unsigned long long iOff = 0;
     if( n>0 && zLine[n-1]=='\n' ) zLine[--n] = 0;
-    n = strlen(zReal);
-    bFound = strlen(zLine)>=n && strcmp(zLine + strlen(zLine) - n, zReal)==0;
+    if( n<nReal || strcmp(zLine + n - nReal, zReal)!=0 ) continue;
+    if( sscanf(zLine, "%*s %*s %llx", &iOff)!=1 ) continue;
+    if( piMin && (!bFound || (long long)iOff<*piMin) ) *piMin = (long long)iOff;
+    bFound = 1;
   }
   fclose(in);
   return bFound;
+}
+
+/* Is zPath mapped into this process (a line of /proc/self/maps names
+** it)? -1 when /proc cannot be read. */
+static int isMapped(const char *zPath){
+  return mapScan(zPath, 0);
 }
 
 /*
@@ -1158,6 +1168,25 @@ static long unwrittenPages(int fd, u64 nByte){
   return (long)(cs.nDirty + cs.nWriteback);
 }
 
+/* Expect the first nByte bytes of zPath to leave the dirty and writeback
+** states within 3 s, unsynced (where the kernel has cachestat). */
+static void expectWrittenOut(const char *zPath, u64 nByte){
+  long nLeft = -1;
+  int fd = open(zPath, O_RDONLY), i;
+  assert_true(fd>=0);
+  for(i=0; i<300; i++){
+    nLeft = unwrittenPages(fd, nByte);
+    if( nLeft<=0 ) break;
+    usleep(10000);
+  }
+  close(fd);
+  if( nLeft<0 ){
+    print_message("no cachestat(2) in this kernel: writeback not checked\n");
+  }else{
+    assert_int_equal(nLeft, 0);
+  }
+}
+
 /*
 ** A KV_OPEN_WRITE file (a table being built) starts the writeback of its
 ** bytes as they are written, a MiB at a time, without waiting for its
@@ -1174,8 +1203,6 @@ static void test_posix_write_starts_writeback(void **state){
   u8 *aWant = malloc(nTotal + (3<<20));
   u8 *aGot = malloc(nTotal + (3<<20));
   KvFile *pFile = 0;
-  long nLeft = -1;
-  int fd, i;
   assert_non_null(aWant);
   assert_non_null(aGot);
   pattern(aWant, nTotal + (3<<20), 4);
@@ -1184,19 +1211,7 @@ static void test_posix_write_starts_writeback(void **state){
   for(; n<nTotal; n+=nStep){
     assert_int_equal(pPosix->xAppend(pFile, aWant+n, nStep), KV_OK);
   }
-  fd = open(zPath, O_RDONLY);
-  assert_true(fd>=0);
-  for(i=0; i<300; i++){
-    nLeft = unwrittenPages(fd, 2<<20);
-    if( nLeft<=0 ) break;
-    usleep(10000);
-  }
-  close(fd);
-  if( nLeft<0 ){
-    print_message("no cachestat(2) in this kernel: writeback not checked\n");
-  }else{
-    assert_int_equal(nLeft, 0);
-  }
+  expectWrittenOut(zPath, 2<<20);
   /* odd sizes, and one write of 1.5 MiB */
   assert_int_equal(pPosix->xAppend(pFile, aWant+n, 7), KV_OK);
   n += 7;
@@ -1214,22 +1229,8 @@ static void test_posix_write_starts_writeback(void **state){
 
 /* The lowest file offset of zPath mapped in this process, or -1. */
 static long long mappedFrom(const char *zPath){
-  char zReal[PATH_MAX], zLine[PATH_MAX + 256];
-  FILE *in;
   long long iMin = -1;
-  if( realpath(zPath, zReal)==0 ) return -1;
-  in = fopen("/proc/self/maps", "r");
-  if( in==0 ) return -1;
-  while( fgets(zLine, sizeof(zLine), in) ){
-    size_t n = strlen(zLine), nReal = strlen(zReal);
-    unsigned long long iOff = 0;
-    if( n>0 && zLine[n-1]=='\n' ) zLine[--n] = 0;
-    if( n<nReal || strcmp(zLine + n - nReal, zReal)!=0 ) continue;
-    if( sscanf(zLine, "%*s %*s %llx", &iOff)!=1 ) continue;
-    if( iMin<0 || (long long)iOff<iMin ) iMin = (long long)iOff;
-  }
-  fclose(in);
-  return iMin;
+  return mapScan(zPath, &iMin)==1 ? iMin : -1;
 }
 
 /*
@@ -1249,9 +1250,7 @@ static void test_posix_append_starts_writeback(void **state){
   u8 *aWant = malloc(nTotal);
   u8 *aGot = malloc(nTotal + (8<<20));
   KvFile *pFile = 0;
-  long nLeft = -1;
   long nDisk;
-  int fd, i;
   assert_non_null(aWant);
   assert_non_null(aGot);
   pattern(aWant, nTotal, 6);
@@ -1267,19 +1266,7 @@ static void test_posix_append_starts_writeback(void **state){
     skip();                           /* no /proc here, or no mapping */
   }
   assert_true( mappedFrom(zPath)>=(2<<20) );
-  fd = open(zPath, O_RDONLY);
-  assert_true(fd>=0);
-  for(i=0; i<300; i++){
-    nLeft = unwrittenPages(fd, 2<<20);
-    if( nLeft<=0 ) break;
-    usleep(10000);
-  }
-  close(fd);
-  if( nLeft<0 ){
-    print_message("no cachestat(2) in this kernel: writeback not checked\n");
-  }else{
-    assert_int_equal(nLeft, 0);
-  }
+  expectWrittenOut(zPath, 2<<20);
   for(; n<nTotal; n+=nRec){
     size_t nThis = nRec<nTotal-n ? nRec : nTotal-n;
     assert_int_equal(pPosix->xAppend(pFile, aWant+n, nThis), KV_OK);
