@@ -241,7 +241,7 @@ static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
 
 /*
 ** Files made whole and synced once at the end (KV_OPEN_WRITE: tables,
-** their temporaries, copies) start the writeback of each WRITE_KICK bytes
+** their temporaries, copies) start the writeback of each KICK_BYTES
 ** written as they go (sync_file_range, which waits for nothing), as
 ** RocksDB's bytes_per_sync does: the fsync that ends the file then writes
 ** only its last part. Without it a flushed 2 MiB table's fdatasync took
@@ -251,26 +251,30 @@ static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
 ** an error of the early writeback is reported by that fsync, which a
 ** sync_file_range without its wait flags does not consume.
 */
-#define WRITE_KICK ((u64)1 << 20)
+#define KICK_BYTES ((u64)1 << 20)
+
+/* Start the writeback of bytes [iOff, iOff+n) of p, waiting for nothing
+** (where the system has sync_file_range; elsewhere the fsync does it). */
+static void startWriteback(PosixFile *p, u64 iOff, u64 n){
+#ifdef SYNC_FILE_RANGE_WRITE
+  (void)sync_file_range(p->fd, (off_t)iOff, (off_t)n, SYNC_FILE_RANGE_WRITE);
+#else
+  (void)p; (void)iOff; (void)n;
+#endif
+}
 
 static void writeKick(PosixFile *p, size_t n){
-#ifdef SYNC_FILE_RANGE_WRITE
   p->nWritten += n;
-  if( p->nWritten - p->nKicked >= WRITE_KICK ){
-    (void)sync_file_range(p->fd, (off_t)p->nKicked,
-                          (off_t)(p->nWritten - p->nKicked),
-                          SYNC_FILE_RANGE_WRITE);
+  if( p->nWritten - p->nKicked >= KICK_BYTES ){
+    startWriteback(p, p->nKicked, p->nWritten - p->nKicked);
     p->nKicked = p->nWritten;
   }
-#else
-  (void)p; (void)n;
-#endif
 }
 
 /*
 ** A mapped file not synced yet (the WAL with sync=normal or off, synced
 ** when its segment is full) also starts the writeback of what it holds as
-** it goes: each time APPEND_KICK bytes have been appended past the start
+** it goes: each time KICK_BYTES have been appended past the start
 ** of the mapping, the whole pages before the append point are unmapped
 ** (the appends never come back to them) and their writeback is started
 ** (sync_file_range, as for tables above). Unmapped first, so the writeback
@@ -279,10 +283,7 @@ static void writeKick(PosixFile *p, size_t n){
 ** benchmark VM the writer waited 4.6-4.9 ms for each 4 MiB segment of a
 ** random fill, a tenth of its time.
 */
-#define APPEND_KICK ((u64)1 << 20)
-
 static void appendKick(PosixFile *p){
-#ifdef SYNC_FILE_RANGE_WRITE
   long nSys = sysconf(_SC_PAGESIZE);   /* once a MiB: cheap enough */
   u64 nPage = nSys>0 && (nSys & (nSys-1))==0 ? (u64)nSys : 65536;
   u64 iTo;
@@ -294,13 +295,9 @@ static void appendKick(PosixFile *p){
   if( iTo<=p->nMapFrom ) return;
   nDrop = (size_t)(iTo - p->nMapFrom);
   if( munmap(p->aApp, nDrop)!=0 ) return;
-  (void)sync_file_range(p->fd, (off_t)p->nMapFrom, (off_t)nDrop,
-                        SYNC_FILE_RANGE_WRITE);
+  startWriteback(p, p->nMapFrom, nDrop);
   p->aApp += nDrop;
   p->nMapFrom = iTo;
-#else
-  (void)p;
-#endif
 }
 
 static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
@@ -315,7 +312,7 @@ static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
     if( p->aApp ){
       memcpy(p->aApp + (p->nLogical - p->nMapFrom), a, n);
       p->nLogical += n;
-      if( p->nLogical - p->nMapFrom >= APPEND_KICK + 4096 && !p->bSynced ){
+      if( p->nLogical - p->nMapFrom >= KICK_BYTES + 4096 && !p->bSynced ){
         appendKick(p);
       }
       return KV_OK;

@@ -477,6 +477,8 @@ int kvMemNew(KvMem **ppMem){
 }
 
 int kvMemNewPooled(KvMemPool *pPool, KvMem **ppMem){
+  const size_t nHead = sizeof(MemNode)
+                       + MEM_MAX_HEIGHT*sizeof(_Atomic(MemNode*));
   KvMem *p = kvMallocZero(sizeof(*p));
   int rc = KV_OK;
   *ppMem = 0;
@@ -495,12 +497,11 @@ int kvMemNewPooled(KvMemPool *pPool, KvMem **ppMem){
   atomic_init(&p->maxPointSeq, 0);
   atomic_init(&p->pRangeDel, (MemRangeDel*)0);
   p->iRand = 0x2545F4914F6CDD1DULL;
-  p->pHead = arenaAlloc(p, MEM_NODES, sizeof(MemNode)
-                           + MEM_MAX_HEIGHT*sizeof(_Atomic(MemNode*)));
+  p->pHead = arenaAlloc(p, MEM_NODES, nHead);
   /* The entries' first block too: the first adds need no allocation, as
   ** when nodes and entries shared one block. */
   if( p->pHead && runNewBlock(p, &p->aRun[MEM_ENTRIES])==KV_OK ){
-    arenaCount(p, sizeof(MemNode) + MEM_MAX_HEIGHT*sizeof(_Atomic(MemNode*)));
+    arenaCount(p, nHead);
   }else{
     p->pHead = 0;
   }

@@ -1077,6 +1077,18 @@ static int isMapped(const char *zPath){
   return mapScan(zPath, 0);
 }
 
+/* Read zPath (at most nGot bytes into aGot): it must hold aWant's nWant
+** bytes, then zeros if anything. Returns the bytes read. */
+static long expectBytesThenZeros(const char *zPath, const u8 *aWant,
+                                 size_t nWant, u8 *aGot, size_t nGot){
+  long nDisk = diskRead(zPath, aGot, nGot);
+  size_t i;
+  assert_true(nDisk>=(long)nWant);
+  assert_memory_equal(aGot, aWant, nWant);
+  for(i=nWant; i<(size_t)nDisk; i++) assert_int_equal(aGot[i], 0);
+  return nDisk;
+}
+
 /*
 ** An fsync of a mapped append file write-protects each dirty mapped page
 ** with a TLB shootdown per page: a sync after a large run of mapped
@@ -1132,10 +1144,7 @@ static void test_posix_sync_unmaps_large_run(void **state){
     assert_int_equal(pPosix->xAppend(pFile, aWant+n, nThis), KV_OK);
   }
   /* the reader sees every byte in order, zeros after them */
-  nDisk = diskRead(zPath, aGot, nTotal + (8<<20));
-  assert_true(nDisk>=(long)nTotal);
-  assert_memory_equal(aGot, aWant, nTotal);
-  for(n=nTotal; n<(size_t)nDisk; n++) assert_int_equal(aGot[n], 0);
+  nDisk = expectBytesThenZeros(zPath, aWant, nTotal, aGot, nTotal + (8<<20));
   assert_int_equal(pPosix->xClose(pFile), KV_OK);
   assert_int_equal(diskSize(zPath), nDisk);      /* shared: not cut */
 
@@ -1271,10 +1280,7 @@ static void test_posix_append_starts_writeback(void **state){
     size_t nThis = nRec<nTotal-n ? nRec : nTotal-n;
     assert_int_equal(pPosix->xAppend(pFile, aWant+n, nThis), KV_OK);
   }
-  nDisk = diskRead(zPath, aGot, nTotal + (8<<20));
-  assert_true(nDisk>=(long)nTotal);
-  assert_memory_equal(aGot, aWant, nTotal);
-  for(n=nTotal; n<(size_t)nDisk; n++) assert_int_equal(aGot[n], 0);
+  nDisk = expectBytesThenZeros(zPath, aWant, nTotal, aGot, nTotal + (8<<20));
   assert_int_equal(pPosix->xSync(pFile), KV_OK);
   assert_int_equal(pPosix->xClose(pFile), KV_OK);
   assert_int_equal(diskRead(zPath, aGot, nTotal + (8<<20)), nDisk);

@@ -735,8 +735,9 @@ static void test_pool_reuse(void **state){
 ** Nodes keep the first 16 bytes of their key for comparisons, as two
 ** words: keys that tie in either word or both (short keys, zero bytes,
 ** keys that are prefixes of each other, shared heads of 12 and 20 bytes)
-** must still order as kvIKeyCmp says, and every one must be found. Keys are drawn from a small alphabet with 0x00 and 0xFF
-** so that ties and padding cases are frequent.
+** must still order as kvIKeyCmp says, and every one must be found. Keys
+** are drawn from a small alphabet with 0x00 and 0xFF so that ties and
+** padding cases are frequent.
 */
 static void test_prefix_ties(void **state){
   const int nEnt = 4000;
