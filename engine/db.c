@@ -699,13 +699,60 @@ static int fileCovers(const KvFileMeta *f, const u8 *k, size_t n){
 }
 
 static int probeFile(KvFileMeta *f, const u8 *k, size_t n, u32 hash,
-                     u64 seq, int *pbFound, int *peType, KvBuf *pVal){
+                     int bFilter, u64 seq, int *pbFound, int *peType,
+                     KvBuf *pVal){
   KvSst *pSst = 0;
   int rc = kvFileTable(f, &pSst);
   if( rc==KV_OK ){
-    rc = kvSstGetHashed(pSst, k, n, hash, seq, pbFound, peType, pVal);
+    rc = kvSstGetHashed(pSst, k, n, hash, bFilter, seq, pbFound, peType,
+                        pVal);
   }
   return rc;
+}
+
+/*
+** Filters that only cost. A table's bloom filter spares a search for a key
+** the table does not hold, at the price of one cache line read first. When
+** nearly every probe of a level finds its key, that line is one cache miss
+** more on the way to the block holding the key: reads of keys that exist
+** end mostly in the last level, which holds most of the data (readrandom:
+** about 8% of a lookup, doc/getpath.md "Filters passed over"). RocksDB's
+** optimize_filters_for_hits drops the last level's filters for good; here
+** each level >= 1 keeps a score of its recent probes instead, +1 for a key
+** found (a tombstone too: the filter would have said "maybe"), -FILTER_MISS
+** for one not there, between 0 and FILTER_SCORE_MAX, and while it is at
+** FILTER_SKIP_AT or above its probes pass over the filter. The score
+** drifts up while fewer than one probe in FILTER_MISS+1 misses, so keys
+** that are absent (a duplicate check before an INSERT, readmissing) bring
+** the filter back after a few dozen probes. Level 0 always uses its
+** filters: its files are small and each holds few of the keys sought.
+** The answer never depends on it: the block search decides. Relaxed loads
+** and stores: a lost update between two threads moves a score by a step.
+*/
+#define FILTER_SCORE_MAX 256
+#define FILTER_SKIP_AT   128
+#define FILTER_MISS      8
+
+static int filterWanted(kv_db *db, int iLevel){
+  return atomic_load_explicit(&db->aFilterScore[iLevel],
+                              memory_order_relaxed)<FILTER_SKIP_AT;
+}
+
+static void filterNote(kv_db *db, int iLevel, int bFound){
+  int s = atomic_load_explicit(&db->aFilterScore[iLevel],
+                               memory_order_relaxed);
+  /* (no store while a score stays at either end: the common case writes
+  ** nothing other readers' caches would have to fetch again) */
+  if( bFound ){
+    if( s<FILTER_SCORE_MAX ){
+      atomic_store_explicit(&db->aFilterScore[iLevel], s+1,
+                            memory_order_relaxed);
+    }
+  }else if( s>0 ){
+    atomic_store_explicit(&db->aFilterScore[iLevel],
+                          s>FILTER_MISS ? s-FILTER_MISS : 0,
+                          memory_order_relaxed);
+  }
 }
 
 /* Search version v. Level 0 files are ordered newest first and hold
@@ -723,7 +770,7 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
     KvFileMeta *f = v->aaFile[0][i];
     if( f->minSeq>seq || !fileCovers(f, k, n) ) continue;
     if( nProbe++==0 ) pFirst = f;
-    rc = probeFile(f, k, n, hash, seq, pbFound, peType, pVal);
+    rc = probeFile(f, k, n, hash, 1, seq, pbFound, peType, pVal);
   }
   /* (most of the KV_MAX_LEVELS levels are empty: one load each) */
   for(iLevel=1; rc==KV_OK && !*pbFound && iLevel<KV_MAX_LEVELS; iLevel++){
@@ -746,7 +793,9 @@ static int versionGet(kv_db *db, KvVersion *v, const u8 *k, size_t n,
      && kvUKeyCmpShort(k, n, a[lo]->smallest.a,
                        a[lo]->smallest.n - KV_TRAILER)>=0 ){
       nProbe++;
-      rc = probeFile(a[lo], k, n, hash, seq, pbFound, peType, pVal);
+      rc = probeFile(a[lo], k, n, hash, filterWanted(db, iLevel), seq,
+                     pbFound, peType, pVal);
+      if( rc==KV_OK ) filterNote(db, iLevel, *pbFound);
     }
   }
   if( nProbe>1 && rc==KV_OK && pFirst && db->pCompactor ){

@@ -832,9 +832,12 @@ int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
 /* The same with the key's kvBloomHash() already computed (a point read
 ** probes several tables with one key), for a caller that has checked the
 ** key against the table's key range: the key's range is not checked again
-** (a key outside it is searched for and not found). */
+** (a key outside it is searched for and not found). With bFilter 0 the
+** bloom filter is not consulted (versionGet's choice, db.c): the answer is
+** the same, only what it costs differs. */
 int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
-                   u64 seq, int *pbFound, int *peType, KvBuf *pVal);
+                   int bFilter, u64 seq, int *pbFound, int *peType,
+                   KvBuf *pVal);
 /* Iterator over the table's internal keys. The table must outlive it.
 ** flags: 0, or KV_SST_BULK for a one-pass read of much of the table
 ** (compaction): blocks are read with xRead into private buffers, never
@@ -1186,6 +1189,9 @@ struct kv_db {
   _Atomic u64 nWrites;          /* batches committed */
   _Atomic u64 nSyncs;           /* WAL fsyncs by commits */
   _Atomic u64 nGets;            /* point reads */
+  _Atomic int aFilterScore[KV_MAX_LEVELS];  /* per level >= 1: do its
+                                ** point probes find their keys? (db.c,
+                                ** filterWanted); relaxed, a hint */
   u64 nStallMicros;             /* writers delayed by level-0 pressure */
   u64 nStallSlowdown;           /* writes delayed 1 ms */
   u64 nStallStop;               /* writes that waited for a compaction */

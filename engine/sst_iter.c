@@ -341,12 +341,13 @@ int kvSstGet(KvSst *pSst, const u8 *pKey, size_t nKey, u64 seq,
     if( pSst->pCounters ) counterAdd(&pSst->pCounters->nFileProbe);
     return KV_OK;
   }
-  return kvSstGetHashed(pSst, pKey, nKey, kvBloomHash(pKey, nKey), seq,
+  return kvSstGetHashed(pSst, pKey, nKey, kvBloomHash(pKey, nKey), 1, seq,
                         pbFound, peType, pVal);
 }
 
 int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
-                   u64 seq, int *pbFound, int *peType, KvBuf *pVal){
+                   int bFilter, u64 seq, int *pbFound, int *peType,
+                   KvBuf *pVal){
   KvSst *p = pSst;
   const KvSstMeta *m = &p->meta;
   KvBuf target = {0, 0, 0};     /* the internal key sought, if too long */
@@ -354,7 +355,8 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
   const u8 *pTarget = aTarget;
   size_t nTarget = nKey + KV_TRAILER;
   SstIter it;
-  int eFilter;                  /* p->eFilter, as this lookup saw it */
+  int eFilter;                  /* p->eFilter, as this lookup saw it (not
+                                ** read at all with bFilter 0) */
   int rc = KV_OK;
 
   *pbFound = 0;
@@ -363,8 +365,9 @@ int kvSstGetHashed(KvSst *pSst, const u8 *pKey, size_t nKey, u32 hash,
   ** against the file's range in the version; a key outside the table's
   ** entries is searched for and not found) */
   if( m->nEntry==0 ) return KV_OK;
-  eFilter = atomic_load_explicit(&p->eFilter, memory_order_acquire);
-  if( eFilter!=SST_FILTER_READY && p->nFilterPart ){
+  eFilter = bFilter ? atomic_load_explicit(&p->eFilter, memory_order_acquire)
+                   : SST_FILTER_UNREAD;
+  if( bFilter && eFilter!=SST_FILTER_READY && p->nFilterPart ){
     /* the first lookup reads it (or, while another thread does, this one
     ** goes on without it) */
     rc = kvSstFilterLoad(p, 0);

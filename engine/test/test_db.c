@@ -155,6 +155,74 @@ static void test_get_sources(void **state){
   tuRemoveDir(zDir);
 }
 
+/* Reads of n keys "k%04d" (bAbsent: "k%04dx", in the same files' ranges
+** but never written); every answer checked. */
+static void readKeys(kv_db *db, int n, int bAbsent){
+  int i;
+  for(i=0; i<n; i++){
+    char zKey[16], zVal[16];
+    const char *z;
+    snprintf(zKey, sizeof(zKey), bAbsent ? "k%04dx" : "k%04d", i);
+    z = tuGet(db, 0, 0, zKey);
+    if( bAbsent ){
+      if( z ) fail_msg("%s: found %s, expected none", zKey, z);
+    }else{
+      snprintf(zVal, sizeof(zVal), "v%d", i);
+      if( z==0 ) fail_msg("%s: not found", zKey);
+      assert_string_equal(z, zVal);
+    }
+  }
+}
+
+/* A level's bloom filter is passed over while nearly every probe of it
+** finds its key, and consulted again once keys sought there are absent;
+** level 0's filters are always consulted. Answers are the same either way. */
+static void test_filter_passed_over_for_hits(void **state){
+  char zDir[256], zKey[16], zVal[16];
+  kv_options *o;
+  kv_db *db;
+  u64 nCheck, nNeg;
+  int i;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "filterhits");
+  o = tuOptions("background=off", NULL);
+  db = tuOpen(zDir, o);
+  for(i=0; i<2000; i++){
+    snprintf(zKey, sizeof(zKey), "k%04d", i);
+    snprintf(zVal, sizeof(zVal), "v%d", i);
+    tuPut(db, zKey, zVal);
+  }
+  assert_int_equal(kv_compact(db, 1, 0), KV_OK);  /* the last level only */
+
+  /* keys that exist: the filter is read until the score rises, then not */
+  nCheck = atomic_load(&db->counters.nBloomCheck);
+  readKeys(db, 2000, 0);
+  assert_true(atomic_load(&db->counters.nBloomCheck) - nCheck < 200);
+  nCheck = atomic_load(&db->counters.nBloomCheck);
+  readKeys(db, 2000, 0);
+  assert_int_equal(atomic_load(&db->counters.nBloomCheck), nCheck);
+
+  /* absent keys: consulted again after a few dozen, and it says no */
+  nNeg = atomic_load(&db->counters.nBloomNegative);
+  readKeys(db, 1000, 1);
+  assert_true(atomic_load(&db->counters.nBloomNegative) - nNeg > 900);
+
+  /* level 0 keeps its filters: 50 keys flushed there, read 1000 times */
+  for(i=0; i<2000; i+=40){
+    snprintf(zKey, sizeof(zKey), "k%04d", i);
+    snprintf(zVal, sizeof(zVal), "v%d", i);
+    tuPut(db, zKey, zVal);
+  }
+  assert_int_equal(kv_flush(db), KV_OK);
+  readKeys(db, 2000, 0);                          /* the last level skips */
+  nCheck = atomic_load(&db->counters.nBloomCheck);
+  readKeys(db, 1000, 0);
+  assert_int_equal(atomic_load(&db->counters.nBloomCheck) - nCheck, 1000);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* kv_get_into keeps the caller's buffer: no new allocation while a value
 ** fits, grown for a larger one, kept on KV_NOTFOUND; values from the
 ** batch, the memtable and a table; an empty value. */
@@ -713,6 +781,7 @@ int main(int argc, char **argv){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_put_get_delete),
     cmocka_unit_test(test_get_sources),
+    cmocka_unit_test(test_filter_passed_over_for_hits),
     cmocka_unit_test(test_get_into_reuses_buffer),
     cmocka_unit_test(test_batch_and_snapshot),
     cmocka_unit_test(test_batch_key_order),
