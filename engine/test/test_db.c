@@ -174,24 +174,30 @@ static void readKeys(kv_db *db, int n, int bAbsent){
   }
 }
 
-/* A level's bloom filter is passed over while nearly every probe of it
-** finds its key, and consulted again once keys sought there are absent;
-** level 0's filters are always consulted. Answers are the same either way. */
-static void test_filter_passed_over_for_hits(void **state){
-  char zDir[256], zKey[16], zVal[16];
-  kv_options *o;
-  kv_db *db;
-  u64 nCheck, nNeg;
+/* Puts key "k%04d" = "v%d" for i in [0, n) by step. */
+static void putKeys(kv_db *db, int n, int nStep){
   int i;
-  (void)state;
-  tuTempDir(zDir, sizeof(zDir), "filterhits");
-  o = tuOptions("background=off", NULL);
-  db = tuOpen(zDir, o);
-  for(i=0; i<2000; i++){
+  for(i=0; i<n; i+=nStep){
+    char zKey[16], zVal[16];
     snprintf(zKey, sizeof(zKey), "k%04d", i);
     snprintf(zVal, sizeof(zVal), "v%d", i);
     tuPut(db, zKey, zVal);
   }
+}
+
+/* A level's bloom filter is passed over while nearly every probe of it
+** finds its key, and consulted again once keys sought there are absent;
+** level 0's filters are always consulted. Answers are the same either way. */
+static void test_filter_passed_over_for_hits(void **state){
+  char zDir[256];
+  kv_options *o;
+  kv_db *db;
+  u64 nCheck, nNeg;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "filterhits");
+  o = tuOptions("background=off", NULL);
+  db = tuOpen(zDir, o);
+  putKeys(db, 2000, 1);
   assert_int_equal(kv_compact(db, 1, 0), KV_OK);  /* the last level only */
 
   /* keys that exist: the filter is read until the score rises, then not */
@@ -208,11 +214,7 @@ static void test_filter_passed_over_for_hits(void **state){
   assert_true(atomic_load(&db->counters.nBloomNegative) - nNeg > 900);
 
   /* level 0 keeps its filters: 50 keys flushed there, read 1000 times */
-  for(i=0; i<2000; i+=40){
-    snprintf(zKey, sizeof(zKey), "k%04d", i);
-    snprintf(zVal, sizeof(zVal), "v%d", i);
-    tuPut(db, zKey, zVal);
-  }
+  putKeys(db, 2000, 40);
   assert_int_equal(kv_flush(db), KV_OK);
   readKeys(db, 2000, 0);                          /* the last level skips */
   nCheck = atomic_load(&db->counters.nBloomCheck);

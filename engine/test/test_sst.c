@@ -350,21 +350,26 @@ static void checkIter(KvSst *pSst, const Set *s, int nSeekStep){
   checkIterOn(pIt, s, nSeekStep);
 }
 
-static void checkGet(KvSst *pSst, const Set *s, const char *zUser, u64 seq){
-  const Ent *e = refGet(s, zUser, seq);
-  KvBuf v = {0, 0, 0};
-  int bFound = -1, eType = -1;
-  assert_int_equal(kvSstGet(pSst, (const u8*)zUser, strlen(zUser), seq,
-                            &bFound, &eType, &v), KV_OK);
+/* A point read's answer (bFound, eType, the value in v) is entry e's, or
+** "not found" when e is NULL. Frees v. */
+static void expectAnswer(const Ent *e, int bFound, int eType, KvBuf *v){
   assert_int_equal(bFound, e!=0);
   if( e ){
     assert_int_equal(eType, kvIKeyType(e->k, e->nk));
     if( eType==KV_TYPE_PUT ){
-      assert_int_equal(v.n, e->nv);
-      if( v.n ) assert_memory_equal(v.a, e->v, v.n);
+      assert_int_equal(v->n, e->nv);
+      if( v->n ) assert_memory_equal(v->a, e->v, v->n);
     }
   }
-  kvBufFree(&v);
+  kvBufFree(v);
+}
+
+static void checkGet(KvSst *pSst, const Set *s, const char *zUser, u64 seq){
+  KvBuf v = {0, 0, 0};
+  int bFound = -1, eType = -1;
+  assert_int_equal(kvSstGet(pSst, (const u8*)zUser, strlen(zUser), seq,
+                            &bFound, &eType, &v), KV_OK);
+  expectAnswer(refGet(s, zUser, seq), bFound, eType, &v);
 }
 
 /* checkGet without kvSstGet's range check (a point read checks the
@@ -381,15 +386,7 @@ static void checkGetHashed(KvSst *pSst, const Set *s, const char *zUser,
     assert_int_equal(kvSstGetHashed(pSst, (const u8*)zUser, strlen(zUser),
                      kvBloomHash((const u8*)zUser, strlen(zUser)), bFilter,
                      seq, &bFound, &eType, &v), KV_OK);
-    assert_int_equal(bFound, e!=0);
-    if( e ){
-      assert_int_equal(eType, kvIKeyType(e->k, e->nk));
-      if( eType==KV_TYPE_PUT ){
-        assert_int_equal(v.n, e->nv);
-        if( v.n ) assert_memory_equal(v.a, e->v, v.n);
-      }
-    }
-    kvBufFree(&v);
+    expectAnswer(e, bFound, eType, &v);
   }
 }
 
