@@ -900,6 +900,29 @@ static void test_posix_map(void **state){
   assert_null(f->pEnv->xMap);
 }
 
+/* nTotal bytes of pattern iSeed to append (*paWant), and a buffer to read
+** the file back into, 8 MiB longer for the tail of zeros a mapped append
+** file may have (*paGot). */
+static void appendBuffers(size_t nTotal, int iSeed, u8 **paWant, u8 **paGot){
+  *paWant = malloc(nTotal);
+  *paGot = malloc(nTotal + (8<<20));
+  assert_non_null(*paWant);
+  assert_non_null(*paGot);
+  pattern(*paWant, nTotal, iSeed);
+}
+
+/* Appends aWant from *pn on to pFile (the posix env's) in records of nRec
+** bytes, the last one cut at nTotal, until *pn reaches nTo. */
+static void appendRecords(KvFile *pFile, const u8 *aWant, size_t nTotal,
+                          size_t *pn, size_t nTo, size_t nRec){
+  KvEnv *pPosix = kvEnvPosix();
+  while( *pn<nTo ){
+    size_t nThis = nRec<nTotal-*pn ? nRec : nTotal-*pn;
+    assert_int_equal(pPosix->xAppend(pFile, aWant+*pn, nThis), KV_OK);
+    *pn += nThis;
+  }
+}
+
 /*
 ** posix KV_OPEN_APPEND files are written through a mapping: what was
 ** appended is in the file at once (another descriptor reads it while the
@@ -916,16 +939,13 @@ static void test_posix_append(void **state){
   for(bPlain=0; bPlain<2; bPlain++){
     const char *zPath = P(f, bPlain ? "plain" : "mapped");
     size_t nTotal = 9<<20;                /* crosses several 4 MiB steps */
-    u8 *aWant = malloc(nTotal);
-    u8 *aGot = malloc(nTotal + (8<<20));
+    u8 *aWant, *aGot;
     KvFile *pFile = 0;
     size_t n = 0, nStep = 1;
     u64 nSize = 0;
     int fd;
     long nDisk;
-    assert_non_null(aWant);
-    assert_non_null(aGot);
-    pattern(aWant, nTotal, 3);
+    appendBuffers(nTotal, 3, &aWant, &aGot);
     assert_int_equal(pPosix->xOpen(pPosix, zPath,
         KV_OPEN_APPEND | (bPlain ? KV_OPEN_PLAIN : 0), &pFile), KV_OK);
     while( n<nTotal ){
@@ -1104,13 +1124,10 @@ static void test_posix_sync_unmaps_large_run(void **state){
   const char *zPath = P(f, "seg");
   size_t nTotal = 6<<20;              /* past the first 4 MiB of steps */
   size_t nRec = 100, n = 0;
-  u8 *aWant = malloc(nTotal);
-  u8 *aGot = malloc(nTotal + (8<<20));
+  u8 *aWant, *aGot;
   KvFile *pFile = 0;
   long nDisk;
-  assert_non_null(aWant);
-  assert_non_null(aGot);
-  pattern(aWant, nTotal, 9);
+  appendBuffers(nTotal, 9, &aWant, &aGot);
   assert_int_equal(pPosix->xOpen(pPosix, zPath, KV_OPEN_APPEND|KV_OPEN_SHARED,
                                  &pFile), KV_OK);
   if( isMapped(zPath)<0 ){
@@ -1120,29 +1137,20 @@ static void test_posix_sync_unmaps_large_run(void **state){
     skip();                           /* no /proc here */
   }
   /* 1 MiB through the mapping, then a sync: unmapped */
-  for(; n<(1<<20); n+=nRec){
-    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
-  }
+  appendRecords(pFile, aWant, nTotal, &n, 1<<20, nRec);
   assert_int_equal(isMapped(zPath), 1);
   assert_int_equal(pPosix->xSync(pFile), KV_OK);
   assert_int_equal(isMapped(zPath), 0);
   /* a little more (pwrite: within the allocated size), a small sync */
-  for(; n<(1<<20) + 1000; n+=nRec){
-    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
-  }
+  appendRecords(pFile, aWant, nTotal, &n, (1<<20) + 1000, nRec);
   assert_int_equal(isMapped(zPath), 0);
   assert_int_equal(pPosix->xSync(pFile), KV_OK);
   /* on past the allocated size: mapped again; a small sync keeps it */
-  for(; n<nTotal - 1000; n+=nRec){
-    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
-  }
+  appendRecords(pFile, aWant, nTotal, &n, nTotal - 1000, nRec);
   assert_int_equal(isMapped(zPath), 1);
   assert_int_equal(pPosix->xSync(pFile), KV_OK);
   assert_int_equal(isMapped(zPath), 0);
-  for(; n<nTotal; n+=nRec){
-    size_t nThis = nRec<nTotal-n ? nRec : nTotal-n;
-    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nThis), KV_OK);
-  }
+  appendRecords(pFile, aWant, nTotal, &n, nTotal, nRec);
   /* the reader sees every byte in order, zeros after them */
   nDisk = expectBytesThenZeros(zPath, aWant, nTotal, aGot, nTotal + (8<<20));
   assert_int_equal(pPosix->xClose(pFile), KV_OK);
@@ -1152,9 +1160,8 @@ static void test_posix_sync_unmaps_large_run(void **state){
   zPath = P(f, "own");
   assert_int_equal(pPosix->xOpen(pPosix, zPath, KV_OPEN_APPEND, &pFile),
                    KV_OK);
-  for(n=0; n<(1<<20); n+=nRec){
-    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
-  }
+  n = 0;
+  appendRecords(pFile, aWant, nTotal, &n, 1<<20, nRec);
   assert_int_equal(pPosix->xSync(pFile), KV_OK);
   assert_int_equal(isMapped(zPath), 0);
   assert_int_equal(pPosix->xAppend(pFile, aWant+n, 10), KV_OK);
@@ -1256,18 +1263,13 @@ static void test_posix_append_starts_writeback(void **state){
   KvEnv *pPosix = kvEnvPosix();
   const char *zPath = P(f, "seg");
   size_t nTotal = 6<<20, nRec = 100, n = 0;
-  u8 *aWant = malloc(nTotal);
-  u8 *aGot = malloc(nTotal + (8<<20));
+  u8 *aWant, *aGot;
   KvFile *pFile = 0;
   long nDisk;
-  assert_non_null(aWant);
-  assert_non_null(aGot);
-  pattern(aWant, nTotal, 6);
+  appendBuffers(nTotal, 6, &aWant, &aGot);
   assert_int_equal(pPosix->xOpen(pPosix, zPath, KV_OPEN_APPEND|KV_OPEN_SHARED,
                                  &pFile), KV_OK);
-  for(; n<(3<<20); n+=nRec){
-    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nRec), KV_OK);
-  }
+  appendRecords(pFile, aWant, nTotal, &n, 3<<20, nRec);
   if( mappedFrom(zPath)<0 ){
     pPosix->xClose(pFile);
     free(aWant);
@@ -1276,10 +1278,7 @@ static void test_posix_append_starts_writeback(void **state){
   }
   assert_true( mappedFrom(zPath)>=(2<<20) );
   expectWrittenOut(zPath, 2<<20);
-  for(; n<nTotal; n+=nRec){
-    size_t nThis = nRec<nTotal-n ? nRec : nTotal-n;
-    assert_int_equal(pPosix->xAppend(pFile, aWant+n, nThis), KV_OK);
-  }
+  appendRecords(pFile, aWant, nTotal, &n, nTotal, nRec);
   nDisk = expectBytesThenZeros(zPath, aWant, nTotal, aGot, nTotal + (8<<20));
   assert_int_equal(pPosix->xSync(pFile), KV_OK);
   assert_int_equal(pPosix->xClose(pFile), KV_OK);
