@@ -615,10 +615,10 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
                  : SQLITE_NOMEM;
     sqlite3_free(zShadow);
     if( rc==SQLITE_OK && bShadow ){
-      rc = kvshadowGetInt(db, zSchema, zTable, "horizon", &iH, &bFound);
+      rc = kvshadowGetHorizon(db, zSchema, zTable, &iH, &bFound, pzErr);
     }
     if( rc==SQLITE_OK && bFound ) kv_options_set_horizon(*ppOpts, (u64)iH);
-    if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+    if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM && *pzErr==0 ){
       *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
           "table %s from %s_kvstore: %s", zTable, zTable, sqlite3_errmsg(db));
     }

@@ -40,18 +40,46 @@ static int shadowSelect(sqlite3 *db, const char *zSchema, const char *zTab,
   return kvshadowPrepare(db, zSql, zKey, ppStmt);
 }
 
-int kvshadowGetInt(sqlite3 *db, const char *zSchema, const char *zTab,
-                   const char *zKey, sqlite3_int64 *piVal, int *pbFound){
+int kvshadowHorizonCheck(sqlite3_stmt *pStmt, int iCol, const char *zTab,
+                         char **pzErr){
+  int eType = sqlite3_column_type(pStmt, iCol);
+  char *zWhat;
+  *pzErr = 0;
+  if( eType==SQLITE_INTEGER && sqlite3_column_int64(pStmt, iCol)>=0 ){
+    return SQLITE_OK;
+  }
+  if( eType==SQLITE_NULL ){
+    zWhat = sqlite3_mprintf("NULL");
+  }else if( eType==SQLITE_BLOB ){
+    zWhat = sqlite3_mprintf("a blob of %d bytes",
+                            sqlite3_column_bytes(pStmt, iCol));
+  }else{
+    zWhat = sqlite3_mprintf(eType==SQLITE_TEXT ? "the text %.40Q" : "%s",
+                            (const char*)sqlite3_column_text(pStmt, iCol));
+  }
+  *pzErr = zWhat==0 ? 0 : sqlite3_mprintf("kvstore: the commit horizon of "
+      "table %s (row 'horizon' of %s_kvstore) is %s, not a sequence number: "
+      "the database file is damaged or was edited; the store is left as it "
+      "is", zTab, zTab, zWhat);
+  sqlite3_free(zWhat);
+  return *pzErr ? SQLITE_CORRUPT : SQLITE_NOMEM;
+}
+
+int kvshadowGetHorizon(sqlite3 *db, const char *zSchema, const char *zTab,
+                       sqlite3_int64 *piH, int *pbFound, char **pzErr){
   sqlite3_stmt *pStmt = 0;
-  int rc = shadowSelect(db, zSchema, zTab, zKey, &pStmt);
+  int rc = shadowSelect(db, zSchema, zTab, "horizon", &pStmt);
   *pbFound = 0;
-  *piVal = 0;
+  *piH = 0;
+  *pzErr = 0;
   if( rc==SQLITE_OK ){
     rc = sqlite3_step(pStmt);
     if( rc==SQLITE_ROW ){
-      *piVal = sqlite3_column_int64(pStmt, 0);
-      *pbFound = 1;
-      rc = SQLITE_OK;
+      rc = kvshadowHorizonCheck(pStmt, 0, zTab, pzErr);
+      if( rc==SQLITE_OK ){
+        *piH = sqlite3_column_int64(pStmt, 0);
+        *pbFound = 1;
+      }
     }else if( rc==SQLITE_DONE ){
       rc = SQLITE_OK;
     }

@@ -22,9 +22,18 @@
 #include "sqlite3ext.h"
 
 int kvshadowCreate(sqlite3 *db, const char *zSchema, const char *zTab);
-/* *pbFound is 0 when the row is absent */
-int kvshadowGetInt(sqlite3 *db, const char *zSchema, const char *zTab,
-                   const char *zKey, sqlite3_int64 *piVal, int *pbFound);
+/* The 'horizon' row. It must hold an integer >= 0: anything else (a
+** damaged or edited database file) is SQLITE_CORRUPT with *pzErr set (a
+** sqlite3_malloc'd kvstore: message; never read as 0, which would revoke
+** every commit of the store); SQLITE_NOMEM with no message. Other
+** failures leave the reason in db. */
+int kvshadowGetHorizon(sqlite3 *db, const char *zSchema, const char *zTab,
+                       sqlite3_int64 *piH, int *pbFound, char **pzErr);
+/* SQLITE_OK when column iCol of pStmt's row is a valid horizon, else
+** SQLITE_CORRUPT with kvshadowGetHorizon's message in *pzErr (or
+** SQLITE_NOMEM). */
+int kvshadowHorizonCheck(sqlite3_stmt *pStmt, int iCol, const char *zTab,
+                         char **pzErr);
 /* *pzVal gets a sqlite3_malloc'd string, or NULL when the row is absent */
 int kvshadowGetText(sqlite3 *db, const char *zSchema, const char *zTab,
                     const char *zKey, char **pzVal);

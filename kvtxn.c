@@ -46,7 +46,12 @@ int kvtxnHorizonForOpen(KvVtab *p, char **pzErr){
                                         &p->bShadow) : SQLITE_NOMEM;
   sqlite3_free(zShadow);
   if( rc==SQLITE_OK && p->bShadow ){
-    rc = kvshadowGetInt(p->db, p->zSchema, p->zName, "horizon", &iH, &bFound);
+    char *zBad = 0;
+    rc = kvshadowGetHorizon(p->db, p->zSchema, p->zName, &iH, &bFound, &zBad);
+    if( zBad ){
+      *pzErr = zBad;
+      return rc;
+    }
   }
   if( rc!=SQLITE_OK ){
     *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
@@ -163,7 +168,14 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
   rc = sqlite3_step(p->pHorizon);
   if( rc==SQLITE_ROW ){
     u64 iH = (u64)sqlite3_column_int64(p->pHorizon, 0);
+    char *zBad = 0;
+    rc = kvshadowHorizonCheck(p->pHorizon, 0, p->zName, &zBad);
     sqlite3_reset(p->pHorizon);
+    if( rc!=SQLITE_OK ){
+      if( zBad ) kvvtabSetError(&p->base, "%s", zBad);
+      sqlite3_free(zBad);
+      return rc;
+    }
     if( p->iPrepSeq && iH>=p->iPrepSeq ){
       /* After a failed COMMIT this transaction sees its own horizon,
       ** of its own batch, not yet applied: read below it (the batch is

@@ -251,10 +251,10 @@ static int ownerExtra(void *pCtx, const char *zTmpDir){
 ** the copy of the database committed; a later batch is revoked when the
 ** copy opens). One process alone: nothing to do, no system call. */
 static int catchUpTable(sqlite3 *db, const char *zSchema, const char *zTable,
-                        kv_db *pKv){
+                        kv_db *pKv, char **pzErr){
   sqlite3_int64 iH = 0;
   int bFound = 0;
-  int rc = kvshadowGetInt(db, zSchema, zTable, "horizon", &iH, &bFound);
+  int rc = kvshadowGetHorizon(db, zSchema, zTable, &iH, &bFound, pzErr);
   if( rc==SQLITE_OK && bFound && kv_catch_up(pKv, (uint64_t)iH)!=KV_OK ){
     rc = SQLITE_IOERR;
   }
@@ -309,7 +309,7 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
     bw.pJob = &job;
     kvextWatchInit(&bw.w, db);
     jobStart(&job);
-    rc = catchUpTable(db, info.zSchema, info.zTable, info.pKv);
+    rc = catchUpTable(db, info.zSchema, info.zTable, info.pKv, &zErr);
     if( rc==SQLITE_OK ){
       rc = kv_checkpoint_progress(info.pKv, zDest, ownerExtra, &oc,
                                   bkProgress, &bw, &zJson);
@@ -602,20 +602,24 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     oc.zDbFinal = zDest;
     if( oc.owner.zStoreId==0 || oc.owner.zTable==0 ) rc = SQLITE_NOMEM;
     if( rc==SQLITE_OK ){
+      char *zBad = 0;
       nStorePlan -= pS->nPlan;
       bw.nBase = nDbBytes + nStoreDone;
       bw.nRest = nStorePlan;
-      rc = catchUpTable(db, zSchema, pS->zTable, pS->pKv);
+      rc = catchUpTable(db, zSchema, pS->zTable, pS->pKv, &zBad);
       if( rc==SQLITE_OK ){
         rc = kv_checkpoint_progress(pS->pKv, pS->zDest, ownerExtra, &oc,
                                     bkProgress, &bw, &zJson);
       }
       nStoreDone = job.nDone - nDbBytes;
       if( rc!=SQLITE_OK ){
-        char *zEng = oc.zErr ? 0 : kvvtabEngineMsg(rc, "kv_checkpoint");
+        char *zEng = (oc.zErr || zBad) ? 0
+                                       : kvvtabEngineMsg(rc, "kv_checkpoint");
         zErr = sqlite3_mprintf("kvstore_backup: table %s: %s", pS->zTable,
-                               oc.zErr ? oc.zErr : zEng ? zEng : "");
+                               zBad ? zBad : oc.zErr ? oc.zErr
+                                    : zEng ? zEng : "");
         sqlite3_free(zEng);
+        sqlite3_free(zBad);
       }
     }
     if( rc==SQLITE_OK ){

@@ -460,6 +460,53 @@ class Damaged(Base):
         self.close(c)
         self.assertFalse(os.path.exists(self.p("store", "OWNER")))
 
+    def set_horizon(self, db, value):
+        """Edit the shadow row as a damaged or hand-edited file holds it
+        (plain sqlite3, no extension)."""
+        c = sqlite3.connect(db, isolation_level=None)
+        c.execute("UPDATE kv_kvstore SET v=%s WHERE k='horizon'" % value)
+        c.close()
+
+    def test_damaged_horizon_refused_store_kept(self):
+        # A horizon that is no sequence number was read as 0, and opening
+        # revoked every commit of the store for good.
+        rows = [("a", 1), ("b", 2), ("c", 3)]
+        self.make(self.p("app.db"), "dir='store'", rows)
+        c = sqlite3.connect(self.p("app.db"))
+        good = c.execute("SELECT v FROM kv_kvstore WHERE k='horizon'"
+                         ).fetchone()[0]
+        c.close()
+        for bad, shown in (("'abc'", "the text 'abc'"),
+                           ("x'0001'", "a blob of 2 bytes"),
+                           ("NULL", "is NULL"), ("-5", "is -5"),
+                           ("1.5", "is 1.5")):
+            self.set_horizon(self.p("app.db"), bad)
+            before = snapshot(self.p("store"))
+            self.no_access(self.p("app.db"), "commit horizon of table kv",
+                           SQLITE_CORRUPT)
+            c = self.connect(self.p("app.db"))
+            self.refused(c, "SELECT * FROM kv", shown, SQLITE_CORRUPT)
+            self.close(c)
+            self.assertEqual(snapshot(self.p("store")), before, bad)
+            self.set_horizon(self.p("app.db"), good)
+            self.assertEqual(self.rows(self.p("app.db")), rows, bad)
+
+    def test_horizon_damaged_while_open_refused(self):
+        # A connection that has read the table checks the row it reads
+        # again after another connection's commit.
+        self.make(self.p("app.db"), "dir='store'")
+        c = self.connect(self.p("app.db"))
+        self.assertEqual(c.execute("SELECT count(*) FROM kv").fetchone(), (2,))
+        self.set_horizon(self.p("app.db"), "'7'")
+        self.refused(c, "SELECT count(*) FROM kv", "the text '7'",
+                     SQLITE_CORRUPT)
+        self.refused(c, "INSERT INTO kv VALUES ('z', 1)", "the text '7'",
+                     SQLITE_CORRUPT)
+        self.refused(c, "SELECT kvstore_checkpoint('kv', '%s')"
+                     % self.p("ckpt"), "the text '7'")
+        self.assertFalse(os.path.exists(self.p("ckpt")))
+        self.close(c)
+
 
 class NoFile(Base):
     def test_store_of_an_in_memory_database_adoptable_after_close(self):
