@@ -322,6 +322,27 @@ static void vtabFree(KvVtab *p){
   sqlite3_free(p);
 }
 
+/* Tell the application's log (sqlite3_log) what the open of p's store
+** revoked above the database's horizon, once per store. One batch and no
+** SSTable entry is the usual end of a transaction cut short between
+** kvstore's commit record and the database's commit; more means the
+** database came back without commits it had made. */
+static void logRevoked(KvVtab *p){
+  uint64_t iH, nBatch, nEntry;
+  if( !kv_revoked(p->pKv, &iH, &nBatch, &nEntry) ) return;
+  /* sqlite3_log() keeps about 200 bytes of a message: no directory. */
+  if( nBatch<=1 && nEntry==0 ){
+    sqlite3_log(SQLITE_NOTICE, "kvstore: table %s: a transaction cut short "
+        "by a crash before the database committed it was rolled back",
+        p->zName);
+  }else{
+    sqlite3_log(SQLITE_WARNING, "kvstore: table %s: the database lost "
+        "commits; revoked above its horizon %llu: %llu WAL batches, %llu "
+        "SSTable entries", p->zName, (unsigned long long)iH,
+        (unsigned long long)nBatch, (unsigned long long)nEntry);
+  }
+}
+
 /* Open (or reopen) the engine of p, read what the table needs from it. */
 int kvvtabOpenEngine(KvVtab *p, char **pzErr){
   const kv_options *pRun;
@@ -355,6 +376,7 @@ int kvvtabOpenEngine(KvVtab *p, char **pzErr){
   }
   /* Reopening (after a failed DROP, a RENAME) never creates a store. */
   kv_options_set_create(p->pOpts, 0);
+  logRevoked(p);
   p->eKeyType = kv_key_type(p->pKv);
   pRun = kv_db_options(p->pKv);
   p->nMaxKey = kvconfigOptionU64(pRun, "max_key_size", 65536);

@@ -55,6 +55,9 @@ int kv_stats(kv_db *db, char **pzJson){
     if( rc==KV_OK ) rc = kvBufAppend(&b, aTmp, strlen(aTmp)); }while(0)
   EMIT("{\"version\":\"%s\",\"sequence\":%" PRIu64 ",", kv_version(),
        (u64)atomic_load(&db->lastSeq));
+  EMIT("\"recovery\":{\"horizon\":%" PRIu64 ",\"revoked_batches\":%" PRIu64
+       ",\"revoked_entries\":%" PRIu64 "},", db->iRevokeHorizon,
+       db->nRevokedBatches, db->nRevoked);
   EMIT("\"memtable\":{\"bytes\":%" PRIu64 ",\"entries\":%" PRIu64
        ",\"limit\":%" PRIu64 "},", nMem, nMemEntry, db->pOpts->nMemtable);
   EMIT("\"immutable_memtables\":%d,\"immutable_bytes\":%" PRIu64 ",",

@@ -475,6 +475,15 @@ uint64_t kv_last_seq(kv_db *db){
   return atomic_load(&db->lastSeq);
 }
 
+int kv_revoked(kv_db *db, uint64_t *piHorizon, uint64_t *pnBatches,
+               uint64_t *pnEntries){
+  *piHorizon = db->iRevokeHorizon;
+  *pnBatches = db->nRevokedBatches;
+  *pnEntries = db->nRevoked;
+  if( db->nRevokedBatches==0 && db->nRevoked==0 ) return 0;
+  return atomic_exchange(&db->bRevokeTold, 1)==0;
+}
+
 /* kv_put and kv_delete write one-operation batches: rather than allocate
 ** and free one (and its buffers) each time, they reuse a spare batch. Two
 ** threads writing at once each get a batch; the loser of the race to give

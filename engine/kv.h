@@ -552,6 +552,14 @@ int kv_commit_prepared(kv_db *db, kv_batch *b, uint64_t iSeq);
 void kv_abort_prepared(kv_db *db, uint64_t iSeq);
 void kv_options_set_horizon(kv_options *opts, uint64_t iHorizon);
 uint64_t kv_last_seq(kv_db *db);
+/* What the open of this store (the process's first kv_open of it, which
+** recovered it) revoked above its horizon: *pnBatches PREPARED WAL records
+** (batches the database never committed, or lost) and *pnEntries entries
+** of SSTables (commits the database lost). Returns 1 for the first caller
+** to ask once either count is nonzero, 0 otherwise (and for a store opened
+** without a horizon): one report per store, however many tables open it. */
+int kv_revoked(kv_db *db, uint64_t *piHorizon, uint64_t *pnBatches,
+               uint64_t *pnEntries);
 /* Several processes may have one store open (doc/multiprocess.md). A
 ** caller that commits through a database reads its horizon H there and,
 ** before reading at H or writing (under the database's write lock),

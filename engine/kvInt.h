@@ -1161,6 +1161,10 @@ struct kv_db {
   u64 iPrepSeq;                 /* its first sequence */
   KvSpillPrep *pSpillPrep;      /* its table, when the batch spilled */
   u64 nRevoked;                 /* entries revoked by recovery (revokeAbove) */
+  u64 nRevokedBatches;          /* PREPARED WAL records above the horizon
+                                ** that recovery discarded */
+  u64 iRevokeHorizon;           /* the horizon they were above */
+  atomic_int bRevokeTold;       /* kv_revoked has reported them */
   u64 iDropFloor;               /* oldest snapshot of the newest compaction:
                                 ** kv_snapshot_at refuses an older read point */
 

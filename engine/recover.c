@@ -176,6 +176,8 @@ int kvDbRecoverWal(kv_db *db){
   kvBufFree(&r.pending);
   if( rc==KV_OK && r.bHorizon ){
     rc = revokeAbove(db, r.iHorizon, &edit, &db->nRevoked);
+    db->nRevokedBatches = r.nDiscarded;
+    db->iRevokeHorizon = r.iHorizon;
   }
   iNewSeg = info.iLastSeg + 1;
   if( iNewSeg<db->vset.iLogNumber ) iNewSeg = db->vset.iLogNumber;

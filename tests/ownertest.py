@@ -12,6 +12,7 @@ store. Anything else gets a `kvstore:` error and no access: no row read or
 written, no file deleted.
 """
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -147,6 +148,32 @@ class Copies(Base):
                          .fetchone()[0], 0)
         self.close(c)
         self.assertEqual(snapshot(self.p("data")), before)
+        self.assertEqual(self.rows(self.p("app.db")), [("a", 1), ("b", 2)])
+
+    def test_older_database_copy_revokes_later_commits(self):
+        # doc/ownership.md: the database is the coordinator, so its older
+        # copy put in place takes the table back with it, and the open
+        # reports what it revoked (kvstore_stats' recovery; sqlite3_log).
+        self.make(self.p("app.db"), "dir='store'")
+        shutil.copy(self.p("app.db"), self.p("old.db"))
+        c = self.connect(self.p("app.db"))
+        c.execute("INSERT INTO kv VALUES ('c', 3)")
+        c.execute("INSERT INTO kv VALUES ('d', 4)")
+        c.execute("SELECT kvstore_compact('kv', 'full')").fetchall()  # tables
+        c.execute("INSERT INTO kv VALUES ('e', 5)")           # in the WAL
+        self.close(c)
+        shutil.copy(self.p("app.db"), self.p("new.db"))
+        shutil.copy(self.p("old.db"), self.p("app.db"))
+        c = self.connect(self.p("app.db"))
+        self.assertEqual(c.execute("SELECT * FROM kv ORDER BY key").fetchall(),
+                         [("a", 1), ("b", 2)])
+        self.assertEqual(json.loads(c.execute(
+            "SELECT json_extract(kvstore_stats('kv'), '$.recovery')"
+        ).fetchone()[0]), {"horizon": 2, "revoked_batches": 1,
+                           "revoked_entries": 2})
+        self.close(c)
+        # For good: the newer file put back finds them gone.
+        shutil.copy(self.p("new.db"), self.p("app.db"))
         self.assertEqual(self.rows(self.p("app.db")), [("a", 1), ("b", 2)])
 
     def test_vacuum_into_default_dir_reports_missing(self):

@@ -134,16 +134,24 @@ static void test_prepared_above_horizon_discarded(void **state){
   kv_db *db;
   kv_batch *b = tuBatchOf("old", NULL);
   kv_batch *b2 = tuBatchOf("new", NULL);
-  u64 iSeq = 0, iSeq2 = 0;
+  u64 iSeq = 0, iSeq2 = 0, iH, nBatch, nEntry;
   (void)state;
   tuTempDir(zDir, sizeof(zDir), "2pc");
   db = openAt(zDir, o, 1, 0);
+  assert_int_equal(kv_revoked(db, &iH, &nBatch, &nEntry), 0);
   assert_int_equal(kv_prepare(db, b, &iSeq), KV_OK);
   assert_int_equal(iSeq, 1);
   kv_close(db);
   db = openAt(zDir, o, 1, 0);
   assert_null(tuGet(db, 0, 0, "old"));
   assert_int_equal(kv_last_seq(db), 0);
+  /* The one record discarded is reported, once. */
+  assert_int_equal(kv_revoked(db, &iH, &nBatch, &nEntry), 1);
+  assert_int_equal(iH, 0);
+  assert_int_equal(nBatch, 1);
+  assert_int_equal(nEntry, 0);
+  assert_int_equal(kv_revoked(db, &iH, &nBatch, &nEntry), 0);
+  assert_int_equal(nBatch, 1);
   assert_int_equal(kv_prepare(db, b2, &iSeq2), KV_OK);
   assert_int_equal(iSeq2, 1);
   assert_int_equal(kv_commit_prepared(db, b2, iSeq2), KV_OK);
@@ -205,7 +213,8 @@ static void test_flushed_commit_above_horizon_revoked(void **state){
   kv_batch *b1 = tuBatchOf("k1", "k2", NULL);
   kv_batch *b2 = kv_batch_new();
   kv_batch *b3 = tuBatchOf("k3", NULL);
-  u64 iSeq1 = 0, iSeq2 = 0, iSeq3 = 0;
+  u64 iSeq1 = 0, iSeq2 = 0, iSeq3 = 0, iH, nBatch, nEntry;
+  char *zStats = 0;
   (void)state;
   assert_non_null(b2);
   assert_int_equal(kv_batch_put(b2, "k1", 2, "lost", 4), KV_OK);
@@ -223,6 +232,15 @@ static void test_flushed_commit_above_horizon_revoked(void **state){
   assert_string_equal(tuGet(db, 0, 0, "k1"), "v");
   assert_null(tuGet(db, 0, 0, "lost"));
   assert_int_equal(kv_last_seq(db), iSeq1+1);
+  /* Both entries of the lost commit, from its SSTable; no WAL record. */
+  assert_int_equal(kv_revoked(db, &iH, &nBatch, &nEntry), 1);
+  assert_int_equal(iH, iSeq1+1);
+  assert_int_equal(nBatch, 0);
+  assert_int_equal(nEntry, 2);
+  assert_int_equal(kv_stats(db, &zStats), KV_OK);
+  assert_non_null(strstr(zStats, "\"recovery\":{\"horizon\":2,"
+                         "\"revoked_batches\":0,\"revoked_entries\":2}"));
+  kv_free(zStats);
   assert_int_equal(kv_prepare(db, b3, &iSeq3), KV_OK);
   assert_int_equal(iSeq3, iSeq2);
   assert_int_equal(kv_commit_prepared(db, b3, iSeq3), KV_OK);
