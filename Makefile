@@ -598,6 +598,29 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	    --statements $(STRESS_SHAPE_STMTS) --types $$t; \
 	done
 
+# tests/sqloom.c: SQLite's allocator fails at the N-th allocation (once, and
+# from N on) over a workload writing a kvstore table and an ordinary one in
+# the same transactions; built with ASan + UBSan in build-asan/, kvstore
+# linked as in libkvstore.a. SQLOOM_STRIDE: every N-th allocation (1 in
+# make stress).
+SQLOOM_STRIDE ?= 3
+ASAN_SQL_OBJ := $(patsubst %.c,build-asan/static/%.o,$(STATIC_SRC))
+.PHONY: sqloom
+## sqloom: the SQL layer when SQLite's allocations fail, under ASan + UBSan (in make test)
+sqloom:
+	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" LTO= \
+	  SANFLAGS="$(ASAN_FLAGS)" $(ASAN_SQL_OBJ) build-asan/libkv.a
+	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE $(ASAN_FLAGS) tests/sqloom.c \
+	  $(ASAN_SQL_OBJ) build-asan/libkv.a -lsqlite3 $(LDLIBS) \
+	  -o build-asan/sqloom
+	ASAN_OPTIONS=detect_leaks=1 ./build-asan/sqloom $(SQLOOM_STRIDE)
+
+test: sqloom
+.PHONY: sqloom-stress
+sqloom-stress:
+	$(MAKE) --no-print-directory sqloom SQLOOM_STRIDE=1
+stress: sqloom-stress
+
 # ---------------------------------------------------------------- clients
 # (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact,
 # kvstore_checkpoint and kvstore_backup (about 10 s); run it against

@@ -57,6 +57,7 @@ static int parseQuotedName(const char *zName, char **pzSchema,
                            char **pzTable){
   char *azPart[2] = {0, 0};
   int nPart = 0;
+  int bNoMem = 0;
   const char *z = zName;
   while( nPart<2 ){
     sqlite3_str *pStr = sqlite3_str_new(0);
@@ -75,16 +76,18 @@ static int parseQuotedName(const char *zName, char **pzSchema,
     }else{
       while( *z && *z!='.' ) sqlite3_str_appendchar(pStr, 1, *z++);
     }
+    if( sqlite3_str_errcode(pStr)==SQLITE_NOMEM ) bNoMem = 1;
     azPart[nPart] = sqlite3_str_finish(pStr);
     if( azPart[nPart]==0 ) break;
     nPart++;
     if( *z!='.' ) break;
     z++;
   }
-  if( *z!=0 || nPart==0 || azPart[nPart-1]==0 || azPart[nPart-1][0]==0 ){
+  if( bNoMem || *z!=0 || nPart==0 || azPart[nPart-1]==0
+   || azPart[nPart-1][0]==0 ){
     sqlite3_free(azPart[0]);
     sqlite3_free(azPart[1]);
-    return SQLITE_ERROR;
+    return bNoMem ? SQLITE_NOMEM : SQLITE_ERROR;
   }
   *pzSchema = nPart==2 ? azPart[0] : 0;
   *pzTable = nPart==2 ? azPart[1] : azPart[0];
@@ -101,7 +104,8 @@ static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
   if( strpbrk(zName, "\"`'[") ){
     /* Quoted: exactly the schema and table it names. */
     char *zS = 0, *zT = 0;
-    if( parseQuotedName(zName, &zS, &zT)!=SQLITE_OK ) return SQLITE_OK;
+    rc = parseQuotedName(zName, &zS, &zT);
+    if( rc!=SQLITE_OK ) return rc==SQLITE_NOMEM ? rc : SQLITE_OK;
     if( zS ){
       rc = schemaHasTable(db, zS, zT, &bHas);
       if( rc==SQLITE_OK && bHas ){
@@ -125,8 +129,15 @@ static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
   }
   rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_database_list "
                           "ORDER BY seq<>1, seq", -1, &pStmt, 0);
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *zSchema = (const char*)sqlite3_column_text(pStmt, 0);
+  while( rc==SQLITE_OK ){
+    const char *zSchema;
+    int rcStep = sqlite3_step(pStmt);
+    if( rcStep!=SQLITE_ROW ){
+      /* Out of memory or I/O is not "no such table". */
+      if( rcStep!=SQLITE_DONE ) rc = rcStep;
+      break;
+    }
+    zSchema = (const char*)sqlite3_column_text(pStmt, 0);
     if( zSchema==0 ){ rc = SQLITE_NOMEM; break; }
     rc = schemaHasTable(db, zSchema, zName, &bHas);
     if( rc==SQLITE_OK && bHas ){
@@ -571,10 +582,16 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
   }
   if( rc==SQLITE_OK ){
     const char *zCreate = 0;
-    if( sqlite3_step(pStmt)==SQLITE_ROW ){
+    int rcStep = sqlite3_step(pStmt);
+    if( rcStep==SQLITE_ROW ){
       zCreate = (const char*)sqlite3_column_text(pStmt, 0);
+      if( zCreate==0 ) rc = SQLITE_NOMEM;
+    }else if( rcStep!=SQLITE_DONE ){
+      rc = rcStep;
     }
-    if( zCreate==0 || sqlite3_strnicmp(zCreate, "CREATE VIRTUAL TABLE", 20)
+    if( rc!=SQLITE_OK ){
+      /* Reported below, not as "not a kvstore table". */
+    }else if( zCreate==0 || sqlite3_strnicmp(zCreate, "CREATE VIRTUAL TABLE", 20)
      || sqlite3_strlike("%USING kvstore%", zCreate, 0)!=0 ){
       *pzErr = sqlite3_mprintf("kvstore: '%s' is not a kvstore table",
                                zName);
@@ -620,12 +637,15 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
     if( rc==SQLITE_OK && bFound ) kv_options_set_horizon(*ppOpts, (u64)iH);
     if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM && *pzErr==0 ){
       *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
-          "table %s from %s_kvstore: %s", zTable, zTable, sqlite3_errmsg(db));
+          "table %s from %s_kvstore: %s", zTable, zTable,
+          kvvtabDbMsg(db, rc));
     }
   }
 store_dir_out:
-  if( rc==SQLITE_NOMEM && *pzErr==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: out of memory");
+  if( rc!=SQLITE_OK && *pzErr==0 ){
+    *pzErr = rc==SQLITE_NOMEM ? sqlite3_mprintf("kvstore: out of memory")
+           : sqlite3_mprintf("kvstore: cannot find table '%s': %s", zName,
+                             sqlite3_errstr(rc));
   }
   if( rc!=SQLITE_OK ){
     sqlite3_free(*pzDir);

@@ -56,7 +56,7 @@ int kvtxnHorizonForOpen(KvVtab *p, char **pzErr){
   if( rc!=SQLITE_OK ){
     *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
         "table %s from %s_kvstore: %s", p->zName, p->zName,
-        sqlite3_errmsg(p->db));
+        kvvtabDbMsg(p->db, rc));
     return rc;
   }
   /* xCreate writes the row, so it is missing only in a shadow table that
@@ -161,7 +161,7 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     if( rc!=SQLITE_OK ){
       kvvtabSetError(&p->base,
           "kvstore: cannot read the commit horizon of table "
-          "%s: %s", p->zName, sqlite3_errmsg(p->db));
+          "%s: %s", p->zName, kvvtabDbMsg(p->db, rc));
       return rc;
     }
   }
@@ -205,7 +205,8 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     if( rc!=SQLITE_DONE ){
       kvvtabSetError(&p->base,
           "kvstore: cannot read the commit horizon of table "
-          "%s: %s", p->zName, sqlite3_errmsg(p->db));
+          "%s: %s", p->zName,
+          kvvtabDbMsg(p->db, rc2!=SQLITE_OK ? rc2 : rc));
       return rc2!=SQLITE_OK ? rc2 : rc;
     }
     if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
@@ -341,7 +342,7 @@ static int horizonWrite(KvVtab *p, u64 iH){
   if( rc!=SQLITE_OK ){
     kvvtabSetError(&p->base,
         "kvstore: cannot write the commit horizon of table %s: %s",
-        p->zName, sqlite3_errmsg(p->db));
+        p->zName, kvvtabDbMsg(p->db, rc));
   }
   return rc;
 }

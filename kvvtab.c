@@ -322,6 +322,11 @@ static void vtabFree(KvVtab *p){
   sqlite3_free(p);
 }
 
+const char *kvvtabDbMsg(sqlite3 *db, int rc){
+  if( (sqlite3_errcode(db) & 0xff)==(rc & 0xff) ) return sqlite3_errmsg(db);
+  return sqlite3_errstr(rc);
+}
+
 /* Tell the application's log (sqlite3_log) what the open of p's store
 ** revoked above the database's horizon, once per store. One batch and no
 ** SSTable entry is the usual end of a transaction cut short between
@@ -696,7 +701,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
                         (sqlite3_int64)kv_last_seq(p->pKv));
     if( rc!=SQLITE_OK ){
       *pzErr = sqlite3_mprintf("kvstore: cannot write the commit horizon of "
-          "table %s: %s", p->zName, sqlite3_errmsg(db));
+          "table %s: %s", p->zName, kvvtabDbMsg(db, rc));
     }else{
       p->bShadow = 1;
     }
