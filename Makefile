@@ -603,7 +603,7 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 # the same transactions; built with ASan + UBSan in build-asan/, kvstore
 # linked as in libkvstore.a. SQLOOM_STRIDE: every N-th allocation (1 in
 # make stress).
-SQLOOM_STRIDE ?= 3
+SQLOOM_STRIDE ?= 17
 ASAN_SQL_OBJ := $(patsubst %.c,build-asan/static/%.o,$(STATIC_SRC))
 .PHONY: sqloom
 ## sqloom: the SQL layer when SQLite's allocations fail, under ASan + UBSan (in make test)

@@ -388,7 +388,7 @@ static void attachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     rc = kvownerShadowWrite(db, p->zSchema, p->zName, &mine);
     if( rc!=SQLITE_OK ){
       zErr = sqlite3_mprintf("kvstore: cannot write the identity of table "
-                             "%s: %s", p->zName, sqlite3_errmsg(db));
+                             "%s: %s", p->zName, kvshadowErrmsg(db, rc));
     }
   }
   if( rc==SQLITE_OK ){
@@ -638,7 +638,7 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
     if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM && *pzErr==0 ){
       *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
           "table %s from %s_kvstore: %s", zTable, zTable,
-          kvvtabDbMsg(db, rc));
+          kvshadowErrmsg(db, rc));
     }
   }
 store_dir_out:

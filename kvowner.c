@@ -93,17 +93,19 @@ static int hexVal(char c){
   return -1;
 }
 
-/* Unescape z[0..n) into a new string; NULL on a bad escape or OOM. */
-static char *unescape(const char *z, size_t n){
+/* Unescape z[0..n) into a new string *pzOut: SQLITE_CORRUPT on a bad
+** escape, SQLITE_NOMEM when memory runs out. */
+static int unescape(const char *z, size_t n, char **pzOut){
   char *zOut = sqlite3_malloc64(n+1);
   size_t i, j = 0;
-  if( zOut==0 ) return 0;
+  *pzOut = 0;
+  if( zOut==0 ) return SQLITE_NOMEM;
   for(i=0; i<n; i++){
     if( z[i]=='%' ){
       int h1 = i+2<n ? hexVal(z[i+1]) : -1;
       if( h1<0 || hexVal(z[i+2])<0 ){
         sqlite3_free(zOut);
-        return 0;
+        return SQLITE_CORRUPT;
       }
       zOut[j++] = (char)(h1*16 + hexVal(z[i+2]));
       i += 2;
@@ -112,7 +114,8 @@ static char *unescape(const char *z, size_t n){
     }
   }
   zOut[j] = 0;
-  return zOut;
+  *pzOut = zOut;
+  return SQLITE_OK;
 }
 
 int kvownerRead(const char *zDir, KvOwner *p, char **pzErr){
@@ -163,8 +166,12 @@ int kvownerRead(const char *zDir, KvOwner *p, char **pzErr){
     if( zEnd==0 ) goto read_damaged;     /* every line ends with \n */
     zEq = memchr(z, '=', (size_t)(zEnd - z));
     if( zEq==0 ) goto read_damaged;
-    zVal = unescape(zEq+1, (size_t)(zEnd - zEq - 1));
-    if( zVal==0 ) goto read_damaged;
+    rc = unescape(zEq+1, (size_t)(zEnd - zEq - 1), &zVal);
+    if( rc==SQLITE_NOMEM ){
+      kvownerClear(p);                   /* not damaged: memory ran out */
+      goto read_out;
+    }
+    if( rc!=SQLITE_OK ) goto read_damaged;
 #define FIELD_IS(N) ((size_t)(zEq-z)==strlen(N) && strncmp(z, N, strlen(N))==0)
     if( FIELD_IS("state") ){
       if( strcmp(zVal, "owned")==0 ) p->eState = KVOWNER_OWNED;
@@ -342,23 +349,28 @@ char *kvownerNewId(void){
 }
 
 /* Canonical path of database file zDbFile: its folder resolved, its own
-** name kept (the file may not exist yet). sqlite3_malloc or NULL. */
-static char *canonicalDb(const char *zDbFile){
+** name kept (the file may not exist yet), in *pzOut (sqlite3_malloc).
+** SQLITE_CANTOPEN when the folder does not resolve (errno says why). */
+static int canonicalDb(const char *zDbFile, char **pzOut){
   const char *zSlash = strrchr(zDbFile, '/');
   char *zFolder = zSlash ? sqlite3_mprintf("%.*s", (int)(zSlash - zDbFile),
                                            zDbFile)
                          : sqlite3_mprintf(".");
   char *zReal;
-  char *zOut = 0;
-  if( zFolder==0 ) return 0;
+  int rc = SQLITE_OK;
+  *pzOut = 0;
+  if( zFolder==0 ) return SQLITE_NOMEM;
   zReal = realpath(zFolder[0] ? zFolder : "/", 0);
   if( zReal ){
-    zOut = sqlite3_mprintf("%s/%s", strcmp(zReal, "/")==0 ? "" : zReal,
-                           zSlash ? zSlash+1 : zDbFile);
+    *pzOut = sqlite3_mprintf("%s/%s", strcmp(zReal, "/")==0 ? "" : zReal,
+                             zSlash ? zSlash+1 : zDbFile);
+    if( *pzOut==0 ) rc = SQLITE_NOMEM;
     free(zReal);
+  }else{
+    rc = errno==ENOMEM ? SQLITE_NOMEM : SQLITE_CANTOPEN;
   }
   sqlite3_free(zFolder);
-  return zOut;
+  return rc;
 }
 
 int kvownerDbPath(const char *zDir, const char *zDbFile, char **pzRel,
@@ -374,13 +386,19 @@ int kvownerDbPath(const char *zDir, const char *zDbFile, char **pzRel,
     return *pzRel ? SQLITE_OK : SQLITE_NOMEM;
   }
   zA = realpath(zDir, 0);
-  zB = canonicalDb(zDbFile);
-  if( zA==0 || zB==0 ){
-    *pzErr = sqlite3_mprintf("kvstore: cannot resolve '%s': %s",
-                             zA==0 ? zDir : zDbFile, strerror(errno));
+  if( zA==0 ){
+    rc = errno==ENOMEM ? SQLITE_NOMEM : SQLITE_CANTOPEN;
+    *pzErr = sqlite3_mprintf("kvstore: cannot resolve '%s': %s", zDir,
+                             strerror(errno));
+    return rc;
+  }
+  rc = canonicalDb(zDbFile, &zB);
+  if( rc!=SQLITE_OK ){
+    *pzErr = rc==SQLITE_NOMEM ? 0
+           : sqlite3_mprintf("kvstore: cannot resolve '%s': %s", zDbFile,
+                             strerror(errno));
     free(zA);
-    sqlite3_free(zB);
-    return SQLITE_CANTOPEN;
+    return rc;
   }
   /* Longest common prefix ending at a component boundary. */
   for(i=0; zA[i] && zA[i]==zB[i]; i++){
@@ -494,7 +512,7 @@ int kvownerCheck(sqlite3 *db, const char *zSchema, const char *zTab,
   if( rc!=SQLITE_OK ){
     *pzWhy = sqlite3_mprintf("kvstore: cannot read the identity of table %s "
                              "from %s_kvstore: %s", zTab, zTab,
-                             sqlite3_errmsg(db));
+                             kvshadowErrmsg(db, rc));
     return rc;
   }
   if( eDir==KVDIR_MISSING || eDir==KVDIR_EMPTY ){

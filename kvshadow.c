@@ -32,6 +32,11 @@ int kvshadowPrepare(sqlite3 *db, char *zSql, const char *zArg,
   return rc;
 }
 
+const char *kvshadowErrmsg(sqlite3 *db, int rc){
+  if( (sqlite3_errcode(db) & 0xff)==(rc & 0xff) ) return sqlite3_errmsg(db);
+  return sqlite3_errstr(rc);
+}
+
 /* Prepare "SELECT v FROM shadow WHERE k=?" with zKey bound. */
 static int shadowSelect(sqlite3 *db, const char *zSchema, const char *zTab,
                         const char *zKey, sqlite3_stmt **ppStmt){

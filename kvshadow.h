@@ -41,6 +41,11 @@ int kvshadowSetInt(sqlite3 *db, const char *zSchema, const char *zTab,
                    const char *zKey, sqlite3_int64 v);
 int kvshadowSetText(sqlite3 *db, const char *zSchema, const char *zTab,
                     const char *zKey, const char *zVal);
+/* Why a call on db (one of these helpers, or any) failed with rc: db's
+** message when db recorded that failure, else rc's own text (a helper
+** that ran out of memory before SQLite saw anything leaves db saying "not
+** an error"). */
+const char *kvshadowErrmsg(sqlite3 *db, int rc);
 /* Prepare zSql (from sqlite3_mprintf, freed here; NULL gives SQLITE_NOMEM)
 ** with zArg bound to ?1 without a copy: zArg must outlive the statement's
 ** steps. *ppStmt is to be finalized by the caller, also on failure. */

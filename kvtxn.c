@@ -56,7 +56,7 @@ int kvtxnHorizonForOpen(KvVtab *p, char **pzErr){
   if( rc!=SQLITE_OK ){
     *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "
         "table %s from %s_kvstore: %s", p->zName, p->zName,
-        kvvtabDbMsg(p->db, rc));
+        kvshadowErrmsg(p->db, rc));
     return rc;
   }
   /* xCreate writes the row, so it is missing only in a shadow table that
@@ -161,7 +161,7 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     if( rc!=SQLITE_OK ){
       kvvtabSetError(&p->base,
           "kvstore: cannot read the commit horizon of table "
-          "%s: %s", p->zName, kvvtabDbMsg(p->db, rc));
+          "%s: %s", p->zName, kvshadowErrmsg(p->db, rc));
       return rc;
     }
   }
@@ -206,7 +206,7 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
       kvvtabSetError(&p->base,
           "kvstore: cannot read the commit horizon of table "
           "%s: %s", p->zName,
-          kvvtabDbMsg(p->db, rc2!=SQLITE_OK ? rc2 : rc));
+          kvshadowErrmsg(p->db, rc2!=SQLITE_OK ? rc2 : rc));
       return rc2!=SQLITE_OK ? rc2 : rc;
     }
     if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
@@ -264,7 +264,7 @@ int kvtxnWriteBegin(KvVtab *p){
     int rc = kvshadowCreate(p->db, p->zSchema, p->zName);
     if( rc!=SQLITE_OK ){
       kvvtabSetError(&p->base, "kvstore: cannot create the shadow table "
-               "%s_kvstore: %s", p->zName, sqlite3_errmsg(p->db));
+               "%s_kvstore: %s", p->zName, kvshadowErrmsg(p->db, rc));
       return rc;
     }
     p->bShadow = 1;
@@ -342,7 +342,7 @@ static int horizonWrite(KvVtab *p, u64 iH){
   if( rc!=SQLITE_OK ){
     kvvtabSetError(&p->base,
         "kvstore: cannot write the commit horizon of table %s: %s",
-        p->zName, kvvtabDbMsg(p->db, rc));
+        p->zName, kvshadowErrmsg(p->db, rc));
   }
   return rc;
 }
@@ -411,7 +411,7 @@ static int commitSyncs(KvVtab *p, int *pbSync){
   if( rc!=SQLITE_OK ){
     kvvtabSetError(&p->base, "kvstore: cannot read the synchronous setting "
                    "of schema %s for table %s: %s", p->zSchema, p->zName,
-                   sqlite3_errmsg(p->db));
+                   kvshadowErrmsg(p->db, rc));
   }
   return rc;
 }

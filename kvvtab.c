@@ -322,11 +322,6 @@ static void vtabFree(KvVtab *p){
   sqlite3_free(p);
 }
 
-const char *kvvtabDbMsg(sqlite3 *db, int rc){
-  if( (sqlite3_errcode(db) & 0xff)==(rc & 0xff) ) return sqlite3_errmsg(db);
-  return sqlite3_errstr(rc);
-}
-
 /* Tell the application's log (sqlite3_log) what the open of p's store
 ** revoked above the database's horizon, once per store. One batch and no
 ** SSTable entry is the usual end of a transaction cut short between
@@ -592,7 +587,7 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
     rc = kvownerShadowWrite(p->db, p->zSchema, p->zName, &mine);
     if( rc!=SQLITE_OK ){
       *pzErr = sqlite3_mprintf("kvstore: cannot write the identity of table "
-          "%s: %s", p->zName, sqlite3_errmsg(p->db));
+          "%s: %s", p->zName, kvshadowErrmsg(p->db, rc));
     }
   }
   if( rc==SQLITE_OK ) p->bOwn = 1;
@@ -701,7 +696,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
                         (sqlite3_int64)kv_last_seq(p->pKv));
     if( rc!=SQLITE_OK ){
       *pzErr = sqlite3_mprintf("kvstore: cannot write the commit horizon of "
-          "table %s: %s", p->zName, kvvtabDbMsg(db, rc));
+          "table %s: %s", p->zName, kvshadowErrmsg(db, rc));
     }else{
       p->bShadow = 1;
     }
@@ -914,7 +909,7 @@ static int vtabRenameShadow(KvVtab *p, const char *zNew){
     }
     if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
       kvvtabSetError(&p->base, "kvstore: cannot rename %s: %s", zShadow,
-               sqlite3_errmsg(p->db));
+               kvshadowErrmsg(p->db, rc));
     }
   }
   kvownerClear(&mine);
@@ -970,17 +965,28 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   p->pSetHorizon = 0;
   kvtxnHorizonRelease(p);
   if( p->bPrivateDir ){
+    /* Allocated first: nothing may fail once the rename is done. */
     KvPrivateDir *pDir = privateDirFind(p->pConn, p->zSchema, p->zName);
+    char *zPrivate = pDir ? sqlite3_mprintf("%s", zNew) : 0;
+    if( pDir && zPrivate==0 ){
+      sqlite3_free(zNewName);
+      return SQLITE_NOMEM;
+    }
+    rc = vtabRenameShadow(p, zNew);
+    if( rc!=SQLITE_OK ){
+      sqlite3_free(zPrivate);
+      sqlite3_free(zNewName);
+      return rc;
+    }
     if( pDir ){
       sqlite3_free(pDir->zTable);
-      pDir->zTable = sqlite3_mprintf("%s", zNew);
-      if( pDir->zTable==0 ){
-        sqlite3_free(zNewName);
-        return SQLITE_NOMEM;
-      }
+      pDir->zTable = zPrivate;
     }
+    sqlite3_free(p->zName);
+    p->zName = zNewName;
+    return SQLITE_OK;
   }
-  if( !p->bDefaultDir || (p->pKv==0 && !p->bOwn && !p->bPrivateDir) ){
+  if( !p->bDefaultDir || (p->pKv==0 && !p->bOwn) ){
     /* A directory that is not the table's own is never moved. */
     rc = vtabRenameShadow(p, zNew);
     if( rc==SQLITE_OK ) rc = vtabRenameOwner(p, zNew);
@@ -1033,21 +1039,34 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
                p->zDir, zNewDir, strerror(errno));
       rc = SQLITE_IOERR;
     }else{
-      sqlite3_free(p->zDir);
+      char *zOldDir = p->zDir;
       p->zDir = zNewDir;
-      zNewDir = 0;
       rc = vtabRenameOwner(p, zNew);
-      sqlite3_free(p->zName);
-      p->zName = zNewName;
-      zNewName = 0;
+      if( rc!=SQLITE_OK ){
+        /* SQLite undoes the ALTER: the directory goes back where the
+        ** table will look for it. (OWNER is unchanged, or names both.) */
+        if( rename(zNewDir, zOldDir)!=0 && errno!=ENOENT ){
+          sqlite3_log(SQLITE_IOERR, "kvstore: cannot move '%s' back to "
+                      "'%s' after a failed rename: %s", zNewDir, zOldDir,
+                      strerror(errno));
+        }
+        p->zDir = zOldDir;
+      }else{
+        sqlite3_free(zOldDir);
+        zNewDir = 0;
+        sqlite3_free(p->zName);
+        p->zName = zNewName;
+        zNewName = 0;
+      }
     }
   }
   if( p->pKv==0 && p->zDetached==0 ){
+    /* Once the directory has moved the rename stands: a store that does
+    ** not open now is opened again by the next statement. */
     int rc2 = kvvtabOpenEngine(p, &zErr);
-    if( rc2!=SQLITE_OK && rc==SQLITE_OK ){
-      kvvtabSetError(pVtab,
-          "%s", zErr ? zErr : "kvstore: cannot reopen the store");
-      rc = rc2;
+    if( rc2!=SQLITE_OK ){
+      p->pKv = 0;
+      sqlite3_log(rc2, "%s", zErr ? zErr : "kvstore: cannot reopen the store");
     }
     sqlite3_free(zErr);
   }

@@ -258,11 +258,6 @@ static inline u64 kvrunKeyHash(const u8 *a, size_t n){
 ** kvvtab.c
 */
 
-/* Why a call on db failed with rc: db's message when db recorded that
-** failure, else rc's own text (a helper that ran out of memory before
-** SQLite saw anything leaves db saying "not an error"). */
-const char *kvvtabDbMsg(sqlite3 *db, int rc);
-
 /* Replace the error message of a table (the old one freed; the new one
 ** from sqlite3_vmprintf, as SQLite frees it). */
 void kvvtabSetError(sqlite3_vtab *pVtab, const char *zFmt, ...);

@@ -261,6 +261,27 @@ static int catchUpTable(sqlite3 *db, const char *zSchema, const char *zTable,
   return rc;
 }
 
+/* unlink() of zBase with zSuffix appended. Cleanup after a failure,
+** which may be SQLite's allocator failing: its paths come from malloc(). */
+static void unlinkSuffixed(const char *zBase, const char *zSuffix){
+  size_t n = strlen(zBase) + strlen(zSuffix) + 1;
+  char *z = malloc(n);
+  if( z ){
+    snprintf(z, n, "%s%s", zBase, zSuffix);
+    unlink(z);
+    free(z);
+  }
+}
+
+/* Remove a store copy made by this checkpoint or backup (after a later
+** failure): its identity files, the store, the directory. */
+static void removeStoreCopy(const char *zDir){
+  unlinkSuffixed(zDir, "/OWNER.tmp");
+  unlinkSuffixed(zDir, "/OWNER");
+  kv_destroy(zDir);
+  rmdir(zDir);
+}
+
 static void checkpointFunc(sqlite3_context *ctx, int argc,
                            sqlite3_value **argv){
   sqlite3 *db = sqlite3_context_db_handle(ctx);
@@ -327,8 +348,13 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
     addCounts(zJson, &nFile, &nByte);
     z = sqlite3_mprintf("{\"files\":%lld,\"bytes\":%lld,\"ms\":%lld}",
                         nFile, nByte, nowMs() - t0);
-    if( z ) sqlite3_result_text(ctx, z, -1, sqlite3_free);
-    else sqlite3_result_error_nomem(ctx);
+    if( z ){
+      sqlite3_result_text(ctx, z, -1, sqlite3_free);
+    }else{
+      /* A checkpoint that reports a failure is not there. */
+      removeStoreCopy(zDest);
+      sqlite3_result_error_nomem(ctx);
+    }
   }else{
     kvvtabResultError(ctx, rc, zErr);
   }
@@ -358,22 +384,11 @@ struct BkStore {
   KvOwner owner;              /* its identity in the copy */
 };
 
-/* Remove a store copy made by this backup (after a later failure). */
-static void removeStoreCopy(const char *zDir){
-  char *zErr = 0;
-  kvownerRemove(zDir, &zErr);
-  sqlite3_free(zErr);
-  kv_destroy(zDir);
-  rmdir(zDir);
-}
-
 static void removeDbFiles(const char *zPath){
   static const char *const azSuffix[] = { "", "-journal", "-wal", "-shm" };
   size_t i;
   for(i=0; i<sizeof(azSuffix)/sizeof(azSuffix[0]); i++){
-    char *z = sqlite3_mprintf("%s%s", zPath, azSuffix[i]);
-    if( z ) unlink(z);
-    sqlite3_free(z);
+    unlinkSuffixed(zPath, azSuffix[i]);
   }
 }
 
@@ -382,7 +397,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   const char *zSchema = "main";
   const char *zDest;
   const char *zDbFile;
-  char *zTmp = 0, *zFolder = 0, *zErr = 0;
+  char *zTmp = 0, *zFolder = 0, *zErr = 0, *zResult = 0;
   sqlite3 *pCopy = 0;
   sqlite3_stmt *pStmt = 0;
   BkStore *aStore = 0;
@@ -451,12 +466,25 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
     sqlite3_free(zSql);
   }
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *zName = (const char*)sqlite3_column_text(pStmt, 0);
-    char *zQual = sqlite3_mprintf("%s.%s", zSchema, zName);
+  while( rc==SQLITE_OK ){
+    const char *zName;
+    char *zQual;
     KvvtabStore info;
     BkStore *pS;
     char *zWhy = 0;
+    int rcStep = sqlite3_step(pStmt);
+    if( rcStep!=SQLITE_ROW ){
+      /* A failed step must not pass for the end of the list: the copy
+      ** would lack the stores of the tables not listed yet. */
+      if( rcStep!=SQLITE_DONE ){
+        rc = rcStep;
+        zErr = sqlite3_mprintf("kvstore_backup: listing the kvstore tables "
+                               "of %s: %s", zSchema, kvshadowErrmsg(db, rc));
+      }
+      break;
+    }
+    zName = (const char*)sqlite3_column_text(pStmt, 0);
+    zQual = zName ? sqlite3_mprintf("%s.%s", zSchema, zName) : 0;
     if( zQual==0 ){ rc = SQLITE_NOMEM; break; }
     rc = kvvtabStoreInfo(db, zQual, &info, &zWhy);
     sqlite3_free(zQual);
@@ -638,7 +666,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     if( rc!=SQLITE_OK ){
       zErr = sqlite3_mprintf("kvstore_backup: writing the identity of table "
                              "%s into '%s': %s", aStore[i].zTable, zTmp,
-                             sqlite3_errmsg(pCopy));
+                             kvshadowErrmsg(pCopy, rc));
     }
   }
   if( pCopy ){
@@ -663,6 +691,13 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     }
     if( fd>=0 ) close(fd);
   }
+  /* The result before the rename: a backup that reports a failure is
+  ** not there. */
+  if( rc==SQLITE_OK ){
+    zResult = sqlite3_mprintf("{\"files\":%lld,\"bytes\":%lld,\"ms\":%lld}",
+                              nFile, nByte, nowMs() - t0);
+    if( zResult==0 ) rc = SQLITE_NOMEM;
+  }
   if( rc==SQLITE_OK && rename(zTmp, zDest)!=0 ){
     zErr = sqlite3_mprintf("kvstore_backup: rename of '%s' to '%s' failed: "
                            "%s", zTmp, zDest, strerror(errno));
@@ -671,10 +706,8 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   if( rc==SQLITE_OK ) syncDir(zFolder);
 
   if( rc==SQLITE_OK ){
-    char *z = sqlite3_mprintf("{\"files\":%lld,\"bytes\":%lld,\"ms\":%lld}",
-                              nFile, nByte, nowMs() - t0);
-    if( z ) sqlite3_result_text(ctx, z, -1, sqlite3_free);
-    else sqlite3_result_error_nomem(ctx);
+    sqlite3_result_text(ctx, zResult, -1, sqlite3_free);
+    zResult = 0;
   }else{
     if( pCopy ) sqlite3_close(pCopy);
     if( bMadeTmp ) removeDbFiles(zTmp);
@@ -693,6 +726,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   }
   sqlite3_free(aStore);
   sqlite3_free(zErr);
+  sqlite3_free(zResult);
   sqlite3_free(zTmp);
   sqlite3_free(zFolder);
 }

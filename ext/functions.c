@@ -142,11 +142,14 @@ int kvextWatchInterrupted(KvextWatch *w){
   if( w->xIsInterrupted ) return w->xIsInterrupted(w->db);
   if( w->pProbe==0 ){
     rc = sqlite3_prepare_v2(w->db, "SELECT 1", -1, &w->pProbe, 0);
-    if( rc!=SQLITE_OK ) return rc==SQLITE_INTERRUPT;
+    if( rc!=SQLITE_OK ) return rc==SQLITE_INTERRUPT || rc==SQLITE_NOMEM;
   }
   rc = sqlite3_step(w->pProbe);
   sqlite3_reset(w->pProbe);
-  return rc==SQLITE_INTERRUPT;
+  /* The probe running out of memory dooms the calling statement too
+  ** (SQLite keeps the failure until it ends): stop, as for an interrupt,
+  ** rather than finish work whose success nobody would be told. */
+  return rc==SQLITE_INTERRUPT || rc==SQLITE_NOMEM;
 }
 
 void kvextWatchFinish(KvextWatch *w){

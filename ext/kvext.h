@@ -25,7 +25,8 @@ int kvextFunctionsInit(sqlite3 *db);
 ** Watching for sqlite3_interrupt() from inside a function (functions.c):
 ** kvextWatchInterrupted is nonzero once connection db is interrupted
 ** (sqlite3_is_interrupted on SQLite >= 3.41; before, a nested "SELECT 1"
-** that fails with SQLITE_INTERRUPT). Init, ask as often as wanted, Finish.
+** that fails with SQLITE_INTERRUPT, or with SQLITE_NOMEM, which dooms the
+** calling statement as well). Init, ask as often as wanted, Finish.
 */
 typedef int (*IsInterruptedFn)(sqlite3*);
 typedef struct KvextWatch KvextWatch;

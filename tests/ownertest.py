@@ -452,6 +452,24 @@ class Lifecycle(Base):
         self.close(c)
         self.assertEqual(len(self.rows(self.p("app.db"))), 2)
 
+    def test_rename_failing_after_move_puts_directory_back(self):
+        # The default directory moved, then recording the new name in
+        # OWNER failed (OWNER.tmp in the way): the ALTER fails and the
+        # directory must be back where the table, still kv, looks.
+        self.make(self.p("app.db"))
+        store = self.p("app.db-kv.kvstore")
+        os.mkdir(os.path.join(store, "OWNER.tmp"))
+        c = self.connect(self.p("app.db"))
+        with self.assertRaises(sqlite3.DatabaseError):
+            c.execute("ALTER TABLE kv RENAME TO kv9")
+        self.assertTrue(os.path.isdir(store))
+        self.assertFalse(os.path.exists(self.p("app.db-kv9.kvstore")))
+        self.assertEqual(c.execute("SELECT * FROM kv ORDER BY key").fetchall(),
+                         [("a", 1), ("b", 2)])
+        self.close(c)
+        os.rmdir(os.path.join(store, "OWNER.tmp"))
+        self.assertEqual(self.rows(self.p("app.db")), [("a", 1), ("b", 2)])
+
     def test_create_rolled_back_then_again(self):
         c = self.connect(self.p("app.db"))
         c.execute("BEGIN")
