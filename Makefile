@@ -600,13 +600,14 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 
 # tests/sqloom.c: SQLite's allocator fails at the N-th allocation (once, and
 # from N on) over a workload writing a kvstore table and an ordinary one in
-# the same transactions; built with ASan + UBSan in build-asan/, kvstore
+# the same transactions; then (SQLOOM_IO=1) the N-th read, write, truncate
+# or sync of the database and its journal, every N; built with ASan + UBSan in build-asan/, kvstore
 # linked as in libkvstore.a. SQLOOM_STRIDE: every N-th allocation (1 in
 # make stress).
 SQLOOM_STRIDE ?= 17
 ASAN_SQL_OBJ := $(patsubst %.c,build-asan/static/%.o,$(STATIC_SRC))
 .PHONY: sqloom
-## sqloom: the SQL layer when SQLite's allocations fail, under ASan + UBSan (in make test)
+## sqloom: the SQL layer when SQLite's allocations or the database's file operations fail, under ASan + UBSan (in make test)
 sqloom:
 	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" LTO= \
 	  SANFLAGS="$(ASAN_FLAGS)" $(ASAN_SQL_OBJ) build-asan/libkv.a
@@ -614,6 +615,7 @@ sqloom:
 	  $(ASAN_SQL_OBJ) build-asan/libkv.a -lsqlite3 $(LDLIBS) \
 	  -o build-asan/sqloom
 	ASAN_OPTIONS=detect_leaks=1 ./build-asan/sqloom $(SQLOOM_STRIDE)
+	SQLOOM_IO=1 ASAN_OPTIONS=detect_leaks=1 ./build-asan/sqloom 1
 
 test: sqloom
 .PHONY: sqloom-stress

@@ -12,17 +12,29 @@
 **
 ** Each run: a fresh database with a kvstore table kv and an ordinary
 ** WITHOUT ROWID table m, set up with the real allocator; then, with
-** failures armed, a workload that writes both tables in the same
-** transactions (multi-row INSERT, UPDATE of a range, DELETE, a savepoint
-** rolled back, kvstore_delete_range, a COMMIT), reads them (point, range
-** both ways, IN, a join of the two), runs kvstore_stats, kvstore_verify
-** and kvstore_compact, and closes the connection. Every failing statement
-** must fail cleanly, with SQLITE_NOMEM and a message that says so (no
-** crash, no sanitizer report, no other error standing in for it); after
-** each failed statement an open transaction is rolled back. Then, with the real
-** allocator again, the database is reopened and must hold in kv exactly
-** the rows of m (the transactions were atomic across both), pass
-** kvstore_verify and PRAGMA integrity_check, and take a write.
+** failures armed, the workload azWork: transactions writing both tables
+** (multi-row INSERT, UPDATE of a range, DELETE, a savepoint rolled back,
+** kvstore_delete_range), reads (point, range both ways, IN, a join),
+** kvstore_stats, _verify and _compact, a second kvstore table kv2 made by
+** a CREATE (retried) with its twin m2 and loaded in key order past
+** txn_spill, kv2's tables ingested into kv, kvstore_checkpoint of kv2,
+** kvstore_backup, and the close. The first failing statement must fail
+** cleanly with SQLITE_NOMEM, and kvstore's message must say so (no crash,
+** no sanitizer report, no other error standing in for it); after a
+** one-off failure no second statement may fail; an open transaction is
+** rolled back after each failure. Then, with the real allocator again,
+** the database is reopened: each kvstore table must hold exactly its
+** twin's rows (the transactions were atomic across both), pass
+** kvstore_verify and PRAGMA integrity_check, and take a write; a
+** checkpoint or backup must be whole (the same rows) or absent.
+**
+** With SQLOOM_IO=1 the N-th file operation of the database and its
+** journal fails instead (read, write, truncate or sync, through a VFS
+** around the default one, SQLITE_IOERR_*), with the same workload and
+** checks, except that the first failure is an I/O error and a one-off
+** failure may fail more than one statement: this is where the database's
+** commit fails around kvstore's own (the two-phase commit), and the
+** reopened database and stores must agree.
 **
 ** Usage: sqloom [STRIDE]   (every STRIDE-th N; 1, the default: every N)
 **   SQLOOM_VERBOSE=1 prints every failed statement; SQLOOM_FROM=N starts
@@ -44,6 +56,8 @@ static int gPersist;               /* and every one after it */
 static int gArmed;
 static long gFailed;               /* allocations failed in this run */
 
+static int gIoMode;                /* SQLOOM_IO: file operations fail */
+
 static int shouldFail(void){
   if( !gArmed ) return 0;
   gCount++;
@@ -54,16 +68,125 @@ static int shouldFail(void){
   return 0;
 }
 static void *oomMalloc(int n){
-  return shouldFail() ? 0 : gReal.xMalloc(n);
+  return !gIoMode && shouldFail() ? 0 : gReal.xMalloc(n);
 }
 static void oomFree(void *p){ gReal.xFree(p); }
 static void *oomRealloc(void *p, int n){
-  return shouldFail() ? 0 : gReal.xRealloc(p, n);
+  return !gIoMode && shouldFail() ? 0 : gReal.xRealloc(p, n);
 }
 static int oomSize(void *p){ return gReal.xSize(p); }
 static int oomRoundup(int n){ return gReal.xRoundup(n); }
 static int oomInit(void *p){ return gReal.xInit(p); }
 static void oomShutdown(void *p){ gReal.xShutdown(p); }
+
+/* The VFS "kvfault": the default VFS, with each read, write, truncate
+** and sync of a file counted as one operation while armed (gIoMode). */
+typedef struct FaultFile FaultFile;
+struct FaultFile {
+  sqlite3_file base;
+  sqlite3_file *pReal;          /* the default VFS's file, after this */
+};
+static sqlite3_vfs *gRealVfs;
+
+static int ioFail(void){ return gIoMode && shouldFail(); }
+static int fClose(sqlite3_file *f){
+  FaultFile *p = (FaultFile*)f;
+  return p->pReal->pMethods ? p->pReal->pMethods->xClose(p->pReal)
+                            : SQLITE_OK;
+}
+static int fRead(sqlite3_file *f, void *a, int n, sqlite3_int64 o){
+  FaultFile *p = (FaultFile*)f;
+  if( ioFail() ) return SQLITE_IOERR_READ;
+  return p->pReal->pMethods->xRead(p->pReal, a, n, o);
+}
+static int fWrite(sqlite3_file *f, const void *a, int n, sqlite3_int64 o){
+  FaultFile *p = (FaultFile*)f;
+  if( ioFail() ) return SQLITE_IOERR_WRITE;
+  return p->pReal->pMethods->xWrite(p->pReal, a, n, o);
+}
+static int fTruncate(sqlite3_file *f, sqlite3_int64 n){
+  FaultFile *p = (FaultFile*)f;
+  if( ioFail() ) return SQLITE_IOERR_TRUNCATE;
+  return p->pReal->pMethods->xTruncate(p->pReal, n);
+}
+static int fSync(sqlite3_file *f, int flags){
+  FaultFile *p = (FaultFile*)f;
+  if( ioFail() ) return SQLITE_IOERR_FSYNC;
+  return p->pReal->pMethods->xSync(p->pReal, flags);
+}
+static int fFileSize(sqlite3_file *f, sqlite3_int64 *pn){
+  FaultFile *p = (FaultFile*)f;
+  return p->pReal->pMethods->xFileSize(p->pReal, pn);
+}
+static int fLock(sqlite3_file *f, int e){
+  FaultFile *p = (FaultFile*)f;
+  return p->pReal->pMethods->xLock(p->pReal, e);
+}
+static int fUnlock(sqlite3_file *f, int e){
+  FaultFile *p = (FaultFile*)f;
+  return p->pReal->pMethods->xUnlock(p->pReal, e);
+}
+static int fCheckReserved(sqlite3_file *f, int *pRes){
+  FaultFile *p = (FaultFile*)f;
+  return p->pReal->pMethods->xCheckReservedLock(p->pReal, pRes);
+}
+static int fFileControl(sqlite3_file *f, int op, void *pArg){
+  FaultFile *p = (FaultFile*)f;
+  return p->pReal->pMethods->xFileControl(p->pReal, op, pArg);
+}
+static int fSectorSize(sqlite3_file *f){
+  FaultFile *p = (FaultFile*)f;
+  return p->pReal->pMethods->xSectorSize(p->pReal);
+}
+static int fDeviceCharacteristics(sqlite3_file *f){
+  FaultFile *p = (FaultFile*)f;
+  return p->pReal->pMethods->xDeviceCharacteristics(p->pReal);
+}
+/* Version 1: no shared memory (rollback journal only) and no mmap. */
+static const sqlite3_io_methods gFaultMethods = {
+  1, fClose, fRead, fWrite, fTruncate, fSync, fFileSize, fLock, fUnlock,
+  fCheckReserved, fFileControl, fSectorSize, fDeviceCharacteristics,
+  0, 0, 0, 0, 0, 0
+};
+static int fOpen(sqlite3_vfs *pVfs, const char *zName, sqlite3_file *f,
+                 int flags, int *pOutFlags){
+  FaultFile *p = (FaultFile*)f;
+  int rc;
+  (void)pVfs;
+  p->pReal = (sqlite3_file*)&p[1];
+  rc = gRealVfs->xOpen(gRealVfs, zName, p->pReal, flags, pOutFlags);
+  p->base.pMethods = p->pReal->pMethods ? &gFaultMethods : 0;
+  return rc;
+}
+static int fDelete(sqlite3_vfs *v, const char *z, int bSync){
+  (void)v;
+  return gRealVfs->xDelete(gRealVfs, z, bSync);
+}
+static int fAccess(sqlite3_vfs *v, const char *z, int f, int *pRes){
+  (void)v;
+  return gRealVfs->xAccess(gRealVfs, z, f, pRes);
+}
+static int fFullPathname(sqlite3_vfs *v, const char *z, int n, char *zOut){
+  (void)v;
+  return gRealVfs->xFullPathname(gRealVfs, z, n, zOut);
+}
+static int fRandomness(sqlite3_vfs *v, int n, char *z){
+  (void)v;
+  return gRealVfs->xRandomness(gRealVfs, n, z);
+}
+static int fSleep(sqlite3_vfs *v, int n){
+  (void)v;
+  return gRealVfs->xSleep(gRealVfs, n);
+}
+static int fCurrentTime(sqlite3_vfs *v, double *p){
+  (void)v;
+  return gRealVfs->xCurrentTime(gRealVfs, p);
+}
+static sqlite3_vfs gFaultVfs = {
+  1, 0, 512, 0, "kvfault", 0, fOpen, fDelete, fAccess, fFullPathname,
+  0, 0, 0, 0, fRandomness, fSleep, fCurrentTime, 0,
+  0, 0, 0, 0
+};
 
 static void die(const char *zRun, const char *zWhat, const char *zDetail){
   fprintf(stderr, "sqloom: %s: %s%s%s\n", zRun, zWhat,
@@ -262,7 +385,10 @@ static int runOnce(const char *zBase, long nAt, int bPersist, int *pnErr){
   snprintf(zDb, sizeof(zDb), "%s/t.db", zDir);
   if( chdir(zDir)!=0 ) die(zRun, "chdir", zDir);    /* 'ck', 'bk.db' */
 
-  if( sqlite3_open(zDb, &db)!=SQLITE_OK ) die(zRun, "open", 0);
+  if( sqlite3_open_v2(zDb, &db, SQLITE_OPEN_READWRITE|SQLITE_OPEN_CREATE,
+                      gIoMode ? "kvfault" : 0)!=SQLITE_OK ){
+    die(zRun, "open", 0);
+  }
   if( execOne(db, "CREATE VIRTUAL TABLE kv USING kvstore("
                   "memtable_size='64KiB');"
                   "CREATE TABLE m(key TEXT PRIMARY KEY, value) WITHOUT ROWID")
@@ -297,9 +423,11 @@ static int runOnce(const char *zBase, long nAt, int bPersist, int *pnErr){
       const char *zMsg = sqlite3_errmsg(db);
       int bFirst = (*pnErr)==nErrBefore+1;
       int eCode = ext & 0xff;
-      if( bFirst ? (eCode!=SQLITE_NOMEM
-                    || (strncmp(zMsg, "kvstore", 7)==0
-                        && strstr(zMsg, "out of memory")==0))
+      if( bFirst ? (gIoMode ? (eCode!=SQLITE_IOERR && eCode!=SQLITE_FULL
+                               && eCode!=SQLITE_CANTOPEN)
+                    : (eCode!=SQLITE_NOMEM
+                       || (strncmp(zMsg, "kvstore", 7)==0
+                           && strstr(zMsg, "out of memory")==0)))
                  : (eCode==SQLITE_MISUSE || eCode==SQLITE_CORRUPT
                     || eCode==SQLITE_INTERNAL
                     || strstr(zMsg, "not an error")!=0) ){
@@ -311,7 +439,7 @@ static int runOnce(const char *zBase, long nAt, int bPersist, int *pnErr){
   }
   rc = sqlite3_close(db);
   gArmed = 0;
-  if( !bPersist && *pnErr>nErrBefore+1 ){
+  if( !gIoMode && !bPersist && *pnErr>nErrBefore+1 ){
     /* One allocation failed: one statement may fail, and nothing after
     ** it (the workload retries the one CREATE others depend on). */
     die(zRun, "more than one statement failed after one failed allocation",
@@ -377,6 +505,7 @@ int main(int argc, char **argv){
   int nErr = 0;
 
   if( nStride<1 ) nStride = 1;
+
   if( sqlite3_config(SQLITE_CONFIG_GETMALLOC, &gReal)!=SQLITE_OK
    || sqlite3_config(SQLITE_CONFIG_MALLOC, &oom)!=SQLITE_OK ){
     fprintf(stderr, "sqloom: cannot replace SQLite's allocator\n");
@@ -384,6 +513,14 @@ int main(int argc, char **argv){
   }
   /* Lookaside would serve small allocations without the allocator. */
   sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0);
+  gIoMode = getenv("SQLOOM_IO")!=0;
+  gRealVfs = sqlite3_vfs_find(0);
+  gFaultVfs.szOsFile = (int)sizeof(FaultFile) + gRealVfs->szOsFile;
+  gFaultVfs.mxPathname = gRealVfs->mxPathname;
+  if( sqlite3_vfs_register(&gFaultVfs, 0)!=SQLITE_OK ){
+    fprintf(stderr, "sqloom: cannot register the kvfault VFS\n");
+    return 1;
+  }
   sqlite3_auto_extension((void(*)(void))sqlite3_kvstore_init);
   if( mkdtemp(zBase)==0 ){
     fprintf(stderr, "sqloom: mkdtemp failed\n");
@@ -408,8 +545,9 @@ int main(int argc, char **argv){
       if( !runOnce(zBase, nAt, bPersist, &nErr) ) break;
       nMax = nAt;
     }
-    printf("sqloom: %s failures: allocations 1..%ld every %ld, all clean\n",
-           bPersist ? "persistent" : "one-off", nMax, nStride);
+    printf("sqloom: %s failures: %s 1..%ld every %ld, all clean\n",
+           bPersist ? "persistent" : "one-off",
+           gIoMode ? "file operations" : "allocations", nMax, nStride);
   }
   removeTree(zBase);
   printf("sqloom: %ld runs, %d failed statements, 0 differences\n", nRuns,
