@@ -309,12 +309,17 @@ write_out:
 }
 
 int kvownerRemove(const char *zDir, char **pzErr){
-  char *zPath = sqlite3_mprintf("%s/" OWNER_NAME, zDir);
-  char *zTmp = sqlite3_mprintf("%s/" OWNER_NAME ".tmp", zDir);
+  /* Paths from malloc(): this also cleans up after SQLite's allocator
+  ** failed (a backup's store copies). */
+  size_t n = strlen(zDir) + sizeof("/" OWNER_NAME ".tmp");
+  char *zPath = malloc(n);
+  char *zTmp = malloc(n);
   int rc = SQLITE_OK;
   if( zPath==0 || zTmp==0 ){
     rc = SQLITE_NOMEM;
   }else{
+    snprintf(zPath, n, "%s/" OWNER_NAME, zDir);
+    snprintf(zTmp, n, "%s/" OWNER_NAME ".tmp", zDir);
     unlink(zTmp);
     if( unlink(zPath)!=0 && errno!=ENOENT ){
       *pzErr = sqlite3_mprintf("kvstore: cannot remove '%s': %s", zPath,
@@ -324,8 +329,8 @@ int kvownerRemove(const char *zDir, char **pzErr){
       syncDir(zDir);
     }
   }
-  sqlite3_free(zPath);
-  sqlite3_free(zTmp);
+  free(zPath);
+  free(zTmp);
   return rc;
 }
 

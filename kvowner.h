@@ -55,7 +55,8 @@ int kvownerRead(const char *zDir, KvOwner *p, char **pzErr);
 ** OWNER file exists already. */
 int kvownerWrite(const char *zDir, const KvOwner *p, int bReplace,
                  char **pzErr);
-/* Remove OWNER (the last step of DROP) and fsync the directory. */
+/* Remove OWNER (the last step of DROP) and fsync the directory. Needs
+** nothing from SQLite's allocator but for the error message. */
 int kvownerRemove(const char *zDir, char **pzErr);
 /* A new random store id (32 hex digits, sqlite3_malloc). */
 char *kvownerNewId(void);

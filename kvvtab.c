@@ -964,15 +964,15 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   sqlite3_finalize(p->pSetHorizon);
   p->pSetHorizon = 0;
   kvtxnHorizonRelease(p);
-  if( p->bPrivateDir ){
-    /* Allocated first: nothing may fail once the rename is done. */
-    KvPrivateDir *pDir = privateDirFind(p->pConn, p->zSchema, p->zName);
+  if( !p->bDefaultDir || (p->pKv==0 && !p->bOwn) ){
+    /* A directory that is not the table's own (dir=, a private one, a
+    ** foreign store) is never moved. A private directory's record takes
+    ** the new name, allocated first: nothing may fail after the rename. */
+    KvPrivateDir *pDir = p->bPrivateDir
+        ? privateDirFind(p->pConn, p->zSchema, p->zName) : 0;
     char *zPrivate = pDir ? sqlite3_mprintf("%s", zNew) : 0;
-    if( pDir && zPrivate==0 ){
-      sqlite3_free(zNewName);
-      return SQLITE_NOMEM;
-    }
-    rc = vtabRenameShadow(p, zNew);
+    rc = (pDir && zPrivate==0) ? SQLITE_NOMEM : vtabRenameShadow(p, zNew);
+    if( rc==SQLITE_OK ) rc = vtabRenameOwner(p, zNew);
     if( rc!=SQLITE_OK ){
       sqlite3_free(zPrivate);
       sqlite3_free(zNewName);
@@ -981,18 +981,6 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     if( pDir ){
       sqlite3_free(pDir->zTable);
       pDir->zTable = zPrivate;
-    }
-    sqlite3_free(p->zName);
-    p->zName = zNewName;
-    return SQLITE_OK;
-  }
-  if( !p->bDefaultDir || (p->pKv==0 && !p->bOwn) ){
-    /* A directory that is not the table's own is never moved. */
-    rc = vtabRenameShadow(p, zNew);
-    if( rc==SQLITE_OK ) rc = vtabRenameOwner(p, zNew);
-    if( rc!=SQLITE_OK ){
-      sqlite3_free(zNewName);
-      return rc;
     }
     sqlite3_free(p->zName);
     p->zName = zNewName;
@@ -1065,7 +1053,6 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     ** not open now is opened again by the next statement. */
     int rc2 = kvvtabOpenEngine(p, &zErr);
     if( rc2!=SQLITE_OK ){
-      p->pKv = 0;
       sqlite3_log(rc2, "%s", zErr ? zErr : "kvstore: cannot reopen the store");
     }
     sqlite3_free(zErr);

@@ -276,8 +276,9 @@ static void unlinkSuffixed(const char *zBase, const char *zSuffix){
 /* Remove a store copy made by this checkpoint or backup (after a later
 ** failure): its identity files, the store, the directory. */
 static void removeStoreCopy(const char *zDir){
-  unlinkSuffixed(zDir, "/OWNER.tmp");
-  unlinkSuffixed(zDir, "/OWNER");
+  char *zErr = 0;
+  kvownerRemove(zDir, &zErr);
+  sqlite3_free(zErr);
   kv_destroy(zDir);
   rmdir(zDir);
 }
