@@ -303,6 +303,7 @@ pytest: all
 	$(PYTHON) tests/apitest.py
 	$(PYTHON) tests/integritytest.py
 	$(PYTHON) tests/ownertest.py
+	$(PYTHON) tests/sharedtest.py
 	$(PYTHON) tests/backuptest.py
 	$(PYTHON) tests/confinetest.py
 	$(PYTHON) tests/fulldisktest.py

@@ -437,7 +437,7 @@ static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   }
   if( rc==SQLITE_OK && p->bPrivateDir ){
     zErr = sqlite3_mprintf("kvstore: the store of table %s is private to "
-        "this connection (a database without a file) and goes with it",
+        "its database, which has no file, and goes with it",
         p->zName);
     rc = SQLITE_ERROR;
   }
@@ -600,8 +600,7 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
       rc = splitModuleArgs(zCreate, &azArg, &nArg);
     }
   }
-  zDbFile = zSchema ? sqlite3_db_filename(db, zSchema) : 0;
-  if( zDbFile && zDbFile[0]==0 ) zDbFile = 0;
+  zDbFile = zSchema ? kvownerDbFile(db, zSchema) : 0;
   if( rc==SQLITE_OK ){
     rc = kvconfigParse(db, nArg, (const char *const*)azArg, zDbFile, ppOpts,
                        &zDirOpt, pzErr);

@@ -47,6 +47,18 @@ static int isDebris(const char *z){
       || strcmp(z, OWNER_NAME ".tmp")==0;
 }
 
+const char *kvownerDbFile(sqlite3 *db, const char *zSchema){
+  const char *z = sqlite3_db_filename(db, zSchema);
+  sqlite3_vfs *pVfs = 0;
+  if( z==0 || z[0]==0 ) return 0;
+  if( sqlite3_file_control(db, zSchema, SQLITE_FCNTL_VFS_POINTER,
+                           &pVfs)==SQLITE_OK
+   && pVfs && pVfs->zName && strcmp(pVfs->zName, "memdb")==0 ){
+    return 0;
+  }
+  return z;
+}
+
 int kvownerProbe(const char *zDir){
   struct stat st;
   DIR *pDir;

@@ -47,6 +47,13 @@ struct KvOwner {
 
 int kvownerProbe(const char *zDir);
 
+/* The database file of schema zSchema, or NULL for a database without a
+** file on disk: in-memory and temporary ones, and those of the memdb VFS
+** (sqlite3_deserialize, "file:/name?vfs=memdb"), whose names are no
+** files (a store made beside one would outlive the database, somewhere
+** unrelated: "/name-t.kvstore" in the root directory). */
+const char *kvownerDbFile(sqlite3 *db, const char *zSchema);
+
 void kvownerClear(KvOwner *p);
 /* Read zDir/OWNER into *p (eState KVOWNER_NONE when absent). Returns
 ** SQLITE_OK, or SQLITE_CORRUPT / SQLITE_IOERR with *pzErr set. */

@@ -105,18 +105,21 @@ static int horizonPrepare(KvVtab *p, const char *zFmt,
 */
 void kvtxnHorizonForget(KvVtab *p){
   p->bHorizonOk = 0;
+  p->bHorizonWriter = 0;
 }
 
 /* Forget the cache and unpin the snapshot it kept (which, while cached,
 ** keeps compaction from dropping the versions the snapshot reads). */
 void kvtxnHorizonRelease(KvVtab *p){
   p->bHorizonOk = 0;
+  p->bHorizonWriter = 0;
   if( p->pSnap && p->pKv ) kv_snapshot_free(p->pKv, p->pSnap);
   p->pSnap = 0;
 }
 
 int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
   unsigned int iVersion = 0;
+  int iJoin = kvvtabPagerJoins(p);  /* read before the horizon is */
   int bVersion = 0;
   int rc;
   *ppSnap = 0;
@@ -124,7 +127,8 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
   if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
                            &iVersion)==SQLITE_OK ){
     bVersion = 1;
-    if( p->bHorizonOk && iVersion==p->iDataVersion ){
+    if( p->bHorizonOk && iVersion==p->iDataVersion
+     && ((iJoin>=0 && iJoin==p->iPagerJoin) || p->bHorizonWriter) ){
       if( p->pSnap && !p->bShared ){
         /* No commit since, but another process may have flushed or
         ** compacted: kv_catch_up takes its new manifest (a load and a
@@ -141,7 +145,7 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
       return SQLITE_OK;
     }
   }
-  p->bHorizonOk = 0;
+  kvtxnHorizonForget(p);
   if( p->bShared || kvvtabSameEngineTables(p)>0 ){
     /* Two tables of this connection on one store (retired sharing): each
     ** has its own horizon, and neither alone tells what the store holds,
@@ -214,8 +218,16 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
   }
 
 read_done:
-  if( bVersion ){
+  if( bVersion && iJoin>=0 && kvvtabPagerJoins(p)==iJoin ){
     p->bHorizonOk = 1;
+    p->iDataVersion = iVersion;
+    p->iPagerJoin = iJoin;
+  }else if( bVersion && p->bWriter ){
+    /* A shared cache: the horizon read while this table holds the
+    ** store's writer lock stays until the lock goes (kvtxnEnd); no other
+    ** connection can commit to the store before then. */
+    p->bHorizonOk = 1;
+    p->bHorizonWriter = 1;
     p->iDataVersion = iVersion;
   }
   *ppSnap = p->pSnap;
@@ -299,6 +311,8 @@ int kvtxnWriteBegin(KvVtab *p){
 
 /* End the transaction state (after commit or rollback). */
 void kvtxnEnd(KvVtab *p){
+  if( p->bHorizonWriter ) p->bHorizonOk = 0;
+  p->bHorizonWriter = 0;
   if( p->pBatch ) kv_batch_clear(p->pBatch);
   if( p->bWriter && p->pKv ) kv_writer_release(p->pKv, p->db);
   p->bWriter = 0;
@@ -519,6 +533,7 @@ int kvvtabSync(sqlite3_vtab *pVtab){
 static void horizonKeep(KvVtab *p, u64 iH){
   unsigned int iVersion = 0;
   if( p->bShared || kvvtabSameEngineTables(p)>0 ) return;
+  if( kvvtabPagerJoins(p)!=p->iPagerJoin ) return;
   if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
                            &iVersion)!=SQLITE_OK ) return;
   if( kv_last_seq(p->pKv)!=iH ) return;

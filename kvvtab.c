@@ -66,6 +66,7 @@ SQLITE_EXTENSION_INIT3
 /* Process-wide list of KvConn (kvConnAcquire). */
 static pthread_mutex_t kvConnMutex = PTHREAD_MUTEX_INITIALIZER;
 static KvConn *kvConnList = 0;
+static KvPager *kvPagerList = 0;    /* process-wide, under kvConnMutex */
 
 /****************************************************************************
 ** Small helpers.
@@ -134,105 +135,243 @@ static KvConn *kvConnAcquire(sqlite3 *db){
   return p;
 }
 
-/* Module destructor: the last release removes the private directories
-** (every table is disconnected by then) and frees the state. */
+/* Free a KvPager no connection holds any more (unlinked already): its
+** private directories are removed, store files first. */
+static void pagerFree(KvPager *p){
+  KvPrivateDir *pDir, *pNextDir;
+  for(pDir=p->pDirs; pDir; pDir=pNextDir){
+    pNextDir = pDir->pNext;
+    kv_destroy(pDir->zDir);
+    rmdir(pDir->zDir);
+    sqlite3_free(pDir->zId);
+    sqlite3_free(pDir->zDir);
+    sqlite3_free(pDir);
+  }
+  sqlite3_free(p->zName);
+  sqlite3_free(p);
+}
+
+/* Module destructor (the connection closes, every table is disconnected
+** by then): the last release lets go of the databases' KvPager. */
 static void kvConnRelease(void *pArg){
   KvConn *p = (KvConn*)pArg;
   KvConn **pp;
-  KvPrivateDir *pDir, *pNextDir;
-  int bLast;
+  KvPager *pFree = 0;
+  int bLast, i;
   if( p==0 ) return;
   pthread_mutex_lock(&kvConnMutex);
   bLast = (--p->nRef==0);
   if( bLast ){
     for(pp=&kvConnList; *pp && *pp!=p; pp=&(*pp)->pNext){}
     if( *pp ) *pp = p->pNext;
+    for(i=0; i<p->nPager; i++){
+      KvPager *pPager = p->apPager[i];
+      __atomic_store_n(&pPager->nConn, pPager->nConn-1, __ATOMIC_RELEASE);
+      if( pPager->nConn==0 ){
+        KvPager **ppPager;
+        for(ppPager=&kvPagerList; *ppPager!=pPager;
+            ppPager=&(*ppPager)->pNext){}
+        *ppPager = pPager->pNext;
+        pPager->pNext = pFree;
+        pFree = pPager;
+      }
+    }
   }
   pthread_mutex_unlock(&kvConnMutex);
   if( !bLast ) return;
-  for(pDir=p->pDirs; pDir; pDir=pNextDir){
-    pNextDir = pDir->pNext;
-    /* Removes the store's files, then the (now empty) directory. */
-    kv_destroy(pDir->zDir);
-    rmdir(pDir->zDir);
-    sqlite3_free(pDir->zSchema);
-    sqlite3_free(pDir->zTable);
-    sqlite3_free(pDir->zDir);
-    sqlite3_free(pDir);
+  while( pFree ){
+    KvPager *pNext = pFree->pNext;
+    pagerFree(pFree);
+    pFree = pNext;
   }
+  sqlite3_free(p->apPager);
   sqlite3_free(p);
 }
 
-static KvPrivateDir *privateDirFind(KvConn *pConn, const char *zSchema,
-                                    const char *zTable){
-  KvPrivateDir *p;
-  for(p=pConn->pDirs; p; p=p->pNext){
-    if( sqlite3_stricmp(p->zSchema, zSchema)==0
-     && sqlite3_stricmp(p->zTable, zTable)==0 ){
-      return p;
+/* The KvPager of schema zSchema of pConn's connection, held by pConn from
+** now on (joining it the first time). NULL when out of memory. */
+static KvPager *pagerJoin(KvConn *pConn, const char *zSchema){
+  const char *zFile = sqlite3_db_filename(pConn->db, zSchema);
+  const char *zCache = zFile ? sqlite3_uri_parameter(zFile, "cache") : 0;
+  const char *zName = 0;
+  sqlite3_file *pFile = 0;
+  sqlite3_vfs *pVfs = 0;
+  KvPager *p = 0;
+  int i;
+  if( sqlite3_file_control(pConn->db, zSchema, SQLITE_FCNTL_FILE_POINTER,
+                           &pFile)!=SQLITE_OK ){
+    pFile = 0;
+  }
+  if( zFile && zFile[0]=='/'
+   && sqlite3_file_control(pConn->db, zSchema, SQLITE_FCNTL_VFS_POINTER,
+                           &pVfs)==SQLITE_OK
+   && pVfs && pVfs->zName && strcmp(pVfs->zName, "memdb")==0 ){
+    /* A memdb database whose name begins with '/' is one for every
+    ** connection of the process that opens the name, each through a
+    ** pager of its own. */
+    zName = zFile;
+  }
+  pthread_mutex_lock(&kvConnMutex);
+  for(i=0; i<pConn->nPager; i++){
+    KvPager *pHeld = pConn->apPager[i];
+    if( zName ? (pHeld->zName && strcmp(pHeld->zName, zName)==0)
+              : (pFile && pHeld->pFile==pFile) ){
+      p = pHeld;
+      goto join_out;
     }
   }
-  return 0;
+  for(p=kvPagerList; p; p=p->pNext){
+    if( zName ? (p->zName && strcmp(p->zName, zName)==0)
+              : (pFile && p->pFile==pFile && p->zName==0) ){
+      break;
+    }
+  }
+  if( p==0 ){
+    p = sqlite3_malloc(sizeof(*p));
+    if( p==0 ) goto join_out;
+    memset(p, 0, sizeof(*p));
+    p->pFile = zName ? 0 : pFile;
+    if( zName ){
+      p->zName = sqlite3_mprintf("%s", zName);
+      if( p->zName==0 ){
+        sqlite3_free(p);
+        p = 0;
+        goto join_out;
+      }
+    }
+    /* Opened as a shared cache: the URI says so, or perhaps (an
+    ** in-memory database, whose URI is not kept; not the temporary one,
+    ** which is the connection's own). A shared cache asked for otherwise
+    ** shows once a second connection joins. */
+    p->bSharedCache = (zCache && sqlite3_stricmp(zCache, "shared")==0)
+        || (zName==0 && (zFile==0 || zFile[0]==0)
+            && sqlite3_stricmp(zSchema, "temp")!=0);
+    p->pNext = kvPagerList;
+    kvPagerList = p;
+  }
+  {
+    KvPager **ap = sqlite3_realloc64(pConn->apPager,
+                                     sizeof(ap[0])*(pConn->nPager+1));
+    if( ap==0 ){
+      if( p->nConn==0 ){
+        KvPager **pp;
+        for(pp=&kvPagerList; *pp!=p; pp=&(*pp)->pNext){}
+        *pp = p->pNext;
+        sqlite3_free(p->zName);
+        sqlite3_free(p);
+      }
+      p = 0;
+      goto join_out;
+    }
+    pConn->apPager = ap;
+    ap[pConn->nPager++] = p;
+    __atomic_store_n(&p->nConn, p->nConn+1, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->nJoin, p->nJoin+1, __ATOMIC_RELEASE);
+  }
+join_out:
+  pthread_mutex_unlock(&kvConnMutex);
+  return p;
 }
 
-/* Forget (and remove from disk, if still there) a private directory. */
-static void privateDirDrop(KvConn *pConn, const char *zSchema,
-                           const char *zTable){
-  KvPrivateDir **pp;
-  for(pp=&pConn->pDirs; *pp; pp=&(*pp)->pNext){
-    KvPrivateDir *p = *pp;
-    if( sqlite3_stricmp(p->zSchema, zSchema)==0
-     && sqlite3_stricmp(p->zTable, zTable)==0 ){
+/* A copy (sqlite3_malloc) of the directory of private store zId of
+** database pPager, or NULL with *pbMissing set when it has none. */
+static char *privateDirFind(KvPager *pPager, const char *zId,
+                            int *pbMissing){
+  KvPrivateDir *p;
+  char *zDir = 0;
+  *pbMissing = 1;
+  pthread_mutex_lock(&kvConnMutex);
+  for(p=pPager->pDirs; p; p=p->pNext){
+    if( strcmp(p->zId, zId)==0 ){
+      *pbMissing = 0;
+      zDir = sqlite3_mprintf("%s", p->zDir);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&kvConnMutex);
+  return zDir;
+}
+
+/* Forget (and remove from disk, if empty) private directory zId. */
+static void privateDirDrop(KvPager *pPager, const char *zId){
+  KvPrivateDir **pp, *p = 0;
+  pthread_mutex_lock(&kvConnMutex);
+  for(pp=&pPager->pDirs; *pp; pp=&(*pp)->pNext){
+    if( strcmp((*pp)->zId, zId)==0 ){
+      p = *pp;
       *pp = p->pNext;
-      rmdir(p->zDir);
-      sqlite3_free(p->zSchema);
-      sqlite3_free(p->zTable);
-      sqlite3_free(p->zDir);
-      sqlite3_free(p);
-      return;
+      break;
     }
+  }
+  pthread_mutex_unlock(&kvConnMutex);
+  if( p ){
+    rmdir(p->zDir);
+    sqlite3_free(p->zId);
+    sqlite3_free(p->zDir);
+    sqlite3_free(p);
   }
 }
 
-/* Make a new private directory for table zSchema.zTable. Returns its path
-** (owned by pConn) or NULL with *pzErr set. */
-static const char *privateDirCreate(KvConn *pConn, const char *zSchema,
-                                    const char *zTable, char **pzErr){
+/* Make a new private directory in database pPager for table zTable: its
+** new id in *pzId and its path in *pzDir (copies, sqlite3_malloc). On
+** failure returns SQLITE_NOMEM or SQLITE_CANTOPEN with *pzErr set. */
+static int privateDirCreate(KvPager *pPager, const char *zTable,
+                            char **pzId, char **pzDir, char **pzErr){
   const char *zTmp = getenv("TMPDIR");
-  KvPrivateDir *p;
-  char *zTemplate;
+  KvPrivateDir *p = sqlite3_malloc(sizeof(*p));
   if( zTmp==0 || zTmp[0]==0 ) zTmp = "/tmp";
-  zTemplate = sqlite3_mprintf("%s/kvstore-XXXXXX", zTmp);
-  p = sqlite3_malloc(sizeof(*p));
-  if( zTemplate==0 || p==0 ){
-    sqlite3_free(zTemplate);
-    sqlite3_free(p);
-    *pzErr = sqlite3_mprintf("kvstore: out of memory");
-    return 0;
+  if( p ){
+    memset(p, 0, sizeof(*p));
+    p->zId = kvownerNewId();
+    p->zDir = sqlite3_mprintf("%s/kvstore-XXXXXX", zTmp);
   }
-  if( mkdtemp(zTemplate)==0 ){
+  *pzId = (p && p->zId) ? sqlite3_mprintf("%s", p->zId) : 0;
+  if( p==0 || p->zId==0 || p->zDir==0 || *pzId==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: out of memory");
+    goto create_failed;
+  }
+  if( mkdtemp(p->zDir)==0 ){
     *pzErr = sqlite3_mprintf(
         "kvstore: cannot create a private directory %s for table %s: %s",
-        zTemplate, zTable, strerror(errno));
-    sqlite3_free(zTemplate);
+        p->zDir, zTable, strerror(errno));
+    sqlite3_free(*pzId);
+    *pzId = 0;
+    sqlite3_free(p->zId);
+    sqlite3_free(p->zDir);
     sqlite3_free(p);
-    return 0;
+    return SQLITE_CANTOPEN;
   }
-  p->zSchema = sqlite3_mprintf("%s", zSchema);
-  p->zTable = sqlite3_mprintf("%s", zTable);
-  p->zDir = zTemplate;
-  if( p->zSchema==0 || p->zTable==0 ){
-    rmdir(zTemplate);
-    sqlite3_free(p->zSchema);
-    sqlite3_free(p->zTable);
-    sqlite3_free(zTemplate);
-    sqlite3_free(p);
+  *pzDir = sqlite3_mprintf("%s", p->zDir);
+  if( *pzDir==0 ){
+    rmdir(p->zDir);
     *pzErr = sqlite3_mprintf("kvstore: out of memory");
-    return 0;
+    goto create_failed;
   }
-  p->pNext = pConn->pDirs;
-  pConn->pDirs = p;
-  return p->zDir;
+  pthread_mutex_lock(&kvConnMutex);
+  p->pNext = pPager->pDirs;
+  pPager->pDirs = p;
+  pthread_mutex_unlock(&kvConnMutex);
+  return SQLITE_OK;
+
+create_failed:
+  sqlite3_free(*pzId);
+  *pzId = 0;
+  if( p ){
+    sqlite3_free(p->zId);
+    sqlite3_free(p->zDir);
+    sqlite3_free(p);
+  }
+  return SQLITE_NOMEM;
+}
+
+int kvvtabPagerJoins(KvVtab *p){
+  if( p->pPager==0 ) return -1;
+  if( p->pPager->zName ) return 0;      /* pagers of their own */
+  if( p->pPager->bSharedCache
+   || __atomic_load_n(&p->pPager->nConn, __ATOMIC_ACQUIRE)>1 ){
+    return -1;
+  }
+  return __atomic_load_n(&p->pPager->nJoin, __ATOMIC_ACQUIRE);
 }
 
 /****************************************************************************
@@ -296,7 +435,7 @@ static void vtabFree(KvVtab *p){
     if( p->iPrepSeq ) kv_abort_prepared(p->pKv, p->iPrepSeq);
     if( p->pSnap ) kv_snapshot_free(p->pKv, p->pSnap);
     if( p->bWriter ) kv_writer_release(p->pKv, p->db);
-    /* A private store goes with its connection: no compaction for it. */
+    /* A private store goes with its database: no compaction for it. */
     if( p->bPrivateDir ){
       kv_close_nowait(p->pKv);
     }else{
@@ -317,6 +456,7 @@ static void vtabFree(KvVtab *p){
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zName);
   sqlite3_free(p->zDir);
+  sqlite3_free(p->zPrivateId);
   sqlite3_free(p->zDetached);
   sqlite3_free(p->base.zErrMsg);
   sqlite3_free(p);
@@ -393,8 +533,7 @@ int kvvtabOpenEngine(KvVtab *p, char **pzErr){
 
 /* The database file of p's schema, or NULL for one without a file. */
 const char *kvvtabDbFile(KvVtab *p){
-  const char *z = sqlite3_db_filename(p->db, p->zSchema);
-  return (z && z[0]) ? z : 0;
+  return kvownerDbFile(p->db, p->zSchema);
 }
 
 /* Key type a detached table declares: the option's, or text. */
@@ -427,13 +566,21 @@ int kvvtabAttach(KvVtab *p){
   char *zWhy = 0;
   int rc = SQLITE_OK;
   if( p->pKv ) return SQLITE_OK;
-  if( !p->bPrivateDir ){
+  if( p->bPrivateDir && p->zDir[0]==0 ){
+    zWhy = sqlite3_mprintf("kvstore: the store of table %s is missing: its "
+        "database has no file (in-memory, temporary or memdb), and such a "
+        "table's store lives in the process that created it, while a "
+        "connection to that database is open; a copy of the database "
+        "(sqlite3_serialize, VACUUM INTO, .backup) carries no kvstore rows",
+        p->zName);
+    rc = zWhy ? SQLITE_CANTOPEN : SQLITE_NOMEM;
+  }else if( !p->bPrivateDir ){
     /* A host may confine paths (kvconfine.c): a store elsewhere is
     ** never opened, not even read. */
     rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, &zWhy);
   }
   if( rc==SQLITE_OK && !p->bPrivateDir ){
-    /* A private directory is this connection's alone: no OWNER. */
+    /* A private directory is its database's alone: no OWNER. */
     rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, kvvtabDbFile(p),
                       &p->bOwn, &zWhy);
   }
@@ -519,6 +666,14 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
   if( p->bPrivateDir ){
     rc = kvvtabOpenEngine(p, pzErr);
     if( rc==SQLITE_OK ) rc = kvshadowCreate(p->db, p->zSchema, p->zName);
+    if( rc==SQLITE_OK ){
+      rc = kvshadowSetText(p->db, p->zSchema, p->zName, "private_id",
+                           p->zPrivateId);
+    }
+    if( rc!=SQLITE_OK && *pzErr==0 ){
+      *pzErr = sqlite3_mprintf("kvstore: cannot write the identity of table "
+          "%s: %s", p->zName, kvshadowErrmsg(p->db, rc));
+    }
     goto create_out;
   }
   rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, pzErr);
@@ -600,6 +755,48 @@ create_out:
 }
 
 /*
+** The private directory of p, a table of a database without a file. CREATE
+** makes one, with a new id for the shadow row 'private_id' (written by
+** vtabCreateStore); a connect finds it by that id in p's KvPager. A table
+** whose store is not there (the database is a copy, deserialized, or its
+** store went with the last connection that used it) is connected with an
+** empty zDir and stays detached (kvvtabAttach).
+*/
+static int vtabPrivateDir(KvVtab *p, int bCreate, char **pzErr){
+  char *zShadow;
+  int bMissing = 1, bExists = 0;
+  int rc;
+  p->bPrivateDir = 1;
+  if( bCreate ){
+    return privateDirCreate(p->pPager, p->zName, &p->zPrivateId, &p->zDir,
+                            pzErr);
+  }
+  zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
+  rc = zShadow ? kvownerTableExists(p->db, p->zSchema, zShadow, &bExists)
+               : SQLITE_NOMEM;
+  sqlite3_free(zShadow);
+  if( rc==SQLITE_OK && bExists ){
+    rc = kvshadowGetText(p->db, p->zSchema, p->zName, "private_id",
+                         &p->zPrivateId);
+  }
+  if( rc!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot read the identity of table %s "
+                             "from %s_kvstore: %s", p->zName, p->zName,
+                             kvshadowErrmsg(p->db, rc));
+    return rc;
+  }
+  if( p->zPrivateId ){
+    p->zDir = privateDirFind(p->pPager, p->zPrivateId, &bMissing);
+    if( p->zDir==0 && !bMissing ) return SQLITE_NOMEM;
+  }
+  if( p->zDir==0 ){
+    p->zDir = sqlite3_mprintf("");
+    if( p->zDir==0 ) return SQLITE_NOMEM;
+  }
+  return SQLITE_OK;
+}
+
+/*
 ** xCreate and xConnect. argv[0] is the module name, argv[1] the database,
 ** argv[2] the table, argv[3..] the CREATE arguments (kept in sqlite_schema,
 ** so a reconnect finds the same directory from them). Only xCreate makes
@@ -617,8 +814,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
 
   *ppVtab = 0;
   assert( argc>=3 );
-  zDbFile = sqlite3_db_filename(db, argv[1]);
-  if( zDbFile && zDbFile[0]==0 ) zDbFile = 0;
+  zDbFile = kvownerDbFile(db, argv[1]);
 
   p = sqlite3_malloc(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
@@ -627,7 +823,8 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
   p->pConn = pConn;
   p->zSchema = sqlite3_mprintf("%s", argv[1]);
   p->zName = sqlite3_mprintf("%s", argv[2]);
-  if( p->zSchema==0 || p->zName==0 ) rc = SQLITE_NOMEM;
+  p->pPager = pagerJoin(pConn, argv[1]);
+  if( p->zSchema==0 || p->zName==0 || p->pPager==0 ) rc = SQLITE_NOMEM;
   if( rc==SQLITE_OK ) rc = kvconfigCheckEncoding(db, argv[1], argv[2], pzErr);
   if( rc==SQLITE_OK && bCreate ){
     rc = kvconfigCheckEmptyArguments(db, argv[1], argv[2], pzErr);
@@ -653,33 +850,17 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
         if( p->zDir==0 ) rc = SQLITE_NOMEM;
       }
     }else{
-      /* In-memory or temporary database: a private directory, the same
-      ** one again when SQLite reconnects the table. */
-      KvPrivateDir *pDir = privateDirFind(pConn, p->zSchema, p->zName);
-      const char *zDir;
-      if( pDir && bCreate ){
-        /* A leftover of a CREATE rolled back: start afresh. */
-        kv_destroy(pDir->zDir);
-        privateDirDrop(pConn, p->zSchema, p->zName);
-        pDir = 0;
-      }
-      zDir = pDir ? pDir->zDir
-                  : privateDirCreate(pConn, p->zSchema, p->zName, pzErr);
-      if( zDir==0 ){
-        rc = SQLITE_CANTOPEN;
-      }else{
-        p->zDir = sqlite3_mprintf("%s", zDir);
-        p->bPrivateDir = 1;
-        if( p->zDir==0 ) rc = SQLITE_NOMEM;
-      }
+      /* A database without a file: a private directory, the one the
+      ** shadow row 'private_id' names (KvPager). */
+      rc = vtabPrivateDir(p, bCreate, pzErr);
     }
   }
 
   if( rc==SQLITE_OK ) rc = kvconfigCheckPathLength(p->zDir, pzErr);
   if( rc==SQLITE_OK ){
-    /* Only CREATE makes a store (and a private directory, made just now);
-    ** a reconnect finding none reports it instead of starting afresh. */
-    kv_options_set_create(p->pOpts, bCreate || p->bPrivateDir);
+    /* Only CREATE makes a store; a reconnect finding none reports it
+    ** instead of starting afresh. */
+    kv_options_set_create(p->pOpts, bCreate);
     if( bCreate ){
       rc = vtabCreateStore(p, pzErr);
     }else{
@@ -730,8 +911,8 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
     if( rc==SQLITE_NOMEM && *pzErr==0 ){
       *pzErr = sqlite3_mprintf("kvstore: out of memory");
     }
-    if( bCreate && p->bPrivateDir && p->pKv==0 ){
-      privateDirDrop(pConn, p->zSchema, p->zName);
+    if( bCreate && p->bPrivateDir && p->zPrivateId && p->pKv==0 ){
+      privateDirDrop(p->pPager, p->zPrivateId);
     }
     vtabFree(p);
     return rc;
@@ -838,7 +1019,8 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
   }
   rc = vtabDropShadow(p);
   if( rc!=SQLITE_OK ) return rc;
-  if( !p->bPrivateDir && !bOwn ){
+  if( (!p->bPrivateDir && !bOwn) || (p->bPrivateDir && p->zDir[0]==0) ){
+    /* Not its store, or (a private one) no store at all. */
     vtabFree(p);
     return SQLITE_OK;
   }
@@ -881,7 +1063,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     if( store.bMadeDir ) rmdir(p->zDir);  /* only if nothing else is left */
   }
   kvownerClear(&store);
-  if( p->bPrivateDir ) privateDirDrop(p->pConn, p->zSchema, p->zName);
+  if( p->bPrivateDir ) privateDirDrop(p->pPager, p->zPrivateId);
   vtabFree(p);
   return SQLITE_OK;
 }
@@ -966,21 +1148,12 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   kvtxnHorizonRelease(p);
   if( !p->bDefaultDir || (p->pKv==0 && !p->bOwn) ){
     /* A directory that is not the table's own (dir=, a private one, a
-    ** foreign store) is never moved. A private directory's record takes
-    ** the new name, allocated first: nothing may fail after the rename. */
-    KvPrivateDir *pDir = p->bPrivateDir
-        ? privateDirFind(p->pConn, p->zSchema, p->zName) : 0;
-    char *zPrivate = pDir ? sqlite3_mprintf("%s", zNew) : 0;
-    rc = (pDir && zPrivate==0) ? SQLITE_NOMEM : vtabRenameShadow(p, zNew);
+    ** foreign store) is never moved. */
+    rc = vtabRenameShadow(p, zNew);
     if( rc==SQLITE_OK ) rc = vtabRenameOwner(p, zNew);
     if( rc!=SQLITE_OK ){
-      sqlite3_free(zPrivate);
       sqlite3_free(zNewName);
       return rc;
-    }
-    if( pDir ){
-      sqlite3_free(pDir->zTable);
-      pDir->zTable = zPrivate;
     }
     sqlite3_free(p->zName);
     p->zName = zNewName;

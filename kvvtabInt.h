@@ -35,6 +35,7 @@
 
 typedef struct KvConn KvConn;
 typedef struct KvPrivateDir KvPrivateDir;
+typedef struct KvPager KvPager;
 typedef struct KvVtab KvVtab;
 typedef struct KvCursor KvCursor;
 typedef struct KvSavepoint KvSavepoint;
@@ -45,27 +46,55 @@ typedef struct KvBulk KvBulk;
 /*
 ** Per-connection state, shared by every kvstore table of one sqlite3*.
 ** It is the module's client data, and found again through a process-wide
-** list when the extension is loaded twice on one connection (so a second
-** .load does not forget the private directories of the first).
-**
-** Private directories belong to tables of in-memory and temporary
-** databases created without dir=. SQLite disconnects and reconnects tables
-** on every schema reset, so the directory must outlive xDisconnect: it is
-** removed when the module is destroyed, which happens when the connection
-** closes, after every table is disconnected.
+** list when the extension is loaded twice on one connection.
 */
-struct KvPrivateDir {
-  char *zSchema;              /* "main", "temp", or an attached name */
-  char *zTable;               /* table name */
-  char *zDir;                 /* mkdtemp() directory holding the store */
-  KvPrivateDir *pNext;
-};
 struct KvConn {
   sqlite3 *db;                /* the connection */
   int nRef;                   /* registrations of the module (starts at 1) */
-  KvPrivateDir *pDirs;        /* private directories of this connection */
+  KvPager **apPager;          /* databases its tables are in (one reference
+                              ** each, dropped when the connection closes) */
+  int nPager;
   KvVtab *pTabs;              /* open kvstore tables of this connection */
   KvConn *pNext;              /* next in the process-wide list */
+};
+
+/*
+** One database as this process's connections reach it: the sqlite3_file
+** of its pager (SQLITE_FCNTL_FILE_POINTER). Connections of a shared cache
+** (cache=shared) share one pager, and so one KvPager; others each have
+** their own. Process-wide, kept while a connection that used a kvstore
+** table of the database is open.
+**
+** nConn > 1 means a shared cache: the pager's data version does not change
+** when another connection of the cache commits, so the horizon cache is
+** not trusted (kvtxnReadSnapshot); nJoin tells a table whether a
+** connection joined since it cached.
+**
+** Private directories belong to tables of databases without a file
+** (in-memory, temporary, the memdb VFS) and live here, so that every
+** connection of a shared in-memory database reaches the same store. A
+** table finds its directory by the random id its shadow row 'private_id'
+** holds (a copy of the database made by sqlite3_serialize has the id but
+** another pager, and finds nothing). SQLite disconnects and reconnects
+** tables on every schema reset, so a directory outlives xDisconnect: it is
+** removed when DROP TABLE says so, or when the last connection holding
+** the KvPager closes.
+*/
+struct KvPrivateDir {
+  char *zId;                  /* the shadow row 'private_id' */
+  char *zDir;                 /* mkdtemp() directory holding the store */
+  KvPrivateDir *pNext;
+};
+struct KvPager {
+  sqlite3_file *pFile;        /* key (NULL: no pager found, or zName) */
+  char *zName;                /* key of a memdb database named "/...", which
+                              ** every connection opening it reaches through
+                              ** a pager of its own */
+  int bSharedCache;           /* opened with cache=shared */
+  int nConn;                  /* KvConn holding it (atomic reads) */
+  int nJoin;                  /* connections that ever joined (atomic reads) */
+  KvPrivateDir *pDirs;        /* private directories of its tables */
+  KvPager *pNext;             /* next in the process-wide list */
 };
 
 /* One savepoint mark: savepoint iSave began when the batch held nMark
@@ -114,11 +143,14 @@ struct KvVtab {
   sqlite3_vtab base;          /* base class; must be first */
   sqlite3 *db;                /* connection owning this table */
   KvConn *pConn;              /* per-connection state */
+  KvPager *pPager;            /* the database as its pager (held by pConn) */
   char *zSchema;              /* database name: "main", "temp", ... */
   char *zName;                /* table name (changes on RENAME) */
   char *zDir;                 /* resolved data directory */
   int bDefaultDir;            /* zDir derived from the table name */
-  int bPrivateDir;            /* zDir is a private temporary directory */
+  int bPrivateDir;            /* zDir is a private temporary directory
+                              ** ("" when there is none: detached) */
+  char *zPrivateId;           /* its id (shadow row 'private_id') */
   kv_options *pOpts;          /* options as parsed (for reopening) */
   kv_db *pKv;                 /* the engine (shared between connections) */
   int bFullReadOnly;          /* pKv is a kv_open_readonly handle: the disk
@@ -159,6 +191,9 @@ struct KvVtab {
   unsigned int iDataVersion;  /* SQLITE_FCNTL_DATA_VERSION they were read at */
   kv_snapshot *pSnap;         /* read point at the horizon; NULL = latest */
   sqlite3_int64 iHorizonSeen; /* the horizon read with them */
+  int iPagerJoin;             /* pPager->nJoin they were read at */
+  int bHorizonWriter;         /* in a shared cache: read while bWriter,
+                              ** good until the writer lock goes */
   KvRun run;                  /* range-delete run (kvrange.c) */
   KvIngest *pIngest;          /* files the transaction ingests (kvingest.c) */
   KvBulk *pBulk;              /* sorted load of the transaction (kvbulk.c) */
@@ -272,6 +307,12 @@ int kvvtabNeedStore(KvVtab *p);
 
 /* Whether another table of this connection uses p's store. */
 int kvvtabSameEngineTables(KvVtab *p);
+
+/* kvtxn.c's horizon cache and shared caches (KvPager): -1 when another
+** connection shares p's pager (its commits leave the pager's data version
+** as it was), else how many connections ever joined the pager (the cache
+** is good only while that has not changed either). */
+int kvvtabPagerJoins(KvVtab *p);
 
 /* Forget the keys an UPDATE OR REPLACE moved rows onto (xFilter). */
 void kvvtabGoneClear(KvVtab *p);

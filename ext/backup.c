@@ -304,7 +304,7 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
   rc = kvvtabStoreInfo(db, (const char*)sqlite3_value_text(argv[0]), &info,
                        &zErr);
   if( rc==SQLITE_OK ){
-    zDbFile = sqlite3_db_filename(db, info.zSchema);
+    zDbFile = kvownerDbFile(db, info.zSchema);
     zFolder = folderOf(zDbFile ? zDbFile : "");
     zDest = zFolder ? joinPath(zFolder, (const char*)sqlite3_value_text(argv[1]))
                     : 0;
@@ -430,7 +430,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   if( zDbFile==0 ){
     zErr = sqlite3_mprintf("kvstore_backup: no such schema: '%s'", zSchema);
     rc = SQLITE_ERROR;
-  }else if( zDbFile[0]==0 ){
+  }else if( kvownerDbFile(db, zSchema)==0 ){
     zErr = sqlite3_mprintf("kvstore_backup: schema '%s' has no database file "
                            "(in-memory or temporary): nothing to copy its "
                            "stores beside", zSchema);

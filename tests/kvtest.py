@@ -19,10 +19,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTENSION = os.environ.get("KVSTORE_SO", os.path.join(ROOT, "kvstore.so"))
 
 
-def connect(path, timeout=10.0):
-    """Open `path` in autocommit mode (explicit BEGIN only) with kvstore
-    loaded."""
-    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+def connect(path, timeout=10.0, uri=False):
+    """Open `path` (a URI with uri=True) in autocommit mode (explicit BEGIN
+    only) with kvstore loaded."""
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
+                           uri=uri)
     if not hasattr(conn, "enable_load_extension"):
         sys.exit("this python's sqlite3 module cannot load extensions; "
                  "run the tests with /usr/bin/python3")
