@@ -78,6 +78,19 @@ class Base(unittest.TestCase):
         return c.execute("SELECT key, value FROM %s ORDER BY key"
                          % tab).fetchall()
 
+    def two_see_each_other(self, uri):
+        """Two connections of uri: each sees the other's rows, in both
+        tables."""
+        a = self.connect(uri)
+        b = self.connect(uri)
+        self.create(a)
+        for tab in TABLES:
+            a.execute("INSERT INTO %s VALUES ('a', 1)" % tab)
+            self.assertEqual(self.rows(b, tab), [("a", 1)], tab)
+            b.execute("INSERT INTO %s VALUES ('b', 2)" % tab)
+            self.assertEqual(self.rows(a, tab), [("a", 1), ("b", 2)], tab)
+        return a, b
+
 
 class SharedCache(Base):
     def read_transaction_keeps_writers_out(self, uri):
@@ -111,14 +124,7 @@ class SharedCache(Base):
 
     def test_memory_shared_cache_one_store_for_every_connection(self):
         uri = "file:m%s?mode=memory&cache=shared" % uuid.uuid4().hex
-        a = self.connect(uri)
-        b = self.connect(uri)
-        self.create(a)
-        for tab in TABLES:
-            a.execute("INSERT INTO %s VALUES ('a', 1)" % tab)
-            self.assertEqual(self.rows(b, tab), [("a", 1)], tab)
-            b.execute("INSERT INTO %s VALUES ('b', 2)" % tab)
-            self.assertEqual(self.rows(a, tab), [("a", 1), ("b", 2)], tab)
+        a, b = self.two_see_each_other(uri)
         self.assertEqual(len(os.listdir(self.tmp)), 1)
         # The database lives while any connection does; so does the store.
         self.close(a)
@@ -217,14 +223,7 @@ class NoFile(Base):
     def test_memdb_vfs_store_is_private_not_beside_its_name(self):
         name = "/kvshared-%s" % uuid.uuid4().hex
         uri = "file:%s?vfs=memdb" % name
-        a = self.connect(uri)
-        b = self.connect(uri)     # a memdb name with '/' is one database
-        self.create(a)
-        for tab in TABLES:
-            a.execute("INSERT INTO %s VALUES ('a', 1)" % tab)
-            self.assertEqual(self.rows(b, tab), [("a", 1)], tab)
-            b.execute("INSERT INTO %s VALUES ('b', 2)" % tab)
-            self.assertEqual(self.rows(a, tab), [("a", 1), ("b", 2)], tab)
+        a, b = self.two_see_each_other(uri)   # '/...': one database
         self.assertFalse(os.path.exists(name + "-kv.kvstore"))
         self.assertEqual(len(os.listdir(self.tmp)), 1)
         self.close(a)
