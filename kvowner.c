@@ -435,6 +435,59 @@ int kvownerDbPath(const char *zDir, const char *zDbFile, char **pzRel,
   return rc;
 }
 
+int kvownerFindRenamed(const char *zDbFile, const KvOwner *pMine,
+                       const char *zTab, char **pzFound){
+  const char *zSlash = strrchr(zDbFile, '/');
+  const char *zBase = zSlash ? zSlash+1 : zDbFile;
+  char *zFolder = zSlash ? sqlite3_mprintf("%.*s", (int)(zSlash-zDbFile),
+                                           zDbFile)
+                         : sqlite3_mprintf(".");
+  size_t nBase = strlen(zBase);
+  struct dirent *pEnt;
+  DIR *pDir;
+  int rc = SQLITE_OK;
+
+  *pzFound = 0;
+  if( zFolder==0 ) return SQLITE_NOMEM;
+  pDir = opendir(zFolder[0] ? zFolder : "/");
+  while( pDir && rc==SQLITE_OK && *pzFound==0
+      && (pEnt = readdir(pDir))!=0 ){
+    const char *zName = pEnt->d_name;
+    size_t n = strlen(zName);
+    KvOwner store;
+    char *zPath, *zRel = 0, *zErr = 0;
+    if( n<=nBase+1+8 || memcmp(zName, zBase, nBase)!=0 || zName[nBase]!='-'
+     || strcmp(zName+n-8, ".kvstore")!=0 ){
+      continue;
+    }
+    zPath = sqlite3_mprintf("%s/%s", zFolder, zName);
+    if( zPath==0 ){
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    memset(&store, 0, sizeof(store));
+    if( kvownerRead(zPath, &store, &zErr)==SQLITE_OK
+     && store.eState==KVOWNER_OWNED
+     && strcmp(store.zStoreId, pMine->zStoreId)==0
+     && store.zPrevTable && sqlite3_stricmp(store.zPrevTable, zTab)==0
+     && sqlite3_stricmp(store.zTable, zTab)!=0
+     && strlen(store.zTable)==n-nBase-1-8
+     && memcmp(store.zTable, zName+nBase+1, n-nBase-1-8)==0
+     && kvownerDbPath(zPath, zDbFile, &zRel, &zErr)==SQLITE_OK
+     && strcmp(zRel, store.zDbPath)==0 ){
+      *pzFound = zPath;
+      zPath = 0;
+    }
+    sqlite3_free(zErr);
+    sqlite3_free(zRel);
+    sqlite3_free(zPath);
+    kvownerClear(&store);
+  }
+  if( pDir ) closedir(pDir);
+  sqlite3_free(zFolder);
+  return rc;
+}
+
 int kvownerOtherDbExists(const char *zDir, const char *zRel,
                          const char *zDbFile){
   struct stat a, b;

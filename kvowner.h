@@ -71,6 +71,14 @@ char *kvownerNewId(void);
 ** through canonical paths ("" when zDbFile is NULL). sqlite3_malloc. */
 int kvownerDbPath(const char *zDir, const char *zDbFile, char **pzRel,
                   char **pzErr);
+/* An ALTER TABLE ... RENAME that SQLite rolled back after xRename moved
+** the default directory (doc/ownership.md, "Limits") leaves the store of
+** table zTab, whose shadow identity is *pMine, under the new name: in the
+** folder of zDbFile as "<db>-<new>.kvstore", its OWNER with pMine's
+** store id, table <new> and prev_table zTab, naming this database. *pzFound
+** gets its path (sqlite3_malloc), or NULL when there is none. */
+int kvownerFindRenamed(const char *zDbFile, const KvOwner *pMine,
+                       const char *zTab, char **pzFound);
 /* Does the file zDir/zRel exist and differ from zDbFile? */
 int kvownerOtherDbExists(const char *zDir, const char *zRel,
                          const char *zDbFile);

@@ -558,6 +558,77 @@ void kvvtabDetach(KvVtab *p, int rc, char *zWhy){
 }
 
 /*
+** Close the store of p, a table object SQLite no longer reaches: a
+** statement that failed after changing the schema (an interrupted or
+** failed ALTER) resets the schema, and the table objects it held are
+** disconnected only when that statement is finalized (an application's
+** statement cache may keep it long), still holding the store open. Not
+** while it is in a transaction (then it is not stale).
+*/
+static void vtabCloseStale(KvVtab *p){
+  if( p->pKv==0 || p->bInTrans || p->iPrepSeq ) return;
+  kvtxnHorizonRelease(p);
+  kv_close(p->pKv);
+  p->pKv = 0;
+  kvvtabDetach(p, SQLITE_ERROR, sqlite3_mprintf("kvstore: this copy of "
+      "table %s is out of the schema", p->zName));
+}
+
+/*
+** Table zSchema.zTab of pConn's connection has the default directory zDir,
+** and it does not exist. An ALTER TABLE ... RENAME moves the directory in
+** xRename, and SQLite rolls the ALTER back when what it does after xRename
+** fails (interrupted, out of memory, disk full): the table is named as
+** before, and its store sits under the new name, its OWNER naming both
+** (kvownerFindRenamed). Move it back. Not while it is open anywhere but in
+** the table object the ALTER renamed, which SQLite disconnects only when
+** the ALTER statement is finalized, and which is out of the schema
+** already (no statement reaches it): that one is closed here.
+*/
+static void renameBack(KvConn *pConn, const char *zSchema, const char *zTab,
+                       const char *zDir){
+  KvOwner mine, store;
+  char *zFound = 0;
+  char *zErr = 0;
+  int bInUse = 1;
+  KvVtab *pOld;
+  memset(&mine, 0, sizeof(mine));
+  memset(&store, 0, sizeof(store));
+  if( kvownerShadowRead(pConn->db, zSchema, zTab, &mine)!=SQLITE_OK
+   || mine.eState!=KVOWNER_OWNED
+   || sqlite3_stricmp(mine.zTable, zTab)!=0 ){
+    kvownerClear(&mine);
+    return;
+  }
+  kvownerEnter();
+  if( kvownerFindRenamed(kvownerDbFile(pConn->db, zSchema), &mine, zTab,
+                         &zFound)!=SQLITE_OK || zFound==0 ){
+    goto back_out;
+  }
+  for(pOld=pConn->pTabs; pOld; pOld=pOld->pNextTab){
+    if( strcmp(pOld->zDir, zFound)==0 ) vtabCloseStale(pOld);
+  }
+  if( kv_store_in_use(zFound, &bInUse)==KV_OK && !bInUse
+   && kvownerRead(zFound, &store, &zErr)==SQLITE_OK
+   && rename(zFound, zDir)==0 ){
+    sqlite3_log(SQLITE_NOTICE, "kvstore: moved '%s' back to '%s': an ALTER "
+                "TABLE %s RENAME did not complete", zFound, zDir, zTab);
+    /* OWNER names both already; now the table's name alone. */
+    sqlite3_free(store.zTable);
+    store.zTable = sqlite3_mprintf("%s", zTab);
+    sqlite3_free(store.zPrevTable);
+    store.zPrevTable = 0;
+    if( store.zTable ) kvownerWrite(zDir, &store, 1, &zErr);
+  }
+back_out:
+  kvownerLeave();
+  sqlite3_free(zErr);
+  sqlite3_free(zFound);
+  kvownerClear(&store);
+  kvownerClear(&mine);
+}
+
+/*
 ** Check that p may use its store and open it. On failure p is detached
 ** (zDetached says why) and the code is returned. Reads nothing of a store
 ** that is not p's own: the check uses OWNER and the shadow rows alone.
@@ -578,6 +649,10 @@ int kvvtabAttach(KvVtab *p){
     /* A host may confine paths (kvconfine.c): a store elsewhere is
     ** never opened, not even read. */
     rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, &zWhy);
+  }
+  if( rc==SQLITE_OK && p->bDefaultDir
+   && kvownerProbe(p->zDir)==KVDIR_MISSING ){
+    renameBack(p->pConn, p->zSchema, p->zName, p->zDir);
   }
   if( rc==SQLITE_OK && !p->bPrivateDir ){
     /* A private directory is its database's alone: no OWNER. */
@@ -622,6 +697,7 @@ int kvvtabNeedStore(KvVtab *p){
 ** that no other connection of the process uses it.
 */
 static int storeAdoptable(KvVtab *p, const KvOwner *pStore, char **pzErr){
+  const char *zTaken = 0;
   char *zRel = 0;
   int bTaken = 0;
   int rc = SQLITE_OK;
@@ -634,19 +710,55 @@ static int storeAdoptable(KvVtab *p, const KvOwner *pStore, char **pzErr){
     if( sqlite3_stricmp(pStore->zTable, p->zName)!=0 ){
       rc = kvownerTableExists(p->db, p->zSchema, pStore->zTable, &bTaken);
     }
+    if( rc==SQLITE_OK && !bTaken && pStore->zPrevTable
+     && sqlite3_stricmp(pStore->zPrevTable, p->zName)!=0 ){
+      /* Renamed from a table that still has it: an ALTER rolled back. */
+      KvOwner prev;
+      memset(&prev, 0, sizeof(prev));
+      rc = kvownerShadowRead(p->db, p->zSchema, pStore->zPrevTable, &prev);
+      if( rc==SQLITE_OK && prev.eState==KVOWNER_OWNED
+       && strcmp(prev.zStoreId, pStore->zStoreId)==0 ){
+        zTaken = pStore->zPrevTable;
+      }
+      kvownerClear(&prev);
+    }
   }else{
     bTaken = 1;                       /* another database's table */
   }
-  if( rc==SQLITE_OK && bTaken ){
+  if( rc==SQLITE_OK && (bTaken || zTaken) ){
+    if( zTaken==0 ) zTaken = pStore->zTable;
     *pzErr = sqlite3_mprintf("kvstore: '%s' is the store of table %s of the "
         "database at '%s' (relative to the store); a store belongs to one "
         "table: give table %s its own dir=, or first detach the store from "
         "its table (SELECT kvstore_detach('%s') there)", p->zDir,
-        pStore->zTable, pStore->zDbPath, p->zName, pStore->zTable);
+        zTaken, pStore->zDbPath, p->zName, zTaken);
     rc = SQLITE_ERROR;
   }
   sqlite3_free(zRel);
   return rc;
+}
+
+/* For vtabCreateStore: the store in p's default directory, if a table of
+** p's database renamed it there with an ALTER that did not complete, goes
+** back to that table's default directory. */
+static void vtabCreateRenameBack(KvVtab *p){
+  KvOwner store;
+  char *zErr = 0;
+  const char *zDbFile = kvvtabDbFile(p);
+  memset(&store, 0, sizeof(store));
+  if( zDbFile && kvownerRead(p->zDir, &store, &zErr)==SQLITE_OK
+   && store.eState==KVOWNER_OWNED && store.zPrevTable
+   && sqlite3_stricmp(store.zPrevTable, p->zName)!=0
+   && strchr(store.zPrevTable, '/')==0 ){
+    char *zPrevDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile,
+                                     store.zPrevTable);
+    if( zPrevDir && kvownerProbe(zPrevDir)==KVDIR_MISSING ){
+      renameBack(p->pConn, p->zSchema, store.zPrevTable, zPrevDir);
+    }
+    sqlite3_free(zPrevDir);
+  }
+  sqlite3_free(zErr);
+  kvownerClear(&store);
 }
 
 /*
@@ -679,6 +791,13 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
   rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, pzErr);
   if( rc!=SQLITE_OK ) goto create_out;
   eDir = kvownerProbe(p->zDir);
+  if( eDir==KVDIR_STORE && p->bDefaultDir ){
+    /* Perhaps another table's store, left under this name by its ALTER
+    ** TABLE ... RENAME TO <this name> that did not complete: it goes back
+    ** first (renameBack), then this table gets a new store. */
+    vtabCreateRenameBack(p);
+    eDir = kvownerProbe(p->zDir);
+  }
   if( eDir==KVDIR_MISSING ){
     if( mkdir(p->zDir, 0755)!=0 ){
       *pzErr = sqlite3_mprintf("kvstore: cannot create directory '%s': %s",
@@ -1124,6 +1243,20 @@ static int vtabRenameOwner(KvVtab *p, const char *zNew){
   return rc;
 }
 
+/* Close the stores of p's stale twins: other table objects of p's
+** connection with p's schema and name (SQLite keeps one live one per
+** connection and table, so the others are left over; vtabCloseStale). */
+static void vtabCloseStaleTwins(KvVtab *p){
+  KvVtab *pOther;
+  for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
+    if( pOther!=p && pOther->pKv==p->pKv
+     && sqlite3_stricmp(pOther->zSchema, p->zSchema)==0
+     && sqlite3_stricmp(pOther->zName, p->zName)==0 ){
+      vtabCloseStale(pOther);
+    }
+  }
+}
+
 /*
 ** ALTER TABLE ... RENAME. A default directory carries the table's name, so
 ** it moves with it; that needs the engine closed, which is only safe with
@@ -1160,6 +1293,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     return SQLITE_OK;
   }
 
+  if( p->pKv ) vtabCloseStaleTwins(p);
   if( !sqlite3_get_autocommit(p->db) || p->bInTrans ){
     kvvtabSetError(pVtab,
         "kvstore: cannot rename table %s inside a transaction: "

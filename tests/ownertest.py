@@ -470,6 +470,102 @@ class Lifecycle(Base):
         os.rmdir(os.path.join(store, "OWNER.tmp"))
         self.assertEqual(self.rows(self.p("app.db")), [("a", 1), ("b", 2)])
 
+    def interrupt_after(self, c, n):
+        """Interrupt c's statements at their n-th progress callback."""
+        count = [0]
+
+        def handler():
+            count[0] += 1
+            return 1 if count[0] >= n else 0
+        c.set_progress_handler(handler, 1)
+
+    def test_rename_interrupted_at_every_step_keeps_the_store(self):
+        # SQLite rolls back an ALTER interrupted after xRename moved the
+        # default directory (an application's timeout through a progress
+        # handler, ^C in the shell, an allocation or a full disk): the
+        # table, under its old name, finds its store again, in the same
+        # connection (the ALTER still prepared, and finalized) and after
+        # reopening. The ordinary twin is renamed or not, with its rows.
+        n = 1
+        while True:
+            base = self.p("r%d" % n)
+            os.mkdir(base)
+            db = os.path.join(base, "app.db")
+            c = self.connect(db)
+            c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
+            c.execute("CREATE TABLE t(key TEXT PRIMARY KEY, value) "
+                      "WITHOUT ROWID")
+            for tab in ("kv", "t"):
+                c.execute("INSERT INTO %s VALUES ('a', 1)" % tab)
+            done = []
+            for tab in ("kv", "t"):
+                self.interrupt_after(c, n)
+                try:
+                    c.execute("ALTER TABLE %s RENAME TO %s2" % (tab, tab))
+                    done.append(tab)
+                except sqlite3.OperationalError as e:
+                    self.assertTrue(str(e).endswith("interrupted"), str(e))
+                c.set_progress_handler(None, 1)
+            names = [r[0] for r in c.execute(
+                "SELECT name FROM sqlite_schema WHERE name IN "
+                "('kv', 'kv2', 't', 't2')")]
+            for tab in ("kv", "t"):
+                name = [x for x in names if x.rstrip("2") == tab]
+                self.assertEqual(len(name), 1, (n, names))
+                self.assertEqual(c.execute("SELECT * FROM %s" % name[0])
+                                 .fetchall(), [("a", 1)], (n, name))
+            kvname = [x for x in names if x.startswith("kv")][0]
+            self.assertEqual(sorted(f for f in os.listdir(base)
+                                    if f.endswith(".kvstore")),
+                             ["app.db-%s.kvstore" % kvname], n)
+            self.close(c)
+            self.assertEqual(self.rows(db, kvname), [("a", 1)], n)
+            shutil.rmtree(base)
+            if "kv" in done:
+                break
+            n += 3
+        self.assertGreater(n, 50)
+
+    def test_create_after_interrupted_rename_does_not_take_the_store(self):
+        # The store left under kv2's name by an interrupted ALTER TABLE kv
+        # RENAME TO kv2 belongs to kv: a CREATE of kv2 before kv is used
+        # again moves it back and makes kv2 a new store.
+        for cached in (0, 100):
+            base = self.p("c%d" % cached)
+            os.mkdir(base)
+            db = os.path.join(base, "app.db")
+            c = sqlite3.connect(db, isolation_level=None,
+                                cached_statements=cached)
+            c.enable_load_extension(True)
+            c.load_extension(kvtest.EXTENSION)
+            self.conns.append(c)
+            c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
+            c.execute("INSERT INTO kv VALUES ('a', 1)")
+            # Each attempt is interrupted one step later. With a statement
+            # cache the ALTER tried before stays prepared, its copy of kv
+            # holding the store open: the next attempt must not be refused
+            # as "in use" (it was, for as long as the cache kept it).
+            n = 1
+            while True:
+                self.assertLess(n, 5000)
+                self.interrupt_after(c, n)
+                try:
+                    c.execute("ALTER TABLE kv RENAME TO kv2")
+                    self.fail("never interrupted after the move")
+                except sqlite3.OperationalError as e:
+                    self.assertNotIn("uses its store", str(e))
+                c.set_progress_handler(None, 1)
+                if os.path.exists(os.path.join(base, "app.db-kv2.kvstore")):
+                    break
+                n += 1
+            c.execute("CREATE VIRTUAL TABLE kv2 USING kvstore")
+            self.assertEqual(c.execute("SELECT * FROM kv2").fetchall(), [])
+            self.assertEqual(c.execute("SELECT * FROM kv").fetchall(),
+                             [("a", 1)])
+            self.close(c)
+            self.assertEqual(self.rows(db, "kv"), [("a", 1)])
+            self.assertEqual(self.rows(db, "kv2"), [])
+
     def test_create_rolled_back_then_again(self):
         c = self.connect(self.p("app.db"))
         c.execute("BEGIN")
