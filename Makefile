@@ -605,7 +605,7 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 # or sync of the database and its journal, every N; built with ASan + UBSan in build-asan/, kvstore
 # linked as in libkvstore.a. SQLOOM_STRIDE: every N-th allocation (1 in
 # make stress).
-SQLOOM_STRIDE ?= 17
+SQLOOM_STRIDE ?= 29
 ASAN_SQL_OBJ := $(patsubst %.c,build-asan/static/%.o,$(STATIC_SRC))
 .PHONY: sqloom
 ## sqloom: the SQL layer when SQLite's allocations or the database's file operations fail, under ASan + UBSan (in make test)
