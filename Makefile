@@ -628,10 +628,14 @@ stress: sqloom-stress
 # (issue #19) interrupttest: sqlite3_interrupt stops kvstore_compact,
 # kvstore_checkpoint and kvstore_backup (about 10 s); run it against
 # another SQLite with LD_LIBRARY_PATH.
+# tests/stepsweeptest.py: statement shapes interrupted at every
+# SWEEP_STRIDE-th step (with and without a statement cache), about 40 s
+SWEEP_STRIDE ?= 2
 .PHONY: interrupttest
-## interrupttest: sqlite3_interrupt stops kvstore_compact, _checkpoint, _backup; store unchanged (in make test)
+## interrupttest: sqlite3_interrupt stops kvstore_compact, _checkpoint, _backup; store unchanged; statements interrupted at every step (in make test)
 interrupttest: all
 	$(PYTHON) tests/interrupttest.py
+	$(PYTHON) tests/stepsweeptest.py --stride $(SWEEP_STRIDE)
 
 test: interrupttest
 

@@ -30,6 +30,7 @@
 */
 #include "kvconfig.h"
 #include "kvconfine.h"
+#include "kvshadow.h"
 SQLITE_EXTENSION_INIT3
 
 #include <errno.h>
@@ -538,6 +539,11 @@ int kvconfigCheckEncoding(sqlite3 *db, const char *zSchema,
     int rc2 = sqlite3_finalize(pStmt);
     if( rc==SQLITE_OK ) rc = rc2;
   }
+  if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM && *pzErr==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot read the encoding of schema "
+                             "%s for table %s: %s", zSchema, zTable,
+                             kvshadowErrmsg(db, rc));
+  }
   return rc;
 }
 
@@ -593,6 +599,10 @@ int kvconfigCheckEmptyArguments(sqlite3 *db, const char *zSchema,
   {
     int rc2 = sqlite3_finalize(pStmt);
     if( rc==SQLITE_OK ) rc = rc2;
+  }
+  if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM && *pzErr==0 ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot read the definition of table "
+                             "%s: %s", zTable, kvshadowErrmsg(db, rc));
   }
   return rc;
 }

@@ -574,6 +574,20 @@ static void vtabCloseStale(KvVtab *p){
       "table %s is out of the schema", p->zName));
 }
 
+/* Close the stores of p's stale twins: other table objects of p's
+** connection with p's schema and name (SQLite keeps one live one per
+** connection and table, so the others are left over; vtabCloseStale). */
+static void vtabCloseStaleTwins(KvVtab *p){
+  KvVtab *pOther;
+  for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
+    if( pOther!=p && pOther->pKv==p->pKv
+     && sqlite3_stricmp(pOther->zSchema, p->zSchema)==0
+     && sqlite3_stricmp(pOther->zName, p->zName)==0 ){
+      vtabCloseStale(pOther);
+    }
+  }
+}
+
 /*
 ** Table zSchema.zTab of pConn's connection has the default directory zDir,
 ** and it does not exist. An ALTER TABLE ... RENAME moves the directory in
@@ -1114,7 +1128,9 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
     return SQLITE_LOCKED;
   }
   if( p->pKv ){
-    int nSame = kvvtabSameEngineTables(p);
+    int nSame;
+    vtabCloseStaleTwins(p);
+    nSame = kvvtabSameEngineTables(p);
     if( kv_db_refcount(p->pKv)>1+nSame || kv_open_elsewhere(p->pKv) ){
       sqlite3_log(SQLITE_BUSY, "kvstore: cannot drop table %s while another "
           "connection or process uses its store '%s'", p->zName, p->zDir);
@@ -1241,20 +1257,6 @@ static int vtabRenameOwner(KvVtab *p, const char *zNew){
   sqlite3_free(zErr);
   kvownerClear(&store);
   return rc;
-}
-
-/* Close the stores of p's stale twins: other table objects of p's
-** connection with p's schema and name (SQLite keeps one live one per
-** connection and table, so the others are left over; vtabCloseStale). */
-static void vtabCloseStaleTwins(KvVtab *p){
-  KvVtab *pOther;
-  for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
-    if( pOther!=p && pOther->pKv==p->pKv
-     && sqlite3_stricmp(pOther->zSchema, p->zSchema)==0
-     && sqlite3_stricmp(pOther->zName, p->zName)==0 ){
-      vtabCloseStale(pOther);
-    }
-  }
 }
 
 /*
