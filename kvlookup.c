@@ -446,6 +446,12 @@ static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
         "inside a transaction; COMMIT first", p->zName);
     rc = SQLITE_ERROR;
   }
+  if( rc==SQLITE_OK && p->nCursor>0 ){
+    zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "
+        "while a statement is reading it; finish or reset that statement "
+        "first", p->zName);
+    rc = SQLITE_LOCKED;
+  }
   if( rc==SQLITE_OK && (kv_db_refcount(p->pKv)>1
                         || kv_open_elsewhere(p->pKv)) ){
     zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "

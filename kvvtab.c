@@ -563,10 +563,11 @@ void kvvtabDetach(KvVtab *p, int rc, char *zWhy){
 ** failed ALTER) resets the schema, and the table objects it held are
 ** disconnected only when that statement is finalized (an application's
 ** statement cache may keep it long), still holding the store open. Not
-** while it is in a transaction (then it is not stale).
+** while it is in a transaction or has a cursor open (then it is not
+** stale, or a statement still steps through it).
 */
 static void vtabCloseStale(KvVtab *p){
-  if( p->pKv==0 || p->bInTrans || p->iPrepSeq ) return;
+  if( p->pKv==0 || p->bInTrans || p->iPrepSeq || p->nCursor>0 ) return;
   kvtxnHorizonRelease(p);
   kv_close(p->pKv);
   p->pKv = 0;
@@ -1302,6 +1303,11 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
         "its data directory '%s' is renamed with it; COMMIT first",
         p->zName, p->zDir);
     rc = SQLITE_ERROR;
+  }else if( p->nCursor>0 ){
+    /* Renaming closes the engine the cursors read through. */
+    kvvtabSetError(pVtab, "kvstore: cannot rename table %s while a statement "
+        "is reading it; finish or reset that statement first", p->zName);
+    rc = SQLITE_LOCKED;
   }else if( p->pKv && (kv_db_refcount(p->pKv)>1 || kv_open_elsewhere(p->pKv)) ){
     kvvtabSetError(pVtab, "kvstore: cannot rename table %s while another table, "
         "connection or process uses its store '%s'", p->zName, p->zDir);

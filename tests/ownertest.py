@@ -566,6 +566,28 @@ class Lifecycle(Base):
             self.assertEqual(self.rows(db, "kv"), [("a", 1)])
             self.assertEqual(self.rows(db, "kv2"), [])
 
+    def test_rename_and_detach_refused_while_a_statement_reads(self):
+        # They close the engine the pending SELECT reads through (RENAME
+        # did, and the SELECT went on reading freed memory: valgrind saw
+        # it). An ordinary table renames under a pending SELECT; kvstore
+        # refuses with SQLITE_LOCKED until the statement is done.
+        self.make(self.p("app.db"), rows=[("k%03d" % i, i) for i in range(50)])
+        c = self.connect(self.p("app.db"))
+        cur = c.cursor()
+        cur.execute("SELECT * FROM kv")
+        self.assertEqual(cur.fetchone(), ("k000", 0))
+        for sql in ("ALTER TABLE kv RENAME TO kv2",
+                    "SELECT kvstore_detach('kv')",
+                    "SELECT kvstore_detach('kv') FROM kv"):
+            with self.assertRaises(sqlite3.OperationalError) as cm:
+                c.execute(sql).fetchall()
+            self.assertEqual(cm.exception.sqlite_errorcode & 0xff, 6, sql)
+            self.assertIn("while a statement is reading it", str(cm.exception))
+        self.assertEqual(len(cur.fetchall()), 49)
+        c.execute("ALTER TABLE kv RENAME TO kv2")
+        self.assertEqual(c.execute("SELECT count(*) FROM kv2").fetchone()[0],
+                         50)
+
     def test_create_rolled_back_then_again(self):
         c = self.connect(self.p("app.db"))
         c.execute("BEGIN")
