@@ -31,6 +31,9 @@
 ** tables, and the store reopened through a new connection, equal the
 ** writers' models exactly.
 **
+** Then shared caches (sharedRun): threads incrementing counters of a
+** kvstore table and its ordinary twin through connections of one cache.
+**
 ** make tsan: 300 transactions per writer; STRESS=n (make stress): 10*n
 ** times as many.
 */
@@ -374,6 +377,105 @@ static void checkFinal(const char *zPath, const char *zTab, int wLo, int wHi){
          strrchr(zPath, '/')+1, nRow);
 }
 
+/*
+** Shared caches (cache=shared, a file and an in-memory database): NSHARED
+** threads, a connection each, read-modify-write counters of NSHKEY keys in
+** the kvstore table kv and its ordinary twin m in one transaction, and
+** retry on SQLITE_LOCKED / SQLITE_BUSY (a shared cache's table locks are
+** not waited for by the busy timeout). The connections share the
+** database's pager, and with it kvstore's per-pager state (KvPager, the
+** private store of the in-memory database); at the end kv equals m and
+** each counter its acknowledged increments.
+*/
+#define NSHARED 4
+#define NSHKEY  8
+static const char *zShUri;
+static _Atomic int aShAcked[NSHKEY];
+
+static sqlite3 *openShared(void){
+  sqlite3 *db = 0;
+  if( sqlite3_open_v2(zShUri, &db, SQLITE_OPEN_READWRITE|SQLITE_OPEN_CREATE
+                      |SQLITE_OPEN_URI, 0)!=SQLITE_OK ){
+    fail("open %s: %s", zShUri, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return 0;
+  }
+  return db;
+}
+
+static void *sharedMain(void *pArg){
+  uint64_t r = 0x9e3779b97f4a7c15ull * (uint64_t)((intptr_t)pArg + 1);
+  sqlite3 *db = openShared();
+  int i;
+  for(i=0; db && i<nTxnPerWriter/3 && !atomic_load(&nFail); i++){
+    int k = (int)(rndNext(&r) % NSHKEY);
+    char zSql[300], zA[40], zB[40];
+    int rc = exec(db, (rndNext(&r)&1) ? "BEGIN IMMEDIATE" : "BEGIN");
+    if( rc==SQLITE_OK ){
+      snprintf(zSql, sizeof(zSql), "SELECT value FROM kv WHERE key='c%d'", k);
+      rc = query1(db, zSql, zA, sizeof(zA));
+    }
+    if( rc==SQLITE_OK ){
+      snprintf(zSql, sizeof(zSql), "SELECT value FROM m WHERE key='c%d'", k);
+      rc = query1(db, zSql, zB, sizeof(zB));
+    }
+    if( rc==SQLITE_OK && strcmp(zA, zB)!=0 ){
+      fail("shared cache: kv says c%d=%s, m says %s", k, zA, zB);
+    }
+    if( rc==SQLITE_OK ){
+      snprintf(zSql, sizeof(zSql),
+               "INSERT OR REPLACE INTO kv VALUES('c%d', %d);"
+               "INSERT OR REPLACE INTO m VALUES('c%d', %d);"
+               "COMMIT", k, atoi(zA)+1, k, atoi(zA)+1);
+      rc = exec(db, zSql);
+    }
+    if( rc==SQLITE_OK ){
+      atomic_fetch_add(&aShAcked[k], 1);
+    }else{
+      int e = rc & 0xff;
+      if( e!=SQLITE_LOCKED && e!=SQLITE_BUSY ){
+        fail("shared cache: %s", sqlite3_errmsg(db));
+      }
+      if( !sqlite3_get_autocommit(db) ) exec(db, "ROLLBACK");
+      atomic_fetch_add(&nRetry, 1);
+      usleep(100);
+    }
+  }
+  sqlite3_close(db);
+  return 0;
+}
+
+static void sharedRun(const char *zUri){
+  pthread_t a[NSHARED];
+  sqlite3 *keep;
+  int i;
+  zShUri = zUri;
+  for(i=0; i<NSHKEY; i++) atomic_store(&aShAcked[i], 0);
+  keep = openShared();       /* keeps an in-memory database alive */
+  if( keep==0 ) return;
+  if( exec(keep, "CREATE VIRTUAL TABLE kv USING kvstore;"
+                 "CREATE TABLE m(key TEXT PRIMARY KEY, value) WITHOUT ROWID")
+      !=SQLITE_OK ){
+    fail("shared cache: %s", sqlite3_errmsg(keep));
+  }
+  for(i=0; i<NSHARED; i++){
+    pthread_create(&a[i], 0, sharedMain, (void*)(intptr_t)i);
+  }
+  for(i=0; i<NSHARED; i++) pthread_join(a[i], 0);
+  for(i=0; i<NSHKEY && !atomic_load(&nFail); i++){
+    char zSql[100], zA[40], zB[40];
+    snprintf(zSql, sizeof(zSql), "SELECT value FROM kv WHERE key='c%d'", i);
+    query1(keep, zSql, zA, sizeof(zA));
+    snprintf(zSql, sizeof(zSql), "SELECT value FROM m WHERE key='c%d'", i);
+    query1(keep, zSql, zB, sizeof(zB));
+    if( atoi(zA)!=atomic_load(&aShAcked[i]) || strcmp(zA, zB)!=0 ){
+      fail("shared cache %s: c%d is %s in kv, %s in m, %d acknowledged",
+           zUri, i, zA, zB, (int)atomic_load(&aShAcked[i]));
+    }
+  }
+  sqlite3_close(keep);
+}
+
 int main(void){
   pthread_t aWriter[NWRITER], aReader[2], maint;
   char zTmp[] = "/tmp/kvsqlthreads-XXXXXX";
@@ -428,6 +530,19 @@ int main(void){
          "retried), %ld pair reads, %ld scans (%ld rows), %ld maintenance "
          "calls\n", NWRITER, nTxnPerWriter, (long)nCommit, (long)nRetry,
          (long)nPairRead, (long)nScan, (long)nScanRow, (long)nMaint);
+  {
+    char zUri[400];
+    long nBefore = (long)nRetry;
+    snprintf(zUri, sizeof(zUri), "file:%s/c.db?cache=shared", zTmp);
+    sharedRun(zUri);
+    snprintf(zUri, sizeof(zUri), "file:kvsqlthreads%d?mode=memory&cache=shared",
+             (int)getpid());
+    sharedRun(zUri);
+    printf("sqlthreads: shared caches (a file, in memory): %d threads x %d "
+           "increments each, %ld retried\n", NSHARED, nTxnPerWriter/3,
+           (long)nRetry - nBefore);
+  }
+
   if( atomic_load(&nFail)==0 ){
     /* Every connection is closed, so the store was closed too: these
     ** reopen it. */
