@@ -319,6 +319,7 @@ static int privateDirCreate(KvPager *pPager, const char *zTable,
                             char **pzId, char **pzDir, char **pzErr){
   const char *zTmp = getenv("TMPDIR");
   KvPrivateDir *p = sqlite3_malloc(sizeof(*p));
+  int rc = SQLITE_NOMEM;
   if( zTmp==0 || zTmp[0]==0 ) zTmp = "/tmp";
   if( p ){
     memset(p, 0, sizeof(*p));
@@ -334,12 +335,8 @@ static int privateDirCreate(KvPager *pPager, const char *zTable,
     *pzErr = sqlite3_mprintf(
         "kvstore: cannot create a private directory %s for table %s: %s",
         p->zDir, zTable, strerror(errno));
-    sqlite3_free(*pzId);
-    *pzId = 0;
-    sqlite3_free(p->zId);
-    sqlite3_free(p->zDir);
-    sqlite3_free(p);
-    return SQLITE_CANTOPEN;
+    rc = SQLITE_CANTOPEN;
+    goto create_failed;
   }
   *pzDir = sqlite3_mprintf("%s", p->zDir);
   if( *pzDir==0 ){
@@ -361,7 +358,7 @@ create_failed:
     sqlite3_free(p->zDir);
     sqlite3_free(p);
   }
-  return SQLITE_NOMEM;
+  return rc;
 }
 
 int kvvtabPagerJoins(KvVtab *p){
