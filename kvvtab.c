@@ -137,15 +137,21 @@ static KvConn *kvConnAcquire(sqlite3 *db){
 
 /* Free a KvPager no connection holds any more (unlinked already): its
 ** private directories are removed, store files first. */
+/* Free a private directory's record, removing the directory if it is
+** empty (a DROP emptied it) or, with bDestroy, its store's files first. */
+static void privateDirFree(KvPrivateDir *p, int bDestroy){
+  if( bDestroy ) kv_destroy(p->zDir);
+  rmdir(p->zDir);
+  sqlite3_free(p->zId);
+  sqlite3_free(p->zDir);
+  sqlite3_free(p);
+}
+
 static void pagerFree(KvPager *p){
   KvPrivateDir *pDir, *pNextDir;
   for(pDir=p->pDirs; pDir; pDir=pNextDir){
     pNextDir = pDir->pNext;
-    kv_destroy(pDir->zDir);
-    rmdir(pDir->zDir);
-    sqlite3_free(pDir->zId);
-    sqlite3_free(pDir->zDir);
-    sqlite3_free(pDir);
+    privateDirFree(pDir, 1);
   }
   sqlite3_free(p->zName);
   sqlite3_free(p);
@@ -304,12 +310,7 @@ static void privateDirDrop(KvPager *pPager, const char *zId){
     }
   }
   pthread_mutex_unlock(&kvConnMutex);
-  if( p ){
-    rmdir(p->zDir);
-    sqlite3_free(p->zId);
-    sqlite3_free(p->zDir);
-    sqlite3_free(p);
-  }
+  if( p ) privateDirFree(p, 0);
 }
 
 /* Make a new private directory in database pPager for table zTable: its
