@@ -605,7 +605,7 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 # or sync of the database and its journal, every N; built with ASan + UBSan in build-asan/, kvstore
 # linked as in libkvstore.a. SQLOOM_STRIDE: every N-th allocation (1 in
 # make stress).
-SQLOOM_STRIDE ?= 29
+SQLOOM_STRIDE ?= 43
 ASAN_SQL_OBJ := $(patsubst %.c,build-asan/static/%.o,$(STATIC_SRC))
 .PHONY: sqloom
 ## sqloom: the SQL layer when SQLite's allocations or the database's file operations fail, under ASan + UBSan (in make test)
@@ -629,8 +629,8 @@ stress: sqloom-stress
 # kvstore_checkpoint and kvstore_backup (about 10 s); run it against
 # another SQLite with LD_LIBRARY_PATH.
 # tests/stepsweeptest.py: statement shapes interrupted at every
-# SWEEP_STRIDE-th step (with and without a statement cache), about 40 s
-SWEEP_STRIDE ?= 2
+# SWEEP_STRIDE-th step (with and without a statement cache), about 20 s
+SWEEP_STRIDE ?= 3
 .PHONY: interrupttest
 ## interrupttest: sqlite3_interrupt stops kvstore_compact, _checkpoint, _backup; store unchanged; statements interrupted at every step (in make test)
 interrupttest: all

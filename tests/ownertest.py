@@ -523,7 +523,7 @@ class Lifecycle(Base):
             shutil.rmtree(base)
             if "kv" in done:
                 break
-            n += 3
+            n += 5
         self.assertGreater(n, 50)
 
     def test_create_after_interrupted_rename_does_not_take_the_store(self):
