@@ -446,6 +446,7 @@ static void detachFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
         "inside a transaction; COMMIT first", p->zName);
     rc = SQLITE_ERROR;
   }
+  if( rc==SQLITE_OK ) kvvtabCloseStaleTwins(p);
   if( rc==SQLITE_OK && p->nCursor>0 ){
     zErr = sqlite3_mprintf("kvstore: cannot detach the store of table %s "
         "while a statement is reading it; finish or reset that statement "

@@ -575,8 +575,9 @@ static void vtabCloseStale(KvVtab *p){
 
 /* Close the stores of p's stale twins: other table objects of p's
 ** connection with p's schema and name (SQLite keeps one live one per
-** connection and table, so the others are left over; vtabCloseStale). */
-static void vtabCloseStaleTwins(KvVtab *p){
+** connection and table, so the others are left over; vtabCloseStale).
+** Before anything that needs the store to itself. */
+void kvvtabCloseStaleTwins(KvVtab *p){
   KvVtab *pOther;
   for(pOther=p->pConn->pTabs; pOther; pOther=pOther->pNextTab){
     if( pOther!=p && pOther->pKv==p->pKv
@@ -1128,7 +1129,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
   }
   if( p->pKv ){
     int nSame;
-    vtabCloseStaleTwins(p);
+    kvvtabCloseStaleTwins(p);
     nSame = kvvtabSameEngineTables(p);
     if( kv_db_refcount(p->pKv)>1+nSame || kv_open_elsewhere(p->pKv) ){
       sqlite3_log(SQLITE_BUSY, "kvstore: cannot drop table %s while another "
@@ -1294,7 +1295,7 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     return SQLITE_OK;
   }
 
-  if( p->pKv ) vtabCloseStaleTwins(p);
+  if( p->pKv ) kvvtabCloseStaleTwins(p);
   if( !sqlite3_get_autocommit(p->db) || p->bInTrans ){
     kvvtabSetError(pVtab,
         "kvstore: cannot rename table %s inside a transaction: "

@@ -308,6 +308,12 @@ int kvvtabNeedStore(KvVtab *p);
 /* Whether another table of this connection uses p's store. */
 int kvvtabSameEngineTables(KvVtab *p);
 
+/* Close the store handles of table objects of p's connection left over
+** from a failed statement not yet finalized (same schema and name as p,
+** no transaction, no cursor), before anything that needs the store to
+** itself: RENAME, DROP, kvstore_detach. */
+void kvvtabCloseStaleTwins(KvVtab *p);
+
 /* kvtxn.c's horizon cache and shared caches (KvPager): -1 when another
 ** connection shares p's pager (its commits leave the pager's data version
 ** as it was), else how many connections ever joined the pager (the cache

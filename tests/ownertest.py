@@ -566,6 +566,44 @@ class Lifecycle(Base):
             self.assertEqual(self.rows(db, "kv"), [("a", 1)])
             self.assertEqual(self.rows(db, "kv2"), [])
 
+    def test_detach_after_interrupted_ddl_with_statement_cache(self):
+        # An interrupted DROP, then an interrupted RENAME, both kept
+        # prepared by the statement cache, leave a copy of the table that
+        # holds the store open: kvstore_detach was refused ("another
+        # connection ... uses") until the cache let the statements go.
+        n = 1
+        while True:
+            base = self.p("d%d" % n)
+            os.mkdir(base)
+            c = self.connect(os.path.join(base, "app.db"))
+            c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
+            c.execute("INSERT INTO kv VALUES ('a', 1)")
+            done = False
+            for sql in ("DROP TABLE kv", "ALTER TABLE kv RENAME TO kv2"):
+                self.interrupt_after(c, n)
+                try:
+                    c.execute(sql)
+                    done = True
+                except sqlite3.OperationalError:
+                    pass
+                c.set_progress_handler(None, 1)
+                if done or not c.execute("SELECT 1 FROM sqlite_schema "
+                                         "WHERE name='kv'").fetchone():
+                    done = True         # (or interrupted after its commit)
+                    break
+            if done:
+                break
+            self.assertEqual(c.execute("SELECT kvstore_detach('kv')")
+                             .fetchone()[0],
+                             os.path.join(base, "app.db-kv.kvstore"), n)
+            self.assertEqual(c.execute("SELECT kvstore_attach('kv')")
+                             .fetchone()[0], "ok", n)
+            self.assertEqual(c.execute("SELECT * FROM kv").fetchall(),
+                             [("a", 1)], n)
+            self.close(c)
+            n += 1
+        self.assertGreater(n, 20)
+
     def test_rename_and_detach_refused_while_a_statement_reads(self):
         # They close the engine the pending SELECT reads through (RENAME
         # did, and the SELECT went on reading freed memory: valgrind saw
