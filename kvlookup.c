@@ -618,7 +618,7 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
     if( zDirOpt ){
       *pzDir = kvconfigResolvePath(zDirOpt, zDbFile);
     }else if( zDbFile ){
-      *pzDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile, zTable);
+      *pzDir = kvownerDefaultDir(zDbFile, zTable);
     }else{
       *pzErr = sqlite3_mprintf("kvstore: table %s has no store directory "
                                "of its own to repair", zName);

@@ -47,6 +47,10 @@ static int isDebris(const char *z){
       || strcmp(z, OWNER_NAME ".tmp")==0;
 }
 
+char *kvownerDefaultDir(const char *zDbFile, const char *zTab){
+  return sqlite3_mprintf("%s-%s.kvstore", zDbFile, zTab);
+}
+
 const char *kvownerDbFile(sqlite3 *db, const char *zSchema){
   const char *z = sqlite3_db_filename(db, zSchema);
   sqlite3_vfs *pVfs = 0;
@@ -455,7 +459,7 @@ int kvownerFindRenamed(const char *zDbFile, const KvOwner *pMine,
     const char *zName = pEnt->d_name;
     size_t n = strlen(zName);
     KvOwner store;
-    char *zPath, *zRel = 0, *zErr = 0;
+    char *zPath, *zRel = 0, *zErr = 0, *zWant = 0;
     if( n<=nBase+1+8 || memcmp(zName, zBase, nBase)!=0 || zName[nBase]!='-'
      || strcmp(zName+n-8, ".kvstore")!=0 ){
       continue;
@@ -471,8 +475,8 @@ int kvownerFindRenamed(const char *zDbFile, const KvOwner *pMine,
      && strcmp(store.zStoreId, pMine->zStoreId)==0
      && store.zPrevTable && sqlite3_stricmp(store.zPrevTable, zTab)==0
      && sqlite3_stricmp(store.zTable, zTab)!=0
-     && strlen(store.zTable)==n-nBase-1-8
-     && memcmp(store.zTable, zName+nBase+1, n-nBase-1-8)==0
+     && (zWant = kvownerDefaultDir(zBase, store.zTable))!=0
+     && strcmp(zWant, zName)==0          /* the default one of its table */
      && kvownerDbPath(zPath, zDbFile, &zRel, &zErr)==SQLITE_OK
      && strcmp(zRel, store.zDbPath)==0 ){
       *pzFound = zPath;
@@ -480,6 +484,7 @@ int kvownerFindRenamed(const char *zDbFile, const KvOwner *pMine,
     }
     sqlite3_free(zErr);
     sqlite3_free(zRel);
+    sqlite3_free(zWant);
     sqlite3_free(zPath);
     kvownerClear(&store);
   }

@@ -47,6 +47,10 @@ struct KvOwner {
 
 int kvownerProbe(const char *zDir);
 
+/* The default directory of table zTab of database file zDbFile:
+** "<zDbFile>-<zTab>.kvstore" (sqlite3_malloc; NULL when out of memory). */
+char *kvownerDefaultDir(const char *zDbFile, const char *zTab);
+
 /* The database file of schema zSchema, or NULL for a database without a
 ** file on disk: in-memory and temporary ones, and those of the memdb VFS
 ** (sqlite3_deserialize, "file:/name?vfs=memdb"), whose names are no

@@ -135,8 +135,6 @@ static KvConn *kvConnAcquire(sqlite3 *db){
   return p;
 }
 
-/* Free a KvPager no connection holds any more (unlinked already): its
-** private directories are removed, store files first. */
 /* Free a private directory's record, removing the directory if it is
 ** empty (a DROP emptied it) or, with bDestroy, its store's files first. */
 static void privateDirFree(KvPrivateDir *p, int bDestroy){
@@ -147,6 +145,8 @@ static void privateDirFree(KvPrivateDir *p, int bDestroy){
   sqlite3_free(p);
 }
 
+/* Free a KvPager no connection holds any more (unlinked already): its
+** private directories are removed, store files first. */
 static void pagerFree(KvPager *p){
   KvPrivateDir *pDir, *pNextDir;
   for(pDir=p->pDirs; pDir; pDir=pNextDir){
@@ -194,6 +194,13 @@ static void kvConnRelease(void *pArg){
   sqlite3_free(p);
 }
 
+/* Is p the KvPager of a pager with sqlite3_file pFile, or of the memdb
+** database named zName (pagerJoin)? */
+static int pagerIs(const KvPager *p, sqlite3_file *pFile, const char *zName){
+  if( zName ) return p->zName && strcmp(p->zName, zName)==0;
+  return pFile && p->zName==0 && p->pFile==pFile;
+}
+
 /* The KvPager of schema zSchema of pConn's connection, held by pConn from
 ** now on (joining it the first time). NULL when out of memory. */
 static KvPager *pagerJoin(KvConn *pConn, const char *zSchema){
@@ -201,49 +208,41 @@ static KvPager *pagerJoin(KvConn *pConn, const char *zSchema){
   const char *zCache = zFile ? sqlite3_uri_parameter(zFile, "cache") : 0;
   const char *zName = 0;
   sqlite3_file *pFile = 0;
-  sqlite3_vfs *pVfs = 0;
-  KvPager *p = 0;
+  KvPager *p;
   int i;
   if( sqlite3_file_control(pConn->db, zSchema, SQLITE_FCNTL_FILE_POINTER,
                            &pFile)!=SQLITE_OK ){
     pFile = 0;
   }
-  if( zFile && zFile[0]=='/'
-   && sqlite3_file_control(pConn->db, zSchema, SQLITE_FCNTL_VFS_POINTER,
-                           &pVfs)==SQLITE_OK
-   && pVfs && pVfs->zName && strcmp(pVfs->zName, "memdb")==0 ){
+  if( zFile && zFile[0]=='/' && kvownerDbFile(pConn->db, zSchema)==0 ){
     /* A memdb database whose name begins with '/' is one for every
     ** connection of the process that opens the name, each through a
     ** pager of its own. */
     zName = zFile;
   }
   pthread_mutex_lock(&kvConnMutex);
-  for(i=0; i<pConn->nPager; i++){
-    KvPager *pHeld = pConn->apPager[i];
-    if( zName ? (pHeld->zName && strcmp(pHeld->zName, zName)==0)
-              : (pFile && pHeld->pFile==pFile) ){
-      p = pHeld;
+  for(p=kvPagerList; p && !pagerIs(p, pFile, zName); p=p->pNext){}
+  for(i=0; p && i<pConn->nPager && pConn->apPager[i]!=p; i++){}
+  if( p && i<pConn->nPager ) goto join_out;       /* held already */
+  {
+    /* Room for the reference first: nothing to undo if there is none. */
+    KvPager **ap = sqlite3_realloc64(pConn->apPager,
+                                     sizeof(ap[0])*(pConn->nPager+1));
+    if( ap==0 ){
+      p = 0;
       goto join_out;
     }
-  }
-  for(p=kvPagerList; p; p=p->pNext){
-    if( zName ? (p->zName && strcmp(p->zName, zName)==0)
-              : (pFile && p->pFile==pFile && p->zName==0) ){
-      break;
-    }
+    pConn->apPager = ap;
   }
   if( p==0 ){
     p = sqlite3_malloc(sizeof(*p));
     if( p==0 ) goto join_out;
     memset(p, 0, sizeof(*p));
     p->pFile = zName ? 0 : pFile;
-    if( zName ){
-      p->zName = sqlite3_mprintf("%s", zName);
-      if( p->zName==0 ){
-        sqlite3_free(p);
-        p = 0;
-        goto join_out;
-      }
+    if( zName && (p->zName = sqlite3_mprintf("%s", zName))==0 ){
+      sqlite3_free(p);
+      p = 0;
+      goto join_out;
     }
     /* Opened as a shared cache: the URI says so, or perhaps (an
     ** in-memory database, whose URI is not kept; not the temporary one,
@@ -255,25 +254,9 @@ static KvPager *pagerJoin(KvConn *pConn, const char *zSchema){
     p->pNext = kvPagerList;
     kvPagerList = p;
   }
-  {
-    KvPager **ap = sqlite3_realloc64(pConn->apPager,
-                                     sizeof(ap[0])*(pConn->nPager+1));
-    if( ap==0 ){
-      if( p->nConn==0 ){
-        KvPager **pp;
-        for(pp=&kvPagerList; *pp!=p; pp=&(*pp)->pNext){}
-        *pp = p->pNext;
-        sqlite3_free(p->zName);
-        sqlite3_free(p);
-      }
-      p = 0;
-      goto join_out;
-    }
-    pConn->apPager = ap;
-    ap[pConn->nPager++] = p;
-    __atomic_store_n(&p->nConn, p->nConn+1, __ATOMIC_RELEASE);
-    __atomic_store_n(&p->nJoin, p->nJoin+1, __ATOMIC_RELEASE);
-  }
+  pConn->apPager[pConn->nPager++] = p;
+  __atomic_store_n(&p->nConn, p->nConn+1, __ATOMIC_RELEASE);
+  __atomic_store_n(&p->nJoin, p->nJoin+1, __ATOMIC_RELEASE);
 join_out:
   pthread_mutex_unlock(&kvConnMutex);
   return p;
@@ -711,7 +694,7 @@ int kvvtabNeedStore(KvVtab *p){
 ** that no other connection of the process uses it.
 */
 static int storeAdoptable(KvVtab *p, const KvOwner *pStore, char **pzErr){
-  const char *zTaken = 0;
+  const char *zTaken = 0;          /* the table that has the store */
   char *zRel = 0;
   int bTaken = 0;
   int rc = SQLITE_OK;
@@ -723,8 +706,9 @@ static int storeAdoptable(KvVtab *p, const KvOwner *pStore, char **pzErr){
   }else if( strcmp(pStore->zDbPath, zRel)==0 ){
     if( sqlite3_stricmp(pStore->zTable, p->zName)!=0 ){
       rc = kvownerTableExists(p->db, p->zSchema, pStore->zTable, &bTaken);
+      if( bTaken ) zTaken = pStore->zTable;
     }
-    if( rc==SQLITE_OK && !bTaken && pStore->zPrevTable
+    if( rc==SQLITE_OK && zTaken==0 && pStore->zPrevTable
      && sqlite3_stricmp(pStore->zPrevTable, p->zName)!=0 ){
       /* Renamed from a table that still has it: an ALTER rolled back. */
       KvOwner prev;
@@ -737,10 +721,9 @@ static int storeAdoptable(KvVtab *p, const KvOwner *pStore, char **pzErr){
       kvownerClear(&prev);
     }
   }else{
-    bTaken = 1;                       /* another database's table */
+    zTaken = pStore->zTable;          /* another database's table */
   }
-  if( rc==SQLITE_OK && (bTaken || zTaken) ){
-    if( zTaken==0 ) zTaken = pStore->zTable;
+  if( rc==SQLITE_OK && zTaken ){
     *pzErr = sqlite3_mprintf("kvstore: '%s' is the store of table %s of the "
         "database at '%s' (relative to the store); a store belongs to one "
         "table: give table %s its own dir=, or first detach the store from "
@@ -764,8 +747,7 @@ static void vtabCreateRenameBack(KvVtab *p){
    && store.eState==KVOWNER_OWNED && store.zPrevTable
    && sqlite3_stricmp(store.zPrevTable, p->zName)!=0
    && strchr(store.zPrevTable, '/')==0 ){
-    char *zPrevDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile,
-                                     store.zPrevTable);
+    char *zPrevDir = kvownerDefaultDir(zDbFile, store.zPrevTable);
     if( zPrevDir && kvownerProbe(zPrevDir)==KVDIR_MISSING ){
       renameBack(p->pConn, p->zSchema, store.zPrevTable, zPrevDir);
     }
@@ -978,7 +960,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
             "it cannot name a default directory; give dir=", p->zName);
         rc = SQLITE_ERROR;
       }else{
-        p->zDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile, p->zName);
+        p->zDir = kvownerDefaultDir(zDbFile, p->zName);
         p->bDefaultDir = 1;
         if( p->zDir==0 ) rc = SQLITE_NOMEM;
       }
@@ -1317,8 +1299,8 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     rc = SQLITE_ERROR;
   }
   if( rc==SQLITE_OK ){
-    zDbFile = sqlite3_db_filename(p->db, p->zSchema);
-    zNewDir = sqlite3_mprintf("%s-%s.kvstore", zDbFile ? zDbFile : "", zNew);
+    zDbFile = kvvtabDbFile(p);         /* a default directory: it has one */
+    zNewDir = kvownerDefaultDir(zDbFile ? zDbFile : "", zNew);
     if( zNewDir==0 ){
       rc = SQLITE_NOMEM;
     }else if( stat(zNewDir, &st)==0 ){

@@ -508,7 +508,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     pS->pKv = info.pKv;
     pS->zTable = sqlite3_mprintf("%s", info.zTable);
     if( info.bDefaultDir ){
-      pS->zDest = sqlite3_mprintf("%s-%s.kvstore", zDest, info.zTable);
+      pS->zDest = kvownerDefaultDir(zDest, info.zTable);
     }else if( info.zDirOpt && info.zDirOpt[0]!='/' ){
       pS->zDest = joinPath(zFolder, info.zDirOpt);
     }else{
