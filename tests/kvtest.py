@@ -19,11 +19,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTENSION = os.environ.get("KVSTORE_SO", os.path.join(ROOT, "kvstore.so"))
 
 
-def connect(path, timeout=10.0, uri=False):
+def connect(path, timeout=10.0, uri=False, cached_statements=128):
     """Open `path` (a URI with uri=True) in autocommit mode (explicit BEGIN
-    only) with kvstore loaded."""
+    only) with kvstore loaded; cached_statements is the size of the
+    statement cache (0: every statement finalized after use)."""
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
-                           uri=uri)
+                           uri=uri, cached_statements=cached_statements)
     if not hasattr(conn, "enable_load_extension"):
         sys.exit("this python's sqlite3 module cannot load extensions; "
                  "run the tests with /usr/bin/python3")

@@ -534,10 +534,7 @@ class Lifecycle(Base):
             base = self.p("c%d" % cached)
             os.mkdir(base)
             db = os.path.join(base, "app.db")
-            c = sqlite3.connect(db, isolation_level=None,
-                                cached_statements=cached)
-            c.enable_load_extension(True)
-            c.load_extension(kvtest.EXTENSION)
+            c = kvtest.connect(db, cached_statements=cached)
             self.conns.append(c)
             c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
             c.execute("INSERT INTO kv VALUES ('a', 1)")

@@ -69,17 +69,6 @@ CASES = {
 }
 
 
-def connect(db, cached):
-    c = kvtest.connect(db)
-    if cached == 0:
-        c.close()
-        import sqlite3 as s3
-        c = s3.connect(db, isolation_level=None, cached_statements=0)
-        c.enable_load_extension(True)
-        c.load_extension(kvtest.EXTENSION)
-    return c
-
-
 def problems(c):
     """What is wrong with the tables of connection c (an empty list)."""
     out = []
@@ -113,7 +102,7 @@ def sweep(top, case, cached, stride):
         shutil.rmtree(base, ignore_errors=True)
         os.mkdir(base)
         db = os.path.join(base, "app.db")
-        c = connect(db, cached)
+        c = kvtest.connect(db, cached_statements=cached)
         # What is checked is what the tables hold, not what reaches the
         # disk: no fsync (the database's setting, which kvstore follows).
         c.execute("PRAGMA synchronous=OFF")
