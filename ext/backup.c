@@ -432,8 +432,8 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     rc = SQLITE_ERROR;
   }else if( kvownerDbFile(db, zSchema)==0 ){
     zErr = sqlite3_mprintf("kvstore_backup: schema '%s' has no database file "
-                           "(in-memory, temporary or memdb): nothing to copy its "
-                           "stores beside", zSchema);
+                           "(in-memory, temporary or memdb): nothing to copy "
+                           "its stores beside", zSchema);
     rc = SQLITE_ERROR;
   }else if( !sqlite3_get_autocommit(db) ){
     zErr = sqlite3_mprintf("kvstore_backup: cannot run inside a transaction "
