@@ -304,6 +304,7 @@ pytest: all
 	$(PYTHON) tests/integritytest.py
 	$(PYTHON) tests/ownertest.py
 	$(PYTHON) tests/sharedtest.py
+	$(PYTHON) tests/authtest.py
 	$(PYTHON) tests/backuptest.py
 	$(PYTHON) tests/confinetest.py
 	$(PYTHON) tests/fulldisktest.py

@@ -518,16 +518,56 @@ int kvconfigParse(sqlite3 *db, int nArg, const char *const *azArg,
 ** BINARY collation only in a UTF-8 database: a UTF-16 database is refused
 ** (at CREATE and at every connect) rather than answering in another order.
 */
+/* The encoding without PRAGMA, which an application's authorizer may deny
+** or ignore (no row): a blob cast to text is read in the database's
+** encoding (every schema of a connection has main's), so the bytes C3 A9
+** are U+00E9 in UTF-8, U+A9C3 in UTF-16le and U+C3A9 in UTF-16be. */
+static const char *encodingByCast(sqlite3 *db, int *pRc){
+  sqlite3_stmt *pStmt = 0;
+  const char *zEnc = 0;
+  *pRc = sqlite3_prepare_v2(db, "SELECT unicode(CAST(x'C3A9' AS TEXT))", -1,
+                            &pStmt, 0);
+  if( *pRc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    switch( sqlite3_column_int(pStmt, 0) ){
+      case 0x00E9: zEnc = "UTF-8";    break;
+      case 0xA9C3: zEnc = "UTF-16le"; break;
+      case 0xC3A9: zEnc = "UTF-16be"; break;
+    }
+  }
+  if( *pRc==SQLITE_OK ) *pRc = sqlite3_finalize(pStmt);
+  else sqlite3_finalize(pStmt);
+  if( *pRc==SQLITE_OK && zEnc==0 ) *pRc = SQLITE_ERROR;
+  return zEnc;
+}
+
 int kvconfigCheckEncoding(sqlite3 *db, const char *zSchema,
                           const char *zTable, char **pzErr){
   sqlite3_stmt *pStmt = 0;
   char *zSql = sqlite3_mprintf("PRAGMA \"%w\".encoding", zSchema);
+  const char *zEnc = 0;
+  int bAsk = 0;
   int rc;
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
-  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *zEnc = (const char*)sqlite3_column_text(pStmt, 0);
+  if( rc==SQLITE_OK ){
+    int rcStep = sqlite3_step(pStmt);
+    if( rcStep==SQLITE_ROW ){
+      zEnc = (const char*)sqlite3_column_text(pStmt, 0);
+    }else if( rcStep==SQLITE_DONE ){
+      bAsk = 1;                   /* no row: an authorizer ignored it */
+    }else{
+      rc = rcStep;
+    }
+  }else if( (rc & 0xff)==SQLITE_AUTH ){
+    bAsk = 1;                     /* an authorizer denied it */
+  }
+  if( bAsk ){
+    sqlite3_finalize(pStmt);
+    pStmt = 0;
+    zEnc = encodingByCast(db, &rc);
+  }
+  if( rc==SQLITE_OK ){
     if( zEnc && sqlite3_stricmp(zEnc, "UTF-8")!=0 ){
       *pzErr = sqlite3_mprintf("kvstore: table %s cannot live in a %s "
           "database: kvstore orders text as UTF-8; use a UTF-8 database",

@@ -67,6 +67,7 @@ SQLITE_EXTENSION_INIT3
 #include "kv.h"
 #include "kvvtab.h"
 #include "kvrow.h"
+#include "kvshadow.h"
 #include "kvvtabInt.h"
 
 #include <string.h>
@@ -497,13 +498,18 @@ int kvrangeRunCommand(sqlite3 *db, KvVtab *p, const char *zCmd,
   rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   if( rc==SQLITE_OK ) rc = sqlite3_bind_value(pStmt, 1, pKey);
   if( rc==SQLITE_OK && pValue ) rc = sqlite3_bind_value(pStmt, 2, pValue);
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_DONE ) rc = SQLITE_OK;
-  }
+  if( rc==SQLITE_OK ) rc = kvshadowStepWrite(pStmt);
   if( rc!=SQLITE_OK ){
-    rc = sqlite3_errcode(db);
-    *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+    if( rc==KVSHADOW_IGNORED ){
+      *pzErr = sqlite3_mprintf("kvstore: an authorizer "
+          "(sqlite3_set_authorizer) "
+          "answered SQLITE_IGNORE for kvstore's INSERT of its command row "
+          "into table %s, through which the command joins the transaction",
+          p->zName);
+    }else{
+      rc = sqlite3_errcode(db);
+      *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+    }
   }
   sqlite3_finalize(pStmt);
   sqlite3_free(zSql);

@@ -9,14 +9,78 @@ SQLITE_EXTENSION_INIT3
 
 #include <string.h>
 
-int kvshadowCreate(sqlite3 *db, const char *zSchema, const char *zTab){
-  char *zSql = sqlite3_mprintf("CREATE TABLE IF NOT EXISTS \"%w\".\"%w_kvstore\""
-                               "(k TEXT PRIMARY KEY, v) WITHOUT ROWID",
-                               zSchema, zTab);
+/*
+** An application's authorizer (sqlite3_set_authorizer) sees kvstore's own
+** statements too. Denied, they fail with SQLITE_AUTH and SQLite's message.
+** Answered with SQLITE_IGNORE, SQLite compiles a write into nothing and
+** reads the hidden columns as NULL, both silently: a horizon write that
+** did not happen loses the commit it carries (it is revoked when the store
+** next opens), and a hidden row would read as absent. So every write here
+** checks that it wrote, and a row found absent or NULL is checked against
+** the table's row count; either finding is KVSHADOW_IGNORED, an
+** SQLITE_AUTH of kvstore's own, with kvshadowErrmsg()'s explanation.
+*/
+static const char zIgnored[] = "an authorizer (sqlite3_set_authorizer) "
+    "answered SQLITE_IGNORE for kvstore's own statement on its shadow "
+    "table, which kvstore must read and write";
+
+const char *kvshadowErrmsg(sqlite3 *db, int rc){
+  if( rc==KVSHADOW_IGNORED ) return zIgnored;
+  if( (sqlite3_errcode(db) & 0xff)==(rc & 0xff) ) return sqlite3_errmsg(db);
+  return sqlite3_errstr(rc);
+}
+
+int kvshadowStepWrite(sqlite3_stmt *pStmt){
+  int rc;
+  while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){}
+  if( rc!=SQLITE_DONE ) return rc;
+  return sqlite3_stmt_readonly(pStmt) ? KVSHADOW_IGNORED : SQLITE_OK;
+}
+
+/* Does table zName exist in zSchema? */
+static int shadowExists(sqlite3 *db, const char *zSchema, const char *zName,
+                        int *pbExists){
+  sqlite3_stmt *pStmt = 0;
+  int rc = kvshadowPrepare(db, sqlite3_mprintf("SELECT 1 FROM \"%w\"."
+                               "sqlite_schema WHERE type='table' AND name=?1 "
+                               "COLLATE NOCASE", zSchema), zName, &pStmt);
+  *pbExists = 0;
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){ *pbExists = 1; rc = SQLITE_OK; }
+    else if( rc==SQLITE_DONE ) rc = SQLITE_OK;
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+int kvshadowRun(sqlite3 *db, char *zSql, const char *zSchema,
+                const char *zTable, int bExists){
+  sqlite3_stmt *pStmt = 0;
   int rc;
   if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_exec(db, zSql, 0, 0, 0);
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
+  if( rc==SQLITE_OK ) rc = kvshadowStepWrite(pStmt);
+  sqlite3_finalize(pStmt);
+  if( rc==KVSHADOW_IGNORED && zTable ){
+    /* CREATE ... IF NOT EXISTS and DROP ... IF EXISTS write nothing when
+    ** there is nothing to do (before SQLite 3.40): the outcome tells. */
+    int bNow = 0;
+    rc = shadowExists(db, zSchema, zTable, &bNow);
+    if( rc==SQLITE_OK && bNow!=bExists ) rc = KVSHADOW_IGNORED;
+  }
+  return rc;
+}
+
+int kvshadowCreate(sqlite3 *db, const char *zSchema, const char *zTab){
+  char *zShadow = sqlite3_mprintf("%s_kvstore", zTab);
+  int rc;
+  if( zShadow==0 ) return SQLITE_NOMEM;
+  rc = kvshadowRun(db, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS "
+                       "\"%w\".\"%w\"(k TEXT PRIMARY KEY, v) WITHOUT ROWID",
+                       zSchema, zShadow), zSchema, zShadow, 1);
+  sqlite3_free(zShadow);
   return rc;
 }
 
@@ -32,10 +96,6 @@ int kvshadowPrepare(sqlite3 *db, char *zSql, const char *zArg,
   return rc;
 }
 
-const char *kvshadowErrmsg(sqlite3 *db, int rc){
-  if( (sqlite3_errcode(db) & 0xff)==(rc & 0xff) ) return sqlite3_errmsg(db);
-  return sqlite3_errstr(rc);
-}
 
 /* Prepare "SELECT v FROM shadow WHERE k=?" with zKey bound. */
 static int shadowSelect(sqlite3 *db, const char *zSchema, const char *zTab,
@@ -43,6 +103,29 @@ static int shadowSelect(sqlite3 *db, const char *zSchema, const char *zTab,
   char *zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_kvstore\" "
                                "WHERE k=?1", zSchema, zTab);
   return kvshadowPrepare(db, zSql, zKey, ppStmt);
+}
+
+int kvshadowHiddenCheck(sqlite3 *db, const char *zSchema, const char *zTab){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT count(*), count(k), count(v) FROM "
+                               "\"%w\".\"%w_kvstore\"", zSchema, zTab);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      sqlite3_int64 n = sqlite3_column_int64(pStmt, 0);
+      rc = n>0 && (sqlite3_column_int64(pStmt, 1)<n
+                   || sqlite3_column_int64(pStmt, 2)==0) ? KVSHADOW_IGNORED
+                                                         : SQLITE_OK;
+    }else if( rc==SQLITE_DONE ){
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
 }
 
 int kvshadowHorizonCheck(sqlite3_stmt *pStmt, int iCol, const char *zTab,
@@ -90,6 +173,14 @@ int kvshadowGetHorizon(sqlite3 *db, const char *zSchema, const char *zTab,
     }
   }
   sqlite3_finalize(pStmt);
+  if( (rc==SQLITE_OK && !*pbFound) || rc==SQLITE_CORRUPT ){
+    int rc2 = kvshadowHiddenCheck(db, zSchema, zTab);
+    if( rc2!=SQLITE_OK ){
+      sqlite3_free(*pzErr);
+      *pzErr = 0;
+      rc = rc2;
+    }
+  }
   return rc;
 }
 
@@ -109,6 +200,7 @@ int kvshadowGetText(sqlite3 *db, const char *zSchema, const char *zTab,
     }
   }
   sqlite3_finalize(pStmt);
+  if( rc==SQLITE_OK && *pzVal==0 ) rc = kvshadowHiddenCheck(db, zSchema, zTab);
   return rc;
 }
 
@@ -124,10 +216,7 @@ static int shadowSet(sqlite3 *db, const char *zSchema, const char *zTab,
     rc = bText ? sqlite3_bind_text(pStmt, 2, zText, -1, SQLITE_STATIC)
                : sqlite3_bind_int64(pStmt, 2, v);
   }
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_DONE ) rc = SQLITE_OK;
-  }
+  if( rc==SQLITE_OK ) rc = kvshadowStepWrite(pStmt);
   sqlite3_finalize(pStmt);
   return rc;
 }

@@ -14,12 +14,19 @@
 **
 ** Every helper runs its SQL through db, inside whatever transaction db has
 ** open, so a write commits or rolls back with the statement that made it.
-** Each returns an SQLite code; the connection's error message says why.
+** Each returns an SQLite code; the connection's error message says why,
+** except for KVSHADOW_IGNORED, from a statement an authorizer made
+** ignore its work (kvshadow.c): kvshadowErrmsg() says that.
 */
 #ifndef KVSHADOW_H
 #define KVSHADOW_H
 
 #include "sqlite3ext.h"
+
+/* An SQLITE_AUTH of kvstore's own: an authorizer answered SQLITE_IGNORE
+** for a statement kvstore runs on its shadow table (SQLite's extended
+** code for the retired user-authentication extension, unused otherwise). */
+#define KVSHADOW_IGNORED SQLITE_AUTH_USER
 
 int kvshadowCreate(sqlite3 *db, const char *zSchema, const char *zTab);
 /* The 'horizon' row. It must hold an integer >= 0: anything else (a
@@ -41,6 +48,20 @@ int kvshadowSetInt(sqlite3 *db, const char *zSchema, const char *zTab,
                    const char *zKey, sqlite3_int64 v);
 int kvshadowSetText(sqlite3 *db, const char *zSchema, const char *zTab,
                     const char *zKey, const char *zVal);
+/* Step a statement of kvstore's own that must write to its end:
+** KVSHADOW_IGNORED when it wrote nothing because an authorizer answered
+** SQLITE_IGNORE. */
+int kvshadowStepWrite(sqlite3_stmt *pStmt);
+/* Prepare and run zSql (from sqlite3_mprintf, freed here) with
+** kvshadowStepWrite(); for CREATE ... IF NOT EXISTS or DROP ... IF EXISTS
+** of table zTable give zSchema and zTable and whether it must exist after
+** (a statement with nothing to do writes nothing either), else NULLs. */
+int kvshadowRun(sqlite3 *db, char *zSql, const char *zSchema,
+                const char *zTable, int bExists);
+/* After a shadow row read as absent or NULL: is the reason
+** an authorizer that hides the shadow table's columns: KVSHADOW_IGNORED;
+** SQLITE_OK if the table's rows read as they are. */
+int kvshadowHiddenCheck(sqlite3 *db, const char *zSchema, const char *zTab);
 /* Why a call on db (one of these helpers, or any) failed with rc: db's
 ** message when db recorded that failure, else rc's own text (a helper
 ** that ran out of memory before SQLite saw anything leaves db saying "not

@@ -175,6 +175,18 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     char *zBad = 0;
     rc = kvshadowHorizonCheck(p->pHorizon, 0, p->zName, &zBad);
     sqlite3_reset(p->pHorizon);
+    if( rc==SQLITE_CORRUPT
+     && kvshadowHiddenCheck(p->db, p->zSchema,
+                            p->zName)==KVSHADOW_IGNORED ){
+      sqlite3_free(zBad);
+      zBad = 0;
+      sqlite3_finalize(p->pHorizon);   /* prepared again without it */
+      p->pHorizon = 0;
+      kvvtabSetError(&p->base, "kvstore: cannot read the commit horizon "
+          "of table %s: %s", p->zName,
+          kvshadowErrmsg(p->db, KVSHADOW_IGNORED));
+      return KVSHADOW_IGNORED;
+    }
     if( rc!=SQLITE_OK ){
       if( zBad ) kvvtabSetError(&p->base, "%s", zBad);
       sqlite3_free(zBad);
@@ -206,6 +218,15 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     }
   }else{
     int rc2 = sqlite3_reset(p->pHorizon);
+    if( rc==SQLITE_DONE && rc2==SQLITE_OK ){
+      /* No row: a table that has none yet, or one an authorizer hides. */
+      rc = rc2 = kvshadowHiddenCheck(p->db, p->zSchema, p->zName);
+      if( rc==SQLITE_OK ) rc = SQLITE_DONE;
+      if( rc==KVSHADOW_IGNORED ){
+        sqlite3_finalize(p->pHorizon);   /* prepared again without it */
+        p->pHorizon = 0;
+      }
+    }
     if( rc!=SQLITE_DONE ){
       kvvtabSetError(&p->base,
           "kvstore: cannot read the commit horizon of table "
@@ -350,8 +371,14 @@ static int horizonWrite(KvVtab *p, u64 iH){
   }
   if( rc==SQLITE_OK ){
     sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
-    sqlite3_step(p->pSetHorizon);
-    rc = sqlite3_reset(p->pSetHorizon);
+    rc = kvshadowStepWrite(p->pSetHorizon);
+    sqlite3_reset(p->pSetHorizon);
+    if( rc==KVSHADOW_IGNORED ){
+      /* Compiled into nothing under that authorizer: SQLite does not
+      ** prepare it again when the authorizer is removed. */
+      sqlite3_finalize(p->pSetHorizon);
+      p->pSetHorizon = 0;
+    }
   }
   if( rc!=SQLITE_OK ){
     kvvtabSetError(&p->base,
@@ -386,6 +413,7 @@ int kvtxnHorizonWrite(KvVtab *p, u64 iH){
 */
 static int commitSyncs(KvVtab *p, int *pbSync){
   sqlite3_stmt *pStmt = 0;
+  int bNoRow = 0;
   char *zSql;
   int rc;
   if( p->eCommitSync==0 ){
@@ -418,14 +446,23 @@ static int commitSyncs(KvVtab *p, int *pbSync){
       *pbSync = 1;
       rc = sqlite3_finalize(pStmt);
       pStmt = 0;
-      if( rc==SQLITE_OK ) rc = SQLITE_ERROR;
+      if( rc==SQLITE_OK ){
+        rc = SQLITE_ERROR;
+        bNoRow = 1;
+      }
     }
   }
   sqlite3_finalize(pStmt);
   if( rc!=SQLITE_OK ){
+    /* An authorizer that denies PRAGMA, or ignores it (no row), leaves
+    ** no other way to tell; the sync= option needs none. */
     kvvtabSetError(&p->base, "kvstore: cannot read the synchronous setting "
-                   "of schema %s for table %s: %s", p->zSchema, p->zName,
-                   kvshadowErrmsg(p->db, rc));
+                   "of schema %s for table %s: %s (give the table sync=full "
+                   "or sync=normal to commit without it)", p->zSchema,
+                   p->zName, rc==SQLITE_ERROR && bNoRow
+                   ? "PRAGMA synchronous returned no row (an authorizer "
+                     "answered SQLITE_IGNORE?)"
+                   : kvshadowErrmsg(p->db, rc));
   }
   return rc;
 }

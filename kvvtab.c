@@ -1066,16 +1066,17 @@ static int kvvtabDisconnect(sqlite3_vtab *pVtab){
 
 /* Drop the shadow table of p (it goes or stays with the DROP statement). */
 static int vtabDropShadow(KvVtab *p){
-  char *zSql = sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w_kvstore\"",
-                               p->zSchema, p->zName);
+  char *zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
   int rc;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_exec(p->db, zSql, 0, 0, 0);
-  sqlite3_free(zSql);
+  if( zShadow==0 ) return SQLITE_NOMEM;
+  rc = kvshadowRun(p->db, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w\"",
+                                          p->zSchema, zShadow),
+                   p->zSchema, zShadow, 0);
   if( rc!=SQLITE_OK ){
-    sqlite3_log(rc, "kvstore: cannot drop %s_kvstore: %s", p->zName,
-                sqlite3_errmsg(p->db));
+    sqlite3_log(rc, "kvstore: cannot drop %s: %s", zShadow,
+                kvshadowErrmsg(p->db, rc));
   }
+  sqlite3_free(zShadow);
   return rc;
 }
 
@@ -1190,7 +1191,6 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
 static int vtabRenameShadow(KvVtab *p, const char *zNew){
   KvOwner mine;
   char *zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
-  char *zSql = 0;
   int bExists = 0;
   int rc;
   memset(&mine, 0, sizeof(mine));
@@ -1199,9 +1199,9 @@ static int vtabRenameShadow(KvVtab *p, const char *zNew){
   if( rc==SQLITE_OK && bExists ){
     rc = kvownerShadowRead(p->db, p->zSchema, p->zName, &mine);
     if( rc==SQLITE_OK ){
-      zSql = sqlite3_mprintf("ALTER TABLE \"%w\".\"%w\" RENAME TO "
-                             "\"%w_kvstore\"", p->zSchema, zShadow, zNew);
-      rc = zSql ? sqlite3_exec(p->db, zSql, 0, 0, 0) : SQLITE_NOMEM;
+      rc = kvshadowRun(p->db, sqlite3_mprintf("ALTER TABLE \"%w\".\"%w\" "
+                           "RENAME TO \"%w_kvstore\"", p->zSchema, zShadow,
+                           zNew), 0, 0, 0);
     }
     if( rc==SQLITE_OK && mine.eState==KVOWNER_OWNED ){
       rc = kvshadowSetText(p->db, p->zSchema, zNew, "table", zNew);
@@ -1213,7 +1213,6 @@ static int vtabRenameShadow(KvVtab *p, const char *zNew){
   }
   kvownerClear(&mine);
   sqlite3_free(zShadow);
-  sqlite3_free(zSql);
   return rc;
 }
 
