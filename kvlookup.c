@@ -37,7 +37,7 @@ static int schemaHasTable(sqlite3 *db, const char *zSchema,
     *pbHas = 1;
     return SQLITE_OK;
   }
-  return kvownerSchemaHas(db, zSchema, zTable, 1, pbHas);
+  return kvshadowSchemaHas(db, zSchema, zTable, 1, pbHas);
 }
 
 /*

@@ -512,26 +512,9 @@ int kvownerOtherDbExists(const char *zDir, const char *zRel,
   return bRes;
 }
 
-int kvownerSchemaHas(sqlite3 *db, const char *zSchema, const char *zName,
-                     int bView, int *pbHas){
-  sqlite3_stmt *pStmt = 0;
-  int rc = kvshadowPrepare(db, sqlite3_mprintf("SELECT 1 FROM \"%w\"."
-                               "sqlite_schema WHERE type IN ('table', %Q) "
-                               "AND name=?1 COLLATE NOCASE", zSchema,
-                               bView ? "view" : "table"), zName, &pStmt);
-  *pbHas = 0;
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_ROW ){ *pbHas = 1; rc = SQLITE_OK; }
-    else if( rc==SQLITE_DONE ) rc = SQLITE_OK;
-  }
-  sqlite3_finalize(pStmt);
-  return rc;
-}
-
 int kvownerTableExists(sqlite3 *db, const char *zSchema, const char *zTab,
                        int *pbExists){
-  return kvownerSchemaHas(db, zSchema, zTab, 0, pbExists);
+  return kvshadowSchemaHas(db, zSchema, zTab, 0, pbExists);
 }
 
 int kvownerShadowRead(sqlite3 *db, const char *zSchema, const char *zTab,

@@ -95,10 +95,6 @@ int kvownerShadowRead(sqlite3 *db, const char *zSchema, const char *zTab,
 /* Write the three identity rows into the (created if missing) shadow. */
 int kvownerShadowWrite(sqlite3 *db, const char *zSchema, const char *zTab,
                        const KvOwner *p);
-/* Does schema zSchema hold a table (or, when bView, a view) named zName,
-** compared as SQLite compares names (case-insensitively)? Sets *pbHas. */
-int kvownerSchemaHas(sqlite3 *db, const char *zSchema, const char *zName,
-                     int bView, int *pbHas);
 /* Does schema zSchema hold a table named zTab? */
 int kvownerTableExists(sqlite3 *db, const char *zSchema, const char *zTab,
                        int *pbExists);

@@ -37,17 +37,17 @@ int kvshadowStepWrite(sqlite3_stmt *pStmt){
   return sqlite3_stmt_readonly(pStmt) ? KVSHADOW_IGNORED : SQLITE_OK;
 }
 
-/* Does table zName exist in zSchema? */
-static int shadowExists(sqlite3 *db, const char *zSchema, const char *zName,
-                        int *pbExists){
+int kvshadowSchemaHas(sqlite3 *db, const char *zSchema, const char *zName,
+                      int bView, int *pbHas){
   sqlite3_stmt *pStmt = 0;
   int rc = kvshadowPrepare(db, sqlite3_mprintf("SELECT 1 FROM \"%w\"."
-                               "sqlite_schema WHERE type='table' AND name=?1 "
-                               "COLLATE NOCASE", zSchema), zName, &pStmt);
-  *pbExists = 0;
+                               "sqlite_schema WHERE type IN ('table', %Q) "
+                               "AND name=?1 COLLATE NOCASE", zSchema,
+                               bView ? "view" : "table"), zName, &pStmt);
+  *pbHas = 0;
   if( rc==SQLITE_OK ){
     rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_ROW ){ *pbExists = 1; rc = SQLITE_OK; }
+    if( rc==SQLITE_ROW ){ *pbHas = 1; rc = SQLITE_OK; }
     else if( rc==SQLITE_DONE ) rc = SQLITE_OK;
   }
   sqlite3_finalize(pStmt);
@@ -67,7 +67,7 @@ int kvshadowRun(sqlite3 *db, char *zSql, const char *zSchema,
     /* CREATE ... IF NOT EXISTS and DROP ... IF EXISTS write nothing when
     ** there is nothing to do (before SQLite 3.40): the outcome tells. */
     int bNow = 0;
-    rc = shadowExists(db, zSchema, zTable, &bNow);
+    rc = kvshadowSchemaHas(db, zSchema, zTable, 0, &bNow);
     if( rc==SQLITE_OK && bNow!=bExists ) rc = KVSHADOW_IGNORED;
   }
   return rc;

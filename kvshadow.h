@@ -48,6 +48,10 @@ int kvshadowSetInt(sqlite3 *db, const char *zSchema, const char *zTab,
                    const char *zKey, sqlite3_int64 v);
 int kvshadowSetText(sqlite3 *db, const char *zSchema, const char *zTab,
                     const char *zKey, const char *zVal);
+/* Does schema zSchema hold a table (or, when bView, a view) named zName,
+** compared as SQLite compares names (case-insensitively)? Sets *pbHas. */
+int kvshadowSchemaHas(sqlite3 *db, const char *zSchema, const char *zName,
+                      int bView, int *pbHas);
 /* Step a statement of kvstore's own that must write to its end:
 ** KVSHADOW_IGNORED when it wrote nothing because an authorizer answered
 ** SQLITE_IGNORE. */

@@ -365,6 +365,23 @@ class AuthorizerTest(unittest.TestCase):
                             " (from CREATE)" if from_start else "", p))
         self.assertEqual(problems, [], "\n".join(problems))
 
+    def assertIgnoredError(self, cm, text):
+        """The statement failed with SQLITE_AUTH and a kvstore: message
+        that contains text."""
+        self.assertEqual(cm.exception.sqlite_errorcode & 0xff, SQLITE_AUTH)
+        self.assertTrue(str(cm.exception).startswith("kvstore:"))
+        self.assertIn(text, str(cm.exception))
+
+    def table_ignoring(self, action, name, values="('a', 1)"):
+        """A database a.db with table kv holding values, and a connection
+        to it whose authorizer ignores action on names containing name."""
+        path = os.path.join(self.dir, "a.db")
+        c = kvtest.connect(path)
+        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
+        c.execute("INSERT INTO kv VALUES " + values)
+        self.ignoring(c, action, name)
+        return c, path
+
     def ignoring(self, c, action, name):
         def auth(a, a1, a2, db, trigger):
             if a == action and name in ((a1 or "") + "|" + (a2 or "")):
@@ -404,16 +421,10 @@ class AuthorizerTest(unittest.TestCase):
                 c.close()
 
     def test_ignored_horizon_write_fails_the_commit_instead_of_losing_it(self):
-        path = os.path.join(self.dir, "a.db")
-        c = kvtest.connect(path)
-        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
-        c.execute("INSERT INTO kv VALUES('a', 1)")
-        self.ignoring(c, A.SQLITE_INSERT, "kv_kvstore")
+        c, path = self.table_ignoring(A.SQLITE_INSERT, "kv_kvstore")
         with self.assertRaises(sqlite3.DatabaseError) as cm:
             c.execute("INSERT INTO kv VALUES('b', 2)")
-        self.assertEqual(cm.exception.sqlite_errorcode & 0xff, SQLITE_AUTH)
-        self.assertIn("SQLITE_IGNORE", str(cm.exception))
-        self.assertTrue(str(cm.exception).startswith("kvstore:"))
+        self.assertIgnoredError(cm, "SQLITE_IGNORE")
         self.assertEqual(rows(c, "kv"), [("a", 1)])
         c.set_authorizer(None)
         c.execute("INSERT INTO kv VALUES('c', 3)")
@@ -433,35 +444,27 @@ class AuthorizerTest(unittest.TestCase):
         self.ignoring(c, A.SQLITE_READ, "kv_kvstore")
         with self.assertRaises(sqlite3.DatabaseError) as cm:
             c.execute("SELECT * FROM kv").fetchall()
-        self.assertEqual(cm.exception.sqlite_errorcode & 0xff, SQLITE_AUTH)
-        self.assertIn("commit horizon", str(cm.exception))
+        self.assertIgnoredError(cm, "commit horizon")
         c.set_authorizer(None)
         self.assertEqual(rows(c, "kv"), [("a", 1), ("b", 2)])
         other.close()
         c.close()
 
     def test_ignored_command_row_fails_delete_range(self):
-        c = kvtest.connect(os.path.join(self.dir, "a.db"))
-        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
-        c.execute("INSERT INTO kv VALUES('a', 1), ('b', 2)")
-        self.ignoring(c, A.SQLITE_INSERT, "kv|")
+        c, _ = self.table_ignoring(A.SQLITE_INSERT, "kv|",
+                                   "('a', 1), ('b', 2)")
         with self.assertRaises(sqlite3.DatabaseError) as cm:
             c.execute("SELECT kvstore_delete_range('kv', 'a', 'b')")
-        self.assertEqual(cm.exception.sqlite_errorcode & 0xff, SQLITE_AUTH)
-        self.assertIn("command row", str(cm.exception))
+        self.assertIgnoredError(cm, "command row")
         c.set_authorizer(None)
         self.assertEqual(rows(c, "kv"), [("a", 1), ("b", 2)])
         c.close()
 
     def test_ignored_shadow_rename_fails_the_rename(self):
-        path = os.path.join(self.dir, "a.db")
-        c = kvtest.connect(path)
-        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
-        c.execute("INSERT INTO kv VALUES('a', 1)")
-        self.ignoring(c, A.SQLITE_ALTER_TABLE, "kv_kvstore")
+        c, path = self.table_ignoring(A.SQLITE_ALTER_TABLE, "kv_kvstore")
         with self.assertRaises(sqlite3.DatabaseError) as cm:
             c.execute("ALTER TABLE kv RENAME TO kv2")
-        self.assertIn("SQLITE_IGNORE", str(cm.exception))
+        self.assertIgnoredError(cm, "SQLITE_IGNORE")
         c.set_authorizer(None)
         c.close()
         c = kvtest.connect(path)
@@ -471,11 +474,7 @@ class AuthorizerTest(unittest.TestCase):
         c.close()
 
     def test_ignored_shadow_drop_keeps_the_table_and_its_store(self):
-        path = os.path.join(self.dir, "a.db")
-        c = kvtest.connect(path)
-        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
-        c.execute("INSERT INTO kv VALUES('a', 1)")
-        self.ignoring(c, A.SQLITE_DROP_TABLE, "kv_kvstore")
+        c, path = self.table_ignoring(A.SQLITE_DROP_TABLE, "kv_kvstore")
         with self.assertRaises(sqlite3.DatabaseError):
             c.execute("DROP TABLE kv")
         c.set_authorizer(None)
