@@ -371,6 +371,30 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
 /* ---------------------------------------------------------------------- */
 /* kvstore_backup(dest [, schema]) */
 
+/* Would the listing below miss tables because an authorizer answers
+** SQLITE_IGNORE for sqlite_schema's columns (read as NULL)? count(*)
+** reads no column; type and name are never NULL, and a schema with rows
+** has some sql. *pRc gets a failure of the check itself. */
+static int schemaHidden(sqlite3 *db, const char *zSchema, int *pRc){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT count(*)>count(type) OR "
+      "count(*)>count(name) OR (count(*)>0 AND count(sql)=0) "
+      "FROM \"%w\".sqlite_schema", zSchema);
+  int bHidden = 0;
+  int rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      bHidden = sqlite3_column_int(pStmt, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  *pRc = rc;
+  return bHidden;
+}
+
 /* Pages of the database copied per step of kvstore_backup (4 MiB with
 ** 16 KiB pages): a step is the longest the interrupt waits for. */
 #define BACKUP_STEP_PAGES 256
@@ -460,6 +484,17 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
   /* The kvstore tables of the schema and where their copies go. Nothing
   ** is written before every table is known to have a place. */
+  if( rc==SQLITE_OK ){
+    int bHidden = schemaHidden(db, zSchema, &rc);
+    if( bHidden || (rc!=SQLITE_OK && rc!=SQLITE_NOMEM) ){
+      zErr = sqlite3_mprintf("kvstore_backup: cannot list the kvstore "
+          "tables of %s: %s", zSchema, bHidden ? "an authorizer "
+          "(sqlite3_set_authorizer) hides columns of sqlite_schema "
+          "(SQLITE_IGNORE), and the copy would lack their stores"
+          : kvshadowErrmsg(db, rc));
+      if( bHidden ) rc = SQLITE_AUTH;
+    }
+  }
   if( rc==SQLITE_OK ){
     char *zSql = sqlite3_mprintf("SELECT name FROM \"%w\".sqlite_schema "
         "WHERE type='table' AND sql LIKE 'CREATE%%VIRTUAL%%TABLE%%USING%%"

@@ -420,6 +420,27 @@ class AuthorizerTest(unittest.TestCase):
                 self.assertEqual(rows(c, "kv2"), [("a", 1)])
                 c.close()
 
+    def test_backup_refused_when_the_schema_is_hidden(self):
+        """kvstore_backup lists the kvstore tables from sqlite_schema:
+        with its columns hidden it would copy the database and no store
+        (the copy's tables then detached, missing their stores)."""
+        path = os.path.join(self.dir, "a.db")
+        c = kvtest.connect(path)
+        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
+        c.execute("INSERT INTO kv VALUES('a', 1)")
+        self.ignoring(c, A.SQLITE_READ, "sqlite_master")
+        dest = os.path.join(self.dir, "copy.db")
+        with self.assertRaisesRegex(sqlite3.DatabaseError,
+                                    "hides columns of sqlite_schema"):
+            c.execute("SELECT kvstore_backup(?)", (dest,)).fetchall()
+        self.assertFalse(os.path.exists(dest))
+        c.set_authorizer(None)
+        c.execute("SELECT kvstore_backup(?)", (dest,)).fetchall()
+        c.close()
+        c = kvtest.connect(dest)
+        self.assertEqual(rows(c, "kv"), [("a", 1)])
+        c.close()
+
     def test_ignored_horizon_write_fails_the_commit_instead_of_losing_it(self):
         c, path = self.table_ignoring(A.SQLITE_INSERT, "kv_kvstore")
         with self.assertRaises(sqlite3.DatabaseError) as cm:
