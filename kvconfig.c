@@ -513,11 +513,6 @@ int kvconfigParse(sqlite3 *db, int nArg, const char *const *azArg,
   return rc;
 }
 
-/*
-** kvstore keys and ranges follow UTF-8 byte order, which is SQLite's
-** BINARY collation only in a UTF-8 database: a UTF-16 database is refused
-** (at CREATE and at every connect) rather than answering in another order.
-*/
 /* The encoding without PRAGMA, which an application's authorizer may deny
 ** or ignore (no row): a blob cast to text is read in the database's
 ** encoding (every schema of a connection has main's), so the bytes C3 A9
@@ -534,12 +529,19 @@ static const char *encodingByCast(sqlite3 *db, int *pRc){
       case 0xC3A9: zEnc = "UTF-16be"; break;
     }
   }
-  if( *pRc==SQLITE_OK ) *pRc = sqlite3_finalize(pStmt);
-  else sqlite3_finalize(pStmt);
+  {
+    int rc2 = sqlite3_finalize(pStmt);
+    if( *pRc==SQLITE_OK ) *pRc = rc2;
+  }
   if( *pRc==SQLITE_OK && zEnc==0 ) *pRc = SQLITE_ERROR;
   return zEnc;
 }
 
+/*
+** kvstore keys and ranges follow UTF-8 byte order, which is SQLite's
+** BINARY collation only in a UTF-8 database: a UTF-16 database is refused
+** (at CREATE and at every connect) rather than answering in another order.
+*/
 int kvconfigCheckEncoding(sqlite3 *db, const char *zSchema,
                           const char *zTable, char **pzErr){
   sqlite3_stmt *pStmt = 0;

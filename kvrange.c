@@ -502,10 +502,9 @@ int kvrangeRunCommand(sqlite3 *db, KvVtab *p, const char *zCmd,
   if( rc!=SQLITE_OK ){
     if( rc==KVSHADOW_IGNORED ){
       *pzErr = sqlite3_mprintf("kvstore: an authorizer "
-          "(sqlite3_set_authorizer) "
-          "answered SQLITE_IGNORE for kvstore's INSERT of its command row "
-          "into table %s, through which the command joins the transaction",
-          p->zName);
+          "(sqlite3_set_authorizer) answered SQLITE_IGNORE for kvstore's "
+          "INSERT of its command row into table %s, through which the "
+          "command joins the transaction", p->zName);
     }else{
       rc = sqlite3_errcode(db);
       *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));

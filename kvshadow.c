@@ -96,7 +96,6 @@ int kvshadowPrepare(sqlite3 *db, char *zSql, const char *zArg,
   return rc;
 }
 
-
 /* Prepare "SELECT v FROM shadow WHERE k=?" with zKey bound. */
 static int shadowSelect(sqlite3 *db, const char *zSchema, const char *zTab,
                         const char *zKey, sqlite3_stmt **ppStmt){

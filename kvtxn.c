@@ -117,6 +117,19 @@ void kvtxnHorizonRelease(KvVtab *p){
   p->pSnap = 0;
 }
 
+/* After the kept horizon SELECT found no row, or NULL: KVSHADOW_IGNORED
+** when an authorizer hides the shadow table's columns (kvshadow.c), and
+** then the statement goes, since SQLite prepares statements again when an
+** authorizer is set, not when it is removed. */
+static int horizonHidden(KvVtab *p){
+  int rc = kvshadowHiddenCheck(p->db, p->zSchema, p->zName);
+  if( rc==KVSHADOW_IGNORED ){
+    sqlite3_finalize(p->pHorizon);
+    p->pHorizon = 0;
+  }
+  return rc;
+}
+
 int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
   unsigned int iVersion = 0;
   int iJoin = kvvtabPagerJoins(p);  /* read before the horizon is */
@@ -175,13 +188,8 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     char *zBad = 0;
     rc = kvshadowHorizonCheck(p->pHorizon, 0, p->zName, &zBad);
     sqlite3_reset(p->pHorizon);
-    if( rc==SQLITE_CORRUPT
-     && kvshadowHiddenCheck(p->db, p->zSchema,
-                            p->zName)==KVSHADOW_IGNORED ){
+    if( rc==SQLITE_CORRUPT && horizonHidden(p)==KVSHADOW_IGNORED ){
       sqlite3_free(zBad);
-      zBad = 0;
-      sqlite3_finalize(p->pHorizon);   /* prepared again without it */
-      p->pHorizon = 0;
       kvvtabSetError(&p->base, "kvstore: cannot read the commit horizon "
           "of table %s: %s", p->zName,
           kvshadowErrmsg(p->db, KVSHADOW_IGNORED));
@@ -220,12 +228,8 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
     int rc2 = sqlite3_reset(p->pHorizon);
     if( rc==SQLITE_DONE && rc2==SQLITE_OK ){
       /* No row: a table that has none yet, or one an authorizer hides. */
-      rc = rc2 = kvshadowHiddenCheck(p->db, p->zSchema, p->zName);
+      rc = rc2 = horizonHidden(p);
       if( rc==SQLITE_OK ) rc = SQLITE_DONE;
-      if( rc==KVSHADOW_IGNORED ){
-        sqlite3_finalize(p->pHorizon);   /* prepared again without it */
-        p->pHorizon = 0;
-      }
     }
     if( rc!=SQLITE_DONE ){
       kvvtabSetError(&p->base,
@@ -374,8 +378,7 @@ static int horizonWrite(KvVtab *p, u64 iH){
     rc = kvshadowStepWrite(p->pSetHorizon);
     sqlite3_reset(p->pSetHorizon);
     if( rc==KVSHADOW_IGNORED ){
-      /* Compiled into nothing under that authorizer: SQLite does not
-      ** prepare it again when the authorizer is removed. */
+      /* Compiled into nothing under that authorizer (horizonHidden). */
       sqlite3_finalize(p->pSetHorizon);
       p->pSetHorizon = 0;
     }
@@ -459,7 +462,7 @@ static int commitSyncs(KvVtab *p, int *pbSync){
     kvvtabSetError(&p->base, "kvstore: cannot read the synchronous setting "
                    "of schema %s for table %s: %s (give the table sync=full "
                    "or sync=normal to commit without it)", p->zSchema,
-                   p->zName, rc==SQLITE_ERROR && bNoRow
+                   p->zName, bNoRow
                    ? "PRAGMA synchronous returned no row (an authorizer "
                      "answered SQLITE_IGNORE?)"
                    : kvshadowErrmsg(p->db, rc));
