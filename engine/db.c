@@ -1068,6 +1068,7 @@ static void dbFree(kv_db *db, int bFinish){
   kvCacheFree(db->pCache);
   kvRateFree(db->pRate);
   if( db->pLock ) db->pEnv->xUnlock(db->pLock);
+  if( db->pShmViewFile ) db->pEnv->xClose(db->pShmViewFile);
   kv_options_free(db->pOpts);
   kvFree(db->zBgErr);
   kvFree(db->zWalErr);
@@ -1243,6 +1244,7 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   }
   if( bReadOnly ){
     if( rc==KV_OK ) rc = kvDbRecoverReadOnly(db);
+    if( rc==KV_OK ) kvSharedViewOpen(db, zLock);
   }else if( !bFirst ){
     db->vset.bShared = 1;
     if( rc==KV_OK ) rc = kvDbRecoverShared(db);

@@ -538,7 +538,9 @@ void kv_writer_release(kv_db *db, const void *owner);
 ** kv_last_seq is the last published sequence; kv_snapshot_at takes a
 ** snapshot at sequence iSeq (or the last one, if that is older) and fails
 ** with KV_BUSY when a compaction may already have dropped versions that
-** a read at iSeq needs (the caller retries its transaction);
+** a read at iSeq needs (the caller retries its transaction; on a
+** kv_open_readonly handle, which publishes no read point, any compaction
+** of a writing process counts, seen through LOCK mapped read-only);
 ** kv_snapshot_seq is the sequence a snapshot reads at.
 */
 int kv_prepare(kv_db *db, kv_batch *b, uint64_t *piSeq);

@@ -1204,6 +1204,9 @@ struct kv_db {
 
   /* Several processes (shared.c) */
   KvShm *pShm;                  /* LOCK's shared map; NULL read-only */
+  KvFile *pShmViewFile;         /* read-only handle: LOCK opened for reading */
+  KvShm *pShmView;              /* its map, read-only (the drop floor), or
+                                ** NULL when there is none to map */
   int iSlot;                    /* this instance's slot in pShm->aSlot */
   pthread_mutex_t maintMutex;   /* this process's side of the MAINT lock;
                                 ** taken before `mutex`, never after it */
@@ -1321,6 +1324,9 @@ void kvSharedPublish(kv_db *db);                       /* M */
 u64 kvSharedOldest(kv_db *db, u64 iLocal, int *pbOthers);
 u64 kvSharedRaiseFloor(kv_db *db, u64 seq, int *pbOthers);
 int kvSharedCheckFloor(kv_db *db, u64 iSeq);
+/* A read-only handle: map LOCK read-only, if it can, to see the drop
+** floor of the processes writing the store (no lock is taken). */
+void kvSharedViewOpen(kv_db *db, const char *zLock);
 int kvSharedWriterLock(kv_db *db);
 void kvSharedWalOpened(kv_db *db);
 void kvSharedWriterUnlock(kv_db *db);

@@ -253,9 +253,10 @@ u64 kvSharedRaiseFloor(kv_db *db, u64 seq, int *pbOthers){
 /* After publishing a read point at iSeq: KV_BUSY if a compaction may
 ** already have dropped versions it needs. */
 int kvSharedCheckFloor(kv_db *db, u64 iSeq){
+  KvShm *pShm = db->pShm ? db->pShm : db->pShmView;
   u64 f;
-  if( db->pShm==0 ) return KV_OK;
-  f = atomic_load(&db->pShm->iDropFloor);
+  if( pShm==0 ) return KV_OK;
+  f = atomic_load(&pShm->iDropFloor);
   if( iSeq<f ){
     return kvErr(KV_BUSY, "kvstore: the snapshot at sequence %" PRIu64 " of "
                  "'%s' is too old: a compaction in another process dropped "
@@ -263,6 +264,31 @@ int kvSharedCheckFloor(kv_db *db, u64 iSeq){
                  "the transaction", iSeq, db->zDir, f);
   }
   return KV_OK;
+}
+
+/* A read-only handle publishes no read point, so writing processes may
+** drop versions it would read at an older sequence than the one it
+** loaded. Compactions raise the shared floor before they drop anything,
+** so the floor read after the handle loaded its manifest covers every
+** table it holds: kv_snapshot_at refuses a read point below it. LOCK
+** missing, short, unmapped or not kvstore's: no floor to see (nobody has
+** written the store since it was made or last had its shared state). */
+void kvSharedViewOpen(kv_db *db, const char *zLock){
+  KvEnv *pEnv = db->pEnv;
+  KvFile *pFile = 0;
+  const u8 *pMap = 0;
+  u64 nByte = 0;
+  if( pEnv->xMap==0 || !pEnv->xExists(pEnv, zLock) ) return;
+  if( pEnv->xOpen(pEnv, zLock, KV_OPEN_READ, &pFile)==KV_OK
+   && pEnv->xSize(pFile, &nByte)==KV_OK && nByte>=sizeof(KvShm)
+   && pEnv->xMap(pFile, sizeof(KvShm), &pMap)==KV_OK && pMap
+   && ((const KvShm*)pMap)->iMagic==SHM_MAGIC ){
+    db->pShmViewFile = pFile;
+    db->pShmView = (KvShm*)pMap;
+  }else if( pFile ){
+    pEnv->xClose(pFile);
+  }
+  kvErrClear();
 }
 
 /* ---------------------------------------------------------------------- */

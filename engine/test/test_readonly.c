@@ -167,6 +167,46 @@ static void test_readonly_survives_compaction(void **state){
   tuRemoveDir(zDir);
 }
 
+/* A read-only handle publishes no read point, so the writer's compaction
+** may drop versions it would read below the writer's last sequence: a
+** read point under the compaction's floor is refused (KV_BUSY), not read
+** as a state that never was. */
+static void test_readonly_refuses_read_point_below_drop_floor(void **state){
+  char zDir[256];
+  kv_options *o;
+  kv_snapshot *s = 0;
+  kv_db *w, *r;
+  uint64_t iOld;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "ro-floor");
+  o = tuOptions("background=off", NULL);
+  w = tuOpen(zDir, o);
+  tuPut(w, "k", "old");
+  iOld = kv_last_seq(w);
+  tuPut(w, "k", "new");
+  tuPut(w, "other", "x");
+  assert_int_equal(kv_flush(w), KV_OK);
+  r = roOpen(zDir);
+  /* Before any compaction the old version is there to read. */
+  assert_int_equal(kv_snapshot_at(r, iOld, &s), KV_OK);
+  assert_string_equal(tuGet(r, s, 0, "k"), "old");
+  kv_snapshot_free(r, s);
+  kv_close(r);
+  assert_int_equal(kv_compact(w, 1, 0), KV_OK);   /* drops "old" */
+  r = roOpen(zDir);
+  s = 0;
+  assert_int_equal(kv_snapshot_at(r, iOld, &s), KV_BUSY);
+  assert_null(s);
+  assert_non_null(strstr(kv_errmsg(0), "too old"));
+  assert_int_equal(kv_snapshot_at(r, kv_last_seq(w), &s), KV_OK);
+  assert_string_equal(tuGet(r, s, 0, "k"), "new");
+  kv_snapshot_free(r, s);
+  kv_close(r);
+  kv_close(w);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* A missing directory, an empty one and a foreign one: KV_CANTOPEN or
 ** KV_ERROR, and nothing created. */
 static void test_readonly_refuses_non_store(void **state){
@@ -250,6 +290,7 @@ int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_readonly_unflushed_wal_unchanged),
     cmocka_unit_test(test_readonly_survives_compaction),
+    cmocka_unit_test(test_readonly_refuses_read_point_below_drop_floor),
     cmocka_unit_test(test_readonly_refuses_non_store),
     cmocka_unit_test(test_readonly_retries_when_owner_moves_on),
   };
