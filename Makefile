@@ -308,6 +308,7 @@ pytest: all
 	$(PYTHON) tests/backuptest.py
 	$(PYTHON) tests/confinetest.py
 	$(PYTHON) tests/fulldisktest.py
+	$(PYTHON) tests/readonlytest.py
 	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)

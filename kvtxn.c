@@ -130,6 +130,26 @@ static int horizonHidden(KvVtab *p){
   return rc;
 }
 
+/* A read-only handle (kv_open_readonly: a full disk, a store this process
+** cannot write) holds the store as of its open and catches up with
+** nothing; the database now has a newer horizon, so another process has
+** committed since: open the store again, at that horizon. Only while no
+** other cursor of this table reads the old handle (one statement's
+** cursors share one horizon, so the first to read opens it). */
+static int readOnlyReopen(KvVtab *p){
+  if( p->nCursor>1 ){
+    kvvtabSetError(&p->base, "kvstore: table %s: another process wrote the "
+                   "store '%s', which this connection reads from the files "
+                   "alone; end the statements reading it and retry",
+                   p->zName, p->zDir);
+    return SQLITE_BUSY;
+  }
+  kvtxnHorizonRelease(p);
+  kv_close(p->pKv);
+  p->pKv = 0;
+  return kvvtabNeedStore(p);      /* the owner checked again, too */
+}
+
 int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
   unsigned int iVersion = 0;
   int iJoin = kvvtabPagerJoins(p);  /* read before the horizon is */
@@ -214,6 +234,10 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
       return kvvtabEngineError(&p->base, rc, "reading other processes' "
                                "commits");
     }
+    if( iH>kv_last_seq(p->pKv) && (p->bFullReadOnly || p->bStoreReadOnly) ){
+      rc = readOnlyReopen(p);
+      if( rc!=SQLITE_OK ) return rc;
+    }
     p->iHorizonSeen = (sqlite3_int64)iH;
     if( p->pSnap==0 || kv_snapshot_seq(p->pSnap)!=iH ){
       kv_snapshot *pNew = 0;
@@ -284,6 +308,12 @@ int kvtxnWriteBegin(KvVtab *p){
                    "disk is full (writes work again once there is room)",
                    p->zDir);
     return SQLITE_FULL;
+  }
+  if( p->bStoreReadOnly ){
+    kvvtabSetError(&p->base, "kvstore: table %s is read-only: this process "
+                   "cannot write its store '%s' (%s)", p->zName, p->zDir,
+                   strerror(p->iStoreErrno));
+    return SQLITE_READONLY;
   }
   if( p->pBatch==0 ){
     p->pBatch = kv_batch_new();

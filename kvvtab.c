@@ -464,14 +464,53 @@ static void logRevoked(KvVtab *p){
   }
 }
 
+/* Whether this process may not write p's store: its directory, or the
+** LOCK file in it, on a read-only file system or without permission. The
+** errno of the refusal goes to *pErrno. */
+static int storeUnwritable(KvVtab *p, int *pErrno){
+  char *zLock = sqlite3_mprintf("%s/LOCK", p->zDir);
+  int bNo = 0;
+  if( zLock==0 ) return 0;
+  if( access(p->zDir, W_OK)!=0 ){
+    bNo = 1;
+  }else if( access(zLock, F_OK)==0 && access(zLock, W_OK)!=0 ){
+    bNo = 1;
+  }
+  if( bNo ){
+    *pErrno = errno;
+    bNo = errno==EROFS || errno==EACCES || errno==EPERM;
+  }
+  sqlite3_free(zLock);
+  return bNo;
+}
+
 /* Open (or reopen) the engine of p, read what the table needs from it. */
 int kvvtabOpenEngine(KvVtab *p, char **pzErr){
   const kv_options *pRun;
+  int iErrno = 0;
   int rc = kvtxnHorizonForOpen(p, pzErr);
   if( rc!=SQLITE_OK ) return rc;
   p->bFullReadOnly = 0;
+  p->bStoreReadOnly = 0;
   rc = kv_open(p->zDir, p->pOpts, &p->pKv);
-  if( rc==KV_FULL ){
+  if( rc!=KV_OK && rc!=KV_FULL && rc!=KV_CORRUPT
+   && storeUnwritable(p, &iErrno) ){
+    /* A store this process cannot write (a database on read-only media,
+    ** or another user's): read it as it is, writing nothing, as SQLite
+    ** reads such a database file. Writes fail (kvtxnWriteBegin). */
+    char *zWhy = kvvtabEngineMsg(rc, "opening the store");
+    p->pKv = 0;
+    if( kv_open_readonly(p->zDir, p->pOpts, &p->pKv)==KV_OK ){
+      p->bStoreReadOnly = 1;
+      p->iStoreErrno = iErrno;
+      rc = KV_OK;
+      sqlite3_free(zWhy);
+    }else{
+      p->pKv = 0;
+      *pzErr = zWhy;
+      return rc;
+    }
+  }else if( rc==KV_FULL ){
     /* Opening for writing writes (a manifest, a WAL segment); reading
     ** needs no free space: open read-only, and try again for writing at
     ** the next write (kvtxnWriteBegin). */

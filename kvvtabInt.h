@@ -155,6 +155,10 @@ struct KvVtab {
   kv_db *pKv;                 /* the engine (shared between connections) */
   int bFullReadOnly;          /* pKv is a kv_open_readonly handle: the disk
                               ** was full when the store was opened */
+  int bStoreReadOnly;         /* pKv is a kv_open_readonly handle: the
+                              ** store's directory cannot be written (a
+                              ** read-only file system, no permission) */
+  int iStoreErrno;            /* with bStoreReadOnly: why (EROFS, EACCES) */
   int nCursor;                /* cursors open on this table */
   KvCursor *pSpareCursor;     /* a closed cursor's memory, for the
                               ** next xOpen (one per statement run) */

@@ -77,6 +77,50 @@ class FullDisk(unittest.TestCase):
                          "ok")
         c.close()
 
+    def test_store_opened_read_only_sees_later_commits_of_another_process(self):
+        # A connection that opened the store for reading only (the disk
+        # was full) holds it as of that open. Another process, opened once
+        # there was room, commits: the connection must read those rows as
+        # the ordinary table beside them shows its own (it missed them).
+        db = os.path.join(self.mnt, "app.db")
+        c = connect(db)
+        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
+        c.execute("CREATE TABLE tw(key PRIMARY KEY, value) WITHOUT ROWID")
+        for t in ("kv", "tw"):
+            c.execute(f"INSERT INTO {t} VALUES('a', 1), ('b', 2)")
+        c.close()
+        filler = os.path.join(self.mnt, "fill")
+        fill(filler)
+        reader = connect(db)
+        self.assertEqual(reader.execute("SELECT count(*) FROM kv").fetchone(),
+                         (2,))
+        try:
+            os.unlink(filler)
+            writer = subprocess.run(
+                [sys.executable, "-c", WRITER, db,
+                 os.path.dirname(os.path.abspath(__file__))],
+                capture_output=True, text=True)
+            self.assertEqual(writer.returncode, 0, writer.stderr)
+            for q in ("SELECT key, value FROM {t} ORDER BY key",
+                      "SELECT value FROM {t} WHERE key = 'c'"):
+                self.assertEqual(reader.execute(q.format(t="kv")).fetchall(),
+                                 reader.execute(q.format(t="tw")).fetchall(),
+                                 q)
+        finally:
+            reader.close()
+
+
+WRITER = r"""
+import sys
+sys.path.insert(0, sys.argv[2])
+from kvtest import connect
+c = connect(sys.argv[1])
+c.execute("BEGIN")
+for t in ("kv", "tw"):
+    c.execute(f"INSERT INTO {t} VALUES('c', 3), ('d', 4)")
+c.execute("COMMIT")
+"""
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=1)
