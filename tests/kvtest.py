@@ -4,6 +4,7 @@ Run the tests with Debian's /usr/bin/python3: its sqlite3 module can load
 extensions (a python3 built elsewhere may lack enable_load_extension).
 """
 import argparse
+import hashlib
 import os
 import random
 import select
@@ -32,6 +33,20 @@ def connect(path, timeout=10.0, uri=False, cached_statements=128):
     conn.load_extension(EXTENSION)
     conn.enable_load_extension(False)
     return conn
+
+
+def dir_snapshot(path):
+    """Every file under path with its size and SHA-256, and every folder:
+    equal before and after means nothing was written, added or removed."""
+    out = {}
+    for root, dirs, files in os.walk(path):
+        out[os.path.relpath(root, path) + "/"] = None
+        for f in files:
+            p = os.path.join(root, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, path)] = hashlib.sha256(
+                    fh.read()).hexdigest()
+    return out
 
 
 def tagged(value):

@@ -11,7 +11,6 @@ store id, the table name and the database file's path relative to the
 store. Anything else gets a `kvstore:` error and no access: no row read or
 written, no file deleted.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -27,20 +26,6 @@ import kvtest  # noqa: E402
 SQLITE_ERROR = 1
 SQLITE_CANTOPEN = 14
 SQLITE_CORRUPT = 11
-
-
-def snapshot(path):
-    """Every file under path with its size and SHA-256, and every folder:
-    equal before and after means nothing was written, added or removed."""
-    out = {}
-    for root, dirs, files in os.walk(path):
-        out[os.path.relpath(root, path) + "/"] = None
-        for f in files:
-            p = os.path.join(root, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, path)] = hashlib.sha256(
-                    fh.read()).hexdigest()
-    return out
 
 
 class Base(unittest.TestCase):
@@ -138,7 +123,7 @@ class Copies(Base):
         c = self.connect(self.p("app.db"))
         c.execute("VACUUM INTO ?", (self.p("copy.db"),))
         self.close(c)
-        before = snapshot(self.p("data"))
+        before = kvtest.dir_snapshot(self.p("data"))
         self.no_access(self.p("copy.db"), "not to this one at '../copy.db'",
                        SQLITE_ERROR)
         # DROP TABLE in the copy: the table goes, the original's store stays.
@@ -147,7 +132,7 @@ class Copies(Base):
         self.assertEqual(c.execute("SELECT count(*) FROM sqlite_schema")
                          .fetchone()[0], 0)
         self.close(c)
-        self.assertEqual(snapshot(self.p("data")), before)
+        self.assertEqual(kvtest.dir_snapshot(self.p("data")), before)
         self.assertEqual(self.rows(self.p("app.db")), [("a", 1), ("b", 2)])
 
     def test_older_database_copy_revokes_later_commits(self):
@@ -189,26 +174,26 @@ class Copies(Base):
 
     def test_shell_backup_is_refused(self):
         self.make(self.p("app.db"), "dir='data'")
-        before = snapshot(self.p("data"))
+        before = kvtest.dir_snapshot(self.p("data"))
         subprocess.run(["sqlite3", self.p("app.db"),
                         ".backup '%s'" % self.p("bak.db")], check=True,
                        capture_output=True)
         self.no_access(self.p("bak.db"), "belongs to the database at "
                        "'../app.db'")
-        self.assertEqual(snapshot(self.p("data")), before)
+        self.assertEqual(kvtest.dir_snapshot(self.p("data")), before)
 
     def test_database_file_copied_alone_absolute_dir(self):
         os.mkdir(self.p("elsewhere"))
         self.make(self.p("app.db"), "dir='%s'" % self.p("store"))
         shutil.copy(self.p("app.db"), self.p("elsewhere", "app.db"))
-        before = snapshot(self.p("store"))
+        before = kvtest.dir_snapshot(self.p("store"))
         self.no_access(self.p("elsewhere", "app.db"), "../app.db")
         # kvstore_attach never takes the store from a database that exists.
         c = self.connect(self.p("elsewhere", "app.db"))
         self.refused(c, "SELECT kvstore_attach('kv')", "which still exists")
         c.execute("DROP TABLE kv")
         self.close(c)
-        self.assertEqual(snapshot(self.p("store")), before)
+        self.assertEqual(kvtest.dir_snapshot(self.p("store")), before)
         self.assertEqual(self.rows(self.p("app.db")), [("a", 1), ("b", 2)])
 
 
@@ -223,11 +208,11 @@ class DetachAdopt(Base):
         self.close(c)
         with open(self.p("store", "OWNER")) as f:
             self.assertIn("state=detached", f.read())
-        before = snapshot(self.p("store"))
+        before = kvtest.dir_snapshot(self.p("store"))
         c = self.connect(self.p("a.db"))
         c.execute("DROP TABLE kv")
         self.close(c)
-        self.assertEqual(snapshot(self.p("store")), before)
+        self.assertEqual(kvtest.dir_snapshot(self.p("store")), before)
         # Another database adopts it: its rows, its new identity.
         c = self.connect(self.p("b.db"))
         c.execute("CREATE VIRTUAL TABLE t2 USING kvstore(dir='store')")
@@ -244,12 +229,12 @@ class DetachAdopt(Base):
 
     def test_owned_store_never_adopted(self):
         self.make(self.p("a.db"), "dir='store'")
-        before = snapshot(self.p("store"))
+        before = kvtest.dir_snapshot(self.p("store"))
         c = self.connect(self.p("b.db"))
         self.refused(c, "CREATE VIRTUAL TABLE kv USING kvstore(dir='store')",
                      "a store belongs to one table")
         self.close(c)
-        self.assertEqual(snapshot(self.p("store")), before)
+        self.assertEqual(kvtest.dir_snapshot(self.p("store")), before)
 
     def test_detach_then_attach_back(self):
         self.make(self.p("a.db"), "dir='store'")
@@ -347,12 +332,12 @@ class Hostile(Base):
         c.close()
 
     def check_untouched(self, db, target, needle):
-        before = snapshot(target)
+        before = kvtest.dir_snapshot(target)
         self.no_access(db, needle)
         c = self.connect(db)
         c.execute("DROP TABLE kv")
         self.close(c)
-        self.assertEqual(snapshot(target), before)
+        self.assertEqual(kvtest.dir_snapshot(target), before)
 
     def test_names_another_apps_store(self):
         os.mkdir(self.p("victim"))
@@ -679,13 +664,13 @@ class Damaged(Base):
                            ("NULL", "is NULL"), ("-5", "is -5"),
                            ("1.5", "is 1.5")):
             self.set_horizon(self.p("app.db"), bad)
-            before = snapshot(self.p("store"))
+            before = kvtest.dir_snapshot(self.p("store"))
             self.no_access(self.p("app.db"), "commit horizon of table kv",
                            SQLITE_CORRUPT)
             c = self.connect(self.p("app.db"))
             self.refused(c, "SELECT * FROM kv", shown, SQLITE_CORRUPT)
             self.close(c)
-            self.assertEqual(snapshot(self.p("store")), before, bad)
+            self.assertEqual(kvtest.dir_snapshot(self.p("store")), before, bad)
             self.set_horizon(self.p("app.db"), good)
             self.assertEqual(self.rows(self.p("app.db")), rows, bad)
 
@@ -735,9 +720,9 @@ class Upgrade(Base):
     def test_legacy_refused_until_attached(self):
         self.make_legacy(self.p("old.db"), "dir='old'")
         os.unlink(self.p("old", "OWNER"))
-        before = snapshot(self.p("old"))
+        before = kvtest.dir_snapshot(self.p("old"))
         self.no_access(self.p("old.db"), "earlier kvstore release")
-        self.assertEqual(snapshot(self.p("old")), before)
+        self.assertEqual(kvtest.dir_snapshot(self.p("old")), before)
         c = self.connect(self.p("old.db"))
         self.assertEqual(c.execute("SELECT kvstore_attach('kv')").fetchone()[0],
                          "ok")

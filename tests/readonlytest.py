@@ -7,7 +7,6 @@ refuse writes with SQLITE_READONLY, and follow the owner's later commits.
 Root only (a bind mount, and a second user through setpriv); the tests say
 so and skip elsewhere. Run with Debian's /usr/bin/python3.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kvtest import connect  # noqa: E402
+from kvtest import connect, dir_snapshot  # noqa: E402
 
 QUERIES = [
     "SELECT key, value FROM {t} ORDER BY key",
@@ -38,18 +37,6 @@ def answers(c, table):
             out.append(c.execute(q.format(t=table)).fetchall())
         except sqlite3.Error as e:
             out.append(("error", str(e)))
-    return out
-
-
-def fingerprint(path):
-    """Every file under path with the hash of its bytes."""
-    out = {}
-    for root, _, files in os.walk(path):
-        for f in files:
-            p = os.path.join(root, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, path)] = hashlib.sha256(
-                    fh.read()).hexdigest()
     return out
 
 
@@ -105,7 +92,7 @@ class ReadOnlyMedia(unittest.TestCase):
         c = connect(os.path.join(self.work, "a.db"))
         make_tables(c, some_rows(3000, 3))
         c.close()
-        before = fingerprint(self.work)
+        before = dir_snapshot(self.work)
         self.mount_read_only()
         r = connect("file:%s/a.db?mode=ro" % self.mnt, uri=True)
         expect = answers(r, "tw")
@@ -123,7 +110,7 @@ class ReadOnlyMedia(unittest.TestCase):
                         str(cm.exception))
         self.assertEqual(cm.exception.sqlite_errorname, "SQLITE_READONLY")
         r.close()
-        self.assertEqual(fingerprint(self.work), before)
+        self.assertEqual(dir_snapshot(self.work), before)
 
     def test_immutable_database_reads_the_state_of_its_file(self):
         # Commits still in the database's WAL (its writer killed) are not
