@@ -156,6 +156,9 @@ int kvtxnReadSnapshot(KvVtab *p, const kv_snapshot **ppSnap){
   int bVersion = 0;
   int rc;
   *ppSnap = 0;
+  if( p->pKv && (rc = kv_check_process(p->pKv))!=KV_OK ){
+    return kvvtabEngineError(&p->base, rc, "reading");
+  }
   if( !p->bShadow ) return SQLITE_OK;
   if( sqlite3_file_control(p->db, p->zSchema, SQLITE_FCNTL_DATA_VERSION,
                            &iVersion)==SQLITE_OK ){
@@ -285,6 +288,9 @@ read_done:
 
 /* Make sure a batch exists and this table holds the writer lock. */
 int kvtxnWriteBegin(KvVtab *p){
+  if( p->pKv && kv_check_process(p->pKv)!=KV_OK ){
+    return kvvtabEngineError(&p->base, SQLITE_MISUSE, "writing");
+  }
   if( p->bFullReadOnly && p->pBatch==0 && !p->bWriter ){
     /* Opened read-only on a full disk: open for writing now if there is
     ** room. Only while no cursor of this table reads the old handle. */

@@ -41,6 +41,39 @@
 static pthread_mutex_t gRegistryMutex = PTHREAD_MUTEX_INITIALIZER;
 static kv_db *gRegistry = 0;
 
+/*
+** fork(). A child inherits the registry and every instance in it, sharing
+** their open file descriptions with the parent: the byte locks of LOCK
+** (open file description locks belong to the description, so the child
+** holds the parent's slot and MAINT locks as its own), the mapped WAL,
+** and no background thread. Using such a copy would make two processes
+** one to the store (a flush that waits forever for a thread that is not
+** there, two maintainers under one lock). So an instance records the fork
+** generation it was opened in, the child's fork handler moves the
+** generation on (no system call to check), and in the child the copies
+** are never found by kv_open, never closed (closing would drop the
+** parent's locks), and refuse writes and maintenance: a child opens the
+** store again and meets its parent as another process.
+*/
+static atomic_uint gForkGen;
+static pthread_once_t gForkOnce = PTHREAD_ONCE_INIT;
+static void forkChild(void){ atomic_fetch_add(&gForkGen, 1); }
+static void forkRegister(void){ pthread_atfork(0, 0, forkChild); }
+
+int kvDbInherited(const kv_db *db){
+  return db->iForkGen!=atomic_load_explicit(&gForkGen, memory_order_relaxed);
+}
+
+int kv_check_process(kv_db *db){
+  return kvDbInherited(db) ? kvDbInheritedErr(db) : KV_OK;
+}
+
+int kvDbInheritedErr(const kv_db *db){
+  return kvErr(KV_MISUSE, "kvstore: '%s' was opened before fork() by the "
+               "parent process; a child process must open its own "
+               "connection", db->zDir);
+}
+
 const char *kv_version(void){
 #ifdef KV_VERSION_STRING
   return KV_VERSION_STRING;
@@ -70,6 +103,9 @@ void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink){
 }
 
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink){
+  /* A child of fork() dropping a copy's snapshot: the list is the copy's,
+  ** the published read point the parent's. */
+  if( kvDbInherited(db) ) return;
   kvDbLock(db);
   pLink->pPrev->pNext = pLink->pNext;
   pLink->pNext->pPrev = pLink->pPrev;
@@ -117,6 +153,7 @@ int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap){
   kv_snapshot *s;
   int rc = KV_OK;
   *ppSnap = 0;
+  if( kvDbInherited(db) ) return kvDbInheritedErr(db);
   s = kvMallocZero(sizeof(*s));
   if( s==0 ) return kvErrNoMem();
   kvDbLock(db);
@@ -1190,6 +1227,8 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   db->iDev = iDev;
   db->iIno = iIno;
   db->nRef = 1;
+  pthread_once(&gForkOnce, forkRegister);
+  db->iForkGen = atomic_load(&gForkGen);
   db->bReadOnly = bReadOnly;
   db->zDir = kvStrdup(zDir);
   db->pOpts = opts ? kv_options_copy(opts) : kv_options_new();
@@ -1301,7 +1340,10 @@ static int canonicalDir(const char *zDir, char **pzOut){
 static kv_db *registryFind(u64 iDev, u64 iIno, KvEnv *pEnv){
   kv_db *p;
   for(p=gRegistry; p; p=p->pNextDb){
-    if( p->iDev==iDev && p->iIno==iIno && p->pEnv==pEnv ) return p;
+    if( p->iDev==iDev && p->iIno==iIno && p->pEnv==pEnv
+     && !kvDbInherited(p) ){
+      return p;
+    }
   }
   return 0;
 }
@@ -1402,6 +1444,7 @@ int kv_open_readonly(const char *zDir, const kv_options *opts, kv_db **ppDb){
 static int closeDb(kv_db *db, int bFinish){
   kv_db **pp;
   if( db==0 ) return KV_OK;
+  if( kvDbInherited(db) ) return KV_OK;     /* the parent's: left alone */
   pthread_mutex_lock(&gRegistryMutex);
   if( --db->nRef>0 ){
     pthread_mutex_unlock(&gRegistryMutex);
@@ -1549,6 +1592,7 @@ int kv_destroy(const char *zDir){
 int kv_writer_acquire(kv_db *db, const void *owner, int timeout_ms){
   int rc = KV_OK;
   struct timespec deadline;
+  if( kvDbInherited(db) ) return kvDbInheritedErr(db);
   clock_gettime(CLOCK_REALTIME, &deadline);
   deadline.tv_sec += timeout_ms/1000;
   deadline.tv_nsec += (long)(timeout_ms%1000)*1000000L;

@@ -156,6 +156,7 @@ static int writeQueued(kv_db *db, KvWriter *w){
   int bWriterLock = 0;
   int rc;
 
+  if( kvDbInherited(db) ) return kvDbInheritedErr(db);
   pthread_cond_init(&w->cv, 0);
   w->bDone = 0;
   w->rc = KV_OK;

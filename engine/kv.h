@@ -573,6 +573,11 @@ int kv_catch_up(kv_db *db, uint64_t iHorizon);
 int kv_store_in_use(const char *zDir, int *pbInUse);
 /* 1 if another process (another instance) has db's store open too. */
 int kv_open_elsewhere(kv_db *db);
+/* KV_OK, or KV_MISUSE (with its message) when db was opened before a
+** fork() and this is the child: the child must open the store itself.
+** Writes, snapshots and maintenance on such a handle fail the same way;
+** kv_close of it does nothing (the parent's locks stay). No system call. */
+int kv_check_process(kv_db *db);
 int kv_snapshot_at(kv_db *db, uint64_t iSeq, kv_snapshot **ppSnap);
 uint64_t kv_snapshot_seq(const kv_snapshot *snap);
 

@@ -1129,6 +1129,8 @@ struct kv_db {
   u64 iDev, iIno;               /* registry key */
   int nRef;                     /* kv_open count (registry mutex) */
   kv_db *pNextDb;               /* registry list (registry mutex) */
+  unsigned iForkGen;            /* kvForkGen when opened: another value
+                                ** means a fork() copied it (kvDbInherited) */
   kv_options *pOpts;            /* private copy, shaping options from disk */
   KvEnv *pEnv;
   KvFile *pLock;                /* LOCK file with flock held */
@@ -1286,6 +1288,12 @@ int kvIngestPrepareOwned(kv_db *db, const char *const *azPath, int nPath,
 /* Entries per table of a sorted load (2^20; tests lower it): each table's
 ** builder holds its bloom hashes and index until it is finished. */
 extern u64 kvBulkTableEntries;
+
+/* A copy of an instance in a child of fork(): its descriptors, and so its
+** byte locks, are the parent's, and it has no background thread. The child
+** never uses one; kvDbInheritedErr is the error of an attempt. */
+int kvDbInherited(const kv_db *db);
+int kvDbInheritedErr(const kv_db *db);
 
 /****************************** shared.c ***********************************/
 /*

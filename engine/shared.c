@@ -408,6 +408,7 @@ int kvSharedMaintBegin(kv_db *db, int bWait){
   int rc;
   int bChanged = 0;
   if( db->pShm==0 ) return KV_OK;
+  if( kvDbInherited(db) ) return kvDbInheritedErr(db);
   if( db->nMaintDepth>0 && pthread_equal(db->maintOwner, pthread_self()) ){
     /* A flush inside this thread's compaction: held already. */
     db->nMaintDepth++;
