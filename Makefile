@@ -310,6 +310,7 @@ pytest: all
 	$(PYTHON) tests/fulldisktest.py
 	$(PYTHON) tests/readonlytest.py
 	$(PYTHON) tests/forktest.py
+	$(PYTHON) tests/fdlimittest.py
 	$(PYTHON) tests/difftest.py --ops $(DIFF_OPS)
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
