@@ -19,6 +19,11 @@ the rows left after reopening the database.
                                  and kvstore rows, killed with SIGKILL: no
                                  transaction in one table and not the other,
                                  nothing acknowledged lost
+  kill9_attached                 transactions writing a kvstore table and an
+                                 ordinary one in each of two databases (main
+                                 and ATTACHed: SQLite's super-journal makes
+                                 them commit together), killed with SIGKILL:
+                                 all four tables at the same transaction
 
 Usage: /usr/bin/python3 tests/txntest.py [--kills N]
 """
@@ -246,6 +251,82 @@ def kill9(nKills):
             failures.append("kill9 " + journal)
 
 
+ATTACHED_CHILD = r"""
+import sqlite3, sys
+a, b, ext, start = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c = sqlite3.connect(a, isolation_level=None)
+c.enable_load_extension(True)
+c.load_extension(ext)
+c.execute("ATTACH ? AS b", (b,))
+for s in ("main", "b"):
+    c.execute("PRAGMA %s.synchronous=FULL" % s)
+i = start
+while True:
+    c.execute("BEGIN")
+    for s in ("main", "b"):
+        for t in ("kv", "tw"):
+            c.execute("INSERT INTO %s.%s VALUES(?, ?)" % (s, t),
+                      ("t%08d" % i, i))
+            c.execute("INSERT OR REPLACE INTO %s.%s VALUES('counter', ?)"
+                      % (s, t), (i,))
+    c.execute("COMMIT")
+    print(i, flush=True)
+    i += 1
+"""
+
+
+def kill9_attached(nKills):
+    """One transaction over two databases (rollback journals: SQLite
+    commits them together through a super-journal), each with a kvstore
+    table and an ordinary one, killed at random: after each kill all four
+    tables hold the same last transaction and row count, and nothing
+    acknowledged is missing."""
+    ok = True
+    d = tempfile.mkdtemp(prefix="kvtxn-attached-")
+    try:
+        paths = [os.path.join(d, n) for n in ("a.db", "b.db")]
+        for p in paths:
+            c = connect(p)
+            c.execute("CREATE VIRTUAL TABLE kv USING "
+                      "kvstore(memtable_size=65536)")
+            c.execute(ORDINARY.replace(" t(", " tw("))
+            c.close()
+        acked = set()
+        nxt = 1
+        for k in range(nKills):
+            lines = kvtest.kill_child([sys.executable, "-c", ATTACHED_CHILD]
+                                      + paths + [EXT, str(nxt)],
+                                      random, 0.15, 0.5)
+            acked |= {int(x) for x in lines}
+            c = connect(paths[0])
+            c.execute("ATTACH ? AS b", (paths[1],))
+            state = {}
+            for s in ("main", "b"):
+                for t in ("kv", "tw"):
+                    state[s + "." + t] = c.execute(
+                        "SELECT (SELECT value FROM %s.%s WHERE key='counter'),"
+                        " count(*) FROM %s.%s" % (s, t, s, t)).fetchone()
+            c.close()
+            last = state["main.tw"][0] or 0
+            if len(set(state.values())) != 1:
+                print("FAIL kill9_attached: kill %d: the four tables differ: "
+                      "%s" % (k, state))
+                ok = False
+            elif acked and max(acked) > last:
+                print("FAIL kill9_attached: acknowledged %d, the databases "
+                      "hold %d" % (max(acked), last))
+                ok = False
+            if not ok:
+                break
+            nxt = last + 1
+        print("%s  kill9_attached: %d kills, %d transactions acknowledged" %
+              ("ok " if ok else "FAIL", nKills, len(acked)))
+    finally:
+        shutil.rmtree(d)
+    if not ok:
+        failures.append("kill9_attached")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=8)
@@ -257,6 +338,7 @@ def main():
     run_case("snapshot_one_statement", "wal", snapshot_one_statement)
     run_case("lost_update_refused", "wal", lost_update_refused)
     kill9(args.kills)
+    kill9_attached(args.kills)
     if failures:
         print("txntest: FAILED: %s" % ", ".join(failures))
         sys.exit(1)
