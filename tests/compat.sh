@@ -12,7 +12,8 @@
 #   3.53.2  better-sqlite3@12.11.1, shell.c of sqlite3@5.1.7 (3.44.2's)
 #   3.38.2  sqlite3@5.0.3 (sqlite-autoconf-3380200: the oldest supported)
 # Compile options as Debian's and better-sqlite3's where they change
-# answers (SQLITE_LIKE_DOESNT_MATCH_BLOBS). Environment: BUILD (build), COMPAT_DIFF_OPS (difftest ops per key type,
+# answers (SQLITE_LIKE_DOESNT_MATCH_BLOBS), plus SQLITE_ENABLE_SNAPSHOT for
+# tests/snapshottest.c (Debian's SQLite lacks it). Environment: BUILD (build), COMPAT_DIFF_OPS (difftest ops per key type,
 # 2000), COMPAT_SHAPE_STMTS (shapetest statements per key type, 1000).
 # npm pack only downloads a tarball (kept in $BUILD/compat/cache); npm
 # itself comes from Debian when missing.
@@ -66,7 +67,16 @@ find_src() {
 build_version() {
   v=$1; amalg=$2; shellpkg=$3
   vd=$dir/$v
-  if [ -x "$vd/sqlite3" ] && [ -f "$vd/libsqlite3.so.0" ]; then return 0; fi
+  flags="-O0 -DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_SESSION
+    -DSQLITE_ENABLE_PREUPDATE_HOOK -DSQLITE_ENABLE_COLUMN_METADATA
+    -DSQLITE_ENABLE_MATH_FUNCTIONS -DSQLITE_ENABLE_FTS4 -DSQLITE_ENABLE_FTS5
+    -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_DBSTAT_VTAB
+    -DSQLITE_ENABLE_STMTVTAB -DSQLITE_ENABLE_DBPAGE_VTAB
+    -DSQLITE_LIKE_DOESNT_MATCH_BLOBS -DSQLITE_ENABLE_SNAPSHOT"
+  if [ -x "$vd/sqlite3" ] && [ -f "$vd/libsqlite3.so.0" ] \
+     && [ "$(cat "$vd/flags" 2>/dev/null)" = "$flags" ]; then
+    return 0
+  fi
   unpack "$amalg"
   unpack "$shellpkg"
   src_c=$(find_src "$amalg" sqlite3.c)
@@ -79,17 +89,12 @@ build_version() {
   cp "$src_c" "$(dirname "$src_c")/sqlite3.h" "$vd/src/"
   cp "$shell_c" "$vd/src/shell.c"   # beside the matching sqlite3.h
   echo "compat: building SQLite $v in $vd"
-  flags="-O0 -DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_SESSION
-    -DSQLITE_ENABLE_PREUPDATE_HOOK -DSQLITE_ENABLE_COLUMN_METADATA
-    -DSQLITE_ENABLE_MATH_FUNCTIONS -DSQLITE_ENABLE_FTS4 -DSQLITE_ENABLE_FTS5
-    -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_DBSTAT_VTAB
-    -DSQLITE_ENABLE_STMTVTAB -DSQLITE_ENABLE_DBPAGE_VTAB
-    -DSQLITE_LIKE_DOESNT_MATCH_BLOBS"
   # shellcheck disable=SC2086
   cc $flags -fPIC -shared -Wl,-soname,libsqlite3.so.0 \
     -o "$vd/libsqlite3.so.0" "$vd/src/sqlite3.c" -lpthread -ldl -lm
   cc -O1 -I"$vd/src" -o "$vd/sqlite3" "$vd/src/shell.c" \
     -L"$vd" -l:libsqlite3.so.0 -Wl,-rpath,"$vd" -lz -lm
+  printf '%s' "$flags" > "$vd/flags"
 }
 
 run_version() {
@@ -107,6 +112,13 @@ run_version() {
     sh "$root/sql-tests/run.sh"
   echo "== SQLite $v: difftest ($diff_ops ops per key type)"
   LD_LIBRARY_PATH=$vd $PYTHON "$root/tests/difftest.py" --ops "$diff_ops"
+  echo "== SQLite $v: snapshottest (sqlite3_snapshot_open)"
+  cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -I"$vd/src" \
+    -o "$vd/snapshottest" "$root/tests/snapshottest.c" \
+    -L"$vd" -l:libsqlite3.so.0 -Wl,-rpath,"$vd"
+  work=$(mktemp -d)
+  LD_LIBRARY_PATH=$vd "$vd/snapshottest" "$root/kvstore" "$work"
+  rm -rf "$work"
   if [ -f "$root/tests/shapetest.py" ]; then
     echo "== SQLite $v: shapetest ($shape_stmts statements per key type)"
     LD_LIBRARY_PATH=$vd $PYTHON "$root/tests/shapetest.py" \
