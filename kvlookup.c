@@ -41,13 +41,6 @@ static int schemaHasTable(sqlite3 *db, const char *zSchema,
 }
 
 /*
-** Resolve zName to (schema, table) as SQLite resolves a table name: an
-** unqualified name in temp, then main, then the attached databases in
-** order; "schema.table" when no table is named zName itself. Sets
-** *pzSchema and *pzTable (sqlite3_malloc), or leaves them NULL when no
-** such table exists.
-*/
-/*
 ** A name written as SQL identifiers, each quoted with "", [], `` or '' or
 ** bare: "main"."kv", [kv], main."my table". On success (SQLITE_OK) sets
 ** *pzSchema (NULL when there is none) and *pzTable, both sqlite3_malloc'd;
@@ -94,39 +87,14 @@ static int parseQuotedName(const char *zName, char **pzSchema,
   return SQLITE_OK;
 }
 
-static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
+/* resolveTableName for a name taken as it is (no quotes removed). */
+static int resolvePlainName(sqlite3 *db, const char *zName, char **pzSchema,
                             char **pzTable){
   sqlite3_stmt *pStmt = 0;
   const char *zDot = strchr(zName, '.');
   int rc, bHas = 0;
   *pzSchema = 0;
   *pzTable = 0;
-  if( strpbrk(zName, "\"`'[") ){
-    /* Quoted: exactly the schema and table it names. */
-    char *zS = 0, *zT = 0;
-    rc = parseQuotedName(zName, &zS, &zT);
-    if( rc!=SQLITE_OK ) return rc==SQLITE_NOMEM ? rc : SQLITE_OK;
-    if( zS ){
-      rc = schemaHasTable(db, zS, zT, &bHas);
-      if( rc==SQLITE_OK && bHas ){
-        *pzSchema = zS;
-        *pzTable = zT;
-        return SQLITE_OK;
-      }
-      sqlite3_free(zS);
-      sqlite3_free(zT);
-      return rc;
-    }
-    rc = resolveTableName(db, zT, pzSchema, pzTable);
-    if( rc==SQLITE_OK && *pzTable && sqlite3_stricmp(*pzTable, zT)!=0 ){
-      /* zT held a dot and matched as schema.table: not what was quoted */
-      sqlite3_free(*pzSchema);
-      sqlite3_free(*pzTable);
-      *pzSchema = *pzTable = 0;
-    }
-    sqlite3_free(zT);
-    return rc;
-  }
   rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_database_list "
                           "ORDER BY seq<>1, seq", -1, &pStmt, 0);
   while( rc==SQLITE_OK ){
@@ -166,6 +134,49 @@ static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
     *pzSchema = 0;
     *pzTable = 0;
   }
+  return rc;
+}
+
+/*
+** Resolve zName to (schema, table) as SQLite resolves a table name: an
+** unqualified name in temp, then main, then the attached databases in
+** order; "schema.table" when no table is named zName itself. Sets
+** *pzSchema and *pzTable (sqlite3_malloc), or leaves them NULL when no
+** such table exists. A name with quotes ("main"."kv", [kv]) names
+** exactly the schema and table it quotes.
+*/
+static int resolveTableName(sqlite3 *db, const char *zName, char **pzSchema,
+                            char **pzTable){
+  char *zS = 0, *zT = 0;
+  int rc, bHas = 0;
+  *pzSchema = 0;
+  *pzTable = 0;
+  if( strpbrk(zName, "\"`'[")==0 ){
+    return resolvePlainName(db, zName, pzSchema, pzTable);
+  }
+  /* Quoted: exactly the schema and table it names. A quote inside a bare
+  ** name (kv"q, a table so named) leaves the name as it is. */
+  rc = parseQuotedName(zName, &zS, &zT);
+  if( rc!=SQLITE_OK ) return rc==SQLITE_NOMEM ? rc : SQLITE_OK;
+  if( zS ){
+    rc = schemaHasTable(db, zS, zT, &bHas);
+    if( rc==SQLITE_OK && bHas ){
+      *pzSchema = zS;
+      *pzTable = zT;
+      return SQLITE_OK;
+    }
+    sqlite3_free(zS);
+    sqlite3_free(zT);
+    return rc;
+  }
+  rc = resolvePlainName(db, zT, pzSchema, pzTable);
+  if( rc==SQLITE_OK && *pzTable && sqlite3_stricmp(*pzTable, zT)!=0 ){
+    /* zT held a dot and matched as schema.table: not what was quoted */
+    sqlite3_free(*pzSchema);
+    sqlite3_free(*pzTable);
+    *pzSchema = *pzTable = 0;
+  }
+  sqlite3_free(zT);
   return rc;
 }
 
