@@ -520,7 +520,8 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       break;
     }
     zName = (const char*)sqlite3_column_text(pStmt, 0);
-    zQual = zName ? sqlite3_mprintf("%s.%s", zSchema, zName) : 0;
+    /* Quoted: a dot or quote in either name must not split it. */
+    zQual = zName ? sqlite3_mprintf("\"%w\".\"%w\"", zSchema, zName) : 0;
     if( zQual==0 ){ rc = SQLITE_NOMEM; break; }
     rc = kvvtabStoreInfo(db, zQual, &info, &zWhy);
     sqlite3_free(zQual);

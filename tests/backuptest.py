@@ -129,6 +129,32 @@ class Backup(Base):
         conn.close()
         return t, kv
 
+    def test_backup_names_with_dots_and_quotes(self):
+        # Schemas and tables whose names hold a dot or a double quote: the
+        # backup named each table to the lookup as schema.table, unquoted,
+        # found none, and refused the whole backup.
+        c = kvtest.connect(self.path("main.db"))
+        for i, schema in enumerate(('s"q', "s.d")):
+            c.execute("ATTACH ? AS \"%s\"" % schema.replace('"', '""'),
+                      (self.path("other%d.db" % i),))
+            q = '"%s"' % schema.replace('"', '""')
+            for table in ('"k.v"', '"k""v"', "kv"):
+                c.execute("CREATE VIRTUAL TABLE %s.%s USING kvstore"
+                          % (q, table))
+                c.execute("INSERT INTO %s.%s VALUES('a', ?)" % (q, table),
+                          (schema,))
+        for i, schema in enumerate(('s"q', "s.d")):
+            dest = self.path("copy%d.db" % i)
+            out = json.loads(c.execute("SELECT kvstore_backup(?, ?)",
+                                       (dest, schema)).fetchone()[0])
+            self.assertGreater(out["files"], 3)
+            b = kvtest.connect(dest)
+            for table in ('"k.v"', '"k""v"', "kv"):
+                self.assertEqual(b.execute("SELECT * FROM %s" % table)
+                                 .fetchall(), [("a", schema)])
+            b.close()
+        c.close()
+
     def test_backup_moved_folder_opens(self):
         conn = self.make_db()
         os.makedirs(self.path("bk"))
