@@ -260,6 +260,48 @@ powercut-stress: $(PC_TOOLS)
 	$(call powercut_run,300,--variants 16,timeout $(STRESS_TIMEOUT))
 
 test: powercut
+
+# powercut-sql: the same recorder over SQL (tests/powercut/pcsql.py): a
+# kvstore table and an ordinary twin written by the same transactions, the
+# database file and its journal or WAL traced with the store
+# (PC_PARENT_PREFIX) and cut with it. Each state must open with the two
+# tables equal; with a durable setting (rollback journal + EXTRA, WAL +
+# FULL) every acknowledged transaction there. The negative control
+# (sync=off on the kvstore table) must be caught. Lossy settings (rollback
+# journal + FULL, WAL + NORMAL) are checked for atomicity only.
+PCSQL_BATCHES ?= 60
+PCSQL_POINTS  ?= 20
+PCSQL := $(PYTHON) $(CURDIR)/tests/powercut/pcsql.py
+
+# $(call pcsql_run,journal,synchronous,check,pccheck arguments[,kvstore options])
+define pcsql_run
+	@rm -rf $(POWERCUT_WORK)/sql-$(1)-$(2) && mkdir -p $(POWERCUT_WORK)/sql-$(1)-$(2)/run
+	$(PCSQL) setup $(POWERCUT_WORK)/sql-$(1)-$(2)/run $(1) $(5)
+	PC_DIR=$(POWERCUT_WORK)/sql-$(1)-$(2)/run/app.db-kv.kvstore \
+	  PC_PARENT_PREFIX=app.db PC_LOG=$(POWERCUT_WORK)/sql-$(1)-$(2)/trace.log \
+	  LD_PRELOAD=$(CURDIR)/$(PC_BIN)/pcshim.so \
+	  $(PCSQL) drive $(POWERCUT_WORK)/sql-$(1)-$(2)/run $(PCSQL_BATCHES) $(2)
+	./$(PC_BIN)/pccheck $(POWERCUT_WORK)/sql-$(1)-$(2)/trace.log \
+	  $(POWERCUT_WORK)/sql-$(1)-$(2) --sql "$(PCSQL) $(3)" $(4)
+endef
+
+.PHONY: powercut-sql powercut-sql-stress
+## powercut-sql: power loss at the system-call level over SQL: database, journal or WAL and store cut together (in make test)
+powercut-sql: $(PC_TOOLS) all
+	$(call pcsql_run,delete,EXTRA,check,--points 12 --variants 2 --expect-loss,sync=off)
+	$(call pcsql_run,delete,EXTRA,check,--points $(PCSQL_POINTS) --variants 2)
+	$(call pcsql_run,wal,FULL,check,--points $(PCSQL_POINTS) --variants 2)
+	$(call pcsql_run,delete,FULL,check-atomic,--points $(PCSQL_POINTS) --variants 2)
+
+## powercut-sql-stress: powercut-sql at every crash point, every setting (in make stress)
+powercut-sql-stress: $(PC_TOOLS) all
+	$(call pcsql_run,delete,EXTRA,check,--variants 8)
+	$(call pcsql_run,wal,FULL,check,--variants 8)
+	$(call pcsql_run,delete,FULL,check-atomic,--variants 8)
+	$(call pcsql_run,wal,NORMAL,check-atomic,--variants 8)
+
+test: powercut-sql
+stress: powercut-sql-stress
 stress: powercut-stress
 
 # ---------------------------------------------------------------- SQL surface

@@ -24,6 +24,14 @@
 **   PC_MARK    data           a note from the workload (pc_mark())
 **   PC_MKDIR                  the traced directory itself is created
 **   PC_PARENTSYNC             fsync of the directory holding it
+**   PC_PRESENT name, id, data a file that existed before the trace, with
+**                             its bytes: durable as it is
+**
+** With $PC_PARENT_PREFIX set, the files of the directory holding the
+** traced one whose base names start with it (an SQLite database and its
+** journal or WAL; not its -shm, which SQLite rebuilds) are traced too,
+** named "../<base name>": their entries become durable with PC_PARENTSYNC,
+** those of the traced directory with PC_DIRSYNC.
 **
 ** Integers are native-endian: the log is read on the machine that wrote it.
 */
@@ -43,6 +51,10 @@
 #define PC_MARK     9
 #define PC_MKDIR    10
 #define PC_PARENTSYNC 11
+#define PC_PRESENT  12
+
+/* A name of the parent directory (PC_PARENT_PREFIX). */
+#define PC_IS_PARENT(z) ((z)[0]=='.' && (z)[1]=='.' && (z)[2]=='/')
 
 typedef struct PcRec PcRec;
 struct PcRec {

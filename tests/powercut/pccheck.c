@@ -3,7 +3,14 @@
 ** pcshim.so (pc.h) and checks each one with the engine.
 **
 **   pccheck LOG WORKDIR [--points N] [--variants N] [--expect-loss]
-**           [--dump]
+**           [--sql CHECKER] [--dump]
+**
+** --sql: the log is of an SQLite database beside the store (pcshim's
+** PC_PARENT_PREFIX, tests/powercut/pcsql.py): each state is written as
+** WORKDIR/sql/app.db (with its journal or WAL) and the store
+** WORKDIR/sql/app.db-kv.kvstore, and "CHECKER DB ACKED BEGUN" judges it
+** (exit 0 passes, 1 refused cleanly, 2 fails; its first output line says
+** why) instead of the engine check below.
 **
 ** --expect-loss inverts the verdict for the negative control (a log made
 ** with PC_SKIP_DIRSYNC): the run passes only if failures were found.
@@ -62,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +113,7 @@ static int nOp;
 static int nFileId;             /* 1 + largest file id */
 static const char *zWork;
 static char zStateDir[1024];
+static const char *zSqlCheck = 0;   /* --sql */
 
 /* Counters. */
 static int nState, nDup, nFail, nXfail, nRefused, nPoint, nPointAll;
@@ -169,6 +178,23 @@ static void namesCopy(Names *pTo, const Names *pFrom){
   }
 }
 
+/* Make pTo's names of one directory (the traced one, or with bParent the
+** one holding it: "../" names) those of pFrom. */
+static void namesCopyDir(Names *pTo, const Names *pFrom, int bParent){
+  int i;
+  for(i=pTo->n-1; i>=0; i--){
+    if( PC_IS_PARENT(pTo->az[i])==bParent ){
+      char *z = pTo->az[i];
+      namesDel(pTo, z);
+    }
+  }
+  for(i=0; i<pFrom->n; i++){
+    if( PC_IS_PARENT(pFrom->az[i])==bParent ){
+      namesSet(pTo, pFrom->az[i], pFrom->aId[i]);
+    }
+  }
+}
+
 static int isDataOp(int e){
   return e==PC_WRITE || e==PC_SETSIZE || e==PC_EXTEND;
 }
@@ -182,6 +208,11 @@ static void applyOp(Names *pNames, Buf *aFile, const Op *p, int eData){
   Buf *b = (int)p->r.iFile<nFileId ? &aFile[p->r.iFile] : 0;
   switch( p->r.eOp ){
     case PC_CREATE: namesSet(pNames, p->z1, (int)p->r.iFile); break;
+    case PC_PRESENT:
+      namesSet(pNames, p->z1, (int)p->r.iFile);
+      bufSetSize(b, (size_t)p->r.nData);
+      if( p->r.nData ) memcpy(b->a, p->a, (size_t)p->r.nData);
+      break;
     case PC_RENAME: {
       int i = namesFind(pNames, p->z1);
       if( i>=0 ){
@@ -252,8 +283,9 @@ static void readLog(const char *zLog){
 
 static const char *opName(int e){
   static const char *az[] = { "?", "create", "write", "setsize", "extend",
-    "rename", "unlink", "fsync", "dirsync", "mark", "mkdir", "parentsync" };
-  return e>=1 && e<=11 ? az[e] : "?";
+    "rename", "unlink", "fsync", "dirsync", "mark", "mkdir", "parentsync",
+    "present" };
+  return e>=1 && e<=12 ? az[e] : "?";
 }
 
 static void describeOp(FILE *out, const Op *p){
@@ -266,6 +298,9 @@ static void describeOp(FILE *out, const Op *p){
     case PC_DIRSYNC: fprintf(out, "fsync directory"); break;
     case PC_MKDIR: fprintf(out, "mkdir of the store directory"); break;
     case PC_PARENTSYNC: fprintf(out, "fsync of the parent directory"); break;
+    case PC_PRESENT: fprintf(out, "%s (file %u) present before the trace, "
+                             "%llu bytes", p->z1, p->r.iFile,
+                             (unsigned long long)p->r.nData); break;
     default:
       fprintf(out, "%s file %u off %llu len %llu", opName((int)p->r.eOp),
               p->r.iFile, (unsigned long long)p->r.iOff,
@@ -383,6 +418,27 @@ done:
   return ret;
 }
 
+/* --sql: run the checker on the database of the state. Same returns as
+** checkStore. */
+static int checkSql(int nAcked, int nTried, char *zWhy, size_t nWhy){
+  char zCmd[3072];
+  FILE *fp;
+  int st;
+  snprintf(zCmd, sizeof(zCmd), "%s '%s/sql/app.db' %d %d 2>&1", zSqlCheck,
+           zWork, nAcked, nTried);
+  fp = popen(zCmd, "r");
+  if( fp==0 ){ perror("popen"); exit(2); }
+  zWhy[0] = 0;
+  if( fgets(zWhy, (int)nWhy, fp) ){
+    size_t n = strlen(zWhy);
+    if( n && zWhy[n-1]=='\n' ) zWhy[n-1] = 0;
+  }
+  while( fgetc(fp)!=EOF ){}
+  st = pclose(fp);
+  if( st==-1 || !WIFEXITED(st) ) return 2;
+  return WEXITSTATUS(st)==0 ? 0 : WEXITSTATUS(st)==1 ? 1 : 2;
+}
+
 /* ---------------------------------------------------------------------- */
 /* States.                                                                 */
 
@@ -400,18 +456,27 @@ static void removeDirFiles(const char *zDir){
 }
 
 static void writeState(const char *zDir, const State *s){
+  char zParent[1024];
   int i;
+  snprintf(zParent, sizeof(zParent), "%s", zDir);
+  if( strrchr(zParent, '/') ) *strrchr(zParent, '/') = 0;
   mkdir(zDir, 0755);
   removeDirFiles(zDir);
+  if( zSqlCheck ) removeDirFiles(zParent);  /* (the store's dir stays) */
   if( !s->names.bDir ){
     rmdir(zDir);                /* the store directory itself is lost */
-    return;
   }
   for(i=0; i<s->names.n; i++){
     char z[2048];
     const Buf *b = &s->aFile[s->names.aId[i]];
     int fd;
-    snprintf(z, sizeof(z), "%s/%s", zDir, s->names.az[i]);
+    if( PC_IS_PARENT(s->names.az[i]) ){
+      snprintf(z, sizeof(z), "%s/%s", zParent, s->names.az[i]+3);
+    }else if( !s->names.bDir ){
+      continue;
+    }else{
+      snprintf(z, sizeof(z), "%s/%s", zDir, s->names.az[i]);
+    }
     fd = open(z, O_WRONLY|O_CREAT|O_TRUNC, 0644);
     if( fd<0 || (b->n && write(fd, b->a, b->n)!=(ssize_t)b->n) ){
       perror(z);
@@ -577,7 +642,8 @@ static void tryState(kv_options *o, const Names *pDurNames, Buf *aDur,
   nState++;
   writeState(zStateDir, &s);
   zBug = attribute(&s);
-  r = checkStore(o, nAcked, nTried, zWhy, sizeof(zWhy));
+  r = zSqlCheck ? checkSql(nAcked, nTried, zWhy, sizeof(zWhy))
+                : checkStore(o, nAcked, nTried, zWhy, sizeof(zWhy));
   if( r==1 ){
     nRefused++;
     if( nRefused<=5 ){
@@ -685,6 +751,8 @@ int main(int argc, char **argv){
       bExpectLoss = 1;
     }else if( strcmp(argv[i], "--dump")==0 ){
       bDump = 1;
+    }else if( strcmp(argv[i], "--sql")==0 && i+1<argc ){
+      zSqlCheck = argv[++i];
     }else{
       fprintf(stderr, "pccheck: unknown argument '%s'\n", argv[i]);
       return 2;
@@ -702,7 +770,14 @@ int main(int argc, char **argv){
     return 0;
   }
   mkdir(zWork, 0755);
-  snprintf(zStateDir, sizeof(zStateDir), "%s/state", zWork);
+  if( zSqlCheck ){
+    char zSql[1024];
+    snprintf(zSql, sizeof(zSql), "%s/sql", zWork);
+    mkdir(zSql, 0755);
+    snprintf(zStateDir, sizeof(zStateDir), "%s/sql/app.db-kv.kvstore", zWork);
+  }else{
+    snprintf(zStateDir, sizeof(zStateDir), "%s/state", zWork);
+  }
   o = options();
 
   /* Crash points: before every fsync, and the end of the log. */
@@ -752,25 +827,26 @@ int main(int argc, char **argv){
       nPend = m;
       continue;
     }
-    if( e==PC_DIRSYNC ){
-      /* The directory's entries, not its own entry in its parent. */
-      int k, m = 0, bDir = dur.bDir;
-      namesCopy(&dur, &cur);
-      dur.bDir = bDir;
+    if( e==PC_DIRSYNC || e==PC_PARENTSYNC ){
+      /* The entries of that directory: for the traced one, not its own
+      ** entry in its parent; for the parent, that entry and the files
+      ** traced there ("../" names). */
+      int k, m = 0, bParent = e==PC_PARENTSYNC;
+      namesCopyDir(&dur, &cur, bParent);
+      if( bParent ) dur.bDir = cur.bDir;
       for(k=0; k<nPend; k++){
-        int eP = (int)aOp[aPend[k]].r.eOp;
-        if( !isNameOp(eP) || eP==PC_MKDIR ) aPend[m++] = aPend[k];
+        const Op *q = &aOp[aPend[k]];
+        int eP = (int)q->r.eOp;
+        int bDone = eP==PC_MKDIR ? bParent
+                  : isNameOp(eP) && PC_IS_PARENT(q->z1)==bParent;
+        if( !bDone ) aPend[m++] = aPend[k];
       }
       nPend = m;
       continue;
     }
-    if( e==PC_PARENTSYNC ){
-      int k, m = 0;
-      dur.bDir = cur.bDir;
-      for(k=0; k<nPend; k++){
-        if( aOp[aPend[k]].r.eOp!=PC_MKDIR ) aPend[m++] = aPend[k];
-      }
-      nPend = m;
+    if( e==PC_PRESENT ){
+      applyOp(&cur, aCur, p, 1);
+      applyOp(&dur, aDur, p, 1);
       continue;
     }
     if( e==PC_MKDIR ) dur.bDir = 0;   /* it did not exist before */
@@ -788,7 +864,7 @@ int main(int argc, char **argv){
          + (double)(t1.tv_nsec - t0.tv_nsec)/1e9);
   kv_options_free(o);
   if( bExpectLoss ){
-    printf("powercut: negative control (directory fsyncs skipped): %s\n",
+    printf("powercut: negative control: %s\n",
            nFail>0 ? "failures found, as they must be"
                    : "NO failure found: the checker is blind");
     return nFail>0 ? 0 : 1;

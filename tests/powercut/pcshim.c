@@ -110,6 +110,7 @@ static char *azName[MAX_FILE];  /* file id -> current name (NULL: none) */
 static uint64_t aSize[MAX_FILE];/* file id -> size as the log has it */
 static int nFile = 0;
 static ShimMap aMap[MAX_MAP];
+static char gzPrefix[MAX_NAME];      /* PC_PARENT_PREFIX; "" = off */
 static int nSkipDirSyncAfter = -1;  /* PC_SKIP_DIRSYNC; -1: off */
 static int nDirSync = 0;            /* directory fsyncs so far */
 
@@ -168,6 +169,9 @@ __attribute__((constructor)) static void shimInit(void){
     exit(2);
   }
   if( getenv("PC_SKIP_DIRSYNC") ) nSkipDirSyncAfter = atoi(getenv("PC_SKIP_DIRSYNC"));
+  if( getenv("PC_PARENT_PREFIX") ){
+    snprintf(gzPrefix, sizeof(gzPrefix), "%s", getenv("PC_PARENT_PREFIX"));
+  }
   gOn = 1;
 }
 
@@ -268,12 +272,21 @@ static int shimName(int dirfd, const char *zPath, char *zBase){
   }else{
     snprintf(zParent, sizeof(zParent), "%.*s", (int)(zSlash - zFull), zFull);
   }
-  if( realpath(zParent, zCanon)==0 || strcmp(zCanon, gzDir)!=0 ) return 0;
+  if( realpath(zParent, zCanon)==0 ) return 0;
   {
     const char *z = zSlash ? zSlash+1 : zFull;
     size_t n = strlen(z);
-    if( n>=MAX_NAME ) return 0;
-    memcpy(zBase, z, n+1);
+    if( n+3>=MAX_NAME ) return 0;
+    if( strcmp(zCanon, gzDir)==0 ){
+      memcpy(zBase, z, n+1);
+    }else if( gzPrefix[0] && strcmp(zCanon, gzParent)==0
+           && strncmp(z, gzPrefix, strlen(gzPrefix))==0
+           && !(n>=4 && strcmp(z+n-4, "-shm")==0) ){
+      memcpy(zBase, "../", 3);  /* the database beside the store */
+      memcpy(zBase+3, z, n+1);
+    }else{
+      return 0;
+    }
   }
   return zBase[0]!=0;
 }
@@ -288,26 +301,32 @@ static int fileByName(const char *zBase){
 
 /* A new file id under name zBase (logged as PC_CREATE, with the bytes it
 ** already holds if it existed before the shim saw it). */
-static int newFile(const char *zBase, int fd){
+static int newFile(const char *zBase, int fd, int bBefore){
   int i = nFile++;
   struct stat st;
+  uint8_t *a = 0;
+  ssize_t n = 0;
   if( i>=MAX_FILE ){
     fprintf(stderr, "pcshim: too many files\n");
     abort();
   }
   azName[i] = strdup(zBase);
   aSize[i] = 0;
-  logRec(PC_CREATE, i, 0, zBase, 0, 0, 0);
   if( fd>=0 && fstat(fd, &st)==0 && st.st_size>0 ){
-    /* Present before the trace: its bytes, as written (pread). */
-    uint8_t *a = malloc((size_t)st.st_size);
-    ssize_t n = a ? pread(fd, a, (size_t)st.st_size, 0) : -1;
-    if( n>0 ){
-      logRec(PC_WRITE, i, 0, 0, 0, a, (uint64_t)n);
-      aSize[i] = (uint64_t)n;
-    }
-    free(a);
+    /* Its bytes, as they are (pread). */
+    a = malloc((size_t)st.st_size);
+    n = a ? pread(fd, a, (size_t)st.st_size, 0) : -1;
+    if( n<0 ) n = 0;
   }
+  if( bBefore ){
+    /* There before the trace began: durable as it is. */
+    logRec(PC_PRESENT, i, 0, zBase, 0, a, (uint64_t)n);
+  }else{
+    logRec(PC_CREATE, i, 0, zBase, 0, 0, 0);
+    if( n>0 ) logRec(PC_WRITE, i, 0, 0, 0, a, (uint64_t)n);
+  }
+  aSize[i] = (uint64_t)n;
+  free(a);
   return i;
 }
 
@@ -334,7 +353,7 @@ static int shimOpen(int dirfd, const char *zPath, int flags, mode_t mode){
     iFile = fileByName(zBase);
     if( iFile<0 || !bExisted ){
       if( iFile>=0 ){ free(azName[iFile]); azName[iFile] = 0; }
-      iFile = newFile(zBase, fd);
+      iFile = newFile(zBase, fd, iFile<0 && bExisted);
     }
     if( (flags & O_TRUNC) && (flags & O_ACCMODE)!=O_RDONLY
      && aSize[iFile]>0 ){
