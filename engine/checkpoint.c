@@ -219,6 +219,7 @@ int kv_checkpoint_progress(kv_db *db, const char *zDest,
   u64 iLastSeq = 0, iNextFile = 0, iMaxSeq = 0;
   u64 tStart;
   char *zParent = 0, *zFrom = 0, *zTo = 0;
+  char *zDestBuf = 0;
   int bMadeTmp = 0;
   int rc = KV_OK;
   int i, j;
@@ -229,6 +230,14 @@ int kv_checkpoint_progress(kv_db *db, const char *zDest,
     return kvErr(KV_MISUSE, "kvstore: kv_checkpoint needs a store and a "
                  "destination");
   }
+  /* "dir/" names dir: without the slash, so that the temporary sibling
+  ** is "dir.ckpt-tmp", not "dir/.ckpt-tmp" inside a folder not made yet. */
+  zDestBuf = kvStrdup(zDest);
+  if( zDestBuf==0 ) return kvErrNoMem();
+  for(i=(int)strlen(zDestBuf); i>1 && zDestBuf[i-1]=='/'; i--){
+    zDestBuf[i-1] = 0;
+  }
+  zDest = zDestBuf;
   c.db = db;
   c.pEnv = db->pEnv;
   c.zDest = zDest;
@@ -342,5 +351,6 @@ int kv_checkpoint_progress(kv_db *db, const char *zDest,
   if( v ) kvVersionUnref(v);
   kvFree(c.zTmp);
   kvFree(zParent);
+  kvFree(zDestBuf);
   return rc;
 }

@@ -118,6 +118,21 @@ class Checkpoint(Base):
         self.assertFalse(os.path.exists(self.path("full.ckpt-tmp")))
         conn.close()
 
+    def test_checkpoint_destination_with_trailing_slash(self):
+        # 'ck/' failed: its temporary sibling became 'ck/.ckpt-tmp', in a
+        # folder that did not exist yet.
+        conn = self.make_db(n=20)
+        out = json.loads(conn.execute(
+            "SELECT kvstore_checkpoint('kv', 'ck/')").fetchone()[0])
+        self.assertGreaterEqual(out["files"], 4)
+        self.assertFalse(os.path.exists(self.path("ck.ckpt-tmp")))
+        other = kvtest.connect(self.path("other.db"))
+        other.execute("CREATE VIRTUAL TABLE u USING kvstore(dir='%s/')"
+                      % self.path("ck"))
+        self.assertEqual(self.rows(other, "u"), self.rows(conn, "t"))
+        other.close()
+        conn.close()
+
 
 class Backup(Base):
     def check_copy(self, db_path, expect_min=None):
