@@ -268,21 +268,23 @@ test: powercut
 # tables equal; with a durable setting (rollback journal + EXTRA, WAL +
 # FULL) every acknowledged transaction there. The negative control
 # (sync=off on the kvstore table) must be caught. Lossy settings (rollback
-# journal + FULL, WAL + NORMAL) are checked for atomicity only.
+# journal + FULL, WAL + NORMAL) are checked for atomicity only. The create
+# runs make both tables in the traced run's first transaction.
 PCSQL_BATCHES ?= 60
 PCSQL_POINTS  ?= 20
 PCSQL := $(PYTHON) $(CURDIR)/tests/powercut/pcsql.py
 
-# $(call pcsql_run,journal,synchronous,check,pccheck arguments[,kvstore options])
+# $(call pcsql_run,journal,synchronous,check,pccheck arguments[,kvstore options[,create]])
+# With create, the traced run's first transaction makes both tables.
 define pcsql_run
-	@rm -rf $(POWERCUT_WORK)/sql-$(1)-$(2) && mkdir -p $(POWERCUT_WORK)/sql-$(1)-$(2)/run
-	$(PCSQL) setup $(POWERCUT_WORK)/sql-$(1)-$(2)/run $(1) $(5)
-	PC_DIR=$(POWERCUT_WORK)/sql-$(1)-$(2)/run/app.db-kv.kvstore \
-	  PC_PARENT_PREFIX=app.db PC_LOG=$(POWERCUT_WORK)/sql-$(1)-$(2)/trace.log \
+	@rm -rf $(POWERCUT_WORK)/sql-$(1)-$(2)$(6) && mkdir -p $(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/run
+	$(PCSQL) $(if $(6),setup-empty,setup) $(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/run $(1) $(5)
+	PC_DIR=$(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/run/app.db-kv.kvstore \
+	  PC_PARENT_PREFIX=app.db PC_LOG=$(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/trace.log \
 	  LD_PRELOAD=$(CURDIR)/$(PC_BIN)/pcshim.so \
-	  $(PCSQL) drive $(POWERCUT_WORK)/sql-$(1)-$(2)/run $(PCSQL_BATCHES) $(2)
-	./$(PC_BIN)/pccheck $(POWERCUT_WORK)/sql-$(1)-$(2)/trace.log \
-	  $(POWERCUT_WORK)/sql-$(1)-$(2) --sql "$(PCSQL) $(3)" $(4)
+	  $(PCSQL) drive $(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/run $(PCSQL_BATCHES) $(2) $(6)
+	./$(PC_BIN)/pccheck $(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/trace.log \
+	  $(POWERCUT_WORK)/sql-$(1)-$(2)$(6) --sql "$(PCSQL) $(3)" $(4)
 endef
 
 .PHONY: powercut-sql powercut-sql-stress
@@ -292,6 +294,7 @@ powercut-sql: $(PC_TOOLS) all
 	$(call pcsql_run,delete,EXTRA,check,--points $(PCSQL_POINTS) --variants 2)
 	$(call pcsql_run,wal,FULL,check,--points $(PCSQL_POINTS) --variants 2)
 	$(call pcsql_run,delete,FULL,check-atomic,--points $(PCSQL_POINTS) --variants 2)
+	$(call pcsql_run,wal,FULL,check,--points $(PCSQL_POINTS) --variants 2,,create)
 
 ## powercut-sql-stress: powercut-sql at every crash point, every setting (in make stress)
 powercut-sql-stress: $(PC_TOOLS) all
@@ -299,6 +302,8 @@ powercut-sql-stress: $(PC_TOOLS) all
 	$(call pcsql_run,wal,FULL,check,--variants 8)
 	$(call pcsql_run,delete,FULL,check-atomic,--variants 8)
 	$(call pcsql_run,wal,NORMAL,check-atomic,--variants 8)
+	$(call pcsql_run,delete,EXTRA,check,--variants 8,,create)
+	$(call pcsql_run,wal,FULL,check,--variants 8,,create)
 
 test: powercut-sql
 stress: powercut-sql-stress

@@ -26,6 +26,8 @@
 **   PC_PARENTSYNC             fsync of the directory holding it
 **   PC_PRESENT name, id, data a file that existed before the trace, with
 **                             its bytes: durable as it is
+**   PC_LINK    name, name2    link(): name2 becomes another name of name's
+**                             file (kvowner.c makes OWNER so)
 **
 ** With $PC_PARENT_PREFIX set, the files of the directory holding the
 ** traced one whose base names start with it (an SQLite database and its
@@ -52,6 +54,7 @@
 #define PC_MKDIR    10
 #define PC_PARENTSYNC 11
 #define PC_PRESENT  12
+#define PC_LINK     13
 
 /* A name of the parent directory (PC_PARENT_PREFIX). */
 #define PC_IS_PARENT(z) ((z)[0]=='.' && (z)[1]=='.' && (z)[2]=='/')

@@ -199,7 +199,8 @@ static int isDataOp(int e){
   return e==PC_WRITE || e==PC_SETSIZE || e==PC_EXTEND;
 }
 static int isNameOp(int e){
-  return e==PC_CREATE || e==PC_RENAME || e==PC_UNLINK || e==PC_MKDIR;
+  return e==PC_CREATE || e==PC_RENAME || e==PC_UNLINK || e==PC_MKDIR
+      || e==PC_LINK;
 }
 
 /* Apply op to names and files. eData for a write: 1 its data, 2 zeros
@@ -223,6 +224,11 @@ static void applyOp(Names *pNames, Buf *aFile, const Op *p, int eData){
       break;
     }
     case PC_UNLINK: namesDel(pNames, p->z1); break;
+    case PC_LINK: {
+      int i = namesFind(pNames, p->z1);
+      if( i>=0 ) namesSet(pNames, p->z2, pNames->aId[i]);
+      break;
+    }
     case PC_MKDIR:  pNames->bDir = 1; break;
     case PC_WRITE: {
       size_t n = (size_t)p->r.nData, k;
@@ -284,8 +290,8 @@ static void readLog(const char *zLog){
 static const char *opName(int e){
   static const char *az[] = { "?", "create", "write", "setsize", "extend",
     "rename", "unlink", "fsync", "dirsync", "mark", "mkdir", "parentsync",
-    "present" };
-  return e>=1 && e<=12 ? az[e] : "?";
+    "present", "link" };
+  return e>=1 && e<=13 ? az[e] : "?";
 }
 
 static void describeOp(FILE *out, const Op *p){
@@ -294,6 +300,7 @@ static void describeOp(FILE *out, const Op *p){
                     break;
     case PC_RENAME: fprintf(out, "rename %s -> %s", p->z1, p->z2); break;
     case PC_UNLINK: fprintf(out, "unlink %s", p->z1); break;
+    case PC_LINK:   fprintf(out, "link %s -> %s", p->z1, p->z2); break;
     case PC_MARK:   fprintf(out, "mark '%s'", (char*)p->a); break;
     case PC_DIRSYNC: fprintf(out, "fsync directory"); break;
     case PC_MKDIR: fprintf(out, "mkdir of the store directory"); break;

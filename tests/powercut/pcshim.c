@@ -23,7 +23,8 @@
 ** is the ordering that matters: it is never made durable by an fsync that
 ** came before it.
 **
-** Not traced: subdirectories (the store is flat), hard links, O_DIRECT
+** Hard links inside the directory are logged (link, linkat). Not traced:
+** subdirectories (the store is flat), O_DIRECT
 ** and O_DSYNC writes, writev, sync() and syncfs(); the engine uses none
 ** of them (DESIGN.md, "Durability rules"). Nor sync_file_range, which the
 ** engine calls with SYNC_FILE_RANGE_WRITE alone to start a writeback
@@ -89,6 +90,8 @@ static int (*real_posix_fallocate)(int, off_t, off_t);
 static int (*real_rename)(const char*, const char*);
 static int (*real_renameat)(int, const char*, int, const char*);
 static int (*real_unlink)(const char*);
+static int (*real_link)(const char*, const char*);
+static int (*real_linkat)(int, const char*, int, const char*, int);
 static int (*real_unlinkat)(int, const char*, int);
 static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
@@ -120,7 +123,8 @@ static int nDirSync = 0;            /* directory fsyncs so far */
 static void shimResolve(void){
   REAL(open); REAL(openat); REAL(write); REAL(pwrite); REAL(ftruncate);
   REAL(truncate); REAL(fallocate); REAL(posix_fallocate); REAL(rename);
-  REAL(renameat); REAL(unlink); REAL(unlinkat); REAL(fsync);
+  REAL(renameat); REAL(unlink); REAL(unlinkat); REAL(link); REAL(linkat);
+  REAL(fsync);
   REAL(fdatasync); REAL(msync); REAL(close); REAL(mmap); REAL(mremap);
   REAL(munmap);
 }
@@ -565,6 +569,37 @@ int rename(const char *zFrom, const char *zTo){
 }
 int renameat(int fromfd, const char *zFrom, int tofd, const char *zTo){
   return shimRename(fromfd, zFrom, tofd, zTo);
+}
+
+/* A hard link inside the traced directory: the new name points at the
+** old name's file (kvowner.c makes OWNER so, refusing an existing one). */
+static int shimLink(int fromfd, const char *zFrom, int tofd, const char *zTo,
+                    int flags){
+  char zA[MAX_NAME], zB[MAX_NAME];
+  int bA, bB, rc;
+  shimResolve();
+  pthread_mutex_lock(&gMutex);
+  bA = shimName(fromfd, zFrom, zA)==1;
+  bB = shimName(tofd, zTo, zB)==1;
+  if( bA || bB ) scanMaps();
+  rc = real_linkat(fromfd, zFrom, tofd, zTo, flags);
+  if( rc==0 && bA && bB ){
+    logRec(PC_LINK, 0, 0, zA, zB, 0, 0);
+  }else if( rc==0 && bB ){
+    /* (A link out of it, a checkpoint's, changes nothing here.) */
+    fprintf(stderr, "pcshim: a link into the traced directory is not "
+            "modelled ('%s' -> '%s')\n", zFrom, zTo);
+    abort();
+  }
+  pthread_mutex_unlock(&gMutex);
+  return rc;
+}
+int link(const char *zFrom, const char *zTo){
+  return shimLink(AT_FDCWD, zFrom, AT_FDCWD, zTo, 0);
+}
+int linkat(int fromfd, const char *zFrom, int tofd, const char *zTo,
+           int flags){
+  return shimLink(fromfd, zFrom, tofd, zTo, flags);
 }
 
 static int shimUnlink(int dirfd, const char *zPath, int flags){

@@ -6,10 +6,14 @@ power loss as well as the store (doc/powerloss.md).
 
   pcsql.py setup DIR JOURNAL [OPTS] DIR/app.db and its tables (untraced);
                                     OPTS: more kvstore options
-  pcsql.py drive DIR BATCHES SYNC   the transactions with PRAGMA
+  pcsql.py setup-empty DIR JOURNAL  DIR/app.db without the tables
+  pcsql.py drive DIR BATCHES SYNC [create]
+                                    the transactions with PRAGMA
                                     synchronous=SYNC, under pcshim.so with
                                     PC_DIR=DIR/app.db-kv.kvstore and
-                                    PC_PARENT_PREFIX=app.db
+                                    PC_PARENT_PREFIX=app.db; with
+                                    create, the first one makes both
+                                    tables (after setup-empty)
   pcsql.py check DB ACKED BEGUN     one crash state (pccheck --sql)
   pcsql.py check-atomic DB ACKED BEGUN   the same without the durability
                                     of acknowledged batches
@@ -61,7 +65,16 @@ def setup(folder, journal, extra=None):
     c.close()
 
 
-def drive(folder, batches, sync):
+def setup_empty(folder, journal):
+    """A database without the tables: drive's first transaction makes
+    them (drive ... create), so CREATE is cut too."""
+    c = connect(os.path.join(folder, "app.db"))
+    c.execute("PRAGMA journal_mode=%s" % journal)
+    c.execute("PRAGMA user_version=1")
+    c.close()
+
+
+def drive(folder, batches, sync, create=False):
     try:
         mark = ctypes.CDLL(None).pc_mark
     except AttributeError:
@@ -76,6 +89,11 @@ def drive(folder, batches, sync):
             c.execute("PRAGMA synchronous=%s" % sync)
         mark(b"begin %d" % n)
         c.execute("BEGIN")
+        if create and n == 1:
+            c.execute("CREATE VIRTUAL TABLE kv USING kvstore(%s)"
+                      % KV_OPTIONS)
+            c.execute("CREATE TABLE tw(key TEXT PRIMARY KEY, value) "
+                      "WITHOUT ROWID")
         put = "k%02d" % (n % NKEYS)
         gone = "k%02d" % ((n + NKEYS // 2) % NKEYS)
         for t in ("kv", "tw"):
@@ -93,6 +111,19 @@ def drive(folder, batches, sync):
 def check(db, acked, begun, durable=True):
     try:
         c = connect(db)
+        names = {r[0] for r in c.execute(
+            "SELECT name FROM sqlite_schema WHERE name IN ('kv', 'tw')")}
+        if not names:
+            # Created by drive's first transaction, which did not commit.
+            if durable and acked > 0:
+                print("the database lost acknowledged batches 1..%d (no "
+                      "tables)" % acked)
+                return 2
+            return 0
+        if names != {"kv", "tw"}:
+            print("one transaction made kv and tw; the database has only %s"
+                  % sorted(names))
+            return 2
         tw = c.execute("SELECT key, value FROM tw ORDER BY key").fetchall()
     except sqlite3.Error as e:
         print("the database does not open: %s" % e)
@@ -128,8 +159,11 @@ def main():
     if len(sys.argv) >= 4 and sys.argv[1] == "setup":
         setup(sys.argv[2], sys.argv[3],
               sys.argv[4] if len(sys.argv) > 4 else None)
+    elif len(sys.argv) >= 4 and sys.argv[1] == "setup-empty":
+        setup_empty(sys.argv[2], sys.argv[3])
     elif len(sys.argv) >= 5 and sys.argv[1] == "drive":
-        drive(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        drive(sys.argv[2], int(sys.argv[3]), sys.argv[4],
+              len(sys.argv) > 5 and sys.argv[5] == "create")
     elif len(sys.argv) >= 5 and sys.argv[1] in ("check", "check-atomic"):
         sys.exit(check(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
                        sys.argv[1] == "check"))
