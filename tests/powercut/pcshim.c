@@ -538,15 +538,22 @@ int posix_fallocate64(int fd, off_t off, off_t len){
   return posix_fallocate(fd, off, len);
 }
 
+/* rename and link: lock, and which of the two paths are traced (their
+** base names into zA and zB). The caller unlocks. */
+static void twoNames(int fromfd, const char *zFrom, int tofd, const char *zTo,
+                     char *zA, char *zB, int *pbA, int *pbB){
+  shimResolve();
+  pthread_mutex_lock(&gMutex);
+  *pbA = shimName(fromfd, zFrom, zA)==1;
+  *pbB = shimName(tofd, zTo, zB)==1;
+  if( *pbA || *pbB ) scanMaps();
+}
+
 static int shimRename(int fromfd, const char *zFrom, int tofd,
                       const char *zTo){
   char zA[MAX_NAME], zB[MAX_NAME];
   int bA, bB, rc;
-  shimResolve();
-  pthread_mutex_lock(&gMutex);
-  bA = shimName(fromfd, zFrom, zA)==1;
-  bB = shimName(tofd, zTo, zB)==1;
-  if( bA || bB ) scanMaps();
+  twoNames(fromfd, zFrom, tofd, zTo, zA, zB, &bA, &bB);
   rc = real_renameat(fromfd, zFrom, tofd, zTo);
   if( rc==0 && bA && bB ){
     int iFrom = fileByName(zA);
@@ -577,11 +584,7 @@ static int shimLink(int fromfd, const char *zFrom, int tofd, const char *zTo,
                     int flags){
   char zA[MAX_NAME], zB[MAX_NAME];
   int bA, bB, rc;
-  shimResolve();
-  pthread_mutex_lock(&gMutex);
-  bA = shimName(fromfd, zFrom, zA)==1;
-  bB = shimName(tofd, zTo, zB)==1;
-  if( bA || bB ) scanMaps();
+  twoNames(fromfd, zFrom, tofd, zTo, zA, zB, &bA, &bB);
   rc = real_linkat(fromfd, zFrom, tofd, zTo, flags);
   if( rc==0 && bA && bB ){
     logRec(PC_LINK, 0, 0, zA, zB, 0, 0);
