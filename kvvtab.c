@@ -493,46 +493,33 @@ int kvvtabOpenEngine(KvVtab *p, char **pzErr){
   p->bFullReadOnly = 0;
   p->bStoreReadOnly = 0;
   rc = kv_open(p->zDir, p->pOpts, &p->pKv);
-  if( rc!=KV_OK && rc!=KV_FULL && rc!=KV_CORRUPT
-   && storeUnwritable(p, &iErrno) ){
-    /* A store this process cannot write (a database on read-only media,
-    ** or another user's): read it as it is, writing nothing, as SQLite
-    ** reads such a database file. Writes fail (kvtxnWriteBegin). */
+  if( rc!=KV_OK ){
+    /* Reading writes nothing. When opening for writing failed because the
+    ** disk is full (it writes a WAL segment, a manifest) or because this
+    ** process cannot write the store at all (a database on read-only
+    ** media, another user's files), read the store as it is, as SQLite
+    ** reads such a database file: a full disk is tried for writing again
+    ** at the next write, an unwritable store refuses writes
+    ** (kvtxnWriteBegin). */
     char *zWhy = kvvtabEngineMsg(rc, "opening the store");
+    int bFull = rc==KV_FULL;
     p->pKv = 0;
-    if( kv_open_readonly(p->zDir, p->pOpts, &p->pKv)==KV_OK ){
-      p->bStoreReadOnly = 1;
-      p->iStoreErrno = iErrno;
-      rc = KV_OK;
+    if( (bFull || (rc!=KV_CORRUPT && storeUnwritable(p, &iErrno)))
+     && kv_open_readonly(p->zDir, p->pOpts, &p->pKv)==KV_OK ){
+      if( bFull ){
+        p->bFullReadOnly = 1;
+        sqlite3_log(SQLITE_FULL, "%s (opened for reading only)",
+                    zWhy ? zWhy : "kvstore: disk full");
+      }else{
+        p->bStoreReadOnly = 1;
+        p->iStoreErrno = iErrno;
+      }
       sqlite3_free(zWhy);
     }else{
       p->pKv = 0;
       *pzErr = zWhy;
       return rc;
     }
-  }else if( rc==KV_FULL ){
-    /* Opening for writing writes (a manifest, a WAL segment); reading
-    ** needs no free space: open read-only, and try again for writing at
-    ** the next write (kvtxnWriteBegin). */
-    char *zFull = kvvtabEngineMsg(rc, "opening the store");
-    p->pKv = 0;
-    if( kv_open_readonly(p->zDir, p->pOpts, &p->pKv)==KV_OK ){
-      p->bFullReadOnly = 1;
-      sqlite3_log(SQLITE_FULL, "%s (opened for reading only)",
-                  zFull ? zFull : "kvstore: disk full");
-      rc = KV_OK;
-    }else{
-      p->pKv = 0;
-    }
-    if( rc!=KV_OK ){
-      *pzErr = zFull;
-      return rc;
-    }
-    sqlite3_free(zFull);
-  }else if( rc!=KV_OK ){
-    p->pKv = 0;
-    *pzErr = kvvtabEngineMsg(rc, "opening the store");
-    return rc;
   }
   /* Reopening (after a failed DROP, a RENAME) never creates a store. */
   kv_options_set_create(p->pOpts, 0);

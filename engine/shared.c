@@ -278,7 +278,7 @@ void kvSharedViewOpen(kv_db *db, const char *zLock){
   KvFile *pFile = 0;
   const u8 *pMap = 0;
   u64 nByte = 0;
-  if( pEnv->xMap==0 || !pEnv->xExists(pEnv, zLock) ) return;
+  if( pEnv->xMap==0 ) return;
   if( pEnv->xOpen(pEnv, zLock, KV_OPEN_READ, &pFile)==KV_OK
    && pEnv->xSize(pFile, &nByte)==KV_OK && nByte>=sizeof(KvShm)
    && pEnv->xMap(pFile, sizeof(KvShm), &pMap)==KV_OK && pMap
