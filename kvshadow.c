@@ -127,6 +127,92 @@ int kvshadowHiddenCheck(sqlite3 *db, const char *zSchema, const char *zTab){
   return rc;
 }
 
+/* The name of a trigger of schema zSchema on table zShadow in *pzName
+** (sqlite3_malloc'd), or NULL when it has none. */
+static int shadowTrigger(sqlite3 *db, const char *zSchema,
+                         const char *zShadow, char **pzName){
+  sqlite3_stmt *pStmt = 0;
+  int rc = kvshadowPrepare(db, sqlite3_mprintf("SELECT name FROM \"%w\"."
+                               "sqlite_schema WHERE type='trigger' AND "
+                               "tbl_name=?1 COLLATE NOCASE", zSchema),
+                           zShadow, &pStmt);
+  *pzName = 0;
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW ){
+      const char *z = (const char*)sqlite3_column_text(pStmt, 0);
+      *pzName = sqlite3_mprintf("%s", z ? z : "");
+      rc = *pzName ? SQLITE_OK : SQLITE_NOMEM;
+    }else if( rc==SQLITE_DONE ){
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+int kvshadowShapeCheck(sqlite3 *db, const char *zSchema, const char *zTab,
+                       char **pzErr){
+  char *zShadow = sqlite3_mprintf("%s_kvstore", zTab);
+  char *zWhat = 0;              /* what differs, once something does */
+  int bBad = 0;
+  int bTable = 0, bView = 0;
+  int rc;
+  *pzErr = 0;
+  if( zShadow==0 ) return SQLITE_NOMEM;
+  rc = kvshadowSchemaHas(db, zSchema, zShadow, 0, &bTable);
+  if( rc==SQLITE_OK && !bTable ){
+    rc = kvshadowSchemaHas(db, zSchema, zShadow, 1, &bView);
+    if( bView ){ bBad = 1; zWhat = sqlite3_mprintf("it is a view"); }
+  }
+  if( rc==SQLITE_OK && bTable ){
+    /* Every column, by name, as SQLite sees them (prepared, not run). */
+    sqlite3_stmt *pStmt = 0;
+    char *zSql = sqlite3_mprintf("SELECT * FROM \"%w\".\"%w\"", zSchema,
+                                 zShadow);
+    rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+    if( rc==SQLITE_OK && sqlite3_column_count(pStmt)!=2 ){
+      bBad = 1;
+      zWhat = sqlite3_mprintf("it has %d columns, not 2",
+                              sqlite3_column_count(pStmt));
+    }
+    sqlite3_finalize(pStmt);
+  }
+  if( rc==SQLITE_OK && bTable && !bBad ){
+    int pkK = 0, pkV = 0;
+    if( sqlite3_table_column_metadata(db, zSchema, zShadow, "k", 0, 0, 0,
+                                      &pkK, 0)!=SQLITE_OK
+     || sqlite3_table_column_metadata(db, zSchema, zShadow, "v", 0, 0, 0,
+                                      &pkV, 0)!=SQLITE_OK ){
+      bBad = 1;
+      zWhat = sqlite3_mprintf("its columns are not k and v");
+    }else if( !pkK || pkV ){
+      bBad = 1;
+      zWhat = sqlite3_mprintf("its primary key is not column k alone");
+    }
+  }
+  if( rc==SQLITE_OK && bTable && !bBad ){
+    char *zTrig = 0;
+    rc = shadowTrigger(db, zSchema, zShadow, &zTrig);
+    if( zTrig ){
+      bBad = 1;
+      zWhat = sqlite3_mprintf("it has a trigger, %Q", zTrig);
+    }
+    sqlite3_free(zTrig);
+  }
+  if( rc==SQLITE_OK && bBad ){
+    *pzErr = zWhat==0 ? 0 : sqlite3_mprintf("kvstore: the shadow table "
+        "%s.%s of table %s is not as kvstore made it (%s): the database file "
+        "was edited or made elsewhere; kvstore does not use the table's "
+        "store through it", zSchema, zShadow, zTab, zWhat);
+    rc = *pzErr ? SQLITE_CORRUPT : SQLITE_NOMEM;
+  }
+  sqlite3_free(zWhat);
+  sqlite3_free(zShadow);
+  return rc;
+}
+
 int kvshadowHorizonCheck(sqlite3_stmt *pStmt, int iCol, const char *zTab,
                          char **pzErr){
   int eType = sqlite3_column_type(pStmt, iCol);

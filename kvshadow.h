@@ -41,6 +41,15 @@ int kvshadowGetHorizon(sqlite3 *db, const char *zSchema, const char *zTab,
 ** SQLITE_NOMEM). */
 int kvshadowHorizonCheck(sqlite3_stmt *pStmt, int iCol, const char *zTab,
                          char **pzErr);
+/* Is "zSchema"."zTab_kvstore" still the table kvstore made: a table (not a
+** view) of the two columns k and v, k alone its primary key (one row per
+** key), with no trigger of its schema on it? A file edited or crafted to
+** differ could make kvstore's writes of the horizon vanish or read an old
+** one. SQLITE_OK if so; else SQLITE_CORRUPT with a sqlite3_malloc'd
+** kvstore: message in *pzErr that says what differs, or another code with
+** the reason in db. */
+int kvshadowShapeCheck(sqlite3 *db, const char *zSchema, const char *zTab,
+                       char **pzErr);
 /* *pzVal gets a sqlite3_malloc'd string, or NULL when the row is absent */
 int kvshadowGetText(sqlite3 *db, const char *zSchema, const char *zTab,
                     const char *zKey, char **pzVal);

@@ -45,6 +45,15 @@ int kvtxnHorizonForOpen(KvVtab *p, char **pzErr){
   int rc = zShadow ? kvownerTableExists(p->db, p->zSchema, zShadow,
                                         &p->bShadow) : SQLITE_NOMEM;
   sqlite3_free(zShadow);
+  if( rc==SQLITE_OK ){
+    /* Not a store's own if the shadow table is not kvstore's (crafted). */
+    char *zBad = 0;
+    rc = kvshadowShapeCheck(p->db, p->zSchema, p->zName, &zBad);
+    if( zBad ){
+      *pzErr = zBad;
+      return rc;
+    }
+  }
   if( rc==SQLITE_OK && p->bShadow ){
     char *zBad = 0;
     rc = kvshadowGetHorizon(p->db, p->zSchema, p->zName, &iH, &bFound, &zBad);
@@ -412,6 +421,16 @@ static int horizonWrite(KvVtab *p, u64 iH){
   if( rc==SQLITE_OK ){
     sqlite3_bind_int64(p->pSetHorizon, 1, (sqlite3_int64)iH);
     rc = kvshadowStepWrite(p->pSetHorizon);
+    if( rc==SQLITE_OK && sqlite3_changes(p->db)!=1 ){
+      /* Skipped, as by a TEMP trigger's RAISE(IGNORE) (a trigger in the
+      ** file itself is refused at open, kvshadowShapeCheck): the commit
+      ** would be revoked at the next open. */
+      sqlite3_reset(p->pSetHorizon);
+      kvvtabSetError(&p->base, "kvstore: cannot write the commit horizon of "
+          "table %s: the row was not written (a trigger on %s_kvstore?)",
+          p->zName, p->zName);
+      return SQLITE_ERROR;
+    }
     sqlite3_reset(p->pSetHorizon);
     if( rc==KVSHADOW_IGNORED ){
       /* Compiled into nothing under that authorizer (horizonHidden). */

@@ -784,6 +784,32 @@ static void vtabCreateRenameBack(KvVtab *p){
 }
 
 /*
+** The shadow table's name must be free when CREATE makes a table: a table
+** or view of that name is someone else's (an application's own table that
+** happens to be called T_kvstore, or a file edited by hand), and kvstore
+** would write its rows into it and DROP it with the table.
+*/
+static int vtabCreateShadowFree(KvVtab *p, char **pzErr){
+  char *zShadow = sqlite3_mprintf("%s_kvstore", p->zName);
+  int bHas = 0;
+  int rc = zShadow ? kvshadowSchemaHas(p->db, p->zSchema, zShadow, 1, &bHas)
+                   : SQLITE_NOMEM;
+  if( rc==SQLITE_OK && bHas ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot create table %s: schema %s "
+        "already has a table or view named %s, the name of the shadow table "
+        "where kvstore keeps the table's commit horizon and identity; "
+        "rename or drop that one, or give the kvstore table another name",
+        p->zName, p->zSchema, zShadow);
+    rc = *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+  }else if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot create table %s: %s",
+                             p->zName, kvshadowErrmsg(p->db, rc));
+  }
+  sqlite3_free(zShadow);
+  return rc;
+}
+
+/*
 ** xCreate's half of ownership: make a new store in a directory that does
 ** not exist or is empty, or adopt one (storeAdoptable), then record the
 ** new identity in OWNER and in the shadow table. Never writes into a
@@ -797,6 +823,8 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
   memset(&store, 0, sizeof(store));
   memset(&now, 0, sizeof(now));
   memset(&mine, 0, sizeof(mine));
+  rc = vtabCreateShadowFree(p, pzErr);
+  if( rc!=SQLITE_OK ) goto create_out;
   if( p->bPrivateDir ){
     rc = kvvtabOpenEngine(p, pzErr);
     if( rc==SQLITE_OK ) rc = kvshadowCreate(p->db, p->zSchema, p->zName);
