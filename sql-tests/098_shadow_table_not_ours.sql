@@ -4,8 +4,12 @@
 -- into the application's own table and drop it with DROP TABLE), and a
 -- shadow table edited to another shape or given a trigger (a database
 -- file made elsewhere) leaves the table detached with the reason: through
--- it, acknowledged commits vanished at the next open.
+-- it, acknowledged commits vanished at the next open. (Defensive mode,
+-- on in newer shells, keeps SQL from such edits; a file need not.)
 .load ./kvstore
+.output /dev/null
+.dbconfig defensive off
+.output
 
 -- An application's own table named like a shadow table.
 CREATE TABLE orders_kvstore(k TEXT PRIMARY KEY, v);
@@ -27,6 +31,9 @@ DROP TABLE t_kvstore;
 ALTER TABLE x RENAME TO t_kvstore;
 .open test.db
 .load ./kvstore
+.output /dev/null
+.dbconfig defensive off
+.output
 INSERT INTO t VALUES ('b', '2');
 SELECT * FROM t;
 -- Back as kvstore made it: the rows again.
@@ -36,6 +43,9 @@ DROP TABLE t_kvstore;
 ALTER TABLE y RENAME TO t_kvstore;
 .open test.db
 .load ./kvstore
+.output /dev/null
+.dbconfig defensive off
+.output
 SELECT * FROM t;
 
 -- A third column, in the primary key.
@@ -45,6 +55,9 @@ DROP TABLE t_kvstore;
 ALTER TABLE z RENAME TO t_kvstore;
 .open test.db
 .load ./kvstore
+.output /dev/null
+.dbconfig defensive off
+.output
 SELECT * FROM t;
 ALTER TABLE t_kvstore RENAME TO z;
 CREATE TABLE t_kvstore(k TEXT PRIMARY KEY, v) WITHOUT ROWID;
@@ -55,11 +68,17 @@ DROP TABLE z;
 CREATE TRIGGER skip BEFORE INSERT ON t_kvstore BEGIN SELECT RAISE(IGNORE); END;
 .open test.db
 .load ./kvstore
+.output /dev/null
+.dbconfig defensive off
+.output
 INSERT INTO t VALUES ('c', '3');
 SELECT * FROM t;
 DROP TRIGGER skip;
 .open test.db
 .load ./kvstore
+.output /dev/null
+.dbconfig defensive off
+.output
 INSERT INTO t VALUES ('c', '3');
 SELECT * FROM t;
 
@@ -71,5 +90,8 @@ INSERT INTO t VALUES ('d', '4');
 DROP TRIGGER temp.skip;
 .open test.db
 .load ./kvstore
+.output /dev/null
+.dbconfig defensive off
+.output
 SELECT * FROM t;
 SELECT kvstore_verify('t');
