@@ -56,6 +56,7 @@ SQLITE_EXTENSION_INIT3
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1627,6 +1628,40 @@ KvVtab *kvvtabFindOpen(sqlite3 *db, const char *zSchema,
   return p;
 }
 
+/*
+** sqlite3_is_interrupted(), added in SQLite 3.41, for long work inside a
+** statement: the functions of ext/ (KvextWatch) and xIntegrity. The library
+** running us may be newer than the headers we were built with, so the call
+** is found at run time: through the extension's API table when
+** sqlite3_libversion_number() says the table has the slot (its layout is
+** append-only: the 3.41 slot follows the last slot of 3.40), or as a weak
+** symbol when SQLite is linked in (SQLITE_CORE). NULL on older libraries.
+*/
+#if SQLITE_VERSION_NUMBER>=3041000
+KvIsInterruptedFn kvvtabIsInterruptedFn(void){
+  return sqlite3_libversion_number()>=3041000 ? sqlite3_is_interrupted : 0;
+}
+#elif defined(SQLITE_CORE)
+extern int sqlite3_is_interrupted(sqlite3*) __attribute__((weak));
+KvIsInterruptedFn kvvtabIsInterruptedFn(void){
+  return sqlite3_libversion_number()>=3041000 ? sqlite3_is_interrupted : 0;
+}
+#elif SQLITE_VERSION_NUMBER>=3040000
+/* The 3.40 table followed by the slot 3.41 appended. */
+typedef struct ApiRoutines341 ApiRoutines341;
+struct ApiRoutines341 {
+  sqlite3_api_routines base;
+  KvIsInterruptedFn is_interrupted;
+};
+KvIsInterruptedFn kvvtabIsInterruptedFn(void){
+  if( sqlite3_libversion_number()<3041000 ) return 0;
+  return ((const ApiRoutines341*)sqlite3_api)->is_interrupted;
+}
+#else
+KvIsInterruptedFn kvvtabIsInterruptedFn(void){ return 0; }
+#endif
+
+
 /****************************************************************************
 ** Registration.
 */
@@ -1636,8 +1671,73 @@ static int kvvtabShadowName(const char *zSuffix){
   return sqlite3_stricmp(zSuffix, "kvstore")==0;
 }
 
-static sqlite3_module kvvtabModule = {
-  /* iVersion    */ 3,
+/*
+** xIntegrity (SQLite >= 3.44): PRAGMA integrity_check and quick_check of a
+** database check its kvstore tables too, as they do FTS5's and R-Tree's.
+** Both report a table that cannot use its store (detached: missing,
+** another table's, damaged beyond opening, a shadow table kvstore did not
+** make) with the reason; integrity_check then reads the store whole, as
+** kvstore_verify does (every live SSTable's checksums and Merkle root, the
+** WAL), and reports its first problem. A problem is a line of the PRAGMA's
+** result (*pzErr, SQLITE_OK); an error code fails the PRAGMA (out of
+** memory, interrupted).
+*/
+static int verifyInterrupted(void *pArg, uint64_t nDone, uint64_t nPlanned){
+  KvVtab *p = (KvVtab*)pArg;
+  KvIsInterruptedFn xIs = kvvtabIsInterruptedFn();
+  (void)nDone;
+  (void)nPlanned;
+  return xIs ? xIs(p->db) : 0;
+}
+
+#define KVVTAB_QUICK_CHECK 0x0001     /* xIntegrity's mFlags: quick_check */
+
+static int kvvtabIntegrity(sqlite3_vtab *pVtab, const char *zSchema,
+                           const char *zTabName, int mFlags, char **pzErr){
+  KvVtab *p = (KvVtab*)pVtab;
+  char *zReport = 0;
+  int rc = kvvtabAttach(p);
+  *pzErr = 0;
+  if( rc==SQLITE_NOMEM ) return rc;
+  if( rc!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("%s", p->zDetached);
+    return *pzErr ? SQLITE_OK : SQLITE_NOMEM;
+  }
+  if( mFlags & KVVTAB_QUICK_CHECK ) return SQLITE_OK;
+  rc = kv_verify_progress(p->pKv, verifyInterrupted, p, &zReport);
+  if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "integrity check");
+  if( strcmp(zReport, "ok")!=0 ){
+    const char *z = zReport;
+    if( strncmp(z, "kvstore: ", 9)==0 ) z += 9;
+    *pzErr = sqlite3_mprintf("kvstore: table %s.%s: %s", zSchema, zTabName,
+                             z);
+    if( *pzErr==0 ) rc = SQLITE_NOMEM;
+  }
+  kv_free(zReport);
+  return rc;
+}
+
+/*
+** The module. xIntegrity came with SQLite 3.44 (iVersion 4), appended to
+** sqlite3_module; with older headers it is appended here, at the offset
+** the newer struct has it. Older libraries read no further than their
+** own members.
+*/
+typedef struct KvModule KvModule;
+struct KvModule {
+  sqlite3_module base;
+#if SQLITE_VERSION_NUMBER<3044000
+  int (*xIntegrity)(sqlite3_vtab*, const char*, const char*, int, char**);
+#endif
+};
+#if SQLITE_VERSION_NUMBER<3044000
+_Static_assert(offsetof(KvModule, xIntegrity)
+               ==offsetof(sqlite3_module, xShadowName) + sizeof(void(*)(void)),
+               "xIntegrity follows xShadowName");
+#endif
+
+static KvModule kvvtabModule = { {
+  /* iVersion    */ 4,
   /* xCreate     */ kvvtabCreate,
   /* xConnect    */ kvvtabConnect,
   /* xBestIndex  */ kvvtabBestIndex,
@@ -1660,7 +1760,14 @@ static sqlite3_module kvvtabModule = {
   /* xSavepoint  */ kvvtabSavepoint,
   /* xRelease    */ kvvtabRelease,
   /* xRollbackTo */ kvvtabRollbackTo,
-  /* xShadowName */ kvvtabShadowName
+  /* xShadowName */ kvvtabShadowName,
+#if SQLITE_VERSION_NUMBER>=3044000
+  /* xIntegrity  */ kvvtabIntegrity
+#endif
+  },
+#if SQLITE_VERSION_NUMBER<3044000
+  /* xIntegrity  */ kvvtabIntegrity
+#endif
 };
 
 /* Register the module on db (kvext.h). */
@@ -1669,7 +1776,7 @@ int kvvtabRegister(sqlite3 *db, char **pzErrMsg){
   int rc;
   if( pConn==0 ) return SQLITE_NOMEM;
   /* On failure SQLite calls the destructor, which drops our reference. */
-  rc = sqlite3_create_module_v2(db, "kvstore", &kvvtabModule, pConn,
+  rc = sqlite3_create_module_v2(db, "kvstore", &kvvtabModule.base, pConn,
                                 kvConnRelease);
   if( rc!=SQLITE_OK ){
     *pzErrMsg = sqlite3_mprintf("kvstore: cannot register the module: %s",

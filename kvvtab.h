@@ -69,6 +69,10 @@ int kvvtabStoreInfo(sqlite3 *db, const char *zName, KvvtabStore *pInfo,
 ** first also sets *pzErrMsg (sqlite3_free) on failure. */
 int kvvtabRegister(sqlite3 *db, char **pzErrMsg);
 int kvvtabOwnerFunctionsInit(sqlite3 *db);
+/* sqlite3_is_interrupted of the library running us (SQLite >= 3.41), or
+** NULL: for long work inside a statement (kvvtab.c says how it is found). */
+typedef int (*KvIsInterruptedFn)(sqlite3*);
+KvIsInterruptedFn kvvtabIsInterruptedFn(void);
 /* kvrange.c: kvstore_delete_range(t, lo, hi). */
 int kvrangeFunctionsInit(sqlite3 *db);
 /* kvingest.c: kvstore_ingest. */

@@ -88,52 +88,22 @@ static sqlite3_int64 monoMillis(void){
 }
 
 /*
-** Interruption of kvstore_compact, kvstore_checkpoint and kvstore_backup
-** (KvextWatch, kvext.h). sqlite3_interrupt() only sets a flag on
-** the connection, which SQLite's own loops test; a function learns of it
-** by asking. SQLite 3.41 added sqlite3_is_interrupted() for that. The
-** library running us may be newer than the headers we were built with, so
-** the call is found at run time: through the extension's API table when
-** sqlite3_libversion_number() says the table has the slot (its layout is
-** append-only: the 3.41 slot follows the last slot of 3.40), or as a weak
-** symbol when SQLite is linked in (SQLITE_CORE). Older libraries have no
-** such call, and a progress handler (sqlite3_progress_handler) is not run
-** while a function runs; but a statement stepped inside the function is:
-** sqlite3_step() fails at once with SQLITE_INTERRUPT while the connection
-** is interrupted (the flag is cleared only when no statement of the
-** connection is running, and ours is). So on older libraries a prepared
-** "SELECT 1" is stepped at each check: the same answer, a microsecond
-** dearer, every PROGRESS entries of the merge (every table or 64 KiB of a
-** checkpoint).
+** Interruption of kvstore_compact, kvstore_verify, kvstore_checkpoint and
+** kvstore_backup (KvextWatch, kvext.h). sqlite3_interrupt() only sets a
+** flag on the connection, which SQLite's own loops test; a function learns
+** of it by asking: sqlite3_is_interrupted() where the library has it
+** (kvvtabIsInterruptedFn). Older libraries have no such call, and a
+** progress handler (sqlite3_progress_handler) is not run while a function
+** runs; but a statement stepped inside the function is: sqlite3_step()
+** fails at once with SQLITE_INTERRUPT while the connection is interrupted
+** (the flag is cleared only when no statement of the connection is
+** running, and ours is). So on older libraries a prepared "SELECT 1" is
+** stepped at each check: the same answer, a microsecond dearer, every
+** PROGRESS entries of the merge (every table or 64 KiB of a checkpoint).
 */
-
-#if SQLITE_VERSION_NUMBER>=3041000
-static IsInterruptedFn isInterruptedFn(void){
-  return sqlite3_libversion_number()>=3041000 ? sqlite3_is_interrupted : 0;
-}
-#elif defined(SQLITE_CORE)
-extern int sqlite3_is_interrupted(sqlite3*) __attribute__((weak));
-static IsInterruptedFn isInterruptedFn(void){
-  return sqlite3_libversion_number()>=3041000 ? sqlite3_is_interrupted : 0;
-}
-#elif SQLITE_VERSION_NUMBER>=3040000
-/* The 3.40 table followed by the slot 3.41 appended. */
-typedef struct ApiRoutines341 ApiRoutines341;
-struct ApiRoutines341 {
-  sqlite3_api_routines base;
-  IsInterruptedFn is_interrupted;
-};
-static IsInterruptedFn isInterruptedFn(void){
-  if( sqlite3_libversion_number()<3041000 ) return 0;
-  return ((const ApiRoutines341*)sqlite3_api)->is_interrupted;
-}
-#else
-static IsInterruptedFn isInterruptedFn(void){ return 0; }
-#endif
-
 void kvextWatchInit(KvextWatch *w, sqlite3 *db){
   w->db = db;
-  w->xIsInterrupted = isInterruptedFn();
+  w->xIsInterrupted = kvvtabIsInterruptedFn();
   w->pProbe = 0;
 }
 

@@ -28,11 +28,10 @@ int kvextFunctionsInit(sqlite3 *db);
 ** that fails with SQLITE_INTERRUPT, or with SQLITE_NOMEM, which dooms the
 ** calling statement as well). Init, ask as often as wanted, Finish.
 */
-typedef int (*IsInterruptedFn)(sqlite3*);
 typedef struct KvextWatch KvextWatch;
 struct KvextWatch {
   sqlite3 *db;                  /* the calling connection */
-  IsInterruptedFn xIsInterrupted; /* SQLite >= 3.41, else NULL */
+  KvIsInterruptedFn xIsInterrupted; /* SQLite >= 3.41, else NULL */
   sqlite3_stmt *pProbe;         /* "SELECT 1", stepped on older ones */
 };
 void kvextWatchInit(KvextWatch *w, sqlite3 *db);
