@@ -28,6 +28,11 @@ struct KvFile {
                                 ** a store open in several processes):
                                 ** xClose never cuts it back (its end is
                                 ** not this handle's to know) */
+#define KV_OPEN_IMMUTABLE 0x20  /* with KV_OPEN_READ: a file that never
+                                ** changes (a table): the posix env maps
+                                ** it whole at once and may give its
+                                ** descriptor back while it is open
+                                ** (env_posix.c, "Descriptors") */
 #define KV_OPEN_PLAIN  0x08     /* with KV_OPEN_APPEND: write() every
                                 ** append, never through a mapping (the
                                 ** test env, whose model edits files by

@@ -15,9 +15,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -43,7 +45,121 @@ struct PosixFile {
   int bKick;                    /* KV_OPEN_WRITE: start writeback early */
   u64 nWritten;                 /* bKick: bytes written */
   u64 nKicked;                  /* bKick: writeback started below it */
+  /* KV_OPEN_IMMUTABLE files that are mapped ("Descriptors"): fd is -1 once
+  ** given back; the rest is under gFdMutex. */
+  int bImmutable;
+  int nUse;                     /* reads using fd now */
+  int bListed;                  /* on the list below (fd still open) */
+  PosixFile *pFdPrev, *pFdNext;
 };
+
+/*
+** Descriptors. A store holds every live table file open, one descriptor
+** each (555 after a 10-million-row fill), where an ordinary table needs
+** none, and a process's soft RLIMIT_NOFILE is often 1024. Table files
+** never change once written: opened KV_OPEN_IMMUTABLE, they are mapped
+** whole at once, and their descriptors are kept for at most half the soft
+** limit, most recently read first (the list below). Past that the least
+** recently read file gives its descriptor back, and its reads copy from
+** the map instead (page faults rather than pread: the same bytes; a file
+** deleted meanwhile stays readable through the map, as it did through the
+** descriptor). A read keeps the descriptor it uses from being closed under
+** it (nUse). An open() failing with EMFILE or ENFILE, of any file, gives
+** back the descriptor of every mapped table file not being read, and is
+** tried once more.
+*/
+static pthread_mutex_t gFdMutex = PTHREAD_MUTEX_INITIALIZER;
+static PosixFile *gFdHead, *gFdTail;    /* most recently read first */
+static int gnFdListed;
+
+static void fdUnlist(PosixFile *p){
+  if( p->pFdPrev ) p->pFdPrev->pFdNext = p->pFdNext; else gFdHead = p->pFdNext;
+  if( p->pFdNext ) p->pFdNext->pFdPrev = p->pFdPrev; else gFdTail = p->pFdPrev;
+  p->pFdPrev = p->pFdNext = 0;
+  p->bListed = 0;
+  gnFdListed--;
+}
+static void fdListFront(PosixFile *p){
+  p->pFdPrev = 0;
+  p->pFdNext = gFdHead;
+  if( gFdHead ) gFdHead->pFdPrev = p; else gFdTail = p;
+  gFdHead = p;
+  p->bListed = 1;
+  gnFdListed++;
+}
+
+/* Close the descriptors of listed files not being read, least recently
+** read first, until at most nKeep stay listed. Under gFdMutex. Returns
+** how many were closed. */
+static int fdShedLocked(int nKeep){
+  PosixFile *p = gFdTail;
+  int n = 0;
+  while( p && gnFdListed>nKeep ){
+    PosixFile *pPrev = p->pFdPrev;
+    if( p->nUse==0 ){
+      fdUnlist(p);
+      close(p->fd);
+      p->fd = -1;
+      n++;
+    }
+    p = pPrev;
+  }
+  return n;
+}
+
+/* Half the soft RLIMIT_NOFILE, at least 16. */
+static int fdBudget(void){
+  struct rlimit rl;
+  if( getrlimit(RLIMIT_NOFILE, &rl)!=0 || rl.rlim_cur==RLIM_INFINITY
+   || rl.rlim_cur>(rlim_t)1<<24 ){
+    return 1<<23;
+  }
+  return rl.rlim_cur/2<16 ? 16 : (int)(rl.rlim_cur/2);
+}
+
+/* After an open() that failed with EMFILE or ENFILE: nonzero if a
+** descriptor was given back (try again). */
+static int fdShedForOpen(int e){
+  int n;
+  if( e!=EMFILE && e!=ENFILE ) return 0;
+  pthread_mutex_lock(&gFdMutex);
+  n = fdShedLocked(0);
+  pthread_mutex_unlock(&gFdMutex);
+  return n>0;
+}
+
+/* open(), retried on EINTR, and once after fdShedForOpen. */
+static int openFd(const char *zPath, int oflags, mode_t mode){
+  int fd, bShed = 0;
+  for(;;){
+    fd = open(zPath, oflags | O_CLOEXEC, mode);
+    if( fd>=0 ) break;
+    if( errno==EINTR ) continue;
+    if( bShed || !fdShedForOpen(errno) ) break;
+    bShed = 1;
+  }
+  return fd;
+}
+
+/* Map an immutable file whole and list it (posixOpen). Not mapped (empty,
+** no address space): it keeps its descriptor, as any file. */
+static void immutableInit(PosixFile *p){
+  struct stat st;
+  void *pMap;
+  if( fstat(p->fd, &st)!=0 || st.st_size<=0
+   || (u64)st.st_size>(u64)SIZE_MAX ){
+    return;
+  }
+  pMap = mmap(0, (size_t)st.st_size, PROT_READ, MAP_SHARED, p->fd, 0);
+  if( pMap==MAP_FAILED ) return;
+  p->pMap = pMap;
+  p->nMap = (size_t)st.st_size;
+  p->bImmutable = 1;
+  pthread_mutex_lock(&gFdMutex);
+  fdListFront(p);
+  fdShedLocked(fdBudget());
+  pthread_mutex_unlock(&gFdMutex);
+}
 
 /*
 ** Mapped appends. Files opened KV_OPEN_APPEND (the WAL and the manifest,
@@ -146,9 +262,7 @@ static int openExclusive(const char *zPath, int oflags, int *pFd){
   int nTry;
   for(nTry=0; nTry<2; nTry++){
     struct stat st;
-    do{
-      *pFd = open(zPath, oflags | O_CLOEXEC, 0644);
-    }while( *pFd<0 && errno==EINTR );
+    *pFd = openFd(zPath, oflags, 0644);
     if( *pFd>=0 ) return KV_OK;
     if( errno!=EEXIST ) break;
     if( lstat(zPath, &st)!=0 ){
@@ -188,9 +302,7 @@ static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
     int rc = openExclusive(zPath, oflags, &fd);
     if( rc!=KV_OK ) return rc;
   }else{
-    do{
-      fd = open(zPath, oflags | O_CLOEXEC, 0644);
-    }while( fd<0 && errno==EINTR );
+    fd = openFd(zPath, oflags, 0644);
     if( fd<0 ) return kvErrno(errno, "open", zPath);
   }
   p = kvMallocZero(sizeof(*p));
@@ -216,17 +328,16 @@ static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
     p->bNoCut = (flags & KV_OPEN_SHARED)!=0;
   }
   p->bKick = (flags & KV_OPEN_WRITE)!=0;
+  if( (flags & KV_OPEN_IMMUTABLE) && oflags==O_RDONLY ) immutableInit(p);
   *ppFile = &p->base;
   return KV_OK;
 }
 
-static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
-                     size_t *pnRead){
-  PosixFile *p = (PosixFile*)pFile;
+static int preadAll(PosixFile *p, int fd, u64 off, void *pBuf, size_t n,
+                    size_t *pnRead){
   size_t nDone = 0;
   while( nDone<n ){
-    ssize_t r = pread(p->fd, (u8*)pBuf + nDone, n - nDone,
-                      (off_t)(off + nDone));
+    ssize_t r = pread(fd, (u8*)pBuf + nDone, n - nDone, (off_t)(off + nDone));
     if( r<0 ){
       if( errno==EINTR ) continue;
       *pnRead = nDone;
@@ -237,6 +348,43 @@ static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
   }
   *pnRead = nDone;
   return KV_OK;
+}
+
+/* A read of an immutable file: through its descriptor while it has one
+** (kept open meanwhile, and made the most recently read), else a copy
+** from the map. */
+static int immutableRead(PosixFile *p, u64 off, void *pBuf, size_t n,
+                         size_t *pnRead){
+  int fd, rc;
+  pthread_mutex_lock(&gFdMutex);
+  fd = p->fd;
+  if( fd>=0 ){
+    p->nUse++;
+    if( gFdHead!=p ){
+      fdUnlist(p);
+      fdListFront(p);
+    }
+  }
+  pthread_mutex_unlock(&gFdMutex);
+  if( fd<0 ){
+    size_t nCopy = off>=p->nMap ? 0
+                 : (p->nMap - off<n ? (size_t)(p->nMap - off) : n);
+    if( nCopy ) memcpy(pBuf, (const u8*)p->pMap + off, nCopy);
+    *pnRead = nCopy;
+    return KV_OK;
+  }
+  rc = preadAll(p, fd, off, pBuf, n, pnRead);
+  pthread_mutex_lock(&gFdMutex);
+  p->nUse--;
+  pthread_mutex_unlock(&gFdMutex);
+  return rc;
+}
+
+static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
+                     size_t *pnRead){
+  PosixFile *p = (PosixFile*)pFile;
+  if( p->bImmutable ) return immutableRead(p, off, pBuf, n, pnRead);
+  return preadAll(p, p->fd, off, pBuf, n, pnRead);
 }
 
 /*
@@ -365,6 +513,10 @@ static int posixSize(KvFile *pFile, u64 *pnByte){
     *pnByte = p->nLogical;
     return KV_OK;
   }
+  if( p->bImmutable ){
+    *pnByte = p->nMap;          /* mapped whole; it never changes */
+    return KV_OK;
+  }
   if( fstat(p->fd, &st)!=0 ) return kvErrno(errno, "stat", p->zPath);
   *pnByte = (u64)st.st_size;
   return KV_OK;
@@ -388,6 +540,11 @@ static int posixClose(KvFile *pFile){
   PosixFile *p = (PosixFile*)pFile;
   int rc = KV_OK;
   if( p==0 ) return KV_OK;
+  if( p->bImmutable ){
+    pthread_mutex_lock(&gFdMutex);
+    if( p->bListed ) fdUnlist(p);
+    pthread_mutex_unlock(&gFdMutex);
+  }
   if( p->pMap ) munmap(p->pMap, p->nMap);
   if( p->bAppendMap && p->bNoCut ){
     /* Shared with other processes' appends: never cut (this handle's end
@@ -396,7 +553,9 @@ static int posixClose(KvFile *pFile){
   }else if( p->bAppendMap ){
     rc = appendCut(p);
   }
-  if( close(p->fd)!=0 && errno!=EINTR ) rc = kvErrno(errno, "close", p->zPath);
+  if( p->fd>=0 && close(p->fd)!=0 && errno!=EINTR ){
+    rc = kvErrno(errno, "close", p->zPath);
+  }
   kvFree(p->zPath);
   kvFree(p);
   return rc;
@@ -456,7 +615,7 @@ static int posixSyncDir(KvEnv *pEnv, const char *zDir){
   int fd;
   int rc = KV_OK;
   (void)pEnv;
-  fd = open(zDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  fd = openFd(zDir, O_RDONLY | O_DIRECTORY, 0);
   if( fd<0 ) return kvErrno(errno, "open directory", zDir);
   if( fsync(fd)!=0 ) rc = kvErrno(errno, "fsync directory", zDir);
   if( close(fd)!=0 && rc==KV_OK && errno!=EINTR ){
@@ -482,6 +641,7 @@ static int posixList(KvEnv *pEnv, const char *zDir, char ***pazName,
   *pazName = 0;
   *pnName = 0;
   d = opendir(zDir);
+  if( d==0 && fdShedForOpen(errno) ) d = opendir(zDir);
   if( d==0 ) return kvErrno(errno, "list", zDir);
   while( (e = readdir(d))!=0 ){
     if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
@@ -510,7 +670,7 @@ static int posixLock(KvEnv *pEnv, const char *zPath, KvFile **ppLock){
   PosixFile *p;
   int fd;
   *ppLock = 0;
-  fd = open(zPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  fd = openFd(zPath, O_RDWR | O_CREAT | O_NOFOLLOW, 0644);
   if( fd<0 ) return kvErrno(errno, "open", zPath);
   if( flock(fd, LOCK_SH | LOCK_NB)!=0 ){
     int e = errno;

@@ -498,7 +498,11 @@ static int tenvOpen(KvEnv *pEnv, const char *zPath, int flags,
   if( rc==KV_OK && bTrunc ) rc = tenvSave(p, pN->pCur, 0);
   /* The engine's own flags: a WAL segment is preallocated and mapped as
   ** in production, so its preallocation and its cut at close are seen. */
-  if( rc==KV_OK ) rc = p->pBase->xOpen(p->pBase, zPath, flags, &pReal);
+  /* Not KV_OPEN_IMMUTABLE: the model rewrites files under open handles
+  ** (a crash's lost writes), which a mapping must not see. */
+  if( rc==KV_OK ){
+    rc = p->pBase->xOpen(p->pBase, zPath, flags & ~KV_OPEN_IMMUTABLE, &pReal);
+  }
   if( rc==KV_OK ){
     if( bWrite ){
       if( pN->pCur==0 ){

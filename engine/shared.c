@@ -50,11 +50,11 @@
 ** after the flushed sequence (reset), so each process's memtable stays
 ** about one write buffer in size.
 **
-** Deleted files. Every process holds open every table file of every
-** version it installs at once (kvFilePin: the descriptor only; the table
-** opens through it when first used), so a table another process's
-** compaction deletes stays readable through the open descriptor until the
-** version goes. A WAL segment deleted under the catch-up reader means a flush
+** Deleted files. Every process opens and maps every table file of every
+** version it installs at once (kvFilePin: the file only; the table opens
+** through it when first used), so a table another process's compaction
+** deletes stays readable through the map (and the descriptor while it has
+** one: env_posix.c, "Descriptors") until the version goes. A WAL segment deleted under the catch-up reader means a flush
 ** covered it: the reader resets from the new manifest.
 **
 ** Snapshots. Compaction may drop a version of a key only when no process

@@ -940,7 +940,7 @@ static _Atomic u64 gSstCacheId;    /* last id given to an open table */
 int kvSstOpen(KvEnv *pEnv, const char *zPath, KvCache *pCache,
               KvReadCounters *pCounters, KvSst **ppSst){
   KvFile *pFile = 0;
-  int rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_READ, &pFile);
+  int rc = pEnv->xOpen(pEnv, zPath, KV_OPEN_READ|KV_OPEN_IMMUTABLE, &pFile);
   *ppSst = 0;
   if( rc!=KV_OK ) return rc;
   return kvSstOpenFile(pEnv, zPath, pFile, pCache, pCounters, ppSst);

@@ -203,7 +203,8 @@ int kvFilePin(KvFileMeta *f){
   if( rc ) return KV_OK;
   zPath = kvSstPath(pSet->zDir, f->iFile);
   if( zPath==0 ) return kvErrNoMem();
-  rc = pSet->pEnv->xOpen(pSet->pEnv, zPath, KV_OPEN_READ, &pFile);
+  rc = pSet->pEnv->xOpen(pSet->pEnv, zPath, KV_OPEN_READ|KV_OPEN_IMMUTABLE,
+                         &pFile);
   kvFree(zPath);
   if( rc!=KV_OK ) return rc;
   pthread_mutex_lock(pMutex);

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <linux/perf_event.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -900,6 +901,185 @@ static void test_posix_map(void **state){
   assert_null(f->pEnv->xMap);
 }
 
+/* Descriptors of this process now. */
+static int openFds(void){
+  DIR *d = opendir("/proc/self/fd");
+  int n = 0;
+  assert_non_null(d);
+  while( readdir(d) ) n++;
+  closedir(d);
+  return n - 3;                 /* ".", ".." and the directory's own */
+}
+
+#define IMM_FILES 100
+#define IMM_SIZE  4000        /* diskWrite writes at most 4096 */
+
+typedef struct ImmReader ImmReader;
+struct ImmReader {
+  KvFile **apFile;
+  int nFile;                    /* read apFile[0..nFile) */
+  int iSeed;
+  int nBad;
+};
+
+/* Read every file whole and compare; count mismatches. */
+static void *immReadAll(void *pArg){
+  ImmReader *r = (ImmReader*)pArg;
+  KvEnv *pPosix = kvEnvPosix();
+  u8 aGot[IMM_SIZE], aWant[IMM_SIZE];
+  int i, j;
+  for(j=0; j<20; j++){
+    for(i=0; i<r->nFile; i++){
+      size_t n = 0;
+      int k = (i*7 + j + r->iSeed) % r->nFile;
+      pattern(aWant, sizeof(aWant), k);
+      if( pPosix->xRead(r->apFile[k], 0, aGot, sizeof(aGot), &n)!=KV_OK
+       || n!=sizeof(aGot) || memcmp(aGot, aWant, n)!=0 ){
+        r->nBad++;
+      }
+    }
+  }
+  return 0;
+}
+
+/*
+** KV_OPEN_IMMUTABLE files (tables) are mapped whole at open and keep their
+** descriptors for at most half the soft RLIMIT_NOFILE: past it the least
+** recently read gives its descriptor back, and its reads copy from the
+** map, also after the file is unlinked, and also while other threads
+** read and open (TSan: the descriptor is never closed under a read).
+*/
+static void test_posix_immutable_gives_descriptors_back(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  KvFile *apFile[IMM_FILES];
+  struct rlimit rlOld, rl;
+  char zName[32];
+  int i, nBefore, nMax = 0;
+  pthread_t aThread[3];
+  ImmReader aR[3];
+
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &rlOld), 0);
+  rl = rlOld;
+  rl.rlim_cur = 64;             /* a budget of 32 */
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  nBefore = openFds();
+  for(i=0; i<IMM_FILES; i++){
+    snprintf(zName, sizeof(zName), "t%d", i);
+    diskWrite(P(f, zName), IMM_SIZE, i);
+  }
+  for(i=0; i<IMM_FILES; i++){
+    u64 nByte = 0;
+    if( i==IMM_FILES/2 ){
+      /* Readers of the first half while the second half opens (and
+      ** takes their descriptors). */
+      int t;
+      for(t=0; t<3; t++){
+        aR[t].apFile = apFile;
+        aR[t].nFile = IMM_FILES/2;
+        aR[t].iSeed = t*13;
+        aR[t].nBad = 0;
+        assert_int_equal(pthread_create(&aThread[t], 0, immReadAll, &aR[t]),
+                         0);
+      }
+    }
+    snprintf(zName, sizeof(zName), "t%d", i);
+    assert_int_equal(pPosix->xOpen(pPosix, P(f, zName),
+                                   KV_OPEN_READ|KV_OPEN_IMMUTABLE,
+                                   &apFile[i]), KV_OK);
+    assert_int_equal(pPosix->xSize(apFile[i], &nByte), KV_OK);
+    assert_int_equal(nByte, IMM_SIZE);
+    if( openFds() - nBefore>nMax ) nMax = openFds() - nBefore;
+  }
+  for(i=0; i<3; i++){
+    assert_int_equal(pthread_join(aThread[i], 0), 0);
+    assert_int_equal(aR[i].nBad, 0);
+  }
+  /* Readers can hold a descriptor past the budget for a moment. */
+  assert_true(nMax<=32 + 3);
+  for(i=0; i<3; i++){
+    aR[i].nFile = IMM_FILES;
+    assert_int_equal(pthread_create(&aThread[i], 0, immReadAll, &aR[i]), 0);
+  }
+  for(i=0; i<3; i++){
+    assert_int_equal(pthread_join(aThread[i], 0), 0);
+    assert_int_equal(aR[i].nBad, 0);
+  }
+  assert_true(openFds() - nBefore<=32);
+  /* Unlinked: still read whole, through the descriptor or the map. */
+  for(i=0; i<IMM_FILES; i++){
+    snprintf(zName, sizeof(zName), "t%d", i);
+    assert_int_equal(unlink(P(f, zName)), 0);
+  }
+  aR[0].nBad = 0;
+  immReadAll(&aR[0]);
+  assert_int_equal(aR[0].nBad, 0);
+  /* A read past the end is short, as pread's. */
+  {
+    u8 a[16];
+    size_t n = 99;
+    for(i=0; i<IMM_FILES; i++){
+      assert_int_equal(pPosix->xRead(apFile[i], IMM_SIZE - 4, a, 16, &n),
+                       KV_OK);
+      assert_int_equal(n, 4);
+    }
+  }
+  for(i=0; i<IMM_FILES; i++){
+    assert_int_equal(pPosix->xClose(apFile[i]), KV_OK);
+  }
+  assert_int_equal(openFds(), nBefore);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rlOld), 0);
+}
+
+/*
+** An open() that fails with EMFILE, of any file, gives back the
+** descriptors of the mapped table files not being read and tries again.
+*/
+static void test_posix_open_sheds_descriptors_when_out(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  KvFile *apFile[20], *pPlain = 0, *pMore = 0;
+  struct rlimit rlOld, rl;
+  int aDup[256];
+  int nDup = 0, i, fd;
+  char zName[32];
+  u8 aGot[IMM_SIZE], aWant[IMM_SIZE];
+  size_t n;
+
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &rlOld), 0);
+  rl = rlOld;
+  rl.rlim_cur = 96;             /* a budget of 48: all 20 keep theirs */
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  diskWrite(P(f, "plain"), 100, 1);
+  for(i=0; i<20; i++){
+    snprintf(zName, sizeof(zName), "t%d", i);
+    diskWrite(P(f, zName), IMM_SIZE, i);
+    assert_int_equal(pPosix->xOpen(pPosix, P(f, zName),
+                                   KV_OPEN_READ|KV_OPEN_IMMUTABLE,
+                                   &apFile[i]), KV_OK);
+  }
+  /* The rest of the limit taken by someone else. */
+  while( nDup<256 && (fd = dup(0))>=0 ) aDup[nDup++] = fd;
+  assert_int_equal(errno, EMFILE);
+  assert_int_equal(pPosix->xOpen(pPosix, P(f, "plain"), KV_OPEN_READ,
+                                 &pPlain), KV_OK);
+  assert_int_equal(pPosix->xOpen(pPosix, P(f, "t0"),
+                                 KV_OPEN_READ|KV_OPEN_IMMUTABLE, &pMore),
+                   KV_OK);
+  for(i=0; i<20; i++){
+    pattern(aWant, sizeof(aWant), i);
+    assert_int_equal(pPosix->xRead(apFile[i], 0, aGot, sizeof(aGot), &n),
+                     KV_OK);
+    assert_int_equal(n, sizeof(aGot));
+    assert_memory_equal(aGot, aWant, n);
+  }
+  for(i=0; i<nDup; i++) close(aDup[i]);
+  assert_int_equal(pPosix->xClose(pPlain), KV_OK);
+  assert_int_equal(pPosix->xClose(pMore), KV_OK);
+  for(i=0; i<20; i++) assert_int_equal(pPosix->xClose(apFile[i]), KV_OK);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rlOld), 0);
+}
+
 /* nTotal bytes of pattern iSeed to append (*paWant), and a buffer to read
 ** the file back into, 8 MiB longer for the tail of zeros a mapped append
 ** file may have (*paGot). */
@@ -1317,6 +1497,8 @@ int main(void){
     T(test_clock),
     T(test_threads),
     T(test_posix_map),
+    T(test_posix_immutable_gives_descriptors_back),
+    T(test_posix_open_sheds_descriptors_when_out),
     T(test_posix_append),
     T(test_posix_append_prefaulted),
     T(test_posix_sync_unmaps_large_run),

@@ -23,6 +23,7 @@
 */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <time.h>
@@ -285,21 +286,24 @@ static void checkModel(kv_db *db){
   assert_int_equal(nSeen, nExpect);
 }
 
-static void test_threads(void **s){
+/* The workload above on a new store with options o; returns the number
+** of SSTables at the end. */
+static int runThreads(kv_options *o){
   char zDir[256];
-  kv_options *o;
   pthread_t aW[NWRITER], aR[NREADER], flusher;
   char *zReport = 0;
+  kv_sstable_info *aInfo = 0;
+  int nInfo = 0;
   int i;
   struct timespec t0, t1;
-  const char *zStress = getenv("STRESS");
-  (void)s;
-  if( zStress && atoi(zStress)>0 ) nBatchPerWriter *= 10*atoi(zStress);
+  memset(aAcked, 0, sizeof(aAcked));
+  memset(aTried, 0, sizeof(aTried));
+  memset(aDelCount, 0, sizeof(aDelCount));
+  atomic_store(&nReadCheck, 0);
+  atomic_store(&nIterCheck, 0);
+  atomic_store(&nFlushCall, 0);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   tuTempDir(zDir, sizeof(zDir), "threads");
-  o = tuOptions("background=on", "memtable_size=64KB", "level0_trigger=2",
-                "wal_segment_size=16KB", "block_size=1KB", "sync=normal",
-                "cache_size=128KB", NULL);
   gDb = tuOpen(zDir, o);
   atomic_store(&bStop, 0);
   for(i=0; i<NREADER; i++){
@@ -321,6 +325,8 @@ static void test_threads(void **s){
   assert_int_equal(kv_verify(gDb, &zReport), KV_OK);
   assert_string_equal(zReport, "ok");
   kv_free(zReport);
+  assert_int_equal(kv_sstables(gDb, &aInfo, &nInfo), KV_OK);
+  kv_free(aInfo);
   assert_int_equal(kv_close(gDb), KV_OK);
   gDb = tuOpen(zDir, o);
   checkModel(gDb);
@@ -332,13 +338,51 @@ static void test_threads(void **s){
                 atomic_load(&nIterCheck), atomic_load(&nFlushCall),
                 (double)(t1.tv_sec - t0.tv_sec)
                 + (double)(t1.tv_nsec - t0.tv_nsec)/1e9);
-  kv_options_free(o);
   tuRemoveDir(zDir);
+  return nInfo;
+}
+
+static void test_threads(void **s){
+  const char *zStress = getenv("STRESS");
+  kv_options *o;
+  (void)s;
+  if( zStress && atoi(zStress)>0 ) nBatchPerWriter *= 10*atoi(zStress);
+  o = tuOptions("background=on", "memtable_size=64KB", "level0_trigger=2",
+                "wal_segment_size=16KB", "block_size=1KB", "sync=normal",
+                "cache_size=128KB", NULL);
+  runThreads(o);
+  kv_options_free(o);
+}
+
+/*
+** The same with more SSTables than the process keeps descriptors for
+** (env_posix.c, "Descriptors": half the soft RLIMIT_NOFILE, lowered to 32
+** here): table files give their descriptors back and are read through
+** their maps while the writers, readers, flushes and compactions run.
+*/
+static void test_threads_few_descriptors(void **s){
+  struct rlimit rlOld, rl;
+  kv_options *o;
+  int nSst;
+  (void)s;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &rlOld), 0);
+  rl = rlOld;
+  rl.rlim_cur = 32;
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  o = tuOptions("background=on", "memtable_size=64KB", "level0_trigger=2",
+                "wal_segment_size=16KB", "block_size=1KB", "sync=normal",
+                "cache_size=128KB", "target_file_size=4KB", NULL);
+  nSst = runThreads(o);
+  kv_options_free(o);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rlOld), 0);
+  print_message("%d SSTables at the end, 16 descriptors for them\n", nSst);
+  assert_true(nSst>16);
 }
 
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_threads),
+    cmocka_unit_test(test_threads_few_descriptors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
