@@ -350,6 +350,7 @@ pytest: all
 	$(PYTHON) tests/apitest.py
 	$(PYTHON) tests/integritytest.py
 	$(PYTHON) tests/ownertest.py
+	$(PYTHON) tests/droptest.py
 	$(PYTHON) tests/sharedtest.py
 	$(PYTHON) tests/authtest.py
 	$(PYTHON) tests/backuptest.py

@@ -227,6 +227,7 @@ int kvvtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   KvCursor *pCur = pTab->pSpareCursor;
   void *pBuf = 0;                 /* the spare's point-read buffer */
   size_t nAlloc = 0;
+  if( pTab->pConn->pDrops ) kvvtabDropsSettle(pTab->pConn, 0);
   /* SQLite opens and closes a cursor for every run of a statement: the
   ** memory of the last one closed is kept for the next, with its buffer
   ** for point reads (an allocation and a free less for each). */

@@ -190,6 +190,10 @@ static int lookupTable(sqlite3 *db, const char *zName, KvVtab **pp,
 
   *pp = 0;
   *pzErr = 0;
+  {
+    KvConn *pConn = kvvtabConnOf(db);
+    if( pConn && pConn->pDrops ) kvvtabDropsSettle(pConn, 0);
+  }
   if( zName==0 ){
     *pzErr = sqlite3_mprintf("kvstore: no table name given");
     return SQLITE_ERROR;

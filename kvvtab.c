@@ -136,6 +136,14 @@ static KvConn *kvConnAcquire(sqlite3 *db){
   return p;
 }
 
+KvConn *kvvtabConnOf(sqlite3 *db){
+  KvConn *p;
+  pthread_mutex_lock(&kvConnMutex);
+  for(p=kvConnList; p && p->db!=db; p=p->pNext){}
+  pthread_mutex_unlock(&kvConnMutex);
+  return p;
+}
+
 /* Free a private directory's record, removing the directory if it is
 ** empty (a DROP emptied it) or, with bDestroy, its store's files first. */
 static void privateDirFree(KvPrivateDir *p, int bDestroy){
@@ -166,6 +174,7 @@ static void kvConnRelease(void *pArg){
   KvPager *pFree = 0;
   int bLast, i;
   if( p==0 ) return;
+  if( p->nRef==1 && p->pDrops ) kvvtabDropsSettle(p, 1);
   pthread_mutex_lock(&kvConnMutex);
   bLast = (--p->nRef==0);
   if( bLast ){
@@ -652,6 +661,10 @@ back_out:
   kvownerClear(&mine);
 }
 
+static void attachUndoDrop(KvVtab *p);
+static int dropCommitted(const KvDrop *d, int *pbGone);
+static void dropFinish(KvDrop *d);
+
 /*
 ** Check that p may use its store and open it. On failure p is detached
 ** (zDetached says why) and the code is returned. Reads nothing of a store
@@ -661,6 +674,7 @@ int kvvtabAttach(KvVtab *p){
   char *zWhy = 0;
   int rc = SQLITE_OK;
   if( p->pKv ) return SQLITE_OK;
+  if( p->pConn->pDrops ) kvvtabDropsSettle(p->pConn, 0);
   if( p->bPrivateDir && p->zDir[0]==0 ){
     zWhy = sqlite3_mprintf("kvstore: the store of table %s is missing: its "
         "database has no file (in-memory, temporary or memdb), and such a "
@@ -682,6 +696,9 @@ int kvvtabAttach(KvVtab *p){
     /* A private directory is its database's alone: no OWNER. */
     rc = kvownerCheck(p->db, p->zSchema, p->zName, p->zDir, kvvtabDbFile(p),
                       &p->bOwn, &zWhy);
+  }
+  if( rc==SQLITE_OK && !p->bPrivateDir && kv_drop_pending(p->zDir) ){
+    attachUndoDrop(p);
   }
   if( rc==SQLITE_OK ) rc = kvvtabOpenEngine(p, &zWhy);
   if( rc==SQLITE_OK && !p->bPrivateDir ){
@@ -810,6 +827,35 @@ static int vtabCreateShadowFree(KvVtab *p, char **pzErr){
   return rc;
 }
 
+/* The store in p->zDir is being dropped and nobody holds it. If OWNER's
+** table is gone from its database as committed (dropCommitted), delete the
+** store as that DROP would have. */
+static void createFinishDrop(KvVtab *p){
+  KvOwner store;
+  KvDrop d;
+  char *zErr = 0;
+  int bInUse = 1, bGone = 0;
+  memset(&store, 0, sizeof(store));
+  memset(&d, 0, sizeof(d));
+  if( kv_store_in_use(p->zDir, &bInUse)==KV_OK && !bInUse
+   && kvownerRead(p->zDir, &store, &zErr)==SQLITE_OK
+   && store.eState==KVOWNER_OWNED && store.zDbPath && store.zDbPath[0] ){
+    d.zDir = p->zDir;
+    d.zDbFile = store.zDbPath[0]=='/'
+        ? sqlite3_mprintf("%s", store.zDbPath)
+        : sqlite3_mprintf("%s/%s", p->zDir, store.zDbPath);
+    d.zTable = store.zTable;
+    d.zStoreId = store.zStoreId;
+    d.bMadeDir = store.bMadeDir;
+    if( d.zDbFile && dropCommitted(&d, &bGone)==SQLITE_OK && bGone ){
+      dropFinish(&d);
+    }
+    sqlite3_free(d.zDbFile);
+  }
+  sqlite3_free(zErr);
+  kvownerClear(&store);
+}
+
 /*
 ** xCreate's half of ownership: make a new store in a directory that does
 ** not exist or is empty, or adopt one (storeAdoptable), then record the
@@ -842,6 +888,12 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
   rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, pzErr);
   if( rc!=SQLITE_OK ) goto create_out;
   eDir = kvownerProbe(p->zDir);
+  if( eDir==KVDIR_STORE && kv_drop_pending(p->zDir) ){
+    /* A committed DROP's store that was never deleted (the process ended
+    ** first): finish it. */
+    createFinishDrop(p);
+    eDir = kvownerProbe(p->zDir);
+  }
   if( eDir==KVDIR_STORE && p->bDefaultDir ){
     /* Perhaps another table's store, left under this name by its ALTER
     ** TABLE ... RENAME TO <this name> that did not complete: it goes back
@@ -984,6 +1036,7 @@ static int kvvtabInit(sqlite3 *db, void *pAux, int argc,
 
   *ppVtab = 0;
   assert( argc>=3 );
+  if( pConn->pDrops ) kvvtabDropsSettle(pConn, 0);
   zDbFile = kvownerDbFile(db, argv[1]);
 
   p = sqlite3_malloc(sizeof(*p));
@@ -1136,6 +1189,185 @@ static int vtabDropShadow(KvVtab *p){
 }
 
 /*
+** DROP TABLE with the database. SQLite runs xDestroy during the DROP
+** statement, before its commit, and the commit can still fail (another
+** connection's read lock in rollback-journal mode: SQLITE_BUSY, "database
+** is locked"; an I/O error; a crash), which leaves the table in the
+** schema. So xDestroy deletes nothing of a store with files: it makes the
+** store unopenable in one durable step (kv_drop_prepare), holds it so
+** that nobody undoes that meanwhile, and records a KvDrop. Once the DROP's
+** transaction is over, kvvtabDropsSettle asks the database as committed,
+** through a connection of its own: the table gone, the store is deleted
+** (as xDestroy deleted it before); the table still there with the same
+** store id, the store is made openable again. It runs when the connection
+** next connects, attaches or opens a kvstore table or calls a kvstore
+** function, and when it closes. After a crash, a table still in the
+** schema finds its store being dropped and takes it back the same way
+** (kvvtabAttach); a committed DROP whose settling a crash prevented leaves
+** the store unopenable, with CURRENT.dropping, for the user to delete.
+*/
+
+/* Is the DROP of d committed? SQLITE_OK with *pbGone when that is known,
+** from a connection of our own (which sees only committed states). */
+static int dropCommitted(const KvDrop *d, int *pbGone){
+  sqlite3 *db = 0;
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = 0;
+  int rc;
+  *pbGone = 0;
+  rc = sqlite3_open_v2(d->zDbFile, &db, SQLITE_OPEN_READWRITE
+                       | SQLITE_OPEN_PRIVATECACHE, 0);
+  if( rc==SQLITE_OK ){
+    sqlite3_busy_timeout(db, 2000);
+    zSql = sqlite3_mprintf("SELECT (SELECT v FROM \"%w_kvstore\" WHERE "
+                           "k='store_id') WHERE EXISTS (SELECT 1 FROM "
+                           "sqlite_schema WHERE type='table' AND name=%Q "
+                           "COLLATE NOCASE)", d->zTable, d->zTable);
+    rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+    if( rc==SQLITE_ERROR ){
+      /* no shadow table: the table is gone (or never had one, an earlier
+      ** release's, which has no KvDrop) */
+      *pbGone = 1;
+      rc = SQLITE_OK;
+    }else if( rc==SQLITE_OK ){
+      rc = sqlite3_step(pStmt);
+      if( rc==SQLITE_ROW ){
+        const char *z = (const char*)sqlite3_column_text(pStmt, 0);
+        *pbGone = z==0 || strcmp(z, d->zStoreId)!=0;
+        rc = SQLITE_OK;
+      }else if( rc==SQLITE_DONE ){
+        *pbGone = 1;
+        rc = SQLITE_OK;
+      }
+    }
+  }
+  sqlite3_finalize(pStmt);
+  sqlite3_free(zSql);
+  sqlite3_close(db);
+  return rc;
+}
+
+static void dropFree(KvDrop *d){
+  kv_store_release(d->pHold);
+  sqlite3_free(d->zDir);
+  sqlite3_free(d->zDbFile);
+  sqlite3_free(d->zTable);
+  sqlite3_free(d->zStoreId);
+  sqlite3_free(d);
+}
+
+/* The DROP of d committed: delete the store, as xDestroy did before. */
+static void dropFinish(KvDrop *d){
+  char *zErr = 0;
+  int rc;
+  kv_store_release(d->pHold);
+  d->pHold = 0;
+  rc = kv_destroy(d->zDir);
+  if( rc!=KV_OK && kvownerProbe(d->zDir)!=KVDIR_STORE ) rc = KV_OK;
+  if( rc!=KV_OK ){
+    sqlite3_log(rc, "%s", kv_errmsg(0));
+    return;
+  }
+  if( kvownerRemove(d->zDir, &zErr)!=SQLITE_OK ){
+    sqlite3_log(SQLITE_IOERR, "%s", zErr ? zErr : "kvstore: cannot remove "
+                "OWNER");
+  }else if( d->bMadeDir ){
+    rmdir(d->zDir);             /* only if nothing else is left */
+  }
+  sqlite3_free(zErr);
+}
+
+void kvvtabDropsSettle(KvConn *pConn, int bClosing){
+  KvDrop **pp = &pConn->pDrops;
+  while( *pp ){
+    KvDrop *d = *pp;
+    int bGone = 0;
+    int rc;
+    rc = dropCommitted(d, &bGone);
+    if( !bClosing && (rc!=SQLITE_OK || (!bGone
+        && sqlite3_txn_state(pConn->db, 0)==SQLITE_TXN_WRITE)) ){
+      /* Not known (busy, say), or the table still there while this
+      ** connection writes: the DROP's own transaction may be open yet (a
+      ** COMMIT to retry after SQLITE_BUSY). Next time. */
+      pp = &d->pNext;
+      continue;
+    }
+    if( rc!=SQLITE_OK ){
+      sqlite3_log(rc, "kvstore: the DROP TABLE of %s could not be settled; "
+                  "'%s' stays as it is", d->zTable, d->zDir);
+    }else if( bGone ){
+      dropFinish(d);
+    }else{
+      kv_store_release(d->pHold);
+      d->pHold = 0;
+      if( kv_drop_undo(d->zDir)==KV_OK ){
+        sqlite3_log(SQLITE_NOTICE, "kvstore: DROP TABLE %s did not commit: "
+                    "its store '%s' is back", d->zTable, d->zDir);
+      }else{
+        sqlite3_log(SQLITE_IOERR, "%s", kv_errmsg(0));
+      }
+    }
+    *pp = d->pNext;
+    dropFree(d);
+  }
+}
+
+/* p's store is being dropped (kv_drop_pending) and nobody holds it: a DROP
+** that rolled back, or crashed before it was settled. If the database
+** still has the table, as committed, with this store's id, take the store
+** back. */
+static void attachUndoDrop(KvVtab *p){
+  KvOwner mine;
+  KvDrop d;
+  int bInUse = 1, bGone = 1;
+  memset(&mine, 0, sizeof(mine));
+  if( kv_store_in_use(p->zDir, &bInUse)!=KV_OK || bInUse ) return;
+  if( kvownerShadowRead(p->db, p->zSchema, p->zName, &mine)==SQLITE_OK
+   && mine.eState==KVOWNER_OWNED ){
+    memset(&d, 0, sizeof(d));
+    d.zDbFile = (char*)kvvtabDbFile(p);
+    d.zTable = p->zName;
+    d.zStoreId = mine.zStoreId;
+    if( d.zDbFile && dropCommitted(&d, &bGone)==SQLITE_OK && !bGone
+     && kv_drop_undo(p->zDir)==KV_OK ){
+      sqlite3_log(SQLITE_NOTICE, "kvstore: DROP TABLE %s did not commit: "
+                  "its store '%s' is back", p->zName, p->zDir);
+    }
+  }
+  kvownerClear(&mine);
+}
+
+/* xDestroy's part for a store with files: kv_drop_prepare, a hold, and a
+** KvDrop for kvvtabDropsSettle. pStore: OWNER as read. */
+static int vtabDropDefer(KvVtab *p, const KvOwner *pStore){
+  KvDrop *d = sqlite3_malloc(sizeof(*d));
+  int rc;
+  if( d==0 ) return SQLITE_NOMEM;
+  memset(d, 0, sizeof(*d));
+  d->zDir = sqlite3_mprintf("%s", p->zDir);
+  d->zDbFile = sqlite3_mprintf("%s", kvvtabDbFile(p) ? kvvtabDbFile(p) : "");
+  d->zTable = sqlite3_mprintf("%s", p->zName);
+  d->zStoreId = sqlite3_mprintf("%s", pStore->zStoreId ? pStore->zStoreId
+                                                        : "");
+  d->bMadeDir = pStore->bMadeDir;
+  if( !d->zDir || !d->zDbFile || !d->zTable || !d->zStoreId ){
+    dropFree(d);
+    return SQLITE_NOMEM;
+  }
+  rc = kv_drop_prepare(p->zDir);
+  if( rc==KV_OK ) rc = kv_store_hold(p->zDir, &d->pHold);
+  if( rc!=KV_OK ){
+    sqlite3_log(rc, "%s", kv_errmsg(0));
+    kv_drop_undo(p->zDir);
+    dropFree(d);
+    return rc;
+  }
+  d->pNext = p->pConn->pDrops;
+  p->pConn->pDrops = d;
+  return SQLITE_OK;
+}
+
+/*
 ** DROP TABLE. SQLite runs xDestroy at once, even inside a transaction, and
 ** a ROLLBACK could not bring deleted files back; another connection using
 ** the store would lose it under its feet. Both are refused.
@@ -1211,6 +1443,17 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab){
   if( !p->bPrivateDir ) kvownerRead(p->zDir, &store, &zErr);
   sqlite3_free(zErr);
   zErr = 0;
+  if( !p->bPrivateDir ){
+    rc = vtabDropDefer(p, &store);
+    kvownerClear(&store);
+    if( rc!=SQLITE_OK ){
+      /* Keep the table usable: the DROP fails and the table stays. */
+      kvvtabAttach(p);
+      return rc;
+    }
+    vtabFree(p);
+    return SQLITE_OK;
+  }
   rc = kv_destroy(p->zDir);
   if( rc!=KV_OK && !p->bPrivateDir && kvownerProbe(p->zDir)!=KVDIR_STORE ){
     /* No KVSTORE: the engine's files are gone, or kv_destroy cannot tell

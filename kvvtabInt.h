@@ -42,6 +42,7 @@ typedef struct KvSavepoint KvSavepoint;
 typedef struct KvRun KvRun;
 typedef struct KvIngest KvIngest;
 typedef struct KvBulk KvBulk;
+typedef struct KvDrop KvDrop;
 
 /*
 ** Per-connection state, shared by every kvstore table of one sqlite3*.
@@ -55,8 +56,30 @@ struct KvConn {
                               ** each, dropped when the connection closes) */
   int nPager;
   KvVtab *pTabs;              /* open kvstore tables of this connection */
+  KvDrop *pDrops;             /* DROP TABLEs whose commit is not known yet */
   KvConn *pNext;              /* next in the process-wide list */
 };
+
+/*
+** A DROP TABLE of a table with a store of its own (kvvtab.c, "DROP TABLE
+** with the database"): the store is made unopenable (kv_drop_prepare) and
+** held; it is deleted once the database's commit of the DROP is seen, or
+** made openable again when the DROP rolled back (kvvtabDropsSettle).
+*/
+struct KvDrop {
+  char *zDir;                 /* the store */
+  char *zDbFile;              /* its database file */
+  char *zTable;               /* the table dropped */
+  char *zStoreId;             /* its identity (shadow row 'store_id') */
+  int bMadeDir;               /* OWNER's made_dir: the directory goes too */
+  kv_hold *pHold;             /* keeps others from undoing the drop */
+  KvDrop *pNext;
+};
+/* Settle the DROPs of pConn whose transactions are over; bClosing: the
+** connection is closing (its transaction is over, its handle unusable). */
+void kvvtabDropsSettle(KvConn *pConn, int bClosing);
+/* The KvConn of connection db, or NULL (the module is not registered). */
+KvConn *kvvtabConnOf(sqlite3 *db);
 
 /*
 ** One database as this process's connections reach it: the sqlite3_file

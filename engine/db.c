@@ -1159,6 +1159,10 @@ static int droppedCheck(kv_db *db){
     rc = kvErr(KV_CANTOPEN, "kvstore: store '%s' is being dropped (%s "
                "exists: a DROP TABLE was interrupted); DROP TABLE again "
                "finishes it", db->zDir, KV_NAME_DROPPED);
+  }else if( kv_drop_pending(db->zDir) ){
+    rc = kvErr(KV_CANTOPEN, "kvstore: store '%s' is being dropped by a DROP "
+               "TABLE that has not committed yet (%s exists); it is back "
+               "once that DROP rolls back", db->zDir, KV_NAME_DROPPING);
   }
   kvFree(zPath);
   return rc;
@@ -1500,6 +1504,7 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
   char *zLock = 0;
   char *zCurrent = 0;
   char *zMarker = 0;
+  char *zDropping = 0;
   KvFile *pLock = 0;
   u64 iDev, iIno;
   char **az = 0;
@@ -1522,7 +1527,8 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
     zLock = kvFileName(zCanon, KV_FILE_LOCK, 0);
     zCurrent = kvFileName(zCanon, KV_FILE_CURRENT, 0);
     zMarker = kvFileName(zCanon, KV_FILE_DROPPED, 0);
-    if( zId==0 || zLock==0 || zCurrent==0 || zMarker==0 ){
+    zDropping = kvFileName(zCanon, KV_FILE_DROPPING, 0);
+    if( zId==0 || zLock==0 || zCurrent==0 || zMarker==0 || zDropping==0 ){
       rc = kvErrNoMem();
     }
   }
@@ -1541,6 +1547,10 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
   }
   if( rc==KV_OK && pEnv->xExists(pEnv, zCurrent) ){
     rc = pEnv->xRename(pEnv, zCurrent, zMarker);
+    if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zCanon);
+  }else if( rc==KV_OK && pEnv->xExists(pEnv, zDropping) ){
+    /* (kv_drop_prepare's marker: its DROP committed) */
+    rc = pEnv->xRename(pEnv, zDropping, zMarker);
     if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zCanon);
   }
   if( rc==KV_OK ) rc = pEnv->xList(pEnv, zCanon, &az, &n);
@@ -1578,12 +1588,97 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
   kvFree(zLock);
   kvFree(zCurrent);
   kvFree(zMarker);
+  kvFree(zDropping);
   kvFree(zCanon);
   return rc;
 }
 
 int kv_destroy(const char *zDir){
   return kvDestroyEnv(kvEnvPosix(), zDir);
+}
+
+/*
+** The two steps of a DROP TABLE that commits with its database
+** (kvvtab.c's xDestroy): kv_drop_prepare makes the store unopenable in one
+** durable step (CURRENT renamed to KV_NAME_DROPPING, the directory
+** fsynced) and deletes nothing; once the database's commit is known,
+** kv_destroy deletes it (it takes that marker for CURRENT) or
+** kv_drop_undo renames it back. Refused, as kv_destroy is, while the
+** store is open in this process or another.
+*/
+int kv_drop_prepare(const char *zDir){
+  KvEnv *pEnv = kvEnvPosix();
+  char *zCurrent = kvFileName(zDir, KV_FILE_CURRENT, 0);
+  char *zDropping = kvFileName(zDir, KV_FILE_DROPPING, 0);
+  char *zLock = kvFileName(zDir, KV_FILE_LOCK, 0);
+  KvFile *pLock = 0;
+  int rc = (zCurrent && zDropping && zLock) ? KV_OK : kvErrNoMem();
+  kvErrClear();
+  if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
+  if( rc==KV_OK ){
+    rc = pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
+    if( rc==KV_BUSY ){
+      rc = kvErr(KV_BUSY, "kvstore: '%s' is open in another process: it "
+                 "cannot be dropped now", zDir);
+    }
+  }
+  if( rc==KV_OK && pEnv->xExists(pEnv, zCurrent) ){
+    rc = pEnv->xRename(pEnv, zCurrent, zDropping);
+    if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zDir);
+  }
+  if( pLock ) pEnv->xUnlock(pLock);
+  kvFree(zCurrent);
+  kvFree(zDropping);
+  kvFree(zLock);
+  return rc;
+}
+
+int kv_drop_undo(const char *zDir){
+  KvEnv *pEnv = kvEnvPosix();
+  char *zCurrent = kvFileName(zDir, KV_FILE_CURRENT, 0);
+  char *zDropping = kvFileName(zDir, KV_FILE_DROPPING, 0);
+  int rc = (zCurrent && zDropping) ? KV_OK : kvErrNoMem();
+  kvErrClear();
+  if( rc==KV_OK && pEnv->xExists(pEnv, zDropping)
+   && !pEnv->xExists(pEnv, zCurrent) ){
+    rc = pEnv->xRename(pEnv, zDropping, zCurrent);
+    if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zDir);
+  }
+  kvFree(zCurrent);
+  kvFree(zDropping);
+  return rc;
+}
+
+int kv_drop_pending(const char *zDir){
+  KvEnv *pEnv = kvEnvPosix();
+  char *zCurrent = kvFileName(zDir, KV_FILE_CURRENT, 0);
+  char *zDropping = kvFileName(zDir, KV_FILE_DROPPING, 0);
+  int bRes = zCurrent && zDropping && pEnv->xExists(pEnv, zDropping)
+          && !pEnv->xExists(pEnv, zCurrent);
+  kvFree(zCurrent);
+  kvFree(zDropping);
+  return bRes;
+}
+
+int kv_store_hold(const char *zDir, kv_hold **ppHold){
+  KvEnv *pEnv = kvEnvPosix();
+  char *zLock = kvFileName(zDir, KV_FILE_LOCK, 0);
+  KvFile *pLock = 0;
+  int rc = zLock ? pEnv->xLock(pEnv, zLock, &pLock) : kvErrNoMem();
+  if( rc==KV_OK ){
+    rc = pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_SHARED, 0);
+    if( rc!=KV_OK ){
+      pEnv->xUnlock(pLock);
+      pLock = 0;
+    }
+  }
+  kvFree(zLock);
+  *ppHold = (kv_hold*)pLock;
+  return rc;
+}
+
+void kv_store_release(kv_hold *pHold){
+  if( pHold ) kvEnvPosix()->xUnlock((KvFile*)pHold);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -27,6 +27,8 @@ static int fileNameFormat(char *zBuf, size_t nBuf, const char *zDir,
       return snprintf(zBuf, nBuf, "%s%s" KV_NAME_CURRENT ".tmp", zDir, zSep);
     case KV_FILE_DROPPED:
       return snprintf(zBuf, nBuf, "%s%s" KV_NAME_DROPPED, zDir, zSep);
+    case KV_FILE_DROPPING:
+      return snprintf(zBuf, nBuf, "%s%s" KV_NAME_DROPPING, zDir, zSep);
     case KV_FILE_MANIFEST:
       return snprintf(zBuf, nBuf, "%s%sMANIFEST-%06" PRIu64, zDir, zSep, iNum);
     case KV_FILE_WAL:
@@ -74,6 +76,7 @@ int kvParseFileName(const char *zName, int *peType, u64 *piNum){
     { KV_NAME_CURRENT,       KV_FILE_CURRENT },
     { KV_NAME_CURRENT ".tmp",   KV_FILE_CURRENT_TMP },
     { KV_NAME_DROPPED, KV_FILE_DROPPED },
+    { KV_NAME_DROPPING, KV_FILE_DROPPING },
   };
   size_t n = strlen(zName);
   size_t nDigit = strspn(zName, "0123456789");

@@ -29,6 +29,7 @@
 #define KV_NAME_LOCK     "LOCK"
 #define KV_NAME_CURRENT  "CURRENT"
 #define KV_NAME_DROPPED  "CURRENT.dropped"
+#define KV_NAME_DROPPING "CURRENT.dropping"
 
 enum {
   KV_FILE_NONE = 0,             /* not a name a store uses */
@@ -38,6 +39,7 @@ enum {
   KV_FILE_CURRENT,
   KV_FILE_CURRENT_TMP,
   KV_FILE_DROPPED,
+  KV_FILE_DROPPING,             /* a DROP TABLE not committed yet */
   KV_FILE_MANIFEST,
   KV_FILE_WAL,
   KV_FILE_SST,

@@ -571,6 +571,21 @@ int kv_catch_up(kv_db *db, uint64_t iHorizon);
 /* *pbInUse 1 if a process has the store in zDir open (for tools that must
 ** not change a store in use). */
 int kv_store_in_use(const char *zDir, int *pbInUse);
+/*
+** A DROP TABLE that commits with its database (db.c): kv_drop_prepare
+** makes the store in zDir unopenable ("being dropped") in one durable
+** step and deletes nothing; then kv_destroy deletes it, or kv_drop_undo
+** makes it openable again. kv_drop_pending: 1 if the store is in that
+** state. kv_store_hold keeps a store "in use" for kv_store_in_use (and
+** kv_destroy and kv_drop_prepare of other processes refuse it) without
+** opening it, until kv_store_release.
+*/
+typedef struct kv_hold kv_hold;
+int kv_drop_prepare(const char *zDir);
+int kv_drop_undo(const char *zDir);
+int kv_drop_pending(const char *zDir);
+int kv_store_hold(const char *zDir, kv_hold **ppHold);
+void kv_store_release(kv_hold *pHold);
 /* 1 if another process (another instance) has db's store open too. */
 int kv_open_elsewhere(kv_db *db);
 /* KV_OK, or KV_MISUSE (with its message) when db was opened before a

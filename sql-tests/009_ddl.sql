@@ -20,8 +20,12 @@ BEGIN;
 DROP TABLE kv2;
 ROLLBACK;
 SELECT * FROM kv2;
--- DROP removes the store's files and its directory.
+-- DROP removes the store's files and its directory once it has committed
+-- (a DROP whose commit fails keeps them): when the connection next uses a
+-- kvstore table or function, or closes (.open here).
 DROP TABLE kv2;
+.open test.db
+.load ./kvstore
 SELECT count(*) FROM fsdir('.') WHERE name GLOB './test.db-*';
 -- A table with dir= keeps its directory on RENAME; DROP leaves files that
 -- are not the store's.
@@ -31,6 +35,8 @@ SELECT writefile('data/mine.txt', 'not kvstore''s');
 ALTER TABLE d RENAME TO e;
 SELECT * FROM e;
 DROP TABLE e;
+.open test.db
+.load ./kvstore
 SELECT name FROM fsdir('data');
 -- A store belongs to one table: a second table naming the same directory
 -- is refused, and the first keeps its rows (doc/ownership.md).
@@ -50,6 +56,8 @@ DROP TABLE s1;
 .connection close 1
 SELECT count(*) > 0 FROM fsdir('.') WHERE name GLOB './shared*';
 DROP TABLE s1;
+.open test.db
+.load ./kvstore
 SELECT count(*) FROM fsdir('.') WHERE name GLOB './shared*';
 -- A directory that holds something else is not a store.
 SELECT writefile('other/CURRENT', 'MANIFEST-000001');

@@ -221,10 +221,14 @@ class Directories(Base):
         with open(os.path.join(self.dir, "data", "notes.txt"), "w") as f:
             f.write("mine")
         c.execute("DROP TABLE kv")
+        # The store goes once the DROP committed: at the connection's next
+        # use of kvstore (this CREATE), or at its close.
+        c.execute("CREATE VIRTUAL TABLE kv2 USING kvstore")
         self.assertEqual(os.listdir(os.path.join(self.dir, "data")),
                          ["notes.txt"])
-        c.execute("CREATE VIRTUAL TABLE kv2 USING kvstore")
         c.execute("DROP TABLE kv2")
+        c.close()
+        self.conns.remove(c)
         self.assertFalse(os.path.exists(self.path + "-kv2.kvstore"))
 
 

@@ -233,6 +233,56 @@ static void test_drop_failing_midway_stays_unopenable_then_finishes(
   tuRemoveDir(zDir);
 }
 
+/* The two steps of a DROP that commits with its database (kv.h): after
+** kv_drop_prepare every open refuses the store ("not committed yet") and
+** nothing is deleted; kv_drop_undo gives it back whole; after prepare
+** again, kv_destroy deletes it. A hold makes kv_store_in_use say so and
+** keeps kv_destroy and kv_drop_prepare from acting; an open store refuses
+** kv_drop_prepare. */
+static void test_drop_prepare_undo_destroy(void **state){
+  char zDir[256];
+  kv_options *o;
+  kv_db *db = 0;
+  kv_hold *pHold = 0;
+  int nSst, bInUse = 0;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "dropprep");
+  o = tuOptions("background=off", NULL);
+  fillStore(zDir, o, 3);
+  db = tuOpen(zDir, o);
+  assert_int_equal(kv_drop_prepare(zDir), KV_BUSY);   /* open here */
+  assert_int_equal(kv_close(db), KV_OK);
+  db = 0;
+  nSst = countFiles(zDir, ".sst");
+  assert_true(nSst>0);
+
+  assert_int_equal(kv_drop_pending(zDir), 0);
+  assert_int_equal(kv_drop_prepare(zDir), KV_OK);
+  assert_int_equal(kv_drop_pending(zDir), 1);
+  assert_int_equal(countFiles(zDir, ".sst"), nSst);
+  assert_int_equal(kv_open(zDir, o, &db), KV_CANTOPEN);
+  assert_non_null(strstr(kv_errmsg(0), "not committed yet"));
+
+  assert_int_equal(kv_store_hold(zDir, &pHold), KV_OK);
+  assert_int_equal(kv_store_in_use(zDir, &bInUse), KV_OK);
+  assert_int_equal(bInUse, 1);
+  assert_int_equal(kv_destroy(zDir), KV_BUSY);
+  kv_store_release(pHold);
+  assert_int_equal(kv_store_in_use(zDir, &bInUse), KV_OK);
+  assert_int_equal(bInUse, 0);
+
+  assert_int_equal(kv_drop_undo(zDir), KV_OK);
+  assert_int_equal(kv_drop_pending(zDir), 0);
+  db = tuOpen(zDir, o);
+  assert_int_equal(countRows(db), 3*10 + 1);
+  assert_int_equal(kv_close(db), KV_OK);
+
+  assert_int_equal(kv_drop_prepare(zDir), KV_OK);
+  assert_int_equal(kv_destroy(zDir), KV_OK);
+  assert_int_equal(access(zDir, F_OK), -1);
+  kv_options_free(o);
+}
+
 /* A crash and power cut after any number of the destroy's operations
 ** leaves either the whole store (every row) or one that every open
 ** refuses and the next destroy removes: never a store with rows missing. */
@@ -688,6 +738,7 @@ int main(void){
     cmocka_unit_test(test_large_value_flushes_and_reopens),
     cmocka_unit_test(test_drop_failing_midway_stays_unopenable_then_finishes),
     cmocka_unit_test(test_drop_crash_at_every_step),
+    cmocka_unit_test(test_drop_prepare_undo_destroy),
     cmocka_unit_test(test_drop_damaged_store),
     cmocka_unit_test(test_planted_symlink_at_tmp_name_not_written_through),
     cmocka_unit_test(test_full_disk_in_flush_is_retried),
