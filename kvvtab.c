@@ -664,6 +664,7 @@ back_out:
 static void attachUndoDrop(KvVtab *p);
 static int dropCommitted(const KvDrop *d, int *pbGone);
 static void dropFinish(KvDrop *d);
+static const char *vtabVfsName(sqlite3 *db, const char *zSchema);
 
 /*
 ** Check that p may use its store and open it. On failure p is detached
@@ -844,6 +845,7 @@ static void createFinishDrop(KvVtab *p){
     d.zDbFile = store.zDbPath[0]=='/'
         ? sqlite3_mprintf("%s", store.zDbPath)
         : sqlite3_mprintf("%s/%s", p->zDir, store.zDbPath);
+    d.zVfs = (char*)vtabVfsName(p->db, p->zSchema);
     d.zTable = store.zTable;
     d.zStoreId = store.zStoreId;
     d.bMadeDir = store.bMadeDir;
@@ -1207,6 +1209,16 @@ static int vtabDropShadow(KvVtab *p){
 ** the store unopenable, with CURRENT.dropping, for the user to delete.
 */
 
+/* The name of the VFS of schema zSchema's database, or NULL. */
+static const char *vtabVfsName(sqlite3 *db, const char *zSchema){
+  sqlite3_vfs *pVfs = 0;
+  if( sqlite3_file_control(db, zSchema, SQLITE_FCNTL_VFS_POINTER,
+                           &pVfs)!=SQLITE_OK || pVfs==0 ){
+    return 0;
+  }
+  return pVfs->zName;
+}
+
 /* Is the DROP of d committed? SQLITE_OK with *pbGone when that is known,
 ** from a connection of our own (which sees only committed states). */
 static int dropCommitted(const KvDrop *d, int *pbGone){
@@ -1216,7 +1228,7 @@ static int dropCommitted(const KvDrop *d, int *pbGone){
   int rc;
   *pbGone = 0;
   rc = sqlite3_open_v2(d->zDbFile, &db, SQLITE_OPEN_READWRITE
-                       | SQLITE_OPEN_PRIVATECACHE, 0);
+                       | SQLITE_OPEN_PRIVATECACHE, d->zVfs);
   if( rc==SQLITE_OK ){
     sqlite3_busy_timeout(db, 2000);
     zSql = sqlite3_mprintf("SELECT (SELECT v FROM \"%w_kvstore\" WHERE "
@@ -1247,10 +1259,30 @@ static int dropCommitted(const KvDrop *d, int *pbGone){
   return rc;
 }
 
+/* Is the DROP of d committed, as connection db sees its schema (the
+** dropping connection itself once the DROP's transaction is over, or one
+** that has the table in its schema)? SQLITE_OK with *pbGone if known. */
+static int dropGoneHere(sqlite3 *db, const KvDrop *d, int *pbGone){
+  KvOwner mine;
+  int rc;
+  memset(&mine, 0, sizeof(mine));
+  *pbGone = 0;
+  if( sqlite3_db_filename(db, d->zSchema)==0 ) return SQLITE_ERROR;
+  rc = kvownerShadowRead(db, d->zSchema, d->zTable, &mine);
+  if( rc==SQLITE_OK ){
+    *pbGone = mine.eState!=KVOWNER_OWNED
+           || strcmp(mine.zStoreId, d->zStoreId)!=0;
+  }
+  kvownerClear(&mine);
+  return rc;
+}
+
 static void dropFree(KvDrop *d){
   kv_store_release(d->pHold);
   sqlite3_free(d->zDir);
   sqlite3_free(d->zDbFile);
+  sqlite3_free(d->zVfs);
+  sqlite3_free(d->zSchema);
   sqlite3_free(d->zTable);
   sqlite3_free(d->zStoreId);
   sqlite3_free(d);
@@ -1283,13 +1315,21 @@ void kvvtabDropsSettle(KvConn *pConn, int bClosing){
     KvDrop *d = *pp;
     int bGone = 0;
     int rc;
-    rc = dropCommitted(d, &bGone);
-    if( !bClosing && (rc!=SQLITE_OK || (!bGone
-        && sqlite3_txn_state(pConn->db, 0)==SQLITE_TXN_WRITE)) ){
-      /* Not known (busy, say), or the table still there while this
-      ** connection writes: the DROP's own transaction may be open yet (a
-      ** COMMIT to retry after SQLITE_BUSY). Next time. */
-      pp = &d->pNext;
+    if( bClosing ){
+      rc = dropCommitted(d, &bGone);
+    }else if( sqlite3_txn_state(pConn->db, d->zSchema)!=SQLITE_TXN_WRITE ){
+      /* The DROP's transaction is over: the connection's own schema says
+      ** how it ended (a database detached since: ask the file). */
+      rc = dropGoneHere(pConn->db, d, &bGone);
+      if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ) rc = dropCommitted(d, &bGone);
+    }else{
+      /* It may be open yet (a COMMIT to retry after SQLITE_BUSY), or this
+      ** is a later write transaction: only a committed DROP is known. */
+      rc = dropCommitted(d, &bGone);
+      if( rc==SQLITE_OK && !bGone ) rc = SQLITE_BUSY;
+    }
+    if( !bClosing && rc!=SQLITE_OK ){
+      pp = &d->pNext;           /* next time */
       continue;
     }
     if( rc!=SQLITE_OK ){
@@ -1326,10 +1366,13 @@ static void attachUndoDrop(KvVtab *p){
    && mine.eState==KVOWNER_OWNED ){
     memset(&d, 0, sizeof(d));
     d.zDbFile = (char*)kvvtabDbFile(p);
+    d.zVfs = (char*)vtabVfsName(p->db, p->zSchema);
     d.zTable = p->zName;
     d.zStoreId = mine.zStoreId;
-    if( d.zDbFile && dropCommitted(&d, &bGone)==SQLITE_OK && !bGone
-     && kv_drop_undo(p->zDir)==KV_OK ){
+    /* As committed; when the file cannot be read apart (a VFS that needs
+    ** more than its name), this connection has the table in its schema. */
+    if( d.zDbFile==0 || dropCommitted(&d, &bGone)!=SQLITE_OK ) bGone = 0;
+    if( !bGone && kv_drop_undo(p->zDir)==KV_OK ){
       sqlite3_log(SQLITE_NOTICE, "kvstore: DROP TABLE %s did not commit: "
                   "its store '%s' is back", p->zName, p->zDir);
     }
@@ -1347,10 +1390,18 @@ static int vtabDropDefer(KvVtab *p, const KvOwner *pStore){
   d->zDir = sqlite3_mprintf("%s", p->zDir);
   d->zDbFile = sqlite3_mprintf("%s", kvvtabDbFile(p) ? kvvtabDbFile(p) : "");
   d->zTable = sqlite3_mprintf("%s", p->zName);
+  d->zSchema = sqlite3_mprintf("%s", p->zSchema);
   d->zStoreId = sqlite3_mprintf("%s", pStore->zStoreId ? pStore->zStoreId
                                                         : "");
+  if( vtabVfsName(p->db, p->zSchema) ){
+    d->zVfs = sqlite3_mprintf("%s", vtabVfsName(p->db, p->zSchema));
+    if( d->zVfs==0 ){
+      dropFree(d);
+      return SQLITE_NOMEM;
+    }
+  }
   d->bMadeDir = pStore->bMadeDir;
-  if( !d->zDir || !d->zDbFile || !d->zTable || !d->zStoreId ){
+  if( !d->zDir || !d->zDbFile || !d->zTable || !d->zSchema || !d->zStoreId ){
     dropFree(d);
     return SQLITE_NOMEM;
   }

@@ -69,6 +69,8 @@ struct KvConn {
 struct KvDrop {
   char *zDir;                 /* the store */
   char *zDbFile;              /* its database file */
+  char *zVfs;                 /* the VFS it was opened with, or NULL */
+  char *zSchema;              /* the table's schema in the connection */
   char *zTable;               /* the table dropped */
   char *zStoreId;             /* its identity (shadow row 'store_id') */
   int bMadeDir;               /* OWNER's made_dir: the directory goes too */

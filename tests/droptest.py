@@ -133,6 +133,27 @@ class Drop(unittest.TestCase):
         self.assertEqual(tables(c), set())
         c.close()
 
+    def test_drop_in_attached_database(self):
+        other = os.path.join(self.dir, "other.db")
+        make(other)
+        c = connect(self.db, timeout=0.2)
+        c.execute("ATTACH ? AS a", (other,))
+        r = reader(other)
+        for t in ("tw", "kv"):
+            with self.assertRaises(sqlite3.OperationalError):
+                c.execute("DROP TABLE a." + t)
+        r.execute("COMMIT")
+        r.close()
+        self.assertEqual(c.execute("SELECT count(*) FROM a.kv").fetchone(),
+                         (len(ROWS),))
+        c.execute("DROP TABLE a.kv")
+        c.execute("DETACH a")
+        c.close()
+        self.assertFalse(os.path.exists(other + "-kv.kvstore"))
+        c = connect(other)
+        self.assertEqual(tables(c), {"tw"})
+        c.close()
+
     def test_committed_drop_deletes_the_store_at_next_use_and_close(self):
         make(self.db, "wal")
         c = connect(self.db)
