@@ -269,7 +269,8 @@ test: powercut
 # FULL) every acknowledged transaction there. The negative control
 # (sync=off on the kvstore table) must be caught. Lossy settings (rollback
 # journal + FULL, WAL + NORMAL) are checked for atomicity only. The create
-# runs make both tables in the traced run's first transaction.
+# runs make both tables in the traced run's first transaction; the drop
+# runs end with DROP TABLE kv (gone after every batch, or there whole).
 PCSQL_BATCHES ?= 60
 PCSQL_POINTS  ?= 20
 PCSQL := $(PYTHON) $(CURDIR)/tests/powercut/pcsql.py
@@ -278,7 +279,7 @@ PCSQL := $(PYTHON) $(CURDIR)/tests/powercut/pcsql.py
 # With create, the traced run's first transaction makes both tables.
 define pcsql_run
 	@rm -rf $(POWERCUT_WORK)/sql-$(1)-$(2)$(6) && mkdir -p $(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/run
-	$(PCSQL) $(if $(6),setup-empty,setup) $(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/run $(1) $(5)
+	$(PCSQL) $(if $(filter create,$(6)),setup-empty,setup) $(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/run $(1) $(5)
 	PC_DIR=$(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/run/app.db-kv.kvstore \
 	  PC_PARENT_PREFIX=app.db PC_LOG=$(POWERCUT_WORK)/sql-$(1)-$(2)$(6)/trace.log \
 	  LD_PRELOAD=$(CURDIR)/$(PC_BIN)/pcshim.so \
@@ -295,6 +296,7 @@ powercut-sql: $(PC_TOOLS) all
 	$(call pcsql_run,wal,FULL,check,--points $(PCSQL_POINTS) --variants 2)
 	$(call pcsql_run,delete,FULL,check-atomic,--points $(PCSQL_POINTS) --variants 2)
 	$(call pcsql_run,wal,FULL,check,--points $(PCSQL_POINTS) --variants 2,,create)
+	$(call pcsql_run,delete,EXTRA,check-drop,--points $(PCSQL_POINTS) --variants 2,,drop)
 
 ## powercut-sql-stress: powercut-sql at every crash point, every setting (in make stress)
 powercut-sql-stress: $(PC_TOOLS) all
@@ -304,6 +306,8 @@ powercut-sql-stress: $(PC_TOOLS) all
 	$(call pcsql_run,wal,NORMAL,check-atomic,--variants 8)
 	$(call pcsql_run,delete,EXTRA,check,--variants 8,,create)
 	$(call pcsql_run,wal,FULL,check,--variants 8,,create)
+	$(call pcsql_run,delete,EXTRA,check-drop,--variants 8,,drop)
+	$(call pcsql_run,wal,FULL,check-drop,--variants 8,,drop)
 
 test: powercut-sql
 stress: powercut-sql-stress

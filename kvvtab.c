@@ -828,7 +828,8 @@ static int vtabCreateShadowFree(KvVtab *p, char **pzErr){
   return rc;
 }
 
-/* The store in p->zDir is being dropped and nobody holds it. If OWNER's
+/* The store in p->zDir is being dropped (kv_drop_marked) and nobody holds
+** it. If OWNER's
 ** table is gone from its database as committed (dropCommitted), delete the
 ** store as that DROP would have. */
 static void createFinishDrop(KvVtab *p){
@@ -890,9 +891,9 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
   rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, pzErr);
   if( rc!=SQLITE_OK ) goto create_out;
   eDir = kvownerProbe(p->zDir);
-  if( eDir==KVDIR_STORE && kv_drop_pending(p->zDir) ){
-    /* A committed DROP's store that was never deleted (the process ended
-    ** first): finish it. */
+  if( eDir==KVDIR_STORE && kv_drop_marked(p->zDir) ){
+    /* A committed DROP's store that was never deleted, or not wholly (the
+    ** process ended first): finish it. */
     createFinishDrop(p);
     eDir = kvownerProbe(p->zDir);
   }

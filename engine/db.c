@@ -1660,6 +1660,15 @@ int kv_drop_pending(const char *zDir){
   return bRes;
 }
 
+int kv_drop_marked(const char *zDir){
+  KvEnv *pEnv = kvEnvPosix();
+  char *zDropped = kvFileName(zDir, KV_FILE_DROPPED, 0);
+  int bRes = kv_drop_pending(zDir)
+          || (zDropped && pEnv->xExists(pEnv, zDropped));
+  kvFree(zDropped);
+  return bRes;
+}
+
 int kv_store_hold(const char *zDir, kv_hold **ppHold){
   KvEnv *pEnv = kvEnvPosix();
   char *zLock = kvFileName(zDir, KV_FILE_LOCK, 0);

@@ -584,6 +584,8 @@ typedef struct kv_hold kv_hold;
 int kv_drop_prepare(const char *zDir);
 int kv_drop_undo(const char *zDir);
 int kv_drop_pending(const char *zDir);
+/* kv_drop_pending, or a destroy that did not finish (CURRENT.dropped). */
+int kv_drop_marked(const char *zDir);
 int kv_store_hold(const char *zDir, kv_hold **ppHold);
 void kv_store_release(kv_hold *pHold);
 /* 1 if another process (another instance) has db's store open too. */

@@ -502,8 +502,8 @@ class AuthorizerTest(unittest.TestCase):
         self.assertEqual(rows(c, "kv"), [("a", 1)])
         self.assertTrue(os.path.isdir(path + "-kv.kvstore"))
         c.execute("DROP TABLE kv")
+        c.close()               # (a committed DROP's store goes at close)
         self.assertFalse(os.path.exists(path + "-kv.kvstore"))
-        c.close()
 
 
 if __name__ == "__main__":

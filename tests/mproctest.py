@@ -1089,6 +1089,8 @@ def drop_while_open(kind, args, rng):
         if r[0] != "ok":
             raise AssertionError("DROP TABLE once the other process closed "
                                  "the table: %r" % (r,))
+        b.close()               # (a committed DROP's store goes at close)
+        b = None
         left = [f for f in os.listdir(st.dir) if f.startswith("test.db-t")]
         if left:
             raise AssertionError("the dropped table's store is still there: "

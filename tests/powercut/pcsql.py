@@ -7,16 +7,22 @@ power loss as well as the store (doc/powerloss.md).
   pcsql.py setup DIR JOURNAL [OPTS] DIR/app.db and its tables (untraced);
                                     OPTS: more kvstore options
   pcsql.py setup-empty DIR JOURNAL  DIR/app.db without the tables
-  pcsql.py drive DIR BATCHES SYNC [create]
+  pcsql.py drive DIR BATCHES SYNC [create|drop]
                                     the transactions with PRAGMA
                                     synchronous=SYNC, under pcshim.so with
                                     PC_DIR=DIR/app.db-kv.kvstore and
                                     PC_PARENT_PREFIX=app.db; with
                                     create, the first one makes both
-                                    tables (after setup-empty)
+                                    tables (after setup-empty); with
+                                    drop, DROP TABLE kv follows them
   pcsql.py check DB ACKED BEGUN     one crash state (pccheck --sql)
   pcsql.py check-atomic DB ACKED BEGUN   the same without the durability
                                     of acknowledged batches
+  pcsql.py check-drop DB ACKED BEGUN     check, after drive ... drop: the
+                                    batches, then DROP TABLE kv; kv may be
+                                    gone (after every batch, and a new kv
+                                    starts empty), or there whole unless
+                                    the DROP was acknowledged
 
 Batch n sets 'last' to n and key k<n % 24> to a value of n, and deletes
 k<(n + 12) % 24>, in both tables, in one transaction. The check: the
@@ -74,7 +80,7 @@ def setup_empty(folder, journal):
     c.close()
 
 
-def drive(folder, batches, sync, create=False):
+def drive(folder, batches, sync, create=False, drop=False):
     try:
         mark = ctypes.CDLL(None).pc_mark
     except AttributeError:
@@ -105,14 +111,37 @@ def drive(folder, batches, sync, create=False):
         mark(b"ack %d" % n)
         if n % 30 == 0:
             c.execute("SELECT kvstore_compact('kv')").fetchall()
+    if drop:
+        # One more step: DROP TABLE kv, settled when the connection closes.
+        mark(b"begin %d" % (batches + 1))
+        c.execute("DROP TABLE kv")
+        mark(b"ack %d" % (batches + 1))
     c.close()
 
 
-def check(db, acked, begun, durable=True):
+def check_dropped(c, tw, acked, begun):
+    """kv dropped (check-drop): every batch before the DROP is in tw, and a
+    new table of the name starts empty."""
+    last = dict(tw).get("last", 0)
+    if last != begun - 1:
+        print("kv is dropped, but tw holds batch %d of %d" % (last, begun - 1))
+        return 2
+    c.execute("CREATE VIRTUAL TABLE kv USING kvstore(%s)" % KV_OPTIONS)
+    n = c.execute("SELECT count(*) FROM kv").fetchone()[0]
+    if n != 0:
+        print("a new kv after the DROP has %d rows" % n)
+        return 2
+    return 0
+
+
+def check(db, acked, begun, durable=True, drop=False):
     try:
         c = connect(db)
         names = {r[0] for r in c.execute(
             "SELECT name FROM sqlite_schema WHERE name IN ('kv', 'tw')")}
+        if drop and names == {"tw"}:
+            tw = c.execute("SELECT key, value FROM tw ORDER BY key").fetchall()
+            return check_dropped(c, tw, acked, begun)
         if not names:
             # Created by drive's first transaction, which did not commit.
             if durable and acked > 0:
@@ -129,6 +158,11 @@ def check(db, acked, begun, durable=True):
         print("the database does not open: %s" % e)
         return 2
     last = dict(tw).get("last", 0)
+    if drop and durable and acked == last + 1 and acked == begun:
+        print("DROP TABLE kv was acknowledged; kv is still there")
+        return 2
+    if drop and acked == last + 1:
+        acked = last                # (the DROP's, checked above)
     if durable and last < acked:
         print("the database lost acknowledged batches %d..%d" %
               (last + 1, acked))
@@ -163,10 +197,13 @@ def main():
         setup_empty(sys.argv[2], sys.argv[3])
     elif len(sys.argv) >= 5 and sys.argv[1] == "drive":
         drive(sys.argv[2], int(sys.argv[3]), sys.argv[4],
-              len(sys.argv) > 5 and sys.argv[5] == "create")
-    elif len(sys.argv) >= 5 and sys.argv[1] in ("check", "check-atomic"):
+              len(sys.argv) > 5 and sys.argv[5] == "create",
+              len(sys.argv) > 5 and sys.argv[5] == "drop")
+    elif len(sys.argv) >= 5 and sys.argv[1] in ("check", "check-atomic",
+                                                 "check-drop"):
         sys.exit(check(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
-                       sys.argv[1] == "check"))
+                       sys.argv[1] != "check-atomic",
+                       sys.argv[1] == "check-drop"))
     else:
         sys.exit(__doc__)
 
