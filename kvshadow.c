@@ -127,6 +127,20 @@ int kvshadowHiddenCheck(sqlite3 *db, const char *zSchema, const char *zTab){
   return rc;
 }
 
+/* Step pStmt once: its first column's text in *pzVal (sqlite3_malloc'd;
+** a NULL as ""), or *pzVal left NULL when there is no row. */
+static int stepText(sqlite3_stmt *pStmt, char **pzVal){
+  int rc = sqlite3_step(pStmt);
+  if( rc==SQLITE_ROW ){
+    const char *z = (const char*)sqlite3_column_text(pStmt, 0);
+    *pzVal = sqlite3_mprintf("%s", z ? z : "");
+    rc = *pzVal ? SQLITE_OK : SQLITE_NOMEM;
+  }else if( rc==SQLITE_DONE ){
+    rc = SQLITE_OK;
+  }
+  return rc;
+}
+
 /* The name of a trigger of schema zSchema on table zShadow in *pzName
 ** (sqlite3_malloc'd), or NULL when it has none. */
 static int shadowTrigger(sqlite3 *db, const char *zSchema,
@@ -137,16 +151,7 @@ static int shadowTrigger(sqlite3 *db, const char *zSchema,
                                "tbl_name=?1 COLLATE NOCASE", zSchema),
                            zShadow, &pStmt);
   *pzName = 0;
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_ROW ){
-      const char *z = (const char*)sqlite3_column_text(pStmt, 0);
-      *pzName = sqlite3_mprintf("%s", z ? z : "");
-      rc = *pzName ? SQLITE_OK : SQLITE_NOMEM;
-    }else if( rc==SQLITE_DONE ){
-      rc = SQLITE_OK;
-    }
-  }
+  if( rc==SQLITE_OK ) rc = stepText(pStmt, pzName);
   sqlite3_finalize(pStmt);
   return rc;
 }
@@ -274,16 +279,7 @@ int kvshadowGetText(sqlite3 *db, const char *zSchema, const char *zTab,
   sqlite3_stmt *pStmt = 0;
   int rc = shadowSelect(db, zSchema, zTab, zKey, &pStmt);
   *pzVal = 0;
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_step(pStmt);
-    if( rc==SQLITE_ROW ){
-      const char *z = (const char*)sqlite3_column_text(pStmt, 0);
-      *pzVal = sqlite3_mprintf("%s", z ? z : "");
-      rc = *pzVal ? SQLITE_OK : SQLITE_NOMEM;
-    }else if( rc==SQLITE_DONE ){
-      rc = SQLITE_OK;
-    }
-  }
+  if( rc==SQLITE_OK ) rc = stepText(pStmt, pzVal);
   sqlite3_finalize(pStmt);
   if( rc==SQLITE_OK && *pzVal==0 ) rc = kvshadowHiddenCheck(db, zSchema, zTab);
   return rc;

@@ -1486,6 +1486,29 @@ int kv_db_refcount(kv_db *db){
   return n;
 }
 
+/* LOCK of store zDir opened and its OPEN byte taken exclusively: no other
+** process has the store open (shared.c), else KV_BUSY saying so. */
+static int lockAlone(KvEnv *pEnv, const char *zLock, const char *zDir,
+                     KvFile **ppLock){
+  int rc = pEnv->xLock(pEnv, zLock, ppLock);
+  if( rc==KV_OK ){
+    rc = pEnv->xLockByte(*ppLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
+    if( rc==KV_BUSY ){
+      rc = kvErr(KV_BUSY, "kvstore: '%s' is open in another process: it "
+                 "cannot be dropped now", zDir);
+    }
+  }
+  return rc;
+}
+
+/* Rename zFrom to zTo in directory zDir, durably (the directory fsynced). */
+static int renameSynced(KvEnv *pEnv, const char *zFrom, const char *zTo,
+                        const char *zDir){
+  int rc = pEnv->xRename(pEnv, zFrom, zTo);
+  if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zDir);
+  return rc;
+}
+
 /*
 ** Drop the store in zDir through pEnv (kv_destroy; tests pass a test env).
 **
@@ -1536,22 +1559,12 @@ int kvDestroyEnv(KvEnv *pEnv, const char *zDir){
     rc = kvErr(KV_ERROR, "kvstore: '%s' does not hold a kvstore store (no %s "
                "file); nothing was removed", zCanon, KV_NAME_IDENTITY);
   }
-  if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
-  if( rc==KV_OK ){
-    /* No other process may have it open (shared.c's OPEN byte). */
-    rc = pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
-    if( rc==KV_BUSY ){
-      rc = kvErr(KV_BUSY, "kvstore: '%s' is open in another process: it "
-                 "cannot be dropped now", zCanon);
-    }
-  }
+  if( rc==KV_OK ) rc = lockAlone(pEnv, zLock, zCanon, &pLock);
   if( rc==KV_OK && pEnv->xExists(pEnv, zCurrent) ){
-    rc = pEnv->xRename(pEnv, zCurrent, zMarker);
-    if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zCanon);
+    rc = renameSynced(pEnv, zCurrent, zMarker, zCanon);
   }else if( rc==KV_OK && pEnv->xExists(pEnv, zDropping) ){
     /* (kv_drop_prepare's marker: its DROP committed) */
-    rc = pEnv->xRename(pEnv, zDropping, zMarker);
-    if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zCanon);
+    rc = renameSynced(pEnv, zDropping, zMarker, zCanon);
   }
   if( rc==KV_OK ) rc = pEnv->xList(pEnv, zCanon, &az, &n);
   for(i=0; rc==KV_OK && i<n; i++){
@@ -1614,17 +1627,9 @@ int kv_drop_prepare(const char *zDir){
   KvFile *pLock = 0;
   int rc = (zCurrent && zDropping && zLock) ? KV_OK : kvErrNoMem();
   kvErrClear();
-  if( rc==KV_OK ) rc = pEnv->xLock(pEnv, zLock, &pLock);
-  if( rc==KV_OK ){
-    rc = pEnv->xLockByte(pLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
-    if( rc==KV_BUSY ){
-      rc = kvErr(KV_BUSY, "kvstore: '%s' is open in another process: it "
-                 "cannot be dropped now", zDir);
-    }
-  }
+  if( rc==KV_OK ) rc = lockAlone(pEnv, zLock, zDir, &pLock);
   if( rc==KV_OK && pEnv->xExists(pEnv, zCurrent) ){
-    rc = pEnv->xRename(pEnv, zCurrent, zDropping);
-    if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zDir);
+    rc = renameSynced(pEnv, zCurrent, zDropping, zDir);
   }
   if( pLock ) pEnv->xUnlock(pLock);
   kvFree(zCurrent);
@@ -1641,8 +1646,7 @@ int kv_drop_undo(const char *zDir){
   kvErrClear();
   if( rc==KV_OK && pEnv->xExists(pEnv, zDropping)
    && !pEnv->xExists(pEnv, zCurrent) ){
-    rc = pEnv->xRename(pEnv, zDropping, zCurrent);
-    if( rc==KV_OK ) rc = pEnv->xSyncDir(pEnv, zDir);
+    rc = renameSynced(pEnv, zDropping, zCurrent, zDir);
   }
   kvFree(zCurrent);
   kvFree(zDropping);
