@@ -47,6 +47,27 @@ static int isDebris(const char *z){
       || strcmp(z, OWNER_NAME ".tmp")==0;
 }
 
+int kvownerDropLeftover(const char *zDir){
+  DIR *pDir = opendir(zDir);
+  struct dirent *pEnt;
+  int bOwner = 0, bOther = 0;
+  if( pDir==0 ) return 0;
+  while( (pEnt = readdir(pDir))!=0 ){
+    const char *z = pEnt->d_name;
+    if( strcmp(z, ".")==0 || strcmp(z, "..")==0 || isDebris(z)
+     || strcmp(z, "CURRENT.dropped")==0 || strcmp(z, "CURRENT.dropping")==0 ){
+      continue;
+    }
+    if( strcmp(z, OWNER_NAME)==0 ){
+      bOwner = 1;
+    }else{
+      bOther = 1;
+    }
+  }
+  closedir(pDir);
+  return bOwner && !bOther;
+}
+
 char *kvownerDefaultDir(const char *zDbFile, const char *zTab){
   return sqlite3_mprintf("%s-%s.kvstore", zDbFile, zTab);
 }

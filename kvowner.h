@@ -45,6 +45,9 @@ struct KvOwner {
 #define KVDIR_STORE   2       /* a kvstore store (its KVSTORE file) */
 #define KVDIR_FOREIGN 3       /* anything else: never touched */
 
+/* Does zDir hold what a store's drop interrupted after its KVSTORE file
+** went leaves (OWNER, with LOCK and the drop markers at most)? */
+int kvownerDropLeftover(const char *zDir);
 int kvownerProbe(const char *zDir);
 
 /* The default directory of table zTab of database file zDbFile:

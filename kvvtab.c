@@ -891,7 +891,8 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
   rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, pzErr);
   if( rc!=SQLITE_OK ) goto create_out;
   eDir = kvownerProbe(p->zDir);
-  if( eDir==KVDIR_STORE && kv_drop_marked(p->zDir) ){
+  if( (eDir==KVDIR_STORE && kv_drop_marked(p->zDir))
+   || (eDir==KVDIR_FOREIGN && kvownerDropLeftover(p->zDir)) ){
     /* A committed DROP's store that was never deleted, or not wholly (the
     ** process ended first): finish it. */
     createFinishDrop(p);
@@ -1296,7 +1297,20 @@ static void dropFinish(KvDrop *d){
   kv_store_release(d->pHold);
   d->pHold = 0;
   rc = kv_destroy(d->zDir);
-  if( rc!=KV_OK && kvownerProbe(d->zDir)!=KVDIR_STORE ) rc = KV_OK;
+  if( rc!=KV_OK && kvownerProbe(d->zDir)!=KVDIR_STORE ){
+    /* Its KVSTORE went already (a destroy cut short): what is left of the
+    ** store's own names goes, OWNER last. */
+    static const char *const azLeft[] = {
+      "CURRENT.dropped", "CURRENT.dropping", "LOCK", "KVSTORE.tmp"
+    };
+    size_t i;
+    for(i=0; i<sizeof(azLeft)/sizeof(azLeft[0]); i++){
+      char *z = sqlite3_mprintf("%s/%s", d->zDir, azLeft[i]);
+      if( z ) unlink(z);
+      sqlite3_free(z);
+    }
+    rc = KV_OK;
+  }
   if( rc!=KV_OK ){
     sqlite3_log(rc, "%s", kv_errmsg(0));
     return;

@@ -191,6 +191,27 @@ class Drop(unittest.TestCase):
                          [("new", 1)])
         c.close()
 
+    def test_create_after_a_drop_cut_short(self):
+        # A committed DROP whose deletion a kill stopped after the store's
+        # KVSTORE file went (found by test_kill9_during_drop): OWNER, LOCK
+        # and the marker are left, which CREATE took for someone else's
+        # directory, and no table was left to DROP again.
+        make(self.db)
+        out = self.child(CHILD, "commit")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for f in os.listdir(self.store):
+            if f == "CURRENT.dropping":
+                os.rename(os.path.join(self.store, f),
+                          os.path.join(self.store, "CURRENT.dropped"))
+            elif f not in ("OWNER", "LOCK"):
+                os.remove(os.path.join(self.store, f))
+        c = connect(self.db)
+        c.execute("CREATE VIRTUAL TABLE kv USING kvstore")
+        self.assertEqual(c.execute("SELECT count(*) FROM kv").fetchone(),
+                         (0,))
+        self.assertNotIn("CURRENT.dropped", os.listdir(self.store))
+        c.close()
+
     def test_kill9_during_drop(self):
         rnd = random.Random(int(os.environ.get("KV_SEED", "0")) or None)
         outcomes = {"both": 0, "neither": 0, "kv only": 0}
