@@ -828,24 +828,24 @@ static int vtabCreateShadowFree(KvVtab *p, char **pzErr){
   return rc;
 }
 
-/* The store in p->zDir is being dropped (kv_drop_marked) and nobody holds
+/* The store in zDir is being dropped (kv_drop_marked) and nobody holds
 ** it. If OWNER's
 ** table is gone from its database as committed (dropCommitted), delete the
 ** store as that DROP would have. */
-static void createFinishDrop(KvVtab *p){
+static void createFinishDrop(KvVtab *p, const char *zDir){
   KvOwner store;
   KvDrop d;
   char *zErr = 0;
   int bInUse = 1, bGone = 0;
   memset(&store, 0, sizeof(store));
   memset(&d, 0, sizeof(d));
-  if( kv_store_in_use(p->zDir, &bInUse)==KV_OK && !bInUse
-   && kvownerRead(p->zDir, &store, &zErr)==SQLITE_OK
+  if( kv_store_in_use(zDir, &bInUse)==KV_OK && !bInUse
+   && kvownerRead(zDir, &store, &zErr)==SQLITE_OK
    && store.eState==KVOWNER_OWNED && store.zDbPath && store.zDbPath[0] ){
-    d.zDir = p->zDir;
+    d.zDir = (char*)zDir;
     d.zDbFile = store.zDbPath[0]=='/'
         ? sqlite3_mprintf("%s", store.zDbPath)
-        : sqlite3_mprintf("%s/%s", p->zDir, store.zDbPath);
+        : sqlite3_mprintf("%s/%s", zDir, store.zDbPath);
     d.zVfs = (char*)vtabVfsName(p->db, p->zSchema);
     d.zTable = store.zTable;
     d.zStoreId = store.zStoreId;
@@ -895,7 +895,7 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
    || (eDir==KVDIR_FOREIGN && kvownerDropLeftover(p->zDir)) ){
     /* A committed DROP's store that was never deleted, or not wholly (the
     ** process ended first): finish it. */
-    createFinishDrop(p);
+    createFinishDrop(p, p->zDir);
     eDir = kvownerProbe(p->zDir);
   }
   if( eDir==KVDIR_STORE && p->bDefaultDir ){
@@ -1664,6 +1664,17 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
   if( rc==SQLITE_OK ){
     zDbFile = kvvtabDbFile(p);         /* a default directory: it has one */
     zNewDir = kvownerDefaultDir(zDbFile ? zDbFile : "", zNew);
+    if( zNewDir && stat(zNewDir, &st)==0 ){
+      /* The store of a table of that name dropped before: gone once its
+      ** DROP is settled or finished. */
+      int eDir;
+      if( p->pConn->pDrops ) kvvtabDropsSettle(p->pConn, 0);
+      eDir = kvownerProbe(zNewDir);
+      if( (eDir==KVDIR_STORE && kv_drop_marked(zNewDir))
+       || (eDir==KVDIR_FOREIGN && kvownerDropLeftover(zNewDir)) ){
+        createFinishDrop(p, zNewDir);
+      }
+    }
     if( zNewDir==0 ){
       rc = SQLITE_NOMEM;
     }else if( stat(zNewDir, &st)==0 ){

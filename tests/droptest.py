@@ -212,6 +212,34 @@ class Drop(unittest.TestCase):
         self.assertNotIn("CURRENT.dropped", os.listdir(self.store))
         c.close()
 
+    def test_rename_onto_a_dropped_name(self):
+        # ALTER TABLE x RENAME TO kv moves x's store to kv's default
+        # directory, where the dropped kv's store waits to be settled (the
+        # same connection) or finished (a process that left): it failed
+        # with "... already exists".
+        for leave in (False, True):
+            make(self.db)
+            c = connect(self.db)
+            c.execute("CREATE VIRTUAL TABLE x USING kvstore")
+            c.execute("INSERT INTO x VALUES('x', 2)")
+            if leave:
+                c.close()
+                out = self.child(CHILD, "commit")
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertTrue(os.path.exists(self.store))
+                c = connect(self.db)
+                c.execute("CREATE TABLE tw(key TEXT PRIMARY KEY, value) "
+                          "WITHOUT ROWID")
+            else:
+                c.execute("DROP TABLE kv")
+            c.execute("ALTER TABLE x RENAME TO kv")
+            self.assertEqual(c.execute("SELECT * FROM kv").fetchall(),
+                             [("x", 2)])
+            c.execute("DROP TABLE kv")
+            c.execute("DROP TABLE tw")
+            c.close()
+            self.assertFalse(os.path.exists(self.store))
+
     def test_kill9_during_drop(self):
         rnd = random.Random(int(os.environ.get("KV_SEED", "0")) or None)
         outcomes = {"both": 0, "neither": 0, "kv only": 0}
