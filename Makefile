@@ -272,7 +272,7 @@ test: powercut
 # runs make both tables in the traced run's first transaction; the drop
 # runs end with DROP TABLE kv (gone after every batch, or there whole).
 PCSQL_BATCHES ?= 60
-PCSQL_POINTS  ?= 20
+PCSQL_POINTS  ?= 12
 PCSQL := $(PYTHON) $(CURDIR)/tests/powercut/pcsql.py
 
 # $(call pcsql_run,journal,synchronous,check,pccheck arguments[,kvstore options[,create]])
@@ -317,16 +317,17 @@ stress: powercut-stress
 # sqltest: sql-tests/NNN_topic.sql through the sqlite3 shell, diffed with
 #          NNN_topic.expected (sql-tests/run.sh -u rewrites them)
 # pytest:  differential test against an ordinary WITHOUT ROWID table
-#          (50,000 operations per key type), the SIGKILL crash test (100
-#          kills) and the kill -9 loop under busy compaction (KILL_CYCLES,
-#          30; 300 in make stress), with Debian's python3 (its sqlite3
-#          module loads extensions)
+#          (30,000 operations per key type; 100,000 in make stress), the
+#          SIGKILL crash test (50 kills; 200 in make stress) and the kill
+#          -9 loop under busy compaction (KILL_CYCLES, 30; 300 in make
+#          stress), with Debian's python3 (its sqlite3 module loads
+#          extensions)
 # demo:    a short tour in the sqlite3 shell (demo/demo.sql)
 # static:  libkvstore.a (the extension compiled with SQLITE_CORE, for
 #          applications that link SQLite in) and example/example, which
 #          registers it with sqlite3_auto_extension; runs the example
-DIFF_OPS    ?= 50000
-CRASH_KILLS ?= 100
+DIFF_OPS    ?= 30000
+CRASH_KILLS ?= 50
 KILL_CYCLES ?= 30
 # tests/txntest.py: SQL transactions on kvstore behave as on an ordinary
 # table (busy COMMIT, snapshots, lost updates), and TXN_KILLS kill -9 of
@@ -341,14 +342,14 @@ sqltest: all
 	SQLITE3=$(SQLITE3) sh sql-tests/run.sh
 
 # tests/rangetest.py: range deletes (kvstore_delete_range, range DELETE,
-# inside savepoints) whole or absent after RANGE_KILLS kill -9 (about 15 s)
-RANGE_KILLS ?= 40
+# inside savepoints) whole or absent after RANGE_KILLS kill -9 (about 10 s)
+RANGE_KILLS ?= 25
 # tests/ingesttest.py: kvstore_ingest beside an ordinary table, equal after
-# INGEST_KILLS kill -9 (about 15 s)
-INGEST_KILLS ?= 20
+# INGEST_KILLS kill -9 (about 10 s)
+INGEST_KILLS ?= 12
 # tests/bulktest.py: sorted loads beside an ordinary table, equal after
-# BULK_KILLS kill -9, and a 300k-row load's peak RSS (about 10 s)
-BULK_KILLS ?= 12
+# BULK_KILLS kill -9, and a 300k-row load's peak RSS (about 15 s)
+BULK_KILLS ?= 8
 ## pytest: the Python tests (API, integrity, differential, crash, kill -9 loop)
 pytest: all
 	$(PYTHON) tests/apitest.py
@@ -650,6 +651,8 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	STRESS=1 $(MAKE) --no-print-directory tsan
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/killtest.py \
 	  --cycles $(STRESS_KILL_CYCLES)
+	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/crashtest.py --rounds 200
+	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/difftest.py --ops 100000
 	@set -e; for t in text integer blob; do \
 	  timeout $(STRESS_TIMEOUT) $(PYTHON) tests/shapetest.py \
 	    --statements $(STRESS_SHAPE_STMTS) --types $$t; \
@@ -661,7 +664,7 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 # or sync of the database and its journal, every N; built with ASan + UBSan in build-asan/, kvstore
 # linked as in libkvstore.a. SQLOOM_STRIDE: every N-th allocation (1 in
 # make stress).
-SQLOOM_STRIDE ?= 43
+SQLOOM_STRIDE ?= 67
 ASAN_SQL_OBJ := $(patsubst %.c,build-asan/static/%.o,$(STATIC_SRC))
 .PHONY: sqloom
 ## sqloom: the SQL layer when SQLite's allocations or the database's file operations fail, under ASan + UBSan (in make test)
