@@ -1149,6 +1149,17 @@ static int missingCurrentCheck(kv_db *db){
   return KV_OK;
 }
 
+/* kv_drop_pending through pEnv: KV_NAME_DROPPING there, CURRENT not. */
+static int dropPendingEnv(KvEnv *pEnv, const char *zDir){
+  char *zCurrent = kvFileName(zDir, KV_FILE_CURRENT, 0);
+  char *zDropping = kvFileName(zDir, KV_FILE_DROPPING, 0);
+  int bRes = zCurrent && zDropping && pEnv->xExists(pEnv, zDropping)
+          && !pEnv->xExists(pEnv, zCurrent);
+  kvFree(zCurrent);
+  kvFree(zDropping);
+  return bRes;
+}
+
 /* A store whose DROP was interrupted stays unopenable until a DROP
 ** finishes it. REQUIRES: LOCK held. */
 static int droppedCheck(kv_db *db){
@@ -1159,7 +1170,7 @@ static int droppedCheck(kv_db *db){
     rc = kvErr(KV_CANTOPEN, "kvstore: store '%s' is being dropped (%s "
                "exists: a DROP TABLE was interrupted); DROP TABLE again "
                "finishes it", db->zDir, KV_NAME_DROPPED);
-  }else if( kv_drop_pending(db->zDir) ){
+  }else if( dropPendingEnv(db->pEnv, db->zDir) ){
     rc = kvErr(KV_CANTOPEN, "kvstore: store '%s' is being dropped by a DROP "
                "TABLE that has not committed yet (%s exists); it is back "
                "once that DROP rolls back", db->zDir, KV_NAME_DROPPING);
@@ -1644,8 +1655,7 @@ int kv_drop_undo(const char *zDir){
   char *zDropping = kvFileName(zDir, KV_FILE_DROPPING, 0);
   int rc = (zCurrent && zDropping) ? KV_OK : kvErrNoMem();
   kvErrClear();
-  if( rc==KV_OK && pEnv->xExists(pEnv, zDropping)
-   && !pEnv->xExists(pEnv, zCurrent) ){
+  if( rc==KV_OK && dropPendingEnv(pEnv, zDir) ){
     rc = renameSynced(pEnv, zDropping, zCurrent, zDir);
   }
   kvFree(zCurrent);
@@ -1654,14 +1664,7 @@ int kv_drop_undo(const char *zDir){
 }
 
 int kv_drop_pending(const char *zDir){
-  KvEnv *pEnv = kvEnvPosix();
-  char *zCurrent = kvFileName(zDir, KV_FILE_CURRENT, 0);
-  char *zDropping = kvFileName(zDir, KV_FILE_DROPPING, 0);
-  int bRes = zCurrent && zDropping && pEnv->xExists(pEnv, zDropping)
-          && !pEnv->xExists(pEnv, zCurrent);
-  kvFree(zCurrent);
-  kvFree(zDropping);
-  return bRes;
+  return dropPendingEnv(kvEnvPosix(), zDir);
 }
 
 int kv_drop_marked(const char *zDir){
