@@ -45,10 +45,13 @@ struct PosixFile {
   int bKick;                    /* KV_OPEN_WRITE: start writeback early */
   u64 nWritten;                 /* bKick: bytes written */
   u64 nKicked;                  /* bKick: writeback started below it */
-  /* KV_OPEN_IMMUTABLE files that are mapped ("Descriptors"): fd is -1 once
-  ** given back; the rest is under gFdMutex. */
+  /* KV_OPEN_IMMUTABLE files that are mapped, and mapped append files
+  ** ("Descriptors"): fd is -1 once given back; it and the rest is under
+  ** gFdMutex. */
   int bImmutable;
-  int nUse;                     /* reads using fd now */
+  int bReopen;                  /* mapped append file: fd reopened by path */
+  u64 iDev, iIno;               /* bReopen: the file a reopen must find */
+  int nUse;                     /* operations using fd now */
   int bListed;                  /* on the list below (fd still open) */
   PosixFile *pFdPrev, *pFdNext;
 };
@@ -65,8 +68,18 @@ struct PosixFile {
 ** deleted meanwhile stays readable through the map, as it did through the
 ** descriptor). A read keeps the descriptor it uses from being closed under
 ** it (nUse). An open() failing with EMFILE or ENFILE, of any file, gives
-** back the descriptor of every mapped table file not being read, and is
-** tried once more.
+** back the descriptor of every listed file not in use, and is tried once
+** more.
+**
+** Every open store also appends to two files, its WAL segment and its
+** manifest: with theirs, 338 tables of one database ran out of a limit of
+** 1024 where an ordinary table needs no descriptor of its own. These are
+** on the list too (bReopen): appends go through their mapping and need no
+** descriptor; the operations that do (growing the file, fsync, cutting it
+** back) take it again by path when it was given back, and refuse a file
+** that is no longer the one opened (another device or inode: replaced
+** behind kvstore's back). An open table then holds one descriptor that
+** cannot be given back, its LOCK, whose locks belong to it.
 */
 static pthread_mutex_t gFdMutex = PTHREAD_MUTEX_INITIALIZER;
 static PosixFile *gFdHead, *gFdTail;    /* most recently read first */
@@ -105,6 +118,74 @@ static int fdShedLocked(int nKeep){
     p = pPrev;
   }
   return n;
+}
+
+static int fdBudget(void);
+static int openFd(const char *zPath, int oflags, mode_t mode);
+
+/* The descriptor of a bReopen file for an operation, taken again by path
+** if it was given back; *pFd stays valid until fdUnpin. */
+static int fdPin(PosixFile *p, int *pFd){
+  struct stat st;
+  int fd;
+  pthread_mutex_lock(&gFdMutex);
+  if( p->fd>=0 ){
+    p->nUse++;
+    if( gFdHead!=p ){
+      fdUnlist(p);
+      fdListFront(p);
+    }
+    *pFd = p->fd;
+    pthread_mutex_unlock(&gFdMutex);
+    return KV_OK;
+  }
+  pthread_mutex_unlock(&gFdMutex);
+  fd = openFd(p->zPath, O_RDWR | O_NOFOLLOW, 0);
+  if( fd<0 ) return kvErrno(errno, "reopen", p->zPath);
+  if( fstat(fd, &st)!=0 ){
+    int e = errno;
+    close(fd);
+    return kvErrno(e, "stat", p->zPath);
+  }
+  if( (u64)st.st_dev!=p->iDev || (u64)st.st_ino!=p->iIno ){
+    close(fd);
+    return kvErr(KV_IOERR, "kvstore: '%s' was replaced by another file "
+                 "while open", p->zPath);
+  }
+  pthread_mutex_lock(&gFdMutex);
+  if( p->fd>=0 ){
+    close(fd);                  /* another thread took it again first */
+  }else{
+    p->fd = fd;
+    fdListFront(p);
+  }
+  p->nUse++;
+  if( gFdHead!=p ){
+    fdUnlist(p);
+    fdListFront(p);
+  }
+  *pFd = p->fd;
+  fdShedLocked(fdBudget());
+  pthread_mutex_unlock(&gFdMutex);
+  return KV_OK;
+}
+
+static void fdUnpin(PosixFile *p){
+  pthread_mutex_lock(&gFdMutex);
+  p->nUse--;
+  pthread_mutex_unlock(&gFdMutex);
+}
+
+/* The descriptor of any file for one operation, and its end. */
+static int fileFd(PosixFile *p, int *pFd){
+  if( !p->bReopen ){
+    *pFd = p->fd;
+    return KV_OK;
+  }
+  return fdPin(p, pFd);
+}
+static void fileFdDone(PosixFile *p){
+  if( p->bReopen ) fdUnpin(p);
 }
 
 /* Half the soft RLIMIT_NOFILE, at least 16. */
@@ -193,24 +274,30 @@ static void appendUnmap(PosixFile *p){
 static int appendGrow(PosixFile *p, u64 nNeed){
   u64 nNew = p->nCap < APPEND_STEP_MIN ? APPEND_STEP_MIN : p->nCap;
   void *pNew;
-  int e;
+  int e, fd;
   while( nNew<nNeed ){
     nNew += nNew<APPEND_STEP_MAX ? nNew : APPEND_STEP_MAX;
   }
   if( nNew>(u64)SIZE_MAX/2 ) return kvErr(KV_TOOBIG, "kvstore: '%s' too "
                                           "large to map", p->zPath);
-  e = posix_fallocate(p->fd, 0, (off_t)nNew);
+  e = fileFd(p, &fd);
+  if( e!=KV_OK ) return e;
+  e = posix_fallocate(fd, 0, (off_t)nNew);
   if( e==ENOSPC && nNew>nNeed ){
     nNew = nNeed;                       /* the step does not fit: the record may */
-    e = posix_fallocate(p->fd, 0, (off_t)nNew);
+    e = posix_fallocate(fd, 0, (off_t)nNew);
   }
-  if( e ) return kvErrno(e, "write", p->zPath);
+  if( e ){
+    fileFdDone(p);
+    return kvErrno(e, "write", p->zPath);
+  }
   if( p->aApp ){
     pNew = mremap(p->aApp, (size_t)(p->nCap - p->nMapFrom),
                   (size_t)(nNew - p->nMapFrom), MREMAP_MAYMOVE);
   }else{
-    pNew = mmap(0, (size_t)nNew, PROT_READ|PROT_WRITE, MAP_SHARED, p->fd, 0);
+    pNew = mmap(0, (size_t)nNew, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0);
   }
+  fileFdDone(p);
   if( pNew==MAP_FAILED ){
     /* No address space: go on with write() at the logical end. */
     appendUnmap(p);
@@ -236,17 +323,22 @@ static int appendGrow(PosixFile *p, u64 nNeed){
 
 /* Cut the file to its logical size, dropping the mapping. */
 static int appendCut(PosixFile *p){
+  int fd, rc = KV_OK;
   appendUnmap(p);
   if( p->nCap!=p->nLogical ){
-    if( ftruncate(p->fd, (off_t)p->nLogical)!=0 ){
-      return kvErrno(errno, "truncate", p->zPath);
+    rc = fileFd(p, &fd);
+    if( rc!=KV_OK ) return rc;
+    if( ftruncate(fd, (off_t)p->nLogical)!=0 ){
+      rc = kvErrno(errno, "truncate", p->zPath);
+    }else{
+      p->nCap = p->nLogical;
+      if( p->bSynced && fdatasync(fd)!=0 ){
+        rc = kvErrno(errno, "fsync", p->zPath);
+      }
     }
-    p->nCap = p->nLogical;
-    if( p->bSynced && fdatasync(p->fd)!=0 ){
-      return kvErrno(errno, "fsync", p->zPath);
-    }
+    fileFdDone(p);
   }
-  return KV_OK;
+  return rc;
 }
 
 /*
@@ -326,6 +418,13 @@ static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
     p->bAppendMap = 1;
     p->nCap = p->nLogical = p->nSyncEnd = (u64)st.st_size;
     p->bNoCut = (flags & KV_OPEN_SHARED)!=0;
+    p->bReopen = 1;
+    p->iDev = (u64)st.st_dev;
+    p->iIno = (u64)st.st_ino;
+    pthread_mutex_lock(&gFdMutex);
+    fdListFront(p);
+    fdShedLocked(fdBudget());
+    pthread_mutex_unlock(&gFdMutex);
   }
   p->bKick = (flags & KV_OPEN_WRITE)!=0;
   if( (flags & KV_OPEN_IMMUTABLE) && oflags==O_RDONLY ) immutableInit(p);
@@ -383,8 +482,13 @@ static int immutableRead(PosixFile *p, u64 off, void *pBuf, size_t n,
 static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
                      size_t *pnRead){
   PosixFile *p = (PosixFile*)pFile;
+  int fd, rc;
   if( p->bImmutable ) return immutableRead(p, off, pBuf, n, pnRead);
-  return preadAll(p, p->fd, off, pBuf, n, pnRead);
+  rc = fileFd(p, &fd);
+  if( rc!=KV_OK ) return rc;
+  rc = preadAll(p, fd, off, pBuf, n, pnRead);
+  fileFdDone(p);
+  return rc;
 }
 
 /*
@@ -403,18 +507,18 @@ static int posixRead(KvFile *pFile, u64 off, void *pBuf, size_t n,
 
 /* Start the writeback of bytes [iOff, iOff+n) of p, waiting for nothing
 ** (where the system has sync_file_range; elsewhere the fsync does it). */
-static void startWriteback(PosixFile *p, u64 iOff, u64 n){
+static void startWriteback(int fd, u64 iOff, u64 n){
 #ifdef SYNC_FILE_RANGE_WRITE
-  (void)sync_file_range(p->fd, (off_t)iOff, (off_t)n, SYNC_FILE_RANGE_WRITE);
+  (void)sync_file_range(fd, (off_t)iOff, (off_t)n, SYNC_FILE_RANGE_WRITE);
 #else
-  (void)p; (void)iOff; (void)n;
+  (void)fd; (void)iOff; (void)n;
 #endif
 }
 
 static void writeKick(PosixFile *p, size_t n){
   p->nWritten += n;
   if( p->nWritten - p->nKicked >= KICK_BYTES ){
-    startWriteback(p, p->nKicked, p->nWritten - p->nKicked);
+    startWriteback(p->fd, p->nKicked, p->nWritten - p->nKicked);
     p->nKicked = p->nWritten;
   }
 }
@@ -436,6 +540,7 @@ static void appendKick(PosixFile *p){
   u64 nPage = nSys>0 && (nSys & (nSys-1))==0 ? (u64)nSys : 65536;
   u64 iTo;
   size_t nDrop;
+  int fd;
   /* Whole pages, and the mapping keeps one at least: mremap cannot grow
   ** an empty mapping (the allocation steps are multiples of 64 KiB). */
   iTo = p->nLogical & ~(nPage - 1);
@@ -443,7 +548,10 @@ static void appendKick(PosixFile *p){
   if( iTo<=p->nMapFrom ) return;
   nDrop = (size_t)(iTo - p->nMapFrom);
   if( munmap(p->aApp, nDrop)!=0 ) return;
-  startWriteback(p, p->nMapFrom, nDrop);
+  if( fileFd(p, &fd)==KV_OK ){   /* else the next sync writes them */
+    startWriteback(fd, p->nMapFrom, nDrop);
+    fileFdDone(p);
+  }
   p->aApp += nDrop;
   p->nMapFrom = iTo;
 }
@@ -452,6 +560,7 @@ static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
   PosixFile *p = (PosixFile*)pFile;
   const u8 *a = (const u8*)pBuf;
   size_t nAll = n;
+  int fd, rc;
   if( p->bAppendMap && n>0 ){
     if( p->nLogical + n > p->nCap ){
       int rc = appendGrow(p, p->nLogical + n);
@@ -467,19 +576,23 @@ static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
     }
     /* no mapping: pwrite() at the logical end, below */
   }
+  rc = fileFd(p, &fd);
+  if( rc!=KV_OK ) return rc;
   while( n>0 ){
-    ssize_t w = p->bAppendMap ? pwrite(p->fd, a, n, (off_t)p->nLogical)
-                              : write(p->fd, a, n);
+    ssize_t w = p->bAppendMap ? pwrite(fd, a, n, (off_t)p->nLogical)
+                              : write(fd, a, n);
     if( w<0 ){
       if( errno==EINTR ) continue;
-      return kvErrno(errno, "write", p->zPath);
+      rc = kvErrno(errno, "write", p->zPath);
+      break;
     }
     a += w;
     n -= (size_t)w;
     if( p->bAppendMap ) p->nLogical += (u64)w;
   }
-  if( p->bKick ) writeKick(p, nAll);
-  return KV_OK;
+  fileFdDone(p);
+  if( rc==KV_OK && p->bKick ) writeKick(p, nAll);
+  return rc;
 }
 
 /* Appended through the mapping since the last sync beyond which xSync
@@ -488,6 +601,7 @@ static int posixAppend(KvFile *pFile, const void *pBuf, size_t n){
 
 static int posixSync(KvFile *pFile){
   PosixFile *p = (PosixFile*)pFile;
+  int fd, rc;
   if( p->aApp && p->nLogical>p->nSyncEnd
    && p->nLogical - p->nSyncEnd >= SYNC_UNMAP_MIN ){
     /* An fsync write-protects every dirty page that is mapped, one page
@@ -500,7 +614,11 @@ static int posixSync(KvFile *pFile){
     ** the mapping. */
     appendUnmap(p);
   }
-  if( fdatasync(p->fd)!=0 ) return kvErrno(errno, "fsync", p->zPath);
+  rc = fileFd(p, &fd);
+  if( rc!=KV_OK ) return rc;
+  if( fdatasync(fd)!=0 ) rc = kvErrno(errno, "fsync", p->zPath);
+  fileFdDone(p);
+  if( rc!=KV_OK ) return rc;
   p->bSynced = 1;
   p->nSyncEnd = p->nLogical;
   return KV_OK;
@@ -540,18 +658,28 @@ static int posixClose(KvFile *pFile){
   PosixFile *p = (PosixFile*)pFile;
   int rc = KV_OK;
   if( p==0 ) return KV_OK;
-  if( p->bImmutable ){
-    pthread_mutex_lock(&gFdMutex);
-    if( p->bListed ) fdUnlist(p);
-    pthread_mutex_unlock(&gFdMutex);
-  }
   if( p->pMap ) munmap(p->pMap, p->nMap);
   if( p->bAppendMap && p->bNoCut ){
     /* Shared with other processes' appends: never cut (this handle's end
     ** may be older than the file's), mapped or not. */
     appendUnmap(p);
   }else if( p->bAppendMap ){
-    rc = appendCut(p);
+    struct stat st;
+    int bShed;
+    pthread_mutex_lock(&gFdMutex);
+    bShed = p->fd<0;
+    pthread_mutex_unlock(&gFdMutex);
+    if( bShed && p->nCap!=p->nLogical
+     && lstat(p->zPath, &st)!=0 && errno==ENOENT ){
+      appendUnmap(p);           /* deleted, descriptor given back: no cut */
+    }else{
+      rc = appendCut(p);
+    }
+  }
+  if( p->bImmutable || p->bReopen ){
+    pthread_mutex_lock(&gFdMutex);
+    if( p->bListed ) fdUnlist(p);
+    pthread_mutex_unlock(&gFdMutex);
   }
   if( p->fd>=0 && close(p->fd)!=0 && errno!=EINTR ){
     rc = kvErrno(errno, "close", p->zPath);
@@ -564,9 +692,12 @@ static int posixClose(KvFile *pFile){
 /* A failed mmap() is not an error: the caller falls back to pread(). */
 static int posixMap(KvFile *pFile, u64 nByte, const u8 **pp){
   PosixFile *p = (PosixFile*)pFile;
+  int fd;
   *pp = 0;
-  if( p->pMap==0 && nByte>0 && nByte<=(u64)SIZE_MAX ){
-    void *pMap = mmap(0, (size_t)nByte, PROT_READ, MAP_SHARED, p->fd, 0);
+  if( p->pMap==0 && nByte>0 && nByte<=(u64)SIZE_MAX
+   && fileFd(p, &fd)==KV_OK ){
+    void *pMap = mmap(0, (size_t)nByte, PROT_READ, MAP_SHARED, fd, 0);
+    fileFdDone(p);
     if( pMap!=MAP_FAILED ){
       p->pMap = pMap;
       p->nMap = (size_t)nByte;

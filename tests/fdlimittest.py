@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""A process out of file descriptors. A kvstore table holds a few (LOCK,
-the WAL segment, the manifest), and SSTables up to half the soft
-RLIMIT_NOFILE (the rest are read through their maps), so a process with
-many tables can reach its limit where ordinary tables need nothing more. Then statements fail with a clear kvstore: error naming the
-file (SQLITE_IOERR, "Too many open files"), no answer is wrong, and once
-the limit is raised everything works again in the same connection with
+"""A process out of file descriptors. An open kvstore table keeps one
+descriptor (its LOCK); its WAL segment, manifest and SSTables hold theirs
+only up to half the soft RLIMIT_NOFILE in all (past that they are used
+through their maps and taken again by path when needed), so a process with
+more tables than its limit can reach it where ordinary tables need nothing
+more. Then statements fail with a clear kvstore: error naming the file
+(SQLITE_IOERR, "Too many open files"), no answer is wrong, and once the
+limit is raised everything works again in the same connection with
 nothing lost.
 
 Runs in a child process (the limit is the process's). Run with Debian's
@@ -23,7 +25,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kvtest import connect  # noqa: E402
 
-TABLES = 50
+TABLES = 150
 
 CHILD = r"""
 import json, resource, sqlite3, sys
@@ -126,6 +128,53 @@ print(json.dumps(out))
 """
 
 
+# Many tables of one database under a limit of 256: every table written,
+# read and written again (its WAL segment and manifest taken again by path
+# after they gave their descriptors back), beside ordinary twins, then the
+# database reopened. Before, each open table kept three descriptors and the
+# 84th table failed "Too many open files".
+MANY_TABLES = r"""
+import json, os, resource, sqlite3, sys
+sys.path.insert(0, sys.argv[2])
+from kvtest import connect
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+n = int(sys.argv[3])
+out = {"fds": [], "errors": []}
+def fds():
+    out["fds"].append(len(os.listdir("/proc/self/fd")))
+def same(c, i):
+    a = c.execute(f"SELECT key, value FROM kv{i} ORDER BY key").fetchall()
+    b = c.execute(f"SELECT key, value FROM tw{i} ORDER BY key").fetchall()
+    return a == b and len(a) > 0
+c = connect(sys.argv[1])
+try:
+    for i in range(n):
+        c.execute(f"CREATE VIRTUAL TABLE kv{i} USING kvstore(memtable_size=65536)")
+        c.execute(f"CREATE TABLE tw{i}(key PRIMARY KEY, value) WITHOUT ROWID")
+    for rnd in range(3):
+        for i in range(n):
+            c.execute("BEGIN")
+            for t in (f"kv{i}", f"tw{i}"):
+                c.executemany(f"INSERT OR REPLACE INTO {t} VALUES(?, ?)",
+                              [("k%04d" % (j * 7 % 300), "%d-%d" % (rnd, j) * 40)
+                               for j in range(100 * rnd, 100 * rnd + 100)])
+            c.execute("COMMIT")
+        fds()
+    out["same"] = all(same(c, i) for i in range(n))
+    out["verify"] = [c.execute(f"SELECT kvstore_verify('kv{i}')").fetchone()[0]
+                     for i in (0, n // 2, n - 1)]
+    fds()
+    c.close()
+    c = connect(sys.argv[1])
+    out["reopened"] = all(same(c, i) for i in range(n))
+    fds()
+except sqlite3.Error as e:
+    out["errors"].append([e.sqlite_errorname, str(e)])
+print(json.dumps(out))
+"""
+
+
 class DescriptorLimit(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="kvfd-")
@@ -162,6 +211,18 @@ class DescriptorLimit(unittest.TestCase):
             self.assertEqual(c.execute(f"SELECT count(*) FROM kv{i}")
                              .fetchone(), (401,))
         c.close()
+
+    def test_many_tables_keep_one_descriptor_each(self):
+        db = os.path.join(self.dir, "tables.db")
+        r = subprocess.run([sys.executable, "-c", MANY_TABLES, db,
+                            os.path.dirname(os.path.abspath(__file__)), "200"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["errors"], [])
+        self.assertTrue(out["same"] and out["reopened"], out)
+        self.assertEqual(out["verify"], ["ok"] * 3)
+        self.assertLessEqual(max(out["fds"]), 256, out)
 
     def test_table_of_more_files_than_descriptors_reads_through_maps(self):
         db = os.path.join(self.dir, "many.db")

@@ -1080,6 +1080,91 @@ static void test_posix_open_sheds_descriptors_when_out(void **state){
   assert_int_equal(setrlimit(RLIMIT_NOFILE, &rlOld), 0);
 }
 
+/*
+** Mapped append files (WAL segments, manifests) are on the same list: past
+** the budget the least recently used gives its descriptor back, and the
+** operations that need one (growing, fsync, truncate, close's cut) take it
+** again by path, so what was appended lands in the file as before. A file
+** replaced behind the handle's back is refused, never written; one deleted
+** closes without error. Before, each kept its descriptor while open.
+*/
+#define APP_FILES 48
+#define APP_BYTES (200u << 10)     /* crosses several allocation steps */
+static void test_posix_append_files_give_descriptors_back(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  KvFile *apFile[APP_FILES], *pOld = 0, *pGone = 0;
+  struct rlimit rlOld, rl;
+  char zName[32];
+  u8 *aWant = malloc(APP_BYTES), *aGot = malloc(APP_BYTES + (8<<20));
+  int i, nBefore, nMax = 0;
+  assert_non_null(aWant);
+  assert_non_null(aGot);
+
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &rlOld), 0);
+  rl = rlOld;
+  rl.rlim_cur = 64;             /* a budget of 32 */
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  nBefore = openFds();
+  assert_int_equal(pPosix->xOpen(pPosix, P(f, "old"), KV_OPEN_APPEND, &pOld),
+                   KV_OK);
+  assert_int_equal(pPosix->xAppend(pOld, "abc", 3), KV_OK);
+  assert_int_equal(pPosix->xOpen(pPosix, P(f, "gone"), KV_OPEN_APPEND,
+                                 &pGone), KV_OK);
+  assert_int_equal(pPosix->xAppend(pGone, "abc", 3), KV_OK);
+  for(i=0; i<APP_FILES; i++){
+    snprintf(zName, sizeof(zName), "a%d", i);
+    assert_int_equal(pPosix->xOpen(pPosix, P(f, zName), KV_OPEN_APPEND,
+                                   &apFile[i]), KV_OK);
+    if( openFds() - nBefore>nMax ) nMax = openFds() - nBefore;
+  }
+  assert_true(nMax<=32);
+  /* Round robin, so every file grows (and some sync) after giving its
+  ** descriptor back. */
+  {
+    size_t n;
+    for(n=0; n<APP_BYTES; n+=1000){
+      size_t nThis = APP_BYTES - n<1000 ? APP_BYTES - n : 1000;
+      for(i=0; i<APP_FILES; i++){
+        pattern(aWant, APP_BYTES, i);
+        assert_int_equal(pPosix->xAppend(apFile[i], aWant + n, nThis), KV_OK);
+        if( i%3==0 && (n/1000)%50==49 ){
+          assert_int_equal(pPosix->xSync(apFile[i]), KV_OK);
+        }
+      }
+      if( openFds() - nBefore>nMax ) nMax = openFds() - nBefore;
+    }
+  }
+  assert_true(nMax<=32);
+  assert_int_equal(pPosix->xTruncate(apFile[5], 1000), KV_OK);
+  for(i=0; i<APP_FILES; i++){
+    assert_int_equal(pPosix->xClose(apFile[i]), KV_OK);
+  }
+  for(i=0; i<APP_FILES; i++){
+    long nWant = i==5 ? 1000 : (long)APP_BYTES;
+    snprintf(zName, sizeof(zName), "a%d", i);
+    pattern(aWant, APP_BYTES, i);
+    assert_int_equal(diskSize(P(f, zName)), nWant);
+    assert_int_equal(diskRead(P(f, zName), aGot, APP_BYTES), nWant);
+    assert_memory_equal(aGot, aWant, (size_t)nWant);
+  }
+  /* "old" and "gone" were the least recently used: descriptors given
+  ** back. Another file now at old's name is refused. */
+  diskWrite(P(f, "other"), 100, 9);
+  assert_int_equal(rename(P(f, "other"), P(f, "old")), 0);
+  assert_int_equal(pPosix->xSync(pOld), KV_IOERR);
+  assert_non_null(strstr(kvErrMsg(), "was replaced by another file"));
+  assert_non_null(strstr(kvErrMsg(), P(f, "old")));
+  assert_int_equal(pPosix->xClose(pOld), KV_IOERR);
+  assert_true(diskHasPattern(P(f, "old"), 100, 9));
+  assert_int_equal(unlink(P(f, "gone")), 0);
+  assert_int_equal(pPosix->xClose(pGone), KV_OK);
+  assert_int_equal(openFds(), nBefore);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rlOld), 0);
+  free(aWant);
+  free(aGot);
+}
+
 /* nTotal bytes of pattern iSeed to append (*paWant), and a buffer to read
 ** the file back into, 8 MiB longer for the tail of zeros a mapped append
 ** file may have (*paGot). */
@@ -1499,6 +1584,7 @@ int main(void){
     T(test_posix_map),
     T(test_posix_immutable_gives_descriptors_back),
     T(test_posix_open_sheds_descriptors_when_out),
+    T(test_posix_append_files_give_descriptors_back),
     T(test_posix_append),
     T(test_posix_append_prefaulted),
     T(test_posix_sync_unmaps_large_run),
