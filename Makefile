@@ -142,9 +142,12 @@ kvstore.so: $(VTAB_OBJ) $(LIBKV) kvstore.map
 	  -o $@ $(VTAB_OBJ) $(LIBKV) $(LDLIBS)
 
 # ---------------------------------------------------------------- tests
+# Linked from the fat objects' ordinary code (-fno-lto): an LTO link of the
+# whole engine for each of some forty test programs took most of make
+# unit's time (6 s against 0.8 s for test_recovery); kvstore.so keeps LTO.
 $(BUILD)/test/%: engine/test/%.c $(LIBKVTEST) $(LIBKV) $(wildcard engine/test/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Iengine/test $< -o $@ $(LIBKVTEST) $(LIBKV) -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS_ALL) -fno-lto -Iengine/test $< -o $@ $(LIBKVTEST) $(LIBKV) -lcmocka $(LDLIBS)
 
 ## unit: build and run the engine unit tests (engine/test/test_*.c, cmocka)
 unit: $(UNIT_BIN)
