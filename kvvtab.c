@@ -1221,6 +1221,72 @@ static const char *vtabVfsName(sqlite3 *db, const char *zSchema){
   return pVfs->zName;
 }
 
+/*
+** The horizon of table p as last committed, for the open that recovers its
+** store, when p's connection reads an older snapshot: a read transaction
+** of a WAL database that began before other connections committed (an
+** ordinary table read first, then p). Recovery revokes every entry above
+** the horizon it is given, so that snapshot's horizon would take back
+** commits other processes made and acknowledged since. A connection of
+** our own sees only the last commit. Leaves *piH as it is when the
+** connection reads the latest state anyway (no transaction, a write
+** transaction, a rollback journal, which no one commits past a reader).
+*/
+int kvvtabLatestHorizon(KvVtab *p, sqlite3_int64 *piH, char **pzErr){
+  const char *zFile = kvvtabDbFile(p);
+  sqlite3_stmt *pStmt = 0;
+  sqlite3 *db = 0;
+  char *zSql = 0;
+  int bWal = 0, rc;
+  if( zFile==0 || zFile[0]==0
+   || sqlite3_txn_state(p->db, p->zSchema)!=SQLITE_TXN_READ ){
+    return SQLITE_OK;
+  }
+  zSql = sqlite3_mprintf("PRAGMA \"%w\".journal_mode", p->zSchema);
+  rc = zSql ? sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *z = (const char*)sqlite3_column_text(pStmt, 0);
+    bWal = z && sqlite3_stricmp(z, "wal")==0;
+  }
+  sqlite3_finalize(pStmt);
+  pStmt = 0;
+  sqlite3_free(zSql);
+  zSql = 0;
+  if( rc!=SQLITE_OK || !bWal ) return rc;
+  rc = sqlite3_open_v2(zFile, &db, SQLITE_OPEN_READONLY
+                       | SQLITE_OPEN_PRIVATECACHE,
+                       vtabVfsName(p->db, p->zSchema));
+  if( rc==SQLITE_OK ){
+    sqlite3_busy_timeout(db, 2000);
+    zSql = sqlite3_mprintf("SELECT v FROM \"%w_kvstore\" WHERE "
+                           "k='horizon'", p->zName);
+    rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_step(pStmt);
+    if( rc==SQLITE_ROW
+     && sqlite3_column_type(pStmt, 0)==SQLITE_INTEGER
+     && sqlite3_column_int64(pStmt, 0)>=0 ){
+      *piH = sqlite3_column_int64(pStmt, 0);
+      rc = SQLITE_OK;
+    }else if( rc==SQLITE_ROW || rc==SQLITE_DONE ){
+      rc = SQLITE_CORRUPT;
+    }
+  }
+  if( rc!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("kvstore: cannot open the store of table %s "
+        "inside a read transaction that began before the last commits of "
+        "its database: reading their horizon failed (%s); end the "
+        "transaction and retry", p->zName,
+        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    if( rc!=SQLITE_NOMEM ) rc = SQLITE_BUSY;
+  }
+  sqlite3_finalize(pStmt);
+  sqlite3_free(zSql);
+  sqlite3_close(db);
+  return rc;
+}
+
 /* Is the DROP of d committed? SQLITE_OK with *pbGone when that is known,
 ** from a connection of our own (which sees only committed states). */
 static int dropCommitted(const KvDrop *d, int *pbGone){

@@ -167,6 +167,25 @@ def snapshot_one_statement(path, journal, log):
     w.close()
 
 
+def stale_reader_opens_the_store(path, journal, log):
+    """A read transaction that began before another connection committed
+    (and closed: no one has the store open) is the first to open the
+    store. It sees its own snapshot, and the commits it does not see stay
+    committed: the store used to be recovered at that snapshot's horizon,
+    which revoked them for good."""
+    r = connect(path, journal)
+    log.append(step(r, "BEGIN"))
+    log.append(step(r, "SELECT * FROM side"))
+    w = connect(path, journal)
+    log.append(step(w, "INSERT INTO t VALUES ('new', 2)"))
+    log.append(step(w, "UPDATE t SET value = 5 WHERE key = 'g'"))
+    w.close()
+    log.append(step(r, "SELECT key, value FROM t ORDER BY key"))
+    log.append(step(r, "COMMIT"))
+    log.append(step(r, "SELECT key, value FROM t ORDER BY key"))
+    r.close()
+
+
 def lost_update_refused(path, journal, log):
     r = connect(path, journal)
     w = connect(path, journal)
@@ -337,6 +356,8 @@ def main():
     run_case("snapshot_two_selects", "wal", snapshot_two_selects)
     run_case("snapshot_one_statement", "wal", snapshot_one_statement)
     run_case("lost_update_refused", "wal", lost_update_refused)
+    run_case("stale_reader_opens_the_store", "wal",
+             stale_reader_opens_the_store)
     kill9(args.kills)
     kill9_attached(args.kills)
     if failures:
