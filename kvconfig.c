@@ -34,10 +34,12 @@
 SQLITE_EXTENSION_INIT3
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Path limits of the system (Linux: 4096 and 255). */
 #ifdef PATH_MAX
@@ -57,7 +59,10 @@ SQLITE_EXTENSION_INIT3
 /* Read the whole file into sqlite3_malloc memory (NUL-terminated). */
 static int configRead(const char *zPath, char **pzText, int *pnText,
                       char **pzErr){
-  FILE *f = fopen(zPath, "rb");
+  /* Opened without waiting: a FIFO would block open() until a writer
+  ** came (it is refused below, as anything but a regular file is). */
+  int fd = open(zPath, O_RDONLY|O_NONBLOCK|O_CLOEXEC);
+  FILE *f = fd<0 ? 0 : fdopen(fd, "rb");
   struct stat st;
   char *zText = 0;
   long nSize = 0;
@@ -66,6 +71,7 @@ static int configRead(const char *zPath, char **pzText, int *pnText,
   if( f==0 ){
     *pzErr = sqlite3_mprintf("kvstore: cannot read config file '%s': %s",
                              zPath, strerror(errno));
+    if( fd>=0 ) close(fd);
     return SQLITE_CANTOPEN;
   }
   /* fopen() opens a directory too; reading it would fail obscurely. */

@@ -165,7 +165,8 @@ int kvownerRead(const char *zDir, KvOwner *p, char **pzErr){
 
   memset(p, 0, sizeof(*p));
   if( zPath==0 ) return SQLITE_NOMEM;
-  fd = open(zPath, O_RDONLY|O_NOFOLLOW|O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO in its place must not block (refused below). */
+  fd = open(zPath, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK);
   if( fd<0 ){
     if( errno==ENOENT ){
       p->eState = KVOWNER_NONE;
@@ -175,6 +176,10 @@ int kvownerRead(const char *zDir, KvOwner *p, char **pzErr){
       rc = SQLITE_IOERR;
     }
     goto read_out;
+  }
+  {
+    struct stat st;
+    if( fstat(fd, &st)!=0 || !S_ISREG(st.st_mode) ) goto read_damaged;
   }
   aBuf = sqlite3_malloc(OWNER_MAX+1);
   if( aBuf==0 ){ rc = SQLITE_NOMEM; goto read_out; }

@@ -378,9 +378,11 @@ static int openExclusive(const char *zPath, int oflags, int *pFd){
 static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
                      KvFile **ppFile){
   PosixFile *p;
+  struct stat st;
   int fd;
   int oflags;
   *ppFile = 0;
+  memset(&st, 0, sizeof(st));
   if( flags & KV_OPEN_WRITE ){
     oflags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND;
   }else if( (flags & KV_OPEN_APPEND) && !(flags & KV_OPEN_PLAIN) ){
@@ -394,8 +396,22 @@ static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
     int rc = openExclusive(zPath, oflags, &fd);
     if( rc!=KV_OK ) return rc;
   }else{
-    fd = openFd(zPath, oflags, 0644);
+    /* Only regular files: a FIFO planted in a store (or named by
+    ** kvstore_ingest) would block open() and read() forever, so it is
+    ** opened without waiting (O_NONBLOCK, which regular files ignore) and
+    ** refused, as are devices and directories. */
+    fd = openFd(zPath, oflags | O_NONBLOCK, 0644);
     if( fd<0 ) return kvErrno(errno, "open", zPath);
+    if( fstat(fd, &st)!=0 ){
+      int rc = kvErrno(errno, "stat", zPath);
+      close(fd);
+      return rc;
+    }
+    if( !S_ISREG(st.st_mode) ){
+      close(fd);
+      return kvErr(KV_CANTOPEN, "kvstore: '%s' is not a regular file",
+                   zPath);
+    }
   }
   p = kvMallocZero(sizeof(*p));
   if( p ) p->zPath = kvStrdup(zPath);
@@ -407,14 +423,6 @@ static int posixOpen(KvEnv *pEnv, const char *zPath, int flags,
   p->base.pEnv = pEnv;
   p->fd = fd;
   if( (flags & KV_OPEN_APPEND) && !(flags & KV_OPEN_PLAIN) ){
-    struct stat st;
-    if( fstat(fd, &st)!=0 ){
-      int rc = kvErrno(errno, "stat", zPath);
-      close(fd);
-      kvFree(p->zPath);
-      kvFree(p);
-      return rc;
-    }
     p->bAppendMap = 1;
     p->nCap = p->nLogical = p->nSyncEnd = (u64)st.st_size;
     p->bNoCut = (flags & KV_OPEN_SHARED)!=0;

@@ -374,6 +374,65 @@ class Hostile(Base):
                              "does not hold a kvstore store")
         self.assertTrue(os.path.isdir(self.p("etc", "ssl")))
 
+    FIFO_CHILD = r"""
+import json, sqlite3, sys
+sys.path.insert(0, sys.argv[1])
+import kvtest
+out = []
+for db, sql in zip(sys.argv[2::2], sys.argv[3::2]):
+    c = kvtest.connect(db)
+    try:
+        c.execute(sql).fetchall()
+        out.append(["ok", ""])
+    except sqlite3.Error as e:
+        out.append([e.sqlite_errorname, str(e)])
+    c.close()
+print(json.dumps(out))
+"""
+
+    def test_fifos_in_place_of_files_refused_without_waiting(self):
+        # A FIFO where kvstore reads a file blocked open() until a writer
+        # came, that is forever: a store from someone else (CURRENT, OWNER,
+        # a table file), the config file, kvstore_ingest's file.
+        for name in ("CURRENT", "OWNER", "sst"):
+            os.mkdir(self.p(name))
+            self.make(self.p(name, "app.db"), "dir='store'")
+        c = self.connect(self.p("sst", "app.db"))
+        c.execute("SELECT kvstore_compact('kv', 'full')").fetchall()
+        self.close(c)
+        sst = [f for f in os.listdir(self.p("sst", "store"))
+               if f.endswith(".sst")]
+        self.assertTrue(sst)
+        for name, victim in (("CURRENT", "CURRENT"), ("OWNER", "OWNER"),
+                             ("sst", sst[0])):
+            os.unlink(self.p(name, "store", victim))
+            os.mkfifo(self.p(name, "store", victim))
+        os.mkfifo(self.p("fifo"))
+        work = [
+            (self.p("CURRENT", "app.db"), "SELECT * FROM kv"),
+            (self.p("OWNER", "app.db"), "SELECT * FROM kv"),
+            (self.p("sst", "app.db"), "SELECT * FROM kv"),
+            (self.p("new.db"), "CREATE VIRTUAL TABLE kv USING "
+                               "kvstore(config='%s')" % self.p("fifo")),
+            (self.p("sst", "app.db"), "SELECT kvstore_ingest('kv', '%s')"
+                                      % self.p("fifo")),
+        ]
+        argv = [sys.executable, "-c", self.FIFO_CHILD,
+                os.path.dirname(os.path.abspath(__file__))]
+        for db, sql in work:
+            argv += [db, sql]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(len(out), len(work))
+        for (name, msg), needle in zip(out, (
+                "CURRENT' is not a regular file", "is damaged",
+                ".sst' is not a regular file",
+                "fifo': not a regular file", "fifo' is not a regular file")):
+            self.assertNotEqual(name, "ok", msg)
+            self.assertTrue(msg.startswith("kvstore:"), msg)
+            self.assertIn(needle, msg)
+
     def test_damaged_owner_file(self):
         self.make(self.p("app.db"), "dir='store'")
         with open(self.p("store", "OWNER"), "w") as f:

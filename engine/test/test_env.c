@@ -1165,6 +1165,37 @@ static void test_posix_append_files_give_descriptors_back(void **state){
   free(aGot);
 }
 
+/*
+** The posix env opens only regular files for reading or appending: a FIFO
+** (which blocked open() until a writer came), a directory, a device are
+** refused at once with KV_CANTOPEN naming the file.
+*/
+static void test_posix_open_refuses_what_is_no_regular_file(void **state){
+  Fixture *f = (Fixture*)*state;
+  KvEnv *pPosix = kvEnvPosix();
+  KvFile *pFile = 0;
+  static const int aFlags[] = {
+    KV_OPEN_READ, KV_OPEN_READ|KV_OPEN_IMMUTABLE, KV_OPEN_APPEND
+  };
+  const char *azPath[3];
+  int i, j;
+  azPath[0] = P(f, "fifo");
+  azPath[1] = f->zDir;
+  azPath[2] = "/dev/null";
+  assert_int_equal(mkfifo(azPath[0], 0644), 0);
+  for(i=0; i<3; i++){
+    for(j=0; j<(int)(sizeof(aFlags)/sizeof(aFlags[0])); j++){
+      assert_int_equal(pPosix->xOpen(pPosix, azPath[i], aFlags[j], &pFile),
+                       KV_CANTOPEN);
+      assert_null(pFile);
+      /* (a directory opened for writing: open() itself says EISDIR) */
+      assert_true(strstr(kvErrMsg(), "is not a regular file")!=0
+                  || (i==1 && strstr(kvErrMsg(), "Is a directory")!=0));
+      assert_non_null(strstr(kvErrMsg(), azPath[i]));
+    }
+  }
+}
+
 /* nTotal bytes of pattern iSeed to append (*paWant), and a buffer to read
 ** the file back into, 8 MiB longer for the tail of zeros a mapped append
 ** file may have (*paGot). */
@@ -1585,6 +1616,7 @@ int main(void){
     T(test_posix_immutable_gives_descriptors_back),
     T(test_posix_open_sheds_descriptors_when_out),
     T(test_posix_append_files_give_descriptors_back),
+    T(test_posix_open_refuses_what_is_no_regular_file),
     T(test_posix_append),
     T(test_posix_append_prefaulted),
     T(test_posix_sync_unmaps_large_run),
