@@ -655,6 +655,10 @@ int kvvtabStoreDir(sqlite3 *db, const char *zName, char **pzDir,
     if( rc==SQLITE_OK && bShadow ){
       rc = kvshadowGetHorizon(db, zSchema, zTable, &iH, &bFound, pzErr);
     }
+    if( rc==SQLITE_OK && bFound && zDbFile ){
+      /* the last committed one, not an older snapshot's */
+      rc = kvvtabLatestHorizon(db, zSchema, zTable, zDbFile, &iH, pzErr);
+    }
     if( rc==SQLITE_OK && bFound ) kv_options_set_horizon(*ppOpts, (u64)iH);
     if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM && *pzErr==0 ){
       *pzErr = sqlite3_mprintf("kvstore: cannot read the commit horizon of "

@@ -71,7 +71,8 @@ int kvtxnHorizonForOpen(KvVtab *p, char **pzErr){
   /* An older snapshot's horizon would revoke newer commits: the last
   ** committed one (kvvtabLatestHorizon). */
   if( bFound ){
-    rc = kvvtabLatestHorizon(p, &iH, pzErr);
+    rc = kvvtabLatestHorizon(p->db, p->zSchema, p->zName, kvvtabDbFile(p),
+                             &iH, pzErr);
     if( rc!=SQLITE_OK ) return rc;
   }
   /* xCreate writes the row, so it is missing only in a shadow table that

@@ -1222,7 +1222,7 @@ static const char *vtabVfsName(sqlite3 *db, const char *zSchema){
 }
 
 /*
-** The horizon of table p as last committed, for the open that recovers its
+** The horizon of table zTable as last committed, for the open that recovers its
 ** store, when p's connection reads an older snapshot: a read transaction
 ** of a WAL database that began before other connections committed (an
 ** ordinary table read first, then p). Recovery revokes every entry above
@@ -1232,18 +1232,19 @@ static const char *vtabVfsName(sqlite3 *db, const char *zSchema){
 ** connection reads the latest state anyway (no transaction, a write
 ** transaction, a rollback journal, which no one commits past a reader).
 */
-int kvvtabLatestHorizon(KvVtab *p, sqlite3_int64 *piH, char **pzErr){
-  const char *zFile = kvvtabDbFile(p);
+int kvvtabLatestHorizon(sqlite3 *dbMain, const char *zSchema,
+                        const char *zTable, const char *zFile,
+                        sqlite3_int64 *piH, char **pzErr){
   sqlite3_stmt *pStmt = 0;
   sqlite3 *db = 0;
   char *zSql = 0;
   int bWal = 0, rc;
   if( zFile==0 || zFile[0]==0
-   || sqlite3_txn_state(p->db, p->zSchema)!=SQLITE_TXN_READ ){
+   || sqlite3_txn_state(dbMain, zSchema)!=SQLITE_TXN_READ ){
     return SQLITE_OK;
   }
-  zSql = sqlite3_mprintf("PRAGMA \"%w\".journal_mode", p->zSchema);
-  rc = zSql ? sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+  zSql = sqlite3_mprintf("PRAGMA \"%w\".journal_mode", zSchema);
+  rc = zSql ? sqlite3_prepare_v2(dbMain, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
   if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     const char *z = (const char*)sqlite3_column_text(pStmt, 0);
     bWal = z && sqlite3_stricmp(z, "wal")==0;
@@ -1255,11 +1256,11 @@ int kvvtabLatestHorizon(KvVtab *p, sqlite3_int64 *piH, char **pzErr){
   if( rc!=SQLITE_OK || !bWal ) return rc;
   rc = sqlite3_open_v2(zFile, &db, SQLITE_OPEN_READONLY
                        | SQLITE_OPEN_PRIVATECACHE,
-                       vtabVfsName(p->db, p->zSchema));
+                       vtabVfsName(dbMain, zSchema));
   if( rc==SQLITE_OK ){
     sqlite3_busy_timeout(db, 2000);
     zSql = sqlite3_mprintf("SELECT v FROM \"%w_kvstore\" WHERE "
-                           "k='horizon'", p->zName);
+                           "k='horizon'", zTable);
     rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
   }
   if( rc==SQLITE_OK ){
@@ -1277,7 +1278,7 @@ int kvvtabLatestHorizon(KvVtab *p, sqlite3_int64 *piH, char **pzErr){
     *pzErr = sqlite3_mprintf("kvstore: cannot open the store of table %s "
         "inside a read transaction that began before the last commits of "
         "its database: reading their horizon failed (%s); end the "
-        "transaction and retry", p->zName,
+        "transaction and retry", zTable,
         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     if( rc!=SQLITE_NOMEM ) rc = SQLITE_BUSY;
   }

@@ -360,7 +360,9 @@ void kvvtabGoneClear(KvVtab *p);
 KvVtab *kvvtabFindOpen(sqlite3 *db, const char *zSchema,
                        const char *zTable);
 const char *kvvtabDbFile(KvVtab *p);
-int kvvtabLatestHorizon(KvVtab *p, sqlite3_int64 *piH, char **pzErr);
+int kvvtabLatestHorizon(sqlite3 *db, const char *zSchema, const char *zTable,
+                        const char *zDbFile, sqlite3_int64 *piH,
+                        char **pzErr);
 int kvvtabOpenEngine(KvVtab *p, char **pzErr);
 int kvvtabAttach(KvVtab *p);
 void kvvtabDetach(KvVtab *p, int rc, char *zWhy);

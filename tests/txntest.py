@@ -186,6 +186,40 @@ def stale_reader_opens_the_store(path, journal, log):
     r.close()
 
 
+def stale_reader_repairs():
+    """kvstore_repair called inside such a read transaction (the store
+    closed everywhere): its open, too, used the snapshot's horizon."""
+    d = tempfile.mkdtemp(prefix="kvtxn-")
+    try:
+        path = os.path.join(d, "test.db")
+        c = connect(path, "wal")
+        c.execute(KVSTORE)
+        c.execute("CREATE TABLE side(x)")
+        c.execute("INSERT INTO side VALUES (1)")
+        c.execute("INSERT INTO t VALUES ('g', 1)")
+        c.close()
+        r = connect(path, "wal")
+        r.execute("BEGIN")
+        r.execute("SELECT * FROM side").fetchall()
+        w = connect(path, "wal")
+        w.execute("INSERT INTO t VALUES ('new', 2)")
+        w.execute("UPDATE t SET value = 5 WHERE key = 'g'")
+        w.close()
+        got = step(r, "SELECT kvstore_repair('t')")
+        r.execute("COMMIT")
+        r.close()
+        c = connect(path, "wal")
+        after = c.execute("SELECT key, value FROM t ORDER BY key").fetchall()
+        c.close()
+        if after != [("g", 5), ("new", 2)]:
+            failures.append("stale_reader_repairs")
+            print("FAIL stale_reader_repairs: %r, then %r" % (got, after))
+        else:
+            print("ok   stale_reader_repairs")
+    finally:
+        shutil.rmtree(d)
+
+
 def lost_update_refused(path, journal, log):
     r = connect(path, journal)
     w = connect(path, journal)
@@ -358,6 +392,7 @@ def main():
     run_case("lost_update_refused", "wal", lost_update_refused)
     run_case("stale_reader_opens_the_store", "wal",
              stale_reader_opens_the_store)
+    stale_reader_repairs()
     kill9(args.kills)
     kill9_attached(args.kills)
     if failures:
