@@ -1232,6 +1232,23 @@ static const char *vtabVfsName(sqlite3 *db, const char *zSchema){
 ** connection reads the latest state anyway (no transaction, a write
 ** transaction, a rollback journal, which no one commits past a reader).
 */
+/* 1 if PRAGMA zSchema.zPragma returns zValue, 0 if something else, -1 if
+** it cannot be read (an authorizer, memory). */
+static int vtabPragmaIs(sqlite3 *db, const char *zSchema, const char *zPragma,
+                        const char *zValue){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("PRAGMA \"%w\".%s", zSchema, zPragma);
+  int bIs = -1;
+  if( zSql && sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0)==SQLITE_OK
+   && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *z = (const char*)sqlite3_column_text(pStmt, 0);
+    bIs = z && sqlite3_stricmp(z, zValue)==0;
+  }
+  sqlite3_finalize(pStmt);
+  sqlite3_free(zSql);
+  return bIs;
+}
+
 int kvvtabLatestHorizon(sqlite3 *dbMain, const char *zSchema,
                         const char *zTable, const char *zFile,
                         sqlite3_int64 *piH, char **pzErr){
@@ -1243,17 +1260,15 @@ int kvvtabLatestHorizon(sqlite3 *dbMain, const char *zSchema,
    || sqlite3_txn_state(dbMain, zSchema)!=SQLITE_TXN_READ ){
     return SQLITE_OK;
   }
-  zSql = sqlite3_mprintf("PRAGMA \"%w\".journal_mode", zSchema);
-  rc = zSql ? sqlite3_prepare_v2(dbMain, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
-  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *z = (const char*)sqlite3_column_text(pStmt, 0);
-    bWal = z && sqlite3_stricmp(z, "wal")==0;
+  /* Only a WAL database lets others commit past a reader, and not in
+  ** locking_mode=EXCLUSIVE (no one else can even read). A PRAGMA that an
+  ** authorizer refuses tells nothing: a connection of our own is asked
+  ** anyway. */
+  bWal = vtabPragmaIs(dbMain, zSchema, "journal_mode", "wal");
+  if( bWal==0 ) return SQLITE_OK;
+  if( vtabPragmaIs(dbMain, zSchema, "locking_mode", "exclusive")==1 ){
+    return SQLITE_OK;
   }
-  sqlite3_finalize(pStmt);
-  pStmt = 0;
-  sqlite3_free(zSql);
-  zSql = 0;
-  if( rc!=SQLITE_OK || !bWal ) return rc;
   rc = sqlite3_open_v2(zFile, &db, SQLITE_OPEN_READONLY
                        | SQLITE_OPEN_PRIVATECACHE,
                        vtabVfsName(dbMain, zSchema));
