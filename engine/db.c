@@ -580,8 +580,19 @@ static void dropSpareIterLocked(kv_db *db){
   kvDbLock(db);
 }
 
+/*
+** The background thread of a store with background=on. It leaves once
+** nothing has been due for kvBgIdleMicros: a process with many tables open,
+** most of them idle, then has threads only for those being written (a
+** thread per open table before: 1,000 tables, 1,000 threads). Whatever
+** makes work due (a memtable switched, a retry due, a stall, an ingest,
+** close) calls kvDbBgKick, which starts it again.
+*/
+u64 kvBgIdleMicros = 10*1000000;
+
 static void *bgMain(void *pArg){
   kv_db *db = (kv_db*)pArg;
+  int bTimedOut = 0;
   kvDbLock(db);
   while( !db->bShutdown ){
     if( db->pImm && db->rcBg==KV_OK ){
@@ -602,16 +613,49 @@ static void *bgMain(void *pArg){
       db->bBgIdle = 0;
     }else if( db->bShutdown ){
       /* set while a flush let go of the mutex: the loop ends */
+    }else if( bTimedOut ){
+      /* Nothing was due for kvBgIdleMicros, and nothing is now: leave
+      ** (kvDbBgKick joins this thread and starts another). */
+      db->bBgIdle = 1;
+      db->bBgRunning = 0;
+      db->bBgJoin = 1;
+      pthread_cond_broadcast(&db->cvWork);
+      break;
     }else{
       /* Nothing is due: say so to a closing kv_close() that waits. */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += (time_t)(kvBgIdleMicros/1000000);
+      ts.tv_nsec += (long)(kvBgIdleMicros%1000000)*1000;
+      if( ts.tv_nsec>=1000000000L ){ ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
       db->bBgIdle = 1;
       pthread_cond_broadcast(&db->cvWork);
-      pthread_cond_wait(&db->cvWork, &db->mutex);
+      bTimedOut = pthread_cond_timedwait(&db->cvWork, &db->mutex, &ts)
+                  ==ETIMEDOUT;
       db->bBgIdle = 0;
+      continue;
     }
+    bTimedOut = 0;
   }
   kvDbUnlock(db);
   return 0;
+}
+
+void kvDbBgKick(kv_db *db){
+  if( db->bBgThread && !db->bBgRunning && !db->bShutdown ){
+    if( db->bBgJoin ){
+      /* It left under the mutex, which it let go of before returning. */
+      pthread_join(db->bgThread, 0);
+      db->bBgJoin = 0;
+    }
+    db->bBgRunning = 1;           /* (the mutex is held: it waits for it) */
+    db->bBgIdle = 0;
+    if( pthread_create(&db->bgThread, 0, bgMain, db)!=0 ){
+      db->bBgRunning = 0;
+      db->bBgThread = 0;          /* inline from now on, as background=off */
+    }
+  }
+  pthread_cond_broadcast(&db->cvWork);
 }
 
 /* Should the last kv_close() wait for background work (see kv.h)? While
@@ -660,7 +704,7 @@ void kvDbBgRetryDue(kv_db *db){
   db->zBgErr = 0;
   db->iBgRetryAt = 0;
   db->nBgRetry++;
-  pthread_cond_broadcast(&db->cvWork);
+  kvDbBgKick(db);
 }
 
 int kvDbStickyError(kv_db *db){
@@ -717,11 +761,8 @@ int kvDbMakeRoom(kv_db *db, int bForce){
     db->iMemLogNumber = iSeg;
     db->pMem = pNew;
     bForce = 0;
-    if( db->bBgThread ){
-      pthread_cond_broadcast(&db->cvWork);
-    }else{
-      flushImm(db);
-    }
+    kvDbBgKick(db);
+    if( !db->bBgThread ) flushImm(db);
   }
   return rc;
 }
@@ -1074,16 +1115,20 @@ static void deleteObsoleteFiles(kv_db *db){
 
 static void dbFree(kv_db *db, int bFinish){
   if( db==0 ) return;
-  if( db->bBgThread ){
+  if( db->bBgThread || db->bBgJoin ){
+    int bJoin;
     kvDbLock(db);
-    if( bFinish ){
-      pthread_cond_broadcast(&db->cvWork);
+    if( bFinish && db->bBgThread ){
+      kvDbBgKick(db);
       while( closeWaits(db) ) pthread_cond_wait(&db->cvWork, &db->mutex);
     }
     db->bShutdown = 1;
     pthread_cond_broadcast(&db->cvWork);
+    bJoin = db->bBgRunning || db->bBgJoin;
+    db->bBgRunning = 0;
+    db->bBgJoin = 0;
     kvDbUnlock(db);
-    pthread_join(db->bgThread, 0);
+    if( bJoin ) pthread_join(db->bgThread, 0);
     db->bBgThread = 0;
   }
   if( db->pWal ){
@@ -1318,11 +1363,14 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
     rc = kvSharedFirstReady(db);
   }
   if( rc==KV_OK && db->pOpts->bBackground && !bReadOnly ){
+    /* Set first: the thread may leave (and say so) before create returns. */
+    db->bBgThread = 1;
+    db->bBgRunning = 1;
     if( pthread_create(&db->bgThread, 0, bgMain, db)!=0 ){
+      db->bBgThread = 0;
+      db->bBgRunning = 0;
       rc = kvErr(KV_ERROR, "kvstore: cannot start the background thread "
                  "for '%s'", zDir);
-    }else{
-      db->bBgThread = 1;
     }
   }
   kvFree(zCurrent);

@@ -177,7 +177,8 @@ int kvDbStallStop(kv_db *db){
   if( !db->bBgThread || v==0 || db->rcBg!=KV_OK ) return 0;
   if( v->anFile[0] < 3*db->pOpts->nL0Trigger ) return 0;
   t = db->pEnv->xMonoMicros(db->pEnv);
-  pthread_cond_broadcast(&db->cvWork);
+  kvDbBgKick(db);
+  if( !db->bBgThread ) return 1;   /* (could not start it: inline now) */
   pthread_cond_wait(&db->cvWork, &db->mutex);
   db->nStallMicros += db->pEnv->xMonoMicros(db->pEnv) - t;
   db->nStallStop++;

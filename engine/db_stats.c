@@ -27,7 +27,7 @@ int kv_stats(kv_db *db, char **pzJson){
   u64 *aSeg = 0;
   int nSeg = 0, i, j;
   u64 nUser, nFlushBytes, nCompactBytes, nFlush, nComp;
-  int bImm, bBg, rcBg;
+  int bImm, bBg, bRunning, rcBg;
   int rc = KV_OK;
 
   *pzJson = 0;
@@ -43,6 +43,7 @@ int kv_stats(kv_db *db, char **pzJson){
   nCompactBytes = db->nCompactBytes;
   nComp = db->nCompactions;
   bBg = db->bBgActive;
+  bRunning = db->bBgRunning;
   rcBg = db->rcBg ? db->rcBg : db->rcWal;
   v = kvVersionCurrent(&db->vset);
   kvDbUnlock(db);
@@ -98,10 +99,11 @@ int kv_stats(kv_db *db, char **pzJson){
     for(i=0; i<db->pOpts->nLevel && i<KV_MAX_LEVELS; i++){
       if( kvCompactLevelScore(v, db->pOpts, i)>=1.0 ) nDue++;
     }
-    EMIT("\"background\":{\"thread\":%d,\"active\":%d,\"flushes_queued\":%d,"
+    EMIT("\"background\":{\"thread\":%d,\"running\":%d,\"active\":%d,"
+         "\"flushes_queued\":%d,"
          "\"compactions_due\":%d,\"flushes_done\":%" PRIu64
          ",\"compactions_done\":%" PRIu64 ",\"error\":%d}}",
-         db->bBgThread, bBg, bImm, nDue, nFlush, nComp, rcBg);
+         db->bBgThread, bRunning, bBg, bImm, nDue, nFlush, nComp, rcBg);
   }
 #undef EMIT
   kvVersionUnref(v);

@@ -237,7 +237,7 @@ static void ingestRelease(kv_db *db, kv_ingest_job *p, int bEdited){
     kvSharedMaintEnd(db, bEdited);
     p->bMaint = 0;
   }
-  pthread_cond_broadcast(&db->cvWork);
+  kvDbBgKick(db);
 }
 
 /* Steps 2 and 3: flush, then take the turn and reserve the sequence with

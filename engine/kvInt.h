@@ -313,6 +313,13 @@ int kvDbStickyError(kv_db *db);
 /* If rcBg may be retried now, clear it and wake the background thread.
 ** REQUIRES: mutex held. */
 void kvDbBgRetryDue(kv_db *db);
+/* Work may be due: wake the background thread, starting it again if it
+** left when idle (a thread that cannot be started leaves the store doing
+** its work inline, as background=off). REQUIRES: mutex held. */
+void kvDbBgKick(kv_db *db);
+/* How long the background thread waits with nothing due before it
+** leaves (10 s; tests lower it). */
+extern u64 kvBgIdleMicros;
 
 /* kv_destroy through pEnv (db.c). */
 int kvDestroyEnv(KvEnv *pEnv, const char *zDir);
@@ -1172,7 +1179,9 @@ struct kv_db {
 
   /* Background work (M) */
   pthread_t bgThread;
-  int bBgThread;                /* bgThread runs (background=on) */
+  int bBgThread;                /* background=on: bgThread does the work */
+  int bBgRunning;               /* bgThread is running (kvDbBgKick) */
+  int bBgJoin;                  /* bgThread left when idle: join it */
   int bShutdown;
   int bBgActive;                /* flush/compaction in progress */
   int bBgIdle;                  /* bgThread waits: nothing was due */

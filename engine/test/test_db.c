@@ -6,6 +6,7 @@
 */
 #include <stdint.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <pthread.h>
 
@@ -782,6 +783,87 @@ static void test_group_commit(void **state){
   tuRemoveDir(zDir);
 }
 
+/* Threads of this process now. */
+static int countThreads(void){
+  DIR *d = opendir("/proc/self/task");
+  int n = 0;
+  struct dirent *e;
+  assert_non_null(d);
+  while( (e = readdir(d))!=0 ) if( e->d_name[0]!='.' ) n++;
+  closedir(d);
+  return n;
+}
+
+/* Wait up to 5 s for the process to have n threads. */
+static int waitThreads(int n){
+  int i;
+  for(i=0; i<500 && countThreads()!=n; i++) usleep(10000);
+  return countThreads();
+}
+
+/*
+** The background thread leaves once nothing has been due for
+** kvBgIdleMicros (10 s; 50 ms here), and whatever makes work due starts
+** it again: 20 stores open and idle keep no thread, where each kept one
+** before. Writes past the memtable size are flushed by a new thread,
+** reads and a close see everything.
+*/
+static void test_background_thread_leaves_when_idle(void **state){
+  char azDir[20][256];
+  kv_db *aDb[20];
+  kv_options *o;
+  u64 nIdleBefore = kvBgIdleMicros;
+  int nBase, i, j;
+  char *zJson = 0;
+  (void)state;
+  kvBgIdleMicros = 50000;
+  o = tuOptions("background=on", "memtable_size=64KB", NULL);
+  nBase = countThreads();
+  for(i=0; i<20; i++){
+    char zTag[16];
+    snprintf(zTag, sizeof(zTag), "idle%d", i);
+    tuTempDir(azDir[i], sizeof(azDir[i]), zTag);
+    aDb[i] = tuOpen(azDir[i], o);
+    assert_int_equal(kv_put(aDb[i], "k", 1, "v", 1), KV_OK);
+  }
+  assert_int_equal(waitThreads(nBase), nBase);
+  assert_int_equal(kv_stats(aDb[0], &zJson), KV_OK);
+  assert_non_null(strstr(zJson, "\"thread\":1,\"running\":0,"));
+  kv_free(zJson);
+  /* About 640 KB into store 3: several memtables, flushed by a thread
+  ** started for them. */
+  for(j=0; j<2000; j++){
+    char zKey[32], zVal[300];
+    snprintf(zKey, sizeof(zKey), "key%05d", j);
+    memset(zVal, 'a' + j%26, sizeof(zVal));
+    assert_int_equal(kv_put(aDb[3], zKey, strlen(zKey), zVal, sizeof(zVal)),
+                     KV_OK);
+  }
+  assert_int_equal(kv_stats(aDb[3], &zJson), KV_OK);
+  assert_null(strstr(zJson, "\"flushes_done\":0,"));
+  kv_free(zJson);
+  assert_int_equal(waitThreads(nBase), nBase);
+  for(i=0; i<20; i++){
+    assert_string_equal(tuGet(aDb[i], 0, 0, "k"), "v");
+    assert_int_equal(kv_close(aDb[i]), KV_OK);
+  }
+  assert_int_equal(countThreads(), nBase);
+  aDb[3] = tuOpen(azDir[3], o);
+  for(j=0; j<2000; j+=97){
+    char zKey[32];
+    const char *z;
+    snprintf(zKey, sizeof(zKey), "key%05d", j);
+    z = tuGet(aDb[3], 0, 0, zKey);
+    assert_non_null(z);
+    assert_int_equal((int)strlen(z), 300);
+    assert_int_equal(z[0], 'a' + j%26);
+  }
+  assert_int_equal(kv_close(aDb[3]), KV_OK);
+  for(i=0; i<20; i++) tuRemoveDir(azDir[i]);
+  kv_options_free(o);
+  kvBgIdleMicros = nIdleBefore;
+}
+
 static void test_stats_verify(void **state){
   char zDir[256];
   kv_options *o;
@@ -842,6 +924,7 @@ int main(int argc, char **argv){
     cmocka_unit_test(test_lock_other_process),
     cmocka_unit_test(test_fork_child_opens_its_own),
     cmocka_unit_test(test_group_commit),
+    cmocka_unit_test(test_background_thread_leaves_when_idle),
     cmocka_unit_test(test_stats_verify),
     cmocka_unit_test(test_too_big),
   };

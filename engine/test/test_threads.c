@@ -391,10 +391,29 @@ static void test_threads_few_descriptors(void **s){
   assert_true(atomic_load(&nMaxSst)>16);
 }
 
+/*
+** The same with a background thread that leaves after 1 ms with nothing
+** due (db.c, bgMain): it leaves and is started again (kvDbBgKick) all
+** through the run, beside the writers' waits for flushes and stalls.
+*/
+static void test_threads_background_leaving(void **s){
+  u64 nBefore = kvBgIdleMicros;
+  kv_options *o;
+  (void)s;
+  kvBgIdleMicros = 1000;
+  o = tuOptions("background=on", "memtable_size=64KB", "level0_trigger=2",
+                "wal_segment_size=16KB", "block_size=1KB", "sync=normal",
+                "cache_size=128KB", NULL);
+  runThreads(o);
+  kv_options_free(o);
+  kvBgIdleMicros = nBefore;
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_threads),
     cmocka_unit_test(test_threads_few_descriptors),
+    cmocka_unit_test(test_threads_background_leaving),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
