@@ -1553,8 +1553,9 @@ static int lockAlone(KvEnv *pEnv, const char *zLock, const char *zDir,
   if( rc==KV_OK ){
     rc = pEnv->xLockByte(*ppLock, KV_LOCKB_OPEN, KV_LOCK_EXCL, 0);
     if( rc==KV_BUSY ){
-      rc = kvErr(KV_BUSY, "kvstore: '%s' is open in another process: it "
-                 "cannot be dropped now", zDir);
+      rc = kvErr(KV_BUSY, "kvstore: '%s' is open elsewhere (another "
+                 "connection or another process): it cannot be dropped now",
+                 zDir);
     }
   }
   return rc;

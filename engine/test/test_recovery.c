@@ -251,6 +251,8 @@ static void test_drop_prepare_undo_destroy(void **state){
   fillStore(zDir, o, 3);
   db = tuOpen(zDir, o);
   assert_int_equal(kv_drop_prepare(zDir), KV_BUSY);   /* open here */
+  assert_non_null(strstr(kvErrMsg(), "is open elsewhere (another connection "
+                                     "or another process)"));
   assert_int_equal(kv_close(db), KV_OK);
   db = 0;
   nSst = countFiles(zDir, ".sst");
