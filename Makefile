@@ -336,6 +336,10 @@ KILL_CYCLES ?= 30
 # table (busy COMMIT, snapshots, lost updates), and TXN_KILLS kill -9 of
 # transactions writing both (per journal mode)
 TXN_KILLS   ?= 8
+# tests/interleavetest.py: three connections' random steps (transactions,
+# writes, closes that make the store reopen) against an ordinary table,
+# per journal mode; INTERLEAVE_SEEDS of them (about 25 s; 2,000 in stress)
+INTERLEAVE_SEEDS ?= 200
 STATIC_SRC  := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
 $(VTAB_OBJ) $(STATIC_OBJ): $(OWNER_HDR) $(KVROOT_HDR)
@@ -371,6 +375,7 @@ pytest: all
 	$(PYTHON) tests/crashtest.py --rounds $(CRASH_KILLS)
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 	$(PYTHON) tests/txntest.py --kills $(TXN_KILLS)
+	$(PYTHON) tests/interleavetest.py --seeds $(INTERLEAVE_SEEDS)
 	$(PYTHON) tests/rangetest.py --rounds $(RANGE_KILLS)
 	$(PYTHON) tests/ingesttest.py --rounds $(INGEST_KILLS)
 	$(PYTHON) tests/bulktest.py --rounds $(BULK_KILLS)
@@ -656,6 +661,8 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	  --cycles $(STRESS_KILL_CYCLES)
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/crashtest.py --rounds 200
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/difftest.py --ops 100000
+	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/interleavetest.py \
+	  --seeds 2000 --first 1000
 	@set -e; for t in text integer blob; do \
 	  timeout $(STRESS_TIMEOUT) $(PYTHON) tests/shapetest.py \
 	    --statements $(STRESS_SHAPE_STMTS) --types $$t; \
