@@ -338,7 +338,9 @@ KILL_CYCLES ?= 30
 TXN_KILLS   ?= 8
 # tests/interleavetest.py: three connections' random steps (transactions,
 # writes, closes that make the store reopen) against an ordinary table,
-# per journal mode; INTERLEAVE_SEEDS of them (about 25 s; 2,000 in stress)
+# per journal mode; INTERLEAVE_SEEDS of them (about 25 s; 2,000 in stress),
+# then seeds 160-164 (163 lost a commit before 9279a83) with each connection
+# in a process of its own (about 30 s; 100 in stress)
 INTERLEAVE_SEEDS ?= 200
 STATIC_SRC  := kvvtab.c $(KVROOT_SRC) $(EXT_SRC) $(OWNER_SRC)
 STATIC_OBJ  := $(patsubst %.c,$(BUILD)/static/%.o,$(STATIC_SRC))
@@ -376,6 +378,7 @@ pytest: all
 	$(PYTHON) tests/killtest.py --cycles $(KILL_CYCLES)
 	$(PYTHON) tests/txntest.py --kills $(TXN_KILLS)
 	$(PYTHON) tests/interleavetest.py --seeds $(INTERLEAVE_SEEDS)
+	$(PYTHON) tests/interleavetest.py --processes --seeds 5 --first 160
 	$(PYTHON) tests/rangetest.py --rounds $(RANGE_KILLS)
 	$(PYTHON) tests/ingesttest.py --rounds $(INGEST_KILLS)
 	$(PYTHON) tests/bulktest.py --rounds $(BULK_KILLS)
@@ -663,6 +666,8 @@ stress: $(patsubst %,$(BUILD)/test/%,$(REL_TESTS)) kvstore.so
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/difftest.py --ops 100000
 	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/interleavetest.py \
 	  --seeds 2000 --first 1000
+	timeout $(STRESS_TIMEOUT) $(PYTHON) tests/interleavetest.py \
+	  --processes --seeds 100 --first 1000
 	@set -e; for t in text integer blob; do \
 	  timeout $(STRESS_TIMEOUT) $(PYTHON) tests/shapetest.py \
 	    --statements $(STRESS_SHAPE_STMTS) --types $$t; \

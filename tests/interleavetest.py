@@ -2,6 +2,7 @@
 """Interleaved connections against an ordinary table.
 
     /usr/bin/python3 tests/interleavetest.py [--seeds N] [--first S]
+                                             [--processes]
 
 Three connections to one database take random steps in turn: BEGIN,
 COMMIT, ROLLBACK, reads of the table and of another ordinary table (which
@@ -11,7 +12,11 @@ one stepping (so that the store closes and the next use opens it again,
 perhaps inside an older read transaction). The same steps run once with a
 kvstore table and once with an ordinary WITHOUT ROWID table, in WAL mode
 and with a rollback journal, with no busy timeout; every step's outcome
-(its rows, or its error) and the final contents must be the same.
+(its rows, or its error) and the final contents must be the same. With
+--processes each connection lives in a process of its own (a child of
+this script that runs the statements it is sent), which takes the store's
+paths between processes: its shared memory, catching up, recovery by the
+first process to open it.
 
 One difference is normalized: after SQLITE_BUSY inside a transaction, the
 connection rolls back, as SQLite asks of applications. A kvstore write
@@ -28,10 +33,12 @@ which revoked it.
 Run with Debian's /usr/bin/python3 (its sqlite3 module loads extensions).
 """
 import argparse
+import json
 import os
 import random
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 
@@ -52,6 +59,64 @@ def connect(path, journal):
     c.load_extension(EXT)
     c.execute("PRAGMA journal_mode=%s" % journal).fetchall()
     return c
+
+
+class Peer:
+    """A connection in a process of its own (--processes): the same calls
+    as the sqlite3 connection the steps use, answered over a pipe."""
+
+    def __init__(self, path, journal):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--child", path,
+             journal], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.in_transaction = False
+        self._call(None)
+
+    def _call(self, msg):
+        if msg is not None:
+            self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+            self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("interleavetest: a peer process died")
+        a = json.loads(line)
+        self.in_transaction = a.get("txn", False)
+        if "e" in a:
+            raise sqlite3.OperationalError(a["e"])
+        return a.get("r")
+
+    def execute(self, sql, params=()):
+        return Rows(self._call([sql, list(params)]))
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+class Rows:
+    def __init__(self, rows):
+        self.rows = [tuple(r) for r in rows]
+
+    def fetchall(self):
+        return self.rows
+
+
+def child(path, journal):
+    try:
+        c = connect(path, journal)
+        print(json.dumps({}), flush=True)
+    except sqlite3.Error as e:
+        print(json.dumps({"e": str(e)}), flush=True)
+        return
+    for line in sys.stdin:
+        sql, params = json.loads(line)
+        try:
+            out = {"r": [list(r) for r in c.execute(sql, params)]}
+        except sqlite3.Error as e:
+            out = {"e": str(e)}
+        out["txn"] = c.in_transaction
+        print(json.dumps(out), flush=True)
+    c.close()
 
 
 def is_busy(e):
@@ -92,7 +157,7 @@ def one_step(conns, k, step, i, rng):
     return "closed the others"
 
 
-def run(seed, kvstore, journal):
+def run(seed, kvstore, journal, processes=False):
     """The outcomes of seed's steps, and the table's rows at the end."""
     rng = random.Random(seed)
     folder = tempfile.mkdtemp(prefix="kvinterleave-")
@@ -112,7 +177,8 @@ def run(seed, kvstore, journal):
             step = rng.choice(STEPS)
             if conns[k] is None:
                 try:
-                    conns[k] = connect(path, journal)
+                    conns[k] = (Peer(path, journal) if processes
+                                else connect(path, journal))
                 except sqlite3.Error as e:
                     log.append((i, k, "connect", "error", str(e)))
                     continue
@@ -142,12 +208,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=200)
     ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--processes", action="store_true",
+                    help="each connection in a process of its own")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
     bad = 0
     for seed in range(args.first, args.first + args.seeds):
         for journal in ("wal", "delete"):
-            want = run(seed, False, journal)
-            got = run(seed, True, journal)
+            want = run(seed, False, journal, args.processes)
+            got = run(seed, True, journal, args.processes)
             if got == want:
                 continue
             bad += 1
@@ -163,8 +235,9 @@ def main():
     if bad:
         print("interleavetest: %d of %d runs differ" % (bad, 2 * args.seeds))
         sys.exit(1)
-    print("interleavetest: %d seeds x 2 journals, %d steps each: the same "
-          "outcomes as the ordinary table" % (args.seeds, NSTEPS))
+    print("interleavetest: %d seeds x 2 journals, %d steps each%s: the same "
+          "outcomes as the ordinary table" % (args.seeds, NSTEPS,
+          ", a process per connection" if args.processes else ""))
 
 
 if __name__ == "__main__":
