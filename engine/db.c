@@ -1120,7 +1120,10 @@ static void dbFree(kv_db *db, int bFinish){
     kvDbLock(db);
     if( bFinish && db->bBgThread ){
       kvDbBgKick(db);
-      while( closeWaits(db) ) pthread_cond_wait(&db->cvWork, &db->mutex);
+      /* (no thread could be started: the WAL keeps what is unflushed) */
+      while( db->bBgThread && closeWaits(db) ){
+        pthread_cond_wait(&db->cvWork, &db->mutex);
+      }
     }
     db->bShutdown = 1;
     pthread_cond_broadcast(&db->cvWork);
