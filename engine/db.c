@@ -1118,7 +1118,7 @@ static void dbFree(kv_db *db, int bFinish){
   if( db->bBgThread || db->bBgJoin ){
     int bJoin;
     kvDbLock(db);
-    if( bFinish && db->bBgThread ){
+    if( bFinish && db->bBgThread && closeWaits(db) ){
       kvDbBgKick(db);
       /* (no thread could be started: the WAL keeps what is unflushed) */
       while( db->bBgThread && closeWaits(db) ){

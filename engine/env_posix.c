@@ -50,6 +50,7 @@ struct PosixFile {
   ** gFdMutex. */
   int bImmutable;
   int bReopen;                  /* mapped append file: fd reopened by path */
+  int bLock;                    /* a LOCK handle (counted in gnLockFd) */
   u64 iDev, iIno;               /* bReopen: the file a reopen must find */
   int nUse;                     /* operations using fd now */
   int bListed;                  /* on the list below (fd still open) */
@@ -188,14 +189,22 @@ static void fileFdDone(PosixFile *p){
   if( p->bReopen ) fdUnpin(p);
 }
 
-/* Half the soft RLIMIT_NOFILE, at least 16. */
+/* LOCK handles open now (posixLock): descriptors nothing can give back. */
+static int gnLockFd;
+
+/* Half the soft RLIMIT_NOFILE less the LOCK handles, at least 16: what
+** the LOCKs take out of the half is left to descriptors that are not ours
+** to give back (SQLite's journal, kvstore's OWNER reads), so that with
+** many tables open those find one without running out. */
 static int fdBudget(void){
   struct rlimit rl;
+  int n;
   if( getrlimit(RLIMIT_NOFILE, &rl)!=0 || rl.rlim_cur==RLIM_INFINITY
    || rl.rlim_cur>(rlim_t)1<<24 ){
     return 1<<23;
   }
-  return rl.rlim_cur/2<16 ? 16 : (int)(rl.rlim_cur/2);
+  n = (int)(rl.rlim_cur/2) - gnLockFd;
+  return n<16 ? 16 : n;
 }
 
 /* After an open() that failed with EMFILE or ENFILE: nonzero if a
@@ -684,9 +693,10 @@ static int posixClose(KvFile *pFile){
       rc = appendCut(p);
     }
   }
-  if( p->bImmutable || p->bReopen ){
+  if( p->bImmutable || p->bReopen || p->bLock ){
     pthread_mutex_lock(&gFdMutex);
     if( p->bListed ) fdUnlist(p);
+    if( p->bLock ) gnLockFd--;
     pthread_mutex_unlock(&gFdMutex);
   }
   if( p->fd>=0 && close(p->fd)!=0 && errno!=EINTR ){
@@ -836,6 +846,10 @@ static int posixLock(KvEnv *pEnv, const char *zPath, KvFile **ppLock){
   }
   p->base.pEnv = pEnv;
   p->fd = fd;
+  p->bLock = 1;
+  pthread_mutex_lock(&gFdMutex);
+  gnLockFd++;
+  pthread_mutex_unlock(&gFdMutex);
   *ppLock = &p->base;
   return KV_OK;
 }
