@@ -590,6 +590,16 @@ static void dropSpareIterLocked(kv_db *db){
 */
 u64 kvBgIdleMicros = 10*1000000;
 
+void kvDbDeadline(struct timespec *pTs, u64 nMicros){
+  clock_gettime(CLOCK_REALTIME, pTs);
+  pTs->tv_sec += (time_t)(nMicros/1000000);
+  pTs->tv_nsec += (long)(nMicros%1000000)*1000;
+  if( pTs->tv_nsec>=1000000000L ){
+    pTs->tv_sec++;
+    pTs->tv_nsec -= 1000000000L;
+  }
+}
+
 static void *bgMain(void *pArg){
   kv_db *db = (kv_db*)pArg;
   int bTimedOut = 0;
@@ -604,9 +614,7 @@ static void *bgMain(void *pArg){
     }else if( db->bMaintBusy ){
       /* Another process maintains the store now: look again soon. */
       struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += 50*1000*1000;
-      if( ts.tv_nsec>=1000000000L ){ ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+      kvDbDeadline(&ts, 50*1000);
       db->bBgIdle = 1;
       pthread_cond_broadcast(&db->cvWork);
       pthread_cond_timedwait(&db->cvWork, &db->mutex, &ts);
@@ -624,10 +632,7 @@ static void *bgMain(void *pArg){
     }else{
       /* Nothing is due: say so to a closing kv_close() that waits. */
       struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_sec += (time_t)(kvBgIdleMicros/1000000);
-      ts.tv_nsec += (long)(kvBgIdleMicros%1000000)*1000;
-      if( ts.tv_nsec>=1000000000L ){ ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+      kvDbDeadline(&ts, kvBgIdleMicros);
       db->bBgIdle = 1;
       pthread_cond_broadcast(&db->cvWork);
       bTimedOut = pthread_cond_timedwait(&db->cvWork, &db->mutex, &ts)
@@ -1115,7 +1120,7 @@ static void deleteObsoleteFiles(kv_db *db){
 
 static void dbFree(kv_db *db, int bFinish){
   if( db==0 ) return;
-  if( db->bBgThread || db->bBgJoin ){
+  if( db->bBgThread ){             /* (bBgJoin is only ever set with it) */
     int bJoin;
     kvDbLock(db);
     if( bFinish && db->bBgThread && closeWaits(db) ){
@@ -1756,13 +1761,7 @@ int kv_writer_acquire(kv_db *db, const void *owner, int timeout_ms){
   int rc = KV_OK;
   struct timespec deadline;
   if( kvDbInherited(db) ) return kvDbInheritedErr(db);
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += timeout_ms/1000;
-  deadline.tv_nsec += (long)(timeout_ms%1000)*1000000L;
-  if( deadline.tv_nsec>=1000000000L ){
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
+  kvDbDeadline(&deadline, timeout_ms>0 ? (u64)timeout_ms*1000 : 0);
   kvDbLock(db);
   while( db->pWriterOwner && db->pWriterOwner!=owner ){
     if( timeout_ms<=0

@@ -209,12 +209,7 @@ static int waitAsking(kv_db *db, kv_progress_fn xProgress, void *pArg){
   bStop = xProgress(pArg, 0, 0);
   kvDbLock(db);
   if( bStop ) return 1;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_nsec += 10*1000000L;
-  if( deadline.tv_nsec>=1000000000L ){
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
+  kvDbDeadline(&deadline, 10*1000);
   pthread_cond_timedwait(&db->cvWork, &db->mutex, &deadline);
   return 0;
 }

@@ -320,6 +320,8 @@ void kvDbBgKick(kv_db *db);
 /* How long the background thread waits with nothing due before it
 ** leaves (10 s; tests lower it). */
 extern u64 kvBgIdleMicros;
+/* *pTs = now + nMicros on CLOCK_REALTIME (pthread_cond_timedwait's). */
+void kvDbDeadline(struct timespec *pTs, u64 nMicros);
 
 /* kv_destroy through pEnv (db.c). */
 int kvDestroyEnv(KvEnv *pEnv, const char *zDir);
