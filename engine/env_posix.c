@@ -124,6 +124,16 @@ static int fdShedLocked(int nKeep){
 static int fdBudget(void);
 static int openFd(const char *zPath, int oflags, mode_t mode);
 
+/* A listed file's descriptor taken for an operation: kept from being
+** given back (nUse), and made the most recently used. Under gFdMutex. */
+static void fdUseLocked(PosixFile *p){
+  p->nUse++;
+  if( gFdHead!=p ){
+    fdUnlist(p);
+    fdListFront(p);
+  }
+}
+
 /* The descriptor of a bReopen file for an operation, taken again by path
 ** if it was given back; *pFd stays valid until fdUnpin. */
 static int fdPin(PosixFile *p, int *pFd){
@@ -131,11 +141,7 @@ static int fdPin(PosixFile *p, int *pFd){
   int fd;
   pthread_mutex_lock(&gFdMutex);
   if( p->fd>=0 ){
-    p->nUse++;
-    if( gFdHead!=p ){
-      fdUnlist(p);
-      fdListFront(p);
-    }
+    fdUseLocked(p);
     *pFd = p->fd;
     pthread_mutex_unlock(&gFdMutex);
     return KV_OK;
@@ -160,11 +166,7 @@ static int fdPin(PosixFile *p, int *pFd){
     p->fd = fd;
     fdListFront(p);
   }
-  p->nUse++;
-  if( gFdHead!=p ){
-    fdUnlist(p);
-    fdListFront(p);
-  }
+  fdUseLocked(p);
   *pFd = p->fd;
   fdShedLocked(fdBudget());
   pthread_mutex_unlock(&gFdMutex);
@@ -474,13 +476,7 @@ static int immutableRead(PosixFile *p, u64 off, void *pBuf, size_t n,
   int fd, rc;
   pthread_mutex_lock(&gFdMutex);
   fd = p->fd;
-  if( fd>=0 ){
-    p->nUse++;
-    if( gFdHead!=p ){
-      fdUnlist(p);
-      fdListFront(p);
-    }
-  }
+  if( fd>=0 ) fdUseLocked(p);
   pthread_mutex_unlock(&gFdMutex);
   if( fd<0 ){
     size_t nCopy = off>=p->nMap ? 0
