@@ -68,17 +68,17 @@ int kvtxnHorizonForOpen(KvVtab *p, char **pzErr){
         kvshadowErrmsg(p->db, rc));
     return rc;
   }
-  /* An older snapshot's horizon would revoke newer commits: the last
+  /* xCreate writes the row, so it is missing only in a shadow table that
+  ** holds nothing yet: then no horizon (revoking at 0 would empty a store
+  ** adopted by a CREATE whose transaction has not written the row). An
+  ** older snapshot's horizon would revoke newer commits: the last
   ** committed one (kvvtabLatestHorizon). */
   if( bFound ){
     rc = kvvtabLatestHorizon(p->db, p->zSchema, p->zName, kvvtabDbFile(p),
                              &iH, pzErr);
     if( rc!=SQLITE_OK ) return rc;
+    kv_options_set_horizon(p->pOpts, (u64)iH);
   }
-  /* xCreate writes the row, so it is missing only in a shadow table that
-  ** holds nothing yet: then no horizon (revoking at 0 would empty a store
-  ** adopted by a CREATE whose transaction has not written the row). */
-  if( bFound ) kv_options_set_horizon(p->pOpts, (u64)iH);
   return SQLITE_OK;
 }
 

@@ -828,15 +828,21 @@ static int vtabCreateShadowFree(KvVtab *p, char **pzErr){
   return rc;
 }
 
-/* The store in zDir is being dropped (kv_drop_marked) and nobody holds
-** it. If OWNER's
-** table is gone from its database as committed (dropCommitted), delete the
-** store as that DROP would have. */
-static void createFinishDrop(KvVtab *p, const char *zDir){
+/* zDir, probed as eDir, holds a committed DROP's store that was never
+** deleted, or not wholly (the process ended first): a store marked
+** (kv_drop_marked) or the leftover of a cut-short deletion. If nobody
+** holds it and OWNER's table is gone from its database as committed
+** (dropCommitted), delete the store as that DROP would have. Returns
+** zDir's kind (kvownerProbe) after that. */
+static int createFinishDrop(KvVtab *p, const char *zDir, int eDir){
   KvOwner store;
   KvDrop d;
   char *zErr = 0;
   int bInUse = 1, bGone = 0;
+  if( !(eDir==KVDIR_STORE && kv_drop_marked(zDir))
+   && !(eDir==KVDIR_FOREIGN && kvownerDropLeftover(zDir)) ){
+    return eDir;
+  }
   memset(&store, 0, sizeof(store));
   memset(&d, 0, sizeof(d));
   if( kv_store_in_use(zDir, &bInUse)==KV_OK && !bInUse
@@ -857,6 +863,7 @@ static void createFinishDrop(KvVtab *p, const char *zDir){
   }
   sqlite3_free(zErr);
   kvownerClear(&store);
+  return kvownerProbe(zDir);
 }
 
 /*
@@ -890,14 +897,7 @@ static int vtabCreateStore(KvVtab *p, char **pzErr){
   }
   rc = kvconfineCheck(p->db, "dir", p->zDir, !p->bDefaultDir, pzErr);
   if( rc!=SQLITE_OK ) goto create_out;
-  eDir = kvownerProbe(p->zDir);
-  if( (eDir==KVDIR_STORE && kv_drop_marked(p->zDir))
-   || (eDir==KVDIR_FOREIGN && kvownerDropLeftover(p->zDir)) ){
-    /* A committed DROP's store that was never deleted, or not wholly (the
-    ** process ended first): finish it. */
-    createFinishDrop(p, p->zDir);
-    eDir = kvownerProbe(p->zDir);
-  }
+  eDir = createFinishDrop(p, p->zDir, kvownerProbe(p->zDir));
   if( eDir==KVDIR_STORE && p->bDefaultDir ){
     /* Perhaps another table's store, left under this name by its ALTER
     ** TABLE ... RENAME TO <this name> that did not complete: it goes back
@@ -1221,17 +1221,16 @@ static const char *vtabVfsName(sqlite3 *db, const char *zSchema){
   return pVfs->zName;
 }
 
-/*
-** The horizon of table zTable as last committed, for the open that recovers its
-** store, when p's connection reads an older snapshot: a read transaction
-** of a WAL database that began before other connections committed (an
-** ordinary table read first, then p). Recovery revokes every entry above
-** the horizon it is given, so that snapshot's horizon would take back
-** commits other processes made and acknowledged since. A connection of
-** our own sees only the last commit. Leaves *piH as it is when the
-** connection reads the latest state anyway (no transaction, a write
-** transaction, a rollback journal, which no one commits past a reader).
-*/
+/* A connection of kvstore's own to zFile through VFS zVfs (it sees only
+** committed states), waiting up to 2 s for locks. */
+static int vtabOwnConnection(const char *zFile, const char *zVfs,
+                             int flags, sqlite3 **pDb){
+  int rc = sqlite3_open_v2(zFile, pDb, flags | SQLITE_OPEN_PRIVATECACHE,
+                           zVfs);
+  if( rc==SQLITE_OK ) sqlite3_busy_timeout(*pDb, 2000);
+  return rc;
+}
+
 /* 1 if PRAGMA zSchema.zPragma returns zValue, 0 if something else, -1 if
 ** it cannot be read (an authorizer, memory). */
 static int vtabPragmaIs(sqlite3 *db, const char *zSchema, const char *zPragma,
@@ -1249,6 +1248,17 @@ static int vtabPragmaIs(sqlite3 *db, const char *zSchema, const char *zPragma,
   return bIs;
 }
 
+/*
+** The horizon of table zTable as last committed, for the open that
+** recovers its store, when dbMain reads an older snapshot: a read
+** transaction of a WAL database that began before other connections
+** committed (an ordinary table read first, then zTable). Recovery revokes
+** every entry above the horizon it is given, so that snapshot's horizon
+** would take back commits other processes made and acknowledged since. A
+** connection of our own sees only the last commit. Leaves *piH as it is
+** when dbMain reads the latest state anyway (no transaction, a write
+** transaction, a rollback journal, which no one commits past a reader).
+*/
 int kvvtabLatestHorizon(sqlite3 *dbMain, const char *zSchema,
                         const char *zTable, const char *zFile,
                         sqlite3_int64 *piH, char **pzErr){
@@ -1269,11 +1279,9 @@ int kvvtabLatestHorizon(sqlite3 *dbMain, const char *zSchema,
   if( vtabPragmaIs(dbMain, zSchema, "locking_mode", "exclusive")==1 ){
     return SQLITE_OK;
   }
-  rc = sqlite3_open_v2(zFile, &db, SQLITE_OPEN_READONLY
-                       | SQLITE_OPEN_PRIVATECACHE,
-                       vtabVfsName(dbMain, zSchema));
+  rc = vtabOwnConnection(zFile, vtabVfsName(dbMain, zSchema),
+                         SQLITE_OPEN_READONLY, &db);
   if( rc==SQLITE_OK ){
-    sqlite3_busy_timeout(db, 2000);
     zSql = sqlite3_mprintf("SELECT v FROM \"%w_kvstore\" WHERE "
                            "k='horizon'", zTable);
     rc = zSql ? sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
@@ -1311,10 +1319,8 @@ static int dropCommitted(const KvDrop *d, int *pbGone){
   char *zSql = 0;
   int rc;
   *pbGone = 0;
-  rc = sqlite3_open_v2(d->zDbFile, &db, SQLITE_OPEN_READWRITE
-                       | SQLITE_OPEN_PRIVATECACHE, d->zVfs);
+  rc = vtabOwnConnection(d->zDbFile, d->zVfs, SQLITE_OPEN_READWRITE, &db);
   if( rc==SQLITE_OK ){
-    sqlite3_busy_timeout(db, 2000);
     zSql = sqlite3_mprintf("SELECT (SELECT v FROM \"%w_kvstore\" WHERE "
                            "k='store_id') WHERE EXISTS (SELECT 1 FROM "
                            "sqlite_schema WHERE type='table' AND name=%Q "
@@ -1749,13 +1755,8 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew){
     if( zNewDir && stat(zNewDir, &st)==0 ){
       /* The store of a table of that name dropped before: gone once its
       ** DROP is settled or finished. */
-      int eDir;
       if( p->pConn->pDrops ) kvvtabDropsSettle(p->pConn, 0);
-      eDir = kvownerProbe(zNewDir);
-      if( (eDir==KVDIR_STORE && kv_drop_marked(zNewDir))
-       || (eDir==KVDIR_FOREIGN && kvownerDropLeftover(zNewDir)) ){
-        createFinishDrop(p, zNewDir);
-      }
+      createFinishDrop(p, zNewDir, kvownerProbe(zNewDir));
     }
     if( zNewDir==0 ){
       rc = SQLITE_NOMEM;
