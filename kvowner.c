@@ -255,9 +255,8 @@ read_out:
   return rc;
 }
 
-/* fsync the directory zDir. */
-static int syncDir(const char *zDir){
-  int fd = open(zDir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+int kvownerSyncDir(const char *zDir){
+  int fd = open(zDir[0] ? zDir : ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
   int rc = 0;
   if( fd<0 ) return -1;
   if( fsync(fd)!=0 ) rc = -1;
@@ -334,7 +333,7 @@ int kvownerWrite(const char *zDir, const KvOwner *p, int bReplace,
     unlink(zTmp);
   }
   zWhere = zDir;
-  if( syncDir(zDir)!=0 ){ zWhat = "fsync"; goto write_err; }
+  if( kvownerSyncDir(zDir)!=0 ){ zWhat = "fsync"; goto write_err; }
   goto write_out;
 
 write_err:
@@ -368,7 +367,7 @@ int kvownerRemove(const char *zDir, char **pzErr){
                                strerror(errno));
       rc = SQLITE_IOERR;
     }else{
-      syncDir(zDir);
+      kvownerSyncDir(zDir);
     }
   }
   free(zPath);

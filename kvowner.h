@@ -61,6 +61,9 @@ char *kvownerDefaultDir(const char *zDbFile, const char *zTab);
 ** unrelated: "/name-t.kvstore" in the root directory). */
 const char *kvownerDbFile(sqlite3 *db, const char *zSchema);
 
+/* fsync the directory zDir ("" = the current one): 0, or -1 (errno). */
+int kvownerSyncDir(const char *zDir);
+
 void kvownerClear(KvOwner *p);
 /* Read zDir/OWNER into *p (eState KVOWNER_NONE when absent). Returns
 ** SQLITE_OK, or SQLITE_CORRUPT / SQLITE_IOERR with *pzErr set. */

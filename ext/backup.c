@@ -106,16 +106,6 @@ static int dirNonEmpty(const char *zDir){
   return bAny;
 }
 
-/* fsync directory zDir. */
-static int syncDir(const char *zDir){
-  int fd = open(zDir[0] ? zDir : ".", O_RDONLY|O_DIRECTORY);
-  int rc = SQLITE_OK;
-  if( fd<0 ) return SQLITE_IOERR;
-  if( fsync(fd)!=0 ) rc = SQLITE_IOERR;
-  close(fd);
-  return rc;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Progress of the copies running in this process, for kvstore_stats.      */
 
@@ -740,7 +730,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                            "%s", zTmp, zDest, strerror(errno));
     rc = SQLITE_IOERR;
   }
-  if( rc==SQLITE_OK ) syncDir(zFolder);
+  if( rc==SQLITE_OK ) kvownerSyncDir(zFolder);
 
   if( rc==SQLITE_OK ){
     sqlite3_result_text(ctx, zResult, -1, sqlite3_free);
