@@ -139,6 +139,49 @@ u64 kvDbLocalOldest(kv_db *db){
   return seq;
 }
 
+/*
+** Durability. A store committing through a database (kv_options_set_horizon)
+** has its commits revoked when the database comes back from a power cut
+** without them (recover.c), and revocation is exact only if every version
+** that a revocable entry overwrote is still there. Compaction therefore
+** treats everything above the durable point as another process's reads:
+** it keeps every version above it and the newest one at or below it
+** (db_compact.c, hostReadPoints). The caller raises the point once the
+** database's commit of a horizon can no longer be taken back; the point
+** is shared with the other processes through KvShm. A store opened
+** without a horizon revokes nothing: its point is KV_MAX_SEQ.
+*/
+u64 kvDbDurable(kv_db *db){
+  u64 d = atomic_load(&db->iDurable);
+  if( db->pShm ){
+    u64 s = atomic_load(&db->pShm->iDurable);
+    if( s>d ) d = s;
+  }
+  return d;
+}
+
+void kv_durable(kv_db *db, uint64_t iSeq){
+  u64 cur = atomic_load(&db->iDurable);
+  while( cur<iSeq && !atomic_compare_exchange_weak(&db->iDurable, &cur, iSeq) ){}
+  if( db->pShm && !kvDbInherited(db) ){
+    cur = atomic_load(&db->pShm->iDurable);
+    while( cur<iSeq
+        && !atomic_compare_exchange_weak(&db->pShm->iDurable, &cur, iSeq) ){}
+  }
+}
+
+int kv_durable_wanted(kv_db *db, int bUnflushed){
+  u64 iSeq;
+  if( bUnflushed ){
+    iSeq = atomic_load(&db->lastSeq);
+  }else{
+    kvDbLock(db);
+    iSeq = db->vset.iLastSeq;
+    kvDbUnlock(db);
+  }
+  return iSeq>kvDbDurable(db);
+}
+
 kv_snapshot *kv_snapshot_new(kv_db *db){
   kv_snapshot *s = kvMallocZero(sizeof(*s));
   if( s==0 ){
@@ -1300,6 +1343,8 @@ static int dbOpen(KvEnv *pEnv, const char *zDir, u64 iDev, u64 iIno,
   db->bReadOnly = bReadOnly;
   db->zDir = kvStrdup(zDir);
   db->pOpts = opts ? kv_options_copy(opts) : kv_options_new();
+  atomic_store(&db->iDurable,
+               db->pOpts && db->pOpts->bHorizon ? 0 : KV_MAX_SEQ);
   zLock = kvFileName(zDir, KV_FILE_LOCK, 0);
   zCurrent = kvFileName(zDir, KV_FILE_CURRENT, 0);
   if( !db->zDir || !db->pOpts || !zLock || !zCurrent ){

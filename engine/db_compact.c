@@ -32,9 +32,15 @@
 /* The host: what compact.c may use of the store.                          */
 
 /* The oldest read point compaction must keep: every version a reader at
-** or above it may see survives a merge. The one place that decides it. */
+** or above it may see survives a merge. The one place that decides it.
+** The durable point (db.c, kvDbDurable) counts as one: while sequences
+** above it exist, what the pickers judge garbage and what the merge drops
+** both follow it. */
 static u64 hostOldestSnapshot(void *pCtx){
-  return kvDbOldestSnapshot((kv_db*)pCtx);
+  kv_db *db = (kv_db*)pCtx;
+  u64 seq = kvDbOldestSnapshot(db);
+  u64 iDurable = kvDbDurable(db);
+  return iDurable<seq ? iDurable : seq;
 }
 
 static int cmpU64(const void *a, const void *b){
@@ -53,19 +59,22 @@ static int hostReadPoints(void *pCtx, u64 *pOldest, u64 **paSnap,
   KvSnapLink *p;
   u64 *a;
   int n;
+  /* Sequences above the durable point may still be revoked: the versions
+  ** they overwrote stay, as for another process's reader (db.c). */
+  int bRevocable = kvDbDurable(db)<atomic_load(&db->lastSeq);
   *paSnap = 0;
   *pnSnap = 0;
   *pOldest = kvDbDropFloor(db, *pOldest);
   /* Other processes: their oldest read point bounds a stripe, and every
   ** version above it stays (shared.c). */
-  *pbKeepAbove = db->bOthersRead;
-  n = db->bOthersRead ? 1 : 0;
+  *pbKeepAbove = db->bOthersRead || bRevocable;
+  n = *pbKeepAbove ? 1 : 0;
   for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) n++;
   if( n==0 ) return KV_OK;
   a = kvMalloc(sizeof(u64)*(size_t)n);
   if( a==0 ) return kvErrNoMem();
   n = 0;
-  if( db->bOthersRead ) a[n++] = *pOldest;
+  if( *pbKeepAbove ) a[n++] = *pOldest;
   for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) a[n++] = p->seq;
   qsort(a, (size_t)n, sizeof(u64), cmpU64);
   *paSnap = a;

@@ -568,6 +568,21 @@ int kv_revoked(kv_db *db, uint64_t *piHorizon, uint64_t *pnBatches,
 ** calls kv_catch_up(db, H): the records other processes committed up to
 ** H are applied here. Costs nothing when nothing changed. */
 int kv_catch_up(kv_db *db, uint64_t iHorizon);
+/*
+** Durable commits. The database may come back from a power cut without
+** its last commits (WAL mode with synchronous=NORMAL) even though the store
+** holds them; recovery then revokes them, which brings back exactly the
+** older versions only if compaction kept every version they overwrote.
+** It does so for every sequence above the durable point, which a store
+** opened with a horizon starts at 0: kv_durable(db, S) tells it that the
+** database's commits up to S can no longer be lost (the caller made them
+** durable), shared with every process of the store. kv_durable_wanted: 1
+** if the store's tables (bUnflushed 0), or its tables and memtable (1),
+** hold sequences above that point, so that raising it would let
+** compaction drop more. Neither does I/O.
+*/
+void kv_durable(kv_db *db, uint64_t iSeq);
+int kv_durable_wanted(kv_db *db, int bUnflushed);
 /* *pbInUse 1 if a process has the store in zDir open (for tools that must
 ** not change a store in use). */
 int kv_store_in_use(const char *zDir, int *pbInUse);

@@ -1178,6 +1178,8 @@ struct kv_db {
   atomic_int bRevokeTold;       /* kv_revoked has reported them */
   u64 iDropFloor;               /* oldest snapshot of the newest compaction:
                                 ** kv_snapshot_at refuses an older read point */
+  _Atomic u64 iDurable;         /* kv_durable: no commit up to it can be
+                                ** revoked (KV_MAX_SEQ: no horizon, none can) */
 
   /* Background work (M) */
   pthread_t bgThread;
@@ -1252,6 +1254,9 @@ void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 ** drops versions below it; returns the oldest read point it must keep,
 ** which another process may just have lowered (compaction, M held). */
 u64 kvDbDropFloor(kv_db *db, u64 seq);
+/* The highest sequence no recovery can revoke (kv_durable, this process's
+** or another's): compaction keeps what later sequences overwrote. */
+u64 kvDbDurable(kv_db *db);
 void kvDbSnapRemove(kv_db *db, KvSnapLink *pLink);
 /* A scan sought user key k in version v: charge its level-0 reads to seek
 ** compaction (db.c). */
@@ -1325,6 +1330,7 @@ struct KvShm {
                                 ** appending: opening at the end cuts the
                                 ** segment there, so any other handle's
                                 ** mapping of it is stale */
+  _Atomic u64 iDurable;         /* the highest kv_durable of any process */
   _Atomic u64 aSlot[KV_SHM_SLOTS];  /* 1 + oldest sequence a process may
                                 ** read; 0 = free */
   pthread_mutex_t writer;       /* WAL appends (process-shared, robust:

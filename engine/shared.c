@@ -89,7 +89,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SHM_MAGIC 0x4b56534d33ULL            /* "KVSM3" */
+#define SHM_MAGIC 0x4b56534d34ULL            /* "KVSM4" */
 
 
 /* Reloads of a manifest that keeps changing under the reader. */
@@ -168,6 +168,7 @@ int kvSharedFirstReady(kv_db *db){
   atomic_store(&pShm->iManifestGen, 1);
   atomic_store(&pShm->iDropFloor, db->iDropFloor);
   atomic_store(&pShm->iWalOpens, 1);
+  atomic_store(&pShm->iDurable, 0);
   db->iWalOpens = 1;
   pShm->iMagic = SHM_MAGIC;
   atomic_store(&db->iManifestGen, 1);

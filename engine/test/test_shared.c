@@ -137,6 +137,56 @@ static void test_catch_up_respects_horizon(void **state){
   tuRemoveDir(zDir);
 }
 
+/* Live table entries. */
+static u64 entriesOf(kv_db *db){
+  kv_sstable_info *a = 0;
+  int n = 0, i;
+  u64 nEntry = 0;
+  assert_int_equal(kv_sstables(db, &a, &n), KV_OK);
+  for(i=0; i<n; i++) nEntry += a[i].nEntry;
+  kv_free(a);
+  return nEntry;
+}
+
+/* The durable point is the store's, not one process's: a compaction in B
+** keeps what A's commits overwrote until A says the database made them
+** durable, and drops it after, though B itself never said so. */
+static void test_durable_point_shared(void **state){
+  char zDir[256];
+  KvEnv *pEnvB = kvTestEnvNew(kvEnvPosix());
+  kv_db *a, *b;
+  kv_batch *p1 = tuBatchOf("k", NULL), *p2 = kv_batch_new();
+  char *zJson = 0;
+  (void)state;
+  assert_non_null(p2);
+  assert_int_equal(kv_batch_put(p2, "k", 1, "new", 3), KV_OK);
+  tuTempDir(zDir, sizeof(zDir), "shareddur");
+  a = openWithH(zDir, 0, "sync=off", 1, 0);
+  b = openWithH(zDir, pEnvB, "sync=off", 1, 0);
+  tuCommitPrepared(a, p1);
+  tuCommitPrepared(a, p2);
+  assert_int_equal(kv_flush(a), KV_OK);
+  assert_int_equal(kv_catch_up(b, 2), KV_OK);
+  assert_int_equal(kv_compact(b, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(entriesOf(b), 2);
+  assert_int_equal(kv_durable_wanted(b, 0), 1);
+  kv_durable(a, 2);
+  assert_int_equal(kv_durable_wanted(b, 0), 0);
+  assert_int_equal(kv_compact(b, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(entriesOf(b), 1);
+  assert_string_equal(tuGet(b, 0, 0, "k"), "new");
+  assert_int_equal(kv_catch_up(a, 2), KV_OK);
+  assert_string_equal(tuGet(a, 0, 0, "k"), "new");
+  kv_batch_free(p1);
+  kv_batch_free(p2);
+  kv_close(b);
+  kv_close(a);
+  kvTestEnvFree(pEnvB);
+  tuRemoveDir(zDir);
+}
+
 /* Flushes and compactions in one instance: the other keeps reading every
 ** key, resets its memtable once the flush covered it, and reads the old
 ** version at its snapshot after the first compacted the key's history. */
@@ -614,6 +664,7 @@ int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_two_instances_see_each_other),
     cmocka_unit_test(test_catch_up_respects_horizon),
+    cmocka_unit_test(test_durable_point_shared),
     cmocka_unit_test(test_flush_and_compaction_elsewhere),
     cmocka_unit_test(test_snapshot_below_shared_floor_refused),
     cmocka_unit_test(test_roles_and_drop),

@@ -258,6 +258,107 @@ static void test_flushed_commit_above_horizon_revoked(void **state){
   tuRemoveDir(zDir);
 }
 
+/* Entries of every live table (puts and tombstones). */
+static u64 tableEntries(kv_db *db){
+  kv_sstable_info *a = 0;
+  int n = 0, i;
+  u64 nEntry = 0;
+  assert_int_equal(kv_sstables(db, &a, &n), KV_OK);
+  for(i=0; i<n; i++) nEntry += a[i].nEntry;
+  kv_free(a);
+  return nEntry;
+}
+
+/* The database lost commits that overwrote keys, and a compaction ran
+** before the power cut: revocation still brings the older versions back,
+** because compaction keeps what sequences above the durable point
+** overwrote (the code before dropped "v" and k1 then read as absent). */
+static void test_compaction_keeps_what_revocable_commits_overwrote(
+    void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_batch *b1 = tuBatchOf("k1", "k2", NULL);
+  kv_batch *b2 = kv_batch_new();
+  kv_batch *b3 = kv_batch_new();
+  char *zJson = 0;
+  u64 iSeq1;
+  (void)state;
+  assert_non_null(b2);
+  assert_non_null(b3);
+  assert_int_equal(kv_batch_put(b2, "k1", 2, "lost", 4), KV_OK);
+  assert_int_equal(kv_batch_delete(b3, "k2", 2), KV_OK);
+  tuTempDir(zDir, sizeof(zDir), "2pcdur");
+  db = openAt(zDir, o, 1, 0);
+  iSeq1 = tuCommitPrepared(db, b1);
+  kv_durable(db, iSeq1+1);            /* the database synced batch 1 */
+  assert_int_equal(kv_durable_wanted(db, 1), 0);
+  assert_int_equal(kv_flush(db), KV_OK);
+  tuCommitPrepared(db, b2);
+  tuCommitPrepared(db, b3);
+  assert_int_equal(kv_durable_wanted(db, 0), 0);
+  assert_int_equal(kv_durable_wanted(db, 1), 1);
+  assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);   /* flush + merge */
+  kv_free(zJson);
+  assert_int_equal(kv_durable_wanted(db, 0), 1);
+  assert_int_equal(tableEntries(db), 4);  /* k1 twice, k2 and its tombstone */
+  assert_string_equal(tuGet(db, 0, 0, "k1"), "lost");
+  assert_null(tuGet(db, 0, 0, "k2"));
+  kv_close(db);
+  /* The power cut took the database back to batch 1. */
+  db = openAt(zDir, o, 1, iSeq1+1);
+  assert_string_equal(tuGet(db, 0, 0, "k1"), "v");
+  assert_string_equal(tuGet(db, 0, 0, "k2"), "v");
+  kv_close(db);
+  kv_batch_free(b1);
+  kv_batch_free(b2);
+  kv_batch_free(b3);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
+/* Once the caller says the commits are durable, compaction drops what
+** they overwrote; a store opened without a horizon never keeps any. */
+static void test_durable_point_lets_compaction_drop(void **state){
+  char zDir[256], zDir2[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_db *db;
+  kv_batch *b1 = tuBatchOf("k1", NULL);
+  kv_batch *b2 = kv_batch_new();
+  char *zJson = 0;
+  (void)state;
+  assert_non_null(b2);
+  assert_int_equal(kv_batch_put(b2, "k1", 2, "new", 3), KV_OK);
+  tuTempDir(zDir, sizeof(zDir), "2pcdrop");
+  db = openAt(zDir, o, 1, 0);
+  tuCommitPrepared(db, b1);
+  tuCommitPrepared(db, b2);
+  assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(tableEntries(db), 2);
+  kv_durable(db, kv_last_seq(db));
+  assert_int_equal(kv_durable_wanted(db, 1), 0);
+  assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(tableEntries(db), 1);
+  assert_string_equal(tuGet(db, 0, 0, "k1"), "new");
+  kv_close(db);
+  tuTempDir(zDir2, sizeof(zDir2), "2pcnohz");
+  db = openAt(zDir2, o, 0, 0);
+  tuPut(db, "k1", "old");
+  tuPut(db, "k1", "new");
+  assert_int_equal(kv_durable_wanted(db, 1), 0);
+  assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);
+  kv_free(zJson);
+  assert_int_equal(tableEntries(db), 1);
+  kv_close(db);
+  kv_batch_free(b1);
+  kv_batch_free(b2);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+  tuRemoveDir(zDir2);
+}
+
 /* A range tombstone at or below the horizon, in a table that also holds
 ** a revoked commit, survives the table's rewrite at open: the keys it
 ** deleted stay deleted. */
@@ -565,6 +666,8 @@ int main(void){
     cmocka_unit_test(test_abort_then_reuse_survives_recovery),
     cmocka_unit_test(test_flushed_commit_above_horizon_revoked),
     cmocka_unit_test(test_revocation_keeps_range_tombstones),
+    cmocka_unit_test(test_compaction_keeps_what_revocable_commits_overwrote),
+    cmocka_unit_test(test_durable_point_lets_compaction_drop),
     cmocka_unit_test(test_snapshot_at_sequence),
     cmocka_unit_test(test_snapshot_at_waits_for_apply),
     cmocka_unit_test(test_prepare_sync_is_the_callers_choice),
