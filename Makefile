@@ -274,8 +274,12 @@ test: powercut
 # journal + FULL, WAL + NORMAL) are checked for atomicity only. The create
 # runs make both tables in the traced run's first transaction; the drop
 # runs end with DROP TABLE kv (gone after every batch, or there whole).
+# The big run (WAL + NORMAL, values of about 4 KB) flushes and compacts
+# between commits the cut may take back: their older values must come
+# back (doc/transactions.md, the durable point).
 PCSQL_BATCHES ?= 60
 PCSQL_POINTS  ?= 12
+PCSQL_BIG_POINTS ?= 40
 PCSQL := $(PYTHON) $(CURDIR)/tests/powercut/pcsql.py
 
 # $(call pcsql_run,journal,synchronous,check,pccheck arguments[,kvstore options[,create]])
@@ -300,6 +304,7 @@ powercut-sql: $(PC_TOOLS) all
 	$(call pcsql_run,delete,FULL,check-atomic,--points $(PCSQL_POINTS) --variants 2)
 	$(call pcsql_run,wal,FULL,check,--points $(PCSQL_POINTS) --variants 2,,create)
 	$(call pcsql_run,delete,EXTRA,check-drop,--points $(PCSQL_POINTS) --variants 2,,drop)
+	$(call pcsql_run,wal,NORMAL,check-atomic,--points $(PCSQL_BIG_POINTS) --variants 2,,big)
 
 ## powercut-sql-stress: powercut-sql at every crash point, every setting (in make stress)
 powercut-sql-stress: $(PC_TOOLS) all
@@ -311,6 +316,7 @@ powercut-sql-stress: $(PC_TOOLS) all
 	$(call pcsql_run,wal,FULL,check,--variants 8,,create)
 	$(call pcsql_run,delete,EXTRA,check-drop,--variants 8,,drop)
 	$(call pcsql_run,wal,FULL,check-drop,--variants 8,,drop)
+	$(call pcsql_run,wal,NORMAL,check-atomic,--variants 8,,big)
 
 test: powercut-sql
 stress: powercut-sql-stress

@@ -256,6 +256,15 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
   return rc;
 }
 
+void kvvtabDurable(sqlite3 *db, const char *zName){
+  KvVtab *p = 0;
+  char *zErr = 0;
+  if( lookupTable(db, zName, &p, &zErr)==SQLITE_OK && p->pKv ){
+    kvtxnDurable(p, 1);
+  }
+  sqlite3_free(zErr);
+}
+
 /* For kvrange.c (kvvtabInt.h): the table itself, attached to its store. */
 int kvvtabLookupTable(sqlite3 *db, const char *zName, KvVtab **pp,
                       char **pzErr){

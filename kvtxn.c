@@ -611,6 +611,7 @@ int kvvtabSync(sqlite3_vtab *pVtab){
   }
   rc = commitSyncs(p, &bSync);
   if( rc!=SQLITE_OK ) return rc;
+  p->bCommitSync = bSync;
   iSeq = p->iPrepSeq;
   rc = kv_prepare_sync(p->pKv, p->pBatch, &iSeq, bSync);
   if( rc!=KV_OK ) return kvvtabEngineError(pVtab, rc, "committing");
@@ -650,6 +651,54 @@ static void horizonKeep(KvVtab *p, u64 iH){
   p->bHorizonOk = 1;
 }
 
+/*
+** Durability of the database's commits (kv_durable, engine/db.c). A power
+** cut may take back the database's last commits (WAL mode with
+** synchronous=NORMAL syncs none: they reach the disk at the next
+** checkpoint), and the next open then revokes their kvstore entries;
+** compaction keeps every version such a commit overwrote, so that the
+** revocation brings the older ones back, until the store hears that the
+** commits are durable. This tells it, making them durable first: SQLite's
+** own handle of the WAL or rollback journal is synced
+** (SQLITE_FCNTL_JOURNAL_POINTER; the VFS's xSync), then the folder that
+** holds the database file (where a deleted rollback journal is gone for
+** good only after a sync). Two fsyncs, only when wanted: at a commit once
+** a flush has written sequences above the durable point (about once per
+** memtable; bUnflushed 0), before kvstore_compact and kvstore_flush
+** whenever any sequence is above it (bUnflushed 1). Under
+** synchronous=OFF, followed by the table, nothing is synced: the database
+** makes no promise there. A journal sync that fails raises nothing;
+** compaction then keeps more, and nothing is lost.
+*/
+void kvtxnDurable(KvVtab *p, int bUnflushed){
+  const char *zFile;
+  u64 iSeq;
+  if( p->pKv==0 || !kv_durable_wanted(p->pKv, bUnflushed) ) return;
+  iSeq = kv_last_seq(p->pKv);    /* committed by the database (xCommit) */
+  zFile = kvownerDbFile(p->db, p->zSchema);
+  if( zFile && !(p->eCommitSync==KVTXN_SYNC_FOLLOW && !p->bCommitSync) ){
+    sqlite3_file *pJrnl = 0;
+    const char *zSlash = strrchr(zFile, '/');
+    char *zFolder;
+    int rc = sqlite3_file_control(p->db, p->zSchema,
+                                  SQLITE_FCNTL_JOURNAL_POINTER, &pJrnl);
+    if( rc!=SQLITE_OK ) return;
+    if( pJrnl && pJrnl->pMethods
+     && pJrnl->pMethods->xSync(pJrnl, SQLITE_SYNC_NORMAL)!=SQLITE_OK ){
+      return;
+    }
+    zFolder = zSlash==0 ? sqlite3_mprintf("")
+            : zSlash==zFile ? sqlite3_mprintf("/")
+            : sqlite3_mprintf("%.*s", (int)(zSlash - zFile), zFile);
+    if( zFolder==0 ) return;
+    /* A folder that cannot be synced counts as synced, as SQLite's unix
+    ** VFS counts it after creating a journal (unixSync). */
+    kvownerSyncDir(zFolder);
+    sqlite3_free(zFolder);
+  }
+  kv_durable(p->pKv, iSeq);
+}
+
 /* Phase two: the database has committed. SQLite ignores what this
 ** returns, so nothing here may fail for want of room or I/O: kv_prepare
 ** made room; only memory for the memtable can run out, and then the store
@@ -675,6 +724,7 @@ int kvvtabCommit(sqlite3_vtab *pVtab){
       rc = kvvtabEngineError(pVtab, rc, "applying a commit");
     }else{
       horizonKeep(p, iH);
+      kvtxnDurable(p, 0);
     }
   }
   p->iPrepSeq = 0;

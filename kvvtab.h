@@ -23,6 +23,10 @@
 */
 int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
                  int *peKeyType, char **pzErr);
+/* Before kvstore_compact and kvstore_flush: make the database's commits
+** durable, so that compaction may drop the versions they overwrote
+** (kvtxn.c, kvtxnDurable). Nothing when zName is no usable table. */
+void kvvtabDurable(sqlite3 *db, const char *zName);
 
 /* The message of a failed engine call, rc its code: the engine's own
 ** (kv_errmsg), or, when it left none, "kvstore: <zWhat> failed: <rc's

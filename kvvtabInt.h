@@ -212,6 +212,7 @@ struct KvVtab {
                               ** PREPARED record (xSync), 0 = none */
   int eCommitSync;            /* KVTXN_SYNC_*: does a commit fsync its
                               ** PREPARED record (0 = not decided yet) */
+  int bCommitSync;            /* the last xSync's answer to that */
   /* Commit horizon (doc/transactions.md). */
   int bShadow;                /* the shadow table T_kvstore exists */
   sqlite3_stmt *pHorizon;     /* cached SELECT of the 'horizon' row */
@@ -484,6 +485,10 @@ int kvtxnHorizonWrite(KvVtab *p, u64 iH);
 int kvtxnWriteBegin(KvVtab *p);
 /* End the transaction state (after commit or rollback). */
 void kvtxnEnd(KvVtab *p);
+/* Make the database's commits durable, when the store wants it, and tell
+** the store (kv_durable): bUnflushed 0 after a flush only, 1 whenever a
+** commit could still be revoked. */
+void kvtxnDurable(KvVtab *p, int bUnflushed);
 
 /* The sqlite3_module transaction slots. */
 int kvvtabBegin(sqlite3_vtab *pVtab);

@@ -172,6 +172,8 @@ static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       return;
     }
   }
+  kvvtabDurable(sqlite3_context_db_handle(ctx),
+                (const char*)sqlite3_value_text(argv[0]));
   {
     KvextWatch w;
     kvextWatchInit(&w, sqlite3_context_db_handle(ctx));
@@ -197,6 +199,8 @@ static void fnFlush(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   char *z;
   if( pKv==0 ) return;
   iStart = monoMillis();
+  kvvtabDurable(sqlite3_context_db_handle(ctx),
+                (const char*)sqlite3_value_text(argv[0]));
   rc = kv_flush(pKv);
   if( rc==KV_OK ) rc = kv_sstables(pKv, &aInfo, &nInfo);
   if( rc!=KV_OK ){

@@ -7,14 +7,18 @@ power loss as well as the store (doc/powerloss.md).
   pcsql.py setup DIR JOURNAL [OPTS] DIR/app.db and its tables (untraced);
                                     OPTS: more kvstore options
   pcsql.py setup-empty DIR JOURNAL  DIR/app.db without the tables
-  pcsql.py drive DIR BATCHES SYNC [create|drop]
+  pcsql.py drive DIR BATCHES SYNC [create|drop|big]
                                     the transactions with PRAGMA
                                     synchronous=SYNC, under pcshim.so with
                                     PC_DIR=DIR/app.db-kv.kvstore and
                                     PC_PARENT_PREFIX=app.db; with
                                     create, the first one makes both
                                     tables (after setup-empty); with
-                                    drop, DROP TABLE kv follows them
+                                    drop, DROP TABLE kv follows them;
+                                    with big, values of about 4 KB, so
+                                    that the memtable flushes every
+                                    fifteen batches or so and the flushes
+                                    compact, with no kvstore_compact
   pcsql.py check DB ACKED BEGUN     one crash state (pccheck --sql)
   pcsql.py check-atomic DB ACKED BEGUN   the same without the durability
                                     of acknowledged batches
@@ -57,8 +61,9 @@ KV_OPTIONS = ("background=off, memtable_size='64KB', wal_segment_size='4KB', "
               "target_file_size='4KB'")
 
 
-def value(n, key):
-    return "%d:%s:" % (n, key) + chr(ord("a") + n % 26) * (20 + n * 37 % 280)
+def value(n, key, big=False):
+    return "%d:%s:" % (n, key) + chr(ord("a") + n % 26) * (
+        (20 + n * 37 % 280) * (25 if big else 1))
 
 
 def setup(folder, journal, extra=None):
@@ -80,7 +85,7 @@ def setup_empty(folder, journal):
     c.close()
 
 
-def drive(folder, batches, sync, create=False, drop=False):
+def drive(folder, batches, sync, create=False, drop=False, big=False):
     try:
         mark = ctypes.CDLL(None).pc_mark
     except AttributeError:
@@ -105,11 +110,11 @@ def drive(folder, batches, sync, create=False, drop=False):
         for t in ("kv", "tw"):
             c.execute("INSERT OR REPLACE INTO %s VALUES('last', ?)" % t, (n,))
             c.execute("INSERT OR REPLACE INTO %s VALUES(?, ?)" % t,
-                      (put, value(n, put)))
+                      (put, value(n, put, big)))
             c.execute("DELETE FROM %s WHERE key=?" % t, (gone,))
         c.execute("COMMIT")
         mark(b"ack %d" % n)
-        if n % 30 == 0:
+        if n % 30 == 0 and not big:
             c.execute("SELECT kvstore_compact('kv')").fetchall()
     if drop:
         # One more step: DROP TABLE kv, settled when the connection closes.
@@ -198,7 +203,8 @@ def main():
     elif len(sys.argv) >= 5 and sys.argv[1] == "drive":
         drive(sys.argv[2], int(sys.argv[3]), sys.argv[4],
               len(sys.argv) > 5 and sys.argv[5] == "create",
-              len(sys.argv) > 5 and sys.argv[5] == "drop")
+              len(sys.argv) > 5 and sys.argv[5] == "drop",
+              len(sys.argv) > 5 and sys.argv[5] == "big")
     elif len(sys.argv) >= 5 and sys.argv[1] in ("check", "check-atomic",
                                                  "check-drop"):
         sys.exit(check(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
