@@ -156,7 +156,7 @@ static int writeManifest(Ckpt *p, KvVersion *v, u64 iManifest, u64 iNextFile,
   int rc = KV_OK;
   if( zPath==0 || zCur==0 ) rc = kvErrNoMem();
   /* The copy has no WAL: log number 1 names no segment it holds. */
-  if( rc==KV_OK ) rc = kvVersionSnapshotEdit(v, 1, iNextFile, iLastSeq, &buf);
+  if( rc==KV_OK ) rc = kvVersionSnapshotEdit(v, 1, iNextFile, iLastSeq, 0, &buf);
   if( rc==KV_OK ) rc = kvLogWriterOpen(p->pEnv, zPath, &pW);
   if( rc==KV_OK ) rc = kvLogAppend(pW, buf.a, buf.n);
   if( rc==KV_OK ) rc = kvLogSync(pW);

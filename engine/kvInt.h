@@ -369,6 +369,8 @@ struct kv_options {
   KvEnv *pEnv;                  /* file system; NULL = kvEnvPosix() */
   int bHorizon;                 /* kv_options_set_horizon was called */
   u64 iHorizon;                 /* its value: recovery's commit horizon */
+  int bRevokeAny;               /* revoke above the horizon even below the
+                                ** drop floor (kv_repair; recover.c) */
 };
 /* Use env pEnv (tests). */
 void kvOptionsSetEnv(kv_options *opts, KvEnv *pEnv);
@@ -931,6 +933,7 @@ struct KvVersionEdit {
   int bNextFile;   u64 iNextFile;
   int bLastSeq;    u64 iLastSeq;
   int bFlushed;                      /* iLastSeq is the flushed sequence */
+  int bDropFloor;  u64 iDropFloor;   /* KvVersionSet.iDropFloor */
   int nAdd;  struct { int iLevel; KvFileMeta *pMeta; } *aAdd;  /* owned */
   int nDel;  struct { int iLevel; u64 iFile; } *aDel;
 };
@@ -951,6 +954,11 @@ struct KvVersionSet {
   KvVersion *pCurrent;          /* holds one reference */
   u64 iNextFile;                /* next file number (SST and manifest) */
   u64 iLastSeq;                 /* last sequence recorded */
+  u64 iDropFloor;               /* compactions may have dropped versions
+                                ** that entries at or below it shadowed,
+                                ** so revoking below it may lose older
+                                ** versions (recover.c); every edit and
+                                ** manifest records it (TAG_DROP_FLOOR) */
   u64 iLogNumber;               /* first WAL segment still needed */
   u64 iManifest;                /* number of the live manifest */
   KvLogWriter *pManifest;
@@ -979,7 +987,7 @@ int kvVsetReload(KvVersionSet *p, int *pbChanged);
 void kvVsetClose(KvVersionSet *p);
 u64 kvVsetNewFileNumber(KvVersionSet *p);
 int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
-                          u64 iLastSeq, KvBuf *pOut);
+                          u64 iLastSeq, u64 iDropFloor, KvBuf *pOut);
 KvVersion *kvVersionCurrent(KvVersionSet *p);  /* with a reference */
 /* The same without taking pMutex, for a caller holding the store's mutex
 ** (M), under which every change of pCurrent happens too (kvVsetApply,

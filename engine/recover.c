@@ -148,6 +148,45 @@ static int revokeAbove(kv_db *db, u64 iHorizon, KvVersionEdit *pEdit,
   return rc;
 }
 
+/*
+** A database older than its store. Compactions record the floor below
+** which they may have dropped shadowed versions (KvVersionSet.iDropFloor);
+** in a store that commits through a database that floor never passes the
+** durable point (db.c), which the database's commits had reached when it
+** rose. So a database that comes back with a horizon below the floor did
+** not come back from a power cut: it is an older copy of the file, put in
+** place of the current one (or its commits were never synced,
+** synchronous=OFF). Revoking down to it may lose values the revoked
+** commits overwrote, so the open refuses when tables hold entries above
+** the horizon (only those shadowed anything a compaction saw), naming the
+** two ways out; kv_repair (bRevokeAny) takes the second. Without entries
+** above the horizon nothing is lost, and the floor comes down to the
+** horizon, as it does after a forced revocation, since the numbers above
+** it are used again.
+*/
+static int olderDatabaseCheck(kv_db *db, u64 iHorizon){
+  KvVersion *v;
+  int i, j, bAbove = 0;
+  if( iHorizon>=db->vset.iDropFloor || db->pOpts->bRevokeAny ) return KV_OK;
+  v = kvVersionCurrent(&db->vset);
+  for(i=0; v && !bAbove && i<v->nLevel; i++){
+    for(j=0; !bAbove && j<v->anFile[i]; j++){
+      bAbove = v->aaFile[i][j]->maxSeq>iHorizon;
+    }
+  }
+  kvVersionUnref(v);
+  if( !bAbove ) return KV_OK;
+  return kvErr(KV_CORRUPT, "kvstore: store '%s' is newer than its database: "
+      "the database holds its commits up to sequence %" PRIu64 ", but the "
+      "store compacted past sequence %" PRIu64 ", which the database had "
+      "committed before (was the database file restored from an older "
+      "copy?); revoking the commits it lacks may lose values they "
+      "overwrote: restore the database together with its stores (a "
+      "kvstore_backup copy), or call kvstore_repair on the table to take "
+      "it back to the database anyway", db->zDir, iHorizon,
+      db->vset.iDropFloor);
+}
+
 /* Replay the WAL into a memtable, write it to a level-0 table, and start
 ** a new WAL segment. Every recovered write is then in an SSTable, so the
 ** old segments (including one whose torn tail was cut) can go. */
@@ -167,7 +206,8 @@ int kvDbRecoverWal(kv_db *db){
   r.db = db;
   r.pEdit = &edit;
   if( db->vset.bLastIsFlushed ) r.iFlushed = db->vset.iLastSeq;
-  rc = kvMemNewPooled(db->pMemPool, &r.pMem);
+  rc = r.bHorizon ? olderDatabaseCheck(db, r.iHorizon) : KV_OK;
+  if( rc==KV_OK ) rc = kvMemNewPooled(db->pMemPool, &r.pMem);
   if( rc==KV_OK ){
     rc = kvWalReplay(db->pEnv, db->zDir, db->vset.iLogNumber, replayBatch, &r,
                      &info);
@@ -178,6 +218,10 @@ int kvDbRecoverWal(kv_db *db){
     rc = revokeAbove(db, r.iHorizon, &edit, &db->nRevoked);
     db->nRevokedBatches = r.nDiscarded;
     db->iRevokeHorizon = r.iHorizon;
+    if( r.iHorizon<db->vset.iDropFloor ){
+      edit.bDropFloor = 1;
+      edit.iDropFloor = r.iHorizon;
+    }
   }
   iNewSeg = info.iLastSeg + 1;
   if( iNewSeg<db->vset.iLogNumber ) iNewSeg = db->vset.iLogNumber;

@@ -29,6 +29,7 @@
 #include "kvInt.h"
 #include "filename.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,10 +151,23 @@ int kv_repair(const char *zDir, const kv_options *opts, char **pzReport){
   memset(&scan, 0, sizeof(scan));
   if( pOpts==0 ) return kvErrNoMem();
   kv_options_set_create(pOpts, 0);
+  /* Asked for: revoke above the horizon even where the database went back
+  ** further than a power cut could take it (recover.c). */
+  pOpts->bRevokeAny = 1;
   rc = kv_open(zDir, pOpts, &db);
   if( rc==KV_OK ){
+    u64 iH = 0, nBatch = 0, nEntry = 0;
+    int bRevoked = kv_revoked(db, &iH, &nBatch, &nEntry);
     rc = kv_close(db);
-    if( rc==KV_OK && pzReport ){
+    if( rc==KV_OK && pzReport && bRevoked ){
+      /* It opened by revoking what the database lacks (bRevokeAny). */
+      *pzReport = kvMprintf("{\"repaired\":true,\"reason\":\"revoked the "
+                            "commits the database does not hold\","
+                            "\"horizon\":%" PRIu64 ",\"revoked_batches\":%"
+                            PRIu64 ",\"revoked_entries\":%" PRIu64 "}", iH,
+                            nBatch, nEntry);
+      if( *pzReport==0 ) rc = kvErrNoMem();
+    }else if( rc==KV_OK && pzReport ){
       *pzReport = kvMprintf("{\"repaired\":false,\"reason\":\"the store "
                             "opens: nothing to repair\"}");
       if( *pzReport==0 ) rc = kvErrNoMem();

@@ -55,6 +55,8 @@
                            ** table (manifests of a shared store) */
 #define TAG_RANGEDEL   6   /* varint count: range tombstones of the file
                            ** added by the TAG_ADD_FILE just before */
+#define TAG_DROP_FLOOR 8   /* varint: KvVersionSet.iDropFloor (the last
+                           ** record holding it wins; absent: 0) */
 
 /* Start a fresh manifest when the live one holds this many edits, so
 ** recovery stays quick. */
@@ -291,6 +293,10 @@ int kvEditEncode(const KvVersionEdit *p, KvBuf *pOut){
     if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, TAG_FLUSHED);
     if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, 1);
   }
+  if( p->bDropFloor ){
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, TAG_DROP_FLOOR);
+    if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, p->iDropFloor);
+  }
   for(i=0; rc==KV_OK && i<p->nDel; i++){
     rc = kvBufAppendVarint(pOut, TAG_DEL_FILE);
     if( rc==KV_OK ) rc = kvBufAppendVarint(pOut, (u64)p->aDel[i].iLevel);
@@ -367,6 +373,10 @@ int kvEditDecode(const u8 *a, size_t n, KvVersionEdit *p){
       case TAG_LAST_SEQ:
         p->bLastSeq = 1;
         p->iLastSeq = readVarint(&r);
+        break;
+      case TAG_DROP_FLOOR:
+        p->iDropFloor = readVarint(&r);
+        p->bDropFloor = 1;
         break;
       case TAG_FLUSHED:
         p->bFlushed = readVarint(&r)!=0;
@@ -558,7 +568,7 @@ u64 kvVsetNewFileNumber(KvVersionSet *p){
 /* An edit describing the whole of version v (NULL: no files) and the
 ** counters given, encoded into *pOut: the first record of a manifest. */
 int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
-                          u64 iLastSeq, KvBuf *pOut){
+                          u64 iLastSeq, u64 iDropFloor, KvBuf *pOut){
   KvVersionEdit e;
   int rc = KV_OK;
   int i, j;
@@ -566,6 +576,7 @@ int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
   e.bLogNumber = 1; e.iLogNumber = iLogNumber;
   e.bNextFile = 1;  e.iNextFile = iNextFile;
   e.bLastSeq = 1;   e.iLastSeq = iLastSeq;
+  e.bDropFloor = iDropFloor>0;  e.iDropFloor = iDropFloor;
   for(i=0; v && rc==KV_OK && i<KV_MAX_LEVELS; i++){
     for(j=0; rc==KV_OK && j<v->anFile[i]; j++){
       void *aNew = kvRealloc(e.aAdd, sizeof(e.aAdd[0])*(size_t)(e.nAdd+1));
@@ -586,14 +597,15 @@ int kvVersionSnapshotEdit(KvVersion *v, u64 iLogNumber, u64 iNextFile,
 ** CURRENT at it. On success the previous manifest writer is closed and its
 ** file removed. */
 static int writeManifest(KvVersionSet *p, u64 iNum, KvVersion *v,
-                         u64 iLogNumber, u64 iLastSeq);
+                         u64 iLogNumber, u64 iLastSeq, u64 iDropFloor);
 static int newManifest(KvVersionSet *p, u64 iNum){
-  return writeManifest(p, iNum, p->pCurrent, p->iLogNumber, p->iLastSeq);
+  return writeManifest(p, iNum, p->pCurrent, p->iLogNumber, p->iLastSeq,
+                       p->iDropFloor);
 }
 
 /* Manifest number iNum holding a snapshot of v and the counters given. */
 static int writeManifest(KvVersionSet *p, u64 iNum, KvVersion *v,
-                         u64 iLogNumber, u64 iLastSeq){
+                         u64 iLogNumber, u64 iLastSeq, u64 iDropFloor){
   char *zName = kvFileName(0, KV_FILE_MANIFEST, iNum);
   char *zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iNum);
   char *zCurrent = zName ? kvMprintf("%s\n", zName) : 0;
@@ -602,7 +614,8 @@ static int writeManifest(KvVersionSet *p, u64 iNum, KvVersion *v,
   int rc = KV_OK;
   if( zPath==0 || zCurrent==0 ) rc = kvErrNoMem();
   if( rc==KV_OK ){
-    rc = kvVersionSnapshotEdit(v, iLogNumber, p->iNextFile, iLastSeq, &snap);
+    rc = kvVersionSnapshotEdit(v, iLogNumber, p->iNextFile, iLastSeq,
+                               iDropFloor, &snap);
     if( rc==KV_OK && p->bShared ){
       /* flushes of a shared store record the flushed sequence (shared.c) */
       rc = kvBufAppendVarint(&snap, TAG_FLUSHED);
@@ -675,6 +688,7 @@ int kvVsetCreate(KvVersionSet *p){
   int rc = vsetInit(p);
   p->iLogNumber = 1;
   p->iLastSeq = 0;
+  p->iDropFloor = 0;
   if( p->iNextFile<2 ) p->iNextFile = 2;
   if( rc==KV_OK ) rc = newManifest(p, kvVsetNewFileNumber(p));
   return rc;
@@ -750,7 +764,8 @@ static int readCurrent(KvVersionSet *p, u64 *piManifest){
 /* Read manifest zPath into a new version *ppV (built from nothing) and
 ** its counters. */
 static int readManifest(KvVersionSet *p, const char *zPath, KvVersion **ppV,
-                        u64 *piLog, u64 *piNext, u64 *piLast, int *pbFlushed){
+                        u64 *piLog, u64 *piNext, u64 *piLast, int *pbFlushed,
+                        u64 *piDropFloor){
   KvLogReader *pR = 0;
   KvVersion *v = versionNew(p);
   int bLog = 0, bNext = 0, bSeq = 0;
@@ -781,6 +796,7 @@ static int readManifest(KvVersionSet *p, const char *zPath, KvVersion **ppV,
     if( e.bNextFile ){ *piNext = e.iNextFile; bNext = 1; }
     if( e.bLastSeq ){ *piLast = e.iLastSeq; bSeq = 1; }
     *pbFlushed = e.bFlushed;
+    if( e.bDropFloor ) *piDropFloor = e.iDropFloor;
     rc = versionApply(p, v, &e, &vNew);
     kvEditClear(&e);
     if( rc==KV_OK ){
@@ -830,8 +846,9 @@ int kvVsetRecover(KvVersionSet *p){
     if( zPath==0 ) rc = kvErrNoMem();
   }
   if( rc==KV_OK ){
+    p->iDropFloor = 0;
     rc = readManifest(p, zPath, &v, &p->iLogNumber, &p->iNextFile,
-                      &p->iLastSeq, &p->bLastIsFlushed);
+                      &p->iLastSeq, &p->bLastIsFlushed, &p->iDropFloor);
   }
   if( rc==KV_OK ){
     kvVersionUnref(p->pCurrent);
@@ -863,7 +880,7 @@ int kvVsetRecover(KvVersionSet *p){
 int kvVsetReload(KvVersionSet *p, int *pbChanged){
   char *zPath = 0;
   KvVersion *v = 0, *pOld;
-  u64 iManifest = 0, iLog = 0, iNext = 0, iLast = 0;
+  u64 iManifest = 0, iLog = 0, iNext = 0, iLast = 0, iDropFloor = 0;
   int bFlushed = 0;
   int rc = readCurrent(p, &iManifest);
   int i, j, k;
@@ -872,7 +889,8 @@ int kvVsetReload(KvVersionSet *p, int *pbChanged){
   zPath = kvFileName(p->zDir, KV_FILE_MANIFEST, iManifest);
   rc = zPath ? KV_OK : kvErrNoMem();
   if( rc==KV_OK ){
-    rc = readManifest(p, zPath, &v, &iLog, &iNext, &iLast, &bFlushed);
+    rc = readManifest(p, zPath, &v, &iLog, &iNext, &iLast, &bFlushed,
+                      &iDropFloor);
   }
   kvFree(zPath);
   if( rc!=KV_OK ) return rc;
@@ -900,6 +918,7 @@ int kvVsetReload(KvVersionSet *p, int *pbChanged){
   if( iNext>p->iNextFile ) p->iNextFile = iNext;
   p->iLastSeq = iLast;
   p->bLastIsFlushed = bFlushed;
+  p->iDropFloor = iDropFloor;
   *pbChanged = 1;
   return KV_OK;
 }
@@ -918,6 +937,10 @@ int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit){
     pEdit->bLogNumber = 1;
     pEdit->iLogNumber = p->iLogNumber;
   }
+  if( !pEdit->bDropFloor && p->iDropFloor>0 ){
+    pEdit->bDropFloor = 1;
+    pEdit->iDropFloor = p->iDropFloor;
+  }
   rc = versionApply(p, p->pCurrent, pEdit, &v);
   if( rc==KV_OK && p->bShared ){
     /* Several processes edit this store, one at a time (shared.c): each
@@ -925,7 +948,8 @@ int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit){
     ** ever appends after a record another one may have left torn. */
     u64 iNum = kvVsetNewFileNumber(p);
     pEdit->iNextFile = p->iNextFile;
-    rc = writeManifest(p, iNum, v, pEdit->iLogNumber, pEdit->iLastSeq);
+    rc = writeManifest(p, iNum, v, pEdit->iLogNumber, pEdit->iLastSeq,
+                       pEdit->bDropFloor ? pEdit->iDropFloor : 0);
   }else if( rc==KV_OK ) rc = kvEditEncode(pEdit, &rec);
   if( rc==KV_OK && !p->bShared ){
     if( p->pManifest==0 ){
@@ -955,6 +979,7 @@ int kvVsetApply(KvVersionSet *p, KvVersionEdit *pEdit){
     kvVersionUnref(pOld);
     p->iLogNumber = pEdit->iLogNumber;
     p->iLastSeq = pEdit->iLastSeq;
+    p->iDropFloor = pEdit->bDropFloor ? pEdit->iDropFloor : 0;
     p->nManifestEdit++;
     if( !p->bShared && p->nManifestEdit>MANIFEST_MAX_EDITS ){
       /* A failure here leaves the old manifest live and complete. */

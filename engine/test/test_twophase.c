@@ -359,6 +359,72 @@ static void test_durable_point_lets_compaction_drop(void **state){
   tuRemoveDir(zDir2);
 }
 
+/* A database that comes back older than the floor compactions recorded
+** (an older copy of the file, not a power cut) is refused: revoking down
+** to it may lose values. kv_repair revokes anyway and reports it; the
+** floor then comes down to the horizon, and the numbers above it are
+** used again without another refusal. */
+static void test_database_older_than_drop_floor_refused(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_options *pH = kv_options_copy(o);
+  kv_db *db;
+  kv_batch *b1 = tuBatchOf("k1", "k2", NULL);
+  kv_batch *b2 = kv_batch_new();
+  kv_batch *b3 = tuBatchOf("k3", NULL);
+  char *zJson = 0;
+  u64 iSeq1;
+  int rc;
+  (void)state;
+  assert_non_null(b2);
+  assert_non_null(pH);
+  assert_int_equal(kv_batch_put(b2, "k1", 2, "new", 3), KV_OK);
+  tuTempDir(zDir, sizeof(zDir), "2pcfloor");
+  db = openAt(zDir, o, 1, 0);
+  iSeq1 = tuCommitPrepared(db, b1);
+  tuCommitPrepared(db, b2);
+  kv_durable(db, kv_last_seq(db));
+  assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);   /* drops k1=v */
+  kv_free(zJson);
+  kv_close(db);
+  /* The database is as durable as the store: it opens. */
+  db = openAt(zDir, o, 1, iSeq1+2);
+  assert_string_equal(tuGet(db, 0, 0, "k1"), "new");
+  kv_close(db);
+  /* An older database: refused, the store untouched. */
+  kv_options_set_horizon(pH, iSeq1+1);
+  rc = kv_open(zDir, pH, &db);
+  assert_int_equal(rc, KV_CORRUPT);
+  assert_non_null(strstr(kv_errmsg(0), "restored from an older copy"));
+  assert_non_null(strstr(kv_errmsg(0), "kvstore_repair"));
+  kvErrClear();
+  db = openAt(zDir, o, 1, iSeq1+2);
+  assert_string_equal(tuGet(db, 0, 0, "k1"), "new");
+  kv_close(db);
+  /* kv_repair takes the store back to it, and k1's older value is gone. */
+  assert_int_equal(kv_repair(zDir, pH, &zJson), KV_OK);
+  assert_string_equal(zJson, "{\"repaired\":true,\"reason\":\"revoked the "
+      "commits the database does not hold\",\"horizon\":2,"
+      "\"revoked_batches\":0,\"revoked_entries\":1}");
+  kv_free(zJson);
+  db = openAt(zDir, o, 1, iSeq1+1);
+  assert_null(tuGet(db, 0, 0, "k1"));
+  assert_string_equal(tuGet(db, 0, 0, "k2"), "v");
+  /* The numbers above the horizon again, flushed: no refusal. */
+  assert_int_equal(tuCommitPrepared(db, b3), iSeq1+2);
+  assert_int_equal(kv_flush(db), KV_OK);
+  kv_close(db);
+  db = openAt(zDir, o, 1, iSeq1+1);
+  assert_null(tuGet(db, 0, 0, "k3"));
+  kv_close(db);
+  kv_batch_free(b1);
+  kv_batch_free(b2);
+  kv_batch_free(b3);
+  kv_options_free(pH);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* A range tombstone at or below the horizon, in a table that also holds
 ** a revoked commit, survives the table's rewrite at open: the keys it
 ** deleted stay deleted. */
@@ -668,6 +734,7 @@ int main(void){
     cmocka_unit_test(test_revocation_keeps_range_tombstones),
     cmocka_unit_test(test_compaction_keeps_what_revocable_commits_overwrote),
     cmocka_unit_test(test_durable_point_lets_compaction_drop),
+    cmocka_unit_test(test_database_older_than_drop_floor_refused),
     cmocka_unit_test(test_snapshot_at_sequence),
     cmocka_unit_test(test_snapshot_at_waits_for_apply),
     cmocka_unit_test(test_prepare_sync_is_the_callers_choice),

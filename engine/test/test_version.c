@@ -66,6 +66,7 @@ static void test_edit_roundtrip(void **state){
   e.bLogNumber = 1; e.iLogNumber = 7;
   e.bNextFile = 1;  e.iNextFile = 300;
   e.bLastSeq = 1;   e.iLastSeq = 123456789012ULL;
+  e.bDropFloor = 1; e.iDropFloor = 123456789000ULL;
   fakeMeta(&m, "apple", "pear", 5, 9);
   assert_int_equal(kvEditAddFile(&e, 2, &m, 42), KV_OK);
   assert_int_equal(kvEditDelFile(&e, 0, 17), KV_OK);
@@ -74,6 +75,8 @@ static void test_edit_roundtrip(void **state){
   assert_int_equal(d.iLogNumber, 7);
   assert_int_equal(d.iNextFile, 300);
   assert_int_equal(d.iLastSeq, 123456789012ULL);
+  assert_int_equal(d.bDropFloor, 1);
+  assert_int_equal(d.iDropFloor, 123456789000ULL);
   assert_int_equal(d.nAdd, 1);
   assert_int_equal(d.aAdd[0].iLevel, 2);
   assert_int_equal(d.aAdd[0].pMeta->iFile, 42);
@@ -139,6 +142,7 @@ static void test_apply_and_recover(void **state){
   assert_int_equal(kvEditDelFile(&e, 0, aFile[1]), KV_OK);
   e.bLogNumber = 1;
   e.iLogNumber = 5;
+  s.iDropFloor = 19;            /* the merge may have dropped below 19 */
   assert_int_equal(kvVsetApply(&s, &e), KV_OK);
   kvEditClear(&e);
   /* Removed files were unlinked when the old version went away. */
@@ -155,6 +159,7 @@ static void test_apply_and_recover(void **state){
   assert_int_equal(kvVsetRecover(&r), KV_OK);
   assert_int_equal(r.iLogNumber, 5);
   assert_int_equal(r.iLastSeq, 39);
+  assert_int_equal(r.iDropFloor, 19);
   assert_true(r.iNextFile>=s.iNextFile);
   assert_int_equal(r.pCurrent->anFile[0], 2);
   assert_int_equal(r.pCurrent->anFile[1], 1);
