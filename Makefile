@@ -279,7 +279,7 @@ test: powercut
 # back (doc/transactions.md, the durable point).
 PCSQL_BATCHES ?= 60
 PCSQL_POINTS  ?= 12
-PCSQL_BIG_POINTS ?= 40
+PCSQL_BIG_POINTS ?= 20
 PCSQL := $(PYTHON) $(CURDIR)/tests/powercut/pcsql.py
 
 # $(call pcsql_run,journal,synchronous,check,pccheck arguments[,kvstore options[,create]])
