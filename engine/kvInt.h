@@ -1183,6 +1183,9 @@ struct kv_db {
   u64 nRevokedBatches;          /* PREPARED WAL records above the horizon
                                 ** that recovery discarded */
   u64 iRevokeHorizon;           /* the horizon they were above */
+  u64 iBehindFrom;              /* kv_repair: the store's last sequence,
+                                ** which recovery moved up to the horizon
+                                ** (recover.c, olderStoreCheck); else 0 */
   atomic_int bRevokeTold;       /* kv_revoked has reported them */
   u64 iDropFloor;               /* oldest snapshot of the newest compaction:
                                 ** kv_snapshot_at refuses an older read point */

@@ -187,6 +187,54 @@ static int olderDatabaseCheck(kv_db *db, u64 iHorizon){
       db->vset.iDropFloor);
 }
 
+/* The largest sequence a table of the current version holds. */
+static u64 tablesMaxSeq(kv_db *db){
+  KvVersion *v = kvVersionCurrent(&db->vset);
+  u64 m = 0;
+  int i, j;
+  for(i=0; v && i<v->nLevel; i++){
+    for(j=0; j<v->anFile[i]; j++){
+      if( v->aaFile[i][j]->maxSeq>m ) m = v->aaFile[i][j]->maxSeq;
+    }
+  }
+  kvVersionUnref(v);
+  return m;
+}
+
+/*
+** A store older than its database: the database committed batches up to
+** its horizon, and the store holds none of the last ones (no WAL record,
+** no table). kvstore's record of a commit is written before the database
+** commits, fsynced unless sync=normal or off, so this is a store put back
+** from an older copy, WAL segments deleted, or the last commits of a
+** store with sync=normal or off lost to a power cut. Reading on would
+** show an older state as the committed one; the open refuses, and
+** kv_repair (bRevokeAny) goes on with what the store holds: the missing
+** numbers stay unused, so the database's horizon stays right.
+*/
+static int olderStoreCheck(kv_db *db, u64 iHorizon, u64 *piSeq){
+  u64 iHave = *piSeq;
+  if( iHorizon<=iHave ) return KV_OK;
+  if( tablesMaxSeq(db)>iHave ) iHave = tablesMaxSeq(db);
+  if( iHorizon<=iHave ){
+    *piSeq = iHave;
+    return KV_OK;
+  }
+  if( !db->pOpts->bRevokeAny ){
+    return kvErr(KV_CORRUPT, "kvstore: store '%s' is older than its "
+        "database: the database holds its commits up to sequence %" PRIu64
+        ", the store only up to %" PRIu64 " (was the store restored from "
+        "an older copy, or were its last commits lost to a power cut under "
+        "sync=normal or sync=off?): restore the database together with its "
+        "stores (a kvstore_backup copy), or call kvstore_repair on the "
+        "table to go on with what the store holds", db->zDir, iHorizon,
+        iHave);
+  }
+  db->iBehindFrom = iHave;
+  *piSeq = iHorizon;
+  return KV_OK;
+}
+
 /* Replay the WAL into a memtable, write it to a level-0 table, and start
 ** a new WAL segment. Every recovered write is then in an SSTable, so the
 ** old segments (including one whose torn tail was cut) can go. */
@@ -195,7 +243,7 @@ int kvDbRecoverWal(kv_db *db){
   KvWalConfig cfg;
   KvVersionEdit edit;
   Replay r;
-  u64 iNewSeg, nByte = 0;
+  u64 iNewSeg, nByte = 0, seq = 0;
   int rc;
 
   memset(&info, 0, sizeof(info));
@@ -226,11 +274,14 @@ int kvDbRecoverWal(kv_db *db){
   iNewSeg = info.iLastSeg + 1;
   if( iNewSeg<db->vset.iLogNumber ) iNewSeg = db->vset.iLogNumber;
   if( rc==KV_OK ){
-    u64 seq = db->vset.iLastSeq;
+    seq = db->vset.iLastSeq;
     /* Above the horizon nothing is left (revokeAbove, and the segments
     ** this edit retires): those numbers are free again. */
     if( r.bHorizon && seq>r.iHorizon ) seq = r.iHorizon;
     if( r.maxSeq>seq ) seq = r.maxSeq;
+    if( r.bHorizon ) rc = olderStoreCheck(db, r.iHorizon, &seq);
+  }
+  if( rc==KV_OK ){
     atomic_store(&db->lastSeq, seq);
     rc = kvDbWriteLevel0(db, r.pMem, 0, kvVsetNewFileNumber(&db->vset), &edit,
                          &nByte);

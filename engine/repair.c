@@ -158,8 +158,17 @@ int kv_repair(const char *zDir, const kv_options *opts, char **pzReport){
   if( rc==KV_OK ){
     u64 iH = 0, nBatch = 0, nEntry = 0;
     int bRevoked = kv_revoked(db, &iH, &nBatch, &nEntry);
+    u64 iBehind = db->iBehindFrom;
     rc = kv_close(db);
-    if( rc==KV_OK && pzReport && bRevoked ){
+    if( rc==KV_OK && pzReport && iBehind ){
+      /* Older than its database (bRevokeAny): it goes on from there. */
+      *pzReport = kvMprintf("{\"repaired\":true,\"reason\":\"the store "
+                            "lacks the database's last commits; it goes on "
+                            "from what it holds\",\"horizon\":%" PRIu64
+                            ",\"store_sequence\":%" PRIu64 "}",
+                            pOpts->iHorizon, iBehind);
+      if( *pzReport==0 ) rc = kvErrNoMem();
+    }else if( rc==KV_OK && pzReport && bRevoked ){
       /* It opened by revoking what the database lacks (bRevokeAny). */
       *pzReport = kvMprintf("{\"repaired\":true,\"reason\":\"revoked the "
                             "commits the database does not hold\","

@@ -425,6 +425,54 @@ static void test_database_older_than_drop_floor_refused(void **state){
   tuRemoveDir(zDir);
 }
 
+/* A store that lacks the database's last commits (a store put back from
+** an older copy; the last records of a sync=off store lost) is refused
+** instead of read as if its state were the committed one (the code before
+** opened it and served k2 as absent). kv_repair goes on from what it
+** holds, past the database's horizon, so that horizon stays right. */
+static void test_store_older_than_database_refused(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", NULL);
+  kv_options *pH = kv_options_copy(o);
+  kv_db *db;
+  kv_batch *b1 = tuBatchOf("k1", NULL);
+  kv_batch *b2 = tuBatchOf("k2", NULL);
+  char *zJson = 0;
+  int rc;
+  (void)state;
+  assert_non_null(pH);
+  tuTempDir(zDir, sizeof(zDir), "2pcbehind");
+  db = openAt(zDir, o, 1, 0);
+  assert_int_equal(tuCommitPrepared(db, b1), 1);
+  kv_close(db);
+  /* The database committed up to 3; the store holds 1. */
+  kv_options_set_horizon(pH, 3);
+  rc = kv_open(zDir, pH, &db);
+  assert_int_equal(rc, KV_CORRUPT);
+  assert_non_null(strstr(kv_errmsg(0), "older than its database"));
+  assert_non_null(strstr(kv_errmsg(0), "kvstore_repair"));
+  kvErrClear();
+  assert_int_equal(kv_repair(zDir, pH, &zJson), KV_OK);
+  assert_string_equal(zJson, "{\"repaired\":true,\"reason\":\"the store "
+      "lacks the database's last commits; it goes on from what it holds\","
+      "\"horizon\":3,\"store_sequence\":1}");
+  kv_free(zJson);
+  db = openAt(zDir, o, 1, 3);
+  assert_string_equal(tuGet(db, 0, 0, "k1"), "v");
+  assert_null(tuGet(db, 0, 0, "k2"));
+  assert_int_equal(kv_last_seq(db), 3);
+  assert_int_equal(tuCommitPrepared(db, b2), 4);
+  kv_close(db);
+  db = openAt(zDir, o, 1, 4);
+  assert_string_equal(tuGet(db, 0, 0, "k2"), "v");
+  kv_close(db);
+  kv_batch_free(b1);
+  kv_batch_free(b2);
+  kv_options_free(pH);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* A range tombstone at or below the horizon, in a table that also holds
 ** a revoked commit, survives the table's rewrite at open: the keys it
 ** deleted stay deleted. */
@@ -679,13 +727,21 @@ static void test_prepare_sync_is_the_callers_choice(void **state){
     assert_int_equal(statSyncs(db), n0 + bSync);
     kv_close(db);
     assert_int_equal(kvTestEnvPowerLoss(pEnv, KV_PL_TRUNCATE), KV_OK);
-    db = openAt(zDir, o, 1, iSeq);
     if( bSync ){
+      db = openAt(zDir, o, 1, iSeq);
       assert_string_equal(tuGet(db, 0, 0, "a"), "v");
+      kv_close(db);
     }else{
-      assert_null(tuGet(db, 0, 0, "a"));
+      /* Lost: the store is older than the database that committed it,
+      ** and says so (recover.c, olderStoreCheck). */
+      kv_options *pH = kv_options_copy(o);
+      assert_non_null(pH);
+      kv_options_set_horizon(pH, iSeq);
+      assert_int_equal(kv_open(zDir, pH, &db), KV_CORRUPT);
+      assert_non_null(strstr(kv_errmsg(0), "older than its database"));
+      kvErrClear();
+      kv_options_free(pH);
     }
-    kv_close(db);
     tuRemoveDir(zDir);
   }
   kv_options_free(o);
@@ -735,6 +791,7 @@ int main(void){
     cmocka_unit_test(test_compaction_keeps_what_revocable_commits_overwrote),
     cmocka_unit_test(test_durable_point_lets_compaction_drop),
     cmocka_unit_test(test_database_older_than_drop_floor_refused),
+    cmocka_unit_test(test_store_older_than_database_refused),
     cmocka_unit_test(test_snapshot_at_sequence),
     cmocka_unit_test(test_snapshot_at_waits_for_apply),
     cmocka_unit_test(test_prepare_sync_is_the_callers_choice),
