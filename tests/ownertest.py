@@ -170,6 +170,37 @@ class Copies(Base):
         self.close(c)
         self.assertEqual(self.rows(self.p("app.db")), [("a", 1), ("f", 6)])
 
+    def test_older_store_copy_refused_until_repair(self):
+        # The other way round: the store put back from an older copy lacks
+        # commits the database holds. The code before served the older
+        # state as the committed one (c missing, no error); the open now
+        # refuses, naming kvstore_repair, which goes on from what the store
+        # holds (c is lost, the database's horizon stays right).
+        self.make(self.p("app.db"), "dir='store'")
+        shutil.copytree(self.p("store"), self.p("store.old"))
+        c = self.connect(self.p("app.db"))
+        c.execute("INSERT INTO kv VALUES ('c', 3)")
+        self.close(c)
+        shutil.rmtree(self.p("store"))
+        shutil.copytree(self.p("store.old"), self.p("store"))
+        c = self.connect(self.p("app.db"))
+        msg = self.refused(c, "SELECT * FROM kv", "older than its database",
+                           SQLITE_CORRUPT)
+        self.assertIn("kvstore_repair", msg)
+        self.assertIn(self.p("store"), msg)
+        self.assertEqual(json.loads(c.execute(
+            "SELECT kvstore_repair('kv')").fetchone()[0]),
+            {"repaired": True,
+             "reason": "the store lacks the database's last commits; it goes "
+                       "on from what it holds",
+             "horizon": 3, "store_sequence": 2})
+        self.assertEqual(c.execute("SELECT * FROM kv ORDER BY key").fetchall(),
+                         [("a", 1), ("b", 2)])
+        c.execute("INSERT INTO kv VALUES ('d', 4)")
+        self.close(c)
+        self.assertEqual(self.rows(self.p("app.db")),
+                         [("a", 1), ("b", 2), ("d", 4)])
+
     def test_older_database_copy_without_compaction_revokes(self):
         # Commits the copy lacks that no compaction has seen lose nothing:
         # the open takes the table back with the database, as an ordinary
@@ -193,9 +224,12 @@ class Copies(Base):
         self.assertEqual(rec["revoked_batches"] + rec["revoked_entries"] > 0,
                          True)
         self.close(c)
-        # For good: the newer file put back finds them gone.
+        # For good: the newer file put back finds them gone, and is told.
         shutil.copy(self.p("new.db"), self.p("app.db"))
-        self.assertEqual(self.rows(self.p("app.db")), [("a", 1), ("b", 2)])
+        c = self.connect(self.p("app.db"))
+        self.refused(c, "SELECT * FROM kv", "older than its database",
+                     SQLITE_CORRUPT)
+        self.close(c)
 
     def test_vacuum_into_default_dir_reports_missing(self):
         self.make(self.p("app.db"))
