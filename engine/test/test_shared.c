@@ -137,17 +137,6 @@ static void test_catch_up_respects_horizon(void **state){
   tuRemoveDir(zDir);
 }
 
-/* Live table entries. */
-static u64 entriesOf(kv_db *db){
-  kv_sstable_info *a = 0;
-  int n = 0, i;
-  u64 nEntry = 0;
-  assert_int_equal(kv_sstables(db, &a, &n), KV_OK);
-  for(i=0; i<n; i++) nEntry += a[i].nEntry;
-  kv_free(a);
-  return nEntry;
-}
-
 /* The durable point is the store's, not one process's: a compaction in B
 ** keeps what A's commits overwrote until A says the database made them
 ** durable, and drops it after, though B itself never said so. */
@@ -169,13 +158,13 @@ static void test_durable_point_shared(void **state){
   assert_int_equal(kv_catch_up(b, 2), KV_OK);
   assert_int_equal(kv_compact(b, 1, &zJson), KV_OK);
   kv_free(zJson);
-  assert_int_equal(entriesOf(b), 2);
+  assert_int_equal(tuTableEntries(b), 2);
   assert_int_equal(kv_durable_wanted(b, 0), 1);
   kv_durable(a, 2);
   assert_int_equal(kv_durable_wanted(b, 0), 0);
   assert_int_equal(kv_compact(b, 1, &zJson), KV_OK);
   kv_free(zJson);
-  assert_int_equal(entriesOf(b), 1);
+  assert_int_equal(tuTableEntries(b), 1);
   assert_string_equal(tuGet(b, 0, 0, "k"), "new");
   assert_int_equal(kv_catch_up(a, 2), KV_OK);
   assert_string_equal(tuGet(a, 0, 0, "k"), "new");

@@ -27,6 +27,21 @@ static kv_db *openAt(const char *zDir, kv_options *o, int bHorizon, u64 iH){
   return db;
 }
 
+/* Opening zDir with options o and horizon iH fails with KV_CORRUPT, its
+** message holding zNeedle and naming kvstore_repair (recover.c). */
+static void openRefused(const char *zDir, kv_options *o, u64 iH,
+                        const char *zNeedle){
+  kv_options *p = kv_options_copy(o);
+  kv_db *db = 0;
+  assert_non_null(p);
+  kv_options_set_horizon(p, iH);
+  assert_int_equal(kv_open(zDir, p, &db), KV_CORRUPT);
+  assert_non_null(strstr(kv_errmsg(0), zNeedle));
+  assert_non_null(strstr(kv_errmsg(0), "kvstore_repair"));
+  kvErrClear();
+  kv_options_free(p);
+}
+
 static void test_prepared_invisible_until_applied(void **state){
   char zDir[256];
   kv_options *o = tuOptions("background=off", NULL);
@@ -258,17 +273,6 @@ static void test_flushed_commit_above_horizon_revoked(void **state){
   tuRemoveDir(zDir);
 }
 
-/* Entries of every live table (puts and tombstones). */
-static u64 tableEntries(kv_db *db){
-  kv_sstable_info *a = 0;
-  int n = 0, i;
-  u64 nEntry = 0;
-  assert_int_equal(kv_sstables(db, &a, &n), KV_OK);
-  for(i=0; i<n; i++) nEntry += a[i].nEntry;
-  kv_free(a);
-  return nEntry;
-}
-
 /* The database lost commits that overwrote keys, and a compaction ran
 ** before the power cut: revocation still brings the older versions back,
 ** because compaction keeps what sequences above the durable point
@@ -301,7 +305,7 @@ static void test_compaction_keeps_what_revocable_commits_overwrote(
   assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);   /* flush + merge */
   kv_free(zJson);
   assert_int_equal(kv_durable_wanted(db, 0), 1);
-  assert_int_equal(tableEntries(db), 4);  /* k1 twice, k2 and its tombstone */
+  assert_int_equal(tuTableEntries(db), 4);  /* k1 twice, k2 and its tombstone */
   assert_string_equal(tuGet(db, 0, 0, "k1"), "lost");
   assert_null(tuGet(db, 0, 0, "k2"));
   kv_close(db);
@@ -335,12 +339,12 @@ static void test_durable_point_lets_compaction_drop(void **state){
   tuCommitPrepared(db, b2);
   assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);
   kv_free(zJson);
-  assert_int_equal(tableEntries(db), 2);
+  assert_int_equal(tuTableEntries(db), 2);
   kv_durable(db, kv_last_seq(db));
   assert_int_equal(kv_durable_wanted(db, 1), 0);
   assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);
   kv_free(zJson);
-  assert_int_equal(tableEntries(db), 1);
+  assert_int_equal(tuTableEntries(db), 1);
   assert_string_equal(tuGet(db, 0, 0, "k1"), "new");
   kv_close(db);
   tuTempDir(zDir2, sizeof(zDir2), "2pcnohz");
@@ -350,7 +354,7 @@ static void test_durable_point_lets_compaction_drop(void **state){
   assert_int_equal(kv_durable_wanted(db, 1), 0);
   assert_int_equal(kv_compact(db, 1, &zJson), KV_OK);
   kv_free(zJson);
-  assert_int_equal(tableEntries(db), 1);
+  assert_int_equal(tuTableEntries(db), 1);
   kv_close(db);
   kv_batch_free(b1);
   kv_batch_free(b2);
@@ -374,7 +378,6 @@ static void test_database_older_than_drop_floor_refused(void **state){
   kv_batch *b3 = tuBatchOf("k3", NULL);
   char *zJson = 0;
   u64 iSeq1;
-  int rc;
   (void)state;
   assert_non_null(b2);
   assert_non_null(pH);
@@ -392,12 +395,8 @@ static void test_database_older_than_drop_floor_refused(void **state){
   assert_string_equal(tuGet(db, 0, 0, "k1"), "new");
   kv_close(db);
   /* An older database: refused, the store untouched. */
+  openRefused(zDir, o, iSeq1+1, "restored from an older copy");
   kv_options_set_horizon(pH, iSeq1+1);
-  rc = kv_open(zDir, pH, &db);
-  assert_int_equal(rc, KV_CORRUPT);
-  assert_non_null(strstr(kv_errmsg(0), "restored from an older copy"));
-  assert_non_null(strstr(kv_errmsg(0), "kvstore_repair"));
-  kvErrClear();
   db = openAt(zDir, o, 1, iSeq1+2);
   assert_string_equal(tuGet(db, 0, 0, "k1"), "new");
   kv_close(db);
@@ -438,7 +437,6 @@ static void test_store_older_than_database_refused(void **state){
   kv_batch *b1 = tuBatchOf("k1", NULL);
   kv_batch *b2 = tuBatchOf("k2", NULL);
   char *zJson = 0;
-  int rc;
   (void)state;
   assert_non_null(pH);
   tuTempDir(zDir, sizeof(zDir), "2pcbehind");
@@ -446,12 +444,8 @@ static void test_store_older_than_database_refused(void **state){
   assert_int_equal(tuCommitPrepared(db, b1), 1);
   kv_close(db);
   /* The database committed up to 3; the store holds 1. */
+  openRefused(zDir, o, 3, "older than its database");
   kv_options_set_horizon(pH, 3);
-  rc = kv_open(zDir, pH, &db);
-  assert_int_equal(rc, KV_CORRUPT);
-  assert_non_null(strstr(kv_errmsg(0), "older than its database"));
-  assert_non_null(strstr(kv_errmsg(0), "kvstore_repair"));
-  kvErrClear();
   assert_int_equal(kv_repair(zDir, pH, &zJson), KV_OK);
   assert_string_equal(zJson, "{\"repaired\":true,\"reason\":\"the store "
       "lacks the database's last commits; it goes on from what it holds\","
@@ -734,13 +728,7 @@ static void test_prepare_sync_is_the_callers_choice(void **state){
     }else{
       /* Lost: the store is older than the database that committed it,
       ** and says so (recover.c, olderStoreCheck). */
-      kv_options *pH = kv_options_copy(o);
-      assert_non_null(pH);
-      kv_options_set_horizon(pH, iSeq);
-      assert_int_equal(kv_open(zDir, pH, &db), KV_CORRUPT);
-      assert_non_null(strstr(kv_errmsg(0), "older than its database"));
-      kvErrClear();
-      kv_options_free(pH);
+      openRefused(zDir, o, iSeq, "older than its database");
     }
     tuRemoveDir(zDir);
   }

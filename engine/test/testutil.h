@@ -154,6 +154,17 @@ static inline kv_batch *tuBatchOf(const char *zFirst, ...){
   return b;
 }
 
+/* Entries (puts and tombstones) of every live table of db. */
+static inline u64 tuTableEntries(kv_db *db){
+  kv_sstable_info *a = 0;
+  int n = 0, i;
+  u64 nEntry = 0;
+  assert_int_equal(kv_sstables(db, &a, &n), KV_OK);
+  for(i=0; i<n; i++) nEntry += a[i].nEntry;
+  kv_free(a);
+  return nEntry;
+}
+
 /* Commit batch b the two-phase way, as the extension does: kv_prepare
 ** under a new sequence, then kv_commit_prepared. Returns the sequence. */
 static inline u64 tuCommitPrepared(kv_db *db, kv_batch *b){
