@@ -182,6 +182,17 @@ int kv_durable_wanted(kv_db *db, int bUnflushed){
   return iSeq>kvDbDurable(db);
 }
 
+kv_snapshot *kv_snapshot_keep(kv_db *db){
+  kv_snapshot *s = kvMallocZero(sizeof(*s));
+  if( s==0 ){
+    kvErrNoMem();
+    return 0;
+  }
+  s->link.bKeepLater = 1;
+  kvDbSnapAdd(db, &s->link);
+  return s;
+}
+
 kv_snapshot *kv_snapshot_new(kv_db *db){
   kv_snapshot *s = kvMallocZero(sizeof(*s));
   if( s==0 ){

@@ -71,8 +71,12 @@ static int hostReadPoints(void *pCtx, u64 *pOldest, u64 **paSnap,
   /* Other processes: their oldest read point bounds a stripe, and every
   ** version above it stays (shared.c). */
   *pbKeepAbove = db->bOthersRead || bRevocable;
-  n = *pbKeepAbove ? 1 : 0;
-  for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext) n++;
+  n = 0;
+  for(p=db->snapHead.pNext; p!=&db->snapHead; p=p->pNext){
+    if( p->bKeepLater ) *pbKeepAbove = 1;     /* kv_snapshot_keep */
+    n++;
+  }
+  if( *pbKeepAbove ) n++;
   if( n==0 ) return KV_OK;
   a = kvMalloc(sizeof(u64)*(size_t)n);
   if( a==0 ) return kvErrNoMem();

@@ -272,6 +272,11 @@ int kv_batch_get(const kv_batch *b, const void *pKey, size_t nKey,
 ** Returns KV_NOTFOUND if the key is absent or deleted.
 */
 kv_snapshot *kv_snapshot_new(kv_db *db);          /* NULL on OOM */
+/* A snapshot at the last sequence that also keeps every later version
+** from compaction until it is freed: a copy of the store made meanwhile
+** can be taken back to any sequence from it on (kvstore_backup: the
+** database copy's horizon lies somewhere after it). NULL on OOM. */
+kv_snapshot *kv_snapshot_keep(kv_db *db);
 void kv_snapshot_free(kv_db *db, kv_snapshot *snap);
 int kv_get(kv_db *db, const kv_snapshot *snap, const kv_batch *b,
            const void *pKey, size_t nKey, void **ppVal, size_t *pnVal);

@@ -1134,6 +1134,8 @@ typedef struct KvSpillPrep KvSpillPrep;
 typedef struct KvSnapLink KvSnapLink;
 struct KvSnapLink {             /* doubly linked list of live read points */
   u64 seq;
+  int bKeepLater;               /* every version above seq stays too
+                                ** (kv_snapshot_keep) */
   KvSnapLink *pPrev, *pNext;
 };
 struct kv_snapshot {

@@ -624,6 +624,39 @@ static void test_merge_snapshots(void **state){
   tuRemoveDir(zDir);
 }
 
+/* kv_snapshot_keep: its own version and every later one survive a full
+** compaction until it is freed (kvstore_backup copies a store that may
+** be taken back to any of them). */
+static void test_merge_snapshot_keep(void **state){
+  char zDir[256];
+  kv_options *o = tuOptions("background=off", "levels=3", "sync=off", NULL);
+  kv_snapshot *s;
+  kv_db *db;
+  Scan sc;
+  (void)state;
+  tuTempDir(zDir, sizeof(zDir), "ckeep");
+  db = tuOpen(zDir, o);
+  putKey(db, 7, 0);
+  putKey(db, 7, 1);                  /* 7@0 is seen by nobody */
+  s = kv_snapshot_keep(db);
+  assert_non_null(s);
+  putKey(db, 7, 2);
+  putKey(db, 7, 3);
+  delKey(db, 7);
+  assert_int_equal(kv_compact(db, 1, 0), KV_OK);
+  scanFiles(db, &sc, "k00007");
+  assert_int_equal(sc.nVersionsOf, 4);       /* 1 (s), 2, 3, the tombstone */
+  checkKey(db, s, 7, 1);
+  checkKey(db, 0, 7, -1);
+  kv_snapshot_free(db, s);
+  assert_int_equal(kv_compact(db, 1, 0), KV_OK);
+  scanFiles(db, &sc, "k00007");
+  assert_int_equal(sc.nVersionsOf, 0);
+  kv_close(db);
+  kv_options_free(o);
+  tuRemoveDir(zDir);
+}
+
 /* A tombstone stays while a deeper level may hold its key, and goes at
 ** the bottom. */
 static void test_merge_tombstone_bottom(void **state){
@@ -1345,6 +1378,7 @@ int main(void){
     cmocka_unit_test(test_pick_tiered),
     cmocka_unit_test(test_merge_full),
     cmocka_unit_test(test_merge_snapshots),
+    cmocka_unit_test(test_merge_snapshot_keep),
     cmocka_unit_test(test_merge_tombstone_bottom),
     cmocka_unit_test(test_garbage_leveled),
     cmocka_unit_test(test_garbage_tiered),
