@@ -393,6 +393,8 @@ typedef struct BkStore BkStore;
 struct BkStore {
   char *zTable;
   kv_db *pKv;
+  kv_snapshot *pKeep;         /* from before the database copy until the
+                              ** store is copied (kv_snapshot_keep) */
   sqlite3_uint64 nPlan;       /* progress bytes planned for it (storePlan) */
   char *zDest;                /* where the copy's table looks */
   int bDone;                  /* written: remove it if a later step fails */
@@ -532,6 +534,13 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     pS = &aStore[nStore++];
     memset(pS, 0, sizeof(*pS));
     pS->pKv = info.pKv;
+    /* The store copy, made after the database's, may hold later batches,
+    ** which its horizon revokes at open: the versions they overwrote must
+    ** be in it, so compaction keeps every version from now on until the
+    ** store is copied (the code before could copy a store whose newest
+    ** version at the horizon a compaction had just dropped). */
+    pS->pKeep = kv_snapshot_keep(info.pKv);
+    if( pS->pKeep==0 ){ sqlite3_free(info.zDirOpt); rc = SQLITE_NOMEM; break; }
     pS->zTable = sqlite3_mprintf("%s", info.zTable);
     if( info.bDefaultDir ){
       pS->zDest = kvownerDefaultDir(zDest, info.zTable);
@@ -747,6 +756,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   kvextWatchFinish(&bw.w);
   sqlite3_free(apKv);
   for(i=0; i<nStore; i++){
+    if( aStore[i].pKeep ) kv_snapshot_free(aStore[i].pKv, aStore[i].pKeep);
     sqlite3_free(aStore[i].zTable);
     sqlite3_free(aStore[i].zDest);
     kvownerClear(&aStore[i].owner);
