@@ -294,8 +294,10 @@ class Backup(Base):
             conn.execute("CREATE VIRTUAL TABLE kv USING kvstore")
             conn.execute("CREATE TABLE t(k TEXT PRIMARY KEY, v) WITHOUT ROWID")
             conn.execute("CREATE TABLE pad(x)")     # a longer database copy
+            conn.execute("BEGIN")
             conn.executemany("INSERT INTO pad VALUES(?)",
                              [(os.urandom(4000),) for _ in range(3000)])
+            conn.execute("COMMIT")
             stop = threading.Event()
             errors = []
 
