@@ -118,6 +118,9 @@ u64 kvDbDropFloor(kv_db *db, u64 seq){
   if( seq>db->iDropFloor ) db->iDropFloor = seq;
   seq = kvSharedRaiseFloor(db, seq, &bOthers);
   if( bOthers ) db->bOthersRead = 1;
+  /* What the compaction drops below seq goes in the manifest with its
+  ** edit: revoking below it later may lose older versions (recover.c). */
+  if( seq>db->vset.iDropFloor ) db->vset.iDropFloor = seq;
   return seq;
 }
 
@@ -161,13 +164,8 @@ u64 kvDbDurable(kv_db *db){
 }
 
 void kv_durable(kv_db *db, uint64_t iSeq){
-  u64 cur = atomic_load(&db->iDurable);
-  while( cur<iSeq && !atomic_compare_exchange_weak(&db->iDurable, &cur, iSeq) ){}
-  if( db->pShm && !kvDbInherited(db) ){
-    cur = atomic_load(&db->pShm->iDurable);
-    while( cur<iSeq
-        && !atomic_compare_exchange_weak(&db->pShm->iDurable, &cur, iSeq) ){}
-  }
+  kvAtomicRaise(&db->iDurable, iSeq);
+  if( db->pShm && !kvDbInherited(db) ) kvAtomicRaise(&db->pShm->iDurable, iSeq);
 }
 
 int kv_durable_wanted(kv_db *db, int bUnflushed){

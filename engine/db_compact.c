@@ -65,9 +65,6 @@ static int hostReadPoints(void *pCtx, u64 *pOldest, u64 **paSnap,
   *paSnap = 0;
   *pnSnap = 0;
   *pOldest = kvDbDropFloor(db, *pOldest);
-  /* What this compaction may drop below *pOldest is recorded with its
-  ** edit: revoking below it later may lose older versions (recover.c). */
-  if( *pOldest>db->vset.iDropFloor ) db->vset.iDropFloor = *pOldest;
   /* Other processes: their oldest read point bounds a stripe, and every
   ** version above it stays (shared.c). */
   *pbKeepAbove = db->bOthersRead || bRevocable;

@@ -112,6 +112,13 @@ int kvBufAppend64(KvBuf *p, u64 v);
 int kvBufSet(KvBuf *p, const void *a, size_t n);  /* replace contents */
 void kvBufFree(KvBuf *p);
 
+/* Raise *p to v unless it is already at least v (a monotonic maximum
+** several threads or processes raise). */
+static inline void kvAtomicRaise(_Atomic u64 *p, u64 v){
+  u64 cur = atomic_load(p);
+  while( cur<v && !atomic_compare_exchange_weak(p, &cur, v) ){}
+}
+
 /****************************** coding ************************************/
 /* Portable integer encodings (little-endian fixed, LEB128 varints). */
 
@@ -1265,7 +1272,8 @@ u64 kvDbLocalOldest(kv_db *db);
 void kvDbSnapAdd(kv_db *db, KvSnapLink *pLink);
 /* Raise db->iDropFloor (and the shared one) to seq before a compaction
 ** drops versions below it; returns the oldest read point it must keep,
-** which another process may just have lowered (compaction, M held). */
+** which another process may just have lowered, and records that in
+** vset.iDropFloor for the manifest (compaction, M held). */
 u64 kvDbDropFloor(kv_db *db, u64 seq);
 /* The highest sequence no recovery can revoke (kv_durable, this process's
 ** or another's): compaction keeps what later sequences overwrote. */

@@ -148,6 +148,20 @@ static int revokeAbove(kv_db *db, u64 iHorizon, KvVersionEdit *pEdit,
   return rc;
 }
 
+/* The largest sequence a table of the current version holds. */
+static u64 tablesMaxSeq(kv_db *db){
+  KvVersion *v = kvVersionCurrent(&db->vset);
+  u64 m = 0;
+  int i, j;
+  for(i=0; v && i<v->nLevel; i++){
+    for(j=0; j<v->anFile[i]; j++){
+      if( v->aaFile[i][j]->maxSeq>m ) m = v->aaFile[i][j]->maxSeq;
+    }
+  }
+  kvVersionUnref(v);
+  return m;
+}
+
 /*
 ** A database older than its store. Compactions record the floor below
 ** which they may have dropped shadowed versions (KvVersionSet.iDropFloor);
@@ -165,17 +179,10 @@ static int revokeAbove(kv_db *db, u64 iHorizon, KvVersionEdit *pEdit,
 ** it are used again.
 */
 static int olderDatabaseCheck(kv_db *db, u64 iHorizon){
-  KvVersion *v;
-  int i, j, bAbove = 0;
-  if( iHorizon>=db->vset.iDropFloor || db->pOpts->bRevokeAny ) return KV_OK;
-  v = kvVersionCurrent(&db->vset);
-  for(i=0; v && !bAbove && i<v->nLevel; i++){
-    for(j=0; !bAbove && j<v->anFile[i]; j++){
-      bAbove = v->aaFile[i][j]->maxSeq>iHorizon;
-    }
+  if( iHorizon>=db->vset.iDropFloor || db->pOpts->bRevokeAny
+   || tablesMaxSeq(db)<=iHorizon ){
+    return KV_OK;
   }
-  kvVersionUnref(v);
-  if( !bAbove ) return KV_OK;
   return kvErr(KV_CORRUPT, "kvstore: store '%s' is newer than its database: "
       "the database holds its commits up to sequence %" PRIu64 ", but the "
       "store compacted past sequence %" PRIu64 ", which the database had "
@@ -185,20 +192,6 @@ static int olderDatabaseCheck(kv_db *db, u64 iHorizon){
       "kvstore_backup copy), or call kvstore_repair on the table to take "
       "it back to the database anyway", db->zDir, iHorizon,
       db->vset.iDropFloor);
-}
-
-/* The largest sequence a table of the current version holds. */
-static u64 tablesMaxSeq(kv_db *db){
-  KvVersion *v = kvVersionCurrent(&db->vset);
-  u64 m = 0;
-  int i, j;
-  for(i=0; v && i<v->nLevel; i++){
-    for(j=0; j<v->anFile[i]; j++){
-      if( v->aaFile[i][j]->maxSeq>m ) m = v->aaFile[i][j]->maxSeq;
-    }
-  }
-  kvVersionUnref(v);
-  return m;
 }
 
 /*
@@ -213,9 +206,10 @@ static u64 tablesMaxSeq(kv_db *db){
 ** numbers stay unused, so the database's horizon stays right.
 */
 static int olderStoreCheck(kv_db *db, u64 iHorizon, u64 *piSeq){
-  u64 iHave = *piSeq;
+  u64 iHave = *piSeq, iTables;
   if( iHorizon<=iHave ) return KV_OK;
-  if( tablesMaxSeq(db)>iHave ) iHave = tablesMaxSeq(db);
+  iTables = tablesMaxSeq(db);
+  if( iTables>iHave ) iHave = iTables;
   if( iHorizon<=iHave ){
     *piSeq = iHave;
     return KV_OK;

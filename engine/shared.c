@@ -240,12 +240,10 @@ u64 kvSharedOldest(kv_db *db, u64 iLocal, int *pbOthers){
 ** first look saw the old floor and may read below seq). Returns the floor
 ** the compaction must keep. */
 u64 kvSharedRaiseFloor(kv_db *db, u64 seq, int *pbOthers){
-  u64 cur, m;
+  u64 m;
   int bOthers2 = 0;
   if( db->pShm==0 ) return seq;
-  cur = atomic_load(&db->pShm->iDropFloor);
-  while( cur<seq
-      && !atomic_compare_exchange_weak(&db->pShm->iDropFloor, &cur, seq) ){}
+  kvAtomicRaise(&db->pShm->iDropFloor, seq);
   m = kvSharedOldest(db, seq, &bOthers2);
   if( bOthers2 ) *pbOthers = 1;
   return m;
