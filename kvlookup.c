@@ -238,7 +238,7 @@ static int lookupTable(sqlite3 *db, const char *zName, KvVtab **pp,
   return rc;
 }
 
-int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
+int kvvtabLookup(sqlite3 *db, const char *zName, int bDurable, kv_db **ppKv,
                  int *peKeyType, char **pzErr){
   KvVtab *p = 0;
   int rc = lookupTable(db, zName, &p, pzErr);
@@ -252,17 +252,9 @@ int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
     /* A maintenance function (compaction above all) of this connection
     ** must not be held back by the read point its table keeps cached. */
     kvtxnHorizonRelease(p);
+    if( bDurable ) kvtxnDurable(p, 1);
   }
   return rc;
-}
-
-void kvvtabDurable(sqlite3 *db, const char *zName){
-  KvVtab *p = 0;
-  char *zErr = 0;
-  if( lookupTable(db, zName, &p, &zErr)==SQLITE_OK && p->pKv ){
-    kvtxnDurable(p, 1);
-  }
-  sqlite3_free(zErr);
 }
 
 /* For kvrange.c (kvvtabInt.h): the table itself, attached to its store. */

@@ -255,6 +255,13 @@ read_out:
   return rc;
 }
 
+char *kvownerFolderOf(const char *zPath){
+  const char *z = strrchr(zPath, '/');
+  if( z==0 ) return sqlite3_mprintf("");
+  if( z==zPath ) return sqlite3_mprintf("/");
+  return sqlite3_mprintf("%.*s", (int)(z - zPath), zPath);
+}
+
 int kvownerSyncDir(const char *zDir){
   int fd = open(zDir[0] ? zDir : ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
   int rc = 0;

@@ -61,6 +61,9 @@ char *kvownerDefaultDir(const char *zDbFile, const char *zTab);
 ** unrelated: "/name-t.kvstore" in the root directory). */
 const char *kvownerDbFile(sqlite3 *db, const char *zSchema);
 
+/* Folder part of zPath, without the slash ("" when there is none, "/" at
+** the root); sqlite3_malloc'd, NULL on OOM. */
+char *kvownerFolderOf(const char *zPath);
 /* fsync the directory zDir ("" = the current one): 0, or -1 (errno). */
 int kvownerSyncDir(const char *zDir);
 

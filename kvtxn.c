@@ -678,7 +678,6 @@ void kvtxnDurable(KvVtab *p, int bUnflushed){
   zFile = kvownerDbFile(p->db, p->zSchema);
   if( zFile && !(p->eCommitSync==KVTXN_SYNC_FOLLOW && !p->bCommitSync) ){
     sqlite3_file *pJrnl = 0;
-    const char *zSlash = strrchr(zFile, '/');
     char *zFolder;
     int rc = sqlite3_file_control(p->db, p->zSchema,
                                   SQLITE_FCNTL_JOURNAL_POINTER, &pJrnl);
@@ -687,9 +686,7 @@ void kvtxnDurable(KvVtab *p, int bUnflushed){
      && pJrnl->pMethods->xSync(pJrnl, SQLITE_SYNC_NORMAL)!=SQLITE_OK ){
       return;
     }
-    zFolder = zSlash==0 ? sqlite3_mprintf("")
-            : zSlash==zFile ? sqlite3_mprintf("/")
-            : sqlite3_mprintf("%.*s", (int)(zSlash - zFile), zFile);
+    zFolder = kvownerFolderOf(zFile);
     if( zFolder==0 ) return;
     /* A folder that cannot be synced counts as synced, as SQLite's unix
     ** VFS counts it after creating a journal (unixSync). */

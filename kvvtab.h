@@ -20,13 +20,12 @@
 ** table this connection has not used yet is connected first. On failure
 ** returns an SQLite code with *pzErr (sqlite3_free) set:
 **   "kvstore: no such table: 'x'" or "kvstore: 'x' is not a kvstore table".
+** bDurable 1 (kvstore_compact, kvstore_flush): the database's commits are
+** made durable first, so that compaction may drop the versions they
+** overwrote (kvtxn.c, kvtxnDurable).
 */
-int kvvtabLookup(sqlite3 *db, const char *zName, kv_db **ppKv,
+int kvvtabLookup(sqlite3 *db, const char *zName, int bDurable, kv_db **ppKv,
                  int *peKeyType, char **pzErr);
-/* Before kvstore_compact and kvstore_flush: make the database's commits
-** durable, so that compaction may drop the versions they overwrote
-** (kvtxn.c, kvtxnDurable). Nothing when zName is no usable table. */
-void kvvtabDurable(sqlite3 *db, const char *zName);
 
 /* The message of a failed engine call, rc its code: the engine's own
 ** (kv_errmsg), or, when it left none, "kvstore: <zWhat> failed: <rc's

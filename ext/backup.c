@@ -62,13 +62,6 @@ static sqlite3_int64 nowMs(void){
   return (sqlite3_int64)t.tv_sec*1000 + t.tv_nsec/1000000;
 }
 
-/* Folder part of zPath, without the slash ("" when there is none). */
-static char *folderOf(const char *zPath){
-  const char *z = strrchr(zPath, '/');
-  if( z==0 ) return sqlite3_mprintf("");
-  if( z==zPath ) return sqlite3_mprintf("/");
-  return sqlite3_mprintf("%.*s", (int)(z - zPath), zPath);
-}
 static const char *baseName(const char *zPath){
   const char *z = strrchr(zPath, '/');
   return z ? z+1 : zPath;
@@ -295,7 +288,7 @@ static void checkpointFunc(sqlite3_context *ctx, int argc,
                        &zErr);
   if( rc==SQLITE_OK ){
     zDbFile = kvownerDbFile(db, info.zSchema);
-    zFolder = folderOf(zDbFile ? zDbFile : "");
+    zFolder = kvownerFolderOf(zDbFile ? zDbFile : "");
     zDest = zFolder ? joinPath(zFolder, (const char*)sqlite3_value_text(argv[1]))
                     : 0;
     oc.owner.eState = KVOWNER_DETACHED;
@@ -465,7 +458,7 @@ static void backupFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   }
   if( rc==SQLITE_OK ){
     zTmp = sqlite3_mprintf("%s.kvbackup-tmp", zDest);
-    zFolder = folderOf(zDest);
+    zFolder = kvownerFolderOf(zDest);
     if( zTmp==0 || zFolder==0 ) rc = SQLITE_NOMEM;
   }
   if( rc==SQLITE_OK && access(zTmp, F_OK)==0 ){

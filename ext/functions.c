@@ -41,12 +41,12 @@ static void fnEngineError(sqlite3_context *ctx, int rc, const char *zWhat){
 
 /*
 ** Check the argument count of function zFunc (between nMin and nMax; its
-** usage is zUsage) and find the engine of the table named by argv[0].
-** Returns NULL after setting an error result.
+** usage is zUsage) and find the engine of the table named by argv[0]
+** (bDurable: kvvtabLookup's). Returns NULL after setting an error result.
 */
 static kv_db *fnTable(sqlite3_context *ctx, const char *zFunc,
                       const char *zUsage, int argc, sqlite3_value **argv,
-                      int nMin, int nMax){
+                      int nMin, int nMax, int bDurable){
   kv_db *pKv = 0;
   char *zErr = 0;
   int eKeyType, rc;
@@ -65,8 +65,8 @@ static kv_db *fnTable(sqlite3_context *ctx, const char *zFunc,
     return 0;
   }
   rc = kvvtabLookup(sqlite3_context_db_handle(ctx),
-                    (const char*)sqlite3_value_text(argv[0]), &pKv,
-                    &eKeyType, &zErr);
+                    (const char*)sqlite3_value_text(argv[0]), bDurable,
+                    &pKv, &eKeyType, &zErr);
   if( rc!=SQLITE_OK ){
     fnError(ctx, rc, zErr ? zErr : "kvstore: no such table");
     sqlite3_free(zErr);
@@ -144,7 +144,7 @@ static int compactProgress(void *pArg, uint64_t nDone, uint64_t nPlanned){
 ** progress shows in kvstore_stats meanwhile. */
 static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   static const char zUsage[] = "kvstore_compact(table [, 'full'])";
-  kv_db *pKv = fnTable(ctx, "kvstore_compact", zUsage, argc, argv, 1, 2);
+  kv_db *pKv = fnTable(ctx, "kvstore_compact", zUsage, argc, argv, 1, 2, 1);
   char *zJson = 0;
   int bFull = 0, rc;
   if( pKv==0 ) return;
@@ -172,8 +172,6 @@ static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       return;
     }
   }
-  kvvtabDurable(sqlite3_context_db_handle(ctx),
-                (const char*)sqlite3_value_text(argv[0]));
   {
     KvextWatch w;
     kvextWatchInit(&w, sqlite3_context_db_handle(ctx));
@@ -191,7 +189,7 @@ static void fnCompact(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 ** (the last two count the live SSTables after the flush). */
 static void fnFlush(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   kv_db *pKv = fnTable(ctx, "kvstore_flush", "kvstore_flush(table)", argc,
-                       argv, 1, 1);
+                       argv, 1, 1, 1);
   kv_sstable_info *aInfo = 0;
   sqlite3_int64 iStart;
   sqlite3_uint64 nByte = 0;
@@ -199,8 +197,6 @@ static void fnFlush(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   char *z;
   if( pKv==0 ) return;
   iStart = monoMillis();
-  kvvtabDurable(sqlite3_context_db_handle(ctx),
-                (const char*)sqlite3_value_text(argv[0]));
   rc = kv_flush(pKv);
   if( rc==KV_OK ) rc = kv_sstables(pKv, &aInfo, &nInfo);
   if( rc!=KV_OK ){
@@ -220,7 +216,7 @@ static void fnFlush(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
 static void fnStats(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   kv_db *pKv = fnTable(ctx, "kvstore_stats", "kvstore_stats(table)", argc,
-                       argv, 1, 1);
+                       argv, 1, 1, 0);
   char *zJson = 0;
   int rc;
   if( pKv==0 ) return;
@@ -248,7 +244,7 @@ static void fnStats(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
 static void fnVerify(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   kv_db *pKv = fnTable(ctx, "kvstore_verify", "kvstore_verify(table)", argc,
-                       argv, 1, 1);
+                       argv, 1, 1, 0);
   char *zReport = 0;
   int rc;
   KvextWatch w;
@@ -268,7 +264,7 @@ static void fnVerify(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 ** the root over the live SSTables' roots, 64 lower-case hex digits. */
 static void fnMerkle(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   kv_db *pKv = fnTable(ctx, "kvstore_merkle", "kvstore_merkle(table)", argc,
-                       argv, 1, 1);
+                       argv, 1, 1, 0);
   unsigned char aRoot[32];
   char zHex[65];
   int rc, i;

@@ -168,7 +168,7 @@ static int sstFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   zName = (const char*)sqlite3_value_text(argv[0]);
   pCur->zTable = sqlite3_mprintf("%s", zName);
   if( pCur->zTable==0 ) return SQLITE_NOMEM;
-  rc = kvvtabLookup(pTab->db, zName, &pKv, &pCur->eKeyType, &zErr);
+  rc = kvvtabLookup(pTab->db, zName, 0, &pKv, &pCur->eKeyType, &zErr);
   if( rc!=SQLITE_OK ){
     sstSetError(pCursor->pVtab, zErr);
     return rc;

@@ -187,7 +187,7 @@ static int sqlOpen(const KtArgs *a, KtSql *p, int bConnect){
   }
 
   if( bConnect ){
-    rc = kvvtabLookup(p->db, p->zTable, &p->pKv, &p->eKeyType, &zErr);
+    rc = kvvtabLookup(p->db, p->zTable, 0, &p->pKv, &p->eKeyType, &zErr);
     if( rc!=SQLITE_OK ){
       if( (rc & 0xff)==SQLITE_BUSY && zErr
        && strstr(zErr, "locked by another process") ){
